@@ -1,0 +1,7 @@
+.PHONY: demo test setup
+setup:
+	scripts/setup
+demo:
+	scripts/demo
+test:
+	scripts/test

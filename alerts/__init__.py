@@ -1,0 +1,1 @@
+"""Alerts: pure detection rules, the alarm state machine, escalation and channels."""

@@ -1,0 +1,1 @@
+"""The home gateway agent: reads sensors, publishes the contract, queues while offline."""

@@ -1,0 +1,1 @@
+"""Simulated sensors, a resident's day with injected incidents, and the fleet generator."""

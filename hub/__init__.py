@@ -1,0 +1,1 @@
+"""The hub: ingestion, storage, alarms, API, web pages and signalling."""

@@ -1,0 +1,364 @@
+"""Message schemas of the contract (msgspec Structs).
+
+Every message is an :class:`Envelope` around a body. Bodies are tagged unions: the
+``type`` field names the event, the ``name`` field names the command. Unknown fields
+are ignored so that newer devices can talk to an older hub.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, time
+from typing import Annotated, Generic, Literal, TypeAlias, TypeVar
+
+import msgspec
+from msgspec import Meta, Struct
+
+SCHEMA_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+
+MessageId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Sequence = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+AwareDatetime = Annotated[datetime, Meta(tz=True)]
+Token = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+ShortText = Annotated[str, Meta(max_length=500)]
+Language = Literal["ca", "es", "en"]
+Percent = Annotated[int, Meta(ge=0, le=100)]
+Room = Annotated[str, Meta(max_length=40)]
+
+
+def _require_finite(name: str, value: float | None) -> None:
+    # JSON has no NaN, but 1e999 decodes to inf; refuse both with a clear message.
+    if value is not None and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
+# ---------------------------------------------------------------- telemetry
+
+
+class Telemetry(Struct, frozen=True, kw_only=True):
+    """One reading of a sensor: ``kind`` says what, ``value`` in ``unit``."""
+
+    kind: Token
+    value: float
+    unit: Annotated[str, Meta(max_length=16)] = ""
+    room: Room | None = None
+
+    def __post_init__(self) -> None:
+        _require_finite("value", self.value)
+
+
+# ---------------------------------------------------------------- events
+
+
+class EventBody(Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Base of every event body; ``room`` is where the sensor is."""
+
+    room: Room | None = None
+
+
+class Panic(EventBody, frozen=True, tag="panic"):
+    """Help button pressed (pendant, wall button or the tablet's Help)."""
+
+    source: Literal["pendant", "wall_button", "tablet"] = "pendant"
+
+
+class Fall(EventBody, frozen=True, tag="fall"):
+    """Fall confirmed by the agent after its cancel window elapsed."""
+
+    confidence: Annotated[float, Meta(ge=0.0, le=1.0)] | None = None
+
+
+class FallCancelled(EventBody, frozen=True, tag="fall_cancelled"):
+    """The resident cancelled a detected fall within the cancel window."""
+
+    fall_id: MessageId | None = None
+
+
+class CheckIn(EventBody, frozen=True, tag="check_in"):
+    """The resident said "I'm OK" (tablet or button)."""
+
+    source: Literal["tablet", "button"] = "tablet"
+
+
+class DoorOpen(EventBody, frozen=True, tag="door_open"):
+    """A door contact opened."""
+
+    door: Annotated[str, Meta(max_length=40)] = "front"
+
+
+class DoorClose(EventBody, frozen=True, tag="door_close"):
+    """A door contact closed."""
+
+    door: Annotated[str, Meta(max_length=40)] = "front"
+
+
+class Motion(EventBody, frozen=True, tag="motion"):
+    """A PIR saw movement."""
+
+
+class BedExit(EventBody, frozen=True, tag="bed_exit"):
+    """The bed sensor saw the resident get up."""
+
+
+class BedReturn(EventBody, frozen=True, tag="bed_return"):
+    """The bed sensor saw the resident lie down again."""
+
+
+class Smoke(EventBody, frozen=True, tag="smoke"):
+    """Smoke detector; ``cleared`` is sent when it stops."""
+
+    cleared: bool = False
+
+
+class CarbonMonoxide(EventBody, frozen=True, tag="co"):
+    """CO detector; ``ppm`` when the sensor reports it."""
+
+    cleared: bool = False
+    ppm: float | None = None
+
+    def __post_init__(self) -> None:
+        _require_finite("ppm", self.ppm)
+
+
+class Flood(EventBody, frozen=True, tag="flood"):
+    """Water leak detector."""
+
+    cleared: bool = False
+
+
+class Temperature(EventBody, frozen=True, tag="temperature"):
+    """A room temperature crossing a threshold the device was configured with."""
+
+    celsius: Annotated[float, Meta(ge=-60.0, le=100.0)]
+
+    def __post_init__(self) -> None:
+        _require_finite("celsius", self.celsius)
+
+
+class LowBattery(EventBody, frozen=True, tag="low_battery"):
+    """Battery below the device's warning level."""
+
+    percent: Percent
+
+
+class Tamper(EventBody, frozen=True, tag="tamper"):
+    """Casing opened or device removed from its mount."""
+
+
+class PowerLost(EventBody, frozen=True, tag="power_lost"):
+    """Mains power lost (the gateway runs on battery)."""
+
+
+class PowerRestored(EventBody, frozen=True, tag="power_restored"):
+    """Mains power back."""
+
+
+class MedicationTaken(EventBody, frozen=True, tag="medication_taken"):
+    """A medication dose was confirmed (dispenser or tablet)."""
+
+    schedule: Annotated[str, Meta(max_length=40)]
+
+
+class MedicationMissed(EventBody, frozen=True, tag="medication_missed"):
+    """A medication dose was not confirmed in time (dispenser)."""
+
+    schedule: Annotated[str, Meta(max_length=40)]
+
+
+class PromptAnswer(EventBody, frozen=True, tag="prompt_answer"):
+    """The resident answered a pre-alarm prompt on the tablet."""
+
+    prompt_id: MessageId
+    answer: Literal["fine", "help"]
+
+
+Event: TypeAlias = (
+    Panic
+    | Fall
+    | FallCancelled
+    | CheckIn
+    | DoorOpen
+    | DoorClose
+    | Motion
+    | BedExit
+    | BedReturn
+    | Smoke
+    | CarbonMonoxide
+    | Flood
+    | Temperature
+    | LowBattery
+    | Tamper
+    | PowerLost
+    | PowerRestored
+    | MedicationTaken
+    | MedicationMissed
+    | PromptAnswer
+)
+
+EVENT_TYPES: dict[str, type[EventBody]] = {
+    cls.__struct_config__.tag: cls  # type: ignore[misc]
+    for cls in Event.__args__  # type: ignore[attr-defined]
+}
+
+# Events that can raise an alarm: the agent never drops them from its queue and the
+# hub commits them before acknowledging the broker.
+ALARM_EVENT_TYPES = frozenset(
+    {
+        "panic",
+        "fall",
+        "smoke",
+        "co",
+        "flood",
+        "temperature",
+        "tamper",
+        "power_lost",
+        "medication_missed",
+        "door_open",
+        "bed_exit",
+        "low_battery",
+        "prompt_answer",
+    }
+)
+
+
+def event_type(body: EventBody) -> str:
+    """The wire name (``type`` tag) of an event body."""
+    return str(type(body).__struct_config__.tag)
+
+
+# ---------------------------------------------------------------- status
+
+
+class Status(Struct, frozen=True, kw_only=True):
+    """Retained presence of a device; the broker publishes ``offline`` as its Last Will."""
+
+    state: Literal["online", "offline"]
+    reason: Literal["connected", "heartbeat", "shutdown", "will", "supervision"] = "connected"
+    firmware: Annotated[str, Meta(max_length=40)] | None = None
+    battery: Percent | None = None
+    rssi: Annotated[int, Meta(ge=-150, le=0)] | None = None
+
+
+# ---------------------------------------------------------------- commands
+
+
+class CommandBody(Struct, frozen=True, kw_only=True, tag_field="name"):
+    """Base of every hub→device command."""
+
+
+class InactivityWindow(Struct, frozen=True, kw_only=True):
+    """Movement expected between ``start`` and ``end`` local time."""
+
+    start: time
+    end: time
+
+
+class Configure(CommandBody, frozen=True, tag="configure"):
+    """Settings pushed by the hub; absent fields keep their current value."""
+
+    supervision_s: Annotated[int, Meta(ge=30, le=86_400)] | None = None
+    heartbeat_s: Annotated[int, Meta(ge=10, le=86_400)] | None = None
+    fall_cancel_s: Annotated[int, Meta(ge=5, le=120)] | None = None
+    inactivity_windows: list[InactivityWindow] | None = None
+    check_in_deadlines: list[time] | None = None
+    language: Language | None = None
+
+
+class Ping(CommandBody, frozen=True, tag="ping"):
+    """Asks the device to answer with an :class:`Ack`."""
+
+
+class Reminder(CommandBody, frozen=True, tag="reminder"):
+    """A reminder for the resident (medication, appointment)."""
+
+    reminder_id: MessageId
+    text: ShortText
+    due: AwareDatetime
+    kind: Literal["medication", "appointment", "other"] = "other"
+
+
+class PlayMessage(CommandBody, frozen=True, tag="play_message"):
+    """Speak or show a short message on the tablet or gateway speaker."""
+
+    text: ShortText
+    language: Language = "ca"
+
+
+class FirmwareInfo(CommandBody, frozen=True, tag="firmware_info"):
+    """Asks the device to report its firmware; it answers in the :class:`Ack` detail."""
+
+
+class Prompt(CommandBody, frozen=True, tag="prompt"):
+    """A pre-alarm question on the tablet ("Are you all right?")."""
+
+    prompt_id: MessageId
+    kind: Literal["inactivity", "medication", "wellbeing"]
+    expires: AwareDatetime
+    schedule: Annotated[str, Meta(max_length=40)] | None = None
+
+
+class AlarmReceived(CommandBody, frozen=True, tag="alarm_received"):
+    """Tells the tablet/pendant that the centre has the alarm (closes the loop)."""
+
+    alarm_id: MessageId
+    event_id: MessageId | None = None
+
+
+Command: TypeAlias = (
+    Configure | Ping | Reminder | PlayMessage | FirmwareInfo | Prompt | AlarmReceived
+)
+
+COMMAND_NAMES: dict[str, type[CommandBody]] = {
+    cls.__struct_config__.tag: cls  # type: ignore[misc]
+    for cls in Command.__args__  # type: ignore[attr-defined]
+}
+
+
+def command_name(body: CommandBody) -> str:
+    """The wire name (``name`` tag) of a command body; also its topic's last level."""
+    return str(type(body).__struct_config__.tag)
+
+
+# ---------------------------------------------------------------- acknowledgements
+
+
+class Ack(Struct, frozen=True, kw_only=True):
+    """A device's answer to a command (published on its ``ack`` channel)."""
+
+    command_id: MessageId
+    ok: bool
+    error: ShortText | None = None
+    firmware: Annotated[str, Meta(max_length=40)] | None = None
+
+
+# ---------------------------------------------------------------- envelope
+
+B = TypeVar("B")
+
+
+class Envelope(Struct, Generic[B], frozen=True, kw_only=True):
+    """What travels on every topic: version, id, device time, sequence and body."""
+
+    v: int
+    id: MessageId
+    ts: AwareDatetime
+    seq: Sequence
+    body: B
+
+
+TelemetryMessage: TypeAlias = Envelope[Telemetry]
+EventMessage: TypeAlias = Envelope[Event]
+StatusMessage: TypeAlias = Envelope[Status]
+CommandMessage: TypeAlias = Envelope[Command]
+AckMessage: TypeAlias = Envelope[Ack]
+
+
+def envelope(body: B, *, id: str, ts: datetime, seq: int) -> Envelope[B]:
+    """Wrap ``body`` in an envelope of the current schema version."""
+    return Envelope(v=SCHEMA_VERSION, id=id, ts=ts, seq=seq, body=body)
+
+
+def to_builtins(msg: Struct) -> object:
+    """Plain Python view of a message, for logs and JSON APIs."""
+    return msgspec.to_builtins(msg)

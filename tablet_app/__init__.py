@@ -1,0 +1,1 @@
+"""The resident's tablet app (Kivy): check-in, help, messages, calls and agenda."""

@@ -1,0 +1,20 @@
+"""Fixtures shared by the whole suite: real services started once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from teleassist.localbroker import MosquittoBroker, mosquitto_available, running_mosquitto
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """A private anonymous Mosquitto on a free port, shared by the session."""
+    if not mosquitto_available():
+        pytest.fail("mosquitto is not installed; run scripts/setup")
+    directory: Path = tmp_path_factory.mktemp("mosquitto")
+    with running_mosquitto(directory) as broker:
+        yield broker

@@ -1,0 +1,278 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time, timedelta
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import protocol
+from protocol import DecodeError, RejectReason
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _raw(body: dict[str, object], **header: object) -> bytes:
+    message: dict[str, object] = {
+        "v": 1,
+        "id": "m1",
+        "ts": "2026-11-23T11:59:00Z",
+        "seq": 7,
+        "body": body,
+    }
+    message.update(header)
+    return json.dumps(message).encode()
+
+
+# ---------------------------------------------------------------- strategies
+
+ids = st.text(alphabet="abcdef0123456789-_", min_size=1, max_size=64)
+timestamps = st.datetimes(
+    min_value=datetime(2026, 10, 25),
+    max_value=datetime(2026, 11, 23, 12, 4),
+    timezones=st.just(UTC),
+)
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+rooms = st.none() | st.sampled_from(["hall", "kitchen", "bedroom", "bathroom"])
+
+event_bodies = st.one_of(
+    st.builds(protocol.Panic, room=rooms, source=st.sampled_from(["pendant", "tablet"])),
+    st.builds(protocol.Fall, room=rooms, confidence=st.none() | st.floats(0, 1)),
+    st.builds(protocol.FallCancelled, fall_id=st.none() | ids),
+    st.builds(protocol.CheckIn, source=st.sampled_from(["tablet", "button"])),
+    st.builds(protocol.DoorOpen, door=st.sampled_from(["front", "back"])),
+    st.builds(protocol.Motion, room=rooms),
+    st.builds(protocol.BedExit),
+    st.builds(protocol.Smoke, cleared=st.booleans()),
+    st.builds(protocol.CarbonMonoxide, ppm=st.none() | st.floats(0, 5000)),
+    st.builds(protocol.Temperature, celsius=st.floats(-60, 100)),
+    st.builds(protocol.LowBattery, percent=st.integers(0, 100)),
+    st.builds(protocol.MedicationMissed, schedule=st.just("09:00")),
+    st.builds(protocol.PromptAnswer, prompt_id=ids, answer=st.sampled_from(["fine", "help"])),
+)
+telemetry_bodies = st.builds(
+    protocol.Telemetry,
+    kind=st.sampled_from(["temperature", "power", "humidity", "battery"]),
+    value=finite,
+    unit=st.sampled_from(["Cel", "W", "%", ""]),
+    room=rooms,
+)
+command_bodies = st.one_of(
+    st.builds(protocol.Ping),
+    st.builds(
+        protocol.Configure,
+        supervision_s=st.none() | st.integers(30, 86_400),
+        check_in_deadlines=st.none() | st.lists(st.times(), max_size=3),
+    ),
+    st.builds(protocol.Prompt, prompt_id=ids, kind=st.just("inactivity"), expires=timestamps),
+    st.builds(
+        protocol.PlayMessage,
+        text=st.text(max_size=100),
+        language=st.sampled_from(["ca", "es", "en"]),
+    ),
+)
+
+
+def _envelopes(bodies: st.SearchStrategy[object]) -> st.SearchStrategy[protocol.Envelope[object]]:
+    return st.builds(
+        protocol.envelope, bodies, id=ids, ts=timestamps, seq=st.integers(0, 2**63 - 1)
+    )
+
+
+@given(_envelopes(event_bodies))
+def test_events_round_trip(msg: protocol.Envelope[object]) -> None:
+    assert protocol.decode_event(protocol.encode(msg), now=NOW) == msg
+
+
+@given(_envelopes(telemetry_bodies))
+def test_telemetry_round_trips(msg: protocol.Envelope[object]) -> None:
+    assert protocol.decode_telemetry(protocol.encode(msg), now=NOW) == msg
+
+
+@given(_envelopes(command_bodies))
+def test_commands_round_trip(msg: protocol.Envelope[object]) -> None:
+    assert protocol.decode_command(protocol.encode(msg), now=NOW) == msg
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_raise_only_decode_error(data: bytes) -> None:
+    for channel in protocol.Channel:
+        with pytest.raises(DecodeError):
+            protocol.decode_for_channel(channel, data, now=NOW)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300)
+@given(json_values)
+def test_arbitrary_json_raises_only_decode_error(value: object) -> None:
+    payload = json.dumps(value).encode()
+    with pytest.raises(DecodeError) as info:
+        protocol.decode_event(payload, now=NOW)
+    assert info.value.reason in RejectReason
+
+
+# ---------------------------------------------------------------- each class of bad input
+
+
+def test_unknown_fields_are_tolerated_for_forward_compatibility() -> None:
+    msg = protocol.decode_event(_raw({"type": "panic", "battery_mv": 2900}, gateway="g1"), now=NOW)
+    assert isinstance(msg.body, protocol.Panic)
+
+
+def test_wrong_type_is_rejected_with_the_path() -> None:
+    with pytest.raises(DecodeError, match=r"Expected `int`, got `str` - at `\$.seq`") as info:
+        protocol.decode_event(_raw({"type": "panic"}, seq="seven"), now=NOW)
+    assert info.value.reason is RejectReason.INVALID
+
+
+def test_missing_field_is_named() -> None:
+    with pytest.raises(DecodeError, match="missing required field `id`"):
+        protocol.decode_event(
+            b'{"v":1,"ts":"2026-11-23T11:59:00Z","seq":1,"body":{"type":"panic"}}', now=NOW
+        )
+
+
+def test_missing_body_field_is_named() -> None:
+    with pytest.raises(DecodeError, match=r"missing required field `percent` - at `\$.body`"):
+        protocol.decode_event(_raw({"type": "low_battery"}), now=NOW)
+
+
+def test_unknown_event_type_is_rejected() -> None:
+    with pytest.raises(DecodeError, match="Invalid value 'teleport'") as info:
+        protocol.decode_event(_raw({"type": "teleport"}), now=NOW)
+    assert info.value.reason is RejectReason.INVALID
+
+
+def test_oversize_payload_is_rejected_before_parsing() -> None:
+    payload = _raw({"type": "panic", "pad": "x" * protocol.MAX_PAYLOAD_BYTES})
+    with pytest.raises(DecodeError, match="the limit is 16384") as info:
+        protocol.decode_event(payload, now=NOW)
+    assert info.value.reason is RejectReason.OVERSIZE
+
+
+def test_malformed_json_is_rejected() -> None:
+    with pytest.raises(DecodeError, match="not valid JSON") as info:
+        protocol.decode_event(b'{"v":1,', now=NOW)
+    assert info.value.reason is RejectReason.MALFORMED
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_literals_are_rejected(number: str) -> None:
+    payload = _raw({"kind": "temperature", "value": 0}).replace(
+        b'"value": 0', f'"value": {number}'.encode()
+    )
+    with pytest.raises(DecodeError):
+        protocol.decode_telemetry(payload, now=NOW)
+
+
+def test_overflowing_number_is_rejected_as_non_finite() -> None:
+    payload = _raw({"kind": "temperature", "value": 0}).replace(b'"value": 0', b'"value": 1e999')
+    with pytest.raises(DecodeError) as info:
+        protocol.decode_telemetry(payload, now=NOW)
+    assert info.value.reason is RejectReason.NON_FINITE
+
+
+def test_non_finite_value_from_python_is_refused() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        protocol.Telemetry(kind="power", value=float("nan"))
+    with pytest.raises(msgspec.ValidationError, match="finite"):
+        msgspec.convert({"kind": "power", "value": float("inf")}, protocol.Telemetry)
+
+
+def test_timestamp_far_in_the_future_is_rejected() -> None:
+    with pytest.raises(DecodeError, match="ahead of the receiver's clock") as info:
+        protocol.decode_event(_raw({"type": "panic"}, ts="2026-11-23T13:00:00Z"), now=NOW)
+    assert info.value.reason is RejectReason.FUTURE_TIMESTAMP
+
+
+def test_small_clock_skew_is_accepted() -> None:
+    protocol.decode_event(_raw({"type": "panic"}, ts="2026-11-23T12:04:00Z"), now=NOW)
+
+
+def test_stale_timestamp_is_rejected() -> None:
+    with pytest.raises(DecodeError) as info:
+        protocol.decode_event(_raw({"type": "panic"}, ts="2026-09-01T00:00:00Z"), now=NOW)
+    assert info.value.reason is RejectReason.STALE_TIMESTAMP
+
+
+def test_clock_policy_is_configurable() -> None:
+    policy = protocol.ClockPolicy(max_future=timedelta(hours=2), max_age=timedelta(days=1))
+    protocol.decode_event(_raw({"type": "panic"}, ts="2026-11-23T13:00:00Z"), now=NOW, clock=policy)
+
+
+def test_naive_timestamp_is_rejected() -> None:
+    with pytest.raises(DecodeError, match="timezone"):
+        protocol.decode_event(_raw({"type": "panic"}, ts="2026-11-23T11:59:00"), now=NOW)
+
+
+def test_unsupported_version_is_named_even_when_the_body_differs() -> None:
+    with pytest.raises(DecodeError, match="schema version 2 is not supported") as info:
+        protocol.decode_telemetry(_raw({"reading": 3}, v=2), now=NOW)
+    assert info.value.reason is RejectReason.UNSUPPORTED_VERSION
+    with pytest.raises(DecodeError, match="schema version 9"):
+        protocol.decode_event(_raw({"type": "panic"}, v=9), now=NOW)
+
+
+def test_negative_sequence_and_bad_message_id_are_rejected() -> None:
+    with pytest.raises(DecodeError, match=r"\$.seq"):
+        protocol.decode_event(_raw({"type": "panic"}, seq=-1), now=NOW)
+    with pytest.raises(DecodeError, match=r"\$.id"):
+        protocol.decode_event(_raw({"type": "panic"}, id="has space"), now=NOW)
+
+
+def test_status_and_ack_decode() -> None:
+    status = protocol.decode_status(_raw({"state": "offline", "reason": "will"}), now=NOW)
+    assert status.body.state == "offline"
+    ack = protocol.decode_ack(
+        _raw({"command_id": "c1", "ok": False, "error": "bad value"}), now=NOW
+    )
+    assert not ack.body.ok
+
+
+def test_configure_command_carries_windows_and_deadlines() -> None:
+    body = protocol.Configure(
+        supervision_s=600,
+        inactivity_windows=[protocol.InactivityWindow(start=time(7), end=time(10))],
+        check_in_deadlines=[time(11)],
+    )
+    msg = protocol.envelope(body, id="c1", ts=NOW, seq=1)
+    decoded = protocol.decode_command(protocol.encode(msg), now=NOW)
+    assert decoded.body == body
+    assert protocol.command_name(decoded.body) == "configure"
+
+
+def test_every_event_type_named_by_the_contract_exists() -> None:
+    expected = {
+        "panic",
+        "fall",
+        "fall_cancelled",
+        "check_in",
+        "door_open",
+        "door_close",
+        "motion",
+        "bed_exit",
+        "bed_return",
+        "smoke",
+        "co",
+        "flood",
+        "temperature",
+        "low_battery",
+        "tamper",
+        "power_lost",
+        "power_restored",
+        "medication_taken",
+        "medication_missed",
+    }
+    assert expected <= set(protocol.EVENT_TYPES)
+    assert set(protocol.EVENT_TYPES) >= protocol.ALARM_EVENT_TYPES
