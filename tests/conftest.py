@@ -44,3 +44,21 @@ async def chromium() -> AsyncIterator[object]:
             yield browser
         finally:
             await browser.close()
+
+
+# Hub fixtures (database_url over SQLite and PostgreSQL, hub_client, token_for...):
+# see tests/hub/fixtures.py and docs/development.md.
+from tests.hub.fixtures import (  # noqa: E402, F401
+    _postgres_template,
+    _sqlite_template,
+    auth_headers,
+    database_url,
+    empty_database_url,
+    hub_app,
+    hub_client,
+    hub_clock,
+    hub_sessionmaker,
+    hub_settings,
+    make_user,
+    token_for,
+)
