@@ -18,3 +18,21 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBro
     directory: Path = tmp_path_factory.mktemp("mosquitto")
     with running_mosquitto(directory) as broker:
         yield broker
+
+
+# Hub fixtures (database_url over SQLite and PostgreSQL, hub_client, token_for...):
+# see tests/hub/fixtures.py and docs/development.md.
+from tests.hub.fixtures import (  # noqa: E402, F401
+    _postgres_template,
+    _sqlite_template,
+    auth_headers,
+    database_url,
+    empty_database_url,
+    hub_app,
+    hub_client,
+    hub_clock,
+    hub_sessionmaker,
+    hub_settings,
+    make_user,
+    token_for,
+)

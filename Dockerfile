@@ -1,0 +1,21 @@
+# The hub image: Python 3.11 slim with the hub extra only (no Kivy, no aiortc).
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY protocol ./protocol
+COPY alerts ./alerts
+COPY integrations ./integrations
+COPY hub ./hub
+COPY teleassist ./teleassist
+COPY device_agent ./device_agent
+COPY firmware_sim ./firmware_sim
+COPY tablet_app ./tablet_app
+RUN pip install --no-cache-dir ".[hub]" \
+    && useradd --system --uid 10001 teleassist \
+    && mkdir -p /data && chown teleassist /data
+USER teleassist
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"
+ENTRYPOINT ["teleassist", "--log-json"]
+CMD ["hub"]

@@ -1,0 +1,130 @@
+"""Sign-in endpoints under ``/api/auth/`` and ``GET /api/me``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
+from hub.auth import service
+from hub.auth.web import ACCESS_COOKIE, REFRESH_COOKIE, current_user, requires
+from hub.db.models import User
+from hub.http import ApiError, read_json_object
+
+REFRESH_COOKIE_PATH = "/api/auth"
+
+
+def user_view(user: User) -> dict[str, Any]:
+    """The public view of a user (no hash, no counters)."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "language": user.language,
+        "display_name": user.display_name,
+    }
+
+
+def _pair_response(request: web.Request, pair: service.TokenPair) -> web.Response:
+    settings = request.app[SETTINGS]
+    now = request.app[CLOCK]()
+    response = web.json_response(
+        {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": int((pair.access_expires_at - now).total_seconds()),
+            "refresh_expires_in": int((pair.refresh_expires_at - now).total_seconds()),
+            "user": user_view(pair.user),
+        }
+    )
+    common: dict[str, Any] = {
+        "httponly": True,
+        "samesite": "Strict",
+        "secure": settings.secure_cookies,
+    }
+    response.set_cookie(
+        ACCESS_COOKIE, pair.access_token, max_age=settings.access_token_ttl_s, path="/", **common
+    )
+    response.set_cookie(
+        REFRESH_COOKIE,
+        pair.refresh_token,
+        max_age=settings.refresh_token_ttl_s,
+        path=REFRESH_COOKIE_PATH,
+        **common,
+    )
+    return response
+
+
+def _string(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, "invalid_request", f"{name!r} must be a non-empty string")
+    return value
+
+
+async def login(request: web.Request) -> web.Response:
+    """Exchange a username and password for an access and a refresh token."""
+    data = await read_json_object(request)
+    username, password = _string(data, "username"), _string(data, "password")
+    app = request.app
+    async with app[SESSIONMAKER]() as session:
+        try:
+            pair = await service.login(session, username, password, app[SETTINGS], app[CLOCK]())
+        except service.AuthError as err:
+            await session.commit()  # keep the failure count and audit entry
+            raise ApiError(err.status, err.code, err.message) from None
+        await session.commit()
+    return _pair_response(request, pair)
+
+
+async def refresh(request: web.Request) -> web.Response:
+    """Swap a refresh token (body ``refresh_token`` or cookie) for a new pair."""
+    token: str | None = None
+    if request.can_read_body:
+        token = (await read_json_object(request)).get("refresh_token")
+    token = token or request.cookies.get(REFRESH_COOKIE)
+    if not isinstance(token, str) or not token:
+        raise ApiError(401, "token_missing", "send 'refresh_token' in the body or the cookie")
+    app = request.app
+    async with app[SESSIONMAKER]() as session:
+        try:
+            pair = await service.refresh(session, token, app[SETTINGS], app[CLOCK]())
+        except service.AuthError as err:
+            await session.commit()  # a detected reuse revokes the family: keep that
+            raise ApiError(err.status, err.code, err.message) from None
+        await session.commit()
+    return _pair_response(request, pair)
+
+
+@requires()
+async def logout(request: web.Request) -> web.Response:
+    """Revoke the access token and the refresh tokens of this sign-in."""
+    user = current_user(request)
+    async with request.app[SESSIONMAKER]() as session:
+        await service.logout(session, user.claims, request.app[CLOCK]())
+        await session.commit()
+    response = web.Response(status=204)
+    response.del_cookie(ACCESS_COOKIE, path="/")
+    response.del_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
+    return response
+
+
+@requires()
+async def me(request: web.Request) -> web.Response:
+    """Who is signed in."""
+    user = current_user(request)
+    async with request.app[SESSIONMAKER]() as session:
+        row = await session.get(User, user.id)
+    if row is None or not row.active:
+        raise ApiError(401, "token_invalid", "the account no longer exists or is disabled")
+    return web.json_response(user_view(row))
+
+
+def setup(app: web.Application) -> None:
+    """Add the sign-in routes."""
+    app.router.add_post("/api/auth/login", login)
+    app.router.add_post("/api/auth/refresh", refresh)
+    app.router.add_post("/api/auth/logout", logout)
+    app.router.add_get("/api/me", me)

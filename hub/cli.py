@@ -1,0 +1,147 @@
+"""``teleassist hub``: run the hub, migrate its database, create users.
+
+teleassist hub [serve] [--host H] [--port P] [--data-dir DIR]
+teleassist hub migrate
+teleassist hub create-user NAME --role operator [--password-stdin]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import signal
+import sys
+
+import msgspec
+
+from hub.auth.passwords import WeakPasswordError
+from hub.auth.roles import Role
+from hub.settings import HubSettings, load_hub_settings
+from teleassist.config import Config
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``teleassist hub``."""
+    parser.add_argument("--host", help="HTTP address to listen on (hub.http_host)")
+    parser.add_argument("--port", type=int, help="HTTP port (hub.http_port)")
+    parser.add_argument("--data-dir", help="where the hub keeps its files (hub.data_dir)")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (hub.database_url)")
+    sub = parser.add_subparsers(dest="hub_command", metavar="ACTION")
+    sub.add_parser("serve", help="run the hub (the default)")
+    sub.add_parser("migrate", help="bring the database schema up to date and exit")
+    create = sub.add_parser("create-user", help="add a user who can sign in")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--display-name", default="")
+    create.add_argument("--language", default="ca", choices=["ca", "es", "en"])
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
+
+def _settings(args: argparse.Namespace, config: Config) -> HubSettings:
+    settings = load_hub_settings(config)
+    overrides = {
+        "http_host": args.host,
+        "http_port": args.port,
+        "data_dir": args.data_dir,
+        "database_url": args.database_url,
+    }
+    return msgspec.structs.replace(
+        settings, **{k: v for k, v in overrides.items() if v is not None}
+    )
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    """Run the chosen action."""
+    settings = _settings(args, config)
+    action = args.hub_command or "serve"
+    if action == "migrate":
+        from hub.db import upgrade_to_head
+
+        asyncio.run(upgrade_to_head(settings.resolved_database_url()))
+        print("database schema is up to date")
+        return 0
+    if action == "create-user":
+        return _create_user(args, settings)
+    return asyncio.run(serve(settings))
+
+
+def _create_user(args: argparse.Namespace, settings: HubSettings) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+    from hub.auth.service import UserExistsError
+
+    try:
+        user_id = asyncio.run(
+            add_user(
+                settings,
+                args.username,
+                password,
+                Role(args.role),
+                display_name=args.display_name,
+                language=args.language,
+            )
+        )
+    except (WeakPasswordError, UserExistsError, ValueError) as err:
+        print(f"teleassist hub create-user: {err}", file=sys.stderr)
+        return 1
+    print(f"user {args.username} ({args.role}) created with id {user_id}")
+    return 0
+
+
+async def add_user(
+    settings: HubSettings,
+    username: str,
+    password: str,
+    role: Role,
+    *,
+    display_name: str = "",
+    language: str = "ca",
+) -> int:
+    """Create a user in the hub's database (migrating it first); return the user id."""
+    from hub.auth.service import create_user
+    from hub.db import make_engine, make_sessionmaker, upgrade_to_head
+
+    url = settings.resolved_database_url()
+    await upgrade_to_head(url)
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            user = await create_user(
+                session, username, password, role, display_name=display_name, language=language
+            )
+            await session.commit()
+            return user.id
+    finally:
+        await engine.dispose()
+
+
+async def serve(settings: HubSettings) -> int:
+    """Run the hub until SIGINT/SIGTERM, then stop gracefully (cleanup contexts flush)."""
+    from aiohttp import web
+
+    from hub.app import create_app
+
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    _LOGGER.info("hub listening on http://%s:%d", settings.http_host, settings.http_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        _LOGGER.info("hub stopping")
+        await runner.cleanup()
+    return 0

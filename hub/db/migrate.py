@@ -1,0 +1,64 @@
+"""Alembic, driven from code: ``await upgrade_to_head(url)``.
+
+The migration scripts live in ``hub/db/migrations``; ``alembic -c hub/db/alembic.ini ...``
+works too (for ``alembic heads`` and ``revision --autogenerate``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy.engine import URL
+
+from hub.db.engine import make_engine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def alembic_config(url: str | URL | None = None) -> AlembicConfig:
+    """An Alembic configuration for the hub's migrations (and ``url`` if given)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        rendered = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+        # ConfigParser interpolation: a literal % in a password must be doubled.
+        cfg.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return cfg
+
+
+def migration_heads() -> tuple[str, ...]:
+    """The head revisions of the chain (there must be exactly one)."""
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+async def upgrade_to_head(url: str | URL) -> None:
+    """Bring the database at ``url`` to the newest schema."""
+    await _run(url, "upgrade", "head")
+
+
+async def downgrade_to_base(url: str | URL) -> None:
+    """Undo every migration (used by the tests of the migrations themselves)."""
+    await _run(url, "downgrade", "base")
+
+
+async def _run(url: str | URL, what: str, target: str) -> None:
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_run_sync, url, what, target)
+    finally:
+        await engine.dispose()
+
+
+def _run_sync(connection: Connection, url: str | URL, what: str, target: str) -> None:
+    cfg = alembic_config(url)
+    # env.py uses this connection instead of opening its own (we are inside an event loop).
+    cfg.attributes["connection"] = connection
+    if what == "upgrade":
+        command.upgrade(cfg, target)
+    else:
+        command.downgrade(cfg, target)

@@ -1,0 +1,71 @@
+"""JSON errors for the hub's API: one shape, ``{"error": code, "message": text}``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """Raise in a handler to answer with a JSON error; ``code`` is stable for clients."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+
+def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    """A JSON error response."""
+    return web.json_response({"error": code, "message": message, **extra}, status=status)
+
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn :class:`ApiError` (anywhere) and HTTP errors under ``/api/`` into JSON."""
+    try:
+        return await handler(request)
+    except ApiError as err:
+        response = json_error(err.status, err.code, err.message, **err.extra)
+        response.headers.update(err.headers)
+        return response
+    except web.HTTPException as err:
+        if not request.path.startswith("/api/") or err.status < 400:
+            raise
+        code = _CODES.get(err.status, "error")
+        response = json_error(err.status, code, err.reason)
+        for name in ("Allow", "WWW-Authenticate", "Retry-After"):
+            if name in err.headers:
+                response.headers[name] = err.headers[name]
+        return response
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 :class:`ApiError`."""
+    try:
+        data = await request.json()
+    except ValueError:
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    return data

@@ -1,0 +1,100 @@
+"""The hub's settings: section ``[hub]`` of the configuration.
+
+Secrets left empty (JWT secret, key-safe encryption key) are generated on first start
+and kept in files under ``data_dir`` with mode 0600, so the demo runs with no set-up and a
+production install sets them from its secret store through the environment
+(``TELEASSIST_HUB__JWT_SECRET``, ``TELEASSIST_HUB__KEYSAFE_KEY``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from cryptography.fernet import Fernet
+
+from teleassist.config import Config, ConfigError
+
+SECTION = "hub"
+MIN_JWT_SECRET_BYTES = 32
+
+TimeseriesBackend = Literal["sqlite", "influxdb", "victoriametrics"]
+
+
+class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Everything the hub process needs to know; defaults run the embedded demo."""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    data_dir: str = "var/hub"
+    # Empty means "SQLite file hub.sqlite under data_dir".
+    database_url: str = ""
+    # Run Alembic migrations to head when the hub starts.
+    migrate_on_start: bool = True
+    timeseries_backend: TimeseriesBackend = "sqlite"
+    # Empty with the sqlite backend means "timeseries.sqlite under data_dir".
+    timeseries_url: str = ""
+    timeseries_token: str = ""
+    timeseries_org: str = "teleassist"
+    timeseries_bucket: str = "teleassist"
+    jwt_secret: str = ""
+    # A Fernet key (urlsafe base64 of 32 bytes) for key-safe codes held at rest.
+    keysafe_key: str = ""
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 14 * 24 * 3600
+    max_failed_logins: int = 5
+    lockout_s: int = 15 * 60
+    # Cookies carry the tokens for the server-rendered pages; Secure behind TLS.
+    secure_cookies: bool = False
+
+    @property
+    def data_path(self) -> Path:
+        """``data_dir`` as a path."""
+        return Path(self.data_dir)
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL of the relational store."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_path / 'hub.sqlite').resolve()}"
+
+
+def load_hub_settings(config: Config) -> HubSettings:
+    """Read section ``[hub]`` of ``config``."""
+    return config.section(SECTION, HubSettings)
+
+
+def _secret_file(path: Path, make: str) -> str:
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two hub workers starting together must not overwrite each other's secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(make)
+    return make
+
+
+def with_secrets(settings: HubSettings) -> HubSettings:
+    """``settings`` with empty secrets filled from (or generated into) ``data_dir``."""
+    jwt_secret = settings.jwt_secret or _secret_file(
+        settings.data_path / "jwt_secret", secrets.token_urlsafe(48)
+    )
+    keysafe_key = settings.keysafe_key or _secret_file(
+        settings.data_path / "keysafe_key", Fernet.generate_key().decode("ascii")
+    )
+    if len(jwt_secret.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
+        raise ConfigError(f"[hub] jwt_secret must be at least {MIN_JWT_SECRET_BYTES} bytes (HS256)")
+    try:
+        Fernet(keysafe_key.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise ConfigError(
+            "[hub] keysafe_key must be a Fernet key (urlsafe base64 of 32 bytes)"
+        ) from None
+    return msgspec.structs.replace(settings, jwt_secret=jwt_secret, keysafe_key=keysafe_key)

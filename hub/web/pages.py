@@ -1,0 +1,147 @@
+"""Server-rendered pages on the shared shell: one :class:`Pages` per web area.
+
+An area (the operator console, the family app, the visor, ...) keeps its templates in
+its own folder and its texts in its own catalog; its templates ``{% extends "base.html" %}``
+from this package and call ``t("key")``, which looks in the area's catalog first and
+then in the shell's (``hub/web/i18n.toml``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from hub.web.language import page_language
+from protocol.i18n import LANGUAGES, Catalog, Language, MissingTranslation
+
+WEB_DIR = Path(__file__).parent
+TEMPLATE_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+STATIC_PREFIX = "/static/web"
+WEB_CATALOG = Catalog.load(WEB_DIR / "i18n.toml")
+# Every page shows local time of the service (storage is UTC).
+DISPLAY_TIMEZONE = "Europe/Madrid"
+# Everything comes from the hub itself: no CDN, no inline scripts (page data travels in
+# <script type="application/json">, which is not executed). Inline styles are allowed for
+# the small SVG charts.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; media-src 'self' data: blob:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PageUser:
+    """Who is signed in, as the page header shows it."""
+
+    id: int
+    username: str
+    role: str
+    language: str
+    display_name: str = ""
+
+    @property
+    def label(self) -> str:
+        """The name to show."""
+        return self.display_name or self.username
+
+
+def _script_json(value: object) -> Markup:
+    # Safe inside <script type="application/json">: no "</" can close the element.
+    text = json.dumps(value, ensure_ascii=False).replace("</", "<\\/")
+    return Markup(text)  # noqa: S704 - JSON escaped for a script element above
+
+
+class Pages:
+    """Templates and texts of one web area, rendered inside the shared base template."""
+
+    def __init__(self, template_dir: Path | None = None, catalog: Catalog | None = None) -> None:
+        loaders: list[jinja2.BaseLoader] = []
+        if template_dir is not None:
+            loaders.append(jinja2.FileSystemLoader(template_dir))
+        loaders.append(jinja2.FileSystemLoader(TEMPLATE_DIR))
+        self.catalog = catalog
+        self.environment = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.environment.filters["tojson_script"] = _script_json
+
+    def text(self, key: str, lang: str, /, **params: object) -> str:
+        """``key`` from the area's catalog, else from the shell's."""
+        if self.catalog is not None and key in self.catalog.texts:
+            return self.catalog.text(key, lang, **params)
+        return WEB_CATALOG.text(key, lang, **params)
+
+    def texts_for(self, lang: str, keys: list[str] | None = None) -> dict[str, str]:
+        """Texts for the page's JavaScript (all of both catalogs, or only ``keys``)."""
+        merged = WEB_CATALOG.for_language(lang)
+        if self.catalog is not None:
+            merged.update(self.catalog.for_language(lang))
+        if keys is None:
+            return merged
+        missing = [k for k in keys if k not in merged]
+        if missing:
+            raise MissingTranslation(f"no text for {', '.join(missing)}")
+        return {k: merged[k] for k in keys}
+
+    def render_text(
+        self,
+        name: str,
+        lang: Language,
+        context: Mapping[str, Any] | None = None,
+        *,
+        user: PageUser | None = None,
+        js_texts: list[str] | None = None,
+    ) -> str:
+        """Render template ``name`` to a string (``js_texts``: keys handed to the script)."""
+
+        def t(key: str, **params: object) -> str:
+            return self.text(key, lang, **params)
+
+        template = self.environment.get_template(name)
+        values: dict[str, Any] = {
+            "lang": lang,
+            "languages": LANGUAGES,
+            "user": user,
+            "t": t,
+            "static": STATIC_PREFIX,
+            "timezone": DISPLAY_TIMEZONE,
+            "js_texts": self.texts_for(lang, js_texts) if js_texts is not None else {},
+            "page_data": {},
+        }
+        values.update(context or {})
+        return template.render(values)
+
+    def render(
+        self,
+        request: web.Request,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        user: PageUser | None = None,
+        js_texts: list[str] | None = None,
+        status: int = 200,
+    ) -> web.Response:
+        """An HTML response of template ``name`` in the request's language."""
+        lang = page_language(request, user.language if user else None)
+        body = self.render_text(name, lang, context, user=user, js_texts=js_texts)
+        response = web.Response(text=body, status=status, content_type="text/html")
+        # The pages show personal data: never keep them in a shared cache.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Language"] = lang
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response

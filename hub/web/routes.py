@@ -1,0 +1,46 @@
+"""Routes of the shared web shell: static files and the sign-in page."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.web.pages import STATIC_DIR, STATIC_PREFIX, Pages
+
+# Where each role lands after signing in (areas change their own line here).
+HOME_BY_ROLE: dict[str, str] = {
+    "operator": "/console",
+    "supervisor": "/console/supervisor",
+    "admin": "/console/admin",
+    "social_worker": "/visor",
+    "family": "/family",
+    "facilitator": "/family",
+    "installer": "/service",
+    "coordinator": "/service",
+}
+
+SHELL_PAGES = Pages()
+
+
+async def signin_page(request: web.Request) -> web.Response:
+    """The sign-in form (public); the script posts to ``/api/auth/login``."""
+    return SHELL_PAGES.render(
+        request,
+        "signin.html",
+        {"page_data": {"home_by_role": HOME_BY_ROLE}},
+        js_texts=[
+            "sign_in",
+            "signing_in",
+            "invalid_credentials",
+            "account_locked",
+            "account_disabled",
+            "fill_both",
+            "error_generic",
+            "error_network",
+        ],
+    )
+
+
+def setup(app: web.Application) -> None:
+    """Serve ``hub/web/static`` under ``/static/web/`` and the page ``/login``."""
+    app.router.add_static(STATIC_PREFIX, STATIC_DIR, name="web-static")
+    app.router.add_get("/login", signin_page, name="web-login")

@@ -1,0 +1,55 @@
+// Sign-in page: POST /api/auth/login, remember the user's language, go to `next` or the
+// home page of the user's role.
+import { t, pageData, setLanguageCookie } from "./ta.js";
+
+const form = document.getElementById("signin-form");
+const errorBox = document.getElementById("signin-error");
+const submit = document.getElementById("signin-submit");
+const data = pageData();
+
+function showError(text) {
+  errorBox.textContent = text;
+  errorBox.hidden = !text;
+}
+
+function safeNext(value) {
+  // Only paths on this site: never an open redirect to another origin.
+  if (typeof value === "string" && value.startsWith("/") && !value.startsWith("//")) return value;
+  return null;
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const username = form.username.value.trim();
+  const password = form.password.value;
+  if (!username || !password) {
+    showError(t("fill_both"));
+    return;
+  }
+  showError("");
+  submit.disabled = true;
+  submit.textContent = t("signing_in");
+  try {
+    const response = await fetch("/api/auth/login", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ username, password }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const known = ["invalid_credentials", "account_locked", "account_disabled"];
+      showError(known.includes(body.error) ? t(body.error) : t("error_generic", { message: body.message || response.status }));
+      return;
+    }
+    if (body.user && body.user.language) setLanguageCookie(body.user.language);
+    const home = (data.home_by_role || {})[body.user && body.user.role] || "/";
+    const next = safeNext(new URLSearchParams(location.search).get("next"));
+    location.assign(next || home);
+  } catch (err) {
+    showError(t("error_network"));
+  } finally {
+    submit.disabled = false;
+    submit.textContent = t("sign_in");
+  }
+});

@@ -1,0 +1,306 @@
+// Teleassist web shell helpers (an ES module, no dependencies).
+//   import { api, t, pageData, LiveSocket, formatTime, formatAge } from "/static/web/ta.js";
+// See docs/web.md.
+
+const LANGUAGE_COOKIE = "ta_lang";
+
+function readJson(id) {
+  const el = document.getElementById(id);
+  if (!el) return {};
+  try {
+    return JSON.parse(el.textContent || "{}");
+  } catch (err) {
+    console.error("bad JSON in #" + id, err);
+    return {};
+  }
+}
+
+const TEXTS = readJson("ta-texts");
+export const lang = document.body.dataset.lang || "ca";
+export const timeZone = document.body.dataset.tz || "Europe/Madrid";
+
+/** Data the server put in the page (<script id="ta-data" type="application/json">). */
+export function pageData() {
+  return readJson("ta-data");
+}
+
+/** The text for `key` in the page's language, with {name} placeholders filled. */
+export function t(key, params = {}) {
+  const template = TEXTS[key];
+  if (template === undefined) {
+    console.warn("missing text", key);
+    return key;
+  }
+  return template.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+}
+
+/** An error answered by the API: `status`, stable `code` and a human `message`. */
+export class ApiError extends Error {
+  constructor(status, code, message, body) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    this.body = body || {};
+  }
+}
+
+let refreshing = null;
+
+/** Swap the refresh cookie for a new token pair (one refresh at a time). */
+export function refreshSession() {
+  if (!refreshing) {
+    refreshing = fetch("/api/auth/refresh", { method: "POST", credentials: "same-origin" })
+      .then((r) => r.ok)
+      .catch(() => false)
+      .finally(() => {
+        setTimeout(() => { refreshing = null; }, 0);
+      });
+  }
+  return refreshing;
+}
+
+export function goToSignIn() {
+  const next = location.pathname + location.search;
+  location.assign("/login?next=" + encodeURIComponent(next));
+}
+
+/**
+ * Authenticated JSON fetch. The access token travels in the HttpOnly cookie; an expired
+ * one is refreshed once and the call retried; if that fails the page goes to sign-in.
+ * Resolves to the parsed JSON (or null for 204); rejects with ApiError.
+ */
+export async function api(path, { method = "GET", body, headers = {}, raw = false } = {}) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      response = await fetch(path, init);
+    } catch (err) {
+      throw new ApiError(0, "network", t("error_network"));
+    }
+    if (response.status !== 401 || attempt > 0) break;
+    if (!(await refreshSession())) break;
+  }
+  if (response.status === 401) {
+    goToSignIn();
+    throw new ApiError(401, "unauthorized", t("session_expired"));
+  }
+  if (raw) return response;
+  if (response.status === 204) return null;
+  let data = null;
+  const type = response.headers.get("Content-Type") || "";
+  if (type.includes("json")) data = await response.json();
+  if (!response.ok) {
+    const code = (data && data.error) || "http_" + response.status;
+    const message = (data && data.message) || response.statusText;
+    throw new ApiError(response.status, code, message, data);
+  }
+  return data;
+}
+
+/** Show a plain message under the top bar (`kind`: "error" | "stale" | ""); null hides it. */
+export function banner(message, kind = "") {
+  const el = document.getElementById("ta-banner");
+  if (!el) return;
+  if (!message) {
+    el.hidden = true;
+    el.textContent = "";
+    return;
+  }
+  el.textContent = message;
+  el.className = "banner " + kind;
+  el.hidden = false;
+}
+
+/**
+ * A websocket that reconnects by itself (back-off 0.5 s doubling to 10 s, with jitter).
+ * `onOpen` runs on EVERY (re)connection: refetch the whole state there, so a page is
+ * never left stale by messages missed while disconnected. `onState` gets
+ * "connecting" | "open" | "reconnecting". A silent socket (no message or ping for
+ * `silenceMs`) is treated as dead. Call close() to stop for good.
+ */
+export class LiveSocket {
+  constructor(path, { onMessage, onOpen, onState, silenceMs = 45000 } = {}) {
+    this.path = path;
+    this.onMessage = onMessage || (() => {});
+    this.onOpen = onOpen || (() => {});
+    this.onState = onState || (() => {});
+    this.silenceMs = silenceMs;
+    this.delay = 500;
+    this.closed = false;
+    this.socket = null;
+    this.timer = null;
+    this.watchdog = null;
+    this.everOpened = false;
+    this.state = "connecting";
+    this.connect();
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return scheme + "//" + location.host + this.path;
+  }
+
+  setState(state) {
+    this.state = state;
+    this.onState(state);
+  }
+
+  connect() {
+    if (this.closed) return;
+    this.setState(this.everOpened ? "reconnecting" : "connecting");
+    let socket;
+    try {
+      socket = new WebSocket(this.url());
+    } catch (err) {
+      this.schedule();
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      this.everOpened = true;
+      this.delay = 500;
+      this.kick();
+      this.setState("open");
+      Promise.resolve(this.onOpen()).catch((err) => console.error("refetch failed", err));
+    };
+    socket.onmessage = (event) => {
+      this.kick();
+      let data;
+      try {
+        data = JSON.parse(event.data);
+      } catch (err) {
+        console.error("bad live message", err);
+        return;
+      }
+      if (data && data.type === "ping") return;
+      this.onMessage(data);
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      clearTimeout(this.watchdog);
+      this.schedule();
+    };
+    socket.onerror = () => socket.close();
+  }
+
+  kick() {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      if (this.socket) this.socket.close();
+    }, this.silenceMs);
+  }
+
+  async schedule() {
+    if (this.closed) return;
+    this.setState(this.everOpened ? "reconnecting" : "connecting");
+    // The handshake may have failed because the access token expired: refresh first.
+    await refreshSession();
+    const wait = this.delay * (0.75 + Math.random() * 0.5);
+    this.delay = Math.min(this.delay * 2, 10000);
+    this.timer = setTimeout(() => this.connect(), wait);
+  }
+
+  /** Drop the connection now (it reconnects); used by tests and after long sleeps. */
+  drop() {
+    if (this.socket) this.socket.close();
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
+    if (this.socket) this.socket.close();
+  }
+}
+
+/** Show a LiveSocket's state in an element with class "conn" (plain words, never only colour). */
+export function showConnection(el, state) {
+  if (!el) return;
+  el.dataset.state = state;
+  el.textContent = t("conn_" + state);
+}
+
+const timeFormats = new Map();
+function formatter(options) {
+  const key = JSON.stringify(options);
+  if (!timeFormats.has(key)) {
+    timeFormats.set(key, new Intl.DateTimeFormat(lang, { timeZone, ...options }));
+  }
+  return timeFormats.get(key);
+}
+
+/** Local (Europe/Madrid) time of an ISO timestamp: "14:05" today, else "23/11 14:05". */
+export function formatTime(iso, { seconds = false, date = "auto" } = {}) {
+  if (!iso) return "";
+  const when = new Date(iso);
+  const time = formatter({ hour: "2-digit", minute: "2-digit", ...(seconds ? { second: "2-digit" } : {}), hourCycle: "h23" });
+  const day = formatter({ day: "2-digit", month: "2-digit" });
+  const sameDay = day.format(when) === day.format(new Date());
+  if (date === "never" || (date === "auto" && sameDay)) return time.format(when);
+  return day.format(when) + " " + time.format(when);
+}
+
+/** Full local date and time. */
+export function formatDateTime(iso) {
+  if (!iso) return "";
+  return formatter({ dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+}
+
+/** An age in seconds as "45 s", "3 min 05 s", "1 h 12 min". */
+export function formatAge(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return s + " s";
+  if (s < 3600) return Math.floor(s / 60) + " min " + String(s % 60).padStart(2, "0") + " s";
+  const h = Math.floor(s / 3600);
+  if (h < 48) return h + " h " + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + " min";
+  return Math.floor(h / 24) + " d";
+}
+
+/** Escape text for building HTML strings. */
+export function escapeHtml(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function setLanguageCookie(code) {
+  document.cookie = LANGUAGE_COOKIE + "=" + code + "; path=/; max-age=31536000; SameSite=Strict";
+}
+
+async function switchLanguage(code) {
+  setLanguageCookie(code);
+  // Signed in: keep the choice on the user too, so it follows them to other machines.
+  if (document.querySelector("[data-ta-signout]")) {
+    try {
+      await api("/api/me/language", { method: "PUT", body: { language: code } });
+    } catch (err) {
+      console.warn("language not saved on the user", err);
+    }
+  }
+  location.reload();
+}
+
+async function signOut() {
+  try {
+    await fetch("/api/auth/logout", { method: "POST", credentials: "same-origin" });
+  } finally {
+    location.assign("/login");
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const target = event.target instanceof Element ? event.target : null;
+  if (!target) return;
+  const langButton = target.closest("[data-ta-lang]");
+  if (langButton) {
+    switchLanguage(langButton.dataset.taLang);
+    return;
+  }
+  if (target.closest("[data-ta-signout]")) signOut();
+});
+
+export { setLanguageCookie };
