@@ -24,8 +24,10 @@ VOICES: dict[Lang, str] = {"ca": "ca", "es": "es", "en": "en"}
 class EspeakSpeaker:
     """Says sentences aloud; ``wav_dir`` writes numbered WAV files instead (tests, kiosks)."""
 
-    def __init__(self, binary: str | None = None, wav_dir: Path | None = None) -> None:
-        self.binary = binary or shutil.which(ESPEAK)
+    def __init__(
+        self, binary: str | None = None, wav_dir: Path | None = None, *, enabled: bool = True
+    ) -> None:
+        self.binary = (binary or shutil.which(ESPEAK)) if enabled else None
         self.wav_dir = wav_dir
         self.spoken: list[tuple[str, Lang]] = []
         self._task: asyncio.Task[None] | None = None
