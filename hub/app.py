@@ -28,6 +28,7 @@ ROUTE_MODULES: list[str] = [
     "hub.health",
     "hub.auth.routes",
     "hub.web",
+    "hub.outbox.routes",
 ]
 
 __all__ = [
