@@ -1,7 +1,7 @@
 """Family network tables: circles, conversations, media, groups, agenda, calls, notices.
 
 Revision ID: family_0001
-Revises: hub_0001
+Revises: wsocial_0001
 Create Date: 2026-11-23 15:44:01.501584
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "family_0001"
-down_revision: str | None = "hub_0001"
+down_revision: str | None = "wsocial_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
