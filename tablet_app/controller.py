@@ -18,6 +18,7 @@ from tablet_app.model import (
     EndCall,
     MarkRead,
     Publish,
+    RequestLinkCode,
     RespondInvitation,
     Ring,
     Speak,
@@ -53,6 +54,9 @@ class FamilyPort(Protocol):
 
     def respond_invitation(self, item_id: str, accept: bool) -> None:
         """Accept or decline an agenda invitation."""
+
+    def request_link_code(self) -> None:
+        """Create a linking code for a new family member and show it."""
 
     def start_call(self, contact_id: str, call_id: str | None) -> None:
         """Place a call, or answer ``call_id``."""
@@ -128,3 +132,5 @@ class TabletController:
                 self.family.start_call(effect.contact_id, effect.call_id)
             elif isinstance(effect, EndCall):
                 self.family.end_call(effect.call_id, effect.declined)
+            elif isinstance(effect, RequestLinkCode):
+                self.family.request_link_code()

@@ -198,6 +198,7 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "No se puede contactar con la central.",
         "Cannot reach the centre.",
     ),
+    "link.button": ("Afegir família", "Añadir familia", "Add family"),
     "link.title": ("Codi per a la família", "Código para la familia", "Code for your family"),
     "link.hint": (
         "Doneu aquest codi al vostre familiar. Serveix una sola vegada.",

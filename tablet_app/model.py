@@ -173,7 +173,14 @@ class RespondInvitation:
     accept: bool
 
 
-Effect = Publish | Speak | Ring | MarkRead | StartCall | EndCall | RespondInvitation
+@dataclass(frozen=True, slots=True)
+class RequestLinkCode:
+    """Ask the family service for a new linking code to show."""
+
+
+Effect = (
+    Publish | Speak | Ring | MarkRead | StartCall | EndCall | RespondInvitation | RequestLinkCode
+)
 
 
 @dataclass
@@ -209,6 +216,7 @@ class TabletModel:
     pair_error: str | None = None
     link_code: str | None = None
     link_expires: datetime | None = None
+    _read_here: set[str] = field(default_factory=set, repr=False)
     _effects: list[Effect] = field(default_factory=list, repr=False)
     _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
@@ -474,9 +482,32 @@ class TabletModel:
             if m.contact_id == contact_id and not m.read and not m.outgoing
         )
         if unread:
+            self._read_here.update(unread)
             self.messages = [replace(m, read=True) if m.id in unread else m for m in self.messages]
             self._emit(MarkRead(unread))
         self.go(Screen.CONVERSATION)
+
+    def set_family(self, contacts: list[Contact], messages: list[Message]) -> None:
+        """Replace the circle and its messages with what the family service says.
+
+        Messages read on this tablet stay read even if the service has not stored the
+        receipt yet, so a badge never comes back after the resident looked.
+        """
+        messages = [
+            replace(m, read=True) if m.id in self._read_here and not m.read else m for m in messages
+        ]
+        if contacts == self.contacts and messages == self.messages:
+            return
+        self.contacts = contacts
+        self.messages = messages
+        self.changed()
+
+    def ask_link_code(self) -> None:
+        """Show the linking-code screen and ask for a fresh code."""
+        self.link_code = None
+        self.link_expires = None
+        self._emit(RequestLinkCode())
+        self.go(Screen.LINK)
 
     def open_photo(self, message_id: str) -> None:
         """Show a photo message full screen."""

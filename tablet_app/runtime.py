@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tablet_app.controller import Ringer, Speaker, TabletController
+from tablet_app.family import FamilyClient, FamilyError
 from tablet_app.link import Broker, DeviceHealth, HubLink, utc_now
 from tablet_app.model import Screen, TabletModel
 from tablet_app.outbox import Outbox
@@ -58,6 +59,7 @@ class TabletRuntime:
         self.controller: TabletController | None = None
         self.credentials: DeviceCredentials | None = None
         self._outbox: Outbox | None = None
+        self.family: FamilyClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -108,8 +110,30 @@ class TabletRuntime:
             self.model, self.link, speaker=self.speaker, ringer=self.ringer, clock=self.clock
         )
         self.model.paired = True
+        self._start_family()
         self.controller.drain()
         self._spawn(self.link.run(), "hub-link")
+
+    def _start_family(self) -> None:
+        creds = self.credentials
+        token = creds.api_token if creds else self.settings.family_token
+        resident = creds.resident_id if creds else self.settings.resident_id
+        base = creds.hub_url if creds else self.settings.hub_url
+        if not token or resident is None:
+            _LOGGER.info("no family-API token: messages, agenda and calls are off")
+            return
+        self.family = FamilyClient(base, token, resident, self.model, self.state_dir / "media")
+        if self.controller is not None:
+            self.controller.family = self.family
+        self._spawn(self._poll_family(self.family), "family-poll")
+
+    async def _poll_family(self, family: FamilyClient) -> None:
+        while True:
+            try:
+                await family.refresh()
+            except FamilyError as err:
+                _LOGGER.warning("family service: %s", err)
+            await asyncio.sleep(self.settings.family_poll_s)
 
     def submit_pairing(self) -> None:
         """The installer pressed "Connect" on the digit pad."""
@@ -142,6 +166,8 @@ class TabletRuntime:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.family is not None:
+            await self.family.close()
         close = getattr(self.speaker, "close", None)
         if close is not None:
             await close()

@@ -452,7 +452,22 @@ class ScreenBuilder:
     def _call_pick(self) -> Widget:
         m = self.m
         col = self._column()
-        col.add_widget(self._header(m.t("call.title")))
+        header = self._header(m.t("call.title"))
+        header.add_widget(
+            self._button(
+                "link.open",
+                m.t("link.button"),
+                "people",
+                self.p.neutral,
+                m.ask_link_code,
+                vertical=False,
+                icon_share=0.3,
+                font_units=32,
+                size_hint=(None, 1),
+                width=self.s.u(360),
+            )
+        )
+        col.add_widget(header)
         people = m.call_contacts()
         if not people:
             col.add_widget(self._text(m.t("call.none"), 52))
@@ -588,7 +603,7 @@ class ScreenBuilder:
         m = self.m
         col = self._column()
         col.add_widget(self._header(m.t("link.title")))
-        code = " ".join(m.link_code or "")
+        code = m.link_code or "…"
         col.add_widget(self._text(code, 140, bold=True, size_hint=(1, 0.4), name="link.code"))
         col.add_widget(self._text(m.t("link.hint"), 44, size_hint=(1, 0.2)))
         if m.link_expires is not None:

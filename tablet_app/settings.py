@@ -23,8 +23,12 @@ class TabletSettings(msgspec.Struct, kw_only=True, frozen=True):
     height: Annotated[int, Meta(ge=240, le=4320)] = 800
     speech: bool = True
     demo: bool = False
-    # Without pairing (development, demo): the device id to use with [mqtt]'s broker.
+    family_poll_s: Annotated[float, Meta(gt=0, le=3600)] = 30.0
+    # Without pairing (development, demo): the device id to use with [mqtt]'s broker,
+    # and the family-API tablet token and resident (docs/family-api.md).
     device_id: str | None = None
+    family_token: str | None = None
+    resident_id: int | None = None
 
     def state_path(self) -> Path:
         """``state_dir`` with ``~`` expanded."""

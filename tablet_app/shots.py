@@ -86,7 +86,7 @@ def scenes() -> dict[str, Scene]:
         m.go(Screen.PAIR)
 
     def link(m: TabletModel, now: datetime) -> None:
-        m.link_code = "738214"
+        m.link_code = "K7QM-4P2X"
         m.link_expires = now + timedelta(minutes=30)
         m.go(Screen.LINK)
 

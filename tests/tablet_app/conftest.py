@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tablet_app.xserver import virtual_display
+
+# The real hub with its family API, for the tablet's client tests (tests/family/conftest.py).
+from tests.family.conftest import world  # noqa: F401
 
 WIDTH, HEIGHT = 1280, 800
 
@@ -48,3 +53,16 @@ def tap(widget: Any) -> None:
     pump(1)
     touch.touch_up()
     pump(2)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The hub's database for the tablet's tests: SQLite only.
+
+    The hub's own tests run every query on SQLite and PostgreSQL; the tablet tests check
+    the tablet's behaviour, which does not depend on the hub's database.
+    """
+    template: Path = request.getfixturevalue("_sqlite_template")
+    path = tmp_path / "hub.sqlite"
+    shutil.copyfile(template, path)
+    return f"sqlite+aiosqlite:///{path}"

@@ -1,0 +1,289 @@
+"""The family network's HTTP API, as the tablet uses it (see docs/family-api.md).
+
+Conversations become the faces on the Messages and Call screens, their messages the
+model's messages (photos downloaded for full-screen viewing), read receipts go back,
+the agenda is read where the hub offers it, and linking codes are created for the
+resident. The hub's answers are decoded into small Structs; anything else is an error
+that is logged, never shown to the resident.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+import msgspec
+
+from tablet_app.model import AgendaItem, AgendaKind, Contact, Message, Screen, TabletModel
+
+_LOGGER = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 10
+
+
+class FamilyError(Exception):
+    """The family API could not be used (network, status or an unexpected answer)."""
+
+
+class _Party(msgspec.Struct):
+    party: str
+    name: str
+
+
+class _Media(msgspec.Struct):
+    id: int
+    kind: str
+    url: str
+    thumbnail_url: str | None = None
+
+
+class _Message(msgspec.Struct):
+    id: int
+    conversation_id: int
+    sender: _Party
+    kind: Literal["text", "photo", "video", "voice"]
+    created_at: datetime
+    text: str = ""
+    media: _Media | None = None
+    deleted: bool = False
+    read_by: list[str] = msgspec.field(default_factory=list)
+
+
+class _Conversation(msgspec.Struct):
+    id: int
+    kind: str
+    title: str
+    members: list[_Party]
+    unread: int = 0
+
+
+class _History(msgspec.Struct):
+    messages: list[_Message]
+
+
+class _LinkCode(msgspec.Struct):
+    code: str
+    expires_at: datetime
+
+
+class _AgendaItem(msgspec.Struct):
+    id: int
+    title: str
+    starts_at: datetime
+    kind: str = "other"
+    status: str = "confirmed"
+
+
+_AGENDA_KINDS: dict[str, AgendaKind] = {
+    "visit": "visit",
+    "appointment": "doctor",
+    "activity": "group",
+}
+
+
+class FamilyClient:
+    """The resident's side of the family API, bound to one model.
+
+    Methods called from the UI (``mark_read``, ``request_link_code``, …) start a task that
+    this object owns; :meth:`close` cancels and awaits them.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        resident_id: int,
+        model: TabletModel,
+        media_dir: Path,
+        *,
+        timeout_s: float = 20.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.resident_id = resident_id
+        self.party = f"r:{resident_id}"
+        self.model = model
+        self.media_dir = media_dir
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+        self._conversation_of: dict[str, int] = {}  # contact id (party) → conversation
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ plumbing
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+        return self._session
+
+    async def _call(self, method: str, path: str, json: object = None) -> bytes:
+        url = self.base_url + path
+        try:
+            async with self._http().request(method, url, json=json) as response:
+                body = await response.read()
+                if response.status >= 300:
+                    raise FamilyError(f"{method} {path}: {response.status} {body[:200]!r}")
+                return body
+        except aiohttp.ClientError as err:
+            raise FamilyError(f"{method} {path}: {err!r}") from err
+
+    async def _get(self, path: str, kind: type[Any]) -> Any:
+        body = await self._call("GET", path)
+        try:
+            return msgspec.json.decode(body, type=kind)
+        except (msgspec.DecodeError, msgspec.ValidationError) as err:
+            raise FamilyError(f"GET {path}: unexpected answer: {err}") from err
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (err := task.exception()) is not None:
+            _LOGGER.warning("family task %s failed: %s", task.get_name(), err)
+
+    async def close(self) -> None:
+        """Cancel every task and close the HTTP session."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ------------------------------------------------------------ reading
+
+    async def refresh(self) -> None:
+        """Load conversations, recent messages and the agenda into the model."""
+        conversations: list[_Conversation] = await self._get(
+            "/api/family/conversations", list[_Conversation]
+        )
+        contacts: list[Contact] = []
+        messages: list[Message] = []
+        self._conversation_of.clear()
+        for conversation in conversations:
+            contact = self._contact_of(conversation)
+            if contact is None:
+                continue
+            self._conversation_of[contact.id] = conversation.id
+            contacts.append(contact)
+            history: _History = await self._get(
+                f"/api/family/conversations/{conversation.id}/messages?limit={HISTORY_LIMIT}",
+                _History,
+            )
+            for item in history.messages:
+                if not item.deleted:
+                    messages.append(await self._message(contact.id, item))
+        self.model.set_family(contacts, messages)
+        await self._refresh_agenda()
+
+    def _contact_of(self, conversation: _Conversation) -> Contact | None:
+        if conversation.kind == "group":
+            return Contact(f"g:{conversation.id}", conversation.title)
+        others = [m for m in conversation.members if m.party != self.party]
+        if not others:
+            return None
+        return Contact(others[0].party, others[0].name)
+
+    async def _message(self, contact_id: str, item: _Message) -> Message:
+        outgoing = item.sender.party == self.party
+        media: str | None = None
+        if item.media is not None and item.kind == "photo":
+            media = str(await self._download(item.media))
+        return Message(
+            id=str(item.id),
+            contact_id=contact_id,
+            kind=item.kind,
+            sent_at=item.created_at,
+            text=item.text,
+            media=media,
+            read=outgoing or self.party in item.read_by,
+            outgoing=outgoing,
+        )
+
+    async def _download(self, media: _Media) -> Path:
+        path = self.media_dir / f"media-{media.id}"
+        if not path.exists():
+            body = await self._call("GET", media.url)
+            self.media_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(body)
+            tmp.replace(path)
+        return path
+
+    async def _refresh_agenda(self) -> None:
+        path = f"/api/family/residents/{self.resident_id}/agenda"
+        try:
+            items: list[_AgendaItem] = await self._get(path, list[_AgendaItem])
+        except FamilyError as err:
+            # The agenda API may not exist on this hub yet: the rest still works.
+            _LOGGER.info("agenda not available: %s", err)
+            return
+        self.model.agenda = [
+            AgendaItem(
+                str(i.id),
+                i.title,
+                i.starts_at,
+                _AGENDA_KINDS.get(i.kind, "other"),
+                invitation=i.status in ("pending", "accepted", "declined"),
+                response="pending" if i.status == "pending" else
+                ("declined" if i.status == "declined" else "accepted"),
+            )
+            for i in items
+        ]  # fmt: skip
+        self.model.changed()
+
+    # ------------------------------------------------------------ FamilyPort
+
+    def mark_read(self, message_ids: tuple[str, ...]) -> None:
+        """Read receipts: one ``read`` call per conversation, up to its newest message."""
+        newest: dict[int, int] = {}
+        for message in self.model.messages:
+            if message.id in message_ids and message.contact_id in self._conversation_of:
+                cid = self._conversation_of[message.contact_id]
+                newest[cid] = max(newest.get(cid, 0), int(message.id))
+        for cid, up_to in newest.items():
+            self._spawn(
+                self._post(f"/api/family/conversations/{cid}/read", {"up_to": up_to}), "read"
+            )
+
+    async def _post(self, path: str, body: object) -> None:
+        await self._call("POST", path, json=body)
+
+    def respond_invitation(self, item_id: str, accept: bool) -> None:
+        """Answer an agenda invitation."""
+        answer = "accept" if accept else "decline"
+        self._spawn(self._post(f"/api/family/agenda/{item_id}/respond", {"answer": answer}), "rsvp")
+
+    def request_link_code(self) -> None:
+        """Create a linking code and show it."""
+        self._spawn(self._link_code(), "link-code")
+
+    async def _link_code(self) -> None:
+        body = await self._call(
+            "POST", f"/api/family/residents/{self.resident_id}/linking-codes", json={}
+        )
+        code = msgspec.json.decode(body, type=_LinkCode)
+        self.model.link_code = code.code
+        self.model.link_expires = code.expires_at
+        self.model.go(Screen.LINK)
+
+    def start_call(self, contact_id: str, call_id: str | None) -> None:
+        """Calls need the hub's signalling websocket (not wired yet): end cleanly."""
+        _LOGGER.info("video calls are not available on this hub yet")
+        self.model.call_ended()
+
+    def end_call(self, call_id: str | None, declined: bool) -> None:
+        """Nothing to tell the hub without signalling."""
+        _LOGGER.debug("call %s ended (declined=%s)", call_id, declined)

@@ -1,0 +1,169 @@
+"""The tablet against the real hub's family API: messages, badge, receipts, photos, codes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tablet_app.controller import SilentRinger, TabletController
+from tablet_app.family import FamilyClient, FamilyError
+from tablet_app.link import Broker, HubLink
+from tablet_app.model import MarkRead, Screen, TabletModel
+from tablet_app.outbox import Outbox
+from tests.family.conftest import Person, Tablet, World
+
+
+def token_of(tablet: Tablet) -> str:
+    return tablet.headers["Authorization"].removeprefix("Bearer ")
+
+
+async def direct_conversation(world: World, person: Person, tablet: Tablet) -> int:
+    resp = await world.client.post(
+        "/api/family/conversations", json={"with": tablet.party}, headers=person.headers
+    )
+    assert resp.status in (200, 201), await resp.text()
+    return int((await resp.json())["id"])
+
+
+async def say(world: World, person: Person, cid: int, **body: Any) -> dict[str, Any]:
+    resp = await world.client.post(
+        f"/api/family/conversations/{cid}/messages", json=body, headers=person.headers
+    )
+    assert resp.status == 201, await resp.text()
+    result: dict[str, Any] = await resp.json()
+    return result
+
+
+def client_for(world: World, tablet: Tablet, model: TabletModel, tmp_path: Path) -> FamilyClient:
+    base = str(world.client.make_url("/"))
+    return FamilyClient(base, token_of(tablet), tablet.resident_id, model, tmp_path / "media")
+
+
+async def until(check: Any, timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+async def test_a_message_arrives_with_its_badge_and_is_read(world: World, tmp_path: Path) -> None:
+    tablet = await world.resident("Maria")
+    anna = await world.person(name="Anna")
+    await world.link(tablet, anna)
+    cid = await direct_conversation(world, anna, tablet)
+    await say(world, anna, cid, text="Hola mama! Demà vinc a les 10.")
+
+    model = TabletModel(language="ca")
+    family = client_for(world, tablet, model, tmp_path)
+    try:
+        await family.refresh()
+        assert [c.name for c in model.contacts] == ["Anna"]
+        assert model.unread_count() == 1
+        [message] = model.messages
+        assert message.text == "Hola mama! Demà vinc a les 10."
+        assert not message.outgoing
+
+        model.open_conversation(anna.party)
+        [receipt] = [e for e in model.take_effects() if isinstance(e, MarkRead)]
+        family.mark_read(receipt.message_ids)
+
+        async def unread_on_hub() -> int:
+            resp = await world.client.get("/api/family/unread", headers=tablet.headers)
+            return int((await resp.json())["total"])
+
+        async with asyncio.timeout(20):
+            while await unread_on_hub():
+                await asyncio.sleep(0.05)
+        # and the sender sees the receipt
+        resp = await world.client.get(
+            f"/api/family/conversations/{cid}/messages", headers=anna.headers
+        )
+        assert tablet.party in (await resp.json())["messages"][0]["read_by"]
+        await family.refresh()
+        assert model.unread_count() == 0
+    finally:
+        await family.close()
+
+
+async def test_a_photo_is_downloaded_for_full_screen(world: World, tmp_path: Path) -> None:
+    tablet = await world.resident("Maria")
+    anna = await world.person(name="Anna")
+    await world.link(tablet, anna)
+    cid = await direct_conversation(world, anna, tablet)
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(picture, format="PNG")
+    resp = await world.client.post(
+        "/api/family/media?kind=photo", data=picture.getvalue(), headers=anna.headers
+    )
+    assert resp.status == 201, await resp.text()
+    media_id = (await resp.json())["media_id"]
+    await say(world, anna, cid, media_id=media_id, text="La platja")
+
+    model = TabletModel(language="en")
+    family = client_for(world, tablet, model, tmp_path)
+    try:
+        await family.refresh()
+        [photo] = model.messages
+        assert photo.kind == "photo"
+        assert photo.media is not None
+        with Image.open(photo.media) as image:
+            assert image.size == (64, 48)
+    finally:
+        await family.close()
+
+
+async def test_the_tablet_makes_a_linking_code_a_family_member_can_use(
+    world: World, tmp_path: Path
+) -> None:
+    tablet = await world.resident("Maria")
+    model = TabletModel(language="en")
+    family = client_for(world, tablet, model, tmp_path)
+    try:
+        # through the controller, as a tap on "Add family" would do
+        link = HubLink("tab-x", Broker(), Outbox(tmp_path / "o.db"))
+        controller = TabletController(
+            model,
+            link,
+            speaker=_Quiet(),
+            ringer=SilentRinger(),
+            clock=lambda: None,
+            family=family,  # type: ignore[arg-type, return-value]
+        )
+        model.ask_link_code()
+        assert model.screen is Screen.LINK
+        await until(lambda: model.link_code is not None)
+        nephew = await world.person(name="Pau")
+        resp = await world.client.post(
+            "/api/family/links",
+            json={"code": model.link_code, "relationship": "nephew"},
+            headers=nephew.headers,
+        )
+        assert resp.status == 201, await resp.text()
+        await family.refresh()
+        assert [c.name for c in model.contacts] == ["Pau"]
+        del controller
+        link.outbox.close()
+    finally:
+        await family.close()
+
+
+async def test_a_revoked_token_is_an_error_not_a_crash(world: World, tmp_path: Path) -> None:
+    tablet = await world.resident("Maria")
+    model = TabletModel()
+    base = str(world.client.make_url("/"))
+    family = FamilyClient(base, "tab_not-a-token", tablet.resident_id, model, tmp_path)
+    try:
+        with pytest.raises(FamilyError, match="401"):
+            await family.refresh()
+        assert model.contacts == []
+    finally:
+        await family.close()
+
+
+class _Quiet:
+    def say(self, text: str, language: str) -> None:
+        pass
