@@ -27,6 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 ROUTE_MODULES: list[str] = [
     "hub.health",
     "hub.auth.routes",
+    "hub.web",
 ]
 
 __all__ = [
