@@ -43,8 +43,9 @@ async def submit(client: Client, **changes: Any) -> tuple[str, str]:
     return body["reference"], body["check_value"]
 
 
-async def post(client: Client, path: str, headers: dict[str, str], body: Any = None,
-               status: int = 200) -> dict[str, Any]:
+async def post(
+    client: Client, path: str, headers: dict[str, str], body: Any = None, status: int = 200
+) -> dict[str, Any]:
     """POST JSON and check the status."""
     resp = await client.post(path, json=body if body is not None else {}, headers=headers)
     text = await resp.text()
@@ -54,7 +55,10 @@ async def post(client: Client, path: str, headers: dict[str, str], body: Any = N
 
 
 async def device_reports(
-    sessionmaker: async_sessionmaker[AsyncSession], device_id: str, at: datetime, kind: str = "motion"
+    sessionmaker: async_sessionmaker[AsyncSession],
+    device_id: str,
+    at: datetime,
+    kind: str = "motion",
 ) -> None:
     """What the hub's ingestion stores when a device's message arrives."""
     async with sessionmaker() as session, session.begin():
@@ -75,23 +79,41 @@ async def device_reports(
         )
 
 
-async def install(client: Client, sessionmaker: async_sessionmaker[AsyncSession],
-                  coordinator: dict[str, str], installer: dict[str, str], reference: str,
-                  now: datetime, level: str = "basic") -> int:
+async def install(
+    client: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    coordinator: dict[str, str],
+    installer: dict[str, str],
+    reference: str,
+    now: datetime,
+    level: str = "basic",
+) -> int:
     """Drive a referral to active; the work order's id."""
-    await post(client, f"/api/service/referrals/{reference}/assess", coordinator,
-               {"care_level": level, "abss_area": "BCN-03", "confirm_new_person": True})
-    order = (await post(client, f"/api/service/referrals/{reference}/work-order", coordinator))
+    await post(
+        client,
+        f"/api/service/referrals/{reference}/assess",
+        coordinator,
+        {"care_level": level, "abss_area": "BCN-03", "confirm_new_person": True},
+    )
+    order = await post(client, f"/api/service/referrals/{reference}/work-order", coordinator)
     order_id: int = order["result"]["work_order"]
     await post(client, f"/api/service/work-orders/{order_id}/start", installer)
     detail = await post(client, f"/api/service/work-orders/{order_id}/confirm", installer)
     for index, line in enumerate(detail["devices"]):
         device_id = f"{reference.lower()}-{index}"
-        await post(client, f"/api/service/work-orders/{order_id}/devices", installer,
-                   {"kind": line["kind"], "device_id": device_id})
+        await post(
+            client,
+            f"/api/service/work-orders/{order_id}/devices",
+            installer,
+            {"kind": line["kind"], "device_id": device_id},
+        )
         await device_reports(sessionmaker, device_id, now, "panic" if index == 1 else "motion")
     for item in ("tablet_provisioned", "resident_trained"):
         await post(client, f"/api/service/work-orders/{order_id}/items/{item}", installer)
-    await post(client, f"/api/service/work-orders/{order_id}/items/key_safe_recorded", installer,
-               {"code": "4321"})
+    await post(
+        client,
+        f"/api/service/work-orders/{order_id}/items/key_safe_recorded",
+        installer,
+        {"code": "4321"},
+    )
     return order_id

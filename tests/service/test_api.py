@@ -99,6 +99,8 @@ async def test_full_lifecycle_with_outbox_and_audit(
         hub_client, hub_sessionmaker, coordinator, installer, reference, hub_clock()
     )
     hub_clock.advance(timedelta(hours=1))
+    installer = await auth_headers(Role.INSTALLER)
+    coordinator = await auth_headers(Role.COORDINATOR)
     detail = await post(hub_client, f"/api/service/work-orders/{order_id}/confirm", installer)
     assert detail["missing"] == []
     assert detail["service_state"] == "active"
@@ -111,7 +113,11 @@ async def test_full_lifecycle_with_outbox_and_audit(
     resident_id = service["resident_id"]
     assert service["state"] == "active"
     assert [h["action"] for h in service["history"]] == [
-        "refer", "assess", "order", "start_installation", "activate"
+        "refer",
+        "assess",
+        "order",
+        "start_installation",
+        "activate",
     ]
     async with hub_sessionmaker() as session:
         resident = await session.get(Resident, resident_id)
@@ -121,13 +127,20 @@ async def test_full_lifecycle_with_outbox_and_audit(
         assert home is not None
         assert home.abss_area == "BCN-03"
         assert home.key_safe_code_enc not in (None, "4321")  # stored encrypted
-        contacts = list(await session.scalars(select(Contact).where(Contact.resident_id == resident_id)))
+        contacts = list(
+            await session.scalars(select(Contact).where(Contact.resident_id == resident_id))
+        )
         assert [c.name for c in contacts] == ["Marta Puig"]
 
     hub_clock.advance(timedelta(days=1))
+    coordinator = await auth_headers(Role.COORDINATOR)
     resume_on = (hub_clock() + timedelta(days=10)).date().isoformat()
-    await post(hub_client, f"/api/service/referrals/{reference}/suspend", coordinator,
-               {"reason": "hospital_stay", "resume_on": resume_on})
+    await post(
+        hub_client,
+        f"/api/service/referrals/{reference}/suspend",
+        coordinator,
+        {"reason": "hospital_stay", "resume_on": resume_on},
+    )
     async with hub_sessionmaker() as session:
         assert await is_service_paused(session, resident_id, hub_clock())
         assert not await is_service_paused(session, resident_id, hub_clock() - timedelta(hours=1))
@@ -136,10 +149,16 @@ async def test_full_lifecycle_with_outbox_and_audit(
     )
     assert (await paused.json()) == {"paused": True}
     hub_clock.advance(timedelta(days=3))
+    coordinator = await auth_headers(Role.COORDINATOR)
     await post(hub_client, f"/api/service/referrals/{reference}/resume", coordinator)
     hub_clock.advance(timedelta(days=30))
-    done = await post(hub_client, f"/api/service/referrals/{reference}/discharge", coordinator,
-                      {"reason": "moved_to_care_home"})
+    coordinator = await auth_headers(Role.COORDINATOR)
+    done = await post(
+        hub_client,
+        f"/api/service/referrals/{reference}/discharge",
+        coordinator,
+        {"reason": "moved_to_care_home"},
+    )
     assert done["state"] == "discharged"
     assert len(done["result"]["devices_to_collect"]) == 3  # basic: gateway, pendant, tablet
 
@@ -157,8 +176,15 @@ async def test_full_lifecycle_with_outbox_and_audit(
                 select(AuditEntry.action).where(AuditEntry.object == f"service:{reference}")
             )
         )
-    assert {"service.refer", "service.assess", "service.activate", "service.suspend",
-            "service.resume", "service.discharge", "service.first_message"} <= actions
+    assert {
+        "service.refer",
+        "service.assess",
+        "service.activate",
+        "service.suspend",
+        "service.resume",
+        "service.discharge",
+        "service.first_message",
+    } <= actions
 
 
 async def test_invalid_transitions_are_refused(
@@ -170,39 +196,65 @@ async def test_invalid_transitions_are_refused(
     base = f"/api/service/referrals/{reference}"
     body = await post(hub_client, f"{base}/work-order", coordinator, status=409)
     assert body["error"] == "assessment_required"
-    await post(hub_client, f"{base}/suspend", coordinator,
-               {"reason": "hospital_stay", "resume_on": "2099-01-01"}, status=409)
+    await post(
+        hub_client,
+        f"{base}/suspend",
+        coordinator,
+        {"reason": "hospital_stay", "resume_on": "2099-01-01"},
+        status=409,
+    )
     await post(hub_client, f"{base}/assess", coordinator, {"care_level": "platinum"}, status=409)
     await post(hub_client, f"{base}/assess", coordinator, {"care_level": "medium"})
     await post(hub_client, f"{base}/assess", coordinator, {"care_level": "medium"}, status=409)
     order = await post(hub_client, f"{base}/work-order", coordinator)
     order_id = order["result"]["work_order"]
     # Pairing before the installer started: refused.
-    await post(hub_client, f"/api/service/work-orders/{order_id}/devices", installer,
-               {"kind": "pendant", "device_id": "pd-1"}, status=409)
+    await post(
+        hub_client,
+        f"/api/service/work-orders/{order_id}/devices",
+        installer,
+        {"kind": "pendant", "device_id": "pd-1"},
+        status=409,
+    )
     await post(hub_client, f"/api/service/work-orders/{order_id}/start", installer)
-    bad_id = await post(hub_client, f"/api/service/work-orders/{order_id}/devices", installer,
-                        {"kind": "pendant", "device_id": "has/slash"}, status=422)
+    bad_id = await post(
+        hub_client,
+        f"/api/service/work-orders/{order_id}/devices",
+        installer,
+        {"kind": "pendant", "device_id": "has/slash"},
+        status=422,
+    )
     assert bad_id["error"] == "invalid_device_id"
     not_installer = await post(
         hub_client, f"/api/service/work-orders/{order_id}/items/test_alarm", installer, status=409
     )
     assert "not an installer item" in not_installer["detail"]
     for reason in (None, "", "bored"):
-        refused = await post(hub_client, f"{base}/discharge", coordinator, {"reason": reason},
-                             status=422)
+        refused = await post(
+            hub_client, f"{base}/discharge", coordinator, {"reason": reason}, status=422
+        )
         assert refused["error"] == "reason_required"
     await post(hub_client, f"{base}/discharge", coordinator, {"reason": "withdrew"})
     await post(hub_client, f"{base}/discharge", coordinator, {"reason": "withdrew"}, status=409)
-    await post(hub_client, "/api/service/referrals/TA-2026-NOPE00/assess", coordinator,
-               {"care_level": "basic"}, status=404)
+    await post(
+        hub_client,
+        "/api/service/referrals/TA-2026-NOPE00/assess",
+        coordinator,
+        {"care_level": "basic"},
+        status=404,
+    )
     # Roles: an installer does not assess; nobody unsigned reads the list.
     await post(hub_client, f"{base}/assess", installer, {"care_level": "basic"}, status=403)
     assert (await hub_client.get("/api/service/referrals")).status == 401
     # Nothing of the refused calls was stored.
     service = await (await hub_client.get(base, headers=coordinator)).json()
-    assert [h["action"] for h in service["history"]] == ["refer", "assess", "order",
-                                                         "start_installation", "discharge"]
+    assert [h["action"] for h in service["history"]] == [
+        "refer",
+        "assess",
+        "order",
+        "start_installation",
+        "discharge",
+    ]
 
 
 async def test_resident_duplicate_is_flagged_and_must_be_resolved(
@@ -213,8 +265,11 @@ async def test_resident_duplicate_is_flagged_and_must_be_resolved(
         home = Home(address="Carrer Gran 1")
         session.add(home)
         await session.flush()
-        resident = Resident(home_id=home.id, name="NÚRIA PUIG I SOLER",
-                            birth_date=application()["birth_date"] and None)
+        resident = Resident(
+            home_id=home.id,
+            name="NÚRIA PUIG I SOLER",
+            birth_date=application()["birth_date"] and None,
+        )
         session.add(resident)
     async with hub_sessionmaker() as session, session.begin():
         from datetime import date
@@ -227,31 +282,50 @@ async def test_resident_duplicate_is_flagged_and_must_be_resolved(
     reference = (await resp.json())["reference"]
     base = f"/api/service/referrals/{reference}"
     detail = await (await hub_client.get(base, headers=coordinator)).json()
-    assert detail["possible_duplicates"] == [[f"resident:{resident.id}", "same_name_and_birth_date"]]
-    body = await post(hub_client, f"{base}/assess", coordinator, {"care_level": "basic"}, status=409)
+    assert detail["possible_duplicates"] == [
+        [f"resident:{resident.id}", "same_name_and_birth_date"]
+    ]
+    body = await post(
+        hub_client, f"{base}/assess", coordinator, {"care_level": "basic"}, status=409
+    )
     assert body["error"] == "duplicate_unresolved"
-    linked = await post(hub_client, f"{base}/assess", coordinator,
-                        {"care_level": "basic", "link_resident_id": resident.id})
+    linked = await post(
+        hub_client,
+        f"{base}/assess",
+        coordinator,
+        {"care_level": "basic", "link_resident_id": resident.id},
+    )
     assert linked["resident_id"] == resident.id
     async with hub_sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Resident)) == 1
 
 
 async def test_care_plan_versions_level_change_and_review(
-    hub_client: Client, hub_sessionmaker: async_sessionmaker[AsyncSession],
-    hub_clock: ManualClock, auth_headers: Headers,
+    hub_client: Client,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+    auth_headers: Headers,
 ) -> None:
     worker = await auth_headers(Role.SOCIAL_WORKER)
     reference, _ = await submit(hub_client)
     base = f"/api/service/referrals/{reference}"
-    await post(hub_client, f"{base}/assess", worker, {"care_level": "basic", "confirm_new_person": True})
-    v2 = await post(hub_client, f"{base}/care-plan", worker,
-                    {"wellbeing_call_every_days": 7, "check_in_deadline": "10:30", "notes": "hard of hearing"})
+    await post(
+        hub_client, f"{base}/assess", worker, {"care_level": "basic", "confirm_new_person": True}
+    )
+    v2 = await post(
+        hub_client,
+        f"{base}/care-plan",
+        worker,
+        {"wellbeing_call_every_days": 7, "check_in_deadline": "10:30", "notes": "hard of hearing"},
+    )
     assert v2["result"]["care_plan_version"] == 2
-    bad = await post(hub_client, f"{base}/care-plan", worker, {"review_every_days": 900}, status=422)
+    bad = await post(
+        hub_client, f"{base}/care-plan", worker, {"review_every_days": 900}, status=422
+    )
     assert bad["error"] == "invalid_care_plan"
-    bad_time = await post(hub_client, f"{base}/care-plan", worker, {"check_in_deadline": "25:00"},
-                          status=422)
+    bad_time = await post(
+        hub_client, f"{base}/care-plan", worker, {"check_in_deadline": "25:00"}, status=422
+    )
     assert bad_time["error"] == "invalid_care_plan"
     v3 = await post(hub_client, f"{base}/care-level", worker, {"care_level": "high"})
     assert v3["care_level"] == "high"
@@ -267,8 +341,10 @@ async def test_care_plan_versions_level_change_and_review(
 
 
 async def test_faults_become_maintenance_orders_with_48h_due(
-    hub_client: Client, hub_sessionmaker: async_sessionmaker[AsyncSession],
-    hub_clock: ManualClock, auth_headers: Headers,
+    hub_client: Client,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+    auth_headers: Headers,
 ) -> None:
     coordinator = await auth_headers(Role.COORDINATOR)
     installer = await auth_headers(Role.INSTALLER)
@@ -277,18 +353,39 @@ async def test_faults_become_maintenance_orders_with_48h_due(
     await post(hub_client, "/api/service/work-orders/1/confirm", installer)
     device = f"{reference.lower()}-1"
     base = f"/api/service/referrals/{reference}"
-    order = await post(hub_client, f"{base}/faults", installer, {"device_id": device, "fault": "no_signal"})
+    order = await post(
+        hub_client, f"{base}/faults", installer, {"device_id": device, "fault": "no_signal"}
+    )
     maintenance_id = order["result"]["maintenance_order"]
-    await post(hub_client, f"{base}/faults", installer, {"device_id": "elsewhere", "fault": "no_signal"},
-               status=404)
-    await post(hub_client, f"{base}/faults", installer, {"device_id": device, "fault": "grumpy"}, status=409)
+    await post(
+        hub_client,
+        f"{base}/faults",
+        installer,
+        {"device_id": "elsewhere", "fault": "no_signal"},
+        status=404,
+    )
+    await post(
+        hub_client,
+        f"{base}/faults",
+        installer,
+        {"device_id": device, "fault": "grumpy"},
+        status=409,
+    )
     hub_clock.advance(timedelta(hours=49))
+    installer = await auth_headers(Role.INSTALLER)
+    coordinator = await auth_headers(Role.COORDINATOR)
     listing = await (await hub_client.get("/api/service/maintenance", headers=installer)).json()
     assert listing["orders"][0]["status"] == "overdue"
-    repaired = await post(hub_client, f"/api/service/maintenance/{maintenance_id}/repair", installer,
-                          {"note": "new battery"})
+    repaired = await post(
+        hub_client,
+        f"/api/service/maintenance/{maintenance_id}/repair",
+        installer,
+        {"note": "new battery"},
+    )
     assert repaired["status"] == "done_late"
-    await post(hub_client, f"/api/service/maintenance/{maintenance_id}/repair", installer, status=409)
+    await post(
+        hub_client, f"/api/service/maintenance/{maintenance_id}/repair", installer, status=409
+    )
     figures = await (await hub_client.get("/api/service/figures", headers=coordinator)).json()
     assert figures["faults_repaired"] == 1
     assert figures["repaired_within_target_share"] == 0.0

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "service_0001"
 down_revision: str | None = "hub_0001"
 branch_labels: str | Sequence[str] | None = None
