@@ -199,17 +199,3 @@ class StateChangeRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     actor: Mapped[str] = mapped_column(String(120))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-
-class ServiceOutboxRow(Base):
-    """INTERIM outbox of social-record events (same entry shape as the wSocial outbox)."""
-
-    __tablename__ = "service_outbox"
-
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    resident_id: Mapped[str] = mapped_column(String(64), index=True)
-    ordering_key: Mapped[str] = mapped_column(String(300))
-    payload: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
