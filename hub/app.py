@@ -28,11 +28,8 @@ ROUTE_MODULES: list[str] = [
     "hub.health",
     "hub.auth.routes",
     "hub.web",
-<<<<<<< HEAD
     "hub.family.routes",
-=======
     "hub.outbox.routes",
->>>>>>> main
 ]
 
 __all__ = [
