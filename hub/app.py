@@ -28,6 +28,7 @@ ROUTE_MODULES: list[str] = [
     "hub.health",
     "hub.auth.routes",
     "hub.web",
+    "hub.console",
 ]
 
 __all__ = [
