@@ -28,8 +28,8 @@ ROUTE_MODULES: list[str] = [
     "hub.health",
     "hub.auth.routes",
     "hub.web",
-    "hub.family.routes",
     "hub.outbox.routes",
+    "hub.family.routes",
     "hub.console",
 ]
 
