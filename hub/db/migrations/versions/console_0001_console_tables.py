@@ -1,7 +1,7 @@
 """console tables
 
 Revision ID: console_0001
-Revises: family_0001
+Revises: service_0001
 Create Date: 2026-11-23 15:52:44.585303
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "console_0001"
-down_revision: str | None = "family_0001"
+down_revision: str | None = "service_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
