@@ -27,6 +27,11 @@ _LOGGER = logging.getLogger(__name__)
 ROUTE_MODULES: list[str] = [
     "hub.health",
     "hub.auth.routes",
+    "hub.web",
+    "hub.outbox.routes",
+    "hub.family.routes",
+    "hub.service.routes",
+    "hub.console",
 ]
 
 __all__ = [

@@ -38,8 +38,9 @@ FHIR_JSON = "application/fhir+json"
 
 
 class FhirEndpointSettings(msgspec.Struct, kw_only=True, frozen=True):
-    """``[wsocial]`` settings: where and how to deliver."""
+    """``[wsocial]`` settings: where and how to deliver (``enabled`` starts the worker)."""
 
+    enabled: bool = False
     base_url: str = "http://127.0.0.1:8090/fhir"
     token_url: str = "http://127.0.0.1:8090/token"  # noqa: S105 - a URL, not a secret
     client_id: str = "teleassist"

@@ -7,6 +7,7 @@ import contextlib
 import random
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -20,7 +21,13 @@ from integrations.wsocial.delivery import (
 )
 from integrations.wsocial.events import EVENT_KINDS, event_kind
 from integrations.wsocial.mapping import to_resources
-from integrations.wsocial.outbox import MemoryOutboxStore, OutboxEntry, new_entry, pick_due
+from integrations.wsocial.outbox import (
+    MemoryOutboxStore,
+    OutboxEntry,
+    OutboxStore,
+    new_entry,
+    pick_due,
+)
 from teleassist.localbroker import free_port
 from tests.integrations.fhir_server import CLIENT_ID, CLIENT_SECRET, FakeFhirServer
 from tests.integrations.samples import T0, sample_events
@@ -64,11 +71,15 @@ class Rig:
     """Store, worker and clock wired to one server."""
 
     def __init__(
-        self, server: FakeFhirServer, session: aiohttp.ClientSession, **overrides: object
+        self,
+        server: FakeFhirServer,
+        session: aiohttp.ClientSession,
+        store: OutboxStore | None = None,
+        **overrides: object,
     ) -> None:
         self.server = server
         self.clock = Clock()
-        self.store = MemoryOutboxStore()
+        self.store: Any = store or MemoryOutboxStore()
         self.settings = _settings(server, **overrides)
         self.tokens = TokenProvider(session, self.settings)
         client = FhirClient(session, self.settings, self.tokens)
@@ -77,6 +88,7 @@ class Rig:
         )
 
     async def enqueue(self, entries: list[OutboxEntry]) -> None:
+        assert isinstance(self.store, MemoryOutboxStore)
         for entry in entries:
             await self.store.add(entry, self.clock())
 
