@@ -30,6 +30,7 @@ ROUTE_MODULES: list[str] = [
     "hub.web",
     "hub.outbox.routes",
     "hub.family.routes",
+    "hub.service.routes",
 ]
 
 __all__ = [
