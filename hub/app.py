@@ -40,6 +40,9 @@ ROUTE_MODULES: list[str] = [
     "hub.auth.routes",
     "hub.timeseries.app",
     "hub.ingest.app",
+    "hub.web",
+    "hub.family.routes",
+    "hub.outbox.routes",
 ]
 
 __all__ = [

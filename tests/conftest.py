@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from teleassist.localbroker import MosquittoBroker, mosquitto_available, running_mosquitto
 
@@ -18,6 +19,31 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBro
     directory: Path = tmp_path_factory.mktemp("mosquitto")
     with running_mosquitto(directory) as broker:
         yield broker
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium() -> AsyncIterator[object]:
+    """Debian's headless Chromium through Playwright's async API, shared by the session.
+
+    Browser tests run on the session loop: mark them
+    ``pytest.mark.asyncio(loop_scope="session")``. (Playwright's sync API would keep a loop
+    running in the main thread and break every later asyncio test.) Typed ``object`` so
+    this file needs no Playwright import; tests annotate ``playwright.async_api.Browser``.
+    """
+    from playwright.async_api import async_playwright
+
+    from teleassist.chromium import CHROMIUM_ARGS, CHROMIUM_PATH, chromium_available
+
+    if not chromium_available():
+        pytest.fail("chromium is not installed; run scripts/setup")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM_PATH, headless=True, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 # Hub fixtures (database_url over SQLite and PostgreSQL, hub_client, token_for...):

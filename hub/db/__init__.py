@@ -17,6 +17,8 @@ from hub.db.migrate import alembic_config, downgrade_to_base, migration_heads, u
 # Modules that declare tables; Alembic's autogenerate needs them imported.
 MODEL_MODULES: list[str] = [
     "hub.db.models",
+    "hub.outbox.models",
+    "hub.family.models",
 ]
 
 

@@ -1,0 +1,292 @@
+"""Human text of the alerts core in Catalan, Spanish and English.
+
+Rules do not build sentences: they return an :class:`Explanation` (a message key and
+its parameters, already formatted in the resident's local time), and the operator's
+screen or a notification renders it in the reader's language with :meth:`Explanation.text`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from alerts.errors import AlertsValueError
+
+Language = Literal["ca", "es", "en"]
+LANGUAGES: tuple[Language, ...] = ("ca", "es", "en")
+DEFAULT_LANGUAGE: Language = "ca"
+
+# key -> (ca, es, en). Parameters are str.format fields.
+_TEMPLATES: dict[str, tuple[str, str, str]] = {
+    "panic": (
+        "Botó d'ajuda premut ({source}) a les {time}",
+        "Botón de ayuda pulsado ({source}) a las {time}",
+        "Help button pressed ({source}) at {time}",
+    ),
+    "fall": (
+        "Caiguda detectada ({room}) a les {time}",
+        "Caída detectada ({room}) a las {time}",
+        "Fall detected ({room}) at {time}",
+    ),
+    "fall_cancelled": (
+        "La persona ha anul·lat la caiguda a les {time}",
+        "La persona ha anulado la caída a las {time}",
+        "The resident cancelled the fall at {time}",
+    ),
+    "smoke": (
+        "Fum detectat ({room}) a les {time}",
+        "Humo detectado ({room}) a las {time}",
+        "Smoke detected ({room}) at {time}",
+    ),
+    "co": (
+        "Monòxid de carboni detectat ({room}) a les {time}",
+        "Monóxido de carbono detectado ({room}) a las {time}",
+        "Carbon monoxide detected ({room}) at {time}",
+    ),
+    "flood": (
+        "Fuita d'aigua detectada ({room}) a les {time}",
+        "Fuga de agua detectada ({room}) a las {time}",
+        "Water leak detected ({room}) at {time}",
+    ),
+    "hazard_cleared": (
+        "El sensor ({room}) torna a la normalitat a les {time}",
+        "El sensor ({room}) vuelve a la normalidad a las {time}",
+        "The sensor ({room}) cleared at {time}",
+    ),
+    "inactivity_period": (
+        "Cap moviment des de les {since} ({hours} h)",
+        "Ningún movimiento desde las {since} ({hours} h)",
+        "No movement since {since} ({hours} h)",
+    ),
+    "inactivity_window": (
+        "Cap moviment entre les {start} i les {end}; últim moviment {since}",
+        "Ningún movimiento entre las {start} y las {end}; último movimiento {since}",
+        "No movement between {start} and {end}; last movement {since}",
+    ),
+    "usually_up_by": (
+        "normalment en peu a les {time}",
+        "normalmente en pie a las {time}",
+        "usually up by {time}",
+    ),
+    "no_prompt_answer": (
+        "no ha respost l'avís de la tauleta",
+        "no ha respondido al aviso de la tableta",
+        "no answer to the tablet prompt",
+    ),
+    "prompt_inactivity": (
+        "Està bé? No hem detectat moviment des de les {since}",
+        "¿Está bien? No hemos detectado movimiento desde las {since}",
+        "Are you all right? No movement since {since}",
+    ),
+    "prompt_help": (
+        "Ha demanat ajuda a l'avís de la tauleta a les {time}",
+        "Ha pedido ayuda en el aviso de la tableta a las {time}",
+        "Asked for help at the tablet prompt at {time}",
+    ),
+    "missed_check_in": (
+        "No ha fet el «Estic bé» abans de les {deadline}; l'últim, {last}",
+        "No ha hecho el «Estoy bien» antes de las {deadline}; el último, {last}",
+        'No "I\'m OK" check-in by {deadline}; last one {last}',
+    ),
+    "night_door": (
+        "Porta ({door}) oberta a les {time}, de nit",
+        "Puerta ({door}) abierta a las {time}, de noche",
+        "Door ({door}) opened at {time}, at night",
+    ),
+    "bed_not_returned": (
+        "Fora del llit des de les {since}; no ha tornat en {minutes} min",
+        "Fuera de la cama desde las {since}; no ha vuelto en {minutes} min",
+        "Out of bed since {since}; not back within {minutes} min",
+    ),
+    "temperature_low": (
+        "Temperatura ({room}) de {celsius} °C des de les {since} (mínim {limit} °C)",
+        "Temperatura ({room}) de {celsius} °C desde las {since} (mínimo {limit} °C)",
+        "Temperature ({room}) {celsius} °C since {since} (minimum {limit} °C)",
+    ),
+    "temperature_high": (
+        "Temperatura ({room}) de {celsius} °C des de les {since} (màxim {limit} °C)",
+        "Temperatura ({room}) de {celsius} °C desde las {since} (máximo {limit} °C)",
+        "Temperature ({room}) {celsius} °C since {since} (maximum {limit} °C)",
+    ),
+    "baseline_low": (
+        "Activitat molt baixa: {observed} moviments de {start} a {end}; normalment {expected}"
+        " ({change} %)",
+        "Actividad muy baja: {observed} movimientos de {start} a {end}; normalmente {expected}"
+        " ({change} %)",
+        "Very low activity: {observed} movements from {start} to {end}; usually {expected}"
+        " ({change} %)",
+    ),
+    "baseline_quiet_hours": (
+        "hores més diferents: {hours}",
+        "horas más distintas: {hours}",
+        "most different hours: {hours}",
+    ),
+    "baseline_night": (
+        "Nit inquieta: {observed} moviments de {start} a {end}; normalment {expected}",
+        "Noche inquieta: {observed} movimientos de {start} a {end}; normalmente {expected}",
+        "Restless night: {observed} movements from {start} to {end}; usually {expected}",
+    ),
+    "medication": (
+        "Presa «{schedule}» de les {due} no confirmada en {minutes} min",
+        "Toma «{schedule}» de las {due} no confirmada en {minutes} min",
+        'Dose "{schedule}" due {due} not confirmed within {minutes} min',
+    ),
+    "medication_missed": (
+        "El dispensador indica presa «{schedule}» no presa ({time})",
+        "El dispensador indica toma «{schedule}» no tomada ({time})",
+        'The dispenser reports dose "{schedule}" missed ({time})',
+    ),
+    "device_offline": (
+        "Dispositiu {device} desconnectat des de les {since}",
+        "Dispositivo {device} desconectado desde las {since}",
+        "Device {device} offline since {since}",
+    ),
+    "low_battery": (
+        "Bateria baixa al dispositiu {device}: {percent} %",
+        "Batería baja en el dispositivo {device}: {percent} %",
+        "Low battery on device {device}: {percent} %",
+    ),
+    "tamper": (
+        "Manipulació del dispositiu {device} a les {time}",
+        "Manipulación del dispositivo {device} a las {time}",
+        "Device {device} tampered with at {time}",
+    ),
+    "power_lost": (
+        "Tall de corrent a les {time} ({device})",
+        "Corte de corriente a las {time} ({device})",
+        "Mains power lost at {time} ({device})",
+    ),
+    "power_restored": (
+        "Corrent restablert a les {time}",
+        "Corriente restablecida a las {time}",
+        "Mains power back at {time}",
+    ),
+    "device_back_online": (
+        "Dispositiu {device} connectat de nou a les {time}",
+        "Dispositivo {device} conectado de nuevo a las {time}",
+        "Device {device} back online at {time}",
+    ),
+    "never": ("mai", "nunca", "never"),
+}
+
+
+def _index(language: str) -> int:
+    try:
+        return LANGUAGES.index(language)  # type: ignore[arg-type]
+    except ValueError:
+        raise AlertsValueError(
+            f"language {language!r} is not one of {', '.join(LANGUAGES)}"
+        ) from None
+
+
+def translate(key: str, language: str, **params: str) -> str:
+    """Render message ``key`` in ``language`` (ca, es, en)."""
+    try:
+        template = _TEMPLATES[key][_index(language)]
+    except KeyError:
+        raise AlertsValueError(f"no message {key!r}") from None
+    return template.format(**params)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """A short, translatable reason: ``key`` + parameters, plus optional clauses."""
+
+    key: str
+    params: tuple[tuple[str, str], ...] = ()
+    clauses: tuple[Explanation, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.key not in _TEMPLATES:
+            raise AlertsValueError(f"no message {self.key!r}")
+
+    @classmethod
+    def of(cls, key: str, *clauses: Explanation, **params: object) -> Explanation:
+        """Build an explanation; parameter values are turned into text."""
+        return cls(key, tuple(sorted((k, str(v)) for k, v in params.items())), clauses)
+
+    def text(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """The sentence in ``language``; clauses are joined with "; "."""
+        parts = [translate(self.key, language, **dict(self.params))]
+        parts.extend(clause.text(language) for clause in self.clauses)
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON view, for storage and the API."""
+        return {
+            "key": self.key,
+            "params": dict(self.params),
+            "clauses": [c.to_dict() for c in self.clauses],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Explanation:
+        """Inverse of :meth:`to_dict`."""
+        params = data.get("params") or {}
+        clauses = data.get("clauses") or []
+        if not isinstance(params, dict) or not isinstance(clauses, list):
+            raise AlertsValueError(f"not an explanation: {data!r}")
+        return cls(
+            str(data["key"]),
+            tuple(sorted((str(k), str(v)) for k, v in params.items())),
+            tuple(cls.from_dict(c) for c in clauses),
+        )
+
+
+# Labels for coded values shown to people (rules, states, outcomes, targets).
+_LABELS: dict[str, tuple[str, str, str]] = {
+    # rules
+    "panic": ("Botó d'ajuda", "Botón de ayuda", "Help button"),
+    "fall": ("Caiguda", "Caída", "Fall"),
+    "smoke": ("Fum", "Humo", "Smoke"),
+    "co": ("Monòxid de carboni", "Monóxido de carbono", "Carbon monoxide"),
+    "flood": ("Inundació", "Inundación", "Flood"),
+    "inactivity": ("Inactivitat", "Inactividad", "Inactivity"),
+    "prompt_help": ("Demana ajuda", "Pide ayuda", "Asked for help"),
+    "missed_check_in": ("«Estic bé» no fet", "«Estoy bien» no hecho", "Missed check-in"),
+    "night_door": ("Porta de nit", "Puerta de noche", "Door at night"),
+    "bed_not_returned": ("No torna al llit", "No vuelve a la cama", "Not back to bed"),
+    "temperature": ("Temperatura", "Temperatura", "Temperature"),
+    "baseline": ("Activitat inusual", "Actividad inusual", "Unusual activity"),
+    "medication": ("Medicació", "Medicación", "Medication"),
+    "device_offline": ("Dispositiu desconnectat", "Dispositivo desconectado", "Device offline"),
+    "low_battery": ("Bateria baixa", "Batería baja", "Low battery"),
+    "tamper": ("Manipulació", "Manipulación", "Tamper"),
+    "power_lost": ("Tall de corrent", "Corte de corriente", "Power lost"),
+    # states
+    "raised": ("Nova", "Nueva", "Raised"),
+    "presented": ("A la cua", "En cola", "Presented"),
+    "accepted": ("Acceptada", "Aceptada", "Accepted"),
+    "in_contact": ("En contacte", "En contacto", "In contact"),
+    "escalated": ("Escalada", "Escalada", "Escalated"),
+    "resolved": ("Resolta", "Resuelta", "Resolved"),
+    # outcomes
+    "false_alarm": ("Falsa alarma", "Falsa alarma", "False alarm"),
+    "resident_fine": ("La persona està bé", "La persona está bien", "Resident fine"),
+    "resident_cancelled": (
+        "Anul·lada per la persona",
+        "Anulada por la persona",
+        "Cancelled by the resident",
+    ),
+    "help_sent": ("Ajuda enviada", "Ayuda enviada", "Help sent"),
+    "ambulance": ("Ambulància", "Ambulancia", "Ambulance"),
+    "fire_brigade": ("Bombers", "Bomberos", "Fire brigade"),
+    "police": ("Policia", "Policía", "Police"),
+    "resident_not_found": ("Persona no localitzada", "Persona no localizada", "Resident not found"),
+    "technical_fixed": ("Avaria resolta", "Avería resuelta", "Technical issue fixed"),
+    "duplicate": ("Duplicada", "Duplicada", "Duplicate"),
+    "other": ("Altres", "Otros", "Other"),
+    # escalation targets
+    "key_holder": ("Custodi de claus", "Custodio de llaves", "Key holder"),
+    "family": ("Família", "Familia", "Family"),
+    "neighbour": ("Veí voluntari", "Vecino voluntario", "Neighbour volunteer"),
+    "mobile_unit": ("Unitat mòbil", "Unidad móvil", "Mobile unit"),
+    "emergency_112": ("112", "112", "112"),
+    "supervisor": ("Supervisor/a", "Supervisor/a", "Supervisor"),
+}
+
+
+def label(code: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """Human label of a coded value; the code itself if it has no label."""
+    texts = _LABELS.get(code)
+    return texts[_index(language)] if texts else code

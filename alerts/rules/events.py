@@ -1,0 +1,281 @@
+"""Event-driven rules: what each device event means for the resident."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from alerts.careplan import CarePlan
+from alerts.i18n import Explanation
+from alerts.model import HomeEvent, RuleKind
+from alerts.rules.common import Findings, hhmm, local, register_activity
+from alerts.state import DeviceHealth, ResidentState, RoomTemperature
+from protocol import (
+    BedExit,
+    BedReturn,
+    CarbonMonoxide,
+    CheckIn,
+    DoorClose,
+    DoorOpen,
+    EventBody,
+    Fall,
+    FallCancelled,
+    Flood,
+    LowBattery,
+    MedicationMissed,
+    MedicationTaken,
+    Motion,
+    Panic,
+    PowerLost,
+    PromptAnswer,
+    Smoke,
+    Status,
+    Tamper,
+    Telemetry,
+    Temperature,
+)
+
+# Doors whose opening at night means the resident may be leaving the home.
+EXIT_DOORS = frozenset({"front", "main", "entrance", "back", "garden"})
+
+Handler = Callable[[CarePlan, ResidentState, HomeEvent, datetime, Findings], ResidentState]
+
+
+def apply(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    """Apply one event at ``at`` (its time, not before the state's cursor)."""
+    body = event.body
+    if isinstance(body, Status):
+        return _status(plan, state, event, at, out)
+    if isinstance(body, Telemetry):
+        if body.kind == "temperature":
+            return _room_temperature(plan, state, body.room or event.device_id, body.value, at)
+        return state
+    handler = _HANDLERS.get(type(body))
+    return handler(plan, state, event, at, out) if handler else state
+
+
+def _room(body: EventBody | Telemetry | Status, event: HomeEvent) -> str:
+    room = getattr(body, "room", None)
+    return room if isinstance(room, str) and room else event.device_id
+
+
+def _detect(rule: RuleKind, key: str, activity: bool = False, **fixed: str) -> Handler:
+    """A rule that raises at once: ``key`` names its explanation."""
+
+    def handler(
+        plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+    ) -> ResidentState:
+        params: dict[str, object] = {"time": hhmm(plan, at), "room": _room(event.body, event)}
+        params["device"] = event.device_id
+        params.update(fixed)
+        body = event.body
+        if isinstance(body, Panic):
+            params["source"] = body.source
+        if isinstance(body, LowBattery):
+            params["percent"] = body.percent
+        if isinstance(body, MedicationMissed):
+            params["schedule"] = body.schedule
+        explanation = Explanation.of(key, **_only(key, params))
+        out.detect(
+            state, rule, at, explanation, event_ids=(event.message_id,), device_id=event.device_id
+        )
+        return register_activity(plan, state, at) if activity else state
+
+    return handler
+
+
+# Only the parameters a template uses are kept, so stored explanations stay small.
+_PARAMS = {
+    "panic": ("source", "time"),
+    "fall": ("room", "time"),
+    "smoke": ("room", "time"),
+    "co": ("room", "time"),
+    "flood": ("room", "time"),
+    "low_battery": ("device", "percent"),
+    "tamper": ("device", "time"),
+    "power_lost": ("device", "time"),
+    "medication_missed": ("schedule", "time"),
+}
+
+
+def _only(key: str, params: dict[str, object]) -> dict[str, object]:
+    return {k: params[k] for k in _PARAMS[key]}
+
+
+def _hazard(rule: RuleKind, key: str) -> Handler:
+    raise_now = _detect(rule, key)
+
+    def handler(
+        plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+    ) -> ResidentState:
+        body = event.body
+        if isinstance(body, Smoke | CarbonMonoxide | Flood) and body.cleared:
+            return state  # the operator verifies; a cleared sensor closes nothing by itself
+        return raise_now(plan, state, event, at, out)
+
+    return handler
+
+
+def _activity(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    return register_activity(plan, state, at)
+
+
+def _fall_cancelled(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    explanation = Explanation.of("fall_cancelled", time=hhmm(plan, at))
+    out.detect(
+        state,
+        RuleKind.FALL,
+        at,
+        explanation,
+        event_ids=(event.message_id,),
+        device_id=event.device_id,
+        cancels=True,
+    )
+    return register_activity(plan, state, at)
+
+
+def _check_in(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    state = register_activity(plan, state, at)
+    return replace(state, last_check_in_at=at)
+
+
+def _in_night(plan: CarePlan, at: datetime) -> bool:
+    return plan.night.window.contains(local(plan, at).time().replace(tzinfo=None))
+
+
+def _door_open(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    body = event.body
+    door = body.door if isinstance(body, DoorOpen) else "front"
+    if plan.night.door_alarm and door in EXIT_DOORS and _in_night(plan, at):
+        explanation = Explanation.of("night_door", door=door, time=hhmm(plan, at))
+        out.detect(
+            state,
+            RuleKind.NIGHT_DOOR,
+            at,
+            explanation,
+            event_ids=(event.message_id,),
+            device_id=event.device_id,
+        )
+    return register_activity(plan, state, at)
+
+
+def _bed_exit(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    state = register_activity(plan, state, at)
+    if _in_night(plan, at) and state.bed_out_since is None:
+        return replace(state, bed_out_since=at, bed_alarmed=False)
+    return state
+
+
+def _bed_return(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    state = register_activity(plan, state, at)
+    return replace(state, bed_out_since=None, bed_alarmed=False)
+
+
+def _temperature_event(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    body = event.body
+    assert isinstance(body, Temperature)
+    return _room_temperature(plan, state, _room(body, event), body.celsius, at)
+
+
+def _room_temperature(
+    plan: CarePlan, state: ResidentState, room_name: str, celsius: float, at: datetime
+) -> ResidentState:
+    settings = plan.temperature
+    room = state.room(room_name) or RoomTemperature(room_name, celsius)
+    out_of_range = celsius < settings.low or celsius > settings.high
+    if not out_of_range:
+        return state.with_room(RoomTemperature(room_name, celsius))
+    since = room.out_since or at
+    return state.with_room(replace(room, celsius=celsius, out_since=since))
+
+
+def _medication_taken(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    body = event.body
+    assert isinstance(body, MedicationTaken)
+    taken = tuple((n, t) for n, t in state.medication_taken if n != body.schedule)
+    state = replace(state, medication_taken=(*taken, (body.schedule, at)))
+    return register_activity(plan, state, at)
+
+
+def _prompt_answer(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    body = event.body
+    assert isinstance(body, PromptAnswer)
+    if body.answer == "help":
+        # Whether or not we still wait for this prompt, a call for help is never ignored.
+        explanation = Explanation.of("prompt_help", time=hhmm(plan, at))
+        out.detect(
+            state,
+            RuleKind.PROMPT_HELP,
+            at,
+            explanation,
+            event_ids=(event.message_id,),
+            device_id=event.device_id,
+        )
+    return register_activity(plan, state, at)
+
+
+def _low_battery(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    if not plan.technical.low_battery:
+        return state
+    return _detect(RuleKind.LOW_BATTERY, "low_battery")(plan, state, event, at, out)
+
+
+def _status(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    body = event.body
+    assert isinstance(body, Status)
+    device = state.device(event.device_id)
+    if body.state == "offline":
+        if device.offline_since is None:
+            return state.with_device(DeviceHealth(event.device_id, offline_since=at))
+        return state
+    if device.offline_since is None:
+        return state
+    return state.with_device(DeviceHealth(event.device_id))
+
+
+_HANDLERS: dict[type[EventBody], Handler] = {
+    Panic: _detect(RuleKind.PANIC, "panic", activity=True),
+    Fall: _detect(RuleKind.FALL, "fall"),
+    FallCancelled: _fall_cancelled,
+    Smoke: _hazard(RuleKind.SMOKE, "smoke"),
+    CarbonMonoxide: _hazard(RuleKind.CO, "co"),
+    Flood: _hazard(RuleKind.FLOOD, "flood"),
+    CheckIn: _check_in,
+    DoorOpen: _door_open,
+    DoorClose: _activity,
+    Motion: _activity,
+    BedExit: _bed_exit,
+    BedReturn: _bed_return,
+    Temperature: _temperature_event,
+    LowBattery: _low_battery,
+    Tamper: _detect(RuleKind.TAMPER, "tamper"),
+    PowerLost: _detect(RuleKind.POWER_LOST, "power_lost"),
+    MedicationTaken: _medication_taken,
+    MedicationMissed: _detect(RuleKind.MEDICATION, "medication_missed"),
+    PromptAnswer: _prompt_answer,
+}

@@ -1,0 +1,104 @@
+"""Accept or refuse an upload: content type by magic bytes, kind, size and duration limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from hub.media.probe import av_info, kind_of, photo_info
+from hub.media.sniff import MediaKind, UnsupportedMedia, sniff
+
+
+class MediaLimits(msgspec.Struct, kw_only=True, frozen=True):
+    """Upload limits per kind (bytes and seconds)."""
+
+    photo_max_bytes: int = 10 * 1024 * 1024
+    video_max_bytes: int = 50 * 1024 * 1024
+    voice_max_bytes: int = 10 * 1024 * 1024
+    video_max_s: float = 180.0
+    voice_max_s: float = 300.0
+
+    def max_bytes(self, kind: MediaKind) -> int:
+        """The size limit for ``kind``."""
+        return {
+            MediaKind.PHOTO: self.photo_max_bytes,
+            MediaKind.VIDEO: self.video_max_bytes,
+            MediaKind.VOICE: self.voice_max_bytes,
+        }[kind]
+
+    @property
+    def largest(self) -> int:
+        """The largest size any upload may have (to stop reading a body early)."""
+        return max(self.photo_max_bytes, self.video_max_bytes, self.voice_max_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedMedia:
+    """An upload that passed every check, with what was learnt about it."""
+
+    kind: MediaKind
+    content_type: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    thumbnail: bytes | None = None
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB"
+
+
+async def validate_media(data: bytes, declared: MediaKind, limits: MediaLimits) -> ValidatedMedia:
+    """Check ``data`` is really a ``declared`` message within limits, or raise.
+
+    The declared kind comes from the sender's button ("send photo"); the content decides
+    whether it is true.
+    """
+    limit = limits.max_bytes(declared)
+    if len(data) > limit:
+        raise UnsupportedMedia(
+            f"the {declared.value} is {_mb(len(data))}; the limit is {_mb(limit)}",
+            code="media_too_large",
+        )
+    found = sniff(data[:64])
+    if declared not in found.kinds:
+        raise UnsupportedMedia(
+            f"the file is {found.container}, which is not a {declared.value}",
+            code="media_kind_mismatch",
+        )
+    if declared is MediaKind.PHOTO:
+        photo = await photo_info(data)
+        return ValidatedMedia(
+            kind=declared,
+            content_type=found.content_type,
+            size=len(data),
+            width=photo.width,
+            height=photo.height,
+            thumbnail=photo.thumbnail,
+        )
+    info = await av_info(data, found.container)
+    actual = kind_of(info)
+    if actual is not declared:
+        raise UnsupportedMedia(
+            f"the recording is a {actual.value} file, not a {declared.value}",
+            code="media_kind_mismatch",
+        )
+    max_s = limits.video_max_s if declared is MediaKind.VIDEO else limits.voice_max_s
+    if info.duration_s > max_s:
+        raise UnsupportedMedia(
+            f"the {declared.value} lasts {info.duration_s:.0f} s; the limit is {max_s:.0f} s",
+            code="media_too_long",
+        )
+    content_type = found.content_type
+    if declared is MediaKind.VOICE and content_type.startswith("video/"):
+        content_type = "audio/" + content_type.split("/", 1)[1]
+    return ValidatedMedia(
+        kind=declared,
+        content_type=content_type,
+        size=len(data),
+        width=info.width,
+        height=info.height,
+        duration_s=round(info.duration_s, 2),
+    )

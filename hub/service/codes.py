@@ -1,0 +1,49 @@
+"""Coded values of the service lifecycle (the same codes the social record uses)."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+ServiceState = Literal[
+    "referred",  # an application or a social worker's referral, not yet assessed
+    "assessed",  # assessed and granted with a care level: the 72 h installation clock runs
+    "work_order",  # an installation work order exists
+    "installing",  # the installer is at the home
+    "active",  # the checklist is complete: alarms and check-ins are live
+    "suspended",  # paused (hospital stay, holiday) until a resume date
+    "discharged",  # ended with a coded reason
+]
+CareLevel = Literal["basic", "medium", "high"]
+SuspensionReason = Literal["hospital_stay", "holiday_with_family"]
+DischargeReason = Literal["moved_to_care_home", "deceased", "withdrew", "no_longer_eligible"]
+ApplicantKind = Literal["self", "relative", "social_worker"]
+Mobility = Literal["independent", "walking_aid", "wheelchair", "bedridden"]
+DeviceKind = Literal[
+    "gateway",
+    "pendant",
+    "tablet",
+    "fall_detector",
+    "door_sensor",
+    "motion_sensor",
+    "bed_sensor",
+    "smoke_detector",
+    "co_detector",
+    "flood_sensor",
+    "temperature_sensor",
+]
+ChecklistItem = Literal["test_alarm", "tablet_provisioned", "key_safe_recorded", "resident_trained"]
+
+SERVICE_STATES: tuple[ServiceState, ...] = get_args(ServiceState)
+CARE_LEVELS: tuple[CareLevel, ...] = get_args(CareLevel)
+SUSPENSION_REASONS: tuple[SuspensionReason, ...] = get_args(SuspensionReason)
+DISCHARGE_REASONS: tuple[DischargeReason, ...] = get_args(DischargeReason)
+APPLICANT_KINDS: tuple[ApplicantKind, ...] = get_args(ApplicantKind)
+MOBILITIES: tuple[Mobility, ...] = get_args(Mobility)
+DEVICE_KINDS: tuple[DeviceKind, ...] = get_args(DeviceKind)
+CHECKLIST_ITEMS: tuple[ChecklistItem, ...] = get_args(ChecklistItem)
+
+# States in which the person has (or is about to have) the service: a second referral of
+# the same person while one of these is open is a double referral.
+OPEN_STATES: frozenset[ServiceState] = frozenset(SERVICE_STATES) - {"discharged"}
+# States after the grant that still wait for the installation (the 72 h target).
+WAITING_INSTALLATION: frozenset[ServiceState] = frozenset({"assessed", "work_order", "installing"})

@@ -1,0 +1,103 @@
+"""A demo household for the screenshots and ``teleassist tablet --demo``.
+
+The photo of the demo message is painted here with Pillow (no borrowed pictures).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from tablet_app.i18n import Lang
+from tablet_app.model import AgendaItem, Contact, Message, TabletModel
+from tablet_app.wording import LOCAL_TZ
+
+CONTACTS = (
+    Contact("maria", "Maria"),
+    Contact("jordi", "Jordi"),
+    Contact("laia", "Laia"),
+    Contact("pere", "Pere"),
+    Contact("nuria", "Núria"),
+)
+
+_TITLES: dict[str, tuple[str, str, str]] = {
+    "visit": ("La Maria us ve a veure", "Maria viene a verle", "Maria visits"),
+    "workshop": ("Taller de memòria al casal", "Taller de memoria en el casal", "Memory workshop"),
+    "doctor": ("Metgessa de capçalera", "Médica de cabecera", "Doctor's appointment"),
+    "lunch": ("Dinar amb el grup", "Comida con el grupo", "Lunch with the group"),
+    "photo": ("Som a la platja!", "¡Estamos en la playa!", "We are at the beach!"),
+    "text": (
+        "Demà passo a les 10. Un petó!",
+        "Mañana paso a las 10. ¡Un beso!",
+        "I'll come by tomorrow at 10. Love!",
+    ),
+}
+_INDEX = {"ca": 0, "es": 1, "en": 2}
+
+
+def demo_photo(directory: Path) -> Path:
+    """Paint a small beach picture (sky, sun, sea, sand) and return its path."""
+    path = directory / "demo-beach.png"
+    if path.exists():
+        return path
+    width, height = 960, 640
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    for y in range(height // 2):
+        shade = int(150 + 90 * y / (height / 2))
+        draw.line([(0, y), (width, y)], fill=(90, shade, 235))
+    draw.ellipse([700, 60, 820, 180], fill=(255, 214, 60))
+    draw.rectangle([0, height // 2, width, int(height * 0.7)], fill=(20, 110, 170))
+    for x in range(0, width, 80):
+        draw.arc(
+            [x, int(height * 0.52), x + 80, int(height * 0.58)],
+            200,
+            340,
+            fill=(230, 240, 255),
+            width=4,
+        )
+    draw.rectangle([0, int(height * 0.7), width, height], fill=(236, 206, 150))
+    draw.pieslice([120, 380, 360, 560], 180, 360, fill=(220, 60, 60))
+    draw.line([(240, 470), (240, 600)], fill=(90, 60, 40), width=8)
+    image.save(path)
+    return path
+
+
+def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
+    """A model with a family, messages and an agenda around ``now``."""
+    i = _INDEX[lang]
+    local_now = now.astimezone(LOCAL_TZ)
+    today = local_now.date()
+
+    def at(days: int, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(today + timedelta(days=days), time(hour, minute), LOCAL_TZ)
+
+    model = TabletModel(language=lang, online=True, check_in_deadlines=[time(10, 0)])
+    model.contacts = list(CONTACTS)
+    photo = demo_photo(media_dir)
+    model.messages = [
+        Message(
+            "m1", "jordi", "text", now - timedelta(hours=5), text=_TITLES["text"][i], read=True
+        ),
+        Message(
+            "m2",
+            "maria",
+            "photo",
+            now - timedelta(minutes=40),
+            text=_TITLES["photo"][i],
+            media=str(photo),
+        ),
+        Message("m3", "laia", "voice", now - timedelta(minutes=15)),
+        Message("m4", "maria", "text", now - timedelta(minutes=10), text=_TITLES["text"][i]),
+    ]
+    model.agenda = [
+        AgendaItem("a1", _TITLES["workshop"][i], at(0, 17), "group", invitation=True),
+        AgendaItem("a2", _TITLES["visit"][i], at(1, 10), "visit"),
+        AgendaItem("a3", _TITLES["doctor"][i], at(3, 9, 30), "doctor"),
+        AgendaItem(
+            "a4", _TITLES["lunch"][i], at(5, 13, 30), "group", invitation=True, response="accepted"
+        ),
+    ]
+    return model

@@ -1,0 +1,294 @@
+"""Every word the tablet shows or speaks, in Catalan, Spanish and English.
+
+Short sentences in plain words: the reader may be 85, with poor sight and no
+experience with computers. ``translate`` never fails on a missing key: it logs and
+falls back to English, then to the key itself, so a screen is never blank.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final, Literal, get_args
+
+_LOGGER = logging.getLogger(__name__)
+
+Lang = Literal["ca", "es", "en"]
+LANGUAGES: Final[tuple[Lang, ...]] = get_args(Lang)
+DEFAULT_LANGUAGE: Final[Lang] = "ca"
+
+# key -> (ca, es, en)
+_TEXT: Final[dict[str, tuple[str, str, str]]] = {
+    # home
+    "home.ok": ("Estic bé", "Estoy bien", "I'm OK"),
+    "home.help": ("Ajuda", "Ayuda", "Help"),
+    "home.messages": ("Missatges", "Mensajes", "Messages"),
+    "home.call": ("Trucar", "Llamar", "Call"),
+    "home.agenda": ("Agenda", "Agenda", "Agenda"),
+    "home.back": ("Inici", "Inicio", "Home"),
+    "nav.back": ("Enrere", "Atrás", "Back"),
+    # status line
+    "status.online": ("Connectat", "Conectado", "Connected"),
+    "status.offline": (
+        "Sense connexió. Ho enviarem quan torni.",
+        "Sin conexión. Lo enviaremos cuando vuelva.",
+        "No connection. We will send it when it returns.",
+    ),
+    # check-in
+    "checkin.title": ("Gràcies!", "¡Gracias!", "Thank you!"),
+    "checkin.sent": (
+        "La central ja sap que esteu bé.",
+        "La central ya sabe que está bien.",
+        "The centre knows you are well.",
+    ),
+    "checkin.queued": (
+        "Guardat. S'enviarà quan torni la connexió.",
+        "Guardado. Se enviará cuando vuelva la conexión.",
+        "Saved. It will be sent when the connection returns.",
+    ),
+    "checkin.next": (
+        "Proper avís: {when}",
+        "Próximo aviso: {when}",
+        "Next check-in: {when}",
+    ),
+    "checkin.done_today": (
+        "Avui ja heu dit que esteu bé.",
+        "Hoy ya ha dicho que está bien.",
+        "You already said you are OK today.",
+    ),
+    # help
+    "help.title": ("Ajuda", "Ayuda", "Help"),
+    "help.sending": (
+        "Estem avisant la central…",
+        "Estamos avisando a la central…",
+        "Calling the centre…",
+    ),
+    "help.received": (
+        "La central ha rebut la vostra trucada.",
+        "La central ha recibido su llamada.",
+        "The centre has received your call.",
+    ),
+    "help.received_more": (
+        "Estigueu tranquil·la. Us parlaran de seguida.",
+        "Esté tranquila. Le hablarán enseguida.",
+        "Stay calm. They will talk to you now.",
+    ),
+    "help.offline": (
+        "Sense connexió. Ho tornem a provar…",
+        "Sin conexión. Lo volvemos a intentar…",
+        "No connection. Trying again…",
+    ),
+    "help.attempt": ("Intent {n}", "Intento {n}", "Attempt {n}"),
+    "help.pendant": (
+        "Si podeu, premeu també el botó del penjoll.",
+        "Si puede, pulse también el botón del colgante.",
+        "If you can, also press your pendant button.",
+    ),
+    # prompt
+    "prompt.inactivity": ("Esteu bé?", "¿Está bien?", "Are you all right?"),
+    "prompt.wellbeing": ("Com esteu? Tot bé?", "¿Cómo está? ¿Todo bien?", "How are you? All well?"),
+    "prompt.medication": (
+        "Us heu pres la medicació de les {schedule}?",
+        "¿Se ha tomado la medicación de las {schedule}?",
+        "Did you take your {schedule} medication?",
+    ),
+    "prompt.medication_any": (
+        "Us heu pres la medicació?",
+        "¿Se ha tomado la medicación?",
+        "Did you take your medication?",
+    ),
+    "prompt.fine": ("Sí, estic bé", "Sí, estoy bien", "Yes, I'm fine"),
+    "prompt.help": ("Necessito ajuda", "Necesito ayuda", "I need help"),
+    "prompt.med_yes": ("Sí, me l'he presa", "Sí, me la he tomado", "Yes, I took it"),
+    "prompt.med_no": ("No", "No", "No"),
+    "prompt.timeout": (
+        "No hem rebut resposta. La central us trucarà.",
+        "No hemos recibido respuesta. La central le llamará.",
+        "No answer received. The centre will call you.",
+    ),
+    "prompt.thanks_fine": (
+        "Gràcies. Ens alegrem que estigueu bé.",
+        "Gracias. Nos alegra que esté bien.",
+        "Thank you. We are glad you are well.",
+    ),
+    "prompt.thanks_help": (
+        "D'acord. La central us trucarà ara.",
+        "De acuerdo. La central le llamará ahora.",
+        "All right. The centre will call you now.",
+    ),
+    # messages
+    "messages.title": ("Missatges", "Mensajes", "Messages"),
+    "messages.none": (
+        "Encara no hi ha missatges.",
+        "Todavía no hay mensajes.",
+        "No messages yet.",
+    ),
+    "messages.new": ("{n} nous", "{n} nuevos", "{n} new"),
+    "messages.new_one": ("1 nou", "1 nuevo", "1 new"),
+    "messages.photo": ("Foto", "Foto", "Photo"),
+    "messages.voice": ("Missatge de veu", "Mensaje de voz", "Voice message"),
+    "messages.video": ("Vídeo", "Vídeo", "Video"),
+    "messages.from": ("De {name}", "De {name}", "From {name}"),
+    "messages.close": ("Tancar", "Cerrar", "Close"),
+    # calls
+    "call.title": ("A qui voleu trucar?", "¿A quién quiere llamar?", "Who do you want to call?"),
+    "call.none": (
+        "Encara no hi ha ningú per trucar.",
+        "Todavía no hay nadie a quien llamar.",
+        "Nobody to call yet.",
+    ),
+    "call.incoming": ("{name} us truca", "{name} le llama", "{name} is calling you"),
+    "call.answer": ("Respondre", "Responder", "Answer"),
+    "call.decline": ("Ara no", "Ahora no", "Not now"),
+    "call.calling": ("Trucant a {name}…", "Llamando a {name}…", "Calling {name}…"),
+    "call.talking": ("Parlant amb {name}", "Hablando con {name}", "Talking with {name}"),
+    "call.hangup": ("Penjar", "Colgar", "Hang up"),
+    "call.ended": ("La trucada ha acabat.", "La llamada ha terminado.", "The call has ended."),
+    "call.missed": (
+        "Trucada perduda de {name}",
+        "Llamada perdida de {name}",
+        "Missed call from {name}",
+    ),
+    "call.failed": (
+        "No s'ha pogut connectar. Proveu més tard.",
+        "No se ha podido conectar. Pruebe más tarde.",
+        "Could not connect. Please try later.",
+    ),
+    # agenda
+    "agenda.title": ("Agenda", "Agenda", "Agenda"),
+    "agenda.none": (
+        "No teniu res a l'agenda.",
+        "No tiene nada en la agenda.",
+        "Nothing on your agenda.",
+    ),
+    "agenda.today": ("Avui a les {time}", "Hoy a las {time}", "Today at {time}"),
+    "agenda.tomorrow": ("Demà a les {time}", "Mañana a las {time}", "Tomorrow at {time}"),
+    "agenda.weekday": ("{day} a les {time}", "El {day} a las {time}", "{day} at {time}"),
+    "agenda.accept": ("Hi aniré", "Iré", "I'll go"),
+    "agenda.decline": ("No hi aniré", "No iré", "I won't go"),
+    "agenda.accepted": ("Hi aneu", "Va a ir", "You are going"),
+    "agenda.declined": ("No hi aneu", "No va a ir", "You are not going"),
+    "reminder.title": ("Recordatori", "Recordatorio", "Reminder"),
+    "reminder.ok": ("D'acord", "De acuerdo", "OK"),
+    "notice.title": (
+        "Missatge de la central",
+        "Mensaje de la central",
+        "Message from the centre",
+    ),
+    # pairing / linking
+    "pair.title": (
+        "Codi d'instal·lació",
+        "Código de instalación",
+        "Setup code",
+    ),
+    "pair.hint": (
+        "Escriviu el codi que us ha donat la central.",
+        "Escriba el código que le ha dado la central.",
+        "Type the code the centre gave you.",
+    ),
+    "pair.ok": ("Connectar", "Conectar", "Connect"),
+    "pair.working": ("Connectant…", "Conectando…", "Connecting…"),
+    "pair.done": ("Tauleta connectada.", "Tableta conectada.", "Tablet connected."),
+    "pair.bad_code": (
+        "Aquest codi no és vàlid o ha caducat.",
+        "Este código no es válido o ha caducado.",
+        "This code is not valid or has expired.",
+    ),
+    "pair.no_hub": (
+        "No es pot contactar amb la central.",
+        "No se puede contactar con la central.",
+        "Cannot reach the centre.",
+    ),
+    "link.title": ("Codi per a la família", "Código para la familia", "Code for your family"),
+    "link.hint": (
+        "Doneu aquest codi al vostre familiar. Serveix una sola vegada.",
+        "Dé este código a su familiar. Sirve una sola vez.",
+        "Give this code to your family member. It works once.",
+    ),
+    "link.expires": ("Caduca a les {time}", "Caduca a las {time}", "Expires at {time}"),
+}
+
+_INDEX: Final[dict[Lang, int]] = {"ca": 0, "es": 1, "en": 2}
+
+_WEEKDAYS: Final[dict[Lang, tuple[str, ...]]] = {
+    "ca": ("dilluns", "dimarts", "dimecres", "dijous", "divendres", "dissabte", "diumenge"),
+    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_MONTHS: Final[dict[Lang, tuple[str, ...]]] = {
+    "ca": (
+        "de gener",
+        "de febrer",
+        "de març",
+        "d'abril",
+        "de maig",
+        "de juny",
+        "de juliol",
+        "d'agost",
+        "de setembre",
+        "d'octubre",
+        "de novembre",
+        "de desembre",
+    ),
+    "es": (
+        "de enero",
+        "de febrero",
+        "de marzo",
+        "de abril",
+        "de mayo",
+        "de junio",
+        "de julio",
+        "de agosto",
+        "de septiembre",
+        "de octubre",
+        "de noviembre",
+        "de diciembre",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+
+
+def is_language(value: str) -> bool:
+    """True if ``value`` is one of the tablet's languages."""
+    return value in _INDEX
+
+
+def translate(key: str, lang: Lang, **values: object) -> str:
+    """The text of ``key`` in ``lang`` with ``values`` filled in."""
+    entry = _TEXT.get(key)
+    if entry is None:
+        _LOGGER.error("missing text %r", key)
+        return key
+    text = entry[_INDEX.get(lang, 2)]
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError):
+        _LOGGER.error("text %r in %s needs other values than %s", key, lang, sorted(values))
+        return text
+
+
+def weekday_name(weekday: int, lang: Lang) -> str:
+    """Monday=0 … Sunday=6, in ``lang``."""
+    return _WEEKDAYS[lang][weekday]
+
+
+def month_name(month: int, lang: Lang) -> str:
+    """January=1 … December=12, in ``lang`` (with the Catalan/Spanish ``de``)."""
+    return _MONTHS[lang][month - 1]
+
+
+def keys() -> frozenset[str]:
+    """Every text key (for tests that check all languages are filled)."""
+    return frozenset(_TEXT)

@@ -1,0 +1,618 @@
+"""The tablet's state and behaviour, without Kivy: a view-model tested without a window.
+
+The Kivy layer (``tablet_app.ui``) draws what this model says and calls its methods
+when the resident touches something; the link (``tablet_app.link``) feeds it commands
+from the hub and carries out its effects. Time is always passed in.
+
+Effects (publish an event, speak a sentence, ring) are collected and drained with
+:meth:`TabletModel.take_effects`, so tests can see exactly what a touch causes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Literal
+
+from protocol import (
+    AlarmReceived,
+    CheckIn,
+    CommandBody,
+    Configure,
+    EventBody,
+    Panic,
+    PlayMessage,
+    Prompt,
+    PromptAnswer,
+    Reminder,
+    new_message_id,
+)
+from tablet_app.i18n import DEFAULT_LANGUAGE, Lang, translate
+from tablet_app.wording import local, next_deadline, when_text
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_HOME_CONTACTS = 6
+FONT_SCALES = (1.0, 1.25, 1.5)
+
+
+class Screen(StrEnum):
+    """Every screen the resident can see."""
+
+    HOME = "home"
+    CHECKIN = "checkin"
+    HELP = "help"
+    PROMPT = "prompt"
+    MESSAGES = "messages"
+    CONVERSATION = "conversation"
+    PHOTO = "photo"
+    CALL = "call"
+    AGENDA = "agenda"
+    NOTICE = "notice"
+    PAIR = "pair"
+    LINK = "link"
+
+
+class HelpState(StrEnum):
+    """Where a press of Help is."""
+
+    IDLE = "idle"
+    SENDING = "sending"  # published, waiting for the centre's AlarmReceived
+    WAITING_NETWORK = "waiting_network"  # queued on disk, retrying
+    RECEIVED = "received"  # the centre confirmed
+
+
+class CallState(StrEnum):
+    """Where a video call is."""
+
+    IDLE = "idle"
+    RINGING = "ringing"  # incoming, not answered yet
+    CALLING = "calling"  # outgoing, not answered yet
+    TALKING = "talking"
+    ENDED = "ended"
+
+
+PromptResult = Literal["fine", "help", "timeout"]
+MessageKind = Literal["text", "photo", "voice", "video"]
+AgendaKind = Literal["visit", "doctor", "group", "medication", "other"]
+AgendaResponse = Literal["pending", "accepted", "declined"]
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A person of the resident's circle; ``photo`` is a local image file if known."""
+
+    id: str
+    name: str
+    photo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a conversation with ``contact_id`` (``outgoing`` if the resident sent it)."""
+
+    id: str
+    contact_id: str
+    kind: MessageKind
+    sent_at: datetime
+    text: str = ""
+    media: str | None = None
+    read: bool = False
+    outgoing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaItem:
+    """An appointment, visit or group activity; invitations can be answered."""
+
+    id: str
+    title: str
+    starts_at: datetime
+    kind: AgendaKind = "other"
+    invitation: bool = False
+    response: AgendaResponse = "pending"
+
+
+# ---------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Send ``body`` to the hub as event ``message_id`` (stored on disk while offline)."""
+
+    message_id: str
+    body: EventBody
+
+
+@dataclass(frozen=True, slots=True)
+class Speak:
+    """Say ``text`` aloud in ``language`` (text-to-speech where available)."""
+
+    text: str
+    language: Lang
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    """Start (``on``) or stop the ring tone."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MarkRead:
+    """Tell the family service these messages were seen (read receipts)."""
+
+    message_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StartCall:
+    """Place a call to ``contact_id`` (``answer`` an incoming one if ``call_id`` is set)."""
+
+    contact_id: str
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndCall:
+    """Decline or hang up call ``call_id``."""
+
+    call_id: str | None
+    declined: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RespondInvitation:
+    """Accept or decline an agenda invitation."""
+
+    item_id: str
+    accept: bool
+
+
+Effect = Publish | Speak | Ring | MarkRead | StartCall | EndCall | RespondInvitation
+
+
+@dataclass
+class TabletModel:
+    """Everything a screen shows, and what each touch does."""
+
+    language: Lang = DEFAULT_LANGUAGE
+    font_scale: float = 1.0
+    high_contrast: bool = False
+    online: bool = False
+    paired: bool = True
+    screen: Screen = Screen.HOME
+    check_in_deadlines: list[time] = field(default_factory=lambda: [time(10, 0)])
+    last_check_in: datetime | None = None
+    check_in_queued: bool = False
+    help_state: HelpState = HelpState.IDLE
+    help_attempts: int = 0
+    help_event_id: str | None = None
+    prompt: Prompt | None = None
+    prompt_result: PromptResult | None = None
+    prompt_shown_at: datetime | None = None
+    contacts: list[Contact] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    open_contact_id: str | None = None
+    open_message_id: str | None = None
+    call_state: CallState = CallState.IDLE
+    call_contact_id: str | None = None
+    call_id: str | None = None
+    agenda: list[AgendaItem] = field(default_factory=list)
+    notice_title: str = ""
+    notice_text: str = ""
+    pair_digits: str = ""
+    pair_error: str | None = None
+    link_code: str | None = None
+    link_expires: datetime | None = None
+    _effects: list[Effect] = field(default_factory=list, repr=False)
+    _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    # ------------------------------------------------------------ plumbing
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every change (the UI redraws)."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        """Stop calling ``listener``."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def changed(self) -> None:
+        """Tell the listeners that something changed."""
+        for listener in list(self._listeners):
+            listener()
+
+    def take_effects(self) -> list[Effect]:
+        """The effects produced since the last call, oldest first."""
+        effects, self._effects = self._effects, []
+        return effects
+
+    def t(self, key: str, **values: object) -> str:
+        """``key`` in the resident's language."""
+        return translate(key, self.language, **values)
+
+    def _emit(self, effect: Effect) -> None:
+        self._effects.append(effect)
+
+    def _publish(self, body: EventBody) -> str:
+        message_id = new_message_id()
+        self._emit(Publish(message_id, body))
+        return message_id
+
+    # ------------------------------------------------------------ navigation
+
+    def go(self, screen: Screen) -> None:
+        """Show ``screen``; leaving a call screen while ringing is not allowed."""
+        if self.call_state is CallState.RINGING and screen is not Screen.CALL:
+            return
+        if screen is Screen.HOME:
+            self.open_contact_id = None
+            self.open_message_id = None
+            if self.call_state is CallState.ENDED:
+                self.call_state = CallState.IDLE
+                self.call_contact_id = None
+        self.screen = screen
+        self.changed()
+
+    def set_language(self, language: Lang) -> None:
+        """Switch every text to ``language``."""
+        self.language = language
+        self.changed()
+
+    def set_online(self, online: bool) -> None:
+        """The link tells whether the hub can be reached."""
+        if online == self.online:
+            return
+        self.online = online
+        if not online and self.help_state is HelpState.SENDING:
+            self.help_state = HelpState.WAITING_NETWORK
+        elif online and self.help_state is HelpState.WAITING_NETWORK:
+            self.help_state = HelpState.SENDING
+        self.changed()
+
+    def delivered(self, message_id: str) -> None:
+        """The link confirms the broker accepted ``message_id`` (it left the queue)."""
+        if message_id == self.help_event_id and self.help_state is HelpState.WAITING_NETWORK:
+            self.help_state = HelpState.SENDING
+        self.check_in_queued = False
+        self.changed()
+
+    def retrying(self) -> None:
+        """The link tried again to deliver the queue while offline."""
+        if self.help_state is HelpState.WAITING_NETWORK:
+            self.help_attempts += 1
+            self.changed()
+
+    # ------------------------------------------------------------ check-in and help
+
+    def press_ok(self, now: datetime) -> None:
+        """The resident pressed "I'm OK": publish a check-in and show the confirmation."""
+        self.last_check_in = now
+        self._publish(CheckIn(source="tablet"))
+        self.check_in_queued = not self.online
+        self.screen = Screen.CHECKIN
+        self._emit(Speak(self.t("checkin.title") + " " + self.t("checkin.sent"), self.language))
+        self.changed()
+
+    def next_check_in(self, now: datetime) -> str | None:
+        """When the next check-in is due, in words (``None`` without a schedule)."""
+        checked_today = self.last_check_in is not None and _same_local_day(self.last_check_in, now)
+        due = next_deadline(self.check_in_deadlines, now, after_today=checked_today)
+        return None if due is None else when_text(due, now, self.language)
+
+    def press_help(self, now: datetime) -> None:
+        """The resident pressed Help: publish a panic and show its progress."""
+        del now  # the envelope carries the time; kept for a uniform touch API
+        if self.help_state in (HelpState.SENDING, HelpState.WAITING_NETWORK):
+            # A second press while the first is on its way adds nothing but noise.
+            self.screen = Screen.HELP
+            self.changed()
+            return
+        self.help_event_id = self._publish(Panic(source="tablet"))
+        self.help_attempts = 1
+        self.help_state = HelpState.SENDING if self.online else HelpState.WAITING_NETWORK
+        self.screen = Screen.HELP
+        self._emit(Speak(self.t("help.sending"), self.language))
+        self.changed()
+
+    def help_lines(self) -> tuple[str, str]:
+        """The big line and the small line of the Help screen."""
+        if self.help_state is HelpState.RECEIVED:
+            return self.t("help.received"), self.t("help.received_more")
+        if self.help_state is HelpState.WAITING_NETWORK:
+            return self.t("help.offline"), self.t("help.attempt", n=self.help_attempts)
+        return self.t("help.sending"), self.t("help.pendant")
+
+    # ------------------------------------------------------------ commands from the hub
+
+    def on_command(self, body: CommandBody, now: datetime) -> None:
+        """Apply a command from the hub."""
+        if isinstance(body, Configure):
+            self._configure(body)
+        elif isinstance(body, AlarmReceived):
+            self.help_state = HelpState.RECEIVED
+            self.help_event_id = body.event_id or self.help_event_id
+            self.screen = Screen.HELP
+            self._emit(Speak(self.t("help.received"), self.language))
+        elif isinstance(body, Prompt):
+            self._show_prompt(body, now)
+        elif isinstance(body, Reminder):
+            self._notice(
+                self.t("reminder.title"), f"{when_text(body.due, now, self.language)}: {body.text}"
+            )
+        elif isinstance(body, PlayMessage):
+            self._notice(self.t("notice.title"), body.text, language=body.language)
+        else:
+            _LOGGER.debug("command %s needs nothing from the screen", type(body).__name__)
+        self.changed()
+
+    def _configure(self, body: Configure) -> None:
+        if body.language is not None:
+            self.language = body.language
+        if body.check_in_deadlines is not None:
+            self.check_in_deadlines = list(body.check_in_deadlines)
+
+    def _notice(self, title: str, text: str, *, language: Lang | None = None) -> None:
+        self.notice_title, self.notice_text = title, text
+        if self.call_state not in (CallState.TALKING, CallState.RINGING) and self.prompt is None:
+            self.screen = Screen.NOTICE
+        self._emit(Speak(text, language or self.language))
+
+    def _show_prompt(self, prompt: Prompt, now: datetime) -> None:
+        if prompt.expires <= now:
+            _LOGGER.warning("prompt %s arrived after it expired; not shown", prompt.prompt_id)
+            return
+        self.prompt = prompt
+        self.prompt_result = None
+        self.prompt_shown_at = now
+        # Safety first: a prompt takes the screen even from a call.
+        self.screen = Screen.PROMPT
+        self._emit(Speak(self.prompt_question(), self.language))
+
+    def prompt_question(self) -> str:
+        """The question of the current prompt."""
+        if self.prompt is None:
+            return ""
+        if self.prompt.kind == "medication":
+            if self.prompt.schedule:
+                return self.t("prompt.medication", schedule=self.prompt.schedule)
+            return self.t("prompt.medication_any")
+        return self.t(f"prompt.{self.prompt.kind}")
+
+    def prompt_buttons(self) -> tuple[str, str]:
+        """Labels of the "fine" and the "help" buttons."""
+        if self.prompt is not None and self.prompt.kind == "medication":
+            return self.t("prompt.med_yes"), self.t("prompt.med_no")
+        return self.t("prompt.fine"), self.t("prompt.help")
+
+    def prompt_seconds_left(self, now: datetime) -> float:
+        """Seconds before the prompt expires and the alarm goes ahead."""
+        if self.prompt is None or self.prompt_result is not None:
+            return 0.0
+        return max(0.0, (self.prompt.expires - now).total_seconds())
+
+    def prompt_time_left(self, now: datetime) -> float:
+        """Share of the prompt's time still left, 1.0 → 0.0 (for a calm time bar)."""
+        if self.prompt is None or self.prompt_shown_at is None:
+            return 0.0
+        total = (self.prompt.expires - self.prompt_shown_at).total_seconds()
+        return 0.0 if total <= 0 else min(1.0, self.prompt_seconds_left(now) / total)
+
+    def answer_prompt(self, answer: Literal["fine", "help"], now: datetime) -> None:
+        """The resident answered the prompt; a late answer is still sent (the hub decides)."""
+        if self.prompt is None or self.prompt_result is not None:
+            return
+        self._publish(PromptAnswer(prompt_id=self.prompt.prompt_id, answer=answer))
+        self.prompt_result = answer
+        key = "prompt.thanks_fine" if answer == "fine" else "prompt.thanks_help"
+        self._emit(Speak(self.t(key), self.language))
+        self.changed()
+
+    def prompt_result_text(self) -> str:
+        """What the prompt screen says once answered or timed out."""
+        return {
+            "fine": self.t("prompt.thanks_fine"),
+            "help": self.t("prompt.thanks_help"),
+            "timeout": self.t("prompt.timeout"),
+            None: "",
+        }[self.prompt_result]
+
+    def close_prompt(self) -> None:
+        """Leave the answered (or timed-out) prompt."""
+        self.prompt = None
+        self.prompt_result = None
+        self.go(Screen.HOME)
+
+    def tick(self, now: datetime) -> None:
+        """Called every second: expire the prompt so the alarm goes ahead."""
+        if self.prompt is not None and self.prompt_result is None and now >= self.prompt.expires:
+            self.prompt_result = "timeout"
+            self._emit(Speak(self.t("prompt.timeout"), self.language))
+            self.changed()
+
+    # ------------------------------------------------------------ messages
+
+    def contact(self, contact_id: str | None) -> Contact | None:
+        """The contact with ``contact_id``, if known."""
+        return next((c for c in self.contacts if c.id == contact_id), None)
+
+    def unread_count(self, contact_id: str | None = None) -> int:
+        """Unread incoming messages (of one contact, or all)."""
+        return sum(
+            1
+            for m in self.messages
+            if not m.read and not m.outgoing and contact_id in (None, m.contact_id)
+        )
+
+    def conversations(self) -> list[Contact]:
+        """Contacts with messages, most recent first."""
+        last: dict[str, datetime] = {}
+        for m in self.messages:
+            if m.contact_id not in last or m.sent_at > last[m.contact_id]:
+                last[m.contact_id] = m.sent_at
+        known = [c for c in self.contacts if c.id in last]
+        return sorted(known, key=lambda c: last[c.id], reverse=True)
+
+    def conversation(self, contact_id: str) -> list[Message]:
+        """Messages with ``contact_id``, oldest first."""
+        return sorted(
+            (m for m in self.messages if m.contact_id == contact_id), key=lambda m: m.sent_at
+        )
+
+    def open_conversation(self, contact_id: str) -> None:
+        """Show the messages of ``contact_id`` and mark them read."""
+        self.open_contact_id = contact_id
+        unread = tuple(
+            m.id
+            for m in self.messages
+            if m.contact_id == contact_id and not m.read and not m.outgoing
+        )
+        if unread:
+            self.messages = [replace(m, read=True) if m.id in unread else m for m in self.messages]
+            self._emit(MarkRead(unread))
+        self.go(Screen.CONVERSATION)
+
+    def open_photo(self, message_id: str) -> None:
+        """Show a photo message full screen."""
+        self.open_message_id = message_id
+        self.go(Screen.PHOTO)
+
+    def add_message(self, message: Message) -> None:
+        """A new message arrived (duplicates by id are ignored)."""
+        if any(m.id == message.id for m in self.messages):
+            return
+        self.messages.append(message)
+        self.changed()
+
+    # ------------------------------------------------------------ calls
+
+    def call_contacts(self) -> list[Contact]:
+        """The faces on the Call screen (at most six, so each stays a big button)."""
+        return self.contacts[:MAX_HOME_CONTACTS]
+
+    def call_contact(self, contact_id: str) -> None:
+        """The resident tapped a face: place a call."""
+        if self.call_state not in (CallState.IDLE, CallState.ENDED):
+            return
+        self.call_state = CallState.CALLING
+        self.call_contact_id = contact_id
+        self.call_id = None
+        self._emit(StartCall(contact_id))
+        self.go(Screen.CALL)
+
+    def incoming_call(self, call_id: str, contact_id: str) -> None:
+        """A family member calls: ring and show their face."""
+        if self.call_state in (CallState.TALKING, CallState.CALLING, CallState.RINGING):
+            _LOGGER.info("busy: call %s not shown", call_id)
+            return
+        self.call_state = CallState.RINGING
+        self.call_contact_id = contact_id
+        self.call_id = call_id
+        self._emit(Ring(on=True))
+        if self.prompt is None:
+            self.screen = Screen.CALL
+        self.changed()
+
+    def answer_call(self) -> None:
+        """Answer the ringing call."""
+        if self.call_state is not CallState.RINGING or self.call_contact_id is None:
+            return
+        self._emit(Ring(on=False))
+        self._emit(StartCall(self.call_contact_id, call_id=self.call_id))
+        self.call_state = CallState.TALKING
+        self.changed()
+
+    def decline_call(self) -> None:
+        """Decline the ringing call, or hang up the current one."""
+        if self.call_state is CallState.RINGING:
+            self._emit(Ring(on=False))
+            self._emit(EndCall(self.call_id, declined=True))
+            self.call_state = CallState.IDLE
+            self.call_contact_id = None
+            self.go(Screen.HOME)
+        elif self.call_state in (CallState.CALLING, CallState.TALKING):
+            self._emit(EndCall(self.call_id))
+            self.call_state = CallState.ENDED
+            self.changed()
+
+    def call_connected(self, call_id: str) -> None:
+        """The other side answered our call."""
+        if self.call_state is CallState.CALLING:
+            self.call_id = call_id
+            self.call_state = CallState.TALKING
+            self.changed()
+
+    def call_ended(self) -> None:
+        """The call engine reports the call is over (hung up, missed or failed)."""
+        if self.call_state is CallState.RINGING:
+            self._emit(Ring(on=False))
+        if self.call_state is not CallState.IDLE:
+            self.call_state = CallState.ENDED
+            self.changed()
+
+    def call_headline(self) -> str:
+        """The big line of the call screen."""
+        who = self.contact(self.call_contact_id)
+        name = who.name if who else ""
+        return {
+            CallState.RINGING: self.t("call.incoming", name=name),
+            CallState.CALLING: self.t("call.calling", name=name),
+            CallState.TALKING: self.t("call.talking", name=name),
+            CallState.ENDED: self.t("call.ended"),
+            CallState.IDLE: self.t("call.title"),
+        }[self.call_state]
+
+    # ------------------------------------------------------------ agenda
+
+    def agenda_items(self, now: datetime) -> list[AgendaItem]:
+        """Today's and the coming items, soonest first (past ones of today stay visible)."""
+        start_of_day = _local_midnight(now)
+        return sorted(
+            (i for i in self.agenda if i.starts_at >= start_of_day and i.response != "declined"),
+            key=lambda i: i.starts_at,
+        )
+
+    def agenda_line(self, item: AgendaItem, now: datetime) -> str:
+        """``Tomorrow at 10:00: Maria visits``."""
+        when = when_text(item.starts_at, now, self.language)
+        return f"{when[:1].upper()}{when[1:]}: {item.title}"
+
+    def respond_invitation(self, item_id: str, accept: bool) -> None:
+        """Accept or decline an invitation."""
+        response: AgendaResponse = "accepted" if accept else "declined"
+        self.agenda = [
+            replace(i, response=response) if i.id == item_id and i.invitation else i
+            for i in self.agenda
+        ]
+        self._emit(RespondInvitation(item_id, accept))
+        self.changed()
+
+    # ------------------------------------------------------------ pairing
+
+    def pair_press(self, digit: str) -> None:
+        """A digit of the setup code (at most 12)."""
+        if digit.isdigit() and len(digit) == 1 and len(self.pair_digits) < 12:
+            self.pair_digits += digit
+            self.pair_error = None
+            self.changed()
+
+    def pair_erase(self) -> None:
+        """Remove the last digit."""
+        self.pair_digits = self.pair_digits[:-1]
+        self.pair_error = None
+        self.changed()
+
+
+def _same_local_day(a: datetime, b: datetime) -> bool:
+    return local(a).date() == local(b).date()
+
+
+def _local_midnight(now: datetime) -> datetime:
+    here = local(now)
+    return here.replace(hour=0, minute=0, second=0, microsecond=0)

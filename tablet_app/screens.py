@@ -1,0 +1,636 @@
+"""One builder per screen: the model in, a Kivy widget tree out.
+
+Screens are rebuilt from the model on every change (they are small), so what the
+resident sees is always what the model says. Only the clock and the prompt's time
+bar are updated in place every second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from kivy.graphics import Color, Rectangle, RoundedRectangle
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
+from kivy.uix.progressbar import ProgressBar
+from kivy.uix.widget import Widget
+
+from tablet_app.model import AgendaItem, CallState, HelpState, Message, Screen, TabletModel
+from tablet_app.theme import RGBA, Palette, Sizes
+from tablet_app.widgets import BigButton, Face, Text
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Actions:
+    """What the app does for touches the model cannot handle alone."""
+
+    submit_pairing: Callable[[], None]
+    play_media: Callable[[Message], None]
+
+
+def _fill(widget: Widget, colour: RGBA, radius: float = 0.0) -> None:
+    """Paint ``widget``'s background, following its size."""
+
+    def paint(*_: object) -> None:
+        widget.canvas.before.clear()
+        with widget.canvas.before:
+            Color(*colour)
+            if radius:
+                RoundedRectangle(pos=widget.pos, size=widget.size, radius=[radius])
+            else:
+                Rectangle(pos=widget.pos, size=widget.size)
+
+    widget.bind(pos=paint, size=paint)
+    paint()
+
+
+class ScreenBuilder:
+    """Builds each screen for one model, size and palette."""
+
+    def __init__(
+        self, model: TabletModel, sizes: Sizes, palette: Palette, clock: Clock, actions: Actions
+    ) -> None:
+        self.m = model
+        self.s = sizes
+        self.p = palette
+        self.clock = clock
+        self.actions = actions
+        self.progress: ProgressBar | None = None
+
+    # ------------------------------------------------------------ helpers
+
+    def _text(self, text: str, units: float, *, soft: bool = False, **kw: Any) -> Text:
+        colour = self.p.text_soft if soft else self.p.text
+        return Text(text, font_size=self.s.font(units), color=colour, **kw)
+
+    def _button(
+        self,
+        name: str,
+        label: str,
+        icon: str | None,
+        fill: RGBA,
+        on_tap: Callable[[], None],
+        **kw: Any,
+    ) -> BigButton:
+        return BigButton(
+            name=name,
+            label=label,
+            icon=icon,
+            fill=fill,
+            sizes=self.s,
+            palette=self.p,
+            on_tap=on_tap,
+            **kw,
+        )
+
+    def _column(self, spacing: float = 20) -> BoxLayout:
+        return BoxLayout(orientation="vertical", spacing=self.s.u(spacing))
+
+    def _header(self, title: str, *, back: Screen = Screen.HOME) -> BoxLayout:
+        """A row with the big Home button and the screen's title."""
+        row = BoxLayout(size_hint=(1, None), height=self.s.u(110), spacing=self.s.u(20))
+        label = self.m.t("home.back") if back is Screen.HOME else self.m.t("nav.back")
+        icon = "house" if back is Screen.HOME else "back"
+        row.add_widget(
+            self._button(
+                "back",
+                label,
+                icon,
+                self.p.neutral,
+                lambda: self.m.go(back),
+                vertical=False,
+                icon_share=0.35,
+                font_units=38,
+                size_hint=(None, 1),
+                width=self.s.u(300),
+            )
+        )
+        row.add_widget(self._text(title, 56, bold=True, halign="left"))
+        return row
+
+    def _home_button(self, name: str = "done") -> BigButton:
+        return self._button(
+            name,
+            self.m.t("home.back"),
+            "house",
+            self.p.neutral,
+            lambda: self.m.go(Screen.HOME),
+            vertical=False,
+            icon_share=0.3,
+            font_units=44,
+            size_hint=(None, None),
+            size=(self.s.u(420), self.s.u(130)),
+            pos_hint={"center_x": 0.5},
+        )
+
+    def _centered(self, widget: Widget) -> BoxLayout:
+        row = BoxLayout(size_hint=(1, None), height=widget.height)
+        row.add_widget(Widget())
+        row.add_widget(widget)
+        row.add_widget(Widget())
+        return row
+
+    # ------------------------------------------------------------ screens
+
+    def build(self, screen: Screen) -> Widget:
+        """The widget tree of ``screen``."""
+        self.progress = None
+        builder: Callable[[], Widget] = getattr(self, f"_{screen.value}")
+        return builder()
+
+    def _home(self) -> Widget:
+        m, p = self.m, self.p
+        grid = self._column()
+        top = BoxLayout(spacing=self.s.u(20), size_hint=(1, 0.55))
+        top.add_widget(
+            self._button(
+                "home.ok",
+                m.t("home.ok"),
+                "check",
+                p.ok,
+                lambda: m.press_ok(self.clock()),
+                font_units=64,
+            )
+        )
+        top.add_widget(
+            self._button(
+                "home.help",
+                m.t("home.help"),
+                "bell",
+                p.help,
+                lambda: m.press_help(self.clock()),
+                font_units=64,
+            )
+        )
+        bottom = BoxLayout(spacing=self.s.u(20), size_hint=(1, 0.45))
+        unread = m.unread_count()
+        bottom.add_widget(
+            self._button(
+                "home.messages",
+                m.t("home.messages"),
+                "envelope",
+                p.messages,
+                lambda: m.go(Screen.MESSAGES),
+                badge=str(unread) if unread else "",
+            )
+        )
+        bottom.add_widget(
+            self._button("home.call", m.t("home.call"), "phone", p.call, lambda: m.go(Screen.CALL))
+        )
+        bottom.add_widget(
+            self._button(
+                "home.agenda", m.t("home.agenda"), "calendar", p.agenda, lambda: m.go(Screen.AGENDA)
+            )
+        )
+        grid.add_widget(top)
+        grid.add_widget(bottom)
+        return grid
+
+    def _checkin(self) -> Widget:
+        m, now = self.m, self.clock()
+        col = self._column()
+        col.add_widget(_icon_badge(self.s, self.p.ok, "check", self.p))
+        col.add_widget(self._text(m.t("checkin.title"), 80, bold=True, size_hint=(1, 0.22)))
+        sent = m.t("checkin.queued") if m.check_in_queued else m.t("checkin.sent")
+        col.add_widget(self._text(sent, 48, size_hint=(1, 0.16)))
+        due = m.next_check_in(now)
+        col.add_widget(
+            self._text(
+                m.t("checkin.next", when=due) if due else "", 40, soft=True, size_hint=(1, 0.12)
+            )
+        )
+        col.add_widget(self._home_button())
+        return col
+
+    def _help(self) -> Widget:
+        m = self.m
+        big, small = m.help_lines()
+        colour = {
+            HelpState.RECEIVED: self.p.ok,
+            HelpState.WAITING_NETWORK: self.p.offline,
+        }.get(m.help_state, self.p.help)
+        icon = "check" if m.help_state is HelpState.RECEIVED else "bell"
+        col = self._column()
+        col.add_widget(_icon_badge(self.s, colour, icon, self.p))
+        col.add_widget(self._text(big, 64, bold=True, size_hint=(1, 0.3), name="help.line"))
+        col.add_widget(self._text(small, 44, soft=True, size_hint=(1, 0.16), name="help.more"))
+        col.add_widget(self._home_button())
+        return col
+
+    def _prompt(self) -> Widget:
+        m = self.m
+        col = self._column()
+        if m.prompt_result is not None:
+            icon = "check" if m.prompt_result == "fine" else "bell"
+            colour = self.p.ok if m.prompt_result == "fine" else self.p.help
+            col.add_widget(_icon_badge(self.s, colour, icon, self.p))
+            col.add_widget(self._text(m.prompt_result_text(), 60, bold=True, name="prompt.result"))
+            col.add_widget(
+                self._button(
+                    "prompt.close",
+                    m.t("home.back"),
+                    "house",
+                    self.p.neutral,
+                    m.close_prompt,
+                    vertical=False,
+                    icon_share=0.3,
+                    font_units=44,
+                    size_hint=(None, None),
+                    size=(self.s.u(420), self.s.u(130)),
+                    pos_hint={"center_x": 0.5},
+                )
+            )
+            return col
+        col.add_widget(
+            self._text(
+                m.prompt_question(), 72, bold=True, size_hint=(1, 0.28), name="prompt.question"
+            )
+        )
+        fine, help_ = m.prompt_buttons()
+        no_icon = "cross" if m.prompt is not None and m.prompt.kind == "medication" else "bell"
+        row = BoxLayout(spacing=self.s.u(30), size_hint=(1, 0.62))
+        row.add_widget(
+            self._button(
+                "prompt.fine",
+                fine,
+                "check",
+                self.p.ok,
+                lambda: m.answer_prompt("fine", self.clock()),
+                font_units=58,
+            )
+        )
+        row.add_widget(
+            self._button(
+                "prompt.help",
+                help_,
+                no_icon,
+                self.p.help,
+                lambda: m.answer_prompt("help", self.clock()),
+                font_units=58,
+            )
+        )
+        col.add_widget(row)
+        self.progress = ProgressBar(
+            max=1.0, value=m.prompt_time_left(self.clock()), size_hint=(1, 0.05)
+        )
+        col.add_widget(self.progress)
+        return col
+
+    def _messages(self) -> Widget:
+        m = self.m
+        col = self._column()
+        col.add_widget(self._header(m.t("messages.title")))
+        people = m.conversations()[:6]
+        if not people:
+            col.add_widget(self._text(m.t("messages.none"), 52))
+            return col
+        grid = GridLayout(cols=3, spacing=self.s.u(20))
+        for person in people:
+            unread = m.unread_count(person.id)
+            grid.add_widget(
+                self._button(
+                    f"messages.contact.{person.id}",
+                    person.name,
+                    None,
+                    self.p.messages,
+                    partial(m.open_conversation, person.id),
+                    picture=Face(person.id, person.photo),
+                    icon_share=3.0 if len(people) <= 3 else 1.0,
+                    vertical=len(people) <= 3,
+                    font_units=46,
+                    badge=str(unread) if unread else "",
+                )
+            )
+        for _ in range(3 - len(people) % 3 if len(people) % 3 else 0):
+            grid.add_widget(Widget())
+        col.add_widget(grid)
+        return col
+
+    def _conversation(self) -> Widget:
+        m = self.m
+        who = m.contact(m.open_contact_id)
+        col = self._column()
+        col.add_widget(self._header(who.name if who else "", back=Screen.MESSAGES))
+        recent = m.conversation(m.open_contact_id or "")[-3:]
+        now = self.clock()
+        from tablet_app.wording import when_text
+
+        for message in recent:
+            row = BoxLayout(spacing=self.s.u(20))
+            _fill(row, self.p.surface, self.s.u(20))
+            row.padding = self.s.u(14)
+            when = when_text(message.sent_at, now, m.language)
+            if message.kind == "text":
+                row.add_widget(self._text(f"{when}\n{message.text}", 40, halign="left"))
+            else:
+                label = m.t(f"messages.{message.kind}")
+                icon = "play" if message.kind in ("voice", "video") else None
+                picture = None
+                if message.kind == "photo" and message.media:
+                    picture = Image(source=message.media, fit_mode="contain")
+                row.add_widget(
+                    self._button(
+                        f"conversation.open.{message.id}",
+                        label,
+                        icon,
+                        self.p.messages,
+                        partial(self._open, message),
+                        picture=picture,
+                        vertical=False,
+                        icon_share=0.45,
+                        font_units=40,
+                        size_hint=(0.5, 1),
+                    )
+                )
+                row.add_widget(self._text(f"{when}\n{message.text}", 36, halign="left"))
+            col.add_widget(row)
+        for _ in range(3 - len(recent)):
+            col.add_widget(Widget())
+        return col
+
+    def _open(self, message: Message) -> None:
+        if message.kind == "photo":
+            self.m.open_photo(message.id)
+        else:
+            self.actions.play_media(message)
+
+    def _photo(self) -> Widget:
+        m = self.m
+        message = next((x for x in m.messages if x.id == m.open_message_id), None)
+        col = self._column(10)
+        who = m.contact(message.contact_id if message else None)
+        col.add_widget(
+            self._header(
+                m.t("messages.from", name=who.name) if who else "", back=Screen.CONVERSATION
+            )
+        )
+        if message is not None and message.media and Path(message.media).is_file():
+            col.add_widget(Image(source=message.media, fit_mode="contain"))
+        if message is not None and message.text:
+            col.add_widget(self._text(message.text, 40, size_hint=(1, 0.12)))
+        return col
+
+    def _call(self) -> Widget:
+        m = self.m
+        if m.call_state is CallState.IDLE:
+            return self._call_pick()
+        col = self._column()
+        who = m.contact(m.call_contact_id)
+        face_box = BoxLayout(size_hint=(1, 0.5))
+        face_box.add_widget(Face(who.id if who else "", who.photo if who else None))
+        col.add_widget(face_box)
+        col.add_widget(
+            self._text(m.call_headline(), 64, bold=True, size_hint=(1, 0.16), name="call.headline")
+        )
+        row = BoxLayout(spacing=self.s.u(40), size_hint=(1, 0.3))
+        if m.call_state is CallState.RINGING:
+            row.add_widget(
+                self._button(
+                    "call.answer",
+                    m.t("call.answer"),
+                    "phone",
+                    self.p.ok,
+                    m.answer_call,
+                    vertical=False,
+                    icon_share=0.35,
+                    font_units=56,
+                )
+            )
+            row.add_widget(
+                self._button(
+                    "call.decline",
+                    m.t("call.decline"),
+                    "hangup",
+                    self.p.help,
+                    m.decline_call,
+                    vertical=False,
+                    icon_share=0.35,
+                    font_units=56,
+                )
+            )
+        elif m.call_state in (CallState.CALLING, CallState.TALKING):
+            row.add_widget(Widget(size_hint=(0.25, 1)))
+            row.add_widget(
+                self._button(
+                    "call.hangup",
+                    m.t("call.hangup"),
+                    "hangup",
+                    self.p.help,
+                    m.decline_call,
+                    vertical=False,
+                    icon_share=0.35,
+                    font_units=56,
+                )
+            )
+            row.add_widget(Widget(size_hint=(0.25, 1)))
+        else:
+            row.add_widget(Widget(size_hint=(0.25, 1)))
+            row.add_widget(
+                self._button(
+                    "call.home",
+                    m.t("home.back"),
+                    "house",
+                    self.p.neutral,
+                    lambda: m.go(Screen.HOME),
+                    vertical=False,
+                    icon_share=0.35,
+                    font_units=56,
+                )
+            )
+            row.add_widget(Widget(size_hint=(0.25, 1)))
+        col.add_widget(row)
+        return col
+
+    def _call_pick(self) -> Widget:
+        m = self.m
+        col = self._column()
+        col.add_widget(self._header(m.t("call.title")))
+        people = m.call_contacts()
+        if not people:
+            col.add_widget(self._text(m.t("call.none"), 52))
+            return col
+        grid = GridLayout(cols=3, spacing=self.s.u(20))
+        for person in people:
+            grid.add_widget(
+                self._button(
+                    f"call.face.{person.id}",
+                    person.name,
+                    None,
+                    self.p.call,
+                    partial(m.call_contact, person.id),
+                    picture=Face(person.id, person.photo),
+                    icon_share=3.0 if len(people) <= 3 else 1.0,
+                    vertical=len(people) <= 3,
+                    font_units=46,
+                )
+            )
+        for _ in range(3 - len(people) % 3 if len(people) % 3 else 0):
+            grid.add_widget(Widget())
+        col.add_widget(grid)
+        return col
+
+    def _agenda(self) -> Widget:
+        m, now = self.m, self.clock()
+        col = self._column(16)
+        col.add_widget(self._header(m.t("agenda.title")))
+        items = m.agenda_items(now)[:4]
+        if not items:
+            col.add_widget(self._text(m.t("agenda.none"), 52))
+            return col
+        for item in items:
+            col.add_widget(self._agenda_row(item, now))
+        for _ in range(4 - len(items)):
+            col.add_widget(Widget())
+        return col
+
+    def _agenda_row(self, item: AgendaItem, now: datetime) -> Widget:
+        m = self.m
+        row = BoxLayout(spacing=self.s.u(16), padding=self.s.u(10))
+        _fill(row, self.p.surface, self.s.u(20))
+        from tablet_app.icons import Icon
+
+        row.add_widget(
+            Icon(name="calendar", color=self.p.agenda, size_hint=(None, 1), width=self.s.u(90))
+        )
+        row.add_widget(self._text(m.agenda_line(item, now), 40, halign="left", bold=True))
+        if item.invitation and item.response == "pending":
+            for accept, key, fill, icon in (
+                (True, "agenda.accept", self.p.ok, "check"),
+                (False, "agenda.decline", self.p.help, "cross"),
+            ):
+                row.add_widget(
+                    self._button(
+                        f"agenda.{'accept' if accept else 'decline'}.{item.id}",
+                        m.t(key),
+                        icon,
+                        fill,
+                        partial(m.respond_invitation, item.id, accept),
+                        vertical=False,
+                        icon_share=0.3,
+                        font_units=34,
+                        size_hint=(None, 1),
+                        width=self.s.u(270),
+                    )
+                )
+        elif item.invitation:
+            row.add_widget(
+                self._text(
+                    m.t(f"agenda.{item.response}"),
+                    34,
+                    soft=True,
+                    size_hint=(None, 1),
+                    width=self.s.u(270),
+                )
+            )
+        return row
+
+    def _notice(self) -> Widget:
+        m = self.m
+        col = self._column()
+        col.add_widget(_icon_badge(self.s, self.p.agenda, "calendar", self.p))
+        col.add_widget(self._text(m.notice_title, 60, bold=True, size_hint=(1, 0.18)))
+        col.add_widget(self._text(m.notice_text, 50, size_hint=(1, 0.3), name="notice.text"))
+        col.add_widget(self._home_button("notice.ok"))
+        return col
+
+    def _pair(self) -> Widget:
+        m = self.m
+        row = BoxLayout(spacing=self.s.u(30))
+        left = self._column()
+        left.add_widget(self._text(m.t("pair.title"), 60, bold=True, size_hint=(1, 0.25)))
+        left.add_widget(self._text(m.t("pair.hint"), 40, soft=True, size_hint=(1, 0.25)))
+        shown = " ".join(m.pair_digits) if m.pair_digits else "_ _ _ _ _ _"
+        code = self._text(shown, 90, bold=True, size_hint=(1, 0.3), name="pair.code")
+        _fill(code, self.p.surface, self.s.u(20))
+        left.add_widget(code)
+        left.add_widget(self._text(m.pair_error or "", 40, size_hint=(1, 0.2), name="pair.error"))
+        row.add_widget(left)
+        pad = GridLayout(cols=3, spacing=self.s.u(14), size_hint=(0.9, 1))
+        for digit in "123456789":
+            pad.add_widget(self._digit(digit))
+        pad.add_widget(
+            self._button("pair.erase", "", "back", self.p.neutral, m.pair_erase, icon_share=0.9)
+        )
+        pad.add_widget(self._digit("0"))
+        pad.add_widget(
+            self._button(
+                "pair.ok",
+                m.t("pair.ok"),
+                "check",
+                self.p.ok,
+                self.actions.submit_pairing,
+                icon_share=0.6,
+                font_units=32,
+            )
+        )
+        row.add_widget(pad)
+        return row
+
+    def _digit(self, digit: str) -> BigButton:
+        return self._button(
+            f"pair.digit.{digit}",
+            digit,
+            None,
+            self.p.messages,
+            lambda: self.m.pair_press(digit),
+            font_units=70,
+        )
+
+    def _link(self) -> Widget:
+        m = self.m
+        col = self._column()
+        col.add_widget(self._header(m.t("link.title")))
+        code = " ".join(m.link_code or "")
+        col.add_widget(self._text(code, 140, bold=True, size_hint=(1, 0.4), name="link.code"))
+        col.add_widget(self._text(m.t("link.hint"), 44, size_hint=(1, 0.2)))
+        if m.link_expires is not None:
+            from tablet_app.wording import clock_text
+
+            col.add_widget(
+                self._text(
+                    m.t("link.expires", time=clock_text(m.link_expires)),
+                    38,
+                    soft=True,
+                    size_hint=(1, 0.15),
+                )
+            )
+        return col
+
+
+def _icon_badge(sizes: Sizes, fill: RGBA, icon: str, palette: Palette) -> Widget:
+    """A big round coloured disc with a white icon: the headline picture of a screen."""
+    from kivy.graphics import Ellipse
+
+    from tablet_app.icons import Icon
+
+    box = BoxLayout(size_hint=(1, None), height=sizes.u(190))
+    holder = Widget()
+    side = sizes.u(180)
+
+    def paint(*_: object) -> None:
+        holder.canvas.before.clear()
+        with holder.canvas.before:
+            Color(*fill)
+            Ellipse(pos=(holder.center_x - side / 2, holder.center_y - side / 2), size=(side, side))
+
+    holder.bind(pos=paint, size=paint)
+    icon_widget = Icon(
+        name=icon, color=palette.on_button if fill != palette.offline else palette.on_offline
+    )
+
+    def place(*_: object) -> None:
+        icon_widget.size = (side * 0.7, side * 0.7)
+        icon_widget.center = holder.center
+
+    holder.bind(pos=place, size=place)
+    holder.add_widget(icon_widget)
+    box.add_widget(holder)
+    return box

@@ -1,0 +1,162 @@
+"""Render every tablet screen to PNG in a real Kivy window (one process per size).
+
+Run by ``teleassist/screenshots/tablet.py`` as
+``python -m tablet_app.shots OUT_DIR WIDTH HEIGHT LANG...`` under an X server.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tablet_app.kivyenv import prepare_kivy
+
+# A fixed Monday morning, so screenshots do not change from run to run.
+SHOT_TIME = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
+
+Scene = Callable[["TabletModel", datetime], None]  # type: ignore[name-defined]  # noqa: F821
+
+
+def scenes() -> dict[str, Scene]:
+    """Screen name → how to put the demo model on that screen."""
+    from protocol import AlarmReceived, Prompt
+    from tablet_app.model import Screen, TabletModel
+
+    def home(m: TabletModel, now: datetime) -> None:
+        m.go(Screen.HOME)
+
+    def home_offline(m: TabletModel, now: datetime) -> None:
+        m.set_online(False)
+        m.go(Screen.HOME)
+
+    def contrast(m: TabletModel, now: datetime) -> None:
+        m.high_contrast = True
+        m.font_scale = 1.25
+        m.go(Screen.HOME)
+
+    def checkin(m: TabletModel, now: datetime) -> None:
+        m.press_ok(now)
+
+    def help_sent(m: TabletModel, now: datetime) -> None:
+        m.set_online(False)
+        m.press_help(now)
+        m.retrying()
+        m.retrying()
+
+    def help_received(m: TabletModel, now: datetime) -> None:
+        m.press_help(now)
+        m.on_command(AlarmReceived(alarm_id="a1"), now)
+
+    def prompt(m: TabletModel, now: datetime) -> None:
+        body = Prompt(
+            prompt_id="p1",
+            kind="medication",
+            schedule="9:00",
+            expires=now + timedelta(minutes=5),
+        )
+        m.on_command(body, now - timedelta(minutes=1))
+
+    def prompt_inactivity(m: TabletModel, now: datetime) -> None:
+        body = Prompt(prompt_id="p2", kind="inactivity", expires=now + timedelta(minutes=2))
+        m.on_command(body, now)
+
+    def messages(m: TabletModel, now: datetime) -> None:
+        m.go(Screen.MESSAGES)
+
+    def conversation(m: TabletModel, now: datetime) -> None:
+        m.open_conversation("maria")
+
+    def photo(m: TabletModel, now: datetime) -> None:
+        m.open_photo("m2")
+
+    def call(m: TabletModel, now: datetime) -> None:
+        m.incoming_call("c1", "maria")
+
+    def callpick(m: TabletModel, now: datetime) -> None:
+        m.go(Screen.CALL)
+
+    def agenda(m: TabletModel, now: datetime) -> None:
+        m.go(Screen.AGENDA)
+
+    def pair(m: TabletModel, now: datetime) -> None:
+        for digit in "4821":
+            m.pair_press(digit)
+        m.go(Screen.PAIR)
+
+    def link(m: TabletModel, now: datetime) -> None:
+        m.link_code = "738214"
+        m.link_expires = now + timedelta(minutes=30)
+        m.go(Screen.LINK)
+
+    return {
+        "home": home,
+        "home_offline": home_offline,
+        "contrast": contrast,
+        "checkin": checkin,
+        "help": help_received,
+        "help_offline": help_sent,
+        "prompt": prompt,
+        "prompt_inactivity": prompt_inactivity,
+        "messages": messages,
+        "conversation": conversation,
+        "photo": photo,
+        "call": call,
+        "callpick": callpick,
+        "agenda": agenda,
+        "pair": pair,
+        "link": link,
+    }
+
+
+def render(out_dir: Path, width: int, height: int, languages: list[str]) -> list[Path]:
+    """Write ``tablet-<screen>-<lang>-<W>x<H>.png`` for every scene and language."""
+    prepare_kivy(width, height)
+    from kivy.base import EventLoop
+    from kivy.core.window import Window
+
+    from tablet_app.demo import demo_model
+    from tablet_app.i18n import Lang, is_language
+    from tablet_app.screens import Actions
+    from tablet_app.ui import TabletView
+
+    EventLoop.ensure_window()
+    media = out_dir / ".media"
+    media.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for lang in languages:
+        if not is_language(lang):
+            raise SystemExit(f"unknown language {lang!r}")
+        language: Lang = lang  # type: ignore[assignment]
+        for name, scene in scenes().items():
+            model = demo_model(language, SHOT_TIME, media)
+            view = TabletView(
+                model,
+                lambda: SHOT_TIME,
+                Actions(submit_pairing=lambda: None, play_media=lambda _m: None),
+            )
+            Window.add_widget(view)
+            scene(model, SHOT_TIME)
+            view.tick()
+            for _ in range(4):
+                EventLoop.idle()
+            target = out_dir / f"tablet-{name.replace('_', '')}-{lang}-{width}x{height}.png"
+            shot = Window.screenshot(name=str(out_dir / f".shot-{name}.png"))
+            Path(shot).replace(target)
+            written.append(target)
+            view.detach()
+            Window.remove_widget(view)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    """``OUT_DIR WIDTH HEIGHT LANG...``; prints one written path per line."""
+    out_dir, width, height, *languages = argv
+    for path in render(Path(out_dir), int(width), int(height), languages or ["ca", "en"]):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

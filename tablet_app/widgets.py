@@ -1,0 +1,251 @@
+"""The few Kivy widgets every screen is made of: big buttons, text, faces and badges.
+
+Interactive widgets carry a ``name`` ("home.ok", "call.face.maria") so tests can find
+them and touch them like a finger would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from kivy.core.image import Image as CoreImage
+from kivy.core.text import Label as CoreLabel
+from kivy.graphics import Color, Ellipse, Line, Rectangle, RoundedRectangle
+from kivy.properties import ColorProperty, NumericProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+from tablet_app.icons import Icon
+from tablet_app.theme import RGBA, Palette, Sizes
+
+
+class Text(Label):  # type: ignore[misc]
+    """A wrapped, centred label that fills its box."""
+
+    name = StringProperty("")
+
+    def __init__(self, text: str, *, font_size: float, color: RGBA, **kwargs: Any) -> None:
+        kwargs.setdefault("halign", "center")
+        kwargs.setdefault("valign", "middle")
+        super().__init__(text=text, font_size=font_size, color=color, **kwargs)
+        self.bind(size=self._wrap)
+        self._wrap()
+
+    def _wrap(self, *_: object) -> None:
+        self.text_size = (self.width, self.height)
+
+
+class BigButton(ButtonBehavior, BoxLayout):  # type: ignore[misc]
+    """A large rounded button with an icon and a label, and an optional badge."""
+
+    name = StringProperty("")
+    fill = ColorProperty([0, 0, 0, 1])
+    badge = StringProperty("")
+    badge_color = ColorProperty([1, 0.83, 0, 1])
+    badge_text_color = ColorProperty([0, 0, 0, 1])
+    radius = NumericProperty(24)
+    border_width = NumericProperty(0)
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        label: str,
+        icon: str | None,
+        fill: RGBA,
+        sizes: Sizes,
+        palette: Palette,
+        on_tap: Callable[[], None],
+        font_units: float = 46,
+        vertical: bool = True,
+        icon_share: float = 0.5,  # the picture's size hint against the label's 1.0
+        text_color: RGBA | None = None,
+        picture: Widget | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            orientation="vertical" if vertical else "horizontal",
+            padding=sizes.u(14),
+            spacing=sizes.u(8),
+            **kwargs,
+        )
+        self.name = name
+        self.fill = fill
+        self.radius = sizes.u(26)
+        self.border_width = palette.border_width
+        self._border = palette.border
+        self._badge_font = sizes.font(40)
+        self.badge_color = palette.badge
+        self.badge_text_color = palette.on_badge
+        self._on_tap = on_tap
+        colour = text_color or palette.on_button
+        if picture is not None:
+            picture.size_hint = (1, icon_share) if vertical else (icon_share, 1)
+            self.add_widget(picture)
+        elif icon:
+            hint = (1, icon_share) if vertical else (icon_share, 1)
+            self.add_widget(Icon(name=icon, color=colour, size_hint=hint))
+        self.label = Text(
+            label, font_size=sizes.font(font_units), color=colour, bold=True, size_hint=(1, 1)
+        )
+        self.add_widget(self.label)
+        self.bind(pos=self._redraw, size=self._redraw, state=self._redraw, badge=self._redraw)
+        self._redraw()
+
+    def on_release(self) -> None:
+        """Run the button's action."""
+        self._on_tap()
+
+    def _redraw(self, *_: object) -> None:
+        r, g, b, a = self.fill
+        if self.state == "down":
+            r, g, b = r * 0.75, g * 0.75, b * 0.75
+        self.canvas.before.clear()
+        with self.canvas.before:
+            Color(r, g, b, a)
+            RoundedRectangle(pos=self.pos, size=self.size, radius=[self.radius])
+            if self.border_width:
+                Color(*self._border)
+                Line(
+                    rounded_rectangle=(*self.pos, *self.size, self.radius),
+                    width=self.border_width,
+                )
+        self.canvas.after.clear()
+        if self.badge:
+            self._draw_badge()
+
+    def _draw_badge(self) -> None:
+        text = CoreLabel(text=self.badge, font_size=self._badge_font, bold=True)
+        text.refresh()
+        texture = text.texture
+        side = max(texture.width, texture.height) * 1.5
+        x = self.right - side * 0.85
+        y = self.top - side * 0.85
+        with self.canvas.after:
+            Color(*self.badge_color)
+            Ellipse(pos=(x, y), size=(side, side))
+            Color(*self.badge_text_color)
+            Line(circle=(x + side / 2, y + side / 2, side / 2), width=2)
+            Rectangle(
+                texture=texture,
+                pos=(x + (side - texture.width) / 2, y + (side - texture.height) / 2),
+                size=texture.size,
+            )
+
+
+# ---------------------------------------------------------------- faces
+
+_BACKGROUNDS = ("#F4C7A1", "#B9D7EA", "#C8E6C9", "#F8BBD0", "#FFE082", "#D1C4E9")
+_SKINS = ("#F1C27D", "#E0AC69", "#C68642", "#FFDBAC", "#8D5524", "#EAC086")
+_HAIR = ("#3B2314", "#A0A0A0", "#E6E6E6", "#6B4423", "#1C1C1C", "#B55239")
+
+
+def _pick(options: tuple[str, ...], key: str, salt: str) -> str:
+    digest = hashlib.sha256(f"{salt}:{key}".encode()).digest()
+    return options[digest[0] % len(options)]
+
+
+def _hex(colour: str) -> RGBA:
+    from tablet_app.theme import rgba
+
+    return rgba(colour)
+
+
+class Face(Widget):  # type: ignore[misc]
+    """A person's picture: their photo if there is one, else a friendly drawn face."""
+
+    person = StringProperty("")
+    photo = StringProperty("")
+
+    def __init__(self, person: str, photo: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.person = person
+        self.photo = photo or ""
+        self._texture: Any = None
+        if self.photo and Path(self.photo).is_file():
+            self._texture = CoreImage(self.photo).texture
+        self.bind(pos=self._redraw, size=self._redraw)
+        self._redraw()
+
+    def _redraw(self, *_: object) -> None:
+        self.canvas.clear()
+        side = min(self.width, self.height)
+        x = self.x + (self.width - side) / 2
+        y = self.y + (self.height - side) / 2
+        with self.canvas:
+            if self._texture is not None:
+                self._draw_photo(x, y, side)
+            else:
+                self._draw_face(x, y, side)
+
+    def _draw_photo(self, x: float, y: float, side: float) -> None:
+        tex = self._texture
+        crop = min(tex.width, tex.height)
+        region = tex.get_region((tex.width - crop) // 2, (tex.height - crop) // 2, crop, crop)
+        Color(1, 1, 1, 1)
+        RoundedRectangle(texture=region, pos=(x, y), size=(side, side), radius=[side * 0.12])
+
+    def _draw_face(self, x: float, y: float, s: float) -> None:
+        key = self.person
+        Color(*_hex(_pick(_BACKGROUNDS, key, "bg")))
+        RoundedRectangle(pos=(x, y), size=(s, s), radius=[s * 0.12])
+        skin = _hex(_pick(_SKINS, key, "skin"))
+        hair = _hex(_pick(_HAIR, key, "hair"))
+        # shoulders
+        Color(*_hex(_pick(("#2E5E8C", "#7A3E65", "#3D6B3D", "#8C5A2E"), key, "shirt")))
+        Ellipse(
+            pos=(x + 0.14 * s, y - 0.30 * s),
+            size=(0.72 * s, 0.62 * s),
+            angle_start=-90,
+            angle_end=90,
+        )
+        # long hair falls behind the shoulders for some people
+        Color(*hair)
+        if _pick(("short", "long"), key, "style") == "long":
+            RoundedRectangle(
+                pos=(x + 0.25 * s, y + 0.22 * s), size=(0.50 * s, 0.5 * s), radius=[0.1 * s]
+            )
+        # neck and head
+        Color(*skin)
+        Rectangle(pos=(x + 0.43 * s, y + 0.26 * s), size=(0.14 * s, 0.12 * s))
+        Color(*hair)
+        Ellipse(pos=(x + 0.25 * s, y + 0.40 * s), size=(0.50 * s, 0.52 * s))
+        Color(*skin)
+        Ellipse(pos=(x + 0.29 * s, y + 0.33 * s), size=(0.42 * s, 0.50 * s))
+        Color(*hair)
+        Ellipse(
+            pos=(x + 0.28 * s, y + 0.66 * s),
+            size=(0.44 * s, 0.24 * s),
+            angle_start=-90,
+            angle_end=90,
+        )
+        # eyes and smile
+        Color(0.12, 0.12, 0.12, 1)
+        Ellipse(pos=(x + 0.40 * s, y + 0.60 * s), size=(0.045 * s, 0.055 * s))
+        Ellipse(pos=(x + 0.555 * s, y + 0.60 * s), size=(0.045 * s, 0.055 * s))
+        Line(circle=(x + 0.5 * s, y + 0.53 * s, 0.09 * s, 120, 240), width=max(1.5, 0.012 * s))
+
+
+def walk(widget: Widget) -> Iterator[Widget]:
+    """``widget`` and all its descendants."""
+    yield widget
+    for child in widget.children:
+        yield from walk(child)
+
+
+def find(root: Widget, name: str) -> Widget:
+    """The descendant called ``name``; ``LookupError`` if there is none."""
+    for widget in walk(root):
+        if getattr(widget, "name", None) == name:
+            return widget
+    raise LookupError(f"no widget called {name!r} on this screen")
+
+
+def buttons(root: Widget) -> list[BigButton]:
+    """Every big button under ``root``."""
+    return [w for w in walk(root) if isinstance(w, BigButton)]

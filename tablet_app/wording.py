@@ -1,0 +1,73 @@
+"""Dates and times in plain words, in the resident's local time.
+
+Storage and the wire are UTC; the resident reads "Tomorrow at 10:00", never a date
+format. Everything takes ``now`` as an argument so it can be tested without a clock.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from tablet_app.i18n import Lang, month_name, translate, weekday_name
+
+LOCAL_TZ = ZoneInfo("Europe/Madrid")
+
+
+def local(moment: datetime, tz: ZoneInfo = LOCAL_TZ) -> datetime:
+    """``moment`` (aware) in local time; a naive value is refused."""
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime has no meaning here; pass an aware one")
+    return moment.astimezone(tz)
+
+
+def clock_text(now: datetime, tz: ZoneInfo = LOCAL_TZ) -> str:
+    """``16:05``."""
+    return local(now, tz).strftime("%H:%M")
+
+
+def date_text(now: datetime, lang: Lang, tz: ZoneInfo = LOCAL_TZ) -> str:
+    """``Monday 23 November`` / ``dilluns, 23 de novembre``."""
+    day = local(now, tz)
+    weekday = weekday_name(day.weekday(), lang)
+    month = month_name(day.month, lang)
+    if lang == "en":
+        return f"{weekday} {day.day} {month}"
+    return f"{weekday.capitalize()}, {day.day} {month}"
+
+
+def when_text(moment: datetime, now: datetime, lang: Lang, tz: ZoneInfo = LOCAL_TZ) -> str:
+    """``Today at 10:00``, ``Tomorrow at 10:00``, ``Thursday at 10:00`` or a date."""
+    at = local(moment, tz)
+    today = local(now, tz).date()
+    hhmm = at.strftime("%H:%M")
+    days = (at.date() - today).days
+    if days == 0:
+        return translate("agenda.today", lang, time=hhmm)
+    if days == 1:
+        return translate("agenda.tomorrow", lang, time=hhmm)
+    if 1 < days < 7:
+        return translate("agenda.weekday", lang, day=weekday_name(at.weekday(), lang), time=hhmm)
+    day = f"{at.day} {month_name(at.month, lang)}"
+    return translate("agenda.weekday", lang, day=day, time=hhmm)
+
+
+def next_deadline(
+    deadlines: list[time], now: datetime, tz: ZoneInfo = LOCAL_TZ, *, after_today: bool = False
+) -> datetime | None:
+    """The next local check-in deadline after ``now`` (UTC), or ``None`` if there are none.
+
+    ``after_today`` skips the rest of today: once the resident has checked in, the next
+    one that matters is tomorrow's.
+    """
+    if not deadlines:
+        return None
+    here = local(now, tz)
+    start: date = here.date() + timedelta(days=1 if after_today else 0)
+    for offset in range(0, 3):
+        day = start + timedelta(days=offset)
+        for deadline in sorted(deadlines):
+            candidate = datetime.combine(day, deadline, tzinfo=tz)
+            if candidate > here:
+                return candidate.astimezone(now.tzinfo)
+    return None

@@ -1,0 +1,50 @@
+"""A real Kivy window on a private Xvfb display, shared by the tablet's window tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tablet_app.xserver import virtual_display
+
+WIDTH, HEIGHT = 1280, 800
+
+
+@pytest.fixture(scope="session")
+def kivy_window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Kivy's window (one per process), on an Xvfb display started for this session."""
+    with virtual_display(WIDTH, HEIGHT) as display:
+        os.environ["DISPLAY"] = display
+        os.environ["KIVY_HOME"] = str(tmp_path_factory.mktemp("kivy-home"))
+        from tablet_app.kivyenv import prepare_kivy
+
+        prepare_kivy(WIDTH, HEIGHT)
+        from kivy.base import EventLoop
+        from kivy.core.window import Window
+
+        EventLoop.ensure_window()
+        yield Window
+        # Kivy cannot reopen a window in the same process; leave it for interpreter exit.
+
+
+def pump(frames: int = 3) -> None:
+    """Let Kivy lay out and draw a few frames."""
+    from kivy.base import EventLoop
+
+    for _ in range(frames):
+        EventLoop.idle()
+
+
+def tap(widget: Any) -> None:
+    """Touch ``widget`` at its centre like a finger: down, then up, through the window."""
+    from kivy.tests.common import UnitTestTouch
+
+    x, y = widget.to_window(*widget.center)
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    pump(1)
+    touch.touch_up()
+    pump(2)

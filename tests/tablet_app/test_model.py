@@ -1,0 +1,278 @@
+"""The tablet's behaviour without a window: what each touch and command causes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from protocol import (
+    AlarmReceived,
+    CheckIn,
+    Configure,
+    Panic,
+    PlayMessage,
+    Prompt,
+    PromptAnswer,
+    Reminder,
+)
+from tablet_app.model import (
+    AgendaItem,
+    CallState,
+    Contact,
+    EndCall,
+    HelpState,
+    MarkRead,
+    Message,
+    Publish,
+    RespondInvitation,
+    Ring,
+    Screen,
+    Speak,
+    StartCall,
+    TabletModel,
+)
+
+NOW = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)  # Monday 09:05 in Madrid
+
+
+def published(model: TabletModel) -> list[Publish]:
+    return [e for e in model.take_effects() if isinstance(e, Publish)]
+
+
+def test_im_ok_publishes_a_check_in_and_says_when_the_next_is_due() -> None:
+    model = TabletModel(language="en", online=True, check_in_deadlines=[time(10, 0)])
+    model.press_ok(NOW)
+    [effect] = published(model)
+    assert effect.body == CheckIn(source="tablet")
+    assert model.screen is Screen.CHECKIN
+    assert not model.check_in_queued
+    # today's 10:00 is covered by this check-in: the next one is tomorrow's
+    assert model.next_check_in(NOW) == "Tomorrow at 10:00"
+
+
+def test_im_ok_offline_says_it_is_saved() -> None:
+    model = TabletModel(language="ca", online=False)
+    model.press_ok(NOW)
+    assert published(model)
+    assert model.check_in_queued
+    model.delivered("anything")
+    assert not model.check_in_queued
+
+
+def test_help_publishes_a_tablet_panic_and_shows_the_centres_confirmation() -> None:
+    model = TabletModel(language="en", online=True)
+    model.press_help(NOW)
+    [effect] = published(model)
+    assert effect.body == Panic(source="tablet")
+    assert model.help_state is HelpState.SENDING
+    assert model.help_lines()[0] == "Calling the centre…"
+    model.on_command(AlarmReceived(alarm_id="a1", event_id=effect.message_id), NOW)
+    assert model.help_state is HelpState.RECEIVED
+    assert model.screen is Screen.HELP
+    assert model.help_lines()[0] == "The centre has received your call."
+    assert Speak("The centre has received your call.", "en") in model.take_effects()
+
+
+def test_help_offline_retries_visibly_until_the_network_returns() -> None:
+    model = TabletModel(language="en", online=False)
+    model.press_help(NOW)
+    [effect] = published(model)
+    assert model.help_state is HelpState.WAITING_NETWORK
+    model.retrying()
+    model.retrying()
+    assert model.help_lines() == ("No connection. Trying again…", "Attempt 3")
+    model.set_online(True)
+    model.delivered(effect.message_id)
+    assert model.help_state is HelpState.SENDING
+
+
+def test_a_second_help_press_while_sending_publishes_nothing_more() -> None:
+    model = TabletModel(online=True)
+    model.press_help(NOW)
+    model.press_help(NOW)
+    assert len(published(model)) == 1
+
+
+def test_losing_the_network_while_sending_help_shows_the_retry_notice() -> None:
+    model = TabletModel(online=True)
+    model.press_help(NOW)
+    model.set_online(False)
+    assert model.help_state is HelpState.WAITING_NETWORK
+
+
+def _prompt(kind: str = "inactivity", seconds: int = 60, schedule: str | None = None) -> Prompt:
+    return Prompt(
+        prompt_id="p1",
+        kind=kind,  # type: ignore[arg-type]
+        expires=NOW + timedelta(seconds=seconds),
+        schedule=schedule,
+    )
+
+
+def test_a_prompt_is_shown_spoken_and_answered() -> None:
+    model = TabletModel(language="en", online=True)
+    model.on_command(_prompt(), NOW)
+    assert model.screen is Screen.PROMPT
+    assert model.prompt_question() == "Are you all right?"
+    assert Speak("Are you all right?", "en") in model.take_effects()
+    model.answer_prompt("fine", NOW + timedelta(seconds=5))
+    [effect] = published(model)
+    assert effect.body == PromptAnswer(prompt_id="p1", answer="fine")
+    # a second tap adds nothing
+    model.answer_prompt("help", NOW + timedelta(seconds=6))
+    assert published(model) == []
+    model.close_prompt()
+    assert model.screen is Screen.HOME
+    assert model.prompt is None
+
+
+def test_medication_prompt_names_the_dose() -> None:
+    model = TabletModel(language="en")
+    model.on_command(_prompt("medication", schedule="9:00"), NOW)
+    assert model.prompt_question() == "Did you take your 9:00 medication?"
+    assert model.prompt_buttons() == ("Yes, I took it", "No")
+
+
+def test_an_unanswered_prompt_times_out_and_lets_the_alarm_go_ahead() -> None:
+    model = TabletModel(language="en", online=True)
+    model.on_command(_prompt(seconds=30), NOW)
+    model.take_effects()
+    model.tick(NOW + timedelta(seconds=10))
+    assert model.prompt_result is None
+    assert 0.6 < model.prompt_time_left(NOW + timedelta(seconds=10)) < 0.7
+    model.tick(NOW + timedelta(seconds=30))
+    assert model.prompt_result == "timeout"
+    assert model.prompt_result_text() == "No answer received. The centre will call you."
+    # nothing is published: the hub's own timer raises the alarm
+    assert published(model) == []
+    model.answer_prompt("fine", NOW + timedelta(seconds=31))
+    assert published(model) == []
+
+
+def test_an_expired_prompt_is_not_shown() -> None:
+    model = TabletModel()
+    model.on_command(_prompt(seconds=-1), NOW)
+    assert model.prompt is None
+    assert model.screen is Screen.HOME
+
+
+def test_configure_switches_language_and_check_in_times() -> None:
+    model = TabletModel(language="ca")
+    model.on_command(Configure(language="es", check_in_deadlines=[time(11, 30)]), NOW)
+    assert model.t("home.ok") == "Estoy bien"
+    assert model.next_check_in(NOW) == "Hoy a las 11:30"
+    model.on_command(Configure(heartbeat_s=60), NOW)
+    assert model.language == "es"
+
+
+def test_reminder_and_played_message_show_a_notice() -> None:
+    model = TabletModel(language="en")
+    due = NOW + timedelta(hours=1)
+    model.on_command(Reminder(reminder_id="r1", text="Blood pressure pill", due=due), NOW)
+    assert model.screen is Screen.NOTICE
+    assert model.notice_text == "Today at 10:05: Blood pressure pill"
+    model.on_command(PlayMessage(text="Bon dia!", language="ca"), NOW)
+    assert Speak("Bon dia!", "ca") in model.take_effects()
+
+
+def _family() -> TabletModel:
+    model = TabletModel(language="en")
+    model.contacts = [Contact("maria", "Maria"), Contact("jordi", "Jordi")]
+    model.messages = [
+        Message("m1", "maria", "text", NOW - timedelta(hours=2), text="Hi", read=True),
+        Message("m2", "jordi", "photo", NOW - timedelta(hours=1), media="/x.png"),
+        Message("m3", "maria", "text", NOW - timedelta(minutes=5), text="Bye"),
+    ]
+    return model
+
+
+def test_unread_badge_and_read_receipts() -> None:
+    model = _family()
+    assert model.unread_count() == 2
+    assert [c.id for c in model.conversations()] == ["maria", "jordi"]
+    model.open_conversation("maria")
+    assert MarkRead(("m3",)) in model.take_effects()
+    assert model.unread_count() == 1
+    model.open_conversation("maria")
+    assert model.take_effects() == []
+    model.add_message(Message("m4", "jordi", "voice", NOW))
+    model.add_message(Message("m4", "jordi", "voice", NOW))
+    assert model.unread_count("jordi") == 2
+
+
+def test_incoming_call_rings_and_can_be_answered_or_declined() -> None:
+    model = _family()
+    model.incoming_call("c1", "maria")
+    assert model.screen is Screen.CALL
+    assert model.call_headline() == "Maria is calling you"
+    assert model.take_effects() == [Ring(on=True)]
+    model.go(Screen.HOME)  # cannot leave a ringing call by accident
+    assert model.screen is Screen.CALL
+    model.answer_call()
+    assert model.take_effects() == [Ring(on=False), StartCall("maria", call_id="c1")]
+    assert model.call_state is CallState.TALKING
+    model.decline_call()
+    assert model.take_effects() == [EndCall("c1")]
+    assert model.call_state is CallState.ENDED
+
+    model.go(Screen.HOME)
+    model.incoming_call("c2", "jordi")
+    model.take_effects()
+    model.decline_call()
+    assert model.take_effects() == [Ring(on=False), EndCall("c2", declined=True)]
+    assert model.screen is Screen.HOME
+
+
+def test_outgoing_call_by_tapping_a_face() -> None:
+    model = _family()
+    model.call_contact("jordi")
+    assert model.take_effects() == [StartCall("jordi")]
+    assert model.call_headline() == "Calling Jordi…"
+    model.incoming_call("c9", "maria")  # busy: not shown
+    assert model.call_contact_id == "jordi"
+    model.call_connected("c3")
+    assert model.call_state is CallState.TALKING
+    assert model.call_id == "c3"
+    model.call_ended()
+    assert model.call_headline() == "The call has ended."
+
+
+def test_agenda_in_plain_words_and_invitations() -> None:
+    model = TabletModel(language="en")
+    model.agenda = [
+        AgendaItem("a2", "Maria visits", datetime(2026, 11, 24, 9, 0, tzinfo=UTC), "visit"),
+        AgendaItem("old", "Yesterday", datetime(2026, 11, 22, 9, 0, tzinfo=UTC)),
+        AgendaItem("a1", "Workshop", datetime(2026, 11, 23, 16, 0, tzinfo=UTC), invitation=True),
+    ]
+    items = model.agenda_items(NOW)
+    assert [model.agenda_line(i, NOW) for i in items] == [
+        "Today at 17:00: Workshop",
+        "Tomorrow at 10:00: Maria visits",
+    ]
+    model.respond_invitation("a1", accept=False)
+    assert model.take_effects() == [RespondInvitation("a1", accept=False)]
+    assert [i.id for i in model.agenda_items(NOW)] == ["a2"]
+
+
+def test_pairing_pad_accepts_only_digits() -> None:
+    model = TabletModel()
+    for key in ["1", "x", "2", "", "34"]:
+        model.pair_press(key)
+    assert model.pair_digits == "12"
+    model.pair_erase()
+    model.pair_erase()
+    model.pair_erase()
+    assert model.pair_digits == ""
+    for _ in range(20):
+        model.pair_press("9")
+    assert len(model.pair_digits) == 12
+
+
+@pytest.mark.parametrize("lang", ["ca", "es", "en"])
+def test_every_screen_text_exists_in_each_language(lang: str) -> None:
+    model = _family()
+    model.language = lang  # type: ignore[assignment]
+    assert "{" not in model.call_headline()
+    model.on_command(_prompt("wellbeing"), NOW)
+    assert "{" not in model.prompt_question()

@@ -1,0 +1,147 @@
+"""The Kivy layer in a real window: touches on the widgets reach the model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from protocol import AlarmReceived, CheckIn, Panic, Prompt, PromptAnswer
+from tablet_app.model import Contact, Message, Publish, Screen, StartCall, TabletModel
+from tests.tablet_app.conftest import pump, tap
+
+pytestmark = pytest.mark.tablet
+
+NOW = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def view(kivy_window: Any) -> Iterator[Any]:
+    from tablet_app.screens import Actions
+    from tablet_app.ui import TabletView
+
+    model = TabletModel(language="en", online=True)
+    model.contacts = [Contact("maria", "Maria"), Contact("jordi", "Jordi")]
+    model.messages = [Message("m1", "maria", "text", NOW - timedelta(minutes=3), text="Hello")]
+    played: list[Message] = []
+    widget = TabletView(model, lambda: NOW, Actions(lambda: None, played.append))
+    kivy_window.add_widget(widget)
+    pump()
+    yield widget
+    widget.detach()
+    kivy_window.remove_widget(widget)
+
+
+def find(view: Any, name: str) -> Any:
+    from tablet_app.widgets import find as find_widget
+
+    return find_widget(view, name)
+
+
+def test_tapping_im_ok_publishes_a_check_in_and_shows_thanks(view: Any) -> None:
+    tap(find(view, "home.ok"))
+    effects = view.model.take_effects()
+    assert [e.body for e in effects if isinstance(e, Publish)] == [CheckIn(source="tablet")]
+    assert view.shown is Screen.CHECKIN
+    tap(find(view, "done"))
+    assert view.shown is Screen.HOME
+
+
+def test_tapping_help_then_the_centres_answer(view: Any) -> None:
+    tap(find(view, "home.help"))
+    [panic] = [e for e in view.model.take_effects() if isinstance(e, Publish)]
+    assert panic.body == Panic(source="tablet")
+    assert find(view, "help.line").text == "Calling the centre…"
+    view.model.on_command(AlarmReceived(alarm_id="a1"), NOW)
+    pump()
+    assert find(view, "help.line").text == "The centre has received your call."
+
+
+def test_a_touch_outside_every_button_does_nothing(view: Any) -> None:
+    from kivy.tests.common import UnitTestTouch
+
+    button = find(view, "home.ok")
+    x, y = button.to_window(button.x - 5, button.y - 5)  # the gap between buttons
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+    pump()
+    assert view.model.take_effects() == []
+    assert view.shown is Screen.HOME
+
+
+def test_prompt_answered_by_touch(view: Any) -> None:
+    prompt = Prompt(prompt_id="p1", kind="inactivity", expires=NOW + timedelta(minutes=1))
+    view.model.on_command(prompt, NOW)
+    pump()
+    assert find(view, "prompt.question").text == "Are you all right?"
+    tap(find(view, "prompt.fine"))
+    bodies = [e.body for e in view.model.take_effects() if isinstance(e, Publish)]
+    assert bodies == [PromptAnswer(prompt_id="p1", answer="fine")]
+    assert find(view, "prompt.result").text == "Thank you. We are glad you are well."
+    tap(find(view, "prompt.close"))
+    assert view.shown is Screen.HOME
+
+
+def test_messages_badge_then_reading_clears_it(view: Any) -> None:
+    assert find(view, "home.messages").badge == "1"
+    tap(find(view, "home.messages"))
+    assert view.shown is Screen.MESSAGES
+    tap(find(view, "messages.contact.maria"))
+    assert view.shown is Screen.CONVERSATION
+    tap(find(view, "back"))
+    tap(find(view, "back"))
+    assert view.shown is Screen.HOME
+    assert find(view, "home.messages").badge == ""
+
+
+def test_calling_a_face(view: Any) -> None:
+    tap(find(view, "home.call"))
+    tap(find(view, "call.face.jordi"))
+    assert StartCall("jordi") in view.model.take_effects()
+    assert find(view, "call.headline").text == "Calling Jordi…"
+    tap(find(view, "call.hangup"))
+    assert find(view, "call.headline").text == "The call has ended."
+
+
+def test_language_switch_redraws_every_label(view: Any) -> None:
+    view.model.set_language("ca")
+    pump()
+    assert find(view, "home.ok").label.text == "Estic bé"
+    assert find(view, "home.help").label.text == "Ajuda"
+
+
+def _all_screens(model: TabletModel) -> Iterator[Screen]:
+    for screen in (Screen.HOME, Screen.MESSAGES, Screen.CALL, Screen.AGENDA, Screen.PAIR):
+        model.go(screen)
+        yield screen
+    model.incoming_call("c1", "maria")
+    yield Screen.CALL
+    model.decline_call()
+    model.on_command(
+        Prompt(prompt_id="p2", kind="medication", expires=NOW + timedelta(minutes=1)), NOW
+    )
+    yield Screen.PROMPT
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.5])
+def test_every_button_is_at_least_15_mm(view: Any, scale: float) -> None:
+    from tablet_app.widgets import buttons
+
+    view.model.font_scale = scale
+    for screen in _all_screens(view.model):
+        pump()
+        sizes = view.sizes()
+        found = buttons(view)
+        assert found, screen
+        for button in found:
+            assert min(button.size) >= sizes.min_target, (screen, button.name, button.size)
+
+
+def test_high_contrast_theme_paints_black(view: Any, kivy_window: Any) -> None:
+    view.model.high_contrast = True
+    view.model.changed()
+    pump()
+    assert tuple(kivy_window.clearcolor) == (0.0, 0.0, 0.0, 1.0)
