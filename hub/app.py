@@ -41,8 +41,9 @@ ROUTE_MODULES: list[str] = [
     "hub.timeseries.app",
     "hub.ingest.app",
     "hub.web",
-    "hub.family.routes",
     "hub.outbox.routes",
+    "hub.family.routes",
+    "hub.service.routes",
 ]
 
 __all__ = [

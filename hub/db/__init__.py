@@ -19,6 +19,7 @@ MODEL_MODULES: list[str] = [
     "hub.db.models",
     "hub.outbox.models",
     "hub.family.models",
+    "hub.service.models",
 ]
 
 
