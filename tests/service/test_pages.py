@@ -15,7 +15,12 @@ Headers = Any
 
 
 @pytest.mark.parametrize(
-    ("lang", "text"), [("ca", "Enviar la sol·licitud"), ("es", "Enviar la solicitud"), ("en", "Send the application")]
+    ("lang", "text"),
+    [
+        ("ca", "Enviar la sol·licitud"),
+        ("es", "Enviar la solicitud"),
+        ("en", "Send the application"),
+    ],
 )
 async def test_public_pages_in_each_language(hub_client: Client, lang: str, text: str) -> None:
     resp = await hub_client.get(f"/service/apply?lang={lang}")
@@ -38,23 +43,31 @@ async def test_staff_pages_need_sign_in_and_role(hub_client: Client, auth_header
 
 
 async def test_staff_pages_show_the_lifecycle(
-    hub_client: Client, hub_sessionmaker: async_sessionmaker[AsyncSession],
-    hub_clock: ManualClock, auth_headers: Headers,
+    hub_client: Client,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+    auth_headers: Headers,
 ) -> None:
     coordinator = await auth_headers(Role.COORDINATOR)
     installer = await auth_headers(Role.INSTALLER)
     waiting, _ = await submit(hub_client, person_name="Pere Vidal", birth_date="1938-02-02")
     reference, _ = await submit(hub_client)
-    order_id = await install(hub_client, hub_sessionmaker, coordinator, installer, reference, hub_clock())
+    order_id = await install(
+        hub_client, hub_sessionmaker, coordinator, installer, reference, hub_clock()
+    )
     await post(hub_client, f"/api/service/work-orders/{order_id}/confirm", installer)
     page = await (await hub_client.get("/service?lang=en", headers=coordinator)).text()
     assert waiting in page
     assert reference in page
     assert "Done on time" in page
-    detail = await (await hub_client.get(f"/service/referrals/{reference}?lang=en", headers=coordinator)).text()
+    detail = await (
+        await hub_client.get(f"/service/referrals/{reference}?lang=en", headers=coordinator)
+    ).text()
     assert "Care plan (version 1)" in detail
     assert "Service active" in detail
-    order = await (await hub_client.get(f"/service/work-orders/{order_id}?lang=ca", headers=installer)).text()
+    order = await (
+        await hub_client.get(f"/service/work-orders/{order_id}?lang=ca", headers=installer)
+    ).text()
     assert "Primer missatge rebut" in order
     assert "Instal·lació completa" in order
     figures = await (await hub_client.get("/service/figures?lang=es", headers=coordinator)).text()
