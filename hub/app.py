@@ -44,6 +44,7 @@ ROUTE_MODULES: list[str] = [
     "hub.outbox.routes",
     "hub.family.routes",
     "hub.service.routes",
+    "hub.console",
 ]
 
 __all__ = [
