@@ -251,7 +251,10 @@ def _status(
     device = state.device(event.device_id)
     if body.state == "offline":
         if device.offline_since is None:
-            return state.with_device(DeviceHealth(event.device_id, offline_since=at))
+            supervised = body.reason == "supervision"
+            return state.with_device(
+                DeviceHealth(event.device_id, offline_since=at, supervised=supervised)
+            )
         return state
     if device.offline_since is None:
         return state

@@ -7,7 +7,7 @@ deadline that passed while the hub was down is simply in the past and fires at o
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from alerts import baseline
@@ -98,8 +98,9 @@ def pending_timers(plan: CarePlan, state: ResidentState) -> list[Timer]:
                 )
     for device in state.devices:
         if device.offline_since is not None and not device.offline_alarmed:
+            grace = timedelta(0) if device.supervised else plan.technical.offline_grace
             dynamic(
-                device.offline_since + plan.technical.offline_grace,
+                device.offline_since + grace,
                 TimerKind.DEVICE_OFFLINE,
                 device.device_id,
             )
@@ -193,7 +194,8 @@ def _inactivity_window(
 def _check_in(plan: CarePlan, state: ResidentState, timer: Timer, out: Findings) -> ResidentState:
     opens = timer.at - plan.check_in.opens_before
     last = state.last_check_in_at
-    if (last is not None and last >= opens) or state.monitored_since > opens:
+    # Monitoring that began after the window opened still counts: when in doubt, alarm.
+    if last is not None and last >= opens:
         return state
     explanation = Explanation.of(
         "missed_check_in", deadline=timer.key, last=hhmm(plan, last, timer.at)
