@@ -324,8 +324,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
     )
     elapsed = wallclock.monotonic() - began
     data = report.as_dict()
+    header = ("rule", "incid", "det", "miss", "med s", "max s", "FA", "unexp")
+    widths = (-18, 6, 5, 5, 8, 8, 5, 6)
     print(
-        f"{'rule':<18}{'incid':>6}{'det':>5}{'miss':>5}{'med s':>8}{'max s':>8}{'FA':>5}{'unexp':>6}"
+        "".join(f"{h:<{-w}}" if w < 0 else f"{h:>{w}}" for h, w in zip(header, widths, strict=True))
     )
     for rule, figures in data["rules"].items():
         print(
