@@ -29,6 +29,8 @@ ROUTE_MODULES: list[str] = [
     "hub.auth.routes",
     "hub.web",
     "hub.outbox.routes",
+    "hub.family.routes",
+    "hub.service.routes",
 ]
 
 __all__ = [

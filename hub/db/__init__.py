@@ -18,6 +18,8 @@ from hub.db.migrate import alembic_config, downgrade_to_base, migration_heads, u
 MODEL_MODULES: list[str] = [
     "hub.db.models",
     "hub.outbox.models",
+    "hub.family.models",
+    "hub.service.models",
 ]
 
 

@@ -96,7 +96,8 @@ def _check_phone(errors: list[FieldError], field: str, value: str, required: boo
         errors.append(FieldError(field, "err_phone"))
 
 
-def _parse_contacts(raw: Any, errors: list[FieldError]) -> tuple[ReferralContact, ...]:
+def parse_contacts(raw: Any, errors: list[FieldError]) -> tuple[ReferralContact, ...]:
+    """Contacts of a form (empty rows skipped); problems are appended to ``errors``."""
     items = raw if isinstance(raw, list) else []
     contacts: list[ReferralContact] = []
     for index, item in enumerate(items[: MAX_CONTACTS + 1]):
@@ -171,7 +172,7 @@ def parse_referral(data: Mapping[str, Any], today: date) -> ReferralForm:
         if len(value) > 2000:
             errors.append(FieldError(key, "err_too_long"))
 
-    contacts = _parse_contacts(data.get("contacts"), errors)
+    contacts = parse_contacts(data.get("contacts"), errors)
     if not _flag(data, "consent_data"):
         errors.append(FieldError("consent_data", "err_consent"))
 

@@ -11,3 +11,122 @@ from tests.family.media_samples import Samples, make_samples
 def media_samples(tmp_path_factory: pytest.TempPathFactory) -> Samples:
     """Real small photo, video and voice files (encoded once per session)."""
     return make_samples(tmp_path_factory.mktemp("media"))
+
+
+# ---------------------------------------------------------------- a hub with residents
+
+import secrets  # noqa: E402
+from collections.abc import Awaitable, Callable  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+from aiohttp.test_utils import TestClient  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
+
+from hub.auth import Role  # noqa: E402
+from hub.db.models import Home, Resident  # noqa: E402
+from tests.hub.fixtures import TEST_PASSWORD  # noqa: E402
+
+
+@dataclass
+class Person:
+    """A user of the test hub with their headers and party key."""
+
+    user_id: int
+    headers: dict[str, str]
+    name: str
+    username: str = ""
+
+    @property
+    def party(self) -> str:
+        return f"u:{self.user_id}"
+
+
+@dataclass
+class Tablet:
+    """A resident with their tablet's headers."""
+
+    resident_id: int
+    headers: dict[str, str]
+    name: str
+
+    @property
+    def party(self) -> str:
+        return f"r:{self.resident_id}"
+
+
+@dataclass
+class World:
+    """Factories over one running test hub."""
+
+    client: TestClient[Any, Any]
+    sessionmaker: async_sessionmaker[AsyncSession]
+    make_user: Callable[..., Awaitable[Any]]
+    token_for: Callable[..., Awaitable[str]]
+    operator: dict[str, str] = field(default_factory=dict)
+
+    async def person(self, role: Role = Role.FAMILY, name: str = "") -> Person:
+        username = f"{role.value}-{secrets.token_hex(3)}"
+        token = await self.token_for(role, username=username, display_name=name or username)
+        headers = {"Authorization": f"Bearer {token}"}
+        me = await self.client.get("/api/family/me", headers=headers)
+        body = await me.json()
+        return Person(int(body["party"][2:]), headers, body["name"], username)
+
+    async def sign_in(self, person: Person) -> None:
+        """Fresh tokens for ``person`` (after the test clock moved past their expiry)."""
+        resp = await self.client.post(
+            "/api/auth/login", json={"username": person.username, "password": TEST_PASSWORD}
+        )
+        assert resp.status == 200, await resp.text()
+        person.headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+
+    async def resident(self, name: str = "Maria") -> Tablet:
+        async with self.sessionmaker() as session:
+            home = Home(address="C/ Major 1, Barcelona")
+            session.add(home)
+            await session.flush()
+            resident = Resident(home_id=home.id, name=name, language="ca")
+            session.add(resident)
+            await session.commit()
+            rid = resident.id
+        if not self.operator:
+            self.operator = {"Authorization": f"Bearer {await self.token_for(Role.OPERATOR)}"}
+        resp = await self.client.post(
+            "/api/family/tablets",
+            json={"resident_id": rid, "device_id": f"tab-{rid}-{secrets.token_hex(2)}"},
+            headers=self.operator,
+        )
+        assert resp.status == 201, await resp.text()
+        token = (await resp.json())["token"]
+        return Tablet(rid, {"Authorization": f"Bearer {token}"}, name)
+
+    async def link(
+        self, tablet: Tablet, person: Person, consent: list[str] | None = None
+    ) -> dict[str, Any]:
+        resp = await self.client.post(
+            f"/api/family/residents/{tablet.resident_id}/linking-codes",
+            json={"consent": consent or []},
+            headers=tablet.headers,
+        )
+        assert resp.status == 201, await resp.text()
+        code = (await resp.json())["code"]
+        resp = await self.client.post(
+            "/api/family/links",
+            json={"code": code, "relationship": "daughter"},
+            headers=person.headers,
+        )
+        assert resp.status == 201, await resp.text()
+        body: dict[str, Any] = await resp.json()
+        return body
+
+
+@pytest.fixture
+def world(
+    hub_client: TestClient[Any, Any],
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: Callable[..., Awaitable[Any]],
+    token_for: Callable[..., Awaitable[str]],
+) -> World:
+    """A running hub (SQLite and PostgreSQL) with factories for residents and people."""
+    return World(hub_client, hub_sessionmaker, make_user, token_for)

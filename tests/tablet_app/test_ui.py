@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -145,3 +146,67 @@ def test_high_contrast_theme_paints_black(view: Any, kivy_window: Any) -> None:
     view.model.changed()
     pump()
     assert tuple(kivy_window.clearcolor) == (0.0, 0.0, 0.0, 1.0)
+
+
+# ---------------------------------------------------------------- window + real broker
+
+
+@pytest.mark.broker
+async def test_touches_in_the_window_reach_a_real_broker(
+    kivy_window: Any, mosquitto: Any, tmp_path: Any
+) -> None:
+    import asyncio
+
+    import aiomqtt
+
+    from protocol import Channel, command_topic, decode_event, device_topic, encode, envelope
+    from tablet_app.controller import SilentRinger, TabletController
+    from tablet_app.link import Broker, HubLink
+    from tablet_app.outbox import Outbox
+    from tablet_app.screens import Actions
+    from tablet_app.ui import TabletView
+
+    model = TabletModel(language="en")
+    outbox = Outbox(tmp_path / "outbox.db")
+    link = HubLink("tablet-ui", Broker(port=mosquitto.port), outbox, retry_s=(0.1,))
+
+    class Quiet:
+        def say(self, text: str, language: str) -> None:
+            pass
+
+    now = lambda: datetime.now(UTC)  # noqa: E731
+    TabletController(model, link, speaker=Quiet(), ringer=SilentRinger(), clock=now)
+    view = TabletView(model, now, Actions(lambda: None, lambda _m: None))
+    kivy_window.add_widget(view)
+    task = asyncio.create_task(link.run())
+    try:
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as hub:
+            await hub.subscribe(device_topic("tablet-ui", Channel.EVENT), qos=1)
+            async with asyncio.timeout(20):
+                await link.wait_connected()
+            pump()
+            assert view.model.online
+
+            tap(find(view, "home.help"))
+            async with asyncio.timeout(20):
+                message = await anext(aiter(hub.messages))
+            panic = decode_event(bytes(message.payload))  # type: ignore[arg-type]
+            assert panic.body == Panic(source="tablet")
+
+            received = AlarmReceived(alarm_id="al-9", event_id=panic.id)
+            await hub.publish(
+                command_topic("tablet-ui", "alarm_received"),
+                encode(envelope(received, id="cmd1", ts=now(), seq=1)),
+                qos=1,
+            )
+            async with asyncio.timeout(20):
+                while find(view, "help.line").text != "The centre has received your call.":
+                    await asyncio.sleep(0.05)
+                    pump(1)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        outbox.close()
+        view.detach()
+        kivy_window.remove_widget(view)

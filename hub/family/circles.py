@@ -1,0 +1,351 @@
+"""Circles: tablet tokens, linking codes, links and consent (``/api/family/...``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
+from hub.audit import record_audit
+from hub.auth.roles import Role
+from hub.db.models import Resident
+from hub.family import linking
+from hub.family.access import require_manager, require_reader
+from hub.family.consent import ConsentError, decode_scopes, encode_scopes, parse_scopes
+from hub.family.conversations import ensure_direct, leave_direct
+from hub.family.jsonio import int_field, iso, path_int, text_field
+from hub.family.models import CircleLink, LinkAttempt, LinkCode, TabletCredential
+from hub.family.parties import party_names, party_view, resident_party
+from hub.family.principal import (
+    Principal,
+    new_tablet_token,
+    principal_of,
+    require_role,
+    tablet_token_hash,
+)
+from hub.family.settings import FAMILY_SETTINGS
+from hub.http import ApiError, read_json_object
+
+TABLET_ISSUERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.INSTALLER)
+LINKABLE_ROLES = (Role.FAMILY, Role.FACILITATOR)
+
+
+def _consent(values: object) -> str:
+    if not isinstance(values, list):
+        raise ApiError(400, "consent_invalid", "consent must be a list such as ['alarms']")
+    try:
+        return encode_scopes(parse_scopes(values))
+    except ConsentError as err:
+        raise ApiError(400, err.code, err.message) from None
+
+
+def link_view(link: CircleLink, names: dict[str, str]) -> dict[str, Any]:
+    """A circle link for JSON answers."""
+    return {
+        "link_id": link.id,
+        "resident_id": link.resident_id,
+        "member": party_view(link.member, names),
+        "relationship": link.relationship_,
+        "consent": sorted(s.value for s in decode_scopes(link.consent)),
+        "created_at": iso(link.created_at),
+    }
+
+
+# ---------------------------------------------------------------- tablets
+
+
+async def issue_tablet(request: web.Request) -> web.Response:
+    """Staff give a resident's tablet its family-API token (replacing any older one)."""
+    who = await principal_of(request)
+    require_role(who, *TABLET_ISSUERS)
+    data = await read_json_object(request)
+    resident_id = int_field(data, "resident_id")
+    device_id = text_field(data, "device_id", max_length=64)
+    token = new_tablet_token()
+    async with request.app[SESSIONMAKER]() as session:
+        if await session.get(Resident, resident_id) is None:
+            raise ApiError(404, "resident_unknown", "no such resident")
+        await session.execute(
+            delete(TabletCredential).where(TabletCredential.device_id == device_id)
+        )
+        session.add(
+            TabletCredential(
+                device_id=device_id,
+                resident_id=resident_id,
+                token_hash=tablet_token_hash(token),
+                created_at=request.app[CLOCK](),
+            )
+        )
+        await record_audit(
+            session, who.actor, "family.tablet_issue", f"device:{device_id}",
+            {"resident_id": resident_id},
+        )  # fmt: skip
+        await session.commit()
+    body = {"token": token, "resident_id": resident_id, "device_id": device_id}
+    return web.json_response(body, status=201)
+
+
+async def revoke_tablet(request: web.Request) -> web.Response:
+    """Staff withdraw a tablet's token."""
+    who = await principal_of(request)
+    require_role(who, *TABLET_ISSUERS)
+    device_id = request.match_info["device_id"]
+    async with request.app[SESSIONMAKER]() as session:
+        result = await session.execute(
+            delete(TabletCredential).where(TabletCredential.device_id == device_id)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise ApiError(404, "not_found", "this device has no tablet token")
+        await record_audit(session, who.actor, "family.tablet_revoke", f"device:{device_id}")
+        await session.commit()
+    return web.Response(status=204)
+
+
+async def me(request: web.Request) -> web.Response:
+    """Who the caller is to the family network."""
+    who = await principal_of(request)
+    async with request.app[SESSIONMAKER]() as session:
+        names = await party_names(session, [who.party])
+    body: dict[str, Any] = {
+        "party": who.party,
+        "kind": "resident" if who.is_tablet else "user",
+        "name": names[who.party],
+        "role": who.role.value if who.role else None,
+        "resident_id": who.resident_id,
+        "language": who.language,
+    }
+    return web.json_response(body)
+
+
+# ---------------------------------------------------------------- codes and links
+
+
+async def create_code(request: web.Request) -> web.Response:
+    """The resident's tablet (or staff) make a linking code for a new circle member."""
+    who = await principal_of(request)
+    resident_id = path_int(request, "rid")
+    data = await read_json_object(request) if request.can_read_body else {}
+    settings = request.app[FAMILY_SETTINGS]
+    consent = _consent(data.get("consent", []))
+    ttl = int_field(data, "ttl_s", required=False) or settings.link_code_ttl_s
+    if not 60 <= ttl <= settings.link_code_max_ttl_s:
+        raise ApiError(
+            400, "invalid_request", f"ttl_s must be between 60 and {settings.link_code_max_ttl_s}"
+        )
+    now = request.app[CLOCK]()
+    secret = request.app[SETTINGS].jwt_secret
+    async with request.app[SESSIONMAKER]() as session:
+        await require_manager(session, who, resident_id)
+        code = linking.new_code()
+        row = LinkCode(
+            digest=linking.code_digest(code, secret),
+            resident_id=resident_id,
+            consent=consent,
+            created_by=who.party,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+        session.add(row)
+        await record_audit(
+            session, who.actor, "family.code_create", f"resident:{resident_id}",
+            {"consent": consent, "ttl_s": ttl},
+        )  # fmt: skip
+        await session.commit()
+    body = {
+        "code": linking.display_code(code),
+        "expires_at": iso(row.expires_at),
+        "consent": sorted(decode_scopes(consent)),
+    }
+    return web.json_response(body, status=201)
+
+
+async def _recent_failures(
+    session: AsyncSession, who: Principal, since: datetime
+) -> list[datetime]:
+    rows = await session.scalars(
+        select(LinkAttempt.at).where(LinkAttempt.user_id == who.user_id, LinkAttempt.at > since)
+    )
+    return list(rows)
+
+
+async def redeem_code(request: web.Request) -> web.Response:
+    """A person joins a resident's circle with a code and says how they are related."""
+    who = await principal_of(request)
+    require_role(who, *LINKABLE_ROLES)
+    assert who.user_id is not None
+    data = await read_json_object(request)
+    typed = text_field(data, "code", max_length=40)
+    relationship = text_field(data, "relationship", max_length=60)
+    settings = request.app[FAMILY_SETTINGS]
+    policy = linking.GuessPolicy(
+        settings.link_max_failures, timedelta(seconds=settings.link_failure_window_s)
+    )
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONMAKER]() as session:
+        verdict = linking.guess_verdict(
+            await _recent_failures(session, who, now - policy.window), now, policy
+        )
+        if not verdict.allowed:
+            err = ApiError(
+                429,
+                "too_many_attempts",
+                f"too many wrong codes; try again in {verdict.retry_after_s} s",
+                retry_after_s=verdict.retry_after_s,
+            )
+            err.headers["Retry-After"] = str(verdict.retry_after_s)
+            raise err
+        try:
+            code = linking.normalize_code(typed)
+            row = (
+                await session.execute(
+                    select(LinkCode).where(
+                        LinkCode.digest
+                        == linking.code_digest(code, request.app[SETTINGS].jwt_secret)
+                    )
+                )
+            ).scalar_one_or_none()
+            state = (
+                None if row is None else linking.CodeState(row.expires_at, row.used_at, row.revoked)
+            )
+            linking.check_redeemable(state, now)
+        except linking.LinkingError as err:
+            # Every wrong code counts against the limit, malformed ones too.
+            session.add(LinkAttempt(user_id=who.user_id, at=now))
+            await record_audit(session, who.actor, "family.code_refused", "code", {"why": err.code})
+            await session.commit()
+            status = {"code_malformed": 400, "code_unknown": 404}.get(err.code, 410)
+            raise ApiError(status, err.code, err.message) from None
+        assert row is not None
+        link = CircleLink(
+            resident_id=row.resident_id,
+            member=who.party,
+            relationship_=relationship,
+            consent=row.consent,
+            created_at=now,
+        )
+        session.add(link)
+        row.used_at = now
+        row.used_by = who.party
+        try:
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            raise ApiError(409, "already_linked", "you are already in this circle") from None
+        conversation = await ensure_direct(session, resident_party(row.resident_id), who.party, now)
+        await record_audit(
+            session, who.actor, "family.link_create", f"resident:{row.resident_id}",
+            {"link_id": link.id, "relationship": relationship},
+        )  # fmt: skip
+        names = await party_names(session, [who.party])
+        await session.commit()
+    body = link_view(link, names) | {"conversation_id": conversation.id}
+    return web.json_response(body, status=201)
+
+
+async def my_residents(request: web.Request) -> web.Response:
+    """The residents whose circle the caller belongs to."""
+    who = await principal_of(request)
+    async with request.app[SESSIONMAKER]() as session:
+        rows = (
+            await session.execute(
+                select(CircleLink, Resident.name)
+                .join(Resident, Resident.id == CircleLink.resident_id)
+                .where(CircleLink.member == who.party)
+                .order_by(Resident.name)
+            )
+        ).all()
+        out = []
+        for link, name in rows:
+            conversation = await ensure_direct(
+                session, resident_party(link.resident_id), who.party, request.app[CLOCK]()
+            )
+            out.append(
+                {
+                    "resident_id": link.resident_id,
+                    "party": resident_party(link.resident_id),
+                    "name": name,
+                    "relationship": link.relationship_,
+                    "consent": sorted(s.value for s in decode_scopes(link.consent)),
+                    "link_id": link.id,
+                    "conversation_id": conversation.id,
+                }
+            )
+        await session.commit()
+    return web.json_response(out)
+
+
+async def circle(request: web.Request) -> web.Response:
+    """The members of a resident's circle (resident, staff, or a member)."""
+    who = await principal_of(request)
+    resident_id = path_int(request, "rid")
+    async with request.app[SESSIONMAKER]() as session:
+        await require_reader(session, who, resident_id)
+        links = list(
+            await session.scalars(
+                select(CircleLink)
+                .where(CircleLink.resident_id == resident_id)
+                .order_by(CircleLink.id)
+            )
+        )
+        names = await party_names(session, [link.member for link in links])
+    return web.json_response([link_view(link, names) for link in links])
+
+
+async def _link_for_change(session: AsyncSession, request: web.Request) -> CircleLink:
+    link = await session.get(CircleLink, path_int(request, "link_id"))
+    if link is None:
+        raise ApiError(404, "not_found", "no such link")
+    return link
+
+
+async def update_link(request: web.Request) -> web.Response:
+    """The resident (or staff) change what a member may see."""
+    who = await principal_of(request)
+    data = await read_json_object(request)
+    consent = _consent(data.get("consent"))
+    async with request.app[SESSIONMAKER]() as session:
+        link = await _link_for_change(session, request)
+        await require_manager(session, who, link.resident_id)
+        link.consent = consent
+        await record_audit(
+            session, who.actor, "family.consent_change", f"link:{link.id}", {"consent": consent}
+        )
+        names = await party_names(session, [link.member])
+        await session.commit()
+    return web.json_response(link_view(link, names))
+
+
+async def remove_link(request: web.Request) -> web.Response:
+    """The resident or staff remove a member; a member may also leave."""
+    who = await principal_of(request)
+    async with request.app[SESSIONMAKER]() as session:
+        link = await _link_for_change(session, request)
+        if link.member != who.party:
+            await require_manager(session, who, link.resident_id)
+        await session.delete(link)
+        # The member no longer takes part in their chat with the resident (history stays).
+        await leave_direct(session, resident_party(link.resident_id), link.member)
+        await record_audit(
+            session, who.actor, "family.link_remove", f"resident:{link.resident_id}",
+            {"link_id": link.id, "member": link.member},
+        )  # fmt: skip
+        await session.commit()
+    return web.Response(status=204)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add the circle routes."""
+    app.router.add_get("/api/family/me", me)
+    app.router.add_post("/api/family/tablets", issue_tablet)
+    app.router.add_delete("/api/family/tablets/{device_id}", revoke_tablet)
+    app.router.add_post("/api/family/residents/{rid}/linking-codes", create_code)
+    app.router.add_post("/api/family/links", redeem_code)
+    app.router.add_get("/api/family/residents", my_residents)
+    app.router.add_get("/api/family/residents/{rid}/circle", circle)
+    app.router.add_patch("/api/family/links/{link_id}", update_link)
+    app.router.add_delete("/api/family/links/{link_id}", remove_link)

@@ -1,0 +1,96 @@
+"""Live events to connected clients (browsers, tablets), by party.
+
+Each websocket gets a bounded outbox drained by its own writer; a client too slow to
+keep up is disconnected (it reconnects and refetches) rather than slowing everyone.
+One process holds its own connections; several hub workers would fan out through
+PostgreSQL LISTEN/NOTIFY or Redis (docs/adr/0041).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+_LOGGER = logging.getLogger(__name__)
+
+OUTBOX_SIZE = 256
+
+
+class Connection:
+    """One websocket of a party, with its outbox."""
+
+    def __init__(self, party: str, ws: web.WebSocketResponse) -> None:
+        self.party = party
+        self.ws = ws
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(OUTBOX_SIZE)
+
+    def offer(self, text: str) -> bool:
+        """Queue ``text``; False (and the connection is to be closed) when full."""
+        try:
+            self.outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def close_soon(self) -> None:
+        """Drop what is queued and make the writer stop."""
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self.outbox.put_nowait(None)
+
+    async def write_loop(self) -> None:
+        """Send queued texts until told to stop (``None``) or the socket closes."""
+        while True:
+            text = await self.outbox.get()
+            if text is None or self.ws.closed:
+                return
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return
+
+
+class LiveHub:
+    """Connections by party; :meth:`publish` sends an event to every connection of parties."""
+
+    def __init__(self) -> None:
+        self._connections: dict[str, set[Connection]] = defaultdict(set)
+
+    def add(self, connection: Connection) -> None:
+        """Register a connection."""
+        self._connections[connection.party].add(connection)
+
+    def remove(self, connection: Connection) -> None:
+        """Forget a connection."""
+        found = self._connections.get(connection.party)
+        if found is not None:
+            found.discard(connection)
+            if not found:
+                del self._connections[connection.party]
+
+    def online(self, party: str) -> bool:
+        """Whether the party has at least one open connection."""
+        return bool(self._connections.get(party))
+
+    def publish(self, parties: Iterable[str], event: dict[str, Any]) -> int:
+        """Queue ``event`` for every connection of ``parties``; return how many got it."""
+        text = json.dumps(event, default=str)
+        sent = 0
+        for party in set(parties):
+            for connection in list(self._connections.get(party, ())):
+                if connection.offer(text):
+                    sent += 1
+                else:
+                    _LOGGER.warning("live outbox full for %s; disconnecting it", party)
+                    self.remove(connection)
+                    connection.close_soon()
+        return sent
+
+
+LIVE_HUB = web.AppKey("family_live_hub", LiveHub)

@@ -1,0 +1,252 @@
+"""Tables of the family network: circles, conversations, media, groups, agenda, calls.
+
+A *party* is who takes part in a conversation or a call, as a string key: ``u:<user id>``
+for a signed-in person, ``r:<resident id>`` for a resident (through their tablet). One
+column type for both keeps conversations and calls uniform.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.clock import utc_now
+from hub.db.base import Base, BigIntId, UtcDateTime
+
+PARTY_LENGTH = 24
+
+
+class TabletCredential(Base):
+    """The token a resident's tablet uses on the family API (stored as a hash)."""
+
+    __tablename__ = "family_tablets"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class LinkCode(Base):
+    """A linking code (by its HMAC): single use, expiring, with the consent it grants."""
+
+    __tablename__ = "family_link_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    consent: Mapped[str] = mapped_column(String(64), default="")
+    created_by: Mapped[str] = mapped_column(String(PARTY_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    used_by: Mapped[str | None] = mapped_column(String(PARTY_LENGTH), default=None)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LinkAttempt(Base):
+    """A failed redemption of a linking code (the guessing limit counts these)."""
+
+    __tablename__ = "family_link_attempts"
+    __table_args__ = (Index("ix_family_link_attempts_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CircleLink(Base):
+    """``member`` belongs to the resident's circle, seeing what ``consent`` allows."""
+
+    __tablename__ = "family_links"
+    __table_args__ = (UniqueConstraint("resident_id", "member"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    member: Mapped[str] = mapped_column(String(PARTY_LENGTH), index=True)
+    relationship_: Mapped[str] = mapped_column("relationship", String(60), default="")
+    consent: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class Conversation(Base):
+    """A chat: ``direct`` between two parties (``direct_key``) or a group's chat."""
+
+    __tablename__ = "family_conversations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    # "u:1|r:2" (sorted): one direct conversation per pair.
+    direct_key: Mapped[str | None] = mapped_column(String(60), unique=True, default=None)
+    group_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class ConversationMember(Base):
+    """A party in a conversation and how far they have read."""
+
+    __tablename__ = "family_conversation_members"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("family_conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    party: Mapped[str] = mapped_column(String(PARTY_LENGTH), primary_key=True, index=True)
+    last_read_id: Mapped[int] = mapped_column(BigIntId, default=0)
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class MediaObject(Base):
+    """An uploaded photo, video or voice recording (bytes are in the media store)."""
+
+    __tablename__ = "family_media"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(120), unique=True)
+    thumbnail_key: Mapped[str | None] = mapped_column(String(120), default=None)
+    kind: Mapped[str] = mapped_column(String(8))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    duration_s: Mapped[float | None] = mapped_column(Float, default=None)
+    uploaded_by: Mapped[str] = mapped_column(String(PARTY_LENGTH), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class Message(Base):
+    """A message in a conversation; deletion keeps the row but drops the content."""
+
+    __tablename__ = "family_messages"
+    __table_args__ = (Index("ix_family_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("family_conversations.id", ondelete="CASCADE")
+    )
+    sender: Mapped[str] = mapped_column(String(PARTY_LENGTH), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text, default="")
+    media_id: Mapped[int | None] = mapped_column(
+        ForeignKey("family_media.id", ondelete="SET NULL"), default=None, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class Group(Base):
+    """A Vincles-style group of residents led by a facilitator."""
+
+    __tablename__ = "family_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    facilitator_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("family_conversations.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class GroupMember(Base):
+    """A resident in a group."""
+
+    __tablename__ = "family_group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("family_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class Invitation(Base):
+    """A group member inviting another member into their own circle."""
+
+    __tablename__ = "family_invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("family_groups.id", ondelete="CASCADE"))
+    from_resident: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
+    to_resident: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class AgendaItem(Base):
+    """An appointment or invitation on a resident's agenda."""
+
+    __tablename__ = "family_agenda"
+    __table_args__ = (Index("ix_family_agenda_resident_starts", "resident_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(12))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # pending (an invitation) | accepted | declined | confirmed (set by the resident)
+    status: Mapped[str] = mapped_column(String(10))
+    created_by: Mapped[str] = mapped_column(String(PARTY_LENGTH))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("family_groups.id", ondelete="CASCADE"), default=None
+    )
+    remind_before_s: Mapped[int] = mapped_column(Integer, default=3600)
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class CallRecord(Base):
+    """A call's states and times (never its content)."""
+
+    __tablename__ = "family_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    caller: Mapped[str] = mapped_column(String(PARTY_LENGTH), index=True)
+    callee: Mapped[str] = mapped_column(String(PARTY_LENGTH), index=True)
+    status: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    ended_by: Mapped[str | None] = mapped_column(String(PARTY_LENGTH), default=None)
+
+
+class AlarmNotice(Base):
+    """An alarm about a resident as the family sees it (consent ``alarms``)."""
+
+    __tablename__ = "family_alarm_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    # The alarm's id in the alerts engine (free text so either side can evolve).
+    alarm_ref: Mapped[str] = mapped_column(String(64), index=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class AlarmAcknowledgement(Base):
+    """A linked person's "I'm on my way" for an alarm notice (operators see it)."""
+
+    __tablename__ = "family_alarm_acks"
+
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("family_alarm_notices.id", ondelete="CASCADE"), primary_key=True
+    )
+    party: Mapped[str] = mapped_column(String(PARTY_LENGTH), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)

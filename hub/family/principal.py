@@ -1,0 +1,108 @@
+"""Who is calling the family API: a signed-in person (hub JWT) or a resident's tablet.
+
+Tablets send ``Authorization: Bearer tab_<token>``; only the SHA-256 of the token is
+stored (it is a long random secret, so a plain hash is enough).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hub.appkeys import SESSIONMAKER
+from hub.auth.roles import STAFF, Role
+from hub.auth.web import authenticate
+from hub.db.models import Resident
+from hub.family.models import TabletCredential
+from hub.family.parties import resident_party, user_party
+from hub.http import ApiError
+
+TABLET_PREFIX = "tab_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller: a party key plus what the hub knows about them."""
+
+    party: str
+    actor: str  # for the audit log: a username or "tablet:<device id>"
+    language: str
+    role: Role | None = None  # None for a tablet
+    user_id: int | None = None
+    resident_id: int | None = None  # set for a tablet
+
+    @property
+    def is_staff(self) -> bool:
+        """Operators, supervisors and admins act on behalf of residents."""
+        return self.role in STAFF
+
+    @property
+    def is_tablet(self) -> bool:
+        """The resident themself, through their tablet."""
+        return self.resident_id is not None
+
+
+PRINCIPAL_KEY = web.RequestKey("family_principal", Principal)
+
+
+def new_tablet_token() -> str:
+    """A fresh tablet token (shown once)."""
+    return TABLET_PREFIX + secrets.token_urlsafe(32)
+
+
+def tablet_token_hash(token: str) -> str:
+    """What the database stores for a tablet token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+async def principal_of(request: web.Request) -> Principal:
+    """Authenticate the request (tablet token or hub JWT); raise 401 otherwise."""
+    known: Principal | None = request.get(PRINCIPAL_KEY)
+    if known is not None:
+        return known
+    token = _bearer(request)
+    if token and token.startswith(TABLET_PREFIX):
+        async with request.app[SESSIONMAKER]() as session:
+            row = (
+                await session.execute(
+                    select(TabletCredential.device_id, Resident.id, Resident.language)
+                    .join(Resident, Resident.id == TabletCredential.resident_id)
+                    .where(TabletCredential.token_hash == tablet_token_hash(token))
+                )
+            ).first()
+        if row is None:
+            raise ApiError(401, "token_invalid", "this tablet token is not valid (revoked?)")
+        device_id, resident_id, language = row
+        found = Principal(
+            party=resident_party(resident_id),
+            actor=f"tablet:{device_id}",
+            language=language,
+            resident_id=resident_id,
+        )
+    else:
+        user = await authenticate(request)
+        found = Principal(
+            party=user_party(user.id),
+            actor=user.username,
+            language=user.language,
+            role=user.role,
+            user_id=user.id,
+        )
+    request[PRINCIPAL_KEY] = found
+    return found
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    """403 unless the caller is a person with one of ``roles``."""
+    if principal.role not in roles:
+        names = ", ".join(sorted(r.value for r in roles))
+        raise ApiError(403, "forbidden", f"only {names} may do this")

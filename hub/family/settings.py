@@ -1,0 +1,41 @@
+"""Settings of the family network (section ``[family]``) and its typed app keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+from aiohttp import web
+
+from hub.media import MediaLimits, MediaStore
+
+SECTION = "family"
+
+
+class FamilySettings(msgspec.Struct, kw_only=True, frozen=True):
+    """Limits and services of the family network; defaults run the demo."""
+
+    # Empty means "media" under the hub's data_dir.
+    media_dir: str = ""
+    media: MediaLimits = msgspec.field(default_factory=MediaLimits)
+    link_code_ttl_s: int = 24 * 3600
+    link_code_max_ttl_s: int = 7 * 24 * 3600
+    link_max_failures: int = 5
+    link_failure_window_s: int = 15 * 60
+    ring_timeout_s: float = 45.0
+    # ICE servers handed to clients; TURN credentials are minted from turn_secret.
+    stun_urls: list[str] = msgspec.field(default_factory=list)
+    turn_urls: list[str] = msgspec.field(default_factory=list)
+    turn_secret: str = ""
+    turn_ttl_s: int = 6 * 3600
+    # Members silent for this long show as "quiet" in the facilitator view.
+    quiet_after_days: int = 7
+    reminder_poll_s: float = 30.0
+
+    def media_path(self, data_dir: Path) -> Path:
+        """Where the local-disk media store keeps its files."""
+        return Path(self.media_dir) if self.media_dir else data_dir / "media"
+
+
+FAMILY_SETTINGS = web.AppKey("family_settings", FamilySettings)
+MEDIA_STORE = web.AppKey("family_media_store", MediaStore)

@@ -1,0 +1,742 @@
+"""HTTP API of the service lifecycle (JSON under ``/api/service``); see
+docs/service-lifecycle.md for the table of routes and roles."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER
+from hub.auth import Role, current_user, requires
+from hub.http import ApiError, read_json_object
+from hub.service import changes, installation, store
+from hub.service.errors import (
+    DuplicateReferral,
+    FieldError,
+    InvalidCarePlan,
+    InvalidDate,
+    ReasonRequired,
+    ReferralInvalid,
+    ServiceError,
+)
+from hub.service.models import (
+    CarePlanRow,
+    MaintenanceOrderRow,
+    ServiceRow,
+    StateChangeRow,
+    WorkOrderRow,
+)
+from hub.service.queries import is_service_paused, load_figures, reviews_due
+from hub.service.referral import check_value_matches, parse_contacts, parse_referral
+from hub.service.sla import due_status, installation_due
+from hub.web.language import page_language
+from protocol import TopicError, validate_device_id
+from protocol.i18n import Catalog
+
+CATALOG = Catalog.load(Path(__file__).parent / "i18n.toml")
+ASSESSORS = (Role.SOCIAL_WORKER, Role.COORDINATOR, Role.ADMIN)
+COORDINATORS = (Role.COORDINATOR, Role.ADMIN)
+FIELD_STAFF = (Role.INSTALLER, Role.COORDINATOR, Role.ADMIN)
+READERS = (Role.SOCIAL_WORKER, Role.COORDINATOR, Role.ADMIN, Role.SUPERVISOR)
+
+_STATUS_BY_ERROR: dict[type[ServiceError], int] = {
+    ReferralInvalid: 422,
+    ReasonRequired: 422,
+    InvalidDate: 422,
+    InvalidCarePlan: 422,
+    store.NotFound: 404,
+}
+
+
+def _lang(request: web.Request) -> str:
+    return page_language(request)
+
+
+def api_error(request: web.Request, err: ServiceError) -> ApiError:
+    """A service error as a JSON API error, with a message in the request's language."""
+    status = next((s for cls, s in _STATUS_BY_ERROR.items() if isinstance(err, cls)), 409)
+    lang = _lang(request)
+    message = CATALOG.text(err.code, lang) if err.code in CATALOG.texts else str(err)
+    extra: dict[str, Any] = {"detail": str(err)}
+    if isinstance(err, DuplicateReferral):
+        extra["existing"] = err.existing
+    if isinstance(err, ReferralInvalid):
+        extra["errors"] = [_field_error(e, lang) for e in err.errors]
+    return ApiError(status, err.code, message, **extra)
+
+
+def _field_error(error: FieldError, lang: str) -> dict[str, str]:
+    return {"field": error.field, "code": error.code, "message": CATALOG.text(error.code, lang)}
+
+
+@contextlib.asynccontextmanager
+async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
+    """A session whose work commits at the end, or rolls back on any error."""
+    async with request.app[SESSIONMAKER]() as session:
+        try:
+            async with session.begin():
+                yield session
+        except ServiceError as err:
+            raise api_error(request, err) from None
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def service_json(row: ServiceRow, now: datetime, *, detail: bool = False) -> dict[str, Any]:
+    """A service as the API shows it (personal details only with ``detail``)."""
+    due = None
+    if row.granted_at is not None:
+        due_at = installation_due(row.granted_at)
+        due = {"due_at": _iso(due_at), "status": due_status(due_at, row.activated_at, now)}
+    body: dict[str, Any] = {
+        "reference": row.reference,
+        "state": row.state,
+        "person_name": row.person_name,
+        "municipality": row.municipality,
+        "abss_area": row.abss_area,
+        "applicant_kind": row.applicant_kind,
+        "care_level": row.care_level,
+        "resident_id": row.resident_id,
+        "possible_duplicates": row.possible_duplicates,
+        "referred_at": _iso(row.referred_at),
+        "granted_at": _iso(row.granted_at),
+        "activated_at": _iso(row.activated_at),
+        "discharged_at": _iso(row.discharged_at),
+        "discharge_reason": row.discharge_reason,
+        "installation": due,
+    }
+    if detail:
+        body.update(
+            {
+                "applicant_name": row.applicant_name,
+                "applicant_phone": row.applicant_phone,
+                "applicant_email": row.applicant_email,
+                "referred_by": row.referred_by,
+                "birth_date": _iso(row.birth_date),
+                "id_document": row.id_document,
+                "phone": row.phone,
+                "language": row.language,
+                "street": row.street,
+                "postcode": row.postcode,
+                "lives_alone": row.lives_alone,
+                "mobility": row.mobility,
+                "falls_last_year": row.falls_last_year,
+                "health_notes": row.health_notes,
+                "social_notes": row.social_notes,
+                "contacts": row.contacts,
+                "consent": row.consent,
+                "last_review_at": _iso(row.last_review_at),
+            }
+        )
+    return body
+
+
+def plan_json(row: CarePlanRow) -> dict[str, Any]:
+    """One care-plan version."""
+    return {
+        "version": row.version,
+        "care_level": row.care_level,
+        "devices": row.devices,
+        "check_in_deadline": row.check_in_deadline,
+        "wellbeing_call_every_days": row.wellbeing_call_every_days,
+        "escalate_to_contact_after_min": row.escalate_to_contact_after_min,
+        "escalate_to_112_after_min": row.escalate_to_112_after_min,
+        "review_every_days": row.review_every_days,
+        "notes": row.notes,
+        "created_at": _iso(row.created_at),
+        "created_by": row.created_by,
+    }
+
+
+async def order_json(
+    session: AsyncSession, order: WorkOrderRow, service: ServiceRow, now: datetime
+) -> dict[str, Any]:
+    """A work order with its checklist and SLA status."""
+    checklist = await installation.checklist_of(session, order)
+    return {
+        "id": order.id,
+        "reference": service.reference,
+        "service_state": service.state,
+        "person_name": service.person_name,
+        "address": f"{service.street}, {service.postcode} {service.municipality}",
+        "created_at": _iso(order.created_at),
+        "due_at": _iso(order.due_at),
+        "due_status": due_status(order.due_at, order.completed_at, now),
+        "installer": order.installer,
+        "started_at": _iso(order.started_at),
+        "completed_at": _iso(order.completed_at),
+        "devices": [
+            {
+                "kind": line.kind,
+                "device_id": line.device_id,
+                "paired_at": _iso(line.paired_at),
+                "first_message_at": _iso(line.first_message_at),
+                "done": line.done,
+            }
+            for line in checklist.devices
+        ],
+        "items": {
+            item: _iso(checklist.item_done_at(item))  # type: ignore[arg-type]
+            for item in (
+                "test_alarm",
+                "tablet_provisioned",
+                "key_safe_recorded",
+                "resident_trained",
+            )
+        },
+        "missing": list(checklist.missing()),
+        "complete": checklist.complete,
+    }
+
+
+def _now(request: web.Request) -> datetime:
+    return request.app[CLOCK]()
+
+
+def _text(data: dict[str, Any], key: str, limit: int = 4000) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_field", f"{key} must be text")
+    return value.strip()[:limit]
+
+
+def _date_or_none(data: dict[str, Any], key: str) -> date | None:
+    raw = data.get(key)
+    if raw in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise ApiError(422, "invalid_date", f"{key} must be a date YYYY-MM-DD") from None
+
+
+# ---------------------------------------------------------------- public: application and status
+
+
+async def submit_application(request: web.Request) -> web.Response:
+    """The public online form (the person, a relative or a social worker)."""
+    return await _submit(request, actor="public")
+
+
+@requires(*ASSESSORS)
+async def submit_referral(request: web.Request) -> web.Response:
+    """A referral typed in by social services staff."""
+    return await _submit(request, actor=current_user(request).username)
+
+
+async def _submit(request: web.Request, actor: str) -> web.Response:
+    data = await read_json_object(request)
+    now = _now(request)
+    try:
+        form = parse_referral(data, now.date())
+    except ReferralInvalid as err:
+        raise api_error(request, err) from None
+    try:
+        async with transaction(request) as session:
+            row, check = await store.submit_referral(session, form, actor=actor, now=now)
+            body = {
+                "reference": row.reference,
+                "check_value": check,
+                "state": row.state,
+                "flagged_as_possible_duplicate": bool(row.possible_duplicates),
+            }
+    except ApiError as err:
+        if err.code == DuplicateReferral.code and actor == "public":
+            err.extra.pop("existing", None)  # never tell the public which reference exists
+        raise
+    return web.json_response(body, status=201)
+
+
+async def application_status(request: web.Request) -> web.Response:
+    """Status of an application by reference + check value; no personal data."""
+    data = await read_json_object(request)
+    reference = _text(data, "reference", 20).upper()
+    check = _text(data, "check", 12)
+    lang = _lang(request)
+    async with request.app[SESSIONMAKER]() as session:
+        row = await session.scalar(select(ServiceRow).where(ServiceRow.reference == reference))
+    # The same answer for an unknown reference and a wrong check value.
+    if row is None or not check_value_matches(reference, check, row.check_hash):
+        raise ApiError(404, "not_found", CATALOG.text("status_not_found", lang))
+    return web.json_response(
+        {
+            "reference": row.reference,
+            "state": row.state,
+            "state_text": CATALOG.text(f"state_{row.state}", lang),
+            "updated_at": _iso(row.updated_at),
+        }
+    )
+
+
+# ---------------------------------------------------------------- staff: referrals
+
+
+@requires(*READERS)
+async def list_referrals(request: web.Request) -> web.Response:
+    """Referrals and services, newest first; ``?state=`` filters."""
+    state = request.query.get("state")
+    query = select(ServiceRow).order_by(ServiceRow.referred_at.desc()).limit(500)
+    if state:
+        query = query.where(ServiceRow.state.in_(state.split(",")))
+    now = _now(request)
+    async with request.app[SESSIONMAKER]() as session:
+        rows = list(await session.scalars(query))
+    return web.json_response({"services": [service_json(r, now) for r in rows]})
+
+
+@requires(*READERS)
+async def get_referral(request: web.Request) -> web.Response:
+    """One service with its history, plan versions and work orders."""
+    now = _now(request)
+    async with transaction(request) as session:
+        row = await store.get_service(session, request.match_info["reference"])
+        history = await session.scalars(
+            select(StateChangeRow)
+            .where(StateChangeRow.service_id == row.id)
+            .order_by(StateChangeRow.id)
+        )
+        plans = await session.scalars(
+            select(CarePlanRow)
+            .where(CarePlanRow.service_id == row.id)
+            .order_by(CarePlanRow.version)
+        )
+        orders = await session.scalars(
+            select(WorkOrderRow.id)
+            .where(WorkOrderRow.service_id == row.id)
+            .order_by(WorkOrderRow.id)
+        )
+        body = service_json(row, now, detail=True)
+        body["history"] = [
+            {
+                "action": h.action,
+                "from": h.from_state,
+                "to": h.to_state,
+                "at": _iso(h.at),
+                "actor": h.actor,
+                "details": h.details,
+            }
+            for h in history
+        ]
+        body["care_plans"] = [plan_json(p) for p in plans]
+        body["work_orders"] = list(orders)
+    return web.json_response(body)
+
+
+Action = Callable[[AsyncSession, ServiceRow, dict[str, Any], str, datetime], Awaitable[Any]]
+
+
+async def _on_service(request: web.Request, action: Action) -> web.Response:
+    data = await read_json_object(request)
+    user = current_user(request)
+    now = _now(request)
+    async with transaction(request) as session:
+        row = await store.get_service(session, request.match_info["reference"], for_update=True)
+        result = await action(session, row, data, user.username, now)
+        body = service_json(row, now)
+        if result is not None:
+            body["result"] = result
+    return web.json_response(body)
+
+
+@requires(*ASSESSORS)
+async def assess(request: web.Request) -> web.Response:
+    """Record the assessment and the care level (plan version 1)."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        link = d.get("link_resident_id")
+        if link is not None and not isinstance(link, int):
+            raise ApiError(400, "invalid_field", "link_resident_id must be a number")
+        decision = store.Assessment(
+            care_level=_text(d, "care_level", 8),
+            abss_area=_text(d, "abss_area", 32),
+            notes=_text(d, "notes"),
+            link_resident_id=link,
+            confirm_new_person=d.get("confirm_new_person") is True,
+        )
+        plan = await store.assess(s, row, decision, actor=who, now=now)
+        return {"care_plan_version": plan.version, "devices": list(plan.devices)}
+
+    return await _on_service(request, act)
+
+
+@requires(*ASSESSORS)
+async def edit_care_plan(request: web.Request) -> web.Response:
+    """A new version of the care plan."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        plan = await store.edit_plan(s, row, dict(d), actor=who, now=now)
+        return {"care_plan_version": plan.version}
+
+    return await _on_service(request, act)
+
+
+@requires(*ASSESSORS)
+async def change_care_level(request: web.Request) -> web.Response:
+    """A new care level (new plan version, social-record event when running)."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        plan = await store.change_level(s, row, _text(d, "care_level", 8), actor=who, now=now)
+        return {"care_plan_version": plan.version}
+
+    return await _on_service(request, act)
+
+
+@requires(*COORDINATORS)
+async def create_work_order(request: web.Request) -> web.Response:
+    """The installation work order, due 72 h after the grant."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        order = await installation.create_work_order(s, row, actor=who, now=now)
+        return {"work_order": order.id, "due_at": _iso(order.due_at)}
+
+    return await _on_service(request, act)
+
+
+@requires(*ASSESSORS)
+async def suspend(request: web.Request) -> web.Response:
+    """Suspend: ``{"reason": "hospital_stay", "resume_on": "2026-04-01"}``."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        reason = d.get("reason")
+        await changes.suspend(
+            s,
+            row,
+            reason if isinstance(reason, str) else None,
+            _date_or_none(d, "resume_on"),
+            actor=who,
+            now=now,
+        )
+
+    return await _on_service(request, act)
+
+
+@requires(*ASSESSORS)
+async def resume(request: web.Request) -> web.Response:
+    """End the suspension."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        await changes.resume(s, row, actor=who, now=now)
+
+    return await _on_service(request, act)
+
+
+@requires(*ASSESSORS)
+async def discharge(request: web.Request) -> web.Response:
+    """Discharge with a coded reason; the home's devices are marked for collection."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        reason = d.get("reason")
+        marked = await changes.discharge(
+            s, row, reason if isinstance(reason, str) else None, actor=who, now=now
+        )
+        return {"devices_to_collect": marked}
+
+    return await _on_service(request, act)
+
+
+@requires(*ASSESSORS)
+async def review(request: web.Request) -> web.Response:
+    """Record a periodic review."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        await store.record_review(s, row, _text(d, "notes"), actor=who, now=now)
+
+    return await _on_service(request, act)
+
+
+@requires(*ASSESSORS)
+async def update_contacts(request: web.Request) -> web.Response:
+    """Replace the resident's contacts: ``{"contacts": [{name, phone, ...}]}``."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        errors: list[FieldError] = []
+        parsed = parse_contacts(d.get("contacts"), errors)
+        if errors:
+            raise ReferralInvalid(tuple(errors))
+        await changes.replace_contacts(s, row, parsed, actor=who, now=now)
+        return {"contacts": len(parsed)}
+
+    return await _on_service(request, act)
+
+
+@requires(*FIELD_STAFF, Role.SOCIAL_WORKER, Role.SUPERVISOR, Role.OPERATOR)
+async def report_fault(request: web.Request) -> web.Response:
+    """A device fault: ``{"device_id": ..., "fault": "no_signal"}`` → maintenance order."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        order = await changes.report_fault(
+            s, row, _text(d, "device_id", 64), _text(d, "fault", 16), actor=who, now=now
+        )
+        return {"maintenance_order": order.id, "due_at": _iso(order.due_at)}
+
+    return await _on_service(request, act)
+
+
+@requires(*FIELD_STAFF)
+async def repair(request: web.Request) -> web.Response:
+    """Close a maintenance order."""
+    data = await read_json_object(request)
+    now = _now(request)
+    async with transaction(request) as session:
+        order = await changes.repair(
+            session,
+            _int(request, "order_id"),
+            _text(data, "note", 500),
+            actor=current_user(request).username,
+            now=now,
+        )
+        body = {"id": order.id, "status": due_status(order.due_at, order.repaired_at, now)}
+    return web.json_response(body)
+
+
+@requires(*FIELD_STAFF, Role.SUPERVISOR)
+async def list_maintenance(request: web.Request) -> web.Response:
+    """Maintenance orders (open ones first) with their due status."""
+    now = _now(request)
+    async with request.app[SESSIONMAKER]() as session:
+        rows = list(
+            await session.scalars(
+                select(MaintenanceOrderRow).order_by(
+                    MaintenanceOrderRow.repaired_at.is_not(None), MaintenanceOrderRow.due_at
+                )
+            )
+        )
+    return web.json_response(
+        {
+            "orders": [
+                {
+                    "id": m.id,
+                    "device_id": m.device_id,
+                    "fault": m.fault,
+                    "reported_at": _iso(m.reported_at),
+                    "due_at": _iso(m.due_at),
+                    "repaired_at": _iso(m.repaired_at),
+                    "status": due_status(m.due_at, m.repaired_at, now),
+                }
+                for m in rows
+            ]
+        }
+    )
+
+
+# ---------------------------------------------------------------- work orders
+
+
+def _int(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise ApiError(404, "not_found", f"no such {name}") from None
+
+
+@requires(*FIELD_STAFF)
+async def list_work_orders(request: web.Request) -> web.Response:
+    """Work orders; ``?open=1`` only those not complete."""
+    now = _now(request)
+    query = select(WorkOrderRow).order_by(WorkOrderRow.due_at)
+    if request.query.get("open") == "1":
+        query = query.where(WorkOrderRow.completed_at.is_(None))
+    async with transaction(request) as session:
+        orders = []
+        for order in list(await session.scalars(query)):
+            service = await session.get(ServiceRow, order.service_id)
+            assert service is not None
+            if service.state == "discharged" and order.completed_at is None:
+                continue
+            orders.append(await order_json(session, order, service, now))
+    return web.json_response({"work_orders": orders})
+
+
+WorkOrderAction = Callable[
+    [AsyncSession, WorkOrderRow, ServiceRow, dict[str, Any], str, datetime], Awaitable[None]
+]
+
+
+async def _on_order(request: web.Request, action: WorkOrderAction | None) -> web.Response:
+    data = (
+        await read_json_object(request)
+        if request.method == "POST" and request.can_read_body
+        else {}
+    )
+    now = _now(request)
+    async with transaction(request) as session:
+        order, service = await installation.get_order(session, _int(request, "order_id"))
+        if action is not None:
+            await action(session, order, service, data, current_user(request).username, now)
+        # Whatever was done, the hub checks what it has heard from the devices.
+        await installation.confirm(session, order, service, now=now)
+        body = await order_json(session, order, service, now)
+    return web.json_response(body)
+
+
+@requires(*FIELD_STAFF)
+async def get_work_order(request: web.Request) -> web.Response:
+    """A work order and its checklist."""
+    return await _on_order(request, None)
+
+
+@requires(*FIELD_STAFF)
+async def start_work_order(request: web.Request) -> web.Response:
+    """The installer starts the installation."""
+
+    async def act(
+        s: AsyncSession, o: WorkOrderRow, r: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> None:
+        await installation.start(s, o, r, actor=who, now=now)
+
+    return await _on_order(request, act)
+
+
+@requires(*FIELD_STAFF)
+async def pair_device(request: web.Request) -> web.Response:
+    """Pair ``{"kind": "pendant", "device_id": "pd-123"}`` to the order's line."""
+
+    async def act(
+        s: AsyncSession, o: WorkOrderRow, r: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> None:
+        device_id = _text(d, "device_id", 64)
+        try:
+            validate_device_id(device_id)
+        except TopicError as err:
+            raise ApiError(422, "invalid_device_id", str(err)) from None
+        await installation.pair(s, o, r, _text(d, "kind", 24), device_id, actor=who, now=now)
+
+    return await _on_order(request, act)
+
+
+@requires(*FIELD_STAFF)
+async def tick_item(request: web.Request) -> web.Response:
+    """Tick a checklist item; ``key_safe_recorded`` takes ``{"code": "1234"}`` (encrypted)."""
+    item = request.match_info["item"]
+
+    async def act(
+        s: AsyncSession, o: WorkOrderRow, r: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> None:
+        if item == "key_safe_recorded":
+            code = _text(d, "code", 32)
+            if not code:
+                raise ApiError(422, "code_required", "the key-safe code is required")
+            await store.keysafe_store(s, r, request.app[KEYSAFE], code)
+        await installation.tick(s, o, r, item, actor=who, now=now)
+
+    return await _on_order(request, act)
+
+
+@requires(*FIELD_STAFF)
+async def confirm_work_order(request: web.Request) -> web.Response:
+    """Ask the hub to check first messages and the test alarm now."""
+
+    async def act(
+        s: AsyncSession, o: WorkOrderRow, r: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> None:
+        return None
+
+    return await _on_order(request, act)
+
+
+# ---------------------------------------------------------------- figures and queries
+
+
+@requires(Role.COORDINATOR, Role.ADMIN, Role.SUPERVISOR)
+async def figures(request: web.Request) -> web.Response:
+    """The managers' figures."""
+    async with request.app[SESSIONMAKER]() as session:
+        result = await load_figures(session, _now(request))
+    return web.json_response(dataclasses.asdict(result))
+
+
+@requires(*READERS)
+async def list_reviews_due(request: web.Request) -> web.Response:
+    """Reviews due within 30 days, or late."""
+    async with request.app[SESSIONMAKER]() as session:
+        due = await reviews_due(session, _now(request))
+    return web.json_response(
+        {
+            "reviews": [
+                {
+                    "reference": d.reference,
+                    "person_name": d.person_name,
+                    "due_at": _iso(d.due_at),
+                    "overdue": d.overdue,
+                }
+                for d in due
+            ]
+        }
+    )
+
+
+@requires(Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.COORDINATOR, Role.SOCIAL_WORKER)
+async def resident_paused(request: web.Request) -> web.Response:
+    """``{"paused": bool}``: whether the resident's alarms and check-ins are paused."""
+    at = _now(request)
+    if "at" in request.query:
+        try:
+            at = datetime.fromisoformat(request.query["at"])
+        except ValueError:
+            raise ApiError(400, "invalid_at", "at must be an ISO 8601 time with a zone") from None
+        if at.tzinfo is None:
+            raise ApiError(400, "invalid_at", "at must be an ISO 8601 time with a zone")
+    async with request.app[SESSIONMAKER]() as session:
+        paused = await is_service_paused(session, _int(request, "resident_id"), at)
+    return web.json_response({"paused": paused})
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the API routes."""
+    r = app.router
+    r.add_post("/api/service/applications", submit_application)
+    r.add_post("/api/service/applications/status", application_status)
+    r.add_get("/api/service/referrals", list_referrals)
+    r.add_post("/api/service/referrals", submit_referral)
+    r.add_get("/api/service/referrals/{reference}", get_referral)
+    r.add_post("/api/service/referrals/{reference}/assess", assess)
+    r.add_post("/api/service/referrals/{reference}/care-plan", edit_care_plan)
+    r.add_post("/api/service/referrals/{reference}/care-level", change_care_level)
+    r.add_post("/api/service/referrals/{reference}/work-order", create_work_order)
+    r.add_post("/api/service/referrals/{reference}/suspend", suspend)
+    r.add_post("/api/service/referrals/{reference}/resume", resume)
+    r.add_post("/api/service/referrals/{reference}/discharge", discharge)
+    r.add_post("/api/service/referrals/{reference}/review", review)
+    r.add_put("/api/service/referrals/{reference}/contacts", update_contacts)
+    r.add_post("/api/service/referrals/{reference}/faults", report_fault)
+    r.add_get("/api/service/maintenance", list_maintenance)
+    r.add_post("/api/service/maintenance/{order_id}/repair", repair)
+    r.add_get("/api/service/work-orders", list_work_orders)
+    r.add_get("/api/service/work-orders/{order_id}", get_work_order)
+    r.add_post("/api/service/work-orders/{order_id}/start", start_work_order)
+    r.add_post("/api/service/work-orders/{order_id}/devices", pair_device)
+    r.add_post("/api/service/work-orders/{order_id}/items/{item}", tick_item)
+    r.add_post("/api/service/work-orders/{order_id}/confirm", confirm_work_order)
+    r.add_get("/api/service/figures", figures)
+    r.add_get("/api/service/reviews", list_reviews_due)
+    r.add_get("/api/service/residents/{resident_id}/paused", resident_paused)

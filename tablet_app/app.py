@@ -1,0 +1,82 @@
+"""The Kivy application: one window, the view, and the runtime on the same asyncio loop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.audio import SoundLoader
+
+from tablet_app.model import Message, TabletModel
+from tablet_app.ringtone import write_ring_tone
+from tablet_app.runtime import TabletRuntime
+from tablet_app.screens import Actions
+from tablet_app.ui import TabletView
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class KivyRinger:
+    """Plays the synthesised ring tone in a loop; silent where there is no audio."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._path = write_ring_tone(state_dir / "ring.wav")
+        self._sound: Any = None
+        self.ringing = False
+
+    def start(self) -> None:
+        """Start ringing."""
+        self.ringing = True
+        if self._sound is None:
+            self._sound = SoundLoader.load(str(self._path))
+        if self._sound is None:
+            _LOGGER.info("no audio output; ringing silently")
+            return
+        self._sound.loop = True
+        self._sound.play()
+
+    def stop(self) -> None:
+        """Stop ringing."""
+        self.ringing = False
+        if self._sound is not None:
+            self._sound.stop()
+
+
+class TabletApp(App):  # type: ignore[misc]
+    """The resident's app."""
+
+    title = "Teleassist"
+
+    def __init__(
+        self,
+        model: TabletModel,
+        runtime: TabletRuntime,
+        clock: Callable[[], datetime],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.runtime = runtime
+        self.clock = clock
+        self.view: TabletView | None = None
+
+    def build(self) -> TabletView:
+        """Create the view and the once-a-second tick."""
+        actions = Actions(submit_pairing=self.runtime.submit_pairing, play_media=self._play)
+        self.view = TabletView(self.model, self.clock, actions)
+        Clock.schedule_interval(lambda _dt: self.view.tick() if self.view else None, 1.0)
+        return self.view
+
+    def _play(self, message: Message) -> None:
+        if message.media is None:
+            return
+        sound = SoundLoader.load(message.media)
+        if sound is None:
+            _LOGGER.warning("cannot play %s on this device", message.id)
+            return
+        sound.play()

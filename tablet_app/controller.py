@@ -1,0 +1,130 @@
+"""Joins the view-model to the outside world, without Kivy.
+
+The model decides; the controller carries out its effects (publish through the hub
+link, speak, ring, tell the family service) and feeds it what the link receives.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from protocol import CommandBody, Configure
+from tablet_app.i18n import Lang
+from tablet_app.link import HubLink, LinkCallbacks
+from tablet_app.model import (
+    EndCall,
+    MarkRead,
+    Publish,
+    RespondInvitation,
+    Ring,
+    Speak,
+    StartCall,
+    TabletModel,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Speaker(Protocol):
+    """Text-to-speech."""
+
+    def say(self, text: str, language: Lang) -> None:
+        """Start saying ``text``."""
+
+
+class Ringer(Protocol):
+    """The ring tone of an incoming call."""
+
+    def start(self) -> None:
+        """Start ringing (repeats until stopped)."""
+
+    def stop(self) -> None:
+        """Stop ringing."""
+
+
+class FamilyPort(Protocol):
+    """The family network's services the tablet uses (messages, agenda, calls)."""
+
+    def mark_read(self, message_ids: tuple[str, ...]) -> None:
+        """Send read receipts."""
+
+    def respond_invitation(self, item_id: str, accept: bool) -> None:
+        """Accept or decline an agenda invitation."""
+
+    def start_call(self, contact_id: str, call_id: str | None) -> None:
+        """Place a call, or answer ``call_id``."""
+
+    def end_call(self, call_id: str | None, declined: bool) -> None:
+        """Decline or hang up."""
+
+
+class SilentRinger:
+    """A ringer for devices without sound: it only logs."""
+
+    ringing = False
+
+    def start(self) -> None:
+        """Remember that it rings."""
+        self.ringing = True
+        _LOGGER.info("ringing")
+
+    def stop(self) -> None:
+        """Remember that it stopped."""
+        self.ringing = False
+
+
+class TabletController:
+    """Carries out the model's effects and feeds it the hub's commands."""
+
+    def __init__(
+        self,
+        model: TabletModel,
+        link: HubLink,
+        *,
+        speaker: Speaker,
+        ringer: Ringer,
+        clock: Callable[[], datetime],
+        family: FamilyPort | None = None,
+    ) -> None:
+        self.model = model
+        self.link = link
+        self.speaker = speaker
+        self.ringer = ringer
+        self.clock = clock
+        self.family = family
+        link.callbacks = LinkCallbacks(
+            on_command=self.on_command,
+            on_online=model.set_online,
+            on_delivered=model.delivered,
+            on_retry=model.retrying,
+        )
+        model.subscribe(self.drain)
+
+    def on_command(self, body: CommandBody) -> None:
+        """A valid command from the hub."""
+        if isinstance(body, Configure) and body.heartbeat_s is not None:
+            self.link.set_heartbeat(body.heartbeat_s)
+        self.model.on_command(body, self.clock())
+
+    def drain(self) -> None:
+        """Carry out every effect the model produced."""
+        for effect in self.model.take_effects():
+            if isinstance(effect, Publish):
+                self.link.send(effect.message_id, effect.body)
+            elif isinstance(effect, Speak):
+                self.speaker.say(effect.text, effect.language)
+            elif isinstance(effect, Ring):
+                (self.ringer.start if effect.on else self.ringer.stop)()
+            elif self.family is None:
+                _LOGGER.info("no family service configured; %s not sent", type(effect).__name__)
+            elif isinstance(effect, MarkRead):
+                self.family.mark_read(effect.message_ids)
+            elif isinstance(effect, RespondInvitation):
+                self.family.respond_invitation(effect.item_id, effect.accept)
+            elif isinstance(effect, StartCall):
+                self.family.start_call(effect.contact_id, effect.call_id)
+            elif isinstance(effect, EndCall):
+                self.family.end_call(effect.call_id, effect.declined)

@@ -1,0 +1,151 @@
+"""Runs the tablet's non-visual parts: pairing, the hub link, speech and the ring tone.
+
+Kivy-free, so the whole life cycle (pair → connect → serve → stop) can be tested with
+a real broker and a real HTTP server without a window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tablet_app.controller import Ringer, Speaker, TabletController
+from tablet_app.link import Broker, DeviceHealth, HubLink, utc_now
+from tablet_app.model import Screen, TabletModel
+from tablet_app.outbox import Outbox
+from tablet_app.pairing import (
+    DeviceCredentials,
+    PairingError,
+    load_credentials,
+    pair,
+    save_credentials,
+)
+from tablet_app.settings import TabletSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class TabletRuntime:
+    """Owns every background task of the app; :meth:`stop` cancels and awaits them."""
+
+    def __init__(
+        self,
+        model: TabletModel,
+        settings: TabletSettings,
+        broker: Broker,
+        *,
+        speaker: Speaker,
+        ringer: Ringer,
+        clock: Callable[[], datetime] = utc_now,
+        health: DeviceHealth | None = None,
+        retry_s: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0),
+    ) -> None:
+        self.model = model
+        self.settings = settings
+        self.broker = broker
+        self.speaker = speaker
+        self.ringer = ringer
+        self.clock = clock
+        self.health = health
+        self.retry_s = retry_s
+        self.state_dir: Path = settings.state_path()
+        self.link: HubLink | None = None
+        self.controller: TabletController | None = None
+        self.credentials: DeviceCredentials | None = None
+        self._outbox: Outbox | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("tablet task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def start(self) -> None:
+        """Connect with the stored credentials, or show the pairing screen."""
+        self.credentials = load_credentials(self.state_dir)
+        if self.credentials is not None:
+            self._connect(self.credentials.device_id, self._broker_for(self.credentials))
+        elif self.settings.device_id:
+            self._connect(self.settings.device_id, self.broker)
+        else:
+            self.model.paired = False
+            self.model.go(Screen.PAIR)
+
+    def _broker_for(self, credentials: DeviceCredentials) -> Broker:
+        mqtt = credentials.mqtt
+        return Broker(
+            host=mqtt.host,
+            port=mqtt.port,
+            username=mqtt.username,
+            password=mqtt.password,
+            tls=mqtt.tls,
+            ca_file=self.broker.ca_file,
+            keepalive_s=self.broker.keepalive_s,
+        )
+
+    def _connect(self, device_id: str, broker: Broker) -> None:
+        self._outbox = Outbox(self.state_dir / "outbox.db")
+        self.link = HubLink(
+            device_id,
+            broker,
+            self._outbox,
+            health=self.health,
+            heartbeat_s=self.settings.heartbeat_s,
+            retry_s=self.retry_s,
+            clock=self.clock,
+        )
+        self.controller = TabletController(
+            self.model, self.link, speaker=self.speaker, ringer=self.ringer, clock=self.clock
+        )
+        self.model.paired = True
+        self.controller.drain()
+        self._spawn(self.link.run(), "hub-link")
+
+    def submit_pairing(self) -> None:
+        """The installer pressed "Connect" on the digit pad."""
+        self._spawn(self._pair(self.model.pair_digits), "pairing")
+
+    async def _pair(self, code: str) -> None:
+        self.model.pair_error = self.model.t("pair.working")
+        self.model.changed()
+        try:
+            credentials = await pair(self.settings.hub_url, code)
+        except PairingError as err:
+            _LOGGER.warning("pairing failed: %s", err)
+            key = "pair.no_hub" if err.kind == "no_hub" else "pair.bad_code"
+            self.model.pair_error = self.model.t(key)
+            self.model.pair_digits = ""
+            self.model.changed()
+            return
+        save_credentials(self.state_dir, credentials)
+        self.credentials = credentials
+        self.model.pair_digits = ""
+        self.model.pair_error = None
+        self._connect(credentials.device_id, self._broker_for(credentials))
+        self.model.go(Screen.HOME)
+
+    async def stop(self) -> None:
+        """Cancel and await every task, then close the queue."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        close = getattr(self.speaker, "close", None)
+        if close is not None:
+            await close()
+        self.ringer.stop()
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None

@@ -1,0 +1,111 @@
+"""The whole life cycle without a window: pair with a code, connect, check in."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from protocol import CheckIn, decode_event, device_topic
+from tablet_app.controller import SilentRinger
+from tablet_app.link import Broker
+from tablet_app.model import Screen, TabletModel
+from tablet_app.pairing import load_credentials
+from tablet_app.runtime import TabletRuntime
+from tablet_app.settings import TabletSettings
+from teleassist.localbroker import MosquittoBroker
+
+pytestmark = pytest.mark.broker
+
+
+class Quiet:
+    def say(self, text: str, language: str) -> None:
+        pass
+
+
+def hub_app(mqtt_port: int, tries: list[str]) -> web.Application:
+    async def pair(request: web.Request) -> web.Response:
+        code = (await request.json())["code"]
+        tries.append(code)
+        if code != "123456":
+            return web.json_response({"error": "code_unknown"}, status=404)
+        return web.json_response(
+            {
+                "device_id": "tablet-paired",
+                "hub_url": str(request.url.origin()),
+                "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "username": "u", "password": "p"},
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/api/tablet/pair", pair)
+    return app
+
+
+async def until(check: Any, timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+async def test_pair_then_connect_then_check_in(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    tries: list[str] = []
+    async with (
+        TestServer(hub_app(mosquitto.port, tries)) as server,
+        aiomqtt.Client("127.0.0.1", mosquitto.port) as hub,
+    ):
+        await hub.subscribe(device_topic("tablet-paired", "event"), qos=1)
+        settings = TabletSettings(hub_url=str(server.make_url("/")), state_dir=str(tmp_path))
+        model = TabletModel(language="en")
+        runtime = TabletRuntime(
+            model, settings, Broker(), speaker=Quiet(), ringer=SilentRinger(), retry_s=(0.1,)
+        )
+        await runtime.start()
+        try:
+            assert model.screen is Screen.PAIR
+            assert not model.paired
+            # a wrong code: the pad says so and is cleared
+            for digit in "999999":
+                model.pair_press(digit)
+            runtime.submit_pairing()
+            await until(lambda: model.pair_error == model.t("pair.bad_code"))
+            assert model.pair_digits == ""
+            assert model.screen is Screen.PAIR
+            for digit in "123456":
+                model.pair_press(digit)
+            runtime.submit_pairing()
+            await until(lambda: model.screen is Screen.HOME)
+            assert tries == ["999999", "123456"]
+            creds = load_credentials(tmp_path)
+            assert creds is not None
+            assert creds.device_id == "tablet-paired"
+            await until(lambda: model.online)
+            model.press_ok(datetime.now(UTC))
+            async with asyncio.timeout(20):
+                message = await anext(aiter(hub.messages))
+            assert decode_event(bytes(message.payload)).body == CheckIn(source="tablet")  # type: ignore[arg-type]
+        finally:
+            await runtime.stop()
+
+
+async def test_pairing_with_no_hub_says_so(tmp_path: Path) -> None:
+    from teleassist.localbroker import free_port
+
+    settings = TabletSettings(hub_url=f"http://127.0.0.1:{free_port()}", state_dir=str(tmp_path))
+    model = TabletModel(language="ca")
+    runtime = TabletRuntime(model, settings, Broker(), speaker=Quiet(), ringer=SilentRinger())
+    await runtime.start()
+    try:
+        for digit in "123456":
+            model.pair_press(digit)
+        runtime.submit_pairing()
+        await until(lambda: model.pair_error == model.t("pair.no_hub"))
+        assert load_credentials(tmp_path) is None
+    finally:
+        await runtime.stop()
