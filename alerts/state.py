@@ -97,6 +97,8 @@ class ResidentState:
     last_check_in_at: datetime | None = None
     bed_out_since: datetime | None = None
     bed_alarmed: bool = False
+    # Set by bed_return, cleared by bed_exit: lying in bed since then (bed sensor homes).
+    in_bed_since: datetime | None = None
     rooms: tuple[RoomTemperature, ...] = ()
     medication_taken: tuple[tuple[str, datetime], ...] = ()
     devices: tuple[DeviceHealth, ...] = ()

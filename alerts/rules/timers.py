@@ -25,6 +25,11 @@ from alerts.rules.common import (
 )
 from alerts.state import ResidentState
 
+# Movement this soon after lying down is part of lying down (PIR of the bedroom).
+IN_BED_SLACK = timedelta(minutes=2)
+# Back in bed for this long at the end of the morning window counts as "not up".
+BACK_IN_BED_FOR = timedelta(minutes=60)
+
 
 class TimerKind(StrEnum):
     """What a timer checks when it is due."""
@@ -176,10 +181,26 @@ def _inactivity_window(
     window = _window(plan, timer.key)
     start = at_local(plan, local(plan, timer.at).date(), window.start)
     last = state.last_activity_at
-    if last is not None and last >= start:
-        return state
     if state.monitored_since > start:
         return state  # we were not watching the whole window
+    in_bed = state.in_bed_since
+    if (
+        in_bed is not None
+        and last is not None
+        and last <= in_bed + IN_BED_SLACK
+        and timer.at - in_bed >= BACK_IN_BED_FOR
+    ):
+        # Up at night or early, back to bed, and never up again: not "up" at all.
+        clauses = [c for c in (_usual_up(plan, state, timer.at),) if c is not None]
+        explanation = Explanation.of(
+            "inactivity_in_bed",
+            *clauses,
+            since=hhmm(plan, in_bed, timer.at),
+            end=f"{window.end:%H:%M}",
+        )
+        return _inactivity_found(plan, state, timer.at, explanation, out)
+    if last is not None and last >= start:
+        return state
     clauses = [c for c in (_usual_up(plan, state, timer.at),) if c is not None]
     explanation = Explanation.of(
         "inactivity_window",

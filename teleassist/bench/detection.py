@@ -219,7 +219,10 @@ def score_incident_run(
 ) -> None:
     """Match detections with the ground truth of one incident run."""
     explained: set[int] = set()
-    for incident in incidents:
+    # The simulator may inject the same condition on the same device again while it
+    # still lasts (a battery already low); the earlier alarm already covers it.
+    ongoing: dict[tuple[str, str | None], tuple[datetime, datetime]] = {}
+    for incident in sorted(incidents, key=lambda i: i.start):
         rule = SIM_RULES.get(incident.rule)
         if rule is None:  # pragma: no cover - a simulator rule we do not know
             continue
@@ -237,11 +240,16 @@ def score_incident_run(
         score.incidents += 1
         critical = rule in CRITICAL_RULES or incident.kind in _CRITICAL_KINDS
         report.critical_incidents += critical
+        key = (incident.kind.value, incident.device_id)
+        earlier = ongoing.get(key)
+        if not matching and earlier is not None and incident.start <= earlier[0]:
+            matching = [d for d in detections if d.rule is rule and d.at == earlier[1]]
         if matching:
             first = min(d.at for d in matching)
             score.detected += 1
-            score.delays_s.append((first - incident.start).total_seconds())
+            score.delays_s.append(max(0.0, (first - incident.start).total_seconds()))
             report.critical_detected += critical
+            ongoing[key] = (incident.end, first)
         elif len(report.missed_examples) < 20:
             report.missed_examples.append(
                 f"{incident.kind} {incident.home_id} {incident.start:%Y-%m-%d %H:%M}Z"

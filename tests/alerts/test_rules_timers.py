@@ -242,3 +242,22 @@ def test_device_declared_offline_by_supervision_alarms_without_extra_grace() -> 
     assert next_deadline(plan, off) == local(12, 9)
     (found,) = tick(plan, off, local(12, 9, 0)).detections
     assert found.rule is RuleKind.DEVICE_OFFLINE
+
+
+def test_back_to_bed_after_an_early_visit_and_never_up_is_inactivity() -> None:
+    plan = CarePlan(RESIDENT, inactivity=InactivitySettings(prompt_first=False))
+    state = initial_state(plan, HOME, local(12, 22))
+    state = run(
+        plan,
+        state,
+        event(BedExit(), local(13, 7, 5)),
+        event(Motion(), local(13, 7, 6)),
+        event(BedReturn(), local(13, 7, 15)),
+        event(Motion(), local(13, 7, 16)),
+    )[-1].state
+    (found,) = tick(plan, state, local(13, 10)).detections
+    assert found.rule is RuleKind.INACTIVITY
+    assert found.explanation.text("en") == "In bed since 07:15; not up by 10:00"
+    # Up again later in the morning: no alarm.
+    up = run(plan, state, event(BedExit(), local(13, 8, 30)))[-1].state
+    assert tick(plan, up, local(13, 10)).detections == ()
