@@ -31,6 +31,7 @@ ROUTE_MODULES: list[str] = [
     "hub.outbox.routes",
     "hub.family.routes",
     "hub.service.routes",
+    "hub.alarms.routes",
 ]
 
 __all__ = [

@@ -249,7 +249,8 @@ def score_incident_run(
             score.detected += 1
             score.delays_s.append(max(0.0, (first - incident.start).total_seconds()))
             report.critical_detected += critical
-            ongoing[key] = (incident.end, first)
+            previous_end = earlier[0] if earlier is not None else incident.end
+            ongoing[key] = (max(incident.end, previous_end), first)
         elif len(report.missed_examples) < 20:
             report.missed_examples.append(
                 f"{incident.kind} {incident.home_id} {incident.start:%Y-%m-%d %H:%M}Z"
