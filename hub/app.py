@@ -31,7 +31,11 @@ ROUTE_MODULES: list[str] = [
     "hub.outbox.routes",
     "hub.family.routes",
     "hub.service.routes",
+<<<<<<< HEAD
     "hub.alarms.routes",
+=======
+    "hub.console",
+>>>>>>> main
 ]
 
 __all__ = [

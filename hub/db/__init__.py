@@ -20,6 +20,7 @@ MODEL_MODULES: list[str] = [
     "hub.outbox.models",
     "hub.family.models",
     "hub.service.models",
+    "hub.console.models",
     "hub.alarms.models",
 ]
 

@@ -18,6 +18,17 @@ function safeNext(value) {
   return null;
 }
 
+// Sent here because the short-lived access token expired? The refresh cookie may still be
+// good: try it once before asking for the password again.
+const wanted = safeNext(new URLSearchParams(location.search).get("next"));
+if (wanted) {
+  fetch("/api/auth/refresh", { method: "POST", credentials: "same-origin" })
+    .then((r) => {
+      if (r.ok) location.replace(wanted);
+    })
+    .catch(() => {});
+}
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const username = form.username.value.trim();

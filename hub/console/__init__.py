@@ -1,0 +1,12 @@
+"""The operator console: alarm queue, resident card, handling, technical alarms,
+wellbeing calls, supervisor figures, and user administration (served by the hub)."""
+
+from aiohttp import web
+
+
+def setup(app: web.Application) -> None:
+    """Add every console route (the hub lists ``hub.console`` in its ROUTE_MODULES)."""
+    from hub.console import residents, users
+
+    residents.setup(app)
+    users.setup(app)

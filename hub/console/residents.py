@@ -1,0 +1,253 @@
+"""The resident card beside an alarm, resident names for the queue, the key-safe reveal.
+
+``GET /api/console/residents?ids=1,2`` (names for the queue), ``GET
+/api/console/residents/{id}/card`` (everything the card shows), ``GET
+/api/console/residents/{id}/photo`` and ``POST /api/console/residents/{id}/key-safe``
+(the code, shown on demand; every reveal is in the audit log with its reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS
+from hub.audit import record_audit
+from hub.auth import Role, current_user, requires
+from hub.db.models import Device, Resident, StoredEvent
+from hub.http import ApiError, read_json_object
+
+LOCAL_ZONE = ZoneInfo("Europe/Madrid")
+READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.ADMIN)
+HANDLERS = (Role.OPERATOR, Role.SUPERVISOR)
+# Events that mean "someone is moving about at home" in the 24 h chart.
+ACTIVITY_TYPES = (
+    "motion",
+    "door_open",
+    "door_close",
+    "bed_exit",
+    "bed_return",
+    "check_in",
+    "prompt_answer",
+    "medication_taken",
+)
+MAX_IDS = 200
+
+
+def age_on(birth: date | None, today: date) -> int | None:
+    """Age in whole years on ``today``."""
+    if birth is None:
+        return None
+    years = today.year - birth.year
+    return years - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def _resident_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["resident_id"])
+    except ValueError:
+        raise ApiError(404, "not_found", "no such resident") from None
+
+
+async def _resident(session: AsyncSession, resident_id: int) -> Resident:
+    resident = await session.get(
+        Resident,
+        resident_id,
+        options=[selectinload(Resident.home), selectinload(Resident.contacts)],
+    )
+    if resident is None:
+        raise ApiError(404, "not_found", "no such resident")
+    return resident
+
+
+def summary_view(resident: Resident, today: date) -> dict[str, Any]:
+    """The few facts the queue shows next to an alarm."""
+    return {
+        "id": resident.id,
+        "name": resident.name,
+        "age": age_on(resident.birth_date, today),
+        "language": resident.language,
+        "address": resident.home.address,
+        "home_id": resident.home_id,
+    }
+
+
+@requires(*READERS)
+async def residents_summary(request: web.Request) -> web.Response:
+    """Names and addresses of ``?ids=1,2,3`` (unknown ids are left out)."""
+    raw = request.query.get("ids", "")
+    try:
+        ids = sorted({int(part) for part in raw.split(",") if part.strip()})
+    except ValueError:
+        raise ApiError(400, "invalid_request", "ids must be comma-separated numbers") from None
+    if len(ids) > MAX_IDS:
+        raise ApiError(400, "invalid_request", f"at most {MAX_IDS} ids at a time")
+    today = request.app[CLOCK]().astimezone(LOCAL_ZONE).date()
+    async with request.app[SESSIONMAKER]() as session:
+        rows = (
+            await session.scalars(
+                select(Resident).where(Resident.id.in_(ids)).options(selectinload(Resident.home))
+            )
+        ).all()
+        views = [summary_view(r, today) for r in rows]
+    return web.json_response({"residents": views})
+
+
+async def hourly_activity(
+    session: AsyncSession, home_id: int, now: datetime
+) -> list[dict[str, Any]]:
+    """Activity events per hour over the last 24 h (oldest first), from the event store."""
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=24)
+    device_ids = select(Device.id).where(Device.home_id == home_id)
+    rows = (
+        await session.execute(
+            select(StoredEvent.ts).where(
+                StoredEvent.device_id.in_(device_ids),
+                StoredEvent.type.in_(ACTIVITY_TYPES),
+                StoredEvent.ts >= start,
+                StoredEvent.ts < end,
+            )
+        )
+    ).all()
+    counts = [0] * 24
+    for (ts,) in rows:
+        index = int((ts - start).total_seconds() // 3600)
+        if 0 <= index < 24:
+            counts[index] += 1
+    return [
+        {"start": (start + timedelta(hours=i)).isoformat(), "count": counts[i]} for i in range(24)
+    ]
+
+
+@requires(*READERS)
+async def resident_card(request: web.Request) -> web.Response:
+    """Everything the resident card shows (the alarm history comes from the alarms API)."""
+    now = request.app[CLOCK]()
+    today = now.astimezone(LOCAL_ZONE).date()
+    async with request.app[SESSIONMAKER]() as session:
+        resident = await _resident(session, _resident_id(request))
+        home = resident.home
+        devices = (
+            await session.scalars(
+                select(Device).where(Device.home_id == home.id).order_by(Device.type, Device.id)
+            )
+        ).all()
+        activity = await hourly_activity(session, home.id, now)
+        neighbours = await session.scalar(
+            select(func.count(Resident.id)).where(
+                Resident.home_id == home.id, Resident.id != resident.id
+            )
+        )
+        view: dict[str, Any] = {
+            "resident": {
+                **summary_view(resident, today),
+                "birth_date": resident.birth_date.isoformat() if resident.birth_date else None,
+                "medical_notes": resident.medical_notes,
+                "lives_alone": resident.lives_alone,
+                "others_at_home": neighbours or 0,
+                "photo_url": f"/api/console/residents/{resident.id}/photo",
+            },
+            "home": {
+                "id": home.id,
+                "address": home.address,
+                "access_notes": home.access_notes,
+                "has_key_safe": home.key_safe_code_enc is not None,
+                "lat": home.lat,
+                "lon": home.lon,
+            },
+            "contacts": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "phone": c.phone,
+                    "relationship": c.relationship_,
+                    "is_key_holder": c.is_key_holder,
+                    "priority": c.priority,
+                    "language": c.language,
+                }
+                for c in sorted(resident.contacts, key=lambda c: (c.priority, c.id))
+            ],
+            "devices": [
+                {
+                    "id": d.id,
+                    "type": d.type,
+                    "room": d.room,
+                    "state": d.state,
+                    "battery": d.battery,
+                    "last_seen": d.last_seen.isoformat() if d.last_seen else None,
+                }
+                for d in devices
+            ],
+            "activity": activity,
+        }
+    return web.json_response(view)
+
+
+@requires(*HANDLERS)
+async def reveal_key_safe(request: web.Request) -> web.Response:
+    """The key-safe code of the resident's home; ``{"reason": "alarm:<id>"}`` is required."""
+    user = current_user(request)
+    data = await read_json_object(request)
+    reason = data.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
+        raise ApiError(400, "reason_required", "say why you need the code (e.g. the alarm id)")
+    async with request.app[SESSIONMAKER]() as session:
+        resident = await _resident(session, _resident_id(request))
+        code = resident.home.key_safe_code(request.app[KEYSAFE])
+        if code is None:
+            raise ApiError(404, "no_key_safe", "this home has no key safe on record")
+        # The audit entry names who, which home and why: never the code itself.
+        await record_audit(
+            session,
+            user.username,
+            "keysafe.reveal",
+            f"home:{resident.home_id}",
+            {"resident_id": resident.id, "reason": reason.strip()},
+        )
+        await session.commit()
+    return web.json_response({"code": code}, headers={"Cache-Control": "no-store"})
+
+
+def initials_svg(name: str) -> str:
+    """A calm placeholder portrait with the resident's initials."""
+    letters = "".join(part[0] for part in name.split()[:2] if part).upper() or "?"
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 120" width="120" height="120">'
+        '<rect width="120" height="120" rx="12" fill="#dbe4f0"/>'
+        '<text x="60" y="74" font-family="sans-serif" font-size="44" font-weight="700" '
+        f'text-anchor="middle" fill="#14213d">{html.escape(letters)}</text></svg>'
+    )
+
+
+@requires(*READERS)
+async def resident_photo(request: web.Request) -> web.StreamResponse:
+    """The resident's photo (from the hub's data folder) or an initials placeholder."""
+    async with request.app[SESSIONMAKER]() as session:
+        resident = await _resident(session, _resident_id(request))
+    headers = {"Cache-Control": "private, max-age=300"}
+    if resident.photo_path:
+        root = request.app[SETTINGS].data_path.resolve()
+        path = (root / resident.photo_path).resolve()
+        # Only files inside the data folder: a stored path cannot point elsewhere.
+        if path.is_relative_to(root) and await asyncio.to_thread(path.is_file):
+            return web.FileResponse(path, headers=headers)
+    return web.Response(
+        text=initials_svg(resident.name), content_type="image/svg+xml", headers=headers
+    )
+
+
+def setup(app: web.Application) -> None:
+    """Add the resident routes of the console."""
+    app.router.add_get("/api/console/residents", residents_summary)
+    app.router.add_get("/api/console/residents/{resident_id}/card", resident_card)
+    app.router.add_get("/api/console/residents/{resident_id}/photo", resident_photo)
+    app.router.add_post("/api/console/residents/{resident_id}/key-safe", reveal_key_safe)

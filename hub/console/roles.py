@@ -1,0 +1,111 @@
+"""The endpoint permission table: every route of the app and the roles it admits.
+
+``docs/roles.md`` holds this table between ``<!-- endpoints:begin -->`` and
+``<!-- endpoints:end -->``; ``tests/console/test_roles.py`` checks that it matches the
+app's router and then tries every role against every endpoint. Regenerate the table with
+``python -m hub.console.roles docs/roles.md`` after adding routes.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from hub.auth.roles import Role
+from hub.auth.web import required_roles
+
+BEGIN = "<!-- endpoints:begin -->"
+END = "<!-- endpoints:end -->"
+PUBLIC = "public"
+ANY_SIGNED_IN = "any signed-in user"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Endpoint:
+    """One route: ``roles`` is None for a public route, empty for any signed-in user."""
+
+    path: str
+    method: str
+    roles: frozenset[Role] | None
+
+    @property
+    def roles_text(self) -> str:
+        """The roles column of the table."""
+        if self.roles is None:
+            return PUBLIC
+        if not self.roles:
+            return ANY_SIGNED_IN
+        return ", ".join(r.value for r in Role if r in self.roles)
+
+
+def endpoints(app: web.Application) -> list[Endpoint]:
+    """Every non-static route of ``app`` (HEAD twins of GET left out), sorted by path."""
+    found: set[Endpoint] = set()
+    for route in app.router.routes():
+        resource = route.resource
+        if resource is None or isinstance(resource, web.StaticResource):
+            continue
+        if route.method == "HEAD":
+            continue
+        path = resource.canonical
+        found.add(Endpoint(path, route.method, required_roles(route.handler)))
+    return sorted(found)
+
+
+def markdown_table(items: Iterable[Endpoint]) -> str:
+    """The table as Markdown."""
+    lines = ["| method | path | roles |", "|---|---|---|"]
+    lines += [f"| {e.method} | `{e.path}` | {e.roles_text} |" for e in items]
+    return "\n".join(lines)
+
+
+_ROW = re.compile(r"^\| (?P<method>[A-Z*]+) \| `(?P<path>[^`]+)` \| (?P<roles>[^|]+) \|$")
+
+
+def parse_table(document: str) -> list[tuple[str, str, str]]:
+    """``(method, path, roles)`` rows of the table in ``document``."""
+    start, end = document.find(BEGIN), document.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"the document has no {BEGIN} … {END} block")
+    rows = []
+    for line in document[start:end].splitlines():
+        match = _ROW.match(line.strip())
+        if match:
+            rows.append((match["method"], match["path"], match["roles"].strip()))
+    return rows
+
+
+def replace_table(document: str, table: str) -> str:
+    """``document`` with its table block replaced by ``table``."""
+    start, end = document.index(BEGIN), document.index(END)
+    return document[: start + len(BEGIN)] + "\n" + table + "\n" + document[end:]
+
+
+def build_app() -> web.Application:
+    """The full hub app (not started), to read its router."""
+    from hub.app import create_app
+    from hub.settings import HubSettings
+
+    data_dir = tempfile.mkdtemp(prefix="ta-roles-")
+    return create_app(HubSettings(data_dir=data_dir, migrate_on_start=False))
+
+
+def main(argv: list[str]) -> int:
+    """Rewrite the table in the Markdown file named in ``argv``."""
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m hub.console.roles docs/roles.md\n")
+        return 2
+    path = Path(argv[0])
+    table = markdown_table(endpoints(build_app()))
+    path.write_text(replace_table(path.read_text(encoding="utf-8"), table), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

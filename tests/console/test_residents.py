@@ -1,0 +1,100 @@
+"""The resident card, queue names, photos and the audited key-safe reveal."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.auth import Role
+from hub.console.demo_data import DemoIds
+from hub.console.residents import age_on
+from hub.db.models import AuditEntry
+
+Headers = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.mark.parametrize(
+    ("birth", "today", "age"),
+    [
+        (date(1938, 3, 14), date(2026, 3, 13), 87),
+        (date(1938, 3, 14), date(2026, 3, 14), 88),
+        (date(1940, 2, 29), date(2026, 2, 28), 85),
+        (None, date(2026, 1, 1), None),
+    ],
+)
+def test_age(birth: date | None, today: date, age: int | None) -> None:
+    assert age_on(birth, today) == age
+
+
+async def test_card_has_everything_the_operator_needs(
+    hub_client: TestClient[Any, Any], auth_headers: Headers, demo: DemoIds
+) -> None:
+    headers = await auth_headers(Role.OPERATOR)
+    rid = demo.residents[0]
+    response = await hub_client.get(f"/api/console/residents/{rid}/card", headers=headers)
+    assert response.status == 200
+    card = await response.json()
+    assert card["resident"]["name"] == "Montserrat Puig i Ferrer"
+    assert card["resident"]["age"] >= 88
+    assert "insulina" in card["resident"]["medical_notes"]
+    assert card["home"]["has_key_safe"] is True
+    assert "4821" not in str(card)  # the code only on demand
+    assert [c["priority"] for c in card["contacts"]] == [1, 2, 3]
+    assert card["contacts"][0]["is_key_holder"] is True
+    assert {d["type"] for d in card["devices"]} >= {"pendant", "gateway", "smoke"}
+    assert len(card["activity"]) == 24
+    assert sum(h["count"] for h in card["activity"]) > 10
+    assert card["activity"][0]["start"] < card["activity"][-1]["start"]
+
+    names = await hub_client.get(
+        "/api/console/residents",
+        params={"ids": ",".join(map(str, demo.residents))},
+        headers=headers,
+    )
+    assert [r["name"] for r in (await names.json())["residents"]][:1] == [
+        "Montserrat Puig i Ferrer"
+    ]
+    bad = await hub_client.get("/api/console/residents", params={"ids": "1,x"}, headers=headers)
+    assert bad.status == 400
+    missing = await hub_client.get("/api/console/residents/9999/card", headers=headers)
+    assert missing.status == 404
+    photo = await hub_client.get(f"/api/console/residents/{rid}/photo", headers=headers)
+    assert photo.status == 200
+    assert "MP" in await photo.text()
+
+
+async def test_key_safe_is_shown_on_demand_and_audited(
+    hub_client: TestClient[Any, Any],
+    auth_headers: Headers,
+    demo: DemoIds,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    operator = await auth_headers(Role.OPERATOR, username="op-ks")
+    url = f"/api/console/residents/{demo.residents[0]}/key-safe"
+    refused = await hub_client.post(url, json={}, headers=operator)
+    assert refused.status == 400
+    assert (await refused.json())["error"] == "reason_required"
+    response = await hub_client.post(url, json={"reason": "alarm:abc"}, headers=operator)
+    assert response.status == 200
+    assert (await response.json())["code"] == "4821"
+    assert response.headers["Cache-Control"] == "no-store"
+    # A social worker reads the card but never the key safe.
+    social = await auth_headers(Role.SOCIAL_WORKER)
+    assert (await hub_client.post(url, json={"reason": "x"}, headers=social)).status == 403
+    no_safe = f"/api/console/residents/{demo.residents[1]}/key-safe"
+    assert (await hub_client.post(no_safe, json={"reason": "x"}, headers=operator)).status == 404
+
+    async with hub_sessionmaker() as session:
+        entries = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "keysafe.reveal"))
+        ).all()
+    assert len(entries) == 1
+    assert entries[0].actor == "op-ks"
+    assert entries[0].details["reason"] == "alarm:abc"
+    assert "4821" not in str(entries[0].details)
