@@ -31,11 +31,8 @@ ROUTE_MODULES: list[str] = [
     "hub.outbox.routes",
     "hub.family.routes",
     "hub.service.routes",
-<<<<<<< HEAD
-    "hub.alarms.routes",
-=======
     "hub.console",
->>>>>>> main
+    "hub.alarms.routes",
 ]
 
 __all__ = [
