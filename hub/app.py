@@ -45,6 +45,7 @@ ROUTE_MODULES: list[str] = [
     "hub.family.routes",
     "hub.service.routes",
     "hub.console",
+    "hub.alarms.routes",
 ]
 
 __all__ = [
