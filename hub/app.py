@@ -32,6 +32,7 @@ ROUTE_MODULES: list[str] = [
     "hub.family.routes",
     "hub.service.routes",
     "hub.console",
+    "hub.visor",
 ]
 
 __all__ = [
