@@ -104,3 +104,73 @@ async def test_two_family_members_chat_with_a_photo_and_video_call(
     ).json()
     assert history[0]["status"] == "ended"
     assert history[0]["answered_at"] is not None
+
+
+def _loopback_only(sdp: str) -> str:
+    """Keep only 127.0.0.1 candidates (MACHINE-NOTES: nothing leaves loopback)."""
+    lines = sdp.split("\r\n")
+    kept = [ln for ln in lines if not ln.startswith("a=candidate:") or " 127.0.0.1 " in ln]
+    return "\r\n".join(kept)
+
+
+async def test_browser_calls_the_tablet_call_engine_aiortc(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aioice.ice
+    from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+    from aiortc.mediastreams import MediaStreamTrack
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+    maria = await world.resident("Maria")
+    anna = await world.person(name="Anna")
+    await world.link(maria, anna)
+    base = str(world.client.make_url("/"))
+    pc = RTCPeerConnection()
+    received: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+
+    @pc.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        if track.kind == "video" and not received.done():
+            received.set_result(track)
+
+    async def tablet(ws: Any) -> None:
+        """The resident's side: answer the incoming call with aiortc."""
+        call_id = None
+        async for msg in ws:
+            frame = msg.json()
+            if frame["type"] == "call.incoming":
+                call_id = frame["call_id"]
+                await ws.send_json({"type": "call.accept", "call_id": call_id})
+            elif frame["type"] == "call.signal" and frame["data"].get("sdp"):
+                offer = frame["data"]["sdp"]
+                await pc.setRemoteDescription(
+                    RTCSessionDescription(_loopback_only(offer["sdp"]), offer["type"])
+                )
+                pc.addTrack(VideoStreamTrack())
+                await pc.setLocalDescription(await pc.createAnswer())
+                answer = {"type": "answer", "sdp": pc.localDescription.sdp}
+                await ws.send_json(
+                    {"type": "call.signal", "call_id": call_id, "data": {"sdp": answer}}
+                )
+            elif frame["type"] == "call.state" and frame["status"] == "ended":
+                return
+
+    try:
+        async with (
+            world.client.ws_connect("/api/family/ws", headers=maria.headers) as ws,
+            media_browser() as browser,
+        ):
+            side = asyncio.create_task(tablet(ws))
+            a = await signed_in_page(browser, base, anna.username, f"/family/call/{maria.party}")
+            # The browser decodes the tablet's frames ...
+            assert await wait_for_frames(a) >= 5
+            # ... and the tablet receives the browser's camera.
+            track = await asyncio.wait_for(received, 60)
+            frame = await asyncio.wait_for(track.recv(), 60)
+            assert frame.width > 0
+            await a.click("#call-hangup")
+            await asyncio.wait_for(side, 60)
+    finally:
+        await pc.close()
+    history = await (await world.client.get("/api/family/calls", headers=maria.headers)).json()
+    assert (history[0]["status"], history[0]["direction"]) == ("ended", "incoming")
