@@ -42,14 +42,10 @@ export function activityChart(hours) {
   return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${text("activity_24h")}">${bars}${base}${ticks}</svg>`;
 }
 
-function activitySummary(hours) {
+function activitySummary(hours, last) {
   const total = hours.reduce((sum, x) => sum + x.count, 0);
-  if (!total) return `<p class="error-text">${text("activity_none")}</p>`;
-  let last = null;
-  hours.forEach((x) => {
-    if (x.count) last = x.start;
-  });
-  return `<p class="small muted">${text("activity_summary", { n: total, time: formatTime(last, { date: "never" }) })}</p>`;
+  if (!total || !last) return `<p class="error-text">${text("activity_none")}</p>`;
+  return `<p class="small muted">${text("activity_summary", { n: total, time: formatTime(last) })}</p>`;
 }
 
 function attemptsFor(party, history) {
@@ -67,7 +63,7 @@ export function renderCard(card, alarm, recent, { canAct }) {
   const history = alarm ? alarm.history : [];
   const age = r.age != null ? text("years", { n: r.age }) : "";
   const keySafe = home.has_key_safe
-    ? `<div class="keysafe"><span id="keysafe-value"></span>${canAct ? `<button type="button" class="btn btn-small" id="keysafe-show"><kbd>S</kbd> ${text("show_code")}</button>` : ""}<span class="small muted">${text("key_safe_audited")}</span></div>`
+    ? `<div class="keysafe"><span id="keysafe-value"></span>${canAct ? `<button type="button" class="btn btn-small" id="keysafe-show"><kbd>S</kbd> ${text("show_code")}</button>` : `<span class="muted">${text("key_safe_accept_first")}</span>`}<span class="small muted">${text("key_safe_audited")}</span></div>`
     : `<span class="muted">${text("key_safe_none")}</span>`;
   const contacts = card.contacts
     .map(
@@ -116,7 +112,7 @@ export function renderCard(card, alarm, recent, { canAct }) {
       <section class="card chart">
         <h2>${text("activity_24h")}</h2>
         ${activityChart(card.activity)}
-        ${activitySummary(card.activity)}
+        ${activitySummary(card.activity, card.last_activity_at)}
       </section>
     </div>
     <div class="cardcol">

@@ -84,7 +84,7 @@ function renderQueue() {
       ].join("");
       return `<li class="qitem p${a.priority}${a.claimed_by && claim.cls === "other" ? " taken" : ""}${a._flash ? " flash" : ""}" data-id="${h(a.id)}" data-state="${h(a.state)}" aria-selected="${a.id === state.selected}" tabindex="-1">
         <div class="line1"><span class="badge p${a.priority}">${h(t("p" + a.priority))}</span><span class="rule">${h(a.rule_label || a.rule)}</span><span class="age" data-age></span></div>
-        <div class="who">${h(residentName(a))}</div>
+        <div class="resident">${h(residentName(a))}</div>
         <div class="claim ${claim.cls}">${h(claim.text)}</div>
         ${flags ? `<div class="flags">${flags}</div>` : ""}
       </li>`;
@@ -577,6 +577,8 @@ async function showKeySafe() {
       el.className = "code";
       el.textContent = result.code;
     }
+    const button = document.getElementById("keysafe-show");
+    if (button) button.hidden = true;
   } catch (err) {
     fail(err);
   }
