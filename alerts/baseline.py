@@ -25,6 +25,8 @@ class Departure:
     observed: int
     expected: float
     std: float
+    lowest: int
+    highest: int
     # (hour, observed, expected) of the hours that differ most, largest gap first.
     worst_hours: tuple[tuple[int, int, float], ...]
 
@@ -49,7 +51,8 @@ def compare(
         mean = statistics.fmean(day.hourly[hour] for day in history) if history else 0.0
         per_hour.append((hour, today.hourly[hour], mean))
     worst = sorted(per_hour, key=lambda h: abs(h[1] - h[2]), reverse=True)[:2]
-    return Departure(start, end, observed, expected, std, tuple(worst))
+    lowest, highest = (min(sums), max(sums)) if sums else (0, 0)
+    return Departure(start, end, observed, expected, std, lowest, highest, tuple(worst))
 
 
 def low_activity(
@@ -66,7 +69,9 @@ def low_activity(
         return None
     ratio_low = departure.observed <= settings.low_ratio * departure.expected
     spread_low = departure.observed < departure.expected - settings.sigmas * departure.std
-    return departure if ratio_low and spread_low else None
+    # And clearly below the quietest day seen: an unusual day, not the quiet end of usual.
+    below_all = departure.observed < settings.beyond_extreme_ratio * departure.lowest
+    return departure if ratio_low and spread_low and below_all else None
 
 
 def restless_night(
@@ -80,7 +85,8 @@ def restless_night(
         return None
     ratio_high = departure.observed >= settings.night_high_ratio * max(departure.expected, 1.0)
     spread_high = departure.observed > departure.expected + settings.sigmas * departure.std
-    return departure if ratio_high and spread_high else None
+    above_all = departure.observed > departure.highest / settings.beyond_extreme_ratio
+    return departure if ratio_high and spread_high and above_all else None
 
 
 def usual_first_activity(history: tuple[DayActivity, ...], min_days: int) -> int | None:

@@ -81,7 +81,7 @@ class CheckInSettings:
 
     enabled: bool = False
     deadlines: tuple[time, ...] = (time(11, 0),)
-    opens_before: timedelta = timedelta(hours=4)
+    opens_before: timedelta = timedelta(hours=10)
 
     def __post_init__(self) -> None:
         _positive("check-in opens_before", self.opens_before)
@@ -159,13 +159,17 @@ class BaselineSettings:
     sigmas: float = 3.0
     min_expected: float = 10.0
     night_high_ratio: float = 3.0
-    night_min_observed: int = 15
+    night_min_observed: int = 30
+    # Also beyond the most extreme past day: below lowest × r, above highest / r.
+    beyond_extreme_ratio: float = 0.67
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_days <= self.history_days <= 366:
             raise CarePlanError("baseline needs 1 <= min_days <= history_days <= 366")
         if not 0.0 < self.low_ratio < 1.0:
             raise CarePlanError(f"baseline low_ratio must be in (0, 1), got {self.low_ratio}")
+        if not 0.0 < self.beyond_extreme_ratio <= 1.0:
+            raise CarePlanError("baseline beyond_extreme_ratio must be in (0, 1]")
         if self.sigmas <= 0 or self.night_high_ratio <= 1.0:
             raise CarePlanError("baseline sigmas must be > 0 and night_high_ratio > 1")
         for checkpoint in self.checkpoints:

@@ -112,8 +112,11 @@ EscalationAction = Reannounce | NotifyContact | Escalate112
 def _reannounce_due(policy: EscalationPolicy, alarm: Alarm) -> datetime | None:
     if not alarm.is_open or alarm.claimed_by is not None:
         return None
-    done = len(alarm.entries(Action.REANNOUNCED))
-    return alarm.raised_at + policy.acceptance_timeout * (done + 1)
+    done = alarm.entries(Action.REANNOUNCED)
+    if not done:
+        return alarm.raised_at + policy.acceptance_timeout
+    # From the last announcement, so a late start does not fire a burst of repeats.
+    return done[-1].at + policy.acceptance_timeout
 
 
 def _notify_targets(policy: EscalationPolicy, alarm: Alarm) -> list[Contact]:

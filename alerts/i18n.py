@@ -63,6 +63,11 @@ _TEMPLATES: dict[str, tuple[str, str, str]] = {
         "Ningún movimiento entre las {start} y las {end}; último movimiento {since}",
         "No movement between {start} and {end}; last movement {since}",
     ),
+    "inactivity_in_bed": (
+        "Al llit des de les {since}; no s'ha llevat abans de les {end}",
+        "En la cama desde las {since}; no se ha levantado antes de las {end}",
+        "In bed since {since}; not up by {end}",
+    ),
     "usually_up_by": (
         "normalment en peu a les {time}",
         "normalmente en pie a las {time}",

@@ -34,7 +34,19 @@ class DeviceType(StrEnum):
     PLUG = "plug"
     TABLET = "tablet"
     DISPENSER = "dispenser"
+    # Names used by firmware_sim and the device agent.
+    CONTACT = "contact"
+    WATER_LEAK = "water_leak"
+    THERMOMETER = "thermometer"
     OTHER = "other"
+
+    @classmethod
+    def of(cls, value: str) -> DeviceType:
+        """The member named ``value``; OTHER for a type we do not know (never an error)."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.OTHER
 
 
 class Priority(IntEnum):

@@ -34,6 +34,8 @@ class DeviceHealth:
     device_id: str
     offline_since: datetime | None = None
     offline_alarmed: bool = False
+    # Declared offline by the gateway's supervision: it already waited, no extra grace.
+    supervised: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +97,27 @@ class ResidentState:
     last_check_in_at: datetime | None = None
     bed_out_since: datetime | None = None
     bed_alarmed: bool = False
+    # Set by bed_return, cleared by bed_exit: lying in bed since then (bed sensor homes).
+    in_bed_since: datetime | None = None
     rooms: tuple[RoomTemperature, ...] = ()
     medication_taken: tuple[tuple[str, datetime], ...] = ()
     devices: tuple[DeviceHealth, ...] = ()
     today: DayActivity | None = None
     history: tuple[DayActivity, ...] = ()
     baseline_flagged: frozenset[str] = field(default_factory=frozenset)
+    # Earliest pending timer as last computed (a cache: None means "compute again").
+    timer_hint: datetime | None = None
+
+    def timer_fields(self) -> tuple[object, ...]:
+        """The fields from which an event can create a timer EARLIER than the hint."""
+        return (
+            self.prompt,
+            self.inactivity_alarmed,
+            self.bed_out_since,
+            self.bed_alarmed,
+            tuple((r.room, r.out_since, r.alarmed) for r in self.rooms),
+            self.devices,
+        )
 
     def room(self, name: str) -> RoomTemperature | None:
         """Temperature state of ``name``."""

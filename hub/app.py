@@ -15,32 +15,50 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
-from hub.appkeys import CLOCK, ENGINE, KEYSAFE, SESSIONMAKER, SETTINGS
+from hub.appkeys import (
+    ACK_LISTENERS,
+    CLOCK,
+    ENGINE,
+    EVENT_SINKS,
+    KEYSAFE,
+    MQTT,
+    SESSIONMAKER,
+    SETTINGS,
+    TIMESERIES,
+)
 from hub.clock import Clock, utc_now
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
 from hub.http import error_middleware
 from hub.settings import HubSettings, with_secrets
+from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 
 ROUTE_MODULES: list[str] = [
     "hub.health",
     "hub.auth.routes",
+    "hub.timeseries.app",
+    "hub.ingest.app",
     "hub.web",
     "hub.outbox.routes",
     "hub.family.routes",
     "hub.service.routes",
     "hub.console",
+    "hub.alarms.routes",
 ]
 
 __all__ = [
+    "ACK_LISTENERS",
     "CLOCK",
     "ENGINE",
+    "EVENT_SINKS",
     "KEYSAFE",
+    "MQTT",
     "ROUTE_MODULES",
     "SESSIONMAKER",
     "SETTINGS",
+    "TIMESERIES",
     "create_app",
 ]
 
@@ -64,10 +82,12 @@ def create_app(
     settings: HubSettings,
     *,
     clock: Clock = utc_now,
+    mqtt: MqttSettings | None = None,
     route_modules: Sequence[str] | None = None,
 ) -> web.Application:
     """Build the hub application; the database opens when the app starts.
 
+    ``mqtt``: the broker to ingest from (``None``: no ingestion, e.g. API tests).
     ``route_modules`` replaces :data:`ROUTE_MODULES` (tests that want a smaller hub).
     """
     settings = with_secrets(settings)
@@ -75,6 +95,10 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[KEYSAFE] = KeySafeCipher(settings.keysafe_key)
+    app[EVENT_SINKS] = []
+    app[ACK_LISTENERS] = []
+    if mqtt is not None:
+        app[MQTT] = mqtt
     app.cleanup_ctx.append(_database_ctx)
     for name in ROUTE_MODULES if route_modules is None else route_modules:
         importlib.import_module(name).setup(app)

@@ -7,10 +7,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.clock import Clock
 from hub.db.crypto import KeySafeCipher
+from hub.ingest.events import AckListener, EventSink
 from hub.settings import HubSettings
+from hub.timeseries.port import TimeSeriesStore
+from teleassist.config import MqttSettings
 
 SETTINGS = web.AppKey("settings", HubSettings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 KEYSAFE = web.AppKey("keysafe", KeySafeCipher)
+# Broker settings; absent means "no ingestion" (tests of the API alone).
+MQTT = web.AppKey("mqtt", MqttSettings)
+TIMESERIES = web.AppKey("timeseries", TimeSeriesStore)
+# Where ingested events go: append your sink in your module's setup() (see docs/ingest.md).
+EVENT_SINKS = web.AppKey("event_sinks", list[EventSink])
+ACK_LISTENERS = web.AppKey("ack_listeners", list[AckListener])

@@ -47,6 +47,17 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     refresh_token_ttl_s: int = 14 * 24 * 3600
     max_failed_logins: int = 5
     lockout_s: int = 15 * 60
+    # Ingestion (MQTT). The client id must be stable per worker: its broker session keeps
+    # unacknowledged QoS 1 events while the hub restarts. Empty: "hub-<hostname>".
+    ingest_enabled: bool = True
+    ingest_client_id: str = ""
+    ingest_share_group: str = "hub"
+    ingest_batch_size: int = 2000
+    ingest_flush_interval_s: float = 0.2
+    ingest_queue_size: int = 10_000
+    # SQLite time-series retention: raw samples, then hourly rollups.
+    timeseries_raw_retention_days: int = 30
+    timeseries_rollup_retention_days: int = 5 * 366
     # Cookies carry the tokens for the server-rendered pages; Secure behind TLS.
     secure_cookies: bool = False
 

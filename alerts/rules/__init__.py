@@ -33,6 +33,7 @@ __all__ = [
     "initial_state",
     "next_deadline",
     "pending_timers",
+    "plan_changed",
     "tick",
 ]
 
@@ -73,16 +74,20 @@ def _check(plan: CarePlan, state: ResidentState) -> None:
 def _run_timers(
     plan: CarePlan, state: ResidentState, now: datetime, out: Findings
 ) -> ResidentState:
-    if now <= state.cursor:
+    if now < state.cursor:
         return state
+    if state.timer_hint is not None and now < state.timer_hint:
+        return replace(state, cursor=now)  # fast path: nothing can be due yet
     if now - state.cursor > plan.max_catch_up:
         # After a long outage only the last max_catch_up is replayed; older timers
         # are late anyway and would only pile up copies of the same alarm.
         restart = now - plan.max_catch_up
         state = replace(state, cursor=restart, today=new_day(plan, restart))
+    hint: datetime | None = None
     for _ in range(_MAX_TIMERS_PER_STEP):
         pending = sorted(pending_timers(plan, state), key=lambda t: t.sort_key)
         if not pending or pending[0].at > now:
+            hint = pending[0].at if pending else None
             break
         due_at = pending[0].at
         for timer in pending:
@@ -92,11 +97,11 @@ def _run_timers(
         state = replace(state, cursor=due_at)
     else:  # pragma: no cover - a rule that never makes progress is a bug
         raise AssertionError("timer rules did not make progress")
-    return replace(state, cursor=now)
+    return replace(state, cursor=now, timer_hint=hint)
 
 
 def tick(plan: CarePlan, state: ResidentState, now: datetime) -> Evaluation:
-    """Fire every timer due up to ``now`` (a ``now`` in the past changes nothing)."""
+    """Fire every timer due up to and at ``now`` (a ``now`` before the cursor changes nothing)."""
     _aware("now", now)
     _check(plan, state)
     out = Findings()
@@ -119,8 +124,17 @@ def evaluate(plan: CarePlan, state: ResidentState, event: HomeEvent) -> Evaluati
     out = Findings()
     state = _run_timers(plan, state, event.at, out)
     at = max(event.at, state.cursor)
+    before = state.timer_fields()
     state = events.apply(plan, state, event, at, out)
+    if state.timer_fields() != before:
+        # The event may have started a timer earlier than the cached hint.
+        state = replace(state, timer_hint=None)
     return Evaluation(state, tuple(out.detections), tuple(out.prompts))
+
+
+def plan_changed(state: ResidentState) -> ResidentState:
+    """Call when the care plan changed: forgets the cached next timer."""
+    return replace(state, timer_hint=None)
 
 
 def next_deadline(plan: CarePlan, state: ResidentState) -> datetime | None:

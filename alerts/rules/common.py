@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 from alerts.careplan import CarePlan
 from alerts.i18n import Explanation
@@ -50,16 +52,22 @@ def local(plan: CarePlan, moment: datetime) -> datetime:
     return moment.astimezone(plan.tz)
 
 
+@functools.lru_cache(maxsize=4096)
+def _at_local(timezone: str, day: date, moment: time) -> datetime:
+    return datetime.combine(day, moment, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
 def at_local(plan: CarePlan, day: date, moment: time) -> datetime:
     """The UTC instant of local wall-clock ``moment`` on local ``day``."""
-    return datetime.combine(day, moment, tzinfo=plan.tz).astimezone(UTC)
+    # Cached: the rules ask for the same few instants at every event.
+    return _at_local(plan.timezone, day, moment)
 
 
 def next_local(plan: CarePlan, moment: time, after: datetime) -> datetime:
     """First UTC instant strictly after ``after`` at local wall-clock ``moment``."""
-    day = local(plan, after).date()
+    ordinal = local(plan, after).toordinal()
     for offset in range(3):
-        candidate = at_local(plan, date.fromordinal(day.toordinal() + offset), moment)
+        candidate = _at_local(plan.timezone, date.fromordinal(ordinal + offset), moment)
         if candidate > after:
             return candidate
     raise AssertionError("unreachable: a local time recurs within three days")

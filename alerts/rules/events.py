@@ -173,7 +173,7 @@ def _door_open(
 def _bed_exit(
     plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
 ) -> ResidentState:
-    state = register_activity(plan, state, at)
+    state = replace(register_activity(plan, state, at), in_bed_since=None)
     if _in_night(plan, at) and state.bed_out_since is None:
         return replace(state, bed_out_since=at, bed_alarmed=False)
     return state
@@ -183,7 +183,7 @@ def _bed_return(
     plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
 ) -> ResidentState:
     state = register_activity(plan, state, at)
-    return replace(state, bed_out_since=None, bed_alarmed=False)
+    return replace(state, bed_out_since=None, bed_alarmed=False, in_bed_since=at)
 
 
 def _temperature_event(
@@ -251,7 +251,10 @@ def _status(
     device = state.device(event.device_id)
     if body.state == "offline":
         if device.offline_since is None:
-            return state.with_device(DeviceHealth(event.device_id, offline_since=at))
+            supervised = body.reason == "supervision"
+            return state.with_device(
+                DeviceHealth(event.device_id, offline_since=at, supervised=supervised)
+            )
         return state
     if device.offline_since is None:
         return state

@@ -7,7 +7,7 @@ deadline that passed while the hub was down is simply in the past and fires at o
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from alerts import baseline
@@ -24,6 +24,11 @@ from alerts.rules.common import (
     start_prompt,
 )
 from alerts.state import ResidentState
+
+# Movement this soon after lying down is part of lying down (PIR of the bedroom).
+IN_BED_SLACK = timedelta(minutes=2)
+# Back in bed for this long at the end of the morning window counts as "not up".
+BACK_IN_BED_FOR = timedelta(minutes=60)
 
 
 class TimerKind(StrEnum):
@@ -98,8 +103,9 @@ def pending_timers(plan: CarePlan, state: ResidentState) -> list[Timer]:
                 )
     for device in state.devices:
         if device.offline_since is not None and not device.offline_alarmed:
+            grace = timedelta(0) if device.supervised else plan.technical.offline_grace
             dynamic(
-                device.offline_since + plan.technical.offline_grace,
+                device.offline_since + grace,
                 TimerKind.DEVICE_OFFLINE,
                 device.device_id,
             )
@@ -175,10 +181,26 @@ def _inactivity_window(
     window = _window(plan, timer.key)
     start = at_local(plan, local(plan, timer.at).date(), window.start)
     last = state.last_activity_at
-    if last is not None and last >= start:
-        return state
     if state.monitored_since > start:
         return state  # we were not watching the whole window
+    in_bed = state.in_bed_since
+    if (
+        in_bed is not None
+        and last is not None
+        and last <= in_bed + IN_BED_SLACK
+        and timer.at - in_bed >= BACK_IN_BED_FOR
+    ):
+        # Up at night or early, back to bed, and never up again: not "up" at all.
+        clauses = [c for c in (_usual_up(plan, state, timer.at),) if c is not None]
+        explanation = Explanation.of(
+            "inactivity_in_bed",
+            *clauses,
+            since=hhmm(plan, in_bed, timer.at),
+            end=f"{window.end:%H:%M}",
+        )
+        return _inactivity_found(plan, state, timer.at, explanation, out)
+    if last is not None and last >= start:
+        return state
     clauses = [c for c in (_usual_up(plan, state, timer.at),) if c is not None]
     explanation = Explanation.of(
         "inactivity_window",
@@ -193,7 +215,8 @@ def _inactivity_window(
 def _check_in(plan: CarePlan, state: ResidentState, timer: Timer, out: Findings) -> ResidentState:
     opens = timer.at - plan.check_in.opens_before
     last = state.last_check_in_at
-    if (last is not None and last >= opens) or state.monitored_since > opens:
+    # Monitoring that began after the window opened still counts: when in doubt, alarm.
+    if last is not None and last >= opens:
         return state
     explanation = Explanation.of(
         "missed_check_in", deadline=timer.key, last=hhmm(plan, last, timer.at)

@@ -21,6 +21,7 @@ MODEL_MODULES: list[str] = [
     "hub.family.models",
     "hub.service.models",
     "hub.console.models",
+    "hub.alarms.models",
 ]
 
 

@@ -97,6 +97,15 @@ class Device(Base):
     # unknown | online | offline | revoked
     state: Mapped[str] = mapped_column(String(16), default="unknown")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # The person who wears it (pendant) when the home has more than one resident.
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="SET NULL"), default=None
+    )
+    # The home gateway that relays this sensor (its MQTT account may write its topics).
+    gateway_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    # Why the state is what it is (``will``, ``supervision``, ``revoked``...).
+    state_reason: Mapped[str] = mapped_column(String(32), default="")
+    tampered: Mapped[bool] = mapped_column(Boolean, default=False)
 
     home: Mapped[Home] = relationship(back_populates="devices")
 

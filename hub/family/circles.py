@@ -18,7 +18,7 @@ from hub.family import linking
 from hub.family.access import require_manager, require_reader
 from hub.family.consent import ConsentError, decode_scopes, encode_scopes, parse_scopes
 from hub.family.conversations import ensure_direct, leave_direct
-from hub.family.jsonio import int_field, iso, path_int, text_field
+from hub.family.jsonio import int_field, iso, path_int, required_int, text_field
 from hub.family.models import CircleLink, LinkAttempt, LinkCode, TabletCredential
 from hub.family.parties import party_names, party_view, resident_party
 from hub.family.principal import (
@@ -64,7 +64,7 @@ async def issue_tablet(request: web.Request) -> web.Response:
     who = await principal_of(request)
     require_role(who, *TABLET_ISSUERS)
     data = await read_json_object(request)
-    resident_id = int_field(data, "resident_id")
+    resident_id = required_int(data, "resident_id")
     device_id = text_field(data, "device_id", max_length=64)
     token = new_tablet_token()
     async with request.app[SESSIONMAKER]() as session:

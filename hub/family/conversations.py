@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.family.access import may_contact, require_member
-from hub.family.jsonio import int_field, iso, path_int, query_int, text_field
+from hub.family.jsonio import int_field, iso, path_int, query_int, required_int, text_field
 from hub.family.live import LIVE_HUB
 from hub.family.models import Conversation, ConversationMember, Group, MediaObject, Message
 from hub.family.parties import parse_party, party_names, party_view
@@ -289,8 +289,7 @@ async def mark_read(request: web.Request) -> web.Response:
     who = await principal_of(request)
     conversation_id = path_int(request, "cid")
     data = await read_json_object(request)
-    up_to = int_field(data, "up_to")
-    assert up_to is not None
+    up_to = required_int(data, "up_to")
     async with request.app[SESSIONMAKER]() as session:
         await require_member(session, who, conversation_id)
         member = await session.get(ConversationMember, (conversation_id, who.party))

@@ -57,6 +57,13 @@ def int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int 
     return value
 
 
+def required_int(data: dict[str, Any], name: str) -> int:
+    """A required integer field."""
+    value = int_field(data, name)
+    assert value is not None  # int_field raised otherwise
+    return value
+
+
 def time_field(data: dict[str, Any], name: str, *, required: bool = True) -> datetime | None:
     """An ISO 8601 timestamp with its offset, as aware UTC."""
     value = data.get(name)

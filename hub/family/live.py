@@ -46,14 +46,18 @@ class Connection:
 
     async def write_loop(self) -> None:
         """Send queued texts until told to stop (``None``) or the socket closes."""
-        while True:
-            text = await self.outbox.get()
-            if text is None or self.ws.closed:
-                return
-            try:
+        try:
+            while True:
+                text = await self.outbox.get()
+                if text is None or self.ws.closed:
+                    return
                 await self.ws.send_str(text)
-            except (ConnectionError, RuntimeError):
-                return
+        except (ConnectionError, RuntimeError):
+            return
+        finally:
+            # Ends the reader's loop too: the client reconnects and refetches.
+            if not self.ws.closed:
+                await self.ws.close()
 
 
 class LiveHub:

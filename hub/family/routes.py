@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
-from hub.appkeys import SETTINGS
-from hub.family import circles, conversations, media_routes
+from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
+from hub.calls import routes as call_routes
+from hub.calls.signalling import CallService
+from hub.family import agenda, circles, conversations, groups, media_routes
+from hub.family.access import may_contact
 from hub.family.live import LIVE_HUB, LiveHub
+from hub.family.reminders import REMINDERS, make_reminders, reminders_ctx
 from hub.family.settings import FAMILY_SETTINGS, MEDIA_STORE, SECTION, FamilySettings
+from hub.family.ws import CALL_SERVICE, live_socket
 from hub.media import LocalDiskStore
 from teleassist.config import load_config
+
+
+async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
+    service = CallService(
+        app[SESSIONMAKER],
+        app[LIVE_HUB],
+        app[CLOCK],
+        may_contact,
+        app[FAMILY_SETTINGS].ring_timeout_s,
+    )
+    app[CALL_SERVICE] = service
+    try:
+        yield
+    finally:
+        await service.close()
 
 
 def setup(app: web.Application) -> None:
@@ -22,3 +44,10 @@ def setup(app: web.Application) -> None:
     circles.setup_routes(app)
     conversations.setup_routes(app)
     media_routes.setup_routes(app)
+    call_routes.setup_routes(app)
+    agenda.setup_routes(app)
+    groups.setup_routes(app)
+    app[REMINDERS] = make_reminders(app)
+    app.cleanup_ctx.append(reminders_ctx)
+    app.router.add_get("/api/family/ws", live_socket)
+    app.cleanup_ctx.append(_calls_ctx)

@@ -12,7 +12,7 @@ import msgspec
 from aiohttp import web
 
 from hub.appkeys import CLOCK, SESSIONMAKER
-from hub.service import api
+from hub.service import api, pages
 from hub.service.installation import confirm_installations
 from hub.service.queries import apply_retention
 from teleassist.config import load_config
@@ -71,4 +71,5 @@ def setup(app: web.Application) -> None:
     if SERVICE_SETTINGS not in app:
         app[SERVICE_SETTINGS] = load_config().section("service", ServiceSettings)
     api.add_routes(app)
+    pages.add_routes(app)
     app.cleanup_ctx.append(_sweep_ctx)

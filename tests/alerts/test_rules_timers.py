@@ -105,10 +105,10 @@ def test_inactivity_window_morning_with_usual_time() -> None:
 def test_missed_check_in_and_a_check_in_in_time() -> None:
     plan = CarePlan(
         RESIDENT,
-        inactivity=NO_PROMPT,
+        inactivity=InactivitySettings(enabled=False),
         check_in=CheckInSettings(enabled=True, deadlines=(time(11, 0),)),
     )
-    state = initial_state(plan, HOME, local(12, 6))
+    state = initial_state(plan, HOME, local(11, 22))
     ok = evaluate(plan, state, event(CheckIn(), local(12, 9, 30))).state
     assert tick(plan, ok, local(12, 11, 30)).detections == ()
     missed = tick(plan, state, local(12, 11, 0))
@@ -116,7 +116,7 @@ def test_missed_check_in_and_a_check_in_in_time() -> None:
     assert found.rule is RuleKind.MISSED_CHECK_IN
     assert "11:00" in found.explanation.text("es")
     # A check-in too early (before the window opens) does not count for the deadline.
-    early = evaluate(plan, state, event(CheckIn(), local(12, 6, 30))).state
+    early = evaluate(plan, state, event(CheckIn(), local(11, 23, 30))).state
     assert [d.rule for d in tick(plan, early, local(12, 11)).detections] == [
         RuleKind.MISSED_CHECK_IN
     ]
@@ -232,3 +232,32 @@ def test_tick_in_the_past_changes_nothing_and_windows_must_not_cross_midnight() 
         InactivitySettings(windows=(TimeWindow(time(22), time(2)),))
     with pytest.raises(CarePlanError, match="at least"):
         InactivitySettings(period=minutes(29))
+
+
+def test_device_declared_offline_by_supervision_alarms_without_extra_grace() -> None:
+    plan = CarePlan(RESIDENT, inactivity=NO_PROMPT)
+    state = initial_state(plan, HOME, local(12, 6))
+    status = Status(state="offline", reason="supervision")
+    off = evaluate(plan, state, event(status, local(12, 9), device="pir-2")).state
+    assert next_deadline(plan, off) == local(12, 9)
+    (found,) = tick(plan, off, local(12, 9, 0)).detections
+    assert found.rule is RuleKind.DEVICE_OFFLINE
+
+
+def test_back_to_bed_after_an_early_visit_and_never_up_is_inactivity() -> None:
+    plan = CarePlan(RESIDENT, inactivity=InactivitySettings(prompt_first=False))
+    state = initial_state(plan, HOME, local(12, 22))
+    state = run(
+        plan,
+        state,
+        event(BedExit(), local(13, 7, 5)),
+        event(Motion(), local(13, 7, 6)),
+        event(BedReturn(), local(13, 7, 15)),
+        event(Motion(), local(13, 7, 16)),
+    )[-1].state
+    (found,) = tick(plan, state, local(13, 10)).detections
+    assert found.rule is RuleKind.INACTIVITY
+    assert found.explanation.text("en") == "In bed since 07:15; not up by 10:00"
+    # Up again later in the morning: no alarm.
+    up = run(plan, state, event(BedExit(), local(13, 8, 30)))[-1].state
+    assert tick(plan, up, local(13, 10)).detections == ()

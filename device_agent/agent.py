@@ -1,0 +1,417 @@
+"""The gateway agent: local rules, store and forward, MQTT session, commands.
+
+Everything the agent sends goes through the :class:`~device_agent.outbox.Outbox`
+(see its docstring for the policy); a sender task drains it in order whenever the
+broker is reachable. The session reconnects with jittered exponential back-off and
+leaves a retained ``offline`` Last Will on the gateway's status topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import aiomqtt
+
+import protocol
+from device_agent.backoff import Backoff
+from device_agent.clock import Clock
+from device_agent.commands import Announce, RuntimeSettings, Say, handle_command
+from device_agent.local_rules import FallCancelWindow
+from device_agent.outbox import Outbox, Priority
+from device_agent.settings import AgentSettings
+from device_agent.sounder import Sounder
+from device_agent.sources.base import Reading, SensorSource
+from teleassist.config import MqttSettings
+
+_LOGGER = logging.getLogger(__name__)
+_BATCH = 50
+
+
+@dataclass
+class AgentCounters:
+    """What the agent did, for logs, tests and the status page."""
+
+    queued: int = 0
+    published: int = 0
+    connects: int = 0
+    falls_confirmed: int = 0
+    falls_cancelled: int = 0
+    commands_ok: int = 0
+    commands_rejected: int = 0
+
+
+class Agent:
+    """One home gateway. ``await agent.run()`` until :meth:`stop` (or cancellation)."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        mqtt: MqttSettings,
+        *,
+        outbox: Outbox,
+        clock: Clock,
+        sounder: Sounder,
+        sources: Sequence[SensorSource] = (),
+        backoff: Backoff | None = None,
+    ) -> None:
+        protocol.validate_device_id(settings.gateway_id)
+        self.settings = settings
+        self.mqtt = mqtt
+        self.outbox = outbox
+        self.clock = clock
+        self.sounder = sounder
+        self.sources = list(sources)
+        self.runtime = RuntimeSettings(
+            supervision_s=settings.supervision_s,
+            heartbeat_s=settings.heartbeat_s,
+            fall_cancel_s=settings.fall_cancel_s,
+            language=settings.language,
+        )
+        self.backoff = backoff or Backoff(settings.backoff_base_s, settings.backoff_cap_s)
+        self.falls = FallCancelWindow(timedelta(seconds=settings.fall_cancel_s))
+        self.counters = AgentCounters()
+        self.connected = asyncio.Event()
+        self.reminders: dict[str, protocol.Reminder] = {}
+        self._queued = asyncio.Event()
+        self._empty = asyncio.Event()
+        self._fall_changed = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._enqueue_lock = asyncio.Lock()
+        self._client: aiomqtt.Client | None = None
+        self._last_seen: dict[str, tuple[datetime, str, str | None]] = {}
+        self._offline: set[str] = set()
+
+    @property
+    def gateway_id(self) -> str:
+        """This gateway's device id (also its MQTT username and client id)."""
+        return self.settings.gateway_id
+
+    # ------------------------------------------------------------------ readings
+
+    async def submit(self, reading: Reading) -> None:
+        """Take one reading from a source: apply local rules, then queue it."""
+        ts = reading.ts or self.clock.now()
+        body = reading.body
+        room = reading.room if reading.room is not None else getattr(body, "room", None)
+        if not isinstance(body, protocol.Status):
+            await self._seen(reading.device_id, reading.device_type, room, ts)
+        if isinstance(body, protocol.Fall):
+            self.falls.detected(
+                protocol.new_message_id(), ts, reading.device_id, room, body.confidence
+            )
+            self._fall_changed.set()
+            await self.sounder.announce("fall_detected", self.runtime.language)
+            return
+        if isinstance(body, protocol.FallCancelled) or (
+            isinstance(body, protocol.CheckIn) and body.source == "button"
+        ):
+            for fall in self.falls.cancel(ts):
+                self.counters.falls_cancelled += 1
+                await self.sounder.announce("fall_cancelled", self.runtime.language)
+                await self._enqueue(
+                    fall.device_id,
+                    protocol.FallCancelled(room=fall.room, fall_id=fall.fall_id),
+                    ts,
+                )
+            if isinstance(body, protocol.FallCancelled):
+                return  # a cancel press is not news for the hub on its own
+        if isinstance(body, protocol.Panic):
+            await self.sounder.announce("panic", self.runtime.language)
+        elif isinstance(body, protocol.Smoke) and not body.cleared:
+            await self.sounder.announce("smoke", self.runtime.language)
+        elif isinstance(body, protocol.CarbonMonoxide) and not body.cleared:
+            await self.sounder.announce("co", self.runtime.language)
+        await self._enqueue(reading.device_id, body, ts)
+
+    async def _seen(self, device_id: str, device_type: str, room: str | None, ts: datetime) -> None:
+        self._last_seen[device_id] = (ts, device_type, room)
+        if device_id in self._offline:
+            self._offline.discard(device_id)
+            await self._enqueue(device_id, protocol.Status(state="online", reason="connected"), ts)
+
+    async def _enqueue(
+        self,
+        device_id: str,
+        body: protocol.Event | protocol.Telemetry | protocol.Status,
+        ts: datetime,
+    ) -> None:
+        if isinstance(body, protocol.Telemetry):
+            channel, priority = protocol.Channel.TELEMETRY, Priority.TELEMETRY
+            qos, retain = self.settings.telemetry_qos, False
+        elif isinstance(body, protocol.Status):
+            channel, priority, qos, retain = protocol.Channel.STATUS, Priority.EVENT, 1, True
+        else:
+            alarm = protocol.event_type(body) in protocol.ALARM_EVENT_TYPES
+            channel = protocol.Channel.EVENT
+            priority = Priority.ALARM if alarm else Priority.EVENT
+            qos, retain = 1, False
+        topic = protocol.device_topic(device_id, channel)
+        # One at a time, so sequence numbers are queued in the order they are given.
+        async with self._enqueue_lock:
+            seq = await asyncio.to_thread(self.outbox.next_sequence, device_id)
+            message = protocol.envelope(body, id=protocol.new_message_id(), ts=ts, seq=seq)
+            await asyncio.to_thread(
+                self.outbox.put,
+                topic,
+                protocol.encode(message),
+                qos=qos,
+                priority=priority,
+                retain=retain,
+            )
+        self.counters.queued += 1
+        self._empty.clear()
+        self._queued.set()
+
+    async def _ack(self, ack: protocol.Ack) -> None:
+        topic = protocol.device_topic(self.gateway_id, protocol.Channel.ACK)
+        async with self._enqueue_lock:
+            seq = await asyncio.to_thread(self.outbox.next_sequence, self.gateway_id)
+            message = protocol.envelope(
+                ack, id=protocol.new_message_id(), ts=self.clock.now(), seq=seq
+            )
+            await asyncio.to_thread(
+                self.outbox.put, topic, protocol.encode(message), qos=1, priority=Priority.EVENT
+            )
+        self._empty.clear()
+        self._queued.set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Run every task until :meth:`stop`; a crashed task stops the agent."""
+        tasks = [
+            asyncio.create_task(self._connection_loop(), name="agent-connection"),
+            asyncio.create_task(self._fall_timer(), name="agent-falls"),
+            asyncio.create_task(self._heartbeat(), name="agent-heartbeat"),
+            *(
+                asyncio.create_task(source.run(self.submit), name=f"agent-source-{i}")
+                for i, source in enumerate(self.sources)
+            ),
+        ]
+        stopper = asyncio.create_task(self._stop.wait(), name="agent-stop")
+        try:
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+            await self._say_goodbye()
+        finally:
+            for task in [stopper, *tasks]:
+                task.cancel()
+            await asyncio.gather(stopper, *tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to publish a clean ``offline`` status and return."""
+        self._stop.set()
+
+    async def wait_drained(self) -> None:
+        """Wait until the outbox is empty (every message acknowledged by the broker)."""
+        while len(self.outbox):
+            self._empty.clear()
+            if not len(self.outbox):
+                return
+            await self._empty.wait()
+
+    async def _say_goodbye(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            await client.publish(
+                self._status_topic(),
+                self._status(protocol.Status(state="offline", reason="shutdown")),
+                qos=1,
+                retain=True,
+                timeout=self.settings.publish_timeout_s,
+            )
+
+    # ------------------------------------------------------------------ MQTT
+
+    def _status_topic(self) -> str:
+        return protocol.device_topic(self.gateway_id, protocol.Channel.STATUS)
+
+    def _status(self, status: protocol.Status) -> bytes:
+        # Status messages are not queued (a stale presence is worthless), but they
+        # share the gateway's sequence so the hub sees one ordered stream.
+        seq = self.outbox.next_sequence(self.gateway_id)
+        firmware = protocol.Status(
+            state=status.state, reason=status.reason, firmware=self.settings.firmware
+        )
+        return protocol.encode(
+            protocol.envelope(firmware, id=protocol.new_message_id(), ts=self.clock.now(), seq=seq)
+        )
+
+    async def _connection_loop(self) -> None:
+        while True:
+            try:
+                await self._session()
+            except* (aiomqtt.MqttError, TimeoutError, OSError) as group:
+                _LOGGER.warning("broker connection lost: %s", group.exceptions[0])
+            self.connected.clear()
+            self._client = None
+            delay = self.backoff.next_delay()
+            _LOGGER.info("reconnecting in %.2f s", delay)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    def reconnect_now(self) -> None:
+        """Cut the current back-off short (a network-up hook, or a test)."""
+        self._wake.set()
+
+    def _tls(self) -> aiomqtt.TLSParameters | None:
+        if not self.mqtt.tls:
+            return None
+        return aiomqtt.TLSParameters(ca_certs=self.mqtt.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+
+    async def _session(self) -> None:
+        will = aiomqtt.Will(
+            self._status_topic(),
+            self._status(protocol.Status(state="offline", reason="will")),
+            qos=1,
+            retain=True,
+        )
+        async with aiomqtt.Client(
+            self.mqtt.host,
+            self.mqtt.port,
+            username=self.mqtt.username or self.gateway_id,
+            password=self.mqtt.password,
+            identifier=self.gateway_id,
+            will=will,
+            keepalive=self.mqtt.keepalive_s,
+            clean_session=False,
+            tls_params=self._tls(),
+            timeout=self.settings.publish_timeout_s,
+        ) as client:
+            # The sender keeps a batch of publishes in flight on purpose.
+            client.pending_calls_threshold = 2 * _BATCH
+            self.backoff.reset()
+            self.counters.connects += 1
+            await client.subscribe(protocol.command_subscription(self.gateway_id), qos=1)
+            await client.publish(
+                self._status_topic(),
+                self._status(protocol.Status(state="online", reason="connected")),
+                qos=1,
+                retain=True,
+            )
+            self._client = client
+            self.connected.set()
+            _LOGGER.info(
+                "connected to %s:%d as %s", self.mqtt.host, self.mqtt.port, self.gateway_id
+            )
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._sender(client))
+                group.create_task(self._commands(client))
+
+    async def _sender(self, client: aiomqtt.Client) -> None:
+        while True:
+            batch = await asyncio.to_thread(self.outbox.peek, _BATCH)
+            if not batch:
+                self._empty.set()
+                self._queued.clear()
+                await self._queued.wait()
+                continue
+            # Publishes start in queue order on one connection, so the broker keeps
+            # the order; rows are removed only once every PUBACK arrived.
+            await asyncio.gather(
+                *(
+                    client.publish(
+                        m.topic,
+                        m.payload,
+                        qos=m.qos,
+                        retain=m.retain,
+                        timeout=self.settings.publish_timeout_s,
+                    )
+                    for m in batch
+                )
+            )
+            await asyncio.to_thread(self.outbox.remove, [m.id for m in batch])
+            self.counters.published += len(batch)
+
+    async def _commands(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            outcome = handle_command(
+                str(message.topic),
+                payload,
+                gateway_id=self.gateway_id,
+                settings=self.runtime,
+                firmware=self.settings.firmware,
+                now=self.clock.now(),
+            )
+            if outcome.errors:
+                self.counters.commands_rejected += 1
+            else:
+                self.counters.commands_ok += 1
+            if outcome.settings != self.runtime:
+                self.runtime = outcome.settings
+                self.falls.window = timedelta(seconds=self.runtime.fall_cancel_s)
+            if outcome.reminder is not None:
+                self.reminders[outcome.reminder.reminder_id] = outcome.reminder
+            for speech in outcome.speech:
+                if isinstance(speech, Say):
+                    await self.sounder.say(speech.text, speech.language)
+                elif isinstance(speech, Announce):
+                    await self.sounder.announce(speech.phrase, self.runtime.language)
+            if outcome.ack is not None:
+                await self._ack(outcome.ack)
+
+    # ------------------------------------------------------------------ timers
+
+    async def _fall_timer(self) -> None:
+        while True:
+            deadline = self.falls.next_deadline()
+            if deadline is None:
+                self._fall_changed.clear()
+                await self._fall_changed.wait()
+                continue
+            delay = (deadline - self.clock.now()).total_seconds()
+            # A millisecond past the deadline: the window is inclusive of its end.
+            await self.clock.sleep(max(delay, 0.0) + 0.001)
+            for fall in self.falls.due(self.clock.now()):
+                self.counters.falls_confirmed += 1
+                await self._enqueue(
+                    fall.device_id,
+                    protocol.Fall(room=fall.room, confidence=fall.confidence),
+                    fall.deadline(self.falls.window),
+                )
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await self.clock.sleep(self.runtime.heartbeat_s)
+            now = self.clock.now()
+            client = self._client
+            if client is not None:
+                with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                    await client.publish(
+                        self._status_topic(),
+                        self._status(protocol.Status(state="online", reason="heartbeat")),
+                        qos=0,
+                        retain=True,
+                        timeout=self.settings.publish_timeout_s,
+                    )
+            await self._supervise(now)
+            await self._due_reminders(now)
+
+    async def _supervise(self, now: datetime) -> None:
+        limit = timedelta(seconds=self.runtime.supervision_s)
+        for device_id, (seen, _type, _room) in list(self._last_seen.items()):
+            if device_id not in self._offline and now - seen > limit:
+                self._offline.add(device_id)
+                _LOGGER.warning("sensor %s silent since %s: reporting it offline", device_id, seen)
+                await self._enqueue(
+                    device_id, protocol.Status(state="offline", reason="supervision"), now
+                )
+
+    async def _due_reminders(self, now: datetime) -> None:
+        for reminder_id, reminder in list(self.reminders.items()):
+            if reminder.due <= now:
+                del self.reminders[reminder_id]
+                await self.sounder.say(reminder.text, self.runtime.language)

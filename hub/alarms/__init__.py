@@ -1,0 +1,1 @@
+"""Alarm handling in the hub: the engine behind ingestion, timers, REST API and live socket."""

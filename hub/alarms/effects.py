@@ -1,0 +1,153 @@
+"""The hub's :class:`~hub.alarms.engine.AlarmEffects`: 112 gateway, e-mail/SMS, tablet."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alerts import Alarm, PromptRequest
+from alerts.channels import (
+    DeliveryResult,
+    EmailChannel,
+    Recipient,
+    RetryPolicy,
+    SmsChannel,
+    SmsGatewaySettings,
+    SmtpSettings,
+    TabletChannel,
+    contact_notification,
+)
+from alerts.emergency import (
+    Centre,
+    EmergencyGatewaySettings,
+    EmergencyIncident,
+    HandoffResult,
+    HttpEmergencyGateway,
+    Location,
+    Person,
+)
+from alerts.escalation import NotifyContact
+from hub.alarms.settings import AlarmSettings
+from hub.db.models import Device, Home, Resident
+
+_LOGGER = logging.getLogger(__name__)
+
+
+async def build_incident(
+    session: AsyncSession, alarm: Alarm, settings: AlarmSettings, now: datetime, operator: str = ""
+) -> EmergencyIncident:
+    """The 112 incident of ``alarm`` from the registry (resident and home)."""
+    resident = (
+        await session.get(Resident, int(alarm.resident_id)) if alarm.resident_id.isdigit() else None
+    )
+    home = await session.get(Home, int(alarm.home_id)) if alarm.home_id.isdigit() else None
+    person = Person(
+        name=resident.name if resident else f"resident {alarm.resident_id}",
+        language=resident.language
+        if resident and resident.language in ("ca", "es", "en")
+        else "ca",
+        birth_date=resident.birth_date if resident else None,
+        lives_alone=resident.lives_alone if resident else True,
+        medical_notes=resident.medical_notes if resident else "",
+    )
+    location = Location(
+        address=home.address if home and home.address.strip() else f"home {alarm.home_id}",
+        latitude=home.lat if home else None,
+        longitude=home.lon if home and home.lat is not None else None,
+        confidence_percent=90 if home and home.lat is not None else 50,
+        access_notes=home.access_notes if home else "",
+        key_safe=bool(home and home.key_safe_code_enc),
+    )
+    centre = Centre(settings.centre_id, settings.centre_name, settings.callback_phone, operator)
+    return EmergencyIncident(alarm, person, location, centre, now)
+
+
+class HubAlarmEffects:
+    """Effects over the configured channels; the tablet channel is set once MQTT is up."""
+
+    def __init__(
+        self,
+        settings: AlarmSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        http: aiohttp.ClientSession,
+    ) -> None:
+        self.settings = settings
+        self._sessionmaker = sessionmaker
+        self._http = http
+        self.tablet: TabletChannel | None = None
+        retry = RetryPolicy(attempts=max(1, settings.emergency_attempts))
+        self.gateway = (
+            HttpEmergencyGateway(
+                EmergencyGatewaySettings(
+                    settings.emergency_url,
+                    settings.emergency_format,
+                    settings.emergency_token or None,
+                    retry,
+                ),
+                http,
+            )
+            if settings.emergency_url
+            else None
+        )
+        self.email = (
+            EmailChannel(SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_sender))
+            if settings.smtp_host
+            else None
+        )
+        self.sms = (
+            SmsChannel(SmsGatewaySettings(settings.sms_url, settings.sms_token or None), http)
+            if settings.sms_url
+            else None
+        )
+
+    async def _tablet_of(self, home_id: str) -> str | None:
+        if not home_id.isdigit():
+            return None
+        async with self._sessionmaker() as session:
+            return await session.scalar(
+                select(Device.id).where(Device.home_id == int(home_id), Device.type == "tablet")
+            )
+
+    async def prompt(self, request: PromptRequest) -> None:
+        """Pre-alarm question on the home's tablet."""
+        device = await self._tablet_of(request.home_id)
+        if self.tablet is None or device is None:
+            _LOGGER.info("prompt %s not sent: no tablet channel/device", request.prompt_id)
+            return
+        await self.tablet.prompt(device, request, request.sent_at)
+
+    async def alarm_received(self, alarm: Alarm, event_id: str | None) -> None:
+        """Close the loop on the home's tablet."""
+        device = await self._tablet_of(alarm.home_id)
+        if self.tablet is not None and device is not None:
+            await self.tablet.alarm_received(device, alarm.id, event_id, alarm.raised_at)
+
+    async def notify(self, alarm: Alarm, action: NotifyContact) -> DeliveryResult:
+        """E-mail and/or SMS the contact; the first delivery that works is reported."""
+        contact = action.contact
+        recipient = Recipient(
+            contact.contact_id, contact.name, contact.language, contact.email, contact.phone
+        )
+        message = contact_notification(alarm, recipient, f"resident {alarm.resident_id}")
+        results: list[DeliveryResult] = []
+        for channel in (self.email, self.sms):
+            if channel is not None:
+                result = await channel.send(message)
+                results.append(result)
+                if result.delivered:
+                    return result
+        if results:
+            return results[-1]
+        return DeliveryResult("none", False, "no notification channel configured", 0)
+
+    async def hand_off(self, alarm: Alarm, now: datetime) -> HandoffResult | None:
+        """Send the incident to 112."""
+        if self.gateway is None:
+            return None
+        async with self._sessionmaker() as session:
+            incident = await build_incident(session, alarm, self.settings, now)
+        return await self.gateway.hand_off(incident)

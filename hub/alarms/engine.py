@@ -1,0 +1,425 @@
+"""The alarm engine: the hub's sink for decoded device events, timers and operator actions.
+
+- :meth:`AlarmEngine.handle_event` runs the rules for one event and COMMITS every alarm it
+  raises or changes before it returns, so ingestion acknowledges the broker only after
+  the alarm is safe (a crash before the commit means the broker redelivers; a message id
+  already applied is skipped).
+- :meth:`AlarmEngine.run_due` fires rule timers and escalation steps that are due — from
+  the database, so after a restart the timers are simply "rebuilt from stored state" and
+  anything due while the hub was down fires at once.
+- :meth:`AlarmEngine.act` applies an operator's action (accept, note, resolve, …) with
+  optimistic concurrency, writing the alarm history and the audit log in one transaction.
+
+Every change is published to :class:`~hub.alarms.live.AlarmLive` after its commit.
+Work is serialised per home (one lock per home), never globally: a busy home cannot delay
+another home's panic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alerts import (
+    SYSTEM,
+    Actor,
+    Alarm,
+    AlarmChange,
+    Change,
+    EscalationPolicy,
+    EscalationTarget,
+    HomeEvent,
+    PromptRequest,
+    add_note,
+    apply_detection,
+    due_actions,
+    escalate,
+    evaluate,
+    initial_state,
+    next_deadline,
+    present,
+    reannounce,
+    record_notification,
+    tick,
+)
+from alerts.channels import DeliveryResult
+from alerts.emergency import HandoffResult
+from alerts.escalation import Escalate112, NotifyContact, Reannounce
+from alerts.escalation import next_deadline as next_escalation
+from hub.alarms import store
+from hub.alarms.live import AlarmLive
+from hub.alarms.views import alarm_view
+from hub.audit import record_audit
+from hub.clock import Clock
+
+_LOGGER = logging.getLogger(__name__)
+
+AlarmAction = Callable[[Alarm], Alarm]
+
+
+class AlarmEffects(Protocol):
+    """What the engine asks the outside world to do (tablet, contacts, 112)."""
+
+    async def prompt(self, request: PromptRequest) -> None:
+        """Show a pre-alarm question on the resident's tablet."""
+        ...
+
+    async def alarm_received(self, alarm: Alarm, event_id: str | None) -> None:
+        """Tell the home the centre has the alarm."""
+        ...
+
+    async def notify(self, alarm: Alarm, action: NotifyContact) -> DeliveryResult:
+        """Notify a contact automatically."""
+        ...
+
+    async def hand_off(self, alarm: Alarm, now: datetime) -> HandoffResult | None:
+        """Send the incident to 112 (None: no gateway configured)."""
+        ...
+
+
+class NoEffects:
+    """Effects when nothing is wired: logged, and reported as not delivered."""
+
+    async def prompt(self, request: PromptRequest) -> None:
+        """Log only."""
+        _LOGGER.info("no tablet channel: prompt %s not sent", request.prompt_id)
+
+    async def alarm_received(self, alarm: Alarm, event_id: str | None) -> None:
+        """Log only."""
+
+    async def notify(self, alarm: Alarm, action: NotifyContact) -> DeliveryResult:
+        """Not delivered."""
+        return DeliveryResult("none", False, "no notification channel configured", 0)
+
+    async def hand_off(self, alarm: Alarm, now: datetime) -> HandoffResult | None:
+        """No gateway."""
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """An operator action's outcome: the alarm after it, and any 112 result."""
+
+    alarm: Alarm
+    handoff: HandoffResult | None = None
+
+
+class AlarmNotFound(LookupError):
+    """No alarm with that id."""
+
+
+def new_alarm_id() -> str:
+    """A fresh alarm id."""
+    return uuid.uuid4().hex
+
+
+class AlarmEngine:
+    """Rules + alarms + timers over the hub's database."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        live: AlarmLive,
+        effects: AlarmEffects | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self.live = live
+        self.effects: AlarmEffects = effects or NoEffects()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.wakeup = asyncio.Event()
+
+    def _lock(self, home_id: str) -> asyncio.Lock:
+        lock = self._locks.get(home_id)
+        if lock is None:
+            lock = self._locks[home_id] = asyncio.Lock()
+        return lock
+
+    # ------------------------------------------------------------ events
+
+    async def handle_event(self, event: HomeEvent) -> list[AlarmChange]:
+        """Apply one device event; alarms are committed when this returns."""
+        async with self._lock(event.home_id):
+            now = self._clock()
+            prompts: tuple[PromptRequest, ...] = ()
+            async with self._sessionmaker() as session:
+                if not await store.mark_processed(session, event.message_id, now):
+                    _LOGGER.info("event %s already applied; skipped", event.message_id)
+                    return []
+                plan, policy = await store.load_plan(session, event.resident_id)
+                state = await store.load_state(session, event.resident_id)
+                if state is None:
+                    state = initial_state(plan, event.home_id, min(event.at, now))
+                result = evaluate(plan, state, event)
+                changes = await self._apply(session, result.detections, policy, now)
+                await store.save_state(
+                    session, result.state, next_deadline(plan, result.state), now
+                )
+                await session.commit()
+                prompts = result.prompts
+        self._after_commit(changes, now)
+        for request in prompts:
+            await self.effects.prompt(request)
+        for change in changes:
+            if change.change is Change.RAISED:
+                await self.effects.alarm_received(change.alarm, event.message_id)
+        return changes
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        detections: tuple[Any, ...],
+        policy: EscalationPolicy,
+        now: datetime,
+    ) -> list[AlarmChange]:
+        if not detections:
+            return []
+        changes: list[AlarmChange] = []
+        current = await store.open_alarms_of_home(session, detections[0].home_id)
+        versions = {alarm.id: version for version, alarm in current}
+        alarms = {alarm.id: alarm for _, alarm in current}
+        for detection in detections:
+            change = apply_detection(
+                [a for a in alarms.values() if a.is_open], detection, now, new_alarm_id()
+            )
+            if change is None:
+                continue
+            alarm = change.alarm
+            if change.change is Change.RAISED:
+                # Raised when detected (a timer due during downtime keeps its true age).
+                alarm = _raised_at(alarm, min(detection.at, now))
+                change = AlarmChange(alarm, change.change)
+                await store.insert_alarm(session, alarm, next_escalation(policy, alarm), now)
+                versions[alarm.id] = 1
+            else:
+                versions[alarm.id] = await store.update_alarm(
+                    session,
+                    versions[alarm.id],
+                    alarms[alarm.id],
+                    alarm,
+                    next_escalation(policy, alarm),
+                    now,
+                )
+            alarms[alarm.id] = alarm
+            changes.append(change)
+        return changes
+
+    def _after_commit(self, changes: list[AlarmChange], now: datetime) -> None:
+        for change in changes:
+            kind = {
+                Change.RAISED: "alarm.raised",
+                Change.ATTACHED: "alarm.updated",
+                Change.CANCELLED: "alarm.resolved",
+            }[change.change]
+            self.publish(kind, change.alarm, now, action="event_attached")
+        if changes:
+            self.wakeup.set()
+
+    def publish(self, kind: str, alarm: Alarm, now: datetime, **extra: Any) -> None:
+        """Send a live event (views in each reader's language are built by the socket)."""
+        message: dict[str, Any] = {"type": kind, "alarm": alarm, "now": now}
+        if kind == "alarm.updated":
+            message["action"] = extra.get("action") or alarm.history[-1].action.value
+        if kind == "alarm.accepted" and alarm.claimed_by is not None:
+            message["by"] = {
+                "kind": alarm.claimed_by.kind.value,
+                "id": alarm.claimed_by.id,
+                "name": alarm.claimed_by.name,
+            }
+        self.live.publish(message)
+
+    # ------------------------------------------------------------ timers
+
+    async def run_due(self) -> int:
+        """Fire due rule timers and escalation steps; returns how many were handled."""
+        now = self._clock()
+        async with self._sessionmaker() as session:
+            residents = await store.due_residents(session, now)
+            alarm_ids = await store.due_alarm_ids(session, now)
+            await store.forget_processed(session, now - store.PROCESSED_RETENTION)
+            await session.commit()
+        for resident_id in residents:
+            await self._tick_resident(resident_id)
+        for alarm_id in alarm_ids:
+            await self._escalate(alarm_id)
+        return len(residents) + len(alarm_ids)
+
+    async def seconds_until_due(self, cap: float = 30.0) -> float:
+        """How long the scheduler may sleep."""
+        async with self._sessionmaker() as session:
+            due = await store.earliest_due(session)
+        if due is None:
+            return cap
+        return max(0.0, min(cap, (due - self._clock()).total_seconds()))
+
+    async def _tick_resident(self, resident_id: str) -> None:
+        async with self._sessionmaker() as session:
+            state = await store.load_state(session, resident_id)
+        if state is None:
+            return
+        changes: list[AlarmChange] = []
+        prompts: tuple[PromptRequest, ...] = ()
+        async with self._lock(state.home_id):
+            now = self._clock()
+            async with self._sessionmaker() as session:
+                state = await store.load_state(session, resident_id)
+                if state is None:
+                    return
+                plan, policy = await store.load_plan(session, resident_id)
+                result = tick(plan, state, now)
+                changes = await self._apply(session, result.detections, policy, now)
+                await store.save_state(
+                    session, result.state, next_deadline(plan, result.state), now
+                )
+                await session.commit()
+                prompts = result.prompts
+        self._after_commit(changes, now)
+        for request in prompts:
+            await self.effects.prompt(request)
+
+    async def _escalate(self, alarm_id: str) -> None:
+        async with self._sessionmaker() as session:
+            loaded = await store.load_alarm(session, alarm_id)
+        if loaded is None:
+            return
+        home_id = loaded[1].home_id
+        async with self._lock(home_id):
+            now = self._clock()
+            async with self._sessionmaker() as session:
+                loaded = await store.load_alarm(session, alarm_id)
+                if loaded is None:
+                    return
+                version, alarm = loaded
+                _, policy = await store.load_plan(session, alarm.resident_id)
+                before = alarm
+                for action in due_actions(policy, alarm, now):
+                    alarm = await self._perform(alarm, action, now)
+                await store.update_alarm(
+                    session, version, before, alarm, next_escalation(policy, alarm), now
+                )
+                await session.commit()
+        if alarm is not before:
+            self.publish("alarm.updated", alarm, now)
+
+    async def _perform(
+        self, alarm: Alarm, action: Reannounce | NotifyContact | Escalate112, now: datetime
+    ) -> Alarm:
+        if isinstance(action, Reannounce):
+            return reannounce(alarm, now, to_supervisor=action.to_supervisor)
+        if isinstance(action, NotifyContact):
+            result = await self.effects.notify(alarm, action)
+            return record_notification(
+                alarm,
+                now,
+                contact_id=action.contact.contact_id,
+                channel=result.channel,
+                delivered=result.delivered,
+                detail=result.detail,
+            )
+        result_112 = await self.effects.hand_off(alarm, now)
+        return record_handoff(alarm, SYSTEM, now, result_112, automatic=True)
+
+    # ------------------------------------------------------------ operator actions
+
+    async def act(
+        self,
+        alarm_id: str,
+        action: AlarmAction,
+        *,
+        audit_actor: str,
+        audit_action: str,
+        details: dict[str, Any] | None = None,
+        live_kind: str = "alarm.updated",
+    ) -> Alarm:
+        """Apply ``action`` (a pure alarm function) and record it; raises AlarmError."""
+        for attempt in range(3):
+            async with self._sessionmaker() as session:
+                loaded = await store.load_alarm(session, alarm_id)
+                if loaded is None:
+                    raise AlarmNotFound(alarm_id)
+                version, alarm = loaded
+                now = self._clock()
+                after = action(alarm)
+                _, policy = await store.load_plan(session, alarm.resident_id)
+                try:
+                    await store.update_alarm(
+                        session, version, alarm, after, next_escalation(policy, after), now
+                    )
+                except store.ConcurrentUpdate:
+                    await session.rollback()
+                    if attempt == 2:
+                        raise
+                    continue
+                await record_audit(
+                    session, audit_actor, audit_action, f"alarm:{alarm_id}", details, at=now
+                )
+                await session.commit()
+            self.publish(live_kind, after, now)
+            self.wakeup.set()
+            return after
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def mark_presented(self, alarm_id: str) -> None:
+        """The alarm is on at least one operator screen."""
+        try:
+            await self.act(
+                alarm_id,
+                lambda a: present(a, self._clock()),
+                audit_actor="system",
+                audit_action="alarm.present",
+            )
+        except Exception:
+            _LOGGER.debug("alarm %s not marked presented", alarm_id, exc_info=True)
+
+
+def _raised_at(alarm: Alarm, when: datetime) -> Alarm:
+    from dataclasses import replace
+
+    first = replace(alarm.history[0], at=when)
+    return replace(alarm, raised_at=when, history=(first, *alarm.history[1:]))
+
+
+def record_handoff(
+    alarm: Alarm, actor: Actor, now: datetime, result: HandoffResult | None, *, automatic: bool
+) -> Alarm:
+    """Record a 112 hand-off (delivered or not) as an escalation in the history."""
+    if result is None:
+        detail = "no 112 gateway configured"
+        delivered, reference = False, ""
+    else:
+        delivered, reference = result.delivered, result.reference or ""
+        detail = (
+            f"{result.format} HTTP {result.status} after {result.attempts} attempt(s)"
+            if result.delivered
+            else f"FAILED after {result.attempts} attempt(s): {result.error}"
+        )
+    escalated = escalate(
+        alarm,
+        actor,
+        now,
+        EscalationTarget.EMERGENCY_112,
+        detail=("auto: " if automatic else "") + detail,
+        reference=reference,
+    )
+    # Whether it went out is part of the record the console shows.
+    last = escalated.history[-1]
+    from dataclasses import replace
+
+    marked = replace(last, detail=(*last.detail, ("delivered", str(delivered))))
+    escalated = replace(escalated, history=(*escalated.history[:-1], marked))
+    if not delivered:
+        escalated = add_note(escalated, SYSTEM, now, f"112 hand-off failed: {detail}")
+    return escalated
+
+
+def alarm_json(alarm: Alarm, language: str, now: datetime) -> dict[str, Any]:
+    """Shortcut for the API."""
+    return alarm_view(alarm, language, now)

@@ -1,0 +1,431 @@
+"""The alarms API of docs/alarms-api.md, the live socket, and the engine's lifetime.
+
+``setup(app)`` starts the :class:`~hub.alarms.engine.AlarmEngine` with the app (after
+the database) and its timer loop, which fires whatever became due — also what became
+due while the hub was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from alerts import (
+    SYSTEM,
+    Actor,
+    ActorKind,
+    Alarm,
+    AlarmClosed,
+    AlarmError,
+    AlreadyClaimed,
+    ContactResult,
+    EscalationTarget,
+    InvalidTransition,
+    NotClaimed,
+    Outcome,
+    OutcomeRequired,
+    RuleKind,
+    accept,
+    add_note,
+    escalate,
+    label,
+    record_contact_attempt,
+    resolve,
+)
+from alerts.alarm import AlarmState
+from alerts.emergency import PayloadFormat, render_payload
+from alerts.errors import AlertsValueError
+from hub.alarms import store
+from hub.alarms.effects import HubAlarmEffects, build_incident
+from hub.alarms.engine import AlarmEngine, AlarmNotFound, record_handoff
+from hub.alarms.live import AlarmLive
+from hub.alarms.settings import AlarmSettings
+from hub.alarms.views import alarm_view
+from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.auth import Role, current_user, requires
+from hub.auth.web import CurrentUser
+from hub.http import ApiError, read_json_object
+from teleassist.config import load_config
+
+_LOGGER = logging.getLogger(__name__)
+
+ALARM_ENGINE = web.AppKey("alarm_engine", AlarmEngine)
+ALARM_SETTINGS = web.AppKey("alarm_settings", AlarmSettings)
+ALARM_EFFECTS = web.AppKey("alarm_effects", HubAlarmEffects)
+
+READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SOCIAL_WORKER)
+STAFF_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
+ACTORS = (Role.OPERATOR, Role.SUPERVISOR)
+PING_S = 20.0
+
+
+def _actor(user: CurrentUser) -> Actor:
+    kind = ActorKind.SUPERVISOR if user.role is Role.SUPERVISOR else ActorKind.OPERATOR
+    return Actor(kind, str(user.id), user.username)
+
+
+def _error(err: AlarmError) -> ApiError:
+    if isinstance(err, AlreadyClaimed):
+        return ApiError(409, "already_claimed", str(err), claimed_by=err.claimed_by)
+    if isinstance(err, AlarmClosed):
+        return ApiError(409, "alarm_closed", str(err))
+    if isinstance(err, OutcomeRequired):
+        return ApiError(422, "outcome_required", str(err))
+    if isinstance(err, NotClaimed):
+        return ApiError(422, "not_claimed", str(err))
+    if isinstance(err, InvalidTransition):
+        return ApiError(409, "invalid_transition", str(err))
+    return ApiError(409, "alarm_refused", str(err))
+
+
+def _text(data: dict[str, Any], name: str, *, required: bool = False, limit: int = 4000) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
+        raise ApiError(400, "invalid_request", f"{name!r} must be a string of at most {limit}")
+    return value
+
+
+def _choice(data: dict[str, Any], name: str, kind: type[Any]) -> Any:
+    value = data.get(name)
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise ApiError(400, "invalid_request", f"{name!r} must be one of: {allowed}") from None
+
+
+async def _act(
+    request: web.Request,
+    change: Callable[[Alarm], Alarm],
+    audit_action: str,
+    details: dict[str, Any] | None = None,
+    live_kind: str = "alarm.updated",
+) -> Alarm:
+    engine = request.app[ALARM_ENGINE]
+    user = current_user(request)
+    try:
+        return await engine.act(
+            request.match_info["alarm_id"],
+            change,
+            audit_actor=user.username,
+            audit_action=audit_action,
+            details=details,
+            live_kind=live_kind,
+        )
+    except AlarmNotFound:
+        raise ApiError(404, "not_found", "no such alarm") from None
+    except AlarmError as err:
+        raise _error(err) from None
+    except AlertsValueError as err:
+        raise ApiError(400, "invalid_request", str(err)) from None
+
+
+def _view(request: web.Request, alarm: Alarm, *, history: bool = True) -> dict[str, Any]:
+    return alarm_view(alarm, current_user(request).language, request.app[CLOCK](), history=history)
+
+
+@requires(*READERS)
+async def list_alarms(request: web.Request) -> web.Response:
+    """Alarms in queue order."""
+    status = request.query.get("status", "open")
+    category = request.query.get("category") or None
+    if status not in ("open", "resolved", "all") or category not in (None, "care", "technical"):
+        raise ApiError(
+            400, "invalid_request", "status: open|resolved|all; category: care|technical"
+        )
+    try:
+        limit = max(1, min(1000, int(request.query.get("limit", "200"))))
+    except ValueError:
+        raise ApiError(400, "invalid_request", "limit must be a number") from None
+    async with request.app[SESSIONMAKER]() as session:
+        alarms = await store.list_alarms(session, status=status, category=category, limit=limit)
+    return web.json_response({"alarms": [_view(request, a, history=False) for a in alarms]})
+
+
+@requires(*READERS)
+async def get_alarm(request: web.Request) -> web.Response:
+    """One alarm with its history."""
+    async with request.app[SESSIONMAKER]() as session:
+        loaded = await store.load_alarm(session, request.match_info["alarm_id"])
+    if loaded is None:
+        raise ApiError(404, "not_found", "no such alarm")
+    return web.json_response(_view(request, loaded[1]))
+
+
+@requires(*READERS)
+async def codes(request: web.Request) -> web.Response:
+    """Coded values with labels in the user's language."""
+    language = current_user(request).language
+
+    def items(kind: type[Any]) -> list[dict[str, str]]:
+        return [{"code": m.value, "label": label(m.value, language)} for m in kind]
+
+    return web.json_response(
+        {
+            "outcomes": items(Outcome),
+            "targets": items(EscalationTarget),
+            "contact_results": [{"code": c.value, "label": c.value} for c in ContactResult],
+            "rules": items(RuleKind),
+            "states": items(AlarmState),
+        }
+    )
+
+
+@requires(*ACTORS)
+async def accept_alarm(request: web.Request) -> web.Response:
+    """Claim an alarm."""
+    actor, now = _actor(current_user(request)), request.app[CLOCK]()
+    alarm = await _act(
+        request, lambda a: accept(a, actor, now), "alarm.accept", {}, "alarm.accepted"
+    )
+    return web.json_response(_view(request, alarm))
+
+
+@requires(*ACTORS)
+async def contact_attempt(request: web.Request) -> web.Response:
+    """Record a call or message to the resident or a contact."""
+    data = await read_json_object(request)
+    party = _text(data, "party", required=True, limit=64)
+    result = _choice(data, "result", ContactResult)
+    channel = _text(data, "channel", limit=32) or "phone"
+    notes = _text(data, "notes")
+    actor, now = _actor(current_user(request)), request.app[CLOCK]()
+    alarm = await _act(
+        request,
+        lambda a: record_contact_attempt(
+            a, actor, now, party=party, result=result, channel=channel, notes=notes
+        ),
+        "alarm.contact_attempt",
+        {"party": party, "result": result.value, "channel": channel},
+    )
+    return web.json_response(_view(request, alarm))
+
+
+@requires(*ACTORS)
+async def note(request: web.Request) -> web.Response:
+    """Add a note."""
+    text = _text(await read_json_object(request), "text", required=True)
+    actor, now = _actor(current_user(request)), request.app[CLOCK]()
+    alarm = await _act(request, lambda a: add_note(a, actor, now, text), "alarm.note", {})
+    return web.json_response(_view(request, alarm))
+
+
+@requires(*ACTORS)
+async def escalate_alarm(request: web.Request) -> web.Response:
+    """Escalate; for 112 the incident goes through the gateway now."""
+    data = await read_json_object(request)
+    target = _choice(data, "target", EscalationTarget)
+    detail = _text(data, "detail", limit=500)
+    actor, now = _actor(current_user(request)), request.app[CLOCK]()
+    if target is not EscalationTarget.EMERGENCY_112:
+        alarm = await _act(
+            request,
+            lambda a: escalate(a, actor, now, target, detail=detail),
+            "alarm.escalate",
+            {"target": target.value},
+        )
+        return web.json_response({"alarm": _view(request, alarm)})
+    return await _escalate_112(request, actor)
+
+
+async def _escalate_112(request: web.Request, actor: Actor) -> web.Response:
+    app = request.app
+    alarm_id = request.match_info["alarm_id"]
+    async with app[SESSIONMAKER]() as session:
+        loaded = await store.load_alarm(session, alarm_id)
+    if loaded is None:
+        raise ApiError(404, "not_found", "no such alarm")
+    alarm = loaded[1]
+    if not alarm.is_open:
+        raise ApiError(409, "alarm_closed", f"alarm {alarm_id} is resolved")
+    # Check the claim BEFORE sending anything: only the holder (or a supervisor) escalates.
+    try:
+        escalate(alarm, actor, app[CLOCK](), EscalationTarget.EMERGENCY_112)
+    except AlarmError as err:
+        raise _error(err) from None
+    result = await app[ALARM_EFFECTS].hand_off(alarm, app[CLOCK]())
+    now = app[CLOCK]()
+    after = await _act(
+        request,
+        lambda a: record_handoff(a, actor, now, result, automatic=False),
+        "alarm.escalate",
+        {
+            "target": "emergency_112",
+            "delivered": bool(result and result.delivered),
+            "reference": result.reference if result else None,
+        },
+    )
+    emergency = {
+        "delivered": bool(result and result.delivered),
+        "status": result.status if result else None,
+        "reference": result.reference if result else None,
+        "attempts": result.attempts if result else 0,
+    }
+    if result is None or not result.delivered:
+        error = result.error if result else "no 112 gateway configured"
+        raise ApiError(
+            502,
+            "emergency_gateway_failed",
+            f"112 hand-off failed: {error}; call 112 by phone",
+            attempts=emergency["attempts"],
+            alarm=_view(request, after),
+        )
+    return web.json_response({"alarm": _view(request, after), "emergency": emergency})
+
+
+@requires(*STAFF_READERS)
+async def emergency_payload(request: web.Request) -> web.Response:
+    """Preview of the 112 payload (EIDO-style JSON or CAP XML)."""
+    try:
+        fmt = PayloadFormat(request.query.get("format", "eido"))
+    except ValueError:
+        raise ApiError(400, "invalid_request", "format must be eido or cap") from None
+    app = request.app
+    async with app[SESSIONMAKER]() as session:
+        loaded = await store.load_alarm(session, request.match_info["alarm_id"])
+        if loaded is None:
+            raise ApiError(404, "not_found", "no such alarm")
+        incident = await build_incident(
+            session, loaded[1], app[ALARM_SETTINGS], app[CLOCK](), current_user(request).username
+        )
+    body, content_type = render_payload(incident, fmt)
+    return web.Response(body=body, content_type=content_type.split(";")[0], charset="utf-8")
+
+
+@requires(*ACTORS)
+async def resolve_alarm(request: web.Request) -> web.Response:
+    """Close with an outcome."""
+    data = await read_json_object(request)
+    outcome = data.get("outcome")
+    notes = _text(data, "notes")
+    actor, now = _actor(current_user(request)), request.app[CLOCK]()
+    alarm = await _act(
+        request,
+        lambda a: resolve(a, actor, now, outcome if isinstance(outcome, str) else None, notes),
+        "alarm.resolve",
+        {"outcome": str(outcome)},
+        "alarm.resolved",
+    )
+    return web.json_response(_view(request, alarm))
+
+
+def _live_message(message: dict[str, Any], language: str) -> dict[str, Any]:
+    out = {k: v for k, v in message.items() if k not in ("alarm", "now")}
+    out["alarm"] = alarm_view(message["alarm"], language, message["now"])
+    return out
+
+
+@requires(*READERS)
+async def live(request: web.Request) -> web.StreamResponse:
+    """Websocket: a snapshot of the open queue, then every alarm event."""
+    user = current_user(request)
+    engine = request.app[ALARM_ENGINE]
+    socket = web.WebSocketResponse(heartbeat=PING_S)
+    await socket.prepare(request)
+    subscription = engine.live.subscribe()
+    try:
+        async with request.app[SESSIONMAKER]() as session:
+            alarms = await store.list_alarms(session, status="open", category=None, limit=1000)
+        now = request.app[CLOCK]()
+        await socket.send_json(
+            {
+                "type": "snapshot",
+                "alarms": [alarm_view(a, user.language, now) for a in alarms],
+            }
+        )
+        for alarm in alarms:
+            if alarm.state is AlarmState.RAISED:
+                await engine.mark_presented(alarm.id)
+        reader = asyncio.ensure_future(socket.receive())
+        try:
+            while not socket.closed:
+                getter = asyncio.ensure_future(subscription.queue.get())
+                overflow = asyncio.ensure_future(subscription.overflowed.wait())
+                done, _ = await asyncio.wait(
+                    {getter, overflow, reader}, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in (getter, overflow):
+                    if task not in done:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                if overflow in done:
+                    await socket.close(code=aiohttp.WSCloseCode.TRY_AGAIN_LATER, message=b"behind")
+                    break
+                if reader in done:
+                    if reader.result().type in (
+                        aiohttp.WSMsgType.CLOSE,
+                        aiohttp.WSMsgType.CLOSED,
+                        aiohttp.WSMsgType.ERROR,
+                    ):
+                        break
+                    reader = asyncio.ensure_future(socket.receive())
+                if getter in done:
+                    message = getter.result()
+                    await socket.send_json(_live_message(message, user.language))
+                    alarm = message["alarm"]
+                    if message["type"] == "alarm.raised" and alarm.state is AlarmState.RAISED:
+                        await engine.mark_presented(alarm.id)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+    finally:
+        engine.live.unsubscribe(subscription)
+    return socket
+
+
+async def _scheduler(engine: AlarmEngine) -> None:
+    """Fire due timers; sleeps until the next one (or until woken by a change)."""
+    while True:
+        try:
+            await engine.run_due()
+            delay = await engine.seconds_until_due()
+        except Exception:  # a database hiccup must not end the timer loop
+            _LOGGER.exception("alarm timers failed; retrying in 1 s")
+            delay = 1.0
+        engine.wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(engine.wakeup.wait(), timeout=max(delay, 0.05))
+
+
+async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[ALARM_SETTINGS]
+    async with aiohttp.ClientSession() as http:
+        effects = HubAlarmEffects(settings, app[SESSIONMAKER], http)
+        engine = AlarmEngine(app[SESSIONMAKER], app[CLOCK], AlarmLive(), effects)
+        app[ALARM_EFFECTS] = effects
+        app[ALARM_ENGINE] = engine
+        task = asyncio.create_task(_scheduler(engine)) if settings.scheduler else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+def setup(app: web.Application) -> None:
+    """Routes and the engine's lifetime."""
+    app[ALARM_SETTINGS] = load_config().section("alarms", AlarmSettings)
+    app.cleanup_ctx.append(_engine_ctx)
+    app.router.add_get("/api/alarms", list_alarms)
+    app.router.add_get("/api/alarms/codes", codes)
+    app.router.add_get("/api/alarms/live", live)
+    app.router.add_get("/api/alarms/{alarm_id}", get_alarm)
+    app.router.add_get("/api/alarms/{alarm_id}/emergency-payload", emergency_payload)
+    app.router.add_post("/api/alarms/{alarm_id}/accept", accept_alarm)
+    app.router.add_post("/api/alarms/{alarm_id}/contact-attempts", contact_attempt)
+    app.router.add_post("/api/alarms/{alarm_id}/notes", note)
+    app.router.add_post("/api/alarms/{alarm_id}/escalations", escalate_alarm)
+    app.router.add_post("/api/alarms/{alarm_id}/resolve", resolve_alarm)
+
+
+__all__ = ["ALARM_ENGINE", "SYSTEM", "setup"]

@@ -1,0 +1,238 @@
+"""Persistence of alarms, history and rule state (SQLAlchemy async; SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts import Alarm, CarePlan, EscalationPolicy, ResidentState
+from alerts.codec import alarm_from_json, plan_from_json, policy_from_json, state_from_json, to_json
+from hub.alarms.models import (
+    AlarmHistoryRow,
+    AlarmRow,
+    CarePlanRow,
+    ProcessedEventRow,
+    RuleStateRow,
+)
+
+
+class ConcurrentUpdate(RuntimeError):
+    """Someone else changed the alarm since it was read; read it again and retry."""
+
+
+def _columns(alarm: Alarm, next_action_at: datetime | None, now: datetime) -> dict[str, object]:
+    return {
+        "home_id": alarm.home_id,
+        "resident_id": alarm.resident_id,
+        "category": alarm.category.value,
+        "rule": alarm.rule.value,
+        "priority": int(alarm.priority),
+        "state": alarm.state.value,
+        "is_open": alarm.is_open,
+        "raised_at": alarm.raised_at,
+        "updated_at": now,
+        "claimed_by": alarm.claimed_by.id if alarm.claimed_by else None,
+        "outcome": alarm.outcome.value if alarm.outcome else None,
+        "next_action_at": next_action_at,
+        "data": to_json(alarm),
+    }
+
+
+def _history_rows(alarm: Alarm, from_seq: int) -> list[AlarmHistoryRow]:
+    return [
+        AlarmHistoryRow(
+            alarm_id=alarm.id,
+            seq=entry.seq,
+            at=entry.at,
+            actor_kind=entry.actor.kind.value,
+            actor_id=entry.actor.id,
+            actor_name=entry.actor.name,
+            action=entry.action.value,
+            state=entry.state.value,
+            detail=dict(entry.detail),
+        )
+        for entry in alarm.history[from_seq:]
+    ]
+
+
+async def insert_alarm(
+    session: AsyncSession, alarm: Alarm, next_action_at: datetime | None, now: datetime
+) -> AlarmRow:
+    """Store a new alarm and its history."""
+    row = AlarmRow(id=alarm.id, version=1, **_columns(alarm, next_action_at, now))
+    session.add(row)
+    session.add_all(_history_rows(alarm, 0))
+    await session.flush()
+    return row
+
+
+async def update_alarm(
+    session: AsyncSession,
+    version: int,
+    before: Alarm,
+    after: Alarm,
+    next_action_at: datetime | None,
+    now: datetime,
+) -> int:
+    """Store ``after`` if the row is still at ``version``; append its new history entries."""
+    result = await session.execute(
+        update(AlarmRow)
+        .where(AlarmRow.id == after.id, AlarmRow.version == version)
+        .values(version=version + 1, **_columns(after, next_action_at, now))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentUpdate(f"alarm {after.id} changed meanwhile")
+    session.add_all(_history_rows(after, len(before.history)))
+    await session.flush()
+    return version + 1
+
+
+async def load_alarm(session: AsyncSession, alarm_id: str) -> tuple[int, Alarm] | None:
+    """(version, alarm) or None."""
+    row = await session.get(AlarmRow, alarm_id, populate_existing=True)
+    if row is None:
+        return None
+    return row.version, alarm_from_json(row.data)
+
+
+async def open_alarms_of_home(session: AsyncSession, home_id: str) -> list[tuple[int, Alarm]]:
+    """Open alarms of a home (at most one per category)."""
+    rows = await session.scalars(
+        select(AlarmRow).where(AlarmRow.home_id == home_id, AlarmRow.is_open.is_(True))
+    )
+    return [(row.version, alarm_from_json(row.data)) for row in rows]
+
+
+async def list_alarms(
+    session: AsyncSession, *, status: str, category: str | None, limit: int
+) -> list[Alarm]:
+    """Alarms in queue order (priority, then age; resolved: newest first)."""
+    query = select(AlarmRow)
+    if status == "open":
+        query = query.where(AlarmRow.is_open.is_(True)).order_by(
+            AlarmRow.priority, AlarmRow.raised_at, AlarmRow.id
+        )
+    elif status == "resolved":
+        query = query.where(AlarmRow.is_open.is_(False)).order_by(AlarmRow.updated_at.desc())
+    else:
+        query = query.order_by(AlarmRow.is_open.desc(), AlarmRow.priority, AlarmRow.raised_at)
+    if category:
+        query = query.where(AlarmRow.category == category)
+    rows = await session.scalars(query.limit(limit))
+    return [alarm_from_json(row.data) for row in rows]
+
+
+async def history_rows(session: AsyncSession, alarm_id: str) -> list[AlarmHistoryRow]:
+    """The stored history of an alarm, in order."""
+    rows = await session.scalars(
+        select(AlarmHistoryRow)
+        .where(AlarmHistoryRow.alarm_id == alarm_id)
+        .order_by(AlarmHistoryRow.seq)
+    )
+    return list(rows)
+
+
+async def due_alarm_ids(session: AsyncSession, now: datetime, limit: int = 500) -> list[str]:
+    """Open alarms whose escalation step is due."""
+    rows = await session.scalars(
+        select(AlarmRow.id)
+        .where(AlarmRow.is_open.is_(True), AlarmRow.next_action_at <= now)
+        .order_by(AlarmRow.next_action_at)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def load_state(session: AsyncSession, resident_id: str) -> ResidentState | None:
+    """A resident's stored rule state."""
+    row = await session.get(RuleStateRow, resident_id, populate_existing=True)
+    return state_from_json(row.data) if row else None
+
+
+async def save_state(
+    session: AsyncSession, state: ResidentState, next_due: datetime | None, now: datetime
+) -> None:
+    """Insert or replace a resident's rule state."""
+    row = await session.get(RuleStateRow, state.resident_id)
+    data = to_json(state)
+    if row is None:
+        session.add(
+            RuleStateRow(
+                resident_id=state.resident_id,
+                home_id=state.home_id,
+                next_due=next_due,
+                updated_at=now,
+                data=data,
+            )
+        )
+    else:
+        row.home_id, row.next_due, row.updated_at, row.data = state.home_id, next_due, now, data
+    await session.flush()
+
+
+async def due_residents(session: AsyncSession, now: datetime, limit: int = 500) -> list[str]:
+    """Residents whose next rule timer is due."""
+    rows = await session.scalars(
+        select(RuleStateRow.resident_id)
+        .where(RuleStateRow.next_due <= now)
+        .order_by(RuleStateRow.next_due)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def earliest_due(session: AsyncSession) -> datetime | None:
+    """The earliest rule timer or escalation step of all residents and alarms."""
+    rule = await session.scalar(select(func.min(RuleStateRow.next_due)))
+    action = await session.scalar(
+        select(func.min(AlarmRow.next_action_at)).where(AlarmRow.is_open.is_(True))
+    )
+    candidates = [c for c in (rule, action) if c is not None]
+    return min(candidates) if candidates else None
+
+
+async def mark_processed(session: AsyncSession, message_id: str, now: datetime) -> bool:
+    """Remember ``message_id``; False if it was applied before (a redelivery)."""
+    if await session.get(ProcessedEventRow, message_id) is not None:
+        return False
+    session.add(ProcessedEventRow(message_id=message_id, at=now))
+    await session.flush()
+    return True
+
+
+async def forget_processed(session: AsyncSession, older_than: datetime) -> None:
+    """Drop old message ids (brokers redeliver within minutes, not weeks)."""
+    await session.execute(delete(ProcessedEventRow).where(ProcessedEventRow.at < older_than))
+
+
+async def load_plan(session: AsyncSession, resident_id: str) -> tuple[CarePlan, EscalationPolicy]:
+    """The resident's care plan and escalation policy (the service defaults if none)."""
+    row = await session.get(CarePlanRow, resident_id)
+    if row is None:
+        return CarePlan(resident_id), EscalationPolicy()
+    return plan_from_json(row.plan), policy_from_json(row.policy)
+
+
+async def save_plan(
+    session: AsyncSession, plan: CarePlan, policy: EscalationPolicy, now: datetime
+) -> None:
+    """Insert or replace a resident's care plan and policy."""
+    row = await session.get(CarePlanRow, plan.resident_id)
+    if row is None:
+        session.add(
+            CarePlanRow(
+                resident_id=plan.resident_id,
+                plan=to_json(plan),
+                policy=to_json(policy),
+                updated_at=now,
+            )
+        )
+    else:
+        row.plan, row.policy, row.updated_at = to_json(plan), to_json(policy), now
+    await session.flush()
+
+
+PROCESSED_RETENTION = timedelta(days=7)

@@ -1,0 +1,371 @@
+"""Vincles-style groups led by a facilitator: members, group chat, events, invitations.
+
+The facilitator view (``GET /api/family/groups/{gid}``) shows each member's last activity
+(a message sent or a call made/answered) so a quiet member stands out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.audit import record_audit
+from hub.auth.roles import Role
+from hub.db.models import Resident
+from hub.family.agenda import item_view, new_item
+from hub.family.conversations import ensure_direct
+from hub.family.jsonio import iso, path_int, required_int, text_field
+from hub.family.live import LIVE_HUB
+from hub.family.models import (
+    CallRecord,
+    CircleLink,
+    Conversation,
+    ConversationMember,
+    Group,
+    GroupMember,
+    Invitation,
+    Message,
+)
+from hub.family.parties import party_names, resident_party, user_party
+from hub.family.principal import Principal, principal_of, require_role
+from hub.family.settings import FAMILY_SETTINGS
+from hub.http import ApiError, read_json_object
+
+
+async def _group(session: AsyncSession, request: web.Request) -> Group:
+    group = await session.get(Group, path_int(request, "gid"))
+    if group is None:
+        raise ApiError(404, "not_found", "no such group")
+    return group
+
+
+def _leads(who: Principal, group: Group) -> bool:
+    return who.user_id == group.facilitator_id or who.is_staff
+
+
+async def _is_member(session: AsyncSession, group_id: int, resident_id: int | None) -> bool:
+    if resident_id is None:
+        return False
+    return await session.get(GroupMember, (group_id, resident_id)) is not None
+
+
+async def _member_ids(session: AsyncSession, group_id: int) -> list[int]:
+    return list(
+        await session.scalars(
+            select(GroupMember.resident_id).where(GroupMember.group_id == group_id)
+        )
+    )
+
+
+async def last_activity(session: AsyncSession, party: str) -> datetime | None:
+    """When ``party`` last sent a message or took part in an answered call."""
+    sent = await session.scalar(select(func.max(Message.created_at)).where(Message.sender == party))
+    called = await session.scalar(
+        select(func.max(CallRecord.started_at)).where(
+            or_(CallRecord.caller == party, CallRecord.callee == party),
+            or_(CallRecord.caller == party, CallRecord.answered_at.is_not(None)),
+        )
+    )
+    # func.max keeps the column's type, so both come back as aware UTC.
+    found = [t for t in (sent, called) if t is not None]
+    return max(found) if found else None
+
+
+def group_view(group: Group, members: int) -> dict[str, Any]:
+    """A group for JSON answers."""
+    return {
+        "id": group.id,
+        "name": group.name,
+        "facilitator": user_party(group.facilitator_id),
+        "conversation_id": group.conversation_id,
+        "members": members,
+        "created_at": iso(group.created_at),
+    }
+
+
+async def create_group(request: web.Request) -> web.Response:
+    """A facilitator starts a group (with its group chat)."""
+    who = await principal_of(request)
+    require_role(who, Role.FACILITATOR)
+    assert who.user_id is not None
+    data = await read_json_object(request)
+    name = text_field(data, "name", max_length=120)
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONMAKER]() as session:
+        conversation = Conversation(kind="group", created_at=now)
+        session.add(conversation)
+        await session.flush()
+        group = Group(
+            name=name, facilitator_id=who.user_id, conversation_id=conversation.id, created_at=now
+        )
+        session.add(group)
+        await session.flush()
+        conversation.group_id = group.id
+        session.add(ConversationMember(conversation_id=conversation.id, party=who.party))
+        await record_audit(session, who.actor, "family.group_create", f"group:{group.id}")
+        await session.commit()
+    return web.json_response(group_view(group, 0), status=201)
+
+
+async def list_groups(request: web.Request) -> web.Response:
+    """The facilitator's groups, the resident's groups, or all groups for staff."""
+    who = await principal_of(request)
+    async with request.app[SESSIONMAKER]() as session:
+        query = select(Group).order_by(Group.name)
+        if who.resident_id is not None:
+            query = query.join(GroupMember, GroupMember.group_id == Group.id).where(
+                GroupMember.resident_id == who.resident_id
+            )
+        elif not who.is_staff:
+            query = query.where(Group.facilitator_id == who.user_id)
+        groups = list(await session.scalars(query))
+        out = [group_view(g, len(await _member_ids(session, g.id))) for g in groups]
+    return web.json_response(out)
+
+
+async def group_detail(request: web.Request) -> web.Response:
+    """Members with their last activity (facilitator view: who has gone quiet)."""
+    who = await principal_of(request)
+    now = request.app[CLOCK]()
+    quiet_after = timedelta(days=request.app[FAMILY_SETTINGS].quiet_after_days)
+    async with request.app[SESSIONMAKER]() as session:
+        group = await _group(session, request)
+        leads = _leads(who, group)
+        if not leads and not await _is_member(session, group.id, who.resident_id):
+            raise ApiError(403, "not_member", "you are not in this group")
+        rows = (
+            await session.execute(
+                select(Resident.id, Resident.name)
+                .join(GroupMember, GroupMember.resident_id == Resident.id)
+                .where(GroupMember.group_id == group.id)
+                .order_by(Resident.name)
+            )
+        ).all()
+        members = []
+        for rid, name in rows:
+            entry: dict[str, Any] = {"resident_id": rid, "party": resident_party(rid), "name": name}
+            if leads:
+                last = await last_activity(session, resident_party(rid))
+                entry["last_activity"] = iso(last)
+                entry["quiet_days"] = None if last is None else (now - last).days
+                entry["quiet"] = last is None or now - last >= quiet_after
+            members.append(entry)
+        names = await party_names(session, [user_party(group.facilitator_id)])
+    body = group_view(group, len(members)) | {
+        "facilitator_name": names[user_party(group.facilitator_id)],
+        "member_list": members,
+    }
+    return web.json_response(body)
+
+
+async def add_member(request: web.Request) -> web.Response:
+    """The facilitator (or staff) adds a resident to the group and its chat."""
+    who = await principal_of(request)
+    data = await read_json_object(request)
+    resident_id = required_int(data, "resident_id")
+    async with request.app[SESSIONMAKER]() as session:
+        group = await _group(session, request)
+        if not _leads(who, group):
+            raise ApiError(403, "forbidden", "only the group's facilitator can add members")
+        if await session.get(Resident, resident_id) is None:
+            raise ApiError(404, "resident_unknown", "no such resident")
+        if await _is_member(session, group.id, resident_id):
+            raise ApiError(409, "already_member", "the resident is already in the group")
+        session.add(GroupMember(group_id=group.id, resident_id=resident_id))
+        party = resident_party(resident_id)
+        if await session.get(ConversationMember, (group.conversation_id, party)) is None:
+            session.add(ConversationMember(conversation_id=group.conversation_id, party=party))
+        try:
+            await session.flush()
+        except IntegrityError:  # added concurrently by someone else
+            raise ApiError(409, "already_member", "the resident is already in the group") from None
+        await record_audit(
+            session,
+            who.actor,
+            "family.group_add",
+            f"group:{group.id}",
+            {"resident_id": resident_id},
+        )
+        await session.commit()
+    return web.json_response({"group_id": group.id, "resident_id": resident_id}, status=201)
+
+
+async def remove_member(request: web.Request) -> web.Response:
+    """The facilitator (or staff) removes a member; they leave the group chat too."""
+    who = await principal_of(request)
+    resident_id = path_int(request, "rid")
+    async with request.app[SESSIONMAKER]() as session:
+        group = await _group(session, request)
+        if not _leads(who, group):
+            raise ApiError(403, "forbidden", "only the group's facilitator can remove members")
+        await session.execute(
+            delete(GroupMember).where(
+                GroupMember.group_id == group.id, GroupMember.resident_id == resident_id
+            )
+        )
+        await session.execute(
+            delete(ConversationMember).where(
+                ConversationMember.conversation_id == group.conversation_id,
+                ConversationMember.party == resident_party(resident_id),
+            )
+        )
+        await record_audit(
+            session, who.actor, "family.group_remove", f"group:{group.id}",
+            {"resident_id": resident_id},
+        )  # fmt: skip
+        await session.commit()
+    return web.Response(status=204)
+
+
+async def group_event(request: web.Request) -> web.Response:
+    """The facilitator puts an activity on every member's agenda (as an invitation)."""
+    who = await principal_of(request)
+    data = await read_json_object(request)
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONMAKER]() as session:
+        group = await _group(session, request)
+        if not _leads(who, group):
+            raise ApiError(403, "forbidden", "only the group's facilitator can add group events")
+        items = []
+        for rid in await _member_ids(session, group.id):
+            item = new_item(who, rid, data, now, group_id=group.id)
+            item.status = "pending"
+            session.add(item)
+            items.append(item)
+        if not items:
+            raise ApiError(409, "group_empty", "the group has no members yet")
+        await session.flush()
+        names = await party_names(session, [who.party])
+        views = [item_view(i, names) for i in items]
+        await record_audit(session, who.actor, "family.group_event", f"group:{group.id}")
+        await session.commit()
+    for view in views:
+        request.app[LIVE_HUB].publish(
+            [resident_party(view["resident_id"])], {"type": "agenda.changed", "item": view}
+        )
+    return web.json_response(views, status=201)
+
+
+async def invite(request: web.Request) -> web.Response:
+    """A member (their tablet) invites another member of the group into their own circle."""
+    who = await principal_of(request)
+    data = await read_json_object(request)
+    to_resident = required_int(data, "to_resident")
+    async with request.app[SESSIONMAKER]() as session:
+        group = await _group(session, request)
+        if not await _is_member(session, group.id, who.resident_id):
+            raise ApiError(403, "not_member", "only members of the group can invite")
+        if to_resident == who.resident_id or not await _is_member(session, group.id, to_resident):
+            raise ApiError(400, "invalid_request", "invite another member of this group")
+        if who.resident_id is None:
+            raise ApiError(403, "not_member", "only members of the group can invite")
+        invitation = Invitation(
+            group_id=group.id, from_resident=who.resident_id, to_resident=to_resident,
+            created_at=request.app[CLOCK](),
+        )  # fmt: skip
+        session.add(invitation)
+        await session.flush()
+        names = await party_names(session, [who.party])
+        await session.commit()
+    view = {
+        "id": invitation.id,
+        "group_id": group.id,
+        "from": {"party": who.party, "name": names[who.party]},
+        "status": "pending",
+    }
+    request.app[LIVE_HUB].publish(
+        [resident_party(to_resident)], {"type": "invitation.new", "invitation": view}
+    )
+    return web.json_response(view, status=201)
+
+
+async def answer_invitation(request: web.Request) -> web.Response:
+    """The invitee accepts (both join each other's circle, with a direct chat) or declines."""
+    who = await principal_of(request)
+    data = await read_json_object(request)
+    answer = data.get("answer")
+    if answer not in ("accept", "decline"):
+        raise ApiError(400, "invalid_request", "answer must be 'accept' or 'decline'")
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONMAKER]() as session:
+        invitation = await session.get(Invitation, path_int(request, "inv_id"))
+        if invitation is None or invitation.to_resident != who.resident_id:
+            raise ApiError(404, "not_found", "no such invitation for you")
+        if invitation.status != "pending":
+            raise ApiError(409, "already_answered", f"already {invitation.status}")
+        invitation.status = "accepted" if answer == "accept" else "declined"
+        invitation.answered_at = now
+        conversation_id = None
+        if answer == "accept":
+            a, b = invitation.from_resident, invitation.to_resident
+            for owner, member in ((a, b), (b, a)):
+                exists = await session.scalar(
+                    select(CircleLink.id).where(
+                        CircleLink.resident_id == owner,
+                        CircleLink.member == resident_party(member),
+                    )
+                )
+                if exists is None:
+                    session.add(
+                        CircleLink(
+                            resident_id=owner, member=resident_party(member),
+                            relationship_="friend", consent="", created_at=now,
+                        )
+                    )  # fmt: skip
+            await session.flush()
+            conversation = await ensure_direct(session, resident_party(a), resident_party(b), now)
+            conversation_id = conversation.id
+        await record_audit(
+            session, who.actor, f"family.invitation_{answer}", f"invitation:{invitation.id}"
+        )
+        await session.commit()
+    return web.json_response(
+        {"id": invitation.id, "status": invitation.status, "conversation_id": conversation_id}
+    )
+
+
+async def my_invitations(request: web.Request) -> web.Response:
+    """Pending invitations for the resident (their tablet)."""
+    who = await principal_of(request)
+    async with request.app[SESSIONMAKER]() as session:
+        rows = list(
+            await session.scalars(
+                select(Invitation).where(
+                    Invitation.to_resident == who.resident_id, Invitation.status == "pending"
+                )
+            )
+        )
+        names = await party_names(session, [resident_party(r.from_resident) for r in rows])
+    return web.json_response(
+        [
+            {
+                "id": r.id,
+                "group_id": r.group_id,
+                "from": {
+                    "party": resident_party(r.from_resident),
+                    "name": names[resident_party(r.from_resident)],
+                },
+                "status": r.status,
+            }
+            for r in rows
+        ]
+    )
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add the group routes."""
+    app.router.add_post("/api/family/groups", create_group)
+    app.router.add_get("/api/family/groups", list_groups)
+    app.router.add_get("/api/family/groups/{gid}", group_detail)
+    app.router.add_post("/api/family/groups/{gid}/members", add_member)
+    app.router.add_delete("/api/family/groups/{gid}/members/{rid}", remove_member)
+    app.router.add_post("/api/family/groups/{gid}/events", group_event)
+    app.router.add_post("/api/family/groups/{gid}/invitations", invite)
+    app.router.add_get("/api/family/invitations", my_invitations)
+    app.router.add_post("/api/family/invitations/{inv_id}/respond", answer_invitation)

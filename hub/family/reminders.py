@@ -1,0 +1,160 @@
+"""Reminders on the tablet before agenda items start.
+
+A loop owned by the hub app looks every ``reminder_poll_s`` for accepted/confirmed items
+whose reminder time has come, sends the resident's tablet a ``protocol.Reminder`` command
+over MQTT (through a :class:`CommandSender` port) and a live ``agenda.reminder`` event,
+and marks the item so it is reminded once. Rebuilt from stored state after a restart:
+nothing is held only in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import aiomqtt
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.family.agenda import item_view
+from hub.family.live import LIVE_HUB, LiveHub
+from hub.family.models import AgendaItem, TabletCredential
+from hub.family.parties import party_names, resident_party
+from hub.family.settings import FAMILY_SETTINGS
+from protocol import (
+    CommandBody,
+    Reminder,
+    command_name,
+    command_topic,
+    encode,
+    envelope,
+    new_message_id,
+)
+from teleassist.config import MqttSettings, load_config
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class CommandSender(Protocol):
+    """Sends one command to one device."""
+
+    async def send(self, device_id: str, body: CommandBody) -> None:
+        """Deliver ``body`` to ``device_id`` (QoS 1) or raise."""
+
+
+class MqttCommandSender:
+    """A short MQTT session per command: reminders are rare, a held connection is not needed."""
+
+    def __init__(self, settings: MqttSettings) -> None:
+        self.settings = settings
+        self._seq = 0
+
+    async def send(self, device_id: str, body: CommandBody) -> None:
+        """Publish ``body`` on the device's command topic."""
+        self._seq += 1
+        message = envelope(body, id=new_message_id(), ts=datetime.now(UTC), seq=self._seq)
+        async with aiomqtt.Client(
+            self.settings.host,
+            self.settings.port,
+            username=self.settings.username,
+            password=self.settings.password,
+            timeout=10,
+        ) as client:
+            await client.publish(
+                command_topic(device_id, command_name(body)), encode(message), qos=1
+            )
+
+
+class ReminderService:
+    """Finds due reminders and sends them; :meth:`run_due` is one pass."""
+
+    def __init__(self, live: LiveHub, sender: CommandSender) -> None:
+        self.live = live
+        self.sender = sender
+        # Set when the hub's database is open (reminders_ctx).
+        self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    async def run_due(self, now: datetime) -> int:
+        """Send every reminder due at ``now``; return how many were sent."""
+        if self.sessionmaker is None:
+            raise RuntimeError("the reminder service runs only while the hub is started")
+        async with self.sessionmaker() as session:
+            candidates = list(
+                await session.scalars(
+                    select(AgendaItem).where(
+                        AgendaItem.reminded_at.is_(None),
+                        AgendaItem.status.in_(("accepted", "confirmed")),
+                        AgendaItem.starts_at > now,
+                        AgendaItem.starts_at <= now + timedelta(days=7, minutes=1),
+                    )
+                )
+            )
+            due = [
+                i for i in candidates if i.starts_at - timedelta(seconds=i.remind_before_s) <= now
+            ]
+            sent = 0
+            for item in due:
+                tablets = list(
+                    await session.scalars(
+                        select(TabletCredential.device_id).where(
+                            TabletCredential.resident_id == item.resident_id
+                        )
+                    )
+                )
+                body = Reminder(
+                    reminder_id=f"agenda-{item.id}", text=item.title[:500], due=item.starts_at,
+                    kind="appointment",
+                )  # fmt: skip
+                for device_id in tablets:
+                    try:
+                        await self.sender.send(device_id, body)
+                    except (aiomqtt.MqttError, OSError) as err:
+                        # The live event below still reaches an online tablet; retry next pass.
+                        _LOGGER.warning("reminder %s to %s not sent: %s", item.id, device_id, err)
+                        break
+                else:
+                    item.reminded_at = now
+                    sent += 1
+                names = await party_names(session, [item.created_by])
+                self.live.publish(
+                    [resident_party(item.resident_id)],
+                    {"type": "agenda.reminder", "item": item_view(item, names)},
+                )
+            await session.commit()
+        return sent
+
+
+REMINDERS = web.AppKey("family_reminders", ReminderService)
+
+
+async def _loop(app: web.Application) -> None:
+    service = app[REMINDERS]
+    interval = app[FAMILY_SETTINGS].reminder_poll_s
+    while True:
+        try:
+            await service.run_due(app[CLOCK]())
+        except Exception:  # keep reminding after a database hiccup
+            _LOGGER.exception("reminder pass failed")
+        await asyncio.sleep(interval)
+
+
+async def reminders_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Own the reminder loop: start it with the app, cancel and await it at shutdown."""
+    app[REMINDERS].sessionmaker = app[SESSIONMAKER]
+    task = asyncio.create_task(_loop(app))
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def make_reminders(app: web.Application) -> ReminderService:
+    """The service with the configured broker (its session factory is set at start-up)."""
+    sender = MqttCommandSender(load_config().mqtt)
+    return ReminderService(app[LIVE_HUB], sender)

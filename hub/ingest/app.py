@@ -1,0 +1,79 @@
+"""Wires ingestion into the hub app: MQTT client + :class:`Ingester` in a cleanup context."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Sequence
+from typing import TypeVar
+
+from aiohttp import web
+
+from hub.appkeys import (
+    ACK_LISTENERS,
+    CLOCK,
+    EVENT_SINKS,
+    MQTT,
+    SESSIONMAKER,
+    SETTINGS,
+    TIMESERIES,
+)
+from hub.ingest.ingester import IngestConfig, Ingester
+from hub.ingest.mqtt import LoopMqttClient
+from hub.ingest.registry import DeviceRegistry
+from protocol import device_subscription, shared_subscription
+
+T = TypeVar("T")
+
+INGESTER = web.AppKey("ingester", Ingester)
+MQTT_CLIENT = web.AppKey("mqtt_client", LoopMqttClient)
+
+
+async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    mqtt = app.get(MQTT)
+    if mqtt is None or not settings.ingest_enabled:
+        yield
+        return
+    ingester = Ingester(
+        registry=DeviceRegistry(app[SESSIONMAKER]),
+        sessionmaker=app[SESSIONMAKER],
+        timeseries=app[TIMESERIES],
+        sinks=list_view(app[EVENT_SINKS]),
+        ack_listeners=list_view(app[ACK_LISTENERS]),
+        clock=app[CLOCK],
+        config=IngestConfig(
+            batch_size=settings.ingest_batch_size,
+            flush_interval_s=settings.ingest_flush_interval_s,
+            sink_queue_size=settings.ingest_queue_size,
+        ),
+    )
+    handle = ingester.handle
+    client = LoopMqttClient(
+        mqtt,
+        client_id=settings.ingest_client_id or f"hub-{socket.gethostname()}",
+        subscriptions=[
+            (shared_subscription(settings.ingest_share_group, device_subscription()), 1)
+        ],
+        on_message=lambda m: handle(m.topic, bytes(m.payload), m.qos, m.mid),
+    )
+    await ingester.start(client)
+    await client.start()
+    app[INGESTER] = ingester
+    app[MQTT_CLIENT] = client
+    try:
+        yield
+    finally:
+        # Stop taking new messages, flush and acknowledge what we hold, then disconnect.
+        client.pause_reading()
+        await ingester.stop()
+        await client.close()
+
+
+def list_view(items: list[T]) -> Sequence[T]:
+    """The same list object, typed read-only (sinks appended later are still seen)."""
+    return items
+
+
+def setup(app: web.Application) -> None:
+    """Start ingestion with the app when a broker is configured."""
+    app.cleanup_ctx.append(_ingest_ctx)

@@ -1,0 +1,76 @@
+"""What ingestion hands on: the value passed to the alert engine, and the port it goes through.
+
+An :class:`IngestedEvent` is a device event that passed every check (known device,
+valid contract message, not a duplicate) and is already committed to the ``events``
+table. Sinks receive them in arrival order through a bounded queue; a slow sink holds
+back acknowledgements to the broker (back-pressure), it never makes the hub drop events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from protocol import Ack, EventBody, event_type
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedEvent:
+    """A device event as the hub understood it.
+
+    - ``device_id``, ``device_type``: from the topic and the registry;
+    - ``home_id``; ``resident_id``: the device's wearer or the home's (first) resident,
+      ``None`` for a home without residents;
+    - ``message_id``, ``device_ts`` (device clock), ``seq``: from the envelope;
+    - ``received_at``: hub clock, UTC;
+    - ``body``: the contract's event body (``protocol.Panic``, ``protocol.Fall``...);
+    - ``stored_id``: primary key of the row in the ``events`` table (``None`` for
+      events the hub made itself, such as supervision's ``device_offline``).
+    """
+
+    device_id: str
+    device_type: str
+    home_id: int
+    resident_id: int | None
+    message_id: str
+    device_ts: datetime
+    received_at: datetime
+    seq: int
+    body: EventBody
+    stored_id: int | None = None
+
+    @property
+    def type(self) -> str:
+        """The event's wire name (``panic``, ``fall``...)."""
+        return event_type(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedAck:
+    """A device's answer to a command."""
+
+    device_id: str
+    message_id: str
+    device_ts: datetime
+    received_at: datetime
+    body: Ack
+
+
+class EventSink(Protocol):
+    """Where ingested events go (the alarm engine implements this).
+
+    ``handle`` is awaited one event at a time, in arrival order; while it runs, the next
+    events wait in a bounded queue. It should not raise: an exception is logged and
+    counted, and the event is not retried (it is in the ``events`` table).
+    """
+
+    async def handle(self, event: IngestedEvent) -> None:
+        """Process one event."""
+
+
+class AckListener(Protocol):
+    """Where command acknowledgements go (whoever sends commands)."""
+
+    async def handle_ack(self, ack: IngestedAck) -> None:
+        """Process one acknowledgement."""

@@ -1,0 +1,473 @@
+"""The ingestion pipeline: check, decode, de-duplicate, batch, store, hand on.
+
+``Ingester.handle`` runs synchronously for each MQTT message on the event loop (it is
+called by :class:`~hub.ingest.mqtt.LoopMqttClient`); everything slow happens in owned
+background tasks that write batches:
+
+- telemetry → time-series store, in batches (``batch_size`` points or ``flush_interval``);
+- events → ``events`` table (idempotent by message id), committed BEFORE the QoS 1
+  acknowledgement, then into a bounded queue towards the :class:`EventSink`\\s;
+  an event that can raise an alarm triggers an immediate flush;
+- status and every message → device presence (``last_seen``, state, battery).
+
+When buffers pass their bound the transport stops reading the socket, so the broker
+holds messages (back-pressure) instead of the hub growing without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.clock import Clock, utc_now
+from hub.ingest.dedup import RecentIds, SequenceTracker
+from hub.ingest.devicetypes import event_allowed
+from hub.ingest.events import AckListener, EventSink, IngestedAck, IngestedEvent
+from hub.ingest.registry import DeviceInfo, DeviceRegistry
+from hub.ingest.stats import IngestStats, RejectLog
+from hub.ingest.store import PresenceUpdate, insert_events, write_presence
+from hub.timeseries.port import Point, TimeSeriesStore
+from protocol import (
+    ALARM_EVENT_TYPES,
+    MAX_PAYLOAD_BYTES,
+    Channel,
+    ClockPolicy,
+    DecodeError,
+    RejectReason,
+    TopicError,
+    decode_for_channel,
+    event_type,
+    parse_device_topic,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    """What the ingester needs from the MQTT side."""
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a QoS 1 message."""
+
+    def pause_reading(self) -> None:
+        """Stop reading (back-pressure)."""
+
+    def resume_reading(self) -> None:
+        """Read again."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    """Batching and bounds of the pipeline."""
+
+    batch_size: int = 2000
+    flush_interval_s: float = 0.2
+    event_flush_interval_s: float = 0.05
+    sink_queue_size: int = 10_000
+    max_buffered_points: int = 200_000
+    max_pending_events: int = 20_000
+    dedup_capacity: int = 200_000
+    max_held_unknown: int = 1_000
+    presence_interval_s: float = 2.0
+    clock: ClockPolicy = field(default_factory=ClockPolicy)
+
+
+_Pending = tuple[IngestedEvent, int, int]  # event, qos, mid
+
+
+class Ingester:
+    """One hub worker's ingestion pipeline."""
+
+    def __init__(
+        self,
+        *,
+        registry: DeviceRegistry,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        timeseries: TimeSeriesStore,
+        sinks: Sequence[EventSink] = (),
+        ack_listeners: Sequence[AckListener] = (),
+        clock: Clock = utc_now,
+        config: IngestConfig | None = None,
+    ) -> None:
+        self.registry = registry
+        self.sessionmaker = sessionmaker
+        self.timeseries = timeseries
+        # Lists are shared with the app, so sinks added later are seen.
+        self.sinks = sinks
+        self.ack_listeners = ack_listeners
+        self.clock = clock
+        self.config = config or IngestConfig()
+        self.stats = IngestStats()
+        self.reject_log = RejectLog()
+        self.ids = RecentIds(self.config.dedup_capacity)
+        self.sequences = SequenceTracker()
+        self.transport: Transport | None = None
+        self.queue: asyncio.Queue[IngestedEvent | IngestedAck] = asyncio.Queue(
+            self.config.sink_queue_size
+        )
+        self._topics: dict[str, tuple[str, Channel]] = {}
+        self._points: list[Point] = []
+        self._point_acks: list[int] = []
+        self._events: list[_Pending] = []
+        self._presence: dict[str, PresenceUpdate] = {}
+        self._held: dict[str, list[tuple[str, bytes, int, int, datetime]]] = {}
+        self._held_count = 0
+        self._events_ready = asyncio.Event()
+        self._points_ready = asyncio.Event()
+        self._event_timer: asyncio.TimerHandle | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lookups: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._stop_event = asyncio.Event()
+
+    # ---------------------------------------------------------------- life cycle
+
+    async def start(self, transport: Transport) -> None:
+        """Load the registry and start the background writers."""
+        self.transport = transport
+        count = await self.registry.load()
+        _LOGGER.info("ingestion ready: %d devices in the registry", count)
+        for name, coro in (
+            ("ingest-points", self._point_writer()),
+            ("ingest-events", self._event_writer()),
+            ("ingest-presence", self._presence_writer()),
+            ("ingest-sinks", self._sink_worker()),
+        ):
+            self._tasks.append(asyncio.create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        """Flush every buffer (points, events, presence), drain the sinks, stop the tasks."""
+        self._stopping = True
+        self._stop_event.set()
+        for task in self._lookups:
+            task.cancel()
+        writers, others = self._tasks[:3], self._tasks[3:]
+        self._points_ready.set()
+        self._events_ready.set()
+        # The writers see _stopping, flush what is buffered and return.
+        await asyncio.gather(*writers, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await self.queue.join()
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, *self._lookups, return_exceptions=True)
+        self._tasks.clear()
+
+    # ---------------------------------------------------------------- per message
+
+    def _ack(self, qos: int, mid: int) -> None:
+        if qos and self.transport is not None:
+            self.transport.ack(mid, qos)
+
+    def _reject(self, reason: RejectReason, topic: str, detail: str, qos: int, mid: int) -> None:
+        self.stats.rejected[reason.value] += 1
+        self.reject_log.reject(reason, topic, detail)
+        self._ack(qos, mid)
+
+    def handle(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
+        """Process one MQTT message (synchronous; never raises for bad input)."""
+        now = self.clock()
+        self.stats.received += 1
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            self._reject(RejectReason.OVERSIZE, topic, f"{len(payload)} bytes", qos, mid)
+            return
+        parsed = self._topics.get(topic)
+        if parsed is None:
+            try:
+                dt = parse_device_topic(topic)
+            except TopicError as err:
+                self._reject(RejectReason.BAD_TOPIC, topic, err.detail, qos, mid)
+                return
+            parsed = (dt.device_id, dt.channel)
+            if len(self._topics) < 500_000:
+                self._topics[topic] = parsed
+        device_id, channel = parsed
+        device = self.registry.get(device_id)
+        if device is None:
+            self._hold_unknown(device_id, topic, payload, qos, mid, now)
+            return
+        self._process(device, channel, topic, payload, qos, mid, now)
+
+    def _hold_unknown(
+        self, device_id: str, topic: str, payload: bytes, qos: int, mid: int, now: datetime
+    ) -> None:
+        if self.registry.recently_missing(device_id) or self._held_count >= (
+            self.config.max_held_unknown
+        ):
+            self._reject(RejectReason.UNKNOWN_DEVICE, topic, device_id, qos, mid)
+            return
+        held = self._held.get(device_id)
+        self._held_count += 1
+        if held is not None:
+            held.append((topic, payload, qos, mid, now))
+            return
+        self._held[device_id] = [(topic, payload, qos, mid, now)]
+        task = asyncio.get_running_loop().create_task(self._lookup(device_id))
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+
+    async def _lookup(self, device_id: str) -> None:
+        try:
+            info = await self.registry.fetch(device_id)
+        except Exception:
+            _LOGGER.exception("device lookup failed for %s", device_id)
+            info = None
+        held = self._held.pop(device_id, [])
+        self._held_count -= len(held)
+        for topic, payload, qos, mid, received in held:
+            if info is None:
+                self._reject(RejectReason.UNKNOWN_DEVICE, topic, device_id, qos, mid)
+            else:
+                _, channel = self._topics.get(topic) or (
+                    device_id,
+                    parse_device_topic(topic).channel,
+                )
+                self._process(info, channel, topic, payload, qos, mid, received)
+
+    def _process(
+        self,
+        device: DeviceInfo,
+        channel: Channel,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        mid: int,
+        now: datetime,
+    ) -> None:
+        if device.revoked:
+            self._reject(RejectReason.WRONG_DEVICE, topic, "device is revoked", qos, mid)
+            return
+        try:
+            msg = decode_for_channel(channel, payload, now=now, clock=self.config.clock)
+        except DecodeError as err:
+            self._reject(err.reason, topic, err.detail, qos, mid)
+            return
+        if channel is Channel.EVENT:
+            kind = event_type(msg.body)
+            if not event_allowed(device.type, kind):
+                detail = f"a {device.type} cannot send {kind}"
+                self._reject(RejectReason.WRONG_DEVICE, topic, detail, qos, mid)
+                return
+        if self.ids.seen(msg.id):
+            self.stats.duplicates += 1
+            self.stats.rejected[RejectReason.DUPLICATE.value] += 1
+            self._ack(qos, mid)
+            return
+        check = self.sequences.observe(device.device_id, msg.seq)
+        if check.missing:
+            self.stats.gaps += 1
+            self.stats.missing += check.missing
+        elif check.late:
+            self.stats.late += 1
+        self.stats.accepted[channel.value] += 1
+        presence = self._presence.get(device.device_id)
+        if presence is None or presence.state is None:
+            self._presence[device.device_id] = PresenceUpdate(device.device_id, now)
+        if channel is Channel.TELEMETRY:
+            body = msg.body
+            self._points.append(
+                Point(device.device_id, body.kind, msg.ts, body.value, device.home_id, body.unit)
+            )
+            if qos:
+                self._point_acks.append(mid)
+            if len(self._points) >= self.config.batch_size:
+                self._points_ready.set()
+            if len(self._points) >= self.config.max_buffered_points:
+                self._pause()
+        elif channel is Channel.EVENT:
+            event = IngestedEvent(
+                device_id=device.device_id,
+                device_type=device.type,
+                home_id=device.home_id,
+                resident_id=device.resident_id,
+                message_id=msg.id,
+                device_ts=msg.ts,
+                received_at=now,
+                seq=msg.seq,
+                body=msg.body,
+            )
+            self._events.append((event, qos, mid))
+            if kind in ALARM_EVENT_TYPES or len(self._events) >= self.config.batch_size:
+                self._events_ready.set()
+            elif self._event_timer is None:
+                self._event_timer = asyncio.get_running_loop().call_later(
+                    self.config.event_flush_interval_s, self._events_ready.set
+                )
+            if len(self._events) >= self.config.max_pending_events:
+                self._pause()
+        elif channel is Channel.STATUS:
+            status = msg.body
+            self._presence[device.device_id] = PresenceUpdate(
+                device.device_id,
+                now,
+                state=status.state,
+                state_reason=status.reason,
+                battery=status.battery,
+                firmware=status.firmware,
+            )
+            self._ack(qos, mid)
+        else:  # Channel.ACK
+            ack = IngestedAck(device.device_id, msg.id, msg.ts, now, msg.body)
+            self._ack(qos, mid)
+            if self.ack_listeners:
+                try:
+                    self.queue.put_nowait(ack)
+                except asyncio.QueueFull:
+                    _LOGGER.warning(
+                        "sink queue full: command ack from %s dropped", device.device_id
+                    )
+
+    def _pause(self) -> None:
+        if self.transport is not None:
+            self.stats.paused += 1
+            self.transport.pause_reading()
+
+    def _maybe_resume(self) -> None:
+        if (
+            self.transport is not None
+            and len(self._points) < self.config.max_buffered_points // 2
+            and len(self._events) < self.config.max_pending_events // 2
+        ):
+            self.transport.resume_reading()
+
+    # ---------------------------------------------------------------- writers
+
+    async def _point_writer(self) -> None:
+        backoff = 0.5
+        while True:
+            if not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.config.flush_interval_s):
+                        await self._points_ready.wait()
+            self._points_ready.clear()
+            points, acks = self._points, self._point_acks
+            if points:
+                self._points, self._point_acks = [], []
+                try:
+                    await self.timeseries.write(points)
+                except Exception:
+                    self.stats.write_errors += 1
+                    _LOGGER.exception("time-series write failed; %d points kept", len(points))
+                    self._points = points + self._points
+                    self._point_acks = acks + self._point_acks
+                    if self._stopping:
+                        return
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                backoff = 0.5
+                self.stats.points_written += len(points)
+                done = self.clock().timestamp() * 1000
+                self.stats.record_latencies([done - p.ts.timestamp() * 1000 for p in points])
+                for mid in acks:
+                    self._ack(1, mid)
+                self._maybe_resume()
+            if self._stopping and not self._points:
+                return
+
+    async def _event_writer(self) -> None:
+        backoff = 0.5
+        while True:
+            if not self._stopping:
+                await self._events_ready.wait()
+            self._events_ready.clear()
+            if self._event_timer is not None:
+                self._event_timer.cancel()
+                self._event_timer = None
+            batch = self._events
+            if batch:
+                self._events = []
+                try:
+                    async with self.sessionmaker() as session:
+                        stored = await insert_events(session, [e for e, _, _ in batch])
+                        await session.commit()
+                except Exception:
+                    self.stats.write_errors += 1
+                    _LOGGER.exception("event write failed; %d events kept, not acked", len(batch))
+                    self._events = batch + self._events
+                    if self._stopping:
+                        return
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    self._events_ready.set()
+                    continue
+                backoff = 0.5
+                done = self.clock()
+                latencies = []
+                # Committed: now the broker may forget them.
+                for event, qos, mid in batch:
+                    self._ack(qos, mid)
+                    latencies.append((done - event.device_ts).total_seconds() * 1000)
+                self.stats.record_latencies(latencies)
+                self.stats.events_stored += len(stored)
+                self._maybe_resume()
+                for event, _, _ in batch:
+                    row_id = stored.get(event.message_id)
+                    if row_id is None:
+                        # Already stored by an earlier delivery or another worker.
+                        self.stats.duplicates += 1
+                        self.stats.rejected[RejectReason.DUPLICATE.value] += 1
+                        continue
+                    # Blocks when the sinks fall behind: that is the back-pressure.
+                    await self.queue.put(_with_id(event, row_id))
+            if self._stopping and not self._events:
+                return
+
+    async def _presence_writer(self) -> None:
+        while True:
+            if not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.config.presence_interval_s):
+                        await self._stop_event.wait()
+            updates = list(self._presence.values())
+            self._presence.clear()
+            if updates:
+                try:
+                    async with self.sessionmaker() as session:
+                        await write_presence(session, updates)
+                        await session.commit()
+                except Exception:
+                    _LOGGER.exception("presence write failed (%d devices)", len(updates))
+                    for u in updates:
+                        self._presence.setdefault(u.device_id, u)
+            if self._stopping:
+                return
+
+    async def _sink_worker(self) -> None:
+        while True:
+            item = await self.queue.get()
+            try:
+                if isinstance(item, IngestedEvent):
+                    for sink in self.sinks:
+                        await sink.handle(item)
+                else:
+                    for listener in self.ack_listeners:
+                        await listener.handle_ack(item)
+            except Exception:
+                self.stats.sink_errors += 1
+                _LOGGER.exception("a sink failed on message %s", item.message_id)
+            finally:
+                self.queue.task_done()
+
+    # ---------------------------------------------------------------- views
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters plus current buffer sizes."""
+        view = self.stats.snapshot()
+        view["queue_depth"] = self.queue.qsize()
+        view["buffered_points"] = len(self._points)
+        view["pending_events"] = len(self._events)
+        view["devices"] = len(self.registry)
+        return view
+
+
+def _with_id(event: IngestedEvent, row_id: int) -> IngestedEvent:
+    return replace(event, stored_id=row_id)

@@ -1,0 +1,236 @@
+"""paho-mqtt driven by the asyncio event loop (no network thread), with manual acks.
+
+paho reads the socket when the loop says it is readable (``add_reader``), writes when
+it has something queued (``add_writer``) and gets ``loop_misc`` once a second for
+keep-alive. Message callbacks therefore run on the event loop's thread: no locks, and
+``ack`` can be called from any coroutine. See docs/adr/0011-hub-ingestion.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from teleassist.config import MqttSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+MessageHandler = Callable[[paho.MQTTMessage], None]
+
+# How many packets one readable event may process before yielding to other tasks.
+_READ_BURST = 1000
+
+
+class LoopMqttClient:
+    """One MQTT connection owned by the event loop; reconnects with back-off."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        client_id: str,
+        subscriptions: list[tuple[str, int]],
+        on_message: MessageHandler,
+        clean_session: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.subscriptions = subscriptions
+        self._on_message = on_message
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sock: Any = None
+        self._reading = True
+        self._packets = 0
+        self.connected = asyncio.Event()
+        self.subscribed = asyncio.Event()
+        self._misc_task: asyncio.Task[None] | None = None
+        self._closing = False
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=clean_session,
+            protocol=paho.MQTTv311,
+            manual_ack=True,
+        )
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password)
+        if settings.tls:
+            client.tls_set(ca_certs=settings.ca_file)
+        # The hub may fall behind briefly; let the broker keep more QoS 1 messages in flight.
+        client.max_inflight_messages_set(1000)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_subscribe = self._handle_subscribe
+        client.on_message = self._handle_message
+        client.on_socket_open = self._socket_open
+        client.on_socket_close = self._socket_close
+        client.on_socket_register_write = self._register_write
+        client.on_socket_unregister_write = self._unregister_write
+        self.client = client
+
+    # ---------------------------------------------------------------- socket plumbing
+
+    def _socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        self._sock = sock
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        if self._reading and self._loop is not None:
+            self._loop.add_reader(sock, self._readable)
+
+    def _socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+        self._sock = None
+
+    def _register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        if self._loop is not None:
+            self._loop.add_writer(sock, self._writable)
+
+    def _unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        if self._loop is not None:
+            self._loop.remove_writer(sock)
+
+    def _readable(self) -> None:
+        # paho reads one packet per call; keep reading while PUBLISH packets come.
+        client = self.client
+        for _ in range(_READ_BURST):
+            before = self._packets
+            if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return
+            if self._packets == before or not self._reading:
+                return
+
+    def _writable(self) -> None:
+        self.client.loop_write()
+
+    # ---------------------------------------------------------------- callbacks
+
+    def _handle_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        self._packets += 1
+        self._on_message(msg)
+
+    def _handle_connect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            _LOGGER.error("broker refused the connection: %s", reason)
+            return
+        _LOGGER.info("connected to the broker %s:%d", self.settings.host, self.settings.port)
+        self.connected.set()
+        client.subscribe(self.subscriptions)
+
+    def _handle_subscribe(
+        self, client: paho.Client, userdata: Any, mid: int, reasons: Any, properties: Any
+    ) -> None:
+        failed = [r for r in reasons if r.is_failure]
+        if failed:
+            _LOGGER.error("broker refused a subscription: %s", failed)
+        self.subscribed.set()
+
+    def _handle_disconnect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if not self._closing:
+            _LOGGER.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    # ---------------------------------------------------------------- public
+
+    async def start(self) -> None:
+        """Connect (retrying in the background if the broker is not there yet)."""
+        self._loop = asyncio.get_running_loop()
+        self._misc_task = asyncio.create_task(self._misc(), name="mqtt-misc")
+
+    async def _misc(self) -> None:
+        delay = 0.5
+        while True:
+            if self._sock is None:
+                try:
+                    # A blocking TCP connect, bounded by the OS; the broker is near the hub.
+                    self.client.connect(
+                        self.settings.host, self.settings.port, self.settings.keepalive_s
+                    )
+                    delay = 0.5
+                except OSError as err:
+                    _LOGGER.warning(
+                        "cannot reach the broker %s:%d (%s); retrying in %.1fs",
+                        self.settings.host,
+                        self.settings.port,
+                        err,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+            self.client.loop_misc()
+            await asyncio.sleep(1.0 if self.connected.is_set() else 0.2)
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a QoS 1 message (after what it carried is safely stored)."""
+        if qos > 0 and self._sock is not None:
+            self.client.ack(mid, qos)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Queue a message (commands to devices)."""
+        self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def pause_reading(self) -> None:
+        """Stop reading the socket: the broker then holds messages (back-pressure)."""
+        if self._reading:
+            self._reading = False
+            if self._sock is not None and self._loop is not None:
+                self._loop.remove_reader(self._sock)
+
+    def resume_reading(self) -> None:
+        """Read again after :meth:`pause_reading`."""
+        if not self._reading:
+            self._reading = True
+            if self._sock is not None and self._loop is not None:
+                self._loop.add_reader(self._sock, self._readable)
+                # Data may already be buffered in paho or the kernel.
+                self._loop.call_soon(self._readable)
+
+    @property
+    def reading(self) -> bool:
+        """False while paused."""
+        return self._reading
+
+    async def close(self) -> None:
+        """Disconnect cleanly and stop the keep-alive task."""
+        self._closing = True
+        if self._misc_task is not None:
+            self._misc_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._misc_task
+            self._misc_task = None
+        if self._sock is not None:
+            self.client.disconnect()
+            # Let paho write the DISCONNECT packet before the socket goes.
+            for _ in range(10):
+                if self._sock is None:
+                    break
+                self.client.loop_write()
+                self.client.loop_read()
+                await asyncio.sleep(0.01)
+        if self._sock is not None and self._loop is not None:
+            self._loop.remove_reader(self._sock)
+            self._loop.remove_writer(self._sock)
+
+    def drop(self) -> None:
+        """Close the socket without DISCONNECT, as a crash would (tests)."""
+        self._closing = True
+        if self._misc_task is not None:
+            self._misc_task.cancel()
+        sock = self._sock
+        if sock is not None and self._loop is not None:
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+            sock.close()
+        self._sock = None

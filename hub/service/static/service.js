@@ -1,0 +1,113 @@
+// Service lifecycle pages: every <form data-api="/api/..."> posts its fields as JSON and
+// then does what data-then says; the work-order page follows the hub's confirmations.
+import { api, lang, pageData } from "/static/web/ta.js";
+
+function setPath(target, path, value) {
+  const parts = path.split(".");
+  let node = target;
+  parts.forEach((part, i) => {
+    const last = i === parts.length - 1;
+    const nextIsIndex = !last && /^\d+$/.test(parts[i + 1]);
+    if (last) node[part] = value;
+    else {
+      if (node[part] === undefined) node[part] = nextIsIndex ? [] : {};
+      node = node[part];
+    }
+  });
+}
+
+function collect(form) {
+  const body = {};
+  for (const el of form.elements) {
+    if (!el.name || el.disabled) continue;
+    let value;
+    if (el.type === "checkbox") value = el.checked;
+    else if (el.type === "radio") { if (!el.checked) continue; value = el.value; }
+    else if (el.dataset.type === "bool") value = el.value === "true";
+    else if (el.dataset.type === "int") { if (el.value.trim() === "") continue; value = Number(el.value); }
+    else value = el.value;
+    setPath(body, el.name, value);
+  }
+  return body;
+}
+
+function clearErrors(form) {
+  for (const el of form.querySelectorAll("[data-error-for], [data-form-error]")) { el.hidden = true; el.textContent = ""; }
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+}
+
+function showError(form, field, message) {
+  const slot = field ? form.querySelector(`[data-error-for="${CSS.escape(field)}"]`) : null;
+  const target = slot || form.querySelector("[data-form-error]");
+  if (target) { target.textContent = target.textContent ? target.textContent + " " + message : message; target.hidden = false; }
+  const input = field ? form.querySelector(`[name="${CSS.escape(field)}"]`) : null;
+  if (input) input.setAttribute("aria-invalid", "true");
+  return input || target;
+}
+
+const THEN = {
+  reload: () => location.reload(),
+  work_order: (result) => location.assign("/service/work-orders/" + result.result.work_order),
+  applied: (result, form) => {
+    form.hidden = true;
+    document.getElementById("applied-reference").textContent = result.reference;
+    document.getElementById("applied-check").textContent = result.check_value;
+    document.getElementById("applied-duplicate").hidden = !result.flagged_as_possible_duplicate;
+    const panel = document.getElementById("applied");
+    panel.hidden = false;
+    panel.scrollIntoView();
+  },
+  status: (result) => {
+    document.getElementById("status-text").textContent = result.state_text;
+    document.getElementById("status-result").hidden = false;
+  },
+};
+
+for (const form of document.querySelectorAll("form[data-api]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const button = form.querySelector("button[type=submit]");
+    const label = button ? button.textContent : "";
+    if (button) { button.disabled = true; if (button.dataset.busyText) button.textContent = button.dataset.busyText; }
+    try {
+      const sep = form.dataset.api.includes("?") ? "&" : "?";
+      const result = await api(form.dataset.api + sep + "lang=" + lang, { method: form.dataset.method || "POST", body: collect(form) });
+      (THEN[form.dataset.then] || (() => {}))(result, form);
+    } catch (err) {
+      const general = form.querySelector("[data-form-error]");
+      if (general) { general.textContent = err.message; general.hidden = false; }
+      let first = null;
+      for (const e of (err.body && err.body.errors) || []) first = first || showError(form, e.field, e.message);
+      if (first && first.focus) first.focus();
+    } finally {
+      if (button) { button.disabled = false; button.textContent = label; }
+    }
+  });
+}
+
+// The work order follows what the hub hears: first messages and the test alarm.
+const data = pageData();
+if (data.order_id !== undefined) {
+  const poll = async () => {
+    let order;
+    try {
+      order = await api(`/api/service/work-orders/${data.order_id}/confirm?lang=${lang}`, { method: "POST", body: {} });
+    } catch (err) {
+      setTimeout(poll, 5000);
+      return;
+    }
+    const rows = document.querySelectorAll("#wo-devices tr[data-index]");
+    let changed = false;
+    order.devices.forEach((d, i) => {
+      const cell = rows[i] && rows[i].querySelector("[data-first]");
+      if (cell && d.first_message_at && !cell.querySelector(".badge.ok")) changed = true;
+    });
+    const alarm = document.querySelector('#wo-items li[data-item="test_alarm"]');
+    if (alarm && order.items.test_alarm && !alarm.classList.contains("done")) changed = true;
+    const typing = [...document.querySelectorAll("input[type=text]")].some((el) => el.value.trim() !== "");
+    if (changed && !typing) { location.reload(); return; }
+    if (order.service_state === "installing" || order.service_state === "work_order") setTimeout(poll, 2000);
+  };
+  if (document.getElementById("wo-complete").hidden) setTimeout(poll, 2000);
+}

@@ -1,0 +1,69 @@
+"""Opens the configured time-series store for the app (``app[TIMESERIES]``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from aiohttp import web
+
+from hub.appkeys import CLOCK, SETTINGS, TIMESERIES
+from hub.clock import Clock
+from hub.settings import HubSettings
+from hub.timeseries.port import TimeSeriesStore
+from hub.timeseries.sqlite import SqliteTimeSeries
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def make_timeseries_store(settings: HubSettings) -> TimeSeriesStore:
+    """The adapter named by ``settings.timeseries_backend``."""
+    if settings.timeseries_backend == "sqlite":
+        path = settings.timeseries_url or str(settings.data_path / "timeseries.sqlite")
+        return SqliteTimeSeries(
+            path.removeprefix("sqlite:///"),
+            raw_retention=timedelta(days=settings.timeseries_raw_retention_days),
+            rollup_retention=timedelta(days=settings.timeseries_rollup_retention_days),
+        )
+    raise ValueError(f"time-series backend {settings.timeseries_backend!r} is not available yet")
+
+
+MAINTENANCE_INTERVAL_S = 3600.0
+
+
+async def _maintain_forever(store: SqliteTimeSeries, clock: Clock) -> None:
+    while True:
+        try:
+            rolled, deleted = await store.maintain(clock())
+            if rolled or deleted:
+                _LOGGER.info(
+                    "time series: %d hours rolled up, %d raw rows removed", rolled, deleted
+                )
+        except Exception:
+            _LOGGER.exception("time-series maintenance failed; retrying in an hour")
+        await asyncio.sleep(MAINTENANCE_INTERVAL_S)
+
+
+async def _timeseries_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = make_timeseries_store(app[SETTINGS])
+    await store.start()
+    app[TIMESERIES] = store
+    task = None
+    if isinstance(store, SqliteTimeSeries):
+        task = asyncio.create_task(_maintain_forever(store, app[CLOCK]), name="ts-maintenance")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await store.close()
+
+
+def setup(app: web.Application) -> None:
+    """Open the store when the app starts, close it last."""
+    app.cleanup_ctx.append(_timeseries_ctx)

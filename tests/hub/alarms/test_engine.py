@@ -1,0 +1,139 @@
+"""The alarm engine over a real database: timers are rebuilt from stored state (a timer
+due while the hub was down fires at start-up), escalation steps run once, prompts go out."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from alerts import (
+    Action,
+    CarePlan,
+    DeviceType,
+    EscalationPolicy,
+    HomeEvent,
+    InactivitySettings,
+    RuleKind,
+)
+from alerts.escalation import Contact, EscalationTarget
+from hub.alarms import store
+from hub.alarms.engine import AlarmEngine, NoEffects
+from hub.alarms.live import AlarmLive
+from hub.clock import ManualClock
+from hub.db import make_engine, make_sessionmaker
+from protocol import BedExit, Motion, Smoke
+
+_ids = itertools.count()
+NIGHT = datetime(2026, 1, 13, 2, 0, tzinfo=UTC)  # 03:00 in Barcelona
+
+
+class Recorder(NoEffects):
+    def __init__(self) -> None:
+        self.prompts = []
+        self.received = []
+        self.notified = []
+
+    async def prompt(self, request) -> None:
+        self.prompts.append(request)
+
+    async def alarm_received(self, alarm, event_id) -> None:
+        self.received.append((alarm.id, event_id))
+
+    async def notify(self, alarm, action):
+        self.notified.append(action.contact.contact_id)
+        return await super().notify(alarm, action)
+
+
+def _event(body, at, home="7", resident="70") -> HomeEvent:
+    return HomeEvent(
+        home_id=home,
+        resident_id=resident,
+        device_id=f"dev-{home}",
+        device_type=DeviceType.BED,
+        message_id=f"e{next(_ids)}",
+        at=at,
+        body=body,
+    )
+
+
+async def test_a_timer_due_while_down_fires_at_start_up(database_url) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    try:
+        first = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+        assert await first.handle_event(_event(BedExit(), clock())) == []
+        async with sessions() as session:
+            state = await store.load_state(session, "70")
+        assert state is not None
+        assert state.bed_out_since == NIGHT
+        # The hub dies; two hours pass; a new process starts on the same database.
+        del first
+        clock.advance(timedelta(hours=2))
+        effects = Recorder()
+        second = AlarmEngine(sessions, clock, AlarmLive(), effects)
+        assert await second.seconds_until_due() == 0
+        await second.run_due()
+        async with sessions() as session:
+            (alarm,) = await store.list_alarms(session, status="open", category=None, limit=10)
+        assert alarm.rule is RuleKind.BED_NOT_RETURNED
+        # Raised when it became due, so the queue shows its true age.
+        assert alarm.raised_at == NIGHT + timedelta(minutes=30)
+        # Nobody accepted it in 60 s: re-announced to a supervisor, exactly once per step.
+        await second.run_due()
+        await second.run_due()
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, alarm.id)
+        assert loaded is not None
+        reannounced = loaded[1].entries(Action.REANNOUNCED)
+        assert len(reannounced) == 1
+        assert reannounced[0].details["supervisor"] == "True"
+    finally:
+        await db.dispose()
+
+
+async def test_inactivity_prompt_then_alarm_and_fire_auto_112(database_url) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    effects = Recorder()
+    try:
+        engine = AlarmEngine(sessions, clock, AlarmLive(), effects)
+        plan = CarePlan(
+            "71", inactivity=InactivitySettings(period=timedelta(minutes=30), windows=())
+        )
+        policy = EscalationPolicy(
+            contacts=(Contact("c1", "Joan", EscalationTarget.FAMILY, auto_notify=True),)
+        )
+        async with sessions() as session:
+            await store.save_plan(session, plan, policy, clock())
+            await session.commit()
+        await engine.handle_event(_event(Motion(), clock(), home="8", resident="71"))
+        clock.advance(timedelta(minutes=31))
+        await engine.run_due()
+        (prompt,) = effects.prompts
+        assert prompt.kind == "inactivity"
+        clock.advance(timedelta(minutes=5))
+        await engine.run_due()
+        async with sessions() as session:
+            (alarm,) = await store.list_alarms(session, status="open", category=None, limit=5)
+        assert alarm.rule is RuleKind.INACTIVITY
+        # A fire-type event in the same home joins the alarm; with no voice contact in
+        # 3 minutes the policy escalates to 112 by itself (no gateway here: recorded as
+        # NOT delivered, with a note).
+        (change,) = await engine.handle_event(_event(Smoke(), clock(), home="8", resident="71"))
+        assert change.alarm.id == alarm.id
+        clock.advance(timedelta(minutes=4))
+        await engine.run_due()
+        assert effects.notified == ["c1"]  # critical now: the family contact is notified
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, alarm.id)
+            rows = await store.history_rows(session, alarm.id)
+        assert loaded is not None
+        final = loaded[1]
+        assert final.escalated_to(EscalationTarget.EMERGENCY_112)
+        assert final.history[-1].action is Action.NOTE
+        assert [r.seq for r in rows] == list(range(len(final.history)))
+        assert [r.action for r in rows] == [e.action.value for e in final.history]
+    finally:
+        await db.dispose()

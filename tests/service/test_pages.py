@@ -1,0 +1,77 @@
+"""The service pages render in every language, and staff pages need the right role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.auth import Role
+from hub.clock import ManualClock
+from tests.service.helpers import Client, install, post, submit
+
+Headers = Any
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("ca", "Enviar la sol·licitud"),
+        ("es", "Enviar la solicitud"),
+        ("en", "Send the application"),
+    ],
+)
+async def test_public_pages_in_each_language(hub_client: Client, lang: str, text: str) -> None:
+    resp = await hub_client.get(f"/service/apply?lang={lang}")
+    assert resp.status == 200
+    assert text in await resp.text()
+    assert (await hub_client.get(f"/service/status?lang={lang}")).status == 200
+    assert (await hub_client.get("/static/service/service.js")).status == 200
+
+
+async def test_staff_pages_need_sign_in_and_role(hub_client: Client, auth_headers: Headers) -> None:
+    resp = await hub_client.get("/service", allow_redirects=False)
+    assert resp.status == 302
+    assert resp.headers["Location"] == "/login?next=/service"
+    family = await auth_headers(Role.FAMILY)
+    assert (await hub_client.get("/service", headers=family)).status == 403
+    installer = await auth_headers(Role.INSTALLER)
+    resp = await hub_client.get("/service", headers=installer, allow_redirects=False)
+    assert resp.headers["Location"] == "/service/work-orders"
+    assert (await hub_client.get("/service/figures", headers=installer)).status == 403
+
+
+async def test_staff_pages_show_the_lifecycle(
+    hub_client: Client,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+    auth_headers: Headers,
+) -> None:
+    coordinator = await auth_headers(Role.COORDINATOR)
+    installer = await auth_headers(Role.INSTALLER)
+    waiting, _ = await submit(hub_client, person_name="Pere Vidal", birth_date="1938-02-02")
+    reference, _ = await submit(hub_client)
+    order_id = await install(
+        hub_client, hub_sessionmaker, coordinator, installer, reference, hub_clock()
+    )
+    await post(hub_client, f"/api/service/work-orders/{order_id}/confirm", installer)
+    page = await (await hub_client.get("/service?lang=en", headers=coordinator)).text()
+    assert waiting in page
+    assert reference in page
+    assert "Done on time" in page
+    detail = await (
+        await hub_client.get(f"/service/referrals/{reference}?lang=en", headers=coordinator)
+    ).text()
+    assert "Care plan (version 1)" in detail
+    assert "Service active" in detail
+    order = await (
+        await hub_client.get(f"/service/work-orders/{order_id}?lang=ca", headers=installer)
+    ).text()
+    assert "Primer missatge rebut" in order
+    assert "Instal·lació completa" in order
+    figures = await (await hub_client.get("/service/figures?lang=es", headers=coordinator)).text()
+    assert "Instalados en 72 h" in figures
+    assert "100 %" in figures
+    missing = await hub_client.get("/service/referrals/TA-2026-NOPE00", headers=coordinator)
+    assert missing.status == 404
