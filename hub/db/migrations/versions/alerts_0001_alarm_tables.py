@@ -1,7 +1,7 @@
 """alarm tables
 
 Revision ID: alerts_0001
-Revises: console_0001
+Revises: hub_0002
 Create Date: 2026-11-23 16:02:26.161583
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "alerts_0001"
-down_revision: str | None = "console_0001"
+down_revision: str | None = "hub_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
