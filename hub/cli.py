@@ -19,7 +19,7 @@ import msgspec
 from hub.auth.passwords import WeakPasswordError
 from hub.auth.roles import Role
 from hub.settings import HubSettings, load_hub_settings
-from teleassist.config import Config
+from teleassist.config import Config, MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="HTTP port (hub.http_port)")
     parser.add_argument("--data-dir", help="where the hub keeps its files (hub.data_dir)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (hub.database_url)")
+    parser.add_argument(
+        "--no-ingest", action="store_true", help="serve the API only; do not connect to MQTT"
+    )
     sub = parser.add_subparsers(dest="hub_command", metavar="ACTION")
     sub.add_parser("serve", help="run the hub (the default)")
     sub.add_parser("migrate", help="bring the database schema up to date and exit")
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 0
     if action == "create-user":
         return _create_user(args, settings)
-    return asyncio.run(serve(settings))
+    return asyncio.run(serve(settings, mqtt=None if args.no_ingest else config.mqtt))
 
 
 def _create_user(args: argparse.Namespace, settings: HubSettings) -> int:
@@ -123,13 +126,13 @@ async def add_user(
         await engine.dispose()
 
 
-async def serve(settings: HubSettings) -> int:
+async def serve(settings: HubSettings, mqtt: MqttSettings | None = None) -> int:
     """Run the hub until SIGINT/SIGTERM, then stop gracefully (cleanup contexts flush)."""
     from aiohttp import web
 
     from hub.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, mqtt=mqtt)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)

@@ -13,8 +13,11 @@ from aiohttp import web
 from hub.appkeys import CLOCK, SETTINGS, TIMESERIES
 from hub.clock import Clock
 from hub.settings import HubSettings
+from hub.timeseries.influxdb import InfluxDbTimeSeries
 from hub.timeseries.port import TimeSeriesStore
 from hub.timeseries.sqlite import SqliteTimeSeries
+from hub.timeseries.victoriametrics import VictoriaMetricsTimeSeries
+from teleassist.config import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -28,7 +31,16 @@ def make_timeseries_store(settings: HubSettings) -> TimeSeriesStore:
             raw_retention=timedelta(days=settings.timeseries_raw_retention_days),
             rollup_retention=timedelta(days=settings.timeseries_rollup_retention_days),
         )
-    raise ValueError(f"time-series backend {settings.timeseries_backend!r} is not available yet")
+    if not settings.timeseries_url:
+        raise ConfigError(f"[hub] timeseries_url is required for {settings.timeseries_backend}")
+    if settings.timeseries_backend == "victoriametrics":
+        return VictoriaMetricsTimeSeries(settings.timeseries_url)
+    return InfluxDbTimeSeries(
+        settings.timeseries_url,
+        token=settings.timeseries_token,
+        org=settings.timeseries_org,
+        bucket=settings.timeseries_bucket,
+    )
 
 
 MAINTENANCE_INTERVAL_S = 3600.0
