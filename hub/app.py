@@ -48,6 +48,7 @@ ROUTE_MODULES: list[str] = [
     "hub.service.routes",
     "hub.console",
     "hub.alarms.routes",
+    "hub.visor",
 ]
 
 __all__ = [
