@@ -37,6 +37,7 @@ _LOGGER = logging.getLogger(__name__)
 
 ROUTE_MODULES: list[str] = [
     "hub.health",
+    "hub.metrics",
     "hub.auth.routes",
     "hub.timeseries.app",
     "hub.ingest.app",
