@@ -46,8 +46,9 @@ from hub.alarms.effects import HubAlarmEffects, build_incident
 from hub.alarms.engine import AlarmEngine, AlarmNotFound, record_handoff
 from hub.alarms.live import AlarmLive
 from hub.alarms.settings import AlarmSettings
+from hub.alarms.sink import AlarmSink, replay_unprocessed
 from hub.alarms.views import alarm_view
-from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.appkeys import CLOCK, EVENT_SINKS, SESSIONMAKER
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
 from hub.http import ApiError, read_json_object
@@ -58,6 +59,7 @@ _LOGGER = logging.getLogger(__name__)
 ALARM_ENGINE = web.AppKey("alarm_engine", AlarmEngine)
 ALARM_SETTINGS = web.AppKey("alarm_settings", AlarmSettings)
 ALARM_EFFECTS = web.AppKey("alarm_effects", HubAlarmEffects)
+ALARM_SINK = web.AppKey("alarm_sink", AlarmSink)
 
 READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SOCIAL_WORKER)
 STAFF_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
@@ -402,10 +404,15 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
         engine = AlarmEngine(app[SESSIONMAKER], app[CLOCK], AlarmLive(), effects)
         app[ALARM_EFFECTS] = effects
         app[ALARM_ENGINE] = engine
+        # Events stored but not applied when the hub last stopped (or died) go first.
+        await replay_unprocessed(engine, app[SESSIONMAKER], app[CLOCK]())
+        sink = app[ALARM_SINK]
+        sink.start(engine)
         task = asyncio.create_task(_scheduler(engine)) if settings.scheduler else None
         try:
             yield
         finally:
+            await sink.stop()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -415,6 +422,8 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Routes and the engine's lifetime."""
     app[ALARM_SETTINGS] = load_config().section("alarms", AlarmSettings)
+    app[ALARM_SINK] = AlarmSink()
+    app[EVENT_SINKS].append(app[ALARM_SINK])
     app.cleanup_ctx.append(_engine_ctx)
     app.router.add_get("/api/alarms", list_alarms)
     app.router.add_get("/api/alarms/codes", codes)

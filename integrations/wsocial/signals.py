@@ -170,8 +170,14 @@ def week_signals(
     week: WeeklyInputs,
     thresholds: Thresholds = Thresholds(),
     low_contact_streak: int = 0,
+    contact_history: Sequence[WeeklyInputs] | None = None,
 ) -> list[RiskSignal]:
-    """The signals of ``week`` given earlier weeks ``history`` (oldest first)."""
+    """The signals of ``week`` given earlier weeks ``history`` (oldest first).
+
+    ``contact_history`` (default ``history``) is what social contact is compared with;
+    :func:`assess_resident` leaves out the weeks already judged isolated, so a lasting
+    isolation does not become the resident's new normal and quietly clear its flag.
+    """
     t = thresholds
     base = list(history)[-t.baseline_weeks :]
     signals: list[RiskSignal] = []
@@ -220,7 +226,10 @@ def week_signals(
                 _explain("frequent_alarms", current=week.alarms, baseline=alarms),
             )
         )
-        contacts = statistics.median(w.social_contacts for w in base)
+        contact_base = list(history if contact_history is None else contact_history)[
+            -t.baseline_weeks :
+        ]
+        contacts = statistics.median(w.social_contacts for w in contact_base or base)
         if contacts >= t.contact_min_baseline:
             fall = 1.0 - week.social_contacts / contacts
             signals.append(
@@ -303,11 +312,16 @@ def assess_resident(
     result = ResidentAssessment(resident_id)
     states: dict[RiskKind, _FlagState] = {kind: _FlagState() for kind in FLAGGED}
     low_streak = 0
+    usual_contact: list[WeeklyInputs] = []
     for index, week in enumerate(ordered):
-        signals = week_signals(resident_id, ordered[:index], week, thresholds, low_streak)
+        signals = week_signals(
+            resident_id, ordered[:index], week, thresholds, low_streak, usual_contact
+        )
         by_kind = {s.risk: s for s in signals}
         isolation = by_kind.get("social_isolation")
         low_streak = low_streak + 1 if isolation is not None and isolation.raised else 0
+        if not low_streak:
+            usual_contact.append(week)
         if lives_alone:
             signals.append(
                 _signal(

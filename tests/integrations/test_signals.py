@@ -152,3 +152,13 @@ def test_catalog_is_complete_in_three_languages() -> None:
     assert CATALOG.check() == []
     for kind in DOMAINS:
         assert CATALOG.text(f"signal.{kind}", "ca")
+
+
+def test_lasting_isolation_does_not_become_the_new_normal() -> None:
+    weeks = [_week(i) for i in range(6)]
+    weeks += [_week(6 + i, messages=1, calls=0, group_sessions=0) for i in range(14)]
+    result = assess_resident("r4", weeks)
+    changes = [(f.risk, f.active) for f in result.flag_events()]
+    assert changes == [("social_isolation", True)]  # set once, never quietly cleared
+    assert "social_isolation" in {s.risk for s in result.weeks[-1].raised}
+    assert "social_isolation" in result.active_flags

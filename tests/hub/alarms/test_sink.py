@@ -1,0 +1,120 @@
+"""The alarm sink: urgent events are handled before a backlog of routine ones; end to end
+through real Mosquitto and ingestion, a panic reaches the operators' live socket once."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import pytest
+
+from alerts import DeviceType, HomeEvent
+from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.sink import AlarmSink
+from hub.app import SESSIONMAKER, SETTINGS, create_app
+from hub.auth import Role, create_user
+from hub.auth.service import issue_tokens
+from hub.db import make_engine, make_sessionmaker
+from hub.ingest.app import MQTT_CLIENT
+from protocol import Channel, Motion, Panic
+from teleassist.config import MqttSettings
+from tests.hub.fixtures import TEST_PASSWORD
+from tests.hub.ingest.helpers import Publisher, eventually, seed_home
+
+
+class _RecordingEngine:
+    def __init__(self) -> None:
+        self.handled: list[str] = []
+
+    async def handle_event(self, event: HomeEvent) -> list[Any]:
+        self.handled.append(event.message_id)
+        await asyncio.sleep(0)
+        return []
+
+
+def _event(message_id: str, home: str, body: Any) -> HomeEvent:
+    return HomeEvent(
+        home_id=home,
+        resident_id=f"r{home}",
+        device_id=f"d{home}",
+        device_type=DeviceType.MOTION,
+        message_id=message_id,
+        at=datetime(2026, 1, 12, 9, tzinfo=UTC),
+        body=body,
+    )
+
+
+async def test_a_panic_jumps_a_backlog_of_routine_events() -> None:
+    sink = AlarmSink()
+    for n in range(500):
+        await sink.put(_event(f"motion-{n}", "1", Motion()))
+    await sink.put(_event("panic", "2", Panic()))
+    engine = _RecordingEngine()
+    sink.start(engine, workers=1)  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: len(engine.handled) == 501, timeout=30)
+    finally:
+        await sink.stop()
+    assert engine.handled[0] == "panic"
+    assert engine.handled[1:] == [f"motion-{n}" for n in range(500)]
+
+
+@pytest.mark.broker
+async def test_panic_over_mqtt_reaches_the_operator_socket_once(
+    aiohttp_client, hub_settings, mosquitto, monkeypatch
+) -> None:
+    monkeypatch.setenv("TELEASSIST_ALARMS__SCHEDULER", "false")
+    prefix = f"a{secrets.token_hex(4)}"
+    db = make_engine(hub_settings.database_url)
+    try:
+        home_id, _ = await seed_home(
+            make_sessionmaker(db), {f"{prefix}-pendant": "pendant", f"{prefix}-pir": "motion"}
+        )
+    finally:
+        await db.dispose()
+    settings = msgspec.structs.replace(
+        hub_settings,
+        ingest_client_id=f"hub-{prefix}",
+        ingest_share_group=f"g{prefix}",
+        ingest_flush_interval_s=0.05,
+    )
+    app = create_app(settings, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port))
+    client = await aiohttp_client(app)
+    await app[MQTT_CLIENT].subscribed.wait()
+    async with app[SESSIONMAKER]() as session:
+        user = await create_user(session, f"op-{prefix}", TEST_PASSWORD, Role.OPERATOR)
+        await session.commit()
+        pair = await issue_tokens(session, user, app[SETTINGS], datetime.now(UTC))
+        await session.commit()
+    socket = await client.ws_connect(
+        "/api/alarms/live", headers={"Authorization": f"Bearer {pair.access_token}"}
+    )
+    assert (await socket.receive_json())["type"] == "snapshot"
+    publisher = Publisher(mosquitto.host, mosquitto.port)
+    try:
+        for _ in range(50):
+            publisher.send(f"{prefix}-pir", Channel.EVENT, Motion(room="hall"), qos=1)
+        panic_id = publisher.send(f"{prefix}-pendant", Channel.EVENT, Panic(), qos=1)
+        # The same message again (a device retry): still one alarm.
+        publisher.send(f"{prefix}-pendant", Channel.EVENT, Panic(), qos=1, message_id=panic_id)
+        async with asyncio.timeout(30):
+            while True:
+                message = await socket.receive_json()
+                if message["type"] == "alarm.raised":
+                    break
+        alarm = message["alarm"]
+        assert alarm["home_id"] == str(home_id)
+        assert alarm["rule"] == "panic"
+        assert panic_id in alarm["event_ids"]
+        assert app[ALARM_ENGINE].live.subscribers == 1
+        headers = {"Authorization": f"Bearer {pair.access_token}"}
+        await asyncio.sleep(0.5)
+        listed = await (await client.get("/api/alarms", headers=headers)).json()
+        assert [a["id"] for a in listed["alarms"]] == [alarm["id"]]
+        assert listed["alarms"][0]["event_ids"].count(panic_id) == 1
+    finally:
+        publisher.close()
+        await socket.close()

@@ -1,0 +1,170 @@
+"""The citizen visor through the real HTTP API: role, reason, audit, content, languages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from html import unescape
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.auth import Role
+from hub.clock import ManualClock
+from hub.db.models import AuditEntry
+from hub.visor.demo import seed_visor_demo
+
+Client = TestClient[Any, Any]
+Headers = Callable[..., Awaitable[dict[str, str]]]
+
+
+async def _seed(sessions: async_sessionmaker[AsyncSession], clock: ManualClock) -> int:
+    async with sessions() as session:
+        resident_id = await seed_visor_demo(session, clock())
+        await session.commit()
+    return resident_id
+
+
+async def _audit(sessions: async_sessionmaker[AsyncSession]) -> list[AuditEntry]:
+    async with sessions() as session:
+        query = select(AuditEntry).where(AuditEntry.action == "visor.view")
+        return list((await session.scalars(query)).all())
+
+
+async def test_only_social_workers_may_look(hub_client: Client, auth_headers: Headers) -> None:
+    anonymous = await hub_client.get("/visor", allow_redirects=False)
+    assert anonymous.status == 302
+    assert anonymous.headers["Location"].startswith("/login?next=/visor")
+    for role in (Role.OPERATOR, Role.ADMIN, Role.FAMILY, Role.SUPERVISOR):
+        headers = await auth_headers(role)
+        assert (await hub_client.get("/visor", headers=headers)).status == 403
+        posted = await hub_client.post(
+            "/visor/view", data={"resident": "1", "reason": "follow_up"}, headers=headers
+        )
+        assert posted.status == 403
+    ok = await hub_client.get("/visor?lang=en", headers=await auth_headers(Role.SOCIAL_WORKER))
+    assert ok.status == 200
+    html = await ok.text()
+    assert "Reason for looking" in html
+    assert 'src="https://' not in html  # no CDN
+    assert ok.headers["Cache-Control"] == "no-store"
+
+
+async def test_a_reason_is_required_and_refusals_are_not_audited(
+    hub_client: Client,
+    auth_headers: Headers,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+) -> None:
+    resident = await _seed(hub_sessionmaker, hub_clock)
+    headers = await auth_headers(Role.SOCIAL_WORKER)
+    cases = [
+        ({"resident": str(resident), "reason": ""}, "Choose the reason for looking."),
+        ({"resident": str(resident), "reason": "other", "note": "x"}, "at least 5 characters"),
+        ({"resident": "abc", "reason": "follow_up"}, "digits only"),
+        ({"resident": "999999", "reason": "follow_up"}, "There is no resident with this number."),
+        ({"resident": str(resident), "reason": "curiosity"}, "Choose the reason"),
+    ]
+    for form, message in cases:
+        resp = await hub_client.post("/visor/view?lang=en", data=form, headers=headers)
+        assert resp.status == 400, form
+        html = await resp.text()
+        assert message in html, form
+        assert "Montserrat" not in html
+    assert await _audit(hub_sessionmaker) == []
+
+
+async def test_the_record_shows_services_alarms_check_ins_and_flags_and_is_audited(
+    hub_client: Client,
+    make_user: Callable[..., Awaitable[Any]],
+    token_for: Callable[..., Awaitable[str]],
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+) -> None:
+    resident = await _seed(hub_sessionmaker, hub_clock)
+    token = await token_for(Role.SOCIAL_WORKER, username="nuria")
+    headers = {"Authorization": f"Bearer {token}"}
+    form = {"resident": str(resident), "reason": "other", "note": "Revisió trimestral"}
+    resp = await hub_client.post("/visor/view?lang=ca", data=form, headers=headers)
+    assert resp.status == 200
+    html = unescape(await resp.text())
+    assert "Montserrat Puig i Soler" in html
+    assert "ABSS-BCN-01" in html
+    # Service table: teleassistance, devices (one removed), the group.
+    assert "Monitoratge per telemedicina (teleassistència)" in html
+    assert "Medalló d'alarma" in html
+    assert "Tauleta de la persona usuària" in html
+    assert "Grup: Cafè del dimecres" in html
+    assert html.count('data-status="ended"') == 1
+    # Alarm history with outcomes and the 112 escalation.
+    assert "Caiguda detectada" in html
+    assert "Serveis d'emergència (112) enviats" in html
+    assert "Resolta per telèfon" in html
+    # Check-ins, standing flags, this week's signals with SSM-Cat domains.
+    assert "de les confirmacions previstes" in html
+    assert "Aïllament social" in html
+    assert "Viu sola/sol" in html
+    assert "Xarxa social" in html
+    assert "Revisió trimestral" in html
+
+    (entry,) = await _audit(hub_sessionmaker)
+    assert entry.actor == "nuria"
+    assert entry.object == f"resident:{resident}"
+    assert entry.details == {"reason": "other", "note": "Revisió trimestral"}
+
+    english = await hub_client.post(
+        "/visor/view?lang=en",
+        data={"resident": str(resident), "reason": "incident"},
+        headers=headers,
+    )
+    text = await english.text()
+    assert "Alarm history" in text
+    assert "Fall detected" in text
+    assert "Social isolation" in text
+    assert len(await _audit(hub_sessionmaker)) == 2  # every look-up is an entry
+
+
+async def test_the_visor_is_read_only(hub_client: Client, auth_headers: Headers) -> None:
+    headers = await auth_headers(Role.SOCIAL_WORKER)
+    for method in ("PUT", "DELETE", "PATCH"):
+        resp = await hub_client.request(method, "/visor/view", headers=headers)
+        assert resp.status == 405
+
+
+async def test_resolved_alarms_from_the_alarms_table_are_shown(
+    hub_client: Client,
+    auth_headers: Headers,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+) -> None:
+    from datetime import timedelta
+
+    from alerts import Actor, ActorKind, accept, raise_alarm, resolve
+    from alerts.model import Detection, Explanation, RuleKind
+    from hub.alarms.store import insert_alarm
+
+    resident = await _seed(hub_sessionmaker, hub_clock)
+    at = hub_clock() - timedelta(days=1)
+    anna = Actor(ActorKind.OPERATOR, "op-anna", "Anna")
+    detection = Detection(
+        rule=RuleKind.FLOOD,
+        home_id="h",
+        resident_id=str(resident),
+        at=at,
+        explanation=Explanation.of("flood", source="kitchen", time="09:00"),
+    )
+    alarm = accept(raise_alarm("tbl-1", detection), anna, at + timedelta(seconds=40))
+    alarm = resolve(alarm, anna, at + timedelta(minutes=20), "resident_not_found")
+    async with hub_sessionmaker() as session:
+        await insert_alarm(session, alarm, None, hub_clock())
+        await session.commit()
+    resp = await hub_client.post(
+        "/visor/view?lang=en",
+        data={"resident": str(resident), "reason": "incident"},
+        headers=await auth_headers(Role.SOCIAL_WORKER),
+    )
+    html = unescape(await resp.text())
+    assert "Water leak detected" in html
+    assert "Resident could not be reached or found" in html
+    assert "40 s" in html
