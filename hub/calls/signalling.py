@@ -20,6 +20,7 @@ from hub.calls.state import CallError, CallEvent, CallState, CallStatus, apply_e
 from hub.clock import Clock
 from hub.family.live import LiveHub
 from hub.family.models import CallRecord
+from hub.family.parties import party_names
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class CallService:
         self.ring_timeout_s = ring_timeout_s
         self.grace_s = grace_s
         self._calls: dict[int, _LiveCall] = {}
+        self._names: dict[int, dict[str, str]] = {}
 
     def active_for(self, party: str) -> list[int]:
         """Ids of live calls ``party`` takes part in."""
@@ -102,15 +104,21 @@ class CallService:
             session.add(record)
             await session.commit()
             call_id = record.id
+            self._names[call_id] = await party_names(session, [caller, callee])
         live = _LiveCall(call_id, state)
         self._calls[call_id] = live
         live.timer = asyncio.create_task(self._timeout_after(call_id, self.ring_timeout_s))
-        self._live.publish([caller], {"type": "call.state", "call_id": call_id, "status": "ringing",
-                                      "call": call_view(state, call_id)})  # fmt: skip
+        names = self._names[call_id]
+        self._live.publish(
+            [caller],
+            {"type": "call.state", "call_id": call_id, "status": "ringing",
+             "call": call_view(state, call_id), "names": names},
+        )  # fmt: skip
         self._live.publish(
             [callee],
             {"type": "call.incoming", "call_id": call_id, "caller": caller,
-             "call": call_view(state, call_id)},
+             "caller_name": names.get(caller, caller), "call": call_view(state, call_id),
+             "names": names},
         )  # fmt: skip
         return call_id
 
@@ -131,8 +139,10 @@ class CallService:
         if live.timer is not None and live.timer is not asyncio.current_task():
             live.timer.cancel()
             live.timer = None
+        names = self._names.get(live.id, {})
         if state.final:
             self._calls.pop(live.id, None)
+            self._names.pop(live.id, None)
             for task in live.grace.values():
                 if task is not asyncio.current_task():
                     task.cancel()
@@ -147,7 +157,7 @@ class CallService:
         self._live.publish(
             [state.caller, state.callee],
             {"type": "call.state", "call_id": live.id, "status": state.status.value,
-             "call": call_view(state, live.id)},
+             "call": call_view(state, live.id), "names": names},
         )  # fmt: skip
         _LOGGER.info("call %s %s", live.id, state.status.value)
         return state
@@ -201,3 +211,4 @@ class CallService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._calls.clear()
+        self._names.clear()

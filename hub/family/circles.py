@@ -247,34 +247,40 @@ async def redeem_code(request: web.Request) -> web.Response:
     return web.json_response(body, status=201)
 
 
+async def linked_residents(
+    session: AsyncSession, party: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The residents whose circle ``party`` is in, with their direct conversation."""
+    rows = (
+        await session.execute(
+            select(CircleLink, Resident.name)
+            .join(Resident, Resident.id == CircleLink.resident_id)
+            .where(CircleLink.member == party)
+            .order_by(Resident.name)
+        )
+    ).all()
+    out = []
+    for link, name in rows:
+        conversation = await ensure_direct(session, resident_party(link.resident_id), party, now)
+        out.append(
+            {
+                "resident_id": link.resident_id,
+                "party": resident_party(link.resident_id),
+                "name": name,
+                "relationship": link.relationship_,
+                "consent": sorted(s.value for s in decode_scopes(link.consent)),
+                "link_id": link.id,
+                "conversation_id": conversation.id,
+            }
+        )
+    return out
+
+
 async def my_residents(request: web.Request) -> web.Response:
     """The residents whose circle the caller belongs to."""
     who = await principal_of(request)
     async with request.app[SESSIONMAKER]() as session:
-        rows = (
-            await session.execute(
-                select(CircleLink, Resident.name)
-                .join(Resident, Resident.id == CircleLink.resident_id)
-                .where(CircleLink.member == who.party)
-                .order_by(Resident.name)
-            )
-        ).all()
-        out = []
-        for link, name in rows:
-            conversation = await ensure_direct(
-                session, resident_party(link.resident_id), who.party, request.app[CLOCK]()
-            )
-            out.append(
-                {
-                    "resident_id": link.resident_id,
-                    "party": resident_party(link.resident_id),
-                    "name": name,
-                    "relationship": link.relationship_,
-                    "consent": sorted(s.value for s in decode_scopes(link.consent)),
-                    "link_id": link.id,
-                    "conversation_id": conversation.id,
-                }
-            )
+        out = await linked_residents(session, who.party, request.app[CLOCK]())
         await session.commit()
     return web.json_response(out)
 

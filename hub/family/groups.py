@@ -77,6 +77,30 @@ async def last_activity(session: AsyncSession, party: str) -> datetime | None:
     return max(found) if found else None
 
 
+async def member_rows(
+    session: AsyncSession, group_id: int, leads: bool, now: datetime, quiet_after: timedelta
+) -> list[dict[str, Any]]:
+    """Members of a group; for its facilitator also last activity and whether they are quiet."""
+    rows = (
+        await session.execute(
+            select(Resident.id, Resident.name)
+            .join(GroupMember, GroupMember.resident_id == Resident.id)
+            .where(GroupMember.group_id == group_id)
+            .order_by(Resident.name)
+        )
+    ).all()
+    members = []
+    for rid, name in rows:
+        entry: dict[str, Any] = {"resident_id": rid, "party": resident_party(rid), "name": name}
+        if leads:
+            last = await last_activity(session, resident_party(rid))
+            entry["last_activity"] = iso(last)
+            entry["quiet_days"] = None if last is None else (now - last).days
+            entry["quiet"] = last is None or now - last >= quiet_after
+        members.append(entry)
+    return members
+
+
 def group_view(group: Group, members: int) -> dict[str, Any]:
     """A group for JSON answers."""
     return {
@@ -139,23 +163,7 @@ async def group_detail(request: web.Request) -> web.Response:
         leads = _leads(who, group)
         if not leads and not await _is_member(session, group.id, who.resident_id):
             raise ApiError(403, "not_member", "you are not in this group")
-        rows = (
-            await session.execute(
-                select(Resident.id, Resident.name)
-                .join(GroupMember, GroupMember.resident_id == Resident.id)
-                .where(GroupMember.group_id == group.id)
-                .order_by(Resident.name)
-            )
-        ).all()
-        members = []
-        for rid, name in rows:
-            entry: dict[str, Any] = {"resident_id": rid, "party": resident_party(rid), "name": name}
-            if leads:
-                last = await last_activity(session, resident_party(rid))
-                entry["last_activity"] = iso(last)
-                entry["quiet_days"] = None if last is None else (now - last).days
-                entry["quiet"] = last is None or now - last >= quiet_after
-            members.append(entry)
+        members = await member_rows(session, group.id, leads, now, quiet_after)
         names = await party_names(session, [user_party(group.facilitator_id)])
     body = group_view(group, len(members)) | {
         "facilitator_name": names[user_party(group.facilitator_id)],

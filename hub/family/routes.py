@@ -9,7 +9,7 @@ from aiohttp import web
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.calls import routes as call_routes
 from hub.calls.signalling import CallService
-from hub.family import agenda, circles, conversations, groups, media_routes
+from hub.family import agenda, alarms, circles, conversations, groups, media_routes, pages
 from hub.family.access import may_contact
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.reminders import REMINDERS, make_reminders, reminders_ctx
@@ -47,6 +47,8 @@ def setup(app: web.Application) -> None:
     call_routes.setup_routes(app)
     agenda.setup_routes(app)
     groups.setup_routes(app)
+    alarms.setup_routes(app)
+    pages.setup_routes(app)
     app[REMINDERS] = make_reminders(app)
     app.cleanup_ctx.append(reminders_ctx)
     app.router.add_get("/api/family/ws", live_socket)

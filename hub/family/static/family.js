@@ -1,0 +1,582 @@
+// The family web app: chats, photos, voice, video calls, agenda and alarm notices.
+// Server-rendered pages give the first view; this keeps them live over /api/family/ws.
+import {
+  api, ApiError, LiveSocket, t, pageData, banner, showConnection, formatTime, formatDateTime,
+  escapeHtml,
+} from "/static/web/ta.js";
+
+const data = pageData();
+const me = data.me;
+const names = Object.assign({}, data.names || {});
+const $ = (id) => document.getElementById(id);
+
+function nameOf(party) {
+  return names[party] || party;
+}
+
+// ------------------------------------------------------------------ live socket
+
+const outbox = [];
+function send(frame) {
+  const socket = live && live.socket;
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  else outbox.push(frame);
+}
+
+// ------------------------------------------------------------------ video calls
+
+/** Wait until ICE gathering is complete (we send whole descriptions, no trickle). */
+function gathered(pc, ms = 4000) {
+  return new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    const check = () => {
+      if (pc.iceGatheringState === "complete") {
+        pc.removeEventListener("icegatheringstatechange", check);
+        resolve();
+      }
+    };
+    pc.addEventListener("icegatheringstatechange", check);
+    setTimeout(resolve, ms);
+  });
+}
+
+class CallController {
+  constructor() {
+    this.state = "idle"; // idle | outgoing | incoming | active | over
+    this.callId = null;
+    this.peer = null;
+    this.pc = null;
+    this.local = null;
+    this.iceServers = [];
+    this.el = $("call");
+    $("call-answer").addEventListener("click", () => this.answer());
+    $("call-decline").addEventListener("click", () => this.decline());
+    $("call-hangup").addEventListener("click", () => this.hangup());
+    $("call-close").addEventListener("click", () => this.close());
+  }
+
+  show(status, buttons) {
+    this.el.hidden = false;
+    this.el.dataset.state = this.state;
+    $("call-status").textContent = status;
+    for (const name of ["answer", "decline", "hangup", "close"]) {
+      $("call-" + name).hidden = !buttons.includes(name);
+    }
+  }
+
+  async media() {
+    if (this.local) return this.local;
+    try {
+      this.local = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+    } catch (err) {
+      console.error("getUserMedia", err);
+      banner(t("call_no_camera"), "error");
+      throw err;
+    }
+    $("local-video").srcObject = this.local;
+    return this.local;
+  }
+
+  async config() {
+    try {
+      const config = await api("/api/family/calls/config");
+      this.iceServers = config.ice_servers || [];
+    } catch (err) {
+      this.iceServers = [];
+    }
+  }
+
+  async start(party) {
+    if (this.state !== "idle" && this.state !== "over") return;
+    this.state = "outgoing";
+    this.peer = party;
+    this.callId = null;
+    this.show(t("call_calling", { name: nameOf(party) }), ["hangup"]);
+    await Promise.all([this.media(), this.config()]);
+    send({ type: "call.start", callee: party });
+  }
+
+  incoming(msg) {
+    if (this.state === "outgoing" || this.state === "active" || this.state === "incoming") return;
+    this.state = "incoming";
+    this.callId = msg.call_id;
+    this.peer = msg.caller;
+    if (msg.caller_name) names[msg.caller] = msg.caller_name;
+    this.show(t("call_incoming", { name: nameOf(msg.caller) }), ["answer", "decline"]);
+  }
+
+  async answer() {
+    this.state = "active";
+    this.show(t("call_connecting"), ["hangup"]);
+    await Promise.all([this.media(), this.config()]);
+    send({ type: "call.accept", call_id: this.callId });
+  }
+
+  decline() {
+    send({ type: "call.decline", call_id: this.callId });
+    this.teardown();
+    this.el.hidden = true;
+    this.state = "idle";
+  }
+
+  hangup() {
+    if (this.callId !== null) send({ type: "call.hangup", call_id: this.callId });
+    this.teardown();
+    this.state = "over";
+    this.show(t("call_ended"), ["close"]);
+  }
+
+  close() {
+    this.el.hidden = true;
+    this.state = "idle";
+    if (data.page === "call") location.assign("/family");
+  }
+
+  peerConnection() {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    pc.ontrack = (event) => {
+      const video = $("remote-video");
+      video.srcObject = event.streams[0] || new MediaStream([event.track]);
+    };
+    pc.onconnectionstatechange = () => {
+      this.el.dataset.connection = pc.connectionState;
+      if (pc.connectionState === "connected") {
+        this.show(t("call_in_progress", { name: nameOf(this.peer) }), ["hangup"]);
+      }
+    };
+    for (const track of this.local.getTracks()) pc.addTrack(track, this.local);
+    this.pc = pc;
+    return pc;
+  }
+
+  async onState(msg) {
+    if (msg.call && msg.call.caller === me && this.state === "outgoing" && this.callId === null) {
+      this.callId = msg.call_id;
+    }
+    if (msg.call_id !== this.callId) return;
+    const name = nameOf(this.peer);
+    if (msg.status === "accepted" && msg.call.caller === me) {
+      this.state = "active";
+      this.show(t("call_connecting"), ["hangup"]);
+      const pc = this.peerConnection();
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      send({ type: "call.signal", call_id: this.callId, data: { sdp: pc.localDescription.toJSON() } });
+    } else if (["declined", "missed", "ended"].includes(msg.status)) {
+      const key = { declined: "call_declined", missed: "call_missed", ended: "call_ended" }[msg.status];
+      const wasIncoming = this.state === "incoming";
+      this.teardown();
+      this.state = "over";
+      if (wasIncoming) {
+        this.el.hidden = true;
+        this.state = "idle";
+      } else {
+        this.show(t(key, { name }), ["close"]);
+      }
+    }
+  }
+
+  async onSignal(msg) {
+    if (msg.call_id !== this.callId) return;
+    const signal = msg.data || {};
+    if (signal.sdp && signal.sdp.type === "offer") {
+      const pc = this.pc || this.peerConnection();
+      await pc.setRemoteDescription(signal.sdp);
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered(pc);
+      send({ type: "call.signal", call_id: this.callId, data: { sdp: pc.localDescription.toJSON() } });
+    } else if (signal.sdp && signal.sdp.type === "answer" && this.pc) {
+      await this.pc.setRemoteDescription(signal.sdp);
+    } else if (signal.candidate && this.pc) {
+      await this.pc.addIceCandidate(signal.candidate).catch((err) => console.warn("ice", err));
+    }
+  }
+
+  onError(msg) {
+    if (msg.call_id !== undefined && msg.call_id !== this.callId && msg.error !== "busy") return;
+    if (this.state !== "outgoing") return;
+    const key = msg.error === "busy" ? "call_busy" : "error_generic";
+    this.teardown();
+    this.state = "over";
+    this.show(t(key, { name: nameOf(this.peer) }), ["close"]);
+  }
+
+  teardown() {
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    if (this.local) for (const track of this.local.getTracks()) track.stop();
+    this.local = null;
+    $("local-video").srcObject = null;
+    $("remote-video").srcObject = null;
+  }
+
+  /** For tests: frames decoded from the other side so far. */
+  async framesDecoded() {
+    if (!this.pc) return 0;
+    let frames = 0;
+    (await this.pc.getStats()).forEach((report) => {
+      if (report.type === "inbound-rtp" && report.kind === "video") frames += report.framesDecoded || 0;
+    });
+    return frames;
+  }
+}
+
+const call = new CallController();
+
+// ------------------------------------------------------------------ chat page
+
+const chat = {
+  id: data.conversation_id,
+  newest: 0,
+  oldest: null,
+  seenBy: {},
+};
+
+function mediaHtml(media) {
+  if (!media) return "";
+  if (media.kind === "photo") {
+    return `<a href="${media.url}" target="_blank" rel="noopener"><img src="${media.thumbnail_url || media.url}" alt="${escapeHtml(t("media_photo"))}" loading="lazy"></a>`;
+  }
+  const seconds = media.duration_s ? ` · ${t("seconds_short", { n: Math.round(media.duration_s) })}` : "";
+  if (media.kind === "video") {
+    return `<video controls preload="metadata" src="${media.url}"></video><span class="small">${escapeHtml(t("media_video"))}${seconds}</span>`;
+  }
+  return `<span class="small">${escapeHtml(t("media_voice"))}${seconds}</span><audio controls preload="metadata" src="${media.url}"></audio>`;
+}
+
+function messageHtml(m) {
+  const mine = m.sender.party === me;
+  names[m.sender.party] = m.sender.name;
+  if (m.deleted) {
+    return `<li class="msg deleted${mine ? " mine" : ""}" data-id="${m.id}">${escapeHtml(t("deleted_message"))}</li>`;
+  }
+  const who = mine ? "" : `<span class="who">${escapeHtml(m.sender.name)}</span>`;
+  const seen = mine && m.read_by && m.read_by.length ? `<span class="seen">✓ ${escapeHtml(t("seen"))}</span>` : "";
+  const del = mine ? `<button type="button" class="del" data-delete="${m.id}">${escapeHtml(t("delete"))}</button>` : "";
+  const text = m.text ? `<span class="text">${escapeHtml(m.text)}</span>` : "";
+  return `<li class="msg${mine ? " mine" : ""}" data-id="${m.id}" data-kind="${m.kind}">${who}${mediaHtml(m.media)}${text}<span class="meta">${del}${seen}<time datetime="${m.created_at}">${formatTime(m.created_at)}</time></span></li>`;
+}
+
+function putMessage(m, where = "end") {
+  const list = $("messages");
+  const existing = list.querySelector(`[data-id="${m.id}"]`);
+  const html = messageHtml(m);
+  if (existing) {
+    existing.outerHTML = html;
+  } else if (where === "start") {
+    list.insertAdjacentHTML("afterbegin", html);
+  } else {
+    list.insertAdjacentHTML("beforeend", html);
+    list.scrollTop = list.scrollHeight;
+  }
+  chat.newest = Math.max(chat.newest, m.id);
+  chat.oldest = chat.oldest === null ? m.id : Math.min(chat.oldest, m.id);
+}
+
+async function loadMessages(before) {
+  const query = before ? `?limit=30&before=${before}` : "?limit=30";
+  const page = await api(`/api/family/conversations/${chat.id}/messages${query}`);
+  if (!before) $("messages").innerHTML = "";
+  if (!before && page.messages.length === 0) {
+    $("messages").innerHTML = `<li class="muted empty">${escapeHtml(t("no_messages"))}</li>`;
+  }
+  for (const m of page.messages) putMessage(m, before ? "start" : "start");
+  $("older").hidden = !page.next_before;
+  $("older").dataset.before = page.next_before || "";
+  if (!before) $("messages").scrollTop = $("messages").scrollHeight;
+  await markRead();
+}
+
+async function markRead() {
+  if (!chat.newest || document.hidden) return;
+  await api(`/api/family/conversations/${chat.id}/read`, { method: "POST", body: { up_to: chat.newest } });
+}
+
+function chatError(err) {
+  const el = $("chat-error");
+  el.textContent = err instanceof ApiError ? err.message : t("error_generic");
+  el.hidden = false;
+  setTimeout(() => (el.hidden = true), 8000);
+}
+
+async function uploadAndSend(blob, kind, text = "") {
+  const status = $("chat-error");
+  status.textContent = t("uploading");
+  status.hidden = false;
+  try {
+    let response = await fetch(`/api/family/media?kind=${kind}`, {
+      method: "POST", body: blob, credentials: "same-origin",
+      headers: { "Content-Type": "application/octet-stream", Accept: "application/json" },
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new ApiError(response.status, body.error || "http", body.message || t("error_generic"));
+    status.hidden = true;
+    const message = await api(`/api/family/conversations/${chat.id}/messages`, {
+      method: "POST", body: { media_id: body.media_id, text },
+    });
+    putMessage(message);
+  } catch (err) {
+    chatError(err);
+  }
+}
+
+let recorder = null;
+async function toggleVoice() {
+  const button = $("voice");
+  if (recorder) {
+    recorder.stop();
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (err) {
+    chatError(new ApiError(0, "no_mic", t("call_no_camera")));
+    return;
+  }
+  const chunks = [];
+  const type = MediaRecorder.isTypeSupported("audio/webm;codecs=opus") ? "audio/webm;codecs=opus" : "";
+  recorder = new MediaRecorder(stream, type ? { mimeType: type } : {});
+  recorder.ondataavailable = (event) => event.data.size && chunks.push(event.data);
+  recorder.onstop = async () => {
+    for (const track of stream.getTracks()) track.stop();
+    recorder = null;
+    button.classList.remove("recording");
+    button.textContent = t("record_voice");
+    await uploadAndSend(new Blob(chunks, { type: chunks[0] ? chunks[0].type : "audio/webm" }), "voice");
+  };
+  recorder.start();
+  button.classList.add("recording");
+  button.textContent = t("stop_recording");
+}
+
+function setUpChat() {
+  $("composer").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = $("message-text");
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    try {
+      const message = await api(`/api/family/conversations/${chat.id}/messages`, { method: "POST", body: { text } });
+      const empty = $("messages").querySelector(".empty");
+      if (empty) empty.remove();
+      putMessage(message);
+    } catch (err) {
+      input.value = text;
+      chatError(err);
+    }
+  });
+  $("photo-input").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";
+    if (file) await uploadAndSend(file, "photo");
+  });
+  $("voice").addEventListener("click", toggleVoice);
+  $("older").addEventListener("click", () => loadMessages(Number($("older").dataset.before)));
+  $("messages").addEventListener("click", async (event) => {
+    const id = event.target.dataset && event.target.dataset.delete;
+    if (!id) return;
+    try {
+      await api(`/api/family/messages/${id}`, { method: "DELETE" });
+    } catch (err) {
+      chatError(err);
+    }
+  });
+  document.addEventListener("visibilitychange", () => markRead().catch(() => {}));
+}
+
+// ------------------------------------------------------------------ home page
+
+const what = { panic: "alarm_panic", fall: "alarm_fall" };
+
+async function loadChats() {
+  const list = $("chats");
+  if (!list) return;
+  const chats = await api("/api/family/conversations");
+  let total = 0;
+  list.innerHTML = chats.length ? "" : `<li class="muted">${escapeHtml(t("no_chats"))}</li>`;
+  for (const c of chats) {
+    total += c.unread;
+    const last = c.last_message;
+    const preview = last ? (last.deleted ? t("deleted_message") : last.text || t("media_" + last.kind)) : "";
+    const badge = c.unread ? `<span class="badge p1">${escapeHtml(t("unread_n", { n: c.unread }))}</span>` : "";
+    list.insertAdjacentHTML("beforeend",
+      `<li><a href="/family/chat/${c.id}"><span class="avatar" aria-hidden="true">${escapeHtml(c.title.slice(0, 1))}</span>` +
+      `<span class="chat-text"><span class="chat-title">${escapeHtml(c.title)}</span><br><span class="chat-last">${escapeHtml(preview)}</span></span>${badge}</a></li>`);
+    const personBadge = document.querySelector(`.person .unread[data-conversation="${c.id}"]`);
+    if (personBadge) {
+      personBadge.hidden = !c.unread;
+      personBadge.textContent = t("unread_n", { n: c.unread });
+    }
+  }
+  showUnread(total);
+}
+
+function showUnread(total) {
+  const el = $("nav-unread");
+  if (!el) return;
+  el.hidden = !total;
+  el.textContent = String(total);
+}
+
+async function loadAlarms() {
+  const section = $("alarms");
+  if (!section) return;
+  const list = $("alarm-list");
+  list.innerHTML = "";
+  let shown = 0;
+  for (const r of data.residents || []) {
+    if (!r.consent.includes("alarms")) continue;
+    const notices = await api(`/api/family/residents/${r.resident_id}/alarm-notices`);
+    for (const n of notices.filter((x) => x.state !== "closed").slice(0, 5)) {
+      shown += 1;
+      const mine = n.acknowledgements.some((a) => a.party === me);
+      const text = t("alarm_notice", { name: r.name, what: t(what[n.event_type] || "alarm_other") });
+      const action = mine
+        ? `<span class="badge ok">${escapeHtml(t("on_my_way_done"))}</span>`
+        : `<button type="button" class="btn btn-danger" data-on-my-way="${n.id}">${escapeHtml(t("on_my_way"))}</button>`;
+      list.insertAdjacentHTML("beforeend",
+        `<li class="alarm"><p>${escapeHtml(text)} <span class="muted small">${formatDateTime(n.created_at)}</span></p>${action}</li>`);
+    }
+  }
+  section.hidden = shown === 0;
+}
+
+function setUpHome() {
+  $("alarm-list").addEventListener("click", async (event) => {
+    const id = event.target.dataset && event.target.dataset.onMyWay;
+    if (!id) return;
+    event.target.disabled = true;
+    try {
+      await api(`/api/family/alarm-notices/${id}/on-my-way`, { method: "POST", body: {} });
+      await loadAlarms();
+    } catch (err) {
+      event.target.disabled = false;
+      banner(err.message, "error");
+    }
+  });
+  $("link-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const result = $("link-result");
+    try {
+      const link = await api("/api/family/links", {
+        method: "POST", body: { code: $("link-code").value, relationship: $("link-rel").value.trim() },
+      });
+      result.className = "badge ok";
+      result.textContent = t("linked_ok");
+      result.hidden = false;
+      setTimeout(() => location.reload(), 800);
+      return link;
+    } catch (err) {
+      result.className = "error-text";
+      result.textContent = err.message;
+      result.hidden = false;
+    }
+  });
+}
+
+// ------------------------------------------------------------------ agenda page
+
+async function loadAgenda(section) {
+  const rid = section.dataset.resident;
+  const items = await api(`/api/family/residents/${rid}/agenda`);
+  const list = section.querySelector(".agenda-list");
+  list.innerHTML = items.length ? "" : `<li class="muted">${escapeHtml(t("agenda_empty"))}</li>`;
+  for (const item of items) {
+    list.insertAdjacentHTML("beforeend",
+      `<li><span class="when">${formatDateTime(item.starts_at)}</span><span>${escapeHtml(item.title)}</span>` +
+      `<span class="badge ${item.status === "declined" ? "danger" : item.status === "pending" ? "warn" : "ok"}">${escapeHtml(t("status_" + item.status))}</span></li>`);
+  }
+}
+
+function setUpAgenda() {
+  for (const section of document.querySelectorAll(".agenda")) {
+    section.querySelector("form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const form = event.target;
+      const error = form.querySelector(".error-text");
+      try {
+        const when = new Date(form.elements.when.value);
+        await api(`/api/family/residents/${section.dataset.resident}/agenda`, {
+          method: "POST", body: { title: form.elements.title.value, starts_at: when.toISOString(), kind: "visit" },
+        });
+        form.reset();
+        error.hidden = true;
+        await loadAgenda(section);
+      } catch (err) {
+        error.textContent = err.message || t("error_generic");
+        error.hidden = false;
+      }
+    });
+  }
+}
+
+// ------------------------------------------------------------------ wiring
+
+async function refetch() {
+  if (data.page === "chat") await loadMessages();
+  if (data.page === "home") await Promise.all([loadChats(), loadAlarms()]);
+  if (data.page === "agenda") await Promise.all([...document.querySelectorAll(".agenda")].map(loadAgenda));
+}
+
+async function onMessage(msg) {
+  if (msg.names) Object.assign(names, msg.names);
+  switch (msg.type) {
+    case "message.new":
+      if (data.page === "chat" && msg.message.conversation_id === chat.id) {
+        const empty = $("messages").querySelector(".empty");
+        if (empty) empty.remove();
+        putMessage(msg.message);
+        if (msg.message.sender.party !== me) await markRead();
+      } else if (data.page === "home") {
+        await loadChats();
+      }
+      break;
+    case "message.read":
+    case "message.deleted":
+      if (data.page === "chat" && msg.conversation_id === chat.id && msg.party !== me) await loadMessages();
+      break;
+    case "call.incoming":
+      call.incoming(msg);
+      break;
+    case "call.state":
+      await call.onState(msg);
+      break;
+    case "call.signal":
+      await call.onSignal(msg);
+      break;
+    case "error":
+      call.onError(msg);
+      break;
+    case "alarm.notice":
+      if (data.page === "home") await loadAlarms();
+      break;
+    case "agenda.changed":
+      if (data.page === "agenda") await refetch();
+      break;
+    default:
+      break;
+  }
+}
+
+let callStarted = false;
+const live = new LiveSocket("/api/family/ws", {
+  onOpen: async () => {
+    while (outbox.length) live.socket.send(JSON.stringify(outbox.shift()));
+    if (data.page === "call" && !callStarted) {
+      callStarted = true;
+      await call.start(data.call_party);
+    }
+    await refetch();
+  },
+  onMessage: (msg) => onMessage(msg).catch((err) => console.error("live event", err)),
+  onState: (state) => showConnection($("conn"), state),
+});
+
+if (data.page === "chat") setUpChat();
+if (data.page === "home") setUpHome();
+if (data.page === "agenda") setUpAgenda();
+
+// Tests and screenshots look at these; nothing else relies on them.
+window.taFamily = { call, live, chat };

@@ -1,0 +1,43 @@
+"""Chromium with a fake camera and microphone, for the family app's browser tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from playwright.async_api import Browser, Page, async_playwright
+
+from teleassist.chromium import CHROMIUM_ARGS, CHROMIUM_PATH, MEDIA_ARGS
+from tests.hub.fixtures import TEST_PASSWORD
+
+PHONE = {"width": 390, "height": 844}
+
+
+@asynccontextmanager
+async def media_browser() -> AsyncIterator[Browser]:
+    """Headless Debian Chromium that may use a fake camera/microphone on loopback."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM_PATH, headless=True, args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def signed_in_page(
+    browser: Browser, base_url: str, username: str, path: str, lang: str = "en"
+) -> Page:
+    """A phone-sized page of a new context, signed in through the real sign-in form."""
+    context = await browser.new_context(
+        viewport=PHONE, locale="en-GB" if lang == "en" else "ca-ES", timezone_id="Europe/Madrid"
+    )
+    await context.grant_permissions(["camera", "microphone"], origin=base_url.rstrip("/"))
+    page = await context.new_page()
+    await page.goto(f"{base_url.rstrip('/')}/login?lang={lang}&next={path}")
+    await page.fill("#username", username)
+    await page.fill("#password", TEST_PASSWORD)
+    await page.click("#signin-submit")
+    await page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+    return page
