@@ -20,7 +20,16 @@ from typing import Any, Literal
 import aiohttp
 import msgspec
 
-from tablet_app.model import AgendaItem, AgendaKind, Contact, Message, Screen, TabletModel
+from tablet_app.calls import CallEngine
+from tablet_app.model import (
+    AgendaItem,
+    AgendaKind,
+    CallState,
+    Contact,
+    Message,
+    Screen,
+    TabletModel,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,6 +70,16 @@ class _Conversation(msgspec.Struct):
     title: str
     members: list[_Party]
     unread: int = 0
+
+
+class _IceServer(msgspec.Struct):
+    urls: list[str] | str
+    username: str | None = None
+    credential: str | None = None
+
+
+class _CallConfig(msgspec.Struct):
+    ice_servers: list[_IceServer] = msgspec.field(default_factory=list)
 
 
 class _History(msgspec.Struct):
@@ -114,6 +133,9 @@ class FamilyClient:
         self._session: aiohttp.ClientSession | None = None
         self._conversation_of: dict[str, int] = {}  # contact id (party) → conversation
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self.live_connected = asyncio.Event()
+        self.calls: CallEngine | None = None
 
     # ------------------------------------------------------------ plumbing
 
@@ -244,6 +266,20 @@ class FamilyClient:
         ]  # fmt: skip
         self.model.changed()
 
+    async def ice_servers(self) -> list[Any]:
+        """STUN/TURN servers for calls from the hub (``[]`` if it has none or is away)."""
+        from aiortc import RTCIceServer
+
+        try:
+            config: _CallConfig = await self._get("/api/family/calls/config", _CallConfig)
+        except FamilyError as err:
+            _LOGGER.info("no call configuration: %s", err)
+            return []
+        return [
+            RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
+            for s in config.ice_servers
+        ]
+
     # ------------------------------------------------------------ FamilyPort
 
     def mark_read(self, message_ids: tuple[str, ...]) -> None:
@@ -280,10 +316,93 @@ class FamilyClient:
         self.model.go(Screen.LINK)
 
     def start_call(self, contact_id: str, call_id: str | None) -> None:
-        """Calls need the hub's signalling websocket (not wired yet): end cleanly."""
-        _LOGGER.info("video calls are not available on this hub yet")
-        self.model.call_ended()
+        """Place a call to ``contact_id`` or answer ``call_id``."""
+        if self.calls is None or self._ws is None:
+            _LOGGER.info("video calls are not available (no call engine or no live link)")
+            self.model.call_ended()
+            return
+        if call_id is not None:
+            self._spawn(self.calls.accept(int(call_id)), "call-accept")
+        else:
+            self._spawn(self.calls.place(contact_id), "call-place")
 
     def end_call(self, call_id: str | None, declined: bool) -> None:
-        """Nothing to tell the hub without signalling."""
-        _LOGGER.debug("call %s ended (declined=%s)", call_id, declined)
+        """Decline a ringing call or hang up the current one."""
+        if self.calls is None:
+            return
+        if declined and call_id is not None:
+            self._spawn(self.calls.decline(int(call_id)), "call-decline")
+        else:
+            self._spawn(self.calls.hangup(), "call-hangup")
+
+    # ------------------------------------------------------------ live events
+
+    async def send_live(self, frame: dict[str, Any]) -> None:
+        """Send a frame on the live websocket (call signalling)."""
+        if self._ws is None or self._ws.closed:
+            raise FamilyError("the live connection to the hub is down")
+        await self._ws.send_json(frame)
+
+    async def live(self, retry_s: float = 5.0) -> None:
+        """Follow ``/api/family/ws`` forever: new messages, calls and their signalling."""
+        while True:
+            try:
+                async with self._http().ws_connect(
+                    self.base_url + "/api/family/ws", heartbeat=30
+                ) as ws:
+                    self._ws = ws
+                    self.live_connected.set()
+                    _LOGGER.info("family live link up")
+                    async for msg in ws:
+                        if msg.type is aiohttp.WSMsgType.TEXT:
+                            await self._on_live(msg.data)
+            except (aiohttp.ClientError, TimeoutError) as err:
+                _LOGGER.info("family live link down: %r", err)
+            finally:
+                self._ws = None
+                self.live_connected.clear()
+            await asyncio.sleep(retry_s)
+
+    async def _on_live(self, raw: str) -> None:
+        try:
+            frame = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            _LOGGER.warning("live frame is not JSON; ignored")
+            return
+        if not isinstance(frame, dict):
+            return
+        kind = frame.get("type")
+        call_id = frame.get("call_id")
+        if kind in ("message.new", "message.deleted", "agenda.changed", "agenda.new"):
+            self._spawn(self.refresh(), "refresh")
+        elif kind == "call.incoming" and isinstance(call_id, int):
+            self._incoming(call_id, frame)
+        elif kind == "call.state" and isinstance(call_id, int):
+            await self._call_state(call_id, str(frame.get("status")))
+        elif kind == "call.signal" and isinstance(call_id, int) and self.calls is not None:
+            data = frame.get("data")
+            if isinstance(data, dict):
+                await self.calls.on_signal(call_id, data)
+        elif kind == "ping":
+            await self.send_live({"type": "pong"})
+
+    def _incoming(self, call_id: int, frame: dict[str, Any]) -> None:
+        caller = frame.get("caller")
+        party = caller.get("party") if isinstance(caller, dict) else caller
+        name = frame.get("caller_name") or (caller.get("name") if isinstance(caller, dict) else "")
+        if not isinstance(party, str):
+            return
+        if self.model.contact(party) is None:
+            self.model.contacts = [*self.model.contacts, Contact(party, str(name or party))]
+        self.model.incoming_call(str(call_id), party)
+
+    async def _call_state(self, call_id: int, status: str) -> None:
+        model = self.model
+        if self.calls is not None:
+            await self.calls.on_call_state(call_id, status)
+        if status == "ringing" and model.call_state is CallState.CALLING and model.call_id is None:
+            model.call_id = str(call_id)
+        elif status == "accepted" and model.call_id == str(call_id):
+            model.call_connected(str(call_id))
+        elif status in ("declined", "missed", "ended") and model.call_id == str(call_id):
+            model.call_ended()

@@ -126,6 +126,22 @@ class TabletRuntime:
         if self.controller is not None:
             self.controller.family = self.family
         self._spawn(self._poll_family(self.family), "family-poll")
+        self._spawn(self._calls(self.family), "family-live")
+
+    async def _calls(self, family: FamilyClient) -> None:
+        from tablet_app.calls import CallEngine, DeviceMedia, SyntheticMedia
+
+        media = SyntheticMedia() if self.settings.demo else DeviceMedia()
+        family.calls = CallEngine(
+            family.send_live,
+            media,
+            ice_servers=await family.ice_servers(),
+            on_failed=self.model.call_ended,
+        )
+        try:
+            await family.live()
+        finally:
+            await family.calls.close()
 
     async def _poll_family(self, family: FamilyClient) -> None:
         while True:

@@ -1,0 +1,265 @@
+"""Video calls with aiortc, signalled through the hub's family websocket.
+
+The hub only relays: ``call.start`` / ``call.accept`` / ``call.decline`` / ``call.hangup``
+and ``call.signal`` frames carrying ``{"sdp": {...}}`` or ``{"candidate": {...}}`` (see
+docs/family-api.md). The caller sends the offer once the call is accepted; the callee
+answers. Camera and microphone sit behind :class:`MediaDevices`, so tests feed synthetic
+media and count the frames that arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
+from aiortc.contrib.media import MediaPlayer
+from aiortc.sdp import candidate_from_sdp
+from av import VideoFrame
+
+_LOGGER = logging.getLogger(__name__)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class MediaDevices(Protocol):
+    """Where the tablet's outgoing audio and video come from."""
+
+    def tracks(self) -> list[MediaStreamTrack]:
+        """Fresh local tracks for one call."""
+
+
+class SyntheticVideo(VideoStreamTrack):  # type: ignore[misc]
+    """A moving grey ramp (320×240, 15 fps): a camera for tests and demos."""
+
+    def __init__(self, width: int = 320, height: int = 240) -> None:
+        super().__init__()
+        self.width = width
+        self.height = height
+        self._count = 0
+
+    async def recv(self) -> VideoFrame:
+        """The next frame, paced by aiortc's clock."""
+        pts, time_base = await self.next_timestamp()
+        frame = VideoFrame(self.width, self.height, "yuv420p")
+        shift = self._count % 256
+        for index, plane in enumerate(frame.planes):
+            if index == 0:
+                row = bytes((x + shift) % 256 for x in range(plane.line_size))
+                plane.update(row * (plane.buffer_size // plane.line_size))
+            else:
+                plane.update(bytes([128]) * plane.buffer_size)
+        self._count += 1
+        frame.pts = pts
+        frame.time_base = time_base if time_base else fractions.Fraction(1, 90000)
+        return frame
+
+
+class SyntheticMedia:
+    """Synthetic camera only (no microphone): what the tests use."""
+
+    def tracks(self) -> list[MediaStreamTrack]:
+        """One synthetic video track."""
+        return [SyntheticVideo()]
+
+
+class DeviceMedia:
+    """The real camera (V4L2) and microphone (PulseAudio) where present; else nothing."""
+
+    def __init__(self, camera: str = "/dev/video0", microphone: str = "default") -> None:
+        self.camera = camera
+        self.microphone = microphone
+
+    def tracks(self) -> list[MediaStreamTrack]:
+        """The tracks that could be opened (a call without a camera still has sound)."""
+        found: list[MediaStreamTrack] = []
+        if Path(self.camera).exists():
+            try:
+                video = MediaPlayer(self.camera, format="v4l2", options={"video_size": "640x480"})
+                if video.video is not None:
+                    found.append(video.video)
+            except (OSError, ValueError) as err:
+                _LOGGER.warning("camera %s unavailable: %s", self.camera, err)
+        try:
+            audio = MediaPlayer(self.microphone, format="pulse")
+            if audio.audio is not None:
+                found.append(audio.audio)
+        except (OSError, ValueError) as err:
+            _LOGGER.info("microphone unavailable: %s", err)
+        return found
+
+
+class FrameSink:
+    """Counts the remote video frames and keeps the last one (for the screen)."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.last: VideoFrame | None = None
+        self._changed = asyncio.Event()
+
+    def add(self, frame: VideoFrame) -> None:
+        """One more frame arrived."""
+        self.frames += 1
+        self.last = frame
+        self._changed.set()
+
+    async def wait_for(self, count: int) -> None:
+        """Return once ``count`` frames arrived (bound it with ``asyncio.timeout``)."""
+        while self.frames < count:
+            self._changed.clear()
+            await self._changed.wait()
+
+
+class CallEngine:
+    """One call at a time: the WebRTC side of answering, placing and ending calls."""
+
+    def __init__(
+        self,
+        send: Send,
+        media: MediaDevices,
+        *,
+        ice_servers: list[RTCIceServer] | None = None,
+        on_failed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._send = send
+        self.media = media
+        self.ice_servers = ice_servers or []
+        self.on_failed = on_failed
+        self.call_id: int | None = None
+        self.caller = False
+        self.pc: RTCPeerConnection | None = None
+        self.sink = FrameSink()
+        self.ended_sink: FrameSink | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _peer(self) -> RTCPeerConnection:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
+        for track in self.media.tracks():
+            pc.addTrack(track)
+
+        @pc.on("track")  # type: ignore[misc]
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "video":
+                self._own(self._consume(track))
+
+        @pc.on("connectionstatechange")  # type: ignore[misc]
+        async def on_state() -> None:
+            _LOGGER.info("call %s connection %s", self.call_id, pc.connectionState)
+            if pc.connectionState == "failed":
+                # ICE could not recover from the drop: end cleanly, tell the hub and the UI.
+                await self.hangup()
+                self.on_failed()
+
+        return pc
+
+    def _own(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(Exception):  # MediaStreamError when the call ends
+            while True:
+                frame = await track.recv()
+                if isinstance(frame, VideoFrame):
+                    self.sink.add(frame)
+
+    # ------------------------------------------------------------ the resident's actions
+
+    async def place(self, callee: str) -> None:
+        """Ask the hub to ring ``callee`` (a party such as ``u:3``)."""
+        self.caller = True
+        await self._send({"type": "call.start", "callee": callee})
+
+    async def accept(self, call_id: int) -> None:
+        """Answer the ringing call ``call_id``; the caller's offer follows."""
+        self.call_id = call_id
+        self.caller = False
+        self.pc = self._peer()
+        await self._send({"type": "call.accept", "call_id": call_id})
+
+    async def decline(self, call_id: int) -> None:
+        """Decline a ringing call."""
+        await self._send({"type": "call.decline", "call_id": call_id})
+
+    async def hangup(self) -> None:
+        """End the current call (tell the hub) and close the connection."""
+        if self.call_id is not None:
+            with contextlib.suppress(Exception):
+                await self._send({"type": "call.hangup", "call_id": self.call_id})
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the peer connection and stop reading frames."""
+        pc, self.pc = self.pc, None
+        self.call_id = None
+        if pc is not None:
+            await pc.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if pc is not None:
+            # The next call counts its own frames; this one's stay readable until then.
+            self.ended_sink, self.sink = self.sink, FrameSink()
+
+    # ------------------------------------------------------------ frames from the hub
+
+    async def on_call_state(self, call_id: int, status: str) -> None:
+        """``call.state`` for one of our calls."""
+        if status == "ringing" and self.caller and self.call_id is None:
+            self.call_id = call_id
+        elif status == "accepted" and self.caller and call_id == self.call_id:
+            await self._offer()
+        elif status in ("declined", "missed", "ended") and call_id == self.call_id:
+            await self.close()
+
+    async def _offer(self) -> None:
+        self.pc = pc = self._peer()
+        await pc.setLocalDescription(await pc.createOffer())
+        await self._signal({"sdp": _sdp(pc)})
+
+    async def on_signal(self, call_id: int, data: dict[str, Any]) -> None:
+        """Offer, answer or ICE candidate from the other side."""
+        if call_id != self.call_id or self.pc is None:
+            _LOGGER.info("signal for call %s ignored (current %s)", call_id, self.call_id)
+            return
+        pc = self.pc
+        sdp = data.get("sdp")
+        candidate = data.get("candidate")
+        if isinstance(sdp, dict):
+            description = RTCSessionDescription(sdp=str(sdp["sdp"]), type=str(sdp["type"]))
+            await pc.setRemoteDescription(description)
+            if description.type == "offer":
+                await pc.setLocalDescription(await pc.createAnswer())
+                await self._signal({"sdp": _sdp(pc)})
+        elif isinstance(candidate, dict) and candidate.get("candidate"):
+            text = str(candidate["candidate"])
+            parsed = candidate_from_sdp(
+                text.split(":", 1)[1] if text.startswith("candidate:") else text
+            )
+            parsed.sdpMid = candidate.get("sdpMid")
+            parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+            await pc.addIceCandidate(parsed)
+
+    async def _signal(self, data: dict[str, Any]) -> None:
+        await self._send({"type": "call.signal", "call_id": self.call_id, "data": data})
+
+
+def _sdp(pc: RTCPeerConnection) -> dict[str, str]:
+    description = pc.localDescription
+    return {"type": description.type, "sdp": description.sdp}
