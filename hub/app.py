@@ -37,9 +37,12 @@ _LOGGER = logging.getLogger(__name__)
 
 ROUTE_MODULES: list[str] = [
     "hub.health",
+    "hub.metrics",
     "hub.auth.routes",
     "hub.timeseries.app",
     "hub.ingest.app",
+    "hub.registry.app",
+    "hub.registry.routes",
     "hub.web",
     "hub.outbox.routes",
     "hub.family.routes",

@@ -6,7 +6,8 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     """Add every console route (the hub lists ``hub.console`` in its ROUTE_MODULES)."""
-    from hub.console import residents, users
+    from hub.console import pages, residents, users
 
+    pages.setup(app)
     residents.setup(app)
     users.setup(app)

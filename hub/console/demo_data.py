@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -157,3 +158,34 @@ async def seed_demo(
             ids.users[username] = user.id
     await session.flush()
     return ids
+
+
+async def raise_demo_alarm(
+    app: Any, resident_id: int, device_id: str, body: Any, at: datetime | None = None
+) -> list[str]:
+    """Feed one device event to the hub's alarm engine (as ingestion does); alarm ids raised.
+
+    Needs ``hub.alarms`` (the alerts engineer's engine) in the app.
+    """
+    from alerts import DeviceType, HomeEvent
+    from hub.alarms.routes import ALARM_ENGINE
+    from hub.appkeys import CLOCK, SESSIONMAKER
+
+    async with app[SESSIONMAKER]() as session:
+        resident = await session.get(Resident, resident_id)
+        if resident is None:
+            raise LookupError(f"no resident {resident_id}")
+        device = await session.get(Device, device_id)
+        known = {t.value for t in DeviceType}
+        kind = DeviceType(device.type) if device and device.type in known else DeviceType.OTHER
+    event = HomeEvent(
+        home_id=str(resident.home_id),
+        resident_id=str(resident_id),
+        device_id=device_id,
+        device_type=kind,
+        message_id=secrets.token_hex(12),
+        at=at or app[CLOCK](),
+        body=body,
+    )
+    changes = await app[ALARM_ENGINE].handle_event(event)
+    return [change.alarm.id for change in changes]

@@ -103,8 +103,8 @@ async def residents_summary(request: web.Request) -> web.Response:
 
 async def hourly_activity(
     session: AsyncSession, home_id: int, now: datetime
-) -> list[dict[str, Any]]:
-    """Activity events per hour over the last 24 h (oldest first), from the event store."""
+) -> tuple[list[dict[str, Any]], datetime | None]:
+    """Activity events per hour over the last 24 h (oldest first) and the latest one."""
     end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=24)
     device_ids = select(Device.id).where(Device.home_id == home_id)
@@ -119,13 +119,16 @@ async def hourly_activity(
         )
     ).all()
     counts = [0] * 24
+    latest: datetime | None = None
     for (ts,) in rows:
+        latest = ts if latest is None or ts > latest else latest
         index = int((ts - start).total_seconds() // 3600)
         if 0 <= index < 24:
             counts[index] += 1
-    return [
+    hours = [
         {"start": (start + timedelta(hours=i)).isoformat(), "count": counts[i]} for i in range(24)
     ]
+    return hours, latest
 
 
 @requires(*READERS)
@@ -141,7 +144,7 @@ async def resident_card(request: web.Request) -> web.Response:
                 select(Device).where(Device.home_id == home.id).order_by(Device.type, Device.id)
             )
         ).all()
-        activity = await hourly_activity(session, home.id, now)
+        activity, last_activity = await hourly_activity(session, home.id, now)
         neighbours = await session.scalar(
             select(func.count(Resident.id)).where(
                 Resident.home_id == home.id, Resident.id != resident.id
@@ -188,6 +191,7 @@ async def resident_card(request: web.Request) -> web.Response:
                 for d in devices
             ],
             "activity": activity,
+            "last_activity_at": last_activity.isoformat() if last_activity else None,
         }
     return web.json_response(view)
 

@@ -277,6 +277,8 @@ async function switchLanguage(code) {
   if (document.querySelector("[data-ta-signout]")) {
     try {
       await api("/api/me/language", { method: "PUT", body: { language: code } });
+      // The access token carries the language the APIs answer in: get a fresh one.
+      await refreshSession();
     } catch (err) {
       console.warn("language not saved on the user", err);
     }

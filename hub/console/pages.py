@@ -1,0 +1,86 @@
+"""The console's HTML pages (server-rendered shells; the data comes from the APIs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from hub.auth import Role
+from hub.web import Pages, PageUser
+from hub.web.auth import page_requires
+from protocol.i18n import Catalog
+
+HERE = Path(__file__).parent
+CONSOLE_CATALOG = Catalog.load(HERE / "i18n.toml")
+CONSOLE_PAGES = Pages(HERE / "templates", CONSOLE_CATALOG)
+STATIC_PREFIX = "/static/console"
+ALARM_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.ADMIN)
+ALARM_HANDLERS = frozenset({Role.OPERATOR.value, Role.SUPERVISOR.value})
+FIGURE_READERS = (Role.SUPERVISOR, Role.ADMIN, Role.COORDINATOR)
+
+# Texts the console scripts use (every key of both catalogs is small; send them all).
+_SHELL_JS_KEYS = [
+    "conn_connecting",
+    "conn_open",
+    "conn_reconnecting",
+    "error_generic",
+    "error_network",
+    "session_expired",
+    "forbidden",
+    "sound_on",
+    "sound_off",
+    "cancel",
+    "close",
+    "save",
+    "loading",
+]
+
+
+def _js_keys() -> list[str]:
+    return _SHELL_JS_KEYS + sorted(CONSOLE_CATALOG.texts)
+
+
+def nav_items(user: PageUser) -> list[tuple[str, str, str]]:
+    """(key, href, id) of the console's navigation for this user's role."""
+    items = []
+    if user.role in {r.value for r in ALARM_READERS}:
+        items += [
+            ("nav_queue", "/console", "queue"),
+            ("nav_technical", "/console/technical", "technical"),
+        ]
+    if user.role in {"operator", "supervisor", "social_worker", "coordinator"}:
+        items.append(("nav_calls", "/console/calls", "calls"))
+    if user.role in {r.value for r in FIGURE_READERS}:
+        items.append(("nav_supervisor", "/console/supervisor", "supervisor"))
+    return items
+
+
+def _render(request: web.Request, user: PageUser, template: str, current: str) -> web.Response:
+    return CONSOLE_PAGES.render(
+        request,
+        template,
+        {
+            "nav": nav_items(user),
+            "current": current,
+            "console_static": STATIC_PREFIX,
+            "page_data": {
+                "user": {"id": user.id, "username": user.username, "role": user.role},
+                "can_act": user.role in ALARM_HANDLERS,
+            },
+        },
+        user=user,
+        js_texts=_js_keys(),
+    )
+
+
+@page_requires(*ALARM_READERS)
+async def queue_page(request: web.Request, user: PageUser) -> web.Response:
+    """The operator's screen: the live queue beside the selected alarm and resident card."""
+    return _render(request, user, "queue.html", "queue")
+
+
+def setup(app: web.Application) -> None:
+    """Add the console pages and their static files."""
+    app.router.add_static(STATIC_PREFIX, HERE / "static", name="console-static")
+    app.router.add_get("/console", queue_page)

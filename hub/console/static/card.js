@@ -1,0 +1,133 @@
+// The resident card beside an alarm: rendering only (data from /api/console/residents/{id}/card).
+import { t, escapeHtml as h, formatTime, formatDateTime } from "/static/web/ta.js";
+
+const LOW_BATTERY = 20;
+
+function text(key, params) {
+  return h(t(key, params));
+}
+
+function deviceType(type) {
+  const key = "dev_" + type;
+  const label = t(key);
+  return label === key ? h(type) : h(label);
+}
+
+function deviceState(state) {
+  const cls = state === "online" ? "ok" : state === "offline" ? "danger" : "warn";
+  return `<span class="badge ${cls}">${text("device_" + (["online", "offline", "revoked"].includes(state) ? state : "unknown"))}</span>`;
+}
+
+/** Inline SVG bar chart of 24 hourly counts (no library); hour labels in local time. */
+export function activityChart(hours) {
+  const width = 480;
+  const height = 120;
+  const top = 8;
+  const bottom = 22;
+  const max = Math.max(1, ...hours.map((x) => x.count));
+  const step = width / hours.length;
+  const bars = hours
+    .map((x, i) => {
+      const barHeight = Math.round(((height - top - bottom) * x.count) / max);
+      const y = height - bottom - barHeight;
+      const cls = i === hours.length - 1 ? "bar now" : "bar";
+      const label = formatTime(x.start, { date: "never" }) + ": " + x.count;
+      return `<rect class="${cls}" x="${(i * step + 1).toFixed(1)}" y="${y}" width="${(step - 2).toFixed(1)}" height="${Math.max(barHeight, x.count ? 2 : 0)}"><title>${h(label)}</title></rect>`;
+    })
+    .join("");
+  const ticks = hours
+    .map((x, i) => (i % 6 === 0 ? `<text class="axis" x="${(i * step + 2).toFixed(1)}" y="${height - 6}">${h(formatTime(x.start, { date: "never" }))}</text>` : ""))
+    .join("");
+  const base = `<line x1="0" x2="${width}" y1="${height - bottom}" y2="${height - bottom}" stroke="#9ca3af" stroke-width="1"/>`;
+  return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${text("activity_24h")}">${bars}${base}${ticks}</svg>`;
+}
+
+function activitySummary(hours, last) {
+  const total = hours.reduce((sum, x) => sum + x.count, 0);
+  if (!total || !last) return `<p class="error-text">${text("activity_none")}</p>`;
+  return `<p class="small muted">${text("activity_summary", { n: total, time: formatTime(last) })}</p>`;
+}
+
+function attemptsFor(party, history) {
+  const attempts = (history || []).filter((e) => e.action === "contact_attempt" && String(e.detail.party) === String(party));
+  if (!attempts.length) return `<span>${text("no_attempts")}</span>`;
+  return attempts
+    .map((e) => `<span class="attempt" data-result="${h(e.detail.result)}">${h(formatTime(e.at))} ${text("result_" + e.detail.result)}${e.actor && e.actor.name ? " · " + h(e.actor.name) : ""}</span>`)
+    .join(" · ");
+}
+
+/** The card's HTML. `alarm` (with history) gives the attempt log; `recent` other alarms. */
+export function renderCard(card, alarm, recent, { canAct }) {
+  const r = card.resident;
+  const home = card.home;
+  const history = alarm ? alarm.history : [];
+  const age = r.age != null ? text("years", { n: r.age }) : "";
+  const keySafe = home.has_key_safe
+    ? `<div class="keysafe"><span id="keysafe-value"></span>${canAct ? `<button type="button" class="btn btn-small" id="keysafe-show"><kbd>S</kbd> ${text("show_code")}</button>` : `<span class="muted">${text("key_safe_accept_first")}</span>`}<span class="small muted">${text("key_safe_audited")}</span></div>`
+    : `<span class="muted">${text("key_safe_none")}</span>`;
+  const contacts = card.contacts
+    .map(
+      (c) => `<li data-contact="${c.id}">
+        <span class="prio">${c.priority}</span>
+        <span><span class="cname">${h(c.name)}</span> <span class="muted small">${h(c.relationship)}</span>${c.is_key_holder ? ` <span class="badge info">${text("key_holder")}</span>` : ""}<br><span class="phone">${h(c.phone)}</span></span>
+        ${canAct ? `<button type="button" class="btn btn-small" data-call="${c.id}">${text("call")}</button>` : "<span></span>"}
+        <span class="attempts">${attemptsFor(c.id, history)}</span>
+      </li>`,
+    )
+    .join("");
+  const devices = card.devices
+    .map((d) => {
+      const low = d.battery != null && d.battery <= LOW_BATTERY;
+      const battery = d.battery == null ? "—" : `<span class="battery${low ? " low" : ""}">${d.battery} %</span>`;
+      return `<tr><td>${deviceType(d.type)}${d.room ? ` <span class="muted small">${h(d.room)}</span>` : ""}</td><td>${deviceState(d.state)}</td><td class="num">${battery}</td><td class="small muted">${h(formatTime(d.last_seen))}</td></tr>`;
+    })
+    .join("");
+  const recentItems = recent.length
+    ? recent
+        .slice(0, 5)
+        .map((a) => `<li><span class="badge p${a.priority}">${text("p" + a.priority)}</span><strong>${h(a.rule_label || a.rule)}</strong><span class="muted">${h(formatDateTime(a.raised_at))}</span>${a.outcome_label ? `<span>→ ${h(a.outcome_label)}</span>` : `<span>${h(a.state_label || a.state)}</span>`}</li>`)
+        .join("")
+    : `<li class="muted">${text("no_recent_alarms")}</li>`;
+  return `
+  <div class="cardgrid" id="resident-card">
+    <div class="cardcol">
+      <section class="card">
+        <div class="person">
+          <img src="${h(r.photo_url)}" alt="">
+          <div>
+            <p class="name" id="card-name">${h(r.name)}</p>
+            <p>${h(age)} · ${text("lang_name_" + r.language)}${r.lives_alone ? " · " + text("lives_alone") : ""}</p>
+          </div>
+        </div>
+        <dl class="facts" style="margin-top:10px">
+          <dt>${text("address")}</dt><dd>${h(home.address)}</dd>
+          <dt>${text("access")}</dt><dd>${h(home.access_notes) || "—"}</dd>
+          <dt>${text("key_safe")}</dt><dd>${keySafe}</dd>
+        </dl>
+      </section>
+      <section class="card">
+        <h2>${text("medical")}</h2>
+        <div class="medical">${h(r.medical_notes) || "—"}</div>
+      </section>
+      <section class="card chart">
+        <h2>${text("activity_24h")}</h2>
+        ${activityChart(card.activity)}
+        ${activitySummary(card.activity, card.last_activity_at)}
+      </section>
+    </div>
+    <div class="cardcol">
+      <section class="card">
+        <h2>${text("contacts")}</h2>
+        <ol class="contacts">${contacts}</ol>
+      </section>
+      <section class="card">
+        <h2>${text("devices")}</h2>
+        <table class="table devices"><tbody>${devices}</tbody></table>
+      </section>
+      <section class="card">
+        <h2>${text("recent_alarms")}</h2>
+        <ul class="recent">${recentItems}</ul>
+      </section>
+    </div>
+  </div>`;
+}

@@ -1,0 +1,640 @@
+// The operator's screen: live queue (priority, then age), selected alarm, resident card,
+// handling dialogs and keyboard shortcuts. Data: docs/alarms-api.md + /api/console/...
+import { api, t, pageData, banner, LiveSocket, showConnection, formatAge, formatTime, escapeHtml as h } from "/static/web/ta.js";
+import * as alarmsApi from "./alarms.js";
+import { renderCard } from "./card.js";
+import { bindSoundToggle, chime } from "./chime.js";
+
+const data = pageData();
+const me = data.user;
+const canAct = Boolean(data.can_act);
+const URGENT = 2; // priorities 1 and 2 ring and flash
+const LATE_S = 60; // the acceptance target: ages past it turn red
+
+const state = {
+  alarms: new Map(), // id -> alarm (as the API gives it) + _raisedLocal
+  residents: new Map(), // id -> summary
+  selected: null,
+  detail: null, // full alarm (with history) of the selected one
+  card: null,
+  cardFor: null,
+  recent: [],
+  codes: null,
+  known: new Set(), // ids seen in this page, so a reconnect snapshot does not re-ring
+  firstLoad: true,
+  notice: null, // {kind, text} shown in the detail pane
+  gone: false,
+};
+window.__taConsole = state; // for tests and debugging
+
+const els = {
+  queue: document.getElementById("queue"),
+  empty: document.getElementById("queue-empty"),
+  count: document.getElementById("queue-count"),
+  navCount: document.getElementById("nav-queue-count"),
+  detail: document.getElementById("detail"),
+  conn: document.getElementById("conn"),
+};
+
+// ---------------------------------------------------------------- queue
+
+function withLocalClock(alarm) {
+  // age_s is the server's view; anchoring it to our clock cancels any clock skew.
+  const age = typeof alarm.age_s === "number" ? alarm.age_s : (Date.now() - Date.parse(alarm.raised_at)) / 1000;
+  return { ...alarm, _raisedLocal: Date.now() - age * 1000 };
+}
+
+function ordered() {
+  return [...state.alarms.values()].sort(
+    (a, b) => a.priority - b.priority || Date.parse(a.raised_at) - Date.parse(b.raised_at) || String(a.id).localeCompare(String(b.id)),
+  );
+}
+
+function claimText(alarm) {
+  if (!alarm.claimed_by) return { cls: "new", text: t("state_new") };
+  if (String(alarm.claimed_by.id) === String(me.id)) return { cls: "mine", text: t("taken_by_you") };
+  return { cls: "other", text: t("taken_by", { name: alarm.claimed_by.name || alarm.claimed_by.id }) };
+}
+
+function residentName(alarm) {
+  const r = state.residents.get(String(alarm.resident_id));
+  return r ? r.name : "…";
+}
+
+function ageSeconds(alarm) {
+  return (Date.now() - alarm._raisedLocal) / 1000;
+}
+
+function renderQueue() {
+  const list = ordered();
+  els.empty.hidden = list.length > 0;
+  els.count.textContent = t("queue_count", { n: list.length });
+  const waiting = list.filter((a) => !a.claimed_by).length;
+  if (els.navCount) {
+    els.navCount.hidden = waiting === 0;
+    els.navCount.textContent = String(waiting);
+  }
+  document.title = (waiting ? `(${waiting}) ` : "") + t("queue_heading") + " · Teleassist";
+  els.queue.innerHTML = list
+    .map((a) => {
+      const claim = claimText(a);
+      const flags = [
+        a.supervisor_alerted ? `<span class="badge warn">${h(t("supervisor_alerted"))}</span>` : "",
+        a.emergency && a.emergency.sent ? `<span class="badge danger">${h(t("emergency_sent"))}</span>` : "",
+      ].join("");
+      return `<li class="qitem p${a.priority}${a.claimed_by && claim.cls === "other" ? " taken" : ""}${a._flash ? " flash" : ""}" data-id="${h(a.id)}" data-state="${h(a.state)}" aria-selected="${a.id === state.selected}" tabindex="-1">
+        <div class="line1"><span class="badge p${a.priority}">${h(t("p" + a.priority))}</span><span class="rule">${h(a.rule_label || a.rule)}</span><span class="age" data-age></span></div>
+        <div class="resident">${h(residentName(a))}</div>
+        <div class="claim ${claim.cls}">${h(claim.text)}</div>
+        ${flags ? `<div class="flags">${flags}</div>` : ""}
+      </li>`;
+    })
+    .join("");
+  tickAges();
+}
+
+function tickAges() {
+  for (const item of els.queue.querySelectorAll(".qitem")) {
+    const alarm = state.alarms.get(item.dataset.id);
+    if (!alarm) continue;
+    const age = ageSeconds(alarm);
+    const el = item.querySelector("[data-age]");
+    el.textContent = formatAge(age);
+    el.classList.toggle("late", !alarm.claimed_by && age > LATE_S);
+  }
+  const big = document.getElementById("detail-age");
+  const alarm = state.selected && state.alarms.get(state.selected);
+  if (big && alarm) big.textContent = formatAge(ageSeconds(alarm));
+}
+
+async function loadResidentNames(alarms) {
+  const missing = [...new Set(alarms.map((a) => String(a.resident_id)))].filter((id) => !state.residents.has(id) && /^\d+$/.test(id));
+  if (!missing.length) return;
+  try {
+    const result = await api("/api/console/residents?ids=" + missing.join(","));
+    for (const r of result.residents) state.residents.set(String(r.id), r);
+  } catch (err) {
+    console.warn("resident names", err);
+  }
+}
+
+function cue(alarm) {
+  // A new urgent alarm: sound + flashing item + the title counter; never for ones we saw.
+  if (state.known.has(alarm.id)) return;
+  state.known.add(alarm.id);
+  if (alarm.priority <= URGENT && !alarm.claimed_by) {
+    alarm._flash = true;
+    setTimeout(() => {
+      const current = state.alarms.get(alarm.id);
+      if (current) current._flash = false;
+    }, 6000);
+    chime(2);
+    announce(t("new_critical", { priority: t("p" + alarm.priority), rule: alarm.rule_label || alarm.rule }));
+  }
+}
+
+function announce(message) {
+  let live = document.getElementById("announce");
+  if (!live) {
+    live = document.createElement("div");
+    live.id = "announce";
+    live.setAttribute("aria-live", "assertive");
+    live.className = "skip";
+    document.body.appendChild(live);
+  }
+  live.textContent = message;
+}
+
+async function replaceAll(alarms) {
+  const fresh = new Map();
+  for (const a of alarms) fresh.set(a.id, withLocalClock(a));
+  const before = state.alarms;
+  state.alarms = fresh;
+  await loadResidentNames(alarms);
+  for (const a of fresh.values()) {
+    if (state.firstLoad) {
+      // At sign-in: ring once if something urgent is waiting, without flashing all.
+      state.known.add(a.id);
+    } else if (!before.has(a.id)) cue(a);
+  }
+  if (state.firstLoad && [...fresh.values()].some((a) => a.priority <= URGENT && !a.claimed_by)) chime(1);
+  state.firstLoad = false;
+  if (state.selected && !fresh.has(state.selected) && before.has(state.selected)) markGone();
+  renderQueue();
+  if (!state.selected) {
+    const first = ordered()[0];
+    if (first) select(first.id);
+  } else if (fresh.has(state.selected)) refreshDetail();
+}
+
+async function upsert(alarm) {
+  const fresh = withLocalClock(alarm);
+  const old = state.alarms.get(alarm.id);
+  if (old && old._flash) fresh._flash = true;
+  state.alarms.set(alarm.id, fresh);
+  await loadResidentNames([alarm]);
+  if (!old) cue(fresh);
+  renderQueue();
+  if (alarm.id === state.selected) refreshDetail();
+  else if (!state.selected) select(alarm.id);
+}
+
+function removeAlarm(alarm) {
+  state.alarms.delete(alarm.id);
+  renderQueue();
+  if (alarm.id === state.selected) markGone(alarm);
+}
+
+function markGone(alarm) {
+  state.gone = true;
+  if (alarm && state.detail && state.detail.id === alarm.id) state.detail = { ...state.detail, ...alarm };
+  state.notice = { kind: "info", text: t("alarm_gone") };
+  renderDetail();
+}
+
+async function refetchQueue() {
+  try {
+    await replaceAll(await alarmsApi.listAlarms({ status: "open" }));
+  } catch (err) {
+    banner(t("error_generic", { message: err.message }), "error");
+  }
+}
+
+function onLive(message) {
+  switch (message.type) {
+    case "snapshot":
+      replaceAll(message.alarms || []);
+      break;
+    case "alarm.raised":
+    case "alarm.updated":
+    case "alarm.accepted":
+      if (message.alarm.state === "resolved") removeAlarm(message.alarm);
+      else upsert(message.alarm);
+      break;
+    case "alarm.resolved":
+      removeAlarm(message.alarm);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- detail
+
+function select(id) {
+  if (state.selected !== id) {
+    state.notice = null;
+    state.gone = false;
+  }
+  state.selected = id;
+  for (const item of els.queue.querySelectorAll(".qitem")) item.setAttribute("aria-selected", String(item.dataset.id === id));
+  const alarm = state.alarms.get(id);
+  if (alarm) alarm._flash = false;
+  refreshDetail();
+}
+
+let detailToken = 0;
+async function refreshDetail() {
+  const id = state.selected;
+  if (!id) return;
+  const token = ++detailToken;
+  const summary = state.alarms.get(id);
+  if (summary && (!state.detail || state.detail.id !== id)) {
+    state.detail = { ...summary, history: [] };
+    renderDetail();
+  }
+  try {
+    const full = await alarmsApi.getAlarm(id);
+    if (token !== detailToken) return;
+    state.detail = full;
+    const rid = String(full.resident_id);
+    if (state.cardFor !== rid) {
+      state.card = null;
+      state.cardFor = rid;
+      renderDetail();
+      const [card, recent] = await Promise.all([
+        api(`/api/console/residents/${encodeURIComponent(rid)}/card`),
+        alarmsApi.listAlarms({ status: "all", limit: 200 }).catch(() => []),
+      ]);
+      if (token !== detailToken) return;
+      state.card = card;
+      state.recent = recent.filter((a) => String(a.resident_id) === rid && a.id !== id);
+    }
+    renderDetail();
+  } catch (err) {
+    if (token !== detailToken) return;
+    if (err.status === 404) markGone();
+    else state.notice = { kind: "error", text: t("error_generic", { message: err.message }) };
+    renderDetail();
+  }
+}
+
+function isMine(alarm) {
+  return alarm.claimed_by && String(alarm.claimed_by.id) === String(me.id);
+}
+
+function mayHandle(alarm) {
+  return canAct && alarm.state !== "resolved" && (isMine(alarm) || me.role === "supervisor");
+}
+
+function historyLine(e) {
+  const key = "act_" + e.action;
+  const label = t(key) === key ? e.action : t(key);
+  const who = e.actor.kind === "system" ? t("actor_system") : e.actor.name || e.actor.id;
+  const details = Object.entries(e.detail || {})
+    .map(([k, v]) => (k === "result" ? t("result_" + v) : k === "party" && v === "resident" ? t("party_resident") : v))
+    .filter(Boolean)
+    .join(" · ");
+  return `<li><time>${h(formatTime(e.at, { seconds: true }))}</time><span><strong>${h(label)}</strong> — ${h(who)}${details ? " · " + h(details) : ""}</span></li>`;
+}
+
+function renderDetail() {
+  const a = state.detail;
+  if (!a) {
+    els.detail.innerHTML = `<p class="placeholder">${h(t("select_alarm"))}</p>`;
+    return;
+  }
+  const claim = claimText(a);
+  const handling = mayHandle(a);
+  const acceptable = canAct && !a.claimed_by && a.state !== "resolved" && !state.gone;
+  const why = !canAct ? t("readonly_role") : !handling ? t("mine_only") : "";
+  const actionButton = (id, key, label, cls = "") =>
+    `<button type="button" class="btn ${cls}" id="${id}" ${handling && !state.gone ? "" : `disabled title="${h(why)}"`}>${h(label)} <kbd>${key}</kbd></button>`;
+  const notice = state.notice ? `<div class="notice ${state.notice.kind}" role="status" id="detail-notice">${h(state.notice.text)}</div>` : "";
+  const history = (a.history || []).slice().reverse().map(historyLine).join("");
+  els.detail.innerHTML = `
+    <article data-alarm="${h(a.id)}" data-state="${h(a.state)}">
+      <header class="alarm-head">
+        <div>
+          <h1><span class="badge p${a.priority}">${h(t("p" + a.priority))}</span><span id="detail-rule">${h(a.rule_label || a.rule)}</span><span class="muted">· ${h(state.card ? state.card.resident.name : residentName(a))}</span></h1>
+          <p class="explain"><strong>${h(t("explanation"))}:</strong> <span id="detail-explanation">${h(a.explanation_text || "")}</span></p>
+          <p class="meta">${h(t("raised_at"))} ${h(formatTime(a.raised_at, { seconds: true }))} · ${h(t("state"))}: <span id="detail-state">${h(a.state_label || a.state)}</span>${a.outcome_label ? " → " + h(a.outcome_label) : ""}</p>
+        </div>
+        <div>
+          <div class="bigage" id="detail-age">${h(formatAge(a._raisedLocal ? ageSeconds(a) : a.age_s || 0))}</div>
+          <div class="claimline claim ${claim.cls}" id="detail-claim">${h(claim.text)}</div>
+        </div>
+      </header>
+      ${notice}
+      <div class="actions" role="toolbar" aria-label="${h(t("shortcuts"))}">
+        <button type="button" class="btn btn-primary" id="act-accept" ${acceptable ? "" : "disabled"}>${h(t("accept"))} <kbd>A</kbd></button>
+        ${actionButton("act-call", "C", t("call_resident"))}
+        ${actionButton("act-note", "N", t("note"))}
+        ${actionButton("act-escalate", "E", t("escalate"), "btn-danger")}
+        ${actionButton("act-resolve", "R", t("resolve"), "btn-ok")}
+      </div>
+      ${state.card ? renderCard(state.card, a, state.recent, { canAct: handling }) : `<p class="muted">${h(t("loading_card"))}</p>`}
+      <section class="card" style="margin-top:12px">
+        <h2>${h(t("history"))}</h2>
+        <ol class="timeline" id="history">${history}</ol>
+      </section>
+    </article>`;
+  bindDetail();
+  tickAges();
+}
+
+function bindDetail() {
+  const on = (id, fn) => {
+    const el = document.getElementById(id);
+    if (el) el.addEventListener("click", fn);
+  };
+  on("act-accept", doAccept);
+  on("act-call", () => openAttempt("resident"));
+  on("act-note", openNote);
+  on("act-escalate", openEscalate);
+  on("act-resolve", openResolve);
+  on("keysafe-show", showKeySafe);
+  for (const button of els.detail.querySelectorAll("[data-call]")) {
+    button.addEventListener("click", () => openAttempt(button.dataset.call));
+  }
+}
+
+// ---------------------------------------------------------------- actions
+
+function fail(err) {
+  if (err.code === "already_claimed") {
+    const by = (err.body.claimed_by && (err.body.claimed_by.name || err.body.claimed_by.id)) || "?";
+    state.notice = { kind: "error", text: t("already_taken", { name: by }) };
+  } else if (err.code === "not_claimed") {
+    state.notice = { kind: "error", text: t("mine_only") };
+  } else {
+    state.notice = { kind: "error", text: t("error_generic", { message: err.message }) };
+  }
+  renderDetail();
+}
+
+async function run(action) {
+  try {
+    const result = await action();
+    await refreshDetail();
+    return result;
+  } catch (err) {
+    fail(err);
+    await refreshDetail();
+    throw err;
+  }
+}
+
+async function doAccept() {
+  const a = state.detail;
+  if (!a || !canAct || a.claimed_by) return;
+  state.notice = null;
+  await run(() => alarmsApi.accept(a.id)).catch(() => {});
+}
+
+function current() {
+  const a = state.detail;
+  return a && mayHandle(a) && !state.gone ? a : null;
+}
+
+function dialogError(dialog, message) {
+  const el = dialog.querySelector("[data-error]");
+  el.textContent = message || "";
+  el.hidden = !message;
+}
+
+const attemptDialog = document.getElementById("dlg-attempt");
+let attemptParty = null;
+
+function openAttempt(party) {
+  const a = current();
+  if (!a) return;
+  attemptParty = String(party);
+  let name = t("party_resident");
+  let phone = "";
+  if (state.card) {
+    if (attemptParty === "resident") {
+      name = state.card.resident.name;
+      phone = state.card.resident.phone || "";
+    } else {
+      const c = state.card.contacts.find((x) => String(x.id) === attemptParty);
+      if (c) {
+        name = c.name;
+        phone = c.phone;
+      }
+    }
+  }
+  document.getElementById("dlg-attempt-title").textContent = t("attempt_title", { name });
+  document.getElementById("dlg-attempt-phone").textContent = phone;
+  document.getElementById("dlg-attempt-notes").value = "";
+  dialogError(attemptDialog, "");
+  attemptDialog.showModal();
+}
+
+async function recordAttempt(result) {
+  const a = current();
+  if (!a || !attemptParty) return;
+  const notes = document.getElementById("dlg-attempt-notes").value.trim();
+  try {
+    await alarmsApi.contactAttempt(a.id, attemptParty, result, notes);
+    attemptDialog.close();
+    state.notice = null;
+    await refreshDetail();
+  } catch (err) {
+    dialogError(attemptDialog, t("error_generic", { message: err.message }));
+  }
+}
+
+for (const button of attemptDialog.querySelectorAll("[data-result]")) {
+  button.addEventListener("click", () => recordAttempt(button.dataset.result));
+}
+attemptDialog.addEventListener("keydown", (event) => {
+  if (event.target.tagName === "TEXTAREA") return;
+  const index = Number(event.key) - 1;
+  const buttons = attemptDialog.querySelectorAll("[data-result]");
+  if (index >= 0 && index < buttons.length) {
+    event.preventDefault();
+    buttons[index].click();
+  }
+});
+
+const noteDialog = document.getElementById("dlg-note");
+function openNote() {
+  if (!current()) return;
+  document.getElementById("dlg-note-text").value = "";
+  dialogError(noteDialog, "");
+  noteDialog.showModal();
+}
+noteDialog.querySelector("[data-confirm]").addEventListener("click", async () => {
+  const a = current();
+  const text = document.getElementById("dlg-note-text").value.trim();
+  if (!a || !text) return;
+  try {
+    await alarmsApi.addNote(a.id, text);
+    noteDialog.close();
+    await refreshDetail();
+  } catch (err) {
+    dialogError(noteDialog, t("error_generic", { message: err.message }));
+  }
+});
+
+async function codes() {
+  if (!state.codes) state.codes = await alarmsApi.getCodes();
+  return state.codes;
+}
+
+const escalateDialog = document.getElementById("dlg-escalate");
+async function openEscalate() {
+  const a = current();
+  if (!a) return;
+  const all = await codes().catch(() => ({ targets: [] }));
+  const box = document.getElementById("dlg-escalate-targets");
+  box.innerHTML = all.targets
+    .map((x, i) => `<label><input type="radio" name="target" value="${h(x.code)}"${i === 0 ? " checked" : ""}> ${h(x.label)}</label>`)
+    .join("");
+  document.getElementById("dlg-escalate-detail").value = "";
+  dialogError(escalateDialog, "");
+  showPreview();
+  escalateDialog.showModal();
+}
+
+function chosenTarget() {
+  const checked = escalateDialog.querySelector("input[name=target]:checked");
+  return checked ? checked.value : null;
+}
+
+async function showPreview() {
+  const a = current();
+  const preview = document.getElementById("dlg-escalate-preview");
+  const confirm = escalateDialog.querySelector("[data-confirm]");
+  const is112 = chosenTarget() === "emergency_112";
+  preview.hidden = !is112;
+  confirm.textContent = is112 ? t("send_112") : t("escalate");
+  if (!is112 || !a) return;
+  const pre = document.getElementById("dlg-escalate-payload");
+  pre.textContent = t("loading");
+  try {
+    const payload = await alarmsApi.emergencyPayload(a.id);
+    pre.textContent = JSON.stringify(payload, null, 2);
+  } catch (err) {
+    pre.textContent = t("error_generic", { message: err.message });
+  }
+}
+escalateDialog.addEventListener("change", (event) => {
+  if (event.target.name === "target") showPreview();
+});
+escalateDialog.querySelector("[data-confirm]").addEventListener("click", async () => {
+  const a = current();
+  const target = chosenTarget();
+  if (!a || !target) return;
+  const detail = document.getElementById("dlg-escalate-detail").value.trim();
+  try {
+    const result = await alarmsApi.escalate(a.id, target, detail);
+    escalateDialog.close();
+    if (target === "emergency_112" && result && result.emergency) {
+      state.notice = { kind: "ok", text: t("sent_112", { ref: result.emergency.reference || "—" }) };
+    } else state.notice = null;
+    await refreshDetail();
+  } catch (err) {
+    if (target === "emergency_112") {
+      // Never silent: the failure stays on screen until the operator moves on.
+      escalateDialog.close();
+      state.notice = { kind: "error", text: t("failed_112", { message: err.message }) };
+      await refreshDetail();
+    } else dialogError(escalateDialog, t("error_generic", { message: err.message }));
+  }
+});
+
+const resolveDialog = document.getElementById("dlg-resolve");
+async function openResolve() {
+  const a = current();
+  if (!a) return;
+  const all = await codes().catch(() => ({ outcomes: [] }));
+  const select = document.getElementById("dlg-resolve-outcome");
+  select.innerHTML = `<option value="">${h(t("choose"))}</option>` + all.outcomes.map((o) => `<option value="${h(o.code)}">${h(o.label)}</option>`).join("");
+  document.getElementById("dlg-resolve-notes").value = "";
+  dialogError(resolveDialog, "");
+  resolveDialog.showModal();
+  select.focus();
+}
+resolveDialog.querySelector("[data-confirm]").addEventListener("click", async () => {
+  const a = current();
+  const outcome = document.getElementById("dlg-resolve-outcome").value;
+  if (!a) return;
+  if (!outcome) {
+    dialogError(resolveDialog, t("outcome") + ": " + t("choose"));
+    return;
+  }
+  try {
+    await alarmsApi.resolve(a.id, outcome, document.getElementById("dlg-resolve-notes").value.trim());
+    resolveDialog.close();
+    await refreshDetail();
+  } catch (err) {
+    dialogError(resolveDialog, t("error_generic", { message: err.message }));
+  }
+});
+
+async function showKeySafe() {
+  const a = current();
+  if (!a || !state.card) return;
+  try {
+    const result = await api(`/api/console/residents/${encodeURIComponent(a.resident_id)}/key-safe`, {
+      method: "POST",
+      body: { reason: `alarm:${a.id}` },
+    });
+    const el = document.getElementById("keysafe-value");
+    if (el) {
+      el.className = "code";
+      el.textContent = result.code;
+    }
+    const button = document.getElementById("keysafe-show");
+    if (button) button.hidden = true;
+  } catch (err) {
+    fail(err);
+  }
+}
+
+// ---------------------------------------------------------------- keyboard
+
+function move(step) {
+  const list = ordered();
+  if (!list.length) return;
+  let index = list.findIndex((a) => a.id === state.selected);
+  index = index < 0 ? 0 : Math.min(list.length - 1, Math.max(0, index + step));
+  select(list[index].id);
+  const item = els.queue.querySelector(`[data-id="${CSS.escape(list[index].id)}"]`);
+  if (item) item.scrollIntoView({ block: "nearest" });
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (document.querySelector("dialog[open]")) return;
+  const tag = event.target && event.target.tagName;
+  if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+  const actions = {
+    j: () => move(1),
+    ArrowDown: () => move(1),
+    k: () => move(-1),
+    ArrowUp: () => move(-1),
+    a: doAccept,
+    c: () => openAttempt("resident"),
+    n: openNote,
+    e: openEscalate,
+    r: openResolve,
+    s: showKeySafe,
+  };
+  const action = actions[event.key] || actions[event.key.toLowerCase()];
+  if (action) {
+    event.preventDefault();
+    action();
+  }
+});
+
+els.queue.addEventListener("click", (event) => {
+  const item = event.target.closest(".qitem");
+  if (item) select(item.dataset.id);
+});
+
+// ---------------------------------------------------------------- start
+
+bindSoundToggle(document.getElementById("sound-toggle"));
+setInterval(tickAges, 1000);
+window.__taLive = new LiveSocket(alarmsApi.LIVE_PATH, {
+  onOpen: refetchQueue, // the whole queue on every (re)connect: never stale
+  onMessage: onLive,
+  onState: (s) => {
+    showConnection(els.conn, s);
+    if (s === "open") banner(null);
+    else if (!state.firstLoad) banner(t("conn_reconnecting"), "stale");
+  },
+});

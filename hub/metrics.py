@@ -1,0 +1,117 @@
+"""``GET /metrics``: the hub's figures in Prometheus text format.
+
+Ingestion counters and queue depths come from memory; open alarms, the oldest open alarm's
+age and the wSocial outbox backlog are read from the database at scrape time, so every hub
+worker reports the same shared figures for them (sum the per-worker ingestion counters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from hub.alarms.models import AlarmRow
+from hub.alarms.routes import ALARM_SINK
+from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.ingest.app import INGESTER
+from hub.outbox.models import OutboxRow
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _Snapshot(Collector):
+    """Hands already-built metric families to ``generate_latest``."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def _ingest_families(app: web.Application) -> list[Metric]:
+    ingester = app.get(INGESTER)
+    if ingester is None:
+        return []
+    stats = ingester.stats
+    received = CounterMetricFamily(
+        "teleassist_ingest_received", "MQTT messages received by this worker"
+    )
+    received.add_metric([], stats.received)
+    accepted = CounterMetricFamily(
+        "teleassist_ingest_accepted", "Messages accepted, by channel", labels=["channel"]
+    )
+    for channel, count in sorted(stats.accepted.items()):
+        accepted.add_metric([channel], count)
+    rejected = CounterMetricFamily(
+        "teleassist_ingest_rejected", "Messages rejected, by reason", labels=["reason"]
+    )
+    for reason, count in sorted(stats.rejected.items()):
+        rejected.add_metric([reason], count)
+    gaps = CounterMetricFamily("teleassist_ingest_sequence_gaps", "Sequence gaps detected")
+    gaps.add_metric([], stats.gaps)
+    points = CounterMetricFamily("teleassist_timeseries_points_written", "Points written")
+    points.add_metric([], stats.points_written)
+    depth = GaugeMetricFamily(
+        "teleassist_queue_depth", "Items waiting in a bounded in-process queue", labels=["queue"]
+    )
+    depth.add_metric(["ingest"], ingester.queue.qsize())
+    sink = app.get(ALARM_SINK)
+    if sink is not None:
+        depth.add_metric(["alarm_urgent"], sink.urgent.qsize())
+        depth.add_metric(["alarm_routine"], sink.routine.qsize())
+    p99 = GaugeMetricFamily("teleassist_ingest_p99_ms", "p99 device-time to stored, ms")
+    p99.add_metric([], stats.percentile_ms(0.99) or 0.0)
+    return [received, accepted, rejected, gaps, points, depth, p99]
+
+
+async def _database_families(app: web.Application, now: datetime) -> list[Metric]:
+    async with app[SESSIONMAKER]() as session:
+        by_priority = (
+            await session.execute(
+                select(AlarmRow.priority, func.count(), func.min(AlarmRow.raised_at))
+                .where(AlarmRow.state != "resolved")
+                .group_by(AlarmRow.priority)
+            )
+        ).all()
+        outbox = (
+            await session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))
+        ).all()
+    open_alarms = GaugeMetricFamily(
+        "teleassist_alarms_open", "Alarms not yet resolved, by priority", labels=["priority"]
+    )
+    oldest = GaugeMetricFamily(
+        "teleassist_alarm_oldest_open_age_seconds", "Age of the oldest unresolved alarm"
+    )
+    oldest_at: datetime | None = None
+    for priority, count, first in by_priority:
+        open_alarms.add_metric([str(priority)], count)
+        if first is not None and (oldest_at is None or first < oldest_at):
+            oldest_at = first
+    oldest.add_metric([], (now - oldest_at).total_seconds() if oldest_at else 0.0)
+    backlog = GaugeMetricFamily(
+        "teleassist_outbox_records", "wSocial outbox records, by state", labels=["state"]
+    )
+    for state, count in outbox:
+        backlog.add_metric([state], count)
+    return [open_alarms, oldest, backlog]
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """The Prometheus exposition of this worker."""
+    app = request.app
+    families = _ingest_families(app) + await _database_families(app, app[CLOCK]())
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(families))
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})
+
+
+def setup(app: web.Application) -> None:
+    """Add ``/metrics`` (unauthenticated, like ``/healthz``: bind it to a private network)."""
+    app.router.add_get("/metrics", metrics)

@@ -1,0 +1,116 @@
+"""Screenshots of the operator console: queue, resident card, supervisor view.
+
+Starts a private hub (SQLite in a temporary folder) with the demo residents, raises a few
+alarms through the alarm engine, signs in as an operator (and a supervisor) in headless
+Chromium, and writes ``operator-<screen>-<lang>-<W>x<H>.png``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
+AREA = "operator"
+SIZES: tuple[tuple[int, int], ...] = ((1920, 1080), (1366, 768))
+
+
+async def _seeded_hub(data_dir: Path) -> tuple[Any, dict[str, Any]]:
+    from cryptography.fernet import Fernet
+
+    from hub.app import create_app
+    from hub.settings import HubSettings
+
+    settings = HubSettings(
+        data_dir=str(data_dir),
+        jwt_secret=secrets.token_urlsafe(32),
+        keysafe_key=Fernet.generate_key().decode("ascii"),
+    )
+    return create_app(settings), {}
+
+
+async def _seed(app: Any) -> dict[str, Any]:
+    from datetime import timedelta
+
+    import protocol
+    from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER
+    from hub.console.demo_data import raise_demo_alarm, seed_demo
+
+    now = app[CLOCK]()
+    async with app[SESSIONMAKER]() as session:
+        ids = await seed_demo(session, app[KEYSAFE], now)
+        await session.commit()
+    r = ids.residents
+    dev = ids.devices
+    alarms = []
+    alarms += await raise_demo_alarm(
+        app,
+        r[2],
+        dev[r[2]][2],
+        protocol.Fall(room="bathroom", confidence=0.92),
+        at=now - timedelta(seconds=40),
+    )
+    alarms += await raise_demo_alarm(
+        app, r[0], dev[r[0]][0], protocol.Panic(source="pendant"), at=now - timedelta(seconds=95)
+    )
+    alarms += await raise_demo_alarm(
+        app, r[1], dev[r[1]][3], protocol.LowBattery(percent=12), at=now - timedelta(minutes=50)
+    )
+    return {"ids": ids, "alarms": alarms}
+
+
+async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
+    """Write the console's screenshots for ``languages`` at 1920×1080 and 1366×768."""
+    from playwright.async_api import async_playwright
+
+    from hub.console.demo_data import DEMO_PASSWORD
+    from hub.web.serve import serving
+    from teleassist.chromium import CHROMIUM_ARGS, CHROMIUM_PATH
+
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="ta-shots-") as tmp:
+        app, _ = await _seeded_hub(Path(tmp))
+        async with serving(app) as url, async_playwright() as playwright:
+            await _seed(app)
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM_PATH, headless=True, args=list(CHROMIUM_ARGS)
+            )
+            try:
+                for lang in languages:
+                    for width, height in SIZES:
+                        context = await browser.new_context(
+                            viewport={"width": width, "height": height}, locale=lang
+                        )
+                        page = await context.new_page()
+                        await page.goto(f"{url}/login?lang={lang}")
+                        await page.fill("#username", "anna")
+                        await page.fill("#password", DEMO_PASSWORD)
+                        await page.click("#signin-submit")
+                        await page.wait_for_url("**/console")
+                        # The language switch: the page AND the user's own language (the
+                        # alarm texts from the API follow the user).
+                        async with page.expect_navigation():
+                            await page.click(f"[data-ta-lang='{lang}']")
+                        _LOGGER.info("operator screenshots: %s %dx%d", lang, width, height)
+                        await page.wait_for_selector("#resident-card")
+                        await page.wait_for_selector(".conn[data-state='open']")
+                        await page.wait_for_timeout(300)
+                        name = f"operator-queue-{lang}-{width}x{height}.png"
+                        await page.screenshot(path=str(out_dir / name))
+                        written.append(out_dir / name)
+                        # The card with the key safe shown (after accepting the alarm).
+                        await page.keyboard.press("a")
+                        await page.wait_for_selector("#keysafe-show")
+                        await page.keyboard.press("s")
+                        await page.wait_for_selector("#keysafe-value.code")
+                        await page.locator("#resident-card").scroll_into_view_if_needed()
+                        name = f"operator-card-{lang}-{width}x{height}.png"
+                        await page.screenshot(path=str(out_dir / name))
+                        written.append(out_dir / name)
+                        await context.close()
+            finally:
+                await browser.close()
+    return written

@@ -1,0 +1,235 @@
+"""The operator console end to end in headless Chromium, on a real hub with the real alarm
+engine and a local 112 receiving centre.
+
+Two operators sign in; a panic press appears on both screens with a sound cue; one accepts
+it (the other sees it taken), logs a call, escalates to 112 (the centre validates the
+payload) and resolves it (gone from both screens). Then: a socket cut while an alarm is
+raised never leaves the queue stale, and a social worker's screen is read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from cryptography.fernet import Fernet
+from playwright.async_api import Browser, Page, expect
+from sqlalchemy import select
+
+import protocol
+from hub.app import create_app
+from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER
+from hub.console.demo_data import DEMO_PASSWORD, DemoIds, raise_demo_alarm, seed_demo
+from hub.db.models import AuditEntry
+from hub.settings import HubSettings
+from hub.web.serve import serving
+from tests.alerts.centre import ReceivingCentre
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+TIMEOUT = 20_000  # ms: generous, the machine is shared
+
+
+@dataclass
+class ConsoleHub:
+    url: str
+    app: web.Application
+    ids: DemoIds
+    centre: ReceivingCentre
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def console_hub(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ConsoleHub]:
+    centre = ReceivingCentre()
+    async with serving(centre.app()) as centre_url:
+        env = {
+            "TELEASSIST_ALARMS__EMERGENCY_URL": centre_url + "/incidents",
+            "TELEASSIST_ALARMS__EMERGENCY_ATTEMPTS": "2",
+        }
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            settings = HubSettings(
+                data_dir=str(tmp_path_factory.mktemp("console-hub")),
+                jwt_secret=secrets.token_urlsafe(32),
+                keysafe_key=Fernet.generate_key().decode("ascii"),
+            )
+            app = create_app(settings)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        async with serving(app) as url:
+            async with app[SESSIONMAKER]() as session:
+                ids = await seed_demo(session, app[KEYSAFE], app[CLOCK]())
+                await session.commit()
+            yield ConsoleHub(url, app, ids, centre)
+
+
+async def signed_in(browser: Browser, hub: ConsoleHub, username: str) -> Page:
+    # Our CSP forbids eval; Playwright's wait_for_function needs it in the test only.
+    context = await browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="en-GB", bypass_csp=True
+    )
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.set_default_timeout(TIMEOUT)
+    await page.goto(hub.url + "/login")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(DEMO_PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(lambda url: not url.endswith("/login"))
+    if not page.url.endswith("/console"):  # a social worker lands on the visor
+        await page.goto(hub.url + "/console")
+    # Switch this user to English (page and API texts).
+    async with page.expect_navigation():
+        await page.click("[data-ta-lang='en']")
+    await expect(page.locator("#conn")).to_have_text("Live")
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def item(page: Page, resident_name: str) -> Any:
+    return page.locator(".qitem", has_text=resident_name)
+
+
+async def test_panic_from_queue_to_resolution(chromium: Browser, console_hub: ConsoleHub) -> None:
+    hub = console_hub
+    anna = await signed_in(chromium, hub, "anna")
+    marc = await signed_in(chromium, hub, "marc")
+    await expect(anna.locator("#queue-empty")).to_be_visible()
+    chimes_before = await marc.evaluate("window.__taChimes")
+
+    rid = hub.ids.residents[0]
+    name = "Montserrat Puig i Ferrer"
+    raised = await raise_demo_alarm(
+        hub.app, rid, hub.ids.devices[rid][0], protocol.Panic(source="pendant")
+    )
+    assert len(raised) == 1
+
+    # Both screens show it, as critical and unclaimed, with a sound cue.
+    for page in (anna, marc):
+        entry = item(page, name)
+        await expect(entry).to_be_visible()
+        await expect(entry).to_contain_text("Critical")
+        await expect(entry).to_contain_text("New: nobody has taken it")
+    await marc.wait_for_function(f"window.__taChimes > {chimes_before}")
+    await expect(anna.locator("#detail-explanation")).to_contain_text("Help button pressed")
+    await expect(anna.locator("#card-name")).to_have_text(name)
+    # The age ticks.
+    first = await anna.locator("#detail-age").text_content()
+    await anna.wait_for_function(f"document.getElementById('detail-age').textContent !== {first!r}")
+
+    # Anna accepts with the keyboard; Marc sees it taken.
+    await anna.keyboard.press("a")
+    await expect(anna.locator("#detail-claim")).to_have_text("Yours")
+    await expect(item(marc, name)).to_contain_text("Taken by anna")
+    await expect(marc.locator("#act-accept")).to_be_disabled()
+
+    # A call to the first contact: no answer.
+    await anna.locator("[data-call]").first.click()
+    await expect(anna.locator("#dlg-attempt")).to_be_visible()
+    await expect(anna.locator("#dlg-attempt-phone")).to_have_text("+34 611 234 567")
+    await anna.keyboard.press("2")
+    await expect(anna.locator("#dlg-attempt")).to_be_hidden()
+    contact = anna.locator(".contacts li").first
+    await expect(contact.locator(".attempts")).to_contain_text("No answer")
+    await expect(anna.locator("#history")).to_contain_text("Call")
+
+    # Key safe on demand.
+    await anna.keyboard.press("s")
+    await expect(anna.locator("#keysafe-value")).to_have_text("4821")
+
+    # Escalate to 112 with the payload preview.
+    await anna.keyboard.press("e")
+    dialog = anna.locator("#dlg-escalate")
+    await expect(dialog).to_be_visible()
+    await dialog.locator("input[value='emergency_112']").check()
+    await expect(anna.locator("#dlg-escalate-payload")).to_contain_text(name)
+    await dialog.get_by_role("button", name="Send to 112").click()
+    await expect(anna.locator("#detail-notice")).to_contain_text("Sent to 112 (reference 112-CAT-")
+    assert len(hub.centre.received) == 1
+    assert hub.centre.rejected == []
+    assert name in str(hub.centre.received[0])
+
+    # Resolve with an outcome code.
+    await anna.keyboard.press("r")
+    resolve = anna.locator("#dlg-resolve")
+    await expect(resolve).to_be_visible()
+    await resolve.locator("select").select_option("ambulance")
+    await resolve.locator("textarea").fill("Ambulance took her to Hospital del Mar")
+    await resolve.get_by_role("button", name="Resolve").click()
+    await expect(anna.locator("#detail-notice")).to_have_text("This alarm has been resolved.")
+    for page in (anna, marc):
+        await expect(item(page, name)).to_have_count(0)
+        await expect(page.locator("#queue-empty")).to_be_visible()
+
+    # Everything is in the audit log.
+    async with hub.app[SESSIONMAKER]() as session:
+        actions = set(
+            (
+                await session.scalars(
+                    select(AuditEntry.action).where(AuditEntry.object == f"alarm:{raised[0]}")
+                )
+            ).all()
+        )
+        reveals = (
+            await session.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "keysafe.reveal")
+            )
+        ).all()
+    assert {"alarm.accept", "alarm.contact_attempt", "alarm.escalate", "alarm.resolve"} <= actions
+    assert {"resident_id": rid, "reason": f"alarm:{raised[0]}"} in reveals
+    assert anna.errors == []  # type: ignore[attr-defined]
+    assert marc.errors == []  # type: ignore[attr-defined]
+    await anna.context.close()
+    await marc.context.close()
+
+
+async def test_a_dropped_socket_never_leaves_the_queue_stale(
+    chromium: Browser, console_hub: ConsoleHub
+) -> None:
+    hub = console_hub
+    page = await signed_in(chromium, hub, "marc")
+    # Cut the live socket and keep it down while an alarm is raised.
+    await page.evaluate(
+        "() => { window._WS = window.WebSocket;"
+        " window.WebSocket = function () { throw new Error('down'); }; window.__taLive.drop(); }"
+    )
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "reconnecting")
+    await expect(page.locator("#ta-banner")).to_contain_text("Reconnecting")
+    rid = hub.ids.residents[2]
+    await raise_demo_alarm(
+        hub.app, rid, hub.ids.devices[rid][0], protocol.Fall(room="bathroom", confidence=0.9)
+    )
+    await page.wait_for_timeout(500)
+    await expect(item(page, "Margaret Wilson")).to_have_count(0)  # missed while down
+    await page.evaluate("() => { window.WebSocket = window._WS; }")
+    await expect(page.locator("#conn")).to_have_text("Live")
+    await expect(item(page, "Margaret Wilson")).to_be_visible()  # refetched on reconnect
+    await expect(page.locator("#ta-banner")).to_be_hidden()
+    await page.context.close()
+
+
+async def test_a_social_worker_reads_but_cannot_act(
+    chromium: Browser, console_hub: ConsoleHub
+) -> None:
+    page = await signed_in(chromium, console_hub, "sergi")
+    await expect(page.locator(".qitem").first).to_be_visible()
+    await expect(page.locator("#resident-card")).to_be_visible()
+    await expect(page.locator("#act-accept")).to_be_disabled()
+    await expect(page.locator("#act-resolve")).to_be_disabled()
+    await expect(page.locator("#act-resolve")).to_have_attribute(
+        "title", "Read only: your role does not act on alarms."
+    )
+    await expect(page.locator("[data-call]")).to_have_count(0)
+    await expect(page.locator("#keysafe-show")).to_have_count(0)
+    await page.context.close()

@@ -1,0 +1,56 @@
+"""``/metrics`` reports open alarms, the oldest alarm's age and the outbox backlog."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from alerts import DeviceType, HomeEvent
+from hub.alarms.routes import ALARM_ENGINE
+from hub.db.models import Home, Resident
+from protocol import Panic
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_show_open_alarms_and_their_age(
+    hub_client, hub_sessionmaker, hub_clock, monkeypatch
+) -> None:
+    monkeypatch.setenv("TELEASSIST_ALARMS__SCHEDULER", "false")
+    empty = await hub_client.get("/metrics")
+    assert empty.status == 200
+    assert empty.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    before = _samples(await empty.text())
+    assert before[("teleassist_alarm_oldest_open_age_seconds", ())] == 0.0
+
+    async with hub_sessionmaker() as session:
+        home = Home(address="Carrer Gran 1, Barcelona")
+        session.add(home)
+        await session.flush()
+        resident = Resident(home_id=home.id, name="Pere Soler", language="ca")
+        session.add(resident)
+        await session.commit()
+        home_id, resident_id = str(home.id), str(resident.id)
+    event = HomeEvent(
+        home_id=home_id,
+        resident_id=resident_id,
+        device_id=f"{home_id}-pendant",
+        device_type=DeviceType.PENDANT,
+        message_id="metrics-panic-1",
+        at=hub_clock(),
+        body=Panic(),
+    )
+    (change,) = await hub_client.app[ALARM_ENGINE].handle_event(event)
+    hub_clock.advance(timedelta(seconds=90))
+
+    after = _samples(await (await hub_client.get("/metrics")).text())
+    priority = str(change.alarm.priority)
+    assert after[("teleassist_alarms_open", (("priority", priority),))] == 1
+    assert after[("teleassist_alarm_oldest_open_age_seconds", ())] == 90.0
