@@ -69,6 +69,11 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     mosquitto_file_mode: int = 0o640
     # Re-render the files this often (picks up devices registered by other workers).
     broker_sync_interval_s: float = 30.0
+    # Supervision: seconds of silence before a device is offline, by device type
+    # (overrides hub/ingest/devicetypes.py), and how often deadlines are checked.
+    supervision_intervals: dict[str, float] = msgspec.field(default_factory=dict)
+    supervision_check_s: float = 5.0
+    low_battery_percent: int = 15
     # Cookies carry the tokens for the server-rendered pages; Secure behind TLS.
     secure_cookies: bool = False
 
