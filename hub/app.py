@@ -41,6 +41,8 @@ ROUTE_MODULES: list[str] = [
     "hub.auth.routes",
     "hub.timeseries.app",
     "hub.ingest.app",
+    "hub.registry.app",
+    "hub.registry.routes",
     "hub.web",
     "hub.outbox.routes",
     "hub.family.routes",

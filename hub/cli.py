@@ -44,6 +44,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    home = sub.add_parser("create-home", help="register a home; prints its id")
+    home.add_argument("--address", required=True)
+    home.add_argument("--abss-area", default="")
+    home.add_argument("--access-notes", default="")
+    device = sub.add_parser("add-device", help="register a device; prints its broker secret")
+    device.add_argument("device_id")
+    device.add_argument("--home", type=int, required=True, help="home id")
+    device.add_argument("--type", required=True, help="pendant, gateway, motion, contact...")
+    device.add_argument("--room")
+    device.add_argument("--gateway", help="the gateway that relays this sensor")
+    revoke = sub.add_parser("revoke-device", help="withdraw a device's credentials")
+    revoke.add_argument("device_id")
+    revoke.add_argument("--reason", default="")
+    sub.add_parser("sync-broker", help="rewrite the broker's password file and ACL now")
 
 
 def _settings(args: argparse.Namespace, config: Config) -> HubSettings:
@@ -71,6 +85,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 0
     if action == "create-user":
         return _create_user(args, settings)
+    if action in ("create-home", "add-device", "revoke-device", "sync-broker"):
+        from hub.registry.cli import run_registry_action
+
+        return asyncio.run(run_registry_action(action, args, settings, config.mqtt))
     return asyncio.run(serve(settings, mqtt=None if args.no_ingest else config.mqtt))
 
 

@@ -59,6 +59,22 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     # SQLite time-series retention: raw samples, then hourly rollups.
     timeseries_raw_retention_days: int = 30
     timeseries_rollup_retention_days: int = 5 * 366
+    # Broker security managed by the hub (empty passwd file: the broker is managed elsewhere).
+    mosquitto_passwd_file: str = ""
+    mosquitto_acl_file: str = ""
+    # The ACL's fixed part; empty: the built-in copy of deploy/mosquitto/acl.
+    mosquitto_acl_template: str = ""
+    # How to make Mosquitto re-read the files: its pid file (SIGHUP) or a command.
+    mosquitto_pid_file: str = ""
+    mosquitto_reload_command: str = ""
+    mosquitto_file_mode: int = 0o640
+    # Re-render the files this often (picks up devices registered by other workers).
+    broker_sync_interval_s: float = 30.0
+    # Supervision: seconds of silence before a device is offline, by device type
+    # (overrides hub/ingest/devicetypes.py), and how often deadlines are checked.
+    supervision_intervals: dict[str, float] = msgspec.field(default_factory=dict)
+    supervision_check_s: float = 5.0
+    low_battery_percent: int = 15
     # Cookies carry the tokens for the server-rendered pages; Secure behind TLS.
     secure_cookies: bool = False
 

@@ -27,7 +27,7 @@ from hub.service.models import ServiceRow, WorkOrderDeviceRow, WorkOrderRow
 from hub.service.outbox import emit
 from hub.service.sla import installation_due
 from hub.service.social import device_event
-from hub.service.store import NotFound, apply, as_domain, latest_plan
+from hub.service.store import ConcurrentChange, NotFound, apply, as_domain, latest_plan
 from protocol import ALARM_EVENT_TYPES
 
 _LOGGER = logging.getLogger(__name__)
@@ -227,8 +227,13 @@ async def confirm(
     if not checklist.complete:
         return False
     transition = lc.activate(await as_domain(session, row), checklist, now)
+    try:
+        await apply(session, row, transition, SYSTEM_ACTOR)
+    except ConcurrentChange:
+        # Another request (the sweep, a second tab) activated it first: nothing to do.
+        await session.refresh(row)
+        return False
     order.completed_at = now
-    await apply(session, row, transition, SYSTEM_ACTOR)
     assert row.resident_id is not None
     for line in lines:
         assert line.device_id is not None

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.codec import alarm_from_json
+from hub.alarms.models import AlarmRow
 from hub.db.models import Home, Resident
 from hub.family.models import Group, GroupMember
+from hub.outbox.alarms import social_events_for_alarm
 from hub.outbox.models import OutboxRow
 from integrations.wsocial.events import AnySocialEvent, EventDecodeError, decode_event
 from integrations.wsocial.visor import GroupMembership, VisorView, build_visor
@@ -49,6 +52,15 @@ async def load_visor(session: AsyncSession, resident_id: int) -> VisorView:
             events.append(decode_event(payload))
         except EventDecodeError:
             continue  # a record the worker will have marked dead; nothing to show
+    # Resolved alarms straight from the alarms table too, in case the alarm engine has not
+    # put them in the outbox (yet); the read model keeps one row per alarm id.
+    for (data,) in await session.execute(
+        select(AlarmRow.data).where(AlarmRow.resident_id == key, AlarmRow.is_open.is_(False))
+    ):
+        try:
+            events.extend(social_events_for_alarm(alarm_from_json(data)))
+        except (ValueError, KeyError, TypeError):
+            continue  # an alarm stored by an older version we cannot read: skip it
     groups = [
         GroupMembership(name, joined)
         for name, joined in await session.execute(

@@ -29,14 +29,6 @@ HERE = Path(__file__).parent
 VISOR_PAGES = Pages(HERE / "templates", Catalog.load(HERE / "i18n.toml"))
 REASONS: tuple[str, ...] = ("assessment", "follow_up", "incident", "coordination", "other")
 _ZONE = ZoneInfo(DISPLAY_TIMEZONE)
-_OUTCOME_CONCEPT = {
-    "false_alarm": "outcome_false_alarm",
-    "resolved_by_phone": "outcome_resolved_by_phone",
-    "contact_visit": "outcome_contact_visit",
-    "mobile_unit": "outcome_mobile_unit",
-    "emergency_services": "outcome_emergency_services",
-    "hospital_transfer": "outcome_hospital_transfer",
-}
 
 
 def _local(moment: datetime) -> str:
@@ -136,7 +128,7 @@ async def view_page(request: web.Request, user: PageUser) -> web.Response:
         "concept": concept_text,
         "domain": domain_text,
         "risk_concept": lambda risk: risk,
-        "outcome_concept": lambda outcome: _OUTCOME_CONCEPT[outcome],
+        "outcome_concept": lambda outcome: f"outcome_{outcome}",
     }
     return VISOR_PAGES.render(request, "visor_resident.html", context, user=user)
 

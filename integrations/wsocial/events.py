@@ -43,6 +43,7 @@ AlarmOutcomeCode = Literal[
     "mobile_unit",
     "emergency_services",
     "hospital_transfer",
+    "no_contact",
 ]
 DeviceKind = Literal["gateway", "pendant", "fall_detector", "sensor", "tablet"]
 RiskKind = Literal[

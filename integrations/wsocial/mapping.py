@@ -175,15 +175,6 @@ def service_request(event: ServiceEvent) -> MappedResource:
 
 # ---------------------------------------------------------------- alarms
 
-_OUTCOME_CONCEPT = {
-    "false_alarm": "outcome_false_alarm",
-    "resolved_by_phone": "outcome_resolved_by_phone",
-    "contact_visit": "outcome_contact_visit",
-    "mobile_unit": "outcome_mobile_unit",
-    "emergency_services": "outcome_emergency_services",
-    "hospital_transfer": "outcome_hospital_transfer",
-}
-
 
 def _alarm_type(kind: str) -> dict[str, Any]:
     concepts = [concept(f"alarm_{kind}")]
@@ -197,7 +188,7 @@ def alarm_encounter(event: AlarmHandled) -> MappedResource:
     extensions: list[dict[str, Any]] = [
         {
             "url": EXT_ALARM_OUTCOME,
-            "valueCodeableConcept": _cc(concept(_OUTCOME_CONCEPT[event.outcome])),
+            "valueCodeableConcept": _cc(concept(f"outcome_{event.outcome}")),
         }
     ]
     if event.answered_at is not None:

@@ -62,6 +62,20 @@ async def _seed(app: Any) -> dict[str, Any]:
     return {"ids": ids, "alarms": alarms}
 
 
+async def _accept(page: Any) -> None:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    # One retry: the alarm engine may be busy with the same alarm's timers.
+    for _ in range(3):
+        await page.keyboard.press("a")
+        try:
+            await page.wait_for_selector("#keysafe-show", timeout=5000)
+            return
+        except PlaywrightTimeout:
+            await page.wait_for_timeout(500)
+    await page.wait_for_selector("#keysafe-show")
+
+
 async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
     """Write the console's screenshots for ``languages`` at 1920×1080 and 1366×768."""
     from playwright.async_api import async_playwright
@@ -95,15 +109,18 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                         async with page.expect_navigation():
                             await page.click(f"[data-ta-lang='{lang}']")
                         _LOGGER.info("operator screenshots: %s %dx%d", lang, width, height)
-                        await page.wait_for_selector("#resident-card")
+                        try:
+                            await page.wait_for_selector("#resident-card")
+                        except Exception:
+                            await page.screenshot(path=str(out_dir / "operator-FAILED.png"))
+                            raise
                         await page.wait_for_selector(".conn[data-state='open']")
                         await page.wait_for_timeout(300)
                         name = f"operator-queue-{lang}-{width}x{height}.png"
                         await page.screenshot(path=str(out_dir / name))
                         written.append(out_dir / name)
                         # The card with the key safe shown (after accepting the alarm).
-                        await page.keyboard.press("a")
-                        await page.wait_for_selector("#keysafe-show")
+                        await _accept(page)
                         await page.keyboard.press("s")
                         await page.wait_for_selector("#keysafe-value.code")
                         await page.locator("#resident-card").scroll_into_view_if_needed()

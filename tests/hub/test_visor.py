@@ -130,3 +130,41 @@ async def test_the_visor_is_read_only(hub_client: Client, auth_headers: Headers)
     for method in ("PUT", "DELETE", "PATCH"):
         resp = await hub_client.request(method, "/visor/view", headers=headers)
         assert resp.status == 405
+
+
+async def test_resolved_alarms_from_the_alarms_table_are_shown(
+    hub_client: Client,
+    auth_headers: Headers,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+) -> None:
+    from datetime import timedelta
+
+    from alerts import Actor, ActorKind, accept, raise_alarm, resolve
+    from alerts.model import Detection, Explanation, RuleKind
+    from hub.alarms.store import insert_alarm
+
+    resident = await _seed(hub_sessionmaker, hub_clock)
+    at = hub_clock() - timedelta(days=1)
+    anna = Actor(ActorKind.OPERATOR, "op-anna", "Anna")
+    detection = Detection(
+        rule=RuleKind.FLOOD,
+        home_id="h",
+        resident_id=str(resident),
+        at=at,
+        explanation=Explanation.of("flood", source="kitchen", time="09:00"),
+    )
+    alarm = accept(raise_alarm("tbl-1", detection), anna, at + timedelta(seconds=40))
+    alarm = resolve(alarm, anna, at + timedelta(minutes=20), "resident_not_found")
+    async with hub_sessionmaker() as session:
+        await insert_alarm(session, alarm, None, hub_clock())
+        await session.commit()
+    resp = await hub_client.post(
+        "/visor/view?lang=en",
+        data={"resident": str(resident), "reason": "incident"},
+        headers=await auth_headers(Role.SOCIAL_WORKER),
+    )
+    html = unescape(await resp.text())
+    assert "Water leak detected" in html
+    assert "Resident could not be reached or found" in html
+    assert "40 s" in html

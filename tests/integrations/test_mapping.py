@@ -138,3 +138,18 @@ def test_alarm_without_answer_time_is_still_valid() -> None:
     data = to_resources(event)[0].as_json()
     assert len(data["extension"]) == 1
     assert DeviceEvent  # imported for symmetry with the samples module
+
+
+def test_every_coded_input_value_has_a_concept() -> None:
+    from typing import get_args
+
+    from integrations.wsocial.events import AlarmKind, AlarmOutcomeCode, RiskKind
+    from integrations.wsocial.vocabulary import vocabulary
+
+    keys = set(vocabulary())
+    for kind in get_args(AlarmKind):
+        assert f"alarm_{kind}" in keys, kind
+    for outcome in get_args(AlarmOutcomeCode):
+        assert f"outcome_{outcome}" in keys, outcome
+    for risk in get_args(RiskKind):
+        assert risk in keys, risk

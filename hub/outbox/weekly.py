@@ -1,0 +1,81 @@
+"""The weekly social-record job for one resident: summaries, signals and flag changes.
+
+The hub's scheduler gathers the resident's weekly counts (:class:`WeeklyInputs`: activity
+and night events from the time series, check-ins, alarms and falls, messages, calls and
+group sessions from the family network) and calls :func:`enqueue_week` once a week.
+Event ids are derived from resident, week and signal, so running the job twice for the
+same week enqueues nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.outbox.store import enqueue
+from integrations.wsocial.events import ActivitySummary, AnySocialEvent, CheckInSummary
+from integrations.wsocial.signals import Thresholds, WeeklyInputs, assess_resident
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+def week_events(
+    resident_id: str,
+    weeks: Sequence[WeeklyInputs],
+    *,
+    lives_alone: bool,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> list[tuple[str, AnySocialEvent]]:
+    """(event id, event) for the LAST of ``weeks`` (the earlier ones are its baseline)."""
+    if not weeks:
+        return []
+    assessment = assess_resident(resident_id, weeks, lives_alone=lives_alone, thresholds=thresholds)
+    week = max(weeks, key=lambda w: w.week_start)
+    result = assessment.weeks[-1]
+    end = datetime.combine(week.week_start + timedelta(days=7), time(0), tzinfo=UTC)
+    tag = f"{resident_id}-{week.week_start:%Y%m%d}"
+    events: list[tuple[str, AnySocialEvent]] = [
+        (
+            f"checkins-{tag}",
+            CheckInSummary(
+                resident_id=resident_id,
+                occurred_at=end,
+                week_start=week.week_start,
+                expected=max(1, week.check_ins_expected),
+                done=min(week.check_ins_done, max(1, week.check_ins_expected)),
+            ),
+        ),
+        (
+            f"activity-{tag}",
+            ActivitySummary(
+                resident_id=resident_id,
+                occurred_at=end,
+                week_start=week.week_start,
+                active_hours_per_day=week.active_hours_per_day,
+                night_events_per_night=week.night_events_per_night,
+                alarms=week.alarms,
+            ),
+        ),
+    ]
+    events += [(f"signal-{s.risk}-{tag}", s) for s in result.raised]
+    events += [
+        (f"flag-{f.risk}-{'on' if f.active else 'off'}-{tag}", f) for f in result.flag_changes
+    ]
+    return [(event_id[:64], event) for event_id, event in events]
+
+
+async def enqueue_week(
+    session: AsyncSession,
+    resident_id: str,
+    weeks: Sequence[WeeklyInputs],
+    *,
+    lives_alone: bool,
+    now: datetime | None = None,
+) -> int:
+    """Enqueue the last week's events in the caller's transaction; return how many."""
+    events = week_events(resident_id, weeks, lives_alone=lives_alone)
+    for event_id, event in events:
+        await enqueue(session, event, event_id=event_id, now=now)
+    return len(events)

@@ -1,0 +1,87 @@
+"""Broker security in the app: sync at start, every ``broker_sync_interval_s``, and on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from hub.appkeys import MQTT, SESSIONMAKER, SETTINGS
+from hub.registry.broker import DEFAULT_ACL_TEMPLATE, BrokerSecurity, reloader
+from hub.settings import HubSettings
+from teleassist.config import MqttSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class BrokerSync:
+    """Owns the :class:`BrokerSecurity` and the task that keeps it in step."""
+
+    def __init__(self, security: BrokerSecurity, interval_s: float) -> None:
+        self.security = security
+        self.interval_s = interval_s
+        self._wake = asyncio.Event()
+        self.done = asyncio.Event()
+
+    def request(self) -> None:
+        """Sync soon (after a provisioning change)."""
+        self.done.clear()
+        self._wake.set()
+
+    async def run(self, app: web.Application) -> None:
+        """Sync now and then whenever asked or every ``interval_s``."""
+        while True:
+            self._wake.clear()
+            try:
+                async with app[SESSIONMAKER]() as session:
+                    await self.security.sync(session)
+            except Exception:
+                _LOGGER.exception("broker security sync failed; retrying")
+            self.done.set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval_s):
+                    await self._wake.wait()
+
+
+BROKER_SYNC = web.AppKey("broker_sync", BrokerSync)
+
+
+def make_broker_security(settings: HubSettings, hub_account: MqttSettings | None) -> BrokerSecurity:
+    """The :class:`BrokerSecurity` described by ``settings`` (reads the ACL template file)."""
+    template = DEFAULT_ACL_TEMPLATE
+    if settings.mosquitto_acl_template:
+        template = Path(settings.mosquitto_acl_template).read_text(encoding="utf-8")
+    return BrokerSecurity(
+        passwd_file=Path(settings.mosquitto_passwd_file),
+        acl_file=Path(settings.mosquitto_acl_file) if settings.mosquitto_acl_file else None,
+        acl_template=template,
+        hub_account=hub_account,
+        reload=reloader(settings.mosquitto_pid_file, settings.mosquitto_reload_command),
+        file_mode=settings.mosquitto_file_mode,
+    )
+
+
+async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.mosquitto_passwd_file:
+        yield
+        return
+    security = await asyncio.to_thread(make_broker_security, settings, app.get(MQTT))
+    sync = BrokerSync(security, settings.broker_sync_interval_s)
+    app[BROKER_SYNC] = sync
+    task = asyncio.create_task(sync.run(app), name="broker-sync")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def setup(app: web.Application) -> None:
+    """Manage the broker's files when ``hub.mosquitto_passwd_file`` is set."""
+    app.cleanup_ctx.append(_broker_ctx)

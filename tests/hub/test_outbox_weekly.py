@@ -1,0 +1,67 @@
+"""The weekly job: last week's summaries, signals and flags, enqueued once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db import make_engine, make_sessionmaker
+from hub.outbox import SqlOutboxStore
+from hub.outbox.weekly import enqueue_week, week_events
+from integrations.wsocial.signals import WeeklyInputs
+
+FIRST = date(2026, 6, 1)
+
+
+def _week(index: int, **changes: object) -> WeeklyInputs:
+    base = WeeklyInputs(
+        week_start=FIRST + timedelta(weeks=index),
+        active_hours_per_day=6.0,
+        night_events_per_night=1.0,
+        check_ins_expected=7,
+        check_ins_done=7,
+        alarms=0,
+        falls=0,
+        messages=12,
+        calls=3,
+        group_sessions=1,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_the_week_an_isolation_is_confirmed_carries_the_flag() -> None:
+    weeks = [_week(i) for i in range(6)]
+    weeks += [_week(6 + i, messages=0, calls=0, group_sessions=0) for i in range(2)]
+    kinds = [event.__struct_config__.tag for _, event in week_events("9", weeks, lives_alone=False)]
+    assert kinds[:2] == ["check_in_summary", "activity_summary"]
+    assert "risk_signal" in kinds
+    assert "risk_flag" in kinds
+    quiet = [e for _, e in week_events("9", weeks[:6], lives_alone=False)]
+    assert [e.__struct_config__.tag for e in quiet] == ["check_in_summary", "activity_summary"]
+    assert week_events("9", [], lives_alone=False) == []
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_running_the_job_twice_enqueues_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    weeks = [_week(i) for i in range(6)]
+    weeks += [_week(6 + i, messages=0, calls=0, group_sessions=0) for i in range(2)]
+    for _ in range(2):
+        async with sessions() as session:
+            count = await enqueue_week(session, "9", weeks, lives_alone=True)
+            await session.commit()
+    counts = await SqlOutboxStore(sessions).counts()
+    assert counts["pending"] == count
