@@ -51,6 +51,7 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     # unacknowledged QoS 1 events while the hub restarts. Empty: "hub-<hostname>".
     ingest_enabled: bool = True
     ingest_client_id: str = ""
+    # Empty: a plain subscription (one hub only, e.g. on a broker without $share).
     ingest_share_group: str = "hub"
     ingest_batch_size: int = 2000
     ingest_flush_interval_s: float = 0.2
@@ -69,6 +70,11 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     mosquitto_file_mode: int = 0o640
     # Re-render the files this often (picks up devices registered by other workers).
     broker_sync_interval_s: float = 30.0
+    # Supervision: seconds of silence before a device is offline, by device type
+    # (overrides hub/ingest/devicetypes.py), and how often deadlines are checked.
+    supervision_intervals: dict[str, float] = msgspec.field(default_factory=dict)
+    supervision_check_s: float = 5.0
+    low_battery_percent: int = 15
     # Cookies carry the tokens for the server-rendered pages; Secure behind TLS.
     secure_cookies: bool = False
 

@@ -18,10 +18,12 @@ another home's panic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,11 +34,13 @@ from alerts import (
     Actor,
     Alarm,
     AlarmChange,
+    CarePlan,
     Change,
     EscalationPolicy,
     EscalationTarget,
     HomeEvent,
     PromptRequest,
+    ResidentState,
     add_note,
     apply_detection,
     due_actions,
@@ -111,6 +115,23 @@ class ActionResult:
     handoff: HandoffResult | None = None
 
 
+@dataclass(eq=False, slots=True)
+class _Cached:
+    """A resident's rule state in memory (ahead of the database while ``dirty``)."""
+
+    state: ResidentState
+    plan: CarePlan
+    policy: EscalationPolicy
+    dirty: bool = False
+    # False until the state has a row (its first timer must be visible to the scheduler).
+    stored: bool = True
+    # Message ids applied to ``state`` but not yet recorded in the database.
+    pending: list[tuple[str, datetime]] = field(default_factory=list)
+
+
+RECENT_IDS = 100_000
+
+
 class AlarmNotFound(LookupError):
     """No alarm with that id."""
 
@@ -135,6 +156,8 @@ class AlarmEngine:
         self.live = live
         self.effects: AlarmEffects = effects or NoEffects()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._cache: dict[str, _Cached] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
         self.wakeup = asyncio.Event()
 
     def _lock(self, home_id: str) -> asyncio.Lock:
@@ -146,25 +169,53 @@ class AlarmEngine:
     # ------------------------------------------------------------ events
 
     async def handle_event(self, event: HomeEvent) -> list[AlarmChange]:
-        """Apply one device event; alarms are committed when this returns."""
+        """Apply one device event; alarms are committed when this returns.
+
+        An event that changes nothing urgent (no detection, no prompt, no earlier timer)
+        only updates the cached rule state; :meth:`flush` writes it soon after, and a
+        crash before that is covered by the start-up replay of unapplied events.
+        """
+        changes: list[AlarmChange] = []
+        prompts: tuple[PromptRequest, ...] = ()
         async with self._lock(event.home_id):
             now = self._clock()
-            prompts: tuple[PromptRequest, ...] = ()
-            async with self._sessionmaker() as session:
-                if not await store.mark_processed(session, event.message_id, now):
-                    _LOGGER.info("event %s already applied; skipped", event.message_id)
-                    return []
-                plan, policy = await store.load_plan(session, event.resident_id)
-                state = await store.load_state(session, event.resident_id)
-                if state is None:
-                    state = initial_state(plan, event.home_id, min(event.at, now))
-                result = evaluate(plan, state, event)
-                changes = await self._apply(session, result.detections, policy, now)
-                await store.save_state(
-                    session, result.state, next_deadline(plan, result.state), now
-                )
-                await session.commit()
-                prompts = result.prompts
+            if event.message_id in self._recent:
+                return []
+            cached = self._cache.get(event.resident_id)
+            if cached is None:
+                async with self._sessionmaker() as session:
+                    if await store.was_processed(session, event.message_id):
+                        _LOGGER.info("event %s already applied; skipped", event.message_id)
+                        return []
+                    cached = await self._load(session, event.resident_id, event.home_id, event.at)
+            result = evaluate(cached.plan, cached.state, event)
+            self._remember(event.message_id)
+            significant = (
+                not cached.stored
+                or result.detections
+                or result.prompts
+                or result.state.timer_fields() != cached.state.timer_fields()
+            )
+            before, was_dirty = cached.state, cached.dirty
+            cached.state = result.state
+            cached.pending.append((event.message_id, now))
+            if not significant:
+                cached.dirty = True
+                return []
+            try:
+                async with self._sessionmaker() as session:
+                    changes = await self._apply(session, result.detections, cached.policy, now)
+                    await self._write(session, cached, now)
+                    await session.commit()
+            except BaseException:
+                # Nothing was stored: forget this event so a retry (or the start-up
+                # replay) applies it again from the state before it.
+                cached.state, cached.dirty = before, was_dirty
+                cached.pending = [p for p in cached.pending if p[0] != event.message_id]
+                self._recent.pop(event.message_id, None)
+                raise
+            cached.dirty = False
+            prompts = result.prompts
         self._after_commit(changes, now)
         for request in prompts:
             await self.effects.prompt(request)
@@ -172,6 +223,53 @@ class AlarmEngine:
             if change.change is Change.RAISED:
                 await self.effects.alarm_received(change.alarm, event.message_id)
         return changes
+
+    async def _load(
+        self, session: AsyncSession, resident_id: str, home_id: str, at: datetime
+    ) -> _Cached:
+        plan, policy = await store.load_plan(session, resident_id)
+        state = await store.load_state(session, resident_id)
+        stored = state is not None
+        if state is None:
+            state = initial_state(plan, home_id, min(at, self._clock()))
+        cached = _Cached(state, plan, policy, stored=stored)
+        self._cache[resident_id] = cached
+        return cached
+
+    async def _write(self, session: AsyncSession, cached: _Cached, now: datetime) -> None:
+        """Stage the resident's state and its applied message ids in ``session``."""
+        state = cached.state
+        await store.save_state(session, state, next_deadline(cached.plan, state), now)
+        cached.stored = True
+        ids, cached.pending = cached.pending, []
+        try:
+            await store.add_processed(session, ids)
+        except BaseException:
+            cached.pending = ids + cached.pending
+            raise
+
+    def _remember(self, message_id: str) -> None:
+        self._recent[message_id] = None
+        if len(self._recent) > RECENT_IDS:
+            self._recent.popitem(last=False)
+
+    async def flush(self) -> int:
+        """Write cached rule states changed by routine events; returns how many."""
+        dirty = sorted((c.state.home_id, rid) for rid, c in self._cache.items() if c.dirty)
+        if not dirty:
+            return 0
+        async with contextlib.AsyncExitStack() as stack:
+            for home_id in sorted({home for home, _ in dirty}):
+                await stack.enter_async_context(self._lock(home_id))
+            now = self._clock()
+            written = [self._cache[rid] for _, rid in dirty if self._cache[rid].dirty]
+            async with self._sessionmaker() as session:
+                for cached in written:
+                    await self._write(session, cached, now)
+                await session.commit()
+            for cached in written:
+                cached.dirty = False
+        return len(written)
 
     async def _apply(
         self,
@@ -261,25 +359,29 @@ class AlarmEngine:
         return max(0.0, min(cap, (due - self._clock()).total_seconds()))
 
     async def _tick_resident(self, resident_id: str) -> None:
-        async with self._sessionmaker() as session:
-            state = await store.load_state(session, resident_id)
-        if state is None:
-            return
-        changes: list[AlarmChange] = []
-        prompts: tuple[PromptRequest, ...] = ()
-        async with self._lock(state.home_id):
-            now = self._clock()
+        cached = self._cache.get(resident_id)
+        if cached is None:
             async with self._sessionmaker() as session:
                 state = await store.load_state(session, resident_id)
-                if state is None:
-                    return
-                plan, policy = await store.load_plan(session, resident_id)
-                result = tick(plan, state, now)
-                changes = await self._apply(session, result.detections, policy, now)
-                await store.save_state(
-                    session, result.state, next_deadline(plan, result.state), now
-                )
+            if state is None:
+                return
+            home_id = state.home_id
+        else:
+            home_id = cached.state.home_id
+        changes: list[AlarmChange] = []
+        prompts: tuple[PromptRequest, ...] = ()
+        async with self._lock(home_id):
+            now = self._clock()
+            async with self._sessionmaker() as session:
+                cached = self._cache.get(resident_id)
+                if cached is None:
+                    cached = await self._load(session, resident_id, home_id, now)
+                result = tick(cached.plan, cached.state, now)
+                changes = await self._apply(session, result.detections, cached.policy, now)
+                cached.state = result.state
+                await self._write(session, cached, now)
                 await session.commit()
+                cached.dirty = False
                 prompts = result.prompts
         self._after_commit(changes, now)
         for request in prompts:

@@ -397,6 +397,16 @@ async def _scheduler(engine: AlarmEngine) -> None:
             await asyncio.wait_for(engine.wakeup.wait(), timeout=max(delay, 0.05))
 
 
+async def _flusher(engine: AlarmEngine, every_s: float = 1.0) -> None:
+    """Write rule states changed by routine events (batched, about once a second)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await engine.flush()
+        except Exception:  # the next round retries; replay covers a crash meanwhile
+            _LOGGER.exception("flushing alarm rule states failed")
+
+
 async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[ALARM_SETTINGS]
     async with aiohttp.ClientSession() as http:
@@ -409,14 +419,20 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
         sink = app[ALARM_SINK]
         sink.start(engine)
         task = asyncio.create_task(_scheduler(engine)) if settings.scheduler else None
+        flusher = asyncio.create_task(_flusher(engine))
         try:
             yield
         finally:
             await sink.stop()
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for owned in (task, flusher):
+                if owned is not None:
+                    owned.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await owned
+            try:
+                await engine.flush()
+            except Exception:  # the start-up replay re-applies what was not written
+                _LOGGER.exception("final flush of alarm rule states failed")
 
 
 def setup(app: web.Application) -> None:

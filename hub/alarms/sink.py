@@ -35,6 +35,8 @@ _LOGGER = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000
 WORKERS = 4
 REPLAY_WINDOW = timedelta(hours=6)
+RETRIES = 4
+RETRY_DELAY_S = 0.5
 REPLAY_LIMIT = 200_000
 
 
@@ -85,6 +87,7 @@ class AlarmSink:
         self.urgent: asyncio.Queue[HomeEvent] = asyncio.Queue(QUEUE_SIZE)
         self.routine: asyncio.Queue[HomeEvent] = asyncio.Queue(QUEUE_SIZE)
         self._items = asyncio.Semaphore(0)
+        self._urgent_items = asyncio.Semaphore(0)
         self._tasks: list[asyncio.Task[None]] = []
         self.failures = 0
 
@@ -97,13 +100,20 @@ class AlarmSink:
         urgent = isinstance(item.body, EventBody) and event_type(item.body) in ALARM_EVENT_TYPES
         await (self.urgent if urgent else self.routine).put(item)
         self._items.release()
+        if urgent:
+            self._urgent_items.release()
 
     def start(self, engine: AlarmEngine, workers: int = WORKERS) -> None:
-        """Start the workers (owned here; :meth:`stop` cancels and awaits them)."""
+        """Start the workers (owned here; :meth:`stop` cancels and awaits them).
+
+        One worker only ever takes urgent events, so a panic never waits for a worker
+        busy with routine ones.
+        """
         self.engine = engine
         self._tasks = [
             asyncio.create_task(self._work(), name=f"alarm-sink-{i}") for i in range(workers)
         ]
+        self._tasks.append(asyncio.create_task(self._work_urgent(), name="alarm-sink-urgent"))
 
     async def stop(self) -> None:
         """Cancel and await the workers (queued events are in the events table)."""
@@ -114,19 +124,39 @@ class AlarmSink:
                 await task
         self._tasks = []
 
+    async def _work_urgent(self) -> None:
+        while True:
+            await self._urgent_items.acquire()
+            if self.urgent.empty():
+                continue  # a general worker took it
+            await self._handle(self.urgent.get_nowait())
+
     async def _work(self) -> None:
         while True:
             await self._items.acquire()
-            queue = self.urgent if not self.urgent.empty() else self.routine
-            item = queue.get_nowait()
-            engine = self.engine
-            if engine is None:  # pragma: no cover - started with an engine
-                continue
+            if not self.urgent.empty():
+                item = self.urgent.get_nowait()
+            elif not self.routine.empty():
+                item = self.routine.get_nowait()
+            else:
+                continue  # the urgent worker took it
+            await self._handle(item)
+
+    async def _handle(self, item: HomeEvent) -> None:
+        engine = self.engine
+        if engine is None:  # pragma: no cover - started with an engine
+            return
+        for attempt in range(1, RETRIES + 1):
             try:
                 await engine.handle_event(item)
-            except Exception:  # the event stays in the events table; replay retries it
+                break
+            except Exception:  # retried; after that the start-up replay has it
                 self.failures += 1
-                _LOGGER.exception("alarm engine failed on event %s", item.message_id)
+                _LOGGER.exception(
+                    "alarm engine failed on event %s (attempt %d)", item.message_id, attempt
+                )
+                if attempt < RETRIES:
+                    await asyncio.sleep(RETRY_DELAY_S * 2 ** (attempt - 1))
 
 
 async def replay_unprocessed(

@@ -203,6 +203,28 @@ async def mark_processed(session: AsyncSession, message_id: str, now: datetime) 
     return True
 
 
+async def was_processed(session: AsyncSession, message_id: str) -> bool:
+    """Was ``message_id`` applied before?"""
+    return await session.get(ProcessedEventRow, message_id) is not None
+
+
+async def add_processed(session: AsyncSession, ids: list[tuple[str, datetime]]) -> None:
+    """Record applied message ids (skipping any already recorded)."""
+    if not ids:
+        return
+    known = set(
+        await session.scalars(
+            select(ProcessedEventRow.message_id).where(
+                ProcessedEventRow.message_id.in_([m for m, _ in ids])
+            )
+        )
+    )
+    session.add_all(
+        ProcessedEventRow(message_id=m, at=at) for m, at in dict(ids).items() if m not in known
+    )
+    await session.flush()
+
+
 async def forget_processed(session: AsyncSession, older_than: datetime) -> None:
     """Drop old message ids (brokers redeliver within minutes, not weeks)."""
     await session.execute(delete(ProcessedEventRow).where(ProcessedEventRow.at < older_than))

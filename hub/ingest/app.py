@@ -20,12 +20,14 @@ from hub.appkeys import (
 from hub.ingest.ingester import IngestConfig, Ingester
 from hub.ingest.mqtt import LoopMqttClient
 from hub.ingest.registry import DeviceRegistry
+from hub.supervision.supervisor import Supervisor
 from protocol import device_subscription, shared_subscription
 
 T = TypeVar("T")
 
 INGESTER = web.AppKey("ingester", Ingester)
 MQTT_CLIENT = web.AppKey("mqtt_client", LoopMqttClient)
+SUPERVISOR = web.AppKey("supervisor", Supervisor)
 
 
 async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -51,20 +53,29 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     client = LoopMqttClient(
         mqtt,
         client_id=settings.ingest_client_id or f"hub-{socket.gethostname()}",
-        subscriptions=[
-            (shared_subscription(settings.ingest_share_group, device_subscription()), 1)
-        ],
+        subscriptions=[(_device_filter(settings.ingest_share_group), 1)],
         on_message=lambda m: handle(m.topic, bytes(m.payload), m.qos, m.mid),
     )
+    supervisor = Supervisor(
+        ingester,
+        app[SESSIONMAKER],
+        clock=app[CLOCK],
+        intervals=settings.supervision_intervals,
+        check_every_s=settings.supervision_check_s,
+        low_battery_percent=settings.low_battery_percent,
+    )
     await ingester.start(client)
+    await supervisor.start()
     await client.start()
     app[INGESTER] = ingester
+    app[SUPERVISOR] = supervisor
     app[MQTT_CLIENT] = client
     try:
         yield
     finally:
         # Stop taking new messages, flush and acknowledge what we hold, then disconnect.
         client.pause_reading()
+        await supervisor.stop()
         await ingester.stop()
         await client.close()
 
@@ -72,6 +83,14 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
 def list_view(items: list[T]) -> Sequence[T]:
     """The same list object, typed read-only (sinks appended later are still seen)."""
     return items
+
+
+def _device_filter(share_group: str) -> str:
+    # An empty group means a plain subscription: for a single hub on a broker without
+    # shared subscriptions (the demo's embedded amqtt).
+    if not share_group:
+        return device_subscription()
+    return shared_subscription(share_group, device_subscription())
 
 
 def setup(app: web.Application) -> None:

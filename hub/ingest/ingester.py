@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -80,6 +80,7 @@ class IngestConfig:
 
 
 _Pending = tuple[IngestedEvent, int, int]  # event, qos, mid
+Observer = Callable[[DeviceInfo, Channel, Any, datetime], None]
 
 
 class Ingester:
@@ -126,6 +127,8 @@ class Ingester:
         self._lookups: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._stop_event = asyncio.Event()
+        # Told about every accepted message (supervision); must be cheap and synchronous.
+        self.observer: Observer | None = None
 
     # ---------------------------------------------------------------- life cycle
 
@@ -268,6 +271,8 @@ class Ingester:
         elif check.late:
             self.stats.late += 1
         self.stats.accepted[channel.value] += 1
+        if self.observer is not None:
+            self.observer(device, channel, msg.body, now)
         presence = self._presence.get(device.device_id)
         if presence is None or presence.state is None:
             self._presence[device.device_id] = PresenceUpdate(device.device_id, now)
@@ -440,6 +445,19 @@ class Ingester:
                         self._presence.setdefault(u.device_id, u)
             if self._stopping:
                 return
+
+    async def publish_event(self, event: IngestedEvent) -> IngestedEvent | None:
+        """Store a hub-made event (supervision) and queue it for the sinks like any other."""
+        async with self.sessionmaker() as session:
+            stored = await insert_events(session, [event])
+            await session.commit()
+        row_id = stored.get(event.message_id)
+        if row_id is None:
+            return None
+        event = _with_id(event, row_id)
+        self.stats.events_stored += 1
+        await self.queue.put(event)
+        return event
 
     async def _sink_worker(self) -> None:
         while True:

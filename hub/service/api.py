@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER
 from hub.auth import Role, current_user, requires
 from hub.http import ApiError, read_json_object
+from hub.registry.app import BROKER_SYNC
 from hub.service import changes, installation, store
 from hub.service.errors import (
     DuplicateReferral,
@@ -582,7 +583,9 @@ WorkOrderAction = Callable[
 ]
 
 
-async def _on_order(request: web.Request, action: WorkOrderAction | None) -> web.Response:
+async def _on_order(
+    request: web.Request, action: WorkOrderAction | None, extra: dict[str, Any] | None = None
+) -> web.Response:
     data = (
         await read_json_object(request)
         if request.method == "POST" and request.can_read_body
@@ -596,6 +599,7 @@ async def _on_order(request: web.Request, action: WorkOrderAction | None) -> web
         # Whatever was done, the hub checks what it has heard from the devices.
         await installation.confirm(session, order, service, now=now)
         body = await order_json(session, order, service, now)
+    body.update(extra or {})
     return web.json_response(body)
 
 
@@ -621,6 +625,8 @@ async def start_work_order(request: web.Request) -> web.Response:
 async def pair_device(request: web.Request) -> web.Response:
     """Pair ``{"kind": "pendant", "device_id": "pd-123"}`` to the order's line."""
 
+    extra: dict[str, Any] = {}
+
     async def act(
         s: AsyncSession, o: WorkOrderRow, r: ServiceRow, d: dict[str, Any], who: str, now: datetime
     ) -> None:
@@ -629,9 +635,18 @@ async def pair_device(request: web.Request) -> web.Response:
             validate_device_id(device_id)
         except TopicError as err:
             raise ApiError(422, "invalid_device_id", str(err)) from None
-        await installation.pair(s, o, r, _text(d, "kind", 24), device_id, actor=who, now=now)
+        creds = await installation.pair(
+            s, o, r, _text(d, "kind", 24), device_id, actor=who, now=now
+        )
+        if creds is not None:
+            # Shown once: the installer types it into the device; only its hash is kept.
+            extra["credentials"] = {"username": creds.username, "secret": creds.secret}
 
-    return await _on_order(request, act)
+    response = await _on_order(request, act, extra)
+    sync = request.app.get(BROKER_SYNC)
+    if sync is not None and "credentials" in extra:
+        sync.request()  # the broker learns the new device's password
+    return response
 
 
 @requires(*FIELD_STAFF)

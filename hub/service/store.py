@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record_audit
@@ -42,6 +42,12 @@ class NotFound(ServiceError):
     """No referral, work order or order with that reference/id."""
 
     code = "not_found"
+
+
+class ConcurrentChange(ServiceError):
+    """Someone else changed the service's state first (two tabs, the sweep and a page)."""
+
+    code = "concurrent_change"
 
 
 class DuplicateUnresolved(ServiceError):
@@ -190,7 +196,21 @@ def _copy(row: ServiceRow, service: lc.Service) -> None:
 async def apply(
     session: AsyncSession, row: ServiceRow, transition: lc.Transition, actor: str
 ) -> None:
-    """Store a transition: the row, its suspensions, history, audit and social event."""
+    """Store a transition: the row, its suspensions, history, audit and social event.
+
+    The state is written with a compare-and-set (``WHERE state = <from>``): of two
+    concurrent transitions from the same state only one is stored, the other raises
+    :class:`ConcurrentChange` — on SQLite and PostgreSQL alike.
+    """
+    change = transition.change
+    guarded = await session.execute(
+        update(ServiceRow)
+        .where(ServiceRow.id == row.id, ServiceRow.state == change.from_state)
+        .values(state=change.to_state, updated_at=change.at)
+        .execution_options(synchronize_session=False)
+    )
+    if guarded.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConcurrentChange(f"service {row.reference} changed while {change.action} ran")
     _copy(row, transition.service)
     row.updated_at = transition.change.at
     stored = await suspensions_of(session, row.id)

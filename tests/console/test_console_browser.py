@@ -132,7 +132,8 @@ async def test_panic_from_queue_to_resolution(chromium: Browser, console_hub: Co
     await anna.keyboard.press("a")
     await expect(anna.locator("#detail-claim")).to_have_text("Yours")
     await expect(item(marc, name)).to_contain_text("Taken by anna")
-    await expect(marc.locator("#act-accept")).to_be_disabled()
+    await expect(marc.locator("#act-accept")).to_have_count(0)  # taken: nothing to accept
+    await expect(marc.locator("#act-resolve")).to_be_disabled()
 
     # A call to the first contact: no answer.
     await anna.locator("[data-call]").first.click()

@@ -393,3 +393,35 @@ async def test_faults_become_maintenance_orders_with_48h_due(
     assert figures["active_by_area"] == {"BCN-03": 1}
     assert figures["installations"] == 1
     assert figures["install_within_target_share"] == 1.0
+
+
+async def test_two_writers_from_the_same_state_store_one_transition(
+    hub_client: Client,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+    auth_headers: Headers,
+) -> None:
+    import pytest
+
+    from hub.service import lifecycle as lc
+    from hub.service import store
+
+    reference, _ = await submit(hub_client)
+    now = hub_clock()
+    async with hub_sessionmaker() as first, hub_sessionmaker() as second:
+        row_a = await store.get_service(first, reference)
+        row_b = await store.get_service(second, reference)
+        t_a = lc.discharge(await store.as_domain(first, row_a), "withdrew", now)
+        t_b = lc.assess(await store.as_domain(second, row_b), "basic", now)
+        await store.apply(first, row_a, t_a, "anna")
+        await first.commit()
+        with pytest.raises(store.ConcurrentChange):
+            await store.apply(second, row_b, t_b, "joan")
+        await second.rollback()
+    detail = await (
+        await hub_client.get(
+            f"/api/service/referrals/{reference}", headers=await auth_headers(Role.COORDINATOR)
+        )
+    ).json()
+    assert detail["state"] == "discharged"
+    assert [h["action"] for h in detail["history"]] == ["refer", "discharge"]

@@ -4,6 +4,7 @@ import { api, t, pageData, banner, LiveSocket, showConnection, formatAge, format
 import * as alarmsApi from "./alarms.js";
 import { renderCard } from "./card.js";
 import { bindSoundToggle, chime } from "./chime.js";
+import { startHeartbeat } from "./presence.js";
 
 const data = pageData();
 const me = data.user;
@@ -194,16 +195,19 @@ function markGone(alarm) {
 
 async function refetchQueue() {
   try {
-    await replaceAll(await alarmsApi.listAlarms({ status: "open" }));
+    await replaceAll(await alarmsApi.listAlarms({ status: "open", category: "care" }));
   } catch (err) {
     banner(t("error_generic", { message: err.message }), "error");
   }
 }
 
+const isCare = (alarm) => alarm.category === "care"; // technical ones have their own page
+
 function onLive(message) {
+  if (message.alarm && !isCare(message.alarm)) return;
   switch (message.type) {
     case "snapshot":
-      replaceAll(message.alarms || []);
+      replaceAll((message.alarms || []).filter(isCare));
       break;
     case "alarm.raised":
     case "alarm.updated":
@@ -234,6 +238,21 @@ function select(id) {
 }
 
 let detailToken = 0;
+const cardLoads = new Map(); // resident id -> Promise of {card, recent}
+
+function loadCard(rid) {
+  // One shared load per resident: concurrent refreshes never leave the card half-loaded.
+  if (!cardLoads.has(rid)) {
+    const load = Promise.all([
+      api(`/api/console/residents/${encodeURIComponent(rid)}/card`),
+      alarmsApi.listAlarms({ status: "all", limit: 200 }).catch(() => []),
+    ]).then(([card, all]) => ({ card, all }));
+    load.catch(() => cardLoads.delete(rid));
+    cardLoads.set(rid, load);
+  }
+  return cardLoads.get(rid);
+}
+
 async function refreshDetail() {
   const id = state.selected;
   if (!id) return;
@@ -248,17 +267,15 @@ async function refreshDetail() {
     if (token !== detailToken) return;
     state.detail = full;
     const rid = String(full.resident_id);
-    if (state.cardFor !== rid) {
-      state.card = null;
+    if (state.cardFor !== rid || !state.card) {
+      if (state.cardFor !== rid) state.card = null;
       state.cardFor = rid;
       renderDetail();
-      const [card, recent] = await Promise.all([
-        api(`/api/console/residents/${encodeURIComponent(rid)}/card`),
-        alarmsApi.listAlarms({ status: "all", limit: 200 }).catch(() => []),
-      ]);
-      if (token !== detailToken) return;
+      const { card, all } = await loadCard(rid);
+      if (state.cardFor !== rid) return;
       state.card = card;
-      state.recent = recent.filter((a) => String(a.resident_id) === rid && a.id !== id);
+      state.recent = all.filter((a) => String(a.resident_id) === rid && a.id !== id);
+      if (token !== detailToken) return;
     }
     renderDetail();
   } catch (err) {
@@ -277,13 +294,33 @@ function mayHandle(alarm) {
   return canAct && alarm.state !== "resolved" && (isMine(alarm) || me.role === "supervisor");
 }
 
+const SHOWN_DETAILS = ["party", "result", "target", "outcome", "reference", "status", "text", "notes", "detail", "error"];
+
+function codeLabel(kind, code) {
+  const list = (state.codes && state.codes[kind]) || [];
+  const found = list.find((x) => x.code === code);
+  return found ? found.label : code;
+}
+
+function partyName(party) {
+  if (party === "resident") return t("party_resident");
+  const c = state.card && state.card.contacts.find((x) => String(x.id) === String(party));
+  return c ? c.name : party;
+}
+
 function historyLine(e) {
   const key = "act_" + e.action;
   const label = t(key) === key ? e.action : t(key);
   const who = e.actor.kind === "system" ? t("actor_system") : e.actor.name || e.actor.id;
-  const details = Object.entries(e.detail || {})
-    .map(([k, v]) => (k === "result" ? t("result_" + v) : k === "party" && v === "resident" ? t("party_resident") : v))
-    .filter(Boolean)
+  const d = e.detail || {};
+  const details = SHOWN_DETAILS.filter((k) => d[k])
+    .map((k) => {
+      if (k === "result") return t("result_" + d[k]);
+      if (k === "party") return partyName(d[k]);
+      if (k === "target") return codeLabel("targets", d[k]);
+      if (k === "outcome") return codeLabel("outcomes", d[k]);
+      return d[k];
+    })
     .join(" · ");
   return `<li><time>${h(formatTime(e.at, { seconds: true }))}</time><span><strong>${h(label)}</strong> — ${h(who)}${details ? " · " + h(details) : ""}</span></li>`;
 }
@@ -317,7 +354,7 @@ function renderDetail() {
       </header>
       ${notice}
       <div class="actions" role="toolbar" aria-label="${h(t("shortcuts"))}">
-        <button type="button" class="btn btn-primary" id="act-accept" ${acceptable ? "" : "disabled"}>${h(t("accept"))} <kbd>A</kbd></button>
+        ${a.claimed_by ? "" : `<button type="button" class="btn btn-primary" id="act-accept" ${acceptable ? "" : `disabled title="${h(why || t("readonly_role"))}"`}>${h(t("accept"))} <kbd>A</kbd></button>`}
         ${actionButton("act-call", "C", t("call_resident"))}
         ${actionButton("act-note", "N", t("note"))}
         ${actionButton("act-escalate", "E", t("escalate"), "btn-danger")}
@@ -628,6 +665,8 @@ els.queue.addEventListener("click", (event) => {
 // ---------------------------------------------------------------- start
 
 bindSoundToggle(document.getElementById("sound-toggle"));
+codes().catch(() => {});
+startHeartbeat();
 setInterval(tickAges, 1000);
 window.__taLive = new LiveSocket(alarmsApi.LIVE_PATH, {
   onOpen: refetchQueue, // the whole queue on every (re)connect: never stale

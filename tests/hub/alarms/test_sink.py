@@ -64,7 +64,7 @@ async def test_a_panic_jumps_a_backlog_of_routine_events() -> None:
 
 @pytest.mark.broker
 async def test_panic_over_mqtt_reaches_the_operator_socket_once(
-    aiohttp_client, hub_settings, mosquitto, monkeypatch
+    hub_settings, mosquitto, monkeypatch, aiohttp_client
 ) -> None:
     monkeypatch.setenv("TELEASSIST_ALARMS__SCHEDULER", "false")
     prefix = f"a{secrets.token_hex(4)}"

@@ -1,0 +1,325 @@
+"""``teleassist bench alarm-latency``: device publish → alarm on an operator's websocket.
+
+Starts a private Mosquitto and a real hub process (``teleassist hub serve``) on a fresh
+database seeded with ``--homes`` homes (pendant, PIR, thermometer each). While background
+load runs (temperature telemetry from every home, QoS 0, and motion events, QoS 1), it
+presses the panic button of ``--alarms`` different homes and measures, per alarm, the time
+from just before the device's publish to the ``alarm.raised`` frame on an operator's
+live socket (same clock: both ends live in this process).
+
+Last line: JSON with ``p50_ms``, ``p99_ms``, ``max_ms``, ``alarms_sent``,
+``alarms_received``, ``homes``, ``background_msgs_per_s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import insert
+
+from protocol import (
+    Channel,
+    Motion,
+    Panic,
+    Telemetry,
+    device_topic,
+    encode,
+    envelope,
+    new_message_id,
+)
+from teleassist.config import Config
+from teleassist.localbroker import free_port, running_mosquitto, wait_for_port
+
+NAME = "alarm-latency"
+HELP = "panic publish → operator websocket latency under background load (N homes)"
+
+PASSWORD = secrets.token_urlsafe(12)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options."""
+    parser.add_argument("--homes", type=int, default=1000)
+    parser.add_argument("--alarms", type=int, default=200, help="panic presses (distinct homes)")
+    parser.add_argument("--alarm-rate", type=float, default=10.0, help="panics per second")
+    parser.add_argument(
+        "--telemetry-per-home-min", type=float, default=1.0, help="readings per home per minute"
+    )
+    parser.add_argument(
+        "--events-per-home-hour", type=float, default=6.0, help="motion events per home per hour"
+    )
+    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
+    parser.add_argument("--timeout", type=float, default=60.0)
+
+
+async def _seed(database_url: str, homes: int) -> None:
+    from hub.db import make_engine, upgrade_to_head
+    from hub.db.models import Device, Home, Resident
+
+    await upgrade_to_head(database_url)
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            for start in range(0, homes, 2000):
+                ids = range(start + 1, min(homes, start + 2000) + 1)
+                await conn.execute(
+                    insert(Home), [{"id": i, "address": f"Carrer Bench {i}"} for i in ids]
+                )
+                await conn.execute(
+                    insert(Resident),
+                    [{"id": i, "home_id": i, "name": f"Resident {i}"} for i in ids],
+                )
+                await conn.execute(
+                    insert(Device),
+                    [
+                        {"id": f"b{i}-{kind}", "home_id": i, "type": kind}
+                        for i in ids
+                        for kind in ("pendant", "motion", "thermometer")
+                    ],
+                )
+    finally:
+        await engine.dispose()
+
+
+class _Background(threading.Thread):
+    """Publishes telemetry and motion events at a steady rate from its own thread."""
+
+    def __init__(self, port: int, homes: int, telemetry_per_s: float, events_per_s: float):
+        super().__init__(daemon=True, name="bench-background")
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"bg-{secrets.token_hex(3)}"
+        )
+        self.client.max_queued_messages_set(0)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.homes = homes
+        self.telemetry_per_s = telemetry_per_s
+        self.events_per_s = events_per_s
+        self.sent = 0
+        self.stopping = threading.Event()
+        self.started_at = 0.0
+        self.stopped_at = 0.0
+
+    def run(self) -> None:
+        rate = self.telemetry_per_s + self.events_per_s
+        if rate <= 0:
+            return
+        share = self.events_per_s / rate
+        seq = 0
+        home = 0
+        self.started_at = time.monotonic()
+        while not self.stopping.is_set():
+            # Publish in slices of 10 ms to hold the rate without a sleep per message.
+            due = int((time.monotonic() - self.started_at) * rate) - self.sent
+            for _ in range(max(0, due)):
+                home = home % self.homes + 1
+                seq += 1
+                ts = datetime.now(UTC)
+                if (seq * share) % 1 < share:
+                    body: Any = Motion(room="hall")
+                    topic, qos = device_topic(f"b{home}-motion", Channel.EVENT), 1
+                else:
+                    body = Telemetry(kind="temperature", value=21.5, unit="C", room="living")
+                    topic, qos = device_topic(f"b{home}-thermometer", Channel.TELEMETRY), 0
+                payload = encode(envelope(body, id=new_message_id(), ts=ts, seq=seq))
+                self.client.publish(topic, payload, qos=qos)
+                self.sent += 1
+            time.sleep(0.01)
+        self.stopped_at = time.monotonic()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    @property
+    def rate(self) -> float:
+        elapsed = (self.stopped_at or time.monotonic()) - self.started_at
+        return self.sent / elapsed if elapsed > 0 else 0.0
+
+
+def _hub_env(broker_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "TELEASSIST_MQTT__HOST": "127.0.0.1",
+            "TELEASSIST_MQTT__PORT": str(broker_port),
+            "TELEASSIST_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def _start_hub(
+    work: Path, database_url: str, broker_port: int, port: int
+) -> tuple[subprocess.Popen[bytes], Any]:
+    """Create the operator and start ``teleassist hub serve`` (blocking; run in a thread)."""
+    env = _hub_env(broker_port)
+    base_cmd = [sys.executable, "-m", "teleassist", "hub"]
+    common = ["--database-url", database_url, "--data-dir", str(work / "data")]
+    subprocess.run(
+        [*base_cmd, *common, "create-user", "bench-operator", "--role", "operator",
+         "--password-stdin"],
+        input=PASSWORD.encode(), env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    log = (work / "hub.log").open("wb")
+    hub = subprocess.Popen(
+        [*base_cmd, *common, "--port", str(port), "serve"], env=env, stdout=log, stderr=log
+    )
+    return hub, log
+
+
+async def _login(http: aiohttp.ClientSession, base: str) -> str:
+    async with http.post(
+        f"{base}/api/auth/login", json={"username": "bench-operator", "password": PASSWORD}
+    ) as response:
+        response.raise_for_status()
+        return str((await response.json())["access_token"])
+
+
+async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    homes = max(args.homes, args.alarms + 1)
+    (work / "mqtt").mkdir()
+    with running_mosquitto(work / "mqtt") as broker:
+        database_url = args.database_url or f"sqlite+aiosqlite:///{work / 'hub.sqlite'}"
+        began = time.monotonic()
+        await _seed(database_url, homes)
+        seeded_s = time.monotonic() - began
+        port = free_port()
+        hub, log = await asyncio.to_thread(_start_hub, work, database_url, broker.port, port)
+        try:
+            await asyncio.to_thread(wait_for_port, "127.0.0.1", port, 120.0)
+            return await _drive(args, homes, broker.port, f"http://127.0.0.1:{port}", seeded_s)
+        finally:
+            hub.terminate()
+            try:
+                hub.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                hub.kill()
+            log.close()
+
+
+async def _drive(
+    args: argparse.Namespace, homes: int, broker_port: int, base: str, seeded_s: float
+) -> dict[str, Any]:
+    pendant = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"panic-{secrets.token_hex(3)}")
+    pendant.connect("127.0.0.1", broker_port)
+    pendant.loop_start()
+    sent_at: dict[str, float] = {}
+    latencies: dict[str, float] = {}
+    background: _Background | None = None
+    async with aiohttp.ClientSession() as http:
+        token = await _login(http, base)
+        socket = await http.ws_connect(
+            f"{base}/api/alarms/live", headers={"Authorization": f"Bearer {token}"}, heartbeat=20
+        )
+        received = asyncio.Event()
+        warm = asyncio.Event()
+
+        async def reader() -> None:
+            async for message in socket:
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                data = json.loads(message.data)
+                if data.get("type") != "alarm.raised":
+                    continue
+                home = data["alarm"]["home_id"]
+                now = time.monotonic()
+                if home == str(homes):
+                    warm.set()
+                elif home in sent_at and home not in latencies:
+                    latencies[home] = (now - sent_at[home]) * 1000
+                    if len(latencies) == args.alarms:
+                        received.set()
+
+        reader_task = asyncio.create_task(reader())
+        try:
+            # Warm-up: the last home's panic proves ingestion → engine → socket is live.
+            for _ in range(int(args.timeout * 2)):
+                _press(pendant, homes)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(warm.wait(), timeout=0.5)
+                if warm.is_set():
+                    break
+            background = _Background(
+                broker_port,
+                homes,
+                homes * args.telemetry_per_home_min / 60.0,
+                homes * args.events_per_home_hour / 3600.0,
+            )
+            background.start()
+            await asyncio.sleep(2.0)  # let the load settle
+            interval = 1.0 / args.alarm_rate
+            for n in range(1, args.alarms + 1):
+                sent_at[str(n)] = time.monotonic()
+                _press(pendant, n)
+                await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(received.wait(), timeout=args.timeout)
+        finally:
+            if background is not None:
+                background.close()
+            reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader_task
+            await socket.close()
+            pendant.loop_stop()
+            pendant.disconnect()
+    values = sorted(latencies.values())
+
+    def pct(p: float) -> float | None:
+        if not values:
+            return None
+        return round(values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))], 1)
+
+    return {
+        "benchmark": NAME,
+        "homes": homes,
+        "alarms_sent": len(sent_at),
+        "alarms_received": len(latencies),
+        "p50_ms": pct(50),
+        "p99_ms": pct(99),
+        "max_ms": round(values[-1], 1) if values else None,
+        "mean_ms": round(statistics.fmean(values), 1) if values else None,
+        "background_msgs_per_s": round(background.rate, 1) if background else 0.0,
+        "seed_s": round(seeded_s, 1),
+    }
+
+
+_presses: dict[int, int] = {}
+
+
+def _press(client: paho.Client, home: int) -> None:
+    _presses[home] = _presses.get(home, -1) + 1
+    message = envelope(Panic(), id=new_message_id(), ts=datetime.now(UTC), seq=_presses[home])
+    client.publish(device_topic(f"b{home}-pendant", Channel.EVENT), encode(message), qos=1)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    """Run and print figures, then the JSON line."""
+    with tempfile.TemporaryDirectory(prefix="ta-bench-alarm-") as tmp:
+        data = asyncio.run(_measure(args, Path(tmp)))
+    print(
+        f"homes {data['homes']}: {data['alarms_received']}/{data['alarms_sent']} alarms on the"
+        f" operator socket; p50 {data['p50_ms']} ms, p99 {data['p99_ms']} ms,"
+        f" max {data['max_ms']} ms; background {data['background_msgs_per_s']} msgs/s"
+    )
+    print(json.dumps(data))
+    return 0

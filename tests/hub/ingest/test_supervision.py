@@ -1,0 +1,145 @@
+"""Supervision: silence, Last Will, coming back, low battery, restart recovery."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
+
+from hub.app import EVENT_SINKS, SESSIONMAKER, create_app
+from hub.db.models import Device, StoredEvent
+from hub.ingest.app import INGESTER, MQTT_CLIENT, SUPERVISOR
+from hub.settings import HubSettings
+from hub.supervision import DeviceOffline, DeviceOnline
+from protocol import Channel, Motion, Status, device_topic, encode, envelope, new_message_id
+from teleassist.config import MqttSettings
+from teleassist.localbroker import MosquittoBroker
+from tests.hub.ingest.helpers import Publisher, RecordingSink, eventually, seed_home
+
+pytestmark = pytest.mark.broker
+
+
+async def _hub(
+    aiohttp_client: Any, settings: HubSettings, broker: MosquittoBroker, tag: str, **over: Any
+) -> tuple[Any, RecordingSink]:
+    settings = msgspec.structs.replace(
+        settings,
+        ingest_client_id=f"hub-{tag}",
+        ingest_share_group=f"g{tag}",
+        ingest_flush_interval_s=0.05,
+        supervision_check_s=0.2,
+        **over,
+    )
+    app = create_app(settings, mqtt=MqttSettings(host=broker.host, port=broker.port))
+    sink = RecordingSink()
+    app[EVENT_SINKS].append(sink)
+    client = await aiohttp_client(app)
+    await app[MQTT_CLIENT].subscribed.wait()
+    return client, sink
+
+
+def _types(sink: RecordingSink) -> list[str]:
+    return [e.type for e in sink.events]
+
+
+async def test_silence_will_return_and_battery(
+    aiohttp_client: Any, hub_settings: HubSettings, mosquitto: MosquittoBroker
+) -> None:
+    tag = secrets.token_hex(4)
+    pir, gw = f"{tag}-pir", f"{tag}-gw"
+    from hub.db import make_engine, make_sessionmaker
+
+    engine = make_engine(hub_settings.database_url)
+    await seed_home(make_sessionmaker(engine), {pir: "motion", gw: "gateway"})
+    await engine.dispose()
+    client, sink = await _hub(
+        aiohttp_client, hub_settings, mosquitto, tag, supervision_intervals={"motion": 1.0}
+    )
+    publisher = Publisher(mosquitto.host, mosquitto.port)
+    try:
+        publisher.send(pir, Channel.EVENT, Motion())
+        heard = datetime.now(UTC)
+        # Silent for longer than its 1 s interval: offline, once.
+        await eventually(lambda: "device_offline" in _types(sink), timeout=15)
+        offline = next(e for e in sink.events if e.type == "device_offline")
+        assert isinstance(offline.body, DeviceOffline)
+        assert offline.body.reason == "supervision"
+        assert offline.device_id == pir
+        assert offline.received_at - heard < timedelta(seconds=1 + 0.2 + 5)  # interval + margin
+        async with client.app[SESSIONMAKER]() as session:
+            device = await session.get(Device, pir)
+            assert device is not None
+            assert device.state == "offline"
+        publisher.send(pir, Channel.EVENT, Motion())
+        await eventually(lambda: "device_online" in _types(sink))
+        assert isinstance(sink.events[-1].body, DeviceOnline | Motion)
+
+        # A gateway that drops off the network: the broker publishes its Last Will.
+        will = encode(
+            envelope(
+                Status(state="offline", reason="will"),
+                id=new_message_id(),
+                ts=datetime.now(UTC),
+                seq=99,
+            )
+        )
+        dev = paho.Client(CallbackAPIVersion.VERSION2, client_id=gw)
+        dev.will_set(device_topic(gw, Channel.STATUS), will, qos=1, retain=True)
+        dev.connect(mosquitto.host, mosquitto.port)
+        dev.loop_start()
+        publisher.send(gw, Channel.STATUS, Status(state="online", battery=10))
+        await eventually(lambda: "low_battery" in _types(sink))
+        dev.loop_stop()
+        dev.socket().close()  # no DISCONNECT: the broker sends the will
+        await eventually(
+            lambda: any(
+                e.type == "device_offline" and e.device_id == gw and e.body.reason == "will"  # type: ignore[attr-defined]
+                for e in sink.events
+            )
+        )
+        async with client.app[SESSIONMAKER]() as session:
+            kinds = (await session.scalars(select(StoredEvent.type))).all()
+        assert {"device_offline", "device_online", "low_battery"} <= set(kinds)
+        assert client.app[INGESTER].stats.sink_errors == 0
+    finally:
+        publisher.close()
+
+
+async def test_state_rebuilt_at_start(
+    aiohttp_client: Any, hub_settings: HubSettings, mosquitto: MosquittoBroker
+) -> None:
+    tag = secrets.token_hex(4)
+    from hub.db import make_engine, make_sessionmaker
+
+    engine = make_engine(hub_settings.database_url)
+    sessions = make_sessionmaker(engine)
+    await seed_home(
+        sessions,
+        {f"{tag}-stale": "motion", f"{tag}-fresh": "motion", f"{tag}-down": "motion"},
+    )
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        for name, seen, state in (
+            ("stale", now - timedelta(hours=3), "online"),
+            ("fresh", now, "online"),
+            ("down", now - timedelta(hours=3), "offline"),
+        ):
+            row = await session.get(Device, f"{tag}-{name}")
+            assert row is not None
+            row.last_seen, row.state = seen, state
+        await session.commit()
+    await engine.dispose()
+    client, sink = await _hub(aiohttp_client, hub_settings, mosquitto, tag)
+    supervisor = client.app[SUPERVISOR]
+    assert supervisor.watches[f"{tag}-fresh"].online
+    assert not supervisor.watches[f"{tag}-down"].online
+    # The one silent past its interval goes offline at once; the one already offline stays quiet.
+    await eventually(lambda: len(sink.events) == 1)
+    assert sink.events[0].device_id == f"{tag}-stale"
+    assert sink.events[0].type == "device_offline"

@@ -1,0 +1,205 @@
+"""End to end in headless Chromium: a relative applies online, a coordinator assesses and
+orders the installation, the installer pairs the devices, the checklist completes when
+the devices' first messages reach the hub, the service is active and the wSocial outbox
+holds its events."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiomqtt
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from cryptography.fernet import Fernet
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from hub.app import SESSIONMAKER, create_app
+from hub.auth import Role, create_user
+from hub.db import upgrade_to_head
+from hub.service.outbox import stored_events
+from hub.service.routes import SERVICE_SETTINGS, ServiceSettings
+from hub.settings import HubSettings
+from hub.web.serve import serving
+from integrations.wsocial.events import DeviceEvent, ServiceEvent
+from protocol import CheckIn, Panic, Status, device_topic, encode, envelope, new_message_id
+from teleassist.config import MqttSettings
+from teleassist.localbroker import MosquittoBroker
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+PASSWORD = "correct horse battery staple"
+TIMEOUT_MS = 30_000
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def hub(
+    tmp_path: Path, mosquitto: MosquittoBroker
+) -> AsyncIterator[tuple[web.Application, str]]:
+    """A real hub on SQLite ingesting from a real Mosquitto, served on a free port,
+    sweeping every half second."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}"
+    await upgrade_to_head(url)
+    settings = HubSettings(
+        data_dir=str(tmp_path / "data"),
+        database_url=url,
+        migrate_on_start=False,
+        jwt_secret=secrets.token_urlsafe(32),
+        keysafe_key=Fernet.generate_key().decode("ascii"),
+        ingest_client_id=f"hub-service-e2e-{secrets.token_hex(4)}",
+    )
+    app = create_app(settings, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port))
+    app[SERVICE_SETTINGS] = ServiceSettings(confirm_interval_s=0.5)
+    async with serving(app) as base:
+        async with app[SESSIONMAKER]() as session:
+            for name, role in (("coord", Role.COORDINATOR), ("inst", Role.INSTALLER)):
+                await create_user(session, name, PASSWORD, role, language="en")
+            await session.commit()
+        yield app, base
+
+
+async def signed_in(
+    browser: Browser, base: str, username: str, path: str
+) -> tuple[BrowserContext, Page]:
+    context = await browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    await page.goto(f"/login?next={path}")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#signin-submit")
+    await page.wait_for_url(base + path, timeout=TIMEOUT_MS)
+    return context, page
+
+
+async def publish_first_messages(broker: MosquittoBroker, device_ids: dict[str, str]) -> None:
+    """Each device says hello as the contract says: the gateway its status, the pendant a
+    test alarm (panic), the tablet a check-in."""
+    now = datetime.now(UTC)
+    messages = [
+        (
+            device_topic(device_ids["gateway"], "status"),
+            envelope(Status(state="online"), id=new_message_id(), ts=now, seq=1),
+        ),
+        (
+            device_topic(device_ids["pendant"], "event"),
+            envelope(Panic(), id=new_message_id(), ts=now, seq=1),
+        ),
+        (
+            device_topic(device_ids["tablet"], "event"),
+            envelope(CheckIn(), id=new_message_id(), ts=now, seq=1),
+        ),
+    ]
+    async with aiomqtt.Client(
+        broker.host, broker.port, identifier=f"e2e-devices-{secrets.token_hex(3)}"
+    ) as client:
+        for topic, message in messages:
+            await client.publish(topic, encode(message), qos=1)
+
+
+async def test_application_to_active_service(
+    chromium: Browser, hub: tuple[web.Application, str], mosquitto: MosquittoBroker
+) -> None:
+    app, base = hub
+    expect.set_options(timeout=TIMEOUT_MS)
+
+    # 1. A relative fills the public form (first forgetting the consent).
+    public = await chromium.new_context(base_url=base)
+    page = await public.new_page()
+    await page.goto("/service/apply?lang=en")
+    await page.check("input[name=applicant_kind][value=relative]")
+    await page.fill("#applicant_name", "Marta Puig")
+    await page.fill("#applicant_phone", "600 111 222")
+    await page.fill("#person_name", "Núria Puig i Soler")
+    await page.fill("#birth_date", "1941-05-17")
+    await page.fill("#street", "Carrer de Sants 12, 3r 2a")
+    await page.fill("#postcode", "08014")
+    await page.fill("#municipality", "Barcelona")
+    await page.check("#lives_alone")
+    await page.fill('[name="contacts.0.name"]', "Marta Puig")
+    await page.fill('[name="contacts.0.phone"]', "600111222")
+    await page.click("button[type=submit]")
+    consent_error = page.locator('[data-error-for="consent_data"]')
+    await expect(consent_error).to_have_text(
+        "Consent to process the data is needed to provide the service."
+    )
+    await page.check("#consent_data")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#applied")).to_be_visible()
+    reference = (await page.locator("#applied-reference").inner_text()).strip()
+    check = (await page.locator("#applied-check").inner_text()).strip()
+    assert re.fullmatch(r"TA-\d{4}-[0-9A-Z]{6}", reference)
+
+    # ...and can ask its status with the reference and check code.
+    await page.goto("/service/status?lang=en")
+    await page.fill("#reference", reference)
+    await page.fill("#check", check)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#status-text")).to_have_text("Application received")
+    await public.close()
+
+    # 2. The coordinator assesses it and creates the work order.
+    coord_ctx, coord = await signed_in(chromium, base, "coord", "/service")
+    await coord.click(f"a:text('{reference}')")
+    await coord.select_option("#care_level", "basic")
+    await coord.fill("#abss_area", "BCN-03")
+    await coord.click("#actions button[type=submit]")
+    await expect(coord.locator("h2", has_text="Care plan (version 1)")).to_be_visible()
+    await coord.click("text=Create the installation work order")
+    await coord.wait_for_url(re.compile(r"/service/work-orders/\d+$"))
+    order_path = coord.url.removeprefix(base)
+
+    # 3. The installer starts, pairs the three devices of a basic plan...
+    inst_ctx, inst = await signed_in(chromium, base, "inst", "/service/work-orders")
+    await inst.goto(order_path)
+    await inst.goto(order_path)
+    await inst.click("#wo-start")
+    device_ids = {"gateway": "gw-e2e-1", "pendant": "pd-e2e-1", "tablet": "tb-e2e-1"}
+    for kind, device_id in device_ids.items():
+        row = inst.locator(f"#wo-devices tr[data-kind={kind}]")
+        await row.locator("input[name=device_id]").fill(device_id)
+        await row.locator("button[type=submit]").click()
+        # New to the registry: provisioned with its own broker credentials, shown once.
+        await expect(inst.locator("#wo-cred-user")).to_have_text(device_id)
+        await inst.click("#wo-cred-continue")
+        await expect(inst.locator(f"#wo-devices tr[data-kind={kind}] .mono")).to_have_text(
+            device_id
+        )
+    await expect(inst.locator("#wo-devices .badge.warn")).to_have_count(3)  # waiting for them
+    for item in ("tablet_provisioned", "resident_trained"):
+        await inst.locator(f'#wo-items li[data-item="{item}"] button').click()
+        await expect(inst.locator(f'#wo-items li[data-item="{item}"]')).to_have_class("done")
+    await inst.fill("#key-code", "4321")
+    await inst.locator('#wo-items li[data-item="key_safe_recorded"] button').click()
+    await expect(inst.locator('#wo-items li[data-item="key_safe_recorded"]')).to_have_class("done")
+    assert await inst.locator("#wo-complete").is_hidden()
+
+    # 4. ...the devices report for the first time through the broker and the hub's
+    # ingestion (the pendant with its test alarm); the page follows the hub and completes.
+    await publish_first_messages(mosquitto, device_ids)
+    await expect(inst.locator("#wo-complete")).to_be_visible()
+    await expect(inst.locator("#wo-devices .badge.ok")).to_have_count(3)
+    await expect(inst.locator('#wo-items li[data-item="test_alarm"]')).to_have_class("done")
+
+    # 5. The coordinator sees the service active.
+    await coord.goto(f"/service/referrals/{reference}")
+    await expect(coord.locator("h1 + .svc-state")).to_have_text("Active")
+    await coord.goto("/service?state=active")
+    await expect(coord.locator(f"tr[data-reference='{reference}']")).to_be_visible()
+    await coord_ctx.close()
+    await inst_ctx.close()
+
+    # 6. The outbox holds the service row and the three devices for the social record.
+    async with app[SESSIONMAKER]() as session:
+        events = await stored_events(session)
+    service_events = [e for e in events if isinstance(e, ServiceEvent)]
+    assert [(e.service_id, e.status, e.care_level) for e in service_events] == [
+        (reference, "active", "basic")
+    ]
+    assert sorted(e.device_id for e in events if isinstance(e, DeviceEvent)) == sorted(
+        device_ids.values()
+    )
+    await asyncio.sleep(0)
