@@ -190,6 +190,12 @@ class HubLink:
                 _LOGGER.info("hub link down: %s", group.exceptions[0])
             else:  # pragma: no cover - a session only ends by an error or cancellation
                 continue
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                # A stop request that arrived while a child task failed can be folded
+                # into the error group by TaskGroup; never let it turn into a reconnect.
+                self._set_offline()
+                raise asyncio.CancelledError
             if self._connected.is_set():
                 failures = 0
             self._set_offline()

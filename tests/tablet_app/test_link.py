@@ -146,7 +146,8 @@ async def tablet_on(
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            async with asyncio.timeout(30):  # a stuck stop must fail, not hang the suite
+                await task
         outbox.close()
 
 

@@ -206,7 +206,8 @@ async def test_touches_in_the_window_reach_a_real_broker(
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            async with asyncio.timeout(30):  # a stuck stop must fail, not hang the suite
+                await task
         outbox.close()
         view.detach()
         kivy_window.remove_widget(view)
