@@ -303,6 +303,9 @@ class AlarmEngine:
             if change.change is Change.RAISED:
                 # Raised when detected (a timer due during downtime keeps its true age).
                 alarm = _raised_at(alarm, min(detection.at, now))
+                if self.live.subscribers:
+                    # Published to open operator screens right after this commit.
+                    alarm = present(alarm, now)
                 change = AlarmChange(alarm, change.change)
                 await store.insert_alarm(session, alarm, next_escalation(policy, alarm), now)
                 versions[alarm.id] = 1
