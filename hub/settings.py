@@ -51,6 +51,7 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     # unacknowledged QoS 1 events while the hub restarts. Empty: "hub-<hostname>".
     ingest_enabled: bool = True
     ingest_client_id: str = ""
+    # Empty: a plain subscription (one hub only, e.g. on a broker without $share).
     ingest_share_group: str = "hub"
     ingest_batch_size: int = 2000
     ingest_flush_interval_s: float = 0.2

@@ -1,8 +1,9 @@
-"""``teleassist demo``: the embedded stack on one machine.
+"""``teleassist demo``: the whole platform on one machine, with embedded defaults.
 
-Starts a private broker (Mosquitto if installed, otherwise amqtt in-process), a few
-simulated homes publishing telemetry with the contract, and a receiver that decodes and
-prints what arrives. Later parts (hub, console, tablet) join this same command.
+Starts a private broker (Mosquitto if installed, otherwise amqtt in-process), the hub with
+SQLite in a temporary folder, a simulated neighbourhood whose days replay in accelerated
+time (incidents raise alarms within the first minutes), one account per role, and — where
+there is a display — the resident's tablet for the first home. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -11,20 +12,22 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import random
+import os
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
-import aiomqtt
-
-import protocol
-from teleassist.config import Config
+from teleassist.config import Config, MqttSettings
 from teleassist.localbroker import (
-    EmbeddedBroker,
     MosquittoBroker,
+    ThreadedEmbeddedBroker,
     free_port,
     mosquitto_available,
-    wait_for_port_async,
     write_mosquitto_config,
 )
 
@@ -33,97 +36,227 @@ _LOGGER = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Demo options."""
-    parser.add_argument("--homes", type=int, default=5, help="simulated homes (default 5)")
+    parser.add_argument("--homes", type=int, default=50, help="simulated homes (default 50)")
     parser.add_argument(
-        "--duration", type=float, default=0, help="stop after this many seconds (0: until Ctrl-C)"
+        "--speed",
+        type=float,
+        default=60.0,
+        help="how much faster than real time the homes live (default 60: a day in 24 min)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="hub HTTP port (default 8080; a free one if taken; 0: any)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=0,
+        help="stop this many seconds after start-up (0: until Ctrl-C)",
     )
     parser.add_argument("--no-tablet", action="store_true", help="do not open the tablet app")
     parser.add_argument(
         "--embedded-broker", action="store_true", help="use amqtt even if Mosquitto is installed"
     )
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep the demo's data here (default: temporary)"
+    )
 
 
-async def _simulated_home(port: int, home: int, stop: asyncio.Event) -> None:
-    device_id = f"demo-h{home:03d}-temp"
-    rng = random.Random(home)
-    seq = 0
-    async with aiomqtt.Client("127.0.0.1", port, identifier=device_id) as client:
-        while not stop.is_set():
-            seq += 1
-            reading = protocol.Telemetry(
-                kind="temperature",
-                value=round(20 + rng.gauss(1.5, 0.8), 2),
-                unit="Cel",
-                room="living",
-            )
-            msg = protocol.envelope(
-                reading, id=protocol.new_message_id(), ts=datetime.now(UTC), seq=seq
-            )
-            await client.publish(
-                protocol.device_topic(device_id, protocol.Channel.TELEMETRY), protocol.encode(msg)
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
+@contextlib.asynccontextmanager
+async def _broker(embedded: bool) -> AsyncIterator[tuple[int, str]]:
+    port = free_port()
+    if mosquitto_available() and not embedded:
+        with tempfile.TemporaryDirectory(prefix="ta-demo-mqtt-") as tmp:
+            broker = MosquittoBroker(port, write_mosquitto_config(Path(tmp), port))
+            await asyncio.to_thread(broker.start)
+            try:
+                yield port, "Mosquitto"
+            finally:
+                await asyncio.to_thread(broker.stop)
+    else:
+        amqtt = ThreadedEmbeddedBroker(port)
+        await asyncio.to_thread(amqtt.start)
+        try:
+            yield port, "embedded amqtt (no authentication)"
+        finally:
+            await asyncio.to_thread(amqtt.stop)
 
 
-async def _receiver(port: int, stop: asyncio.Event) -> None:
-    async with aiomqtt.Client("127.0.0.1", port, identifier="demo-receiver") as client:
-        await client.subscribe(protocol.device_subscription(), qos=1)
-        async for message in client.messages:
-            topic = protocol.parse_device_topic(str(message.topic))
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            decoded = protocol.decode_for_channel(topic.channel, payload)
-            body = protocol.to_builtins(decoded.body)
-            print(
-                f"received {topic.device_id} #{decoded.seq} {topic.channel.value}: {body}",
-                flush=True,
-            )
-            if stop.is_set():
-                return
+def _http_port(wanted: int) -> int:
+    """``wanted`` if it is free, otherwise any free port (0 means any)."""
+    import socket
+
+    if wanted == 0:
+        return free_port()
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", wanted))
+        except OSError:
+            return free_port()
+    return wanted
 
 
-async def _run(args: argparse.Namespace) -> int:
+def _banner(base: str, broker: str, port: int, homes: int, speed: float, seeded: object) -> str:
+    from teleassist.neighbourhood import Neighbourhood
+
+    assert isinstance(seeded, Neighbourhood)
+    rows = "\n".join(
+        f"    {a.role.value:<14} {a.username:<14} {seeded.password}" for a in seeded.accounts
+    )
+    first = seeded.homes[0]
+    return f"""
+================================================================================
+ Teleassist demo is running: {base}
+
+   Operator console   {base}/console        (sign in as operadora or operator)
+   Family app         {base}/family         (familia — linked to {first.resident_name})
+   Citizen visor      {base}/visor          (social)
+   Service lifecycle  {base}/service        (coordinadora, installer, social)
+   Health / metrics   {base}/healthz  {base}/metrics
+
+   Accounts (role, user, password):
+{rows}
+
+   MQTT broker: {broker} on 127.0.0.1:{port}
+   {homes} simulated homes living {speed:g}x faster than real time.
+   A help button is pressed in the first home in ~15 s, a fall in ~45 s, smoke in ~90 s.
+   Ctrl-C stops everything.
+================================================================================
+""".rstrip()
+
+
+def _start_tablet(
+    base: str, mqtt_port: int, device_id: str, data_dir: Path
+) -> subprocess.Popen[bytes] | None:
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        print(
+            "tablet: no display here, so the tablet app is not started"
+            " (run `teleassist tablet` on a machine with a screen).",
+            flush=True,
+        )
+        return None
+    config = data_dir / "tablet.toml"
+    config.write_text(
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {mqtt_port}\n\n'
+        f'[tablet]\nhub_url = "{base}"\ndevice_id = "{device_id}"\n'
+        f'state_dir = "{data_dir / "tablet"}"\ndemo = true\n',
+        encoding="utf-8",
+    )
+    log = (data_dir / "tablet.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "teleassist", "--config", str(config), "tablet"],
+        stdout=log,
+        stderr=log,
+    )
+    log.close()
+    print(f"tablet: started for {device_id} (log: {data_dir / 'tablet.log'})", flush=True)
+    return process
+
+
+async def _run(args: argparse.Namespace, config: Config) -> int:
+    import msgspec
+    import paho.mqtt.client as mqtt
+    from aiohttp import web
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from hub.app import KEYSAFE, create_app
+    from hub.db import make_engine, make_sessionmaker, upgrade_to_head
+    from hub.db.crypto import KeySafeCipher
+    from hub.settings import load_hub_settings, with_secrets
+    from teleassist.neighbourhood import HomeReplay, demo_start_date, seed_neighbourhood
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    port = free_port()
-    mosquitto: MosquittoBroker | None = None
-    embedded: EmbeddedBroker | None = None
-    import tempfile
-    from pathlib import Path
 
-    with tempfile.TemporaryDirectory(prefix="ta-demo-") as tmp:
-        if mosquitto_available() and not args.embedded_broker:
-            mosquitto = MosquittoBroker(port, write_mosquitto_config(Path(tmp), port))
-            await asyncio.to_thread(mosquitto.start)
-            print(f"broker: Mosquitto on 127.0.0.1:{port}", flush=True)
+    with contextlib.ExitStack() as stack:
+        if args.data_dir:
+            data_dir = args.data_dir
+            if data_dir.exists():
+                shutil.rmtree(data_dir)
+            data_dir.mkdir(parents=True)
         else:
-            embedded = EmbeddedBroker(port)
-            await embedded.start()
-            async with asyncio.timeout(10):
-                await wait_for_port_async("127.0.0.1", port)
-            print(f"broker: embedded amqtt on 127.0.0.1:{port} (no authentication)", flush=True)
-        try:
-            receiver = asyncio.create_task(_receiver(port, stop))
-            homes = [asyncio.create_task(_simulated_home(port, i, stop)) for i in range(args.homes)]
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ta-demo-")))
+        async with _broker(args.embedded_broker) as (mqtt_port, broker_name):
+            port = _http_port(args.port)
+            settings = msgspec.structs.replace(
+                load_hub_settings(config),
+                http_host="127.0.0.1",
+                http_port=port,
+                data_dir=str(data_dir / "hub"),
+                database_url="",
+                secure_cookies=False,
+                # amqtt has no shared subscriptions; a single demo hub does not need one.
+                ingest_share_group="" if broker_name.startswith("embedded") else "hub",
+            )
+            settings = with_secrets(settings)
+            url = settings.resolved_database_url()
+            await upgrade_to_head(url)
+            engine = make_engine(url)
+            try:
+                async with make_sessionmaker(engine)() as session:
+                    seeded = await seed_neighbourhood(
+                        session, KeySafeCipher(settings.keysafe_key), args.homes, datetime.now(UTC)
+                    )
+                    await session.commit()
+            finally:
+                await engine.dispose()
+
+            mqtt_settings = MqttSettings(host="127.0.0.1", port=mqtt_port)
+            app = create_app(settings, mqtt=mqtt_settings)
+            assert app[KEYSAFE] is not None
+            runner = web.AppRunner(app, handle_signals=False)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            base = f"http://127.0.0.1:{port}"
+            print(_banner(base, broker_name, mqtt_port, args.homes, args.speed, seeded), flush=True)
             if args.duration:
+                # Counted from here: seeding the database takes a while on a busy machine.
                 loop.call_later(args.duration, stop.set)
-            print(f"demo: {args.homes} simulated homes publishing; Ctrl-C to stop", flush=True)
-            await stop.wait()
-            for task in homes:
-                task.cancel()
-            receiver.cancel()
-            await asyncio.gather(*homes, receiver, return_exceptions=True)
-        finally:
-            if mosquitto is not None:
-                await asyncio.to_thread(mosquitto.stop)
-            if embedded is not None:
-                await embedded.stop()
+
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id="demo-neighbourhood",
+                protocol=mqtt.MQTTv311,
+            )
+            client.max_queued_messages_set(0)
+            client.connect("127.0.0.1", mqtt_port, keepalive=30)
+            client.loop_start()
+            tablet = None
+            try:
+                start = demo_start_date()
+                replays = [
+                    HomeReplay(home, index, args.speed, start)
+                    for index, home in enumerate(seeded.homes)
+                ]
+                if not args.no_tablet:
+                    tablet_id = seeded.homes[0].spec.devices[-1].device_id
+                    tablet = _start_tablet(base, mqtt_port, tablet_id, data_dir)
+                started = loop.time()
+                tasks = [
+                    asyncio.create_task(replay.run(client, stop, started)) for replay in replays
+                ]
+                await stop.wait()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                sent = sum(r.published for r in replays)
+                print(f"demo: {sent} messages published by {len(replays)} homes", flush=True)
+            finally:
+                if tablet is not None:
+                    tablet.terminate()
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        tablet.wait(timeout=5)
+                client.loop_stop()
+                client.disconnect()
+                await runner.cleanup()
     print("demo: stopped", flush=True)
     return 0
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """Run until Ctrl-C or ``--duration``."""
-    return asyncio.run(_run(args))
+    return asyncio.run(_run(args, config))

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -178,6 +179,49 @@ class EmbeddedBroker:
         if self._broker is not None:
             await self._broker.shutdown()
             self._broker = None
+
+
+class ThreadedEmbeddedBroker:
+    """:class:`EmbeddedBroker` on its own event loop in a thread.
+
+    The demo's hub and simulated homes keep their loop busy; a broker sharing that loop
+    would stall with them, so the fallback broker gets a loop of its own.
+    """
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.broker = EmbeddedBroker(port, host)
+        self.host = host
+        self.port = self.broker.port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the broker thread and wait until the port accepts connections."""
+        ready = threading.Event()
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.broker.start())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.broker.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="embedded-mqtt", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout):
+            raise TimeoutError("the embedded broker did not start")
+        wait_for_port(self.host, self.port, timeout)
+
+    def stop(self) -> None:
+        """Stop the loop (the broker shuts down on its way out) and join the thread."""
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop = None
+        self._thread = None
 
 
 async def wait_for_port_async(host: str, port: int) -> None:

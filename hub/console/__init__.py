@@ -6,8 +6,10 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     """Add every console route (the hub lists ``hub.console`` in its ROUTE_MODULES)."""
-    from hub.console import pages, residents, users
+    from hub.console import maintenance, pages, residents, supervision, users
 
+    maintenance.setup(app)
     pages.setup(app)
     residents.setup(app)
+    supervision.setup(app)
     users.setup(app)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, SESSIONMAKER
@@ -249,6 +249,8 @@ async def post_message(request: web.Request) -> web.Response:
         raise ApiError(400, "message_empty", "a message needs text or a photo, video or voice")
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
+        # Every read first, then a short write transaction: on SQLite a writer holds the
+        # database lock until commit, so nothing slow may happen in between.
         await require_member(session, who, conversation_id)
         media: MediaObject | None = None
         if media_id is not None:
@@ -257,6 +259,8 @@ async def post_message(request: web.Request) -> web.Response:
                 raise ApiError(
                     404, "media_unknown", "upload the file first; this media is not yours"
                 )
+        members = await members_of(session, conversation_id)
+        names = await party_names(session, [who.party])
         message = Message(
             conversation_id=conversation_id,
             sender=who.party,
@@ -266,18 +270,26 @@ async def post_message(request: web.Request) -> web.Response:
             created_at=now,
         )
         session.add(message)
-        conversation = await session.get(Conversation, conversation_id)
-        assert conversation is not None
-        conversation.last_message_at = now
         await session.flush()
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(last_message_at=now)
+        )
         # Sending is reading: the sender has seen everything up to their own message.
-        own = await session.get(ConversationMember, (conversation_id, who.party))
-        assert own is not None
-        own.last_read_id = message.id
-        members = await members_of(session, conversation_id)
-        names = await party_names(session, [who.party])
-        view = message_view(message, media, names, members)
+        await session.execute(
+            update(ConversationMember)
+            .where(
+                ConversationMember.conversation_id == conversation_id,
+                ConversationMember.party == who.party,
+            )
+            .values(last_read_id=message.id)
+        )
         await session.commit()
+    for member in members:
+        if member.party == who.party:
+            member.last_read_id = message.id
+    view = message_view(message, media, names, members)
     request.app[LIVE_HUB].publish(
         [m.party for m in members], {"type": "message.new", "message": view}
     )

@@ -9,8 +9,18 @@ from aiohttp import web
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.calls import routes as call_routes
 from hub.calls.signalling import CallService
-from hub.family import agenda, alarms, circles, conversations, groups, media_routes, pages
+from hub.family import (
+    activity,
+    agenda,
+    alarms,
+    circles,
+    conversations,
+    groups,
+    media_routes,
+    pages,
+)
 from hub.family.access import may_contact
+from hub.family.alarm_bridge import bridge_ctx
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.reminders import REMINDERS, make_reminders, reminders_ctx
 from hub.family.settings import FAMILY_SETTINGS, MEDIA_STORE, SECTION, FamilySettings
@@ -48,8 +58,10 @@ def setup(app: web.Application) -> None:
     agenda.setup_routes(app)
     groups.setup_routes(app)
     alarms.setup_routes(app)
+    activity.setup_routes(app)
     pages.setup_routes(app)
     app[REMINDERS] = make_reminders(app)
     app.cleanup_ctx.append(reminders_ctx)
+    app.cleanup_ctx.append(bridge_ctx)
     app.router.add_get("/api/family/ws", live_socket)
     app.cleanup_ctx.append(_calls_ctx)

@@ -53,9 +53,7 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     client = LoopMqttClient(
         mqtt,
         client_id=settings.ingest_client_id or f"hub-{socket.gethostname()}",
-        subscriptions=[
-            (shared_subscription(settings.ingest_share_group, device_subscription()), 1)
-        ],
+        subscriptions=[(_device_filter(settings.ingest_share_group), 1)],
         on_message=lambda m: handle(m.topic, bytes(m.payload), m.qos, m.mid),
     )
     supervisor = Supervisor(
@@ -85,6 +83,14 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
 def list_view(items: list[T]) -> Sequence[T]:
     """The same list object, typed read-only (sinks appended later are still seen)."""
     return items
+
+
+def _device_filter(share_group: str) -> str:
+    # An empty group means a plain subscription: for a single hub on a broker without
+    # shared subscriptions (the demo's embedded amqtt).
+    if not share_group:
+        return device_subscription()
+    return shared_subscription(share_group, device_subscription())
 
 
 def setup(app: web.Application) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER
 from hub.auth import Role, current_user, requires
 from hub.http import ApiError, read_json_object
+from hub.registry.app import BROKER_SYNC
 from hub.service import changes, installation, store
 from hub.service.errors import (
     DuplicateReferral,
@@ -336,7 +337,7 @@ Action = Callable[[AsyncSession, ServiceRow, dict[str, Any], str, datetime], Awa
 
 
 async def _on_service(request: web.Request, action: Action) -> web.Response:
-    data = await read_json_object(request)
+    data = await read_json_object(request) if request.body_exists else {}
     user = current_user(request)
     now = _now(request)
     async with transaction(request) as session:
@@ -503,6 +504,51 @@ async def report_fault(request: web.Request) -> web.Response:
 
 
 @requires(*FIELD_STAFF)
+async def add_device(request: web.Request) -> web.Response:
+    """Add ``{"kind", "device_id"}`` to a running service (credentials shown once if new)."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        device_id = _text(d, "device_id", 64)
+        try:
+            validate_device_id(device_id)
+        except TopicError as err:
+            raise ApiError(422, "invalid_device_id", str(err)) from None
+        creds = await changes.add_device(
+            s, row, _text(d, "kind", 24), device_id, actor=who, now=now
+        )
+        if creds is None:
+            return {"device_id": device_id}
+        return {
+            "device_id": device_id,
+            "credentials": {"username": creds.username, "secret": creds.secret},
+        }
+
+    response = await _on_service(request, act)
+    sync = request.app.get(BROKER_SYNC)
+    if sync is not None:
+        sync.request()
+    return response
+
+
+@requires(*FIELD_STAFF)
+async def remove_device(request: web.Request) -> web.Response:
+    """Remove a device from a running service (revoked, marked for collection)."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        await changes.remove_device(s, row, request.match_info["device_id"], actor=who, now=now)
+
+    response = await _on_service(request, act)
+    sync = request.app.get(BROKER_SYNC)
+    if sync is not None:
+        sync.request()
+    return response
+
+
+@requires(*FIELD_STAFF)
 async def repair(request: web.Request) -> web.Response:
     """Close a maintenance order."""
     data = await read_json_object(request)
@@ -582,7 +628,9 @@ WorkOrderAction = Callable[
 ]
 
 
-async def _on_order(request: web.Request, action: WorkOrderAction | None) -> web.Response:
+async def _on_order(
+    request: web.Request, action: WorkOrderAction | None, extra: dict[str, Any] | None = None
+) -> web.Response:
     data = (
         await read_json_object(request)
         if request.method == "POST" and request.can_read_body
@@ -596,6 +644,7 @@ async def _on_order(request: web.Request, action: WorkOrderAction | None) -> web
         # Whatever was done, the hub checks what it has heard from the devices.
         await installation.confirm(session, order, service, now=now)
         body = await order_json(session, order, service, now)
+    body.update(extra or {})
     return web.json_response(body)
 
 
@@ -621,6 +670,8 @@ async def start_work_order(request: web.Request) -> web.Response:
 async def pair_device(request: web.Request) -> web.Response:
     """Pair ``{"kind": "pendant", "device_id": "pd-123"}`` to the order's line."""
 
+    extra: dict[str, Any] = {}
+
     async def act(
         s: AsyncSession, o: WorkOrderRow, r: ServiceRow, d: dict[str, Any], who: str, now: datetime
     ) -> None:
@@ -629,9 +680,18 @@ async def pair_device(request: web.Request) -> web.Response:
             validate_device_id(device_id)
         except TopicError as err:
             raise ApiError(422, "invalid_device_id", str(err)) from None
-        await installation.pair(s, o, r, _text(d, "kind", 24), device_id, actor=who, now=now)
+        creds = await installation.pair(
+            s, o, r, _text(d, "kind", 24), device_id, actor=who, now=now
+        )
+        if creds is not None:
+            # Shown once: the installer types it into the device; only its hash is kept.
+            extra["credentials"] = {"username": creds.username, "secret": creds.secret}
 
-    return await _on_order(request, act)
+    response = await _on_order(request, act, extra)
+    sync = request.app.get(BROKER_SYNC)
+    if sync is not None and "credentials" in extra:
+        sync.request()  # the broker learns the new device's password
+    return response
 
 
 @requires(*FIELD_STAFF)
@@ -729,6 +789,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/service/referrals/{reference}/review", review)
     r.add_put("/api/service/referrals/{reference}/contacts", update_contacts)
     r.add_post("/api/service/referrals/{reference}/faults", report_fault)
+    r.add_post("/api/service/referrals/{reference}/devices", add_device)
+    r.add_delete("/api/service/referrals/{reference}/devices/{device_id}", remove_device)
     r.add_get("/api/service/maintenance", list_maintenance)
     r.add_post("/api/service/maintenance/{order_id}/repair", repair)
     r.add_get("/api/service/work-orders", list_work_orders)

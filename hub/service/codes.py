@@ -47,3 +47,19 @@ CHECKLIST_ITEMS: tuple[ChecklistItem, ...] = get_args(ChecklistItem)
 OPEN_STATES: frozenset[ServiceState] = frozenset(SERVICE_STATES) - {"discharged"}
 # States after the grant that still wait for the installation (the 72 h target).
 WAITING_INSTALLATION: frozenset[ServiceState] = frozenset({"assessed", "work_order", "installing"})
+
+# The registry's device type (the installer's word the ingestion checks events against,
+# hub/ingest/devicetypes.py) for each device kind of a care plan.
+REGISTRY_TYPE: dict[DeviceKind, str] = {
+    "gateway": "gateway",
+    "pendant": "pendant",
+    "tablet": "tablet",
+    "fall_detector": "fall_detector",
+    "door_sensor": "contact",
+    "motion_sensor": "motion",
+    "bed_sensor": "bed",
+    "smoke_detector": "smoke",
+    "co_detector": "co",
+    "flood_sensor": "water_leak",
+    "temperature_sensor": "thermometer",
+}

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import SYSTEM_ACTOR, record_audit
 from hub.db.models import Device, Resident, StoredEvent
+from hub.registry.service import DeviceCredentials, ProvisioningError, provision_device
 from hub.service import lifecycle as lc
 from hub.service.checklist import Checklist, DeviceLine, mark_item, pair_device
-from hub.service.codes import CHECKLIST_ITEMS
+from hub.service.codes import CHECKLIST_ITEMS, REGISTRY_TYPE
 from hub.service.errors import InvalidTransition
 from hub.service.models import ServiceRow, WorkOrderDeviceRow, WorkOrderRow
 from hub.service.outbox import emit
@@ -128,16 +129,32 @@ async def pair(
     *,
     actor: str,
     now: datetime,
-) -> None:
-    """Pair a device to a line; registers it in the registry for the resident's home."""
+) -> DeviceCredentials | None:
+    """Pair a device to a line of the work order.
+
+    A device the registry does not know yet is provisioned there (hub.registry) for the
+    resident's home, with its own broker credentials, returned once for the installer to
+    put in the device; a device already registered for this home is just paired.
+    """
     _require_installing(row, "pair a device of")
     resident = await session.get(Resident, row.resident_id)
     assert resident is not None  # assessed services have a resident
     paired = pair_device(await checklist_of(session, order), kind, device_id, now)
     device = await session.get(Device, device_id)
+    credentials: DeviceCredentials | None = None
     if device is None:
-        session.add(Device(id=device_id, home_id=resident.home_id, type=kind))
-    elif device.home_id != resident.home_id:
+        try:
+            _, credentials = await provision_device(
+                session,
+                device_id=device_id,
+                home_id=resident.home_id,
+                device_type=REGISTRY_TYPE.get(kind, kind),  # type: ignore[call-overload]
+                resident_id=resident.id,
+                actor=actor,
+            )
+        except ProvisioningError as err:
+            raise InvalidTransition("pair", "installing", err.message) from None
+    elif device.home_id != resident.home_id or device.state == "revoked":
         raise DeviceInUse("pair", "installing", f"device {device_id!r} belongs to another home")
     for line, new in zip(await lines_of(session, order.id), paired.devices, strict=True):
         line.device_id, line.paired_at = new.device_id, new.paired_at
@@ -150,6 +167,7 @@ async def pair(
         at=now,
     )
     await session.flush()
+    return credentials
 
 
 async def tick(

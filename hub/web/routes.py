@@ -9,8 +9,8 @@ from hub.web.pages import STATIC_DIR, STATIC_PREFIX, Pages
 # Where each role lands after signing in (areas change their own line here).
 HOME_BY_ROLE: dict[str, str] = {
     "operator": "/console",
-    "supervisor": "/console/supervisor",
-    "admin": "/console/admin",
+    "supervisor": "/console",
+    "admin": "/console/supervisor",
     "social_worker": "/visor",
     "family": "/family",
     "facilitator": "/family",

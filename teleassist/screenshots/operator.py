@@ -32,7 +32,49 @@ async def _seeded_hub(data_dir: Path) -> tuple[Any, dict[str, Any]]:
     return create_app(settings), {}
 
 
-async def _seed(app: Any) -> dict[str, Any]:
+async def _history(app: Any, ids: Any, url: str) -> None:
+    """A few alarms handled earlier today, so the supervisor's figures have something."""
+    from datetime import timedelta
+
+    import aiohttp
+
+    import protocol
+    from hub.appkeys import CLOCK
+    from hub.console.demo_data import DEMO_PASSWORD, raise_demo_alarm
+
+    plan = [  # resident index, operator, seconds waiting, outcome
+        (1, "marc", 35, "false_alarm"),
+        (1, "anna", 20, "resident_fine"),
+        (2, "marc", 75, "help_sent"),
+        (1, "anna", 12, "false_alarm"),
+    ]
+    async with aiohttp.ClientSession(url) as http:
+        headers = {}
+        for name in ("anna", "marc"):
+            login = await http.post(
+                "/api/auth/login", json={"username": name, "password": DEMO_PASSWORD}
+            )
+            headers[name] = {"Authorization": f"Bearer {(await login.json())['access_token']}"}
+        for index, operator, waited, outcome in plan:
+            rid = ids.residents[index]
+            now = app[CLOCK]()
+            raised = await raise_demo_alarm(
+                app,
+                rid,
+                ids.devices[rid][0],
+                protocol.Panic(source="pendant"),
+                at=now - timedelta(seconds=waited),
+            )
+            for alarm_id in raised:
+                await http.post(f"/api/alarms/{alarm_id}/accept", headers=headers[operator])
+                await http.post(
+                    f"/api/alarms/{alarm_id}/resolve",
+                    json={"outcome": outcome},
+                    headers=headers[operator],
+                )
+
+
+async def _seed(app: Any, url: str) -> dict[str, Any]:
     from datetime import timedelta
 
     import protocol
@@ -45,6 +87,7 @@ async def _seed(app: Any) -> dict[str, Any]:
         await session.commit()
     r = ids.residents
     dev = ids.devices
+    await _history(app, ids, url)
     alarms = []
     alarms += await raise_demo_alarm(
         app,
@@ -60,6 +103,35 @@ async def _seed(app: Any) -> dict[str, Any]:
         app, r[1], dev[r[1]][3], protocol.LowBattery(percent=12), at=now - timedelta(minutes=50)
     )
     return {"ids": ids, "alarms": alarms}
+
+
+async def _sign_in(browser: Any, url: str, username: str, lang: str, size: Any) -> Any:
+    from hub.console.demo_data import DEMO_PASSWORD
+
+    context = await browser.new_context(viewport=size, locale=lang)
+    page = await context.new_page()
+    await page.goto(f"{url}/login?lang={lang}")
+    await page.fill("#username", username)
+    await page.fill("#password", DEMO_PASSWORD)
+    await page.click("#signin-submit")
+    await page.wait_for_url(lambda u: not u.endswith("/login") and "/login?" not in u)
+    return page
+
+
+async def _supervisor(
+    browser: Any, url: str, out_dir: Path, lang: str, width: int, height: int
+) -> Path:
+    page = await _sign_in(browser, url, "laia", lang, {"width": width, "height": height})
+    await page.goto(f"{url}/console/supervisor")
+    async with page.expect_navigation():
+        await page.click(f"[data-ta-lang='{lang}']")
+    await page.wait_for_selector("#fig-60")
+    await page.wait_for_selector("#on-shift tbody tr")
+    await page.wait_for_timeout(300)
+    path = out_dir / f"operator-supervisor-{lang}-{width}x{height}.png"
+    await page.screenshot(path=str(path))
+    await page.context.close()
+    return path
 
 
 async def _accept(page: Any) -> None:
@@ -88,7 +160,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="ta-shots-") as tmp:
         app, _ = await _seeded_hub(Path(tmp))
         async with serving(app) as url, async_playwright() as playwright:
-            await _seed(app)
+            await _seed(app, url)
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM_PATH, headless=True, args=list(CHROMIUM_ARGS)
             )
@@ -128,6 +200,9 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                         await page.screenshot(path=str(out_dir / name))
                         written.append(out_dir / name)
                         await context.close()
+                        written.append(
+                            await _supervisor(browser, url, out_dir, lang, width, height)
+                        )
             finally:
                 await browser.close()
     return written

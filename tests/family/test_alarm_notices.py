@@ -87,3 +87,38 @@ async def test_family_push_channel_for_the_alerts_engine(world: World) -> None:
         )
     ).json()
     assert len(notices) == 1  # one notice per alarm, updated rather than repeated
+
+
+async def test_activity_summary_needs_the_activity_consent(world: World) -> None:
+    from datetime import timedelta
+
+    from hub.db.models import Device, Resident, StoredEvent
+
+    maria = await world.resident("Maria")
+    anna = await world.person()
+    pere = await world.person()
+    await world.link(maria, anna, consent=["activity"])
+    await world.link(maria, pere, consent=["alarms"])
+    now = world.client.app[CLOCK]()
+    async with world.sessionmaker() as session:
+        resident = await session.get(Resident, maria.resident_id)
+        assert resident is not None
+        session.add(Device(id=f"pir-{maria.resident_id}", home_id=resident.home_id, type="pir"))
+        await session.flush()
+        for n, (kind, ago) in enumerate([("check_in", 3), ("motion", 1), ("motion", 30)]):
+            at = now - timedelta(hours=ago)
+            session.add(
+                StoredEvent(
+                    message_id=f"m{maria.resident_id}-{n}", device_id=f"pir-{maria.resident_id}",
+                    type=kind, ts=at, received_at=at, seq=n, body={},
+                )
+            )  # fmt: skip
+        await session.commit()
+    url = f"/api/family/residents/{maria.resident_id}/activity"
+    summary = await (await world.client.get(url, headers=anna.headers)).json()
+    assert summary["events_24h"] == 2
+    assert summary["last_check_in"] == (now - timedelta(hours=3)).isoformat()
+    assert summary["last_movement"] == (now - timedelta(hours=1)).isoformat()
+    refused = await world.client.get(url, headers=pere.headers)
+    assert refused.status == 403
+    assert (await refused.json())["error"] == "consent_required"

@@ -44,3 +44,10 @@ async def test_page_language_follows_the_request(world: World) -> None:
     for lang, text in (("ca", "Les meves persones"), ("es", "Mis personas"), ("en", "My people")):
         page = await world.client.get(f"/family?lang={lang}", headers=anna.headers)
         assert text in await page.text()
+
+
+def test_the_family_screenshots_are_discovered() -> None:
+    from teleassist.screenshots.cli import discover
+
+    module = discover()["family"]
+    assert module.PHONE == (390, 844)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiomqtt
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -26,7 +27,9 @@ from hub.service.routes import SERVICE_SETTINGS, ServiceSettings
 from hub.settings import HubSettings
 from hub.web.serve import serving
 from integrations.wsocial.events import DeviceEvent, ServiceEvent
-from tests.service.helpers import device_reports
+from protocol import CheckIn, Panic, Status, device_topic, encode, envelope, new_message_id
+from teleassist.config import MqttSettings
+from teleassist.localbroker import MosquittoBroker
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 PASSWORD = "correct horse battery staple"
@@ -34,8 +37,11 @@ TIMEOUT_MS = 30_000
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def hub(tmp_path: Path) -> AsyncIterator[tuple[web.Application, str]]:
-    """A real hub on SQLite, served on a free port, sweeping every half second."""
+async def hub(
+    tmp_path: Path, mosquitto: MosquittoBroker
+) -> AsyncIterator[tuple[web.Application, str]]:
+    """A real hub on SQLite ingesting from a real Mosquitto, served on a free port,
+    sweeping every half second."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}"
     await upgrade_to_head(url)
     settings = HubSettings(
@@ -44,8 +50,9 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[web.Application, str]]:
         migrate_on_start=False,
         jwt_secret=secrets.token_urlsafe(32),
         keysafe_key=Fernet.generate_key().decode("ascii"),
+        ingest_client_id=f"hub-service-e2e-{secrets.token_hex(4)}",
     )
-    app = create_app(settings)
+    app = create_app(settings, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port))
     app[SERVICE_SETTINGS] = ServiceSettings(confirm_interval_s=0.5)
     async with serving(app) as base:
         async with app[SESSIONMAKER]() as session:
@@ -68,8 +75,33 @@ async def signed_in(
     return context, page
 
 
+async def publish_first_messages(broker: MosquittoBroker, device_ids: dict[str, str]) -> None:
+    """Each device says hello as the contract says: the gateway its status, the pendant a
+    test alarm (panic), the tablet a check-in."""
+    now = datetime.now(UTC)
+    messages = [
+        (
+            device_topic(device_ids["gateway"], "status"),
+            envelope(Status(state="online"), id=new_message_id(), ts=now, seq=1),
+        ),
+        (
+            device_topic(device_ids["pendant"], "event"),
+            envelope(Panic(), id=new_message_id(), ts=now, seq=1),
+        ),
+        (
+            device_topic(device_ids["tablet"], "event"),
+            envelope(CheckIn(), id=new_message_id(), ts=now, seq=1),
+        ),
+    ]
+    async with aiomqtt.Client(
+        broker.host, broker.port, identifier=f"e2e-devices-{secrets.token_hex(3)}"
+    ) as client:
+        for topic, message in messages:
+            await client.publish(topic, encode(message), qos=1)
+
+
 async def test_application_to_active_service(
-    chromium: Browser, hub: tuple[web.Application, str]
+    chromium: Browser, hub: tuple[web.Application, str], mosquitto: MosquittoBroker
 ) -> None:
     app, base = hub
     expect.set_options(timeout=TIMEOUT_MS)
@@ -124,13 +156,15 @@ async def test_application_to_active_service(
     inst_ctx, inst = await signed_in(chromium, base, "inst", "/service/work-orders")
     await inst.goto(order_path)
     await inst.goto(order_path)
-    print(inst.url, (await inst.content())[-3000:])
     await inst.click("#wo-start")
     device_ids = {"gateway": "gw-e2e-1", "pendant": "pd-e2e-1", "tablet": "tb-e2e-1"}
     for kind, device_id in device_ids.items():
         row = inst.locator(f"#wo-devices tr[data-kind={kind}]")
         await row.locator("input[name=device_id]").fill(device_id)
         await row.locator("button[type=submit]").click()
+        # New to the registry: provisioned with its own broker credentials, shown once.
+        await expect(inst.locator("#wo-cred-user")).to_have_text(device_id)
+        await inst.click("#wo-cred-continue")
         await expect(inst.locator(f"#wo-devices tr[data-kind={kind}] .mono")).to_have_text(
             device_id
         )
@@ -143,13 +177,9 @@ async def test_application_to_active_service(
     await expect(inst.locator('#wo-items li[data-item="key_safe_recorded"]')).to_have_class("done")
     assert await inst.locator("#wo-complete").is_hidden()
 
-    # 4. ...the devices report for the first time (the pendant with its test alarm), as
-    # the hub's ingestion stores them; the page follows the hub and completes.
-    now = datetime.now(UTC)
-    for kind, device_id in device_ids.items():
-        await device_reports(
-            app[SESSIONMAKER], device_id, now, "panic" if kind == "pendant" else "motion"
-        )
+    # 4. ...the devices report for the first time through the broker and the hub's
+    # ingestion (the pendant with its test alarm); the page follows the hub and completes.
+    await publish_first_messages(mosquitto, device_ids)
     await expect(inst.locator("#wo-complete")).to_be_visible()
     await expect(inst.locator("#wo-devices .badge.ok")).to_have_count(3)
     await expect(inst.locator('#wo-items li[data-item="test_alarm"]')).to_have_class("done")

@@ -4,6 +4,7 @@ import { api, t, pageData, banner, LiveSocket, showConnection, formatAge, format
 import * as alarmsApi from "./alarms.js";
 import { renderCard } from "./card.js";
 import { bindSoundToggle, chime } from "./chime.js";
+import { startHeartbeat } from "./presence.js";
 
 const data = pageData();
 const me = data.user;
@@ -194,16 +195,19 @@ function markGone(alarm) {
 
 async function refetchQueue() {
   try {
-    await replaceAll(await alarmsApi.listAlarms({ status: "open" }));
+    await replaceAll(await alarmsApi.listAlarms({ status: "open", category: "care" }));
   } catch (err) {
     banner(t("error_generic", { message: err.message }), "error");
   }
 }
 
+const isCare = (alarm) => alarm.category === "care"; // technical ones have their own page
+
 function onLive(message) {
+  if (message.alarm && !isCare(message.alarm)) return;
   switch (message.type) {
     case "snapshot":
-      replaceAll(message.alarms || []);
+      replaceAll((message.alarms || []).filter(isCare));
       break;
     case "alarm.raised":
     case "alarm.updated":
@@ -662,6 +666,7 @@ els.queue.addEventListener("click", (event) => {
 
 bindSoundToggle(document.getElementById("sound-toggle"));
 codes().catch(() => {});
+startHeartbeat();
 setInterval(tickAges, 1000);
 window.__taLive = new LiveSocket(alarmsApi.LIVE_PATH, {
   onOpen: refetchQueue, // the whole queue on every (re)connect: never stale

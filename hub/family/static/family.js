@@ -58,6 +58,7 @@ class CallController {
   show(status, buttons) {
     this.el.hidden = false;
     this.el.dataset.state = this.state;
+    $("call-avatar").textContent = nameOf(this.peer || "").slice(0, 1).toUpperCase();
     $("call-status").textContent = status;
     for (const name of ["answer", "decline", "hangup", "close"]) {
       $("call-" + name).hidden = !buttons.includes(name);
@@ -575,6 +576,9 @@ const live = new LiveSocket("/api/family/ws", {
 });
 
 if (data.page === "chat") setUpChat();
+for (const el of document.querySelectorAll("time[data-iso]")) {
+  if (el.dataset.iso) el.textContent = formatDateTime(el.dataset.iso);
+}
 if (data.page === "home") setUpHome();
 if (data.page === "agenda") setUpAgenda();
 

@@ -57,6 +57,15 @@ const THEN = {
     panel.hidden = false;
     panel.scrollIntoView();
   },
+  paired: (result) => {
+    if (!result.credentials) { location.reload(); return; }
+    // The device's broker password is shown once, here; the hub keeps only its hash.
+    document.getElementById("wo-cred-user").textContent = result.credentials.username;
+    document.getElementById("wo-cred-secret").textContent = result.credentials.secret;
+    const panel = document.getElementById("wo-credentials");
+    panel.hidden = false;
+    panel.scrollIntoView();
+  },
   status: (result) => {
     document.getElementById("status-text").textContent = result.state_text;
     document.getElementById("status-result").hidden = false;
@@ -106,7 +115,8 @@ if (data.order_id !== undefined) {
     const alarm = document.querySelector('#wo-items li[data-item="test_alarm"]');
     if (alarm && order.items.test_alarm && !alarm.classList.contains("done")) changed = true;
     const typing = [...document.querySelectorAll("input[type=text]")].some((el) => el.value.trim() !== "");
-    if (changed && !typing) { location.reload(); return; }
+    const busy = typing || !document.getElementById("wo-credentials").hidden;
+    if (changed && !busy) { location.reload(); return; }
     if (order.service_state === "installing" || order.service_state === "work_order") setTimeout(poll, 2000);
   };
   if (document.getElementById("wo-complete").hidden) setTimeout(poll, 2000);

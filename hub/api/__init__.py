@@ -1,0 +1,1 @@
+"""Read API of the hub (JSON, JWT) and its OpenAPI document."""

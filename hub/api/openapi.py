@@ -1,0 +1,295 @@
+"""The OpenAPI 3.0 document of the hub's read, provisioning and sign-in API."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from teleassist import __version__
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "nullable": True}
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+NUM = {"type": "number"}
+BOOL = {"type": "boolean"}
+TIME = {"type": "string", "format": "date-time"}
+
+ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {"error": STR, "message": STR},
+}
+
+LAST_VALUE = {
+    "type": "object",
+    "required": ["kind", "value", "unit", "ts"],
+    "properties": {"kind": STR, "value": NUM, "unit": STR, "ts": TIME},
+}
+
+DEVICE = {
+    "type": "object",
+    "required": ["id", "home_id", "type", "state", "last_values"],
+    "properties": {
+        "id": STR,
+        "home_id": INT,
+        "type": STR,
+        "room": _nullable(STR),
+        "state": {"type": "string", "enum": ["unknown", "online", "offline", "revoked"]},
+        "state_reason": STR,
+        "battery": _nullable(INT),
+        "firmware": _nullable(STR),
+        "tampered": BOOL,
+        "last_seen": _nullable(TIME),
+        "gateway_id": _nullable(STR),
+        "resident_id": _nullable(INT),
+        "last_values": {"type": "array", "items": {"$ref": "#/components/schemas/LastValue"}},
+    },
+}
+
+RESIDENT = {
+    "type": "object",
+    "required": ["id", "home_id", "name", "language", "lives_alone"],
+    "properties": {
+        "id": INT,
+        "home_id": INT,
+        "name": STR,
+        "birth_date": _nullable({"type": "string", "format": "date"}),
+        "language": {"type": "string", "enum": ["ca", "es", "en"]},
+        "lives_alone": BOOL,
+    },
+}
+
+HOME_SUMMARY = {
+    "type": "object",
+    "required": ["id", "address", "abss_area", "residents", "device_count"],
+    "properties": {
+        "id": INT,
+        "address": STR,
+        "abss_area": STR,
+        "lat": _nullable(NUM),
+        "lon": _nullable(NUM),
+        "residents": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "name"],
+                "properties": {"id": INT, "name": STR},
+            },
+        },
+        "device_count": INT,
+    },
+}
+
+HOME = {
+    "type": "object",
+    "required": ["id", "address", "residents", "devices", "has_key_safe"],
+    "properties": {
+        **HOME_SUMMARY["properties"],  # type: ignore[dict-item]
+        "access_notes": STR,
+        "has_key_safe": BOOL,
+        "residents": {"type": "array", "items": {"$ref": "#/components/schemas/Resident"}},
+        "devices": {"type": "array", "items": {"$ref": "#/components/schemas/Device"}},
+    },
+}
+
+SAMPLE = {
+    "type": "object",
+    "required": ["ts", "value", "min", "max", "count"],
+    "properties": {"ts": TIME, "value": NUM, "min": NUM, "max": NUM, "count": INT},
+}
+
+SERIES = {
+    "type": "object",
+    "required": ["device_id", "kind", "bucket", "start", "end", "points"],
+    "properties": {
+        "device_id": STR,
+        "kind": STR,
+        "bucket": STR,
+        "start": TIME,
+        "end": TIME,
+        "points": {"type": "array", "items": {"$ref": "#/components/schemas/Sample"}},
+    },
+}
+
+CREDENTIALS = {
+    "type": "object",
+    "required": ["device_id", "username", "secret"],
+    "properties": {"device_id": STR, "username": STR, "secret": STR},
+}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "invalid request",
+        401: "no valid access token",
+        403: "role not allowed",
+        404: "not found",
+        409: "conflict",
+    }
+    return {str(c): _json(_ref("Error"), text[c]) for c in codes}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+PAGING = [
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size"),
+    _query("offset", {"type": "integer", "minimum": 0, "maximum": 2147483647}, "rows to skip"),
+]
+DEVICE_ID = {
+    "name": "device_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"},
+}
+
+
+def _get(
+    summary: str, ok: dict[str, Any], params: list[dict[str, Any]], *errors: int
+) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "security": [{"bearer": []}],
+            "parameters": params,
+            "responses": {"200": ok, **_errors(401, 403, *errors)},
+        }
+    }
+
+
+def items(name: str) -> dict[str, Any]:
+    """A page of ``name`` objects."""
+    return {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ref(name)}, "total": INT},
+    }
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The document served at ``/api/openapi.json``."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Teleassist hub API",
+            "version": __version__,
+            "description": "Read API, provisioning and sign-in of the Teleassist hub. "
+            "Times are RFC 3339 UTC. Errors are {error, message}.",
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+            "schemas": {
+                "Error": ERROR,
+                "LastValue": LAST_VALUE,
+                "Device": DEVICE,
+                "Resident": RESIDENT,
+                "HomeSummary": HOME_SUMMARY,
+                "Home": HOME,
+                "Sample": SAMPLE,
+                "Series": SERIES,
+                "Credentials": CREDENTIALS,
+            },
+        },
+        "paths": {
+            "/api/homes": _get("List homes", _json(items("HomeSummary"), "homes"), PAGING, 400),
+            "/api/homes/{home_id}": _get(
+                "A home with its residents and devices",
+                _json(_ref("Home"), "the home"),
+                [
+                    {
+                        "name": "home_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                400,
+                404,
+            ),
+            "/api/residents": _get(
+                "List residents (no health data)",
+                _json(items("Resident"), "residents"),
+                [
+                    _query(
+                        "home_id",
+                        {"type": "integer", "minimum": 1, "maximum": 2147483647},
+                        "only this home",
+                    ),
+                    *PAGING,
+                ],
+                400,
+            ),
+            "/api/devices": _get(
+                "List devices with status and last values",
+                _json(items("Device"), "devices"),
+                [
+                    _query(
+                        "home_id",
+                        {"type": "integer", "minimum": 1, "maximum": 2147483647},
+                        "only this home",
+                    ),
+                    _query(
+                        "state",
+                        {"type": "string", "enum": ["unknown", "online", "offline", "revoked"]},
+                        "only this state",
+                    ),
+                    *PAGING,
+                ],
+                400,
+            ),
+            "/api/devices/{device_id}": _get(
+                "A device with status and last values",
+                _json(_ref("Device"), "the device"),
+                [DEVICE_ID],
+                404,
+            ),
+            "/api/devices/{device_id}/series": _get(
+                "A series of one device: raw or bucketed (mean, min, max, count)",
+                _json(_ref("Series"), "the series"),
+                [
+                    DEVICE_ID,
+                    {
+                        "name": "kind",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                    },
+                    _query("start", TIME, "from (default: end - 24 h); empty if not before end"),
+                    _query("end", TIME, "to, exclusive (default: now)"),
+                    _query(
+                        "bucket", {"type": "string", "enum": ["raw", "1m", "1h", "1d"]}, "bucket"
+                    ),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000}, "points"),
+                ],
+                400,
+                404,
+            ),
+            "/api/ingest/stats": _get(
+                "Ingestion counters of this hub worker",
+                _json({"type": "object", "required": ["enabled"]}, "counters"),
+                [],
+            ),
+        },
+    }

@@ -1,0 +1,140 @@
+"""Screens of the family web app on a phone (390×844): home, chat, incoming call, call,
+agenda and the facilitator's groups, per language.
+
+Runs a real hub on a temporary SQLite database seeded through the API
+(:mod:`hub.family.demo`) and drives Debian's Chromium with a fake camera: the call
+screens show a real WebRTC call between two signed-in browsers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+AREA = "family"
+PHONE = (390, 844)
+
+
+@contextlib.asynccontextmanager
+async def family_hub(directory: Path) -> AsyncIterator[tuple[str, Any]]:
+    """A hub with the family demo on a fresh SQLite database; yields (base URL, demo)."""
+    from cryptography.fernet import Fernet
+
+    from hub.app import create_app
+    from hub.db import make_engine, make_sessionmaker, upgrade_to_head
+    from hub.family.demo import create_demo_people, seed_demo_family
+    from hub.settings import HubSettings
+    from hub.web.serve import serving
+
+    url = f"sqlite+aiosqlite:///{directory / 'hub.sqlite'}"
+    await upgrade_to_head(url)
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            demo = await create_demo_people(session)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    settings = HubSettings(
+        data_dir=str(directory / "hub-data"),
+        database_url=url,
+        migrate_on_start=False,
+        jwt_secret=secrets.token_urlsafe(32),
+        keysafe_key=Fernet.generate_key().decode("ascii"),
+    )
+    async with serving(create_app(settings)) as base_url:
+        await seed_demo_family(base_url, demo)
+        yield base_url, demo
+
+
+async def _signed_in(browser: Any, base: str, username: str) -> Any:
+    from hub.family.demo import DEMO_PASSWORD
+
+    width, height = PHONE
+    context = await browser.new_context(
+        viewport={"width": width, "height": height},
+        device_scale_factor=1,
+        timezone_id="Europe/Madrid",
+    )
+    page = await context.new_page()
+    await page.goto(f"{base}/login?next=/family")
+    await page.fill("#username", username)
+    await page.fill("#password", DEMO_PASSWORD)
+    await page.click("#signin-submit")
+    await page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+    return page
+
+
+async def _settle(page: Any) -> None:
+    await page.wait_for_selector('#conn[data-state="open"]', timeout=60_000)
+    await page.wait_for_load_state("networkidle")
+
+
+async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
+    """``family-<screen>-<lang>-390x844.png`` for every screen and language."""
+    from playwright.async_api import async_playwright
+
+    from teleassist.chromium import CHROMIUM_ARGS, CHROMIUM_PATH, MEDIA_ARGS
+
+    written: list[Path] = []
+    size = f"{PHONE[0]}x{PHONE[1]}"
+    with tempfile.TemporaryDirectory(prefix="ta-family-shots-") as tmp:
+        async with family_hub(Path(tmp)) as (base, demo), async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM_PATH, headless=True, args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
+            )
+            try:
+                anna = await _signed_in(browser, base, "anna")
+                pere = await _signed_in(browser, base, "pere")
+                laia = await _signed_in(browser, base, "laia")
+
+                async def shot(page: Any, screen: str, lang: str) -> None:
+                    path = out_dir / f"family-{screen}-{lang}-{size}.png"
+                    await page.screenshot(path=str(path))
+                    written.append(path)
+
+                for lang in languages:
+                    await anna.goto(f"{base}/family?lang={lang}")
+                    await _settle(anna)
+                    await anna.wait_for_selector(".alarm")
+                    await shot(anna, "home", lang)
+                    await anna.goto(f"{base}/family/chat/{demo.conversation_id}?lang={lang}")
+                    await _settle(anna)
+                    await anna.wait_for_function(
+                        "() => [...document.querySelectorAll('.msg img')]"
+                        ".every(i => i.complete && i.naturalWidth > 0) && "
+                        "document.querySelectorAll('.msg').length >= 4"
+                    )
+                    await shot(anna, "chat", lang)
+                    await anna.goto(f"{base}/family/agenda?lang={lang}")
+                    await _settle(anna)
+                    await anna.wait_for_selector(".agenda-list .when")
+                    await shot(anna, "agenda", lang)
+                    await laia.goto(f"{base}/family/groups?lang={lang}")
+                    await laia.wait_for_load_state("networkidle")
+                    await shot(laia, "groups", lang)
+                    # A real call: Pere calls Anna; she sees it ring, answers, frames flow.
+                    await anna.goto(f"{base}/family?lang={lang}")
+                    await _settle(anna)
+                    await pere.goto(f"{base}/family/call/u:{demo.users['anna']}?lang={lang}")
+                    await _settle(pere)
+                    await anna.wait_for_selector("#call-answer:visible", timeout=60_000)
+                    await shot(anna, "call-incoming", lang)
+                    await anna.click("#call-answer")
+                    await anna.wait_for_function(
+                        "async () => (await window.taFamily.call.framesDecoded()) > 10",
+                        timeout=60_000,
+                        polling=500,
+                    )
+                    await asyncio.sleep(1.0)
+                    await shot(anna, "call", lang)
+                    await anna.click("#call-hangup")
+                    await pere.wait_for_selector('#call[data-state="over"]', timeout=60_000)
+            finally:
+                await browser.close()
+    return written
