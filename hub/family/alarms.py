@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alerts import Alarm
 from alerts.channels.base import DeliveryResult, Notification
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
@@ -122,6 +123,27 @@ class FamilyPushChannel:
         if not self.live.online(party):
             return DeliveryResult(self.name, False, "stored; the person has no open session")
         return DeliveryResult(self.name, sent > 0, reference=notification.alarm_id)
+
+
+class CircleNotices:
+    """:class:`hub.alarms.effects.FamilyNotices` over the family network's notices."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], live: LiveHub, clock: Clock
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.live = live
+        self.clock = clock
+
+    async def alarm_changed(self, alarm: Alarm, state: str) -> None:
+        """Record the notice and push it to the members whose consent covers alarms."""
+        if not alarm.resident_id.isdigit():
+            return
+        async with self.sessionmaker() as session:
+            await notify_family(
+                session, self.live, int(alarm.resident_id), alarm.id, alarm.rule.value, state,
+                self.clock(),
+            )  # fmt: skip
 
 
 async def post_notice(request: web.Request) -> web.Response:
