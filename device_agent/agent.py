@@ -31,6 +31,8 @@ from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 _BATCH = 50
+# Devices that only speak when the resident acts: silence is not a fault.
+_UNSUPERVISED = frozenset({"tablet", "button"})
 
 
 @dataclass
@@ -196,11 +198,15 @@ class Agent:
             ),
         ]
         stopper = asyncio.create_task(self._stop.wait(), name="agent-stop")
+        pending: set[asyncio.Task[object]] = {stopper, *tasks}  # type: ignore[arg-type]
         try:
-            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stopper and not task.cancelled() and task.exception():
-                    raise task.exception()  # type: ignore[misc]
+            while not stopper.done():
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    # A source may simply end (a file, a finished simulation); a task
+                    # that fails stops the agent, loudly.
+                    if task is not stopper and not task.cancelled() and task.exception():
+                        raise task.exception()  # type: ignore[misc]
             await self._say_goodbye()
         finally:
             for task in [stopper, *tasks]:
@@ -402,7 +408,9 @@ class Agent:
 
     async def _supervise(self, now: datetime) -> None:
         limit = timedelta(seconds=self.runtime.supervision_s)
-        for device_id, (seen, _type, _room) in list(self._last_seen.items()):
+        for device_id, (seen, device_type, _room) in list(self._last_seen.items()):
+            if device_type in _UNSUPERVISED:
+                continue
             if device_id not in self._offline and now - seen > limit:
                 self._offline.add(device_id)
                 _LOGGER.warning("sensor %s silent since %s: reporting it offline", device_id, seen)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Protocol
 
 import aiohttp
 from sqlalchemy import select
@@ -32,19 +31,10 @@ from alerts.emergency import (
     Person,
 )
 from alerts.escalation import NotifyContact
-from alerts.model import Category
 from hub.alarms.settings import AlarmSettings
 from hub.db.models import Device, Home, Resident
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class FamilyNotices(Protocol):
-    """Tells a resident's circle about an alarm (the family network implements it)."""
-
-    async def alarm_changed(self, alarm: Alarm, state: str) -> None:
-        """Record and push the notice of ``alarm`` in ``state`` (open, resolved)."""
-        ...
 
 
 async def build_incident(
@@ -89,7 +79,6 @@ class HubAlarmEffects:
         self._sessionmaker = sessionmaker
         self._http = http
         self.tablet: TabletChannel | None = None
-        self.family: FamilyNotices | None = None
         retry = RetryPolicy(attempts=max(1, settings.emergency_attempts))
         self.gateway = (
             HttpEmergencyGateway(
@@ -132,16 +121,10 @@ class HubAlarmEffects:
         await self.tablet.prompt(device, request, request.sent_at)
 
     async def alarm_received(self, alarm: Alarm, event_id: str | None) -> None:
-        """A new alarm: close the loop on the home's tablet and tell the resident's circle
-        (each linked person's consent decides whether they see it)."""
+        """Close the loop on the home's tablet."""
         device = await self._tablet_of(alarm.home_id)
         if self.tablet is not None and device is not None:
             await self.tablet.alarm_received(device, alarm.id, event_id, alarm.raised_at)
-        if self.family is not None and alarm.category is Category.CARE:
-            try:
-                await self.family.alarm_changed(alarm, "open")
-            except Exception:  # the circle's notice must never hold up the alarm itself
-                _LOGGER.exception("family notice for alarm %s failed", alarm.id)
 
     async def notify(self, alarm: Alarm, action: NotifyContact) -> DeliveryResult:
         """E-mail and/or SMS the contact; the first delivery that works is reported."""

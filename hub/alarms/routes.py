@@ -51,8 +51,6 @@ from hub.alarms.views import alarm_view
 from hub.appkeys import CLOCK, EVENT_SINKS, SESSIONMAKER
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
-from hub.family.alarms import CircleNotices
-from hub.family.live import LIVE_HUB
 from hub.http import ApiError, read_json_object
 from teleassist.config import load_config
 
@@ -413,8 +411,6 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[ALARM_SETTINGS]
     async with aiohttp.ClientSession() as http:
         effects = HubAlarmEffects(settings, app[SESSIONMAKER], http)
-        if LIVE_HUB in app:
-            effects.family = CircleNotices(app[SESSIONMAKER], app[LIVE_HUB], app[CLOCK])
         engine = AlarmEngine(app[SESSIONMAKER], app[CLOCK], AlarmLive(), effects)
         app[ALARM_EFFECTS] = effects
         app[ALARM_ENGINE] = engine

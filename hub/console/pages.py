@@ -85,6 +85,12 @@ async def queue_page(request: web.Request, user: PageUser) -> web.Response:
     return _render(request, user, "queue.html", "queue")
 
 
+@page_requires(*ALARM_READERS)
+async def technical_page(request: web.Request, user: PageUser) -> web.Response:
+    """Technical alarms with their maintenance workflow."""
+    return _render(request, user, "technical.html", "technical")
+
+
 @page_requires(*FIGURE_READERS)
 async def supervisor_page(request: web.Request, user: PageUser) -> web.Response:
     """Service figures for a period, CSV export, who is on shift."""
@@ -96,3 +102,4 @@ def setup(app: web.Application) -> None:
     app.router.add_static(STATIC_PREFIX, HERE / "static", name="console-static")
     app.router.add_get("/console", queue_page)
     app.router.add_get("/console/supervisor", supervisor_page)
+    app.router.add_get("/console/technical", technical_page)

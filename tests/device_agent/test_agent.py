@@ -196,6 +196,24 @@ async def test_check_in_button_also_cancels_and_a_late_press_does_not(tmp_path: 
         assert kinds == ["fall_cancelled", "check_in", "fall"]
 
 
+async def test_a_source_that_ends_does_not_stop_the_agent(tmp_path: Path) -> None:
+    from device_agent.sources.lines import LineSource
+
+    lines = tmp_path / "serial.txt"
+    lines.write_text("h1-pendant panic\n")
+    clock = ManualClock(T0)
+    agent = make_agent(tmp_path, free_port(), clock)
+    agent.sources.append(LineSource(lines))
+    task = asyncio.create_task(agent.run())
+    await eventually(lambda: len(agent.outbox) == 1)
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    agent.stop()
+    async with asyncio.timeout(30):
+        await task
+    agent.outbox.close()
+
+
 # ---------------------------------------------------------------- store and forward
 
 
