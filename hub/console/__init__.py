@@ -6,8 +6,10 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     """Add every console route (the hub lists ``hub.console`` in its ROUTE_MODULES)."""
-    from hub.console import pages, residents, supervision, users
+    from hub.console import calls, maintenance, pages, residents, supervision, users
 
+    calls.setup(app)
+    maintenance.setup(app)
     pages.setup(app)
     residents.setup(app)
     supervision.setup(app)

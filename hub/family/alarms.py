@@ -1,5 +1,7 @@
 """Alarm notices for the circle, and the "I'm on my way" acknowledgement operators see.
 
+With the alarm engine running, the acknowledgement is also a note on the alarm's history.
+
 Alarms themselves belong to the alerts engine; the family network keeps a notice per
 alarm and resident, shows it to the circle members whose consent includes ``alarms``,
 and stores their acknowledgements. :class:`FamilyPushChannel` is the adapter of the
@@ -8,6 +10,7 @@ alerts engine's ``FamilyPush`` port; staff can also post a notice through the AP
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -16,7 +19,11 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alerts.alarm import Actor, ActorKind, Alarm, add_note
 from alerts.channels.base import DeliveryResult, Notification
+from alerts.errors import AlarmError, AlertsError
+from hub.alarms.engine import AlarmNotFound
+from hub.alarms.routes import ALARM_ENGINE
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.clock import Clock
@@ -28,6 +35,8 @@ from hub.family.models import AlarmAcknowledgement, AlarmNotice, CircleLink
 from hub.family.parties import party_names, party_view
 from hub.family.principal import principal_of
 from hub.http import ApiError, read_json_object
+
+_LOGGER = logging.getLogger(__name__)
 
 
 async def alarm_watchers(session: AsyncSession, resident_id: int) -> list[str]:
@@ -186,9 +195,40 @@ async def on_my_way(request: web.Request) -> web.Response:
             await session.flush()
         view = await notice_view(session, notice)
         watchers = await alarm_watchers(session, notice.resident_id)
+        names = await party_names(session, [who.party])
         await session.commit()
+    # The operator sees it on the alarm itself when the hub runs the alarm engine.
+    view["on_alarm"] = await note_on_my_way(
+        request.app, notice.alarm_ref, notice.resident_id, who.party, names[who.party]
+    )
     request.app[LIVE_HUB].publish(watchers, {"type": "alarm.notice", "notice": view})
     return web.json_response(view)
+
+
+async def note_on_my_way(
+    app: web.Application, alarm_ref: str, resident_id: int, party: str, name: str
+) -> bool:
+    """Add "on my way" to the engine's alarm; False when there is no such engine alarm."""
+    engine = app.get(ALARM_ENGINE)
+    if engine is None:
+        return False
+    actor = Actor(ActorKind.CONTACT, party, name)
+    now = app[CLOCK]()
+
+    def change(alarm: Alarm) -> Alarm:
+        if alarm.resident_id != str(resident_id):
+            raise AlarmError(alarm.id, "the notice and the alarm are about different residents")
+        return add_note(alarm, actor, now, f"{name}: on my way (Hi vaig)")
+
+    try:
+        await engine.act(
+            alarm_ref, change, audit_actor=party, audit_action="alarm.family_on_my_way",
+            details={"party": party},
+        )  # fmt: skip
+    except (AlarmNotFound, AlertsError) as err:
+        _LOGGER.info("on-my-way not added to alarm %s: %s", alarm_ref, err)
+        return False
+    return True
 
 
 def setup_routes(app: web.Application) -> None:

@@ -20,6 +20,7 @@ from hub.family import (
     pages,
 )
 from hub.family.access import may_contact
+from hub.family.alarm_bridge import bridge_ctx
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.reminders import REMINDERS, make_reminders, reminders_ctx
 from hub.family.settings import FAMILY_SETTINGS, MEDIA_STORE, SECTION, FamilySettings
@@ -61,5 +62,6 @@ def setup(app: web.Application) -> None:
     pages.setup_routes(app)
     app[REMINDERS] = make_reminders(app)
     app.cleanup_ctx.append(reminders_ctx)
+    app.cleanup_ctx.append(bridge_ctx)
     app.router.add_get("/api/family/ws", live_socket)
     app.cleanup_ctx.append(_calls_ctx)

@@ -22,6 +22,7 @@ from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.http import ApiError
+from hub.outbox.models import OutboxRow
 from hub.outbox.store import SqlOutboxStore
 from integrations.wsocial.delivery import (
     DeliveryWorker,
@@ -90,8 +91,6 @@ async def replay(request: web.Request) -> web.Response:
     store = _store(request)
     if not await store.replay(record_id, now):
         async with request.app[SESSIONMAKER]() as session:
-            from hub.outbox.models import OutboxRow
-
             row = await session.get(OutboxRow, record_id)
         if row is None:
             raise ApiError(404, "not_found", "no such outbox record")

@@ -337,7 +337,7 @@ Action = Callable[[AsyncSession, ServiceRow, dict[str, Any], str, datetime], Awa
 
 
 async def _on_service(request: web.Request, action: Action) -> web.Response:
-    data = await read_json_object(request)
+    data = await read_json_object(request) if request.body_exists else {}
     user = current_user(request)
     now = _now(request)
     async with transaction(request) as session:
@@ -501,6 +501,51 @@ async def report_fault(request: web.Request) -> web.Response:
         return {"maintenance_order": order.id, "due_at": _iso(order.due_at)}
 
     return await _on_service(request, act)
+
+
+@requires(*FIELD_STAFF)
+async def add_device(request: web.Request) -> web.Response:
+    """Add ``{"kind", "device_id"}`` to a running service (credentials shown once if new)."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        device_id = _text(d, "device_id", 64)
+        try:
+            validate_device_id(device_id)
+        except TopicError as err:
+            raise ApiError(422, "invalid_device_id", str(err)) from None
+        creds = await changes.add_device(
+            s, row, _text(d, "kind", 24), device_id, actor=who, now=now
+        )
+        if creds is None:
+            return {"device_id": device_id}
+        return {
+            "device_id": device_id,
+            "credentials": {"username": creds.username, "secret": creds.secret},
+        }
+
+    response = await _on_service(request, act)
+    sync = request.app.get(BROKER_SYNC)
+    if sync is not None:
+        sync.request()
+    return response
+
+
+@requires(*FIELD_STAFF)
+async def remove_device(request: web.Request) -> web.Response:
+    """Remove a device from a running service (revoked, marked for collection)."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        await changes.remove_device(s, row, request.match_info["device_id"], actor=who, now=now)
+
+    response = await _on_service(request, act)
+    sync = request.app.get(BROKER_SYNC)
+    if sync is not None:
+        sync.request()
+    return response
 
 
 @requires(*FIELD_STAFF)
@@ -744,6 +789,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/service/referrals/{reference}/review", review)
     r.add_put("/api/service/referrals/{reference}/contacts", update_contacts)
     r.add_post("/api/service/referrals/{reference}/faults", report_fault)
+    r.add_post("/api/service/referrals/{reference}/devices", add_device)
+    r.add_delete("/api/service/referrals/{reference}/devices/{device_id}", remove_device)
     r.add_get("/api/service/maintenance", list_maintenance)
     r.add_post("/api/service/maintenance/{order_id}/repair", repair)
     r.add_get("/api/service/work-orders", list_work_orders)

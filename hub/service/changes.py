@@ -11,12 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record_audit
 from hub.db.models import Contact, Device, Resident
+from hub.registry.service import (
+    DeviceCredentials,
+    ProvisioningError,
+    provision_device,
+    revoke_device,
+)
 from hub.service import lifecycle as lc
+from hub.service.codes import DEVICE_KINDS, REGISTRY_TYPE
 from hub.service.errors import InvalidTransition
 from hub.service.maintenance import MaintenanceOrder, close_order, open_order
 from hub.service.models import DeviceCollectionRow, MaintenanceOrderRow, ServiceRow
+from hub.service.outbox import emit
 from hub.service.referral import ReferralContact
-from hub.service.store import NotFound, apply, as_domain
+from hub.service.social import device_event
+from hub.service.store import NotFound, apply, as_domain, edit_plan, latest_plan
 
 
 async def suspend(
@@ -173,3 +182,89 @@ async def replace_contacts(
     await record_audit(
         session, actor, "service.contacts", f"service:{row.reference}", details, at=now
     )
+
+
+def _require_running(row: ServiceRow, action: str) -> None:
+    if row.state not in ("active", "suspended"):
+        raise InvalidTransition(action, row.state)
+
+
+async def add_device(
+    session: AsyncSession, row: ServiceRow, kind: str, device_id: str, *, actor: str, now: datetime
+) -> DeviceCredentials | None:
+    """Add a device to a running service: registered (credentials returned once if new),
+    its kind added to the care plan (new version) and the social record told."""
+    _require_running(row, "add a device to")
+    if kind not in DEVICE_KINDS:
+        raise InvalidTransition("add a device to", row.state, f"unknown device kind {kind!r}")
+    resident = await session.get(Resident, row.resident_id)
+    assert resident is not None
+    device = await session.get(Device, device_id)
+    credentials: DeviceCredentials | None = None
+    if device is None:
+        try:
+            _, credentials = await provision_device(
+                session,
+                device_id=device_id,
+                home_id=resident.home_id,
+                device_type=REGISTRY_TYPE[kind],
+                resident_id=resident.id,
+                actor=actor,  # type: ignore[index]
+            )
+        except ProvisioningError as err:
+            raise InvalidTransition("add a device to", row.state, err.message) from None
+    elif device.home_id != resident.home_id or device.state == "revoked":
+        raise InvalidTransition(
+            "add a device to", row.state, f"device {device_id!r} is not available"
+        )
+    plan = await latest_plan(session, row.id)
+    if plan is not None and kind not in plan.devices:
+        await edit_plan(session, row, {"devices": [*plan.devices, kind]}, actor=actor, now=now)
+    assert row.resident_id is not None
+    await emit(session, device_event(row.resident_id, device_id, kind, now, now), now)
+    await record_audit(
+        session,
+        actor,
+        "service.add_device",
+        f"service:{row.reference}",
+        {"device": device_id, "kind": kind},
+        at=now,
+    )
+    return credentials
+
+
+async def remove_device(
+    session: AsyncSession, row: ServiceRow, device_id: str, *, actor: str, now: datetime
+) -> None:
+    """Take a device out of a running service: revoked in the registry, marked for
+    collection, the social record told (the plan is edited separately if wanted)."""
+    _require_running(row, "remove a device from")
+    resident = await session.get(Resident, row.resident_id)
+    device = await session.get(Device, device_id)
+    if device is None or resident is None or device.home_id != resident.home_id:
+        raise NotFound(f"device {device_id!r} is not in this resident's home")
+    if device.state == "revoked":
+        raise InvalidTransition("remove", "revoked", f"device {device_id!r} was already removed")
+    await revoke_device(session, device_id, actor=actor, reason=f"removed from {row.reference}")
+    session.add(DeviceCollectionRow(service_id=row.id, device_id=device_id, marked_at=now))
+    installed = device.created_at if device.created_at <= now else now
+    await emit(
+        session,
+        device_event(resident.id, device_id, _kind_of(device.type), installed, now, removed_at=now),
+        now,
+    )
+    await record_audit(
+        session,
+        actor,
+        "service.remove_device",
+        f"service:{row.reference}",
+        {"device": device_id},
+        at=now,
+    )
+
+
+def _kind_of(registry_type: str) -> str:
+    for kind, rtype in REGISTRY_TYPE.items():
+        if rtype == registry_type:
+            return kind
+    return registry_type

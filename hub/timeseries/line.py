@@ -46,7 +46,10 @@ class LineProtocolWriter:
 
     async def start(self) -> None:
         """Create the HTTP client."""
-        self.client = InfluxDBClientAsync(url=self.url, token=self.token, org=self.org)
+        # Generous timeout: a loaded server answers late; a failed batch is retried anyway.
+        self.client = InfluxDBClientAsync(
+            url=self.url, token=self.token, org=self.org, timeout=60_000
+        )
 
     async def close(self) -> None:
         """Close the HTTP client."""

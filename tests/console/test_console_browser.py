@@ -234,3 +234,48 @@ async def test_a_social_worker_reads_but_cannot_act(
     await expect(page.locator("[data-call]")).to_have_count(0)
     await expect(page.locator("#keysafe-show")).to_have_count(0)
     await page.context.close()
+
+
+async def test_technical_alarm_maintenance_workflow(
+    chromium: Browser, console_hub: ConsoleHub
+) -> None:
+    hub = console_hub
+    rid = hub.ids.residents[1]
+    await raise_demo_alarm(hub.app, rid, hub.ids.devices[rid][3], protocol.LowBattery(percent=8))
+    page = await signed_in(chromium, hub, "anna")
+    # Technical alarms stay out of the care queue.
+    await expect(item(page, "Antonio García López")).to_have_count(0)
+    await page.click("#nav-technical")
+    row = page.locator("#technical tbody tr", has_text="Antonio García López")
+    await expect(row).to_contain_text("Low battery")
+    await expect(row.locator("[data-status]")).to_have_text("To do")
+    await row.get_by_role("button", name="Acknowledge").click()
+    await expect(row.locator("[data-status]")).to_have_text("Acknowledged")
+    await row.locator("input[type=datetime-local]").fill("2026-11-24T10:30")
+    await row.get_by_role("button", name="Plan visit").click()
+    await expect(row.locator("[data-status]")).to_contain_text("Visit planned")
+    await row.get_by_role("button", name="Fixed").click()
+    await expect(row.locator("[data-status]")).to_have_text("Fixed")
+    await row.get_by_role("button", name="Close alarm").click()
+    await expect(row).to_have_count(0)
+    assert page.errors == []  # type: ignore[attr-defined]
+    await page.context.close()
+
+
+async def test_wellbeing_call_agenda(chromium: Browser, console_hub: ConsoleHub) -> None:
+    hub = console_hub
+    planner = await signed_in(chromium, hub, "laia")
+    await planner.goto(hub.url + "/console/calls")
+    await planner.select_option("#plan-resident", label="Margaret Wilson")
+    await planner.select_option("#plan-reason", "other")
+    await planner.fill("#plan-due", "2026-01-01T10:00")
+    await planner.fill("#plan-notes", "Check the new hearing aid")
+    await planner.get_by_role("button", name="Plan", exact=True).click()
+    row = planner.locator("#calls tbody tr", has_text="Margaret Wilson")
+    await expect(row).to_contain_text("Check the new hearing aid")
+    await expect(row).to_contain_text("overdue")
+    await row.get_by_role("button", name="Reached: fine").click()
+    await expect(row).to_have_count(0)
+    await expect(planner.locator("#done-calls")).to_contain_text("Margaret Wilson")
+    assert planner.errors == []  # type: ignore[attr-defined]
+    await planner.context.close()

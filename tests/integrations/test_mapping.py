@@ -153,3 +153,8 @@ def test_every_coded_input_value_has_a_concept() -> None:
         assert f"outcome_{outcome}" in keys, outcome
     for risk in get_args(RiskKind):
         assert risk in keys, risk
+
+
+def test_an_empty_bundle_is_refused() -> None:
+    with pytest.raises(MappingError, match="at least one resource"):
+        transaction_bundle([])
