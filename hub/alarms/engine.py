@@ -62,6 +62,7 @@ from hub.alarms.live import AlarmLive
 from hub.alarms.views import alarm_view
 from hub.audit import record_audit
 from hub.clock import Clock
+from hub.outbox.alarms import enqueue_resolved_alarm
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ class _Cached:
 
 
 RECENT_IDS = 100_000
+FLUSH_BATCH = 200
 
 
 class AlarmNotFound(LookupError):
@@ -191,8 +193,7 @@ class AlarmEngine:
             result = evaluate(cached.plan, cached.state, event)
             self._remember(event.message_id)
             significant = (
-                not cached.stored
-                or result.detections
+                result.detections
                 or result.prompts
                 or result.state.timer_fields() != cached.state.timer_fields()
             )
@@ -239,7 +240,9 @@ class AlarmEngine:
     async def _write(self, session: AsyncSession, cached: _Cached, now: datetime) -> None:
         """Stage the resident's state and its applied message ids in ``session``."""
         state = cached.state
-        await store.save_state(session, state, next_deadline(cached.plan, state), now)
+        await store.save_state(
+            session, state, next_deadline(cached.plan, state), now, known_new=not cached.stored
+        )
         cached.stored = True
         ids, cached.pending = cached.pending, []
         try:
@@ -253,23 +256,30 @@ class AlarmEngine:
         if len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)
 
-    async def flush(self) -> int:
-        """Write cached rule states changed by routine events; returns how many."""
+    async def flush(self, batch: int = FLUSH_BATCH) -> int:
+        """Write cached rule states changed by routine events; returns how many.
+
+        Small transactions (``batch`` residents each) keep the database's write lock
+        short, so an alarm never waits long behind a flush.
+        """
         dirty = sorted((c.state.home_id, rid) for rid, c in self._cache.items() if c.dirty)
-        if not dirty:
-            return 0
-        async with contextlib.AsyncExitStack() as stack:
-            for home_id in sorted({home for home, _ in dirty}):
-                await stack.enter_async_context(self._lock(home_id))
-            now = self._clock()
-            written = [self._cache[rid] for _, rid in dirty if self._cache[rid].dirty]
-            async with self._sessionmaker() as session:
-                for cached in written:
-                    await self._write(session, cached, now)
-                await session.commit()
-            for cached in written:
-                cached.dirty = False
-        return len(written)
+        written = 0
+        for start in range(0, len(dirty), batch):
+            chunk = dirty[start : start + batch]
+            async with contextlib.AsyncExitStack() as stack:
+                for home_id in sorted({home for home, _ in chunk}):
+                    await stack.enter_async_context(self._lock(home_id))
+                now = self._clock()
+                entries = [self._cache[rid] for _, rid in chunk if self._cache[rid].dirty]
+                async with self._sessionmaker() as session:
+                    for cached in entries:
+                        await self._write(session, cached, now)
+                    await session.commit()
+                for cached in entries:
+                    cached.dirty = False
+                written += len(entries)
+            await asyncio.sleep(0)  # let urgent work run between chunks
+        return written
 
     async def _apply(
         self,
@@ -294,6 +304,9 @@ class AlarmEngine:
             if change.change is Change.RAISED:
                 # Raised when detected (a timer due during downtime keeps its true age).
                 alarm = _raised_at(alarm, min(detection.at, now))
+                if self.live.subscribers:
+                    # Published to open operator screens right after this commit.
+                    alarm = present(alarm, now)
                 change = AlarmChange(alarm, change.change)
                 await store.insert_alarm(session, alarm, next_escalation(policy, alarm), now)
                 versions[alarm.id] = 1
@@ -338,6 +351,8 @@ class AlarmEngine:
 
     async def run_due(self) -> int:
         """Fire due rule timers and escalation steps; returns how many were handled."""
+        # Cached states first, so every resident's next timer is in the database.
+        await self.flush()
         now = self._clock()
         async with self._sessionmaker() as session:
             residents = await store.due_residents(session, now)
@@ -463,6 +478,9 @@ class AlarmEngine:
                 await record_audit(
                     session, audit_actor, audit_action, f"alarm:{alarm_id}", details, at=now
                 )
+                if alarm.is_open and not after.is_open:
+                    # The outcome goes to the social record in the same transaction.
+                    await enqueue_resolved_alarm(session, after)
                 await session.commit()
             self.publish(live_kind, after, now)
             self.wakeup.set()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 
 import msgspec
@@ -36,6 +37,7 @@ QUEUE_SIZE = 10_000
 WORKERS = 4
 REPLAY_WINDOW = timedelta(hours=6)
 RETRIES = 4
+SLOW_S = 0.25
 RETRY_DELAY_S = 0.5
 REPLAY_LIMIT = 200_000
 
@@ -143,6 +145,15 @@ class AlarmSink:
             await self._handle(item)
 
     async def _handle(self, item: HomeEvent) -> None:
+        began = time.monotonic()
+        try:
+            await self._handle_with_retries(item)
+        finally:
+            took = time.monotonic() - began
+            if took > SLOW_S:
+                _LOGGER.warning("alarm engine took %.0f ms for %s", took * 1000, item.message_id)
+
+    async def _handle_with_retries(self, item: HomeEvent) -> None:
         engine = self.engine
         if engine is None:  # pragma: no cover - started with an engine
             return

@@ -153,10 +153,15 @@ async def load_state(session: AsyncSession, resident_id: str) -> ResidentState |
 
 
 async def save_state(
-    session: AsyncSession, state: ResidentState, next_due: datetime | None, now: datetime
+    session: AsyncSession,
+    state: ResidentState,
+    next_due: datetime | None,
+    now: datetime,
+    *,
+    known_new: bool = False,
 ) -> None:
-    """Insert or replace a resident's rule state."""
-    row = await session.get(RuleStateRow, state.resident_id)
+    """Insert or replace a resident's rule state (``known_new``: skip the lookup)."""
+    row = None if known_new else await session.get(RuleStateRow, state.resident_id)
     data = to_json(state)
     if row is None:
         session.add(

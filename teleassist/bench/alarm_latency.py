@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -66,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--no-warmup",
+        dest="warmup",
+        action="store_false",
+        help="skip the warm-up (one motion event per home before measuring)",
+    )
+    parser.add_argument("--keep-log", default="", help="copy the hub's log to this file")
 
 
 async def _seed(database_url: str, homes: int) -> None:
@@ -167,6 +175,27 @@ def _hub_env(broker_port: int) -> dict[str, str]:
     return env
 
 
+def _warm_up(broker_port: int, homes: int) -> None:
+    """One motion event per home (QoS 1), so the hub has every home's state."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"warm-{secrets.token_hex(3)}")
+    client.connect("127.0.0.1", broker_port)
+    client.loop_start()
+    try:
+        for home in range(1, homes + 1):
+            message = envelope(
+                Motion(room="hall"), id=new_message_id(), ts=datetime.now(UTC), seq=0
+            )
+            info = client.publish(
+                device_topic(f"b{home}-motion", Channel.EVENT), encode(message), qos=1
+            )
+            if home % 500 == 0:
+                info.wait_for_publish(timeout=30)
+                time.sleep(0.2)  # a realistic trickle, not a flood
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
 def _start_hub(
     work: Path, database_url: str, broker_port: int, port: int
 ) -> tuple[subprocess.Popen[bytes], Any]:
@@ -258,6 +287,10 @@ async def _drive(
                     await asyncio.wait_for(warm.wait(), timeout=0.5)
                 if warm.is_set():
                     break
+            if args.warmup:
+                # Steady state: every home has sent something before the measurement.
+                await asyncio.to_thread(_warm_up, broker_port, homes)
+                await asyncio.sleep(5.0)
             background = _Background(
                 broker_port,
                 homes,
@@ -316,6 +349,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     """Run and print figures, then the JSON line."""
     with tempfile.TemporaryDirectory(prefix="ta-bench-alarm-") as tmp:
         data = asyncio.run(_measure(args, Path(tmp)))
+        if args.keep_log:
+            shutil.copyfile(Path(tmp) / "hub.log", args.keep_log)
     print(
         f"homes {data['homes']}: {data['alarms_received']}/{data['alarms_sent']} alarms on the"
         f" operator socket; p50 {data['p50_ms']} ms, p99 {data['p99_ms']} ms,"
