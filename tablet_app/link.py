@@ -186,16 +186,8 @@ class HubLink:
         while True:
             try:
                 await self._session()
-            except* aiomqtt.MqttError as group:
-                _LOGGER.info("hub link down: %s", group.exceptions[0])
-            else:  # pragma: no cover - a session only ends by an error or cancellation
-                continue
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                # A stop request that arrived while a child task failed can be folded
-                # into the error group by TaskGroup; never let it turn into a reconnect.
-                self._set_offline()
-                raise asyncio.CancelledError
+            except aiomqtt.MqttError as err:
+                _LOGGER.info("hub link down: %s", err)
             if self._connected.is_set():
                 failures = 0
             self._set_offline()
@@ -248,14 +240,25 @@ class HubLink:
             self._connected.set()
             self.callbacks.on_online(True)
             _LOGGER.info("hub link up as %s", self.device_id)
+            # Plain tasks + asyncio.wait rather than a TaskGroup: on Python 3.11 a failing
+            # TaskGroup child leaves the parent's cancel count raised, which later turns a
+            # stop request into a swallowed timeout (the link then never stops).
+            tasks = [
+                asyncio.create_task(self._flush(client)),
+                asyncio.create_task(self._heartbeat(client)),
+                asyncio.create_task(self._receive(client)),
+            ]
             try:
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(self._flush(client))
-                    group.create_task(self._heartbeat(client))
-                    group.create_task(self._receive(client))
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             except asyncio.CancelledError:
                 await self._goodbye(client, status_topic)
                 raise
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for task in done:
+                task.result()  # re-raise the MqttError that ended the session
 
     async def _goodbye(self, client: aiomqtt.Client, status_topic: str) -> None:
         # A clean shutdown is not a failure: say so, so the hub does not raise an alarm.
