@@ -62,6 +62,7 @@ from hub.alarms.live import AlarmLive
 from hub.alarms.views import alarm_view
 from hub.audit import record_audit
 from hub.clock import Clock
+from hub.outbox.alarms import enqueue_resolved_alarm
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -477,6 +478,9 @@ class AlarmEngine:
                 await record_audit(
                     session, audit_actor, audit_action, f"alarm:{alarm_id}", details, at=now
                 )
+                if alarm.is_open and not after.is_open:
+                    # The outcome goes to the social record in the same transaction.
+                    await enqueue_resolved_alarm(session, after)
                 await session.commit()
             self.publish(live_kind, after, now)
             self.wakeup.set()

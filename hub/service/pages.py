@@ -25,6 +25,7 @@ from hub.service import installation, store
 from hub.service.api import CATALOG, order_json, plan_json, service_json
 from hub.service.codes import (
     CARE_LEVELS,
+    DEVICE_KINDS,
     DISCHARGE_REASONS,
     MOBILITIES,
     SUSPENSION_REASONS,
@@ -147,6 +148,7 @@ async def referral_page(request: web.Request) -> web.Response:
         history=history,
         order_id=order_id,
         care_levels=CARE_LEVELS,
+        device_kinds=DEVICE_KINDS,
         suspension_reasons=SUSPENSION_REASONS,
         discharge_reasons=DISCHARGE_REASONS,
         current="referrals",

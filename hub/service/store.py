@@ -21,7 +21,7 @@ from hub.db.models import Contact, Home, Resident
 from hub.service import lifecycle as lc
 from hub.service.care import CarePlan, initial_plan, plan_for_level, revise_plan
 from hub.service.codes import OPEN_STATES
-from hub.service.errors import DuplicateReferral, InvalidTransition, ServiceError
+from hub.service.errors import DuplicateReferral, InvalidCarePlan, InvalidTransition, ServiceError
 from hub.service.models import CarePlanRow, ServiceRow, StateChangeRow, SuspensionRow
 from hub.service.outbox import emit
 from hub.service.referral import (
@@ -425,6 +425,27 @@ async def assess(
     return plan
 
 
+_INT_FIELDS = (
+    "wellbeing_call_every_days",
+    "escalate_to_contact_after_min",
+    "escalate_to_112_after_min",
+    "review_every_days",
+)
+
+
+def _check_plan_types(changes: dict[str, Any]) -> None:
+    """JSON types of a plan edit (values are checked by the domain afterwards)."""
+    for key in _INT_FIELDS:
+        if key in changes and (not isinstance(changes[key], int) or isinstance(changes[key], bool)):
+            raise InvalidCarePlan(f"{key} must be a whole number")
+    for key in ("notes", "check_in_deadline"):
+        if key in changes and not isinstance(changes[key], str):
+            raise InvalidCarePlan(f"{key} must be text")
+    devices = changes.get("devices", [])
+    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+        raise InvalidCarePlan("devices must be a list of device kinds")
+
+
 async def edit_plan(
     session: AsyncSession, row: ServiceRow, changes: dict[str, Any], *, actor: str, now: datetime
 ) -> CarePlan:
@@ -432,12 +453,11 @@ async def edit_plan(
     current = await latest_plan(session, row.id)
     if current is None or row.state == "discharged":
         raise InvalidTransition("edit the care plan of", row.state)
-    if "check_in_deadline" in changes and isinstance(changes["check_in_deadline"], str):
+    _check_plan_types(changes)
+    if "check_in_deadline" in changes:
         try:
             changes["check_in_deadline"] = time.fromisoformat(changes["check_in_deadline"])
         except ValueError:
-            from hub.service.errors import InvalidCarePlan
-
             raise InvalidCarePlan("check_in_deadline must be HH:MM") from None
     plan = revise_plan(plan_from_row(current), now, actor, **changes)
     session.add(_plan_row(row.id, plan))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -163,6 +164,12 @@ class Supervisor:
         """Store and hand on the events produced so far, and write state changes."""
         pending, self._pending = self._pending, []
         for device, body, when, state in pending:
+            message_id = f"hub-{uuid.uuid4().hex}"
+            if isinstance(body, DeviceOffline) and body.reason == "supervision":
+                silent_id = await self._confirm_silence(device)
+                if silent_id is None:
+                    continue
+                message_id = silent_id
             if state in ("online", "offline"):
                 reason = getattr(body, "reason", "connected") if state == "offline" else "heard"
                 async with self.sessionmaker() as session:
@@ -185,13 +192,38 @@ class Supervisor:
                     device_type=device.type,
                     home_id=device.home_id,
                     resident_id=device.resident_id,
-                    message_id=f"hub-{uuid.uuid4().hex}",
+                    message_id=message_id,
                     device_ts=when,
                     received_at=when,
                     seq=0,
                     body=body,
                 )
             )
+
+    async def _confirm_silence(self, device: DeviceInfo) -> str | None:
+        """Check ``last_seen`` in the database before declaring a device silent.
+
+        With several hub workers in the shared subscription, another worker may have heard
+        the device (its presence writer updates ``last_seen``). Returns the event's message
+        id — derived from the device and its last-seen time, so two workers reaching the same
+        verdict store one event — or ``None`` when the device was heard after all.
+        """
+        async with self.sessionmaker() as session:
+            db_seen = await session.scalar(
+                select(Device.last_seen).where(Device.id == device.device_id)
+            )
+        watch = self.watches.get(device.device_id)
+        if watch is None:
+            return None
+        if db_seen is not None and self.clock() - db_seen <= watch.interval:
+            watch.last_seen = max(watch.last_seen, db_seen)
+            watch.online = True
+            return None
+        seen = db_seen or watch.last_seen
+        digest = hashlib.sha1(  # an id, not a secret
+            f"{device.device_id}|{seen.isoformat()}".encode(), usedforsecurity=False
+        ).hexdigest()
+        return f"hub-offline-{digest}"
 
     async def run(self) -> None:
         """Check deadlines every ``check_every_s`` and flush whenever something happened."""

@@ -59,8 +59,9 @@ def _form(person: tuple[str, str, str, str, str]) -> dict[str, Any]:
     }
 
 
-async def _seed(session: AsyncSession) -> int:
-    """Referrals at every step; returns the id of a half-done, overdue work order."""
+async def _seed(session: AsyncSession) -> tuple[int, str]:
+    """Referrals at every step; the id of a half-done, overdue work order and the
+    reference of an active service."""
     now = utc_now()
     who = "coordinator"
     rows = []
@@ -111,7 +112,7 @@ async def _seed(session: AsyncSession) -> int:
     decision = store.Assessment("high", "GIR-01", confirm_new_person=True)
     await store.assess(session, ordered, decision, actor=who, now=now - timedelta(days=1))
     await installation.create_work_order(session, ordered, actor=who, now=now - timedelta(hours=20))
-    return late.id
+    return late.id, active.reference
 
 
 async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
@@ -135,7 +136,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
             async with app[SESSIONMAKER]() as session, session.begin():
                 await create_user(session, "coordinator", PASSWORD, Role.COORDINATOR)
                 await create_user(session, "installer", PASSWORD, Role.INSTALLER)
-                order_id = await _seed(session)
+                order_id, active_reference = await _seed(session)
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(
                     executable_path=CHROMIUM_PATH, headless=True, args=list(CHROMIUM_ARGS)
@@ -146,6 +147,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                             ("form", None, "/service/apply"),
                             ("list", "coordinator", "/service"),
                             ("work_order", "installer", f"/service/work-orders/{order_id}"),
+                            ("referral", "coordinator", f"/service/referrals/{active_reference}"),
                             ("figures", "coordinator", "/service/figures"),
                         ]
                         for screen, user, path in screens:

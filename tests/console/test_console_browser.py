@@ -260,3 +260,22 @@ async def test_technical_alarm_maintenance_workflow(
     await expect(row).to_have_count(0)
     assert page.errors == []  # type: ignore[attr-defined]
     await page.context.close()
+
+
+async def test_wellbeing_call_agenda(chromium: Browser, console_hub: ConsoleHub) -> None:
+    hub = console_hub
+    planner = await signed_in(chromium, hub, "laia")
+    await planner.goto(hub.url + "/console/calls")
+    await planner.select_option("#plan-resident", label="Margaret Wilson")
+    await planner.select_option("#plan-reason", "other")
+    await planner.fill("#plan-due", "2026-01-01T10:00")
+    await planner.fill("#plan-notes", "Check the new hearing aid")
+    await planner.get_by_role("button", name="Plan", exact=True).click()
+    row = planner.locator("#calls tbody tr", has_text="Margaret Wilson")
+    await expect(row).to_contain_text("Check the new hearing aid")
+    await expect(row).to_contain_text("overdue")
+    await row.get_by_role("button", name="Reached: fine").click()
+    await expect(row).to_have_count(0)
+    await expect(planner.locator("#done-calls")).to_contain_text("Margaret Wilson")
+    assert planner.errors == []  # type: ignore[attr-defined]
+    await planner.context.close()

@@ -323,6 +323,14 @@ async def test_care_plan_versions_level_change_and_review(
         hub_client, f"{base}/care-plan", worker, {"review_every_days": 900}, status=422
     )
     assert bad["error"] == "invalid_care_plan"
+    for bad_value in (
+        {"wellbeing_call_every_days": None},
+        {"notes": 3},
+        {"devices": "pendant"},
+        {"wellbeing_call_every_days": True},
+    ):
+        typed = await post(hub_client, f"{base}/care-plan", worker, bad_value, status=422)
+        assert typed["error"] == "invalid_care_plan"
     bad_time = await post(
         hub_client, f"{base}/care-plan", worker, {"check_in_deadline": "25:00"}, status=422
     )

@@ -148,6 +148,11 @@ async def test_application_to_active_service(
     await coord.fill("#abss_area", "BCN-03")
     await coord.click("#actions button[type=submit]")
     await expect(coord.locator("h2", has_text="Care plan (version 1)")).to_be_visible()
+    # The care plan is editable: a new version with weekly wellbeing calls.
+    await coord.click("summary:text('Edit the plan')")
+    await coord.fill("#wellbeing_call_every_days", "7")
+    await coord.click("#plan-form button[type=submit]")
+    await expect(coord.locator("h2", has_text="Care plan (version 2)")).to_be_visible()
     await coord.click("text=Create the installation work order")
     await coord.wait_for_url(re.compile(r"/service/work-orders/\d+$"))
     order_path = coord.url.removeprefix(base)

@@ -21,6 +21,12 @@ function collect(form) {
   for (const el of form.elements) {
     if (!el.name || el.disabled) continue;
     let value;
+    if (el.type === "checkbox" && el.dataset.list !== undefined) {
+      // A group of checkboxes with one name: the list of the checked values.
+      if (!Array.isArray(body[el.name])) body[el.name] = [];
+      if (el.checked) body[el.name].push(el.value);
+      continue;
+    }
     if (el.type === "checkbox") value = el.checked;
     else if (el.type === "radio") { if (!el.checked) continue; value = el.value; }
     else if (el.dataset.type === "bool") value = el.value === "true";

@@ -32,9 +32,7 @@ async def _hub(
         settings,
         ingest_client_id=f"hub-{tag}",
         ingest_share_group=f"g{tag}",
-        ingest_flush_interval_s=0.05,
-        supervision_check_s=0.2,
-        **over,
+        **({"ingest_flush_interval_s": 0.05, "supervision_check_s": 0.2} | over),
     )
     app = create_app(settings, mqtt=MqttSettings(host=broker.host, port=broker.port))
     sink = RecordingSink()
@@ -143,3 +141,45 @@ async def test_state_rebuilt_at_start(
     await eventually(lambda: len(sink.events) == 1)
     assert sink.events[0].device_id == f"{tag}-stale"
     assert sink.events[0].type == "device_offline"
+
+
+async def test_device_heard_by_another_worker_stays_online(
+    aiohttp_client: Any, hub_settings: HubSettings, mosquitto: MosquittoBroker
+) -> None:
+    tag = secrets.token_hex(4)
+    from hub.db import make_engine, make_sessionmaker
+
+    engine = make_engine(hub_settings.database_url)
+    await seed_home(make_sessionmaker(engine), {f"{tag}-pir": "motion"})
+    await engine.dispose()
+    client, sink = await _hub(
+        aiohttp_client, hub_settings, mosquitto, tag, supervision_check_s=3600.0
+    )
+    supervisor = client.app[SUPERVISOR]
+    watch = supervisor.watches[f"{tag}-pir"]
+    # This worker has not heard it for hours, but another worker wrote a fresh last_seen.
+    watch.last_seen = datetime.now(UTC) - timedelta(hours=5)
+    async with client.app[SESSIONMAKER]() as session:
+        row = await session.get(Device, f"{tag}-pir")
+        assert row is not None
+        row.last_seen = datetime.now(UTC)
+        await session.commit()
+    assert supervisor.check() == 1
+    await supervisor.flush()
+    assert watch.online
+    assert sink.events == []
+    # Truly silent: one offline event, and a second verdict on the same silence is the same event.
+    async with client.app[SESSIONMAKER]() as session:
+        row = await session.get(Device, f"{tag}-pir")
+        assert row is not None
+        row.last_seen = datetime.now(UTC) - timedelta(hours=5)
+        await session.commit()
+    watch.last_seen = datetime.now(UTC) - timedelta(hours=5)
+    supervisor.check()
+    await supervisor.flush()
+    watch.online = True
+    supervisor.check()
+    await supervisor.flush()
+    await eventually(lambda: len(sink.events) == 1)
+    assert sink.events[0].type == "device_offline"
+    assert client.app[INGESTER].stats.duplicates == 0
