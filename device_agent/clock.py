@@ -38,15 +38,20 @@ class SystemClock:
 
 
 class AcceleratedClock:
-    """Simulated time running ``speed`` times faster than real time from ``start``."""
+    """Simulated time running ``speed`` times faster than real time from ``start``.
 
-    def __init__(self, start: datetime, speed: float) -> None:
+    With ``cap_at_wall_clock`` it never runs ahead of the real clock: once it has caught
+    up it moves at real speed (a hub refuses timestamps from its future).
+    """
+
+    def __init__(self, start: datetime, speed: float, *, cap_at_wall_clock: bool = False) -> None:
         if start.tzinfo is None:
             raise ValueError("the clock's start must be timezone-aware")
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.start = start.astimezone(UTC)
         self.speed = speed
+        self.cap_at_wall_clock = cap_at_wall_clock
         self._loop_start: float | None = None
 
     def _elapsed(self) -> float:
@@ -55,13 +60,19 @@ class AcceleratedClock:
             self._loop_start = loop.time()
         return (loop.time() - self._loop_start) * self.speed
 
+    def _caught_up(self, simulated: datetime) -> bool:
+        return self.cap_at_wall_clock and simulated >= datetime.now(UTC)
+
     def now(self) -> datetime:
         """Simulated now."""
-        return self.start + timedelta(seconds=self._elapsed())
+        simulated = self.start + timedelta(seconds=self._elapsed())
+        return datetime.now(UTC) if self._caught_up(simulated) else simulated
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of simulated time (``seconds / speed`` of real time)."""
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
+        simulated = self.start + timedelta(seconds=self._elapsed())
+        speed = 1.0 if self._caught_up(simulated) else self.speed
+        await asyncio.sleep(max(0.0, seconds) / speed)
 
 
 class ManualClock:

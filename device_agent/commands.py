@@ -24,7 +24,7 @@ class RuntimeSettings:
     """What the hub can change at run time with ``configure``."""
 
     supervision_s: int = 7500
-    heartbeat_s: int = 300
+    heartbeat_s: int = 120
     fall_cancel_s: int = 30
     language: Language = "ca"
     inactivity_windows: tuple[protocol.InactivityWindow, ...] = ()

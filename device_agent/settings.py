@@ -20,7 +20,7 @@ class AgentSettings(msgspec.Struct, kw_only=True, frozen=True):
     gateway_id: str = "demo-gw"
     queue_path: str = "/var/lib/teleassist/agent-queue.sqlite3"
     queue_max_messages: Annotated[int, Meta(ge=1)] = 100_000
-    heartbeat_s: Annotated[int, Meta(ge=10, le=86_400)] = 300
+    heartbeat_s: Annotated[int, Meta(ge=10, le=86_400)] = 120
     supervision_s: Annotated[int, Meta(ge=30, le=86_400)] = 7500
     fall_cancel_s: Annotated[int, Meta(ge=5, le=120)] = 30
     telemetry_qos: Literal[0, 1] = 0

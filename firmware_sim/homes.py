@@ -38,6 +38,7 @@ class HomeRun:
     home_id: str
     profile: str
     records: int
+    events: int
     delivered: int
     published: int
     incidents: int
@@ -59,7 +60,7 @@ async def run_homes(
     tz = ZoneInfo("Europe/Madrid")
     start_day = (datetime.now(tz) - timedelta(days=days)).date()
     midnight = datetime.combine(start_day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
-    clock = AcceleratedClock(midnight, speed)
+    clock = AcceleratedClock(midnight, speed, cap_at_wall_clock=True)
     agents: list[tuple[Agent, SimSource, str, int]] = []
     for i in range(homes):
         home = standard_home(f"{prefix}{i:03d}")
@@ -73,7 +74,7 @@ async def run_homes(
             # Heartbeats in simulated time. At high speeds the event loop lags behind
             # the simulated clock, which would look like silent sensors: supervise
             # only once a day.
-            heartbeat_s=300,
+            heartbeat_s=120,
             supervision_s=86_400,
         )
         agent = Agent(
@@ -116,6 +117,7 @@ async def run_homes(
             agent.gateway_id.removesuffix("-gw"),
             profile,
             len(source.trace.records),
+            len(source.trace.events()),
             source.delivered,
             agent.counters.published,
             incidents,

@@ -17,7 +17,7 @@ from firmware_sim.routine import Act, Segment, Timeline
 
 # Reporting intervals (minutes) of the modelled devices.
 THERMOMETER_EVERY = 10.0
-BATTERY_EVERY = 60.0
+BATTERY_EVERY = 20.0  # also the check-in the hub supervises (30 min for pendants)
 PLUG_EVERY = 30.0
 PIR_BLIND = 1.0  # a PIR ignores movement for a minute after it fired
 LOW_TEMP_C = 16.0  # thresholds configured in the thermometers
@@ -193,7 +193,7 @@ def thermometers(
 def batteries(
     home: HomeSpec, faults: Faults, rng: random.Random, first: float, last: float, out: list[Emit]
 ) -> dict[str, list[tuple[float, float]]]:
-    """Hourly battery level of battery devices, slowly draining; low-battery events.
+    """Battery level every 20 minutes (the sensor's check-in), slowly draining; low-battery events.
     Returns each device's low periods (start, end), the ground truth of battery incidents."""
     lows: dict[str, list[tuple[float, float]]] = {}
     for dev in home.devices:

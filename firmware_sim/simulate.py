@@ -42,10 +42,10 @@ FIRMWARE = "teleassist-sim 0.1.0"
 class SimOptions:
     """How the simulated gateway behaves in the hub's view of a trace."""
 
-    heartbeat_s: int = 300
+    heartbeat_s: int = 120
     keepalive_s: int = 60
     fall_cancel_s: float = 30.0
-    # The gateway declares a sensor offline after two missed hourly reports.
+    # The gateway declares a sensor offline after about two hours of silence.
     sensor_supervision_s: int = 2 * 3600 + 300
     firmware: str = FIRMWARE
 

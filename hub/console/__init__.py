@@ -6,8 +6,9 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     """Add every console route (the hub lists ``hub.console`` in its ROUTE_MODULES)."""
-    from hub.console import maintenance, pages, residents, supervision, users
+    from hub.console import calls, maintenance, pages, residents, supervision, users
 
+    calls.setup(app)
     maintenance.setup(app)
     pages.setup(app)
     residents.setup(app)

@@ -18,6 +18,8 @@ STATIC_PREFIX = "/static/console"
 ALARM_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.ADMIN)
 ALARM_HANDLERS = frozenset({Role.OPERATOR.value, Role.SUPERVISOR.value})
 FIGURE_READERS = (Role.SUPERVISOR, Role.ADMIN, Role.COORDINATOR)
+CALL_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.COORDINATOR)
+CALL_PLANNERS = frozenset({"supervisor", "social_worker", "coordinator"})
 
 # Texts the console scripts use (every key of both catalogs is small; send them all).
 _SHELL_JS_KEYS = [
@@ -73,6 +75,7 @@ def _render(request: web.Request, user: PageUser, template: str, current: str) -
                 "user": {"id": user.id, "username": user.username, "role": user.role},
                 "can_act": user.role in ALARM_HANDLERS,
             },
+            "can_plan": user.role in CALL_PLANNERS,
         },
         user=user,
         js_texts=_js_keys(),
@@ -91,6 +94,12 @@ async def technical_page(request: web.Request, user: PageUser) -> web.Response:
     return _render(request, user, "technical.html", "technical")
 
 
+@page_requires(*CALL_READERS)
+async def calls_page(request: web.Request, user: PageUser) -> web.Response:
+    """The wellbeing-call agenda."""
+    return _render(request, user, "calls.html", "calls")
+
+
 @page_requires(*FIGURE_READERS)
 async def supervisor_page(request: web.Request, user: PageUser) -> web.Response:
     """Service figures for a period, CSV export, who is on shift."""
@@ -103,3 +112,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/console", queue_page)
     app.router.add_get("/console/supervisor", supervisor_page)
     app.router.add_get("/console/technical", technical_page)
+    app.router.add_get("/console/calls", calls_page)

@@ -125,10 +125,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
         running_mosquitto(Path(tmp), extra="max_connections -1\n") as broker,
     ):
         assert broker.process is not None
+        # Baseline first: after the big run, freed memory would make it meaningless.
+        baseline = asyncio.run(_aiomqtt(broker.port, args.baseline)) if args.baseline else 0.0
         lite = asyncio.run(
             _lite(broker.port, args.connections, args.concurrency, args.hold, broker.process.pid)
         )
-        baseline = asyncio.run(_aiomqtt(broker.port, args.baseline)) if args.baseline else 0.0
     broker_kb = lite["broker_kb_per_conn"]
     print(
         f"lite client: {lite['connected']:.0f}/{args.connections} connected in"

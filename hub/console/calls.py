@@ -1,0 +1,279 @@
+"""Scheduled wellbeing calls (the service's "agenda"): a worklist of outbound calls.
+
+Calls come from three sources: birthdays (generated on the day), weekly calls for
+high-risk residents (a :class:`CallPlan`), and calls planned by staff (after a hospital
+discharge: the day after, after 3 days and after a week). Generation is idempotent (one
+call per resident, reason and day) and runs whenever the worklist is read, so no timer is
+needed and a restart loses nothing.
+
+``GET /api/console/calls?status=open|done``, ``POST /api/console/calls`` (plan),
+``POST /api/console/calls/{id}/outcome``, ``PUT /api/console/residents/{id}/call-plan``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import extract, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.audit import SYSTEM_ACTOR, record_audit
+from hub.auth import Role, current_user, requires
+from hub.console.models import CallPlan, WellbeingCall
+from hub.console.residents import LOCAL_ZONE
+from hub.db.models import Resident
+from hub.http import ApiError, read_json_object
+
+CALLERS = (Role.OPERATOR, Role.SUPERVISOR)
+PLANNERS = (Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.COORDINATOR)
+READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.COORDINATOR)
+OUTCOMES = ("reached_fine", "reached_follow_up", "no_answer", "declined", "other")
+PLANNED_REASONS = ("after_discharge", "other")
+DISCHARGE_DAYS = (1, 3, 7)
+DEFAULT_HOUR = 11
+
+
+def local_instant(day: date, hour: int) -> datetime:
+    """``hour`` o'clock on ``day`` in the service's time zone."""
+    return datetime.combine(day, time(hour), LOCAL_ZONE)
+
+
+async def _add_once(
+    session: AsyncSession, resident_id: int, reason: str, due: datetime, notes: str, by: str
+) -> WellbeingCall | None:
+    day = due.astimezone(LOCAL_ZONE).date()
+    exists = await session.scalar(
+        select(WellbeingCall.id).where(
+            WellbeingCall.resident_id == resident_id,
+            WellbeingCall.reason == reason,
+            WellbeingCall.due_day == day,
+        )
+    )
+    if exists is not None:
+        return None
+    call = WellbeingCall(
+        resident_id=resident_id, reason=reason, due_at=due, due_day=day, notes=notes, created_by=by
+    )
+    session.add(call)
+    await session.flush()
+    return call
+
+
+async def generate_due_calls(session: AsyncSession, now: datetime) -> int:
+    """Create today's birthday and weekly calls that do not exist yet; how many were made."""
+    today = now.astimezone(LOCAL_ZONE).date()
+    made = 0
+    birthdays = (
+        await session.scalars(
+            select(Resident.id).where(
+                extract("month", Resident.birth_date) == today.month,
+                extract("day", Resident.birth_date) == today.day,
+            )
+        )
+    ).all()
+    for resident_id in birthdays:
+        due = local_instant(today, DEFAULT_HOUR)
+        made += await _add_once(session, resident_id, "birthday", due, "", SYSTEM_ACTOR) is not None
+    plans = (
+        await session.scalars(
+            select(CallPlan).where(
+                CallPlan.weekly.is_(True), CallPlan.weekday == today.isoweekday()
+            )
+        )
+    ).all()
+    for plan in plans:
+        due = local_instant(today, plan.hour)
+        made += (
+            await _add_once(session, plan.resident_id, "weekly", due, "", SYSTEM_ACTOR) is not None
+        )
+    return made
+
+
+def call_view(call: WellbeingCall, name: str) -> dict[str, Any]:
+    """A worklist entry."""
+    return {
+        "id": call.id,
+        "resident_id": call.resident_id,
+        "resident_name": name,
+        "reason": call.reason,
+        "due_at": call.due_at.isoformat(),
+        "notes": call.notes,
+        "done_at": call.done_at.isoformat() if call.done_at else None,
+        "done_by": call.done_by,
+        "outcome": call.outcome,
+        "outcome_notes": call.outcome_notes,
+    }
+
+
+@requires(*READERS)
+async def worklist(request: web.Request) -> web.Response:
+    """Open calls due by tomorrow (``status=open``) or the last 200 done (``status=done``)."""
+    status = request.query.get("status", "open")
+    if status not in ("open", "done"):
+        raise ApiError(400, "invalid_request", "status must be open or done")
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONMAKER]() as session:
+        if await generate_due_calls(session, now):
+            await session.commit()
+        query = select(WellbeingCall, Resident.name).join(
+            Resident, Resident.id == WellbeingCall.resident_id
+        )
+        if status == "open":
+            horizon = now.astimezone(LOCAL_ZONE).date() + timedelta(days=1)
+            query = query.where(
+                WellbeingCall.done_at.is_(None), WellbeingCall.due_day <= horizon
+            ).order_by(WellbeingCall.due_at)
+        else:
+            query = query.where(WellbeingCall.done_at.is_not(None)).order_by(
+                WellbeingCall.done_at.desc()
+            )
+        rows = (await session.execute(query.limit(200))).all()
+    return web.json_response({"calls": [call_view(call, name) for call, name in rows]})
+
+
+def _due(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_due", "'due_at' must be an ISO date and time with offset")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "invalid_due", "'due_at' must be an ISO date and time") from None
+    if moment.tzinfo is None:
+        raise ApiError(400, "invalid_due", "'due_at' needs a time zone offset")
+    return moment
+
+
+@requires(*PLANNERS)
+async def plan_call(request: web.Request) -> web.Response:
+    """Plan calls: ``after_discharge`` makes three (day 1, 3 and 7), ``other`` one."""
+    user = current_user(request)
+    data = await read_json_object(request)
+    reason = data.get("reason")
+    if reason not in PLANNED_REASONS:
+        raise ApiError(
+            400, "invalid_reason", f"reason must be one of: {', '.join(PLANNED_REASONS)}"
+        )
+    resident_id = data.get("resident_id")
+    if not isinstance(resident_id, int):
+        raise ApiError(400, "invalid_request", "'resident_id' must be a number")
+    notes = data.get("notes", "")
+    if not isinstance(notes, str) or len(notes) > 2000:
+        raise ApiError(400, "invalid_request", "'notes' must be text (at most 2000 characters)")
+    start = _due(data.get("due_at"))
+    dues = (
+        [start + timedelta(days=d) for d in DISCHARGE_DAYS]
+        if reason == "after_discharge"
+        else [start]
+    )
+    async with request.app[SESSIONMAKER]() as session:
+        resident = await session.get(Resident, resident_id)
+        if resident is None:
+            raise ApiError(404, "not_found", "no such resident")
+        made = []
+        for due in dues:
+            call = await _add_once(session, resident_id, reason, due, notes, user.username)
+            if call is not None:
+                made.append(call)
+        if not made:
+            raise ApiError(409, "already_planned", "these calls are already in the agenda")
+        await record_audit(
+            session,
+            user.username,
+            "wellbeing_call.plan",
+            f"resident:{resident_id}",
+            {"reason": reason, "calls": [c.id for c in made]},
+        )
+        await session.commit()
+        views = [call_view(c, resident.name) for c in made]
+    return web.json_response({"calls": views}, status=201)
+
+
+@requires(*CALLERS)
+async def record_outcome(request: web.Request) -> web.Response:
+    """Record how a call went (once)."""
+    user = current_user(request)
+    data = await read_json_object(request)
+    outcome = data.get("outcome")
+    if outcome not in OUTCOMES:
+        raise ApiError(400, "invalid_outcome", f"outcome must be one of: {', '.join(OUTCOMES)}")
+    notes = data.get("notes", "")
+    if not isinstance(notes, str) or len(notes) > 2000:
+        raise ApiError(400, "invalid_request", "'notes' must be text (at most 2000 characters)")
+    try:
+        call_id = int(request.match_info["call_id"])
+    except ValueError:
+        raise ApiError(404, "not_found", "no such call") from None
+    async with request.app[SESSIONMAKER]() as session:
+        call = await session.get(WellbeingCall, call_id)
+        if call is None:
+            raise ApiError(404, "not_found", "no such call")
+        if call.done_at is not None:
+            raise ApiError(409, "already_done", "this call already has an outcome")
+        call.done_at = request.app[CLOCK]()
+        call.done_by = user.username
+        call.outcome = outcome
+        call.outcome_notes = notes
+        await record_audit(
+            session,
+            user.username,
+            "wellbeing_call.outcome",
+            f"call:{call.id}",
+            {"outcome": outcome},
+        )
+        await session.commit()
+        resident = await session.get(Resident, call.resident_id)
+        view = call_view(call, resident.name if resident else "")
+    return web.json_response(view)
+
+
+@requires(*PLANNERS)
+async def set_call_plan(request: web.Request) -> web.Response:
+    """Weekly calls for a high-risk resident: ``{"weekly": true, "weekday": 1-7, "hour": 0-23}``."""
+    user = current_user(request)
+    data = await read_json_object(request)
+    weekly, weekday, hour = (
+        data.get("weekly"),
+        data.get("weekday", 1),
+        data.get("hour", DEFAULT_HOUR),
+    )
+    if not isinstance(weekly, bool):
+        raise ApiError(400, "invalid_request", "'weekly' must be true or false")
+    if not isinstance(weekday, int) or not 1 <= weekday <= 7:
+        raise ApiError(400, "invalid_request", "'weekday' must be 1 (Monday) to 7 (Sunday)")
+    if not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise ApiError(400, "invalid_request", "'hour' must be 0 to 23")
+    try:
+        resident_id = int(request.match_info["resident_id"])
+    except ValueError:
+        raise ApiError(404, "not_found", "no such resident") from None
+    async with request.app[SESSIONMAKER]() as session:
+        if await session.get(Resident, resident_id) is None:
+            raise ApiError(404, "not_found", "no such resident")
+        plan = await session.get(CallPlan, resident_id)
+        if plan is None:
+            plan = CallPlan(resident_id=resident_id)
+            session.add(plan)
+        plan.weekly, plan.weekday, plan.hour = weekly, weekday, hour
+        plan.updated_by, plan.updated_at = user.username, request.app[CLOCK]()
+        await record_audit(
+            session,
+            user.username,
+            "wellbeing_call.plan_weekly",
+            f"resident:{resident_id}",
+            {"weekly": weekly, "weekday": weekday, "hour": hour},
+        )
+        await session.commit()
+    return web.json_response(
+        {"resident_id": resident_id, "weekly": weekly, "weekday": weekday, "hour": hour}
+    )
+
+
+def setup(app: web.Application) -> None:
+    """Add the wellbeing-call routes."""
+    app.router.add_get("/api/console/calls", worklist)
+    app.router.add_post("/api/console/calls", plan_call)
+    app.router.add_post("/api/console/calls/{call_id}/outcome", record_outcome)
+    app.router.add_put("/api/console/residents/{resident_id}/call-plan", set_call_plan)
