@@ -171,6 +171,7 @@ async def test_panic_from_queue_to_resolution(chromium: Browser, console_hub: Co
     # Key safe on demand.
     await anna.keyboard.press("s")
     await expect(anna.locator("#keysafe-value")).to_have_text("4821")
+    await expect(anna.locator("#history")).to_contain_text("Key safe code viewed")
 
     # Escalate to 112 with the payload preview.
     await anna.keyboard.press("e")
