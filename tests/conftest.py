@@ -11,6 +11,25 @@ import pytest_asyncio
 from teleassist.localbroker import MosquittoBroker, mosquitto_available, running_mosquitto
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id with production costs takes 0.1–0.8 s a hash here and the suite creates
+    hundreds of users; in-process hubs use the cheapest profile instead. (Hubs the tests run
+    as subprocesses keep the production parameters.)"""
+    from argon2 import PasswordHasher, profiles
+
+    from hub.auth import passwords
+
+    original = passwords._HASHER
+    passwords._HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    passwords.dummy_hash.cache_clear()
+    try:
+        yield
+    finally:
+        passwords._HASHER = original
+        passwords.dummy_hash.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
     """A private anonymous Mosquitto on a free port, shared by the session."""

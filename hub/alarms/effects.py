@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 from sqlalchemy import select
@@ -66,6 +68,17 @@ async def build_incident(
     return EmergencyIncident(alarm, person, location, centre, now)
 
 
+class PahoLoopPublisher:
+    """:class:`~alerts.channels.CommandPublisher` over the hub's MQTT connection."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def publish(self, topic: str, payload: bytes, qos: int) -> None:
+        """Queue the command on the hub's MQTT client (non-blocking)."""
+        self._client.publish(topic, payload, qos=qos)
+
+
 class HubAlarmEffects:
     """Effects over the configured channels; the tablet channel is set once MQTT is up."""
 
@@ -79,6 +92,8 @@ class HubAlarmEffects:
         self._sessionmaker = sessionmaker
         self._http = http
         self.tablet: TabletChannel | None = None
+        # Finds the hub's MQTT client once ingestion has connected (None: not yet/none).
+        self.mqtt_lookup: Callable[[], Any] | None = None
         retry = RetryPolicy(attempts=max(1, settings.emergency_attempts))
         self.gateway = (
             HttpEmergencyGateway(
@@ -104,6 +119,13 @@ class HubAlarmEffects:
             else None
         )
 
+    def _tablet_channel(self) -> TabletChannel | None:
+        if self.tablet is None and self.mqtt_lookup is not None:
+            client = self.mqtt_lookup()
+            if client is not None:
+                self.tablet = TabletChannel(PahoLoopPublisher(client))
+        return self.tablet
+
     async def _tablet_of(self, home_id: str) -> str | None:
         if not home_id.isdigit():
             return None
@@ -115,16 +137,18 @@ class HubAlarmEffects:
     async def prompt(self, request: PromptRequest) -> None:
         """Pre-alarm question on the home's tablet."""
         device = await self._tablet_of(request.home_id)
-        if self.tablet is None or device is None:
+        tablet = self._tablet_channel()
+        if tablet is None or device is None:
             _LOGGER.info("prompt %s not sent: no tablet channel/device", request.prompt_id)
             return
-        await self.tablet.prompt(device, request, request.sent_at)
+        await tablet.prompt(device, request, request.sent_at)
 
     async def alarm_received(self, alarm: Alarm, event_id: str | None) -> None:
         """Close the loop on the home's tablet."""
         device = await self._tablet_of(alarm.home_id)
-        if self.tablet is not None and device is not None:
-            await self.tablet.alarm_received(device, alarm.id, event_id, alarm.raised_at)
+        tablet = self._tablet_channel()
+        if tablet is not None and device is not None:
+            await tablet.alarm_received(device, alarm.id, event_id, alarm.raised_at)
 
     async def notify(self, alarm: Alarm, action: NotifyContact) -> DeliveryResult:
         """E-mail and/or SMS the contact; the first delivery that works is reported."""

@@ -52,6 +52,7 @@ from hub.appkeys import CLOCK, EVENT_SINKS, SESSIONMAKER
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
 from hub.http import ApiError, read_json_object
+from hub.ingest.app import MQTT_CLIENT
 from teleassist.config import load_config
 
 _LOGGER = logging.getLogger(__name__)
@@ -411,6 +412,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[ALARM_SETTINGS]
     async with aiohttp.ClientSession() as http:
         effects = HubAlarmEffects(settings, app[SESSIONMAKER], http)
+        effects.mqtt_lookup = lambda: app.get(MQTT_CLIENT)
         engine = AlarmEngine(app[SESSIONMAKER], app[CLOCK], AlarmLive(), effects)
         app[ALARM_EFFECTS] = effects
         app[ALARM_ENGINE] = engine

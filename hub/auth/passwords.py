@@ -10,7 +10,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 MIN_PASSWORD_LENGTH = 10
 
-_HASHER = PasswordHasher()
+# argon2-cffi's recommended Argon2id costs (RFC 9106 "second choice": 64 MiB, t=3, p=4).
+PRODUCTION_HASHER = PasswordHasher()
+_HASHER = PRODUCTION_HASHER
 
 
 class WeakPasswordError(ValueError):

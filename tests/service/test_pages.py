@@ -65,6 +65,8 @@ async def test_staff_pages_show_the_lifecycle(
     ).text()
     assert "Care plan (version 1)" in detail
     assert "Service active" in detail
+    assert "Change the level" in detail
+    assert "Edit the plan" in detail
     order = await (
         await hub_client.get(f"/service/work-orders/{order_id}?lang=ca", headers=installer)
     ).text()

@@ -616,6 +616,16 @@ async function showKeySafe() {
     }
     const button = document.getElementById("keysafe-show");
     if (button) button.hidden = true;
+    // The audit log has the reveal; the alarm's history says it too.
+    await alarmsApi.addNote(a.id, t("key_safe_viewed"));
+    await refreshDetail();
+    const shown = document.getElementById("keysafe-value");
+    if (shown) {
+      shown.className = "code";
+      shown.textContent = result.code;
+    }
+    const again = document.getElementById("keysafe-show");
+    if (again) again.hidden = true;
   } catch (err) {
     fail(err);
   }

@@ -8,6 +8,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+import aiomqtt
 import msgspec
 import pytest
 
@@ -19,7 +20,14 @@ from hub.auth import Role, create_user
 from hub.auth.service import issue_tokens
 from hub.db import make_engine, make_sessionmaker
 from hub.ingest.app import MQTT_CLIENT
-from protocol import Channel, Motion, Panic
+from protocol import (
+    AlarmReceived,
+    Channel,
+    Motion,
+    Panic,
+    command_subscription,
+    decode_command,
+)
 from teleassist.config import MqttSettings
 from tests.hub.fixtures import TEST_PASSWORD
 from tests.hub.ingest.helpers import Publisher, eventually, seed_home
@@ -71,7 +79,12 @@ async def test_panic_over_mqtt_reaches_the_operator_socket_once(
     db = make_engine(hub_settings.database_url)
     try:
         home_id, _ = await seed_home(
-            make_sessionmaker(db), {f"{prefix}-pendant": "pendant", f"{prefix}-pir": "motion"}
+            make_sessionmaker(db),
+            {
+                f"{prefix}-pendant": "pendant",
+                f"{prefix}-pir": "motion",
+                f"{prefix}-tablet": "tablet",
+            },
         )
     finally:
         await db.dispose()
@@ -94,6 +107,9 @@ async def test_panic_over_mqtt_reaches_the_operator_socket_once(
     )
     assert (await socket.receive_json())["type"] == "snapshot"
     publisher = Publisher(mosquitto.host, mosquitto.port)
+    tablet = aiomqtt.Client(mosquitto.host, mosquitto.port)
+    await tablet.__aenter__()
+    await tablet.subscribe(command_subscription(f"{prefix}-tablet"), qos=1)
     try:
         for _ in range(50):
             publisher.send(f"{prefix}-pir", Channel.EVENT, Motion(room="hall"), qos=1)
@@ -115,6 +131,13 @@ async def test_panic_over_mqtt_reaches_the_operator_socket_once(
         listed = await (await client.get("/api/alarms", headers=headers)).json()
         assert [a["id"] for a in listed["alarms"]] == [alarm["id"]]
         assert listed["alarms"][0]["event_ids"].count(panic_id) == 1
+        # The home's tablet hears that the centre has the alarm (closes the loop).
+        async with asyncio.timeout(15):
+            command = await anext(aiter(tablet.messages))
+        assert str(command.topic) == f"ta/v1/c/{prefix}-tablet/alarm_received"
+        received = decode_command(bytes(command.payload))
+        assert received.body == AlarmReceived(alarm_id=alarm["id"], event_id=panic_id)
     finally:
+        await tablet.__aexit__(None, None, None)
         publisher.close()
         await socket.close()
