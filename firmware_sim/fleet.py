@@ -189,7 +189,7 @@ async def run_fleet(spec: FleetSpec) -> FleetStats:
         stats.connections = len(homes)
         await _publish(spec, homes, stats)
         # QoS 1: give the broker a moment to acknowledge what is still in flight.
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + 15.0
         while spec.qos and time.monotonic() < deadline:
             if not any(h.client.inflight for h in homes):
                 break
