@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from teleassist.localbroker import MosquittoBroker, mosquitto_available, running_mosquitto
+
+# Shared, noisy machines: Hypothesis must judge correctness, never speed.
+hypothesis_settings.register_profile(
+    "teleassist", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("teleassist")
 
 
 @pytest.fixture(scope="session", autouse=True)
