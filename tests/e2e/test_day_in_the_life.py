@@ -119,31 +119,31 @@ async def _operator(browser: Browser, hub: Neighbourhoodhub) -> Page:
     await page.locator("form button[type=submit]").click()
     await page.wait_for_url(lambda url: not url.endswith("/login"))
     await page.goto(hub.url + "/console")
-    await expect(page.locator("#conn")).to_have_text("Live")
+    await expect(page.locator("#conn")).to_have_text("Live", timeout=TIMEOUT)
     return page
 
 
 async def _handle(page: Page, resident: str, *, to_112: bool, outcome: str) -> None:
     entry = page.locator(".qitem", has_text=resident)
-    await expect(entry).to_be_visible()
+    await expect(entry).to_be_visible(timeout=TIMEOUT)
     await entry.click()
-    await expect(page.locator("#card-name")).to_have_text(resident)
+    await expect(page.locator("#card-name")).to_have_text(resident, timeout=TIMEOUT)
     await page.keyboard.press("a")
-    await expect(page.locator("#detail-claim")).to_have_text("Yours")
+    await expect(page.locator("#detail-claim")).to_have_text("Yours", timeout=TIMEOUT)
     if to_112:
         await page.keyboard.press("e")
         dialog = page.locator("#dlg-escalate")
-        await expect(dialog).to_be_visible()
+        await expect(dialog).to_be_visible(timeout=TIMEOUT)
         await dialog.locator("input[value='emergency_112']").check()
         await dialog.get_by_role("button", name="Send to 112").click()
-        await expect(page.locator("#detail-notice")).to_contain_text("Sent to 112")
+        await expect(page.locator("#detail-notice")).to_contain_text("Sent to 112", timeout=TIMEOUT)
     await page.keyboard.press("r")
     resolve = page.locator("#dlg-resolve")
-    await expect(resolve).to_be_visible()
+    await expect(resolve).to_be_visible(timeout=TIMEOUT)
     await resolve.locator("select").select_option(outcome)
     await resolve.locator("textarea").fill(f"Handled in the day-in-the-life test: {outcome}")
     await resolve.get_by_role("button", name="Resolve").click()
-    await expect(page.locator(".qitem", has_text=resident)).to_have_count(0)
+    await expect(page.locator(".qitem", has_text=resident)).to_have_count(0, timeout=TIMEOUT)
 
 
 async def _eventually(check: Any, what: str, timeout: float = 60) -> Any:
