@@ -109,7 +109,15 @@ async def run_homes(
     finally:
         for agent, *_ in agents:
             agent.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Bounded: a gateway that does not stop in time is cancelled, and one that still
+        # hangs is reported rather than holding the whole simulation (or a test) forever.
+        _, stuck = await asyncio.wait(tasks, timeout=15)
+        for task in stuck:
+            task.cancel()
+        if stuck:
+            _, stuck = await asyncio.wait(stuck, timeout=5)
+        if stuck:
+            _LOGGER.warning("%d simulated gateways did not stop", len(stuck))
         for agent, *_ in agents:
             agent.outbox.close()
     return [
