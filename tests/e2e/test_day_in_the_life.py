@@ -90,6 +90,9 @@ async def day(mosquitto: MosquittoBroker, tmp_path) -> AsyncIterator[Neighbourho
                 jwt_secret=secrets.token_urlsafe(32),
                 keysafe_key=Fernet.generate_key().decode("ascii"),
                 ingest_client_id=f"hub-day-{secrets.token_hex(3)}",
+                # The session broker may still hold persistent sessions of earlier tests'
+                # hubs in the default share group; those would take a share of our messages.
+                ingest_share_group=f"day{secrets.token_hex(3)}",
             )
             app = create_app(settings, mqtt=MqttSettings(host="127.0.0.1", port=mosquitto.port))
             async with serving(app) as hub_url:
