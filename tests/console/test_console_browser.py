@@ -81,6 +81,9 @@ async def console_hub(
             settings = HubSettings(
                 data_dir=str(tmp_path_factory.mktemp("console-hub")),
                 jwt_secret=secrets.token_urlsafe(32),
+                # Earlier tests' hubs leave persistent sessions in the default share group
+                # on the session broker; a group of our own gets every message.
+                ingest_share_group=f"con{secrets.token_hex(3)}",
                 keysafe_key=Fernet.generate_key().decode("ascii"),
             )
             app = create_app(settings, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port))

@@ -34,7 +34,7 @@ from hub.db.models import StoredEvent
 from hub.settings import HubSettings
 from hub.web.serve import serving
 from teleassist.config import MqttSettings
-from teleassist.localbroker import MosquittoBroker, free_port
+from teleassist.localbroker import MosquittoBroker, free_port, write_mosquitto_config
 from teleassist.neighbourhood import HomeReplay, Neighbourhood, demo_start_date, seed_neighbourhood
 from tests.alerts.centre import ReceivingCentre
 from tests.hub.fixtures import create_pg_database, drop_pg_database, pg_url
@@ -59,11 +59,15 @@ class Neighbourhoodhub:
     centre: ReceivingCentre
     fhir: FakeFhirServer
     database_url: str
+    broker: MosquittoBroker
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def day(mosquitto: MosquittoBroker, tmp_path) -> AsyncIterator[Neighbourhoodhub]:
+async def day(tmp_path) -> AsyncIterator[Neighbourhoodhub]:
     # These helpers run their own event loop: keep them off this one.
+    broker = MosquittoBroker(free_port(), tmp_path / "mosquitto.conf")
+    write_mosquitto_config(tmp_path, broker.port)
+    await asyncio.to_thread(broker.start)
     name = await asyncio.to_thread(create_pg_database)
     url = pg_url(name)
     fhir = FakeFhirServer(free_port())
@@ -94,14 +98,14 @@ async def day(mosquitto: MosquittoBroker, tmp_path) -> AsyncIterator[Neighbourho
                 # hubs in the default share group; those would take a share of our messages.
                 ingest_share_group=f"day{secrets.token_hex(3)}",
             )
-            app = create_app(settings, mqtt=MqttSettings(host="127.0.0.1", port=mosquitto.port))
+            app = create_app(settings, mqtt=MqttSettings(host="127.0.0.1", port=broker.port))
             async with serving(app) as hub_url:
                 async with app[SESSIONMAKER]() as session:
                     seeded = await seed_neighbourhood(
                         session, app[KEYSAFE], HOMES, datetime.now(UTC), seed=11
                     )
                     await session.commit()
-                yield Neighbourhoodhub(hub_url, app, seeded, centre, fhir, url)
+                yield Neighbourhoodhub(hub_url, app, seeded, centre, fhir, url, broker)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -109,6 +113,7 @@ async def day(mosquitto: MosquittoBroker, tmp_path) -> AsyncIterator[Neighbourho
             else:
                 os.environ[key] = value
         await fhir.stop()
+        await asyncio.to_thread(broker.stop)
         await asyncio.to_thread(drop_pg_database, name)
 
 
@@ -159,12 +164,12 @@ async def _eventually(check: Any, what: str, timeout: float = 60) -> Any:
     raise AssertionError(what)  # pragma: no cover - the timeout raises first
 
 
-async def test_a_day_in_the_life(day: Neighbourhoodhub, chromium: Browser, mosquitto) -> None:
+async def test_a_day_in_the_life(day: Neighbourhoodhub, chromium: Browser) -> None:
     hub = day
     homes = hub.seeded.homes
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"day-{secrets.token_hex(3)}")
     client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", mosquitto.port)
+    client.connect("127.0.0.1", hub.broker.port)
     client.loop_start()
     stop = asyncio.Event()
     replays = [
@@ -176,6 +181,24 @@ async def test_a_day_in_the_life(day: Neighbourhoodhub, chromium: Browser, mosqu
     tasks = [asyncio.create_task(r.run(client, stop, started)) for r in replays]
     page = await _operator(chromium, hub)
     try:
+        # The family member linked to the first resident is told while the alarm is open.
+        async with ClientSession() as http:
+            login = await http.post(
+                hub.url + "/api/auth/login",
+                json={"username": "familia", "password": hub.seeded.password},
+            )
+            token = (await login.json())["access_token"]
+
+            async def notified() -> bool:
+                notices = await http.get(
+                    f"{hub.url}/api/family/residents/{homes[0].resident_id}/alarm-notices",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert notices.status == 200, await notices.text()
+                return bool(await notices.json())
+
+            await _eventually(notified, "the family was not notified")
+
         # Help button (~3 s), fall (~9 s), smoke (~18 s): the operator handles each.
         await _handle(page, homes[0].resident_name, to_112=False, outcome="resident_fine")
         await _handle(page, homes[1].resident_name, to_112=True, outcome="ambulance")
@@ -212,21 +235,6 @@ async def test_a_day_in_the_life(day: Neighbourhoodhub, chromium: Browser, mosqu
         and next(n for n in (homes[1].resident_name, homes[2].resident_name) if n in str(payload))
         for payload in hub.centre.received
     }
-
-    # The family member linked to the first resident sees the help-button notice.
-    async with ClientSession() as http:
-        login = await http.post(
-            hub.url + "/api/auth/login",
-            json={"username": "familia", "password": hub.seeded.password},
-        )
-        token = (await login.json())["access_token"]
-        notices = await http.get(
-            f"{hub.url}/api/family/residents/{homes[0].resident_id}/alarm-notices",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert notices.status == 200, await notices.text()
-        listed = await notices.json()
-        assert listed, "the family was not notified"
 
     # Every resolved alarm reached the social record once, valid, with no duplicates.
     async def delivered() -> bool:

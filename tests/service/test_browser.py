@@ -51,6 +51,9 @@ async def hub(
         jwt_secret=secrets.token_urlsafe(32),
         keysafe_key=Fernet.generate_key().decode("ascii"),
         ingest_client_id=f"hub-service-e2e-{secrets.token_hex(4)}",
+        # Earlier tests' hubs leave persistent sessions in the default share group on the
+        # session broker; a group of our own gets every message.
+        ingest_share_group=f"svc{secrets.token_hex(3)}",
     )
     app = create_app(settings, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port))
     app[SERVICE_SETTINGS] = ServiceSettings(confirm_interval_s=0.5)
