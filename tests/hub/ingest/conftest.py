@@ -20,7 +20,7 @@ from hub.ingest.ingester import Ingester
 from hub.settings import HubSettings
 from hub.timeseries.port import TimeSeriesStore
 from teleassist.config import MqttSettings
-from teleassist.localbroker import MosquittoBroker
+from teleassist.localbroker import MosquittoBroker, running_mosquitto
 from tests.hub.ingest.helpers import Publisher, RecordingSink, seed_home
 
 DEVICES = {
@@ -60,6 +60,14 @@ class IngestHub:
     def dev(self, name: str) -> str:
         """The test's id for device ``name`` (ids are unique per test)."""
         return f"{self.prefix}-{name}"
+
+
+@pytest.fixture(scope="module")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """A private broker per module: ingestion counts every message it sees, so strays from
+    other tests on the session broker (a heartbeat, a stale session) must not reach it."""
+    with running_mosquitto(tmp_path_factory.mktemp("ingest-mqtt")) as broker:
+        yield broker
 
 
 @pytest.fixture
