@@ -1,23 +1,53 @@
-"""``GET /healthz``: the process is up and the relational store answers."""
+"""``GET /healthz`` (the process is up and the relational store answers) and ``GET /readyz``
+(it is also subscribed to the broker, so it is taking its share of the homes' messages)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import text
 
-from hub.appkeys import SESSIONMAKER
+from hub.appkeys import MQTT, SESSIONMAKER, SETTINGS
+from hub.ingest.app import MQTT_CLIENT
 
 
-async def healthz(request: web.Request) -> web.Response:
-    """200 ``{"status": "ok"}`` when the database answers, 503 otherwise."""
+async def _database_error(request: web.Request) -> str | None:
     try:
         async with request.app[SESSIONMAKER]() as session:
             await session.execute(text("SELECT 1"))
     except Exception as err:  # any database failure means "not healthy"
-        return web.json_response({"status": "error", "database": type(err).__name__}, status=503)
+        return type(err).__name__
+    return None
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 ``{"status": "ok"}`` when the database answers, 503 otherwise."""
+    error = await _database_error(request)
+    if error is not None:
+        return web.json_response({"status": "error", "database": error}, status=503)
     return web.json_response({"status": "ok"})
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """200 when the database answers and, if this worker ingests, its subscription is live.
+
+    A load balancer or a second worker's start-up waits on this rather than on the HTTP
+    port: the port opens before the broker has acknowledged the shared subscription.
+    """
+    body: dict[str, str] = {"status": "ok", "database": "ok"}
+    error = await _database_error(request)
+    if error is not None:
+        body.update(status="error", database=error)
+    ingesting = request.app.get(MQTT) is not None and request.app[SETTINGS].ingest_enabled
+    if ingesting:
+        client = request.app.get(MQTT_CLIENT)
+        subscribed = client is not None and client.subscribed.is_set()
+        body["broker"] = "subscribed" if subscribed else "disconnected"
+        if not subscribed:
+            body["status"] = "error"
+    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+
+
 def setup(app: web.Application) -> None:
-    """Add ``/healthz``."""
+    """Add ``/healthz`` and ``/readyz``."""
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
