@@ -67,7 +67,11 @@ class TabletApp(App):  # type: ignore[misc]
 
     def build(self) -> TabletView:
         """Create the view and the once-a-second tick."""
-        actions = Actions(submit_pairing=self.runtime.submit_pairing, play_media=self._play)
+        actions = Actions(
+            submit_pairing=self.runtime.submit_pairing,
+            play_media=self._play,
+            call_video=self.runtime.call_video,
+        )
         self.view = TabletView(self.model, self.clock, actions)
         Clock.schedule_interval(lambda _dt: self.view.tick() if self.view else None, 1.0)
         return self.view

@@ -28,6 +28,7 @@ from aiortc import (
 from aiortc.contrib.media import MediaPlayer
 from aiortc.sdp import candidate_from_sdp
 from av import VideoFrame
+from PIL import Image, ImageDraw
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,8 +42,32 @@ class MediaDevices(Protocol):
         """Fresh local tracks for one call."""
 
 
+# The synthetic camera's colour bars (RGB), left to right: tests look for them on screen.
+SYNTHETIC_BARS: tuple[tuple[int, int, int], ...] = (
+    (220, 40, 40),
+    (40, 170, 60),
+    (40, 80, 220),
+    (240, 200, 40),
+)
+SYNTHETIC_BAND = 1 / 6  # the bottom share of the picture where a grey ramp moves
+
+
+def synthetic_picture(width: int, height: int, shift: int) -> Image.Image:
+    """Four colour bars over a moving grey ramp (so every frame differs)."""
+    picture = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(picture)
+    bar = width / len(SYNTHETIC_BARS)
+    band_top = int(height * (1 - SYNTHETIC_BAND))
+    for index, colour in enumerate(SYNTHETIC_BARS):
+        draw.rectangle((int(index * bar), 0, int((index + 1) * bar) - 1, band_top - 1), fill=colour)
+    for x in range(width):
+        grey = (x + shift) % 256
+        draw.line((x, band_top, x, height - 1), fill=(grey, grey, grey))
+    return picture
+
+
 class SyntheticVideo(VideoStreamTrack):  # type: ignore[misc]
-    """A moving grey ramp (320×240, 15 fps): a camera for tests and demos."""
+    """Colour bars over a moving grey ramp (320×240, 15 fps): a camera for tests and demos."""
 
     def __init__(self, width: int = 320, height: int = 240) -> None:
         super().__init__()
@@ -53,14 +78,8 @@ class SyntheticVideo(VideoStreamTrack):  # type: ignore[misc]
     async def recv(self) -> VideoFrame:
         """The next frame, paced by aiortc's clock."""
         pts, time_base = await self.next_timestamp()
-        frame = VideoFrame(self.width, self.height, "yuv420p")
-        shift = self._count % 256
-        for index, plane in enumerate(frame.planes):
-            if index == 0:
-                row = bytes((x + shift) % 256 for x in range(plane.line_size))
-                plane.update(row * (plane.buffer_size // plane.line_size))
-            else:
-                plane.update(bytes([128]) * plane.buffer_size)
+        picture = synthetic_picture(self.width, self.height, self._count * 4)
+        frame: VideoFrame = VideoFrame.from_image(picture).reformat(format="yuv420p")
         self._count += 1
         frame.pts = pts
         frame.time_base = time_base if time_base else fractions.Fraction(1, 90000)
@@ -122,6 +141,29 @@ class FrameSink:
             await self._changed.wait()
 
 
+class _Preview(MediaStreamTrack):  # type: ignore[misc]
+    """Passes the local camera's frames to the call and keeps each one for the self-view."""
+
+    kind = "video"
+
+    def __init__(self, source: MediaStreamTrack, sink: FrameSink) -> None:
+        super().__init__()
+        self._source = source
+        self._sink = sink
+
+    async def recv(self) -> Any:
+        """The camera's next frame, also shown small on the tablet."""
+        frame = await self._source.recv()
+        if isinstance(frame, VideoFrame):
+            self._sink.add(frame)
+        return frame
+
+    def stop(self) -> None:
+        """Stop this track and the camera behind it."""
+        super().stop()
+        self._source.stop()
+
+
 class CallEngine:
     """One call at a time: the WebRTC side of answering, placing and ending calls."""
 
@@ -140,14 +182,15 @@ class CallEngine:
         self.call_id: int | None = None
         self.caller = False
         self.pc: RTCPeerConnection | None = None
-        self.sink = FrameSink()
+        self.sink = FrameSink()  # the other side's video
+        self.local = FrameSink()  # our own camera, for the small self-view
         self.ended_sink: FrameSink | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _peer(self) -> RTCPeerConnection:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
         for track in self.media.tracks():
-            pc.addTrack(track)
+            pc.addTrack(_Preview(track, self.local) if track.kind == "video" else track)
 
         @pc.on("track")  # type: ignore[misc]
         def on_track(track: MediaStreamTrack) -> None:
@@ -216,6 +259,7 @@ class CallEngine:
         if pc is not None:
             # The next call counts its own frames; this one's stay readable until then.
             self.ended_sink, self.sink = self.sink, FrameSink()
+            self.local = FrameSink()
 
     # ------------------------------------------------------------ frames from the hub
 

@@ -143,6 +143,11 @@ class TabletRuntime:
         finally:
             await family.calls.close()
 
+    def call_video(self) -> tuple[Any, Any]:
+        """The current call's frames: (the other person, our own camera)."""
+        calls = self.family.calls if self.family is not None else None
+        return (calls.sink, calls.local) if calls is not None else (None, None)
+
     async def _poll_family(self, family: FamilyClient) -> None:
         while True:
             try:

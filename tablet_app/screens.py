@@ -16,6 +16,7 @@ from typing import Any
 
 from kivy.graphics import Color, Rectangle, RoundedRectangle
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
 from kivy.uix.progressbar import ProgressBar
@@ -23,9 +24,14 @@ from kivy.uix.widget import Widget
 
 from tablet_app.model import AgendaItem, CallState, HelpState, Message, Screen, TabletModel
 from tablet_app.theme import RGBA, Palette, Sizes
+from tablet_app.video import FrameFeed, VideoView
 from tablet_app.widgets import BigButton, Face, Text
 
 Clock = Callable[[], datetime]
+
+
+def _no_video() -> tuple[FrameFeed | None, FrameFeed | None]:
+    return None, None
 
 
 @dataclass
@@ -34,6 +40,8 @@ class Actions:
 
     submit_pairing: Callable[[], None]
     play_media: Callable[[Message], None]
+    # The current call's video: (the other person, our own camera); ``None`` if absent.
+    call_video: Callable[[], tuple[FrameFeed | None, FrameFeed | None]] = _no_video
 
 
 def _fill(widget: Widget, colour: RGBA, radius: float = 0.0) -> None:
@@ -384,13 +392,24 @@ class ScreenBuilder:
             return self._call_pick()
         col = self._column()
         who = m.contact(m.call_contact_id)
-        face_box = BoxLayout(size_hint=(1, 0.5))
-        face_box.add_widget(Face(who.id if who else "", who.photo if who else None))
-        col.add_widget(face_box)
+        face = Face(who.id if who else "", who.photo if who else None)
+        talking = m.call_state is CallState.TALKING
+        if talking:
+            col.add_widget(self._call_video(face))
+        else:
+            face_box = BoxLayout(size_hint=(1, 0.5))
+            face_box.add_widget(face)
+            col.add_widget(face_box)
         col.add_widget(
-            self._text(m.call_headline(), 64, bold=True, size_hint=(1, 0.16), name="call.headline")
+            self._text(
+                m.call_headline(),
+                52 if talking else 64,
+                bold=True,
+                size_hint=(1, 0.12 if talking else 0.16),
+                name="call.headline",
+            )
         )
-        row = BoxLayout(spacing=self.s.u(40), size_hint=(1, 0.3))
+        row = BoxLayout(spacing=self.s.u(40), size_hint=(1, 0.22 if talking else 0.3))
         if m.call_state is CallState.RINGING:
             row.add_widget(
                 self._button(
@@ -448,6 +467,29 @@ class ScreenBuilder:
             row.add_widget(Widget(size_hint=(0.25, 1)))
         col.add_widget(row)
         return col
+
+    def _call_video(self, face: Face) -> Widget:
+        """The other person large (their face until the first frame), our camera small."""
+        box = FloatLayout(size_hint=(1, 0.66))
+        box.add_widget(
+            VideoView(
+                lambda: self.actions.call_video()[0],
+                placeholder=face,
+                name="call.video",
+                size_hint=(1, 1),
+                pos_hint={"x": 0, "y": 0},
+            )
+        )
+        box.add_widget(
+            VideoView(
+                lambda: self.actions.call_video()[1],
+                border=self.p.on_button,
+                name="call.self",
+                size_hint=(0.22, 0.34),
+                pos_hint={"right": 1, "y": 0},
+            )
+        )
+        return box
 
     def _call_pick(self) -> Widget:
         m = self.m

@@ -1,0 +1,182 @@
+"""The call screen in a real window shows the caller's video, answered through the real hub."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aioice.ice
+import pytest
+from PIL import Image
+
+from tablet_app.calls import SYNTHETIC_BARS, CallEngine, SyntheticMedia
+from tests.family.conftest import World
+from tests.tablet_app.conftest import pump, tap
+
+pytestmark = pytest.mark.tablet
+
+TOLERANCE = 60  # VP8, YUV 4:2:0 and scaling blur the bars' colours a little
+NOW = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep ICE on 127.0.0.1 (aioice leaves loopback out by default); no STUN/TURN."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+async def pump_until(check: Any, timeout: float = 30.0) -> None:
+    """Draw Kivy frames, letting the event loop run between them, until ``check()``."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            pump(1)
+            await asyncio.sleep(0.02)
+
+
+def screen_colour(shot: Image.Image, window: Any, x: float, y: float) -> tuple[int, int, int]:
+    """The colour on screen at Kivy window coordinates (origin bottom left)."""
+    scale_x = shot.width / window.width
+    scale_y = shot.height / window.height
+    px = int(x * scale_x)
+    py = int((window.height - y) * scale_y)
+    r, g, b = shot.getpixel((px, py))[:3]
+    return int(r), int(g), int(b)
+
+
+def close_to(found: tuple[int, int, int], wanted: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) <= TOLERANCE for a, b in zip(found, wanted, strict=True))
+
+
+async def test_answered_call_shows_the_callers_video_on_screen(
+    world: World, kivy_window: Any, tmp_path: Path
+) -> None:
+    from tablet_app.controller import SilentRinger, TabletController
+    from tablet_app.family import FamilyClient
+    from tablet_app.link import Broker, HubLink
+    from tablet_app.model import CallState, Screen, TabletModel
+    from tablet_app.outbox import Outbox
+    from tablet_app.screens import Actions
+    from tablet_app.ui import TabletView
+    from tablet_app.widgets import find
+
+    tablet = await world.resident("Maria")
+    anna = await world.person(name="Anna")
+    await world.link(tablet, anna)
+
+    model = TabletModel(language="en", online=True)
+    token = tablet.headers["Authorization"].removeprefix("Bearer ")
+    family = FamilyClient(
+        str(world.client.make_url("/")), token, tablet.resident_id, model, tmp_path / "m"
+    )
+    calls = CallEngine(family.send_live, SyntheticMedia(), on_failed=model.call_ended)
+    family.calls = calls
+    outbox = Outbox(tmp_path / "o.db")
+
+    class Quiet:
+        def say(self, text: str, language: str) -> None:
+            pass
+
+    TabletController(
+        model,
+        HubLink("tab-video", Broker(), outbox),
+        speaker=Quiet(),
+        ringer=SilentRinger(),
+        clock=lambda: NOW,
+        family=family,
+    )
+    view = TabletView(
+        model,
+        lambda: NOW,
+        Actions(lambda: None, lambda _m: None, call_video=lambda: (calls.sink, calls.local)),
+    )
+    kivy_window.add_widget(view)
+    live = asyncio.create_task(family.live(retry_s=0.2))
+    ws = await world.client.ws_connect("/api/family/ws", headers=anna.headers)
+    anna_phone = CallEngine(ws.send_json, SyntheticMedia())
+
+    async def anna_reads() -> None:
+        async for msg in ws:
+            frame = json.loads(msg.data)
+            if frame.get("type") == "call.state":
+                await anna_phone.on_call_state(frame["call_id"], frame["status"])
+            elif frame.get("type") == "call.signal":
+                await anna_phone.on_signal(frame["call_id"], frame["data"])
+
+    reader = asyncio.create_task(anna_reads())
+    try:
+        async with asyncio.timeout(20):
+            await family.live_connected.wait()
+        await anna_phone.place(tablet.party)
+        await pump_until(lambda: view.shown is Screen.CALL)
+        assert model.call_state is CallState.RINGING
+        pump(3)  # lay the call screen out before touching it
+
+        tap(find(view, "call.answer"))  # the resident's finger on "Answer"
+        assert model.call_state is CallState.TALKING
+        video = find(view, "call.video")
+        # No frame can have arrived yet (nothing awaited since the tap): the caller's face.
+        assert not video.has_frame
+        assert [type(w).__name__ for w in video.children] == ["Face"]
+
+        async with asyncio.timeout(60):
+            await calls.sink.wait_for(5)
+        await pump_until(lambda: find(view, "call.video").has_frame)
+        await pump_until(lambda: find(view, "call.self").has_frame)
+        pump(3)
+        video = find(view, "call.video")
+        assert video.children == []  # the face made way for the picture
+        assert video.texture.size == (320, 240)
+
+        shot = Image.open(kivy_window.screenshot(name=str(tmp_path / "call.png"))).convert("RGB")
+        x, y, w, h = video.video_rect
+        assert w > 0
+        assert h > 0
+        for index, wanted in enumerate(SYNTHETIC_BARS):
+            # the middle of each bar, a third of the way down the picture
+            centre_x = x + w * (index + 0.5) / len(SYNTHETIC_BARS)
+            found = screen_colour(shot, kivy_window, centre_x, y + h * 0.66)
+            assert close_to(found, wanted), (index, found, wanted)
+
+        # the self-view (the tablet's own synthetic camera) shows the same bars, small
+        small = find(view, "call.self")
+        sx, sy, sw, sh = small.video_rect
+        assert 0 < sw < w / 2
+        found = screen_colour(shot, kivy_window, sx + sw * 0.125, sy + sh * 0.66)
+        assert close_to(found, SYNTHETIC_BARS[0]), found
+
+        # the picture on screen keeps moving with the caller's (the grey band slides)
+        def band(image: Image.Image) -> list[tuple[int, int, int]]:
+            return [
+                screen_colour(image, kivy_window, x + w * i / 20, y + h * 0.08) for i in range(20)
+            ]
+
+        first = band(shot)
+        async with asyncio.timeout(30):
+            await calls.sink.wait_for(calls.sink.frames + 3)
+        pump(3)
+        later = Image.open(kivy_window.screenshot(name=str(tmp_path / "later.png"))).convert("RGB")
+        assert band(later) != first
+
+        tap(find(view, "call.hangup"))
+        async with asyncio.timeout(20):
+            while anna_phone.pc is not None:
+                await asyncio.sleep(0.02)
+        assert model.call_state is CallState.ENDED
+    finally:
+        reader.cancel()
+        live.cancel()
+        for task in (reader, live):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await ws.close()
+        await anna_phone.close()
+        await calls.close()
+        await family.close()
+        outbox.close()
+        view.detach()
+        kivy_window.remove_widget(view)
+        pump()
