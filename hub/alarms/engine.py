@@ -23,8 +23,8 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,9 +38,11 @@ from alerts import (
     Change,
     EscalationPolicy,
     EscalationTarget,
+    Evaluation,
     HomeEvent,
     PromptRequest,
     ResidentState,
+    RuleKind,
     add_note,
     apply_detection,
     due_actions,
@@ -54,7 +56,7 @@ from alerts import (
     tick,
 )
 from alerts.channels import DeliveryResult
-from alerts.emergency import HandoffResult
+from alerts.emergency import HandoffResult, PayloadFormat
 from alerts.escalation import Escalate112, NotifyContact, Reannounce
 from alerts.escalation import next_deadline as next_escalation
 from hub.alarms import store
@@ -63,6 +65,7 @@ from hub.alarms.views import alarm_view
 from hub.audit import record_audit
 from hub.clock import Clock
 from hub.outbox.alarms import enqueue_resolved_alarm
+from hub.service.queries import is_service_paused
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -132,6 +135,12 @@ class _Cached:
 
 RECENT_IDS = 100_000
 FLUSH_BATCH = 200
+CONFLICT_ATTEMPTS = 5
+# A claimed effect with no result after this long was interrupted (the hub stopped).
+UNFINISHED_AFTER = timedelta(minutes=10)
+INTERRUPTED = DeliveryResult(
+    "unknown", False, "interrupted: the hub stopped while sending; outcome unknown", 0
+)
 
 
 class AlarmNotFound(LookupError):
@@ -160,6 +169,8 @@ class AlarmEngine:
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: dict[str, _Cached] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
+        # (alarm id, effect key) being sent by this process right now.
+        self._sending: set[tuple[str, str]] = set()
         self.wakeup = asyncio.Event()
 
     def _lock(self, home_id: str) -> asyncio.Lock:
@@ -191,6 +202,9 @@ class AlarmEngine:
                         return []
                     cached = await self._load(session, event.resident_id, event.home_id, event.at)
             result = evaluate(cached.plan, cached.state, event)
+            if result.detections or result.prompts:
+                async with self._sessionmaker() as session:
+                    result = await _unless_paused(session, result, now)
             self._remember(event.message_id)
             significant = (
                 result.detections
@@ -363,6 +377,7 @@ class AlarmEngine:
             await self._tick_resident(resident_id)
         for alarm_id in alarm_ids:
             await self._escalate(alarm_id)
+        await self._recover_unfinished(now)
         return len(residents) + len(alarm_ids)
 
     async def seconds_until_due(self, cap: float = 30.0) -> float:
@@ -392,6 +407,8 @@ class AlarmEngine:
                 if cached is None:
                     cached = await self._load(session, resident_id, home_id, now)
                 result = tick(cached.plan, cached.state, now)
+                if result.detections or result.prompts:
+                    result = await _unless_paused(session, result, now)
                 changes = await self._apply(session, result.detections, cached.policy, now)
                 cached.state = result.state
                 await self._write(session, cached, now)
@@ -403,46 +420,139 @@ class AlarmEngine:
             await self.effects.prompt(request)
 
     async def _escalate(self, alarm_id: str) -> None:
-        async with self._sessionmaker() as session:
-            loaded = await store.load_alarm(session, alarm_id)
-        if loaded is None:
+        """Run an alarm's due escalation steps; each external effect happens once.
+
+        1. *Plan* (one transaction, version-checked): pure steps (re-announce) are applied
+           and every effect to send is claimed in ``alarm_effects``. Nothing has left the
+           hub yet, so a :class:`~hub.alarms.store.ConcurrentUpdate` simply plans again
+           from the fresh alarm (where a claim by someone else is already visible).
+        2. *Send* the claimed effects (outside the home's lock: a slow SMS gateway does
+           not hold up that home's next panic).
+        3. *Record* the results on the alarm; a conflict now re-reads the alarm and
+           records again — it never sends again.
+        """
+        planned = await self._plan_escalation(alarm_id)
+        if planned is None:
             return
-        home_id = loaded[1].home_id
-        async with self._lock(home_id):
-            now = self._clock()
+        alarm, sends, now = planned
+        if not sends:
+            return
+        self._sending.update((alarm_id, key) for key, _ in sends)
+        try:
+            results: list[tuple[str, DeliveryResult | HandoffResult | None]] = []
+            for key, action in sends:
+                results.append((key, await self._send(alarm, action, now)))
+            await self._record_effects(alarm_id, results)
+        finally:
+            self._sending.difference_update((alarm_id, key) for key, _ in sends)
+
+    async def _plan_escalation(
+        self, alarm_id: str
+    ) -> tuple[Alarm, list[tuple[str, NotifyContact | Escalate112]], datetime] | None:
+        for attempt in range(CONFLICT_ATTEMPTS):
             async with self._sessionmaker() as session:
                 loaded = await store.load_alarm(session, alarm_id)
-                if loaded is None:
-                    return
-                version, alarm = loaded
-                _, policy = await store.load_plan(session, alarm.resident_id)
-                before = alarm
-                for action in due_actions(policy, alarm, now):
-                    alarm = await self._perform(alarm, action, now)
-                await store.update_alarm(
-                    session, version, before, alarm, next_escalation(policy, alarm), now
-                )
-                await session.commit()
-        if alarm is not before:
-            self.publish("alarm.updated", alarm, now)
+            if loaded is None:
+                return None
+            async with self._lock(loaded[1].home_id):
+                now = self._clock()
+                async with self._sessionmaker() as session:
+                    loaded = await store.load_alarm(session, alarm_id)
+                    if loaded is None:
+                        return None
+                    version, alarm = loaded
+                    _, policy = await store.load_plan(session, alarm.resident_id)
+                    claimed = await store.claimed_effects(session, alarm_id)
+                    after = provisional = alarm
+                    sends: list[tuple[str, NotifyContact | Escalate112]] = []
+                    for action in due_actions(policy, alarm, now):
+                        if isinstance(action, Reannounce):
+                            after = reannounce(after, now, to_supervisor=action.to_supervisor)
+                            provisional = reannounce(
+                                provisional, now, to_supervisor=action.to_supervisor
+                            )
+                            continue
+                        key = effect_key(action)
+                        # The next deadline must not count a claimed effect as still due.
+                        provisional = _record_effect(provisional, key, None, now)
+                        if key not in claimed:
+                            sends.append((key, action))
+                    try:
+                        await store.update_alarm(
+                            session,
+                            version,
+                            alarm,
+                            after,
+                            next_escalation(policy, provisional),
+                            now,
+                        )
+                        await store.claim_effects(session, alarm_id, [k for k, _ in sends], now)
+                        await session.commit()
+                    except store.ConcurrentUpdate:
+                        await session.rollback()
+                        if attempt == CONFLICT_ATTEMPTS - 1:
+                            raise
+                        continue
+            if after is not alarm:
+                self.publish("alarm.updated", after, now)
+            return after, sends, now
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _perform(
-        self, alarm: Alarm, action: Reannounce | NotifyContact | Escalate112, now: datetime
-    ) -> Alarm:
-        if isinstance(action, Reannounce):
-            return reannounce(alarm, now, to_supervisor=action.to_supervisor)
+    async def _send(
+        self, alarm: Alarm, action: NotifyContact | Escalate112, now: datetime
+    ) -> DeliveryResult | HandoffResult | None:
         if isinstance(action, NotifyContact):
-            result = await self.effects.notify(alarm, action)
-            return record_notification(
-                alarm,
-                now,
-                contact_id=action.contact.contact_id,
-                channel=result.channel,
-                delivered=result.delivered,
-                detail=result.detail,
-            )
-        result_112 = await self.effects.hand_off(alarm, now)
-        return record_handoff(alarm, SYSTEM, now, result_112, automatic=True)
+            return await self.effects.notify(alarm, action)
+        return await self.effects.hand_off(alarm, now)
+
+    async def _record_effects(
+        self, alarm_id: str, results: list[tuple[str, DeliveryResult | HandoffResult | None]]
+    ) -> None:
+        """Write what came of the sent effects on the alarm (re-read on every conflict)."""
+        keys = [key for key, _ in results]
+        for attempt in range(CONFLICT_ATTEMPTS):
+            async with self._sessionmaker() as session:
+                loaded = await store.load_alarm(session, alarm_id)
+            if loaded is None:
+                return
+            async with self._lock(loaded[1].home_id):
+                now = self._clock()
+                async with self._sessionmaker() as session:
+                    loaded = await store.load_alarm(session, alarm_id)
+                    if loaded is None:
+                        return
+                    version, alarm = loaded
+                    _, policy = await store.load_plan(session, alarm.resident_id)
+                    after = alarm
+                    for key, result in results:
+                        after = _record_effect(after, key, result, now, sent=True)
+                    try:
+                        await store.update_alarm(
+                            session, version, alarm, after, next_escalation(policy, after), now
+                        )
+                        await store.finish_effects(session, alarm_id, keys, now)
+                        await session.commit()
+                    except store.ConcurrentUpdate:
+                        await session.rollback()
+                        if attempt == CONFLICT_ATTEMPTS - 1:
+                            raise
+                        continue
+            self.publish("alarm.updated", after, now)
+            return
+
+    async def _recover_unfinished(self, now: datetime) -> None:
+        """Effects claimed long ago with no recorded result: the hub stopped while sending.
+
+        They are NOT sent again (that might call 112 twice); the alarm says the outcome
+        is unknown so the operator checks by phone.
+        """
+        async with self._sessionmaker() as session:
+            unfinished = await store.unfinished_effects(session, now - UNFINISHED_AFTER)
+        for alarm_id, keys in unfinished.items():
+            keys = [k for k in keys if (alarm_id, k) not in self._sending]
+            if keys:
+                _LOGGER.warning("alarm %s: outcome of %s unknown (interrupted)", alarm_id, keys)
+                await self._record_effects(alarm_id, [(key, INTERRUPTED) for key in keys])
 
     # ------------------------------------------------------------ operator actions
 
@@ -498,6 +608,89 @@ class AlarmEngine:
             )
         except Exception:
             _LOGGER.debug("alarm %s not marked presented", alarm_id, exc_info=True)
+
+
+RAISED_WHILE_PAUSED = frozenset(
+    {
+        # Someone in the home asks for help or is hurt, or the home is in danger:
+        # whoever is there (the resident back early, a relative, a carer) needs us.
+        RuleKind.PANIC,
+        RuleKind.FALL,
+        RuleKind.PROMPT_HELP,
+        RuleKind.SMOKE,
+        RuleKind.CO,
+        RuleKind.FLOOD,
+        # The equipment must work when the resident comes home (maintenance queue).
+        RuleKind.DEVICE_OFFLINE,
+        RuleKind.LOW_BATTERY,
+        RuleKind.TAMPER,
+        RuleKind.POWER_LOST,
+    }
+)
+"""Rules that still raise while the resident's service is paused (hospital, holiday).
+
+The others watch the resident's routine (inactivity, missed check-in, night door, bed,
+temperature, baseline, medication): with the resident away they would only raise false
+alarms, and no tablet prompt is sent either. See docs/alerts.md.
+"""
+
+
+async def _unless_paused(session: AsyncSession, result: Evaluation, now: datetime) -> Evaluation:
+    """``result`` without what a paused service must not raise or ask."""
+    detections = result.detections
+    if not detections and not result.prompts:
+        return result
+    resident_id = detections[0].resident_id if detections else result.prompts[0].resident_id
+    if not resident_id.isdigit() or not await is_service_paused(session, int(resident_id), now):
+        return result
+    kept = tuple(d for d in detections if d.rule in RAISED_WHILE_PAUSED)
+    for dropped in detections:
+        if dropped.rule not in RAISED_WHILE_PAUSED:
+            _LOGGER.info(
+                "resident %s: service paused, %s not raised", resident_id, dropped.rule.value
+            )
+    return replace(result, detections=kept, prompts=())
+
+
+def effect_key(action: NotifyContact | Escalate112) -> str:
+    """The idempotency key of an escalation effect (unique per alarm)."""
+    if isinstance(action, NotifyContact):
+        return f"notify:{action.contact.contact_id}"
+    return "112"
+
+
+def _record_effect(
+    alarm: Alarm,
+    key: str,
+    result: DeliveryResult | HandoffResult | None,
+    now: datetime,
+    *,
+    sent: bool = False,
+) -> Alarm:
+    """Record an effect's result (``sent=False``: a stand-in, for the next deadline only)."""
+    if key == "112":
+        if isinstance(result, DeliveryResult):  # interrupted
+            result = HandoffResult(False, 0, PayloadFormat.EIDO, error=result.detail)
+        if not alarm.is_open:
+            # Resolved while the hand-off was out: keep the fact, as a note.
+            done = "delivered" if result is not None and result.delivered else "NOT delivered"
+            return add_note(alarm, SYSTEM, now, f"automatic 112 hand-off {done} after closing")
+        if not sent:
+            return escalate(alarm, SYSTEM, now, EscalationTarget.EMERGENCY_112)
+        return record_handoff(alarm, SYSTEM, now, result, automatic=True)
+    delivery = (
+        result
+        if isinstance(result, DeliveryResult)
+        else DeliveryResult("pending", False, "being sent", 0)
+    )
+    return record_notification(
+        alarm,
+        now,
+        contact_id=key.removeprefix("notify:"),
+        channel=delivery.channel,
+        delivered=delivery.delivered,
+        detail=delivery.detail,
+    )
 
 
 def _raised_at(alarm: Alarm, when: datetime) -> Alarm:

@@ -98,3 +98,21 @@ class CarePlanRow(Base):
     plan: Mapped[dict[str, Any]] = mapped_column(JSON)
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AlarmEffectRow(Base):
+    """An external effect of an escalation step (a contact notified, a 112 hand-off).
+
+    The row is the effect's idempotency key: it is inserted in the same transaction as
+    the version-checked alarm update that plans the step, BEFORE anything is sent, so a
+    retry, a second worker or a restart never sends it again. ``done_at`` is set when the
+    result is recorded on the alarm; a row left without it means the hub stopped while
+    sending, and the alarm shows that the outcome is unknown.
+    """
+
+    __tablename__ = "alarm_effects"
+
+    alarm_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None, index=True)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts import Alarm, CarePlan, EscalationPolicy, ResidentState
 from alerts.codec import alarm_from_json, plan_from_json, policy_from_json, state_from_json, to_json
 from hub.alarms.models import (
+    AlarmEffectRow,
     AlarmHistoryRow,
     AlarmRow,
     CarePlanRow,
@@ -260,6 +261,49 @@ async def save_plan(
     else:
         row.plan, row.policy, row.updated_at = to_json(plan), to_json(policy), now
     await session.flush()
+
+
+async def claimed_effects(session: AsyncSession, alarm_id: str) -> set[str]:
+    """Keys of the effects already planned for an alarm (sent, or being sent)."""
+    rows = await session.scalars(
+        select(AlarmEffectRow.key).where(AlarmEffectRow.alarm_id == alarm_id)
+    )
+    return set(rows)
+
+
+async def claim_effects(
+    session: AsyncSession, alarm_id: str, keys: list[str], now: datetime
+) -> None:
+    """Record that these effects are about to be sent (commit BEFORE sending them)."""
+    session.add_all(AlarmEffectRow(alarm_id=alarm_id, key=key, claimed_at=now) for key in keys)
+    await session.flush()
+
+
+async def finish_effects(
+    session: AsyncSession, alarm_id: str, keys: list[str], now: datetime
+) -> None:
+    """The effects' results are recorded on the alarm."""
+    await session.execute(
+        update(AlarmEffectRow)
+        .where(AlarmEffectRow.alarm_id == alarm_id, AlarmEffectRow.key.in_(keys))
+        .values(done_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def unfinished_effects(
+    session: AsyncSession, claimed_before: datetime
+) -> dict[str, list[str]]:
+    """Effects claimed before ``claimed_before`` whose result was never recorded."""
+    rows = await session.execute(
+        select(AlarmEffectRow.alarm_id, AlarmEffectRow.key).where(
+            AlarmEffectRow.done_at.is_(None), AlarmEffectRow.claimed_at < claimed_before
+        )
+    )
+    found: dict[str, list[str]] = {}
+    for alarm_id, key in rows:
+        found.setdefault(alarm_id, []).append(key)
+    return found
 
 
 PROCESSED_RETENTION = timedelta(days=7)

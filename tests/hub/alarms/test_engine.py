@@ -21,7 +21,9 @@ from hub.alarms.engine import AlarmEngine, NoEffects
 from hub.alarms.live import AlarmLive
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
-from protocol import BedExit, Motion, Smoke
+from hub.service.models import ServiceRow, SuspensionRow
+from protocol import BedExit, Motion, Panic, Smoke
+from tests.hub.ingest.helpers import seed_home
 
 _ids = itertools.count()
 NIGHT = datetime(2026, 1, 13, 2, 0, tzinfo=UTC)  # 03:00 in Barcelona
@@ -135,5 +137,78 @@ async def test_inactivity_prompt_then_alarm_and_fire_auto_112(database_url) -> N
         assert final.history[-1].action is Action.NOTE
         assert [r.seq for r in rows] == list(range(len(final.history)))
         assert [r.action for r in rows] == [e.action.value for e in final.history]
+    finally:
+        await db.dispose()
+
+
+async def _pause_service(sessions, resident_id: int, since: datetime) -> int:
+    """A suspended service (hospital stay) of ``resident_id``; returns the suspension id."""
+    async with sessions() as session:
+        service = ServiceRow(
+            reference=f"TA-P{resident_id}",
+            check_hash="x" * 64,
+            state="suspended",
+            applicant_kind="self",
+            person_name="Rosa",
+            person_key=f"rosa|{resident_id}",
+            referred_at=since - timedelta(days=60),
+            updated_at=since,
+            resident_id=resident_id,
+        )
+        session.add(service)
+        await session.flush()
+        pause = SuspensionRow(
+            service_id=service.id,
+            reason="hospital_stay",
+            started_at=since,
+            resume_on=(since + timedelta(days=10)).date(),
+        )
+        session.add(pause)
+        await session.commit()
+        return pause.id
+
+
+async def test_a_paused_service_raises_only_what_someone_in_the_home_needs(database_url) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    effects = Recorder()
+    try:
+        home_id, resident_id = await seed_home(sessions, {})
+        home, resident = str(home_id), str(resident_id)
+        plan = CarePlan(
+            resident, inactivity=InactivitySettings(period=timedelta(minutes=30), windows=())
+        )
+        async with sessions() as session:
+            await store.save_plan(session, plan, EscalationPolicy(), clock())
+            await session.commit()
+        pause_id = await _pause_service(sessions, resident_id, clock() - timedelta(hours=1))
+        engine = AlarmEngine(sessions, clock, AlarmLive(), effects)
+        # In hospital: the empty home's silence asks nothing and raises nothing...
+        await engine.handle_event(_event(Motion(), clock(), home=home, resident=resident))
+        await engine.handle_event(_event(BedExit(), clock(), home=home, resident=resident))
+        for _ in range(4):
+            clock.advance(timedelta(minutes=20))
+            await engine.run_due()
+        assert effects.prompts == []
+        async with sessions() as session:
+            assert await store.list_alarms(session, status="all", category=None, limit=5) == []
+        # ...but a panic press or smoke in the home is an alarm like any other.
+        (panic,) = await engine.handle_event(_event(Panic(), clock(), home=home, resident=resident))
+        assert panic.alarm.rule is RuleKind.PANIC
+        (smoke,) = await engine.handle_event(_event(Smoke(), clock(), home=home, resident=resident))
+        assert smoke.alarm.id == panic.alarm.id
+        assert RuleKind.SMOKE in smoke.alarm.rules
+        # Back home: the service resumes and the routine rules watch again.
+        async with sessions() as session:
+            row = await session.get(SuspensionRow, pause_id)
+            assert row is not None
+            row.ended_at = clock()
+            await session.commit()
+        await engine.handle_event(_event(Motion(), clock(), home=home, resident=resident))
+        clock.advance(timedelta(minutes=31))
+        await engine.run_due()
+        (prompt,) = effects.prompts
+        assert prompt.kind == "inactivity"
     finally:
         await db.dispose()

@@ -1,0 +1,265 @@
+"""Escalation effects happen once: an operator's change (or a second hub worker) between
+the engine's read of an alarm and its write never makes it e-mail, SMS or call 112 again,
+and an effect interrupted by a crash is reported as unknown, not sent again.
+
+Real local servers: SMTP (aiosmtpd), an HTTP SMS gateway, and the 112 receiving centre
+that validates the EIDO payload."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from alerts import (
+    Action,
+    ActorKind,
+    Alarm,
+    CarePlan,
+    DeviceType,
+    EscalationPolicy,
+    HomeEvent,
+    add_note,
+)
+from alerts.alarm import Actor
+from alerts.channels import DeliveryResult
+from alerts.emergency import HandoffResult
+from alerts.escalation import Contact, EscalationTarget, NotifyContact
+from hub.alarms import store
+from hub.alarms.effects import HubAlarmEffects
+from hub.alarms.engine import UNFINISHED_AFTER, AlarmEngine
+from hub.alarms.live import AlarmLive
+from hub.alarms.models import AlarmEffectRow
+from hub.alarms.settings import AlarmSettings
+from hub.clock import ManualClock
+from hub.db import make_engine, make_sessionmaker
+from protocol import Smoke
+from teleassist.localbroker import free_port
+from tests.alerts.centre import ReceivingCentre
+
+T0 = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)
+_ids = itertools.count()
+OPERATOR = Actor(ActorKind.OPERATOR, "9", "anna")
+POLICY = EscalationPolicy(
+    contacts=(
+        Contact(
+            "c-mail", "Joan", EscalationTarget.FAMILY, email="joan@example.org", auto_notify=True
+        ),
+        Contact(
+            "c-sms", "Marta", EscalationTarget.KEY_HOLDER, phone="+34600000002", auto_notify=True
+        ),
+    ),
+    fire_112_after=timedelta(0),
+)
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+class Peers:
+    """The outside world the hub reaches: mail server, SMS gateway, 112 centre."""
+
+    def __init__(self) -> None:
+        self.inbox = _Inbox()
+        self.sms: list[dict[str, Any]] = []
+        self.centre = ReceivingCentre()
+
+    async def send_sms(self, request: web.Request) -> web.Response:
+        self.sms.append(await request.json())
+        return web.json_response({"id": f"sms-{len(self.sms)}"}, status=202)
+
+
+@pytest.fixture
+def smtp_port(peers: Peers) -> Iterator[int]:
+    port = free_port()
+    controller = Controller(peers.inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def peers() -> Peers:
+    return Peers()
+
+
+@pytest.fixture
+async def settings(peers: Peers, smtp_port: int, aiohttp_server: Any) -> AlarmSettings:
+    app = peers.centre.app()
+    app.router.add_post("/sms", peers.send_sms)
+    server = await aiohttp_server(app)
+    return AlarmSettings(
+        emergency_url=str(server.make_url("/incidents")),
+        emergency_attempts=1,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        sms_url=str(server.make_url("/sms")),
+    )
+
+
+class Meddling(HubAlarmEffects):
+    """Real effects; before each one goes out, ``meddle`` changes the alarm elsewhere."""
+
+    meddle: Any = None
+
+    async def notify(self, alarm: Alarm, action: NotifyContact) -> DeliveryResult:
+        if self.meddle is not None:
+            await self.meddle(alarm.id)
+        return await super().notify(alarm, action)
+
+    async def hand_off(self, alarm: Alarm, now: datetime) -> HandoffResult | None:
+        if self.meddle is not None:
+            await self.meddle(alarm.id)
+        return await super().hand_off(alarm, now)
+
+
+def _smoke(home: str, resident: str, at: datetime) -> HomeEvent:
+    return HomeEvent(
+        home_id=home,
+        resident_id=resident,
+        device_id=f"smoke-{home}",
+        device_type=DeviceType.SMOKE,
+        message_id=f"once-{next(_ids)}",
+        at=at,
+        body=Smoke(),
+    )
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def _as_scheduler(engine: AlarmEngine, rounds: int = 3) -> None:
+    """What the timer loop does: run what is due; after a failure, run again."""
+    for _ in range(rounds):
+        # The real loop logs a failure and retries a second later.
+        with contextlib.suppress(Exception):
+            await engine.run_due()
+
+
+async def test_a_concurrent_change_while_sending_sends_nothing_twice(
+    database_url: str, settings: AlarmSettings, peers: Peers, http: aiohttp.ClientSession
+) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(T0)
+    try:
+        async with sessions() as session:
+            await store.save_plan(session, CarePlan("81"), POLICY, clock())
+            await session.commit()
+        effects = Meddling(settings, sessions, http)
+        first = AlarmEngine(sessions, clock, AlarmLive(), effects)
+        # A second engine on the same database: another hub worker, or the operator's API.
+        second = AlarmEngine(
+            sessions, clock, AlarmLive(), HubAlarmEffects(settings, sessions, http)
+        )
+        (raised,) = await first.handle_event(_smoke("18", "81", clock()))
+        alarm_id = raised.alarm.id
+        meddled = 0
+
+        async def operator_writes_a_note(target: str) -> None:
+            nonlocal meddled
+            meddled += 1
+            await second.act(
+                target,
+                lambda a: add_note(a, OPERATOR, clock(), f"calling the resident ({meddled})"),
+                audit_actor="anna",
+                audit_action="alarm.note",
+            )
+
+        effects.meddle = operator_writes_a_note
+        clock.advance(timedelta(seconds=30))
+        await _as_scheduler(first)
+        # The other worker's timer loop runs too, on the same due alarm.
+        effects.meddle = None
+        await _as_scheduler(second)
+
+        assert meddled == 3  # the alarm changed under every one of the three effects
+        assert len(peers.inbox.messages) == 1
+        assert [m["to"] for m in peers.sms] == ["+34600000002"]
+        assert len(peers.centre.received) == 1, peers.centre.rejected
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, alarm_id)
+            ledger = list(await session.scalars(select(AlarmEffectRow)))
+        assert loaded is not None
+        alarm = loaded[1]
+        notified = alarm.entries(Action.NOTIFIED)
+        assert sorted(e.details["contact"] for e in notified) == ["c-mail", "c-sms"]
+        assert all(e.details["delivered"] == "True" for e in notified)
+        (handoff,) = [
+            e
+            for e in alarm.entries(Action.ESCALATED)
+            if e.details.get("target") == EscalationTarget.EMERGENCY_112
+        ]
+        assert handoff.details["delivered"] == "True"
+        assert handoff.details["reference"].startswith("112-CAT-")
+        assert len(alarm.entries(Action.NOTE)) == 3  # the operator's notes all kept
+        assert sorted(row.key for row in ledger) == ["112", "notify:c-mail", "notify:c-sms"]
+        assert all(row.done_at is not None for row in ledger)
+    finally:
+        await db.dispose()
+
+
+async def test_an_effect_interrupted_by_a_crash_is_reported_not_repeated(
+    database_url: str, settings: AlarmSettings, peers: Peers, http: aiohttp.ClientSession
+) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(T0)
+    try:
+        async with sessions() as session:
+            await store.save_plan(session, CarePlan("82"), POLICY, clock())
+            await session.commit()
+        dying = AlarmEngine(sessions, clock, AlarmLive(), HubAlarmEffects(settings, sessions, http))
+        (raised,) = await dying.handle_event(_smoke("19", "82", clock()))
+        clock.advance(timedelta(seconds=30))
+        # The hub plans the step (claims the effects) and dies before sending anything.
+        planned = await dying._plan_escalation(raised.alarm.id)
+        assert planned is not None
+        assert [key for key, _ in planned[1]] == ["notify:c-mail", "notify:c-sms", "112"]
+        del dying
+        restarted = AlarmEngine(
+            sessions, clock, AlarmLive(), HubAlarmEffects(settings, sessions, http)
+        )
+        await restarted.run_due()  # too early to call it interrupted: nothing happens
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, raised.alarm.id)
+        assert loaded is not None
+        assert loaded[1].entries(Action.NOTIFIED) == ()
+        clock.advance(UNFINISHED_AFTER + timedelta(seconds=1))
+        await restarted.run_due()
+        await restarted.run_due()
+        assert peers.inbox.messages == []
+        assert peers.sms == []
+        assert peers.centre.received == []
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, raised.alarm.id)
+        assert loaded is not None
+        alarm = loaded[1]
+        notified = alarm.entries(Action.NOTIFIED)
+        assert sorted(e.details["contact"] for e in notified) == ["c-mail", "c-sms"]
+        assert all(e.details["delivered"] == "False" for e in notified)
+        assert all("outcome unknown" in e.details["detail"] for e in notified)
+        assert alarm.escalated_to(EscalationTarget.EMERGENCY_112)
+        assert "112 hand-off failed" in alarm.history[-1].details["text"]
+        assert "outcome unknown" in alarm.history[-1].details["text"]
+    finally:
+        await db.dispose()
