@@ -43,6 +43,7 @@ ROUTE_MODULES: list[str] = [
     "hub.ingest.app",
     "hub.registry.app",
     "hub.registry.routes",
+    "hub.registry.pairing_routes",
     "hub.api.routes",
     "hub.web",
     "hub.outbox.routes",

@@ -70,6 +70,18 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     mosquitto_file_mode: int = 0o640
     # Re-render the files this often (picks up devices registered by other workers).
     broker_sync_interval_s: float = 30.0
+    # Tablet pairing (docs/tablet.md): setup codes live this long, and one address may try
+    # this many wrong codes per window before it gets 429.
+    tablet_code_ttl_s: int = 24 * 3600
+    tablet_pair_max_failures: int = 10
+    tablet_pair_window_s: int = 15 * 60
+    # What a paired tablet is told. public_url: the hub as tablets reach it (empty: the
+    # address the tablet used to pair). device_mqtt_*: the broker as devices reach it
+    # (empty host: the hub's own [mqtt] host, port and TLS; port 0: 8883 with TLS, else 1883).
+    public_url: str = ""
+    device_mqtt_host: str = ""
+    device_mqtt_port: int = 0
+    device_mqtt_tls: bool = False
     # Supervision: seconds of silence before a device is offline, by device type
     # (overrides hub/ingest/devicetypes.py), and how often deadlines are checked.
     supervision_intervals: dict[str, float] = msgspec.field(default_factory=dict)

@@ -22,6 +22,7 @@ MODEL_MODULES: list[str] = [
     "hub.service.models",
     "hub.console.models",
     "hub.alarms.models",
+    "hub.registry.models",
 ]
 
 

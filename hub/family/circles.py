@@ -59,6 +59,27 @@ def link_view(link: CircleLink, names: dict[str, str]) -> dict[str, Any]:
 # ---------------------------------------------------------------- tablets
 
 
+async def grant_tablet_token(
+    session: AsyncSession, *, device_id: str, resident_id: int, actor: str, now: datetime
+) -> str:
+    """Give ``device_id`` a fresh family-API token for the resident (replacing any older
+    one), audited in ``session``; the caller has checked the resident and commits."""
+    token = new_tablet_token()
+    await session.execute(delete(TabletCredential).where(TabletCredential.device_id == device_id))
+    session.add(
+        TabletCredential(
+            device_id=device_id,
+            resident_id=resident_id,
+            token_hash=tablet_token_hash(token),
+            created_at=now,
+        )
+    )
+    await record_audit(
+        session, actor, "family.tablet_issue", f"device:{device_id}", {"resident_id": resident_id}
+    )
+    return token
+
+
 async def issue_tablet(request: web.Request) -> web.Response:
     """Staff give a resident's tablet its family-API token (replacing any older one)."""
     who = await principal_of(request)
@@ -66,25 +87,16 @@ async def issue_tablet(request: web.Request) -> web.Response:
     data = await read_json_object(request)
     resident_id = required_int(data, "resident_id")
     device_id = text_field(data, "device_id", max_length=64)
-    token = new_tablet_token()
     async with request.app[SESSIONMAKER]() as session:
         if await session.get(Resident, resident_id) is None:
             raise ApiError(404, "resident_unknown", "no such resident")
-        await session.execute(
-            delete(TabletCredential).where(TabletCredential.device_id == device_id)
+        token = await grant_tablet_token(
+            session,
+            device_id=device_id,
+            resident_id=resident_id,
+            actor=who.actor,
+            now=request.app[CLOCK](),
         )
-        session.add(
-            TabletCredential(
-                device_id=device_id,
-                resident_id=resident_id,
-                token_hash=tablet_token_hash(token),
-                created_at=request.app[CLOCK](),
-            )
-        )
-        await record_audit(
-            session, who.actor, "family.tablet_issue", f"device:{device_id}",
-            {"resident_id": resident_id},
-        )  # fmt: skip
         await session.commit()
     body = {"token": token, "resident_id": resident_id, "device_id": device_id}
     return web.json_response(body, status=201)

@@ -71,16 +71,19 @@ class CodeState:
     revoked: bool = False
 
 
-def check_redeemable(state: CodeState | None, now: datetime) -> None:
-    """Raise :class:`LinkingError` unless the code exists, is unused and unexpired."""
+def check_redeemable(state: CodeState | None, now: datetime, noun: str = "linking code") -> None:
+    """Raise :class:`LinkingError` unless the code exists, is unused and unexpired.
+
+    ``noun`` names the code in the messages (the tablet's setup codes use this too).
+    """
     if state is None:
-        raise LinkingError("code_unknown", "this linking code does not exist; check it and retry")
+        raise LinkingError("code_unknown", f"this {noun} does not exist; check it and retry")
     if state.revoked:
-        raise LinkingError("code_revoked", "this linking code was withdrawn; ask for a new one")
+        raise LinkingError("code_revoked", f"this {noun} was withdrawn; ask for a new one")
     if state.used_at is not None:
-        raise LinkingError("code_used", "this linking code was already used; ask for a new one")
+        raise LinkingError("code_used", f"this {noun} was already used; ask for a new one")
     if state.expires_at <= now:
-        raise LinkingError("code_expired", "this linking code has expired; ask for a new one")
+        raise LinkingError("code_expired", f"this {noun} has expired; ask for a new one")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from hub.appkeys import KEYSAFE, MQTT, SESSIONMAKER
 from hub.auth import Role, current_user, requires
+from hub.db.models import Device
 from hub.http import ApiError, read_json_object
 from hub.ingest.app import INGESTER
 from hub.ingest.registry import DeviceInfo
@@ -33,9 +34,32 @@ def _opt(data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
 
 
 def _changed(request: web.Request) -> None:
-    sync = request.app.get(BROKER_SYNC)
+    request_broker_sync(request.app)
+
+
+def request_broker_sync(app: web.Application) -> None:
+    """Re-render the broker's password file and ACL soon (after a provisioning change)."""
+    sync = app.get(BROKER_SYNC)
     if sync is not None:
         sync.request()
+
+
+def announce_device(app: web.Application, device: Device) -> None:
+    """Tell the ingester about a new or changed device at once.
+
+    It may have refused this id for a few seconds (unknown device): that is forgotten.
+    """
+    ingester = app.get(INGESTER)
+    if ingester is not None:
+        ingester.registry.put(
+            DeviceInfo(
+                device.id,
+                device.home_id,
+                device.resident_id,
+                device.type,
+                revoked=device.state == "revoked",
+            )
+        )
 
 
 @requires(Role.ADMIN, Role.COORDINATOR)
@@ -89,12 +113,7 @@ async def create_device(request: web.Request) -> web.Response:
         except service.ProvisioningError as err:
             raise _error(err) from None
         await session.commit()
-    ingester = request.app.get(INGESTER)
-    if ingester is not None:
-        # The ingester may already have refused this id for a few seconds: forget that.
-        ingester.registry.put(
-            DeviceInfo(device.id, device.home_id, device.resident_id, device.type)
-        )
+    announce_device(request.app, device)
     _changed(request)
     return web.json_response(_credentials(creds), status=201)
 
@@ -134,11 +153,7 @@ async def revoke(request: web.Request) -> web.Response:
         except service.ProvisioningError as err:
             raise _error(err) from None
         await session.commit()
-    ingester = request.app.get(INGESTER)
-    if ingester is not None:
-        ingester.registry.put(
-            DeviceInfo(device.id, device.home_id, device.resident_id, device.type, revoked=True)
-        )
+    announce_device(request.app, device)
     sync = request.app.get(BROKER_SYNC)
     broker = request.app.get(MQTT)
     if sync is not None:

@@ -1,0 +1,249 @@
+"""Tablet pairing: a one-time setup code becomes a registered tablet with its credentials.
+
+Staff issue a code for a resident (:func:`issue_setup_code`); the installer types it on
+the tablet, which calls ``POST /api/tablet/pair``; :func:`redeem_setup_code` then, in the
+caller's transaction, marks the code used, registers the tablet as a device of the
+resident's home (or gives the resident's existing tablet new broker credentials) and
+issues its family-API token. Codes are 8 digits, stored as an HMAC keyed with a hub
+secret, single use and expiring; wrong tries are counted per source address.
+
+The code rules (unknown/used/expired, the guessing limit) are the linking codes' own
+(:mod:`hub.family.linking`), with digits instead of letters because the tablet's pad
+has only digits.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.audit import record_audit
+from hub.db.models import Device, Resident
+from hub.family.circles import grant_tablet_token
+from hub.family.linking import (
+    CodeState,
+    GuessPolicy,
+    GuessVerdict,
+    LinkingError,
+    check_redeemable,
+    code_digest,
+    guess_verdict,
+)
+from hub.registry.models import TabletPairAttempt, TabletSetupCode
+from hub.registry.service import (
+    DeviceCredentials,
+    ProvisioningError,
+    issue_credentials,
+    provision_device,
+)
+
+CODE_DIGITS = 8
+MIN_CODE, MAX_CODE = 6, 12  # what the tablet's pad accepts (tablet_app/pairing.py)
+TABLET_TYPE = "tablet"
+NOUN = "setup code"
+
+
+class PairingError(Exception):
+    """A pairing that cannot go ahead; ``code`` is stable, ``status`` its HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after_s: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True, slots=True)
+class SetupCode:
+    """A fresh code (shown once to the member of staff)."""
+
+    code: str
+    resident_id: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PairedTablet:
+    """What a successful pairing gives the tablet."""
+
+    resident_id: int
+    credentials: DeviceCredentials
+    api_token: str
+    device: Device
+
+
+def new_setup_code() -> str:
+    """A random code of :data:`CODE_DIGITS` digits."""
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def check_code_format(code: object) -> str:
+    """``code`` if it is 6–12 ASCII digits, else ``code_malformed``."""
+    if not (
+        isinstance(code, str)
+        and code.isascii()
+        and code.isdigit()
+        and MIN_CODE <= len(code) <= MAX_CODE
+    ):
+        raise PairingError(
+            400, "code_malformed", f"a {NOUN} is a string of {MIN_CODE} to {MAX_CODE} digits"
+        )
+    return code
+
+
+async def issue_setup_code(
+    session: AsyncSession,
+    *,
+    resident_id: int,
+    actor: str,
+    now: datetime,
+    ttl: timedelta,
+    secret: str,
+) -> SetupCode:
+    """A new code for the resident's tablet (audited; the caller commits)."""
+    if await session.get(Resident, resident_id) is None:
+        raise PairingError(404, "resident_unknown", "no such resident")
+    for _ in range(20):
+        code = new_setup_code()
+        digest = code_digest(code, secret)
+        live = await session.scalar(
+            select(TabletSetupCode.id).where(
+                TabletSetupCode.digest == digest,
+                TabletSetupCode.used_at.is_(None),
+                TabletSetupCode.expires_at > now,
+            )
+        )
+        if live is None:
+            break
+    else:  # pragma: no cover - needs millions of live codes
+        raise PairingError(503, "no_code", "could not find a free setup code; try again")
+    row = TabletSetupCode(
+        digest=digest,
+        resident_id=resident_id,
+        created_by=actor[:64],
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(row)
+    await session.flush()
+    await record_audit(
+        session, actor, "tablet.setup_code", f"resident:{resident_id}",
+        {"code_id": row.id, "expires_at": row.expires_at.isoformat()}, at=now,
+    )  # fmt: skip
+    return SetupCode(code, resident_id, row.expires_at)
+
+
+async def pairing_allowed(
+    session: AsyncSession, address: str, now: datetime, policy: GuessPolicy
+) -> GuessVerdict:
+    """Whether ``address`` may try another code (old tries are forgotten here)."""
+    await session.execute(
+        delete(TabletPairAttempt).where(TabletPairAttempt.at <= now - policy.window)
+    )
+    tries = await session.scalars(
+        select(TabletPairAttempt.at).where(
+            TabletPairAttempt.address == address, TabletPairAttempt.at > now - policy.window
+        )
+    )
+    return guess_verdict(list(tries), now, policy)
+
+
+async def record_refusal(session: AsyncSession, address: str, now: datetime, why: str) -> None:
+    """Count a refused try against ``address`` and audit it (the caller commits)."""
+    session.add(TabletPairAttempt(address=address[:64], at=now))
+    await record_audit(
+        session, f"tablet@{address}"[:64], "tablet.pair_refused", "setup-code", {"why": why},
+        at=now,
+    )  # fmt: skip
+
+
+async def _find_code(
+    session: AsyncSession, code: str, secret: str, now: datetime
+) -> TabletSetupCode:
+    rows = list(
+        await session.scalars(
+            select(TabletSetupCode)
+            .where(TabletSetupCode.digest == code_digest(code, secret))
+            .order_by(TabletSetupCode.created_at.desc(), TabletSetupCode.id.desc())
+        )
+    )
+    live = [r for r in rows if r.used_at is None and r.expires_at > now]
+    row = live[0] if live else (rows[0] if rows else None)
+    try:
+        check_redeemable(None if row is None else CodeState(row.expires_at, row.used_at), now, NOUN)
+    except LinkingError as err:
+        status = 404 if err.code == "code_unknown" else 410
+        raise PairingError(status, err.code, err.message) from None
+    assert row is not None
+    return row
+
+
+async def _tablet_device(
+    session: AsyncSession, resident: Resident, actor: str
+) -> tuple[Device, DeviceCredentials]:
+    """The resident's tablet with new credentials, registered first if there is none."""
+    existing = await session.scalar(
+        select(Device)
+        .where(
+            Device.resident_id == resident.id,
+            Device.home_id == resident.home_id,
+            Device.type == TABLET_TYPE,
+            Device.state != "revoked",
+        )
+        .order_by(Device.created_at.desc())
+    )
+    if existing is not None:
+        return existing, await issue_credentials(session, existing.id, actor=actor)
+    base = f"tab-{resident.id:04d}"
+    for n in range(1, 100):
+        device_id = base if n == 1 else f"{base}-{n}"
+        if await session.get(Device, device_id) is None:
+            return await provision_device(
+                session,
+                device_id=device_id,
+                home_id=resident.home_id,
+                device_type=TABLET_TYPE,
+                resident_id=resident.id,
+                actor=actor,
+            )
+    raise ProvisioningError("conflict", f"resident {resident.id} has too many old tablets")
+
+
+async def redeem_setup_code(
+    session: AsyncSession, code: str, *, secret: str, now: datetime, address: str
+) -> PairedTablet:
+    """Use ``code``: register the tablet, give it broker credentials and its API token.
+
+    Raises :class:`PairingError` for an unknown (404), used or expired (410) code; the
+    caller records the refusal. Everything else happens in ``session`` (caller commits).
+    """
+    row = await _find_code(session, code, secret, now)
+    # Single use even when two tablets race with the same code: only one UPDATE wins.
+    won = await session.execute(
+        update(TabletSetupCode)
+        .where(TabletSetupCode.id == row.id, TabletSetupCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if not won.rowcount:  # type: ignore[attr-defined]
+        raise PairingError(410, "code_used", f"this {NOUN} was already used; ask for a new one")
+    resident = await session.get(Resident, row.resident_id)
+    if resident is None:  # pragma: no cover - the foreign key cascades
+        raise PairingError(404, "code_unknown", f"this {NOUN} does not exist")
+    actor = f"tablet@{address}"[:64]
+    device, creds = await _tablet_device(session, resident, actor)
+    await session.execute(
+        update(TabletSetupCode).where(TabletSetupCode.id == row.id).values(device_id=device.id)
+    )
+    token = await grant_tablet_token(
+        session, device_id=device.id, resident_id=resident.id, actor=actor, now=now
+    )
+    await record_audit(
+        session, actor, "tablet.pair", f"device:{device.id}",
+        {"resident_id": resident.id, "code_id": row.id, "created_by": row.created_by}, at=now,
+    )  # fmt: skip
+    return PairedTablet(resident.id, creds, token, device)

@@ -1,0 +1,157 @@
+"""Tablet pairing over HTTP (docs/tablet.md).
+
+- ``POST /api/residents/{rid}/tablet-setup-codes`` (staff who install or look after the
+  service) → ``201 {"code", "resident_id", "expires_at"}``.
+- ``POST /api/tablet/pair`` (public: the tablet has nothing else yet) with ``{"code"}`` →
+  ``200 {"device_id", "resident_id", "hub_url", "api_token", "mqtt": {...}}``; ``400``
+  malformed, ``404`` unknown, ``410`` used or expired, ``429`` too many refused tries from
+  this address (with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
+from hub.auth import Role, current_user, requires
+from hub.family.linking import GuessPolicy
+from hub.http import ApiError, read_json_object
+from hub.registry import pairing
+from hub.registry.app import BROKER_SYNC
+from hub.registry.routes import announce_device, request_broker_sync
+from hub.registry.service import ProvisioningError
+from hub.settings import HubSettings
+from teleassist.config import MqttSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+# Those who provision devices (hub.registry.routes.PROVISIONERS), and the operator who
+# sets a resident's tablet up over the phone with the family.
+CODE_ISSUERS = (Role.ADMIN, Role.INSTALLER, Role.COORDINATOR, Role.OPERATOR)
+# How long the answer may wait for the broker to learn the new account.
+BROKER_SYNC_WAIT_S = 5.0
+
+
+def _resident_id(request: web.Request) -> int:
+    raw = request.match_info["rid"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise ApiError(404, "resident_unknown", "no such resident")
+    return int(raw)
+
+
+@requires(*CODE_ISSUERS)
+async def create_setup_code(request: web.Request) -> web.Response:
+    """Issue a one-time setup code for the resident's tablet."""
+    resident_id = _resident_id(request)
+    settings = request.app[SETTINGS]
+    async with request.app[SESSIONMAKER]() as session:
+        try:
+            issued = await pairing.issue_setup_code(
+                session,
+                resident_id=resident_id,
+                actor=current_user(request).username,
+                now=request.app[CLOCK](),
+                ttl=timedelta(seconds=settings.tablet_code_ttl_s),
+                secret=settings.jwt_secret,
+            )
+        except pairing.PairingError as err:
+            raise ApiError(err.status, err.code, err.message) from None
+        await session.commit()
+    body = {
+        "code": issued.code,
+        "resident_id": issued.resident_id,
+        "expires_at": issued.expires_at.isoformat(),
+    }
+    return web.json_response(body, status=201)
+
+
+def device_broker(settings: HubSettings, hub_mqtt: MqttSettings | None) -> dict[str, Any]:
+    """Where a device reaches the broker (without its username and password)."""
+    if settings.device_mqtt_host:
+        tls = settings.device_mqtt_tls
+        port = settings.device_mqtt_port or (8883 if tls else 1883)
+        return {"host": settings.device_mqtt_host, "port": port, "tls": tls}
+    mqtt = hub_mqtt or MqttSettings()
+    return {"host": mqtt.host, "port": mqtt.port, "tls": mqtt.tls}
+
+
+def _address(request: web.Request) -> str:
+    # The peer as the hub sees it; behind a reverse proxy every tablet shares its address
+    # (the limit then holds for all of them together: safe, if strict).
+    return request.remote or "unknown"
+
+
+async def pair(request: web.Request) -> web.Response:
+    """A tablet exchanges its setup code for its identity and credentials."""
+    settings = request.app[SETTINGS]
+    now = request.app[CLOCK]()
+    address = _address(request)
+    policy = GuessPolicy(
+        settings.tablet_pair_max_failures, timedelta(seconds=settings.tablet_pair_window_s)
+    )
+    async with request.app[SESSIONMAKER]() as session:
+        verdict = await pairing.pairing_allowed(session, address, now, policy)
+        await session.commit()
+        if not verdict.allowed:
+            err = ApiError(
+                429,
+                "too_many_attempts",
+                f"too many wrong codes; try again in {verdict.retry_after_s} s",
+                retry_after_s=verdict.retry_after_s,
+            )
+            err.headers["Retry-After"] = str(verdict.retry_after_s)
+            raise err
+        try:
+            data = await read_json_object(request)
+            code = pairing.check_code_format(data.get("code"))
+            paired = await pairing.redeem_setup_code(
+                session, code, secret=settings.jwt_secret, now=now, address=address
+            )
+        except (ApiError, pairing.PairingError) as err:
+            await session.rollback()
+            # Every refused try counts against the limit, malformed ones too.
+            await pairing.record_refusal(session, address, now, err.code)
+            await session.commit()
+            if isinstance(err, ApiError):
+                raise
+            raise ApiError(err.status, err.code, err.message) from None
+        except ProvisioningError as err:
+            await session.rollback()
+            raise ApiError(409, err.code, err.message) from None
+        await session.commit()
+    announce_device(request.app, paired.device)
+    await _broker_knows(request.app)
+    _LOGGER.info("tablet %s paired for resident %s", paired.device.id, paired.resident_id)
+    creds = paired.credentials
+    body = {
+        "device_id": creds.device_id,
+        "resident_id": paired.resident_id,
+        "hub_url": (settings.public_url or str(request.url.origin())).rstrip("/"),
+        "api_token": paired.api_token,
+        "mqtt": device_broker(settings, request.app.get(MQTT))
+        | {"username": creds.username, "password": creds.secret},
+    }
+    return web.json_response(body)
+
+
+async def _broker_knows(app: web.Application) -> None:
+    """Ask for a broker sync and wait a little for it, so the tablet's first connect works."""
+    request_broker_sync(app)
+    sync = app.get(BROKER_SYNC)
+    if sync is None:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(BROKER_SYNC_WAIT_S):
+            await sync.done.wait()
+
+
+def setup(app: web.Application) -> None:
+    """Add the pairing routes."""
+    app.router.add_post("/api/residents/{rid}/tablet-setup-codes", create_setup_code)
+    app.router.add_post("/api/tablet/pair", pair)
