@@ -131,7 +131,13 @@ class HubAlarmEffects:
             return None
         async with self._sessionmaker() as session:
             return await session.scalar(
-                select(Device.id).where(Device.home_id == int(home_id), Device.type == "tablet")
+                select(Device.id)
+                .where(
+                    Device.home_id == int(home_id),
+                    Device.type == "tablet",
+                    Device.state != "revoked",  # a replaced tablet no longer listens
+                )
+                .order_by(Device.created_at.desc())
             )
 
     async def prompt(self, request: PromptRequest) -> None:
