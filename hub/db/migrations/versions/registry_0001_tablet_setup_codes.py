@@ -1,7 +1,7 @@
 """Tablet pairing: one-time setup codes and refused tries (per source address).
 
 Revision ID: registry_0001
-Revises: alerts_0001
+Revises: alerts_0002
 Create Date: 2026-12-05 06:25:21.745424
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "registry_0001"
-down_revision: str | None = "alerts_0001"
+down_revision: str | None = "alerts_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
