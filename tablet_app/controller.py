@@ -23,7 +23,10 @@ from tablet_app.model import (
     Ring,
     Speak,
     StartCall,
+    StartRecording,
+    StopRecording,
     TabletModel,
+    TakePhoto,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -65,6 +68,19 @@ class FamilyPort(Protocol):
         """Decline or hang up."""
 
 
+class MediaPort(Protocol):
+    """The resident's own voice messages and photos (``tablet_app.outgoing``)."""
+
+    def start_recording(self, contact_id: str) -> None:
+        """Switch the microphone on."""
+
+    def stop_recording(self, send: bool) -> None:
+        """Switch it off; send the recording or throw it away."""
+
+    def take_photo(self, contact_id: str) -> None:
+        """Take a photo and send it."""
+
+
 class SilentRinger:
     """A ringer for devices without sound: it only logs."""
 
@@ -92,6 +108,7 @@ class TabletController:
         ringer: Ringer,
         clock: Callable[[], datetime],
         family: FamilyPort | None = None,
+        media: MediaPort | None = None,
     ) -> None:
         self.model = model
         self.link = link
@@ -99,6 +116,7 @@ class TabletController:
         self.ringer = ringer
         self.clock = clock
         self.family = family
+        self.media = media
         link.callbacks = LinkCallbacks(
             on_command=self.on_command,
             on_online=model.set_online,
@@ -122,6 +140,8 @@ class TabletController:
                 self.speaker.say(effect.text, effect.language)
             elif isinstance(effect, Ring):
                 (self.ringer.start if effect.on else self.ringer.stop)()
+            elif isinstance(effect, StartRecording | StopRecording | TakePhoto):
+                self._media(effect)
             elif self.family is None:
                 _LOGGER.info("no family service configured; %s not sent", type(effect).__name__)
             elif isinstance(effect, MarkRead):
@@ -134,3 +154,13 @@ class TabletController:
                 self.family.end_call(effect.call_id, effect.declined)
             elif isinstance(effect, RequestLinkCode):
                 self.family.request_link_code()
+
+    def _media(self, effect: StartRecording | StopRecording | TakePhoto) -> None:
+        if self.media is None:
+            _LOGGER.info("no microphone or camera service; %s ignored", type(effect).__name__)
+        elif isinstance(effect, StartRecording):
+            self.media.start_recording(effect.contact_id)
+        elif isinstance(effect, StopRecording):
+            self.media.stop_recording(effect.send)
+        else:
+            self.media.take_photo(effect.contact_id)

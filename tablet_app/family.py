@@ -37,7 +37,14 @@ HISTORY_LIMIT = 10
 
 
 class FamilyError(Exception):
-    """The family API could not be used (network, status or an unexpected answer)."""
+    """The family API could not be used (network, status or an unexpected answer).
+
+    ``status`` is the hub's HTTP status when it answered (``None``: no answer at all).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _Party(msgspec.Struct):
@@ -144,13 +151,26 @@ class FamilyClient:
             self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
         return self._session
 
-    async def _call(self, method: str, path: str, json: object = None) -> bytes:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        json: object = None,
+        *,
+        data: bytes | None = None,
+        content_type: str | None = None,
+    ) -> bytes:
         url = self.base_url + path
+        headers = {"Content-Type": content_type} if content_type else None
         try:
-            async with self._http().request(method, url, json=json) as response:
+            async with self._http().request(
+                method, url, json=json, data=data, headers=headers
+            ) as response:
                 body = await response.read()
                 if response.status >= 300:
-                    raise FamilyError(f"{method} {path}: {response.status} {body[:200]!r}")
+                    raise FamilyError(
+                        f"{method} {path}: {response.status} {body[:200]!r}", response.status
+                    )
                 return body
         except aiohttp.ClientError as err:
             raise FamilyError(f"{method} {path}: {err!r}") from err
@@ -279,6 +299,39 @@ class FamilyClient:
             RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
             for s in config.ice_servers
         ]
+
+    # ------------------------------------------------------------ sending media
+
+    async def conversation_id(self, contact_id: str) -> int:
+        """The conversation with ``contact_id`` (a direct one is created if needed)."""
+        if contact_id in self._conversation_of:
+            return self._conversation_of[contact_id]
+        if contact_id.startswith("g:"):
+            return int(contact_id[2:])
+        body = await self._call("POST", "/api/family/conversations", json={"with": contact_id})
+        try:
+            cid = int(msgspec.json.decode(body)["id"])
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as err:
+            raise FamilyError(f"conversation with {contact_id}: unexpected answer") from err
+        self._conversation_of[contact_id] = cid
+        return cid
+
+    async def upload_media(self, kind: str, data: bytes, content_type: str) -> int:
+        """Upload a voice message or photo (``POST /api/family/media``); its media id."""
+        body = await self._call(
+            "POST", f"/api/family/media?kind={kind}", data=data, content_type=content_type
+        )
+        try:
+            return int(msgspec.json.decode(body)["media_id"])
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as err:
+            raise FamilyError(f"upload of a {kind}: unexpected answer") from err
+
+    async def send_media(self, contact_id: str, media_id: int) -> None:
+        """Send an uploaded media object as a message to ``contact_id``."""
+        cid = await self.conversation_id(contact_id)
+        await self._call(
+            "POST", f"/api/family/conversations/{cid}/messages", json={"media_id": media_id}
+        )
 
     # ------------------------------------------------------------ FamilyPort
 

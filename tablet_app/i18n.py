@@ -129,6 +129,20 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "messages.video": ("Vídeo", "Vídeo", "Video"),
     "messages.from": ("De {name}", "De {name}", "From {name}"),
     "messages.close": ("Tancar", "Cerrar", "Close"),
+    # the resident's own voice message or photo
+    "messages.to": ("Missatge per a {name}", "Mensaje para {name}", "Message for {name}"),
+    "record.button": ("Gravar un missatge", "Grabar un mensaje", "Record a message"),
+    "record.recording": ("Gravant… {time}", "Grabando… {time}", "Recording… {time}"),
+    "record.press_to_send": ("Premeu per enviar", "Pulse para enviar", "Press to send"),
+    "record.cancel": ("Cancel·lar", "Cancelar", "Cancel"),
+    "photo.button": ("Fer una foto", "Hacer una foto", "Take a photo"),
+    "outgoing.sending": ("Enviant…", "Enviando…", "Sending…"),
+    "outgoing.sent": ("Enviat!", "¡Enviado!", "Sent!"),
+    "outgoing.queued": (
+        "Encara no s'ha enviat. El guardem i ho tornarem a provar.",
+        "Aún no se ha enviado. Lo guardamos y lo volveremos a intentar.",
+        "Not sent yet. We are keeping it and will try again.",
+    ),
     # calls
     "call.title": ("A qui voleu trucar?", "¿A quién quiere llamar?", "Who do you want to call?"),
     "call.none": (

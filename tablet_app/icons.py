@@ -165,6 +165,28 @@ def _people(x: float, y: float, s: float) -> None:
         )
 
 
+def _microphone(x: float, y: float, s: float) -> None:
+    w = 0.07 * s
+    RoundedRectangle(pos=(x + 0.37 * s, y + 0.40 * s), size=(0.26 * s, 0.48 * s), radius=[0.13 * s])
+    Line(circle=(x + 0.5 * s, y + 0.55 * s, 0.23 * s, 90, 270), width=w, cap="round")
+    Line(points=[x + 0.5 * s, y + 0.32 * s, x + 0.5 * s, y + 0.14 * s], width=w, cap="round")
+    Line(points=[x + 0.34 * s, y + 0.12 * s, x + 0.66 * s, y + 0.12 * s], width=w, cap="round")
+
+
+def _camera(x: float, y: float, s: float) -> None:
+    w = 0.06 * s
+    Line(rounded_rectangle=(x + 0.1 * s, y + 0.22 * s, 0.8 * s, 0.52 * s, 0.06 * s), width=w)
+    RoundedRectangle(pos=(x + 0.34 * s, y + 0.72 * s), size=(0.32 * s, 0.12 * s), radius=[w])
+    Line(circle=(x + 0.5 * s, y + 0.48 * s, 0.15 * s), width=w)
+
+
+def _send(x: float, y: float, s: float) -> None:
+    """An arrow flying right: "send"."""
+    Triangle(
+        points=[x + 0.12 * s, y + 0.20 * s, x + 0.12 * s, y + 0.80 * s, x + 0.88 * s, y + 0.5 * s]
+    )
+
+
 ICONS: dict[str, Draw] = {
     "check": _check,
     "bell": _bell,
@@ -177,6 +199,9 @@ ICONS: dict[str, Draw] = {
     "back": _back,
     "cross": _cross,
     "people": _people,
+    "microphone": _microphone,
+    "camera": _camera,
+    "send": _send,
 }
 
 

@@ -75,6 +75,18 @@ class CallState(StrEnum):
     ENDED = "ended"
 
 
+class Outgoing(StrEnum):
+    """Where the resident's own voice message or photo is."""
+
+    IDLE = "idle"
+    RECORDING = "recording"  # the microphone is on
+    SENDING = "sending"
+    SENT = "sent"
+    QUEUED = "queued"  # kept on the tablet; it will be sent later
+
+
+MAX_RECORDING_S = 120  # a voice message stops and is sent by itself after two minutes
+
 PromptResult = Literal["fine", "help", "timeout"]
 MessageKind = Literal["text", "photo", "voice", "video"]
 AgendaKind = Literal["visit", "doctor", "group", "medication", "other"]
@@ -178,8 +190,39 @@ class RequestLinkCode:
     """Ask the family service for a new linking code to show."""
 
 
+@dataclass(frozen=True, slots=True)
+class StartRecording:
+    """Switch the microphone on for a voice message to ``contact_id``."""
+
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecording:
+    """Switch the microphone off and ``send`` the voice message (or throw it away)."""
+
+    send: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TakePhoto:
+    """Take a photo with the camera and send it to ``contact_id``."""
+
+    contact_id: str
+
+
 Effect = (
-    Publish | Speak | Ring | MarkRead | StartCall | EndCall | RespondInvitation | RequestLinkCode
+    Publish
+    | Speak
+    | Ring
+    | MarkRead
+    | StartCall
+    | EndCall
+    | RespondInvitation
+    | RequestLinkCode
+    | StartRecording
+    | StopRecording
+    | TakePhoto
 )
 
 
@@ -216,6 +259,11 @@ class TabletModel:
     pair_error: str | None = None
     link_code: str | None = None
     link_expires: datetime | None = None
+    can_record: bool = False  # a microphone is there: "Record a message" is shown
+    can_photo: bool = False  # a camera is there: "Take a photo" is shown
+    outgoing: Outgoing = Outgoing.IDLE
+    recording_started_at: datetime | None = None
+    recording_contact_id: str | None = None
     _read_here: set[str] = field(default_factory=set, repr=False)
     _effects: list[Effect] = field(default_factory=list, repr=False)
     _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -259,6 +307,10 @@ class TabletModel:
         """Show ``screen``; leaving a call screen while ringing is not allowed."""
         if self.call_state is CallState.RINGING and screen is not Screen.CALL:
             return
+        if self.outgoing is Outgoing.RECORDING and screen is not Screen.CONVERSATION:
+            self._stop_recording(send=False)
+        if self.outgoing in (Outgoing.SENT, Outgoing.QUEUED):
+            self.outgoing = Outgoing.IDLE  # the last result is not shown again elsewhere
         if screen is Screen.HOME:
             self.open_contact_id = None
             self.open_message_id = None
@@ -368,7 +420,8 @@ class TabletModel:
 
     def _notice(self, title: str, text: str, *, language: Lang | None = None) -> None:
         self.notice_title, self.notice_text = title, text
-        if self.call_state not in (CallState.TALKING, CallState.RINGING) and self.prompt is None:
+        busy = self.call_state in (CallState.TALKING, CallState.RINGING)
+        if not busy and self.prompt is None and self.outgoing is not Outgoing.RECORDING:
             self.screen = Screen.NOTICE
         self._emit(Speak(text, language or self.language))
 
@@ -376,6 +429,8 @@ class TabletModel:
         if prompt.expires <= now:
             _LOGGER.warning("prompt %s arrived after it expired; not shown", prompt.prompt_id)
             return
+        if self.outgoing is Outgoing.RECORDING:
+            self._stop_recording(send=False)
         self.prompt = prompt
         self.prompt_result = None
         self.prompt_shown_at = now
@@ -438,7 +493,9 @@ class TabletModel:
         self.go(Screen.HOME)
 
     def tick(self, now: datetime) -> None:
-        """Called every second: expire the prompt so the alarm goes ahead."""
+        """Called every second: expire the prompt, end a recording that is too long."""
+        if self.outgoing is Outgoing.RECORDING and self.recording_seconds(now) >= MAX_RECORDING_S:
+            self._stop_recording(send=True)
         if self.prompt is not None and self.prompt_result is None and now >= self.prompt.expires:
             self.prompt_result = "timeout"
             self._emit(Speak(self.t("prompt.timeout"), self.language))
@@ -502,6 +559,75 @@ class TabletModel:
         self.messages = messages
         self.changed()
 
+    # ------------------------------------------------------------ the resident's messages
+
+    def press_record(self, now: datetime) -> None:
+        """ "Record a message": the first press starts, the second stops and sends."""
+        if self.outgoing is Outgoing.RECORDING:
+            self._stop_recording(send=True)
+            return
+        if not self.can_record or self.open_contact_id is None:
+            return
+        if self.outgoing is Outgoing.SENDING:
+            return  # the previous one is still on its way; one thing at a time
+        self.outgoing = Outgoing.RECORDING
+        self.recording_started_at = now
+        self.recording_contact_id = self.open_contact_id
+        self._emit(StartRecording(self.open_contact_id))
+        self.changed()
+
+    def cancel_recording(self) -> None:
+        """ "Cancel" while recording: nothing is sent."""
+        if self.outgoing is Outgoing.RECORDING:
+            self._stop_recording(send=False)
+
+    def _stop_recording(self, *, send: bool) -> None:
+        self._emit(StopRecording(send=send))
+        self.outgoing = Outgoing.SENDING if send else Outgoing.IDLE
+        self.recording_started_at = None
+        self.changed()
+
+    def recording_seconds(self, now: datetime) -> int:
+        """Whole seconds since the recording started (0 when not recording)."""
+        if self.outgoing is not Outgoing.RECORDING or self.recording_started_at is None:
+            return 0
+        return max(0, int((now - self.recording_started_at).total_seconds()))
+
+    def recording_label(self, now: datetime) -> str:
+        """``Recording… 0:12`` and what to do next, for the big button."""
+        seconds = self.recording_seconds(now)
+        clock = f"{seconds // 60}:{seconds % 60:02d}"
+        return self.t("record.recording", time=clock) + "\n" + self.t("record.press_to_send")
+
+    def press_photo(self) -> None:
+        """ "Take a photo": take it and send it to the open conversation."""
+        if not self.can_photo or self.open_contact_id is None:
+            return
+        if self.outgoing in (Outgoing.RECORDING, Outgoing.SENDING):
+            return
+        self.outgoing = Outgoing.SENDING
+        self._emit(TakePhoto(self.open_contact_id))
+        self.changed()
+
+    def outgoing_done(self, *, sent: bool | None) -> None:
+        """The voice message or photo was delivered (``True``), kept on the tablet for
+        later (``False``), or there was nothing to send (``None``)."""
+        if self.outgoing is Outgoing.RECORDING:
+            return  # a new recording already started; it has its own outcome
+        if sent is None:
+            self.outgoing = Outgoing.IDLE
+        else:
+            self.outgoing = Outgoing.SENT if sent else Outgoing.QUEUED
+        self.changed()
+
+    def outgoing_line(self) -> str:
+        """What the conversation says about the resident's last message (or nothing)."""
+        return {
+            Outgoing.SENDING: self.t("outgoing.sending"),
+            Outgoing.SENT: self.t("outgoing.sent"),
+            Outgoing.QUEUED: self.t("outgoing.queued"),
+        }.get(self.outgoing, "")
+
     def ask_link_code(self) -> None:
         """Show the linking-code screen and ask for a fresh code."""
         self.link_code = None
@@ -542,6 +668,8 @@ class TabletModel:
         if self.call_state in (CallState.TALKING, CallState.CALLING, CallState.RINGING):
             _LOGGER.info("busy: call %s not shown", call_id)
             return
+        if self.outgoing is Outgoing.RECORDING:
+            self._stop_recording(send=False)  # the call needs the microphone
         self.call_state = CallState.RINGING
         self.call_contact_id = contact_id
         self.call_id = call_id

@@ -85,6 +85,13 @@ class Outbox:
         ).fetchall()
         return [Queued(str(m), str(t), bytes(p)) for m, t, p in rows]
 
+    def replace(self, message_id: str, topic: str, payload: bytes) -> None:
+        """Change a stored message in place (it keeps its position in the queue)."""
+        self._db.execute(
+            "UPDATE outbox SET topic = ?, payload = ? WHERE message_id = ?",
+            (topic, payload, message_id),
+        )
+
     def remove(self, message_id: str) -> None:
         """Forget a message the broker has acknowledged."""
         self._db.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))

@@ -60,6 +60,8 @@ class TabletRuntime:
         self.credentials: DeviceCredentials | None = None
         self._outbox: Outbox | None = None
         self.family: FamilyClient | None = None
+        self.outgoing: Any = None  # tablet_app.outgoing.OutgoingMedia once the family API is on
+        self._media_outbox: Outbox | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -127,6 +129,30 @@ class TabletRuntime:
             self.controller.family = self.family
         self._spawn(self._poll_family(self.family), "family-poll")
         self._spawn(self._calls(self.family), "family-live")
+        self._start_outgoing(self.family)
+
+    def _start_outgoing(self, family: FamilyClient) -> None:
+        """Voice messages and photos: synthetic devices in the demo, ALSA and V4L2 otherwise."""
+        from tablet_app.capture import (
+            AlsaMicrophone,
+            SyntheticCamera,
+            SyntheticMicrophone,
+            V4l2Camera,
+        )
+        from tablet_app.outgoing import OutgoingMedia
+
+        demo = self.settings.demo
+        self._media_outbox = Outbox(self.state_dir / "media-outbox.db")
+        self.outgoing = OutgoingMedia(
+            family,
+            self.model,
+            self._media_outbox,
+            microphone=SyntheticMicrophone() if demo else AlsaMicrophone(),
+            camera=SyntheticCamera() if demo else V4l2Camera(),
+        )
+        if self.controller is not None:
+            self.controller.media = self.outgoing
+        self._spawn(self.outgoing.run(), "media-outbox")
 
     async def _calls(self, family: FamilyClient) -> None:
         from tablet_app.calls import CallEngine, DeviceMedia, SyntheticMedia
@@ -187,6 +213,8 @@ class TabletRuntime:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.outgoing is not None:
+            await self.outgoing.close()
         if self.family is not None:
             await self.family.close()
         close = getattr(self.speaker, "close", None)
@@ -196,3 +224,6 @@ class TabletRuntime:
         if self._outbox is not None:
             self._outbox.close()
             self._outbox = None
+        if self._media_outbox is not None:
+            self._media_outbox.close()
+            self._media_outbox = None

@@ -22,7 +22,15 @@ from kivy.uix.image import Image
 from kivy.uix.progressbar import ProgressBar
 from kivy.uix.widget import Widget
 
-from tablet_app.model import AgendaItem, CallState, HelpState, Message, Screen, TabletModel
+from tablet_app.model import (
+    AgendaItem,
+    CallState,
+    HelpState,
+    Message,
+    Outgoing,
+    Screen,
+    TabletModel,
+)
 from tablet_app.theme import RGBA, Palette, Sizes
 from tablet_app.video import FrameFeed, VideoView
 from tablet_app.widgets import BigButton, Face, Text
@@ -72,6 +80,7 @@ class ScreenBuilder:
         self.clock = clock
         self.actions = actions
         self.progress: ProgressBar | None = None
+        self.elapsed: Text | None = None  # the recording's running time, updated every second
 
     # ------------------------------------------------------------ helpers
 
@@ -151,6 +160,7 @@ class ScreenBuilder:
     def build(self, screen: Screen) -> Widget:
         """The widget tree of ``screen``."""
         self.progress = None
+        self.elapsed = None
         builder: Callable[[], Widget] = getattr(self, f"_{screen.value}")
         return builder()
 
@@ -324,10 +334,14 @@ class ScreenBuilder:
 
     def _conversation(self) -> Widget:
         m = self.m
+        if m.outgoing is Outgoing.RECORDING:
+            return self._recording()
         who = m.contact(m.open_contact_id)
         col = self._column()
         col.add_widget(self._header(who.name if who else "", back=Screen.MESSAGES))
-        recent = m.conversation(m.open_contact_id or "")[-3:]
+        bottom = self._outgoing_row()
+        shown = 3 if bottom is None else 2
+        recent = m.conversation(m.open_contact_id or "")[-shown:]
         now = self.clock()
         from tablet_app.wording import when_text
 
@@ -360,8 +374,93 @@ class ScreenBuilder:
                 )
                 row.add_widget(self._text(f"{when}\n{message.text}", 36, halign="left"))
             col.add_widget(row)
-        for _ in range(3 - len(recent)):
+        for _ in range(shown - len(recent)):
             col.add_widget(Widget())
+        if bottom is not None:
+            col.add_widget(bottom)
+        return col
+
+    def _outgoing_row(self) -> Widget | None:
+        """ "Record a message" and "Take a photo" (where the devices exist), and the result."""
+        m = self.m
+        line = m.outgoing_line()
+        if not (m.can_record or m.can_photo or line):
+            return None
+        row = BoxLayout(size_hint=(1, None), height=self.s.u(150), spacing=self.s.u(20))
+        busy = m.outgoing is Outgoing.SENDING
+        if m.can_record:
+            row.add_widget(
+                self._button(
+                    "record.start",
+                    m.t("record.button"),
+                    "microphone",
+                    self.p.neutral if busy else self.p.messages,
+                    lambda: m.press_record(self.clock()),
+                    vertical=False,
+                    icon_share=0.25,
+                    font_units=44,
+                )
+            )
+        if m.can_photo:
+            row.add_widget(
+                self._button(
+                    "photo.take",
+                    m.t("photo.button"),
+                    "camera",
+                    self.p.neutral if busy else self.p.messages,
+                    m.press_photo,
+                    vertical=False,
+                    icon_share=0.25,
+                    font_units=44,
+                )
+            )
+        if line:
+            text = self._text(line, 38, bold=True, name="outgoing.line")
+            _fill(text, self.p.surface, self.s.u(20))
+            row.add_widget(text)
+        return row
+
+    def _recording(self) -> Widget:
+        """The microphone is on: one huge button to send, a smaller one to cancel."""
+        m = self.m
+        who = m.contact(m.recording_contact_id)
+        col = self._column(24)
+        col.add_widget(
+            self._text(
+                m.t("messages.to", name=who.name) if who else "",
+                56,
+                bold=True,
+                size_hint=(1, None),
+                height=self.s.u(100),
+            )
+        )
+        send = self._button(
+            "record.stop",
+            m.recording_label(self.clock()),
+            "send",
+            self.p.help,
+            lambda: m.press_record(self.clock()),
+            vertical=False,
+            icon_share=0.3,
+            font_units=64,
+        )
+        self.elapsed = send.label
+        col.add_widget(send)
+        col.add_widget(
+            self._button(
+                "record.cancel",
+                m.t("record.cancel"),
+                "cross",
+                self.p.neutral,
+                m.cancel_recording,
+                vertical=False,
+                icon_share=0.3,
+                font_units=44,
+                size_hint=(None, None),
+                size=(self.s.u(420), self.s.u(130)),
+                pos_hint={"center_x": 0.5},
+            )
+        )
         return col
 
     def _open(self, message: Message) -> None:

@@ -69,6 +69,8 @@ class TabletView(BoxLayout):  # type: ignore[misc]
             self._date_label.text = date_text(now, self.model.language)
         if self.builder is not None and self.builder.progress is not None:
             self.builder.progress.value = self.model.prompt_time_left(now)
+        if self.builder is not None and self.builder.elapsed is not None:
+            self.builder.elapsed.text = self.model.recording_label(now)
 
     def _status_line(self, sizes: Sizes) -> Widget:
         colours = palette(self.model.high_contrast)

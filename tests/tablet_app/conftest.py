@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,14 @@ def pump(frames: int = 3) -> None:
 
     for _ in range(frames):
         EventLoop.idle()
+
+
+async def pump_until(check: Callable[[], object], timeout: float = 30.0) -> None:
+    """Draw Kivy frames, letting the event loop run between them, until ``check()``."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            pump(1)
+            await asyncio.sleep(0.02)
 
 
 def tap(widget: Any) -> None:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from tablet_app.calls import SYNTHETIC_BARS, CallEngine, SyntheticMedia
 from tests.family.conftest import World
-from tests.tablet_app.conftest import pump, tap
+from tests.tablet_app.conftest import pump, pump_until, tap
 
 pytestmark = pytest.mark.tablet
 
@@ -27,14 +27,6 @@ NOW = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep ICE on 127.0.0.1 (aioice leaves loopback out by default); no STUN/TURN."""
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-
-
-async def pump_until(check: Any, timeout: float = 30.0) -> None:
-    """Draw Kivy frames, letting the event loop run between them, until ``check()``."""
-    async with asyncio.timeout(timeout):
-        while not check():
-            pump(1)
-            await asyncio.sleep(0.02)
 
 
 def screen_colour(shot: Image.Image, window: Any, x: float, y: float) -> tuple[int, int, int]:

@@ -276,3 +276,99 @@ def test_every_screen_text_exists_in_each_language(lang: str) -> None:
     assert "{" not in model.call_headline()
     model.on_command(_prompt("wellbeing"), NOW)
     assert "{" not in model.prompt_question()
+
+
+# ---------------------------------------------------------------- the resident's own messages
+
+
+def recording_model() -> TabletModel:
+    from tablet_app.model import StartRecording
+
+    model = TabletModel(language="en", can_record=True, can_photo=True)
+    model.contacts = [Contact("maria", "Maria")]
+    model.open_conversation("maria")
+    model.press_record(NOW)
+    assert model.take_effects() == [StartRecording("maria")]
+    return model
+
+
+def test_record_press_twice_records_then_sends() -> None:
+    from tablet_app.model import Outgoing, StopRecording
+
+    model = recording_model()
+    assert model.outgoing is Outgoing.RECORDING
+    assert model.recording_label(NOW + timedelta(seconds=75)) == "Recording… 1:15\nPress to send"
+    model.press_record(NOW + timedelta(seconds=5))
+    assert model.take_effects() == [StopRecording(send=True)]
+    assert model.outgoing is Outgoing.SENDING
+    assert model.outgoing_line() == "Sending…"
+    model.press_record(NOW)  # while the last one is on its way: nothing
+    assert model.take_effects() == []
+    model.outgoing_done(sent=False)
+    assert model.outgoing_line() == "Not sent yet. We are keeping it and will try again."
+    model.go(Screen.HOME)
+    assert model.outgoing is Outgoing.IDLE  # the result is not shown again elsewhere
+
+
+def test_cancel_throws_the_recording_away() -> None:
+    from tablet_app.model import Outgoing, StopRecording
+
+    model = recording_model()
+    model.cancel_recording()
+    assert model.take_effects() == [StopRecording(send=False)]
+    assert model.outgoing is Outgoing.IDLE
+    model.cancel_recording()  # not recording: nothing
+    assert model.take_effects() == []
+
+
+def test_without_a_microphone_or_camera_nothing_starts() -> None:
+    model = TabletModel(language="en")
+    model.contacts = [Contact("maria", "Maria")]
+    model.open_conversation("maria")
+    model.take_effects()
+    model.press_record(NOW)
+    model.press_photo()
+    assert model.take_effects() == []
+
+
+def test_a_long_recording_stops_and_is_sent_by_itself() -> None:
+    from tablet_app.model import MAX_RECORDING_S, Outgoing, StopRecording
+
+    model = recording_model()
+    model.tick(NOW + timedelta(seconds=MAX_RECORDING_S - 1))
+    assert model.take_effects() == []
+    model.tick(NOW + timedelta(seconds=MAX_RECORDING_S))
+    assert model.take_effects() == [StopRecording(send=True)]
+    assert model.outgoing is Outgoing.SENDING
+
+
+def test_a_call_or_a_prompt_switches_the_microphone_off() -> None:
+    from tablet_app.model import Outgoing, StopRecording
+
+    model = recording_model()
+    model.incoming_call("c1", "maria")
+    assert StopRecording(send=False) in model.take_effects()
+    assert model.call_state is CallState.RINGING
+    assert model.outgoing is Outgoing.IDLE
+
+    model = recording_model()
+    model.on_command(
+        Prompt(prompt_id="p", kind="inactivity", expires=NOW + timedelta(minutes=1)), NOW
+    )
+    assert StopRecording(send=False) in model.take_effects()
+    assert model.screen is Screen.PROMPT
+
+
+def test_a_photo_is_taken_for_the_open_conversation() -> None:
+    from tablet_app.model import Outgoing, TakePhoto
+
+    model = TabletModel(language="en", can_photo=True)
+    model.contacts = [Contact("maria", "Maria")]
+    model.open_conversation("maria")
+    model.press_photo()
+    assert model.take_effects() == [TakePhoto("maria")]
+    assert model.outgoing is Outgoing.SENDING
+    model.outgoing_done(sent=True)
+    assert model.outgoing_line() == "Sent!"
+    model.outgoing_done(sent=None)
+    assert model.outgoing is Outgoing.IDLE
