@@ -7,8 +7,12 @@ presses the panic button of ``--alarms`` different homes and measures, per alarm
 from just before the device's publish to the ``alarm.raised`` frame on an operator's
 live socket (same clock: both ends live in this process).
 
+A bare MQTT subscriber on the same broker times the same presses (publish → delivered):
+the broker and the machine's load in this very run, against which the hub's figures are
+read (``baseline_p99_ms``, ``p99_ratio``).
+
 Last line: JSON with ``p50_ms``, ``p99_ms``, ``max_ms``, ``alarms_sent``,
-``alarms_received``, ``homes``, ``background_msgs_per_s``.
+``alarms_received``, ``homes``, ``background_msgs_per_s``, ``database``, and the baseline.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from protocol import (
     Motion,
     Panic,
     Telemetry,
+    device_subscription,
     device_topic,
     encode,
     envelope,
@@ -245,6 +250,44 @@ async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             log.close()
 
 
+class _BareSubscriber:
+    """A plain MQTT subscriber to the pendants' events: the baseline of this run."""
+
+    def __init__(self, port: int, sent_at: dict[str, float]) -> None:
+        self.sent_at = sent_at
+        self.latencies: dict[str, float] = {}
+        self.subscribed = threading.Event()
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"baseline-{secrets.token_hex(3)}"
+        )
+        self.client.on_message = self._message
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(device_subscription(Channel.EVENT), qos=1)
+        self.client.loop_start()
+
+    def _message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        now = time.monotonic()
+        device = message.topic.split("/")[3]
+        if not device.endswith("-pendant"):
+            return
+        home = device[1 : -len("-pendant")]
+        sent = self.sent_at.get(home)
+        if sent is not None and home not in self.latencies:
+            self.latencies[home] = (now - sent) * 1000
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))], 1)
+
+
 async def _drive(
     args: argparse.Namespace, homes: int, broker_port: int, base: str, seeded_s: float
 ) -> dict[str, Any]:
@@ -253,6 +296,8 @@ async def _drive(
     pendant.loop_start()
     sent_at: dict[str, float] = {}
     latencies: dict[str, float] = {}
+    baseline = _BareSubscriber(broker_port, sent_at)
+    await asyncio.to_thread(baseline.subscribed.wait, 30)
     background: _Background | None = None
     async with aiohttp.ClientSession() as http:
         token = await _login(http, base)
@@ -315,23 +360,25 @@ async def _drive(
             await socket.close()
             pendant.loop_stop()
             pendant.disconnect()
+            baseline.close()
     values = sorted(latencies.values())
-
-    def pct(p: float) -> float | None:
-        if not values:
-            return None
-        return round(values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))], 1)
-
+    bare = list(baseline.latencies.values())
+    p99, bare_p99 = _percentile(values, 99), _percentile(bare, 99)
     return {
         "benchmark": NAME,
         "homes": homes,
+        "database": args.database_url.split(":", 1)[0].split("+", 1)[0] or "sqlite",
         "alarms_sent": len(sent_at),
         "alarms_received": len(latencies),
-        "p50_ms": pct(50),
-        "p99_ms": pct(99),
+        "p50_ms": _percentile(values, 50),
+        "p99_ms": p99,
         "max_ms": round(values[-1], 1) if values else None,
         "mean_ms": round(statistics.fmean(values), 1) if values else None,
         "background_msgs_per_s": round(background.rate, 1) if background else 0.0,
+        "baseline_p50_ms": _percentile(bare, 50),
+        "baseline_p99_ms": bare_p99,
+        # How many times the bare broker delivery the hub's path takes (same run, same load).
+        "p99_ratio": round(p99 / bare_p99, 1) if p99 and bare_p99 else None,
         "seed_s": round(seeded_s, 1),
     }
 
@@ -354,7 +401,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     print(
         f"homes {data['homes']}: {data['alarms_received']}/{data['alarms_sent']} alarms on the"
         f" operator socket; p50 {data['p50_ms']} ms, p99 {data['p99_ms']} ms,"
-        f" max {data['max_ms']} ms; background {data['background_msgs_per_s']} msgs/s"
+        f" max {data['max_ms']} ms; background {data['background_msgs_per_s']} msgs/s;"
+        f" bare MQTT subscriber p99 {data['baseline_p99_ms']} ms ({data['database']})"
     )
     print(json.dumps(data))
     return 0

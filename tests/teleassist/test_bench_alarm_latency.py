@@ -1,0 +1,40 @@
+"""``teleassist bench alarm-latency`` runs end to end on a few homes: every panic reaches
+the operator's socket, and the bare-subscriber baseline of the same run is reported."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from teleassist.cli import main
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+def test_bench_alarm_latency_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "--log-level",
+            "WARNING",
+            "bench",
+            "alarm-latency",
+            "--homes",
+            "30",
+            "--alarms",
+            "8",
+            "--alarm-rate",
+            "20",
+            "--no-warmup",
+        ]
+    )
+    assert code == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["alarms_sent"] == 8
+    assert figures["alarms_received"] == 8  # none lost
+    assert figures["database"] == "sqlite"
+    assert figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    # The baseline (a bare subscriber) timed the same presses in the same run.
+    assert figures["baseline_p99_ms"] is not None
+    assert figures["p99_ratio"] is not None
+    assert figures["p99_ratio"] > 0
