@@ -22,6 +22,7 @@ from hub.settings import HubSettings, load_hub_settings
 from teleassist.config import Config, MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
+SHUTDOWN_TIMEOUT_S = 5.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,7 +152,9 @@ async def serve(settings: HubSettings, mqtt: MqttSettings | None = None) -> int:
     from hub.app import create_app
 
     app = create_app(settings, mqtt=mqtt)
-    runner = web.AppRunner(app, handle_signals=False)
+    # Open websockets (consoles, family apps) must not hold a restart up for a minute:
+    # after this long their handlers are cancelled and the cleanup contexts run.
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()

@@ -61,6 +61,7 @@ ALARM_ENGINE = web.AppKey("alarm_engine", AlarmEngine)
 ALARM_SETTINGS = web.AppKey("alarm_settings", AlarmSettings)
 ALARM_EFFECTS = web.AppKey("alarm_effects", HubAlarmEffects)
 ALARM_SINK = web.AppKey("alarm_sink", AlarmSink)
+ALARM_SOCKETS = web.AppKey("alarm_sockets", set[web.WebSocketResponse])
 
 READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SOCIAL_WORKER)
 STAFF_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
@@ -331,6 +332,8 @@ async def live(request: web.Request) -> web.StreamResponse:
     engine = request.app[ALARM_ENGINE]
     socket = web.WebSocketResponse(heartbeat=PING_S)
     await socket.prepare(request)
+    sockets = request.app[ALARM_SOCKETS]
+    sockets.add(socket)
     subscription = engine.live.subscribe()
     try:
         async with request.app[SESSIONMAKER]() as session:
@@ -381,7 +384,16 @@ async def live(request: web.Request) -> web.StreamResponse:
                 await reader
     finally:
         engine.live.unsubscribe(subscription)
+        sockets.discard(socket)
     return socket
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """At shutdown: tell every console to reconnect (to this hub's successor)."""
+    sockets: set[web.WebSocketResponse] = app[ALARM_SOCKETS]
+    for socket in list(sockets):
+        with contextlib.suppress(Exception):
+            await socket.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"hub stopping")
 
 
 async def _scheduler(engine: AlarmEngine) -> None:
@@ -441,6 +453,8 @@ def setup(app: web.Application) -> None:
     """Routes and the engine's lifetime."""
     app[ALARM_SETTINGS] = load_config().section("alarms", AlarmSettings)
     app[ALARM_SINK] = AlarmSink()
+    app[ALARM_SOCKETS] = set()
+    app.on_shutdown.append(_close_sockets)
     app[EVENT_SINKS].append(app[ALARM_SINK])
     app.cleanup_ctx.append(_engine_ctx)
     app.router.add_get("/api/alarms", list_alarms)

@@ -5,11 +5,8 @@ engine replays what was stored but not applied, and skips what it already applie
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,58 +17,13 @@ from hub.auth import Role, create_user
 from hub.db import make_engine, make_sessionmaker
 from protocol import Channel, Panic
 from teleassist.localbroker import MosquittoBroker, free_port, wait_for_port
+from tests.hub.alarms.realhub import all_alarms, login, start_hub, wait_for_alarms
 from tests.hub.fixtures import TEST_PASSWORD
 from tests.hub.ingest.helpers import Publisher, seed_home
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 HOMES = 16
-
-
-def _start_hub(
-    database_url: str, data_dir: Path, broker: MosquittoBroker, port: int, tag: str, log: Path
-) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "TELEASSIST_MQTT__HOST": broker.host,
-            "TELEASSIST_MQTT__PORT": str(broker.port),
-            "TELEASSIST_HUB__INGEST_CLIENT_ID": f"hub-kill-{tag}",
-            "TELEASSIST_HUB__INGEST_SHARE_GROUP": f"g{tag}",
-            "TELEASSIST_HUB__INGEST_FLUSH_INTERVAL_S": "0.05",
-        }
-    )
-    command = [sys.executable, "-m", "teleassist", "hub", "--database-url", database_url]
-    command += ["--data-dir", str(data_dir), "--port", str(port), "serve"]
-    return subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-async def _open_alarms(http: aiohttp.ClientSession, base: str, token: str) -> list[dict[str, Any]]:
-    async with http.get(
-        f"{base}/api/alarms?status=all&limit=1000", headers={"Authorization": f"Bearer {token}"}
-    ) as response:
-        response.raise_for_status()
-        return list((await response.json())["alarms"])
-
-
-async def _login(http: aiohttp.ClientSession, base: str, username: str) -> str:
-    async with http.post(
-        f"{base}/api/auth/login", json={"username": username, "password": TEST_PASSWORD}
-    ) as response:
-        response.raise_for_status()
-        return str((await response.json())["access_token"])
-
-
-async def _wait_for(
-    http: aiohttp.ClientSession, base: str, token: str, count: int, timeout: float = 90
-) -> list[dict[str, Any]]:
-    alarms: list[dict[str, Any]] = []
-    async with asyncio.timeout(timeout):
-        while True:
-            alarms = await _open_alarms(http, base, token)
-            if len(alarms) >= count:
-                return alarms
-            await asyncio.sleep(0.3)
 
 
 async def test_sigkill_during_alarms_loses_none_and_duplicates_none(
@@ -93,16 +45,16 @@ async def test_sigkill_during_alarms_loses_none_and_duplicates_none(
     data_dir, log = tmp_path / "data", tmp_path / "hub.log"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    hub = _start_hub(database_url, data_dir, mosquitto, port, tag, log)
+    hub = start_hub(database_url, data_dir, mosquitto, port, tag, log)
     publisher = Publisher(mosquitto.host, mosquitto.port)
     sent: dict[str, str] = {}
     try:
         await asyncio.to_thread(wait_for_port, "127.0.0.1", port, 90.0)
         async with aiohttp.ClientSession() as http:
-            token = await _login(http, base, f"op-{tag}")
+            token = await login(http, base, f"op-{tag}")
             # Warm-up: one alarm proves the pipeline is subscribed end to end.
             sent[f"{tag}-p0"] = publisher.send(f"{tag}-p0", Channel.EVENT, Panic())
-            await _wait_for(http, base, token, 1)
+            await wait_for_alarms(http, base, token, 1)
             for n in range(1, HOMES + 1):
                 device = f"{tag}-p{n}"
                 sent[device] = publisher.send(device, Channel.EVENT, Panic())
@@ -112,12 +64,12 @@ async def test_sigkill_during_alarms_loses_none_and_duplicates_none(
             # Restart on the same database and broker session.
             port2 = free_port()
             base2 = f"http://127.0.0.1:{port2}"
-            hub = _start_hub(database_url, data_dir, mosquitto, port2, tag, log)
+            hub = start_hub(database_url, data_dir, mosquitto, port2, tag, log)
             await asyncio.to_thread(wait_for_port, "127.0.0.1", port2, 90.0)
-            token = await _login(http, base2, f"op-{tag}")
-            alarms = await _wait_for(http, base2, token, HOMES + 1)
+            token = await login(http, base2, f"op-{tag}")
+            alarms = await wait_for_alarms(http, base2, token, HOMES + 1)
             await asyncio.sleep(1.0)  # anything extra (a duplicate) would show up now
-            alarms = await _open_alarms(http, base2, token)
+            alarms = await all_alarms(http, base2, token)
     finally:
         publisher.close()
         if hub.poll() is None:
