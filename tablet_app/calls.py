@@ -95,7 +95,7 @@ class SyntheticMedia:
 
 
 class DeviceMedia:
-    """The real camera (V4L2) and microphone (PulseAudio) where present; else nothing."""
+    """The real camera (V4L2) and microphone (PulseAudio, else ALSA) where present."""
 
     def __init__(self, camera: str = "/dev/video0", microphone: str = "default") -> None:
         self.camera = camera
@@ -111,12 +111,16 @@ class DeviceMedia:
                     found.append(video.video)
             except (OSError, ValueError) as err:
                 _LOGGER.warning("camera %s unavailable: %s", self.camera, err)
-        try:
-            audio = MediaPlayer(self.microphone, format="pulse")
+        # The PyAV wheel has no PulseAudio input ("no container format 'pulse'"): ALSA then.
+        for system in ("pulse", "alsa"):
+            try:
+                audio = MediaPlayer(self.microphone, format=system)
+            except (OSError, ValueError) as err:
+                _LOGGER.info("microphone unavailable through %s: %s", system, err)
+                continue
             if audio.audio is not None:
                 found.append(audio.audio)
-        except (OSError, ValueError) as err:
-            _LOGGER.info("microphone unavailable: %s", err)
+                break
         return found
 
 

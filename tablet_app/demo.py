@@ -65,6 +65,47 @@ def demo_photo(directory: Path) -> Path:
     return path
 
 
+def demo_video_picture(width: int, height: int, *, resident: bool = False) -> Image.Image:
+    """A painted video picture for screenshots: a family member (or the resident) at home."""
+    image = Image.new("RGB", (width, height), (226, 214, 190) if not resident else (200, 215, 230))
+    draw = ImageDraw.Draw(image)
+    w, h = width, height
+    # a window with daylight behind, a picture on the wall
+    draw.rectangle(
+        [int(w * 0.06), int(h * 0.08), int(w * 0.32), int(h * 0.55)], fill=(170, 210, 240)
+    )
+    draw.line(
+        [(int(w * 0.19), int(h * 0.08)), (int(w * 0.19), int(h * 0.55))],
+        fill=(250, 250, 250),
+        width=max(2, w // 80),
+    )
+    draw.rectangle(
+        [int(w * 0.72), int(h * 0.14), int(w * 0.92), int(h * 0.38)], fill=(120, 150, 90)
+    )
+    skin, hair, shirt = ((224, 172, 105), (70, 45, 30), (60, 110, 160))
+    if resident:
+        skin, hair, shirt = ((241, 194, 125), (225, 225, 225), (140, 70, 100))
+    # shoulders, neck, head, hair, eyes and smile
+    draw.ellipse([int(w * 0.22), int(h * 0.70), int(w * 0.78), int(h * 1.35)], fill=shirt)
+    draw.rectangle([int(w * 0.45), int(h * 0.55), int(w * 0.55), int(h * 0.75)], fill=skin)
+    draw.ellipse([int(w * 0.34), int(h * 0.12), int(w * 0.66), int(h * 0.58)], fill=hair)
+    draw.ellipse([int(w * 0.37), int(h * 0.20), int(w * 0.63), int(h * 0.64)], fill=skin)
+    draw.chord([int(w * 0.36), int(h * 0.13), int(w * 0.64), int(h * 0.36)], 180, 360, fill=hair)
+    for ex in (0.45, 0.55):
+        draw.ellipse(
+            [int(w * (ex - 0.015)), int(h * 0.37), int(w * (ex + 0.015)), int(h * 0.41)],
+            fill=(40, 30, 30),
+        )
+    draw.arc(
+        [int(w * 0.44), int(h * 0.42), int(w * 0.56), int(h * 0.54)],
+        20,
+        160,
+        fill=(150, 60, 60),
+        width=max(2, w // 120),
+    )
+    return image
+
+
 def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
     """A model with a family, messages and an agenda around ``now``."""
     i = _INDEX[lang]

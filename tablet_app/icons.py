@@ -180,13 +180,6 @@ def _camera(x: float, y: float, s: float) -> None:
     Line(circle=(x + 0.5 * s, y + 0.48 * s, 0.15 * s), width=w)
 
 
-def _send(x: float, y: float, s: float) -> None:
-    """An arrow flying right: "send"."""
-    Triangle(
-        points=[x + 0.12 * s, y + 0.20 * s, x + 0.12 * s, y + 0.80 * s, x + 0.88 * s, y + 0.5 * s]
-    )
-
-
 ICONS: dict[str, Draw] = {
     "check": _check,
     "bell": _bell,
@@ -201,7 +194,6 @@ ICONS: dict[str, Draw] = {
     "people": _people,
     "microphone": _microphone,
     "camera": _camera,
-    "send": _send,
 }
 
 

@@ -562,7 +562,7 @@ class TabletModel:
     # ------------------------------------------------------------ the resident's messages
 
     def press_record(self, now: datetime) -> None:
-        """ "Record a message": the first press starts, the second stops and sends."""
+        """The "Record a message" button: the first press starts, the second stops and sends."""
         if self.outgoing is Outgoing.RECORDING:
             self._stop_recording(send=True)
             return
@@ -577,7 +577,7 @@ class TabletModel:
         self.changed()
 
     def cancel_recording(self) -> None:
-        """ "Cancel" while recording: nothing is sent."""
+        """The "Cancel" button while recording: nothing is sent."""
         if self.outgoing is Outgoing.RECORDING:
             self._stop_recording(send=False)
 
@@ -600,7 +600,7 @@ class TabletModel:
         return self.t("record.recording", time=clock) + "\n" + self.t("record.press_to_send")
 
     def press_photo(self) -> None:
-        """ "Take a photo": take it and send it to the open conversation."""
+        """The "Take a photo" button: take one and send it to the open conversation."""
         if not self.can_photo or self.open_contact_id is None:
             return
         if self.outgoing in (Outgoing.RECORDING, Outgoing.SENDING):

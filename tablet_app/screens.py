@@ -340,7 +340,8 @@ class ScreenBuilder:
         col = self._column()
         col.add_widget(self._header(who.name if who else "", back=Screen.MESSAGES))
         bottom = self._outgoing_row()
-        shown = 3 if bottom is None else 2
+        line = m.outgoing_line()
+        shown = 3 - (bottom is not None) - bool(line)  # every message keeps room for two lines
         recent = m.conversation(m.open_contact_id or "")[-shown:]
         now = self.clock()
         from tablet_app.wording import when_text
@@ -376,15 +377,20 @@ class ScreenBuilder:
             col.add_widget(row)
         for _ in range(shown - len(recent)):
             col.add_widget(Widget())
+        if line:
+            text = self._text(
+                line, 40, bold=True, name="outgoing.line", size_hint=(1, None), height=self.s.u(90)
+            )
+            _fill(text, self.p.surface, self.s.u(20))
+            col.add_widget(text)
         if bottom is not None:
             col.add_widget(bottom)
         return col
 
     def _outgoing_row(self) -> Widget | None:
-        """ "Record a message" and "Take a photo" (where the devices exist), and the result."""
+        """The buttons "Record a message" and "Take a photo", where the devices exist."""
         m = self.m
-        line = m.outgoing_line()
-        if not (m.can_record or m.can_photo or line):
+        if not (m.can_record or m.can_photo):
             return None
         row = BoxLayout(size_hint=(1, None), height=self.s.u(150), spacing=self.s.u(20))
         busy = m.outgoing is Outgoing.SENDING
@@ -414,10 +420,6 @@ class ScreenBuilder:
                     font_units=44,
                 )
             )
-        if line:
-            text = self._text(line, 38, bold=True, name="outgoing.line")
-            _fill(text, self.p.surface, self.s.u(20))
-            row.add_widget(text)
         return row
 
     def _recording(self) -> Widget:
@@ -437,7 +439,7 @@ class ScreenBuilder:
         send = self._button(
             "record.stop",
             m.recording_label(self.clock()),
-            "send",
+            "microphone",
             self.p.help,
             lambda: m.press_record(self.clock()),
             vertical=False,

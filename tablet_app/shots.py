@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from tablet_app.kivyenv import prepare_kivy
 
@@ -66,13 +67,30 @@ def scenes() -> dict[str, Scene]:
         m.go(Screen.MESSAGES)
 
     def conversation(m: TabletModel, now: datetime) -> None:
+        m.can_record = m.can_photo = True
         m.open_conversation("maria")
+
+    def recording(m: TabletModel, now: datetime) -> None:
+        m.can_record = m.can_photo = True
+        m.open_conversation("maria")
+        m.press_record(now - timedelta(seconds=12))
+
+    def not_sent(m: TabletModel, now: datetime) -> None:
+        m.can_record = m.can_photo = True
+        m.open_conversation("maria")
+        m.press_record(now - timedelta(seconds=20))
+        m.press_record(now)
+        m.outgoing_done(sent=False)
 
     def photo(m: TabletModel, now: datetime) -> None:
         m.open_photo("m2")
 
     def call(m: TabletModel, now: datetime) -> None:
         m.incoming_call("c1", "maria")
+
+    def call_video(m: TabletModel, now: datetime) -> None:
+        m.incoming_call("c1", "maria")
+        m.answer_call()
 
     def callpick(m: TabletModel, now: datetime) -> None:
         m.go(Screen.CALL)
@@ -101,13 +119,26 @@ def scenes() -> dict[str, Scene]:
         "prompt_inactivity": prompt_inactivity,
         "messages": messages,
         "conversation": conversation,
+        "recording": recording,
+        "notsent": not_sent,
         "photo": photo,
         "call": call,
+        "call_video": call_video,
         "callpick": callpick,
         "agenda": agenda,
         "pair": pair,
         "link": link,
     }
+
+
+class _StillFeed:
+    """A call's video that shows one painted picture (the screenshots have no real call)."""
+
+    def __init__(self, picture: Any) -> None:
+        from av import VideoFrame
+
+        self.frames = 1
+        self.last = VideoFrame.from_image(picture)
 
 
 def render(out_dir: Path, width: int, height: int, languages: list[str]) -> list[Path]:
@@ -116,12 +147,16 @@ def render(out_dir: Path, width: int, height: int, languages: list[str]) -> list
     from kivy.base import EventLoop
     from kivy.core.window import Window
 
-    from tablet_app.demo import demo_model
+    from tablet_app.demo import demo_model, demo_video_picture
     from tablet_app.i18n import Lang, is_language
     from tablet_app.screens import Actions
     from tablet_app.ui import TabletView
 
     EventLoop.ensure_window()
+    feeds = (
+        _StillFeed(demo_video_picture(640, 480)),
+        _StillFeed(demo_video_picture(320, 240, resident=True)),
+    )
     media = out_dir / ".media"
     media.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -134,7 +169,11 @@ def render(out_dir: Path, width: int, height: int, languages: list[str]) -> list
             view = TabletView(
                 model,
                 lambda: SHOT_TIME,
-                Actions(submit_pairing=lambda: None, play_media=lambda _m: None),
+                Actions(
+                    submit_pairing=lambda: None,
+                    play_media=lambda _m: None,
+                    call_video=lambda: feeds,
+                ),
             )
             Window.add_widget(view)
             scene(model, SHOT_TIME)

@@ -315,3 +315,43 @@ async def test_without_microphone_or_camera_the_buttons_are_hidden(home: Home) -
         with pytest.raises(LookupError):
             home.find(name)
     await media.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+async def test_the_family_web_app_plays_the_tablets_voice_message(home: Home) -> None:
+    from tests.family.browser import media_browser, signed_in_page
+
+    tap(home.find("record.start"))
+    async with asyncio.timeout(30):
+        await home.media.recorder.wait_for(1.0)
+    tap(home.find("record.stop"))
+    await pump_until(lambda: home.model.outgoing is Outgoing.SENT)
+    recorded_s = home.media.recorder.seconds
+
+    base = str(home.world.client.make_url("/"))
+    async with media_browser() as browser:
+        page = await signed_in_page(
+            browser, base, home.anna.username, f"/family/chat/{home.cid}", lang="ca"
+        )
+        audio = page.locator('.msg[data-kind="voice"] audio')
+        await audio.wait_for(timeout=60_000)
+        # Chromium decodes it: the length is known and playing moves the clock on.
+        duration = await audio.evaluate(
+            """a => new Promise((ok, fail) => {
+                 if (a.readyState >= 1) return ok(a.duration);
+                 a.addEventListener('loadedmetadata', () => ok(a.duration));
+                 a.addEventListener('error', () => fail(String(a.error && a.error.code)));
+                 a.load();
+               })"""
+        )
+        assert duration == pytest.approx(recorded_s, abs=0.1)
+        played = await audio.evaluate(
+            """a => new Promise((ok, fail) => {
+                 a.muted = true;
+                 a.addEventListener('ended', () => ok(a.currentTime));
+                 a.addEventListener('error', () => fail(String(a.error && a.error.code)));
+                 a.play().catch(e => fail(String(e)));
+               })"""
+        )
+        assert played == pytest.approx(recorded_s, abs=0.1)
