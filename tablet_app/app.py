@@ -64,6 +64,7 @@ class TabletApp(App):  # type: ignore[misc]
         self.runtime = runtime
         self.clock = clock
         self.view: TabletView | None = None
+        self._ticker: Any = None
 
     def build(self) -> TabletView:
         """Create the view and the once-a-second tick."""
@@ -73,8 +74,18 @@ class TabletApp(App):  # type: ignore[misc]
             call_video=self.runtime.call_video,
         )
         self.view = TabletView(self.model, self.clock, actions)
-        Clock.schedule_interval(lambda _dt: self.view.tick() if self.view else None, 1.0)
+        self._ticker = Clock.schedule_interval(
+            lambda _dt: self.view.tick() if self.view else None, 1.0
+        )
         return self.view
+
+    def on_stop(self) -> None:
+        """Stop the tick and let the view go (the runtime is stopped by its owner)."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        if self.view is not None:
+            self.view.detach()
 
     def _play(self, message: Message) -> None:
         if message.media is None:
