@@ -243,6 +243,8 @@ class FamilyClient:
         media: str | None = None
         if item.media is not None and item.kind == "photo":
             media = str(await self._download(item.media))
+        elif item.media is not None and item.kind == "voice":
+            media = await self._voice(item.media)
         return Message(
             id=str(item.id),
             contact_id=contact_id,
@@ -263,6 +265,20 @@ class FamilyClient:
             tmp.write_bytes(body)
             tmp.replace(path)
         return path
+
+    async def _voice(self, media: _Media) -> str | None:
+        """The voice message as a WAV file the tablet can play (``None`` if it cannot)."""
+        from tablet_app.playback import UnplayableVoice, voice_to_wav
+
+        target = self.media_dir / f"media-{media.id}.wav"
+        if not target.exists():
+            source = await self._download(media)
+            try:
+                await asyncio.to_thread(voice_to_wav, source, target)
+            except UnplayableVoice as err:
+                _LOGGER.warning("voice message %s cannot be played: %s", media.id, err)
+                return None
+        return str(target)
 
     async def _refresh_agenda(self) -> None:
         path = f"/api/family/residents/{self.resident_id}/agenda"

@@ -172,3 +172,40 @@ async def test_answered_call_shows_the_callers_video_on_screen(
         view.detach()
         kivy_window.remove_widget(view)
         pump()
+
+
+def test_a_video_view_stops_its_clock_once_the_screen_is_rebuilt(kivy_window: Any) -> None:
+    from av import VideoFrame
+
+    from tablet_app.calls import synthetic_picture
+    from tablet_app.model import Contact, TabletModel
+    from tablet_app.screens import Actions
+    from tablet_app.ui import TabletView
+    from tablet_app.widgets import find
+
+    class Still:
+        frames = 1
+        last = VideoFrame.from_image(synthetic_picture(160, 120, 0))
+
+    model = TabletModel(language="en", online=True)
+    model.contacts = [Contact("u:2", "Anna")]
+    view = TabletView(
+        model, lambda: NOW, Actions(lambda: None, lambda _m: None, call_video=lambda: (Still, None))
+    )
+    kivy_window.add_widget(view)
+    try:
+        model.incoming_call("7", "u:2")
+        model.answer_call()
+        pump(3)
+        video, self_view = find(view, "call.video"), find(view, "call.self")
+        assert video.has_frame  # a frame was there at once: no face first
+        assert not self_view.has_frame  # no camera: the corner stays empty
+        assert video._event.is_triggered
+        model.call_ended()  # the screen is rebuilt without video
+        pump(3)
+        assert not video._event.is_triggered
+        assert not self_view._event.is_triggered
+    finally:
+        view.detach()
+        kivy_window.remove_widget(view)
+        pump()
