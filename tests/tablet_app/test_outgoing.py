@@ -355,3 +355,33 @@ async def test_the_family_web_app_plays_the_tablets_voice_message(home: Home) ->
                })"""
         )
         assert played == pytest.approx(recorded_s, abs=0.1)
+
+
+async def test_an_upload_already_done_is_not_repeated_after_a_restart(
+    home: Home, tmp_path: Path
+) -> None:
+    """The queue says "uploaded as media N, message not sent yet": only the message is sent."""
+    resp = await home.world.client.post(
+        "/api/family/media?kind=photo",
+        data=await SyntheticCamera().snap(),
+        headers=home.tablet.headers,
+    )
+    assert resp.status == 201, await resp.text()
+    media_id = int((await resp.json())["media_id"])
+    home.outbox.put("left-by-last-run", f"sent/{home.anna.party}/{media_id}", b"")
+    home.outbox.put("garbage", "what/is/this", b"x")  # a damaged entry is dropped, logged
+
+    uploads: list[str] = []
+    real_upload = home.family.upload_media
+
+    async def counting_upload(kind: str, data: bytes, content_type: str) -> int:
+        uploads.append(kind)
+        return await real_upload(kind, data, content_type)
+
+    home.family.upload_media = counting_upload  # type: ignore[method-assign]
+    assert await home.media.flush()
+    assert uploads == []
+    assert len(home.outbox) == 0
+    newest = (await home.messages())[0]
+    assert newest["kind"] == "photo"
+    assert newest["media"]["id"] == media_id
