@@ -117,6 +117,7 @@ class Ingester:
         self._points: list[Point] = []
         self._point_acks: list[int] = []
         self._events: list[_Pending] = []
+        self._unstored: set[str] = set()  # ids of events held in _events
         self._presence: dict[str, PresenceUpdate] = {}
         self._held: dict[str, list[tuple[str, bytes, int, int, datetime]]] = {}
         self._held_count = 0
@@ -262,7 +263,11 @@ class Ingester:
         if self.ids.seen(msg.id):
             self.stats.duplicates += 1
             self.stats.rejected[RejectReason.DUPLICATE.value] += 1
-            self._ack(qos, mid)
+            # A redelivery (after a reconnect) of an event we hold but have not stored
+            # yet: acknowledging it now would let the broker forget it before it is safe.
+            # The stored copy's acknowledgement (same packet id) covers it.
+            if msg.id not in self._unstored:
+                self._ack(qos, mid)
             return
         check = self.sequences.observe(device.device_id, msg.seq)
         if check.missing:
@@ -300,6 +305,7 @@ class Ingester:
                 body=msg.body,
             )
             self._events.append((event, qos, mid))
+            self._unstored.add(msg.id)
             if kind in ALARM_EVENT_TYPES or len(self._events) >= self.config.batch_size:
                 self._events_ready.set()
             elif self._event_timer is None:
@@ -405,6 +411,7 @@ class Ingester:
                     self._events_ready.set()
                     continue
                 backoff = 0.5
+                self._unstored.difference_update(e.message_id for e, _, _ in batch)
                 done = self.clock()
                 latencies = []
                 # Committed: now the broker may forget them.
