@@ -65,7 +65,7 @@ def _ingest_families(app: web.Application) -> list[Metric]:
     sink = app.get(ALARM_SINK)
     if sink is not None:
         depth.add_metric(["alarm_urgent"], sink.urgent.qsize())
-        depth.add_metric(["alarm_routine"], sink.routine.qsize())
+        depth.add_metric(["alarm_routine"], sink.routine_depth)
     p99 = GaugeMetricFamily("teleassist_ingest_p99_ms", "p99 device-time to stored, ms")
     p99.add_metric([], stats.percentile_ms(0.99) or 0.0)
     return [received, accepted, rejected, gaps, points, depth, p99]

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -202,7 +202,8 @@ class AlarmEngine:
                         return []
                     cached = await self._load(session, event.resident_id, event.home_id, event.at)
             result = evaluate(cached.plan, cached.state, event)
-            if result.detections or result.prompts:
+            if result.prompts or any(d.rule not in RAISED_WHILE_PAUSED for d in result.detections):
+                # A panic or a fire is raised whatever the service's state: no query.
                 async with self._sessionmaker() as session:
                     result = await _unless_paused(session, result, now)
             self._remember(event.message_id)
@@ -238,6 +239,40 @@ class AlarmEngine:
             if change.change is Change.RAISED:
                 await self.effects.alarm_received(change.alarm, event.message_id)
         return changes
+
+    async def prefetch(self, events: Sequence[HomeEvent]) -> int:
+        """Load the rule inputs of the residents in ``events`` that are not cached yet, in
+        one session for the whole batch; returns how many residents were loaded.
+
+        After a start-up or a reconnection thousands of homes send their first event at
+        once; loading each resident on its own (three queries, one session) would keep the
+        database and the event loop busy in front of a panic. Ids already applied are
+        remembered, so :meth:`handle_event` skips them without a query.
+        """
+        first: dict[str, HomeEvent] = {}
+        for event in events:
+            if event.resident_id not in self._cache:
+                first.setdefault(event.resident_id, event)
+        if not first:
+            return 0
+        ids = [e.message_id for e in events if e.resident_id in first]
+        async with self._sessionmaker() as session:
+            applied = await store.processed_among(session, ids)
+            inputs = await store.load_rule_inputs(session, first)
+        for message_id in applied:
+            self._remember(message_id)
+        now = self._clock()
+        loaded = 0
+        for rid, (plan, policy, state) in inputs.items():
+            if rid in self._cache:  # loaded by a worker meanwhile: that one is newer
+                continue
+            event = first[rid]
+            stored = state is not None
+            if state is None:
+                state = initial_state(plan, event.home_id, min(event.at, now))
+            self._cache[rid] = _Cached(state, plan, policy, stored=stored)
+            loaded += 1
+        return loaded
 
     async def _load(
         self, session: AsyncSession, resident_id: str, home_id: str, at: datetime
@@ -285,12 +320,25 @@ class AlarmEngine:
                     await stack.enter_async_context(self._lock(home_id))
                 now = self._clock()
                 entries = [self._cache[rid] for _, rid in chunk if self._cache[rid].dirty]
-                async with self._sessionmaker() as session:
-                    for cached in entries:
-                        await self._write(session, cached, now)
-                    await session.commit()
+                pending = [cached.pending for cached in entries]
+                for cached in entries:
+                    cached.pending = []
+                try:
+                    async with self._sessionmaker() as session:
+                        await store.save_states(
+                            session,
+                            [(c.state, next_deadline(c.plan, c.state)) for c in entries],
+                            now,
+                        )
+                        await store.add_processed(session, [i for ids in pending for i in ids])
+                        await session.commit()
+                except BaseException:
+                    for cached, ids in zip(entries, pending, strict=True):
+                        cached.pending = ids + cached.pending
+                    raise
                 for cached in entries:
                     cached.dirty = False
+                    cached.stored = True
                 written += len(entries)
             await asyncio.sleep(0)  # let urgent work run between chunks
         return written

@@ -2,9 +2,10 @@
 
 Ingestion commits each event to the ``events`` table before it acknowledges the broker,
 then hands it here. :meth:`AlarmSink.handle` only queues it — alarm-capable events
-(panic, fall, smoke…) in an URGENT queue that the workers always empty first — so a
-burst of routine events from one home (a faulty PIR) never waits in front of another
-home's panic. Workers run the engine (one lock per home, never a global one).
+(panic, fall, smoke…) in an URGENT queue with workers of its own, routine ones in lanes
+by home — so a burst of routine events (a faulty PIR, ten thousand homes reconnecting)
+never waits in front of another home's panic. Workers run the engine (one lock per home,
+never a global one). See docs/adr/0037-alarm-sink-lanes-and-prefetch.md.
 
 If the hub dies after the acknowledgement and before the engine committed, nothing is
 lost: at start-up :func:`replay_unprocessed` feeds the engine every stored event of the
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from datetime import datetime, timedelta
 
 import msgspec
@@ -40,6 +42,8 @@ RETRIES = 4
 SLOW_S = 0.25
 RETRY_DELAY_S = 0.5
 REPLAY_LIMIT = 200_000
+PREFETCH_BATCH = 200
+URGENT_YIELD_S = 0.5
 
 
 def home_event(
@@ -82,16 +86,32 @@ def from_ingested(event: IngestedEvent) -> HomeEvent:
 
 
 class AlarmSink:
-    """Two bounded queues (urgent first) and the workers that drain them."""
+    """An urgent queue, per-home lanes of routine events, and the workers that drain them.
 
-    def __init__(self) -> None:
+    Routine events go to one of ``workers`` lanes by home, so one home's events are applied
+    in arrival order while different homes proceed in parallel; each lane worker takes its
+    backlog in batches and loads the residents it has not seen in one query per batch.
+    While an urgent event is being applied, lane workers do not start new routine events:
+    on a busy event loop and database, the panic gets them first.
+    """
+
+    def __init__(self, workers: int = WORKERS) -> None:
         self.engine: AlarmEngine | None = None
         self.urgent: asyncio.Queue[HomeEvent] = asyncio.Queue(QUEUE_SIZE)
-        self.routine: asyncio.Queue[HomeEvent] = asyncio.Queue(QUEUE_SIZE)
-        self._items = asyncio.Semaphore(0)
+        self.lanes: list[asyncio.Queue[HomeEvent]] = [
+            asyncio.Queue(max(1, QUEUE_SIZE // workers)) for _ in range(workers)
+        ]
         self._urgent_items = asyncio.Semaphore(0)
+        self._urgent_busy = 0
+        self._calm = asyncio.Event()
+        self._calm.set()
         self._tasks: list[asyncio.Task[None]] = []
         self.failures = 0
+
+    @property
+    def routine_depth(self) -> int:
+        """Routine events waiting, over all lanes."""
+        return sum(lane.qsize() for lane in self.lanes)
 
     async def handle(self, event: IngestedEvent) -> None:
         """Queue one event (waits only if its queue is full: back-pressure)."""
@@ -99,23 +119,24 @@ class AlarmSink:
 
     async def put(self, item: HomeEvent) -> None:
         """Queue a :class:`HomeEvent`."""
-        urgent = isinstance(item.body, EventBody) and event_type(item.body) in ALARM_EVENT_TYPES
-        await (self.urgent if urgent else self.routine).put(item)
-        self._items.release()
-        if urgent:
+        if isinstance(item.body, EventBody) and event_type(item.body) in ALARM_EVENT_TYPES:
+            await self.urgent.put(item)
             self._urgent_items.release()
+        else:
+            await self.lanes[zlib.crc32(item.home_id.encode()) % len(self.lanes)].put(item)
 
-    def start(self, engine: AlarmEngine, workers: int = WORKERS) -> None:
-        """Start the workers (owned here; :meth:`stop` cancels and awaits them).
-
-        One worker only ever takes urgent events, so a panic never waits for a worker
-        busy with routine ones.
-        """
+    def start(self, engine: AlarmEngine) -> None:
+        """Start the workers (owned here; :meth:`stop` cancels and awaits them)."""
         self.engine = engine
+        # Two urgent workers (a panic never waits for another home's slow transaction),
+        # started first so a backlog found at start-up yields to them from the outset.
         self._tasks = [
-            asyncio.create_task(self._work(), name=f"alarm-sink-{i}") for i in range(workers)
+            asyncio.create_task(self._work_urgent(), name=f"alarm-urgent-{i}") for i in range(2)
         ]
-        self._tasks.append(asyncio.create_task(self._work_urgent(), name="alarm-sink-urgent"))
+        self._tasks += [
+            asyncio.create_task(self._work_lane(lane), name=f"alarm-lane-{i}")
+            for i, lane in enumerate(self.lanes)
+        ]
 
     async def stop(self) -> None:
         """Cancel and await the workers (queued events are in the events table)."""
@@ -129,20 +150,40 @@ class AlarmSink:
     async def _work_urgent(self) -> None:
         while True:
             await self._urgent_items.acquire()
-            if self.urgent.empty():
-                continue  # a general worker took it
-            await self._handle(self.urgent.get_nowait())
+            item = self.urgent.get_nowait()
+            self._urgent_busy += 1
+            self._calm.clear()
+            try:
+                await self._handle(item)
+            finally:
+                self._urgent_busy -= 1
+                if self._urgent_busy == 0:
+                    self._calm.set()
 
-    async def _work(self) -> None:
+    async def _work_lane(self, lane: asyncio.Queue[HomeEvent]) -> None:
         while True:
-            await self._items.acquire()
-            if not self.urgent.empty():
-                item = self.urgent.get_nowait()
-            elif not self.routine.empty():
-                item = self.routine.get_nowait()
-            else:
-                continue  # the urgent worker took it
-            await self._handle(item)
+            batch = [await lane.get()]
+            while len(batch) < PREFETCH_BATCH and not lane.empty():
+                batch.append(lane.get_nowait())
+            await self._yield_to_urgent()
+            await self._prefetch(batch)
+            for item in batch:
+                await self._yield_to_urgent()
+                await self._handle(item)
+
+    async def _yield_to_urgent(self) -> None:
+        # Bounded, so a storm of urgent events (a faulty pendant) slows routine work
+        # without stopping it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._calm.wait(), URGENT_YIELD_S)
+
+    async def _prefetch(self, batch: list[HomeEvent]) -> None:
+        if self.engine is None or len(batch) < 2:
+            return
+        try:
+            await self.engine.prefetch(batch)
+        except Exception:  # each event then loads its resident on its own
+            _LOGGER.exception("alarm engine prefetch of %d events failed", len(batch))
 
     async def _handle(self, item: HomeEvent) -> None:
         began = time.monotonic()
@@ -192,7 +233,7 @@ async def replay_unprocessed(
         return 0
     registry = DeviceRegistry(sessionmaker)
     await registry.load()
-    replayed = 0
+    events: list[HomeEvent] = []
     for row in rows:
         info = registry.get(row.device_id)
         if info is None:
@@ -202,7 +243,7 @@ async def replay_unprocessed(
         except msgspec.ValidationError:
             _LOGGER.warning("stored event %s is not a contract event; skipped", row.message_id)
             continue
-        await engine.handle_event(
+        events.append(
             home_event(
                 device_id=row.device_id,
                 device_type=info.type,
@@ -213,6 +254,10 @@ async def replay_unprocessed(
                 body=body,
             )
         )
-        replayed += 1
-    _LOGGER.info("replayed %d stored events into the alarm engine", replayed)
-    return replayed
+    for start in range(0, len(events), PREFETCH_BATCH):
+        chunk = events[start : start + PREFETCH_BATCH]
+        await engine.prefetch(chunk)
+        for event in chunk:
+            await engine.handle_event(event)
+    _LOGGER.info("replayed %d stored events into the alarm engine", len(events))
+    return len(events)

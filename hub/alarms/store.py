@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import Alarm, CarePlan, EscalationPolicy, ResidentState
@@ -179,6 +180,39 @@ async def save_state(
     await session.flush()
 
 
+async def save_states(
+    session: AsyncSession,
+    states: list[tuple[ResidentState, datetime | None]],
+    now: datetime,
+) -> None:
+    """Insert or replace many residents' rule states in three statements (a flush of
+    hundreds of residents holds SQLite's write lock for milliseconds, not seconds)."""
+    if not states:
+        return
+    ids = [state.resident_id for state, _ in states]
+    existing = set(
+        await session.scalars(
+            select(RuleStateRow.resident_id).where(RuleStateRow.resident_id.in_(ids))
+        )
+    )
+    rows = [
+        {
+            "resident_id": state.resident_id,
+            "home_id": state.home_id,
+            "next_due": next_due,
+            "updated_at": now,
+            "data": to_json(state),
+        }
+        for state, next_due in states
+    ]
+    new = [row for row in rows if row["resident_id"] not in existing]
+    old = [row for row in rows if row["resident_id"] in existing]
+    if new:
+        await session.execute(insert(RuleStateRow), new)
+    if old:
+        await session.execute(update(RuleStateRow), old)
+
+
 async def due_residents(session: AsyncSession, now: datetime, limit: int = 500) -> list[str]:
     """Residents whose next rule timer is due."""
     rows = await session.scalars(
@@ -225,15 +259,49 @@ async def add_processed(session: AsyncSession, ids: list[tuple[str, datetime]]) 
             )
         )
     )
-    session.add_all(
-        ProcessedEventRow(message_id=m, at=at) for m, at in dict(ids).items() if m not in known
-    )
-    await session.flush()
+    rows = [{"message_id": m, "at": at} for m, at in dict(ids).items() if m not in known]
+    if rows:
+        await session.execute(insert(ProcessedEventRow), rows)
 
 
 async def forget_processed(session: AsyncSession, older_than: datetime) -> None:
     """Drop old message ids (brokers redeliver within minutes, not weeks)."""
     await session.execute(delete(ProcessedEventRow).where(ProcessedEventRow.at < older_than))
+
+
+async def load_rule_inputs(
+    session: AsyncSession, resident_ids: Collection[str]
+) -> dict[str, tuple[CarePlan, EscalationPolicy, ResidentState | None]]:
+    """Plans, policies and stored states of many residents in two queries (defaults when absent)."""
+    ids = list(resident_ids)
+    plans = {
+        row.resident_id: (plan_from_json(row.plan), policy_from_json(row.policy))
+        for row in await session.scalars(
+            select(CarePlanRow).where(CarePlanRow.resident_id.in_(ids))
+        )
+    }
+    states = {
+        row.resident_id: state_from_json(row.data)
+        for row in await session.scalars(
+            select(RuleStateRow).where(RuleStateRow.resident_id.in_(ids))
+        )
+    }
+    found: dict[str, tuple[CarePlan, EscalationPolicy, ResidentState | None]] = {}
+    for rid in ids:
+        plan, policy = plans.get(rid) or (CarePlan(rid), EscalationPolicy())
+        found[rid] = (plan, policy, states.get(rid))
+    return found
+
+
+async def processed_among(session: AsyncSession, message_ids: Collection[str]) -> set[str]:
+    """Which of ``message_ids`` were applied before."""
+    return set(
+        await session.scalars(
+            select(ProcessedEventRow.message_id).where(
+                ProcessedEventRow.message_id.in_(list(message_ids))
+            )
+        )
+    )
 
 
 async def load_plan(session: AsyncSession, resident_id: str) -> tuple[CarePlan, EscalationPolicy]:

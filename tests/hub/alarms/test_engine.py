@@ -3,6 +3,7 @@ due while the hub was down fires at start-up), escalation steps run once, prompt
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
 
@@ -210,5 +211,36 @@ async def test_a_paused_service_raises_only_what_someone_in_the_home_needs(datab
         await engine.run_due()
         (prompt,) = effects.prompts
         assert prompt.kind == "inactivity"
+    finally:
+        await db.dispose()
+
+
+async def test_prefetch_loads_a_batch_and_skips_what_was_applied(database_url) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    try:
+        plan = CarePlan(
+            "81", inactivity=InactivitySettings(period=timedelta(minutes=45), windows=())
+        )
+        async with sessions() as session:
+            await store.save_plan(session, plan, EscalationPolicy(), clock())
+            await store.add_processed(session, [("already-applied", clock())])
+            await session.commit()
+        engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+        applied = _event(Motion(), clock(), home="9", resident="81")
+        applied = dataclasses.replace(applied, message_id="already-applied")
+        fresh = [_event(Motion(), clock(), home=str(h), resident=str(90 + h)) for h in (1, 2)]
+        assert await engine.prefetch([applied, *fresh]) == 3
+        assert await engine.prefetch(fresh) == 0  # cached now
+        # The stored plan came with the batch: the resident's own inactivity period.
+        cached = engine._cache["81"]
+        assert cached.plan.inactivity.period == timedelta(minutes=45)
+        assert await engine.handle_event(applied) == []  # skipped, no second application
+        assert engine._cache["81"].pending == []
+        (raised,) = await engine.handle_event(
+            _event(Panic(), clock(), home=fresh[0].home_id, resident=fresh[0].resident_id)
+        )
+        assert raised.alarm.rule is RuleKind.PANIC
     finally:
         await db.dispose()

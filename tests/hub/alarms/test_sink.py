@@ -36,8 +36,19 @@ from tests.hub.ingest.helpers import Publisher, eventually, seed_home
 class _RecordingEngine:
     def __init__(self) -> None:
         self.handled: list[str] = []
+        self.prefetched: list[int] = []
+        self.panic_gate: asyncio.Event | None = None
+        self.panic_started = asyncio.Event()
+
+    async def prefetch(self, events: list[HomeEvent]) -> int:
+        self.prefetched.append(len(events))
+        return 0
 
     async def handle_event(self, event: HomeEvent) -> list[Any]:
+        if isinstance(event.body, Panic):
+            self.panic_started.set()
+            if self.panic_gate is not None:
+                await self.panic_gate.wait()
         self.handled.append(event.message_id)
         await asyncio.sleep(0)
         return []
@@ -56,18 +67,62 @@ def _event(message_id: str, home: str, body: Any) -> HomeEvent:
 
 
 async def test_a_panic_jumps_a_backlog_of_routine_events() -> None:
-    sink = AlarmSink()
+    sink = AlarmSink(workers=1)
     for n in range(500):
         await sink.put(_event(f"motion-{n}", "1", Motion()))
     await sink.put(_event("panic", "2", Panic()))
     engine = _RecordingEngine()
-    sink.start(engine, workers=1)  # type: ignore[arg-type]
+    sink.start(engine)  # type: ignore[arg-type]
     try:
         await eventually(lambda: len(engine.handled) == 501, timeout=30)
     finally:
         await sink.stop()
     assert engine.handled[0] == "panic"
     assert engine.handled[1:] == [f"motion-{n}" for n in range(500)]
+    # The backlog was taken in batches, each prefetched in one go.
+    assert max(engine.prefetched) > 1
+
+
+async def test_each_homes_routine_events_keep_their_order_across_lanes() -> None:
+    sink = AlarmSink(workers=4)
+    homes = [str(h) for h in range(12)]
+    for n in range(40):
+        for home in homes:
+            await sink.put(_event(f"{home}:{n}", home, Motion()))
+    engine = _RecordingEngine()
+    sink.start(engine)  # type: ignore[arg-type]
+    try:
+        await eventually(lambda: len(engine.handled) == 40 * len(homes), timeout=30)
+    finally:
+        await sink.stop()
+    for home in homes:
+        mine = [m for m in engine.handled if m.split(":")[0] == home]
+        assert mine == [f"{home}:{n}" for n in range(40)]
+    assert sum(1 for lane in sink.lanes if lane.qsize() == 0) == 4
+
+
+async def test_routine_work_waits_while_a_panic_is_being_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("hub.alarms.sink.URGENT_YIELD_S", 60.0)
+    sink = AlarmSink(workers=2)
+    engine = _RecordingEngine()
+    engine.panic_gate = asyncio.Event()
+    sink.start(engine)  # type: ignore[arg-type]
+    try:
+        await sink.put(_event("panic", "9", Panic()))
+        await engine.panic_started.wait()
+        for n in range(20):
+            await sink.put(_event(f"motion-{n}", str(n), Motion()))
+        for _ in range(100):  # give the lane workers every chance to run
+            await asyncio.sleep(0)
+        assert engine.handled == []
+        assert sink.routine_depth == 0  # taken by the lanes, held back
+        engine.panic_gate.set()
+        await eventually(lambda: len(engine.handled) == 21, timeout=30)
+    finally:
+        await sink.stop()
+    assert engine.handled[0] == "panic"
 
 
 @pytest.mark.broker
