@@ -316,10 +316,18 @@ class AlarmEngine:
         for start in range(0, len(dirty), batch):
             chunk = dirty[start : start + batch]
             async with contextlib.AsyncExitStack() as stack:
-                for home_id in sorted({home for home, _ in chunk}):
+                # Only homes nobody is working on: the flush never waits for a busy home
+                # while holding other homes' locks (that would hold up their alarms).
+                # Taking a free asyncio lock does not suspend, so check-then-take is safe.
+                free = {home for home, _ in chunk if not self._lock(home).locked()}
+                for home_id in sorted(free):
                     await stack.enter_async_context(self._lock(home_id))
                 now = self._clock()
-                entries = [self._cache[rid] for _, rid in chunk if self._cache[rid].dirty]
+                entries = [
+                    self._cache[rid]
+                    for home, rid in chunk
+                    if home in free and self._cache[rid].dirty
+                ]
                 pending = [cached.pending for cached in entries]
                 for cached in entries:
                     cached.pending = []

@@ -44,6 +44,8 @@ RETRY_DELAY_S = 0.5
 REPLAY_LIMIT = 200_000
 PREFETCH_BATCH = 200
 URGENT_YIELD_S = 0.5
+# Urgent events handled at once (each in a task of its own; a stuck home holds a slot).
+URGENT_CONCURRENCY = 64
 
 
 def home_event(
@@ -128,11 +130,9 @@ class AlarmSink:
     def start(self, engine: AlarmEngine) -> None:
         """Start the workers (owned here; :meth:`stop` cancels and awaits them)."""
         self.engine = engine
-        # Two urgent workers (a panic never waits for another home's slow transaction),
-        # started first so a backlog found at start-up yields to them from the outset.
-        self._tasks = [
-            asyncio.create_task(self._work_urgent(), name=f"alarm-urgent-{i}") for i in range(2)
-        ]
+        # The urgent dispatcher first, so a backlog found at start-up yields to it from
+        # the outset.
+        self._tasks = [asyncio.create_task(self._work_urgent(), name="alarm-urgent")]
         self._tasks += [
             asyncio.create_task(self._work_lane(lane), name=f"alarm-lane-{i}")
             for i, lane in enumerate(self.lanes)
@@ -148,17 +148,35 @@ class AlarmSink:
         self._tasks = []
 
     async def _work_urgent(self) -> None:
-        while True:
-            await self._urgent_items.acquire()
-            item = self.urgent.get_nowait()
-            self._urgent_busy += 1
-            self._calm.clear()
-            try:
-                await self._handle(item)
-            finally:
-                self._urgent_busy -= 1
-                if self._urgent_busy == 0:
-                    self._calm.set()
+        # Each urgent event in a task of its own (at most URGENT_CONCURRENCY): an urgent
+        # event of a home whose work is stuck (its lock busy: a flooding home sends door
+        # and bed events too) waits alone and never holds up another home's panic.
+        # Order within a home is the engine's per-home lock (FIFO). See ADR 0034.
+        slots = asyncio.Semaphore(URGENT_CONCURRENCY)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await self._urgent_items.acquire()
+                await slots.acquire()
+                item = self.urgent.get_nowait()
+                self._urgent_busy += 1
+                self._calm.clear()
+                task = asyncio.create_task(self._handle_urgent(item, slots))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _handle_urgent(self, item: HomeEvent, slots: asyncio.Semaphore) -> None:
+        try:
+            await self._handle(item)
+        finally:
+            slots.release()
+            self._urgent_busy -= 1
+            if self._urgent_busy == 0:
+                self._calm.set()
 
     async def _work_lane(self, lane: asyncio.Queue[HomeEvent]) -> None:
         while True:
