@@ -58,7 +58,7 @@ async def upload(request: web.Request) -> web.Response:
         raise ApiError(_STATUS.get(err.code, 415), err.code, err.message) from None
     store = request.app[MEDIA_STORE]
     key = new_key(_SUFFIX.get(checked.content_type, "bin"))
-    await store.put(key, data)
+    await store.put(key, checked.data if checked.data is not None else data)
     thumb_key = None
     if checked.thumbnail is not None:
         thumb_key = new_key("jpg")

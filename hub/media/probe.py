@@ -29,11 +29,14 @@ FFPROBE_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True, slots=True)
 class PhotoInfo:
-    """A decoded photo's size and its JPEG thumbnail."""
+    """A decoded photo's size, its JPEG thumbnail, and the photo as it is kept: upright and
+    re-encoded with no metadata (no EXIF GPS position of the resident's home, no camera
+    serial, no comments; and nothing of a crafted file survives but its pixels)."""
 
     width: int
     height: int
     thumbnail: bytes
+    clean: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,11 @@ def _photo_info(data: bytes) -> PhotoInfo:
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            upright = ImageOps.exif_transpose(image)
+            source_format = image.format or "JPEG"
+            icc = image.info.get("icc_profile")  # colours, not personal data: kept
+            upright = ImageOps.exif_transpose(image)  # a copy: clearing its info is safe
+            clean = _reencode(upright, source_format, icc)
+            width, height = upright.size
             upright.thumbnail(THUMBNAIL_SIZE)
             out = io.BytesIO()
             upright.convert("RGB").save(out, "JPEG", quality=80)
@@ -68,7 +75,23 @@ def _photo_info(data: bytes) -> PhotoInfo:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise UnsupportedMedia(f"the photo cannot be read: {err}", code="media_corrupt") from None
-    return PhotoInfo(width, height, out.getvalue())
+    return PhotoInfo(width, height, out.getvalue(), clean)
+
+
+def _reencode(image: Image.Image, source_format: str, icc: bytes | None) -> bytes:
+    """``image`` in its own format with nothing but pixels (and the colour profile)."""
+    out = io.BytesIO()
+    # Pillow writes some of ``info`` back by itself (a JPEG comment, PNG text): drop it all.
+    image.info.clear()
+    extra: dict[str, Any] = {"icc_profile": icc} if icc else {}
+    if source_format == "PNG":
+        image.save(out, "PNG", optimize=True, **extra)
+    elif source_format == "WEBP":
+        image.save(out, "WEBP", quality=90, **extra)
+    else:
+        rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
+        rgb.save(out, "JPEG", quality=90, optimize=True, **extra)
+    return out.getvalue()
 
 
 async def photo_info(data: bytes) -> PhotoInfo:

@@ -44,6 +44,8 @@ class ValidatedMedia:
     height: int | None = None
     duration_s: float | None = None
     thumbnail: bytes | None = None
+    # What to store instead of the upload (a photo without its metadata); None: the upload.
+    data: bytes | None = None
 
 
 def _mb(n: int) -> str:
@@ -73,10 +75,11 @@ async def validate_media(data: bytes, declared: MediaKind, limits: MediaLimits) 
         return ValidatedMedia(
             kind=declared,
             content_type=found.content_type,
-            size=len(data),
+            size=len(photo.clean),
             width=photo.width,
             height=photo.height,
             thumbnail=photo.thumbnail,
+            data=photo.clean,
         )
     info = await av_info(data, found.container)
     actual = kind_of(info)

@@ -118,3 +118,19 @@ async def test_local_disk_store(tmp_path: Path) -> None:
         await store.get(key)
     with pytest.raises(ValueError, match="not a media key"):
         await store.get("../../etc/passwd")
+
+
+async def test_png_text_chunks_are_not_kept() -> None:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Location", "Carrer Major 3")
+    out = io.BytesIO()
+    Image.new("RGBA", (30, 20), (0, 0, 255, 128)).save(out, "PNG", pnginfo=info)
+    assert b"Carrer Major" in out.getvalue()
+    result = await validate_media(out.getvalue(), MediaKind.PHOTO, LIMITS)
+    assert result.data is not None
+    assert b"Carrer Major" not in result.data
+    with Image.open(io.BytesIO(result.data)) as kept:
+        assert (kept.format, kept.mode, kept.size) == ("PNG", "RGBA", (30, 20))
+        assert kept.getpixel((5, 5)) == (0, 0, 255, 128)

@@ -1,6 +1,9 @@
 """Messages and media over the real API, on SQLite and PostgreSQL."""
 
+import io
 from typing import Any
+
+from PIL import Image
 
 from tests.family.conftest import Person, Tablet, World
 from tests.family.media_samples import Samples
@@ -95,7 +98,8 @@ async def test_photo_message_with_thumbnail(world: World, media_samples: Samples
     got = await world.client.get(message["media"]["url"], headers=maria.headers)
     assert got.status == 200
     assert got.content_type == "image/jpeg"
-    assert await got.read() == media_samples.jpeg
+    with Image.open(io.BytesIO(await got.read())) as served:
+        assert (served.format, served.size) == ("JPEG", (64, 48))
     thumb = await world.client.get(message["media"]["thumbnail_url"], headers=maria.headers)
     assert (await thumb.read())[:3] == b"\xff\xd8\xff"
     # Someone outside the conversation cannot fetch it.
@@ -221,3 +225,36 @@ async def test_only_the_sender_deletes(world: World, media_samples: Samples) -> 
     assert fetch.status == 404
     twice = await world.client.delete(f"/api/family/messages/{message['id']}", headers=anna.headers)
     assert twice.status == 404
+
+
+async def test_a_photo_is_kept_upright_and_without_its_metadata(world: World) -> None:
+    """A phone photo carries the GPS position where it was taken (often the resident's
+    home) and the camera's serial number: the hub keeps the pixels only."""
+    maria, anna, cid = await _chat(world)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° to display
+    exif[0x010F] = "PhoneMaker"
+    exif[0xA431] = "SERIAL-123456"  # body serial number
+    exif[0x8825] = {1: "N", 2: (41.0, 23.0, 10.0), 3: "E", 4: (2.0, 10.0, 0.0)}  # GPS
+    original = io.BytesIO()
+    Image.new("RGB", (80, 40), (200, 30, 30)).save(
+        original, "JPEG", exif=exif.tobytes(), comment=b"Carrer Major 3, 2n 1a"
+    )
+    data = original.getvalue()
+    assert b"SERIAL-123456" in data
+    resp = await _upload(world, anna.headers, "photo", data)
+    assert resp.status == 201, await resp.text()
+    media = await resp.json()
+    # Upright: the 80x40 sensor image displays as 40x80.
+    assert (media["width"], media["height"]) == (40, 80)
+    message = await _post(world, cid, anna.headers, media_id=media["media_id"])
+    stored = await (await world.client.get(message["media"]["url"], headers=maria.headers)).read()
+    assert b"SERIAL-123456" not in stored
+    assert b"PhoneMaker" not in stored
+    assert b"Carrer Major" not in stored
+    with Image.open(io.BytesIO(stored)) as served:
+        assert served.size == (40, 80)
+        assert not served.getexif()
+        assert "comment" not in served.info
+        assert served.getpixel((20, 40))[0] > 150  # still the red picture
+    assert media["size"] == len(stored)
