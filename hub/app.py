@@ -18,6 +18,7 @@ from aiohttp import web
 from hub.appkeys import (
     ACK_LISTENERS,
     CLOCK,
+    CONNECT_LISTENERS,
     ENGINE,
     EVENT_SINKS,
     KEYSAFE,
@@ -57,6 +58,7 @@ ROUTE_MODULES: list[str] = [
 __all__ = [
     "ACK_LISTENERS",
     "CLOCK",
+    "CONNECT_LISTENERS",
     "ENGINE",
     "EVENT_SINKS",
     "KEYSAFE",
@@ -103,6 +105,7 @@ def create_app(
     app[KEYSAFE] = KeySafeCipher(settings.keysafe_key)
     app[EVENT_SINKS] = []
     app[ACK_LISTENERS] = []
+    app[CONNECT_LISTENERS] = []
     if mqtt is not None:
         app[MQTT] = mqtt
     app.cleanup_ctx.append(_database_ctx)

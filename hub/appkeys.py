@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.clock import Clock
 from hub.db.crypto import KeySafeCipher
-from hub.ingest.events import AckListener, EventSink
+from hub.ingest.events import AckListener, ConnectListener, EventSink
 from hub.settings import HubSettings
 from hub.timeseries.port import TimeSeriesStore
 from teleassist.config import MqttSettings
@@ -23,3 +23,5 @@ TIMESERIES = web.AppKey("timeseries", TimeSeriesStore)
 # Where ingested events go: append your sink in your module's setup() (see docs/ingest.md).
 EVENT_SINKS = web.AppKey("event_sinks", list[EventSink])
 ACK_LISTENERS = web.AppKey("ack_listeners", list[AckListener])
+# Told when a device (re)connects (its Status online/connected), e.g. to send it settings.
+CONNECT_LISTENERS = web.AppKey("connect_listeners", list[ConnectListener])

@@ -236,7 +236,9 @@ class TabletModel:
     online: bool = False
     paired: bool = True
     screen: Screen = Screen.HOME
-    check_in_deadlines: list[time] = field(default_factory=lambda: [time(10, 0)])
+    # Local times of the daily check-in, from the hub's Configure (the resident's care plan);
+    # none until the hub says, so the tablet never promises a time the centre does not keep.
+    check_in_deadlines: list[time] = field(default_factory=list)
     last_check_in: datetime | None = None
     check_in_queued: bool = False
     help_state: HelpState = HelpState.IDLE

@@ -222,7 +222,11 @@ class ScreenBuilder:
         due = m.next_check_in(now)
         col.add_widget(
             self._text(
-                m.t("checkin.next", when=due) if due else "", 40, soft=True, size_hint=(1, 0.12)
+                m.t("checkin.next", when=due) if due else "",
+                40,
+                soft=True,
+                size_hint=(1, 0.12),
+                name="checkin.next",
             )
         )
         col.add_widget(self._home_button())

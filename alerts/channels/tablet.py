@@ -17,6 +17,7 @@ from alerts.model import PromptRequest
 from protocol import (
     AlarmReceived,
     CommandBody,
+    Configure,
     Prompt,
     command_name,
     command_topic,
@@ -82,3 +83,7 @@ class TabletChannel:
     ) -> str:
         """Close the loop with the resident: the centre has the alarm."""
         return await self._send(device_id, AlarmReceived(alarm_id=alarm_id, event_id=event_id), now)
+
+    async def configure(self, device_id: str, body: Configure, now: datetime) -> str:
+        """Push settings (language, check-in times) to the tablet."""
+        return await self._send(device_id, body, now)

@@ -33,8 +33,12 @@ from alerts.emergency import (
     Person,
 )
 from alerts.escalation import NotifyContact
+from hub.alarms import store
 from hub.alarms.settings import AlarmSettings
 from hub.db.models import Device, Home, Resident
+from hub.ingest.events import DeviceConnected
+from protocol import Configure
+from protocol.i18n import LANGUAGES
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -140,6 +144,29 @@ class HubAlarmEffects:
                 .order_by(Device.created_at.desc())
             )
 
+    async def configure_tablet(
+        self, device_id: str, resident_id: int | None, now: datetime
+    ) -> None:
+        """Send a (re)connected tablet its resident's language and check-in times.
+
+        The tablet promises no check-in time of its own: without this it shows none.
+        """
+        tablet = self._tablet_channel()
+        if tablet is None or resident_id is None:
+            return
+        async with self._sessionmaker() as session:
+            resident = await session.get(Resident, resident_id)
+            plan, _ = await store.load_plan(session, str(resident_id))
+        if resident is None:
+            return
+        language = resident.language if resident.language in LANGUAGES else None
+        body = Configure(
+            check_in_deadlines=list(plan.check_in.deadlines) if plan.check_in.enabled else [],
+            language=language,  # type: ignore[arg-type]
+        )
+        await tablet.configure(device_id, body, now)
+        _LOGGER.info("settings sent to tablet %s", device_id)
+
     async def prompt(self, request: PromptRequest) -> None:
         """Pre-alarm question on the home's tablet."""
         device = await self._tablet_of(request.home_id)
@@ -181,3 +208,18 @@ class HubAlarmEffects:
         async with self._sessionmaker() as session:
             incident = await build_incident(session, alarm, self.settings, now)
         return await self.gateway.hand_off(incident)
+
+
+class TabletSettingsSender:
+    """A :class:`~hub.ingest.events.ConnectListener`: a tablet gets its settings on connect."""
+
+    def __init__(self, effects: Callable[[], HubAlarmEffects | None]) -> None:
+        self._effects = effects
+
+    async def handle_connected(self, connected: DeviceConnected) -> None:
+        """Send the settings if the device is a tablet and the engine is up."""
+        effects = self._effects()
+        if connected.device_type == "tablet" and effects is not None:
+            await effects.configure_tablet(
+                connected.device_id, connected.resident_id, connected.received_at
+            )

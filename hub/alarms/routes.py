@@ -42,13 +42,13 @@ from alerts.alarm import AlarmState
 from alerts.emergency import PayloadFormat, render_payload
 from alerts.errors import AlertsValueError
 from hub.alarms import store
-from hub.alarms.effects import HubAlarmEffects, build_incident
+from hub.alarms.effects import HubAlarmEffects, TabletSettingsSender, build_incident
 from hub.alarms.engine import AlarmEngine, AlarmNotFound, record_handoff
 from hub.alarms.live import AlarmLive
 from hub.alarms.settings import AlarmSettings
 from hub.alarms.sink import AlarmSink, replay_unprocessed
 from hub.alarms.views import alarm_view
-from hub.appkeys import CLOCK, EVENT_SINKS, SESSIONMAKER
+from hub.appkeys import CLOCK, CONNECT_LISTENERS, EVENT_SINKS, SESSIONMAKER
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
 from hub.http import ApiError, read_json_object
@@ -456,6 +456,7 @@ def setup(app: web.Application) -> None:
     app[ALARM_SOCKETS] = set()
     app.on_shutdown.append(_close_sockets)
     app[EVENT_SINKS].append(app[ALARM_SINK])
+    app[CONNECT_LISTENERS].append(TabletSettingsSender(lambda: app.get(ALARM_EFFECTS)))
     app.cleanup_ctx.append(_engine_ctx)
     app.router.add_get("/api/alarms", list_alarms)
     app.router.add_get("/api/alarms/codes", codes)

@@ -11,6 +11,7 @@ from aiohttp import web
 from hub.appkeys import (
     ACK_LISTENERS,
     CLOCK,
+    CONNECT_LISTENERS,
     EVENT_SINKS,
     MQTT,
     SESSIONMAKER,
@@ -42,6 +43,7 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
         timeseries=app[TIMESERIES],
         sinks=list_view(app[EVENT_SINKS]),
         ack_listeners=list_view(app[ACK_LISTENERS]),
+        connect_listeners=list_view(app[CONNECT_LISTENERS]),
         clock=app[CLOCK],
         config=IngestConfig(
             batch_size=settings.ingest_batch_size,

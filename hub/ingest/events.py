@@ -57,6 +57,18 @@ class IngestedAck:
     body: Ack
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceConnected:
+    """A device said it is online after (re)connecting (``Status(online, connected)``)."""
+
+    device_id: str
+    device_type: str
+    home_id: int
+    resident_id: int | None
+    message_id: str
+    received_at: datetime
+
+
 class EventSink(Protocol):
     """Where ingested events go (the alarm engine implements this).
 
@@ -74,3 +86,10 @@ class AckListener(Protocol):
 
     async def handle_ack(self, ack: IngestedAck) -> None:
         """Process one acknowledgement."""
+
+
+class ConnectListener(Protocol):
+    """Who wants to know when a device (re)connects, e.g. to send it its settings."""
+
+    async def handle_connected(self, connected: DeviceConnected) -> None:
+        """Process one (re)connection."""

@@ -29,7 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.clock import Clock, utc_now
 from hub.ingest.dedup import RecentIds, SequenceTracker
 from hub.ingest.devicetypes import event_allowed
-from hub.ingest.events import AckListener, EventSink, IngestedAck, IngestedEvent
+from hub.ingest.events import (
+    AckListener,
+    ConnectListener,
+    DeviceConnected,
+    EventSink,
+    IngestedAck,
+    IngestedEvent,
+)
 from hub.ingest.registry import DeviceInfo, DeviceRegistry
 from hub.ingest.stats import IngestStats, RejectLog
 from hub.ingest.store import PresenceUpdate, insert_events, write_presence
@@ -94,6 +101,7 @@ class Ingester:
         timeseries: TimeSeriesStore,
         sinks: Sequence[EventSink] = (),
         ack_listeners: Sequence[AckListener] = (),
+        connect_listeners: Sequence[ConnectListener] = (),
         clock: Clock = utc_now,
         config: IngestConfig | None = None,
     ) -> None:
@@ -103,6 +111,7 @@ class Ingester:
         # Lists are shared with the app, so sinks added later are seen.
         self.sinks = sinks
         self.ack_listeners = ack_listeners
+        self.connect_listeners = connect_listeners
         self.clock = clock
         self.config = config or IngestConfig()
         self.stats = IngestStats()
@@ -110,7 +119,7 @@ class Ingester:
         self.ids = RecentIds(self.config.dedup_capacity)
         self.sequences = SequenceTracker()
         self.transport: Transport | None = None
-        self.queue: asyncio.Queue[IngestedEvent | IngestedAck] = asyncio.Queue(
+        self.queue: asyncio.Queue[IngestedEvent | IngestedAck | DeviceConnected] = asyncio.Queue(
             self.config.sink_queue_size
         )
         self._topics: dict[str, tuple[str, Channel]] = {}
@@ -325,6 +334,16 @@ class Ingester:
                 firmware=status.firmware,
             )
             self._ack(qos, mid)
+            if self.connect_listeners and (status.state, status.reason) == ("online", "connected"):
+                connected = DeviceConnected(
+                    device.device_id, device.type, device.home_id, device.resident_id, msg.id, now
+                )
+                try:
+                    self.queue.put_nowait(connected)
+                except asyncio.QueueFull:
+                    _LOGGER.warning(
+                        "sink queue full: connect of %s not passed on", device.device_id
+                    )
         else:  # Channel.ACK
             ack = IngestedAck(device.device_id, msg.id, msg.ts, now, msg.body)
             self._ack(qos, mid)
@@ -473,6 +492,9 @@ class Ingester:
                 if isinstance(item, IngestedEvent):
                     for sink in self.sinks:
                         await sink.handle(item)
+                elif isinstance(item, DeviceConnected):
+                    for connect_listener in self.connect_listeners:
+                        await connect_listener.handle_connected(item)
                 else:
                     for listener in self.ack_listeners:
                         await listener.handle_ack(item)

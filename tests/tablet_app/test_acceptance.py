@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +33,14 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from alerts import CarePlan, EscalationPolicy
-from alerts.careplan import InactivitySettings
+from alerts.careplan import CheckInSettings, InactivitySettings
 from hub.alarms import store as alarm_store
 from hub.alarms.routes import ALARM_ENGINE
 from hub.app import SESSIONMAKER, SETTINGS, create_app
 from hub.auth import Role
 from hub.auth.service import create_user, issue_tokens
 from hub.clock import ManualClock
-from hub.db.models import Device, StoredEvent
+from hub.db.models import Device, Resident, StoredEvent
 from hub.ingest.app import MQTT_CLIENT
 from hub.registry.app import make_broker_security
 from hub.settings import HubSettings
@@ -67,6 +67,7 @@ pytestmark = [
 HUB_PASSWORD = "hub-acceptance-" + secrets.token_hex(8)
 INACTIVITY = timedelta(minutes=30)
 PROMPT_TIMEOUT = timedelta(minutes=5)
+CHECK_IN = time(11, 0)  # the daily check-in of the care plan (local time)
 
 
 class RecordingSpeaker:
@@ -206,8 +207,12 @@ async def stage(
                 inactivity=InactivitySettings(
                     period=INACTIVITY, windows=(), prompt_timeout=PROMPT_TIMEOUT
                 ),
+                check_in=CheckInSettings(enabled=True, deadlines=(CHECK_IN,)),
             )
             async with sessions() as session:
+                resident = await session.get(Resident, resident_id)
+                assert resident is not None
+                resident.language = "en"  # the hub tells the tablet its resident's language
                 await alarm_store.save_plan(session, plan, EscalationPolicy(), clock())
                 await session.commit()
                 await make_broker_security(settings, hub_mqtt).sync(session)
@@ -316,6 +321,9 @@ async def test_the_installer_pairs_the_tablet_with_a_setup_code(stage: Stage) ->
     await stage.until(
         lambda: stage.runtime.family is not None and stage.runtime.family.live_connected.is_set()
     )
+    # On connecting, the hub sends the tablet its resident's settings (Configure).
+    await stage.until(lambda: stage.model.check_in_deadlines == [CHECK_IN])
+    assert stage.model.language == "en"
     stage.shot("home-en")
 
 
@@ -323,6 +331,8 @@ async def test_im_ok_is_a_stored_check_in(stage: Stage) -> None:
     device_id = f"tab-{stage.resident_id:04d}"
     stage.press("home.ok")
     assert stage.view.shown is Screen.CHECKIN
+    # Today's check-in is done: the next one is the care plan's, tomorrow.
+    assert stage.find("checkin.next").text == "Next check-in: Tomorrow at 11:00"
     stage.shot("checkin-en")
 
     async def stored() -> list[StoredEvent]:
@@ -363,6 +373,14 @@ async def test_help_reaches_the_operator_and_the_tablet_says_so(stage: Stage) ->
     assert alarm["resident_id"] == str(stage.resident_id)
     await stage.until(lambda: stage.find("help.line").text == "The centre has received your call.")
     stage.shot("help-received-en")
+    # The operator takes the call and closes it (later alarms must not attach to this one).
+    url = f"/api/alarms/{alarm['id']}"
+    resp = await stage.client.post(f"{url}/accept", json={}, headers=operator)
+    assert resp.status == 200, await resp.text()
+    resp = await stage.client.post(
+        f"{url}/resolve", json={"outcome": "resident_fine"}, headers=operator
+    )
+    assert resp.status == 200, await resp.text()
 
 
 async def test_a_family_message_arrives_with_its_badge(stage: Stage) -> None:
@@ -409,7 +427,7 @@ async def test_im_fine_to_the_inactivity_question_cancels_the_pre_alarm(stage: S
     async def alarms(rule: str) -> list[dict[str, Any]]:
         operator = await stage.headers(Role.OPERATOR)
         resp = await stage.client.get("/api/alarms?status=all", headers=operator)
-        return [a for a in (await resp.json())["alarms"] if a["rule"] == rule]
+        return [a for a in (await resp.json())["alarms"] if rule in a["rules"]]
 
     async def pending_prompt() -> Any:
         await engine.flush()
@@ -444,6 +462,34 @@ async def test_im_fine_to_the_inactivity_question_cancels_the_pre_alarm(stage: S
     await engine.run_due()
     assert await alarms("inactivity") == []
     assert await pending_prompt() is None
+    stage.press("prompt.close")
+    assert stage.view.shown is Screen.HOME
+
+
+async def test_an_unanswered_question_lets_the_alarm_go_ahead(stage: Stage) -> None:
+    """The control for the test above: without "I'm fine" the same timer raises the alarm."""
+    engine = stage.hub[ALARM_ENGINE]
+    # "I'm fine" counted as activity 5 min ago: half an hour after it, the question again
+    # (asked when the timer is due, so it is not already out of time on arrival).
+    stage.clock.advance(INACTIVITY - PROMPT_TIMEOUT)
+    engine.wakeup.set()
+    await stage.until(lambda: stage.view.shown is Screen.PROMPT)
+    assert stage.find("prompt.question").text == "Are you all right?"
+    stage.clock.advance(PROMPT_TIMEOUT + timedelta(seconds=1))
+    await engine.run_due()
+
+    async def inactivity_alarms() -> list[dict[str, Any]]:
+        operator = await stage.headers(Role.OPERATOR)  # the clock moved past older tokens
+        resp = await stage.client.get("/api/alarms", headers=operator)
+        return [a for a in (await resp.json())["alarms"] if "inactivity" in a["rules"]]
+
+    [alarm] = await inactivity_alarms()
+    assert alarm["resident_id"] == str(stage.resident_id)
+    # The tablet's own time bar ran out too: it says so and sent nothing.
+    await stage.until(lambda: stage.model.prompt_result == "timeout")
+    assert (stage.view.shown, stage.model.screen) == (Screen.PROMPT, Screen.PROMPT)
+    assert stage.find("prompt.result").text == "No answer received. The centre will call you."
+    stage.shot("prompt-timeout-en")
     stage.press("prompt.close")
     assert stage.view.shown is Screen.HOME
 
