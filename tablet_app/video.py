@@ -74,6 +74,7 @@ class VideoView(Widget):  # type: ignore[misc]
         self.texture: Texture | None = None
         self.video_rect: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
         self._was_shown = False
+        self.frames_shown = 0  # frames copied to the screen so far
         if placeholder is not None:
             self.add_widget(placeholder)
         self.bind(pos=self._layout, size=self._layout)
@@ -106,6 +107,7 @@ class VideoView(Widget):  # type: ignore[misc]
             self.texture = Texture.create(size=(width, height), colorfmt="rgba")
             self.texture.flip_vertical()  # frames come top row first, OpenGL wants bottom
         self.texture.blit_buffer(data, colorfmt="rgba", bufferfmt="ubyte")
+        self.frames_shown += 1
         if not self.has_frame:
             self.has_frame = True
             if self._placeholder is not None:
