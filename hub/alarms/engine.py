@@ -724,7 +724,7 @@ def _record_effect(
     sent: bool = False,
 ) -> Alarm:
     """Record an effect's result (``sent=False``: a stand-in, for the next deadline only)."""
-    if key == "112":
+    if key.startswith("112"):  # automatic, or an operator's interrupted hand-off
         if isinstance(result, DeliveryResult):  # interrupted
             result = HandoffResult(False, 0, PayloadFormat.EIDO, error=result.detail)
         if not alarm.is_open:

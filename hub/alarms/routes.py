@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
 from alerts import (
     SYSTEM,
@@ -38,7 +39,7 @@ from alerts import (
     record_contact_attempt,
     resolve,
 )
-from alerts.alarm import AlarmState
+from alerts.alarm import Action, AlarmState
 from alerts.emergency import PayloadFormat, render_payload
 from alerts.errors import AlertsValueError
 from hub.alarms import store
@@ -253,18 +254,35 @@ async def _escalate_112(request: web.Request, actor: Actor) -> web.Response:
         escalate(alarm, actor, app[CLOCK](), EscalationTarget.EMERGENCY_112)
     except AlarmError as err:
         raise _error(err) from None
-    result = await app[ALARM_EFFECTS].hand_off(alarm, app[CLOCK]())
-    now = app[CLOCK]()
-    after = await _act(
-        request,
-        lambda a: record_handoff(a, actor, now, result, automatic=False),
-        "alarm.escalate",
-        {
-            "target": "emergency_112",
-            "delivered": bool(result and result.delivered),
-            "reference": result.reference if result else None,
-        },
-    )
+    # The n-th hand-off of this alarm is claimed before it is sent, so the same request
+    # twice (a double click, a browser retry, two supervisors) calls 112 once. A new
+    # request after the first is recorded (e.g. after a failure) is the next one.
+    key = f"112-manual:{len(alarm.entries(Action.ESCALATED))}"
+    try:
+        async with app[SESSIONMAKER]() as session:
+            await store.claim_effects(session, alarm_id, [key], app[CLOCK]())
+            await session.commit()
+    except IntegrityError:
+        raise ApiError(
+            409, "emergency_in_progress", "this alarm is being handed to 112 already"
+        ) from None
+    try:
+        result = await app[ALARM_EFFECTS].hand_off(alarm, app[CLOCK]())
+        now = app[CLOCK]()
+        after = await _act(
+            request,
+            lambda a: record_handoff(a, actor, now, result, automatic=False),
+            "alarm.escalate",
+            {
+                "target": "emergency_112",
+                "delivered": bool(result and result.delivered),
+                "reference": result.reference if result else None,
+            },
+        )
+    finally:
+        async with app[SESSIONMAKER]() as session:
+            await store.finish_effects(session, alarm_id, [key], app[CLOCK]())
+            await session.commit()
     emergency = {
         "delivered": bool(result and result.delivered),
         "status": result.status if result else None,

@@ -14,6 +14,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from alerts import DeviceType, HomeEvent
+from hub.alarms.models import AlarmEffectRow
 from hub.alarms.routes import ALARM_ENGINE
 from hub.auth import Role
 from hub.db.models import AuditEntry, Home, Resident
@@ -206,6 +207,59 @@ async def test_gateway_failure_is_shown_to_the_operator(
     assert history[-2]["detail"]["delivered"] == "False"
     assert history[-1]["action"] == "note"
     assert "112 hand-off failed" in history[-1]["detail"]["text"]
+
+
+@pytest.fixture
+async def slow_centre(aiohttp_server, monkeypatch):
+    """A receiving centre that holds each incident until ``gate`` is set."""
+    receiving = ReceivingCentre()
+    arrived = asyncio.Event()
+    gate = asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        arrived.set()
+        await gate.wait()
+        return await receiving.handle(request)
+
+    app = web.Application()
+    app.router.add_post("/incidents", held)
+    server = await aiohttp_server(app)
+    monkeypatch.setenv("TELEASSIST_ALARMS__EMERGENCY_URL", str(server.make_url("/incidents")))
+    monkeypatch.setenv("TELEASSIST_ALARMS__EMERGENCY_ATTEMPTS", "1")
+    monkeypatch.setenv("TELEASSIST_ALARMS__SCHEDULER", "false")
+    return receiving, arrived, gate
+
+
+async def test_the_same_112_request_twice_calls_112_once(
+    slow_centre, hub_client, hub_sessionmaker, token_for, hub_clock
+) -> None:
+    centre, arrived, gate = slow_centre
+    home, resident = await _home(hub_sessionmaker)
+    headers = {"Authorization": f"Bearer {await token_for(Role.SUPERVISOR)}"}
+    engine = hub_client.app[ALARM_ENGINE]
+    (change,) = await engine.handle_event(_event(home, resident, Fall(), hub_clock()))
+    url = f"/api/alarms/{change.alarm.id}/escalations"
+    body = {"target": "emergency_112"}
+    first = asyncio.create_task(hub_client.post(url, json=body, headers=headers))
+    async with asyncio.timeout(30):
+        await arrived.wait()  # the first hand-off is at the centre
+    # A double click (or a second supervisor) while it is out: refused, nothing sent.
+    async with asyncio.timeout(30):  # (without the claim it would wait at the centre)
+        again = await hub_client.post(url, json=body, headers=headers)
+    assert again.status == 409
+    assert (await again.json())["error"] == "emergency_in_progress"
+    gate.set()
+    done = await first
+    assert done.status == 200, await done.text()
+    assert len(centre.received) == 1
+    # Asked again once the first is on record: a deliberate second hand-off goes out.
+    later = await hub_client.post(url, json=body, headers=headers)
+    assert later.status == 200, await later.text()
+    assert len(centre.received) == 2
+    async with hub_sessionmaker() as session:
+        ledger = list(await session.scalars(select(AlarmEffectRow)))
+    assert sorted(row.key for row in ledger) == ["112-manual:0", "112-manual:1"]
+    assert all(row.done_at is not None for row in ledger)
 
 
 async def test_related_events_attach_and_redelivery_is_ignored(
