@@ -77,6 +77,11 @@ class PairedTablet:
     device: Device
 
 
+def actor_of(address: str) -> str:
+    """How a tablet that is pairing appears in the audit log."""
+    return f"tablet@{address}"[:64]
+
+
 def new_setup_code() -> str:
     """A random code of :data:`CODE_DIGITS` digits."""
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -157,7 +162,7 @@ async def record_refusal(session: AsyncSession, address: str, now: datetime, why
     """Count a refused try against ``address`` and audit it (the caller commits)."""
     session.add(TabletPairAttempt(address=address[:64], at=now))
     await record_audit(
-        session, f"tablet@{address}"[:64], "tablet.pair_refused", "setup-code", {"why": why},
+        session, actor_of(address), "tablet.pair_refused", "setup-code", {"why": why},
         at=now,
     )  # fmt: skip
 
@@ -234,7 +239,7 @@ async def redeem_setup_code(
     resident = await session.get(Resident, row.resident_id)
     if resident is None:  # pragma: no cover - the foreign key cascades
         raise PairingError(404, "code_unknown", f"this {NOUN} does not exist")
-    actor = f"tablet@{address}"[:64]
+    actor = actor_of(address)
     device, creds = await _tablet_device(session, resident, actor)
     await session.execute(
         update(TabletSetupCode).where(TabletSetupCode.id == row.id).values(device_id=device.id)

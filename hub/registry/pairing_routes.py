@@ -13,13 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
 from hub.auth import Role, current_user, requires
+from hub.db.models import Device
 from hub.family.linking import GuessPolicy
 from hub.http import ApiError, read_json_object
 from hub.registry import pairing
@@ -36,6 +39,18 @@ _LOGGER = logging.getLogger(__name__)
 CODE_ISSUERS = (Role.ADMIN, Role.INSTALLER, Role.COORDINATOR, Role.OPERATOR)
 # How long the answer may wait for the broker to learn the new account.
 BROKER_SYNC_WAIT_S = 5.0
+
+# Called in the pairing's own transaction once the tablet is registered (the service
+# lifecycle puts it on the resident's open installation work order).
+TabletPaired = Callable[[AsyncSession, Device, str, datetime], Awaitable[None]]
+TABLET_PAIRED = web.AppKey("tablet_paired", list[TabletPaired])
+
+
+def on_tablet_paired(app: web.Application, hook: TabletPaired) -> None:
+    """Add ``hook(session, device, actor, now)`` to what a pairing runs before its commit."""
+    if TABLET_PAIRED not in app:
+        app[TABLET_PAIRED] = []
+    app[TABLET_PAIRED].append(hook)
 
 
 def _resident_id(request: web.Request) -> int:
@@ -124,6 +139,8 @@ async def pair(request: web.Request) -> web.Response:
         except ProvisioningError as err:
             await session.rollback()
             raise ApiError(409, err.code, err.message) from None
+        for hook in request.app.get(TABLET_PAIRED, []):
+            await hook(session, paired.device, pairing.actor_of(address), now)
         await session.commit()
     announce_device(request.app, paired.device)
     await _broker_knows(request.app)
@@ -155,3 +172,5 @@ def setup(app: web.Application) -> None:
     """Add the pairing routes."""
     app.router.add_post("/api/residents/{rid}/tablet-setup-codes", create_setup_code)
     app.router.add_post("/api/tablet/pair", pair)
+    if TABLET_PAIRED not in app:
+        app[TABLET_PAIRED] = []

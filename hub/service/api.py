@@ -169,6 +169,7 @@ async def order_json(
         "reference": service.reference,
         "service_state": service.state,
         "person_name": service.person_name,
+        "resident_id": service.resident_id,
         "address": f"{service.street}, {service.postcode} {service.municipality}",
         "created_at": _iso(order.created_at),
         "due_at": _iso(order.due_at),

@@ -170,6 +170,30 @@ async def pair(
     return credentials
 
 
+async def link_paired_tablet(
+    session: AsyncSession, device: Device, actor: str, now: datetime
+) -> None:
+    """A tablet paired with a setup code: it goes on the tablet line of the resident's
+    installation work order, if one is open and that line is still empty."""
+    if device.resident_id is None:
+        return
+    row = await session.scalar(
+        select(ServiceRow).where(
+            ServiceRow.resident_id == device.resident_id, ServiceRow.state == "installing"
+        )
+    )
+    order = None if row is None else await open_order_of(session, row.id)
+    if row is None or order is None:
+        return
+    checklist = await checklist_of(session, order)
+    lines = checklist.devices
+    if any(line.device_id == device.id for line in lines) or not any(
+        line.kind == "tablet" and line.device_id is None for line in lines
+    ):
+        return
+    await pair(session, order, row, "tablet", device.id, actor=actor, now=now)
+
+
 async def tick(
     session: AsyncSession,
     order: WorkOrderRow,

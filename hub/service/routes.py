@@ -12,8 +12,9 @@ import msgspec
 from aiohttp import web
 
 from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.registry.pairing_routes import on_tablet_paired
 from hub.service import api, pages
-from hub.service.installation import confirm_installations
+from hub.service.installation import confirm_installations, link_paired_tablet
 from hub.service.queries import apply_retention
 from teleassist.config import load_config
 
@@ -72,4 +73,5 @@ def setup(app: web.Application) -> None:
         app[SERVICE_SETTINGS] = load_config().section("service", ServiceSettings)
     api.add_routes(app)
     pages.add_routes(app)
+    on_tablet_paired(app, link_paired_tablet)
     app.cleanup_ctx.append(_sweep_ctx)

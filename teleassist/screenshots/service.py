@@ -143,14 +143,22 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                 )
                 try:
                     for lang in languages:
+                        order = f"/service/work-orders/{order_id}"
+                        # (screen, user, path, what to click before the picture)
                         screens = [
-                            ("form", None, "/service/apply"),
-                            ("list", "coordinator", "/service"),
-                            ("work_order", "installer", f"/service/work-orders/{order_id}"),
-                            ("referral", "coordinator", f"/service/referrals/{active_reference}"),
-                            ("figures", "coordinator", "/service/figures"),
+                            ("form", None, "/service/apply", None),
+                            ("list", "coordinator", "/service", None),
+                            ("work_order", "installer", order, None),
+                            ("work_order_tablet", "installer", order, "#wo-setup-code-issue"),
+                            (
+                                "referral",
+                                "coordinator",
+                                f"/service/referrals/{active_reference}",
+                                None,
+                            ),
+                            ("figures", "coordinator", "/service/figures", None),
                         ]
-                        for screen, user, path in screens:
+                        for screen, user, path, click in screens:
                             context = await browser.new_context(
                                 base_url=base,
                                 viewport={"width": WIDTH, "height": HEIGHT},
@@ -163,6 +171,10 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                             page = await context.new_page()
                             await page.goto(f"{path}?lang={lang}")
                             await page.wait_for_load_state("networkidle")
+                            if click:
+                                await page.click(click)
+                                await page.wait_for_load_state("networkidle")
+                                await page.wait_for_selector("#wo-setup-code:not([hidden])")
                             target = out_dir / f"service-{screen}-{lang}-{WIDTH}x{HEIGHT}.png"
                             await page.screenshot(path=str(target))
                             written.append(target)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import aiomqtt
 import pytest
 import pytest_asyncio
@@ -165,17 +166,31 @@ async def test_application_to_active_service(
     await inst.goto(order_path)
     await inst.goto(order_path)
     await inst.click("#wo-start")
-    device_ids = {"gateway": "gw-e2e-1", "pendant": "pd-e2e-1", "tablet": "tb-e2e-1"}
+    device_ids = {"gateway": "gw-e2e-1", "pendant": "pd-e2e-1"}
     for kind, device_id in device_ids.items():
         row = inst.locator(f"#wo-devices tr[data-kind={kind}]")
         await row.locator("input[name=device_id]").fill(device_id)
-        await row.locator("button[type=submit]").click()
+        await row.locator("form[data-then=paired] button[type=submit]").click()
         # New to the registry: provisioned with its own broker credentials, shown once.
         await expect(inst.locator("#wo-cred-user")).to_have_text(device_id)
         await inst.click("#wo-cred-continue")
         await expect(inst.locator(f"#wo-devices tr[data-kind={kind}] .mono")).to_have_text(
             device_id
         )
+    # The tablet pairs itself with the one-time setup code the page shows the installer
+    # (typed on its digit pad; here its HTTP call); the page then shows it on its line.
+    await inst.click("#wo-setup-code-issue")
+    code = (await inst.locator("#wo-setup-code-value").text_content() or "").strip()
+    assert re.fullmatch(r"\d{8}", code), code
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}/api/tablet/pair", json={"code": code}) as paired,
+    ):
+        assert paired.status == 200, await paired.text()
+        device_ids["tablet"] = (await paired.json())["device_id"]
+    await expect(inst.locator("#wo-devices tr[data-kind=tablet] td > span.mono")).to_have_text(
+        device_ids["tablet"], timeout=TIMEOUT_MS
+    )
     await expect(inst.locator("#wo-devices .badge.warn")).to_have_count(3)  # waiting for them
     for item in ("tablet_provisioned", "resident_trained"):
         await inst.locator(f'#wo-items li[data-item="{item}"] button').click()

@@ -72,6 +72,19 @@ const THEN = {
     panel.hidden = false;
     panel.scrollIntoView();
   },
+  setupcode: (result, form) => {
+    // The tablet's one-time setup code: the installer types it on the tablet's digit pad;
+    // once the tablet has paired it appears on this line (the page reloads then).
+    form.hidden = true;
+    document.getElementById("wo-setup-code-value").textContent = result.code;
+    const locale = { ca: "ca-ES", es: "es-ES", en: "en-GB" }[lang] || "ca-ES";
+    document.getElementById("wo-setup-code-expires").textContent = new Date(result.expires_at)
+      .toLocaleString(locale, {
+        timeZone: "Europe/Madrid", day: "2-digit", month: "2-digit", year: "numeric",
+        hour: "2-digit", minute: "2-digit", hour12: false,
+      });
+    document.getElementById("wo-setup-code").hidden = false;
+  },
   status: (result) => {
     document.getElementById("status-text").textContent = result.state_text;
     document.getElementById("status-result").hidden = false;
@@ -117,6 +130,8 @@ if (data.order_id !== undefined) {
     order.devices.forEach((d, i) => {
       const cell = rows[i] && rows[i].querySelector("[data-first]");
       if (cell && d.first_message_at && !cell.querySelector(".badge.ok")) changed = true;
+      // A tablet that paired itself with a setup code now sits on its line.
+      if (rows[i] && d.device_id && !rows[i].dataset.device) changed = true;
     });
     const alarm = document.querySelector('#wo-items li[data-item="test_alarm"]');
     if (alarm && order.items.test_alarm && !alarm.classList.contains("done")) changed = true;
