@@ -24,8 +24,9 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -65,7 +66,7 @@ from hub.alarms.views import alarm_view
 from hub.audit import record_audit
 from hub.clock import Clock
 from hub.outbox.alarms import enqueue_resolved_alarm
-from hub.service.queries import is_service_paused
+from hub.service.queries import is_service_paused, was_service_paused
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -202,6 +203,12 @@ class AlarmEngine:
                         return []
                     cached = await self._load(session, event.resident_id, event.home_id, event.at)
             result = evaluate(cached.plan, cached.state, event)
+            if result.state.history is not cached.state.history:
+                # A day ended on the way (once a day per resident).
+                async with self._sessionmaker() as session:
+                    back = await _paused_until(session, cached.plan, cached.state, result)
+                if back is not None:
+                    result = evaluate(cached.plan, _watched_from(cached.state, back), event)
             if result.prompts or any(d.rule not in RAISED_WHILE_PAUSED for d in result.detections):
                 # A panic or a fire is raised whatever the service's state: no query.
                 async with self._sessionmaker() as session:
@@ -463,6 +470,10 @@ class AlarmEngine:
                 if cached is None:
                     cached = await self._load(session, resident_id, home_id, now)
                 result = tick(cached.plan, cached.state, now)
+                if result.state.history is not cached.state.history:
+                    back = await _paused_until(session, cached.plan, cached.state, result)
+                    if back is not None:
+                        result = tick(cached.plan, _watched_from(cached.state, back), now)
                 if result.detections or result.prompts:
                     result = await _unless_paused(session, result, now)
                 changes = await self._apply(session, result.detections, cached.policy, now)
@@ -691,19 +702,58 @@ alarms, and no tablet prompt is sent either. See docs/alerts.md.
 """
 
 
+async def _service_paused(session: AsyncSession, resident_id: str, now: datetime) -> bool:
+    """Is the resident's service paused? (A home without a resident never is.)"""
+    return resident_id.isdigit() and await is_service_paused(session, int(resident_id), now)
+
+
 async def _unless_paused(session: AsyncSession, result: Evaluation, now: datetime) -> Evaluation:
     """``result`` without what a paused service must not raise or ask."""
     detections = result.detections
     if not detections and not result.prompts:
         return result
     resident_id = detections[0].resident_id if detections else result.prompts[0].resident_id
-    if not resident_id.isdigit() or not await is_service_paused(session, int(resident_id), now):
+    if not await _service_paused(session, resident_id, now):
         return result
+    return _while_paused(result)
+
+
+async def _paused_until(
+    session: AsyncSession, plan: CarePlan, before: ResidentState, result: Evaluation
+) -> datetime | None:
+    """If ``result`` would teach the baseline a day during which the service was paused,
+    the local midnight after the last such day (watch from there instead); else None.
+
+    The days of a hospital stay are not the resident's days (an empty home would teach
+    the profile a quiet that is not hers), nor are the days it starts or ends.
+    """
+    known = {d.day for d in before.history}
+    days = [d.day for d in result.state.history if d.day not in known]
+    if not days or not before.resident_id.isdigit():
+        return None
+    zone = ZoneInfo(plan.timezone)
+    start = datetime.combine(min(days), time(0, 0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(max(days) + timedelta(days=1), time(0, 0), tzinfo=zone).astimezone(UTC)
+    if await was_service_paused(session, int(before.resident_id), start, end):
+        return end
+    return None
+
+
+def _watched_from(state: ResidentState, moment: datetime) -> ResidentState:
+    """``state`` as if watching started at ``moment``: the rules learn no day before it."""
+    return replace(state, monitored_since=max(state.monitored_since, moment))
+
+
+def _while_paused(result: Evaluation) -> Evaluation:
+    """What a step may still raise while the service is paused (no prompts at all)."""
+    detections = result.detections
     kept = tuple(d for d in detections if d.rule in RAISED_WHILE_PAUSED)
     for dropped in detections:
         if dropped.rule not in RAISED_WHILE_PAUSED:
             _LOGGER.info(
-                "resident %s: service paused, %s not raised", resident_id, dropped.rule.value
+                "resident %s: service paused, %s not raised",
+                dropped.resident_id,
+                dropped.rule.value,
             )
     return replace(result, detections=kept, prompts=())
 

@@ -41,6 +41,24 @@ async def is_service_paused(session: AsyncSession, resident_id: int, at: datetim
     return found is not None
 
 
+async def was_service_paused(
+    session: AsyncSession, resident_id: int, start: datetime, end: datetime
+) -> bool:
+    """Whether the resident's service was suspended at any moment in ``[start, end)``
+    (the alerts engine asks before its activity baseline learns a day)."""
+    found = await session.scalar(
+        select(SuspensionRow.id)
+        .join(ServiceRow, ServiceRow.id == SuspensionRow.service_id)
+        .where(
+            ServiceRow.resident_id == resident_id,
+            SuspensionRow.started_at < end,
+            (SuspensionRow.ended_at.is_(None)) | (SuspensionRow.ended_at > start),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def load_figures(session: AsyncSession, now: datetime) -> Figures:
     """The managers' figures from every service and maintenance order."""
     services = [

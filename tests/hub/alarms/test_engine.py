@@ -244,3 +244,51 @@ async def test_prefetch_loads_a_batch_and_skips_what_was_applied(database_url) -
         assert raised.alarm.rule is RuleKind.PANIC
     finally:
         await db.dispose()
+
+
+async def test_the_baseline_does_not_learn_the_days_of_a_pause(database_url) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    start = datetime(2026, 1, 12, 7, 0, tzinfo=UTC)  # Monday 08:00 in Barcelona
+    clock = ManualClock(start)
+
+    def local(day: int, hour: int) -> datetime:
+        """``day`` days after Monday, at ``hour`` in Barcelona (UTC+1 in January)."""
+        return start + timedelta(days=day, hours=hour - 8)
+
+    try:
+        home_id, resident_id = await seed_home(sessions, {})
+        home, resident = str(home_id), str(resident_id)
+        engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+
+        async def live_until(until: datetime) -> None:
+            """Some movement every three hours, and the timers, until ``until``."""
+            while clock() < until:
+                clock.advance(timedelta(hours=3))
+                await engine.handle_event(_event(Motion(), clock(), home=home, resident=resident))
+                await engine.run_due()
+
+        async def learned() -> list[str]:
+            await engine.flush()
+            async with sessions() as session:
+                state = await store.load_state(session, resident)
+            assert state is not None
+            return [d.day.isoformat() for d in state.history]
+
+        await engine.handle_event(_event(Motion(), clock(), home=home, resident=resident))
+        await live_until(local(2, 3))
+        # Monday was watched from 08:00 only; Tuesday all day.
+        assert await learned() == ["2026-01-13"]
+        # In hospital from Wednesday 12:00 to Friday 10:00: those days are not hers.
+        pause_id = await _pause_service(sessions, resident_id, local(2, 12))
+        async with sessions() as session:
+            row = await session.get(SuspensionRow, pause_id)
+            assert row is not None
+            row.ended_at = local(4, 10)
+            await session.commit()
+        await live_until(local(5, 3))
+        assert await learned() == ["2026-01-13"]
+        await live_until(local(6, 3))
+        assert await learned() == ["2026-01-13", "2026-01-17"]
+    finally:
+        await db.dispose()
