@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -234,3 +235,12 @@ def test_the_broker_a_tablet_is_told() -> None:
         settings, device_mqtt_host="mqtt.example", device_mqtt_tls=True
     )
     assert device_broker(public, hub) == {"host": "mqtt.example", "port": 8883, "tls": True}
+
+
+async def test_two_tablets_racing_with_one_code_pair_once(
+    hub_client: Client, auth_headers: Headers, resident: int
+) -> None:
+    code = await new_code(hub_client, await auth_headers(Role.INSTALLER), resident)
+    answers = await asyncio.gather(*(pair(hub_client, {"code": code}) for _ in range(3)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200, 410, 410], answers
