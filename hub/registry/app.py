@@ -26,21 +26,39 @@ class BrokerSync:
         self.interval_s = interval_s
         self._wake = asyncio.Event()
         self.done = asyncio.Event()
+        # Requests are numbered; a sync that started after request n covers it. (A sync
+        # already running when a change commits may not see it: ``done`` alone can be set
+        # by that one.)
+        self._requested = 0
+        self._completed = 0
+        self._synced = asyncio.Condition()
 
-    def request(self) -> None:
-        """Sync soon (after a provisioning change)."""
+    def request(self) -> int:
+        """Sync soon (after a provisioning change); the request's number for :meth:`wait`."""
+        self._requested += 1
         self.done.clear()
         self._wake.set()
+        return self._requested
+
+    async def wait(self, request: int) -> None:
+        """Return once a sync that started after ``request`` has finished."""
+        async with self._synced:
+            await self._synced.wait_for(lambda: self._completed >= request)
 
     async def run(self, app: web.Application) -> None:
         """Sync now and then whenever asked or every ``interval_s``."""
         while True:
             self._wake.clear()
+            covers = self._requested
             try:
                 async with app[SESSIONMAKER]() as session:
                     await self.security.sync(session)
             except Exception:
                 _LOGGER.exception("broker security sync failed; retrying")
+            else:
+                async with self._synced:
+                    self._completed = covers
+                    self._synced.notify_all()
             self.done.set()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval_s):

@@ -159,13 +159,13 @@ async def pair(request: web.Request) -> web.Response:
 
 async def _broker_knows(app: web.Application) -> None:
     """Ask for a broker sync and wait a little for it, so the tablet's first connect works."""
-    request_broker_sync(app)
+    request = request_broker_sync(app)
     sync = app.get(BROKER_SYNC)
-    if sync is None:
+    if sync is None or request is None:
         return
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(BROKER_SYNC_WAIT_S):
-            await sync.done.wait()
+            await sync.wait(request)
 
 
 def setup(app: web.Application) -> None:

@@ -37,11 +37,11 @@ def _changed(request: web.Request) -> None:
     request_broker_sync(request.app)
 
 
-def request_broker_sync(app: web.Application) -> None:
-    """Re-render the broker's password file and ACL soon (after a provisioning change)."""
+def request_broker_sync(app: web.Application) -> int | None:
+    """Re-render the broker's password file and ACL soon (after a provisioning change);
+    the request's number (``None`` when the hub does not manage the broker's files)."""
     sync = app.get(BROKER_SYNC)
-    if sync is not None:
-        sync.request()
+    return None if sync is None else sync.request()
 
 
 def announce_device(app: web.Application, device: Device) -> None:
@@ -157,8 +157,7 @@ async def revoke(request: web.Request) -> web.Response:
     sync = request.app.get(BROKER_SYNC)
     broker = request.app.get(MQTT)
     if sync is not None:
-        sync.request()
-        await sync.done.wait()
+        await sync.wait(sync.request())
         if broker is not None:
             await sync.security.kick(device_id, broker)
     return web.json_response({"device_id": device_id, "state": "revoked"})
