@@ -3,6 +3,7 @@
 teleassist hub [serve] [--host H] [--port P] [--data-dir DIR]
 teleassist hub migrate
 teleassist hub create-user NAME --role operator [--password-stdin]
+teleassist hub weekly-signals [--week YYYY-MM-DD]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import getpass
 import logging
 import signal
 import sys
+from datetime import date
 
 import msgspec
 
@@ -59,6 +61,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     revoke.add_argument("device_id")
     revoke.add_argument("--reason", default="")
     sub.add_parser("sync-broker", help="rewrite the broker's password file and ACL now")
+    weekly = sub.add_parser(
+        "weekly-signals",
+        help="compute the weekly risk signals for the social record now (idempotent)",
+    )
+    weekly.add_argument(
+        "--week",
+        type=_day,
+        help="any day of the week to run (default: the last closed week)",
+    )
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _settings(args: argparse.Namespace, config: Config) -> HubSettings:
@@ -86,6 +104,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 0
     if action == "create-user":
         return _create_user(args, settings)
+    if action == "weekly-signals":
+        from hub.clock import utc_now
+        from hub.outbox.cli import run_from_cli
+
+        return asyncio.run(run_from_cli(settings, args.week, utc_now()))
     if action in ("create-home", "add-device", "revoke-device", "sync-broker"):
         from hub.registry.cli import run_registry_action
 

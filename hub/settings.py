@@ -89,6 +89,19 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     low_battery_percent: int = 15
     # Cookies carry the tokens for the server-rendered pages; Secure behind TLS.
     secure_cookies: bool = False
+    # Weekly risk and needs signals for the social record (docs/wsocial.md): computed for
+    # the last closed local week (Monday 00:00 in weekly_signals_timezone) once it has been
+    # over for weekly_signals_delay_s (late events of devices that were offline), checked
+    # every weekly_signals_check_s; weeks missed while the hub was down are caught up, up
+    # to weekly_signals_catch_up_weeks. Residents are read weekly_signals_batch_size at a
+    # time, with weekly_signals_history_weeks earlier weeks as their baseline.
+    weekly_signals_enabled: bool = True
+    weekly_signals_timezone: str = "Europe/Madrid"
+    weekly_signals_delay_s: float = 3600.0
+    weekly_signals_check_s: float = 600.0
+    weekly_signals_catch_up_weeks: int = 4
+    weekly_signals_batch_size: int = 200
+    weekly_signals_history_weeks: int = 12
 
     @property
     def data_path(self) -> Path:

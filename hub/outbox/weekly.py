@@ -1,8 +1,9 @@
 """The weekly social-record job for one resident: summaries, signals and flag changes.
 
-The hub's scheduler gathers the resident's weekly counts (:class:`WeeklyInputs`: activity
-and night events from the time series, check-ins, alarms and falls, messages, calls and
-group sessions from the family network) and calls :func:`enqueue_week` once a week.
+The hub's weekly job (:mod:`hub.outbox.job`) gathers the resident's weekly counts
+(:class:`WeeklyInputs`: activity and night events from the stored device events,
+check-ins, alarms and falls, messages, calls and group sessions from the family network;
+:mod:`hub.outbox.gather`, :mod:`hub.outbox.weekdata`) and enqueues :func:`week_events`.
 Event ids are derived from resident, week and signal, so running the job twice for the
 same week enqueues nothing new.
 """
@@ -36,17 +37,22 @@ def week_events(
     result = assessment.weeks[-1]
     end = datetime.combine(week.week_start + timedelta(days=7), time(0), tzinfo=UTC)
     tag = f"{resident_id}-{week.week_start:%Y%m%d}"
-    events: list[tuple[str, AnySocialEvent]] = [
-        (
-            f"checkins-{tag}",
-            CheckInSummary(
-                resident_id=resident_id,
-                occurred_at=end,
-                week_start=week.week_start,
-                expected=max(1, week.check_ins_expected),
-                done=min(week.check_ins_done, max(1, week.check_ins_expected)),
-            ),
-        ),
+    events: list[tuple[str, AnySocialEvent]] = []
+    if week.check_ins_expected:
+        # No summary for a resident without daily check-ins: "0 of 1" would be untrue.
+        events.append(
+            (
+                f"checkins-{tag}",
+                CheckInSummary(
+                    resident_id=resident_id,
+                    occurred_at=end,
+                    week_start=week.week_start,
+                    expected=week.check_ins_expected,
+                    done=week.check_ins_done,
+                ),
+            )
+        )
+    events.append(
         (
             f"activity-{tag}",
             ActivitySummary(
@@ -57,8 +63,8 @@ def week_events(
                 night_events_per_night=week.night_events_per_night,
                 alarms=week.alarms,
             ),
-        ),
-    ]
+        )
+    )
     events += [(f"signal-{s.risk}-{tag}", s) for s in result.raised]
     events += [
         (f"flag-{f.risk}-{'on' if f.active else 'off'}-{tag}", f) for f in result.flag_changes

@@ -1,0 +1,319 @@
+"""The weekly risk-and-needs job: every resident's last closed week into the outbox.
+
+Once a local week (Monday 00:00, ``[hub] weekly_signals_timezone``) has been over for
+``weekly_signals_delay_s``, the hub reads each resident's records for that week and the
+``weekly_signals_history_weeks`` before it (:mod:`hub.outbox.gather`, one query per source
+and batch of residents), counts them (:mod:`hub.outbox.weekdata`) and enqueues the week's
+summaries, raised signals and flag changes (:func:`hub.outbox.weekly.week_events`).
+
+- Only residents who agreed that the service appears in their social record
+  (``residents.consent["wsocial_export"]``, asked on the referral form) are assessed.
+- A week in which the service did not run all week (not yet active, suspended, discharged)
+  is not assessed; the baseline restarts after it (see :func:`monitored_weeks`).
+- Event ids are stable per resident, week and signal: running a week twice (a restart, two
+  hub workers, an admin's ``teleassist hub weekly-signals``) enqueues nothing new.
+- Each finished week is recorded in ``wsocial_weekly_runs``; at start-up and every
+  ``weekly_signals_check_s`` the hub runs the weeks after the newest recorded one (at most
+  ``weekly_signals_catch_up_weeks``), so a week missed while the hub was down is caught up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
+from hub.clock import Clock
+from hub.outbox.gather import ResidentRow, gather_records, resident_batch
+from hub.outbox.models import OutboxRow, WeeklyRunRow
+from hub.outbox.store import enqueue
+from hub.outbox.weekdata import WEEK, last_closed_week, resident_weeks
+from hub.outbox.weekly import week_events
+from hub.settings import HubSettings
+from teleassist.config import ConfigError
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WeeklyJobSettings:
+    """The ``weekly_signals_*`` settings of ``[hub]``, checked."""
+
+    zone: ZoneInfo
+    delay: timedelta
+    check_s: float
+    catch_up_weeks: int
+    batch_size: int
+    history_weeks: int
+
+    @classmethod
+    def from_hub(cls, settings: HubSettings) -> WeeklyJobSettings:
+        """Check and convert; :class:`ConfigError` says which setting is wrong."""
+        try:
+            zone = ZoneInfo(settings.weekly_signals_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"[hub] weekly_signals_timezone {settings.weekly_signals_timezone!r} "
+                "is not a known time zone"
+            ) from None
+        checks = (
+            ("weekly_signals_delay_s", settings.weekly_signals_delay_s, 0, 6 * 24 * 3600),
+            ("weekly_signals_check_s", settings.weekly_signals_check_s, 1, 24 * 3600),
+            ("weekly_signals_catch_up_weeks", settings.weekly_signals_catch_up_weeks, 1, 52),
+            ("weekly_signals_batch_size", settings.weekly_signals_batch_size, 1, 5000),
+            ("weekly_signals_history_weeks", settings.weekly_signals_history_weeks, 3, 52),
+        )
+        for name, value, low, high in checks:
+            if not low <= value <= high:
+                raise ConfigError(f"[hub] {name} must be between {low} and {high}, got {value}")
+        return cls(
+            zone=zone,
+            delay=timedelta(seconds=settings.weekly_signals_delay_s),
+            check_s=settings.weekly_signals_check_s,
+            catch_up_weeks=settings.weekly_signals_catch_up_weeks,
+            batch_size=settings.weekly_signals_batch_size,
+            history_weeks=settings.weekly_signals_history_weeks,
+        )
+
+
+@dataclass(frozen=True)
+class WeekRun:
+    """What one run of one week did."""
+
+    week_start: date
+    assessed: int
+    no_consent: int
+    not_monitored: int
+    events: int
+
+    @property
+    def skipped(self) -> int:
+        """Residents left out, for any reason."""
+        return self.no_consent + self.not_monitored
+
+
+@dataclass
+class _Counts:
+    assessed: int = 0
+    no_consent: int = 0
+    not_monitored: int = 0
+    events: int = 0
+
+
+def closed_week(now: datetime, settings: WeeklyJobSettings) -> date:
+    """The newest week the job may run at ``now`` (over for at least ``delay``)."""
+    return last_closed_week(now - settings.delay, settings.zone)
+
+
+async def _run_batch(
+    session: AsyncSession,
+    batch: Sequence[ResidentRow],
+    week_start: date,
+    settings: WeeklyJobSettings,
+    now: datetime,
+) -> _Counts:
+    counts = _Counts()
+    weeks = [week_start - WEEK * k for k in range(settings.history_weeks, -1, -1)]
+    # Wide enough for local weeks in any time zone and the last night's small hours.
+    start = datetime.combine(weeks[0], time(0), tzinfo=UTC) - timedelta(days=2)
+    end = datetime.combine(week_start + WEEK, time(0), tzinfo=UTC) + timedelta(days=2)
+    consenting = [r for r in batch if r.exports_to_social_record]
+    counts.no_consent = len(batch) - len(consenting)
+    records = await gather_records(session, consenting, start, end, zone=settings.zone)
+    planned = []
+    for resident in consenting:
+        inputs = resident_weeks(records[resident.id], weeks)
+        if not inputs or inputs[-1].week_start != week_start:
+            counts.not_monitored += 1
+            continue
+        counts.assessed += 1
+        planned += week_events(str(resident.id), inputs, lives_alone=resident.lives_alone)
+    if planned:
+        existing = set(
+            await session.scalars(
+                select(OutboxRow.event_id).where(OutboxRow.event_id.in_([i for i, _ in planned]))
+            )
+        )
+        for event_id, event in planned:
+            if event_id not in existing:
+                await enqueue(session, event, event_id=event_id, now=now)
+                counts.events += 1
+    await session.commit()
+    return counts
+
+
+async def _record_run(
+    sessions: async_sessionmaker[AsyncSession], run: WeekRun, now: datetime
+) -> None:
+    for _ in range(2):
+        async with sessions() as session:
+            row = await session.get(WeeklyRunRow, run.week_start)
+            if row is None:
+                session.add(
+                    WeeklyRunRow(
+                        week_start=run.week_start,
+                        finished_at=now,
+                        assessed=run.assessed,
+                        skipped=run.skipped,
+                        events=run.events,
+                    )
+                )
+            else:
+                row.finished_at, row.assessed, row.skipped = now, run.assessed, run.skipped
+                row.events += run.events
+            try:
+                await session.commit()
+                return
+            except IntegrityError:  # another worker recorded the same week meanwhile
+                await session.rollback()
+
+
+async def run_week(
+    sessions: async_sessionmaker[AsyncSession],
+    week_start: date,
+    settings: WeeklyJobSettings,
+    now: datetime,
+) -> WeekRun:
+    """Assess every resident for the week of ``week_start`` (a Monday) and record the run.
+
+    Each batch of residents commits on its own; if another worker enqueued the same events
+    at the same moment (a unique-key clash), the batch is read and written once more and
+    then finds them there.
+    """
+    if week_start.weekday() != 0:
+        raise ValueError("week_start must be a Monday")
+    total = _Counts()
+    after = 0
+    while True:
+        async with sessions() as session:
+            batch = await resident_batch(session, after, settings.batch_size)
+        if not batch:
+            break
+        for attempt in (1, 2):
+            try:
+                async with sessions() as session:
+                    counts = await _run_batch(session, batch, week_start, settings, now)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                _LOGGER.info("weekly signals: events written meanwhile by another worker; again")
+        total.assessed += counts.assessed
+        total.no_consent += counts.no_consent
+        total.not_monitored += counts.not_monitored
+        total.events += counts.events
+        after = batch[-1].id
+    run = WeekRun(week_start, total.assessed, total.no_consent, total.not_monitored, total.events)
+    await _record_run(sessions, run, now)
+    _LOGGER.info(
+        "weekly signals for %s: %d residents assessed, %d without consent, "
+        "%d not monitored all week, %d events enqueued",
+        week_start,
+        run.assessed,
+        run.no_consent,
+        run.not_monitored,
+        run.events,
+    )
+    return run
+
+
+async def due_weeks(
+    sessions: async_sessionmaker[AsyncSession], settings: WeeklyJobSettings, now: datetime
+) -> list[date]:
+    """Weeks to run now, oldest first: those after the newest recorded run (all missed ones,
+    up to ``catch_up_weeks``), or only the last closed week on a hub that never ran it."""
+    target = closed_week(now, settings)
+    async with sessions() as session:
+        newest = await session.scalar(select(func.max(WeeklyRunRow.week_start)))
+    if newest is None:
+        return [target]
+    missed = []
+    week = newest + WEEK
+    while week <= target:
+        missed.append(week)
+        week += WEEK
+    if len(missed) > settings.catch_up_weeks:
+        _LOGGER.warning(
+            "weekly signals: %d weeks missed; only the last %d are caught up (from %s)",
+            len(missed),
+            settings.catch_up_weeks,
+            missed[-settings.catch_up_weeks],
+        )
+    return missed[-settings.catch_up_weeks :]
+
+
+class WeeklyJob:
+    """Owns the weekly schedule inside the hub (started and stopped with the app)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: WeeklyJobSettings,
+        clock: Clock,
+    ) -> None:
+        self._sessions = sessions
+        self.settings = settings
+        self._clock = clock
+        # Set after every pass (tests await the start-up catch-up with it).
+        self.passed = asyncio.Event()
+        self.runs: list[WeekRun] = []
+
+    async def run_due(self) -> list[WeekRun]:
+        """Run every due week, oldest first."""
+        done = []
+        for week in await due_weeks(self._sessions, self.settings, self._clock()):
+            done.append(await run_week(self._sessions, week, self.settings, self._clock()))
+        self.runs += done
+        return done
+
+    def seconds_until_next(self) -> float:
+        """Until the next week is due, but at most ``check_s`` (the clock may jump)."""
+        now = self._clock()
+        following = closed_week(now, self.settings) + 2 * WEEK
+        due = datetime.combine(following, time(0), tzinfo=self.settings.zone)
+        due += self.settings.delay
+        return max(1.0, min(self.settings.check_s, (due - now).total_seconds()))
+
+    async def run(self) -> None:
+        """Catch up, then wait for the next week; a failure is retried at the next check."""
+        while True:
+            try:
+                await self.run_due()
+            except Exception:  # a database hiccup must not end the schedule
+                _LOGGER.exception(
+                    "weekly signals failed; retrying in %.0f s", self.settings.check_s
+                )
+            self.passed.set()
+            await asyncio.sleep(self.seconds_until_next())
+
+
+WEEKLY_JOB = web.AppKey("weekly_signals_job", WeeklyJob)
+
+
+async def _job_ctx(app: web.Application) -> AsyncIterator[None]:
+    job = WeeklyJob(app[SESSIONMAKER], WeeklyJobSettings.from_hub(app[SETTINGS]), app[CLOCK])
+    app[WEEKLY_JOB] = job
+    task = asyncio.create_task(job.run(), name="weekly-signals")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def setup(app: web.Application) -> None:
+    """Start the weekly schedule with the app when ``[hub] weekly_signals_enabled``."""
+    if app[SETTINGS].weekly_signals_enabled:
+        WeeklyJobSettings.from_hub(app[SETTINGS])  # a bad setting stops the start at once
+        app.cleanup_ctx.append(_job_ctx)

@@ -1,0 +1,196 @@
+"""A resident's stored records turned into :class:`WeeklyInputs` (pure: no I/O, no clock).
+
+:mod:`hub.outbox.gather` reads the records of many residents at once; this module only
+counts. Weeks are the resident's LOCAL weeks (Monday 00:00 in the care plan's time zone).
+
+- **Activity**: hours of the week with at least one motion, door or bed event, per day.
+- **Night events**: motion, bed-exit and door-open events inside the plan's night window,
+  per night; an event after midnight belongs to the night that began the evening before.
+  Events are read in hourly buckets, so a window bound that is not on the hour (23:30) is
+  taken at the hour that contains it.
+- **Check-ins**: one expected per check-in deadline and day while the plan's check-in is
+  enabled; done if a check-in arrived in the ``opens_before`` window before the deadline
+  (what the missed-check-in rule accepts).
+- **Alarms**: care alarms raised in the week (technical ones left out); **falls**: fall alarms.
+- **Social contact**: messages in the resident's direct conversations (both directions),
+  answered calls, and group sessions: days on which the resident wrote in a group's chat or
+  accepted one of its events (one per group and day).
+- **Service**: only weeks in which the service ran all week count (see :func:`monitored_weeks`).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from alerts.careplan import CheckInSettings, NightSettings, TimeWindow
+from integrations.wsocial.signals import WeeklyInputs
+
+ACTIVITY_TYPES: frozenset[str] = frozenset(
+    {"motion", "door_open", "door_close", "bed_exit", "bed_return"}
+)
+NIGHT_TYPES: frozenset[str] = frozenset({"motion", "bed_exit", "door_open"})
+WEEK = timedelta(weeks=1)
+DEFAULT_ZONE = ZoneInfo("Europe/Madrid")
+
+
+def week_of(day: date) -> date:
+    """The Monday of ``day``'s ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+def last_closed_week(now: datetime, zone: ZoneInfo) -> date:
+    """The Monday of the last week that has ended at ``now`` (local weeks in ``zone``)."""
+    return week_of(now.astimezone(zone).date()) - WEEK
+
+
+def week_bounds(week_start: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local Monday 00:00 of ``week_start`` and of the week after, as aware datetimes."""
+    return (
+        datetime.combine(week_start, time(0), tzinfo=zone),
+        datetime.combine(week_start + WEEK, time(0), tzinfo=zone),
+    )
+
+
+@dataclass(frozen=True)
+class ServiceSpan:
+    """When the resident was monitored: from ``active_from`` until ``ended_at``, minus pauses.
+
+    ``active_from=None`` with ``known=False`` means the hub has no service record for the
+    resident (registered outside the service lifecycle): every week counts.
+    """
+
+    known: bool = False
+    active_from: datetime | None = None
+    ended_at: datetime | None = None
+    pauses: tuple[tuple[datetime, datetime | None], ...] = ()
+
+    def covers(self, start: datetime, end: datetime) -> bool:
+        """Was the service running during all of ``[start, end)``?"""
+        if not self.known:
+            return True
+        if self.active_from is None or self.active_from > start:
+            return False
+        if self.ended_at is not None and self.ended_at < end:
+            return False
+        return not any(
+            paused < end and (resumed is None or resumed > start) for paused, resumed in self.pauses
+        )
+
+
+@dataclass
+class ResidentRecords:
+    """Everything the weekly counts need about one resident (timestamps aware UTC).
+
+    ``*_hours`` map the start of a UTC hour to how many events fell in it.
+    """
+
+    resident_id: int
+    lives_alone: bool = False
+    zone: ZoneInfo = DEFAULT_ZONE
+    night: TimeWindow = field(default_factory=lambda: NightSettings().window)
+    check_in: CheckInSettings = field(default_factory=CheckInSettings)
+    service: ServiceSpan = field(default_factory=ServiceSpan)
+    activity_hours: set[datetime] = field(default_factory=set)
+    night_hours: dict[datetime, int] = field(default_factory=dict)
+    check_ins: list[datetime] = field(default_factory=list)
+    alarms: list[datetime] = field(default_factory=list)
+    falls: list[datetime] = field(default_factory=list)
+    message_hours: dict[datetime, int] = field(default_factory=dict)
+    calls: list[datetime] = field(default_factory=list)
+    # (group id, moment): the resident wrote in the group's chat or accepted its event.
+    group_moments: list[tuple[int, datetime]] = field(default_factory=list)
+
+
+def _within(moments: Sequence[datetime], start: datetime, end: datetime) -> int:
+    return sum(1 for m in moments if start <= m < end)
+
+
+def _hour_total(hours: Mapping[datetime, int], start: datetime, end: datetime) -> int:
+    return sum(n for h, n in hours.items() if start <= h < end)
+
+
+def _night_of(moment: datetime, window: TimeWindow) -> date | None:
+    """The local date of the evening whose night contains local ``moment`` (or ``None``)."""
+    local = moment.time()
+    if not window.contains(local):
+        return None
+    if window.crosses_midnight and local < window.end:
+        return moment.date() - timedelta(days=1)
+    return moment.date()
+
+
+def _check_ins(records: ResidentRecords, week_start: date) -> tuple[int, int]:
+    settings = records.check_in
+    if not settings.enabled:
+        return 0, 0
+    arrived = sorted(records.check_ins)
+    expected = done = 0
+    for offset in range(7):
+        day = week_start + timedelta(days=offset)
+        for deadline in settings.deadlines:
+            due = datetime.combine(day, deadline, tzinfo=records.zone)
+            expected += 1
+            first = bisect.bisect_left(arrived, due - settings.opens_before)
+            if first < len(arrived) and arrived[first] <= due:
+                done += 1
+    return expected, done
+
+
+def weekly_inputs(records: ResidentRecords, week_start: date) -> WeeklyInputs:
+    """The counts of one local week (``week_start`` must be a Monday)."""
+    if week_start.weekday() != 0:
+        raise ValueError("week_start must be a Monday")
+    start, end = week_bounds(week_start, records.zone)
+    active = sum(1 for h in records.activity_hours if start <= h < end)
+    nights = 0
+    last_night = week_start + timedelta(days=6)
+    for hour, count in records.night_hours.items():
+        night = _night_of(hour.astimezone(records.zone), records.night)
+        if night is not None and week_start <= night <= last_night:
+            nights += count
+    expected, done = _check_ins(records, week_start)
+    sessions = {
+        (group, moment.astimezone(records.zone).date())
+        for group, moment in records.group_moments
+        if start <= moment < end
+    }
+    return WeeklyInputs(
+        week_start=week_start,
+        active_hours_per_day=round(min(24.0, active / 7), 2),
+        night_events_per_night=round(nights / 7, 2),
+        check_ins_expected=expected,
+        check_ins_done=done,
+        alarms=_within(records.alarms, start, end),
+        falls=_within(records.falls, start, end),
+        messages=_hour_total(records.message_hours, start, end),
+        calls=_within(records.calls, start, end),
+        group_sessions=len(sessions),
+    )
+
+
+def monitored_weeks(records: ResidentRecords, weeks: Sequence[date]) -> list[date]:
+    """The longest run of consecutive ``weeks`` ending at the last one that the service
+    covered entirely; empty if it did not cover the last week.
+
+    A week in hospital or before the installation would look like a collapse of activity
+    and contact; leaving it out (and the weeks before it) makes the baseline start again
+    after a pause instead of raising false signals.
+    """
+    ordered = sorted(weeks)
+    run: list[date] = []
+    for week in reversed(ordered):
+        if run and run[-1] - week != WEEK:
+            break
+        if not records.service.covers(*week_bounds(week, records.zone)):
+            break
+        run.append(week)
+    return run[::-1]
+
+
+def resident_weeks(records: ResidentRecords, weeks: Sequence[date]) -> list[WeeklyInputs]:
+    """:func:`weekly_inputs` of every monitored week (oldest first; the last is assessed)."""
+    return [weekly_inputs(records, week) for week in monitored_weeks(records, weeks)]
