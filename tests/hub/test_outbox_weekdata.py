@@ -37,9 +37,7 @@ def records(**changes: object) -> ResidentRecords:
 def test_week_helpers_use_local_mondays() -> None:
     # Monday 00:30 in Madrid is still Sunday 23:30 UTC: the week has just ended locally.
     assert last_closed_week(datetime(2026, 11, 22, 23, 30, tzinfo=UTC), MADRID) == WEEK
-    assert last_closed_week(datetime(2026, 11, 22, 22, 30, tzinfo=UTC), MADRID) == date(
-        2026, 11, 9
-    )
+    assert last_closed_week(datetime(2026, 11, 22, 22, 30, tzinfo=UTC), MADRID) == date(2026, 11, 9)
     assert week_of(date(2026, 11, 22)) == WEEK
     start, end = week_bounds(WEEK, MADRID)
     assert start == datetime(2026, 11, 15, 23, tzinfo=UTC)

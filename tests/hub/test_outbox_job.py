@@ -1,0 +1,306 @@
+"""The weekly signals job on real databases: gathered, assessed, enqueued once, caught up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.clock import ManualClock
+from hub.db import make_engine, make_sessionmaker
+from hub.outbox.job import (
+    WEEKLY_JOB,
+    WeeklyJob,
+    WeeklyJobSettings,
+    due_weeks,
+    run_week,
+)
+from hub.outbox.models import OutboxRow, WeeklyRunRow
+from hub.settings import HubSettings
+from integrations.wsocial.events import (
+    ActivitySummary,
+    AnySocialEvent,
+    CheckInSummary,
+    RiskFlag,
+    RiskSignal,
+    decode_event,
+)
+from integrations.wsocial.mapping import to_resources, transaction_bundle
+from teleassist.cli import main
+from teleassist.config import ConfigError
+from tests.hub.weekly_seed import (
+    FIRST_WEEK,
+    MADRID,
+    STEADY,
+    WEEKS,
+    WITHDRAWN,
+    Week,
+    add_group,
+    add_resident,
+    local,
+    suspend,
+)
+
+LAST_WEEK = FIRST_WEEK + timedelta(weeks=WEEKS - 1)  # Monday 23 November 2026
+NOW = datetime(2026, 11, 30, 10, tzinfo=UTC)  # Monday morning after it
+SETTINGS = WeeklyJobSettings(
+    zone=MADRID,
+    delay=timedelta(hours=1),
+    check_s=600.0,
+    catch_up_weeks=4,
+    batch_size=2,  # four residents: two batches
+    history_weeks=6,
+)
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def people(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    """Four residents: steady, withdrawing (with a fall), without consent, in hospital."""
+    async with sessions() as session:
+        group = await add_group(session)
+        steady = await add_resident(session, "steady", [STEADY] * WEEKS, group=group)
+        fading = [STEADY] * (WEEKS - 2) + [WITHDRAWN, Week(**{**WITHDRAWN.__dict__, "falls": 1})]
+        withdrawn = await add_resident(session, "withdrawn", fading, lives_alone=True, group=group)
+        private = await add_resident(session, "private", [STEADY] * WEEKS, consent=False)
+        away = await add_resident(session, "away", [STEADY] * WEEKS)
+        await suspend(session, away, local(LAST_WEEK + timedelta(days=2), 10))
+        await session.commit()
+    return {
+        "steady": steady.id,
+        "withdrawn": withdrawn.id,
+        "private": private.id,
+        "away": away.id,
+    }
+
+
+async def outbox(sessions: async_sessionmaker[AsyncSession]) -> dict[str, AnySocialEvent]:
+    async with sessions() as session:
+        rows = (await session.execute(select(OutboxRow.event_id, OutboxRow.payload))).all()
+    return {event_id: decode_event(payload) for event_id, payload in rows}
+
+
+def assert_valid_fhir(events: list[AnySocialEvent]) -> None:
+    resources = [r for e in events for r in to_resources(e)]
+    for resource in resources:
+        data = resource.as_json()
+        get_fhir_model_class(data["resourceType"]).model_validate(data)
+    Bundle.model_validate(transaction_bundle(resources))
+
+
+def signals_of(events: dict[str, AnySocialEvent], resident: int) -> set[str]:
+    return {
+        e.risk
+        for e in events.values()
+        if isinstance(e, RiskSignal) and e.resident_id == str(resident)
+    }
+
+
+async def test_a_withdrawing_resident_is_flagged_a_steady_one_is_not(
+    sessions: async_sessionmaker[AsyncSession], people: dict[str, int]
+) -> None:
+    run = await run_week(sessions, LAST_WEEK, SETTINGS, NOW)
+    assert (run.assessed, run.no_consent, run.not_monitored) == (2, 1, 1)
+    events = await outbox(sessions)
+    assert run.events == len(events)
+    assert_valid_fhir(list(events.values()))
+    by_resident = {e.resident_id for e in events.values()}
+    assert by_resident == {str(people["steady"]), str(people["withdrawn"])}
+
+    steady = str(people["steady"])
+    assert set(events) == {
+        f"checkins-{steady}-20261123",
+        f"activity-{steady}-20261123",
+    } | {i for i, e in events.items() if e.resident_id != steady}
+    summary = events[f"activity-{steady}-20261123"]
+    assert isinstance(summary, ActivitySummary)
+    # Ten local hours with movement a day plus the hour of the night-time bed exit, one
+    # night event a night, no care alarms (the weekly low-battery alarm is technical).
+    assert (summary.active_hours_per_day, summary.night_events_per_night) == (11.0, 1.0)
+    assert summary.alarms == 0
+    check_ins = events[f"checkins-{steady}-20261123"]
+    assert isinstance(check_ins, CheckInSummary)
+    assert (check_ins.expected, check_ins.done) == (7, 7)
+    assert signals_of(events, people["steady"]) == set()
+
+    withdrawn = str(people["withdrawn"])
+    assert signals_of(events, people["withdrawn"]) == {
+        "activity_decline",
+        "missed_check_ins",
+        "social_contact_decline",
+        "social_isolation",
+        "at_risk_for_falls",
+        "lives_alone",
+    }
+    flags = {
+        e.risk: e.active
+        for e in events.values()
+        if isinstance(e, RiskFlag) and e.resident_id == withdrawn
+    }
+    assert flags == {"social_isolation": True, "at_risk_for_falls": True}
+    activity = events[f"activity-{withdrawn}-20261123"]
+    assert isinstance(activity, ActivitySummary)
+    assert (activity.active_hours_per_day, activity.alarms) == (5.0, 1)
+    decline = next(
+        e
+        for e in events.values()
+        if isinstance(e, RiskSignal) and e.resident_id == withdrawn and e.risk == "activity_decline"
+    )
+    assert "5" in decline.explanation["en"]
+
+    # The same week again (a restart, a second worker, an admin): nothing new.
+    again = await run_week(sessions, LAST_WEEK, SETTINGS, NOW + timedelta(hours=1))
+    assert again.events == 0
+    assert again.assessed == 2
+    assert await outbox(sessions) == events
+    async with sessions() as session:
+        row = await session.get(WeeklyRunRow, LAST_WEEK)
+    assert row is not None
+    assert (row.assessed, row.skipped, row.events) == (2, 2, len(events))
+
+
+async def test_missed_weeks_are_caught_up_once(
+    sessions: async_sessionmaker[AsyncSession], people: dict[str, int]
+) -> None:
+    # Never run: only the last closed week is due (no back-fill of history).
+    assert await due_weeks(sessions, SETTINGS, NOW) == [LAST_WEEK]
+    # Before Monday 01:00 local the week is not due yet.
+    assert await due_weeks(sessions, SETTINGS, local(LAST_WEEK + timedelta(weeks=1), 0, 30)) == [
+        LAST_WEEK - timedelta(weeks=1)
+    ]
+    three_before = LAST_WEEK - timedelta(weeks=3)
+    await run_week(sessions, three_before, SETTINGS, NOW)
+    job = WeeklyJob(sessions, SETTINGS, ManualClock(NOW))
+    done = await job.run_due()
+    assert [r.week_start for r in done] == [
+        LAST_WEEK - timedelta(weeks=2),
+        LAST_WEEK - timedelta(weeks=1),
+        LAST_WEEK,
+    ]
+    events = await outbox(sessions)
+    steady = people["steady"]
+    for week in (three_before, *(r.week_start for r in done)):
+        assert f"activity-{steady}-{week:%Y%m%d}" in events
+    assert await job.run_due() == []
+    assert await outbox(sessions) == events
+    # The week after is due a week later, at Monday 01:00 local.
+    assert job.seconds_until_next() == 600.0
+    soon = local(LAST_WEEK + timedelta(days=14), 0, 55)
+    assert WeeklyJob(sessions, SETTINGS, ManualClock(soon)).seconds_until_next() == 300.0
+
+
+async def test_catching_up_stops_at_the_limit(
+    sessions: async_sessionmaker[AsyncSession],
+    people: dict[str, int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await run_week(sessions, LAST_WEEK - timedelta(weeks=5), SETTINGS, NOW)
+    limited = WeeklyJobSettings(**{**SETTINGS.__dict__, "catch_up_weeks": 2})
+    with caplog.at_level(logging.WARNING, logger="hub.outbox.job"):
+        weeks = await due_weeks(sessions, limited, NOW)
+    assert weeks == [LAST_WEEK - timedelta(weeks=1), LAST_WEEK]
+    assert "5 weeks missed" in caplog.text
+
+
+async def test_a_week_must_start_on_monday(sessions: async_sessionmaker[AsyncSession]) -> None:
+    with pytest.raises(ValueError, match="Monday"):
+        await run_week(sessions, LAST_WEEK + timedelta(days=1), SETTINGS, NOW)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("weekly_signals_timezone", "Mars/Olympus", "time zone"),
+        ("weekly_signals_batch_size", 0, "weekly_signals_batch_size"),
+        ("weekly_signals_history_weeks", 2, "weekly_signals_history_weeks"),
+        ("weekly_signals_delay_s", -1.0, "weekly_signals_delay_s"),
+        ("weekly_signals_check_s", 0.0, "weekly_signals_check_s"),
+        ("weekly_signals_catch_up_weeks", 0, "weekly_signals_catch_up_weeks"),
+    ],
+)
+def test_bad_settings_are_refused(field: str, value: object, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        WeeklyJobSettings.from_hub(HubSettings(**{field: value}))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def hub_clock() -> ManualClock:
+    """The hub of this module starts on the Monday morning after the last seeded week."""
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+async def ran_before(sessions: async_sessionmaker[AsyncSession]) -> date:
+    """The hub last ran the job three weeks before the last closed one, then stopped."""
+    week = LAST_WEEK - timedelta(weeks=3)
+    async with sessions() as session:
+        session.add(WeeklyRunRow(week_start=week, finished_at=local(week, 12) + timedelta(days=7)))
+        await session.commit()
+    return week
+
+
+async def test_the_hub_catches_up_when_it_starts(
+    people: dict[str, int],
+    sessions: async_sessionmaker[AsyncSession],
+    ran_before: date,
+    hub_client: TestClient[Any, Any],
+) -> None:
+    job = hub_client.app[WEEKLY_JOB]
+    await job.passed.wait()
+    missed = [ran_before + timedelta(weeks=k) for k in (1, 2, 3)]
+    assert [r.week_start for r in job.runs] == missed
+    events = await outbox(sessions)
+    for week in missed:
+        assert f"activity-{people['withdrawn']}-{week:%Y%m%d}" in events
+    assert f"flag-social_isolation-on-{people['withdrawn']}-20261123" in events
+    async with sessions() as session:
+        weeks = list(await session.scalars(select(WeeklyRunRow.week_start)))
+    assert sorted(weeks) == [ran_before, *missed]
+
+
+async def test_the_admin_command(
+    database_url: str, people: dict[str, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["hub", "--database-url", database_url, "weekly-signals"]
+    # The command runs its own event loop, as from a shell.
+    assert await asyncio.to_thread(main, [*base, "--week", "2026-11-26"]) == 0  # any day
+    out = capsys.readouterr().out
+    assert "week of 2026-11-23: 2 residents assessed" in out
+    assert "1 without consent" in out
+    assert "1 not monitored" in out
+    assert await asyncio.to_thread(main, [*base, "--week", "2026-11-23"]) == 0
+    assert "; 0 new events" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, [*base, "--week", "2999-01-04"]) == 1
+    assert "has not ended yet" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main([*base, "--week", "last monday"])
+    assert exit_info.value.code == 2
+    assert "is not a date" in capsys.readouterr().err
+
+
+async def test_the_admin_command_refuses_bad_settings(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TELEASSIST_HUB__WEEKLY_SIGNALS_TIMEZONE", "Nowhere/Land")
+    assert (
+        await asyncio.to_thread(main, ["hub", "--database-url", database_url, "weekly-signals"])
+        == 1
+    )
+    assert "time zone" in capsys.readouterr().err
