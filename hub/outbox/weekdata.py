@@ -21,7 +21,8 @@ counts. Weeks are the resident's LOCAL weeks (Monday 00:00 in the care plan's ti
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -105,12 +106,17 @@ class ResidentRecords:
     group_moments: list[tuple[int, datetime]] = field(default_factory=list)
 
 
-def _within(moments: Sequence[datetime], start: datetime, end: datetime) -> int:
-    return sum(1 for m in moments if start <= m < end)
+@dataclass
+class _Tally:
+    """One local week's counts (built in one pass over the records, not once per week)."""
 
-
-def _hour_total(hours: Mapping[datetime, int], start: datetime, end: datetime) -> int:
-    return sum(n for h, n in hours.items() if start <= h < end)
+    active_hours: int = 0
+    night_events: int = 0
+    alarms: int = 0
+    falls: int = 0
+    messages: int = 0
+    calls: int = 0
+    sessions: set[tuple[int, date]] = field(default_factory=set)
 
 
 def _night_of(moment: datetime, window: TimeWindow) -> date | None:
@@ -123,11 +129,39 @@ def _night_of(moment: datetime, window: TimeWindow) -> date | None:
     return moment.date()
 
 
-def _check_ins(records: ResidentRecords, week_start: date) -> tuple[int, int]:
+def _tallies(records: ResidentRecords) -> dict[date, _Tally]:
+    tallies: defaultdict[date, _Tally] = defaultdict(_Tally)
+    zone = records.zone
+
+    def week(moment: datetime) -> _Tally:
+        return tallies[week_of(moment.astimezone(zone).date())]
+
+    for hour in records.activity_hours:
+        week(hour).active_hours += 1
+    for hour, count in records.night_hours.items():
+        night = _night_of(hour.astimezone(zone), records.night)
+        if night is not None:
+            tallies[week_of(night)].night_events += count
+    for moment in records.alarms:
+        week(moment).alarms += 1
+    for moment in records.falls:
+        week(moment).falls += 1
+    for hour, count in records.message_hours.items():
+        week(hour).messages += count
+    for moment in records.calls:
+        week(moment).calls += 1
+    for group, moment in records.group_moments:
+        day = moment.astimezone(zone).date()
+        tallies[week_of(day)].sessions.add((group, day))
+    return tallies
+
+
+def _check_ins(
+    records: ResidentRecords, arrived: Sequence[datetime], week_start: date
+) -> tuple[int, int]:
     settings = records.check_in
     if not settings.enabled:
         return 0, 0
-    arrived = sorted(records.check_ins)
     expected = done = 0
     for offset in range(7):
         day = week_start + timedelta(days=offset)
@@ -140,35 +174,25 @@ def _check_ins(records: ResidentRecords, week_start: date) -> tuple[int, int]:
     return expected, done
 
 
-def weekly_inputs(records: ResidentRecords, week_start: date) -> WeeklyInputs:
+def weekly_inputs(
+    records: ResidentRecords, week_start: date, *, _tally: _Tally | None = None
+) -> WeeklyInputs:
     """The counts of one local week (``week_start`` must be a Monday)."""
     if week_start.weekday() != 0:
         raise ValueError("week_start must be a Monday")
-    start, end = week_bounds(week_start, records.zone)
-    active = sum(1 for h in records.activity_hours if start <= h < end)
-    nights = 0
-    last_night = week_start + timedelta(days=6)
-    for hour, count in records.night_hours.items():
-        night = _night_of(hour.astimezone(records.zone), records.night)
-        if night is not None and week_start <= night <= last_night:
-            nights += count
-    expected, done = _check_ins(records, week_start)
-    sessions = {
-        (group, moment.astimezone(records.zone).date())
-        for group, moment in records.group_moments
-        if start <= moment < end
-    }
+    tally = _tally if _tally is not None else _tallies(records).get(week_start, _Tally())
+    expected, done = _check_ins(records, sorted(records.check_ins), week_start)
     return WeeklyInputs(
         week_start=week_start,
-        active_hours_per_day=round(min(24.0, active / 7), 2),
-        night_events_per_night=round(nights / 7, 2),
+        active_hours_per_day=round(min(24.0, tally.active_hours / 7), 2),
+        night_events_per_night=round(tally.night_events / 7, 2),
         check_ins_expected=expected,
         check_ins_done=done,
-        alarms=_within(records.alarms, start, end),
-        falls=_within(records.falls, start, end),
-        messages=_hour_total(records.message_hours, start, end),
-        calls=_within(records.calls, start, end),
-        group_sessions=len(sessions),
+        alarms=tally.alarms,
+        falls=tally.falls,
+        messages=tally.messages,
+        calls=tally.calls,
+        group_sessions=len(tally.sessions),
     )
 
 
@@ -193,4 +217,8 @@ def monitored_weeks(records: ResidentRecords, weeks: Sequence[date]) -> list[dat
 
 def resident_weeks(records: ResidentRecords, weeks: Sequence[date]) -> list[WeeklyInputs]:
     """:func:`weekly_inputs` of every monitored week (oldest first; the last is assessed)."""
-    return [weekly_inputs(records, week) for week in monitored_weeks(records, weeks)]
+    tallies = _tallies(records)
+    return [
+        weekly_inputs(records, week, _tally=tallies.get(week, _Tally()))
+        for week in monitored_weeks(records, weeks)
+    ]

@@ -26,6 +26,7 @@ from hub.outbox.job import (
 )
 from hub.outbox.models import OutboxRow, WeeklyRunRow
 from hub.settings import HubSettings
+from hub.visor.data import load_visor
 from integrations.wsocial.events import (
     ActivitySummary,
     AnySocialEvent,
@@ -164,6 +165,15 @@ async def test_a_withdrawing_resident_is_flagged_a_steady_one_is_not(
         if isinstance(e, RiskSignal) and e.resident_id == withdrawn and e.risk == "activity_decline"
     )
     assert "5" in decline.explanation["en"]
+
+    # The visor shows what the job sent: the standing flags and this week's signals.
+    async with sessions() as session:
+        visor = await load_visor(session, people["withdrawn"])
+        quiet = await load_visor(session, people["steady"])
+    assert {f.risk for f in visor.flags} == {"social_isolation", "at_risk_for_falls"}
+    assert "social_isolation" in {s.risk for s in visor.signals}
+    assert visor.check_ins[-1].done == 3
+    assert (quiet.flags, quiet.signals) == ((), ())
 
     # The same week again (a restart, a second worker, an admin): nothing new.
     again = await run_week(sessions, LAST_WEEK, SETTINGS, NOW + timedelta(hours=1))

@@ -9,8 +9,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import CarePlan, EscalationPolicy
@@ -98,19 +100,20 @@ async def add_resident(
     if group is not None:
         session.add(GroupMember(group_id=group.id, resident_id=resident.id))
     rows: list[object] = []
+    stored: list[dict[str, Any]] = []
 
     def event(device: Device, kind: str, at: datetime) -> None:
         number = next(_ids)
-        rows.append(
-            StoredEvent(
-                message_id=f"m-{number}",
-                device_id=device.id,
-                type=kind,
-                ts=at,
-                received_at=at,
-                seq=number,
-                body={"type": kind},
-            )
+        stored.append(
+            {
+                "message_id": f"m-{number}",
+                "device_id": device.id,
+                "type": kind,
+                "ts": at,
+                "received_at": at,
+                "seq": number,
+                "body": {"type": kind},
+            }
         )
 
     for index, week in enumerate(weeks):
@@ -184,6 +187,7 @@ async def add_resident(
         )
     session.add_all(rows)
     await session.flush()
+    await session.execute(insert(StoredEvent), stored)  # thousands of rows: one executemany
     return resident
 
 
