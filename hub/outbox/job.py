@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.clock import Clock
@@ -252,6 +252,30 @@ async def due_weeks(
     return missed[-settings.catch_up_weeks :]
 
 
+# pg_try_advisory_lock key of the weekly job ("wsocial weekly" in ASCII, truncated).
+_LOCK_KEY = 0x77736F6369616C77
+
+
+@contextlib.asynccontextmanager
+async def _only_one_worker(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[bool]:
+    """On PostgreSQL, hold a session advisory lock on a connection of its own while the job
+    runs: with several hub workers one does the work and the others skip the pass (running
+    twice would only cost time). If the worker dies, its connection closes and the lock goes
+    with it. SQLite serves one hub process: always alone."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
+        yield True
+        return
+    async with engine.connect() as plain:
+        connection = await plain.execution_options(isolation_level="AUTOCOMMIT")
+        got = bool(await connection.scalar(select(func.pg_try_advisory_lock(_LOCK_KEY))))
+        try:
+            yield got
+        finally:
+            if got:
+                await connection.scalar(select(func.pg_advisory_unlock(_LOCK_KEY)))
+
+
 class WeeklyJob:
     """Owns the weekly schedule inside the hub (started and stopped with the app)."""
 
@@ -269,10 +293,14 @@ class WeeklyJob:
         self.runs: list[WeekRun] = []
 
     async def run_due(self) -> list[WeekRun]:
-        """Run every due week, oldest first."""
+        """Run every due week, oldest first (nothing if another hub worker is at it)."""
         done = []
-        for week in await due_weeks(self._sessions, self.settings, self._clock()):
-            done.append(await run_week(self._sessions, week, self.settings, self._clock()))
+        async with _only_one_worker(self._sessions) as alone:
+            if not alone:
+                _LOGGER.debug("weekly signals: another hub worker is running them")
+                return []
+            for week in await due_weeks(self._sessions, self.settings, self._clock()):
+                done.append(await run_week(self._sessions, week, self.settings, self._clock()))
         self.runs += done
         return done
 

@@ -12,12 +12,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
 from hub.outbox.job import (
+    _LOCK_KEY,
     WEEKLY_JOB,
     WeeklyJob,
     WeeklyJobSettings,
@@ -314,3 +315,37 @@ async def test_the_admin_command_refuses_bad_settings(
         == 1
     )
     assert "time zone" in capsys.readouterr().err
+
+
+async def test_two_hub_workers_do_the_week_once(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], people: dict[str, int]
+) -> None:
+    first = WeeklyJob(sessions, SETTINGS, ManualClock(NOW))
+    second = WeeklyJob(sessions, SETTINGS, ManualClock(NOW))
+    results = await asyncio.gather(first.run_due(), second.run_due())
+    weeks = [run.week_start for runs in results for run in runs]
+    if database_url.startswith("postgresql"):
+        assert weeks == [LAST_WEEK]  # the advisory lock: the other worker skipped its pass
+    else:
+        assert set(weeks) == {LAST_WEEK}  # one SQLite hub; both may run, harmlessly
+    events = await outbox(sessions)
+    assert sum(run.events for runs in results for run in runs) == len(events)
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(WeeklyRunRow)) == 1
+
+
+async def test_a_pass_is_skipped_while_another_worker_holds_the_job(
+    database_url: str, sessions: async_sessionmaker[AsyncSession], people: dict[str, int]
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the advisory lock is PostgreSQL's")
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as other:
+            await other.scalar(select(func.pg_advisory_lock(_LOCK_KEY)))
+            job = WeeklyJob(sessions, SETTINGS, ManualClock(NOW))
+            assert await job.run_due() == []
+            await other.scalar(select(func.pg_advisory_unlock(_LOCK_KEY)))
+        assert [run.week_start for run in await job.run_due()] == [LAST_WEEK]
+    finally:
+        await engine.dispose()
