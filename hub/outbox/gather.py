@@ -41,6 +41,8 @@ from hub.service.models import ServiceRow, SuspensionRow
 _LOGGER = logging.getLogger(__name__)
 
 _TECHNICAL = sorted(rule.value for rule in TECHNICAL_RULES)
+# Device types whose events tell activity (hub/ingest/devicetypes.py).
+ACTIVITY_SENSORS = ("motion", "contact", "bed")
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,12 @@ async def _device_events(
             return [resident_id] if resident_id in records else []
         return by_home.get(home_id, [])
 
+    sensors = select(Device.home_id, Device.resident_id).where(
+        Device.home_id.in_(by_home), Device.type.in_(ACTIVITY_SENSORS), Device.state != "revoked"
+    )
+    for home_id, worn_by in await session.execute(sensors):
+        for rid in owners(home_id, worn_by):
+            records[rid].activity_sensors = True
     hour = _hour(session, StoredEvent.ts)
     types = sorted(ACTIVITY_TYPES | NIGHT_TYPES)
     stmt = (

@@ -137,7 +137,12 @@ async def _run_batch(
             counts.not_monitored += 1
             continue
         counts.assessed += 1
-        planned += week_events(str(resident.id), inputs, lives_alone=resident.lives_alone)
+        planned += week_events(
+            str(resident.id),
+            inputs,
+            lives_alone=resident.lives_alone,
+            activity_sensors=records[resident.id].activity_sensors,
+        )
     if planned:
         existing = set(
             await session.scalars(

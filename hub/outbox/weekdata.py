@@ -95,6 +95,9 @@ class ResidentRecords:
     night: TimeWindow = field(default_factory=lambda: NightSettings().window)
     check_in: CheckInSettings = field(default_factory=CheckInSettings)
     service: ServiceSpan = field(default_factory=ServiceSpan)
+    # A motion, door or bed sensor in the home (or worn): without one, "0 active hours" would
+    # be a false statement, not a measurement.
+    activity_sensors: bool = False
     activity_hours: set[datetime] = field(default_factory=set)
     night_hours: dict[datetime, int] = field(default_factory=dict)
     check_ins: list[datetime] = field(default_factory=list)

@@ -28,8 +28,12 @@ def week_events(
     *,
     lives_alone: bool,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    activity_sensors: bool = True,
 ) -> list[tuple[str, AnySocialEvent]]:
-    """(event id, event) for the LAST of ``weeks`` (the earlier ones are its baseline)."""
+    """(event id, event) for the LAST of ``weeks`` (the earlier ones are its baseline).
+
+    Without ``activity_sensors`` (no motion, door or bed sensor) there is no activity summary.
+    """
     if not weeks:
         return []
     assessment = assess_resident(resident_id, weeks, lives_alone=lives_alone, thresholds=thresholds)
@@ -52,19 +56,20 @@ def week_events(
                 ),
             )
         )
-    events.append(
-        (
-            f"activity-{tag}",
-            ActivitySummary(
-                resident_id=resident_id,
-                occurred_at=end,
-                week_start=week.week_start,
-                active_hours_per_day=week.active_hours_per_day,
-                night_events_per_night=week.night_events_per_night,
-                alarms=week.alarms,
-            ),
+    if activity_sensors:
+        events.append(
+            (
+                f"activity-{tag}",
+                ActivitySummary(
+                    resident_id=resident_id,
+                    occurred_at=end,
+                    week_start=week.week_start,
+                    active_hours_per_day=week.active_hours_per_day,
+                    night_events_per_night=week.night_events_per_night,
+                    alarms=week.alarms,
+                ),
+            )
         )
-    )
     events += [(f"signal-{s.risk}-{tag}", s) for s in result.raised]
     events += [
         (f"flag-{f.risk}-{'on' if f.active else 'off'}-{tag}", f) for f in result.flag_changes

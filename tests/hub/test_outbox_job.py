@@ -187,6 +187,17 @@ async def test_a_withdrawing_resident_is_flagged_a_steady_one_is_not(
     assert (row.assessed, row.skipped, row.events) == (2, 2, len(events))
 
 
+async def test_no_activity_summary_without_activity_sensors(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        tablet_only = await add_resident(session, "tablet-only", [STEADY] * WEEKS, sensors=False)
+        await session.commit()
+    run = await run_week(sessions, LAST_WEEK, SETTINGS, NOW)
+    assert run.assessed == 1
+    assert set(await outbox(sessions)) == {f"checkins-{tablet_only.id}-20261123"}
+
+
 async def test_missed_weeks_are_caught_up_once(
     sessions: async_sessionmaker[AsyncSession], people: dict[str, int]
 ) -> None:

@@ -65,6 +65,7 @@ async def add_resident(
     consent: bool = True,
     lives_alone: bool = False,
     group: Group | None = None,
+    sensors: bool = True,
 ) -> Resident:
     """A resident registered before ``FIRST_WEEK`` whose weeks went as ``weeks`` say."""
     home = Home(address=f"Carrer {name} 1", abss_area="ABSS-BCN-01")
@@ -85,7 +86,7 @@ async def add_resident(
     tablet = Device(
         id=f"tab-{resident.id}", home_id=home.id, type="tablet", resident_id=resident.id
     )
-    session.add_all([motion, bed, tablet])
+    session.add_all([motion, bed, tablet] if sensors else [tablet])
     plan = CarePlan(str(resident.id), check_in=CheckInSettings(enabled=True, deadlines=(time(11),)))
     await save_plan(session, plan, EscalationPolicy(), local(FIRST_WEEK, 0))
     chat = Conversation(kind="direct", direct_key=f"r:{resident.id}|u:{relative.id}")
@@ -120,9 +121,10 @@ async def add_resident(
         monday = FIRST_WEEK + timedelta(weeks=index)
         for offset in range(7):
             day = monday + timedelta(days=offset)
-            for hour in range(8, 8 + week.active_hours):
-                event(motion, "motion", local(day, hour, 15))
-            event(bed, "bed_exit", local(day + timedelta(days=1), 3))
+            if sensors:
+                for hour in range(8, 8 + week.active_hours):
+                    event(motion, "motion", local(day, hour, 15))
+                event(bed, "bed_exit", local(day + timedelta(days=1), 3))
             if offset < week.check_ins:
                 event(tablet, "check_in", local(day, 9, 30))
         for number in range(week.messages):
