@@ -101,7 +101,7 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     weekly_signals_check_s: float = 600.0
     weekly_signals_catch_up_weeks: int = 4
     weekly_signals_batch_size: int = 200
-    weekly_signals_history_weeks: int = 12
+    weekly_signals_history_weeks: int = 16  # at least 13: a falls flag must be able to clear
 
     @property
     def data_path(self) -> Path:

@@ -38,11 +38,17 @@ from hub.outbox.gather import ResidentRow, gather_records, resident_batch
 from hub.outbox.models import OutboxRow, WeeklyRunRow
 from hub.outbox.store import enqueue
 from hub.outbox.weekdata import WEEK, last_closed_week, resident_weeks
-from hub.outbox.weekly import week_events
+from hub.outbox.weekly import DEFAULT_THRESHOLDS, week_events
 from hub.settings import HubSettings
 from teleassist.config import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
+
+# Each run assesses its week from scratch over the weeks before it, so a flag can only be
+# cleared by a run that also sees the week that set it: a fall raises "at risk for falls" for
+# ``falls_window_weeks`` and clears ``weeks_to_clear`` quiet weeks later.
+MIN_HISTORY_WEEKS = DEFAULT_THRESHOLDS.falls_window_weeks + DEFAULT_THRESHOLDS.weeks_to_clear - 1
+DEFAULT_HISTORY_WEEKS = 16
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,12 @@ class WeeklyJobSettings:
             ("weekly_signals_check_s", settings.weekly_signals_check_s, 1, 24 * 3600),
             ("weekly_signals_catch_up_weeks", settings.weekly_signals_catch_up_weeks, 1, 52),
             ("weekly_signals_batch_size", settings.weekly_signals_batch_size, 1, 5000),
-            ("weekly_signals_history_weeks", settings.weekly_signals_history_weeks, 3, 52),
+            (
+                "weekly_signals_history_weeks",
+                settings.weekly_signals_history_weeks,
+                MIN_HISTORY_WEEKS,
+                52,
+            ),
         )
         for name, value, low, high in checks:
             if not low <= value <= high:

@@ -23,20 +23,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.models import Device, Home, Resident, StoredEvent
 from hub.family.models import Conversation, ConversationMember, Message
-from hub.outbox.job import WeeklyJobSettings, run_week
+from hub.outbox.job import DEFAULT_HISTORY_WEEKS, WeeklyJobSettings, run_week
 from teleassist.config import Config
 
 NAME = "weekly-signals"
 HELP = "the weekly risk-signals job (gather, assess, enqueue) on a seeded database"
 
 _ZONE = ZoneInfo("Europe/Madrid")
-_FIRST = date(2026, 8, 24)
+_FIRST = date(2026, 7, 27)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Population size and where to put it."""
     parser.add_argument("--residents", type=int, default=400)
-    parser.add_argument("--weeks", type=int, default=13, help="weeks of records (job: 12 + 1)")
+    parser.add_argument("--weeks", type=int, default=17, help="weeks of records (job: 16 + 1)")
     parser.add_argument("--per-hour", type=int, default=4, help="motion events per active hour")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--database-url", default="", help="an EMPTY database (default: SQLite)")
@@ -131,7 +131,7 @@ async def _bench(args: argparse.Namespace, url: str) -> dict[str, float]:
             check_s=600.0,
             catch_up_weeks=4,
             batch_size=args.batch_size,
-            history_weeks=min(12, args.weeks - 1),
+            history_weeks=min(DEFAULT_HISTORY_WEEKS, args.weeks - 1),
         )
         last = _FIRST + timedelta(weeks=args.weeks - 1)
         now = _local(last + timedelta(days=8), 9)

@@ -251,7 +251,7 @@ async def test_a_week_must_start_on_monday(sessions: async_sessionmaker[AsyncSes
     [
         ("weekly_signals_timezone", "Mars/Olympus", "time zone"),
         ("weekly_signals_batch_size", 0, "weekly_signals_batch_size"),
-        ("weekly_signals_history_weeks", 2, "weekly_signals_history_weeks"),
+        ("weekly_signals_history_weeks", 12, "between 13 and 52"),
         ("weekly_signals_delay_s", -1.0, "weekly_signals_delay_s"),
         ("weekly_signals_check_s", 0.0, "weekly_signals_check_s"),
         ("weekly_signals_catch_up_weeks", 0, "weekly_signals_catch_up_weeks"),

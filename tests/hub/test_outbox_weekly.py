@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db import make_engine, make_sessionmaker
 from hub.outbox import SqlOutboxStore
+from hub.outbox.job import DEFAULT_HISTORY_WEEKS, MIN_HISTORY_WEEKS
 from hub.outbox.weekly import enqueue_week, week_events
+from integrations.wsocial.events import RiskFlag
 from integrations.wsocial.signals import WeeklyInputs
 
 FIRST = date(2026, 6, 1)
@@ -65,3 +67,26 @@ async def test_running_the_job_twice_enqueues_once(
             await session.commit()
     counts = await SqlOutboxStore(sessions).counts()
     assert counts["pending"] == count
+
+
+def _flags_sent(weeks: list[WeeklyInputs], history: int) -> list[tuple[date, str, bool]]:
+    """What the weekly job sends over the weeks, each run seeing ``history`` weeks back."""
+    sent = []
+    for index in range(len(weeks)):
+        window = weeks[max(0, index - history) : index + 1]
+        for _, event in week_events("9", window, lives_alone=False):
+            if isinstance(event, RiskFlag):
+                sent.append((window[-1].week_start, event.risk, event.active))
+    return sent
+
+
+def test_the_default_history_lets_a_falls_flag_clear() -> None:
+    weeks = [_week(i, falls=1 if i == 4 else 0) for i in range(24)]
+    fell = FIRST + timedelta(weeks=4)
+    cleared = fell + timedelta(weeks=MIN_HISTORY_WEEKS)
+    assert _flags_sent(weeks, DEFAULT_HISTORY_WEEKS) == [
+        (fell, "at_risk_for_falls", True),
+        (cleared, "at_risk_for_falls", False),
+    ]
+    # One week shorter and the run that should clear it no longer sees it set: it stays on.
+    assert _flags_sent(weeks, MIN_HISTORY_WEEKS - 1) == [(fell, "at_risk_for_falls", True)]
