@@ -122,6 +122,12 @@ class Ingester:
         self.queue: asyncio.Queue[IngestedEvent | IngestedAck | DeviceConnected] = asyncio.Queue(
             self.config.sink_queue_size
         )
+        # Alarm-capable events reach the sinks through a queue and a task of their own: a
+        # sink that makes routine events wait (one flooding home's full lane) never holds
+        # up another home's panic behind them (docs/adr/0035-urgent-events-in-ingestion.md).
+        self.urgent_queue: asyncio.Queue[IngestedEvent | IngestedAck | DeviceConnected] = (
+            asyncio.Queue(self.config.sink_queue_size)
+        )
         self._topics: dict[str, tuple[str, Channel]] = {}
         self._points: list[Point] = []
         self._point_acks: list[int] = []
@@ -151,7 +157,8 @@ class Ingester:
             ("ingest-points", self._point_writer()),
             ("ingest-events", self._event_writer()),
             ("ingest-presence", self._presence_writer()),
-            ("ingest-sinks", self._sink_worker()),
+            ("ingest-sinks", self._sink_worker(self.queue)),
+            ("ingest-sinks-urgent", self._sink_worker(self.urgent_queue)),
         ):
             self._tasks.append(asyncio.create_task(coro, name=name))
 
@@ -168,6 +175,7 @@ class Ingester:
         await asyncio.gather(*writers, return_exceptions=True)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(10):
+                await self.urgent_queue.join()
                 await self.queue.join()
         for task in others:
             task.cancel()
@@ -448,7 +456,7 @@ class Ingester:
                         self.stats.rejected[RejectReason.DUPLICATE.value] += 1
                         continue
                     # Blocks when the sinks fall behind: that is the back-pressure.
-                    await self.queue.put(_with_id(event, row_id))
+                    await self._sink_queue(event).put(_with_id(event, row_id))
             if self._stopping and not self._events:
                 return
 
@@ -482,12 +490,20 @@ class Ingester:
             return None
         event = _with_id(event, row_id)
         self.stats.events_stored += 1
-        await self.queue.put(event)
+        await self._sink_queue(event).put(event)
         return event
 
-    async def _sink_worker(self) -> None:
+    def _sink_queue(
+        self, event: IngestedEvent
+    ) -> asyncio.Queue[IngestedEvent | IngestedAck | DeviceConnected]:
+        urgent = event_type(event.body) in ALARM_EVENT_TYPES
+        return self.urgent_queue if urgent else self.queue
+
+    async def _sink_worker(
+        self, queue: asyncio.Queue[IngestedEvent | IngestedAck | DeviceConnected]
+    ) -> None:
         while True:
-            item = await self.queue.get()
+            item = await queue.get()
             try:
                 if isinstance(item, IngestedEvent):
                     for sink in self.sinks:
@@ -502,7 +518,7 @@ class Ingester:
                 self.stats.sink_errors += 1
                 _LOGGER.exception("a sink failed on message %s", item.message_id)
             finally:
-                self.queue.task_done()
+                queue.task_done()
 
     # ---------------------------------------------------------------- views
 
@@ -510,6 +526,7 @@ class Ingester:
         """Counters plus current buffer sizes."""
         view = self.stats.snapshot()
         view["queue_depth"] = self.queue.qsize()
+        view["urgent_queue_depth"] = self.urgent_queue.qsize()
         view["buffered_points"] = len(self._points)
         view["pending_events"] = len(self._events)
         view["devices"] = len(self.registry)
