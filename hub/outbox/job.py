@@ -40,6 +40,7 @@ from hub.outbox.store import enqueue
 from hub.outbox.weekdata import WEEK, last_closed_week, resident_weeks
 from hub.outbox.weekly import DEFAULT_THRESHOLDS, week_events
 from hub.settings import HubSettings
+from integrations.wsocial.events import EventDecodeError, RiskFlag, decode_event
 from teleassist.config import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ _LOGGER = logging.getLogger(__name__)
 # ``falls_window_weeks`` and clears ``weeks_to_clear`` quiet weeks later.
 MIN_HISTORY_WEEKS = DEFAULT_THRESHOLDS.falls_window_weeks + DEFAULT_THRESHOLDS.weeks_to_clear - 1
 DEFAULT_HISTORY_WEEKS = 16
+# A social isolation still on is assessed from before it began, up to this far back.
+MAX_HISTORY_WEEKS = 52
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,47 @@ def closed_week(now: datetime, settings: WeeklyJobSettings) -> date:
     return last_closed_week(now - settings.delay, settings.zone)
 
 
+def _span(first: date, last: date) -> tuple[datetime, datetime]:
+    # Wide enough for local weeks in any time zone and the last night's small hours.
+    return (
+        datetime.combine(first, time(0), tzinfo=UTC) - timedelta(days=2),
+        datetime.combine(last + WEEK, time(0), tzinfo=UTC) + timedelta(days=2),
+    )
+
+
+async def _standing_isolation(session: AsyncSession, residents: Sequence[int]) -> dict[int, date]:
+    """Residents whose last social-isolation flag sent is still on: the week it was set."""
+    latest: dict[int, RiskFlag] = {}
+    rows = await session.execute(
+        select(OutboxRow.resident_id, OutboxRow.payload)
+        .where(
+            OutboxRow.kind == "risk_flag", OutboxRow.resident_id.in_([str(r) for r in residents])
+        )
+        .order_by(OutboxRow.id)
+    )
+    for resident_id, payload in rows:
+        try:
+            event = decode_event(payload)
+        except EventDecodeError:
+            continue
+        if isinstance(event, RiskFlag) and event.risk == "social_isolation":
+            latest[int(resident_id)] = event
+    # ``since`` is the end of the week that set it (the Monday after, 00:00 UTC).
+    return {rid: flag.since.date() - WEEK for rid, flag in latest.items() if flag.active}
+
+
+def _history_start(week_start: date, set_week: date | None, settings: WeeklyJobSettings) -> date:
+    """The first week a resident's run reads: the usual window, or further back for a social
+    isolation still on, so the run sees the contact the resident had BEFORE it (otherwise a
+    long isolation becomes its own baseline and its flag can never clear)."""
+    usual = week_start - WEEK * settings.history_weeks
+    if set_week is None:
+        return usual
+    t = DEFAULT_THRESHOLDS
+    before = set_week - WEEK * (t.weeks_to_set + t.baseline_weeks)
+    return max(min(usual, before), week_start - WEEK * MAX_HISTORY_WEEKS)
+
+
 async def _run_batch(
     session: AsyncSession,
     batch: Sequence[ResidentRow],
@@ -134,15 +178,28 @@ async def _run_batch(
     now: datetime,
 ) -> _Counts:
     counts = _Counts()
-    weeks = [week_start - WEEK * k for k in range(settings.history_weeks, -1, -1)]
-    # Wide enough for local weeks in any time zone and the last night's small hours.
-    start = datetime.combine(weeks[0], time(0), tzinfo=UTC) - timedelta(days=2)
-    end = datetime.combine(week_start + WEEK, time(0), tzinfo=UTC) + timedelta(days=2)
     consenting = [r for r in batch if r.exports_to_social_record]
     counts.no_consent = len(batch) - len(consenting)
-    records = await gather_records(session, consenting, start, end, zone=settings.zone)
+    isolated = await _standing_isolation(session, [r.id for r in consenting])
+    first_week = {
+        r.id: _history_start(week_start, isolated.get(r.id), settings) for r in consenting
+    }
+    usual = week_start - WEEK * settings.history_weeks
+    # One read for the batch; a second, longer one for the few whose isolation is still on.
+    usual_group = [r for r in consenting if first_week[r.id] == usual]
+    longer = [r for r in consenting if first_week[r.id] < usual]
+    records = await gather_records(
+        session, usual_group, *_span(usual, week_start), zone=settings.zone
+    )
+    if longer:
+        earliest = min(first_week[r.id] for r in longer)
+        records |= await gather_records(
+            session, longer, *_span(earliest, week_start), zone=settings.zone
+        )
     planned = []
     for resident in consenting:
+        first = first_week[resident.id]
+        weeks = [first + WEEK * k for k in range((week_start - first) // WEEK + 1)]
         inputs = resident_weeks(records[resident.id], weeks)
         if not inputs or inputs[-1].week_start != week_start:
             counts.not_monitored += 1

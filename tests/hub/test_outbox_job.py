@@ -40,6 +40,7 @@ from integrations.wsocial.mapping import to_resources, transaction_bundle
 from teleassist.cli import main
 from teleassist.config import ConfigError
 from tests.hub.weekly_seed import (
+    ALONE,
     FIRST_WEEK,
     MADRID,
     STEADY,
@@ -196,6 +197,32 @@ async def test_no_activity_summary_without_activity_sensors(
     run = await run_week(sessions, LAST_WEEK, SETTINGS, NOW)
     assert run.assessed == 1
     assert set(await outbox(sessions)) == {f"checkins-{tablet_only.id}-20261123"}
+
+
+async def test_a_long_isolation_keeps_its_flag_and_clears_it_when_contact_returns(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Ten usual weeks, twenty without any contact (far longer than the 6-week history of
+    # these settings), then contact again.
+    first = date(2026, 1, 5)
+    lives = [STEADY] * 10 + [ALONE] * 20 + [STEADY] * 2
+    async with sessions() as session:
+        resident = await add_resident(session, "alone", lives, first_week=first)
+        await session.commit()
+    for index in range(3, len(lives)):
+        await run_week(sessions, first + timedelta(weeks=index), SETTINGS, NOW)
+    flags = [
+        (e.since, e.active, e.until)
+        for e in (await outbox(sessions)).values()
+        if isinstance(e, RiskFlag) and e.risk == "social_isolation"
+    ]
+    set_at = datetime.combine(first + timedelta(weeks=12), datetime.min.time(), tzinfo=UTC)
+    cleared_at = datetime.combine(first + timedelta(weeks=32), datetime.min.time(), tzinfo=UTC)
+    assert sorted(flags, key=lambda f: f[1], reverse=True) == [
+        (set_at, True, None),  # the second week without contact (week 11) ends
+        (set_at, False, cleared_at),  # the second week with contact again (week 31) ends
+    ]
+    assert {e.resident_id for e in (await outbox(sessions)).values()} == {str(resident.id)}
 
 
 async def test_missed_weeks_are_caught_up_once(

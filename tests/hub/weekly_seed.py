@@ -55,6 +55,7 @@ class Week:
 
 STEADY = Week()
 WITHDRAWN = Week(active_hours=4, check_ins=3, messages=0, calls=0, group_posts=0)
+ALONE = Week(messages=0, calls=0, group_posts=0)
 
 
 async def add_resident(
@@ -66,8 +67,9 @@ async def add_resident(
     lives_alone: bool = False,
     group: Group | None = None,
     sensors: bool = True,
+    first_week: date = FIRST_WEEK,
 ) -> Resident:
-    """A resident registered before ``FIRST_WEEK`` whose weeks went as ``weeks`` say."""
+    """A resident registered before ``first_week`` whose weeks went as ``weeks`` say."""
     home = Home(address=f"Carrer {name} 1", abss_area="ABSS-BCN-01")
     session.add(home)
     await session.flush()
@@ -76,7 +78,7 @@ async def add_resident(
         name=name,
         lives_alone=lives_alone,
         consent={"wsocial_export": consent, "share_with_family": True},
-        created_at=local(FIRST_WEEK - timedelta(days=1), 12),
+        created_at=local(first_week - timedelta(days=1), 12),
     )
     relative = User(username=f"relative-{name}", password_hash="x", role="family")
     session.add_all([resident, relative])
@@ -88,7 +90,7 @@ async def add_resident(
     )
     session.add_all([motion, bed, tablet] if sensors else [tablet])
     plan = CarePlan(str(resident.id), check_in=CheckInSettings(enabled=True, deadlines=(time(11),)))
-    await save_plan(session, plan, EscalationPolicy(), local(FIRST_WEEK, 0))
+    await save_plan(session, plan, EscalationPolicy(), local(first_week, 0))
     chat = Conversation(kind="direct", direct_key=f"r:{resident.id}|u:{relative.id}")
     session.add(chat)
     await session.flush()
@@ -118,7 +120,7 @@ async def add_resident(
         )
 
     for index, week in enumerate(weeks):
-        monday = FIRST_WEEK + timedelta(weeks=index)
+        monday = first_week + timedelta(weeks=index)
         for offset in range(7):
             day = monday + timedelta(days=offset)
             if sensors:
