@@ -40,7 +40,7 @@ from hub.outbox.store import enqueue
 from hub.outbox.weekdata import WEEK, last_closed_week, resident_weeks
 from hub.outbox.weekly import DEFAULT_THRESHOLDS, week_events
 from hub.settings import HubSettings
-from integrations.wsocial.events import EventDecodeError, RiskFlag, decode_event
+from integrations.wsocial.events import EventDecodeError, RiskFlag, RiskKind, decode_event
 from teleassist.config import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
@@ -137,9 +137,11 @@ def _span(first: date, last: date) -> tuple[datetime, datetime]:
     )
 
 
-async def _standing_isolation(session: AsyncSession, residents: Sequence[int]) -> dict[int, date]:
-    """Residents whose last social-isolation flag sent is still on: the week it was set."""
-    latest: dict[int, RiskFlag] = {}
+async def _flags_sent(
+    session: AsyncSession, residents: Sequence[int]
+) -> dict[int, dict[RiskKind, RiskFlag]]:
+    """The last flag sent of each resident and risk (one query for the batch)."""
+    latest: dict[int, dict[RiskKind, RiskFlag]] = {}
     rows = await session.execute(
         select(OutboxRow.resident_id, OutboxRow.payload)
         .where(
@@ -152,10 +154,15 @@ async def _standing_isolation(session: AsyncSession, residents: Sequence[int]) -
             event = decode_event(payload)
         except EventDecodeError:
             continue
-        if isinstance(event, RiskFlag) and event.risk == "social_isolation":
-            latest[int(resident_id)] = event
-    # ``since`` is the end of the week that set it (the Monday after, 00:00 UTC).
-    return {rid: flag.since.date() - WEEK for rid, flag in latest.items() if flag.active}
+        if isinstance(event, RiskFlag):
+            latest.setdefault(int(resident_id), {})[event.risk] = event
+    return latest
+
+
+def _isolation_set_week(flags: dict[RiskKind, RiskFlag]) -> date | None:
+    """The week that set a social-isolation flag still on (``since`` is that week's end)."""
+    flag = flags.get("social_isolation")
+    return flag.since.date() - WEEK if flag is not None and flag.active else None
 
 
 def _history_start(week_start: date, set_week: date | None, settings: WeeklyJobSettings) -> date:
@@ -180,9 +187,10 @@ async def _run_batch(
     counts = _Counts()
     consenting = [r for r in batch if r.exports_to_social_record]
     counts.no_consent = len(batch) - len(consenting)
-    isolated = await _standing_isolation(session, [r.id for r in consenting])
+    sent = await _flags_sent(session, [r.id for r in consenting])
     first_week = {
-        r.id: _history_start(week_start, isolated.get(r.id), settings) for r in consenting
+        r.id: _history_start(week_start, _isolation_set_week(sent.get(r.id, {})), settings)
+        for r in consenting
     }
     usual = week_start - WEEK * settings.history_weeks
     # One read for the batch; a second, longer one for the few whose isolation is still on.
@@ -210,6 +218,7 @@ async def _run_batch(
             inputs,
             lives_alone=resident.lives_alone,
             activity_sensors=records[resident.id].activity_sensors,
+            flags_sent=sent.get(resident.id, {}),
         )
     if planned:
         existing = set(

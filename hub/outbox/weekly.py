@@ -10,13 +10,19 @@ same week enqueues nothing new.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.outbox.store import enqueue
-from integrations.wsocial.events import ActivitySummary, AnySocialEvent, CheckInSummary
+from integrations.wsocial.events import (
+    ActivitySummary,
+    AnySocialEvent,
+    CheckInSummary,
+    RiskFlag,
+    RiskKind,
+)
 from integrations.wsocial.signals import Thresholds, WeeklyInputs, assess_resident
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -29,10 +35,15 @@ def week_events(
     lives_alone: bool,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     activity_sensors: bool = True,
+    flags_sent: Mapping[RiskKind, RiskFlag] | None = None,
 ) -> list[tuple[str, AnySocialEvent]]:
     """(event id, event) for the LAST of ``weeks`` (the earlier ones are its baseline).
 
     Without ``activity_sensors`` (no motion, door or bed sensor) there is no activity summary.
+    ``flags_sent`` is the last flag the social record got for each risk; a flag standing at the
+    end of ``weeks``, set in an earlier week and never sent (the job's first run for this
+    resident, or set after the last one sent was cleared) is sent too, with the id its own week
+    would have given it.
     """
     if not weeks:
         return []
@@ -74,6 +85,19 @@ def week_events(
     events += [
         (f"flag-{f.risk}-{'on' if f.active else 'off'}-{tag}", f) for f in result.flag_changes
     ]
+    if flags_sent is not None:
+        changed = {f.risk for f in result.flag_changes}
+        for risk, since in assessment.active_flags.items():
+            last = flags_sent.get(risk)
+            if risk in changed:
+                continue
+            if last is not None and (last.active or last.until is None or since <= last.until):
+                continue  # the record has it on, or cleared after this setting
+            set_week = since.date() - timedelta(days=7)  # ``since`` is that week's end
+            flag = RiskFlag(
+                resident_id=resident_id, occurred_at=since, risk=risk, active=True, since=since
+            )
+            events.append((f"flag-{risk}-on-{resident_id}-{set_week:%Y%m%d}", flag))
     return [(event_id[:64], event) for event_id, event in events]
 
 

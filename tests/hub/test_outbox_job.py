@@ -157,7 +157,10 @@ async def test_a_withdrawing_resident_is_flagged_a_steady_one_is_not(
         for e in events.values()
         if isinstance(e, RiskFlag) and e.resident_id == withdrawn
     }
-    assert flags == {"social_isolation": True, "at_risk_for_falls": True}
+    assert flags == {"social_isolation": True, "at_risk_for_falls": True, "lives_alone": True}
+    # Lives alone stood from the first week of the run's history: sent on this first run.
+    first_seen = LAST_WEEK - timedelta(weeks=SETTINGS.history_weeks)
+    assert f"flag-lives_alone-on-{withdrawn}-{first_seen:%Y%m%d}" in events
     activity = events[f"activity-{withdrawn}-20261123"]
     assert isinstance(activity, ActivitySummary)
     assert (activity.active_hours_per_day, activity.alarms) == (5.0, 1)
@@ -172,7 +175,7 @@ async def test_a_withdrawing_resident_is_flagged_a_steady_one_is_not(
     async with sessions() as session:
         visor = await load_visor(session, people["withdrawn"])
         quiet = await load_visor(session, people["steady"])
-    assert {f.risk for f in visor.flags} == {"social_isolation", "at_risk_for_falls"}
+    assert {f.risk for f in visor.flags} == {"social_isolation", "at_risk_for_falls", "lives_alone"}
     assert "social_isolation" in {s.risk for s in visor.signals}
     assert visor.check_ins[-1].done == 3
     assert (quiet.flags, quiet.signals) == ((), ())
@@ -223,6 +226,26 @@ async def test_a_long_isolation_keeps_its_flag_and_clears_it_when_contact_return
         (set_at, False, cleared_at),  # the second week with contact again (week 31) ends
     ]
     assert {e.resident_id for e in (await outbox(sessions)).values()} == {str(resident.id)}
+
+
+async def test_the_first_run_sends_the_flags_already_standing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Alone for four weeks before the job first runs: the isolation was confirmed in the
+    # second of them; the record gets that flag now, under the id of the week that set it.
+    async with sessions() as session:
+        resident = await add_resident(session, "quiet", [STEADY] * 4 + [ALONE] * 4)
+        await session.commit()
+    await run_week(sessions, LAST_WEEK, SETTINGS, NOW)
+    set_week = FIRST_WEEK + timedelta(weeks=5)
+    flags = {i: e for i, e in (await outbox(sessions)).items() if isinstance(e, RiskFlag)}
+    assert set(flags) == {f"flag-social_isolation-on-{resident.id}-{set_week:%Y%m%d}"}
+    (flag,) = flags.values()
+    assert flag.active
+    assert flag.since == datetime.combine(set_week + timedelta(weeks=1), datetime.min.time(), UTC)
+    # Later runs know the record has it: nothing again.
+    again = await run_week(sessions, LAST_WEEK, SETTINGS, NOW)
+    assert again.events == 0
 
 
 async def test_missed_weeks_are_caught_up_once(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,7 +13,7 @@ from hub.db import make_engine, make_sessionmaker
 from hub.outbox import SqlOutboxStore
 from hub.outbox.job import DEFAULT_HISTORY_WEEKS, MIN_HISTORY_WEEKS
 from hub.outbox.weekly import enqueue_week, week_events
-from integrations.wsocial.events import RiskFlag
+from integrations.wsocial.events import RiskFlag, RiskKind
 from integrations.wsocial.signals import WeeklyInputs
 
 FIRST = date(2026, 6, 1)
@@ -90,3 +90,44 @@ def test_the_default_history_lets_a_falls_flag_clear() -> None:
     ]
     # One week shorter and the run that should clear it no longer sees it set: it stays on.
     assert _flags_sent(weeks, MIN_HISTORY_WEEKS - 1) == [(fell, "at_risk_for_falls", True)]
+
+
+def test_a_standing_flag_never_sent_is_sent_with_the_id_of_its_week() -> None:
+    weeks = [_week(i) for i in range(6)]
+    weeks += [_week(6 + i, messages=0, calls=0, group_sessions=0) for i in range(4)]
+    set_week = FIRST + timedelta(weeks=7)  # the second quiet week confirms it
+    since = datetime.combine(set_week + timedelta(weeks=1), time(0), tzinfo=UTC)
+    flag_id = f"flag-social_isolation-on-9-{set_week:%Y%m%d}"
+
+    def flags(sent: dict[RiskKind, RiskFlag] | None) -> dict[str, RiskFlag]:
+        return {
+            i: e
+            for i, e in week_events("9", weeks, lives_alone=False, flags_sent=sent)
+            if isinstance(e, RiskFlag)
+        }
+
+    assert flags(None) == {}  # the caller does not know: only this week's changes
+    (sent,) = flags({}).items()
+    assert sent[0] == flag_id
+    assert (sent[1].active, sent[1].since) == (True, since)
+    on = sent[1]
+    assert flags({"social_isolation": on}) == {}
+    earlier = since - timedelta(weeks=10)
+    cleared_before = RiskFlag(
+        resident_id="9",
+        occurred_at=since,
+        risk="social_isolation",
+        active=False,
+        since=earlier,
+        until=earlier + timedelta(weeks=2),
+    )
+    assert set(flags({"social_isolation": cleared_before})) == {flag_id}
+    cleared_after = RiskFlag(
+        resident_id="9",
+        occurred_at=since,
+        risk="social_isolation",
+        active=False,
+        since=since,
+        until=since + timedelta(weeks=1),
+    )
+    assert flags({"social_isolation": cleared_after}) == {}
