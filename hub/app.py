@@ -23,6 +23,7 @@ from hub.appkeys import (
     EVENT_SINKS,
     KEYSAFE,
     MQTT,
+    RESIDENT_LISTENERS,
     SESSIONMAKER,
     SETTINGS,
     TIMESERIES,
@@ -107,6 +108,7 @@ def create_app(
     app[EVENT_SINKS] = []
     app[ACK_LISTENERS] = []
     app[CONNECT_LISTENERS] = []
+    app[RESIDENT_LISTENERS] = []
     if mqtt is not None:
         app[MQTT] = mqtt
     app.cleanup_ctx.append(_database_ctx)

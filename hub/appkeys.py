@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -25,3 +27,13 @@ EVENT_SINKS = web.AppKey("event_sinks", list[EventSink])
 ACK_LISTENERS = web.AppKey("ack_listeners", list[AckListener])
 # Told when a device (re)connects (its Status online/connected), e.g. to send it settings.
 CONNECT_LISTENERS = web.AppKey("connect_listeners", list[ConnectListener])
+# Told (after the commit) when what the hub knows of a resident changed: care plan,
+# contacts, language, service state. ``await resident_changed(app, rid)`` calls them.
+ResidentListener = Callable[[int], Awaitable[None]]
+RESIDENT_LISTENERS = web.AppKey("resident_listeners", list[ResidentListener])
+
+
+async def resident_changed(app: web.Application, resident_id: int) -> None:
+    """Tell every listener that resident ``resident_id`` changed (errors are theirs)."""
+    for listener in app.get(RESIDENT_LISTENERS, []):
+        await listener(resident_id)

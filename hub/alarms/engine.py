@@ -281,6 +281,26 @@ class AlarmEngine:
             loaded += 1
         return loaded
 
+    async def reload_plan(self, resident_id: str, home_id: str) -> None:
+        """Apply a changed care plan, contact list or language to the resident now.
+
+        The rule state is written with its next deadline under the new plan, so a timer
+        the change creates (a check-in deadline switched on) is scheduled even if the
+        resident's devices send nothing.
+        """
+        async with self._lock(home_id):
+            now = self._clock()
+            async with self._sessionmaker() as session:
+                plan, policy = await store.load_plan(session, resident_id)
+                cached = self._cache.get(resident_id)
+                if cached is None:
+                    cached = await self._load(session, resident_id, home_id, now)
+                cached.plan, cached.policy = plan, policy
+                await self._write(session, cached, now)
+                await session.commit()
+                cached.dirty = False
+        self.wakeup.set()
+
     async def _load(
         self, session: AsyncSession, resident_id: str, home_id: str, at: datetime
     ) -> _Cached:

@@ -49,9 +49,10 @@ from hub.alarms.live import AlarmLive
 from hub.alarms.settings import AlarmSettings
 from hub.alarms.sink import AlarmSink, replay_unprocessed
 from hub.alarms.views import alarm_view
-from hub.appkeys import CLOCK, CONNECT_LISTENERS, EVENT_SINKS, SESSIONMAKER
+from hub.appkeys import CLOCK, CONNECT_LISTENERS, EVENT_SINKS, RESIDENT_LISTENERS, SESSIONMAKER
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
+from hub.db.models import Resident
 from hub.http import ApiError, read_json_object
 from hub.ingest.app import MQTT_CLIENT
 from teleassist.config import load_config
@@ -446,6 +447,17 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
         engine = AlarmEngine(app[SESSIONMAKER], app[CLOCK], AlarmLive(), effects)
         app[ALARM_EFFECTS] = effects
         app[ALARM_ENGINE] = engine
+
+        async def plan_changed(resident_id: int) -> None:
+            try:
+                async with app[SESSIONMAKER]() as session:
+                    resident = await session.get(Resident, resident_id)
+                if resident is not None:
+                    await engine.reload_plan(str(resident_id), str(resident.home_id))
+            except Exception:  # the next load of this resident takes the change anyway
+                _LOGGER.exception("applying resident %s's new plan failed", resident_id)
+
+        app[RESIDENT_LISTENERS].append(plan_changed)
         # Events stored but not applied when the hub last stopped (or died) go first.
         await replay_unprocessed(engine, app[SESSIONMAKER], app[CLOCK]())
         sink = app[ALARM_SINK]

@@ -18,6 +18,7 @@ from hub.alarms.models import (
     ProcessedEventRow,
     RuleStateRow,
 )
+from hub.alarms.plans import known_residents, plans_for, rule_plan
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -272,9 +273,10 @@ async def forget_processed(session: AsyncSession, older_than: datetime) -> None:
 async def load_rule_inputs(
     session: AsyncSession, resident_ids: Collection[str]
 ) -> dict[str, tuple[CarePlan, EscalationPolicy, ResidentState | None]]:
-    """Plans, policies and stored states of many residents in two queries (defaults when absent)."""
+    """Plans, policies and stored states of many residents in a few queries (see
+    :mod:`hub.alarms.plans` for where a plan comes from)."""
     ids = list(resident_ids)
-    plans = {
+    stored = {
         row.resident_id: (plan_from_json(row.plan), policy_from_json(row.policy))
         for row in await session.scalars(
             select(CarePlanRow).where(CarePlanRow.resident_id.in_(ids))
@@ -286,11 +288,8 @@ async def load_rule_inputs(
             select(RuleStateRow).where(RuleStateRow.resident_id.in_(ids))
         )
     }
-    found: dict[str, tuple[CarePlan, EscalationPolicy, ResidentState | None]] = {}
-    for rid in ids:
-        plan, policy = plans.get(rid) or (CarePlan(rid), EscalationPolicy())
-        found[rid] = (plan, policy, states.get(rid))
-    return found
+    plans = plans_for(ids, await known_residents(session, ids), stored)
+    return {rid: (*plans[rid], states.get(rid)) for rid in ids}
 
 
 async def processed_among(session: AsyncSession, message_ids: Collection[str]) -> set[str]:
@@ -305,11 +304,11 @@ async def processed_among(session: AsyncSession, message_ids: Collection[str]) -
 
 
 async def load_plan(session: AsyncSession, resident_id: str) -> tuple[CarePlan, EscalationPolicy]:
-    """The resident's care plan and escalation policy (the service defaults if none)."""
-    row = await session.get(CarePlanRow, resident_id)
-    if row is None:
-        return CarePlan(resident_id), EscalationPolicy()
-    return plan_from_json(row.plan), policy_from_json(row.policy)
+    """The resident's care plan and escalation policy (see :mod:`hub.alarms.plans`)."""
+    row = await session.get(CarePlanRow, resident_id, populate_existing=True)
+    stored = (plan_from_json(row.plan), policy_from_json(row.policy)) if row else None
+    known = await known_residents(session, [resident_id])
+    return rule_plan(resident_id, known.get(resident_id), stored)
 
 
 async def save_plan(

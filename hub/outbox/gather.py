@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import BigInteger, ColumnElement, Integer, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts import CarePlan, EscalationPolicy
 from alerts.codec import plan_from_json
 from alerts.errors import CarePlanError
 from alerts.model import TECHNICAL_RULES, RuleKind
 from hub.alarms.models import AlarmRow, CarePlanRow
+from hub.alarms.plans import known_residents, plans_for
 from hub.db.models import Device, Resident, StoredEvent
 from hub.family.models import (
     AgendaItem,
@@ -125,16 +127,19 @@ async def _services(session: AsyncSession, ids: Sequence[int]) -> dict[int, Serv
 
 
 async def _plans(session: AsyncSession, records: dict[int, ResidentRecords]) -> None:
+    # The same plans the alarm engine applies (hub/alarms/plans.py): the check-ins counted
+    # here are the ones whose absence raises an alarm.
+    ids = [str(i) for i in records]
+    stored: dict[str, tuple[CarePlan, EscalationPolicy]] = {}
     for resident_id, data in await session.execute(
-        select(CarePlanRow.resident_id, CarePlanRow.plan).where(
-            CarePlanRow.resident_id.in_([str(i) for i in records])
-        )
+        select(CarePlanRow.resident_id, CarePlanRow.plan).where(CarePlanRow.resident_id.in_(ids))
     ):
         try:
-            plan = plan_from_json(data)
+            stored[resident_id] = (plan_from_json(data), EscalationPolicy())
         except (CarePlanError, ValueError, TypeError, KeyError):
             _LOGGER.warning("care plan of resident %s cannot be read; defaults used", resident_id)
-            continue
+    plans = plans_for(ids, await known_residents(session, ids), stored)
+    for resident_id, (plan, _) in plans.items():
         target = records.get(int(resident_id))
         if target is not None:
             target.zone, target.night, target.check_in = plan.tz, plan.night.window, plan.check_in

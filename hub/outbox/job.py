@@ -355,7 +355,10 @@ async def _only_one_worker(sessions: async_sessionmaker[AsyncSession]) -> AsyncI
             yield got
         finally:
             if got:
-                await connection.scalar(select(func.pg_advisory_unlock(_LOCK_KEY)))
+                # If the connection broke (or the hub is stopping), the lock went with it;
+                # an error here must not replace the one (or the cancellation) in flight.
+                with contextlib.suppress(Exception):
+                    await connection.scalar(select(func.pg_advisory_unlock(_LOCK_KEY)))
 
 
 class WeeklyJob:
@@ -400,6 +403,9 @@ class WeeklyJob:
             try:
                 await self.run_due()
             except Exception:  # a database hiccup must not end the schedule
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the hub is stopping: an error met on the way out is not a retry
                 _LOGGER.exception(
                     "weekly signals failed; retrying in %.0f s", self.settings.check_s
                 )
@@ -418,8 +424,9 @@ async def _job_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Bounded: a pass stuck on a dead database must not hold up the hub's shutdown.
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+            await asyncio.wait_for(task, timeout=10)
 
 
 def setup(app: web.Application) -> None:

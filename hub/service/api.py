@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER
+from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, resident_changed
 from hub.auth import Role, current_user, requires
 from hub.http import ApiError, read_json_object
 from hub.registry.app import BROKER_SYNC
@@ -347,6 +347,10 @@ async def _on_service(request: web.Request, action: Action) -> web.Response:
         body = service_json(row, now)
         if result is not None:
             body["result"] = result
+        resident_id = row.resident_id
+    if resident_id is not None:
+        # Plan, contacts or state may have changed: the alarm rules take it now.
+        await resident_changed(request.app, resident_id)
     return web.json_response(body)
 
 
@@ -645,6 +649,9 @@ async def _on_order(
         # Whatever was done, the hub checks what it has heard from the devices.
         await installation.confirm(session, order, service, now=now)
         body = await order_json(session, order, service, now)
+        resident_id = service.resident_id
+    if resident_id is not None:  # devices, tablet or the service's state changed
+        await resident_changed(request.app, resident_id)
     body.update(extra or {})
     return web.json_response(body)
 

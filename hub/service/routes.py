@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 
 import msgspec
 from aiohttp import web
+from sqlalchemy import select
 
-from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.appkeys import CLOCK, SESSIONMAKER, resident_changed
 from hub.registry.pairing_routes import on_tablet_paired
 from hub.service import api, pages
 from hub.service.installation import confirm_installations, link_paired_tablet
+from hub.service.models import ServiceRow
 from hub.service.queries import apply_retention
 from teleassist.config import load_config
 
@@ -40,13 +42,26 @@ async def sweep_once(app: web.Application) -> list[str]:
         return await confirm_installations(session, app[CLOCK]())
 
 
+async def _tell_activated(app: web.Application, references: list[str]) -> None:
+    # The alarm rules switch the daily check-in on for a service that became active.
+    async with app[SESSIONMAKER]() as session:
+        residents = await session.scalars(
+            select(ServiceRow.resident_id).where(ServiceRow.reference.in_(references))
+        )
+        ids = [r for r in residents if r is not None]
+    for resident_id in ids:
+        await resident_changed(app, resident_id)
+
+
 async def _sweep(app: web.Application) -> None:
     settings = app[SERVICE_SETTINGS]
     loop = asyncio.get_running_loop()
     next_retention = loop.time()
     while True:
         try:
-            await sweep_once(app)
+            activated = await sweep_once(app)
+            if activated:
+                await _tell_activated(app, activated)
             if loop.time() >= next_retention:
                 async with app[SESSIONMAKER]() as session, session.begin():
                     await apply_retention(session, app[CLOCK]())

@@ -410,3 +410,30 @@ async def test_a_pass_is_skipped_while_another_worker_holds_the_job(
         assert [run.week_start for run in await job.run_due()] == [LAST_WEEK]
     finally:
         await engine.dispose()
+
+
+async def test_a_stopping_hub_stops_the_job_even_if_the_pass_fails_on_the_way_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancelled mid-pass, the pass's clean-up may fail (its connection is gone): that is
+    not a failure to retry in ``check_s`` seconds, the task must end (it once held up a
+    hub's shutdown for the whole retry interval)."""
+    started = asyncio.Event()
+
+    async def stuck_pass(self: WeeklyJob) -> list[Any]:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("connection is closed") from None
+        return []
+
+    monkeypatch.setattr(WeeklyJob, "run_due", stuck_pass)
+    job = WeeklyJob(None, SETTINGS, ManualClock(NOW))  # type: ignore[arg-type]
+    task = asyncio.create_task(job.run())
+    await started.wait()
+    task.cancel()
+    with pytest.raises((asyncio.CancelledError, RuntimeError)):
+        await asyncio.wait_for(task, timeout=30)
+    assert task.done()
+    assert not job.passed.is_set()  # it did not go round to sleep and retry

@@ -180,6 +180,8 @@ async def test_application_to_active_service(
     # The tablet pairs itself with the one-time setup code the page shows the installer
     # (typed on its digit pad; here its HTTP call); the page then shows it on its line.
     await inst.click("#wo-setup-code-issue")
+    # The code arrives from the hub after the click: wait for it, do not read at once.
+    await expect(inst.locator("#wo-setup-code-value")).to_have_text(re.compile(r"\s*\d{8}\s*"))
     code = (await inst.locator("#wo-setup-code-value").text_content() or "").strip()
     assert re.fullmatch(r"\d{8}", code), code
     async with (

@@ -1,0 +1,154 @@
+"""Where the alarm rules' plan comes from: the service's care plan, the resident's language
+and contact list, unless the engine has a plan of its own; a change through the service
+API reaches the running engine at once."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alerts import CarePlan, EscalationPolicy, RuleKind
+from alerts.alarm import EscalationTarget
+from alerts.escalation import Contact
+from hub.alarms import store
+from hub.alarms.plans import KnownResident, ServiceSettings, contact_of, rule_plan
+from hub.alarms.routes import ALARM_ENGINE
+from hub.app import SESSIONMAKER
+from hub.auth import Role
+from hub.clock import ManualClock
+from hub.db.models import Contact as ContactRow
+from tests.service.helpers import Client, install, post, submit
+
+MARTA = Contact("contact-1", "Marta", EscalationTarget.KEY_HOLDER, phone="600", auto_notify=True)
+
+
+def _known(*, tablet: bool = True, live: bool = True) -> KnownResident:
+    return KnownResident("es", ServiceSettings(time(9, 30), tablet, live), (MARTA,))
+
+
+def test_a_running_service_with_a_tablet_switches_the_daily_check_in_on() -> None:
+    plan, policy = rule_plan("7", _known(), None)
+    assert plan.language == "es"
+    assert plan.check_in.enabled
+    assert plan.check_in.deadlines == (time(9, 30),)
+    assert policy.contacts == (MARTA,)
+
+
+def test_no_tablet_or_not_installed_yet_means_no_check_in_alarm() -> None:
+    assert not rule_plan("7", _known(tablet=False), None)[0].check_in.enabled
+    assert not rule_plan("7", _known(live=False), None)[0].check_in.enabled
+
+
+def test_an_engine_plan_of_its_own_wins_but_gets_the_contacts_if_it_has_none() -> None:
+    own = CarePlan("7", language="en")
+    plan, policy = rule_plan("7", _known(), (own, EscalationPolicy()))
+    assert plan is own
+    assert policy.contacts == (MARTA,)
+    listed = Contact("c9", "Joan", EscalationTarget.FAMILY)
+    _, kept = rule_plan("7", _known(), (own, EscalationPolicy(contacts=(listed,))))
+    assert kept.contacts == (listed,)
+
+
+def test_unknown_residents_get_the_service_defaults() -> None:
+    plan, policy = rule_plan("home-4", None, None)
+    assert plan == CarePlan("home-4")
+    assert policy == EscalationPolicy()
+
+
+def test_contacts_from_the_contact_list() -> None:
+    key = ContactRow(
+        id=3, name="Marta", phone="600111222", email="", relationship_="filla",
+        is_key_holder=True, priority=1, language="ca",
+    )  # fmt: skip
+    neighbour = ContactRow(
+        id=4, name="Pere", phone="600", email="p@example.org", relationship_="veí",
+        is_key_holder=False, priority=2, language="xx",
+    )  # fmt: skip
+    unreachable = ContactRow(
+        id=5, name="Joan", phone="", email="", relationship_="fill",
+        is_key_holder=False, priority=3, language="es",
+    )  # fmt: skip
+    first, second, third = (contact_of(c) for c in (key, neighbour, unreachable))
+    assert (first.relation, first.has_key, first.auto_notify) == (
+        EscalationTarget.KEY_HOLDER,
+        True,
+        True,
+    )
+    assert first.channels == ("sms",)
+    # A neighbour volunteer is called by the operator, not woken by the system.
+    assert (second.relation, second.auto_notify, second.language) == (
+        EscalationTarget.NEIGHBOUR,
+        False,
+        "ca",
+    )
+    assert second.channels == ("email", "sms")
+    assert (third.relation, third.auto_notify) == (EscalationTarget.FAMILY, False)
+
+
+async def test_service_changes_reach_the_running_engine(
+    hub_client: Client, auth_headers: Any
+) -> None:
+    coordinator = await auth_headers(Role.COORDINATOR)
+    reference, _ = await submit(hub_client)
+    assessed = await post(
+        hub_client,
+        f"/api/service/referrals/{reference}/assess",
+        coordinator,
+        {"care_level": "basic", "abss_area": "BCN-03", "confirm_new_person": True},
+    )
+    resident_id = str(assessed["resident_id"])
+    app = hub_client.server.app
+    engine = app[ALARM_ENGINE]
+    # Assessed, not installed: the contacts are known, the check-in is not live yet.
+    cached = engine._cache[resident_id]
+    assert not cached.plan.check_in.enabled
+    [marta] = cached.policy.contacts
+    assert (marta.name, marta.relation, marta.auto_notify) == (
+        "Marta Puig",
+        EscalationTarget.KEY_HOLDER,
+        True,
+    )
+    await post(
+        hub_client,
+        f"/api/service/referrals/{reference}/care-plan",
+        coordinator,
+        {"check_in_deadline": "09:45"},
+    )
+    assert engine._cache[resident_id].plan.check_in.deadlines == (time(9, 45),)
+    # The rule state is stored, so the scheduler sees the resident's timers.
+    async with app[SESSIONMAKER]() as session:
+        assert await store.load_state(session, resident_id) is not None
+        plan, _ = await store.load_plan(session, resident_id)
+    assert plan.check_in.deadlines == (time(9, 45),)
+
+
+async def test_once_installed_a_missed_check_in_raises_an_alarm_at_the_deadline(
+    hub_client: Client,
+    hub_sessionmaker: Any,
+    hub_clock: ManualClock,
+    auth_headers: Any,
+) -> None:
+    coordinator = await auth_headers(Role.COORDINATOR)
+    installer = await auth_headers(Role.INSTALLER)
+    reference, _ = await submit(hub_client)
+    order_id = await install(
+        hub_client, hub_sessionmaker, coordinator, installer, reference, hub_clock()
+    )
+    detail = await post(hub_client, f"/api/service/work-orders/{order_id}/confirm", installer)
+    assert detail["service_state"] == "active"
+    resident_id = str(detail["resident_id"])
+    engine = hub_client.server.app[ALARM_ENGINE]
+    plan = engine._cache[resident_id].plan
+    assert plan.check_in.enabled
+    assert plan.check_in.deadlines == (time(12, 0),)  # the basic level's default
+    # Nobody presses "I'm OK": at the next noon in Barcelona the missed check-in is an alarm.
+    local = hub_clock().astimezone(ZoneInfo("Europe/Madrid"))
+    noon = local.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon <= local:
+        noon += timedelta(days=1)
+    hub_clock.advance(noon - local + timedelta(minutes=1))
+    await engine.run_due()
+    async with hub_sessionmaker() as session:
+        alarms = await store.list_alarms(session, status="open", category=None, limit=10)
+    assert [(a.rule, a.resident_id) for a in alarms] == [(RuleKind.MISSED_CHECK_IN, resident_id)]
