@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 import zlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgspec
@@ -97,14 +98,18 @@ class AlarmSink:
     on a busy event loop and database, the panic gets them first.
     """
 
-    def __init__(self, workers: int = WORKERS) -> None:
+    def __init__(
+        self, workers: int = WORKERS, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.engine: AlarmEngine | None = None
+        self._monotonic = monotonic
         self.urgent: asyncio.Queue[HomeEvent] = asyncio.Queue(QUEUE_SIZE)
         self.lanes: list[asyncio.Queue[HomeEvent]] = [
             asyncio.Queue(max(1, QUEUE_SIZE // workers)) for _ in range(workers)
         ]
         self._urgent_items = asyncio.Semaphore(0)
         self._urgent_busy = 0
+        self._urgent_since = 0.0  # when the latest urgent event started
         self._calm = asyncio.Event()
         self._calm.set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -160,6 +165,7 @@ class AlarmSink:
                 await slots.acquire()
                 item = self.urgent.get_nowait()
                 self._urgent_busy += 1
+                self._urgent_since = self._monotonic()
                 self._calm.clear()
                 task = asyncio.create_task(self._handle_urgent(item, slots))
                 running.add(task)
@@ -190,10 +196,14 @@ class AlarmSink:
                 await self._handle(item)
 
     async def _yield_to_urgent(self) -> None:
-        # Bounded, so a storm of urgent events (a faulty pendant) slows routine work
-        # without stopping it.
+        # Only for URGENT_YIELD_S after the latest urgent event started: a storm of urgent
+        # events (a faulty pendant) slows routine work without stopping it, and one stuck
+        # urgent event (its home's lock held) does not slow every routine event after it.
+        left = URGENT_YIELD_S - (self._monotonic() - self._urgent_since)
+        if self._calm.is_set() or left <= 0:
+            return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._calm.wait(), URGENT_YIELD_S)
+            await asyncio.wait_for(self._calm.wait(), left)
 
     async def _prefetch(self, batch: list[HomeEvent]) -> None:
         if self.engine is None or len(batch) < 2:

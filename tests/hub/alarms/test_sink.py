@@ -196,3 +196,28 @@ async def test_panic_over_mqtt_reaches_the_operator_socket_once(
         await tablet.__aexit__(None, None, None)
         publisher.close()
         await socket.close()
+
+
+async def test_a_stuck_urgent_event_does_not_slow_routine_work_for_ever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Routine lanes yield to an urgent event for URGENT_YIELD_S after it started; one that
+    hangs (its home's lock held) must not make every later routine event wait that long."""
+    monkeypatch.setattr("hub.alarms.sink.URGENT_YIELD_S", 60.0)
+    now = [1000.0]
+    sink = AlarmSink(workers=2, monotonic=lambda: now[0])
+    engine = _RecordingEngine()
+    engine.panic_gate = asyncio.Event()  # never set: the panic stays stuck
+    sink.start(engine)  # type: ignore[arg-type]
+    try:
+        await sink.put(_event("panic", "9", Panic()))
+        await engine.panic_started.wait()
+        now[0] += 61.0  # the panic has been in flight longer than the yield window
+        for n in range(20):
+            await sink.put(_event(f"motion-{n}", str(n), Motion()))
+        # With a 60 s yield per event this would take 20 minutes; it takes no waiting.
+        await eventually(lambda: len(engine.handled) == 20, timeout=30)
+        assert "panic" not in engine.handled
+    finally:
+        engine.panic_gate.set()
+        await sink.stop()
