@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import time
+from datetime import time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,8 @@ from hub.service.models import ServiceRow
 from protocol.i18n import as_language
 
 LIVE_STATES = frozenset({"active", "suspended"})
+# The basic care level's "escalate to a contact after" (hub/service/care.py).
+DEFAULT_CONTACT_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,8 @@ class ServiceSettings:
     has_tablet: bool
     # Installed and running (or paused): before that there is nothing to press "I'm OK" on.
     live: bool
+    # An alarm still open this long after it was raised goes to the contacts.
+    contact_after: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,12 @@ def rule_plan(
                     ),
                 )
     if known is not None and not policy.contacts and known.contacts:
-        policy = replace(policy, contacts=known.contacts)
+        # The operator calls the resident first; the family hears of an alarm that is still
+        # open after the plan's "escalate to a contact" time, not of every press.
+        delay = known.service.contact_after if known.service else DEFAULT_CONTACT_AFTER
+        policy = replace(
+            policy, contacts=known.contacts, notify_delay=max(policy.notify_delay, delay)
+        )
     return plan, policy
 
 
@@ -132,7 +141,10 @@ async def known_residents(
             continue
         hours, minutes = (int(x) for x in version.check_in_deadline.split(":"))
         services[resident_id] = ServiceSettings(
-            time(hours, minutes), "tablet" in version.devices, state in LIVE_STATES
+            time(hours, minutes),
+            "tablet" in version.devices,
+            state in LIVE_STATES,
+            timedelta(minutes=version.escalate_to_contact_after_min),
         )
     contacts: dict[int, list[Contact]] = defaultdict(list)
     for row in await session.scalars(

@@ -24,7 +24,8 @@ MARTA = Contact("contact-1", "Marta", EscalationTarget.KEY_HOLDER, phone="600", 
 
 
 def _known(*, tablet: bool = True, live: bool = True) -> KnownResident:
-    return KnownResident("es", ServiceSettings(time(9, 30), tablet, live), (MARTA,))
+    service = ServiceSettings(time(9, 30), tablet, live, timedelta(minutes=10))
+    return KnownResident("es", service, (MARTA,))
 
 
 def test_a_running_service_with_a_tablet_switches_the_daily_check_in_on() -> None:
@@ -33,6 +34,10 @@ def test_a_running_service_with_a_tablet_switches_the_daily_check_in_on() -> Non
     assert plan.check_in.enabled
     assert plan.check_in.deadlines == (time(9, 30),)
     assert policy.contacts == (MARTA,)
+    # Contacts hear of an alarm still open after the plan's contact escalation time.
+    assert policy.notify_delay == timedelta(minutes=10)
+    no_service = KnownResident("ca", None, (MARTA,))
+    assert rule_plan("7", no_service, None)[1].notify_delay == timedelta(minutes=15)
 
 
 def test_no_tablet_or_not_installed_yet_means_no_check_in_alarm() -> None:
@@ -109,6 +114,7 @@ async def test_service_changes_reach_the_running_engine(
         EscalationTarget.KEY_HOLDER,
         True,
     )
+    assert cached.policy.notify_delay == timedelta(minutes=15)  # the basic level's
     await post(
         hub_client,
         f"/api/service/referrals/{reference}/care-plan",
