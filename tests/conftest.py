@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import faulthandler
+import signal
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,6 +21,22 @@ hypothesis_settings.register_profile(
     "teleassist", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 hypothesis_settings.load_profile("teleassist")
+
+
+def _dump_asyncio_tasks(signum: int, frame: object) -> None:
+    """``kill -USR1 <pytest pid>``: print every task of the running event loop with where it
+    waits (a hung fixture teardown shows only ``select`` in a thread dump)."""
+    loop = asyncio._get_running_loop()
+    if loop is None:
+        print("no running event loop", file=sys.stderr)
+        return
+    for task in asyncio.all_tasks(loop):
+        print(f"--- {task.get_name()}: {task!r}", file=sys.stderr)
+        task.print_stack(limit=12, file=sys.stderr)
+
+
+signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)
+faulthandler.register(signal.SIGUSR2, all_threads=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
