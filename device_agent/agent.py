@@ -265,8 +265,10 @@ class Agent:
             delay = self.backoff.next_delay()
             _LOGGER.info("reconnecting in %.2f s", delay)
             self._wake.clear()
+            # asyncio.timeout: 3.11's wait_for can swallow a cancellation racing the wake.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     def reconnect_now(self) -> None:
         """Cut the current back-off short (a network-up hook, or a test)."""

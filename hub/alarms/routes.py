@@ -425,8 +425,9 @@ async def _scheduler(engine: AlarmEngine) -> None:
             _LOGGER.exception("alarm timers failed; retrying in 1 s")
             delay = 1.0
         engine.wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(engine.wakeup.wait(), timeout=max(delay, 0.05))
+        with contextlib.suppress(TimeoutError):  # (not wait_for: see AlarmSink._yield_to_urgent)
+            async with asyncio.timeout(max(delay, 0.05)):
+                await engine.wakeup.wait()
 
 
 async def _flusher(engine: AlarmEngine, every_s: float = 1.0) -> None:

@@ -202,8 +202,12 @@ class AlarmSink:
         left = URGENT_YIELD_S - (self._monotonic() - self._urgent_since)
         if self._calm.is_set() or left <= 0:
             return
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+        # that arrives as the event is set (the hub's stop sets it), and this lane would
+        # never end.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._calm.wait(), left)
+            async with asyncio.timeout(left):
+                await self._calm.wait()
 
     async def _prefetch(self, batch: list[HomeEvent]) -> None:
         if self.engine is None or len(batch) < 2:

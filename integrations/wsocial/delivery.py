@@ -267,5 +267,7 @@ class DeliveryWorker:
             if result.delivered == self._settings.batch_size:
                 continue  # more may be waiting
             self._wake.clear()
+            # asyncio.timeout: 3.11's wait_for can swallow a cancellation racing the wake.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.poll_s)
+                async with asyncio.timeout(self._settings.poll_s):
+                    await self._wake.wait()

@@ -221,3 +221,23 @@ async def test_a_stuck_urgent_event_does_not_slow_routine_work_for_ever(
     finally:
         engine.panic_gate.set()
         await sink.stop()
+
+
+async def test_stopping_while_lanes_yield_to_urgent_work_always_ends() -> None:
+    """The hub's stop sets the 'calm' event (urgent tasks end) while it cancels the lanes
+    waiting on it; with 3.11's wait_for a lane could swallow its cancellation and the stop
+    waited for ever (seen in CI). Many rounds, each bounded."""
+    for _ in range(30):
+        sink = AlarmSink(workers=2)
+        engine = _RecordingEngine()
+        engine.panic_gate = asyncio.Event()
+        sink.start(engine)  # type: ignore[arg-type]
+        await sink.put(_event("panic", "9", Panic()))
+        await engine.panic_started.wait()
+        for n in range(4):
+            await sink.put(_event(f"motion-{n}", str(n), Motion()))
+        for _ in range(5):
+            await asyncio.sleep(0)  # the lanes now wait in their yield
+        engine.panic_gate.set()
+        async with asyncio.timeout(10):
+            await sink.stop()
