@@ -45,6 +45,7 @@ RETRY_DELAY_S = 0.5
 REPLAY_LIMIT = 200_000
 PREFETCH_BATCH = 200
 URGENT_YIELD_S = 0.5
+STOP_ROUNDS = 30
 # Urgent events handled at once (each in a task of its own; a stuck home holds a slot).
 URGENT_CONCURRENCY = 64
 
@@ -145,11 +146,27 @@ class AlarmSink:
 
     async def stop(self) -> None:
         """Cancel and await the workers (queued events are in the events table)."""
-        for task in self._tasks:
+        pending = set(self._tasks)
+        for task in pending:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A worker cancelled in the middle of a library call can lose the cancellation
+        # (Python 3.11's wait_for, used by database drivers, swallows one that races the
+        # result) and then wait for its next event for ever; it is cancelled again, so a
+        # hub's stop always ends (a CI teardown once hung here).
+        for _ in range(STOP_ROUNDS):
+            done, pending = await asyncio.wait(pending, timeout=1.0)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    _LOGGER.error(
+                        "alarm worker %s failed", task.get_name(), exc_info=task.exception()
+                    )
+            if not pending:
+                break
+            for task in pending:
+                _LOGGER.warning(
+                    "alarm worker %s is still running; cancelling it again", task.get_name()
+                )
+                task.cancel()
         self._tasks = []
 
     async def _work_urgent(self) -> None:

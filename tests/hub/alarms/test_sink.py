@@ -4,6 +4,7 @@ through real Mosquitto and ingestion, a panic reaches the operators' live socket
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -241,3 +242,25 @@ async def test_stopping_while_lanes_yield_to_urgent_work_always_ends() -> None:
         engine.panic_gate.set()
         async with asyncio.timeout(10):
             await sink.stop()
+
+
+async def test_a_worker_that_lost_its_cancellation_is_cancelled_again() -> None:
+    """A library call can swallow the cancellation (3.11's wait_for racing a result): the
+    lane then waits for its next event for ever unless stop() cancels it again."""
+    busy = asyncio.Event()
+
+    class Swallowing(_RecordingEngine):
+        async def handle_event(self, event: HomeEvent) -> list[Any]:
+            busy.set()
+            # Lost, as a driver's wait_for can lose it.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+            return []
+
+    sink = AlarmSink(workers=1)
+    sink.start(Swallowing())  # type: ignore[arg-type]
+    await sink.put(_event("motion", "1", Motion()))
+    await busy.wait()
+    async with asyncio.timeout(30):
+        await sink.stop()
+    assert sink._tasks == []
