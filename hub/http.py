@@ -22,6 +22,18 @@ class ApiError(Exception):
         self.headers: dict[str, str] = {}
 
 
+def too_many_attempts(retry_after_s: int) -> ApiError:
+    """429 for a caller who guessed too many codes, with ``Retry-After``."""
+    err = ApiError(
+        429,
+        "too_many_attempts",
+        f"too many wrong codes; try again in {retry_after_s} s",
+        retry_after_s=retry_after_s,
+    )
+    err.headers["Retry-After"] = str(retry_after_s)
+    return err
+
+
 def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:
     """A JSON error response."""
     return web.json_response({"error": code, "message": message, **extra}, status=status)

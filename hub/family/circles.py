@@ -29,7 +29,7 @@ from hub.family.principal import (
     tablet_token_hash,
 )
 from hub.family.settings import FAMILY_SETTINGS
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_json_object, too_many_attempts
 
 TABLET_ISSUERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.INSTALLER)
 LINKABLE_ROLES = (Role.FAMILY, Role.FACILITATOR)
@@ -203,14 +203,7 @@ async def redeem_code(request: web.Request) -> web.Response:
             await _recent_failures(session, who, now - policy.window), now, policy
         )
         if not verdict.allowed:
-            err = ApiError(
-                429,
-                "too_many_attempts",
-                f"too many wrong codes; try again in {verdict.retry_after_s} s",
-                retry_after_s=verdict.retry_after_s,
-            )
-            err.headers["Retry-After"] = str(verdict.retry_after_s)
-            raise err
+            raise too_many_attempts(verdict.retry_after_s)
         try:
             code = linking.normalize_code(typed)
             row = (

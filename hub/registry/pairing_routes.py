@@ -24,7 +24,7 @@ from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
 from hub.auth import Role, current_user, requires
 from hub.db.models import Device
 from hub.family.linking import GuessPolicy
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_json_object, too_many_attempts
 from hub.registry import pairing
 from hub.registry.app import BROKER_SYNC
 from hub.registry.routes import announce_device, request_broker_sync
@@ -114,14 +114,7 @@ async def pair(request: web.Request) -> web.Response:
         verdict = await pairing.pairing_allowed(session, address, now, policy)
         await session.commit()
         if not verdict.allowed:
-            err = ApiError(
-                429,
-                "too_many_attempts",
-                f"too many wrong codes; try again in {verdict.retry_after_s} s",
-                retry_after_s=verdict.retry_after_s,
-            )
-            err.headers["Retry-After"] = str(verdict.retry_after_s)
-            raise err
+            raise too_many_attempts(verdict.retry_after_s)
         try:
             data = await read_json_object(request)
             code = pairing.check_code_format(data.get("code"))
