@@ -274,10 +274,7 @@ class AlarmEngine:
             if rid in self._cache:  # loaded by a worker meanwhile: that one is newer
                 continue
             event = first[rid]
-            stored = state is not None
-            if state is None:
-                state = initial_state(plan, event.home_id, min(event.at, now))
-            self._cache[rid] = _Cached(state, plan, policy, stored=stored)
+            self._cache_inputs(rid, plan, policy, state, event.home_id, min(event.at, now))
             loaded += 1
         return loaded
 
@@ -291,11 +288,11 @@ class AlarmEngine:
         async with self._lock(home_id):
             now = self._clock()
             async with self._sessionmaker() as session:
-                plan, policy = await store.load_plan(session, resident_id)
                 cached = self._cache.get(resident_id)
                 if cached is None:
                     cached = await self._load(session, resident_id, home_id, now)
-                cached.plan, cached.policy = plan, policy
+                else:
+                    cached.plan, cached.policy = await store.load_plan(session, resident_id)
                 await self._write(session, cached, now)
                 await session.commit()
                 cached.dirty = False
@@ -304,13 +301,23 @@ class AlarmEngine:
     async def _load(
         self, session: AsyncSession, resident_id: str, home_id: str, at: datetime
     ) -> _Cached:
-        plan, policy = await store.load_plan(session, resident_id)
-        state = await store.load_state(session, resident_id)
+        plan, policy, state = (await store.load_rule_inputs(session, [resident_id]))[resident_id]
+        return self._cache_inputs(resident_id, plan, policy, state, home_id, min(at, self._clock()))
+
+    def _cache_inputs(
+        self,
+        resident_id: str,
+        plan: CarePlan,
+        policy: EscalationPolicy,
+        state: ResidentState | None,
+        home_id: str,
+        start: datetime,
+    ) -> _Cached:
+        """Cache a resident's rule inputs (a first state from ``start`` if none is stored)."""
         stored = state is not None
         if state is None:
-            state = initial_state(plan, home_id, min(at, self._clock()))
-        cached = _Cached(state, plan, policy, stored=stored)
-        self._cache[resident_id] = cached
+            state = initial_state(plan, home_id, start)
+        cached = self._cache[resident_id] = _Cached(state, plan, policy, stored=stored)
         return cached
 
     async def _write(self, session: AsyncSession, cached: _Cached, now: datetime) -> None:
