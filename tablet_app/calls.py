@@ -1,10 +1,11 @@
-"""Video calls with aiortc, signalled through the hub's family websocket.
+"""Calls with aiortc (video and sound), signalled through the hub's family websocket.
 
 The hub only relays: ``call.start`` / ``call.accept`` / ``call.decline`` / ``call.hangup``
 and ``call.signal`` frames carrying ``{"sdp": {...}}`` or ``{"candidate": {...}}`` (see
 docs/family-api.md). The caller sends the offer once the call is accepted; the callee
 answers. Camera and microphone sit behind :class:`MediaDevices`, so tests feed synthetic
-media and count the frames that arrive.
+media and count the frames that arrive; the other side's sound goes through a jitter
+buffer to an :class:`~tablet_app.audio.AudioOutput` (the loudspeaker, or a recorder in tests).
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ from aiortc.sdp import candidate_from_sdp
 from av import VideoFrame
 from PIL import Image, ImageDraw
 
+from tablet_app.audio import (
+    LOUD_VOLUME,
+    NORMAL_VOLUME,
+    VOLUME_GAINS,
+    AudioOutput,
+    JitterBuffer,
+    ToneTrack,
+    apply_gain,
+    play_track,
+)
+
 _LOGGER = logging.getLogger(__name__)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -38,8 +50,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class MediaDevices(Protocol):
     """Where the tablet's outgoing audio and video come from."""
 
-    def tracks(self) -> list[MediaStreamTrack]:
-        """Fresh local tracks for one call."""
+    def tracks(self, video: bool = True) -> list[MediaStreamTrack]:
+        """Fresh local tracks for one call (no camera when ``video`` is false)."""
 
 
 # The synthetic camera's colour bars (RGB), left to right: tests look for them on screen.
@@ -87,11 +99,15 @@ class SyntheticVideo(VideoStreamTrack):  # type: ignore[misc]
 
 
 class SyntheticMedia:
-    """Synthetic camera only (no microphone): what the tests use."""
+    """Synthetic camera and microphone (a steady tone): what the tests and the demo use."""
 
-    def tracks(self) -> list[MediaStreamTrack]:
-        """One synthetic video track."""
-        return [SyntheticVideo()]
+    def __init__(self, tone_hz: float = 880.0) -> None:
+        self.tone_hz = tone_hz
+
+    def tracks(self, video: bool = True) -> list[MediaStreamTrack]:
+        """A tone, and the colour bars when ``video``."""
+        tone: list[MediaStreamTrack] = [ToneTrack(self.tone_hz)]
+        return [SyntheticVideo(), *tone] if video else tone
 
 
 class DeviceMedia:
@@ -101,14 +117,14 @@ class DeviceMedia:
         self.camera = camera
         self.microphone = microphone
 
-    def tracks(self) -> list[MediaStreamTrack]:
+    def tracks(self, video: bool = True) -> list[MediaStreamTrack]:
         """The tracks that could be opened (a call without a camera still has sound)."""
         found: list[MediaStreamTrack] = []
-        if Path(self.camera).exists():
+        if video and Path(self.camera).exists():
             try:
-                video = MediaPlayer(self.camera, format="v4l2", options={"video_size": "640x480"})
-                if video.video is not None:
-                    found.append(video.video)
+                camera = MediaPlayer(self.camera, format="v4l2", options={"video_size": "640x480"})
+                if camera.video is not None:
+                    found.append(camera.video)
             except (OSError, ValueError) as err:
                 _LOGGER.warning("camera %s unavailable: %s", self.camera, err)
         # The PyAV wheel has no PulseAudio input ("no container format 'pulse'"): ALSA then.
@@ -178,33 +194,74 @@ class CallEngine:
         *,
         ice_servers: list[RTCIceServer] | None = None,
         on_failed: Callable[[], None] = lambda: None,
+        output: AudioOutput | None = None,
+        on_connected: Callable[[], None] = lambda: None,
     ) -> None:
         self._send = send
         self.media = media
         self.ice_servers = ice_servers or []
         self.on_failed = on_failed
+        self.on_connected = on_connected
+        self.output = output
         self.call_id: int | None = None
         self.caller = False
+        self.video = True  # False for the centre's voice calls
         self.pc: RTCPeerConnection | None = None
         self.sink = FrameSink()  # the other side's video
         self.local = FrameSink()  # our own camera, for the small self-view
         self.ended_sink: FrameSink | None = None
+        self.jitter = JitterBuffer()  # the other side's sound, on its way to the loudspeaker
+        self.volume = NORMAL_VOLUME  # index into VOLUME_GAINS
+        self.audio_tracks = 0  # remote audio tracks consumed in this call
+        self._playing = False
         self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ sound
+
+    def _pull(self, samples: int) -> bytes:
+        """What the loudspeaker plays next (called on its own thread)."""
+        return apply_gain(self.jitter.pull(samples), VOLUME_GAINS[self.volume])
+
+    def set_volume(self, level: int) -> int:
+        """Set the resident's volume step (clamped to the known steps); the step set."""
+        self.volume = max(0, min(len(VOLUME_GAINS) - 1, level))
+        return self.volume
+
+    def louder(self) -> int:
+        """One step louder (the operator asked: the resident cannot hear)."""
+        return self.set_volume(self.volume + 1)
+
+    def softer(self) -> int:
+        """One step softer."""
+        return self.set_volume(self.volume - 1)
+
+    def _start_sound(self, track: MediaStreamTrack) -> None:
+        self.audio_tracks += 1
+        if self.output is None:
+            _LOGGER.info("call %s: no audio output configured; sound not played", self.call_id)
+        elif not self._playing:
+            self._playing = True
+            self.output.start(self._pull)
+        self._own(play_track(track, self.jitter))
 
     def _peer(self) -> RTCPeerConnection:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
-        for track in self.media.tracks():
+        for track in self.media.tracks(video=self.video):
             pc.addTrack(_Preview(track, self.local) if track.kind == "video" else track)
 
         @pc.on("track")  # type: ignore[misc]
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "video":
                 self._own(self._consume(track))
+            elif track.kind == "audio":
+                self._start_sound(track)
 
         @pc.on("connectionstatechange")  # type: ignore[misc]
         async def on_state() -> None:
             _LOGGER.info("call %s connection %s", self.call_id, pc.connectionState)
-            if pc.connectionState == "failed":
+            if pc.connectionState == "connected":
+                self.on_connected()
+            elif pc.connectionState == "failed":
                 # ICE could not recover from the drop: end cleanly, tell the hub and the UI.
                 await self.hangup()
                 self.on_failed()
@@ -230,10 +287,16 @@ class CallEngine:
         self.caller = True
         await self._send({"type": "call.start", "callee": callee})
 
-    async def accept(self, call_id: int) -> None:
-        """Answer the ringing call ``call_id``; the caller's offer follows."""
+    async def accept(self, call_id: int, *, voice_only: bool = False, loud: bool = False) -> None:
+        """Answer the ringing call ``call_id``; the caller's offer follows.
+
+        ``voice_only``: no camera (the centre's calls); ``loud``: start at the loud volume
+        step (hands-free at an alarm) instead of the normal one.
+        """
         self.call_id = call_id
         self.caller = False
+        self.video = not voice_only
+        self.volume = LOUD_VOLUME if loud else NORMAL_VOLUME
         self.pc = self._peer()
         await self._send({"type": "call.accept", "call_id": call_id})
 
@@ -260,6 +323,10 @@ class CallEngine:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._playing and self.output is not None:
+            self._playing = False
+            await self.output.stop()
+        self.jitter.clear()
         if pc is not None:
             # The next call counts its own frames; this one's stay readable until then.
             self.ended_sink, self.sink = self.sink, FrameSink()
@@ -287,6 +354,12 @@ class CallEngine:
             _LOGGER.info("signal for call %s ignored (current %s)", call_id, self.call_id)
             return
         pc = self.pc
+        volume = data.get("volume")
+        if volume in ("up", "down"):
+            # The operator's "louder": a control message on the call's signalling channel.
+            level = self.louder() if volume == "up" else self.softer()
+            await self._signal({"volume_level": level})
+            return
         sdp = data.get("sdp")
         candidate = data.get("candidate")
         if isinstance(sdp, dict):

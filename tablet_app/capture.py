@@ -26,12 +26,11 @@ from typing import Any, Protocol
 import av
 from PIL import Image, ImageDraw
 
+from tablet_app.audio import CHUNK_SAMPLES, SAMPLE_RATE
 from tablet_app.calls import synthetic_picture
 
 _LOGGER = logging.getLogger(__name__)
 
-SAMPLE_RATE = 48_000
-CHUNK_SAMPLES = 960  # 20 ms at 48 kHz: one Opus frame
 VOICE_BIT_RATE = 24_000
 VOICE_CONTENT_TYPE = "audio/ogg"
 PHOTO_CONTENT_TYPE = "image/jpeg"

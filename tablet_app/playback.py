@@ -14,7 +14,7 @@ from pathlib import Path
 
 import av
 
-from tablet_app.capture import SAMPLE_RATE
+from tablet_app.audio import SAMPLE_RATE
 
 _LOGGER = logging.getLogger(__name__)
 

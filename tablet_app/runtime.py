@@ -45,6 +45,8 @@ class TabletRuntime:
         clock: Callable[[], datetime] = utc_now,
         health: DeviceHealth | None = None,
         retry_s: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0),
+        audio_output: Any = None,
+        call_media: Any = None,
     ) -> None:
         self.model = model
         self.settings = settings
@@ -54,6 +56,10 @@ class TabletRuntime:
         self.clock = clock
         self.health = health
         self.retry_s = retry_s
+        # Calls: the loudspeaker (an AudioOutput; PortAudio unless a test gives a recorder)
+        # and the camera/microphone (a MediaDevices; synthetic in the demo).
+        self.audio_output = audio_output
+        self.call_media = call_media
         self.state_dir: Path = settings.state_path()
         self.link: HubLink | None = None
         self.controller: TabletController | None = None
@@ -155,14 +161,16 @@ class TabletRuntime:
         self._spawn(self.outgoing.run(), "media-outbox")
 
     async def _calls(self, family: FamilyClient) -> None:
+        from tablet_app.audio import SoundDeviceOutput
         from tablet_app.calls import CallEngine, DeviceMedia, SyntheticMedia
 
-        media = SyntheticMedia() if self.settings.demo else DeviceMedia()
+        media = self.call_media or (SyntheticMedia() if self.settings.demo else DeviceMedia())
         family.calls = CallEngine(
             family.send_live,
             media,
             ice_servers=await family.ice_servers(),
             on_failed=self.model.call_ended,
+            output=self.audio_output or SoundDeviceOutput(),
         )
         try:
             await family.live()

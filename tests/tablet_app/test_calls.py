@@ -68,7 +68,7 @@ async def test_the_tablet_answers_and_frames_flow_both_ways() -> None:
 
 async def test_a_receive_only_tablet_still_sees_the_caller() -> None:
     class NoDevices:
-        def tracks(self) -> list[Any]:
+        def tracks(self, video: bool = True) -> list[Any]:
             return []
 
     relay = Relay()
