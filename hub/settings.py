@@ -75,6 +75,9 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     tablet_code_ttl_s: int = 24 * 3600
     tablet_pair_max_failures: int = 10
     tablet_pair_window_s: int = 15 * 60
+    # A paired tablet's family-API token lives this long; the tablet renews it once less
+    # than half is left (a tablet switched off for longer must be paired again).
+    tablet_token_ttl_s: int = 60 * 24 * 3600
     # What a paired tablet is told. public_url: the hub as tablets reach it (empty: the
     # address the tablet used to pair). device_mqtt_*: the broker as devices reach it
     # (empty host: the hub's own [mqtt] host, port and TLS; port 0: 8883 with TLS, else 1883).

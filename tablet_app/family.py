@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -93,6 +93,14 @@ class _History(msgspec.Struct):
     messages: list[_Message]
 
 
+class TabletToken(msgspec.Struct, frozen=True):
+    """The family-API token and when to renew it (``POST /api/family/tablet/token``)."""
+
+    token: str
+    expires_at: datetime | None = None
+    renew_at: datetime | None = None
+
+
 class _LinkCode(msgspec.Struct):
     code: str
     expires_at: datetime
@@ -129,6 +137,8 @@ class FamilyClient:
         media_dir: Path,
         *,
         timeout_s: float = 20.0,
+        renew_at: datetime | None = None,
+        on_new_token: Callable[[TabletToken], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.resident_id = resident_id
@@ -136,6 +146,8 @@ class FamilyClient:
         self.model = model
         self.media_dir = media_dir
         self._headers = {"Authorization": f"Bearer {token}"}
+        self.renew_at = renew_at
+        self._on_new_token = on_new_token
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._conversation_of: dict[str, int] = {}  # contact id (party) → conversation
@@ -148,7 +160,8 @@ class FamilyClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+            # The token goes with each request (not the session): renewal replaces it.
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
     async def _call(
@@ -161,7 +174,9 @@ class FamilyClient:
         content_type: str | None = None,
     ) -> bytes:
         url = self.base_url + path
-        headers = {"Content-Type": content_type} if content_type else None
+        headers = dict(self._headers)
+        if content_type:
+            headers["Content-Type"] = content_type
         try:
             async with self._http().request(
                 method, url, json=json, data=data, headers=headers
@@ -205,6 +220,26 @@ class FamilyClient:
             self._session = None
 
     # ------------------------------------------------------------ reading
+
+    async def renew_token_if_due(self, now: datetime) -> bool:
+        """Swap the family-API token for a new one once its renewal time has come.
+
+        The hub replaces the old token at once, so the new one is handed to
+        ``on_new_token`` (which stores it) before it is used.
+        """
+        if self.renew_at is None or now < self.renew_at:
+            return False
+        body = await self._call("POST", "/api/family/tablet/token")
+        try:
+            renewed = msgspec.json.decode(body, type=TabletToken)
+        except (msgspec.DecodeError, msgspec.ValidationError) as err:
+            raise FamilyError(f"token renewal: unexpected answer: {err}") from err
+        self._headers = {"Authorization": f"Bearer {renewed.token}"}
+        self.renew_at = renewed.renew_at
+        if self._on_new_token is not None:
+            self._on_new_token(renewed)
+        _LOGGER.info("family-API token renewed until %s", renewed.expires_at)
+        return True
 
     async def refresh(self) -> None:
         """Load conversations, recent messages and the agenda into the model."""
@@ -417,7 +452,7 @@ class FamilyClient:
         while True:
             try:
                 async with self._http().ws_connect(
-                    self.base_url + "/api/family/ws", heartbeat=30
+                    self.base_url + "/api/family/ws", heartbeat=30, headers=self._headers
                 ) as ws:
                     self._ws = ws
                     self.live_connected.set()

@@ -3,9 +3,10 @@
 The call the tablet makes (documented in docs/tablet.md for the hub):
 
 ``POST {hub_url}/api/tablet/pair`` with ``{"code": "48213377"}`` →
-``200 {"device_id", "resident_id", "hub_url", "api_token", "mqtt": {"host", "port",
-"username", "password", "tls"}}``; ``400``/``404``/``410`` for a malformed, unknown or
-used/expired code; ``429`` when too many codes were tried.
+``200 {"device_id", "resident_id", "hub_url", "api_token", "api_token_expires_at",
+"api_token_renew_at", "mqtt": {"host", "port", "username", "password", "tls"}}``;
+``400``/``404``/``410`` for a malformed, unknown or used/expired code; ``429`` when too
+many codes were tried.
 
 The credentials are stored in ``state_dir/device.json`` readable by the app's user only.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +49,9 @@ class DeviceCredentials(msgspec.Struct, frozen=True, kw_only=True):
     resident_id: int | None = None
     hub_url: str
     api_token: str | None = None
+    # The family-API token expires; the tablet renews it from renew_at on (FamilyClient).
+    api_token_expires_at: datetime | None = None
+    api_token_renew_at: datetime | None = None
     mqtt: MqttCredentials
 
 

@@ -14,8 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from tablet_app.controller import Ringer, Speaker, TabletController
-from tablet_app.family import FamilyClient, FamilyError
+from tablet_app.family import FamilyClient, FamilyError, TabletToken
 from tablet_app.link import Broker, DeviceHealth, HubLink, utc_now
 from tablet_app.model import Screen, TabletModel
 from tablet_app.outbox import Outbox
@@ -130,7 +132,15 @@ class TabletRuntime:
         if not token or resident is None:
             _LOGGER.info("no family-API token: messages, agenda and calls are off")
             return
-        self.family = FamilyClient(base, token, resident, self.model, self.state_dir / "media")
+        self.family = FamilyClient(
+            base,
+            token,
+            resident,
+            self.model,
+            self.state_dir / "media",
+            renew_at=creds.api_token_renew_at if creds else None,
+            on_new_token=self._store_token,
+        )
         if self.controller is not None:
             self.controller.family = self.family
         self._spawn(self._poll_family(self.family), "family-poll")
@@ -182,9 +192,22 @@ class TabletRuntime:
         calls = self.family.calls if self.family is not None else None
         return (calls.sink, calls.local) if calls is not None else (None, None)
 
+    def _store_token(self, renewed: TabletToken) -> None:
+        """Keep a renewed family-API token in ``device.json`` (the old one no longer works)."""
+        if self.credentials is None:
+            return
+        self.credentials = msgspec.structs.replace(
+            self.credentials,
+            api_token=renewed.token,
+            api_token_expires_at=renewed.expires_at,
+            api_token_renew_at=renewed.renew_at,
+        )
+        save_credentials(self.state_dir, self.credentials)
+
     async def _poll_family(self, family: FamilyClient) -> None:
         while True:
             try:
+                await family.renew_token_if_due(self.clock())
                 await family.refresh()
             except FamilyError as err:
                 _LOGGER.warning("family service: %s", err)

@@ -1,4 +1,4 @@
-"""Circles: tablet tokens, linking codes, links and consent (``/api/family/...``)."""
+"""Circles: who the caller is, linking codes, links and consent (``/api/family/...``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,20 +18,17 @@ from hub.family import linking
 from hub.family.access import require_manager, require_reader
 from hub.family.consent import ConsentError, decode_scopes, encode_scopes, parse_scopes
 from hub.family.conversations import ensure_direct, leave_direct
-from hub.family.jsonio import int_field, iso, path_int, required_int, text_field
-from hub.family.models import CircleLink, LinkAttempt, LinkCode, TabletCredential
+from hub.family.jsonio import int_field, iso, path_int, text_field
+from hub.family.models import CircleLink, LinkAttempt, LinkCode
 from hub.family.parties import party_names, party_view, resident_party
 from hub.family.principal import (
     Principal,
-    new_tablet_token,
     principal_of,
     require_role,
-    tablet_token_hash,
 )
 from hub.family.settings import FAMILY_SETTINGS
 from hub.http import ApiError, read_json_object, too_many_attempts
 
-TABLET_ISSUERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.INSTALLER)
 LINKABLE_ROLES = (Role.FAMILY, Role.FACILITATOR)
 
 
@@ -54,68 +51,6 @@ def link_view(link: CircleLink, names: dict[str, str]) -> dict[str, Any]:
         "consent": sorted(s.value for s in decode_scopes(link.consent)),
         "created_at": iso(link.created_at),
     }
-
-
-# ---------------------------------------------------------------- tablets
-
-
-async def grant_tablet_token(
-    session: AsyncSession, *, device_id: str, resident_id: int, actor: str, now: datetime
-) -> str:
-    """Give ``device_id`` a fresh family-API token for the resident (replacing any older
-    one), audited in ``session``; the caller has checked the resident and commits."""
-    token = new_tablet_token()
-    await session.execute(delete(TabletCredential).where(TabletCredential.device_id == device_id))
-    session.add(
-        TabletCredential(
-            device_id=device_id,
-            resident_id=resident_id,
-            token_hash=tablet_token_hash(token),
-            created_at=now,
-        )
-    )
-    await record_audit(
-        session, actor, "family.tablet_issue", f"device:{device_id}", {"resident_id": resident_id}
-    )
-    return token
-
-
-async def issue_tablet(request: web.Request) -> web.Response:
-    """Staff give a resident's tablet its family-API token (replacing any older one)."""
-    who = await principal_of(request)
-    require_role(who, *TABLET_ISSUERS)
-    data = await read_json_object(request)
-    resident_id = required_int(data, "resident_id")
-    device_id = text_field(data, "device_id", max_length=64)
-    async with request.app[SESSIONMAKER]() as session:
-        if await session.get(Resident, resident_id) is None:
-            raise ApiError(404, "resident_unknown", "no such resident")
-        token = await grant_tablet_token(
-            session,
-            device_id=device_id,
-            resident_id=resident_id,
-            actor=who.actor,
-            now=request.app[CLOCK](),
-        )
-        await session.commit()
-    body = {"token": token, "resident_id": resident_id, "device_id": device_id}
-    return web.json_response(body, status=201)
-
-
-async def revoke_tablet(request: web.Request) -> web.Response:
-    """Staff withdraw a tablet's token."""
-    who = await principal_of(request)
-    require_role(who, *TABLET_ISSUERS)
-    device_id = request.match_info["device_id"]
-    async with request.app[SESSIONMAKER]() as session:
-        result = await session.execute(
-            delete(TabletCredential).where(TabletCredential.device_id == device_id)
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
-            raise ApiError(404, "not_found", "this device has no tablet token")
-        await record_audit(session, who.actor, "family.tablet_revoke", f"device:{device_id}")
-        await session.commit()
-    return web.Response(status=204)
 
 
 async def me(request: web.Request) -> web.Response:
@@ -352,8 +287,6 @@ async def remove_link(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     """Add the circle routes."""
     app.router.add_get("/api/family/me", me)
-    app.router.add_post("/api/family/tablets", issue_tablet)
-    app.router.add_delete("/api/family/tablets/{device_id}", revoke_tablet)
     app.router.add_post("/api/family/residents/{rid}/linking-codes", create_code)
     app.router.add_post("/api/family/links", redeem_code)
     app.router.add_get("/api/family/residents", my_residents)

@@ -102,14 +102,14 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
         staff = await _login(http, base, "operadora")
         tablets = {}
         for rid in (demo.resident_id, demo.friend_id):
-            issued = await _call(
-                http,
-                "POST",
-                f"{api}/tablets",
-                staff,
-                json={"resident_id": rid, "device_id": f"tablet-{rid}"},
+            # As an installer would: a setup code, typed on the tablet's pad.
+            setup = await _call(
+                http, "POST", f"{base}/api/residents/{rid}/tablet-setup-codes", staff
             )
-            tablets[rid] = {"Authorization": f"Bearer {issued['token']}"}
+            paired = await _call(
+                http, "POST", f"{base}/api/tablet/pair", {}, json={"code": setup["code"]}
+            )
+            tablets[rid] = {"Authorization": f"Bearer {paired['api_token']}"}
         maria = tablets[demo.resident_id]
         demo.tablet_token = maria["Authorization"].split(" ", 1)[1]
         people = {name: await _login(http, base, name) for name in ("anna", "pere", "laia")}

@@ -19,7 +19,11 @@ PARTY_LENGTH = 24
 
 
 class TabletCredential(Base):
-    """The token a resident's tablet uses on the family API (stored as a hash)."""
+    """The token a resident's tablet uses on the family API (stored as a hash).
+
+    Only pairing a registered tablet device of the resident's home creates one
+    (``hub.registry.pairing``); it expires and the tablet renews it while it is valid.
+    """
 
     __tablename__ = "family_tablets"
 
@@ -29,6 +33,7 @@ class TabletCredential(Base):
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class LinkCode(Base):

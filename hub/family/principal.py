@@ -1,7 +1,9 @@
 """Who is calling the family API: a signed-in person (hub JWT) or a resident's tablet.
 
 Tablets send ``Authorization: Bearer tab_<token>``; only the SHA-256 of the token is
-stored (it is a long random secret, so a plain hash is enough).
+stored (it is a long random secret, so a plain hash is enough). A tablet token is valid
+only while it has not expired and its device is a registered, unrevoked tablet of the
+resident's home (ADR 0052).
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy import select
 
-from hub.appkeys import SESSIONMAKER
+from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.auth.roles import STAFF, Role
 from hub.auth.web import authenticate
-from hub.db.models import Resident
+from hub.db.models import Device, Resident
 from hub.family.models import TabletCredential
 from hub.family.parties import resident_party, user_party
 from hub.http import ApiError
 
 TABLET_PREFIX = "tab_"
+TABLET_DEVICE_TYPE = "tablet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class Principal:
     role: Role | None = None  # None for a tablet
     user_id: int | None = None
     resident_id: int | None = None  # set for a tablet
+    device_id: str | None = None  # set for a tablet
 
     @property
     def is_staff(self) -> bool:
@@ -76,17 +80,32 @@ async def principal_of(request: web.Request) -> Principal:
                 await session.execute(
                     select(TabletCredential.device_id, Resident.id, Resident.language)
                     .join(Resident, Resident.id == TabletCredential.resident_id)
-                    .where(TabletCredential.token_hash == tablet_token_hash(token))
+                    # The token's device must still be a tablet of this resident's home.
+                    .join(
+                        Device,
+                        (Device.id == TabletCredential.device_id)
+                        & (Device.resident_id == Resident.id)
+                        & (Device.home_id == Resident.home_id)
+                        & (Device.type == TABLET_DEVICE_TYPE)
+                        & (Device.state != "revoked"),
+                    )
+                    .where(
+                        TabletCredential.token_hash == tablet_token_hash(token),
+                        TabletCredential.expires_at > request.app[CLOCK](),
+                    )
                 )
             ).first()
         if row is None:
-            raise ApiError(401, "token_invalid", "this tablet token is not valid (revoked?)")
+            raise ApiError(
+                401, "token_invalid", "this tablet token is not valid (expired or revoked?)"
+            )
         device_id, resident_id, language = row
         found = Principal(
             party=resident_party(resident_id),
             actor=f"tablet:{device_id}",
             language=language,
             resident_id=resident_id,
+            device_id=device_id,
         )
     else:
         user = await authenticate(request)

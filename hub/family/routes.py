@@ -18,6 +18,7 @@ from hub.family import (
     groups,
     media_routes,
     pages,
+    tablets,
 )
 from hub.family.access import may_contact
 from hub.family.alarm_bridge import bridge_ctx
@@ -52,6 +53,7 @@ def setup(app: web.Application) -> None:
         app[MEDIA_STORE] = LocalDiskStore(app[FAMILY_SETTINGS].media_path(app[SETTINGS].data_path))
     app[LIVE_HUB] = LiveHub()
     circles.setup_routes(app)
+    tablets.setup_routes(app)
     conversations.setup_routes(app)
     media_routes.setup_routes(app)
     call_routes.setup_routes(app)

@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record_audit
 from hub.db.models import Device, Resident
-from hub.family.circles import grant_tablet_token
 from hub.family.linking import (
     CodeState,
     GuessPolicy,
@@ -33,6 +32,7 @@ from hub.family.linking import (
     code_digest,
     guess_verdict,
 )
+from hub.family.tablets import TabletToken, grant_tablet_token
 from hub.registry.models import TabletPairAttempt, TabletSetupCode
 from hub.registry.service import (
     DeviceCredentials,
@@ -73,7 +73,7 @@ class PairedTablet:
 
     resident_id: int
     credentials: DeviceCredentials
-    api_token: str
+    api_token: TabletToken
     device: Device
 
 
@@ -220,7 +220,13 @@ async def _tablet_device(
 
 
 async def redeem_setup_code(
-    session: AsyncSession, code: str, *, secret: str, now: datetime, address: str
+    session: AsyncSession,
+    code: str,
+    *,
+    secret: str,
+    now: datetime,
+    address: str,
+    token_ttl: timedelta,
 ) -> PairedTablet:
     """Use ``code``: register the tablet, give it broker credentials and its API token.
 
@@ -245,7 +251,7 @@ async def redeem_setup_code(
         update(TabletSetupCode).where(TabletSetupCode.id == row.id).values(device_id=device.id)
     )
     token = await grant_tablet_token(
-        session, device_id=device.id, resident_id=resident.id, actor=actor, now=now
+        session, device_id=device.id, resident_id=resident.id, actor=actor, now=now, ttl=token_ttl
     )
     await record_audit(
         session, actor, "tablet.pair", f"device:{device.id}",

@@ -3,7 +3,8 @@
 - ``POST /api/residents/{rid}/tablet-setup-codes`` (staff who install or look after the
   service) → ``201 {"code", "resident_id", "expires_at"}``.
 - ``POST /api/tablet/pair`` (public: the tablet has nothing else yet) with ``{"code"}`` →
-  ``200 {"device_id", "resident_id", "hub_url", "api_token", "mqtt": {...}}``; ``400``
+  ``200 {"device_id", "resident_id", "hub_url", "api_token", "api_token_expires_at",
+  "api_token_renew_at", "mqtt": {...}}``; ``400``
   malformed, ``404`` unknown, ``410`` used or expired, ``429`` too many refused tries from
   this address (with ``Retry-After``).
 """
@@ -119,7 +120,12 @@ async def pair(request: web.Request) -> web.Response:
             data = await read_json_object(request)
             code = pairing.check_code_format(data.get("code"))
             paired = await pairing.redeem_setup_code(
-                session, code, secret=settings.jwt_secret, now=now, address=address
+                session,
+                code,
+                secret=settings.jwt_secret,
+                now=now,
+                address=address,
+                token_ttl=timedelta(seconds=settings.tablet_token_ttl_s),
             )
         except (ApiError, pairing.PairingError) as err:
             await session.rollback()
@@ -143,7 +149,9 @@ async def pair(request: web.Request) -> web.Response:
         "device_id": creds.device_id,
         "resident_id": paired.resident_id,
         "hub_url": (settings.public_url or str(request.url.origin())).rstrip("/"),
-        "api_token": paired.api_token,
+        "api_token": paired.api_token.token,
+        "api_token_expires_at": paired.api_token.expires_at.isoformat(),
+        "api_token_renew_at": paired.api_token.renew_at.isoformat(),
         "mqtt": device_broker(settings, request.app.get(MQTT))
         | {"username": creds.username, "password": creds.secret},
     }

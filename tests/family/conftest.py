@@ -49,6 +49,7 @@ class Tablet:
     resident_id: int
     headers: dict[str, str]
     name: str
+    device_id: str = ""
 
     @property
     def party(self) -> str:
@@ -90,16 +91,23 @@ class World:
             session.add(resident)
             await session.commit()
             rid = resident.id
+        paired = await self.pair_tablet(rid)
+        token = paired["api_token"]
+        return Tablet(rid, {"Authorization": f"Bearer {token}"}, name, paired["device_id"])
+
+    async def pair_tablet(self, resident_id: int) -> dict[str, Any]:
+        """Pair the resident's tablet as an installer would: a setup code, then the pad."""
         if not self.operator:
             self.operator = {"Authorization": f"Bearer {await self.token_for(Role.OPERATOR)}"}
         resp = await self.client.post(
-            "/api/family/tablets",
-            json={"resident_id": rid, "device_id": f"tab-{rid}-{secrets.token_hex(2)}"},
-            headers=self.operator,
+            f"/api/residents/{resident_id}/tablet-setup-codes", headers=self.operator
         )
         assert resp.status == 201, await resp.text()
-        token = (await resp.json())["token"]
-        return Tablet(rid, {"Authorization": f"Bearer {token}"}, name)
+        code = (await resp.json())["code"]
+        resp = await self.client.post("/api/tablet/pair", json={"code": code})
+        assert resp.status == 200, await resp.text()
+        body: dict[str, Any] = await resp.json()
+        return body
 
     async def link(
         self, tablet: Tablet, person: Person, consent: list[str] | None = None

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from hub.auth import Role
 from hub.clock import ManualClock
 from tests.family.conftest import World
 
@@ -195,30 +194,3 @@ async def test_consent_change_and_removal(world: World) -> None:
         headers=anna.headers,
     )
     assert post.status == 403
-
-
-async def test_tablet_tokens_are_for_staff_to_issue_and_revoke(world: World) -> None:
-    maria = await world.resident()
-    family = await world.person(Role.FAMILY)
-    resp = await world.client.post(
-        "/api/family/tablets",
-        json={"resident_id": maria.resident_id, "device_id": "x"},
-        headers=family.headers,
-    )
-    assert resp.status == 403
-    unknown = await world.client.post(
-        "/api/family/tablets", json={"resident_id": 4242, "device_id": "x"}, headers=world.operator
-    )
-    assert unknown.status == 404
-    issued = await world.client.post(
-        "/api/family/tablets",
-        json={"resident_id": maria.resident_id, "device_id": "tab-test"},
-        headers=world.operator,
-    )
-    token = (await issued.json())["token"]
-    me = await world.client.get("/api/family/me", headers={"Authorization": f"Bearer {token}"})
-    assert (await me.json())["party"] == maria.party
-    gone = await world.client.delete("/api/family/tablets/tab-test", headers=world.operator)
-    assert gone.status == 204
-    me = await world.client.get("/api/family/me", headers={"Authorization": f"Bearer {token}"})
-    assert me.status == 401

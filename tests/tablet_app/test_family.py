@@ -167,3 +167,47 @@ async def test_a_revoked_token_is_an_error_not_a_crash(world: World, tmp_path: P
 class _Quiet:
     def say(self, text: str, language: str) -> None:
         pass
+
+
+async def test_the_tablet_renews_its_token_and_keeps_working(
+    world: World, hub_clock: Any, tmp_path: Path
+) -> None:
+    from datetime import datetime, timedelta
+
+    from tablet_app.family import TabletToken
+
+    tablet = await world.resident("Maria")
+    paired = await world.pair_tablet(tablet.resident_id)
+    renew_at = datetime.fromisoformat(paired["api_token_renew_at"])
+    expires_at = datetime.fromisoformat(paired["api_token_expires_at"])
+    assert hub_clock() < renew_at < expires_at
+    stored: list[TabletToken] = []
+    model = TabletModel()
+    family = FamilyClient(
+        str(world.client.make_url("/")),
+        paired["api_token"],
+        tablet.resident_id,
+        model,
+        tmp_path,
+        renew_at=renew_at,
+        on_new_token=stored.append,
+    )
+    try:
+        assert not await family.renew_token_if_due(renew_at - timedelta(seconds=1))
+        assert stored == []
+        hub_clock.advance(renew_at - hub_clock())
+        assert await family.renew_token_if_due(hub_clock())
+        [renewed] = stored
+        assert renewed.token != paired["api_token"]
+        assert renewed.expires_at is not None
+        assert renewed.expires_at > expires_at
+        assert family.renew_at == renewed.renew_at
+        # Past the first token's expiry the tablet still reads its conversations.
+        hub_clock.advance(expires_at - hub_clock() + timedelta(seconds=1))
+        await family.refresh()
+        old = await world.client.get(
+            "/api/family/me", headers={"Authorization": f"Bearer {paired['api_token']}"}
+        )
+        assert old.status == 401
+    finally:
+        await family.close()
