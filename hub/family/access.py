@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Resident
 from hub.family.consent import Scope, decode_scopes
-from hub.family.models import CircleLink, ConversationMember, Group, GroupMember
+from hub.family.models import (
+    MEMBER_ACCEPTED,
+    CircleLink,
+    ConversationMember,
+    Group,
+    GroupMember,
+)
 from hub.family.parties import resident_of, user_of
 from hub.family.principal import Principal
 from hub.http import ApiError
@@ -70,12 +76,13 @@ async def require_manager(session: AsyncSession, who: Principal, resident_id: in
 async def shares_group_with_facilitator(
     session: AsyncSession, facilitator_user: int, resident_id: int
 ) -> bool:
-    """Whether the resident is in a group the user leads."""
+    """Whether the resident accepted to be in a group the user leads."""
     query = select(
         exists().where(
             GroupMember.group_id == Group.id,
             Group.facilitator_id == facilitator_user,
             GroupMember.resident_id == resident_id,
+            GroupMember.status == MEMBER_ACCEPTED,
         )
     )
     return bool(await session.scalar(query))

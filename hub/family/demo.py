@@ -204,12 +204,20 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
         )
         demo.group_id = group["id"]
         for rid in (demo.resident_id, demo.friend_id):
+            # Laia asks; each resident accepts on their tablet (membership needs consent).
             await _call(
                 http,
                 "POST",
                 f"{api}/groups/{group['id']}/members",
                 people["laia"],
                 json={"resident_id": rid},
+            )
+            await _call(
+                http,
+                "POST",
+                f"{api}/groups/{group['id']}/respond",
+                tablets[rid],
+                json={"answer": "accept"},
             )
         await _call(
             http,

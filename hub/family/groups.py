@@ -2,6 +2,12 @@
 
 The facilitator view (``GET /api/family/groups/{gid}``) shows each member's last activity
 (a message sent or a call made/answered) so a quiet member stands out.
+
+Membership needs consent (issue 19): a facilitator only *asks* a resident to join
+(``202``, the same answer whether the resident id exists or not); the resident's tablet
+(or the centre's staff) accepts or declines it. Before acceptance the facilitator sees
+nothing of the resident and cannot message, call or invite them; staff adding a member
+is the centre's acceptance.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from hub.family.conversations import ensure_direct
 from hub.family.jsonio import iso, path_int, required_int, text_field
 from hub.family.live import LIVE_HUB
 from hub.family.models import (
+    MEMBER_ACCEPTED,
+    MEMBER_DECLINED,
+    MEMBER_PENDING,
     CallRecord,
     CircleLink,
     Conversation,
@@ -52,13 +61,16 @@ def _leads(who: Principal, group: Group) -> bool:
 async def _is_member(session: AsyncSession, group_id: int, resident_id: int | None) -> bool:
     if resident_id is None:
         return False
-    return await session.get(GroupMember, (group_id, resident_id)) is not None
+    row = await session.get(GroupMember, (group_id, resident_id))
+    return row is not None and row.status == MEMBER_ACCEPTED
 
 
 async def _member_ids(session: AsyncSession, group_id: int) -> list[int]:
     return list(
         await session.scalars(
-            select(GroupMember.resident_id).where(GroupMember.group_id == group_id)
+            select(GroupMember.resident_id).where(
+                GroupMember.group_id == group_id, GroupMember.status == MEMBER_ACCEPTED
+            )
         )
     )
 
@@ -85,7 +97,7 @@ async def member_rows(
         await session.execute(
             select(Resident.id, Resident.name)
             .join(GroupMember, GroupMember.resident_id == Resident.id)
-            .where(GroupMember.group_id == group_id)
+            .where(GroupMember.group_id == group_id, GroupMember.status == MEMBER_ACCEPTED)
             .order_by(Resident.name)
         )
     ).all()
@@ -144,7 +156,7 @@ async def list_groups(request: web.Request) -> web.Response:
         query = select(Group).order_by(Group.name)
         if who.resident_id is not None:
             query = query.join(GroupMember, GroupMember.group_id == Group.id).where(
-                GroupMember.resident_id == who.resident_id
+                GroupMember.resident_id == who.resident_id, GroupMember.status == MEMBER_ACCEPTED
             )
         elif not who.is_staff:
             query = query.where(Group.facilitator_id == who.user_id)
@@ -172,23 +184,59 @@ async def group_detail(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def _join_chat(session: AsyncSession, group: Group, resident_id: int) -> None:
+    party = resident_party(resident_id)
+    if await session.get(ConversationMember, (group.conversation_id, party)) is None:
+        session.add(ConversationMember(conversation_id=group.conversation_id, party=party))
+
+
 async def add_member(request: web.Request) -> web.Response:
-    """The facilitator (or staff) adds a resident to the group and its chat."""
+    """Staff add a resident (the centre's acceptance); a facilitator asks them to join.
+
+    A facilitator always gets ``202 {"status": "requested"}`` — for an unknown resident id,
+    a pending or declined request and a member alike — so the answer reveals nothing.
+    """
     who = await principal_of(request)
     data = await read_json_object(request)
     resident_id = required_int(data, "resident_id")
+    now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
         group = await _group(session, request)
         if not _leads(who, group):
             raise ApiError(403, "forbidden", "only the group's facilitator can add members")
+        row = await session.get(GroupMember, (group.id, resident_id))
+        if not who.is_staff:
+            requested = {"group_id": group.id, "resident_id": resident_id, "status": "requested"}
+            if row is not None or await session.get(Resident, resident_id) is None:
+                return web.json_response(requested, status=202)
+            session.add(
+                GroupMember(
+                    group_id=group.id, resident_id=resident_id, status=MEMBER_PENDING,
+                    requested_at=now, joined_at=now,
+                )
+            )  # fmt: skip
+            try:
+                await session.flush()
+            except IntegrityError:  # asked concurrently: one request is enough
+                return web.json_response(requested, status=202)
+            await record_audit(
+                session, who.actor, "family.group_request", f"group:{group.id}",
+                {"resident_id": resident_id}, at=now,
+            )  # fmt: skip
+            await session.commit()
+            request.app[LIVE_HUB].publish(
+                [resident_party(resident_id)], {"type": "group.request", "group_id": group.id}
+            )
+            return web.json_response(requested, status=202)
         if await session.get(Resident, resident_id) is None:
             raise ApiError(404, "resident_unknown", "no such resident")
-        if await _is_member(session, group.id, resident_id):
+        if row is not None and row.status == MEMBER_ACCEPTED:
             raise ApiError(409, "already_member", "the resident is already in the group")
-        session.add(GroupMember(group_id=group.id, resident_id=resident_id))
-        party = resident_party(resident_id)
-        if await session.get(ConversationMember, (group.conversation_id, party)) is None:
-            session.add(ConversationMember(conversation_id=group.conversation_id, party=party))
+        if row is None:
+            row = GroupMember(group_id=group.id, resident_id=resident_id, joined_at=now)
+            session.add(row)
+        row.status, row.answered_by, row.joined_at = MEMBER_ACCEPTED, who.actor[:64], now
+        await _join_chat(session, group, resident_id)
         try:
             await session.flush()
         except IntegrityError:  # added concurrently by someone else
@@ -201,7 +249,83 @@ async def add_member(request: web.Request) -> web.Response:
             {"resident_id": resident_id},
         )
         await session.commit()
-    return web.json_response({"group_id": group.id, "resident_id": resident_id}, status=201)
+    return web.json_response(
+        {"group_id": group.id, "resident_id": resident_id, "status": MEMBER_ACCEPTED}, status=201
+    )
+
+
+async def group_requests(request: web.Request) -> web.Response:
+    """Pending requests to join a group: the tablet's own, or staff's ``?resident_id=``."""
+    who = await principal_of(request)
+    resident_id = _answering_for(who, request.query.get("resident_id"))
+    async with request.app[SESSIONMAKER]() as session:
+        rows = (
+            await session.execute(
+                select(Group, GroupMember.requested_at)
+                .join(GroupMember, GroupMember.group_id == Group.id)
+                .where(GroupMember.resident_id == resident_id, GroupMember.status == MEMBER_PENDING)
+                .order_by(GroupMember.requested_at)
+            )
+        ).all()
+        names = await party_names(session, [user_party(g.facilitator_id) for g, _ in rows])
+    return web.json_response(
+        [
+            {
+                "group_id": g.id,
+                "group_name": g.name,
+                "resident_id": resident_id,
+                "facilitator": {
+                    "party": user_party(g.facilitator_id),
+                    "name": names[user_party(g.facilitator_id)],
+                },
+                "requested_at": iso(at),
+            }
+            for g, at in rows
+        ]
+    )
+
+
+def _answering_for(who: Principal, given: object) -> int:
+    """The resident a request is answered for: the tablet's own, or one staff name."""
+    if who.resident_id is not None:
+        return who.resident_id
+    if not who.is_staff:
+        raise ApiError(403, "forbidden", "only the resident or the centre's staff answer this")
+    if isinstance(given, int) and not isinstance(given, bool):
+        return given
+    if isinstance(given, str) and given.isdigit() and len(given) <= 12:
+        return int(given)
+    raise ApiError(400, "invalid_request", "staff say which resident: resident_id")
+
+
+async def answer_group_request(request: web.Request) -> web.Response:
+    """The resident (or staff for them) accept or decline joining the group."""
+    who = await principal_of(request)
+    data = await read_json_object(request)
+    answer = data.get("answer")
+    if answer not in ("accept", "decline"):
+        raise ApiError(400, "invalid_request", "answer must be 'accept' or 'decline'")
+    resident_id = _answering_for(who, data.get("resident_id"))
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONMAKER]() as session:
+        group = await _group(session, request)
+        row = await session.get(GroupMember, (group.id, resident_id))
+        if row is None or row.status != MEMBER_PENDING:
+            raise ApiError(404, "not_found", "no pending request to join this group")
+        row.answered_by = who.actor[:64]
+        if answer == "accept":
+            row.status, row.joined_at = MEMBER_ACCEPTED, now
+            await _join_chat(session, group, resident_id)
+        else:
+            row.status = MEMBER_DECLINED
+        await record_audit(
+            session, who.actor, f"family.group_{answer}", f"group:{group.id}",
+            {"resident_id": resident_id}, at=now,
+        )  # fmt: skip
+        await session.commit()
+    return web.json_response(
+        {"group_id": group.id, "resident_id": resident_id, "status": row.status}
+    )
 
 
 async def remove_member(request: web.Request) -> web.Response:
@@ -212,9 +336,12 @@ async def remove_member(request: web.Request) -> web.Response:
         group = await _group(session, request)
         if not _leads(who, group):
             raise ApiError(403, "forbidden", "only the group's facilitator can remove members")
+        # A declined request stays, so the facilitator cannot ask again and again.
         await session.execute(
             delete(GroupMember).where(
-                GroupMember.group_id == group.id, GroupMember.resident_id == resident_id
+                GroupMember.group_id == group.id,
+                GroupMember.resident_id == resident_id,
+                GroupMember.status != MEMBER_DECLINED,
             )
         )
         await session.execute(
@@ -376,4 +503,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/family/groups/{gid}/events", group_event)
     app.router.add_post("/api/family/groups/{gid}/invitations", invite)
     app.router.add_get("/api/family/invitations", my_invitations)
+    app.router.add_get("/api/family/group-requests", group_requests)
+    app.router.add_post("/api/family/groups/{gid}/respond", answer_group_request)
     app.router.add_post("/api/family/invitations/{inv_id}/respond", answer_invitation)

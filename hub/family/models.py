@@ -161,8 +161,16 @@ class Group(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
+MEMBER_PENDING, MEMBER_ACCEPTED, MEMBER_DECLINED = "pending", "accepted", "declined"
+
+
 class GroupMember(Base):
-    """A resident in a group."""
+    """A resident in a group, or a facilitator's request that they join one.
+
+    Only ``accepted`` rows make someone a member (chat, agenda, calls, activity); a
+    facilitator's request stays ``pending`` until the resident (or the centre's staff)
+    accepts it, and a ``declined`` row keeps the facilitator from asking again.
+    """
 
     __tablename__ = "family_group_members"
 
@@ -173,6 +181,11 @@ class GroupMember(Base):
         ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    status: Mapped[str] = mapped_column(
+        String(16), default=MEMBER_ACCEPTED, server_default=MEMBER_ACCEPTED
+    )
+    requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    answered_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Invitation(Base):

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.codec import alarm_from_json
 from hub.alarms.models import AlarmRow
 from hub.db.models import Home, Resident
-from hub.family.models import Group, GroupMember
+from hub.family.models import MEMBER_ACCEPTED, Group, GroupMember
 from hub.outbox.alarms import social_events_for_alarm
 from hub.outbox.models import OutboxRow
 from integrations.wsocial.events import AnySocialEvent, EventDecodeError, decode_event
@@ -66,7 +66,7 @@ async def load_visor(session: AsyncSession, resident_id: int) -> VisorView:
         for name, joined in await session.execute(
             select(Group.name, GroupMember.joined_at)
             .join(Group, Group.id == GroupMember.group_id)
-            .where(GroupMember.resident_id == resident_id)
+            .where(GroupMember.resident_id == resident_id, GroupMember.status == MEMBER_ACCEPTED)
         )
     ]
     return build_visor(key, events, groups)

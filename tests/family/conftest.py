@@ -109,6 +109,21 @@ class World:
         body: dict[str, Any] = await resp.json()
         return body
 
+    async def join_group(self, group_id: int, facilitator: Person, tablet: Tablet) -> None:
+        """The facilitator asks the resident to join; the resident accepts on the tablet."""
+        resp = await self.client.post(
+            f"/api/family/groups/{group_id}/members",
+            json={"resident_id": tablet.resident_id},
+            headers=facilitator.headers,
+        )
+        assert resp.status == 202, await resp.text()
+        resp = await self.client.post(
+            f"/api/family/groups/{group_id}/respond",
+            json={"answer": "accept"},
+            headers=tablet.headers,
+        )
+        assert resp.status == 200, await resp.text()
+
     async def link(
         self, tablet: Tablet, person: Person, consent: list[str] | None = None
     ) -> dict[str, Any]:
