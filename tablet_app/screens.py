@@ -81,6 +81,14 @@ class ScreenBuilder:
         self.actions = actions
         self.progress: ProgressBar | None = None
         self.elapsed: Text | None = None  # the recording's running time, updated every second
+        self.videos: list[VideoView] = []  # views with a clock of their own; see stop()
+
+    def stop(self) -> None:
+        """Stop what the built screens keep running (the video views' clocks); call it
+        before the screen is rebuilt or dropped."""
+        for view in self.videos:
+            view.stop()
+        self.videos.clear()
 
     # ------------------------------------------------------------ helpers
 
@@ -576,24 +584,23 @@ class ScreenBuilder:
     def _call_video(self, face: Face) -> Widget:
         """The other person large (their face until the first frame), our camera small."""
         box = FloatLayout(size_hint=(1, 0.66))
-        box.add_widget(
-            VideoView(
-                lambda: self.actions.call_video()[0],
-                placeholder=face,
-                name="call.video",
-                size_hint=(1, 1),
-                pos_hint={"x": 0, "y": 0},
-            )
+        remote = VideoView(
+            lambda: self.actions.call_video()[0],
+            placeholder=face,
+            name="call.video",
+            size_hint=(1, 1),
+            pos_hint={"x": 0, "y": 0},
         )
-        box.add_widget(
-            VideoView(
-                lambda: self.actions.call_video()[1],
-                border=self.p.on_button,
-                name="call.self",
-                size_hint=(0.22, 0.34),
-                pos_hint={"right": 1, "y": 0},
-            )
+        own = VideoView(
+            lambda: self.actions.call_video()[1],
+            border=self.p.on_button,
+            name="call.self",
+            size_hint=(0.22, 0.34),
+            pos_hint={"right": 1, "y": 0},
         )
+        for view in (remote, own):
+            self.videos.append(view)
+            box.add_widget(view)
         return box
 
     def _call_pick(self) -> Widget:

@@ -33,9 +33,12 @@ class TabletView(BoxLayout):  # type: ignore[misc]
         self.refresh()
 
     def detach(self) -> None:
-        """Stop following the model and the window (before dropping this view)."""
+        """Stop following the model and the window, and stop the screen's clocks
+        (before dropping this view)."""
         self.model.unsubscribe(self.refresh)
         Window.unbind(size=self._on_window_size)
+        if self.builder is not None:
+            self.builder.stop()
 
     def _on_window_size(self, *_: object) -> None:
         self.refresh()
@@ -49,6 +52,8 @@ class TabletView(BoxLayout):  # type: ignore[misc]
         sizes = self.sizes()
         colours = palette(self.model.high_contrast)
         Window.clearcolor = colours.background
+        if self.builder is not None:
+            self.builder.stop()  # the old screen's video views must not keep polling
         self.builder = ScreenBuilder(self.model, sizes, colours, self.clock, self.actions)
         self.clear_widgets()
         if self.model.screen not in (Screen.PAIR,):

@@ -3,9 +3,10 @@
 The call engine (``tablet_app.calls``) keeps the newest frame of each side in a
 :class:`FrameFeed`; a :class:`VideoView` looks at it on Kivy's clock (15 times a
 second, no busy loop) and, when a new frame is there, copies it into a Kivy texture.
-Until the first frame arrives the caller's face is shown instead. A view that has been
-taken off the screen stops its clock by itself, so the rebuilt screens leave nothing
-running behind.
+Until the first frame arrives the caller's face is shown instead. Whoever builds a view
+stops it (:meth:`VideoView.stop`) when the screen holding it is rebuilt or dropped, so
+rebuilt screens leave no clock running behind. (A view cannot tell on its own: it may be
+taken off the screen before its clock ever looked at it while it was shown.)
 """
 
 from __future__ import annotations
@@ -73,7 +74,6 @@ class VideoView(Widget):  # type: ignore[misc]
         self._source: FrameFeed | None = None
         self.texture: Texture | None = None
         self.video_rect: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-        self._was_shown = False
         self.frames_shown = 0  # frames copied to the screen so far
         if placeholder is not None:
             self.add_widget(placeholder)
@@ -81,24 +81,18 @@ class VideoView(Widget):  # type: ignore[misc]
         self._event = Clock.schedule_interval(self._poll, 1.0 / fps)
         self._poll(0.0)
 
-    def _poll(self, _dt: float) -> bool:
-        """One look at the feed; ``False`` unschedules once the view left the screen."""
-        if self.get_root_window() is None:
-            if self._was_shown:
-                return False
-        else:
-            self._was_shown = True
+    def _poll(self, _dt: float) -> None:
+        """One look at the feed."""
         source = self._feed()
         if source is not self._source:  # a new call: start counting again
             self._source, self._seen = source, 0
         if source is None or source.last is None or source.frames == self._seen:
-            return True
+            return
         self._seen = source.frames
         self._show(source.last)
-        return True
 
     def stop(self) -> None:
-        """Stop looking at the feed."""
+        """Stop looking at the feed (the view is leaving the screen for good)."""
         self._event.cancel()
 
     def _show(self, frame: Any) -> None:

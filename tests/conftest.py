@@ -99,6 +99,7 @@ from tests.hub.fixtures import (  # noqa: E402, F401
     _postgres_template,
     _sqlite_template,
     auth_headers,
+    clock_start,
     database_url,
     empty_database_url,
     hub_app,

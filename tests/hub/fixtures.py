@@ -15,6 +15,7 @@ import asyncio
 import secrets
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,9 +118,17 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
-def hub_clock() -> ManualClock:
-    """The hub's clock in tests: moves only with ``advance``."""
-    return ManualClock()
+def clock_start() -> datetime | None:
+    """Where ``hub_clock`` starts. A test that depends on the time of day or the date names
+    its instant by parametrizing this fixture: ``@pytest.mark.parametrize("clock_start",
+    [datetime(2027, 1, 14, 7, 30, tzinfo=UTC)])``."""
+    return None
+
+
+@pytest.fixture
+def hub_clock(clock_start: datetime | None) -> ManualClock:
+    """The hub's clock in tests: starts at ``clock_start``, moves only with ``advance``."""
+    return ManualClock(clock_start)
 
 
 @pytest.fixture

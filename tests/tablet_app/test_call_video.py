@@ -174,14 +174,14 @@ async def test_answered_call_shows_the_callers_video_on_screen(
         pump()
 
 
-def test_a_video_view_stops_its_clock_once_the_screen_is_rebuilt(kivy_window: Any) -> None:
+def _answered_call_view(kivy_window: Any) -> tuple[Any, Any]:
+    """A tablet view on the call screen of an answered call whose caller sent one frame."""
     from av import VideoFrame
 
     from tablet_app.calls import synthetic_picture
     from tablet_app.model import Contact, TabletModel
     from tablet_app.screens import Actions
     from tablet_app.ui import TabletView
-    from tablet_app.widgets import find
 
     class Still:
         frames = 1
@@ -193,22 +193,43 @@ def test_a_video_view_stops_its_clock_once_the_screen_is_rebuilt(kivy_window: An
         model, lambda: NOW, Actions(lambda: None, lambda _m: None, call_video=lambda: (Still, None))
     )
     kivy_window.add_widget(view)
+    model.incoming_call("7", "u:2")
+    model.answer_call()
+    return model, view
+
+
+@pytest.mark.parametrize("frames_on_screen", [0, 3])
+def test_a_video_view_stops_its_clock_once_the_screen_is_rebuilt(
+    kivy_window: Any, frames_on_screen: int
+) -> None:
+    """Rebuilt at once (no Kivy frame drawn, its clock never looked while it was shown) or
+    after a few frames: either way the call screen's views stop looking at their feeds."""
+    from tablet_app.widgets import find
+
+    model, view = _answered_call_view(kivy_window)
     try:
-        model.incoming_call("7", "u:2")
-        model.answer_call()
-        pump(3)
+        pump(frames_on_screen)
         video, self_view = find(view, "call.video"), find(view, "call.self")
         assert video.has_frame  # a frame was there at once: no face first
         assert not self_view.has_frame  # no camera: the corner stays empty
         assert video._event.is_triggered
+        assert self_view._event.is_triggered
         model.call_ended()  # the screen is rebuilt without video
-        for _ in range(300):  # until each view's next look at its feed (15 a second)
-            if not (video._event.is_triggered or self_view._event.is_triggered):
-                break
-            pump(1)
         assert not video._event.is_triggered
         assert not self_view._event.is_triggered
     finally:
         view.detach()
         kivy_window.remove_widget(view)
         pump()
+
+
+def test_a_detached_view_stops_its_video_clocks(kivy_window: Any) -> None:
+    from tablet_app.widgets import find
+
+    _, view = _answered_call_view(kivy_window)
+    video, self_view = find(view, "call.video"), find(view, "call.self")
+    view.detach()
+    kivy_window.remove_widget(view)
+    pump()
+    assert not video._event.is_triggered
+    assert not self_view._event.is_triggered

@@ -4,9 +4,10 @@ API reaches the running engine at once."""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+
+import pytest
 
 from alerts import CarePlan, EscalationPolicy, RuleKind
 from alerts.alarm import EscalationTarget
@@ -129,11 +130,73 @@ async def test_service_changes_reach_the_running_engine(
     assert plan.check_in.deadlines == (time(9, 45),)
 
 
+# Instants the installation is confirmed at, the next noon in Barcelona (the basic level's
+# check-in deadline) in UTC, and the rules of the resident's open alarm once that deadline
+# has passed with no "I'm OK". The motion sensor reports once, at installation; a morning
+# activity window (07:00–10:00 local) closing without movement raises the inactivity alarm
+# first, and the missed check-in joins it (same category).
+_INACTIVE_THEN_MISSED = (RuleKind.INACTIVITY, RuleKind.MISSED_CHECK_IN)
+INSTALLED_AT = [
+    pytest.param(
+        datetime(2027, 1, 14, 2, 0, tzinfo=UTC),  # 03:00 CET
+        datetime(2027, 1, 14, 11, 0, tzinfo=UTC),
+        _INACTIVE_THEN_MISSED,
+        id="night",
+    ),
+    pytest.param(
+        datetime(2027, 1, 14, 7, 30, tzinfo=UTC),  # 08:30, inside the activity window
+        datetime(2027, 1, 14, 11, 0, tzinfo=UTC),
+        (RuleKind.MISSED_CHECK_IN,),
+        id="morning",
+    ),
+    pytest.param(
+        datetime(2027, 1, 14, 11, 0, tzinfo=UTC),  # at the deadline: the next is tomorrow's
+        datetime(2027, 1, 15, 11, 0, tzinfo=UTC),
+        _INACTIVE_THEN_MISSED,
+        id="noon",
+    ),
+    pytest.param(
+        datetime(2027, 1, 14, 18, 30, tzinfo=UTC),  # 19:30 CET
+        datetime(2027, 1, 15, 11, 0, tzinfo=UTC),
+        _INACTIVE_THEN_MISSED,
+        id="evening",
+    ),
+    pytest.param(
+        datetime(2027, 3, 28, 0, 30, tzinfo=UTC),  # 01:30 CET; at 02:00 clocks jump to 03:00
+        datetime(2027, 3, 28, 10, 0, tzinfo=UTC),  # 12:00 CEST
+        _INACTIVE_THEN_MISSED,
+        id="dst-spring",
+    ),
+    pytest.param(
+        datetime(2027, 10, 31, 0, 30, tzinfo=UTC),  # 02:30 CEST; at 03:00 back to 02:00
+        datetime(2027, 10, 31, 11, 0, tzinfo=UTC),  # 12:00 CET
+        _INACTIVE_THEN_MISSED,
+        id="dst-autumn",
+    ),
+    pytest.param(
+        datetime(2027, 12, 31, 22, 30, tzinfo=UTC),  # 23:30 on New Year's Eve
+        datetime(2028, 1, 1, 11, 0, tzinfo=UTC),
+        _INACTIVE_THEN_MISSED,
+        id="year-end",
+    ),
+    pytest.param(
+        datetime(2028, 2, 28, 22, 30, tzinfo=UTC),  # 23:30 on 28 February
+        datetime(2028, 2, 29, 11, 0, tzinfo=UTC),
+        _INACTIVE_THEN_MISSED,
+        id="leap-day",
+    ),
+]
+
+
+@pytest.mark.parametrize(("clock_start", "deadline", "rules"), INSTALLED_AT)
 async def test_once_installed_a_missed_check_in_raises_an_alarm_at_the_deadline(
     hub_client: Client,
     hub_sessionmaker: Any,
     hub_clock: ManualClock,
     auth_headers: Any,
+    clock_start: datetime,
+    deadline: datetime,
+    rules: tuple[RuleKind, ...],
 ) -> None:
     coordinator = await auth_headers(Role.COORDINATOR)
     installer = await auth_headers(Role.INSTALLER)
@@ -149,12 +212,16 @@ async def test_once_installed_a_missed_check_in_raises_an_alarm_at_the_deadline(
     assert plan.check_in.enabled
     assert plan.check_in.deadlines == (time(12, 0),)  # the basic level's default
     # Nobody presses "I'm OK": at the next noon in Barcelona the missed check-in is an alarm.
-    local = hub_clock().astimezone(ZoneInfo("Europe/Madrid"))
-    noon = local.replace(hour=12, minute=0, second=0, microsecond=0)
-    if noon <= local:
-        noon += timedelta(days=1)
-    hub_clock.advance(noon - local + timedelta(minutes=1))
-    await engine.run_due()
-    async with hub_sessionmaker() as session:
-        alarms = await store.list_alarms(session, status="open", category=None, limit=10)
-    assert [(a.rule, a.resident_id) for a in alarms] == [(RuleKind.MISSED_CHECK_IN, resident_id)]
+
+    async def open_rules() -> list[tuple[RuleKind, ...]]:
+        await engine.run_due()
+        async with hub_sessionmaker() as session:
+            alarms = await store.list_alarms(session, status="open", category=None, limit=10)
+        assert {a.resident_id for a in alarms} <= {resident_id}
+        return [a.rules for a in alarms]
+
+    hub_clock.advance(deadline - timedelta(minutes=1) - hub_clock())
+    before = rules[:-1]  # what the morning window raised, if anything; no check-in alarm yet
+    assert await open_rules() == ([before] if before else [])
+    hub_clock.advance(timedelta(minutes=2))
+    assert await open_rules() == [rules]
