@@ -25,6 +25,8 @@ from alerts.alarm import (
     reannounce,
     record_contact_attempt,
     record_notification,
+    record_voice_call,
+    record_voice_connected,
     resolve,
 )
 from alerts.careplan import (
@@ -148,6 +150,8 @@ __all__ = [
     "reannounce",
     "record_contact_attempt",
     "record_notification",
+    "record_voice_call",
+    "record_voice_connected",
     "resolve",
     "tick",
     "translate",

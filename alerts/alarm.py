@@ -101,6 +101,8 @@ class Action(StrEnum):
     ACCEPTED = "accepted"
     EVENT_ATTACHED = "event_attached"
     CONTACT_ATTEMPT = "contact_attempt"
+    VOICE_CONNECTED = "voice_connected"  # the operator's speech connection carries voice
+    VOICE_CALL = "voice_call"  # how a speech connection with the home went (at its end)
     NOTE = "note"
     ESCALATED = "escalated"
     REANNOUNCED = "reannounced"
@@ -325,6 +327,54 @@ def record_contact_attempt(
         {"party": party, "result": result, "channel": channel, "notes": notes},
         voice_contact_at=voice,
     )
+
+
+def record_voice_connected(alarm: Alarm, actor: Actor, at: datetime, *, call_id: str) -> Alarm:
+    """The operator's speech connection with the home's tablet carries voice.
+
+    The first one is the alarm's moment of voice contact (``voice_contact_at``). Recorded
+    in any state: it is a fact about the alarm, like a note.
+    """
+    return _append(
+        alarm,
+        at,
+        actor,
+        Action.VOICE_CONNECTED,
+        _forward(alarm, AlarmState.IN_CONTACT),
+        {"call": call_id},
+        voice_contact_at=alarm.voice_contact_at or at,
+    )
+
+
+def record_voice_call(
+    alarm: Alarm,
+    actor: Actor,
+    at: datetime,
+    *,
+    call_id: str,
+    started_at: datetime,
+    connected_at: datetime | None,
+    ended_at: datetime | None,
+    ended_by: str = "",
+    failure: str = "",
+) -> Alarm:
+    """How one speech connection with the home went, recorded when it ended.
+
+    ``result`` is ``connected`` when voice flowed, else ``failed`` with ``failure``
+    (tablet_offline, no_answer, media_failed, hub_restart).
+    """
+    end = ended_at or at
+    duration = int((end - connected_at).total_seconds()) if connected_at is not None else 0
+    detail: dict[str, object] = {
+        "call": call_id,
+        "result": "connected" if connected_at is not None else "failed",
+        "started_at": started_at.isoformat(),
+        "connected_at": connected_at.isoformat() if connected_at else None,
+        "duration_s": max(0, duration),
+        "ended_by": ended_by,
+        "failure": failure,
+    }
+    return _append(alarm, at, actor, Action.VOICE_CALL, alarm.state, detail)
 
 
 def add_note(alarm: Alarm, actor: Actor, at: datetime, text: str) -> Alarm:

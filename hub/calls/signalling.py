@@ -3,6 +3,11 @@
 One :class:`CallService` per hub process owns the live calls and their timers. Every
 change is written to ``family_calls`` and told to both parties' connections (``call.state``);
 signalling data is relayed verbatim and never stored.
+
+Centre calls (:meth:`CallService.start_centre`: an operator speaking with a home's tablet)
+add: one operator per home at a time, an immediate failure when the tablet is offline, a
+media timeout after the answer, and a :class:`CallObserver` that the alarm engine uses to
+put each call's outcome in the alarm's history.
 """
 
 from __future__ import annotations
@@ -12,11 +17,24 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.calls.state import CallError, CallEvent, CallState, CallStatus, apply_event, start_call
+from hub.calls.state import (
+    FINAL,
+    CallError,
+    CallEvent,
+    CallKind,
+    CallState,
+    CallStatus,
+    Failure,
+    apply_event,
+    failed_call,
+    start_call,
+)
 from hub.clock import Clock
 from hub.family.live import LiveHub
 from hub.family.models import CallRecord
@@ -27,8 +45,33 @@ _LOGGER = logging.getLogger(__name__)
 MAX_SIGNAL_BYTES = 64 * 1024
 # A party whose every connection dropped mid-call has this long to come back.
 RECONNECT_GRACE_S = 20.0
+# An answered centre call whose media has not connected by then is ended as failed.
+MEDIA_TIMEOUT_S = 20.0
 
 MayContact = Callable[[AsyncSession, str, str], Awaitable[bool]]
+
+
+class HomeBusy(CallError):
+    """Another operator already speaks with this home."""
+
+    def __init__(self, held_by: str, name: str) -> None:
+        super().__init__("home_busy", f"{name} is already speaking with this home")
+        self.held_by = held_by
+        self.name = name
+
+
+class CallObserver(Protocol):
+    """Told about centre calls (the alarm's history); failures are logged, never raised."""
+
+    async def connected(self, call_id: int, call: CallState, names: dict[str, str]) -> None:
+        """The media of ``call`` connected (voice contact made)."""
+
+    async def ended(self, call_id: int, call: CallState, names: dict[str, str]) -> None:
+        """``call`` reached a final state."""
+
+
+# Set by the part of the hub that records centre calls (the console's voice module).
+CALL_OBSERVER: web.AppKey[CallObserver] = web.AppKey("call_observer")
 
 
 @dataclass
@@ -52,8 +95,24 @@ def call_view(record: CallRecord | CallState, call_id: int) -> dict[str, Any]:
         "started_at": record.started_at.isoformat(),
         "answered_at": record.answered_at.isoformat() if record.answered_at else None,
         "ended_at": record.ended_at.isoformat() if record.ended_at else None,
+        "ended_by": record.ended_by,
         "duration_s": duration,
+        "kind": str(record.kind),
+        "alarm_ref": record.alarm_ref,
+        "connected_at": record.connected_at.isoformat() if record.connected_at else None,
+        "failure": str(record.failure) if record.failure else None,
     }
+
+
+def state_of(record: CallRecord) -> CallState:
+    """The stored call as a state (for views and the observer)."""
+    return CallState(
+        caller=record.caller, callee=record.callee, status=CallStatus(record.status),
+        started_at=record.started_at, answered_at=record.answered_at,
+        ended_at=record.ended_at, ended_by=record.ended_by, kind=CallKind(record.kind),
+        alarm_ref=record.alarm_ref, connected_at=record.connected_at,
+        failure=Failure(record.failure) if record.failure else None,
+    )  # fmt: skip
 
 
 class CallService:
@@ -67,6 +126,8 @@ class CallService:
         may_contact: MayContact,
         ring_timeout_s: float,
         grace_s: float = RECONNECT_GRACE_S,
+        media_timeout_s: float = MEDIA_TIMEOUT_S,
+        observer: CallObserver | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._live = live
@@ -74,6 +135,11 @@ class CallService:
         self._may_contact = may_contact
         self.ring_timeout_s = ring_timeout_s
         self.grace_s = grace_s
+        self.media_timeout_s = media_timeout_s
+        self.observer = observer
+        self._observing: set[asyncio.Task[None]] = set()
+        self._observer_lock = asyncio.Lock()
+        self._recovered: list[tuple[int, CallState, dict[str, str]]] = []
         self._calls: dict[int, _LiveCall] = {}
         self._names: dict[int, dict[str, str]] = {}
 
@@ -122,6 +188,114 @@ class CallService:
         )  # fmt: skip
         return call_id
 
+    def centre_call_with(self, home: str) -> tuple[int, CallState] | None:
+        """The live centre call with ``home`` (a resident party), if any."""
+        for live in self._calls.values():
+            if live.state.kind is CallKind.CENTRE and live.state.callee == home:
+                return live.id, live.state
+        return None
+
+    async def start_centre(self, caller: str, home: str, alarm_ref: str | None) -> int:
+        """An operator ``caller`` rings the tablet of ``home`` (about ``alarm_ref``).
+
+        Raises :class:`HomeBusy` if another operator speaks with the home, and
+        ``CallError("tablet_offline")`` (after recording the failed attempt) when the
+        tablet has no live connection. A family call in progress gives way.
+        """
+        now = self._clock()
+        state = start_call(caller, home, now, CallKind.CENTRE, alarm_ref)
+        held = self.centre_call_with(home)
+        if held is not None:
+            holder = held[1].caller
+            raise HomeBusy(holder, self._names.get(held[0], {}).get(holder, holder))
+        async with self._sessionmaker() as session:
+            names = await party_names(session, [caller, home])
+            if not self._live.online(home):
+                failed = failed_call(state, Failure.TABLET_OFFLINE, now)
+                record = self._record(failed)
+                session.add(record)
+                await session.commit()
+                self._observe("ended", record.id, failed, names)
+                raise CallError("tablet_offline", "the home's tablet is not connected")
+            record = self._record(state)
+            session.add(record)
+            await session.commit()
+            call_id = record.id
+        for other in [c for c in self._calls.values() if home in (c.state.caller, c.state.callee)]:
+            _LOGGER.info("call %s gives way to the centre's call %s", other.id, call_id)
+            with contextlib.suppress(CallError):
+                await self._apply(other, CallEvent.HANGUP, None)
+        self._names[call_id] = names
+        live = _LiveCall(call_id, state)
+        self._calls[call_id] = live
+        live.timer = asyncio.create_task(self._timeout_after(call_id, self.ring_timeout_s))
+        view = call_view(state, call_id)
+        self._live.publish(
+            [caller],
+            {"type": "call.state", "call_id": call_id, "status": "ringing", "call": view,
+             "names": names},
+        )  # fmt: skip
+        self._live.publish(
+            [home],
+            {"type": "call.incoming", "call_id": call_id, "caller": caller,
+             "caller_name": names.get(caller, caller), "call": view, "names": names,
+             "kind": CallKind.CENTRE.value, "alarm_ref": alarm_ref},
+        )  # fmt: skip
+        return call_id
+
+    @staticmethod
+    def _record(state: CallState) -> CallRecord:
+        return CallRecord(
+            caller=state.caller, callee=state.callee, status=state.status.value,
+            started_at=state.started_at, ended_at=state.ended_at, kind=state.kind.value,
+            alarm_ref=state.alarm_ref, failure=state.failure.value if state.failure else None,
+        )  # fmt: skip
+
+    def _observe(self, what: str, call_id: int, state: CallState, names: dict[str, str]) -> None:
+        """Tell the observer about a centre call, in a task this service owns."""
+        if self.observer is None or state.kind is not CallKind.CENTRE:
+            return
+        method = self.observer.connected if what == "connected" else self.observer.ended
+        task = asyncio.get_running_loop().create_task(self._safely(method(call_id, state, names)))
+        self._observing.add(task)
+        task.add_done_callback(self._observing.discard)
+
+    async def _safely(self, work: Awaitable[None]) -> None:
+        # One at a time, in the order the call changed (asyncio.Lock is first come, first
+        # served): "connected" must reach the alarm before "ended".
+        async with self._observer_lock:
+            try:
+                await work
+            except Exception:  # the call goes on whatever its record keeper thinks
+                _LOGGER.exception("recording a centre call failed")
+
+    async def recover(self) -> int:
+        """At start-up: calls a previous process left open are failed (``hub_restart``).
+
+        No live call survives a restart (the parties' connections went with it), so a
+        card must never keep showing one as connected. Returns how many were closed.
+        """
+        now = self._clock()
+        open_states = [s.value for s in CallStatus if s not in FINAL]
+        async with self._sessionmaker() as session:
+            rows = list(
+                await session.scalars(select(CallRecord).where(CallRecord.status.in_(open_states)))
+            )
+            for row in rows:
+                row.status = CallStatus.FAILED.value
+                row.ended_at = now
+                row.failure = Failure.HUB_RESTART.value
+            await session.commit()
+            names = await party_names(session, [p for r in rows for p in (r.caller, r.callee)])
+        self._recovered = [(row.id, state_of(row), names) for row in rows]
+        return len(rows)
+
+    async def tell_recovered(self) -> None:
+        """Hand the calls :meth:`recover` closed to the observer (once it can take them)."""
+        recovered, self._recovered = self._recovered, []
+        for call_id, state, names in recovered:
+            self._observe("ended", call_id, state, names)
+
     def _get(self, call_id: int, party: str) -> _LiveCall:
         live = self._calls.get(call_id)
         if live is None or party not in (live.state.caller, live.state.callee):
@@ -134,11 +308,21 @@ class CallService:
         return await self._apply(live, event, party)
 
     async def _apply(self, live: _LiveCall, event: CallEvent, party: str | None) -> CallState:
-        state = apply_event(live.state, event, self._clock(), by=party)
+        before = live.state
+        state = apply_event(before, event, self._clock(), by=party)
+        if state == before:
+            return state  # a repeated "connected": nothing to store or tell
         live.state = state
         if live.timer is not None and live.timer is not asyncio.current_task():
             live.timer.cancel()
             live.timer = None
+        if state.kind is CallKind.CENTRE and state.status is CallStatus.ACCEPTED:
+            if state.connected_at is None:
+                live.timer = asyncio.create_task(
+                    self._timeout_after(live.id, self.media_timeout_s, CallEvent.MEDIA_TIMEOUT)
+                )
+            elif before.connected_at is None:
+                self._observe("connected", live.id, state, self._names.get(live.id, {}))
         names = self._names.get(live.id, {})
         if state.final:
             self._calls.pop(live.id, None)
@@ -153,7 +337,11 @@ class CallService:
                 record.answered_at = state.answered_at
                 record.ended_at = state.ended_at
                 record.ended_by = state.ended_by
+                record.connected_at = state.connected_at
+                record.failure = state.failure.value if state.failure else None
                 await session.commit()
+        if state.final:
+            self._observe("ended", live.id, state, names)
         self._live.publish(
             [state.caller, state.callee],
             {"type": "call.state", "call_id": live.id, "status": state.status.value,
@@ -174,12 +362,14 @@ class CallService:
             [other], {"type": "call.signal", "call_id": call_id, "from": party, "data": data}
         )
 
-    async def _timeout_after(self, call_id: int, delay: float) -> None:
+    async def _timeout_after(
+        self, call_id: int, delay: float, event: CallEvent = CallEvent.TIMEOUT
+    ) -> None:
         await asyncio.sleep(delay)
         live = self._calls.get(call_id)
         if live is not None and not live.state.final:
             with contextlib.suppress(CallError):
-                await self._apply(live, CallEvent.TIMEOUT, None)
+                await self._apply(live, event, None)
 
     def disconnected(self, party: str) -> None:
         """``party`` has no connection left: give them a grace period, then end their calls."""
@@ -210,5 +400,7 @@ class CallService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # The records of what already happened are finished, not dropped.
+        await asyncio.gather(*self._observing, return_exceptions=True)
         self._calls.clear()
         self._names.clear()

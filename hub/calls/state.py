@@ -8,9 +8,15 @@ result; nothing about a call's content is ever kept, only these states and times
 ringing --accept(callee)--> accepted --hangup(either)--> ended
 ringing --decline(callee)-> declined
 ringing --hangup(caller)--> missed      (the caller gave up)
-ringing --timeout---------> missed
+ringing --timeout---------> missed      (failure "no_answer")
+accepted --connected------> accepted    (media flows: connected_at is set once)
+accepted --media_timeout--> failed      (media never connected: "media_failed")
 accepted --timeout--------> ended       (a peer vanished; the hub cleans up)
 ```
+
+A centre call (an operator speaking with a home's tablet, ``kind="centre"``) may name
+the alarm it is about; :func:`failed_call` records one that never rang (tablet offline)
+and :func:`interrupted` one the hub lost by restarting.
 """
 
 from __future__ import annotations
@@ -28,9 +34,28 @@ class CallStatus(StrEnum):
     DECLINED = "declined"
     MISSED = "missed"
     ENDED = "ended"
+    FAILED = "failed"
 
 
-FINAL: frozenset[CallStatus] = frozenset({CallStatus.DECLINED, CallStatus.MISSED, CallStatus.ENDED})
+FINAL: frozenset[CallStatus] = frozenset(
+    {CallStatus.DECLINED, CallStatus.MISSED, CallStatus.ENDED, CallStatus.FAILED}
+)
+
+
+class CallKind(StrEnum):
+    """Between people of a circle, or the centre speaking with a home."""
+
+    FAMILY = "family"
+    CENTRE = "centre"
+
+
+class Failure(StrEnum):
+    """Why a call did not (or no longer) carry voice."""
+
+    TABLET_OFFLINE = "tablet_offline"
+    NO_ANSWER = "no_answer"
+    MEDIA_FAILED = "media_failed"
+    HUB_RESTART = "hub_restart"
 
 
 class CallEvent(StrEnum):
@@ -40,6 +65,8 @@ class CallEvent(StrEnum):
     DECLINE = "decline"
     HANGUP = "hangup"
     TIMEOUT = "timeout"
+    CONNECTED = "connected"
+    MEDIA_TIMEOUT = "media_timeout"
 
 
 class CallError(Exception):
@@ -62,6 +89,10 @@ class CallState:
     answered_at: datetime | None = None
     ended_at: datetime | None = None
     ended_by: str | None = None
+    kind: CallKind = CallKind.FAMILY
+    alarm_ref: str | None = None
+    connected_at: datetime | None = None
+    failure: Failure | None = None
 
     @property
     def final(self) -> bool:
@@ -79,11 +110,25 @@ class CallState:
         return int((self.ended_at - self.answered_at).total_seconds())
 
 
-def start_call(caller: str, callee: str, now: datetime) -> CallState:
+def start_call(
+    caller: str,
+    callee: str,
+    now: datetime,
+    kind: CallKind = CallKind.FAMILY,
+    alarm_ref: str | None = None,
+) -> CallState:
     """A new ringing call; calling yourself is refused."""
     if caller == callee:
         raise CallError("call_self", "you cannot call yourself")
-    return CallState(caller=caller, callee=callee, status=CallStatus.RINGING, started_at=now)
+    return CallState(
+        caller=caller, callee=callee, status=CallStatus.RINGING, started_at=now,
+        kind=kind, alarm_ref=alarm_ref,
+    )  # fmt: skip
+
+
+def failed_call(call: CallState, failure: Failure, now: datetime) -> CallState:
+    """``call`` as failed for ``failure`` (it never rang, or the hub lost it)."""
+    return replace(call, status=CallStatus.FAILED, ended_at=now, failure=failure)
 
 
 def apply_event(
@@ -114,7 +159,17 @@ def apply_event(
                 return replace(call, status=CallStatus.DECLINED, ended_at=now, ended_by=by)
             return replace(call, status=CallStatus.MISSED, ended_at=now, ended_by=by)
         return replace(call, status=CallStatus.ENDED, ended_at=now, ended_by=by)
+    if event is CallEvent.CONNECTED:
+        if status is not CallStatus.ACCEPTED:
+            raise CallError("call_not_accepted", "only an answered call can connect")
+        return call if call.connected_at is not None else replace(call, connected_at=now)
+    if event is CallEvent.MEDIA_TIMEOUT:
+        if status is CallStatus.RINGING:
+            raise CallError("call_not_accepted", "a ringing call has no media yet")
+        if call.connected_at is not None:
+            return call
+        return replace(call, status=CallStatus.FAILED, ended_at=now, failure=Failure.MEDIA_FAILED)
     # TIMEOUT: nobody answered, or an answered call lost both peers.
     if status is CallStatus.RINGING:
-        return replace(call, status=CallStatus.MISSED, ended_at=now)
+        return replace(call, status=CallStatus.MISSED, ended_at=now, failure=Failure.NO_ANSWER)
     return replace(call, status=CallStatus.ENDED, ended_at=now)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     """Add every console route (the hub lists ``hub.console`` in its ROUTE_MODULES)."""
-    from hub.console import calls, maintenance, pages, residents, supervision, users
+    from hub.console import calls, maintenance, pages, residents, supervision, users, voice
 
     calls.setup(app)
     maintenance.setup(app)
@@ -14,3 +14,4 @@ def setup(app: web.Application) -> None:
     residents.setup(app)
     supervision.setup(app)
     users.setup(app)
+    voice.setup(app)

@@ -240,6 +240,14 @@ class CallRecord(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     ended_by: Mapped[str | None] = mapped_column(String(PARTY_LENGTH), default=None)
+    # "family" (between people) or "centre" (an operator speaking with a home's tablet).
+    kind: Mapped[str] = mapped_column(String(10), default="family", server_default="family")
+    # The alarm a centre call is about (None: a wellbeing call or a family call).
+    alarm_ref: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    # When a participant reported the media flowing (voice contact made).
+    connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # Why a call failed: tablet_offline, no_answer, media_failed, hub_restart.
+    failure: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class AlarmNotice(Base):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.calls import routes as call_routes
-from hub.calls.signalling import CallService
+from hub.calls.signalling import CALL_OBSERVER, CallService
 from hub.family import (
     activity,
     agenda,
@@ -29,6 +30,8 @@ from hub.family.ws import CALL_SERVICE, live_socket
 from hub.media import LocalDiskStore
 from teleassist.config import load_config
 
+_LOGGER = logging.getLogger(__name__)
+
 
 async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
     service = CallService(
@@ -37,7 +40,11 @@ async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
         app[CLOCK],
         may_contact,
         app[FAMILY_SETTINGS].ring_timeout_s,
+        observer=app.get(CALL_OBSERVER),
     )
+    # Calls a previous process left open cannot be going on: close them as failed.
+    if await service.recover():
+        _LOGGER.warning("calls left open by the last run were closed as failed (hub_restart)")
     app[CALL_SERVICE] = service
     try:
         yield

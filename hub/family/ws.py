@@ -26,6 +26,7 @@ _EVENTS = {
     "call.accept": CallEvent.ACCEPT,
     "call.decline": CallEvent.DECLINE,
     "call.hangup": CallEvent.HANGUP,
+    "call.connected": CallEvent.CONNECTED,  # a participant's media is flowing
 }
 
 

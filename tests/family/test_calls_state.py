@@ -55,3 +55,29 @@ def test_bad_transitions_are_refused_with_a_reason() -> None:
         assert err.value.code == code
     assert accepted.other(A) == B
     assert apply_event(accepted, CallEvent.TIMEOUT, T0).status is CallStatus.ENDED
+
+
+def test_a_centre_call_connects_once_and_fails_if_media_never_flows() -> None:
+    from hub.calls.state import CallKind, Failure, failed_call
+
+    call = start_call(A, B, T0, CallKind.CENTRE, "alarm-1")
+    assert (call.kind, call.alarm_ref) == (CallKind.CENTRE, "alarm-1")
+    with pytest.raises(CallError, match="answered"):
+        apply_event(call, CallEvent.CONNECTED, T0, by=A)
+    with pytest.raises(CallError, match="no media"):
+        apply_event(call, CallEvent.MEDIA_TIMEOUT, T0)
+    answered = apply_event(call, CallEvent.ACCEPT, T0 + timedelta(seconds=3), by=B)
+    connected = apply_event(answered, CallEvent.CONNECTED, T0 + timedelta(seconds=4), by=A)
+    assert connected.connected_at == T0 + timedelta(seconds=4)
+    # a second report (the other side) changes nothing; nor does a late media timer
+    assert apply_event(connected, CallEvent.CONNECTED, T0 + timedelta(seconds=9), by=B) == connected
+    assert apply_event(connected, CallEvent.MEDIA_TIMEOUT, T0 + timedelta(seconds=30)) == connected
+    silent = apply_event(answered, CallEvent.MEDIA_TIMEOUT, T0 + timedelta(seconds=23))
+    assert (silent.status, silent.failure) == (CallStatus.FAILED, Failure.MEDIA_FAILED)
+    assert silent.final
+    missed = apply_event(call, CallEvent.TIMEOUT, T0 + timedelta(seconds=45))
+    assert (missed.status, missed.failure) == (CallStatus.MISSED, Failure.NO_ANSWER)
+    offline = failed_call(call, Failure.TABLET_OFFLINE, T0)
+    assert (offline.status, offline.ended_at) == (CallStatus.FAILED, T0)
+    with pytest.raises(CallError, match="participant"):
+        apply_event(answered, CallEvent.CONNECTED, T0, by="r:99")

@@ -57,8 +57,10 @@ async def test_a_call_is_signalled_answered_and_recorded(world: World) -> None:
     # No content is kept: the record has states and times only.
     assert set(history[0]) == {
         "id", "caller", "callee", "status", "started_at", "answered_at", "ended_at",
-        "duration_s", "direction",
+        "ended_by", "duration_s", "direction", "kind", "alarm_ref", "connected_at", "failure",
     }  # fmt: skip
+    assert history[0]["kind"] == "family"
+    assert history[0]["failure"] is None
 
 
 async def test_unanswered_call_is_missed_and_the_caller_told(world: World) -> None:
