@@ -75,11 +75,11 @@ async def home(
     h.op_id = int(me["party"][2:])
     other = await token_for(Role.OPERATOR, username="op-marc", display_name="Marc")
     h.other = {"Authorization": f"Bearer {other}"}
-    made = await hub_client.post(
-        "/api/family/tablets", json={"resident_id": rid, "device_id": f"tab-{rid}"}, headers=h.op
-    )
-    assert made.status == 201, await made.text()
-    h.tablet = {"Authorization": f"Bearer {(await made.json())['token']}"}
+    code = await hub_client.post(f"/api/residents/{rid}/tablet-setup-codes", headers=h.op)
+    assert code.status == 201, await code.text()
+    paired = await hub_client.post("/api/tablet/pair", json={"code": (await code.json())["code"]})
+    assert paired.status == 200, await paired.text()
+    h.tablet = {"Authorization": f"Bearer {(await paired.json())['api_token']}"}
     accepted = await hub_client.post(f"/api/alarms/{alarm}/accept", headers=h.op)
     assert accepted.status == 200, await accepted.text()
     return h
