@@ -1,7 +1,7 @@
 """centre voice calls: kind, alarm, media connection and failure reason of a call
 
 Revision ID: calls_0001
-Revises: security_0001
+Revises: security_0002
 Create Date: 2026-12-06 17:20:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "calls_0001"
-down_revision: str | None = "security_0001"
+down_revision: str | None = "security_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
