@@ -43,6 +43,11 @@ _TEMPLATES: dict[str, tuple[str, str, str]] = {
         "Monóxido de carbono detectado ({room}) a las {time}",
         "Carbon monoxide detected ({room}) at {time}",
     ),
+    "gas": (
+        "Fuita de gas detectada ({room}) a les {time}",
+        "Fuga de gas detectada ({room}) a las {time}",
+        "Gas leak detected ({room}) at {time}",
+    ),
     "flood": (
         "Fuita d'aigua detectada ({room}) a les {time}",
         "Fuga de agua detectada ({room}) a las {time}",
@@ -151,6 +156,28 @@ _TEMPLATES: dict[str, tuple[str, str, str]] = {
         "Batería baja en el dispositivo {device}: {percent} %",
         "Low battery on device {device}: {percent} %",
     ),
+    "low_battery_flag": (
+        "Bateria baixa al dispositiu {device}",
+        "Batería baja en el dispositivo {device}",
+        "Low battery on device {device}",
+    ),
+    "device_fault_trouble": (
+        "El dispositiu {device} indica una avaria del sensor a les {time}",
+        "El dispositivo {device} indica una avería del sensor a las {time}",
+        "Device {device} reports a sensor fault at {time}",
+    ),
+    "device_fault_battery_defect": (
+        "El dispositiu {device} indica que cal canviar la bateria ({time})",
+        "El dispositivo {device} indica que hay que cambiar la batería ({time})",
+        "Device {device} reports its battery must be replaced ({time})",
+    ),
+    "device_fault_unknown_action": (
+        "El dispositiu {device} ha enviat una acció desconeguda «{detail}» a les {time}:"
+        " comproveu-lo",
+        "El dispositivo {device} ha enviado una acción desconocida «{detail}» a las {time}:"
+        " compruébelo",
+        'Device {device} sent an unknown action "{detail}" at {time}: check it',
+    ),
     "tamper": (
         "Manipulació del dispositiu {device} a les {time}",
         "Manipulación del dispositivo {device} a las {time}",
@@ -245,6 +272,7 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "fall": ("Caiguda", "Caída", "Fall"),
     "smoke": ("Fum", "Humo", "Smoke"),
     "co": ("Monòxid de carboni", "Monóxido de carbono", "Carbon monoxide"),
+    "gas": ("Fuita de gas", "Fuga de gas", "Gas leak"),
     "flood": ("Inundació", "Inundación", "Flood"),
     "inactivity": ("Inactivitat", "Inactividad", "Inactivity"),
     "prompt_help": ("Demana ajuda", "Pide ayuda", "Asked for help"),
@@ -258,6 +286,7 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "low_battery": ("Bateria baixa", "Batería baja", "Low battery"),
     "tamper": ("Manipulació", "Manipulación", "Tamper"),
     "power_lost": ("Tall de corrent", "Corte de corriente", "Power lost"),
+    "device_fault": ("Avaria del dispositiu", "Avería del dispositivo", "Device fault"),
     # states
     "raised": ("Nova", "Nueva", "Raised"),
     "presented": ("A la cua", "En cola", "Presented"),

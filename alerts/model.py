@@ -29,6 +29,7 @@ class DeviceType(StrEnum):
     BED = "bed"
     SMOKE = "smoke"
     CO = "co"
+    GAS = "gas"
     FLOOD = "flood"
     TEMPERATURE = "temperature"
     PLUG = "plug"
@@ -73,6 +74,7 @@ class RuleKind(StrEnum):
     FALL = "fall"
     SMOKE = "smoke"
     CO = "co"
+    GAS = "gas"
     FLOOD = "flood"
     INACTIVITY = "inactivity"
     PROMPT_HELP = "prompt_help"
@@ -86,6 +88,7 @@ class RuleKind(StrEnum):
     LOW_BATTERY = "low_battery"
     TAMPER = "tamper"
     POWER_LOST = "power_lost"
+    DEVICE_FAULT = "device_fault"
 
 
 RULE_PRIORITY: dict[RuleKind, Priority] = {
@@ -93,6 +96,7 @@ RULE_PRIORITY: dict[RuleKind, Priority] = {
     RuleKind.FALL: Priority.CRITICAL,
     RuleKind.SMOKE: Priority.CRITICAL,
     RuleKind.CO: Priority.CRITICAL,
+    RuleKind.GAS: Priority.CRITICAL,
     RuleKind.FLOOD: Priority.CRITICAL,
     RuleKind.PROMPT_HELP: Priority.CRITICAL,
     RuleKind.INACTIVITY: Priority.HIGH,
@@ -106,13 +110,21 @@ RULE_PRIORITY: dict[RuleKind, Priority] = {
     RuleKind.LOW_BATTERY: Priority.TECHNICAL,
     RuleKind.TAMPER: Priority.TECHNICAL,
     RuleKind.POWER_LOST: Priority.TECHNICAL,
+    RuleKind.DEVICE_FAULT: Priority.TECHNICAL,
 }
 
 TECHNICAL_RULES = frozenset(
-    {RuleKind.DEVICE_OFFLINE, RuleKind.LOW_BATTERY, RuleKind.TAMPER, RuleKind.POWER_LOST}
+    {
+        RuleKind.DEVICE_OFFLINE,
+        RuleKind.LOW_BATTERY,
+        RuleKind.TAMPER,
+        RuleKind.POWER_LOST,
+        RuleKind.DEVICE_FAULT,
+    }
 )
-# Fire-type alarms escalate to 112 by themselves if nobody reaches the resident in time.
-FIRE_TYPE_RULES = frozenset({RuleKind.SMOKE, RuleKind.CO})
+# Fire-type alarms escalate to 112 by themselves if nobody reaches the resident in time
+# (a gas leak is as much a fire and explosion risk as smoke or CO is a poisoning one).
+FIRE_TYPE_RULES = frozenset({RuleKind.SMOKE, RuleKind.CO, RuleKind.GAS})
 # Critical incidents of the detection benchmark: each one must be detected.
 CRITICAL_RULES = frozenset(r for r, p in RULE_PRIORITY.items() if p == Priority.CRITICAL)
 

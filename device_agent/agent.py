@@ -130,6 +130,8 @@ class Agent:
             await self.sounder.announce("smoke", self.runtime.language)
         elif isinstance(body, protocol.CarbonMonoxide) and not body.cleared:
             await self.sounder.announce("co", self.runtime.language)
+        elif isinstance(body, protocol.Gas) and not body.cleared:
+            await self.sounder.announce("gas", self.runtime.language)
         await self._enqueue(reading.device_id, body, ts)
 
     async def _seen(self, device_id: str, device_type: str, room: str | None, ts: datetime) -> None:

@@ -48,6 +48,7 @@ class Zigbee2MqttDevice(msgspec.Struct, kw_only=True, frozen=True):
         "water_leak",
         "smoke",
         "co",
+        "gas",
         "temperature",
         "vibration",
         "fall_detector",

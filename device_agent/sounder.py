@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 _LOGGER = logging.getLogger(__name__)
 
 Language = Literal["ca", "es", "en"]
-Phrase = Literal["panic", "smoke", "co", "fall_detected", "fall_cancelled", "alarm_received"]
+Phrase = Literal["panic", "smoke", "co", "gas", "fall_detected", "fall_cancelled", "alarm_received"]
 
 # What the resident hears; every phrase in Catalan, Spanish and English.
 PHRASES: dict[Phrase, dict[Language, str]] = {
@@ -32,6 +32,11 @@ PHRASES: dict[Phrase, dict[Language, str]] = {
         "ca": "Atenció: monòxid de carboni. Obriu les finestres i sortiu.",
         "es": "Atención: monóxido de carbono. Abra las ventanas y salga.",
         "en": "Warning: carbon monoxide. Open the windows and go outside.",
+    },
+    "gas": {
+        "ca": "Atenció: fuita de gas. No encengueu llums ni foc, obriu les finestres i sortiu.",
+        "es": "Atención: fuga de gas. No encienda luces ni fuego, abra las ventanas y salga.",
+        "en": "Warning: gas leak. Do not switch on lights or flames; open the windows and go out.",
     },
     "fall_detected": {
         "ca": "Hem detectat una caiguda. Premeu el botó si esteu bé.",

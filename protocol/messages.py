@@ -127,6 +127,12 @@ class Flood(EventBody, frozen=True, tag="flood"):
     cleared: bool = False
 
 
+class Gas(EventBody, frozen=True, tag="gas"):
+    """Combustible gas detector (natural gas, LPG); ``cleared`` is sent when it stops."""
+
+    cleared: bool = False
+
+
 class Temperature(EventBody, frozen=True, tag="temperature"):
     """A room temperature crossing a threshold the device was configured with."""
 
@@ -137,9 +143,13 @@ class Temperature(EventBody, frozen=True, tag="temperature"):
 
 
 class LowBattery(EventBody, frozen=True, tag="low_battery"):
-    """Battery below the device's warning level."""
+    """Battery below the device's warning level.
 
-    percent: Percent
+    ``percent`` only when the device reported a level below that warning level; a device
+    that only raises a low-battery flag sends none (a stale "100 %" would be a lie).
+    """
+
+    percent: Percent | None = None
 
 
 class Tamper(EventBody, frozen=True, tag="tamper"):
@@ -152,6 +162,22 @@ class PowerLost(EventBody, frozen=True, tag="power_lost"):
 
 class PowerRestored(EventBody, frozen=True, tag="power_restored"):
     """Mains power back."""
+
+
+DeviceFaultKind = Literal["trouble", "battery_defect", "unknown_action"]
+
+
+class DeviceFault(EventBody, frozen=True, tag="device_fault"):
+    """A device reports a fault, or sent something the gateway cannot interpret.
+
+    ``trouble``: the sensor's own fault flag (a smoke chamber, a gas cell); ``battery_defect``:
+    the battery must be replaced, whatever its level; ``unknown_action``: a button or sensor
+    sent an action the gateway has no meaning for (``detail`` names it), so the operator
+    checks the device instead of the press being lost.
+    """
+
+    fault: DeviceFaultKind
+    detail: Annotated[str, Meta(max_length=40)] | None = None
 
 
 class MedicationTaken(EventBody, frozen=True, tag="medication_taken"):
@@ -186,11 +212,13 @@ Event: TypeAlias = (
     | Smoke
     | CarbonMonoxide
     | Flood
+    | Gas
     | Temperature
     | LowBattery
     | Tamper
     | PowerLost
     | PowerRestored
+    | DeviceFault
     | MedicationTaken
     | MedicationMissed
     | PromptAnswer
@@ -210,6 +238,7 @@ ALARM_EVENT_TYPES = frozenset(
         "smoke",
         "co",
         "flood",
+        "gas",
         "temperature",
         "tamper",
         "power_lost",
@@ -218,6 +247,7 @@ ALARM_EVENT_TYPES = frozenset(
         "bed_exit",
         "low_battery",
         "prompt_answer",
+        "device_fault",
     }
 )
 

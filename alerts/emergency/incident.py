@@ -93,6 +93,7 @@ INCIDENT_TYPES: dict[RuleKind, tuple[str, str, str]] = {
     RuleKind.PROMPT_HELP: ("Medical.Assistance", "Health", "Help request from a person at home"),
     RuleKind.SMOKE: ("Fire.Residential", "Fire", "Smoke detected in a home"),
     RuleKind.CO: ("Hazmat.CarbonMonoxide", "Env", "Carbon monoxide detected in a home"),
+    RuleKind.GAS: ("Hazmat.GasLeak", "Fire", "Combustible gas detected in a home"),
     RuleKind.FLOOD: ("Rescue.Flood", "Safety", "Water leak in a home"),
     RuleKind.INACTIVITY: ("Welfare.Check", "Health", "No sign of activity of a person at home"),
     RuleKind.NIGHT_DOOR: (

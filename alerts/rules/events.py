@@ -16,12 +16,14 @@ from protocol import (
     BedReturn,
     CarbonMonoxide,
     CheckIn,
+    DeviceFault,
     DoorClose,
     DoorOpen,
     EventBody,
     Fall,
     FallCancelled,
     Flood,
+    Gas,
     LowBattery,
     MedicationMissed,
     MedicationTaken,
@@ -74,8 +76,10 @@ def _detect(rule: RuleKind, key: str, activity: bool = False, **fixed: str) -> H
         body = event.body
         if isinstance(body, Panic):
             params["source"] = body.source
-        if isinstance(body, LowBattery):
+        if isinstance(body, LowBattery) and body.percent is not None:
             params["percent"] = body.percent
+        if isinstance(body, DeviceFault):
+            params["detail"] = body.detail or "?"
         if isinstance(body, MedicationMissed):
             params["schedule"] = body.schedule
         explanation = Explanation.of(key, **_only(key, params))
@@ -93,8 +97,13 @@ _PARAMS = {
     "fall": ("room", "time"),
     "smoke": ("room", "time"),
     "co": ("room", "time"),
+    "gas": ("room", "time"),
     "flood": ("room", "time"),
     "low_battery": ("device", "percent"),
+    "low_battery_flag": ("device",),
+    "device_fault_trouble": ("device", "time"),
+    "device_fault_battery_defect": ("device", "time"),
+    "device_fault_unknown_action": ("device", "detail", "time"),
     "tamper": ("device", "time"),
     "power_lost": ("device", "time"),
     "medication_missed": ("schedule", "time"),
@@ -112,7 +121,7 @@ def _hazard(rule: RuleKind, key: str) -> Handler:
         plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
     ) -> ResidentState:
         body = event.body
-        if isinstance(body, Smoke | CarbonMonoxide | Flood) and body.cleared:
+        if isinstance(body, Smoke | CarbonMonoxide | Gas | Flood) and body.cleared:
             return state  # the operator verifies; a cleared sensor closes nothing by itself
         return raise_now(plan, state, event, at, out)
 
@@ -240,7 +249,18 @@ def _low_battery(
 ) -> ResidentState:
     if not plan.technical.low_battery:
         return state
-    return _detect(RuleKind.LOW_BATTERY, "low_battery")(plan, state, event, at, out)
+    body = event.body
+    # A device that only flags "low" has no trustworthy level to show.
+    key = "low_battery_flag" if isinstance(body, LowBattery) and body.percent is None else None
+    return _detect(RuleKind.LOW_BATTERY, key or "low_battery")(plan, state, event, at, out)
+
+
+def _device_fault(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    body = event.body
+    assert isinstance(body, DeviceFault)
+    return _detect(RuleKind.DEVICE_FAULT, f"device_fault_{body.fault}")(plan, state, event, at, out)
 
 
 def _status(
@@ -267,6 +287,7 @@ _HANDLERS: dict[type[EventBody], Handler] = {
     FallCancelled: _fall_cancelled,
     Smoke: _hazard(RuleKind.SMOKE, "smoke"),
     CarbonMonoxide: _hazard(RuleKind.CO, "co"),
+    Gas: _hazard(RuleKind.GAS, "gas"),
     Flood: _hazard(RuleKind.FLOOD, "flood"),
     CheckIn: _check_in,
     DoorOpen: _door_open,
@@ -278,6 +299,7 @@ _HANDLERS: dict[type[EventBody], Handler] = {
     LowBattery: _low_battery,
     Tamper: _detect(RuleKind.TAMPER, "tamper"),
     PowerLost: _detect(RuleKind.POWER_LOST, "power_lost"),
+    DeviceFault: _device_fault,
     MedicationTaken: _medication_taken,
     MedicationMissed: _detect(RuleKind.MEDICATION, "medication_missed"),
     PromptAnswer: _prompt_answer,

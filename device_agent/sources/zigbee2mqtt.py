@@ -7,10 +7,20 @@ Availability arrives on ``<base>/<friendly_name>/availability`` (``{"state":
 "online"}`` or the legacy plain ``online``). Devices not listed in ``[zigbee2mqtt.devices]``
 are ignored (logged once), never guessed.
 
-Attributes understood: ``action`` (buttons; ``drop`` from a vibration sensor is a fall),
-``occupancy``/``presence`` (motion or bed), ``contact``, ``water_leak``, ``smoke``,
-``carbon_monoxide``, ``tamper``, ``temperature``, ``humidity``, ``battery``,
-``battery_low``, ``vibration``, ``fall``/``fall_detected`` and ``power``.
+Attributes understood: ``action`` (see below), ``occupancy``/``presence`` (motion or bed),
+``contact``, ``water_leak``, ``smoke``, ``carbon_monoxide``, ``gas``, ``tamper``, ``trouble``,
+``battery_defect``, ``ac_status``, ``test``, ``temperature`` (only from a device installed as a
+thermometer: door and leak sensors report their chip's temperature under the same name),
+``humidity``, ``battery``, ``battery_low``, ``vibration``, ``fall``/``fall_detected``, ``power``
+and, for a plug, ``power_outage_count`` and its availability (a plug that drops off the network
+has most likely lost mains power).
+
+Actions: an emergency action (``emergency`` from Tuya TS0215A_sos/TS0601_sos and Heiman key
+fobs, ``sos``, ``panic``…) is a panic whatever the device and its role; a press (``single`` …
+``quadruple``, ``many``, ``hold``…) means what the device's role says; a vibration sensor's
+``vibration``/``tilt``/``drop`` are movement, movement in bed or a fall. An action the bridge
+does not know is reported as a ``device_fault`` (``unknown_action``) so the operator checks the
+device: a press is never silently dropped.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import aiomqtt
 
@@ -28,7 +38,34 @@ from device_agent.sources.base import Reading, ReadingSink
 
 _LOGGER = logging.getLogger(__name__)
 
-_PRESSES = frozenset({"single", "double", "triple", "hold", "long", "press", "on", "toggle"})
+# Words (``_``-separated parts of an action) that mean "help" on any device.
+_EMERGENCY_WORDS = frozenset({"emergency", "sos", "panic", "alarm", "help"})
+# Words of a press: how many times or how long (``1_single``, ``button_2_double``…).
+_PRESS_WORDS = frozenset(
+    {
+        "single",
+        "double",
+        "triple",
+        "quadruple",
+        "many",
+        "hold",
+        "long",
+        "press",
+        "click",
+        "on",
+        "off",
+        "toggle",
+    }
+)
+# Whole actions that are presses too (an IKEA on/off switch held down).
+_PRESS_ACTIONS = frozenset({"brightness_move_up", "brightness_move_down"})
+# The end of a press already counted (``hold`` then ``release``): nothing new.
+_RELEASE_WORDS = frozenset({"release", "released", "stop"})
+_MOVEMENT_ACTIONS = frozenset({"vibration", "tilt"})
+
+
+def _words(action: str) -> set[str]:
+    return set(action.lower().replace("-", "_").split("_"))
 
 
 class Zigbee2MqttMapper:
@@ -61,17 +98,12 @@ class Zigbee2MqttMapper:
         if data is None:
             return []
         if availability:
-            return self._availability(device, data)
+            return self._availability(name, device, data)
         if not isinstance(data, dict):
             self.rejected += 1
             _LOGGER.warning("zigbee2mqtt %s: state is not a JSON object", name)
             return []
-        try:
-            return self._state_readings(name, device, data)
-        except (TypeError, ValueError) as err:
-            self.rejected += 1
-            _LOGGER.warning("zigbee2mqtt %s: unusable state (%s)", name, err)
-            return []
+        return self._state_readings(name, device, data)
 
     def _decode(self, name: str, payload: bytes) -> Any:
         try:
@@ -84,7 +116,7 @@ class Zigbee2MqttMapper:
             _LOGGER.warning("zigbee2mqtt %s: payload is not JSON", name)
             return None
 
-    def _availability(self, device: Zigbee2MqttDevice, data: Any) -> list[Reading]:
+    def _availability(self, name: str, device: Zigbee2MqttDevice, data: Any) -> list[Reading]:
         state = data.get("state") if isinstance(data, dict) else data
         if state not in ("online", "offline"):
             self.rejected += 1
@@ -93,7 +125,19 @@ class Zigbee2MqttMapper:
             body = protocol.Status(state="online", reason="connected")
         else:
             body = protocol.Status(state="offline", reason="supervision")
-        return [Reading(device.device_id, body, device.type, device.room)]
+        bodies: list[protocol.Status | protocol.Event] = [body]
+        if device.type == "plug":
+            # A mains plug that drops off the network has most likely lost its power.
+            known = self._state.setdefault(name, {})
+            was = known.get("_availability")
+            known["_availability"] = state
+            if state == "offline" and was != "offline":
+                bodies.append(protocol.PowerLost(room=device.room))
+            elif state == "online" and was == "offline":
+                bodies.append(protocol.PowerRestored(room=device.room))
+                # Its outage counter will go up for this same outage: told once.
+                known["_outage_told"] = True
+        return [Reading(device.device_id, b, device.type, device.room) for b in bodies]
 
     def _changed(self, name: str, data: dict[str, Any], key: str) -> bool:
         previous = self._state.setdefault(name, {})
@@ -106,27 +150,25 @@ class Zigbee2MqttMapper:
     def _state_readings(
         self, name: str, device: Zigbee2MqttDevice, data: dict[str, Any]
     ) -> list[Reading]:
-        room, kind = device.room, device.type
         bodies: list[protocol.Event | protocol.Telemetry] = []
         action = data.get("action") or data.get("click")
         if isinstance(action, str) and action:
             # An action is an instant, not a state: every message with one counts.
-            fall_action = ("fall", "drop") if kind == "fall_detector" else ("drop",)
-            if kind in ("vibration", "fall_detector") and action in fall_action:
-                bodies.append(protocol.Fall(room=room, confidence=0.6))
-            elif kind == "vibration" and action in ("vibration", "tilt"):
-                bodies.append(protocol.Motion(room=room))
-            elif action in _PRESSES and kind in ("button", "pendant", "fall_detector"):
-                if device.role == "check_in":
-                    bodies.append(protocol.CheckIn(room=room, source="button"))
-                elif kind == "fall_detector":
-                    bodies.append(protocol.FallCancelled(room=room))
-                else:
-                    bodies.append(
-                        protocol.Panic(room=room, source="pendant")
-                        if kind == "pendant"
-                        else protocol.Panic(room=room, source="wall_button")
-                    )
+            bodies.extend(self._action(device, action))
+        try:
+            bodies.extend(self._attributes(name, device, data, bool(action)))
+        except (TypeError, ValueError) as err:
+            # A garbled attribute (a battery of "full") costs that message's attributes,
+            # never the press that came with it.
+            self.rejected += 1
+            _LOGGER.warning("zigbee2mqtt %s: unusable state (%s)", name, err)
+        return [Reading(device.device_id, body, device.type, device.room) for body in bodies]
+
+    def _attributes(
+        self, name: str, device: Zigbee2MqttDevice, data: dict[str, Any], action: bool
+    ) -> list[protocol.Event | protocol.Telemetry]:
+        room, kind = device.room, device.type
+        bodies: list[protocol.Event | protocol.Telemetry] = []
         for key in ("fall", "fall_detected"):
             if self._changed(name, data, key) and data[key] is True:
                 bodies.append(protocol.Fall(room=room, confidence=0.8))
@@ -153,18 +195,26 @@ class Zigbee2MqttMapper:
                 if closed
                 else protocol.DoorOpen(room=room, door=door)
             )
-        if data.get("vibration") is True and kind == "vibration" and not action:
+        if data.get("vibration") is True and kind in ("vibration", "bed") and not action:
+            # A vibration sensor under the mattress feels the resident move in bed.
             bodies.append(protocol.Motion(room=room))
-        for key, cls in (("water_leak", protocol.Flood), ("smoke", protocol.Smoke)):
-            if self._changed(name, data, key):
-                bodies.append(cls(room=room, cleared=not bool(data[key])))
-        if self._changed(name, data, "carbon_monoxide"):
-            bodies.append(
-                protocol.CarbonMonoxide(room=room, cleared=not bool(data["carbon_monoxide"]))
-            )
+        bodies.extend(self._hazards(name, room, data))
         if self._changed(name, data, "tamper") and data["tamper"] is True:
             bodies.append(protocol.Tamper(room=room))
-        if "temperature" in data:
+        if self._changed(name, data, "trouble") and data["trouble"] is True:
+            bodies.append(protocol.DeviceFault(room=room, fault="trouble"))
+        if self._changed(name, data, "battery_defect") and data["battery_defect"] is True:
+            bodies.append(protocol.DeviceFault(room=room, fault="battery_defect"))
+        mains_failed = self._state.setdefault(name, {}).get("ac_status") is True
+        if self._changed(name, data, "ac_status") and isinstance(data["ac_status"], bool):
+            # IAS zone bit 7: set while the device's mains supply has failed.
+            if data["ac_status"]:
+                bodies.append(protocol.PowerLost(room=room))
+            elif mains_failed:
+                bodies.append(protocol.PowerRestored(room=room))
+        if kind == "plug":
+            bodies.extend(self._outages(name, room, data))
+        if "temperature" in data and kind == "temperature":
             bodies.extend(self._temperature(name, room, float(data["temperature"])))
         if "humidity" in data:
             bodies.append(
@@ -177,7 +227,72 @@ class Zigbee2MqttMapper:
                 protocol.Telemetry(kind="power", value=float(data["power"]), unit="W", room=room)
             )
         bodies.extend(self._battery(name, room, data))
-        return [Reading(device.device_id, body, device.type, room) for body in bodies]
+        return bodies
+
+    def _action(self, device: Zigbee2MqttDevice, action: str) -> list[Any]:
+        """What one action means for this device (never nothing for an unknown action)."""
+        room, kind = device.room, device.type
+        words = _words(action)
+        source: Literal["pendant", "wall_button"] = (
+            "pendant" if kind in ("pendant", "fall_detector") else "wall_button"
+        )
+        if words & _EMERGENCY_WORDS:
+            # A dedicated SOS key means help whatever the device's role says.
+            return [protocol.Panic(room=room, source=source)]
+        if kind in ("vibration", "bed") and action in _MOVEMENT_ACTIONS:
+            # On a walking frame it is movement; under a mattress, movement in bed.
+            return [protocol.Motion(room=room)]
+        if action == "drop" and kind == "bed":
+            return []  # the sensor knocked under the mattress, not a fall
+        fall = action == "drop" or (action == "fall" and kind == "fall_detector")
+        if fall and kind in ("vibration", "fall_detector"):
+            return [protocol.Fall(room=room, confidence=0.6)]
+        if words & _RELEASE_WORDS:
+            return []
+        pressed = bool(words & _PRESS_WORDS) or action in _PRESS_ACTIONS
+        if pressed and kind in ("button", "pendant", "fall_detector"):
+            if device.role == "check_in":
+                return [protocol.CheckIn(room=room, source="button")]
+            if kind == "fall_detector":
+                return [protocol.FallCancelled(room=room)]
+            return [protocol.Panic(room=room, source=source)]
+        _LOGGER.warning("zigbee2mqtt %s: unknown action %r", device.device_id, action)
+        return [protocol.DeviceFault(room=room, fault="unknown_action", detail=action[:40])]
+
+    def _hazards(self, name: str, room: str | None, data: dict[str, Any]) -> list[Any]:
+        if data.get("test") is True:
+            # The detector's self-test sets its alarm bit: not a fire. The state is not
+            # recorded either, so the end of the test is not a "cleared" either.
+            _LOGGER.info("zigbee2mqtt %s: self-test, alarm bits ignored", name)
+            return []
+        out: list[Any] = []
+        hazards: tuple[tuple[str, type[protocol.Flood | protocol.Smoke | protocol.Gas]], ...] = (
+            ("water_leak", protocol.Flood),
+            ("smoke", protocol.Smoke),
+            ("gas", protocol.Gas),
+        )
+        for key, cls in hazards:
+            if self._changed(name, data, key):
+                out.append(cls(room=room, cleared=not bool(data[key])))
+        if self._changed(name, data, "carbon_monoxide"):
+            out.append(
+                protocol.CarbonMonoxide(room=room, cleared=not bool(data["carbon_monoxide"]))
+            )
+        return out
+
+    def _outages(self, name: str, room: str | None, data: dict[str, Any]) -> list[Any]:
+        """A plug counts its mains outages: a higher count is an outage that happened.
+
+        A short outage ends before zigbee2mqtt marks the plug unavailable: only the
+        counter tells it.
+        """
+        state = self._state.setdefault(name, {})
+        previous = state.get("power_outage_count")
+        if not self._changed(name, data, "power_outage_count") or previous is None:
+            return []
+        if int(data["power_outage_count"]) <= int(previous) or state.pop("_outage_told", False):
+            return []
+        return [protocol.PowerLost(room=room), protocol.PowerRestored(room=room)]
 
     def _temperature(self, name: str, room: str | None, celsius: float) -> list[Any]:
         out: list[Any] = [
@@ -194,21 +309,25 @@ class Zigbee2MqttMapper:
 
     def _battery(self, name: str, room: str | None, data: dict[str, Any]) -> list[Any]:
         out: list[Any] = []
+        state = self._state.setdefault(name, {})
         if self._changed(name, data, "battery") and data["battery"] is not None:
-            percent = max(0, min(100, round(float(data["battery"]))))
+            reported = max(0, min(100, round(float(data["battery"]))))
+            state["_percent"] = reported
             out.append(
-                protocol.Telemetry(kind="battery", value=float(percent), unit="%", room=room)
+                protocol.Telemetry(kind="battery", value=float(reported), unit="%", room=room)
             )
-            state = self._state[name]
-            low = percent < self.settings.low_battery_percent
-            if low and not state.get("_low"):
-                out.append(protocol.LowBattery(percent=percent, room=room))
-            state["_low"] = low
-        elif self._changed(name, data, "battery_low") and data["battery_low"] is True:
-            state = self._state[name]
-            if not state.get("_low"):
-                state["_low"] = True
-                out.append(protocol.LowBattery(percent=int(data.get("battery") or 10), room=room))
+        if not ({"battery", "battery_low", "battery_state"} & data.keys()):
+            return out
+        threshold = self.settings.low_battery_percent
+        percent: int | None = state.get("_percent")
+        level_low = percent is not None and percent < threshold
+        # The device's own flag (Tuya sends battery_state "low") counts even when its
+        # percentage, often stale or rounded, still says plenty.
+        flag_low = data.get("battery_low") is True or data.get("battery_state") == "low"
+        low = level_low or flag_low
+        if low and not state.get("_low"):
+            out.append(protocol.LowBattery(percent=percent if level_low else None, room=room))
+        state["_low"] = low
         return out
 
 
@@ -222,6 +341,8 @@ class Zigbee2MqttSource:
         self.settings = settings
         self.mapper = Zigbee2MqttMapper(settings)
         self.retry_s = retry_s
+        # Set while subscribed to zigbee2mqtt's topics (health checks, tests).
+        self.subscribed = asyncio.Event()
 
     async def run(self, sink: ReadingSink) -> None:
         """Forward readings until cancelled."""
@@ -234,10 +355,12 @@ class Zigbee2MqttSource:
                     password=self.settings.password,
                 ) as client:
                     await client.subscribe(f"{self.mapper.base}/#", qos=1)
+                    self.subscribed.set()
                     async for message in client.messages:
                         payload = message.payload if isinstance(message.payload, bytes) else b""
                         for reading in self.mapper.map(str(message.topic), payload):
                             await sink(reading)
             except aiomqtt.MqttError as err:
+                self.subscribed.clear()
                 _LOGGER.warning("zigbee2mqtt broker: %s; retrying in %.0f s", err, self.retry_s)
                 await asyncio.sleep(self.retry_s)

@@ -713,12 +713,14 @@ RAISED_WHILE_PAUSED = frozenset(
         RuleKind.PROMPT_HELP,
         RuleKind.SMOKE,
         RuleKind.CO,
+        RuleKind.GAS,
         RuleKind.FLOOD,
         # The equipment must work when the resident comes home (maintenance queue).
         RuleKind.DEVICE_OFFLINE,
         RuleKind.LOW_BATTERY,
         RuleKind.TAMPER,
         RuleKind.POWER_LOST,
+        RuleKind.DEVICE_FAULT,
     }
 )
 """Rules that still raise while the resident's service is paused (hospital, holiday).

@@ -9,18 +9,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 # Any battery device may report these, whatever it is.
-COMMON_EVENTS = frozenset({"low_battery", "tamper", "power_lost", "power_restored"})
+# ``device_fault`` is how the gateway reports a fault flag or an action it cannot interpret.
+COMMON_EVENTS = frozenset({"low_battery", "tamper", "power_lost", "power_restored", "device_fault"})
 
 # Single-purpose sensors: an event outside their list is refused as ``wrong_device``
 # (a door contact cannot press a panic button).
 EVENTS_BY_TYPE: dict[str, frozenset[str]] = {
     "motion": frozenset({"motion"}),
     "contact": frozenset({"door_open", "door_close"}),
-    "bed": frozenset({"bed_exit", "bed_return"}),
+    # A pressure mat sees getting up and lying down; a vibration sensor under the
+    # mattress only feels the resident move in bed (motion).
+    "bed": frozenset({"bed_exit", "bed_return", "motion"}),
     "pendant": frozenset({"panic", "fall", "fall_cancelled", "check_in"}),
     "fall_detector": frozenset({"fall", "fall_cancelled"}),
     "smoke": frozenset({"smoke"}),
     "co": frozenset({"co"}),
+    "gas": frozenset({"gas"}),
     "water_leak": frozenset({"flood"}),
     "thermometer": frozenset({"temperature"}),
 }
@@ -42,6 +46,7 @@ SUPERVISION_BY_TYPE: dict[str, timedelta] = {
     "fall_detector": timedelta(minutes=30),
     "smoke": timedelta(minutes=30),
     "co": timedelta(minutes=30),
+    "gas": timedelta(minutes=30),
     "water_leak": timedelta(hours=1),
     "motion": timedelta(hours=1),
     "contact": timedelta(hours=1),

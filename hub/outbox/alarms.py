@@ -29,6 +29,8 @@ _KIND: dict[RuleKind, AlarmKind] = {
     RuleKind.FALL: "fall",
     RuleKind.SMOKE: "smoke",
     RuleKind.CO: "co",
+    # The social record's kinds predate gas detectors; a gas leak is a home hazard like CO.
+    RuleKind.GAS: "other",
     RuleKind.FLOOD: "flood",
     RuleKind.TEMPERATURE: "temperature",
     RuleKind.INACTIVITY: "inactivity",
@@ -41,6 +43,7 @@ _KIND: dict[RuleKind, AlarmKind] = {
     RuleKind.LOW_BATTERY: "technical",
     RuleKind.TAMPER: "technical",
     RuleKind.POWER_LOST: "technical",
+    RuleKind.DEVICE_FAULT: "technical",
 }
 
 _OUTCOME: dict[Outcome, AlarmOutcomeCode] = {

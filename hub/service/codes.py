@@ -28,6 +28,7 @@ DeviceKind = Literal[
     "bed_sensor",
     "smoke_detector",
     "co_detector",
+    "gas_detector",
     "flood_sensor",
     "temperature_sensor",
 ]
@@ -60,6 +61,7 @@ REGISTRY_TYPE: dict[DeviceKind, str] = {
     "bed_sensor": "bed",
     "smoke_detector": "smoke",
     "co_detector": "co",
+    "gas_detector": "gas",
     "flood_sensor": "water_leak",
     "temperature_sensor": "thermometer",
 }

@@ -81,6 +81,8 @@ _ALARM_KIND_BY_EVENT: dict[str, AlarmKind] = {
     "tamper": "technical",
     "power_lost": "technical",
     "low_battery": "technical",
+    "device_fault": "technical",
+    "gas": "other",
 }
 
 

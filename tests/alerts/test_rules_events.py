@@ -17,10 +17,12 @@ from alerts import (
 )
 from protocol import (
     CarbonMonoxide,
+    DeviceFault,
     DoorOpen,
     Fall,
     FallCancelled,
     Flood,
+    Gas,
     LowBattery,
     MedicationMissed,
     Motion,
@@ -48,7 +50,16 @@ def _state():
         (Smoke(room="kitchen"), RuleKind.SMOKE, Priority.CRITICAL),
         (CarbonMonoxide(ppm=120.0), RuleKind.CO, Priority.CRITICAL),
         (Flood(), RuleKind.FLOOD, Priority.CRITICAL),
+        (Gas(room="kitchen"), RuleKind.GAS, Priority.CRITICAL),
         (LowBattery(percent=8), RuleKind.LOW_BATTERY, Priority.TECHNICAL),
+        (LowBattery(), RuleKind.LOW_BATTERY, Priority.TECHNICAL),
+        (DeviceFault(fault="trouble"), RuleKind.DEVICE_FAULT, Priority.TECHNICAL),
+        (DeviceFault(fault="battery_defect"), RuleKind.DEVICE_FAULT, Priority.TECHNICAL),
+        (
+            DeviceFault(fault="unknown_action", detail="disarm"),
+            RuleKind.DEVICE_FAULT,
+            Priority.TECHNICAL,
+        ),
         (Tamper(), RuleKind.TAMPER, Priority.TECHNICAL),
         (PowerLost(), RuleKind.POWER_LOST, Priority.TECHNICAL),
         (MedicationMissed(schedule="morning"), RuleKind.MEDICATION, Priority.LOW),
@@ -82,9 +93,35 @@ def test_fall_cancelled_is_a_cancelling_detection() -> None:
     assert found.cancels
 
 
-def test_cleared_hazard_raises_nothing() -> None:
-    result = evaluate(PLAN, _state(), event(Smoke(cleared=True), local(12, 9, 30)))
+@pytest.mark.parametrize("body", [Smoke(cleared=True), Gas(cleared=True), Flood(cleared=True)])
+def test_cleared_hazard_raises_nothing(body) -> None:
+    result = evaluate(PLAN, _state(), event(body, local(12, 9, 30)))
     assert result.detections == ()
+
+
+def test_gas_is_a_fire_type_alarm_and_its_texts_name_it() -> None:
+    from alerts.model import FIRE_TYPE_RULES
+
+    assert RuleKind.GAS in FIRE_TYPE_RULES
+    (found,) = evaluate(PLAN, _state(), event(Gas(room="kitchen"), local(12, 9, 30))).detections
+    assert found.explanation.text("en") == "Gas leak detected (kitchen) at 09:30"
+    assert found.explanation.text("ca") == "Fuita de gas detectada (kitchen) a les 09:30"
+    assert found.explanation.text("es") == "Fuga de gas detectada (kitchen) a las 09:30"
+
+
+def test_low_battery_flag_shows_no_invented_level() -> None:
+    (found,) = evaluate(PLAN, _state(), event(LowBattery(), local(12, 9, 30))).detections
+    assert "%" not in found.explanation.text("en")
+    (level,) = evaluate(PLAN, _state(), event(LowBattery(percent=8), local(12, 9))).detections
+    assert "8 %" in level.explanation.text("en")
+
+
+def test_unknown_action_names_the_action_for_the_operator() -> None:
+    body = DeviceFault(fault="unknown_action", detail="arm_all_zones")
+    (found,) = evaluate(PLAN, _state(), event(body, local(12, 9, 30))).detections
+    assert found.category.value == "technical"
+    for language in ("ca", "es", "en"):
+        assert "arm_all_zones" in found.explanation.text(language)
 
 
 def test_front_door_at_night_is_night_wandering_but_not_by_day() -> None:

@@ -57,8 +57,80 @@ def test_unknown_devices_bridge_topics_and_garbage_are_ignored() -> None:
     assert mapper.map("other/Pendant", b'{"action":"single"}') == []
     assert mapper.map("zigbee2mqtt/Pendant", b"{not json") == []
     assert mapper.map("zigbee2mqtt/Pendant", b"[1, 2]") == []
-    assert mapper.map("zigbee2mqtt/Pendant", b'{"temperature": "warm"}') == []
+    assert mapper.map("zigbee2mqtt/Pendant", b'{"battery": "full"}') == []
     assert mapper.rejected == 3
     # Still works after the garbage.
     (reading,) = mapper.map("zigbee2mqtt/Pendant", b'{"action":"single"}')
     assert isinstance(reading.body, protocol.Panic)
+
+
+def test_a_press_survives_a_garbled_attribute_in_the_same_message() -> None:
+    device = Zigbee2MqttDevice(device_id="h1-sos", type="button")
+    mapper = Zigbee2MqttMapper(Zigbee2MqttSettings(devices={"SOS": device}))
+    (reading,) = mapper.map("zigbee2mqtt/SOS", b'{"action": "emergency", "battery": "full"}')
+    assert isinstance(reading.body, protocol.Panic)
+    assert mapper.rejected == 1
+
+
+@pytest.mark.parametrize(
+    "action", ["emergency", "sos", "panic", "SOS", "emergency_1", "1_sos", "alarm", "help"]
+)
+@pytest.mark.parametrize("kind", ["button", "pendant", "fall_detector", "motion", "smoke"])
+def test_every_emergency_action_is_a_panic_on_any_device(action: str, kind: str) -> None:
+    device = msgspec.convert({"device_id": "h1-dev", "type": kind}, Zigbee2MqttDevice)
+    mapper = Zigbee2MqttMapper(Zigbee2MqttSettings(devices={"Dev": device}))
+    (reading,) = mapper.map("zigbee2mqtt/Dev", json.dumps({"action": action}).encode())
+    assert isinstance(reading.body, protocol.Panic)
+
+
+@pytest.mark.parametrize("action", ["single", "1_quadruple", "button_2_double", "long", "off"])
+def test_presses_follow_the_button_role(action: str) -> None:
+    panic = Zigbee2MqttDevice(device_id="h1-b1", type="button")
+    ok = Zigbee2MqttDevice(device_id="h1-b2", type="button", role="check_in")
+    mapper = Zigbee2MqttMapper(Zigbee2MqttSettings(devices={"Help": panic, "OK": ok}))
+    payload = json.dumps({"action": action}).encode()
+    assert isinstance(mapper.map("zigbee2mqtt/Help", payload)[0].body, protocol.Panic)
+    assert isinstance(mapper.map("zigbee2mqtt/OK", payload)[0].body, protocol.CheckIn)
+
+
+def test_a_press_on_a_sensor_that_has_no_button_is_a_fault_not_nothing() -> None:
+    device = Zigbee2MqttDevice(device_id="h1-pir", type="motion")
+    mapper = Zigbee2MqttMapper(Zigbee2MqttSettings(devices={"PIR": device}))
+    (reading,) = mapper.map("zigbee2mqtt/PIR", b'{"action": "single"}')
+    assert reading.body == protocol.DeviceFault(fault="unknown_action", detail="single")
+
+
+def test_an_unknown_action_is_cut_to_the_contract_length() -> None:
+    device = Zigbee2MqttDevice(device_id="h1-b", type="button")
+    mapper = Zigbee2MqttMapper(Zigbee2MqttSettings(devices={"B": device}))
+    action = "x" * 100
+    (reading,) = mapper.map("zigbee2mqtt/B", json.dumps({"action": action}).encode())
+    assert reading.body == protocol.DeviceFault(fault="unknown_action", detail="x" * 40)
+
+
+def test_only_a_thermometer_gives_room_temperature() -> None:
+    thermo = Zigbee2MqttDevice(device_id="h1-t", type="temperature", room="living")
+    leak = Zigbee2MqttDevice(device_id="h1-l", type="water_leak", room="living")
+    mapper = Zigbee2MqttMapper(Zigbee2MqttSettings(devices={"T": thermo, "L": leak}))
+    assert mapper.map("zigbee2mqtt/L", b'{"temperature": 35}') == []
+    bodies = [r.body for r in mapper.map("zigbee2mqtt/T", b'{"temperature": 35}')]
+    assert bodies == [
+        protocol.Telemetry(kind="temperature", value=35.0, unit="Cel", room="living"),
+        protocol.Temperature(celsius=35.0, room="living"),
+    ]
+
+
+def test_low_battery_is_told_once_and_again_after_a_new_battery() -> None:
+    device = Zigbee2MqttDevice(device_id="h1-s", type="smoke")
+    mapper = Zigbee2MqttMapper(Zigbee2MqttSettings(devices={"S": device}))
+
+    def lows(payload: dict[str, object]) -> list[protocol.LowBattery]:
+        readings = mapper.map("zigbee2mqtt/S", json.dumps(payload).encode())
+        return [r.body for r in readings if isinstance(r.body, protocol.LowBattery)]
+
+    assert lows({"battery": 100, "battery_low": True}) == [protocol.LowBattery(percent=None)]
+    assert lows({"battery": 100, "battery_low": True}) == []
+    assert lows({"battery": 100, "battery_low": False}) == []
+    assert lows({"battery": 9, "battery_low": False}) == [protocol.LowBattery(percent=9)]
+    assert lows({"battery_state": "high", "battery": 100}) == []
+    assert lows({"battery_state": "low"}) == [protocol.LowBattery(percent=None)]

@@ -48,7 +48,13 @@ event_bodies = st.one_of(
     st.builds(protocol.Smoke, cleared=st.booleans()),
     st.builds(protocol.CarbonMonoxide, ppm=st.none() | st.floats(0, 5000)),
     st.builds(protocol.Temperature, celsius=st.floats(-60, 100)),
-    st.builds(protocol.LowBattery, percent=st.integers(0, 100)),
+    st.builds(protocol.LowBattery, percent=st.none() | st.integers(0, 100)),
+    st.builds(protocol.Gas, cleared=st.booleans()),
+    st.builds(
+        protocol.DeviceFault,
+        fault=st.sampled_from(["trouble", "battery_defect", "unknown_action"]),
+        detail=st.none() | st.text(max_size=40),
+    ),
     st.builds(protocol.MedicationMissed, schedule=st.just("09:00")),
     st.builds(protocol.PromptAnswer, prompt_id=ids, answer=st.sampled_from(["fine", "help"])),
 )
@@ -144,8 +150,13 @@ def test_missing_field_is_named() -> None:
 
 
 def test_missing_body_field_is_named() -> None:
-    with pytest.raises(DecodeError, match=r"missing required field `percent` - at `\$.body`"):
-        protocol.decode_event(_raw({"type": "low_battery"}), now=NOW)
+    with pytest.raises(DecodeError, match=r"missing required field `fault` - at `\$.body`"):
+        protocol.decode_event(_raw({"type": "device_fault"}), now=NOW)
+
+
+def test_low_battery_without_a_level_is_a_flag() -> None:
+    decoded = protocol.decode_event(_raw({"type": "low_battery"}), now=NOW)
+    assert decoded.body == protocol.LowBattery(percent=None)
 
 
 def test_unknown_event_type_is_rejected() -> None:
@@ -265,9 +276,11 @@ def test_every_event_type_named_by_the_contract_exists() -> None:
         "bed_return",
         "smoke",
         "co",
+        "gas",
         "flood",
         "temperature",
         "low_battery",
+        "device_fault",
         "tamper",
         "power_lost",
         "power_restored",

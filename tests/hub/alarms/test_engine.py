@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from alerts import (
     Action,
     CarePlan,
+    Category,
     DeviceType,
     EscalationPolicy,
     HomeEvent,
     InactivitySettings,
+    Priority,
     RuleKind,
 )
 from alerts.escalation import Contact, EscalationTarget
@@ -23,7 +25,7 @@ from hub.alarms.live import AlarmLive
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
 from hub.service.models import ServiceRow, SuspensionRow
-from protocol import BedExit, Motion, Panic, Smoke
+from protocol import BedExit, DeviceFault, Gas, Motion, Panic, Smoke
 from tests.hub.ingest.helpers import seed_home
 
 _ids = itertools.count()
@@ -290,5 +292,44 @@ async def test_the_baseline_does_not_learn_the_days_of_a_pause(database_url) -> 
         assert await learned() == ["2026-01-13"]
         await live_until(local(6, 3))
         assert await learned() == ["2026-01-13", "2026-01-17"]
+    finally:
+        await db.dispose()
+
+
+async def test_a_gas_leak_raises_a_critical_alarm_that_reaches_112_by_itself(
+    database_url,
+) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    try:
+        engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+        (change,) = await engine.handle_event(
+            _event(Gas(room="kitchen"), clock(), home="11", resident="74")
+        )
+        assert change.alarm.rule is RuleKind.GAS
+        assert change.alarm.priority is Priority.CRITICAL
+        # Nobody reaches the resident: like smoke, a gas leak goes to 112 by itself.
+        clock.advance(timedelta(minutes=4))
+        await engine.run_due()
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, change.alarm.id)
+        assert loaded is not None
+        assert loaded[1].escalated_to(EscalationTarget.EMERGENCY_112)
+    finally:
+        await db.dispose()
+
+
+async def test_a_device_fault_is_a_technical_alarm(database_url) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    try:
+        engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+        body = DeviceFault(fault="unknown_action", detail="disarm")
+        (change,) = await engine.handle_event(_event(body, clock(), home="12", resident="75"))
+        assert change.alarm.rule is RuleKind.DEVICE_FAULT
+        assert change.alarm.category is Category.TECHNICAL
+        assert "disarm" in change.alarm.explanation.text("en")
     finally:
         await db.dispose()
