@@ -107,9 +107,14 @@ def social_events_for_alarm(alarm: Alarm) -> list[AnySocialEvent]:
 
 
 async def enqueue_resolved_alarm(session: AsyncSession, alarm: Alarm) -> int:
-    """Put a resolved alarm's events in the outbox (caller's transaction); how many."""
-    events = social_events_for_alarm(alarm)
-    for event in events:
+    """Put a resolved alarm's events in the outbox (caller's transaction); how many.
+
+    None for a resident without consent to the social record (see :func:`enqueue`).
+    """
+    added = 0
+    for event in social_events_for_alarm(alarm):
         # A stable event id: resolving twice (a retried request) enqueues once.
-        await enqueue(session, event, event_id=f"{event_kind(event)}-{alarm.id}"[:64])
-    return len(events)
+        event_id = f"{event_kind(event)}-{alarm.id}"[:64]
+        if await enqueue(session, event, event_id=event_id) is not None:
+            added += 1
+    return added

@@ -32,6 +32,7 @@ from hub.family.models import (
     Message,
 )
 from hub.family.parties import resident_party
+from hub.outbox.consent import gives_social_record_consent
 from hub.outbox.weekdata import (
     ACTIVITY_TYPES,
     NIGHT_TYPES,
@@ -60,7 +61,7 @@ class ResidentRow:
     @property
     def exports_to_social_record(self) -> bool:
         """The resident agreed that the service appears in their social record (wSocial)."""
-        return self.consent.get("wsocial_export") is True
+        return gives_social_record_consent(self.consent)
 
 
 async def resident_batch(session: AsyncSession, after_id: int, limit: int) -> list[ResidentRow]:

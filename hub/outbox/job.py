@@ -227,8 +227,11 @@ async def _run_batch(
             )
         )
         for event_id, event in planned:
-            if event_id not in existing:
-                await enqueue(session, event, event_id=event_id, now=now)
+            # ``enqueue`` checks consent once more (a withdrawal since the batch was read).
+            added = event_id not in existing and await enqueue(
+                session, event, event_id=event_id, now=now
+            )
+            if added:
                 counts.events += 1
     await session.commit()
     return counts

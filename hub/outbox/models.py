@@ -27,7 +27,7 @@ class OutboxRow(Base):
     ordering_key: Mapped[str] = mapped_column(String(300))
     # The event as JSON (integrations.wsocial.events.encode_event).
     payload: Mapped[str] = mapped_column(Text)
-    # pending | delivered | dead
+    # pending | delivered | dead | withdrawn (consent withdrawn before it was sent)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import cast
 
@@ -10,9 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from hub.clock import utc_now
+from hub.outbox.consent import WITHDRAWN, consenting_residents, exports_to_social_record
 from hub.outbox.models import OutboxRow
 from integrations.wsocial.events import AnySocialEvent
 from integrations.wsocial.outbox import OUTBOX_STATES, OutboxRecord, OutboxState, new_entry
+
+_LOGGER = logging.getLogger(__name__)
 
 
 async def enqueue(
@@ -21,14 +25,21 @@ async def enqueue(
     *,
     event_id: str | None = None,
     now: datetime | None = None,
-) -> OutboxRow:
+) -> OutboxRow | None:
     """Add ``event`` to the outbox in ``session``'s transaction; the caller commits.
 
     Maps the event first, so an event that cannot become valid FHIR raises
     (:class:`~integrations.wsocial.mapping.MappingError`) and the caller's change rolls
     back with it. The same ``event_id`` twice is stored once.
+
+    An event of a resident who has not agreed to the social record (``wsocial_export``
+    consent, :mod:`hub.outbox.consent`) is not stored at all: ``None``. Every producer goes
+    through here, so none can send what the resident did not allow.
     """
     entry = new_entry(event, event_id)
+    if not await exports_to_social_record(session, entry.resident_id):
+        _LOGGER.debug("%s event of resident %s left out: no consent", entry.kind, entry.resident_id)
+        return None
     if event_id is not None:
         existing = await session.scalar(select(OutboxRow).where(OutboxRow.event_id == event_id))
         if existing is not None:
@@ -78,7 +89,11 @@ class SqlOutboxStore:
         self._sessions = sessionmaker
 
     async def due(self, now: datetime, limit: int) -> list[OutboxRecord]:
-        """Pending, due, and first in their line (no older pending record, same key)."""
+        """Pending, due, and first in their line (no older pending record, same key).
+
+        A record whose resident no longer agrees to the social record (consent withdrawn
+        after it was queued) is marked ``withdrawn`` here instead of being returned.
+        """
         older = aliased(OutboxRow)
         blocked = (
             select(older.id)
@@ -96,7 +111,18 @@ class SqlOutboxStore:
             .limit(limit)
         )
         async with self._sessions() as session:
-            return [_record(row) for row in (await session.scalars(stmt)).all()]
+            rows = [_record(row) for row in (await session.scalars(stmt)).all()]
+            allowed = await consenting_residents(session, (row.resident_id for row in rows))
+            refused = [row.id for row in rows if row.resident_id not in allowed]
+            if refused:
+                await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_(refused), OutboxRow.state == "pending")
+                    .values(state=WITHDRAWN)
+                )
+                await session.commit()
+                _LOGGER.info("%d outbox records withheld: consent withdrawn", len(refused))
+            return [row for row in rows if row.resident_id in allowed]
 
     async def mark_delivered(self, record_id: int, at: datetime) -> None:
         """See :meth:`OutboxStore.mark_delivered`."""

@@ -109,8 +109,12 @@ async def enqueue_week(
     lives_alone: bool,
     now: datetime | None = None,
 ) -> int:
-    """Enqueue the last week's events in the caller's transaction; return how many."""
-    events = week_events(resident_id, weeks, lives_alone=lives_alone)
-    for event_id, event in events:
-        await enqueue(session, event, event_id=event_id, now=now)
-    return len(events)
+    """Enqueue the last week's events in the caller's transaction; return how many.
+
+    None for a resident without consent to the social record (see :func:`enqueue`).
+    """
+    added = 0
+    for event_id, event in week_events(resident_id, weeks, lives_alone=lives_alone):
+        if await enqueue(session, event, event_id=event_id, now=now) is not None:
+            added += 1
+    return added

@@ -22,7 +22,7 @@ from hub.auth import Role
 from hub.auth.web import authenticate
 from hub.http import ApiError
 from hub.service import installation, store
-from hub.service.api import CATALOG, order_json, plan_json, service_json
+from hub.service.api import ASSESSORS, CATALOG, order_json, plan_json, service_json
 from hub.service.codes import (
     CARE_LEVELS,
     DEVICE_KINDS,
@@ -30,6 +30,7 @@ from hub.service.codes import (
     MOBILITIES,
     SUSPENSION_REASONS,
 )
+from hub.service.consent import consent_context
 from hub.service.models import CarePlanRow, ServiceRow, StateChangeRow, WorkOrderRow
 from hub.service.queries import load_figures, reviews_due
 from hub.web import DISPLAY_TIMEZONE, Pages, PageUser
@@ -40,6 +41,7 @@ STATIC_PREFIX = "/static/service"
 _TZ = ZoneInfo(DISPLAY_TIMEZONE)
 STAFF = (Role.SOCIAL_WORKER, Role.COORDINATOR, Role.ADMIN, Role.SUPERVISOR)
 FIELD = (Role.INSTALLER, Role.COORDINATOR, Role.ADMIN)
+CONSENT_EDITORS = frozenset(r.value for r in ASSESSORS)
 
 
 def local(value: str | datetime | None, with_time: bool = True) -> str:
@@ -139,6 +141,7 @@ async def referral_page(request: web.Request) -> web.Response:
             .limit(1)
         )
         service = service_json(row, now, detail=True)
+        consent = await consent_context(session, row)
     return _render(
         request,
         "service_referral.html",
@@ -151,6 +154,8 @@ async def referral_page(request: web.Request) -> web.Response:
         device_kinds=DEVICE_KINDS,
         suspension_reasons=SUSPENSION_REASONS,
         discharge_reasons=DISCHARGE_REASONS,
+        consent=consent,
+        may_change_consent=user.role in CONSENT_EDITORS,
         current="referrals",
         page_data={"reference": row.reference},
     )

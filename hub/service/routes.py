@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from hub.appkeys import CLOCK, SESSIONMAKER, resident_changed
 from hub.registry.pairing_routes import on_tablet_paired
-from hub.service import api, pages
+from hub.service import api, consent, pages
 from hub.service.installation import confirm_installations, link_paired_tablet
 from hub.service.models import ServiceRow
 from hub.service.queries import apply_retention
@@ -87,6 +87,7 @@ def setup(app: web.Application) -> None:
     if SERVICE_SETTINGS not in app:
         app[SERVICE_SETTINGS] = load_config().section("service", ServiceSettings)
     api.add_routes(app)
+    consent.add_routes(app)
     pages.add_routes(app)
     on_tablet_paired(app, link_paired_tablet)
     app.cleanup_ctx.append(_sweep_ctx)

@@ -33,7 +33,12 @@ async def seed_visor_demo(session: AsyncSession, now: datetime) -> int:
     home = Home(address="Carrer de la Riera 12, 2n 1a", abss_area="ABSS-BCN-01")
     session.add(home)
     await session.flush()
-    resident = Resident(home_id=home.id, name="Montserrat Puig i Soler", lives_alone=True)
+    resident = Resident(
+        home_id=home.id,
+        name="Montserrat Puig i Soler",
+        lives_alone=True,
+        consent={"wsocial_export": True, "share_with_family": True},
+    )
     session.add(resident)
     facilitator = await create_user(
         session, f"facilitator-{secrets.token_hex(3)}", secrets.token_urlsafe(16), Role.FACILITATOR

@@ -109,7 +109,7 @@ async def view_page(request: web.Request, user: PageUser) -> web.Response:
             at=app[CLOCK](),
         )
         await session.commit()
-        view = await load_visor(session, resident_id)
+        view = await load_visor(session, resident_id, consent_given=card.consent_given)
     lang = page_language(request, user.language)
     reason_text = VISOR_PAGES.text(f"reason_{form['reason']}", lang)
     if note:

@@ -82,7 +82,11 @@ async def database_facts(url: str) -> tuple[list[ServicePeriod], list[AlarmFact]
     try:
         async with engine.connect() as conn:
             rows = await conn.execute(
-                text("SELECT payload FROM wsocial_outbox WHERE kind IN ('service', 'alarm')")
+                text(
+                    "SELECT payload FROM wsocial_outbox WHERE kind IN ('service', 'alarm') "
+                    # Withheld by a withdrawal of consent: never part of the record.
+                    "AND state != 'withdrawn'"
+                )
             )
             events = []
             for (payload,) in rows:

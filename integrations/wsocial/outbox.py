@@ -24,8 +24,9 @@ from typing import Literal, Protocol
 from integrations.wsocial.events import AnySocialEvent, encode_event, event_kind
 from integrations.wsocial.mapping import to_resources
 
-OutboxState = Literal["pending", "delivered", "dead"]
-OUTBOX_STATES: tuple[OutboxState, ...] = ("pending", "delivered", "dead")
+# ``withdrawn``: never sent, because the resident withdrew consent while it waited.
+OutboxState = Literal["pending", "delivered", "dead", "withdrawn"]
+OUTBOX_STATES: tuple[OutboxState, ...] = ("pending", "delivered", "dead", "withdrawn")
 
 
 @dataclass(frozen=True)

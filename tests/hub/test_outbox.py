@@ -21,6 +21,7 @@ from hub.outbox import OutboxRow, SqlOutboxStore, enqueue
 from integrations.wsocial.events import ServiceEvent
 from integrations.wsocial.mapping import MappingError, to_resources
 from teleassist.localbroker import free_port
+from tests.hub.residents import add_resident
 from tests.integrations.fhir_server import FakeFhirServer
 from tests.integrations.samples import T0, sample_events
 from tests.integrations.test_delivery import Rig
@@ -37,6 +38,14 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         await engine.dispose()
 
 
+async def _resident(sessions: async_sessionmaker[AsyncSession], social_record: bool = True) -> str:
+    """A new resident's event key."""
+    async with sessions() as session:
+        resident = await add_resident(session, social_record=social_record)
+        await session.commit()
+        return str(resident.id)
+
+
 async def _count(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(OutboxRow)) or 0)
@@ -45,7 +54,7 @@ async def _count(sessions: async_sessionmaker[AsyncSession]) -> int:
 async def test_enqueue_commits_with_the_change_or_not_at_all(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    event = sample_events()[0]
+    event = sample_events(await _resident(sessions))[0]
     async with sessions() as session:
         await record_audit(session, "system", "service.start", "service:1")
         await enqueue(session, event, now=T0)
@@ -88,8 +97,9 @@ async def test_sql_store_delivers_in_order_dead_letters_and_replays(
             rig = Rig(server, http, store=store, max_attempts=3)
             rig.server.fail_after_apply_rate = 0.0
             server.failure_rate = 0.1
-            server.refuse_keys = {"alarm-res-0-1"}
-            events = sample_events("res-0")
+            rid = await _resident(sessions)
+            server.refuse_keys = {f"alarm-{rid}-1"}
+            events = sample_events(rid)
             async with sessions() as session:
                 for event in events:
                     await enqueue(session, event, now=T0)
@@ -103,7 +113,12 @@ async def test_sql_store_delivers_in_order_dead_letters_and_replays(
                 assert await store.replay(record.id, rig.clock())
                 assert not await store.replay(record.id, rig.clock())
             await rig.drain()
-            assert await store.counts() == {"pending": 0, "delivered": len(events), "dead": 0}
+            assert await store.counts() == {
+                "pending": 0,
+                "delivered": len(events),
+                "dead": 0,
+                "withdrawn": 0,
+            }
     finally:
         await server.stop()
     assert server.ledger.duplicates == 0
@@ -121,9 +136,11 @@ async def test_admin_sees_dead_letters_and_replays_them(
     hub_sessionmaker: async_sessionmaker[AsyncSession],
     auth_headers: Callable[..., Awaitable[dict[str, str]]],
 ) -> None:
+    rid = await _resident(hub_sessionmaker)
     async with hub_sessionmaker() as session:
-        rows = [await enqueue(session, e, now=T0) for e in sample_events()[:2]]
+        added = [await enqueue(session, e, now=T0) for e in sample_events(rid)[:2]]
         await session.commit()
+    rows = [row for row in added if row is not None]
     store = SqlOutboxStore(hub_sessionmaker)
     await store.mark_failed(rows[0].id, "HTTP 500: boom", T0 + timedelta(minutes=5), True)
 
@@ -135,7 +152,7 @@ async def test_admin_sees_dead_letters_and_replays_them(
     assert record["last_error"] == "HTTP 500: boom"
     assert "payload" not in record
     counts = await (await hub_client.get("/api/wsocial/outbox/counts", headers=admin)).json()
-    assert counts == {"pending": 1, "delivered": 0, "dead": 1}
+    assert counts == {"pending": 1, "delivered": 0, "dead": 1, "withdrawn": 0}
 
     for role in (Role.OPERATOR, Role.SOCIAL_WORKER, Role.FAMILY):
         denied = await hub_client.get("/api/wsocial/outbox", headers=await auth_headers(role))
@@ -191,8 +208,9 @@ async def test_hub_runs_the_worker_when_enabled(
     try:
         client = await aiohttp_client(create_app(hub_settings))
         assert OUTBOX_WORKER in client.app
+        rid = await _resident(client.app[SESSIONMAKER])
         async with client.app[SESSIONMAKER]() as session:
-            for event in sample_events("res-9"):
+            for event in sample_events(rid):
                 await enqueue(session, event)
             await session.commit()
         client.app[OUTBOX_WORKER].wake()

@@ -15,16 +15,17 @@ from hub.outbox import SqlOutboxStore
 from hub.outbox.alarms import enqueue_resolved_alarm, social_events_for_alarm
 from integrations.wsocial.events import AlarmHandled, Escalation112
 from integrations.wsocial.mapping import to_resources
+from tests.hub.residents import add_resident
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ANNA = Actor(ActorKind.OPERATOR, "op-anna", "Anna")
 
 
-def _alarm(rule: RuleKind = RuleKind.FALL):  # type: ignore[no-untyped-def]
+def _alarm(rule: RuleKind = RuleKind.FALL, resident_id: str = "7"):  # type: ignore[no-untyped-def]
     detection = Detection(
         rule=rule,
         home_id="home-1",
-        resident_id="7",
+        resident_id=resident_id,
         at=T0,
         explanation=Explanation.of("fall", source="pendant", time="09:00"),
         event_ids=("e1",),
@@ -83,12 +84,33 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         await engine.dispose()
 
 
-async def test_resolving_twice_enqueues_once(sessions: async_sessionmaker[AsyncSession]) -> None:
-    alarm = accept(_alarm(), ANNA, T0 + timedelta(seconds=22))
+def _to_112(resident_id: str):  # type: ignore[no-untyped-def]
+    alarm = accept(_alarm(resident_id=resident_id), ANNA, T0 + timedelta(seconds=22))
     alarm = escalate(alarm, ANNA, T0 + timedelta(minutes=2), EscalationTarget.EMERGENCY_112)
-    alarm = resolve(alarm, ANNA, T0 + timedelta(minutes=40), "ambulance")
+    return resolve(alarm, ANNA, T0 + timedelta(minutes=40), "ambulance")
+
+
+async def _resident(sessions: async_sessionmaker[AsyncSession], social_record: bool) -> str:
+    async with sessions() as session:
+        resident = await add_resident(session, social_record=social_record)
+        await session.commit()
+        return str(resident.id)
+
+
+async def test_resolving_twice_enqueues_once(sessions: async_sessionmaker[AsyncSession]) -> None:
+    alarm = _to_112(await _resident(sessions, social_record=True))
     for _ in range(2):
         async with sessions() as session:
             assert await enqueue_resolved_alarm(session, alarm) == 2
             await session.commit()
     assert (await SqlOutboxStore(sessions).counts())["pending"] == 2
+
+
+async def test_no_alarm_or_112_event_of_a_resident_without_consent(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    alarm = _to_112(await _resident(sessions, social_record=False))
+    async with sessions() as session:
+        assert await enqueue_resolved_alarm(session, alarm) == 0
+        await session.commit()
+    assert sum((await SqlOutboxStore(sessions).counts()).values()) == 0

@@ -17,11 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
+from hub.db.models import Resident
+from hub.outbox.consent import set_social_record_consent
+from hub.outbox.gather import resident_batch
 from hub.outbox.job import (
     _LOCK_KEY,
     WEEKLY_JOB,
     WeeklyJob,
     WeeklyJobSettings,
+    _run_batch,
     due_weeks,
     run_week,
 )
@@ -437,3 +441,47 @@ async def test_a_stopping_hub_stops_the_job_even_if_the_pass_fails_on_the_way_ou
         await asyncio.wait_for(task, timeout=30)
     assert task.done()
     assert not job.passed.is_set()  # it did not go round to sleep and retry
+
+
+async def test_withdrawing_consent_stops_the_weekly_events_and_withholds_the_waiting_ones(
+    sessions: async_sessionmaker[AsyncSession], people: dict[str, int]
+) -> None:
+    steady = str(people["steady"])
+    await run_week(sessions, LAST_WEEK - timedelta(weeks=1), SETTINGS, NOW)
+    async with sessions() as session:
+        waiting = await session.scalar(select(func.count()).where(OutboxRow.resident_id == steady))
+        assert waiting
+        resident = await session.get(Resident, people["steady"])
+        assert resident is not None
+        withheld = await set_social_record_consent(
+            session, resident, False, actor="coord", reason="told the centre by phone", now=NOW
+        )
+        await session.commit()
+    assert withheld == waiting
+    run = await run_week(sessions, LAST_WEEK, SETTINGS, NOW)
+    assert (run.assessed, run.no_consent) == (1, 2)
+    async with sessions() as session:
+        states = (
+            await session.scalars(select(OutboxRow.state).where(OutboxRow.resident_id == steady))
+        ).all()
+    assert list(states) == ["withdrawn"] * waiting  # nothing new, nothing left to send
+
+
+async def test_a_withdrawal_while_the_batch_runs_still_keeps_its_events_out(
+    sessions: async_sessionmaker[AsyncSession], people: dict[str, int]
+) -> None:
+    """The batch read the resident's consent before it was withdrawn: ``enqueue`` asks again."""
+    async with sessions() as session:
+        batch = await resident_batch(session, 0, 10)
+        resident = await session.get(Resident, people["steady"])
+        assert resident is not None
+        await set_social_record_consent(
+            session, resident, False, actor="coord", reason="asked at the door", now=NOW
+        )
+        await session.commit()
+    stale = [r for r in batch if r.id == people["steady"]]
+    assert stale[0].exports_to_social_record  # read before the withdrawal
+    async with sessions() as session:
+        counts = await _run_batch(session, stale, LAST_WEEK, SETTINGS, NOW)
+    assert (counts.assessed, counts.events) == (1, 0)
+    assert await outbox(sessions) == {}

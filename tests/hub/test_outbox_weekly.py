@@ -15,6 +15,7 @@ from hub.outbox.job import DEFAULT_HISTORY_WEEKS, MIN_HISTORY_WEEKS
 from hub.outbox.weekly import enqueue_week, week_events
 from integrations.wsocial.events import RiskFlag, RiskKind
 from integrations.wsocial.signals import WeeklyInputs
+from tests.hub.residents import add_resident
 
 FIRST = date(2026, 6, 1)
 
@@ -61,12 +62,29 @@ async def test_running_the_job_twice_enqueues_once(
 ) -> None:
     weeks = [_week(i) for i in range(6)]
     weeks += [_week(6 + i, messages=0, calls=0, group_sessions=0) for i in range(2)]
+    async with sessions() as session:
+        rid = str((await add_resident(session)).id)
+        await session.commit()
+    counts = []
     for _ in range(2):
         async with sessions() as session:
-            count = await enqueue_week(session, "9", weeks, lives_alone=True)
+            counts.append(await enqueue_week(session, rid, weeks, lives_alone=True))
             await session.commit()
-    counts = await SqlOutboxStore(sessions).counts()
-    assert counts["pending"] == count
+    assert counts[0] == counts[1] == len(week_events(rid, weeks, lives_alone=True)) > 0
+    # The same ids the second time: stored once.
+    assert (await SqlOutboxStore(sessions).counts())["pending"] == counts[0]
+
+
+async def test_a_resident_without_consent_gets_no_weekly_events(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    weeks = [_week(i) for i in range(8)]
+    async with sessions() as session:
+        rid = str((await add_resident(session, social_record=False)).id)
+        assert week_events(rid, weeks, lives_alone=True)  # there would be some
+        assert await enqueue_week(session, rid, weeks, lives_alone=True) == 0
+        await session.commit()
+    assert sum((await SqlOutboxStore(sessions).counts()).values()) == 0
 
 
 def _flags_sent(weeks: list[WeeklyInputs], history: int) -> list[tuple[date, str, bool]]:

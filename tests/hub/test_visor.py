@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from html import unescape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
@@ -168,3 +170,58 @@ async def test_resolved_alarms_from_the_alarms_table_are_shown(
     assert "Water leak detected" in html
     assert "Resident could not be reached or found" in html
     assert "40 s" in html
+
+
+async def test_after_a_withdrawal_the_visor_says_so_and_shows_only_what_was_sent(
+    hub_client: Client,
+    auth_headers: Headers,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+) -> None:
+    from sqlalchemy import update
+
+    from alerts import Actor, ActorKind, accept, raise_alarm, resolve
+    from alerts.model import Detection, Explanation, RuleKind
+    from hub.alarms.store import insert_alarm
+    from hub.db.models import Resident
+    from hub.outbox import OutboxRow
+    from hub.outbox.consent import set_social_record_consent
+
+    resident = await _seed(hub_sessionmaker, hub_clock)
+    anna = Actor(ActorKind.OPERATOR, "op-anna", "Anna")
+    at = hub_clock() - timedelta(days=1)
+    detection = Detection(
+        rule=RuleKind.FLOOD,
+        home_id="h",
+        resident_id=str(resident),
+        at=at,
+        explanation=Explanation.of("flood", source="kitchen", time="09:00"),
+    )
+    alarm = accept(raise_alarm("tbl-2", detection), anna, at + timedelta(seconds=40))
+    alarm = resolve(alarm, anna, at + timedelta(minutes=20), "resident_not_found")
+    async with hub_sessionmaker() as session:
+        await insert_alarm(session, alarm, None, hub_clock())
+        # The service and device records went out; everything else still waits.
+        await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.kind.in_(("service", "device")))
+            .values(state="delivered", delivered_at=hub_clock())
+        )
+        row = await session.get(Resident, resident)
+        assert row is not None
+        await set_social_record_consent(
+            session, row, False, actor="sonia", reason="asked at the review", now=hub_clock()
+        )
+        await session.commit()
+    resp = await hub_client.post(
+        "/visor/view?lang=en",
+        data={"resident": str(resident), "reason": "follow_up"},
+        headers=await auth_headers(Role.SOCIAL_WORKER),
+    )
+    html = unescape(await resp.text())
+    day = hub_clock().astimezone(ZoneInfo("Europe/Madrid")).strftime("%d/%m/%Y")
+    assert f"This person withdrew consent to the social record on {day}." in html
+    assert "Pendant alarm button" in html  # sent before the withdrawal: shown
+    assert "Fall detected" not in html  # waited, withheld: never in the record
+    assert "Water leak detected" not in html  # only in the alarms table: not the record
+    assert "Social isolation" not in html

@@ -135,7 +135,7 @@ async def test_every_event_type_delivered_once_valid_despite_failures(
     await rig.drain()
 
     counts = await rig.store.counts()
-    assert counts == {"pending": 0, "delivered": len(entries), "dead": 0}
+    assert counts == {"pending": 0, "delivered": len(entries), "dead": 0, "withdrawn": 0}
     ledger = server.ledger
     assert ledger.injected_failures > 0  # the failures really happened
     assert ledger.duplicates == 0
@@ -202,7 +202,12 @@ async def test_dead_letter_after_n_failures_then_replay(
         assert await rig.store.replay(record.id, rig.clock())
         assert not await rig.store.replay(record.id, rig.clock())  # no longer dead
     await rig.drain()
-    assert await rig.store.counts() == {"pending": 0, "delivered": len(entries), "dead": 0}
+    assert await rig.store.counts() == {
+        "pending": 0,
+        "delivered": len(entries),
+        "dead": 0,
+        "withdrawn": 0,
+    }
     assert set(server.ledger.resources) == _expected_keys(1)
 
 

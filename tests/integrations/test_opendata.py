@@ -141,6 +141,7 @@ def test_cli_reads_the_hub_outbox(tmp_path: Path) -> None:
     from hub.db import make_engine, make_sessionmaker, upgrade_to_head
     from hub.db.models import Home, Resident
     from hub.outbox import enqueue
+    from hub.outbox.consent import set_social_record_consent
     from integrations.wsocial.events import AlarmHandled, ServiceEvent
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}"
@@ -153,8 +154,10 @@ def test_cli_reads_the_hub_outbox(tmp_path: Path) -> None:
             home = Home(address="c/ Major 1", abss_area="ABSS-X")
             session.add(home)
             await session.flush()
-            for number in range(12):
-                resident = Resident(home_id=home.id, name=f"Persona {number}")
+            for number in range(13):
+                resident = Resident(
+                    home_id=home.id, name=f"Persona {number}", consent={"wsocial_export": True}
+                )
                 session.add(resident)
                 await session.flush()
                 rid = str(resident.id)
@@ -182,6 +185,10 @@ def test_cli_reads_the_hub_outbox(tmp_path: Path) -> None:
                         outcome="false_alarm",
                     ),
                 )
+            # The thirteenth withdrew consent before anything was sent: not counted.
+            await set_social_record_consent(
+                session, resident, False, actor="sonia", reason="withdrew", now=start
+            )
             await session.commit()
         await engine.dispose()
 
