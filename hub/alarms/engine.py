@@ -65,6 +65,7 @@ from hub.alarms.live import AlarmLive
 from hub.alarms.views import alarm_view
 from hub.audit import record_audit
 from hub.clock import Clock
+from hub.ingest.dedup import MessageKey
 from hub.outbox.alarms import enqueue_resolved_alarm
 from hub.service.queries import is_service_paused, was_service_paused
 
@@ -131,7 +132,7 @@ class _Cached:
     # False until the state has a row (its first timer must be visible to the scheduler).
     stored: bool = True
     # Message ids applied to ``state`` but not yet recorded in the database.
-    pending: list[tuple[str, datetime]] = field(default_factory=list)
+    pending: list[tuple[MessageKey, datetime]] = field(default_factory=list)
 
 
 RECENT_IDS = 100_000
@@ -169,7 +170,8 @@ class AlarmEngine:
         self.effects: AlarmEffects = effects or NoEffects()
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: dict[str, _Cached] = {}
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        # Applied messages by (device id, message id): ids are unique per device only.
+        self._recent: OrderedDict[MessageKey, None] = OrderedDict()
         # (alarm id, effect key) being sent by this process right now.
         self._sending: set[tuple[str, str]] = set()
         self.wakeup = asyncio.Event()
@@ -193,12 +195,13 @@ class AlarmEngine:
         prompts: tuple[PromptRequest, ...] = ()
         async with self._lock(event.home_id):
             now = self._clock()
-            if event.message_id in self._recent:
+            key = (event.device_id, event.message_id)
+            if key in self._recent:
                 return []
             cached = self._cache.get(event.resident_id)
             if cached is None:
                 async with self._sessionmaker() as session:
-                    if await store.was_processed(session, event.message_id):
+                    if await store.was_processed(session, *key):
                         _LOGGER.info("event %s already applied; skipped", event.message_id)
                         return []
                     cached = await self._load(session, event.resident_id, event.home_id, event.at)
@@ -213,7 +216,7 @@ class AlarmEngine:
                 # A panic or a fire is raised whatever the service's state: no query.
                 async with self._sessionmaker() as session:
                     result = await _unless_paused(session, result, now)
-            self._remember(event.message_id)
+            self._remember(key)
             significant = (
                 result.detections
                 or result.prompts
@@ -221,7 +224,7 @@ class AlarmEngine:
             )
             before, was_dirty = cached.state, cached.dirty
             cached.state = result.state
-            cached.pending.append((event.message_id, now))
+            cached.pending.append((key, now))
             if not significant:
                 cached.dirty = True
                 return []
@@ -234,8 +237,8 @@ class AlarmEngine:
                 # Nothing was stored: forget this event so a retry (or the start-up
                 # replay) applies it again from the state before it.
                 cached.state, cached.dirty = before, was_dirty
-                cached.pending = [p for p in cached.pending if p[0] != event.message_id]
-                self._recent.pop(event.message_id, None)
+                cached.pending = [p for p in cached.pending if p[0] != key]
+                self._recent.pop(key, None)
                 raise
             cached.dirty = False
             prompts = result.prompts
@@ -262,12 +265,12 @@ class AlarmEngine:
                 first.setdefault(event.resident_id, event)
         if not first:
             return 0
-        ids = [e.message_id for e in events if e.resident_id in first]
+        ids = [(e.device_id, e.message_id) for e in events if e.resident_id in first]
         async with self._sessionmaker() as session:
             applied = await store.processed_among(session, ids)
             inputs = await store.load_rule_inputs(session, first)
-        for message_id in applied:
-            self._remember(message_id)
+        for key in applied:
+            self._remember(key)
         now = self._clock()
         loaded = 0
         for rid, (plan, policy, state) in inputs.items():
@@ -334,8 +337,8 @@ class AlarmEngine:
             cached.pending = ids + cached.pending
             raise
 
-    def _remember(self, message_id: str) -> None:
-        self._recent[message_id] = None
+    def _remember(self, key: MessageKey) -> None:
+        self._recent[key] = None
         if len(self._recent) > RECENT_IDS:
             self._recent.popitem(last=False)
 

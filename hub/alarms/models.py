@@ -81,10 +81,12 @@ class RuleStateRow(Base):
 
 
 class ProcessedEventRow(Base):
-    """Message ids already applied to the rules (a redelivered message is skipped)."""
+    """Messages already applied to the rules (a redelivered message is skipped), by device
+    and message id: message ids are unique per device only."""
 
     __tablename__ = "alarm_processed_events"
 
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 

@@ -267,13 +267,18 @@ async def replay_unprocessed(
     window: timedelta = REPLAY_WINDOW,
 ) -> int:
     """Feed the engine stored events it has not applied yet; returns how many."""
-    applied = select(ProcessedEventRow.message_id)
+    applied = (
+        select(ProcessedEventRow.message_id)
+        .where(ProcessedEventRow.device_id == StoredEvent.device_id)
+        .where(ProcessedEventRow.message_id == StoredEvent.message_id)
+        .exists()
+    )
     async with sessionmaker() as session:
         rows = (
             await session.scalars(
                 select(StoredEvent)
                 .where(StoredEvent.received_at >= now - window)
-                .where(StoredEvent.message_id.not_in(applied))
+                .where(~applied)
                 .order_by(StoredEvent.id)
                 .limit(REPLAY_LIMIT)
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import Alarm, CarePlan, EscalationPolicy, ResidentState
@@ -19,6 +19,7 @@ from hub.alarms.models import (
     RuleStateRow,
 )
 from hub.alarms.plans import known_residents, plans_for, rule_plan
+from hub.ingest.dedup import MessageKey
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -235,32 +236,32 @@ async def earliest_due(session: AsyncSession) -> datetime | None:
     return min(candidates) if candidates else None
 
 
-async def mark_processed(session: AsyncSession, message_id: str, now: datetime) -> bool:
-    """Remember ``message_id``; False if it was applied before (a redelivery)."""
-    if await session.get(ProcessedEventRow, message_id) is not None:
+async def mark_processed(
+    session: AsyncSession, device_id: str, message_id: str, now: datetime
+) -> bool:
+    """Remember the message; False if it was applied before (a redelivery)."""
+    if await session.get(ProcessedEventRow, (device_id, message_id)) is not None:
         return False
-    session.add(ProcessedEventRow(message_id=message_id, at=now))
+    session.add(ProcessedEventRow(device_id=device_id, message_id=message_id, at=now))
     await session.flush()
     return True
 
 
-async def was_processed(session: AsyncSession, message_id: str) -> bool:
-    """Was ``message_id`` applied before?"""
-    return await session.get(ProcessedEventRow, message_id) is not None
+async def was_processed(session: AsyncSession, device_id: str, message_id: str) -> bool:
+    """Was ``device_id``'s message ``message_id`` applied before?"""
+    return await session.get(ProcessedEventRow, (device_id, message_id)) is not None
 
 
-async def add_processed(session: AsyncSession, ids: list[tuple[str, datetime]]) -> None:
-    """Record applied message ids (skipping any already recorded)."""
+async def add_processed(session: AsyncSession, ids: list[tuple[MessageKey, datetime]]) -> None:
+    """Record applied messages, (device id, message id) with when (skipping known ones)."""
     if not ids:
         return
-    known = set(
-        await session.scalars(
-            select(ProcessedEventRow.message_id).where(
-                ProcessedEventRow.message_id.in_([m for m, _ in ids])
-            )
-        )
-    )
-    rows = [{"message_id": m, "at": at} for m, at in dict(ids).items() if m not in known]
+    known = await processed_among(session, [key for key, _ in ids])
+    rows = [
+        {"device_id": key[0], "message_id": key[1], "at": at}
+        for key, at in dict(ids).items()
+        if key not in known
+    ]
     if rows:
         await session.execute(insert(ProcessedEventRow), rows)
 
@@ -292,15 +293,17 @@ async def load_rule_inputs(
     return {rid: (*plans[rid], states.get(rid)) for rid in ids}
 
 
-async def processed_among(session: AsyncSession, message_ids: Collection[str]) -> set[str]:
-    """Which of ``message_ids`` were applied before."""
-    return set(
-        await session.scalars(
-            select(ProcessedEventRow.message_id).where(
-                ProcessedEventRow.message_id.in_(list(message_ids))
-            )
+async def processed_among(session: AsyncSession, keys: Collection[MessageKey]) -> set[MessageKey]:
+    """Which of ``keys`` (device id, message id) were applied before."""
+    if not keys:
+        return set()
+    pair = tuple_(ProcessedEventRow.device_id, ProcessedEventRow.message_id)
+    rows = await session.execute(
+        select(ProcessedEventRow.device_id, ProcessedEventRow.message_id).where(
+            pair.in_(list(keys))
         )
     )
+    return {(device_id, message_id) for device_id, message_id in rows.all()}
 
 
 async def load_plan(session: AsyncSession, resident_id: str) -> tuple[CarePlan, EscalationPolicy]:

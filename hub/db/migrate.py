@@ -40,6 +40,11 @@ async def upgrade_to_head(url: str | URL) -> None:
     await _run(url, "upgrade", "head")
 
 
+async def upgrade_to(url: str | URL, revision: str) -> None:
+    """Bring the database at ``url`` to ``revision`` (tests of a data migration)."""
+    await _run(url, "upgrade", revision)
+
+
 async def downgrade_to_base(url: str | URL) -> None:
     """Undo every migration (used by the tests of the migrations themselves)."""
     await _run(url, "downgrade", "base")

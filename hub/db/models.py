@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -172,13 +173,17 @@ class RevokedToken(Base):
 
 
 class StoredEvent(Base):
-    """A device event as received; ``message_id`` is unique so redelivery is harmless."""
+    """A device event as received; (``device_id``, ``message_id``) is unique so redelivery
+    is harmless (message ids are unique per device, not across the fleet)."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_device_ts", "device_id", "ts"),)
+    __table_args__ = (
+        Index("ix_events_device_ts", "device_id", "ts"),
+        UniqueConstraint("device_id", "message_id", name="uq_events_device_id_message_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str] = mapped_column(String(64))
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="RESTRICT"))
     type: Mapped[str] = mapped_column(String(32), index=True)
     ts: Mapped[datetime] = mapped_column(UtcDateTime)

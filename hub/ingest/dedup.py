@@ -5,31 +5,36 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
+# A message is identified by its device and its id: ids are unique per device only
+# (docs/protocol.md), so two homes' devices may use the same id for different messages.
+MessageKey = tuple[str, str]  # (device id, message id)
+
 
 class RecentIds:
-    """A bounded set of recently seen message ids (oldest forgotten first).
+    """A bounded set of recently seen (device id, message id) pairs (oldest forgotten first).
 
-    It catches redeliveries quickly; the ``events`` table's unique key catches what it
-    has forgotten (or what another hub worker saw).
+    It catches redeliveries quickly; the ``events`` table's unique key on the same pair
+    catches what it has forgotten (or what another hub worker saw).
     """
 
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._ids: OrderedDict[MessageKey, None] = OrderedDict()
 
-    def seen(self, message_id: str) -> bool:
-        """True if ``message_id`` was seen before; remembers it otherwise."""
+    def seen(self, device_id: str, message_id: str) -> bool:
+        """True if ``device_id`` sent ``message_id`` before; remembers it otherwise."""
         ids = self._ids
-        if message_id in ids:
+        key = (device_id, message_id)
+        if key in ids:
             return True
-        ids[message_id] = None
+        ids[key] = None
         if len(ids) > self.capacity:
             ids.popitem(last=False)
         return False
 
-    def forget(self, message_id: str) -> None:
-        """Forget an id (its message was not stored after all, so a redelivery must pass)."""
-        self._ids.pop(message_id, None)
+    def forget(self, device_id: str, message_id: str) -> None:
+        """Forget a message (it was not stored after all, so a redelivery must pass)."""
+        self._ids.pop((device_id, message_id), None)
 
     def __len__(self) -> int:
         return len(self._ids)

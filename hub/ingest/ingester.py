@@ -5,7 +5,7 @@ called by :class:`~hub.ingest.mqtt.LoopMqttClient`); everything slow happens in 
 background tasks that write batches:
 
 - telemetry → time-series store, in batches (``batch_size`` points or ``flush_interval``);
-- events → ``events`` table (idempotent by message id), committed BEFORE the QoS 1
+- events → ``events`` table (idempotent by device and message id), committed BEFORE the QoS 1
   acknowledgement, then into a bounded queue towards the :class:`EventSink`\\s;
   an event that can raise an alarm triggers an immediate flush;
 - status and every message → device presence (``last_seen``, state, battery).
@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.clock import Clock, utc_now
-from hub.ingest.dedup import RecentIds, SequenceTracker
+from hub.ingest.dedup import MessageKey, RecentIds, SequenceTracker
 from hub.ingest.devicetypes import event_allowed
 from hub.ingest.events import (
     AckListener,
@@ -132,7 +132,7 @@ class Ingester:
         self._points: list[Point] = []
         self._point_acks: list[int] = []
         self._events: list[_Pending] = []
-        self._unstored: set[str] = set()  # ids of events held in _events
+        self._unstored: set[MessageKey] = set()  # events held in _events
         self._presence: dict[str, PresenceUpdate] = {}
         self._held: dict[str, list[tuple[str, bytes, int, int, datetime]]] = {}
         self._held_count = 0
@@ -277,13 +277,14 @@ class Ingester:
                 detail = f"a {device.type} cannot send {kind}"
                 self._reject(RejectReason.WRONG_DEVICE, topic, detail, qos, mid)
                 return
-        if self.ids.seen(msg.id):
+        key = (device.device_id, msg.id)
+        if self.ids.seen(*key):
             self.stats.duplicates += 1
             self.stats.rejected[RejectReason.DUPLICATE.value] += 1
             # A redelivery (after a reconnect) of an event we hold but have not stored
             # yet: acknowledging it now would let the broker forget it before it is safe.
             # The stored copy's acknowledgement (same packet id) covers it.
-            if msg.id not in self._unstored:
+            if key not in self._unstored:
                 self._ack(qos, mid)
             return
         check = self.sequences.observe(device.device_id, msg.seq)
@@ -322,7 +323,7 @@ class Ingester:
                 body=msg.body,
             )
             self._events.append((event, qos, mid))
-            self._unstored.add(msg.id)
+            self._unstored.add(key)
             if kind in ALARM_EVENT_TYPES or len(self._events) >= self.config.batch_size:
                 self._events_ready.set()
             elif self._event_timer is None:
@@ -438,7 +439,7 @@ class Ingester:
                     self._events_ready.set()
                     continue
                 backoff = 0.5
-                self._unstored.difference_update(e.message_id for e, _, _ in batch)
+                self._unstored.difference_update((e.device_id, e.message_id) for e, _, _ in batch)
                 done = self.clock()
                 latencies = []
                 # Committed: now the broker may forget them.
@@ -449,7 +450,7 @@ class Ingester:
                 self.stats.events_stored += len(stored)
                 self._maybe_resume()
                 for event, _, _ in batch:
-                    row_id = stored.get(event.message_id)
+                    row_id = stored.get((event.device_id, event.message_id))
                     if row_id is None:
                         # Already stored by an earlier delivery or another worker.
                         self.stats.duplicates += 1
@@ -485,7 +486,7 @@ class Ingester:
         async with self.sessionmaker() as session:
             stored = await insert_events(session, [event])
             await session.commit()
-        row_id = stored.get(event.message_id)
+        row_id = stored.get((event.device_id, event.message_id))
         if row_id is None:
             return None
         event = _with_id(event, row_id)

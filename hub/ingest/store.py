@@ -13,20 +13,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Device, StoredEvent
+from hub.ingest.dedup import MessageKey
 from hub.ingest.events import IngestedEvent
 
 _CHUNK = 500
 
 
-async def insert_events(session: AsyncSession, events: Sequence[IngestedEvent]) -> dict[str, int]:
-    """Insert ``events``, skipping message ids already stored; return new ids by message id.
+async def insert_events(
+    session: AsyncSession, events: Sequence[IngestedEvent]
+) -> dict[MessageKey, int]:
+    """Insert ``events``, skipping those already stored; return new row ids by
+    (device id, message id).
 
-    The unique key on ``message_id`` makes this idempotent across restarts and across
-    hub workers: an event missing from the result was a duplicate.
+    The unique key on (``device_id``, ``message_id``) makes this idempotent across
+    restarts and across hub workers: an event missing from the result was a duplicate.
+    Message ids are unique per device only, so another device's id never collides.
     """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stored: dict[str, int] = {}
+    stored: dict[MessageKey, int] = {}
     for start in range(0, len(events), _CHUNK):
         rows: list[dict[str, Any]] = [
             {
@@ -43,11 +48,11 @@ async def insert_events(session: AsyncSession, events: Sequence[IngestedEvent]) 
         stmt = (
             insert(StoredEvent)
             .values(rows)
-            .on_conflict_do_nothing(index_elements=["message_id"])
-            .returning(StoredEvent.id, StoredEvent.message_id)
+            .on_conflict_do_nothing(index_elements=["device_id", "message_id"])
+            .returning(StoredEvent.id, StoredEvent.device_id, StoredEvent.message_id)
         )
-        for row_id, message_id in (await session.execute(stmt)).all():
-            stored[message_id] = row_id
+        for row_id, device_id, message_id in (await session.execute(stmt)).all():
+            stored[(device_id, message_id)] = row_id
     return stored
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import inspect, select, text
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from hub.audit import record_audit
@@ -19,6 +19,7 @@ from hub.db import (
     migration_heads,
     upgrade_to_head,
 )
+from hub.db.migrate import upgrade_to
 from hub.db.models import AuditEntry, Contact, Device, Home, Resident, StoredEvent
 
 CORE_TABLES = {
@@ -131,20 +132,27 @@ async def test_foreign_keys_are_enforced(database_url: str) -> None:
         await engine.dispose()
 
 
-async def test_event_message_id_is_unique(database_url: str) -> None:
+async def test_event_message_id_is_unique_per_device(database_url: str) -> None:
+    """The same device's id twice is refused; another device may use the same id."""
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    now = datetime.now(UTC)
+    now = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
     try:
         async with sessions() as session:
             home = Home(address="x")
-            session.add_all([home, Device(id="d1", home=home, type="pendant")])
+            session.add_all(
+                [
+                    home,
+                    Device(id="d1", home=home, type="pendant"),
+                    Device(id="d2", home=home, type="pendant"),
+                ]
+            )
             await session.commit()
 
-        def event() -> StoredEvent:
+        def event(device_id: str) -> StoredEvent:
             return StoredEvent(
                 message_id="m1",
-                device_id="d1",
+                device_id=device_id,
                 type="panic",
                 ts=now,
                 received_at=now,
@@ -153,12 +161,81 @@ async def test_event_message_id_is_unique(database_url: str) -> None:
             )
 
         async with sessions() as session:
-            session.add(event())
+            session.add_all([event("d1"), event("d2")])
             await session.commit()
         async with sessions() as session:
-            session.add(event())
+            session.add(event("d1"))
             with pytest.raises(IntegrityError):
                 await session.commit()
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_keys_the_applied_ledger_by_device(empty_database_url: str) -> None:
+    """hub_0003: rows of the alarm engine's applied-message ledger get their event's device
+    (so an upgrade does not replay applied events), and ids become unique per device."""
+    await upgrade_to(empty_database_url, "wsocial_0002")
+    engine = make_engine(empty_database_url)
+    at = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+    try:
+        async with engine.begin() as conn:
+            # Homes and devices are as the models say at that revision (Python defaults).
+            home_id = (
+                await conn.execute(insert(Home).values(address="x").returning(Home.id))
+            ).scalar_one()
+            await conn.execute(
+                insert(Device),
+                [{"id": d, "home_id": home_id, "type": "pendant"} for d in ("d1", "d2")],
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO events (message_id, device_id, type, ts, received_at, seq, body)"
+                    " VALUES ('m1', 'd1', 'panic', :at, :at, 1, '{}')"
+                ),
+                {"at": at},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO alarm_processed_events (message_id, at)"
+                    " VALUES ('m1', :at), ('orphan', :at)"
+                ),
+                {"at": at},
+            )
+        await upgrade_to_head(empty_database_url)
+        async with engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT device_id, message_id FROM alarm_processed_events"
+                        " ORDER BY message_id"
+                    )
+                )
+            ).all()
+            assert [tuple(r) for r in rows] == [("d1", "m1"), ("", "orphan")]
+            # Another device's m1 is a new event and a new ledger row.
+            await conn.execute(
+                text(
+                    "INSERT INTO events (message_id, device_id, type, ts, received_at, seq, body)"
+                    " VALUES ('m1', 'd2', 'panic', :at, :at, 1, '{}')"
+                ),
+                {"at": at},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO alarm_processed_events (device_id, message_id, at)"
+                    " VALUES ('d2', 'm1', :at)"
+                ),
+                {"at": at},
+            )
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO events (message_id, device_id, type, ts, received_at,"
+                        " seq, body) VALUES ('m1', 'd1', 'panic', :at, :at, 2, '{}')"
+                    ),
+                    {"at": at},
+                )
     finally:
         await engine.dispose()
 

@@ -227,7 +227,7 @@ async def test_prefetch_loads_a_batch_and_skips_what_was_applied(database_url) -
         )
         async with sessions() as session:
             await store.save_plan(session, plan, EscalationPolicy(), clock())
-            await store.add_processed(session, [("already-applied", clock())])
+            await store.add_processed(session, [(("dev-9", "already-applied"), clock())])
             await session.commit()
         engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
         applied = _event(Motion(), clock(), home="9", resident="81")
@@ -331,5 +331,30 @@ async def test_a_device_fault_is_a_technical_alarm(database_url) -> None:
         assert change.alarm.rule is RuleKind.DEVICE_FAULT
         assert change.alarm.category is Category.TECHNICAL
         assert "disarm" in change.alarm.explanation.text("en")
+    finally:
+        await db.dispose()
+
+
+async def test_another_devices_message_id_is_not_a_redelivery(database_url) -> None:
+    """Message ids are unique per device: home B's panic that reuses an id home A used
+    raises B's alarm, in memory and after a restart (the applied ledger is per device);
+    B's own redelivery is still skipped."""
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    try:
+        a = dataclasses.replace(_event(Panic(), clock(), home="31", resident="310"), message_id="1")
+        b = dataclasses.replace(_event(Panic(), clock(), home="32", resident="320"), message_id="1")
+        engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+        (raised_a,) = await engine.handle_event(a)
+        (raised_b,) = await engine.handle_event(b)
+        assert (raised_a.alarm.home_id, raised_b.alarm.home_id) == ("31", "32")
+        assert await engine.handle_event(b) == []  # B's own redelivery
+        # A fresh engine (a restart) knows only the database's ledger.
+        c = dataclasses.replace(_event(Panic(), clock(), home="33", resident="330"), message_id="1")
+        restarted = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+        assert await restarted.handle_event(b) == []
+        (raised_c,) = await restarted.handle_event(c)
+        assert raised_c.alarm.home_id == "33"
     finally:
         await db.dispose()

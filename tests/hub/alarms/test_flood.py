@@ -81,7 +81,11 @@ class FloodHub:
             found = await session.scalar(
                 select(func.count())
                 .select_from(StoredEvent)
-                .join(ProcessedEventRow, ProcessedEventRow.message_id == StoredEvent.message_id)
+                .join(
+                    ProcessedEventRow,
+                    (ProcessedEventRow.device_id == StoredEvent.device_id)
+                    & (ProcessedEventRow.message_id == StoredEvent.message_id),
+                )
                 .where(StoredEvent.device_id.startswith(prefix))
             )
         return int(found or 0)

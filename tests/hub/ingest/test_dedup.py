@@ -7,11 +7,23 @@ from hub.ingest.dedup import RecentIds, SequenceCheck, SequenceTracker
 
 def test_recent_ids_is_bounded_and_forgets_oldest() -> None:
     ids = RecentIds(capacity=3)
-    assert [ids.seen(x) for x in "abc"] == [False, False, False]
-    assert ids.seen("a")
-    ids.seen("d")  # pushes out "a"
+    assert [ids.seen("dev", x) for x in "abc"] == [False, False, False]
+    assert ids.seen("dev", "a")
+    ids.seen("dev", "d")  # pushes out "a"
     assert len(ids) == 3
-    assert not ids.seen("a")
+    assert not ids.seen("dev", "a")
+
+
+def test_recent_ids_are_per_device() -> None:
+    """Message ids are unique per device only: another device's same id is a new message."""
+    ids = RecentIds()
+    assert not ids.seen("home-a-pendant", "m1")
+    assert not ids.seen("home-b-pendant", "m1")
+    assert ids.seen("home-a-pendant", "m1")
+    assert ids.seen("home-b-pendant", "m1")
+    ids.forget("home-a-pendant", "m1")
+    assert not ids.seen("home-a-pendant", "m1")
+    assert ids.seen("home-b-pendant", "m1")
 
 
 def test_sequence_tracker() -> None:

@@ -22,7 +22,7 @@ from protocol import (
     new_message_id,
 )
 from tests.hub.ingest.conftest import IngestHub
-from tests.hub.ingest.helpers import Publisher, eventually
+from tests.hub.ingest.helpers import Publisher, eventually, seed_home
 
 pytestmark = pytest.mark.broker
 
@@ -91,7 +91,7 @@ async def test_duplicate_caught_by_database_after_restart(
     pendant = hub.dev("pendant")
     mid = publisher.send(pendant, Channel.EVENT, Panic())
     await eventually(lambda: len(hub.sink.events) == 1)
-    hub.ingester.ids.forget(mid)  # as if the hub had restarted and forgotten it
+    hub.ingester.ids.forget(pendant, mid)  # as if the hub had restarted and forgotten it
     publisher.send(pendant, Channel.EVENT, Panic(), message_id=mid)
     await eventually(lambda: hub.ingester.stats.duplicates == 1)
     assert len(hub.sink.events) == 1
@@ -192,3 +192,27 @@ async def test_unknown_device_provisioned_later_is_found(
     await eventually(lambda: len(hub.sink.events) == 1)
     assert hub.sink.events[0].device_id == hub.dev("late")
     await asyncio.sleep(0)
+
+
+async def test_message_ids_are_unique_per_device_not_fleet_wide(
+    ingest_hub: IngestHub, publisher: Publisher
+) -> None:
+    """Home B's panic whose id home A used earlier is stored and handed on (ids are unique
+    per device, docs/protocol.md); B's own replay of it is still a duplicate."""
+    hub = ingest_hub
+    other = f"{hub.prefix}-b-pendant"
+    await seed_home(hub.sessions, {other: "pendant"}, address="Carrer de B 2")
+    mid = publisher.send(hub.dev("pendant"), Channel.EVENT, Panic())
+    await eventually(lambda: len(hub.sink.events) == 1)
+    publisher.send(other, Channel.EVENT, Panic(), message_id=mid)
+    await eventually(lambda: len(hub.sink.events) == 2)
+    assert [(e.device_id, e.message_id) for e in hub.sink.events] == [
+        (hub.dev("pendant"), mid),
+        (other, mid),
+    ]
+    hub.ingester.ids.forget(other, mid)  # the database must catch B's replay too
+    publisher.send(other, Channel.EVENT, Panic(), message_id=mid)
+    publisher.send(other, Channel.EVENT, Panic(), message_id=mid)
+    await eventually(lambda: hub.ingester.stats.duplicates == 2)
+    assert len(hub.sink.events) == 2
+    assert await _count_events(hub) == 2
