@@ -174,7 +174,7 @@ async def test_event_message_id_is_unique_per_device(database_url: str) -> None:
 async def test_migration_keys_the_applied_ledger_by_device(empty_database_url: str) -> None:
     """hub_0003: rows of the alarm engine's applied-message ledger get their event's device
     (so an upgrade does not replay applied events), and ids become unique per device."""
-    await upgrade_to(empty_database_url, "security_0001")
+    await upgrade_to(empty_database_url, "calls_0001")
     engine = make_engine(empty_database_url)
     at = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
     try:

@@ -2,7 +2,7 @@
 applied-message ledger are keyed by (device id, message id).
 
 Revision ID: hub_0003
-Revises: security_0001
+Revises: calls_0001
 Create Date: 2026-12-06 17:50:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "hub_0003"
-down_revision: str | None = "security_0001"
+down_revision: str | None = "calls_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
