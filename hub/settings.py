@@ -47,6 +47,10 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     refresh_token_ttl_s: int = 14 * 24 * 3600
     max_failed_logins: int = 5
     lockout_s: int = 15 * 60
+    # Key-safe reveals (docs/security.md): one operator sees one alarm's code at most
+    # keysafe_reveals_per_alarm times, and at most keysafe_reveals_per_hour codes an hour.
+    keysafe_reveals_per_alarm: int = 3
+    keysafe_reveals_per_hour: int = 10
     # Ingestion (MQTT). The client id must be stable per worker: its broker session keeps
     # unacknowledged QoS 1 events while the hub restarts. Empty: "hub-<hostname>".
     ingest_enabled: bool = True

@@ -3,7 +3,8 @@
 ``GET /api/console/residents?ids=1,2`` (names for the queue), ``GET
 /api/console/residents/{id}/card`` (everything the card shows), ``GET
 /api/console/residents/{id}/photo`` and ``POST /api/console/residents/{id}/key-safe``
-(the code, shown on demand; every reveal is in the audit log with its reason).
+(the code, only to the operator who accepted an open alarm of the resident or to a
+supervisor's flagged override; limited, and every reveal is in the audit log).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from hub.alarms.models import AlarmRow
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.db.models import Device, Resident, StoredEvent
 from hub.http import ApiError, read_json_object
+from hub.settings import HubSettings
+from hub.throttle import Limit, release, take
 
 LOCAL_ZONE = ZoneInfo("Europe/Madrid")
 READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.ADMIN)
@@ -194,26 +198,110 @@ async def resident_card(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
+KEYSAFE_ALARM_WINDOW = timedelta(days=30)  # longer than any alarm stays open
+MIN_OVERRIDE_REASON = 10
+
+
+def keysafe_limits(settings: HubSettings) -> tuple[Limit, Limit]:
+    """Reveals per operator and alarm, and per operator and hour."""
+    return (
+        Limit("keysafe.alarm", settings.keysafe_reveals_per_alarm, KEYSAFE_ALARM_WINDOW),
+        Limit("keysafe.user", settings.keysafe_reveals_per_hour, timedelta(hours=1)),
+    )
+
+
+async def _require_held(
+    session: AsyncSession, alarm_id: object, resident_id: int, user_id: int
+) -> str:
+    """The alarm id if it is an open alarm of the resident accepted by the caller, else 403."""
+    if isinstance(alarm_id, str) and 0 < len(alarm_id) <= 64:
+        row = await session.get(AlarmRow, alarm_id)
+        if (
+            row is not None
+            and row.is_open
+            and row.resident_id == str(resident_id)
+            and row.claimed_by == str(user_id)
+        ):
+            return alarm_id
+    raise ApiError(
+        403,
+        "alarm_not_held",
+        "accept an open alarm of this resident first (or, as a supervisor, use an override)",
+    )
+
+
+def _override_reason(data: dict[str, Any], role: Role) -> str:
+    if role is not Role.SUPERVISOR:
+        raise ApiError(403, "override_forbidden", "only a supervisor may override")
+    reason = data.get("reason")
+    if not isinstance(reason, str) or not MIN_OVERRIDE_REASON <= len(reason.strip()) <= 200:
+        raise ApiError(
+            400,
+            "reason_required",
+            f"an override needs a reason of {MIN_OVERRIDE_REASON}-200 characters",
+        )
+    return reason.strip()
+
+
 @requires(*HANDLERS)
 async def reveal_key_safe(request: web.Request) -> web.Response:
-    """The key-safe code of the resident's home; ``{"reason": "alarm:<id>"}`` is required."""
+    """The key-safe code of the resident's home, for the operator who holds its alarm.
+
+    ``{"alarm_id": "…"}``: an open alarm of this resident accepted by the caller; or
+    ``{"override": true, "reason": "…"}`` by a supervisor (audited as an override). Reveals
+    are limited per operator and alarm and per operator and hour (429 with Retry-After).
+    """
     user = current_user(request)
     data = await read_json_object(request)
-    reason = data.get("reason")
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
-        raise ApiError(400, "reason_required", "say why you need the code (e.g. the alarm id)")
-    async with request.app[SESSIONMAKER]() as session:
-        resident = await _resident(session, _resident_id(request))
-        code = resident.home.key_safe_code(request.app[KEYSAFE])
+    resident_id = _resident_id(request)
+    app = request.app
+    now = app[CLOCK]()
+    override = data.get("override") is True
+    async with app[SESSIONMAKER]() as session:
+        await _resident(session, resident_id)  # 404 first
+        if override:
+            reason, alarm_id = _override_reason(data, user.role), None
+        else:
+            alarm_id = await _require_held(session, data.get("alarm_id"), resident_id, user.id)
+            reason = f"alarm:{alarm_id}"
+    per_alarm, per_hour = keysafe_limits(app[SETTINGS])
+    scope = f"alarm:{alarm_id}" if alarm_id else f"override:{resident_id}"
+    counted = ((per_alarm, f"{user.id}:{scope}"), (per_hour, str(user.id)))
+    async with app[SESSIONMAKER]() as session:
+        for n, (limit, key) in enumerate(counted):
+            slot = await take(session, limit, key, now)
+            await session.commit()
+            if not slot.allowed:
+                for earlier, earlier_key in counted[:n]:  # refused: those do not count
+                    await release(session, earlier, earlier_key)
+                await session.commit()
+                wait = slot.retry_after_s
+                err = ApiError(
+                    429, "too_many_reveals", f"too many key-safe reveals; try again in {wait} s",
+                    retry_after_s=wait,
+                )  # fmt: skip
+                err.headers["Retry-After"] = str(wait)
+                raise err
+        resident = await _resident(session, resident_id)
+        code = resident.home.key_safe_code(app[KEYSAFE])
         if code is None:
+            for limit, key in counted:
+                await release(session, limit, key)
+            await session.commit()
             raise ApiError(404, "no_key_safe", "this home has no key safe on record")
         # The audit entry names who, which home and why: never the code itself.
+        details: dict[str, Any] = {"resident_id": resident.id, "reason": reason}
+        if alarm_id:
+            details["alarm_id"] = alarm_id
+        else:
+            details["override"] = True
         await record_audit(
             session,
             user.username,
-            "keysafe.reveal",
+            "keysafe.override" if override else "keysafe.reveal",
             f"home:{resident.home_id}",
-            {"resident_id": resident.id, "reason": reason.strip()},
+            details,
+            at=now,
         )
         await session.commit()
     return web.json_response({"code": code}, headers={"Cache-Control": "no-store"})

@@ -172,6 +172,21 @@ class RevokedToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
+class ThrottleCounter(Base):
+    """Tries of one key against one limit in the current window: see ``hub.throttle``.
+
+    ``kind`` names the limit, ``key`` whom it counts (an address, an account, a user and
+    an alarm). One row per key, changed only by single atomic upserts.
+    """
+
+    __tablename__ = "throttle_counters"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class StoredEvent(Base):
     """A device event as received; (``device_id``, ``message_id``) is unique so redelivery
     is harmless (message ids are unique per device, not across the fleet)."""

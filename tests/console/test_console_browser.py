@@ -215,7 +215,7 @@ async def test_panic_from_queue_to_resolution(chromium: Browser, console_hub: Co
             )
         ).all()
     assert {"alarm.accept", "alarm.contact_attempt", "alarm.escalate", "alarm.resolve"} <= actions
-    assert {"resident_id": rid, "reason": f"alarm:{raised[0]}"} in reveals
+    assert {"resident_id": rid, "reason": f"alarm:{raised[0]}", "alarm_id": raised[0]} in reveals
     assert anna.errors == []  # type: ignore[attr-defined]
     assert marc.errors == []  # type: ignore[attr-defined]
     await anna.context.close()

@@ -8,13 +8,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.auth import Role
 from hub.console.demo_data import DemoIds
 from hub.console.residents import age_on
-from hub.db.models import AuditEntry
 
 Headers = Callable[..., Awaitable[dict[str, str]]]
 
@@ -67,34 +64,3 @@ async def test_card_has_everything_the_operator_needs(
     photo = await hub_client.get(f"/api/console/residents/{rid}/photo", headers=headers)
     assert photo.status == 200
     assert "MP" in await photo.text()
-
-
-async def test_key_safe_is_shown_on_demand_and_audited(
-    hub_client: TestClient[Any, Any],
-    auth_headers: Headers,
-    demo: DemoIds,
-    hub_sessionmaker: async_sessionmaker[AsyncSession],
-) -> None:
-    operator = await auth_headers(Role.OPERATOR, username="op-ks")
-    url = f"/api/console/residents/{demo.residents[0]}/key-safe"
-    refused = await hub_client.post(url, json={}, headers=operator)
-    assert refused.status == 400
-    assert (await refused.json())["error"] == "reason_required"
-    response = await hub_client.post(url, json={"reason": "alarm:abc"}, headers=operator)
-    assert response.status == 200
-    assert (await response.json())["code"] == "4821"
-    assert response.headers["Cache-Control"] == "no-store"
-    # A social worker reads the card but never the key safe.
-    social = await auth_headers(Role.SOCIAL_WORKER)
-    assert (await hub_client.post(url, json={"reason": "x"}, headers=social)).status == 403
-    no_safe = f"/api/console/residents/{demo.residents[1]}/key-safe"
-    assert (await hub_client.post(no_safe, json={"reason": "x"}, headers=operator)).status == 404
-
-    async with hub_sessionmaker() as session:
-        entries = (
-            await session.scalars(select(AuditEntry).where(AuditEntry.action == "keysafe.reveal"))
-        ).all()
-    assert len(entries) == 1
-    assert entries[0].actor == "op-ks"
-    assert entries[0].details["reason"] == "alarm:abc"
-    assert "4821" not in str(entries[0].details)

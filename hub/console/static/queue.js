@@ -607,7 +607,7 @@ async function showKeySafe() {
   try {
     const result = await api(`/api/console/residents/${encodeURIComponent(a.resident_id)}/key-safe`, {
       method: "POST",
-      body: { reason: `alarm:${a.id}` },
+      body: { alarm_id: a.id },
     });
     const el = document.getElementById("keysafe-value");
     if (el) {
