@@ -1,7 +1,7 @@
 """Counters for limits that hold under concurrency (sign-ins, key-safe reveals).
 
 Revision ID: security_0003
-Revises: calls_0001
+Revises: hub_0003
 Create Date: 2026-12-06 17:40:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "security_0003"
-down_revision: str | None = "calls_0001"
+down_revision: str | None = "hub_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
