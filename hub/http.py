@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -22,16 +22,29 @@ class ApiError(Exception):
         self.headers: dict[str, str] = {}
 
 
-def too_many_attempts(retry_after_s: int) -> ApiError:
-    """429 for a caller who guessed too many codes, with ``Retry-After``."""
+def too_many_attempts(retry_after_s: int, noun: str = "codes") -> ApiError:
+    """429 for a caller who guessed too many codes (or passwords), with ``Retry-After``."""
     err = ApiError(
         429,
         "too_many_attempts",
-        f"too many wrong codes; try again in {retry_after_s} s",
+        f"too many wrong {noun}; try again in {retry_after_s} s",
         retry_after_s=retry_after_s,
     )
     err.headers["Retry-After"] = str(retry_after_s)
     return err
+
+
+def client_address(request: web.Request, trusted_proxies: Sequence[str]) -> str:
+    """The client's address: the peer, or — behind a trusted reverse proxy — the nearest
+    address in ``X-Forwarded-For`` that is not one of the trusted proxies."""
+    peer = request.remote or "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed(hops):
+        if hop and hop not in trusted_proxies:
+            return hop[:64]
+    return peer
 
 
 def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:

@@ -45,8 +45,16 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     keysafe_key: str = ""
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 14 * 24 * 3600
+    # Sign-in limits (docs/security.md): max_failed_logins tries per lockout_s for one
+    # username from one address (other addresses are not affected, so nobody can lock
+    # staff out from elsewhere), and login_max_failures_per_address failed tries per
+    # lockout_s from one address whatever the username.
     max_failed_logins: int = 5
     lockout_s: int = 15 * 60
+    login_max_failures_per_address: int = 30
+    # Reverse proxies whose X-Forwarded-For the hub believes (their own addresses);
+    # empty: the peer address is the client's.
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
     # Key-safe reveals (docs/security.md): one operator sees one alarm's code at most
     # keysafe_reveals_per_alarm times, and at most keysafe_reveals_per_hour codes an hour.
     keysafe_reveals_per_alarm: int = 3

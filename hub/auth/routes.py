@@ -10,7 +10,7 @@ from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.auth import service
 from hub.auth.web import ACCESS_COOKIE, REFRESH_COOKIE, current_user, requires
 from hub.db.models import User
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, client_address, read_json_object, too_many_attempts
 
 REFRESH_COOKIE_PATH = "/api/auth"
 
@@ -65,16 +65,28 @@ def _string(data: dict[str, Any], name: str) -> str:
 
 
 async def login(request: web.Request) -> web.Response:
-    """Exchange a username and password for an access and a refresh token."""
+    """Exchange a username and password for an access and a refresh token.
+
+    Tries are counted before the password is checked (atomically, so parallel tries
+    cannot slip past the limit); over a limit the answer is ``429 too_many_attempts``
+    whether the username exists or not.
+    """
     data = await read_json_object(request)
     username, password = _string(data, "username"), _string(data, "password")
     app = request.app
+    settings, now = app[SETTINGS], app[CLOCK]()
+    address = client_address(request, settings.trusted_proxies)
+    limits = service.LoginLimits.of(settings)
     async with app[SESSIONMAKER]() as session:
+        wait = await service.reserve_login(session, limits, username, address, now)
+        if wait:
+            raise too_many_attempts(wait, "sign-ins")
         try:
-            pair = await service.login(session, username, password, app[SETTINGS], app[CLOCK]())
+            pair = await service.login(session, username, password, settings, now, address=address)
         except service.AuthError as err:
-            await session.commit()  # keep the failure count and audit entry
+            await session.commit()  # keep the audit entry; the try stays counted
             raise ApiError(err.status, err.code, err.message) from None
+        await service.forget_login_failures(session, limits, username, address)
         await session.commit()
     return _pair_response(request, pair)
 

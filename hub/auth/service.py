@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record_audit
@@ -26,8 +26,9 @@ from hub.auth.tokens import (
     lifetime,
     new_token_id,
 )
-from hub.db.models import RefreshToken, RevokedToken, User
+from hub.db.models import RefreshToken, RevokedToken, ThrottleCounter, User
 from hub.settings import HubSettings
+from hub.throttle import Limit, forget, release, take
 
 
 class AuthError(Exception):
@@ -124,38 +125,93 @@ async def issue_tokens(
     return await _issue_pair(session, user, settings, now, family=new_token_id())
 
 
-async def login(
-    session: AsyncSession, username: str, password: str, settings: HubSettings, now: datetime
-) -> TokenPair:
-    """Check the password and issue tokens; count failures and lock the account after N.
+LOGIN_ADDRESS = "login.address"
+LOGIN_ACCOUNT = "login.account"
 
-    The caller commits (failures are recorded too, so commit on :class:`AuthError` as well).
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """Failed sign-ins allowed per address, and per username from one address."""
+
+    per_address: Limit
+    per_account: Limit
+
+    @classmethod
+    def of(cls, settings: HubSettings) -> LoginLimits:
+        """The limits set in ``settings``."""
+        window = lifetime(settings.lockout_s)
+        return cls(
+            Limit(LOGIN_ADDRESS, settings.login_max_failures_per_address, window),
+            Limit(LOGIN_ACCOUNT, settings.max_failed_logins, window),
+        )
+
+
+def account_key(username: str, address: str) -> str:
+    """The throttle key of one username tried from one address."""
+    return f"{username.casefold()}|{address}"
+
+
+async def reserve_login(
+    session: AsyncSession, limits: LoginLimits, username: str, address: str, now: datetime
+) -> int:
+    """Count a sign-in try before the password is checked; 0 if it may go ahead, else the
+    seconds to wait. Commits (so parallel tries are counted one by one, see hub.throttle).
+
+    The answer is the same for a username that exists and one that does not.
+    """
+    by_address = await take(session, limits.per_address, address, now)
+    await session.commit()
+    if not by_address.allowed:
+        return by_address.retry_after_s
+    by_account = await take(session, limits.per_account, account_key(username, address), now)
+    if not by_account.allowed:
+        await release(session, limits.per_address, address)  # this try was not checked
+    await session.commit()
+    return by_account.retry_after_s if not by_account.allowed else 0
+
+
+async def forget_login_failures(
+    session: AsyncSession, limits: LoginLimits, username: str, address: str
+) -> None:
+    """After a good sign-in: the address gets its try back, the username's count is reset."""
+    await release(session, limits.per_address, address)
+    await forget(session, limits.per_account, account_key(username, address))
+
+
+async def unlock_account(session: AsyncSession, username: str) -> None:
+    """Reset the failed sign-ins of ``username`` from every address (an admin's unlock)."""
+    await session.execute(
+        delete(ThrottleCounter).where(
+            ThrottleCounter.kind == LOGIN_ACCOUNT,
+            ThrottleCounter.key.startswith(f"{username.casefold()}|", autoescape=True),
+        )
+    )
+
+
+async def login(
+    session: AsyncSession,
+    username: str,
+    password: str,
+    settings: HubSettings,
+    now: datetime,
+    *,
+    address: str = "",
+) -> TokenPair:
+    """Check the password and issue tokens (the limits are :func:`reserve_login`'s).
+
+    The caller commits (a failure is audited, so commit on :class:`AuthError` as well).
     """
     user = await session.scalar(select(User).where(User.username == username))
     if user is None:
         await verify_password(dummy_hash(), password)
         raise AuthError(401, "invalid_credentials", "wrong username or password")
-    if user.locked_until is not None and user.locked_until > now:
-        raise AuthError(
-            423,
-            "account_locked",
-            f"too many failed sign-ins; try again after {user.locked_until.isoformat()}",
-        )
     if not await verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        details: dict[str, object] = {"failed_logins": user.failed_logins}
-        if user.failed_logins >= settings.max_failed_logins:
-            user.locked_until = now + lifetime(settings.lockout_s)
-            user.failed_logins = 0
-            details["locked_until"] = user.locked_until.isoformat()
-            await record_audit(session, username, "auth.lock", f"user:{user.id}", details, at=now)
-        else:
-            await record_audit(session, username, "auth.fail", f"user:{user.id}", details, at=now)
+        await record_audit(
+            session, username, "auth.fail", f"user:{user.id}", {"address": address}, at=now
+        )
         raise AuthError(401, "invalid_credentials", "wrong username or password")
     if not user.active:
         raise AuthError(403, "account_disabled", "this account is disabled")
-    user.failed_logins = 0
-    user.locked_until = None
     if needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     pair = await _issue_pair(session, user, settings, now, family=new_token_id())

@@ -16,6 +16,7 @@ from hub.appkeys import SESSIONMAKER
 from hub.audit import record_audit
 from hub.auth import Role, UserExistsError, create_user, current_user, requires
 from hub.auth.passwords import WeakPasswordError, check_password_policy, hash_password
+from hub.auth.service import unlock_account
 from hub.db.models import User
 from hub.http import ApiError, read_json_object
 from protocol.i18n import LANGUAGES
@@ -30,8 +31,6 @@ def admin_user_view(user: User) -> dict[str, Any]:
         "role": user.role,
         "language": user.language,
         "active": user.active,
-        "locked_until": user.locked_until.isoformat() if user.locked_until else None,
-        "failed_logins": user.failed_logins,
         "created_at": user.created_at.isoformat(),
     }
 
@@ -148,8 +147,7 @@ async def change_user(request: web.Request) -> web.Response:
             user.password_hash = await hash_password(password)
             changed["password_changed"] = True  # never the password itself
         if data.get("unlock") is True:
-            user.failed_logins = 0
-            user.locked_until = None
+            await unlock_account(session, user.username)
             changed["unlock"] = True
         if not changed:
             raise ApiError(400, "invalid_request", "nothing to change")

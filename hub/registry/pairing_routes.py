@@ -25,7 +25,7 @@ from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
 from hub.auth import Role, current_user, requires
 from hub.db.models import Device
 from hub.family.linking import GuessPolicy
-from hub.http import ApiError, read_json_object, too_many_attempts
+from hub.http import ApiError, client_address, read_json_object, too_many_attempts
 from hub.registry import pairing
 from hub.registry.app import BROKER_SYNC
 from hub.registry.routes import announce_device, request_broker_sync
@@ -98,9 +98,9 @@ def device_broker(settings: HubSettings, hub_mqtt: MqttSettings | None) -> dict[
 
 
 def _address(request: web.Request) -> str:
-    # The peer as the hub sees it; behind a reverse proxy every tablet shares its address
-    # (the limit then holds for all of them together: safe, if strict).
-    return request.remote or "unknown"
+    # The client as the hub sees it (X-Forwarded-For only from [hub] trusted_proxies);
+    # behind an untrusted proxy every tablet shares its address (safe, if strict).
+    return client_address(request, request.app[SETTINGS].trusted_proxies)
 
 
 async def pair(request: web.Request) -> web.Response:

@@ -31,7 +31,7 @@ async def signin_page(request: web.Request) -> web.Response:
             "sign_in",
             "signing_in",
             "invalid_credentials",
-            "account_locked",
+            "too_many_attempts",
             "account_disabled",
             "fill_both",
             "error_generic",

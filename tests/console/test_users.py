@@ -44,7 +44,7 @@ async def test_admin_creates_changes_and_unlocks_users(
     locked = await hub_client.post(
         "/api/auth/login", json={"username": "marta", "password": "a long enough pass"}
     )
-    assert locked.status == 423
+    assert locked.status == 429
     uid = created["id"]
     response = await hub_client.patch(
         f"/api/admin/users/{uid}", json={"unlock": True, "role": "supervisor"}, headers=admin

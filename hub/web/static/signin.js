@@ -49,7 +49,7 @@ form.addEventListener("submit", async (event) => {
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const known = ["invalid_credentials", "account_locked", "account_disabled"];
+      const known = ["invalid_credentials", "too_many_attempts", "account_disabled"];
       showError(known.includes(body.error) ? t(body.error) : t("error_generic", { message: body.message || response.status }));
       return;
     }
