@@ -60,10 +60,14 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     keysafe_reveals_per_alarm: int = 3
     keysafe_reveals_per_hour: int = 10
     # Ingestion (MQTT). The client id must be stable per worker: its broker session keeps
-    # unacknowledged QoS 1 events while the hub restarts. Empty: "hub-<hostname>".
+    # unacknowledged QoS 1 events while the hub restarts. Empty: "_hub-<hostname>" (a
+    # leading "_" is never a device id, so no device account can ever hold it).
     ingest_enabled: bool = True
     ingest_client_id: str = ""
-    # Empty: a plain subscription (one hub only, e.g. on a broker without $share).
+    # The workers' shared-subscription group. With a broker password the group on the wire
+    # is "<group>_<digest of the password>", which no device can know, so no device can
+    # join it and take a share of the hub's messages (docs/adr/0013). Empty: a plain
+    # subscription (one hub only, e.g. on a broker without $share).
     ingest_share_group: str = "hub"
     ingest_batch_size: int = 2000
     ingest_flush_interval_s: float = 0.2
@@ -73,6 +77,9 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     timeseries_rollup_retention_days: int = 5 * 366
     # Broker security managed by the hub (empty passwd file: the broker is managed elsewhere).
     mosquitto_passwd_file: str = ""
+    # The hub's own account, for the broker's hub-only listener (deploy/mosquitto). Empty:
+    # the hub's account goes into mosquitto_passwd_file (a single-listener broker).
+    mosquitto_hub_passwd_file: str = ""
     mosquitto_acl_file: str = ""
     # The ACL's fixed part; empty: the built-in copy of deploy/mosquitto/acl.
     mosquitto_acl_template: str = ""

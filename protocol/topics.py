@@ -22,6 +22,8 @@ MAX_DEVICE_ID_BYTES = 64
 # a restricted token: letters, digits and a few separators, starting with a letter or digit.
 _DEVICE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 _COMMAND_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# Long enough for a group name that carries a secret digest (hub.ingest.app.share_group).
+_SHARE_GROUP_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 class Channel(StrEnum):
@@ -77,7 +79,8 @@ def device_subscription(channel: Channel | str | None = None) -> str:
 
 def shared_subscription(group: str, topic_filter: str) -> str:
     """MQTT 5 / Mosquitto shared subscription, so several hub workers split the load."""
-    validate_command_name(group)
+    if not _SHARE_GROUP_RE.fullmatch(group):
+        raise TopicError(f"share group {group!r} must be 1-64 lower-case letters, digits, '_'")
     return f"$share/{group}/{topic_filter}"
 
 

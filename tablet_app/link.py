@@ -223,7 +223,8 @@ class HubLink:
             self.mqtt.port,
             username=self.mqtt.username,
             password=self.mqtt.password,
-            identifier=f"tablet-{self.device_id}",
+            # The client id is the device id (docs/protocol.md); the broker enforces it.
+            identifier=self.device_id,
             will=will,
             keepalive=self.mqtt.keepalive_s,
             tls_context=tls,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import socket
 from collections.abc import AsyncIterator, Sequence
 from typing import TypeVar
@@ -23,6 +24,7 @@ from hub.ingest.mqtt import LoopMqttClient
 from hub.ingest.registry import DeviceRegistry
 from hub.supervision.supervisor import Supervisor
 from protocol import device_subscription, shared_subscription
+from teleassist.config import MqttSettings
 
 T = TypeVar("T")
 
@@ -54,8 +56,8 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     handle = ingester.handle
     client = LoopMqttClient(
         mqtt,
-        client_id=settings.ingest_client_id or f"hub-{socket.gethostname()}",
-        subscriptions=[(_device_filter(settings.ingest_share_group), 1)],
+        client_id=settings.ingest_client_id or default_client_id(),
+        subscriptions=[(_device_filter(share_group(settings.ingest_share_group, mqtt)), 1)],
         on_message=lambda m: handle(m.topic, bytes(m.payload), m.qos, m.mid),
     )
     supervisor = Supervisor(
@@ -85,6 +87,23 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
 def list_view(items: list[T]) -> Sequence[T]:
     """The same list object, typed read-only (sinks appended later are still seen)."""
     return items
+
+
+def default_client_id() -> str:
+    """``_hub-<hostname>``: a device id never starts with ``_``, so no device can hold it."""
+    return f"_hub-{socket.gethostname()}"
+
+
+def share_group(group: str, mqtt: MqttSettings) -> str:
+    """The shared-subscription group on the wire: ``group`` plus a digest of the hub's broker
+    password when there is one. Mosquitto 2.0 grants any SUBSCRIBE (its ACL file checks only
+    delivery), so a device that joined the hub's group would take a share of every home's
+    messages and drop it; a group name derived from a secret cannot be joined. All workers
+    share the password, hence the group. Empty ``group``: no shared subscription."""
+    if not group or not mqtt.password:
+        return group
+    digest = hmac.new(mqtt.password.encode(), b"teleassist-share-group:" + group.encode(), "sha256")
+    return f"{group}_{digest.hexdigest()[:32]}"
 
 
 def _device_filter(share_group: str) -> str:

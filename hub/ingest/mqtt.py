@@ -51,6 +51,9 @@ class LoopMqttClient:
         self.subscribed = asyncio.Event()
         self._misc_task: asyncio.Task[None] | None = None
         self._closing = False
+        # Connections lost other than by close(): another client taking the hub's client id
+        # shows here (and in the log), as does a broker restart.
+        self.disconnects = 0
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -139,6 +142,7 @@ class LoopMqttClient:
         self.connected.clear()
         self.subscribed.clear()
         if not self._closing:
+            self.disconnects += 1
             _LOGGER.warning("disconnected from the broker (%s); reconnecting", reason)
 
     # ---------------------------------------------------------------- public

@@ -78,6 +78,9 @@ def make_broker_security(settings: HubSettings, hub_account: MqttSettings | None
         acl_file=Path(settings.mosquitto_acl_file) if settings.mosquitto_acl_file else None,
         acl_template=template,
         hub_account=hub_account,
+        hub_passwd_file=(
+            Path(settings.mosquitto_hub_passwd_file) if settings.mosquitto_hub_passwd_file else None
+        ),
         reload=reloader(settings.mosquitto_pid_file, settings.mosquitto_reload_command),
         file_mode=settings.mosquitto_file_mode,
     )

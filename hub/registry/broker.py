@@ -1,4 +1,4 @@
-"""Broker security managed by the hub: Mosquitto password file and ACL, reloaded on change.
+"""Broker security managed by the hub: Mosquitto password files and ACL, reloaded on change.
 
 The files are rendered from the ``devices`` table (every device that is not revoked and has
 credentials) plus the hub's own account, written atomically, and Mosquitto is told to re-read
@@ -6,8 +6,12 @@ them (SIGHUP, via its pid file or a configured command). The ACL is the project'
 (``deploy/mosquitto/acl``: the hub account, and ``pattern`` lines confining each device to
 ``ta/v1/d/%u/...``) plus one block per gateway granting it its relayed sensors' topics.
 
-Mosquitto keeps already-connected clients on reload, so :meth:`BrokerSecurity.kick` ends a
-revoked device's session by taking over its client id (the broker drops the old connection).
+The hub's account goes to a password file of its own (``hub_passwd_file``), read by the
+broker's hub-only listener; the devices' file is read by the device listener, where the
+broker makes every client id equal to the username (docs/adr/0013). On reload Mosquitto
+(2.0.11, measured) disconnects clients whose account is gone or whose password changed;
+:meth:`BrokerSecurity.kick` also ends a revoked device's session at once by taking over its
+client id (its device id) from the hub's listener.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.models import Device
 from hub.registry.credentials import mosquitto_hash
+from protocol import TopicError, validate_device_id
 from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,7 +44,6 @@ DEFAULT_ACL_TEMPLATE = """\
 # The hub's own account reads every device topic and writes commands.
 user hub
 topic read ta/v1/d/#
-topic read $share/hub/ta/v1/d/#
 topic write ta/v1/c/#
 
 # Every other account is a device: its username is its device id.
@@ -109,10 +113,13 @@ class BrokerSecurity:
         acl_file: Path | None,
         acl_template: str = DEFAULT_ACL_TEMPLATE,
         hub_account: MqttSettings | None = None,
+        hub_passwd_file: Path | None = None,
         reload: Callable[[], None] | None = None,
         file_mode: int = 0o640,
     ) -> None:
         self.passwd_file = passwd_file
+        # None: the hub's account goes into ``passwd_file`` (a single-listener broker).
+        self.hub_passwd_file = hub_passwd_file
         self.acl_file = acl_file
         self.acl_template = acl_template
         self.hub_account = hub_account
@@ -129,25 +136,39 @@ class BrokerSecurity:
                 )
             )
         ).all()
-        accounts = [BrokerAccount(r[0], r[1]) for r in rows if r[1]]
         hub = self.hub_account
+        hub_name = (hub.username if hub is not None else None) or ""
+        accounts = [
+            BrokerAccount(r[0], r[1]) for r in rows if r[1] and _device_account(r[0], hub_name)
+        ]
+        hub_accounts: list[BrokerAccount] = []
         if hub is not None and hub.username and hub.password:
             if self._hub_hash is None:
                 self._hub_hash = mosquitto_hash(hub.password)
-            accounts.append(BrokerAccount(hub.username, self._hub_hash))
+            hub_accounts.append(BrokerAccount(hub.username, self._hub_hash))
+        if self.hub_passwd_file is None:
+            accounts, hub_accounts = accounts + hub_accounts, []
         relays: dict[str, list[str]] = {}
         for device_id, _, gateway in rows:
             if gateway:
                 relays.setdefault(gateway, []).append(device_id)
-        changed = await asyncio.to_thread(self._write, accounts, relays)
+        changed = await asyncio.to_thread(self._write, accounts, hub_accounts, relays)
         if changed and self.reload is not None:
             self.reload()
             _LOGGER.info("broker security updated: %d accounts; broker reloaded", len(accounts))
         return changed
 
-    def _write(self, accounts: list[BrokerAccount], relays: dict[str, list[str]]) -> bool:
+    def _write(
+        self,
+        accounts: list[BrokerAccount],
+        hub_accounts: list[BrokerAccount],
+        relays: dict[str, list[str]],
+    ) -> bool:
         mode = self.file_mode
         changed = _write_atomically(self.passwd_file, render_passwd(accounts), mode)
+        if self.hub_passwd_file is not None:
+            hub_text = render_passwd(hub_accounts)
+            changed = _write_atomically(self.hub_passwd_file, hub_text, mode) or changed
         if self.acl_file is not None:
             acl = render_acl(self.acl_template, relays)
             changed = _write_atomically(self.acl_file, acl, mode) or changed
@@ -156,6 +177,21 @@ class BrokerSecurity:
     async def kick(self, client_id: str, broker: MqttSettings) -> bool:
         """End the session of ``client_id`` by connecting with that id (session takeover)."""
         return await asyncio.to_thread(_take_over, client_id, broker)
+
+
+def _device_account(device_id: str, hub_username: str) -> bool:
+    """May ``device_id`` have a broker account? Only a valid device id (a whole topic level,
+    never a wildcard) that is not the hub's username: on the device listener the username is
+    the client id and the ACL's ``%u``."""
+    try:
+        validate_device_id(device_id)
+    except TopicError:
+        _LOGGER.error("device %r has an invalid id: no broker account", device_id)
+        return False
+    if device_id == hub_username:
+        _LOGGER.error("device %r has the hub's broker username: no broker account", device_id)
+        return False
+    return True
 
 
 def _take_over(client_id: str, broker: MqttSettings) -> bool:

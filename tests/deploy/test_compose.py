@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from hub.registry.broker import DEFAULT_ACL_TEMPLATE
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 SECRETS = {
@@ -49,6 +51,42 @@ def test_broker_requires_authentication_and_acl(compose: dict[str, Any]) -> None
     acl = (ROOT / "deploy/mosquitto/acl").read_text(encoding="utf-8")
     assert "pattern write ta/v1/d/%u/event" in acl
     assert "pattern read ta/v1/c/%u/#" in acl
+
+
+def test_devices_and_the_hub_have_listeners_of_their_own(compose: dict[str, Any]) -> None:
+    """docs/adr/0013: only the device listener is published, it binds each client id to its
+    username, and the hub's account lives in a password file only the hub listener reads."""
+    conf = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text(encoding="utf-8")
+    lines = [line.split() for line in conf.splitlines() if line and not line.startswith("#")]
+    assert ["per_listener_settings", "true"] in lines
+    sections: dict[str, list[list[str]]] = {}
+    current = ""
+    for words in lines:
+        if words[0] == "listener":
+            current = words[1]
+            sections[current] = []
+        elif current:
+            sections[current].append(words)
+    hub, devices = sections["1883"], sections["8883"]
+    assert ["use_username_as_clientid", "true"] in devices
+    assert ["use_username_as_clientid", "true"] not in hub
+    assert ["password_file", "/mosquitto/config/dynamic/passwd"] in devices
+    assert ["password_file", "/mosquitto/config/dynamic/passwd-hub"] in hub
+    assert ["allow_anonymous", "false"] in hub
+    assert ["allow_anonymous", "false"] in devices
+    assert compose["services"]["mosquitto"]["ports"] == ["8883:8883"]
+    env = compose["services"]["hub"]["environment"]
+    assert env["TELEASSIST_HUB__MOSQUITTO_HUB_PASSWD_FILE"] == "/mosquitto-dynamic/passwd-hub"
+    assert env["TELEASSIST_MQTT__PORT"] == "1883"
+
+
+def test_the_hubs_built_in_acl_is_the_deployed_one() -> None:
+    def rules(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+    deployed = (ROOT / "deploy/mosquitto/acl").read_text(encoding="utf-8")
+    assert rules(DEFAULT_ACL_TEMPLATE) == rules(deployed)
+    assert "$share" not in deployed  # the group's name is a secret (docs/adr/0013)
 
 
 def test_every_bind_mounted_file_exists(compose: dict[str, Any]) -> None:

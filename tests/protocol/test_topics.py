@@ -78,3 +78,11 @@ def test_parsing_arbitrary_topics_raises_only_topic_errors(topic: str) -> None:
     except TopicError:
         return
     assert protocol.device_topic(parsed.device_id, parsed.channel) == topic
+
+
+def test_share_group_names_are_checked() -> None:
+    long_secret = "hub_" + "0" * 60
+    assert protocol.shared_subscription(long_secret, "x") == f"$share/{long_secret}/x"
+    for bad in ("", "Hub", "hub-1", "hub/x", "h" * 65, "+", "#"):
+        with pytest.raises(protocol.TopicError):
+            protocol.shared_subscription(bad, "ta/v1/d/+/+")

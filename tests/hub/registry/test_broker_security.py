@@ -2,95 +2,27 @@
 
 from __future__ import annotations
 
-import queue
 import re
 import secrets
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
 from cryptography.fernet import Fernet
-from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.db import make_engine, make_sessionmaker
 from hub.db.crypto import KeySafeCipher
+from hub.db.models import Device, Home
 from hub.registry.broker import BrokerSecurity, render_acl
 from hub.registry.credentials import mosquitto_hash, verify_mosquitto_hash
 from hub.registry.service import DeviceCredentials, create_home, provision_device, revoke_device
 from teleassist.config import MqttSettings
-from teleassist.localbroker import MosquittoBroker, free_port
+from tests.hub.registry.projectbroker import DEPLOY, Client, project_config
 
 pytestmark = pytest.mark.broker
 
-DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "mosquitto"
 HUB_PASSWORD = "hub-test-password"
-
-
-def project_config(directory: Path, port: int) -> tuple[Path, Path, Path]:
-    """deploy/mosquitto/mosquitto.conf with paths and listeners moved to ``directory``."""
-    passwd, acl = directory / "passwd", directory / "acl"
-    out = []
-    skip_tls = False
-    for line in (DEPLOY / "mosquitto.conf").read_text(encoding="utf-8").splitlines():
-        key = line.split(" ", 1)[0]
-        if key == "listener":
-            skip_tls = "8883" in line
-            if not skip_tls:
-                out.append(f"listener {port} 127.0.0.1")
-            continue
-        if skip_tls and key in {"certfile", "keyfile", "cafile", "require_certificate"}:
-            continue
-        if key == "password_file":
-            out.append(f"password_file {passwd}")
-        elif key == "acl_file":
-            out.append(f"acl_file {acl}")
-        elif key == "persistence_location":
-            data = directory / "data"
-            data.mkdir(mode=0o777)
-            data.chmod(0o777)  # Mosquitto started as root runs as the mosquitto user
-            out.append(f"persistence_location {data}/")
-        elif key == "log_dest":
-            out.append("log_dest stderr")
-        else:
-            out.append(line)
-    directory.chmod(0o755)
-    conf = directory / "mosquitto.conf"
-    conf.write_text("\n".join(out) + "\n", encoding="utf-8")
-    return conf, passwd, acl
-
-
-class Client:
-    """A paho client (network thread) that records what it receives."""
-
-    def __init__(self, port: int, username: str, password: str, client_id: str | None = None):
-        self.received: queue.Queue[str] = queue.Queue()
-        self.connack: queue.Queue[object] = queue.Queue()
-        self.suback: queue.Queue[list[object]] = queue.Queue()
-        self.disconnected = threading.Event()
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or username)
-        c.username_pw_set(username, password)
-        c.on_connect = lambda *a: self.connack.put(a[3])
-        c.on_message = lambda _c, _u, m: self.received.put(m.topic)
-        c.on_subscribe = lambda _c, _u, _m, reasons, _p: self.suback.put(list(reasons))
-        c.on_disconnect = lambda *a: self.disconnected.set()
-        c.connect("127.0.0.1", port)
-        c.loop_start()
-        self.client = c
-        self.reason = self.connack.get(timeout=10)
-
-    @property
-    def accepted(self) -> bool:
-        return not self.reason.is_failure  # type: ignore[attr-defined]
-
-    def publish(self, topic: str) -> None:
-        self.client.publish(topic, b"{}", qos=1).wait_for_publish(timeout=10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
@@ -137,22 +69,25 @@ async def test_broker_enforces_per_device_security(database_url: str, broker_dir
             )
         await session.commit()
 
-    port = free_port()
-    conf, passwd, acl = project_config(broker_dir, port)
-    broker = MosquittoBroker(port, conf)
+    config = project_config(broker_dir)
+    broker = config.broker()
+    hub_broker = MqttSettings(
+        host="127.0.0.1", port=config.hub_port, username="hub", password=HUB_PASSWORD
+    )
     security = BrokerSecurity(
-        passwd_file=passwd,
-        acl_file=acl,
+        passwd_file=config.passwd,
+        hub_passwd_file=config.hub_passwd,
+        acl_file=config.acl,
         acl_template=(DEPLOY / "acl").read_text(encoding="utf-8"),
-        hub_account=MqttSettings(
-            host="127.0.0.1", port=port, username="hub", password=HUB_PASSWORD
-        ),
+        hub_account=hub_broker,
         reload=broker.reload,
         file_mode=0o644,
     )
     async with sessions() as session:
         assert await security.sync(session)  # files exist before the broker starts
         assert not await security.sync(session)  # nothing changed: no rewrite, no reload
+    assert config.hub_passwd.read_text(encoding="utf-8").startswith("hub:$7$")
+    assert "hub:" not in config.passwd.read_text(encoding="utf-8")
     broker.start()
     clients: list[Client] = []
 
@@ -163,6 +98,7 @@ async def test_broker_enforces_per_device_security(database_url: str, broker_dir
             if password is not None
             else (HUB_PASSWORD if name == "hub" else creds[name].secret)
         )
+        port = config.hub_port if name == "hub" else config.device_port
         c = Client(port, user, secret, client_id)
         clients.append(c)
         return c
@@ -173,44 +109,108 @@ async def test_broker_enforces_per_device_security(database_url: str, broker_dir
         hub.client.subscribe("ta/v1/d/#", qos=1)
         hub.suback.get(timeout=10)
         assert not connect("a", password="wrong").accepted
-        assert not Client(port, "stranger", "x", "stranger").accepted
+        assert not Client(config.device_port, "stranger", "x", "stranger").accepted
+        # Each kind of account exists on its own listener only.
+        assert not Client(config.device_port, "hub", HUB_PASSWORD).accepted
+        assert not Client(config.hub_port, f"{tag}-a", creds["a"].secret).accepted
 
         a = connect("a")
         assert a.accepted
         a.publish(f"ta/v1/d/{tag}-b/event")  # writing as another device: dropped
         a.publish(f"ta/v1/d/{tag}-a/event")  # its own topic: delivered
-        assert hub.received.get(timeout=10) == f"ta/v1/d/{tag}-a/event"
+        assert hub.received.get(timeout=10).topic == f"ta/v1/d/{tag}-a/event"
 
         a.client.subscribe("#", qos=1)
         reasons = a.suback.get(timeout=10)
         b = connect("b")
         b.publish(f"ta/v1/d/{tag}-b/telemetry")
-        assert hub.received.get(timeout=10) == f"ta/v1/d/{tag}-b/telemetry"
+        assert hub.received.get(timeout=10).topic == f"ta/v1/d/{tag}-b/telemetry"
         # Whatever the SUBACK said, a device never reads another device's topics.
-        assert a.received.empty(), (reasons, a.received.queue)
+        assert a.received.empty(), (reasons, [m.topic for m in a.received.queue])
 
         gw = connect("gw")
         gw.publish(f"ta/v1/d/{tag}-s/event")  # its relayed sensor: allowed
-        assert hub.received.get(timeout=10) == f"ta/v1/d/{tag}-s/event"
+        assert hub.received.get(timeout=10).topic == f"ta/v1/d/{tag}-s/event"
         gw.publish(f"ta/v1/d/{tag}-a/event")  # not its sensor: dropped
         b.publish(f"ta/v1/d/{tag}-b/event")
-        assert hub.received.get(timeout=10) == f"ta/v1/d/{tag}-b/event"
+        assert hub.received.get(timeout=10).topic == f"ta/v1/d/{tag}-b/event"
 
-        # Revocation: the broker forgets the account and the live session is ended.
+        # Revocation: the broker forgets the account and, on reload, ends the live session
+        # (Mosquitto 2.0.11 drops clients whose account is gone; docs/adr/0012).
         async with sessions() as session:
             await revoke_device(session, f"{tag}-a", actor="t", reason="lost")
             await session.commit()
             assert await security.sync(session)
-        assert await security.kick(
-            f"{tag}-a",
-            MqttSettings(host="127.0.0.1", port=port, username="hub", password=HUB_PASSWORD),
-        )
         assert a.disconnected.wait(10)
         a.client.loop_stop()
         again = connect("a")
         assert not again.accepted
+        # The hub can still end a device's session at once from its own listener: on the
+        # device listener a client id is the device id, so the takeover hits that device.
+        assert await security.kick(f"{tag}-b", hub_broker)
+        assert b.disconnected.wait(10)
     finally:
         for c in clients:
             c.close()
         broker.stop()
+        await engine.dispose()
+
+
+async def test_only_valid_device_ids_get_broker_accounts(
+    database_url: str, broker_dir: Path
+) -> None:
+    """A device row whose id is not a valid device id, or is the hub's username, gets no
+    account: on the device listener the username is the client id and the ACL's ``%u``."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    secret_hash = mosquitto_hash("x")
+    try:
+        async with sessions() as session:
+            home = Home(address="x")
+            session.add(home)
+            for device_id in ("good-1", "hub", "bad/id", "_hub-host", "wild+"):
+                session.add(
+                    Device(id=device_id, home=home, type="pendant", secret_hash=secret_hash)
+                )
+            await session.commit()
+        security = BrokerSecurity(
+            passwd_file=broker_dir / "passwd",
+            hub_passwd_file=broker_dir / "passwd-hub",
+            acl_file=None,
+            hub_account=MqttSettings(username="hub", password=HUB_PASSWORD),
+        )
+        async with sessions() as session:
+            await security.sync(session)
+        devices = (broker_dir / "passwd").read_text(encoding="utf-8")
+        assert [line.split(":")[0] for line in devices.splitlines()] == ["good-1"]
+        hub = (broker_dir / "passwd-hub").read_text(encoding="utf-8")
+        assert [line.split(":")[0] for line in hub.splitlines()] == ["hub"]
+    finally:
+        await engine.dispose()
+
+
+async def test_without_a_hub_password_file_one_file_holds_all(
+    database_url: str, broker_dir: Path
+) -> None:
+    """A single-listener broker (development): the hub's account joins the devices'."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as session:
+            home = Home(address="x")
+            session.add_all(
+                [home, Device(id="dev-1", home=home, type="pendant", secret_hash="$7$x")]
+            )
+            await session.commit()
+        security = BrokerSecurity(
+            passwd_file=broker_dir / "passwd",
+            acl_file=None,
+            hub_account=MqttSettings(username="hub", password=HUB_PASSWORD),
+        )
+        async with sessions() as session:
+            await security.sync(session)
+        names = [line.split(":")[0] for line in (broker_dir / "passwd").read_text().splitlines()]
+        assert names == ["dev-1", "hub"]
+        assert not (broker_dir / "passwd-hub").exists()
+    finally:
         await engine.dispose()
