@@ -260,6 +260,10 @@ class CallEngine:
         async def on_state() -> None:
             _LOGGER.info("call %s connection %s", self.call_id, pc.connectionState)
             if pc.connectionState == "connected":
+                # The hub records when the voice got through (the alarm's voice contact).
+                if self.call_id is not None:
+                    with contextlib.suppress(Exception):
+                        await self._send({"type": "call.connected", "call_id": self.call_id})
                 self.on_connected()
             elif pc.connectionState == "failed":
                 # ICE could not recover from the drop: end cleanly, tell the hub and the UI.
@@ -293,6 +297,8 @@ class CallEngine:
         ``voice_only``: no camera (the centre's calls); ``loud``: start at the loud volume
         step (hands-free at an alarm) instead of the normal one.
         """
+        if self.pc is not None:
+            await self.close()  # a call the hub ended for this one (the centre's at an alarm)
         self.call_id = call_id
         self.caller = False
         self.video = not voice_only

@@ -61,8 +61,10 @@ class FamilyPort(Protocol):
     def request_link_code(self) -> None:
         """Create a linking code for a new family member and show it."""
 
-    def start_call(self, contact_id: str, call_id: str | None) -> None:
-        """Place a call, or answer ``call_id``."""
+    def start_call(
+        self, contact_id: str, call_id: str | None, *, voice_only: bool = False, loud: bool = False
+    ) -> None:
+        """Place a call, or answer ``call_id`` (``voice_only``/``loud``: the centre's)."""
 
     def end_call(self, call_id: str | None, declined: bool) -> None:
         """Decline or hang up."""
@@ -149,7 +151,10 @@ class TabletController:
             elif isinstance(effect, RespondInvitation):
                 self.family.respond_invitation(effect.item_id, effect.accept)
             elif isinstance(effect, StartCall):
-                self.family.start_call(effect.contact_id, effect.call_id)
+                self.family.start_call(
+                    effect.contact_id, effect.call_id, voice_only=effect.voice_only,
+                    loud=effect.loud,
+                )  # fmt: skip
             elif isinstance(effect, EndCall):
                 self.family.end_call(effect.call_id, effect.declined)
             elif isinstance(effect, RequestLinkCode):

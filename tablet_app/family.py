@@ -419,14 +419,17 @@ class FamilyClient:
         self.model.link_expires = code.expires_at
         self.model.go(Screen.LINK)
 
-    def start_call(self, contact_id: str, call_id: str | None) -> None:
+    def start_call(
+        self, contact_id: str, call_id: str | None, *, voice_only: bool = False, loud: bool = False
+    ) -> None:
         """Place a call to ``contact_id`` or answer ``call_id``."""
         if self.calls is None or self._ws is None:
             _LOGGER.info("video calls are not available (no call engine or no live link)")
             self.model.call_ended()
             return
         if call_id is not None:
-            self._spawn(self.calls.accept(int(call_id)), "call-accept")
+            answer = self.calls.accept(int(call_id), voice_only=voice_only, loud=loud)
+            self._spawn(answer, "call-accept")
         else:
             self._spawn(self.calls.place(contact_id), "call-place")
 
@@ -495,6 +498,11 @@ class FamilyClient:
         party = caller.get("party") if isinstance(caller, dict) else caller
         name = frame.get("caller_name") or (caller.get("name") if isinstance(caller, dict) else "")
         if not isinstance(party, str):
+            return
+        if frame.get("kind") == "centre":
+            # Only the hub sends "centre" (an operator's call); it is not a family contact.
+            alarm = isinstance(frame.get("alarm_ref"), str)
+            self.model.incoming_centre_call(str(call_id), party, alarm=alarm)
             return
         if self.model.contact(party) is None:
             self.model.contacts = [*self.model.contacts, Contact(party, str(name or party))]

@@ -167,6 +167,23 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "No se ha podido conectar. Pruebe más tarde.",
         "Could not connect. Please try later.",
     ),
+    "call.centre": ("El centre", "El centro", "The centre"),
+    "call.centre_incoming": (
+        "El centre us truca",
+        "El centro le llama",
+        "The centre is calling you",
+    ),
+    "call.centre_talking": (
+        "Parlant amb el centre",
+        "Hablando con el centro",
+        "Speaking with the centre",
+    ),
+    "call.centre_announce": (
+        "El centre us parla.",
+        "El centro le está hablando.",
+        "The centre is speaking with you.",
+    ),
+    "call.centre_end": ("Acabar", "Terminar", "End"),
     # agenda
     "agenda.title": ("Agenda", "Agenda", "Agenda"),
     "agenda.none": (

@@ -167,6 +167,8 @@ class StartCall:
 
     contact_id: str
     call_id: str | None = None
+    voice_only: bool = False  # the centre's calls: no camera
+    loud: bool = False  # hands-free at an alarm: start at the loud volume
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +256,8 @@ class TabletModel:
     call_state: CallState = CallState.IDLE
     call_contact_id: str | None = None
     call_id: str | None = None
+    call_centre: bool = False  # the current call is the centre's (voice only)
+    call_alarm: bool = False  # ... about an open alarm: answered by itself
     agenda: list[AgendaItem] = field(default_factory=list)
     notice_title: str = ""
     notice_text: str = ""
@@ -319,6 +323,7 @@ class TabletModel:
             if self.call_state is CallState.ENDED:
                 self.call_state = CallState.IDLE
                 self.call_contact_id = None
+                self.call_centre = self.call_alarm = False
         self.screen = screen
         self.changed()
 
@@ -662,6 +667,7 @@ class TabletModel:
         self.call_state = CallState.CALLING
         self.call_contact_id = contact_id
         self.call_id = None
+        self.call_centre = self.call_alarm = False
         self._emit(StartCall(contact_id))
         self.go(Screen.CALL)
 
@@ -675,9 +681,37 @@ class TabletModel:
         self.call_state = CallState.RINGING
         self.call_contact_id = contact_id
         self.call_id = call_id
+        self.call_centre = self.call_alarm = False
         self._emit(Ring(on=True))
         if self.prompt is None:
             self.screen = Screen.CALL
+        self.changed()
+
+    def incoming_centre_call(self, call_id: str, contact_id: str, *, alarm: bool) -> None:
+        """The centre calls. About an open alarm it is answered at once, hands-free:
+        the resident may be on the floor, out of reach of the screen. Without an alarm
+        (a wellbeing call) it rings like any call and one tap answers it."""
+        if not alarm:
+            if self.call_state in (CallState.TALKING, CallState.CALLING, CallState.RINGING):
+                _LOGGER.info("busy: centre call %s not shown", call_id)
+                return
+            self.incoming_call(call_id, contact_id)
+            self.call_centre = True
+            self.changed()
+            return
+        if self.call_state is CallState.RINGING:
+            self._emit(Ring(on=False))
+        # A family call in progress was ended by the hub for this one; the call engine
+        # closes its connection before it answers (no EndCall: it could race the answer).
+        if self.outgoing is Outgoing.RECORDING:
+            self._stop_recording(send=False)  # the call needs the microphone
+        self.call_state = CallState.TALKING
+        self.call_contact_id = contact_id
+        self.call_id = call_id
+        self.call_centre = self.call_alarm = True
+        self._emit(Speak(self.t("call.centre_announce"), self.language))
+        self._emit(StartCall(contact_id, call_id=call_id, voice_only=True, loud=True))
+        self.screen = Screen.CALL
         self.changed()
 
     def answer_call(self) -> None:
@@ -685,7 +719,9 @@ class TabletModel:
         if self.call_state is not CallState.RINGING or self.call_contact_id is None:
             return
         self._emit(Ring(on=False))
-        self._emit(StartCall(self.call_contact_id, call_id=self.call_id))
+        self._emit(
+            StartCall(self.call_contact_id, call_id=self.call_id, voice_only=self.call_centre)
+        )
         self.call_state = CallState.TALKING
         self.changed()
 
@@ -696,6 +732,7 @@ class TabletModel:
             self._emit(EndCall(self.call_id, declined=True))
             self.call_state = CallState.IDLE
             self.call_contact_id = None
+            self.call_centre = self.call_alarm = False
             self.go(Screen.HOME)
         elif self.call_state in (CallState.CALLING, CallState.TALKING):
             self._emit(EndCall(self.call_id))
@@ -719,6 +756,10 @@ class TabletModel:
 
     def call_headline(self) -> str:
         """The big line of the call screen."""
+        if self.call_centre and self.call_state is CallState.RINGING:
+            return self.t("call.centre_incoming")
+        if self.call_centre and self.call_state is CallState.TALKING:
+            return self.t("call.centre_talking")
         who = self.contact(self.call_contact_id)
         name = who.name if who else ""
         return {

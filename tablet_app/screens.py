@@ -503,6 +503,8 @@ class ScreenBuilder:
         m = self.m
         if m.call_state is CallState.IDLE:
             return self._call_pick()
+        if m.call_centre and m.call_state is CallState.TALKING:
+            return self._centre_call()
         col = self._column()
         who = m.contact(m.call_contact_id)
         face = Face(who.id if who else "", who.photo if who else None)
@@ -579,6 +581,34 @@ class ScreenBuilder:
             )
             row.add_widget(Widget(size_hint=(0.25, 1)))
         col.add_widget(row)
+        return col
+
+    def _centre_call(self) -> Widget:
+        """ "Speaking with the centre": the whole screen, one big button to end it.
+
+        Nothing else to read or touch: the resident may be far from the screen and only
+        needs to know that the voice in the room is the centre's.
+        """
+        m = self.m
+        col = self._column(spacing=30)
+        col.add_widget(_icon_badge(self.s, self.p.ok, "phone", self.p))
+        col.add_widget(
+            self._text(m.call_headline(), 76, bold=True, size_hint=(1, 0.3), name="call.headline")
+        )
+        col.add_widget(
+            self._button(
+                "call.hangup",
+                m.t("call.centre_end"),
+                "hangup",
+                self.p.help,
+                m.decline_call,
+                vertical=False,
+                icon_share=0.3,
+                font_units=64,
+                size_hint=(0.7, 0.32),
+                pos_hint={"center_x": 0.5},
+            )
+        )
         return col
 
     def _call_video(self, face: Face) -> Widget:

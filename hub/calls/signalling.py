@@ -342,12 +342,15 @@ class CallService:
                 await session.commit()
         if state.final:
             self._observe("ended", live.id, state, names)
+        # "connected" is told as a status of its own: a client that sees "accepted" again
+        # would start a second peer connection (the caller offers on "accepted").
+        status = "connected" if event is CallEvent.CONNECTED else state.status.value
         self._live.publish(
             [state.caller, state.callee],
-            {"type": "call.state", "call_id": live.id, "status": state.status.value,
+            {"type": "call.state", "call_id": live.id, "status": status,
              "call": call_view(state, live.id), "names": names},
         )  # fmt: skip
-        _LOGGER.info("call %s %s", live.id, state.status.value)
+        _LOGGER.info("call %s %s", live.id, status)
         return state
 
     def relay(self, call_id: int, party: str, data: object, size: int) -> None:

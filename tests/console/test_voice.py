@@ -124,6 +124,8 @@ async def test_the_operator_speaks_with_the_home_and_the_alarm_keeps_the_voice_c
         hub_clock.advance(timedelta(seconds=2))
         await console.send_json({"type": "call.connected", "call_id": call_id})
         connected = await _next(console, "call.state", call_id=call_id)
+        assert connected["status"] == "connected"
+        assert connected["call"]["status"] == "accepted"
         assert connected["call"]["connected_at"] == hub_clock().isoformat()
         connected_at = hub_clock()
         await tablet.send_json({"type": "call.connected", "call_id": call_id})  # a repeat

@@ -14,11 +14,16 @@ PHONE = {"width": 390, "height": 844}
 
 
 @asynccontextmanager
-async def media_browser() -> AsyncIterator[Browser]:
-    """Headless Debian Chromium that may use a fake camera/microphone on loopback."""
+async def media_browser(*extra_args: str) -> AsyncIterator[Browser]:
+    """Headless Debian Chromium that may use a fake camera/microphone on loopback.
+
+    ``extra_args``: e.g. ``--use-file-for-fake-audio-capture=tone.wav`` (a known sound).
+    """
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM_PATH, headless=True, args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
+            executable_path=CHROMIUM_PATH,
+            headless=True,
+            args=[*CHROMIUM_ARGS, *MEDIA_ARGS, *extra_args],
         )
         try:
             yield browser
@@ -27,11 +32,18 @@ async def media_browser() -> AsyncIterator[Browser]:
 
 
 async def signed_in_page(
-    browser: Browser, base_url: str, username: str, path: str, lang: str = "en"
+    browser: Browser,
+    base_url: str,
+    username: str,
+    path: str,
+    lang: str = "en",
+    viewport: dict[str, int] | None = None,
 ) -> Page:
-    """A phone-sized page of a new context, signed in through the real sign-in form."""
+    """A page of a new context (phone-sized by default), signed in through the real form."""
     context = await browser.new_context(
-        viewport=PHONE, locale="en-GB" if lang == "en" else "ca-ES", timezone_id="Europe/Madrid"
+        viewport=viewport or PHONE,
+        locale="en-GB" if lang == "en" else "ca-ES",
+        timezone_id="Europe/Madrid",
     )
     await context.grant_permissions(["camera", "microphone"], origin=base_url.rstrip("/"))
     page = await context.new_page()

@@ -5,6 +5,7 @@ import * as alarmsApi from "./alarms.js";
 import { renderCard } from "./card.js";
 import { bindSoundToggle, chime } from "./chime.js";
 import { startHeartbeat } from "./presence.js";
+import { VoiceCall, renderVoice, voiceDetail } from "./voice.js";
 
 const data = pageData();
 const me = data.user;
@@ -27,6 +28,8 @@ const state = {
   gone: false,
 };
 window.__taConsole = state; // for tests and debugging
+const voice = new VoiceCall(() => renderDetail());
+window.__taVoice = voice;
 
 const els = {
   queue: document.getElementById("queue"),
@@ -313,6 +316,10 @@ function historyLine(e) {
   const label = t(key) === key ? e.action : t(key);
   const who = e.actor.kind === "system" ? t("actor_system") : e.actor.name || e.actor.id;
   const d = e.detail || {};
+  if (e.action === "voice_call" || e.action === "voice_connected") {
+    const extra = e.action === "voice_call" ? voiceDetail(e) : "";
+    return `<li data-action="${h(e.action)}"><time>${h(formatTime(e.at, { seconds: true }))}</time><span><strong>${h(label)}</strong> — ${h(who)}${extra ? " · " + h(extra) : ""}</span></li>`;
+  }
   const details = SHOWN_DETAILS.filter((k) => d[k])
     .map((k) => {
       if (k === "result") return t("result_" + d[k]);
@@ -353,8 +360,10 @@ function renderDetail() {
         </div>
       </header>
       ${notice}
+      ${renderVoice(voice, a.id, state.card, handling)}
       <div class="actions" role="toolbar" aria-label="${h(t("shortcuts"))}">
         ${a.claimed_by ? "" : `<button type="button" class="btn btn-primary" id="act-accept" ${acceptable ? "" : `disabled title="${h(why || t("readonly_role"))}"`}>${h(t("accept"))} <kbd>A</kbd></button>`}
+        ${actionButton("act-voice", "V", t("speak_home"), "btn-primary")}
         ${actionButton("act-call", "C", t("call_resident"))}
         ${actionButton("act-note", "N", t("note"))}
         ${actionButton("act-escalate", "E", t("escalate"), "btn-danger")}
@@ -377,6 +386,14 @@ function bindDetail() {
   };
   on("act-accept", doAccept);
   on("act-call", () => openAttempt("resident"));
+  on("act-voice", startVoice);
+  on("voice-mute", () => voice.toggleMute());
+  on("voice-louder", () => voice.louder());
+  on("voice-hangup", () => voice.hangup());
+  for (const button of els.detail.querySelectorAll("[data-fallback]")) {
+    const next = button.dataset.fallback;
+    button.addEventListener("click", () => (next === "escalate" ? openEscalate() : openAttempt(next)));
+  }
   on("act-note", openNote);
   on("act-escalate", openEscalate);
   on("act-resolve", openResolve);
@@ -417,6 +434,13 @@ async function doAccept() {
   if (!a || !canAct || a.claimed_by) return;
   state.notice = null;
   await run(() => alarmsApi.accept(a.id)).catch(() => {});
+}
+
+function startVoice() {
+  const a = current();
+  if (!a || voice.active()) return;
+  state.notice = null;
+  voice.start(a.id);
 }
 
 function current() {
@@ -655,6 +679,10 @@ document.addEventListener("keydown", (event) => {
     ArrowUp: () => move(-1),
     a: doAccept,
     c: () => openAttempt("resident"),
+    v: startVoice,
+    m: () => voice.toggleMute(),
+    l: () => voice.louder(),
+    h: () => voice.hangup(),
     n: openNote,
     e: openEscalate,
     r: openResolve,
@@ -675,6 +703,7 @@ els.queue.addEventListener("click", (event) => {
 // ---------------------------------------------------------------- start
 
 bindSoundToggle(document.getElementById("sound-toggle"));
+if (canAct) voice.connect(); // ready before the first "Speak with the home"
 codes().catch(() => {});
 startHeartbeat();
 setInterval(tickAges, 1000);

@@ -2,7 +2,7 @@
 // Server-rendered pages give the first view; this keeps them live over /api/family/ws.
 import {
   api, ApiError, LiveSocket, t, pageData, banner, showConnection, formatTime, formatDateTime,
-  escapeHtml,
+  escapeHtml, gathered,
 } from "/static/web/ta.js";
 
 const data = pageData();
@@ -24,21 +24,6 @@ function send(frame) {
 }
 
 // ------------------------------------------------------------------ video calls
-
-/** Wait until ICE gathering is complete (we send whole descriptions, no trickle). */
-function gathered(pc, ms = 4000) {
-  return new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") return resolve();
-    const check = () => {
-      if (pc.iceGatheringState === "complete") {
-        pc.removeEventListener("icegatheringstatechange", check);
-        resolve();
-      }
-    };
-    pc.addEventListener("icegatheringstatechange", check);
-    setTimeout(resolve, ms);
-  });
-}
 
 class CallController {
   constructor() {
@@ -136,8 +121,11 @@ class CallController {
   peerConnection() {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     pc.ontrack = (event) => {
+      // One element plays both tracks. The tablet (aiortc) puts its camera and its
+      // microphone in two streams: taking only the last one left the call silent.
       const video = $("remote-video");
-      video.srcObject = event.streams[0] || new MediaStream([event.track]);
+      const others = video.srcObject ? video.srcObject.getTracks().filter((x) => x.kind !== event.track.kind) : [];
+      video.srcObject = new MediaStream([...others, event.track]);
     };
     pc.onconnectionstatechange = () => {
       this.el.dataset.connection = pc.connectionState;
@@ -156,7 +144,7 @@ class CallController {
     }
     if (msg.call_id !== this.callId) return;
     const name = nameOf(this.peer);
-    if (msg.status === "accepted" && msg.call.caller === me) {
+    if (msg.status === "accepted" && msg.call.caller === me && !this.pc) {
       this.state = "active";
       this.show(t("call_connecting"), ["hangup"]);
       const pc = this.peerConnection();

@@ -220,6 +220,22 @@ export class LiveSocket {
 }
 
 /** Show a LiveSocket's state in an element with class "conn" (plain words, never only colour). */
+/** Wait until a peer connection's ICE gathering is complete (calls send whole
+ * descriptions, no trickle: aiortc on the tablet does not trickle). */
+export function gathered(pc, ms = 4000) {
+  return new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    const check = () => {
+      if (pc.iceGatheringState === "complete") {
+        pc.removeEventListener("icegatheringstatechange", check);
+        resolve();
+      }
+    };
+    pc.addEventListener("icegatheringstatechange", check);
+    setTimeout(resolve, ms);
+  });
+}
+
 export function showConnection(el, state) {
   if (!el) return;
   el.dataset.state = state;

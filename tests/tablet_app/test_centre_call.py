@@ -1,0 +1,71 @@
+"""The centre's calls on the tablet's model: answered by itself at an alarm, else a tap."""
+
+from __future__ import annotations
+
+from tablet_app.model import (
+    CallState,
+    Contact,
+    EndCall,
+    Ring,
+    Screen,
+    Speak,
+    StartCall,
+    TabletModel,
+)
+
+CENTRE = "u:5"
+
+
+def test_a_centre_call_at_an_alarm_is_answered_at_once_loud_and_announced() -> None:
+    model = TabletModel(language="es", online=True)
+    model.incoming_centre_call("31", CENTRE, alarm=True)
+    assert model.call_state is CallState.TALKING
+    assert model.screen is Screen.CALL
+    assert model.take_effects() == [
+        Speak("El centro le está hablando.", "es"),
+        StartCall(CENTRE, call_id="31", voice_only=True, loud=True),
+    ]
+    assert model.call_headline() == "Hablando con el centro"
+    model.decline_call()  # the one big button
+    assert model.take_effects() == [EndCall("31")]
+    assert model.call_state is CallState.ENDED
+    model.go(Screen.HOME)
+    assert (model.call_centre, model.call_alarm) == (False, False)
+
+
+def test_a_wellbeing_call_rings_and_one_tap_answers_it_without_the_camera() -> None:
+    model = TabletModel(language="en", online=True)
+    model.incoming_centre_call("32", CENTRE, alarm=False)
+    assert model.call_state is CallState.RINGING
+    assert model.call_headline() == "The centre is calling you"
+    assert model.take_effects() == [Ring(on=True)]
+    model.answer_call()
+    assert model.take_effects() == [
+        Ring(on=False),
+        StartCall(CENTRE, call_id="32", voice_only=True, loud=False),
+    ]
+    assert model.call_headline() == "Speaking with the centre"
+
+
+def test_a_family_call_never_answers_itself() -> None:
+    model = TabletModel(language="en", online=True)
+    model.contacts = [Contact("u:2", "Anna")]
+    model.incoming_call("33", "u:2")
+    assert model.call_state is CallState.RINGING
+    assert not model.call_centre
+    assert [e for e in model.take_effects() if isinstance(e, StartCall)] == []
+
+
+def test_the_alarm_call_takes_over_a_ringing_family_call() -> None:
+    model = TabletModel(language="ca", online=True)
+    model.contacts = [Contact("u:2", "Anna")]
+    model.incoming_call("34", "u:2")
+    model.take_effects()
+    model.incoming_centre_call("35", CENTRE, alarm=True)
+    assert model.call_id == "35"
+    effects = model.take_effects()
+    assert effects[0] == Ring(on=False)  # the family call stops ringing
+    assert StartCall(CENTRE, call_id="35", voice_only=True, loud=True) in effects
+    # a wellbeing call while busy is not shown
+    model.incoming_centre_call("36", CENTRE, alarm=False)
+    assert model.call_id == "35"
