@@ -22,6 +22,7 @@ SECRETS = {
     "HUB_MQTT_PASSWORD": "x",
     "JWT_SECRET": "x",
     "KEY_SAFE_KEY": "x",
+    "BROKER_PUBLIC_NAME": "x",
 }
 
 
@@ -78,6 +79,9 @@ def test_devices_and_the_hub_have_listeners_of_their_own(compose: dict[str, Any]
     env = compose["services"]["hub"]["environment"]
     assert env["TELEASSIST_HUB__MOSQUITTO_HUB_PASSWD_FILE"] == "/mosquitto-dynamic/passwd-hub"
     assert env["TELEASSIST_MQTT__PORT"] == "1883"
+    # Paired tablets are sent to the devices' listener, never to the hub's.
+    assert env["TELEASSIST_HUB__DEVICE_MQTT_PORT"] == "8883"
+    assert env["TELEASSIST_HUB__DEVICE_MQTT_TLS"] == "true"
 
 
 def test_the_hubs_built_in_acl_is_the_deployed_one() -> None:
