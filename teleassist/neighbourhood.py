@@ -223,7 +223,7 @@ async def seed_neighbourhood(
             resident_id=first.resident_id,
             member=f"u:{users['familia']}",
             relationship_="fill",
-            consent=encode_scopes([Scope.ALARMS, Scope.ACTIVITY]),
+            consent=encode_scopes([Scope.ALARMS, Scope.ACTIVITY, Scope.AGENDA]),
             created_at=now,
         )
     )

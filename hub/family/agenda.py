@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
-from hub.family.access import require_reader
+from hub.family.access import link_of, require_reader
+from hub.family.consent import ConsentError, Scope, decode_scopes, require_scope
 from hub.family.jsonio import int_field, iso, path_int, text_field, time_field
 from hub.family.live import LIVE_HUB
 from hub.family.models import AgendaItem, CircleLink
@@ -40,11 +41,21 @@ def item_view(item: AgendaItem, names: dict[str, str]) -> dict[str, Any]:
 
 
 async def circle_parties(session: AsyncSession, resident_id: int) -> list[str]:
-    """The resident and every member of their circle (who hear about agenda changes)."""
-    members = await session.scalars(
-        select(CircleLink.member).where(CircleLink.resident_id == resident_id)
+    """The resident and the members of their circle who may see the agenda (who hear about
+    agenda changes), as their consent stands now."""
+    links = await session.execute(
+        select(CircleLink.member, CircleLink.consent).where(CircleLink.resident_id == resident_id)
     )
-    return [resident_party(resident_id), *members]
+    allowed = [member for member, consent in links if Scope.AGENDA in decode_scopes(consent)]
+    return [resident_party(resident_id), *allowed]
+
+
+async def require_agenda_reader(session: AsyncSession, who: Principal, resident_id: int) -> None:
+    """The resident, staff, and members the resident lets see the agenda (403 otherwise)."""
+    try:
+        require_scope(await require_reader(session, who, resident_id), Scope.AGENDA)
+    except ConsentError as err:
+        raise ApiError(403, err.code, err.message) from None
 
 
 def new_item(
@@ -96,7 +107,7 @@ async def list_agenda(request: web.Request) -> web.Response:
     start = time_field(bounds, "from", required=False) or now - timedelta(days=1)
     end = time_field(bounds, "to", required=False) or now + timedelta(days=30)
     async with request.app[SESSIONMAKER]() as session:
-        await require_reader(session, who, resident_id)
+        await require_agenda_reader(session, who, resident_id)
         items = list(
             await session.scalars(
                 select(AgendaItem)
@@ -119,7 +130,7 @@ async def add_item(request: web.Request) -> web.Response:
     data = await read_json_object(request)
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
-        await require_reader(session, who, resident_id)
+        await require_agenda_reader(session, who, resident_id)
         item = new_item(who, resident_id, data, now)
         session.add(item)
         await session.flush()
@@ -151,11 +162,16 @@ async def respond(request: web.Request) -> web.Response:
         await record_audit(session, who.actor, f"family.agenda_{answer}", f"agenda:{item.id}")
         names = await party_names(session, [item.created_by])
         parties = await circle_parties(session, item.resident_id)
+        # Whoever proposed it hears the answer: a group's facilitator, or a member who may
+        # still see the agenda (not one taken out of the circle or whose consent was narrowed).
+        creator_link = await link_of(session, item.resident_id, item.created_by)
+        if item.group_id is not None or (
+            creator_link is not None and Scope.AGENDA in decode_scopes(creator_link.consent)
+        ):
+            parties = [*parties, item.created_by]
         await session.commit()
     view = item_view(item, names)
-    request.app[LIVE_HUB].publish(
-        [*parties, item.created_by], {"type": "agenda.changed", "item": view}
-    )
+    request.app[LIVE_HUB].publish(parties, {"type": "agenda.changed", "item": view})
     return web.json_response(view)
 
 

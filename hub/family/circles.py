@@ -16,9 +16,11 @@ from hub.auth.roles import Role
 from hub.db.models import Resident
 from hub.family import linking
 from hub.family.access import require_manager, require_reader
+from hub.family.circle_consent import change_consent, remove_member
 from hub.family.consent import ConsentError, decode_scopes, encode_scopes, parse_scopes
-from hub.family.conversations import ensure_direct, leave_direct
+from hub.family.conversations import ensure_direct
 from hub.family.jsonio import int_field, iso, path_int, text_field
+from hub.family.live import LIVE_HUB
 from hub.family.models import CircleLink, LinkAttempt, LinkCode
 from hub.family.parties import party_names, party_view, resident_party
 from hub.family.principal import (
@@ -249,38 +251,57 @@ async def _link_for_change(session: AsyncSession, request: web.Request) -> Circl
     return link
 
 
+def _staff_reason(who: Principal, data: dict[str, Any]) -> str | None:
+    """Staff act on the resident's behalf: they say why (recorded in the audit entry)."""
+    value = data.get("reason")
+    reason = value.strip()[:300] if isinstance(value, str) else ""
+    if who.is_staff and len(reason) < 5:
+        raise ApiError(422, "reason_required", "say why you change this on the resident's behalf")
+    return reason or None
+
+
 async def update_link(request: web.Request) -> web.Response:
-    """The resident (or staff) change what a member may see."""
+    """The resident (or staff, with a reason) change what a member may see."""
     who = await principal_of(request)
     data = await read_json_object(request)
     consent = _consent(data.get("consent"))
+    reason = _staff_reason(who, data)
     async with request.app[SESSIONMAKER]() as session:
         link = await _link_for_change(session, request)
         await require_manager(session, who, link.resident_id)
-        link.consent = consent
-        await record_audit(
-            session, who.actor, "family.consent_change", f"link:{link.id}", {"consent": consent}
+        change = await change_consent(
+            session,
+            link,
+            decode_scopes(consent),
+            actor=who.actor,
+            reason=reason,
+            on_behalf=who.is_staff,
         )
         names = await party_names(session, [link.member])
         await session.commit()
+    change.publish(request.app[LIVE_HUB])
     return web.json_response(link_view(link, names))
 
 
 async def remove_link(request: web.Request) -> web.Response:
-    """The resident or staff remove a member; a member may also leave."""
+    """The resident or staff (with a reason) remove a member; a member may also leave."""
     who = await principal_of(request)
+    data = await read_json_object(request) if request.body_exists else {}
     async with request.app[SESSIONMAKER]() as session:
         link = await _link_for_change(session, request)
-        if link.member != who.party:
+        leaving = link.member == who.party
+        if not leaving:
             await require_manager(session, who, link.resident_id)
-        await session.delete(link)
-        # The member no longer takes part in their chat with the resident (history stays).
-        await leave_direct(session, resident_party(link.resident_id), link.member)
-        await record_audit(
-            session, who.actor, "family.link_remove", f"resident:{link.resident_id}",
-            {"link_id": link.id, "member": link.member},
-        )  # fmt: skip
+        reason = None if leaving else _staff_reason(who, data)
+        change = await remove_member(
+            session,
+            link,
+            actor=who.actor,
+            reason=reason,
+            on_behalf=who.is_staff and not leaving,
+        )
         await session.commit()
+    change.publish(request.app[LIVE_HUB])
     return web.Response(status=204)
 
 

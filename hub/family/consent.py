@@ -2,8 +2,10 @@
 
 Every linked person can exchange messages and calls with the resident (that is what
 the link is for). Beyond that, the resident chooses per person: ``alarms`` (notifications
-about their alarms) and ``activity`` (a daily activity summary). An empty choice means
-"nothing more". Reads go through :func:`require_scope`, never through ad-hoc checks.
+about their alarms), ``activity`` (today's activity: up and about, check-in) and ``agenda``
+(their appointments, and adding visits to it). An empty choice means "nothing more".
+Reads go through :func:`require_scope`, never through ad-hoc checks; live events are sent
+to the people whose consent allows them at the moment of sending (ADR 0043).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ class Scope(StrEnum):
 
     ALARMS = "alarms"
     ACTIVITY = "activity"
+    AGENDA = "agenda"
 
 
 ALL_SCOPES: frozenset[Scope] = frozenset(Scope)

@@ -114,8 +114,8 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
         demo.tablet_token = maria["Authorization"].split(" ", 1)[1]
         people = {name: await _login(http, base, name) for name in ("anna", "pere", "laia")}
         for name, relationship, consent in [
-            ("anna", "filla", ["alarms", "activity"]),
-            ("pere", "fill", ["alarms"]),
+            ("anna", "filla", ["alarms", "activity", "agenda"]),
+            ("pere", "fill", ["alarms", "agenda"]),
         ]:
             code = await _call(
                 http,

@@ -4,6 +4,10 @@
   ``{"given": false, "reason": "She asked at the review visit"}``: the resident's answer to
   the social record (wSocial). Withdrawing withholds what still waits in the outbox
   (:mod:`hub.outbox.consent`, ADR 0065).
+- ``PUT /api/service/referrals/{reference}/circle/{link_id}``
+  ``{"consent": ["alarms", "agenda"], "reason": "..."}``: what a member of the resident's
+  circle may see; ``DELETE`` the same path with ``{"reason": "..."}`` takes them out
+  (:mod:`hub.family.circle_consent`, ADR 0043). Open sockets follow at once.
 
 Social workers, coordinators and admins may do it; the reason (5–300 characters) goes into
 the audit entry with the user's name.
@@ -14,12 +18,19 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK
 from hub.audit import record_audit
 from hub.auth import current_user, requires
 from hub.db.models import Resident
+from hub.family.circle_consent import CircleChange, change_consent, remove_member
+from hub.family.circles import link_view
+from hub.family.consent import ConsentError, Scope, parse_scopes
+from hub.family.live import LIVE_HUB
+from hub.family.models import CircleLink
+from hub.family.parties import party_names
 from hub.http import ApiError, read_json_object
 from hub.outbox.consent import SOCIAL_RECORD, set_social_record_consent, social_record_consent
 from hub.service import store
@@ -45,11 +56,75 @@ def reason_of(request: web.Request, data: dict[str, Any]) -> str:
     return reason[:MAX_REASON]
 
 
+async def circle_of(session: AsyncSession, resident_id: int) -> list[dict[str, Any]]:
+    """The resident's circle: each member, how related, and what they may see."""
+    links = list(
+        await session.scalars(
+            select(CircleLink).where(CircleLink.resident_id == resident_id).order_by(CircleLink.id)
+        )
+    )
+    names = await party_names(session, [link.member for link in links])
+    return [link_view(link, names) for link in links]
+
+
 async def consent_context(session: AsyncSession, row: ServiceRow) -> dict[str, Any]:
     """What the referral page's consent section shows."""
     resident = await session.get(Resident, row.resident_id) if row.resident_id else None
     social = social_record_consent(resident.consent if resident else row.consent)
-    return {"social_record": social}
+    circle = await circle_of(session, resident.id) if resident is not None else None
+    return {"social_record": social, "circle": circle, "scopes": [s.value for s in Scope]}
+
+
+async def _circle_link(session: AsyncSession, request: web.Request) -> CircleLink:
+    """The link named in the path, of the referral's resident (404 otherwise)."""
+    row = await store.get_service(session, request.match_info["reference"])
+    raw = request.match_info["link_id"]
+    link = await session.get(CircleLink, int(raw)) if raw.isdigit() and len(raw) < 12 else None
+    if link is None or row.resident_id is None or link.resident_id != row.resident_id:
+        raise ApiError(404, "not_found", "no such member in this person's circle")
+    return link
+
+
+def _publish(request: web.Request, change: CircleChange) -> None:
+    if LIVE_HUB in request.app:
+        change.publish(request.app[LIVE_HUB])
+
+
+@requires(*ASSESSORS)
+async def change_circle_member(request: web.Request) -> web.Response:
+    """What one member of the circle may see, set by the centre on the resident's behalf."""
+    data = await read_json_object(request)
+    values = data.get("consent")
+    if not isinstance(values, list):
+        raise ApiError(400, "consent_invalid", "consent must be a list such as ['alarms']")
+    try:
+        scopes = parse_scopes(values)
+    except ConsentError as err:
+        raise ApiError(400, err.code, err.message) from None
+    reason = reason_of(request, data)
+    who = current_user(request).username
+    async with transaction(request) as session:
+        link = await _circle_link(session, request)
+        change = await change_consent(
+            session, link, scopes, actor=who, reason=reason, on_behalf=True
+        )
+        names = await party_names(session, [link.member])
+        body = link_view(link, names)
+    _publish(request, change)
+    return web.json_response(body)
+
+
+@requires(*ASSESSORS)
+async def remove_circle_member(request: web.Request) -> web.Response:
+    """Take a member out of the circle on the resident's behalf."""
+    data = await read_json_object(request) if request.body_exists else {}
+    reason = reason_of(request, data)
+    who = current_user(request).username
+    async with transaction(request) as session:
+        link = await _circle_link(session, request)
+        change = await remove_member(session, link, actor=who, reason=reason, on_behalf=True)
+    _publish(request, change)
+    return web.json_response({"removed": change.link_id})
 
 
 @requires(*ASSESSORS)
@@ -99,3 +174,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(
         "/api/service/referrals/{reference}/consent/social-record", change_social_record
     )
+    circle = "/api/service/referrals/{reference}/circle/{link_id}"
+    app.router.add_put(circle, change_circle_member)
+    app.router.add_delete(circle, remove_circle_member)

@@ -23,8 +23,18 @@ def _at(clock: ManualClock, **delta: float) -> str:
 async def test_invitation_accept_and_decline(world: World, hub_clock: ManualClock) -> None:
     maria = await world.resident()
     anna = await world.person(name="Anna")
-    await world.link(maria, anna)
+    pere = await world.person(name="Pere")
+    await world.link(maria, anna, consent=["agenda"])
+    await world.link(maria, pere, consent=["alarms"])
     base = f"/api/family/residents/{maria.resident_id}/agenda"
+    # Pere may not see the agenda, nor put anything on it.
+    for method, body in (
+        ("GET", None),
+        ("POST", {"title": "x", "starts_at": _at(hub_clock, days=1)}),
+    ):
+        refused = await world.client.request(method, base, json=body, headers=pere.headers)
+        assert refused.status == 403
+        assert (await refused.json())["error"] == "consent_required"
     resp = await world.client.post(
         base,
         json={"title": "Visita de l'Anna", "starts_at": _at(hub_clock, days=1), "kind": "visit"},

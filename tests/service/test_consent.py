@@ -206,3 +206,94 @@ async def test_consent_of_a_referral_without_a_resident_yet(
         await hub_client.get(f"/api/service/referrals/{reference}", headers=coordinator)
     ).json()
     assert detail["consent"]["wsocial_export"] is False
+
+
+async def test_the_centre_changes_the_circle_on_the_residents_behalf(
+    hub_client: Client,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+    auth_headers: Headers,
+    make_user: Any,
+) -> None:
+    from hub.family.models import CircleLink
+
+    coordinator = await auth_headers(Role.COORDINATOR, username="carme")
+    references = []
+    for name in ("Núria Puig i Soler", "Pere Mas"):
+        reference, _ = await submit(hub_client, person_name=name, birth_date="1940-01-01")
+        detail = await post(
+            hub_client,
+            f"/api/service/referrals/{reference}/assess",
+            coordinator,
+            {"care_level": "basic", "confirm_new_person": True},
+        )
+        references.append((reference, int(detail["resident_id"])))
+    (mine, resident), (_, other) = references
+    anna = await make_user(Role.FAMILY, username="anna-c", display_name="Anna")
+    async with hub_sessionmaker() as session:
+        link = CircleLink(
+            resident_id=resident,
+            member=f"u:{anna.id}",
+            relationship_="filla",
+            consent="alarms",
+            created_at=hub_clock(),
+        )
+        elsewhere = CircleLink(
+            resident_id=other,
+            member=f"u:{anna.id}",
+            relationship_="neboda",
+            consent="",
+            created_at=hub_clock(),
+        )
+        session.add_all([link, elsewhere])
+        await session.commit()
+    url = f"/api/service/referrals/{mine}/circle/{link.id}"
+    good = {"consent": ["activity", "agenda"], "reason": "Asked at the review"}
+    for role in (Role.INSTALLER, Role.OPERATOR, Role.FAMILY, Role.SUPERVISOR):
+        refused = await hub_client.put(url, json=good, headers=await auth_headers(role))
+        assert refused.status == 403, role
+    for body, status, code in (
+        ({"consent": ["agenda"]}, 422, "consent_reason_required"),
+        ({"consent": ["photos"], "reason": "Asked at the review"}, 400, "consent_invalid"),
+        ({"consent": "agenda", "reason": "Asked at the review"}, 400, "consent_invalid"),
+    ):
+        resp = await hub_client.put(url, json=body, headers=coordinator)
+        assert resp.status == status, body
+        assert (await resp.json())["error"] == code
+    for wrong in (
+        f"/api/service/referrals/{mine}/circle/{elsewhere.id}",  # another resident's member
+        f"/api/service/referrals/{mine}/circle/999999",
+        f"/api/service/referrals/{mine}/circle/abc",
+        f"/api/service/referrals/TA-2026-ZZZZZZ/circle/{link.id}",
+    ):
+        assert (await hub_client.put(wrong, json=good, headers=coordinator)).status == 404
+    ok = await hub_client.put(url, json=good, headers=coordinator)
+    assert ok.status == 200, await ok.text()
+    assert (await ok.json())["consent"] == ["activity", "agenda"]
+    page = await hub_client.get(f"/service/referrals/{mine}?lang=en", headers=coordinator)
+    html = unescape(await page.text())
+    assert "Family circle: who may see what" in html
+    assert "Take Anna out of the circle" in html
+
+    assert (await hub_client.delete(url, headers=coordinator)).status == 422  # no reason
+    gone = await hub_client.delete(url, json={"reason": "Court order"}, headers=coordinator)
+    assert gone.status == 200
+    assert (
+        await hub_client.delete(url, json={"reason": "again!"}, headers=coordinator)
+    ).status == 404
+    async with hub_sessionmaker() as session:
+        assert await session.get(CircleLink, link.id) is None
+        assert await session.get(CircleLink, elsewhere.id) is not None
+        audit = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action.in_(("family.consent_change", "family.link_remove")))
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+    assert [
+        (a.actor, a.action, a.details["reason"], a.details["on_behalf_of_resident"]) for a in audit
+    ] == [
+        ("carme", "family.consent_change", "Asked at the review", True),
+        ("carme", "family.link_remove", "Court order", True),
+    ]
