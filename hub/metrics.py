@@ -3,10 +3,14 @@
 Ingestion counters and queue depths come from memory; open alarms, the oldest open alarm's
 age and the wSocial outbox backlog are read from the database at scrape time, so every hub
 worker reports the same shared figures for them (sum the per-worker ingestion counters).
+
+Not public: a scraper sends ``Authorization: Bearer <hub.metrics_token>``; a signed-in admin
+or supervisor may read it too (the console's cookie or access token).
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
@@ -18,7 +22,9 @@ from sqlalchemy import func, select
 
 from hub.alarms.models import AlarmRow
 from hub.alarms.routes import ALARM_SINK
-from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
+from hub.auth.roles import Role
+from hub.auth.web import ROLES_ATTRIBUTE, requires
 from hub.ingest.app import INGESTER
 from hub.outbox.models import OutboxRow
 
@@ -103,8 +109,7 @@ async def _database_families(app: web.Application, now: datetime) -> list[Metric
     return [open_alarms, oldest, backlog]
 
 
-async def metrics(request: web.Request) -> web.Response:
-    """The Prometheus exposition of this worker."""
+async def _exposition(request: web.Request) -> web.StreamResponse:
     app = request.app
     families = _ingest_families(app) + await _database_families(app, app[CLOCK]())
     registry = CollectorRegistry(auto_describe=False)
@@ -112,6 +117,30 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})
 
 
+_STAFF = (Role.ADMIN, Role.SUPERVISOR)
+_for_staff = requires(*_STAFF)(_exposition)
+
+
+def _scraper(request: web.Request) -> bool:
+    """Does the request carry the configured scrape token?"""
+    token = request.app[SETTINGS].metrics_token
+    if not token:
+        return False
+    sent = request.headers.get("Authorization", "")
+    return hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """The Prometheus exposition of this worker (scrape token, or an admin/supervisor)."""
+    if _scraper(request):
+        return await _exposition(request)
+    return await _for_staff(request)
+
+
+# The permission table (docs/roles.md) lists the staff who may read it.
+setattr(metrics, ROLES_ATTRIBUTE, frozenset(_STAFF))
+
+
 def setup(app: web.Application) -> None:
-    """Add ``/metrics`` (unauthenticated, like ``/healthz``: bind it to a private network)."""
+    """Add ``/metrics``."""
     app.router.add_get("/metrics", metrics)

@@ -89,6 +89,9 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     mosquitto_file_mode: int = 0o640
     # Re-render the files this often (picks up devices registered by other workers).
     broker_sync_interval_s: float = 30.0
+    # /metrics: what a Prometheus scraper sends as "Authorization: Bearer <token>". Empty:
+    # only signed-in admins and supervisors can read it.
+    metrics_token: str = ""
     # Tablet pairing (docs/tablet.md): setup codes live this long, and one address may try
     # this many wrong codes per window before it gets 429.
     tablet_code_ttl_s: int = 24 * 3600

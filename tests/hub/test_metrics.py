@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from alerts import DeviceType, HomeEvent
 from hub.alarms.routes import ALARM_ENGINE
+from hub.auth import Role
 from hub.db.models import Home, Resident
 from protocol import Panic
 
@@ -21,10 +22,11 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 async def test_metrics_show_open_alarms_and_their_age(
-    hub_client, hub_sessionmaker, hub_clock, monkeypatch
+    hub_client, hub_sessionmaker, hub_clock, monkeypatch, auth_headers
 ) -> None:
     monkeypatch.setenv("TELEASSIST_ALARMS__SCHEDULER", "false")
-    empty = await hub_client.get("/metrics")
+    headers = await auth_headers(Role.SUPERVISOR)
+    empty = await hub_client.get("/metrics", headers=headers)
     assert empty.status == 200
     assert empty.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     before = _samples(await empty.text())
@@ -50,7 +52,19 @@ async def test_metrics_show_open_alarms_and_their_age(
     (change,) = await hub_client.app[ALARM_ENGINE].handle_event(event)
     hub_clock.advance(timedelta(seconds=90))
 
-    after = _samples(await (await hub_client.get("/metrics")).text())
+    after = _samples(await (await hub_client.get("/metrics", headers=headers)).text())
     priority = str(change.alarm.priority)
     assert after[("teleassist_alarms_open", (("priority", priority),))] == 1
     assert after[("teleassist_alarm_oldest_open_age_seconds", ())] == 90.0
+
+
+async def test_metrics_are_not_public(hub_client, auth_headers) -> None:
+    """Nobody anonymous, no operator; an admin or a supervisor. Without a configured scrape
+    token, no bearer value opens it."""
+    assert (await hub_client.get("/metrics")).status == 401
+    assert (await hub_client.get("/metrics", headers={"Authorization": "Bearer "})).status == 401
+    assert (
+        await hub_client.get("/metrics", headers=await auth_headers(Role.OPERATOR))
+    ).status == 403
+    for role in (Role.ADMIN, Role.SUPERVISOR):
+        assert (await hub_client.get("/metrics", headers=await auth_headers(role))).status == 200

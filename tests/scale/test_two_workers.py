@@ -74,7 +74,11 @@ class Worker:
             return False
 
     def received(self) -> float:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as reply:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/metrics",
+            headers={"Authorization": f"Bearer {self.env['TELEASSIST_HUB__METRICS_TOKEN']}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 (http://127.0.0.1)
             for line in reply.read().decode().splitlines():
                 if line.startswith("teleassist_ingest_received_total"):
                     return float(line.split()[-1])
@@ -114,6 +118,7 @@ def cluster(tmp_path: Path) -> Iterator[tuple[MosquittoBroker, str, dict[str, st
         "TELEASSIST_HUB__DATABASE_URL": pg_url(name),
         "TELEASSIST_HUB__JWT_SECRET": secrets.token_urlsafe(32),
         "TELEASSIST_HUB__KEYSAFE_KEY": Fernet.generate_key().decode(),
+        "TELEASSIST_HUB__METRICS_TOKEN": secrets.token_urlsafe(16),
         "TELEASSIST_ALARMS__SCHEDULER": "false",
     }
     try:
