@@ -7,7 +7,12 @@ Pure functions over :class:`AlarmRecord` values (built from the alarm tables by
 - an alarm is "accepted within T" if an operator accepted it at most T seconds after it was
   raised; an alarm closed without acceptance (the resident cancelled it) before T needs no
   answer and counts as within T; an alarm still waiting after T, or accepted later, does not;
-- percentiles use the nearest-rank method over accepted alarms.
+- percentiles use the nearest-rank method over accepted alarms;
+- time to voice contact: raised → the operator first spoke with the resident (the
+  tablet's speech connection carried voice, or a phone call reached them);
+- "answered within T" is the TSA-style target measured on what the resident lives: voice
+  contact for a home with a speech unit (a paired tablet), acceptance otherwise, with the
+  same closed-without-answer and still-waiting rules.
 """
 
 from __future__ import annotations
@@ -41,6 +46,15 @@ class AlarmRecord:
     accepted_by: str | None
     resolved_at: datetime | None
     outcome: str | None
+    voice_contact_at: datetime | None = None
+    speech_unit: bool = False  # the home has a tablet the centre can speak through
+
+    @property
+    def seconds_to_voice(self) -> float | None:
+        """Seconds from raised to the first voice contact."""
+        if self.voice_contact_at is None:
+            return None
+        return max(0.0, (self.voice_contact_at - self.raised_at).total_seconds())
 
     @property
     def seconds_to_accept(self) -> float | None:
@@ -66,9 +80,12 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[rank - 1]
 
 
-def within(record: AlarmRecord, seconds: float, now: datetime) -> bool:
-    """Answered (or closed with nothing to answer) within ``seconds`` of being raised."""
-    took = record.seconds_to_accept
+def within(record: AlarmRecord, seconds: float, now: datetime, *, voice: bool = False) -> bool:
+    """Answered (or closed with nothing to answer) within ``seconds`` of being raised.
+
+    ``voice``: answered means voice contact, for a home with a speech unit.
+    """
+    took = record.seconds_to_voice if voice and record.speech_unit else record.seconds_to_accept
     if took is not None:
         return took <= seconds
     closed = record.seconds_to_resolve
@@ -86,6 +103,8 @@ def service_figures(records: Iterable[AlarmRecord], now: datetime) -> dict[str, 
     all_records = list(records)
     care = [r for r in all_records if r.category == "care"]
     accept_times = [t for r in care if (t := r.seconds_to_accept) is not None]
+    voice_times = [t for r in care if (t := r.seconds_to_voice) is not None]
+    speaking = [r for r in care if r.speech_unit]
     resolve_times = [t for r in all_records if (t := r.seconds_to_resolve) is not None]
     operators: dict[str, list[float]] = {}
     resolved_by_operator: Counter[str] = Counter()
@@ -105,6 +124,14 @@ def service_figures(records: Iterable[AlarmRecord], now: datetime) -> dict[str, 
         "target_180s": TARGET_180S,
         "median_accept_s": percentile(accept_times, 0.5),
         "p95_accept_s": percentile(accept_times, 0.95),
+        "answered_within_60s": _share(sum(within(r, 60, now, voice=True) for r in care), len(care)),
+        "answered_within_180s": _share(
+            sum(within(r, 180, now, voice=True) for r in care), len(care)
+        ),
+        "speech_unit_alarms": len(speaking),
+        "voice_contacts": len(voice_times),
+        "median_voice_s": percentile(voice_times, 0.5),
+        "p95_voice_s": percentile(voice_times, 0.95),
         "median_resolve_s": percentile(resolve_times, 0.5),
         "p95_resolve_s": percentile(resolve_times, 0.95),
         "by_operator": [
@@ -139,6 +166,9 @@ CSV_COLUMNS = (
     "resolved_at_utc",
     "seconds_to_resolve",
     "outcome",
+    "voice_contact_at_utc",
+    "seconds_to_voice",
+    "speech_unit",
 )
 
 
@@ -169,6 +199,9 @@ def to_csv(records: Iterable[AlarmRecord]) -> str:
                 _iso(r.resolved_at),
                 _number(r.seconds_to_resolve),
                 r.outcome or "",
+                _iso(r.voice_contact_at),
+                _number(r.seconds_to_voice),
+                "yes" if r.speech_unit else "no",
             ]
         )
     return out.getvalue()
@@ -177,6 +210,7 @@ def to_csv(records: Iterable[AlarmRecord]) -> str:
 async def load_records(session: AsyncSession, start: datetime, end: datetime) -> list[AlarmRecord]:
     """Alarms raised in ``[start, end)`` with their first acceptance and resolution."""
     from hub.alarms.models import AlarmHistoryRow, AlarmRow
+    from hub.family.models import TabletCredential
 
     rows = (
         await session.scalars(
@@ -203,6 +237,18 @@ async def load_records(session: AsyncSession, start: datetime, end: datetime) ->
     for event in events:
         target = accepted if event.action == "accepted" else resolved
         target.setdefault(event.alarm_id, event)
+    # A home "has a speech unit" when its resident's tablet is paired now (the pairing's
+    # history is not kept; a tablet paired later counts for earlier alarms too).
+    talking = {
+        str(rid)
+        for rid in await session.scalars(
+            select(TabletCredential.resident_id).where(
+                TabletCredential.resident_id.in_(
+                    [int(r.resident_id) for r in rows if r.resident_id.isdigit()]
+                )
+            )
+        )
+    }
     records = []
     for row in rows:
         acc = accepted.get(row.id)
@@ -218,6 +264,19 @@ async def load_records(session: AsyncSession, start: datetime, end: datetime) ->
                 accepted_by=(acc.actor_name or acc.actor_id) if acc else None,
                 resolved_at=res.at if res else None,
                 outcome=row.outcome,
+                voice_contact_at=_voice_contact(row.data),
+                speech_unit=row.resident_id in talking,
             )
         )
     return records
+
+
+def _voice_contact(data: dict[str, Any]) -> datetime | None:
+    """The stored alarm's first voice contact (``alerts.Alarm.voice_contact_at``)."""
+    value = data.get("voice_contact_at") if isinstance(data, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

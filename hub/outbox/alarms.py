@@ -81,6 +81,7 @@ def social_events_for_alarm(alarm: Alarm) -> list[AnySocialEvent]:
     accepted = alarm.entries(Action.ACCEPTED)
     closed_at = resolved[-1].at
     answered_at = accepted[0].at if accepted and accepted[0].at <= closed_at else None
+    voice = alarm.voice_contact_at
     events: list[AnySocialEvent] = [
         AlarmHandled(
             resident_id=alarm.resident_id,
@@ -91,6 +92,7 @@ def social_events_for_alarm(alarm: Alarm) -> list[AnySocialEvent]:
             answered_at=answered_at,
             closed_at=closed_at,
             outcome=outcome,
+            voice_contact_at=voice if voice is not None and voice <= closed_at else None,
         )
     ]
     if escalations:

@@ -138,6 +138,9 @@ class AlarmHandled(SocialEvent, frozen=True, tag="alarm"):
     answered_at: AwareDatetime | None
     closed_at: AwareDatetime
     outcome: AlarmOutcomeCode
+    # When the centre first spoke with the resident (tablet speech or a phone call that
+    # reached them); None: no voice contact was made.
+    voice_contact_at: AwareDatetime | None = None
 
     def __post_init__(self) -> None:
         if self.closed_at < self.raised_at:
@@ -146,6 +149,10 @@ class AlarmHandled(SocialEvent, frozen=True, tag="alarm"):
             self.raised_at <= self.answered_at <= self.closed_at
         ):
             raise ValueError("answered_at must lie between raised_at and closed_at")
+        if self.voice_contact_at is not None and not (
+            self.raised_at <= self.voice_contact_at <= self.closed_at
+        ):
+            raise ValueError("voice_contact_at must lie between raised_at and closed_at")
 
 
 class Escalation112(SocialEvent, frozen=True, tag="escalation_112"):

@@ -42,6 +42,8 @@ EMERGENCY_CENTRE_SYSTEM = f"{BASE}/NamingSystem/emergency-centre"
 EXT_STATUS_REASON = "http://hl7.org/fhir/StructureDefinition/request-statusReason"
 EXT_ALARM_OUTCOME = f"{BASE}/StructureDefinition/alarm-outcome"
 EXT_ALARM_ANSWERED = f"{BASE}/StructureDefinition/alarm-answered-at"
+# When the centre first spoke with the resident; absent: no voice contact was made.
+EXT_ALARM_VOICE = f"{BASE}/StructureDefinition/alarm-voice-contact-at"
 EXT_RESUME_ON = f"{BASE}/StructureDefinition/service-resume-on"
 EXT_CARE_LEVEL = f"{BASE}/StructureDefinition/care-level"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -193,6 +195,8 @@ def alarm_encounter(event: AlarmHandled) -> MappedResource:
     ]
     if event.answered_at is not None:
         extensions.append({"url": EXT_ALARM_ANSWERED, "valueDateTime": _iso(event.answered_at)})
+    if event.voice_contact_at is not None:
+        extensions.append({"url": EXT_ALARM_VOICE, "valueDateTime": _iso(event.voice_contact_at)})
     body: dict[str, Any] = {
         "extension": extensions,
         "status": "finished",

@@ -152,3 +152,32 @@ async def test_figures_api_over_real_alarms(
         assert bad.status == 400
         assert (await bad.json())["error"] == code
     assert (await hub_client.get("/api/console/figures", headers=operator)).status == 403
+
+
+def test_voice_contact_figures_use_voice_where_the_home_has_a_speech_unit() -> None:
+    from dataclasses import replace
+
+    now = T0 + timedelta(hours=1)
+    records = [
+        # accepted fast, but voice only after 100 s: a speech-unit home misses 60 s
+        replace(record(1, 10, 300), voice_contact_at=T0 + timedelta(seconds=100), speech_unit=True),
+        # no speech unit: acceptance is the answer (and its phone contact is still counted)
+        replace(record(2, 20, 300), voice_contact_at=T0 + timedelta(seconds=40)),
+        # a speech unit but never reached by voice, resolved later: not answered
+        replace(record(3, 30, 400), speech_unit=True),
+    ]
+    f = service_figures(records, now)
+    assert f["accepted_within_60s"] == 1.0
+    assert f["answered_within_60s"] == pytest.approx(1 / 3)
+    assert f["answered_within_180s"] == pytest.approx(2 / 3)
+    assert f["speech_unit_alarms"] == 2
+    assert f["voice_contacts"] == 2
+    assert f["median_voice_s"] == 40
+    assert f["p95_voice_s"] == 100
+    rows = list(csv.DictReader(io.StringIO(to_csv(records))))
+    assert rows[0]["seconds_to_voice"] == "100"
+    assert rows[0]["speech_unit"] == "yes"
+    assert rows[2]["voice_contact_at_utc"] == ""
+    empty = service_figures([], now)
+    assert empty["median_voice_s"] is None
+    assert empty["answered_within_60s"] is None

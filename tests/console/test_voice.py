@@ -16,6 +16,7 @@ from hub.auth import Role
 from hub.calls.signalling import CALL_OBSERVER, CallService
 from hub.clock import ManualClock
 from hub.console.demo_data import DemoIds, raise_demo_alarm
+from hub.console.residents import LOCAL_ZONE
 from hub.family.access import may_contact
 from hub.family.live import LIVE_HUB
 from hub.family.models import CallRecord
@@ -44,6 +45,7 @@ class Home:
         self.op: dict[str, str] = {}
         self.op_id = 0
         self.other: dict[str, str] = {}
+        self.supervisor: dict[str, str] = {}
 
     async def history(self, action: str, count: int = 1) -> list[dict[str, Any]]:
         """The alarm's entries of ``action`` once there are ``count`` (they are written
@@ -75,6 +77,7 @@ async def home(
     h.op_id = int(me["party"][2:])
     other = await token_for(Role.OPERATOR, username="op-marc", display_name="Marc")
     h.other = {"Authorization": f"Bearer {other}"}
+    h.supervisor = {"Authorization": f"Bearer {await token_for(Role.SUPERVISOR)}"}
     code = await hub_client.post(f"/api/residents/{rid}/tablet-setup-codes", headers=h.op)
     assert code.status == 201, await code.text()
     paired = await hub_client.post("/api/tablet/pair", json={"code": (await code.json())["code"]})
@@ -151,6 +154,21 @@ async def test_the_operator_speaks_with_the_home_and_the_alarm_keeps_the_voice_c
     alarm = await (await hub_client.get(f"/api/alarms/{home.alarm}", headers=home.op)).json()
     assert datetime.fromisoformat(alarm["voice_contact_at"]) == connected_at
     assert alarm["state"] == "in_contact"
+
+    # The supervisor's figures: time to voice contact beside time to acceptance.
+    day = hub_clock().astimezone(LOCAL_ZONE).date().isoformat()
+    figures = await hub_client.get(
+        "/api/console/figures", params={"from": day, "to": day}, headers=home.supervisor
+    )
+    f = await figures.json()
+    assert f["median_accept_s"] == 0
+    assert f["median_voice_s"] == 6
+    assert f["speech_unit_alarms"] == 1
+    assert f["answered_within_60s"] == 1.0
+    exported = await hub_client.get(
+        "/api/console/figures.csv", params={"from": day, "to": day}, headers=home.supervisor
+    )
+    assert "seconds_to_voice" in (await exported.text()).splitlines()[0]
 
     listed = await (await hub_client.get(voice_url, headers=home.other)).json()
     assert listed["active"] is None

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import Actor, ActorKind, EscalationTarget, accept, escalate, raise_alarm, resolve
+from alerts.alarm import Action
 from alerts.model import Detection, Explanation, RuleKind
 from hub.db import make_engine, make_sessionmaker
 from hub.outbox import SqlOutboxStore
@@ -114,3 +115,36 @@ async def test_no_alarm_or_112_event_of_a_resident_without_consent(
         assert await enqueue_resolved_alarm(session, alarm) == 0
         await session.commit()
     assert sum((await SqlOutboxStore(sessions).counts()).values()) == 0
+
+
+def test_the_social_record_says_whether_voice_contact_was_made() -> None:
+    from alerts import record_voice_call, record_voice_connected
+    from integrations.wsocial.mapping import EXT_ALARM_VOICE
+
+    alarm = accept(_alarm(), ANNA, T0 + timedelta(seconds=10))
+    silent = resolve(alarm, ANNA, T0 + timedelta(minutes=5), "resident_not_found")
+    [handled] = social_events_for_alarm(silent)
+    assert isinstance(handled, AlarmHandled)
+    assert handled.voice_contact_at is None  # no voice contact made
+    urls = [e["url"] for e in to_resources(handled)[0].as_json()["extension"]]
+    assert EXT_ALARM_VOICE not in urls
+
+    spoken = record_voice_connected(alarm, ANNA, T0 + timedelta(seconds=31), call_id="9")
+    spoken = record_voice_call(
+        spoken,
+        ANNA,
+        T0 + timedelta(seconds=90),
+        call_id="9",
+        started_at=T0 + timedelta(seconds=25),
+        connected_at=T0 + timedelta(seconds=31),
+        ended_at=T0 + timedelta(seconds=90),
+        ended_by="Anna",
+    )
+    assert spoken.voice_contact_at == T0 + timedelta(seconds=31)
+    assert spoken.entries(Action.VOICE_CALL)[0].details["duration_s"] == "59"
+    spoken = resolve(spoken, ANNA, T0 + timedelta(minutes=5), "resident_fine")
+    [handled] = social_events_for_alarm(spoken)
+    assert isinstance(handled, AlarmHandled)
+    assert handled.voice_contact_at == T0 + timedelta(seconds=31)
+    extensions = {e["url"]: e for e in to_resources(handled)[0].as_json()["extension"]}
+    assert extensions[EXT_ALARM_VOICE]["valueDateTime"].startswith("2026-")

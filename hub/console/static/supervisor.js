@@ -45,7 +45,10 @@ async function load() {
       tile("fig-alarms", t("fig_alarms"), String(f.care_alarms), t("fig_technical", { n: f.technical_alarms }) + " · " + t("fig_open", { n: f.open })),
       tile("fig-60", t("fig_within_60"), share(f.accepted_within_60s), t("fig_target", { target: percent.format(f.target_60s) }), good(f.accepted_within_60s, f.target_60s)),
       tile("fig-180", t("fig_within_180"), share(f.accepted_within_180s), t("fig_target", { target: percent.format(f.target_180s) }), good(f.accepted_within_180s, f.target_180s)),
+      tile("fig-answer-60", t("fig_answered_60"), share(f.answered_within_60s), t("fig_answered_note", { n: f.speech_unit_alarms }), good(f.answered_within_60s, f.target_60s)),
+      tile("fig-answer-180", t("fig_answered_180"), share(f.answered_within_180s), t("fig_target", { target: percent.format(f.target_180s) }), good(f.answered_within_180s, f.target_180s)),
       tile("fig-median", t("fig_median_accept"), seconds(f.median_accept_s)),
+      tile("fig-voice", t("fig_median_voice"), seconds(f.median_voice_s), t("fig_voice_note", { n: f.voice_contacts, p95: seconds(f.p95_voice_s) })),
       tile("fig-p95", t("fig_p95_accept"), seconds(f.p95_accept_s)),
       tile("fig-resolve", t("fig_median_resolve"), seconds(f.median_resolve_s)),
     ].join("");
