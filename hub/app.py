@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from aiohttp import web
 
 from hub.appkeys import (
+    ACCESS_LISTENERS,
     ACK_LISTENERS,
     CLOCK,
     CONNECT_LISTENERS,
@@ -109,6 +110,7 @@ def create_app(
     app[ACK_LISTENERS] = []
     app[CONNECT_LISTENERS] = []
     app[RESIDENT_LISTENERS] = []
+    app[ACCESS_LISTENERS] = []
     if mqtt is not None:
         app[MQTT] = mqtt
     app.cleanup_ctx.append(_database_ctx)

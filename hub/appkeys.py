@@ -33,6 +33,19 @@ ResidentListener = Callable[[int], Awaitable[None]]
 RESIDENT_LISTENERS = web.AppKey("resident_listeners", list[ResidentListener])
 
 
+# Told (after the commit) that a user's access ended: ``(user_id, sign_in)`` where
+# ``sign_in`` is one sign-in's token family (a logout) or None (every sign-in: disabled,
+# password reset, role changed). Live sockets close on it. ``access_ended(app, ...)``.
+AccessListener = Callable[[int, str | None], None]
+ACCESS_LISTENERS = web.AppKey("access_listeners", list[AccessListener])
+
+
+def access_ended(app: web.Application, user_id: int, sign_in: str | None = None) -> None:
+    """Tell every listener that ``user_id``'s access (one sign-in, or all) ended."""
+    for listener in app.get(ACCESS_LISTENERS, []):
+        listener(user_id, sign_in)
+
+
 async def resident_changed(app: web.Application, resident_id: int) -> None:
     """Tell every listener that resident ``resident_id`` changed (errors are theirs)."""
     for listener in app.get(RESIDENT_LISTENERS, []):

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
+from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS, access_ended
 from hub.auth import service
 from hub.auth.web import ACCESS_COOKIE, REFRESH_COOKIE, current_user, requires
 from hub.db.models import User
@@ -117,6 +117,7 @@ async def logout(request: web.Request) -> web.Response:
     async with request.app[SESSIONMAKER]() as session:
         await service.logout(session, user.claims, request.app[CLOCK]())
         await session.commit()
+    access_ended(request.app, user.id, user.claims.family)
     response = web.Response(status=204)
     response.del_cookie(ACCESS_COOKIE, path="/")
     response.del_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)

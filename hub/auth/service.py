@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record_audit
@@ -111,6 +111,7 @@ async def _issue_pair(
             family=family,
             issued_at=now,
             expires_at=expires_at,
+            version=user.token_version or 0,
         )
 
     access = issue_token(claims("access", new_token_id(), access_expires), settings.jwt_secret)
@@ -240,6 +241,9 @@ async def refresh(
     user = await session.get(User, row.user_id)
     if user is None or not user.active:
         raise AuthError(401, "token_invalid", "the account no longer exists or is disabled")
+    if (user.token_version or 0) != claims.version:
+        await revoke_family(session, row.family, now)
+        raise AuthError(401, "token_revoked", "this sign-in was ended; sign in again")
     row.revoked_at = now
     return await _issue_pair(session, user, settings, now, family=row.family)
 
@@ -264,3 +268,44 @@ async def logout(session: AsyncSession, claims: TokenClaims, now: datetime) -> N
 async def is_revoked(session: AsyncSession, jti: str) -> bool:
     """True when the access token ``jti`` was revoked by a sign-out."""
     return await session.get(RevokedToken, jti) is not None
+
+
+async def access_refusal(session: AsyncSession, claims: TokenClaims) -> str | None:
+    """Why a (well signed, unexpired) access token may no longer be used, or ``None``.
+
+    One indexed query per request: the token was signed out, the account is gone or
+    disabled, its role changed, or its sign-ins were ended (token version).
+    """
+    row = (
+        await session.execute(
+            select(
+                User.active,
+                User.role,
+                User.token_version,
+                exists().where(RevokedToken.jti == claims.jti).label("revoked"),
+            ).where(User.id == claims.user_id)
+        )
+    ).first()
+    if row is None or not row.active:
+        return "the account no longer exists or is disabled"
+    if row.revoked:
+        return "this token was revoked by signing out"
+    if row.role != claims.role.value or (row.token_version or 0) != claims.version:
+        return "this sign-in was ended (password, role or access changed); sign in again"
+    return None
+
+
+async def end_access(
+    session: AsyncSession, user: User, now: datetime, why: str, actor: str
+) -> None:
+    """End every sign-in of ``user`` at once: access tokens stop on their next request,
+    refresh tokens are revoked (audited; the caller commits, then tells live sockets)."""
+    user.token_version = (user.token_version or 0) + 1
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await record_audit(
+        session, actor, "auth.sessions_ended", f"user:{user.id}", {"why": why}, at=now
+    )

@@ -41,6 +41,9 @@ class TokenClaims:
     family: str
     issued_at: datetime
     expires_at: datetime
+    # The user's token version when issued: a password reset, a disabled account or a
+    # changed role bumps it, and older tokens stop working (hub.auth.service.access_refusal).
+    version: int = 0
 
 
 def new_token_id() -> str:
@@ -61,6 +64,7 @@ def issue_token(claims: TokenClaims, secret: str) -> str:
         "fam": claims.family,
         "iat": int(claims.issued_at.timestamp()),
         "exp": int(claims.expires_at.timestamp()),
+        "ver": claims.version,
     }
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
@@ -88,6 +92,7 @@ def decode_token(token: str, secret: str, *, expected: TokenType, now: datetime)
             family=str(payload.get("fam", "")),
             issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+            version=int(payload.get("ver", 0)),
         )
     except (KeyError, ValueError, TypeError) as err:
         raise TokenError("token_invalid", f"the token's claims are not valid: {err}") from None

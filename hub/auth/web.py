@@ -16,7 +16,7 @@ from aiohttp import web
 
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.auth.roles import Role
-from hub.auth.service import is_revoked
+from hub.auth.service import access_refusal
 from hub.auth.tokens import TokenClaims, TokenError, decode_token
 from hub.http import ApiError, Handler
 
@@ -59,7 +59,8 @@ def _token_from(request: web.Request) -> str | None:
 
 
 async def authenticate(request: web.Request) -> CurrentUser:
-    """Verify the request's access token (signature, expiry, revocation); raise 401."""
+    """Verify the request's access token (signature, expiry, revocation, the account's
+    state, role and token version); raise 401."""
     if USER_KEY in request:
         return request[USER_KEY]
     token = _token_from(request)
@@ -71,8 +72,9 @@ async def authenticate(request: web.Request) -> CurrentUser:
     except TokenError as err:
         raise _unauthorized(err.code, err.message) from None
     async with app[SESSIONMAKER]() as session:
-        if await is_revoked(session, claims.jti):
-            raise _unauthorized("token_revoked", "this token was revoked by signing out")
+        refusal = await access_refusal(session, claims)
+    if refusal is not None:
+        raise _unauthorized("token_revoked", refusal)
     user = CurrentUser(claims.user_id, claims.username, claims.role, claims.language, claims)
     request[USER_KEY] = user
     return user

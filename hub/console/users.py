@@ -12,11 +12,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from hub.appkeys import SESSIONMAKER
+from hub.appkeys import CLOCK, SESSIONMAKER, access_ended
 from hub.audit import record_audit
 from hub.auth import Role, UserExistsError, create_user, current_user, requires
 from hub.auth.passwords import WeakPasswordError, check_password_policy, hash_password
-from hub.auth.service import unlock_account
+from hub.auth.service import end_access, unlock_account
 from hub.db.models import User
 from hub.http import ApiError, read_json_object
 from protocol.i18n import LANGUAGES
@@ -120,6 +120,7 @@ async def change_user(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_request", f"unknown fields: {', '.join(unknown)}")
     async with request.app[SESSIONMAKER]() as session:
         user = await _user_or_404(session, request.match_info["user_id"])
+        old_role = user.role
         changed: dict[str, Any] = {}
         if "role" in data:
             role = _role(data["role"])
@@ -152,8 +153,19 @@ async def change_user(request: web.Request) -> web.Response:
         if not changed:
             raise ApiError(400, "invalid_request", "nothing to change")
         await record_audit(session, admin.username, "user.update", f"user:{user.id}", changed)
+        # A new password, a disabled account or another role ends every sign-in at once.
+        ended = ["password_changed"] if "password_changed" in changed else []
+        if user.role != old_role:
+            ended.append("role")
+        if changed.get("active") is False:
+            ended.append("disabled")
+        if ended:
+            now = request.app[CLOCK]()
+            await end_access(session, user, now, ",".join(ended), admin.username)
         await session.commit()
         view = admin_user_view(user)
+    if ended:
+        access_ended(request.app, user.id)
     return web.json_response(view)
 
 

@@ -147,6 +147,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # Bumped to end every sign-in at once (password reset, disabled, role changed).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RefreshToken(Base):

@@ -45,8 +45,15 @@ class CircleChange:
         }
 
     def publish(self, live: LiveHub) -> int:
-        """Tell the member and the resident's tablet (call after the commit)."""
-        return live.publish([self.member, resident_party(self.resident_id)], self.event())
+        """Tell the member and the resident's tablet (call after the commit).
+
+        A removed member's open sockets then close (after this event): they reconnect
+        and see only what they still may (issue 19).
+        """
+        sent = live.publish([self.member, resident_party(self.resident_id)], self.event())
+        if self.removed:
+            live.close(self.member, flush=True)
+        return sent
 
 
 def _details(reason: str | None, on_behalf: bool) -> dict[str, Any]:

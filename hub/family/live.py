@@ -25,9 +25,12 @@ OUTBOX_SIZE = 256
 class Connection:
     """One websocket of a party, with its outbox."""
 
-    def __init__(self, party: str, ws: web.WebSocketResponse) -> None:
+    def __init__(self, party: str, ws: web.WebSocketResponse, sign_in: str = "") -> None:
         self.party = party
         self.ws = ws
+        # Which sign-in opened it (a JWT's token family, a tablet's device id): a logout
+        # closes only that sign-in's sockets.
+        self.sign_in = sign_in
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(OUTBOX_SIZE)
 
     def offer(self, text: str) -> bool:
@@ -43,6 +46,13 @@ class Connection:
         while not self.outbox.empty():
             self.outbox.get_nowait()
         self.outbox.put_nowait(None)
+
+    def close_after_queued(self) -> None:
+        """Send what is queued, then stop (at once if the outbox is full)."""
+        try:
+            self.outbox.put_nowait(None)
+        except asyncio.QueueFull:
+            self.close_soon()
 
     async def write_loop(self) -> None:
         """Send queued texts until told to stop (``None``) or the socket closes."""
@@ -77,6 +87,24 @@ class LiveHub:
             found.discard(connection)
             if not found:
                 del self._connections[connection.party]
+
+    def close(self, party: str, sign_in: str | None = None, *, flush: bool = False) -> int:
+        """Close the party's connections (only ``sign_in``'s if given); how many closed.
+
+        Used when access ends (logout, disabled account, removed link, revoked tablet):
+        the client must reconnect, and is then authorized afresh. ``flush`` sends what
+        is already queued first (e.g. the event that says why).
+        """
+        closed = 0
+        for connection in list(self._connections.get(party, ())):
+            if sign_in is None or connection.sign_in == sign_in:
+                self.remove(connection)
+                if flush:
+                    connection.close_after_queued()
+                else:
+                    connection.close_soon()
+                closed += 1
+        return closed
 
     def online(self, party: str) -> bool:
         """Whether the party has at least one open connection."""

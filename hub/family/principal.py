@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.auth.roles import STAFF, Role
-from hub.auth.web import authenticate
+from hub.auth.service import access_refusal
+from hub.auth.web import USER_KEY, authenticate
 from hub.db.models import Device, Resident
 from hub.family.models import TabletCredential
 from hub.family.parties import resident_party, user_party
@@ -38,6 +41,8 @@ class Principal:
     user_id: int | None = None
     resident_id: int | None = None  # set for a tablet
     device_id: str | None = None  # set for a tablet
+    sign_in: str = ""  # the JWT's token family, or the tablet's device id
+    credential: str = ""  # the tablet token's hash (to check it again later)
 
     @property
     def is_staff(self) -> bool:
@@ -68,6 +73,43 @@ def _bearer(request: web.Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
+async def _tablet_row(
+    session: AsyncSession, token_hash: str, now: datetime
+) -> Row[str, int, str] | None:
+    """(device id, resident id, language) of a valid tablet token, else ``None``."""
+    return (
+        await session.execute(
+            select(TabletCredential.device_id, Resident.id, Resident.language)
+            .join(Resident, Resident.id == TabletCredential.resident_id)
+            # The token's device must still be a tablet of this resident's home.
+            .join(
+                Device,
+                (Device.id == TabletCredential.device_id)
+                & (Device.resident_id == Resident.id)
+                & (Device.home_id == Resident.home_id)
+                & (Device.type == TABLET_DEVICE_TYPE)
+                & (Device.state != "revoked"),
+            )
+            .where(TabletCredential.token_hash == token_hash, TabletCredential.expires_at > now)
+        )
+    ).first()
+
+
+async def still_allowed(request: web.Request, who: Principal) -> bool:
+    """Whether the credential ``who`` came with still works (for long-lived sockets).
+
+    A user's token must not have been signed out or ended (disabled, role, password);
+    a tablet's token must still be valid. Expiry of a user's access token is not
+    checked here: a socket outlives the token it was opened with.
+    """
+    app = request.app
+    async with app[SESSIONMAKER]() as session:
+        if who.is_tablet:
+            return await _tablet_row(session, who.credential, app[CLOCK]()) is not None
+        claims = request[USER_KEY].claims
+        return await access_refusal(session, claims) is None
+
+
 async def principal_of(request: web.Request) -> Principal:
     """Authenticate the request (tablet token or hub JWT); raise 401 otherwise."""
     known: Principal | None = request.get(PRINCIPAL_KEY)
@@ -76,25 +118,7 @@ async def principal_of(request: web.Request) -> Principal:
     token = _bearer(request)
     if token and token.startswith(TABLET_PREFIX):
         async with request.app[SESSIONMAKER]() as session:
-            row = (
-                await session.execute(
-                    select(TabletCredential.device_id, Resident.id, Resident.language)
-                    .join(Resident, Resident.id == TabletCredential.resident_id)
-                    # The token's device must still be a tablet of this resident's home.
-                    .join(
-                        Device,
-                        (Device.id == TabletCredential.device_id)
-                        & (Device.resident_id == Resident.id)
-                        & (Device.home_id == Resident.home_id)
-                        & (Device.type == TABLET_DEVICE_TYPE)
-                        & (Device.state != "revoked"),
-                    )
-                    .where(
-                        TabletCredential.token_hash == tablet_token_hash(token),
-                        TabletCredential.expires_at > request.app[CLOCK](),
-                    )
-                )
-            ).first()
+            row = await _tablet_row(session, tablet_token_hash(token), request.app[CLOCK]())
         if row is None:
             raise ApiError(
                 401, "token_invalid", "this tablet token is not valid (expired or revoked?)"
@@ -106,6 +130,8 @@ async def principal_of(request: web.Request) -> Principal:
             language=language,
             resident_id=resident_id,
             device_id=device_id,
+            sign_in=device_id,
+            credential=tablet_token_hash(token),
         )
     else:
         user = await authenticate(request)
@@ -115,6 +141,7 @@ async def principal_of(request: web.Request) -> Principal:
             language=user.language,
             role=user.role,
             user_id=user.id,
+            sign_in=user.claims.family,
         )
     request[PRINCIPAL_KEY] = found
     return found

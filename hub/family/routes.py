@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
+from hub.appkeys import ACCESS_LISTENERS, CLOCK, SESSIONMAKER, SETTINGS
 from hub.calls import routes as call_routes
 from hub.calls.signalling import CALL_OBSERVER, CallService
 from hub.family import (
@@ -24,6 +24,7 @@ from hub.family import (
 from hub.family.access import may_contact
 from hub.family.alarm_bridge import bridge_ctx
 from hub.family.live import LIVE_HUB, LiveHub
+from hub.family.parties import user_party
 from hub.family.reminders import REMINDERS, make_reminders, reminders_ctx
 from hub.family.settings import FAMILY_SETTINGS, MEDIA_STORE, SECTION, FamilySettings
 from hub.family.ws import CALL_SERVICE, live_socket
@@ -58,7 +59,13 @@ def setup(app: web.Application) -> None:
         app[FAMILY_SETTINGS] = load_config().section(SECTION, FamilySettings)
     if MEDIA_STORE not in app:
         app[MEDIA_STORE] = LocalDiskStore(app[FAMILY_SETTINGS].media_path(app[SETTINGS].data_path))
-    app[LIVE_HUB] = LiveHub()
+    app[LIVE_HUB] = live = LiveHub()
+
+    def access_ended(user_id: int, sign_in: str | None) -> None:
+        # A logout, a disabled account, a new password or role: that user's sockets close.
+        live.close(user_party(user_id), sign_in)
+
+    app[ACCESS_LISTENERS].append(access_ended)
     circles.setup_routes(app)
     tablets.setup_routes(app)
     conversations.setup_routes(app)

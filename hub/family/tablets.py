@@ -24,7 +24,9 @@ from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth.roles import Role
 from hub.family.jsonio import iso, path_int
+from hub.family.live import LIVE_HUB
 from hub.family.models import TabletCredential
+from hub.family.parties import resident_party
 from hub.family.principal import (
     new_tablet_token,
     principal_of,
@@ -151,13 +153,14 @@ async def revoke_tablet(request: web.Request) -> web.Response:
     require_role(who, *TABLET_MANAGERS)
     device_id = request.match_info["device_id"]
     async with request.app[SESSIONMAKER]() as session:
-        result = await session.execute(
-            delete(TabletCredential).where(TabletCredential.device_id == device_id)
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        row = await session.get(TabletCredential, device_id)
+        if row is None:
             raise ApiError(404, "not_found", "this device has no tablet token")
+        resident_id = row.resident_id
+        await session.delete(row)
         await record_audit(session, who.actor, "family.tablet_revoke", f"device:{device_id}")
         await session.commit()
+    request.app[LIVE_HUB].close(resident_party(resident_id), device_id)
     return web.Response(status=204)
 
 

@@ -13,7 +13,7 @@ from hub.calls.signalling import CallService
 from hub.calls.state import CallError, CallEvent
 from hub.family.live import LIVE_HUB, Connection
 from hub.family.parties import parse_party
-from hub.family.principal import Principal, principal_of
+from hub.family.principal import Principal, principal_of, still_allowed
 from hub.http import ApiError
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,9 +63,15 @@ async def _handle(calls: CallService, who: Principal, raw: str) -> dict[str, Any
     return None
 
 
-async def _pinger(connection: Connection) -> None:
+async def _pinger(request: web.Request, who: Principal, connection: Connection) -> None:
+    # Each ping also checks that the caller's access still holds: a logout or a disabled
+    # account in another hub worker closes this socket within one interval.
     while True:
         await asyncio.sleep(PING_INTERVAL_S)
+        if not await still_allowed(request, who):
+            request.app[LIVE_HUB].remove(connection)
+            connection.close_soon()
+            return
         connection.offer('{"type": "ping"}')
 
 
@@ -76,11 +82,11 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     hub = request.app[LIVE_HUB]
     calls = request.app[CALL_SERVICE]
-    connection = Connection(who.party, ws)
+    connection = Connection(who.party, ws, who.sign_in)
     hub.add(connection)
     calls.reconnected(who.party)
     writer = asyncio.create_task(connection.write_loop())
-    pinger = asyncio.create_task(_pinger(connection))
+    pinger = asyncio.create_task(_pinger(request, who, connection))
     try:
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
