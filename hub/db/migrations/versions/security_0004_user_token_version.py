@@ -1,7 +1,7 @@
 """Users' token version: bumping it ends every sign-in at once (issue 19, high 5).
 
 Revision ID: security_0004
-Revises: security_0003
+Revises: family_0002
 Create Date: 2026-12-06 17:40:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "security_0004"
-down_revision: str | None = "security_0003"
+down_revision: str | None = "family_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
