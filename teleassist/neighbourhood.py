@@ -161,7 +161,9 @@ async def seed_neighbourhood(
                 ]
             ),
             lives_alone=True,
-            consent={"share_with_family": True},
+            # The demo's residents agreed to the social record on their referral, so their
+            # alarms and service events reach it (ADR 0065: without it nothing is exported).
+            consent={"share_with_family": True, "wsocial_export": True},
         )
         session.add(resident)
         await session.flush()
