@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import aioice.ice
-import numpy as np
 import pytest
 from playwright.async_api import Page, expect
 
 import protocol
 from hub.auth import Role
 from hub.console.demo_data import raise_demo_alarm
-from tablet_app.audio import SAMPLE_RATE, CapturedOutput
+from tablet_app.audio import CapturedOutput
 from tablet_app.calls import CallEngine, SyntheticMedia
+from teleassist.bench.voice import loopback_sdp, write_tone
 from tests.family.browser import media_browser, signed_in_page
 from tests.family.conftest import Tablet, World
 from tests.tablet_app.conftest import pump, pump_until, tap
@@ -44,31 +43,6 @@ NOW = datetime(2026, 11, 23, 8, 5).astimezone()
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep ICE on 127.0.0.1 (aioice leaves loopback out by default); no STUN/TURN."""
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-
-
-def write_tone(path: Path, hz: float, seconds: float = 3.0) -> Path:
-    """A 16-bit mono WAV of a steady tone (Chromium loops it as its microphone)."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    pcm = (12000 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes(pcm.tobytes())
-    return path
-
-
-def loopback_sdp(data: dict[str, Any]) -> dict[str, Any]:
-    """The browser's description with only its 127.0.0.1 candidates (nothing leaves lo)."""
-    sdp = data.get("sdp")
-    if not isinstance(sdp, dict):
-        return data
-    lines = [
-        line
-        for line in str(sdp["sdp"]).split("\r\n")
-        if not line.startswith("a=candidate:") or " 127.0.0.1 " in line
-    ]
-    return {**data, "sdp": {**sdp, "sdp": "\r\n".join(lines)}}
 
 
 @dataclass
