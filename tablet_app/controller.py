@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from protocol import CommandBody, Configure
+from tablet_app.circle import ChangeConsent, LoadCircle, RemoveMember
 from tablet_app.i18n import Lang
 from tablet_app.link import HubLink, LinkCallbacks
 from tablet_app.model import (
@@ -58,8 +59,17 @@ class FamilyPort(Protocol):
     def respond_invitation(self, item_id: str, accept: bool) -> None:
         """Accept or decline an agenda invitation."""
 
-    def request_link_code(self) -> None:
-        """Create a linking code for a new family member and show it."""
+    def request_link_code(self, grants: tuple[str, ...] = ()) -> None:
+        """Create a linking code for a new family member, granting ``grants``, and show it."""
+
+    def request_circle(self) -> None:
+        """Read the circle: who is in it and what each may see."""
+
+    def change_consent(self, link_id: str, scopes: tuple[str, ...]) -> None:
+        """Save what a member of the circle may see."""
+
+    def remove_member(self, link_id: str) -> None:
+        """Take a member out of the circle."""
 
     def start_call(
         self, contact_id: str, call_id: str | None, *, voice_only: bool = False, loud: bool = False
@@ -158,7 +168,13 @@ class TabletController:
             elif isinstance(effect, EndCall):
                 self.family.end_call(effect.call_id, effect.declined)
             elif isinstance(effect, RequestLinkCode):
-                self.family.request_link_code()
+                self.family.request_link_code(effect.grants)
+            elif isinstance(effect, LoadCircle):
+                self.family.request_circle()
+            elif isinstance(effect, ChangeConsent):
+                self.family.change_consent(effect.link_id, effect.scopes)
+            elif isinstance(effect, RemoveMember):
+                self.family.remove_member(effect.link_id)
 
     def _media(self, effect: StartRecording | StopRecording | TakePhoto) -> None:
         if self.media is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from tablet_app.circle import CircleMember
 from tablet_app.i18n import Lang
 from tablet_app.model import AgendaItem, Contact, Message, TabletModel
 from tablet_app.wording import LOCAL_TZ
@@ -23,6 +24,9 @@ CONTACTS = (
 )
 
 _TITLES: dict[str, tuple[str, str, str]] = {
+    "daughter": ("filla", "hija", "daughter"),
+    "grandson": ("nét", "nieto", "grandson"),
+    "neighbour": ("veïna", "vecina", "neighbour"),
     "visit": ("La Maria us ve a veure", "Maria viene a verle", "Maria visits"),
     "workshop": ("Taller de memòria al casal", "Taller de memoria en el casal", "Memory workshop"),
     "doctor": ("Metgessa de capçalera", "Médica de cabecera", "Doctor's appointment"),
@@ -117,6 +121,13 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
 
     model = TabletModel(language=lang, online=True, check_in_deadlines=[time(10, 0)])
     model.contacts = list(CONTACTS)
+    model.circle = [
+        CircleMember(
+            "1", "maria", "Maria", _TITLES["daughter"][i], frozenset({"alarms", "agenda"})
+        ),
+        CircleMember("2", "jordi", "Jordi", _TITLES["grandson"][i], frozenset({"alarms"})),
+        CircleMember("3", "laia", "Laia", _TITLES["neighbour"][i]),
+    ]
     photo = demo_photo(media_dir)
     model.messages = [
         Message(

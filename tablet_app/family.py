@@ -21,6 +21,7 @@ import aiohttp
 import msgspec
 
 from tablet_app.calls import CallEngine
+from tablet_app.circle import CircleMember, known_scopes
 from tablet_app.model import (
     AgendaItem,
     AgendaKind,
@@ -104,6 +105,14 @@ class TabletToken(msgspec.Struct, frozen=True):
 class _LinkCode(msgspec.Struct):
     code: str
     expires_at: datetime
+    consent: list[str] = msgspec.field(default_factory=list)
+
+
+class _Link(msgspec.Struct):
+    link_id: int
+    member: _Party
+    relationship: str = ""
+    consent: list[str] = msgspec.field(default_factory=list)
 
 
 class _AgendaItem(msgspec.Struct):
@@ -152,6 +161,7 @@ class FamilyClient:
         self._session: aiohttp.ClientSession | None = None
         self._conversation_of: dict[str, int] = {}  # contact id (party) → conversation
         self._tasks: set[asyncio.Task[None]] = set()
+        self._circle_lock = asyncio.Lock()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self.live_connected = asyncio.Event()
         self.calls: CallEngine | None = None
@@ -406,18 +416,73 @@ class FamilyClient:
         answer = "accept" if accept else "decline"
         self._spawn(self._post(f"/api/family/agenda/{item_id}/respond", {"answer": answer}), "rsvp")
 
-    def request_link_code(self) -> None:
-        """Create a linking code and show it."""
-        self._spawn(self._link_code(), "link-code")
+    def request_link_code(self, grants: tuple[str, ...] = ()) -> None:
+        """Create a linking code granting ``grants`` and show it."""
+        self._spawn(self._link_code(grants), "link-code")
 
-    async def _link_code(self) -> None:
+    async def _link_code(self, grants: tuple[str, ...]) -> None:
         body = await self._call(
-            "POST", f"/api/family/residents/{self.resident_id}/linking-codes", json={}
+            "POST",
+            f"/api/family/residents/{self.resident_id}/linking-codes",
+            json={"consent": list(grants)},
         )
         code = msgspec.json.decode(body, type=_LinkCode)
         self.model.link_code = code.code
         self.model.link_expires = code.expires_at
+        # What the hub says the code grants is what the screen says.
+        self.model.link_granted = known_scopes(code.consent)
         self.model.go(Screen.LINK)
+
+    # ------------------------------------------------------------ my people (consent)
+
+    async def load_circle(self) -> None:
+        """Read who is in the resident's circle and what each may see."""
+        links: list[_Link] = await self._get(
+            f"/api/family/residents/{self.resident_id}/circle", list[_Link]
+        )
+        self.model.set_circle(
+            [
+                CircleMember(
+                    str(link.link_id),
+                    link.member.party,
+                    link.member.name,
+                    link.relationship,
+                    known_scopes(link.consent),
+                )
+                for link in links
+            ]
+        )
+
+    def request_circle(self) -> None:
+        """Load the circle in the background (the My people screen)."""
+        self._spawn(self.load_circle(), "circle")
+
+    def change_consent(self, link_id: str, scopes: tuple[str, ...]) -> None:
+        """Save what a member may see; the circle is read again either way, so the screen
+        shows what the hub holds."""
+        self._spawn(self._change_consent(link_id, scopes), "consent")
+
+    async def _change_consent(self, link_id: str, scopes: tuple[str, ...]) -> None:
+        # One change at a time, in the order touched: two quick taps must not reach the
+        # hub the other way round.
+        async with self._circle_lock:
+            try:
+                path = f"/api/family/links/{link_id}"
+                await self._call("PATCH", path, json={"consent": list(scopes)})
+            finally:
+                await self.load_circle()
+
+    def remove_member(self, link_id: str) -> None:
+        """Take a member out of the circle, then refresh the faces and the circle."""
+        self._spawn(self._remove_member(link_id), "remove")
+
+    async def _remove_member(self, link_id: str) -> None:
+        async with self._circle_lock:
+            try:
+                await self._call("DELETE", f"/api/family/links/{link_id}")
+            finally:
+                await self.load_circle()
+        await self.refresh()
 
     def start_call(
         self, contact_id: str, call_id: str | None, *, voice_only: bool = False, loud: bool = False
@@ -481,6 +546,10 @@ class FamilyClient:
         kind = frame.get("type")
         call_id = frame.get("call_id")
         if kind in ("message.new", "message.deleted", "agenda.changed", "agenda.new"):
+            self._spawn(self.refresh(), "refresh")
+        elif kind == "circle.changed":
+            # Changed on another screen or by the centre: show what the hub holds now.
+            self._spawn(self.load_circle(), "circle")
             self._spawn(self.refresh(), "refresh")
         elif kind == "call.incoming" and isinstance(call_id, int):
             self._incoming(call_id, frame)

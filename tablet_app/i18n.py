@@ -229,7 +229,7 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "No se puede contactar con la central.",
         "Cannot reach the centre.",
     ),
-    "link.button": ("Afegir família", "Añadir familia", "Add family"),
+    "link.button": ("La meva gent", "Mi gente", "My people"),
     "link.title": ("Codi per a la família", "Código para la familia", "Code for your family"),
     "link.hint": (
         "Doneu aquest codi al vostre familiar. Serveix una sola vegada.",
@@ -237,6 +237,75 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "Give this code to your family member. It works once.",
     ),
     "link.expires": ("Caduca a les {time}", "Caduca a las {time}", "Expires at {time}"),
+    "link.grants": (
+        "Amb aquest codi us podrà enviar missatges i trucar. I a més:",
+        "Con este código podrá enviarle mensajes y llamarle. Y además:",
+        "With this code they can message and call you. And also:",
+    ),
+    "link.grants_none": (
+        "Amb aquest codi només us podrà enviar missatges i trucar.",
+        "Con este código solo podrá enviarle mensajes y llamarle.",
+        "With this code they can only message and call you.",
+    ),
+    # my people: who is in my circle and what each one may see
+    "circle.title": ("La meva gent", "Mi gente", "My people"),
+    "circle.none": (
+        "Encara no hi ha ningú. Toqueu «Afegir algú».",
+        "Aún no hay nadie. Toque «Añadir a alguien».",
+        "Nobody yet. Touch “Add someone”.",
+    ),
+    "circle.add": ("Afegir algú", "Añadir a alguien", "Add someone"),
+    "circle.always": (
+        "{name} us pot enviar missatges i trucar. Toqueu Sí o No per canviar el que veu.",
+        "{name} puede enviarle mensajes y llamarle. Toque Sí o No para cambiar lo que ve.",
+        "{name} can send you messages and call you. Touch Yes or No to change what they see.",
+    ),
+    "circle.hint": (
+        "Toqueu una persona per triar què pot veure.",
+        "Toque a una persona para elegir qué puede ver.",
+        "Touch a person to choose what they may see.",
+    ),
+    "circle.new.person": ("La persona nova", "La persona nueva", "The new person"),
+    "circle.scope.alarms": (
+        "{name} rep un avís quan demaneu ajuda",
+        "{name} recibe un aviso cuando pide ayuda",
+        "{name} is told when you ask for help",
+    ),
+    "circle.scope.activity": (
+        "{name} veu si avui us heu mogut per casa",
+        "{name} ve si hoy se ha movido por casa",
+        "{name} sees if you have been up and about today",
+    ),
+    "circle.scope.agenda": (
+        "{name} veu la vostra agenda",
+        "{name} ve su agenda",
+        "{name} sees your appointments",
+    ),
+    "circle.yes": ("Sí", "Sí", "Yes"),
+    "circle.no": ("No", "No", "No"),
+    "circle.remove": (
+        "Treure {name} de la meva gent",
+        "Quitar a {name} de mi gente",
+        "Take {name} out of my people",
+    ),
+    "circle.remove.question": (
+        "Voleu treure {name} de la vostra gent?",
+        "¿Quiere quitar a {name} de su gente?",
+        "Take {name} out of your people?",
+    ),
+    "circle.remove.explain": (
+        "Ja no us podrà enviar missatges ni trucar, ni veure res vostre.",
+        "Ya no podrá enviarle mensajes ni llamarle, ni ver nada suyo.",
+        "They will no longer be able to message or call you, or see anything of yours.",
+    ),
+    "circle.remove.yes": ("Sí, treure", "Sí, quitar", "Yes, take out"),
+    "circle.remove.no": ("No, deixar", "No, dejar", "No, keep"),
+    "circle.new.question": (
+        "Què podrà veure la persona nova?",
+        "¿Qué podrá ver la persona nueva?",
+        "What may the new person see?",
+    ),
+    "circle.new.make": ("Fer el codi", "Hacer el código", "Make the code"),
 }
 
 _INDEX: Final[dict[Lang, int]] = {"ca": 0, "es": 1, "en": 2}

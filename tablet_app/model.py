@@ -30,6 +30,14 @@ from protocol import (
     Reminder,
     new_message_id,
 )
+from tablet_app.circle import (
+    SCOPES,
+    ChangeConsent,
+    CircleMember,
+    LoadCircle,
+    RemoveMember,
+    Scope,
+)
 from tablet_app.i18n import DEFAULT_LANGUAGE, Lang, translate
 from tablet_app.wording import local, next_deadline, when_text
 
@@ -54,6 +62,10 @@ class Screen(StrEnum):
     NOTICE = "notice"
     PAIR = "pair"
     LINK = "link"
+    CIRCLE = "circle"  # my people: who is in my circle
+    MEMBER = "member"  # one person: what they may see, take them out
+    MEMBER_REMOVE = "member_remove"  # "are you sure?"
+    LINK_GRANT = "link_grant"  # a new person: what the code will let them see
 
 
 class HelpState(StrEnum):
@@ -189,7 +201,9 @@ class RespondInvitation:
 
 @dataclass(frozen=True, slots=True)
 class RequestLinkCode:
-    """Ask the family service for a new linking code to show."""
+    """Ask the family service for a new linking code to show, granting ``grants``."""
+
+    grants: tuple[Scope, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +236,9 @@ Effect = (
     | EndCall
     | RespondInvitation
     | RequestLinkCode
+    | LoadCircle
+    | ChangeConsent
+    | RemoveMember
     | StartRecording
     | StopRecording
     | TakePhoto
@@ -265,6 +282,12 @@ class TabletModel:
     pair_error: str | None = None
     link_code: str | None = None
     link_expires: datetime | None = None
+    # What the next linking code will let its person see (chosen on the Link-grant screen),
+    # and what the code on screen grants (as the hub confirmed it).
+    link_grants: frozenset[Scope] = frozenset()
+    link_granted: frozenset[Scope] = frozenset()
+    circle: list[CircleMember] = field(default_factory=list)
+    open_member_id: str | None = None
     can_record: bool = False  # a microphone is there: "Record a message" is shown
     can_photo: bool = False  # a camera is there: "Take a photo" is shown
     outgoing: Outgoing = Outgoing.IDLE
@@ -636,11 +659,77 @@ class TabletModel:
         }.get(self.outgoing, "")
 
     def ask_link_code(self) -> None:
-        """Show the linking-code screen and ask for a fresh code."""
+        """Show the linking-code screen and ask for a fresh code granting ``link_grants``."""
         self.link_code = None
         self.link_expires = None
-        self._emit(RequestLinkCode())
+        self.link_granted = self.link_grants
+        self._emit(RequestLinkCode(tuple(s for s in SCOPES if s in self.link_grants)))
         self.go(Screen.LINK)
+
+    # ------------------------------------------------------------ my people (consent)
+
+    def open_circle(self) -> None:
+        """Show the resident's people, read afresh from the family service."""
+        self._emit(LoadCircle())
+        self.go(Screen.CIRCLE)
+
+    def set_circle(self, members: list[CircleMember]) -> None:
+        """The circle as the family service says (someone taken out elsewhere disappears)."""
+        if members == self.circle:
+            return
+        self.circle = members
+        if self.open_member() is None and self.screen in (Screen.MEMBER, Screen.MEMBER_REMOVE):
+            self.open_member_id = None
+            self.screen = Screen.CIRCLE
+        self.changed()
+
+    def open_member(self) -> CircleMember | None:
+        """The person whose screen is open, if any."""
+        return next((m for m in self.circle if m.link_id == self.open_member_id), None)
+
+    def show_member(self, link_id: str) -> None:
+        """Open one person's screen: what they may see."""
+        self.open_member_id = link_id
+        self.go(Screen.MEMBER)
+
+    def toggle_scope(self, scope: Scope) -> None:
+        """Let the open person see ``scope``, or no longer (saved at once)."""
+        member = self.open_member()
+        if member is None:
+            return
+        scopes = member.scopes ^ {scope}
+        self.circle = [replace(m, scopes=scopes) if m is member else m for m in self.circle]
+        self._emit(ChangeConsent(member.link_id, tuple(s for s in SCOPES if s in scopes)))
+        self.changed()
+
+    def ask_remove_member(self) -> None:
+        """Ask "are you sure?" before taking the open person out."""
+        if self.open_member() is not None:
+            self.go(Screen.MEMBER_REMOVE)
+
+    def remove_member(self) -> None:
+        """Take the open person out of the circle (after "yes")."""
+        member = self.open_member()
+        if member is None:
+            return
+        self.circle = [m for m in self.circle if m is not member]
+        self.open_member_id = None
+        self._emit(RemoveMember(member.link_id))
+        self.go(Screen.CIRCLE)
+
+    def start_new_link(self) -> None:
+        """ "Add someone": choose what the new person may see, then make the code."""
+        self.link_grants = frozenset()
+        self.go(Screen.LINK_GRANT)
+
+    def toggle_grant(self, scope: Scope) -> None:
+        """Add or take away ``scope`` from what the next code grants."""
+        self.link_grants = self.link_grants ^ {scope}
+        self.changed()
+
+    def scope_text(self, scope: Scope, name: str | None = None) -> str:
+        """What a choice means, in the resident's words, about ``name`` (the new person)."""
+        return self.t(f"circle.scope.{scope}", name=name or self.t("circle.new.person"))
 
     def open_photo(self, message_id: str) -> None:
         """Show a photo message full screen."""

@@ -22,6 +22,7 @@ from kivy.uix.image import Image
 from kivy.uix.progressbar import ProgressBar
 from kivy.uix.widget import Widget
 
+from tablet_app import circle_screens
 from tablet_app.model import (
     AgendaItem,
     CallState,
@@ -639,11 +640,11 @@ class ScreenBuilder:
         header = self._header(m.t("call.title"))
         header.add_widget(
             self._button(
-                "link.open",
+                "circle.open",
                 m.t("link.button"),
                 "people",
                 self.p.neutral,
-                m.ask_link_code,
+                m.open_circle,
                 vertical=False,
                 icon_share=0.3,
                 font_units=32,
@@ -785,23 +786,36 @@ class ScreenBuilder:
 
     def _link(self) -> Widget:
         m = self.m
-        col = self._column()
-        col.add_widget(self._header(m.t("link.title")))
+        col = self._column(10)
+        col.add_widget(self._header(m.t("link.title"), back=Screen.CIRCLE))
         code = m.link_code or "…"
-        col.add_widget(self._text(code, 140, bold=True, size_hint=(1, 0.4), name="link.code"))
-        col.add_widget(self._text(m.t("link.hint"), 44, size_hint=(1, 0.2)))
+        col.add_widget(self._text(code, 120, bold=True, size_hint=(1, 0.3), name="link.code"))
+        col.add_widget(self._text(m.t("link.hint"), 40, size_hint=(1, 0.14)))
+        col.add_widget(circle_screens.granted(self))
         if m.link_expires is not None:
             from tablet_app.wording import clock_text
 
             col.add_widget(
                 self._text(
                     m.t("link.expires", time=clock_text(m.link_expires)),
-                    38,
+                    36,
                     soft=True,
-                    size_hint=(1, 0.15),
+                    size_hint=(1, 0.1),
                 )
             )
         return col
+
+    def _circle(self) -> Widget:
+        return circle_screens.circle(self)
+
+    def _member(self) -> Widget:
+        return circle_screens.member(self)
+
+    def _member_remove(self) -> Widget:
+        return circle_screens.member_remove(self)
+
+    def _link_grant(self) -> Widget:
+        return circle_screens.link_grant(self)
 
 
 def _icon_badge(sizes: Sizes, fill: RGBA, icon: str, palette: Palette) -> Widget:

@@ -104,9 +104,27 @@ def scenes() -> dict[str, Scene]:
         m.go(Screen.PAIR)
 
     def link(m: TabletModel, now: datetime) -> None:
+        m.start_new_link()
+        m.toggle_grant("alarms")
+        m.toggle_grant("agenda")
+        m.ask_link_code()
         m.link_code = "K7QM-4P2X"
         m.link_expires = now + timedelta(minutes=30)
-        m.go(Screen.LINK)
+        m.changed()
+
+    def circle(m: TabletModel, now: datetime) -> None:
+        m.open_circle()
+
+    def member(m: TabletModel, now: datetime) -> None:
+        m.show_member("1")
+
+    def member_remove(m: TabletModel, now: datetime) -> None:
+        m.show_member("2")
+        m.ask_remove_member()
+
+    def link_grant(m: TabletModel, now: datetime) -> None:
+        m.start_new_link()
+        m.toggle_grant("alarms")
 
     return {
         "home": home,
@@ -128,6 +146,10 @@ def scenes() -> dict[str, Scene]:
         "agenda": agenda,
         "pair": pair,
         "link": link,
+        "circle": circle,
+        "member": member,
+        "member_remove": member_remove,
+        "link_grant": link_grant,
     }
 
 

@@ -211,3 +211,72 @@ async def test_the_tablet_renews_its_token_and_keeps_working(
         assert old.status == 401
     finally:
         await family.close()
+
+
+async def test_my_people_on_the_tablet_against_the_real_hub(world: World, tmp_path: Path) -> None:
+    """A code made with "alarms" grants alarms; the resident narrows it and takes the person
+    out; the relative's open socket hears both; the hub holds what the screen shows."""
+    tablet = await world.resident("Maria")
+    model = TabletModel(language="ca")
+    family = client_for(world, tablet, model, tmp_path)
+    link = HubLink("tab-c", Broker(), Outbox(tmp_path / "o.db"))
+    try:
+        controller = TabletController(
+            model,
+            link,
+            speaker=_Quiet(),
+            ringer=SilentRinger(),
+            clock=lambda: None,
+            family=family,  # type: ignore[arg-type, return-value]
+        )
+        model.start_new_link()
+        model.toggle_grant("alarms")
+        model.ask_link_code()
+        await until(lambda: model.link_code is not None)
+        assert model.link_granted == frozenset({"alarms"})
+        pau = await world.person(name="Pau")
+        resp = await world.client.post(
+            "/api/family/links",
+            json={"code": model.link_code, "relationship": "nét"},
+            headers=pau.headers,
+        )
+        assert resp.status == 201, await resp.text()
+        assert (await resp.json())["consent"] == ["alarms"]
+
+        model.open_circle()
+        await until(lambda: len(model.circle) == 1)
+        [member] = model.circle
+        assert (member.name, member.relationship, member.scopes) == ("Pau", "nét", {"alarms"})
+
+        async def on_hub() -> list[dict[str, Any]]:
+            got = await world.client.get(
+                f"/api/family/residents/{tablet.resident_id}/circle", headers=tablet.headers
+            )
+            body: list[dict[str, Any]] = await got.json()
+            return body
+
+        async with world.client.ws_connect("/api/family/ws", headers=pau.headers) as ws:
+            model.show_member(member.link_id)
+            model.toggle_scope("alarms")
+            model.toggle_scope("agenda")
+            while True:
+                frame = await asyncio.wait_for(ws.receive_json(), 30)
+                if frame["type"] == "circle.changed" and frame["consent"] == ["agenda"]:
+                    break
+            async with asyncio.timeout(20):
+                while (await on_hub())[0]["consent"] != ["agenda"]:
+                    await asyncio.sleep(0.05)
+            model.ask_remove_member()
+            model.remove_member()
+            while True:
+                frame = await asyncio.wait_for(ws.receive_json(), 30)
+                if frame["type"] == "circle.changed" and frame["removed"]:
+                    break
+        async with asyncio.timeout(20):
+            while await on_hub():
+                await asyncio.sleep(0.05)
+        await until(lambda: model.circle == [] and model.screen is Screen.CIRCLE)
+        del controller
+    finally:
+        link.outbox.close()
+        await family.close()

@@ -14,7 +14,20 @@ from tablet_app.xserver import virtual_display
 
 pytestmark = pytest.mark.tablet
 
-REQUIRED = ("home", "messages", "call", "callvideo", "recording", "agenda", "prompt")
+REQUIRED = (
+    "home",
+    "messages",
+    "call",
+    "callvideo",
+    "recording",
+    "agenda",
+    "prompt",
+    "circle",
+    "member",
+    "memberremove",
+    "linkgrant",
+    "link",
+)
 
 
 def test_every_screen_is_rendered_in_a_real_window(tmp_path: Path) -> None:

@@ -1,0 +1,55 @@
+"""The resident's circle as the tablet shows it: who is in it and what each one may see.
+
+Pure values and effects, no Kivy: :class:`~tablet_app.model.TabletModel` keeps the list and
+emits the effects, :class:`~tablet_app.family.FamilyClient` carries them to the hub
+(``/api/family/residents/{rid}/circle``, ``PATCH|DELETE /api/family/links/{id}``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal, get_args
+
+Scope = Literal["alarms", "activity", "agenda"]
+# In the order the screens show them.
+SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
+# The picture next to each choice.
+SCOPE_ICONS: Final[dict[Scope, str]] = {"alarms": "bell", "activity": "check", "agenda": "calendar"}
+
+
+def known_scopes(values: object) -> frozenset[Scope]:
+    """The scopes the tablet knows among ``values`` (a newer hub may send more)."""
+    if not isinstance(values, list | tuple | set | frozenset):
+        return frozenset()
+    return frozenset(v for v in SCOPES if v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class CircleMember:
+    """A person of the resident's circle and what the resident lets them see."""
+
+    link_id: str
+    party: str
+    name: str
+    relationship: str = ""
+    scopes: frozenset[Scope] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadCircle:
+    """Read the circle from the family service."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeConsent:
+    """Let the member of ``link_id`` see exactly ``scopes``."""
+
+    link_id: str
+    scopes: tuple[Scope, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMember:
+    """Take the member of ``link_id`` out of the circle."""
+
+    link_id: str

@@ -1,0 +1,161 @@
+"""My people on the tablet: the model without a window, then touches in a real Kivy window
+(each choice, taking someone out, a code that grants what was chosen), in ca, es and en."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tablet_app.circle import ChangeConsent, CircleMember, LoadCircle, RemoveMember
+from tablet_app.i18n import LANGUAGES, Lang
+from tablet_app.model import RequestLinkCode, Screen, TabletModel
+from tests.tablet_app.conftest import pump, tap
+
+NOW = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
+
+PEOPLE = [
+    CircleMember("11", "u:3", "Anna", "filla", frozenset({"alarms"})),
+    CircleMember("12", "u:4", "Pau", "nét"),
+]
+
+
+def _model(lang: Lang = "en") -> TabletModel:
+    model = TabletModel(language=lang, online=True)
+    model.circle = list(PEOPLE)
+    return model
+
+
+def test_a_choice_is_saved_at_once_and_shown() -> None:
+    model = _model()
+    model.open_circle()
+    assert model.take_effects() == [LoadCircle()]
+    model.show_member("11")
+    model.toggle_scope("agenda")
+    model.toggle_scope("alarms")
+    assert model.take_effects() == [
+        ChangeConsent("11", ("alarms", "agenda")),
+        ChangeConsent("11", ("agenda",)),
+    ]
+    assert model.open_member() is not None
+    assert model.open_member().scopes == frozenset({"agenda"})  # type: ignore[union-attr]
+
+
+def test_taking_someone_out_asks_first() -> None:
+    model = _model()
+    model.show_member("12")
+    model.ask_remove_member()
+    assert model.screen is Screen.MEMBER_REMOVE
+    model.go(Screen.MEMBER)  # "No, keep"
+    assert model.take_effects() == []
+    model.ask_remove_member()
+    model.remove_member()
+    assert model.take_effects() == [RemoveMember("12")]
+    assert [m.name for m in model.circle] == ["Anna"]
+    assert model.screen is Screen.CIRCLE
+    model.remove_member()  # nobody open: nothing happens
+    assert model.take_effects() == []
+
+
+def test_someone_taken_out_elsewhere_closes_their_screen() -> None:
+    model = _model()
+    model.show_member("12")
+    model.set_circle([PEOPLE[0]])
+    assert model.screen is Screen.CIRCLE
+    assert model.open_member() is None
+
+
+def test_a_new_code_grants_only_what_was_chosen() -> None:
+    model = _model()
+    model.start_new_link()
+    assert model.screen is Screen.LINK_GRANT
+    assert model.link_grants == frozenset()
+    model.toggle_grant("agenda")
+    model.toggle_grant("alarms")
+    model.toggle_grant("agenda")
+    model.ask_link_code()
+    assert model.take_effects() == [RequestLinkCode(("alarms",))]
+    assert model.screen is Screen.LINK
+    assert model.link_granted == frozenset({"alarms"})
+    # "Add someone" again starts from nothing.
+    model.start_new_link()
+    model.ask_link_code()
+    assert model.take_effects() == [RequestLinkCode(())]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_choice_reads_as_a_sentence_with_the_name(lang: Lang) -> None:
+    model = _model(lang)
+    for scope in ("alarms", "activity", "agenda"):
+        text = model.scope_text(scope, "Anna")  # type: ignore[arg-type]
+        assert text.startswith("Anna ")
+        assert "{" not in text
+        assert not model.scope_text(scope).startswith("Anna")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def view(kivy_window: Any) -> Iterator[Any]:
+    from tablet_app.screens import Actions
+    from tablet_app.ui import TabletView
+
+    model = _model()
+    widget = TabletView(model, lambda: NOW, Actions(lambda: None, lambda _m: None))
+    kivy_window.add_widget(widget)
+    pump()
+    yield widget
+    widget.detach()
+    kivy_window.remove_widget(widget)
+
+
+def find(view: Any, name: str) -> Any:
+    from tablet_app.widgets import find as find_widget
+
+    return find_widget(view, name)
+
+
+@pytest.mark.tablet
+def test_touches_choose_what_each_person_sees_and_take_someone_out(view: Any) -> None:
+    model = view.model
+    model.go(Screen.CALL)
+    pump()
+    tap(find(view, "circle.open"))
+    assert view.shown is Screen.CIRCLE
+    tap(find(view, "circle.person.11"))
+    assert view.shown is Screen.MEMBER
+    assert find(view, "member.scope.alarms").label.text == "Yes"
+    assert find(view, "member.scope.agenda").label.text == "No"
+    tap(find(view, "member.scope.agenda"))
+    pump()
+    assert find(view, "member.scope.agenda").label.text == "Yes"
+    tap(find(view, "member.remove"))
+    assert view.shown is Screen.MEMBER_REMOVE
+    assert find(view, "remove.question").text == "Take Anna out of your people?"
+    tap(find(view, "remove.no"))
+    assert view.shown is Screen.MEMBER
+    tap(find(view, "member.remove"))
+    tap(find(view, "remove.yes"))
+    assert view.shown is Screen.CIRCLE
+    assert model.take_effects() == [
+        LoadCircle(),
+        ChangeConsent("11", ("alarms", "agenda")),
+        RemoveMember("11"),
+    ]
+
+
+@pytest.mark.tablet
+def test_touches_make_a_code_that_says_what_it_grants(view: Any) -> None:
+    model = view.model
+    model.open_circle()
+    pump()
+    tap(find(view, "circle.add"))
+    assert view.shown is Screen.LINK_GRANT
+    tap(find(view, "grant.scope.alarms"))
+    tap(find(view, "grant.make"))
+    assert view.shown is Screen.LINK
+    assert model.take_effects()[-1] == RequestLinkCode(("alarms",))
+    assert (
+        find(view, "link.grants").text == "With this code they can message and call you. And also:"
+    )
+    assert find(view, "link.grant.alarms").text == "• The new person is told when you ask for help"
