@@ -457,6 +457,7 @@ def attach(alarm: Alarm, detection: Detection, at: datetime) -> Alarm:
             "rule": detection.rule,
             "events": ",".join(detection.event_ids),
             "cancels": detection.cancels or None,
+            "restores": detection.restores or None,
             "explanation": detection.explanation.key,
         },
         priority=priority,

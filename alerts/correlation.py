@@ -54,13 +54,19 @@ def open_alarm_for(alarms: Iterable[Alarm], detection: Detection) -> Alarm | Non
 def apply_detection(
     alarms: Iterable[Alarm], detection: Detection, at: datetime, new_id: str
 ) -> AlarmChange | None:
-    """Raise, attach or cancel; ``None`` for a cancel with nothing open to cancel.
+    """Raise, attach or cancel; ``None`` for a cancel (or a unit's restore) with nothing
+    open to apply it to.
 
     A resident's cancel (``fall_cancelled``) resolves the alarm only while nobody has
     accepted it and it holds nothing but that rule; otherwise it is attached and the
     operator decides.
     """
     current = open_alarm_for(alarms, detection)
+    if detection.restores:
+        # A restore updates the alarm its condition raised; alone it is no alarm.
+        if current is None or detection.rule not in current.rules:
+            return None
+        return AlarmChange(attach(current, detection, at), Change.ATTACHED)
     if current is None:
         if detection.cancels:
             return None

@@ -201,6 +201,61 @@ _TEMPLATES: dict[str, tuple[str, str, str]] = {
     "never": ("mai", "nunca", "never"),
 }
 
+# Events of certified units (DC-09): what the unit reported, then its protocol, code and zone.
+_UNIT_EVENTS: dict[str, tuple[str, str, str]] = {
+    "panic": ("Alarma personal", "Alarma personal", "Personal emergency"),
+    "medical": ("Alarma mèdica", "Alarma médica", "Medical alarm"),
+    "fall": ("Caiguda", "Caída", "Fall"),
+    "fail_to_report": (
+        "No ha fet el control de presència",
+        "No ha hecho el control de presencia",
+        "Failed to report in",
+    ),
+    "fire": ("Alarma de foc", "Alarma de fuego", "Fire alarm"),
+    "smoke": ("Fum detectat", "Humo detectado", "Smoke detected"),
+    "heat": ("Calor detectada (foc)", "Calor detectado (fuego)", "Heat detected (fire)"),
+    "co": ("Monòxid de carboni", "Monóxido de carbono", "Carbon monoxide"),
+    "gas": ("Fuita de gas", "Fuga de gas", "Gas leak"),
+    "water_leak": ("Fuita d'aigua", "Fuga de agua", "Water leak"),
+    "temperature_high": ("Temperatura alta", "Temperatura alta", "High temperature"),
+    "temperature_low": ("Temperatura baixa", "Temperatura baja", "Low temperature"),
+    "power_lost": ("Tall de corrent", "Corte de corriente", "Mains power lost"),
+    "low_battery": ("Bateria baixa de l'equip", "Batería baja del equipo", "Unit battery low"),
+    "rf_low_battery": (
+        "Bateria baixa d'un sensor sense fils",
+        "Batería baja de un sensor inalámbrico",
+        "Wireless sensor battery low",
+    ),
+    "tamper": ("Manipulació", "Manipulación", "Tamper"),
+    "rf_supervision": (
+        "Sensor sense fils perdut",
+        "Sensor inalámbrico perdido",
+        "Wireless sensor supervision lost",
+    ),
+    "test": ("Prova periòdica", "Prueba periódica", "Periodic test"),
+    "unknown": (
+        "Esdeveniment desconegut «{raw}»",
+        "Evento desconocido «{raw}»",
+        "Unknown event «{raw}»",
+    ),
+    "restored": ("Restabliment", "Restablecimiento", "Restored"),
+}
+_UNIT_SUFFIX = (
+    " ({protocol} {code}, zona {zone}) a les {time}",
+    " ({protocol} {code}, zona {zone}) a las {time}",
+    " ({protocol} {code}, zone {zone}) at {time}",
+)
+_TEMPLATES.update(
+    {
+        f"unit_{kind}": (
+            texts[0] + _UNIT_SUFFIX[0],
+            texts[1] + _UNIT_SUFFIX[1],
+            texts[2] + _UNIT_SUFFIX[2],
+        )
+        for kind, texts in _UNIT_EVENTS.items()
+    }
+)
+
 
 def _index(language: str) -> int:
     try:
@@ -287,6 +342,9 @@ _LABELS: dict[str, tuple[str, str, str]] = {
     "tamper": ("Manipulació", "Manipulación", "Tamper"),
     "power_lost": ("Tall de corrent", "Corte de corriente", "Power lost"),
     "device_fault": ("Avaria del dispositiu", "Avería del dispositivo", "Device fault"),
+    "medical": ("Alarma mèdica", "Alarma médica", "Medical alarm"),
+    "fire": ("Foc", "Fuego", "Fire"),
+    "unit_event": ("Esdeveniment d'equip", "Evento de equipo", "Unit event"),
     # states
     "raised": ("Nova", "Nueva", "Raised"),
     "presented": ("A la cua", "En cola", "Presented"),

@@ -89,6 +89,10 @@ class RuleKind(StrEnum):
     TAMPER = "tamper"
     POWER_LOST = "power_lost"
     DEVICE_FAULT = "device_fault"
+    # Certified units (carephones, alarm panels) reporting over DC-09.
+    MEDICAL = "medical"
+    FIRE = "fire"
+    UNIT_EVENT = "unit_event"  # a unit's event code we do not know: shown raw
 
 
 RULE_PRIORITY: dict[RuleKind, Priority] = {
@@ -111,6 +115,9 @@ RULE_PRIORITY: dict[RuleKind, Priority] = {
     RuleKind.TAMPER: Priority.TECHNICAL,
     RuleKind.POWER_LOST: Priority.TECHNICAL,
     RuleKind.DEVICE_FAULT: Priority.TECHNICAL,
+    RuleKind.MEDICAL: Priority.CRITICAL,
+    RuleKind.FIRE: Priority.CRITICAL,
+    RuleKind.UNIT_EVENT: Priority.TECHNICAL,
 }
 
 TECHNICAL_RULES = frozenset(
@@ -120,11 +127,12 @@ TECHNICAL_RULES = frozenset(
         RuleKind.TAMPER,
         RuleKind.POWER_LOST,
         RuleKind.DEVICE_FAULT,
+        RuleKind.UNIT_EVENT,
     }
 )
 # Fire-type alarms escalate to 112 by themselves if nobody reaches the resident in time
 # (a gas leak is as much a fire and explosion risk as smoke or CO is a poisoning one).
-FIRE_TYPE_RULES = frozenset({RuleKind.SMOKE, RuleKind.CO, RuleKind.GAS})
+FIRE_TYPE_RULES = frozenset({RuleKind.SMOKE, RuleKind.CO, RuleKind.GAS, RuleKind.FIRE})
 # Critical incidents of the detection benchmark: each one must be detected.
 CRITICAL_RULES = frozenset(r for r, p in RULE_PRIORITY.items() if p == Priority.CRITICAL)
 
@@ -175,6 +183,8 @@ class Detection:
     device_id: str | None = None
     # A resident's cancel (fall_cancelled) or a cleared sensor closes what it raised.
     cancels: bool = False
+    # A unit's restore: noted on the open alarm of this rule, never raises one.
+    restores: bool = False
     priority: Priority = field(init=False)
 
     def __post_init__(self) -> None:

@@ -55,6 +55,7 @@ ROUTE_MODULES: list[str] = [
     "hub.service.routes",
     "hub.console",
     "hub.alarms.routes",
+    "hub.carephones.app",
     "hub.visor",
 ]
 

@@ -25,6 +25,7 @@ from hub.alarms.routes import ALARM_SINK
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.auth.roles import Role
 from hub.auth.web import ROLES_ATTRIBUTE, requires
+from hub.carephones.app import DC09_RECEIVER
 from hub.ingest.app import INGESTER
 from hub.outbox.models import OutboxRow
 
@@ -77,6 +78,30 @@ def _ingest_families(app: web.Application) -> list[Metric]:
     return [received, accepted, rejected, gaps, points, depth, p99]
 
 
+def _dc09_families(app: web.Application) -> list[Metric]:
+    receiver = app.get(DC09_RECEIVER)
+    if receiver is None:
+        return []
+    stats = receiver.stats
+    frames = CounterMetricFamily(
+        "teleassist_dc09_frames", "DC-09 frames received, by outcome", labels=["outcome"]
+    )
+    frames.add_metric(["received"], stats.received)
+    frames.add_metric(["acked"], stats.acked)
+    frames.add_metric(["polls"], stats.polls)
+    frames.add_metric(["duplicates"], stats.duplicates)
+    stored = CounterMetricFamily("teleassist_dc09_events_stored", "DC-09 unit events stored")
+    stored.add_metric([], stats.events_stored)
+    refused = CounterMetricFamily(
+        "teleassist_dc09_refused",
+        "DC-09 frames refused (NAK, DUH or dropped), by reason",
+        labels=["reason"],
+    )
+    for reason, count in sorted(stats.refused.items()):
+        refused.add_metric([reason], count)
+    return [frames, stored, refused]
+
+
 async def _database_families(app: web.Application, now: datetime) -> list[Metric]:
     async with app[SESSIONMAKER]() as session:
         by_priority = (
@@ -111,7 +136,9 @@ async def _database_families(app: web.Application, now: datetime) -> list[Metric
 
 async def _exposition(request: web.Request) -> web.StreamResponse:
     app = request.app
-    families = _ingest_families(app) + await _database_families(app, app[CLOCK]())
+    families = (
+        _ingest_families(app) + _dc09_families(app) + await _database_families(app, app[CLOCK]())
+    )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(families))
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})

@@ -127,6 +127,23 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     weekly_signals_catch_up_weeks: int = 4
     weekly_signals_batch_size: int = 200
     weekly_signals_history_weeks: int = 16  # at least 13: a falls flag must be able to clear
+    # SIA DC-09 receiver for certified carephones and alarm panels (docs/carephones.md):
+    # TCP and UDP on dc09_host (port 0: a free port, -1: that transport off). A unit's
+    # timestamp may be at most dc09_window_past_s behind and dc09_window_future_s ahead of
+    # the hub's clock (else NAK: a replay or a wrong clock); clear frames without a timestamp
+    # are refused when dc09_require_timestamp. One source address may send dc09_source_rate
+    # frames a second (bursts of dc09_source_burst; 0: no limit); frames beyond are dropped.
+    dc09_enabled: bool = False
+    dc09_host: str = "127.0.0.1"
+    dc09_tcp_port: int = 0
+    dc09_udp_port: int = 0
+    dc09_window_past_s: float = 20.0
+    dc09_window_future_s: float = 20.0
+    dc09_require_timestamp: bool = False
+    dc09_max_frame_bytes: int = 1024
+    dc09_source_rate: float = 50.0
+    dc09_source_burst: int = 200
+    dc09_idle_timeout_s: float = 300.0
 
     @property
     def data_path(self) -> Path:

@@ -199,6 +199,46 @@ class PromptAnswer(EventBody, frozen=True, tag="prompt_answer"):
     answer: Literal["fine", "help"]
 
 
+UnitEventKind = Literal[
+    "panic",
+    "medical",
+    "fall",
+    "fail_to_report",
+    "fire",
+    "smoke",
+    "heat",
+    "co",
+    "gas",
+    "water_leak",
+    "temperature_high",
+    "temperature_low",
+    "power_lost",
+    "low_battery",
+    "rf_low_battery",
+    "tamper",
+    "rf_supervision",
+    "test",
+    "unknown",
+]
+
+
+class UnitEvent(EventBody, frozen=True, tag="unit_event"):
+    """An event of a certified unit (carephone, alarm panel) received by one of the hub's
+    alarm-receiver protocols (SIA DC-09), already mapped to a ``kind``.
+
+    The hub makes these itself: an MQTT device may not send one. ``code`` is the event as
+    the unit said it (Contact ID ``E101``/``R101``, SIA ``MA``), ``raw`` its data text, so
+    the operator sees exactly what came; ``restore`` says the condition ended.
+    """
+
+    protocol: Literal["dc09", "scaip"]
+    kind: UnitEventKind
+    code: Annotated[str, Meta(max_length=16)]
+    restore: bool = False
+    zone: Annotated[str, Meta(max_length=16)] = ""
+    raw: Annotated[str, Meta(max_length=256)] = ""
+
+
 Event: TypeAlias = (
     Panic
     | Fall
@@ -222,6 +262,7 @@ Event: TypeAlias = (
     | MedicationTaken
     | MedicationMissed
     | PromptAnswer
+    | UnitEvent
 )
 
 EVENT_TYPES: dict[str, type[EventBody]] = {
@@ -248,8 +289,12 @@ ALARM_EVENT_TYPES = frozenset(
         "low_battery",
         "prompt_answer",
         "device_fault",
+        "unit_event",
     }
 )
+
+# Events only the hub's receivers make (from certified units); refused on MQTT.
+RECEIVER_EVENT_TYPES = frozenset({"unit_event"})
 
 
 def event_type(body: EventBody) -> str:

@@ -31,6 +31,7 @@ class Findings:
         event_ids: tuple[str, ...] = (),
         device_id: str | None = None,
         cancels: bool = False,
+        restores: bool = False,
     ) -> None:
         """Record a detection for the state's resident."""
         self.detections.append(
@@ -43,6 +44,7 @@ class Findings:
                 event_ids=event_ids,
                 device_id=device_id,
                 cancels=cancels,
+                restores=restores,
             )
         )
 

@@ -36,6 +36,7 @@ from protocol import (
     Tamper,
     Telemetry,
     Temperature,
+    UnitEvent,
 )
 
 # Doors whose opening at night means the resident may be leaving the home.
@@ -281,6 +282,62 @@ def _status(
     return state.with_device(DeviceHealth(event.device_id))
 
 
+# What a certified unit's event raises ("test" raises nothing: the unit is alive).
+UNIT_RULES: dict[str, RuleKind] = {
+    "panic": RuleKind.PANIC,
+    "medical": RuleKind.MEDICAL,
+    "fall": RuleKind.FALL,
+    "fail_to_report": RuleKind.MISSED_CHECK_IN,
+    "fire": RuleKind.FIRE,
+    "heat": RuleKind.FIRE,
+    "smoke": RuleKind.SMOKE,
+    "co": RuleKind.CO,
+    "gas": RuleKind.GAS,
+    "water_leak": RuleKind.FLOOD,
+    "temperature_high": RuleKind.TEMPERATURE,
+    "temperature_low": RuleKind.TEMPERATURE,
+    "power_lost": RuleKind.POWER_LOST,
+    "low_battery": RuleKind.LOW_BATTERY,
+    "rf_low_battery": RuleKind.LOW_BATTERY,
+    "tamper": RuleKind.TAMPER,
+    "rf_supervision": RuleKind.DEVICE_OFFLINE,
+    "unknown": RuleKind.UNIT_EVENT,
+}
+_PROTOCOL_NAMES = {"dc09": "DC-09", "scaip": "SCAIP"}
+_SOMEONE_THERE = frozenset({"panic", "medical"})
+
+
+def _unit_event(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    body = event.body
+    assert isinstance(body, UnitEvent)
+    rule = UNIT_RULES.get(body.kind)
+    if rule is None or (rule is RuleKind.LOW_BATTERY and not plan.technical.low_battery):
+        return state
+    params: dict[str, object] = {
+        "protocol": _PROTOCOL_NAMES.get(body.protocol, body.protocol),
+        "code": body.code,
+        "zone": body.zone or "-",
+        "time": hhmm(plan, at),
+        # The unit's own words, for the operator's detail (the unknown template shows them).
+        "raw": body.raw[:80],
+    }
+    key = "unit_restored" if body.restore else f"unit_{body.kind}"
+    out.detect(
+        state,
+        rule,
+        at,
+        Explanation.of(key, **params),
+        event_ids=(event.message_id,),
+        device_id=event.device_id,
+        restores=body.restore,
+    )
+    if body.kind in _SOMEONE_THERE and not body.restore:
+        return register_activity(plan, state, at)
+    return state
+
+
 _HANDLERS: dict[type[EventBody], Handler] = {
     Panic: _detect(RuleKind.PANIC, "panic", activity=True),
     Fall: _detect(RuleKind.FALL, "fall"),
@@ -303,4 +360,5 @@ _HANDLERS: dict[type[EventBody], Handler] = {
     MedicationTaken: _medication_taken,
     MedicationMissed: _detect(RuleKind.MEDICATION, "medication_missed"),
     PromptAnswer: _prompt_answer,
+    UnitEvent: _unit_event,
 }

@@ -242,6 +242,11 @@ class AlarmEngine:
                 raise
             cached.dirty = False
             prompts = result.prompts
+            deadline = next_deadline(cached.plan, cached.state)
+            if deadline is not None and deadline <= now + DUE_NOW:
+                # A timer due at once (a supervised device gone silent): the scheduler may
+                # sleep up to its cap; wake it now that the deadline is committed.
+                self.wakeup.set()
         self._after_commit(changes, now)
         for request in prompts:
             await self.effects.prompt(request)
@@ -707,6 +712,8 @@ class AlarmEngine:
             _LOGGER.debug("alarm %s not marked presented", alarm_id, exc_info=True)
 
 
+DUE_NOW = timedelta(seconds=1)
+
 RAISED_WHILE_PAUSED = frozenset(
     {
         # Someone in the home asks for help or is hurt, or the home is in danger:
@@ -718,12 +725,15 @@ RAISED_WHILE_PAUSED = frozenset(
         RuleKind.CO,
         RuleKind.GAS,
         RuleKind.FLOOD,
+        RuleKind.MEDICAL,
+        RuleKind.FIRE,
         # The equipment must work when the resident comes home (maintenance queue).
         RuleKind.DEVICE_OFFLINE,
         RuleKind.LOW_BATTERY,
         RuleKind.TAMPER,
         RuleKind.POWER_LOST,
         RuleKind.DEVICE_FAULT,
+        RuleKind.UNIT_EVENT,
     }
 )
 """Rules that still raise while the resident's service is paused (hospital, holiday).

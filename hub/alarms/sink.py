@@ -32,9 +32,13 @@ from hub.alarms.models import ProcessedEventRow
 from hub.db.models import StoredEvent
 from hub.ingest.events import IngestedEvent
 from hub.ingest.registry import DeviceRegistry
-from protocol import ALARM_EVENT_TYPES, Event, EventBody, event_type
+from hub.supervision.events import DeviceOffline, DeviceOnline
+from protocol import ALARM_EVENT_TYPES, Event, EventBody, Status, event_type
 
 _LOGGER = logging.getLogger(__name__)
+
+# What the events table holds: contract events and supervision's own.
+_STORED = Event | DeviceOffline | DeviceOnline  # type: ignore[operator]
 
 QUEUE_SIZE = 10_000
 WORKERS = 4
@@ -58,7 +62,7 @@ def home_event(
     resident_id: int | None,
     message_id: str,
     at: datetime,
-    body: EventBody,
+    body: EventBody | Status,
 ) -> HomeEvent:
     """The alerts core's input for one ingested event.
 
@@ -77,7 +81,7 @@ def home_event(
 
 
 def from_ingested(event: IngestedEvent) -> HomeEvent:
-    """Convert ingestion's value."""
+    """Convert ingestion's value (supervision's verdicts become the status they mean)."""
     return home_event(
         device_id=event.device_id,
         device_type=event.device_type,
@@ -85,8 +89,22 @@ def from_ingested(event: IngestedEvent) -> HomeEvent:
         resident_id=event.resident_id,
         message_id=event.message_id,
         at=event.device_ts,
-        body=event.body,
+        body=rule_body(event.body),
     )
+
+
+def rule_body(body: EventBody) -> EventBody | Status:
+    """What the alerts core reads for ``body``.
+
+    Supervision's ``device_offline``/``device_online`` are hub-made events the rules do
+    not know; they mean the device's status went offline (or back online), which is what
+    the technical rule watches (a silent device raises ``device_offline``).
+    """
+    if isinstance(body, DeviceOffline):
+        return Status(state="offline", reason=body.reason)
+    if isinstance(body, DeviceOnline):
+        return Status(state="online", reason="heartbeat")
+    return body
 
 
 class AlarmSink:
@@ -293,7 +311,7 @@ async def replay_unprocessed(
         if info is None:
             continue
         try:
-            body = msgspec.convert(row.body, Event)  # type: ignore[arg-type]
+            body = msgspec.convert(row.body, _STORED)  # type: ignore[arg-type]
         except msgspec.ValidationError:
             _LOGGER.warning("stored event %s is not a contract event; skipped", row.message_id)
             continue
@@ -305,7 +323,7 @@ async def replay_unprocessed(
                 resident_id=info.resident_id,
                 message_id=row.message_id,
                 at=row.ts,
-                body=body,
+                body=rule_body(body),
             )
         )
     for start in range(0, len(events), PREFETCH_BATCH):

@@ -23,6 +23,7 @@ MODEL_MODULES: list[str] = [
     "hub.console.models",
     "hub.alarms.models",
     "hub.registry.models",
+    "hub.carephones.models",
 ]
 
 

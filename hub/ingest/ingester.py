@@ -44,6 +44,7 @@ from hub.timeseries.port import Point, TimeSeriesStore
 from protocol import (
     ALARM_EVENT_TYPES,
     MAX_PAYLOAD_BYTES,
+    RECEIVER_EVENT_TYPES,
     Channel,
     ClockPolicy,
     DecodeError,
@@ -273,6 +274,10 @@ class Ingester:
             return
         if channel is Channel.EVENT:
             kind = event_type(msg.body)
+            if kind in RECEIVER_EVENT_TYPES:
+                detail = f"{kind} is made by the hub's receivers, not sent over MQTT"
+                self._reject(RejectReason.WRONG_DEVICE, topic, detail, qos, mid)
+                return
             if not event_allowed(device.type, kind):
                 detail = f"a {device.type} cannot send {kind}"
                 self._reject(RejectReason.WRONG_DEVICE, topic, detail, qos, mid)
@@ -480,6 +485,15 @@ class Ingester:
                         self._presence.setdefault(u.device_id, u)
             if self._stopping:
                 return
+
+    def heard(self, device: DeviceInfo, now: datetime) -> None:
+        """A device was heard outside MQTT (a DC-09 unit's poll or event): presence and
+        supervision see it like a message on its topics."""
+        if self.observer is not None:
+            self.observer(device, Channel.TELEMETRY, None, now)
+        presence = self._presence.get(device.device_id)
+        if presence is None or presence.state is None:
+            self._presence[device.device_id] = PresenceUpdate(device.device_id, now)
 
     async def publish_event(self, event: IngestedEvent) -> IngestedEvent | None:
         """Store a hub-made event (supervision) and queue it for the sinks like any other."""

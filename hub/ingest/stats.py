@@ -69,22 +69,24 @@ class IngestStats:
 class RejectLog:
     """Logs the first reject of each reason, then at most one summary line per interval."""
 
-    def __init__(self, interval_s: float = 30.0) -> None:
+    def __init__(self, interval_s: float = 30.0, logger: logging.Logger = _LOGGER) -> None:
         self.interval_s = interval_s
+        self.logger = logger
         self._last = 0.0
         self._since: Counter[str] = Counter()
         self._seen: set[str] = set()
 
-    def reject(self, reason: RejectReason, topic: str, detail: str) -> None:
+    def reject(self, reason: RejectReason | str, topic: str, detail: str) -> None:
         """Note one rejected message (the payload is never logged: it may hold health data)."""
         now = time.monotonic()
-        self._since[reason.value] += 1
-        if reason.value not in self._seen:
-            self._seen.add(reason.value)
-            _LOGGER.warning("rejected a message on %s: %s (%s)", topic, reason.value, detail[:200])
+        code = str(reason)
+        self._since[code] += 1
+        if code not in self._seen:
+            self._seen.add(code)
+            self.logger.warning("rejected a message on %s: %s (%s)", topic, code, detail[:200])
         if now - self._last >= self.interval_s:
             if self._last:
-                _LOGGER.warning(
+                self.logger.warning(
                     "rejected messages in the last %.0fs: %s", now - self._last, dict(self._since)
                 )
             self._last = now

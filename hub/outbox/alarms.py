@@ -44,6 +44,9 @@ _KIND: dict[RuleKind, AlarmKind] = {
     RuleKind.TAMPER: "technical",
     RuleKind.POWER_LOST: "technical",
     RuleKind.DEVICE_FAULT: "technical",
+    RuleKind.MEDICAL: "panic",
+    RuleKind.FIRE: "smoke",
+    RuleKind.UNIT_EVENT: "technical",
 }
 
 _OUTCOME: dict[Outcome, AlarmOutcomeCode] = {

@@ -67,6 +67,8 @@ class Supervisor:
         self.check_every_s = check_every_s
         self.low_battery_percent = low_battery_percent
         self.watches: dict[str, Watch] = {}
+        # Units that agreed their own poll interval (DC-09 accounts) override their type's.
+        self.device_intervals: dict[str, timedelta] = {}
         self._pending: list[tuple[DeviceInfo, EventBody, datetime, str | None]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -76,6 +78,15 @@ class Supervisor:
         if device_type in self.overrides:
             return timedelta(seconds=self.overrides[device_type])
         return SUPERVISION_BY_TYPE.get(device_type, DEFAULT_SUPERVISION)
+
+    def set_interval(self, device: DeviceInfo, interval: timedelta, now: datetime) -> None:
+        """Supervise ``device`` at its own ``interval`` (watched from ``now`` if it is new)."""
+        self.device_intervals[device.device_id] = interval
+        watch = self.watches.get(device.device_id)
+        if watch is None:
+            self.watches[device.device_id] = Watch(device, interval, now, True)
+        else:
+            watch.interval = interval
 
     async def load(self) -> int:
         """Rebuild the map from the database (start-up)."""
@@ -95,7 +106,7 @@ class Supervisor:
                 continue
             self.watches[device_id] = Watch(
                 info,
-                self.interval_for(kind),
+                self.device_intervals.get(device_id) or self.interval_for(kind),
                 # Never heard: the interval runs from now (installation grace).
                 last_seen or now,
                 state != "offline",
@@ -109,7 +120,8 @@ class Supervisor:
         """Called by the ingester for every accepted message (synchronous, cheap)."""
         watch = self.watches.get(device.device_id)
         if watch is None:
-            watch = Watch(device, self.interval_for(device.type), now, True)
+            interval = self.device_intervals.get(device.device_id)
+            watch = Watch(device, interval or self.interval_for(device.type), now, True)
             self.watches[device.device_id] = watch
         watch.last_seen = now
         if channel is Channel.STATUS and isinstance(body, Status):

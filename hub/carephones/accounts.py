@@ -1,0 +1,98 @@
+"""The receiver's book of units: DC-09 account and prefix → device, key and settings.
+
+Loaded from ``carephone_units`` at start-up and kept in memory (a lookup per frame must not
+touch the database); registration through the API adds to it in-process. Keys are held
+encrypted in the table (``hub.db.crypto``) and decrypted once here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.carephones.models import CarephoneUnit
+from hub.db.crypto import KeySafeCipher, KeySafeCipherError
+from hub.ingest.registry import DeviceInfo, DeviceRegistry
+from integrations.carephones.mapping import parse_zones
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitAccount:
+    """One unit as the receiver needs it."""
+
+    device: DeviceInfo
+    account: str
+    prefix: str
+    receiver: str | None
+    key: bytes | None
+    supervision: timedelta
+    fall_zones: frozenset[str]
+
+
+def unit_account(row: CarephoneUnit, device: DeviceInfo, cipher: KeySafeCipher) -> UnitAccount:
+    """The in-memory account of a stored unit (decrypting its key)."""
+    key = bytes.fromhex(cipher.decrypt(row.key_encrypted)) if row.key_encrypted else None
+    return UnitAccount(
+        device=device,
+        account=row.account.upper(),
+        prefix=row.prefix.upper(),
+        receiver=row.receiver.upper() if row.receiver else None,
+        key=key,
+        supervision=timedelta(seconds=row.supervision_s),
+        fall_zones=parse_zones(row.fall_zones),
+    )
+
+
+class AccountBook:
+    """Units by (prefix, account), and which accounts exist under any prefix."""
+
+    def __init__(self) -> None:
+        self._units: dict[tuple[str, str], UnitAccount] = {}
+        self._accounts: set[str] = set()
+
+    async def load(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        registry: DeviceRegistry,
+        cipher: KeySafeCipher,
+    ) -> int:
+        """Read every DC-09 unit; a unit whose device or key cannot be read is skipped."""
+        async with sessionmaker() as session:
+            rows = (
+                await session.scalars(select(CarephoneUnit).where(CarephoneUnit.protocol == "dc09"))
+            ).all()
+        for row in rows:
+            device = registry.get(row.device_id) or await registry.fetch(row.device_id)
+            if device is None:
+                continue
+            try:
+                self.put(unit_account(row, device, cipher))
+            except (KeySafeCipherError, ValueError):
+                _LOGGER.error("DC-09 unit %s: its key cannot be read; skipped", row.device_id)
+        return len(self._units)
+
+    def put(self, unit: UnitAccount) -> None:
+        """Add or replace a unit."""
+        self._units[(unit.prefix, unit.account)] = unit
+        self._accounts.add(unit.account)
+
+    def find(self, prefix: str, account: str | None) -> UnitAccount | None:
+        """The unit of ``account`` under line prefix ``prefix``."""
+        return None if account is None else self._units.get((prefix, account))
+
+    def has_account(self, account: str | None) -> bool:
+        """True if ``account`` exists under some prefix (the frame named the wrong one)."""
+        return account in self._accounts
+
+    def units(self) -> list[UnitAccount]:
+        """Every unit."""
+        return list(self._units.values())
+
+    def __len__(self) -> int:
+        return len(self._units)

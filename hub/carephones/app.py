@@ -1,0 +1,238 @@
+"""Wires the DC-09 receiver into the hub: a cleanup context and the registration API.
+
+``POST /api/carephones`` registers a unit (its device in a home, its account, prefix, key
+and poll interval); ``GET /api/carephones`` lists them (never their keys). The receiver
+starts with the hub when ``[hub] dc09_enabled`` and ingestion run (it feeds the ingester).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS
+from hub.audit import record_audit
+from hub.auth import Role, current_user, requires
+from hub.carephones.accounts import AccountBook, unit_account
+from hub.carephones.models import CarephoneUnit
+from hub.carephones.receiver import Dc09Receiver, ReceiverConfig
+from hub.carephones.transport import Dc09Servers, SourceLimiter
+from hub.http import ApiError, read_json_object
+from hub.ingest.app import INGESTER, SUPERVISOR
+from hub.ingest.registry import DeviceInfo
+from hub.registry import service
+from hub.registry.routes import PROVISIONERS, announce_device
+from integrations.carephones.dc09 import KEY_SIZES
+from integrations.carephones.mapping import parse_zones
+
+_LOGGER = logging.getLogger(__name__)
+
+DC09_RECEIVER = web.AppKey("dc09_receiver", Dc09Receiver)
+DC09_SERVERS = web.AppKey("dc09_servers", Dc09Servers)
+DC09_BOOK = web.AppKey("dc09_book", AccountBook)
+
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+UNIT_TYPES = frozenset({"carephone", "alarm_panel"})
+MIN_SUPERVISION_S = 60
+MAX_SUPERVISION_S = 7 * 24 * 3600
+
+
+async def _receiver_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    book = AccountBook()
+    app[DC09_BOOK] = book
+    ingester = app.get(INGESTER)
+    if not settings.dc09_enabled:
+        yield
+        return
+    if ingester is None:
+        _LOGGER.warning("DC-09 receiver not started: it needs ingestion (an MQTT broker)")
+        yield
+        return
+    count = await book.load(app[SESSIONMAKER], ingester.registry, app[KEYSAFE])
+    supervisor = app.get(SUPERVISOR)
+    now = app[CLOCK]()
+    if supervisor is not None:
+        for unit in book.units():
+            supervisor.set_interval(unit.device, unit.supervision, now)
+    receiver = Dc09Receiver(
+        book=book,
+        ingester=ingester,
+        clock=app[CLOCK],
+        config=ReceiverConfig(
+            window_past=timedelta(seconds=settings.dc09_window_past_s),
+            window_future=timedelta(seconds=settings.dc09_window_future_s),
+            require_timestamp=settings.dc09_require_timestamp,
+            max_frame_bytes=settings.dc09_max_frame_bytes,
+        ),
+    )
+    servers = Dc09Servers(
+        receiver,
+        SourceLimiter(settings.dc09_source_rate, settings.dc09_source_burst),
+        idle_timeout_s=settings.dc09_idle_timeout_s,
+    )
+    await servers.start(settings.dc09_host, settings.dc09_tcp_port, settings.dc09_udp_port)
+    app[DC09_RECEIVER] = receiver
+    app[DC09_SERVERS] = servers
+    _LOGGER.info("DC-09 receiver ready: %d units", count)
+    try:
+        yield
+    finally:
+        await servers.stop()
+
+
+def _text(data: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise ApiError(400, "invalid_request", f"{name!r} is required")
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_request", f"{name!r} must be a string")
+    return value.strip()
+
+
+def _hex(value: str | None, name: str, low: int, high: int) -> str | None:
+    if value is None:
+        return None
+    if not (low <= len(value) <= high) or not _HEX.fullmatch(value):
+        raise ApiError(400, "invalid_request", f"{name!r} must be {low} to {high} hex digits")
+    return value.upper()
+
+
+def _int(data: dict[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ApiError(400, "invalid_request", f"{name!r} must be a whole number")
+    return value
+
+
+@requires(*PROVISIONERS)
+async def register_unit(request: web.Request) -> web.Response:
+    """``POST /api/carephones``: id, home_id, account, prefix (+ receiver, key, type,
+    resident_id, room, supervision_s, fall_zones) → the unit, without its key."""
+    data = await read_json_object(request)
+    device_id = _text(data, "id", required=True)
+    home_id = _int(data, "home_id")
+    if home_id is None:
+        raise ApiError(400, "invalid_request", "'home_id' is required")
+    if (data.get("protocol") or "dc09") != "dc09":
+        raise ApiError(400, "invalid_request", "'protocol' must be 'dc09'")
+    account = _hex(_text(data, "account", required=True), "account", 3, 16)
+    prefix = _hex(_text(data, "prefix", required=True), "prefix", 1, 6)
+    receiver = _hex(_text(data, "receiver"), "receiver", 1, 6)
+    key = _text(data, "key")
+    if key is not None and (
+        len(key) // 2 not in KEY_SIZES or len(key) % 2 or not _HEX.fullmatch(key)
+    ):
+        raise ApiError(400, "invalid_request", "'key' must be 32, 48 or 64 hex digits (AES)")
+    unit_type = _text(data, "type") or "carephone"
+    if unit_type not in UNIT_TYPES:
+        raise ApiError(400, "invalid_request", f"'type' must be one of {sorted(UNIT_TYPES)}")
+    supervision_s = _int(data, "supervision_s") or 3600
+    if not MIN_SUPERVISION_S <= supervision_s <= MAX_SUPERVISION_S:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"'supervision_s' must be {MIN_SUPERVISION_S}-{MAX_SUPERVISION_S}",
+        )
+    fall_zones = _text(data, "fall_zones") or ""
+    if len(fall_zones) > 100 or not all(
+        _HEX.fullmatch(z.strip()) for z in fall_zones.split(",") if z.strip()
+    ):
+        raise ApiError(400, "invalid_request", "'fall_zones' is a list of zones like '3, 4'")
+    assert device_id is not None
+    assert account is not None
+    assert prefix is not None
+    actor = current_user(request).username
+    async with request.app[SESSIONMAKER]() as session:
+        taken = await session.scalar(
+            select(CarephoneUnit.id).where(
+                CarephoneUnit.protocol == "dc09",
+                CarephoneUnit.prefix == prefix,
+                CarephoneUnit.account == account,
+            )
+        )
+        if taken is not None:
+            raise ApiError(409, "conflict", f"account {account} on prefix {prefix} is registered")
+        try:
+            device, _ = await service.provision_device(
+                session,
+                device_id=device_id,
+                home_id=home_id,
+                device_type=unit_type,
+                room=_text(data, "room"),
+                resident_id=_int(data, "resident_id"),
+                actor=actor,
+            )
+        except service.ProvisioningError as err:
+            status = {"not_found": 404, "conflict": 409}.get(err.code, 400)
+            raise ApiError(status, err.code, err.message) from None
+        # A unit never logs in to the broker: no MQTT secret.
+        device.secret_hash = None
+        row = CarephoneUnit(
+            device_id=device_id,
+            protocol="dc09",
+            account=account,
+            prefix=prefix,
+            receiver=receiver,
+            key_encrypted=request.app[KEYSAFE].encrypt(key.upper()) if key else None,
+            supervision_s=supervision_s,
+            fall_zones=",".join(sorted(parse_zones(fall_zones))),
+        )
+        session.add(row)
+        await record_audit(
+            session,
+            actor,
+            "carephone.register",
+            f"device:{device_id}",
+            {"protocol": "dc09", "account": account, "prefix": prefix, "encrypted": bool(key)},
+        )
+        await session.commit()
+    announce_device(request.app, device)
+    info = DeviceInfo(device.id, device.home_id, device.resident_id, device.type)
+    ingester = request.app.get(INGESTER)
+    if ingester is not None:
+        # Fetched, not announced: the registry's query gives a unit without a wearer the
+        # home's resident, whose alarms its events are.
+        info = await ingester.registry.fetch(device.id) or info
+    unit = unit_account(row, info, request.app[KEYSAFE])
+    request.app[DC09_BOOK].put(unit)
+    supervisor = request.app.get(SUPERVISOR)
+    if supervisor is not None:
+        supervisor.set_interval(info, unit.supervision, request.app[CLOCK]())
+    return web.json_response(_unit_json(row), status=201)
+
+
+def _unit_json(row: CarephoneUnit) -> dict[str, Any]:
+    return {
+        "id": row.device_id,
+        "protocol": row.protocol,
+        "account": row.account,
+        "prefix": row.prefix,
+        "receiver": row.receiver,
+        "encrypted": row.key_encrypted is not None,
+        "supervision_s": row.supervision_s,
+        "fall_zones": row.fall_zones,
+    }
+
+
+@requires(*PROVISIONERS, Role.SUPERVISOR)
+async def list_units(request: web.Request) -> web.Response:
+    """``GET /api/carephones``: every registered unit (keys are never shown)."""
+    async with request.app[SESSIONMAKER]() as session:
+        rows = (await session.scalars(select(CarephoneUnit).order_by(CarephoneUnit.id))).all()
+    return web.json_response({"units": [_unit_json(r) for r in rows]})
+
+
+def setup(app: web.Application) -> None:
+    """Add the receiver's context and the registration routes."""
+    app.cleanup_ctx.append(_receiver_ctx)
+    app.router.add_post("/api/carephones", register_unit)
+    app.router.add_get("/api/carephones", list_units)

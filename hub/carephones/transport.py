@@ -1,0 +1,175 @@
+"""DC-09 over TCP and UDP: framing, per-source flood limits, and the tasks that answer.
+
+TCP: a unit keeps a connection and sends one frame at a time (LF ... CR), waiting for the
+answer; each connection is a task of its own, so a slow store for one unit never holds up
+another. UDP: one frame per datagram; each is answered by a task (at most ``max_inflight``
+at once). A source address that sends more than its rate is dropped without an answer (an
+answer would amplify a flood towards a spoofed address); a TCP flooder is disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from hub.carephones.receiver import Dc09Receiver
+from integrations.carephones.dc09 import nak
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class SourceLimiter:
+    """A token bucket per source address (``rate`` per second, ``burst`` at once)."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_sources: int = 100_000,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._monotonic = monotonic
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._max_sources = max_sources
+
+    def allow(self, source: str) -> bool:
+        """Take one token for ``source``; ``False`` when it has none left."""
+        if self.rate <= 0:
+            return True
+        now = self._monotonic()
+        tokens, last = self._buckets.get(source, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if len(self._buckets) >= self._max_sources and source not in self._buckets:
+            self._buckets.clear()  # bounded: forgetting is safe, it only refills buckets
+        if tokens < 1.0:
+            self._buckets[source] = (tokens, now)
+            return False
+        self._buckets[source] = (tokens - 1.0, now)
+        return True
+
+
+class Dc09Servers:
+    """The TCP and UDP listeners of one receiver; :meth:`stop` ends every task they own."""
+
+    def __init__(
+        self,
+        receiver: Dc09Receiver,
+        limiter: SourceLimiter,
+        *,
+        idle_timeout_s: float = 300.0,
+        max_inflight: int = 2_000,
+    ) -> None:
+        self.receiver = receiver
+        self.limiter = limiter
+        self.idle_timeout_s = idle_timeout_s
+        self.max_inflight = max_inflight
+        self.tcp_port: int | None = None
+        self.udp_port: int | None = None
+        self._server: asyncio.Server | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self, host: str, tcp_port: int, udp_port: int) -> None:
+        """Listen (port 0: a free one; a negative port: that transport off)."""
+        loop = asyncio.get_running_loop()
+        if tcp_port >= 0:
+            self._server = await asyncio.start_server(
+                self._connection, host, tcp_port, limit=self.receiver.config.max_frame_bytes + 16
+            )
+            self.tcp_port = self._server.sockets[0].getsockname()[1]
+        if udp_port >= 0:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self), local_addr=(host, udp_port)
+            )
+            self._udp = transport
+            self.udp_port = transport.get_extra_info("sockname")[1]
+        _LOGGER.info("DC-09 receiver on %s: TCP %s, UDP %s", host, self.tcp_port, self.udp_port)
+
+    async def stop(self) -> None:
+        """Stop listening, end open connections and answering tasks."""
+        if self._server is not None:
+            self._server.close()
+        if self._udp is not None:
+            self._udp.close()
+        # Closing a connection ends its task at its next read (cancelling a stream
+        # handler's task makes asyncio log it as an error); a frame being stored finishes.
+        for writer in list(self._writers):
+            writer.close()
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=5.0)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+    def _own(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._own(task)
+        self._writers.add(writer)
+        peer = writer.get_extra_info("peername")
+        source = str(peer[0]) if peer else "?"
+        try:
+            while True:
+                async with asyncio.timeout(self.idle_timeout_s):
+                    try:
+                        raw = await reader.readuntil(b"\r")
+                    except asyncio.LimitOverrunError:
+                        # No CR within the limit: an oversized frame; its end cannot be found.
+                        self.receiver.refuse("oversize", source, "no frame end within the limit")
+                        writer.write(nak(self.receiver.clock()))
+                        await writer.drain()
+                        return
+                if not self.limiter.allow(source):
+                    self.receiver.refuse("flood", source, "over the per-source rate; closed")
+                    return
+                answer = await self.receiver.handle(raw.lstrip(b"\n\r\x00 "), source)
+                if answer is not None:
+                    writer.write(answer)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        """One UDP frame (called by the protocol)."""
+        source = str(addr[0])
+        if not self.limiter.allow(source):
+            self.receiver.refuse("flood", source, "over the per-source rate; dropped")
+            return
+        if len(self._tasks) >= self.max_inflight:
+            self.receiver.refuse("busy", source, "too many frames in hand; dropped")
+            return
+        self._own(asyncio.get_running_loop().create_task(self._answer(data, addr)))
+
+    async def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
+        answer = await self.receiver.handle(data.strip(b"\x00 "), str(addr[0]))
+        if answer is not None and self._udp is not None and not self._udp.is_closing():
+            self._udp.sendto(answer, addr)
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, servers: Dc09Servers) -> None:
+        self.servers = servers
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.servers.datagram(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        _LOGGER.debug("DC-09 UDP error: %s", exc)
