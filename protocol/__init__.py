@@ -72,6 +72,7 @@ from protocol.messages import (
     command_name,
     envelope,
     event_type,
+    is_token,
     to_builtins,
 )
 from protocol.topics import (
@@ -170,6 +171,7 @@ __all__ = [
     "encode",
     "envelope",
     "event_type",
+    "is_token",
     "new_message_id",
     "parse_command_topic",
     "parse_device_topic",

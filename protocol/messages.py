@@ -8,6 +8,7 @@ are ignored so that newer devices can talk to an older hub.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, time
 from typing import Annotated, Generic, Literal, TypeAlias, TypeVar
 
@@ -20,11 +21,17 @@ SUPPORTED_VERSIONS = frozenset({1})
 MessageId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Sequence = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
-Token = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+_WORD_PATTERN = r"^[a-z][a-z0-9_]*$"
+Token = Annotated[str, Meta(min_length=1, max_length=32, pattern=_WORD_PATTERN)]
 ShortText = Annotated[str, Meta(max_length=500)]
 Language = Literal["ca", "es", "en"]
 Percent = Annotated[int, Meta(ge=0, le=100)]
 Room = Annotated[str, Meta(max_length=40)]
+
+
+def is_token(value: str) -> bool:
+    """Is ``value`` a :data:`Token` (a telemetry kind, a reason: 1-32 of ``[a-z0-9_]``)?"""
+    return 0 < len(value) <= 32 and re.fullmatch(_WORD_PATTERN, value) is not None
 
 
 def _require_finite(name: str, value: float | None) -> None:

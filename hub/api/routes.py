@@ -21,6 +21,7 @@ from hub.db.models import Device, Home, Resident
 from hub.http import ApiError
 from hub.ingest.app import INGESTER
 from hub.timeseries.port import HOUR, MINUTE, LastValue
+from protocol import is_token
 
 READERS = (
     Role.OPERATOR,
@@ -195,6 +196,8 @@ async def device_series(request: web.Request) -> web.Response:
     kind = request.query.get("kind", "")
     if not kind:
         raise ApiError(400, "invalid_request", "'kind' is required (e.g. temperature)")
+    if not is_token(kind):
+        raise ApiError(400, "invalid_request", "'kind' is a telemetry kind such as temperature")
     bucket_name = request.query.get("bucket", "raw")
     if bucket_name not in BUCKETS:
         raise ApiError(400, "invalid_request", "bucket must be raw, 1m, 1h or 1d")

@@ -10,6 +10,7 @@ through ``/api/v1/query``. Retention and downsampling are VictoriaMetrics' own
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,16 +23,22 @@ from hub.timeseries.port import LastValue, Point, Sample
 METRIC = f"{MEASUREMENT}_{FIELD}"
 
 
+def _quoted(value: str) -> str:
+    """``value`` as a MetricsQL string literal: quotes, backslashes and control characters
+    escaped (JSON's escapes are Go's), so a value can never end the literal. ``kind`` comes
+    from a request's query string."""
+    return json.dumps(value)
+
+
 def _selector(device_ids: Sequence[str], kind: str | None = None) -> str:
-    # Device ids are restricted tokens (protocol.validate_device_id): letters, digits, . _ : -
-    # so only the regex dot needs escaping.
     if len(device_ids) == 1:
-        labels = f'device="{device_ids[0]}"'
+        labels = f"device={_quoted(device_ids[0])}"
     else:
-        alternatives = "|".join(d.replace(".", "\\\\.") for d in device_ids)
-        labels = f'device=~"{alternatives}"'
+        # A regex of literal alternatives: each id's regex metacharacters escaped first.
+        alternatives = "|".join(re.escape(d) for d in device_ids)
+        labels = f"device=~{_quoted(alternatives)}"
     if kind is not None:
-        labels += f',kind="{kind}"'
+        labels += f",kind={_quoted(kind)}"
     return f"{METRIC}{{{labels}}}"
 
 

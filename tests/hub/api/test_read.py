@@ -105,6 +105,10 @@ async def test_series_validation(hub_client: Any, hub_sessionmaker: Any, auth_he
         {"kind": "t", "bucket": "5m"},
         {"kind": "t", "start": "yesterday"},
         {"kind": "t", "start": "2026-01-01T00:00:00"},
+        # A kind is a contract token (protocol.Token), never a piece of a query.
+        {"kind": 'temperature" or device=~".+'},
+        {"kind": "Temperature"},
+        {"kind": "t" * 33},
     ):
         resp = await hub_client.get("/api/devices/r1-temp/series", params=params, headers=headers)
         assert resp.status == 400, params

@@ -51,3 +51,37 @@ async def test_write_query_buckets_last(any_store: TimeSeriesStore) -> None:
         (dev, "temperature", 179.0, "Cel", 3),
     ]
     assert last[1].ts == T0 + 179 * timedelta(seconds=20)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        'temperature" or device=~".+',
+        'temperature",device=~".+',
+        'temperature"} or tel_value{kind="temperature',
+        "temperature\\",
+        'x" or kind="temperature',
+    ],
+)
+async def test_a_kind_cannot_reach_another_devices_series(
+    any_store: TimeSeriesStore, kind: str
+) -> None:
+    """``kind`` comes from a request's query string: whatever it says, a query for one
+    device returns only that device's series (issue 19: the VictoriaMetrics adapter pasted
+    it into the series selector)."""
+    tag = secrets.token_hex(4)
+    mine, other = f"d{tag}.gw-1:a", f"d{tag}xgw-1:b"  # '.' must not match the 'x'
+
+    await any_store.write(
+        [
+            Point(mine, "temperature", T0, 20.0, 3, "Cel"),
+            Point(other, "temperature", T0, 99.0, 4, "Cel"),
+        ]
+    )
+    await settle(any_store)
+    assert [s.value for s in await any_store.query(mine, "temperature", T0, T0 + HOUR)] == [20.0]
+    assert await any_store.query(mine, kind, T0, T0 + HOUR) == []
+    assert await any_store.query(mine, kind, T0, T0 + HOUR, bucket=HOUR) == []
+    # Device ids are escaped too: a '.' matches only a '.', never another device.
+    found = await any_store.last_values([mine, f"d{tag}.gw-1:b"])
+    assert [(v.device_id, v.value) for v in found] == [(mine, 20.0)]
