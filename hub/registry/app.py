@@ -91,6 +91,12 @@ async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
     if not settings.mosquitto_passwd_file:
         yield
         return
+    if not settings.mosquitto_hub_passwd_file:
+        _LOGGER.warning(
+            "hub.mosquitto_hub_passwd_file is not set: the hub's broker account shares the"
+            " devices' password file, so unless the broker binds client ids to usernames a"
+            " device can take another device's or the hub's client id (docs/adr/0013)"
+        )
     security = await asyncio.to_thread(make_broker_security, settings, app.get(MQTT))
     sync = BrokerSync(security, settings.broker_sync_interval_s)
     app[BROKER_SYNC] = sync

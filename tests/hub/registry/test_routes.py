@@ -108,3 +108,25 @@ async def test_provisioning_flow(
     async with client.app[SESSIONMAKER]() as session:
         actions = (await session.scalars(select(AuditEntry.action))).all()
     assert {"home.create", "device.provision", "device.revoke"} <= set(actions)
+
+
+async def test_a_single_password_file_is_warned_about(
+    aiohttp_client: Any,
+    hub_settings: HubSettings,
+    hub_clock: ManualClock,
+    tmp_path: Path,
+    caplog: Any,
+) -> None:
+    """Without hub.mosquitto_hub_passwd_file the hub's account sits with the devices' on one
+    listener: the hub says so at start (docs/adr/0013); with it, it does not."""
+    single = msgspec.structs.replace(hub_settings, mosquitto_passwd_file=str(tmp_path / "p1"))
+    with caplog.at_level("WARNING", logger="hub.registry.app"):
+        await aiohttp_client(create_app(single, clock=hub_clock))
+    assert "mosquitto_hub_passwd_file is not set" in caplog.text
+    caplog.clear()
+    split = msgspec.structs.replace(
+        single, mosquitto_hub_passwd_file=str(tmp_path / "p2"), data_dir=str(tmp_path / "d2")
+    )
+    with caplog.at_level("WARNING", logger="hub.registry.app"):
+        await aiohttp_client(create_app(split, clock=hub_clock))
+    assert "mosquitto_hub_passwd_file" not in caplog.text
