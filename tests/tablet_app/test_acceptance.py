@@ -52,10 +52,10 @@ from tablet_app.pairing import load_credentials
 from tablet_app.runtime import TabletRuntime
 from tablet_app.settings import TabletSettings
 from teleassist.config import MqttSettings
-from teleassist.localbroker import MosquittoBroker, free_port
+from teleassist.localbroker import MosquittoBroker
 from tests.hub.fixtures import TEST_PASSWORD
 from tests.hub.ingest.helpers import seed_home
-from tests.hub.registry.test_broker_security import DEPLOY, project_config
+from tests.hub.registry.projectbroker import DEPLOY, project_config
 from tests.tablet_app.conftest import pump, tap
 
 pytestmark = [
@@ -167,17 +167,12 @@ async def stage(
     clock = ManualClock()
     with tempfile.TemporaryDirectory(prefix="ta-acc-broker-") as broker_name:
         broker_dir = Path(broker_name)
-        port = free_port()
-        conf, passwd, acl = project_config(broker_dir, port)
-        template = broker_dir / "acl.template"
-        # The project's ACL, plus this hub's own share group (tests never share "hub").
-        template.write_text(
-            (DEPLOY / "acl").read_text(encoding="utf-8")
-            + f"\nuser hub\ntopic read $share/{group}/ta/v1/d/#\n",
-            encoding="utf-8",
+        # The project's broker: the hub on its own listener, the tablet on the devices'.
+        config = project_config(broker_dir)
+        hub_mqtt = MqttSettings(
+            host="127.0.0.1", port=config.hub_port, username="hub", password=HUB_PASSWORD
         )
-        hub_mqtt = MqttSettings(host="127.0.0.1", port=port, username="hub", password=HUB_PASSWORD)
-        broker = MosquittoBroker(port, conf)
+        broker = config.broker()
         settings = HubSettings(
             data_dir=str(base / "hub-data"),
             database_url=_sqlite_copy(_sqlite_template, base),
@@ -187,9 +182,13 @@ async def stage(
             ingest_client_id=f"hub-{group}",
             ingest_share_group=group,
             ingest_flush_interval_s=0.05,
-            mosquitto_passwd_file=str(passwd),
-            mosquitto_acl_file=str(acl),
-            mosquitto_acl_template=str(template),
+            mosquitto_passwd_file=str(config.passwd),
+            mosquitto_hub_passwd_file=str(config.hub_passwd),
+            mosquitto_acl_file=str(config.acl),
+            mosquitto_acl_template=str(DEPLOY / "acl"),
+            # Paired tablets are told the devices' listener.
+            device_mqtt_host="127.0.0.1",
+            device_mqtt_port=config.device_port,
             mosquitto_file_mode=0o644,
             # The manual clock jumps ahead: the tablet's real-time heartbeats must not
             # look late to supervision (that would be a technical alarm, not ours).
