@@ -1,7 +1,7 @@
 """The 112 gateway port and its HTTPS adapter.
 
 :class:`EmergencyGateway` is the port the hub calls. :class:`HttpEmergencyGateway` posts
-the EIDO-style JSON (or CAP XML) to a configured endpoint, retries with back-off, and
+the NENA EIDO JSON (or CAP XML) to a configured endpoint, retries with back-off, and
 answers with a :class:`HandoffResult` — delivered or not, with the centre's reference or
 the error and the number of attempts. It never raises for a delivery failure and never
 returns a success it did not get: the operator sees the failure at once.
@@ -22,6 +22,7 @@ from alerts.channels.http import RetryPolicy, Sleep, post_with_retries
 from alerts.emergency.cap import CAP_CONTENT_TYPE, encode_cap
 from alerts.emergency.eido import encode_eido
 from alerts.emergency.incident import EmergencyIncident
+from alerts.emergency.wire import SentMessage
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ class HandoffResult:
     reference: str | None = None
     reply: str = ""
     error: str = ""
+    # What was sent (sender, identifier, time): a later message to 112 names it.
+    message: SentMessage | None = None
+    msg_type: str = ""
 
 
 class EmergencyGateway(Protocol):
@@ -106,6 +110,7 @@ class HttpEmergencyGateway:
         """POST the incident with retries; the result says exactly what happened."""
         fmt = self._settings.format
         body, content_type = render_payload(incident, fmt)
+        message, msg_type = incident.message, incident.message_type
         headers = {"Content-Type": content_type, "Accept": "application/json"}
         if self._settings.token:
             headers["Authorization"] = f"Bearer {self._settings.token}"
@@ -133,6 +138,8 @@ class HttpEmergencyGateway:
                 None,
                 outcome.body[:2000],
                 outcome.error,
+                message,
+                msg_type,
             )
         return HandoffResult(
             True,
@@ -141,4 +148,7 @@ class HttpEmergencyGateway:
             outcome.status,
             _reference(outcome.body, "json"),
             outcome.body[:2000],
+            "",
+            message,
+            msg_type,
         )

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from alerts.alarm import Alarm
+from alerts.emergency.thread import MsgType, delivered_messages, message_type
+from alerts.emergency.wire import SentMessage, check_identifier
 from alerts.errors import AlertsValueError
 from alerts.model import RULE_PRIORITY, RuleKind
 
@@ -70,6 +72,10 @@ class Centre:
     callback_phone: str = ""
     operator: str = ""
 
+    def __post_init__(self) -> None:
+        # 112 quotes it back in every reference: refused, never rewritten.
+        check_identifier(self.centre_id, "centre id")
+
 
 @dataclass(frozen=True, slots=True)
 class EmergencyIncident:
@@ -84,6 +90,23 @@ class EmergencyIncident:
     def __post_init__(self) -> None:
         if self.sent_at.tzinfo is None:
             raise AlertsValueError("sent_at must be timezone-aware")
+        check_identifier(self.alarm.id, "alarm id")
+
+    @property
+    def message(self) -> SentMessage:
+        """This message's identity: sender, identifier (unique per alarm state) and time."""
+        identifier = f"{self.centre.centre_id}.{self.alarm.id}.{len(self.alarm.history)}"
+        return SentMessage(self.centre.centre_id, identifier, self.sent_at)
+
+    @property
+    def previous(self) -> tuple[SentMessage, ...]:
+        """The earlier messages of this alarm that 112 received."""
+        return delivered_messages(self.alarm)
+
+    @property
+    def message_type(self) -> MsgType:
+        """Alert, Update or Cancel (see :mod:`alerts.emergency.thread`)."""
+        return message_type(self.alarm, self.previous)
 
 
 # EIDO-style common-registry incident types and the CAP category/event for each rule.

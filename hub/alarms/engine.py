@@ -57,7 +57,7 @@ from alerts import (
     tick,
 )
 from alerts.channels import DeliveryResult
-from alerts.emergency import HandoffResult, PayloadFormat
+from alerts.emergency import MESSAGE_DETAIL, HandoffResult, PayloadFormat, delivered_messages
 from alerts.escalation import Escalate112, NotifyContact, Reannounce
 from alerts.escalation import next_deadline as next_escalation
 from hub.alarms import store
@@ -140,6 +140,8 @@ FLUSH_BATCH = 200
 CONFLICT_ATTEMPTS = 5
 # A claimed effect with no result after this long was interrupted (the hub stopped).
 UNFINISHED_AFTER = timedelta(minutes=10)
+# The effect key of telling 112 that an alarm it has is closed.
+CLOSE_112 = "close-112"
 INTERRUPTED = DeliveryResult(
     "unknown", False, "interrupted: the hub stopped while sending; outcome unknown", 0
 )
@@ -609,20 +611,20 @@ class AlarmEngine:
 
     async def _record_effects(
         self, alarm_id: str, results: list[tuple[str, DeliveryResult | HandoffResult | None]]
-    ) -> None:
+    ) -> Alarm | None:
         """Write what came of the sent effects on the alarm (re-read on every conflict)."""
         keys = [key for key, _ in results]
         for attempt in range(CONFLICT_ATTEMPTS):
             async with self._sessionmaker() as session:
                 loaded = await store.load_alarm(session, alarm_id)
             if loaded is None:
-                return
+                return None
             async with self._lock(loaded[1].home_id):
                 now = self._clock()
                 async with self._sessionmaker() as session:
                     loaded = await store.load_alarm(session, alarm_id)
                     if loaded is None:
-                        return
+                        return None
                     version, alarm = loaded
                     _, policy = await store.load_plan(session, alarm.resident_id)
                     after = alarm
@@ -640,7 +642,8 @@ class AlarmEngine:
                             raise
                         continue
             self.publish("alarm.updated", after, now)
-            return
+            return after
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _recover_unfinished(self, now: datetime) -> None:
         """Effects claimed long ago with no recorded result: the hub stopped while sending.
@@ -690,14 +693,31 @@ class AlarmEngine:
                 await record_audit(
                     session, audit_actor, audit_action, f"alarm:{alarm_id}", details, at=now
                 )
+                tell_112 = False
                 if alarm.is_open and not after.is_open:
                     # The outcome goes to the social record in the same transaction.
                     await enqueue_resolved_alarm(session, after)
+                    # 112 has this incident: it is told of the close (claimed first, so
+                    # a crash while sending is reported, never sent twice).
+                    tell_112 = bool(delivered_messages(after))
+                    if tell_112:
+                        await store.claim_effects(session, alarm_id, [CLOSE_112], now)
                 await session.commit()
             self.publish(live_kind, after, now)
             self.wakeup.set()
+            if tell_112:
+                return await self._tell_112_closed(after, now) or after
             return after
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _tell_112_closed(self, alarm: Alarm, now: datetime) -> Alarm | None:
+        """Send 112 the close of an alarm it has (Cancel, or an all-clear Update)."""
+        self._sending.add((alarm.id, CLOSE_112))
+        try:
+            result = await self.effects.hand_off(alarm, now)
+            return await self._record_effects(alarm.id, [(CLOSE_112, result)])
+        finally:
+            self._sending.discard((alarm.id, CLOSE_112))
 
     async def mark_presented(self, alarm_id: str) -> None:
         """The alarm is on at least one operator screen."""
@@ -816,6 +836,10 @@ def _record_effect(
     sent: bool = False,
 ) -> Alarm:
     """Record an effect's result (``sent=False``: a stand-in, for the next deadline only)."""
+    if key == CLOSE_112:
+        if isinstance(result, DeliveryResult):  # interrupted
+            result = HandoffResult(False, 0, PayloadFormat.EIDO, error=result.detail)
+        return record_close_told(alarm, SYSTEM, now, result)
     if key.startswith("112"):  # automatic, or an operator's interrupted hand-off
         if isinstance(result, DeliveryResult):  # interrupted
             result = HandoffResult(False, 0, PayloadFormat.EIDO, error=result.detail)
@@ -874,11 +898,49 @@ def record_handoff(
     last = escalated.history[-1]
     from dataclasses import replace
 
-    marked = replace(last, detail=(*last.detail, ("delivered", str(delivered))))
+    extra: tuple[tuple[str, str], ...] = (("delivered", str(delivered)),)
+    if result is not None and result.message is not None:
+        # 112's later messages name this one (CAP <references>): keep what was sent.
+        extra = (
+            *extra,
+            ("msg_type", result.msg_type),
+            (MESSAGE_DETAIL, result.message.reference()),
+        )
+    marked = replace(last, detail=(*last.detail, *extra))
     escalated = replace(escalated, history=(*escalated.history[:-1], marked))
     if not delivered:
         escalated = add_note(escalated, SYSTEM, now, f"112 hand-off failed: {detail}")
     return escalated
+
+
+def record_close_told(
+    alarm: Alarm, actor: Actor, now: datetime, result: HandoffResult | None
+) -> Alarm:
+    """Record whether 112 was told that an alarm it has is closed (a note with the message)."""
+    if result is None:
+        text = "112 NOT told of the close: no 112 gateway configured; call 112 by phone"
+    elif result.delivered:
+        text = f"112 told of the close ({result.msg_type}; {result.format} HTTP {result.status})"
+    else:
+        text = (
+            f"112 NOT told of the close ({result.msg_type}): FAILED after {result.attempts}"
+            f" attempt(s): {result.error}; call 112 by phone"
+        )
+    noted = add_note(alarm, actor, now, text)
+    delivered = bool(result and result.delivered)
+    extra: tuple[tuple[str, str], ...] = (("delivered", str(delivered)),)
+    if result is not None and result.message is not None:
+        extra = (
+            *extra,
+            ("msg_type", result.msg_type),
+            (MESSAGE_DETAIL, result.message.reference()),
+        )
+        if result.reference:
+            extra = (*extra, ("reference", result.reference))
+    last = noted.history[-1]
+    return replace(
+        noted, history=(*noted.history[:-1], replace(last, detail=(*last.detail, *extra)))
+    )
 
 
 def alarm_json(alarm: Alarm, language: str, now: datetime) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from alerts.emergency import PayloadFormat
+from alerts.emergency import PayloadFormat, check_identifier
+from alerts.errors import AlertsValueError
 
 
 class AlarmSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -25,3 +26,11 @@ class AlarmSettings(msgspec.Struct, kw_only=True, frozen=True):
     sms_token: str = ""
     # Run the timer loop (tests that drive timers by hand switch it off).
     scheduler: bool = True
+
+    def __post_init__(self) -> None:
+        # The CAP sender id and EIDO agency id: 112 quotes it back in every reference,
+        # so a space, comma, '<' or '&' is refused at start-up, not sent.
+        try:
+            check_identifier(self.centre_id, "centre_id")
+        except AlertsValueError as err:
+            raise ValueError(str(err)) from None

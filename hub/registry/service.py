@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.emergency import control_characters
 from hub.audit import record_audit
 from hub.db.crypto import KeySafeCipher
 from hub.db.models import Device, Home, Resident
@@ -31,6 +32,15 @@ class DeviceCredentials:
     secret: str
 
 
+def refuse_control_characters(name: str, value: str) -> None:
+    """Registry text goes to 112 and into XML: control characters are refused, not stored."""
+    found = control_characters(value)
+    if found:
+        raise ProvisioningError(
+            "invalid_request", f"{name} contains control characters ({', '.join(found)})"
+        )
+
+
 async def create_home(
     session: AsyncSession,
     *,
@@ -46,6 +56,12 @@ async def create_home(
     """Add a home (the key-safe code is encrypted)."""
     if not address.strip():
         raise ProvisioningError("invalid_request", "address must not be empty")
+    for name, value in (
+        ("address", address),
+        ("abss_area", abss_area),
+        ("access_notes", access_notes),
+    ):
+        refuse_control_characters(name, value)
     home = Home(
         address=address.strip(),
         abss_area=abss_area,

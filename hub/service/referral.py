@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from alerts.emergency import control_characters
 from hub.service.codes import APPLICANT_KINDS, MOBILITIES, ApplicantKind, Mobility
 from hub.service.errors import FieldError, ReferralInvalid
 
@@ -79,6 +80,28 @@ def valid_dni(value: str) -> bool:
 def _text(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key, "")
     return value.strip() if isinstance(value, str) else ""
+
+
+# Free-text fields of the form (checked for control characters).
+_FREE_TEXT = (
+    "applicant_name",
+    "applicant_phone",
+    "applicant_email",
+    "person_name",
+    "id_document",
+    "phone",
+    "street",
+    "postcode",
+    "municipality",
+    "health_notes",
+    "social_notes",
+)
+
+
+def _raw(data: Mapping[str, Any], key: str) -> str:
+    # Before strip(): a trailing vertical tab is whitespace to Python, not to XML.
+    value = data.get(key, "")
+    return value if isinstance(value, str) else ""
 
 
 def _flag(data: Mapping[str, Any], key: str) -> bool:
@@ -173,6 +196,16 @@ def parse_referral(data: Mapping[str, Any], today: date) -> ReferralForm:
             errors.append(FieldError(key, "err_too_long"))
 
     contacts = parse_contacts(data.get("contacts"), errors)
+    # What the form keeps goes to 112 and into XML documents: control characters are
+    # refused (a vertical tab, an escape, U+FFFE...), never stored.
+    texts = {key: _text(data, key) for key in _FREE_TEXT}
+    for index, item in enumerate(data.get("contacts") or []):
+        if isinstance(item, Mapping):
+            for key in ("name", "relationship", "phone"):
+                texts[f"contacts.{index}.{key}"] = _text(item, key)
+    for key, value in texts.items():
+        if control_characters(value) or control_characters(_raw(data, key)):
+            errors.append(FieldError(key, "err_control_characters"))
     if not _flag(data, "consent_data"):
         errors.append(FieldError("consent_data", "err_consent"))
 

@@ -1,8 +1,10 @@
 """A local 112 receiving centre for tests: validates what it receives and answers like one.
 
-EIDO-style JSON is validated against the published JSON Schema; CAP 1.2 XML against the
-elements CAP requires (alert: identifier, sender, sent, status, msgType, scope; info:
-category, event, urgency, severity, certainty; area: areaDesc).
+NENA EIDO JSON is validated against NENA's published schema and CAP 1.2 XML against the
+OASIS XSD (both from ``../shared/standards``, see :mod:`tests.alerts.standards`), then the
+rules a schema cannot check: CAP identifier characters, UTC written ``-00:00``, and that an
+Update or Cancel names in ``<references>`` only messages this centre received before (and
+an Alert names none); EIDO component ids unique and every ``$ref`` resolving.
 """
 
 from __future__ import annotations
@@ -11,100 +13,91 @@ import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from xml.etree import ElementTree as ET
 
-import jsonschema
 from aiohttp import web
+from lxml import etree
 
-from alerts.emergency import CAP_NS, schema
-
-CAP_ALERT_REQUIRED = ("identifier", "sender", "sent", "status", "msgType", "scope")
-CAP_INFO_REQUIRED = ("category", "event", "urgency", "severity", "certainty")
-CAP_ENUMS = {
-    "status": {"Actual", "Exercise", "System", "Test", "Draft"},
-    "msgType": {"Alert", "Update", "Cancel", "Ack", "Error"},
-    "scope": {"Public", "Restricted", "Private"},
-    "category": {
-        "Geo",
-        "Met",
-        "Safety",
-        "Security",
-        "Rescue",
-        "Fire",
-        "Health",
-        "Env",
-        "Transport",
-        "Infra",
-        "CBRNE",
-        "Other",
-    },
-    "urgency": {"Immediate", "Expected", "Future", "Past", "Unknown"},
-    "severity": {"Extreme", "Severe", "Moderate", "Minor", "Unknown"},
-    "certainty": {"Observed", "Likely", "Possible", "Unlikely", "Unknown"},
-}
+from tests.alerts.standards import (
+    CAP_NS,
+    cap_rule_problems,
+    cap_schema_problems,
+    eido_rule_problems,
+    eido_schema_problems,
+)
 
 
 def cap_problems(raw: bytes) -> list[str]:
-    """What is missing or wrong in a CAP 1.2 document (empty when valid)."""
-    try:
-        root = ET.fromstring(raw)  # noqa: S314 - our own test payload
-    except ET.ParseError as err:
-        return [f"not XML: {err}"]
+    """Everything wrong with a CAP 1.2 document, schema and rules (empty when valid)."""
+    return cap_schema_problems(raw) or cap_rule_problems(raw)
+
+
+def eido_problems(payload: Any) -> list[str]:
+    """Everything wrong with an EIDO, schema and rules (empty when valid)."""
+    return eido_schema_problems(payload) or eido_rule_problems(payload)
+
+
+def cap_fields(raw: bytes) -> dict[str, Any]:
+    """The CAP header fields a thread is made of."""
+    root = etree.fromstring(raw)
     ns = {"cap": CAP_NS}
-    problems = []
-    if root.tag != f"{{{CAP_NS}}}alert":
-        problems.append(f"root is {root.tag}, not cap:alert")
-    for name in CAP_ALERT_REQUIRED:
-        element = root.find(f"cap:{name}", ns)
-        if element is None or not (element.text or "").strip():
-            problems.append(f"alert/{name} missing")
-        elif name in CAP_ENUMS and element.text not in CAP_ENUMS[name]:
-            problems.append(f"alert/{name}={element.text!r} not allowed")
-    infos = root.findall("cap:info", ns)
-    if not infos:
-        problems.append("no info block")
-    for info in infos:
-        for name in CAP_INFO_REQUIRED:
-            element = info.find(f"cap:{name}", ns)
-            if element is None or not (element.text or "").strip():
-                problems.append(f"info/{name} missing")
-            elif name in CAP_ENUMS and element.text not in CAP_ENUMS[name]:
-                problems.append(f"info/{name}={element.text!r} not allowed")
-        for area in info.findall("cap:area", ns):
-            if area.find("cap:areaDesc", ns) is None:
-                problems.append("area/areaDesc missing")
-    return problems
+
+    def text(name: str) -> str:
+        return str(root.findtext(f"cap:{name}", default="", namespaces=ns))
+
+    return {
+        "identifier": text("identifier"),
+        "sender": text("sender"),
+        "sent": text("sent"),
+        "msgType": text("msgType"),
+        "references": text("references").split(),
+        "responseTypes": [str(e.text) for e in root.findall("cap:info/cap:responseType", ns)],
+    }
 
 
 @dataclass
 class ReceivingCentre:
-    """Records every payload; ``fail_first`` answers 503 that many times first."""
+    """Records every payload; ``fail_first`` answers 503 that many times first;
+    ``refuse_all`` answers 400 to everything (a centre that rejects the payload)."""
 
     fail_first: int = 0
+    refuse_all: bool = False
     received: list[Any] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    # CAP messages received, as "sender,identifier,sent" (what a reference must name).
+    cap_messages: list[str] = field(default_factory=list)
     calls: int = 0
     _numbers: Any = field(default_factory=lambda: itertools.count(1001))
+
+    def _refuse(self, problems: list[str]) -> web.Response:
+        self.rejected.append("; ".join(problems))
+        return web.json_response({"error": "invalid", "detail": problems[:20]}, status=400)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.calls += 1
         if self.calls <= self.fail_first:
             return web.json_response({"error": "overloaded"}, status=503)
+        if self.refuse_all:
+            return self._refuse(["refused by configuration"])
         raw = await request.read()
         if request.content_type == "application/json":
             try:
                 payload = json.loads(raw)
-                jsonschema.validate(payload, schema())
-            except (ValueError, jsonschema.ValidationError) as err:
-                self.rejected.append(str(err).splitlines()[0])
-                return web.json_response({"error": "invalid", "detail": str(err)[:500]}, status=400)
+            except ValueError as err:
+                return self._refuse([f"not JSON: {err}"])
+            problems = eido_problems(payload)
+            if problems:
+                return self._refuse(problems)
             self.received.append(payload)
         elif request.content_type == "application/cap+xml":
             problems = cap_problems(raw)
             if problems:
-                self.rejected.append("; ".join(problems))
-                return web.json_response({"error": "invalid", "detail": problems}, status=400)
+                return self._refuse(problems)
+            fields = cap_fields(raw)
+            unknown = [r for r in fields["references"] if r not in self.cap_messages]
+            if unknown:
+                return self._refuse([f"references a message never received: {unknown}"])
             self.received.append(raw)
+            self.cap_messages.append(f"{fields['sender']},{fields['identifier']},{fields['sent']}")
         else:
             return web.json_response({"error": "unsupported"}, status=415)
         return web.json_response(

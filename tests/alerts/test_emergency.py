@@ -1,4 +1,5 @@
-"""112 hand-off: EIDO-style JSON and CAP 1.2 to a local receiving centre that validates them."""
+"""112 hand-off: NENA EIDO and CAP 1.2, validated against the published standards, to a local
+receiving centre that checks them too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import ssl
 from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
-import jsonschema
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -39,10 +39,9 @@ from alerts.emergency import (
     Person,
     build_eido,
     render_payload,
-    schema,
 )
 from teleassist.localbroker import free_port
-from tests.alerts.centre import ReceivingCentre, cap_problems
+from tests.alerts.centre import ReceivingCentre, cap_problems, eido_problems
 
 T0 = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
 FAST = RetryPolicy(attempts=3, base_delay_s=0.0, timeout_s=5)
@@ -97,42 +96,52 @@ def _incident(rule: RuleKind = RuleKind.SMOKE) -> EmergencyIncident:
     )
 
 
-def test_eido_payload_follows_the_published_schema() -> None:
+def test_eido_payload_follows_nenas_published_schema() -> None:
     payload = build_eido(_incident())
-    jsonschema.validate(payload, schema())
+    assert eido_problems(payload) == []
+    assert payload["eidoVersion"] == "1.0"
     incident = payload["incidentComponent"]
     assert incident["incidentTypeCommonRegistryText"] == "Fire.Residential"
-    assert incident["incidentPriority"] == 1
-    assert incident["triggeringRules"] == ["smoke", "co"]
+    assert incident["incidentStatusCommonRegistryText"] == ["Active"]
+    assert incident["$id"] == "urn:emergency:uid:incidentid:alarm-7:ta-bcn"
+    (agency,) = payload["agencyComponent"]
+    assert agency["$id"] == "ta-bcn"
+    assert payload["updatedByAgencyReference"] == {"$ref": "ta-bcn"}
     (place,) = payload["locationComponent"]
-    assert place["geo"]["latitude"] == 41.3889
-    assert place["locationConfidencePercent"] == 90
+    assert "<gml:pos>41.3889 2.1527</gml:pos>" in place["locationByValue"]
+    assert "Carrer de Provença 100" in place["locationByValue"]
     (person,) = payload["personComponent"]
-    assert person["personAge"] == 87
-    assert person["personMedicalNotes"] == "Diabetes; pacemaker"
-    assert [n["noteActionCode"] for n in payload["notesComponent"]] == [
-        "raised",
-        "accepted",
-        "contact_attempt",
-        "event_attached",
-    ]
+    nc = person["ncPersonComponent"]
+    assert nc["name"] == [{"personFullName": [{"value": "Rosa Puig"}]}]
+    assert nc["birthDate"] == [{"date": [{"value": "1938-05-02"}]}]
+    notes = {n["$id"]: n["notesActionComments"] for n in payload["notesComponent"]}
+    (person_note,) = (notes[r["$ref"]] for r in person["notesReference"])
+    assert "87 years" in person_note
+    assert "Diabetes; pacemaker" in person_note
     # The key-safe code is never in the payload, only that there is one.
-    assert place["keySafePresent"] is True
+    assert "key safe on site" in place["locationDescriptionText"]
+    assert payload["lastUpdateTimeStamp"] == "2026-01-12T09:03:00-00:00"
 
 
-def test_schema_rejects_a_broken_payload() -> None:
+def test_nenas_schema_rejects_a_broken_payload() -> None:
     payload = build_eido(_incident())
-    del payload["locationComponent"][0]["civicAddress"]["addressText"]
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(payload, schema())
+    del payload["agencyComponent"][0]["agencyType"]
+    assert eido_problems(payload)
+    payload = build_eido(_incident())
+    payload["personComponent"][0]["notesReference"] = [{"$ref": "nowhere"}]
+    assert eido_problems(payload) == ["reference 'nowhere' names no component"]
 
 
-def test_cap_payload_has_every_required_element() -> None:
+def test_cap_payload_validates_against_the_oasis_schema() -> None:
     body, content_type = render_payload(_incident(), PayloadFormat.CAP)
     assert content_type == "application/cap+xml"
     assert cap_problems(body) == []
     assert b"<circle>41.3889,2.1527 0.015</circle>" in body
+    assert b"<sent>2026-01-12T09:03:00-00:00</sent>" in body
+    assert b"<msgType>Alert</msgType>" in body
+    assert b"<references>" not in body
     assert cap_problems(body.replace(b"<severity>", b"<sev>").replace(b"</severity>", b"</sev>"))
+    assert cap_problems(body.replace(b"-00:00</sent>", b"+00:00</sent>"))
 
 
 def test_bad_location_is_refused() -> None:
@@ -162,15 +171,12 @@ async def test_hand_off_is_validated_and_acknowledged_with_a_reference(aiohttp_s
 async def test_refused_payload_is_a_failed_result_not_an_exception(aiohttp_server) -> None:
     centre = ReceivingCentre()
     server = await aiohttp_server(centre.app())
-    incident = _incident()
-    broken = EmergencyIncident(
-        incident.alarm, incident.person, incident.location, Centre(""), incident.sent_at
-    )
+    centre.refuse_all = True
     async with aiohttp.ClientSession() as session:
         gateway = HttpEmergencyGateway(
             EmergencyGatewaySettings(str(server.make_url("/incidents")), retry=FAST), session
         )
-        result = await gateway.hand_off(broken)
+        result = await gateway.hand_off(_incident())
     assert not result.delivered
     assert result.status == 400
     assert result.attempts == 1

@@ -227,9 +227,13 @@ async def test_a_day_in_the_life(day: Neighbourhoodhub, chromium: Browser) -> No
     )
     assert len({row.resident_id for row in handled}) == len(handled) == HOMES
 
-    # The 112 centre got both hand-offs, valid against its schema.
+    # The 112 centre got both hand-offs and was told of both closes, all valid against
+    # NENA's EIDO schema.
     assert hub.centre.rejected == []
-    assert len(hub.centre.received) == 2
+    assert len(hub.centre.received) == 4
+    assert sorted(
+        p["incidentComponent"]["incidentStatusCommonRegistryText"][0] for p in hub.centre.received
+    ) == ["Active", "Active", "Closed", "Closed"]
     assert {homes[1].resident_name, homes[2].resident_name} <= {
         str(payload)
         and next(n for n in (homes[1].resident_name, homes[2].resident_name) if n in str(payload))

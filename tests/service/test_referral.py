@@ -53,6 +53,28 @@ def codes(form: dict[str, Any]) -> dict[str, str]:
     return {e.field: e.code for e in err.value.errors}
 
 
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"street": "Carrer de Sants 12\x0b"}, "street"),
+        ({"person_name": "Núria \x1b[1mPuig"}, "person_name"),
+        ({"health_notes": "Diabetes \ufffe"}, "health_notes"),
+        ({"municipality": "Barce\x7flona"}, "municipality"),
+        (
+            {"contacts": [{"name": "Marta\x0cPuig", "phone": "600111222"}]},
+            "contacts.0.name",
+        ),
+    ],
+)
+def test_control_characters_are_refused_not_stored(changes: dict[str, Any], field: str) -> None:
+    assert codes(good_form(**changes))[field] == "err_control_characters"
+
+
+def test_line_breaks_in_notes_are_text() -> None:
+    referral = parse_referral(good_form(health_notes="Diabetes.\nPacemaker."), TODAY)
+    assert referral.health_notes == "Diabetes.\nPacemaker."
+
+
 def test_a_good_form_is_normalised() -> None:
     referral = parse_referral(good_form(), TODAY)
     assert referral.person_name == "Núria Puig i Soler"

@@ -138,8 +138,9 @@ async def test_panic_to_resolution_through_the_api(
     assert body["emergency"]["reference"] == "112-CAT-1001"
     assert body["alarm"]["state"] == "escalated"
     (payload,) = centre.received
-    assert payload["personComponent"][0]["personName"] == "Rosa Puig"
-    assert payload["incidentComponent"]["incidentPriority"] == 1
+    person = payload["personComponent"][0]["ncPersonComponent"]
+    assert person["name"] == [{"personFullName": [{"value": "Rosa Puig"}]}]
+    assert payload["incidentComponent"]["incidentStatusCommonRegistryText"] == ["Active"]
 
     no_outcome = await hub_client.post(
         f"/api/alarms/{alarm_id}/resolve", json={"notes": "x"}, headers=h(anna)
@@ -157,6 +158,12 @@ async def test_panic_to_resolution_through_the_api(
     )
     assert done.status == 200
     assert (await _next(socket_b, "alarm.resolved"))["alarm"]["outcome"] == "ambulance"
+    # 112 has the incident: it is told of the close, as an update of the same incident.
+    assert len(centre.received) == 2
+    closed = centre.received[1]["incidentComponent"]
+    assert closed["$id"] == payload["incidentComponent"]["$id"]
+    assert closed["incidentStatusCommonRegistryText"] == ["Closed"]
+    assert closed["dispositionComponent"][0]["dispositionCommonRegistryCode"] == "ambulance"
     await socket_a.close()
     await socket_b.close()
 
@@ -170,7 +177,9 @@ async def test_panic_to_resolution_through_the_api(
         "note",
         "escalated",
         "resolved",
+        "note",
     ]
+    assert detail["history"][-1]["detail"]["delivered"] == "True"
     assert detail["emergency"]["reference"] == "112-CAT-1001"
     async with hub_sessionmaker() as session:
         audit = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
@@ -207,6 +216,110 @@ async def test_gateway_failure_is_shown_to_the_operator(
     assert history[-2]["detail"]["delivered"] == "False"
     assert history[-1]["action"] == "note"
     assert "112 hand-off failed" in history[-1]["detail"]["text"]
+
+
+@pytest.fixture
+async def cap_centre(centre, monkeypatch):
+    """The local 112 centre, configured as a CAP 1.2 endpoint."""
+    monkeypatch.setenv("TELEASSIST_ALARMS__EMERGENCY_FORMAT", "cap")
+    return centre
+
+
+def _cap(raw: bytes) -> dict[str, Any]:
+    from tests.alerts.centre import cap_fields
+
+    return cap_fields(raw)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "close_type", "response"),
+    [("false_alarm", "Cancel", "None"), ("fire_brigade", "Update", "AllClear")],
+)
+async def test_112_gets_one_thread_alert_update_and_close(
+    cap_centre, hub_client, hub_sessionmaker, auth_headers, hub_clock, outcome, close_type, response
+) -> None:
+    centre = cap_centre
+    home, resident = await _home(hub_sessionmaker)
+    headers = await auth_headers(Role.SUPERVISOR)
+    engine = hub_client.app[ALARM_ENGINE]
+    (change,) = await engine.handle_event(_event(home, resident, Panic(), hub_clock()))
+    url = f"/api/alarms/{change.alarm.id}"
+    for _ in range(2):
+        hub_clock.advance(timedelta(seconds=30))
+        sent = await hub_client.post(
+            f"{url}/escalations", json={"target": "emergency_112"}, headers=headers
+        )
+        assert sent.status == 200, await sent.text()
+    hub_clock.advance(timedelta(minutes=5))
+    closed = await hub_client.post(f"{url}/resolve", json={"outcome": outcome}, headers=headers)
+    assert closed.status == 200, await closed.text()
+    # Every message passed the OASIS schema and the CAP rules at the centre.
+    assert centre.rejected == []
+    first, second, close = (_cap(raw) for raw in centre.received)
+    assert [first["msgType"], second["msgType"], close["msgType"]] == [
+        "Alert",
+        "Update",
+        close_type,
+    ]
+    assert first["references"] == []
+    assert second["references"] == [centre.cap_messages[0]]
+    assert close["references"] == centre.cap_messages[:2]
+    assert set(close["responseTypes"]) == {response}
+    assert len({m["identifier"] for m in (first, second, close)}) == 3
+    assert all(m["sent"].endswith("-00:00") for m in (first, second, close))
+    history = (await closed.json())["history"]
+    assert history[-1]["action"] == "note"
+    assert history[-1]["detail"]["msg_type"] == close_type
+    assert history[-1]["detail"]["delivered"] == "True"
+
+
+async def test_a_close_that_112_never_had_sends_nothing(
+    cap_centre, hub_client, hub_sessionmaker, auth_headers, hub_clock
+) -> None:
+    home, resident = await _home(hub_sessionmaker)
+    headers = await auth_headers(Role.SUPERVISOR)
+    engine = hub_client.app[ALARM_ENGINE]
+    (change,) = await engine.handle_event(_event(home, resident, Panic(), hub_clock()))
+    cap_centre.fail_first = 10  # the hand-off fails: 112 never received the incident
+    url = f"/api/alarms/{change.alarm.id}"
+    failed = await hub_client.post(
+        f"{url}/escalations", json={"target": "emergency_112"}, headers=headers
+    )
+    assert failed.status == 502
+    calls = cap_centre.calls
+    closed = await hub_client.post(
+        f"{url}/resolve", json={"outcome": "false_alarm"}, headers=headers
+    )
+    assert closed.status == 200
+    assert cap_centre.calls == calls  # nothing to cancel at 112
+    assert (await closed.json())["history"][-1]["action"] == "resolved"
+
+
+async def test_a_close_112_could_not_hear_is_shown_to_the_operator(
+    cap_centre, hub_client, hub_sessionmaker, auth_headers, hub_clock
+) -> None:
+    home, resident = await _home(hub_sessionmaker)
+    headers = await auth_headers(Role.SUPERVISOR)
+    engine = hub_client.app[ALARM_ENGINE]
+    (change,) = await engine.handle_event(_event(home, resident, Panic(), hub_clock()))
+    url = f"/api/alarms/{change.alarm.id}"
+    sent = await hub_client.post(
+        f"{url}/escalations", json={"target": "emergency_112"}, headers=headers
+    )
+    assert sent.status == 200
+    cap_centre.fail_first = cap_centre.calls + 10  # 112 goes down before the close
+    closed = await hub_client.post(
+        f"{url}/resolve", json={"outcome": "false_alarm"}, headers=headers
+    )
+    assert closed.status == 200
+    note = (await closed.json())["history"][-1]
+    assert note["detail"]["delivered"] == "False"
+    assert "112 NOT told of the close (Cancel)" in note["detail"]["text"]
+    async with hub_sessionmaker() as session:
+        ledger = list(await session.scalars(select(AlarmEffectRow)))
+    close = [row for row in ledger if row.key == "close-112"]
+    assert len(close) == 1
+    assert close[0].done_at is not None
 
 
 @pytest.fixture

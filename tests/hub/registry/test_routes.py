@@ -130,3 +130,26 @@ async def test_a_single_password_file_is_warned_about(
     with caplog.at_level("WARNING", logger="hub.registry.app"):
         await aiohttp_client(create_app(split, clock=hub_clock))
     assert "mosquitto_hub_passwd_file" not in caplog.text
+
+
+async def test_a_home_with_control_characters_is_refused(
+    hub_client: Any, auth_headers: Any, hub_sessionmaker: Any
+) -> None:
+    headers = await auth_headers(Role.ADMIN)
+    for field, value in (
+        ("address", "Carrer Major 3\x0b"),
+        ("address", "Carrer \x1b[31mMajor 3"),
+        ("access_notes", "Key with the neighbour \ufffe"),
+        ("abss_area", "BCN\x002"),
+    ):
+        body = {"address": "Carrer Major 3", field: value}
+        resp = await hub_client.post("/api/homes", json=body, headers=headers)
+        assert resp.status == 400, (field, value)
+        reply = await resp.json()
+        assert reply["error"] == "invalid_request"
+        assert field in reply["message"]
+    async with hub_sessionmaker() as session:
+        assert list(await session.scalars(select(Home))) == []
+    # Line breaks and tabs are text, not control characters to refuse.
+    body = {"address": "Carrer Major 3", "access_notes": "Ring twice\n\tthen wait"}
+    assert (await hub_client.post("/api/homes", json=body, headers=headers)).status == 201
