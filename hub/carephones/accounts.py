@@ -8,6 +8,7 @@ encrypted in the table (``hub.db.crypto``) and decrypted once here.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -50,11 +51,21 @@ def unit_account(row: CarephoneUnit, device: DeviceInfo, cipher: KeySafeCipher) 
 
 
 class AccountBook:
-    """Units by (prefix, account), and which accounts exist under any prefix."""
+    """Units by (prefix, account), and which accounts exist under any prefix.
 
-    def __init__(self) -> None:
+    A unit the book does not know is looked up in the database once (another hub worker may
+    have registered it) and remembered as unknown for ``negative_ttl_s``, so a flood of
+    unknown accounts costs one query per account and interval.
+    """
+
+    def __init__(self, negative_ttl_s: float = 10.0) -> None:
         self._units: dict[tuple[str, str], UnitAccount] = {}
         self._accounts: set[str] = set()
+        self._missing: dict[tuple[str, str], float] = {}
+        self.negative_ttl_s = negative_ttl_s
+        self._source: (
+            tuple[async_sessionmaker[AsyncSession], DeviceRegistry, KeySafeCipher] | None
+        ) = None
 
     async def load(
         self,
@@ -63,6 +74,7 @@ class AccountBook:
         cipher: KeySafeCipher,
     ) -> int:
         """Read every DC-09 unit; a unit whose device or key cannot be read is skipped."""
+        self._source = (sessionmaker, registry, cipher)
         async with sessionmaker() as session:
             rows = (
                 await session.scalars(select(CarephoneUnit).where(CarephoneUnit.protocol == "dc09"))
@@ -81,6 +93,34 @@ class AccountBook:
         """Add or replace a unit."""
         self._units[(unit.prefix, unit.account)] = unit
         self._accounts.add(unit.account)
+        self._missing.pop((unit.prefix, unit.account), None)
+
+    async def fetch(self, prefix: str, account: str | None) -> UnitAccount | None:
+        """Look a unit the book does not hold up in the database (at most once per TTL)."""
+        if account is None or self._source is None:
+            return None
+        key = (prefix, account)
+        since = self._missing.get(key)
+        if since is not None and time.monotonic() - since < self.negative_ttl_s:
+            return None
+        sessionmaker, registry, cipher = self._source
+        async with sessionmaker() as session:
+            row = await session.scalar(
+                select(CarephoneUnit).where(
+                    CarephoneUnit.protocol == "dc09",
+                    CarephoneUnit.prefix == prefix,
+                    CarephoneUnit.account == account,
+                )
+            )
+        device = None if row is None else await registry.fetch(row.device_id)
+        if row is None or device is None:
+            if len(self._missing) > 100_000:
+                self._missing.clear()
+            self._missing[key] = time.monotonic()
+            return None
+        unit = unit_account(row, device, cipher)
+        self.put(unit)
+        return unit
 
     def find(self, prefix: str, account: str | None) -> UnitAccount | None:
         """The unit of ``account`` under line prefix ``prefix``."""

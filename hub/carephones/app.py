@@ -78,6 +78,12 @@ async def _receiver_ctx(app: web.Application) -> AsyncIterator[None]:
         idle_timeout_s=settings.dc09_idle_timeout_s,
     )
     await servers.start(settings.dc09_host, settings.dc09_tcp_port, settings.dc09_udp_port)
+    if supervisor is not None:
+        watcher = supervisor
+        clock = app[CLOCK]
+        receiver.on_new_unit = lambda unit: watcher.set_interval(
+            unit.device, unit.supervision, clock()
+        )
     app[DC09_RECEIVER] = receiver
     app[DC09_SERVERS] = servers
     _LOGGER.info("DC-09 receiver ready: %d units", count)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,6 +102,8 @@ class Dc09Receiver:
         self.config = config or ReceiverConfig()
         self.stats = ReceiverStats()
         self.reject_log = RejectLog(logger=_LOGGER)
+        # Told about a unit found in the database (registered by another hub worker).
+        self.on_new_unit: Callable[[UnitAccount], None] | None = None
         # (device, sequence) → digest of the data last acknowledged with that number.
         self._acked: OrderedDict[tuple[str, str], str] = OrderedDict()
 
@@ -123,6 +126,14 @@ class Dc09Receiver:
             self.refuse("unsupported", source, f"token {frame.token!r}")
             return duh(frame)
         unit = self.book.find(frame.prefix, frame.account)
+        if unit is None:
+            try:
+                unit = await self.book.fetch(frame.prefix, frame.account)
+            except Exception:
+                _LOGGER.exception("DC-09 account lookup failed")
+                return None  # the unit will send again
+            if unit is not None and self.on_new_unit is not None:
+                self.on_new_unit(unit)
         if unit is None or (unit.receiver is not None and unit.receiver != frame.receiver):
             known = self.book.has_account(frame.account)
             reason = "wrong_prefix" if known or unit is not None else "unknown_account"

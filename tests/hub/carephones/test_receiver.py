@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from hub.app import SESSIONMAKER
 from hub.carephones.app import DC09_RECEIVER
+from hub.carephones.models import CarephoneUnit
 from hub.clock import ManualClock
+from hub.db.models import Device, Home, Resident
 from hub.settings import HubSettings
 from teleassist.localbroker import MosquittoBroker
 from tests.hub.carephones.conftest import T0, Dc09Hub, start_dc09_hub
@@ -361,3 +364,34 @@ async def test_registration_checks_what_the_installer_gives(dc09_hub: Dc09Hub) -
     assert [(u["id"], u["encrypted"]) for u in units] == [(device_id, True)]
     assert "key" not in units[0]
     assert "key_encrypted" not in units[0]
+
+
+async def test_a_unit_registered_by_another_hub_worker_is_found(dc09_hub: Dc09Hub) -> None:
+    # Another worker registered it: the rows are in the database, not in this worker's book.
+    async with dc09_hub.app[SESSIONMAKER]() as session:
+        home = Home(address="Carrer de l'Altre 2", abss_area="T1")
+        session.add_all([home, Resident(home=home, name="Other Resident")])
+        await session.flush()
+        session.add(Device(id=f"{dc09_hub.tag}-other", home_id=home.id, type="carephone"))
+        await session.flush()
+        session.add(
+            CarephoneUnit(
+                device_id=f"{dc09_hub.tag}-other", account="C001", prefix="1",
+                supervision_s=600, fall_zones="",
+            )
+        )  # fmt: skip
+        await session.commit()
+        home_id = home.id
+    link = await TcpLink.open(dc09_hub.tcp_port)
+    try:
+        unit = Unit(account="C001")
+        assert (await link.send(unit.frame("SIA-DCS", "Nri1/MA001", T0))).token == "ACK"
+        # An account nobody registered is still refused (and looked up once per interval).
+        stranger = Unit(account="C002")
+        assert (await link.send(stranger.frame("NULL", "", T0))).token == "DUH"
+        assert (await link.send(stranger.frame("NULL", "", T0))).token == "DUH"
+    finally:
+        await link.close()
+    (alarm,) = await dc09_hub.wait_alarms(home_id)
+    assert alarm["rule"] == "medical"
+    assert dc09_hub.refused["unknown_account"] == 2
