@@ -20,6 +20,7 @@ from hub.family import (
     media_routes,
     pages,
     tablets,
+    today,
 )
 from hub.family.access import may_contact
 from hub.family.alarm_bridge import bridge_ctx
@@ -75,6 +76,7 @@ def setup(app: web.Application) -> None:
     groups.setup_routes(app)
     alarms.setup_routes(app)
     activity.setup_routes(app)
+    today.setup_routes(app)
     pages.setup_routes(app)
     app[REMINDERS] = make_reminders(app)
     app.cleanup_ctx.append(reminders_ctx)

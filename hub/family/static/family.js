@@ -2,7 +2,7 @@
 // Server-rendered pages give the first view; this keeps them live over /api/family/ws.
 import {
   api, ApiError, LiveSocket, t, pageData, banner, showConnection, formatTime, formatDateTime,
-  escapeHtml, gathered,
+  escapeHtml, gathered, lang,
 } from "/static/web/ta.js";
 
 const data = pageData();
@@ -432,7 +432,54 @@ async function loadAlarms() {
   section.hidden = shown === 0;
 }
 
+// "How is she today?": what the resident shares with this person, refetched on live events.
+
+const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
+
+function ago(minutes) {
+  if (minutes < 60) return relative.format(-minutes, "minute");
+  if (minutes < 48 * 60) return relative.format(-Math.floor(minutes / 60), "hour");
+  return relative.format(-Math.floor(minutes / 1440), "day");
+}
+
+async function loadToday(section) {
+  const now = await api(`/api/family/residents/${section.dataset.resident}/today`);
+  const lines = [];
+  const line = (key, text, cls = "") => lines.push(
+    `<li data-today="${key}"${cls ? ` class="${cls}"` : ""}>${escapeHtml(text)}</li>`);
+  if (now.check_in) {
+    line("check_in", now.check_in.done_at
+      ? t("today_checkin_done", { time: formatTime(now.check_in.done_at, { date: "never" }) })
+      : t("today_checkin_not_yet"), now.check_in.done_at ? "ok" : "warn");
+  }
+  if (now.last_activity) {
+    line("last_activity", now.last_activity.at
+      ? t("today_active", { ago: ago(now.last_activity.minutes_ago) })
+      : t("today_active_none"));
+  }
+  if ("next_agenda" in now) {
+    line("next_agenda", now.next_agenda
+      ? t("today_next", { title: now.next_agenda.title, when: formatDateTime(now.next_agenda.starts_at) })
+      : t("today_next_none"));
+  }
+  if ("open_alarm" in now) {
+    line("open_alarm", now.open_alarm
+      ? t("today_alarm", { what: t(what[now.open_alarm.event_type] || "alarm_other") })
+      : t("today_alarm_none"), now.open_alarm ? "alarm" : "");
+  }
+  if (!lines.length) line("not_shared", t("today_not_shared", { name: now.name }), "muted");
+  section.querySelector(".today-list").innerHTML = lines.join("");
+}
+
+async function loadTodays(residentId) {
+  const sections = [...document.querySelectorAll(".today")]
+    .filter((s) => residentId === undefined || Number(s.dataset.resident) === residentId);
+  await Promise.all(sections.map(loadToday));
+}
+
 function setUpHome() {
+  // "20 minutes ago" must not go stale on a page left open.
+  setInterval(() => loadTodays().catch(() => {}), 60_000);
   $("alarm-list").addEventListener("click", async (event) => {
     const id = event.target.dataset && event.target.dataset.onMyWay;
     if (!id) return;
@@ -505,7 +552,7 @@ function setUpAgenda() {
 
 async function refetch() {
   if (data.page === "chat") await loadMessages();
-  if (data.page === "home") await Promise.all([loadChats(), loadAlarms()]);
+  if (data.page === "home") await Promise.all([loadChats(), loadAlarms(), loadTodays()]);
   if (data.page === "agenda") await Promise.all([...document.querySelectorAll(".agenda")].map(loadAgenda));
 }
 
@@ -539,10 +586,18 @@ async function onMessage(msg) {
       call.onError(msg);
       break;
     case "alarm.notice":
-      if (data.page === "home") await loadAlarms();
+      if (data.page === "home") await Promise.all([loadAlarms(), loadTodays(msg.notice && msg.notice.resident_id)]);
       break;
     case "agenda.changed":
-      if (data.page === "agenda") await refetch();
+      if (data.page === "agenda" || data.page === "home") await refetch();
+      break;
+    case "today.changed":
+      if (data.page === "home") await loadTodays(msg.resident_id);
+      break;
+    case "circle.changed":
+      // What this person may see changed (or they were taken out): the page's list of
+      // residents and their consent come from the server, so draw it again.
+      if (data.page === "home" || data.page === "agenda" || msg.removed) location.reload();
       break;
     default:
       break;
