@@ -90,10 +90,12 @@ def plan_problems(plan: CarePlan) -> list[str]:
     unknown = [d for d in plan.devices if d not in DEVICE_KINDS]
     if unknown:
         problems.append(f"unknown devices: {', '.join(map(str, unknown))}")
-    # Without a gateway nothing reaches the hub, without a pendant there is no help button.
-    for needed in ("gateway", "pendant"):
-        if needed not in plan.devices:
-            problems.append(f"a plan needs a {needed}")
+    # Without a gateway nothing reaches the hub, without a pendant there is no help button;
+    # a certified carephone is both (its pendant reports through it over DC-09).
+    if "carephone" not in plan.devices:
+        for needed in ("gateway", "pendant"):
+            if needed not in plan.devices:
+                problems.append(f"a plan needs a {needed} (or a carephone)")
     if len(set(plan.devices)) != len(plan.devices):
         problems.append("a device kind is listed twice")
     if not 1 <= plan.wellbeing_call_every_days <= 90:

@@ -18,7 +18,7 @@ from hub.registry.service import (
     revoke_device,
 )
 from hub.service import lifecycle as lc
-from hub.service.codes import DEVICE_KINDS, REGISTRY_TYPE
+from hub.service.codes import DEVICE_KINDS, RECEIVER_KINDS, REGISTRY_TYPE, UNREGISTERED_UNIT
 from hub.service.errors import InvalidTransition
 from hub.service.maintenance import MaintenanceOrder, close_order, open_order
 from hub.service.models import DeviceCollectionRow, MaintenanceOrderRow, ServiceRow
@@ -201,6 +201,8 @@ async def add_device(
     assert resident is not None
     device = await session.get(Device, device_id)
     credentials: DeviceCredentials | None = None
+    if device is None and kind in RECEIVER_KINDS:
+        raise InvalidTransition("add a device to", row.state, UNREGISTERED_UNIT)
     if device is None:
         try:
             _, credentials = await provision_device(

@@ -31,6 +31,8 @@ DeviceKind = Literal[
     "gas_detector",
     "flood_sensor",
     "temperature_sensor",
+    # A certified carephone or alarm panel reporting over SIA DC-09 (docs/carephones.md).
+    "carephone",
 ]
 ChecklistItem = Literal["test_alarm", "tablet_provisioned", "key_safe_recorded", "resident_trained"]
 
@@ -64,4 +66,11 @@ REGISTRY_TYPE: dict[DeviceKind, str] = {
     "gas_detector": "gas",
     "flood_sensor": "water_leak",
     "temperature_sensor": "thermometer",
+    "carephone": "carephone",
 }
+# Kinds that report to one of the hub's receivers, not over MQTT: the installer registers the
+# unit's account first (POST /api/carephones), then pairs it to the work order's line.
+RECEIVER_KINDS: frozenset[str] = frozenset({"carephone"})
+UNREGISTERED_UNIT = (
+    "register the unit's DC-09 account first (POST /api/carephones), then pair its device id"
+)

@@ -22,7 +22,7 @@ from hub.db.models import Device, Resident, StoredEvent
 from hub.registry.service import DeviceCredentials, ProvisioningError, provision_device
 from hub.service import lifecycle as lc
 from hub.service.checklist import Checklist, DeviceLine, mark_item, pair_device
-from hub.service.codes import CHECKLIST_ITEMS, REGISTRY_TYPE
+from hub.service.codes import CHECKLIST_ITEMS, RECEIVER_KINDS, REGISTRY_TYPE, UNREGISTERED_UNIT
 from hub.service.errors import InvalidTransition
 from hub.service.models import ServiceRow, WorkOrderDeviceRow, WorkOrderRow
 from hub.service.outbox import emit
@@ -142,6 +142,8 @@ async def pair(
     paired = pair_device(await checklist_of(session, order), kind, device_id, now)
     device = await session.get(Device, device_id)
     credentials: DeviceCredentials | None = None
+    if device is None and kind in RECEIVER_KINDS:
+        raise InvalidTransition("pair", "installing", UNREGISTERED_UNIT)
     if device is None:
         try:
             _, credentials = await provision_device(

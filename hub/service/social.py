@@ -26,6 +26,8 @@ _DEVICE_KIND: dict[str, DeviceKind] = {
     "pendant": "pendant",
     "tablet": "tablet",
     "fall_detector": "fall_detector",
+    # A carephone is the home's alarm unit, as our gateway is.
+    "carephone": "gateway",
 }
 
 
