@@ -95,6 +95,10 @@ def scenes() -> dict[str, Scene]:
     def callpick(m: TabletModel, now: datetime) -> None:
         m.go(Screen.CALL)
 
+    def voice(m: TabletModel, now: datetime) -> None:
+        # the centre speaking with the home at an alarm (answered by itself)
+        m.incoming_centre_call("c2", "u:1", alarm=True)
+
     def agenda(m: TabletModel, now: datetime) -> None:
         m.go(Screen.AGENDA)
 
@@ -143,6 +147,7 @@ def scenes() -> dict[str, Scene]:
         "call": call,
         "call_video": call_video,
         "callpick": callpick,
+        "voice": voice,
         "agenda": agenda,
         "pair": pair,
         "link": link,

@@ -91,7 +91,7 @@ def _pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
 
 
-async def _tablet(base: str, token: str, resident_id: int, folder: Path) -> Any:
+async def tablet_parts(base: str, token: str, resident_id: int, folder: Path) -> Any:
     """The tablet app's working parts (no window), answering through the hub."""
     from tablet_app.audio import CapturedOutput
     from tablet_app.calls import CallEngine, SyntheticMedia
@@ -166,7 +166,7 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             code = (await r.json())["code"]
         async with http.post(f"{base}/api/tablet/pair", json={"code": code}) as resp:
             token = (await resp.json())["api_token"]
-        _model, family, calls, ear, outbox = await _tablet(base, token, rid, folder)
+        _model, family, calls, ear, outbox = await tablet_parts(base, token, rid, folder)
         live = asyncio.create_task(family.live(retry_s=0.2))
         try:
             await asyncio.wait_for(family.live_connected.wait(), 20)

@@ -7,6 +7,7 @@ Chromium, and writes ``operator-<screen>-<lang>-<W>x<H>.png``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import tempfile
@@ -148,6 +149,84 @@ async def _accept(page: Any) -> None:
     await page.wait_for_selector("#keysafe-show")
 
 
+async def _voice(
+    playwright: Any, app: Any, url: str, out_dir: Path, languages: list[str], tmp: Path
+) -> list[Path]:
+    """The card while the operator speaks with the home (a real call to a tablet engine)."""
+    import contextlib
+
+    import aiohttp
+
+    from hub.console.demo_data import DEMO_PASSWORD
+    from teleassist.bench.voice import loopback_ice, tablet_parts, write_tone
+    from teleassist.chromium import CHROMIUM_ARGS, CHROMIUM_PATH, MEDIA_ARGS
+
+    loopback_ice()
+    async with aiohttp.ClientSession(url) as http:
+        login = await http.post(
+            "/api/auth/login", json={"username": "anna", "password": DEMO_PASSWORD}
+        )
+        staff = {"Authorization": f"Bearer {(await login.json())['access_token']}"}
+        listed = await (await http.get("/api/alarms?status=open", headers=staff)).json()
+        alarms = listed["alarms"]
+        care = [a for a in alarms if a["category"] == "care" and a["rule"] == "panic"]
+        if not care:
+            raise RuntimeError("no panic alarm to speak about")
+        alarm, rid = care[0]["id"], int(care[0]["resident_id"])
+        if not care[0].get("claimed_by"):
+            await http.post(f"/api/alarms/{alarm}/accept", headers=staff)
+        code = await (
+            await http.post(f"/api/residents/{rid}/tablet-setup-codes", headers=staff)
+        ).json()
+        paired = await (await http.post("/api/tablet/pair", json={"code": code["code"]})).json()
+    _, family, calls, _ear, outbox = await tablet_parts(url, paired["api_token"], rid, tmp)
+    live = asyncio.create_task(family.live(retry_s=0.2))
+    tone = write_tone(tmp / "voice.wav", 220)
+    browser = await playwright.chromium.launch(
+        executable_path=CHROMIUM_PATH, headless=True,
+        args=[*CHROMIUM_ARGS, *MEDIA_ARGS, f"--use-file-for-fake-audio-capture={tone}"],
+    )  # fmt: skip
+    written: list[Path] = []
+    try:
+        await asyncio.wait_for(family.live_connected.wait(), 30)
+        for lang in languages:
+            for width, height in SIZES:
+                size = {"width": width, "height": height}
+                page = await _sign_in(browser, url, "anna", lang, size)
+                await page.goto(f"{url}/console")
+                async with page.expect_navigation():
+                    await page.click(f"[data-ta-lang='{lang}']")
+                await page.click(f'.qitem[data-id="{alarm}"]')
+                await page.wait_for_selector("#act-voice:not([disabled])")
+                await page.keyboard.press("v")
+                connected = '#voice-panel[data-status="connected"]'
+                await page.wait_for_selector(connected, timeout=60_000)
+                await page.keyboard.press("l")  # the resident's volume shows
+                await page.wait_for_selector("#voice-volume")
+                await page.wait_for_function(
+                    "() => document.getElementById('voice-timer').textContent >= '00:03'"
+                )
+                name = f"operator-voice-{lang}-{width}x{height}.png"
+                await page.screenshot(path=str(out_dir / name))
+                written.append(out_dir / name)
+                await page.keyboard.press("h")
+                await page.wait_for_selector('#voice-panel[data-status="ended"]')
+                for _ in range(250):  # the tablet's side closes on the hub's "ended"
+                    if calls.pc is None:
+                        break
+                    await asyncio.sleep(0.02)
+                await page.context.close()
+    finally:
+        await browser.close()
+        live.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await live
+        await calls.close()
+        await family.close()
+        outbox.close()
+    return written
+
+
 async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
     """Write the console's screenshots for ``languages`` at 1920×1080 and 1366×768."""
     from playwright.async_api import async_playwright
@@ -161,6 +240,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
         app, _ = await _seeded_hub(Path(tmp))
         async with serving(app) as url, async_playwright() as playwright:
             await _seed(app, url)
+            written += await _voice(playwright, app, url, out_dir, languages, Path(tmp))
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM_PATH, headless=True, args=list(CHROMIUM_ARGS)
             )
@@ -195,7 +275,12 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                         await _accept(page)
                         await page.keyboard.press("s")
                         await page.wait_for_selector("#keysafe-value.code")
-                        await page.locator("#resident-card").scroll_into_view_if_needed()
+                        # The card is re-rendered by live updates (the key-safe note): scroll
+                        # whichever card is there now, never a handle to a replaced one.
+                        await page.evaluate(
+                            "document.getElementById('resident-card')"
+                            "?.scrollIntoView({block: 'nearest'})"
+                        )
                         name = f"operator-card-{lang}-{width}x{height}.png"
                         await page.screenshot(path=str(out_dir / name))
                         written.append(out_dir / name)

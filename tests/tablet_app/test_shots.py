@@ -19,6 +19,7 @@ REQUIRED = (
     "messages",
     "call",
     "callvideo",
+    "voice",
     "recording",
     "agenda",
     "prompt",

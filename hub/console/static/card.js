@@ -57,12 +57,14 @@ function attemptsFor(party, history) {
 }
 
 /** The card's HTML. `alarm` (with history) gives the attempt log; `recent` other alarms. */
-export function renderCard(card, alarm, recent, { canAct }) {
+export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) {
   const r = card.resident;
   const home = card.home;
   const history = alarm ? alarm.history : [];
   const age = r.age != null ? text("years", { n: r.age }) : "";
-  const keySafe = home.has_key_safe
+  const keySafe = home.has_key_safe && keySafeCode
+    ? `<div class="keysafe"><span id="keysafe-value" class="code">${h(keySafeCode)}</span><span class="small muted">${text("key_safe_audited")}</span></div>`
+    : home.has_key_safe
     ? `<div class="keysafe"><span id="keysafe-value"></span>${canAct ? `<button type="button" class="btn btn-small" id="keysafe-show"><kbd>S</kbd> ${text("show_code")}</button>` : `<span class="muted">${text("key_safe_accept_first")}</span>`}<span class="small muted">${text("key_safe_audited")}</span></div>`
     : `<span class="muted">${text("key_safe_none")}</span>`;
   const contacts = card.contacts

@@ -26,6 +26,7 @@ const state = {
   firstLoad: true,
   notice: null, // {kind, text} shown in the detail pane
   gone: false,
+  keySafe: null, // {alarm, code}: the code revealed for that alarm (shown until it is gone)
 };
 window.__taConsole = state; // for tests and debugging
 const voice = new VoiceCall(() => renderDetail());
@@ -191,6 +192,7 @@ function removeAlarm(alarm) {
 
 function markGone(alarm) {
   state.gone = true;
+  state.keySafe = null; // the code is for the handler of an open alarm only
   if (alarm && state.detail && state.detail.id === alarm.id) state.detail = { ...state.detail, ...alarm };
   state.notice = { kind: "info", text: t("alarm_gone") };
   renderDetail();
@@ -369,7 +371,7 @@ function renderDetail() {
         ${actionButton("act-escalate", "E", t("escalate"), "btn-danger")}
         ${actionButton("act-resolve", "R", t("resolve"), "btn-ok")}
       </div>
-      ${state.card ? renderCard(state.card, a, state.recent, { canAct: handling }) : `<p class="muted">${h(t("loading_card"))}</p>`}
+      ${state.card ? renderCard(state.card, a, state.recent, { canAct: handling, keySafeCode: state.keySafe && state.keySafe.alarm === a.id ? state.keySafe.code : null }) : `<p class="muted">${h(t("loading_card"))}</p>`}
       <section class="card" style="margin-top:12px">
         <h2>${h(t("history"))}</h2>
         <ol class="timeline" id="history">${history}</ol>
@@ -387,6 +389,8 @@ function bindDetail() {
   on("act-accept", doAccept);
   on("act-call", () => openAttempt("resident"));
   on("act-voice", startVoice);
+  const speak = document.getElementById("act-voice");
+  if (speak && voice.active()) speak.disabled = true; // one call at a time
   on("voice-mute", () => voice.toggleMute());
   on("voice-louder", () => voice.louder());
   on("voice-hangup", () => voice.hangup());
@@ -633,23 +637,12 @@ async function showKeySafe() {
       method: "POST",
       body: { alarm_id: a.id },
     });
-    const el = document.getElementById("keysafe-value");
-    if (el) {
-      el.className = "code";
-      el.textContent = result.code;
-    }
-    const button = document.getElementById("keysafe-show");
-    if (button) button.hidden = true;
+    // Kept for this alarm, so the live updates that re-render the card keep showing it.
+    state.keySafe = { alarm: a.id, code: result.code };
+    renderDetail();
     // The audit log has the reveal; the alarm's history says it too.
     await alarmsApi.addNote(a.id, t("key_safe_viewed"));
     await refreshDetail();
-    const shown = document.getElementById("keysafe-value");
-    if (shown) {
-      shown.className = "code";
-      shown.textContent = result.code;
-    }
-    const again = document.getElementById("keysafe-show");
-    if (again) again.hidden = true;
   } catch (err) {
     fail(err);
   }
