@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from hub.alarms.models import AlarmRow
-from hub.alarms.routes import ALARM_SINK
+from hub.alarms.routes import ALARM_ENGINE, ALARM_FANOUT, ALARM_SINK
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.auth.roles import Role
 from hub.auth.web import ROLES_ATTRIBUTE, requires
@@ -102,6 +102,39 @@ def _dc09_families(app: web.Application) -> list[Metric]:
     return [frames, stored, refused]
 
 
+def _engine_families(app: web.Application) -> list[Metric]:
+    engine = app.get(ALARM_ENGINE)
+    if engine is None:
+        return []
+    passes = CounterMetricFamily(
+        "teleassist_alarm_timer_passes", "Completed passes of this worker's alarm timer loop"
+    )
+    passes.add_metric([], engine.timer_passes)
+    return [passes]
+
+
+def _fanout_families(app: web.Application) -> list[Metric]:
+    fanout = app.get(ALARM_FANOUT)
+    if fanout is None:  # SQLite: one worker, nothing to fan out
+        return []
+    listening = GaugeMetricFamily(
+        "teleassist_alarm_fanout_listening", "1 while LISTEN for other workers' alarms is on"
+    )
+    listening.add_metric([], 1.0 if fanout.listening.is_set() else 0.0)
+    families: list[Metric] = [listening]
+    for name, value, text in (
+        ("signals", fanout.signals, "Alarm change signals received"),
+        ("published", fanout.published, "Other workers' alarm changes published here"),
+        ("reconnects", fanout.reconnects, "Times the listening connection was re-established"),
+        ("caught_up", fanout.caught_up, "Alarm changes found by the read after a reconnect"),
+        ("resyncs", fanout.resyncs, "Times the live sockets were told to reload"),
+    ):
+        counter = CounterMetricFamily(f"teleassist_alarm_fanout_{name}", text)
+        counter.add_metric([], value)
+        families.append(counter)
+    return families
+
+
 async def _database_families(app: web.Application, now: datetime) -> list[Metric]:
     async with app[SESSIONMAKER]() as session:
         by_priority = (
@@ -137,7 +170,11 @@ async def _database_families(app: web.Application, now: datetime) -> list[Metric
 async def _exposition(request: web.Request) -> web.StreamResponse:
     app = request.app
     families = (
-        _ingest_families(app) + _dc09_families(app) + await _database_families(app, app[CLOCK]())
+        _ingest_families(app)
+        + _dc09_families(app)
+        + _engine_families(app)
+        + _fanout_families(app)
+        + await _database_families(app, app[CLOCK]())
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(families))

@@ -10,7 +10,10 @@
 - :meth:`AlarmEngine.act` applies an operator's action (accept, note, resolve, …) with
   optimistic concurrency, writing the alarm history and the audit log in one transaction.
 
-Every change is published to :class:`~hub.alarms.live.AlarmLive` after its commit.
+Every change is published to :class:`~hub.alarms.live.AlarmLive` after its commit, and
+signalled to the other hub workers inside its transaction (:mod:`hub.alarms.fanout`).
+Timers are claimed in the database before they fire, so with several workers each fires
+once (:meth:`AlarmEngine.run_due`).
 Work is serialised per home (one lock per home), never globally: a busy home cannot delay
 another home's panic.
 """
@@ -61,7 +64,8 @@ from alerts.emergency import MESSAGE_DETAIL, HandoffResult, PayloadFormat, deliv
 from alerts.escalation import Escalate112, NotifyContact, Reannounce
 from alerts.escalation import next_deadline as next_escalation
 from hub.alarms import store
-from hub.alarms.live import AlarmLive
+from hub.alarms.fanout import AlarmSignal, send_signal
+from hub.alarms.live import AlarmLive, live_message
 from hub.alarms.views import alarm_view
 from hub.audit import record_audit
 from hub.clock import Clock
@@ -135,6 +139,16 @@ class _Cached:
     pending: list[tuple[MessageKey, datetime]] = field(default_factory=list)
 
 
+# A change the engine made, and the alarm's stored version after it.
+_Applied = tuple[AlarmChange, int]
+_CHANGE_KIND = {
+    Change.RAISED: "alarm.raised",
+    Change.ATTACHED: "alarm.updated",
+    Change.CANCELLED: "alarm.resolved",
+}
+# The action named in the live event of an alarm changed by a device event.
+ATTACHED = "event_attached"
+
 RECENT_IDS = 100_000
 FLUSH_BATCH = 200
 CONFLICT_ATTEMPTS = 5
@@ -177,6 +191,8 @@ class AlarmEngine:
         # (alarm id, effect key) being sent by this process right now.
         self._sending: set[tuple[str, str]] = set()
         self.wakeup = asyncio.Event()
+        # Completed :meth:`run_due` passes (for /metrics: a scheduler that stopped shows).
+        self.timer_passes = 0
 
     def _lock(self, home_id: str) -> asyncio.Lock:
         lock = self._locks.get(home_id)
@@ -193,7 +209,7 @@ class AlarmEngine:
         only updates the cached rule state; :meth:`flush` writes it soon after, and a
         crash before that is covered by the start-up replay of unapplied events.
         """
-        changes: list[AlarmChange] = []
+        changes: list[_Applied] = []
         prompts: tuple[PromptRequest, ...] = ()
         async with self._lock(event.home_id):
             now = self._clock()
@@ -252,10 +268,10 @@ class AlarmEngine:
         self._after_commit(changes, now)
         for request in prompts:
             await self.effects.prompt(request)
-        for change in changes:
+        for change, _ in changes:
             if change.change is Change.RAISED:
                 await self.effects.alarm_received(change.alarm, event.message_id)
-        return changes
+        return [change for change, _ in changes]
 
     async def prefetch(self, events: Sequence[HomeEvent]) -> int:
         """Load the rule inputs of the residents in ``events`` that are not cached yet, in
@@ -344,6 +360,12 @@ class AlarmEngine:
             cached.pending = ids + cached.pending
             raise
 
+    def _forget(self, resident_id: str) -> None:
+        """Drop a resident's cached rule inputs unless they hold unwritten changes."""
+        cached = self._cache.get(resident_id)
+        if cached is not None and not cached.dirty:
+            del self._cache[resident_id]
+
     def _remember(self, key: MessageKey) -> None:
         self._recent[key] = None
         if len(self._recent) > RECENT_IDS:
@@ -401,10 +423,11 @@ class AlarmEngine:
         detections: tuple[Any, ...],
         policy: EscalationPolicy,
         now: datetime,
-    ) -> list[AlarmChange]:
+    ) -> list[_Applied]:
+        """Raise, attach or cancel in ``session``; each change with its new version."""
         if not detections:
             return []
-        changes: list[AlarmChange] = []
+        changes: list[_Applied] = []
         current = await store.open_alarms_of_home(session, detections[0].home_id)
         versions = {alarm.id: version for version, alarm in current}
         alarms = {alarm.id: alarm for _, alarm in current}
@@ -434,32 +457,25 @@ class AlarmEngine:
                     now,
                 )
             alarms[alarm.id] = alarm
-            changes.append(change)
+            await send_signal(
+                session,
+                AlarmSignal(alarm.id, versions[alarm.id], _CHANGE_KIND[change.change], ATTACHED),
+            )
+            changes.append((change, versions[alarm.id]))
         return changes
 
-    def _after_commit(self, changes: list[AlarmChange], now: datetime) -> None:
-        for change in changes:
-            kind = {
-                Change.RAISED: "alarm.raised",
-                Change.ATTACHED: "alarm.updated",
-                Change.CANCELLED: "alarm.resolved",
-            }[change.change]
-            self.publish(kind, change.alarm, now, action="event_attached")
+    def _after_commit(self, changes: list[_Applied], now: datetime) -> None:
+        for change, version in changes:
+            self.publish(_CHANGE_KIND[change.change], change.alarm, now, version, ATTACHED)
         if changes:
             self.wakeup.set()
 
-    def publish(self, kind: str, alarm: Alarm, now: datetime, **extra: Any) -> None:
-        """Send a live event (views in each reader's language are built by the socket)."""
-        message: dict[str, Any] = {"type": kind, "alarm": alarm, "now": now}
-        if kind == "alarm.updated":
-            message["action"] = extra.get("action") or alarm.history[-1].action.value
-        if kind == "alarm.accepted" and alarm.claimed_by is not None:
-            message["by"] = {
-                "kind": alarm.claimed_by.kind.value,
-                "id": alarm.claimed_by.id,
-                "name": alarm.claimed_by.name,
-            }
-        self.live.publish(message)
+    def publish(
+        self, kind: str, alarm: Alarm, now: datetime, version: int, action: str | None = None
+    ) -> None:
+        """Send a live event about stored ``version`` of ``alarm`` to this worker's
+        subscribers (views in each reader's language are built by the socket)."""
+        self.live.publish(live_message(kind, alarm, now, action), version)
 
     # ------------------------------------------------------------ timers
 
@@ -474,10 +490,11 @@ class AlarmEngine:
             await store.forget_processed(session, now - store.PROCESSED_RETENTION)
             await session.commit()
         for resident_id in residents:
-            await self._tick_resident(resident_id)
+            await self.tick_resident(resident_id)
         for alarm_id in alarm_ids:
             await self._escalate(alarm_id)
         await self._recover_unfinished(now)
+        self.timer_passes += 1
         return len(residents) + len(alarm_ids)
 
     async def seconds_until_due(self, cap: float = 30.0) -> float:
@@ -488,7 +505,8 @@ class AlarmEngine:
             return cap
         return max(0.0, min(cap, (due - self._clock()).total_seconds()))
 
-    async def _tick_resident(self, resident_id: str) -> None:
+    async def tick_resident(self, resident_id: str) -> None:
+        """Fire the resident's due rule timers, if this worker claims them first."""
         cached = self._cache.get(resident_id)
         if cached is None:
             async with self._sessionmaker() as session:
@@ -498,14 +516,25 @@ class AlarmEngine:
             home_id = state.home_id
         else:
             home_id = cached.state.home_id
-        changes: list[AlarmChange] = []
+        changes: list[_Applied] = []
         prompts: tuple[PromptRequest, ...] = ()
         async with self._lock(home_id):
             now = self._clock()
             async with self._sessionmaker() as session:
+                stored = await store.claim_due_state(session, resident_id, now)
+                if stored is None:
+                    # Another worker fired it (or is firing it): what this worker cached
+                    # of the resident is behind; the next event loads it again.
+                    self._forget(resident_id)
+                    return
                 cached = self._cache.get(resident_id)
                 if cached is None:
                     cached = await self._load(session, resident_id, home_id, now)
+                elif not cached.dirty:
+                    # The claimed row is the truth: another worker may have moved the
+                    # state on, or changed the plan, since this one cached it.
+                    cached.state = stored
+                    cached.plan, cached.policy = await store.load_plan(session, resident_id)
                 result = tick(cached.plan, cached.state, now)
                 if result.state.history is not cached.state.history:
                     back = await _paused_until(session, cached.plan, cached.state, result)
@@ -590,6 +619,10 @@ class AlarmEngine:
                             next_escalation(policy, provisional),
                             now,
                         )
+                        if after is not alarm:
+                            await send_signal(
+                                session, AlarmSignal(alarm_id, version + 1, "alarm.updated")
+                            )
                         await store.claim_effects(session, alarm_id, [k for k, _ in sends], now)
                         await session.commit()
                     except store.ConcurrentUpdate:
@@ -598,7 +631,7 @@ class AlarmEngine:
                             raise
                         continue
             if after is not alarm:
-                self.publish("alarm.updated", after, now)
+                self.publish("alarm.updated", after, now, version + 1)
             return after, sends, now
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -634,6 +667,9 @@ class AlarmEngine:
                         await store.update_alarm(
                             session, version, alarm, after, next_escalation(policy, after), now
                         )
+                        await send_signal(
+                            session, AlarmSignal(alarm_id, version + 1, "alarm.updated")
+                        )
                         await store.finish_effects(session, alarm_id, keys, now)
                         await session.commit()
                     except store.ConcurrentUpdate:
@@ -641,7 +677,7 @@ class AlarmEngine:
                         if attempt == CONFLICT_ATTEMPTS - 1:
                             raise
                         continue
-            self.publish("alarm.updated", after, now)
+            self.publish("alarm.updated", after, now, version + 1)
             return after
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -690,6 +726,7 @@ class AlarmEngine:
                     if attempt == 2:
                         raise
                     continue
+                await send_signal(session, AlarmSignal(alarm_id, version + 1, live_kind))
                 await record_audit(
                     session, audit_actor, audit_action, f"alarm:{alarm_id}", details, at=now
                 )
@@ -703,7 +740,7 @@ class AlarmEngine:
                     if tell_112:
                         await store.claim_effects(session, alarm_id, [CLOSE_112], now)
                 await session.commit()
-            self.publish(live_kind, after, now)
+            self.publish(live_kind, after, now, version + 1)
             self.wakeup.set()
             if tell_112:
                 return await self._tell_112_closed(after, now) or after

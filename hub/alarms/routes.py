@@ -2,7 +2,8 @@
 
 ``setup(app)`` starts the :class:`~hub.alarms.engine.AlarmEngine` with the app (after
 the database) and its timer loop, which fires whatever became due — also what became
-due while the hub was down.
+due while the hub was down — and, on PostgreSQL, the :class:`~hub.alarms.fanout.AlarmFanout`
+that brings the other hub workers' alarm changes to this worker's live sockets.
 """
 
 from __future__ import annotations
@@ -45,11 +46,20 @@ from alerts.errors import AlertsValueError
 from hub.alarms import store
 from hub.alarms.effects import HubAlarmEffects, TabletSettingsSender, build_incident
 from hub.alarms.engine import AlarmEngine, AlarmNotFound, record_handoff
-from hub.alarms.live import AlarmLive
+from hub.alarms.fanout import AlarmFanout, connector
+from hub.alarms.live import ALARM_LIVE, AlarmLive
 from hub.alarms.settings import AlarmSettings
 from hub.alarms.sink import AlarmSink, replay_unprocessed
 from hub.alarms.views import alarm_view
-from hub.appkeys import CLOCK, CONNECT_LISTENERS, EVENT_SINKS, RESIDENT_LISTENERS, SESSIONMAKER
+from hub.appkeys import (
+    CLOCK,
+    CONNECT_LISTENERS,
+    ENGINE,
+    EVENT_SINKS,
+    RESIDENT_LISTENERS,
+    SESSIONMAKER,
+    SETTINGS,
+)
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
 from hub.db.models import Resident
@@ -64,11 +74,14 @@ ALARM_SETTINGS = web.AppKey("alarm_settings", AlarmSettings)
 ALARM_EFFECTS = web.AppKey("alarm_effects", HubAlarmEffects)
 ALARM_SINK = web.AppKey("alarm_sink", AlarmSink)
 ALARM_SOCKETS = web.AppKey("alarm_sockets", set[web.WebSocketResponse])
+ALARM_FANOUT = web.AppKey("alarm_fanout", AlarmFanout)
 
 READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SOCIAL_WORKER)
 STAFF_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 ACTORS = (Role.OPERATOR, Role.SUPERVISOR)
 PING_S = 20.0
+# How long the start-up waits for the fan-out's first LISTEN before serving anyway.
+FANOUT_START_S = 10.0
 
 
 def _actor(user: CurrentUser) -> Actor:
@@ -445,7 +458,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession() as http:
         effects = HubAlarmEffects(settings, app[SESSIONMAKER], http)
         effects.mqtt_lookup = lambda: app.get(MQTT_CLIENT)
-        engine = AlarmEngine(app[SESSIONMAKER], app[CLOCK], AlarmLive(), effects)
+        engine = AlarmEngine(app[SESSIONMAKER], app[CLOCK], app[ALARM_LIVE], effects)
         app[ALARM_EFFECTS] = effects
         app[ALARM_ENGINE] = engine
 
@@ -465,11 +478,12 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
         sink.start(engine)
         task = asyncio.create_task(_scheduler(engine)) if settings.scheduler else None
         flusher = asyncio.create_task(_flusher(engine))
+        fanout = await _start_fanout(app)
         try:
             yield
         finally:
             await sink.stop()
-            for owned in (task, flusher):
+            for owned in (task, flusher, fanout):
                 if owned is not None:
                     owned.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -480,9 +494,30 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
                 _LOGGER.exception("final flush of alarm rule states failed")
 
 
+async def _start_fanout(app: web.Application) -> asyncio.Task[None] | None:
+    """On PostgreSQL, listen for the other workers' alarm changes (before serving, so a
+    socket opened after the start-up misses nothing); SQLite serves one worker."""
+    engine = app[ENGINE]
+    if engine.dialect.name != "postgresql":
+        return None
+    name = f"teleassist-fanout {app[SETTINGS].ingest_client_id or 'hub'}"
+    fanout = AlarmFanout(
+        connector(engine.url, name), app[SESSIONMAKER], app[ALARM_LIVE], app[CLOCK]
+    )
+    app[ALARM_FANOUT] = fanout
+    task = asyncio.create_task(fanout.run(), name="alarm-fanout")
+    try:
+        async with asyncio.timeout(FANOUT_START_S):
+            await fanout.listening.wait()
+    except TimeoutError:
+        _LOGGER.warning("alarm fan-out not listening yet; serving anyway (it keeps trying)")
+    return task
+
+
 def setup(app: web.Application) -> None:
     """Routes and the engine's lifetime."""
     app[ALARM_SETTINGS] = load_config().section("alarms", AlarmSettings)
+    app[ALARM_LIVE] = AlarmLive()
     app[ALARM_SINK] = AlarmSink()
     app[ALARM_SOCKETS] = set()
     app.on_shutdown.append(_close_sockets)

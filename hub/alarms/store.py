@@ -226,6 +226,34 @@ async def due_residents(session: AsyncSession, now: datetime, limit: int = 500) 
     return list(rows)
 
 
+async def claim_due_state(
+    session: AsyncSession, resident_id: str, now: datetime
+) -> ResidentState | None:
+    """Claim a resident's due rule timer for this transaction: the stored state, or None
+    when the timer is not due (any more) or another worker is firing it now.
+
+    An UPDATE of the row, so the claim holds until the commit: on PostgreSQL a second
+    worker skips the row while it is locked (``SKIP LOCKED``) and, once the first has
+    committed, finds ``next_due`` moved on; on SQLite the UPDATE takes the database's
+    write lock, with the same outcome. Each due timer therefore fires once however many
+    hub workers look for due timers.
+    """
+    due = (
+        select(RuleStateRow.resident_id)
+        .where(RuleStateRow.resident_id == resident_id, RuleStateRow.next_due <= now)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    data = await session.scalar(
+        update(RuleStateRow)
+        .where(RuleStateRow.resident_id == due)
+        .values(updated_at=now)
+        .returning(RuleStateRow.data)
+        .execution_options(synchronize_session=False)
+    )
+    return state_from_json(data) if data is not None else None
+
+
 async def earliest_due(session: AsyncSession) -> datetime | None:
     """The earliest rule timer or escalation step of all residents and alarms."""
     rule = await session.scalar(select(func.min(RuleStateRow.next_due)))

@@ -1,11 +1,16 @@
 """The alarm engine → the family circle.
 
-A task owned by the family app looks every ``alarm_poll_s`` at the alarm engine's table
-(``alarms``): a care alarm raised in the last day that has no family notice yet becomes
-an :class:`~hub.family.models.AlarmNotice` pushed to the circle members whose consent
-includes ``alarms``; a notice whose alarm was resolved is marked closed. Reading stored
-state (not the engine's in-process events) keeps it right after a restart and with
-several hub workers. The reverse path ("I'm on my way" → a note on the alarm) is
+A task owned by the family app follows this worker's live alarm events
+(:class:`~hub.alarms.live.AlarmLive`; with PostgreSQL they include every other worker's
+changes, docs/adr/0038): a care alarm raised becomes an
+:class:`~hub.family.models.AlarmNotice` pushed to the circle members connected to this
+worker whose consent includes ``alarms``; a resolved one closes its notice. Every worker
+writes the same notice row (unique per resident and alarm, so the write is idempotent)
+and pushes it to its own connections.
+
+At start-up, and whenever the follower fell behind, one pass over the stored alarms of
+the last day (:func:`sync_alarm_notices`) catches up on what happened while nobody
+followed. The reverse path ("I'm on my way" → a note on the alarm) is
 :func:`hub.family.alarms.note_on_my_way`.
 """
 
@@ -13,23 +18,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alerts import Alarm
+from alerts.model import Category
+from hub.alarms.live import ALARM_LIVE, AlarmLive, Subscription
 from hub.alarms.models import AlarmRow
 from hub.appkeys import CLOCK, SESSIONMAKER
-from hub.family.alarms import notify_family
+from hub.clock import Clock
+from hub.family.alarms import alarm_watchers, notice_view, notify_family
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.models import AlarmNotice
-from hub.family.settings import FAMILY_SETTINGS
 
 _LOGGER = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(days=1)
+# Alarms whose last pushed notice state this worker remembers.
+TOLD_SIZE = 10_000
 
 
 async def sync_alarm_notices(session: AsyncSession, live: LiveHub, now: datetime) -> int:
@@ -56,20 +69,141 @@ async def sync_alarm_notices(session: AsyncSession, live: LiveHub, now: datetime
     return changed
 
 
-async def _loop(app: web.Application) -> None:
-    interval = app[FAMILY_SETTINGS].alarm_poll_s
-    while True:
+async def _insert_notice(session: AsyncSession, alarm: Alarm, now: datetime) -> None:
+    """Insert the alarm's open notice unless a worker did it already."""
+    values = {
+        "resident_id": int(alarm.resident_id),
+        "alarm_ref": alarm.id,
+        "event_type": alarm.rule.value,
+        "state": "open",
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(AlarmNotice)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["resident_id", "alarm_ref"])
+    )
+
+
+async def notice_for_alarm(
+    session: AsyncSession, live: LiveHub, alarm: Alarm, now: datetime
+) -> str | None:
+    """Bring the alarm's family notice up to date and push it to this worker's watchers.
+
+    Returns the notice's state, or None when the circle has nothing to hear: a technical
+    alarm, a home without a resident, or an alarm resolved before anyone was told.
+    """
+    if alarm.category is not Category.CARE or not alarm.resident_id.isdigit():
+        return None
+    state = "open" if alarm.is_open else "closed"
+    resident_id = int(alarm.resident_id)
+
+    async def stored() -> AlarmNotice | None:
+        return (
+            await session.execute(
+                select(AlarmNotice)
+                .where(AlarmNotice.resident_id == resident_id, AlarmNotice.alarm_ref == alarm.id)
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+
+    notice = await stored()
+    if notice is None:
+        if not alarm.is_open:
+            return None
+        await _insert_notice(session, alarm, now)
+        notice = await stored()
+        if notice is None:  # pragma: no cover - inserted or already there
+            return None
+    if notice.state != state:
+        notice.state = state  # other workers write the same value
+        await session.flush()
+    watchers = await alarm_watchers(session, resident_id)
+    view = await notice_view(session, notice)
+    await session.commit()
+    live.publish(watchers, {"type": "alarm.notice", "notice": view})
+    return state
+
+
+class AlarmBridge:
+    """Follows alarm events and keeps the circle told; :meth:`run` until cancelled."""
+
+    def __init__(
+        self,
+        alarms: AlarmLive,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        live: LiveHub,
+        clock: Clock,
+    ) -> None:
+        self._alarms = alarms
+        self._sessionmaker = sessionmaker
+        self._live = live
+        self._clock = clock
+        self._told: OrderedDict[str, str] = OrderedDict()
+        self.subscription: Subscription = alarms.subscribe(screen=False)
+
+    async def catch_up(self) -> None:
+        """One pass over the stored alarms (after a start or a gap)."""
+        async with self._sessionmaker() as session:
+            await sync_alarm_notices(session, self._live, self._clock())
+
+    async def run(self) -> None:
+        """Follow until cancelled (subscribed from construction: nothing is missed)."""
         try:
-            async with app[SESSIONMAKER]() as session:
-                await sync_alarm_notices(session, app[LIVE_HUB], app[CLOCK]())
-        except Exception:  # a database hiccup: try again next round
-            _LOGGER.exception("syncing family alarm notices failed")
-        await asyncio.sleep(interval)
+            await self._safely(self.catch_up())
+            while True:
+                if self.subscription.overflowed.is_set():
+                    _LOGGER.warning("family alarm bridge fell behind; catching up from storage")
+                    self.subscription = self._alarms.subscribe(screen=False)
+                    await self._safely(self.catch_up())
+                message = await self._next()
+                if message is not None:
+                    await self._safely(self.handle(message["alarm"]))
+        finally:
+            self._alarms.unsubscribe(self.subscription)
+
+    async def _next(self) -> dict[str, Any] | None:
+        getter = asyncio.ensure_future(self.subscription.queue.get())
+        overflow = asyncio.ensure_future(self.subscription.overflowed.wait())
+        try:
+            await asyncio.wait({getter, overflow}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            overflow.cancel()
+            if not getter.done():
+                getter.cancel()
+            await asyncio.gather(getter, overflow, return_exceptions=True)
+        return getter.result() if getter.done() and not getter.cancelled() else None
+
+    async def handle(self, alarm: Alarm) -> None:
+        """Tell the circle when the alarm's notice changes state (once per worker)."""
+        state = "open" if alarm.is_open else "closed"
+        if self._told.get(alarm.id) == state:
+            return  # an update of an alarm already told (accepted, a note…)
+        async with self._sessionmaker() as session:
+            told = await notice_for_alarm(session, self._live, alarm, self._clock())
+        if told is not None:
+            self._told[alarm.id] = told
+            self._told.move_to_end(alarm.id)
+            if len(self._told) > TOLD_SIZE:
+                self._told.popitem(last=False)
+
+    async def _safely(self, work: Awaitable[object]) -> None:
+        try:
+            await work
+        except Exception:  # a database hiccup: the start-up pass covers a restart
+            _LOGGER.exception("telling the family about an alarm failed")
 
 
 async def bridge_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Own the polling task for the app's lifetime."""
-    task = asyncio.create_task(_loop(app))
+    """Own the bridge's task for the app's lifetime (without the alarm engine: nothing)."""
+    alarms = app.get(ALARM_LIVE)
+    if alarms is None:
+        yield
+        return
+    bridge = AlarmBridge(alarms, app[SESSIONMAKER], app[LIVE_HUB], app[CLOCK])
+    task = asyncio.create_task(bridge.run(), name="family-alarm-bridge")
     try:
         yield
     finally:

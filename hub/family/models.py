@@ -265,6 +265,11 @@ class AlarmNotice(Base):
     state: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
+    # One notice per alarm: every hub worker that sees the alarm writes the same row.
+    __table_args__ = (
+        Index("uq_family_alarm_notices_alarm", "resident_id", "alarm_ref", unique=True),
+    )
+
 
 class AlarmAcknowledgement(Base):
     """A linked person's "I'm on my way" for an alarm notice (operators see it)."""

@@ -4,7 +4,9 @@ A loop owned by the hub app looks every ``reminder_poll_s`` for accepted/confirm
 whose reminder time has come, sends the resident's tablet a ``protocol.Reminder`` command
 over MQTT (through a :class:`CommandSender` port) and a live ``agenda.reminder`` event,
 and marks the item so it is reminded once. Rebuilt from stored state after a restart:
-nothing is held only in memory.
+nothing is held only in memory. With several hub workers each item is claimed in the
+database (a conditional UPDATE committed before anything is sent) so one worker sends it;
+a send that fails gives the claim back and a later pass tries again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Protocol
 
 import aiomqtt
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appkeys import CLOCK, SESSIONMAKER
@@ -99,6 +101,8 @@ class ReminderService:
             ]
             sent = 0
             for item in due:
+                if not await _claim(session, item.id, now):
+                    continue  # another worker sends this one
                 tablets = list(
                     await session.scalars(
                         select(TabletCredential.device_id).where(
@@ -116,9 +120,9 @@ class ReminderService:
                     except (aiomqtt.MqttError, OSError) as err:
                         # The live event below still reaches an online tablet; retry next pass.
                         _LOGGER.warning("reminder %s to %s not sent: %s", item.id, device_id, err)
+                        await _unclaim(session, item.id, now)
                         break
                 else:
-                    item.reminded_at = now
                     sent += 1
                 names = await party_names(session, [item.created_by])
                 self.live.publish(
@@ -127,6 +131,29 @@ class ReminderService:
                 )
             await session.commit()
         return sent
+
+
+async def _claim(session: AsyncSession, item_id: int, now: datetime) -> bool:
+    """Mark the item reminded (committed) unless another worker did; True if this one did."""
+    claimed = await session.execute(
+        update(AgendaItem)
+        .where(AgendaItem.id == item_id, AgendaItem.reminded_at.is_(None))
+        .values(reminded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _unclaim(session: AsyncSession, item_id: int, now: datetime) -> None:
+    """Give a claim back after a failed send (the next pass tries again)."""
+    await session.execute(
+        update(AgendaItem)
+        .where(AgendaItem.id == item_id, AgendaItem.reminded_at == now)
+        .values(reminded_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
 
 
 REMINDERS = web.AppKey("family_reminders", ReminderService)

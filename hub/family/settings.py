@@ -31,8 +31,6 @@ class FamilySettings(msgspec.Struct, kw_only=True, frozen=True):
     # Members silent for this long show as "quiet" in the facilitator view.
     quiet_after_days: int = 7
     reminder_poll_s: float = 30.0
-    # How often new care alarms are turned into notices for the circle.
-    alarm_poll_s: float = 2.0
 
     def media_path(self, data_dir: Path) -> Path:
         """Where the local-disk media store keeps its files."""

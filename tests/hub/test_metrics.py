@@ -68,3 +68,18 @@ async def test_metrics_are_not_public(hub_client, auth_headers) -> None:
     ).status == 403
     for role in (Role.ADMIN, Role.SUPERVISOR):
         assert (await hub_client.get("/metrics", headers=await auth_headers(role))).status == 200
+
+
+async def test_metrics_show_the_timer_loop_and_on_postgres_the_fan_out(
+    hub_client, hub_settings, auth_headers
+) -> None:
+    headers = await auth_headers(Role.ADMIN)
+    samples = _samples(await (await hub_client.get("/metrics", headers=headers)).text())
+    assert ("teleassist_alarm_timer_passes_total", ()) in samples
+    listening = samples.get(("teleassist_alarm_fanout_listening", ()))
+    if hub_settings.database_url.startswith("postgresql"):
+        # The hub starts serving once its LISTEN is in force.
+        assert listening == 1.0
+        assert samples[("teleassist_alarm_fanout_reconnects_total", ())] == 0.0
+    else:  # SQLite serves one worker: nothing to fan out
+        assert listening is None

@@ -119,7 +119,6 @@ def cluster(tmp_path: Path) -> Iterator[tuple[MosquittoBroker, str, dict[str, st
         "TELEASSIST_HUB__JWT_SECRET": secrets.token_urlsafe(32),
         "TELEASSIST_HUB__KEYSAFE_KEY": Fernet.generate_key().decode(),
         "TELEASSIST_HUB__METRICS_TOKEN": secrets.token_urlsafe(16),
-        "TELEASSIST_ALARMS__SCHEDULER": "false",
     }
     try:
         yield broker, pg_url(name), env

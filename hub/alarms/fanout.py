@@ -1,0 +1,308 @@
+"""Alarm events across hub workers: PostgreSQL LISTEN/NOTIFY (docs/adr/0038).
+
+The engine calls :func:`send_signal` inside the transaction that changes an alarm, so
+PostgreSQL delivers the signal when — and only if — the change commits. A signal carries
+the alarm's id, its new version and the kind of event (NOTIFY payloads are limited to
+8000 bytes; an alarm with its history is not); every worker's :class:`AlarmFanout`
+listens on a connection of its own, reads the rows it was told about and publishes them
+to its :class:`~hub.alarms.live.AlarmLive`. Versions make the two paths (own engine,
+signal) and any re-read idempotent.
+
+A notification sent while the listening connection is down is lost, so after every
+reconnection the fan-out reads the alarms changed since it was last known to be
+connected (minus a margin for clocks and long transactions) before it goes on.
+On SQLite (one worker) nothing is sent: the engine's own publication is the only path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alerts import Alarm
+from alerts.codec import alarm_from_json
+from hub.alarms.live import KINDS, AlarmLive, live_message
+from hub.alarms.models import AlarmRow
+from hub.clock import Clock
+
+_LOGGER = logging.getLogger(__name__)
+
+CHANNEL = "teleassist_alarms"
+KEEPALIVE_S = 5.0
+BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+CATCH_UP_MARGIN = timedelta(seconds=60)
+CATCH_UP_LIMIT = 2000
+QUEUE_SIZE = 10_000
+READ_BATCH = 500
+MAX_ID = 64
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+
+
+class BadSignal(ValueError):
+    """A notification on the channel that is not an alarm signal."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSignal:
+    """ "Alarm ``alarm_id`` is now at ``version``" — what a NOTIFY carries."""
+
+    alarm_id: str
+    version: int
+    kind: str
+    action: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.alarm_id or len(self.alarm_id) > MAX_ID:
+            raise BadSignal(f"alarm id of {len(self.alarm_id)} characters")
+        if self.version < 1:
+            raise BadSignal(f"version {self.version}")
+        if self.kind not in KINDS:
+            raise BadSignal(f"kind {self.kind!r}")
+        if self.action is not None and len(self.action) > MAX_ID:
+            raise BadSignal("action too long")
+
+    def payload(self) -> str:
+        """The NOTIFY payload (compact JSON, well under PostgreSQL's 8000 bytes)."""
+        data: dict[str, Any] = {"id": self.alarm_id, "v": self.version, "k": self.kind}
+        if self.action is not None:
+            data["a"] = self.action
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def parse(cls, text: str) -> AlarmSignal:
+        """Read a payload; :class:`BadSignal` if it is not one."""
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            raise BadSignal("not JSON") from err
+        if not isinstance(data, dict):
+            raise BadSignal("not an object")
+        alarm_id, version, kind = data.get("id"), data.get("v"), data.get("k")
+        action = data.get("a")
+        if (
+            not isinstance(alarm_id, str)
+            or not isinstance(kind, str)
+            or type(version) is not int
+            or not (action is None or isinstance(action, str))
+        ):
+            raise BadSignal("missing or mistyped field")
+        return cls(alarm_id, version, kind, action)
+
+
+async def send_signal(session: AsyncSession, signal: AlarmSignal) -> None:
+    """Tell the other workers about a change, when ``session``'s transaction commits."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(select(func.pg_notify(CHANNEL, signal.payload())))
+
+
+def derived_kind(alarm: Alarm, version: int) -> str:
+    """The event kind of a stored alarm read without its signal (catch-up, a newer row):
+    a first version is a raise (so the screens mark it presented), a closed alarm a
+    resolution, anything else an update."""
+    if not alarm.is_open:
+        return "alarm.resolved"
+    return "alarm.raised" if version == 1 else "alarm.updated"
+
+
+def asyncpg_dsn(url: URL) -> str:
+    """A plain ``postgresql://`` DSN for asyncpg from the hub's SQLAlchemy URL."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def connector(url: URL, name: str) -> Connect:
+    """Connect to the hub's database as ``name`` (visible in ``pg_stat_activity``)."""
+    dsn = asyncpg_dsn(url)
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(
+            dsn, timeout=10, server_settings={"application_name": name[:63]}
+        )
+
+    return connect
+
+
+class AlarmFanout:
+    """Listens for other workers' alarm changes and publishes them here; owns no task
+    (run :meth:`run` in a task, cancel it to stop)."""
+
+    def __init__(
+        self,
+        connect: Connect,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        live: AlarmLive,
+        clock: Clock,
+    ) -> None:
+        self._connect = connect
+        self._sessionmaker = sessionmaker
+        self._live = live
+        self._clock = clock
+        self._queue: asyncio.Queue[AlarmSignal] = asyncio.Queue(QUEUE_SIZE)
+        self._alive_at: datetime | None = None
+        # Set while LISTEN is in force (tests and the start-up wait for it).
+        self.listening = asyncio.Event()
+        # Counters for /metrics.
+        self.signals = 0
+        self.published = 0
+        self.reconnects = 0
+        self.caught_up = 0
+        self.resyncs = 0
+
+    async def run(self) -> None:
+        """Listen (reconnecting for ever) and publish what is signalled."""
+        reader = asyncio.create_task(self._read_loop(), name="alarm-fanout-reader")
+        try:
+            await self._listen_loop()
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+    # ------------------------------------------------------------ listening
+
+    async def _listen_loop(self) -> None:
+        failures = 0
+        while True:
+            try:
+                connection = await self._connect()
+            except (OSError, TimeoutError, asyncpg.PostgresError) as err:
+                _LOGGER.warning("alarm fan-out cannot connect: %s", err)
+            else:
+                try:
+                    await self._listen(connection)
+                    failures = 0
+                except Exception:  # whatever broke, listen again on a new connection
+                    _LOGGER.warning("alarm fan-out connection lost", exc_info=True)
+                finally:
+                    self.listening.clear()
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(connection.close(timeout=2))
+            await asyncio.sleep(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
+            failures += 1
+
+    async def _listen(self, connection: asyncpg.Connection) -> None:
+        """LISTEN on ``connection`` (catching up on a gap first) until it is lost."""
+        closed = asyncio.Event()
+        connection.add_termination_listener(lambda _: closed.set())
+        await connection.add_listener(CHANNEL, self._on_notify)
+        # LISTEN is in force before the catch-up read: a change committed meanwhile is
+        # either in the read or signalled (or both: versions make that harmless).
+        gap_from = self._alive_at
+        self._alive_at = self._clock()
+        if gap_from is not None:
+            self.reconnects += 1
+            await self._catch_up(gap_from - CATCH_UP_MARGIN)
+        self.listening.set()
+        _LOGGER.info("alarm fan-out listening on %s", CHANNEL)
+        while not closed.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(KEEPALIVE_S):
+                    await closed.wait()
+            if closed.is_set():
+                break
+            # A connection can die without telling us (a network cut): ask it.
+            async with asyncio.timeout(KEEPALIVE_S):
+                await connection.fetchval("SELECT 1")
+            self._alive_at = self._clock()
+        _LOGGER.warning("alarm fan-out connection closed; reconnecting")
+
+    def _on_notify(self, _connection: object, _pid: int, _channel: str, payload: object) -> None:
+        self._alive_at = self._clock()
+        try:
+            signal = AlarmSignal.parse(str(payload))
+        except BadSignal as err:
+            _LOGGER.warning("ignoring a notification on %s: %s", CHANNEL, err)
+            return
+        self.signals += 1
+        if not self._live.is_new(signal.alarm_id, signal.version):
+            return  # this worker's own change, already published
+        try:
+            self._queue.put_nowait(signal)
+        except asyncio.QueueFull:
+            self._resync(f"{QUEUE_SIZE} signals waiting")
+
+    # ------------------------------------------------------------ reading
+
+    async def _read_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < READ_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self.deliver(batch)
+            except Exception:  # these events are lost: the screens start again
+                _LOGGER.exception("alarm fan-out could not read %d alarms", len(batch))
+                self._resync("a read failed")
+
+    async def deliver(self, signals: Sequence[AlarmSignal]) -> int:
+        """Read the signalled alarms and publish those not yet published; returns how many."""
+        latest: dict[str, AlarmSignal] = {}
+        for signal in signals:
+            if self._live.is_new(signal.alarm_id, signal.version):
+                known = latest.get(signal.alarm_id)
+                if known is None or signal.version > known.version:
+                    latest[signal.alarm_id] = signal
+        if not latest:
+            return 0
+        async with self._sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(AlarmRow.id, AlarmRow.version, AlarmRow.data).where(
+                        AlarmRow.id.in_(list(latest))
+                    )
+                )
+            ).all()
+        now = self._clock()
+        published = 0
+        for alarm_id, version, data in rows:
+            signal = latest[alarm_id]
+            alarm = alarm_from_json(data)
+            if version == signal.version:
+                message = live_message(signal.kind, alarm, now, signal.action)
+            else:  # changed again since: its own signal follows and will be dropped
+                message = live_message(derived_kind(alarm, version), alarm, now)
+            if self._live.publish(message, version):
+                published += 1
+        self.published += published
+        return published
+
+    async def _catch_up(self, since: datetime) -> None:
+        async with self._sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(AlarmRow.version, AlarmRow.data)
+                    .where(AlarmRow.updated_at >= since)
+                    .order_by(AlarmRow.updated_at)
+                    .limit(CATCH_UP_LIMIT + 1)
+                )
+            ).all()
+        if len(rows) > CATCH_UP_LIMIT:
+            self._resync(f"more than {CATCH_UP_LIMIT} alarms changed while disconnected")
+            return
+        now = self._clock()
+        count = 0
+        for version, data in rows:
+            alarm = alarm_from_json(data)
+            message = live_message(derived_kind(alarm, version), alarm, now)
+            if self._live.publish(message, version):
+                count += 1
+        self.caught_up += count
+        _LOGGER.info("alarm fan-out caught up on %d alarms changed since %s", count, since)
+
+    def _resync(self, why: str) -> None:
+        _LOGGER.warning("alarm fan-out lost events (%s); live screens reload", why)
+        self.resyncs += 1
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._live.overflow_all()
