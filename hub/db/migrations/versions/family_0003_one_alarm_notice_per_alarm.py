@@ -6,7 +6,7 @@ two workers polling at the same moment (before this revision) are deleted first,
 oldest notice of each alarm kept.
 
 Revision ID: family_0003
-Revises: security_0004
+Revises: carephones_0001
 Create Date: 2026-12-06 17:50:00
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "family_0003"
-down_revision: str | None = "security_0004"
+down_revision: str | None = "carephones_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
