@@ -1,4 +1,4 @@
-"""Screens of the family web app on a phone (390×844): home, chat, incoming call, call,
+"""Screens of the family web app on a phone (390×844): home, status, chat, incoming call, call,
 agenda and the facilitator's groups, per language.
 
 Runs a real hub on a temporary SQLite database seeded through the API
@@ -102,7 +102,15 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                     await anna.goto(f"{base}/family?lang={lang}")
                     await _settle(anna)
                     await anna.wait_for_selector(".alarm")
+                    await anna.wait_for_selector(".today-list [data-today]")
                     await shot(anna, "home", lang)
+                    # "How is she today?": the card at the top of the screen.
+                    await anna.locator(".today").first.scroll_into_view_if_needed()
+                    await anna.evaluate(
+                        "document.querySelector('.today').scrollIntoView({block: 'start'})"
+                    )
+                    await shot(anna, "status", lang)
+                    await anna.evaluate("window.scrollTo(0, 0)")
                     await anna.goto(f"{base}/family/chat/{demo.conversation_id}?lang={lang}")
                     await _settle(anna)
                     await anna.wait_for_function(
