@@ -74,6 +74,46 @@ async def me(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- codes and links
 
 
+async def issue_link_code(
+    session: AsyncSession,
+    *,
+    resident_id: int,
+    consent: str,
+    created_by: str,
+    actor: str,
+    ttl_s: int,
+    now: datetime,
+    secret: str,
+    reason: str | None = None,
+) -> tuple[str, LinkCode]:
+    """Make a linking code granting ``consent`` (encoded scopes), audited in ``session``; the
+    caller has checked who may, and commits. Returns the code as shown and its row."""
+    code = linking.new_code()
+    row = LinkCode(
+        digest=linking.code_digest(code, secret),
+        resident_id=resident_id,
+        consent=consent,
+        created_by=created_by,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_s),
+    )
+    session.add(row)
+    details: dict[str, Any] = {"consent": consent, "ttl_s": ttl_s}
+    if reason:
+        details |= {"reason": reason, "on_behalf_of_resident": True}
+    await record_audit(session, actor, "family.code_create", f"resident:{resident_id}", details)
+    return linking.display_code(code), row
+
+
+def code_view(code: str, row: LinkCode) -> dict[str, Any]:
+    """A new code for JSON answers."""
+    return {
+        "code": code,
+        "expires_at": iso(row.expires_at),
+        "consent": sorted(decode_scopes(row.consent)),
+    }
+
+
 async def create_code(request: web.Request) -> web.Response:
     """The resident's tablet (or staff) make a linking code for a new circle member."""
     who = await principal_of(request)
@@ -86,31 +126,20 @@ async def create_code(request: web.Request) -> web.Response:
         raise ApiError(
             400, "invalid_request", f"ttl_s must be between 60 and {settings.link_code_max_ttl_s}"
         )
-    now = request.app[CLOCK]()
-    secret = request.app[SETTINGS].jwt_secret
     async with request.app[SESSIONMAKER]() as session:
         await require_manager(session, who, resident_id)
-        code = linking.new_code()
-        row = LinkCode(
-            digest=linking.code_digest(code, secret),
+        code, row = await issue_link_code(
+            session,
             resident_id=resident_id,
             consent=consent,
             created_by=who.party,
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl),
+            actor=who.actor,
+            ttl_s=ttl,
+            now=request.app[CLOCK](),
+            secret=request.app[SETTINGS].jwt_secret,
         )
-        session.add(row)
-        await record_audit(
-            session, who.actor, "family.code_create", f"resident:{resident_id}",
-            {"consent": consent, "ttl_s": ttl},
-        )  # fmt: skip
         await session.commit()
-    body = {
-        "code": linking.display_code(code),
-        "expires_at": iso(row.expires_at),
-        "consent": sorted(decode_scopes(consent)),
-    }
-    return web.json_response(body, status=201)
+    return web.json_response(code_view(code, row), status=201)
 
 
 async def _recent_failures(

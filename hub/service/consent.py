@@ -8,6 +8,9 @@
   ``{"consent": ["alarms", "agenda"], "reason": "..."}``: what a member of the resident's
   circle may see; ``DELETE`` the same path with ``{"reason": "..."}`` takes them out
   (:mod:`hub.family.circle_consent`, ADR 0043). Open sockets follow at once.
+- ``POST /api/service/referrals/{reference}/circle/codes`` ``{"consent": ["alarms"],
+  "reason": "..."}``: a linking code for a new member, granting that, made on the resident's
+  behalf (e.g. the resident asked by phone).
 
 Social workers, coordinators and admins may do it; the reason (5–300 characters) goes into
 the audit entry with the user's name.
@@ -21,16 +24,17 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.appkeys import CLOCK
+from hub.appkeys import CLOCK, SETTINGS
 from hub.audit import record_audit
 from hub.auth import current_user, requires
 from hub.db.models import Resident
 from hub.family.circle_consent import CircleChange, change_consent, remove_member
-from hub.family.circles import link_view
-from hub.family.consent import ConsentError, Scope, parse_scopes
+from hub.family.circles import code_view, issue_link_code, link_view
+from hub.family.consent import ConsentError, Scope, encode_scopes, parse_scopes
 from hub.family.live import LIVE_HUB
 from hub.family.models import CircleLink
-from hub.family.parties import party_names
+from hub.family.parties import party_names, user_party
+from hub.family.settings import FAMILY_SETTINGS
 from hub.http import ApiError, read_json_object
 from hub.outbox.consent import SOCIAL_RECORD, set_social_record_consent, social_record_consent
 from hub.service import store
@@ -169,6 +173,37 @@ async def change_social_record(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@requires(*ASSESSORS)
+async def make_circle_code(request: web.Request) -> web.Response:
+    """A linking code for a new member of the circle, made on the resident's behalf."""
+    data = await read_json_object(request)
+    values = data.get("consent", [])
+    if not isinstance(values, list):
+        raise ApiError(400, "consent_invalid", "consent must be a list such as ['alarms']")
+    try:
+        scopes = parse_scopes(values)
+    except ConsentError as err:
+        raise ApiError(400, err.code, err.message) from None
+    reason = reason_of(request, data)
+    user = current_user(request)
+    async with transaction(request) as session:
+        row = await store.get_service(session, request.match_info["reference"])
+        if row.resident_id is None:
+            raise ApiError(409, "no_resident", "the person is not a resident yet")
+        code, link_code = await issue_link_code(
+            session,
+            resident_id=row.resident_id,
+            consent=encode_scopes(scopes),
+            created_by=user_party(user.id),
+            actor=user.username,
+            ttl_s=request.app[FAMILY_SETTINGS].link_code_ttl_s,
+            now=request.app[CLOCK](),
+            secret=request.app[SETTINGS].jwt_secret,
+            reason=reason,
+        )
+    return web.json_response(code_view(code, link_code), status=201)
+
+
 def add_routes(app: web.Application) -> None:
     """Add the consent routes of the service pages."""
     app.router.add_post(
@@ -177,3 +212,4 @@ def add_routes(app: web.Application) -> None:
     circle = "/api/service/referrals/{reference}/circle/{link_id}"
     app.router.add_put(circle, change_circle_member)
     app.router.add_delete(circle, remove_circle_member)
+    app.router.add_post("/api/service/referrals/{reference}/circle/codes", make_circle_code)

@@ -5,6 +5,7 @@ social-record consent is withdrawn from the same page. Every change carries a re
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -53,6 +54,9 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[web.Application, str]]:
             await create_user(session, "coord", PASSWORD, Role.COORDINATOR, language="en")
             await create_user(
                 session, "anna", PASSWORD, Role.FAMILY, display_name="Anna Puig", language="ca"
+            )
+            await create_user(
+                session, "pau", PASSWORD, Role.FAMILY, display_name="Pau Puig", language="ca"
             )
             await session.commit()
         yield app, base
@@ -148,6 +152,24 @@ async def test_the_centre_changes_the_circle_and_the_social_record_consent(
             assert (event["type"], event["removed"]) == ("circle.changed", True)
             await expect(page.locator("#circle-empty")).to_have_text("Nobody is in the circle yet.")
 
+            # A code for a new member, made on the person's behalf, granting alarms.
+            await page.click("#circle-code summary")
+            await page.check("#circle-code-form input[name=consent][value=alarms]")
+            await page.fill("#circle-code-reason", "She asked by phone for her son")
+            await page.click("#circle-code-form button[type=submit]")
+            await expect(page.locator("#circle-code-value")).to_have_text(
+                re.compile(r"^[2-9A-Z]{4}-[2-9A-Z]{4}$")
+            )
+            code = (await page.locator("#circle-code-value").text_content() or "").strip()
+            son = await _token(http, base, "pau")
+            async with http.post(
+                f"{base}/api/family/links",
+                json={"code": code, "relationship": "fill"},
+                headers=son,
+            ) as joined:
+                assert joined.status == 201, await joined.text()
+                assert (await joined.json())["consent"] == ["alarms"]
+
             # The social-record consent, withdrawn from the same section.
             await expect(page.locator("#consent-social-state")).to_contain_text(
                 "Has agreed that the service appears in their social record."
@@ -163,7 +185,10 @@ async def test_the_centre_changes_the_circle_and_the_social_record_consent(
         rows = (
             await session.execute(
                 select(AuditEntry.actor, AuditEntry.action, AuditEntry.details)
-                .where(AuditEntry.action.like("%consent%") | AuditEntry.action.like("%link_remove"))
+                .where(
+                    AuditEntry.action.like("%consent%")
+                    | AuditEntry.action.in_(("family.link_remove", "family.code_create"))
+                )
                 .order_by(AuditEntry.id)
             )
         ).all()
@@ -173,5 +198,6 @@ async def test_the_centre_changes_the_circle_and_the_social_record_consent(
     assert [(a, act, d.get("reason")) for a, act, d in rows] == [
         ("coord", "family.consent_change", "Asked for it at the home visit"),
         ("coord", "family.link_remove", "Court order received"),
+        ("coord", "family.code_create", "She asked by phone for her son"),
         ("coord", "consent.social_record.withdraw", "She said no at the review"),
     ]

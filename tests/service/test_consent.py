@@ -15,6 +15,7 @@ from hub.auth import Role
 from hub.clock import ManualClock
 from hub.db.models import AuditEntry
 from hub.outbox import OutboxRow
+from tests.hub.fixtures import TEST_PASSWORD
 from tests.service.helpers import Client, install, post, submit
 
 Headers = Any
@@ -297,3 +298,51 @@ async def test_the_centre_changes_the_circle_on_the_residents_behalf(
         ("carme", "family.consent_change", "Asked at the review", True),
         ("carme", "family.link_remove", "Court order", True),
     ]
+
+
+async def test_the_centre_makes_a_linking_code_on_the_residents_behalf(
+    hub_client: Client, auth_headers: Headers, make_user: Any
+) -> None:
+    coordinator = await auth_headers(Role.COORDINATOR, username="carme")
+    waiting, _ = await submit(hub_client, person_name="Rosa Vidal", birth_date="1938-03-03")
+    reference, _ = await submit(hub_client)
+    await post(
+        hub_client,
+        f"/api/service/referrals/{reference}/assess",
+        coordinator,
+        {"care_level": "basic", "confirm_new_person": True},
+    )
+    url = f"/api/service/referrals/{reference}/circle/codes"
+    good = {"consent": ["alarms", "activity"], "reason": "She asked by phone"}
+    for role in (Role.INSTALLER, Role.OPERATOR, Role.FAMILY):
+        assert (
+            await hub_client.post(url, json=good, headers=await auth_headers(role))
+        ).status == 403
+    for body, status, code in (
+        ({"consent": ["alarms"]}, 422, "consent_reason_required"),
+        ({"consent": ["x"], "reason": "She asked by phone"}, 400, "consent_invalid"),
+        ({"consent": "alarms", "reason": "She asked by phone"}, 400, "consent_invalid"),
+    ):
+        resp = await hub_client.post(url, json=body, headers=coordinator)
+        assert resp.status == status, body
+        assert (await resp.json())["error"] == code
+    not_yet = await hub_client.post(
+        f"/api/service/referrals/{waiting}/circle/codes", json=good, headers=coordinator
+    )
+    assert not_yet.status == 409
+    made = await hub_client.post(url, json=good, headers=coordinator)
+    assert made.status == 201, await made.text()
+    code = await made.json()
+    assert code["consent"] == ["activity", "alarms"]
+    await make_user(Role.FAMILY, username="pau-s", display_name="Pau")
+    login = await hub_client.post(
+        "/api/auth/login", json={"username": "pau-s", "password": TEST_PASSWORD}
+    )
+    token = (await login.json())["access_token"]
+    joined = await hub_client.post(
+        "/api/family/links",
+        json={"code": code["code"], "relationship": "fill"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert joined.status == 201
+    assert (await joined.json())["consent"] == ["activity", "alarms"]

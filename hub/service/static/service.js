@@ -72,6 +72,12 @@ const THEN = {
     panel.hidden = false;
     panel.scrollIntoView();
   },
+  linkcode: (result, form) => {
+    // A linking code made on the resident's behalf: read it to the new member once.
+    form.hidden = true;
+    document.getElementById("circle-code-value").textContent = result.code;
+    document.getElementById("circle-code-result").hidden = false;
+  },
   setupcode: (result, form) => {
     // The tablet's one-time setup code: the installer types it on the tablet's digit pad;
     // once the tablet has paired it appears on this line (the page reloads then).
