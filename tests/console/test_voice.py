@@ -291,3 +291,39 @@ async def test_only_the_operator_handling_the_alarm_may_speak_about_it(
     closed = await hub_client.post(url, headers=home.op)
     assert closed.status == 409
     assert (await closed.json())["error"] == "alarm_closed"
+
+
+async def test_a_family_call_in_progress_gives_way_to_the_centre_at_an_alarm(
+    home: Home, hub_client: TestClient[Any, Any], token_for: Callable[..., Awaitable[str]]
+) -> None:
+    daughter = {"Authorization": f"Bearer {await token_for(Role.FAMILY)}"}
+    code = await hub_client.post(
+        f"/api/family/residents/{home.rid}/linking-codes", json={}, headers=home.tablet
+    )
+    assert code.status == 201, await code.text()
+    linked = await hub_client.post(
+        "/api/family/links",
+        json={"code": (await code.json())["code"], "relationship": "filla"},
+        headers=daughter,
+    )
+    assert linked.status == 201, await linked.text()
+    async with (
+        hub_client.ws_connect("/api/family/ws", headers=daughter) as family,
+        hub_client.ws_connect("/api/family/ws", headers=home.tablet) as tablet,
+        hub_client.ws_connect("/api/family/ws", headers=home.op) as console,
+    ):
+        await family.send_json({"type": "call.start", "callee": f"r:{home.rid}"})
+        family_call = (await _next(tablet, "call.incoming"))["call_id"]
+        await tablet.send_json({"type": "call.accept", "call_id": family_call})
+        assert (await _next(family, "call.state", status="accepted"))["call_id"] == family_call
+
+        started = await hub_client.post(f"/api/console/alarms/{home.alarm}/voice", headers=home.op)
+        assert started.status == 201, await started.text()
+        centre_call = (await started.json())["call_id"]
+        ended = await _next(family, "call.state", call_id=family_call)
+        assert ended["status"] == "ended"
+        # the tablet hears of the family call's end before the centre rings
+        await _next(tablet, "call.state", call_id=family_call, status="ended")
+        incoming = await _next(tablet, "call.incoming")
+        assert (incoming["call_id"], incoming["kind"]) == (centre_call, "centre")
+        assert (await _next(console, "call.state", call_id=centre_call))["status"] == "ringing"
