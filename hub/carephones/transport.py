@@ -135,7 +135,7 @@ class Dc09Servers:
                 if not self.limiter.allow(source):
                     self.receiver.refuse("flood", source, "over the per-source rate; closed")
                     return
-                answer = await self.receiver.handle(raw.lstrip(b"\n\r\x00 "), source)
+                answer = await self._handle(raw.lstrip(b"\n\r\x00 "), source)
                 if answer is not None:
                     writer.write(answer)
                     await writer.drain()
@@ -146,6 +146,16 @@ class Dc09Servers:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    async def _handle(self, raw: bytes, source: str) -> bytes | None:
+        # A defect in handling one frame must never end the listener or a connection: the
+        # frame goes unanswered (the unit sends it again) and the error is counted and logged.
+        try:
+            return await self.receiver.handle(raw, source)
+        except Exception:
+            self.receiver.stats.refused["internal_error"] += 1
+            _LOGGER.exception("DC-09 frame from %s could not be handled", source)
+            return None
 
     def datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         """One UDP frame (called by the protocol)."""
@@ -159,7 +169,7 @@ class Dc09Servers:
         self._own(asyncio.get_running_loop().create_task(self._answer(data, addr)))
 
     async def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
-        answer = await self.receiver.handle(data.strip(b"\x00 "), str(addr[0]))
+        answer = await self._handle(data.strip(b"\x00 "), str(addr[0]))
         if answer is not None and self._udp is not None and not self._udp.is_closing():
             self._udp.sendto(answer, addr)
 

@@ -395,3 +395,32 @@ async def test_a_unit_registered_by_another_hub_worker_is_found(dc09_hub: Dc09Hu
     (alarm,) = await dc09_hub.wait_alarms(home_id)
     assert alarm["rule"] == "medical"
     assert dc09_hub.refused["unknown_account"] == 2
+
+
+async def test_a_defect_in_one_frame_does_not_end_the_listener(dc09_hub: Dc09Hub) -> None:
+    unit = Unit(account="D001")
+    _, home_id = await dc09_hub.register(unit)
+    receiver = dc09_hub.app[DC09_RECEIVER]
+    handle = receiver.handle
+    calls = 0
+
+    async def broken_once(raw: bytes, source: str) -> bytes | None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a defect")
+        return await handle(raw, source)
+
+    receiver.handle = broken_once  # type: ignore[method-assign]
+    link = await TcpLink.open(dc09_hub.tcp_port)
+    udp = await UdpLink.open(dc09_hub.udp_port)
+    try:
+        frame = unit.frame("ADM-CID", "1101 01 001", T0)
+        udp.post(frame)  # unanswered: the defect
+        await eventually(lambda: dc09_hub.refused.get("internal_error", 0) == 1)
+        assert (await link.send(frame)).token == "ACK"  # the unit's retry, on TCP
+        assert (await udp.send(unit.frame("NULL", "", T0))).token == "ACK"
+    finally:
+        await link.close()
+        udp.close()
+    assert len(await dc09_hub.wait_alarms(home_id)) == 1
