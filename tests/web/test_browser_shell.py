@@ -84,6 +84,12 @@ def make_app_factory(tmp: Path):  # type: ignore[no-untyped-def]
         response.set_cookie("tok", "good", path="/")
         return response
 
+    async def login(request: web.Request) -> web.Response:
+        # Only "good" signs in here; anything else is the 404 the refusal test expects.
+        if (await request.json()).get("username") != "good":
+            raise web.HTTPNotFound()
+        return web.json_response({"user": {"role": "operator", "language": "en"}})
+
     async def make() -> web.Application:
         app = web.Application()
         app[SOCKETS] = weakref.WeakSet()
@@ -94,6 +100,7 @@ def make_app_factory(tmp: Path):  # type: ignore[no-untyped-def]
         app.router.add_get("/ws", websocket)
         app.router.add_get("/api/protected", protected)
         app.router.add_post("/api/auth/refresh", refresh)
+        app.router.add_post("/api/auth/login", login)
         return app
 
     return make
@@ -187,3 +194,40 @@ async def test_signin_form_explains_refusals(server: Server, page: Page) -> None
     await page.get_by_role("button", name="Sign in").click()
     # This test app has no login endpoint: the 404 is reported, not swallowed.
     await expect(page.locator("#signin-error")).to_contain_text("That did not work")
+
+
+async def _sign_in_from(page: Page, url: str) -> None:
+    # The page first tries the refresh cookie and goes to ``next`` at once if it works
+    # (it does in this test app); otherwise the form is filled in.
+    await page.goto(url)
+    await page.wait_for_load_state("networkidle")
+    if "/login" in page.url:
+        await page.get_by_label("Username").fill("good")
+        await page.get_by_label("Password").fill("whatever")
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(lambda now: "/login" not in now)
+    await page.wait_for_load_state("networkidle")
+
+
+@pytest.mark.parametrize(
+    "next_",
+    [
+        "/\\evil.example",
+        "/\\/evil.example",
+        "//evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "https://evil.example/",
+        "/%5Cevil.example",
+    ],
+)
+async def test_signing_in_never_leaves_the_site(server: Server, page: Page, next_: str) -> None:
+    from urllib.parse import quote, urlsplit
+
+    await _sign_in_from(page, server.url + "/login?lang=en&next=" + quote(next_, safe=""))
+    assert urlsplit(page.url).netloc == urlsplit(server.url).netloc
+
+
+async def test_signing_in_goes_to_the_page_asked_for(server: Server, page: Page) -> None:
+    await _sign_in_from(page, server.url + "/login?lang=en&next=%2Ftest%3Flang%3Den")
+    assert page.url == server.url + "/test?lang=en"
