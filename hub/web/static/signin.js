@@ -15,8 +15,7 @@ function showError(text) {
 function safeNext(value) {
   // Only paths on this site: never an open redirect to another origin. Browsers read a
   // backslash as "/" and drop tabs and newlines, so "/<backslash>evil.example" is another
-  // site: refuse those
-  // characters, then let the URL parser have the last word on the origin.
+  // site: refuse those characters, then let the URL parser have the last word on the origin.
   if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//")) return null;
   if (/[\\\u0000-\u001f\u007f]/.test(value)) return null;
   let url;
