@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -85,10 +86,70 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return response
 
 
+# What a JSON body may hold (issue 19): deeper nesting, integers beyond a 64-bit column,
+# NaN/Infinity, NUL characters (PostgreSQL refuses them in text) and lone UTF-16
+# surrogates (not encodable as UTF-8) are refused with 400 instead of failing later.
+MAX_JSON_DEPTH = 32
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class JsonShapeError(ValueError):
+    """JSON that parses but that the hub will not store."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise JsonShapeError(f"{name} is not a JSON number")
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise JsonShapeError("text must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise JsonShapeError("text must not contain lone UTF-16 surrogates") from None
+
+
+def check_json_value(value: Any) -> None:
+    """Raise :class:`JsonShapeError` for a value the hub will not take (see above)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise JsonShapeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            children = item.values() if isinstance(item, dict) else item
+            if isinstance(item, dict):
+                for key in item:
+                    _check_text(key)
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(item, str):
+            _check_text(item)
+        elif (
+            isinstance(item, int)
+            and not isinstance(item, bool)
+            and not INT64_MIN <= item <= INT64_MAX
+        ):
+            raise JsonShapeError("integers must fit in 64 bits")
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """Strict JSON (UTF-8) that passed :func:`check_json_value`; ``ValueError`` otherwise."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise JsonShapeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    check_json_value(value)
+    return value
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 400 :class:`ApiError`."""
     try:
-        data = await request.json()
+        data = parse_json(await request.read())
+    except JsonShapeError as err:
+        raise ApiError(400, "invalid_json", str(err)) from None
     except ValueError:
         raise ApiError(400, "invalid_json", "the request body must be a JSON object") from None
     if not isinstance(data, dict):

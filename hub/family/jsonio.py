@@ -9,11 +9,19 @@ from aiohttp import web
 
 from hub.http import ApiError
 
+# Ids and counts are INTEGER columns: a larger number would fail in PostgreSQL (a 500).
+INT32_MAX = 2**31 - 1
+
+
+def is_int32_id(value: str) -> bool:
+    """Whether ``value`` is the decimal text of an id that fits an INTEGER column."""
+    return value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= INT32_MAX
+
 
 def path_int(request: web.Request, name: str) -> int:
-    """An integer from the URL path (404 if it is not one)."""
+    """An integer from the URL path (404 if it is not one, or too large to be an id)."""
     value = request.match_info.get(name, "")
-    if not value.isdigit() or len(value) > 12:
+    if not is_int32_id(value):
         raise ApiError(404, "not_found", f"{name} must be a number")
     return int(value)
 
@@ -52,8 +60,8 @@ def int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int 
     value = data.get(name)
     if value is None and not required:
         return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ApiError(400, "invalid_request", f"{name!r} must be a whole number")
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) > INT32_MAX:
+        raise ApiError(400, "invalid_request", f"{name!r} must be a whole number (32 bits)")
     return value
 
 

@@ -14,7 +14,7 @@ from hub.calls.state import CallError, CallEvent
 from hub.family.live import LIVE_HUB, Connection
 from hub.family.parties import parse_party
 from hub.family.principal import Principal, principal_of, still_allowed
-from hub.http import ApiError
+from hub.http import ApiError, parse_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ _EVENTS = {
 async def _handle(calls: CallService, who: Principal, raw: str) -> dict[str, Any] | None:
     """One client frame; returns a direct reply, if any."""
     try:
-        frame = json.loads(raw)
+        frame = parse_json(raw)
     except ValueError:
         return {"type": "error", "error": "invalid_json", "message": "frames must be JSON"}
     if not isinstance(frame, dict):

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
 from hub.auth import Role, current_user, requires
 from hub.db.models import Device
+from hub.family.jsonio import is_int32_id
 from hub.family.linking import GuessPolicy
 from hub.http import ApiError, client_address, read_json_object, too_many_attempts
 from hub.registry import pairing
@@ -56,7 +57,7 @@ def on_tablet_paired(app: web.Application, hook: TabletPaired) -> None:
 
 def _resident_id(request: web.Request) -> int:
     raw = request.match_info["rid"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not is_int32_id(raw):
         raise ApiError(404, "resident_unknown", "no such resident")
     return int(raw)
 

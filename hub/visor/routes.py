@@ -17,6 +17,7 @@ from aiohttp import web
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.auth import Role
+from hub.family.jsonio import is_int32_id
 from hub.visor.data import load_resident, load_visor
 from hub.web import DISPLAY_TIMEZONE, Pages, PageUser
 from hub.web.auth import page_requires
@@ -86,7 +87,7 @@ async def view_page(request: web.Request, user: PageUser) -> web.Response:
     """Check the reason, write the audit entry, then show the resident's record."""
     posted = await request.post()
     form = {k: str(posted.get(k, "")).strip() for k in ("resident", "reason", "note")}
-    if not form["resident"].isdigit() or len(form["resident"]) > 12:
+    if not is_int32_id(form["resident"]):
         return _start(request, user, form, "error_resident_id")
     if form["reason"] not in REASONS:
         return _start(request, user, form, "error_reason_missing")
