@@ -16,7 +16,13 @@ from hub.db.crypto import KeySafeCipher
 from hub.db.models import Device, Home
 from hub.registry.broker import BrokerSecurity, render_acl
 from hub.registry.credentials import mosquitto_hash, verify_mosquitto_hash
-from hub.registry.service import DeviceCredentials, create_home, provision_device, revoke_device
+from hub.registry.service import (
+    DeviceCredentials,
+    create_home,
+    issue_credentials,
+    provision_device,
+    revoke_device,
+)
 from teleassist.config import MqttSettings
 from tests.hub.registry.projectbroker import DEPLOY, Client, project_config
 
@@ -149,6 +155,15 @@ async def test_broker_enforces_per_device_security(database_url: str, broker_dir
         # device listener a client id is the device id, so the takeover hits that device.
         assert await security.kick(f"{tag}-b", hub_broker)
         assert b.disconnected.wait(10)
+        # A new secret for the gateway: its session under the old one ends on reload.
+        async with sessions() as session:
+            fresh = await issue_credentials(session, f"{tag}-gw", actor="t")
+            await session.commit()
+            assert await security.sync(session)
+        assert gw.disconnected.wait(10)
+        gw.client.loop_stop()
+        assert not connect("gw").accepted  # the old secret
+        assert connect("gw", password=fresh.secret).accepted
     finally:
         for c in clients:
             c.close()
