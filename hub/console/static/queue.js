@@ -362,7 +362,7 @@ function renderDetail() {
         </div>
       </header>
       ${notice}
-      ${renderVoice(voice, a.id, state.card, handling)}
+      ${renderVoice(voice, "alarm:" + a.id, state.card, handling)}
       <div class="actions" role="toolbar" aria-label="${h(t("shortcuts"))}">
         ${a.claimed_by ? "" : `<button type="button" class="btn btn-primary" id="act-accept" ${acceptable ? "" : `disabled title="${h(why || t("readonly_role"))}"`}>${h(t("accept"))} <kbd>A</kbd></button>`}
         ${actionButton("act-voice", "V", t("speak_home"), "btn-primary")}
@@ -444,7 +444,7 @@ function startVoice() {
   const a = current();
   if (!a || voice.active()) return;
   state.notice = null;
-  voice.start(a.id);
+  voice.start({ alarm: a.id });
 }
 
 function current() {

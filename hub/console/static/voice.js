@@ -23,6 +23,7 @@ export class VoiceCall {
   reset() {
     this.status = "idle"; // idle | starting | ringing | connecting | connected | ended | failed
     this.callId = null;
+    this.key = null; // "alarm:<id>" or "resident:<id>": what the call is about
     this.alarmId = null;
     this.failure = null;
     this.heldBy = null;
@@ -54,23 +55,29 @@ export class VoiceCall {
     return ["starting", "ringing", "connecting", "connected"].includes(this.status);
   }
 
-  forAlarm(alarmId) {
-    return this.alarmId === alarmId && this.status !== "idle";
+  /** Whether the panel for ``key`` ("alarm:<id>" / "resident:<id>") shows this call. */
+  isFor(key) {
+    return this.key === key && this.status !== "idle";
   }
 
-  async start(alarmId) {
+  /** Speak about an alarm (``{alarm: id}``) or make a wellbeing call (``{resident: id}``). */
+  async start(target) {
     if (this.active()) return;
     this.connect();
     this.teardown();
     this.reset();
-    this.alarmId = alarmId;
+    this.alarmId = target.alarm || null;
+    this.key = target.alarm ? `alarm:${target.alarm}` : `resident:${target.resident}`;
+    const url = target.alarm
+      ? `/api/console/alarms/${encodeURIComponent(target.alarm)}/voice`
+      : `/api/console/residents/${encodeURIComponent(target.resident)}/voice`;
     this.status = "starting";
     this.startedAt = Date.now();
     this.changed();
     try {
       const [config, started] = await Promise.all([
         api("/api/family/calls/config").catch(() => ({ ice_servers: [] })),
-        this.waitForSocket().then(() => api(`/api/console/alarms/${encodeURIComponent(alarmId)}/voice`, { method: "POST" })),
+        this.waitForSocket().then(() => api(url, { method: "POST" })),
       ]);
       this.iceServers = config.ice_servers || [];
       this.callId = started.call_id;
@@ -278,9 +285,9 @@ function fallbacks(card) {
   return `<div class="voice-next" id="voice-next"><strong>${h(t("voice_next_steps"))}</strong><ol>${phone}${contacts}<li><button type="button" class="btn btn-small btn-danger" data-fallback="escalate">${h(t("escalate"))} <kbd>E</kbd></button> ${h(t("voice_next_escalate"))}</li></ol></div>`;
 }
 
-/** The voice panel of the selected alarm's card ("" when no call was tried here). */
-export function renderVoice(call, alarmId, card, canAct) {
-  if (!call.forAlarm(alarmId)) return "";
+/** The voice panel for ``key`` ("alarm:<id>" or "resident:<id>"; "" when no call was tried). */
+export function renderVoice(call, key, card, canAct) {
+  if (!call.isFor(key)) return "";
   const live = call.active();
   const cls = call.status === "connected" ? "ok" : call.status === "failed" ? "danger" : live ? "warn" : "info";
   const volume = call.volume === null ? "" : ` <span class="muted small" id="voice-volume">${h(t("voice_volume", { n: call.volume + 1, max: MAX_VOLUME + 1 }))}</span>`;

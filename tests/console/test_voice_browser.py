@@ -1,0 +1,112 @@
+"""A wellbeing call from the console's agenda in real Chromium to the tablet's call engine.
+
+No alarm: the tablet rings, the resident's one tap answers, and the sound goes both ways
+(Chromium's fake microphone plays 440 Hz, the tablet's synthetic microphone 880 Hz).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aioice.ice
+import pytest
+from aiohttp.test_utils import TestClient
+from playwright.async_api import expect
+
+from hub.auth import Role
+from hub.clock import ManualClock
+from hub.console.demo_data import DemoIds
+from teleassist.bench.voice import tablet_parts, write_tone
+from tests.family.browser import media_browser, signed_in_page
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+TIMEOUT_MS = 60_000
+
+
+async def test_a_wellbeing_call_rings_on_the_tablet_and_carries_sound_both_ways(
+    hub_client: TestClient[Any, Any],
+    demo: DemoIds,
+    token_for: Callable[..., Awaitable[str]],
+    hub_clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from tablet_app.model import CallState
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+    rid = demo.residents[0]
+    operator_token = await token_for(Role.OPERATOR, username="op-voice", display_name="Anna")
+    operator = {"Authorization": f"Bearer {operator_token}"}
+    planner = {"Authorization": f"Bearer {await token_for(Role.SUPERVISOR)}"}
+    planned = await hub_client.post(
+        "/api/console/calls",
+        json={
+            "resident_id": rid,
+            "reason": "other",
+            "due_at": (hub_clock() + timedelta(hours=1)).isoformat(),
+        },
+        headers=planner,
+    )
+    assert planned.status == 201, await planned.text()
+    code = await hub_client.post(f"/api/residents/{rid}/tablet-setup-codes", headers=operator)
+    assert code.status == 201, await code.text()
+    paired = await hub_client.post("/api/tablet/pair", json={"code": (await code.json())["code"]})
+    token = (await paired.json())["api_token"]
+    base = str(hub_client.make_url("/")).rstrip("/")
+    model, family, calls, ear, outbox = await tablet_parts(base, token, rid, tmp_path)
+    live = asyncio.create_task(family.live(retry_s=0.2))
+    tone = write_tone(tmp_path / "tone440.wav", 440)
+    try:
+        async with asyncio.timeout(30):
+            await family.live_connected.wait()
+        async with media_browser(f"--use-file-for-fake-audio-capture={tone}") as browser:
+            page = await signed_in_page(
+                browser, base, "op-voice", "/console/calls",
+                viewport={"width": 1366, "height": 768},
+            )  # fmt: skip
+            await page.click(f'button[data-speak="{rid}"]')
+            async with asyncio.timeout(60):
+                while model.call_state is not CallState.RINGING:
+                    await asyncio.sleep(0.05)
+            assert model.call_centre
+            assert not model.call_alarm  # no alarm: it rings, nothing answers by itself
+            panel = page.locator("#voice-panel")
+            await expect(panel).to_have_attribute("data-status", "ringing", timeout=TIMEOUT_MS)
+            model.answer_call()  # the resident's one tap
+            await expect(panel).to_have_attribute("data-status", "connected", timeout=TIMEOUT_MS)
+            async with asyncio.timeout(60):
+                heard = await ear.wait_for_tone(440)
+            assert heard == pytest.approx(440, abs=10)
+            await page.wait_for_function(
+                "() => { const d = window.__taVoice.dominant();"
+                " return d.db > -70 && Math.abs(d.hz - 880) <= 15; }",
+                timeout=TIMEOUT_MS,
+            )
+            assert calls.local.frames == 0  # voice only
+            await page.click("#voice-hangup")
+            await expect(panel).to_have_attribute("data-status", "ended", timeout=TIMEOUT_MS)
+            async with asyncio.timeout(60):
+                while model.call_state is not CallState.ENDED:
+                    await asyncio.sleep(0.05)
+    finally:
+        live.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await live
+        await calls.close()
+        await family.close()
+        outbox.close()
+    tablet = {"Authorization": f"Bearer {token}"}
+    history = await hub_client.get("/api/family/calls", headers=tablet)
+    [call] = await history.json()
+    assert (call["kind"], call["alarm_ref"], call["status"]) == ("centre", None, "ended")
+    assert call["connected_at"] is not None
