@@ -86,12 +86,13 @@ def _choice(
 ) -> Widget:
     """One sentence about what someone may see, with a big Yes / No button."""
     m = b.m
-    row = BoxLayout(spacing=b.s.u(20), padding=b.s.u(10), size_hint=(1, None), height=b.s.u(112))
+    # 112 units: a Yes / No of at least 15 mm, and two lines of the sentence in any language.
+    row = BoxLayout(spacing=b.s.u(20), padding=b.s.u(8), size_hint=(1, None), height=b.s.u(112))
     _surface(b, row)
     row.add_widget(
         Icon(name=SCOPE_ICONS[scope], color=b.p.agenda, size_hint=(None, 1), width=b.s.u(90))
     )
-    row.add_widget(b._text(m.scope_text(scope, person), 40, bold=True, halign="left"))
+    row.add_widget(b._text(m.scope_text(scope, person), 38, bold=True, halign="left"))
     row.add_widget(
         b._button(
             name,
@@ -121,7 +122,7 @@ def member(b: ScreenBuilder) -> Widget:
     person = m.open_member()
     if person is None:
         return circle(b)
-    col = b._column(10)
+    col = b._column(8)
     col.add_widget(b._header(person.name, back=Screen.CIRCLE))
     col.add_widget(
         b._text(
@@ -129,7 +130,7 @@ def member(b: ScreenBuilder) -> Widget:
             34,
             soft=True,
             size_hint=(1, None),
-            height=b.s.u(70),
+            height=b.s.u(84),  # two lines of 34 in every language
             name="member.always",
         )
     )
@@ -155,7 +156,7 @@ def member(b: ScreenBuilder) -> Widget:
             icon_share=0.25,
             font_units=38,
             size_hint=(1, None),
-            height=b.s.u(96),
+            height=b.s.u(92),
         )
     )
     return col
@@ -206,7 +207,7 @@ def member_remove(b: ScreenBuilder) -> Widget:
 def link_grant(b: ScreenBuilder) -> Widget:
     """Before the code: what the new person may see (nothing more unless chosen)."""
     m = b.m
-    col = b._column(10)
+    col = b._column(8)
     col.add_widget(b._header(m.t("circle.add"), back=Screen.CIRCLE))
     col.add_widget(
         b._text(
@@ -238,7 +239,7 @@ def link_grant(b: ScreenBuilder) -> Widget:
             icon_share=0.25,
             font_units=46,
             size_hint=(1, None),
-            height=b.s.u(96),
+            height=b.s.u(92),
         )
     )
     return col

@@ -159,3 +159,59 @@ def test_touches_make_a_code_that_says_what_it_grants(view: Any) -> None:
         find(view, "link.grants").text == "With this code they can message and call you. And also:"
     )
     assert find(view, "link.grant.alarms").text == "• The new person is told when you ask for help"
+
+
+@pytest.mark.tablet
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_line_fits_in_big_type_in_each_language(kivy_window: Any, lang: Lang) -> None:
+    """Drawn in the real window: no sentence of these screens is cut off or shrunk below
+    34 px (at 1280×800), and every button is a big target."""
+    from kivy.core.text import Label as CoreLabel
+
+    from tablet_app.screens import Actions
+    from tablet_app.ui import TabletView
+    from tablet_app.widgets import Text, buttons, walk
+
+    model = _model(lang)
+    model.circle = [
+        CircleMember("11", "u:3", "Montserrat", "filla", frozenset({"alarms"})),
+        *PEOPLE[1:],
+    ]
+    view = TabletView(model, lambda: NOW, Actions(lambda: None, lambda _m: None))
+    kivy_window.add_widget(view)
+    try:
+        scenes = {
+            "circle": model.open_circle,
+            "member": lambda: model.show_member("11"),
+            "remove": model.ask_remove_member,
+            "grant": model.start_new_link,
+            "code": model.ask_link_code,
+        }
+        for name, scene in scenes.items():
+            scene()
+            if name == "grant":
+                for scope in ("alarms", "activity", "agenda"):
+                    model.toggle_grant(scope)  # so the code screen lists every sentence
+            pump(4)
+            assert view.shown is model.screen
+            texts = [w for w in walk(view.content) if isinstance(w, Text) and w.text.strip()]
+            assert texts, name
+            for text in texts:
+                # The label draws into a box of its own size and cuts what does not fit:
+                # lay the text out again with only the width fixed to see what it needs.
+                needed = CoreLabel(
+                    text=text.text,
+                    font_size=text.font_size,
+                    bold=text.bold,
+                    text_size=(text.width, None),
+                )
+                needed.refresh()
+                width, height = needed.texture.size
+                assert height <= text.height + 2, (name, lang, text.text)
+                assert width <= text.width + 2, (name, lang, text.text)
+                assert text.font_size >= 34, (name, lang, text.text)
+            for button in buttons(view.content):
+                assert min(button.size) >= view.sizes().min_target, (name, button.name)
+    finally:
+        view.detach()
+        kivy_window.remove_widget(view)
