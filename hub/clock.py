@@ -14,10 +14,15 @@ def utc_now() -> datetime:
 
 
 class ManualClock:
-    """A clock that only moves when told to; for tests of expiry and deadlines."""
+    """A clock that only moves when told to; for tests of expiry and deadlines.
 
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or utc_now()
+    It starts at an explicit instant: a test never depends on the machine's date or hour.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the clock's start must be timezone-aware")
+        self.now = start.astimezone(UTC)
 
     def __call__(self) -> datetime:
         return self.now

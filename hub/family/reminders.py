@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import aiomqtt
@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.clock import Clock, utc_now
 from hub.family.agenda import item_view
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.models import AgendaItem, TabletCredential
@@ -50,16 +51,21 @@ class CommandSender(Protocol):
 
 
 class MqttCommandSender:
-    """A short MQTT session per command: reminders are rare, a held connection is not needed."""
+    """A short MQTT session per command: reminders are rare, a held connection is not needed.
 
-    def __init__(self, settings: MqttSettings) -> None:
+    Commands are stamped with ``clock`` (the hub's): the tablet rejects a command whose
+    timestamp is too far from its own clock, so it must be the hub's time, not the machine's.
+    """
+
+    def __init__(self, settings: MqttSettings, clock: Clock = utc_now) -> None:
         self.settings = settings
+        self.clock = clock
         self._seq = 0
 
     async def send(self, device_id: str, body: CommandBody) -> None:
         """Publish ``body`` on the device's command topic."""
         self._seq += 1
-        message = envelope(body, id=new_message_id(), ts=datetime.now(UTC), seq=self._seq)
+        message = envelope(body, id=new_message_id(), ts=self.clock(), seq=self._seq)
         async with aiomqtt.Client(
             self.settings.host,
             self.settings.port,
@@ -183,5 +189,5 @@ async def reminders_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def make_reminders(app: web.Application) -> ReminderService:
     """The service with the configured broker (its session factory is set at start-up)."""
-    sender = MqttCommandSender(load_config().mqtt)
+    sender = MqttCommandSender(load_config().mqtt, app[CLOCK])
     return ReminderService(app[LIVE_HUB], sender)

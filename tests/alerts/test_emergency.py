@@ -3,7 +3,6 @@ receiving centre that checks them too."""
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import ssl
 from datetime import UTC, date, datetime, timedelta
@@ -42,6 +41,7 @@ from alerts.emergency import (
 )
 from teleassist.localbroker import free_port
 from tests.alerts.centre import ReceivingCentre, cap_problems, eido_problems
+from tests.instants import machine_now
 
 T0 = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
 FAST = RetryPolicy(attempts=3, base_delay_s=0.0, timeout_s=5)
@@ -200,7 +200,7 @@ async def test_unreachable_centre_is_surfaced_after_retries() -> None:
 def _self_signed(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(UTC)
+    now = machine_now()  # OpenSSL checks the certificate against the machine's clock
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

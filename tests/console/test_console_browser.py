@@ -14,7 +14,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aiomqtt
@@ -26,6 +25,9 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
 import protocol
+from alerts.alarm import Actor, ActorKind, Outcome, resolve
+from hub.alarms import store as alarm_store
+from hub.alarms.routes import ALARM_ENGINE
 from hub.app import create_app
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER
 from hub.console.demo_data import DEMO_PASSWORD, DemoIds, raise_demo_alarm, seed_demo
@@ -35,6 +37,7 @@ from hub.web.serve import serving
 from teleassist.config import MqttSettings
 from teleassist.localbroker import MosquittoBroker
 from tests.alerts.centre import ReceivingCentre
+from tests.instants import machine_now
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT = 20_000  # ms: generous, the machine is shared
@@ -54,7 +57,7 @@ async def press_panic(hub: ConsoleHub, device_id: str) -> None:
     message = protocol.envelope(
         protocol.Panic(source="pendant"),
         id=protocol.new_message_id(),
-        ts=datetime.now(UTC),
+        ts=machine_now(),
         seq=1,
     )
     async with aiomqtt.Client(hub.broker.host, hub.broker.port, identifier=device_id) as client:
@@ -98,6 +101,24 @@ async def console_hub(
                 ids = await seed_demo(session, app[KEYSAFE], app[CLOCK]())
                 await session.commit()
             yield ConsoleHub(url, app, ids, centre, mosquitto)
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def empty_queue(console_hub: ConsoleHub) -> None:
+    """Every test starts with no open alarm. The hub is the module's: a test must not depend
+    on what another one left open, nor on the order they run in."""
+    app = console_hub.app
+    engine = app[ALARM_ENGINE]
+    async with app[SESSIONMAKER]() as session:
+        left = await alarm_store.list_alarms(session, status="open", category=None, limit=1000)
+    cleaner = Actor(ActorKind.SYSTEM, "test-cleanup")
+    for alarm in left:
+        await engine.act(
+            alarm.id,
+            lambda a: resolve(a, cleaner, app[CLOCK](), Outcome.RESIDENT_CANCELLED),
+            audit_actor="system",
+            audit_action="alarm.resolve",
+        )
 
 
 async def signed_in(browser: Browser, hub: ConsoleHub, username: str) -> Page:
@@ -250,6 +271,10 @@ async def test_a_dropped_socket_never_leaves_the_queue_stale(
 async def test_a_social_worker_reads_but_cannot_act(
     chromium: Browser, console_hub: ConsoleHub
 ) -> None:
+    rid = console_hub.ids.residents[2]
+    await raise_demo_alarm(
+        console_hub.app, rid, console_hub.ids.devices[rid][0], protocol.Fall(room="bathroom")
+    )
     page = await signed_in(chromium, console_hub, "sergi")
     await expect(page.locator(".qitem").first).to_be_visible()
     await expect(page.locator("#resident-card")).to_be_visible()

@@ -25,6 +25,7 @@ from device_agent.sounder import LogSounder
 from device_agent.sources.base import Reading
 from teleassist.config import MqttSettings
 from teleassist.localbroker import MosquittoBroker, free_port, running_mosquitto
+from tests.instants import machine_now
 
 T0 = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
 # Tests mix a fixed simulated time and the real clock: accept any timestamp.
@@ -289,7 +290,7 @@ async def test_commands_over_mqtt_are_acked_or_rejected(
 ) -> None:
     gateway = f"gw-{uuid.uuid4().hex[:6]}"
     with collector(mosquitto.port, f"ta/v1/d/{gateway}/#") as sub:
-        clock = ManualClock(datetime.now(UTC))
+        clock = ManualClock(machine_now())
         agent = make_agent(tmp_path, mosquitto.port, clock, gateway=gateway)
         async with running(agent):
             await eventually(agent.connected.is_set)
@@ -362,9 +363,7 @@ async def test_last_will_marks_the_gateway_offline(
     server = await _proxy(proxy_port, mosquitto.port, connections)
     async with server:
         with collector(mosquitto.port, f"ta/v1/d/{gateway}/status") as sub:
-            agent = make_agent(
-                tmp_path, proxy_port, ManualClock(datetime.now(UTC)), gateway=gateway
-            )
+            agent = make_agent(tmp_path, proxy_port, ManualClock(machine_now()), gateway=gateway)
             async with running(agent):
                 await eventually(agent.connected.is_set)
                 await eventually(lambda: len(sub.decoded(protocol.Channel.STATUS)) >= 1)

@@ -8,18 +8,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from device_agent.clock import AcceleratedClock, ManualClock
+from tests.instants import machine_now
 
 
 async def test_accelerated_clock_runs_fast_and_can_stop_at_the_wall_clock() -> None:
-    start = datetime.now(UTC) - timedelta(hours=1)
+    start = machine_now() - timedelta(hours=1)
     free = AcceleratedClock(start, 36_000)
     capped = AcceleratedClock(start, 36_000, cap_at_wall_clock=True)
     free.now()
     capped.now()
     await asyncio.sleep(0.5)  # 5 simulated hours
-    assert free.now() > datetime.now(UTC) + timedelta(hours=2)
-    assert capped.now() <= datetime.now(UTC)
-    assert capped.now() > datetime.now(UTC) - timedelta(seconds=5)
+    assert free.now() > machine_now() + timedelta(hours=2)
+    assert capped.now() <= machine_now()
+    assert capped.now() > machine_now() - timedelta(seconds=5)
     with pytest.raises(ValueError, match="timezone-aware"):
         AcceleratedClock(datetime(2026, 1, 1), 10)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from teleassist.config import MqttSettings
 from teleassist.localbroker import free_port, running_mosquitto
 from tests.device_agent.test_agent import eventually, make_agent, running
 from tests.hub.ingest.helpers import RecordingSink, seed_home
+from tests.instants import machine_now
 
 
 @pytest.mark.broker
@@ -57,7 +58,7 @@ async def test_alarms_reach_the_hub_exactly_once_across_a_broker_outage(
         async with asyncio.timeout(30):
             await hub_mqtt.subscribed.wait()
 
-        agent = make_agent(tmp_path, port, ManualClock(datetime.now(UTC)), gateway=gateway)
+        agent = make_agent(tmp_path, port, ManualClock(machine_now()), gateway=gateway)
         async with running(agent):
             await eventually(agent.connected.is_set)
             await agent.submit(Reading(pendant, protocol.Panic(), "pendant"))
@@ -66,7 +67,7 @@ async def test_alarms_reach_the_hub_exactly_once_across_a_broker_outage(
             await asyncio.to_thread(broker.kill)
             await eventually(lambda: not agent.connected.is_set())
             produced: list[datetime] = []
-            base = datetime.now(UTC) - timedelta(minutes=1)
+            base = machine_now() - timedelta(minutes=1)
             for i in range(60):
                 ts = base + timedelta(milliseconds=500 * i)
                 if i % 6 == 0:

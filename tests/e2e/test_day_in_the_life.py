@@ -14,7 +14,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -38,6 +37,7 @@ from teleassist.localbroker import MosquittoBroker, free_port, write_mosquitto_c
 from teleassist.neighbourhood import HomeReplay, Neighbourhood, demo_start_date, seed_neighbourhood
 from tests.alerts.centre import ReceivingCentre
 from tests.hub.fixtures import create_pg_database, drop_pg_database, pg_url
+from tests.instants import machine_now
 from tests.integrations.fhir_server import CLIENT_ID, CLIENT_SECRET, FakeFhirServer
 
 pytestmark = [
@@ -102,7 +102,7 @@ async def day(tmp_path) -> AsyncIterator[Neighbourhoodhub]:
             async with serving(app) as hub_url:
                 async with app[SESSIONMAKER]() as session:
                     seeded = await seed_neighbourhood(
-                        session, app[KEYSAFE], HOMES, datetime.now(UTC), seed=11
+                        session, app[KEYSAFE], HOMES, machine_now(), seed=11
                     )
                     await session.commit()
                 yield Neighbourhoodhub(hub_url, app, seeded, centre, fhir, url, broker)

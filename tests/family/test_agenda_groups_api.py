@@ -123,7 +123,9 @@ async def test_reminder_reaches_the_tablet_over_mqtt(
         )
     ).json()
     service = world.client.app[REMINDERS]
-    service.sender = MqttCommandSender(MqttSettings(host="127.0.0.1", port=mosquitto.port))
+    service.sender = MqttCommandSender(
+        MqttSettings(host="127.0.0.1", port=mosquitto.port), hub_clock
+    )
     async with world.sessionmaker() as session:
         from sqlalchemy import select
 
@@ -143,7 +145,9 @@ async def test_reminder_reaches_the_tablet_over_mqtt(
             event = await asyncio.wait_for(ws.receive_json(), 20)
             assert event["type"] == "agenda.reminder"
         msg = await asyncio.wait_for(anext(sub.messages), 20)
-        command = decode_command(bytes(msg.payload))  # type: ignore[arg-type]
+        # Stamped with the hub's time: the tablet checks it against its own clock.
+        command = decode_command(bytes(msg.payload), now=hub_clock())  # type: ignore[arg-type]
+        assert command.ts == hub_clock()
         assert isinstance(command.body, Reminder)
         assert command.body.reminder_id == f"agenda-{item['id']}"
         assert command.body.text == "Metge de capçalera"

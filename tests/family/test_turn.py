@@ -13,6 +13,7 @@ import pytest
 
 from hub.calls.ice import turn_credentials
 from teleassist.localbroker import free_port
+from tests.instants import machine_now
 
 SECRET = "test-turn-secret"
 
@@ -61,7 +62,8 @@ async def _allocate(port: int, username: str, password: str) -> tuple[str, int]:
 
 
 async def test_hub_credentials_allocate_a_relay(coturn: int) -> None:
-    user, password = turn_credentials(SECRET, "u:1", datetime.now(UTC), 600)
+    # coturn checks the credential's expiry against the machine's clock.
+    user, password = turn_credentials(SECRET, "u:1", machine_now(), 600)
     # coturn may take a moment to bind: retry the first allocation briefly.
     for attempt in range(20):
         try:
@@ -77,9 +79,9 @@ async def test_hub_credentials_allocate_a_relay(coturn: int) -> None:
 
 async def test_wrong_or_expired_credentials_are_refused(coturn: int) -> None:
     await asyncio.wait_for(
-        _allocate(coturn, *turn_credentials(SECRET, "u:1", datetime.now(UTC), 600)), 30
+        _allocate(coturn, *turn_credentials(SECRET, "u:1", machine_now(), 600)), 30
     )
-    bad = turn_credentials("another-secret", "u:1", datetime.now(UTC), 600)
+    bad = turn_credentials("another-secret", "u:1", machine_now(), 600)
     with pytest.raises(Exception, match=r"401|Unauthorized|Integrity"):
         await asyncio.wait_for(_allocate(coturn, *bad), 30)
     expired = turn_credentials(SECRET, "u:1", datetime(2020, 1, 1, tzinfo=UTC), 60)

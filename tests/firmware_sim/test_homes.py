@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from firmware_sim.homes import run_homes
 from teleassist.config import MqttSettings
 from teleassist.localbroker import MosquittoBroker
 from tests.device_agent.test_agent import collector, eventually
+from tests.instants import machine_now
 
 
 @pytest.mark.broker
@@ -41,7 +42,7 @@ async def test_simulated_homes_reach_the_broker_through_agents(
             ),
             timeout=90,
         )
-    now = datetime.now(UTC)
+    now = machine_now()
     motion = 0
     for topic, payload, _ in sub.messages:
         if "simtest-h" not in topic:

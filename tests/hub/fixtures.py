@@ -33,6 +33,7 @@ from hub.clock import ManualClock
 from hub.db import upgrade_to_head
 from hub.db.models import User
 from hub.settings import HubSettings
+from tests.instants import DEFAULT_START
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
@@ -118,15 +119,15 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
-def clock_start() -> datetime | None:
-    """Where ``hub_clock`` starts. A test that depends on the time of day or the date names
-    its instant by parametrizing this fixture: ``@pytest.mark.parametrize("clock_start",
-    [datetime(2027, 1, 14, 7, 30, tzinfo=UTC)])``."""
-    return None
+def clock_start() -> datetime:
+    """Where ``hub_clock`` starts: a fixed instant, never the machine's time. A test that
+    depends on the time of day or the date names its instant by parametrizing this fixture:
+    ``@pytest.mark.parametrize("clock_start", TIMES_OF_DAY)`` (see ``tests/instants.py``)."""
+    return DEFAULT_START
 
 
 @pytest.fixture
-def hub_clock(clock_start: datetime | None) -> ManualClock:
+def hub_clock(clock_start: datetime) -> ManualClock:
     """The hub's clock in tests: starts at ``clock_start``, moves only with ``advance``."""
     return ManualClock(clock_start)
 

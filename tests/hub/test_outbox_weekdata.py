@@ -18,6 +18,7 @@ from hub.outbox.weekdata import (
     week_of,
     weekly_inputs,
 )
+from tests.instants import DST_AUTUMN, DST_SPRING, LEAP_DAY, NOON, YEAR_END
 
 MADRID = ZoneInfo("Europe/Madrid")
 WEEK = date(2026, 11, 16)  # a Monday; Madrid is UTC+1 in November
@@ -42,6 +43,38 @@ def test_week_helpers_use_local_mondays() -> None:
     start, end = week_bounds(WEEK, MADRID)
     assert start == datetime(2026, 11, 15, 23, tzinfo=UTC)
     assert end - start == timedelta(days=7)
+
+
+@pytest.mark.parametrize(
+    ("now", "current", "closed", "hours"),
+    [
+        pytest.param(NOON, date(2027, 1, 11), date(2027, 1, 4), 168, id="thursday-noon"),
+        # Sunday 01:30 CET, the day the clocks jump: that week is an hour short.
+        pytest.param(DST_SPRING, date(2027, 3, 22), date(2027, 3, 15), 167, id="dst-spring"),
+        # Monday 00:30 CEST just after it: the short week has closed.
+        pytest.param(
+            datetime(2027, 3, 28, 22, 30, tzinfo=UTC),
+            date(2027, 3, 29),
+            date(2027, 3, 22),
+            168,
+            id="after-dst-spring",
+        ),
+        # Sunday 02:30 CEST, the day the clocks go back: that week is an hour long.
+        pytest.param(DST_AUTUMN, date(2027, 10, 25), date(2027, 10, 18), 169, id="dst-autumn"),
+        # Friday 31 December 23:30: the ISO week runs on into 2028.
+        pytest.param(YEAR_END, date(2027, 12, 27), date(2027, 12, 20), 168, id="year-end"),
+        # Monday 28 February 2028 23:30: the week holds 29 February.
+        pytest.param(LEAP_DAY, date(2028, 2, 28), date(2028, 2, 21), 168, id="leap-day"),
+    ],
+)
+def test_weeks_at_awkward_instants(now: datetime, current: date, closed: date, hours: int) -> None:
+    assert week_of(now.astimezone(MADRID).date()) == current
+    assert last_closed_week(now, MADRID) == closed
+    start, end = week_bounds(current, MADRID)
+    assert start.astimezone(MADRID).time() == time(0)
+    assert start <= now < end
+    # Real elapsed time, not wall-clock difference: DST weeks are 167 or 169 hours.
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=hours)
 
 
 def test_active_hours_are_local_hours_with_movement() -> None:

@@ -29,6 +29,7 @@ from integrations.wsocial.outbox import (
     pick_due,
 )
 from teleassist.localbroker import free_port
+from tests.instants import machine_now
 from tests.integrations.fhir_server import CLIENT_ID, CLIENT_SECRET, FakeFhirServer
 from tests.integrations.samples import T0, sample_events
 
@@ -270,10 +271,10 @@ async def test_worker_task_delivers_in_the_background_and_stops_on_cancel(
     server: FakeFhirServer, session: aiohttp.ClientSession
 ) -> None:
     rig = Rig(server, session, poll_s=0.05, backoff_base_s=0.01)
-    rig.worker._clock = lambda: datetime.now(T0.tzinfo)  # real time for this one
+    rig.worker._clock = lambda: machine_now()  # real time for this one
     entries = _all_entries(1)
     for entry in entries:
-        await rig.store.add(entry, datetime.now(T0.tzinfo))
+        await rig.store.add(entry, machine_now())
     task = asyncio.create_task(rig.worker.run())
     try:
         for _ in range(400):

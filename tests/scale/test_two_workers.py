@@ -13,7 +13,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -31,6 +30,7 @@ from hub.db.models import StoredEvent
 from teleassist.localbroker import MosquittoBroker, free_port, wait_for_port
 from teleassist.neighbourhood import seed_neighbourhood
 from tests.hub.fixtures import create_pg_database, drop_pg_database, pg_url
+from tests.instants import machine_now
 
 ROOT = Path(__file__).resolve().parents[2]
 HOMES = 30
@@ -133,7 +133,7 @@ async def _seed(url: str, key: str) -> list[tuple[str, str]]:
     try:
         async with make_sessionmaker(engine)() as session:
             seeded = await seed_neighbourhood(
-                session, KeySafeCipher(key), HOMES, datetime.now(UTC), seed=7
+                session, KeySafeCipher(key), HOMES, machine_now(), seed=7
             )
             await session.commit()
     finally:
@@ -174,7 +174,7 @@ def _send(client: mqtt.Client, device: str, body: object, seq: int, qos: int) ->
         if isinstance(body, protocol.Telemetry)
         else protocol.Channel.EVENT
     )
-    msg = protocol.envelope(body, id=protocol.new_message_id(), ts=datetime.now(UTC), seq=seq)
+    msg = protocol.envelope(body, id=protocol.new_message_id(), ts=machine_now(), seq=seq)
     client.publish(
         protocol.device_topic(device, channel), protocol.encode(msg), qos=qos
     ).wait_for_publish(30)

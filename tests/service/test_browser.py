@@ -9,7 +9,6 @@ import asyncio
 import re
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -30,6 +29,7 @@ from hub.web.serve import serving
 from protocol import CheckIn, Panic, Status, device_topic, encode, envelope, new_message_id
 from teleassist.config import MqttSettings
 from teleassist.localbroker import MosquittoBroker
+from tests.instants import machine_now
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 PASSWORD = "correct horse battery staple"
@@ -81,7 +81,7 @@ async def signed_in(
 async def publish_first_messages(broker: MosquittoBroker, device_ids: dict[str, str]) -> None:
     """Each device says hello as the contract says: the gateway its status, the pendant a
     test alarm (panic), the tablet a check-in."""
-    now = datetime.now(UTC)
+    now = machine_now()
     messages = [
         (
             device_topic(device_ids["gateway"], "status"),

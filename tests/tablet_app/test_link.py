@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiomqtt
@@ -38,6 +38,7 @@ from tablet_app.link import Broker, HubLink
 from tablet_app.model import HelpState, Screen, TabletModel
 from tablet_app.outbox import Outbox
 from teleassist.localbroker import MosquittoBroker, free_port, write_mosquitto_config
+from tests.instants import machine_now
 
 pytestmark = pytest.mark.broker
 
@@ -45,7 +46,7 @@ DEVICE = "tablet-1"
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return machine_now()
 
 
 class FixedHealth:

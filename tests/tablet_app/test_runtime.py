@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from tablet_app.pairing import load_credentials
 from tablet_app.runtime import TabletRuntime
 from tablet_app.settings import TabletSettings
 from teleassist.localbroker import MosquittoBroker
+from tests.instants import machine_now
 
 pytestmark = pytest.mark.broker
 
@@ -86,7 +86,7 @@ async def test_pair_then_connect_then_check_in(mosquitto: MosquittoBroker, tmp_p
             assert creds is not None
             assert creds.device_id == "tablet-paired"
             await until(lambda: model.online)
-            model.press_ok(datetime.now(UTC))
+            model.press_ok(machine_now())
             async with asyncio.timeout(20):
                 message = await anext(aiter(hub.messages))
             assert decode_event(bytes(message.payload)).body == CheckIn(source="tablet")  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ import pytest
 
 from protocol import AlarmReceived, CheckIn, Panic, Prompt, PromptAnswer
 from tablet_app.model import Contact, Message, Publish, Screen, StartCall, TabletModel
+from tests.instants import machine_now
 from tests.tablet_app.conftest import pump, tap
 
 pytestmark = pytest.mark.tablet
@@ -174,7 +175,7 @@ async def test_touches_in_the_window_reach_a_real_broker(
         def say(self, text: str, language: str) -> None:
             pass
 
-    now = lambda: datetime.now(UTC)  # noqa: E731
+    now = lambda: machine_now()  # noqa: E731
     TabletController(model, link, speaker=Quiet(), ringer=SilentRinger(), clock=now)
     view = TabletView(model, now, Actions(lambda: None, lambda _m: None))
     kivy_window.add_widget(view)

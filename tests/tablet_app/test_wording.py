@@ -7,6 +7,8 @@ from datetime import UTC, datetime, time
 import pytest
 
 from tablet_app.wording import clock_text, date_text, next_deadline, when_text
+from tests.alerts.test_rules_calendar import CHECK_IN_DEADLINES
+from tests.instants import DST_AUTUMN, DST_SPRING, EVENING, LEAP_DAY, NIGHT, YEAR_END
 
 # Monday 23 November 2026, 09:05 in Madrid (UTC+1 in winter).
 NOW = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
@@ -51,3 +53,32 @@ def test_next_deadline_across_summer_time() -> None:
     # Saturday 28 March 2026 12:00 UTC; Sunday the clocks go forward (UTC+2).
     now = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
     assert next_deadline([time(10, 0)], now) == datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("now", "deadline"), CHECK_IN_DEADLINES)
+def test_the_tablet_counts_down_to_the_deadline_the_hub_enforces(
+    now: datetime, deadline: datetime
+) -> None:
+    # Same table as the hub's check-in rule (tests/alerts/test_rules_calendar.py).
+    assert next_deadline([time(11, 0)], now) == deadline
+
+
+@pytest.mark.parametrize(
+    ("now", "moment", "expected"),
+    [
+        # Sunday 01:30 CET; 10:00 is already summer time (08:00 UTC).
+        (DST_SPRING, datetime(2027, 3, 28, 8, 0, tzinfo=UTC), "Today at 10:00"),
+        # Sunday 02:30 CEST; Monday 10:00 is winter time (09:00 UTC).
+        (DST_AUTUMN, datetime(2027, 11, 1, 9, 0, tzinfo=UTC), "Tomorrow at 10:00"),
+        # Friday 31 December 23:30; 1 January 10:00.
+        (YEAR_END, datetime(2028, 1, 1, 9, 0, tzinfo=UTC), "Tomorrow at 10:00"),
+        # Monday 28 February 2028 23:30; Tuesday 29 February 10:00.
+        (LEAP_DAY, datetime(2028, 2, 29, 9, 0, tzinfo=UTC), "Tomorrow at 10:00"),
+        (LEAP_DAY, datetime(2028, 3, 1, 9, 0, tzinfo=UTC), "Wednesday at 10:00"),
+        (NIGHT, datetime(2027, 1, 14, 9, 0, tzinfo=UTC), "Today at 10:00"),
+        (EVENING, datetime(2027, 1, 14, 22, 0, tzinfo=UTC), "Today at 23:00"),
+        (EVENING, datetime(2027, 1, 14, 23, 0, tzinfo=UTC), "Tomorrow at 00:00"),
+    ],
+)
+def test_agenda_days_at_awkward_instants(now: datetime, moment: datetime, expected: str) -> None:
+    assert when_text(moment, now, "en") == expected

@@ -20,7 +20,6 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -33,7 +32,7 @@ from firmware_sim.home import standard_home
 from hub.alarms.models import ProcessedEventRow
 from hub.alarms.routes import ALARM_ENGINE
 from hub.alarms.sink import QUEUE_SIZE, WORKERS
-from hub.app import SESSIONMAKER, SETTINGS, create_app
+from hub.app import CLOCK, SESSIONMAKER, SETTINGS, create_app
 from hub.auth import Role, create_user
 from hub.auth.service import issue_tokens
 from hub.db import make_engine, make_sessionmaker
@@ -144,7 +143,7 @@ async def flood_hub(
         async with app[SESSIONMAKER]() as session:
             user = await create_user(session, f"op-{tag}", TEST_PASSWORD, Role.OPERATOR)
             await session.commit()
-            pair = await issue_tokens(session, user, app[SETTINGS], datetime.now(UTC))
+            pair = await issue_tokens(session, user, app[SETTINGS], app[CLOCK]())
             await session.commit()
         headers = {"Authorization": f"Bearer {pair.access_token}"}
         socket = await client.ws_connect("/api/alarms/live", headers=headers)
@@ -249,5 +248,5 @@ def _motion(publisher: Publisher, device: str) -> tuple[str, bytes, int]:
     """A motion event of ``device`` as (topic, payload, qos), next in its sequence."""
     seq = publisher.seq.get(device, -1) + 1
     publisher.seq[device] = seq
-    message = envelope(Motion(room="hall"), id=new_message_id(), ts=datetime.now(UTC), seq=seq)
+    message = envelope(Motion(room="hall"), id=new_message_id(), ts=publisher.clock(), seq=seq)
     return device_topic(device, Channel.EVENT), encode(message), 1

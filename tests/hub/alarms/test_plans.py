@@ -19,6 +19,16 @@ from hub.app import SESSIONMAKER
 from hub.auth import Role
 from hub.clock import ManualClock
 from hub.db.models import Contact as ContactRow
+from tests.instants import (
+    DST_AUTUMN,
+    DST_SPRING,
+    EVENING,
+    LEAP_DAY,
+    MORNING,
+    NIGHT,
+    NOON,
+    YEAR_END,
+)
 from tests.service.helpers import Client, install, post, submit
 
 MARTA = Contact("contact-1", "Marta", EscalationTarget.KEY_HOLDER, phone="600", auto_notify=True)
@@ -138,49 +148,49 @@ async def test_service_changes_reach_the_running_engine(
 _INACTIVE_THEN_MISSED = (RuleKind.INACTIVITY, RuleKind.MISSED_CHECK_IN)
 INSTALLED_AT = [
     pytest.param(
-        datetime(2027, 1, 14, 2, 0, tzinfo=UTC),  # 03:00 CET
+        NIGHT,  # 03:00 CET
         datetime(2027, 1, 14, 11, 0, tzinfo=UTC),
         _INACTIVE_THEN_MISSED,
         id="night",
     ),
     pytest.param(
-        datetime(2027, 1, 14, 7, 30, tzinfo=UTC),  # 08:30, inside the activity window
+        MORNING,  # 08:30, inside the activity window
         datetime(2027, 1, 14, 11, 0, tzinfo=UTC),
         (RuleKind.MISSED_CHECK_IN,),
         id="morning",
     ),
     pytest.param(
-        datetime(2027, 1, 14, 11, 0, tzinfo=UTC),  # at the deadline: the next is tomorrow's
+        NOON,  # at the deadline: the next is tomorrow's
         datetime(2027, 1, 15, 11, 0, tzinfo=UTC),
         _INACTIVE_THEN_MISSED,
         id="noon",
     ),
     pytest.param(
-        datetime(2027, 1, 14, 18, 30, tzinfo=UTC),  # 19:30 CET
+        EVENING,  # 19:30 CET
         datetime(2027, 1, 15, 11, 0, tzinfo=UTC),
         _INACTIVE_THEN_MISSED,
         id="evening",
     ),
     pytest.param(
-        datetime(2027, 3, 28, 0, 30, tzinfo=UTC),  # 01:30 CET; at 02:00 clocks jump to 03:00
+        DST_SPRING,  # 01:30 CET; at 02:00 clocks jump to 03:00
         datetime(2027, 3, 28, 10, 0, tzinfo=UTC),  # 12:00 CEST
         _INACTIVE_THEN_MISSED,
         id="dst-spring",
     ),
     pytest.param(
-        datetime(2027, 10, 31, 0, 30, tzinfo=UTC),  # 02:30 CEST; at 03:00 back to 02:00
+        DST_AUTUMN,  # 02:30 CEST; at 03:00 back to 02:00
         datetime(2027, 10, 31, 11, 0, tzinfo=UTC),  # 12:00 CET
         _INACTIVE_THEN_MISSED,
         id="dst-autumn",
     ),
     pytest.param(
-        datetime(2027, 12, 31, 22, 30, tzinfo=UTC),  # 23:30 on New Year's Eve
+        YEAR_END,  # 23:30 on New Year's Eve
         datetime(2028, 1, 1, 11, 0, tzinfo=UTC),
         _INACTIVE_THEN_MISSED,
         id="year-end",
     ),
     pytest.param(
-        datetime(2028, 2, 28, 22, 30, tzinfo=UTC),  # 23:30 on 28 February
+        LEAP_DAY,  # 23:30 on 28 February
         datetime(2028, 2, 29, 11, 0, tzinfo=UTC),
         _INACTIVE_THEN_MISSED,
         id="leap-day",

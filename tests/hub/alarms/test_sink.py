@@ -16,7 +16,7 @@ import pytest
 from alerts import DeviceType, HomeEvent
 from hub.alarms.routes import ALARM_ENGINE
 from hub.alarms.sink import AlarmSink
-from hub.app import SESSIONMAKER, SETTINGS, create_app
+from hub.app import CLOCK, SESSIONMAKER, SETTINGS, create_app
 from hub.auth import Role, create_user
 from hub.auth.service import issue_tokens
 from hub.db import make_engine, make_sessionmaker
@@ -156,7 +156,7 @@ async def test_panic_over_mqtt_reaches_the_operator_socket_once(
     async with app[SESSIONMAKER]() as session:
         user = await create_user(session, f"op-{prefix}", TEST_PASSWORD, Role.OPERATOR)
         await session.commit()
-        pair = await issue_tokens(session, user, app[SETTINGS], datetime.now(UTC))
+        pair = await issue_tokens(session, user, app[SETTINGS], app[CLOCK]())
         await session.commit()
     socket = await client.ws_connect(
         "/api/alarms/live", headers={"Authorization": f"Bearer {pair.access_token}"}

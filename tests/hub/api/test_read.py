@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from hub.app import TIMESERIES
 from hub.auth import Role
 from hub.db.models import Device, Home, Resident
 from hub.timeseries import Point
+from tests.instants import DEFAULT_START
 
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+# Two hours before the hub's clock (hub_clock starts at DEFAULT_START).
+T0 = DEFAULT_START - timedelta(hours=2)
 
 
 async def _seed(sessions: Any) -> int:

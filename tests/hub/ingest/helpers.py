@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -16,12 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db.models import Device, Home, Resident
 from hub.ingest.events import IngestedEvent
 from protocol import Channel, device_topic, encode, envelope, new_message_id
+from tests.instants import machine_now
 
 
 class Publisher:
-    """A device-side paho client (network thread) for tests."""
+    """A device-side paho client (network thread) for tests.
 
-    def __init__(self, host: str, port: int, username: str | None = None, password: str = ""):
+    Messages are stamped with ``clock``: the hub's clock of the test. The default, the
+    machine's clock, is for hubs created without a clock of their own (they read the
+    machine's clock too, and the hub rejects a timestamp far from its own time).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str | None = None,
+        password: str = "",
+        clock: Callable[[], datetime] = machine_now,
+    ):
+        self.clock = clock
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=f"pub-{secrets.token_hex(4)}"
         )
@@ -52,7 +66,7 @@ class Publisher:
             seq = self.seq.get(device_id, -1) + 1
         self.seq[device_id] = seq
         mid = message_id or new_message_id()
-        msg = envelope(body, id=mid, ts=ts or datetime.now(UTC), seq=seq)
+        msg = envelope(body, id=mid, ts=ts or self.clock(), seq=seq)
         self.raw(device_topic(device_id, channel), encode(msg), qos)
         return mid
 

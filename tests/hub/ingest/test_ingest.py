@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -23,6 +23,7 @@ from protocol import (
 )
 from tests.hub.ingest.conftest import IngestHub
 from tests.hub.ingest.helpers import Publisher, eventually, seed_home
+from tests.instants import machine_now
 
 pytestmark = pytest.mark.broker
 
@@ -51,7 +52,7 @@ async def test_telemetry_events_and_status(ingest_hub: IngestHub, publisher: Pub
     assert event.received_at.tzinfo is not None
 
     async def three_points() -> bool:
-        now = datetime.now(UTC)
+        now = machine_now()
         got = await hub.timeseries.query(thermo, "temperature", now - timedelta(hours=1), now)
         return [s.value for s in got] == [20.5, 21.0, 21.5]
 
@@ -110,7 +111,7 @@ async def test_gaps_are_detected(ingest_hub: IngestHub, publisher: Publisher) ->
 
 
 def _payload(body: object, **kw: object) -> bytes:
-    fields = {"v": 1, "id": new_message_id(), "ts": datetime.now(UTC), "seq": 1} | kw
+    fields = {"v": 1, "id": new_message_id(), "ts": machine_now(), "seq": 1} | kw
     return encode(Envelope(body=body, **fields))  # type: ignore[arg-type]
 
 
@@ -126,7 +127,7 @@ async def test_every_bad_input_is_rejected_and_counted(
         await session.commit()
     await hub.ingester.registry.load()
     event_topic = device_topic(pendant, Channel.EVENT)
-    now = datetime.now(UTC)
+    now = machine_now()
     cases: list[tuple[str, bytes]] = [
         (event_topic, b"x" * (17 * 1024)),  # oversize
         (event_topic, b"{not json"),  # malformed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -21,6 +21,7 @@ from protocol import Channel, Motion, Status, device_topic, encode, envelope, ne
 from teleassist.config import MqttSettings
 from teleassist.localbroker import MosquittoBroker
 from tests.hub.ingest.helpers import Publisher, RecordingSink, eventually, seed_home
+from tests.instants import machine_now
 
 pytestmark = pytest.mark.broker
 
@@ -62,7 +63,7 @@ async def test_silence_will_return_and_battery(
     publisher = Publisher(mosquitto.host, mosquitto.port)
     try:
         publisher.send(pir, Channel.EVENT, Motion())
-        heard = datetime.now(UTC)
+        heard = machine_now()
         # Silent for longer than its 1 s interval: offline, once.
         await eventually(lambda: "device_offline" in _types(sink), timeout=15)
         offline = next(e for e in sink.events if e.type == "device_offline")
@@ -83,7 +84,7 @@ async def test_silence_will_return_and_battery(
             envelope(
                 Status(state="offline", reason="will"),
                 id=new_message_id(),
-                ts=datetime.now(UTC),
+                ts=machine_now(),
                 seq=99,
             )
         )
@@ -121,7 +122,7 @@ async def test_state_rebuilt_at_start(
         sessions,
         {f"{tag}-stale": "motion", f"{tag}-fresh": "motion", f"{tag}-down": "motion"},
     )
-    now = datetime.now(UTC)
+    now = machine_now()
     async with sessions() as session:
         for name, seen, state in (
             ("stale", now - timedelta(hours=3), "online"),
@@ -158,11 +159,11 @@ async def test_device_heard_by_another_worker_stays_online(
     supervisor = client.app[SUPERVISOR]
     watch = supervisor.watches[f"{tag}-pir"]
     # This worker has not heard it for hours, but another worker wrote a fresh last_seen.
-    watch.last_seen = datetime.now(UTC) - timedelta(hours=5)
+    watch.last_seen = machine_now() - timedelta(hours=5)
     async with client.app[SESSIONMAKER]() as session:
         row = await session.get(Device, f"{tag}-pir")
         assert row is not None
-        row.last_seen = datetime.now(UTC)
+        row.last_seen = machine_now()
         await session.commit()
     assert supervisor.check() == 1
     await supervisor.flush()
@@ -172,9 +173,9 @@ async def test_device_heard_by_another_worker_stays_online(
     async with client.app[SESSIONMAKER]() as session:
         row = await session.get(Device, f"{tag}-pir")
         assert row is not None
-        row.last_seen = datetime.now(UTC) - timedelta(hours=5)
+        row.last_seen = machine_now() - timedelta(hours=5)
         await session.commit()
-    watch.last_seen = datetime.now(UTC) - timedelta(hours=5)
+    watch.last_seen = machine_now() - timedelta(hours=5)
     supervisor.check()
     await supervisor.flush()
     watch.online = True

@@ -50,6 +50,7 @@ from teleassist.config import MqttSettings
 from teleassist.localbroker import MosquittoBroker
 from tests.hub.ingest.helpers import Publisher, eventually, seed_home
 from tests.hub.registry.projectbroker import DEPLOY, Client, ProjectBrokerConfig, project_config
+from tests.instants import machine_now
 
 pytestmark = pytest.mark.broker
 
@@ -251,7 +252,7 @@ async def test_a_device_cannot_end_another_devices_session(site: Site) -> None:
     intruder = site.device(site.attacker, site.victim)
     assert intruder.accepted
     # B is still connected: its panic goes through on the same connection.
-    panic = envelope(Panic(), id=new_message_id(), ts=datetime.now(UTC), seq=1)
+    panic = envelope(Panic(), id=new_message_id(), ts=machine_now(), seq=1)
     victim.publish(device_topic(site.victim, Channel.EVENT), encode(panic))
 
     async def stored() -> bool:

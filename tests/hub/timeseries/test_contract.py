@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from hub.timeseries import HOUR, MINUTE, Point, TimeSeriesStore
 from tests.hub.timeseries.conftest import settle
+from tests.instants import machine_now
 
-# Relative to today, on the hour: adapters answer "last values" within a window that
-# ends now (30 days), so a fixed date would drop out of it as the calendar moves on.
-T0 = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+# Relative to the machine's clock, on the hour: VictoriaMetrics (a process of its own, whose
+# Go runtime reads the clock without libc, so even faketime does not move it) answers "last
+# values" within a window that ends at ITS now (30 days): a fixed date would drop out of it.
+T0 = (machine_now() - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
 
 
 async def test_write_query_buckets_last(any_store: TimeSeriesStore) -> None:
