@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,7 @@ from teleassist.localbroker import running_mosquitto
 from teleassist.neighbourhood import seed_neighbourhood
 from teleassist.workers import HubWorker, cluster_env
 from tests.hub.fixtures import create_pg_database, drop_pg_database, pg_url
+from tests.instants import machine_now
 
 pytestmark = [pytest.mark.broker, pytest.mark.postgres, pytest.mark.slow]
 
@@ -71,7 +72,7 @@ async def _seed(url: str, key: str) -> list[Home]:
     try:
         async with make_sessionmaker(engine)() as session:
             seeded = await seed_neighbourhood(
-                session, KeySafeCipher(key), HOMES, datetime.now(UTC), seed=11
+                session, KeySafeCipher(key), HOMES, machine_now(), seed=11
             )
             await session.commit()
             homes = []
@@ -88,9 +89,12 @@ async def _seed(url: str, key: str) -> list[Home]:
 
 async def _check_in_missed_a_minute_ago(session: Any, home: Home) -> None:
     """The last resident's "I'm OK" deadline passed two minutes ago with no check-in,
-    while no worker ran: both workers find the timer due as they start."""
+    while no worker ran: both workers find the timer due as they start. (The workers are
+    processes reading the machine's clock, so the deadline is taken from it too.)"""
     zone = ZoneInfo("Europe/Madrid")
-    deadline = (datetime.now(zone) - timedelta(minutes=2)).replace(second=0, microsecond=0)
+    deadline = (machine_now().astimezone(zone) - timedelta(minutes=2)).replace(
+        second=0, microsecond=0
+    )
     plan = CarePlan(
         str(home.resident_id),
         inactivity=InactivitySettings(enabled=False),
@@ -103,7 +107,7 @@ async def _check_in_missed_a_minute_ago(session: Any, home: Home) -> None:
     due = next_deadline(plan, state)
     assert due is not None
     assert due <= deadline.astimezone(UTC)
-    now = datetime.now(UTC)
+    now = machine_now()
     await store.save_plan(session, plan, EscalationPolicy(), now)
     await store.save_state(session, state, due, now)
 
@@ -136,7 +140,7 @@ def _press(port: int, device: str) -> None:
     client.loop_start()
     try:
         msg = protocol.envelope(
-            protocol.Panic(), id=protocol.new_message_id(), ts=datetime.now(UTC), seq=1
+            protocol.Panic(), id=protocol.new_message_id(), ts=machine_now(), seq=1
         )
         client.publish(
             protocol.device_topic(device, protocol.Channel.EVENT), protocol.encode(msg), qos=1
