@@ -11,7 +11,7 @@ from alerts import DeviceType, HomeEvent
 from hub.alarms.routes import ALARM_ENGINE
 from hub.clock import ManualClock
 from hub.db.models import Resident
-from protocol import Panic
+from protocol import Fall, Panic
 from tests.family.conftest import World
 
 
@@ -67,3 +67,63 @@ async def test_panic_alarm_notifies_the_circle_and_the_answer_reaches_the_alarm(
     notes = [h for h in alarm["history"] if h["action"] == "note"]
     assert notes[-1]["actor"] == {"kind": "contact", "id": anna.party, "name": "Anna"}
     assert "on my way" in notes[-1]["detail"]["text"]
+
+
+async def test_after_the_resident_withdraws_alarms_on_the_tablet_the_next_alarm_reaches_no_one(
+    world: World, hub_clock: ManualClock
+) -> None:
+    """The issue's loop: a panic reaches Anna; Maria, on her tablet, stops sharing alarms
+    with her; the next alarm (a fall) reaches nobody of the family, and Anna's open socket
+    gets nothing of it — the next thing on it is Maria's message."""
+    maria = await world.resident("Maria")
+    anna = await world.person(name="Anna")
+    link = await world.link(maria, anna, consent=["alarms"])
+    async with world.sessionmaker() as session:
+        resident = await session.get(Resident, maria.resident_id)
+        assert resident is not None
+        home = str(resident.home_id)
+    engine = world.client.app[ALARM_ENGINE]
+
+    def event(kind: DeviceType, body: Any, message_id: str) -> HomeEvent:
+        return HomeEvent(
+            home_id=home, resident_id=str(maria.resident_id), device_id=f"{home}-{kind}",
+            device_type=kind, message_id=message_id, at=hub_clock(), body=body,
+        )  # fmt: skip
+
+    async with world.client.ws_connect("/api/family/ws", headers=anna.headers) as ws:
+        (panic,) = await engine.handle_event(event(DeviceType.PENDANT, Panic(), "withdraw-1"))
+        assert (await _next(ws, "alarm.notice"))["notice"]["event_type"] == "panic"
+        # The centre handles it and closes it; Anna is told that too.
+        base = f"/api/alarms/{panic.alarm.id}"
+        for path, body in (("/accept", {}), ("/resolve", {"outcome": "false_alarm"})):
+            done = await world.client.post(base + path, json=body, headers=world.operator)
+            assert done.status == 200, await done.text()
+        while (await _next(ws, "alarm.notice"))["notice"]["state"] != "closed":
+            pass
+        changed = await world.client.patch(
+            f"/api/family/links/{link['link_id']}", json={"consent": []}, headers=maria.headers
+        )
+        assert changed.status == 200
+        assert (await _next(ws, "circle.changed"))["consent"] == []
+        (fall,) = await engine.handle_event(event(DeviceType.FALL_DETECTOR, Fall(), "withdraw-2"))
+        assert fall.alarm.rule.value == "fall"
+        chats = await (
+            await world.client.get("/api/family/conversations", headers=maria.headers)
+        ).json()
+        [direct] = [c for c in chats if c["kind"] == "direct"]
+        said = await world.client.post(
+            f"/api/family/conversations/{direct['id']}/messages",
+            json={"text": "He caigut però estic bé"},
+            headers=maria.headers,
+        )
+        assert said.status == 201
+        async with asyncio.timeout(30):
+            while True:
+                frame = await ws.receive_json()
+                if frame["type"] != "ping":
+                    break
+        assert frame["type"] == "message.new"
+    notices = await world.client.get(
+        f"/api/family/residents/{maria.resident_id}/alarm-notices", headers=anna.headers
+    )
+    assert notices.status == 403
