@@ -29,12 +29,13 @@ from hub.alarms import store as alarm_store
 from hub.app import SESSIONMAKER, create_app
 from hub.db import make_engine, make_sessionmaker
 from hub.db.models import StoredEvent
-from hub.ingest.app import MQTT_CLIENT, default_client_id
+from hub.ingest.app import INGESTER, MQTT_CLIENT, default_client_id
 from hub.ingest.mqtt import LoopMqttClient
 from hub.registry.app import make_broker_security
 from hub.registry.service import DeviceCredentials, provision_device
 from hub.settings import HubSettings
 from protocol import (
+    MAX_PAYLOAD_BYTES,
     Channel,
     Panic,
     Ping,
@@ -281,6 +282,21 @@ async def test_a_device_cannot_end_another_devices_session(site: Site) -> None:
     message = back.received.get(timeout=10)
     assert message.topic == command_topic(site.victim, "ping")
     assert decode_command(message.payload).id == command.id
+
+
+async def test_a_device_cannot_make_the_hub_read_a_huge_message(site: Site) -> None:
+    """The broker ends a connection that sends a packet bigger than any contract message
+    (max_packet_size): the hub never has to read it, and other homes are unaffected."""
+    attacker = site.device(site.attacker)
+    topic = device_topic(site.attacker, Channel.EVENT)
+    attacker.publish(topic, b"x" * MAX_PAYLOAD_BYTES)  # the largest a contract allows: passes
+    await eventually(lambda: site.app[INGESTER].stats.received == 1, timeout=30)
+    attacker.client.publish(topic, b"x" * (MAX_PAYLOAD_BYTES * 4), qos=1)
+    assert attacker.disconnected.wait(10)
+    attacker.close()
+    await site.victim_panics()
+    assert site.app[INGESTER].stats.received == 1 + PANICS  # not the big one
+    assert site.hub_mqtt.disconnects == 0
 
 
 async def test_another_homes_message_id_is_not_a_duplicate(site: Site) -> None:
