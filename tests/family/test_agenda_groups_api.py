@@ -1,7 +1,7 @@
 """Agenda, reminders and groups over the real API (SQLite and PostgreSQL)."""
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiomqtt
@@ -14,6 +14,7 @@ from protocol import Reminder, decode_command
 from teleassist.config import MqttSettings
 from teleassist.localbroker import MosquittoBroker
 from tests.family.conftest import World
+from tests.instants import AWKWARD_DAYS
 
 
 def _at(clock: ManualClock, **delta: float) -> str:
@@ -281,3 +282,39 @@ async def test_group_with_facilitator_view_events_and_invitations(
         f"/api/family/conversations/{cid}/messages", json={"text": "hola"}, headers=maria.headers
     )
     assert late.status == 403
+
+
+class RecordingSender:
+    """A CommandSender that keeps what it is asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, object]] = []
+
+    async def send(self, device_id: str, body: object) -> None:
+        self.sent.append((device_id, body))
+
+
+@pytest.mark.parametrize("clock_start", AWKWARD_DAYS)
+async def test_a_reminder_comes_its_lead_time_before_on_awkward_days(
+    world: World, hub_clock: ManualClock, clock_start: datetime
+) -> None:
+    """Remind-before is real time: on a DST day two hours before is still 7200 s before,
+    across midnight, New Year and 29 February alike."""
+    maria = await world.resident()
+    start = hub_clock() + timedelta(hours=3)
+    resp = await world.client.post(
+        f"/api/family/residents/{maria.resident_id}/agenda",
+        json={"title": "Metge", "starts_at": start.isoformat(), "remind_before_s": 7200},
+        headers=maria.headers,
+    )
+    assert resp.status == 201, await resp.text()
+    service = world.client.app[REMINDERS]
+    sender = RecordingSender()
+    service.sender = sender
+    hub_clock.advance(timedelta(minutes=59, seconds=59))
+    assert await service.run_due(hub_clock()) == 0
+    hub_clock.advance(timedelta(seconds=1))
+    assert await service.run_due(hub_clock()) == 1
+    [(_, body)] = sender.sent
+    assert isinstance(body, Reminder)
+    assert body.due == start
