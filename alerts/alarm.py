@@ -378,9 +378,16 @@ def record_voice_call(
 
 
 def add_note(alarm: Alarm, actor: Actor, at: datetime, text: str) -> Alarm:
-    """A free-text note; allowed in every state, also after resolution."""
+    """A free-text note; allowed in every state, also after resolution.
+
+    An operator does not write in an alarm another person holds (supervisors, the
+    system and family notices may); an alarm nobody holds yet takes anyone's note.
+    """
     if not text.strip():
         raise AlertsValueError("a note needs text")
+    holder = alarm.claimed_by
+    if actor.kind is ActorKind.OPERATOR and holder is not None and holder.id != actor.id:
+        raise AlreadyClaimed(alarm.id, holder.id)
     return _append(alarm, at, actor, Action.NOTE, alarm.state, {"text": text.strip()})
 
 
