@@ -60,6 +60,7 @@ from hub.appkeys import (
     SESSIONMAKER,
     SETTINGS,
 )
+from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
 from hub.db.models import Resident
@@ -169,12 +170,18 @@ async def list_alarms(request: web.Request) -> web.Response:
 
 @requires(*READERS)
 async def get_alarm(request: web.Request) -> web.Response:
-    """One alarm with its history."""
+    """One alarm with its history (health data about a person: every read is audited)."""
     async with request.app[SESSIONMAKER]() as session:
         loaded = await store.load_alarm(session, request.match_info["alarm_id"])
-    if loaded is None:
-        raise ApiError(404, "not_found", "no such alarm")
-    return web.json_response(_view(request, loaded[1]))
+        if loaded is None:
+            raise ApiError(404, "not_found", "no such alarm")
+        alarm = loaded[1]
+        await record_audit(
+            session, current_user(request).username, "alarm.read", f"alarm:{alarm.id}",
+            {"resident_id": alarm.resident_id}, at=request.app[CLOCK](),
+        )  # fmt: skip
+        await session.commit()
+    return web.json_response(_view(request, alarm))
 
 
 @requires(*READERS)

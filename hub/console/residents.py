@@ -195,6 +195,12 @@ async def resident_card(request: web.Request) -> web.Response:
             "activity": activity,
             "last_activity_at": last_activity.isoformat() if last_activity else None,
         }
+        # Medical notes, address and contacts of a person: every read is in the audit log.
+        await record_audit(
+            session, current_user(request).username, "resident.read", f"resident:{resident.id}",
+            {"view": "card"}, at=now,
+        )  # fmt: skip
+        await session.commit()
     return web.json_response(view)
 
 
