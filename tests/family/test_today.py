@@ -155,6 +155,15 @@ async def test_each_person_sees_only_what_the_resident_shares(
     stranger = await world.person(name="Xavi")
     status, refused = await _today(world, maria, stranger.headers)
     assert (status, refused["error"]) == (403, "not_linked")
+    # The resident's tablet and staff see everything; bad or unknown residents are refused.
+    _, own = await _today(world, maria, maria.headers)
+    assert own["shared"] == ["activity", "agenda", "alarms"]
+    for path, status_code in (("abc", 404), ("99999999999", 404), ("424242", 404)):
+        resp = await world.client.get(f"/api/family/residents/{path}/today", headers=world.operator)
+        assert resp.status == status_code, path
+    world.client.session.cookie_jar.clear()  # the sign-ins above left a session cookie
+    anonymous = await world.client.get(f"/api/family/residents/{maria.resident_id}/today")
+    assert anonymous.status == 401
 
 
 class _Recorder(LiveHub):
