@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from pathlib import Path
 from typing import Any
@@ -279,4 +280,40 @@ async def test_my_people_on_the_tablet_against_the_real_hub(world: World, tmp_pa
         del controller
     finally:
         link.outbox.close()
+        await family.close()
+
+
+async def test_a_change_by_the_centre_reaches_the_tablet_at_once(
+    world: World, tmp_path: Path
+) -> None:
+    """The centre narrows what Anna may see and then takes her out: the tablet's live link
+    (circle.changed) redraws My people without the resident touching anything."""
+    tablet = await world.resident("Maria")
+    anna = await world.person(name="Anna")
+    link = await world.link(tablet, anna, consent=["alarms", "agenda"])
+    model = TabletModel(language="es")
+    family = client_for(world, tablet, model, tmp_path)
+    live = asyncio.create_task(family.live(retry_s=0.1))
+    try:
+        await family.load_circle()
+        model.show_member(str(link["link_id"]))
+        async with asyncio.timeout(20):
+            await family.live_connected.wait()
+        url = f"/api/family/links/{link['link_id']}"
+        changed = await world.client.patch(
+            url, json={"consent": ["agenda"], "reason": "Ella lo pidió"}, headers=world.operator
+        )
+        assert changed.status == 200
+        await until(
+            lambda: model.open_member() is not None and model.open_member().scopes == {"agenda"}
+        )  # type: ignore[union-attr]
+        gone = await world.client.delete(
+            url, json={"reason": "Ella lo pidió"}, headers=world.operator
+        )
+        assert gone.status == 204
+        await until(lambda: model.circle == [] and model.screen is Screen.CIRCLE)
+    finally:
+        live.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await live
         await family.close()
