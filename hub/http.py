@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
+import msgspec
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+B = TypeVar("B", bound=msgspec.Struct)
 
 
 class ApiError(Exception):
@@ -142,6 +144,25 @@ def parse_json(raw: bytes | str) -> Any:
         raise JsonShapeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     check_json_value(value)
     return value
+
+
+async def read_body(
+    request: web.Request, schema: type[B], codes: Mapping[str, str] | None = None
+) -> B:
+    """The request body converted to ``schema`` (a msgspec struct), or a 400 :class:`ApiError`.
+
+    The same struct describes the body in the OpenAPI document. The error code is
+    ``invalid_request``, or ``codes[path]`` for a field with a code of its own (e.g.
+    ``{"$.id": "invalid_device_id"}``).
+    """
+    data = await read_json_object(request)
+    try:
+        return msgspec.convert(data, schema, strict=True)
+    except msgspec.ValidationError as err:
+        message = str(err)
+        path = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else ""
+        code = (codes or {}).get(path, "invalid_request")
+        raise ApiError(400, code, message) from None
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from hub.appkeys import KEYSAFE, MQTT, SESSIONMAKER
 from hub.auth import Role, current_user, requires
 from hub.db.models import Device
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_body
 from hub.ingest.app import INGESTER
 from hub.ingest.registry import DeviceInfo
 from hub.registry import service
 from hub.registry.app import BROKER_SYNC
+from hub.registry.bodies import (
+    Credentials,
+    DeviceCreate,
+    DeviceRevoke,
+    DeviceRevoked,
+    HomeCreate,
+    HomeCreated,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -24,13 +32,6 @@ _STATUS = {"not_found": 404, "conflict": 409}
 
 def _error(err: service.ProvisioningError) -> ApiError:
     return ApiError(_STATUS.get(err.code, 400), err.code, err.message)
-
-
-def _opt(data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = data.get(name)
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-        raise ApiError(400, "invalid_request", f"{name!r} has the wrong type")
-    return value
 
 
 def _changed(request: web.Request) -> None:
@@ -64,50 +65,43 @@ def announce_device(app: web.Application, device: Device) -> None:
 
 @requires(Role.ADMIN, Role.COORDINATOR)
 async def create_home(request: web.Request) -> web.Response:
-    """``POST /api/homes``: address, abss_area, key_safe_code, access_notes, lat, lon."""
-    data = await read_json_object(request)
-    address = _opt(data, "address", str)
-    if not address:
-        raise ApiError(400, "invalid_request", "'address' is required")
+    """``POST /api/homes`` (:class:`~hub.registry.bodies.HomeCreate`) → ``HomeCreated``."""
+    body = await read_body(request, HomeCreate)
     async with request.app[SESSIONMAKER]() as session:
         try:
             home = await service.create_home(
                 session,
-                address=address,
-                abss_area=_opt(data, "abss_area", str) or "",
-                key_safe_code=_opt(data, "key_safe_code", str),
-                access_notes=_opt(data, "access_notes", str) or "",
-                lat=_opt(data, "lat", (int, float)),
-                lon=_opt(data, "lon", (int, float)),
+                address=body.address,
+                abss_area=body.abss_area,
+                key_safe_code=body.key_safe_code,
+                access_notes=body.access_notes,
+                lat=body.lat,
+                lon=body.lon,
                 cipher=request.app[KEYSAFE],
                 actor=current_user(request).username,
             )
         except service.ProvisioningError as err:
             raise _error(err) from None
         await session.commit()
-    return web.json_response(
-        {"id": home.id, "address": home.address, "abss_area": home.abss_area}, status=201
-    )
+    created = HomeCreated(id=home.id, address=home.address, abss_area=home.abss_area)
+    return web.json_response(msgspec.to_builtins(created), status=201)
 
 
 @requires(*PROVISIONERS)
 async def create_device(request: web.Request) -> web.Response:
-    """``POST /api/devices``: id, home_id, type, room, gateway_id, resident_id → credentials."""
-    data = await read_json_object(request)
-    device_id, home_id = _opt(data, "id", str), _opt(data, "home_id", int)
-    device_type = _opt(data, "type", str)
-    if not device_id or home_id is None or not device_type:
-        raise ApiError(400, "invalid_request", "'id', 'home_id' and 'type' are required")
+    """``POST /api/devices`` (:class:`~hub.registry.bodies.DeviceCreate`) → credentials."""
+    # A device id against the contract's rule keeps its own code, as before.
+    body = await read_body(request, DeviceCreate, {"$.id": "invalid_device_id"})
     async with request.app[SESSIONMAKER]() as session:
         try:
             device, creds = await service.provision_device(
                 session,
-                device_id=device_id,
-                home_id=home_id,
-                device_type=device_type,
-                room=_opt(data, "room", str),
-                gateway_id=_opt(data, "gateway_id", str),
-                resident_id=_opt(data, "resident_id", int),
+                device_id=body.id,
+                home_id=body.home_id,
+                device_type=body.type,
+                room=body.room,
+                gateway_id=body.gateway_id,
+                resident_id=body.resident_id,
                 actor=current_user(request).username,
             )
         except service.ProvisioningError as err:
@@ -119,7 +113,9 @@ async def create_device(request: web.Request) -> web.Response:
 
 
 def _credentials(creds: service.DeviceCredentials) -> dict[str, str]:
-    return {"device_id": creds.device_id, "username": creds.username, "secret": creds.secret}
+    answer = Credentials(device_id=creds.device_id, username=creds.username, secret=creds.secret)
+    built: dict[str, str] = msgspec.to_builtins(answer)
+    return built
 
 
 @requires(*PROVISIONERS)
@@ -140,7 +136,7 @@ async def issue_credentials(request: web.Request) -> web.Response:
 @requires(Role.ADMIN, Role.COORDINATOR)
 async def revoke(request: web.Request) -> web.Response:
     """``POST /api/devices/{id}/revoke``: lock the device out of the broker and the hub."""
-    data = await read_json_object(request) if request.can_read_body else {}
+    body = await read_body(request, DeviceRevoke) if request.can_read_body else DeviceRevoke()
     device_id = request.match_info["device_id"]
     async with request.app[SESSIONMAKER]() as session:
         try:
@@ -148,7 +144,7 @@ async def revoke(request: web.Request) -> web.Response:
                 session,
                 device_id,
                 actor=current_user(request).username,
-                reason=_opt(data, "reason", str) or "",
+                reason=body.reason,
             )
         except service.ProvisioningError as err:
             raise _error(err) from None
@@ -160,7 +156,7 @@ async def revoke(request: web.Request) -> web.Response:
         await sync.wait(sync.request())
         if broker is not None:
             await sync.security.kick(device_id, broker)
-    return web.json_response({"device_id": device_id, "state": "revoked"})
+    return web.json_response(msgspec.to_builtins(DeviceRevoked(device_id=device_id)))
 
 
 def setup(app: web.Application) -> None:

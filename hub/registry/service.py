@@ -101,15 +101,11 @@ async def provision_device(
     if gateway_id is not None:
         gateway = await session.get(Device, gateway_id)
         if gateway is None or gateway.home_id != home_id:
-            raise ProvisioningError(
-                "invalid_request", f"gateway {gateway_id!r} is not in home {home_id}"
-            )
+            raise ProvisioningError("not_found", f"home {home_id} has no gateway {gateway_id!r}")
     if resident_id is not None:
         resident = await session.get(Resident, resident_id)
         if resident is None or resident.home_id != home_id:
-            raise ProvisioningError(
-                "invalid_request", f"resident {resident_id} does not live in home {home_id}"
-            )
+            raise ProvisioningError("not_found", f"home {home_id} has no resident {resident_id}")
     secret = new_device_secret()
     device = Device(
         id=device_id,

@@ -140,7 +140,7 @@ async def test_a_home_with_control_characters_is_refused(
         ("address", "Carrer Major 3\x0b"),
         ("address", "Carrer \x1b[31mMajor 3"),
         ("access_notes", "Key with the neighbour \ufffe"),
-        ("abss_area", "BCN\x002"),
+        ("abss_area", "BCN\x072"),
     ):
         body = {"address": "Carrer Major 3", field: value}
         resp = await hub_client.post("/api/homes", json=body, headers=headers)
@@ -150,6 +150,11 @@ async def test_a_home_with_control_characters_is_refused(
         assert field in reply["message"]
     async with hub_sessionmaker() as session:
         assert list(await session.scalars(select(Home))) == []
+    # A field the body does not define is refused, not lost quietly.
+    typo = {"address": "Carrer Major 3", "acces_notes": "ring twice"}
+    resp = await hub_client.post("/api/homes", json=typo, headers=headers)
+    assert resp.status == 400
+    assert "acces_notes" in (await resp.json())["message"]
     # Line breaks and tabs are text, not control characters to refuse.
     body = {"address": "Carrer Major 3", "access_notes": "Ring twice\n\tthen wait"}
     assert (await hub_client.post("/api/homes", json=body, headers=headers)).status == 201
