@@ -6,9 +6,8 @@ parametrizes ``clock_start``; ``TIMES_OF_DAY`` and ``AWKWARD_DAYS`` are the inst
 schedule test is parametrized over when the time of day or the calendar matters.
 
 ``machine_now`` is the one way a test may read the machine's clock, and only where the other
-side reads it too (a process the test starts, such as a hub subprocess, coturn or
-VictoriaMetrics, or a clock class whose job is to follow the machine's clock): say why next
-to each use.
+side reads it too (a process the test starts, such as a hub subprocess or coturn, or a
+clock class whose job is to follow the machine's clock): say why next to each use.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from hub.appkeys import CLOCK, SETTINGS, TIMESERIES
-from hub.clock import Clock
+from hub.clock import Clock, utc_now
 from hub.settings import HubSettings
 from hub.timeseries.influxdb import InfluxDbTimeSeries
 from hub.timeseries.port import TimeSeriesStore
@@ -22,8 +22,9 @@ from teleassist.config import ConfigError
 _LOGGER = logging.getLogger(__name__)
 
 
-def make_timeseries_store(settings: HubSettings) -> TimeSeriesStore:
-    """The adapter named by ``settings.timeseries_backend``."""
+def make_timeseries_store(settings: HubSettings, clock: Clock = utc_now) -> TimeSeriesStore:
+    """The adapter named by ``settings.timeseries_backend``; remote ones answer "last values"
+    for the window ending at ``clock()`` (the hub's clock)."""
     if settings.timeseries_backend == "sqlite":
         path = settings.timeseries_url or str(settings.data_path / "timeseries.sqlite")
         return SqliteTimeSeries(
@@ -34,12 +35,13 @@ def make_timeseries_store(settings: HubSettings) -> TimeSeriesStore:
     if not settings.timeseries_url:
         raise ConfigError(f"[hub] timeseries_url is required for {settings.timeseries_backend}")
     if settings.timeseries_backend == "victoriametrics":
-        return VictoriaMetricsTimeSeries(settings.timeseries_url)
+        return VictoriaMetricsTimeSeries(settings.timeseries_url, clock=clock)
     return InfluxDbTimeSeries(
         settings.timeseries_url,
         token=settings.timeseries_token,
         org=settings.timeseries_org,
         bucket=settings.timeseries_bucket,
+        clock=clock,
     )
 
 
@@ -60,7 +62,7 @@ async def _maintain_forever(store: SqliteTimeSeries, clock: Clock) -> None:
 
 
 async def _timeseries_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = make_timeseries_store(app[SETTINGS])
+    store = make_timeseries_store(app[SETTINGS], app[CLOCK])
     await store.start()
     app[TIMESERIES] = store
     task = None

@@ -10,12 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from hub.clock import Clock, utc_now
 from hub.timeseries.line import FIELD, MEASUREMENT, LineProtocolWriter
 from hub.timeseries.port import LastValue, Point, Sample
 
 
 def _flux_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# Flux's range stop is exclusive: a value stamped exactly ``now`` is still in the window.
+_JUST_AFTER = timedelta(microseconds=1)
 
 
 def _rfc3339(ts: datetime) -> str:
@@ -56,12 +61,13 @@ def series_flux(
     )
 
 
-def last_flux(bucket: str, device_ids: Sequence[str], lookback: timedelta) -> str:
-    """The Flux query for :meth:`InfluxDbTimeSeries.last_values`."""
+def last_flux(bucket: str, device_ids: Sequence[str], lookback: timedelta, now: datetime) -> str:
+    """The Flux query for :meth:`InfluxDbTimeSeries.last_values`: the window ending at the
+    hub's ``now`` (not the database server's clock)."""
     devices = ", ".join(_flux_string(d) for d in device_ids)
     return (
         f"from(bucket: {_flux_string(bucket)})"
-        f" |> range(start: -{int(lookback.total_seconds())}s)"
+        f" |> range(start: {_rfc3339(now - lookback)}, stop: {_rfc3339(now + _JUST_AFTER)})"
         f' |> filter(fn: (r) => r._measurement == "{MEASUREMENT}" and r._field == "{FIELD}"'
         f" and contains(value: r.device, set: [{devices}]))"
         " |> last()"
@@ -79,8 +85,10 @@ class InfluxDbTimeSeries:
         org: str,
         bucket: str,
         last_value_window: timedelta = timedelta(days=30),
+        clock: Clock = utc_now,
     ) -> None:
         self.writer = LineProtocolWriter(url, token=token, org=org, bucket=bucket)
+        self.clock = clock
         self.bucket = bucket
         self.last_value_window = last_value_window
 
@@ -140,7 +148,7 @@ class InfluxDbTimeSeries:
         if not device_ids:
             return []
         tables = await client.query_api().query(
-            last_flux(self.bucket, device_ids, self.last_value_window)
+            last_flux(self.bucket, device_ids, self.last_value_window, self.clock())
         )
         out = [
             LastValue(

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from hub.clock import Clock, utc_now
 from hub.timeseries.line import FIELD, MEASUREMENT, LineProtocolWriter
 from hub.timeseries.port import LastValue, Point, Sample
 
@@ -65,8 +66,12 @@ def bucketize(samples: Sequence[tuple[int, float]], bucket_ms: int, limit: int) 
 class VictoriaMetricsTimeSeries:
     """A :class:`~hub.timeseries.port.TimeSeriesStore` on VictoriaMetrics."""
 
-    def __init__(self, url: str, *, last_value_window: timedelta = timedelta(days=30)) -> None:
+    def __init__(
+        self, url: str, *, last_value_window: timedelta = timedelta(days=30), clock: Clock = utc_now
+    ) -> None:
         self.url = url.rstrip("/")
+        # "Last values" are those of the window ending at the hub's now, not at the server's.
+        self.clock = clock
         self.writer = LineProtocolWriter(self.url, token="", org="teleassist", bucket="teleassist")
         self.last_value_window = last_value_window
         self._http: aiohttp.ClientSession | None = None
@@ -139,14 +144,16 @@ class VictoriaMetricsTimeSeries:
         return bucketize(pairs, size, limit)
 
     async def _instant(self, query: str) -> list[dict[str, Any]]:
-        async with self._session().get(f"{self.url}/api/v1/query", params={"query": query}) as resp:
+        params = {"query": query, "time": f"{self.clock().timestamp():.3f}"}
+        async with self._session().get(f"{self.url}/api/v1/query", params=params) as resp:
             resp.raise_for_status()
             body = await resp.json()
         result: list[dict[str, Any]] = body["data"]["result"]
         return result
 
     async def last_values(self, device_ids: Sequence[str]) -> list[LastValue]:
-        """Newest value per series of each device (within ``last_value_window``)."""
+        """Newest value per series of each device (within ``last_value_window`` before the
+        clock's now)."""
         if not device_ids:
             return []
         window = f"{int(self.last_value_window.total_seconds())}s"

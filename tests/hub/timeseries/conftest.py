@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,11 @@ def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victo
         yield vm
 
 
+# The stores' "now": two days after the contract test's fixed points, so they are inside the
+# 30-day "last values" window that ends at the store's clock (not at the server's).
+STORE_NOW = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)
+
+
 @pytest.fixture(params=["sqlite", "victoriametrics"])
 async def any_store(
     request: pytest.FixtureRequest, tmp_path: Path
@@ -27,7 +33,9 @@ async def any_store(
     if request.param == "sqlite":
         store = SqliteTimeSeries(tmp_path / "ts.sqlite")
     else:
-        store = VictoriaMetricsTimeSeries(request.getfixturevalue("victoria_metrics").url)
+        store = VictoriaMetricsTimeSeries(
+            request.getfixturevalue("victoria_metrics").url, clock=lambda: STORE_NOW
+        )
     await store.start()
     yield store
     await store.close()

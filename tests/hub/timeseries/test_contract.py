@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from hub.timeseries import HOUR, MINUTE, Point, TimeSeriesStore
 from tests.hub.timeseries.conftest import settle
-from tests.instants import machine_now
 
-# Relative to the machine's clock, on the hour: VictoriaMetrics (a process of its own, whose
-# Go runtime reads the clock without libc, so even faketime does not move it) answers "last
-# values" within a window that ends at ITS now (30 days): a fixed date would drop out of it.
-T0 = (machine_now() - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+# A fixed hour in the past (VictoriaMetrics refuses samples more than two days ahead of its
+# own clock); the stores' clock (tests/hub/timeseries/conftest.py) reads two days later.
+T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 
 
 async def test_write_query_buckets_last(any_store: TimeSeriesStore) -> None:

@@ -29,9 +29,10 @@ def test_flux_queries() -> None:
     bucketed = series_flux("b", "d", "k", T0, T0, timedelta(minutes=1), 10)
     assert bucketed.count("aggregateWindow(every: 60s") == 4
     assert "pivot(" in bucketed
-    assert 'contains(value: r.device, set: ["a", "b"])' in last_flux(
-        "b", ["a", "b"], timedelta(days=1)
-    )
+    last = last_flux("b", ["a", "b"], timedelta(days=1), T0)
+    assert 'contains(value: r.device, set: ["a", "b"])' in last
+    # The window ends at the hub's now (stop is exclusive: a value stamped now is in it).
+    assert "range(start: 2026-11-02T09:00:00.000000Z, stop: 2026-11-03T09:00:00.000001Z)" in last
 
 
 async def test_influx_writer_lands_in_victoria_metrics(
