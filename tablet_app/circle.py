@@ -42,14 +42,18 @@ class LoadCircle:
 
 @dataclass(frozen=True, slots=True)
 class ChangeConsent:
-    """Let the member of ``link_id`` see exactly ``scopes``."""
+    """Let the member of ``link_id`` see exactly ``scopes`` (``before``: as they were, to put
+    back on screen if the hub cannot be told)."""
 
     link_id: str
     scopes: tuple[Scope, ...]
+    before: CircleMember | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RemoveMember:
-    """Take the member of ``link_id`` out of the circle."""
+    """Take the member of ``link_id`` out of the circle (``before``: to put them back on
+    screen if the hub cannot be told)."""
 
     link_id: str
+    before: CircleMember | None = None

@@ -48,9 +48,16 @@ def circle(b: ScreenBuilder) -> Widget:
     )
     col.add_widget(header)
     people = m.circle[:MAX_PEOPLE]
-    if people:
+    if people or m.circle_not_saved:
         col.add_widget(
-            b._text(m.t("circle.hint"), 36, soft=True, size_hint=(1, None), height=b.s.u(50))
+            b._text(
+                m.t("circle.not_saved") if m.circle_not_saved else m.t("circle.hint"),
+                36,
+                soft=not m.circle_not_saved,
+                size_hint=(1, None),
+                height=b.s.u(50),
+                name="circle.hint",
+            )
         )
     if not people:
         col.add_widget(b._text(m.t("circle.none"), 52, name="circle.none"))
@@ -126,9 +133,11 @@ def member(b: ScreenBuilder) -> Widget:
     col.add_widget(b._header(person.name, back=Screen.CIRCLE))
     col.add_widget(
         b._text(
-            m.t("circle.always", name=person.name),
+            m.t("circle.not_saved")
+            if m.circle_not_saved
+            else m.t("circle.always", name=person.name),
             34,
-            soft=True,
+            soft=not m.circle_not_saved,
             size_hint=(1, None),
             height=b.s.u(84),  # two lines of 34 in every language
             name="member.always",

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from protocol import CommandBody, Configure
-from tablet_app.circle import ChangeConsent, LoadCircle, RemoveMember
+from tablet_app.circle import ChangeConsent, CircleMember, LoadCircle, RemoveMember
 from tablet_app.i18n import Lang
 from tablet_app.link import HubLink, LinkCallbacks
 from tablet_app.model import (
@@ -65,11 +65,13 @@ class FamilyPort(Protocol):
     def request_circle(self) -> None:
         """Read the circle: who is in it and what each may see."""
 
-    def change_consent(self, link_id: str, scopes: tuple[str, ...]) -> None:
-        """Save what a member of the circle may see."""
+    def change_consent(
+        self, link_id: str, scopes: tuple[str, ...], before: CircleMember | None = None
+    ) -> None:
+        """Save what a member of the circle may see (``before``: put back if it fails)."""
 
-    def remove_member(self, link_id: str) -> None:
-        """Take a member out of the circle."""
+    def remove_member(self, link_id: str, before: CircleMember | None = None) -> None:
+        """Take a member out of the circle (``before``: put back if it fails)."""
 
     def start_call(
         self, contact_id: str, call_id: str | None, *, voice_only: bool = False, loud: bool = False
@@ -172,9 +174,9 @@ class TabletController:
             elif isinstance(effect, LoadCircle):
                 self.family.request_circle()
             elif isinstance(effect, ChangeConsent):
-                self.family.change_consent(effect.link_id, effect.scopes)
+                self.family.change_consent(effect.link_id, effect.scopes, effect.before)
             elif isinstance(effect, RemoveMember):
-                self.family.remove_member(effect.link_id)
+                self.family.remove_member(effect.link_id, effect.before)
 
     def _media(self, effect: StartRecording | StopRecording | TakePhoto) -> None:
         if self.media is None:

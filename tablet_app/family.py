@@ -457,32 +457,41 @@ class FamilyClient:
         """Load the circle in the background (the My people screen)."""
         self._spawn(self.load_circle(), "circle")
 
-    def change_consent(self, link_id: str, scopes: tuple[str, ...]) -> None:
-        """Save what a member may see; the circle is read again either way, so the screen
-        shows what the hub holds."""
-        self._spawn(self._change_consent(link_id, scopes), "consent")
+    def change_consent(
+        self, link_id: str, scopes: tuple[str, ...], before: CircleMember | None = None
+    ) -> None:
+        """Save what a member may see; the circle is read again after it, so the screen
+        shows what the hub holds (``before`` is put back if the hub cannot be told)."""
+        self._spawn(self._change_consent(link_id, scopes, before), "consent")
 
-    async def _change_consent(self, link_id: str, scopes: tuple[str, ...]) -> None:
+    async def _change_consent(
+        self, link_id: str, scopes: tuple[str, ...], before: CircleMember | None
+    ) -> None:
         # One change at a time, in the order touched: two quick taps must not reach the
         # hub the other way round.
         async with self._circle_lock:
-            try:
-                path = f"/api/family/links/{link_id}"
-                await self._call("PATCH", path, json={"consent": list(scopes)})
-            finally:
-                await self.load_circle()
+            path = f"/api/family/links/{link_id}"
+            await self._circle_call("PATCH", path, {"consent": list(scopes)}, before)
 
-    def remove_member(self, link_id: str) -> None:
+    def remove_member(self, link_id: str, before: CircleMember | None = None) -> None:
         """Take a member out of the circle, then refresh the faces and the circle."""
-        self._spawn(self._remove_member(link_id), "remove")
+        self._spawn(self._remove_member(link_id, before), "remove")
 
-    async def _remove_member(self, link_id: str) -> None:
+    async def _remove_member(self, link_id: str, before: CircleMember | None) -> None:
         async with self._circle_lock:
-            try:
-                await self._call("DELETE", f"/api/family/links/{link_id}")
-            finally:
-                await self.load_circle()
+            await self._circle_call("DELETE", f"/api/family/links/{link_id}", None, before)
         await self.refresh()
+
+    async def _circle_call(
+        self, method: str, path: str, body: object, before: CircleMember | None
+    ) -> None:
+        try:
+            await self._call(method, path, json=body)
+        except FamilyError:
+            if before is not None:
+                self.model.circle_change_failed(before)
+            raise
+        await self.load_circle()
 
     def start_call(
         self, contact_id: str, call_id: str | None, *, voice_only: bool = False, loud: bool = False

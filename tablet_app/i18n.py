@@ -266,6 +266,11 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "Touch a person to choose what they may see.",
     ),
     "circle.new.person": ("La persona nova", "La persona nueva", "The new person"),
+    "circle.not_saved": (
+        "No s'ha pogut desar: no hi ha connexió. Torneu-ho a provar.",
+        "No se ha podido guardar: no hay conexión. Vuelva a intentarlo.",
+        "Not saved: no connection. Please try again.",
+    ),
     "circle.scope.alarms": (
         "{name} rep un avís quan demaneu ajuda",
         "{name} recibe un aviso cuando pide ayuda",

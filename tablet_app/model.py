@@ -288,6 +288,7 @@ class TabletModel:
     link_granted: frozenset[Scope] = frozenset()
     circle: list[CircleMember] = field(default_factory=list)
     open_member_id: str | None = None
+    circle_not_saved: bool = False  # the last change could not reach the hub
     can_record: bool = False  # a microphone is there: "Record a message" is shown
     can_photo: bool = False  # a camera is there: "Take a photo" is shown
     outgoing: Outgoing = Outgoing.IDLE
@@ -670,6 +671,7 @@ class TabletModel:
 
     def open_circle(self) -> None:
         """Show the resident's people, read afresh from the family service."""
+        self.circle_not_saved = False
         self._emit(LoadCircle())
         self.go(Screen.CIRCLE)
 
@@ -698,8 +700,10 @@ class TabletModel:
         if member is None:
             return
         scopes = member.scopes ^ {scope}
+        self.circle_not_saved = False
         self.circle = [replace(m, scopes=scopes) if m is member else m for m in self.circle]
-        self._emit(ChangeConsent(member.link_id, tuple(s for s in SCOPES if s in scopes)))
+        chosen = tuple(s for s in SCOPES if s in scopes)
+        self._emit(ChangeConsent(member.link_id, chosen, before=member))
         self.changed()
 
     def ask_remove_member(self) -> None:
@@ -714,8 +718,19 @@ class TabletModel:
             return
         self.circle = [m for m in self.circle if m is not member]
         self.open_member_id = None
-        self._emit(RemoveMember(member.link_id))
+        self.circle_not_saved = False
+        self._emit(RemoveMember(member.link_id, before=member))
         self.go(Screen.CIRCLE)
+
+    def circle_change_failed(self, before: CircleMember) -> None:
+        """The hub could not be told: show the person as they still are there, and say so
+        (what the screen shows must never be more private than what the hub does)."""
+        if any(m.link_id == before.link_id for m in self.circle):
+            self.circle = [before if m.link_id == before.link_id else m for m in self.circle]
+        else:
+            self.circle = [*self.circle, before]
+        self.circle_not_saved = True
+        self.changed()
 
     def start_new_link(self) -> None:
         """ "Add someone": choose what the new person may see, then make the code."""

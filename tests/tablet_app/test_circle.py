@@ -36,8 +36,12 @@ def test_a_choice_is_saved_at_once_and_shown() -> None:
     model.toggle_scope("agenda")
     model.toggle_scope("alarms")
     assert model.take_effects() == [
-        ChangeConsent("11", ("alarms", "agenda")),
-        ChangeConsent("11", ("agenda",)),
+        ChangeConsent("11", ("alarms", "agenda"), before=PEOPLE[0]),
+        ChangeConsent(
+            "11",
+            ("agenda",),
+            before=CircleMember("11", "u:3", "Anna", "filla", frozenset({"alarms", "agenda"})),
+        ),
     ]
     assert model.open_member() is not None
     assert model.open_member().scopes == frozenset({"agenda"})  # type: ignore[union-attr]
@@ -52,11 +56,34 @@ def test_taking_someone_out_asks_first() -> None:
     assert model.take_effects() == []
     model.ask_remove_member()
     model.remove_member()
-    assert model.take_effects() == [RemoveMember("12")]
+    assert model.take_effects() == [RemoveMember("12", before=PEOPLE[1])]
     assert [m.name for m in model.circle] == ["Anna"]
     assert model.screen is Screen.CIRCLE
     model.remove_member()  # nobody open: nothing happens
     assert model.take_effects() == []
+
+
+def test_a_change_the_hub_did_not_get_is_undone_on_screen_and_said() -> None:
+    model = _model()
+    model.show_member("11")
+    model.toggle_scope("alarms")  # no longer told of alarms... on screen only
+    [change] = model.take_effects()
+    assert isinstance(change, ChangeConsent)
+    assert change.before is not None
+    model.circle_change_failed(change.before)
+    assert model.open_member() == PEOPLE[0]  # told of alarms again, as on the hub
+    assert model.circle_not_saved
+    model.ask_remove_member()
+    model.remove_member()
+    [removal] = model.take_effects()
+    assert isinstance(removal, RemoveMember)
+    assert not model.circle_not_saved
+    assert removal.before is not None
+    model.circle_change_failed(removal.before)
+    assert [m.name for m in model.circle] == ["Pau", "Anna"]  # back, as on the hub
+    assert model.circle_not_saved
+    model.open_circle()
+    assert not model.circle_not_saved
 
 
 def test_someone_taken_out_elsewhere_closes_their_screen() -> None:
@@ -137,11 +164,10 @@ def test_touches_choose_what_each_person_sees_and_take_someone_out(view: Any) ->
     tap(find(view, "member.remove"))
     tap(find(view, "remove.yes"))
     assert view.shown is Screen.CIRCLE
-    assert model.take_effects() == [
-        LoadCircle(),
-        ChangeConsent("11", ("alarms", "agenda")),
-        RemoveMember("11"),
-    ]
+    effects = model.take_effects()
+    assert [type(e) for e in effects] == [LoadCircle, ChangeConsent, RemoveMember]
+    assert effects[1].scopes == ("alarms", "agenda")  # type: ignore[union-attr]
+    assert effects[2].link_id == "11"  # type: ignore[union-attr]
 
 
 @pytest.mark.tablet
@@ -186,6 +212,11 @@ def test_every_line_fits_in_big_type_in_each_language(kivy_window: Any, lang: La
             "remove": model.ask_remove_member,
             "grant": model.start_new_link,
             "code": model.ask_link_code,
+            "not saved": lambda: (
+                model.show_member("11"),
+                model.circle_change_failed(model.circle[0]),
+            ),
+            "not saved, circle": lambda: (model.go(Screen.CIRCLE), model.changed()),
         }
         for name, scene in scenes.items():
             scene()

@@ -317,3 +317,33 @@ async def test_a_change_by_the_centre_reaches_the_tablet_at_once(
         with contextlib.suppress(asyncio.CancelledError):
             await live
         await family.close()
+
+
+async def test_without_the_hub_a_choice_is_put_back_and_the_screen_says_so(
+    tmp_path: Path,
+) -> None:
+    """Nothing listens at the hub's address: the tablet must not show Anna as no longer
+    told of alarms while the hub still tells her."""
+    from tablet_app.circle import CircleMember
+    from teleassist.localbroker import free_port
+
+    model = TabletModel(language="ca")
+    anna = CircleMember("5", "u:3", "Anna", "filla", frozenset({"alarms"}))
+    model.circle = [anna]
+    family = FamilyClient(
+        f"http://127.0.0.1:{free_port()}", "tab_x", 1, model, tmp_path / "media", timeout_s=5
+    )
+    try:
+        model.show_member("5")
+        model.toggle_scope("alarms")
+        [change] = model.take_effects()
+        family.change_consent(change.link_id, change.scopes, change.before)  # type: ignore[union-attr]
+        await until(lambda: model.circle_not_saved)
+        assert model.circle == [anna]
+        model.ask_remove_member()
+        model.remove_member()
+        [removal] = model.take_effects()
+        family.remove_member(removal.link_id, removal.before)  # type: ignore[union-attr]
+        await until(lambda: model.circle_not_saved and model.circle == [anna])
+    finally:
+        await family.close()
