@@ -128,6 +128,7 @@ def _fanout_families(app: web.Application) -> list[Metric]:
         ("reconnects", fanout.reconnects, "Times the listening connection was re-established"),
         ("caught_up", fanout.caught_up, "Alarm changes found by the read after a reconnect"),
         ("resyncs", fanout.resyncs, "Times the live sockets were told to reload"),
+        ("residents", fanout.residents, "Care-plan changes from any worker applied here"),
     ):
         counter = CounterMetricFamily(f"teleassist_alarm_fanout_{name}", text)
         counter.add_metric([], value)

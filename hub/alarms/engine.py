@@ -324,6 +324,27 @@ class AlarmEngine:
                 cached.dirty = False
         self.wakeup.set()
 
+    async def plan_changed_elsewhere(self, resident_id: str | None) -> None:
+        """A resident's plan changed on some hub worker (``None``: any resident's may have):
+        the cached plan is replaced, so what this worker writes next (its rule state's next
+        deadline) follows the new plan. Residents not cached load it when they are needed."""
+        if resident_id is None:
+            for rid in [r for r, c in self._cache.items() if not c.dirty]:
+                del self._cache[rid]
+            ids = list(self._cache)  # the dirty ones keep their state, take the new plan
+        else:
+            ids = [resident_id] if resident_id in self._cache else []
+        for rid in ids:
+            cached = self._cache.get(rid)
+            if cached is None:
+                continue
+            async with self._lock(cached.state.home_id):
+                cached = self._cache.get(rid)
+                if cached is None:
+                    continue
+                async with self._sessionmaker() as session:
+                    cached.plan, cached.policy = await store.load_plan(session, rid)
+
     async def _load(
         self, session: AsyncSession, resident_id: str, home_id: str, at: datetime
     ) -> _Cached:

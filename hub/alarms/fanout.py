@@ -12,6 +12,10 @@ A notification sent while the listening connection is down is lost, so after eve
 reconnection the fan-out reads the alarms changed since it was last known to be
 connected (minus a margin for clocks and long transactions) before it goes on.
 On SQLite (one worker) nothing is sent: the engine's own publication is the only path.
+
+A second channel carries "resident N's care plan changed" (:func:`send_resident_changed`),
+so every worker's engine replaces its cached copy of the plan; after a reconnection every
+worker treats every resident as possibly changed.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from hub.clock import Clock
 _LOGGER = logging.getLogger(__name__)
 
 CHANNEL = "teleassist_alarms"
+RESIDENT_CHANNEL = "teleassist_residents"
 KEEPALIVE_S = 5.0
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 CATCH_UP_MARGIN = timedelta(seconds=60)
@@ -48,6 +53,8 @@ READ_BATCH = 500
 MAX_ID = 64
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
+# Told that a resident's plan changed on some worker (None: any resident's may have).
+ResidentChanged = Callable[[str | None], Awaitable[None]]
 
 
 class BadSignal(ValueError):
@@ -108,6 +115,14 @@ async def send_signal(session: AsyncSession, signal: AlarmSignal) -> None:
     await session.execute(select(func.pg_notify(CHANNEL, signal.payload())))
 
 
+async def send_resident_changed(session: AsyncSession, resident_id: str) -> None:
+    """Tell every worker (this one too) that the resident's care plan or contacts changed,
+    when ``session``'s transaction commits."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(select(func.pg_notify(RESIDENT_CHANNEL, resident_id)))
+
+
 def derived_kind(alarm: Alarm, version: int) -> str:
     """The event kind of a stored alarm read without its signal (catch-up, a newer row):
     a first version is a raise (so the screens mark it presented), a closed alarm a
@@ -144,8 +159,11 @@ class AlarmFanout:
         sessionmaker: async_sessionmaker[AsyncSession],
         live: AlarmLive,
         clock: Clock,
+        on_resident: ResidentChanged | None = None,
     ) -> None:
         self._connect = connect
+        self._on_resident = on_resident
+        self._residents: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_SIZE)
         self._sessionmaker = sessionmaker
         self._live = live
         self._clock = clock
@@ -159,15 +177,20 @@ class AlarmFanout:
         self.reconnects = 0
         self.caught_up = 0
         self.resyncs = 0
+        self.residents = 0
 
     async def run(self) -> None:
         """Listen (reconnecting for ever) and publish what is signalled."""
-        reader = asyncio.create_task(self._read_loop(), name="alarm-fanout-reader")
+        tasks = [
+            asyncio.create_task(self._read_loop(), name="alarm-fanout-reader"),
+            asyncio.create_task(self._resident_loop(), name="alarm-fanout-residents"),
+        ]
         try:
             await self._listen_loop()
         finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     # ------------------------------------------------------------ listening
 
@@ -196,12 +219,14 @@ class AlarmFanout:
         closed = asyncio.Event()
         connection.add_termination_listener(lambda _: closed.set())
         await connection.add_listener(CHANNEL, self._on_notify)
+        await connection.add_listener(RESIDENT_CHANNEL, self._on_resident_notify)
         # LISTEN is in force before the catch-up read: a change committed meanwhile is
         # either in the read or signalled (or both: versions make that harmless).
         gap_from = self._alive_at
         self._alive_at = self._clock()
         if gap_from is not None:
             self.reconnects += 1
+            self._resident_changed(None)  # plans changed meanwhile are not known
             await self._catch_up(gap_from - CATCH_UP_MARGIN)
         self.listening.set()
         _LOGGER.info("alarm fan-out listening on %s", CHANNEL)
@@ -231,6 +256,36 @@ class AlarmFanout:
             self._queue.put_nowait(signal)
         except asyncio.QueueFull:
             self._resync(f"{QUEUE_SIZE} signals waiting")
+
+    def _on_resident_notify(
+        self, _connection: object, _pid: int, _channel: str, payload: object
+    ) -> None:
+        resident_id = str(payload)
+        if not resident_id or len(resident_id) > MAX_ID:
+            _LOGGER.warning("ignoring a notification on %s: %r", RESIDENT_CHANNEL, payload)
+            return
+        self._resident_changed(resident_id)
+
+    def _resident_changed(self, resident_id: str | None) -> None:
+        if self._on_resident is None:
+            return
+        try:
+            self._residents.put_nowait(resident_id)
+        except asyncio.QueueFull:  # too many to follow one by one: all of them
+            while not self._residents.empty():
+                self._residents.get_nowait()
+            self._residents.put_nowait(None)
+
+    async def _resident_loop(self) -> None:
+        while True:
+            resident_id = await self._residents.get()
+            if self._on_resident is None:  # pragma: no cover - nothing queued then
+                continue
+            try:
+                await self._on_resident(resident_id)
+            except Exception:  # the resident's next timer reloads its plan anyway
+                _LOGGER.exception("applying resident %s's changed plan failed", resident_id)
+            self.residents += 1
 
     # ------------------------------------------------------------ reading
 

@@ -46,7 +46,7 @@ from alerts.errors import AlertsValueError
 from hub.alarms import store
 from hub.alarms.effects import HubAlarmEffects, TabletSettingsSender, build_incident
 from hub.alarms.engine import AlarmEngine, AlarmNotFound, record_handoff
-from hub.alarms.fanout import AlarmFanout, connector
+from hub.alarms.fanout import AlarmFanout, connector, send_resident_changed
 from hub.alarms.live import ALARM_LIVE, AlarmLive
 from hub.alarms.settings import AlarmSettings
 from hub.alarms.sink import AlarmSink, replay_unprocessed
@@ -475,6 +475,10 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
                     resident = await session.get(Resident, resident_id)
                 if resident is not None:
                     await engine.reload_plan(str(resident_id), str(resident.home_id))
+                    # The other workers replace their cached copy of the plan.
+                    async with app[SESSIONMAKER]() as session:
+                        await send_resident_changed(session, str(resident_id))
+                        await session.commit()
             except Exception:  # the next load of this resident takes the change anyway
                 _LOGGER.exception("applying resident %s's new plan failed", resident_id)
 
@@ -509,7 +513,11 @@ async def _start_fanout(app: web.Application) -> asyncio.Task[None] | None:
         return None
     name = f"teleassist-fanout {app[SETTINGS].ingest_client_id or 'hub'}"
     fanout = AlarmFanout(
-        connector(engine.url, name), app[SESSIONMAKER], app[ALARM_LIVE], app[CLOCK]
+        connector(engine.url, name),
+        app[SESSIONMAKER],
+        app[ALARM_LIVE],
+        app[CLOCK],
+        on_resident=app[ALARM_ENGINE].plan_changed_elsewhere,
     )
     app[ALARM_FANOUT] = fanout
     task = asyncio.create_task(fanout.run(), name="alarm-fanout")

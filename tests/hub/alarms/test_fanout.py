@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,9 @@ import pytest
 from sqlalchemy import make_url
 
 from alerts import SYSTEM, Actor, ActorKind, accept, add_note
+from alerts.careplan import BaselineSettings, CarePlan, CheckInSettings, InactivitySettings
+from alerts.escalation import EscalationPolicy
+from hub.alarms import store
 from hub.alarms.engine import AlarmEngine
 from hub.alarms.fanout import (
     CHANNEL,
@@ -24,12 +28,14 @@ from hub.alarms.fanout import (
     BadSignal,
     asyncpg_dsn,
     connector,
+    send_resident_changed,
     send_signal,
 )
 from hub.alarms.live import AlarmLive, Subscription, live_message
+from hub.alarms.models import RuleStateRow
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
-from protocol import Panic
+from protocol import Motion, Panic
 from tests.hub.alarms.test_engine import NIGHT, Recorder, _event
 from tests.hub.fixtures import create_pg_database, drop_pg_database, pg_url
 
@@ -244,4 +250,48 @@ async def test_sqlite_sends_no_signal_and_serves_one_worker(database_url: str) -
         (change,) = await engine.handle_event(_event(Panic(), NIGHT, home="2", resident="20"))
         assert (await _next(screen))["alarm"].id == change.alarm.id
     finally:
+        await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_plan_changed_on_one_worker_reaches_the_others_cache(pg_database: str) -> None:
+    db = make_engine(pg_database)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)  # 03:00 in Barcelona
+    gate = Gate(pg_database, f"test-fanout-{secrets.token_hex(4)}")
+    a = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+    b = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+    fanout = AlarmFanout(gate, sessions, b.live, clock, on_resident=b.plan_changed_elsewhere)
+    task = asyncio.create_task(fanout.run())
+    try:
+        async with asyncio.timeout(30):
+            await fanout.listening.wait()
+        # Worker B has the resident cached with the plan of before (no check-in).
+        await b.handle_event(_event(Motion(room="hall"), NIGHT, home="9", resident="90"))
+        # A coordinator switches a 03:30 check-in on through worker A.
+        plan = CarePlan(
+            "90",
+            inactivity=InactivitySettings(enabled=False),
+            baseline=BaselineSettings(enabled=False),
+            check_in=CheckInSettings(enabled=True, deadlines=(time(3, 30),)),
+        )
+        async with sessions() as session:
+            await store.save_plan(session, plan, EscalationPolicy(), clock())
+            await send_resident_changed(session, "90")
+            await session.commit()
+        await a.reload_plan("90", "9")
+        async with asyncio.timeout(30):
+            while fanout.residents < 1:
+                await asyncio.sleep(0.05)
+        # What B writes next for the resident follows the new plan.
+        clock.advance(timedelta(minutes=1))
+        await b.handle_event(_event(Motion(room="hall"), clock(), home="9", resident="90"))
+        await b.flush()
+        async with sessions() as session:
+            row = await session.get(RuleStateRow, "90")
+        assert row is not None
+        assert row.next_due == datetime(2026, 1, 13, 2, 30, tzinfo=UTC)  # 03:30 local
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         await db.dispose()
