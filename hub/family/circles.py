@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,7 @@ from hub.family.consent import ConsentError, decode_scopes, encode_scopes, parse
 from hub.family.conversations import ensure_direct
 from hub.family.jsonio import int_field, iso, path_int, text_field
 from hub.family.live import LIVE_HUB
-from hub.family.models import CircleLink, LinkAttempt, LinkCode
+from hub.family.models import CircleLink, LinkCode
 from hub.family.parties import party_names, party_view, resident_party
 from hub.family.principal import (
     Principal,
@@ -30,6 +30,7 @@ from hub.family.principal import (
 )
 from hub.family.settings import FAMILY_SETTINGS
 from hub.http import ApiError, read_json_object, too_many_attempts
+from hub.throttle import Limit, release, take
 
 LINKABLE_ROLES = (Role.FAMILY, Role.FACILITATOR)
 
@@ -142,15 +143,6 @@ async def create_code(request: web.Request) -> web.Response:
     return web.json_response(code_view(code, row), status=201)
 
 
-async def _recent_failures(
-    session: AsyncSession, who: Principal, since: datetime
-) -> list[datetime]:
-    rows = await session.scalars(
-        select(LinkAttempt.at).where(LinkAttempt.user_id == who.user_id, LinkAttempt.at > since)
-    )
-    return list(rows)
-
-
 async def redeem_code(request: web.Request) -> web.Response:
     """A person joins a resident's circle with a code and says how they are related."""
     who = await principal_of(request)
@@ -160,16 +152,17 @@ async def redeem_code(request: web.Request) -> web.Response:
     typed = text_field(data, "code", max_length=40)
     relationship = text_field(data, "relationship", max_length=60)
     settings = request.app[FAMILY_SETTINGS]
-    policy = linking.GuessPolicy(
-        settings.link_max_failures, timedelta(seconds=settings.link_failure_window_s)
+    limit = Limit(
+        "family.link", settings.link_max_failures, timedelta(seconds=settings.link_failure_window_s)
     )
+    key = str(who.user_id)
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
-        verdict = linking.guess_verdict(
-            await _recent_failures(session, who, now - policy.window), now, policy
-        )
-        if not verdict.allowed:
-            raise too_many_attempts(verdict.retry_after_s)
+        # Counted before the code is checked, atomically: parallel guesses cannot slip past.
+        slot = await take(session, limit, key, now)
+        await session.commit()
+        if not slot.allowed:
+            raise too_many_attempts(slot.retry_after_s)
         try:
             code = linking.normalize_code(typed)
             row = (
@@ -185,13 +178,21 @@ async def redeem_code(request: web.Request) -> web.Response:
             )
             linking.check_redeemable(state, now)
         except linking.LinkingError as err:
-            # Every wrong code counts against the limit, malformed ones too.
-            session.add(LinkAttempt(user_id=who.user_id, at=now))
+            # Every wrong code counts against the limit (it was taken above), malformed too.
             await record_audit(session, who.actor, "family.code_refused", "code", {"why": err.code})
             await session.commit()
             status = {"code_malformed": 400, "code_unknown": 404}.get(err.code, 410)
             raise ApiError(status, err.code, err.message) from None
         assert row is not None
+        # Single use even when two people race with one code: only one UPDATE wins.
+        won = await session.execute(
+            update(LinkCode)
+            .where(LinkCode.id == row.id, LinkCode.used_at.is_(None))
+            .values(used_at=now, used_by=who.party)
+        )
+        if not won.rowcount:  # type: ignore[attr-defined]
+            await session.rollback()
+            raise ApiError(410, "code_used", "this code was already used; ask for a new one")
         link = CircleLink(
             resident_id=row.resident_id,
             member=who.party,
@@ -200,13 +201,14 @@ async def redeem_code(request: web.Request) -> web.Response:
             created_at=now,
         )
         session.add(link)
-        row.used_at = now
-        row.used_by = who.party
         try:
             await session.flush()
         except IntegrityError:
             await session.rollback()
+            await release(session, limit, key)  # a good code, not a guess
+            await session.commit()
             raise ApiError(409, "already_linked", "you are already in this circle") from None
+        await release(session, limit, key)  # a good code does not count against the limit
         conversation = await ensure_direct(session, resident_party(row.resident_id), who.party, now)
         await record_audit(
             session, who.actor, "family.link_create", f"resident:{row.resident_id}",

@@ -5,7 +5,8 @@ the tablet, which calls ``POST /api/tablet/pair``; :func:`redeem_setup_code` the
 caller's transaction, marks the code used, registers the tablet as a device of the
 resident's home (or gives the resident's existing tablet new broker credentials) and
 issues its family-API token. Codes are 8 digits, stored as an HMAC keyed with a hub
-secret, single use and expiring; wrong tries are counted per source address.
+secret, single use and expiring; tries are counted per source address before the code is
+checked (``hub.throttle``: parallel tries cannot slip past), a good one is given back.
 
 The code rules (unknown/used/expired, the guessing limit) are the linking codes' own
 (:mod:`hub.family.linking`), with digits instead of letters because the tablet's pad
@@ -18,28 +19,26 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record_audit
 from hub.db.models import Device, Resident
 from hub.family.linking import (
     CodeState,
-    GuessPolicy,
-    GuessVerdict,
     LinkingError,
     check_redeemable,
     code_digest,
-    guess_verdict,
 )
 from hub.family.tablets import TabletToken, grant_tablet_token
-from hub.registry.models import TabletPairAttempt, TabletSetupCode
+from hub.registry.models import TabletSetupCode
 from hub.registry.service import (
     DeviceCredentials,
     ProvisioningError,
     issue_credentials,
     provision_device,
 )
+from hub.throttle import Limit
 
 CODE_DIGITS = 8
 MIN_CODE, MAX_CODE = 6, 12  # what the tablet's pad accepts (tablet_app/pairing.py)
@@ -143,24 +142,13 @@ async def issue_setup_code(
     return SetupCode(code, resident_id, row.expires_at)
 
 
-async def pairing_allowed(
-    session: AsyncSession, address: str, now: datetime, policy: GuessPolicy
-) -> GuessVerdict:
-    """Whether ``address`` may try another code (old tries are forgotten here)."""
-    await session.execute(
-        delete(TabletPairAttempt).where(TabletPairAttempt.at <= now - policy.window)
-    )
-    tries = await session.scalars(
-        select(TabletPairAttempt.at).where(
-            TabletPairAttempt.address == address, TabletPairAttempt.at > now - policy.window
-        )
-    )
-    return guess_verdict(list(tries), now, policy)
+def pairing_limit(max_failures: int, window: timedelta) -> Limit:
+    """Pairing tries per source address (counted before the code is checked)."""
+    return Limit("tablet.pair", max_failures, window)
 
 
 async def record_refusal(session: AsyncSession, address: str, now: datetime, why: str) -> None:
-    """Count a refused try against ``address`` and audit it (the caller commits)."""
-    session.add(TabletPairAttempt(address=address[:64], at=now))
+    """Audit a refused try from ``address`` (the caller commits; the limit counted it)."""
     await record_audit(
         session, actor_of(address), "tablet.pair_refused", "setup-code", {"why": why},
         at=now,

@@ -25,13 +25,13 @@ from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
 from hub.auth import Role, current_user, requires
 from hub.db.models import Device
 from hub.family.jsonio import is_int32_id
-from hub.family.linking import GuessPolicy
 from hub.http import ApiError, client_address, read_json_object, too_many_attempts
 from hub.registry import pairing
 from hub.registry.app import BROKER_SYNC
 from hub.registry.routes import announce_device, request_broker_sync
 from hub.registry.service import ProvisioningError
 from hub.settings import HubSettings
+from hub.throttle import release, take
 from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -109,14 +109,15 @@ async def pair(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     now = request.app[CLOCK]()
     address = _address(request)
-    policy = GuessPolicy(
+    limit = pairing.pairing_limit(
         settings.tablet_pair_max_failures, timedelta(seconds=settings.tablet_pair_window_s)
     )
     async with request.app[SESSIONMAKER]() as session:
-        verdict = await pairing.pairing_allowed(session, address, now, policy)
+        # Counted before the code is checked, atomically: parallel guesses cannot slip past.
+        slot = await take(session, limit, address, now)
         await session.commit()
-        if not verdict.allowed:
-            raise too_many_attempts(verdict.retry_after_s)
+        if not slot.allowed:
+            raise too_many_attempts(slot.retry_after_s)
         try:
             data = await read_json_object(request)
             code = pairing.check_code_format(data.get("code"))
@@ -141,6 +142,7 @@ async def pair(request: web.Request) -> web.Response:
             raise ApiError(409, err.code, err.message) from None
         for hook in request.app.get(TABLET_PAIRED, []):
             await hook(session, paired.device, pairing.actor_of(address), now)
+        await release(session, limit, address)  # a good code does not count
         await session.commit()
     announce_device(request.app, paired.device)
     await _broker_knows(request.app)

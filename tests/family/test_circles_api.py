@@ -194,3 +194,42 @@ async def test_consent_change_and_removal(world: World) -> None:
         headers=anna.headers,
     )
     assert post.status == 403
+
+
+async def test_parallel_code_guesses_stop_at_the_limit(world: World) -> None:
+    import asyncio
+
+    from hub.family.settings import FAMILY_SETTINGS
+
+    anna = await world.person()
+    limit = world.client.app[FAMILY_SETTINGS].link_max_failures
+    responses = await asyncio.gather(
+        *[
+            world.client.post(
+                "/api/family/links",
+                json={"code": "ZZZZ-ZZZZ", "relationship": "x"},
+                headers=anna.headers,
+            )
+            for _ in range(limit + 15)
+        ]
+    )
+    assert sorted(r.status for r in responses) == [404] * limit + [429] * 15
+
+
+async def test_one_code_links_one_person_even_when_two_race(world: World) -> None:
+    import asyncio
+
+    maria = await world.resident()
+    anna, pere = await world.person(), await world.person()
+    code = await _code(world, maria.headers, maria.resident_id)
+    responses = await asyncio.gather(
+        *[
+            world.client.post(
+                "/api/family/links",
+                json={"code": code, "relationship": "x"},
+                headers=who.headers,
+            )
+            for who in (anna, pere)
+        ]
+    )
+    assert sorted(r.status for r in responses) == [201, 410]

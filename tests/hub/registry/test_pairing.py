@@ -18,10 +18,8 @@ from hub.auth import Role
 from hub.auth.service import create_user, issue_tokens
 from hub.clock import ManualClock
 from hub.db.models import AuditEntry, Device
-from hub.family.linking import GuessPolicy
 from hub.registry.credentials import verify_mosquitto_hash
 from hub.registry.models import TabletSetupCode
-from hub.registry.pairing import pairing_allowed, record_refusal
 from hub.registry.pairing_routes import device_broker
 from hub.settings import HubSettings
 from teleassist.config import MqttSettings
@@ -190,17 +188,27 @@ async def test_too_many_wrong_codes_from_one_address_is_429(
     assert status == 200, body
 
 
-async def test_the_limit_is_per_address(
-    hub_client: Client, hub_sessionmaker: async_sessionmaker[AsyncSession], hub_clock: ManualClock
+async def test_the_limit_is_per_address_and_holds_under_parallel_tries(
+    hub_client: Client, auth_headers: Headers, resident: int
 ) -> None:
-    policy = GuessPolicy(3, timedelta(minutes=15))
-    now = hub_clock()
-    async with hub_sessionmaker() as session:
-        for _ in range(3):
-            await record_refusal(session, "10.0.0.1", now, "code_unknown")
-        await session.commit()
-        assert not (await pairing_allowed(session, "10.0.0.1", now, policy)).allowed
-        assert (await pairing_allowed(session, "10.0.0.2", now, policy)).allowed
+    code = await new_code(hub_client, await auth_headers(Role.ADMIN), resident)
+    wrong = "99999999" if code != "99999999" else "99999998"
+    limit = hub_client.app[SETTINGS].tablet_pair_max_failures
+    hub_client.app[SETTINGS].trusted_proxies.append("127.0.0.1")
+
+    def tried_from(address: str) -> Any:
+        return hub_client.post(
+            "/api/tablet/pair", json={"code": wrong}, headers={"X-Forwarded-For": address}
+        )
+
+    statuses = sorted(
+        r.status for r in await asyncio.gather(*[tried_from("10.0.0.1") for _ in range(40)])
+    )
+    assert statuses == [404] * limit + [429] * (40 - limit)
+    good = await hub_client.post(
+        "/api/tablet/pair", json={"code": code}, headers={"X-Forwarded-For": "10.0.0.2"}
+    )
+    assert good.status == 200
 
 
 @pytest.mark.parametrize(
