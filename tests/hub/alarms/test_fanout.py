@@ -104,13 +104,10 @@ def _raised(clock: ManualClock):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A fresh migrated PostgreSQL database (LISTEN/NOTIFY exists only there)."""
-    from hub.db import upgrade_to_head
-
-    name = create_pg_database()
+def pg_database(_postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database at the newest schema (LISTEN/NOTIFY exists only there)."""
+    name = create_pg_database(template=_postgres_template)
     try:
-        asyncio.run(upgrade_to_head(pg_url(name)))
         yield pg_url(name)
     finally:
         drop_pg_database(name)
