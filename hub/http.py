@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 from aiohttp import web
@@ -48,6 +49,23 @@ def client_address(request: web.Request, trusted_proxies: Sequence[str]) -> str:
         if hop and hop not in trusted_proxies:
             return hop[:64]
     return peer
+
+
+def check_same_origin(request: web.Request, public_url: str = "") -> None:
+    """403 when a browser opens a websocket from another site.
+
+    Browsers always send ``Origin`` on a websocket handshake, and cookies go with it; a
+    page of another site could otherwise read a signed-in person's live events. Clients
+    that are not browsers (the tablet) send no ``Origin`` and are not affected.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    allowed = {request.host}
+    if public_url:
+        allowed.add(urlsplit(public_url).netloc)
+    if urlsplit(origin).netloc not in allowed:
+        raise ApiError(403, "origin_refused", "this socket may only be opened from the hub's pages")
 
 
 def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:

@@ -64,7 +64,7 @@ from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
 from hub.db.models import Resident
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, check_same_origin, read_json_object
 from hub.ingest.app import MQTT_CLIENT
 from teleassist.config import load_config
 
@@ -368,6 +368,7 @@ def _live_message(message: dict[str, Any], language: str) -> dict[str, Any]:
 async def live(request: web.Request) -> web.StreamResponse:
     """Websocket: a snapshot of the open queue, then every alarm event."""
     user = current_user(request)
+    check_same_origin(request, request.app[SETTINGS].public_url)
     engine = request.app[ALARM_ENGINE]
     socket = web.WebSocketResponse(heartbeat=PING_S)
     await socket.prepare(request)

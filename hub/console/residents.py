@@ -31,6 +31,9 @@ from hub.throttle import Limit, release, take
 
 LOCAL_ZONE = ZoneInfo("Europe/Madrid")
 READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.ADMIN)
+# The card holds medical notes: people who care for the resident, not the administrator
+# of accounts (docs/roles.md).
+CARD_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER)
 HANDLERS = (Role.OPERATOR, Role.SUPERVISOR)
 # Events that mean "someone is moving about at home" in the 24 h chart.
 ACTIVITY_TYPES = (
@@ -133,7 +136,7 @@ async def hourly_activity(
     return hours, latest
 
 
-@requires(*READERS)
+@requires(*CARD_READERS)
 async def resident_card(request: web.Request) -> web.Response:
     """Everything the resident card shows (the alarm history comes from the alarms API)."""
     now = request.app[CLOCK]()

@@ -9,12 +9,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from hub.appkeys import SETTINGS
 from hub.calls.signalling import CallService
 from hub.calls.state import CallError, CallEvent
 from hub.family.live import LIVE_HUB, Connection
 from hub.family.parties import parse_party
 from hub.family.principal import Principal, principal_of, still_allowed
-from hub.http import ApiError, parse_json
+from hub.http import ApiError, check_same_origin, parse_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ async def _pinger(request: web.Request, who: Principal, connection: Connection) 
 async def live_socket(request: web.Request) -> web.StreamResponse:
     """Authenticate, then stream events and take call frames until the client leaves."""
     who = await principal_of(request)
+    check_same_origin(request, request.app[SETTINGS].public_url)
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=None)
     await ws.prepare(request)
     hub = request.app[LIVE_HUB]

@@ -48,3 +48,11 @@ async def test_card_and_alarm_reads_are_audited(
         ("resident.read", f"resident:{rid}"),
     ]
     assert all("insulina" not in str(d) for _, _, d in rows)  # ids, never the data
+
+
+async def test_the_admin_does_not_read_medical_notes(
+    hub_client: TestClient[Any, Any], auth_headers: Headers, demo: DemoIds
+) -> None:
+    admin = await auth_headers(Role.ADMIN)
+    card = await hub_client.get(f"/api/console/residents/{demo.residents[0]}/card", headers=admin)
+    assert card.status == 403

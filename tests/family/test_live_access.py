@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 
 from hub.auth import Role
 from hub.db.models import User
@@ -113,3 +114,20 @@ async def test_a_socket_closes_when_another_worker_ended_the_access(
     assert await _closed(tablet_ws)
     await ws.close()
     await tablet_ws.close()
+
+
+async def test_a_socket_from_another_site_is_refused(world: World, token_for: Any) -> None:
+    """Cross-site websocket hijacking: a browser page elsewhere cannot open our sockets."""
+    anna = await world.person()
+    staff = _bearer(await token_for(Role.OPERATOR))
+    own = str(world.client.make_url("/")).rstrip("/")
+    for url, headers in (("/api/family/ws", anna.headers), ("/api/alarms/live", staff)):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await world.client.ws_connect(
+                url, headers={**headers, "Origin": "https://evil.example"}
+            )
+        assert refused.value.status == 403
+        async with world.client.ws_connect(url, headers={**headers, "Origin": own}) as ws:
+            assert not ws.closed
+        async with world.client.ws_connect(url, headers=headers) as ws:  # not a browser
+            assert not ws.closed
