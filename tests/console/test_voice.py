@@ -46,6 +46,7 @@ class Home:
         self.op_id = 0
         self.other: dict[str, str] = {}
         self.supervisor: dict[str, str] = {}
+        self.neighbour: dict[str, str] = {}  # another home's tablet
 
     async def history(self, action: str, count: int = 1) -> list[dict[str, Any]]:
         """The alarm's entries of ``action`` once there are ``count`` (they are written
@@ -83,6 +84,10 @@ async def home(
     paired = await hub_client.post("/api/tablet/pair", json={"code": (await code.json())["code"]})
     assert paired.status == 200, await paired.text()
     h.tablet = {"Authorization": f"Bearer {(await paired.json())['api_token']}"}
+    other_rid = demo.residents[1]
+    code = await hub_client.post(f"/api/residents/{other_rid}/tablet-setup-codes", headers=h.op)
+    paired = await hub_client.post("/api/tablet/pair", json={"code": (await code.json())["code"]})
+    h.neighbour = {"Authorization": f"Bearer {(await paired.json())['api_token']}"}
     accepted = await hub_client.post(f"/api/alarms/{alarm}/accept", headers=h.op)
     assert accepted.status == 200, await accepted.text()
     return h
@@ -123,6 +128,15 @@ async def test_the_operator_speaks_with_the_home_and_the_alarm_keeps_the_voice_c
         await tablet.send_json({"type": "call.signal", "call_id": call_id + 99, "data": {}})
         refused = await _next(tablet, "error")
         assert refused["error"] == "call_unknown"
+        # Nor can another home's tablet signal, answer or hang up this one.
+        async with hub_client.ws_connect("/api/family/ws", headers=home.neighbour) as stranger:
+            for frame in (
+                {"type": "call.signal", "call_id": call_id, "data": {"sdp": {"type": "answer"}}},
+                {"type": "call.connected", "call_id": call_id},
+                {"type": "call.hangup", "call_id": call_id},
+            ):
+                await stranger.send_json(frame)
+                assert (await _next(stranger, "error"))["error"] == "call_unknown"
 
         hub_clock.advance(timedelta(seconds=2))
         await console.send_json({"type": "call.connected", "call_id": call_id})
