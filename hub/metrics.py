@@ -69,6 +69,8 @@ def _ingest_families(app: web.Application) -> list[Metric]:
         "teleassist_queue_depth", "Items waiting in a bounded in-process queue", labels=["queue"]
     )
     depth.add_metric(["ingest"], ingester.queue.qsize())
+    depth.add_metric(["ingest_urgent"], ingester.urgent_queue.qsize())
+    depth.add_metric(["ingest_routine_backlog"], ingester.routine_backlog)
     sink = app.get(ALARM_SINK)
     if sink is not None:
         depth.add_metric(["alarm_urgent"], sink.urgent.qsize())

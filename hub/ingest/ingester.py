@@ -17,6 +17,7 @@ holds messages (back-pressure) instead of the hub growing without limit.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
@@ -141,6 +142,14 @@ class Ingester:
         self._points_ready = asyncio.Event()
         self._event_timer: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Stored routine events waiting for room in ``queue``: the event writer never waits
+        # on the routine queue (a sink stuck on one home's routine work would hold every
+        # later batch, another home's panic included); its own task moves them on, and a
+        # backlog past ``max_pending_events`` pauses reading like any other buffer.
+        self._routine: collections.deque[IngestedEvent] = collections.deque()
+        self._routine_ready = asyncio.Event()
+        self._handoff: asyncio.Task[None] | None = None
+        self._writers_done = False
         self._lookups: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._stop_event = asyncio.Event()
@@ -162,6 +171,7 @@ class Ingester:
             ("ingest-sinks-urgent", self._sink_worker(self.urgent_queue)),
         ):
             self._tasks.append(asyncio.create_task(coro, name=name))
+        self._handoff = asyncio.create_task(self._routine_handoff(), name="ingest-routine-handoff")
 
     async def stop(self) -> None:
         """Flush every buffer (points, events, presence), drain the sinks, stop the tasks."""
@@ -174,10 +184,19 @@ class Ingester:
         self._events_ready.set()
         # The writers see _stopping, flush what is buffered and return.
         await asyncio.gather(*writers, return_exceptions=True)
+        self._writers_done = True
+        self._routine_ready.set()
+        handoff = self._handoff
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(10):
+                if handoff is not None:
+                    await asyncio.shield(handoff)  # the backlog is handed on, then it ends
                 await self.urgent_queue.join()
                 await self.queue.join()
+        if handoff is not None:
+            others.append(handoff)
+            handoff.cancel()
+            self._handoff = None
         for task in others:
             task.cancel()
         await asyncio.gather(*others, *self._lookups, return_exceptions=True)
@@ -379,6 +398,7 @@ class Ingester:
             self.transport is not None
             and len(self._points) < self.config.max_buffered_points // 2
             and len(self._events) < self.config.max_pending_events // 2
+            and len(self._routine) < self.config.max_pending_events // 2
         ):
             self.transport.resume_reading()
 
@@ -461,8 +481,9 @@ class Ingester:
                         self.stats.duplicates += 1
                         self.stats.rejected[RejectReason.DUPLICATE.value] += 1
                         continue
-                    # Blocks when the sinks fall behind: that is the back-pressure.
-                    await self._sink_queue(event).put(_with_id(event, row_id))
+                    # An urgent event blocks only behind urgent ones (their back-pressure);
+                    # a routine one joins the backlog, which never blocks this writer.
+                    await self._hand_on(_with_id(event, row_id))
             if self._stopping and not self._events:
                 return
 
@@ -505,14 +526,31 @@ class Ingester:
             return None
         event = _with_id(event, row_id)
         self.stats.events_stored += 1
-        await self._sink_queue(event).put(event)
+        await self._hand_on(event)
         return event
 
-    def _sink_queue(
-        self, event: IngestedEvent
-    ) -> asyncio.Queue[IngestedEvent | IngestedAck | DeviceConnected]:
-        urgent = event_type(event.body) in ALARM_EVENT_TYPES
-        return self.urgent_queue if urgent else self.queue
+    async def _hand_on(self, event: IngestedEvent) -> None:
+        """Towards the sinks: urgent events through their queue, routine ones via the backlog."""
+        if event_type(event.body) in ALARM_EVENT_TYPES:
+            await self.urgent_queue.put(event)
+            return
+        self._routine.append(event)
+        self._routine_ready.set()
+        if len(self._routine) >= self.config.max_pending_events:
+            self._pause()
+
+    async def _routine_handoff(self) -> None:
+        """Move the routine backlog into ``queue`` in order, waiting for room as needed."""
+        while True:
+            if not self._routine:
+                if self._writers_done:
+                    return
+                self._routine_ready.clear()
+                await self._routine_ready.wait()
+                continue
+            await self.queue.put(self._routine[0])
+            self._routine.popleft()
+            self._maybe_resume()
 
     async def _sink_worker(
         self, queue: asyncio.Queue[IngestedEvent | IngestedAck | DeviceConnected]
@@ -537,11 +575,17 @@ class Ingester:
 
     # ---------------------------------------------------------------- views
 
+    @property
+    def routine_backlog(self) -> int:
+        """Stored routine events waiting for room in the routine queue."""
+        return len(self._routine)
+
     def snapshot(self) -> dict[str, Any]:
         """Counters plus current buffer sizes."""
         view = self.stats.snapshot()
         view["queue_depth"] = self.queue.qsize()
         view["urgent_queue_depth"] = self.urgent_queue.qsize()
+        view["routine_backlog"] = self.routine_backlog
         view["buffered_points"] = len(self._points)
         view["pending_events"] = len(self._events)
         view["devices"] = len(self.registry)
