@@ -228,6 +228,11 @@ class CapturedOutput:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def wait_for_progress(self) -> None:
+        """Return after the next block was pulled (tests wait on sound, not on time)."""
+        self._progress.clear()
+        await self._progress.wait()
+
     def recent(self, seconds: float) -> bytes:
         """The last ``seconds`` of what was played."""
         size = int(seconds * SAMPLE_RATE) * BYTES_PER_SAMPLE

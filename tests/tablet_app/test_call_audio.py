@@ -165,8 +165,7 @@ async def test_the_operators_louder_raises_the_tablets_volume_and_is_confirmed()
         ratio = VOLUME_GAINS[LOUD_VOLUME + 1] / VOLUME_GAINS[LOUD_VOLUME]
         async with asyncio.timeout(30):
             while rms(ear.recent(0.4)) < quiet * ratio * 0.8:
-                await ear._progress.wait()
-                ear._progress.clear()
+                await ear.wait_for_progress()
         for _ in range(10):
             await centre._signal({"volume": "up"})
         assert tablet.volume == len(VOLUME_GAINS) - 1  # clamped at the loudest step

@@ -25,7 +25,7 @@ from playwright.async_api import Page, expect
 import protocol
 from hub.auth import Role
 from hub.console.demo_data import raise_demo_alarm
-from tablet_app.audio import CapturedOutput
+from tablet_app.audio import CapturedOutput, rms
 from tablet_app.calls import CallEngine, SyntheticMedia
 from teleassist.bench.voice import loopback_sdp, write_tone
 from tests.family.browser import media_browser, signed_in_page
@@ -185,6 +185,16 @@ async def test_the_centre_speaks_with_the_home_at_an_alarm_and_both_hear_each_ot
         )
         assert app.calls.volume == before + 1
         await expect(page.locator("#voice-timer")).to_have_text(re.compile(r"00:0[1-9]|00:[1-5]"))
+
+        # Mute: the operator's microphone goes silent at the home, and comes back.
+        await page.keyboard.press("m")
+        await expect(page.locator("#voice-mute")).to_have_attribute("aria-pressed", "true")
+        async with asyncio.timeout(60):
+            while rms(app.ear.recent(0.3)) > 200:
+                await app.ear.wait_for_progress()
+        await page.keyboard.press("m")
+        async with asyncio.timeout(60):
+            await app.ear.wait_for_tone(440)
 
         await page.keyboard.press("h")  # hang up
         await expect(panel).to_have_attribute("data-status", "ended", timeout=TIMEOUT_MS)
