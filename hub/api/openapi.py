@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from hub.auth.bodies import LoginBody, RefreshBody, TokenPair, UserView
 from hub.registry.bodies import (
     Credentials,
     DeviceCreate,
@@ -174,6 +175,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "role not allowed",
         404: "not found",
         409: "conflict",
+        429: "too many tries; wait Retry-After seconds",
     }
     return {str(c): _json(_ref("Error"), text[c]) for c in codes}
 
@@ -236,6 +238,49 @@ def _post(
     return {"post": operation}
 
 
+def _body(name: str, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+AUTH_PATHS: dict[str, Any] = {
+    "/api/auth/login": {
+        "post": {
+            "summary": "Sign in: a username and password for an access and a refresh token"
+            " (also set as HttpOnly cookies); tries are limited per user and address",
+            "security": [],
+            "requestBody": _body("LoginBody"),
+            "responses": {
+                "200": _json(_ref("TokenPair"), "signed in"),
+                **_errors(400, 401, 403, 429),
+            },
+        }
+    },
+    "/api/auth/refresh": {
+        "post": {
+            "summary": "A new token pair for a refresh token (body, or the refresh cookie);"
+            " a refresh token works once",
+            "security": [],
+            "requestBody": _body("RefreshBody", required=False),
+            "responses": {"200": _json(_ref("TokenPair"), "new tokens"), **_errors(400, 401)},
+        }
+    },
+    "/api/auth/logout": {
+        "post": {
+            "summary": "End this sign-in (the access token and its refresh tokens)",
+            "security": [{"bearer": []}],
+            "responses": {"204": {"description": "signed out"}, **_errors(401)},
+        }
+    },
+    "/api/me": {
+        "get": {
+            "summary": "Who is signed in",
+            "security": [{"bearer": []}],
+            "responses": {"200": _json(_ref("UserView"), "the user"), **_errors(401)},
+        }
+    },
+}
+
+
 def items(name: str) -> dict[str, Any]:
     """A page of ``name`` objects."""
     return {
@@ -270,11 +315,21 @@ def openapi_document() -> dict[str, Any]:
                 "Sample": SAMPLE,
                 "Series": SERIES,
                 **struct_schemas(
-                    HomeCreate, HomeCreated, DeviceCreate, DeviceRevoke, DeviceRevoked, Credentials
+                    HomeCreate,
+                    HomeCreated,
+                    DeviceCreate,
+                    DeviceRevoke,
+                    DeviceRevoked,
+                    Credentials,
+                    LoginBody,
+                    RefreshBody,
+                    TokenPair,
+                    UserView,
                 ),
             },
         },
         "paths": {
+            **AUTH_PATHS,
             "/api/homes": {
                 **_get("List homes", _json(items("HomeSummary"), "homes"), PAGING, 400),
                 **_post("Add a home", "HomeCreate", "HomeCreated", [], 400),

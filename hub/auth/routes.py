@@ -4,41 +4,46 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS, access_ended
 from hub.auth import service
+from hub.auth.bodies import LoginBody, RefreshBody, TokenPair, UserView
 from hub.auth.web import ACCESS_COOKIE, REFRESH_COOKIE, current_user, requires
 from hub.db.models import User
-from hub.http import ApiError, client_address, read_json_object, too_many_attempts
+from hub.http import ApiError, client_address, read_body, too_many_attempts
 
 REFRESH_COOKIE_PATH = "/api/auth"
 
 
 def user_view(user: User) -> dict[str, Any]:
     """The public view of a user (no hash, no counters)."""
-    return {
-        "id": user.id,
-        "username": user.username,
-        "role": user.role,
-        "language": user.language,
-        "display_name": user.display_name,
-    }
+    view: dict[str, Any] = msgspec.to_builtins(_user(user))
+    return view
+
+
+def _user(user: User) -> UserView:
+    return UserView(
+        id=user.id,
+        username=user.username,
+        role=user.role,
+        language=user.language,
+        display_name=user.display_name,
+    )
 
 
 def _pair_response(request: web.Request, pair: service.TokenPair) -> web.Response:
     settings = request.app[SETTINGS]
     now = request.app[CLOCK]()
-    response = web.json_response(
-        {
-            "access_token": pair.access_token,
-            "refresh_token": pair.refresh_token,
-            "token_type": "Bearer",
-            "expires_in": int((pair.access_expires_at - now).total_seconds()),
-            "refresh_expires_in": int((pair.refresh_expires_at - now).total_seconds()),
-            "user": user_view(pair.user),
-        }
+    body = TokenPair(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=int((pair.access_expires_at - now).total_seconds()),
+        refresh_expires_in=int((pair.refresh_expires_at - now).total_seconds()),
+        user=_user(pair.user),
     )
+    response = web.json_response(msgspec.to_builtins(body))
     common: dict[str, Any] = {
         "httponly": True,
         "samesite": "Strict",
@@ -57,13 +62,6 @@ def _pair_response(request: web.Request, pair: service.TokenPair) -> web.Respons
     return response
 
 
-def _string(data: dict[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise ApiError(400, "invalid_request", f"{name!r} must be a non-empty string")
-    return value
-
-
 async def login(request: web.Request) -> web.Response:
     """Exchange a username and password for an access and a refresh token.
 
@@ -71,8 +69,8 @@ async def login(request: web.Request) -> web.Response:
     cannot slip past the limit); over a limit the answer is ``429 too_many_attempts``
     whether the username exists or not.
     """
-    data = await read_json_object(request)
-    username, password = _string(data, "username"), _string(data, "password")
+    body = await read_body(request, LoginBody)
+    username, password = body.username, body.password
     app = request.app
     settings, now = app[SETTINGS], app[CLOCK]()
     address = client_address(request, settings.trusted_proxies)
@@ -95,7 +93,7 @@ async def refresh(request: web.Request) -> web.Response:
     """Swap a refresh token (body ``refresh_token`` or cookie) for a new pair."""
     token: str | None = None
     if request.can_read_body:
-        token = (await read_json_object(request)).get("refresh_token")
+        token = (await read_body(request, RefreshBody)).refresh_token
     token = token or request.cookies.get(REFRESH_COOKIE)
     if not isinstance(token, str) or not token:
         raise ApiError(401, "token_missing", "send 'refresh_token' in the body or the cookie")

@@ -29,7 +29,7 @@ class HomeCreate(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
 
     address: Annotated[str, Meta(min_length=1, max_length=300, pattern=LINE)]
     abss_area: Annotated[str, Meta(max_length=32, pattern=TEXT)] = ""
-    key_safe_code: Annotated[str, Meta(max_length=64)] | None = None
+    key_safe_code: Annotated[str, Meta(max_length=64, pattern=TEXT)] | None = None
     access_notes: Annotated[str, Meta(max_length=4000, pattern=TEXT)] = ""
     lat: Annotated[float, Meta(ge=-90, le=90)] | None = None
     lon: Annotated[float, Meta(ge=-180, le=180)] | None = None
