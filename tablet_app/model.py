@@ -98,6 +98,9 @@ class Outgoing(StrEnum):
 
 
 MAX_RECORDING_S = 120  # a voice message stops and is sent by itself after two minutes
+# After the centre's call ends the home screen comes back by itself: the resident may be
+# across the room and should not have to walk to the tablet to put it right.
+CENTRE_ENDED_HOME_S = 8
 
 PromptResult = Literal["fine", "help", "timeout"]
 MessageKind = Literal["text", "photo", "voice", "video"]
@@ -294,6 +297,7 @@ class TabletModel:
     outgoing: Outgoing = Outgoing.IDLE
     recording_started_at: datetime | None = None
     recording_contact_id: str | None = None
+    _centre_ended_at: datetime | None = field(default=None, repr=False)
     _read_here: set[str] = field(default_factory=set, repr=False)
     _effects: list[Effect] = field(default_factory=list, repr=False)
     _listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -524,13 +528,22 @@ class TabletModel:
         self.go(Screen.HOME)
 
     def tick(self, now: datetime) -> None:
-        """Called every second: expire the prompt, end a recording that is too long."""
+        """Called every second: expire the prompt, end a recording that is too long, leave
+        the screen of an ended call of the centre."""
         if self.outgoing is Outgoing.RECORDING and self.recording_seconds(now) >= MAX_RECORDING_S:
             self._stop_recording(send=True)
         if self.prompt is not None and self.prompt_result is None and now >= self.prompt.expires:
             self.prompt_result = "timeout"
             self._emit(Speak(self.t("prompt.timeout"), self.language))
             self.changed()
+        if not (self.call_centre and self.call_state is CallState.ENDED):
+            self._centre_ended_at = None
+        elif self._centre_ended_at is None:
+            self._centre_ended_at = now
+        elif (now - self._centre_ended_at).total_seconds() >= CENTRE_ENDED_HOME_S:
+            self._centre_ended_at = None
+            if self.screen is Screen.CALL:
+                self.go(Screen.HOME)
 
     # ------------------------------------------------------------ messages
 

@@ -69,3 +69,29 @@ def test_the_alarm_call_takes_over_a_ringing_family_call() -> None:
     # a wellbeing call while busy is not shown
     model.incoming_centre_call("36", CENTRE, alarm=False)
     assert model.call_id == "35"
+
+
+def test_the_home_screen_comes_back_by_itself_after_the_centres_call() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tablet_app.model import CENTRE_ENDED_HOME_S
+
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    model = TabletModel(language="ca", online=True)
+    model.incoming_centre_call("40", CENTRE, alarm=True)
+    model.tick(t0)  # talking: nothing happens
+    model.call_ended()  # the operator hung up
+    model.tick(t0 + timedelta(seconds=1))
+    model.tick(t0 + timedelta(seconds=CENTRE_ENDED_HOME_S))
+    assert model.screen is Screen.CALL  # "the call has ended" stays a moment
+    model.tick(t0 + timedelta(seconds=1 + CENTRE_ENDED_HOME_S))
+    assert model.screen is Screen.HOME
+    assert model.call_state is CallState.IDLE
+    # a family call's end screen stays until the resident leaves it
+    model.contacts = [Contact("u:2", "Anna")]
+    model.incoming_call("41", "u:2")
+    model.answer_call()
+    model.call_ended()
+    for second in range(30):
+        model.tick(t0 + timedelta(seconds=100 + second))
+    assert model.screen is Screen.CALL
