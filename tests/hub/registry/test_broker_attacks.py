@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import socket
 import tempfile
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import paho.mqtt.client as paho
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from hub.alarms import store as alarm_store
@@ -39,6 +42,7 @@ from protocol import (
     Channel,
     Panic,
     Ping,
+    Status,
     command_subscription,
     command_topic,
     decode_command,
@@ -297,6 +301,34 @@ async def test_a_device_cannot_make_the_hub_read_a_huge_message(site: Site) -> N
     await site.victim_panics()
     assert site.app[INGESTER].stats.received == 1 + PANICS  # not the big one
     assert site.hub_mqtt.disconnects == 0
+
+
+def _dies_with_will(site: Site, topic: str) -> None:
+    """The attacker connects with a Last Will on ``topic`` and its link dies (no DISCONNECT),
+    so the broker publishes the Will if the ACL lets it."""
+    will = envelope(Status(state="offline", reason="will"), id=new_message_id(), ts=AT, seq=1)
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=site.attacker)
+    c.username_pw_set(site.attacker, site.creds[site.attacker].secret)
+    c.will_set(topic, encode(will), qos=1)
+    connected = threading.Event()
+    c.on_connect = lambda *_: connected.set()
+    c.connect("127.0.0.1", site.config.device_port)
+    c.loop_start()
+    assert connected.wait(10)
+    c.loop_stop()
+    sock = c.socket()
+    assert sock is not None
+    sock.close()
+
+
+async def test_a_device_cannot_leave_a_will_for_another_device(site: Site) -> None:
+    """A Will on B's status topic (B "offline") is never published; the attacker's Will on its
+    own topic, published after it, is the only status the hub hears."""
+    _dies_with_will(site, device_topic(site.victim, Channel.STATUS))
+    _dies_with_will(site, device_topic(site.attacker, Channel.STATUS))
+    stats = site.app[INGESTER].stats
+    await eventually(lambda: stats.accepted["status"] == 1, timeout=30)
+    assert stats.received == 1
 
 
 async def test_another_homes_message_id_is_not_a_duplicate(site: Site) -> None:
