@@ -110,6 +110,14 @@ class LiveHub:
         """Whether the party has at least one open connection."""
         return bool(self._connections.get(party))
 
+    def close_all(self) -> int:
+        """Close every connection (clients reconnect and refetch); how many were open."""
+        connections = [c for found in self._connections.values() for c in found]
+        self._connections.clear()
+        for connection in connections:
+            connection.close_soon()
+        return len(connections)
+
     def publish(self, parties: Iterable[str], event: dict[str, Any]) -> int:
         """Queue ``event`` for every connection of ``parties``; return how many got it."""
         text = json.dumps(event, default=str)

@@ -110,3 +110,65 @@ async def test_a_wellbeing_call_rings_on_the_tablet_and_carries_sound_both_ways(
     [call] = await history.json()
     assert (call["kind"], call["alarm_ref"], call["status"]) == ("centre", None, "ended")
     assert call["connected_at"] is not None
+
+
+async def test_after_a_hub_restart_the_card_shows_no_connected_call(
+    hub_client: TestClient[Any, Any],
+    demo: DemoIds,
+    token_for: Callable[..., Awaitable[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    import protocol
+    from hub.console.demo_data import raise_demo_alarm
+    from hub.family.live import LIVE_HUB
+    from hub.family.ws import CALL_SERVICE
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+    rid = demo.residents[0]
+    token = await token_for(Role.OPERATOR, username="op-restart", display_name="Anna")
+    operator = {"Authorization": f"Bearer {token}"}
+    [alarm] = await raise_demo_alarm(
+        hub_client.app, rid, demo.devices[rid][0], protocol.Panic(source="pendant")
+    )
+    assert (await hub_client.post(f"/api/alarms/{alarm}/accept", headers=operator)).status == 200
+    code = await hub_client.post(f"/api/residents/{rid}/tablet-setup-codes", headers=operator)
+    paired = await hub_client.post("/api/tablet/pair", json={"code": (await code.json())["code"]})
+    base = str(hub_client.make_url("/")).rstrip("/")
+    _, family, calls, _ear, outbox = await tablet_parts(
+        base, (await paired.json())["api_token"], rid, tmp_path
+    )
+    live = asyncio.create_task(family.live(retry_s=0.2))
+    try:
+        async with asyncio.timeout(30):
+            await family.live_connected.wait()
+        async with media_browser() as browser:
+            page = await signed_in_page(
+                browser, base, "op-restart", "/console", viewport={"width": 1366, "height": 768}
+            )
+            await page.click(f'.qitem[data-id="{alarm}"]')
+            await expect(page.locator("#act-voice")).to_be_enabled(timeout=TIMEOUT_MS)
+            await page.keyboard.press("v")
+            panel = page.locator("#voice-panel")
+            await expect(panel).to_have_attribute("data-status", "connected", timeout=TIMEOUT_MS)
+
+            # What a restart does to the hub's side: the process's live calls are gone, the
+            # new process closes the stored ones at start-up, every socket reconnects.
+            service = hub_client.app[CALL_SERVICE]
+            await service.close()
+            assert await service.recover() == 1
+            await service.tell_recovered()
+            assert hub_client.app[LIVE_HUB].close_all() >= 2  # the console's and the tablet's
+
+            await expect(panel).to_have_attribute("data-status", "failed", timeout=TIMEOUT_MS)
+            await expect(panel).to_have_attribute("data-failure", "hub_restart")
+            await expect(page.locator("#voice-next")).to_be_visible()  # the next steps
+            history = page.locator('#history li[data-action="voice_call"]')
+            await expect(history).to_have_count(1, timeout=TIMEOUT_MS)
+    finally:
+        live.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await live
+        await calls.close()
+        await family.close()
+        outbox.close()
