@@ -25,7 +25,8 @@ from hub.auth import Role, current_user, requires
 from hub.calls.signalling import CALL_OBSERVER, CallService, HomeBusy, call_view
 from hub.calls.state import CallError, CallState
 from hub.db.models import Resident
-from hub.family.models import CallRecord
+from hub.family.live import LIVE_HUB
+from hub.family.models import CallRecord, TabletCredential
 from hub.family.parties import party_names, resident_party, user_party
 from hub.family.ws import CALL_SERVICE
 from hub.http import ApiError
@@ -161,9 +162,25 @@ async def speak_with_resident(request: web.Request) -> web.Response:
 
 @requires(*READERS)
 async def alarm_voice_calls(request: web.Request) -> web.Response:
-    """The alarm's speech attempts, newest first, and the one going on (if any)."""
+    """The alarm's speech attempts, newest first, the one going on (if any), and whether
+    the home's tablet is paired and connected now (the card says so before any attempt)."""
     alarm_id = request.match_info["alarm_id"]
     async with request.app[SESSIONMAKER]() as session:
+        loaded = await store.load_alarm(session, alarm_id)
+        if loaded is None:
+            raise ApiError(404, "not_found", "no such alarm")
+        rid = loaded[1].resident_id
+        paired = (
+            rid.isdigit()
+            and (
+                await session.scalar(
+                    select(TabletCredential.device_id)
+                    .where(TabletCredential.resident_id == int(rid))
+                    .limit(1)
+                )
+            )
+            is not None
+        )
         rows = list(
             await session.scalars(
                 select(CallRecord)
@@ -179,7 +196,11 @@ async def alarm_voice_calls(request: web.Request) -> web.Response:
         view["caller_name"] = names.get(row.caller, row.caller)
         calls.append(view)
     active = next((c for c in calls if c["status"] in ("ringing", "accepted")), None)
-    return web.json_response({"calls": calls, "active": active})
+    live = request.app.get(LIVE_HUB)
+    online = paired and live is not None and live.online(resident_party(int(rid)))
+    return web.json_response(
+        {"calls": calls, "active": active, "tablet": {"paired": paired, "online": online}}
+    )
 
 
 async def _record_recovered(app: web.Application) -> None:

@@ -209,6 +209,13 @@ async def test_an_offline_tablet_fails_at_once_and_is_recorded(
         await hub_client.get(f"/api/console/alarms/{home.alarm}/voice", headers=home.op)
     ).json()
     assert [c["status"] for c in listed["calls"]] == ["failed"]
+    assert listed["tablet"] == {"paired": True, "online": False}
+    async with hub_client.ws_connect("/api/family/ws", headers=home.tablet):
+        url = f"/api/console/alarms/{home.alarm}/voice"
+        listed = await (await hub_client.get(url, headers=home.op)).json()
+        assert listed["tablet"] == {"paired": True, "online": True}
+    missing = await hub_client.get("/api/console/alarms/nope/voice", headers=home.op)
+    assert missing.status == 404
 
 
 @pytest.mark.parametrize("answered", [False, True], ids=["no-answer", "media-never-connects"])

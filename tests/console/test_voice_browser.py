@@ -172,3 +172,39 @@ async def test_after_a_hub_restart_the_card_shows_no_connected_call(
         await calls.close()
         await family.close()
         outbox.close()
+
+
+async def test_an_offline_tablet_is_said_on_the_card_at_once_with_the_next_steps(
+    hub_client: TestClient[Any, Any],
+    demo: DemoIds,
+    token_for: Callable[..., Awaitable[str]],
+) -> None:
+    import protocol
+    from hub.console.demo_data import raise_demo_alarm
+
+    rid = demo.residents[0]
+    token = await token_for(Role.OPERATOR, username="op-offline", display_name="Anna")
+    operator = {"Authorization": f"Bearer {token}"}
+    [alarm] = await raise_demo_alarm(
+        hub_client.app, rid, demo.devices[rid][0], protocol.Panic(source="pendant")
+    )
+    assert (await hub_client.post(f"/api/alarms/{alarm}/accept", headers=operator)).status == 200
+    code = await hub_client.post(f"/api/residents/{rid}/tablet-setup-codes", headers=operator)
+    paired = await hub_client.post("/api/tablet/pair", json={"code": (await code.json())["code"]})
+    assert paired.status == 200  # paired, but never connected
+    base = str(hub_client.make_url("/")).rstrip("/")
+    async with media_browser() as browser:
+        page = await signed_in_page(
+            browser, base, "op-offline", "/console", viewport={"width": 1366, "height": 768}
+        )
+        await page.click(f'.qitem[data-id="{alarm}"]')
+        panel = page.locator("#voice-panel")
+        await expect(panel).to_have_attribute("data-status", "offline", timeout=TIMEOUT_MS)
+        await expect(page.locator("#voice-status")).to_contain_text("no està connectada")
+        steps = page.locator("#voice-next")
+        await expect(steps).to_contain_text("+34")  # the resident's phone or a contact's
+        await expect(steps.locator('[data-fallback="escalate"]')).to_be_visible()
+        # trying anyway: the hub says so and records the attempt
+        await page.keyboard.press("v")
+        await expect(panel).to_have_attribute("data-status", "failed", timeout=TIMEOUT_MS)
+        await expect(panel).to_have_attribute("data-failure", "tablet_offline")

@@ -268,9 +268,14 @@ async function refreshDetail() {
     renderDetail();
   }
   try {
-    const full = await alarmsApi.getAlarm(id);
+    const [full, speech] = await Promise.all([
+      alarmsApi.getAlarm(id),
+      // whether the home's tablet is there to speak through, now
+      api(`/api/console/alarms/${encodeURIComponent(id)}/voice`).catch(() => null),
+    ]);
     if (token !== detailToken) return;
     state.detail = full;
+    state.tablet = speech ? { alarm: id, ...speech.tablet } : null;
     const rid = String(full.resident_id);
     if (state.cardFor !== rid || !state.card) {
       if (state.cardFor !== rid) state.card = null;
@@ -362,7 +367,7 @@ function renderDetail() {
         </div>
       </header>
       ${notice}
-      ${renderVoice(voice, "alarm:" + a.id, state.card, handling)}
+      ${renderVoice(voice, "alarm:" + a.id, state.card, handling, state.tablet && state.tablet.alarm === a.id ? state.tablet : null)}
       <div class="actions" role="toolbar" aria-label="${h(t("shortcuts"))}">
         ${a.claimed_by ? "" : `<button type="button" class="btn btn-primary" id="act-accept" ${acceptable ? "" : `disabled title="${h(why || t("readonly_role"))}"`}>${h(t("accept"))} <kbd>A</kbd></button>`}
         ${actionButton("act-voice", "V", t("speak_home"), "btn-primary")}

@@ -285,9 +285,17 @@ function fallbacks(card) {
   return `<div class="voice-next" id="voice-next"><strong>${h(t("voice_next_steps"))}</strong><ol>${phone}${contacts}<li><button type="button" class="btn btn-small btn-danger" data-fallback="escalate">${h(t("escalate"))} <kbd>E</kbd></button> ${h(t("voice_next_escalate"))}</li></ol></div>`;
 }
 
-/** The voice panel for ``key`` ("alarm:<id>" or "resident:<id>"; "" when no call was tried). */
-export function renderVoice(call, key, card, canAct) {
-  if (!call.isFor(key)) return "";
+/** The voice panel for ``key`` ("alarm:<id>" or "resident:<id>"; "" when no call was tried).
+ * ``tablet`` ({paired, online}, or null): a paired tablet that is offline is said at once,
+ * with the next steps, before anyone tries to call it. */
+export function renderVoice(call, key, card, canAct, tablet = null) {
+  if (!call.isFor(key)) {
+    if (!tablet || !tablet.paired || tablet.online || call.active()) return "";
+    return `<section class="card voice" id="voice-panel" data-status="offline" data-failure="tablet_offline">
+      <div class="row" style="gap:10px;align-items:center"><span class="badge danger" id="voice-status">${h(t("voice_tablet_offline"))}</span></div>
+      ${canAct ? fallbacks(card) : ""}
+    </section>`;
+  }
   const live = call.active();
   const cls = call.status === "connected" ? "ok" : call.status === "failed" ? "danger" : live ? "warn" : "info";
   const volume = call.volume === null ? "" : ` <span class="muted small" id="voice-volume">${h(t("voice_volume", { n: call.volume + 1, max: MAX_VOLUME + 1 }))}</span>`;
