@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
+import msgspec
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
@@ -50,7 +51,7 @@ from hub.alarms.fanout import AlarmFanout, connector, send_resident_changed
 from hub.alarms.live import ALARM_LIVE, AlarmLive
 from hub.alarms.settings import AlarmSettings
 from hub.alarms.sink import AlarmSink, replay_unprocessed
-from hub.alarms.views import alarm_view
+from hub.alarms.views import AlarmCodes, CodeLabel, alarm_view
 from hub.appkeys import (
     CLOCK,
     CONNECT_LISTENERS,
@@ -160,9 +161,12 @@ async def list_alarms(request: web.Request) -> web.Response:
             400, "invalid_request", "status: open|resolved|all; category: care|technical"
         )
     try:
-        limit = max(1, min(1000, int(request.query.get("limit", "200"))))
+        limit = int(request.query.get("limit", "200"))
     except ValueError:
         raise ApiError(400, "invalid_request", "limit must be a number") from None
+    if not 1 <= limit <= 1000:
+        # Refused like every paged list of the API (the OpenAPI document says 1-1000).
+        raise ApiError(400, "invalid_request", "limit must be between 1 and 1000")
     async with request.app[SESSIONMAKER]() as session:
         alarms = await store.list_alarms(session, status=status, category=category, limit=limit)
     return web.json_response({"alarms": [_view(request, a, history=False) for a in alarms]})
@@ -189,18 +193,17 @@ async def codes(request: web.Request) -> web.Response:
     """Coded values with labels in the user's language."""
     language = current_user(request).language
 
-    def items(kind: type[Any]) -> list[dict[str, str]]:
-        return [{"code": m.value, "label": label(m.value, language)} for m in kind]
+    def items(kind: type[Any]) -> list[CodeLabel]:
+        return [CodeLabel(code=m.value, label=label(m.value, language)) for m in kind]
 
-    return web.json_response(
-        {
-            "outcomes": items(Outcome),
-            "targets": items(EscalationTarget),
-            "contact_results": [{"code": c.value, "label": c.value} for c in ContactResult],
-            "rules": items(RuleKind),
-            "states": items(AlarmState),
-        }
+    answer = AlarmCodes(
+        outcomes=items(Outcome),
+        targets=items(EscalationTarget),
+        contact_results=[CodeLabel(code=c.value, label=c.value) for c in ContactResult],
+        rules=items(RuleKind),
+        states=items(AlarmState),
     )
+    return web.json_response(msgspec.to_builtins(answer))
 
 
 @requires(*ACTORS)

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from hub.alarms.views import AlarmCodes, AlarmList, AlarmView
 from hub.auth.bodies import LoginBody, RefreshBody, TokenPair, UserView
 from hub.registry.bodies import (
     Credentials,
@@ -325,11 +326,48 @@ def openapi_document() -> dict[str, Any]:
                     RefreshBody,
                     TokenPair,
                     UserView,
+                    AlarmView,
+                    AlarmList,
+                    AlarmCodes,
                 ),
             },
         },
         "paths": {
             **AUTH_PATHS,
+            "/api/alarms": _get(
+                "Alarms in queue order: priority, then age (no history)",
+                _json(_ref("AlarmList"), "alarms"),
+                [
+                    _query(
+                        "status",
+                        {"type": "string", "enum": ["open", "resolved", "all"]},
+                        "default open",
+                    ),
+                    _query(
+                        "category", {"type": "string", "enum": ["care", "technical"]}, "only these"
+                    ),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most"),
+                ],
+                400,
+            ),
+            "/api/alarms/codes": _get(
+                "Coded values (outcomes, targets, contact results, rules, states) with labels",
+                _json(_ref("AlarmCodes"), "codes"),
+                [],
+            ),
+            "/api/alarms/{alarm_id}": _get(
+                "One alarm with its history (every read is audited)",
+                _json(_ref("AlarmView"), "the alarm"),
+                [
+                    {
+                        "name": "alarm_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                    }
+                ],
+                404,
+            ),
             "/api/homes": {
                 **_get("List homes", _json(items("HomeSummary"), "homes"), PAGING, 400),
                 **_post("Add a home", "HomeCreate", "HomeCreated", [], 400),

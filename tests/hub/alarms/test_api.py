@@ -9,6 +9,7 @@ import itertools
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from aiohttp import web
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from alerts import DeviceType, HomeEvent
 from hub.alarms.models import AlarmEffectRow
 from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.views import AlarmCodes, AlarmView
 from hub.auth import Role
 from hub.db.models import AuditEntry, Home, Resident
 from protocol import Fall, Motion, Panic
@@ -168,6 +170,12 @@ async def test_panic_to_resolution_through_the_api(
     await socket_b.close()
 
     detail = await (await hub_client.get(f"/api/alarms/{alarm_id}", headers=h(biel))).json()
+    # The answer is the struct the OpenAPI document describes it from.
+    assert msgspec.convert(detail, AlarmView).history
+    codes = await (await hub_client.get("/api/alarms/codes", headers=h(biel))).json()
+    assert "gas" in [c.code for c in msgspec.convert(codes, AlarmCodes).rules]
+    too_many = await hub_client.get("/api/alarms?limit=5000", headers=h(biel))
+    assert too_many.status == 400
     actions = [e["action"] for e in detail["history"]]
     assert actions == [
         "raised",
