@@ -140,6 +140,8 @@ class CallService:
         self._observing: set[asyncio.Task[None]] = set()
         self._observer_lock = asyncio.Lock()
         self._recovered: list[tuple[int, CallState, dict[str, str]]] = []
+        self._starting: dict[str, str] = {}  # home → the operator whose call is being set up
+        self._starting_names: dict[str, str] = {}
         self._calls: dict[int, _LiveCall] = {}
         self._names: dict[int, dict[str, str]] = {}
 
@@ -208,10 +210,29 @@ class CallService:
         if held is not None:
             holder = held[1].caller
             raise HomeBusy(holder, self._names.get(held[0], {}).get(holder, holder))
+        if home in self._starting:  # another operator's call is being set up right now
+            holder = self._starting[home]
+            name = self._starting_names.get(home)
+            if name is None:
+                async with self._sessionmaker() as session:
+                    name = (await party_names(session, [holder])).get(holder, holder)
+            raise HomeBusy(holder, name)
+        # Held from here, before the first await, so two operators cannot both pass.
+        self._starting[home] = caller
+        try:
+            return await self._start_centre(state, caller, home, alarm_ref)
+        finally:
+            self._starting.pop(home, None)
+            self._starting_names.pop(home, None)
+
+    async def _start_centre(
+        self, state: CallState, caller: str, home: str, alarm_ref: str | None
+    ) -> int:
         async with self._sessionmaker() as session:
             names = await party_names(session, [caller, home])
+            self._starting_names[home] = names.get(caller, caller)
             if not self._live.online(home):
-                failed = failed_call(state, Failure.TABLET_OFFLINE, now)
+                failed = failed_call(state, Failure.TABLET_OFFLINE, state.started_at)
                 record = self._record(failed)
                 session.add(record)
                 await session.commit()

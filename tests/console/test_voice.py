@@ -348,3 +348,19 @@ async def test_a_family_call_in_progress_gives_way_to_the_centre_at_an_alarm(
         incoming = await _next(tablet, "call.incoming")
         assert (incoming["call_id"], incoming["kind"]) == (centre_call, "centre")
         assert (await _next(console, "call.state", call_id=centre_call))["status"] == "ringing"
+
+
+async def test_two_operators_at_once_get_one_call_and_one_clear_refusal(
+    home: Home, hub_client: TestClient[Any, Any]
+) -> None:
+    url = f"/api/console/residents/{home.rid}/voice"
+    async with hub_client.ws_connect("/api/family/ws", headers=home.tablet):
+        first, second = await asyncio.gather(
+            hub_client.post(url, headers=home.op), hub_client.post(url, headers=home.other)
+        )
+        statuses = sorted([first.status, second.status])
+        assert statuses == [201, 409]
+        refused = first if first.status == 409 else second
+        body = await refused.json()
+        assert body["error"] == "home_busy"
+        assert body["held_by"]["name"] in ("Anna Operadora", "Marc")
