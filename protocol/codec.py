@@ -53,6 +53,9 @@ class ClockPolicy:
     max_age: timedelta = DEFAULT_MAX_AGE
 
 
+_NUL_ESCAPE = b"\\u0000"
+
+
 class _Codec(Generic[T]):
     def __init__(self, body_type: Any) -> None:
         self._decoder = msgspec.json.Decoder(Envelope[body_type])  # type: ignore[valid-type]
@@ -69,6 +72,11 @@ class _Codec(Generic[T]):
                 RejectReason.OVERSIZE,
                 f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}",
             )
+        if _NUL_ESCAPE in payload:
+            # JSON can carry U+0000 only as this escape (a raw NUL byte is malformed). No
+            # text of the contract needs it, and PostgreSQL text refuses it: one device's
+            # firmware string with it made every device's presence write fail.
+            raise DecodeError(RejectReason.INVALID, "strings may not contain U+0000 (\\u0000)")
         try:
             msg: Envelope[T] = self._decoder.decode(payload)
         except msgspec.ValidationError as err:

@@ -502,10 +502,31 @@ class Ingester:
                         await session.commit()
                 except Exception:
                     _LOGGER.exception("presence write failed (%d devices)", len(updates))
-                    for u in updates:
+                    for u in await self._write_presence_one_by_one(updates):
                         self._presence.setdefault(u.device_id, u)
             if self._stopping:
                 return
+
+    async def _write_presence_one_by_one(
+        self, updates: list[PresenceUpdate]
+    ) -> list[PresenceUpdate]:
+        """After a failed batch: each update on its own, so one device's bad update never
+        keeps every other device's presence unwritten (supervision would then call them
+        silent). Returns what to retry: everything if nothing could be written (the
+        database is away), else nothing (the updates that still fail are dropped)."""
+        failed: list[PresenceUpdate] = []
+        for update in updates:
+            try:
+                async with self.sessionmaker() as session:
+                    await write_presence(session, [update])
+                    await session.commit()
+            except Exception:
+                failed.append(update)
+        if len(failed) == len(updates):
+            return failed
+        for update in failed:
+            _LOGGER.error("presence of %s cannot be written; dropped", update.device_id)
+        return []
 
     def heard(self, device: DeviceInfo, now: datetime) -> None:
         """A device was heard outside MQTT (a DC-09 unit's poll or event): presence and

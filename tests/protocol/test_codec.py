@@ -172,6 +172,28 @@ def test_oversize_payload_is_rejected_before_parsing() -> None:
     assert info.value.reason is RejectReason.OVERSIZE
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "panic", "source": "pendant", "room": "ha\x00ll"},
+        {"type": "device_fault", "fault": "unknown_action", "detail": "\x00"},
+    ],
+)
+def test_a_nul_character_in_any_string_is_rejected(body: dict[str, object]) -> None:
+    """PostgreSQL text cannot hold U+0000: no string of the contract may carry it."""
+    with pytest.raises(DecodeError, match="U\\+0000") as info:
+        protocol.decode_event(_raw(body), now=NOW)
+    assert info.value.reason is RejectReason.INVALID
+
+
+def test_a_nul_in_a_status_firmware_is_rejected() -> None:
+    payload = b'{"v":1,"id":"a","ts":"2026-11-23T11:59:00Z","seq":0,"body":{"state":"online",'
+    payload += b'"firmware":"1.0\\u0000"}}'
+    with pytest.raises(DecodeError) as info:
+        protocol.decode_for_channel(protocol.Channel.STATUS, payload, now=NOW)
+    assert info.value.reason is RejectReason.INVALID
+
+
 def test_malformed_json_is_rejected() -> None:
     with pytest.raises(DecodeError, match="not valid JSON") as info:
         protocol.decode_event(b'{"v":1,', now=NOW)

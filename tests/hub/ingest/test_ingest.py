@@ -218,3 +218,28 @@ async def test_message_ids_are_unique_per_device_not_fleet_wide(
     await eventually(lambda: hub.ingester.stats.duplicates == 2)
     assert len(hub.sink.events) == 2
     assert await _count_events(hub) == 2
+
+
+async def test_a_nul_in_one_devices_status_does_not_stop_presence(
+    ingest_hub: IngestHub, publisher: Publisher
+) -> None:
+    """A firmware string with U+0000 made PostgreSQL refuse the whole presence batch, every
+    round, so no device's presence was written again. It is refused at decoding now."""
+    hub = ingest_hub
+    now = machine_now().isoformat().replace("+00:00", "Z")
+    status = '{"v":1,"id":"%s","ts":"%s","seq":0,"body":{"state":"online","firmware":"%s"}}'
+    publisher.raw(
+        device_topic(hub.dev("pendant"), Channel.STATUS),
+        (status % ("fw1", now, "1.0\\u0000x")).encode(),
+    )
+    publisher.raw(
+        device_topic(hub.dev("door"), Channel.STATUS), (status % ("fw2", now, "2.0")).encode()
+    )
+
+    async def door_written() -> bool:
+        async with hub.sessions() as session:
+            door = await session.get(Device, hub.dev("door"), populate_existing=True)
+            return door is not None and door.firmware == "2.0"
+
+    await eventually(door_written, timeout=30)
+    assert hub.ingester.stats.rejected["invalid"] == 1
