@@ -104,8 +104,8 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                     await anna.wait_for_selector(".alarm")
                     await anna.wait_for_selector(".today-list [data-today]")
                     await shot(anna, "home", lang)
-                    # "How is she today?": the card at the top of the screen.
-                    await anna.locator(".today").first.scroll_into_view_if_needed()
+                    # "How is she today?": the card at the top of the screen. Scrolled in
+                    # the page, not through a handle: a live update may redraw the card.
                     await anna.evaluate(
                         "document.querySelector('.today').scrollIntoView({block: 'start'})"
                     )

@@ -17,6 +17,7 @@ from typing import Any
 _LOGGER = logging.getLogger(__name__)
 AREA = "operator"
 SIZES: tuple[tuple[int, int], ...] = ((1920, 1080), (1366, 768))
+REVEALS = 3 * len(SIZES)  # key-safe reveals: one per language and size
 
 
 async def _seeded_hub(data_dir: Path) -> tuple[Any, dict[str, Any]]:
@@ -29,6 +30,10 @@ async def _seeded_hub(data_dir: Path) -> tuple[Any, dict[str, Any]]:
         data_dir=str(data_dir),
         jwt_secret=secrets.token_urlsafe(32),
         keysafe_key=Fernet.generate_key().decode("ascii"),
+        # The card is shot once per language and size, each time revealing the same alarm's
+        # code: a private demo hub, so its limit allows every shot (the default stops at 3;
+        # the hourly limit, 10, already does).
+        keysafe_reveals_per_alarm=REVEALS,
     )
     return create_app(settings), {}
 
@@ -136,17 +141,32 @@ async def _supervisor(
 
 
 async def _accept(page: Any) -> None:
-    from playwright.async_api import TimeoutError as PlaywrightTimeout
-
-    # One retry: the alarm engine may be busy with the same alarm's timers.
-    for _ in range(3):
+    """Accept the selected alarm once its detail is on screen (or find it already ours)."""
+    # The detail is drawn after the queue: pressing A before it is there does nothing.
+    await page.wait_for_selector("#act-accept:not([disabled]), #keysafe-show")
+    if await page.locator("#keysafe-show").count() == 0:
         await page.keyboard.press("a")
-        try:
-            await page.wait_for_selector("#keysafe-show", timeout=5000)
-            return
-        except PlaywrightTimeout:
-            await page.wait_for_timeout(500)
     await page.wait_for_selector("#keysafe-show")
+
+
+async def _reveal_key_safe(page: Any) -> None:
+    """Show the key-safe code and wait until the card has settled with it.
+
+    Revealing re-renders the card three times (the code, the note "key-safe code viewed",
+    the refreshed history); the screenshot is taken after the last one, never between.
+    A refused reveal (limit reached, no key safe) stops the run with the console's words.
+    """
+    before = await page.locator("#history li").count()
+    await page.keyboard.press("s")
+    await page.wait_for_function(
+        """(before) => document.querySelector('#detail-notice.error')
+            || (document.querySelector('#keysafe-value.code')
+                && document.querySelectorAll('#history li').length > before)""",
+        arg=before,
+    )
+    refused = page.locator("#detail-notice.error")
+    if await refused.count():
+        raise RuntimeError(f"key-safe code not shown: {await refused.inner_text()}")
 
 
 async def _voice(
@@ -273,8 +293,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                         written.append(out_dir / name)
                         # The card with the key safe shown (after accepting the alarm).
                         await _accept(page)
-                        await page.keyboard.press("s")
-                        await page.wait_for_selector("#keysafe-value.code")
+                        await _reveal_key_safe(page)
                         # The card is re-rendered by live updates (the key-safe note): scroll
                         # whichever card is there now, never a handle to a replaced one.
                         await page.evaluate(
