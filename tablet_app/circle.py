@@ -24,6 +24,17 @@ def known_scopes(values: object) -> frozenset[Scope]:
     return frozenset(v for v in SCOPES if v in values)
 
 
+# What people type as a neighbour's relationship (lower case), in the tablet's languages.
+_NEIGHBOUR_WORDS: Final[frozenset[str]] = frozenset(
+    {"veí", "veïna", "vei", "veina", "vecino", "vecina", "neighbour", "neighbor"}
+)
+
+
+def is_neighbour(relationship: str) -> bool:
+    """True if ``relationship`` (free text typed when linking) names a neighbour."""
+    return relationship.strip().casefold() in _NEIGHBOUR_WORDS
+
+
 @dataclass(frozen=True, slots=True)
 class CircleMember:
     """A person of the resident's circle and what the resident lets them see."""

@@ -67,17 +67,44 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "La central ha recibido su llamada.",
         "The centre has received your call.",
     ),
+    # No "tranquil·la"/"tranquila": the tablet does not know the resident's gender, so the
+    # words keep the formal "vós"/"usted" and need no gender at all.
     "help.received_more": (
-        "Estigueu tranquil·la. Us parlaran de seguida.",
-        "Esté tranquila. Le hablarán enseguida.",
-        "Stay calm. They will talk to you now.",
+        "No patiu. Us parlaran de seguida.",
+        "No se preocupe. Le hablarán enseguida.",
+        "Do not worry. They will talk to you now.",
     ),
+    # Help cannot reach the centre: say what to do instead, in the order that is quickest.
     "help.offline": (
-        "Sense connexió. Ho tornem a provar…",
-        "Sin conexión. Lo volvemos a intentar…",
-        "No connection. Trying again…",
+        "Ara no podem avisar la central.",
+        "Ahora no podemos avisar a la central.",
+        "We cannot reach the centre now.",
     ),
-    "help.attempt": ("Intent {n}", "Intento {n}", "Attempt {n}"),
+    "help.offline_more": (
+        "Ho seguim provant. Mentrestant:",
+        "Lo seguimos intentando. Mientras tanto:",
+        "We keep trying. Meanwhile:",
+    ),
+    "help.alt.pendant": (
+        "Premeu el botó del penjoll",
+        "Pulse el botón del colgante",
+        "Press your pendant button",
+    ),
+    "help.alt.phone": (
+        "Truqueu al 112 des d'un telèfon",
+        "Llame al 112 desde un teléfono",
+        "Call 112 from a phone",
+    ),
+    "help.alt.neighbour": (
+        "Truqueu a la porta d'un veí",
+        "Llame a la puerta de un vecino",
+        "Knock at your neighbour's door",
+    ),
+    "help.alt.neighbour_named": (
+        "Truqueu a la porta de {name} ({who})",
+        "Llame a la puerta de {name} ({who})",
+        "Knock at {name}'s door ({who})",
+    ),
     "help.pendant": (
         "Si podeu, premeu també el botó del penjoll.",
         "Si puede, pulse también el botón del colgante.",

@@ -37,6 +37,7 @@ from tablet_app.circle import (
     LoadCircle,
     RemoveMember,
     Scope,
+    is_neighbour,
 )
 from tablet_app.i18n import DEFAULT_LANGUAGE, Lang, translate
 from tablet_app.wording import local, next_deadline, when_text
@@ -367,6 +368,7 @@ class TabletModel:
         self.online = online
         if not online and self.help_state is HelpState.SENDING:
             self.help_state = HelpState.WAITING_NETWORK
+            self._say_help_offline()
         elif online and self.help_state is HelpState.WAITING_NETWORK:
             self.help_state = HelpState.SENDING
         self.changed()
@@ -413,7 +415,10 @@ class TabletModel:
         self.help_attempts = 1
         self.help_state = HelpState.SENDING if self.online else HelpState.WAITING_NETWORK
         self.screen = Screen.HELP
-        self._emit(Speak(self.t("help.sending"), self.language))
+        if self.help_state is HelpState.WAITING_NETWORK:
+            self._say_help_offline()
+        else:
+            self._emit(Speak(self.t("help.sending"), self.language))
         self.changed()
 
     def help_lines(self) -> tuple[str, str]:
@@ -421,8 +426,32 @@ class TabletModel:
         if self.help_state is HelpState.RECEIVED:
             return self.t("help.received"), self.t("help.received_more")
         if self.help_state is HelpState.WAITING_NETWORK:
-            return self.t("help.offline"), self.t("help.attempt", n=self.help_attempts)
+            # No attempt count: it tells the resident nothing they can act on.
+            return self.t("help.offline"), self.t("help.offline_more")
         return self.t("help.sending"), self.t("help.pendant")
+
+    def help_alternatives(self) -> list[tuple[str, str]]:
+        """What to do instead while Help cannot reach the centre, as (icon, words); empty
+        when Help is not waiting for the network."""
+        if self.help_state is not HelpState.WAITING_NETWORK:
+            return []
+        neighbour = next((p for p in self.circle if is_neighbour(p.relationship)), None)
+        knock = (
+            self.t("help.alt.neighbour_named", name=neighbour.name, who=neighbour.relationship)
+            if neighbour
+            else self.t("help.alt.neighbour")
+        )
+        return [
+            ("bell", self.t("help.alt.pendant")),
+            ("phone", self.t("help.alt.phone")),
+            ("people", knock),
+        ]
+
+    def _say_help_offline(self) -> None:
+        """Say the offline Help screen aloud: a resident who cannot read it hears it."""
+        words = [*self.help_lines(), *(text for _, text in self.help_alternatives())]
+        said = " ".join(w if w.endswith((".", ":")) else w + "." for w in words)
+        self._emit(Speak(said, self.language))
 
     # ------------------------------------------------------------ commands from the hub
 

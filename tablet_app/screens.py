@@ -248,11 +248,58 @@ class ScreenBuilder:
             HelpState.RECEIVED: self.p.ok,
             HelpState.WAITING_NETWORK: self.p.offline,
         }.get(m.help_state, self.p.help)
+        if m.help_state is HelpState.WAITING_NETWORK:
+            return self._help_offline(big, small)
         icon = "check" if m.help_state is HelpState.RECEIVED else "bell"
         col = self._column()
         col.add_widget(_icon_badge(self.s, colour, icon, self.p))
         col.add_widget(self._text(big, 64, bold=True, size_hint=(1, 0.3), name="help.line"))
         col.add_widget(self._text(small, 44, soft=True, size_hint=(1, 0.16), name="help.more"))
+        col.add_widget(self._home_button())
+        return col
+
+    def _help_offline(self, big: str, small: str) -> Widget:
+        """Help could not reach the centre: what to do instead, one big line each."""
+        from tablet_app.icons import Icon
+
+        col = self._column(spacing=16)
+        col.add_widget(
+            self._text(
+                big, 60, bold=True, size_hint=(1, None), height=self.s.u(90), name="help.line"
+            )
+        )
+        col.add_widget(
+            self._text(
+                small, 44, soft=True, size_hint=(1, None), height=self.s.u(60), name="help.more"
+            )
+        )
+        for n, (icon, words) in enumerate(self.m.help_alternatives()):
+            row = BoxLayout(
+                size_hint=(1, None),
+                height=self.s.u(110),
+                spacing=self.s.u(24),
+                padding=(self.s.u(20), self.s.u(12)),
+            )
+            _fill(row, self.p.offline, radius=self.s.u(20))
+            badge = Icon(
+                name=icon,
+                color=self.p.on_offline,
+                size_hint=(None, 1),
+                width=self.s.u(86),
+            )
+            row.add_widget(badge)
+            row.add_widget(
+                Text(
+                    words,
+                    font_size=self.s.font(52),
+                    color=self.p.on_offline,
+                    bold=True,
+                    halign="left",
+                    name=f"help.alt.{n}",
+                )
+            )
+            col.add_widget(row)
+        col.add_widget(Widget())
         col.add_widget(self._home_button())
         return col
 

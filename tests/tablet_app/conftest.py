@@ -64,6 +64,22 @@ def tap(widget: Any) -> None:
     pump(2)
 
 
+def assert_fits(text: Any, min_font: float, context: object) -> None:
+    """``text`` (a drawn Text label) shows all its words at ``min_font`` px or more."""
+    from kivy.core.text import Label as CoreLabel
+
+    # The label draws into a box of its own size and cuts what does not fit:
+    # lay the text out again with only the width fixed to see what it needs.
+    needed = CoreLabel(
+        text=text.text, font_size=text.font_size, bold=text.bold, text_size=(text.width, None)
+    )
+    needed.refresh()
+    width, height = needed.texture.size
+    assert height <= text.height + 2, (context, text.text)
+    assert width <= text.width + 2, (context, text.text)
+    assert text.font_size >= min_font, (context, text.text)
+
+
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The hub's database for the tablet's tests: SQLite only.

@@ -12,7 +12,7 @@ import pytest
 from tablet_app.circle import ChangeConsent, CircleMember, LoadCircle, RemoveMember
 from tablet_app.i18n import LANGUAGES, Lang
 from tablet_app.model import RequestLinkCode, Screen, TabletModel
-from tests.tablet_app.conftest import pump, tap
+from tests.tablet_app.conftest import assert_fits, pump, tap
 
 NOW = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
 
@@ -192,8 +192,6 @@ def test_touches_make_a_code_that_says_what_it_grants(view: Any) -> None:
 def test_every_line_fits_in_big_type_in_each_language(kivy_window: Any, lang: Lang) -> None:
     """Drawn in the real window: no sentence of these screens is cut off or shrunk below
     34 px (at 1280×800), and every button is a big target."""
-    from kivy.core.text import Label as CoreLabel
-
     from tablet_app.screens import Actions
     from tablet_app.ui import TabletView
     from tablet_app.widgets import Text, buttons, walk
@@ -228,19 +226,7 @@ def test_every_line_fits_in_big_type_in_each_language(kivy_window: Any, lang: La
             texts = [w for w in walk(view.content) if isinstance(w, Text) and w.text.strip()]
             assert texts, name
             for text in texts:
-                # The label draws into a box of its own size and cuts what does not fit:
-                # lay the text out again with only the width fixed to see what it needs.
-                needed = CoreLabel(
-                    text=text.text,
-                    font_size=text.font_size,
-                    bold=text.bold,
-                    text_size=(text.width, None),
-                )
-                needed.refresh()
-                width, height = needed.texture.size
-                assert height <= text.height + 2, (name, lang, text.text)
-                assert width <= text.width + 2, (name, lang, text.text)
-                assert text.font_size >= 34, (name, lang, text.text)
+                assert_fits(text, 34, (name, lang))
             for button in buttons(view.content):
                 assert min(button.size) >= view.sizes().min_target, (name, button.name)
     finally:

@@ -258,7 +258,7 @@ async def test_offline_help_is_queued_on_disk_retried_and_delivered(tmp_path: Pa
             assert tablet.model.help_state is HelpState.WAITING_NETWORK
             assert tablet.model.check_in_queued
             await until(lambda: tablet.model.help_attempts >= 3)
-            assert tablet.model.help_lines()[0] == "No connection. Trying again…"
+            assert tablet.model.help_lines()[0] == "We cannot reach the centre now."
             assert len(tablet.outbox) == 2
         # the app was closed while offline: the queue is on disk
         assert len(Outbox(tmp_path / "tablet" / "outbox.db")) == 2

@@ -16,6 +16,8 @@ from protocol import (
     PromptAnswer,
     Reminder,
 )
+from tablet_app.circle import CircleMember
+from tablet_app.i18n import Lang
 from tablet_app.model import (
     AgendaItem,
     CallState,
@@ -74,17 +76,63 @@ def test_help_publishes_a_tablet_panic_and_shows_the_centres_confirmation() -> N
     assert Speak("The centre has received your call.", "en") in model.take_effects()
 
 
-def test_help_offline_retries_visibly_until_the_network_returns() -> None:
+def test_help_offline_says_what_to_do_instead_until_the_network_returns() -> None:
     model = TabletModel(language="en", online=False)
     model.press_help(NOW)
-    [effect] = published(model)
+    effects = model.take_effects()
+    [effect] = [e for e in effects if isinstance(e, Publish)]
     assert model.help_state is HelpState.WAITING_NETWORK
     model.retrying()
     model.retrying()
-    assert model.help_lines() == ("No connection. Trying again…", "Attempt 3")
+    assert model.help_attempts == 3
+    # No "Attempt 3": what the resident can do instead, in plain words, shown and said.
+    assert model.help_lines() == ("We cannot reach the centre now.", "We keep trying. Meanwhile:")
+    assert model.help_alternatives() == [
+        ("bell", "Press your pendant button"),
+        ("phone", "Call 112 from a phone"),
+        ("people", "Knock at your neighbour's door"),
+    ]
+    said = (
+        "We cannot reach the centre now. We keep trying. Meanwhile: Press your pendant button."
+        " Call 112 from a phone. Knock at your neighbour's door."
+    )
+    assert Speak(said, "en") in effects
     model.set_online(True)
     model.delivered(effect.message_id)
     assert model.help_state is HelpState.SENDING
+    assert model.help_alternatives() == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "relationship", "line"),
+    [
+        ("ca", "veïna", "Truqueu a la porta de Laia (veïna)"),
+        ("es", " Vecino ", "Llame a la puerta de Laia (Vecino)"),
+        ("en", "neighbor", "Knock at Laia's door (neighbor)"),
+        ("ca", "filla", "Truqueu a la porta d'un veí"),  # not a neighbour: no name
+        ("es", "", "Llame a la puerta de un vecino"),
+    ],
+)
+def test_help_offline_names_the_neighbour_of_the_circle(
+    lang: Lang, relationship: str, line: str
+) -> None:
+    model = TabletModel(language=lang, online=False)
+    model.circle = [
+        CircleMember("1", "u:1", "Maria", "filla"),
+        CircleMember("2", "u:2", "Laia", relationship.strip()),
+    ]
+    model.press_help(NOW)
+    assert model.help_alternatives()[2] == ("people", line)
+
+
+@pytest.mark.parametrize("lang", ["ca", "es"])
+def test_stay_calm_needs_no_gender(lang: Lang) -> None:
+    """The tablet does not know the resident's gender: no "tranquil·la"/"tranquila"."""
+    model = TabletModel(language=lang, online=True)
+    model.press_help(NOW)
+    model.on_command(AlarmReceived(alarm_id="a1"), NOW)
+    calm = model.help_lines()[1]
+    assert calm in ("No patiu. Us parlaran de seguida.", "No se preocupe. Le hablarán enseguida.")
 
 
 def test_a_second_help_press_while_sending_publishes_nothing_more() -> None:
@@ -97,8 +145,12 @@ def test_a_second_help_press_while_sending_publishes_nothing_more() -> None:
 def test_losing_the_network_while_sending_help_shows_the_retry_notice() -> None:
     model = TabletModel(online=True)
     model.press_help(NOW)
+    model.take_effects()
     model.set_online(False)
     assert model.help_state is HelpState.WAITING_NETWORK
+    [said] = [e for e in model.take_effects() if isinstance(e, Speak)]
+    assert said.text.startswith("Ara no podem avisar la central.")
+    assert "Truqueu al 112 des d'un telèfon." in said.text
 
 
 def _prompt(kind: str = "inactivity", seconds: int = 60, schedule: str | None = None) -> Prompt:

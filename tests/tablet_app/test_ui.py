@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from protocol import AlarmReceived, CheckIn, Panic, Prompt, PromptAnswer
+from tablet_app.i18n import Lang
 from tablet_app.model import Contact, Message, Publish, Screen, StartCall, TabletModel
 from tests.instants import machine_now
-from tests.tablet_app.conftest import pump, tap
+from tests.tablet_app.conftest import assert_fits, pump, tap
 
 pytestmark = pytest.mark.tablet
 
@@ -59,6 +60,38 @@ def test_tapping_help_then_the_centres_answer(view: Any) -> None:
     view.model.on_command(AlarmReceived(alarm_id="a1"), NOW)
     pump()
     assert find(view, "help.line").text == "The centre has received your call."
+
+
+@pytest.mark.parametrize("lang", ["ca", "es", "en"])
+def test_help_offline_shows_what_to_do_instead_in_big_type(
+    kivy_window: Any, lang: Lang, tmp_path: Any
+) -> None:
+    """Tapped in the real window with no connection: the three alternatives, the
+    neighbour of the demo circle by name, every line whole and at least 44 px."""
+    from tablet_app.demo import demo_model
+    from tablet_app.screens import Actions
+    from tablet_app.ui import TabletView
+    from tablet_app.widgets import Text, walk
+
+    model = demo_model(lang, NOW, tmp_path)
+    model.set_online(False)
+    view = TabletView(model, lambda: NOW, Actions(lambda: None, lambda _m: None))
+    kivy_window.add_widget(view)
+    try:
+        pump()
+        tap(find(view, "home.help"))
+        assert view.shown is Screen.HELP
+        lines = [find(view, f"help.alt.{n}").text for n in range(3)]
+        assert lines == [words for _, words in model.help_alternatives()]
+        assert "Laia" in lines[2]
+        assert "112" in lines[1]
+        texts = [w for w in walk(view.content) if isinstance(w, Text) and w.text.strip()]
+        for text in texts:
+            assert_fits(text, 44 if text.name.startswith("help.") else 34, lang)
+        assert not any(w.text.startswith(("Attempt", "Intent")) for w in texts)
+    finally:
+        view.detach()
+        kivy_window.remove_widget(view)
 
 
 def test_a_touch_outside_every_button_does_nothing(view: Any) -> None:
