@@ -184,7 +184,17 @@ async def read_body(
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400 :class:`ApiError`."""
+    """The request body as a JSON object, or a 400 :class:`ApiError`.
+
+    Only with ``Content-Type: application/json``: a page of another site can send a
+    ``text/plain`` or form body without asking the browser first, never a JSON one, so
+    this keeps cross-site forms away from every JSON endpoint (CSRF beyond SameSite).
+    """
+    kind = request.content_type
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise ApiError(
+            400, "invalid_json", "send the body as JSON (Content-Type: application/json)"
+        )
     try:
         data = parse_json(await request.read())
     except JsonShapeError as err:

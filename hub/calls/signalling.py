@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -39,6 +40,7 @@ from hub.clock import Clock
 from hub.family.live import LiveHub
 from hub.family.models import CallRecord
 from hub.family.parties import party_names
+from hub.throttle import Limit, take
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ RECONNECT_GRACE_S = 20.0
 MEDIA_TIMEOUT_S = 20.0
 
 MayContact = Callable[[AsyncSession, str, str], Awaitable[bool]]
+
+# Family calls (not the centre's): rings from one party to another per window.
+RING_LIMIT = Limit("family.ring", 6, timedelta(minutes=10))
 
 
 class HomeBusy(CallError):
@@ -157,6 +162,14 @@ class CallService:
             if not await self._may_contact(session, caller, callee):
                 raise CallError(
                     "not_allowed", "you can only call people of your circles and groups"
+                )
+            # A tablet that rings again and again is a nuisance to an older person:
+            # a few rings per pair and window (counted atomically, across workers).
+            slot = await take(session, RING_LIMIT, f"{caller}>{callee}", now)
+            await session.commit()
+            if not slot.allowed:
+                raise CallError(
+                    "too_many_calls", f"too many calls to this person; wait {slot.retry_after_s} s"
                 )
             if self.active_for(callee):
                 record = CallRecord(

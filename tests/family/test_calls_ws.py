@@ -139,3 +139,20 @@ async def test_ice_configuration(world: World) -> None:
     config = await (await world.client.get("/api/family/calls/config", headers=anna.headers)).json()
     assert config["ice_servers"] == []
     assert config["ring_timeout_s"] > 0
+
+
+async def test_ringing_again_and_again_is_limited(world: World) -> None:
+    """30 rings in a few seconds reached a tablet (issue 19): now a few per window."""
+    from hub.calls.signalling import RING_LIMIT
+
+    maria, anna = await _pair(world)
+    async with world.client.ws_connect("/api/family/ws", headers=anna.headers) as caller:
+        for _ in range(RING_LIMIT.limit):
+            await caller.send_json({"type": "call.start", "callee": maria.party})
+            ringing = await _next(caller, "call.state")
+            assert ringing["status"] == "ringing"
+            await caller.send_json({"type": "call.hangup", "call_id": ringing["call_id"]})
+            assert (await _next(caller, "call.state"))["status"] in ("ended", "missed")
+        await caller.send_json({"type": "call.start", "callee": maria.party})
+        refused = await _next(caller, "error")
+        assert refused["error"] == "too_many_calls"

@@ -88,3 +88,28 @@ def test_parse_json_accepts_the_edges() -> None:
         parse_json("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1))
     with pytest.raises(JsonShapeError):
         parse_json('{"m": 9223372036854775808}')
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+async def test_a_cross_site_form_cannot_post_to_a_json_endpoint(
+    world: World, content_type: str
+) -> None:
+    """What a page of another site can send without a CORS preflight is refused."""
+    maria = await world.resident()
+    anna = await world.person()
+    link = await world.link(maria, anna)
+    resp = await world.client.post(
+        f"/api/family/conversations/{link['conversation_id']}/messages",
+        data=b'{"text": "sent from evil.example"}',
+        headers={**anna.headers, "Content-Type": content_type},
+    )
+    assert resp.status == 400
+    assert (await resp.json())["error"] == "invalid_json"
+    ok = await world.client.post(
+        f"/api/family/conversations/{link['conversation_id']}/messages",
+        data=b'{"text": "hola"}',
+        headers={**anna.headers, "Content-Type": "application/json; charset=utf-8"},
+    )
+    assert ok.status == 201
