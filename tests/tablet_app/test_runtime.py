@@ -109,3 +109,67 @@ async def test_pairing_with_no_hub_says_so(tmp_path: Path) -> None:
         assert load_credentials(tmp_path) is None
     finally:
         await runtime.stop()
+
+
+async def test_the_runtime_renews_the_family_token_and_keeps_it(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """From renew_at on, the tablet swaps its token and writes the new one to device.json."""
+    from datetime import UTC, datetime
+
+    now = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
+    seen: list[str] = []
+
+    async def pair(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "device_id": "tablet-renew",
+                "resident_id": 7,
+                "hub_url": str(request.url.origin()),
+                "api_token": "tab_first",
+                "api_token_expires_at": "2027-02-01T00:00:00+00:00",
+                "api_token_renew_at": "2027-01-05T00:00:00+00:00",
+                "mqtt": {"host": "127.0.0.1", "port": mosquitto.port, "username": "u",
+                         "password": "p"},
+            }
+        )  # fmt: skip
+
+    async def renew(request: web.Request) -> web.Response:
+        seen.append(request.headers["Authorization"])
+        return web.json_response(
+            {
+                "token": "tab_second",
+                "expires_at": "2027-03-11T09:00:00+00:00",
+                "renew_at": "2027-02-09T09:00:00+00:00",
+            }
+        )
+
+    async def conversations(request: web.Request) -> web.Response:
+        seen.append(request.headers["Authorization"])
+        return web.json_response([])
+
+    app = web.Application()
+    app.router.add_post("/api/tablet/pair", pair)
+    app.router.add_post("/api/family/tablet/token", renew)
+    app.router.add_get("/api/family/conversations", conversations)
+    async with TestServer(app) as server:
+        settings = TabletSettings(hub_url=str(server.make_url("/")), state_dir=str(tmp_path))
+        model = TabletModel(language="en")
+        runtime = TabletRuntime(
+            model, settings, Broker(), speaker=Quiet(), ringer=SilentRinger(),
+            retry_s=(0.1,), clock=lambda: now,
+        )  # fmt: skip
+        await runtime.start()
+        try:
+            for digit in "123456":
+                model.pair_press(digit)
+            runtime.submit_pairing()
+            await until(lambda: "Bearer tab_second" in seen)
+            creds = load_credentials(tmp_path)
+            assert creds is not None
+            assert creds.api_token == "tab_second"
+            assert creds.api_token_renew_at == datetime(2027, 2, 9, 9, 0, tzinfo=UTC)
+            # Renewed once, before anything else was asked with the old token.
+            assert seen[:2] == ["Bearer tab_first", "Bearer tab_second"]
+        finally:
+            await runtime.stop()
