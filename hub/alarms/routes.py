@@ -340,6 +340,12 @@ async def emergency_payload(request: web.Request) -> web.Response:
         incident = await build_incident(
             session, loaded[1], app[ALARM_SETTINGS], app[CLOCK](), current_user(request).username
         )
+        # Address, health notes and contacts of a person: every read is audited.
+        await record_audit(
+            session, current_user(request).username, "alarm.payload_read",
+            f"alarm:{loaded[1].id}", {"format": fmt.value}, at=app[CLOCK](),
+        )  # fmt: skip
+        await session.commit()
     body, content_type = render_payload(incident, fmt)
     return web.Response(body=body, content_type=content_type.split(";")[0], charset="utf-8")
 

@@ -272,6 +272,14 @@ async def circle(request: web.Request) -> web.Response:
             )
         )
         names = await party_names(session, [link.member for link in links])
+        if who.is_staff:
+            # Who the family is, read by the centre: audited (the resident and members
+            # reading their own circle are not).
+            await record_audit(
+                session, who.actor, "family.circle_read", f"resident:{resident_id}",
+                at=request.app[CLOCK](),
+            )  # fmt: skip
+            await session.commit()
     return web.json_response([link_view(link, names) for link in links])
 
 

@@ -35,16 +35,25 @@ async def test_card_and_alarm_reads_are_audited(
     assert detail.status == 200
     missing = await hub_client.get("/api/alarms/no-such-alarm", headers=social)
     assert missing.status == 404
+    operator = await auth_headers(Role.OPERATOR, username="op-reads")
+    payload = await hub_client.get(
+        f"/api/alarms/{alarm}/emergency-payload?format=cap", headers=operator
+    )
+    assert payload.status == 200
+    circle = await hub_client.get(f"/api/family/residents/{rid}/circle", headers=operator)
+    assert circle.status == 200
     async with hub_sessionmaker() as session:
         rows = (
             await session.execute(
                 select(AuditEntry.action, AuditEntry.object, AuditEntry.details).where(
-                    AuditEntry.actor == "sw-reads"
+                    AuditEntry.actor.in_(["sw-reads", "op-reads"])
                 )
             )
         ).all()
     assert sorted((a, o) for a, o, _ in rows) == [
+        ("alarm.payload_read", f"alarm:{alarm}"),
         ("alarm.read", f"alarm:{alarm}"),
+        ("family.circle_read", f"resident:{rid}"),
         ("resident.read", f"resident:{rid}"),
     ]
     assert all("insulina" not in str(d) for _, _, d in rows)  # ids, never the data
