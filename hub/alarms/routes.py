@@ -45,13 +45,21 @@ from alerts.alarm import Action, AlarmState
 from alerts.emergency import PayloadFormat, render_payload
 from alerts.errors import AlertsValueError
 from hub.alarms import store
+from hub.alarms.bodies import (
+    ContactAttemptBody,
+    EscalationAnswer,
+    EscalationBody,
+    HandoffView,
+    NoteBody,
+    ResolveBody,
+)
 from hub.alarms.effects import HubAlarmEffects, TabletSettingsSender, build_incident
 from hub.alarms.engine import AlarmEngine, AlarmNotFound, record_handoff
 from hub.alarms.fanout import AlarmFanout, connector, send_resident_changed
 from hub.alarms.live import ALARM_LIVE, AlarmLive
 from hub.alarms.settings import AlarmSettings
 from hub.alarms.sink import AlarmSink, replay_unprocessed
-from hub.alarms.views import AlarmCodes, CodeLabel, alarm_view
+from hub.alarms.views import AlarmCodes, AlarmView, CodeLabel, alarm_struct, alarm_view
 from hub.appkeys import (
     CLOCK,
     CONNECT_LISTENERS,
@@ -65,7 +73,7 @@ from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
 from hub.db.models import Resident
-from hub.http import ApiError, check_same_origin, read_json_object
+from hub.http import ApiError, check_same_origin, read_body
 from hub.ingest.app import MQTT_CLIENT
 from teleassist.config import load_config
 
@@ -105,22 +113,6 @@ def _error(err: AlarmError) -> ApiError:
     return ApiError(409, "alarm_refused", str(err))
 
 
-def _text(data: dict[str, Any], name: str, *, required: bool = False, limit: int = 4000) -> str:
-    value = data.get(name, "")
-    if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
-        raise ApiError(400, "invalid_request", f"{name!r} must be a string of at most {limit}")
-    return value
-
-
-def _choice(data: dict[str, Any], name: str, kind: type[Any]) -> Any:
-    value = data.get(name)
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in kind)
-        raise ApiError(400, "invalid_request", f"{name!r} must be one of: {allowed}") from None
-
-
 async def _act(
     request: web.Request,
     change: Callable[[Alarm], Alarm],
@@ -149,6 +141,10 @@ async def _act(
 
 def _view(request: web.Request, alarm: Alarm, *, history: bool = True) -> dict[str, Any]:
     return alarm_view(alarm, current_user(request).language, request.app[CLOCK](), history=history)
+
+
+def _struct(request: web.Request, alarm: Alarm) -> AlarmView:
+    return alarm_struct(alarm, current_user(request).language, request.app[CLOCK](), history=True)
 
 
 @requires(*READERS)
@@ -219,11 +215,9 @@ async def accept_alarm(request: web.Request) -> web.Response:
 @requires(*ACTORS)
 async def contact_attempt(request: web.Request) -> web.Response:
     """Record a call or message to the resident or a contact."""
-    data = await read_json_object(request)
-    party = _text(data, "party", required=True, limit=64)
-    result = _choice(data, "result", ContactResult)
-    channel = _text(data, "channel", limit=32) or "phone"
-    notes = _text(data, "notes")
+    body = await read_body(request, ContactAttemptBody)
+    party, result, notes = body.party, body.result, body.notes
+    channel = body.channel or "phone"
     actor, now = _actor(current_user(request)), request.app[CLOCK]()
     alarm = await _act(
         request,
@@ -239,7 +233,7 @@ async def contact_attempt(request: web.Request) -> web.Response:
 @requires(*ACTORS)
 async def note(request: web.Request) -> web.Response:
     """Add a note."""
-    text = _text(await read_json_object(request), "text", required=True)
+    text = (await read_body(request, NoteBody)).text
     actor, now = _actor(current_user(request)), request.app[CLOCK]()
     alarm = await _act(request, lambda a: add_note(a, actor, now, text), "alarm.note", {})
     return web.json_response(_view(request, alarm))
@@ -248,9 +242,8 @@ async def note(request: web.Request) -> web.Response:
 @requires(*ACTORS)
 async def escalate_alarm(request: web.Request) -> web.Response:
     """Escalate; for 112 the incident goes through the gateway now."""
-    data = await read_json_object(request)
-    target = _choice(data, "target", EscalationTarget)
-    detail = _text(data, "detail", limit=500)
+    body = await read_body(request, EscalationBody)
+    target, detail = body.target, body.detail
     actor, now = _actor(current_user(request)), request.app[CLOCK]()
     if target is not EscalationTarget.EMERGENCY_112:
         alarm = await _act(
@@ -259,7 +252,8 @@ async def escalate_alarm(request: web.Request) -> web.Response:
             "alarm.escalate",
             {"target": target.value},
         )
-        return web.json_response({"alarm": _view(request, alarm)})
+        answer = EscalationAnswer(alarm=_struct(request, alarm))
+        return web.json_response(msgspec.to_builtins(answer))
     return await _escalate_112(request, actor)
 
 
@@ -307,22 +301,23 @@ async def _escalate_112(request: web.Request, actor: Actor) -> web.Response:
         async with app[SESSIONMAKER]() as session:
             await store.finish_effects(session, alarm_id, [key], app[CLOCK]())
             await session.commit()
-    emergency = {
-        "delivered": bool(result and result.delivered),
-        "status": result.status if result else None,
-        "reference": result.reference if result else None,
-        "attempts": result.attempts if result else 0,
-    }
+    emergency = HandoffView(
+        delivered=bool(result and result.delivered),
+        status=result.status if result else None,
+        reference=result.reference if result else None,
+        attempts=result.attempts if result else 0,
+    )
     if result is None or not result.delivered:
         error = result.error if result else "no 112 gateway configured"
         raise ApiError(
             502,
             "emergency_gateway_failed",
             f"112 hand-off failed: {error}; call 112 by phone",
-            attempts=emergency["attempts"],
+            attempts=emergency.attempts,
             alarm=_view(request, after),
         )
-    return web.json_response({"alarm": _view(request, after), "emergency": emergency})
+    answer = EscalationAnswer(alarm=_struct(request, after), emergency=emergency)
+    return web.json_response(msgspec.to_builtins(answer))
 
 
 @requires(*STAFF_READERS)
@@ -353,13 +348,12 @@ async def emergency_payload(request: web.Request) -> web.Response:
 @requires(*ACTORS)
 async def resolve_alarm(request: web.Request) -> web.Response:
     """Close with an outcome."""
-    data = await read_json_object(request)
-    outcome = data.get("outcome")
-    notes = _text(data, "notes")
+    body = await read_body(request, ResolveBody)
+    outcome, notes = body.outcome, body.notes
     actor, now = _actor(current_user(request)), request.app[CLOCK]()
     alarm = await _act(
         request,
-        lambda a: resolve(a, actor, now, outcome if isinstance(outcome, str) else None, notes),
+        lambda a: resolve(a, actor, now, outcome, notes),
         "alarm.resolve",
         {"outcome": str(outcome)},
         "alarm.resolved",

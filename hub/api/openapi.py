@@ -13,6 +13,13 @@ from typing import Any
 
 import msgspec
 
+from hub.alarms.bodies import (
+    ContactAttemptBody,
+    EscalationAnswer,
+    EscalationBody,
+    NoteBody,
+    ResolveBody,
+)
 from hub.alarms.views import AlarmCodes, AlarmList, AlarmView
 from hub.auth.bodies import LoginBody, RefreshBody, TokenPair, UserView
 from hub.registry.bodies import (
@@ -176,6 +183,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "role not allowed",
         404: "not found",
         409: "conflict",
+        422: "refused by the alarm's state (not_claimed, outcome_required)",
+        502: "the 112 gateway did not take it: call 112 by phone",
         429: "too many tries; wait Retry-After seconds",
     }
     return {str(c): _json(_ref("Error"), text[c]) for c in codes}
@@ -282,6 +291,40 @@ AUTH_PATHS: dict[str, Any] = {
 }
 
 
+ALARM_ID = {"name": "alarm_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _action(summary: str, body: str | None, answer: str, *errors: int) -> dict[str, Any]:
+    """An operator's action on an alarm: the alarm after it, or why it was refused."""
+    return _post(summary, body, answer, [ALARM_ID], 400, 404, *errors, status=200)
+
+
+ALARM_ACTIONS: dict[str, Any] = {
+    "/api/alarms/{alarm_id}/accept": _action("Claim the alarm", None, "AlarmView", 409),
+    "/api/alarms/{alarm_id}/contact-attempts": _action(
+        "Record a call or message and how it went", "ContactAttemptBody", "AlarmView", 409, 422
+    ),
+    "/api/alarms/{alarm_id}/notes": _action(
+        "Add a note (also after resolution)", "NoteBody", "AlarmView", 409
+    ),
+    "/api/alarms/{alarm_id}/escalations": _action(
+        "Escalate; emergency_112 hands the incident to 112 now and answers what came of it",
+        "EscalationBody",
+        "EscalationAnswer",
+        409,
+        422,
+        502,
+    ),
+    "/api/alarms/{alarm_id}/resolve": _action(
+        "Close with an outcome; 112 is told if it has the incident",
+        "ResolveBody",
+        "AlarmView",
+        409,
+        422,
+    ),
+}
+
+
 def items(name: str) -> dict[str, Any]:
     """A page of ``name`` objects."""
     return {
@@ -329,6 +372,11 @@ def openapi_document() -> dict[str, Any]:
                     AlarmView,
                     AlarmList,
                     AlarmCodes,
+                    ContactAttemptBody,
+                    NoteBody,
+                    EscalationBody,
+                    ResolveBody,
+                    EscalationAnswer,
                 ),
             },
         },
@@ -355,6 +403,7 @@ def openapi_document() -> dict[str, Any]:
                 _json(_ref("AlarmCodes"), "codes"),
                 [],
             ),
+            **ALARM_ACTIONS,
             "/api/alarms/{alarm_id}": _get(
                 "One alarm with its history (every read is audited)",
                 _json(_ref("AlarmView"), "the alarm"),
