@@ -59,37 +59,48 @@ def _envelope(x: float, y: float, s: float) -> None:
 
 
 def _handset(x: float, y: float, s: float, angle: float) -> None:
-    """An upright handset (pieces pointing right), turned by ``angle`` degrees."""
+    """A telephone handset standing upright, ear cup at the top and mouth cup at the
+    bottom, both facing right, turned by ``angle`` degrees (anticlockwise).
+
+    Drawn as one solid silhouette (a thick bowed handle and two big rounded cups), the
+    shape people know from the old telephone, not an outline that breaks up when small.
+    """
     cx, cy = x + 0.5 * s, y + 0.5 * s
     PushMatrix()
     Rotate(angle=angle, origin=(cx, cy))
+    # The handle: a bow from cup to cup, bulging away from the face.
     Line(
         points=[
-            x + 0.42 * s,
-            y + 0.80 * s,
-            x + 0.27 * s,
-            y + 0.66 * s,
-            x + 0.27 * s,
-            y + 0.34 * s,
-            x + 0.42 * s,
-            y + 0.20 * s,
+            x + 0.34 * s, y + 0.78 * s,
+            x + 0.26 * s, y + 0.64 * s,
+            x + 0.24 * s, y + 0.50 * s,
+            x + 0.26 * s, y + 0.36 * s,
+            x + 0.34 * s, y + 0.22 * s,
         ],
-        width=0.09 * s,
+        width=0.06 * s,
         joint="round",
         cap="round",
-    )
-    radius = [0.06 * s]
-    RoundedRectangle(pos=(x + 0.36 * s, y + 0.70 * s), size=(0.34 * s, 0.18 * s), radius=radius)
-    RoundedRectangle(pos=(x + 0.36 * s, y + 0.12 * s), size=(0.34 * s, 0.18 * s), radius=radius)
+    )  # fmt: skip
+    # The cups: much wider than the handle, reaching towards the face.
+    radius = [0.11 * s]
+    RoundedRectangle(pos=(x + 0.27 * s, y + 0.64 * s), size=(0.40 * s, 0.28 * s), radius=radius)
+    RoundedRectangle(pos=(x + 0.27 * s, y + 0.08 * s), size=(0.40 * s, 0.28 * s), radius=radius)
     PopMatrix()
 
 
 def _phone(x: float, y: float, s: float) -> None:
-    _handset(x, y, s, 35)
+    # Tilted as it is held to the ear: ear cup top left, mouth cup bottom right.
+    _handset(x, y, s, 45)
 
 
 def _hangup(x: float, y: float, s: float) -> None:
-    _handset(x, y, s, -90)
+    """The handset put down: lying flat, cups facing down, under a bar (the cradle)."""
+    _handset(x, y + 0.08 * s, s, -90)
+    Line(
+        points=[x + 0.12 * s, y + 0.16 * s, x + 0.88 * s, y + 0.16 * s],
+        width=0.05 * s,
+        cap="round",
+    )
 
 
 def _calendar(x: float, y: float, s: float) -> None:
