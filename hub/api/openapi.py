@@ -404,6 +404,34 @@ def openapi_document() -> dict[str, Any]:
                 [],
             ),
             **ALARM_ACTIONS,
+            "/api/alarms/{alarm_id}/emergency-payload": {
+                "get": {
+                    "summary": "The exact 112 payload the hub would send now (the preview)",
+                    "security": [{"bearer": []}],
+                    "parameters": [
+                        ALARM_ID,
+                        _query("format", {"type": "string", "enum": ["eido", "cap"]}, "eido"),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "NENA-STA-021 EIDO JSON, or an OASIS CAP 1.2 document"
+                            " (docs/adr/0038)",
+                            "content": {
+                                "application/json": {"schema": {"type": "object"}},
+                                "application/cap+xml": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **_errors(401, 403, 400, 404),
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": _json({"type": "object"}, "the OpenAPI 3.0 document")},
+                }
+            },
             "/api/alarms/{alarm_id}": _get(
                 "One alarm with its history (every read is audited)",
                 _json(_ref("AlarmView"), "the alarm"),
