@@ -144,16 +144,21 @@ async def test_live_socket_refetches_after_every_reconnect(server: Server, page:
     await page.goto(server.url + "/test?lang=en")
     conn = page.locator("#conn")
     await expect(conn).to_have_text("Live")
-    await page.wait_for_function("window.opens === 1 && window.messages.length === 1")
+    # onOpen counts the socket, then awaits its API call: wait for the call's result too.
+    await page.wait_for_function(
+        "window.opens === 1 && window.messages.length === 1 && window.apiResults.length === 1"
+    )
     # The expired token was refreshed once and the call retried.
     assert await page.evaluate("window.apiResults") == [{"ok": True}]
     assert len(server.app[REFRESHES]) - refreshed_before == 1
 
     assert await _close_all(server.app) == 1
     # Back by itself, and the page refetched everything on reconnect.
-    await page.wait_for_function("window.opens === 2", timeout=20000)
+    await page.wait_for_function(
+        "window.opens === 2 && window.apiResults.length === 2", timeout=20000
+    )
     await expect(conn).to_have_text("Live")
-    assert await page.evaluate("window.apiResults.length") == 2
+    assert await page.evaluate("window.opens") == 2
 
 
 async def test_reconnecting_is_shown_plainly(server: Server, page: Page) -> None:
