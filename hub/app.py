@@ -32,7 +32,7 @@ from hub.appkeys import (
 from hub.clock import Clock, utc_now
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
-from hub.http import error_middleware
+from hub.http import error_middleware, https_middleware
 from hub.settings import HubSettings, with_secrets
 from teleassist.config import MqttSettings
 
@@ -103,7 +103,10 @@ def create_app(
     ``route_modules`` replaces :data:`ROUTE_MODULES` (tests that want a smaller hub).
     """
     settings = with_secrets(settings)
-    app = web.Application(middlewares=[error_middleware], client_max_size=4 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[https_middleware(settings.public_url), error_middleware],
+        client_max_size=4 * 1024 * 1024,
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[KEYSAFE] = KeySafeCipher(settings.keysafe_key)

@@ -183,6 +183,27 @@ async def read_body(
         raise ApiError(400, code, message) from None
 
 
+HSTS = "max-age=31536000"
+
+
+def served_over_https(request: web.Request, public_url: str) -> bool:
+    """Whether people reach the hub over HTTPS: this request, or the public URL says so."""
+    return request.secure or public_url.startswith("https://")
+
+
+def https_middleware(public_url: str) -> Any:
+    """Tell browsers to keep to HTTPS (HSTS) once the hub is served over it."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if served_over_https(request, public_url):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        return response
+
+    return middleware
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 400 :class:`ApiError`.
 

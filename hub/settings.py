@@ -112,7 +112,8 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     supervision_intervals: dict[str, float] = msgspec.field(default_factory=dict)
     supervision_check_s: float = 5.0
     low_battery_percent: int = 15
-    # Cookies carry the tokens for the server-rendered pages; Secure behind TLS.
+    # Cookies carry the tokens for the server-rendered pages. Secure when set, and always
+    # when the hub is served over HTTPS (the request, or public_url starts with https://).
     secure_cookies: bool = False
     # Weekly risk and needs signals for the social record (docs/wsocial.md): computed for
     # the last closed local week (Monday 00:00 in weekly_signals_timezone) once it has been

@@ -12,7 +12,13 @@ from hub.auth import service
 from hub.auth.bodies import LoginBody, RefreshBody, TokenPair, UserView
 from hub.auth.web import ACCESS_COOKIE, REFRESH_COOKIE, current_user, requires
 from hub.db.models import User
-from hub.http import ApiError, client_address, read_body, too_many_attempts
+from hub.http import (
+    ApiError,
+    client_address,
+    read_body,
+    served_over_https,
+    too_many_attempts,
+)
 
 REFRESH_COOKIE_PATH = "/api/auth"
 
@@ -47,7 +53,8 @@ def _pair_response(request: web.Request, pair: service.TokenPair) -> web.Respons
     common: dict[str, Any] = {
         "httponly": True,
         "samesite": "Strict",
-        "secure": settings.secure_cookies,
+        # Secure when asked, and always when the hub is served over HTTPS.
+        "secure": settings.secure_cookies or served_over_https(request, settings.public_url),
     }
     response.set_cookie(
         ACCESS_COOKIE, pair.access_token, max_age=settings.access_token_ttl_s, path="/", **common
