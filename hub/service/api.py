@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,9 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, resident_changed
+from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS, resident_changed
 from hub.auth import Role, current_user, requires
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, client_address, read_json_object, too_many_attempts
 from hub.registry.app import BROKER_SYNC
 from hub.service import changes, installation, store
 from hub.service.errors import (
@@ -38,6 +38,7 @@ from hub.service.models import (
 from hub.service.queries import is_service_paused, load_figures, reviews_due
 from hub.service.referral import check_value_matches, parse_contacts, parse_referral
 from hub.service.sla import due_status, installation_due
+from hub.throttle import Limit, take
 from hub.web.language import page_language
 from protocol import TopicError, validate_device_id
 from protocol.i18n import Catalog
@@ -224,9 +225,24 @@ def _date_or_none(data: dict[str, Any], key: str) -> date | None:
 
 # ---------------------------------------------------------------- public: application and status
 
+# Public endpoints, per client address (counted before anything is checked, atomically):
+# applications, and status checks (a reference and check value must not be guessed).
+APPLY_LIMIT = Limit("service.apply", 10, timedelta(hours=1))
+STATUS_LIMIT = Limit("service.status", 20, timedelta(minutes=15))
+
+
+async def _count_public_try(request: web.Request, limit: Limit) -> None:
+    address = client_address(request, request.app[SETTINGS].trusted_proxies)
+    async with request.app[SESSIONMAKER]() as session:
+        slot = await take(session, limit, address, request.app[CLOCK]())
+        await session.commit()
+    if not slot.allowed:
+        raise too_many_attempts(slot.retry_after_s, "tries")
+
 
 async def submit_application(request: web.Request) -> web.Response:
     """The public online form (the person, a relative or a social worker)."""
+    await _count_public_try(request, APPLY_LIMIT)
     return await _submit(request, actor="public")
 
 
@@ -261,6 +277,7 @@ async def _submit(request: web.Request, actor: str) -> web.Response:
 
 async def application_status(request: web.Request) -> web.Response:
     """Status of an application by reference + check value; no personal data."""
+    await _count_public_try(request, STATUS_LIMIT)
     data = await read_json_object(request)
     reference = _text(data, "reference", 20).upper()
     check = _text(data, "check", 12)
