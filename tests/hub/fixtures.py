@@ -142,6 +142,9 @@ def hub_settings(tmp_path: Path, database_url: str) -> HubSettings:
         jwt_secret=secrets.token_urlsafe(32),
         keysafe_key=Fernet.generate_key().decode("ascii"),
         http_port=0,
+        # The weekly signals job would run its start-up catch-up beside the test and add
+        # risk events to the outbox at an unforeseeable moment; its own tests switch it on.
+        weekly_signals_enabled=False,
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from aiohttp.test_utils import TestClient
 from fhir.resources.R4B import get_fhir_model_class
@@ -320,6 +321,12 @@ def test_bad_settings_are_refused(field: str, value: object, match: str) -> None
 def hub_clock() -> ManualClock:
     """The hub of this module starts on the Monday morning after the last seeded week."""
     return ManualClock(NOW)
+
+
+@pytest.fixture
+def hub_settings(hub_settings: HubSettings) -> HubSettings:
+    """The suite's hub settings with the weekly job on (the suite switches it off)."""
+    return msgspec.structs.replace(hub_settings, weekly_signals_enabled=True)
 
 
 @pytest.fixture
