@@ -132,6 +132,16 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "No hemos recibido respuesta. La central le llamará.",
         "No answer received. The centre will call you.",
     ),
+    # Under the question, updated every second: the time left and what happens then.
+    "prompt.countdown": (
+        "Si no responeu en {time}, la central us trucarà.",
+        "Si no responde en {time}, la central le llamará.",
+        "If you do not answer within {time}, the centre will call you.",
+    ),
+    "time.minute": ("1 minut", "1 minuto", "1 minute"),
+    "time.minutes": ("{n} minuts", "{n} minutos", "{n} minutes"),
+    "time.second": ("1 segon", "1 segundo", "1 second"),
+    "time.seconds": ("{n} segons", "{n} segundos", "{n} seconds"),
     "prompt.thanks_fine": (
         "Gràcies. Ens alegrem que estigueu bé.",
         "Gracias. Nos alegra que esté bien.",

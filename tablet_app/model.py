@@ -40,7 +40,7 @@ from tablet_app.circle import (
     is_neighbour,
 )
 from tablet_app.i18n import DEFAULT_LANGUAGE, Lang, translate
-from tablet_app.wording import local, next_deadline, when_text
+from tablet_app.wording import duration_text, local, next_deadline, when_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -500,7 +500,8 @@ class TabletModel:
         self.prompt_shown_at = now
         # Safety first: a prompt takes the screen even from a call.
         self.screen = Screen.PROMPT
-        self._emit(Speak(self.prompt_question(), self.language))
+        said = f"{self.prompt_question()} {self.prompt_countdown(now)}"
+        self._emit(Speak(said, self.language))
 
     def prompt_question(self) -> str:
         """The question of the current prompt."""
@@ -523,6 +524,13 @@ class TabletModel:
         if self.prompt is None or self.prompt_result is not None:
             return 0.0
         return max(0.0, (self.prompt.expires - now).total_seconds())
+
+    def prompt_countdown(self, now: datetime) -> str:
+        """The time left to answer and what happens then ("" once answered or timed out)."""
+        if self.prompt is None or self.prompt_result is not None:
+            return ""
+        time_left = duration_text(self.prompt_seconds_left(now), self.language)
+        return self.t("prompt.countdown", time=time_left)
 
     def prompt_time_left(self, now: datetime) -> float:
         """Share of the prompt's time still left, 1.0 → 0.0 (for a calm time bar)."""

@@ -19,7 +19,6 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
-from kivy.uix.progressbar import ProgressBar
 from kivy.uix.widget import Widget
 
 from tablet_app import circle_screens
@@ -34,7 +33,7 @@ from tablet_app.model import (
 )
 from tablet_app.theme import RGBA, Palette, Sizes
 from tablet_app.video import FrameFeed, VideoView
-from tablet_app.widgets import BigButton, Face, Text
+from tablet_app.widgets import BigButton, Face, Text, TimeBar
 
 Clock = Callable[[], datetime]
 
@@ -80,7 +79,8 @@ class ScreenBuilder:
         self.p = palette
         self.clock = clock
         self.actions = actions
-        self.progress: ProgressBar | None = None
+        self.progress: TimeBar | None = None
+        self.countdown: Text | None = None  # the prompt's time left, updated every second
         self.elapsed: Text | None = None  # the recording's running time, updated every second
         self.videos: list[VideoView] = []  # views with a clock of their own; see stop()
 
@@ -169,6 +169,7 @@ class ScreenBuilder:
     def build(self, screen: Screen) -> Widget:
         """The widget tree of ``screen``."""
         self.progress = None
+        self.countdown = None
         self.elapsed = None
         builder: Callable[[], Widget] = getattr(self, f"_{screen.value}")
         return builder()
@@ -329,12 +330,12 @@ class ScreenBuilder:
             return col
         col.add_widget(
             self._text(
-                m.prompt_question(), 72, bold=True, size_hint=(1, 0.28), name="prompt.question"
+                m.prompt_question(), 72, bold=True, size_hint=(1, 0.3), name="prompt.question"
             )
         )
         fine, help_ = m.prompt_buttons()
         no_icon = "cross" if m.prompt is not None and m.prompt.kind == "medication" else "bell"
-        row = BoxLayout(spacing=self.s.u(30), size_hint=(1, 0.62))
+        row = BoxLayout(spacing=self.s.u(30), size_hint=(1, 0.54))
         row.add_widget(
             self._button(
                 "prompt.fine",
@@ -356,8 +357,20 @@ class ScreenBuilder:
             )
         )
         col.add_widget(row)
-        self.progress = ProgressBar(
-            max=1.0, value=m.prompt_time_left(self.clock()), size_hint=(1, 0.05)
+        # The time left in words and as a thick bar, and what happens when it runs out.
+        now = self.clock()
+        self.countdown = self._text(
+            m.prompt_countdown(now), 40, size_hint=(1, None), height=self.s.u(60),
+            name="prompt.countdown",
+        )  # fmt: skip
+        col.add_widget(self.countdown)
+        self.progress = TimeBar(
+            value=m.prompt_time_left(now),
+            fill=self.p.text_soft,
+            track=self.p.surface,
+            size_hint=(1, None),
+            height=self.s.u(18),
+            name="prompt.timebar",
         )
         col.add_widget(self.progress)
         return col

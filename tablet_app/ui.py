@@ -74,6 +74,8 @@ class TabletView(BoxLayout):  # type: ignore[misc]
             self._date_label.text = date_text(now, self.model.language)
         if self.builder is not None and self.builder.progress is not None:
             self.builder.progress.value = self.model.prompt_time_left(now)
+        if self.builder is not None and self.builder.countdown is not None:
+            self.builder.countdown.text = self.model.prompt_countdown(now)
         if self.builder is not None and self.builder.elapsed is not None:
             self.builder.elapsed.text = self.model.recording_label(now)
 

@@ -40,6 +40,32 @@ class Text(Label):  # type: ignore[misc]
         self.text_size = (self.width, self.height)
 
 
+class TimeBar(Widget):  # type: ignore[misc]
+    """A thick rounded bar that empties as time runs out (``value`` 1.0 → 0.0)."""
+
+    name = StringProperty("")
+    value = NumericProperty(1.0)
+    fill = ColorProperty([0, 0, 0, 1])
+    track = ColorProperty([0.8, 0.8, 0.8, 1])
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bind(pos=self._redraw, size=self._redraw, value=self._redraw)
+        self._redraw()
+
+    def _redraw(self, *_: object) -> None:
+        self.canvas.clear()
+        radius = [self.height / 2]
+        with self.canvas:
+            Color(*self.track)
+            RoundedRectangle(pos=self.pos, size=self.size, radius=radius)
+            share = min(1.0, max(0.0, float(self.value)))
+            if share > 0:
+                Color(*self.fill)
+                width = max(self.height, self.width * share)
+                RoundedRectangle(pos=self.pos, size=(width, self.height), radius=radius)
+
+
 class BigButton(ButtonBehavior, BoxLayout):  # type: ignore[misc]
     """A large rounded button with an icon and a label, and an optional badge."""
 

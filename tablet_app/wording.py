@@ -6,6 +6,7 @@ format. Everything takes ``now`` as an argument so it can be tested without a cl
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,22 @@ def when_text(moment: datetime, now: datetime, lang: Lang, tz: ZoneInfo = LOCAL_
         return translate("agenda.weekday", lang, day=weekday_name(at.weekday(), lang), time=hhmm)
     day = f"{at.day} {month_name(at.month, lang)}"
     return translate("agenda.weekday", lang, day=day, time=hhmm)
+
+
+def duration_text(seconds: float, lang: Lang) -> str:
+    """A time left in plain words: ``3 minutes`` (rounded up) from one minute on,
+    ``45 seconds`` under it; never ``0``: a time that is up is ``1 second``."""
+    if seconds < 0:
+        raise ValueError("a time left cannot be negative")
+    whole = max(1, math.ceil(seconds))
+    if whole > 60:
+        minutes = math.ceil(whole / 60)
+        return translate("time.minutes", lang, n=minutes)
+    if whole == 60:
+        return translate("time.minute", lang)
+    if whole == 1:
+        return translate("time.second", lang)
+    return translate("time.seconds", lang, n=whole)
 
 
 def next_deadline(

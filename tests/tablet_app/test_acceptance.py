@@ -445,7 +445,10 @@ async def test_im_fine_to_the_inactivity_question_cancels_the_pre_alarm(stage: S
     engine.wakeup.set()
     await stage.until(lambda: stage.view.shown is Screen.PROMPT)
     assert stage.find("prompt.question").text == "Are you all right?"
-    assert ("Are you all right?", "en") in stage.speaker.said
+    assert (
+        "Are you all right? If you do not answer within 5 minutes, the centre will call you.",
+        "en",
+    ) in stage.speaker.said
     prompt = await pending_prompt()
     assert prompt is not None
     assert prompt.kind == "inactivity"

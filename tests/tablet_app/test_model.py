@@ -162,12 +162,45 @@ def _prompt(kind: str = "inactivity", seconds: int = 60, schedule: str | None = 
     )
 
 
+@pytest.mark.parametrize(
+    ("lang", "seconds", "line"),
+    [
+        ("en", 300, "If you do not answer within 5 minutes, the centre will call you."),
+        ("ca", 61, "Si no responeu en 2 minuts, la central us trucarà."),
+        ("es", 60, "Si no responde en 1 minuto, la central le llamará."),
+        ("ca", 45, "Si no responeu en 45 segons, la central us trucarà."),
+        ("es", 1, "Si no responde en 1 segundo, la central le llamará."),
+    ],
+)
+def test_the_prompt_says_the_time_left_and_what_happens_then(
+    lang: Lang, seconds: int, line: str
+) -> None:
+    model = TabletModel(language=lang, online=True)
+    model.on_command(_prompt(seconds=seconds), NOW)
+    assert model.prompt_countdown(NOW) == line
+
+
+def test_the_countdown_runs_down_and_goes_once_the_prompt_is_over() -> None:
+    model = TabletModel(language="en", online=True)
+    model.on_command(_prompt(seconds=150), NOW)
+    assert "3 minutes" in model.prompt_countdown(NOW)
+    assert "2 minutes" in model.prompt_countdown(NOW + timedelta(seconds=60))
+    assert "30 seconds" in model.prompt_countdown(NOW + timedelta(seconds=120))
+    model.tick(NOW + timedelta(seconds=150))
+    assert model.prompt_result == "timeout"
+    assert model.prompt_countdown(NOW + timedelta(seconds=150)) == ""
+    model.on_command(_prompt(seconds=150), NOW)
+    model.answer_prompt("fine", NOW)
+    assert model.prompt_countdown(NOW) == ""
+
+
 def test_a_prompt_is_shown_spoken_and_answered() -> None:
     model = TabletModel(language="en", online=True)
     model.on_command(_prompt(), NOW)
     assert model.screen is Screen.PROMPT
     assert model.prompt_question() == "Are you all right?"
-    assert Speak("Are you all right?", "en") in model.take_effects()
+    said = "Are you all right? If you do not answer within 1 minute, the centre will call you."
+    assert Speak(said, "en") in model.take_effects()
     model.answer_prompt("fine", NOW + timedelta(seconds=5))
     [effect] = published(model)
     assert effect.body == PromptAnswer(prompt_id="p1", answer="fine")

@@ -120,6 +120,38 @@ def test_prompt_answered_by_touch(view: Any) -> None:
     assert view.shown is Screen.HOME
 
 
+@pytest.mark.parametrize("lang", ["ca", "es", "en"])
+def test_the_prompt_shows_the_time_left_as_it_runs_down(kivy_window: Any, lang: Lang) -> None:
+    """In the real window: words and a bar under the question, redrawn every second."""
+    from tablet_app.screens import Actions
+    from tablet_app.ui import TabletView
+    from tablet_app.widgets import Text, walk
+
+    now = [NOW]
+    model = TabletModel(language=lang, online=True)
+    view = TabletView(model, lambda: now[0], Actions(lambda: None, lambda _m: None))
+    kivy_window.add_widget(view)
+    try:
+        model.on_command(Prompt(prompt_id="p1", kind="medication", schedule="9:00",
+                                expires=NOW + timedelta(minutes=2)), NOW)  # fmt: skip
+        pump()
+        assert find(view, "prompt.countdown").text == model.prompt_countdown(NOW)
+        assert "2" in find(view, "prompt.countdown").text
+        assert find(view, "prompt.timebar").value == 1.0
+        now[0] = NOW + timedelta(seconds=90)
+        view.tick()
+        pump()
+        assert find(view, "prompt.countdown").text == model.prompt_countdown(now[0])
+        assert "30" in find(view, "prompt.countdown").text
+        assert find(view, "prompt.timebar").value == pytest.approx(0.25)
+        for text in walk(view.content):
+            if isinstance(text, Text) and text.text.strip():
+                assert_fits(text, 40, lang)
+    finally:
+        view.detach()
+        kivy_window.remove_widget(view)
+
+
 def test_messages_badge_then_reading_clears_it(view: Any) -> None:
     assert find(view, "home.messages").badge == "1"
     tap(find(view, "home.messages"))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from tablet_app.wording import clock_text, date_text, next_deadline, when_text
+from tablet_app.wording import clock_text, date_text, duration_text, next_deadline, when_text
 from tests.alerts.test_rules_calendar import CHECK_IN_DEADLINES
 from tests.instants import DST_AUTUMN, DST_SPRING, EVENING, LEAP_DAY, NIGHT, YEAR_END
 
@@ -82,3 +82,25 @@ def test_the_tablet_counts_down_to_the_deadline_the_hub_enforces(
 )
 def test_agenda_days_at_awkward_instants(now: datetime, moment: datetime, expected: str) -> None:
     assert when_text(moment, now, "en") == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "lang", "expected"),
+    [
+        (600, "en", "10 minutes"),
+        (60.5, "ca", "2 minuts"),  # rounded up: never less time than there is
+        (60, "ca", "1 minut"),
+        (59.2, "es", "1 minuto"),
+        (58.5, "es", "59 segundos"),
+        (2, "es", "2 segundos"),
+        (0.4, "en", "1 second"),
+        (0, "ca", "1 segon"),
+    ],
+)
+def test_duration_text(seconds: float, lang: str, expected: str) -> None:
+    assert duration_text(seconds, lang) == expected  # type: ignore[arg-type]
+
+
+def test_a_negative_duration_is_refused() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        duration_text(-1, "en")
