@@ -415,7 +415,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "NENA-STA-021 EIDO JSON, or an OASIS CAP 1.2 document"
-                            " (docs/adr/0038)",
+                            " (docs/adr/0039)",
                             "content": {
                                 "application/json": {"schema": {"type": "object"}},
                                 "application/cap+xml": {"schema": {"type": "string"}},

@@ -17,7 +17,7 @@ from hub.api.openapi import openapi_document
 from hub.app import create_app
 from hub.settings import HubSettings
 
-# Described by nobody yet (to do: docs/adr/0038 and issue 20, item 3).
+# Described by nobody yet (to do: docs/adr/0015 and issue 20, item 3).
 NOT_YET_DESCRIBED = frozenset(
     {
         ("GET", "/api/admin/users"),
