@@ -60,8 +60,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--embedded-broker", action="store_true", help="use amqtt even if Mosquitto is installed"
     )
     parser.add_argument(
-        "--data-dir", type=Path, help="keep the demo's data here (default: temporary)"
+        "--data-dir",
+        type=Path,
+        help="keep the demo's data here: a new or empty directory, or one an earlier demo used "
+        "(its demo data are replaced, nothing else is touched; default: temporary)",
     )
+
+
+DEMO_MARKER = ".teleassist-demo"
+# What the demo writes into --data-dir; only these are ever removed from it.
+DEMO_ENTRIES = ("hub", "tablet", "tablet.toml", "tablet.log")
+
+
+class DataDirError(ValueError):
+    """A --data-dir the demo must not write into."""
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Make ``path`` ready for a fresh demo without deleting anything that is not the demo's.
+
+    A new or empty directory is marked as the demo's; a marked one has only the demo's own
+    entries removed (:data:`DEMO_ENTRIES`); anything else is refused, so a mistyped path
+    (a home directory, a real hub's data) is never emptied.
+    """
+    if path.exists() and not path.is_dir():
+        raise DataDirError(f"--data-dir {path} is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not (path / DEMO_MARKER).exists():
+        raise DataDirError(
+            f"--data-dir {path} is not empty and was not made by the demo; "
+            "give a new or empty directory"
+        )
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name in DEMO_ENTRIES:
+        entry = path / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        elif entry.exists() or entry.is_symlink():
+            entry.unlink()
+    (path / DEMO_MARKER).touch(mode=0o600)
+    return path
 
 
 @contextlib.asynccontextmanager
@@ -174,10 +211,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
 
     with contextlib.ExitStack() as stack:
         if args.data_dir:
-            data_dir = args.data_dir
-            if data_dir.exists():
-                shutil.rmtree(data_dir)
-            data_dir.mkdir(parents=True)
+            data_dir = prepare_data_dir(args.data_dir)
         else:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ta-demo-")))
         async with _broker(args.embedded_broker) as (mqtt_port, broker_name):
@@ -259,4 +293,8 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """Run until Ctrl-C or ``--duration``."""
-    return asyncio.run(_run(args, config))
+    try:
+        return asyncio.run(_run(args, config))
+    except DataDirError as err:
+        print(f"teleassist demo: {err}", file=sys.stderr)
+        return 2
