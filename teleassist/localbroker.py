@@ -73,7 +73,9 @@ class MosquittoBroker:
         log.close()
         try:
             wait_for_port(self.host, self.port, timeout)
-        except TimeoutError:
+        except BaseException:
+            # Whatever stopped the wait (a timeout, an interrupt, a failing clock call), the
+            # caller never gets the broker to stop: stop it here, or it outlives the tests.
             self.stop()
             raise
 
