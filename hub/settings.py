@@ -16,6 +16,7 @@ from typing import Literal
 import msgspec
 from cryptography.fernet import Fernet
 
+from hub.files import make_private_dir
 from teleassist.config import Config, ConfigError
 
 SECTION = "hub"
@@ -166,7 +167,7 @@ def load_hub_settings(config: Config) -> HubSettings:
 def _secret_file(path: Path, make: str) -> str:
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     # O_EXCL: two hub workers starting together must not overwrite each other's secret.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

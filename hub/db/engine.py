@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from hub.files import touch_private_file
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers work while the ingester writes; foreign keys are off by default.
@@ -28,14 +30,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """An async engine for ``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://...``.
 
-    SQLite gets WAL, foreign keys and a busy timeout on every connection, and its
-    parent directory is created.
+    SQLite gets WAL, foreign keys and a busy timeout on every connection; its file (and
+    missing folders) are created owner-only.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only before SQLite opens it; its -wal and -shm files copy the mode.
+            touch_private_file(Path(parsed.database))
         engine = create_async_engine(parsed, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

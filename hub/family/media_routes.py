@@ -106,9 +106,24 @@ async def _readable(request: web.Request, who: Principal) -> MediaObject:
     return media
 
 
+# A file opened on its own (not in the app's <img>/<video>) is downloaded, never run as a
+# page of the hub's origin: no scripts, no subresources, sandboxed, not sniffed.
+MEDIA_CSP = "default-src 'none'; sandbox"
+
+
+def media_headers(key: str) -> dict[str, str]:
+    """Headers for a served media object (``key`` is a checked storage key)."""
+    return {
+        "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": MEDIA_CSP,
+        "Content-Disposition": f'attachment; filename="{key.rsplit("/", 1)[-1]}"',
+    }
+
+
 async def _serve(request: web.Request, key: str, content_type: str) -> web.StreamResponse:
     store = request.app[MEDIA_STORE]
-    headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    headers = media_headers(key)
     path = store.local_path(key)
     if path is not None:
         response = web.FileResponse(path, headers=headers)

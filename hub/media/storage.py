@@ -13,6 +13,8 @@ import secrets
 from pathlib import Path
 from typing import Protocol
 
+from hub.files import make_private_dir, write_private_file
+
 _KEY = re.compile(r"^[a-z0-9]{2}/[A-Za-z0-9_-]{8,80}(\.[a-z0-9]{1,8})?$")
 
 
@@ -60,9 +62,10 @@ class LocalDiskStore:
         return self.root / check_key(key)
 
     def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Photos, voice and video of private chats: owner-only (hub/files.py).
+        make_private_dir(path.parent)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        tmp.write_bytes(data)
+        write_private_file(tmp, data)
         os.replace(tmp, path)
 
     async def put(self, key: str, data: bytes) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hub.files import touch_private_file
 from hub.timeseries.port import LastValue, Point, Sample
 
 T = TypeVar("T")
@@ -87,7 +88,7 @@ class SqliteTimeSeries:
         return conn
 
     def _open_writer(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        touch_private_file(self.path)  # owner-only, like the hub's database (hub/files.py)
         self._wconn = self._connect()
         self._wconn.executescript(_SCHEMA)
 

@@ -98,10 +98,17 @@ async def test_photo_message_with_thumbnail(world: World, media_samples: Samples
     got = await world.client.get(message["media"]["url"], headers=maria.headers)
     assert got.status == 200
     assert got.content_type == "image/jpeg"
+    # Opened on its own it is a download, never a page of the hub's origin.
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert got.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert got.headers["Content-Disposition"].startswith('attachment; filename="')
+    assert "/" not in got.headers["Content-Disposition"]
     with Image.open(io.BytesIO(await got.read())) as served:
         assert (served.format, served.size) == ("JPEG", (64, 48))
     thumb = await world.client.get(message["media"]["thumbnail_url"], headers=maria.headers)
     assert (await thumb.read())[:3] == b"\xff\xd8\xff"
+    assert thumb.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert thumb.headers["Content-Disposition"].startswith("attachment;")
     # Someone outside the conversation cannot fetch it.
     stranger = await world.person()
     nope = await world.client.get(message["media"]["url"], headers=stranger.headers)
