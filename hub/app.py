@@ -30,7 +30,7 @@ from hub.appkeys import (
     TIMESERIES,
 )
 from hub.clock import Clock, utc_now
-from hub.db import make_engine, make_sessionmaker, upgrade_to_head
+from hub.db import check_schema, make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
 from hub.http import error_middleware, https_middleware
 from hub.settings import HubSettings, with_secrets
@@ -78,6 +78,8 @@ __all__ = [
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     url = settings.resolved_database_url()
+    # Before anything else touches it: a schema from a newer release stops the hub here.
+    await check_schema(url, will_migrate=settings.migrate_on_start)
     if settings.migrate_on_start:
         await upgrade_to_head(url)
     engine = make_engine(url)

@@ -12,7 +12,14 @@ import importlib
 from hub.db.base import Base, BigIntId, UtcDateTime
 from hub.db.crypto import KeySafeCipher, KeySafeCipherError
 from hub.db.engine import make_engine, make_sessionmaker
-from hub.db.migrate import alembic_config, downgrade_to_base, migration_heads, upgrade_to_head
+from hub.db.migrate import (
+    SchemaMismatch,
+    alembic_config,
+    check_schema,
+    downgrade_to_base,
+    migration_heads,
+    upgrade_to_head,
+)
 
 # Modules that declare tables; Alembic's autogenerate needs them imported.
 MODEL_MODULES: list[str] = [
@@ -39,8 +46,10 @@ __all__ = [
     "BigIntId",
     "KeySafeCipher",
     "KeySafeCipherError",
+    "SchemaMismatch",
     "UtcDateTime",
     "alembic_config",
+    "check_schema",
     "downgrade_to_base",
     "import_models",
     "make_engine",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.engine import URL
@@ -33,6 +34,48 @@ def alembic_config(url: str | URL | None = None) -> AlembicConfig:
 def migration_heads() -> tuple[str, ...]:
     """The head revisions of the chain (there must be exactly one)."""
     return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+class SchemaMismatch(RuntimeError):
+    """The database's schema is not one this hub can run on (see :func:`check_schema`)."""
+
+
+async def current_revisions(url: str | URL) -> tuple[str, ...]:
+    """The revisions recorded in the database's ``alembic_version`` (empty: no schema yet)."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            heads = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+    finally:
+        await engine.dispose()
+    return tuple(heads)
+
+
+async def check_schema(url: str | URL, *, will_migrate: bool) -> None:
+    """Refuse a schema this hub does not know, before anything reads or writes it.
+
+    A revision missing from this hub's migrations means the database was upgraded by a newer
+    release (or another branch): running older code on it could corrupt data, so the hub stops.
+    Behind head is fine only when the hub is about to migrate (``migrate_on_start``).
+    """
+    script = ScriptDirectory.from_config(alembic_config())
+    known = {rev.revision for rev in script.walk_revisions()}
+    found = await current_revisions(url)
+    unknown = [rev for rev in found if rev not in known]
+    if unknown:
+        raise SchemaMismatch(
+            f"the database schema is at revision {', '.join(unknown)}, which this hub's "
+            "migrations do not know (the database was upgraded by a newer release?); "
+            "run the matching release or restore a backup taken before the upgrade"
+        )
+    head = script.get_current_head()
+    if will_migrate or found == (head,):
+        return
+    at = ", ".join(found) or "no schema"
+    raise SchemaMismatch(
+        f"the database schema is at {at} but this hub needs {head}, and migrate_on_start is "
+        "off: run `teleassist hub migrate` first"
+    )
 
 
 async def upgrade_to_head(url: str | URL) -> None:
