@@ -453,6 +453,12 @@ class FamilyClient:
             ]
         )
 
+    async def refresh_circle(self) -> None:
+        """Read the circle again, after any change in flight (so a poll never puts back on
+        screen what a touch has just changed)."""
+        async with self._circle_lock:
+            await self.load_circle()
+
     def request_circle(self) -> None:
         """Load the circle in the background (the My people screen)."""
         self._spawn(self.load_circle(), "circle")

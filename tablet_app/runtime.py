@@ -209,6 +209,8 @@ class TabletRuntime:
             try:
                 await family.renew_token_if_due(self.clock())
                 await family.refresh()
+                # Known before My people is opened: offline Help names the neighbour.
+                await family.refresh_circle()
             except FamilyError as err:
                 _LOGGER.warning("family service: %s", err)
             await asyncio.sleep(self.settings.family_poll_s)

@@ -173,3 +173,55 @@ async def test_the_runtime_renews_the_family_token_and_keeps_it(
             assert seen[:2] == ["Bearer tab_first", "Bearer tab_second"]
         finally:
             await runtime.stop()
+
+
+async def test_the_runtime_knows_the_circle_before_my_people_is_opened(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """Offline Help names the neighbour: the circle is read with the family poll."""
+
+    async def pair(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "device_id": "tablet-circle",
+                "resident_id": 7,
+                "hub_url": str(request.url.origin()),
+                "api_token": "tab_circle",
+                "mqtt": {"host": "127.0.0.1", "port": mosquitto.port, "username": "u",
+                         "password": "p"},
+            }
+        )  # fmt: skip
+
+    async def conversations(request: web.Request) -> web.Response:
+        return web.json_response([])
+
+    async def circle(request: web.Request) -> web.Response:
+        assert request.match_info["rid"] == "7"
+        member = {"party": "u:4", "name": "Laia"}
+        return web.json_response(
+            [{"link_id": 4, "member": member, "relationship": "veïna", "consent": []}]
+        )
+
+    app = web.Application()
+    app.router.add_post("/api/tablet/pair", pair)
+    app.router.add_get("/api/family/conversations", conversations)
+    app.router.add_get("/api/family/residents/{rid}/circle", circle)
+    async with TestServer(app) as server:
+        settings = TabletSettings(hub_url=str(server.make_url("/")), state_dir=str(tmp_path))
+        model = TabletModel(language="ca")
+        runtime = TabletRuntime(
+            model, settings, Broker(), speaker=Quiet(), ringer=SilentRinger(), retry_s=(0.1,),
+            clock=machine_now,
+        )  # fmt: skip
+        await runtime.start()
+        try:
+            for digit in "123456":
+                model.pair_press(digit)
+            runtime.submit_pairing()
+            await until(lambda: bool(model.circle))
+            assert model.screen is not Screen.CIRCLE
+            model.set_online(False)
+            model.press_help(machine_now())
+            assert model.help_alternatives()[2] == ("people", "Truqueu a la porta de Laia (veïna)")
+        finally:
+            await runtime.stop()
