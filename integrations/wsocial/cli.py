@@ -16,6 +16,7 @@ from pathlib import Path
 
 from integrations.wsocial.opendata import (
     DEFAULT_K,
+    MIN_K,
     AlarmFact,
     ServicePeriod,
     build_tables,
@@ -31,7 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opendata = sub.add_parser("opendata", help="aggregated, anonymised tables (CSV + Parquet)")
     opendata.add_argument("--out", type=Path, required=True, help="output folder")
     opendata.add_argument("--demo", action="store_true", help="use a simulated population")
-    opendata.add_argument("--k", type=int, default=DEFAULT_K, help="minimum people per cell")
+    opendata.add_argument(
+        "--k",
+        type=int,
+        default=DEFAULT_K,
+        help=f"minimum residents behind any published number (at least {MIN_K})",
+    )
     opendata.add_argument("--months", type=int, default=3, help="how many months")
     opendata.add_argument(
         "--until", help="last month, YYYY-MM (default: the previous calendar month)"
@@ -118,8 +124,8 @@ def _database_url(args: argparse.Namespace, config: Config) -> str:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """Write the chosen data set and list the files."""
-    if args.k < 2:
-        print("teleassist export: --k must be at least 2", file=sys.stderr)
+    if args.k < MIN_K:
+        print(f"teleassist export: --k must be at least {MIN_K}", file=sys.stderr)
         return 2
     if args.months < 1:
         print("teleassist export: --months must be at least 1", file=sys.stderr)

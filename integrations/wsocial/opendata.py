@@ -5,16 +5,21 @@ Three tables, written as CSV and Parquet:
 - ``residents_served``: residents with an active service during the month.
 - ``alarms``: alarms by kind and outcome (count, and how many residents they came from).
 - ``answer_times``: median and 90th percentile seconds to answer, share answered in 60 s
-  (no alarm count here: with the ``alarms`` table it would reveal suppressed cells).
+  (no alarm count here: with the ``alarms`` table it would give another total to subtract).
 
-Disclosure control (k-anonymity on people, default k = 10):
+Disclosure control (k-anonymity on people, default k = 10, never below 3; ADR 0063):
 
-1. Every published number must come from at least ``k`` distinct residents; a cell from
-   fewer is *suppressed* (empty value, ``suppressed = true``).
-2. An area-month with fewer than ``k`` residents served is suppressed in every table.
-3. Secondary suppression: within an area-month of the ``alarms`` table, a lone suppressed
-   cell takes the next smallest cell with it, so a known total cannot reveal it by
-   subtraction.
+1. Counting people, not events: every published row rests on at least ``k`` distinct
+   residents. A row from fewer is **not published at all** (no keys: its area, month, kind and
+   outcome would already say that someone had that alarm).
+2. An area-month with fewer than ``k`` residents served is merged into the month's
+   :data:`POOLED_AREA` (all small areas together); if the pool itself has fewer than ``k``
+   residents it is omitted with everything it holds.
+3. Secondary suppression against differencing across every table published together: for
+   any published row A and any set of published rows B1..Bn whose residents are pairwise
+   disjoint and all among A's, ``|A| - (|B1| + ... + |Bn|)`` (the residents of A in none of
+   them) is 0 or at least ``k``. A violating row is withdrawn (the smallest of the set), until
+   none is left; withdrawing a row never creates a new violation, so this ends.
 4. No identifiers: the only columns are area, month, codes and aggregates.
 """
 
@@ -34,6 +39,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 DEFAULT_K = 10
+# Below this even a "k-anonymous" table is a list of pairs of neighbours.
+MIN_K = 3
+# The coarser area that small area-months are merged into.
+POOLED_AREA = "other-small-areas"
+# How many disjoint sets of rows a differencing check may try under one row before it
+# gives up and withdraws a row anyway (safe side; never reached by realistic tables).
+_MAX_COMBINATIONS = 20_000
 
 
 @dataclass(frozen=True)
@@ -60,13 +72,15 @@ class AlarmFact:
 
 @dataclass
 class Table:
-    """One output table: column names and rows (``None`` = suppressed value)."""
+    """One output table: column names and its published rows."""
 
     name: str
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
     # The residents behind each row (kept in memory for checks, never written).
     people: list[frozenset[str]] = field(default_factory=list)
+    # Whether the rows publish a count of those residents (differencing works on counts).
+    counts_people: bool = True
 
 
 def _month(moment: date | datetime) -> str:
@@ -88,15 +102,77 @@ def _percentile(values: Sequence[float], share: float) -> float:
     return statistics.quantiles(ordered, n=100, method="inclusive")[round(share * 100) - 1]
 
 
+def check_k(k: int) -> None:
+    """Refuse a ``k`` below :data:`MIN_K` (a table of pairs is not anonymous)."""
+    if k < MIN_K:
+        raise ValueError(f"k must be at least {MIN_K}, got {k}")
+
+
+def find_difference(
+    people: Sequence[frozenset[str]], k: int, budget: int = _MAX_COMBINATIONS
+) -> list[int] | None:
+    """A disclosing combination of rows, or ``None``.
+
+    Returns ``[a, b1, ..., bn]`` (indexes into ``people``) when the rows ``b1..bn`` have
+    pairwise disjoint residents, all among row ``a``'s, and ``|a| - sum |bi|`` is between 1 and
+    ``k - 1``: subtracting the published counts would single out fewer than ``k`` residents.
+    Past ``budget`` combinations under one row it answers with the last one tried (safe side).
+    """
+    order = sorted(range(len(people)), key=lambda i: (-len(people[i]), i))
+    for a in order:
+        whole = people[a]
+        nested = [
+            b for b in order if b != a and len(people[b]) <= len(whole) and people[b] <= whole
+        ]
+        tried = 0
+        stack: list[tuple[int, list[int], frozenset[str]]] = [(0, [], frozenset())]
+        while stack:
+            start, chosen, covered = stack.pop()
+            tried += 1
+            left = len(whole) - len(covered)
+            if chosen and 0 < left < k:
+                return [a, *chosen]
+            if chosen and tried > budget:
+                return [a, *chosen]
+            if left == 0:
+                continue
+            for pos in range(start, len(nested)):
+                b = nested[pos]
+                if people[b].isdisjoint(covered):
+                    stack.append((pos + 1, [*chosen, b], covered | people[b]))
+    return None
+
+
+def _withdraw_for_differencing(tables: Sequence[Table], k: int) -> None:
+    """Secondary suppression across all ``tables`` together (see the module docstring)."""
+    while True:
+        where = [
+            (t, r)
+            for t, table in enumerate(tables)
+            if table.counts_people
+            for r in range(len(table.rows))
+        ]
+        found = find_difference([tables[t].people[r] for t, r in where], k)
+        if found is None:
+            return
+        # Withdraw the smallest subtracted row, alarm cells before area totals: the
+        # totals are what most users need, and removing any row can only remove violations.
+        victim = min(
+            found[1:], key=lambda i: (len(tables[where[i][0]].people[where[i][1]]), -where[i][0], i)
+        )
+        t, r = where[victim]
+        del tables[t].rows[r]
+        del tables[t].people[r]
+
+
 def build_tables(
     services: Iterable[ServicePeriod],
     alarms: Iterable[AlarmFact],
     months: Sequence[str],
     k: int = DEFAULT_K,
 ) -> list[Table]:
-    """The three tables for ``months`` (``YYYY-MM``), with suppression applied."""
-    if k < 2:
-        raise ValueError("k must be at least 2")
+    """The three tables for ``months`` (``YYYY-MM``), holding only rows safe to publish."""
+    check_k(k)
     wanted = set(months)
     served: dict[tuple[str, str], set[str]] = defaultdict(set)
     last = date.fromisoformat(f"{max(months)}-01")
@@ -105,88 +181,77 @@ def build_tables(
         for month in _months_between(period.start, end):
             if month in wanted:
                 served[(period.abss_area, month)].add(period.resident_id)
-    small = {key for key, people in served.items() if len(people) < k}
 
-    residents = Table("residents_served", ["abss_area", "month", "residents", "suppressed"])
-    for (area, month), members in sorted(served.items()):
-        hidden = (area, month) in small
-        residents.rows.append(
-            {
-                "abss_area": area,
-                "month": month,
-                "residents": None if hidden else len(members),
-                "suppressed": hidden,
-            }
-        )
-        residents.people.append(frozenset(members))
+    def coarse(area: str, month: str) -> str:
+        # Small area-months (and alarms from an area-month nobody was served in) are pooled.
+        return area if len(served.get((area, month), ())) >= k else POOLED_AREA
+
+    pooled: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for (area, month), members in served.items():
+        pooled[(coarse(area, month), month)] |= members
+    # A pool (or area) still under k is omitted with everything in it.
+    kept = {key for key, members in pooled.items() if len(members) >= k}
+
+    residents = Table("residents_served", ["abss_area", "month", "residents"])
+    for (area, month), members in sorted(pooled.items()):
+        if (area, month) in kept:
+            residents.rows.append({"abss_area": area, "month": month, "residents": len(members)})
+            residents.people.append(frozenset(members))
 
     by_cell: dict[tuple[str, str, str, str], list[AlarmFact]] = defaultdict(list)
     by_area_month: dict[tuple[str, str], list[AlarmFact]] = defaultdict(list)
     for alarm in alarms:
         month = _month(alarm.raised_at)
-        if month not in wanted:
+        area = coarse(alarm.abss_area, month)
+        if month not in wanted or (area, month) not in kept:
             continue
-        by_cell[(alarm.abss_area, month, alarm.kind, alarm.outcome)].append(alarm)
-        by_area_month[(alarm.abss_area, month)].append(alarm)
+        by_cell[(area, month, alarm.kind, alarm.outcome)].append(alarm)
+        by_area_month[(area, month)].append(alarm)
 
     alarm_table = Table(
-        "alarms",
-        ["abss_area", "month", "alarm_kind", "outcome", "alarms", "residents", "suppressed"],
+        "alarms", ["abss_area", "month", "alarm_kind", "outcome", "alarms", "residents"]
     )
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for (area, month, kind, outcome), facts in sorted(by_cell.items()):
         people = frozenset(a.resident_id for a in facts)
-        hidden = len(people) < k or (area, month) in small
-        groups[(area, month)].append(len(alarm_table.rows))
+        if len(people) < k:
+            continue  # not even the keys: they would say that someone had this alarm
         alarm_table.rows.append(
             {
                 "abss_area": area,
                 "month": month,
                 "alarm_kind": kind,
                 "outcome": outcome,
-                "alarms": None if hidden else len(facts),
-                "residents": None if hidden else len(people),
-                "suppressed": hidden,
+                "alarms": len(facts),
+                "residents": len(people),
             }
         )
         alarm_table.people.append(people)
-    for indexes in groups.values():
-        hidden_rows = [i for i in indexes if alarm_table.rows[i]["suppressed"]]
-        visible = [i for i in indexes if not alarm_table.rows[i]["suppressed"]]
-        if len(hidden_rows) == 1 and visible:
-            victim = min(visible, key=lambda i: alarm_table.rows[i]["alarms"])
-            alarm_table.rows[victim].update(alarms=None, residents=None, suppressed=True)
 
     answers = Table(
         "answer_times",
-        [
-            "abss_area",
-            "month",
-            "answer_p50_s",
-            "answer_p90_s",
-            "answered_within_60s_share",
-            "suppressed",
-        ],
+        ["abss_area", "month", "answer_p50_s", "answer_p90_s", "answered_within_60s_share"],
+        counts_people=False,
     )
     for (area, month), facts in sorted(by_area_month.items()):
-        timed = [a for a in facts if a.answer_seconds is not None]
-        people = frozenset(a.resident_id for a in timed)
-        hidden = len(people) < k or (area, month) in small or not timed
-        seconds = [float(a.answer_seconds) for a in timed if a.answer_seconds is not None]
+        seconds = [float(a.answer_seconds) for a in facts if a.answer_seconds is not None]
+        people = frozenset(a.resident_id for a in facts if a.answer_seconds is not None)
+        if len(people) < k:
+            continue
         answers.rows.append(
             {
                 "abss_area": area,
                 "month": month,
-                "answer_p50_s": None if hidden else round(statistics.median(seconds), 1),
-                "answer_p90_s": None if hidden else round(_percentile(seconds, 0.9), 1),
-                "answered_within_60s_share": None
-                if hidden
-                else round(sum(1 for s in seconds if s <= 60) / len(seconds), 3),
-                "suppressed": hidden,
+                "answer_p50_s": round(statistics.median(seconds), 1),
+                "answer_p90_s": round(_percentile(seconds, 0.9), 1),
+                "answered_within_60s_share": round(
+                    sum(1 for s in seconds if s <= 60) / len(seconds), 3
+                ),
             }
         )
         answers.people.append(people)
-    return [residents, alarm_table, answers]
+    tables = [residents, alarm_table, answers]
+    _withdraw_for_differencing(tables, k)
+    return tables
 
 
 def facts_from_events(
@@ -229,7 +294,6 @@ _ARROW_TYPES = {
     "month": pa.string(),
     "alarm_kind": pa.string(),
     "outcome": pa.string(),
-    "suppressed": pa.bool_(),
     "answer_p50_s": pa.float64(),
     "answer_p90_s": pa.float64(),
     "answered_within_60s_share": pa.float64(),
@@ -260,9 +324,11 @@ def write_tables(tables: Sequence[Table], out_dir: Path, k: int) -> list[Path]:
                 "k_anonymity": k,
                 "tables": {t.name: t.columns for t in tables},
                 "suppression": (
-                    "cells from fewer than k residents are empty with suppressed=true; "
-                    "area-months with fewer than k residents served are suppressed "
-                    "everywhere; a lone suppressed alarm cell hides the next smallest one"
+                    "every row rests on at least k distinct residents; rows from fewer are "
+                    "not published at all; area-months with fewer than k residents served "
+                    f"are merged into '{POOLED_AREA}' (omitted if still fewer than k); rows "
+                    "are withdrawn until no published count minus other published counts "
+                    "leaves between 1 and k-1 residents, across all tables"
                 ),
                 "licence": "CC BY 4.0",
             },
