@@ -2,7 +2,11 @@
 
 - nobody accepted within ``acceptance_timeout``: re-announce, and raise to a supervisor;
 - contacts marked for it are notified automatically (push, e-mail, SMS);
-- fire-type alarms go to 112 if nobody has had voice contact within ``fire_112_after``.
+- fire-type alarms go to 112 if nobody has had voice contact within ``fire_112_after``;
+- a critical alarm about the person (panic, fall, "help" on the tablet, a carephone's
+  medical alarm) still open and without voice contact goes to 112 after the care plan's
+  ``critical_112_after`` (``escalate_to_112_after_min``), the operator warned
+  ``warn_112_before`` ahead by a note on the alarm (docs/adr/0036).
 
 :func:`due_actions` is pure: the hub performs the actions and records them on the
 alarm (:func:`alerts.alarm.reannounce`, :func:`~alerts.alarm.record_notification`,
@@ -11,13 +15,22 @@ alarm (:func:`alerts.alarm.reannounce`, :func:`~alerts.alarm.record_notification
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from alerts.alarm import Action, Alarm, EscalationTarget
+from alerts.alarm import SYSTEM, Action, Alarm, EscalationTarget, add_note
 from alerts.errors import CarePlanError
 from alerts.i18n import LANGUAGES, Language
 from alerts.model import FIRE_TYPE_RULES, Category, Priority, RuleKind
+
+# Critical alarms about the person that go to 112 by themselves after the plan's time
+# (a flood is critical for the home, not for her life: it goes to the key holder).
+PERSON_112_RULES = frozenset(
+    {RuleKind.PANIC, RuleKind.FALL, RuleKind.PROMPT_HELP, RuleKind.MEDICAL}
+)
+# The history detail marking the system's warning that 112 is about to be called.
+WARNING_DETAIL = "warning"
+WARNING_112 = "112"
 
 CONTACT_RELATIONS = (
     EscalationTarget.KEY_HOLDER,
@@ -65,10 +78,20 @@ class EscalationPolicy:
     notify_delay: timedelta = timedelta(0)
     fire_112_after: timedelta = timedelta(minutes=3)
     auto_112_rules: frozenset[RuleKind] = field(default_factory=lambda: FIRE_TYPE_RULES)
+    # Critical person alarms still without voice contact go to 112 this long after they
+    # were raised (None: never by themselves; the care plan's escalate_to_112_after_min).
+    critical_112_after: timedelta | None = None
+    critical_112_rules: frozenset[RuleKind] = field(default_factory=lambda: PERSON_112_RULES)
+    # The operator is warned on the alarm this long before an automatic 112 hand-off.
+    warn_112_before: timedelta = timedelta(minutes=2)
 
     def __post_init__(self) -> None:
         if self.acceptance_timeout < timedelta(seconds=5):
             raise CarePlanError("acceptance_timeout must be at least 5 s")
+        if self.critical_112_after is not None and self.critical_112_after <= timedelta(0):
+            raise CarePlanError("critical_112_after must be positive (or None: off)")
+        if self.warn_112_before < timedelta(0):
+            raise CarePlanError("warn_112_before cannot be negative")
         if self.notify_delay < timedelta(0) or self.fire_112_after < timedelta(0):
             raise CarePlanError("notify_delay and fire_112_after cannot be negative")
         ids = [c.contact_id for c in self.contacts]
@@ -106,7 +129,16 @@ class Escalate112:
     due: datetime
 
 
-EscalationAction = Reannounce | NotifyContact | Escalate112
+@dataclass(frozen=True, slots=True)
+class Warn112:
+    """Warn the operator on the alarm that it goes to 112 at ``deadline`` by itself."""
+
+    alarm_id: str
+    due: datetime
+    deadline: datetime
+
+
+EscalationAction = Reannounce | NotifyContact | Escalate112 | Warn112
 
 
 def _reannounce_due(policy: EscalationPolicy, alarm: Alarm) -> datetime | None:
@@ -138,6 +170,60 @@ def _fire_112_due(policy: EscalationPolicy, alarm: Alarm) -> datetime | None:
     return alarm.raised_at + policy.fire_112_after
 
 
+def _critical_112_due(policy: EscalationPolicy, alarm: Alarm) -> datetime | None:
+    if policy.critical_112_after is None:
+        return None
+    if not alarm.is_open or alarm.voice_contact_at is not None:
+        return None
+    if not policy.critical_112_rules.intersection(alarm.rules or (alarm.rule,)):
+        return None
+    if alarm.escalated_to(EscalationTarget.EMERGENCY_112):
+        return None
+    return alarm.raised_at + policy.critical_112_after
+
+
+def auto_112_due(policy: EscalationPolicy, alarm: Alarm) -> datetime | None:
+    """When the alarm goes to 112 by itself (None: it does not, or not any more)."""
+    present = [
+        d for d in (_fire_112_due(policy, alarm), _critical_112_due(policy, alarm)) if d is not None
+    ]
+    return min(present) if present else None
+
+
+def warned_112(alarm: Alarm) -> bool:
+    """Has the operator been warned that this alarm is about to go to 112?"""
+    return any(e.details.get(WARNING_DETAIL) == WARNING_112 for e in alarm.entries(Action.NOTE))
+
+
+def _warning_due(policy: EscalationPolicy, alarm: Alarm) -> datetime | None:
+    # Only the care plan's hand-off is announced: a fire goes out within minutes anyway.
+    deadline = _critical_112_due(policy, alarm)
+    if (
+        deadline is None
+        or deadline != auto_112_due(policy, alarm)
+        or policy.warn_112_before <= timedelta(0)
+        or warned_112(alarm)
+    ):
+        return None
+    return max(alarm.raised_at, deadline - policy.warn_112_before)
+
+
+def warn_112(alarm: Alarm, now: datetime, deadline: datetime) -> Alarm:
+    """The system's note that the alarm goes to 112 at ``deadline`` without voice contact."""
+    seconds = max(0, round((deadline - now).total_seconds()))
+    text = (
+        f"112 in {seconds} s by itself: no voice contact yet"
+        f" (at {deadline.isoformat(timespec='seconds')})"
+    )
+    noted = add_note(alarm, SYSTEM, now, text)
+    last = noted.history[-1]
+    marked = replace(
+        last,
+        detail=(*last.detail, (WARNING_DETAIL, WARNING_112), ("deadline", deadline.isoformat())),
+    )
+    return replace(noted, history=(*noted.history[:-1], marked))
+
+
 def due_actions(
     policy: EscalationPolicy, alarm: Alarm, now: datetime
 ) -> tuple[EscalationAction, ...]:
@@ -151,15 +237,23 @@ def due_actions(
         actions.extend(
             NotifyContact(alarm.id, c, notify_at) for c in _notify_targets(policy, alarm)
         )
-    fire = _fire_112_due(policy, alarm)
-    if fire is not None and fire <= now:
-        actions.append(Escalate112(alarm.id, fire))
+    hand_off = auto_112_due(policy, alarm)
+    if hand_off is not None and hand_off <= now:
+        actions.append(Escalate112(alarm.id, hand_off))
+    elif hand_off is not None:
+        # Only ahead of a hand-off still to come: a warning at the moment of it says nothing.
+        warn = _warning_due(policy, alarm)
+        if warn is not None and warn <= now:
+            actions.append(Warn112(alarm.id, warn, hand_off))
     return tuple(actions)
 
 
 def next_deadline(policy: EscalationPolicy, alarm: Alarm) -> datetime | None:
     """When :func:`due_actions` has something to do next for this alarm."""
-    candidates = [_reannounce_due(policy, alarm), _fire_112_due(policy, alarm)]
+    candidates = [_reannounce_due(policy, alarm), auto_112_due(policy, alarm)]
+    warn = _warning_due(policy, alarm)
+    if warn is not None and candidates[1] is not None and warn < candidates[1]:
+        candidates.append(warn)
     if _notify_targets(policy, alarm):
         candidates.append(alarm.raised_at + policy.notify_delay)
     present = [c for c in candidates if c is not None]

@@ -61,7 +61,7 @@ from alerts import (
 )
 from alerts.channels import DeliveryResult
 from alerts.emergency import MESSAGE_DETAIL, HandoffResult, PayloadFormat, delivered_messages
-from alerts.escalation import Escalate112, NotifyContact, Reannounce
+from alerts.escalation import Escalate112, NotifyContact, Reannounce, Warn112, warn_112
 from alerts.escalation import next_deadline as next_escalation
 from hub.alarms import store
 from hub.alarms.fanout import AlarmSignal, send_signal
@@ -625,6 +625,12 @@ class AlarmEngine:
                             provisional = reannounce(
                                 provisional, now, to_supervisor=action.to_supervisor
                             )
+                            continue
+                        if isinstance(action, Warn112):
+                            # A note on the alarm: the version check makes it once, and the
+                            # live update puts it on the operator's card.
+                            after = warn_112(after, now, action.deadline)
+                            provisional = warn_112(provisional, now, action.deadline)
                             continue
                         key = effect_key(action)
                         # The next deadline must not count a claimed effect as still due.

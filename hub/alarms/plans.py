@@ -44,6 +44,9 @@ class ServiceSettings:
     live: bool
     # An alarm still open this long after it was raised goes to the contacts.
     contact_after: timedelta = timedelta(minutes=15)
+    # A critical alarm about the person still without voice contact goes to 112 after this
+    # (the plan's escalate_to_112_after_min; docs/adr/0036).
+    emergency_after: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,13 @@ def rule_plan(
                         deadlines=(known.service.check_in_deadline,),
                     ),
                 )
+    if (
+        known is not None
+        and known.service is not None
+        and known.service.emergency_after is not None
+        and policy.critical_112_after is None
+    ):
+        policy = replace(policy, critical_112_after=known.service.emergency_after)
     if known is not None and not policy.contacts and known.contacts:
         # The operator calls the resident first; the family hears of an alarm that is still
         # open after the plan's "escalate to a contact" time, not of every press.
@@ -145,6 +155,7 @@ async def known_residents(
             "tablet" in version.devices,
             state in LIVE_STATES,
             timedelta(minutes=version.escalate_to_contact_after_min),
+            timedelta(minutes=version.escalate_to_112_after_min),
         )
     contacts: dict[int, list[Contact]] = defaultdict(list)
     for row in await session.scalars(

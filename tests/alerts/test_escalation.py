@@ -111,3 +111,63 @@ def test_policy_values_are_checked() -> None:
         EscalationPolicy(contacts=(JOAN, JOAN))
     with pytest.raises(CarePlanError):
         Contact("c", "X", EscalationTarget.EMERGENCY_112)
+
+
+def test_a_critical_alarm_is_warned_then_goes_to_112_after_the_plans_time() -> None:
+    from alerts.escalation import Warn112, warn_112, warned_112
+
+    policy = EscalationPolicy(
+        critical_112_after=timedelta(minutes=10), warn_112_before=timedelta(minutes=2)
+    )
+    a = accept(alarm(RuleKind.FALL), ANNA, s(20))
+    a = record_contact_attempt(a, ANNA, s(40), party="resident", result=ContactResult.NO_ANSWER)
+    assert next_deadline(policy, a) == s(480)
+    assert due_actions(policy, a, s(479)) == ()
+    (warn,) = due_actions(policy, a, s(480))
+    assert warn == Warn112("a1", s(480), s(600))
+    a = warn_112(a, s(480), warn.deadline)
+    assert warned_112(a)
+    assert a.history[-1].details["deadline"] == s(600).isoformat()
+    assert "120 s" in a.history[-1].details["text"]
+    assert due_actions(policy, a, s(599)) == ()  # warned once
+    assert next_deadline(policy, a) == s(600)
+    (action,) = due_actions(policy, a, s(600))
+    assert action == Escalate112("a1", s(600))
+    a = escalate(a, SYSTEM, s(601), EscalationTarget.EMERGENCY_112)
+    assert due_actions(policy, a, s(4000)) == ()
+    assert next_deadline(policy, a) is None
+
+
+def test_voice_contact_or_an_outcome_cancels_the_plans_112() -> None:
+    from alerts import Outcome, resolve
+
+    policy = EscalationPolicy(critical_112_after=timedelta(minutes=10))
+    a = accept(alarm(RuleKind.PANIC), ANNA, s(20))
+    spoken = record_contact_attempt(a, ANNA, s(500), party="resident", result=ContactResult.REACHED)
+    assert due_actions(policy, spoken, s(4000)) == ()
+    assert next_deadline(policy, spoken) is None
+    closed = resolve(a, ANNA, s(30), Outcome.FALSE_ALARM)
+    assert due_actions(policy, closed, s(4000)) == ()
+
+
+@pytest.mark.parametrize(
+    "rule", [RuleKind.FLOOD, RuleKind.INACTIVITY, RuleKind.MISSED_CHECK_IN, RuleKind.LOW_BATTERY]
+)
+def test_only_critical_person_alarms_go_to_112_by_the_plan(rule: RuleKind) -> None:
+    policy = EscalationPolicy(critical_112_after=timedelta(minutes=10))
+    assert due_actions(policy, alarm(rule), s(4000)) in ((), (Reannounce("a1", True, s(60)),))
+    assert all(not isinstance(x, Escalate112) for x in due_actions(policy, alarm(rule), s(4000)))
+
+
+def test_no_plan_time_no_automatic_112_for_a_panic() -> None:
+    assert all(
+        not isinstance(x, Escalate112)
+        for x in due_actions(EscalationPolicy(), alarm(RuleKind.PANIC), s(40000))
+    )
+
+
+def test_the_plans_112_values_are_checked() -> None:
+    with pytest.raises(CarePlanError):
+        EscalationPolicy(critical_112_after=timedelta(0))
+    with pytest.raises(CarePlanError):
+        EscalationPolicy(warn_112_before=timedelta(seconds=-1))

@@ -7,6 +7,7 @@ that validates the EIDO payload."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Iterator
@@ -29,10 +30,10 @@ from alerts import (
     HomeEvent,
     add_note,
 )
-from alerts.alarm import Actor
+from alerts.alarm import Actor, accept, record_voice_connected
 from alerts.channels import DeliveryResult
 from alerts.emergency import HandoffResult
-from alerts.escalation import Contact, EscalationTarget, NotifyContact
+from alerts.escalation import Contact, EscalationTarget, NotifyContact, warned_112
 from hub.alarms import store
 from hub.alarms.effects import HubAlarmEffects
 from hub.alarms.engine import UNFINISHED_AFTER, AlarmEngine
@@ -41,7 +42,7 @@ from hub.alarms.models import AlarmEffectRow
 from hub.alarms.settings import AlarmSettings
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
-from protocol import Smoke
+from protocol import Panic, Smoke
 from teleassist.localbroker import free_port
 from tests.alerts.centre import ReceivingCentre
 
@@ -263,3 +264,134 @@ async def test_an_effect_interrupted_by_a_crash_is_reported_not_repeated(
         assert "outcome unknown" in alarm.history[-1].details["text"]
     finally:
         await db.dispose()
+
+
+PLAN_112 = EscalationPolicy(
+    critical_112_after=timedelta(minutes=10), warn_112_before=timedelta(minutes=2)
+)
+
+
+def _panic(home: str, resident: str, at: datetime) -> HomeEvent:
+    return HomeEvent(
+        home_id=home,
+        resident_id=resident,
+        device_id=f"pendant-{home}",
+        device_type=DeviceType.PENDANT,
+        message_id=f"once-{next(_ids)}",
+        at=at,
+        body=Panic(),
+    )
+
+
+async def test_a_critical_alarm_without_voice_contact_is_warned_then_handed_to_112_once(
+    database_url: str, settings: AlarmSettings, peers: Peers, http: aiohttp.ClientSession
+) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(T0)
+    try:
+        async with sessions() as session:
+            await store.save_plan(session, CarePlan("83"), PLAN_112, clock())
+            await session.commit()
+        # Two hub workers on one database, each with its own live fan-out.
+        workers = [
+            AlarmEngine(sessions, clock, AlarmLive(), HubAlarmEffects(settings, sessions, http))
+            for _ in range(2)
+        ]
+        card = workers[0].live.subscribe(screen=False)
+        (raised,) = await workers[0].handle_event(_panic("20", "83", clock()))
+        alarm_id = raised.alarm.id
+        await workers[0].act(
+            alarm_id,
+            lambda a: accept(a, OPERATOR, clock()),
+            audit_actor="anna",
+            audit_action="alarm.accept",
+        )
+        while not card.queue.empty():
+            card.queue.get_nowait()
+        clock.advance(timedelta(minutes=8) - timedelta(seconds=1))
+        for worker in workers:
+            await worker.run_due()
+        assert card.queue.empty()  # not yet
+        clock.advance(timedelta(seconds=1))
+        for worker in workers:
+            await worker.run_due()
+        # One warning, on the card through the live updates, before anything is sent.
+        warned = [m["alarm"] for m in _drain(card) if warned_112(m["alarm"])]
+        assert warned, "no live warning"
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, alarm_id)
+        assert loaded is not None
+        notes = [e for e in loaded[1].entries(Action.NOTE) if e.details.get("warning") == "112"]
+        assert len(notes) == 1
+        assert notes[0].details["deadline"] == (T0 + timedelta(minutes=10)).isoformat()
+        assert peers.centre.received == []
+        clock.advance(timedelta(minutes=2))
+        await asyncio.gather(*(worker.run_due() for worker in workers))
+        for worker in workers:
+            await worker.run_due()
+        assert len(peers.centre.received) == 1, peers.centre.rejected
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, alarm_id)
+            ledger = [r.key for r in await session.scalars(select(AlarmEffectRow))]
+        assert loaded is not None
+        (handoff,) = [
+            e
+            for e in loaded[1].entries(Action.ESCALATED)
+            if e.details.get("target") == EscalationTarget.EMERGENCY_112
+        ]
+        assert handoff.details["delivered"] == "True"
+        assert ledger == ["112"]
+    finally:
+        await db.dispose()
+
+
+async def test_voice_contact_before_the_deadline_cancels_the_plans_112(
+    database_url: str, settings: AlarmSettings, peers: Peers, http: aiohttp.ClientSession
+) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(T0)
+    try:
+        async with sessions() as session:
+            await store.save_plan(session, CarePlan("84"), PLAN_112, clock())
+            await session.commit()
+        engine = AlarmEngine(
+            sessions, clock, AlarmLive(), HubAlarmEffects(settings, sessions, http)
+        )
+        (raised,) = await engine.handle_event(_panic("21", "84", clock()))
+        alarm_id = raised.alarm.id
+        await engine.act(
+            alarm_id,
+            lambda a: accept(a, OPERATOR, clock()),
+            audit_actor="anna",
+            audit_action="alarm.accept",
+        )
+        clock.advance(timedelta(minutes=8))
+        await engine.run_due()  # warned
+        clock.advance(timedelta(minutes=1))
+        await engine.act(
+            alarm_id,
+            lambda a: record_voice_connected(a, OPERATOR, clock(), call_id="call-1"),
+            audit_actor="anna",
+            audit_action="alarm.voice",
+        )
+        clock.advance(timedelta(hours=1))
+        await engine.run_due()
+        assert peers.centre.received == []
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, alarm_id)
+            due = await store.due_alarm_ids(session, clock())
+        assert loaded is not None
+        assert warned_112(loaded[1])
+        assert not loaded[1].escalated_to(EscalationTarget.EMERGENCY_112)
+        assert alarm_id not in due
+    finally:
+        await db.dispose()
+
+
+def _drain(subscription: Any) -> list[dict[str, Any]]:
+    out = []
+    while not subscription.queue.empty():
+        out.append(subscription.queue.get_nowait())
+    return out

@@ -35,7 +35,9 @@ MARTA = Contact("contact-1", "Marta", EscalationTarget.KEY_HOLDER, phone="600", 
 
 
 def _known(*, tablet: bool = True, live: bool = True) -> KnownResident:
-    service = ServiceSettings(time(9, 30), tablet, live, timedelta(minutes=10))
+    service = ServiceSettings(
+        time(9, 30), tablet, live, timedelta(minutes=10), timedelta(minutes=25)
+    )
     return KnownResident("es", service, (MARTA,))
 
 
@@ -49,6 +51,17 @@ def test_a_running_service_with_a_tablet_switches_the_daily_check_in_on() -> Non
     assert policy.notify_delay == timedelta(minutes=10)
     no_service = KnownResident("ca", None, (MARTA,))
     assert rule_plan("7", no_service, None)[1].notify_delay == timedelta(minutes=15)
+
+
+def test_the_service_plans_112_time_drives_the_automatic_hand_off() -> None:
+    _, policy = rule_plan("7", _known(), None)
+    assert policy.critical_112_after == timedelta(minutes=25)
+    # An engine policy with a time of its own keeps it; without a service there is none.
+    own = EscalationPolicy(critical_112_after=timedelta(minutes=5))
+    assert rule_plan("7", _known(), (CarePlan("7"), own))[1].critical_112_after == timedelta(
+        minutes=5
+    )
+    assert rule_plan("7", KnownResident("ca", None, ()), None)[1].critical_112_after is None
 
 
 def test_no_tablet_or_not_installed_yet_means_no_check_in_alarm() -> None:
@@ -126,13 +139,15 @@ async def test_service_changes_reach_the_running_engine(
         True,
     )
     assert cached.policy.notify_delay == timedelta(minutes=15)  # the basic level's
+    assert cached.policy.critical_112_after == timedelta(minutes=30)  # the basic level's
     await post(
         hub_client,
         f"/api/service/referrals/{reference}/care-plan",
         coordinator,
-        {"check_in_deadline": "09:45"},
+        {"check_in_deadline": "09:45", "escalate_to_112_after_min": 45},
     )
     assert engine._cache[resident_id].plan.check_in.deadlines == (time(9, 45),)
+    assert engine._cache[resident_id].policy.critical_112_after == timedelta(minutes=45)
     # The rule state is stored, so the scheduler sees the resident's timers.
     async with app[SESSIONMAKER]() as session:
         assert await store.load_state(session, resident_id) is not None
