@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import signal
 import sys
 from datetime import date
@@ -113,7 +114,25 @@ def run(args: argparse.Namespace, config: Config) -> int:
         from hub.registry.cli import run_registry_action
 
         return asyncio.run(run_registry_action(action, args, settings, config.mqtt))
+    _refuse_unsafe_production(args, config, settings)
     return asyncio.run(serve(settings, mqtt=None if args.no_ingest else config.mqtt))
+
+
+def _refuse_unsafe_production(
+    args: argparse.Namespace, config: Config, settings: HubSettings
+) -> None:
+    """In production mode, stop before listening when a setting is unsafe (ConfigError)."""
+    from hub.family.settings import SECTION as FAMILY_SECTION
+    from hub.family.settings import FamilySettings
+    from hub.prodcheck import check_production
+
+    check_production(
+        settings,
+        config.section(FAMILY_SECTION, FamilySettings),
+        config.mqtt,
+        environ=os.environ,
+        debug_logging=getattr(args, "log_level", "INFO") == "DEBUG",
+    )
 
 
 def _create_user(args: argparse.Namespace, settings: HubSettings) -> int:

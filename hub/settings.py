@@ -22,12 +22,16 @@ from teleassist.config import Config, ConfigError
 SECTION = "hub"
 MIN_JWT_SECRET_BYTES = 32
 
+Mode = Literal["demo", "production"]
 TimeseriesBackend = Literal["sqlite", "influxdb", "victoriametrics"]
 
 
 class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     """Everything the hub process needs to know; defaults run the embedded demo."""
 
+    # "production": refuse to start with demo-grade settings (hub/prodcheck.py lists what
+    # is checked); "demo": the embedded defaults run as they are.
+    mode: Mode = "demo"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     data_dir: str = "var/hub"

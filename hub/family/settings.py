@@ -28,6 +28,9 @@ class FamilySettings(msgspec.Struct, kw_only=True, frozen=True):
     turn_urls: list[str] = msgspec.field(default_factory=list)
     turn_secret: str = ""
     turn_ttl_s: int = 6 * 3600
+    # The TURN server's coturn configuration, readable by the hub: in production mode the
+    # hub refuses to hand out a relay that may reach private addresses (hub/prodcheck.py).
+    turn_server_config: str = ""
     # Members silent for this long show as "quiet" in the facilitator view.
     quiet_after_days: int = 7
     reminder_poll_s: float = 30.0

@@ -23,6 +23,8 @@ SECRETS = {
     "JWT_SECRET": "x",
     "KEY_SAFE_KEY": "x",
     "BROKER_PUBLIC_NAME": "x",
+    "HUB_PUBLIC_URL": "https://hub.example.org",
+    "TURN_SECRET": "x",
 }
 
 
@@ -150,3 +152,16 @@ def test_compose_refuses_to_start_without_secrets() -> None:
     assert result.returncode != 0
     # Compose names the first missing variable it meets; which one that is varies by run.
     assert any(variable in result.stderr for variable in SECRETS), result.stderr
+
+
+def test_the_hub_runs_in_production_mode_and_coturn_gets_its_secret(
+    compose: dict[str, Any],
+) -> None:
+    hub = compose["services"]["hub"]
+    assert hub["environment"]["TELEASSIST_HUB__MODE"] == "production"
+    checked = hub["environment"]["TELEASSIST_FAMILY__TURN_SERVER_CONFIG"]
+    assert f"./deploy/coturn/turnserver.conf:{checked}:ro" in hub["volumes"]
+    coturn = compose["services"]["coturn"]
+    assert coturn["entrypoint"] == ["/bin/sh", "/etc/coturn/start.sh"]
+    assert coturn["environment"]["TURN_SECRET"] == "${TURN_SECRET:?set TURN_SECRET}"
+    assert "static-auth-secret" not in " ".join(coturn.get("command", []))
