@@ -108,6 +108,55 @@ def check_k(k: int) -> None:
         raise ValueError(f"k must be at least {MIN_K}, got {k}")
 
 
+def _violation_under(
+    a: int,
+    people: Sequence[frozenset[str]],
+    nested: Sequence[int],
+    k: int,
+    budget: int,
+) -> list[int] | None:
+    """A set of disjoint rows among ``nested`` that leaves 1..k-1 of row ``a``'s residents."""
+    whole = people[a]
+    # Most residents the rows from a position on could still cover: prunes hopeless branches.
+    reach = [0] * (len(nested) + 1)
+    for pos in range(len(nested) - 1, -1, -1):
+        reach[pos] = reach[pos + 1] + len(people[nested[pos]])
+    tried = 0
+    stack: list[tuple[int, list[int], frozenset[str]]] = [(0, [], frozenset())]
+    while stack:
+        start, chosen, covered = stack.pop()
+        tried += 1
+        left = len(whole) - len(covered)
+        if chosen and (0 < left < k or tried > budget):
+            return [a, *chosen]
+        if left == 0 or left - reach[start] >= k:
+            continue
+        for pos in range(start, len(nested)):
+            b = nested[pos]
+            if people[b].isdisjoint(covered):
+                stack.append((pos + 1, [*chosen, b], covered | people[b]))
+    return None
+
+
+def _nested_rows(people: Sequence[frozenset[str]]) -> list[list[int]]:
+    """For each row, the other non-empty rows whose residents are all among its own."""
+    # A row inside A has its smallest resident in A: index rows by that one resident.
+    by_anchor: dict[str, list[int]] = defaultdict(list)
+    for index, members in enumerate(people):
+        if members:
+            by_anchor[min(members)].append(index)
+    nested: list[list[int]] = []
+    for a, whole in enumerate(people):
+        inside = [
+            b
+            for resident in whole
+            for b in by_anchor.get(resident, ())
+            if b != a and len(people[b]) <= len(whole) and people[b] <= whole
+        ]
+        nested.append(sorted(inside, key=lambda b: (-len(people[b]), b)))
+    return nested
+
+
 def find_difference(
     people: Sequence[frozenset[str]], k: int, budget: int = _MAX_COMBINATIONS
 ) -> list[int] | None:
@@ -118,51 +167,41 @@ def find_difference(
     ``k - 1``: subtracting the published counts would single out fewer than ``k`` residents.
     Past ``budget`` combinations under one row it answers with the last one tried (safe side).
     """
-    order = sorted(range(len(people)), key=lambda i: (-len(people[i]), i))
-    for a in order:
-        whole = people[a]
-        nested = [
-            b for b in order if b != a and len(people[b]) <= len(whole) and people[b] <= whole
-        ]
-        tried = 0
-        stack: list[tuple[int, list[int], frozenset[str]]] = [(0, [], frozenset())]
-        while stack:
-            start, chosen, covered = stack.pop()
-            tried += 1
-            left = len(whole) - len(covered)
-            if chosen and 0 < left < k:
-                return [a, *chosen]
-            if chosen and tried > budget:
-                return [a, *chosen]
-            if left == 0:
-                continue
-            for pos in range(start, len(nested)):
-                b = nested[pos]
-                if people[b].isdisjoint(covered):
-                    stack.append((pos + 1, [*chosen, b], covered | people[b]))
+    nested = _nested_rows(people)
+    for a in range(len(people)):
+        found = _violation_under(a, people, nested[a], k, budget)
+        if found is not None:
+            return found
     return None
 
 
 def _withdraw_for_differencing(tables: Sequence[Table], k: int) -> None:
     """Secondary suppression across all ``tables`` together (see the module docstring)."""
-    while True:
-        where = [
-            (t, r)
-            for t, table in enumerate(tables)
-            if table.counts_people
-            for r in range(len(table.rows))
-        ]
-        found = find_difference([tables[t].people[r] for t, r in where], k)
-        if found is None:
-            return
-        # Withdraw the smallest subtracted row, alarm cells before area totals: the
-        # totals are what most users need, and removing any row can only remove violations.
-        victim = min(
-            found[1:], key=lambda i: (len(tables[where[i][0]].people[where[i][1]]), -where[i][0], i)
-        )
-        t, r = where[victim]
-        del tables[t].rows[r]
-        del tables[t].people[r]
+    where = [
+        (t, r)
+        for t, table in enumerate(tables)
+        if table.counts_people
+        for r in range(len(table.rows))
+    ]
+    people = [tables[t].people[r] for t, r in where]
+    nested = _nested_rows(people)
+    withdrawn: set[int] = set()
+    for a in sorted(range(len(people)), key=lambda i: (-len(people[i]), i)):
+        if a in withdrawn:
+            continue
+        # Withdrawing a row only removes combinations, so a row that passes stays passing.
+        while True:
+            live = [b for b in nested[a] if b not in withdrawn]
+            found = _violation_under(a, people, live, k, _MAX_COMBINATIONS)
+            if found is None:
+                break
+            # The smallest subtracted row goes, alarm cells before area totals (the totals
+            # are what most users need).
+            withdrawn.add(min(found[1:], key=lambda i: (len(people[i]), -where[i][0], i)))
+    for t, table in enumerate(tables):
+        gone = {r for i, (tt, r) in enumerate(where) if tt == t and i in withdrawn}
+        table.rows[:] = [row for r, row in enumerate(table.rows) if r not in gone]
+        table.people[:] = [p for r, p in enumerate(table.people) if r not in gone]
 
 
 def build_tables(

@@ -222,7 +222,13 @@ def test_find_difference_names_the_rows() -> None:
     assert find_difference([abc, frozenset("abc")], 3) is None  # 0 left: nobody singled out
     assert find_difference([frozenset("abcdef"), frozenset("xyz")], 3) is None  # not nested
     # Past the budget it answers with a combination anyway (the safe side).
-    assert find_difference([frozenset("abcdefghijkl"), abc, frozenset("def")], 3, budget=1)
+    # Twelve in four threes: every remainder is 0, 3, 6 or 9, so nothing singles anyone out...
+    twelve = [frozenset("abcdefghijkl"), abc, frozenset("def"), frozenset("ghi"), frozenset("jkl")]
+    assert find_difference(twelve, 3) is None
+    # ...but past the budget it answers with a combination anyway (the safe side).
+    assert find_difference(twelve, 3, budget=1)
+    # Parts too small to ever come within k of the whole are not searched.
+    assert find_difference([frozenset("abcdefghijkl"), abc, frozenset("def")], 3, budget=1) is None
 
 
 @pytest.mark.parametrize("k", [2, 1, 0, -5])
