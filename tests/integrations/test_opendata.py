@@ -310,18 +310,18 @@ def test_cli_demo_and_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "cannot read the hub database" in capsys.readouterr().err
 
 
-def test_cli_reads_the_hub_outbox(tmp_path: Path) -> None:
-    from hub.db import make_engine, make_sessionmaker, upgrade_to_head
+def test_cli_reads_the_hub_outbox(tmp_path: Path, database_url: str) -> None:
+    """On SQLite and PostgreSQL: the export reads the outbox and each resident's area."""
+    from hub.db import make_engine, make_sessionmaker
     from hub.db.models import Home, Resident
     from hub.outbox import enqueue
     from hub.outbox.consent import set_social_record_consent
     from integrations.wsocial.events import AlarmHandled, ServiceEvent
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.sqlite'}"
+    url = database_url
     start = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 
     async def fill() -> None:
-        await upgrade_to_head(url)
         engine = make_engine(url)
         async with make_sessionmaker(engine)() as session:
             home = Home(address="c/ Major 1", abss_area="ABSS-X")
