@@ -11,6 +11,8 @@ or supervisor may read it too (the console's cookie or access token).
 from __future__ import annotations
 
 import hmac
+import logging
+import shutil
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
@@ -19,17 +21,30 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.alarms.models import AlarmRow
-from hub.alarms.routes import ALARM_ENGINE, ALARM_FANOUT, ALARM_SINK
+from hub.alarms.routes import ALARM_EFFECTS, ALARM_ENGINE, ALARM_FANOUT, ALARM_SINK
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.auth.roles import Role
 from hub.auth.web import ROLES_ATTRIBUTE, requires
 from hub.carephones.app import DC09_RECEIVER
-from hub.ingest.app import INGESTER
+from hub.ingest.app import INGESTER, MQTT_CLIENT
 from hub.outbox.models import OutboxRow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class DatabaseProbe:
+    """Scrapes whose database read failed: the alert on database errors counts these."""
+
+    def __init__(self) -> None:
+        self.errors = 0
+
+
+DATABASE_PROBE = web.AppKey("metrics_database_probe", DatabaseProbe)
 
 
 class _Snapshot(Collector):
@@ -77,7 +92,52 @@ def _ingest_families(app: web.Application) -> list[Metric]:
         depth.add_metric(["alarm_routine"], sink.routine_depth)
     p99 = GaugeMetricFamily("teleassist_ingest_p99_ms", "p99 device-time to stored, ms")
     p99.add_metric([], stats.percentile_ms(0.99) or 0.0)
-    return [received, accepted, rejected, gaps, points, depth, p99]
+    return [received, accepted, rejected, gaps, points, depth, p99, *_mqtt_families(app)]
+
+
+def _mqtt_families(app: web.Application) -> list[Metric]:
+    client = app.get(MQTT_CLIENT)
+    if client is None:
+        return []
+    connected = GaugeMetricFamily(
+        "teleassist_mqtt_connected", "1 while this worker is connected to the broker"
+    )
+    connected.add_metric([], 1.0 if client.connected.is_set() else 0.0)
+    subscribed = GaugeMetricFamily(
+        "teleassist_mqtt_subscribed",
+        "1 while the broker has granted this worker's device subscription",
+    )
+    subscribed.add_metric([], 1.0 if client.subscribed.is_set() else 0.0)
+    return [connected, subscribed]
+
+
+def _emergency_families(app: web.Application) -> list[Metric]:
+    effects = app.get(ALARM_EFFECTS)
+    if effects is None:
+        return []
+    handoffs = CounterMetricFamily(
+        "teleassist_emergency_handoffs", "Incidents sent to 112, by outcome", labels=["outcome"]
+    )
+    for outcome in ("delivered", "failed"):
+        handoffs.add_metric([outcome], effects.handoffs[outcome])
+    return [handoffs]
+
+
+def _disk_families(app: web.Application) -> list[Metric]:
+    """Free and total bytes of the file system holding ``data_dir`` (media, SQLite, secrets)."""
+    try:
+        usage = shutil.disk_usage(app[SETTINGS].data_dir)
+    except OSError:  # not created yet: nothing to report
+        return []
+    free = GaugeMetricFamily(
+        "teleassist_data_dir_free_bytes", "Bytes free on the file system of data_dir"
+    )
+    free.add_metric([], usage.free)
+    size = GaugeMetricFamily(
+        "teleassist_data_dir_size_bytes", "Size in bytes of the file system of data_dir"
+    )
+    size.add_metric([], usage.total)
+    return [free, size]
 
 
 def _dc09_families(app: web.Application) -> list[Metric]:
@@ -150,6 +210,14 @@ async def _database_families(app: web.Application, now: datetime) -> list[Metric
         outbox = (
             await session.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))
         ).all()
+        # Waiting for an operator: not resolved and nobody has accepted it.
+        unclaimed_at = (
+            await session.execute(
+                select(func.min(AlarmRow.raised_at)).where(
+                    AlarmRow.state != "resolved", AlarmRow.claimed_by.is_(None)
+                )
+            )
+        ).scalar_one_or_none()
     open_alarms = GaugeMetricFamily(
         "teleassist_alarms_open", "Alarms not yet resolved, by priority", labels=["priority"]
     )
@@ -162,12 +230,34 @@ async def _database_families(app: web.Application, now: datetime) -> list[Metric
         if first is not None and (oldest_at is None or first < oldest_at):
             oldest_at = first
     oldest.add_metric([], (now - oldest_at).total_seconds() if oldest_at else 0.0)
+    unclaimed = GaugeMetricFamily(
+        "teleassist_alarm_oldest_unclaimed_age_seconds",
+        "Age of the oldest unresolved alarm no operator has accepted (0: none)",
+    )
+    unclaimed.add_metric([], (now - unclaimed_at).total_seconds() if unclaimed_at else 0.0)
     backlog = GaugeMetricFamily(
         "teleassist_outbox_records", "wSocial outbox records, by state", labels=["state"]
     )
     for state, count in outbox:
         backlog.add_metric([state], count)
-    return [open_alarms, oldest, backlog]
+    return [open_alarms, oldest, unclaimed, backlog]
+
+
+async def _probed_database_families(app: web.Application, now: datetime) -> list[Metric]:
+    """The database figures, and whether the database answered this scrape."""
+    probe = app[DATABASE_PROBE]
+    try:
+        families = await _database_families(app, now)
+        up = 1.0
+    except (SQLAlchemyError, OSError):
+        _LOGGER.exception("metrics: the database did not answer")
+        probe.errors += 1
+        families, up = [], 0.0
+    gauge = GaugeMetricFamily("teleassist_database_up", "1 if the database answered this scrape")
+    gauge.add_metric([], up)
+    errors = CounterMetricFamily("teleassist_database_errors", "Scrapes whose database read failed")
+    errors.add_metric([], probe.errors)
+    return [*families, gauge, errors]
 
 
 async def _exposition(request: web.Request) -> web.StreamResponse:
@@ -177,7 +267,9 @@ async def _exposition(request: web.Request) -> web.StreamResponse:
         + _dc09_families(app)
         + _engine_families(app)
         + _fanout_families(app)
-        + await _database_families(app, app[CLOCK]())
+        + _emergency_families(app)
+        + _disk_families(app)
+        + await _probed_database_families(app, app[CLOCK]())
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(families))
@@ -210,4 +302,5 @@ setattr(metrics, ROLES_ATTRIBUTE, frozenset(_STAFF))
 
 def setup(app: web.Application) -> None:
     """Add ``/metrics``."""
+    app[DATABASE_PROBE] = DatabaseProbe()
     app.router.add_get("/metrics", metrics)

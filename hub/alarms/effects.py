@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -98,6 +99,8 @@ class HubAlarmEffects:
         self.tablet: TabletChannel | None = None
         # Finds the hub's MQTT client once ingestion has connected (None: not yet/none).
         self.mqtt_lookup: Callable[[], Any] | None = None
+        # 112 hand-offs by outcome ("delivered"/"failed"), exported on /metrics.
+        self.handoffs: Counter[str] = Counter()
         retry = RetryPolicy(attempts=max(1, settings.emergency_attempts))
         self.gateway = (
             HttpEmergencyGateway(
@@ -207,7 +210,13 @@ class HubAlarmEffects:
             return None
         async with self._sessionmaker() as session:
             incident = await build_incident(session, alarm, self.settings, now)
-        return await self.gateway.hand_off(incident)
+        try:
+            result = await self.gateway.hand_off(incident)
+        except BaseException:
+            self.handoffs["failed"] += 1
+            raise
+        self.handoffs["delivered" if result.delivered else "failed"] += 1
+        return result
 
 
 class TabletSettingsSender:

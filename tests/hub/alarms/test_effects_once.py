@@ -395,3 +395,26 @@ def _drain(subscription: Any) -> list[dict[str, Any]]:
     while not subscription.queue.empty():
         out.append(subscription.queue.get_nowait())
     return out
+
+
+async def test_112_hand_offs_are_counted_by_outcome(
+    database_url: str, settings: AlarmSettings, peers: Peers, http: aiohttp.ClientSession
+) -> None:
+    """What ``teleassist_emergency_handoffs_total`` exports (the alert on 112 failures)."""
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(T0)
+    try:
+        effects = HubAlarmEffects(settings, sessions, http)
+        engine = AlarmEngine(sessions, clock, AlarmLive(), effects)
+        (raised,) = await engine.handle_event(_smoke("28", "82", clock()))
+        delivered = await effects.hand_off(raised.alarm, clock())
+        assert delivered is not None
+        assert delivered.delivered
+        peers.centre.refuse_all = True
+        refused = await effects.hand_off(raised.alarm, clock())
+        assert refused is not None
+        assert not refused.delivered
+        assert effects.handoffs == {"delivered": 1, "failed": 1}
+    finally:
+        await db.dispose()
