@@ -94,7 +94,17 @@ def _settings(args: argparse.Namespace, config: Config) -> HubSettings:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    """Run the chosen action."""
+    """Run the chosen action; a database schema this hub does not know stops it (exit 2)."""
+    from hub.db import SchemaMismatch
+
+    try:
+        return _run(args, config)
+    except SchemaMismatch as err:
+        print(f"teleassist hub: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
     settings = _settings(args, config)
     action = args.hub_command or "serve"
     if action == "migrate":

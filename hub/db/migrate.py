@@ -79,7 +79,9 @@ async def check_schema(url: str | URL, *, will_migrate: bool) -> None:
 
 
 async def upgrade_to_head(url: str | URL) -> None:
-    """Bring the database at ``url`` to the newest schema."""
+    """Bring the database at ``url`` to the newest schema (:class:`SchemaMismatch` if it is
+    at a revision this hub does not know)."""
+    await check_schema(url, will_migrate=True)
     await _run(url, "upgrade", "head")
 
 

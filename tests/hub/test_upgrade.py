@@ -9,7 +9,9 @@ written with table shapes of that revision (``sqlalchemy.table``), never with to
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -361,4 +363,30 @@ async def test_the_hub_does_not_start_on_an_unknown_schema(
     # Nothing was written: still at the baseline.
     assert await _rows(empty_database_url, "SELECT version_num FROM alembic_version") == [
         (BASELINE,)
+    ]
+
+
+async def test_the_command_line_refuses_a_newer_schema_with_a_message(
+    empty_database_url: str, tmp_path: Any
+) -> None:
+    """``teleassist hub`` (serve) and ``teleassist hub migrate``: exit 2, one clear line."""
+    await upgrade_to_head(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = 'zz_9999_future'"))
+    finally:
+        await engine.dispose()
+    base = [sys.executable, "-m", "teleassist", "hub", "--database-url", empty_database_url,
+            "--data-dir", str(tmp_path / "hub-data"), "--port", "0"]  # fmt: skip
+    for extra in (["--no-ingest"], ["migrate"]):
+        process = await asyncio.create_subprocess_exec(
+            *base, *extra, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 2, stderr.decode()
+        assert "zz_9999_future, which this hub's migrations do not know" in stderr.decode()
+        assert "Traceback" not in stderr.decode()
+    assert await _rows(empty_database_url, "SELECT version_num FROM alembic_version") == [
+        ("zz_9999_future",)
     ]
