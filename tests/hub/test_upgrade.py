@@ -313,6 +313,51 @@ async def test_the_hub_serves_the_upgraded_alarm_with_its_history(
     assert "alarm-0001" in await listed.text()
 
 
+async def test_the_oldest_schema_upgrades_with_its_core_data(empty_database_url: str) -> None:
+    """From the very first migration (hub_0001: no alarms or family yet): homes, residents,
+    contacts, devices with their events and the audit log reach head unchanged (hub_0002
+    rebuilds ``devices`` on SQLite while events still point at it)."""
+    url, t = empty_database_url, AT
+    await upgrade_to(url, "hub_0001")
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await _put(conn, "homes", {"id": 1, "address": "Carrer Major 3",
+                       "abss_area": "Girona-1", "key_safe_code_enc": None,
+                       "access_notes": "porta verda", "lat": None, "lon": None,
+                       "created_at": t})  # fmt: skip
+            await _put(conn, "residents", {"id": 1, "home_id": 1, "name": "Maria Vidal",
+                       "birth_date": date(1938, 5, 1), "language": "ca",
+                       "medical_notes": "", "lives_alone": True, "consent": {},
+                       "photo_path": None, "created_at": t})  # fmt: skip
+            await _put(conn, "contacts", {"id": 1, "resident_id": 1, "name": "Jordi Vidal",
+                       "phone": "+34600000001", "email": "", "relationship": "son",
+                       "is_key_holder": True, "priority": 1, "language": "ca"})  # fmt: skip
+            await _put(conn, "devices", {"id": "pendant-1", "home_id": 1, "type": "pendant",
+                       "room": "bedroom", "secret_hash": None, "firmware": "1.0",
+                       "battery": 80, "last_seen": t, "state": "active",
+                       "created_at": t})  # fmt: skip
+            await _put(conn, "events", *({"id": n, "message_id": f"m-{n}",
+                       "device_id": "pendant-1", "type": "heartbeat",
+                       "ts": t + timedelta(minutes=n), "received_at": t, "seq": n,
+                       "body": {"battery": 80}} for n in (1, 2)))  # fmt: skip
+            await _put(conn, "audit_log", {"id": 1, "actor": "admin", "action": "home.create",
+                       "object": "home:1", "at": t, "details": {}})  # fmt: skip
+    finally:
+        await engine.dispose()
+    await upgrade_to_head(url)
+    assert await _rows(url, "SELECT version_num FROM alembic_version") == [migration_heads()]
+    assert await _rows(url, "SELECT id, home_id, room, resident_id FROM devices") == [
+        ("pendant-1", 1, "bedroom", None)
+    ]
+    assert await _rows(url, "SELECT message_id, device_id FROM events ORDER BY id") == [
+        ("m-1", "pendant-1"), ("m-2", "pendant-1"),
+    ]  # fmt: skip
+    assert await _rows(url, "SELECT name FROM residents") == [("Maria Vidal",)]
+    assert await _rows(url, "SELECT phone FROM contacts") == [("+34600000001",)]
+    assert await _rows(url, "SELECT action FROM audit_log") == [("home.create",)]
+
+
 async def test_a_schema_from_a_newer_release_is_refused(empty_database_url: str) -> None:
     await upgrade_to_head(empty_database_url)
     engine = make_engine(empty_database_url)
