@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from alerts.alarm import SYSTEM, Action, Alarm, EscalationTarget, add_note
+from alerts.alarm import SYSTEM, Action, Alarm, EscalationTarget, HistoryEntry, add_note
 from alerts.errors import CarePlanError
 from alerts.i18n import LANGUAGES, Language
 from alerts.model import FIRE_TYPE_RULES, Category, Priority, RuleKind
@@ -31,6 +31,13 @@ PERSON_112_RULES = frozenset(
 # The history detail marking the system's warning that 112 is about to be called.
 WARNING_DETAIL = "warning"
 WARNING_112 = "112"
+# The history detail of the system's "112 hand-off: sending (attempt n)" notes.
+HANDOFF_DETAIL = "handoff"
+# An automatic hand-off that fails (or whose outcome is unknown) is sent again, with the
+# same message identity (112 deduplicates by it), after a growing pause, at most this often.
+MAX_112_ATTEMPTS = 6
+RETRY_112_FIRST = timedelta(seconds=30)
+RETRY_112_MAX = timedelta(minutes=5)
 
 CONTACT_RELATIONS = (
     EscalationTarget.KEY_HOLDER,
@@ -123,10 +130,11 @@ class NotifyContact:
 
 @dataclass(frozen=True, slots=True)
 class Escalate112:
-    """Hand the incident to 112 (fire-type alarm with no voice contact)."""
+    """Hand the incident to 112 (no voice contact in time); ``attempt`` > 1: a retry."""
 
     alarm_id: str
     due: datetime
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +232,95 @@ def warn_112(alarm: Alarm, now: datetime, deadline: datetime) -> Alarm:
     return replace(noted, history=(*noted.history[:-1], marked))
 
 
+def mark_112_sending(alarm: Alarm, now: datetime, attempt: int) -> Alarm:
+    """The system's note that the automatic hand-off is going out (attempt ``attempt``).
+
+    Written before anything is sent: the first one fixes the message's identity (its
+    ``seq`` and time), which every retry of it repeats, so 112 sees one incident.
+    """
+    noted = add_note(alarm, SYSTEM, now, f"112 hand-off: sending (attempt {attempt})")
+    last = noted.history[-1]
+    marked = replace(
+        last, detail=(*last.detail, (HANDOFF_DETAIL, "sending"), ("attempt", str(attempt)))
+    )
+    return replace(noted, history=(*noted.history[:-1], marked))
+
+
+def _is_auto_112(entry: HistoryEntry) -> bool:
+    details = entry.details
+    return (
+        entry.action is Action.ESCALATED
+        and details.get("target") == EscalationTarget.EMERGENCY_112
+        and details.get("detail", "").startswith("auto:")
+    )
+
+
+def pending_112(alarm: Alarm) -> HistoryEntry | None:
+    """The note that opened the automatic hand-off in progress (None: none, or delivered)."""
+    first: HistoryEntry | None = None
+    for entry in alarm.history:
+        details = entry.details
+        if details.get(HANDOFF_DETAIL) == "sending" and details.get("attempt") == "1":
+            first = entry
+        elif first is not None and _is_auto_112(entry) and details.get("delivered") == "True":
+            first = None
+    return first
+
+
+def retry_backoff(failures: int) -> timedelta:
+    """The pause after the ``failures``-th failed attempt (30 s, 60 s, … at most 5 min)."""
+    factor: int = 2 ** max(0, failures - 1)
+    return min(RETRY_112_MAX, RETRY_112_FIRST * factor)
+
+
+def _failed_112(alarm: Alarm, first: HistoryEntry) -> list[HistoryEntry]:
+    return [
+        e
+        for e in alarm.history[first.seq + 1 :]
+        if _is_auto_112(e) and e.details.get("delivered") == "False"
+    ]
+
+
+def _retry_112_due(alarm: Alarm) -> tuple[int, datetime] | None:
+    """(attempt, when) of the next try of a failed automatic hand-off, if one is due."""
+    if not alarm.is_open:
+        return None
+    first = pending_112(alarm)
+    if first is None:
+        return None
+    failures = _failed_112(alarm, first)
+    if not failures or len(failures) >= MAX_112_ATTEMPTS:
+        return None
+    return len(failures) + 1, failures[-1].at + retry_backoff(len(failures))
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffState:
+    """What the card shows of the automatic 112 hand-off."""
+
+    state: str  # sending | delivered | retrying | failed
+    attempts: int
+    next_attempt_at: datetime | None = None
+
+
+def handoff_112_state(alarm: Alarm) -> HandoffState | None:
+    """The automatic hand-off's state (None: the alarm has none)."""
+    first = pending_112(alarm)
+    if first is None:
+        delivered = [e for e in alarm.history if _is_auto_112(e)]
+        if delivered and delivered[-1].details.get("delivered") == "True":
+            return HandoffState("delivered", 1)
+        return None
+    failures = _failed_112(alarm, first)
+    sending = [e for e in alarm.history[first.seq :] if e.details.get(HANDOFF_DETAIL) == "sending"]
+    if len(sending) > len(failures):
+        return HandoffState("sending", len(sending))
+    retry = _retry_112_due(alarm)
+    if retry is None:
+        return HandoffState("failed", len(failures))
+    return HandoffState("retrying", len(failures), retry[1])
+
+
 def due_actions(
     policy: EscalationPolicy, alarm: Alarm, now: datetime
 ) -> tuple[EscalationAction, ...]:
@@ -237,6 +334,9 @@ def due_actions(
         actions.extend(
             NotifyContact(alarm.id, c, notify_at) for c in _notify_targets(policy, alarm)
         )
+    retry = _retry_112_due(alarm)
+    if retry is not None and retry[1] <= now:
+        actions.append(Escalate112(alarm.id, retry[1], retry[0]))
     hand_off = auto_112_due(policy, alarm)
     if hand_off is not None and hand_off <= now:
         actions.append(Escalate112(alarm.id, hand_off))
@@ -254,6 +354,9 @@ def next_deadline(policy: EscalationPolicy, alarm: Alarm) -> datetime | None:
     warn = _warning_due(policy, alarm)
     if warn is not None and candidates[1] is not None and warn < candidates[1]:
         candidates.append(warn)
+    retry = _retry_112_due(alarm)
+    if retry is not None:
+        candidates.append(retry[1])
     if _notify_targets(policy, alarm):
         candidates.append(alarm.raised_at + policy.notify_delay)
     present = [c for c in candidates if c is not None]

@@ -9,6 +9,7 @@ from alerts.alarm import Alarm
 from alerts.emergency.thread import MsgType, delivered_messages, message_type
 from alerts.emergency.wire import SentMessage, check_identifier
 from alerts.errors import AlertsValueError
+from alerts.escalation import pending_112
 from alerts.model import RULE_PRIORITY, RuleKind
 
 
@@ -94,7 +95,15 @@ class EmergencyIncident:
 
     @property
     def message(self) -> SentMessage:
-        """This message's identity: sender, identifier (unique per alarm state) and time."""
+        """This message's identity: sender, identifier (unique per alarm state) and time.
+
+        An automatic hand-off in progress keeps the identity its first attempt had (the
+        history entry that opened it), so a retry is the same incident to 112.
+        """
+        first = pending_112(self.alarm) if self.alarm.is_open else None
+        if first is not None:
+            identifier = f"{self.centre.centre_id}.{self.alarm.id}.{first.seq}"
+            return SentMessage(self.centre.centre_id, identifier, first.at)
         identifier = f"{self.centre.centre_id}.{self.alarm.id}.{len(self.alarm.history)}"
         return SentMessage(self.centre.centre_id, identifier, self.sent_at)
 

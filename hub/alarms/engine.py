@@ -61,7 +61,15 @@ from alerts import (
 )
 from alerts.channels import DeliveryResult
 from alerts.emergency import MESSAGE_DETAIL, HandoffResult, PayloadFormat, delivered_messages
-from alerts.escalation import Escalate112, NotifyContact, Reannounce, Warn112, warn_112
+from alerts.escalation import (
+    Escalate112,
+    NotifyContact,
+    Reannounce,
+    Warn112,
+    mark_112_sending,
+    pending_112,
+    warn_112,
+)
 from alerts.escalation import next_deadline as next_escalation
 from hub.alarms import store
 from hub.alarms.fanout import AlarmSignal, send_signal
@@ -637,6 +645,11 @@ class AlarmEngine:
                         provisional = _record_effect(provisional, key, None, now)
                         if key not in claimed:
                             sends.append((key, action))
+                            if isinstance(action, Escalate112):
+                                # On the card at once; the first one fixes the message's
+                                # identity that every retry repeats.
+                                after = mark_112_sending(after, now, action.attempt)
+                                provisional = mark_112_sending(provisional, now, action.attempt)
                     try:
                         await store.update_alarm(
                             session,
@@ -667,7 +680,9 @@ class AlarmEngine:
     ) -> DeliveryResult | HandoffResult | None:
         if isinstance(action, NotifyContact):
             return await self.effects.notify(alarm, action)
-        return await self.effects.hand_off(alarm, now)
+        first = pending_112(alarm)
+        # Every attempt of one hand-off is the same message (identifier and sent time).
+        return await self.effects.hand_off(alarm, first.at if first is not None else now)
 
     async def _record_effects(
         self, alarm_id: str, results: list[tuple[str, DeliveryResult | HandoffResult | None]]
@@ -888,7 +903,7 @@ def effect_key(action: NotifyContact | Escalate112) -> str:
     """The idempotency key of an escalation effect (unique per alarm)."""
     if isinstance(action, NotifyContact):
         return f"notify:{action.contact.contact_id}"
-    return "112"
+    return "112" if action.attempt == 1 else f"112-retry-{action.attempt}"
 
 
 def _record_effect(

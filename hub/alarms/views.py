@@ -8,6 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 from alerts import Action, Alarm, EscalationTarget, label
+from alerts.escalation import WARNING_DETAIL, handoff_112_state
 from hub.alarms.models import AlarmHistoryRow
 
 # The alarm object (docs/alarms-api.md) as structs: the views are built from them and the
@@ -28,6 +29,12 @@ class EmergencyView(msgspec.Struct, kw_only=True, frozen=True):
     sent: bool
     delivered: bool | None
     reference: str | None
+    # The automatic hand-off (docs/adr/0036): sending | delivered | retrying | failed.
+    handoff: str | None = None
+    attempts: int = 0
+    next_attempt_at: str | None = None
+    # The operator was warned the alarm goes to 112 by itself at this time (still standing).
+    auto_112_at: str | None = None
 
 
 class ExplanationView(msgspec.Struct, kw_only=True, frozen=True):
@@ -110,13 +117,32 @@ def _emergency(alarm: Alarm) -> EmergencyView:
         for e in alarm.entries(Action.ESCALATED)
         if e.details.get("target") == EscalationTarget.EMERGENCY_112
     ]
+    handoff = handoff_112_state(alarm)
+    progress: dict[str, Any] = (
+        {
+            "handoff": handoff.state,
+            "attempts": handoff.attempts,
+            "next_attempt_at": _iso(handoff.next_attempt_at),
+        }
+        if handoff is not None
+        else {}
+    )
     if not entries:
-        return EmergencyView(sent=False, delivered=None, reference=None)
+        warnings = [e for e in alarm.entries(Action.NOTE) if e.details.get(WARNING_DETAIL)]
+        standing = alarm.is_open and alarm.voice_contact_at is None and warnings
+        return EmergencyView(
+            sent=False,
+            delivered=None,
+            reference=None,
+            auto_112_at=warnings[-1].details.get("deadline") if standing else None,
+            **progress,
+        )
     last = entries[-1].details
     return EmergencyView(
         sent=True,
         delivered=last.get("delivered") == "True",
         reference=last.get("reference") or None,
+        **progress,
     )
 
 

@@ -57,7 +57,11 @@ def cap_fields(raw: bytes) -> dict[str, Any]:
 @dataclass
 class ReceivingCentre:
     """Records every payload; ``fail_first`` answers 503 that many times first;
-    ``refuse_all`` answers 400 to everything (a centre that rejects the payload)."""
+    ``refuse_all`` answers 400 to everything (a centre that rejects the payload).
+
+    Like a real PSAP it deduplicates by the message's identity (EIDO ``$id``, CAP sender
+    and identifier): a repeat is answered with the first one's reference and is not a
+    second incident (counted in ``duplicates``)."""
 
     fail_first: int = 0
     refuse_all: bool = False
@@ -66,6 +70,9 @@ class ReceivingCentre:
     # CAP messages received, as "sender,identifier,sent" (what a reference must name).
     cap_messages: list[str] = field(default_factory=list)
     calls: int = 0
+    duplicates: int = 0
+    # Message identity -> the reference given to it.
+    references: dict[str, str] = field(default_factory=dict)
     _numbers: Any = field(default_factory=lambda: itertools.count(1001))
 
     def _refuse(self, problems: list[str]) -> web.Response:
@@ -87,6 +94,9 @@ class ReceivingCentre:
             problems = eido_problems(payload)
             if problems:
                 return self._refuse(problems)
+            key = str(payload.get("$id"))
+            if key in self.references:
+                return self._repeat(key)
             self.received.append(payload)
         elif request.content_type == "application/cap+xml":
             problems = cap_problems(raw)
@@ -96,12 +106,20 @@ class ReceivingCentre:
             unknown = [r for r in fields["references"] if r not in self.cap_messages]
             if unknown:
                 return self._refuse([f"references a message never received: {unknown}"])
+            key = f"{fields['sender']},{fields['identifier']}"
+            if key in self.references:
+                return self._repeat(key)
             self.received.append(raw)
             self.cap_messages.append(f"{fields['sender']},{fields['identifier']},{fields['sent']}")
         else:
             return web.json_response({"error": "unsupported"}, status=415)
+        reference = self.references[key] = f"112-CAT-{next(self._numbers)}"
+        return web.json_response({"reference": reference, "status": "received"}, status=201)
+
+    def _repeat(self, key: str) -> web.Response:
+        self.duplicates += 1
         return web.json_response(
-            {"reference": f"112-CAT-{next(self._numbers)}", "status": "received"}, status=201
+            {"reference": self.references[key], "status": "duplicate"}, status=200
         )
 
     def app(self) -> web.Application:

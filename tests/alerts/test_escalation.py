@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -171,3 +172,65 @@ def test_the_plans_112_values_are_checked() -> None:
         EscalationPolicy(critical_112_after=timedelta(0))
     with pytest.raises(CarePlanError):
         EscalationPolicy(warn_112_before=timedelta(seconds=-1))
+
+
+def test_a_failed_automatic_112_is_retried_with_a_growing_pause_then_given_up() -> None:
+    from alerts.escalation import (
+        MAX_112_ATTEMPTS,
+        handoff_112_state,
+        mark_112_sending,
+        pending_112,
+        retry_backoff,
+    )
+
+    assert [retry_backoff(n).total_seconds() for n in (1, 2, 3, 4, 5, 6)] == [
+        30,
+        60,
+        120,
+        240,
+        300,
+        300,
+    ]
+    policy = EscalationPolicy()
+    a = accept(alarm(RuleKind.SMOKE), ANNA, s(10))
+    at = s(180)
+    a = mark_112_sending(a, at, 1)
+    first = pending_112(a)
+    assert first is not None
+    assert first.at == at
+    sending = handoff_112_state(a)
+    assert sending is not None
+    assert sending.state == "sending"
+    for attempt in range(1, MAX_112_ATTEMPTS + 1):
+        a = escalate(a, SYSTEM, at, EscalationTarget.EMERGENCY_112, detail="auto: FAILED")
+        last = a.history[-1]
+        a = replace(
+            a,
+            history=(*a.history[:-1], replace(last, detail=(*last.detail, ("delivered", "False")))),
+        )
+        assert pending_112(a) == first  # the retry keeps the first attempt's identity
+        state = handoff_112_state(a)
+        assert state is not None
+        assert state.attempts == attempt
+        if attempt == MAX_112_ATTEMPTS:
+            assert state.state == "failed"
+            assert [
+                x for x in due_actions(policy, a, s(100000)) if isinstance(x, Escalate112)
+            ] == []
+            break
+        assert state.state == "retrying"
+        assert state.next_attempt_at == at + retry_backoff(attempt)
+        assert next_deadline(policy, a) == at + retry_backoff(attempt)
+        assert all(
+            not isinstance(x, Escalate112)
+            for x in due_actions(policy, a, at + retry_backoff(attempt) - timedelta(seconds=1))
+        )
+        (retry,) = [
+            x
+            for x in due_actions(policy, a, at + retry_backoff(attempt))
+            if isinstance(x, Escalate112)
+        ]
+        assert retry.attempt == attempt + 1
+        at = at + retry_backoff(attempt)
+        a = mark_112_sending(a, at, attempt + 1)
+        assert handoff_112_state(a).state == "sending"  # type: ignore[union-attr]

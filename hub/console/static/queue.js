@@ -85,7 +85,13 @@ function renderQueue() {
       const claim = claimText(a);
       const flags = [
         a.supervisor_alerted ? `<span class="badge warn">${h(t("supervisor_alerted"))}</span>` : "",
-        a.emergency && a.emergency.sent ? `<span class="badge danger">${h(t("emergency_sent"))}</span>` : "",
+        a.emergency && a.emergency.sent && !a.emergency.handoff ? `<span class="badge danger">${h(t("emergency_sent"))}</span>` : "",
+        a.emergency && a.emergency.handoff
+          ? `<span class="badge danger" data-handoff="${h(a.emergency.handoff)}">${h(t("handoff_" + a.emergency.handoff, { n: a.emergency.attempts }))}</span>`
+          : "",
+        a.emergency && a.emergency.auto_112_at && !a.emergency.handoff
+          ? `<span class="badge warn" data-auto-112>${h(t("auto_112_warning"))}</span>`
+          : "",
       ].join("");
       return `<li class="qitem p${a.priority}${a.claimed_by && claim.cls === "other" ? " taken" : ""}${a._flash ? " flash" : ""}" data-id="${h(a.id)}" data-state="${h(a.state)}" aria-selected="${a.id === state.selected}" tabindex="-1">
         <div class="line1"><span class="badge p${a.priority}">${h(t("p" + a.priority))}</span><span class="rule">${h(a.rule_label || a.rule)}</span><span class="age" data-age></span></div>

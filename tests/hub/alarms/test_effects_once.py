@@ -36,10 +36,11 @@ from alerts.emergency import HandoffResult
 from alerts.escalation import Contact, EscalationTarget, NotifyContact, warned_112
 from hub.alarms import store
 from hub.alarms.effects import HubAlarmEffects
-from hub.alarms.engine import UNFINISHED_AFTER, AlarmEngine
+from hub.alarms.engine import UNFINISHED_AFTER, AlarmEngine, effect_key
 from hub.alarms.live import AlarmLive
 from hub.alarms.models import AlarmEffectRow
 from hub.alarms.settings import AlarmSettings
+from hub.alarms.views import alarm_view
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
 from protocol import Panic, Smoke
@@ -212,7 +213,11 @@ async def test_a_concurrent_change_while_sending_sends_nothing_twice(
         ]
         assert handoff.details["delivered"] == "True"
         assert handoff.details["reference"].startswith("112-CAT-")
-        assert len(alarm.entries(Action.NOTE)) == 3  # the operator's notes all kept
+        notes = alarm.entries(Action.NOTE)
+        assert sum(n.actor == OPERATOR for n in notes) == 3  # the operator's notes all kept
+        assert [n.details["text"] for n in notes if n.actor != OPERATOR] == [
+            "112 hand-off: sending (attempt 1)"
+        ]
         assert sorted(row.key for row in ledger) == ["112", "notify:c-mail", "notify:c-sms"]
         assert all(row.done_at is not None for row in ledger)
     finally:
@@ -416,5 +421,133 @@ async def test_112_hand_offs_are_counted_by_outcome(
         assert refused is not None
         assert not refused.delivered
         assert effects.handoffs == {"delivered": 1, "failed": 1}
+    finally:
+        await db.dispose()
+
+
+async def _emergency(sessions: Any, alarm_id: str, now: datetime) -> dict[str, Any]:
+    """What the operator's card shows of the 112 hand-off."""
+    async with sessions() as session:
+        loaded = await store.load_alarm(session, alarm_id)
+    assert loaded is not None
+    view: dict[str, Any] = alarm_view(loaded[1], "en", now)["emergency"]
+    return view
+
+
+async def test_a_failing_112_hand_off_is_retried_with_backoff_until_the_centre_takes_it(
+    database_url: str, settings: AlarmSettings, peers: Peers, http: aiohttp.ClientSession
+) -> None:
+    peers.centre.fail_first = 2
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(T0)
+    try:
+        async with sessions() as session:
+            await store.save_plan(session, CarePlan("85"), PLAN_112, clock())
+            await session.commit()
+        workers = [
+            AlarmEngine(sessions, clock, AlarmLive(), HubAlarmEffects(settings, sessions, http))
+            for _ in range(2)
+        ]
+        (raised,) = await workers[0].handle_event(_panic("22", "85", clock()))
+        alarm_id = raised.alarm.id
+        await workers[0].act(
+            alarm_id,
+            lambda a: accept(a, OPERATOR, clock()),
+            audit_actor="anna",
+            audit_action="alarm.accept",
+        )
+        clock.advance(timedelta(minutes=8))
+        await workers[0].run_due()
+        view = await _emergency(sessions, alarm_id, clock())
+        assert view["auto_112_at"] == (T0 + timedelta(minutes=10)).isoformat()
+        assert view["handoff"] is None
+        clock.advance(timedelta(minutes=2))
+        for worker in workers:
+            await worker.run_due()
+        assert peers.centre.calls == 1
+        first_failure = clock()
+        view = await _emergency(sessions, alarm_id, clock())
+        assert (view["handoff"], view["attempts"]) == ("retrying", 1)
+        assert view["next_attempt_at"] == (
+            first_failure + timedelta(seconds=30)
+        ).isoformat().replace("+00:00", "Z")
+        clock.advance(timedelta(seconds=29))
+        for worker in workers:
+            await worker.run_due()
+        assert peers.centre.calls == 1  # not before the pause is over
+        clock.advance(timedelta(seconds=1))
+        for worker in workers:
+            await worker.run_due()
+        assert peers.centre.calls == 2
+        view = await _emergency(sessions, alarm_id, clock())
+        assert (view["handoff"], view["attempts"]) == ("retrying", 2)
+        clock.advance(timedelta(seconds=60))  # the pause doubles
+        await asyncio.gather(*(worker.run_due() for worker in workers))
+        for worker in workers:
+            await worker.run_due()
+        assert peers.centre.calls == 3
+        assert len(peers.centre.received) == 1, peers.centre.rejected
+        view = await _emergency(sessions, alarm_id, clock())
+        assert view["handoff"] == "delivered"
+        assert view["delivered"] is True
+        assert view["reference"] == "112-CAT-1001"
+        clock.advance(timedelta(hours=1))
+        for worker in workers:
+            await worker.run_due()
+        assert peers.centre.calls == 3  # delivered: nothing more
+        async with sessions() as session:
+            ledger = sorted(r.key for r in await session.scalars(select(AlarmEffectRow)))
+        assert ledger == ["112", "112-retry-2", "112-retry-3"]
+    finally:
+        await db.dispose()
+
+
+async def test_a_hand_off_interrupted_after_112_got_it_is_resent_as_the_same_incident(
+    database_url: str, settings: AlarmSettings, peers: Peers, http: aiohttp.ClientSession
+) -> None:
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(T0)
+    try:
+        async with sessions() as session:
+            await store.save_plan(
+                session, CarePlan("86"), EscalationPolicy(fire_112_after=timedelta(0)), clock()
+            )
+            await session.commit()
+        dying = AlarmEngine(sessions, clock, AlarmLive(), HubAlarmEffects(settings, sessions, http))
+        (raised,) = await dying.handle_event(_smoke("23", "86", clock()))
+        alarm_id = raised.alarm.id
+        clock.advance(timedelta(seconds=1))
+        planned = await dying._plan_escalation(alarm_id)
+        assert planned is not None
+        alarm, sends, now = planned
+        assert [effect_key(action) for _, action in sends] == ["112"]
+        assert (await _emergency(sessions, alarm_id, clock()))["handoff"] == "sending"
+        # 112 receives it; the hub dies before it records the answer.
+        await dying._send(alarm, sends[0][1], now)
+        assert len(peers.centre.received) == 1
+        first_id = peers.centre.received[0]["$id"]
+        del dying
+        restarted = AlarmEngine(
+            sessions, clock, AlarmLive(), HubAlarmEffects(settings, sessions, http)
+        )
+        clock.advance(UNFINISHED_AFTER + timedelta(seconds=1))
+        await restarted.run_due()  # outcome unknown: recorded as not delivered
+        view = await _emergency(sessions, alarm_id, clock())
+        assert (view["handoff"], view["attempts"], view["delivered"]) == ("retrying", 1, False)
+        clock.advance(timedelta(seconds=30))
+        await restarted.run_due()
+        await restarted.run_due()
+        # Sent again with the same identity: the centre knows it, one incident.
+        assert peers.centre.calls == 2
+        assert peers.centre.duplicates == 1
+        assert [p["$id"] for p in peers.centre.received] == [first_id]
+        view = await _emergency(sessions, alarm_id, clock())
+        assert (view["handoff"], view["delivered"], view["reference"]) == (
+            "delivered",
+            True,
+            "112-CAT-1001",
+        )
     finally:
         await db.dispose()
