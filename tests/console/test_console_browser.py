@@ -331,3 +331,45 @@ async def test_wellbeing_call_agenda(chromium: Browser, console_hub: ConsoleHub)
     await expect(planner.locator("#done-calls")).to_contain_text("Margaret Wilson")
     assert planner.errors == []  # type: ignore[attr-defined]
     await planner.context.close()
+
+
+async def test_the_card_shows_the_automatic_112_warning_and_hand_off_state(
+    chromium: Browser, console_hub: ConsoleHub
+) -> None:
+    """The warning and each state of the automatic hand-off reach the queue card live."""
+    from datetime import timedelta
+
+    from alerts.alarm import SYSTEM
+    from alerts.emergency import HandoffResult, PayloadFormat
+    from alerts.escalation import mark_112_sending, warn_112
+    from hub.alarms.engine import record_handoff
+
+    hub = console_hub
+    rid = hub.ids.residents[0]
+    name = "Montserrat Puig i Ferrer"
+    page = await signed_in(chromium, hub, "anna")
+    [alarm_id] = await raise_demo_alarm(
+        hub.app, rid, hub.ids.devices[rid][0], protocol.Panic(source="pendant")
+    )
+    entry = item(page, name)
+    await expect(entry).to_be_visible()
+    await expect(entry.locator("[data-auto-112]")).to_have_count(0)
+    engine = hub.app[ALARM_ENGINE]
+    clock = hub.app[CLOCK]
+
+    async def system_step(step: Any) -> None:
+        await engine.act(alarm_id, step, audit_actor="system", audit_action="alarm.escalate")
+
+    await system_step(lambda a: warn_112(a, clock(), clock() + timedelta(minutes=2)))
+    await expect(entry.locator("[data-auto-112]")).to_have_text(
+        "No voice contact: goes to 112 automatically"
+    )
+    await system_step(lambda a: mark_112_sending(a, clock(), 1))
+    badge = entry.locator("[data-handoff]")
+    await expect(badge).to_have_text("112: sending (attempt 1)")
+    await expect(entry.locator("[data-auto-112]")).to_have_count(0)
+    failed = HandoffResult(False, 1, PayloadFormat.EIDO, 503, error="HTTP 503")
+    await system_step(lambda a: record_handoff(a, SYSTEM, clock(), failed, automatic=True))
+    await expect(badge).to_have_text("112: failed 1 time(s), retrying")
+    assert page.errors == []  # type: ignore[attr-defined]
+    await page.context.close()
