@@ -19,6 +19,7 @@ from hub.appkeys import (
     ACCESS_LISTENERS,
     ACK_LISTENERS,
     CLOCK,
+    CONFIG,
     CONNECT_LISTENERS,
     ENGINE,
     EVENT_SINKS,
@@ -34,7 +35,7 @@ from hub.db import check_schema, make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
 from hub.http import error_middleware, https_middleware
 from hub.settings import HubSettings, with_secrets
-from teleassist.config import MqttSettings
+from teleassist.config import Config, MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ ROUTE_MODULES: list[str] = [
 __all__ = [
     "ACK_LISTENERS",
     "CLOCK",
+    "CONFIG",
     "CONNECT_LISTENERS",
     "ENGINE",
     "EVENT_SINKS",
@@ -95,12 +97,15 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(
     settings: HubSettings,
     *,
+    config: Config | None = None,
     clock: Clock = utc_now,
     mqtt: MqttSettings | None = None,
     route_modules: Sequence[str] | None = None,
 ) -> web.Application:
     """Build the hub application; the database opens when the app starts.
 
+    ``config``: the parsed configuration (``teleassist.config.load_config``) whose sections
+    the hub's contexts read; ``None`` means the embedded defaults (tests).
     ``mqtt``: the broker to ingest from (``None``: no ingestion, e.g. API tests).
     ``route_modules`` replaces :data:`ROUTE_MODULES` (tests that want a smaller hub).
     """
@@ -110,6 +115,7 @@ def create_app(
         client_max_size=4 * 1024 * 1024,
     )
     app[SETTINGS] = settings
+    app[CONFIG] = Config() if config is None else config
     app[CLOCK] = clock
     app[KEYSAFE] = KeySafeCipher(settings.keysafe_key)
     app[EVENT_SINKS] = []

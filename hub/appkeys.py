@@ -12,9 +12,12 @@ from hub.db.crypto import KeySafeCipher
 from hub.ingest.events import AckListener, ConnectListener, EventSink
 from hub.settings import HubSettings
 from hub.timeseries.port import TimeSeriesStore
-from teleassist.config import MqttSettings
+from teleassist.config import Config, MqttSettings
 
 SETTINGS = web.AppKey("settings", HubSettings)
+# The parsed configuration handed to ``create_app``: each context reads its own section
+# from it (``app[CONFIG].section(...)``); nothing under ``hub/`` calls ``load_config()``.
+CONFIG = web.AppKey("config", Config)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])

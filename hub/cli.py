@@ -125,7 +125,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
         return asyncio.run(run_registry_action(action, args, settings, config.mqtt))
     _refuse_unsafe_production(args, config, settings)
-    return asyncio.run(serve(settings, mqtt=None if args.no_ingest else config.mqtt))
+    return asyncio.run(serve(settings, mqtt=None if args.no_ingest else config.mqtt, config=config))
 
 
 def _refuse_unsafe_production(
@@ -197,13 +197,18 @@ async def add_user(
         await engine.dispose()
 
 
-async def serve(settings: HubSettings, mqtt: MqttSettings | None = None) -> int:
-    """Run the hub until SIGINT/SIGTERM, then stop gracefully (cleanup contexts flush)."""
+async def serve(
+    settings: HubSettings, mqtt: MqttSettings | None = None, config: Config | None = None
+) -> int:
+    """Run the hub until SIGINT/SIGTERM, then stop gracefully (cleanup contexts flush).
+
+    ``config`` is the parsed configuration the hub's contexts read their sections from.
+    """
     from aiohttp import web
 
     from hub.app import create_app
 
-    app = create_app(settings, mqtt=mqtt)
+    app = create_app(settings, config=config, mqtt=mqtt)
     # Open websockets (consoles, family apps) must not hold a restart up for a minute:
     # after this long their handlers are cancelled and the cleanup contexts run.
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)

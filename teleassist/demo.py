@@ -240,7 +240,7 @@ async def _run(args: argparse.Namespace, config: Config) -> int:
                 await engine.dispose()
 
             mqtt_settings = MqttSettings(host="127.0.0.1", port=mqtt_port)
-            app = create_app(settings, mqtt=mqtt_settings)
+            app = create_app(settings, config=config, mqtt=mqtt_settings)
             assert app[KEYSAFE] is not None
             runner = web.AppRunner(app, handle_signals=False)
             await runner.setup()

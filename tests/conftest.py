@@ -105,6 +105,7 @@ from tests.hub.fixtures import (  # noqa: E402, F401
     hub_app,
     hub_client,
     hub_clock,
+    hub_config,
     hub_sessionmaker,
     hub_settings,
     make_user,

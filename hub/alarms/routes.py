@@ -62,6 +62,7 @@ from hub.alarms.sink import AlarmSink, replay_unprocessed
 from hub.alarms.views import AlarmCodes, AlarmView, CodeLabel, alarm_struct, alarm_view
 from hub.appkeys import (
     CLOCK,
+    CONFIG,
     CONNECT_LISTENERS,
     ENGINE,
     EVENT_SINKS,
@@ -75,7 +76,6 @@ from hub.auth.web import CurrentUser
 from hub.db.models import Resident
 from hub.http import ApiError, check_same_origin, read_body
 from hub.ingest.app import MQTT_CLIENT
-from teleassist.config import load_config
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -535,7 +535,7 @@ async def _start_fanout(app: web.Application) -> asyncio.Task[None] | None:
 
 def setup(app: web.Application) -> None:
     """Routes and the engine's lifetime."""
-    app[ALARM_SETTINGS] = load_config().section("alarms", AlarmSettings)
+    app[ALARM_SETTINGS] = app[CONFIG].section("alarms", AlarmSettings)
     app[ALARM_LIVE] = AlarmLive()
     app[ALARM_SINK] = AlarmSink()
     app[ALARM_SOCKETS] = set()

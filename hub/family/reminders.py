@@ -22,7 +22,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.appkeys import CLOCK, CONFIG, MQTT, SESSIONMAKER
 from hub.clock import Clock, utc_now
 from hub.family.agenda import item_view
 from hub.family.live import LIVE_HUB, LiveHub
@@ -38,7 +38,7 @@ from protocol import (
     envelope,
     new_message_id,
 )
-from teleassist.config import MqttSettings, load_config
+from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -187,7 +187,18 @@ async def reminders_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
 
 
+def reminder_broker(app: web.Application) -> MqttSettings:
+    """The hub's broker: the one it ingests from, else the configuration's ``[mqtt]``.
+
+    Never a fresh ``load_config()``: the demo runs its hub on a private broker on a free
+    port while ``[mqtt]`` keeps its default (127.0.0.1:1883), so the tablet would never
+    get the reminder.
+    """
+    ingest = app.get(MQTT)
+    return ingest if ingest is not None else app[CONFIG].mqtt
+
+
 def make_reminders(app: web.Application) -> ReminderService:
-    """The service with the configured broker (its session factory is set at start-up)."""
-    sender = MqttCommandSender(load_config().mqtt, app[CLOCK])
+    """The service with the hub's broker (its session factory is set at start-up)."""
+    sender = MqttCommandSender(reminder_broker(app), app[CLOCK])
     return ReminderService(app[LIVE_HUB], sender)

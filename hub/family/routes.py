@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hub.appkeys import ACCESS_LISTENERS, CLOCK, SESSIONMAKER, SETTINGS
+from hub.appkeys import ACCESS_LISTENERS, CLOCK, CONFIG, SESSIONMAKER, SETTINGS
 from hub.calls import routes as call_routes
 from hub.calls.signalling import CALL_OBSERVER, CallService
 from hub.family import (
@@ -30,7 +30,6 @@ from hub.family.reminders import REMINDERS, make_reminders, reminders_ctx
 from hub.family.settings import FAMILY_SETTINGS, MEDIA_STORE, SECTION, FamilySettings
 from hub.family.ws import CALL_SERVICE, live_socket
 from hub.media import LocalDiskStore
-from teleassist.config import load_config
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Settings, media store, live hub and every ``/api/family`` route."""
     if FAMILY_SETTINGS not in app:
-        app[FAMILY_SETTINGS] = load_config().section(SECTION, FamilySettings)
+        app[FAMILY_SETTINGS] = app[CONFIG].section(SECTION, FamilySettings)
     if MEDIA_STORE not in app:
         app[MEDIA_STORE] = LocalDiskStore(app[FAMILY_SETTINGS].media_path(app[SETTINGS].data_path))
     app[LIVE_HUB] = live = LiveHub()

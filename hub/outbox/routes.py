@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.appkeys import CLOCK, CONFIG, SESSIONMAKER
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.http import ApiError
@@ -31,7 +31,6 @@ from integrations.wsocial.delivery import (
     TokenProvider,
 )
 from integrations.wsocial.outbox import OUTBOX_STATES, OutboxRecord
-from teleassist.config import load_config
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -132,6 +131,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/wsocial/outbox/counts", counts)
     app.router.add_post("/api/wsocial/outbox/{record_id}/replay", replay)
     if WSOCIAL_SETTINGS not in app:
-        app[WSOCIAL_SETTINGS] = load_config().section("wsocial", FhirEndpointSettings)
+        app[WSOCIAL_SETTINGS] = app[CONFIG].section("wsocial", FhirEndpointSettings)
     if app[WSOCIAL_SETTINGS].enabled:
         app.cleanup_ctx.append(_worker_ctx)

@@ -12,13 +12,12 @@ import msgspec
 from aiohttp import web
 from sqlalchemy import select
 
-from hub.appkeys import CLOCK, SESSIONMAKER, resident_changed
+from hub.appkeys import CLOCK, CONFIG, SESSIONMAKER, resident_changed
 from hub.registry.pairing_routes import on_tablet_paired
 from hub.service import api, consent, pages
 from hub.service.installation import confirm_installations, link_paired_tablet
 from hub.service.models import ServiceRow
 from hub.service.queries import apply_retention
-from teleassist.config import load_config
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ async def _sweep_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Add the service API, pages and background sweep."""
     if SERVICE_SETTINGS not in app:
-        app[SERVICE_SETTINGS] = load_config().section("service", ServiceSettings)
+        app[SERVICE_SETTINGS] = app[CONFIG].section("service", ServiceSettings)
     api.add_routes(app)
     consent.add_routes(app)
     pages.add_routes(app)

@@ -33,6 +33,7 @@ from hub.clock import ManualClock
 from hub.db import upgrade_to_head
 from hub.db.models import User
 from hub.settings import HubSettings
+from teleassist.config import Config, load_config
 from tests.instants import DEFAULT_START
 
 PG_HOST = "127.0.0.1"
@@ -149,9 +150,21 @@ def hub_settings(tmp_path: Path, database_url: str) -> HubSettings:
 
 
 @pytest.fixture
-def hub_app(hub_settings: HubSettings, hub_clock: ManualClock) -> web.Application:
+def hub_config() -> Config:
+    """The parsed configuration handed to the test hub, read as ``teleassist`` reads it.
+
+    Tests configure a section as an operator would, with ``TELEASSIST_<SECTION>__<KEY>``
+    (``monkeypatch.setenv`` in a fixture or parameter listed before the hub's).
+    """
+    return load_config()
+
+
+@pytest.fixture
+def hub_app(
+    hub_settings: HubSettings, hub_clock: ManualClock, hub_config: Config
+) -> web.Application:
     """The hub application (not started yet; ``hub_client`` starts it)."""
-    return create_app(hub_settings, clock=hub_clock)
+    return create_app(hub_settings, config=hub_config, clock=hub_clock)
 
 
 @pytest.fixture

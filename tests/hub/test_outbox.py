@@ -20,6 +20,7 @@ from hub.db.models import AuditEntry
 from hub.outbox import OutboxRow, SqlOutboxStore, enqueue
 from integrations.wsocial.events import ServiceEvent
 from integrations.wsocial.mapping import MappingError, to_resources
+from teleassist.config import load_config
 from teleassist.localbroker import free_port
 from tests.hub.residents import add_resident
 from tests.integrations.fhir_server import FakeFhirServer
@@ -206,7 +207,7 @@ async def test_hub_runs_the_worker_when_enabled(
     }.items():
         monkeypatch.setenv(f"TELEASSIST_WSOCIAL__{key}", value)
     try:
-        client = await aiohttp_client(create_app(hub_settings))
+        client = await aiohttp_client(create_app(hub_settings, config=load_config()))
         assert OUTBOX_WORKER in client.app
         rid = await _resident(client.app[SESSIONMAKER])
         async with client.app[SESSIONMAKER]() as session:

@@ -29,7 +29,7 @@ from protocol import (
     command_subscription,
     decode_command,
 )
-from teleassist.config import MqttSettings
+from teleassist.config import MqttSettings, load_config
 from tests.hub.fixtures import TEST_PASSWORD
 from tests.hub.ingest.helpers import Publisher, eventually, seed_home
 
@@ -150,7 +150,11 @@ async def test_panic_over_mqtt_reaches_the_operator_socket_once(
         ingest_share_group=f"g{prefix}",
         ingest_flush_interval_s=0.05,
     )
-    app = create_app(settings, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port))
+    app = create_app(
+        settings,
+        config=load_config(),
+        mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port),
+    )
     client = await aiohttp_client(app)
     await app[MQTT_CLIENT].subscribed.wait()
     async with app[SESSIONMAKER]() as session:

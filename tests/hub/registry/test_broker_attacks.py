@@ -51,7 +51,7 @@ from protocol import (
     envelope,
     new_message_id,
 )
-from teleassist.config import MqttSettings
+from teleassist.config import MqttSettings, load_config
 from teleassist.localbroker import MosquittoBroker
 from tests.hub.ingest.helpers import Publisher, eventually, seed_home
 from tests.hub.registry.projectbroker import DEPLOY, Client, ProjectBrokerConfig, project_config
@@ -199,7 +199,7 @@ async def site(
         settings = msgspec.structs.replace(
             settings, mosquitto_reload_command=f"kill -HUP {broker.process.pid}"
         )
-        app = create_app(settings, mqtt=mqtt)
+        app = create_app(settings, config=load_config(), mqtt=mqtt)
         client = await aiohttp_client(app)
         await app[MQTT_CLIENT].subscribed.wait()
         yield Site(config, broker, client, attacker, victim, creds, home_b, clients)
