@@ -10,7 +10,6 @@ raised never leaves the queue stale, and a social worker's screen is read-only.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from hub.console.demo_data import DEMO_PASSWORD, DemoIds, raise_demo_alarm, seed
 from hub.db.models import AuditEntry
 from hub.settings import HubSettings
 from hub.web.serve import serving
-from teleassist.config import MqttSettings
+from teleassist.config import Config, MqttSettings
 from teleassist.localbroker import MosquittoBroker
 from tests.alerts.centre import ReceivingCentre
 from tests.instants import machine_now
@@ -74,28 +73,25 @@ async def console_hub(
 ) -> AsyncIterator[ConsoleHub]:
     centre = ReceivingCentre()
     async with serving(centre.app()) as centre_url:
-        env = {
-            "TELEASSIST_ALARMS__EMERGENCY_URL": centre_url + "/incidents",
-            "TELEASSIST_ALARMS__EMERGENCY_ATTEMPTS": "2",
-        }
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            settings = HubSettings(
-                data_dir=str(tmp_path_factory.mktemp("console-hub")),
-                jwt_secret=secrets.token_urlsafe(32),
-                # Earlier tests' hubs leave persistent sessions in the default share group
-                # on the session broker; a group of our own gets every message.
-                ingest_share_group=f"con{secrets.token_hex(3)}",
-                keysafe_key=Fernet.generate_key().decode("ascii"),
-            )
-            app = create_app(settings, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port))
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        # The hub's [alarms] section, handed to create_app as the shell would.
+        config = Config(
+            sections={
+                "alarms": {"emergency_url": centre_url + "/incidents", "emergency_attempts": 2}
+            }
+        )
+        settings = HubSettings(
+            data_dir=str(tmp_path_factory.mktemp("console-hub")),
+            jwt_secret=secrets.token_urlsafe(32),
+            # Earlier tests' hubs leave persistent sessions in the default share group
+            # on the session broker; a group of our own gets every message.
+            ingest_share_group=f"con{secrets.token_hex(3)}",
+            keysafe_key=Fernet.generate_key().decode("ascii"),
+        )
+        app = create_app(
+            settings,
+            config=config,
+            mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port),
+        )
         async with serving(app) as url:
             async with app[SESSIONMAKER]() as session:
                 ids = await seed_demo(session, app[KEYSAFE], app[CLOCK]())
