@@ -4,6 +4,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY protocol ./protocol
+COPY config ./config
 COPY alerts ./alerts
 COPY integrations ./integrations
 COPY hub ./hub

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import aiomqtt
 
 import protocol
+from config import MqttSettings
 from device_agent.backoff import Backoff
 from device_agent.clock import Clock
 from device_agent.commands import Announce, RuntimeSettings, Say, handle_command
@@ -27,7 +28,6 @@ from device_agent.outbox import Outbox, Priority
 from device_agent.settings import AgentSettings
 from device_agent.sounder import Sounder
 from device_agent.sources.base import Reading, SensorSource
-from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 _BATCH = 50

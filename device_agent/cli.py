@@ -13,6 +13,7 @@ import importlib
 import logging
 import signal
 
+from config import Config, ConfigError
 from device_agent.agent import Agent
 from device_agent.clock import SystemClock
 from device_agent.outbox import Outbox
@@ -21,7 +22,6 @@ from device_agent.sounder import EspeakSounder, LogSounder, Sounder
 from device_agent.sources.base import SensorSource
 from device_agent.sources.lines import LineSource
 from device_agent.sources.zigbee2mqtt import Zigbee2MqttSource
-from teleassist.config import Config, ConfigError
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from config import Config, ConfigError, MqttSettings
 from firmware_sim.fleet import FleetSpec, raise_open_files_limit, run_fleet, stats_dict
-from teleassist.config import Config, ConfigError, MqttSettings
 
 HOMES_PER_PROCESS = 5000
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from config import MqttSettings
 from device_agent.agent import Agent
 from device_agent.backoff import Backoff
 from device_agent.clock import AcceleratedClock
@@ -25,7 +26,6 @@ from device_agent.sounder import LogSounder
 from firmware_sim.home import standard_home
 from firmware_sim.incidents import IncidentSpec, plan_incidents
 from firmware_sim.source import SimSource, sensor_trace
-from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 PROFILES = ("active", "frail", "cognitive_decline")

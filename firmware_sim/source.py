@@ -11,6 +11,7 @@ from typing import Literal
 import msgspec
 
 import protocol
+from config import Config
 from device_agent.clock import Clock, SystemClock
 from device_agent.settings import AgentSettings
 from device_agent.sources.base import Reading, ReadingSink
@@ -18,7 +19,6 @@ from firmware_sim.home import HomeSpec, standard_home
 from firmware_sim.incidents import IncidentSpec
 from firmware_sim.simulate import simulate_days
 from firmware_sim.trace import Trace
-from teleassist.config import Config
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
+from config import Config, MqttSettings
 from hub.appkeys import (
     ACCESS_LISTENERS,
     ACK_LISTENERS,
@@ -35,7 +36,6 @@ from hub.db import check_schema, make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
 from hub.http import error_middleware, https_middleware
 from hub.settings import HubSettings, with_secrets
-from teleassist.config import Config, MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -104,8 +104,8 @@ def create_app(
 ) -> web.Application:
     """Build the hub application; the database opens when the app starts.
 
-    ``config``: the parsed configuration (``teleassist.config.load_config``) whose sections
-    the hub's contexts read; ``None`` means the embedded defaults (tests).
+    ``config``: the parsed configuration (``config.load_config``, called by the shell)
+    whose sections the hub's contexts read; ``None`` means the embedded defaults (tests).
     ``mqtt``: the broker to ingest from (``None``: no ingestion, e.g. API tests).
     ``route_modules`` replaces :data:`ROUTE_MODULES` (tests that want a smaller hub).
     """

@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from config import Config, MqttSettings
 from hub.clock import Clock
 from hub.db.crypto import KeySafeCipher
 from hub.ingest.events import AckListener, ConnectListener, EventSink
 from hub.settings import HubSettings
 from hub.timeseries.port import TimeSeriesStore
-from teleassist.config import Config, MqttSettings
 
 SETTINGS = web.AppKey("settings", HubSettings)
 # The parsed configuration handed to ``create_app``: each context reads its own section

@@ -19,10 +19,10 @@ from datetime import date
 
 import msgspec
 
+from config import Config, MqttSettings
 from hub.auth.passwords import WeakPasswordError
 from hub.auth.roles import Role
 from hub.settings import HubSettings, load_hub_settings
-from teleassist.config import Config, MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT_S = 5.0

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from config import ConfigError, MqttSettings
 from hub.family.settings import FamilySettings
 from hub.settings import MIN_JWT_SECRET_BYTES, HubSettings
-from teleassist.config import ConfigError, MqttSettings
 
 # Shared secrets a TURN server, a metrics scraper or the broker compares: long enough that
 # guessing is hopeless (32 characters of a random token are ~190 bits).

@@ -16,8 +16,8 @@ from typing import Literal
 import msgspec
 from cryptography.fernet import Fernet
 
+from config import Config, ConfigError
 from hub.files import make_private_dir
-from teleassist.config import Config, ConfigError
 
 SECTION = "hub"
 MIN_JWT_SECRET_BYTES = 32

@@ -7,8 +7,8 @@ import asyncio
 import logging
 from pathlib import Path
 
+from config import Config, load_config
 from tablet_app.settings import TabletSettings
-from teleassist.config import Config, load_config
 
 _LOGGER = logging.getLogger(__name__)
 

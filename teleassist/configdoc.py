@@ -13,7 +13,7 @@ import msgspec
 
 # (section, module, class, who reads it)
 SECTIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("mqtt", "teleassist.config", "MqttSettings", "every part: the broker"),
+    ("mqtt", "config", "MqttSettings", "every part: the broker"),
     ("hub", "hub.settings", "HubSettings", "the hub: HTTP, storage, ingestion, sign-in"),
     ("alarms", "hub.alarms.settings", "AlarmSettings", "the hub's alarm engine: 112, e-mail, SMS"),
     ("family", "hub.family.settings", "FamilySettings", "the family network: media, calls, TURN"),

@@ -22,6 +22,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from config import MqttSettings
 from hub.appkeys import CLOCK, CONFIG, MQTT, SESSIONMAKER
 from hub.clock import Clock, utc_now
 from hub.family.agenda import item_view
@@ -38,7 +39,6 @@ from protocol import (
     envelope,
     new_message_id,
 )
-from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from config import MqttSettings
 from hub.appkeys import (
     ACK_LISTENERS,
     CLOCK,
@@ -24,7 +25,6 @@ from hub.ingest.mqtt import LoopMqttClient
 from hub.ingest.registry import DeviceRegistry
 from hub.supervision.supervisor import Supervisor
 from protocol import device_subscription, shared_subscription
-from teleassist.config import MqttSettings
 
 T = TypeVar("T")
 

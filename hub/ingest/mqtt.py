@@ -18,7 +18,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
-from teleassist.config import MqttSettings
+from config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 

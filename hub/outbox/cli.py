@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime
 
+from config import ConfigError
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
 from hub.outbox.job import WeeklyJobSettings, run_week
 from hub.outbox.weekdata import last_closed_week, week_of
 from hub.settings import HubSettings
-from teleassist.config import ConfigError
 
 
 async def run_from_cli(settings: HubSettings, week: date | None, now: datetime) -> int:

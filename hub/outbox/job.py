@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from config import ConfigError
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.clock import Clock
 from hub.outbox.gather import ResidentRow, gather_records, resident_batch
@@ -41,7 +42,6 @@ from hub.outbox.weekdata import WEEK, last_closed_week, resident_weeks
 from hub.outbox.weekly import DEFAULT_THRESHOLDS, week_events
 from hub.settings import HubSettings
 from integrations.wsocial.events import EventDecodeError, RiskFlag, RiskKind, decode_event
-from teleassist.config import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
 

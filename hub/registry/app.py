@@ -10,10 +10,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from config import MqttSettings
 from hub.appkeys import MQTT, SESSIONMAKER, SETTINGS
 from hub.registry.broker import DEFAULT_ACL_TEMPLATE, BrokerSecurity, reloader
 from hub.settings import HubSettings
-from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 

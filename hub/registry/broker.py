@@ -32,10 +32,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config import MqttSettings
 from hub.db.models import Device
 from hub.registry.credentials import mosquitto_hash
 from protocol import TopicError, validate_device_id
-from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 

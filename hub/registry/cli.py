@@ -6,12 +6,12 @@ import argparse
 import asyncio
 import sys
 
+from config import MqttSettings
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
 from hub.registry import service
 from hub.registry.app import make_broker_security
 from hub.settings import HubSettings, with_secrets
-from teleassist.config import MqttSettings
 
 ACTOR = "cli"
 

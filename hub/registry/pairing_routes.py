@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config import MqttSettings
 from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
 from hub.auth import Role, current_user, requires
 from hub.db.models import Device
@@ -32,7 +33,6 @@ from hub.registry.routes import announce_device, request_broker_sync
 from hub.registry.service import ProvisioningError
 from hub.settings import HubSettings
 from hub.throttle import release, take
-from teleassist.config import MqttSettings
 
 _LOGGER = logging.getLogger(__name__)
 

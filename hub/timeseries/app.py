@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from config import ConfigError
 from hub.appkeys import CLOCK, SETTINGS, TIMESERIES
 from hub.clock import Clock, utc_now
 from hub.settings import HubSettings
@@ -17,7 +18,6 @@ from hub.timeseries.influxdb import InfluxDbTimeSeries
 from hub.timeseries.port import TimeSeriesStore
 from hub.timeseries.sqlite import SqliteTimeSeries
 from hub.timeseries.victoriametrics import VictoriaMetricsTimeSeries
-from teleassist.config import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from config import Config
 from integrations.wsocial.opendata import (
     DEFAULT_K,
     MIN_K,
@@ -23,7 +24,6 @@ from integrations.wsocial.opendata import (
     facts_from_events,
     write_tables,
 )
-from teleassist.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
