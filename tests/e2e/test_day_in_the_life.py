@@ -10,7 +10,6 @@ the local FHIR endpoint. Every scripted incident must end in the right place, on
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from hub.db import upgrade_to_head
 from hub.db.models import StoredEvent
 from hub.settings import HubSettings
 from hub.web.serve import serving
-from teleassist.config import MqttSettings
+from teleassist.config import MqttSettings, load_config
 from teleassist.localbroker import MosquittoBroker, free_port, write_mosquitto_config
 from teleassist.neighbourhood import HomeReplay, Neighbourhood, demo_start_date, seed_neighbourhood
 from tests.alerts.centre import ReceivingCentre
@@ -82,11 +81,11 @@ async def day(tmp_path) -> AsyncIterator[Neighbourhoodhub]:
         "TELEASSIST_WSOCIAL__CLIENT_SECRET": CLIENT_SECRET,
         "TELEASSIST_WSOCIAL__POLL_S": "0.5",
     }
-    saved = {k: os.environ.get(k) for k in env}
     try:
         async with serving(centre.app()) as centre_url:
             env["TELEASSIST_ALARMS__EMERGENCY_URL"] = centre_url + "/incidents"
-            os.environ.update(env)
+            # The hub reads the configuration it is given, as `teleassist hub` gives it.
+            config = load_config(environ=env)
             await upgrade_to_head(url)
             settings = HubSettings(
                 data_dir=str(tmp_path / "hub"),
@@ -98,7 +97,9 @@ async def day(tmp_path) -> AsyncIterator[Neighbourhoodhub]:
                 # hubs in the default share group; those would take a share of our messages.
                 ingest_share_group=f"day{secrets.token_hex(3)}",
             )
-            app = create_app(settings, mqtt=MqttSettings(host="127.0.0.1", port=broker.port))
+            app = create_app(
+                settings, config=config, mqtt=MqttSettings(host="127.0.0.1", port=broker.port)
+            )
             async with serving(app) as hub_url:
                 async with app[SESSIONMAKER]() as session:
                     seeded = await seed_neighbourhood(
@@ -107,11 +108,6 @@ async def day(tmp_path) -> AsyncIterator[Neighbourhoodhub]:
                     await session.commit()
                 yield Neighbourhoodhub(hub_url, app, seeded, centre, fhir, url, broker)
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         await fhir.stop()
         await asyncio.to_thread(broker.stop)
         await asyncio.to_thread(drop_pg_database, name)
