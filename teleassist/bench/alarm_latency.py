@@ -37,7 +37,6 @@ from typing import Any
 import aiohttp
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import insert
 
 from protocol import (
     Channel,
@@ -50,6 +49,7 @@ from protocol import (
     envelope,
     new_message_id,
 )
+from teleassist.bench._seed import seed_homes
 from teleassist.config import Config
 from teleassist.localbroker import free_port, running_mosquitto, wait_for_port
 
@@ -82,32 +82,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _seed(database_url: str, homes: int) -> None:
-    from hub.db import make_engine, upgrade_to_head
-    from hub.db.models import Device, Home, Resident
-
-    await upgrade_to_head(database_url)
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            for start in range(0, homes, 2000):
-                ids = range(start + 1, min(homes, start + 2000) + 1)
-                await conn.execute(
-                    insert(Home), [{"id": i, "address": f"Carrer Bench {i}"} for i in ids]
-                )
-                await conn.execute(
-                    insert(Resident),
-                    [{"id": i, "home_id": i, "name": f"Resident {i}"} for i in ids],
-                )
-                await conn.execute(
-                    insert(Device),
-                    [
-                        {"id": f"b{i}-{kind}", "home_id": i, "type": kind}
-                        for i in ids
-                        for kind in ("pendant", "motion", "thermometer")
-                    ],
-                )
-    finally:
-        await engine.dispose()
+    await seed_homes(
+        database_url,
+        homes,
+        lambda ids: (
+            {"id": f"b{i}-{kind}", "home_id": i, "type": kind}
+            for i in ids
+            for kind in ("pendant", "motion", "thermometer")
+        ),
+    )
 
 
 class _Background(threading.Thread):

@@ -33,6 +33,7 @@ from typing import Any
 import aiohttp
 from cryptography.fernet import Fernet
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from integrations.carephones.dc09 import (
     FrameError,
@@ -42,6 +43,7 @@ from integrations.carephones.dc09 import (
     format_timestamp,
     parse_frame,
 )
+from teleassist.bench._seed import seed_homes
 from teleassist.config import Config
 from teleassist.localbroker import free_port, running_mosquitto, wait_for_port
 
@@ -72,44 +74,32 @@ def _account(unit: int) -> str:
 
 async def _seed(database_url: str, units: int, keysafe: Fernet, poll_s: float) -> None:
     from hub.carephones.models import CarephoneUnit
-    from hub.db import make_engine, upgrade_to_head
-    from hub.db.models import Device, Home, Resident
 
-    await upgrade_to_head(database_url)
     key = keysafe.encrypt(KEY.hex().upper().encode()).decode()
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            for start in range(0, units, 2000):
-                ids = range(start + 1, min(units, start + 2000) + 1)
-                await conn.execute(
-                    insert(Home), [{"id": i, "address": f"Carrer Bench {i}"} for i in ids]
-                )
-                await conn.execute(
-                    insert(Resident),
-                    [{"id": i, "home_id": i, "name": f"Resident {i}"} for i in ids],
-                )
-                await conn.execute(
-                    insert(Device),
-                    [{"id": f"cp{i}", "home_id": i, "type": "carephone"} for i in ids],
-                )
-                await conn.execute(
-                    insert(CarephoneUnit),
-                    [
-                        {
-                            "device_id": f"cp{i}",
-                            "protocol": "dc09",
-                            "account": _account(i),
-                            "prefix": "1",
-                            "key_encrypted": key if i % 4 == 0 else None,
-                            "supervision_s": max(60, int(poll_s * 3)),
-                            "fall_zones": "",
-                        }
-                        for i in ids
-                    ],
-                )
-    finally:
-        await engine.dispose()
+
+    async def add_units(conn: AsyncConnection, ids: range) -> None:
+        await conn.execute(
+            insert(CarephoneUnit),
+            [
+                {
+                    "device_id": f"cp{i}",
+                    "protocol": "dc09",
+                    "account": _account(i),
+                    "prefix": "1",
+                    "key_encrypted": key if i % 4 == 0 else None,
+                    "supervision_s": max(60, int(poll_s * 3)),
+                    "fall_zones": "",
+                }
+                for i in ids
+            ],
+        )
+
+    await seed_homes(
+        database_url,
+        units,
+        lambda ids: ({"id": f"cp{i}", "home_id": i, "type": "carephone"} for i in ids),
+        add_units,
+    )
 
 
 def _frame(unit: int, seq: int, event: str) -> bytes:
