@@ -37,28 +37,11 @@ async def test_metrics_show_open_alarms_and_their_age(
     before = _samples(await empty.text())
     assert before[("teleassist_alarm_oldest_open_age_seconds", ())] == 0.0
 
-    async with hub_sessionmaker() as session:
-        home = Home(address="Carrer Gran 1, Barcelona")
-        session.add(home)
-        await session.flush()
-        resident = Resident(home_id=home.id, name="Pere Soler", language="ca")
-        session.add(resident)
-        await session.commit()
-        home_id, resident_id = str(home.id), str(resident.id)
-    event = HomeEvent(
-        home_id=home_id,
-        resident_id=resident_id,
-        device_id=f"{home_id}-pendant",
-        device_type=DeviceType.PENDANT,
-        message_id="metrics-panic-1",
-        at=hub_clock(),
-        body=Panic(),
-    )
-    (change,) = await hub_client.app[ALARM_ENGINE].handle_event(event)
+    alarm = await _panic(hub_client, hub_sessionmaker, hub_clock, "metrics-panic-1")
     hub_clock.advance(timedelta(seconds=90))
 
     after = _samples(await (await hub_client.get("/metrics", headers=headers)).text())
-    priority = str(change.alarm.priority)
+    priority = str(alarm.priority)
     assert after[("teleassist_alarms_open", (("priority", priority),))] == 1
     assert after[("teleassist_alarm_oldest_open_age_seconds", ())] == 90.0
 
