@@ -79,7 +79,6 @@ async def create_user(
         role=role.value,
         display_name=display_name or username,
         language=language,
-        failed_logins=0,
         active=True,
     )
     session.add(user)

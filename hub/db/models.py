@@ -143,8 +143,6 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32), index=True)
     language: Mapped[str] = mapped_column(String(2), default="ca")
     display_name: Mapped[str] = mapped_column(String(200), default="")
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     # Bumped to end every sign-in at once (password reset, disabled, role changed).

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import JSON, Date, column, insert, table, text
+from sqlalchemy import JSON, Date, column, insert, inspect, table, text
 from sqlalchemy.sql.elements import ColumnClause
 
 from hub.auth import Role
@@ -230,6 +230,16 @@ async def _fill_at_baseline(url: str) -> None:
         await engine.dispose()
 
 
+async def _columns(url: str, table_name: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.run_sync(lambda c: inspect(c).get_columns(table_name))
+            return {str(c["name"]) for c in found}
+    finally:
+        await engine.dispose()
+
+
 async def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
     engine = make_engine(url)
     try:
@@ -290,6 +300,14 @@ async def test_data_survives_the_upgrade(database_url: str) -> None:
     # calls_0001: earlier calls are family calls.
     assert await _rows(url, "SELECT kind, status FROM family_calls") == [("family", "ended")]
     assert await _rows(url, "SELECT token_version FROM users ORDER BY id") == [(0,), (0,), (0,)]
+    # security_0005: the unused lock-out columns are gone, the accounts are not.
+    assert await _rows(url, "SELECT id, username, role, active FROM users ORDER BY id") == [
+        (7, "marta", "operator", True), (8, "jordi", "family", True),
+        (9, "laia", "facilitator", True),
+    ]  # fmt: skip
+    users = await _columns(url, "users")
+    assert {"failed_logins", "locked_until"}.isdisjoint(users), users
+    assert {"username", "password_hash", "token_version"} <= users
     assert await _rows(url, "SELECT event_id, state FROM wsocial_outbox") == [("evt-1", "pending")]
 
 
