@@ -15,6 +15,10 @@ Scope = Literal["alarms", "activity", "agenda"]
 SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
 # The picture next to each choice.
 SCOPE_ICONS: Final[dict[Scope, str]] = {"alarms": "bell", "activity": "check", "agenda": "calendar"}
+# People on one page of My people: two rows of three big buttons, each with a face and a
+# name in big type. More people turn pages with big buttons; no scrolling, which hands that
+# tremble or drag a finger start by accident.
+CIRCLE_PAGE_SIZE: Final = 6
 
 
 def known_scopes(values: object) -> frozenset[Scope]:

@@ -16,15 +16,13 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
-from tablet_app.circle import SCOPE_ICONS, SCOPES, Scope
+from tablet_app.circle import CIRCLE_PAGE_SIZE, SCOPE_ICONS, SCOPES, Scope
 from tablet_app.icons import Icon
 from tablet_app.model import Screen
 from tablet_app.widgets import Face
 
 if TYPE_CHECKING:
     from tablet_app.screens import ScreenBuilder
-
-MAX_PEOPLE = 6  # each stays a big button
 
 
 def circle(b: ScreenBuilder) -> Widget:
@@ -47,7 +45,7 @@ def circle(b: ScreenBuilder) -> Widget:
         )
     )
     col.add_widget(header)
-    people = m.circle[:MAX_PEOPLE]
+    people = m.circle_on_page()
     if people or m.circle_not_saved:
         col.add_widget(
             b._text(
@@ -73,14 +71,54 @@ def circle(b: ScreenBuilder) -> Widget:
                 b.p.call,
                 partial(m.show_member, person.link_id),
                 picture=Face(person.party),
-                icon_share=1.6 if len(people) <= 3 else 0.9,
+                icon_share=1.6 if len(m.circle) <= 3 else 0.9,
                 font_units=42,
             )
         )
-    for _ in range(3 - len(people) % 3 if len(people) % 3 else 0):
+    # A last page that is not full keeps the buttons the size of the other pages'.
+    rows = 1 if len(m.circle) <= 3 else 2
+    for _ in range(rows * 3 - len(people)):
         grid.add_widget(Widget())
     col.add_widget(grid)
+    if m.circle_pages() > 1:
+        col.add_widget(_pager(b))
     return col
+
+
+def _pager(b: ScreenBuilder) -> Widget:
+    """ "Before" and "More people" as big buttons, and which people are shown, in words."""
+    m = b.m
+    row = BoxLayout(spacing=b.s.u(20), size_hint=(1, None), height=b.s.u(100))
+    page, pages = min(m.circle_page, m.circle_pages() - 1), m.circle_pages()
+    first = page * CIRCLE_PAGE_SIZE + 1
+    last = first + len(m.circle_on_page()) - 1
+
+    def turn(name: str, key: str, icon: str, step: int, shown: bool) -> Widget:
+        if not shown:  # an empty place keeps the other button where the finger expects it
+            return Widget(size_hint=(None, 1), width=b.s.u(400))
+        return b._button(
+            name,
+            m.t(key),
+            icon,
+            b.p.neutral,
+            partial(m.turn_circle_page, step),
+            vertical=False,
+            icon_share=0.3,
+            font_units=40,
+            size_hint=(None, 1),
+            width=b.s.u(400),
+        )
+
+    row.add_widget(turn("circle.before", "circle.before", "back", -1, page > 0))
+    row.add_widget(
+        b._text(
+            m.t("circle.shown", first=first, last=last, total=len(m.circle)),
+            38,
+            name="circle.shown",
+        )
+    )
+    row.add_widget(turn("circle.more", "circle.more", "forward", 1, page < pages - 1))
+    return row
 
 
 def _choice(

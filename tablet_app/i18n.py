@@ -323,6 +323,13 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "{name} ve su agenda",
         "{name} sees your appointments",
     ),
+    "circle.before": ("Anteriors", "Anteriores", "Before"),
+    "circle.more": ("Més gent", "Más gente", "More people"),
+    "circle.shown": (
+        "{first} a {last} de {total}",
+        "{first} a {last} de {total}",
+        "{first} to {last} of {total}",
+    ),
     "circle.yes": ("Sí", "Sí", "Yes"),
     "circle.no": ("No", "No", "No"),
     "circle.remove": (

@@ -159,6 +159,18 @@ def _back(x: float, y: float, s: float) -> None:
     )
 
 
+def _forward(x: float, y: float, s: float) -> None:
+    # The back arrow mirrored: "more people" on the My people pages.
+    w = 0.08 * s
+    Line(points=[x + 0.15 * s, y + 0.5 * s, x + 0.8 * s, y + 0.5 * s], width=w, cap="round")
+    Line(
+        points=[x + 0.55 * s, y + 0.78 * s, x + 0.83 * s, y + 0.5 * s, x + 0.55 * s, y + 0.22 * s],
+        width=w,
+        cap="round",
+        joint="round",
+    )
+
+
 def _cross(x: float, y: float, s: float) -> None:
     w = 0.08 * s
     Line(points=[x + 0.22 * s, y + 0.22 * s, x + 0.78 * s, y + 0.78 * s], width=w, cap="round")
@@ -201,6 +213,7 @@ ICONS: dict[str, Draw] = {
     "house": _house,
     "play": _play,
     "back": _back,
+    "forward": _forward,
     "cross": _cross,
     "people": _people,
     "microphone": _microphone,

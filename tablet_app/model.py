@@ -31,6 +31,7 @@ from protocol import (
     new_message_id,
 )
 from tablet_app.circle import (
+    CIRCLE_PAGE_SIZE,
     SCOPES,
     ChangeConsent,
     CircleMember,
@@ -292,6 +293,7 @@ class TabletModel:
     link_granted: frozenset[Scope] = frozenset()
     circle: list[CircleMember] = field(default_factory=list)
     open_member_id: str | None = None
+    circle_page: int = 0  # which page of My people is shown (CIRCLE_PAGE_SIZE a page)
     circle_not_saved: bool = False  # the last change could not reach the hub
     can_record: bool = False  # a microphone is there: "Record a message" is shown
     can_photo: bool = False  # a camera is there: "Take a photo" is shown
@@ -722,14 +724,33 @@ class TabletModel:
     def open_circle(self) -> None:
         """Show the resident's people, read afresh from the family service."""
         self.circle_not_saved = False
+        self.circle_page = 0
         self._emit(LoadCircle())
         self.go(Screen.CIRCLE)
+
+    def circle_pages(self) -> int:
+        """How many pages My people has (at least one, even when empty)."""
+        return max(1, -(-len(self.circle) // CIRCLE_PAGE_SIZE))
+
+    def circle_on_page(self) -> list[CircleMember]:
+        """The people on the page shown (the page is kept within the circle's pages)."""
+        page = min(self.circle_page, self.circle_pages() - 1)
+        return self.circle[page * CIRCLE_PAGE_SIZE : (page + 1) * CIRCLE_PAGE_SIZE]
+
+    def turn_circle_page(self, step: int) -> None:
+        """Show the next (``1``) or previous (``-1``) page of My people."""
+        page = min(max(0, self.circle_page + step), self.circle_pages() - 1)
+        if page != self.circle_page:
+            self.circle_page = page
+            self.changed()
 
     def set_circle(self, members: list[CircleMember]) -> None:
         """The circle as the family service says (someone taken out elsewhere disappears)."""
         if members == self.circle:
             return
         self.circle = members
+        # Someone taken out on the last page: stay on what is now the last page.
+        self.circle_page = min(self.circle_page, self.circle_pages() - 1)
         if self.open_member() is None and self.screen in (Screen.MEMBER, Screen.MEMBER_REMOVE):
             self.open_member_id = None
             self.screen = Screen.CIRCLE
@@ -767,6 +788,7 @@ class TabletModel:
         if member is None:
             return
         self.circle = [m for m in self.circle if m is not member]
+        self.circle_page = min(self.circle_page, self.circle_pages() - 1)
         self.open_member_id = None
         self.circle_not_saved = False
         self._emit(RemoveMember(member.link_id, before=member))

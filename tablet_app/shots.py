@@ -23,6 +23,7 @@ Scene = Callable[["TabletModel", datetime], None]  # type: ignore[name-defined] 
 def scenes() -> dict[str, Scene]:
     """Screen name → how to put the demo model on that screen."""
     from protocol import AlarmReceived, Prompt
+    from tablet_app.circle import CircleMember
     from tablet_app.model import Screen, TabletModel
 
     def home(m: TabletModel, now: datetime) -> None:
@@ -119,6 +120,17 @@ def scenes() -> dict[str, Scene]:
     def circle(m: TabletModel, now: datetime) -> None:
         m.open_circle()
 
+    def circle_more(m: TabletModel, now: datetime) -> None:
+        # A large family: 14 people, the second of three pages.
+        names = ["Carme", "Josep", "Núria", "Xavier", "Rosa", "Enric", "Marta", "Albert"]
+        names += ["Pilar", "Jaume", "Teresa"]
+        m.circle = [
+            *m.circle[:3],
+            *(CircleMember(str(10 + i), f"p{i}", name, "") for i, name in enumerate(names)),
+        ]
+        m.open_circle()
+        m.turn_circle_page(1)
+
     def member(m: TabletModel, now: datetime) -> None:
         m.show_member("1")
 
@@ -152,6 +164,7 @@ def scenes() -> dict[str, Scene]:
         "pair": pair,
         "link": link,
         "circle": circle,
+        "circle_more": circle_more,
         "member": member,
         "member_remove": member_remove,
         "link_grant": link_grant,

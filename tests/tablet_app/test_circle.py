@@ -232,3 +232,102 @@ def test_every_line_fits_in_big_type_in_each_language(kivy_window: Any, lang: La
     finally:
         view.detach()
         kivy_window.remove_widget(view)
+
+
+def _crowd(count: int) -> list[CircleMember]:
+    return [CircleMember(str(100 + i), f"u:{100 + i}", f"P{i:02d}", "") for i in range(count)]
+
+
+def test_a_large_circle_turns_pages_of_six() -> None:
+    model = _model()
+    model.circle = _crowd(14)
+    model.open_circle()
+    assert model.circle_pages() == 3
+    assert [p.name for p in model.circle_on_page()] == [f"P{i:02d}" for i in range(6)]
+    model.turn_circle_page(-1)  # already on the first page: stays
+    assert model.circle_page == 0
+    model.turn_circle_page(1)
+    model.turn_circle_page(1)
+    assert [p.name for p in model.circle_on_page()] == ["P12", "P13"]
+    model.turn_circle_page(1)  # already on the last page: stays
+    assert model.circle_page == 2
+    # Both people of the last page taken out (one here, one elsewhere): the page shown
+    # is then the new last page, never an empty one.
+    model.show_member("113")
+    model.ask_remove_member()
+    model.remove_member()
+    assert [p.name for p in model.circle_on_page()] == ["P12"]
+    model.set_circle(model.circle[:-1])
+    assert model.circle_page == 1
+    assert [p.name for p in model.circle_on_page()] == [f"P{i:02d}" for i in range(6, 12)]
+    # Opening My people again starts at the first page.
+    model.open_circle()
+    assert model.circle_page == 0
+
+
+def test_a_circle_of_six_or_fewer_has_one_page() -> None:
+    model = _model()
+    for count in (0, 1, 6):
+        model.circle = _crowd(count)
+        assert model.circle_pages() == 1
+        assert len(model.circle_on_page()) == count
+
+
+@pytest.mark.tablet
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_person_of_a_large_circle_is_reached_with_big_buttons(
+    kivy_window: Any, lang: Lang
+) -> None:
+    """14 people: three pages of big buttons, "More people" and "Before" take the resident
+    through all of them, the words say which are shown, and every line fits."""
+    from tablet_app.screens import Actions
+    from tablet_app.ui import TabletView
+    from tablet_app.widgets import Text, buttons, walk
+
+    model = _model(lang)
+    model.circle = _crowd(14)
+    view = TabletView(model, lambda: NOW, Actions(lambda: None, lambda _m: None))
+    kivy_window.add_widget(view)
+    try:
+        model.open_circle()
+        pump(4)
+        seen: list[str] = []
+        first_size: set[tuple[int, ...]] = set()
+        for page in range(3):
+            people = [b for b in buttons(view.content) if b.name.startswith("circle.person.")]
+            seen += [b.name.removeprefix("circle.person.") for b in people]
+            assert len(people) == (6 if page < 2 else 2)
+            # Same big size on every page, a full one or not.
+            sizes = {tuple(round(v) for v in b.size) for b in people}
+            assert len(sizes) == 1
+            first_size = first_size or sizes
+            assert sizes == first_size
+            shown = find(view, "circle.shown").text
+            assert (
+                shown
+                == {
+                    "ca": ("1 a 6 de 14", "7 a 12 de 14", "13 a 14 de 14"),
+                    "es": ("1 a 6 de 14", "7 a 12 de 14", "13 a 14 de 14"),
+                    "en": ("1 to 6 of 14", "7 to 12 of 14", "13 to 14 of 14"),
+                }[lang][page]
+            )
+            names = {b.name for b in buttons(view.content)}
+            assert ("circle.before" in names) is (page > 0)
+            assert ("circle.more" in names) is (page < 2)
+            for text in (w for w in walk(view.content) if isinstance(w, Text) and w.text):
+                assert_fits(text, 34, (page, lang))
+            for button in buttons(view.content):
+                assert min(button.size) >= view.sizes().min_target, button.name
+            if page < 2:
+                tap(find(view, "circle.more"))
+                pump(2)
+        assert sorted(seen) == [str(100 + i) for i in range(14)]  # each person once
+        tap(find(view, "circle.before"))
+        pump(2)
+        assert find(view, "circle.shown").text.startswith("7 ")
+        tap(find(view, "circle.person.107"))
+        assert view.shown is Screen.MEMBER
+        assert model.open_member() == model.circle[7]
+    finally:
+        view.detach()
+        kivy_window.remove_widget(view)

@@ -24,6 +24,7 @@ REQUIRED = (
     "agenda",
     "prompt",
     "circle",
+    "circlemore",
     "member",
     "memberremove",
     "linkgrant",
