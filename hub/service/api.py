@@ -259,19 +259,21 @@ async def _submit(request: web.Request, actor: str) -> web.Response:
         form = parse_referral(data, now.date())
     except ReferralInvalid as err:
         raise api_error(request, err) from None
-    try:
-        async with transaction(request) as session:
-            row, check = await store.submit_referral(session, form, actor=actor, now=now)
-            body = {
-                "reference": row.reference,
-                "check_value": check,
-                "state": row.state,
-                "flagged_as_possible_duplicate": bool(row.possible_duplicates),
-            }
-    except ApiError as err:
-        if err.code == DuplicateReferral.code and actor == "public":
-            err.extra.pop("existing", None)  # never tell the public which reference exists
-        raise
+    public = actor == "public"
+    async with transaction(request) as session:
+        # The public gets the same answer whether or not the person is already known (an
+        # open referral, a client, a namesake): a duplicate is stored flagged and the
+        # centre reconciles it, so nothing the applicant wrote is lost (issue 19).
+        row, check = await store.submit_referral(
+            session, form, actor=actor, now=now, keep_open_duplicates=public
+        )
+        body: dict[str, Any] = {
+            "reference": row.reference,
+            "check_value": check,
+            "state": row.state,
+        }
+        if not public:
+            body["flagged_as_possible_duplicate"] = bool(row.possible_duplicates)
     return web.json_response(body, status=201)
 
 

@@ -242,6 +242,9 @@ async def apply(
 
 # ---------------------------------------------------------------- referral
 
+# possible_duplicates reason: the person already has this open referral or service.
+OPEN_REFERRAL = "open_referral"
+
 
 async def _known_people(session: AsyncSession, form: ReferralForm) -> list[KnownPerson]:
     """Residents who might be the form's person (same birth date, or same document)."""
@@ -265,23 +268,36 @@ async def _known_people(session: AsyncSession, form: ReferralForm) -> list[Known
 
 
 async def submit_referral(
-    session: AsyncSession, form: ReferralForm, *, actor: str, now: datetime
+    session: AsyncSession,
+    form: ReferralForm,
+    *,
+    actor: str,
+    now: datetime,
+    keep_open_duplicates: bool = False,
 ) -> tuple[ServiceRow, str]:
     """Store a new referral; return it and the applicant's check value (shown once).
 
-    Raises :class:`DuplicateReferral` when the person already has an open referral or
-    service; flags (without refusing) a likeness with an existing resident.
+    When the person already has an open referral or service, raises
+    :class:`DuplicateReferral` (staff may know), or with ``keep_open_duplicates`` (the
+    public form, which must not tell who is a client) stores the referral flagged
+    ``open_referral`` with the other reference, for the centre to reconcile. A likeness
+    with an existing resident is flagged, never refused.
     """
     key = person_key(form.person_name, form.birth_date)
     same_person = ServiceRow.person_key == key
     if form.id_document:
         same_person = same_person | (ServiceRow.id_document == form.id_document)
-    existing = await session.scalar(
-        select(ServiceRow).where(same_person, ServiceRow.state.in_(OPEN_STATES)).limit(1)
+    open_ones = list(
+        await session.scalars(
+            select(ServiceRow.reference)
+            .where(same_person, ServiceRow.state.in_(OPEN_STATES))
+            .order_by(ServiceRow.id)
+        )
     )
-    if existing is not None:
-        raise DuplicateReferral(existing.reference)
-    duplicates = find_duplicates(form, await _known_people(session, form))
+    if open_ones and not keep_open_duplicates:
+        raise DuplicateReferral(open_ones[0])
+    duplicates = [(reference, OPEN_REFERRAL) for reference in open_ones]
+    duplicates += find_duplicates(form, await _known_people(session, form))
     for _ in range(5):
         reference = new_reference(now.year)
         if (

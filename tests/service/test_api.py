@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -68,22 +68,77 @@ async def test_invalid_application_is_refused_with_messages_and_nothing_stored(
     assert (await listing.json())["services"] == []
 
 
-async def test_double_referral_is_refused(hub_client: Client, auth_headers: Headers) -> None:
-    reference, _ = await submit(hub_client)
-    again = await hub_client.post(
-        "/api/service/applications", json=application(person_name="NURIA PUIG I SOLER")
+async def test_the_public_form_does_not_tell_who_is_already_known(
+    hub_client: Client, auth_headers: Headers
+) -> None:
+    """Issue 19: a known DNI or name + birth date got 409 (or a duplicate flag), which told
+    anyone who is a client. Now every application gets the same answer and is kept."""
+    coordinator = await auth_headers(Role.COORDINATOR)
+    first = await hub_client.post(
+        "/api/service/applications", json=application(id_document="12345678-z")
     )
-    assert again.status == 409
-    body = await again.json()
-    assert body["error"] == "duplicate_referral"
-    assert "existing" not in body  # the public is not told the other reference
+    by_name = await hub_client.post(
+        "/api/service/applications",
+        json=application(person_name="NURIA PUIG I SOLER", applicant_phone="+34 611 000 111"),
+    )
+    by_document = await hub_client.post(
+        "/api/service/applications",
+        json=application(person_name="Nuri Puig", birth_date="1941-05-18", id_document="12345678Z"),
+    )
+    stranger = await hub_client.post(
+        "/api/service/applications",
+        json=application(person_name="Pere Serra", birth_date="1939-01-02"),
+    )
+    answers = [first, by_name, by_document, stranger]
+    bodies = [await r.json() for r in answers]
+    assert [r.status for r in answers] == [201] * 4, bodies
+    assert all(set(b) == {"reference", "check_value", "state"} for b in bodies), bodies
+    assert all(b["state"] == "referred" for b in bodies)
+    assert len({b["reference"] for b in bodies}) == 4
+    original = bodies[0]["reference"]
+    # Nothing is lost: both repeats are stored, flagged with the open referral.
+    for body in bodies[1:3]:
+        detail = await (
+            await hub_client.get(f"/api/service/referrals/{body['reference']}", headers=coordinator)
+        ).json()
+        assert detail["possible_duplicates"] == [[original, "open_referral"]], detail
+    repeat = f"/api/service/referrals/{bodies[1]['reference']}"
+    repeat_detail = await (await hub_client.get(repeat, headers=coordinator)).json()
+    assert repeat_detail["applicant_phone"] == "+34 611 000 111"
+    # The centre reconciles: the repeat cannot be assessed as it is; it can be withdrawn.
+    body = await post(
+        hub_client, f"{repeat}/assess", coordinator, {"care_level": "basic"}, status=409
+    )
+    assert body["error"] == "duplicate_unresolved"
+    await post(hub_client, f"{repeat}/discharge", coordinator, {"reason": "withdrew"})
+    # Staff may know: their own referral of the same person is refused with the reference.
     staff = await hub_client.post(
         "/api/service/referrals",
         json=application(applicant_kind="social_worker"),
         headers=await auth_headers(Role.SOCIAL_WORKER),
     )
     assert staff.status == 409
-    assert (await staff.json())["existing"] == reference
+    assert (await staff.json())["existing"] == original
+
+
+async def test_the_public_form_does_not_tell_who_is_a_resident(
+    hub_client: Client, hub_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with hub_sessionmaker() as session, session.begin():
+        home = Home(address="Carrer Gran 1")
+        session.add(home)
+        await session.flush()
+        session.add(
+            Resident(home_id=home.id, name="Núria Puig i Soler", birth_date=date(1941, 5, 17))
+        )
+    known = await hub_client.post("/api/service/applications", json=application())
+    unknown = await hub_client.post(
+        "/api/service/applications", json=application(person_name="Pere Serra")
+    )
+    assert known.status == unknown.status == 201
+    assert set(await known.json()) == set(await unknown.json()) == {
+        "reference", "check_value", "state",
+    }  # fmt: skip
 
 
 async def test_full_lifecycle_with_outbox_and_audit(
@@ -277,7 +332,12 @@ async def test_resident_duplicate_is_flagged_and_must_be_resolved(
         stored = await session.get(Resident, resident.id)
         assert stored is not None
         stored.birth_date = date(1941, 5, 17)
-    resp = await hub_client.post("/api/service/applications", json=application())
+    # Staff typing the referral are told at once; the public form is not (see above).
+    resp = await hub_client.post(
+        "/api/service/referrals",
+        json=application(applicant_kind="social_worker"),
+        headers=await auth_headers(Role.SOCIAL_WORKER),
+    )
     assert (await resp.json())["flagged_as_possible_duplicate"] is True
     reference = (await resp.json())["reference"]
     base = f"/api/service/referrals/{reference}"

@@ -58,7 +58,6 @@ const THEN = {
     form.hidden = true;
     document.getElementById("applied-reference").textContent = result.reference;
     document.getElementById("applied-check").textContent = result.check_value;
-    document.getElementById("applied-duplicate").hidden = !result.flagged_as_possible_duplicate;
     const panel = document.getElementById("applied");
     panel.hidden = false;
     panel.scrollIntoView();
