@@ -33,6 +33,9 @@ WARNING_DETAIL = "warning"
 WARNING_112 = "112"
 # The history detail of the system's "112 hand-off: sending (attempt n)" notes.
 HANDOFF_DETAIL = "handoff"
+# The history detail of a hand-off attempt whose outcome is unknown (the hub stopped while
+# sending): its wait has already been spent finding that out, so it is retried at once.
+INTERRUPTED_DETAIL = "interrupted"
 # An automatic hand-off that fails (or whose outcome is unknown) is sent again, with the
 # same message identity (112 deduplicates by it), after a growing pause, at most this often.
 MAX_112_ATTEMPTS = 6
@@ -291,7 +294,10 @@ def _retry_112_due(alarm: Alarm) -> tuple[int, datetime] | None:
     failures = _failed_112(alarm, first)
     if not failures or len(failures) >= MAX_112_ATTEMPTS:
         return None
-    return len(failures) + 1, failures[-1].at + retry_backoff(len(failures))
+    last = failures[-1]
+    if last.details.get(INTERRUPTED_DETAIL) == "True":
+        return len(failures) + 1, last.at
+    return len(failures) + 1, last.at + retry_backoff(len(failures))
 
 
 @dataclass(frozen=True, slots=True)

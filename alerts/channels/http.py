@@ -28,6 +28,11 @@ class RetryPolicy:
         """Wait after failed attempt number ``attempt`` (1-based)."""
         return float(min(self.max_delay_s, self.base_delay_s * self.factor ** (attempt - 1)))
 
+    def longest_s(self) -> float:
+        """The longest a delivery can take: every attempt timing out, every pause waited."""
+        pauses = sum(self.delay(n) for n in range(1, self.attempts))
+        return self.attempts * self.timeout_s + pauses
+
 
 @dataclass(frozen=True, slots=True)
 class HttpOutcome:

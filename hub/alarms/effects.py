@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -102,6 +102,8 @@ class HubAlarmEffects:
         # 112 hand-offs by outcome ("delivered"/"failed"), exported on /metrics.
         self.handoffs: Counter[str] = Counter()
         retry = RetryPolicy(attempts=max(1, settings.emergency_attempts))
+        # How long a hand-off may take at worst: beyond it, a claimed one was interrupted.
+        self.handoff_longest = timedelta(seconds=retry.longest_s())
         self.gateway = (
             HttpEmergencyGateway(
                 EmergencyGatewaySettings(

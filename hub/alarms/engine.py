@@ -62,6 +62,7 @@ from alerts import (
 from alerts.channels import DeliveryResult
 from alerts.emergency import MESSAGE_DETAIL, HandoffResult, PayloadFormat, delivered_messages
 from alerts.escalation import (
+    INTERRUPTED_DETAIL,
     Escalate112,
     NotifyContact,
     Reannounce,
@@ -162,6 +163,13 @@ FLUSH_BATCH = 200
 CONFLICT_ATTEMPTS = 5
 # A claimed effect with no result after this long was interrupted (the hub stopped).
 UNFINISHED_AFTER = timedelta(minutes=10)
+# A claimed 112 hand-off is given the gateway's longest delivery (every attempt timing
+# out) plus this margin, then counted as interrupted and retried: 112 cannot wait
+# UNFINISHED_AFTER for a hub that died mid-send (docs/adr/0135).
+HANDOFF_MARGIN = timedelta(seconds=15)
+# The longest a hand-off takes when the effects do not say (the default RetryPolicy:
+# 4 attempts of 10 s, pauses 0.5 + 1 + 2 s).
+DEFAULT_HANDOFF_LONGEST = timedelta(seconds=43.5)
 # The effect key of telling 112 that an alarm it has is closed.
 CLOSE_112 = "close-112"
 INTERRUPTED = DeliveryResult(
@@ -187,8 +195,12 @@ class AlarmEngine:
         clock: Clock,
         live: AlarmLive,
         effects: AlarmEffects | None = None,
+        *,
+        handoff_longest: timedelta = DEFAULT_HANDOFF_LONGEST,
     ) -> None:
         self._sessionmaker = sessionmaker
+        # A 112 effect claimed this long ago without a result was interrupted.
+        self.handoff_unfinished_after = handoff_longest + HANDOFF_MARGIN
         self._clock = clock
         self.live = live
         self.effects: AlarmEffects = effects or NoEffects()
@@ -726,13 +738,23 @@ class AlarmEngine:
     async def _recover_unfinished(self, now: datetime) -> None:
         """Effects claimed long ago with no recorded result: the hub stopped while sending.
 
-        They are NOT sent again (that might call 112 twice); the alarm says the outcome
-        is unknown so the operator checks by phone.
+        Notifications are NOT sent again; the alarm says the outcome is unknown so the
+        operator checks by phone. An automatic 112 hand-off is recorded as interrupted
+        once the gateway's longest delivery is over (not after UNFINISHED_AFTER), and
+        retried at once with the same message identity: 112 deduplicates by it.
         """
         async with self._sessionmaker() as session:
-            unfinished = await store.unfinished_effects(session, now - UNFINISHED_AFTER)
-        for alarm_id, keys in unfinished.items():
-            keys = [k for k in keys if (alarm_id, k) not in self._sending]
+            unfinished = await store.unfinished_effects(
+                session, now - min(UNFINISHED_AFTER, self.handoff_unfinished_after)
+            )
+        cutoff = now - UNFINISHED_AFTER
+        for alarm_id, claims in unfinished.items():
+            keys = [
+                key
+                for key, claimed_at in claims
+                if (alarm_id, key) not in self._sending
+                and (_is_handoff_key(key) or claimed_at < cutoff)
+            ]
             if keys:
                 _LOGGER.warning("alarm %s: outcome of %s unknown (interrupted)", alarm_id, keys)
                 await self._record_effects(alarm_id, [(key, INTERRUPTED) for key in keys])
@@ -906,6 +928,11 @@ def effect_key(action: NotifyContact | Escalate112) -> str:
     return "112" if action.attempt == 1 else f"112-retry-{action.attempt}"
 
 
+def _is_handoff_key(key: str) -> bool:
+    """An automatic 112 hand-off's effect (the first attempt or a retry)."""
+    return key == "112" or key.startswith("112-retry-")
+
+
 def _record_effect(
     alarm: Alarm,
     key: str,
@@ -920,6 +947,7 @@ def _record_effect(
             result = HandoffResult(False, 0, PayloadFormat.EIDO, error=result.detail)
         return record_close_told(alarm, SYSTEM, now, result)
     if key.startswith("112"):  # automatic, or an operator's interrupted hand-off
+        interrupted = isinstance(result, DeliveryResult)
         if isinstance(result, DeliveryResult):  # interrupted
             result = HandoffResult(False, 0, PayloadFormat.EIDO, error=result.detail)
         if not alarm.is_open:
@@ -928,7 +956,7 @@ def _record_effect(
             return add_note(alarm, SYSTEM, now, f"automatic 112 hand-off {done} after closing")
         if not sent:
             return escalate(alarm, SYSTEM, now, EscalationTarget.EMERGENCY_112)
-        return record_handoff(alarm, SYSTEM, now, result, automatic=True)
+        return record_handoff(alarm, SYSTEM, now, result, automatic=True, interrupted=interrupted)
     delivery = (
         result
         if isinstance(result, DeliveryResult)
@@ -952,9 +980,16 @@ def _raised_at(alarm: Alarm, when: datetime) -> Alarm:
 
 
 def record_handoff(
-    alarm: Alarm, actor: Actor, now: datetime, result: HandoffResult | None, *, automatic: bool
+    alarm: Alarm,
+    actor: Actor,
+    now: datetime,
+    result: HandoffResult | None,
+    *,
+    automatic: bool,
+    interrupted: bool = False,
 ) -> Alarm:
-    """Record a 112 hand-off (delivered or not) as an escalation in the history."""
+    """Record a 112 hand-off (delivered or not) as an escalation in the history
+    (``interrupted``: the hub stopped while sending, the outcome is unknown)."""
     if result is None:
         detail = "no 112 gateway configured"
         delivered, reference = False, ""
@@ -978,6 +1013,8 @@ def record_handoff(
     from dataclasses import replace
 
     extra: tuple[tuple[str, str], ...] = (("delivered", str(delivered)),)
+    if interrupted:
+        extra = (*extra, (INTERRUPTED_DETAIL, "True"))
     if result is not None and result.message is not None:
         # 112's later messages name this one (CAP <references>): keep what was sent.
         extra = (

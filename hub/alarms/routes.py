@@ -469,7 +469,13 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession() as http:
         effects = HubAlarmEffects(settings, app[SESSIONMAKER], http)
         effects.mqtt_lookup = lambda: app.get(MQTT_CLIENT)
-        engine = AlarmEngine(app[SESSIONMAKER], app[CLOCK], app[ALARM_LIVE], effects)
+        engine = AlarmEngine(
+            app[SESSIONMAKER],
+            app[CLOCK],
+            app[ALARM_LIVE],
+            effects,
+            handoff_longest=effects.handoff_longest,
+        )
         app[ALARM_EFFECTS] = effects
         app[ALARM_ENGINE] = engine
 

@@ -391,16 +391,17 @@ async def finish_effects(
 
 async def unfinished_effects(
     session: AsyncSession, claimed_before: datetime
-) -> dict[str, list[str]]:
-    """Effects claimed before ``claimed_before`` whose result was never recorded."""
+) -> dict[str, list[tuple[str, datetime]]]:
+    """Effects claimed before ``claimed_before`` whose result was never recorded: by alarm,
+    each key with when it was claimed."""
     rows = await session.execute(
-        select(AlarmEffectRow.alarm_id, AlarmEffectRow.key).where(
+        select(AlarmEffectRow.alarm_id, AlarmEffectRow.key, AlarmEffectRow.claimed_at).where(
             AlarmEffectRow.done_at.is_(None), AlarmEffectRow.claimed_at < claimed_before
         )
     )
-    found: dict[str, list[str]] = {}
-    for alarm_id, key in rows:
-        found.setdefault(alarm_id, []).append(key)
+    found: dict[str, list[tuple[str, datetime]]] = {}
+    for alarm_id, key, claimed_at in rows:
+        found.setdefault(alarm_id, []).append((key, claimed_at))
     return found
 
 

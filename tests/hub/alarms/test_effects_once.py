@@ -252,7 +252,6 @@ async def test_an_effect_interrupted_by_a_crash_is_reported_not_repeated(
         assert loaded[1].entries(Action.NOTIFIED) == ()
         clock.advance(UNFINISHED_AFTER + timedelta(seconds=1))
         await restarted.run_due()
-        await restarted.run_due()
         assert peers.inbox.messages == []
         assert peers.sms == []
         assert peers.centre.received == []
@@ -267,6 +266,11 @@ async def test_an_effect_interrupted_by_a_crash_is_reported_not_repeated(
         assert alarm.escalated_to(EscalationTarget.EMERGENCY_112)
         assert "112 hand-off failed" in alarm.history[-1].details["text"]
         assert "outcome unknown" in alarm.history[-1].details["text"]
+        # The notifications are never repeated; 112 is retried (same identity, ADR 0036).
+        await restarted.run_due()
+        assert peers.inbox.messages == []
+        assert peers.sms == []
+        assert len(peers.centre.received) == 1, peers.centre.rejected
     finally:
         await db.dispose()
 
@@ -549,5 +553,61 @@ async def test_a_hand_off_interrupted_after_112_got_it_is_resent_as_the_same_inc
             True,
             "112-CAT-1001",
         )
+    finally:
+        await db.dispose()
+
+
+async def test_a_hand_off_cut_off_by_a_crash_is_retried_within_a_minute_not_ten(
+    database_url: str, settings: AlarmSettings, peers: Peers, http: aiohttp.ClientSession
+) -> None:
+    """A 112 claim without a result is interrupted once the gateway's longest delivery
+    is over (one 10 s attempt + 15 s here), and retried at once; a notification claimed
+    with it still waits UNFINISHED_AFTER (it is reported, never sent again)."""
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(T0)
+    try:
+        async with sessions() as session:
+            await store.save_plan(session, CarePlan("87"), POLICY, clock())
+            await session.commit()
+        dying = AlarmEngine(sessions, clock, AlarmLive(), HubAlarmEffects(settings, sessions, http))
+        (raised,) = await dying.handle_event(_smoke("24", "87", clock()))
+        alarm_id = raised.alarm.id
+        clock.advance(timedelta(seconds=30))
+        planned = await dying._plan_escalation(alarm_id)
+        assert planned is not None
+        claimed_at = clock()
+        assert [key for key, _ in planned[1]] == ["notify:c-mail", "notify:c-sms", "112"]
+        del dying  # died before sending anything
+        effects = HubAlarmEffects(settings, sessions, http)
+        assert effects.handoff_longest == timedelta(seconds=10)  # emergency_attempts=1
+        restarted = AlarmEngine(
+            sessions, clock, AlarmLive(), effects, handoff_longest=effects.handoff_longest
+        )
+        assert restarted.handoff_unfinished_after == timedelta(seconds=25)
+        clock.advance(timedelta(seconds=24))
+        await restarted.run_due()
+        await restarted.run_due()
+        # Another worker may still be waiting for the centre: not yet interrupted.
+        assert (await _emergency(sessions, alarm_id, clock()))["handoff"] == "sending"
+        assert peers.centre.calls == 0
+        clock.advance(timedelta(seconds=2))
+        await restarted.run_due()  # recorded as interrupted, due again at once
+        view = await _emergency(sessions, alarm_id, clock())
+        assert (view["handoff"], view["attempts"]) == ("retrying", 1)
+        assert view["next_attempt_at"] == clock().isoformat().replace("+00:00", "Z")
+        await restarted.run_due()
+        assert clock() - claimed_at < timedelta(minutes=1)
+        assert peers.centre.calls == 1
+        assert len(peers.centre.received) == 1, peers.centre.rejected
+        view = await _emergency(sessions, alarm_id, clock())
+        assert (view["handoff"], view["delivered"]) == ("delivered", True)
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, alarm_id)
+        assert loaded is not None
+        # The notifications' outcome is not declared unknown before UNFINISHED_AFTER.
+        assert loaded[1].entries(Action.NOTIFIED) == ()
+        assert peers.inbox.messages == []
+        assert peers.sms == []
     finally:
         await db.dispose()
