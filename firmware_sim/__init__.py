@@ -1,5 +1,5 @@
 """Simulated homes: a seeded model of a resident's day, injected incidents with their
-ground truth, and (in :mod:`firmware_sim.cli`) the fleet load generator.
+ground truth, and (in :mod:`teleassist.sim`) the fleet load generator.
 
 The pure core
 -------------

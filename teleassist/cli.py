@@ -36,7 +36,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "hub.cli", "run the hub: ingestion, storage, alarms, API and web pages", "hub"
     ),
     "agent": Subcommand("device_agent.cli", "run a home gateway agent", "agent"),
-    "sim": Subcommand("firmware_sim.cli", "simulated homes and the fleet load generator", "agent"),
+    "sim": Subcommand("teleassist.sim", "simulated homes and the fleet load generator", "agent"),
     "tablet": Subcommand("tablet_app.cli", "run the resident's tablet app (Kivy)", "tablet"),
     "bench": Subcommand("teleassist.bench.cli", "run a benchmark and print its figures", "all"),
     "screenshots": Subcommand(

@@ -9,6 +9,7 @@ document lacks (the routes not described yet are listed there, and the list only
 from __future__ import annotations
 
 import functools
+from importlib import metadata
 from typing import Any
 
 import msgspec
@@ -31,9 +32,16 @@ from hub.registry.bodies import (
     HomeCreated,
 )
 from protocol.messages import Token
-from teleassist import __version__
 
 _REF = "#/components/schemas/{name}"
+
+
+def _package_version() -> str:
+    """The installed distribution's version (the hub does not import the shell for it)."""
+    try:
+        return metadata.version("teleassist")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 def _openapi_30(node: Any) -> Any:
@@ -341,7 +349,7 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "Teleassist hub API",
-            "version": __version__,
+            "version": _package_version(),
             "description": "Read API, provisioning and sign-in of the Teleassist hub. "
             "Times are RFC 3339 UTC. Errors are {error, message}.",
         },

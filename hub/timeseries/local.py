@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from teleassist.localbroker import free_port, wait_for_port
+from config.ports import free_port, wait_for_port
 
 BINARY = "victoria-metrics"
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from teleassist.localbroker import free_port
+from config.ports import free_port
 
 
 @contextlib.asynccontextmanager
