@@ -18,6 +18,7 @@ from hub.family.live import LIVE_HUB
 from hub.family.models import AgendaItem, CircleLink
 from hub.family.parties import party_names, party_view, resident_party
 from hub.family.principal import Principal, principal_of
+from hub.family.sending import count_post
 from hub.http import ApiError, read_json_object
 
 KINDS = ("visit", "appointment", "activity", "other")
@@ -128,6 +129,7 @@ async def add_item(request: web.Request) -> web.Response:
     who = await principal_of(request)
     resident_id = path_int(request, "rid")
     data = await read_json_object(request)
+    await count_post(request, who)
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
         await require_agenda_reader(session, who, resident_id)

@@ -16,6 +16,7 @@ from hub.family.live import LIVE_HUB
 from hub.family.models import Conversation, ConversationMember, Group, MediaObject, Message
 from hub.family.parties import parse_party, party_names, party_view
 from hub.family.principal import principal_of
+from hub.family.sending import count_post
 from hub.family.settings import MEDIA_STORE
 from hub.http import ApiError, read_json_object
 
@@ -247,6 +248,9 @@ async def post_message(request: web.Request) -> web.Response:
     media_id = int_field(data, "media_id", required=False)
     if not text and media_id is None:
         raise ApiError(400, "message_empty", "a message needs text or a photo, video or voice")
+    # Counted before the session below opens: on SQLite a second session writing while
+    # this one holds a read snapshot would make this one's write fail.
+    await count_post(request, who)
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
         # Every read first, then a short write transaction: on SQLite a writer holds the

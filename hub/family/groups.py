@@ -43,6 +43,7 @@ from hub.family.models import (
 )
 from hub.family.parties import party_names, resident_party, user_party
 from hub.family.principal import Principal, principal_of, require_role
+from hub.family.sending import count_post
 from hub.family.settings import FAMILY_SETTINGS
 from hub.http import ApiError, read_json_object
 
@@ -362,6 +363,7 @@ async def group_event(request: web.Request) -> web.Response:
     """The facilitator puts an activity on every member's agenda (as an invitation)."""
     who = await principal_of(request)
     data = await read_json_object(request)
+    await count_post(request, who)  # one post, however many agendas it reaches
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
         group = await _group(session, request)

@@ -33,6 +33,9 @@ class FamilySettings(msgspec.Struct, kw_only=True, frozen=True):
     turn_server_config: str = ""
     # Members silent for this long show as "quiet" in the facilitator view.
     quiet_after_days: int = 7
+    # One sender's posts (messages, group events, agenda items) per window (hub/family/sending.py).
+    send_max_posts: int = 30
+    send_window_s: int = 5 * 60
     reminder_poll_s: float = 30.0
 
     def media_path(self, data_dir: Path) -> Path:

@@ -46,7 +46,7 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
-async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+async def _bench(args: argparse.Namespace, folder: Path, config: Config) -> dict[str, Any]:
     from cryptography.fernet import Fernet
 
     from hub.app import create_app
@@ -72,7 +72,10 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         data_dir=str(folder / "hub-data"), database_url=url, migrate_on_start=False,
         jwt_secret=secrets.token_urlsafe(32), keysafe_key=Fernet.generate_key().decode(),
     )  # fmt: skip
-    async with serving(create_app(settings)) as base, aiohttp.ClientSession() as http:
+    # The bench measures throughput: each sender posts more than a person's budget allows.
+    unlimited = config.with_overrides("family", send_max_posts=args.messages + 1)
+    app = create_app(settings, config=unlimited)
+    async with serving(app) as base, aiohttp.ClientSession() as http:
         await seed_demo_family(base, demo)
         tablet = {"Authorization": f"Bearer {demo.tablet_token}"}
         api = f"{base}/api/family"
@@ -152,7 +155,7 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 def run(args: argparse.Namespace, config: Config) -> int:
     """Run and print the figures (last line JSON)."""
     with tempfile.TemporaryDirectory(prefix="ta-bench-family-") as tmp:
-        result = asyncio.run(_bench(args, Path(tmp)))
+        result = asyncio.run(_bench(args, Path(tmp), config))
     print(f"{result['messages_sent']} messages from {result['senders']} senders "
           f"({result['database']}): {result['messages_per_s']} msg/s")  # fmt: skip
     print(f"post p50 {result['post_p50_ms']} ms, p95 {result['post_p95_ms']} ms")
