@@ -259,7 +259,7 @@ _TEMPLATES.update(
 
 def _index(language: str) -> int:
     try:
-        return LANGUAGES.index(language)  # type: ignore[arg-type]
+        return LANGUAGES.index(language)
     except ValueError:
         raise AlertsValueError(
             f"language {language!r} is not one of {', '.join(LANGUAGES)}"

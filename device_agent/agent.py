@@ -200,7 +200,7 @@ class Agent:
             ),
         ]
         stopper = asyncio.create_task(self._stop.wait(), name="agent-stop")
-        pending: set[asyncio.Task[object]] = {stopper, *tasks}  # type: ignore[arg-type]
+        pending: set[asyncio.Task[object]] = {stopper, *tasks}
         try:
             while not stopper.done():
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)

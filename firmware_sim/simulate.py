@@ -346,8 +346,8 @@ def _inject(build: _Build, spec: IncidentSpec, rng: random.Random) -> None:
                 protocol.Flood(room=dev.room),
                 protocol.Flood(room=dev.room, cleared=True),
             )
-        build.emits.append((t, dev, start_body))  # type: ignore[arg-type]
-        build.emits.append((t + minutes, dev, end_body))  # type: ignore[arg-type]
+        build.emits.append((t, dev, start_body))
+        build.emits.append((t + minutes, dev, end_body))
         build.truth.append((spec, t, t + minutes, dev.device_id, dev.room, None))
     elif kind in (IncidentKind.TEMPERATURE_HIGH, IncidentKind.TEMPERATURE_LOW):
         dev = _device(home, spec, DeviceType.THERMOMETER, "living")

@@ -82,7 +82,7 @@ def _denied_networks(lines: Iterable[str]) -> list[Network]:
             if "-" in value:
                 first, _, last = value.partition("-")
                 networks.extend(
-                    ipaddress.summarize_address_range(  # type: ignore[arg-type]
+                    ipaddress.summarize_address_range(
                         ipaddress.ip_address(first.strip()), ipaddress.ip_address(last.strip())
                     )
                 )

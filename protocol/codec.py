@@ -58,7 +58,7 @@ _NUL_ESCAPE = b"\\u0000"
 
 class _Codec(Generic[T]):
     def __init__(self, body_type: Any) -> None:
-        self._decoder = msgspec.json.Decoder(Envelope[body_type])  # type: ignore[valid-type]
+        self._decoder = msgspec.json.Decoder(Envelope[body_type])
 
     def decode(
         self,

@@ -273,8 +273,8 @@ Event: TypeAlias = (
 )
 
 EVENT_TYPES: dict[str, type[EventBody]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
-    for cls in Event.__args__  # type: ignore[attr-defined]
+    cls.__struct_config__.tag: cls
+    for cls in Event.__args__
 }
 
 # Events that can raise an alarm: the agent never drops them from its queue and the
@@ -392,8 +392,8 @@ Command: TypeAlias = (
 )
 
 COMMAND_NAMES: dict[str, type[CommandBody]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
-    for cls in Command.__args__  # type: ignore[attr-defined]
+    cls.__struct_config__.tag: cls
+    for cls in Command.__args__
 }
 
 

@@ -47,7 +47,7 @@ class KivyRinger:
             self._sound.stop()
 
 
-class TabletApp(App):  # type: ignore[misc]
+class TabletApp(App):
     """The resident's app."""
 
     title = "Teleassist"

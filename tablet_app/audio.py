@@ -274,7 +274,7 @@ async def play_track(track: MediaStreamTrack, buffer: JitterBuffer) -> None:
 # ---------------------------------------------------------------- a synthetic microphone
 
 
-class ToneTrack(MediaStreamTrack):  # type: ignore[misc]
+class ToneTrack(MediaStreamTrack):
     """A steady sine (880 Hz by default) in 20 ms frames, at the pace of a real microphone."""
 
     kind = "audio"

@@ -78,7 +78,7 @@ def synthetic_picture(width: int, height: int, shift: int) -> Image.Image:
     return picture
 
 
-class SyntheticVideo(VideoStreamTrack):  # type: ignore[misc]
+class SyntheticVideo(VideoStreamTrack):
     """Colour bars over a moving grey ramp (320×240, 15 fps): a camera for tests and demos."""
 
     def __init__(self, width: int = 320, height: int = 240) -> None:
@@ -161,7 +161,7 @@ class FrameSink:
             await self._changed.wait()
 
 
-class _Preview(MediaStreamTrack):  # type: ignore[misc]
+class _Preview(MediaStreamTrack):
     """Passes the local camera's frames to the call and keeps each one for the self-view."""
 
     kind = "video"
@@ -249,14 +249,14 @@ class CallEngine:
         for track in self.media.tracks(video=self.video):
             pc.addTrack(_Preview(track, self.local) if track.kind == "video" else track)
 
-        @pc.on("track")  # type: ignore[misc]
+        @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "video":
                 self._own(self._consume(track))
             elif track.kind == "audio":
                 self._start_sound(track)
 
-        @pc.on("connectionstatechange")  # type: ignore[misc]
+        @pc.on("connectionstatechange")
         async def on_state() -> None:
             _LOGGER.info("call %s connection %s", self.call_id, pc.connectionState)
             if pc.connectionState == "connected":

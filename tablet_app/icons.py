@@ -221,7 +221,7 @@ ICONS: dict[str, Draw] = {
 }
 
 
-class Icon(Widget):  # type: ignore[misc]
+class Icon(Widget):
     """A square icon centred in the widget, drawn in ``color``."""
 
     name = StringProperty("check")

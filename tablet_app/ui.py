@@ -15,7 +15,7 @@ from tablet_app.widgets import Text
 from tablet_app.wording import clock_text, date_text
 
 
-class TabletView(BoxLayout):  # type: ignore[misc]
+class TabletView(BoxLayout):
     """Draws ``model``; rebuilds the screen whenever the model changes."""
 
     def __init__(self, model: TabletModel, clock: Clock, actions: Actions, **kwargs: Any) -> None:

@@ -47,7 +47,7 @@ def rgba_pixels(frame: Any) -> tuple[int, int, bytes]:
     return width, height, data
 
 
-class VideoView(Widget):  # type: ignore[misc]
+class VideoView(Widget):
     """Draws the newest frame of ``feed`` fitted into the widget (black bars if needed).
 
     ``placeholder`` (e.g. the caller's face) is shown until the first frame; without one

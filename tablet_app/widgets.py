@@ -24,7 +24,7 @@ from tablet_app.icons import Icon
 from tablet_app.theme import RGBA, Palette, Sizes
 
 
-class Text(Label):  # type: ignore[misc]
+class Text(Label):
     """A wrapped, centred label that fills its box."""
 
     name = StringProperty("")
@@ -40,7 +40,7 @@ class Text(Label):  # type: ignore[misc]
         self.text_size = (self.width, self.height)
 
 
-class TimeBar(Widget):  # type: ignore[misc]
+class TimeBar(Widget):
     """A thick rounded bar that empties as time runs out (``value`` 1.0 → 0.0)."""
 
     name = StringProperty("")
@@ -66,7 +66,7 @@ class TimeBar(Widget):  # type: ignore[misc]
                 RoundedRectangle(pos=self.pos, size=(width, self.height), radius=radius)
 
 
-class BigButton(ButtonBehavior, BoxLayout):  # type: ignore[misc]
+class BigButton(ButtonBehavior, BoxLayout):
     """A large rounded button with an icon and a label, and an optional badge."""
 
     name = StringProperty("")
@@ -182,7 +182,7 @@ def _hex(colour: str) -> RGBA:
     return rgba(colour)
 
 
-class Face(Widget):  # type: ignore[misc]
+class Face(Widget):
     """A person's picture: their photo if there is one, else a friendly drawn face."""
 
     person = StringProperty("")

@@ -167,7 +167,7 @@ class HubAlarmEffects:
         language = resident.language if resident.language in LANGUAGES else None
         body = Configure(
             check_in_deadlines=list(plan.check_in.deadlines) if plan.check_in.enabled else [],
-            language=language,  # type: ignore[arg-type]
+            language=language,
         )
         await tablet.configure(device_id, body, now)
         _LOGGER.info("settings sent to tablet %s", device_id)

@@ -38,7 +38,7 @@ from protocol import ALARM_EVENT_TYPES, Event, EventBody, Status, event_type
 _LOGGER = logging.getLogger(__name__)
 
 # What the events table holds: contract events and supervision's own.
-_STORED = Event | DeviceOffline | DeviceOnline  # type: ignore[operator]
+_STORED = Event | DeviceOffline | DeviceOnline
 
 QUEUE_SIZE = 10_000
 WORKERS = 4
@@ -311,7 +311,7 @@ async def replay_unprocessed(
         if info is None:
             continue
         try:
-            body = msgspec.convert(row.body, _STORED)  # type: ignore[arg-type]
+            body = msgspec.convert(row.body, _STORED)
         except msgspec.ValidationError:
             _LOGGER.warning("stored event %s is not a contract event; skipped", row.message_id)
             continue

@@ -189,7 +189,7 @@ async def order_json(
             for line in checklist.devices
         ],
         "items": {
-            item: _iso(checklist.item_done_at(item))  # type: ignore[arg-type]
+            item: _iso(checklist.item_done_at(item))
             for item in (
                 "test_alarm",
                 "tablet_provisioned",

@@ -55,7 +55,7 @@ def care_defaults(level: str) -> CareDefaults:
     """The defaults of a care level; :class:`InvalidCarePlan` for an unknown level."""
     if level not in CARE_LEVELS:
         raise InvalidCarePlan(f"unknown care level {level!r}; one of {', '.join(CARE_LEVELS)}")
-    return CARE_DEFAULTS[level]  # type: ignore[index]
+    return CARE_DEFAULTS[level]
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def revise_plan(plan: CarePlan, at: datetime, by: str, **changes: object) -> Car
     if unknown:
         raise InvalidCarePlan(f"not editable: {', '.join(sorted(unknown))}")
     if "devices" in changes:
-        changes["devices"] = tuple(changes["devices"])  # type: ignore[call-overload,arg-type]
+        changes["devices"] = tuple(changes["devices"])  # type: ignore[arg-type]
     return replace(plan, version=plan.version + 1, created_at=at, created_by=by, **changes)  # type: ignore[arg-type]
 
 

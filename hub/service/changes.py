@@ -211,7 +211,7 @@ async def add_device(
                 home_id=resident.home_id,
                 device_type=REGISTRY_TYPE[kind],
                 resident_id=resident.id,
-                actor=actor,  # type: ignore[index]
+                actor=actor,
             )
         except ProvisioningError as err:
             raise InvalidTransition("add a device to", row.state, err.message) from None

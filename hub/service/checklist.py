@@ -93,6 +93,6 @@ def mark_item(checklist: Checklist, item: str, at: datetime) -> Checklist:
     """Tick a home-wide item (keeps the first time it was ticked)."""
     if item not in CHECKLIST_ITEMS:
         raise InvalidTransition("tick", "installing", f"unknown checklist item {item!r}")
-    if checklist.item_done_at(item) is not None:  # type: ignore[arg-type]
+    if checklist.item_done_at(item) is not None:
         return checklist
     return replace(checklist, **{f"{item}_at": at})  # type: ignore[arg-type]

@@ -210,7 +210,7 @@ async def tick(
     if item not in INSTALLER_ITEMS:
         raise InvalidTransition("tick", row.state, f"{item!r} is not an installer item")
     checklist = mark_item(await checklist_of(session, order), item, now)
-    setattr(order, f"{item}_at", checklist.item_done_at(item))  # type: ignore[arg-type]
+    setattr(order, f"{item}_at", checklist.item_done_at(item))
     await record_audit(
         session,
         actor,
@@ -263,7 +263,7 @@ async def confirm(
                 StoredEvent.type.in_(sorted(ALARM_EVENT_TYPES)),
             )
         )
-        times = [at for device, at in alarms if at >= paired[device]]  # type: ignore[operator]
+        times = [at for device, at in alarms if at >= paired[device]]
         if times:
             order.test_alarm_at = min(times)
     await session.flush()

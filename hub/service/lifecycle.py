@@ -107,7 +107,7 @@ def assess(service: Service, care_level: str, at: datetime) -> Transition:
     _require(service, "assess", "referred")
     if care_level not in CARE_LEVELS:
         raise InvalidTransition("assess", service.state, f"unknown care level {care_level!r}")
-    new = replace(service, state="assessed", care_level=care_level, granted_at=at)  # type: ignore[arg-type]
+    new = replace(service, state="assessed", care_level=care_level, granted_at=at)
     return _change(service, new, "assess", at, care_level=care_level)
 
 
@@ -148,7 +148,7 @@ def suspend(
         raise ReasonRequired("suspend", SUSPENSION_REASONS)
     if resume_on is None or resume_on <= at.date():
         raise InvalidDate("a suspension needs a resume date after today")
-    pause = Suspension(reason=reason, started_at=at, resume_on=resume_on)  # type: ignore[arg-type]
+    pause = Suspension(reason=reason, started_at=at, resume_on=resume_on)
     new = replace(service, state="suspended", suspensions=(*service.suspensions, pause))
     return _change(service, new, "suspend", at, reason=reason, resume_on=resume_on.isoformat())
 
@@ -174,7 +174,7 @@ def change_care_level(service: Service, care_level: str, at: datetime) -> Transi
     )
     if care_level not in CARE_LEVELS:
         raise InvalidTransition("change level", service.state, f"unknown care level {care_level!r}")
-    new = replace(service, care_level=care_level)  # type: ignore[arg-type]
+    new = replace(service, care_level=care_level)
     return _change(
         service, new, "change_care_level", at, care_level=care_level, previous=service.care_level
     )
@@ -194,7 +194,7 @@ def discharge(service: Service, reason: str | None, at: datetime) -> Transition:
         service,
         state="discharged",
         discharged_at=at,
-        discharge_reason=reason,  # type: ignore[arg-type]
+        discharge_reason=reason,
         suspensions=suspensions,
     )
     return _change(service, new, "discharge", at, reason=reason)

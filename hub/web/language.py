@@ -18,7 +18,7 @@ def _supported(value: str | None) -> Language | None:
     if not value:
         return None
     short = value.strip().lower()[:2]
-    return short if short in LANGUAGES else None  # type: ignore[return-value]
+    return short if short in LANGUAGES else None
 
 
 def accept_language(header: str) -> Language | None:

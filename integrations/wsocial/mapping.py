@@ -351,7 +351,7 @@ def risk_observation(event: RiskSignal, language: str = "ca") -> MappedResource:
         {"coding": [{"system": SSM_SYSTEM, "code": domain.replace("_", "-")}]}
         for domain in event.domains
     )
-    notes = [{"text": f"[{lang}] {event.explanation[lang]}"} for lang in ("ca", "es", "en")]  # type: ignore[index]
+    notes = [{"text": f"[{lang}] {event.explanation[lang]}"} for lang in ("ca", "es", "en")]
     body: dict[str, Any] = {
         "status": "final",
         "category": categories,
