@@ -272,10 +272,7 @@ Event: TypeAlias = (
     | UnitEvent
 )
 
-EVENT_TYPES: dict[str, type[EventBody]] = {
-    cls.__struct_config__.tag: cls
-    for cls in Event.__args__
-}
+EVENT_TYPES: dict[str, type[EventBody]] = {cls.__struct_config__.tag: cls for cls in Event.__args__}
 
 # Events that can raise an alarm: the agent never drops them from its queue and the
 # hub commits them before acknowledging the broker.
@@ -392,8 +389,7 @@ Command: TypeAlias = (
 )
 
 COMMAND_NAMES: dict[str, type[CommandBody]] = {
-    cls.__struct_config__.tag: cls
-    for cls in Command.__args__
+    cls.__struct_config__.tag: cls for cls in Command.__args__
 }
 
 

@@ -268,8 +268,7 @@ AnySocialEvent: TypeAlias = (
 )
 
 EVENT_KINDS: tuple[str, ...] = tuple(
-    str(cls.__struct_config__.tag)
-    for cls in AnySocialEvent.__args__
+    str(cls.__struct_config__.tag) for cls in AnySocialEvent.__args__
 )
 
 _DECODER = msgspec.json.Decoder(AnySocialEvent)
