@@ -7,6 +7,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from hub.appkeys import MQTT, SESSIONMAKER, SETTINGS
+from hub.auth.web import public
 from hub.ingest.app import MQTT_CLIENT
 
 
@@ -19,6 +20,7 @@ async def _database_error(request: web.Request) -> str | None:
     return None
 
 
+@public("probes of the load balancer and orchestrator; says only ok or error")
 async def healthz(request: web.Request) -> web.Response:
     """200 ``{"status": "ok"}`` when the database answers, 503 otherwise."""
     error = await _database_error(request)
@@ -27,6 +29,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+@public("probes of the load balancer and orchestrator; says only ok or error")
 async def readyz(request: web.Request) -> web.Response:
     """200 when the database answers and, if this worker ingests, its subscription is live.
 

@@ -17,6 +17,7 @@ from hub.api.openapi import openapi_document
 from hub.api.views import device_view, home_summary, resident_view, sample_view
 from hub.appkeys import CLOCK, SESSIONMAKER, TIMESERIES
 from hub.auth import Role, requires
+from hub.auth.web import public
 from hub.db.models import Device, Home, Resident
 from hub.http import ApiError
 from hub.ingest.app import INGESTER
@@ -236,6 +237,7 @@ async def ingest_stats(request: web.Request) -> web.Response:
     return web.json_response({"enabled": True, **ingester.snapshot()})
 
 
+@public("the API description holds no data")
 async def openapi_json(request: web.Request) -> web.Response:
     """``GET /api/openapi.json`` (public)."""
     return web.json_response(openapi_document())

@@ -10,7 +10,7 @@ from aiohttp import web
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS, access_ended
 from hub.auth import service
 from hub.auth.bodies import LoginBody, RefreshBody, TokenPair, UserView
-from hub.auth.web import ACCESS_COOKIE, REFRESH_COOKIE, current_user, requires
+from hub.auth.web import ACCESS_COOKIE, REFRESH_COOKIE, current_user, public, requires
 from hub.db.models import User
 from hub.http import (
     ApiError,
@@ -69,6 +69,7 @@ def _pair_response(request: web.Request, pair: service.TokenPair) -> web.Respons
     return response
 
 
+@public("signing in; tries limited per address and account")
 async def login(request: web.Request) -> web.Response:
     """Exchange a username and password for an access and a refresh token.
 
@@ -96,6 +97,7 @@ async def login(request: web.Request) -> web.Response:
     return _pair_response(request, pair)
 
 
+@public("takes a refresh token instead of an access token")
 async def refresh(request: web.Request) -> web.Response:
     """Swap a refresh token (body ``refresh_token`` or cookie) for a new pair."""
     token: str | None = None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -22,8 +24,12 @@ from hub.http import ApiError, Handler
 
 ACCESS_COOKIE = "ta_access"
 REFRESH_COOKIE = "ta_refresh"
-# Attribute set on decorated handlers, read by the role-matrix tests and the docs.
+# Attributes set on decorated handlers, read by the role-matrix tests and the docs: every
+# route declares who may call it (roles, public, or the family API's own callers); a route
+# that declares nothing fails tests/console/test_roles.py.
 ROLES_ATTRIBUTE = "__teleassist_roles__"
+PUBLIC_ATTRIBUTE = "__teleassist_public__"
+FAMILY_ATTRIBUTE = "__teleassist_family__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,44 @@ def current_user(request: web.Request) -> CurrentUser:
 
 
 def required_roles(handler: object) -> frozenset[Role] | None:
-    """The roles a handler was decorated with (``None``: a public handler)."""
+    """The roles a handler was decorated with (``None``: not decorated with roles)."""
     roles = getattr(handler, ROLES_ATTRIBUTE, None)
     return roles if isinstance(roles, frozenset) else None
+
+
+H = TypeVar("H")
+
+
+def public(why: str) -> Callable[[H], H]:
+    """Declare a handler public (no sign-in), saying why; the role-matrix test then expects
+    an anonymous caller to get past any gate. Without this, a handler with no
+    :func:`requires` fails the suite instead of being public by omission."""
+    if not why.strip():
+        raise ValueError("say why the route is public")
+
+    def decorate(handler: H) -> H:
+        setattr(handler, PUBLIC_ATTRIBUTE, why)
+        return handler
+
+    return decorate
+
+
+class Access(StrEnum):
+    """How a route is guarded, as its handler declares it."""
+
+    ROLES = "roles"  # @requires / @page_requires: a valid token, and one of the roles if any
+    FAMILY = "family"  # a resident's tablet token or any signed-in user; records checked inside
+    PUBLIC = "public"  # @public(why)
+    UNDECLARED = "undeclared"  # nothing declared: refused by the role-matrix test
+
+
+def route_access(handler: object) -> tuple[Access, frozenset[Role]]:
+    """What ``handler`` declares: its kind of access and, for ``ROLES``, the roles."""
+    roles = required_roles(handler)
+    if roles is not None:
+        return Access.ROLES, roles
+    if getattr(handler, FAMILY_ATTRIBUTE, False):
+        return Access.FAMILY, frozenset()
+    if getattr(handler, PUBLIC_ATTRIBUTE, None):
+        return Access.PUBLIC, frozenset()
+    return Access.UNDECLARED, frozenset()

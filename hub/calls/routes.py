@@ -11,10 +11,11 @@ from hub.calls.signalling import call_view
 from hub.family.jsonio import query_int
 from hub.family.models import CallRecord
 from hub.family.parties import party_names, party_view
-from hub.family.principal import principal_of
+from hub.family.principal import family_api, principal_of
 from hub.family.settings import FAMILY_SETTINGS
 
 
+@family_api
 async def call_config(request: web.Request) -> web.Response:
     """STUN/TURN servers and ring timeout for the caller's client."""
     who = await principal_of(request)
@@ -26,6 +27,7 @@ async def call_config(request: web.Request) -> web.Response:
     return web.json_response({"ice_servers": servers, "ring_timeout_s": settings.ring_timeout_s})
 
 
+@family_api
 async def call_history(request: web.Request) -> web.Response:
     """The caller's calls, newest first (missed ones included; content never stored)."""
     who = await principal_of(request)

@@ -18,27 +18,35 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.auth.roles import Role
-from hub.auth.web import required_roles
+from hub.auth.web import Access, route_access
 
 BEGIN = "<!-- endpoints:begin -->"
 END = "<!-- endpoints:end -->"
 PUBLIC = "public"
 ANY_SIGNED_IN = "any signed-in user"
+FAMILY = "tablet or any signed-in user (records checked by the handler)"
+UNDECLARED = "UNDECLARED: add @requires, @page_requires, @family_api or @public"
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Endpoint:
-    """One route: ``roles`` is None for a public route, empty for any signed-in user."""
+    """One route and the access its handler declares (``roles`` only for ``Access.ROLES``;
+    empty there means any signed-in user)."""
 
     path: str
     method: str
-    roles: frozenset[Role] | None
+    access: Access
+    roles: frozenset[Role] = frozenset()
 
     @property
     def roles_text(self) -> str:
         """The roles column of the table."""
-        if self.roles is None:
+        if self.access is Access.PUBLIC:
             return PUBLIC
+        if self.access is Access.FAMILY:
+            return FAMILY
+        if self.access is Access.UNDECLARED:
+            return UNDECLARED
         if not self.roles:
             return ANY_SIGNED_IN
         return ", ".join(r.value for r in Role if r in self.roles)
@@ -53,9 +61,14 @@ def endpoints(app: web.Application) -> list[Endpoint]:
             continue
         if route.method == "HEAD":
             continue
-        path = resource.canonical
-        found.add(Endpoint(path, route.method, required_roles(route.handler)))
+        access, roles = route_access(route.handler)
+        found.add(Endpoint(resource.canonical, route.method, access, roles))
     return sorted(found)
+
+
+def undeclared(items: Iterable[Endpoint]) -> list[str]:
+    """``METHOD path`` of every route whose handler declares no access."""
+    return [f"{e.method} {e.path}" for e in items if e.access is Access.UNDECLARED]
 
 
 def markdown_table(items: Iterable[Endpoint]) -> str:
@@ -102,7 +115,12 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: python -m hub.console.roles docs/roles.md\n")
         return 2
     path = Path(argv[0])
-    table = markdown_table(endpoints(build_app()))
+    found = endpoints(build_app())
+    missing = undeclared(found)
+    if missing:
+        sys.stderr.write("routes without a declared access:\n  " + "\n  ".join(missing) + "\n")
+        return 1
+    table = markdown_table(found)
     path.write_text(replace_table(path.read_text(encoding="utf-8"), table), encoding="utf-8")
     return 0
 

@@ -17,10 +17,11 @@ from hub.db.models import Device, Resident, StoredEvent
 from hub.family.access import require_reader
 from hub.family.consent import ConsentError, Scope, require_scope
 from hub.family.jsonio import iso, path_int
-from hub.family.principal import principal_of
+from hub.family.principal import family_api, principal_of
 from hub.http import ApiError
 
 
+@family_api
 async def activity_summary(request: web.Request) -> web.Response:
     """``{"last_check_in", "last_movement", "events_24h"}`` for the resident."""
     who = await principal_of(request)

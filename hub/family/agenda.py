@@ -17,7 +17,7 @@ from hub.family.jsonio import int_field, iso, path_int, text_field, time_field
 from hub.family.live import LIVE_HUB
 from hub.family.models import AgendaItem, CircleLink
 from hub.family.parties import party_names, party_view, resident_party
-from hub.family.principal import Principal, principal_of
+from hub.family.principal import Principal, family_api, principal_of
 from hub.family.sending import count_post
 from hub.http import ApiError, read_json_object
 
@@ -99,6 +99,7 @@ def new_item(
     )
 
 
+@family_api
 async def list_agenda(request: web.Request) -> web.Response:
     """Items from ``from`` (default: now − 1 day) to ``to`` (default: + 30 days)."""
     who = await principal_of(request)
@@ -124,6 +125,7 @@ async def list_agenda(request: web.Request) -> web.Response:
     return web.json_response([item_view(i, names) for i in items])
 
 
+@family_api
 async def add_item(request: web.Request) -> web.Response:
     """Put an appointment on the resident's agenda (an invitation if someone else adds it)."""
     who = await principal_of(request)
@@ -145,6 +147,7 @@ async def add_item(request: web.Request) -> web.Response:
     return web.json_response(view, status=201)
 
 
+@family_api
 async def respond(request: web.Request) -> web.Response:
     """The resident accepts or declines an invitation."""
     who = await principal_of(request)
@@ -177,6 +180,7 @@ async def respond(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
+@family_api
 async def remove_item(request: web.Request) -> web.Response:
     """Its creator, the resident or staff cancel an item."""
     who = await principal_of(request)

@@ -33,7 +33,7 @@ from hub.family.jsonio import iso, path_int, text_field
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.models import AlarmAcknowledgement, AlarmNotice, CircleLink
 from hub.family.parties import party_names, party_view
-from hub.family.principal import principal_of
+from hub.family.principal import family_api, principal_of
 from hub.http import ApiError, read_json_object
 
 _LOGGER = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ class FamilyPushChannel:
         return DeliveryResult(self.name, sent > 0, reference=notification.alarm_id)
 
 
+@family_api
 async def post_notice(request: web.Request) -> web.Response:
     """Staff (or the alerts integration) tell the circle about an alarm."""
     who = await principal_of(request)
@@ -153,6 +154,7 @@ async def post_notice(request: web.Request) -> web.Response:
     return web.json_response(view | {"pushed": sent}, status=201)
 
 
+@family_api
 async def list_notices(request: web.Request) -> web.Response:
     """Alarm notices of a resident: staff, or members whose consent includes alarms."""
     who = await principal_of(request)
@@ -173,6 +175,7 @@ async def list_notices(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+@family_api
 async def on_my_way(request: web.Request) -> web.Response:
     """A member says "I'm on my way"; the operators see it on the notice and in the audit."""
     who = await principal_of(request)

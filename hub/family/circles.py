@@ -25,6 +25,7 @@ from hub.family.models import CircleLink, LinkCode
 from hub.family.parties import party_names, party_view, resident_party
 from hub.family.principal import (
     Principal,
+    family_api,
     principal_of,
     require_role,
 )
@@ -56,6 +57,7 @@ def link_view(link: CircleLink, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
+@family_api
 async def me(request: web.Request) -> web.Response:
     """Who the caller is to the family network."""
     who = await principal_of(request)
@@ -115,6 +117,7 @@ def code_view(code: str, row: LinkCode) -> dict[str, Any]:
     }
 
 
+@family_api
 async def create_code(request: web.Request) -> web.Response:
     """The resident's tablet (or staff) make a linking code for a new circle member."""
     who = await principal_of(request)
@@ -143,6 +146,7 @@ async def create_code(request: web.Request) -> web.Response:
     return web.json_response(code_view(code, row), status=201)
 
 
+@family_api
 async def redeem_code(request: web.Request) -> web.Response:
     """A person joins a resident's circle with a code and says how they are related."""
     who = await principal_of(request)
@@ -249,6 +253,7 @@ async def linked_residents(
     return out
 
 
+@family_api
 async def my_residents(request: web.Request) -> web.Response:
     """The residents whose circle the caller belongs to."""
     who = await principal_of(request)
@@ -258,6 +263,7 @@ async def my_residents(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+@family_api
 async def circle(request: web.Request) -> web.Response:
     """The members of a resident's circle (resident, staff, or a member)."""
     who = await principal_of(request)
@@ -299,6 +305,7 @@ def _staff_reason(who: Principal, data: dict[str, Any]) -> str | None:
     return reason or None
 
 
+@family_api
 async def update_link(request: web.Request) -> web.Response:
     """The resident (or staff, with a reason) change what a member may see."""
     who = await principal_of(request)
@@ -322,6 +329,7 @@ async def update_link(request: web.Request) -> web.Response:
     return web.json_response(link_view(link, names))
 
 
+@family_api
 async def remove_link(request: web.Request) -> web.Response:
     """The resident or staff (with a reason) remove a member; a member may also leave."""
     who = await principal_of(request)

@@ -15,7 +15,7 @@ from hub.family.jsonio import int_field, iso, path_int, query_int, required_int,
 from hub.family.live import LIVE_HUB
 from hub.family.models import Conversation, ConversationMember, Group, MediaObject, Message
 from hub.family.parties import parse_party, party_names, party_view
-from hub.family.principal import principal_of
+from hub.family.principal import family_api, principal_of
 from hub.family.sending import count_post
 from hub.family.settings import MEDIA_STORE
 from hub.http import ApiError, read_json_object
@@ -134,6 +134,7 @@ async def _title(
     return ", ".join(names[p] for p in others) or "—"
 
 
+@family_api
 async def list_conversations(request: web.Request) -> web.Response:
     """The caller's conversations, newest activity first, with unread counts."""
     who = await principal_of(request)
@@ -181,6 +182,7 @@ async def list_conversations(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+@family_api
 async def open_direct(request: web.Request) -> web.Response:
     """Get or create the direct conversation with another party."""
     who = await principal_of(request)
@@ -198,6 +200,7 @@ async def open_direct(request: web.Request) -> web.Response:
     return web.json_response({"id": conversation.id, "kind": "direct"}, status=200)
 
 
+@family_api
 async def history(request: web.Request) -> web.Response:
     """A page of messages, newest first; ``before`` pages back."""
     who = await principal_of(request)
@@ -239,6 +242,7 @@ async def history(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@family_api
 async def post_message(request: web.Request) -> web.Response:
     """Send text, or a media object the caller uploaded (with an optional caption)."""
     who = await principal_of(request)
@@ -300,6 +304,7 @@ async def post_message(request: web.Request) -> web.Response:
     return web.json_response(view, status=201)
 
 
+@family_api
 async def mark_read(request: web.Request) -> web.Response:
     """Read receipt: the caller has seen everything up to ``up_to``."""
     who = await principal_of(request)
@@ -331,6 +336,7 @@ async def mark_read(request: web.Request) -> web.Response:
     return web.json_response({"unread": unread, "up_to": mark})
 
 
+@family_api
 async def delete_message(request: web.Request) -> web.Response:
     """The sender withdraws a message; its content (and unshared media) is erased."""
     who = await principal_of(request)
@@ -371,6 +377,7 @@ async def delete_message(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@family_api
 async def unread(request: web.Request) -> web.Response:
     """Unread counts of all the caller's conversations (the tablet's badge)."""
     who = await principal_of(request)

@@ -42,7 +42,7 @@ from hub.family.models import (
     Message,
 )
 from hub.family.parties import party_names, resident_party, user_party
-from hub.family.principal import Principal, principal_of, require_role
+from hub.family.principal import Principal, family_api, principal_of, require_role
 from hub.family.sending import count_post
 from hub.family.settings import FAMILY_SETTINGS
 from hub.http import ApiError, read_json_object
@@ -126,6 +126,7 @@ def group_view(group: Group, members: int) -> dict[str, Any]:
     }
 
 
+@family_api
 async def create_group(request: web.Request) -> web.Response:
     """A facilitator starts a group (with its group chat)."""
     who = await principal_of(request)
@@ -150,6 +151,7 @@ async def create_group(request: web.Request) -> web.Response:
     return web.json_response(group_view(group, 0), status=201)
 
 
+@family_api
 async def list_groups(request: web.Request) -> web.Response:
     """The facilitator's groups, the resident's groups, or all groups for staff."""
     who = await principal_of(request)
@@ -166,6 +168,7 @@ async def list_groups(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+@family_api
 async def group_detail(request: web.Request) -> web.Response:
     """Members with their last activity (facilitator view: who has gone quiet)."""
     who = await principal_of(request)
@@ -191,6 +194,7 @@ async def _join_chat(session: AsyncSession, group: Group, resident_id: int) -> N
         session.add(ConversationMember(conversation_id=group.conversation_id, party=party))
 
 
+@family_api
 async def add_member(request: web.Request) -> web.Response:
     """Staff add a resident (the centre's acceptance); a facilitator asks them to join.
 
@@ -255,6 +259,7 @@ async def add_member(request: web.Request) -> web.Response:
     )
 
 
+@family_api
 async def group_requests(request: web.Request) -> web.Response:
     """Pending requests to join a group: the tablet's own, or staff's ``?resident_id=``."""
     who = await principal_of(request)
@@ -299,6 +304,7 @@ def _answering_for(who: Principal, given: object) -> int:
     raise ApiError(400, "invalid_request", "staff say which resident: resident_id")
 
 
+@family_api
 async def answer_group_request(request: web.Request) -> web.Response:
     """The resident (or staff for them) accept or decline joining the group."""
     who = await principal_of(request)
@@ -329,6 +335,7 @@ async def answer_group_request(request: web.Request) -> web.Response:
     )
 
 
+@family_api
 async def remove_member(request: web.Request) -> web.Response:
     """The facilitator (or staff) removes a member; they leave the group chat too."""
     who = await principal_of(request)
@@ -359,6 +366,7 @@ async def remove_member(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@family_api
 async def group_event(request: web.Request) -> web.Response:
     """The facilitator puts an activity on every member's agenda (as an invitation)."""
     who = await principal_of(request)
@@ -389,6 +397,7 @@ async def group_event(request: web.Request) -> web.Response:
     return web.json_response(views, status=201)
 
 
+@family_api
 async def invite(request: web.Request) -> web.Response:
     """A member (their tablet) invites another member of the group into their own circle."""
     who = await principal_of(request)
@@ -422,6 +431,7 @@ async def invite(request: web.Request) -> web.Response:
     return web.json_response(view, status=201)
 
 
+@family_api
 async def answer_invitation(request: web.Request) -> web.Response:
     """The invitee accepts (both join each other's circle, with a direct chat) or declines."""
     who = await principal_of(request)
@@ -467,6 +477,7 @@ async def answer_invitation(request: web.Request) -> web.Response:
     )
 
 
+@family_api
 async def my_invitations(request: web.Request) -> web.Response:
     """Pending invitations for the resident (their tablet)."""
     who = await principal_of(request)

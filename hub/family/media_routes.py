@@ -9,7 +9,7 @@ from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.family.conversations import media_view
 from hub.family.jsonio import path_int
 from hub.family.models import ConversationMember, MediaObject, Message
-from hub.family.principal import Principal, principal_of
+from hub.family.principal import Principal, family_api, principal_of
 from hub.family.settings import FAMILY_SETTINGS, MEDIA_STORE
 from hub.http import ApiError
 from hub.media import MediaKind, MediaNotFound, UnsupportedMedia, new_key, validate_media
@@ -42,6 +42,7 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+@family_api
 async def upload(request: web.Request) -> web.Response:
     """Store a photo, video or voice recording after checking its content."""
     who = await principal_of(request)
@@ -136,6 +137,7 @@ async def _serve(request: web.Request, key: str, content_type: str) -> web.Strea
     return web.Response(body=data, content_type=content_type, headers=headers)
 
 
+@family_api
 async def get_media(request: web.Request) -> web.StreamResponse:
     """The file itself (ranges supported on local disk, so videos can seek)."""
     who = await principal_of(request)
@@ -143,6 +145,7 @@ async def get_media(request: web.Request) -> web.StreamResponse:
     return await _serve(request, media.storage_key, media.content_type)
 
 
+@family_api
 async def get_thumbnail(request: web.Request) -> web.StreamResponse:
     """A photo's JPEG thumbnail."""
     who = await principal_of(request)

@@ -8,6 +8,7 @@ resident's home (ADR 0052).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -20,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.auth.roles import STAFF, Role
 from hub.auth.service import access_refusal
-from hub.auth.web import USER_KEY, authenticate
+from hub.auth.web import FAMILY_ATTRIBUTE, USER_KEY, authenticate
 from hub.db.models import Device, Resident
 from hub.family.models import TabletCredential
 from hub.family.parties import resident_party, user_party
-from hub.http import ApiError
+from hub.http import ApiError, Handler
 
 TABLET_PREFIX = "tab_"
 TABLET_DEVICE_TYPE = "tablet"
@@ -152,3 +153,20 @@ def require_role(principal: Principal, *roles: Role) -> None:
     if principal.role not in roles:
         names = ", ".join(sorted(r.value for r in roles))
         raise ApiError(403, "forbidden", f"only {names} may do this")
+
+
+def family_api(handler: Handler) -> Handler:
+    """Decorate a family-API handler: a resident's tablet token or any signed-in user.
+
+    The caller is authenticated (401 otherwise) before the handler runs; the handler
+    checks which records this caller may reach (circle, consent, group membership) and
+    any role it needs. Declares the route's access for the role-matrix test.
+    """
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        await principal_of(request)
+        return await handler(request)
+
+    setattr(wrapper, FAMILY_ATTRIBUTE, True)
+    return wrapper

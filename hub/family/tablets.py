@@ -28,6 +28,7 @@ from hub.family.live import LIVE_HUB
 from hub.family.models import TabletCredential
 from hub.family.parties import resident_party
 from hub.family.principal import (
+    family_api,
     new_tablet_token,
     principal_of,
     require_role,
@@ -89,6 +90,7 @@ def _old_token(request: web.Request) -> str:
     return request.headers.get("Authorization", "").partition(" ")[2].strip()
 
 
+@family_api
 async def renew_tablet_token(request: web.Request) -> web.Response:
     """The tablet swaps its still-valid token for a new one with a new expiry."""
     who = await principal_of(request)
@@ -119,6 +121,7 @@ async def renew_tablet_token(request: web.Request) -> web.Response:
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
+@family_api
 async def list_tablets(request: web.Request) -> web.Response:
     """Staff see which tablets hold a token for the resident, and until when."""
     who = await principal_of(request)
@@ -147,6 +150,7 @@ async def list_tablets(request: web.Request) -> web.Response:
     )
 
 
+@family_api
 async def revoke_tablet(request: web.Request) -> web.Response:
     """Staff withdraw a tablet's token (pair the tablet again to give it a new one)."""
     who = await principal_of(request)

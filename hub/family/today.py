@@ -31,7 +31,7 @@ from hub.family.consent import Scope, decode_scopes
 from hub.family.jsonio import iso, path_int
 from hub.family.live import LIVE_HUB
 from hub.family.models import AgendaItem, AlarmNotice, CircleLink
-from hub.family.principal import principal_of
+from hub.family.principal import family_api, principal_of
 from hub.http import ApiError
 from hub.ingest.events import IngestedEvent
 from hub.web import DISPLAY_TIMEZONE
@@ -114,6 +114,7 @@ async def today_view(
     return body
 
 
+@family_api
 async def today(request: web.Request) -> web.Response:
     """``GET /api/family/residents/{rid}/today`` for the resident, staff or a member."""
     who = await principal_of(request)

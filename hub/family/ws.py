@@ -14,7 +14,7 @@ from hub.calls.signalling import CallService
 from hub.calls.state import CallError, CallEvent
 from hub.family.live import LIVE_HUB, Connection
 from hub.family.parties import parse_party
-from hub.family.principal import Principal, principal_of, still_allowed
+from hub.family.principal import Principal, family_api, principal_of, still_allowed
 from hub.http import ApiError, check_same_origin, parse_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ async def _pinger(request: web.Request, who: Principal, connection: Connection) 
         connection.offer('{"type": "ping"}')
 
 
+@family_api
 async def live_socket(request: web.Request) -> web.StreamResponse:
     """Authenticate, then stream events and take call frames until the client leaves."""
     who = await principal_of(request)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config import MqttSettings
 from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
 from hub.auth import Role, current_user, requires
+from hub.auth.web import public
 from hub.db.models import Device
 from hub.family.jsonio import is_int32_id
 from hub.http import ApiError, client_address, read_json_object, too_many_attempts
@@ -104,6 +105,7 @@ def _address(request: web.Request) -> str:
     return client_address(request, request.app[SETTINGS].trusted_proxies)
 
 
+@public("a tablet proves itself with a setup code; tries limited")
 async def pair(request: web.Request) -> web.Response:
     """A tablet exchanges its setup code for its identity and credentials."""
     settings = request.app[SETTINGS]

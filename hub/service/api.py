@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS, resident_changed
 from hub.auth import Role, current_user, requires
+from hub.auth.web import public
 from hub.http import ApiError, client_address, read_json_object, too_many_attempts
 from hub.registry.app import BROKER_SYNC
 from hub.service import changes, installation, store
@@ -240,6 +241,7 @@ async def _count_public_try(request: web.Request, limit: Limit) -> None:
         raise too_many_attempts(slot.retry_after_s, "tries")
 
 
+@public("the online application form; limited per address, tells nobody who is known")
 async def submit_application(request: web.Request) -> web.Response:
     """The public online form (the person, a relative or a social worker)."""
     await _count_public_try(request, APPLY_LIMIT)
@@ -277,6 +279,7 @@ async def _submit(request: web.Request, actor: str) -> web.Response:
     return web.json_response(body, status=201)
 
 
+@public("status by reference and check value; limited per address")
 async def application_status(request: web.Request) -> web.Response:
     """Status of an application by reference + check value; no personal data."""
     await _count_public_try(request, STATUS_LIMIT)

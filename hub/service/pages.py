@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -19,8 +18,7 @@ from sqlalchemy import select
 
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.auth import Role
-from hub.auth.web import authenticate
-from hub.http import ApiError
+from hub.auth.web import public
 from hub.service import installation, store
 from hub.service.api import ASSESSORS, CATALOG, order_json, plan_json, service_json
 from hub.service.codes import (
@@ -34,6 +32,7 @@ from hub.service.consent import consent_context
 from hub.service.models import CarePlanRow, ServiceRow, StateChangeRow, WorkOrderRow
 from hub.service.queries import load_figures, reviews_due
 from hub.web import DISPLAY_TIMEZONE, Pages, PageUser
+from hub.web.auth import page_requires
 
 HERE = Path(__file__).parent
 PAGES = Pages(HERE / "templates", CATALOG)
@@ -56,17 +55,6 @@ def local(value: str | datetime | None, with_time: bool = True) -> str:
 PAGES.environment.filters["local"] = local
 
 
-async def signed_in(request: web.Request, roles: tuple[Role, ...]) -> PageUser:
-    """The signed-in user, or a redirect to sign-in / a 403 page."""
-    try:
-        user = await authenticate(request)
-    except ApiError:
-        raise web.HTTPFound(f"/login?next={quote(request.path_qs)}") from None
-    if user.role not in roles:
-        raise web.HTTPForbidden(text=PAGES.text("forbidden", user.language))
-    return PageUser(user.id, user.username, user.role.value, user.language)
-
-
 def _render(request: web.Request, name: str, user: PageUser | None, **context: Any) -> web.Response:
     context.setdefault("page_data", {})
     return PAGES.render(request, name, {"sstatic": STATIC_PREFIX, **context}, user=user)
@@ -75,11 +63,13 @@ def _render(request: web.Request, name: str, user: PageUser | None, **context: A
 # ---------------------------------------------------------------- public
 
 
+@public("the online application form")
 async def apply_page(request: web.Request) -> web.Response:
     """The online application form."""
     return _render(request, "service_apply.html", None, mobilities=MOBILITIES)
 
 
+@public("the application status form")
 async def status_page(request: web.Request) -> web.Response:
     """Ask the state of an application by reference and check code."""
     return _render(request, "service_status.html", None)
@@ -88,9 +78,9 @@ async def status_page(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- staff
 
 
-async def list_page(request: web.Request) -> web.Response:
+@page_requires(*STAFF, Role.INSTALLER)
+async def list_page(request: web.Request, user: PageUser) -> web.Response:
     """Referrals and services with their installation due dates (overdue highlighted)."""
-    user = await signed_in(request, (*STAFF, Role.INSTALLER))
     if user.role == Role.INSTALLER.value:
         raise web.HTTPFound("/service/work-orders")
     now = request.app[CLOCK]()
@@ -112,9 +102,9 @@ async def list_page(request: web.Request) -> web.Response:
     )
 
 
-async def referral_page(request: web.Request) -> web.Response:
+@page_requires(*STAFF)
+async def referral_page(request: web.Request, user: PageUser) -> web.Response:
     """One referral: facts, assessment, care plan, work order, changes, history."""
-    user = await signed_in(request, STAFF)
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
         try:
@@ -161,9 +151,9 @@ async def referral_page(request: web.Request) -> web.Response:
     )
 
 
-async def work_orders_page(request: web.Request) -> web.Response:
+@page_requires(*FIELD)
+async def work_orders_page(request: web.Request, user: PageUser) -> web.Response:
     """Open installation work orders, soonest due first."""
-    user = await signed_in(request, FIELD)
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
         orders = []
@@ -180,9 +170,9 @@ async def work_orders_page(request: web.Request) -> web.Response:
     return _render(request, "service_work_orders.html", user, orders=orders, current="work_orders")
 
 
-async def work_order_page(request: web.Request) -> web.Response:
+@page_requires(*FIELD)
+async def work_order_page(request: web.Request, user: PageUser) -> web.Response:
     """The installer's checklist (the script refreshes it as devices report)."""
-    user = await signed_in(request, FIELD)
     now = request.app[CLOCK]()
     try:
         order_id = int(request.match_info["order_id"])
@@ -204,9 +194,9 @@ async def work_order_page(request: web.Request) -> web.Response:
     )
 
 
-async def figures_page(request: web.Request) -> web.Response:
+@page_requires(Role.COORDINATOR, Role.ADMIN, Role.SUPERVISOR)
+async def figures_page(request: web.Request, user: PageUser) -> web.Response:
     """The managers' figures."""
-    user = await signed_in(request, (Role.COORDINATOR, Role.ADMIN, Role.SUPERVISOR))
     async with request.app[SESSIONMAKER]() as session:
         figures = await load_figures(session, request.app[CLOCK]())
     return _render(request, "service_figures.html", user, f=figures, current="figures")

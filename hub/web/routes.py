@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from hub.auth.web import public
 from hub.web.pages import STATIC_DIR, STATIC_PREFIX, Pages
 
 # Where each role lands after signing in (areas change their own line here).
@@ -21,6 +22,7 @@ HOME_BY_ROLE: dict[str, str] = {
 SHELL_PAGES = Pages()
 
 
+@public("the sign-in page")
 async def signin_page(request: web.Request) -> web.Response:
     """The sign-in form (public); the script posts to ``/api/auth/login``."""
     return SHELL_PAGES.render(

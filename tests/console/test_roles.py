@@ -5,16 +5,33 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.auth import Role
-from hub.console.roles import Endpoint, build_app, endpoints, markdown_table, parse_table
+from hub.appkeys import SETTINGS
+from hub.auth import Role, requires
+from hub.auth.service import issue_tokens
+from hub.auth.web import Access, public
+from hub.clock import ManualClock
+from hub.console.roles import (
+    Endpoint,
+    build_app,
+    endpoints,
+    markdown_table,
+    parse_table,
+    undeclared,
+)
+from hub.db.models import User
+from hub.family.principal import family_api
 from hub.web.auth import REFUSAL_HEADER
+from tests.family.conftest import World
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "roles.md"
 REGENERATE = "run: python -m hub.console.roles docs/roles.md"
@@ -35,7 +52,7 @@ def test_roles_doc_lists_every_endpoint_with_its_roles() -> None:
 
 
 def test_the_table_parser_sees_a_change() -> None:
-    table = markdown_table([Endpoint("/x", "GET", frozenset({Role.ADMIN}))])
+    table = markdown_table([Endpoint("/x", "GET", Access.ROLES, frozenset({Role.ADMIN}))])
     doc = f"<!-- endpoints:begin -->\n{table}\n<!-- endpoints:end -->"
     assert parse_table(doc) == [("GET", "/x", "admin")]
     assert parse_table(doc.replace("admin", "operator")) != [("GET", "/x", "admin")]
@@ -52,6 +69,10 @@ async def _refused_by_role(response: ClientResponse) -> bool:
     return False
 
 
+def _sent_to_sign_in(response: ClientResponse) -> bool:
+    return response.status == 302 and response.headers.get("Location", "").startswith("/login")
+
+
 async def _call(client: TestClient[Any, Any], e: Endpoint, token: str | None) -> ClientResponse:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     kwargs: dict[str, Any] = {"headers": headers, "allow_redirects": False}
@@ -60,32 +81,109 @@ async def _call(client: TestClient[Any, Any], e: Endpoint, token: str | None) ->
     return await asyncio.wait_for(client.request(e.method, _concrete(e.path), **kwargs), timeout=30)
 
 
+def test_every_route_declares_who_may_call_it() -> None:
+    assert undeclared(endpoints(build_app())) == []
+
+
+def test_a_route_without_a_declaration_fails() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    @public("a test page")
+    async def open_handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/forgotten", handler)
+    app.router.add_get("/open", open_handler)
+    app.router.add_get("/family", family_api(handler))
+    app.router.add_get("/staff", requires(Role.ADMIN)(handler))
+    assert undeclared(endpoints(app)) == ["GET /forgotten"]
+    assert {e.path: e.access for e in endpoints(app)} == {
+        "/family": Access.FAMILY, "/forgotten": Access.UNDECLARED,
+        "/open": Access.PUBLIC, "/staff": Access.ROLES,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="why"):
+        public(" ")
+
+
+async def _expired_and_revoked(
+    client: TestClient[Any, Any],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: Callable[..., Awaitable[User]],
+    clock: ManualClock,
+) -> tuple[str, str]:
+    """An admin's access token past its expiry, and one whose sign-ins were all ended."""
+    settings = client.app[SETTINGS]
+    expired_user = await make_user(Role.ADMIN)
+    revoked_user = await make_user(Role.ADMIN)
+    long_ago = clock() - timedelta(seconds=settings.access_token_ttl_s + 60)
+    async with sessionmaker() as session:
+        expired = await issue_tokens(session, expired_user, settings, long_ago)
+        revoked = await issue_tokens(session, revoked_user, settings, clock())
+        await session.commit()
+        # What a password reset, a disabled account or a new role does (hub.auth.service).
+        await session.execute(
+            update(User)
+            .where(User.id == revoked_user.id)
+            .values(token_version=User.token_version + 1)
+        )
+        await session.commit()
+    return expired.access_token, revoked.access_token
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_every_role_against_every_endpoint(
-    hub_client: TestClient[Any, Any], token_for: Callable[..., Awaitable[str]]
+async def test_every_caller_against_every_endpoint(
+    hub_client: TestClient[Any, Any],
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+    make_user: Callable[..., Awaitable[User]],
+    token_for: Callable[..., Awaitable[str]],
 ) -> None:
+    """Each route answers each caller as its declared access says: every role, a resident's
+    tablet, nobody, an expired token and a revoked one."""
     routes = endpoints(hub_client.app)
-    # Sign-out revokes the token it is called with: call it last.
-    routes.sort(key=lambda e: e.path == "/api/auth/logout")
+    # Renewing a tablet token replaces it, signing out revokes the token it is called
+    # with: call them last, in that order.
+    last = ["/api/family/tablet/token", "/api/auth/logout"]
+    routes.sort(key=lambda e: last.index(e.path) if e.path in last else -1)
     tokens = {role: await token_for(role) for role in Role}
+    world = World(hub_client, hub_sessionmaker, make_user, token_for)
+    tablet = (await world.resident("Matrix")).headers["Authorization"].removeprefix("Bearer ")
+    expired, revoked = await _expired_and_revoked(
+        hub_client, hub_sessionmaker, make_user, hub_clock
+    )
     problems: list[str] = []
     for e in routes:
-        if e.roles is not None:
-            response = await _call(hub_client, e, None)
-            location = response.headers.get("Location", "")
-            if not (
-                response.status == 401 or (response.status == 302 and location.startswith("/login"))
-            ):
-                problems.append(f"{e.method} {e.path} without a token: {response.status}")
+        where = f"{e.method} {e.path}"
+        for name, token in (("nobody", None), ("expired", expired), ("revoked", revoked)):
+            response = await _call(hub_client, e, token)
+            if response.status >= 500:
+                problems.append(f"{where} as {name}: {response.status}")
+            elif e.access is Access.PUBLIC:
+                if _sent_to_sign_in(response) or await _refused_by_role(response):
+                    problems.append(f"{where} (public) as {name}: {response.status}")
+            elif not (response.status == 401 or _sent_to_sign_in(response)):
+                problems.append(f"{where} as {name}: {response.status}, not refused")
+        response = await _call(hub_client, e, tablet)
+        tablet_refused = response.status == 401 or _sent_to_sign_in(response)
+        if response.status >= 500:
+            problems.append(f"{where} as a tablet: {response.status}")
+        elif e.access is Access.FAMILY and tablet_refused:
+            problems.append(f"{where} as a tablet: {response.status}, the tablet refused")
+        elif e.access is Access.ROLES and not tablet_refused:
+            problems.append(f"{where} as a tablet: {response.status}, let through")
         for role, token in tokens.items():
             response = await _call(hub_client, e, token)
             refused = await _refused_by_role(response)
-            should_refuse = e.roles is not None and bool(e.roles) and role not in e.roles
-            if response.status == 401 and e.roles is not None:
-                problems.append(f"{e.method} {e.path} as {role}: 401 with a valid token")
+            should_refuse = e.access is Access.ROLES and bool(e.roles) and role not in e.roles
+            if response.status >= 500:
+                problems.append(f"{where} as {role}: {response.status}")
+            elif response.status == 401 and e.access is not Access.PUBLIC:
+                problems.append(f"{where} as {role}: 401 with a valid token")
             elif refused != should_refuse:
                 verb = "refused" if refused else "let through"
-                problems.append(f"{e.method} {e.path} as {role}: {verb} ({response.status})")
+                problems.append(f"{where} as {role}: {verb} ({response.status})")
     assert problems == []
 
 
