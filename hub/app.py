@@ -51,7 +51,7 @@ ROUTE_MODULES: list[str] = [
     "hub.api.routes",
     "hub.web",
     "hub.outbox.routes",
-    "hub.outbox.job",
+    "hub.signals.job",
     "hub.family.routes",
     "hub.service.routes",
     "hub.console",

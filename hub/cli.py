@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return _create_user(args, settings)
     if action == "weekly-signals":
         from hub.clock import utc_now
-        from hub.outbox.cli import run_from_cli
+        from hub.signals.cli import run_from_cli
 
         return asyncio.run(run_from_cli(settings, args.week, utc_now()))
     if action in ("create-home", "add-device", "revoke-device", "sync-broker"):

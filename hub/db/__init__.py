@@ -25,6 +25,7 @@ from hub.db.migrate import (
 MODEL_MODULES: list[str] = [
     "hub.db.models",
     "hub.outbox.models",
+    "hub.signals.models",
     "hub.family.models",
     "hub.service.models",
     "hub.console.models",

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.models import Device, Home, Resident, StoredEvent
 from hub.family.models import Conversation, ConversationMember, Message
-from hub.outbox.job import DEFAULT_HISTORY_WEEKS, WeeklyJobSettings, run_week
+from hub.signals.job import DEFAULT_HISTORY_WEEKS, WeeklyJobSettings, run_week
 from teleassist.config import Config
 
 NAME = "weekly-signals"

@@ -20,8 +20,10 @@ from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
 from hub.db.models import Resident
 from hub.outbox.consent import set_social_record_consent
-from hub.outbox.gather import resident_batch
-from hub.outbox.job import (
+from hub.outbox.models import OutboxRow
+from hub.settings import HubSettings
+from hub.signals.gather import resident_batch
+from hub.signals.job import (
     _LOCK_KEY,
     WEEKLY_JOB,
     WeeklyJob,
@@ -30,8 +32,7 @@ from hub.outbox.job import (
     due_weeks,
     run_week,
 )
-from hub.outbox.models import OutboxRow, WeeklyRunRow
-from hub.settings import HubSettings
+from hub.signals.models import WeeklyRunRow
 from hub.visor.data import load_visor
 from integrations.wsocial.events import (
     ActivitySummary,
@@ -290,7 +291,7 @@ async def test_catching_up_stops_at_the_limit(
 ) -> None:
     await run_week(sessions, LAST_WEEK - timedelta(weeks=5), SETTINGS, NOW)
     limited = WeeklyJobSettings(**{**SETTINGS.__dict__, "catch_up_weeks": 2})
-    with caplog.at_level(logging.WARNING, logger="hub.outbox.job"):
+    with caplog.at_level(logging.WARNING, logger="hub.signals.job"):
         weeks = await due_weeks(sessions, limited, NOW)
     assert weeks == [LAST_WEEK - timedelta(weeks=1), LAST_WEEK]
     assert "5 weeks missed" in caplog.text

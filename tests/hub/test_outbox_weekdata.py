@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.careplan import CheckInSettings, TimeWindow
-from hub.outbox.weekdata import (
+from hub.signals.weekdata import (
     ResidentRecords,
     ServiceSpan,
     last_closed_week,

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db import make_engine, make_sessionmaker
 from hub.outbox import SqlOutboxStore
-from hub.outbox.job import DEFAULT_HISTORY_WEEKS, MIN_HISTORY_WEEKS
-from hub.outbox.weekly import enqueue_week, week_events
+from hub.signals.job import DEFAULT_HISTORY_WEEKS, MIN_HISTORY_WEEKS
+from hub.signals.weekly import enqueue_week, week_events
 from integrations.wsocial.events import RiskFlag, RiskKind
 from integrations.wsocial.signals import WeeklyInputs
 from tests.hub.residents import add_resident

@@ -2,9 +2,9 @@
 
 Once a local week (Monday 00:00, ``[hub] weekly_signals_timezone``) has been over for
 ``weekly_signals_delay_s``, the hub reads each resident's records for that week and the
-``weekly_signals_history_weeks`` before it (:mod:`hub.outbox.gather`, one query per source
-and batch of residents), counts them (:mod:`hub.outbox.weekdata`) and enqueues the week's
-summaries, raised signals and flag changes (:func:`hub.outbox.weekly.week_events`).
+``weekly_signals_history_weeks`` before it (:mod:`hub.signals.gather`, one query per source
+and batch of residents), counts them (:mod:`hub.signals.weekdata`) and enqueues the week's
+summaries, raised signals and flag changes (:func:`hub.signals.weekly.week_events`).
 
 - Only residents who agreed that the service appears in their social record
   (``residents.consent["wsocial_export"]``, asked on the referral form) are assessed.
@@ -35,12 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from config import ConfigError
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.clock import Clock
-from hub.outbox.gather import ResidentRow, gather_records, resident_batch
-from hub.outbox.models import OutboxRow, WeeklyRunRow
+from hub.outbox.models import OutboxRow
 from hub.outbox.store import enqueue
-from hub.outbox.weekdata import WEEK, last_closed_week, resident_weeks
-from hub.outbox.weekly import DEFAULT_THRESHOLDS, week_events
 from hub.settings import HubSettings
+from hub.signals.gather import ResidentRow, gather_records, resident_batch
+from hub.signals.models import WeeklyRunRow
+from hub.signals.weekdata import WEEK, last_closed_week, resident_weeks
+from hub.signals.weekly import DEFAULT_THRESHOLDS, week_events
 from integrations.wsocial.events import EventDecodeError, RiskFlag, RiskKind, decode_event
 
 _LOGGER = logging.getLogger(__name__)

@@ -1,9 +1,9 @@
 """The weekly social-record job for one resident: summaries, signals and flag changes.
 
-The hub's weekly job (:mod:`hub.outbox.job`) gathers the resident's weekly counts
+The hub's weekly job (:mod:`hub.signals.job`) gathers the resident's weekly counts
 (:class:`WeeklyInputs`: activity and night events from the stored device events,
 check-ins, alarms and falls, messages, calls and group sessions from the family network;
-:mod:`hub.outbox.gather`, :mod:`hub.outbox.weekdata`) and enqueues :func:`week_events`.
+:mod:`hub.signals.gather`, :mod:`hub.signals.weekdata`) and enqueues :func:`week_events`.
 Event ids are derived from resident, week and signal, so running the job twice for the
 same week enqueues nothing new.
 """

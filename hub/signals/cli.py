@@ -7,9 +7,9 @@ from datetime import date, datetime
 
 from config import ConfigError
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
-from hub.outbox.job import WeeklyJobSettings, run_week
-from hub.outbox.weekdata import last_closed_week, week_of
 from hub.settings import HubSettings
+from hub.signals.job import WeeklyJobSettings, run_week
+from hub.signals.weekdata import last_closed_week, week_of
 
 
 async def run_from_cli(settings: HubSettings, week: date | None, now: datetime) -> int:

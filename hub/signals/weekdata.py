@@ -1,6 +1,6 @@
 """A resident's stored records turned into :class:`WeeklyInputs` (pure: no I/O, no clock).
 
-:mod:`hub.outbox.gather` reads the records of many residents at once; this module only
+:mod:`hub.signals.gather` reads the records of many residents at once; this module only
 counts. Weeks are the resident's LOCAL weeks (Monday 00:00 in the care plan's time zone).
 
 - **Activity**: hours of the week with at least one motion, door or bed event, per day.

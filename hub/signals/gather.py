@@ -2,7 +2,7 @@
 
 Device events and messages are counted per UTC hour in the database (a week of a busy
 motion sensor is thousands of rows; its active hours are at most 168), everything else is
-read as timestamps. :mod:`hub.outbox.weekdata` does the counting per local week.
+read as timestamps. :mod:`hub.signals.weekdata` does the counting per local week.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ from hub.family.models import (
 )
 from hub.family.parties import resident_party
 from hub.outbox.consent import gives_social_record_consent
-from hub.outbox.weekdata import (
+from hub.service.models import ServiceRow, SuspensionRow
+from hub.signals.weekdata import (
     ACTIVITY_TYPES,
     NIGHT_TYPES,
     ResidentRecords,
     ServiceSpan,
 )
-from hub.service.models import ServiceRow, SuspensionRow
 
 _LOGGER = logging.getLogger(__name__)
 
