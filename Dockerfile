@@ -12,9 +12,14 @@ COPY teleassist ./teleassist
 COPY device_agent ./device_agent
 COPY firmware_sim ./firmware_sim
 COPY tablet_app ./tablet_app
-RUN pip install --no-cache-dir ".[hub]" \
+# postgresql-client: pg_dump/pg_restore for 'teleassist hub backup' and 'restore' (Debian 12: 15,
+# the server's major version). /mosquitto-dynamic is owned by the hub's user so that the named
+# volume mounted there (the hub starts before the broker) is writable by the hub.
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/* \
+    && pip install --no-cache-dir ".[hub]" \
     && useradd --system --uid 10001 teleassist \
-    && mkdir -p /data && chown teleassist /data
+    && mkdir -p /data /mosquitto-dynamic && chown teleassist /data /mosquitto-dynamic
 USER teleassist
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"

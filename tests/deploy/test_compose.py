@@ -17,8 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 SECRETS = {
     "POSTGRES_PASSWORD": "x",
-    "INFLUXDB_PASSWORD": "x",
-    "INFLUXDB_TOKEN": "x",
     "HUB_MQTT_PASSWORD": "x",
     "JWT_SECRET": "x",
     "KEY_SAFE_KEY": "x",
@@ -36,7 +34,7 @@ def compose() -> dict[str, Any]:
 
 
 def test_services_of_a_single_site(compose: dict[str, Any]) -> None:
-    assert {"mosquitto", "postgres", "influxdb", "hub", "coturn"} <= set(compose["services"])
+    assert {"mosquitto", "postgres", "victoriametrics", "hub", "coturn"} <= set(compose["services"])
 
 
 def test_hub_is_built_from_the_repository_dockerfile(compose: dict[str, Any]) -> None:

@@ -1,0 +1,220 @@
+"""docker-compose.yml started for real without Docker (tests/deploy/nativecompose.py), then
+the smoke path a site installer walks: a home provisioned, its pendant connecting to the
+devices' TLS listener with its own credentials, a panic reaching an operator's socket, and a
+device added afterwards connecting while nothing restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import queue
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import paho.mqtt.client as paho
+import pytest
+from cryptography.fernet import Fernet
+from paho.mqtt.enums import CallbackAPIVersion
+
+import protocol
+from teleassist.localbroker import wait_for_port
+from tests.deploy.nativecompose import ROOT, NativeCompose, running
+from tests.deploy.selfsigned import write_certificate
+from tests.instants import machine_now
+
+pytestmark = pytest.mark.timeout(300)
+
+WAIT_S = 60.0
+
+
+def site_secrets() -> dict[str, str]:
+    """What an installer puts in ``.env`` (docs/deployment.md, "Secrets")."""
+    return {
+        "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+        "HUB_MQTT_PASSWORD": secrets.token_urlsafe(24),
+        "JWT_SECRET": secrets.token_urlsafe(32),
+        "KEY_SAFE_KEY": Fernet.generate_key().decode(),
+        "BROKER_PUBLIC_NAME": "localhost",
+        "HUB_PUBLIC_URL": "https://hub.example.org",
+        "TURN_SECRET": secrets.token_urlsafe(32),
+    }
+
+
+def sandbox_folder() -> Path:
+    """A folder the services' own users (mosquitto, postgres) can enter: not pytest's."""
+    folder = Path(tempfile.mkdtemp(prefix="ta-compose-"))
+    folder.chmod(0o755)
+    return folder
+
+
+@contextlib.contextmanager
+def started_stack(site: dict[str, str]) -> Iterator[NativeCompose]:
+    """The compose file running natively with ``site``'s secrets, the hub listening."""
+    folder = sandbox_folder()
+    write_certificate(folder / "certs")
+    try:
+        with running(folder / "stack", site, folder / "certs") as native:
+            hub = native.stack.port("hub", 8080)
+            try:
+                wait_for_port("127.0.0.1", hub, timeout=WAIT_S)
+            except TimeoutError:
+                pytest.fail(native.failure("hub"))
+            yield native
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def site() -> dict[str, str]:
+    return site_secrets()
+
+
+@pytest.fixture(scope="module")
+def stack(site: dict[str, str]) -> Iterator[NativeCompose]:
+    with started_stack(site) as native:
+        yield native
+
+
+def test_every_mount_path_and_variable_of_the_file_is_used(stack: NativeCompose) -> None:
+    assert stack.stack.problems == []
+    assert stack.unused_mounts() == []
+    assert set(stack.stack.services) == set(stack.stack.spec["services"])
+    for name, service in stack.stack.services.items():
+        if service.process is not None:
+            assert service.process.poll() is None, stack.failure(name)
+
+
+def hub_command(native: NativeCompose, *args: str, stdin: str = "") -> str:
+    """``docker compose exec hub teleassist hub ARGS``: the hub's environment, natively."""
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **native.stack.env["hub"]}
+    result = subprocess.run(
+        [sys.executable, "-m", "teleassist", "hub", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def connect_device(port: int, ca: Path, device: str, password: str) -> paho.Client | str:
+    """A device's TLS connection to the broker: the client, or the broker's refusal."""
+    answers: queue.Queue[Any] = queue.Queue()
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=device)
+    client.username_pw_set(device, password)
+    client.tls_set(ca_certs=str(ca))
+    client.on_connect = lambda _c, _u, _f, reason, _p: answers.put(reason)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    reason = answers.get(timeout=WAIT_S)
+    if reason.is_failure:
+        client.loop_stop()
+        client.disconnect()
+        return str(reason)
+    return client
+
+
+def connect_when_admitted(port: int, ca: Path, device: str, password: str) -> paho.Client:
+    """Retry until the broker has re-read the files the hub wrote (start.sh polls them every
+    2 s): nothing announces the reload to a client, so this is a bounded retry."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        answer = connect_device(port, ca, device, password)
+        if not isinstance(answer, str):
+            return answer
+        assert time.monotonic() < deadline, f"{device} never admitted: {answer}"
+        time.sleep(0.5)
+
+
+def press(client: paho.Client, device: str) -> None:
+    msg = protocol.envelope(protocol.Panic(), id=protocol.new_message_id(), ts=machine_now(), seq=1)
+    topic = protocol.device_topic(device, protocol.Channel.EVENT)
+    client.publish(topic, protocol.encode(msg), qos=1).wait_for_publish(WAIT_S)
+
+
+async def login(http: aiohttp.ClientSession, base: str, user: str, password: str) -> str:
+    async with http.post(
+        f"{base}/api/auth/login", json={"username": user, "password": password}
+    ) as response:
+        assert response.status == 200, await response.text()
+        return str((await response.json())["access_token"])
+
+
+async def frame(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    async with asyncio.timeout(WAIT_S):
+        async for message in ws:
+            assert message.type is aiohttp.WSMsgType.TEXT, message
+            data: dict[str, Any] = json.loads(message.data)
+            if data.get("type") == kind:
+                return data
+    raise AssertionError(f"the socket closed before {kind}")
+
+
+async def test_smoke_path_on_the_compose_topology(stack: NativeCompose) -> None:
+    native = stack
+    base = f"http://127.0.0.1:{native.stack.port('hub', 8080)}"
+    devices_port = native.stack.port("mosquitto", 8883)
+    ca = native.stack.certs / "server.crt"
+    password = secrets.token_urlsafe(18)
+    for user, role in (("installadora", "admin"), ("operadora", "operator")):
+        hub_command(native, "create-user", user, "--role", role, "--password-stdin", stdin=password)
+    broker = native.stack.services["mosquitto"].process
+    assert broker is not None
+    async with aiohttp.ClientSession() as http:
+        admin = {"Authorization": f"Bearer {await login(http, base, 'installadora', password)}"}
+        operator = {"Authorization": f"Bearer {await login(http, base, 'operadora', password)}"}
+        async with http.post(
+            f"{base}/api/homes", json={"address": "Carrer Major 1, Vic"}, headers=admin
+        ) as response:
+            assert response.status == 201, await response.text()
+            home = (await response.json())["id"]
+
+        async def add(device: str) -> str:
+            async with http.post(
+                f"{base}/api/devices",
+                json={"id": device, "home_id": home, "type": "pendant"},
+                headers=admin,
+            ) as response:
+                assert response.status == 201, await response.text()
+                return str((await response.json())["secret"])
+
+        first = await add("vic-pendant-1")
+        async with http.ws_connect(f"{base}/api/alarms/live", headers=operator) as ws:
+            await frame(ws, "snapshot")
+            pendant = await asyncio.to_thread(
+                connect_when_admitted, devices_port, ca, "vic-pendant-1", first
+            )
+            try:
+                await asyncio.to_thread(press, pendant, "vic-pendant-1")
+                raised = await frame(ws, "alarm.raised")
+            finally:
+                pendant.loop_stop()
+                pendant.disconnect()
+        assert raised["alarm"]["home_id"] == str(home)
+        wrong = await asyncio.to_thread(
+            connect_device, devices_port, ca, "vic-pendant-1", first + "x"
+        )
+        assert isinstance(wrong, str)
+
+        second = await add("vic-pendant-2")
+        later = await asyncio.to_thread(
+            connect_when_admitted, devices_port, ca, "vic-pendant-2", second
+        )
+        later.loop_stop()
+        later.disconnect()
+    # Admitted by a reload, not a restart: the broker's process is the one started first.
+    assert broker.poll() is None
+    assert "reloaded" in native.stack.services["mosquitto"].log.read_text()
