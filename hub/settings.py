@@ -39,6 +39,10 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     database_url: str = ""
     # Run Alembic migrations to head when the hub starts.
     migrate_on_start: bool = True
+    # sqlite: one box (the default, the demo); victoriametrics: production (docker-compose.yml,
+    # tested for writes, queries, downsampling, last values and retention); influxdb:
+    # EXPERIMENTAL - no InfluxDB server is tested, only its writes (against VictoriaMetrics)
+    # and its Flux as text (docs/timeseries.md).
     timeseries_backend: TimeseriesBackend = "sqlite"
     # Empty with the sqlite backend means "timeseries.sqlite under data_dir".
     timeseries_url: str = ""

@@ -36,6 +36,10 @@ def make_timeseries_store(settings: HubSettings, clock: Clock = utc_now) -> Time
         raise ConfigError(f"[hub] timeseries_url is required for {settings.timeseries_backend}")
     if settings.timeseries_backend == "victoriametrics":
         return VictoriaMetricsTimeSeries(settings.timeseries_url, clock=clock)
+    _LOGGER.warning(
+        "time series: the influxdb adapter is experimental (never run against an InfluxDB"
+        " server in this project's tests); victoriametrics is the tested production store"
+    )
     return InfluxDbTimeSeries(
         settings.timeseries_url,
         token=settings.timeseries_token,

@@ -42,8 +42,11 @@ class VictoriaMetricsProcess:
 
 
 @contextlib.contextmanager
-def running_victoria_metrics(directory: Path) -> Iterator[VictoriaMetricsProcess]:
-    """Start VictoriaMetrics with its data under ``directory``; stop it on exit."""
+def running_victoria_metrics(
+    directory: Path, retention: str = "100y"
+) -> Iterator[VictoriaMetricsProcess]:
+    """Start VictoriaMetrics with its data under ``directory`` keeping ``retention`` (its
+    ``-retentionPeriod``: samples older than that are refused); stop it on exit."""
     binary = victoria_metrics_path()
     if binary is None:
         raise FileNotFoundError(
@@ -57,7 +60,7 @@ def running_victoria_metrics(directory: Path) -> Iterator[VictoriaMetricsProcess
             binary,
             f"-storageDataPath={directory / 'data'}",
             f"-httpListenAddr=127.0.0.1:{port}",
-            "-retentionPeriod=100y",
+            f"-retentionPeriod={retention}",
             "-loggerLevel=ERROR",
         ],
         stdout=log,
