@@ -1,7 +1,7 @@
 """InfluxDB 2 adapter: line-protocol writes (shared writer) and Flux reads.
 
-For production with an InfluxDB 2.x/3.x server. There is no InfluxDB server installable on our
-test machines, so the write path is exercised against VictoriaMetrics (same ``/api/v2/write``)
+EXPERIMENTAL (production runs VictoriaMetrics): for a site that already has an InfluxDB 2.x/3.x
+server. There is no InfluxDB server installable on our test machines, so the write path is exercised against VictoriaMetrics (same ``/api/v2/write``)
 and the Flux queries are checked as text (see tests/hub/timeseries/test_influxdb.py).
 """
 
