@@ -1,8 +1,9 @@
 """InfluxDB 2 adapter: line-protocol writes (shared writer) and Flux reads.
 
 EXPERIMENTAL (production runs VictoriaMetrics): for a site that already has an InfluxDB 2.x/3.x
-server. There is no InfluxDB server installable on our test machines, so the write path is exercised against VictoriaMetrics (same ``/api/v2/write``)
-and the Flux queries are checked as text (see tests/hub/timeseries/test_influxdb.py).
+server. There is no InfluxDB server installable on our test machines, so the write path is
+exercised against VictoriaMetrics (same ``/api/v2/write``) and the Flux queries are checked as
+text (see tests/hub/timeseries/test_influxdb.py).
 """
 
 from __future__ import annotations
