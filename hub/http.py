@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -173,14 +174,37 @@ async def read_body(
     ``invalid_request``, or ``codes[path]`` for a field with a code of its own (e.g.
     ``{"$.id": "invalid_device_id"}``).
     """
-    data = await read_json_object(request)
+    return _convert(await read_json_object(request), schema, codes)
+
+
+def _convert(data: dict[str, Any], schema: type[B], codes: Mapping[str, str] | None) -> B:
     try:
         return msgspec.convert(data, schema, strict=True)
     except msgspec.ValidationError as err:
         message = str(err)
-        path = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else ""
+        path = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else "$"
+        missing = _MISSING.match(message)
+        if missing:  # a missing field has the code of the field, not of the object holding it
+            path = f"{path}.{missing[1]}"
         code = (codes or {}).get(path, "invalid_request")
         raise ApiError(400, code, message) from None
+
+
+_MISSING = re.compile(r"Object missing required field `([^`]+)`")
+
+
+async def read_checked(
+    request: web.Request, schema: type[msgspec.Struct], codes: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The request body as a JSON object that ``schema`` accepts, or a 400 :class:`ApiError`.
+
+    For handlers that read their body field by field: the struct is what the OpenAPI
+    document describes, and checking it here means the handler never takes a body the
+    document says is wrong. The handler's own checks (and their error codes) still follow.
+    """
+    data = await read_json_object(request)
+    _convert(data, schema, codes)
+    return data
 
 
 HSTS = "max-age=31536000"

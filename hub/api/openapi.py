@@ -13,6 +13,7 @@ from importlib import metadata
 from typing import Any
 
 import msgspec
+from aiohttp import web
 
 from hub.alarms.bodies import (
     ContactAttemptBody,
@@ -22,7 +23,10 @@ from hub.alarms.bodies import (
     ResolveBody,
 )
 from hub.alarms.views import AlarmCodes, AlarmList, AlarmView
+from hub.api import spec_console
+from hub.api.described import Caller, Op, operation, who_may
 from hub.auth.bodies import LoginBody, RefreshBody, TokenPair, UserView
+from hub.auth.roles import Role
 from hub.registry.bodies import (
     Credentials,
     DeviceCreate,
@@ -50,7 +54,8 @@ def _openapi_30(node: Any) -> Any:
         return [_openapi_30(item) for item in node]
     if not isinstance(node, dict):
         return node
-    node = {k: _openapi_30(v) for k, v in node.items() if k != "title"}
+    # OpenAPI 3.0 wants no title here and no empty list of required properties.
+    node = {k: _openapi_30(v) for k, v in node.items() if k != "title" and v != []}
     options = node.get("anyOf")
     if isinstance(options, list) and {"type": "null"} in options:
         rest = [o for o in options if o != {"type": "null"}]
@@ -59,6 +64,10 @@ def _openapi_30(node: Any) -> Any:
         if "$ref" in base:
             base = {"allOf": [base]}
         node = {**base, **node, "nullable": True}
+        if "enum" in node:  # OpenAPI 3.0.3: a nullable enum lists null among its values
+            node["enum"] = [*node["enum"], None]
+    if node.get("default", ...) is None:  # absent is null already; 3.0 cannot check it
+        del node["default"]
     return node
 
 
@@ -342,9 +351,68 @@ def items(name: str) -> dict[str, Any]:
     }
 
 
+# Every operation described through :class:`hub.api.described.Op`, by area.
+OPERATIONS: dict[tuple[str, str], Op] = {**spec_console.OPERATIONS}
+COMPONENTS: dict[str, Any] = {**spec_console.COMPONENTS}
+
+RouteTable = tuple[tuple[str, str, frozenset[Role] | None], ...]
+_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
+
+
+def route_table(app: web.Application) -> RouteTable:
+    """``(method, path, roles)`` of every ``/api/`` route of ``app``; ``roles`` are those of the
+    handler's ``@requires`` (``None``: no ``@requires``)."""
+    from hub.console.roles import endpoints  # the same listing docs/roles.md is made from
+
+    return tuple(
+        (e.method, e.path, e.roles)
+        for e in endpoints(app)
+        if e.path.startswith("/api/") and e.method in _METHODS
+    )
+
+
+def _bodies() -> tuple[type[msgspec.Struct], ...]:
+    return tuple(op.body for op in OPERATIONS.values() if op.body is not None)
+
+
 @functools.cache
-def openapi_document() -> dict[str, Any]:
-    """The document served at ``/api/openapi.json``."""
+def openapi_document(routes: RouteTable) -> dict[str, Any]:
+    """The document served at ``/api/openapi.json`` for an application with ``routes``.
+
+    Who may call each operation comes from ``routes`` (the handlers' ``@requires``); an
+    operation is described only for a route the application has.
+    """
+    document = _base_document()
+    paths: dict[str, dict[str, Any]] = document["paths"]
+    for method, path, roles in routes:
+        op = OPERATIONS.get((method, path))
+        if op is not None:
+            paths.setdefault(path, {})[method.lower()] = operation(path, op, roles)
+            continue
+        described = paths.get(path, {}).get(method.lower())
+        if described is not None:
+            caller: Caller = "public" if not described["security"] else "roles"
+            described["description"] = who_may(roles, caller)
+            if roles is not None:
+                described["x-roles"] = [r.value for r in Role if r in roles]
+    # Operations of routes this application does not have are left out.
+    present = {(m, p) for m, p, _ in routes}
+    for path in list(paths):
+        for method in list(paths[path]):
+            if (method.upper(), path) not in present:
+                del paths[path][method]
+        if not paths[path]:
+            del paths[path]
+    return document
+
+
+def app_document(app: web.Application) -> dict[str, Any]:
+    """The document for ``app`` (cached per route table)."""
+    return openapi_document(route_table(app))
+
+
+def _base_document() -> dict[str, Any]:
+    """The operations still written out below, and every component schema."""
     return {
         "openapi": "3.0.3",
         "info": {
@@ -385,7 +453,9 @@ def openapi_document() -> dict[str, Any]:
                     EscalationBody,
                     ResolveBody,
                     EscalationAnswer,
+                    *_bodies(),
                 ),
+                **COMPONENTS,
             },
         },
         "paths": {

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select
 
-from hub.api.openapi import openapi_document
+from hub.api.openapi import app_document
 from hub.api.views import device_view, home_summary, resident_view, sample_view
 from hub.appkeys import CLOCK, SESSIONMAKER, TIMESERIES
 from hub.auth import Role, requires
@@ -240,7 +240,7 @@ async def ingest_stats(request: web.Request) -> web.Response:
 @public("the API description holds no data")
 async def openapi_json(request: web.Request) -> web.Response:
     """``GET /api/openapi.json`` (public)."""
-    return web.json_response(openapi_document())
+    return web.json_response(app_document(request.app))
 
 
 def setup(app: web.Application) -> None:

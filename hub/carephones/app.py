@@ -20,10 +20,11 @@ from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.carephones.accounts import AccountBook, unit_account
+from hub.carephones.bodies import CarephoneCreate
 from hub.carephones.models import CarephoneUnit
 from hub.carephones.receiver import Dc09Receiver, ReceiverConfig
 from hub.carephones.transport import Dc09Servers, SourceLimiter
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 from hub.ingest.app import INGESTER, SUPERVISOR
 from hub.ingest.registry import DeviceInfo
 from hub.registry import service
@@ -123,7 +124,7 @@ def _int(data: dict[str, Any], name: str) -> int | None:
 async def register_unit(request: web.Request) -> web.Response:
     """``POST /api/carephones``: id, home_id, account, prefix (+ receiver, key, type,
     resident_id, room, supervision_s, fall_zones) → the unit, without its key."""
-    data = await read_json_object(request)
+    data = await read_checked(request, CarephoneCreate)
     device_id = _text(data, "id", required=True)
     home_id = _int(data, "home_id")
     if home_id is None:

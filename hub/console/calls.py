@@ -22,10 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import SYSTEM_ACTOR, record_audit
 from hub.auth import Role, current_user, requires
+from hub.console.bodies import (
+    CALL_CODES,
+    OUTCOME_CODES,
+    CallOutcome,
+    CallPlanBody,
+    CallPlanned,
+)
 from hub.console.models import CallPlan, WellbeingCall
 from hub.console.residents import LOCAL_ZONE
 from hub.db.models import Resident
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 
 CALLERS = (Role.OPERATOR, Role.SUPERVISOR)
 PLANNERS = (Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.COORDINATOR)
@@ -150,7 +157,7 @@ def _due(value: object) -> datetime:
 async def plan_call(request: web.Request) -> web.Response:
     """Plan calls: ``after_discharge`` makes three (day 1, 3 and 7), ``other`` one."""
     user = current_user(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, CallPlanned, CALL_CODES)
     reason = data.get("reason")
     if reason not in PLANNED_REASONS:
         raise ApiError(
@@ -195,7 +202,7 @@ async def plan_call(request: web.Request) -> web.Response:
 async def record_outcome(request: web.Request) -> web.Response:
     """Record how a call went (once)."""
     user = current_user(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, CallOutcome, OUTCOME_CODES)
     outcome = data.get("outcome")
     if outcome not in OUTCOMES:
         raise ApiError(400, "invalid_outcome", f"outcome must be one of: {', '.join(OUTCOMES)}")
@@ -233,7 +240,7 @@ async def record_outcome(request: web.Request) -> web.Response:
 async def set_call_plan(request: web.Request) -> web.Response:
     """Weekly calls for a high-risk resident: ``{"weekly": true, "weekday": 1-7, "hour": 0-23}``."""
     user = current_user(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, CallPlanBody)
     weekly, weekday, hour = (
         data.get("weekly"),
         data.get("weekday", 1),

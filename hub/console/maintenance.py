@@ -17,8 +17,9 @@ from sqlalchemy import select
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
+from hub.console.bodies import TICKET_CODES, TicketStep
 from hub.console.models import MaintenanceTicket
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 
 STEPS = ("acknowledged", "visit_planned", "fixed")
 READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.ADMIN)
@@ -67,7 +68,7 @@ async def update_ticket(request: web.Request) -> web.Response:
     from hub.alarms.models import AlarmRow
 
     user = current_user(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, TicketStep, TICKET_CODES)
     status = data.get("status")
     if status not in STEPS:
         raise ApiError(400, "invalid_status", f"status must be one of: {', '.join(STEPS)}")

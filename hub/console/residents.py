@@ -24,8 +24,9 @@ from hub.alarms.models import AlarmRow
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
+from hub.console.bodies import KEYSAFE_CODES, KeySafeReveal
 from hub.db.models import Device, Resident, StoredEvent
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 from hub.settings import HubSettings
 from hub.throttle import Limit, release, take
 
@@ -261,7 +262,7 @@ async def reveal_key_safe(request: web.Request) -> web.Response:
     are limited per operator and alarm and per operator and hour (429 with Retry-After).
     """
     user = current_user(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, KeySafeReveal, KEYSAFE_CODES)
     resident_id = _resident_id(request)
     app = request.app
     now = app[CLOCK]()

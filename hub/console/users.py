@@ -17,8 +17,15 @@ from hub.audit import record_audit
 from hub.auth import Role, UserExistsError, create_user, current_user, requires
 from hub.auth.passwords import WeakPasswordError, check_password_policy, hash_password
 from hub.auth.service import end_access, unlock_account
+from hub.console.bodies import (
+    LANGUAGE_CODES,
+    USER_CODES,
+    LanguageBody,
+    UserChange,
+    UserCreate,
+)
 from hub.db.models import User
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 from protocol.i18n import LANGUAGES
 
 
@@ -81,7 +88,7 @@ async def list_users(request: web.Request) -> web.Response:
 async def add_user(request: web.Request) -> web.Response:
     """Create a user: ``username``, ``password``, ``role``, ``language``, ``display_name``."""
     admin = current_user(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, UserCreate, USER_CODES)
     username = _text(data, "username", required=True, limit=120)
     password = data.get("password")
     if not isinstance(password, str):
@@ -113,7 +120,7 @@ async def add_user(request: web.Request) -> web.Response:
 async def change_user(request: web.Request) -> web.Response:
     """Change role, language, display name, active, password, or ``unlock``."""
     admin = current_user(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, UserChange, USER_CODES)
     known = {"role", "language", "display_name", "active", "password", "unlock"}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -173,7 +180,7 @@ async def change_user(request: web.Request) -> web.Response:
 async def set_my_language(request: web.Request) -> web.Response:
     """The signed-in user's own language (``{"language": "es"}``)."""
     me = current_user(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, LanguageBody, LANGUAGE_CODES)
     language = _language(data.get("language"))
     async with request.app[SESSIONMAKER]() as session:
         user = await _user_or_404(session, str(me.id))

@@ -78,3 +78,12 @@ class Credentials(msgspec.Struct, kw_only=True, frozen=True):
     device_id: str
     username: str
     secret: str
+
+
+class PairBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/tablet/pair``: the setup code shown to the installer (6-12 digits)."""
+
+    code: Annotated[str, Meta(min_length=6, max_length=12, pattern="^[0-9]+$")]
+
+
+PAIR_CODES = {"$.code": "code_malformed"}

@@ -27,9 +27,10 @@ from hub.auth import Role, current_user, requires
 from hub.auth.web import public
 from hub.db.models import Device
 from hub.family.jsonio import is_int32_id
-from hub.http import ApiError, client_address, read_json_object, too_many_attempts
+from hub.http import ApiError, client_address, read_checked, too_many_attempts
 from hub.registry import pairing
 from hub.registry.app import BROKER_SYNC
+from hub.registry.bodies import PAIR_CODES, PairBody
 from hub.registry.routes import announce_device, request_broker_sync
 from hub.registry.service import ProvisioningError
 from hub.settings import HubSettings
@@ -121,7 +122,7 @@ async def pair(request: web.Request) -> web.Response:
         if not slot.allowed:
             raise too_many_attempts(slot.retry_after_s)
         try:
-            data = await read_json_object(request)
+            data = await read_checked(request, PairBody, PAIR_CODES)
             code = pairing.check_code_format(data.get("code"))
             paired = await pairing.redeem_setup_code(
                 session,

@@ -1,0 +1,437 @@
+"""Operations of the console, user administration, carephones, wSocial outbox and tablet pairing.
+
+Bodies are the structs the handlers check (:mod:`hub.console.bodies` and others); answers are
+the JSON the handlers build, checked against these schemas by
+``tests/hub/api/test_openapi_answers.py`` on a running hub.
+"""
+
+from __future__ import annotations
+
+from hub.api.described import (
+    BOOL,
+    DATE,
+    ID32,
+    INT,
+    NUM,
+    STR,
+    TIME,
+    Op,
+    Schema,
+    array,
+    enum,
+    nullable,
+    obj,
+    query,
+    ref,
+)
+from hub.carephones.bodies import CarephoneCreate
+from hub.console.bodies import (
+    CallOutcome,
+    CallPlanBody,
+    CallPlanned,
+    KeySafeReveal,
+    LanguageBody,
+    TicketStep,
+    UserChange,
+    UserCreate,
+)
+from hub.registry.bodies import PairBody
+
+ROLE = enum(
+    "operator",
+    "supervisor",
+    "social_worker",
+    "admin",
+    "family",
+    "facilitator",
+    "installer",
+    "coordinator",
+)
+LANGUAGE = enum("ca", "es", "en")
+
+_SHARE = nullable(NUM)  # a share of 0..1; null when there is nothing to count
+_SECONDS = nullable(NUM)
+_COUNTS = ("alarms", "care_alarms", "technical_alarms", "open", "speech_unit_alarms")
+_SHARES = ("accepted_within_60s", "accepted_within_180s", "answered_within_60s",
+           "answered_within_180s")  # fmt: skip
+_TIMES = ("median_accept_s", "p95_accept_s", "median_voice_s", "p95_voice_s",
+          "median_resolve_s", "p95_resolve_s")  # fmt: skip
+
+COMPONENTS: dict[str, Schema] = {
+    "ServiceFigures": obj(
+        ("from", "to", *_COUNTS, *_SHARES, *_TIMES, "by_operator", "by_rule", "by_outcome"),
+        **{"from": DATE, "to": DATE},
+        **dict.fromkeys((*_COUNTS, "voice_contacts"), INT),
+        **dict.fromkeys(_SHARES, _SHARE),
+        **dict.fromkeys(_TIMES, _SECONDS),
+        target_60s=NUM,
+        target_180s=NUM,
+        by_operator=array(
+            obj(
+                ("operator", "accepted", "resolved", "median_accept_s"),
+                operator=STR,
+                accepted=INT,
+                resolved=INT,
+                median_accept_s=_SECONDS,
+            )
+        ),
+        by_rule=array(obj(("rule", "count"), rule=STR, count=INT)),
+        by_outcome=array(obj(("outcome", "count"), outcome=STR, count=INT)),
+    ),
+    "AdminUser": obj(
+        ("id", "username", "display_name", "role", "language", "active", "created_at"),
+        id=INT,
+        username=STR,
+        display_name=STR,
+        role=ROLE,
+        language=LANGUAGE,
+        active=BOOL,
+        created_at=TIME,
+    ),
+    "WellbeingCall": obj(
+        ("id", "resident_id", "resident_name", "reason", "due_at", "notes", "done_at"),
+        id=INT,
+        resident_id=INT,
+        resident_name=STR,
+        reason=enum("after_discharge", "other", "birthday", "weekly"),
+        due_at=TIME,
+        notes=STR,
+        done_at=nullable(TIME),
+        done_by=nullable(STR),
+        outcome=nullable(STR),
+        outcome_notes=nullable(STR),
+    ),
+    "MaintenanceTicket": obj(
+        ("alarm_id", "status", "visit_at", "notes", "updated_by", "updated_at"),
+        alarm_id=STR,
+        status=enum("acknowledged", "visit_planned", "fixed"),
+        visit_at=nullable(TIME),
+        notes=STR,
+        updated_by=STR,
+        updated_at=TIME,
+    ),
+    "ResidentSummary": obj(
+        ("id", "name", "age", "language", "address", "home_id"),
+        id=INT,
+        name=STR,
+        age=nullable(INT),
+        language=STR,
+        address=STR,
+        home_id=INT,
+    ),
+    "PersonCall": obj(
+        ("id", "caller", "callee", "status", "started_at", "duration_s", "kind"),
+        id=INT,
+        caller=STR,
+        callee=STR,
+        status=STR,
+        started_at=TIME,
+        answered_at=nullable(TIME),
+        ended_at=nullable(TIME),
+        ended_by=nullable(STR),
+        duration_s=INT,
+        kind=STR,
+        alarm_ref=nullable(STR),
+        connected_at=nullable(TIME),
+        failure=nullable(STR),
+        caller_name=STR,
+    ),
+    "CarephoneUnit": obj(
+        ("id", "protocol", "account", "prefix", "encrypted", "supervision_s", "fall_zones"),
+        id=STR,
+        protocol=enum("dc09"),
+        account=STR,
+        prefix=STR,
+        receiver=nullable(STR),
+        encrypted=BOOL,
+        supervision_s=INT,
+        fall_zones=STR,
+    ),
+    "OutboxRecord": obj(
+        ("id", "event_id", "kind", "state", "attempts", "created_at", "next_attempt_at"),
+        id=INT,
+        event_id=STR,
+        kind=STR,
+        resident_id=nullable(STR),
+        state=enum("pending", "delivered", "dead"),
+        attempts=INT,
+        created_at=TIME,
+        next_attempt_at=TIME,
+        last_error=nullable(STR),
+        delivered_at=nullable(TIME),
+    ),
+}
+
+_RESIDENT = {"resident_id": ID32}
+_DAYS = (
+    query("from", DATE, "first local day (default today)"),
+    query("to", DATE, "last local day, at most 366 days after from (default from)"),
+)
+_PLAN = obj(
+    ("resident_id", "weekly", "weekday", "hour"),
+    resident_id=INT,
+    weekly=BOOL,
+    weekday=INT,
+    hour=INT,
+)
+_RINGING = obj(("call_id", "status"), call_id=INT, status=enum("ringing"))
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("GET", "/api/admin/users"): Op(
+        "Every user, by username", obj(("users",), users=array(ref("AdminUser")))
+    ),
+    ("POST", "/api/admin/users"): Op(
+        "Create a user", ref("AdminUser"), status=201, body=UserCreate, errors=(400, 409)
+    ),
+    ("PATCH", "/api/admin/users/{user_id}"): Op(
+        "Change a user's role, language, name, active flag or password, or unlock it",
+        ref("AdminUser"),
+        body=UserChange,
+        path={"user_id": ID32},
+        errors=(400, 404, 409),
+    ),
+    ("PUT", "/api/me/language"): Op(
+        "The signed-in user's own language",
+        obj(("language",), language=LANGUAGE),
+        body=LanguageBody,
+        errors=(400, 404),
+    ),
+    ("GET", "/api/alarms/live"): Op(
+        "WebSocket: a snapshot of the open queue, then every alarm event",
+        media=None,
+        status=101,
+        errors=(400,),
+        description="Upgrade to a WebSocket (a browser must come from the hub's own origin)."
+        " The first message is `{type: snapshot, alarms: [Alarm]}`, then"
+        " `{type: alarm.created|alarm.updated, alarm: Alarm}`; see docs/integrators.md.",
+    ),
+    ("GET", "/api/console/calls"): Op(
+        "Wellbeing calls: open ones due by tomorrow, or the last 200 done",
+        obj(("calls",), calls=array(ref("WellbeingCall"))),
+        query=(query("status", enum("open", "done"), "default open"),),
+        errors=(400,),
+    ),
+    ("POST", "/api/console/calls"): Op(
+        "Plan wellbeing calls (after_discharge: day 1, 3 and 7)",
+        obj(("calls",), calls=array(ref("WellbeingCall"))),
+        status=201,
+        body=CallPlanned,
+        errors=(400, 404, 409),
+    ),
+    ("POST", "/api/console/calls/{call_id}/outcome"): Op(
+        "Record how a call went (once)",
+        ref("WellbeingCall"),
+        body=CallOutcome,
+        path={"call_id": ID32},
+        errors=(400, 404, 409),
+    ),
+    ("PUT", "/api/console/residents/{resident_id}/call-plan"): Op(
+        "Weekly wellbeing calls for a resident",
+        _PLAN,
+        body=CallPlanBody,
+        path=_RESIDENT,
+        errors=(400, 404),
+    ),
+    ("GET", "/api/console/maintenance"): Op(
+        "Maintenance tickets of technical alarms, newest first (at most 500)",
+        obj(("tickets",), tickets=array(ref("MaintenanceTicket"))),
+    ),
+    ("PUT", "/api/console/maintenance/{alarm_id}"): Op(
+        "Move a technical alarm's ticket forward",
+        ref("MaintenanceTicket"),
+        body=TicketStep,
+        errors=(400, 404, 409),
+    ),
+    ("GET", "/api/console/residents"): Op(
+        "Names and addresses of residents (?ids=1,2,3, at most 200; none: the first 500)",
+        obj(("residents",), residents=array(ref("ResidentSummary"))),
+        query=(query("ids", {"type": "string", "pattern": "^[0-9, ]*$"}, "comma-separated ids"),),
+        errors=(400,),
+    ),
+    ("GET", "/api/console/residents/{resident_id}/card"): Op(
+        "The resident card: person, home, contacts, devices, activity (every read audited)",
+        obj(
+            ("resident", "home", "contacts", "devices", "activity", "last_activity_at"),
+            resident=obj(
+                ("id", "name", "medical_notes", "lives_alone", "others_at_home", "photo_url"),
+                id=INT,
+                name=STR,
+                age=nullable(INT),
+                language=STR,
+                address=STR,
+                home_id=INT,
+                birth_date=nullable(DATE),
+                medical_notes=STR,
+                lives_alone=BOOL,
+                others_at_home=INT,
+                photo_url=STR,
+            ),
+            home=obj(
+                ("id", "address", "access_notes", "has_key_safe"),
+                id=INT,
+                address=STR,
+                access_notes=STR,
+                has_key_safe=BOOL,
+                lat=nullable(NUM),
+                lon=nullable(NUM),
+            ),
+            contacts=array(
+                obj(
+                    ("id", "name", "phone", "priority"),
+                    id=INT,
+                    name=STR,
+                    phone=STR,
+                    relationship=STR,
+                    is_key_holder=BOOL,
+                    priority=INT,
+                    language=STR,
+                )
+            ),
+            devices=array(
+                obj(
+                    ("id", "type", "state"),
+                    id=STR,
+                    type=STR,
+                    room=nullable(STR),
+                    state=STR,
+                    battery=nullable(INT),
+                    last_seen=nullable(TIME),
+                )
+            ),
+            activity=array(obj(("start", "count"), start=TIME, count=INT)),
+            last_activity_at=nullable(TIME),
+        ),
+        path=_RESIDENT,
+        errors=(404,),
+    ),
+    ("GET", "/api/console/residents/{resident_id}/photo"): Op(
+        "The resident's photo, or a placeholder with their initials",
+        {"type": "string", "format": "binary"},
+        media=("image/jpeg", "image/png", "image/svg+xml"),
+        path=_RESIDENT,
+        errors=(404,),
+    ),
+    ("POST", "/api/console/residents/{resident_id}/key-safe"): Op(
+        "The key-safe code, for the operator holding an open alarm of the resident (audited)",
+        obj(("code",), code=STR),
+        body=KeySafeReveal,
+        path=_RESIDENT,
+        errors=(400, 404, 429),
+    ),
+    ("GET", "/api/console/figures"): Op(
+        "Service figures of a period (docs/console.md defines each)",
+        ref("ServiceFigures"),
+        query=_DAYS,
+        errors=(400,),
+    ),
+    ("GET", "/api/console/figures.csv"): Op(
+        "The period's alarms as CSV (UTF-8, one row per alarm)",
+        STR,
+        media="text/csv",
+        query=_DAYS,
+        errors=(400,),
+    ),
+    ("POST", "/api/console/presence"): Op(
+        "The console is open: keep the caller on the on-shift list (every 30 s)",
+        media=None,
+        status=204,
+    ),
+    ("GET", "/api/console/on-shift"): Op(
+        "Staff with a console open now",
+        obj(
+            ("on_shift",),
+            on_shift=array(
+                obj(
+                    ("username", "role", "since", "last_seen"),
+                    username=STR,
+                    role=ROLE,
+                    since=TIME,
+                    last_seen=TIME,
+                )
+            ),
+        ),
+    ),
+    ("POST", "/api/console/alarms/{alarm_id}/voice"): Op(
+        "Ring the tablet of the alarm's home (the caller must hold the alarm)",
+        _RINGING,
+        status=201,
+        errors=(400, 404, 409),
+    ),
+    ("GET", "/api/console/alarms/{alarm_id}/voice"): Op(
+        "The alarm's speech attempts, the one going on, and whether the tablet is online",
+        obj(
+            ("calls", "active", "tablet"),
+            calls=array(ref("PersonCall")),
+            active=nullable(ref("PersonCall")),
+            tablet=obj(("paired", "online"), paired=BOOL, online=BOOL),
+        ),
+        errors=(404,),
+    ),
+    ("POST", "/api/console/residents/{resident_id}/voice"): Op(
+        "Ring the resident's tablet for a wellbeing call without an alarm",
+        _RINGING,
+        status=201,
+        path=_RESIDENT,
+        errors=(400, 404, 409),
+    ),
+    ("GET", "/api/carephones"): Op(
+        "Registered DC-09 carephones and alarm panels (never their keys)",
+        obj(("units",), units=array(ref("CarephoneUnit"))),
+    ),
+    ("POST", "/api/carephones"): Op(
+        "Register a DC-09 carephone or alarm panel of a home (docs/carephones.md)",
+        ref("CarephoneUnit"),
+        status=201,
+        body=CarephoneCreate,
+        errors=(400, 404, 409),
+    ),
+    ("GET", "/api/wsocial/outbox"): Op(
+        "Records of the wSocial outbox in one state",
+        obj(("records",), records=array(ref("OutboxRecord"))),
+        query=(
+            query("state", enum("pending", "delivered", "dead"), "default dead"),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "default 100"),
+        ),
+        errors=(400,),
+    ),
+    ("GET", "/api/wsocial/outbox/counts"): Op(
+        "How many outbox records are pending, delivered and dead",
+        {"type": "object", "additionalProperties": INT},
+    ),
+    ("POST", "/api/wsocial/outbox/{record_id}/replay"): Op(
+        "Put a dead record back in line",
+        obj(("id", "state"), id=INT, state=enum("pending")),
+        path={"record_id": ID32},
+        errors=(404, 409),
+    ),
+    ("POST", "/api/residents/{rid}/tablet-setup-codes"): Op(
+        "A one-time setup code for the resident's tablet",
+        obj(("code", "resident_id", "expires_at"), code=STR, resident_id=INT, expires_at=TIME),
+        status=201,
+        path={"rid": ID32},
+        errors=(404, 503),
+    ),
+    ("POST", "/api/tablet/pair"): Op(
+        "A tablet exchanges its setup code for its identity, API token and broker credentials",
+        obj(
+            ("device_id", "resident_id", "hub_url", "api_token", "mqtt"),
+            device_id=STR,
+            resident_id=INT,
+            hub_url=STR,
+            api_token=STR,
+            api_token_expires_at=TIME,
+            api_token_renew_at=TIME,
+            mqtt=obj(
+                ("host", "port", "tls", "username", "password"),
+                host=STR,
+                port=INT,
+                tls=BOOL,
+                username=STR,
+                password=STR,
+            ),
+        ),
+        body=PairBody,
+        caller="public",
+        errors=(400, 404, 409, 410, 429),
+    ),
+}

@@ -1,0 +1,119 @@
+"""Request bodies of the console API (users, wellbeing calls, maintenance, key safe).
+
+The handlers check each body with its struct (:func:`hub.http.read_checked`) before their own
+checks, and the OpenAPI document describes the bodies from these same structs (ADR 0015).
+A field's own error code is kept through the ``codes`` maps below.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from hub.auth.bodies import NO_NUL
+from hub.auth.passwords import MIN_PASSWORD_LENGTH
+from hub.auth.roles import Role
+from hub.registry.bodies import LINE, TEXT
+
+Language = Literal["ca", "es", "en"]
+Password = Annotated[str, Meta(min_length=MIN_PASSWORD_LENGTH, max_length=1024, pattern=NO_NUL)]
+Notes = Annotated[str, Meta(max_length=2000, pattern=TEXT)]
+
+
+class UserCreate(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/admin/users``: a new user (the password follows the password policy)."""
+
+    username: Annotated[str, Meta(min_length=1, max_length=120, pattern=LINE)]
+    password: Password
+    role: Role
+    language: Language = "ca"
+    display_name: Annotated[str, Meta(max_length=200, pattern=LINE)] | None = None
+
+
+class UserChange(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``PATCH /api/admin/users/{id}``: only the fields sent change; ``unlock: true`` lifts a
+    lock-out. A new password, a disabled account or another role ends the user's sign-ins."""
+
+    role: Role | msgspec.UnsetType = msgspec.UNSET
+    language: Language | msgspec.UnsetType = msgspec.UNSET
+    display_name: (
+        Annotated[str, Meta(min_length=1, max_length=200, pattern=LINE)] | msgspec.UnsetType
+    ) = msgspec.UNSET
+    active: bool | msgspec.UnsetType = msgspec.UNSET
+    password: Password | msgspec.UnsetType = msgspec.UNSET
+    unlock: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+USER_CODES = {
+    "$.role": "invalid_role",
+    "$.language": "invalid_language",
+    "$.password": "weak_password",
+}
+
+
+class LanguageBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``PUT /api/me/language``."""
+
+    language: Language
+
+
+LANGUAGE_CODES = {"$.language": "invalid_language"}
+
+
+class CallPlanned(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/console/calls``: ``after_discharge`` plans three calls (day 1, 3, 7)."""
+
+    reason: Literal["after_discharge", "other"]
+    resident_id: Annotated[int, Meta(ge=1, le=2_147_483_647)]
+    due_at: datetime
+    notes: Notes = ""
+
+
+CALL_CODES = {"$.reason": "invalid_reason", "$.due_at": "invalid_due"}
+
+
+class CallOutcome(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/console/calls/{id}/outcome`` (once per call)."""
+
+    outcome: Literal["reached_fine", "reached_follow_up", "no_answer", "declined", "other"]
+    notes: Notes = ""
+
+
+OUTCOME_CODES = {"$.outcome": "invalid_outcome"}
+
+
+class CallPlanBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``PUT /api/console/residents/{id}/call-plan``: weekly calls, weekday 1 (Monday) to 7."""
+
+    weekly: bool
+    weekday: Annotated[int, Meta(ge=1, le=7)] = 1
+    hour: Annotated[int, Meta(ge=0, le=23)] = 11
+
+
+class TicketStep(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``PUT /api/console/maintenance/{alarm_id}``: move the ticket forward (never back);
+    ``visit_at`` (with its offset) is required for ``visit_planned``."""
+
+    status: Literal["acknowledged", "visit_planned", "fixed"]
+    notes: Notes = ""
+    visit_at: datetime | None = None
+
+
+TICKET_CODES = {"$.status": "invalid_status", "$.visit_at": "visit_required"}
+
+
+KEYSAFE_CODES = {"$.reason": "reason_required"}
+
+
+class KeySafeReveal(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/console/residents/{id}/key-safe``: ``alarm_id`` of an open alarm of this
+    resident the caller accepted, or (a supervisor) ``override: true`` with a reason of
+    10-200 characters."""
+
+    # Anything else than an open alarm the caller holds is 403 alarm_not_held.
+    alarm_id: Annotated[str, Meta(max_length=64, pattern=TEXT)] | int | None = None
+    override: bool = False
+    reason: Annotated[str, Meta(max_length=200, pattern=TEXT)] | None = None

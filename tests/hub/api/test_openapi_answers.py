@@ -1,0 +1,180 @@
+"""Real answers of a running hub conform to the schemas its OpenAPI document gives them.
+
+Answers of handlers that build their JSON by hand are described in ``hub/api/spec_*.py``;
+this test calls a representative set of routes (each area, lists and single objects,
+creations, a refusal) on a hub with demo data and validates every answer against the
+document's schema for its status. Objects are checked *closed*: a field the document does not
+name fails too, so the description cannot fall behind the handler in either direction.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from openapi_schema_validator import OAS30Validator
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.api.openapi import openapi_document, route_table
+from hub.appkeys import CLOCK, KEYSAFE
+from hub.auth import Role
+from hub.console.demo_data import DemoIds, seed_demo
+
+Headers = Callable[..., Awaitable[dict[str, str]]]
+
+
+def closed(node: Any) -> Any:
+    """``node`` with every object that names its properties refusing any other."""
+    if isinstance(node, list):
+        return [closed(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: closed(v) for k, v in node.items()}
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+class Answers:
+    """Validates answers against one document, remembering which operations were seen."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.components = closed(copy.deepcopy(document["components"]))
+        self.seen: set[tuple[str, str, int]] = set()
+
+    def _template(self, method: str, url: str) -> str:
+        path = url.split("?")[0]
+        matches = [
+            template
+            for template, item in self.document["paths"].items()
+            if method.lower() in item
+            and re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path)
+        ]
+        assert matches, f"{method} {url} is not in the document"
+        # The literal route (/calls/config) wins over a parameter (/calls/{id}), as in aiohttp.
+        return min(matches, key=lambda t: t.count("{"))
+
+    async def check(self, response: Any, method: str, url: str) -> Any:
+        """The answer's JSON (or text), after validating it against the document."""
+        template = self._template(method, url)
+        operation = self.document["paths"][template][method.lower()]
+        described = operation["responses"].get(str(response.status))
+        assert described is not None, (
+            f"{method} {url} answered {response.status}, which the document does not list"
+            f" ({sorted(operation['responses'])}): {await response.text()}"
+        )
+        self.seen.add((method, template, response.status))
+        content = described.get("content")
+        if content is None:
+            assert not await response.read(), f"{method} {url}: a body the document denies"
+            return None
+        kind = response.content_type
+        assert kind in content, f"{method} {url}: {kind} not in {sorted(content)}"
+        if kind != "application/json":
+            return await response.read()
+        body = await response.json()
+        schema = {**content[kind]["schema"], "components": self.components}
+        errors = list(OAS30Validator(closed(schema)).iter_errors(body))
+        assert not errors, f"{method} {url} ({response.status}): {errors[0]}\n{body}"
+        return body
+
+
+@pytest.fixture
+async def demo(
+    hub_client: TestClient[Any, Any], hub_sessionmaker: async_sessionmaker[AsyncSession]
+) -> DemoIds:
+    async with hub_sessionmaker() as session:
+        ids = await seed_demo(session, hub_client.app[KEYSAFE], hub_client.app[CLOCK]())
+        await session.commit()
+    return ids
+
+
+@pytest.fixture
+def answers(hub_app: Any) -> Answers:
+    return Answers(openapi_document(route_table(hub_app)))
+
+
+def test_a_closed_schema_refuses_an_undescribed_field() -> None:
+    schema = closed({"type": "object", "properties": {"a": {"type": "integer"}}})
+    assert list(OAS30Validator(schema).iter_errors({"a": 1})) == []
+    assert list(OAS30Validator(schema).iter_errors({"a": 1, "b": 2}))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_console_and_admin_answers_conform(
+    hub_client: TestClient[Any, Any], auth_headers: Headers, demo: DemoIds, answers: Answers
+) -> None:
+    admin = await auth_headers(Role.ADMIN)
+    supervisor = await auth_headers(Role.SUPERVISOR)
+    planner = await auth_headers(Role.SOCIAL_WORKER)
+    rid = demo.residents[0]
+
+    async def call(method: str, url: str, headers: dict[str, str], **kw: Any) -> Any:
+        response = await hub_client.request(method, url, headers=headers, **kw)
+        return response.status, await answers.check(response, method, url)
+
+    status, users = await call("GET", "/api/admin/users", admin)
+    assert status == 200
+    assert users["users"]
+    status, made = await call(
+        "POST",
+        "/api/admin/users",
+        admin,
+        json={"username": "oa-new", "password": "a long enough password", "role": "operator"},
+    )
+    assert status == 201
+    assert (await call("PATCH", f"/api/admin/users/{made['id']}", admin, json={"language": "es"}))[
+        0
+    ] == 200
+    assert (await call("POST", "/api/admin/users", admin, json={"username": 3}))[0] == 400
+    assert (await call("GET", "/api/admin/users", supervisor))[0] == 403
+    assert (await call("GET", "/api/admin/users", {}))[0] == 401
+    assert (await call("PUT", "/api/me/language", admin, json={"language": "en"}))[0] == 200
+
+    status, planned = await call(
+        "POST",
+        "/api/console/calls",
+        planner,
+        json={"resident_id": rid, "reason": "other", "due_at": "2027-01-14T10:00:00+00:00"},
+    )
+    assert status == 201
+    call_id = planned["calls"][0]["id"]
+    assert (await call("GET", "/api/console/calls", supervisor))[0] == 200
+    assert (
+        await call(
+            "POST",
+            f"/api/console/calls/{call_id}/outcome",
+            supervisor,
+            json={"outcome": "reached_fine"},
+        )
+    )[0] == 200
+    assert (await call("GET", "/api/console/calls?status=done", supervisor))[0] == 200
+    assert (
+        await call(
+            "PUT", f"/api/console/residents/{rid}/call-plan", planner, json={"weekly": False}
+        )
+    )[0] == 200
+    assert (await call("GET", "/api/console/maintenance", supervisor))[0] == 200
+    assert (await call("GET", f"/api/console/residents?ids={rid}", supervisor))[0] == 200
+    assert (await call("GET", f"/api/console/residents/{rid}/card", supervisor))[0] == 200
+    assert (await call("GET", f"/api/console/residents/{rid}/photo", supervisor))[0] == 200
+    assert (await call("GET", "/api/console/residents/999999/card", supervisor))[0] == 404
+    assert (await call("POST", "/api/console/presence", supervisor))[0] == 204
+    assert (await call("GET", "/api/console/on-shift", supervisor))[0] == 200
+    assert (await call("GET", "/api/console/figures", supervisor))[0] == 200
+    assert (await call("GET", "/api/console/figures.csv", supervisor))[0] == 200
+    assert (await call("GET", "/api/console/figures?from=x", supervisor))[0] == 400
+    assert (await call("GET", "/api/carephones", admin))[0] == 200
+    assert (await call("GET", "/api/wsocial/outbox", admin))[0] == 200
+    assert (await call("GET", "/api/wsocial/outbox/counts", admin))[0] == 200
+    status, code = await call("POST", f"/api/residents/{rid}/tablet-setup-codes", admin)
+    assert status == 201
+    status, paired = await call("POST", "/api/tablet/pair", {}, json={"code": code["code"]})
+    assert status == 200
+    assert paired["api_token"].startswith("tab_")
+    assert (await call("POST", "/api/tablet/pair", {}, json={"code": "12"}))[0] == 400
