@@ -18,24 +18,22 @@ from aiohttp import web
 from config import Config, MqttSettings
 from hub.appkeys import (
     ACCESS_LISTENERS,
-    ACK_LISTENERS,
     CLOCK,
     CONFIG,
-    CONNECT_LISTENERS,
     ENGINE,
-    EVENT_SINKS,
     KEYSAFE,
     MQTT,
     RESIDENT_LISTENERS,
     SESSIONMAKER,
     SETTINGS,
-    TIMESERIES,
 )
 from hub.clock import Clock, utc_now
 from hub.db import check_schema, make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
 from hub.http import error_middleware, https_middleware
+from hub.ingest.keys import ACK_LISTENERS, CONNECT_LISTENERS, EVENT_SINKS
 from hub.settings import HubSettings, with_secrets
+from hub.timeseries.keys import TIMESERIES
 
 _LOGGER = logging.getLogger(__name__)
 

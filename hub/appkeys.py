@@ -1,4 +1,6 @@
-"""Typed keys of the hub's ``web.Application`` state (import these, never use strings)."""
+"""Typed keys of the hub's ``web.Application`` state shared by every context (import these,
+never use strings). A key that belongs to one context is declared beside its owner (for example
+``hub.ingest.keys``, ``hub.timeseries.keys``), so this module imports no feature."""
 
 from __future__ import annotations
 
@@ -10,9 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from config import Config, MqttSettings
 from hub.clock import Clock
 from hub.db.crypto import KeySafeCipher
-from hub.ingest.events import AckListener, ConnectListener, EventSink
 from hub.settings import HubSettings
-from hub.timeseries.port import TimeSeriesStore
 
 SETTINGS = web.AppKey("settings", HubSettings)
 # The parsed configuration handed to ``create_app``: each context reads its own section
@@ -24,12 +24,6 @@ SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 KEYSAFE = web.AppKey("keysafe", KeySafeCipher)
 # Broker settings; absent means "no ingestion" (tests of the API alone).
 MQTT = web.AppKey("mqtt", MqttSettings)
-TIMESERIES = web.AppKey("timeseries", TimeSeriesStore)
-# Where ingested events go: append your sink in your module's setup() (see docs/ingest.md).
-EVENT_SINKS = web.AppKey("event_sinks", list[EventSink])
-ACK_LISTENERS = web.AppKey("ack_listeners", list[AckListener])
-# Told when a device (re)connects (its Status online/connected), e.g. to send it settings.
-CONNECT_LISTENERS = web.AppKey("connect_listeners", list[ConnectListener])
 # Told (after the commit) when what the hub knows of a resident changed: care plan,
 # contacts, language, service state. ``await resident_changed(app, rid)`` calls them.
 ResidentListener = Callable[[int], Awaitable[None]]

@@ -60,22 +60,14 @@ from hub.alarms.live import ALARM_LIVE, AlarmLive
 from hub.alarms.settings import AlarmSettings
 from hub.alarms.sink import AlarmSink, replay_unprocessed
 from hub.alarms.views import AlarmCodes, AlarmView, CodeLabel, alarm_struct, alarm_view
-from hub.appkeys import (
-    CLOCK,
-    CONFIG,
-    CONNECT_LISTENERS,
-    ENGINE,
-    EVENT_SINKS,
-    RESIDENT_LISTENERS,
-    SESSIONMAKER,
-    SETTINGS,
-)
+from hub.appkeys import CLOCK, CONFIG, ENGINE, RESIDENT_LISTENERS, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
 from hub.db.models import Resident
 from hub.http import ApiError, check_same_origin, read_body
 from hub.ingest.app import MQTT_CLIENT
+from hub.ingest.keys import CONNECT_LISTENERS, EVENT_SINKS
 
 _LOGGER = logging.getLogger(__name__)
 

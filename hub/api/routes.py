@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 
 from hub.api.openapi import app_document
 from hub.api.views import device_view, home_summary, resident_view, sample_view
-from hub.appkeys import CLOCK, SESSIONMAKER, TIMESERIES
+from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.auth import Role, requires
 from hub.auth.web import public
 from hub.db.models import Device, Home, Resident
 from hub.http import ApiError
 from hub.ingest.app import INGESTER
+from hub.timeseries.keys import TIMESERIES
 from hub.timeseries.port import HOUR, MINUTE, LastValue
 from protocol import is_token
 

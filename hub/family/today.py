@@ -24,7 +24,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.appkeys import CLOCK, EVENT_SINKS, SESSIONMAKER
+from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.db.models import Device, Resident, StoredEvent
 from hub.family.access import require_reader
 from hub.family.consent import Scope, decode_scopes
@@ -34,6 +34,7 @@ from hub.family.models import AgendaItem, AlarmNotice, CircleLink
 from hub.family.principal import family_api, principal_of
 from hub.http import ApiError
 from hub.ingest.events import IngestedEvent
+from hub.ingest.keys import EVENT_SINKS
 from hub.web import DISPLAY_TIMEZONE
 
 _LOGGER = logging.getLogger(__name__)

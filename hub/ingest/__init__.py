@@ -2,7 +2,7 @@
 
 To receive events, implement :class:`EventSink` and add it in your module's ``setup``::
 
-    from hub.appkeys import EVENT_SINKS
+    from hub.ingest.keys import EVENT_SINKS
     app[EVENT_SINKS].append(MyAlarmEngineSink(...))
 
 See docs/ingest.md.

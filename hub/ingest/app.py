@@ -10,20 +10,13 @@ from typing import TypeVar
 from aiohttp import web
 
 from config import MqttSettings
-from hub.appkeys import (
-    ACK_LISTENERS,
-    CLOCK,
-    CONNECT_LISTENERS,
-    EVENT_SINKS,
-    MQTT,
-    SESSIONMAKER,
-    SETTINGS,
-    TIMESERIES,
-)
+from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
 from hub.ingest.ingester import IngestConfig, Ingester
+from hub.ingest.keys import ACK_LISTENERS, CONNECT_LISTENERS, EVENT_SINKS
 from hub.ingest.mqtt import LoopMqttClient
 from hub.ingest.registry import DeviceRegistry
 from hub.supervision.supervisor import Supervisor
+from hub.timeseries.keys import TIMESERIES
 from protocol import device_subscription, shared_subscription
 
 T = TypeVar("T")

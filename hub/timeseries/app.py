@@ -11,10 +11,11 @@ from datetime import timedelta
 from aiohttp import web
 
 from config import ConfigError
-from hub.appkeys import CLOCK, SETTINGS, TIMESERIES
+from hub.appkeys import CLOCK, SETTINGS
 from hub.clock import Clock, utc_now
 from hub.settings import HubSettings
 from hub.timeseries.influxdb import InfluxDbTimeSeries
+from hub.timeseries.keys import TIMESERIES
 from hub.timeseries.port import TimeSeriesStore
 from hub.timeseries.sqlite import SqliteTimeSeries
 from hub.timeseries.victoriametrics import VictoriaMetricsTimeSeries

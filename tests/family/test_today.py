@@ -15,13 +15,14 @@ from aiohttp import web
 from playwright.async_api import expect
 from sqlalchemy import select
 
-from hub.appkeys import EVENT_SINKS, SESSIONMAKER
+from hub.appkeys import SESSIONMAKER
 from hub.clock import ManualClock
 from hub.db.models import Device, Resident, StoredEvent
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.models import AgendaItem, AlarmNotice
 from hub.family.today import TodaySink
 from hub.ingest.events import IngestedEvent
+from hub.ingest.keys import EVENT_SINKS
 from protocol import CheckIn, Motion
 from tests.family.browser import media_browser, signed_in_page
 from tests.family.conftest import Tablet, World
