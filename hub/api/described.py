@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from hub.auth.roles import Role
+from hub.auth.web import Access
 
 Schema = dict[str, Any]
-# Who may call a route whose handler has no ``@requires``: nobody signed in (``public``), or
-# the family network's callers (a signed-in person or a resident's tablet token, ADR 0052).
-Caller = Literal["roles", "public", "family"]
 
 STR: Schema = {"type": "string"}
 INT: Schema = {"type": "integer"}
@@ -107,7 +105,6 @@ class Op:
     query: tuple[Schema, ...] = ()
     path: dict[str, Schema] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
-    caller: Caller = "roles"
     description: str = ""
 
 
@@ -130,11 +127,11 @@ def _responses(op: Op, secured: bool) -> Schema:
     return {str(op.status): ok, **errors}
 
 
-def who_may(roles: frozenset[Role] | None, caller: Caller) -> str:
+def who_may(access: Access, roles: frozenset[Role]) -> str:
     """The sentence saying who may call an operation."""
-    if caller == "public":
+    if access is Access.PUBLIC:
         return "Public: no sign-in."
-    if caller == "family":
+    if access is Access.FAMILY:
         return (
             "Family network: any signed-in person (family, facilitator, staff) or a resident's"
             " tablet (`Bearer tab_...`); consent and circle decide what each may see."
@@ -144,13 +141,12 @@ def who_may(roles: frozenset[Role] | None, caller: Caller) -> str:
     return "Roles: " + ", ".join(r.value for r in Role if r in roles) + "."
 
 
-def operation(path: str, op: Op, roles: frozenset[Role] | None) -> Schema:
-    """The OpenAPI operation object of ``op`` on ``path``, handled with ``roles``."""
-    if roles is not None and op.caller != "roles":
-        raise ValueError(f"{path}: the handler has @requires but is described as {op.caller}")
-    if roles is None and op.caller == "roles":
-        raise ValueError(f"{path}: the handler has no @requires; describe who may call it")
-    secured = op.caller != "public"
+def operation(path: str, op: Op, access: Access, roles: frozenset[Role]) -> Schema:
+    """The OpenAPI operation object of ``op`` on ``path``, whose handler declares ``access``
+    (``@requires`` with ``roles``, ``@family_api`` or ``@public``)."""
+    if access is Access.UNDECLARED:
+        raise ValueError(f"{path}: the handler does not declare who may call it")
+    secured = access is not Access.PUBLIC
     params = [
         {
             "name": name,
@@ -160,7 +156,7 @@ def operation(path: str, op: Op, roles: frozenset[Role] | None) -> Schema:
         }
         for name in _PARAM.findall(path)
     ]
-    text = who_may(roles, op.caller)
+    text = who_may(access, roles)
     result: Schema = {
         "summary": op.summary,
         "description": f"{op.description}\n\n{text}".strip(),
@@ -168,7 +164,7 @@ def operation(path: str, op: Op, roles: frozenset[Role] | None) -> Schema:
         "parameters": params + list(op.query),
         "responses": _responses(op, secured),
     }
-    if roles is not None:
+    if access is Access.ROLES:
         result["x-roles"] = [r.value for r in Role if r in roles]
     if op.body is not None or op.body_schema is not None:
         schema = op.body_schema if op.body_schema is not None else ref(op.body.__name__)  # type: ignore[union-attr]

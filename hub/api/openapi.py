@@ -24,9 +24,10 @@ from hub.alarms.bodies import (
 )
 from hub.alarms.views import AlarmCodes, AlarmList, AlarmView
 from hub.api import spec_console
-from hub.api.described import Caller, Op, operation, who_may
+from hub.api.described import Op, operation, who_may
 from hub.auth.bodies import LoginBody, RefreshBody, TokenPair, UserView
 from hub.auth.roles import Role
+from hub.auth.web import Access
 from hub.registry.bodies import (
     Credentials,
     DeviceCreate,
@@ -355,17 +356,17 @@ def items(name: str) -> dict[str, Any]:
 OPERATIONS: dict[tuple[str, str], Op] = {**spec_console.OPERATIONS}
 COMPONENTS: dict[str, Any] = {**spec_console.COMPONENTS}
 
-RouteTable = tuple[tuple[str, str, frozenset[Role] | None], ...]
+RouteTable = tuple[tuple[str, str, Access, frozenset[Role]], ...]
 _METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
 
 
 def route_table(app: web.Application) -> RouteTable:
-    """``(method, path, roles)`` of every ``/api/`` route of ``app``; ``roles`` are those of the
-    handler's ``@requires`` (``None``: no ``@requires``)."""
+    """``(method, path, access, roles)`` of every ``/api/`` route of ``app``, as its handler
+    declares them (``@requires`` with its roles, ``@family_api``, ``@public``)."""
     from hub.console.roles import endpoints  # the same listing docs/roles.md is made from
 
     return tuple(
-        (e.method, e.path, e.roles)
+        (e.method, e.path, e.access, e.roles)
         for e in endpoints(app)
         if e.path.startswith("/api/") and e.method in _METHODS
     )
@@ -384,19 +385,19 @@ def openapi_document(routes: RouteTable) -> dict[str, Any]:
     """
     document = _base_document()
     paths: dict[str, dict[str, Any]] = document["paths"]
-    for method, path, roles in routes:
+    for method, path, access, roles in routes:
         op = OPERATIONS.get((method, path))
         if op is not None:
-            paths.setdefault(path, {})[method.lower()] = operation(path, op, roles)
+            paths.setdefault(path, {})[method.lower()] = operation(path, op, access, roles)
             continue
         described = paths.get(path, {}).get(method.lower())
         if described is not None:
-            caller: Caller = "public" if not described["security"] else "roles"
-            described["description"] = who_may(roles, caller)
-            if roles is not None:
+            described["description"] = who_may(access, roles)
+            described["security"] = [] if access is Access.PUBLIC else [{"bearer": []}]
+            if access is Access.ROLES:
                 described["x-roles"] = [r.value for r in Role if r in roles]
     # Operations of routes this application does not have are left out.
-    present = {(m, p) for m, p, _ in routes}
+    present = {(m, p) for m, p, _, _ in routes}
     for path in list(paths):
         for method in list(paths[path]):
             if (method.upper(), path) not in present:

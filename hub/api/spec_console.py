@@ -431,7 +431,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             ),
         ),
         body=PairBody,
-        caller="public",
         errors=(400, 404, 409, 410, 429),
     ),
 }
