@@ -39,7 +39,8 @@ def _user(user: User) -> UserView:
     )
 
 
-def _pair_response(request: web.Request, pair: service.TokenPair) -> web.Response:
+def pair_response(request: web.Request, pair: service.TokenPair) -> web.Response:
+    """The token pair as JSON and as the HttpOnly cookies the web pages use."""
     settings = request.app[SETTINGS]
     now = request.app[CLOCK]()
     body = TokenPair(
@@ -94,7 +95,7 @@ async def login(request: web.Request) -> web.Response:
             raise ApiError(err.status, err.code, err.message) from None
         await service.forget_login_failures(session, limits, username, address)
         await session.commit()
-    return _pair_response(request, pair)
+    return pair_response(request, pair)
 
 
 @public("takes a refresh token instead of an access token")
@@ -114,7 +115,7 @@ async def refresh(request: web.Request) -> web.Response:
             await session.commit()  # a detected reuse revokes the family: keep that
             raise ApiError(err.status, err.code, err.message) from None
         await session.commit()
-    return _pair_response(request, pair)
+    return pair_response(request, pair)
 
 
 @requires()

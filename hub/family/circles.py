@@ -21,7 +21,7 @@ from hub.family.consent import ConsentError, decode_scopes, encode_scopes, parse
 from hub.family.conversations import ensure_direct
 from hub.family.jsonio import int_field, iso, path_int, text_field
 from hub.family.live import LIVE_HUB
-from hub.family.models import CircleLink, LinkCode
+from hub.family.models import CircleLink, Conversation, LinkCode
 from hub.family.parties import party_names, party_view, resident_party
 from hub.family.principal import (
     Principal,
@@ -146,6 +146,61 @@ async def create_code(request: web.Request) -> web.Response:
     return web.json_response(code_view(code, row), status=201)
 
 
+async def find_code(session: AsyncSession, typed: str, secret: str, now: datetime) -> LinkCode:
+    """The redeemable code ``typed``, or raise :class:`~hub.family.linking.LinkingError`."""
+    code = linking.normalize_code(typed)
+    row = (
+        await session.execute(
+            select(LinkCode).where(LinkCode.digest == linking.code_digest(code, secret))
+        )
+    ).scalar_one_or_none()
+    state = None if row is None else linking.CodeState(row.expires_at, row.used_at, row.revoked)
+    linking.check_redeemable(state, now)
+    assert row is not None
+    return row
+
+
+async def join_circle(
+    session: AsyncSession,
+    row: LinkCode,
+    member: str,
+    relationship: str,
+    actor: str,
+    now: datetime,
+) -> tuple[CircleLink, Conversation]:
+    """Use the code ``row`` for ``member``: the link with the code's consent, the direct
+    conversation, the audit entry (the caller commits). Single use even when two people
+    race with one code: only one conditional UPDATE wins (410 ``code_used``); 409
+    ``already_linked`` if ``member`` is in the circle already (the session is rolled back)."""
+    won = await session.execute(
+        update(LinkCode)
+        .where(LinkCode.id == row.id, LinkCode.used_at.is_(None))
+        .values(used_at=now, used_by=member)
+    )
+    if not won.rowcount:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise ApiError(410, "code_used", "this code was already used; ask for a new one")
+    link = CircleLink(
+        resident_id=row.resident_id,
+        member=member,
+        relationship_=relationship,
+        consent=row.consent,
+        created_at=now,
+    )
+    session.add(link)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise ApiError(409, "already_linked", "you are already in this circle") from None
+    conversation = await ensure_direct(session, resident_party(row.resident_id), member, now)
+    await record_audit(
+        session, actor, "family.link_create", f"resident:{row.resident_id}",
+        {"link_id": link.id, "relationship": relationship, "consent": row.consent},
+    )  # fmt: skip
+    return link, conversation
+
+
 @family_api
 async def redeem_code(request: web.Request) -> web.Response:
     """A person joins a resident's circle with a code and says how they are related."""
@@ -168,56 +223,22 @@ async def redeem_code(request: web.Request) -> web.Response:
         if not slot.allowed:
             raise too_many_attempts(slot.retry_after_s)
         try:
-            code = linking.normalize_code(typed)
-            row = (
-                await session.execute(
-                    select(LinkCode).where(
-                        LinkCode.digest
-                        == linking.code_digest(code, request.app[SETTINGS].jwt_secret)
-                    )
-                )
-            ).scalar_one_or_none()
-            state = (
-                None if row is None else linking.CodeState(row.expires_at, row.used_at, row.revoked)
-            )
-            linking.check_redeemable(state, now)
+            row = await find_code(session, typed, request.app[SETTINGS].jwt_secret, now)
         except linking.LinkingError as err:
             # Every wrong code counts against the limit (it was taken above), malformed too.
             await record_audit(session, who.actor, "family.code_refused", "code", {"why": err.code})
             await session.commit()
             status = {"code_malformed": 400, "code_unknown": 404}.get(err.code, 410)
             raise ApiError(status, err.code, err.message) from None
-        assert row is not None
-        # Single use even when two people race with one code: only one UPDATE wins.
-        won = await session.execute(
-            update(LinkCode)
-            .where(LinkCode.id == row.id, LinkCode.used_at.is_(None))
-            .values(used_at=now, used_by=who.party)
-        )
-        if not won.rowcount:  # type: ignore[attr-defined]
-            await session.rollback()
-            raise ApiError(410, "code_used", "this code was already used; ask for a new one")
-        link = CircleLink(
-            resident_id=row.resident_id,
-            member=who.party,
-            relationship_=relationship,
-            consent=row.consent,
-            created_at=now,
-        )
-        session.add(link)
         try:
-            await session.flush()
-        except IntegrityError:
-            await session.rollback()
-            await release(session, limit, key)  # a good code, not a guess
-            await session.commit()
-            raise ApiError(409, "already_linked", "you are already in this circle") from None
+            link, conversation = await join_circle(session, row, who.party, relationship,
+                                                   who.actor, now)  # fmt: skip
+        except ApiError as err:
+            if err.code == "already_linked":  # a good code, not a guess
+                await release(session, limit, key)
+                await session.commit()
+            raise
         await release(session, limit, key)  # a good code does not count against the limit
-        conversation = await ensure_direct(session, resident_party(row.resident_id), who.party, now)
-        await record_audit(
-            session, who.actor, "family.link_create", f"resident:{row.resident_id}",
-            {"link_id": link.id, "relationship": relationship},
-        )  # fmt: skip
         names = await party_names(session, [who.party])
         await session.commit()
     body = link_view(link, names) | {"conversation_id": conversation.id}

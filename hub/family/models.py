@@ -281,3 +281,42 @@ class AlarmAcknowledgement(Base):
     )
     party: Mapped[str] = mapped_column(String(PARTY_LENGTH), primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class Signup(Base):
+    """A relative joining by themselves: waiting for the code sent to their e-mail or phone.
+
+    The linking code is kept only as its HMAC (as in :class:`LinkCode`) and is redeemed
+    when the contact is verified; the password only as its Argon2id hash.
+    """
+
+    __tablename__ = "family_signups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    link_digest: Mapped[str] = mapped_column(String(64))
+    contact: Mapped[str] = mapped_column(String(120), index=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    relationship_: Mapped[str] = mapped_column("relationship", String(60))
+    language: Mapped[str] = mapped_column(String(2))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    verify_digest: Mapped[str] = mapped_column(String(64))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class PasswordReset(Base):
+    """A forgotten password: a code sent to the account's contact, single use, expiring."""
+
+    __tablename__ = "family_password_resets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, default=None
+    )
+    digest: Mapped[str] = mapped_column(String(64))
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.auth.roles import Role
+from hub.auth.web import public
 from hub.family.access import may_contact, require_member
 from hub.family.circles import linked_residents
 from hub.family.conversations import ensure_direct, members_of
@@ -170,6 +171,23 @@ async def groups(request: web.Request, user: PageUser) -> web.StreamResponse:
     return _render(request, user, "family_groups.html", "groups", {"groups": views})
 
 
+# Texts the join and reset pages' script needs.
+_JOIN_TEXTS = [key for key in FAMILY_CATALOG.texts if key.startswith(("err_", "verify_", "reset_"))]
+_JOIN_TEXTS += ["error_generic", "error_network"]
+
+
+@public("the join form is for relatives who have no account yet")
+async def join(request: web.Request) -> web.Response:
+    """A relative with a linking code makes their own account (public)."""
+    return FAMILY_PAGES.render(request, "family_join.html", js_texts=_JOIN_TEXTS)
+
+
+@public("a person who forgot their password cannot sign in")
+async def reset(request: web.Request) -> web.Response:
+    """A relative who forgot their password gets a code to set a new one (public)."""
+    return FAMILY_PAGES.render(request, "family_reset.html", js_texts=_JOIN_TEXTS)
+
+
 def setup_routes(app: web.Application) -> None:
     """Add the pages and the app's static files."""
     app.router.add_static(STATIC_PREFIX, HERE / "static", name="family-static")
@@ -179,3 +197,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/family/call/{party}", call)
     app.router.add_get("/family/agenda", agenda)
     app.router.add_get("/family/groups", groups)
+    app.router.add_get("/family/join", join)
+    app.router.add_get("/family/reset", reset)

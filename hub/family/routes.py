@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
+from alerts.channels import EmailChannel, SmsChannel, SmsGatewaySettings, SmtpSettings
+from hub.alarms.settings import AlarmSettings
 from hub.appkeys import ACCESS_LISTENERS, CLOCK, CONFIG, SESSIONMAKER, SETTINGS
 from hub.calls import routes as call_routes
 from hub.calls.signalling import CALL_OBSERVER, CallService
@@ -19,19 +22,50 @@ from hub.family import (
     groups,
     media_routes,
     pages,
+    signup,
     tablets,
     today,
 )
 from hub.family.access import may_contact
+from hub.family.account_messages import ChannelMessenger
 from hub.family.alarm_bridge import bridge_ctx
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.parties import user_party
 from hub.family.reminders import REMINDERS, make_reminders, reminders_ctx
 from hub.family.settings import FAMILY_SETTINGS, MEDIA_STORE, SECTION, FamilySettings
+from hub.family.signup import ACCOUNT_MESSENGER
 from hub.family.ws import CALL_SERVICE, live_socket
 from hub.media import LocalDiskStore
 
 _LOGGER = logging.getLogger(__name__)
+
+
+async def _messenger_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Verification and reset codes go out through the same e-mail and SMS settings as
+    # alarm notifications ([alarms]); a test or a deployment may set its own messenger.
+    if ACCOUNT_MESSENGER in app:
+        yield
+        return
+    alarm_settings = app[CONFIG].section("alarms", AlarmSettings)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
+        email = (
+            EmailChannel(
+                SmtpSettings(
+                    alarm_settings.smtp_host, alarm_settings.smtp_port, alarm_settings.smtp_sender
+                )
+            )
+            if alarm_settings.smtp_host
+            else None
+        )
+        sms = (
+            SmsChannel(
+                SmsGatewaySettings(alarm_settings.sms_url, alarm_settings.sms_token or None), http
+            )
+            if alarm_settings.sms_url
+            else None
+        )
+        app[ACCOUNT_MESSENGER] = ChannelMessenger(email, sms)
+        yield
 
 
 async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -77,6 +111,8 @@ def setup(app: web.Application) -> None:
     activity.setup_routes(app)
     today.setup_routes(app)
     pages.setup_routes(app)
+    signup.setup_routes(app)
+    app.cleanup_ctx.append(_messenger_ctx)
     app[REMINDERS] = make_reminders(app)
     app.cleanup_ctx.append(reminders_ctx)
     app.cleanup_ctx.append(bridge_ctx)

@@ -1,5 +1,5 @@
-"""Screens of the family web app on a phone (390×844): home, status, chat, incoming call, call,
-agenda and the facilitator's groups, per language.
+"""Screens of the family web app on a phone (390×844): joining with a code, home, status, chat,
+incoming call, call, agenda and the facilitator's groups, per language.
 
 Runs a real hub on a temporary SQLite database seeded through the API
 (:mod:`hub.family.demo`) and drives Debian's Chromium with a fake camera: the call
@@ -70,6 +70,26 @@ async def _signed_in(browser: Any, base: str, username: str) -> Any:
     return page
 
 
+async def shoot_signup(browser: Any, base: str, lang: str, path: Path) -> None:
+    """The join form (public) as a relative fills it in on their phone."""
+    width, height = PHONE
+    context = await browser.new_context(
+        viewport={"width": width, "height": height}, device_scale_factor=1,
+        timezone_id="Europe/Madrid",
+    )  # fmt: skip
+    try:
+        page = await context.new_page()
+        await page.goto(f"{base}/family/join?lang={lang}")
+        await page.fill("#join-code", "K7QM-4P2X")
+        await page.fill("#join-name", "Jordi Puig")
+        await page.fill("#join-relationship", {"ca": "nét", "es": "nieto", "en": "grandson"}[lang])
+        await page.fill("#join-contact", "612 34 56 78")
+        await page.fill("#join-password", "un passeig llarg pel mar")
+        await page.screenshot(path=str(path), full_page=True)
+    finally:
+        await context.close()
+
+
 async def _settle(page: Any) -> None:
     await page.wait_for_selector('#conn[data-state="open"]', timeout=60_000)
     await page.wait_for_load_state("networkidle")
@@ -99,6 +119,9 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                     written.append(path)
 
                 for lang in languages:
+                    signup = out_dir / f"family-signup-{lang}-{size}.png"
+                    await shoot_signup(browser, base, lang, signup)
+                    written.append(signup)
                     await anna.goto(f"{base}/family?lang={lang}")
                     await _settle(anna)
                     await anna.wait_for_selector(".alarm")

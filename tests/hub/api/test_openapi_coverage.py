@@ -25,6 +25,10 @@ from hub.settings import HubSettings
 NOT_YET_DESCRIBED = frozenset(
     {
         ("DELETE", "/api/family/agenda/{item_id}"),
+        ("POST", "/api/family/signup"),
+        ("POST", "/api/family/signup/{sid}/verify"),
+        ("POST", "/api/auth/password-reset"),
+        ("POST", "/api/auth/password-reset/{rid}/confirm"),
         ("POST", "/api/family/agenda/{item_id}/respond"),
         ("POST", "/api/family/alarm-notices/{notice_id}/on-my-way"),
         ("GET", "/api/family/calls"),
