@@ -20,13 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import CarePlan, EscalationPolicy
 from alerts.alarm import EscalationTarget
-from alerts.careplan import CheckInSettings
+from alerts.careplan import CheckInSettings, TimeWindow
 from alerts.escalation import Contact
 from hub.db.models import Contact as ContactRow
 from hub.db.models import Resident
 from hub.service.codes import OPEN_STATES
 from hub.service.models import CarePlanRow as ServicePlanRow
 from hub.service.models import ServiceRow
+from hub.service.rules import SENSITIVITY_THRESHOLDS, ResidentRules, effective_rules
 from protocol.i18n import as_language
 
 LIVE_STATES = frozenset({"active", "suspended"})
@@ -47,6 +48,8 @@ class ServiceSettings:
     # A critical alarm about the person still without voice contact goes to 112 after this
     # (the plan's escalate_to_112_after_min; docs/adr/0036).
     emergency_after: timedelta | None = None
+    # The rules people set on the care plan (None: the level's defaults, from the deadline).
+    rules: ResidentRules | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +74,7 @@ def rule_plan(
         if known is not None:
             plan = replace(plan, language=as_language(known.language))
             if known.service is not None:
-                # "I'm OK" is pressed on the tablet: no tablet, no missed check-in alarm.
-                plan = replace(
-                    plan,
-                    check_in=CheckInSettings(
-                        enabled=known.service.has_tablet and known.service.live,
-                        deadlines=(known.service.check_in_deadline,),
-                    ),
-                )
+                plan = with_rules(plan, known.service)
     if (
         known is not None
         and known.service is not None
@@ -94,6 +90,39 @@ def rule_plan(
             policy, contacts=known.contacts, notify_delay=max(policy.notify_delay, delay)
         )
     return plan, policy
+
+
+def with_rules(plan: CarePlan, service: ServiceSettings) -> CarePlan:
+    """``plan`` with the rules of the service's care plan (pure)."""
+    rules = service.rules or effective_rules(service.check_in_deadline, None)
+    low_ratio, sigmas = SENSITIVITY_THRESHOLDS[rules.baseline_sensitivity]
+    return replace(
+        plan,
+        inactivity=replace(
+            plan.inactivity,
+            enabled=rules.inactivity,
+            windows=(TimeWindow(rules.morning_start, rules.morning_end),),
+        ),
+        # "I'm OK" is pressed on the tablet: no tablet, no missed check-in alarm.
+        check_in=CheckInSettings(
+            enabled=rules.check_in and service.has_tablet and service.live,
+            deadlines=rules.check_in_deadlines,
+        ),
+        night=replace(
+            plan.night,
+            window=TimeWindow(rules.night_start, rules.night_end),
+            door_alarm=rules.night_door,
+            bed_alarm=rules.bed,
+            bed_return=timedelta(minutes=rules.bed_return_min),
+        ),
+        temperature=replace(
+            plan.temperature,
+            enabled=rules.temperature,
+            low=rules.temperature_low,
+            high=rules.temperature_high,
+        ),
+        baseline=replace(plan.baseline, enabled=rules.baseline, low_ratio=low_ratio, sigmas=sigmas),
+    )
 
 
 def contact_of(row: ContactRow) -> Contact:
@@ -150,12 +179,14 @@ async def known_residents(
         if resident_id is None:
             continue
         hours, minutes = (int(x) for x in version.check_in_deadline.split(":"))
+        deadline = time(hours, minutes)
         services[resident_id] = ServiceSettings(
-            time(hours, minutes),
+            deadline,
             "tablet" in version.devices,
             state in LIVE_STATES,
             timedelta(minutes=version.escalate_to_contact_after_min),
             timedelta(minutes=version.escalate_to_112_after_min),
+            effective_rules(deadline, version.rules),
         )
     contacts: dict[int, list[Contact]] = defaultdict(list)
     for row in await session.scalars(

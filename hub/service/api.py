@@ -19,7 +19,8 @@ from hub.auth import Role, current_user, requires
 from hub.auth.web import public
 from hub.http import ApiError, client_address, read_json_object, too_many_attempts
 from hub.registry.app import BROKER_SYNC
-from hub.service import changes, installation, store
+from hub.service import changes, installation, rules, store
+from hub.service.care import care_defaults
 from hub.service.errors import (
     DuplicateReferral,
     FieldError,
@@ -158,6 +159,18 @@ def plan_json(row: CarePlanRow) -> dict[str, Any]:
         "notes": row.notes,
         "created_at": _iso(row.created_at),
         "created_by": row.created_by,
+        **plan_rules_json(row),
+    }
+
+
+def plan_rules_json(row: CarePlanRow) -> dict[str, Any]:
+    """The version's alarm rules: in force, changed by people, and the level's defaults."""
+    deadline = rules.parse_time("check-in deadline", row.check_in_deadline)
+    level_deadline = care_defaults(row.care_level).check_in_deadline
+    return {
+        "rules": rules.rules_json(rules.effective_rules(deadline, row.rules)),
+        "rule_overrides": dict(row.rules or {}),
+        "rule_defaults": rules.rules_json(rules.rule_defaults(level_deadline)),
     }
 
 

@@ -8,8 +8,9 @@ version, earlier versions are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from hub.service.codes import CARE_LEVELS, DEVICE_KINDS, CareLevel, DeviceKind
 from hub.service.errors import InvalidCarePlan
@@ -73,6 +74,8 @@ class CarePlan:
     notes: str
     created_at: datetime
     created_by: str
+    # The alarm rules people changed (hub.service.rules); the rest are the level's defaults.
+    rules: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = plan_problems(self)
@@ -140,6 +143,7 @@ _EDITABLE = frozenset(
         "escalate_to_112_after_min",
         "review_every_days",
         "notes",
+        "rules",
     }
 )
 
@@ -158,7 +162,8 @@ def plan_for_level(plan: CarePlan, level: str, at: datetime, by: str) -> CarePla
     """A new version for a changed care level: the new level's defaults, notes kept.
 
     Devices already in the plan that the new level does not list are kept too: taking a
-    device away is an explicit edit, not a side effect of a level change.
+    device away is an explicit edit, not a side effect of a level change. So are the
+    alarm rules people set, except the check-in deadlines, which the level sets.
     """
     d = care_defaults(level)
     devices = (*d.devices, *(x for x in plan.devices if x not in d.devices))
@@ -172,6 +177,7 @@ def plan_for_level(plan: CarePlan, level: str, at: datetime, by: str) -> CarePla
         escalate_to_contact_after_min=d.escalate_to_contact_after_min,
         escalate_to_112_after_min=d.escalate_to_112_after_min,
         review_every_days=d.review_every_days,
+        rules={k: v for k, v in plan.rules.items() if k != "check_in_deadlines"},
         created_at=at,
         created_by=by,
     )

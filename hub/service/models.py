@@ -111,6 +111,9 @@ class CarePlanRow(Base):
     escalate_to_112_after_min: Mapped[int] = mapped_column(Integer)
     review_every_days: Mapped[int] = mapped_column(Integer)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The alarm rules people changed for this resident (hub.service.rules; the rest are
+    # the care level's defaults).
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(120))
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from hub.appkeys import CLOCK, CONFIG, SESSIONMAKER, resident_changed
 from hub.registry.pairing_routes import on_tablet_paired
-from hub.service import api, consent, pages
+from hub.service import api, consent, pages, resident_rules
 from hub.service.installation import confirm_installations, link_paired_tablet
 from hub.service.models import ServiceRow
 from hub.service.queries import apply_retention
@@ -88,5 +88,6 @@ def setup(app: web.Application) -> None:
     api.add_routes(app)
     consent.add_routes(app)
     pages.add_routes(app)
+    resident_rules.add_routes(app)
     on_tablet_paired(app, link_paired_tablet)
     app.cleanup_ctx.append(_sweep_ctx)

@@ -19,6 +19,7 @@ from hub.audit import record_audit
 from hub.db.crypto import KeySafeCipher
 from hub.db.models import Contact, Home, Resident
 from hub.service import lifecycle as lc
+from hub.service import rules as rule_settings
 from hub.service.care import CarePlan, initial_plan, plan_for_level, revise_plan
 from hub.service.codes import OPEN_STATES
 from hub.service.errors import DuplicateReferral, InvalidCarePlan, InvalidTransition, ServiceError
@@ -134,6 +135,7 @@ def plan_from_row(row: CarePlanRow) -> CarePlan:
         notes=row.notes,
         created_at=row.created_at,
         created_by=row.created_by,
+        rules=dict(row.rules or {}),
     )
 
 
@@ -149,6 +151,7 @@ def _plan_row(service_id: int, plan: CarePlan) -> CarePlanRow:
         escalate_to_112_after_min=plan.escalate_to_112_after_min,
         review_every_days=plan.review_every_days,
         notes=plan.notes,
+        rules=dict(plan.rules),
         created_at=plan.created_at,
         created_by=plan.created_by,
     )
@@ -475,17 +478,44 @@ async def edit_plan(
             changes["check_in_deadline"] = time.fromisoformat(changes["check_in_deadline"])
         except ValueError:
             raise InvalidCarePlan("check_in_deadline must be HH:MM") from None
-    plan = revise_plan(plan_from_row(current), now, actor, **changes)
+    before = plan_from_row(current)
+    audited: dict[str, Any] = {}
+    if "rules" in changes:
+        changes["rules"], audited = _rule_changes(before, changes)
+    elif "check_in_deadline" in changes and "check_in_deadlines" in before.rules:
+        # One deadline set the old way replaces the list set on the rules.
+        changes["rules"] = {k: v for k, v in before.rules.items() if k != "check_in_deadlines"}
+    plan = revise_plan(before, now, actor, **changes)
     session.add(_plan_row(row.id, plan))
+    details: dict[str, Any] = {"version": plan.version, "fields": sorted(changes)}
+    if audited:
+        # The rule settings are care decisions: the audit keeps what each became.
+        details["rules"] = audited
     await record_audit(
-        session,
-        actor,
-        "service.care_plan",
-        f"service:{row.reference}",
-        {"version": plan.version, "fields": sorted(changes)},
-        at=now,
+        session, actor, "service.care_plan", f"service:{row.reference}", details, at=now
     )
     return plan
+
+
+def _rule_changes(
+    before: CarePlan, changes: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plan's new rule overrides, and each changed setting's new value for the audit
+    (``None``: back to the level's default). The list of check-in deadlines also sets the
+    plan's (first) check-in deadline, which the rest of the service shows."""
+    deadline = changes.get("check_in_deadline", before.check_in_deadline)
+    submitted = changes["rules"]
+    overrides = rule_settings.parse_rule_changes(submitted, before.rules, deadline)
+    if "check_in_deadlines" in overrides:
+        changes["check_in_deadline"] = rule_settings.parse_time(
+            "check-in deadline", overrides["check_in_deadlines"][0]
+        )
+    audited = {
+        key: overrides.get(key)
+        for key in sorted(set(before.rules) | set(overrides))
+        if before.rules.get(key) != overrides.get(key)
+    }
+    return overrides, audited
 
 
 async def change_level(

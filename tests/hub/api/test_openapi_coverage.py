@@ -96,6 +96,8 @@ NOT_YET_DESCRIBED = frozenset(
         ("POST", "/api/service/referrals/{reference}/suspend"),
         ("POST", "/api/service/referrals/{reference}/work-order"),
         ("GET", "/api/service/residents/{resident_id}/paused"),
+        ("GET", "/api/service/residents/{resident_id}/rules"),
+        ("POST", "/api/service/residents/{resident_id}/rules"),
         ("GET", "/api/service/reviews"),
         ("GET", "/api/service/work-orders"),
         ("GET", "/api/service/work-orders/{order_id}"),

@@ -1,0 +1,214 @@
+"""Per-resident alarm rules, as people set them on the care plan.
+
+A care plan version stores only what a person changed (``overrides``: a small JSON object);
+everything else is the care level's default (:func:`rule_defaults`). :func:`effective_rules`
+is what the alarm rules apply (:mod:`hub.alarms.plans`), :func:`parse_rule_changes` checks an
+edit and says, field by field, what is wrong. Times are local wall-clock times of the
+resident (Europe/Madrid by default), as on the care plan's check-in deadline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from datetime import time
+from typing import Any, Literal
+
+from hub.service.errors import InvalidCarePlan
+
+Sensitivity = Literal["low", "normal", "high"]
+SENSITIVITIES: tuple[Sensitivity, ...] = ("low", "normal", "high")
+# The learned baseline flags a quiet day when it is below low_ratio × expected AND below
+# mean − sigmas × std (alerts.careplan.BaselineSettings): more sensitive = a higher ratio
+# and fewer sigmas, so smaller drops are flagged.
+SENSITIVITY_THRESHOLDS: dict[Sensitivity, tuple[float, float]] = {
+    "low": (0.25, 4.0),
+    "normal": (0.35, 3.0),
+    "high": (0.5, 2.0),
+}
+MAX_CHECK_INS = 4
+BED_RETURN_MIN, BED_RETURN_MAX = 5, 240
+TEMPERATURE_MIN, TEMPERATURE_MAX = 5.0, 40.0
+# The morning window must leave the rule time to see movement, and not cover the day.
+MORNING_MIN_MINUTES, MORNING_MAX_MINUTES = 30, 8 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentRules:
+    """Every rule setting a person can change for one resident."""
+
+    # Expected activity: no movement at all inside it raises the inactivity alarm.
+    morning_start: time = time(7, 0)
+    morning_end: time = time(10, 0)
+    # Night: the front door opening, or leaving the bed and not coming back, raises.
+    night_start: time = time(23, 0)
+    night_end: time = time(7, 0)
+    check_in_deadlines: tuple[time, ...] = (time(11, 0),)
+    bed_return_min: int = 30
+    temperature_low: float = 16.0
+    temperature_high: float = 32.0
+    inactivity: bool = True
+    check_in: bool = True
+    night_door: bool = True
+    bed: bool = True
+    temperature: bool = True
+    baseline: bool = True
+    baseline_sensitivity: Sensitivity = "normal"
+
+
+RULE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ResidentRules))
+_SWITCHES = ("inactivity", "check_in", "night_door", "bed", "temperature", "baseline")
+_TIMES = ("morning_start", "morning_end", "night_start", "night_end")
+
+
+def rule_defaults(check_in_deadline: time) -> ResidentRules:
+    """The defaults of a care level: the same rules for every level, except the daily
+    check-in deadline, which the level sets (hub.service.care.CARE_DEFAULTS)."""
+    return ResidentRules(check_in_deadlines=(check_in_deadline,))
+
+
+def effective_rules(check_in_deadline: time, overrides: dict[str, Any] | None) -> ResidentRules:
+    """The level's defaults with what people changed (stored overrides, already checked;
+    an override that no longer parses is ignored rather than stopping the alarm rules)."""
+    rules = rule_defaults(check_in_deadline)
+    if not overrides:
+        return rules
+    try:
+        return replace(rules, **_values(overrides))
+    except InvalidCarePlan:
+        return rules
+
+
+def parse_rule_changes(
+    data: object, current: dict[str, Any], check_in_deadline: time
+) -> dict[str, Any]:
+    """The new overrides after ``data`` (``{"field": value}``; ``null`` puts the level's
+    default back); :class:`InvalidCarePlan` listing every problem, in words."""
+    if not isinstance(data, dict):
+        raise InvalidCarePlan("rules must be an object of rule settings")
+    unknown = sorted(set(data) - set(RULE_FIELDS))
+    if unknown:
+        raise InvalidCarePlan(f"unknown rule settings: {', '.join(unknown)}")
+    merged = {k: v for k, v in current.items() if k in RULE_FIELDS}
+    for key, value in data.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    values = _values(merged)  # types and formats, per field
+    rules = replace(rule_defaults(check_in_deadline), **values)
+    problems = rule_problems(rules)
+    if problems:
+        raise InvalidCarePlan("; ".join(problems))
+    return {key: _json(values[key]) for key in sorted(values)}
+
+
+def rule_problems(rules: ResidentRules) -> list[str]:
+    """What is wrong with a combination of settings (empty when valid)."""
+    problems: list[str] = []
+    start, end = _minutes(rules.morning_start), _minutes(rules.morning_end)
+    if end <= start:
+        problems.append(
+            f"the morning window ends ({rules.morning_end:%H:%M}) before it starts"
+            f" ({rules.morning_start:%H:%M})"
+        )
+    elif not MORNING_MIN_MINUTES <= end - start <= MORNING_MAX_MINUTES:
+        problems.append("the morning window lasts from 30 minutes to 8 hours")
+    if rules.night_start == rules.night_end:
+        problems.append("the night window starts and ends at the same time")
+    if not 1 <= len(rules.check_in_deadlines) <= MAX_CHECK_INS:
+        problems.append(f"from 1 to {MAX_CHECK_INS} check-in deadlines")
+    if len(set(rules.check_in_deadlines)) != len(rules.check_in_deadlines):
+        problems.append("a check-in deadline is listed twice")
+    if not BED_RETURN_MIN <= rules.bed_return_min <= BED_RETURN_MAX:
+        problems.append(
+            f"back in bed within {BED_RETURN_MIN} to {BED_RETURN_MAX} minutes,"
+            f" not {rules.bed_return_min}"
+        )
+    for name, value in (("low", rules.temperature_low), ("high", rules.temperature_high)):
+        if not TEMPERATURE_MIN <= value <= TEMPERATURE_MAX:
+            problems.append(
+                f"the {name} temperature is {TEMPERATURE_MIN:g} to {TEMPERATURE_MAX:g} °C,"
+                f" not {value:g}"
+            )
+    if rules.temperature_low >= rules.temperature_high:
+        problems.append(
+            f"the low temperature ({rules.temperature_low:g} °C) must be below the high"
+            f" ({rules.temperature_high:g} °C)"
+        )
+    return problems
+
+
+def rules_json(rules: ResidentRules) -> dict[str, Any]:
+    """Every setting as JSON (times HH:MM)."""
+    return {name: _json(getattr(rules, name)) for name in RULE_FIELDS}
+
+
+def _minutes(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def parse_time(name: str, value: object) -> time:
+    """``"HH:MM"`` as a local time; a clear error for anything else (``"25:00"``, ``"7"``)."""
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        raise InvalidCarePlan(f"{name} must be a time of day HH:MM, not {value!r}")
+    hours, minutes = value[:2], value[3:]
+    if not (hours.isdigit() and minutes.isdigit()):
+        raise InvalidCarePlan(f"{name} must be a time of day HH:MM, not {value!r}")
+    if int(hours) > 23 or int(minutes) > 59:
+        raise InvalidCarePlan(f"{name} {value} is outside the day (00:00 to 23:59)")
+    return time(int(hours), int(minutes))
+
+
+def _values(raw: dict[str, Any]) -> dict[str, Any]:
+    """Typed values of stored or submitted overrides; errors name the field."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        try:
+            values[key] = _value(key, value)
+        except InvalidCarePlan as err:
+            problems.append(str(err))
+    if problems:
+        raise InvalidCarePlan("; ".join(problems))
+    return values
+
+
+def _value(key: str, value: object) -> Any:
+    if key in _TIMES:
+        return parse_time(key.replace("_", " "), value)
+    if key == "check_in_deadlines":
+        if isinstance(value, str):  # "09:30, 19:00" from a form
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            raise InvalidCarePlan("check_in_deadlines must be a list of HH:MM times")
+        return tuple(sorted(parse_time("check-in deadline", v) for v in value))
+    if key in _SWITCHES:
+        if not isinstance(value, bool):
+            raise InvalidCarePlan(f"{key} must be true or false")
+        return value
+    if key == "bed_return_min":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidCarePlan("bed_return_min must be a whole number of minutes")
+        return value
+    if key in ("temperature_low", "temperature_high"):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise InvalidCarePlan(f"{key} must be a number of °C")
+        if not math.isfinite(value):
+            raise InvalidCarePlan(f"{key} must be a number of °C")
+        return float(value)
+    if key == "baseline_sensitivity":
+        if value not in SENSITIVITIES:
+            raise InvalidCarePlan(
+                f"baseline_sensitivity is one of {', '.join(SENSITIVITIES)}, not {value!r}"
+            )
+        return value
+    raise InvalidCarePlan(f"unknown rule setting {key}")
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, time):
+        return f"{value:%H:%M}"
+    if isinstance(value, tuple):
+        return [_json(v) for v in value]
+    return value
