@@ -5,7 +5,7 @@ rules are the care level's defaults, so existing versions get ``{}`` and keep be
 before.
 
 Revision ID: careplan_0001
-Revises: security_0005
+Revises: family_0004
 Create Date: 2026-12-06 20:30:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "careplan_0001"
-down_revision: str | None = "security_0005"
+down_revision: str | None = "family_0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
