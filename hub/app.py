@@ -26,10 +26,12 @@ from hub.appkeys import (
     RESIDENT_LISTENERS,
     SESSIONMAKER,
     SETTINGS,
+    WRITE_GATE,
 )
 from hub.clock import Clock, utc_now
 from hub.db import check_schema, make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
+from hub.db.writegate import WriteGate
 from hub.http import error_middleware, https_middleware
 from hub.ingest.keys import ACK_LISTENERS, CONNECT_LISTENERS, EVENT_SINKS
 from hub.settings import HubSettings, with_secrets
@@ -85,6 +87,7 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(url)
     app[ENGINE] = engine
     app[SESSIONMAKER] = make_sessionmaker(engine)
+    app[WRITE_GATE] = WriteGate(exclusive=engine.dialect.name == "sqlite")
     _LOGGER.info("relational store ready (%s)", engine.url.get_backend_name())
     try:
         yield

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from config import Config, MqttSettings
 from hub.clock import Clock
 from hub.db.crypto import KeySafeCipher
+from hub.db.writegate import WriteGate
 from hub.settings import HubSettings
 
 SETTINGS = web.AppKey("settings", HubSettings)
@@ -22,6 +23,8 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 KEYSAFE = web.AppKey("keysafe", KeySafeCipher)
+# Alarms' writes before routine ones on a single-writer database (docs/adr/0115).
+WRITE_GATE = web.AppKey("write_gate", WriteGate)
 # Broker settings; absent means "no ingestion" (tests of the API alone).
 MQTT = web.AppKey("mqtt", MqttSettings)
 # Told (after the commit) when what the hub knows of a resident changed: care plan,

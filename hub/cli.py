@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -206,8 +207,10 @@ async def serve(
     """
     from aiohttp import web
 
+    from hub import gcpolicy, latencyprobe
     from hub.app import create_app
 
+    probe = latencyprobe.from_environment()
     app = create_app(settings, config=config, mqtt=mqtt)
     # Open websockets (consoles, family apps) must not hold a restart up for a minute:
     # after this long their handlers are cancelled and the cleanup contexts run.
@@ -216,6 +219,9 @@ async def serve(
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
     _LOGGER.info("hub listening on http://%s:%d", settings.http_host, settings.http_port)
+    # Started: what exists now lives on; later collections skip it (docs/adr/0115).
+    gcpolicy.settle()
+    freezer = asyncio.create_task(gcpolicy.keep_frozen(), name="gc-freeze")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -224,5 +230,10 @@ async def serve(
         await stop.wait()
     finally:
         _LOGGER.info("hub stopping")
+        freezer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await freezer
         await runner.cleanup()
+        if probe is not None:
+            probe.stop()
     return 0

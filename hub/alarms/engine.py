@@ -72,15 +72,18 @@ from alerts.escalation import (
     warn_112,
 )
 from alerts.escalation import next_deadline as next_escalation
+from hub import latencyprobe
 from hub.alarms import store
 from hub.alarms.fanout import AlarmSignal, send_signal
 from hub.alarms.live import AlarmLive, live_message
 from hub.alarms.views import alarm_view
 from hub.audit import record_audit
 from hub.clock import Clock
+from hub.db.writegate import WriteGate
 from hub.ingest.dedup import MessageKey
 from hub.outbox.alarms import enqueue_resolved_alarm
 from hub.service.queries import is_service_paused, was_service_paused
+from protocol import ALARM_EVENT_TYPES, EventBody, event_type
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -159,7 +162,7 @@ _CHANGE_KIND = {
 ATTACHED = "event_attached"
 
 RECENT_IDS = 100_000
-FLUSH_BATCH = 200
+FLUSH_BATCH = 50
 CONFLICT_ATTEMPTS = 5
 # A claimed effect with no result after this long was interrupted (the hub stopped).
 UNFINISHED_AFTER = timedelta(minutes=10)
@@ -181,6 +184,11 @@ class AlarmNotFound(LookupError):
     """No alarm with that id."""
 
 
+def _is_urgent(event: HomeEvent) -> bool:
+    """An alarm-capable device event: its writes go first at the write gate."""
+    return isinstance(event.body, EventBody) and event_type(event.body) in ALARM_EVENT_TYPES
+
+
 def new_alarm_id() -> str:
     """A fresh alarm id."""
     return uuid.uuid4().hex
@@ -197,8 +205,10 @@ class AlarmEngine:
         effects: AlarmEffects | None = None,
         *,
         handoff_longest: timedelta = DEFAULT_HANDOFF_LONGEST,
+        gate: WriteGate | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._gate = gate or WriteGate(exclusive=False)
         # A 112 effect claimed this long ago without a result was interrupted.
         self.handoff_unfinished_after = handoff_longest + HANDOFF_MARGIN
         self._clock = clock
@@ -232,6 +242,7 @@ class AlarmEngine:
         changes: list[_Applied] = []
         prompts: tuple[PromptRequest, ...] = ()
         async with self._lock(event.home_id):
+            latencyprobe.mark(event.message_id, "engine")
             now = self._clock()
             key = (event.device_id, event.message_id)
             if key in self._recent:
@@ -266,8 +277,10 @@ class AlarmEngine:
             if not significant:
                 cached.dirty = True
                 return []
+            gate = self._gate.urgent() if _is_urgent(event) else self._gate.routine("engine-event")
             try:
-                async with self._sessionmaker() as session:
+                async with gate, self._sessionmaker() as session:
+                    latencyprobe.mark(event.message_id, "engine_gated")
                     changes = await self._apply(session, result.detections, cached.policy, now)
                     await self._write(session, cached, now)
                     await session.commit()
@@ -285,7 +298,11 @@ class AlarmEngine:
                 # A timer due at once (a supervised device gone silent): the scheduler may
                 # sleep up to its cap; wake it now that the deadline is committed.
                 self.wakeup.set()
+        latencyprobe.mark(event.message_id, "committed")
+        for change, _ in changes:
+            latencyprobe.alias(change.alarm.id, event.message_id)
         self._after_commit(changes, now)
+        latencyprobe.mark(event.message_id, "published")
         for request in prompts:
             await self.effects.prompt(request)
         for change, _ in changes:
@@ -439,7 +456,7 @@ class AlarmEngine:
                 for cached in entries:
                     cached.pending = []
                 try:
-                    async with self._sessionmaker() as session:
+                    async with self._gate.routine("engine-flush"), self._sessionmaker() as session:
                         await store.save_states(
                             session,
                             [(c.state, next_deadline(c.plan, c.state)) for c in entries],

@@ -44,6 +44,7 @@ from alerts import (
 from alerts.alarm import Action, AlarmState
 from alerts.emergency import PayloadFormat, render_payload
 from alerts.errors import AlertsValueError
+from hub import latencyprobe
 from hub.alarms import store
 from hub.alarms.bodies import (
     ContactAttemptBody,
@@ -60,7 +61,15 @@ from hub.alarms.live import ALARM_LIVE, AlarmLive
 from hub.alarms.settings import AlarmSettings
 from hub.alarms.sink import AlarmSink, replay_unprocessed
 from hub.alarms.views import AlarmCodes, AlarmView, CodeLabel, alarm_struct, alarm_view
-from hub.appkeys import CLOCK, CONFIG, ENGINE, RESIDENT_LISTENERS, SESSIONMAKER, SETTINGS
+from hub.appkeys import (
+    CLOCK,
+    CONFIG,
+    ENGINE,
+    RESIDENT_LISTENERS,
+    SESSIONMAKER,
+    SETTINGS,
+    WRITE_GATE,
+)
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
@@ -411,6 +420,7 @@ async def live(request: web.Request) -> web.StreamResponse:
                     message = getter.result()
                     await socket.send_json(_live_message(message, user.language))
                     alarm = message["alarm"]
+                    latencyprobe.mark(alarm.id, "sent")
                     if message["type"] == "alarm.raised" and alarm.state is AlarmState.RAISED:
                         await engine.mark_presented(alarm.id)
         finally:
@@ -467,6 +477,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
             app[ALARM_LIVE],
             effects,
             handoff_longest=effects.handoff_longest,
+            gate=app[WRITE_GATE],
         )
         app[ALARM_EFFECTS] = effects
         app[ALARM_ENGINE] = engine

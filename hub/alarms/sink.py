@@ -47,7 +47,7 @@ RETRIES = 4
 SLOW_S = 0.25
 RETRY_DELAY_S = 0.5
 REPLAY_LIMIT = 200_000
-PREFETCH_BATCH = 200
+PREFETCH_BATCH = 50
 URGENT_YIELD_S = 0.5
 STOP_ROUNDS = 30
 # Urgent events handled at once (each in a task of its own; a stuck home holds a slot).

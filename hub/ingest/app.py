@@ -10,7 +10,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from config import MqttSettings
-from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
+from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS, WRITE_GATE
 from hub.ingest.ingester import IngestConfig, Ingester
 from hub.ingest.keys import ACK_LISTENERS, CONNECT_LISTENERS, EVENT_SINKS
 from hub.ingest.mqtt import LoopMqttClient
@@ -45,6 +45,7 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
             flush_interval_s=settings.ingest_flush_interval_s,
             sink_queue_size=settings.ingest_queue_size,
         ),
+        gate=app[WRITE_GATE],
     )
     handle = ingester.handle
     client = LoopMqttClient(

@@ -27,7 +27,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub import latencyprobe
 from hub.clock import Clock, utc_now
+from hub.db.writegate import WriteGate
 from hub.ingest.dedup import MessageKey, RecentIds, SequenceTracker
 from hub.ingest.devicetypes import event_allowed
 from hub.ingest.events import (
@@ -85,6 +87,8 @@ class IngestConfig:
     dedup_capacity: int = 200_000
     max_held_unknown: int = 1_000
     presence_interval_s: float = 2.0
+    # Devices per presence transaction (a short hold of a single-writer database's lock).
+    presence_slice: int = 200
     clock: ClockPolicy = field(default_factory=ClockPolicy)
 
 
@@ -106,8 +110,10 @@ class Ingester:
         connect_listeners: Sequence[ConnectListener] = (),
         clock: Clock = utc_now,
         config: IngestConfig | None = None,
+        gate: WriteGate | None = None,
     ) -> None:
         self.registry = registry
+        self.gate = gate or WriteGate(exclusive=False)
         self.sessionmaker = sessionmaker
         self.timeseries = timeseries
         # Lists are shared with the app, so sinks added later are seen.
@@ -134,7 +140,11 @@ class Ingester:
         self._points: list[Point] = []
         self._point_acks: list[int] = []
         self._events: list[_Pending] = []
-        self._unstored: set[MessageKey] = set()  # events held in _events
+        # Alarm-capable events have a writer of their own, ahead of the routine one at the
+        # write gate: a panic never waits for a batch of routine events to be stored.
+        self._urgent_events: list[_Pending] = []
+        self._urgent_events_ready = asyncio.Event()
+        self._unstored: set[MessageKey] = set()  # events held in _events/_urgent_events
         self._presence: dict[str, PresenceUpdate] = {}
         self._held: dict[str, list[tuple[str, bytes, int, int, datetime]]] = {}
         self._held_count = 0
@@ -165,8 +175,9 @@ class Ingester:
         _LOGGER.info("ingestion ready: %d devices in the registry", count)
         for name, coro in (
             ("ingest-points", self._point_writer()),
-            ("ingest-events", self._event_writer()),
+            ("ingest-events", self._event_writer(urgent=False)),
             ("ingest-presence", self._presence_writer()),
+            ("ingest-events-urgent", self._event_writer(urgent=True)),
             ("ingest-sinks", self._sink_worker(self.queue)),
             ("ingest-sinks-urgent", self._sink_worker(self.urgent_queue)),
         ):
@@ -179,9 +190,10 @@ class Ingester:
         self._stop_event.set()
         for task in self._lookups:
             task.cancel()
-        writers, others = self._tasks[:3], self._tasks[3:]
+        writers, others = self._tasks[:4], self._tasks[4:]
         self._points_ready.set()
         self._events_ready.set()
+        self._urgent_events_ready.set()
         # The writers see _stopping, flush what is buffered and return.
         await asyncio.gather(*writers, return_exceptions=True)
         self._writers_done = True
@@ -346,9 +358,16 @@ class Ingester:
                 seq=msg.seq,
                 body=msg.body,
             )
-            self._events.append((event, qos, mid))
             self._unstored.add(key)
-            if kind in ALARM_EVENT_TYPES or len(self._events) >= self.config.batch_size:
+            if kind in ALARM_EVENT_TYPES:
+                latencyprobe.mark(msg.id, "received")
+                self._urgent_events.append((event, qos, mid))
+                self._urgent_events_ready.set()
+                if len(self._urgent_events) >= self.config.max_pending_events:
+                    self._pause()
+                return
+            self._events.append((event, qos, mid))
+            if len(self._events) >= self.config.batch_size:
                 self._events_ready.set()
             elif self._event_timer is None:
                 self._event_timer = asyncio.get_running_loop().call_later(
@@ -398,6 +417,7 @@ class Ingester:
             self.transport is not None
             and len(self._points) < self.config.max_buffered_points // 2
             and len(self._events) < self.config.max_pending_events // 2
+            and len(self._urgent_events) < self.config.max_pending_events // 2
             and len(self._routine) < self.config.max_pending_events // 2
         ):
             self.transport.resume_reading()
@@ -437,33 +457,49 @@ class Ingester:
             if self._stopping and not self._points:
                 return
 
-    async def _event_writer(self) -> None:
+    async def _event_writer(self, *, urgent: bool) -> None:
+        ready = self._urgent_events_ready if urgent else self._events_ready
         backoff = 0.5
         while True:
             if not self._stopping:
-                await self._events_ready.wait()
-            self._events_ready.clear()
-            if self._event_timer is not None:
+                await ready.wait()
+            ready.clear()
+            if not urgent and self._event_timer is not None:
                 self._event_timer.cancel()
                 self._event_timer = None
-            batch = self._events
+            batch = self._urgent_events if urgent else self._events
             if batch:
-                self._events = []
+                if urgent:
+                    self._urgent_events = []
+                else:
+                    self._events = []
                 try:
-                    async with self.sessionmaker() as session:
+                    async with (
+                        self.gate.urgent() if urgent else self.gate.routine("ingest-events"),
+                        self.sessionmaker() as session,
+                    ):
+                        if urgent:
+                            for event, _, _ in batch:
+                                latencyprobe.mark(event.message_id, "gated")
                         stored = await insert_events(session, [e for e, _, _ in batch])
                         await session.commit()
                 except Exception:
                     self.stats.write_errors += 1
                     _LOGGER.exception("event write failed; %d events kept, not acked", len(batch))
-                    self._events = batch + self._events
+                    if urgent:
+                        self._urgent_events = batch + self._urgent_events
+                    else:
+                        self._events = batch + self._events
                     if self._stopping:
                         return
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
-                    self._events_ready.set()
+                    ready.set()
                     continue
                 backoff = 0.5
+                if urgent:
+                    for event, _, _ in batch:
+                        latencyprobe.mark(event.message_id, "stored")
                 self._unstored.difference_update((e.device_id, e.message_id) for e, _, _ in batch)
                 done = self.clock()
                 latencies = []
@@ -484,7 +520,7 @@ class Ingester:
                     # An urgent event blocks only behind urgent ones (their back-pressure);
                     # a routine one joins the backlog, which never blocks this writer.
                     await self._hand_on(_with_id(event, row_id))
-            if self._stopping and not self._events:
+            if self._stopping and not (self._urgent_events if urgent else self._events):
                 return
 
     async def _presence_writer(self) -> None:
@@ -495,14 +531,19 @@ class Ingester:
                         await self._stop_event.wait()
             updates = list(self._presence.values())
             self._presence.clear()
-            if updates:
+            # In slices, each its own transaction at the write gate: ten thousand devices'
+            # last_seen in one transaction held SQLite's lock for tens of milliseconds in
+            # front of any panic (docs/adr/0115).
+            slice_size = self.config.presence_slice
+            for start in range(0, len(updates), slice_size):
+                part = updates[start : start + slice_size]
                 try:
-                    async with self.sessionmaker() as session:
-                        await write_presence(session, updates)
+                    async with self.gate.routine("ingest-presence"), self.sessionmaker() as session:
+                        await write_presence(session, part)
                         await session.commit()
                 except Exception:
-                    _LOGGER.exception("presence write failed (%d devices)", len(updates))
-                    for u in await self._write_presence_one_by_one(updates):
+                    _LOGGER.exception("presence write failed (%d devices)", len(part))
+                    for u in await self._write_presence_one_by_one(part):
                         self._presence.setdefault(u.device_id, u)
             if self._stopping:
                 return
@@ -517,7 +558,7 @@ class Ingester:
         failed: list[PresenceUpdate] = []
         for update in updates:
             try:
-                async with self.sessionmaker() as session:
+                async with self.gate.routine("ingest-presence"), self.sessionmaker() as session:
                     await write_presence(session, [update])
                     await session.commit()
             except Exception:
@@ -608,7 +649,7 @@ class Ingester:
         view["urgent_queue_depth"] = self.urgent_queue.qsize()
         view["routine_backlog"] = self.routine_backlog
         view["buffered_points"] = len(self._points)
-        view["pending_events"] = len(self._events)
+        view["pending_events"] = len(self._events) + len(self._urgent_events)
         view["devices"] = len(self.registry)
         return view
 

@@ -38,6 +38,7 @@ import aiohttp
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from hub import latencyprobe
 from protocol import (
     Channel,
     Motion,
@@ -49,6 +50,8 @@ from protocol import (
     envelope,
     new_message_id,
 )
+from teleassist.bench._load import cpu_load
+from teleassist.bench._probe import print_summary, summarize
 from teleassist.bench._seed import seed_homes
 from teleassist.config import Config
 from teleassist.localbroker import free_port, running_mosquitto, wait_for_port
@@ -79,6 +82,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip the warm-up (one motion event per home before measuring)",
     )
     parser.add_argument("--keep-log", default="", help="copy the hub's log to this file")
+    parser.add_argument(
+        "--probe",
+        default="",
+        help="write the hub's latency probe (stage instants, gc, slow loop steps) to this"
+        " JSON file and print where the time went",
+    )
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N other processes spinning on the CPU while measuring (2 loads both cores)",
+    )
 
 
 async def _seed(database_url: str, homes: int) -> None:
@@ -151,7 +167,7 @@ class _Background(threading.Thread):
         return self.sent / elapsed if elapsed > 0 else 0.0
 
 
-def _hub_env(broker_port: int) -> dict[str, str]:
+def _hub_env(broker_port: int, probe: str = "") -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -160,6 +176,8 @@ def _hub_env(broker_port: int) -> dict[str, str]:
             "TELEASSIST_LOG_LEVEL": "WARNING",
         }
     )
+    if probe:
+        env[latencyprobe.ENV] = probe
     return env
 
 
@@ -185,10 +203,10 @@ def _warm_up(broker_port: int, homes: int) -> None:
 
 
 def _start_hub(
-    work: Path, database_url: str, broker_port: int, port: int
+    work: Path, database_url: str, broker_port: int, port: int, probe: str = ""
 ) -> tuple[subprocess.Popen[bytes], Any]:
     """Create the operator and start ``teleassist hub serve`` (blocking; run in a thread)."""
-    env = _hub_env(broker_port)
+    env = _hub_env(broker_port, probe)
     base_cmd = [sys.executable, "-m", "teleassist", "hub"]
     common = ["--database-url", database_url, "--data-dir", str(work / "data")]
     subprocess.run(
@@ -220,7 +238,9 @@ async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         await _seed(database_url, homes)
         seeded_s = time.monotonic() - began
         port = free_port()
-        hub, log = await asyncio.to_thread(_start_hub, work, database_url, broker.port, port)
+        hub, log = await asyncio.to_thread(
+            _start_hub, work, database_url, broker.port, port, args.probe
+        )
         try:
             await asyncio.to_thread(wait_for_port, "127.0.0.1", port, 120.0)
             return await _drive(args, homes, broker.port, f"http://127.0.0.1:{port}", seeded_s)
@@ -278,6 +298,7 @@ async def _drive(
     pendant.connect("127.0.0.1", broker_port)
     pendant.loop_start()
     sent_at: dict[str, float] = {}
+    message_ids: dict[str, float] = {}
     latencies: dict[str, float] = {}
     baseline = _BareSubscriber(broker_port, sent_at)
     await asyncio.to_thread(baseline.subscribed.wait, 30)
@@ -328,12 +349,13 @@ async def _drive(
             background.start()
             await asyncio.sleep(2.0)  # let the load settle
             interval = 1.0 / args.alarm_rate
-            for n in range(1, args.alarms + 1):
-                sent_at[str(n)] = time.monotonic()
-                _press(pendant, n)
-                await asyncio.sleep(interval)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(received.wait(), timeout=args.timeout)
+            with cpu_load(args.load):
+                for n in range(1, args.alarms + 1):
+                    sent_at[str(n)] = at = time.monotonic()
+                    message_ids[_press(pendant, n)] = at
+                    await asyncio.sleep(interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(received.wait(), timeout=args.timeout)
         finally:
             if background is not None:
                 background.close()
@@ -363,22 +385,31 @@ async def _drive(
         # How many times the bare broker delivery the hub's path takes (same run, same load).
         "p99_ratio": round(p99 / bare_p99, 1) if p99 and bare_p99 else None,
         "seed_s": round(seeded_s, 1),
+        "load_processes": args.load,
+        "published": message_ids,
     }
 
 
 _presses: dict[int, int] = {}
 
 
-def _press(client: paho.Client, home: int) -> None:
+def _press(client: paho.Client, home: int) -> str:
+    """Press home ``home``'s pendant; returns the message id."""
     _presses[home] = _presses.get(home, -1) + 1
     message = envelope(Panic(), id=new_message_id(), ts=datetime.now(UTC), seq=_presses[home])
     client.publish(device_topic(f"b{home}-pendant", Channel.EVENT), encode(message), qos=1)
+    return message.id
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """Run and print figures, then the JSON line."""
     with tempfile.TemporaryDirectory(prefix="ta-bench-alarm-") as tmp:
         data = asyncio.run(_measure(args, Path(tmp)))
+        published = data.pop("published")
+        if args.probe:
+            probe = summarize(Path(args.probe), published)
+            print_summary(probe)
+            data["probe"] = probe
         if args.keep_log:
             shutil.copyfile(Path(tmp) / "hub.log", args.keep_log)
     print(

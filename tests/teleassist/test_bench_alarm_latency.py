@@ -4,6 +4,7 @@ the operator's socket, and the bare-subscriber baseline of the same run is repor
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,24 @@ def test_bench_alarm_latency_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert figures["baseline_p99_ms"] is not None
     assert figures["p99_ratio"] is not None
     assert figures["p99_ratio"] > 0
+
+
+def test_bench_alarm_latency_under_load_with_probe(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``--load`` spins another process while measuring; ``--probe`` reads the hub's stage
+    instants: every panic still arrives, each one seen at every stage of the hub."""
+    probe = tmp_path / "probe.json"
+    code = main(
+        ["--log-level", "WARNING", "bench", "alarm-latency", "--homes", "20", "--alarms", "5",
+         "--alarm-rate", "20", "--no-warmup", "--load", "1", "--probe", str(probe)]
+    )  # fmt: skip
+    assert code == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["alarms_received"] == figures["alarms_sent"] == 5
+    assert figures["load_processes"] == 1
+    marks = json.loads(probe.read_text())["marks"]
+    legs = figures["probe"]["legs_ms"]
+    for stage in ("received", "gated", "stored", "engine", "engine_gated", "committed", "sent"):
+        assert legs[stage]["p50"] is not None, stage
+    assert len(marks) >= 5

@@ -1,0 +1,47 @@
+"""The latency probe records stage instants, aliases, slow loop steps and gate holds, and the
+benchmarks' reader turns them into legs (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from hub.latencyprobe import LatencyProbe
+from teleassist.bench._probe import summarize
+
+
+async def test_probe_records_and_summarizes(tmp_path: Path) -> None:
+    path = tmp_path / "probe.json"
+    probe = LatencyProbe(path)
+    probe.start()
+    try:
+        published = time.monotonic()
+        probe.mark("m1", "received")
+        probe.mark("m1", "received")  # first pass only
+        probe.alias("alarm-1", "m1")
+        probe.mark("alarm-1", "sent")
+        probe.held("ingest-presence", 0.02)
+        probe.held("engine-flush", 0.001)  # under 5 ms: not recorded
+
+        ran = asyncio.Event()
+
+        def block() -> None:
+            time.sleep(0.01)  # a loop step that holds the loop: what the probe must see
+            ran.set()
+
+        asyncio.get_running_loop().call_soon(block)
+        await ran.wait()
+    finally:
+        probe.stop()
+    data = json.loads(path.read_text())
+    assert set(data["marks"]["m1"]) == {"received", "sent"}
+    assert data["marks"]["m1"]["received"] <= data["marks"]["m1"]["sent"]
+    assert [h[0] for h in data["gate_holds"]] == ["ingest-presence"]
+    assert any("block" in step[0] for step in data["slow_callbacks"])
+    summary = summarize(path, {"m1": published, "lost": published})
+    assert summary["legs_ms"]["received"]["p50"] is not None
+    assert summary["legs_ms"]["stored"]["p50"] is None  # never passed there
+    assert summary["gate_holds_top"][0]["what"] == "ingest-presence"
+    assert summary["slow_steps"] >= 1
