@@ -60,6 +60,7 @@ from hub.alarms.fanout import AlarmFanout, connector, send_resident_changed
 from hub.alarms.live import ALARM_LIVE, AlarmLive
 from hub.alarms.settings import AlarmSettings
 from hub.alarms.sink import AlarmSink, replay_unprocessed
+from hub.alarms.social_worker import VISOR_ROLE, use_the_visor
 from hub.alarms.views import AlarmCodes, AlarmView, CodeLabel, alarm_struct, alarm_view
 from hub.appkeys import (
     CLOCK,
@@ -164,6 +165,8 @@ async def list_alarms(request: web.Request) -> web.Response:
     if not 1 <= limit <= 1000:
         # Refused like every paged list of the API (the OpenAPI document says 1-1000).
         raise ApiError(400, "invalid_request", "limit must be between 1 and 1000")
+    if status != "open" and current_user(request).role is VISOR_ROLE:
+        raise use_the_visor()  # closed alarms are history: the visor shows it, with a reason
     async with request.app[SESSIONMAKER]() as session:
         alarms = await store.list_alarms(session, status=status, category=category, limit=limit)
     return web.json_response({"alarms": [_view(request, a, history=False) for a in alarms]})
@@ -177,6 +180,8 @@ async def get_alarm(request: web.Request) -> web.Response:
         if loaded is None:
             raise ApiError(404, "not_found", "no such alarm")
         alarm = loaded[1]
+        if not alarm.is_open and current_user(request).role is VISOR_ROLE:
+            raise use_the_visor()
         await record_audit(
             session, current_user(request).username, "alarm.read", f"alarm:{alarm.id}",
             {"resident_id": alarm.resident_id}, at=request.app[CLOCK](),

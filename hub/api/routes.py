@@ -25,10 +25,12 @@ from hub.timeseries.keys import TIMESERIES
 from hub.timeseries.port import HOUR, MINUTE, LastValue
 from protocol import is_token
 
+# Not the social worker: homes, residents, devices and their telemetry (the daily routine)
+# are nothing the visor shows, and a resident list before a reason is what it forbids
+# (docs/adr/0105).
 READERS = (
     Role.OPERATOR,
     Role.SUPERVISOR,
-    Role.SOCIAL_WORKER,
     Role.ADMIN,
     Role.COORDINATOR,
     Role.INSTALLER,

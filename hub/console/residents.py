@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hub.alarms.models import AlarmRow
+from hub.alarms.social_worker import VISOR_ROLE, has_open_alarm, use_the_visor
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
@@ -74,6 +75,15 @@ async def _resident(session: AsyncSession, resident_id: int) -> Resident:
     if resident is None:
         raise ApiError(404, "not_found", "no such resident")
     return resident
+
+
+async def _followed_by_the_console(
+    request: web.Request, session: AsyncSession, resident_id: int
+) -> None:
+    """A social worker sees a card only while the resident has an open alarm; otherwise
+    the record is read in the visor, with a reason (hub/alarms/social_worker.py)."""
+    if current_user(request).role is VISOR_ROLE and not await has_open_alarm(session, resident_id):
+        raise use_the_visor()
 
 
 def summary_view(resident: Resident, today: date) -> dict[str, Any]:
@@ -144,6 +154,7 @@ async def resident_card(request: web.Request) -> web.Response:
     today = now.astimezone(LOCAL_ZONE).date()
     async with request.app[SESSIONMAKER]() as session:
         resident = await _resident(session, _resident_id(request))
+        await _followed_by_the_console(request, session, resident.id)
         home = resident.home
         devices = (
             await session.scalars(
@@ -333,6 +344,7 @@ async def resident_photo(request: web.Request) -> web.StreamResponse:
     """The resident's photo (from the hub's data folder) or an initials placeholder."""
     async with request.app[SESSIONMAKER]() as session:
         resident = await _resident(session, _resident_id(request))
+        await _followed_by_the_console(request, session, resident.id)
     headers = {"Cache-Control": "private, max-age=300"}
     if resident.photo_path:
         root = request.app[SETTINGS].data_path.resolve()
