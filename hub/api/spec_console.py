@@ -135,7 +135,10 @@ COMPONENTS: dict[str, Schema] = {
         connected_at=nullable(TIME),
         failure=nullable(STR),
         caller_name=STR,
+        # only on the call going on (``active``): supervisors listening in (ADR 0100)
+        listeners=array(ref("ListenParty")),
     ),
+    "ListenParty": obj(("party", "name"), party=STR, name=STR),
     "CarephoneUnit": obj(
         ("id", "protocol", "account", "prefix", "encrypted", "supervision_s", "fall_zones"),
         id=STR,
@@ -175,6 +178,13 @@ _PLAN = obj(
     hour=INT,
 )
 _RINGING = obj(("call_id", "status"), call_id=INT, status=enum("ringing"))
+_LISTEN = obj(
+    ("listen_id", "call_id", "speaker", "listener"),
+    listen_id=INT,
+    call_id=INT,
+    speaker=ref("ListenParty"),
+    listener=ref("ListenParty"),
+)
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/admin/users"): Op(
@@ -366,6 +376,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             tablet=obj(("paired", "online"), paired=BOOL, online=BOOL),
         ),
         errors=(404,),
+    ),
+    ("POST", "/api/console/alarms/{alarm_id}/voice/listen"): Op(
+        "A supervisor listens in to the call going on about the alarm (receive only; the "
+        "operator's browser offers the leg over /api/family/ws; 409 no_call, own_call, "
+        "already_listening)",
+        _LISTEN,
+        status=201,
+        errors=(404, 409),
     ),
     ("POST", "/api/console/residents/{resident_id}/voice"): Op(
         "Ring the resident's tablet for a wellbeing call without an alarm",

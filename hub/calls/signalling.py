@@ -24,6 +24,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.calls.listen import Listen, ListenIns
 from hub.calls.state import (
     FINAL,
     CallError,
@@ -149,6 +150,7 @@ class CallService:
         self._starting_names: dict[str, str] = {}
         self._calls: dict[int, _LiveCall] = {}
         self._names: dict[int, dict[str, str]] = {}
+        self.listens = ListenIns(live)  # supervisors listening in to centre calls
 
     def active_for(self, party: str) -> list[int]:
         """Ids of live calls ``party`` takes part in."""
@@ -209,6 +211,28 @@ class CallService:
             if live.state.kind is CallKind.CENTRE and live.state.callee == home:
                 return live.id, live.state
         return None
+
+    def centre_call_about(self, alarm_ref: str) -> tuple[int, CallState] | None:
+        """The live centre call about the alarm ``alarm_ref``, if any."""
+        for live in self._calls.values():
+            if live.state.kind is CallKind.CENTRE and live.state.alarm_ref == alarm_ref:
+                return live.id, live.state
+        return None
+
+    async def listen_in(self, alarm_ref: str, listener: str) -> Listen:
+        """``listener`` (a supervisor) joins the live centre call about ``alarm_ref`` to
+        listen; ``CallError("no_call")`` when nobody is speaking with the home about it."""
+        found = self.centre_call_about(alarm_ref)
+        if found is None:
+            raise CallError("no_call", "nobody is speaking with this home now")
+        call_id, _ = found
+        async with self._sessionmaker() as session:
+            listener_name = (await party_names(session, [listener])).get(listener, listener)
+        live = self._calls.get(call_id)  # the call may have ended while we asked the names
+        if live is None:
+            raise CallError("no_call", "nobody is speaking with this home now")
+        names = {**self._names.get(call_id, {}), listener: listener_name}
+        return self.listens.join(call_id, live.state, listener, names)
 
     async def start_centre(self, caller: str, home: str, alarm_ref: str | None) -> int:
         """An operator ``caller`` rings the tablet of ``home`` (about ``alarm_ref``).
@@ -361,6 +385,7 @@ class CallService:
         if state.final:
             self._calls.pop(live.id, None)
             self._names.pop(live.id, None)
+            self.listens.call_over(live.id)
             for task in live.grace.values():
                 if task is not asyncio.current_task():
                     task.cancel()
@@ -410,6 +435,7 @@ class CallService:
 
     def disconnected(self, party: str) -> None:
         """``party`` has no connection left: give them a grace period, then end their calls."""
+        self.listens.disconnected(party)
         for call_id in self.active_for(party):
             live = self._calls[call_id]
             if party not in live.grace:
@@ -441,3 +467,4 @@ class CallService:
         await asyncio.gather(*self._observing, return_exceptions=True)
         self._calls.clear()
         self._names.clear()
+        self.listens.clear()

@@ -7,7 +7,9 @@ puts each attempt's outcome in the alarm's history (:class:`AlarmVoiceRecorder`)
 
 ``POST /api/console/alarms/{alarm_id}/voice`` (speak about an alarm),
 ``POST /api/console/residents/{resident_id}/voice`` (a wellbeing call: the tablet rings),
-``GET /api/console/alarms/{alarm_id}/voice`` (the alarm's attempts, newest first).
+``GET /api/console/alarms/{alarm_id}/voice`` (the alarm's attempts, newest first, and who
+listens to the one going on), ``POST /api/console/alarms/{alarm_id}/voice/listen`` (a
+supervisor listens in: ``hub.calls.listen``, ADR 0100).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import select
 from alerts import Actor, ActorKind, Alarm, record_voice_call, record_voice_connected
 from hub.alarms import store
 from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.calls.signalling import CALL_OBSERVER, CallService, HomeBusy, call_view
 from hub.calls.state import CallError, CallState
@@ -35,6 +38,8 @@ _LOGGER = logging.getLogger(__name__)
 
 SPEAKERS = (Role.OPERATOR, Role.SUPERVISOR)
 READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.COORDINATOR)
+# Listening to a home is a supervisor's oversight, never an operator's (ADR 0100).
+LISTENERS = (Role.SUPERVISOR,)
 
 
 def _actor_of(party: str, names: dict[str, str]) -> Actor:
@@ -101,12 +106,15 @@ class AlarmVoiceRecorder:
         )
 
 
+LISTEN_CONFLICTS = ("no_call", "own_call", "already_listening")
+
+
 def _error_of(err: CallError) -> ApiError:
     if isinstance(err, HomeBusy):
         return ApiError(
             409, "home_busy", err.message, held_by={"party": err.held_by, "name": err.name}
         )
-    status = 409 if err.code in ("tablet_offline", "call_self") else 400
+    status = 409 if err.code in ("tablet_offline", "call_self", *LISTEN_CONFLICTS) else 400
     return ApiError(status, err.code, err.message)
 
 
@@ -160,6 +168,34 @@ async def speak_with_resident(request: web.Request) -> web.Response:
     return await _start(request, resident_id, None)
 
 
+@requires(*LISTENERS)
+async def listen_in(request: web.Request) -> web.Response:
+    """A supervisor joins the call going on about the alarm, to listen (receive only).
+
+    ``201 {listen_id, call_id, speaker, listener}``; the operator's browser then offers
+    the leg over ``/api/family/ws``. ``409 no_call`` when nobody is speaking with the
+    home about this alarm, ``own_call``, ``already_listening``; ``404`` unknown alarm.
+    """
+    user = current_user(request)
+    alarm_id = request.match_info["alarm_id"]
+    async with request.app[SESSIONMAKER]() as session:
+        if await store.load_alarm(session, alarm_id) is None:
+            raise ApiError(404, "not_found", "no such alarm")
+    calls: CallService = request.app[CALL_SERVICE]
+    try:
+        leg = await calls.listen_in(alarm_id, user_party(user.id))
+    except CallError as err:
+        raise _error_of(err) from None
+    # Hearing a home is as private as reading its card: every listen-in is audited.
+    async with request.app[SESSIONMAKER]() as session:
+        await record_audit(
+            session, user.username, "voice.listen", f"alarm:{alarm_id}",
+            {"call": leg.call_id, "speaker": leg.speaker}, at=request.app[CLOCK](),
+        )  # fmt: skip
+        await session.commit()
+    return web.json_response(leg.view(), status=201)
+
+
 @requires(*READERS)
 async def alarm_voice_calls(request: web.Request) -> web.Response:
     """The alarm's speech attempts, newest first, the one going on (if any), and whether
@@ -196,6 +232,10 @@ async def alarm_voice_calls(request: web.Request) -> web.Response:
         view["caller_name"] = names.get(row.caller, row.caller)
         calls.append(view)
     active = next((c for c in calls if c["status"] in ("ringing", "accepted")), None)
+    service = request.app.get(CALL_SERVICE)
+    if active is not None and service is not None:
+        legs = service.listens.of_call(active["id"])
+        active["listeners"] = [{"party": leg.listener, "name": leg.listener_name} for leg in legs]
     live = request.app.get(LIVE_HUB)
     online = paired and live is not None and live.online(resident_party(int(rid)))
     return web.json_response(
@@ -215,6 +255,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/console/alarms/{alarm_id}/voice", speak_about_alarm)
     app.router.add_get("/api/console/alarms/{alarm_id}/voice", alarm_voice_calls)
     app.router.add_post("/api/console/residents/{resident_id}/voice", speak_with_resident)
+    app.router.add_post("/api/console/alarms/{alarm_id}/voice/listen", listen_in)
     app[CALL_OBSERVER] = AlarmVoiceRecorder(app)
     # on_startup runs after every cleanup context started (the call service, the engine)
     app.on_startup.append(_record_recovered)

@@ -51,6 +51,12 @@ async def _handle(calls: CallService, who: Principal, raw: str) -> dict[str, Any
             return None
         if kind in ("ping", "pong"):
             return None
+        if kind == "listen.signal":  # a supervisor's listen-in leg (hub/calls/listen.py)
+            calls.listens.relay(frame.get("listen_id"), who.party, frame.get("data"), len(raw))
+            return None
+        if kind == "listen.leave":
+            calls.listens.leave(frame.get("listen_id"), who.party)
+            return None
         if kind not in _EVENTS and kind != "call.signal":
             return {"type": "error", "error": "unknown_type", "message": f"unknown type {kind!r}"}
         if not isinstance(call_id, int):
@@ -60,7 +66,10 @@ async def _handle(calls: CallService, who: Principal, raw: str) -> dict[str, Any
             return None
         calls.relay(call_id, who.party, frame.get("data"), len(raw))
     except CallError as err:
-        return {"type": "error", "error": err.code, "message": err.message, "call_id": call_id}
+        reply = {"type": "error", "error": err.code, "message": err.message, "call_id": call_id}
+        if isinstance(kind, str) and kind.startswith("listen."):
+            reply["listen_id"] = frame.get("listen_id")
+        return reply
     return None
 
 
@@ -101,10 +110,13 @@ async def live_socket(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         hub.remove(connection)
+        # Before any await: when the client goes away aiohttp may cancel this handler
+        # here, and a party that is never told "disconnected" keeps its calls and
+        # listen-ins open until some other timer ends them.
+        if not hub.online(who.party):
+            calls.disconnected(who.party)
         connection.close_soon()
         pinger.cancel()
         await asyncio.gather(writer, pinger, return_exceptions=True)
-        if not hub.online(who.party):
-            calls.disconnected(who.party)
         await ws.close()
     return ws
