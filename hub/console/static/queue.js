@@ -6,6 +6,7 @@ import { renderCard } from "./card.js";
 import { bindSoundToggle, chime } from "./chime.js";
 import { startHeartbeat } from "./presence.js";
 import { VoiceCall, renderVoice, voiceDetail } from "./voice.js";
+import { ListenIn, renderListen } from "./listen.js";
 
 const data = pageData();
 const me = data.user;
@@ -31,6 +32,11 @@ const state = {
 window.__taConsole = state; // for tests and debugging
 const voice = new VoiceCall(() => renderDetail());
 window.__taVoice = voice;
+// Supervisors may listen in to an operator's call with a home (ADR 0100).
+const canListen = canAct && me.role === "supervisor";
+const listen = new ListenIn(voice, () => renderDetail());
+voice.listenIn = listen;
+window.__taListen = listen;
 
 const els = {
   queue: document.getElementById("queue"),
@@ -281,7 +287,7 @@ async function refreshDetail() {
     ]);
     if (token !== detailToken) return;
     state.detail = full;
-    state.tablet = speech ? { alarm: id, ...speech.tablet } : null;
+    state.tablet = speech ? { alarm: id, ...speech.tablet, active: speech.active } : null;
     const rid = String(full.resident_id);
     if (state.cardFor !== rid || !state.card) {
       if (state.cardFor !== rid) state.card = null;
@@ -374,6 +380,7 @@ function renderDetail() {
       </header>
       ${notice}
       ${renderVoice(voice, "alarm:" + a.id, state.card, handling, state.tablet && state.tablet.alarm === a.id ? state.tablet : null)}
+      ${renderListen(listen, a.id, othersCall(a), canListen && !voice.active())}
       <div class="actions" role="toolbar" aria-label="${h(t("shortcuts"))}">
         ${a.claimed_by ? "" : `<button type="button" class="btn btn-primary" id="act-accept" ${acceptable ? "" : `disabled title="${h(why || t("readonly_role"))}"`}>${h(t("accept"))} <kbd>A</kbd></button>`}
         ${actionButton("act-voice", "V", t("speak_home"), "btn-primary")}
@@ -405,6 +412,8 @@ function bindDetail() {
   on("voice-mute", () => voice.toggleMute());
   on("voice-louder", () => voice.louder());
   on("voice-hangup", () => voice.hangup());
+  on("listen-start", toggleListen);
+  on("listen-stop", toggleListen);
   for (const button of els.detail.querySelectorAll("[data-fallback]")) {
     const next = button.dataset.fallback;
     button.addEventListener("click", () => (next === "escalate" ? openEscalate() : openAttempt(next)));
@@ -456,6 +465,20 @@ function startVoice() {
   if (!a || voice.active()) return;
   state.notice = null;
   voice.start({ alarm: a.id });
+}
+
+/** The call another member of staff has going on about ``alarm`` (what one may listen to). */
+function othersCall(alarm) {
+  const active = state.tablet && state.tablet.alarm === alarm.id ? state.tablet.active : null;
+  if (!active || active.caller === `u:${me.id}` || voice.active()) return null;
+  return active;
+}
+
+function toggleListen() {
+  const a = state.detail;
+  if (!canListen || !a) return;
+  if (listen.active()) listen.stop();
+  else listen.start(a.id);
 }
 
 function current() {
@@ -687,6 +710,7 @@ document.addEventListener("keydown", (event) => {
     m: () => voice.toggleMute(),
     l: () => voice.louder(),
     h: () => voice.hangup(),
+    i: toggleListen,
     n: openNote,
     e: openEscalate,
     r: openResolve,

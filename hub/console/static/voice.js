@@ -3,6 +3,7 @@
 // over /api/family/ws, like every call; this module owns the browser's side and what the
 // card shows about it (status, timer, mute, the resident's volume, hang up, next steps).
 import { api, t, LiveSocket, gathered, escapeHtml as h, formatTime } from "/static/web/ta.js";
+import { ForwardLegs } from "./listen.js";
 
 const FINAL = ["declined", "missed", "ended", "failed"];
 const MAX_VOLUME = 4; // the tablet's steps are 0..4
@@ -17,11 +18,14 @@ export class VoiceCall {
     this.audio.id = "voice-audio";
     document.body.appendChild(this.audio);
     this.analyser = null;
+    this.legs = new ForwardLegs(this); // supervisors listening in to our call (ADR 0100)
+    this.listenIn = null; // a supervisor's page: its ListenIn, told the listen.* frames too
     setInterval(() => this.tick(), 1000);
   }
 
   reset() {
-    this.status = "idle"; // idle | starting | ringing | connecting | connected | ended | failed
+    // idle | starting | ringing | connecting | announcing | connected | ended | failed
+    this.status = "idle";
     this.callId = null;
     this.key = null; // "alarm:<id>" or "resident:<id>": what the call is about
     this.alarmId = null;
@@ -32,7 +36,9 @@ export class VoiceCall {
     this.endedAt = null;
     this.muted = false;
     this.volume = null;
+    this.announcing = false; // the tablet is still saying "The centre is speaking with you"
     this.pc = null;
+    this.remoteStream = null;
     this.local = null;
     this.early = [];
   }
@@ -52,7 +58,7 @@ export class VoiceCall {
   }
 
   active() {
-    return ["starting", "ringing", "connecting", "connected"].includes(this.status);
+    return ["starting", "ringing", "connecting", "announcing", "connected"].includes(this.status);
   }
 
   /** Whether the panel for ``key`` ("alarm:<id>" / "resident:<id>") shows this call. */
@@ -109,6 +115,11 @@ export class VoiceCall {
   }
 
   async onMessage(msg) {
+    if (typeof msg.type === "string" && msg.type.startsWith("listen.")) {
+      await this.legs.onMessage(msg);
+      if (this.listenIn) await this.listenIn.onMessage(msg);
+      return;
+    }
     if (this.status === "starting" && this.callId === null) {
       // The tablet may answer before the POST's reply tells us the call's id.
       if (msg.type === "call.state" || msg.type === "call.signal") this.early.push(msg);
@@ -151,11 +162,14 @@ export class VoiceCall {
     pc.ontrack = (event) => {
       const stream = event.streams[0] || new MediaStream([event.track]);
       this.audio.srcObject = stream;
+      this.remoteStream = stream;
       this.listen(stream);
+      this.legs.offerAll(); // a supervisor who joined before the home's sound arrived
     };
     pc.onconnectionstatechange = () => {
-      if (pc.connectionState === "connected" && this.status !== "connected") {
-        this.status = "connected";
+      if (pc.connectionState === "connected" && !["connected", "announcing"].includes(this.status)) {
+        // Voice contact (the hub records it); the operator waits while the tablet announces.
+        this.status = this.announcing ? "announcing" : "connected";
         this.connectedAt = Date.now();
         this.send({ type: "call.connected", call_id: this.callId });
         this.changed();
@@ -173,6 +187,15 @@ export class VoiceCall {
     else if (data.candidate && this.pc) await this.pc.addIceCandidate(data.candidate).catch(() => {});
     else if (typeof data.volume_level === "number") {
       this.volume = data.volume_level;
+      this.changed();
+    } else if (data.announcing === true) {
+      // An alarm call answered by itself: the tablet speaks first and holds our sound back.
+      this.announcing = true;
+      if (this.status === "connected") this.status = "announcing";
+      this.changed();
+    } else if (data.announced === true) {
+      this.announcing = false;
+      if (this.status === "announcing") this.status = "connected";
       this.changed();
     }
   }
@@ -205,7 +228,7 @@ export class VoiceCall {
   }
 
   louder() {
-    if (this.status !== "connected") return;
+    if (this.status !== "connected" && this.status !== "announcing") return;
     this.send({ type: "call.signal", call_id: this.callId, data: { volume: "up" } });
   }
 
@@ -236,8 +259,10 @@ export class VoiceCall {
   }
 
   teardown() {
+    this.legs.closeAll();
     if (this.pc) this.pc.close();
     this.pc = null;
+    this.remoteStream = null;
     if (this.local) for (const track of this.local.getTracks()) track.stop();
     this.local = null;
     this.audio.srcObject = null;
@@ -297,19 +322,24 @@ export function renderVoice(call, key, card, canAct, tablet = null) {
     </section>`;
   }
   const live = call.active();
-  const cls = call.status === "connected" ? "ok" : call.status === "failed" ? "danger" : live ? "warn" : "info";
+  const cls = call.status === "connected" ? "ok" : call.status === "announcing" ? "info" : call.status === "failed" ? "danger" : live ? "warn" : "info";
   const volume = call.volume === null ? "" : ` <span class="muted small" id="voice-volume">${h(t("voice_volume", { n: call.volume + 1, max: MAX_VOLUME + 1 }))}</span>`;
   const buttons = live
     ? `<button type="button" class="btn btn-small" id="voice-mute" aria-pressed="${call.muted}">${h(call.muted ? t("voice_unmute") : t("voice_mute"))} <kbd>M</kbd></button>
-       <button type="button" class="btn btn-small" id="voice-louder" ${call.status === "connected" ? "" : "disabled"}>${h(t("voice_louder"))} <kbd>L</kbd></button>${volume}
+       <button type="button" class="btn btn-small" id="voice-louder" ${["connected", "announcing"].includes(call.status) ? "" : "disabled"}>${h(t("voice_louder"))} <kbd>L</kbd></button>${volume}
        <button type="button" class="btn btn-small btn-danger" id="voice-hangup">${h(t("voice_hangup"))} <kbd>H</kbd></button>`
     : "";
   const next = call.status === "failed" && canAct ? fallbacks(card) : "";
+  const names = live ? call.legs.names() : [];
+  const listeners = names.length
+    ? `<span class="badge info" id="voice-listeners">${h(t("voice_listeners", { names: names.join(", ") }))}</span>`
+    : "";
   return `<section class="card voice" id="voice-panel" data-status="${h(call.status)}" data-failure="${h(call.failure || "")}">
     <div class="row" style="gap:10px;align-items:center">
       <span class="badge ${cls}" id="voice-status">${h(statusText(call))}</span>
       <span class="bigtimer" id="voice-timer">${h(call.elapsed())}</span>
       ${buttons}
+      ${listeners}
     </div>
     ${next}
   </section>`;
