@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import json
 import logging
 import os
 import signal
@@ -63,6 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     revoke.add_argument("device_id")
     revoke.add_argument("--reason", default="")
     sub.add_parser("sync-broker", help="rewrite the broker's password file and ACL now")
+    backup = sub.add_parser(
+        "backup", help="write the database, telemetry, files and settings into a new folder"
+    )
+    backup.add_argument("folder", help="a new (or empty) folder; it will hold secrets")
+    restore = sub.add_parser(
+        "restore", help="load a backup folder into a fresh database and data folder"
+    )
+    restore.add_argument("folder")
     weekly = sub.add_parser(
         "weekly-signals",
         help="compute the weekly risk signals for the social record now (idempotent)",
@@ -121,6 +130,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         from hub.signals.cli import run_from_cli
 
         return asyncio.run(run_from_cli(settings, args.week, utc_now()))
+    if action in ("backup", "restore"):
+        return _backup_or_restore(action, args, config, settings)
     if action in ("create-home", "add-device", "revoke-device", "sync-broker"):
         from hub.registry.cli import run_registry_action
 
@@ -144,6 +155,32 @@ def _refuse_unsafe_production(
         environ=os.environ,
         debug_logging=getattr(args, "log_level", "INFO") == "DEBUG",
     )
+
+
+def _backup_or_restore(
+    action: str, args: argparse.Namespace, config: Config, settings: HubSettings
+) -> int:
+    """``backup FOLDER`` or ``restore FOLDER`` (hub/backup.py); 1 with the reason on failure."""
+    from pathlib import Path
+
+    from hub.backup import BackupError, backup, restore
+    from hub.clock import utc_now
+    from hub.family.settings import SECTION as FAMILY_SECTION
+    from hub.family.settings import FamilySettings
+
+    media = config.section(FAMILY_SECTION, FamilySettings).media_path(settings.data_path)
+    folder = Path(args.folder)
+    try:
+        if action == "backup":
+            manifest = asyncio.run(backup(settings, folder, os.environ, utc_now(), media))
+            print(f"backup written to {folder}: {json.dumps(manifest['counts'])}")
+        else:
+            counts = asyncio.run(restore(settings, folder, os.environ, media))
+            print(f"restored from {folder}: {json.dumps(counts.as_dict())}")
+    except BackupError as err:
+        print(f"teleassist hub {action}: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _create_user(args: argparse.Namespace, settings: HubSettings) -> int:

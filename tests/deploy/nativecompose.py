@@ -297,9 +297,12 @@ class NativeCompose:
 
     # -- running -----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Every service, in dependency order, each waited for as ``depends_on`` says."""
+    def start(self, only: set[str] | None = None) -> None:
+        """Every service (or those in ``only`` not yet running), in dependency order, each
+        waited for as ``depends_on`` says."""
         for name in _start_order(self.stack.spec):
+            if name in self.stack.services or (only is not None and name not in only):
+                continue
             service = self.stack.spec["services"][name]
             for dep, condition in service.get("depends_on", {}).items():
                 self._wait(dep, condition["condition"])
@@ -459,12 +462,15 @@ IMAGE_COMMANDS: dict[str, tuple[list[str], list[str]]] = {
 
 
 @contextlib.contextmanager
-def running(sandbox: Path, secrets: dict[str, str], certs: Path) -> Iterator[NativeCompose]:
-    """The compose file's services, prepared and started; stopped on exit."""
+def running(
+    sandbox: Path, secrets: dict[str, str], certs: Path, only: set[str] | None = None
+) -> Iterator[NativeCompose]:
+    """The compose file's services (or ``only`` those), prepared and started; stopped on
+    exit (with any started later)."""
     native = NativeCompose(sandbox, secrets, certs)
     native.prepare()
     try:
-        native.start()
+        native.start(only)
         yield native
     finally:
         native.stop()

@@ -58,20 +58,26 @@ def sandbox_folder() -> Path:
 
 
 @contextlib.contextmanager
-def started_stack(site: dict[str, str]) -> Iterator[NativeCompose]:
-    """The compose file running natively with ``site``'s secrets, the hub listening."""
+def started_stack(site: dict[str, str], only: set[str] | None = None) -> Iterator[NativeCompose]:
+    """The compose file running natively with ``site``'s secrets (``only`` some services),
+    the hub listening if it was started."""
     folder = sandbox_folder()
     write_certificate(folder / "certs")
     try:
-        with running(folder / "stack", site, folder / "certs") as native:
-            hub = native.stack.port("hub", 8080)
-            try:
-                wait_for_port("127.0.0.1", hub, timeout=WAIT_S)
-            except TimeoutError:
-                pytest.fail(native.failure("hub"))
+        with running(folder / "stack", site, folder / "certs", only) as native:
+            if "hub" in native.stack.services:
+                hub_listening(native)
             yield native
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def hub_listening(native: NativeCompose) -> None:
+    """Wait until the hub accepts connections (fail with its log if it stopped)."""
+    try:
+        wait_for_port("127.0.0.1", native.stack.port("hub", 8080), timeout=WAIT_S)
+    except TimeoutError:
+        pytest.fail(native.failure("hub"))
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +100,9 @@ def test_every_mount_path_and_variable_of_the_file_is_used(stack: NativeCompose)
             assert service.process.poll() is None, stack.failure(name)
 
 
-def hub_command(native: NativeCompose, *args: str, stdin: str = "") -> str:
-    """``docker compose exec hub teleassist hub ARGS``: the hub's environment, natively."""
+def hub_command(native: NativeCompose, *args: str, stdin: str = "", status: int = 0) -> str:
+    """``docker compose exec hub teleassist hub ARGS``: the hub's environment, natively;
+    its output (stderr when ``status`` is not 0, which it must be)."""
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **native.stack.env["hub"]}
     result = subprocess.run(
         [sys.executable, "-m", "teleassist", "hub", *args],
@@ -106,8 +113,8 @@ def hub_command(native: NativeCompose, *args: str, stdin: str = "") -> str:
         check=False,
         timeout=120,
     )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    assert result.returncode == status, result.stderr
+    return result.stdout if status == 0 else result.stderr
 
 
 def connect_device(port: int, ca: Path, device: str, password: str) -> paho.Client | str:
