@@ -13,7 +13,7 @@ from msgspec import Meta
 
 from alerts import ContactResult, EscalationTarget
 from hub.alarms.views import AlarmView
-from hub.registry.bodies import LINE, TEXT
+from hub.http import LINE, TEXT
 
 
 class ContactAttemptBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from hub.registry.bodies import DEVICE_ID, TEXT
+from hub.http import DEVICE_ID, TEXT
 
 Id32 = Annotated[int, Meta(ge=1, le=2_147_483_647)]
 

@@ -16,7 +16,7 @@ from msgspec import Meta
 from hub.auth.bodies import NO_NUL
 from hub.auth.passwords import MIN_PASSWORD_LENGTH
 from hub.auth.roles import Role
-from hub.registry.bodies import LINE, TEXT
+from hub.http import LINE, TEXT
 
 Language = Literal["ca", "es", "en"]
 Password = Annotated[str, Meta(min_length=MIN_PASSWORD_LENGTH, max_length=1024, pattern=NO_NUL)]

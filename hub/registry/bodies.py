@@ -13,15 +13,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-# Text without the control characters the registry refuses (they would travel to 112 and
-# into XML): alerts.emergency.control_characters, less lone surrogates, which no JSON text
-# decodes to unless escaped one by one (the registry still refuses them).
-_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff"
-TEXT = f"^[^{_CONTROL}]*$"
-# ... and with something else than spaces.
-LINE = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
-# The contract's device id rule (protocol.validate_device_id).
-DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+from hub.http import DEVICE_ID, LINE, TEXT
 
 
 class HomeCreate(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
