@@ -28,7 +28,8 @@ from hub.alarms.routes import ALARM_EFFECTS, ALARM_ENGINE, ALARM_FANOUT, ALARM_S
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.auth.roles import Role
 from hub.auth.web import ROLES_ATTRIBUTE, requires
-from hub.carephones.app import DC09_RECEIVER
+from hub.carephones.app import DC09_RECEIVER, SCAIP_RECEIVER
+from hub.carephones.receiver import ReceiverStats
 from hub.ingest.app import INGESTER, MQTT_CLIENT
 from hub.outbox.models import OutboxRow
 
@@ -140,28 +141,40 @@ def _disk_families(app: web.Application) -> list[Metric]:
     return [free, size]
 
 
-def _dc09_families(app: web.Application) -> list[Metric]:
-    receiver = app.get(DC09_RECEIVER)
-    if receiver is None:
+def _receiver_families(
+    stats: ReceiverStats | None, key: str, name: str, unit: str, refusal: str
+) -> list[Metric]:
+    if stats is None:
         return []
-    stats = receiver.stats
     frames = CounterMetricFamily(
-        "teleassist_dc09_frames", "DC-09 frames received, by outcome", labels=["outcome"]
+        f"teleassist_{key}_{unit}s", f"{name} {unit}s received, by outcome", labels=["outcome"]
     )
     frames.add_metric(["received"], stats.received)
     frames.add_metric(["acked"], stats.acked)
     frames.add_metric(["polls"], stats.polls)
     frames.add_metric(["duplicates"], stats.duplicates)
-    stored = CounterMetricFamily("teleassist_dc09_events_stored", "DC-09 unit events stored")
+    stored = CounterMetricFamily(f"teleassist_{key}_events_stored", f"{name} unit events stored")
     stored.add_metric([], stats.events_stored)
     refused = CounterMetricFamily(
-        "teleassist_dc09_refused",
-        "DC-09 frames refused (NAK, DUH or dropped), by reason",
+        f"teleassist_{key}_refused",
+        f"{name} {unit}s refused ({refusal}), by reason",
         labels=["reason"],
     )
     for reason, count in sorted(stats.refused.items()):
         refused.add_metric([reason], count)
     return [frames, stored, refused]
+
+
+def _dc09_families(app: web.Application) -> list[Metric]:
+    receiver = app.get(DC09_RECEIVER)
+    stats = None if receiver is None else receiver.stats
+    return _receiver_families(stats, "dc09", "DC-09", "frame", "NAK, DUH or dropped")
+
+
+def _scaip_families(app: web.Application) -> list[Metric]:
+    receiver = app.get(SCAIP_RECEIVER)
+    stats = None if receiver is None else receiver.stats
+    return _receiver_families(stats, "scaip", "SCAIP", "message", "a SIP error or dropped")
 
 
 def _engine_families(app: web.Application) -> list[Metric]:
@@ -265,6 +278,7 @@ async def _exposition(request: web.Request) -> web.StreamResponse:
     families = (
         _ingest_families(app)
         + _dc09_families(app)
+        + _scaip_families(app)
         + _engine_families(app)
         + _fanout_families(app)
         + _emergency_families(app)

@@ -154,6 +154,19 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     dc09_source_rate: float = 50.0
     dc09_source_burst: int = 200
     dc09_idle_timeout_s: float = 300.0
+    # SCAIP receiver (CLC/TS 50134-9: SIP MESSAGE requests with an XML body) for social-alarm
+    # units (docs/carephones.md): UDP and TCP on scaip_host (port 0: a free port, -1: off).
+    # Bodies over scaip_max_body_bytes are refused (413); scaip_source_rate/_burst as for
+    # DC-09. scaip_status_codes adds status codes to the built-in table, "12=fall, 20=smoke"
+    # (the kinds of docs/carephones.md); a code not in either still raises a technical alarm.
+    scaip_enabled: bool = False
+    scaip_host: str = "127.0.0.1"
+    scaip_tcp_port: int = 0
+    scaip_udp_port: int = 0
+    scaip_max_body_bytes: int = 2048
+    scaip_source_rate: float = 50.0
+    scaip_source_burst: int = 200
+    scaip_status_codes: str = ""
 
     @property
     def data_path(self) -> Path:

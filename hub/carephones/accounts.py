@@ -1,4 +1,7 @@
-"""The receiver's book of units: DC-09 account and prefix → device, key and settings.
+"""A receiver's book of units: (prefix, account) → device, key and settings.
+
+DC-09 names a unit by its account under a line prefix; SCAIP by its controller id (``cid``),
+kept as the account with an empty prefix. One book per protocol.
 
 Loaded from ``carephone_units`` at start-up and kept in memory (a lookup per frame must not
 touch the database); registration through the API adds to it in-process. Keys are held
@@ -34,6 +37,8 @@ class UnitAccount:
     key: bytes | None
     supervision: timedelta
     fall_zones: frozenset[str]
+    # The number or SIP URI the unit calls from (SCAIP: its speech call is matched by it).
+    caller_id: str | None = None
 
 
 def unit_account(row: CarephoneUnit, device: DeviceInfo, cipher: KeySafeCipher) -> UnitAccount:
@@ -47,6 +52,7 @@ def unit_account(row: CarephoneUnit, device: DeviceInfo, cipher: KeySafeCipher) 
         key=key,
         supervision=timedelta(seconds=row.supervision_s),
         fall_zones=parse_zones(row.fall_zones),
+        caller_id=row.caller_id,
     )
 
 
@@ -58,7 +64,8 @@ class AccountBook:
     unknown accounts costs one query per account and interval.
     """
 
-    def __init__(self, negative_ttl_s: float = 10.0) -> None:
+    def __init__(self, negative_ttl_s: float = 10.0, protocol: str = "dc09") -> None:
+        self.protocol = protocol
         self._units: dict[tuple[str, str], UnitAccount] = {}
         self._accounts: set[str] = set()
         self._missing: dict[tuple[str, str], float] = {}
@@ -73,11 +80,14 @@ class AccountBook:
         registry: DeviceRegistry,
         cipher: KeySafeCipher,
     ) -> int:
-        """Read every DC-09 unit; a unit whose device or key cannot be read is skipped."""
+        """Read every unit of the book's protocol; one whose device or key cannot be read is
+        skipped."""
         self._source = (sessionmaker, registry, cipher)
         async with sessionmaker() as session:
             rows = (
-                await session.scalars(select(CarephoneUnit).where(CarephoneUnit.protocol == "dc09"))
+                await session.scalars(
+                    select(CarephoneUnit).where(CarephoneUnit.protocol == self.protocol)
+                )
             ).all()
         for row in rows:
             device = registry.get(row.device_id) or await registry.fetch(row.device_id)
@@ -86,7 +96,9 @@ class AccountBook:
             try:
                 self.put(unit_account(row, device, cipher))
             except (KeySafeCipherError, ValueError):
-                _LOGGER.error("DC-09 unit %s: its key cannot be read; skipped", row.device_id)
+                _LOGGER.error(
+                    "%s unit %s: its key cannot be read; skipped", self.protocol, row.device_id
+                )
         return len(self._units)
 
     def put(self, unit: UnitAccount) -> None:
@@ -107,7 +119,7 @@ class AccountBook:
         async with sessionmaker() as session:
             row = await session.scalar(
                 select(CarephoneUnit).where(
-                    CarephoneUnit.protocol == "dc09",
+                    CarephoneUnit.protocol == self.protocol,
                     CarephoneUnit.prefix == prefix,
                     CarephoneUnit.account == account,
                 )

@@ -1,8 +1,9 @@
-"""Wires the DC-09 receiver into the hub: a cleanup context and the registration API.
+"""Wires the DC-09 and SCAIP receivers into the hub: cleanup contexts and the registration API.
 
-``POST /api/carephones`` registers a unit (its device in a home, its account, prefix, key
-and poll interval); ``GET /api/carephones`` lists them (never their keys). The receiver
-starts with the hub when ``[hub] dc09_enabled`` and ingestion run (it feeds the ingester).
+``POST /api/carephones`` registers a unit (its device in a home; DC-09: its account, prefix,
+key; SCAIP: its controller id and caller id; both: the supervision interval);
+``GET /api/carephones`` lists them (never their keys). A receiver starts with the hub when
+``[hub] dc09_enabled`` / ``scaip_enabled`` and ingestion run (they feed the ingester).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 
 from aiohttp import web
 from sqlalchemy import select
@@ -23,20 +24,28 @@ from hub.carephones.accounts import AccountBook, unit_account
 from hub.carephones.bodies import CarephoneCreate
 from hub.carephones.models import CarephoneUnit
 from hub.carephones.receiver import Dc09Receiver, ReceiverConfig
-from hub.carephones.transport import Dc09Servers, SourceLimiter
+from hub.carephones.scaip import ScaipConfig, ScaipReceiver
+from hub.carephones.transport import Dc09Wire, ReceiverServers, SourceLimiter
 from hub.http import ApiError, read_checked
 from hub.ingest.app import INGESTER, SUPERVISOR
 from hub.ingest.registry import DeviceInfo
 from hub.registry import service
 from hub.registry.routes import PROVISIONERS, announce_device
 from integrations.carephones.dc09 import KEY_SIZES
-from integrations.carephones.mapping import parse_zones
+from integrations.carephones.mapping import parse_status_codes, parse_zones
+from integrations.carephones.scaip.message import CID_FORM
+from protocol.messages import UnitEventKind
 
 _LOGGER = logging.getLogger(__name__)
 
 DC09_RECEIVER = web.AppKey("dc09_receiver", Dc09Receiver)
-DC09_SERVERS = web.AppKey("dc09_servers", Dc09Servers)
+DC09_SERVERS = web.AppKey("dc09_servers", ReceiverServers)
 DC09_BOOK = web.AppKey("dc09_book", AccountBook)
+SCAIP_RECEIVER = web.AppKey("scaip_receiver", ScaipReceiver)
+SCAIP_SERVERS = web.AppKey("scaip_servers", ReceiverServers)
+SCAIP_BOOK = web.AppKey("scaip_book", AccountBook)
+PROTOCOLS = frozenset({"dc09", "scaip"})
+_CALLER_ID = re.compile(r"[a-z][a-z0-9+.-]{0,15}:[\x21-\x7e]{1,110}")
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 UNIT_TYPES = frozenset({"carephone", "alarm_panel"})
@@ -73,8 +82,8 @@ async def _receiver_ctx(app: web.Application) -> AsyncIterator[None]:
             max_frame_bytes=settings.dc09_max_frame_bytes,
         ),
     )
-    servers = Dc09Servers(
-        receiver,
+    servers = ReceiverServers(
+        Dc09Wire(receiver),
         SourceLimiter(settings.dc09_source_rate, settings.dc09_source_burst),
         idle_timeout_s=settings.dc09_idle_timeout_s,
     )
@@ -88,6 +97,51 @@ async def _receiver_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DC09_RECEIVER] = receiver
     app[DC09_SERVERS] = servers
     _LOGGER.info("DC-09 receiver ready: %d units", count)
+    try:
+        yield
+    finally:
+        await servers.stop()
+
+
+async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    book = AccountBook(protocol="scaip")
+    app[SCAIP_BOOK] = book
+    ingester = app.get(INGESTER)
+    if not settings.scaip_enabled:
+        yield
+        return
+    if ingester is None:
+        _LOGGER.warning("SCAIP receiver not started: it needs ingestion (an MQTT broker)")
+        yield
+        return
+    codes = parse_status_codes(settings.scaip_status_codes, frozenset(get_args(UnitEventKind)))
+    count = await book.load(app[SESSIONMAKER], ingester.registry, app[KEYSAFE])
+    supervisor = app.get(SUPERVISOR)
+    clock = app[CLOCK]
+    if supervisor is not None:
+        for unit in book.units():
+            supervisor.set_interval(unit.device, unit.supervision, clock())
+    receiver = ScaipReceiver(
+        book=book,
+        ingester=ingester,
+        clock=clock,
+        config=ScaipConfig(max_body_bytes=settings.scaip_max_body_bytes, status_codes=codes),
+    )
+    servers = ReceiverServers(
+        receiver,
+        SourceLimiter(settings.scaip_source_rate, settings.scaip_source_burst),
+        idle_timeout_s=settings.dc09_idle_timeout_s,
+    )
+    await servers.start(settings.scaip_host, settings.scaip_tcp_port, settings.scaip_udp_port)
+    if supervisor is not None:
+        watcher = supervisor
+        receiver.on_new_unit = lambda unit: watcher.set_interval(
+            unit.device, unit.supervision, clock()
+        )
+    app[SCAIP_RECEIVER] = receiver
+    app[SCAIP_SERVERS] = servers
+    _LOGGER.info("SCAIP receiver ready: %d units", count)
     try:
         yield
     finally:
@@ -129,12 +183,28 @@ async def register_unit(request: web.Request) -> web.Response:
     home_id = _int(data, "home_id")
     if home_id is None:
         raise ApiError(400, "invalid_request", "'home_id' is required")
-    if (data.get("protocol") or "dc09") != "dc09":
-        raise ApiError(400, "invalid_request", "'protocol' must be 'dc09'")
-    account = _hex(_text(data, "account", required=True), "account", 3, 16)
-    prefix = _hex(_text(data, "prefix", required=True), "prefix", 1, 6)
-    receiver = _hex(_text(data, "receiver"), "receiver", 1, 6)
+    protocol = data.get("protocol") or "dc09"
+    if protocol not in PROTOCOLS:
+        raise ApiError(400, "invalid_request", "'protocol' must be 'dc09' or 'scaip'")
+    caller_id = _text(data, "caller_id")
+    if caller_id is not None and not _CALLER_ID.fullmatch(caller_id):
+        raise ApiError(
+            400, "invalid_request", "'caller_id' is a URI like 'sip:unit@host' or 'tel:+34...'"
+        )
     key = _text(data, "key")
+    if protocol == "scaip":
+        # A SCAIP unit is its controller id (cid); no line prefix, receiver or key.
+        account: str | None = _text(data, "account", required=True)
+        if account is None or not CID_FORM.fullmatch(account):
+            raise ApiError(400, "invalid_request", "'account' is the unit's SCAIP cid")
+        if any(data.get(name) for name in ("prefix", "receiver", "key")):
+            raise ApiError(400, "invalid_request", "a SCAIP unit has no prefix, receiver or key")
+        prefix: str | None = ""
+        receiver: str | None = None
+    else:
+        account = _hex(_text(data, "account", required=True), "account", 3, 16)
+        prefix = _hex(_text(data, "prefix", required=True), "prefix", 1, 6)
+        receiver = _hex(_text(data, "receiver"), "receiver", 1, 6)
     if key is not None and (
         len(key) // 2 not in KEY_SIZES or len(key) % 2 or not _HEX.fullmatch(key)
     ):
@@ -161,13 +231,14 @@ async def register_unit(request: web.Request) -> web.Response:
     async with request.app[SESSIONMAKER]() as session:
         taken = await session.scalar(
             select(CarephoneUnit.id).where(
-                CarephoneUnit.protocol == "dc09",
+                CarephoneUnit.protocol == protocol,
                 CarephoneUnit.prefix == prefix,
                 CarephoneUnit.account == account,
             )
         )
         if taken is not None:
-            raise ApiError(409, "conflict", f"account {account} on prefix {prefix} is registered")
+            where = f" on prefix {prefix}" if prefix else ""
+            raise ApiError(409, "conflict", f"{protocol} account {account}{where} is registered")
         try:
             device, _ = await service.provision_device(
                 session,
@@ -185,10 +256,11 @@ async def register_unit(request: web.Request) -> web.Response:
         device.secret_hash = None
         row = CarephoneUnit(
             device_id=device_id,
-            protocol="dc09",
+            protocol=protocol,
             account=account,
             prefix=prefix,
             receiver=receiver,
+            caller_id=caller_id,
             key_encrypted=request.app[KEYSAFE].encrypt(key.upper()) if key else None,
             supervision_s=supervision_s,
             fall_zones=",".join(sorted(parse_zones(fall_zones))),
@@ -199,7 +271,7 @@ async def register_unit(request: web.Request) -> web.Response:
             actor,
             "carephone.register",
             f"device:{device_id}",
-            {"protocol": "dc09", "account": account, "prefix": prefix, "encrypted": bool(key)},
+            {"protocol": protocol, "account": account, "prefix": prefix, "encrypted": bool(key)},
         )
         await session.commit()
     announce_device(request.app, device)
@@ -210,7 +282,7 @@ async def register_unit(request: web.Request) -> web.Response:
         # home's resident, whose alarms its events are.
         info = await ingester.registry.fetch(device.id) or info
     unit = unit_account(row, info, request.app[KEYSAFE])
-    request.app[DC09_BOOK].put(unit)
+    request.app[SCAIP_BOOK if protocol == "scaip" else DC09_BOOK].put(unit)
     supervisor = request.app.get(SUPERVISOR)
     if supervisor is not None:
         supervisor.set_interval(info, unit.supervision, request.app[CLOCK]())
@@ -227,6 +299,7 @@ def _unit_json(row: CarephoneUnit) -> dict[str, Any]:
         "encrypted": row.key_encrypted is not None,
         "supervision_s": row.supervision_s,
         "fall_zones": row.fall_zones,
+        "caller_id": row.caller_id,
     }
 
 
@@ -241,5 +314,6 @@ async def list_units(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     """Add the receiver's context and the registration routes."""
     app.cleanup_ctx.append(_receiver_ctx)
+    app.cleanup_ctx.append(_scaip_ctx)
     app.router.add_post("/api/carephones", register_unit)
     app.router.add_get("/api/carephones", list_units)

@@ -12,20 +12,17 @@ makes the unit send it again, and the stored copy makes that a duplicate, raised
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from hub.carephones.accounts import AccountBook, UnitAccount
+from hub.carephones.store import AnsweredMessages, store_unit_events
+from hub.carephones.store import digest as content_digest
 from hub.clock import Clock
-from hub.db.models import StoredEvent
-from hub.ingest.events import IngestedEvent
 from hub.ingest.ingester import Ingester
 from hub.ingest.stats import RejectLog
 from integrations.carephones.dc09 import (
@@ -45,11 +42,6 @@ from integrations.carephones.mapping import map_event
 from protocol import UnitEvent
 
 _LOGGER = logging.getLogger(__name__)
-
-# A retransmission repeats the sequence number and the data; it comes within minutes. Stored
-# ids are made per hour and the previous hour's is checked too.
-_ID_BUCKET_S = 3600
-_RECENT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +97,7 @@ class Dc09Receiver:
         # Told about a unit found in the database (registered by another hub worker).
         self.on_new_unit: Callable[[UnitAccount], None] | None = None
         # (device, sequence) → digest of the data last acknowledged with that number.
-        self._acked: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._acked = AnsweredMessages()
 
     def refuse(self, reason: str, source: str, detail: str) -> None:
         """Count and (rate-limited) log one refused frame."""
@@ -148,12 +140,8 @@ class Dc09Receiver:
         if not content.events:
             self.stats.polls += 1
             return self._ack(frame, unit, now)
-        digest = hashlib.sha1(  # an id, not a secret
-            f"{frame.token}|{content.raw}|{'|'.join(content.xdata)}".encode(),
-            usedforsecurity=False,
-        ).hexdigest()
-        seen = (unit.device.device_id, frame.seq)
-        if self._acked.get(seen) == digest:
+        digest = content_digest(f"{frame.token}|{content.raw}|{'|'.join(content.xdata)}")
+        if self._acked.seen(unit.device.device_id, frame.seq, digest):
             self.stats.duplicates += 1
             return self._ack(frame, unit, now)
         try:
@@ -164,10 +152,7 @@ class Dc09Receiver:
             return None
         if not stored:
             self.stats.duplicates += 1
-        self._acked[seen] = digest
-        self._acked.move_to_end(seen)
-        if len(self._acked) > _RECENT:
-            self._acked.popitem(last=False)
+        self._acked.remember(unit.device.device_id, frame.seq, digest)
         return self._ack(frame, unit, now)
 
     def _ack(self, frame: Frame, unit: UnitAccount, now: datetime) -> bytes:
@@ -217,42 +202,29 @@ class Dc09Receiver:
         self, unit: UnitAccount, frame: Frame, content: Content, digest: str, now: datetime
     ) -> int:
         """Store the frame's events (committed when this returns); how many were new."""
-        bucket = int(now.timestamp()) // _ID_BUCKET_S
-        earlier = _message_id(unit, frame.seq, digest, bucket - 1, 0)
-        async with self.ingester.sessionmaker() as session:
-            found = await session.scalar(
-                select(StoredEvent.id).where(StoredEvent.message_id == earlier)
-            )
-        if found is not None:
-            return 0  # stored in the previous hour: a late retransmission
-        new = 0
-        for index, code in enumerate(content.events):
+        bodies = []
+        for code in content.events:
             mapped = map_event(code, unit.fall_zones)
-            body = UnitEvent(
-                protocol="dc09",
-                kind=mapped.kind,  # type: ignore[arg-type]
-                code=mapped.code,
-                restore=mapped.restore,
-                zone=code.zone,
-                raw=f"{frame.token} {code.raw}"[:256],
+            bodies.append(
+                UnitEvent(
+                    protocol="dc09",
+                    kind=mapped.kind,  # type: ignore[arg-type]
+                    code=mapped.code,
+                    restore=mapped.restore,
+                    zone=code.zone,
+                    raw=f"{frame.token} {code.raw}"[:256],
+                )
             )
-            event = IngestedEvent(
-                device_id=unit.device.device_id,
-                device_type=unit.device.type,
-                home_id=unit.device.home_id,
-                resident_id=unit.device.resident_id,
-                message_id=_message_id(unit, frame.seq, digest, bucket, index),
-                device_ts=content.timestamp or now,
-                received_at=now,
-                seq=int(frame.seq),
-                body=body,
-            )
-            if await self.ingester.publish_event(event) is not None:
-                new += 1
-                self.stats.events_stored += 1
+        new = await store_unit_events(
+            self.ingester,
+            protocol="dc09",
+            unit=unit,
+            number=frame.seq,
+            content=digest,
+            bodies=bodies,
+            device_ts=content.timestamp or now,
+            now=now,
+            seq=int(frame.seq),
+        )
+        self.stats.events_stored += new
         return new
-
-
-def _message_id(unit: UnitAccount, seq: str, digest: str, bucket: int, index: int) -> str:
-    key = f"{unit.prefix}|{unit.account}|{seq}|{digest}|{bucket}|{index}"
-    return "dc09-" + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()

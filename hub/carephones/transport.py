@@ -1,10 +1,13 @@
-"""DC-09 over TCP and UDP: framing, per-source flood limits, and the tasks that answer.
+"""The receivers' TCP and UDP listeners: per-source flood limits and the tasks that answer.
 
-TCP: a unit keeps a connection and sends one frame at a time (LF ... CR), waiting for the
-answer; each connection is a task of its own, so a slow store for one unit never holds up
-another. UDP: one frame per datagram; each is answered by a task (at most ``max_inflight``
-at once). A source address that sends more than its rate is dropped without an answer (an
-answer would amplify a flood towards a spoofed address); a TCP flooder is disconnected.
+One listener class serves every unit protocol; a :class:`Wire` says how its messages are
+framed on TCP and answers them (DC-09: ``LF ... CR`` frames; SCAIP: SIP messages, a head
+and a ``Content-Length`` body). TCP: a unit keeps a connection and sends one message at a
+time, waiting for the answer; each connection is a task of its own, so a slow store for one
+unit never holds up another. UDP: one message per datagram; each is answered by a task (at
+most ``max_inflight`` at once). A source address that sends more than its rate is dropped
+without an answer (an answer would amplify a flood towards a spoofed address); a TCP
+flooder is disconnected.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
+from typing import Protocol
 
 from hub.carephones.receiver import Dc09Receiver
 from integrations.carephones.dc09 import nak
@@ -53,18 +58,75 @@ class SourceLimiter:
         return True
 
 
-class Dc09Servers:
+class Wire(Protocol):
+    """What the listeners need of a receiver protocol."""
+
+    name: str
+    # Longest message head the TCP reader buffers before giving up on finding its end.
+    max_tcp_bytes: int
+
+    @property
+    def refused(self) -> Counter[str]:
+        """Refusals by reason (``/metrics``)."""
+
+    def refuse(self, reason: str, source: str, detail: str) -> None:
+        """Count and (rate-limited) log one refused message."""
+
+    async def read_tcp(self, reader: asyncio.StreamReader) -> tuple[bytes, bool]:
+        """The next message on a connection, and whether its framing is lost after it
+        (answer, then close). Raises what ``StreamReader`` raises at the end."""
+
+    def oversize_answer(self) -> bytes | None:
+        """What to send before closing a connection whose message has no end in sight."""
+
+    async def handle(self, raw: bytes, source: str) -> bytes | None:
+        """The answer to one message; ``None``: none (the unit sends it again)."""
+
+
+class Dc09Wire:
+    """DC-09 on the listeners: ``LF ... CR`` frames, answered by :class:`Dc09Receiver`."""
+
+    name = "DC-09"
+
+    def __init__(self, receiver: Dc09Receiver) -> None:
+        self.receiver = receiver
+        self.max_tcp_bytes = receiver.config.max_frame_bytes + 16
+
+    @property
+    def refused(self) -> Counter[str]:
+        """The receiver's refusals."""
+        return self.receiver.stats.refused
+
+    def refuse(self, reason: str, source: str, detail: str) -> None:
+        """Count and log through the receiver."""
+        self.receiver.refuse(reason, source, detail)
+
+    async def read_tcp(self, reader: asyncio.StreamReader) -> tuple[bytes, bool]:
+        """One frame: up to its CR (leading LF and padding stripped)."""
+        raw = await reader.readuntil(b"\r")
+        return raw.lstrip(b"\n\r\x00 "), False
+
+    def oversize_answer(self) -> bytes | None:
+        """NAK: the frame cannot be trusted."""
+        return nak(self.receiver.clock())
+
+    async def handle(self, raw: bytes, source: str) -> bytes | None:
+        """The receiver's answer (UDP datagrams are stripped of padding here)."""
+        return await self.receiver.handle(raw.strip(b"\x00 "), source)
+
+
+class ReceiverServers:
     """The TCP and UDP listeners of one receiver; :meth:`stop` ends every task they own."""
 
     def __init__(
         self,
-        receiver: Dc09Receiver,
+        wire: Wire,
         limiter: SourceLimiter,
         *,
         idle_timeout_s: float = 300.0,
         max_inflight: int = 2_000,
     ) -> None:
-        self.receiver = receiver
+        self.wire = wire
         self.limiter = limiter
         self.idle_timeout_s = idle_timeout_s
         self.max_inflight = max_inflight
@@ -80,7 +142,7 @@ class Dc09Servers:
         loop = asyncio.get_running_loop()
         if tcp_port >= 0:
             self._server = await asyncio.start_server(
-                self._connection, host, tcp_port, limit=self.receiver.config.max_frame_bytes + 16
+                self._connection, host, tcp_port, limit=self.wire.max_tcp_bytes
             )
             self.tcp_port = self._server.sockets[0].getsockname()[1]
         if udp_port >= 0:
@@ -89,7 +151,9 @@ class Dc09Servers:
             )
             self._udp = transport
             self.udp_port = transport.get_extra_info("sockname")[1]
-        _LOGGER.info("DC-09 receiver on %s: TCP %s, UDP %s", host, self.tcp_port, self.udp_port)
+        _LOGGER.info(
+            "%s receiver on %s: TCP %s, UDP %s", self.wire.name, host, self.tcp_port, self.udp_port
+        )
 
     async def stop(self) -> None:
         """Stop listening, end open connections and answering tasks."""
@@ -125,20 +189,26 @@ class Dc09Servers:
             while True:
                 async with asyncio.timeout(self.idle_timeout_s):
                     try:
-                        raw = await reader.readuntil(b"\r")
+                        raw, lost = await self.wire.read_tcp(reader)
                     except asyncio.LimitOverrunError:
-                        # No CR within the limit: an oversized frame; its end cannot be found.
-                        self.receiver.refuse("oversize", source, "no frame end within the limit")
-                        writer.write(nak(self.receiver.clock()))
-                        await writer.drain()
+                        # No end within the limit: an oversized message; its end cannot be found.
+                        self.wire.refuse("oversize", source, "no message end within the limit")
+                        answer = self.wire.oversize_answer()
+                        if answer is not None:
+                            writer.write(answer)
+                            await writer.drain()
                         return
+                if not raw.strip():
+                    continue  # a keep-alive
                 if not self.limiter.allow(source):
-                    self.receiver.refuse("flood", source, "over the per-source rate; closed")
+                    self.wire.refuse("flood", source, "over the per-source rate; closed")
                     return
-                answer = await self._handle(raw.lstrip(b"\n\r\x00 "), source)
+                answer = await self._handle(raw, source)
                 if answer is not None:
                     writer.write(answer)
                     await writer.drain()
+                if lost:
+                    return
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             pass
         finally:
@@ -148,38 +218,40 @@ class Dc09Servers:
                 await writer.wait_closed()
 
     async def _handle(self, raw: bytes, source: str) -> bytes | None:
-        # A defect in handling one frame must never end the listener or a connection: the
-        # frame goes unanswered (the unit sends it again) and the error is counted and logged.
+        # A defect in handling one message must never end the listener or a connection: it
+        # goes unanswered (the unit sends it again) and the error is counted and logged.
         try:
-            return await self.receiver.handle(raw, source)
+            return await self.wire.handle(raw, source)
         except Exception:
-            self.receiver.stats.refused["internal_error"] += 1
-            _LOGGER.exception("DC-09 frame from %s could not be handled", source)
+            self.wire.refused["internal_error"] += 1
+            _LOGGER.exception("%s message from %s could not be handled", self.wire.name, source)
             return None
 
     def datagram(self, data: bytes, addr: tuple[str, int]) -> None:
-        """One UDP frame (called by the protocol)."""
+        """One UDP message (called by the protocol)."""
         source = str(addr[0])
+        if not data.strip(b"\r\n\x00 "):
+            return  # a keep-alive
         if not self.limiter.allow(source):
-            self.receiver.refuse("flood", source, "over the per-source rate; dropped")
+            self.wire.refuse("flood", source, "over the per-source rate; dropped")
             return
         if len(self._tasks) >= self.max_inflight:
-            self.receiver.refuse("busy", source, "too many frames in hand; dropped")
+            self.wire.refuse("busy", source, "too many messages in hand; dropped")
             return
         self._own(asyncio.get_running_loop().create_task(self._answer(data, addr)))
 
     async def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
-        answer = await self._handle(data.strip(b"\x00 "), str(addr[0]))
+        answer = await self._handle(data, str(addr[0]))
         if answer is not None and self._udp is not None and not self._udp.is_closing():
             self._udp.sendto(answer, addr)
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, servers: Dc09Servers) -> None:
+    def __init__(self, servers: ReceiverServers) -> None:
         self.servers = servers
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.servers.datagram(data, addr)
 
     def error_received(self, exc: Exception) -> None:
-        _LOGGER.debug("DC-09 UDP error: %s", exc)
+        _LOGGER.debug("%s UDP error: %s", self.servers.wire.name, exc)

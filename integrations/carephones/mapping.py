@@ -10,6 +10,7 @@ installer lists those zones (``fall_zones``) and we read them as falls.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from integrations.carephones.dc09.content import EventCode
@@ -127,3 +128,52 @@ def _zone(zone: str) -> str:
 def parse_zones(text: str) -> frozenset[str]:
     """``"3, 004"`` → the zone numbers as compared by :func:`map_event`."""
     return frozenset(_zone(z.strip()) for z in text.split(",") if z.strip())
+
+
+# SCAIP status codes (``stc``) → kind. Only the codes we could confirm from public material
+# are here (docs/adr/0120): a centre holding CLC/TS 50134-9's code table adds the others with
+# ``[hub] scaip_status_codes``. Any other code still reaches the operator (``unknown``).
+SCAIP_STATUS: dict[int, str] = {
+    10: "panic",  # alarm (a person's alarm: the unit calls for speech)
+    102: "test",  # test transmission, primary channel
+}
+# Codes that end the unit's alarm (the person cancelled it at the unit).
+SCAIP_CANCEL: frozenset[int] = frozenset({19})
+
+
+def map_scaip(
+    mty: str,
+    status: int | None,
+    device: str,
+    fall_devices: frozenset[str] = frozenset(),
+    extra: Mapping[int, str] | None = None,
+) -> Mapped:
+    """The kind of one SCAIP message: an ``ME``/``IN`` event, or an ``RE`` (the unit
+    withdrew its alarm) or cancel code, which are restores. ``device`` is the message's
+    device id (``did``); a listed fall detector's alarm is a fall."""
+    table = {**SCAIP_STATUS, **(extra or {})}
+    code = f"{mty}{status if status is not None else ''}"
+    if mty == "RE" or status in SCAIP_CANCEL:
+        ended = table.get(status, "panic") if status is not None else "panic"
+        # A cancel, or a withdrawal of something we cannot name, ends the person's alarm.
+        return Mapped("panic" if ended in ("unknown", "test") else ended, True, code)
+    kind = table.get(status, "unknown") if status is not None else "panic"
+    if kind in _FALL_FROM and _zone(device) in fall_devices:
+        kind = "fall"
+    return Mapped(kind, False, code)
+
+
+def parse_status_codes(text: str, kinds: frozenset[str]) -> dict[int, str]:
+    """``"12=fall, 20=smoke"`` → {12: "fall", 20: "smoke"}; a bad item raises ValueError."""
+    table: dict[int, str] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        code, sep, kind = item.partition("=")
+        code, kind = code.strip(), kind.strip()
+        if not sep or not code.isdigit() or len(code) > 4 or kind not in kinds:
+            raise ValueError(
+                f"{item.strip()!r}: expected CODE=KIND with KIND one of {sorted(kinds)}"
+            )
+        table[int(code)] = kind
+    return table
