@@ -1,7 +1,7 @@
 """Carephones: SCAIP units (controller ids up to 32 characters) and the caller id of speech calls.
 
 Revision ID: carephones_0002
-Revises: security_0005
+Revises: careplan_0001, family_0004 (also joins those two heads)
 Create Date: 2026-12-06 20:45:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "carephones_0002"
-down_revision: str | None = "security_0005"
+down_revision: str | tuple[str, ...] | None = ("careplan_0001", "family_0004")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
