@@ -74,6 +74,15 @@ def api_error(request: web.Request, err: ServiceError) -> ApiError:
         extra["existing"] = err.existing
     if isinstance(err, ReferralInvalid):
         extra["errors"] = [_field_error(e, lang) for e in err.errors]
+    if isinstance(err, rules.InvalidRules):
+        extra["errors"] = [
+            {
+                "field": f"rules.{p.field}",
+                "code": p.code,
+                "message": CATALOG.text(f"rule_{p.code}", lang, **dict(p.params)),
+            }
+            for p in err.problems
+        ]
     return ApiError(status, err.code, message, **extra)
 
 

@@ -26,6 +26,31 @@ SENSITIVITY_THRESHOLDS: dict[Sensitivity, tuple[float, float]] = {
     "normal": (0.35, 3.0),
     "high": (0.5, 2.0),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    """One thing wrong with an edit: the form field, an i18n code (``rule_<code>`` in the
+    service catalogue), its parameters and the English text."""
+
+    field: str
+    code: str
+    text: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+class InvalidRules(InvalidCarePlan):
+    """Rule settings refused; ``problems`` says each one, field by field."""
+
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        super().__init__("; ".join(p.text for p in problems))
+        self.problems = problems
+
+
+def _problem(field: str, code: str, text: str, **params: object) -> RuleProblem:
+    return RuleProblem(field, code, text, tuple((k, str(v)) for k, v in params.items()))
+
+
 MAX_CHECK_INS = 4
 BED_RETURN_MIN, BED_RETURN_MAX = 5, 240
 TEMPERATURE_MIN, TEMPERATURE_MAX = 5.0, 40.0
@@ -75,7 +100,7 @@ def effective_rules(check_in_deadline: time, overrides: dict[str, Any] | None) -
         return rules
     try:
         return replace(rules, **_values(overrides))
-    except InvalidCarePlan:
+    except InvalidRules:
         return rules
 
 
@@ -83,12 +108,17 @@ def parse_rule_changes(
     data: object, current: dict[str, Any], check_in_deadline: time
 ) -> dict[str, Any]:
     """The new overrides after ``data`` (``{"field": value}``; ``null`` puts the level's
-    default back); :class:`InvalidCarePlan` listing every problem, in words."""
+    default back); :class:`InvalidRules` listing every problem, field by field."""
     if not isinstance(data, dict):
-        raise InvalidCarePlan("rules must be an object of rule settings")
+        raise InvalidRules(
+            [_problem("rules", "not_object", "rules must be an object of rule settings")]
+        )
     unknown = sorted(set(data) - set(RULE_FIELDS))
     if unknown:
-        raise InvalidCarePlan(f"unknown rule settings: {', '.join(unknown)}")
+        names = ", ".join(unknown)
+        raise InvalidRules(
+            [_problem("rules", "unknown", f"unknown rule settings: {names}", names=names)]
+        )
     merged = {k: v for k, v in current.items() if k in RULE_FIELDS}
     for key, value in data.items():
         if value is None:
@@ -99,43 +129,59 @@ def parse_rule_changes(
     rules = replace(rule_defaults(check_in_deadline), **values)
     problems = rule_problems(rules)
     if problems:
-        raise InvalidCarePlan("; ".join(problems))
+        raise InvalidRules(problems)
     return {key: _json(values[key]) for key in sorted(values)}
 
 
-def rule_problems(rules: ResidentRules) -> list[str]:
+def rule_problems(rules: ResidentRules) -> list[RuleProblem]:
     """What is wrong with a combination of settings (empty when valid)."""
-    problems: list[str] = []
+    problems: list[RuleProblem] = []
+    add = problems.append
     start, end = _minutes(rules.morning_start), _minutes(rules.morning_end)
     if end <= start:
-        problems.append(
+        add(_problem(
+            "morning_end", "morning_order",
             f"the morning window ends ({rules.morning_end:%H:%M}) before it starts"
-            f" ({rules.morning_start:%H:%M})"
-        )
+            f" ({rules.morning_start:%H:%M})",
+            start=f"{rules.morning_start:%H:%M}", end=f"{rules.morning_end:%H:%M}",
+        ))  # fmt: skip
     elif not MORNING_MIN_MINUTES <= end - start <= MORNING_MAX_MINUTES:
-        problems.append("the morning window lasts from 30 minutes to 8 hours")
+        add(_problem(
+            "morning_end", "morning_length", "the morning window lasts from 30 minutes to 8 hours"
+        ))  # fmt: skip
     if rules.night_start == rules.night_end:
-        problems.append("the night window starts and ends at the same time")
+        add(_problem(
+            "night_end", "night_empty", "the night window starts and ends at the same time"
+        ))  # fmt: skip
     if not 1 <= len(rules.check_in_deadlines) <= MAX_CHECK_INS:
-        problems.append(f"from 1 to {MAX_CHECK_INS} check-in deadlines")
+        add(_problem(
+            "check_in_deadlines", "check_in_count",
+            f"from 1 to {MAX_CHECK_INS} check-in deadlines", max=MAX_CHECK_INS,
+        ))  # fmt: skip
     if len(set(rules.check_in_deadlines)) != len(rules.check_in_deadlines):
-        problems.append("a check-in deadline is listed twice")
+        add(_problem("check_in_deadlines", "check_in_twice", "a check-in deadline is listed twice"))
     if not BED_RETURN_MIN <= rules.bed_return_min <= BED_RETURN_MAX:
-        problems.append(
+        add(_problem(
+            "bed_return_min", "bed_return_range",
             f"back in bed within {BED_RETURN_MIN} to {BED_RETURN_MAX} minutes,"
-            f" not {rules.bed_return_min}"
-        )
+            f" not {rules.bed_return_min}",
+            min=BED_RETURN_MIN, max=BED_RETURN_MAX, value=rules.bed_return_min,
+        ))  # fmt: skip
     for name, value in (("low", rules.temperature_low), ("high", rules.temperature_high)):
         if not TEMPERATURE_MIN <= value <= TEMPERATURE_MAX:
-            problems.append(
+            add(_problem(
+                f"temperature_{name}", f"temperature_{name}_range",
                 f"the {name} temperature is {TEMPERATURE_MIN:g} to {TEMPERATURE_MAX:g} °C,"
-                f" not {value:g}"
-            )
+                f" not {value:g}",
+                min=f"{TEMPERATURE_MIN:g}", max=f"{TEMPERATURE_MAX:g}", value=f"{value:g}",
+            ))  # fmt: skip
     if rules.temperature_low >= rules.temperature_high:
-        problems.append(
+        add(_problem(
+            "temperature_high", "temperature_order",
             f"the low temperature ({rules.temperature_low:g} °C) must be below the high"
-            f" ({rules.temperature_high:g} °C)"
-        )
+            f" ({rules.temperature_high:g} °C)",
+            low=f"{rules.temperature_low:g}", high=f"{rules.temperature_high:g}",
+        ))  # fmt: skip
     return problems
 
 
@@ -148,62 +194,79 @@ def _minutes(moment: time) -> int:
     return moment.hour * 60 + moment.minute
 
 
-def parse_time(name: str, value: object) -> time:
+def parse_time(name: str, value: object, field: str = "") -> time:
     """``"HH:MM"`` as a local time; a clear error for anything else (``"25:00"``, ``"7"``)."""
     if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
-        raise InvalidCarePlan(f"{name} must be a time of day HH:MM, not {value!r}")
+        raise InvalidRules([_problem(
+            field or name, "time_format", f"{name} must be a time of day HH:MM, not {value!r}",
+            value=value,
+        )])  # fmt: skip
     hours, minutes = value[:2], value[3:]
     if not (hours.isdigit() and minutes.isdigit()):
-        raise InvalidCarePlan(f"{name} must be a time of day HH:MM, not {value!r}")
+        raise InvalidRules([_problem(
+            field or name, "time_format", f"{name} must be a time of day HH:MM, not {value!r}",
+            value=value,
+        )])  # fmt: skip
     if int(hours) > 23 or int(minutes) > 59:
-        raise InvalidCarePlan(f"{name} {value} is outside the day (00:00 to 23:59)")
+        raise InvalidRules([_problem(
+            field or name, "time_outside_day",
+            f"{name} {value} is outside the day (00:00 to 23:59)", value=value,
+        )])  # fmt: skip
     return time(int(hours), int(minutes))
 
 
 def _values(raw: dict[str, Any]) -> dict[str, Any]:
     """Typed values of stored or submitted overrides; errors name the field."""
     values: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[RuleProblem] = []
     for key, value in raw.items():
         try:
             values[key] = _value(key, value)
-        except InvalidCarePlan as err:
-            problems.append(str(err))
+        except InvalidRules as err:
+            problems.extend(err.problems)
     if problems:
-        raise InvalidCarePlan("; ".join(problems))
+        raise InvalidRules(problems)
     return values
+
+
+def _wrong(key: str, code: str, text: str) -> InvalidRules:
+    return InvalidRules([_problem(key, code, text)])
 
 
 def _value(key: str, value: object) -> Any:
     if key in _TIMES:
-        return parse_time(key.replace("_", " "), value)
+        return parse_time(key.replace("_", " "), value, key)
     if key == "check_in_deadlines":
         if isinstance(value, str):  # "09:30, 19:00" from a form
             value = [part.strip() for part in value.split(",") if part.strip()]
         if not isinstance(value, list):
-            raise InvalidCarePlan("check_in_deadlines must be a list of HH:MM times")
-        return tuple(sorted(parse_time("check-in deadline", v) for v in value))
+            raise _wrong(key, "time_list", "check_in_deadlines must be a list of HH:MM times")
+        return tuple(sorted(parse_time("check-in deadline", v, key) for v in value))
     if key in _SWITCHES:
         if not isinstance(value, bool):
-            raise InvalidCarePlan(f"{key} must be true or false")
+            raise _wrong(key, "switch", f"{key} must be true or false")
         return value
     if key == "bed_return_min":
         if not isinstance(value, int) or isinstance(value, bool):
-            raise InvalidCarePlan("bed_return_min must be a whole number of minutes")
+            raise _wrong(key, "minutes", "bed_return_min must be a whole number of minutes")
         return value
     if key in ("temperature_low", "temperature_high"):
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise InvalidCarePlan(f"{key} must be a number of °C")
-        if not math.isfinite(value):
-            raise InvalidCarePlan(f"{key} must be a number of °C")
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            raise _wrong(key, "celsius", f"{key} must be a number of °C")
         return float(value)
     if key == "baseline_sensitivity":
         if value not in SENSITIVITIES:
-            raise InvalidCarePlan(
-                f"baseline_sensitivity is one of {', '.join(SENSITIVITIES)}, not {value!r}"
+            raise _wrong(
+                key,
+                "sensitivity",
+                f"baseline_sensitivity is one of {', '.join(SENSITIVITIES)}, not {value!r}",
             )
         return value
-    raise InvalidCarePlan(f"unknown rule setting {key}")
+    raise _wrong(key, "unknown", f"unknown rule setting {key}")
 
 
 def _json(value: Any) -> Any:

@@ -88,6 +88,17 @@ async def _seed(session: AsyncSession) -> tuple[int, str]:
         await installation.tick(session, order, active, item, actor="installer", now=granted)
     order.test_alarm_at = granted + timedelta(hours=30)
     await installation.confirm(session, order, active, now=granted + timedelta(hours=30))
+    # A late riser who feels the cold and sleeps through the night (ADR 0136).
+    late_riser = {
+        "morning_start": "09:00",
+        "morning_end": "11:30",
+        "check_in_deadlines": ["10:30", "19:00"],
+        "temperature_low": 19.5,
+        "bed": False,
+    }
+    await store.edit_plan(
+        session, active, {"rules": late_riser}, actor=who, now=granted + timedelta(days=2)
+    )
     # A work order past its 72 h, half done.
     granted = now - timedelta(days=4)
     decision = store.Assessment("basic", "BCN-07", confirm_new_person=True)
@@ -179,6 +190,39 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                             await page.screenshot(path=str(target))
                             written.append(target)
                             await context.close()
+                        written.append(
+                            await _rules_screen(browser, base, out_dir, lang, active_reference)
+                        )
                 finally:
                     await browser.close()
     return written
+
+
+RULES_WIDTH, RULES_HEIGHT = 1366, 768
+
+
+async def _rules_screen(browser: Any, base: str, out_dir: Path, lang: str, reference: str) -> Path:
+    """``service-rules``: a resident's alarm rules at the operator monitor's size, with a
+    morning window typed the wrong way round and the refusal beside the field."""
+    context = await browser.new_context(
+        base_url=base,
+        viewport={"width": RULES_WIDTH, "height": RULES_HEIGHT},
+        locale=_LOCALES.get(lang, "ca-ES"),
+    )
+    try:
+        await context.request.post(
+            "/api/auth/login", data={"username": "coordinator", "password": PASSWORD}
+        )
+        page = await context.new_page()
+        await page.goto(f"/service/referrals/{reference}?lang={lang}")
+        await page.wait_for_load_state("networkidle")
+        await page.fill("#rules-morning_end", "08:00")
+        await page.click("#rules-form button[type=submit]")
+        await page.wait_for_selector('[data-error-for="rules.morning_end"]:not([hidden])')
+        await page.locator("#rules").scroll_into_view_if_needed()
+        await page.evaluate("document.getElementById('rules').scrollIntoView()")
+        target = out_dir / f"service-rules-{lang}-{RULES_WIDTH}x{RULES_HEIGHT}.png"
+        await page.screenshot(path=str(target))
+        return target
+    finally:
+        await context.close()

@@ -252,3 +252,25 @@ async def test_a_rule_change_on_one_worker_reaches_the_other_at_once(
         while other._cache[str(resident_id)].plan.inactivity.windows[0].start != time(8, 30):
             await asyncio.sleep(0.05)  # the NOTIFY crosses a real PostgreSQL connection
     assert other._cache[str(resident_id)].plan.inactivity.windows[0].end == time(12)
+
+
+async def test_refusals_name_the_field_in_the_readers_language(
+    hub_client: Client, auth_headers: Any
+) -> None:
+    coordinator = await auth_headers(Role.COORDINATOR)
+    reference, _ = await _assessed(hub_client, coordinator)
+    bad = {"rules": {"morning_start": "10:00", "morning_end": "08:00", "bed_return_min": 1}}
+    refused = await post(
+        hub_client, f"/api/service/referrals/{reference}/care-plan?lang=ca", coordinator, bad, 422
+    )
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [
+        ("rules.morning_end", "morning_order"),
+        ("rules.bed_return_min", "bed_return_range"),
+    ]
+    assert refused["errors"][0]["message"] == (
+        "La franja del matí acaba (08:00) abans que comenci (10:00)."
+    )
+    refused = await post(
+        hub_client, f"/api/service/referrals/{reference}/care-plan?lang=es", coordinator, bad, 422
+    )
+    assert refused["errors"][1]["message"] == "Volver a la cama en 5 a 240 minutos, no 1."

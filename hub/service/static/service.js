@@ -31,7 +31,19 @@ function collect(form) {
     else if (el.type === "radio") { if (!el.checked) continue; value = el.value; }
     else if (el.dataset.type === "bool") value = el.value === "true";
     else if (el.dataset.type === "int") { if (el.value.trim() === "") continue; value = Number(el.value); }
+    else if (el.dataset.type === "number") {
+      if (el.value.trim() === "") continue;
+      value = Number(el.value.replace(",", "."));  // "19,5" as typed in Catalan and Spanish
+    }
     else value = el.value;
+    if (el.dataset.default !== undefined) {
+      // A setting left at (or put back to) the care level's default is sent as null, so it
+      // keeps following the level instead of freezing today's default.
+      const same = el.dataset.type === "number" || el.dataset.type === "int"
+        ? value === Number(el.dataset.default)
+        : String(value).replace(/\s+/g, "") === el.dataset.default.replace(/\s+/g, "");
+      if (same || (typeof value === "string" && value.trim() === "")) value = null;
+    }
     setPath(body, el.name, value);
   }
   return body;
