@@ -44,6 +44,9 @@ from tablet_app.audio import (
 
 _LOGGER = logging.getLogger(__name__)
 
+# An announcement that has not ended by then no longer holds the caller's voice back.
+ANNOUNCE_MAX_S = 10.0
+
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -213,6 +216,9 @@ class CallEngine:
         self.jitter = JitterBuffer()  # the other side's sound, on its way to the loudspeaker
         self.volume = NORMAL_VOLUME  # index into VOLUME_GAINS
         self.audio_tracks = 0  # remote audio tracks consumed in this call
+        # True while the tablet says its announcement: the caller's sound is dropped, not
+        # mixed over it (the caller's console shows "announcing" and waits).
+        self.announcing = False
         self._playing = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -220,7 +226,10 @@ class CallEngine:
 
     def _pull(self, samples: int) -> bytes:
         """What the loudspeaker plays next (called on its own thread)."""
-        return apply_gain(self.jitter.pull(samples), VOLUME_GAINS[self.volume])
+        pcm = self.jitter.pull(samples)  # pulled even while held: no backlog afterwards
+        if self.announcing:
+            return bytes(len(pcm))
+        return apply_gain(pcm, VOLUME_GAINS[self.volume])
 
     def set_volume(self, level: int) -> int:
         """Set the resident's volume step (clamped to the known steps); the step set."""
@@ -291,11 +300,20 @@ class CallEngine:
         self.caller = True
         await self._send({"type": "call.start", "callee": callee})
 
-    async def accept(self, call_id: int, *, voice_only: bool = False, loud: bool = False) -> None:
+    async def accept(
+        self,
+        call_id: int,
+        *,
+        voice_only: bool = False,
+        loud: bool = False,
+        announce: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """Answer the ringing call ``call_id``; the caller's offer follows.
 
         ``voice_only``: no camera (the centre's calls); ``loud``: start at the loud volume
-        step (hands-free at an alarm) instead of the normal one.
+        step (hands-free at an alarm) instead of the normal one; ``announce``: said first —
+        the media connects meanwhile, but the caller is heard only once it has been said
+        (at most ``ANNOUNCE_MAX_S``), and is told ``{"announcing"}`` / ``{"announced"}``.
         """
         if self.pc is not None:
             await self.close()  # a call the hub ended for this one (the centre's at an alarm)
@@ -303,8 +321,24 @@ class CallEngine:
         self.caller = False
         self.video = not voice_only
         self.volume = LOUD_VOLUME if loud else NORMAL_VOLUME
+        self.announcing = announce is not None
         self.pc = self._peer()
         await self._send({"type": "call.accept", "call_id": call_id})
+        if announce is not None:
+            await self._signal({"announcing": True})
+            self._own(self._announce(call_id, announce))
+
+    async def _announce(self, call_id: int, announce: Callable[[], Awaitable[None]]) -> None:
+        try:
+            async with asyncio.timeout(ANNOUNCE_MAX_S):
+                await announce()
+        except TimeoutError:
+            _LOGGER.warning("call %s: announcement still going after %s s", call_id, ANNOUNCE_MAX_S)
+        except Exception:  # a broken speaker must not keep the centre unheard
+            _LOGGER.exception("call %s: announcement failed", call_id)
+        if self.call_id == call_id:
+            self.announcing = False
+            await self._signal({"announced": True})
 
     async def decline(self, call_id: int) -> None:
         """Decline a ringing call."""
@@ -321,6 +355,7 @@ class CallEngine:
         """Close the peer connection and stop reading frames."""
         pc, self.pc = self.pc, None
         self.call_id = None
+        self.announcing = False
         if pc is not None:
             await pc.close()
         tasks = list(self._tasks)

@@ -7,9 +7,9 @@ link, speak, ring, tell the family service) and feeds it what the link receives.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from protocol import CommandBody, Configure
 from tablet_app.circle import ChangeConsent, CircleMember, LoadCircle, RemoveMember
@@ -38,6 +38,18 @@ class Speaker(Protocol):
 
     def say(self, text: str, language: Lang) -> None:
         """Start saying ``text``."""
+
+
+@runtime_checkable
+class Announcer(Protocol):
+    """A speaker that can tell when a sentence has been said (``EspeakSpeaker``)."""
+
+    async def announce(self, text: str, language: Lang) -> None:
+        """Say ``text`` and return once it has been said."""
+
+
+# What the call engine awaits before the caller is heard (see ``StartCall.announce``).
+Announcement = Callable[[], Awaitable[None]]
 
 
 class Ringer(Protocol):
@@ -74,9 +86,16 @@ class FamilyPort(Protocol):
         """Take a member out of the circle (``before``: put back if it fails)."""
 
     def start_call(
-        self, contact_id: str, call_id: str | None, *, voice_only: bool = False, loud: bool = False
+        self,
+        contact_id: str,
+        call_id: str | None,
+        *,
+        voice_only: bool = False,
+        loud: bool = False,
+        announce: Announcement | None = None,
     ) -> None:
-        """Place a call, or answer ``call_id`` (``voice_only``/``loud``: the centre's)."""
+        """Place a call, or answer ``call_id`` (``voice_only``/``loud``: the centre's;
+        ``announce``: awaited before the caller is heard)."""
 
     def end_call(self, call_id: str | None, declined: bool) -> None:
         """Decline or hang up."""
@@ -165,7 +184,7 @@ class TabletController:
             elif isinstance(effect, StartCall):
                 self.family.start_call(
                     effect.contact_id, effect.call_id, voice_only=effect.voice_only,
-                    loud=effect.loud,
+                    loud=effect.loud, announce=self._announcement(effect.announce),
                 )  # fmt: skip
             elif isinstance(effect, EndCall):
                 self.family.end_call(effect.call_id, effect.declined)
@@ -177,6 +196,24 @@ class TabletController:
                 self.family.change_consent(effect.link_id, effect.scopes, effect.before)
             elif isinstance(effect, RemoveMember):
                 self.family.remove_member(effect.link_id, effect.before)
+
+    def _announcement(self, speak: Speak | None) -> Announcement | None:
+        """What the call waits for before the caller is heard: the sentence being said.
+
+        A speaker that cannot tell when it is done just starts saying it (nothing to wait
+        for, as before); so does a call without a family service.
+        """
+        if speak is None:
+            return None
+        speaker = self.speaker
+        if self.family is None or not isinstance(speaker, Announcer):
+            self.speaker.say(speak.text, speak.language)
+            return None
+
+        async def said() -> None:
+            await speaker.announce(speak.text, speak.language)
+
+        return said
 
     def _media(self, effect: StartRecording | StopRecording | TakePhoto) -> None:
         if self.media is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -500,15 +500,24 @@ class FamilyClient:
         await self.load_circle()
 
     def start_call(
-        self, contact_id: str, call_id: str | None, *, voice_only: bool = False, loud: bool = False
+        self,
+        contact_id: str,
+        call_id: str | None,
+        *,
+        voice_only: bool = False,
+        loud: bool = False,
+        announce: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Place a call to ``contact_id`` or answer ``call_id``."""
+        """Place a call to ``contact_id`` or answer ``call_id`` (``announce``: awaited
+        before the caller is heard)."""
         if self.calls is None or self._ws is None:
             _LOGGER.info("video calls are not available (no call engine or no live link)")
             self.model.call_ended()
             return
         if call_id is not None:
-            answer = self.calls.accept(int(call_id), voice_only=voice_only, loud=loud)
+            answer = self.calls.accept(
+                int(call_id), voice_only=voice_only, loud=loud, announce=announce
+            )
             self._spawn(answer, "call-accept")
         else:
             self._spawn(self.calls.place(contact_id), "call-place")

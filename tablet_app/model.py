@@ -186,6 +186,9 @@ class StartCall:
     call_id: str | None = None
     voice_only: bool = False  # the centre's calls: no camera
     loud: bool = False  # hands-free at an alarm: start at the loud volume
+    # Said before the caller is heard (an alarm call answered by itself): the caller's
+    # sound is held back until it has been said, so the two never overlap.
+    announce: Speak | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -885,8 +888,10 @@ class TabletModel:
         self.call_contact_id = contact_id
         self.call_id = call_id
         self.call_centre = self.call_alarm = True
-        self._emit(Speak(self.t("call.centre_announce"), self.language))
-        self._emit(StartCall(contact_id, call_id=call_id, voice_only=True, loud=True))
+        announce = Speak(self.t("call.centre_announce"), self.language)
+        self._emit(
+            StartCall(contact_id, call_id=call_id, voice_only=True, loud=True, announce=announce)
+        )
         self.screen = Screen.CALL
         self.changed()
 

@@ -47,6 +47,15 @@ class EspeakSpeaker:
             self._task.cancel()
         self._task = asyncio.get_running_loop().create_task(self._speak(text, language))
 
+    async def announce(self, text: str, language: Lang) -> None:
+        """Say ``text`` and return once it has been said, or interrupted by a newer one
+        (the centre's call holds the operator's voice until then)."""
+        self.say(text, language)
+        task = self._task
+        if self.binary is not None and task is not None:
+            # wait() neither raises the speech's own errors nor swallows our cancellation
+            await asyncio.wait({task})
+
     async def _speak(self, text: str, language: Lang) -> None:
         assert self.binary is not None
         args = [self.binary, "-v", VOICES[language], "-s", str(WORDS_PER_MINUTE)]

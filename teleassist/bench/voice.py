@@ -91,8 +91,13 @@ def _pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
 
 
-async def tablet_parts(base: str, token: str, resident_id: int, folder: Path) -> Any:
-    """The tablet app's working parts (no window), answering through the hub."""
+async def tablet_parts(
+    base: str, token: str, resident_id: int, folder: Path, speaker: Any = None
+) -> Any:
+    """The tablet app's working parts (no window), answering through the hub.
+
+    ``speaker``: the text-to-speech (default: one that says nothing and has no
+    announcement to wait for, so the centre is heard at once)."""
     from tablet_app.audio import CapturedOutput
     from tablet_app.calls import CallEngine, SyntheticMedia
     from tablet_app.controller import SilentRinger, TabletController
@@ -122,7 +127,8 @@ async def tablet_parts(base: str, token: str, resident_id: int, folder: Path) ->
 
     outbox = Outbox(folder / "outbox.db")
     TabletController(
-        model, HubLink("bench-tablet", Broker(), outbox), speaker=Quiet(), ringer=SilentRinger(),
+        model, HubLink("bench-tablet", Broker(), outbox), speaker=speaker or Quiet(),
+        ringer=SilentRinger(),
         clock=lambda: None, family=family,  # type: ignore[arg-type, return-value]
     )  # fmt: skip
     return model, family, calls, ear, outbox

@@ -208,3 +208,82 @@ async def test_an_offline_tablet_is_said_on_the_card_at_once_with_the_next_steps
         await page.keyboard.press("v")
         await expect(panel).to_have_attribute("data-status", "failed", timeout=TIMEOUT_MS)
         await expect(panel).to_have_attribute("data-failure", "tablet_offline")
+
+
+class HeldAnnouncement:
+    """The tablet's speech, finished when the test says (an announcement of any length)."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+        self.done = asyncio.Event()
+
+    def say(self, text: str, language: str) -> None:
+        self.said.append(text)
+
+    async def announce(self, text: str, language: str) -> None:
+        self.said.append(text)
+        await self.done.wait()
+
+
+async def test_at_an_alarm_the_operator_waits_while_the_tablet_announces_the_call(
+    hub_client: TestClient[Any, Any],
+    demo: DemoIds,
+    token_for: Callable[..., Awaitable[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    import protocol
+    from hub.console.demo_data import raise_demo_alarm
+    from tablet_app.audio import SAMPLE_RATE, rms
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+    rid = demo.residents[0]
+    token = await token_for(Role.OPERATOR, username="op-announce", display_name="Anna")
+    operator = {"Authorization": f"Bearer {token}"}
+    [alarm] = await raise_demo_alarm(
+        hub_client.app, rid, demo.devices[rid][0], protocol.Panic(source="pendant")
+    )
+    assert (await hub_client.post(f"/api/alarms/{alarm}/accept", headers=operator)).status == 200
+    code = await hub_client.post(f"/api/residents/{rid}/tablet-setup-codes", headers=operator)
+    paired = await hub_client.post("/api/tablet/pair", json={"code": (await code.json())["code"]})
+    base = str(hub_client.make_url("/")).rstrip("/")
+    speech = HeldAnnouncement()
+    _model, family, calls, ear, outbox = await tablet_parts(
+        base, (await paired.json())["api_token"], rid, tmp_path, speaker=speech
+    )
+    live = asyncio.create_task(family.live(retry_s=0.2))
+    tone = write_tone(tmp_path / "tone440.wav", 440)
+    try:
+        async with asyncio.timeout(30):
+            await family.live_connected.wait()
+        async with media_browser(f"--use-file-for-fake-audio-capture={tone}") as browser:
+            page = await signed_in_page(
+                browser, base, "op-announce", "/console", viewport={"width": 1366, "height": 768}
+            )
+            await page.click(f'.qitem[data-id="{alarm}"]')
+            await expect(page.locator("#act-voice")).to_be_enabled(timeout=TIMEOUT_MS)
+            await page.keyboard.press("v")
+            panel = page.locator("#voice-panel")
+            # Answered by itself, media connected, but the tablet is still speaking.
+            await expect(panel).to_have_attribute("data-status", "announcing", timeout=TIMEOUT_MS)
+            await expect(page.locator("#voice-status")).to_have_text(
+                "La tauleta avisa la persona usuària… espereu"
+            )
+            assert speech.said == ["El centre us parla."]
+            async with asyncio.timeout(60):
+                while calls.jitter.played_samples < SAMPLE_RATE // 2:
+                    await ear.wait_for_progress()
+            assert rms(ear.recent(0.4)) == 0  # the operator's 440 Hz is not played over it
+            speech.done.set()
+            await expect(panel).to_have_attribute("data-status", "connected", timeout=TIMEOUT_MS)
+            await expect(page.locator("#voice-status")).to_have_text("En conversa")
+            async with asyncio.timeout(60):
+                heard = await ear.wait_for_tone(440)
+            assert heard == pytest.approx(440, abs=10)
+    finally:
+        live.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await live
+        await calls.close()
+        await family.close()
+        outbox.close()
