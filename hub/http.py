@@ -190,7 +190,12 @@ async def read_body(
     return _convert(await read_json_object(request), schema, codes)
 
 
-def _convert(data: dict[str, Any], schema: type[B], codes: Mapping[str, str] | None) -> B:
+def _convert(
+    data: dict[str, Any],
+    schema: type[B],
+    codes: Mapping[str, str] | None,
+    refusal: tuple[int, str] = (400, "invalid_request"),
+) -> B:
     try:
         return msgspec.convert(data, schema, strict=True)
     except msgspec.ValidationError as err:
@@ -199,24 +204,31 @@ def _convert(data: dict[str, Any], schema: type[B], codes: Mapping[str, str] | N
         missing = _MISSING.match(message)
         if missing:  # a missing field has the code of the field, not of the object holding it
             path = f"{path}.{missing[1]}"
-        code = (codes or {}).get(path, "invalid_request")
-        raise ApiError(400, code, message) from None
+        codes = codes or {}
+        # A list item's error has the code of the list (``$.consent[2]`` → ``$.consent``).
+        code = codes.get(path) or codes.get(re.sub(r"\[\d+\]", "", path), refusal[1])
+        raise ApiError(refusal[0], code, message) from None
 
 
 _MISSING = re.compile(r"Object missing required field `([^`]+)`")
 
 
 async def read_checked(
-    request: web.Request, schema: type[msgspec.Struct], codes: Mapping[str, str] | None = None
+    request: web.Request,
+    schema: type[msgspec.Struct],
+    codes: Mapping[str, str] | None = None,
+    refusal: tuple[int, str] = (400, "invalid_request"),
 ) -> dict[str, Any]:
     """The request body as a JSON object that ``schema`` accepts, or a 400 :class:`ApiError`.
 
     For handlers that read their body field by field: the struct is what the OpenAPI
     document describes, and checking it here means the handler never takes a body the
     document says is wrong. The handler's own checks (and their error codes) still follow.
+    ``refusal`` is the status and code of a body the struct refuses (``codes`` can name a
+    field's own code).
     """
     data = await read_json_object(request)
-    _convert(data, schema, codes)
+    _convert(data, schema, codes, refusal)
     return data
 
 

@@ -90,12 +90,13 @@ class Op:
     """One operation: what it does, what it reads and what it answers.
 
     ``answer`` is the schema of the success answer (a component reference or an inline
-    schema), ``media`` its content type (``None``: no body, e.g. 204). ``path`` gives the
+    schema), or the struct or dataclass the handler serialises; ``media`` its content type
+    (``None``: no body, e.g. 204). ``path`` gives the
     schema of path parameters that are not plain strings (ids are integers).
     """
 
     summary: str
-    answer: Schema | None = None
+    answer: Schema | type | None = None
     status: int = 200
     media: str | tuple[str, ...] | None = "application/json"
     body: type[msgspec.Struct] | None = None
@@ -115,7 +116,8 @@ def _responses(op: Op, secured: bool) -> Schema:
     ok: Schema = {"description": op.summary}
     if op.media is not None:
         kinds = (op.media,) if isinstance(op.media, str) else op.media
-        ok["content"] = {kind: {"schema": op.answer or ANY_OBJECT} for kind in kinds}
+        answer = ref(op.answer.__name__) if isinstance(op.answer, type) else op.answer
+        ok["content"] = {kind: {"schema": answer or ANY_OBJECT} for kind in kinds}
     codes = sorted({*op.errors, *((401, 403) if secured else ())})
     errors = {
         str(c): {

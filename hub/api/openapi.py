@@ -23,7 +23,7 @@ from hub.alarms.bodies import (
     ResolveBody,
 )
 from hub.alarms.views import AlarmCodes, AlarmList, AlarmView
-from hub.api import spec_console
+from hub.api import spec_console, spec_family, spec_service
 from hub.api.described import Op, operation, who_may
 from hub.auth.bodies import LoginBody, RefreshBody, TokenPair, UserView
 from hub.auth.roles import Role
@@ -72,8 +72,8 @@ def _openapi_30(node: Any) -> Any:
     return node
 
 
-def struct_schemas(*types: type[msgspec.Struct]) -> dict[str, Any]:
-    """Component schemas of msgspec structs, in the OpenAPI 3.0 dialect."""
+def struct_schemas(*types: type) -> dict[str, Any]:
+    """Component schemas of msgspec structs (or dataclasses), in the OpenAPI 3.0 dialect."""
     _, components = msgspec.json.schema_components(types, ref_template=_REF)
     return {name: _openapi_30(schema) for name, schema in components.items()}
 
@@ -91,7 +91,28 @@ TIME = {"type": "string", "format": "date-time"}
 ERROR = {
     "type": "object",
     "required": ["error", "message"],
-    "properties": {"error": STR, "message": STR},
+    "description": "A stable code (`error`) and a text for people; some refusals say more:"
+    " the fields of a refused form, how long to wait, who holds an alarm or a home.",
+    "properties": {
+        "error": STR,
+        "message": STR,
+        "detail": STR,
+        "field": STR,
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "code", "message"],
+                "properties": {"field": STR, "code": STR, "message": STR},
+            },
+        },
+        "existing": STR,
+        "retry_after_s": INT,
+        "attempts": INT,
+        "alarm": {"type": "object"},
+        "claimed_by": {"type": "object", "nullable": True},
+        "held_by": {"type": "object"},
+    },
 }
 
 LAST_VALUE = {
@@ -353,8 +374,16 @@ def items(name: str) -> dict[str, Any]:
 
 
 # Every operation described through :class:`hub.api.described.Op`, by area.
-OPERATIONS: dict[tuple[str, str], Op] = {**spec_console.OPERATIONS}
-COMPONENTS: dict[str, Any] = {**spec_console.COMPONENTS}
+OPERATIONS: dict[tuple[str, str], Op] = {
+    **spec_console.OPERATIONS,
+    **spec_service.OPERATIONS,
+    **spec_family.OPERATIONS,
+}
+COMPONENTS: dict[str, Any] = {
+    **spec_console.COMPONENTS,
+    **spec_service.COMPONENTS,
+    **spec_family.COMPONENTS,
+}
 
 RouteTable = tuple[tuple[str, str, Access, frozenset[Role]], ...]
 _METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
@@ -372,8 +401,11 @@ def route_table(app: web.Application) -> RouteTable:
     )
 
 
-def _bodies() -> tuple[type[msgspec.Struct], ...]:
-    return tuple(op.body for op in OPERATIONS.values() if op.body is not None)
+def _bodies() -> tuple[type, ...]:
+    """Every struct a described operation reads, and every type one answers with."""
+    bodies = [op.body for op in OPERATIONS.values() if op.body is not None]
+    answers = [op.answer for op in OPERATIONS.values() if isinstance(op.answer, type)]
+    return (*bodies, *answers)
 
 
 @functools.cache

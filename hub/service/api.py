@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS, resident_changed
 from hub.auth import Role, current_user, requires
 from hub.auth.web import public
-from hub.http import ApiError, client_address, read_json_object, too_many_attempts
+from hub.http import ApiError, client_address, read_checked, read_json_object, too_many_attempts
 from hub.registry.app import BROKER_SYNC
-from hub.service import changes, installation, rules, store
+from hub.service import bodies, changes, installation, rules, store
 from hub.service.care import care_defaults
 from hub.service.errors import (
     DuplicateReferral,
@@ -277,7 +278,7 @@ async def submit_referral(request: web.Request) -> web.Response:
 
 
 async def _submit(request: web.Request, actor: str) -> web.Response:
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.ReferralBody)
     now = _now(request)
     try:
         form = parse_referral(data, now.date())
@@ -305,7 +306,7 @@ async def _submit(request: web.Request, actor: str) -> web.Response:
 async def application_status(request: web.Request) -> web.Response:
     """Status of an application by reference + check value; no personal data."""
     await _count_public_try(request, STATUS_LIMIT)
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.StatusQuery)
     reference = _text(data, "reference", 20).upper()
     check = _text(data, "check", 12)
     lang = _lang(request)
@@ -381,8 +382,17 @@ async def get_referral(request: web.Request) -> web.Response:
 Action = Callable[[AsyncSession, ServiceRow, dict[str, Any], str, datetime], Awaitable[Any]]
 
 
-async def _on_service(request: web.Request, action: Action) -> web.Response:
-    data = await read_json_object(request) if request.body_exists else {}
+async def _on_service(
+    request: web.Request, action: Action, schema: type[msgspec.Struct] | None = None
+) -> web.Response:
+    if not request.body_exists:
+        data: dict[str, Any] = {}
+    elif schema is None:
+        data = await read_json_object(request)
+    elif schema is bodies.CarePlanEdit:  # the plan rules' own refusal, for types too
+        data = await read_checked(request, schema, refusal=(422, "invalid_care_plan"))
+    else:
+        data = await read_checked(request, schema)
     user = current_user(request)
     now = _now(request)
     async with transaction(request) as session:
@@ -418,7 +428,7 @@ async def assess(request: web.Request) -> web.Response:
         plan = await store.assess(s, row, decision, actor=who, now=now)
         return {"care_plan_version": plan.version, "devices": list(plan.devices)}
 
-    return await _on_service(request, act)
+    return await _on_service(request, act, bodies.AssessBody)
 
 
 @requires(*ASSESSORS)
@@ -431,7 +441,7 @@ async def edit_care_plan(request: web.Request) -> web.Response:
         plan = await store.edit_plan(s, row, dict(d), actor=who, now=now)
         return {"care_plan_version": plan.version}
 
-    return await _on_service(request, act)
+    return await _on_service(request, act, bodies.CarePlanEdit)
 
 
 @requires(*ASSESSORS)
@@ -444,7 +454,7 @@ async def change_care_level(request: web.Request) -> web.Response:
         plan = await store.change_level(s, row, _text(d, "care_level", 8), actor=who, now=now)
         return {"care_plan_version": plan.version}
 
-    return await _on_service(request, act)
+    return await _on_service(request, act, bodies.CareLevelBody)
 
 
 @requires(*COORDINATORS)
@@ -477,7 +487,7 @@ async def suspend(request: web.Request) -> web.Response:
             now=now,
         )
 
-    return await _on_service(request, act)
+    return await _on_service(request, act, bodies.ReasonBody)
 
 
 @requires(*ASSESSORS)
@@ -505,7 +515,7 @@ async def discharge(request: web.Request) -> web.Response:
         )
         return {"devices_to_collect": marked}
 
-    return await _on_service(request, act)
+    return await _on_service(request, act, bodies.ReasonBody)
 
 
 @requires(*ASSESSORS)
@@ -517,7 +527,7 @@ async def review(request: web.Request) -> web.Response:
     ) -> Any:
         await store.record_review(s, row, _text(d, "notes"), actor=who, now=now)
 
-    return await _on_service(request, act)
+    return await _on_service(request, act, bodies.NotesBody)
 
 
 @requires(*ASSESSORS)
@@ -534,7 +544,7 @@ async def update_contacts(request: web.Request) -> web.Response:
         await changes.replace_contacts(s, row, parsed, actor=who, now=now)
         return {"contacts": len(parsed)}
 
-    return await _on_service(request, act)
+    return await _on_service(request, act, bodies.ContactsBody)
 
 
 @requires(*FIELD_STAFF, Role.SOCIAL_WORKER, Role.SUPERVISOR, Role.OPERATOR)
@@ -549,7 +559,7 @@ async def report_fault(request: web.Request) -> web.Response:
         )
         return {"maintenance_order": order.id, "due_at": _iso(order.due_at)}
 
-    return await _on_service(request, act)
+    return await _on_service(request, act, bodies.FaultBody)
 
 
 @requires(*FIELD_STAFF)
@@ -574,7 +584,7 @@ async def add_device(request: web.Request) -> web.Response:
             "credentials": {"username": creds.username, "secret": creds.secret},
         }
 
-    response = await _on_service(request, act)
+    response = await _on_service(request, act, bodies.DeviceLine)
     sync = request.app.get(BROKER_SYNC)
     if sync is not None:
         sync.request()
@@ -600,7 +610,7 @@ async def remove_device(request: web.Request) -> web.Response:
 @requires(*FIELD_STAFF)
 async def repair(request: web.Request) -> web.Response:
     """Close a maintenance order."""
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.RepairBody)
     now = _now(request)
     async with transaction(request) as session:
         order = await changes.repair(
@@ -678,13 +688,17 @@ WorkOrderAction = Callable[
 
 
 async def _on_order(
-    request: web.Request, action: WorkOrderAction | None, extra: dict[str, Any] | None = None
+    request: web.Request,
+    action: WorkOrderAction | None,
+    extra: dict[str, Any] | None = None,
+    schema: type[msgspec.Struct] | None = None,
 ) -> web.Response:
-    data = (
-        await read_json_object(request)
-        if request.method == "POST" and request.can_read_body
-        else {}
-    )
+    if request.method != "POST" or not request.can_read_body:
+        data: dict[str, Any] = {}
+    elif schema is None:
+        data = await read_json_object(request)
+    else:
+        data = await read_checked(request, schema)
     now = _now(request)
     async with transaction(request) as session:
         order, service = await installation.get_order(session, _int(request, "order_id"))
@@ -739,7 +753,7 @@ async def pair_device(request: web.Request) -> web.Response:
             # Shown once: the installer types it into the device; only its hash is kept.
             extra["credentials"] = {"username": creds.username, "secret": creds.secret}
 
-    response = await _on_order(request, act, extra)
+    response = await _on_order(request, act, extra, bodies.DeviceLine)
     sync = request.app.get(BROKER_SYNC)
     if sync is not None and "credentials" in extra:
         sync.request()  # the broker learns the new device's password
@@ -761,7 +775,7 @@ async def tick_item(request: web.Request) -> web.Response:
             await store.keysafe_store(s, r, request.app[KEYSAFE], code)
         await installation.tick(s, o, r, item, actor=who, now=now)
 
-    return await _on_order(request, act)
+    return await _on_order(request, act, schema=bodies.ChecklistTick)
 
 
 @requires(*FIELD_STAFF)

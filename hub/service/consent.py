@@ -35,9 +35,9 @@ from hub.family.live import LIVE_HUB
 from hub.family.models import CircleLink
 from hub.family.parties import party_names, user_party
 from hub.family.settings import FAMILY_SETTINGS
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 from hub.outbox.consent import SOCIAL_RECORD, set_social_record_consent, social_record_consent
-from hub.service import store
+from hub.service import bodies, store
 from hub.service.api import ASSESSORS, CATALOG, service_json, transaction
 from hub.service.models import ServiceRow
 from hub.web.language import page_language
@@ -97,7 +97,7 @@ def _publish(request: web.Request, change: CircleChange) -> None:
 @requires(*ASSESSORS)
 async def change_circle_member(request: web.Request) -> web.Response:
     """What one member of the circle may see, set by the centre on the resident's behalf."""
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.CircleConsent, bodies.CONSENT_CODES)
     values = data.get("consent")
     if not isinstance(values, list):
         raise ApiError(400, "consent_invalid", "consent must be a list such as ['alarms']")
@@ -121,7 +121,7 @@ async def change_circle_member(request: web.Request) -> web.Response:
 @requires(*ASSESSORS)
 async def remove_circle_member(request: web.Request) -> web.Response:
     """Take a member out of the circle on the resident's behalf."""
-    data = await read_json_object(request) if request.body_exists else {}
+    data = await read_checked(request, bodies.ReasonOnly) if request.body_exists else {}
     reason = reason_of(request, data)
     who = current_user(request).username
     async with transaction(request) as session:
@@ -134,7 +134,7 @@ async def remove_circle_member(request: web.Request) -> web.Response:
 @requires(*ASSESSORS)
 async def change_social_record(request: web.Request) -> web.Response:
     """The resident gives or withdraws consent to the social record (through the centre)."""
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.SocialRecordConsent, bodies.CONSENT_CODES)
     given = data.get("given")
     if not isinstance(given, bool):
         raise ApiError(400, "invalid_field", "given must be true or false")
@@ -176,7 +176,7 @@ async def change_social_record(request: web.Request) -> web.Response:
 @requires(*ASSESSORS)
 async def make_circle_code(request: web.Request) -> web.Response:
     """A linking code for a new member of the circle, made on the resident's behalf."""
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.CircleConsent, bodies.CONSENT_CODES)
     values = data.get("consent", [])
     if not isinstance(values, list):
         raise ApiError(400, "consent_invalid", "consent must be a list such as ['alarms']")

@@ -23,6 +23,7 @@ from hub.api.openapi import openapi_document, route_table
 from hub.appkeys import CLOCK, KEYSAFE
 from hub.auth import Role
 from hub.console.demo_data import DemoIds, seed_demo
+from tests.service.helpers import application
 
 Headers = Callable[..., Awaitable[dict[str, str]]]
 
@@ -178,3 +179,52 @@ async def test_console_and_admin_answers_conform(
     assert status == 200
     assert paired["api_token"].startswith("tab_")
     assert (await call("POST", "/api/tablet/pair", {}, json={"code": "12"}))[0] == 400
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_service_lifecycle_answers_conform(
+    hub_client: TestClient[Any, Any], auth_headers: Headers, answers: Answers
+) -> None:
+    coordinator = await auth_headers(Role.COORDINATOR)
+    installer = await auth_headers(Role.INSTALLER)
+
+    async def call(method: str, url: str, headers: dict[str, str], **kw: Any) -> Any:
+        response = await hub_client.request(method, url, headers=headers, **kw)
+        return response.status, await answers.check(response, method, url)
+
+    status, made = await call("POST", "/api/service/applications", {}, json=application())
+    assert status == 201
+    ref, check = made["reference"], made["check_value"]
+    assert (await call("POST", "/api/service/applications", {}, json={"person_name": "x"}))[
+        0
+    ] == 422
+    status, _ = await call(
+        "POST", "/api/service/applications/status", {}, json={"reference": ref, "check": check}
+    )
+    assert status == 200
+    base = f"/api/service/referrals/{ref}"
+    assert (await call("GET", "/api/service/referrals", coordinator))[0] == 200
+    assess = {"care_level": "medium", "confirm_new_person": True}
+    assert (await call("POST", f"{base}/assess", coordinator, json=assess))[0] == 200
+    assert (await call("POST", f"{base}/care-plan", coordinator, json={"notes": "n"}))[0] == 200
+    status, ordered = await call("POST", f"{base}/work-order", coordinator)
+    assert status == 200
+    order = f"/api/service/work-orders/{ordered['result']['work_order']}"
+    assert (await call("POST", f"{order}/start", installer))[0] == 200
+    pendant = {"kind": "pendant", "device_id": "oa-sv-pendant"}
+    status, paired = await call("POST", f"{order}/devices", installer, json=pendant)
+    assert status == 200
+    assert paired["credentials"]["username"] == "oa-sv-pendant"
+    tick = f"{order}/items/key_safe_recorded"
+    assert (await call("POST", tick, installer, json={"code": "1234"}))[0] == 200
+    assert (await call("POST", f"{order}/confirm", installer))[0] == 200
+    assert (await call("GET", "/api/service/work-orders", installer))[0] == 200
+    assert (await call("GET", base, coordinator))[0] == 200
+    assert (await call("GET", "/api/service/referrals/TA-0000-NOPE", coordinator))[0] == 404
+    assert (await call("GET", "/api/service/maintenance", coordinator))[0] == 200
+    assert (await call("GET", "/api/service/figures", coordinator))[0] == 200
+    assert (await call("GET", "/api/service/reviews", coordinator))[0] == 200
+    consent = {"given": False, "reason": "asked by phone"}
+    status, _ = await call("POST", f"{base}/consent/social-record", coordinator, json=consent)
+    assert status == 200
+    assert (await call("POST", f"{base}/discharge", coordinator, json={"reason": "x"}))[0] == 422
