@@ -84,6 +84,10 @@ _CARE_PLAN = obj(
     notes=STR,
     created_at=TIME,
     created_by=STR,
+    # The version's alarm rules: in force, changed by people, and the care level's defaults.
+    rules=ANY_OBJECT,
+    rule_overrides=ANY_OBJECT,
+    rule_defaults=ANY_OBJECT,
 )
 
 COMPONENTS: dict[str, Schema] = {

@@ -5,24 +5,27 @@ domain reads it, and the OpenAPI document describes the bodies from these struct
 Types only where the domain answers the values itself: the referral form's fields are
 checked by :func:`hub.service.referral.parse_referral`, which lists every problem at once
 (422 ``referral_invalid``), and a care plan's values by the care-plan rules. Forms of the
-service pages send their named inputs, so unknown fields are not refused here.
+service pages send their named inputs: unknown fields are refused only where the form's
+inputs are exactly the struct's fields (the application and status forms, the care plan).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
+from hub.auth.bodies import NO_NUL
 from hub.family.consent import Scope
 from hub.service.codes import ApplicantKind, DeviceKind, Mobility
 
 Flag = bool | str  # a checkbox: true/false, or "1"/"true"/"on"/"yes" from a form
-Short = Annotated[str, Meta(max_length=4000)]
+Short = Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]
+LongText = Annotated[str, Meta(max_length=20000, pattern=NO_NUL)]
 
 
-class ContactLine(msgspec.Struct, kw_only=True, frozen=True):
+class ContactLine(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """A contact of the person (empty rows are skipped)."""
 
     name: Short = ""
@@ -31,7 +34,7 @@ class ContactLine(msgspec.Struct, kw_only=True, frozen=True):
     key_holder: Flag = False
 
 
-class ReferralBody(msgspec.Struct, kw_only=True, frozen=True):
+class ReferralBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """``POST /api/service/applications`` and ``/api/service/referrals``: the application.
 
     Required by the form's rules (422 with a list of ``{field, code, message}``):
@@ -65,21 +68,22 @@ class ReferralBody(msgspec.Struct, kw_only=True, frozen=True):
     consent_social_record: Flag = False
 
 
-class StatusQuery(msgspec.Struct, kw_only=True, frozen=True):
+class StatusQuery(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """``POST /api/service/applications/status``: the reference and check value given when
     the application was made (the same 404 for an unknown reference and a wrong check)."""
 
-    reference: Annotated[str, Meta(max_length=64)] = ""
-    check: Annotated[str, Meta(max_length=64)] = ""
+    reference: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] = ""
+    check: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] = ""
 
 
 class AssessBody(msgspec.Struct, kw_only=True, frozen=True):
     """``POST .../assess``: the care level and area; a referral matching an existing resident
     links to them (``link_resident_id``) or says it is someone new (``confirm_new_person``)."""
 
-    care_level: Annotated[str, Meta(max_length=4000)]  # basic, medium, high (409 otherwise)
-    abss_area: Annotated[str, Meta(max_length=4000)] = ""
-    notes: Annotated[str, Meta(max_length=20000)] = ""
+    # basic, medium or high (409 otherwise)
+    care_level: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]
+    abss_area: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)] = ""
+    notes: Annotated[str, Meta(max_length=20000, pattern=NO_NUL)] = ""
     link_resident_id: Annotated[int, Meta(ge=1, le=2_147_483_647)] | None = None
     confirm_new_person: bool = False
 
@@ -104,27 +108,32 @@ class CarePlanEdit(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     review_every_days: Annotated[int, Meta(ge=0, le=2_147_483_647)] | msgspec.UnsetType = (
         msgspec.UNSET
     )
-    notes: Annotated[str, Meta(max_length=20000)] | msgspec.UnsetType = msgspec.UNSET
+    notes: Annotated[str, Meta(max_length=20000, pattern=NO_NUL)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    # The alarm rules this person needs changed (docs/alerts.md): checked by the rules
+    # themselves, which name the setting that is wrong.
+    rules: Any = msgspec.UNSET
 
 
 class CareLevelBody(msgspec.Struct, kw_only=True, frozen=True):
     """``POST .../care-level``: basic, medium or high (409 otherwise)."""
 
-    care_level: Annotated[str, Meta(max_length=4000)]
+    care_level: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]
 
 
 class ReasonBody(msgspec.Struct, kw_only=True, frozen=True):
     """``POST .../suspend`` (``resume_on`` YYYY-MM-DD, optional) and ``.../discharge``: a coded
     reason (422 ``reason_required`` when missing or unknown)."""
 
-    reason: Annotated[str, Meta(max_length=64)] | None = None
-    resume_on: Annotated[str, Meta(max_length=32)] | None = None
+    reason: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] | None = None
+    resume_on: Annotated[str, Meta(max_length=32, pattern=NO_NUL)] | None = None
 
 
 class NotesBody(msgspec.Struct, kw_only=True, frozen=True):
     """``POST .../review``."""
 
-    notes: Annotated[str, Meta(max_length=20000)] = ""
+    notes: Annotated[str, Meta(max_length=20000, pattern=NO_NUL)] = ""
 
 
 class ContactsBody(msgspec.Struct, kw_only=True, frozen=True):
@@ -136,29 +145,30 @@ class ContactsBody(msgspec.Struct, kw_only=True, frozen=True):
 class FaultBody(msgspec.Struct, kw_only=True, frozen=True):
     """``POST .../faults``: a device of the service and what is wrong (a maintenance order)."""
 
-    device_id: Annotated[str, Meta(max_length=4000)]
-    fault: Annotated[str, Meta(max_length=4000)]
+    device_id: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]
+    fault: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]
 
 
 class DeviceLine(msgspec.Struct, kw_only=True, frozen=True):
     """``POST .../devices`` and ``POST /api/service/work-orders/{id}/devices``: a device of a
     kind the plan lists; the answer holds its broker credentials once, if it is new."""
 
-    kind: Annotated[str, Meta(max_length=4000)]  # a device kind the plan lists (409 otherwise)
-    device_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    # a device kind the plan lists (409 otherwise)
+    kind: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]
+    device_id: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)]
 
 
 class RepairBody(msgspec.Struct, kw_only=True, frozen=True):
     """``POST /api/service/maintenance/{id}/repair``."""
 
-    note: Annotated[str, Meta(max_length=4000)] = ""
+    note: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)] = ""
 
 
 class ChecklistTick(msgspec.Struct, kw_only=True, frozen=True):
     """``POST /api/service/work-orders/{id}/items/{item}``; ``key_safe_recorded`` needs the
     key-safe ``code`` (stored encrypted)."""
 
-    code: Annotated[str, Meta(max_length=4000)] | None = None
+    code: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)] | None = None
 
 
 class SocialRecordConsent(msgspec.Struct, kw_only=True, frozen=True):
@@ -166,20 +176,20 @@ class SocialRecordConsent(msgspec.Struct, kw_only=True, frozen=True):
     staff member's reason (5-300 characters, else 422 ``consent_reason_required``)."""
 
     given: bool
-    reason: Annotated[str, Meta(max_length=4000)] | None = None
+    reason: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)] | None = None
 
 
 class CircleConsent(msgspec.Struct, kw_only=True, frozen=True):
     """``PUT .../circle/{link_id}`` and ``POST .../circle/codes``: what a member may see."""
 
     consent: list[Scope] = []
-    reason: Annotated[str, Meta(max_length=4000)] | None = None
+    reason: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)] | None = None
 
 
 class ReasonOnly(msgspec.Struct, kw_only=True, frozen=True):
     """``DELETE .../circle/{link_id}``: why the member is taken out."""
 
-    reason: Annotated[str, Meta(max_length=4000)] | None = None
+    reason: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)] | None = None
 
 
 CONSENT_CODES = {"$.consent": "consent_invalid", "$.given": "invalid_field"}
