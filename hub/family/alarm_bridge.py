@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,6 +37,7 @@ from hub.clock import Clock
 from hub.family.alarms import alarm_watchers, notice_view, notify_family
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.models import AlarmNotice
+from hub.family.webpush import NOTICE_PUSHER
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ async def sync_alarm_notices(session: AsyncSession, live: LiveHub, now: datetime
     return changed
 
 
-async def _insert_notice(session: AsyncSession, alarm: Alarm, now: datetime) -> None:
-    """Insert the alarm's open notice unless a worker did it already."""
+async def _insert_notice(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
+    """Insert the alarm's open notice unless a worker did it already (True: this one did)."""
     values = {
         "resident_id": int(alarm.resident_id),
         "alarm_ref": alarm.id,
@@ -80,20 +81,31 @@ async def _insert_notice(session: AsyncSession, alarm: Alarm, now: datetime) -> 
     }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(
+    inserted = await session.execute(
         insert(AlarmNotice)
         .values(values)
         .on_conflict_do_nothing(index_elements=["resident_id", "alarm_ref"])
     )
+    return bool(inserted.rowcount)  # type: ignore[attr-defined]
+
+
+# Called once per notice change, by the worker whose write made it (Web Push).
+OnChange = Callable[[AlarmNotice, list[str], datetime], Awaitable[object]]
 
 
 async def notice_for_alarm(
-    session: AsyncSession, live: LiveHub, alarm: Alarm, now: datetime
+    session: AsyncSession,
+    live: LiveHub,
+    alarm: Alarm,
+    now: datetime,
+    on_change: OnChange | None = None,
 ) -> str | None:
     """Bring the alarm's family notice up to date and push it to this worker's watchers.
 
     Returns the notice's state, or None when the circle has nothing to hear: a technical
     alarm, a home without a resident, or an alarm resolved before anyone was told.
+    ``on_change`` runs after the commit only in the worker whose insert or conditional
+    update changed the notice, so what it sends goes out once across workers.
     """
     if alarm.category is not Category.CARE or not alarm.resident_id.isdigit():
         return None
@@ -109,21 +121,31 @@ async def notice_for_alarm(
             )
         ).scalar_one_or_none()
 
+    changed_here = False
     notice = await stored()
     if notice is None:
         if not alarm.is_open:
             return None
-        await _insert_notice(session, alarm, now)
+        changed_here = await _insert_notice(session, alarm, now)
         notice = await stored()
         if notice is None:  # pragma: no cover - inserted or already there
             return None
     if notice.state != state:
-        notice.state = state  # other workers write the same value
-        await session.flush()
+        # Conditional: of several workers writing the same value, one changes the row.
+        written = await session.execute(
+            update(AlarmNotice)
+            .where(AlarmNotice.id == notice.id, AlarmNotice.state != state)
+            .values(state=state)
+        )
+        changed_here = bool(written.rowcount)  # type: ignore[attr-defined]
+        notice = await stored()
+        assert notice is not None
     watchers = await alarm_watchers(session, resident_id)
     view = await notice_view(session, notice)
     await session.commit()
     live.publish(watchers, {"type": "alarm.notice", "notice": view})
+    if changed_here and on_change is not None:
+        await on_change(notice, watchers, now)
     return state
 
 
@@ -136,8 +158,10 @@ class AlarmBridge:
         sessionmaker: async_sessionmaker[AsyncSession],
         live: LiveHub,
         clock: Clock,
+        on_change: OnChange | None = None,
     ) -> None:
         self._alarms = alarms
+        self._on_change = on_change
         self._sessionmaker = sessionmaker
         self._live = live
         self._clock = clock
@@ -182,7 +206,9 @@ class AlarmBridge:
         if self._told.get(alarm.id) == state:
             return  # an update of an alarm already told (accepted, a note…)
         async with self._sessionmaker() as session:
-            told = await notice_for_alarm(session, self._live, alarm, self._clock())
+            told = await notice_for_alarm(
+                session, self._live, alarm, self._clock(), self._on_change
+            )
         if told is not None:
             self._told[alarm.id] = told
             self._told.move_to_end(alarm.id)
@@ -202,7 +228,10 @@ async def bridge_ctx(app: web.Application) -> AsyncIterator[None]:
     if alarms is None:
         yield
         return
-    bridge = AlarmBridge(alarms, app[SESSIONMAKER], app[LIVE_HUB], app[CLOCK])
+    # Web Push for each notice change, when the hub has a VAPID key (hub/family/webpush.py).
+    bridge = AlarmBridge(
+        alarms, app[SESSIONMAKER], app[LIVE_HUB], app[CLOCK], app.get(NOTICE_PUSHER)
+    )
     task = asyncio.create_task(bridge.run(), name="family-alarm-bridge")
     try:
         yield

@@ -188,6 +188,38 @@ async def reset(request: web.Request) -> web.Response:
     return FAMILY_PAGES.render(request, "family_reset.html", js_texts=_JOIN_TEXTS)
 
 
+@public("a browser fetches the service worker script without credentials")
+async def service_worker(request: web.Request) -> web.Response:
+    """The service worker, served under /family so its scope is the family app."""
+    response = web.Response(
+        body=(HERE / "static" / "sw.js").read_bytes(), content_type="text/javascript"
+    )
+    # A new version is picked up at the next visit, not after a day of HTTP caching.
+    response.headers["Cache-Control"] = "no-cache"
+    # Scope "/family" (the home page itself), one level above the script's "/family/".
+    response.headers["Service-Worker-Allowed"] = "/family"
+    return response
+
+
+@public("the browser reads the manifest to offer installing the app")
+async def manifest(request: web.Request) -> web.Response:
+    """The web app manifest: the family app can be installed on a phone's home screen."""
+    body = {
+        "name": "Teleassist",
+        "short_name": "Teleassist",
+        "start_url": "/family",
+        "scope": "/family",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#16213a",
+        "icons": [
+            {"src": f"{STATIC_PREFIX}/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png"}
+            for n in (192, 512)
+        ],
+    }
+    return web.json_response(body, content_type="application/manifest+json")
+
+
 def setup_routes(app: web.Application) -> None:
     """Add the pages and the app's static files."""
     app.router.add_static(STATIC_PREFIX, HERE / "static", name="family-static")
@@ -198,4 +230,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/family/agenda", agenda)
     app.router.add_get("/family/groups", groups)
     app.router.add_get("/family/join", join)
+    app.router.add_get("/family/sw.js", service_worker)
+    app.router.add_get("/family/manifest.webmanifest", manifest)
     app.router.add_get("/family/reset", reset)

@@ -25,6 +25,7 @@ from hub.family import (
     signup,
     tablets,
     today,
+    webpush,
 )
 from hub.family.access import may_contact
 from hub.family.account_messages import ChannelMessenger
@@ -115,6 +116,7 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_messenger_ctx)
     app[REMINDERS] = make_reminders(app)
     app.cleanup_ctx.append(reminders_ctx)
+    webpush.setup_routes(app)  # its context first: the bridge takes the pusher it makes
     app.cleanup_ctx.append(bridge_ctx)
     app.router.add_get("/api/family/ws", live_socket)
     app.cleanup_ctx.append(_calls_ctx)

@@ -33,6 +33,15 @@ class FamilySettings(msgspec.Struct, kw_only=True, frozen=True):
     turn_server_config: str = ""
     # Members silent for this long show as "quiet" in the facilitator view.
     quiet_after_days: int = 7
+    # Web Push (VAPID, RFC 8292): the application server's P-256 private key, as PEM or
+    # as the base64url of its 32-byte scalar (`teleassist hub vapid-key` prints one).
+    # Empty: no push (the app says notifications are not available).
+    vapid_private_key: str = ""
+    # Who the push services may contact about our pushes (mailto: or https:).
+    vapid_subject: str = "mailto:centre@teleassist.invalid"
+    push_ttl_s: int = 3600
+    # Tests only: accept http:// and loopback push endpoints (a stand-in push service).
+    push_allow_insecure: bool = False
     # One sender's posts (messages, group events, agenda items) per window (hub/family/sending.py).
     send_max_posts: int = 30
     send_window_s: int = 5 * 60

@@ -47,7 +47,12 @@ async def family_hub(directory: Path) -> AsyncIterator[tuple[str, Any]]:
         jwt_secret=secrets.token_urlsafe(32),
         keysafe_key=Fernet.generate_key().decode("ascii"),
     )
-    async with serving(create_app(settings)) as base_url:
+    from config import load_config
+    from hub.family.webpush import new_vapid_private_key
+
+    # With a VAPID key, so the home shows the "Alert me on this phone" card.
+    config = load_config().with_overrides("family", vapid_private_key=new_vapid_private_key())
+    async with serving(create_app(settings, config=config)) as base_url:
         await seed_demo_family(base_url, demo)
         yield base_url, demo
 

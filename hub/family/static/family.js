@@ -4,6 +4,7 @@ import {
   api, ApiError, LiveSocket, t, pageData, banner, showConnection, formatTime, formatDateTime,
   escapeHtml, gathered, lang,
 } from "/static/web/ta.js";
+import { setUpPush } from "/static/family/push.js";
 
 const data = pageData();
 const me = data.me;
@@ -478,6 +479,13 @@ async function loadTodays(residentId) {
 }
 
 function setUpHome() {
+  setUpPush($("push")).catch((err) => console.warn("push", err));
+  // A push that arrived while the page is open: show its notice here at once.
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data && event.data.type === "push") loadAlarms().catch(() => {});
+    });
+  }
   // "20 minutes ago" must not go stale on a page left open.
   setInterval(() => loadTodays().catch(() => {}), 60_000);
   $("alarm-list").addEventListener("click", async (event) => {

@@ -26,6 +26,9 @@ NOT_YET_DESCRIBED = frozenset(
     {
         ("DELETE", "/api/family/agenda/{item_id}"),
         ("POST", "/api/family/signup"),
+        ("GET", "/api/family/push/key"),
+        ("POST", "/api/family/push/subscriptions"),
+        ("DELETE", "/api/family/push/subscriptions"),
         ("POST", "/api/family/signup/{sid}/verify"),
         ("POST", "/api/auth/password-reset"),
         ("POST", "/api/auth/password-reset/{rid}/confirm"),
