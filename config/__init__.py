@@ -11,12 +11,13 @@ with :meth:`Config.section`; environment variables override the file as
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
 import msgspec
 
@@ -51,7 +52,7 @@ class Config:
 
     def section(self, name: str, schema: type[S]) -> S:
         """Return section ``name`` converted to ``schema``; raise :class:`ConfigError`."""
-        raw = self.sections.get(name, {})
+        raw = _decoded_containers(name, self.sections.get(name, {}), schema)
         try:
             return msgspec.convert(raw, schema, strict=False)
         except msgspec.ValidationError as err:
@@ -68,6 +69,28 @@ class Config:
         sections = {k: dict(v) for k, v in self.sections.items()}
         sections.setdefault(name, {}).update(values)
         return Config(sections=sections, source=self.source)
+
+
+def _decoded_containers(
+    section: str, raw: Mapping[str, Any], schema: type[msgspec.Struct]
+) -> Mapping[str, Any]:
+    """List and table settings given as text (an environment variable is always text) read
+    as JSON: ``TELEASSIST_HUB__TRUSTED_PROXIES='["172.30.0.10"]'``. Only for those settings,
+    so a password that happens to start with ``[`` stays a string."""
+    out = dict(raw)
+    for field_ in msgspec.structs.fields(schema):
+        value = out.get(field_.encode_name)
+        origin = get_origin(field_.type) or field_.type
+        if not isinstance(value, str) or origin not in (list, dict):
+            continue
+        try:
+            out[field_.encode_name] = json.loads(value)
+        except ValueError:
+            kind = "list" if origin is list else "table"
+            raise ConfigError(
+                f"[{section}] {field_.encode_name}: {value!r} is not a JSON {kind}"
+            ) from None
+    return out
 
 
 def _env_sections(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:

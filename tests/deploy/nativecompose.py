@@ -126,7 +126,8 @@ class Stack:
         """``path`` as seen by ``service`` in its container, on this machine."""
         mount = self._mount_for(service, path)
         if mount is None:
-            if strict:
+            # Device files (/dev/stdout) are the same inside a container and outside.
+            if strict and not path.startswith("/dev/"):
                 self.problems.append(f"{service}: {where} names {path}, which no volume holds")
             return path
         mount.used = True
@@ -137,19 +138,29 @@ class Stack:
         return _PATH.sub(lambda m: self.path(service, m.group(1), strict=strict, where=where), text)
 
     def address(self, text: str) -> str:
-        """Service names used as hosts (``//name:port``, ``@name/``) moved to 127.0.0.1."""
+        """Service names used as hosts (``//name:port``, ``@name/``, ``name:port``) moved to
+        127.0.0.1 and the service's port; a service's fixed address (``ipv4_address``)
+        becomes 127.0.0.1."""
         names = "|".join(re.escape(n) for n in self.spec["services"])
 
         def replace(m: re.Match[str]) -> str:
-            name, port = m.group(2), m.group(4)
+            prefix, name, port = m.group(1) or "", m.group(2), m.group(4)
+            if not prefix and not port:
+                return m.group(0)  # a bare word ("the hub"), not an address
             default = DEFAULT_PORTS.get(_image(self.spec["services"][name]))
             number = int(port) if port else default
             if number is None:
                 self.problems.append(f"{text}: no port known for {name}")
                 return m.group(0)
-            return f"{m.group(1)}127.0.0.1:{self.port(name, number)}"
+            return f"{prefix}127.0.0.1:{self.port(name, number)}"
 
-        return re.sub(rf"(//|@)({names})(:(\d+))?(?=[/\s]|$)", replace, text)
+        text = re.sub(rf"(?:(//|@)|(?<![\w.-]))({names})(:(\d+))?(?=[/\s;]|$)", replace, text)
+        for service in self.spec["services"].values():
+            for network in (service.get("networks") or {}).values():
+                fixed = (network or {}).get("ipv4_address")
+                if fixed:
+                    text = re.sub(rf"(?<![\d.]){re.escape(fixed)}(?![\d.])", "127.0.0.1", text)
+        return text
 
     def copy(self, service: str, mount: Mount, *, strict: bool) -> None:
         """Replace a bind-mounted file by a translated copy in the sandbox."""
@@ -158,9 +169,8 @@ class Stack:
         copy.parent.mkdir(parents=True, exist_ok=True)
         text = source.read_text(encoding="utf-8")
         # A configuration file is read by the service: each path in it must be mounted.
-        copy.write_text(
-            self.text(service, text, strict=strict, where=mount.target), encoding="utf-8"
-        )
+        translated = self.address(self.text(service, text, strict=strict, where=mount.target))
+        copy.write_text(translated, encoding="utf-8")
         _open_up(copy)
         mount.host = copy
 
@@ -251,6 +261,13 @@ class NativeCompose:
             text = re.sub(
                 r"(?m)^listener (\d+)",
                 lambda m, s=service: f"listener {stack.port(s, int(m.group(1)))} 127.0.0.1",
+                text,
+            )
+            text = re.sub(
+                r"(?m)^(\s*)listen (\d+)",
+                lambda m, s=service: (
+                    f"{m.group(1)}listen 127.0.0.1:{stack.port(s, int(m.group(2)))}"
+                ),
                 text,
             )
             text = re.sub(
@@ -458,6 +475,8 @@ IMAGE_COMMANDS: dict[str, tuple[list[str], list[str]]] = {
     "eclipse-mosquitto": (["mosquitto"], ["-c", "/mosquitto/config/mosquitto.conf"]),
     "victoriametrics/victoria-metrics": (["victoria-metrics"], []),
     "coturn/coturn": (["turnserver"], []),
+    # The image's compiled-in configuration path, made explicit so that it is translated.
+    "nginx": (["nginx", "-c", "/etc/nginx/nginx.conf"], ["-g", "daemon off;"]),
 }
 
 

@@ -1,8 +1,10 @@
-"""A self-signed certificate for 127.0.0.1 and localhost, as a site's ``deploy/certs``."""
+"""A self-signed certificate for 127.0.0.1 and localhost, as a site's ``deploy/certs`` (the
+broker's ``server.*`` and the proxy's ``hub.*``)."""
 
 from __future__ import annotations
 
 import ipaddress
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -47,6 +49,9 @@ def write_certificate(directory: Path) -> Path:
             serialization.NoEncryption(),
         )
     )
-    for path in (directory, crt, directory / "server.key"):
+    # The same certificate for the proxy (hub.crt/hub.key: the hub's public name).
+    shutil.copyfile(crt, directory / "hub.crt")
+    shutil.copyfile(directory / "server.key", directory / "hub.key")
+    for path in (directory, *directory.iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)
     return crt

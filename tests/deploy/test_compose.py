@@ -34,14 +34,17 @@ def compose() -> dict[str, Any]:
 
 
 def test_services_of_a_single_site(compose: dict[str, Any]) -> None:
-    assert {"mosquitto", "postgres", "victoriametrics", "hub", "coturn"} <= set(compose["services"])
+    assert {"mosquitto", "postgres", "victoriametrics", "hub", "coturn", "proxy"} <= set(
+        compose["services"]
+    )
 
 
 def test_hub_is_built_from_the_repository_dockerfile(compose: dict[str, Any]) -> None:
     hub = compose["services"]["hub"]
     assert hub["build"] == "."
     assert (ROOT / "Dockerfile").is_file()
-    assert "8080:8080" in hub["ports"]
+    assert "ports" not in hub  # reached through the proxy only
+    assert "443:443" in compose["services"]["proxy"]["ports"]
     assert hub["environment"]["TELEASSIST_HUB__DATABASE_URL"].startswith("postgresql+asyncpg://")
 
 

@@ -12,6 +12,7 @@ import os
 import queue
 import secrets
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -25,8 +26,11 @@ import paho.mqtt.client as paho
 import pytest
 from cryptography.fernet import Fernet
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
 
 import protocol
+from hub.db import make_engine, make_sessionmaker
+from hub.db.models import AuditEntry
 from teleassist.localbroker import wait_for_port
 from tests.deploy.nativecompose import ROOT, NativeCompose, running
 from tests.deploy.selfsigned import write_certificate
@@ -117,6 +121,18 @@ def hub_command(native: NativeCompose, *args: str, stdin: str = "", status: int 
     return result.stdout if status == 0 else result.stderr
 
 
+def through_the_proxy(native: NativeCompose) -> str:
+    """The site's HTTPS address: the proxy's published 443."""
+    return f"https://127.0.0.1:{native.stack.port('proxy', 443)}"
+
+
+def https_session(native: NativeCompose, source: str = "127.0.0.1") -> aiohttp.ClientSession:
+    """A client trusting the site's certificate, connecting from ``source`` (any 127.x)."""
+    context = ssl.create_default_context(cafile=str(native.stack.certs / "hub.crt"))
+    connector = aiohttp.TCPConnector(ssl=context, local_addr=(source, 0))
+    return aiohttp.ClientSession(connector=connector)
+
+
 def connect_device(port: int, ca: Path, device: str, password: str) -> paho.Client | str:
     """A device's TLS connection to the broker: the client, or the broker's refusal."""
     answers: queue.Queue[Any] = queue.Queue()
@@ -172,7 +188,7 @@ async def frame(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any
 
 async def test_smoke_path_on_the_compose_topology(stack: NativeCompose) -> None:
     native = stack
-    base = f"http://127.0.0.1:{native.stack.port('hub', 8080)}"
+    base = through_the_proxy(native)  # as people reach the hub: HTTPS and WSS via nginx
     devices_port = native.stack.port("mosquitto", 8883)
     ca = native.stack.certs / "server.crt"
     password = secrets.token_urlsafe(18)
@@ -180,7 +196,7 @@ async def test_smoke_path_on_the_compose_topology(stack: NativeCompose) -> None:
         hub_command(native, "create-user", user, "--role", role, "--password-stdin", stdin=password)
     broker = native.stack.services["mosquitto"].process
     assert broker is not None
-    async with aiohttp.ClientSession() as http:
+    async with https_session(native) as http:
         admin = {"Authorization": f"Bearer {await login(http, base, 'installadora', password)}"}
         operator = {"Authorization": f"Bearer {await login(http, base, 'operadora', password)}"}
         async with http.post(
@@ -225,3 +241,71 @@ async def test_smoke_path_on_the_compose_topology(stack: NativeCompose) -> None:
     # Admitted by a reload, not a restart: the broker's process is the one started first.
     assert broker.poll() is None
     assert "reloaded" in native.stack.services["mosquitto"].log.read_text()
+
+
+async def test_the_proxy_speaks_tls_with_the_security_headers(stack: NativeCompose) -> None:
+    base = through_the_proxy(stack)
+    async with https_session(stack) as http:
+        async with http.get(f"{base}/healthz") as response:
+            assert response.status == 200
+            headers = response.headers
+        async with http.get(f"{base}/api/no-such-route") as response:
+            missing = response.headers
+    for answer in (headers, missing):
+        assert answer.getall("Strict-Transport-Security") == ["max-age=31536000"]
+        assert answer.getall("X-Content-Type-Options") == ["nosniff"]
+        assert answer.getall("X-Frame-Options") == ["DENY"]
+        assert answer.getall("Referrer-Policy") == ["same-origin"]
+        assert "Server" not in answer or "/" not in answer["Server"]  # no version
+    plain = f"http://127.0.0.1:{stack.stack.port('proxy', 80)}/console?x=1"
+    async with aiohttp.ClientSession() as http, http.get(plain, allow_redirects=False) as answer:
+        assert answer.status == 301
+        assert answer.headers["Location"] == "https://127.0.0.1/console?x=1"
+
+
+async def _failed_sign_in_address(native: NativeCompose, base: str, source: str) -> str:
+    """Sign in wrongly from ``source`` with a forged X-Forwarded-For; the address the hub
+    recorded for that failure (its audit entry)."""
+    user = f"nobody-{secrets.token_hex(4)}"
+    hub_command(
+        native,
+        "create-user",
+        user,
+        "--role",
+        "operator",
+        "--password-stdin",
+        stdin=secrets.token_urlsafe(18),
+    )
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    async with (
+        https_session(native, source) as http,
+        http.post(
+            f"{base}/api/auth/login",
+            json={"username": user, "password": "not the password at all"},
+            headers=forged,
+        ) as response,
+    ):
+        assert response.status == 401
+    engine = make_engine(native.stack.env["hub"]["TELEASSIST_HUB__DATABASE_URL"])
+    try:
+        async with make_sessionmaker(engine)() as session:
+            entry = await session.scalar(
+                select(AuditEntry).where(AuditEntry.action == "auth.fail", AuditEntry.actor == user)
+            )
+    finally:
+        await engine.dispose()
+    assert entry is not None
+    return str(entry.details["address"])
+
+
+async def test_the_hub_sees_the_clients_address_and_only_from_its_proxy(
+    stack: NativeCompose,
+) -> None:
+    # Through the proxy (the hub trusts it: TELEASSIST_HUB__TRUSTED_PROXIES): the address
+    # that connected to nginx, not what the client wrote in X-Forwarded-For.
+    assert await _failed_sign_in_address(stack, through_the_proxy(stack), "127.0.0.2") == (
+        "127.0.0.2"
+    )
+    # Straight to the hub from elsewhere (not its proxy): the header is not believed.
+    direct = f"http://127.0.0.1:{stack.stack.port('hub', 8080)}"
+    assert await _failed_sign_in_address(stack, direct, "127.0.0.3") == "127.0.0.3"

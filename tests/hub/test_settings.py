@@ -40,3 +40,22 @@ def test_weak_secrets_are_refused(tmp_path: Path, field: str, value: str, match:
 def test_environment_overrides() -> None:
     config = load_config(environ={"TELEASSIST_HUB__HTTP_PORT": "9999"})
     assert load_hub_settings(config).http_port == 9999
+
+
+def test_list_settings_from_the_environment_are_json() -> None:
+    config = load_config(
+        environ={
+            "TELEASSIST_HUB__TRUSTED_PROXIES": '["172.30.0.10", "10.0.0.2"]',
+            "TELEASSIST_HUB__JWT_SECRET": "[not a list: a secret stays text]",
+        }
+    )
+    settings = load_hub_settings(config)
+    assert settings.trusted_proxies == ["172.30.0.10", "10.0.0.2"]
+    assert settings.jwt_secret == "[not a list: a secret stays text]"
+
+
+@pytest.mark.parametrize("value", ["172.30.0.10", "[172.30.0.10", '{"a": 1}'])
+def test_a_list_setting_that_is_not_a_json_list_is_refused(value: str) -> None:
+    config = load_config(environ={"TELEASSIST_HUB__TRUSTED_PROXIES": value})
+    with pytest.raises(ConfigError, match=r"\[hub\]"):
+        load_hub_settings(config)
