@@ -93,6 +93,7 @@ async def _seed(app: Any, url: str) -> dict[str, Any]:
         await session.commit()
     r = ids.residents
     dev = ids.devices
+    await _services(app, r[:3], now)
     await _history(app, ids, url)
     alarms = []
     alarms += await raise_demo_alarm(
@@ -109,6 +110,59 @@ async def _seed(app: Any, url: str) -> dict[str, Any]:
         app, r[1], dev[r[1]][3], protocol.LowBattery(percent=12), at=now - timedelta(minutes=50)
     )
     return {"ids": ids, "alarms": alarms}
+
+
+async def _services(app: Any, residents: list[int], now: Any) -> None:
+    """A service with a care plan for each of ``residents`` (the card shows its alarm
+    rules); the first one is a late riser who sleeps through the night (ADR 0136)."""
+    from hub.appkeys import SESSIONMAKER
+    from hub.db.models import Resident
+    from hub.service import store
+    from hub.service.referral import parse_referral
+
+    async with app[SESSIONMAKER]() as session, session.begin():
+        for index, resident_id in enumerate(residents):
+            person = await session.get(Resident, resident_id)
+            form = {
+                "applicant_kind": "relative",
+                "applicant_name": "Marta Puig",
+                "applicant_phone": "600 111 222",
+                "person_name": person.name if person else "—",
+                "birth_date": "1940-01-01",
+                "street": "Carrer de Sants 12",
+                "postcode": "08014",
+                "municipality": "Barcelona",
+                "lives_alone": True,
+                "contacts": [{"name": "Marta Puig", "phone": "600111222", "key_holder": True}],
+                "consent_data": True,
+            }
+            row, _ = await store.submit_referral(
+                session, parse_referral(form, now.date()), actor="public", now=now
+            )
+            decision = store.Assessment("medium", "BCN-03", link_resident_id=resident_id)
+            await store.assess(session, row, decision, actor="laia", now=now)
+            if index == 0:
+                rules = {"morning_start": "09:00", "morning_end": "11:30", "bed": False}
+                await store.edit_plan(session, row, {"rules": rules}, actor="laia", now=now)
+
+
+async def _rules(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
+    """``operator-rules``: the supervisor changing a resident's alarm rules on the card, a
+    morning window typed the wrong way round refused in words."""
+    page = await _sign_in(browser, url, "laia", lang, {"width": 1366, "height": 768})
+    async with page.expect_navigation():
+        await page.click(f"[data-ta-lang='{lang}']")
+    await page.wait_for_selector("#card-rules summary")
+    await page.click("#card-rules summary")
+    await page.fill("#rule-morning_end", "06:00")
+    await page.click("#rules-form button[type=submit]")
+    await page.wait_for_selector("#rules-errors:not([hidden])")
+    await page.evaluate("document.getElementById('card-rules').scrollIntoView({block: 'center'})")
+    await page.wait_for_timeout(200)
+    path = out_dir / f"operator-rules-{lang}-1366x768.png"
+    await page.screenshot(path=str(path))
+    await page.context.close()
+    return path
 
 
 async def _sign_in(browser: Any, url: str, username: str, lang: str, size: Any) -> Any:
@@ -307,6 +361,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                         written.append(
                             await _supervisor(browser, url, out_dir, lang, width, height)
                         )
+                    written.append(await _rules(browser, url, out_dir, lang))
             finally:
                 await browser.close()
     return written

@@ -56,6 +56,82 @@ function attemptsFor(party, history) {
     .join(" · ");
 }
 
+const RULE_SWITCHES = ["inactivity", "check_in", "night_door", "bed", "temperature", "baseline"];
+
+function deg(value) {
+  return Number(value).toLocaleString(document.documentElement.lang || "ca", { maximumFractionDigits: 1 });
+}
+
+/** One rule line: the value in force, and the care level's default when it differs. */
+function ruleLine(label, value, fallback) {
+  const changed = value !== fallback;
+  return `<dt>${text(label)}</dt><dd${changed ? ' class="changed"' : ""}>${h(value)}${changed ? ` <span class="small muted">${text("rules_default", { value: fallback })}</span>` : ""}</dd>`;
+}
+
+/** The resident's alarm rules (ADR 0136); a supervisor gets the form to change them. */
+export function renderRules(rules) {
+  if (!rules) return "";
+  const r = rules.rules;
+  const d = rules.rule_defaults;
+  const span = (x, a, b) => `${x[a]}–${x[b]}`;
+  const temp = (x) => `${deg(x.temperature_low)}–${deg(x.temperature_high)} °C`;
+  const off = RULE_SWITCHES.filter((k) => !r[k]).map((k) => t("rule_" + k));
+  const lines = [
+    ruleLine("rules_morning", span(r, "morning_start", "morning_end"), span(d, "morning_start", "morning_end")),
+    ruleLine("rules_night", span(r, "night_start", "night_end"), span(d, "night_start", "night_end")),
+    ruleLine("rules_check_in", r.check_in_deadlines.join(", "), d.check_in_deadlines.join(", ")),
+    ruleLine("rules_bed_return", t("minutes", { n: r.bed_return_min }), t("minutes", { n: d.bed_return_min })),
+    ruleLine("rules_temperature", temp(r), temp(d)),
+    ruleLine("rules_sensitivity", t("sensitivity_" + r.baseline_sensitivity), t("sensitivity_" + d.baseline_sensitivity)),
+    `<dt>${text("rules_off")}</dt><dd${off.length ? ' class="changed"' : ""}>${off.length ? h(off.join(", ")) : text("rules_none_off")}</dd>`,
+  ].join("");
+  const timeInput = (name) => `<input type="text" class="rule-time" inputmode="numeric" maxlength="5" name="${name}" id="rule-${name}" value="${h(r[name])}">`;
+  const form = rules.editable
+    ? `<details class="rules-edit" id="rules-edit"><summary class="btn btn-small">${text("rules_change")}</summary>
+      <form id="rules-form" novalidate>
+        <div class="rules-grid">
+          <label for="rule-morning_start">${text("rules_morning")}</label><span>${timeInput("morning_start")} – ${timeInput("morning_end")}</span>
+          <label for="rule-night_start">${text("rules_night")}</label><span>${timeInput("night_start")} – ${timeInput("night_end")}</span>
+          <label for="rule-check_in_deadlines">${text("rules_check_in")}</label><span><input type="text" name="check_in_deadlines" id="rule-check_in_deadlines" value="${h(r.check_in_deadlines.join(", "))}"></span>
+          <label for="rule-bed_return_min">${text("rules_bed_return")}</label><span><input type="text" class="rule-time" inputmode="numeric" name="bed_return_min" id="rule-bed_return_min" value="${r.bed_return_min}"> min</span>
+          <label for="rule-temperature_low">${text("rules_temperature")}</label><span><input type="text" class="rule-time" inputmode="decimal" name="temperature_low" id="rule-temperature_low" value="${h(deg(r.temperature_low))}"> – <input type="text" class="rule-time" inputmode="decimal" name="temperature_high" id="rule-temperature_high" value="${h(deg(r.temperature_high))}"> °C</span>
+          <label for="rule-baseline_sensitivity">${text("rules_sensitivity")}</label><span><select name="baseline_sensitivity" id="rule-baseline_sensitivity">${["low", "normal", "high"].map((x) => `<option value="${x}"${x === r.baseline_sensitivity ? " selected" : ""}>${text("sensitivity_" + x)}</option>`).join("")}</select></span>
+        </div>
+        <div class="rules-switches">${RULE_SWITCHES.map((k) => `<label><input type="checkbox" name="${k}"${r[k] ? " checked" : ""}> ${text("rule_" + k)}</label>`).join("")}</div>
+        <ul class="error-text" id="rules-errors" role="alert" hidden></ul>
+        <button type="submit" class="btn btn-primary btn-small">${text("rules_save")}</button>
+      </form></details>`
+    : "";
+  return `<section class="card rules" id="card-rules">
+        <h2>${text("rules_title")} <span class="small muted">${text("rules_version", { version: rules.version })}</span></h2>
+        <dl class="facts">${lines}</dl>${form}
+      </section>`;
+}
+
+/** What the supervisor's form asks to change: only what differs from the rules in force
+ * (a value put back to the level's default is sent as null, so it follows the level). */
+export function rulesChanges(form, rules) {
+  const r = rules.rules;
+  const d = rules.rule_defaults;
+  const out = {};
+  const put = (key, value) => {
+    const same = JSON.stringify(value) === JSON.stringify(r[key]);
+    if (same) return;
+    out[key] = JSON.stringify(value) === JSON.stringify(d[key]) ? null : value;
+  };
+  for (const key of ["morning_start", "morning_end", "night_start", "night_end"]) put(key, form.elements[key].value.trim());
+  put("check_in_deadlines", form.elements.check_in_deadlines.value.split(",").map((x) => x.trim()).filter(Boolean).sort());
+  const minutes = form.elements.bed_return_min.value.trim();
+  put("bed_return_min", /^\d+$/.test(minutes) ? Number(minutes) : minutes);
+  for (const key of ["temperature_low", "temperature_high"]) {
+    const raw = form.elements[key].value.trim().replace(",", ".");
+    put(key, raw !== "" && !Number.isNaN(Number(raw)) ? Number(raw) : raw);
+  }
+  put("baseline_sensitivity", form.elements.baseline_sensitivity.value);
+  for (const key of RULE_SWITCHES) put(key, form.elements[key].checked);
+  return out;
+}
+
 /** The card's HTML. `alarm` (with history) gives the attempt log; `recent` other alarms. */
 export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) {
   const r = card.resident;
@@ -116,6 +192,7 @@ export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) 
         ${activityChart(card.activity)}
         ${activitySummary(card.activity, card.last_activity_at)}
       </section>
+      ${renderRules(card.rules)}
     </div>
     <div class="cardcol">
       <section class="card">

@@ -1,8 +1,8 @@
 // The operator's screen: live queue (priority, then age), selected alarm, resident card,
 // handling dialogs and keyboard shortcuts. Data: docs/alarms-api.md + /api/console/...
-import { api, t, pageData, banner, LiveSocket, showConnection, formatAge, formatTime, escapeHtml as h } from "/static/web/ta.js";
+import { api, lang, t, pageData, banner, LiveSocket, showConnection, formatAge, formatTime, escapeHtml as h } from "/static/web/ta.js";
 import * as alarmsApi from "./alarms.js";
-import { renderCard } from "./card.js";
+import { renderCard, rulesChanges } from "./card.js";
 import { bindSoundToggle, chime } from "./chime.js";
 import { startHeartbeat } from "./presence.js";
 import { VoiceCall, renderVoice, voiceDetail } from "./voice.js";
@@ -263,7 +263,9 @@ function loadCard(rid) {
     const load = Promise.all([
       api(`/api/console/residents/${encodeURIComponent(rid)}/card`),
       alarmsApi.listAlarms({ status: "all", limit: 200 }).catch(() => []),
-    ]).then(([card, all]) => ({ card, all }));
+      // The alarm rules of the resident's service (none: no open service).
+      api(`/api/service/residents/${encodeURIComponent(rid)}/rules`).catch(() => null),
+    ]).then(([card, all, rules]) => ({ card: { ...card, rules }, all }));
     load.catch(() => cardLoads.delete(rid));
     cardLoads.set(rid, load);
   }
@@ -422,6 +424,8 @@ function bindDetail() {
   on("act-escalate", openEscalate);
   on("act-resolve", openResolve);
   on("keysafe-show", showKeySafe);
+  const rulesForm = document.getElementById("rules-form");
+  if (rulesForm) rulesForm.addEventListener("submit", saveRules);
   for (const button of els.detail.querySelectorAll("[data-call]")) {
     button.addEventListener("click", () => openAttempt(button.dataset.call));
   }
@@ -662,6 +666,33 @@ resolveDialog.querySelector("[data-confirm]").addEventListener("click", async ()
     dialogError(resolveDialog, t("error_generic", { message: err.message }));
   }
 });
+
+async function saveRules(event) {
+  // A supervisor changes the resident's alarm rules from the card (a new care-plan
+  // version, audited, applied to the running rules at once).
+  event.preventDefault();
+  const form = event.target;
+  const box = document.getElementById("rules-errors");
+  const rid = state.cardFor;
+  const changes = rulesChanges(form, state.card.rules);
+  if (!Object.keys(changes).length) { document.getElementById("rules-edit").open = false; return; }
+  try {
+    const rules = await api(`/api/service/residents/${encodeURIComponent(rid)}/rules?lang=${lang}`, { method: "POST", body: { rules: changes } });
+    if (state.cardFor !== rid) return;
+    state.card = { ...state.card, rules };
+    cardLoads.delete(rid);
+    state.notice = { kind: "ok", text: t("rules_saved", { version: rules.version }) };
+    renderDetail();
+  } catch (err) {
+    const errors = (err.body && err.body.errors) || [{ message: err.message }];
+    box.innerHTML = errors.map((e) => `<li>${h(e.message)}</li>`).join("");
+    box.hidden = false;
+    for (const e of errors) {
+      const input = e.field && form.elements[e.field.replace(/^rules\./, "")];
+      if (input && input.setAttribute) input.setAttribute("aria-invalid", "true");
+    }
+  }
+}
 
 async function showKeySafe() {
   const a = current();
