@@ -5,7 +5,7 @@ A family member's browsers receive alarm notices by Web Push even when the page 
 secret, RFC 8291).
 
 Revision ID: family_0005
-Revises: family_0004
+Revises: carephones_0002
 Create Date: 2026-12-06 20:35:58.111961
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "family_0005"
-down_revision: str | None = "family_0004"
+down_revision: str | None = "carephones_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
