@@ -283,6 +283,7 @@ async def _voice(
                 name = f"operator-voice-{lang}-{width}x{height}.png"
                 await page.screenshot(path=str(out_dir / name))
                 written.append(out_dir / name)
+                written += await _listen_in(browser, url, out_dir, lang, size, alarm, page)
                 await page.keyboard.press("h")
                 await page.wait_for_selector('#voice-panel[data-status="ended"]')
                 for _ in range(250):  # the tablet's side closes on the hub's "ended"
@@ -299,6 +300,35 @@ async def _voice(
         await family.close()
         outbox.close()
     return written
+
+
+async def _listen_in(
+    browser: Any, url: str, out_dir: Path, lang: str, size: dict[str, int], alarm: str,
+    operator: Any,
+) -> list[Path]:  # fmt: skip
+    """The supervisor (laia) listening in to the call, and the operator's card saying so."""
+    width, height = size["width"], size["height"]
+    page = await _sign_in(browser, url, "laia", lang, size)
+    await page.goto(f"{url}/console")
+    async with page.expect_navigation():
+        await page.click(f"[data-ta-lang='{lang}']")
+    await page.click(f'.qitem[data-id="{alarm}"]')
+    await page.wait_for_selector("#listen-start")
+    await page.keyboard.press("i")
+    await page.wait_for_selector('#listen-panel[data-status="listening"]', timeout=60_000)
+    await page.wait_for_function(
+        "() => document.getElementById('listen-timer').textContent >= '00:02'"
+    )
+    await operator.wait_for_selector("#voice-listeners")
+    listening = out_dir / f"operator-listen-{lang}-{width}x{height}.png"
+    await page.screenshot(path=str(listening))
+    listened = out_dir / f"operator-voice-listened-{lang}-{width}x{height}.png"
+    await operator.screenshot(path=str(listened))
+    await page.keyboard.press("i")  # stop listening
+    await page.wait_for_selector('#listen-panel[data-status="ended"]')
+    await operator.wait_for_selector("#voice-listeners", state="detached")
+    await page.context.close()
+    return [listening, listened]
 
 
 async def capture(out_dir: Path, languages: list[str]) -> list[Path]:

@@ -98,6 +98,9 @@ async def test_a_supervisor_hears_the_home_and_the_operator_and_the_home_never_h
             )
             await sup.click(f'.qitem[data-id="{alarm}"]')
             await expect(sup.locator("#listen-panel")).to_contain_text("Anna", timeout=TIMEOUT_MS)
+            # The key is named where every shortcut is, for supervisors only.
+            await expect(sup.locator(".shortcut-bar")).to_contain_text("I Escoltar")
+            await expect(page.locator(".shortcut-bar")).not_to_contain_text("Escoltar")
             await sup.keyboard.press("i")
             listening = sup.locator("#listen-panel")
             await expect(listening).to_have_attribute(

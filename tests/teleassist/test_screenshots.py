@@ -68,7 +68,10 @@ def test_the_operator_console_in_two_languages(tmp_path: Path) -> None:
     langs = ["ca", "en"]
     written = _run(tmp_path, "--area", "operator", *(f"--lang={lang}" for lang in langs))
     expected = _expected(
-        "operator", ["queue", "card", "supervisor", "voice"], operator.SIZES, langs
+        "operator",
+        ["queue", "card", "supervisor", "voice", "listen", "voice-listened"],
+        operator.SIZES,
+        langs,
     )
     _check_pictures(tmp_path, written, expected)
 
