@@ -167,6 +167,9 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     scaip_source_rate: float = 50.0
     scaip_source_burst: int = 200
     scaip_status_codes: str = ""
+    # Take the units' speech calls (SIP INVITE on the SCAIP endpoint, G.711 RTP on a port of
+    # scaip_host; ADR 0121). Off by default: the operator's console leg is not built yet.
+    scaip_speech_enabled: bool = False
 
     @property
     def data_path(self) -> Path:

@@ -12,19 +12,23 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from typing import Any, get_args
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.alarms.models import AlarmRow
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
-from hub.carephones.accounts import AccountBook, unit_account
+from hub.carephones.accounts import AccountBook, UnitAccount, unit_account
 from hub.carephones.bodies import CarephoneCreate
 from hub.carephones.models import CarephoneUnit
 from hub.carephones.receiver import Dc09Receiver, ReceiverConfig
 from hub.carephones.scaip import ScaipConfig, ScaipReceiver
+from hub.carephones.speech import SpeechCalls
 from hub.carephones.transport import Dc09Wire, ReceiverServers, SourceLimiter
 from hub.http import ApiError, read_checked
 from hub.ingest.app import INGESTER, SUPERVISOR
@@ -44,6 +48,7 @@ DC09_BOOK = web.AppKey("dc09_book", AccountBook)
 SCAIP_RECEIVER = web.AppKey("scaip_receiver", ScaipReceiver)
 SCAIP_SERVERS = web.AppKey("scaip_servers", ReceiverServers)
 SCAIP_BOOK = web.AppKey("scaip_book", AccountBook)
+SCAIP_SPEECH = web.AppKey("scaip_speech", SpeechCalls)
 PROTOCOLS = frozenset({"dc09", "scaip"})
 _CALLER_ID = re.compile(r"[a-z][a-z0-9+.-]{0,15}:[\x21-\x7e]{1,110}")
 
@@ -139,6 +144,14 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
         receiver.on_new_unit = lambda unit: watcher.set_interval(
             unit.device, unit.supervision, clock()
         )
+    if settings.scaip_speech_enabled:
+        receiver.speech = SpeechCalls(
+            book=book,
+            clock=clock,
+            host=settings.scaip_host,
+            find_alarm=partial(open_alarm_of, app[SESSIONMAKER]),
+        )
+        app[SCAIP_SPEECH] = receiver.speech
     app[SCAIP_RECEIVER] = receiver
     app[SCAIP_SERVERS] = servers
     _LOGGER.info("SCAIP receiver ready: %d units", count)
@@ -146,6 +159,28 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await servers.stop()
+        if receiver.speech is not None:
+            receiver.speech.close()
+
+
+async def open_alarm_of(
+    sessionmaker: async_sessionmaker[AsyncSession], unit: UnitAccount
+) -> tuple[str, str | None] | None:
+    """The newest open person alarm of the unit's home, and the operator holding it."""
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(AlarmRow.id, AlarmRow.claimed_by)
+                .where(
+                    AlarmRow.home_id == str(unit.device.home_id),
+                    AlarmRow.is_open.is_(True),
+                    AlarmRow.category != "technical",
+                )
+                .order_by(AlarmRow.raised_at.desc())
+                .limit(1)
+            )
+        ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def _text(data: dict[str, Any], name: str, *, required: bool = False) -> str | None:

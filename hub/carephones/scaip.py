@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from hub.carephones.accounts import AccountBook, UnitAccount
 from hub.carephones.receiver import ReceiverStats
+from hub.carephones.speech import SpeechCalls
 from hub.carephones.store import AnsweredMessages, digest, store_unit_events
 from hub.clock import Clock
 from hub.ingest.ingester import Ingester
@@ -44,6 +45,7 @@ from protocol import UnitEvent
 _LOGGER = logging.getLogger(__name__)
 
 ALLOW = "MESSAGE, OPTIONS"
+ALLOW_SPEECH = "MESSAGE, OPTIONS, INVITE, ACK, BYE, CANCEL"
 # Media types a SCAIP body is sent with by the units we know of.
 _XML_TYPES = frozenset({"text/xml", "application/xml", "application/scaip+xml"})
 
@@ -84,11 +86,18 @@ class ScaipReceiver:
         # Told about a unit found in the database (registered by another hub worker).
         self.on_new_unit: Callable[[UnitAccount], None] | None = None
         self._answered = AnsweredMessages()
+        # The units' speech calls, when the hub takes them (ADR 0121).
+        self.speech: SpeechCalls | None = None
 
     @property
     def refused(self) -> Counter[str]:
         """Refusals by reason."""
         return self.stats.refused
+
+    @property
+    def allow(self) -> str:
+        """The methods this endpoint takes."""
+        return ALLOW if self.speech is None else ALLOW_SPEECH
 
     def refuse(self, reason: str, source: str, detail: str) -> None:
         """Count and (rate-limited) log one refused request."""
@@ -153,11 +162,13 @@ class ScaipReceiver:
     async def _respond(self, request: SipRequest, source: str) -> SipResponse | None:
         if request.method == "ACK":
             return None  # never answered (RFC 3261 17.2.1)
+        if self.speech is not None and request.method in ("INVITE", "BYE", "CANCEL"):
+            return await self._speech(request, self.speech)
         if request.method == "OPTIONS":
-            return SipResponse(200, headers=(("Allow", ALLOW), ("Accept", "text/xml")))
+            return SipResponse(200, headers=(("Allow", self.allow), ("Accept", "text/xml")))
         if request.method != "MESSAGE":
             self.refuse("method", source, request.method)
-            return SipResponse(405, headers=(("Allow", ALLOW),))
+            return SipResponse(405, headers=(("Allow", self.allow),))
         if request.content_type not in _XML_TYPES:
             self.refuse("media_type", source, request.content_type or "none")
             return SipResponse(415, headers=(("Accept", "text/xml, application/scaip+xml"),))
@@ -170,6 +181,16 @@ class ScaipReceiver:
         if unit is None:
             return SipResponse(403, "Unknown SCAIP unit")
         return await self._accept(request, message, unit)
+
+    async def _speech(self, request: SipRequest, speech: SpeechCalls) -> SipResponse:
+        if request.method == "INVITE":
+            if request.content_type != "application/sdp":
+                return SipResponse(415, headers=(("Accept", "application/sdp"),))
+            return await speech.invite(request)
+        if request.method == "BYE":
+            return speech.bye(request)
+        # CANCEL: the INVITE was answered at once, so there is nothing left to cancel.
+        return SipResponse(481, "Call/Transaction Does Not Exist")
 
     async def _unit(self, cid: str, source: str) -> UnitAccount | None:
         unit = self.book.find("", cid)

@@ -104,6 +104,7 @@ async def run_sipp(
         SIPP, f"127.0.0.1:{port}",
         "-sf", str(path), "-m", "1", "-t", "u1" if transport == "udp" else "t1",
         "-i", "127.0.0.1", "-p", str(free_udp_tcp_port()),
+        "-mi", "127.0.0.1", "-mp", str(free_udp_tcp_port()),
         "-nostdin", "-timeout", "30s", "-timeout_error",
         "-trace_err", "-error_file", str(errors),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,

@@ -1,0 +1,247 @@
+"""A unit's speech call, taken by the hub: SIP ``INVITE`` → G.711 RTP → a WebRTC track.
+
+After an alarm a SCAIP unit calls the centre. The hub answers it on the SCAIP endpoint (ADR
+0121): it finds the unit by the caller (its registered ``caller_id``, or its ``cid`` as the
+``From`` user), answers the offer with one G.711 codec and an RTP port of its own, and
+decodes what arrives into :class:`UnitAudioTrack`, an aiortc track the operator's WebRTC
+connection carries to the console. ``BYE`` (either side) ends it. Calls from callers that
+are not registered units are refused (403) before any port is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from hub.carephones.accounts import AccountBook, UnitAccount
+from hub.clock import Clock
+from integrations.carephones.scaip import SipRequest, SipResponse
+from integrations.carephones.scaip.media import (
+    PCMA,
+    RATE,
+    SdpError,
+    build_answer,
+    decode,
+    parse_offer,
+    parse_rtp,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+FRAME_SAMPLES = RATE // 50  # 20 ms
+# What a call keeps of the unit's audio for the operator's track (and for tests).
+_KEEP_S = 10
+
+
+class UnitAudioTrack(MediaStreamTrack):
+    """The unit's voice as 20 ms frames (8 kHz, 16-bit mono), paced in real time.
+
+    Frames are queued as RTP brings them (bounded: the oldest is dropped when the operator's
+    side falls behind); when none is there, silence keeps the track's clock running.
+    """
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frames: deque[list[int]] = deque(maxlen=50)  # 1 s
+        self._pending: list[int] = []
+        self._timestamp = 0
+        self._start: float | None = None
+
+    def feed(self, samples: list[int]) -> None:
+        """Add decoded samples (any length)."""
+        self._pending.extend(samples)
+        while len(self._pending) >= FRAME_SAMPLES:
+            self._frames.append(self._pending[:FRAME_SAMPLES])
+            del self._pending[:FRAME_SAMPLES]
+
+    async def recv(self) -> av.AudioFrame:
+        """The next 20 ms frame, on time."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._timestamp += FRAME_SAMPLES
+            wait = self._start + self._timestamp / RATE - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)  # pacing a real-time track, not waiting for an event
+        samples = self._frames.popleft() if self._frames else [0] * FRAME_SAMPLES
+        frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
+        frame.planes[0].update(b"".join(s.to_bytes(2, "little", signed=True) for s in samples))
+        frame.sample_rate = RATE
+        frame.pts = self._timestamp
+        frame.time_base = fractions.Fraction(1, RATE)
+        return frame
+
+
+@dataclass
+class SpeechCall:
+    """One unit's call: who, when, where its RTP goes, what it said."""
+
+    call_id: str
+    unit: UnitAccount
+    started_at: datetime
+    payload_type: int
+    remote: tuple[str, int]
+    local_port: int = 0
+    packets: int = 0
+    ended_at: datetime | None = None
+    ended_by: str = ""
+    # The alarm the call is about (the home's newest open person alarm) and who holds it.
+    alarm_id: str | None = None
+    operator: str | None = None
+    track: UnitAudioTrack = field(default_factory=UnitAudioTrack)
+    audio: deque[int] = field(default_factory=lambda: deque(maxlen=RATE * _KEEP_S))
+    transport: asyncio.DatagramTransport | None = None
+
+    def heard(self, samples: list[int]) -> None:
+        """Samples decoded from the unit's RTP."""
+        self.audio.extend(samples)
+        self.track.feed(samples)
+
+
+class _RtpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, call: SpeechCall) -> None:
+        self.call = call
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        packet = parse_rtp(data)
+        if packet is None or packet.payload_type != self.call.payload_type:
+            return  # RTCP, telephone events, anything else: not voice
+        self.call.packets += 1
+        self.call.heard(decode(packet.payload_type, packet.payload))
+
+
+class SpeechCalls:
+    """The hub's side of units' speech calls on the SCAIP endpoint."""
+
+    def __init__(
+        self,
+        *,
+        book: AccountBook,
+        clock: Clock,
+        host: str,
+        find_alarm: Callable[[UnitAccount], Awaitable[tuple[str, str | None] | None]] | None = None,
+        max_calls: int = 200,
+    ) -> None:
+        self.book = book
+        self.find_alarm = find_alarm
+        self.clock = clock
+        self.host = host
+        self.max_calls = max_calls
+        self.calls: dict[str, SpeechCall] = {}
+        self.ended: deque[SpeechCall] = deque(maxlen=100)
+        # Told when a call is answered (the console offers it to the alarm's operator).
+        self.on_call: Callable[[SpeechCall], None] | None = None
+
+    def unit_of(self, request: SipRequest) -> UnitAccount | None:
+        """The registered unit calling: by caller id, or by ``cid`` as the From user."""
+        caller = request.from_uri
+        for unit in self.book.units():
+            if unit.caller_id and _same_caller(unit.caller_id, caller):
+                return unit
+        user = caller.split(":", 1)[-1].split("@", 1)[0]
+        return self.book.find("", user)
+
+    async def invite(self, request: SipRequest) -> SipResponse:
+        """Answer a unit's call (a re-INVITE of a call in progress gets the same answer)."""
+        call_id = request.header("call-id") or ""
+        existing = self.calls.get(call_id)
+        if existing is not None:
+            return self._ok(existing)
+        unit = self.unit_of(request)
+        if unit is None:
+            return SipResponse(403, "Unknown caller")
+        if len(self.calls) >= self.max_calls:
+            return SipResponse(486, "Busy Here")
+        try:
+            offer = parse_offer(request.body.decode("utf-8", "replace"))
+        except SdpError as err:
+            return SipResponse(488, f"Not Acceptable Here: {err}")
+        payload_type = PCMA if PCMA in offer.payload_types else offer.payload_types[0]
+        call = SpeechCall(
+            call_id=call_id,
+            unit=unit,
+            started_at=self.clock(),
+            payload_type=payload_type,
+            remote=(offer.address, offer.port),
+        )
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _RtpProtocol(call), local_addr=(self.host, 0)
+        )
+        call.transport = transport
+        call.local_port = transport.get_extra_info("sockname")[1]
+        self.calls[call_id] = call
+        if self.find_alarm is not None:
+            try:
+                found = await self.find_alarm(unit)
+            except Exception:  # the call goes on; the console can still match it by unit
+                _LOGGER.exception("alarm of the speech call from %s not found", unit.account)
+                found = None
+            if found is not None:
+                call.alarm_id, call.operator = found
+        _LOGGER.info(
+            "speech call from %s (%s) answered: RTP %s ← %s:%s",
+            unit.device.device_id, request.from_uri, call.local_port, *call.remote,
+        )  # fmt: skip
+        if self.on_call is not None:
+            self.on_call(call)
+        return self._ok(call)
+
+    def _ok(self, call: SpeechCall) -> SipResponse:
+        session = secrets.randbelow(1 << 31) if call.packets == 0 else call.local_port
+        answer = build_answer(self.host, call.local_port, call.payload_type, session)
+        return SipResponse(
+            200,
+            headers=(("Contact", f"<sip:arc@{self.host}>"),),
+            body=answer.encode(),
+            content_type="application/sdp",
+        )
+
+    def bye(self, request: SipRequest) -> SipResponse:
+        """The unit hung up."""
+        call = self.calls.get(request.header("call-id") or "")
+        if call is None:
+            return SipResponse(481, "Call/Transaction Does Not Exist")
+        self.end(call, "unit")
+        return SipResponse(200)
+
+    def end(self, call: SpeechCall, by: str) -> None:
+        """End ``call`` (its RTP port closed, its track ended)."""
+        self.calls.pop(call.call_id, None)
+        call.ended_at = self.clock()
+        call.ended_by = by
+        if call.transport is not None:
+            call.transport.close()
+        call.track.stop()
+        self.ended.append(call)
+        _LOGGER.info("speech call from %s ended by %s", call.unit.device.device_id, by)
+
+    def close(self) -> None:
+        """End every call (the hub stops)."""
+        for call in list(self.calls.values()):
+            self.end(call, "hub")
+
+
+def _same_caller(registered: str, caller: str) -> bool:
+    # "sip:unit@host" matches "sip:unit@host:5060;transport=udp"; "tel:+34..." by number.
+    def norm(uri: str) -> str:
+        uri = uri.split(";", 1)[0].lower()
+        scheme, _, rest = uri.partition(":")
+        user, at, host = rest.partition("@")
+        return f"{scheme}:{user}@{host.split(':', 1)[0]}" if at else f"{scheme}:{user}"
+
+    return norm(registered) == norm(caller)

@@ -1,0 +1,210 @@
+"""A SCAIP unit's speech call taken by the hub: SIPp plays the unit (its alarm message, then
+an INVITE and a 1 kHz tone as G.711 RTP from a pcap), the hub answers, decodes the audio and
+carries it on a WebRTC track; an aiortc peer standing for the operator's browser receives it
+over a real DTLS-SRTP connection and finds the tone by FFT."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from hub.carephones.app import SCAIP_SPEECH
+from hub.clock import ManualClock
+from hub.settings import HubSettings
+from teleassist.localbroker import MosquittoBroker
+from tests.hub.carephones.conftest import T0, Dc09Hub
+from tests.hub.carephones.rtp_tone import dominant_hz, tone_pcap
+from tests.hub.carephones.sipp import mrq, needs_sipp, run_sipp
+from tests.hub.carephones.test_scaip import ports, register, send, start_scaip_hub
+
+pytestmark = [pytest.mark.broker, needs_sipp]
+
+
+def call_scenario(user: str, pcap: Path, talk_ms: int, expect: int = 200) -> str:
+    """The unit calls: INVITE with a G.711 offer, ACK, plays ``pcap``, then BYE."""
+    invite = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="SCAIP unit call">
+  <send retrans="500">
+    <![CDATA[
+INVITE sip:arc@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Max-Forwards: 70
+From: <sip:{user}@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+To: <sip:arc@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:{user}@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=unit 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 0 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="{expect}"/>
+"""
+    if expect != 200:
+        return (
+            invite
+            + """  <send>
+    <![CDATA[
+ACK sip:arc@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:unit@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"""
+        )
+    return (
+        invite
+        + f"""  <send>
+    <![CDATA[
+ACK sip:arc@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{user}@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Content-Length: 0
+    ]]>
+  </send>
+  <nop>
+    <action>
+      <exec play_pcap_audio="{pcap}"/>
+    </action>
+  </nop>
+  <pause milliseconds="{talk_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+BYE sip:arc@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{user}@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"""
+    )
+
+
+async def operator_hears(track: MediaStreamTrack, seconds: float) -> list[int]:
+    """What an aiortc peer standing for the operator's browser receives of ``track``."""
+    hub_side, operator = RTCPeerConnection(), RTCPeerConnection()
+    hub_side.addTrack(track)
+    received: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+    operator.on("track", received.set_result)
+    try:
+        await hub_side.setLocalDescription(await hub_side.createOffer())
+        await operator.setRemoteDescription(
+            RTCSessionDescription(hub_side.localDescription.sdp, "offer")
+        )
+        await operator.setLocalDescription(await operator.createAnswer())
+        await hub_side.setRemoteDescription(
+            RTCSessionDescription(operator.localDescription.sdp, "answer")
+        )
+        remote = await asyncio.wait_for(received, 20)
+        samples: list[int] = []
+        rate = 48000
+        async with asyncio.timeout(seconds + 20):
+            while len(samples) < seconds * rate:
+                try:
+                    frame = await remote.recv()
+                except MediaStreamError:
+                    break
+                rate = frame.sample_rate
+                data = frame.to_ndarray().reshape(-1)
+                # Opus gives interleaved stereo: keep one channel.
+                if len(frame.layout.channels) == 2:
+                    data = data[::2]
+                samples.extend(int(x) for x in data)
+        return samples[-int(rate * 1.0) :] if rate == 48000 else samples
+    finally:
+        await hub_side.close()
+        await operator.close()
+
+
+async def test_a_units_call_reaches_a_webrtc_peer_with_its_audio(
+    aiohttp_client: Any, hub_settings: HubSettings, mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    hub: Dc09Hub = await start_scaip_hub(
+        aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"v{secrets.token_hex(3)}",
+        scaip_speech_enabled=True,
+    )  # fmt: skip
+    cid = f"{hub.tag}u"
+    device_id, home_id = await register(hub, cid, caller_id=f"sip:{cid}@127.0.0.1")
+    # The alarm first (its crd names the SIP channel the call will come from) ...
+    body = mrq(cid, "S1", "10", crd=f"sip:{cid}@127.0.0.1")
+    await send(hub, tmp_path, body, 200, ref="S1")
+    (alarm,) = await hub.wait_alarms(home_id)
+    assert alarm["rule"] == "panic"
+    # ... then the unit's speech call: 6 s of 1 kHz.
+    pcap = tmp_path / "tone.pcap"
+    tone_pcap(pcap, 1000.0, 6.0)
+    speech = hub.app[SCAIP_SPEECH]
+    answered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    speech.on_call = answered.set_result
+    unit_call = asyncio.ensure_future(
+        run_sipp(tmp_path, "call", call_scenario(cid, pcap, 6500), ports(hub)["udp"])
+    )
+    call = await asyncio.wait_for(answered, 30)
+    # Correlated by the caller: the unit, and the alarm it raised a moment before.
+    assert (call.unit.device.device_id, call.alarm_id) == (device_id, alarm["id"])
+    heard = await operator_hears(call.track, 3.0)
+    run = await unit_call
+    assert run.returncode == 0, (run.errors, run.output)
+    assert call.ended_by == "unit"
+    assert call.packets >= 200
+    assert abs(dominant_hz(list(call.audio)[-8000:], 8000) - 1000) < 10
+    # Through Opus over DTLS-SRTP, resampled to 48 kHz by the browser-side peer.
+    assert len(heard) > 20000
+    assert abs(dominant_hz(heard, 48000) - 1000) < 20
+    assert float(np.std(heard)) > 500  # the tone, not silence
+
+
+async def test_a_call_from_a_stranger_or_without_audio_is_refused(
+    aiohttp_client: Any, hub_settings: HubSettings, mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    hub = await start_scaip_hub(
+        aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"w{secrets.token_hex(3)}",
+        scaip_speech_enabled=True,
+    )  # fmt: skip
+    pcap = tmp_path / "tone.pcap"
+    tone_pcap(pcap, 1000.0, 1.0)
+    run = await run_sipp(
+        tmp_path, "stranger", call_scenario("stranger", pcap, 100, expect=403), ports(hub)["udp"]
+    )
+    assert run.returncode == 0, (run.errors, run.output)
+    assert hub.app[SCAIP_SPEECH].calls == {}
+    # A MESSAGE still works beside it; and without speech enabled an INVITE is 405.
+    cid = f"{hub.tag}m"
+    await register(hub, cid)
+    await send(hub, tmp_path, mrq(cid, "M1", "102"), 200, ref="M1")
+    plain = await start_scaip_hub(
+        aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"x{secrets.token_hex(3)}"
+    )
+    await send(plain, tmp_path, "", 405, method="INVITE", content_type="application/sdp")
+    assert SCAIP_SPEECH not in plain.app
