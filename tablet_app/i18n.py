@@ -359,56 +359,6 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
 
 _INDEX: Final[dict[Lang, int]] = {"ca": 0, "es": 1, "en": 2}
 
-_WEEKDAYS: Final[dict[Lang, tuple[str, ...]]] = {
-    "ca": ("dilluns", "dimarts", "dimecres", "dijous", "divendres", "dissabte", "diumenge"),
-    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-_MONTHS: Final[dict[Lang, tuple[str, ...]]] = {
-    "ca": (
-        "de gener",
-        "de febrer",
-        "de març",
-        "d'abril",
-        "de maig",
-        "de juny",
-        "de juliol",
-        "d'agost",
-        "de setembre",
-        "d'octubre",
-        "de novembre",
-        "de desembre",
-    ),
-    "es": (
-        "de enero",
-        "de febrero",
-        "de marzo",
-        "de abril",
-        "de mayo",
-        "de junio",
-        "de julio",
-        "de agosto",
-        "de septiembre",
-        "de octubre",
-        "de noviembre",
-        "de diciembre",
-    ),
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-}
-
 
 def is_language(value: str) -> bool:
     """True if ``value`` is one of the tablet's languages."""
@@ -427,16 +377,6 @@ def translate(key: str, lang: Lang, **values: object) -> str:
     except (KeyError, IndexError):
         _LOGGER.error("text %r in %s needs other values than %s", key, lang, sorted(values))
         return text
-
-
-def weekday_name(weekday: int, lang: Lang) -> str:
-    """Monday=0 … Sunday=6, in ``lang``."""
-    return _WEEKDAYS[lang][weekday]
-
-
-def month_name(month: int, lang: Lang) -> str:
-    """January=1 … December=12, in ``lang`` (with the Catalan/Spanish ``de``)."""
-    return _MONTHS[lang][month - 1]
 
 
 def keys() -> frozenset[str]:

@@ -2,6 +2,8 @@
 
 Storage and the wire are UTC; the resident reads "Tomorrow at 10:00", never a date
 format. Everything takes ``now`` as an argument so it can be tested without a clock.
+Names of days and months and the order of day and month come from Babel's CLDR data
+(as on the hub, hub/web/dates.py), never from lists kept here; the clock is 24-hour.
 """
 
 from __future__ import annotations
@@ -10,9 +12,22 @@ import math
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from tablet_app.i18n import Lang, month_name, translate, weekday_name
+from babel.dates import format_date, format_skeleton
+
+from tablet_app.i18n import Lang, translate
 
 LOCAL_TZ = ZoneInfo("Europe/Madrid")
+# English readers in Catalonia: British order (23 November).
+_LOCALES: dict[Lang, str] = {"ca": "ca_ES", "es": "es_ES", "en": "en_GB"}
+
+
+def _weekday(day: date, lang: Lang) -> str:
+    return format_date(day, "EEEE", locale=_LOCALES[lang])
+
+
+def _day_month(day: date, lang: Lang) -> str:
+    """``23 de novembre`` / ``23 de noviembre`` / ``23 November``."""
+    return format_skeleton("MMMMd", day, locale=_LOCALES[lang])
 
 
 def local(moment: datetime, tz: ZoneInfo = LOCAL_TZ) -> datetime:
@@ -29,12 +44,11 @@ def clock_text(now: datetime, tz: ZoneInfo = LOCAL_TZ) -> str:
 
 def date_text(now: datetime, lang: Lang, tz: ZoneInfo = LOCAL_TZ) -> str:
     """``Monday 23 November`` / ``dilluns, 23 de novembre``."""
-    day = local(now, tz)
-    weekday = weekday_name(day.weekday(), lang)
-    month = month_name(day.month, lang)
+    day = local(now, tz).date()
+    weekday, day_month = _weekday(day, lang), _day_month(day, lang)
     if lang == "en":
-        return f"{weekday} {day.day} {month}"
-    return f"{weekday.capitalize()}, {day.day} {month}"
+        return f"{weekday} {day_month}"
+    return f"{weekday.capitalize()}, {day_month}"
 
 
 def when_text(moment: datetime, now: datetime, lang: Lang, tz: ZoneInfo = LOCAL_TZ) -> str:
@@ -48,9 +62,8 @@ def when_text(moment: datetime, now: datetime, lang: Lang, tz: ZoneInfo = LOCAL_
     if days == 1:
         return translate("agenda.tomorrow", lang, time=hhmm)
     if 1 < days < 7:
-        return translate("agenda.weekday", lang, day=weekday_name(at.weekday(), lang), time=hhmm)
-    day = f"{at.day} {month_name(at.month, lang)}"
-    return translate("agenda.weekday", lang, day=day, time=hhmm)
+        return translate("agenda.weekday", lang, day=_weekday(at.date(), lang), time=hhmm)
+    return translate("agenda.weekday", lang, day=_day_month(at.date(), lang), time=hhmm)
 
 
 def duration_text(seconds: float, lang: Lang) -> str:

@@ -18,6 +18,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from hub.web.dates import jinja_filters
 from hub.web.language import page_language
 from protocol.i18n import LANGUAGES, Catalog, Language, MissingTranslation
 
@@ -77,6 +78,8 @@ class Pages:
             lstrip_blocks=True,
         )
         self.environment.filters["tojson_script"] = _script_json
+        # Dates in the reader's language (Babel): {{ iso|moment(lang) }}, day, clock.
+        self.environment.filters.update(jinja_filters())
 
     def text(self, key: str, lang: str, /, **params: object) -> str:
         """``key`` from the area's catalog, else from the shell's."""

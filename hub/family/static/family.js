@@ -2,7 +2,7 @@
 // Server-rendered pages give the first view; this keeps them live over /api/family/ws.
 import {
   api, ApiError, LiveSocket, t, pageData, banner, showConnection, formatTime, formatDateTime,
-  escapeHtml, gathered, lang,
+  escapeHtml, gathered, formatAgo,
 } from "/static/web/ta.js";
 import { setUpPush } from "/static/family/push.js";
 
@@ -435,13 +435,7 @@ async function loadAlarms() {
 
 // "How is she today?": what the resident shares with this person, refetched on live events.
 
-const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
-
-function ago(minutes) {
-  if (minutes < 60) return relative.format(-minutes, "minute");
-  if (minutes < 48 * 60) return relative.format(-Math.floor(minutes / 60), "hour");
-  return relative.format(-Math.floor(minutes / 1440), "day");
-}
+const ago = formatAgo;
 
 async function loadToday(section) {
   const now = await api(`/api/family/residents/${section.dataset.resident}/today`);

@@ -18,6 +18,9 @@ function readJson(id) {
 const TEXTS = readJson("ta-texts");
 export const lang = document.body.dataset.lang || "ca";
 export const timeZone = document.body.dataset.tz || "Europe/Madrid";
+// The service is in Catalonia: English readers get British order (day, month); every
+// language reads a 24-hour clock (hourCycle h23 below). Same choices as hub/web/dates.py.
+export const locale = { ca: "ca-ES", es: "es-ES", en: "en-GB" }[lang] || "ca-ES";
 
 /** Data the server put in the page (<script id="ta-data" type="application/json">). */
 export function pageData() {
@@ -246,7 +249,7 @@ const timeFormats = new Map();
 function formatter(options) {
   const key = JSON.stringify(options);
   if (!timeFormats.has(key)) {
-    timeFormats.set(key, new Intl.DateTimeFormat(lang, { timeZone, ...options }));
+    timeFormats.set(key, new Intl.DateTimeFormat(locale, { timeZone, hourCycle: "h23", ...options }));
   }
   return timeFormats.get(key);
 }
@@ -262,10 +265,20 @@ export function formatTime(iso, { seconds = false, date = "auto" } = {}) {
   return day.format(when) + " " + time.format(when);
 }
 
-/** Full local date and time. */
+/** Full local date and time: "6 de des. 2026, 21:45", "6 dic 2026, 21:45", "6 Dec 2026, 21:45". */
 export function formatDateTime(iso) {
   if (!iso) return "";
   return formatter({ dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+}
+
+const relativeFormat = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+
+/** How long ago, in words: "fa 20 minuts", "hace 2 horas", "yesterday". */
+export function formatAgo(minutes) {
+  const m = Math.max(0, Math.round(minutes));
+  if (m < 60) return relativeFormat.format(-m, "minute");
+  if (m < 48 * 60) return relativeFormat.format(-Math.floor(m / 60), "hour");
+  return relativeFormat.format(-Math.floor(m / 1440), "day");
 }
 
 /** An age in seconds as "45 s", "3 min 05 s", "1 h 12 min". */

@@ -1,0 +1,91 @@
+"""Dates, times and relative times in the reader's language, with Babel (CLDR data).
+
+Every page and message of the hub that shows a moment goes through here or through the
+browser's ``Intl`` (``/static/web/ta.js``), never through ``strftime`` patterns written by
+hand: Catalan, Spanish and English differ in order, abbreviations and words ("fa 20
+minuts", "hace 20 minutos", "20 minutes ago"). The clock is always 24-hour, the zone
+Europe/Madrid (the service's), whatever the language.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_skeleton, format_time, format_timedelta
+
+# The service is in Catalonia: English readers get British order (day, month) and 24 h.
+LOCALES = {"ca": "ca_ES", "es": "es_ES", "en": "en_GB"}
+ZONE = ZoneInfo("Europe/Madrid")
+
+
+def _locale(lang: str) -> Locale:
+    return Locale.parse(LOCALES.get(lang, LOCALES["ca"]))
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime has no meaning here; pass an aware one")
+    return moment.astimezone(ZONE)
+
+
+def format_clock(moment: datetime, lang: str) -> str:
+    """``21:45`` (local, 24-hour)."""
+    return format_time(_aware(moment), "HH:mm", locale=_locale(lang))
+
+
+def format_day(day: date | datetime, lang: str) -> str:
+    """``6 de des. del 2026`` / ``6 dic 2026`` / ``6 Dec 2026``."""
+    value = _aware(day) if isinstance(day, datetime) else day
+    return format_skeleton("yMMMd", value, locale=_locale(lang))
+
+
+def format_moment(moment: datetime, lang: str) -> str:
+    """``6 de des. del 2026, 21:45`` / ``6 dic 2026, 21:45`` / ``6 Dec 2026, 21:45``."""
+    locale = _locale(lang)
+    pattern = str(locale.datetime_formats["medium"])
+    return pattern.replace("{1}", format_day(moment, lang)).replace(
+        "{0}", format_clock(moment, lang)
+    )
+
+
+def format_ago(moment: datetime, now: datetime, lang: str) -> str:
+    """``fa 20 minuts`` / ``hace 20 minutos`` / ``20 minutes ago`` (or ``in …`` ahead)."""
+    return format_timedelta(moment - now, add_direction=True, threshold=1.0, locale=_locale(lang))
+
+
+def parse_iso(value: str | datetime | None) -> datetime | None:
+    """An ISO timestamp from the API (``Z`` or offset) → aware datetime; ``None`` stays."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def jinja_filters() -> dict[str, object]:
+    """Filters for templates: ``{{ iso|moment(lang) }}``, ``day``, ``clock``."""
+
+    def moment(value: str | datetime | None, lang: str) -> str:
+        parsed = parse_iso(value)
+        return format_moment(parsed, lang) if parsed else ""
+
+    def day(value: str | datetime | None, lang: str) -> str:
+        parsed = parse_iso(value)
+        return format_day(parsed, lang) if parsed else ""
+
+    def clock(value: str | datetime | None, lang: str) -> str:
+        parsed = parse_iso(value)
+        return format_clock(parsed, lang) if parsed else ""
+
+    return {"moment": moment, "day": day, "clock": clock}
+
+
+__all__ = [
+    "LOCALES",
+    "format_ago",
+    "format_clock",
+    "format_day",
+    "format_moment",
+    "jinja_filters",
+    "parse_iso",
+]

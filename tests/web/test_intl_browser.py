@@ -1,0 +1,46 @@
+"""The browser side of dates (ta.js with Intl) in real Chromium: each language its own
+order and words, a 24-hour clock in English too, relative times in words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.family.browser import media_browser
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+SCRIPT = """async (iso) => {
+  const m = await import("/static/web/ta.js");
+  return [m.formatDateTime(iso), m.formatTime(iso, { date: "never" }), m.formatAgo(20),
+          m.formatAgo(150)];
+}"""
+
+
+async def test_dates_and_relative_times_in_each_language(hub_client: TestClient[Any, Any]) -> None:
+    base = str(hub_client.make_url("/")).rstrip("/")
+    expected = {
+        # Chromium's CLDR may differ from Babel's in small words ("del"); the clock may not.
+        "ca": ("21:45", "fa 20 minuts", "fa 2 hores", "des."),
+        "es": ("21:45", "hace 20 minutos", "hace 2 horas", "dic"),
+        "en": ("21:45", "20 minutes ago", "2 hours ago", "Dec"),
+    }
+    async with media_browser() as browser:
+        context = await browser.new_context(locale="en-US", timezone_id="America/New_York")
+        page = await context.new_page()
+        for lang, (clock, ago, hours, month) in expected.items():
+            await page.goto(f"{base}/login?lang={lang}")
+            full, time_only, twenty, more = await page.evaluate(SCRIPT, "2026-12-06T20:45:00Z")
+            # The service's zone and the page's language, not the browser's (New York, en-US).
+            assert time_only == clock, lang
+            assert full.startswith("6 "), (lang, full)
+            assert month in full, (lang, full)
+            assert full.endswith(clock), (lang, full)
+            assert "PM" not in full
+            assert (twenty, more) == (ago, hours), lang
+        await context.close()
