@@ -11,6 +11,9 @@ home" (``V``), and the harness times
 - click → the console's Web Audio analyser finds 880 Hz in the remote stream;
 
 then hangs up and resolves the alarm. Setup time of a call is the later of the two.
+With ``--listen`` a supervisor's console (another browser context) then listens in to
+each call (ADR 0100), timed from pressing ``I`` to its analyser finding both 880 Hz (the
+home) and 440 Hz (the operator).
 Everything shares the machine's cores with the browser. Last line: JSON.
 """
 
@@ -44,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--listen", action="store_true", help="a supervisor also listens in to each call"
+    )
 
 
 def write_tone(path: Path, hz: float, seconds: float = 3.0) -> Path:
@@ -79,6 +85,12 @@ def loopback_ice() -> None:
 
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
+
+_LISTENER_HEARS_BOTH = (
+    f"() => window.__taListen.levelAt({TABLET_TONE_HZ}) > -70"
+    f" && window.__taListen.levelAt({BROWSER_TONE_HZ}) > -70"
+)
+SUPERVISOR = "supervisora"
 
 _HEARS_880 = (
     "() => { const d = window.__taVoice.dominant();"
@@ -139,6 +151,7 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     from hub.app import create_app
+    from hub.auth import Role, create_user
     from hub.db import make_engine, make_sessionmaker, upgrade_to_head
     from hub.family.demo import DEMO_PASSWORD, create_demo_people
     from hub.settings import HubSettings
@@ -152,6 +165,9 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     try:
         async with make_sessionmaker(engine)() as session:
             demo = await create_demo_people(session)
+            await create_user(
+                session, SUPERVISOR, DEMO_PASSWORD, Role.SUPERVISOR, display_name="Supervisora"
+            )
             await session.commit()
     finally:
         await engine.dispose()
@@ -182,15 +198,14 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                     args=[*CHROMIUM_ARGS, *MEDIA_ARGS, f"--use-file-for-fake-audio-capture={tone}"],
                 )  # fmt: skip
                 try:
-                    context = await browser.new_context(viewport={"width": 1366, "height": 768})
-                    page = await context.new_page()
-                    await page.goto(f"{base}/login?lang=en&next=/console")
-                    await page.fill("#username", "operadora")
-                    await page.fill("#password", DEMO_PASSWORD)
-                    await page.click("#signin-submit")
-                    await page.wait_for_url(lambda u: "/login" not in u, timeout=60_000)
+                    page = await _console(browser, base, "operadora", DEMO_PASSWORD)
+                    sup = None
+                    if args.listen:  # a supervisor's console beside the operator's
+                        sup = await _console(browser, base, SUPERVISOR, DEMO_PASSWORD)
                     for n in range(args.calls):
-                        call = _one_call(args, app, http, base, staff, page, rid, calls, ear, n)
+                        call = _one_call(
+                            args, app, http, base, staff, page, rid, calls, ear, n, sup
+                        )
                         results.append(await call)
                 finally:
                     await browser.close()
@@ -202,6 +217,12 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             await family.close()
             outbox.close()
     setups = [r["setup_ms"] for r in results if r["setup_ms"] is not None]
+    listens = [r["listen_ms"] for r in results if r.get("listen_ms") is not None]
+    listen = (
+        {"listened": len(listens), "listen_p50_ms": _pct(listens, 0.5),
+         "listen_p99_ms": _pct(listens, 0.99)}
+        if args.listen else {}
+    )  # fmt: skip
     ms = [r["tablet_ms"] for r in results if r["tablet_ms"] is not None]
     bs = [r["browser_ms"] for r in results if r["browser_ms"] is not None]
     return {
@@ -214,13 +235,42 @@ async def _bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "setup_p99_ms": _pct(setups, 0.99),
         "tablet_p50_ms": _pct(ms, 0.5),
         "browser_p50_ms": _pct(bs, 0.5),
+        **listen,
         "per_call": results,
     }
+
+
+async def _console(browser: Any, base: str, username: str, password: str) -> Any:
+    """A signed-in console page of its own browser context."""
+    context = await browser.new_context(viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    await page.goto(f"{base}/login?lang=en&next=/console")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#signin-submit")
+    await page.wait_for_url(lambda u: "/login" not in u, timeout=60_000)
+    return page
+
+
+async def _listen_in(sup: Any, alarm: str, timeout_s: float) -> float | None:
+    """The supervisor listens in: ms from pressing I to hearing home and operator."""
+    item = sup.locator(f'.qitem[data-id="{alarm}"]')
+    await item.wait_for(timeout=30_000)
+    await item.click()
+    await sup.locator("#listen-start").wait_for(timeout=30_000)
+    pressed = time.perf_counter()
+    await sup.keyboard.press("i")
+    try:
+        await sup.wait_for_function(_LISTENER_HEARS_BOTH, polling=20, timeout=timeout_s * 1000)
+    except Exception:  # playwright's TimeoutError
+        return None
+    return (time.perf_counter() - pressed) * 1000
 
 
 async def _one_call(
     args: argparse.Namespace, app: Any, http: aiohttp.ClientSession, base: str,
     staff: dict[str, str], page: Any, rid: int, calls: Any, ear: Any, n: int,
+    sup: Any = None,
 ) -> dict[str, Any]:  # fmt: skip
     import protocol
     from hub.console.demo_data import raise_demo_alarm
@@ -254,7 +304,10 @@ async def _one_call(
 
     tablet_ms, browser_ms = await asyncio.gather(tablet_hears(), browser_hears())
     status = await page.get_attribute("#voice-panel", "data-status")
+    listen_ms = await _listen_in(sup, alarm, args.timeout) if sup is not None else None
     await page.keyboard.press("h")
+    if sup is not None:  # the call's end ends the listen-in
+        await sup.locator('#listen-panel[data-status="ended"]').wait_for(timeout=30_000)
     await page.locator('#voice-panel[data-status="ended"], #voice-panel[data-status="failed"]'
                        ).wait_for(timeout=30_000)  # fmt: skip
     async with http.post(
@@ -273,6 +326,7 @@ async def _one_call(
         "tablet_ms": round(tablet_ms, 1) if tablet_ms is not None else None,
         "browser_ms": round(browser_ms, 1) if browser_ms is not None else None,
         "setup_ms": round(setup, 1) if setup is not None else None,
+        "listen_ms": round(listen_ms, 1) if listen_ms is not None else None,
     }
 
 
@@ -281,18 +335,24 @@ def run(args: argparse.Namespace, config: Config) -> int:
     with tempfile.TemporaryDirectory(prefix="ta-bench-voice-") as tmp:
         result = asyncio.run(_bench(args, Path(tmp)))
     for call in result.pop("per_call"):
+        listened = f"; supervisor's I → hears both {call['listen_ms']} ms" if args.listen else ""
         print(
             f"call {call['call']}: click → tablet hears {call['tablet_ms']} ms, "
-            f"→ browser hears {call['browser_ms']} ms"
+            f"→ browser hears {call['browser_ms']} ms{listened}"
         )
     print(
         f"{result['connected']}/{result['calls']} connected; tone at the tablet "
         f"{result['tone_detected_tablet']}, at the browser {result['tone_detected_browser']}; "
         f"setup p50 {result['setup_p50_ms']} ms, p99 {result['setup_p99_ms']} ms"
+        + (
+            f"; a supervisor listened in to {result['listened']}, I → hears both p50 "
+            f"{result['listen_p50_ms']} ms, p99 {result['listen_p99_ms']} ms"
+            if args.listen
+            else ""
+        )
     )
     print(json.dumps(result))
-    return (
-        0
-        if result["tone_detected_tablet"] == result["tone_detected_browser"] == result["calls"]
-        else 1
-    )
+    heard = result["tone_detected_tablet"] == result["tone_detected_browser"] == result["calls"]
+    if args.listen:
+        heard = heard and result["listened"] == result["calls"]
+    return 0 if heard else 1

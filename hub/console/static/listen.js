@@ -92,6 +92,7 @@ export class ListenIn {
     this.errorText = null;
     this.startedAt = null;
     this.pc = null;
+    this.iceServers = [];
     this.players = [];
     this.context = null;
     this.analyser = null;
@@ -116,6 +117,9 @@ export class ListenIn {
     try {
       this.voice.connect();
       await this.voice.waitForSocket();
+      // STUN/TURN as for the calls: a supervisor at home reaches the operator through TURN.
+      const config = await api("/api/family/calls/config").catch(() => ({ ice_servers: [] }));
+      this.iceServers = config.ice_servers || [];
       const leg = await api(`/api/console/alarms/${encodeURIComponent(alarmId)}/voice/listen`, { method: "POST" });
       this.listenId = leg.listen_id;
       this.speakerName = leg.speaker.name;
@@ -147,7 +151,7 @@ export class ListenIn {
   }
 
   async answer(offer) {
-    const pc = new RTCPeerConnection({ iceServers: this.voice.iceServers || [] });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers || [] });
     this.pc = pc;
     pc.ontrack = (event) => this.hear(event.track);
     pc.onconnectionstatechange = () => {
