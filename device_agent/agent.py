@@ -28,6 +28,7 @@ from device_agent.outbox import Outbox, Priority
 from device_agent.settings import AgentSettings
 from device_agent.sounder import Sounder
 from device_agent.sources.base import Reading, SensorSource
+from protocol.ratelimit import AGENT_EVENTS, AGENT_TELEMETRY, NEVER_DROPPED, FloodGuard
 
 _LOGGER = logging.getLogger(__name__)
 _BATCH = 50
@@ -46,6 +47,8 @@ class AgentCounters:
     falls_cancelled: int = 0
     commands_ok: int = 0
     commands_rejected: int = 0
+    # Readings dropped because their device was flooding (protocol.ratelimit, ADR 0116).
+    throttled: int = 0
 
 
 class Agent:
@@ -89,6 +92,10 @@ class Agent:
         self._client: aiomqtt.Client | None = None
         self._last_seen: dict[str, tuple[datetime, str, str | None]] = {}
         self._offline: set[str] = set()
+        # A chattering door or a stuck sensor is held back here, before the outbox and the
+        # network; the hub holds back a gateway that does not (docs/adr/0116).
+        self.flood_events = FloodGuard(AGENT_EVENTS)
+        self.flood_telemetry = FloodGuard(AGENT_TELEMETRY)
 
     @property
     def gateway_id(self) -> str:
@@ -132,7 +139,39 @@ class Agent:
             await self.sounder.announce("co", self.runtime.language)
         elif isinstance(body, protocol.Gas) and not body.cleared:
             await self.sounder.announce("gas", self.runtime.language)
+        if await self._flooding(reading.device_id, body, ts):
+            return
         await self._enqueue(reading.device_id, body, ts)
+
+    async def _flooding(
+        self,
+        device_id: str,
+        body: protocol.Event | protocol.Telemetry | protocol.Status,
+        ts: datetime,
+    ) -> bool:
+        """Whether this reading is dropped because its device sends too fast; the first
+        drop of a flood queues a ``device_fault`` (``flooding``) for the operator instead.
+
+        Counted on the readings' own times; alarm-capable and routine events in separate
+        buckets, and a panic, a fall or smoke never dropped (``protocol.ratelimit``).
+        """
+        if isinstance(body, protocol.Status):
+            return False
+        if isinstance(body, protocol.Telemetry):
+            guard, key, what, never_drop = self.flood_telemetry, device_id, "readings", False
+        else:
+            kind = protocol.event_type(body)
+            alarm = kind in protocol.ALARM_EVENT_TYPES
+            guard, key, what = self.flood_events, f"{device_id}/{'a' if alarm else 'r'}", "events"
+            never_drop = kind in NEVER_DROPPED
+        decision = guard.take(key, ts.timestamp(), never_drop=never_drop)
+        if decision.flooding_started:
+            _LOGGER.warning("device %s is flooding (%s): dropping past the rate", device_id, what)
+            await self._enqueue(device_id, protocol.DeviceFault(fault="flooding", detail=what), ts)
+        if decision.allowed:
+            return False
+        self.counters.throttled += 1
+        return True
 
     async def _seen(self, device_id: str, device_type: str, room: str | None, ts: datetime) -> None:
         self._last_seen[device_id] = (ts, device_type, room)

@@ -81,6 +81,12 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     ingest_batch_size: int = 2000
     ingest_flush_interval_s: float = 0.2
     ingest_queue_size: int = 10_000
+    # One device's rate past which its routine events / readings are dropped and a "device
+    # flooding" technical alarm raised (protocol.ratelimit, docs/adr/0116); panics never drop.
+    ingest_device_events_per_s: float = 2.0
+    ingest_device_events_burst: int = 20
+    ingest_device_telemetry_per_s: float = 4.0
+    ingest_device_telemetry_burst: int = 40
     # SQLite time-series retention: raw samples, then hourly rollups.
     timeseries_raw_retention_days: int = 30
     timeseries_rollup_retention_days: int = 5 * 366

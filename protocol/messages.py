@@ -171,7 +171,7 @@ class PowerRestored(EventBody, frozen=True, tag="power_restored"):
     """Mains power back."""
 
 
-DeviceFaultKind = Literal["trouble", "battery_defect", "unknown_action"]
+DeviceFaultKind = Literal["trouble", "battery_defect", "unknown_action", "flooding"]
 
 
 class DeviceFault(EventBody, frozen=True, tag="device_fault"):
@@ -180,7 +180,9 @@ class DeviceFault(EventBody, frozen=True, tag="device_fault"):
     ``trouble``: the sensor's own fault flag (a smoke chamber, a gas cell); ``battery_defect``:
     the battery must be replaced, whatever its level; ``unknown_action``: a button or sensor
     sent an action the gateway has no meaning for (``detail`` names it), so the operator
-    checks the device instead of the press being lost.
+    checks the device instead of the press being lost; ``flooding``: the device sends faster
+    than the contract's rate (``protocol.ratelimit``, ``detail`` says what), its routine
+    messages are being dropped — made by the gateway or by the hub, never by a sensor.
     """
 
     fault: DeviceFaultKind

@@ -18,6 +18,7 @@ from hub.ingest.registry import DeviceRegistry
 from hub.supervision.supervisor import Supervisor
 from hub.timeseries.keys import TIMESERIES
 from protocol import device_subscription, shared_subscription
+from protocol.ratelimit import RateLimit
 
 T = TypeVar("T")
 
@@ -44,6 +45,12 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
             batch_size=settings.ingest_batch_size,
             flush_interval_s=settings.ingest_flush_interval_s,
             sink_queue_size=settings.ingest_queue_size,
+            flood_events=RateLimit(
+                settings.ingest_device_events_per_s, settings.ingest_device_events_burst
+            ),
+            flood_telemetry=RateLimit(
+                settings.ingest_device_telemetry_per_s, settings.ingest_device_telemetry_burst
+            ),
         ),
         gate=app[WRITE_GATE],
     )
@@ -62,6 +69,9 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
         check_every_s=settings.supervision_check_s,
         low_battery_percent=settings.low_battery_percent,
     )
+    # A flooding device's technical alarm is a hub-made event, stored and handed on by
+    # supervision like a silent device's.
+    ingester.on_flooding = supervisor.flooding
     await ingester.start(client)
     await supervisor.start()
     await client.start()

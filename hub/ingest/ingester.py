@@ -57,6 +57,7 @@ from protocol import (
     event_type,
     parse_device_topic,
 )
+from protocol.ratelimit import HUB_EVENTS, HUB_TELEMETRY, NEVER_DROPPED, FloodGuard, RateLimit
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,12 +88,16 @@ class IngestConfig:
     dedup_capacity: int = 200_000
     max_held_unknown: int = 1_000
     presence_interval_s: float = 2.0
+    # One device's rate (docs/adr/0116): past it, routine events and readings are dropped.
+    flood_events: RateLimit = HUB_EVENTS
+    flood_telemetry: RateLimit = HUB_TELEMETRY
     # Devices per presence transaction (a short hold of a single-writer database's lock).
     presence_slice: int = 200
     clock: ClockPolicy = field(default_factory=ClockPolicy)
 
 
 _Pending = tuple[IngestedEvent, int, int]  # event, qos, mid
+FLOODING_TOLD_SIZE = 10_000  # devices whose flooding was told recently (oldest forgotten)
 Observer = Callable[[DeviceInfo, Channel, Any, datetime], None]
 
 
@@ -165,6 +170,11 @@ class Ingester:
         self._stop_event = asyncio.Event()
         # Told about every accepted message (supervision); must be cheap and synchronous.
         self.observer: Observer | None = None
+        self.flood_events = FloodGuard(self.config.flood_events)
+        self.flood_telemetry = FloodGuard(self.config.flood_telemetry)
+        # Told once when a device starts flooding (what, e.g. "events"); cheap, synchronous.
+        self.on_flooding: Callable[[DeviceInfo, str, datetime], None] | None = None
+        self._flooding_told: dict[str, datetime] = {}
 
     # ---------------------------------------------------------------- life cycle
 
@@ -329,9 +339,12 @@ class Ingester:
             self.stats.missing += check.missing
         elif check.late:
             self.stats.late += 1
-        self.stats.accepted[channel.value] += 1
         if self.observer is not None:
+            # A flooding device is alive: supervision hears even what is dropped next.
             self.observer(device, channel, msg.body, now)
+        if self._throttled(device, channel, msg.body, msg.ts, now, qos, mid):
+            return
+        self.stats.accepted[channel.value] += 1
         presence = self._presence.get(device.device_id)
         if presence is None or presence.state is None:
             self._presence[device.device_id] = PresenceUpdate(device.device_id, now)
@@ -359,22 +372,7 @@ class Ingester:
                 body=msg.body,
             )
             self._unstored.add(key)
-            if kind in ALARM_EVENT_TYPES:
-                latencyprobe.mark(msg.id, "received")
-                self._urgent_events.append((event, qos, mid))
-                self._urgent_events_ready.set()
-                if len(self._urgent_events) >= self.config.max_pending_events:
-                    self._pause()
-                return
-            self._events.append((event, qos, mid))
-            if len(self._events) >= self.config.batch_size:
-                self._events_ready.set()
-            elif self._event_timer is None:
-                self._event_timer = asyncio.get_running_loop().call_later(
-                    self.config.event_flush_interval_s, self._events_ready.set
-                )
-            if len(self._events) >= self.config.max_pending_events:
-                self._pause()
+            self._buffer_event(event, kind in ALARM_EVENT_TYPES, qos, mid)
         elif channel is Channel.STATUS:
             status = msg.body
             self._presence[device.device_id] = PresenceUpdate(
@@ -406,6 +404,68 @@ class Ingester:
                     _LOGGER.warning(
                         "sink queue full: command ack from %s dropped", device.device_id
                     )
+
+    def _buffer_event(self, event: IngestedEvent, urgent: bool, qos: int, mid: int) -> None:
+        """Hold a decoded event for its writer: the urgent one at once, routine in batches."""
+        if urgent:
+            latencyprobe.mark(event.message_id, "received")
+            self._urgent_events.append((event, qos, mid))
+            self._urgent_events_ready.set()
+            if len(self._urgent_events) >= self.config.max_pending_events:
+                self._pause()
+            return
+        self._events.append((event, qos, mid))
+        if len(self._events) >= self.config.batch_size:
+            self._events_ready.set()
+        elif self._event_timer is None:
+            self._event_timer = asyncio.get_running_loop().call_later(
+                self.config.event_flush_interval_s, self._events_ready.set
+            )
+        if len(self._events) >= self.config.max_pending_events:
+            self._pause()
+
+    def _throttled(
+        self,
+        device: DeviceInfo,
+        channel: Channel,
+        body: Any,
+        sent: datetime,
+        now: datetime,
+        qos: int,
+        mid: int,
+    ) -> bool:
+        """Whether this event or reading is dropped because its device floods (ADR 0116).
+
+        Counted on the device's own timestamps, so a gateway emptying its outbox after an
+        outage (hours of events arriving at once, each with its time) is not a flood; alarm-
+        capable and routine events have separate buckets because the outbox sends the first
+        ahead of the second (each class in time order).
+        """
+        if channel is Channel.EVENT:
+            kind = event_type(body)
+            guard, what = self.flood_events, "events"
+            key = f"{device.device_id}/{'a' if kind in ALARM_EVENT_TYPES else 'r'}"
+            never_drop = kind in NEVER_DROPPED
+        elif channel is Channel.TELEMETRY:
+            guard, what, key, never_drop = self.flood_telemetry, "readings", device.device_id, False
+        else:
+            return False
+        decision = guard.take(key, sent.timestamp(), never_drop=never_drop)
+        if decision.flooding_started and self.on_flooding is not None:
+            # Once per device and flood, whichever of its buckets overflowed first.
+            told = self._flooding_told.get(device.device_id)
+            if told is None or (now - told).total_seconds() >= guard.limit.quiet_s:
+                self._flooding_told[device.device_id] = now
+                if len(self._flooding_told) > FLOODING_TOLD_SIZE:
+                    self._flooding_told.pop(next(iter(self._flooding_told)))
+                self.on_flooding(device, what, now)
+        if decision.allowed:
+            return False
+        # Dropped on purpose: acknowledged (the broker must not send it again), never
+        # stored; the technical alarm tells the operator why.
+        self.stats.throttled += 1
+        self._ack(qos, mid)
+        return True
 
     def _pause(self) -> None:
         if self.transport is not None:

@@ -29,6 +29,8 @@ class IngestStats:
     write_errors: int = 0
     sink_errors: int = 0
     paused: int = 0
+    # Messages dropped because their device was flooding (protocol.ratelimit).
+    throttled: int = 0
     # Ingest latency in ms (device ts -> stored), the last N samples.
     latencies_ms: list[float] = field(default_factory=list)
     max_latency_samples: int = 200_000
@@ -62,6 +64,7 @@ class IngestStats:
             "write_errors": self.write_errors,
             "sink_errors": self.sink_errors,
             "paused": self.paused,
+            "throttled": self.throttled,
             "p99_ingest_ms": self.percentile_ms(0.99),
         }
 

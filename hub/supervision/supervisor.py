@@ -31,7 +31,7 @@ from hub.ingest.events import IngestedEvent
 from hub.ingest.ingester import Ingester
 from hub.ingest.registry import DeviceInfo
 from hub.supervision.events import DeviceOffline, DeviceOnline
-from protocol import Channel, EventBody, LowBattery, Status, Tamper
+from protocol import Channel, DeviceFault, EventBody, LowBattery, Status, Tamper
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -151,6 +151,11 @@ class Supervisor:
             self._emit(watch.device, LowBattery(percent=level), now, None)
         elif level > self.low_battery_percent + 5:
             watch.low_battery = False
+
+    def flooding(self, device: DeviceInfo, what: str, now: datetime) -> None:
+        """The ingester started dropping ``device``'s ``what`` ("events", "readings"): a
+        technical alarm for the operator (a ``device_fault`` with fault ``flooding``)."""
+        self._emit(device, DeviceFault(fault="flooding", detail=what), now, None)
 
     def _emit(self, device: DeviceInfo, body: EventBody, now: datetime, state: str | None) -> None:
         self._pending.append((device, body, now, state))

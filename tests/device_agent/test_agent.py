@@ -16,6 +16,7 @@ import paho.mqtt.client as paho
 import pytest
 
 import protocol
+import protocol.ratelimit
 from device_agent.agent import Agent
 from device_agent.backoff import Backoff
 from device_agent.clock import ManualClock
@@ -385,3 +386,48 @@ async def test_last_will_marks_the_gateway_offline(
             # Retained: a subscriber arriving later still learns the gateway is offline.
             await eventually(lambda: bool(late.messages))
             assert late.messages[-1][2] is True
+
+
+# ---------------------------------------------------------------- flooding (ADR 0116)
+
+
+async def test_a_chattering_door_is_held_back_at_the_gateway(tmp_path: Path) -> None:
+    """Past the contract's rate a device's readings are dropped before the outbox, the
+    operator is told once with a ``device_fault`` (``flooding``), and a panic still passes.
+    The readings' own (fixed) times count, so nothing here depends on the machine's speed."""
+    clock = ManualClock(T0)
+    agent = make_agent(tmp_path, free_port(), clock)  # no broker: everything stays queued
+    burst = protocol.ratelimit.AGENT_EVENTS.burst
+    for i in range(100):  # 100 door events within one second
+        body = protocol.DoorOpen(room="hall") if i % 2 == 0 else protocol.DoorClose(room="hall")
+        await agent.submit(Reading("h1-door", body, ts=T0 + timedelta(milliseconds=10 * i)))
+    for i in range(30):  # a stuck thermometer: 30 readings in the same second
+        reading = protocol.Telemetry(kind="temperature", value=21.0, unit="C")
+        await agent.submit(Reading("h1-thermo", reading, ts=T0 + timedelta(milliseconds=i)))
+    for _ in range(3):  # a panic pressed again and again: never dropped
+        await agent.submit(Reading("h1-pendant", protocol.Panic(), ts=T0))
+    bodies = _queued_bodies(agent)
+    doors = [b for b in bodies if isinstance(b, protocol.DoorOpen | protocol.DoorClose)]
+    faults = [b for b in bodies if isinstance(b, protocol.DeviceFault)]
+    readings = [b for b in bodies if isinstance(b, protocol.Telemetry)]
+    # Each of the door's buckets (door_open alarm-capable, door_close routine): the burst
+    # and at most one more token in the second.
+    assert 2 * burst <= len(doors) <= 2 * (burst + 1)
+    assert len(readings) == protocol.ratelimit.AGENT_TELEMETRY.burst
+    assert [f.detail for f in faults] == ["events", "events", "readings"]
+    assert all(f.fault == "flooding" for f in faults)
+    assert sum(isinstance(b, protocol.Panic) for b in bodies) == 3
+    assert agent.counters.throttled == 100 - len(doors) + 30 - len(readings)
+    agent.outbox.close()
+
+
+async def test_a_steady_sensor_is_never_held_back(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    agent = make_agent(tmp_path, free_port(), clock)
+    for i in range(60):  # one motion a second for a minute: the rate, not a flood
+        await agent.submit(
+            Reading("h1-pir", protocol.Motion(room="hall"), ts=T0 + timedelta(seconds=i))
+        )
+    assert agent.counters.throttled == 0
+    assert len(_queued_bodies(agent)) == 60
+    agent.outbox.close()

@@ -135,6 +135,12 @@ async def flood_hub(
             ingest_client_id=f"hub-{tag}",
             ingest_share_group=f"g{tag}",
             ingest_flush_interval_s=0.05,
+            # No device rate limit: the flood must reach the alarm sink, whose isolation is
+            # what these tests are about (the limit: tests/hub/ingest/test_flooding.py).
+            ingest_device_events_per_s=1e9,
+            ingest_device_events_burst=10**9,
+            ingest_device_telemetry_per_s=1e9,
+            ingest_device_telemetry_burst=10**9,
         )
         app = create_app(settings, mqtt=MqttSettings(host=broker.host, port=broker.port))
         client = await aiohttp_client(app)

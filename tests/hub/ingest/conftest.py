@@ -94,6 +94,12 @@ async def ingest_hub(
         ingest_client_id=f"hub-{prefix}",
         ingest_share_group=f"g{prefix}",
         ingest_flush_interval_s=0.05,
+        # These tests send bursts from one device on purpose (ordering, back-pressure); the
+        # device rate limit has tests of its own (test_flooding.py).
+        ingest_device_events_per_s=1e9,
+        ingest_device_events_burst=10**9,
+        ingest_device_telemetry_per_s=1e9,
+        ingest_device_telemetry_burst=10**9,
     )
     app = create_app(settings, mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port))
     sink = RecordingSink()

@@ -27,6 +27,7 @@ from protocol import (
     envelope,
     new_message_id,
 )
+from protocol.ratelimit import RateLimit
 from tests.hub.ingest.helpers import eventually, seed_home
 
 AT = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
@@ -65,6 +66,9 @@ class _StuckRoutineSink:
         self.routine.append(event)
 
 
+UNLIMITED = RateLimit(per_s=1e9, burst=10**9)
+
+
 @dataclass
 class _Rig:
     ingester: Ingester
@@ -88,7 +92,11 @@ async def rig(hub_settings: HubSettings, tmp_path: Path) -> AsyncIterator[_Rig]:
         sinks=[sink],
         clock=lambda: AT,
         # Small bounds: the routine queue fills after a few events, the backlog after 40.
-        config=IngestConfig(sink_queue_size=5, batch_size=5, max_pending_events=40),
+        # No device rate limit: the flood must reach the sinks (what this test is about);
+        # the limit has tests of its own (test_flooding.py).
+        config=IngestConfig(
+            sink_queue_size=5, batch_size=5, max_pending_events=40, flood_events=UNLIMITED
+        ),
     )
     transport = _Transport()
     await ingester.start(transport)
