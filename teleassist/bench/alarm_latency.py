@@ -41,6 +41,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from hub import latencyprobe
 from protocol import (
     Channel,
+    DoorClose,
+    DoorOpen,
     Motion,
     Panic,
     Telemetry,
@@ -89,6 +91,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " JSON file and print where the time went",
     )
     parser.add_argument(
+        "--flood",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="one home's devices send N messages a second while the panics are measured:"
+        " a chattering door contact, a stuck motion sensor and a thermometer gone mad"
+        " (a third each)",
+    )
+    parser.add_argument(
         "--load",
         type=int,
         default=0,
@@ -97,16 +108,74 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+KINDS = ("pendant", "motion", "thermometer")
+
+
 async def _seed(database_url: str, homes: int) -> None:
+    # The flooding home (the one before the warm-up's) also has a door contact.
+    flooding = _flood_home(homes)
     await seed_homes(
         database_url,
         homes,
         lambda ids: (
             {"id": f"b{i}-{kind}", "home_id": i, "type": kind}
             for i in ids
-            for kind in ("pendant", "motion", "thermometer")
+            for kind in (*KINDS, "contact")
+            if kind != "contact" or i == flooding
         ),
     )
+
+
+def _flood_home(homes: int) -> int:
+    return homes - 1
+
+
+class _Flood(threading.Thread):
+    """One home's devices gone wrong, from a thread and a connection of their own: door
+    chatter (open/close), a stuck motion sensor and a thermometer, ``rate`` messages a second
+    in all, each stamped with the real time (the rate limit counts on device timestamps)."""
+
+    def __init__(self, port: int, home: int, rate: float) -> None:
+        super().__init__(daemon=True, name="bench-flood")
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"flood-{secrets.token_hex(3)}"
+        )
+        self.client.max_queued_messages_set(0)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.home = home
+        self.rate = rate
+        self.sent = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        began = time.monotonic()
+        seq = {"door": 0, "motion": 0, "thermometer": 0}
+        while not self.stopping.is_set():
+            due = int((time.monotonic() - began) * self.rate) - self.sent
+            for _ in range(max(0, due)):
+                which = ("door", "motion", "thermometer")[self.sent % 3]
+                seq[which] += 1
+                ts = datetime.now(UTC)
+                if which == "door":
+                    body: Any = DoorOpen(room="hall") if seq[which] % 2 else DoorClose(room="hall")
+                    topic, qos = device_topic(f"b{self.home}-contact", Channel.EVENT), 1
+                elif which == "motion":
+                    body = Motion(room="hall")
+                    topic, qos = device_topic(f"b{self.home}-motion", Channel.EVENT), 1
+                else:
+                    body = Telemetry(kind="temperature", value=85.0, unit="C", room="living")
+                    topic, qos = device_topic(f"b{self.home}-thermometer", Channel.TELEMETRY), 0
+                message = envelope(body, id=new_message_id(), ts=ts, seq=seq[which])
+                self.client.publish(topic, encode(message), qos=qos)
+                self.sent += 1
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
+        self.client.loop_stop()
+        self.client.disconnect()
 
 
 class _Background(threading.Thread):
@@ -230,7 +299,7 @@ async def _login(http: aiohttp.ClientSession, base: str) -> str:
 
 
 async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    homes = max(args.homes, args.alarms + 1)
+    homes = max(args.homes, args.alarms + 2)  # panics, then the flooding home, then warm-up
     (work / "mqtt").mkdir()
     with running_mosquitto(work / "mqtt") as broker:
         database_url = args.database_url or f"sqlite+aiosqlite:///{work / 'hub.sqlite'}"
@@ -299,6 +368,8 @@ async def _drive(
     pendant.loop_start()
     sent_at: dict[str, float] = {}
     message_ids: dict[str, float] = {}
+    flood_alarms: list[str] = []
+    flood: _Flood | None = None
     latencies: dict[str, float] = {}
     baseline = _BareSubscriber(broker_port, sent_at)
     await asyncio.to_thread(baseline.subscribed.wait, 30)
@@ -322,6 +393,8 @@ async def _drive(
                 now = time.monotonic()
                 if home == str(homes):
                     warm.set()
+                elif home == str(_flood_home(homes)):
+                    flood_alarms.append(str(data["alarm"]["rule"]))
                 elif home in sent_at and home not in latencies:
                     latencies[home] = (now - sent_at[home]) * 1000
                     if len(latencies) == args.alarms:
@@ -347,6 +420,9 @@ async def _drive(
                 homes * args.events_per_home_hour / 3600.0,
             )
             background.start()
+            if args.flood > 0:
+                flood = _Flood(broker_port, _flood_home(homes), args.flood)
+                flood.start()
             await asyncio.sleep(2.0)  # let the load settle
             interval = 1.0 / args.alarm_rate
             with cpu_load(args.load):
@@ -357,6 +433,8 @@ async def _drive(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(received.wait(), timeout=args.timeout)
         finally:
+            if flood is not None:
+                flood.close()
             if background is not None:
                 background.close()
             reader_task.cancel()
@@ -386,6 +464,11 @@ async def _drive(
         "p99_ratio": round(p99 / bare_p99, 1) if p99 and bare_p99 else None,
         "seed_s": round(seeded_s, 1),
         "load_processes": args.load,
+        "flood_per_s": args.flood,
+        "flood_sent": flood.sent if flood is not None else 0,
+        # The flooding home's alarms seen on the operator's socket ("device_fault": the
+        # technical alarm "device flooding"; a door opened at night may add its own).
+        "flood_alarms": sorted(set(flood_alarms)),
         "published": message_ids,
     }
 
@@ -418,5 +501,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
         f" max {data['max_ms']} ms; background {data['background_msgs_per_s']} msgs/s;"
         f" bare MQTT subscriber p99 {data['baseline_p99_ms']} ms ({data['database']})"
     )
+    if data["flood_per_s"]:
+        print(
+            f"flood: {data['flood_sent']} messages from home {data['homes'] - 1}"
+            f" ({data['flood_per_s']}/s); its alarms on the socket: {data['flood_alarms']}"
+        )
     print(json.dumps(data))
     return 0

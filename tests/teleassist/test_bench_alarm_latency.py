@@ -60,3 +60,18 @@ def test_bench_alarm_latency_under_load_with_probe(
     for stage in ("received", "gated", "stored", "engine", "engine_gated", "committed", "sent"):
         assert legs[stage]["p50"] is not None, stage
     assert len(marks) >= 5
+
+
+def test_bench_alarm_latency_with_a_flooding_home(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--flood``: one home's door, motion sensor and thermometer flood while the other homes'
+    panics are measured; every panic arrives and the flooding home raises its technical alarm
+    ("device flooding", a device_fault)."""
+    code = main(
+        ["--log-level", "WARNING", "bench", "alarm-latency", "--homes", "20", "--alarms", "5",
+         "--alarm-rate", "5", "--no-warmup", "--flood", "300"]
+    )  # fmt: skip
+    assert code == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["alarms_received"] == figures["alarms_sent"] == 5
+    assert figures["flood_sent"] > 300
+    assert "device_fault" in figures["flood_alarms"]
