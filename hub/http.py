@@ -201,12 +201,15 @@ def _convert(
     except msgspec.ValidationError as err:
         message = str(err)
         path = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else "$"
+        codes = dict(codes or {})
         missing = _MISSING.match(message)
-        if missing:  # a missing field has the code of the field, not of the object holding it
-            path = f"{path}.{missing[1]}"
-        codes = codes or {}
+        if missing:  # a missing field has the code of the field, not of the object holding it,
+            path = f"{path}.{missing[1]}"  # or a code of its own for missing (``$.x!missing``)
+            codes[path] = codes.get(f"{path}!missing") or codes.get(path, "")
+        if message.startswith("Expected `str` of length <="):  # too long (``$.x>max``)
+            codes[path] = codes.get(f"{path}>max") or codes.get(path, "")
         # A list item's error has the code of the list (``$.consent[2]`` → ``$.consent``).
-        code = codes.get(path) or codes.get(re.sub(r"\[\d+\]", "", path), refusal[1])
+        code = codes.get(path) or codes.get(re.sub(r"\[\d+\]", "", path)) or refusal[1]
         raise ApiError(refusal[0], code, message) from None
 
 

@@ -28,6 +28,9 @@ TIME: Schema = {"type": "string", "format": "date-time"}
 DATE: Schema = {"type": "string", "format": "date"}
 ID32: Schema = {"type": "integer", "minimum": 1, "maximum": 2_147_483_647}
 ANY_OBJECT: Schema = {"type": "object"}
+# null alone, in OpenAPI 3.0 (which has no null type): beside a $ref, ``allOf`` + ``nullable``
+# would still ask null to be the referenced object, and validators refuse it.
+NULL: Schema = {"type": "object", "nullable": True, "enum": [None]}
 
 ERROR_TEXT = {
     400: "invalid request (the error code names what is wrong)",
@@ -37,6 +40,7 @@ ERROR_TEXT = {
     409: "conflict with the current state",
     410: "gone (a code already used or expired)",
     413: "too large",
+    415: "not a kind of content the hub takes",
     422: "refused by the object's state",
     429: "too many tries; wait Retry-After seconds",
     502: "a service the hub relies on did not answer",
@@ -52,7 +56,7 @@ def ref(name: str) -> Schema:
 def nullable(schema: Schema) -> Schema:
     """``schema`` or null (OpenAPI 3.0)."""
     if "$ref" in schema:
-        return {"allOf": [schema], "nullable": True}
+        return {"anyOf": [schema, NULL]}
     return {**schema, "nullable": True}
 
 

@@ -24,7 +24,7 @@ from hub.alarms.bodies import (
 )
 from hub.alarms.views import AlarmCodes, AlarmList, AlarmView
 from hub.api import spec_console, spec_family, spec_service
-from hub.api.described import Op, operation, who_may
+from hub.api.described import NULL, Op, operation, who_may
 from hub.auth.bodies import LoginBody, RefreshBody, TokenPair, UserView
 from hub.auth.roles import Role
 from hub.auth.web import Access
@@ -62,8 +62,8 @@ def _openapi_30(node: Any) -> Any:
         rest = [o for o in options if o != {"type": "null"}]
         node.pop("anyOf")
         base = rest[0] if len(rest) == 1 else {"anyOf": rest}
-        if "$ref" in base:
-            base = {"allOf": [base]}
+        if "$ref" in base:  # see hub.api.described.NULL
+            return {"anyOf": [base, NULL], **node}
         node = {**base, **node, "nullable": True}
         if "enum" in node:  # OpenAPI 3.0.3: a nullable enum lists null among its values
             node["enum"] = [*node["enum"], None]

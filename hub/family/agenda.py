@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
+from hub.family import bodies
 from hub.family.access import link_of, require_reader
 from hub.family.consent import ConsentError, Scope, decode_scopes, require_scope
 from hub.family.jsonio import int_field, iso, path_int, text_field, time_field
@@ -19,7 +20,7 @@ from hub.family.models import AgendaItem, CircleLink
 from hub.family.parties import party_names, party_view, resident_party
 from hub.family.principal import Principal, family_api, principal_of
 from hub.family.sending import count_post
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 
 KINDS = ("visit", "appointment", "activity", "other")
 MAX_REMIND_S = 7 * 24 * 3600
@@ -130,7 +131,7 @@ async def add_item(request: web.Request) -> web.Response:
     """Put an appointment on the resident's agenda (an invitation if someone else adds it)."""
     who = await principal_of(request)
     resident_id = path_int(request, "rid")
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.AgendaBody, bodies.TEXT_CODES)
     await count_post(request, who)
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
@@ -151,7 +152,7 @@ async def add_item(request: web.Request) -> web.Response:
 async def respond(request: web.Request) -> web.Response:
     """The resident accepts or declines an invitation."""
     who = await principal_of(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.AnswerBody, bodies.TEXT_CODES)
     answer = data.get("answer")
     if answer not in ("accept", "decline"):
         raise ApiError(400, "invalid_request", "answer must be 'accept' or 'decline'")

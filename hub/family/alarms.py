@@ -27,6 +27,7 @@ from hub.alarms.routes import ALARM_ENGINE
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.clock import Clock
+from hub.family import bodies
 from hub.family.access import link_of, require_reader
 from hub.family.consent import Scope, decode_scopes
 from hub.family.jsonio import iso, path_int, text_field
@@ -34,7 +35,7 @@ from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.models import AlarmAcknowledgement, AlarmNotice, CircleLink
 from hub.family.parties import party_names, party_view
 from hub.family.principal import family_api, principal_of
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ async def post_notice(request: web.Request) -> web.Response:
     resident_id = path_int(request, "rid")
     if not who.is_staff:
         raise ApiError(403, "forbidden", "only the centre's staff post alarm notices")
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.NoticeBody, bodies.TEXT_CODES)
     alarm_ref = text_field(data, "alarm_ref", max_length=64)
     event_type = text_field(data, "event_type", max_length=32)
     state = text_field(data, "state", max_length=16, required=False, default="open")

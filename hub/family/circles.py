@@ -14,7 +14,7 @@ from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth.roles import Role
 from hub.db.models import Resident
-from hub.family import linking
+from hub.family import bodies, linking
 from hub.family.access import require_manager, require_reader
 from hub.family.circle_consent import change_consent, remove_member
 from hub.family.consent import ConsentError, decode_scopes, encode_scopes, parse_scopes
@@ -30,7 +30,7 @@ from hub.family.principal import (
     require_role,
 )
 from hub.family.settings import FAMILY_SETTINGS
-from hub.http import ApiError, read_json_object, too_many_attempts
+from hub.http import ApiError, read_checked, too_many_attempts
 from hub.throttle import Limit, release, take
 
 LINKABLE_ROLES = (Role.FAMILY, Role.FACILITATOR)
@@ -122,7 +122,11 @@ async def create_code(request: web.Request) -> web.Response:
     """The resident's tablet (or staff) make a linking code for a new circle member."""
     who = await principal_of(request)
     resident_id = path_int(request, "rid")
-    data = await read_json_object(request) if request.can_read_body else {}
+    data = (
+        await read_checked(request, bodies.LinkingCodeBody, bodies.TEXT_CODES)
+        if request.can_read_body
+        else {}
+    )
     settings = request.app[FAMILY_SETTINGS]
     consent = _consent(data.get("consent", []))
     ttl = int_field(data, "ttl_s", required=False) or settings.link_code_ttl_s
@@ -207,7 +211,7 @@ async def redeem_code(request: web.Request) -> web.Response:
     who = await principal_of(request)
     require_role(who, *LINKABLE_ROLES)
     assert who.user_id is not None
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.RedeemBody, bodies.TEXT_CODES)
     typed = text_field(data, "code", max_length=40)
     relationship = text_field(data, "relationship", max_length=60)
     settings = request.app[FAMILY_SETTINGS]
@@ -330,7 +334,7 @@ def _staff_reason(who: Principal, data: dict[str, Any]) -> str | None:
 async def update_link(request: web.Request) -> web.Response:
     """The resident (or staff, with a reason) change what a member may see."""
     who = await principal_of(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.LinkChange, bodies.TEXT_CODES)
     consent = _consent(data.get("consent"))
     reason = _staff_reason(who, data)
     async with request.app[SESSIONMAKER]() as session:
@@ -354,7 +358,11 @@ async def update_link(request: web.Request) -> web.Response:
 async def remove_link(request: web.Request) -> web.Response:
     """The resident or staff (with a reason) remove a member; a member may also leave."""
     who = await principal_of(request)
-    data = await read_json_object(request) if request.body_exists else {}
+    data = (
+        await read_checked(request, bodies.LinkRemoval, bodies.TEXT_CODES)
+        if request.body_exists
+        else {}
+    )
     async with request.app[SESSIONMAKER]() as session:
         link = await _link_for_change(session, request)
         leaving = link.member == who.party

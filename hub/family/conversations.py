@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.family import bodies
 from hub.family.access import may_contact, require_member
 from hub.family.jsonio import int_field, iso, path_int, query_int, required_int, text_field
 from hub.family.live import LIVE_HUB
@@ -18,7 +19,7 @@ from hub.family.parties import parse_party, party_names, party_view
 from hub.family.principal import family_api, principal_of
 from hub.family.sending import count_post
 from hub.family.settings import MEDIA_STORE
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 
 MAX_TEXT = 2000
 PAGE_MAX = 100
@@ -186,7 +187,7 @@ async def list_conversations(request: web.Request) -> web.Response:
 async def open_direct(request: web.Request) -> web.Response:
     """Get or create the direct conversation with another party."""
     who = await principal_of(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.DirectBody, bodies.TEXT_CODES)
     other = data.get("with")
     parse_party(other)
     assert isinstance(other, str)
@@ -247,7 +248,7 @@ async def post_message(request: web.Request) -> web.Response:
     """Send text, or a media object the caller uploaded (with an optional caption)."""
     who = await principal_of(request)
     conversation_id = path_int(request, "cid")
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.MessageBody, bodies.TEXT_CODES)
     text = text_field(data, "text", max_length=MAX_TEXT, required=False)
     media_id = int_field(data, "media_id", required=False)
     if not text and media_id is None:
@@ -309,7 +310,7 @@ async def mark_read(request: web.Request) -> web.Response:
     """Read receipt: the caller has seen everything up to ``up_to``."""
     who = await principal_of(request)
     conversation_id = path_int(request, "cid")
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.ReadMark, bodies.TEXT_CODES)
     up_to = required_int(data, "up_to")
     async with request.app[SESSIONMAKER]() as session:
         await require_member(session, who, conversation_id)

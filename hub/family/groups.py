@@ -24,6 +24,7 @@ from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.auth.roles import Role
 from hub.db.models import Resident
+from hub.family import bodies
 from hub.family.agenda import item_view, new_item
 from hub.family.conversations import ensure_direct
 from hub.family.jsonio import iso, path_int, required_int, text_field
@@ -45,7 +46,7 @@ from hub.family.parties import party_names, resident_party, user_party
 from hub.family.principal import Principal, family_api, principal_of, require_role
 from hub.family.sending import count_post
 from hub.family.settings import FAMILY_SETTINGS
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 
 
 async def _group(session: AsyncSession, request: web.Request) -> Group:
@@ -132,7 +133,7 @@ async def create_group(request: web.Request) -> web.Response:
     who = await principal_of(request)
     require_role(who, Role.FACILITATOR)
     assert who.user_id is not None
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.GroupBody, bodies.TEXT_CODES)
     name = text_field(data, "name", max_length=120)
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
@@ -202,7 +203,7 @@ async def add_member(request: web.Request) -> web.Response:
     a pending or declined request and a member alike — so the answer reveals nothing.
     """
     who = await principal_of(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.GroupMemberBody, bodies.TEXT_CODES)
     resident_id = required_int(data, "resident_id")
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
@@ -308,7 +309,7 @@ def _answering_for(who: Principal, given: object) -> int:
 async def answer_group_request(request: web.Request) -> web.Response:
     """The resident (or staff for them) accept or decline joining the group."""
     who = await principal_of(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.AnswerBody, bodies.TEXT_CODES)
     answer = data.get("answer")
     if answer not in ("accept", "decline"):
         raise ApiError(400, "invalid_request", "answer must be 'accept' or 'decline'")
@@ -370,7 +371,7 @@ async def remove_member(request: web.Request) -> web.Response:
 async def group_event(request: web.Request) -> web.Response:
     """The facilitator puts an activity on every member's agenda (as an invitation)."""
     who = await principal_of(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.AgendaBody, bodies.TEXT_CODES)
     await count_post(request, who)  # one post, however many agendas it reaches
     now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
@@ -401,7 +402,7 @@ async def group_event(request: web.Request) -> web.Response:
 async def invite(request: web.Request) -> web.Response:
     """A member (their tablet) invites another member of the group into their own circle."""
     who = await principal_of(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.InvitationBody, bodies.TEXT_CODES)
     to_resident = required_int(data, "to_resident")
     async with request.app[SESSIONMAKER]() as session:
         group = await _group(session, request)
@@ -435,7 +436,7 @@ async def invite(request: web.Request) -> web.Response:
 async def answer_invitation(request: web.Request) -> web.Response:
     """The invitee accepts (both join each other's circle, with a direct chat) or declines."""
     who = await principal_of(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.AnswerBody, bodies.TEXT_CODES)
     answer = data.get("answer")
     if answer not in ("accept", "decline"):
         raise ApiError(400, "invalid_request", "answer must be 'accept' or 'decline'")

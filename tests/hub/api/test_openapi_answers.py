@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from hub.api.openapi import openapi_document, route_table
 from hub.appkeys import CLOCK, KEYSAFE
 from hub.auth import Role
 from hub.console.demo_data import DemoIds, seed_demo
+from tests.family.conftest import World
 from tests.service.helpers import application
 
 Headers = Callable[..., Awaitable[dict[str, str]]]
@@ -93,6 +95,16 @@ async def demo(
         ids = await seed_demo(session, hub_client.app[KEYSAFE], hub_client.app[CLOCK]())
         await session.commit()
     return ids
+
+
+@pytest.fixture
+def world(
+    hub_client: TestClient[Any, Any],
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    make_user: Any,
+    token_for: Any,
+) -> World:
+    return World(hub_client, hub_sessionmaker, make_user, token_for)
 
 
 @pytest.fixture
@@ -228,3 +240,106 @@ async def test_service_lifecycle_answers_conform(
     status, _ = await call("POST", f"{base}/consent/social-record", coordinator, json=consent)
     assert status == 200
     assert (await call("POST", f"{base}/discharge", coordinator, json={"reason": "x"}))[0] == 422
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_family_network_answers_conform(
+    world: World, answers: Answers, hub_clock: Any
+) -> None:
+    client = world.client
+
+    async def call(method: str, url: str, headers: dict[str, str], **kw: Any) -> Any:
+        response = await client.request(method, url, headers=headers, **kw)
+        return response.status, await answers.check(response, method, url)
+
+    maria = await world.resident("Maria")
+    anna = await world.person(name="Anna")
+    facilitator = await world.person(Role.FACILITATOR, name="Fina")
+    rid = maria.resident_id
+    assert (await call("GET", "/api/family/me", maria.headers))[0] == 200
+    status, code = await call(
+        "POST",
+        f"/api/family/residents/{rid}/linking-codes",
+        maria.headers,
+        json={"consent": ["alarms", "activity", "agenda"]},
+    )
+    assert status == 201
+    status, link = await call(
+        "POST",
+        "/api/family/links",
+        anna.headers,
+        json={"code": code["code"], "relationship": "daughter"},
+    )
+    assert status == 201
+    assert (await call("POST", "/api/family/links", anna.headers, json={"code": " "}))[0] == 400
+    assert (await call("GET", "/api/family/residents", anna.headers))[0] == 200
+    assert (await call("GET", f"/api/family/residents/{rid}/circle", maria.headers))[0] == 200
+    change = {"consent": ["alarms", "activity", "agenda"]}
+    patched = await call(
+        "PATCH", f"/api/family/links/{link['link_id']}", maria.headers, json=change
+    )
+    assert patched[0] == 200
+    assert (await call("GET", "/api/family/conversations", anna.headers))[0] == 200
+    cid = link["conversation_id"]
+    status, sent = await call(
+        "POST", f"/api/family/conversations/{cid}/messages", anna.headers, json={"text": "Hola"}
+    )
+    assert status == 201
+    assert (await call("GET", f"/api/family/conversations/{cid}/messages", maria.headers))[0] == 200
+    read = {"up_to": sent["id"]}
+    assert (await call("POST", f"/api/family/conversations/{cid}/read", maria.headers, json=read))[
+        0
+    ] == 200
+    assert (await call("GET", "/api/family/conversations", anna.headers))[0] == 200
+    assert (await call("GET", "/api/family/unread", maria.headers))[0] == 200
+    assert (await call("DELETE", f"/api/family/messages/{sent['id']}", anna.headers))[0] == 204
+    direct = {"with": maria.party}
+    assert (await call("POST", "/api/family/conversations", anna.headers, json=direct))[0] == 200
+    starts = (hub_clock() + timedelta(days=2)).isoformat()
+    status, item = await call(
+        "POST",
+        f"/api/family/residents/{rid}/agenda",
+        anna.headers,
+        json={"title": "Visita", "starts_at": starts},
+    )
+    assert status == 201
+    answer = {"answer": "accept"}
+    responded = await call(
+        "POST", f"/api/family/agenda/{item['id']}/respond", maria.headers, json=answer
+    )
+    assert responded[0] == 200
+    assert (await call("GET", f"/api/family/residents/{rid}/agenda", anna.headers))[0] == 200
+    status, group = await call(
+        "POST", "/api/family/groups", facilitator.headers, json={"name": "Caminades"}
+    )
+    assert status == 201
+    gid = group["id"]
+    member = {"resident_id": rid}
+    added = await call(
+        "POST", f"/api/family/groups/{gid}/members", facilitator.headers, json=member
+    )
+    assert added[0] == 202
+    assert (await call("GET", "/api/family/group-requests", maria.headers))[0] == 200
+    joined = await call("POST", f"/api/family/groups/{gid}/respond", maria.headers, json=answer)
+    assert joined[0] == 200
+    assert (await call("GET", "/api/family/groups", facilitator.headers))[0] == 200
+    assert (await call("GET", f"/api/family/groups/{gid}", facilitator.headers))[0] == 200
+    event = {"title": "Passeig", "starts_at": starts}
+    posted = await call("POST", f"/api/family/groups/{gid}/events", facilitator.headers, json=event)
+    assert posted[0] == 201
+    assert (await call("GET", "/api/family/invitations", maria.headers))[0] == 200
+    notices = f"/api/family/residents/{rid}/alarm-notices"
+    notice = {"alarm_ref": "A-1", "event_type": "panic"}
+    status, made = await call("POST", notices, world.operator, json=notice)
+    assert status == 201
+    assert (await call("GET", notices, anna.headers))[0] == 200
+    on_way = f"/api/family/alarm-notices/{made['id']}/on-my-way"
+    assert (await call("POST", on_way, anna.headers))[0] == 200
+    assert (await call("GET", f"/api/family/residents/{rid}/activity", anna.headers))[0] == 200
+    assert (await call("GET", f"/api/family/residents/{rid}/today", anna.headers))[0] == 200
+    assert (await call("GET", "/api/family/calls/config", anna.headers))[0] == 200
+    assert (await call("GET", "/api/family/calls", anna.headers))[0] == 200
+    assert (await call("GET", f"/api/family/residents/{rid}/tablets", world.operator))[0] == 200
+    assert (await call("POST", "/api/family/tablet/token", maria.headers))[0] == 200
+    assert (await call("GET", f"/api/family/residents/{rid}/today", {}))[0] == 401
+    assert (await call("DELETE", f"/api/family/links/{link['link_id']}", anna.headers))[0] == 204
