@@ -22,6 +22,7 @@ from playwright.async_api import expect
 import protocol
 from hub.auth import Role
 from hub.console.demo_data import DemoIds, raise_demo_alarm
+from hub.family.live import LIVE_HUB
 from tablet_app.audio import SAMPLE_RATE, dominant_frequency
 from teleassist.bench.voice import tablet_parts, write_tone
 from tests.family.browser import media_browser, signed_in_page
@@ -59,7 +60,9 @@ async def test_a_supervisor_hears_the_home_and_the_operator_and_the_home_never_h
     rid = demo.residents[0]
     token = await token_for(Role.OPERATOR, username="op-listen", display_name="Anna")
     operator = {"Authorization": f"Bearer {token}"}
-    await token_for(Role.SUPERVISOR, username="sup-marta", display_name="Marta")
+    sup_token = await token_for(Role.SUPERVISOR, username="sup-marta", display_name="Marta")
+    me = await hub_client.get("/api/family/me", headers={"Authorization": f"Bearer {sup_token}"})
+    sup_party = (await me.json())["party"]
     [alarm] = await raise_demo_alarm(
         hub_client.app, rid, demo.devices[rid][0], protocol.Panic(source="pendant")
     )
@@ -132,6 +135,19 @@ async def test_a_supervisor_hears_the_home_and_the_operator_and_the_home_never_h
                 " return d.db > -70 && Math.abs(d.hz - 880) <= 15; }",
                 timeout=TIMEOUT_MS,
             )
+
+            # The supervisor's connection drops: the hub ends the leg, the operator's card
+            # stops naming them, and the supervisor's page finds out once it reconnects.
+            hub_client.app[LIVE_HUB].close(sup_party)
+            await expect(listening).to_have_attribute("data-status", "ended", timeout=TIMEOUT_MS)
+            await expect(listening).to_have_attribute("data-reason", "disconnected")
+            await expect(page.locator("#voice-listeners")).to_have_count(0, timeout=TIMEOUT_MS)
+            await expect(panel).to_have_attribute("data-status", "connected")
+            await sup.keyboard.press("i")  # and listens again
+            await expect(listening).to_have_attribute(
+                "data-status", "listening", timeout=TIMEOUT_MS
+            )
+            await sup.wait_for_function(_hears(880), timeout=TIMEOUT_MS)
 
             # The call ends: so does the listen-in.
             await page.keyboard.press("h")

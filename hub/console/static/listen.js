@@ -87,6 +87,7 @@ export class ListenIn {
     this.status = "idle"; // idle | joining | listening | ended | failed
     this.alarmId = null;
     this.listenId = null;
+    this.party = null;
     this.speakerName = null;
     this.reason = null;
     this.errorText = null;
@@ -122,6 +123,7 @@ export class ListenIn {
       this.iceServers = config.ice_servers || [];
       const leg = await api(`/api/console/alarms/${encodeURIComponent(alarmId)}/voice/listen`, { method: "POST" });
       this.listenId = leg.listen_id;
+      this.party = leg.listener.party;
       this.speakerName = leg.speaker.name;
       const early = this.early;
       this.early = [];
@@ -147,6 +149,20 @@ export class ListenIn {
       else if (data.candidate && this.pc) await this.pc.addIceCandidate(data.candidate).catch(() => {});
     } else if (msg.type === "listen.ended") {
       this.end(msg.reason || "left");
+    }
+  }
+
+  /** After the socket (re)opens: does the hub still have our leg? (It ends legs whose
+   * listener dropped, and a restarted hub has none; the end was told to a closed socket.) */
+  async resync() {
+    if (!this.active() || this.listenId === null) return;
+    try {
+      const result = await api(`/api/console/alarms/${encodeURIComponent(this.alarmId)}/voice`);
+      const active = result.active;
+      const still = active && (active.listeners || []).some((l) => l.party === this.party);
+      if (!still && this.active()) this.end(active ? "disconnected" : "call_ended");
+    } catch (err) {
+      console.warn("listen resync", err);
     }
   }
 

@@ -245,6 +245,7 @@ export class VoiceCall {
 
   /** After the socket (re)opens: is our call still going? A restarted hub has none. */
   async resync() {
+    if (this.listenIn) this.listenIn.resync(); // a supervisor's listen-in, the same way
     if (!this.active() || !this.alarmId) return;
     try {
       const result = await api(`/api/console/alarms/${encodeURIComponent(this.alarmId)}/voice`);
