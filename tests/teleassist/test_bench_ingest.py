@@ -24,6 +24,8 @@ def test_bench_ingest_smoke(capsys: pytest.CaptureFixture[str]) -> None:
             "2000",
             "--publishers",
             "1",
+            "--rounds",
+            "2",
         ]
     )
     assert code == 0
@@ -42,3 +44,8 @@ def test_bench_ingest_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert figures["lost"] == 0
     assert figures["events_lost"] == 0
     assert figures["devices"] == 40
+    # Two interleaved rounds: medians with their spread, nothing lost in either.
+    assert figures["rounds"] == 2
+    assert figures["hub_min"] <= figures["hub_msgs_per_s"] <= figures["hub_max"]
+    assert figures["baseline_min"] <= figures["baseline_msgs_per_s"] <= figures["baseline_max"]
+    assert figures["ratio_min"] <= figures["ratio"] <= figures["ratio_max"]
