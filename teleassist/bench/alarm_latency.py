@@ -283,7 +283,17 @@ def _start_hub(
          "--password-stdin"],
         input=PASSWORD.encode(), env=env, check=True, capture_output=True,
     )  # fmt: skip
-    log = (work / "hub.log").open("wb")
+    return serve_hub(work, database_url, broker_port, port, probe)
+
+
+def serve_hub(
+    work: Path, database_url: str, broker_port: int, port: int, probe: str = ""
+) -> tuple[subprocess.Popen[bytes], Any]:
+    """Start ``teleassist hub serve`` on an existing database (its log appended to)."""
+    env = _hub_env(broker_port, probe)
+    base_cmd = [sys.executable, "-m", "teleassist", "hub"]
+    common = ["--database-url", database_url, "--data-dir", str(work / "data")]
+    log = (work / "hub.log").open("ab")
     hub = subprocess.Popen(
         [*base_cmd, *common, "--port", str(port), "serve"], env=env, stdout=log, stderr=log
     )
