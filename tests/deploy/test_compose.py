@@ -23,6 +23,7 @@ SECRETS = {
     "BROKER_PUBLIC_NAME": "x",
     "HUB_PUBLIC_URL": "https://hub.example.org",
     "TURN_SECRET": "x",
+    "TURN_PUBLIC_NAME": "x",
 }
 
 

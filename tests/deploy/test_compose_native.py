@@ -51,6 +51,7 @@ def site_secrets() -> dict[str, str]:
         "BROKER_PUBLIC_NAME": "localhost",
         "HUB_PUBLIC_URL": "https://hub.example.org",
         "TURN_SECRET": secrets.token_urlsafe(32),
+        "TURN_PUBLIC_NAME": "turn.example.org",
     }
 
 
