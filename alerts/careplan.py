@@ -8,7 +8,7 @@ the resident's LOCAL time (``timezone``, Europe/Madrid by default).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.errors import CarePlanError
@@ -119,14 +119,30 @@ class TemperatureSettings:
 
 @dataclass(frozen=True, slots=True)
 class MedicationSchedule:
-    """A named dose due at a local time every day."""
+    """A named dose due at a local time, every day or on some weekdays (0 = Monday), from
+    ``start`` to ``end`` (local dates, both included; None: open)."""
 
     name: str
     due: time
+    days: tuple[int, ...] = ()
+    start: date | None = None
+    end: date | None = None
 
     def __post_init__(self) -> None:
         if not self.name or len(self.name) > 40:
             raise CarePlanError(f"medication schedule name {self.name!r} must be 1–40 characters")
+        if any(not 0 <= d <= 6 for d in self.days):
+            raise CarePlanError(f"medication days are 0 (Monday) to 6 (Sunday), got {self.days}")
+        if self.start and self.end and self.end < self.start:
+            raise CarePlanError(f"medication {self.name!r} ends before it starts")
+
+    def on(self, day: date) -> bool:
+        """Is a dose due on local ``day``?"""
+        if self.start is not None and day < self.start:
+            return False
+        if self.end is not None and day > self.end:
+            return False
+        return not self.days or day.weekday() in self.days
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +153,8 @@ class MedicationSettings:
     ack_timeout: timedelta = timedelta(minutes=60)
     # A confirmation this long before the due time still counts (dose taken early).
     early: timedelta = timedelta(minutes=60)
+    # At the due time the tablet shows and speaks the reminder (a "medication" prompt).
+    remind: bool = False
 
     def __post_init__(self) -> None:
         _positive("medication ack_timeout", self.ack_timeout)

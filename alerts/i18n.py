@@ -83,6 +83,11 @@ _TEMPLATES: dict[str, tuple[str, str, str]] = {
         "no ha respondido al aviso de la tableta",
         "no answer to the tablet prompt",
     ),
+    "prompt_medication": (
+        "És l'hora de la medicació: {schedule}",
+        "Es la hora de la medicación: {schedule}",
+        "Time for your medication: {schedule}",
+    ),
     "prompt_inactivity": (
         "Està bé? No hem detectat moviment des de les {since}",
         "¿Está bien? No hemos detectado movimiento desde las {since}",

@@ -114,9 +114,9 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "prompt.inactivity": ("Esteu bé?", "¿Está bien?", "Are you all right?"),
     "prompt.wellbeing": ("Com esteu? Tot bé?", "¿Cómo está? ¿Todo bien?", "How are you? All well?"),
     "prompt.medication": (
-        "Us heu pres la medicació de les {schedule}?",
-        "¿Se ha tomado la medicación de las {schedule}?",
-        "Did you take your {schedule} medication?",
+        "És l'hora de la medicació: {schedule}",
+        "Es la hora de la medicación: {schedule}",
+        "Time for your medication: {schedule}",
     ),
     "prompt.medication_any": (
         "Us heu pres la medicació?",
@@ -125,8 +125,28 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     ),
     "prompt.fine": ("Sí, estic bé", "Sí, estoy bien", "Yes, I'm fine"),
     "prompt.help": ("Necessito ajuda", "Necesito ayuda", "I need help"),
-    "prompt.med_yes": ("Sí, me l'he presa", "Sí, me la he tomado", "Yes, I took it"),
-    "prompt.med_no": ("No", "No", "No"),
+    "prompt.med_yes": ("Ja me l'he presa", "Ya me la he tomado", "I've taken it"),
+    "prompt.med_no": ("Recorda-m'ho més tard", "Recuérdamelo más tarde", "Remind me later"),
+    "prompt.med_countdown": (
+        "Si no ho confirmeu en {time}, la central n'estarà avisada.",
+        "Si no lo confirma en {time}, la central será avisada.",
+        "If you do not confirm within {time}, the centre will be told.",
+    ),
+    "prompt.med_thanks": (
+        "Gràcies. Ho hem anotat.",
+        "Gracias. Lo hemos anotado.",
+        "Thank you. We have noted it.",
+    ),
+    "prompt.med_later": (
+        "D'acord. Us ho recordarem d'aquí a 10 minuts.",
+        "De acuerdo. Se lo recordaremos dentro de 10 minutos.",
+        "All right. We will remind you in 10 minutes.",
+    ),
+    "prompt.med_timeout": (
+        "No ens heu confirmat la dosi. La central n'està avisada.",
+        "No nos ha confirmado la dosis. La central está avisada.",
+        "You did not confirm the dose. The centre has been told.",
+    ),
     "prompt.timeout": (
         "No hem rebut resposta. La central us trucarà.",
         "No hemos recibido respuesta. La central le llamará.",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -23,6 +23,7 @@ from protocol import (
     CommandBody,
     Configure,
     EventBody,
+    MedicationTaken,
     Panic,
     PlayMessage,
     Prompt,
@@ -104,7 +105,10 @@ MAX_RECORDING_S = 120  # a voice message stops and is sent by itself after two m
 # across the room and should not have to walk to the tablet to put it right.
 CENTRE_ENDED_HOME_S = 8
 
-PromptResult = Literal["fine", "help", "timeout"]
+PromptResult = Literal["fine", "help", "timeout", "taken", "later"]
+# "Remind me later" on a medication reminder shows it again this much later (while the dose
+# is still within its grace; after that the hub's own timer decides).
+MEDICATION_SNOOZE = timedelta(minutes=10)
 MessageKind = Literal["text", "photo", "voice", "video"]
 AgendaKind = Literal["visit", "doctor", "group", "medication", "other"]
 AgendaResponse = Literal["pending", "accepted", "declined"]
@@ -274,6 +278,9 @@ class TabletModel:
     prompt: Prompt | None = None
     prompt_result: PromptResult | None = None
     prompt_shown_at: datetime | None = None
+    # A medication reminder put off with "remind me later", and when it comes back.
+    snoozed: Prompt | None = None
+    snoozed_until: datetime | None = None
     contacts: list[Contact] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     open_contact_id: str | None = None
@@ -518,6 +525,9 @@ class TabletModel:
             return self.t("prompt.medication_any")
         return self.t(f"prompt.{self.prompt.kind}")
 
+    def _is_medication(self) -> bool:
+        return self.prompt is not None and self.prompt.kind == "medication"
+
     def prompt_buttons(self) -> tuple[str, str]:
         """Labels of the "fine" and the "help" buttons."""
         if self.prompt is not None and self.prompt.kind == "medication":
@@ -535,7 +545,8 @@ class TabletModel:
         if self.prompt is None or self.prompt_result is not None:
             return ""
         time_left = duration_text(self.prompt_seconds_left(now), self.language)
-        return self.t("prompt.countdown", time=time_left)
+        key = "prompt.med_countdown" if self._is_medication() else "prompt.countdown"
+        return self.t(key, time=time_left)
 
     def prompt_time_left(self, now: datetime) -> float:
         """Share of the prompt's time still left, 1.0 → 0.0 (for a calm time bar)."""
@@ -545,8 +556,16 @@ class TabletModel:
         return 0.0 if total <= 0 else min(1.0, self.prompt_seconds_left(now) / total)
 
     def answer_prompt(self, answer: Literal["fine", "help"], now: datetime) -> None:
-        """The resident answered the prompt; a late answer is still sent (the hub decides)."""
+        """The resident answered the prompt; a late answer is still sent (the hub decides).
+
+        A medication reminder's buttons are "I've taken it" (``fine``: ``MedicationTaken``
+        for the dose) and "Remind me later" (``help``: shown again after MEDICATION_SNOOZE;
+        nothing is sent, so the dose is missed if never confirmed).
+        """
         if self.prompt is None or self.prompt_result is not None:
+            return
+        if self._is_medication():
+            self._answer_medication(self.prompt, answer, now)
             return
         self._publish(PromptAnswer(prompt_id=self.prompt.prompt_id, answer=answer))
         self.prompt_result = answer
@@ -554,12 +573,31 @@ class TabletModel:
         self._emit(Speak(self.t(key), self.language))
         self.changed()
 
+    def _answer_medication(
+        self, prompt: Prompt, answer: Literal["fine", "help"], now: datetime
+    ) -> None:
+        if answer == "fine":
+            self._publish(MedicationTaken(schedule=prompt.schedule or "medication"))
+            self.prompt_result = "taken"
+            self.snoozed = self.snoozed_until = None
+            self._emit(Speak(self.t("prompt.med_thanks"), self.language))
+        else:
+            self.prompt_result = "later"
+            again = now + MEDICATION_SNOOZE
+            if again < prompt.expires:
+                self.snoozed, self.snoozed_until = prompt, again
+            self._emit(Speak(self.t("prompt.med_later"), self.language))
+        self.changed()
+
     def prompt_result_text(self) -> str:
         """What the prompt screen says once answered or timed out."""
+        medication = self._is_medication()
         return {
             "fine": self.t("prompt.thanks_fine"),
             "help": self.t("prompt.thanks_help"),
-            "timeout": self.t("prompt.timeout"),
+            "timeout": self.t("prompt.med_timeout" if medication else "prompt.timeout"),
+            "taken": self.t("prompt.med_thanks"),
+            "later": self.t("prompt.med_later"),
             None: "",
         }[self.prompt_result]
 
@@ -576,7 +614,15 @@ class TabletModel:
             self._stop_recording(send=True)
         if self.prompt is not None and self.prompt_result is None and now >= self.prompt.expires:
             self.prompt_result = "timeout"
-            self._emit(Speak(self.t("prompt.timeout"), self.language))
+            self._emit(Speak(self.prompt_result_text(), self.language))
+            self.changed()
+        if (
+            self.snoozed is not None
+            and self.snoozed_until is not None
+            and now >= self.snoozed_until
+        ):
+            again, self.snoozed, self.snoozed_until = self.snoozed, None, None
+            self._show_prompt(again, now)
             self.changed()
         if not (self.call_centre and self.call_state is CallState.ENDED):
             self._centre_ended_at = None

@@ -308,8 +308,11 @@ class ScreenBuilder:
         m = self.m
         col = self._column()
         if m.prompt_result is not None:
-            icon = "check" if m.prompt_result == "fine" else "bell"
-            colour = self.p.ok if m.prompt_result == "fine" else self.p.help
+            good = m.prompt_result in ("fine", "taken")
+            icon = "check" if good else "bell"
+            colour = (
+                self.p.ok if good else self.p.neutral if m.prompt_result == "later" else self.p.help
+            )
             col.add_widget(_icon_badge(self.s, colour, icon, self.p))
             col.add_widget(self._text(m.prompt_result_text(), 60, bold=True, name="prompt.result"))
             col.add_widget(
@@ -334,7 +337,8 @@ class ScreenBuilder:
             )
         )
         fine, help_ = m.prompt_buttons()
-        no_icon = "cross" if m.prompt is not None and m.prompt.kind == "medication" else "bell"
+        medication = m.prompt is not None and m.prompt.kind == "medication"
+        no_icon = "bell"  # "I need help", or the medication's "remind me later"
         row = BoxLayout(spacing=self.s.u(30), size_hint=(1, 0.54))
         row.add_widget(
             self._button(
@@ -351,7 +355,7 @@ class ScreenBuilder:
                 "prompt.help",
                 help_,
                 no_icon,
-                self.p.help,
+                self.p.neutral if medication else self.p.help,
                 lambda: m.answer_prompt("help", self.clock()),
                 font_units=58,
             )

@@ -10,21 +10,42 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tablet_app.kivyenv import prepare_kivy
+
+if TYPE_CHECKING:
+    from tablet_app.model import TabletModel
 
 # A fixed Monday morning, so screenshots do not change from run to run.
 SHOT_TIME = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
 
-Scene = Callable[["TabletModel", datetime], None]  # type: ignore[name-defined]  # noqa: F821
+Scene = Callable[["TabletModel", datetime], None]
+
+
+def _medication(m: TabletModel, now: datetime) -> None:
+    """The hub's reminder at the dose's time (ADR 0137), to confirm or put off."""
+    from protocol import Prompt
+
+    body = Prompt(
+        prompt_id="p3",
+        kind="medication",
+        schedule="insulina 09:00",
+        expires=now + timedelta(minutes=58),
+    )
+    m.on_command(body, now - timedelta(minutes=2))
+
+
+def _medication_taken(m: TabletModel, now: datetime) -> None:
+    _medication(m, now)
+    m.answer_prompt("fine", now)
 
 
 def scenes() -> dict[str, Scene]:
     """Screen name → how to put the demo model on that screen."""
     from protocol import AlarmReceived, Prompt
     from tablet_app.circle import CircleMember
-    from tablet_app.model import Screen, TabletModel
+    from tablet_app.model import Screen
 
     def home(m: TabletModel, now: datetime) -> None:
         m.go(Screen.HOME)
@@ -151,6 +172,8 @@ def scenes() -> dict[str, Scene]:
         "help_offline": help_sent,
         "prompt": prompt,
         "prompt_inactivity": prompt_inactivity,
+        "medication": _medication,
+        "medication_taken": _medication_taken,
         "messages": messages,
         "conversation": conversation,
         "recording": recording,

@@ -11,9 +11,9 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from alerts import baseline
-from alerts.careplan import CarePlan, TimeWindow
+from alerts.careplan import CarePlan, MedicationSchedule, TimeWindow
 from alerts.i18n import Explanation
-from alerts.model import RuleKind
+from alerts.model import PromptRequest, RuleKind
 from alerts.rules.common import (
     Findings,
     at_local,
@@ -21,6 +21,7 @@ from alerts.rules.common import (
     local,
     new_day,
     next_local,
+    prompt_id,
     start_prompt,
 )
 from alerts.state import ResidentState
@@ -38,6 +39,7 @@ class TimerKind(StrEnum):
     PROMPT_EXPIRY = "prompt_expiry"
     INACTIVITY_WINDOW = "inactivity_window"
     CHECK_IN = "check_in"
+    MEDICATION_REMINDER = "medication_reminder"
     MEDICATION = "medication"
     BED_RETURN = "bed_return"
     TEMPERATURE = "temperature"
@@ -91,8 +93,14 @@ def pending_timers(plan: CarePlan, state: ResidentState) -> list[Timer]:
     medication = plan.medication
     for schedule in medication.schedules:
         # Due + ack timeout may cross midnight: find the next due whose check is ahead.
-        due = next_local(plan, schedule.due, cursor - medication.ack_timeout)
+        due = _next_dose(plan, schedule, cursor - medication.ack_timeout)
+        if due is None:
+            continue  # the schedule has ended
         timers.append(Timer(due + medication.ack_timeout, TimerKind.MEDICATION, schedule.name))
+        if medication.remind:
+            reminder = _next_dose(plan, schedule, cursor)
+            if reminder is not None:
+                timers.append(Timer(reminder, TimerKind.MEDICATION_REMINDER, schedule.name))
     if plan.night.bed_alarm and state.bed_out_since is not None and not state.bed_alarmed:
         dynamic(state.bed_out_since + plan.night.bed_return, TimerKind.BED_RETURN)
     if plan.temperature.enabled:
@@ -115,6 +123,21 @@ def pending_timers(plan: CarePlan, state: ResidentState) -> list[Timer]:
         scheduled(plan.baseline.day_start, TimerKind.BASELINE_NIGHT)
     scheduled(time(0, 0), TimerKind.MIDNIGHT)
     return timers
+
+
+def _next_dose(plan: CarePlan, schedule: MedicationSchedule, after: datetime) -> datetime | None:
+    """The first due time of ``schedule`` strictly after ``after`` on a day it runs
+    (None: it has ended)."""
+    moment = after
+    for _ in range(8):  # a weekly schedule recurs within eight days
+        due = next_local(plan, schedule.due, moment)
+        day = local(plan, due).date()
+        if schedule.end is not None and day > schedule.end:
+            return None
+        if schedule.on(day):
+            return due
+        moment = due
+    return None
 
 
 def fire(plan: CarePlan, state: ResidentState, timer: Timer, out: Findings) -> ResidentState:
@@ -243,6 +266,32 @@ def _check_in(plan: CarePlan, state: ResidentState, timer: Timer, out: Findings)
     return state
 
 
+def _medication_reminder(
+    plan: CarePlan, state: ResidentState, timer: Timer, out: Findings
+) -> ResidentState:
+    """The dose is due: the tablet shows and speaks the reminder, unless it was already
+    confirmed (taken early)."""
+    settings = plan.medication
+    taken = state.taken_at(timer.key)
+    if taken is not None and taken >= timer.at - settings.early:
+        return state
+    out.prompts.append(
+        PromptRequest(
+            home_id=state.home_id,
+            resident_id=state.resident_id,
+            prompt_id=prompt_id(state.resident_id, f"medication|{timer.key}", timer.at),
+            kind="medication",
+            sent_at=timer.at,
+            expires=timer.at + settings.ack_timeout,
+            explanation=Explanation.of(
+                "prompt_medication", schedule=timer.key, due=hhmm(plan, timer.at)
+            ),
+            schedule=timer.key,
+        )
+    )
+    return state
+
+
 def _medication(plan: CarePlan, state: ResidentState, timer: Timer, out: Findings) -> ResidentState:
     settings = plan.medication
     due = timer.at - settings.ack_timeout
@@ -361,6 +410,7 @@ _HANDLERS = {
     TimerKind.PROMPT_EXPIRY: _prompt_expiry,
     TimerKind.INACTIVITY_WINDOW: _inactivity_window,
     TimerKind.CHECK_IN: _check_in,
+    TimerKind.MEDICATION_REMINDER: _medication_reminder,
     TimerKind.MEDICATION: _medication,
     TimerKind.BED_RETURN: _bed_return,
     TimerKind.TEMPERATURE: _temperature,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import CarePlan, EscalationPolicy
 from alerts.alarm import EscalationTarget
-from alerts.careplan import CheckInSettings, TimeWindow
+from alerts.careplan import CheckInSettings, MedicationSchedule, MedicationSettings, TimeWindow
 from alerts.escalation import Contact
 from hub.db.models import Contact as ContactRow
 from hub.db.models import Resident
@@ -122,6 +122,17 @@ def with_rules(plan: CarePlan, service: ServiceSettings) -> CarePlan:
             high=rules.temperature_high,
         ),
         baseline=replace(plan.baseline, enabled=rules.baseline, low_ratio=low_ratio, sigmas=sigmas),
+        # Each dose: a reminder on the tablet at its time, an alarm if not confirmed within
+        # the grace (MedicationTaken from the tablet or a dispenser).
+        medication=MedicationSettings(
+            schedules=tuple(
+                MedicationSchedule(m.dose_key(t), t, m.days, m.start, m.end)
+                for m in rules.medications
+                for t in m.times
+            ),
+            ack_timeout=timedelta(minutes=rules.medication_grace_min),
+            remind=True,
+        ),
     )
 
 

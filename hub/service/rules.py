@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from datetime import time
+from datetime import date, time
 from typing import Any, Literal
 
 from hub.service.errors import InvalidCarePlan
@@ -58,6 +58,28 @@ TEMPERATURE_MIN, TEMPERATURE_MAX = 5.0, 40.0
 MORNING_MIN_MINUTES, MORNING_MAX_MINUTES = 30, 8 * 60
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_MEDICATIONS, MAX_DOSES = 10, 6
+MEDICATION_NAME_MAX = 30  # with " HH:MM" the dose key stays within the contract's 40
+GRACE_MIN, GRACE_MAX = 10, 240
+
+
+@dataclass(frozen=True, slots=True)
+class Medication:
+    """A medicine taken at ``times`` (local), on ``days`` (0 = Monday; empty: every day),
+    from ``start`` to ``end`` (both included; None: open)."""
+
+    name: str
+    times: tuple[time, ...]
+    days: tuple[int, ...] = ()
+    start: date | None = None
+    end: date | None = None
+
+    def dose_key(self, moment: time) -> str:
+        """The dose's name on the tablet and in ``MedicationTaken``: "insulin 08:00"."""
+        return f"{self.name} {moment:%H:%M}"
+
+
 @dataclass(frozen=True, slots=True)
 class ResidentRules:
     """Every rule setting a person can change for one resident."""
@@ -79,6 +101,9 @@ class ResidentRules:
     temperature: bool = True
     baseline: bool = True
     baseline_sensitivity: Sensitivity = "normal"
+    # Reminders on the tablet at each dose; a dose not confirmed within the grace is missed.
+    medications: tuple[Medication, ...] = ()
+    medication_grace_min: int = 60
 
 
 RULE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ResidentRules))
@@ -175,6 +200,21 @@ def rule_problems(rules: ResidentRules) -> list[RuleProblem]:
                 f" not {value:g}",
                 min=f"{TEMPERATURE_MIN:g}", max=f"{TEMPERATURE_MAX:g}", value=f"{value:g}",
             ))  # fmt: skip
+    keys = [m.dose_key(t) for m in rules.medications for t in m.times]
+    if len(rules.medications) > MAX_MEDICATIONS:
+        add(_problem(
+            "medications", "medication_count",
+            f"at most {MAX_MEDICATIONS} medicines", max=MAX_MEDICATIONS,
+        ))  # fmt: skip
+    if len(keys) != len(set(keys)):
+        add(_problem("medications", "medication_twice", "a medicine is listed twice at one time"))
+    if not GRACE_MIN <= rules.medication_grace_min <= GRACE_MAX:
+        add(_problem(
+            "medication_grace_min", "grace_range",
+            f"a dose is missed after {GRACE_MIN} to {GRACE_MAX} minutes,"
+            f" not {rules.medication_grace_min}",
+            min=GRACE_MIN, max=GRACE_MAX, value=rules.medication_grace_min,
+        ))  # fmt: skip
     if rules.temperature_low >= rules.temperature_high:
         add(_problem(
             "temperature_high", "temperature_order",
@@ -258,6 +298,14 @@ def _value(key: str, value: object) -> Any:
         ):
             raise _wrong(key, "celsius", f"{key} must be a number of °C")
         return float(value)
+    if key == "medications":
+        if not isinstance(value, list):
+            raise _wrong(key, "medication_list", "medications must be a list of medicines")
+        return tuple(_medication(item) for item in value)
+    if key == "medication_grace_min":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _wrong(key, "minutes", "medication_grace_min must be a whole number of minutes")
+        return value
     if key == "baseline_sensitivity":
         if value not in SENSITIVITIES:
             raise _wrong(
@@ -269,7 +317,68 @@ def _value(key: str, value: object) -> Any:
     raise _wrong(key, "unknown", f"unknown rule setting {key}")
 
 
+def _medication(item: object) -> Medication:
+    """One medicine of a submitted or stored list; errors say what is wrong with it."""
+    if not isinstance(item, dict) or set(item) - {"name", "times", "days", "start", "end"}:
+        raise _wrong(
+            "medications", "medication_item",
+            "each medicine is {name, times, days, start, end}",
+        )  # fmt: skip
+    name = item.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= MEDICATION_NAME_MAX:
+        raise InvalidRules([_problem(
+            "medications", "medication_name",
+            f"a medicine's name is 1 to {MEDICATION_NAME_MAX} characters",
+            max=MEDICATION_NAME_MAX,
+        )])  # fmt: skip
+    name = " ".join(name.split())
+    times = item.get("times")
+    if isinstance(times, str):
+        times = [part.strip() for part in times.split(",") if part.strip()]
+    if not isinstance(times, list) or not 1 <= len(times) <= MAX_DOSES:
+        raise InvalidRules([_problem(
+            "medications", "medication_times", f"{name}: from 1 to {MAX_DOSES} times a day",
+            name=name, max=MAX_DOSES,
+        )])  # fmt: skip
+    moments = tuple(sorted(parse_time(f"{name} time", t, "medications") for t in times))
+    days = item.get("days") or []
+    if not isinstance(days, list) or any(d not in WEEKDAYS for d in days):
+        raise InvalidRules([_problem(
+            "medications", "medication_days", f"{name}: days are mon, tue, wed, thu, fri, sat, sun",
+            name=name,
+        )])  # fmt: skip
+    start, end = (_date(name, item.get(k)) for k in ("start", "end"))
+    if start and end and end < start:
+        raise InvalidRules([_problem(
+            "medications", "medication_dates", f"{name}: the last day is before the first",
+            name=name,
+        )])  # fmt: skip
+    return Medication(name, moments, tuple(sorted({WEEKDAYS.index(d) for d in days})), start, end)
+
+
+def _date(name: str, value: object) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidRules([_problem(
+            "medications", "medication_date", f"{name}: dates are YYYY-MM-DD, not {value!r}",
+            name=name, value=value,
+        )]) from None  # fmt: skip
+
+
 def _json(value: Any) -> Any:
+    if isinstance(value, Medication):
+        return {
+            "name": value.name,
+            "times": [f"{t:%H:%M}" for t in value.times],
+            "days": [WEEKDAYS[d] for d in value.days],
+            "start": value.start.isoformat() if value.start else None,
+            "end": value.end.isoformat() if value.end else None,
+        }
     if isinstance(value, time):
         return f"{value:%H:%M}"
     if isinstance(value, tuple):

@@ -10,6 +10,7 @@ from protocol import (
     AlarmReceived,
     CheckIn,
     Configure,
+    MedicationTaken,
     Panic,
     PlayMessage,
     Prompt,
@@ -214,9 +215,51 @@ def test_a_prompt_is_shown_spoken_and_answered() -> None:
 
 def test_medication_prompt_names_the_dose() -> None:
     model = TabletModel(language="en")
-    model.on_command(_prompt("medication", schedule="9:00"), NOW)
-    assert model.prompt_question() == "Did you take your 9:00 medication?"
-    assert model.prompt_buttons() == ("Yes, I took it", "No")
+    model.on_command(_prompt("medication", schedule="insulin 09:00"), NOW)
+    assert model.prompt_question() == "Time for your medication: insulin 09:00"
+    assert model.prompt_buttons() == ("I've taken it", "Remind me later")
+    assert model.prompt_countdown(NOW) == (
+        "If you do not confirm within 1 minute, the centre will be told."
+    )
+
+
+def test_taken_confirms_the_dose_to_the_hub() -> None:
+    model = TabletModel(language="ca", online=True)
+    model.on_command(_prompt("medication", seconds=3600, schedule="insulina 09:00"), NOW)
+    model.take_effects()
+    model.answer_prompt("fine", NOW + timedelta(seconds=20))
+    [effect] = published(model)
+    assert effect.body == MedicationTaken(schedule="insulina 09:00")
+    assert model.prompt_result == "taken"
+    assert model.prompt_result_text() == "Gràcies. Ho hem anotat."
+
+
+def test_remind_me_later_comes_back_in_ten_minutes_and_sends_nothing() -> None:
+    model = TabletModel(language="es", online=True)
+    model.on_command(_prompt("medication", seconds=3600, schedule="insulina 09:00"), NOW)
+    model.take_effects()
+    model.answer_prompt("help", NOW)  # the second button: "Recuérdamelo más tarde"
+    assert published(model) == []  # no call for help, no confirmation
+    assert model.prompt_result_text() == "De acuerdo. Se lo recordaremos dentro de 10 minutos."
+    model.close_prompt()
+    model.tick(NOW + timedelta(minutes=9, seconds=59))
+    assert model.prompt is None
+    model.tick(NOW + timedelta(minutes=10))
+    assert model.screen is Screen.PROMPT
+    assert model.prompt is not None
+    assert model.prompt_result is None
+    model.answer_prompt("fine", NOW + timedelta(minutes=11))
+    [effect] = published(model)
+    assert effect.body == MedicationTaken(schedule="insulina 09:00")
+
+
+def test_a_reminder_is_not_put_off_past_its_grace() -> None:
+    model = TabletModel(language="en", online=True)
+    model.on_command(_prompt("medication", seconds=300, schedule="insulin 09:00"), NOW)
+    model.answer_prompt("help", NOW)
+    model.close_prompt()
+    model.tick(NOW + timedelta(minutes=20))
+    assert model.prompt is None  # the hub's timer decides the dose is missed
 
 
 def test_an_unanswered_prompt_times_out_and_lets_the_alarm_go_ahead() -> None:
