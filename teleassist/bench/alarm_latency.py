@@ -272,10 +272,15 @@ def _warm_up(broker_port: int, homes: int) -> None:
 
 
 def _start_hub(
-    work: Path, database_url: str, broker_port: int, port: int, probe: str = ""
+    work: Path,
+    database_url: str,
+    broker_port: int,
+    port: int,
+    probe: str = "",
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Any]:
     """Create the operator and start ``teleassist hub serve`` (blocking; run in a thread)."""
-    env = _hub_env(broker_port, probe)
+    env = {**_hub_env(broker_port, probe), **(extra_env or {})}
     base_cmd = [sys.executable, "-m", "teleassist", "hub"]
     common = ["--database-url", database_url, "--data-dir", str(work / "data")]
     subprocess.run(
@@ -283,14 +288,19 @@ def _start_hub(
          "--password-stdin"],
         input=PASSWORD.encode(), env=env, check=True, capture_output=True,
     )  # fmt: skip
-    return serve_hub(work, database_url, broker_port, port, probe)
+    return serve_hub(work, database_url, broker_port, port, probe, extra_env)
 
 
 def serve_hub(
-    work: Path, database_url: str, broker_port: int, port: int, probe: str = ""
+    work: Path,
+    database_url: str,
+    broker_port: int,
+    port: int,
+    probe: str = "",
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Any]:
     """Start ``teleassist hub serve`` on an existing database (its log appended to)."""
-    env = _hub_env(broker_port, probe)
+    env = {**_hub_env(broker_port, probe), **(extra_env or {})}
     base_cmd = [sys.executable, "-m", "teleassist", "hub"]
     common = ["--database-url", database_url, "--data-dir", str(work / "data")]
     log = (work / "hub.log").open("ab")
