@@ -77,6 +77,11 @@ def _ingest_families(app: web.Application) -> list[Metric]:
     )
     for reason, count in sorted(stats.rejected.items()):
         rejected.add_metric([reason], count)
+    quarantined = CounterMetricFamily(
+        "teleassist_ingest_events_quarantined",
+        "Events the database refused, kept as dead letters (ingest_dead_letters)",
+    )
+    quarantined.add_metric([], stats.quarantined)
     gaps = CounterMetricFamily("teleassist_ingest_sequence_gaps", "Sequence gaps detected")
     gaps.add_metric([], stats.gaps)
     points = CounterMetricFamily("teleassist_timeseries_points_written", "Points written")
@@ -93,7 +98,10 @@ def _ingest_families(app: web.Application) -> list[Metric]:
         depth.add_metric(["alarm_routine"], sink.routine_depth)
     p99 = GaugeMetricFamily("teleassist_ingest_p99_ms", "p99 device-time to stored, ms")
     p99.add_metric([], stats.percentile_ms(0.99) or 0.0)
-    return [received, accepted, rejected, gaps, points, depth, p99, *_mqtt_families(app)]
+    return [
+        received, accepted, rejected, quarantined, gaps, points, depth, p99,
+        *_mqtt_families(app),
+    ]  # fmt: skip
 
 
 def _mqtt_families(app: web.Application) -> list[Metric]:

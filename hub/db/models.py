@@ -207,6 +207,27 @@ class StoredEvent(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class DeadLetterEvent(Base):
+    """A device event the database refused to store (hub/ingest/quarantine.py): kept here
+    with the reason so it is neither lost nor retried in front of every later event."""
+
+    __tablename__ = "ingest_dead_letters"
+    __table_args__ = (
+        UniqueConstraint("device_id", "message_id", name="uq_ingest_dead_letters_device_message"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    # No foreign key: an unknown device may be why the row was refused.
+    device_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    quarantined_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    # The whole event as JSON text (control characters escaped, so any database holds it).
+    event: Mapped[str] = mapped_column(Text)
+
+
 class AuditEntry(Base):
     """Who did what to which object, and when: written by :func:`hub.audit.record_audit`."""
 

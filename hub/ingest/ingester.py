@@ -40,6 +40,7 @@ from hub.ingest.events import (
     IngestedAck,
     IngestedEvent,
 )
+from hub.ingest.quarantine import dead_letter_json, is_refusal, isolate, quarantine
 from hub.ingest.registry import DeviceInfo, DeviceRegistry
 from hub.ingest.stats import IngestStats, RejectLog
 from hub.ingest.store import PresenceUpdate, insert_events, write_presence
@@ -534,54 +535,111 @@ class Ingester:
                 else:
                     self._events = []
                 try:
-                    async with (
-                        self.gate.urgent() if urgent else self.gate.routine("ingest-events"),
-                        self.sessionmaker() as session,
-                    ):
-                        if urgent:
-                            for event, _, _ in batch:
-                                latencyprobe.mark(event.message_id, "gated")
-                        stored = await insert_events(session, [e for e, _, _ in batch])
-                        await session.commit()
-                except Exception:
+                    stored = await self._write_events(batch, urgent=urgent)
+                    retry: list[_Pending] = []
+                except Exception as err:
                     self.stats.write_errors += 1
-                    _LOGGER.exception("event write failed; %d events kept, not acked", len(batch))
-                    if urgent:
-                        self._urgent_events = batch + self._urgent_events
+                    if not is_refusal(err):
+                        _LOGGER.exception(
+                            "event write failed; %d events kept, not acked", len(batch)
+                        )
+                        retry = batch
                     else:
-                        self._events = batch + self._events
-                    if self._stopping:
-                        return
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    ready.set()
-                    continue
-                backoff = 0.5
-                if urgent:
-                    for event, _, _ in batch:
-                        latencyprobe.mark(event.message_id, "stored")
-                self._unstored.difference_update((e.device_id, e.message_id) for e, _, _ in batch)
-                done = self.clock()
-                latencies = []
-                # Committed: now the broker may forget them.
-                for event, qos, mid in batch:
-                    self._ack(qos, mid)
-                    latencies.append((done - event.device_ts).total_seconds() * 1000)
-                self.stats.record_latencies(latencies)
-                self.stats.events_stored += len(stored)
-                self._maybe_resume()
-                for event, _, _ in batch:
-                    row_id = stored.get((event.device_id, event.message_id))
-                    if row_id is None:
-                        # Already stored by an earlier delivery or another worker.
-                        self.stats.duplicates += 1
-                        self.stats.rejected[RejectReason.DUPLICATE.value] += 1
+                        # One refused row must not hold every event behind it (a panic
+                        # included): store the rest, set the refused ones aside.
+                        stored, written, retry = await self._isolate(batch, urgent=urgent)
+                        await self._after_commit(written, stored, urgent=urgent)
+                    if retry:
+                        if urgent:
+                            self._urgent_events = retry + self._urgent_events
+                        else:
+                            self._events = retry + self._events
+                        if self._stopping:
+                            return
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, 10.0)
+                        ready.set()
                         continue
-                    # An urgent event blocks only behind urgent ones (their back-pressure);
-                    # a routine one joins the backlog, which never blocks this writer.
-                    await self._hand_on(_with_id(event, row_id))
+                else:
+                    await self._after_commit(batch, stored, urgent=urgent)
+                backoff = 0.5
             if self._stopping and not (self._urgent_events if urgent else self._events):
                 return
+
+    async def _write_events(
+        self, batch: Sequence[_Pending], *, urgent: bool
+    ) -> dict[MessageKey, int]:
+        """Store ``batch`` in one transaction at the write gate; row ids of the new rows."""
+        async with (
+            self.gate.urgent() if urgent else self.gate.routine("ingest-events"),
+            self.sessionmaker() as session,
+        ):
+            if urgent:
+                for event, _, _ in batch:
+                    latencyprobe.mark(event.message_id, "gated")
+            stored = await insert_events(session, [e for e, _, _ in batch])
+            await session.commit()
+        return stored
+
+    async def _isolate(
+        self, batch: list[_Pending], *, urgent: bool
+    ) -> tuple[dict[MessageKey, int], list[_Pending], list[_Pending]]:
+        """Store what the database accepts of a refused batch, quarantine what it refuses;
+        return the new rows' ids, the items written (stored or duplicates) and what is left
+        to retry (the database went away meanwhile)."""
+
+        async def write(part: Sequence[_Pending]) -> dict[MessageKey, int]:
+            return await self._write_events(part, urgent=urgent)
+
+        result = await isolate(batch, write)
+        refused = {id(item) for item, _ in result.refused}
+        for (event, qos, mid), reason in result.refused:
+            self.stats.quarantined += 1
+            kept = await quarantine(self.sessionmaker, event, reason, self.clock())
+            _LOGGER.error(
+                "event %s/%s (%s) refused by the database, quarantined%s: %s%s",
+                event.device_id, event.message_id, event.type,
+                "" if kept else " IN THIS LOG ONLY", reason,
+                "" if kept else f"; event {dead_letter_json(event)}",
+            )  # fmt: skip
+            self._unstored.discard((event.device_id, event.message_id))
+            # Kept as a dead letter (or in the log): the broker may forget it.
+            self._ack(qos, mid)
+            if event_type(event.body) in ALARM_EVENT_TYPES:
+                # Never lose a panic: the alarm engine gets it without a stored row.
+                await self._hand_on(event)
+        # Parts are written in order, so what is left is a suffix of ``batch``.
+        tried = batch[: len(batch) - len(result.remaining)]
+        written = [item for item in tried if id(item) not in refused]
+        return result.stored, written, result.remaining
+
+    async def _after_commit(
+        self, batch: Sequence[_Pending], stored: dict[MessageKey, int], *, urgent: bool
+    ) -> None:
+        """Ack a committed batch, count it and hand its new events on."""
+        if urgent:
+            for event, _, _ in batch:
+                latencyprobe.mark(event.message_id, "stored")
+        self._unstored.difference_update((e.device_id, e.message_id) for e, _, _ in batch)
+        done = self.clock()
+        latencies = []
+        # Committed: now the broker may forget them.
+        for event, qos, mid in batch:
+            self._ack(qos, mid)
+            latencies.append((done - event.device_ts).total_seconds() * 1000)
+        self.stats.record_latencies(latencies)
+        self.stats.events_stored += len(stored)
+        self._maybe_resume()
+        for event, _, _ in batch:
+            row_id = stored.get((event.device_id, event.message_id))
+            if row_id is None:
+                # Already stored by an earlier delivery or another worker.
+                self.stats.duplicates += 1
+                self.stats.rejected[RejectReason.DUPLICATE.value] += 1
+                continue
+            # An urgent event blocks only behind urgent ones (their back-pressure);
+            # a routine one joins the backlog, which never blocks this writer.
+            await self._hand_on(_with_id(event, row_id))
 
     async def _presence_writer(self) -> None:
         while True:

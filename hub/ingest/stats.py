@@ -28,6 +28,8 @@ class IngestStats:
     points_written: int = 0
     write_errors: int = 0
     sink_errors: int = 0
+    # Events the database refused, set aside as dead letters (hub/ingest/quarantine.py).
+    quarantined: int = 0
     paused: int = 0
     # Messages dropped because their device was flooding (protocol.ratelimit).
     throttled: int = 0
@@ -63,6 +65,7 @@ class IngestStats:
             "points_written": self.points_written,
             "write_errors": self.write_errors,
             "sink_errors": self.sink_errors,
+            "events_quarantined": self.quarantined,
             "paused": self.paused,
             "throttled": self.throttled,
             "p99_ingest_ms": self.percentile_ms(0.99),
