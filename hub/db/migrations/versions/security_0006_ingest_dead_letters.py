@@ -1,7 +1,7 @@
 """Dead letters of ingestion: events the database refused, with the reason (issue 19).
 
 Revision ID: security_0006
-Revises: careplan_0001
+Revises: family_0005
 Create Date: 2026-12-06 20:45:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "security_0006"
-down_revision: str | None = "careplan_0001"
+down_revision: str | None = "family_0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
