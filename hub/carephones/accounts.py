@@ -46,7 +46,8 @@ def unit_account(row: CarephoneUnit, device: DeviceInfo, cipher: KeySafeCipher) 
     key = bytes.fromhex(cipher.decrypt(row.key_encrypted)) if row.key_encrypted else None
     return UnitAccount(
         device=device,
-        account=row.account.upper(),
+        # DC-09 accounts are hex (any case); a SCAIP cid is compared as sent.
+        account=row.account.upper() if row.protocol == "dc09" else row.account,
         prefix=row.prefix.upper(),
         receiver=row.receiver.upper() if row.receiver else None,
         key=key,

@@ -151,6 +151,8 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
             host=settings.scaip_host,
             find_alarm=partial(open_alarm_of, app[SESSIONMAKER]),
         )
+        receiver.speech.send = servers.send_udp
+        receiver.speech.sip_port = servers.udp_port or 0
         app[SCAIP_SPEECH] = receiver.speech
     app[SCAIP_RECEIVER] = receiver
     app[SCAIP_SERVERS] = servers

@@ -39,7 +39,7 @@ from integrations.carephones.scaip import (
     parse_sip_request,
     split_message,
 )
-from integrations.carephones.scaip.sip import MAX_HEADER_BYTES
+from integrations.carephones.scaip.sip import MAX_HEADER_BYTES, is_response, parse_reply
 from protocol import UnitEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -132,6 +132,9 @@ class ScaipReceiver:
     async def handle(self, raw: bytes, source: str) -> bytes | None:
         """The bytes answering one SIP message; ``None`` when there is nothing to answer."""
         self.stats.received += 1
+        if is_response(raw):
+            self._reply(raw, source)
+            return None  # a response is never answered
         if len(raw) > MAX_HEADER_BYTES + self.config.max_body_bytes:
             self.refuse("oversize", source, f"{len(raw)} bytes")
             return self._answer_oversize(raw)
@@ -143,6 +146,17 @@ class ScaipReceiver:
             return self._answer_unparsed(raw, err)
         response = await self._respond(request, source)
         return None if response is None else build_sip_response(request, response)
+
+    def _reply(self, raw: bytes, source: str) -> None:
+        if self.speech is None:
+            self.refuse("unexpected_response", source, raw[:40].decode(errors="replace"))
+            return
+        try:
+            reply = parse_reply(raw, self.config.max_body_bytes)
+        except SipError as err:
+            self.refuse("malformed", source, err.reason)
+            return
+        self.speech.reply(reply)
 
     def _answer_oversize(self, raw: bytes) -> bytes | None:
         return self._answer_unparsed(raw, SipError(413, "Request Entity Too Large"))

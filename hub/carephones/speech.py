@@ -11,6 +11,7 @@ are not registered units are refused (403) before any port is opened.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import logging
 import secrets
@@ -29,18 +30,23 @@ from integrations.carephones.scaip import SipRequest, SipResponse
 from integrations.carephones.scaip.media import (
     PCMA,
     RATE,
+    TELEPHONE_EVENT,
     SdpError,
     build_answer,
+    build_offer,
     decode,
     parse_offer,
     parse_rtp,
 )
+from integrations.carephones.scaip.sip import SipReply, build_request
 
 _LOGGER = logging.getLogger(__name__)
 
 FRAME_SAMPLES = RATE // 50  # 20 ms
 # What a call keeps of the unit's audio for the operator's track (and for tests).
 _KEEP_S = 10
+# A refused call's status → its outcome in the alarm's history.
+_OUTCOMES = {486: "busy", 600: "busy", 603: "declined", 480: "no_answer", 408: "no_answer"}
 
 
 class UnitAudioTrack(MediaStreamTrack):
@@ -96,6 +102,8 @@ class SpeechCall:
     payload_type: int
     remote: tuple[str, int]
     local_port: int = 0
+    # Where the callee's RTP is (calling out: from its answer).
+    media: tuple[str, int] | None = None
     packets: int = 0
     ended_at: datetime | None = None
     ended_by: str = ""
@@ -105,11 +113,32 @@ class SpeechCall:
     track: UnitAudioTrack = field(default_factory=UnitAudioTrack)
     audio: deque[int] = field(default_factory=lambda: deque(maxlen=RATE * _KEEP_S))
     transport: asyncio.DatagramTransport | None = None
+    # Calling out (ADR 0122): the dialog's identity on our side and the callee's.
+    direction: str = "in"
+    target: str = ""
+    local_tag: str = ""
+    remote_to: str = ""
+    outcome: str = ""
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    # RFC 4733 telephone events (a contact pressing a key: "1" = on my way).
+    dtmf_payload_type: int | None = None
+    digits: list[str] = field(default_factory=list)
+    digit: asyncio.Event = field(default_factory=asyncio.Event)
+    _last_event: int | None = None
 
     def heard(self, samples: list[int]) -> None:
         """Samples decoded from the unit's RTP."""
         self.audio.extend(samples)
         self.track.feed(samples)
+
+    def event(self, timestamp: int, payload: bytes) -> None:
+        """One telephone-event packet: a key counts once (its packets share a timestamp)."""
+        if len(payload) < 4 or payload[0] > 15 or timestamp == self._last_event:
+            return
+        self._last_event = timestamp
+        self.digits.append("0123456789*#ABCD"[payload[0]])
+        self.digit.set()
 
 
 class _RtpProtocol(asyncio.DatagramProtocol):
@@ -118,8 +147,11 @@ class _RtpProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         packet = parse_rtp(data)
+        if packet is not None and packet.payload_type == self.call.dtmf_payload_type:
+            self.call.event(packet.timestamp, packet.payload)
+            return
         if packet is None or packet.payload_type != self.call.payload_type:
-            return  # RTCP, telephone events, anything else: not voice
+            return  # RTCP, comfort noise, anything else: not voice
         self.call.packets += 1
         self.call.heard(decode(packet.payload_type, packet.payload))
 
@@ -142,6 +174,12 @@ class SpeechCalls:
         self.host = host
         self.max_calls = max_calls
         self.calls: dict[str, SpeechCall] = {}
+        # Sends a SIP message from the endpoint's UDP socket (calling out); set by the app.
+        self.send: Callable[[bytes, tuple[str, int]], None] | None = None
+        self.sip_port = 0
+        self.ring_timeout_s = 60.0
+        self.answer_timeout_s = 32.0  # RFC 3261 timer B: no answer at all
+        self._timers: set[asyncio.Task[None]] = set()
         self.ended: deque[SpeechCall] = deque(maxlen=100)
         # Told when a call is answered (the console offers it to the alarm's operator).
         self.on_call: Callable[[SpeechCall], None] | None = None
@@ -221,7 +259,10 @@ class SpeechCalls:
 
     def end(self, call: SpeechCall, by: str) -> None:
         """End ``call`` (its RTP port closed, its track ended)."""
+        if call.call_id not in self.calls:
+            return
         self.calls.pop(call.call_id, None)
+        call.finished.set()
         call.ended_at = self.clock()
         call.ended_by = by
         if call.transport is not None:
@@ -234,6 +275,120 @@ class SpeechCalls:
         """End every call (the hub stops)."""
         for call in list(self.calls.values()):
             self.end(call, "hub")
+        for timer in self._timers:
+            timer.cancel()
+
+    # -- calling out (ADR 0122) --------------------------------------------------------
+
+    async def call_out(self, unit: UnitAccount, uri: str, via: tuple[str, int]) -> SpeechCall:
+        """Call ``uri`` (the unit, or a contact through the centre's PBX at ``via``)."""
+        if self.send is None:
+            raise RuntimeError("calling out needs the SCAIP UDP listener")
+        call_id = f"{secrets.token_hex(8)}@{self.host}"
+        call = SpeechCall(
+            call_id=call_id,
+            unit=unit,
+            started_at=self.clock(),
+            payload_type=PCMA,
+            remote=via,
+            direction="out",
+            target=uri,
+            local_tag=secrets.token_hex(6),
+            dtmf_payload_type=TELEPHONE_EVENT,
+        )
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _RtpProtocol(call), local_addr=(self.host, 0)
+        )
+        call.transport = transport
+        call.local_port = transport.get_extra_info("sockname")[1]
+        self.calls[call_id] = call
+        offer = build_offer(self.host, call.local_port, secrets.randbelow(1 << 31))
+        invite = build_request(
+            "INVITE", uri, self._dialog_headers(call, "INVITE", 1), offer.encode(),
+            "application/sdp",
+        )  # fmt: skip
+        self._own(self._until_answered(call, invite))
+        return call
+
+    def _dialog_headers(self, call: SpeechCall, method: str, cseq: int) -> list[tuple[str, str]]:
+        return [
+            (
+                "Via",
+                f"SIP/2.0/UDP {self.host}:{self.sip_port}"
+                f";branch=z9hG4bK{secrets.token_hex(8)};rport",
+            ),
+            ("Max-Forwards", "70"),
+            ("From", f"<sip:arc@{self.host}>;tag={call.local_tag}"),
+            ("To", call.remote_to or f"<{call.target}>"),
+            ("Call-ID", call.call_id),
+            ("CSeq", f"{cseq} {method}"),
+            ("Contact", f"<sip:arc@{self.host}:{self.sip_port}>"),
+        ]
+
+    def _own(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _until_answered(self, call: SpeechCall, invite: bytes) -> None:
+        # RFC 3261 timer A/B over UDP: resend at 0.5, 1, 2, 4, 4 ... s until any answer,
+        # give up after answer_timeout_s; a ringing phone then has ring_timeout_s to answer.
+        assert self.send is not None
+        waited, interval = 0.0, 0.5
+        while not call.outcome and not call.remote_to and waited < self.answer_timeout_s:
+            self.send(invite, call.remote)
+            try:
+                await asyncio.wait_for(call.answered.wait(), interval)
+            except TimeoutError:
+                waited += interval
+                interval = min(interval * 2, 4.0)
+        if not call.outcome and call.remote_to:
+            # Ringing: the callee has ring_timeout_s to pick up.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(call.answered.wait(), self.ring_timeout_s)
+        if not call.outcome:
+            call.outcome = "no_answer"
+            self.end(call, "timeout")
+
+    def reply(self, reply: SipReply) -> None:
+        """A response to a request we sent."""
+        call = self.calls.get(reply.header("call-id") or "")
+        cseq = (reply.header("cseq") or "").split()
+        if call is None or call.direction != "out" or cseq[-1:] != ["INVITE"]:
+            return  # a 200 to our BYE, or a late retransmission
+        if reply.status < 200:
+            call.remote_to = reply.header("to") or call.remote_to  # ringing: stop resending
+            return
+        call.remote_to = reply.header("to") or call.remote_to
+        ack = build_request("ACK", call.target, self._dialog_headers(call, "ACK", 1))
+        if reply.status >= 300:
+            assert self.send is not None
+            self.send(ack, call.remote)
+            call.outcome = _OUTCOMES.get(reply.status, "failed")
+            call.answered.set()
+            self.end(call, "callee")
+            return
+        try:
+            answer = parse_offer(reply.body.decode("utf-8", "replace"))
+        except SdpError:
+            call.outcome = "media_failed"
+            call.answered.set()
+            self.hangup(call)
+            return
+        call.payload_type = answer.payload_types[0]
+        call.media = (answer.address, answer.port)
+        assert self.send is not None
+        self.send(ack, call.remote)
+        call.outcome = "answered"
+        call.answered.set()
+
+    def hangup(self, call: SpeechCall) -> None:
+        """The centre hangs up a call it made."""
+        if self.send is not None and call.remote_to:
+            bye = build_request("BYE", call.target, self._dialog_headers(call, "BYE", 2))
+            self.send(bye, call.remote)
+        self.end(call, "centre")
 
 
 def _same_caller(registered: str, caller: str) -> bool:

@@ -155,6 +155,11 @@ class ReceiverServers:
             "%s receiver on %s: TCP %s, UDP %s", self.wire.name, host, self.tcp_port, self.udp_port
         )
 
+    def send_udp(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Send a message from the UDP listener's socket (its replies come back to it)."""
+        if self._udp is not None and not self._udp.is_closing():
+            self._udp.sendto(data, addr)
+
     async def stop(self) -> None:
         """Stop listening, end open connections and answering tasks."""
         if self._server is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 PCMU = 0
 PCMA = 8
+TELEPHONE_EVENT = 101  # RFC 4733, as we offer it
 CODECS = {PCMU: "PCMU", PCMA: "PCMA"}
 RATE = 8000
 
@@ -174,6 +175,24 @@ def build_answer(address: str, port: int, payload_type: int, session: int) -> st
         "t=0 0\r\n"
         f"m=audio {port} RTP/AVP {payload_type}\r\n"
         f"a=rtpmap:{payload_type} {CODECS[payload_type]}/{RATE}\r\n"
+        "a=ptime:20\r\n"
+        "a=sendrecv\r\n"
+    )
+
+
+def build_offer(address: str, port: int, session: int) -> str:
+    """Our SDP offer when calling out: G.711 A-law and mu-law, and telephone events."""
+    return (
+        "v=0\r\n"
+        f"o=teleassist {session} {session} IN IP4 {address}\r\n"
+        "s=Teleassist\r\n"
+        f"c=IN IP4 {address}\r\n"
+        "t=0 0\r\n"
+        f"m=audio {port} RTP/AVP {PCMA} {PCMU} {TELEPHONE_EVENT}\r\n"
+        f"a=rtpmap:{PCMA} PCMA/{RATE}\r\n"
+        f"a=rtpmap:{PCMU} PCMU/{RATE}\r\n"
+        f"a=rtpmap:{TELEPHONE_EVENT} telephone-event/{RATE}\r\n"
+        f"a=fmtp:{TELEPHONE_EVENT} 0-15\r\n"
         "a=ptime:20\r\n"
         "a=sendrecv\r\n"
     )

@@ -76,6 +76,26 @@ def _uri(value: str) -> str:
     return value.split(";")[0].strip()
 
 
+def _headers(lines: list[str]) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    for line in lines:
+        if line[:1] in (" ", "\t") and headers:  # a folded continuation (RFC 3261 7.3.1)
+            name, value = headers[-1]
+            headers[-1] = (name, f"{value} {line.strip()}")
+            continue
+        name, colon, value = line.partition(":")
+        name = name.strip().lower()
+        if not colon or not name or not re.fullmatch(r"[a-z0-9!%*_+`'~.-]+", name):
+            raise SipError(400, "Malformed header line")
+        name = _COMPACT.get(name, name)
+        # Via may list several hops in one header: keep them one per entry.
+        if name == "via":
+            headers.extend((name, hop.strip()) for hop in value.split(",") if hop.strip())
+        else:
+            headers.append((name, value.strip()))
+    return headers
+
+
 def split_message(data: bytes) -> tuple[bytes, bytes]:
     """The head (up to the blank line) and what follows it."""
     head, sep, rest = data.partition(b"\r\n\r\n")
@@ -114,22 +134,7 @@ def parse_request(data: bytes, max_body: int, *, head_only: bool = False) -> Sip
     match = _REQUEST_LINE.fullmatch(lines[0])
     if match is None:
         raise SipError(400, "Not a SIP/2.0 request line")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if line[:1] in (" ", "\t") and headers:  # a folded continuation (RFC 3261 7.3.1)
-            name, value = headers[-1]
-            headers[-1] = (name, f"{value} {line.strip()}")
-            continue
-        name, colon, value = line.partition(":")
-        name = name.strip().lower()
-        if not colon or not name or not re.fullmatch(r"[a-z0-9!%*_+`'~.-]+", name):
-            raise SipError(400, "Malformed header line")
-        name = _COMPACT.get(name, name)
-        # Via may list several hops in one header: keep them one per entry.
-        if name == "via":
-            headers.extend((name, hop.strip()) for hop in value.split(",") if hop.strip())
-        else:
-            headers.append((name, value.strip()))
+    headers = _headers(lines[1:])
     request = SipRequest(match.group(1), match.group(2), tuple(headers), b"")
     missing = [name for name in _REQUIRED if request.header(name) is None]
     if missing:
@@ -198,3 +203,61 @@ def build_response(request: SipRequest, response: SipResponse) -> bytes:
         lines.append(f"Content-Type: {response.content_type}")
     lines.append(f"Content-Length: {len(response.body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + response.body
+
+
+_STATUS_LINE = re.compile(r"SIP/2\.0 (\d{3}) ([^\r\n]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class SipReply:
+    """A response to a request the hub sent (calling out)."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (long, lower-case name)."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+def is_response(data: bytes) -> bool:
+    """True when ``data`` starts like a SIP response."""
+    return data.startswith(b"SIP/2.0 ")
+
+
+def parse_reply(data: bytes, max_body: int) -> SipReply:
+    """Read a SIP response (raises :class:`SipError`)."""
+    head, body = split_message(data)
+    if len(head) > MAX_HEADER_BYTES:
+        raise SipError(400, "Headers too long")
+    lines = head.decode("utf-8", "replace").split("\r\n")
+    match = _STATUS_LINE.fullmatch(lines[0])
+    if match is None:
+        raise SipError(400, "Not a SIP/2.0 status line")
+    headers = tuple(_headers(lines[1:]))
+    declared = content_length(head)
+    size = len(body) if declared is None else declared
+    if size > max_body or size > len(body):
+        raise SipError(400, "Bad body length")
+    return SipReply(int(match.group(1)), match.group(2), headers, body[:size])
+
+
+def build_request(
+    method: str,
+    uri: str,
+    headers: list[tuple[str, str]],
+    body: bytes = b"",
+    content_type: str | None = None,
+) -> bytes:
+    """The bytes of a request the hub sends (``headers`` in order, Content-Length added)."""
+    lines = [f"{method} {uri} SIP/2.0"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    if body and content_type:
+        lines.append(f"Content-Type: {content_type}")
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hub.app import SETTINGS
-from hub.carephones.app import SCAIP_RECEIVER, SCAIP_SERVERS
+from hub.carephones.app import SCAIP_BOOK, SCAIP_RECEIVER, SCAIP_SERVERS
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
 from hub.settings import HubSettings
@@ -314,7 +314,11 @@ async def test_a_hub_restart_between_storing_and_200_raises_the_alarm_once(
 
 
 async def test_scaip_registration_checks_what_the_installer_gives(scaip_hub: Dc09Hub) -> None:
-    device_id, home_id = await register(scaip_hub, "C-1", caller_id="sip:c1@units.example")
+    device_id, home_id = await register(scaip_hub, "c-1", caller_id="sip:c1@units.example")
+    # In the receiver's book at once, under the cid as sent (a cid is not upper-cased).
+    unit = scaip_hub.app[SCAIP_BOOK].find("", "c-1")
+    assert unit is not None
+    assert unit.caller_id == "sip:c1@units.example"
     base = {"id": "y-unit", "home_id": home_id, "protocol": "scaip", "account": "C-2"}
     for change, code in [
         ({"account": "has space"}, 400),
@@ -323,7 +327,7 @@ async def test_scaip_registration_checks_what_the_installer_gives(scaip_hub: Dc0
         ({"key": "00" * 16}, 400),
         ({"caller_id": "not a uri"}, 400),
         ({"protocol": "x10"}, 400),
-        ({"account": "C-1"}, 409),
+        ({"account": "c-1"}, 409),
     ]:
         response = await scaip_hub.client.post(
             "/api/carephones", json={**base, **change}, headers=scaip_hub.installer
