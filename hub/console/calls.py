@@ -1,7 +1,9 @@
 """Scheduled wellbeing calls (the service's "agenda"): a worklist of outbound calls.
 
-Calls come from three sources: birthdays (generated on the day), weekly calls for
-high-risk residents (a :class:`CallPlan`), and calls planned by staff (after a hospital
+Calls come from four sources: birthdays (generated on the day), weekly calls for
+high-risk residents (a :class:`CallPlan`), the service's care plan (``care_plan``: a call
+once ``wellbeing_call_every_days`` have passed since the resident's last call of any kind,
+or since the service became active), and calls planned by staff (after a hospital
 discharge: the day after, after 3 days and after a week). Generation is idempotent (one
 call per resident, reason and day) and runs whenever the worklist is read, so no timer is
 needed and a restart loses nothing.
@@ -16,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import extract, select
+from sqlalchemy import extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, SESSIONMAKER
@@ -33,6 +35,7 @@ from hub.console.models import CallPlan, WellbeingCall
 from hub.console.residents import LOCAL_ZONE
 from hub.db.models import Resident
 from hub.http import ApiError, read_checked
+from hub.service.models import CarePlanRow, ServiceRow
 
 CALLERS = (Role.OPERATOR, Role.SUPERVISOR)
 PLANNERS = (Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.COORDINATOR)
@@ -96,6 +99,43 @@ async def generate_due_calls(session: AsyncSession, now: datetime) -> int:
         made += (
             await _add_once(session, plan.resident_id, "weekly", due, "", SYSTEM_ACTOR) is not None
         )
+    return made + await _care_plan_calls(session, today)
+
+
+async def _care_plan_calls(session: AsyncSession, today: date) -> int:
+    """Today's calls of running services whose care plan's ``wellbeing_call_every_days``
+    have passed since the resident's last call (any reason: a birthday or weekly call is a
+    wellbeing call too), or since activation when there was none."""
+    rows = await session.execute(
+        select(
+            ServiceRow.resident_id, ServiceRow.activated_at, CarePlanRow.wellbeing_call_every_days
+        )
+        .join(CarePlanRow, CarePlanRow.service_id == ServiceRow.id)
+        .where(ServiceRow.state == "active", ServiceRow.resident_id.is_not(None))
+        .order_by(CarePlanRow.version)
+    )
+    # The newest plan version comes last and wins.
+    every = {rid: (days, activated) for rid, activated, days in rows if rid is not None}
+    if not every:
+        return 0
+    last: dict[int, date] = {
+        rid: day
+        for rid, day in await session.execute(
+            select(WellbeingCall.resident_id, func.max(WellbeingCall.due_day))
+            .where(WellbeingCall.resident_id.in_(sorted(every)))
+            .group_by(WellbeingCall.resident_id)
+        )
+    }
+    made = 0
+    for resident_id, (days, activated) in sorted(every.items()):
+        since = last.get(resident_id) or (
+            activated.astimezone(LOCAL_ZONE).date() if activated is not None else None
+        )
+        if since is None or since + timedelta(days=days) > today:
+            continue
+        due = local_instant(today, DEFAULT_HOUR)
+        call = await _add_once(session, resident_id, "care_plan", due, "", SYSTEM_ACTOR)
+        made += call is not None
     return made
 
 
