@@ -10,15 +10,23 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from sqlalchemy import func, select
 
 from hub.api.openapi import app_document
-from hub.api.views import device_view, home_summary, resident_view, sample_view
+from hub.api.views import (
+    StoredEventPage,
+    StoredEventView,
+    device_view,
+    home_summary,
+    resident_view,
+    sample_view,
+)
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.auth import Role, requires
 from hub.auth.web import public
-from hub.db.models import Device, Home, Resident
+from hub.db.models import Device, Home, Resident, StoredEvent
 from hub.http import ApiError
 from hub.ingest.app import INGESTER
 from hub.timeseries.keys import TIMESERIES
@@ -240,6 +248,38 @@ async def ingest_stats(request: web.Request) -> web.Response:
     return web.json_response({"enabled": True, **ingester.snapshot()})
 
 
+@requires(*READERS)
+async def device_events(request: web.Request) -> web.Response:
+    """``GET /api/devices/{device_id}/events?type=&before=&limit=``: the device's stored
+    events, newest first (what the hub received and kept, duplicates already dropped)."""
+    device = await _device(request)
+    limit = _int_param(request, "limit", 100, 1, MAX_LIMIT)
+    before = _int_param(request, "before", None, 1, 2**62)
+    kind = request.query.get("type")
+    if kind is not None and not is_token(kind):
+        raise ApiError(400, "invalid_request", "'type' is an event type such as panic")
+    query = select(StoredEvent).where(StoredEvent.device_id == device.id)
+    if kind is not None:
+        query = query.where(StoredEvent.type == kind)
+    if before is not None:
+        query = query.where(StoredEvent.id < before)
+    assert limit is not None
+    async with request.app[SESSIONMAKER]() as session:
+        rows = list(await session.scalars(query.order_by(StoredEvent.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    page = StoredEventPage(
+        items=[
+            StoredEventView(
+                id=r.id, message_id=r.message_id, device_id=r.device_id, type=r.type, ts=r.ts,
+                received_at=r.received_at, seq=r.seq, body=r.body,
+            )
+            for r in rows[:limit]
+        ],
+        next_before=rows[limit - 1].id if more else None,
+    )  # fmt: skip
+    return web.json_response(msgspec.to_builtins(page))
+
+
 @public("the API description holds no data")
 async def openapi_json(request: web.Request) -> web.Response:
     """``GET /api/openapi.json`` (public)."""
@@ -256,4 +296,5 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/devices", list_devices)
     r.add_get("/api/devices/{device_id}", get_device)
     r.add_get("/api/devices/{device_id}/series", device_series)
+    r.add_get("/api/devices/{device_id}/events", device_events)
     r.add_get("/api/ingest/stats", ingest_stats)

@@ -7,6 +7,8 @@ the JSON the handlers build, checked against these schemas by
 
 from __future__ import annotations
 
+import msgspec
+
 from hub.api.described import (
     BOOL,
     DATE,
@@ -24,6 +26,7 @@ from hub.api.described import (
     query,
     ref,
 )
+from hub.api.views import StoredEventPage
 from hub.carephones.bodies import CarephoneCreate
 from hub.console.bodies import (
     CallOutcome,
@@ -35,7 +38,9 @@ from hub.console.bodies import (
     UserChange,
     UserCreate,
 )
+from hub.http import DEVICE_ID as DEVICE_ID_PATTERN
 from hub.registry.bodies import PairBody
+from protocol.messages import Token
 
 ROLE = enum(
     "operator",
@@ -166,6 +171,8 @@ COMPONENTS: dict[str, Schema] = {
 }
 
 _RESIDENT = {"resident_id": ID32}
+DEVICE_ID = {"type": "string", "maxLength": 64, "pattern": DEVICE_ID_PATTERN}
+TOKEN = msgspec.json.schema(Token)
 _DAYS = (
     query("from", DATE, "first local day (default today)"),
     query("to", DATE, "last local day, at most 366 days after from (default from)"),
@@ -402,6 +409,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         status=201,
         body=CarephoneCreate,
         errors=(400, 404, 409),
+    ),
+    ("GET", "/api/devices/{device_id}/events"): Op(
+        "A device's stored events, newest first (page back with before)",
+        StoredEventPage,
+        path={"device_id": DEVICE_ID},
+        query=(
+            query(
+                "type", {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"}, "only this type"
+            ),
+            query("before", {"type": "integer", "minimum": 1, "maximum": 2**62}, "ids below"),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "default 100"),
+        ),
+        errors=(400, 404),
     ),
     ("GET", "/api/wsocial/outbox"): Op(
         "Records of the wSocial outbox in one state",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from hub.db.models import Device, Home, Resident
 from hub.timeseries.port import LastValue, Sample
 
@@ -66,3 +68,27 @@ def home_summary(h: Home, residents: list[Resident], device_count: int) -> dict[
 def sample_view(s: Sample) -> dict[str, Any]:
     """One point or bucket of a series."""
     return {"ts": iso(s.ts), "value": s.value, "min": s.min, "max": s.max, "count": s.count}
+
+
+class StoredEventView(msgspec.Struct, kw_only=True, frozen=True):
+    """A device event as the hub stored it (``GET /api/devices/{id}/events``).
+
+    ``id`` orders events as they were stored (page with ``before``); ``message_id``, ``ts``
+    and ``seq`` are the device's envelope, ``body`` the event as sent (docs/protocol.md).
+    """
+
+    id: int
+    message_id: str
+    device_id: str
+    type: str
+    ts: datetime
+    received_at: datetime
+    seq: int
+    body: dict[str, Any]
+
+
+class StoredEventPage(msgspec.Struct, kw_only=True, frozen=True):
+    """Events newest first; ``next_before`` pages back (null on the last page)."""
+
+    items: list[StoredEventView]
+    next_before: int | None

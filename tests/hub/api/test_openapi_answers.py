@@ -182,6 +182,17 @@ async def test_console_and_admin_answers_conform(
     assert (await call("GET", "/api/console/figures", supervisor))[0] == 200
     assert (await call("GET", "/api/console/figures.csv", supervisor))[0] == 200
     assert (await call("GET", "/api/console/figures?from=x", supervisor))[0] == 400
+    device = next(d for d in demo.devices[rid] if d.endswith("-pir-living"))
+    status, events = await call("GET", f"/api/devices/{device}/events?limit=2", supervisor)
+    assert status == 200
+    assert len(events["items"]) == 2
+    assert events["items"][0]["id"] > events["items"][1]["id"]  # newest first
+    older = f"/api/devices/{device}/events?before={events['next_before']}"
+    status, page = await call("GET", older, supervisor)
+    assert status == 200
+    assert all(e["id"] < events["items"][1]["id"] for e in page["items"])
+    assert (await call("GET", f"/api/devices/{device}/events?type=Bad", supervisor))[0] == 400
+    assert (await call("GET", "/api/devices/nope/events", supervisor))[0] == 404
     assert (await call("GET", "/api/carephones", admin))[0] == 200
     assert (await call("GET", "/api/wsocial/outbox", admin))[0] == 200
     assert (await call("GET", "/api/wsocial/outbox/counts", admin))[0] == 200
