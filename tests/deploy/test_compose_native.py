@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aioice.stun
+import aioice.turn
 import paho.mqtt.client as paho
 import pytest
 from cryptography.fernet import Fernet
@@ -310,3 +312,44 @@ async def test_the_hub_sees_the_clients_address_and_only_from_its_proxy(
     # Straight to the hub from elsewhere (not its proxy): the header is not believed.
     direct = f"http://127.0.0.1:{stack.stack.port('hub', 8080)}"
     assert await _failed_sign_in_address(stack, direct, "127.0.0.3") == "127.0.0.3"
+
+
+async def _allocate(relay: tuple[str, int], username: str, credential: str) -> tuple[str, int]:
+    """A TURN allocation on ``relay``: the relayed address coturn granted."""
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: aioice.turn.TurnClientUdpProtocol(
+            relay, username=username, password=credential, lifetime=60, channel_refresh_time=50
+        ),
+        remote_addr=relay,
+    )
+    try:
+        granted: tuple[str, int] = await asyncio.wait_for(protocol.connect(), WAIT_S)
+        return granted
+    finally:
+        transport.close()
+
+
+async def test_a_callers_turn_credentials_open_the_sites_relay(stack: NativeCompose) -> None:
+    """The hub and coturn share TURN_SECRET as the file wires it: the credentials the hub
+    hands a family member are accepted by the compose coturn (an allocation succeeds)."""
+    base = through_the_proxy(stack)
+    password = secrets.token_urlsafe(18)
+    hub_command(
+        stack, "create-user", "familia", "--role", "family", "--password-stdin", stdin=password
+    )
+    async with https_session(stack) as http:
+        token = await login(http, base, "familia", password)
+        async with http.get(
+            f"{base}/api/family/calls/config", headers={"Authorization": f"Bearer {token}"}
+        ) as response:
+            assert response.status == 200, await response.text()
+            servers = (await response.json())["ice_servers"]
+    (turn,) = [s for s in servers if "username" in s]
+    assert turn["urls"] == ["turn:turn.example.org:3478"]
+    relay = ("127.0.0.1", stack.stack.port("coturn", 3478))  # turn.example.org, here
+    relayed = await _allocate(relay, turn["username"], turn["credential"])
+    assert relayed[1] > 0
+    # A wrong credential is refused by the same relay.
+    with pytest.raises(aioice.stun.TransactionFailed, match="401"):
+        await _allocate(relay, turn["username"], "d3Jvbmc=")
