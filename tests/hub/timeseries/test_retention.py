@@ -5,14 +5,15 @@ is older, read back through the hub's adapter."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+import aiohttp
 import yaml
 
 from hub.timeseries import HOUR, Point, VictoriaMetricsTimeSeries
 from hub.timeseries.local import running_victoria_metrics
-from tests.instants import machine_now
 
 COMPOSE = Path(__file__).resolve().parents[3] / "docker-compose.yml"
 
@@ -25,11 +26,18 @@ def test_compose_sets_the_retention_from_the_environment() -> None:
     assert re.fullmatch(r"\d+d", flags[0].split(":-")[1].rstrip("}"))
 
 
+async def _server_now(url: str) -> datetime:
+    """VictoriaMetrics' own clock (its answers' Date header). It judges a sample's age by it,
+    and it is not the test's: under scripts/test's faketime runs the test's clock is moved and
+    the Go binary's is not."""
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/health") as response:
+        return parsedate_to_datetime(response.headers["Date"])
+
+
 async def test_samples_older_than_the_retention_are_not_kept(tmp_path: Path) -> None:
-    # VictoriaMetrics judges age by the machine's clock, so the points are placed from it.
-    now = machine_now().replace(microsecond=0)
-    recent, old = now - HOUR, now - timedelta(days=5)
     with running_victoria_metrics(tmp_path, retention="2d") as vm:
+        now = await _server_now(vm.url)
+        recent, old = now - HOUR, now - timedelta(days=5)
         store = VictoriaMetricsTimeSeries(vm.url, clock=lambda: now)
         await store.start()
         try:
