@@ -356,3 +356,42 @@ async def test_another_homes_message_id_is_not_a_duplicate(site: Site) -> None:
 
     await eventually(victim_alarm, timeout=30)
     assert await site.stored(site.victim) == 1
+
+
+async def test_what_a_device_can_subscribe_to_and_what_it_receives(site: Site) -> None:
+    """Mosquitto 2.0's ACL file never refuses a SUBSCRIBE (its check is on delivery), so
+    every filter is granted. Written down exactly: what each granted filter delivers to a
+    device while the hub and the other home are busy. Only its own commands arrive."""
+    attacker = site.device(site.attacker)
+    own = command_subscription(site.attacker)
+    filters = [
+        own,
+        command_subscription(site.victim),  # another device's commands
+        f"ta/v1/c/{site.victim}/#",
+        "ta/v1/c/#",
+        device_topic(site.victim, Channel.EVENT),  # another device's events
+        "ta/v1/d/+/+",
+        f"ta/v1/d/{site.attacker}/#",  # its own messages (write only)
+        "$share/hub/ta/v1/d/+/+",
+        "$share/x/ta/v1/c/#",
+        "#",
+        "$SYS/#",
+    ]
+    granted = attacker.subscribe(filters)
+    # Every one granted at QoS 1: a device cannot tell from the SUBACK what it will get.
+    assert [int(r.value) for r in granted] == [1] * len(filters)  # type: ignore[attr-defined]
+    hub = Client(site.config.hub_port, "hub", HUB_PASSWORD, "_hub-test-subscribe")
+    site.clients.append(hub)
+    theirs = envelope(Ping(), id=new_message_id(), ts=AT, seq=1)
+    hub.publish(command_topic(site.victim, "ping"), encode(theirs))
+    await site.victim_panics(3)
+    mine = envelope(Ping(), id=new_message_id(), ts=AT, seq=2)
+    hub.publish(command_topic(site.attacker, "ping"), encode(mine))
+    # Its own command arrives (once per matching filter: own, ta/v1/c/#, $share/x/..., #);
+    # the other device's command, events and the broker's figures never do.
+    first = attacker.received.get(timeout=10)
+    assert first.topic == command_topic(site.attacker, "ping")
+    topics = {first.topic}
+    while not attacker.received.empty():
+        topics.add(attacker.received.get_nowait().topic)
+    assert topics == {command_topic(site.attacker, "ping")}
