@@ -10,7 +10,7 @@ from hub.family.conversations import media_view
 from hub.family.jsonio import path_int
 from hub.family.models import ConversationMember, MediaObject, Message
 from hub.family.principal import Principal, family_api, principal_of
-from hub.family.settings import FAMILY_SETTINGS, MEDIA_STORE
+from hub.family.settings import FAMILY_SETTINGS, MEDIA_STORE, TRANSCODE_GATE
 from hub.http import ApiError
 from hub.media import MediaKind, MediaNotFound, UnsupportedMedia, new_key, validate_media
 
@@ -54,7 +54,7 @@ async def upload(request: web.Request) -> web.Response:
     limits = request.app[FAMILY_SETTINGS].media
     data = await _read_limited(request, limits.max_bytes(kind))
     try:
-        checked = await validate_media(data, kind, limits)
+        checked = await validate_media(data, kind, limits, request.app[TRANSCODE_GATE])
     except UnsupportedMedia as err:
         raise ApiError(_STATUS.get(err.code, 415), err.code, err.message) from None
     store = request.app[MEDIA_STORE]

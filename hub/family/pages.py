@@ -93,7 +93,12 @@ async def chat(request: web.Request, user: PageUser) -> web.StreamResponse:
             group = await session.get(Group, conversation.group_id)
             title = group.name if group else title
     call_party = others[0] if conversation.kind == "direct" and len(others) == 1 else None
-    data = {"conversation_id": conversation_id, "names": names, "call_party": call_party}
+    limits = request.app[FAMILY_SETTINGS].media
+    data = {
+        "conversation_id": conversation_id, "names": names, "call_party": call_party,
+        # So a phone can refuse a too-large video before sending 80 MB over mobile data.
+        "video_max_bytes": limits.video_max_bytes, "video_max_s": limits.video_max_s,
+    }  # fmt: skip
     return _render(
         request, user, "family_chat.html", "chat",
         {"title": title, "call_party": call_party, "page_data": data},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -33,7 +34,13 @@ from hub.family.alarm_bridge import bridge_ctx
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.parties import user_party
 from hub.family.reminders import REMINDERS, make_reminders, reminders_ctx
-from hub.family.settings import FAMILY_SETTINGS, MEDIA_STORE, SECTION, FamilySettings
+from hub.family.settings import (
+    FAMILY_SETTINGS,
+    MEDIA_STORE,
+    SECTION,
+    TRANSCODE_GATE,
+    FamilySettings,
+)
 from hub.family.signup import ACCOUNT_MESSENGER
 from hub.family.ws import CALL_SERVICE, live_socket
 from hub.media import LocalDiskStore
@@ -95,6 +102,7 @@ def setup(app: web.Application) -> None:
     if MEDIA_STORE not in app:
         app[MEDIA_STORE] = LocalDiskStore(app[FAMILY_SETTINGS].media_path(app[SETTINGS].data_path))
     app[LIVE_HUB] = live = LiveHub()
+    app[TRANSCODE_GATE] = asyncio.Semaphore(1)
 
     def access_ended(user_id: int, sign_in: str | None) -> None:
         # A logout, a disabled account, a new password or role: that user's sockets close.

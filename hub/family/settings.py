@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import msgspec
@@ -54,3 +55,5 @@ class FamilySettings(msgspec.Struct, kw_only=True, frozen=True):
 
 FAMILY_SETTINGS = web.AppKey("family_settings", FamilySettings)
 MEDIA_STORE = web.AppKey("family_media_store", MediaStore)
+# One video re-encoding at a time per hub worker (hub/media/transcode.py).
+TRANSCODE_GATE = web.AppKey("family_transcode_gate", asyncio.Semaphore)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import msgspec
 
 from hub.media.probe import av_info, kind_of, photo_info
 from hub.media.sniff import MediaKind, UnsupportedMedia, sniff
+from hub.media.transcode import transcode_video
 
 
 class MediaLimits(msgspec.Struct, kw_only=True, frozen=True):
@@ -52,11 +54,18 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB"
 
 
-async def validate_media(data: bytes, declared: MediaKind, limits: MediaLimits) -> ValidatedMedia:
+async def validate_media(
+    data: bytes,
+    declared: MediaKind,
+    limits: MediaLimits,
+    transcode_gate: asyncio.Semaphore | None = None,
+) -> ValidatedMedia:
     """Check ``data`` is really a ``declared`` message within limits, or raise.
 
     The declared kind comes from the sender's button ("send photo"); the content decides
-    whether it is true.
+    whether it is true. A video is then re-encoded (:mod:`hub.media.transcode`) and what is
+    kept is the re-encoded MP4 with its thumbnail; ``transcode_gate`` bounds how many run
+    at once.
     """
     limit = limits.max_bytes(declared)
     if len(data) > limit:
@@ -93,6 +102,18 @@ async def validate_media(data: bytes, declared: MediaKind, limits: MediaLimits) 
         raise UnsupportedMedia(
             f"the {declared.value} lasts {info.duration_s:.0f} s; the limit is {max_s:.0f} s",
             code="media_too_long",
+        )
+    if declared is MediaKind.VIDEO:
+        video = await transcode_video(data, found.container, max_s, transcode_gate)
+        return ValidatedMedia(
+            kind=declared,
+            content_type="video/mp4",
+            size=len(video.data),
+            width=video.width,
+            height=video.height,
+            duration_s=video.duration_s,
+            thumbnail=video.thumbnail,
+            data=video.data,
         )
     content_type = found.content_type
     if declared is MediaKind.VOICE and content_type.startswith("video/"):

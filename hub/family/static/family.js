@@ -291,7 +291,8 @@ function chatError(err) {
 
 async function uploadAndSend(blob, kind, text = "") {
   const status = $("chat-error");
-  status.textContent = t("uploading");
+  // A video is re-encoded by the hub before it is kept: say why it takes a while.
+  status.textContent = t(kind === "video" ? "video_preparing" : "uploading");
   status.hidden = false;
   try {
     let response = await fetch(`/api/family/media?kind=${kind}`, {
@@ -299,7 +300,13 @@ async function uploadAndSend(blob, kind, text = "") {
       headers: { "Content-Type": "application/octet-stream", Accept: "application/json" },
     });
     const body = await response.json().catch(() => ({}));
-    if (!response.ok) throw new ApiError(response.status, body.error || "http", body.message || t("error_generic"));
+    if (!response.ok) {
+      const known = { media_too_large: "video_too_large_hub", media_too_long: "video_too_long", media_corrupt: "media_unreadable" };
+      const words = kind === "video" && known[body.error]
+        ? t(known[body.error], { limit: Math.ceil(data.video_max_bytes / 1048576), seconds: Math.round(data.video_max_s) })
+        : body.message || t("error_generic");
+      throw new ApiError(response.status, body.error || "http", words);
+    }
     status.hidden = true;
     const message = await api(`/api/family/conversations/${chat.id}/messages`, {
       method: "POST", body: { media_id: body.media_id, text },
@@ -361,6 +368,18 @@ function setUpChat() {
     const file = event.target.files[0];
     event.target.value = "";
     if (file) await uploadAndSend(file, "photo");
+  });
+  $("video-input").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";
+    if (!file) return;
+    // Refused here, before minutes of upload on mobile data; the hub checks again.
+    const mb = (n) => Math.ceil(n / 1048576);
+    if (file.size > data.video_max_bytes) {
+      chatError(new ApiError(413, "media_too_large", t("video_too_large", { size: mb(file.size), limit: mb(data.video_max_bytes) })));
+      return;
+    }
+    await uploadAndSend(file, "video");
   });
   $("voice").addEventListener("click", toggleVoice);
   $("older").addEventListener("click", () => loadMessages(Number($("older").dataset.before)));
