@@ -15,6 +15,7 @@ import contextlib
 import fractions
 import logging
 import secrets
+import struct
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -31,10 +32,13 @@ from integrations.carephones.scaip.media import (
     PCMA,
     RATE,
     TELEPHONE_EVENT,
+    RtpPacket,
     SdpError,
     build_answer,
     build_offer,
+    build_rtp,
     decode,
+    encode,
     parse_offer,
     parse_rtp,
 )
@@ -102,9 +106,10 @@ class SpeechCall:
     payload_type: int
     remote: tuple[str, int]
     local_port: int = 0
-    # Where the callee's RTP is (calling out: from its answer).
+    # Where the other side wants our RTP (its offer, or its answer when calling out).
     media: tuple[str, int] | None = None
     packets: int = 0
+    sent: int = 0  # RTP packets of the operator's voice sent to the unit
     ended_at: datetime | None = None
     ended_by: str = ""
     # The alarm the call is about (the home's newest open person alarm) and who holds it.
@@ -215,6 +220,7 @@ class SpeechCalls:
             started_at=self.clock(),
             payload_type=payload_type,
             remote=(offer.address, offer.port),
+            media=(offer.address, offer.port),
         )
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
@@ -248,6 +254,36 @@ class SpeechCalls:
             body=answer.encode(),
             content_type="application/sdp",
         )
+
+    def speak(self, call: SpeechCall, track: MediaStreamTrack) -> None:
+        """Send what ``track`` carries (the operator's voice) to the unit as G.711 RTP."""
+        self._own(self._speak(call, track))
+
+    async def _speak(self, call: SpeechCall, track: MediaStreamTrack) -> None:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+        sequence, timestamp = secrets.randbelow(1 << 16), secrets.randbelow(1 << 32)
+        ssrc = secrets.randbelow(1 << 32)
+        pending = bytearray()
+        # The track is paced by its source (a WebRTC peer's audio arrives in real time),
+        # so each 20 ms of it leaves as one packet when it is there.
+        while call.call_id in self.calls:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if not isinstance(frame, av.AudioFrame):
+                continue
+            for out in resampler.resample(frame):
+                pending += bytes(out.planes[0])[: out.samples * 2]
+            while len(pending) >= FRAME_SAMPLES * 2 and call.media and call.transport:
+                samples = list(struct.unpack(f"<{FRAME_SAMPLES}h", pending[: FRAME_SAMPLES * 2]))
+                del pending[: FRAME_SAMPLES * 2]
+                payload = encode(call.payload_type, samples)
+                packet = RtpPacket(call.payload_type, sequence, timestamp, ssrc, payload)
+                call.transport.sendto(build_rtp(packet), call.media)
+                call.sent += 1
+                sequence = (sequence + 1) & 0xFFFF
+                timestamp = (timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
 
     def bye(self, request: SipRequest) -> SipResponse:
         """The unit hung up."""

@@ -1,11 +1,12 @@
-"""``teleassist bench carephones --protocol dc09``: simulated DC-09 units against a real hub.
+"""``teleassist bench carephones --protocol dc09|scaip``: simulated units against a real hub.
 
 Starts a private Mosquitto and a real hub process (``teleassist hub serve``) with its DC-09
-receiver, on a fresh database seeded with ``--units`` homes, each with a resident and a
-registered unit (every fourth one encrypted, AES-128). For ``--duration`` seconds every unit
-polls (NULL message, over UDP) at its ``--poll-s`` interval, spread evenly, while
-``--events`` distinct units send a personal emergency (Contact ID 101) at ``--event-rate``
-a second. Per frame it times frame sent → ACK; per panic, frame sent → ``alarm.raised`` on
+or SCAIP receiver, on a fresh database seeded with ``--units`` homes, each with a resident
+and a registered unit (DC-09: every fourth one encrypted, AES-128). For ``--duration``
+seconds every unit polls over UDP at its ``--poll-s`` interval, spread evenly (DC-09: a NULL
+message; SCAIP: a ``PI`` heartbeat in a SIP MESSAGE), while ``--events`` distinct units send
+a personal emergency (Contact ID 101; SCAIP ``ME`` status 10) at ``--event-rate`` a second.
+Per message it times sent → ACK (SCAIP: ``200 OK``); per panic, sent → ``alarm.raised`` on
 an operator's live socket (both ends in this process, same clock).
 
 Last line: JSON with ``protocol``, ``units``, ``events_sent``, ``alarms_raised``, ``lost``
@@ -43,12 +44,13 @@ from integrations.carephones.dc09 import (
     format_timestamp,
     parse_frame,
 )
+from integrations.carephones.scaip.sip import SipError, parse_reply
 from teleassist.bench._seed import seed_homes
 from teleassist.config import Config
 from teleassist.localbroker import free_port, running_mosquitto, wait_for_port
 
 NAME = "carephones"
-HELP = "simulated carephones (DC-09) polling and raising panics against a real hub"
+HELP = "simulated carephones (DC-09 or SCAIP) polling and raising panics against a real hub"
 
 PASSWORD = secrets.token_urlsafe(12)
 METRICS_TOKEN = secrets.token_urlsafe(24)
@@ -58,7 +60,7 @@ _ACKED = frozenset({"ACK"})
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options."""
-    parser.add_argument("--protocol", choices=["dc09"], default="dc09")
+    parser.add_argument("--protocol", choices=["dc09", "scaip"], default="dc09")
     parser.add_argument("--units", type=int, default=1000)
     parser.add_argument("--poll-s", type=float, default=60.0, help="each unit's poll interval")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of polling")
@@ -72,10 +74,17 @@ def _account(unit: int) -> str:
     return f"{unit:06X}"
 
 
-async def _seed(database_url: str, units: int, keysafe: Fernet, poll_s: float) -> None:
+def _cid(unit: int) -> str:
+    return f"unit{unit}"
+
+
+async def _seed(
+    database_url: str, units: int, keysafe: Fernet, poll_s: float, protocol: str
+) -> None:
     from hub.carephones.models import CarephoneUnit
 
     key = keysafe.encrypt(KEY.hex().upper().encode()).decode()
+    scaip = protocol == "scaip"
 
     async def add_units(conn: AsyncConnection, ids: range) -> None:
         await conn.execute(
@@ -83,10 +92,10 @@ async def _seed(database_url: str, units: int, keysafe: Fernet, poll_s: float) -
             [
                 {
                     "device_id": f"cp{i}",
-                    "protocol": "dc09",
-                    "account": _account(i),
-                    "prefix": "1",
-                    "key_encrypted": key if i % 4 == 0 else None,
+                    "protocol": protocol,
+                    "account": _cid(i) if scaip else _account(i),
+                    "prefix": "" if scaip else "1",
+                    "key_encrypted": key if i % 4 == 0 and not scaip else None,
                     "supervision_s": max(60, int(poll_s * 3)),
                     "fall_zones": "",
                 }
@@ -115,7 +124,8 @@ def _frame(unit: int, seq: int, event: str) -> bytes:
 
 
 class _Units(asyncio.DatagramProtocol):
-    """Every simulated unit, on one UDP socket; answers matched by account and sequence."""
+    """Every simulated DC-09 unit, on one UDP socket; answers matched by account and
+    sequence."""
 
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
@@ -123,6 +133,17 @@ class _Units(asyncio.DatagramProtocol):
         self.acks: list[float] = []
         self.answers: dict[str, int] = {}
         self.frames = 0
+        self._seqs: dict[int, int] = {}
+
+    def poll(self, unit: int) -> None:
+        """A NULL message."""
+        self._seqs[unit] = self._seqs.get(unit, 0) + 1
+        self.send(_frame(unit, self._seqs[unit], ""))
+
+    def panic(self, unit: int) -> None:
+        """A personal emergency (Contact ID 101)."""
+        self._seqs[unit] = self._seqs.get(unit, 0) + 1
+        self.send(_frame(unit, self._seqs[unit], "1101 01 001"))
 
     def send(self, frame: bytes) -> None:
         parsed = parse_frame(frame)
@@ -144,6 +165,54 @@ class _Units(asyncio.DatagramProtocol):
             decrypt_data(KEY, answer.rest)  # an encrypted ACK must open with the unit's key
         sent = self.sent.pop((answer.account or "", answer.seq), None)
         if sent is not None and answer.token in _ACKED:
+            self.acks.append((now - sent) * 1000)
+
+
+class _ScaipUnits(asyncio.DatagramProtocol):
+    """Every simulated SCAIP unit, on one UDP socket; answers matched by Call-ID."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.sent: dict[str, float] = {}
+        self.acks: list[float] = []
+        self.answers: dict[str, int] = {}
+        self.frames = 0
+        self._count = 0
+
+    def _send(self, unit: int, fields: str) -> None:
+        self._count += 1
+        call_id = f"b{self._count}-{unit}"
+        body = f"<mrq><ref>{self._count}</ref><cid>{_cid(unit)}</cid><dty>2</dty>{fields}</mrq>"
+        message = (
+            "MESSAGE sip:arc@127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK{call_id}\r\n"
+            f"From: <sip:{_cid(unit)}@127.0.0.1>;tag={unit}\r\nTo: <sip:arc@127.0.0.1>\r\n"
+            f"Call-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/xml\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n{body}"
+        ).encode()
+        self.sent[call_id] = time.monotonic()
+        assert self.transport is not None
+        self.transport.sendto(message)
+        self.frames += 1
+
+    def poll(self, unit: int) -> None:
+        """A heartbeat."""
+        self._send(unit, "<mty>PI</mty>")
+
+    def panic(self, unit: int) -> None:
+        """An alarm (status 10) with a speech channel."""
+        self._send(unit, f"<mty>ME</mty><stc>10</stc><crd>sip:{_cid(unit)}@127.0.0.1</crd>")
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        now = time.monotonic()
+        try:
+            reply = parse_reply(data, 4096)
+        except SipError:
+            self.answers["garbled"] = self.answers.get("garbled", 0) + 1
+            return
+        self.answers[str(reply.status)] = self.answers.get(str(reply.status), 0) + 1
+        sent = self.sent.pop(reply.header("call-id") or "", None)
+        if sent is not None and reply.status == 200:
             self.acks.append((now - sent) * 1000)
 
 
@@ -175,8 +244,9 @@ async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     (work / "mqtt").mkdir()
     with running_mosquitto(work / "mqtt") as broker:
         database_url = args.database_url or f"sqlite+aiosqlite:///{work / 'hub.sqlite'}"
-        await _seed(database_url, units, Fernet(keysafe_key), args.poll_s)
+        await _seed(database_url, units, Fernet(keysafe_key), args.poll_s, args.protocol)
         port, dc09_port = free_port(), free_port()
+        kind = args.protocol.upper()
         env = dict(os.environ)
         env.update(
             {
@@ -184,11 +254,11 @@ async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "TELEASSIST_MQTT__PORT": str(broker.port),
                 "TELEASSIST_LOG_LEVEL": "WARNING",
                 "TELEASSIST_HUB__KEYSAFE_KEY": keysafe_key.decode(),
-                "TELEASSIST_HUB__DC09_ENABLED": "true",
-                "TELEASSIST_HUB__DC09_TCP_PORT": "-1",
-                "TELEASSIST_HUB__DC09_UDP_PORT": str(dc09_port),
+                f"TELEASSIST_HUB__{kind}_ENABLED": "true",
+                f"TELEASSIST_HUB__{kind}_TCP_PORT": "-1",
+                f"TELEASSIST_HUB__{kind}_UDP_PORT": str(dc09_port),
                 # Every simulated unit shares this machine's address.
-                "TELEASSIST_HUB__DC09_SOURCE_RATE": "0",
+                f"TELEASSIST_HUB__{kind}_SOURCE_RATE": "0",
                 "TELEASSIST_HUB__METRICS_TOKEN": METRICS_TOKEN,
             }
         )
@@ -207,8 +277,9 @@ async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 async def _drive(args: argparse.Namespace, units: int, dc09_port: int, base: str) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    transport, fleet = await loop.create_datagram_endpoint(
-        _Units, remote_addr=("127.0.0.1", dc09_port)
+    fleet: _Units | _ScaipUnits = _ScaipUnits() if args.protocol == "scaip" else _Units()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: fleet, remote_addr=("127.0.0.1", dc09_port)
     )
     fleet.transport = transport
     sent_at: dict[str, float] = {}
@@ -239,7 +310,6 @@ async def _drive(args: argparse.Namespace, units: int, dc09_port: int, base: str
                         everything.set()
 
         reader_task = asyncio.create_task(reader())
-        seqs = dict.fromkeys(range(1, units + 1), 0)
         events_sent = 0
         try:
             began = time.monotonic()
@@ -253,15 +323,13 @@ async def _drive(args: argparse.Namespace, units: int, dc09_port: int, base: str
                 # Polls spread evenly over the interval, in 10 ms slices.
                 due = int((time.monotonic() - began) * polls_per_s) - polls
                 for _ in range(max(0, due)):
-                    seqs[next_unit] += 1
-                    fleet.send(_frame(next_unit, seqs[next_unit], ""))
+                    fleet.poll(next_unit)
                     next_unit = next_unit % units + 1
                     polls += 1
                 while events_sent < args.events and time.monotonic() >= next_event:
                     panic_unit = events_sent * step % units + 1
-                    seqs[panic_unit] += 1
                     sent_at[str(panic_unit)] = time.monotonic()
-                    fleet.send(_frame(panic_unit, seqs[panic_unit], "1101 01 001"))
+                    fleet.panic(panic_unit)
                     events_sent += 1
                     next_event += 1.0 / args.event_rate
                 await asyncio.sleep(0.01)
@@ -279,12 +347,16 @@ async def _drive(args: argparse.Namespace, units: int, dc09_port: int, base: str
                 await reader_task
             await socket.close()
             transport.close()
+    family = "dc09_frames" if args.protocol == "dc09" else "scaip_messages"
     counted = {
         m[0]: float(m[1])
-        for m in re.findall(r'teleassist_dc09_frames_total\{outcome="(\w+)"\} ([0-9.e+]+)', metrics)
+        for m in re.findall(rf'teleassist_{family}_total\{{outcome="(\w+)"\}} ([0-9.e+]+)', metrics)
     }
     refused = sum(
-        float(v) for v in re.findall(r"teleassist_dc09_refused_total\{[^}]*\} ([0-9.e+]+)", metrics)
+        float(v)
+        for v in re.findall(
+            rf"teleassist_{args.protocol}_refused_total\{{[^}}]*\}} ([0-9.e+]+)", metrics
+        )
     )
     return {
         "benchmark": NAME,
@@ -314,7 +386,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     with tempfile.TemporaryDirectory(prefix="ta-bench-carephones-") as tmp:
         data = asyncio.run(_measure(args, Path(tmp)))
     print(
-        f"{data['units']} DC-09 units, {data['frames_sent']} frames in {data['duration_s']} s:"
+        f"{data['units']} {args.protocol.upper()} units, {data['frames_sent']} messages in"
+        f" {data['duration_s']} s:"
         f" received {data['received']}, acked {data['acked']}, refused {data['refused']};"
         f" alarms {data['alarms_raised']}/{data['events_sent']} (lost {data['lost']},"
         f" duplicates {data['duplicates']}); ACK p99 {data['ack_p99_ms']} ms,"

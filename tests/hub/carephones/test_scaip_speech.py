@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from hub.carephones.app import SCAIP_SPEECH
 from hub.clock import ManualClock
 from hub.settings import HubSettings
+from tablet_app.audio import ToneTrack
 from teleassist.localbroker import MosquittoBroker
 from tests.hub.carephones.conftest import T0, Dc09Hub
 from tests.hub.carephones.rtp_tone import dominant_hz, tone_pcap
@@ -27,8 +29,48 @@ from tests.hub.carephones.test_scaip import ports, register, send, start_scaip_h
 pytestmark = [pytest.mark.broker, needs_sipp]
 
 
-def call_scenario(user: str, pcap: Path, talk_ms: int, expect: int = 200) -> str:
-    """The unit calls: INVITE with a G.711 offer, ACK, plays ``pcap``, then BYE."""
+def _alaw_to_linear(code: int) -> int:
+    # G.711 A-law expansion (ITU-T G.711 table), written apart from the hub's codec.
+    code ^= 0x55
+    magnitude = ((code & 0x0F) << 4) + 8
+    segment = (code >> 4) & 0x07
+    if segment:
+        magnitude = (magnitude + 0x100) << (segment - 1)
+    return magnitude if code & 0x80 else -magnitude
+
+
+class Loudspeaker(asyncio.DatagramProtocol):
+    """The unit's side of the operator's voice: a UDP socket decoding A-law RTP."""
+
+    def __init__(self) -> None:
+        self.samples: list[int] = []
+        self.transport: asyncio.DatagramTransport | None = None
+        self.port = 0
+
+    @classmethod
+    async def open(cls) -> Loudspeaker:
+        loop = asyncio.get_running_loop()
+        transport, speaker = await loop.create_datagram_endpoint(cls, local_addr=("127.0.0.1", 0))
+        speaker.transport = transport
+        speaker.port = transport.get_extra_info("sockname")[1]
+        return speaker
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) > 12 and data[0] >> 6 == 2 and data[1] & 0x7F == 8:
+            self.samples.extend(_alaw_to_linear(b) for b in data[12:])
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+def call_scenario(
+    user: str, pcap: Path, talk_ms: int, expect: int = 200, hear_on: int | None = None
+) -> str:
+    """The unit calls: INVITE with a G.711 offer, ACK, plays ``pcap``, then BYE. With
+    ``hear_on`` the offer asks for our audio on that port (the test's own socket, standing
+    for the unit's loudspeaker) instead of SIPp's."""
+    media_port = str(hear_on) if hear_on else "[media_port]"
     invite = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="SCAIP unit call">
   <send retrans="500">
@@ -49,7 +91,7 @@ o=unit 53655765 2353687637 IN IP[local_ip_type] [local_ip]
 s=-
 c=IN IP[media_ip_type] [media_ip]
 t=0 0
-m=audio [media_port] RTP/AVP 8 0 101
+m=audio {media_port} RTP/AVP 8 0 101
 a=rtpmap:8 PCMA/8000
 a=rtpmap:0 PCMU/8000
 a=rtpmap:101 telephone-event/8000
@@ -111,10 +153,15 @@ Content-Length: 0
     )
 
 
-async def operator_hears(track: MediaStreamTrack, seconds: float) -> list[int]:
-    """What an aiortc peer standing for the operator's browser receives of ``track``."""
+async def operator_hears(
+    track: MediaStreamTrack, seconds: float, speaks: Callable[[MediaStreamTrack], None]
+) -> list[int]:
+    """What an aiortc peer standing for the operator's browser receives of ``track``, while
+    it sends a 600 Hz tone (the operator's voice), handed to ``speaks`` on the hub's side."""
     hub_side, operator = RTCPeerConnection(), RTCPeerConnection()
     hub_side.addTrack(track)
+    operator.addTrack(ToneTrack(600.0))
+    hub_side.on("track", speaks)
     received: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
     operator.on("track", received.set_result)
     try:
@@ -167,14 +214,15 @@ async def test_a_units_call_reaches_a_webrtc_peer_with_its_audio(
     speech = hub.app[SCAIP_SPEECH]
     answered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     speech.on_call = answered.set_result
-    unit_call = asyncio.ensure_future(
-        run_sipp(tmp_path, "call", call_scenario(cid, pcap, 6500), ports(hub)["udp"])
-    )
+    loudspeaker = await Loudspeaker.open()
+    scenario_text = call_scenario(cid, pcap, 6500, hear_on=loudspeaker.port)
+    unit_call = asyncio.ensure_future(run_sipp(tmp_path, "call", scenario_text, ports(hub)["udp"]))
     call = await asyncio.wait_for(answered, 30)
     # Correlated by the caller: the unit, and the alarm it raised a moment before.
     assert (call.unit.device.device_id, call.alarm_id) == (device_id, alarm["id"])
-    heard = await operator_hears(call.track, 3.0)
+    heard = await operator_hears(call.track, 3.0, lambda t: speech.speak(call, t))
     run = await unit_call
+    loudspeaker.close()
     assert run.returncode == 0, (run.errors, run.output)
     assert call.ended_by == "unit"
     assert call.packets >= 200
@@ -183,6 +231,10 @@ async def test_a_units_call_reaches_a_webrtc_peer_with_its_audio(
     assert len(heard) > 20000
     assert abs(dominant_hz(heard, 48000) - 1000) < 20
     assert float(np.std(heard)) > 500  # the tone, not silence
+    # The operator's 600 Hz reached the unit's side as G.711 RTP, decoded independently.
+    assert call.sent >= 50
+    assert len(loudspeaker.samples) >= 8000
+    assert abs(dominant_hz(loudspeaker.samples[-8000:], 8000) - 600) < 10
 
 
 async def test_a_call_from_a_stranger_or_without_audio_is_refused(
