@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS, resident_changed
+from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.auth.web import public
 from hub.http import ApiError, client_address, read_checked, read_json_object, too_many_attempts
@@ -376,6 +377,12 @@ async def get_referral(request: web.Request) -> web.Response:
         ]
         body["care_plans"] = [plan_json(p) for p in plans]
         body["work_orders"] = list(orders)
+        # Health and social notes of a person: every read is audited (committed with the
+        # transaction, before the answer is sent).
+        await record_audit(
+            session, current_user(request).username, "service.read", f"service:{row.reference}",
+            at=now,
+        )  # fmt: skip
     return web.json_response(body)
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.audit import record_audit
 from hub.auth import Role
 from hub.auth.web import public
 from hub.service import installation, store
@@ -132,6 +133,12 @@ async def referral_page(request: web.Request, user: PageUser) -> web.Response:
         )
         service = service_json(row, now, detail=True)
         consent = await consent_context(session, row)
+    # Health and social notes of a person: the read is audited before the page is sent.
+    async with request.app[SESSIONMAKER]() as session:
+        await record_audit(
+            session, user.username, "service.read", f"service:{service['reference']}", at=now
+        )
+        await session.commit()
     return _render(
         request,
         "service_referral.html",
