@@ -95,6 +95,11 @@ async def _seed(session: AsyncSession) -> tuple[int, str]:
         "check_in_deadlines": ["10:30", "19:00"],
         "temperature_low": 19.5,
         "bed": False,
+        "medications": [
+            {"name": "insulina", "times": ["08:00", "20:00"]},
+            {"name": "Sintrom", "times": ["19:00"], "days": ["mon", "wed", "fri"]},
+        ],
+        "medication_grace_min": 45,
     }
     await store.edit_plan(
         session, active, {"rules": late_riser}, actor=who, now=granted + timedelta(days=2)
@@ -190,7 +195,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                             await page.screenshot(path=str(target))
                             written.append(target)
                             await context.close()
-                        written.append(
+                        written.extend(
                             await _rules_screen(browser, base, out_dir, lang, active_reference)
                         )
                 finally:
@@ -201,7 +206,9 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
 RULES_WIDTH, RULES_HEIGHT = 1366, 768
 
 
-async def _rules_screen(browser: Any, base: str, out_dir: Path, lang: str, reference: str) -> Path:
+async def _rules_screen(
+    browser: Any, base: str, out_dir: Path, lang: str, reference: str
+) -> list[Path]:
     """``service-rules``: a resident's alarm rules at the operator monitor's size, with a
     morning window typed the wrong way round and the refusal beside the field."""
     context = await browser.new_context(
@@ -223,6 +230,9 @@ async def _rules_screen(browser: Any, base: str, out_dir: Path, lang: str, refer
         await page.evaluate("document.getElementById('rules').scrollIntoView()")
         target = out_dir / f"service-rules-{lang}-{RULES_WIDTH}x{RULES_HEIGHT}.png"
         await page.screenshot(path=str(target))
-        return target
+        await page.evaluate("document.getElementById('rules-medications').scrollIntoView()")
+        meds = out_dir / f"service-medication-{lang}-{RULES_WIDTH}x{RULES_HEIGHT}.png"
+        await page.screenshot(path=str(meds))
+        return [target, meds]
     finally:
         await context.close()

@@ -205,3 +205,24 @@ def test_check_in_needs_a_tablet_whatever_the_setting() -> None:
         NOON,
     )
     assert timedelta(minutes=rules.bed_return_min) == CarePlan("x").night.bed_return
+
+
+def test_every_refusal_has_its_text_in_every_language() -> None:
+    import re
+    from pathlib import Path
+
+    from hub.service.api import CATALOG
+
+    source = Path(__file__).resolve().parents[2] / "hub" / "service" / "rules.py"
+    codes = set(re.findall(r'_(?:problem|wrong)\(\s*[^,]+,\s*f?"([a-z_{}]+)"', source.read_text()))
+    codes |= {
+        "temperature_low_range",
+        "temperature_high_range",
+    }  # built as f"temperature_{name}_range"
+    codes.discard("temperature_{name}_range")
+    assert len(codes) > 15
+    for code in codes:
+        for lang in ("ca", "es", "en"):
+            assert CATALOG.text(f"rule_{code}", lang, **dict.fromkeys(
+                ("start", "end", "max", "min", "value", "name", "names", "low", "high"), "x"
+            ))  # fmt: skip

@@ -96,6 +96,12 @@ async def test_the_coordinator_changes_rules_and_sees_refusals(
         await page.fill("#rules-morning_end", "11:00")
         await page.fill("#rules-temperature_low", "19,5")
         await page.uncheck('input[name="rules.bed"]')
+        # A medicine in the empty row: insulin at 08:00 and 20:00 on weekdays.
+        row = page.locator("#rules-medications tr[data-med]").last
+        await row.locator('[data-med-field="name"]').fill("insulina")
+        await row.locator('[data-med-field="times"]').fill("20:00, 08:00")
+        for day in ("mon", "tue", "wed", "thu", "fri"):
+            await row.locator(f'[data-med-day="{day}"]').check()
         async with page.expect_navigation(timeout=TIMEOUT_MS):
             await page.click("#rules-form button[type=submit]")
         version, overrides = await _overrides(app, reference)
@@ -103,10 +109,21 @@ async def test_the_coordinator_changes_rules_and_sees_refusals(
         # Only what changed is stored: the rest keeps following the care level.
         assert overrides == {
             "bed": False,
+            "medications": [
+                {
+                    "name": "insulina",
+                    "times": ["08:00", "20:00"],
+                    "days": ["mon", "tue", "wed", "thu", "fri"],
+                    "start": None,
+                    "end": None,
+                }
+            ],
             "morning_end": "11:00",
             "morning_start": "08:30",
             "temperature_low": 19.5,
         }
+        # Shown again with an empty row to add the next one.
+        await expect(page.locator("#rules-medications tr[data-med]")).to_have_count(2)
         await expect(page.locator("#rules-morning_start")).to_have_value("08:30")
         await expect(page.locator('input[name="rules.bed"]')).not_to_be_checked()
     finally:

@@ -46,6 +46,23 @@ function collect(form) {
     }
     setPath(body, el.name, value);
   }
+  const meds = form.querySelector("[data-medications]");
+  if (meds) {
+    // One medicine per row (an empty row is left out): the whole list is sent each time.
+    const list = [];
+    for (const row of meds.querySelectorAll("tr[data-med]")) {
+      const field = (name) => row.querySelector(`[data-med-field="${name}"]`).value.trim();
+      if (!field("name") && !field("times")) continue;
+      list.push({
+        name: field("name"),
+        times: field("times"),
+        days: [...row.querySelectorAll("[data-med-day]:checked")].map((el) => el.dataset.medDay),
+        start: field("start") || null,
+        end: field("end") || null,
+      });
+    }
+    setPath(body, "rules.medications", list);
+  }
   return body;
 }
 
