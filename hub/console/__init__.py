@@ -6,11 +6,21 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     """Add every console route (the hub lists ``hub.console`` in its ROUTE_MODULES)."""
-    from hub.console import calls, maintenance, pages, residents, supervision, users, voice
+    from hub.console import (
+        calls,
+        maintenance,
+        pages,
+        protocols,
+        residents,
+        supervision,
+        users,
+        voice,
+    )
 
     calls.setup(app)
     maintenance.setup(app)
     pages.setup(app)
+    protocols.setup(app)
     residents.setup(app)
     supervision.setup(app)
     users.setup(app)

@@ -142,7 +142,12 @@ async def _services(app: Any, residents: list[int], now: Any) -> None:
             decision = store.Assessment("medium", "BCN-03", link_resident_id=resident_id)
             await store.assess(session, row, decision, actor="laia", now=now)
             if index == 0:
-                rules = {"morning_start": "09:00", "morning_end": "11:30", "bed": False}
+                rules = {
+                    "morning_start": "09:00",
+                    "morning_end": "11:30",
+                    "bed": False,
+                    "medications": [{"name": "insulina", "times": ["08:00", "20:00"]}],
+                }
                 await store.edit_plan(session, row, {"rules": rules}, actor="laia", now=now)
 
 
@@ -160,6 +165,32 @@ async def _rules(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
     await page.evaluate("document.getElementById('card-rules').scrollIntoView({block: 'center'})")
     await page.wait_for_timeout(200)
     path = out_dir / f"operator-rules-{lang}-1366x768.png"
+    await page.screenshot(path=str(path))
+    await page.context.close()
+    return path
+
+
+async def _protocol(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
+    """``operator-protocol``: the fall's protocol on the alarm, two steps ticked."""
+    page = await _sign_in(browser, url, "anna", lang, {"width": 1366, "height": 768})
+    async with page.expect_navigation():
+        await page.click(f"[data-ta-lang='{lang}']")
+    # The fall (second in the queue): nobody holds it yet.
+    await page.wait_for_selector(".conn[data-state='open']")
+    await page.wait_for_selector("#protocol")  # the first alarm's detail is drawn
+    await page.keyboard.press("j")
+    await page.wait_for_selector("#protocol [data-step='conscious']")
+    if await page.locator("#act-accept").count():
+        await page.keyboard.press("a")
+    for step in ("identify", "conscious"):
+        if await page.locator(f"#protocol li.done [data-step='{step}']").count():
+            continue  # ticked in an earlier language's shot: the same alarm
+        await page.wait_for_selector(f"#protocol [data-step='{step}']:not([disabled])")
+        await page.check(f"#protocol [data-step='{step}']")
+        await page.wait_for_selector(f"#protocol li.done [data-step='{step}']")
+    await page.evaluate("document.getElementById('protocol').scrollIntoView({block: 'center'})")
+    await page.wait_for_timeout(200)
+    path = out_dir / f"operator-protocol-{lang}-1366x768.png"
     await page.screenshot(path=str(path))
     await page.context.close()
     return path
@@ -392,6 +423,8 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                             await _supervisor(browser, url, out_dir, lang, width, height)
                         )
                     written.append(await _rules(browser, url, out_dir, lang))
+                for lang in languages:  # after the card shots: this accepts the fall
+                    written.append(await _protocol(browser, url, out_dir, lang))
             finally:
                 await browser.close()
     return written

@@ -83,6 +83,7 @@ export function renderRules(rules) {
     ruleLine("rules_bed_return", t("minutes", { n: r.bed_return_min }), t("minutes", { n: d.bed_return_min })),
     ruleLine("rules_temperature", temp(r), temp(d)),
     ruleLine("rules_sensitivity", t("sensitivity_" + r.baseline_sensitivity), t("sensitivity_" + d.baseline_sensitivity)),
+    `<dt>${text("rules_meds")}</dt><dd>${(r.medications || []).length ? r.medications.map((m) => `${h(m.name)} ${h(m.times.join(", "))}${m.days.length ? ` <span class="small muted">(${h(m.days.map((d) => t("day_short_" + d)).join(", "))})</span>` : ""}`).join("<br>") : text("rules_none_off")}</dd>`,
     `<dt>${text("rules_off")}</dt><dd${off.length ? ' class="changed"' : ""}>${off.length ? h(off.join(", ")) : text("rules_none_off")}</dd>`,
   ].join("");
   const timeInput = (name) => `<input type="text" class="rule-time" inputmode="numeric" maxlength="5" name="${name}" id="rule-${name}" value="${h(r[name])}">`;

@@ -391,6 +391,7 @@ function renderDetail() {
         ${actionButton("act-escalate", "E", t("escalate"), "btn-danger")}
         ${actionButton("act-resolve", "R", t("resolve"), "btn-ok")}
       </div>
+      ${renderProtocol(a, handling)}
       ${state.card ? renderCard(state.card, a, state.recent, { canAct: handling, keySafeCode: state.keySafe && state.keySafe.alarm === a.id ? state.keySafe.code : null }) : `<p class="muted">${h(t("loading_card"))}</p>`}
       <section class="card" style="margin-top:12px">
         <h2>${h(t("history"))}</h2>
@@ -399,6 +400,31 @@ function renderDetail() {
     </article>`;
   bindDetail();
   tickAges();
+}
+
+// The operator protocols by alarm kind (steps in the reader's language), read once.
+let protocolTable = null;
+api("/api/console/protocols")
+  .then((table) => { protocolTable = table; if (state.detail) renderDetail(); })
+  .catch(() => {});
+
+function renderProtocol(a, handling) {
+  // The alarm kind's steps; a ticked one is a note in the history (who and when).
+  if (!protocolTable) return "";
+  const table = protocolTable.protocols;
+  const steps = table[protocolTable.same_as[a.rule] || a.rule] || table.default;
+  const done = new Map();
+  for (const e of a.history || []) if (e.detail && e.detail.protocol_step) done.set(e.detail.protocol_step, e);
+  const items = steps
+    .map((step) => {
+      const e = done.get(step.key);
+      const who = e ? ` <span class="small muted">${h(formatTime(e.at))}${e.actor && e.actor.name ? " · " + h(e.actor.name) : ""}</span>` : "";
+      const attrs = e ? "checked disabled" : handling ? "" : "disabled";
+      return `<li${e ? ' class="done"' : ""}><label><input type="checkbox" data-step="${h(step.key)}" ${attrs}> <span>${h(step.text)}</span></label>${who}</li>`;
+    })
+    .join("");
+  const count = steps.filter((step) => done.has(step.key)).length;
+  return `<section class="card protocol" id="protocol"><h2>${h(t("protocol"))} <span class="small muted">${count}/${steps.length}</span></h2><ol class="protocol-steps">${items}</ol></section>`;
 }
 
 function bindDetail() {
@@ -424,6 +450,13 @@ function bindDetail() {
   on("act-escalate", openEscalate);
   on("act-resolve", openResolve);
   on("keysafe-show", showKeySafe);
+  for (const box of els.detail.querySelectorAll("[data-step]")) {
+    box.addEventListener("change", () => {
+      box.disabled = true;
+      const id = state.selected;
+      run(() => api(`/api/alarms/${encodeURIComponent(id)}/protocol-steps`, { method: "POST", body: { step: box.dataset.step } })).catch(() => {});
+    });
+  }
   const rulesForm = document.getElementById("rules-form");
   if (rulesForm) rulesForm.addEventListener("submit", saveRules);
   for (const button of els.detail.querySelectorAll("[data-call]")) {

@@ -32,6 +32,8 @@ NOT_YET_DESCRIBED = frozenset(
         ("POST", "/api/auth/password-reset"),
         ("POST", "/api/auth/password-reset/{rid}/confirm"),
         ("GET", "/api/service/residents/{resident_id}/rules"),
+        ("GET", "/api/console/protocols"),
+        ("POST", "/api/alarms/{alarm_id}/protocol-steps"),
         ("POST", "/api/service/residents/{resident_id}/rules"),
     }
 )
