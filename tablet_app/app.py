@@ -17,6 +17,7 @@ from tablet_app.ringtone import write_ring_tone
 from tablet_app.runtime import TabletRuntime
 from tablet_app.screens import Actions
 from tablet_app.ui import TabletView
+from tablet_app.videoplay import VideoMessages
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class TabletApp(App):
         self.clock = clock
         self.view: TabletView | None = None
         self._ticker: Any = None
+        self._video_sound: Any = None
+        self.videos = VideoMessages(model, self._play_video_sound, self._stop_video_sound)
 
     def build(self) -> TabletView:
         """Create the view and the once-a-second tick."""
@@ -72,6 +75,8 @@ class TabletApp(App):
             submit_pairing=self.runtime.submit_pairing,
             play_media=self._play,
             call_video=self.runtime.call_video,
+            message_video=self.videos.feed,
+            video_gone=self.videos.gone,
         )
         self.view = TabletView(self.model, self.clock, actions)
         self._ticker = Clock.schedule_interval(
@@ -84,8 +89,25 @@ class TabletApp(App):
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
+        self.videos.stop()
         if self.view is not None:
             self.view.detach()
+
+    def _play_video_sound(self, wav: Path) -> None:
+        # Called from the decoding thread: Kivy's audio belongs to the main thread.
+        def start(_dt: float) -> None:
+            if self.videos.player is None:
+                return  # stopped while the sound was being decoded
+            self._video_sound = SoundLoader.load(str(wav))
+            if self._video_sound is not None:
+                self._video_sound.play()
+
+        Clock.schedule_once(start, 0)
+
+    def _stop_video_sound(self) -> None:
+        if self._video_sound is not None:
+            self._video_sound.stop()
+            self._video_sound = None
 
     def _play(self, message: Message) -> None:
         if message.media is None:

@@ -286,7 +286,7 @@ class FamilyClient:
     async def _message(self, contact_id: str, item: _Message) -> Message:
         outgoing = item.sender.party == self.party
         media: str | None = None
-        if item.media is not None and item.kind == "photo":
+        if item.media is not None and item.kind in ("photo", "video"):
             media = str(await self._download(item.media))
         elif item.media is not None and item.kind == "voice":
             media = await self._voice(item.media)

@@ -185,6 +185,8 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "messages.voice": ("Missatge de veu", "Mensaje de voz", "Voice message"),
     "messages.video": ("Vídeo", "Vídeo", "Video"),
     "messages.from": ("De {name}", "De {name}", "From {name}"),
+    "video.again": ("Tornar a veure", "Volver a ver", "Play again"),
+    "video.done": ("Tancar", "Cerrar", "Close"),
     "messages.close": ("Tancar", "Cerrar", "Close"),
     # the resident's own voice message or photo
     "messages.to": ("Missatge per a {name}", "Mensaje para {name}", "Message for {name}"),

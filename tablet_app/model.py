@@ -60,6 +60,7 @@ class Screen(StrEnum):
     MESSAGES = "messages"
     CONVERSATION = "conversation"
     PHOTO = "photo"
+    VIDEO = "video"  # a video message, full screen
     CALL = "call"
     AGENDA = "agenda"
     NOTICE = "notice"
@@ -304,6 +305,7 @@ class TabletModel:
     circle: list[CircleMember] = field(default_factory=list)
     open_member_id: str | None = None
     circle_page: int = 0  # which page of My people is shown (CIRCLE_PAGE_SIZE a page)
+    video_round: int = 0  # bumped to start the open video (again) from the beginning
     circle_not_saved: bool = False  # the last change could not reach the hub
     can_record: bool = False  # a microphone is there: "Record a message" is shown
     can_photo: bool = False  # a camera is there: "Take a photo" is shown
@@ -871,6 +873,17 @@ class TabletModel:
         """Show a photo message full screen."""
         self.open_message_id = message_id
         self.go(Screen.PHOTO)
+
+    def open_video(self, message_id: str) -> None:
+        """Play a video message full screen (the app starts the player)."""
+        self.open_message_id = message_id
+        self.video_round += 1
+        self.go(Screen.VIDEO)
+
+    def replay_video(self) -> None:
+        """ "Play again": the same video from the start."""
+        self.video_round += 1
+        self.changed()
 
     def add_message(self, message: Message) -> None:
         """A new message arrived (duplicates by id are ignored)."""

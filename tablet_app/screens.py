@@ -50,6 +50,22 @@ class Actions:
     play_media: Callable[[Message], None]
     # The current call's video: (the other person, our own camera); ``None`` if absent.
     call_video: Callable[[], tuple[FrameFeed | None, FrameFeed | None]] = _no_video
+    # A video message's frames: (message, round) → its player, started on first ask;
+    # ``video_gone`` is told when the view showing it leaves the screen.
+    message_video: Callable[[Message, int], FrameFeed | None] = lambda _m, _r: None
+    video_gone: Callable[[], None] = lambda: None
+
+
+class _MessageVideo(VideoView):
+    """A video message's view: tells the app when it leaves the screen for good."""
+
+    def __init__(self, feed: Any, gone: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(feed, **kwargs)
+        self._gone = gone
+
+    def stop(self) -> None:
+        super().stop()
+        self._gone()
 
 
 def _fill(widget: Widget, colour: RGBA, radius: float = 0.0) -> None:
@@ -545,8 +561,47 @@ class ScreenBuilder:
     def _open(self, message: Message) -> None:
         if message.kind == "photo":
             self.m.open_photo(message.id)
+        elif message.kind == "video" and message.media:
+            self.m.open_video(message.id)
         else:
             self.actions.play_media(message)
+
+    def _video(self) -> Widget:
+        """A video message: the picture as large as the screen allows, two big buttons."""
+        m = self.m
+        message = next((x for x in m.messages if x.id == m.open_message_id), None)
+        col = self._column(10)
+        who = m.contact(message.contact_id if message else None)
+        col.add_widget(
+            self._header(
+                m.t("messages.from", name=who.name) if who else "", back=Screen.CONVERSATION
+            )
+        )
+        if message is None:
+            return col
+        round_ = m.video_round
+        view = _MessageVideo(
+            lambda: self.actions.message_video(message, round_),
+            self.actions.video_gone,
+            name="video.view",
+        )
+        self.videos.append(view)
+        col.add_widget(view)
+        row = BoxLayout(spacing=self.s.u(30), size_hint=(1, None), height=self.s.u(120))
+        row.add_widget(
+            self._button(
+                "video.again", m.t("video.again"), "play", self.p.messages, m.replay_video,
+                vertical=False, icon_share=0.3, font_units=46,
+            )
+        )  # fmt: skip
+        row.add_widget(
+            self._button(
+                "video.done", m.t("video.done"), "back", self.p.neutral,
+                lambda: m.go(Screen.CONVERSATION), vertical=False, icon_share=0.3, font_units=46,
+            )
+        )  # fmt: skip
+        col.add_widget(row)
+        return col
 
     def _photo(self) -> Widget:
         m = self.m

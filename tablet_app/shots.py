@@ -17,6 +17,9 @@ from tablet_app.kivyenv import prepare_kivy
 if TYPE_CHECKING:
     from tablet_app.model import TabletModel
 
+if TYPE_CHECKING:
+    from tablet_app.model import TabletModel
+
 # A fixed Monday morning, so screenshots do not change from run to run.
 SHOT_TIME = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
 
@@ -41,10 +44,32 @@ def _medication_taken(m: TabletModel, now: datetime) -> None:
     m.answer_prompt("fine", now)
 
 
+def _circle_more(m: TabletModel, now: datetime) -> None:
+    """A large family: 14 people, the second of three pages."""
+    from tablet_app.circle import CircleMember
+
+    names = ["Carme", "Josep", "Núria", "Xavier", "Rosa", "Enric", "Marta", "Albert"]
+    names += ["Pilar", "Jaume", "Teresa"]
+    m.circle = [
+        *m.circle[:3],
+        *(CircleMember(str(10 + i), f"p{i}", name, "") for i, name in enumerate(names)),
+    ]
+    m.open_circle()
+    m.turn_circle_page(1)
+
+
+def _video(m: TabletModel, now: datetime) -> None:
+    """A video message from Maria, playing."""
+    from tablet_app.model import Message
+
+    m.messages.append(Message("v1", "maria", "video", now, media="video.mp4"))
+    m.open_conversation("maria")
+    m.open_video("v1")
+
+
 def scenes() -> dict[str, Scene]:
     """Screen name → how to put the demo model on that screen."""
     from protocol import AlarmReceived, Prompt
-    from tablet_app.circle import CircleMember
     from tablet_app.model import Screen
 
     def home(m: TabletModel, now: datetime) -> None:
@@ -141,17 +166,6 @@ def scenes() -> dict[str, Scene]:
     def circle(m: TabletModel, now: datetime) -> None:
         m.open_circle()
 
-    def circle_more(m: TabletModel, now: datetime) -> None:
-        # A large family: 14 people, the second of three pages.
-        names = ["Carme", "Josep", "Núria", "Xavier", "Rosa", "Enric", "Marta", "Albert"]
-        names += ["Pilar", "Jaume", "Teresa"]
-        m.circle = [
-            *m.circle[:3],
-            *(CircleMember(str(10 + i), f"p{i}", name, "") for i, name in enumerate(names)),
-        ]
-        m.open_circle()
-        m.turn_circle_page(1)
-
     def member(m: TabletModel, now: datetime) -> None:
         m.show_member("1")
 
@@ -187,7 +201,8 @@ def scenes() -> dict[str, Scene]:
         "pair": pair,
         "link": link,
         "circle": circle,
-        "circle_more": circle_more,
+        "circle_more": _circle_more,
+        "video": _video,
         "member": member,
         "member_remove": member_remove,
         "link_grant": link_grant,
@@ -236,6 +251,7 @@ def render(out_dir: Path, width: int, height: int, languages: list[str]) -> list
                     submit_pairing=lambda: None,
                     play_media=lambda _m: None,
                     call_video=lambda: feeds,
+                    message_video=lambda _m, _r: feeds[0],
                 ),
             )
             Window.add_widget(view)

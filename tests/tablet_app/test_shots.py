@@ -25,6 +25,7 @@ REQUIRED = (
     "prompt",
     "circle",
     "circlemore",
+    "video",
     "member",
     "memberremove",
     "linkgrant",
