@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--open-alarms", type=int, default=20, help="panics left open")
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--keep-log",
+        default="",
+        help="copy both hubs' log (at INFO: the start-up's phases with their times) here",
+    )
     parser.add_argument(
         "--no-warmup",
         dest="warmup",
@@ -82,8 +88,9 @@ async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         database_url = args.database_url or f"sqlite+aiosqlite:///{work / 'hub.sqlite'}"
         await latency._seed(database_url, homes)
         port = free_port()
+        env = {"TELEASSIST_LOG_LEVEL": "INFO"} if args.keep_log else {}
         hub, log = await asyncio.to_thread(
-            latency._start_hub, work, database_url, broker.port, port
+            latency._start_hub, work, database_url, broker.port, port, "", env
         )
         pendant = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"rs-{secrets.token_hex(3)}")
         pendant.connect("127.0.0.1", broker.port)
@@ -112,7 +119,7 @@ async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             log.close()
             port = free_port()
             hub, log = await asyncio.to_thread(
-                latency.serve_hub, work, database_url, broker.port, port
+                latency.serve_hub, work, database_url, broker.port, port, "", env
             )
             base = f"http://127.0.0.1:{port}"
             async with aiohttp.ClientSession() as http:
@@ -158,6 +165,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     """Run and print figures, then the JSON line."""
     with tempfile.TemporaryDirectory(prefix="ta-bench-restart-") as tmp:
         data = asyncio.run(_measure(args, Path(tmp)))
+        if args.keep_log:
+            shutil.copyfile(Path(tmp) / "hub.log", args.keep_log)
     print(
         f"homes {data['homes']} ({data['database']}): SIGKILL → ready in {data['restart_s']} s;"
         f" {data['open_alarms_after']}/{data['open_alarms_before']} open alarms back on the"
