@@ -83,7 +83,6 @@ from hub.db.writegate import WriteGate
 from hub.ingest.dedup import MessageKey
 from hub.outbox.alarms import enqueue_resolved_alarm
 from hub.service.queries import is_service_paused, was_service_paused
-from protocol import ALARM_EVENT_TYPES, EventBody, event_type
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -184,11 +183,6 @@ class AlarmNotFound(LookupError):
     """No alarm with that id."""
 
 
-def _is_urgent(event: HomeEvent) -> bool:
-    """An alarm-capable device event: its writes go first at the write gate."""
-    return isinstance(event.body, EventBody) and event_type(event.body) in ALARM_EVENT_TYPES
-
-
 def new_alarm_id() -> str:
     """A fresh alarm id."""
     return uuid.uuid4().hex
@@ -277,9 +271,12 @@ class AlarmEngine:
             if not significant:
                 cached.dirty = True
                 return []
-            gate = self._gate.urgent() if _is_urgent(event) else self._gate.routine("engine-event")
+            # Urgent at the gate even for a routine event: this write holds the home's lock,
+            # and a panic of that home may be waiting on it; queued behind routine batches it
+            # would make the panic wait for them too (priority inversion, docs/adr/0115).
+            # Such writes are short and for one home.
             try:
-                async with gate, self._sessionmaker() as session:
+                async with self._gate.urgent(), self._sessionmaker() as session:
                     latencyprobe.mark(event.message_id, "engine_gated")
                     changes = await self._apply(session, result.detections, cached.policy, now)
                     await self._write(session, cached, now)
@@ -440,6 +437,10 @@ class AlarmEngine:
         for start in range(0, len(dirty), batch):
             chunk = dirty[start : start + batch]
             async with contextlib.AsyncExitStack() as stack:
+                # The write gate first, the homes' locks after: the flush never waits at the
+                # gate while holding homes' locks (their panics would wait behind every
+                # routine writer queued there; docs/adr/0115).
+                await stack.enter_async_context(self._gate.routine("engine-flush"))
                 # Only homes nobody is working on: the flush never waits for a busy home
                 # while holding other homes' locks (that would hold up their alarms).
                 # Taking a free asyncio lock does not suspend, so check-then-take is safe.
@@ -456,7 +457,7 @@ class AlarmEngine:
                 for cached in entries:
                     cached.pending = []
                 try:
-                    async with self._gate.routine("engine-flush"), self._sessionmaker() as session:
+                    async with self._sessionmaker() as session:
                         await store.save_states(
                             session,
                             [(c.state, next_deadline(c.plan, c.state)) for c in entries],

@@ -99,6 +99,7 @@ class IngestConfig:
 
 _Pending = tuple[IngestedEvent, int, int]  # event, qos, mid
 FLOODING_TOLD_SIZE = 10_000  # devices whose flooding was told recently (oldest forgotten)
+HAND_ON_SLICE = 200  # stored events handed on between two turns of the event loop
 Observer = Callable[[DeviceInfo, Channel, Any, datetime], None]
 
 
@@ -630,7 +631,11 @@ class Ingester:
         self.stats.record_latencies(latencies)
         self.stats.events_stored += len(stored)
         self._maybe_resume()
-        for event, _, _ in batch:
+        for n, (event, _, _) in enumerate(batch, 1):
+            if n % HAND_ON_SLICE == 0:
+                # Thousands of routine events handed on in one loop turn held the loop for
+                # up to a second on a loaded machine (docs/adr/0115).
+                await asyncio.sleep(0)
             row_id = stored.get((event.device_id, event.message_id))
             if row_id is None:
                 # Already stored by an earlier delivery or another worker.

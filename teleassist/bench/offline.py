@@ -47,7 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gateways", type=int, default=10_000)
     parser.add_argument("--vanish", type=int, default=200, help="gateways that go silent")
     parser.add_argument("--keepalive", type=float, default=30.0, help="MQTT keep-alive (s)")
-    parser.add_argument("--check-s", type=float, default=5.0, help="the hub's supervision_check_s")
+    parser.add_argument(
+        "--check-s",
+        type=float,
+        default=2.0,
+        help="the hub's supervision_check_s (5 s, the default, leaves no room under the target)",
+    )
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
 
 
