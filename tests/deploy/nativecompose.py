@@ -50,6 +50,8 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
 # The ports each image's program listens on unless its configuration says otherwise.
 DEFAULT_PORTS = {"postgres": 5432, "victoriametrics/victoria-metrics": 8428}
 PG_DATA = "/var/lib/postgresql/data"  # the postgres image's PGDATA
+# nginx directives whose arguments are URL paths (``location = /metrics``), not files.
+URL_DIRECTIVES = {"location", "rewrite"}
 _PATH = re.compile(r"(?<![\w.:/~])(/[\w.@+-]+(?:/[\w.@+-]+)*/?)")
 
 
@@ -169,8 +171,14 @@ class Stack:
         copy.parent.mkdir(parents=True, exist_ok=True)
         text = source.read_text(encoding="utf-8")
         # A configuration file is read by the service: each path in it must be mounted.
-        translated = self.address(self.text(service, text, strict=strict, where=mount.target))
-        copy.write_text(translated, encoding="utf-8")
+        lines = []
+        for line in text.splitlines(keepends=True):
+            words = line.split()
+            if words and words[0] in URL_DIRECTIVES:
+                lines.append(line)  # a URL path, not a file
+            else:
+                lines.append(self.text(service, line, strict=strict, where=mount.target))
+        copy.write_text(self.address("".join(lines)), encoding="utf-8")
         _open_up(copy)
         mount.host = copy
 

@@ -24,6 +24,7 @@ SECRETS = {
     "HUB_PUBLIC_URL": "https://hub.example.org",
     "TURN_SECRET": "x",
     "TURN_PUBLIC_NAME": "x",
+    "METRICS_TOKEN": "x",
 }
 
 
@@ -44,7 +45,11 @@ def test_hub_is_built_from_the_repository_dockerfile(compose: dict[str, Any]) ->
     hub = compose["services"]["hub"]
     assert hub["build"] == "."
     assert (ROOT / "Dockerfile").is_file()
-    assert "ports" not in hub  # reached through the proxy only
+    # People come through the proxy; the host's Prometheus scrapes the hub on loopback only.
+    assert hub["ports"] == ["127.0.0.1:8080:8080"]
+    prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = prometheus["scrape_configs"]
+    assert job["static_configs"][0]["targets"] == ["127.0.0.1:8080"]
     assert "443:443" in compose["services"]["proxy"]["ports"]
     assert hub["environment"]["TELEASSIST_HUB__DATABASE_URL"].startswith("postgresql+asyncpg://")
 

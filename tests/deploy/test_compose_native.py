@@ -54,6 +54,7 @@ def site_secrets() -> dict[str, str]:
         "HUB_PUBLIC_URL": "https://hub.example.org",
         "TURN_SECRET": secrets.token_urlsafe(32),
         "TURN_PUBLIC_NAME": "turn.example.org",
+        "METRICS_TOKEN": secrets.token_urlsafe(32),
     }
 
 
@@ -264,6 +265,22 @@ async def test_the_proxy_speaks_tls_with_the_security_headers(stack: NativeCompo
     async with aiohttp.ClientSession() as http, http.get(plain, allow_redirects=False) as answer:
         assert answer.status == 301
         assert answer.headers["Location"] == "https://127.0.0.1/console?x=1"
+
+
+async def test_metrics_reach_prometheus_on_loopback_and_never_the_public_address(
+    stack: NativeCompose, site: dict[str, str]
+) -> None:
+    scrape = f"http://127.0.0.1:{stack.stack.port('hub', 8080)}/metrics"
+    token = {"Authorization": f"Bearer {site['METRICS_TOKEN']}"}
+    async with https_session(stack) as http:
+        async with http.get(scrape, headers=token) as response:
+            assert response.status == 200
+            assert "teleassist_mqtt_connected" in await response.text()
+        async with http.get(scrape) as response:
+            assert response.status in (401, 403)
+        public = f"{through_the_proxy(stack)}/metrics"
+        async with http.get(public, headers=token) as response:
+            assert response.status == 404
 
 
 async def _failed_sign_in_address(native: NativeCompose, base: str, source: str) -> str:
