@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any, get_args
@@ -58,6 +58,18 @@ MIN_SUPERVISION_S = 60
 MAX_SUPERVISION_S = 7 * 24 * 3600
 
 
+def _supervised(app: web.Application, book: AccountBook) -> Callable[[UnitAccount], None] | None:
+    """Watch every unit of ``book`` at its interval; the watcher for units found later
+    (registered on another hub worker)."""
+    supervisor = app.get(SUPERVISOR)
+    if supervisor is None:
+        return None
+    clock = app[CLOCK]
+    for unit in book.units():
+        supervisor.set_interval(unit.device, unit.supervision, clock())
+    return lambda unit: supervisor.set_interval(unit.device, unit.supervision, clock())
+
+
 async def _receiver_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     book = AccountBook()
@@ -71,11 +83,7 @@ async def _receiver_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     count = await book.load(app[SESSIONMAKER], ingester.registry, app[KEYSAFE])
-    supervisor = app.get(SUPERVISOR)
-    now = app[CLOCK]()
-    if supervisor is not None:
-        for unit in book.units():
-            supervisor.set_interval(unit.device, unit.supervision, now)
+    watch = _supervised(app, book)
     receiver = Dc09Receiver(
         book=book,
         ingester=ingester,
@@ -93,12 +101,7 @@ async def _receiver_ctx(app: web.Application) -> AsyncIterator[None]:
         idle_timeout_s=settings.dc09_idle_timeout_s,
     )
     await servers.start(settings.dc09_host, settings.dc09_tcp_port, settings.dc09_udp_port)
-    if supervisor is not None:
-        watcher = supervisor
-        clock = app[CLOCK]
-        receiver.on_new_unit = lambda unit: watcher.set_interval(
-            unit.device, unit.supervision, clock()
-        )
+    receiver.on_new_unit = watch
     app[DC09_RECEIVER] = receiver
     app[DC09_SERVERS] = servers
     _LOGGER.info("DC-09 receiver ready: %d units", count)
@@ -122,11 +125,8 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     codes = parse_status_codes(settings.scaip_status_codes, frozenset(get_args(UnitEventKind)))
     count = await book.load(app[SESSIONMAKER], ingester.registry, app[KEYSAFE])
-    supervisor = app.get(SUPERVISOR)
+    watch = _supervised(app, book)
     clock = app[CLOCK]
-    if supervisor is not None:
-        for unit in book.units():
-            supervisor.set_interval(unit.device, unit.supervision, clock())
     receiver = ScaipReceiver(
         book=book,
         ingester=ingester,
@@ -139,11 +139,7 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
         idle_timeout_s=settings.dc09_idle_timeout_s,
     )
     await servers.start(settings.scaip_host, settings.scaip_tcp_port, settings.scaip_udp_port)
-    if supervisor is not None:
-        watcher = supervisor
-        receiver.on_new_unit = lambda unit: watcher.set_interval(
-            unit.device, unit.supervision, clock()
-        )
+    receiver.on_new_unit = watch
     if settings.scaip_speech_enabled:
         receiver.speech = SpeechCalls(
             book=book,

@@ -222,13 +222,7 @@ class SpeechCalls:
             remote=(offer.address, offer.port),
             media=(offer.address, offer.port),
         )
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _RtpProtocol(call), local_addr=(self.host, 0)
-        )
-        call.transport = transport
-        call.local_port = transport.get_extra_info("sockname")[1]
-        self.calls[call_id] = call
+        await self._open_media(call)
         if self.find_alarm is not None:
             try:
                 found = await self.find_alarm(unit)
@@ -244,6 +238,16 @@ class SpeechCalls:
         if self.on_call is not None:
             self.on_call(call)
         return self._ok(call)
+
+    async def _open_media(self, call: SpeechCall) -> None:
+        # The call's own RTP port; the call is live from here.
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _RtpProtocol(call), local_addr=(self.host, 0)
+        )
+        call.transport = transport
+        call.local_port = transport.get_extra_info("sockname")[1]
+        self.calls[call.call_id] = call
 
     def _ok(self, call: SpeechCall) -> SipResponse:
         session = secrets.randbelow(1 << 31) if call.packets == 0 else call.local_port
@@ -332,13 +336,7 @@ class SpeechCalls:
             local_tag=secrets.token_hex(6),
             dtmf_payload_type=TELEPHONE_EVENT,
         )
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _RtpProtocol(call), local_addr=(self.host, 0)
-        )
-        call.transport = transport
-        call.local_port = transport.get_extra_info("sockname")[1]
-        self.calls[call_id] = call
+        await self._open_media(call)
         offer = build_offer(self.host, call.local_port, secrets.randbelow(1 << 31))
         invite = build_request(
             "INVITE", uri, self._dialog_headers(call, "INVITE", 1), offer.encode(),
