@@ -340,3 +340,31 @@ async def test_scaip_registration_checks_what_the_installer_gives(scaip_hub: Dc0
         "scaip",
         "sip:c1@units.example",
     )
+
+
+async def test_a_message_that_cannot_be_stored_gets_503_and_is_raised_when_resent(
+    scaip_hub: Dc09Hub, tmp_path: Path
+) -> None:
+    cid = f"{scaip_hub.tag}db"
+    _, home_id = await register(scaip_hub, cid)
+    receiver = scaip_hub.app[SCAIP_RECEIVER]
+    publish = receiver.ingester.publish_event
+    failures = 1
+
+    async def database_down(event: Any) -> Any:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise ConnectionError("database unreachable")
+        return await publish(event)
+
+    receiver.ingester.publish_event = database_down  # type: ignore[method-assign]
+    body = mrq(cid, "F1", "10")
+    # Not stored: 503 with Retry-After (never a 200 for an alarm the hub does not hold).
+    await send(scaip_hub, tmp_path, body, 503, "tcp")
+    assert await scaip_hub.alarms(home_id) == []
+    assert receiver.stats.refused["store_failed"] == 1
+    # The unit sends it again: stored, answered, raised once.
+    await send(scaip_hub, tmp_path, body, 200, "tcp", ref="F1")
+    (alarm,) = await scaip_hub.wait_alarms(home_id)
+    assert alarm["rule"] == "panic"
