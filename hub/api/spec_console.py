@@ -34,6 +34,7 @@ from hub.console.bodies import (
     CallPlanned,
     KeySafeReveal,
     LanguageBody,
+    ProtocolStep,
     TicketStep,
     UserChange,
     UserCreate,
@@ -398,6 +399,23 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         status=201,
         path=_RESIDENT,
         errors=(400, 404, 409),
+    ),
+    ("GET", "/api/console/protocols"): Op(
+        "Operator protocols: the steps per alarm rule, in the reader's language",
+        obj(
+            ("protocols", "same_as"),
+            protocols={
+                "type": "object",
+                "additionalProperties": array(obj(("key", "text"), key=STR, text=STR)),
+            },
+            same_as={"type": "object", "additionalProperties": STR},
+        ),
+    ),
+    ("POST", "/api/alarms/{alarm_id}/protocol-steps"): Op(
+        "Tick a step of the alarm's protocol (a note in its history)",
+        ref("AlarmView"),
+        body=ProtocolStep,
+        errors=(400, 404, 409, 422),
     ),
     ("GET", "/api/carephones"): Op(
         "Registered DC-09 carephones and alarm panels (never their keys)",

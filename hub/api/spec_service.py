@@ -91,6 +91,16 @@ _CARE_PLAN = obj(
 )
 
 COMPONENTS: dict[str, Schema] = {
+    "ResidentRules": obj(
+        ("reference", "version", "care_level", "editable", "rules"),
+        reference=STR,
+        version=INT,
+        care_level=STR,
+        editable=BOOL,
+        rules=ANY_OBJECT,
+        rule_overrides=ANY_OBJECT,
+        rule_defaults=ANY_OBJECT,
+    ),
     "Service": obj(_REQUIRED, **_SUMMARY),
     # An action's answer: the service after it, and what the action made (if anything).
     "ServiceAfter": obj(_REQUIRED, **_SUMMARY, result=ANY_OBJECT),
@@ -328,6 +338,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         query=(query("at", TIME, "the instant (default now)"),),
         path={"resident_id": ID32},
         errors=(400, 404),
+    ),
+    ("GET", "/api/service/residents/{resident_id}/rules"): Op(
+        "The resident's alarm rules: in force, changed by people, the care level's defaults",
+        ref("ResidentRules"),
+        path={"resident_id": ID32},
+        errors=(404,),
+    ),
+    ("POST", "/api/service/residents/{resident_id}/rules"): Op(
+        "Change some of the resident's alarm rules (a new care-plan version)",
+        ref("ResidentRules"),
+        body=bodies.RulesEdit,
+        path={"resident_id": ID32},
+        errors=(400, 404, 409, 422),
     ),
     ("POST", "/api/service/referrals/{reference}/consent/social-record"): Op(
         "The resident gives or withdraws consent to the social record (through the centre)",

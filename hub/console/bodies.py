@@ -117,3 +117,10 @@ class KeySafeReveal(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fi
     alarm_id: Annotated[str, Meta(max_length=64, pattern=TEXT)] | int | None = None
     override: bool = False
     reason: Annotated[str, Meta(max_length=200, pattern=TEXT)] | None = None
+
+
+class ProtocolStep(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/alarms/{id}/protocol-steps``: the key of a step of the alarm's protocol
+    (``GET /api/console/protocols``); another key is 400 ``unknown_step``."""
+
+    step: Annotated[str, Meta(min_length=1, max_length=64, pattern=TEXT)]

@@ -21,7 +21,8 @@ from alerts import Actor, Alarm, add_note
 from hub.alarms.routes import ACTORS, _act, _actor, _view
 from hub.appkeys import CLOCK
 from hub.auth import current_user, requires
-from hub.http import ApiError, read_json_object
+from hub.console.bodies import ProtocolStep
+from hub.http import ApiError, read_checked
 from protocol.i18n import as_language
 
 PROTOCOLS_FILE = Path(__file__).with_name("protocols.toml")
@@ -80,7 +81,7 @@ async def get_protocols(request: web.Request) -> web.Response:
 @requires(*ACTORS)
 async def tick_protocol_step(request: web.Request) -> web.Response:
     """Tick one step of the alarm's protocol (a note in its history, audited)."""
-    data: dict[str, Any] = await read_json_object(request)
+    data: dict[str, Any] = await read_checked(request, ProtocolStep)
     key = data.get("step")
     if set(data) != {"step"} or not isinstance(key, str):
         raise ApiError(400, "invalid_request", 'send {"step": "<key>"}')

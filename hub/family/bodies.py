@@ -128,3 +128,70 @@ TEXT_CODES = {
     "$.text>max": "text_too_long",
     "$.consent": "consent_invalid",
 }
+
+
+Password = Annotated[str, Meta(min_length=1, max_length=1024, pattern=NO_NUL)]
+Language = Literal["ca", "es", "en"]
+
+
+class SignupBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/family/signup``: a relative with a linking code asks for an account; the
+    contact (an e-mail address or a mobile number) gets a verification code. The password
+    must follow the password rules (not the name, not the contact)."""
+
+    code: Annotated[str, Meta(min_length=1, max_length=40, pattern=FILLED)]
+    name: Annotated[str, Meta(min_length=1, max_length=200, pattern=FILLED)]
+    relationship: Annotated[str, Meta(min_length=1, max_length=60, pattern=FILLED)]
+    contact: Annotated[str, Meta(min_length=1, max_length=200, pattern=FILLED)]
+    password: Password
+    language: Language = "ca"
+
+
+class CodeBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/family/signup/{sid}/verify``: the code sent to the contact."""
+
+    code: Annotated[str, Meta(min_length=1, max_length=20, pattern=FILLED)]
+
+
+class ResetBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/auth/password-reset``: the family account's contact (the same answer
+    whether or not an account has it)."""
+
+    contact: Annotated[str, Meta(min_length=1, max_length=200, pattern=FILLED)]
+    language: Language = "ca"
+
+
+class ResetConfirm(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/auth/password-reset/{rid}/confirm``: the code sent and a new password."""
+
+    code: Annotated[str, Meta(min_length=1, max_length=20, pattern=FILLED)]
+    password: Password
+
+
+class PushKeys(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """A browser's push subscription keys (base64url): a P-256 point and 16 secret bytes."""
+
+    p256dh: Annotated[str, Meta(min_length=1, max_length=100, pattern="^[A-Za-z0-9_=-]+$")]
+    auth: Annotated[str, Meta(min_length=1, max_length=100, pattern="^[A-Za-z0-9_=-]+$")]
+
+
+class PushSubscription(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/family/push/subscriptions``: the browser's ``PushSubscription`` as its
+    ``toJSON()`` gives it (an ``https`` endpoint of a push service)."""
+
+    endpoint: Annotated[str, Meta(min_length=10, max_length=1024, pattern=NO_NUL)]
+    keys: PushKeys
+
+
+class PushEndpoint(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``DELETE /api/family/push/subscriptions``: which subscription to forget."""
+
+    endpoint: Annotated[str, Meta(min_length=1, max_length=1024, pattern=NO_NUL)]
+
+
+PUSH_CODES = {
+    "$.endpoint": "invalid_subscription",
+    "$.keys": "invalid_subscription",
+    "$.keys.p256dh": "invalid_subscription",
+    "$.keys.auth": "invalid_subscription",
+}

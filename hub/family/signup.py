@@ -35,7 +35,7 @@ from hub.auth.roles import Role
 from hub.auth.routes import pair_response
 from hub.auth.web import public
 from hub.db.models import User
-from hub.family import linking
+from hub.family import bodies, linking
 from hub.family.account_messages import AccountMessenger, account_text
 from hub.family.accounts import (
     VERIFY_MAX_TRIES,
@@ -55,7 +55,7 @@ from hub.family.jsonio import iso, text_field
 from hub.family.models import LinkCode, PasswordReset, Signup
 from hub.family.parties import user_party
 from hub.family.settings import FAMILY_SETTINGS
-from hub.http import ApiError, client_address, read_json_object, too_many_attempts
+from hub.http import ApiError, client_address, read_checked, too_many_attempts
 from hub.throttle import Limit, release, take
 
 _LOGGER = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ async def _send(request: web.Request, contact: Contact, language: str, key: str,
 @public("a relative with a linking code has no account yet")
 async def start_signup(request: web.Request) -> web.Response:
     """Check the linking code and send a verification code to the person's contact."""
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.SignupBody, bodies.TEXT_CODES)
     typed_code = text_field(data, "code", max_length=40)
     name = text_field(data, "name", max_length=200)
     relationship = text_field(data, "relationship", max_length=60)
@@ -203,7 +203,7 @@ def _wrong(tries: int) -> ApiError:
 async def verify_signup(request: web.Request) -> web.Response:
     """The code sent to the person: create the account, join the circle, sign in."""
     ident = request.match_info["sid"][:40]
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.CodeBody, bodies.TEXT_CODES)
     typed = text_field(data, "code", max_length=20)
     app = request.app
     settings, now = app[SETTINGS], app[CLOCK]()
@@ -254,7 +254,7 @@ async def verify_signup(request: web.Request) -> web.Response:
 @public("a person who forgot their password cannot sign in")
 async def start_reset(request: web.Request) -> web.Response:
     """Send a code to change the password of the family account with this contact."""
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.ResetBody, bodies.TEXT_CODES)
     language = _language(data)
     try:
         contact = parse_contact(text_field(data, "contact", max_length=200))
@@ -296,7 +296,7 @@ async def start_reset(request: web.Request) -> web.Response:
 async def confirm_reset(request: web.Request) -> web.Response:
     """The code sent and a new password: the password changes, every sign-in ends."""
     ident = request.match_info["rid"][:40]
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.ResetConfirm, bodies.TEXT_CODES)
     typed = text_field(data, "code", max_length=20)
     password = data.get("password")
     if not isinstance(password, str):

@@ -34,12 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.db.models import Resident, User
+from hub.family import bodies
 from hub.family.models import AlarmNotice, PushSubscription
 from hub.family.pages import FAMILY_CATALOG
 from hub.family.parties import parse_party
 from hub.family.principal import family_api, principal_of
 from hub.family.settings import FAMILY_SETTINGS, FamilySettings
-from hub.http import ApiError, read_json_object
+from hub.http import ApiError, read_checked
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ async def subscribe(request: web.Request) -> web.Response:
     if who.user_id is None:
         raise ApiError(403, "forbidden", "a resident's tablet does not take push notifications")
     settings = request.app[FAMILY_SETTINGS]
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.PushSubscription, bodies.PUSH_CODES)
     endpoint = _check_endpoint(data.get("endpoint"), settings.push_allow_insecure)
     p256dh, auth = _check_keys(data.get("keys"))
     now = request.app[CLOCK]()
@@ -202,7 +203,7 @@ async def subscribe(request: web.Request) -> web.Response:
 async def unsubscribe(request: web.Request) -> web.Response:
     """Forget a subscription of the signed-in person (the page's "stop" or a sign-out)."""
     who = await principal_of(request)
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.PushEndpoint, bodies.PUSH_CODES)
     endpoint = data.get("endpoint")
     if not isinstance(endpoint, str):
         raise ApiError(400, "invalid_subscription", "'endpoint' must be a string")

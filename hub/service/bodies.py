@@ -193,3 +193,11 @@ class ReasonOnly(msgspec.Struct, kw_only=True, frozen=True):
 
 
 CONSENT_CODES = {"$.consent": "consent_invalid", "$.given": "invalid_field"}
+
+
+class RulesEdit(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/service/residents/{id}/rules``: the rules to change (``null`` puts the
+    care level's default back); an object, checked by the rules, which name a wrong setting
+    (422, also for a value that is not an object)."""
+
+    rules: Any

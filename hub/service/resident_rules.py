@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, SESSIONMAKER, resident_changed
 from hub.auth import Role, current_user, requires
-from hub.http import ApiError, read_json_object
-from hub.service import store
+from hub.http import ApiError, read_checked
+from hub.service import bodies, store
 from hub.service.api import api_error, plan_rules_json
 from hub.service.codes import OPEN_STATES
 from hub.service.errors import ServiceError
@@ -77,7 +77,7 @@ async def get_rules(request: web.Request) -> web.Response:
 @requires(*RULE_EDITORS)
 async def edit_rules(request: web.Request) -> web.Response:
     """Change some of the resident's alarm rules (``null`` puts the level's default back)."""
-    data = await read_json_object(request)
+    data = await read_checked(request, bodies.RulesEdit)
     if set(data) != {"rules"}:
         raise ApiError(400, "invalid_request", 'send {"rules": {...}} and nothing else')
     user = current_user(request)
