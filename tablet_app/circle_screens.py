@@ -86,22 +86,39 @@ def circle(b: ScreenBuilder) -> Widget:
 
 
 def _pager(b: ScreenBuilder) -> Widget:
-    """ "Before" and "More people" as big buttons, and which people are shown, in words."""
+    m = b.m
+    page = min(m.circle_page, m.circle_pages() - 1)
+    return page_turner(b, "circle", page, m.circle_pages(), len(m.circle), m.turn_circle_page)
+
+
+def page_turner(
+    b: ScreenBuilder,
+    prefix: str,
+    page: int,
+    pages: int,
+    total: int,
+    turn: Callable[[int], None],
+    per_page: int = CIRCLE_PAGE_SIZE,
+) -> Widget:
+    """ "Before" and "More" as big buttons, and which are shown in words ("7 to 12 of 14").
+
+    Widgets are named ``<prefix>.before``, ``<prefix>.more`` and ``<prefix>.shown``; texts
+    come from the same keys.
+    """
     m = b.m
     row = BoxLayout(spacing=b.s.u(20), size_hint=(1, None), height=b.s.u(100))
-    page, pages = min(m.circle_page, m.circle_pages() - 1), m.circle_pages()
-    first = page * CIRCLE_PAGE_SIZE + 1
-    last = first + len(m.circle_on_page()) - 1
+    first = page * per_page + 1
+    last = min(total, first + per_page - 1)
 
-    def turn(name: str, key: str, icon: str, step: int, shown: bool) -> Widget:
+    def button(name: str, icon: str, step: int, shown: bool) -> Widget:
         if not shown:  # an empty place keeps the other button where the finger expects it
             return Widget(size_hint=(None, 1), width=b.s.u(400))
         return b._button(
-            name,
-            m.t(key),
+            f"{prefix}.{name}",
+            m.t(f"{prefix}.{name}"),
             icon,
             b.p.neutral,
-            partial(m.turn_circle_page, step),
+            partial(turn, step),
             vertical=False,
             icon_share=0.3,
             font_units=40,
@@ -109,15 +126,15 @@ def _pager(b: ScreenBuilder) -> Widget:
             width=b.s.u(400),
         )
 
-    row.add_widget(turn("circle.before", "circle.before", "back", -1, page > 0))
+    row.add_widget(button("before", "back", -1, page > 0))
     row.add_widget(
         b._text(
-            m.t("circle.shown", first=first, last=last, total=len(m.circle)),
+            m.t(f"{prefix}.shown", first=first, last=last, total=total),
             38,
-            name="circle.shown",
+            name=f"{prefix}.shown",
         )
     )
-    row.add_widget(turn("circle.more", "circle.more", "forward", 1, page < pages - 1))
+    row.add_widget(button("more", "forward", 1, page < pages - 1))
     return row
 
 

@@ -186,6 +186,17 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "messages.video": ("Vídeo", "Vídeo", "Video"),
     "messages.from": ("De {name}", "De {name}", "From {name}"),
     "video.again": ("Tornar a veure", "Volver a ver", "Play again"),
+    "gallery.open": ("Fotos", "Fotos", "Photos"),
+    "day.today": ("Avui", "Hoy", "Today"),
+    "day.yesterday": ("Ahir", "Ayer", "Yesterday"),
+    "gallery.title": ("Les fotos de la meva gent", "Las fotos de mi gente", "My people's photos"),
+    "gallery.before": ("Anteriors", "Anteriores", "Before"),
+    "gallery.more": ("Més fotos", "Más fotos", "More photos"),
+    "gallery.shown": (
+        "{first} a {last} de {total}",
+        "{first} a {last} de {total}",
+        "{first} to {last} of {total}",
+    ),
     "video.done": ("Tancar", "Cerrar", "Close"),
     "messages.close": ("Tancar", "Cerrar", "Close"),
     # the resident's own voice message or photo

@@ -47,6 +47,9 @@ from tablet_app.wording import duration_text, local, next_deadline, when_text
 _LOGGER = logging.getLogger(__name__)
 
 MAX_HOME_CONTACTS = 6
+# Photos on one page of the gallery: one row of three, each as large as the screen allows
+# with who sent it and when under it.
+GALLERY_PAGE_SIZE = 3
 FONT_SCALES = (1.0, 1.25, 1.5)
 
 
@@ -61,6 +64,7 @@ class Screen(StrEnum):
     CONVERSATION = "conversation"
     PHOTO = "photo"
     VIDEO = "video"  # a video message, full screen
+    GALLERY = "gallery"  # every photo the circle sent, newest first, three a page
     CALL = "call"
     AGENDA = "agenda"
     NOTICE = "notice"
@@ -306,6 +310,8 @@ class TabletModel:
     open_member_id: str | None = None
     circle_page: int = 0  # which page of My people is shown (CIRCLE_PAGE_SIZE a page)
     video_round: int = 0  # bumped to start the open video (again) from the beginning
+    gallery_page: int = 0
+    photo_back: Screen = Screen.CONVERSATION  # where "Back" goes from a photo
     circle_not_saved: bool = False  # the last change could not reach the hub
     can_record: bool = False  # a microphone is there: "Record a message" is shown
     can_photo: bool = False  # a camera is there: "Take a photo" is shown
@@ -869,10 +875,37 @@ class TabletModel:
         """What a choice means, in the resident's words, about ``name`` (the new person)."""
         return self.t(f"circle.scope.{scope}", name=name or self.t("circle.new.person"))
 
-    def open_photo(self, message_id: str) -> None:
-        """Show a photo message full screen."""
+    def open_photo(self, message_id: str, back: Screen = Screen.CONVERSATION) -> None:
+        """Show a photo message full screen (``back``: where its Back button goes)."""
         self.open_message_id = message_id
+        self.photo_back = back
         self.go(Screen.PHOTO)
+
+    def gallery_photos(self) -> list[Message]:
+        """Every photo received or sent that is on the tablet, newest first."""
+        photos = [x for x in self.messages if x.kind == "photo" and x.media]
+        return sorted(photos, key=lambda x: x.sent_at, reverse=True)
+
+    def gallery_pages(self) -> int:
+        """How many pages the gallery has (at least one)."""
+        return max(1, -(-len(self.gallery_photos()) // GALLERY_PAGE_SIZE))
+
+    def gallery_on_page(self) -> list[Message]:
+        """The photos of the page shown."""
+        page = min(self.gallery_page, self.gallery_pages() - 1)
+        return self.gallery_photos()[page * GALLERY_PAGE_SIZE : (page + 1) * GALLERY_PAGE_SIZE]
+
+    def open_gallery(self) -> None:
+        """The photos of everyone, from the newest."""
+        self.gallery_page = 0
+        self.go(Screen.GALLERY)
+
+    def turn_gallery_page(self, step: int) -> None:
+        """The next (``1``) or previous (``-1``) page of photos."""
+        page = min(max(0, self.gallery_page + step), self.gallery_pages() - 1)
+        if page != self.gallery_page:
+            self.gallery_page = page
+            self.changed()
 
     def open_video(self, message_id: str) -> None:
         """Play a video message full screen (the app starts the player)."""

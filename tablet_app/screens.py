@@ -22,6 +22,7 @@ from kivy.uix.image import Image
 from kivy.uix.widget import Widget
 
 from tablet_app import circle_screens
+from tablet_app.gallery import gallery_screen
 from tablet_app.model import (
     AgendaItem,
     CallState,
@@ -398,7 +399,16 @@ class ScreenBuilder:
     def _messages(self) -> Widget:
         m = self.m
         col = self._column()
-        col.add_widget(self._header(m.t("messages.title")))
+        header = self._header(m.t("messages.title"))
+        if m.gallery_photos():
+            header.add_widget(
+                self._button(
+                    "gallery.open", m.t("gallery.open"), "camera", self.p.messages,
+                    m.open_gallery, vertical=False, icon_share=0.3, font_units=38,
+                    size_hint=(None, 1), width=self.s.u(340),
+                )
+            )  # fmt: skip
+        col.add_widget(header)
         people = m.conversations()[:6]
         if not people:
             col.add_widget(self._text(m.t("messages.none"), 52))
@@ -603,15 +613,16 @@ class ScreenBuilder:
         col.add_widget(row)
         return col
 
+    def _gallery(self) -> Widget:
+        return gallery_screen(self)
+
     def _photo(self) -> Widget:
         m = self.m
         message = next((x for x in m.messages if x.id == m.open_message_id), None)
         col = self._column(10)
         who = m.contact(message.contact_id if message else None)
         col.add_widget(
-            self._header(
-                m.t("messages.from", name=who.name) if who else "", back=Screen.CONVERSATION
-            )
+            self._header(m.t("messages.from", name=who.name) if who else "", back=m.photo_back)
         )
         if message is not None and message.media and Path(message.media).is_file():
             col.add_widget(Image(source=message.media, fit_mode="contain"))

@@ -67,6 +67,19 @@ def _video(m: TabletModel, now: datetime) -> None:
     m.open_video("v1")
 
 
+def _gallery(m: TabletModel, now: datetime) -> None:
+    """Eight photos from the family, the newest first."""
+    from tablet_app.model import Message, Screen
+
+    photo = next(x.media for x in m.messages if x.kind == "photo")
+    people = [c.id for c in m.contacts] or ["maria"]
+    for i in range(7):
+        sent = now - timedelta(days=i + 1, hours=i)
+        m.messages.append(Message(f"g{i}", people[i % len(people)], "photo", sent, media=photo))
+    m.go(Screen.MESSAGES)
+    m.open_gallery()
+
+
 def scenes() -> dict[str, Scene]:
     """Screen name → how to put the demo model on that screen."""
     from protocol import AlarmReceived, Prompt
@@ -203,6 +216,7 @@ def scenes() -> dict[str, Scene]:
         "circle": circle,
         "circle_more": _circle_more,
         "video": _video,
+        "gallery": _gallery,
         "member": member,
         "member_remove": member_remove,
         "link_grant": link_grant,

@@ -66,6 +66,16 @@ def when_text(moment: datetime, now: datetime, lang: Lang, tz: ZoneInfo = LOCAL_
     return translate("agenda.weekday", lang, day=_day_month(at.date(), lang), time=hhmm)
 
 
+def day_words(moment: datetime, now: datetime, lang: Lang, tz: ZoneInfo = LOCAL_TZ) -> str:
+    """``Today``, ``Yesterday`` or ``22 November`` (no time: a caption under a photo)."""
+    day, today = local(moment, tz).date(), local(now, tz).date()
+    if day == today:
+        return translate("day.today", lang)
+    if (today - day).days == 1:
+        return translate("day.yesterday", lang)
+    return _day_month(day, lang)
+
+
 def duration_text(seconds: float, lang: Lang) -> str:
     """A time left in plain words: ``3 minutes`` (rounded up) from one minute on,
     ``45 seconds`` under it; never ``0``: a time that is up is ``1 second``."""

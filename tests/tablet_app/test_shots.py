@@ -26,6 +26,7 @@ REQUIRED = (
     "circle",
     "circlemore",
     "video",
+    "gallery",
     "member",
     "memberremove",
     "linkgrant",
