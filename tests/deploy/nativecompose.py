@@ -445,10 +445,13 @@ class NativeCompose:
         if condition == "service_healthy":
             self._healthy(name, self.stack.spec["services"][name])
 
+    def log(self, name: str, size: int = 3000) -> str:
+        """The end of ``name``'s log."""
+        return self.stack.services[name].log.read_text(errors="replace")[-size:]
+
     def failure(self, name: str) -> str:
         """The end of ``name``'s log, for an assertion message."""
-        log = self.stack.services[name].log
-        return f"{name} stopped:\n" + log.read_text(errors="replace")[-3000:]
+        return f"{name} stopped:\n{self.log(name)}"
 
     def stop(self) -> None:
         """Stop every service, the last started first."""

@@ -73,9 +73,16 @@ def started_stack(site: dict[str, str], only: set[str] | None = None) -> Iterato
     write_certificate(folder / "certs")
     try:
         with running(folder / "stack", site, folder / "certs", only) as native:
-            if "hub" in native.stack.services:
-                hub_listening(native)
-            yield native
+            try:
+                if "hub" in native.stack.services:
+                    hub_listening(native)
+                yield native
+            except BaseException:
+                # The sandbox goes with the test: show what each service said (pytest prints
+                # a failed test's output).
+                for name in native.stack.services:
+                    print(f"---- {name}\n{native.log(name, 4000)}")
+                raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
