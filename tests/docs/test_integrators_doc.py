@@ -38,7 +38,9 @@ PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH",
 
 def sh_blocks(text: str) -> list[str]:
     """The ``sh`` code blocks of a Markdown text, in order."""
-    return re.findall(r"^```sh\n(.*?)^```$", text, flags=re.M | re.S)
+    # Blocks may be indented inside a list item; their lines lose that indentation.
+    found = re.findall(r"^( *)```sh\n(.*?)^\1```$", text, flags=re.M | re.S)
+    return [re.sub(rf"(?m)^{indent}", "", body) for indent, body in found]
 
 
 def device_table(text: str) -> dict[str, str]:
@@ -49,7 +51,9 @@ def device_table(text: str) -> dict[str, str]:
 
 
 def test_the_blocks_are_found() -> None:
-    blocks = sh_blocks("text\n```sh\necho a\n```\n```python\nx\n```\n```sh\necho b\n```\n")
+    blocks = sh_blocks(
+        "text\n```sh\necho a\n```\n```python\nx\n```\n- item\n\n  ```sh\n  echo b\n  ```\n"
+    )
     assert blocks == ["echo a\n", "echo b\n"]
 
 
@@ -115,4 +119,7 @@ def test_the_walk_through_runs_as_written() -> None:
     assert int(out[title + 1]) > 100  # paths in the document
     assert re.fullmatch(r"referral TA-\d{4}-\w+: resident \d+ in home \d+", out[title + 2])
     # The alarm (rule, priority, state), its stored event, then accepted and resolved.
-    assert out[title + 3 :] == ["panic", "1", "raised", "panic", "accepted", "resolved"], out
+    assert out[title + 3 :] == [
+        *("panic", "1", "raised", "panic", "accepted", "resolved"),
+        *("cp-0042", "true"),  # the carephone, its key stored encrypted
+    ], out
