@@ -36,6 +36,8 @@ from alerts.emergency import (
 from alerts.escalation import NotifyContact
 from hub.alarms import store
 from hub.alarms.settings import AlarmSettings
+from hub.console.health import summary_for_112
+from hub.console.models import ResidentHealth
 from hub.db.models import Device, Home, Resident
 from hub.ingest.events import DeviceConnected
 from protocol import Configure
@@ -59,7 +61,12 @@ async def build_incident(
         else "ca",
         birth_date=resident.birth_date if resident else None,
         lives_alone=resident.lives_alone if resident else True,
-        medical_notes=resident.medical_notes if resident else "",
+        # The structured record when there is one (DNR and allergies first), else the notes.
+        medical_notes=summary_for_112(
+            await session.get(ResidentHealth, resident.id), resident.medical_notes
+        )
+        if resident
+        else "",
     )
     location = Location(
         address=home.address if home and home.address.strip() else f"home {alarm.home_id}",

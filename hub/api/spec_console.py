@@ -32,6 +32,7 @@ from hub.console.bodies import (
     CallOutcome,
     CallPlanBody,
     CallPlanned,
+    HealthBody,
     KeySafeReveal,
     LanguageBody,
     ProtocolStep,
@@ -172,6 +173,16 @@ COMPONENTS: dict[str, Schema] = {
 }
 
 _RESIDENT = {"resident_id": ID32}
+_HEALTH = obj(
+    (
+        "allergies", "conditions", "medication", "mobility_aids", "hearing", "sight", "gp",
+        "health_centre", "dnr", "advance_directive", "notes", "updated_by", "updated_at",
+        "editable",
+    ),
+    allergies=array(STR), conditions=array(STR), medication=array(STR),
+    mobility_aids=array(STR), hearing=STR, sight=STR, gp=STR, health_centre=STR, dnr=BOOL,
+    advance_directive=STR, notes=STR, updated_by=STR, updated_at=nullable(TIME), editable=BOOL,
+)  # fmt: skip
 DEVICE_ID = {"type": "string", "maxLength": 64, "pattern": DEVICE_ID_PATTERN}
 TOKEN = msgspec.json.schema(Token)
 _DAYS = (
@@ -399,6 +410,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         status=201,
         path=_RESIDENT,
         errors=(400, 404, 409),
+    ),
+    ("GET", "/api/console/residents/{resident_id}/health"): Op(
+        "The resident's health and care record (every read audited)",
+        _HEALTH,
+        path=_RESIDENT,
+        errors=(404,),
+    ),
+    ("PUT", "/api/console/residents/{resident_id}/health"): Op(
+        "Change fields of the health and care record (audited with the fields' names)",
+        _HEALTH,
+        body=HealthBody,
+        path=_RESIDENT,
+        errors=(400, 404),
     ),
     ("GET", "/api/console/protocols"): Op(
         "Operator protocols: the steps per alarm rule, in the reader's language",

@@ -8,6 +8,7 @@ def setup(app: web.Application) -> None:
     """Add every console route (the hub lists ``hub.console`` in its ROUTE_MODULES)."""
     from hub.console import (
         calls,
+        health,
         maintenance,
         pages,
         protocols,
@@ -18,6 +19,7 @@ def setup(app: web.Application) -> None:
     )
 
     calls.setup(app)
+    health.setup(app)
     maintenance.setup(app)
     pages.setup(app)
     protocols.setup(app)

@@ -124,3 +124,25 @@ class ProtocolStep(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     (``GET /api/console/protocols``); another key is 400 ``unknown_step``."""
 
     step: Annotated[str, Meta(min_length=1, max_length=64, pattern=TEXT)]
+
+
+HealthItem = Annotated[str, Meta(max_length=120, pattern=LINE)]
+HealthItems = Annotated[list[HealthItem], Meta(max_length=30)]
+HealthLine = Annotated[str, Meta(max_length=200, pattern=LINE)]
+HealthText = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
+
+
+class HealthBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``PUT /api/console/residents/{id}/health``: the fields to change (others are kept)."""
+
+    allergies: HealthItems | msgspec.UnsetType = msgspec.UNSET
+    conditions: HealthItems | msgspec.UnsetType = msgspec.UNSET
+    medication: HealthItems | msgspec.UnsetType = msgspec.UNSET
+    mobility_aids: HealthItems | msgspec.UnsetType = msgspec.UNSET
+    hearing: HealthLine | msgspec.UnsetType = msgspec.UNSET
+    sight: HealthLine | msgspec.UnsetType = msgspec.UNSET
+    gp: HealthLine | msgspec.UnsetType = msgspec.UNSET
+    health_centre: HealthLine | msgspec.UnsetType = msgspec.UNSET
+    dnr: bool | msgspec.UnsetType = msgspec.UNSET
+    advance_directive: HealthText | msgspec.UnsetType = msgspec.UNSET
+    notes: HealthText | msgspec.UnsetType = msgspec.UNSET

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.clock import utc_now
@@ -80,3 +90,28 @@ class ConsolePresence(Base):
     role: Mapped[str] = mapped_column(String(32))
     since: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class ResidentHealth(Base):
+    """A resident's health and care data, structured (hub.console.health): what the operator
+    needs at an alarm and 112 needs at a hand-off. Read on the card (audited), written by
+    supervisors and social workers."""
+
+    __tablename__ = "resident_health"
+
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True
+    )
+    allergies: Mapped[list[str]] = mapped_column(JSON, default=list)
+    conditions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    medication: Mapped[list[str]] = mapped_column(JSON, default=list)
+    mobility_aids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    hearing: Mapped[str] = mapped_column(String(200), default="")
+    sight: Mapped[str] = mapped_column(String(200), default="")
+    gp: Mapped[str] = mapped_column(String(200), default="")
+    health_centre: Mapped[str] = mapped_column(String(200), default="")
+    dnr: Mapped[bool] = mapped_column(Boolean, default=False)
+    advance_directive: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(120), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

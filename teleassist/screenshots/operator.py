@@ -116,6 +116,7 @@ async def _services(app: Any, residents: list[int], now: Any) -> None:
     """A service with a care plan for each of ``residents`` (the card shows its alarm
     rules); the first one is a late riser who sleeps through the night (ADR 0136)."""
     from hub.appkeys import SESSIONMAKER
+    from hub.console.models import ResidentHealth
     from hub.db.models import Resident
     from hub.service import store
     from hub.service.referral import parse_referral
@@ -142,6 +143,24 @@ async def _services(app: Any, residents: list[int], now: Any) -> None:
             decision = store.Assessment("medium", "BCN-03", link_resident_id=resident_id)
             await store.assess(session, row, decision, actor="laia", now=now)
             if index == 0:
+                # Her structured health record (the card and 112 show it; issue 22, item 7).
+                session.add(
+                    ResidentHealth(
+                        resident_id=resident_id,
+                        allergies=["penicil·lina"],
+                        conditions=["diabetis tipus 2", "marcapassos (2019)"],
+                        medication=["insulina 10 UI al matí"],
+                        mobility_aids=["caminador"],
+                        hearing="hipoacúsia lleu: parlar a poc a poc",
+                        sight="",
+                        gp="Dra. Soler",
+                        health_centre="CAP Sants",
+                        dnr=False,
+                        advance_directive="",
+                        notes="",
+                        updated_by="laia",
+                    )
+                )
                 rules = {
                     "morning_start": "09:00",
                     "morning_end": "11:30",
@@ -191,6 +210,20 @@ async def _protocol(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
     await page.evaluate("document.getElementById('protocol').scrollIntoView({block: 'center'})")
     await page.wait_for_timeout(200)
     path = out_dir / f"operator-protocol-{lang}-1366x768.png"
+    await page.screenshot(path=str(path))
+    await page.context.close()
+    return path
+
+
+async def _health(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
+    """``operator-health``: the structured health record on the resident card."""
+    page = await _sign_in(browser, url, "laia", lang, {"width": 1366, "height": 768})
+    async with page.expect_navigation():
+        await page.click(f"[data-ta-lang='{lang}']")
+    await page.wait_for_selector("#card-health .allergies")
+    await page.evaluate("document.getElementById('card-health').scrollIntoView({block: 'center'})")
+    await page.wait_for_timeout(200)
+    path = out_dir / f"operator-health-{lang}-1366x768.png"
     await page.screenshot(path=str(path))
     await page.context.close()
     return path
@@ -423,6 +456,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                             await _supervisor(browser, url, out_dir, lang, width, height)
                         )
                     written.append(await _rules(browser, url, out_dir, lang))
+                    written.append(await _health(browser, url, out_dir, lang))
                 for lang in languages:  # after the card shots: this accepts the fall
                     written.append(await _protocol(browser, url, out_dir, lang))
             finally:

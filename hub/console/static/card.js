@@ -133,6 +133,28 @@ export function rulesChanges(form, rules) {
   return out;
 }
 
+/** Health and care (structured record; the free-text notes when there is none). */
+export function renderHealth(health, freeText) {
+  const list = (items) => items.map((x) => h(x)).join(" · ");
+  const rows = [];
+  if (health) {
+    if (health.allergies.length) rows.push(`<dt>${text("h_allergies")}</dt><dd class="allergies">${health.allergies.map((x) => `<span class="badge danger">${h(x)}</span>`).join(" ")}</dd>`);
+    for (const [key, items] of [["h_conditions", health.conditions], ["h_medication", health.medication], ["h_mobility", health.mobility_aids]]) {
+      if (items.length) rows.push(`<dt>${text(key)}</dt><dd>${list(items)}</dd>`);
+    }
+    for (const [key, value] of [["h_hearing", health.hearing], ["h_sight", health.sight], ["h_gp", [health.gp, health.health_centre].filter(Boolean).join(" · ")], ["h_directive", health.advance_directive]]) {
+      if (value) rows.push(`<dt>${text(key)}</dt><dd>${h(value)}</dd>`);
+    }
+  }
+  const notes = health ? health.notes : freeText;
+  const dnr = health && health.dnr ? `<p class="dnr" id="card-dnr">${text("h_dnr")}</p>` : "";
+  return `<section class="card" id="card-health">
+        <h2>${text("medical")}</h2>
+        ${dnr}${rows.length ? `<dl class="facts health">${rows.join("")}</dl>` : ""}
+        ${notes || !rows.length ? `<div class="medical">${h(notes) || "—"}</div>` : ""}
+      </section>`;
+}
+
 /** The card's HTML. `alarm` (with history) gives the attempt log; `recent` other alarms. */
 export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) {
   const r = card.resident;
@@ -184,10 +206,7 @@ export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) 
           <dt>${text("key_safe")}</dt><dd>${keySafe}</dd>
         </dl>
       </section>
-      <section class="card">
-        <h2>${text("medical")}</h2>
-        <div class="medical">${h(r.medical_notes) || "—"}</div>
-      </section>
+      ${renderHealth(card.health, r.medical_notes)}
       <section class="card chart">
         <h2>${text("activity_24h")}</h2>
         ${activityChart(card.activity)}

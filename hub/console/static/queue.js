@@ -265,7 +265,9 @@ function loadCard(rid) {
       alarmsApi.listAlarms({ status: "all", limit: 200 }).catch(() => []),
       // The alarm rules of the resident's service (none: no open service).
       api(`/api/service/residents/${encodeURIComponent(rid)}/rules`).catch(() => null),
-    ]).then(([card, all, rules]) => ({ card: { ...card, rules }, all }));
+      // The structured health record (its read is audited, as the card's).
+      api(`/api/console/residents/${encodeURIComponent(rid)}/health`).catch(() => null),
+    ]).then(([card, all, rules, health]) => ({ card: { ...card, rules, health }, all }));
     load.catch(() => cardLoads.delete(rid));
     cardLoads.set(rid, load);
   }
