@@ -184,12 +184,11 @@ _TEMPLATES: dict[str, tuple[str, str, str]] = {
         'Device {device} sent an unknown action "{detail}" at {time}: check it',
     ),
     "device_fault_flooding": (
-        "El dispositiu {device} envia massa missatges ({detail}) des de les {time}: se'n"
-        " descarten; comproveu-lo",
-        "El dispositivo {device} envía demasiados mensajes ({detail}) desde las {time}: se"
-        " descartan; compruébelo",
-        "Device {device} is flooding ({detail}) since {time}: its messages are being dropped;"
-        " check it",
+        "El dispositiu {device} envia massa missatges des de les {time}: se'n descarten;"
+        " comproveu-lo",
+        "El dispositivo {device} envía demasiados mensajes desde las {time}: se descartan;"
+        " compruébelo",
+        "Device {device} is flooding since {time}: its messages are being dropped; check it",
     ),
     "tamper": (
         "Manipulació del dispositiu {device} a les {time}",

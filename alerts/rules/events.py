@@ -105,7 +105,7 @@ _PARAMS = {
     "device_fault_trouble": ("device", "time"),
     "device_fault_battery_defect": ("device", "time"),
     "device_fault_unknown_action": ("device", "detail", "time"),
-    "device_fault_flooding": ("device", "detail", "time"),
+    "device_fault_flooding": ("device", "time"),
     "tamper": ("device", "time"),
     "power_lost": ("device", "time"),
     "medication_missed": ("schedule", "time"),

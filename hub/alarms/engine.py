@@ -437,10 +437,6 @@ class AlarmEngine:
         for start in range(0, len(dirty), batch):
             chunk = dirty[start : start + batch]
             async with contextlib.AsyncExitStack() as stack:
-                # The write gate first, the homes' locks after: the flush never waits at the
-                # gate while holding homes' locks (their panics would wait behind every
-                # routine writer queued there; docs/adr/0115).
-                await stack.enter_async_context(self._gate.routine("engine-flush"))
                 # Only homes nobody is working on: the flush never waits for a busy home
                 # while holding other homes' locks (that would hold up their alarms).
                 # Taking a free asyncio lock does not suspend, so check-then-take is safe.
@@ -457,7 +453,11 @@ class AlarmEngine:
                 for cached in entries:
                     cached.pending = []
                 try:
-                    async with self._sessionmaker() as session:
+                    # Urgent at the gate, like every engine write: it holds these homes'
+                    # locks, and a panic of one of them may be waiting (docs/adr/0115). The
+                    # gate is taken after the locks, as in handle_event: one order, no
+                    # deadlock (a free-looking lock can still suspend its taker).
+                    async with self._gate.urgent(), self._sessionmaker() as session:
                         await store.save_states(
                             session,
                             [(c.state, next_deadline(c.plan, c.state)) for c in entries],

@@ -7,10 +7,10 @@ rule-state flush) holds the lock therefore waits for that transaction *and* for 
 step of the sleep ladder: the 30–50 ms tail of ``bench alarm-latency`` (docs/adr/0115).
 
 The hub's own writers take this gate around each write transaction instead: an urgent one
-(an alarm-capable event; the alarm engine's writes, which hold a home's lock that the home's
-panic may be waiting for) goes before every routine one that has not started yet, and routine
-writers write in short slices, so an urgent write waits at most for one slice and never sleeps
-in SQLite. On PostgreSQL (row locks, many writers) the gate
+(an alarm-capable event; the alarm engine's writes, which hold homes' locks that their panics
+may be waiting for, and always take the gate after those locks) goes before every routine one
+that has not started yet, and routine writers write in short slices, so an urgent write waits
+at most for one slice and never sleeps in SQLite. On PostgreSQL (row locks, many writers) the gate
 lets everybody through at once.
 """
 
