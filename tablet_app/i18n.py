@@ -187,6 +187,13 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "messages.from": ("De {name}", "De {name}", "From {name}"),
     "video.again": ("Tornar a veure", "Volver a ver", "Play again"),
     "gallery.open": ("Fotos", "Fotos", "Photos"),
+    "people.before": ("Anteriors", "Anteriores", "Before"),
+    "people.more": ("Més gent", "Más gente", "More people"),
+    "people.shown": (
+        "{first} a {last} de {total}",
+        "{first} a {last} de {total}",
+        "{first} to {last} of {total}",
+    ),
     "day.today": ("Avui", "Hoy", "Today"),
     "day.yesterday": ("Ahir", "Ayer", "Yesterday"),
     "gallery.title": ("Les fotos de la meva gent", "Las fotos de mi gente", "My people's photos"),

@@ -311,6 +311,7 @@ class TabletModel:
     circle_page: int = 0  # which page of My people is shown (CIRCLE_PAGE_SIZE a page)
     video_round: int = 0  # bumped to start the open video (again) from the beginning
     gallery_page: int = 0
+    people_page: int = 0  # the page of faces on Messages and Call (six a page)
     photo_back: Screen = Screen.CONVERSATION  # where "Back" goes from a photo
     circle_not_saved: bool = False  # the last change could not reach the hub
     can_record: bool = False  # a microphone is there: "Record a message" is shown
@@ -369,6 +370,7 @@ class TabletModel:
         if screen is Screen.HOME:
             self.open_contact_id = None
             self.open_message_id = None
+            self.people_page = 0
             if self.call_state is CallState.ENDED:
                 self.call_state = CallState.IDLE
                 self.call_contact_id = None
@@ -928,8 +930,25 @@ class TabletModel:
     # ------------------------------------------------------------ calls
 
     def call_contacts(self) -> list[Contact]:
-        """The faces on the Call screen (at most six, so each stays a big button)."""
-        return self.contacts[:MAX_HOME_CONTACTS]
+        """The faces on the Call screen's page shown (six a page, each a big button)."""
+        return self.on_people_page(self.contacts)
+
+    def on_people_page(self, people: list[Contact]) -> list[Contact]:
+        """The six of ``people`` on the page shown (kept within their pages)."""
+        page = min(self.people_page, self.people_pages(len(people)) - 1)
+        return people[page * MAX_HOME_CONTACTS : (page + 1) * MAX_HOME_CONTACTS]
+
+    @staticmethod
+    def people_pages(count: int) -> int:
+        """How many pages ``count`` faces take (at least one)."""
+        return max(1, -(-count // MAX_HOME_CONTACTS))
+
+    def turn_people_page(self, count: int, step: int) -> None:
+        """The next (``1``) or previous (``-1``) page of ``count`` faces."""
+        page = min(max(0, self.people_page + step), self.people_pages(count) - 1)
+        if page != self.people_page:
+            self.people_page = page
+            self.changed()
 
     def call_contact(self, contact_id: str) -> None:
         """The resident tapped a face: place a call."""

@@ -409,7 +409,8 @@ class ScreenBuilder:
                 )
             )  # fmt: skip
         col.add_widget(header)
-        people = m.conversations()[:6]
+        everyone = m.conversations()
+        people = m.on_people_page(everyone)
         if not people:
             col.add_widget(self._text(m.t("messages.none"), 52))
             return col
@@ -424,16 +425,32 @@ class ScreenBuilder:
                     self.p.messages,
                     partial(m.open_conversation, person.id),
                     picture=Face(person.id, person.photo),
-                    icon_share=3.0 if len(people) <= 3 else 1.0,
-                    vertical=len(people) <= 3,
+                    icon_share=3.0 if len(everyone) <= 3 else 1.0,
+                    vertical=len(everyone) <= 3,
                     font_units=46,
                     badge=str(unread) if unread else "",
                 )
             )
-        for _ in range(3 - len(people) % 3 if len(people) % 3 else 0):
+        self._people_grid_end(grid, col, people, len(everyone))
+        return col
+
+    def _people_grid_end(
+        self, grid: GridLayout, col: BoxLayout, people: list[Any], total: int
+    ) -> None:
+        """Fill the grid's last row, and turn pages when there are more than six faces."""
+        from tablet_app.circle_screens import page_turner
+
+        rows = 1 if total <= 3 else 2
+        for _ in range(rows * 3 - len(people)):
             grid.add_widget(Widget())
         col.add_widget(grid)
-        return col
+        pages = self.m.people_pages(total)
+        if pages > 1:
+            page = min(self.m.people_page, pages - 1)
+            col.add_widget(
+                page_turner(self, "people", page, pages, total,
+                            partial(self.m.turn_people_page, total))
+            )  # fmt: skip
 
     def _conversation(self) -> Widget:
         m = self.m
@@ -784,6 +801,7 @@ class ScreenBuilder:
         )
         col.add_widget(header)
         people = m.call_contacts()
+        total = len(m.contacts)
         if not people:
             col.add_widget(self._text(m.t("call.none"), 52))
             return col
@@ -797,14 +815,12 @@ class ScreenBuilder:
                     self.p.call,
                     partial(m.call_contact, person.id),
                     picture=Face(person.id, person.photo),
-                    icon_share=3.0 if len(people) <= 3 else 1.0,
-                    vertical=len(people) <= 3,
+                    icon_share=3.0 if total <= 3 else 1.0,
+                    vertical=total <= 3,
                     font_units=46,
                 )
             )
-        for _ in range(3 - len(people) % 3 if len(people) % 3 else 0):
-            grid.add_widget(Widget())
-        col.add_widget(grid)
+        self._people_grid_end(grid, col, people, total)
         return col
 
     def _agenda(self) -> Widget:

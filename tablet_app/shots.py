@@ -80,6 +80,16 @@ def _gallery(m: TabletModel, now: datetime) -> None:
     m.open_gallery()
 
 
+def _call_more(m: TabletModel, now: datetime) -> None:
+    """Nine people to call: the second page of faces."""
+    from tablet_app.model import Contact, Screen
+
+    extra = ["Josep", "Carme", "Enric", "Rosa"]
+    m.contacts = [*m.contacts, *(Contact(f"x{i}", name) for i, name in enumerate(extra))]
+    m.go(Screen.CALL)
+    m.turn_people_page(len(m.contacts), 1)
+
+
 def scenes() -> dict[str, Scene]:
     """Screen name → how to put the demo model on that screen."""
     from protocol import AlarmReceived, Prompt
@@ -217,6 +227,7 @@ def scenes() -> dict[str, Scene]:
         "circle_more": _circle_more,
         "video": _video,
         "gallery": _gallery,
+        "call_more": _call_more,
         "member": member,
         "member_remove": member_remove,
         "link_grant": link_grant,

@@ -27,6 +27,7 @@ REQUIRED = (
     "circlemore",
     "video",
     "gallery",
+    "callmore",
     "member",
     "memberremove",
     "linkgrant",
