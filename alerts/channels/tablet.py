@@ -18,6 +18,7 @@ from protocol import (
     AlarmReceived,
     CommandBody,
     Configure,
+    PlayMessage,
     Prompt,
     command_name,
     command_topic,
@@ -83,6 +84,15 @@ class TabletChannel:
     ) -> str:
         """Close the loop with the resident: the centre has the alarm."""
         return await self._send(device_id, AlarmReceived(alarm_id=alarm_id, event_id=event_id), now)
+
+    async def play_message(self, device_id: str, text: str, language: str, now: datetime) -> str:
+        """A message from the centre, shown and spoken on the tablet."""
+        lang = language if language in ("ca", "es", "en") else "ca"
+        return await self._send(
+            device_id,
+            PlayMessage(text=text, language=lang),  # type: ignore[arg-type]
+            now,
+        )
 
     async def configure(self, device_id: str, body: Configure, now: datetime) -> str:
         """Push settings (language, check-in times) to the tablet."""

@@ -179,6 +179,16 @@ class HubAlarmEffects:
         await tablet.configure(device_id, body, now)
         _LOGGER.info("settings sent to tablet %s", device_id)
 
+    async def play_message(self, home_id: str, text: str, language: str, now: datetime) -> bool:
+        """A message from the centre on the home's tablet; False when there is no tablet
+        (or no broker connection) to send it to."""
+        device = await self._tablet_of(home_id)
+        tablet = self._tablet_channel()
+        if tablet is None or device is None:
+            return False
+        await tablet.play_message(device, text, language, now)
+        return True
+
     async def prompt(self, request: PromptRequest) -> None:
         """Pre-alarm question on the home's tablet."""
         device = await self._tablet_of(request.home_id)

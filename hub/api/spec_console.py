@@ -36,6 +36,7 @@ from hub.console.bodies import (
     KeySafeReveal,
     LanguageBody,
     ProtocolStep,
+    TabletMessage,
     TicketStep,
     UserChange,
     UserCreate,
@@ -422,6 +423,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         _HEALTH,
         body=HealthBody,
         path=_RESIDENT,
+        errors=(400, 404),
+    ),
+    ("POST", "/api/console/messages"): Op(
+        "A spoken and written message from the centre to residents' tablets",
+        obj(("sent", "no_tablet"), sent=array(INT), no_tablet=array(INT)),
+        body=TabletMessage,
         errors=(400, 404),
     ),
     ("GET", "/api/console/protocols"): Op(

@@ -10,6 +10,7 @@ def setup(app: web.Application) -> None:
         calls,
         health,
         maintenance,
+        messages,
         pages,
         protocols,
         residents,
@@ -21,6 +22,7 @@ def setup(app: web.Application) -> None:
     calls.setup(app)
     health.setup(app)
     maintenance.setup(app)
+    messages.setup(app)
     pages.setup(app)
     protocols.setup(app)
     residents.setup(app)

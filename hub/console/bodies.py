@@ -146,3 +146,15 @@ class HealthBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     dnr: bool | msgspec.UnsetType = msgspec.UNSET
     advance_directive: HealthText | msgspec.UnsetType = msgspec.UNSET
     notes: HealthText | msgspec.UnsetType = msgspec.UNSET
+
+
+class TabletMessage(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/console/messages``: a spoken and written message from the centre to the
+    tablets of these residents ("The nurse comes at 11", "Heat warning: drink water");
+    ``language`` None: each resident's own."""
+
+    resident_ids: Annotated[
+        list[Annotated[int, Meta(ge=1, le=2**31 - 1)]], Meta(min_length=1, max_length=500)
+    ]
+    text: Annotated[str, Meta(min_length=1, max_length=500, pattern=LINE)]
+    language: Literal["ca", "es", "en"] | None = None
