@@ -118,7 +118,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CONFIG] = Config() if config is None else config
     app[CLOCK] = clock
-    app[KEYSAFE] = KeySafeCipher(settings.keysafe_key)
+    app[KEYSAFE] = KeySafeCipher(settings.keysafe_key, settings.keysafe_previous_keys)
     app[EVENT_SINKS] = []
     app[ACK_LISTENERS] = []
     app[CONNECT_LISTENERS] = []

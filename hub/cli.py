@@ -64,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     revoke.add_argument("device_id")
     revoke.add_argument("--reason", default="")
     sub.add_parser("sync-broker", help="rewrite the broker's password file and ACL now")
+    sub.add_parser(
+        "rotate-keysafe-key",
+        help="re-encrypt key-safe codes and carephone keys with [hub] keysafe_key "
+        "(the old key in keysafe_previous_keys)",
+    )
     backup = sub.add_parser(
         "backup", help="write the database, telemetry, files and settings into a new folder"
     )
@@ -130,6 +135,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         from hub.signals.cli import run_from_cli
 
         return asyncio.run(run_from_cli(settings, args.week, utc_now()))
+    if action == "rotate-keysafe-key":
+        return asyncio.run(_rotate_keysafe_key(settings))
     if action in ("backup", "restore"):
         return _backup_or_restore(action, args, config, settings)
     if action in ("create-home", "add-device", "revoke-device", "sync-broker"):
@@ -273,4 +280,31 @@ async def serve(
         await runner.cleanup()
         if probe is not None:
             probe.stop()
+    return 0
+
+
+async def _rotate_keysafe_key(settings: HubSettings) -> int:
+    """Re-encrypt what is held at rest with the current key; exit 1 if something is left."""
+    from hub.db import make_engine, make_sessionmaker
+    from hub.db.crypto import KeySafeCipher
+    from hub.db.rotation import rotate_encrypted
+    from hub.settings import with_secrets
+
+    settings = with_secrets(settings)
+    cipher = KeySafeCipher(settings.keysafe_key, settings.keysafe_previous_keys)
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        async with make_sessionmaker(engine)() as session:
+            result = await rotate_encrypted(session, cipher)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    print(f"{result.rotated} values re-encrypted with the current key")
+    if result.unreadable:
+        print(
+            "not readable with any configured key (left as they are): "
+            + ", ".join(result.unreadable),
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -167,6 +167,11 @@ def production_problems(
             keysafe = "[hub] keysafe_key is not a Fernet key (urlsafe base64 of 32 bytes)"
     if keysafe:
         problems.append(keysafe)
+    for key in hub.keysafe_previous_keys:
+        try:
+            Fernet(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            problems.append("[hub] keysafe_previous_keys holds a value that is not a Fernet key")
     if hub.metrics_token:
         secret("[hub] metrics_token", hub.metrics_token, MIN_SHARED_SECRET_CHARS)
     if family.turn_urls or family.turn_secret:

@@ -52,6 +52,9 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     jwt_secret: str = ""
     # A Fernet key (urlsafe base64 of 32 bytes) for key-safe codes held at rest.
     keysafe_key: str = ""
+    # Earlier keys, still read while `teleassist hub rotate-keysafe-key` re-encrypts with
+    # keysafe_key what they encrypted (docs/security.md); empty once that has run.
+    keysafe_previous_keys: list[str] = msgspec.field(default_factory=list)
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 14 * 24 * 3600
     # Sign-in limits (docs/security.md): max_failed_logins tries per lockout_s for one
@@ -218,10 +221,14 @@ def with_secrets(settings: HubSettings) -> HubSettings:
     )
     if len(jwt_secret.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
         raise ConfigError(f"[hub] jwt_secret must be at least {MIN_JWT_SECRET_BYTES} bytes (HS256)")
-    try:
-        Fernet(keysafe_key.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
-        raise ConfigError(
-            "[hub] keysafe_key must be a Fernet key (urlsafe base64 of 32 bytes)"
-        ) from None
+    for name, key in [
+        ("keysafe_key", keysafe_key),
+        *(("keysafe_previous_keys", k) for k in settings.keysafe_previous_keys),
+    ]:
+        try:
+            Fernet(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raise ConfigError(
+                f"[hub] {name} must be a Fernet key (urlsafe base64 of 32 bytes)"
+            ) from None
     return msgspec.structs.replace(settings, jwt_secret=jwt_secret, keysafe_key=keysafe_key)

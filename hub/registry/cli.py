@@ -33,7 +33,7 @@ async def run_registry_action(
                         address=args.address,
                         abss_area=args.abss_area,
                         access_notes=args.access_notes,
-                        cipher=KeySafeCipher(settings.keysafe_key),
+                        cipher=KeySafeCipher(settings.keysafe_key, settings.keysafe_previous_keys),
                         actor=ACTOR,
                     )
                     await session.commit()
