@@ -187,6 +187,8 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "messages.from": ("De {name}", "De {name}", "From {name}"),
     "video.again": ("Tornar a veure", "Volver a ver", "Play again"),
     "gallery.open": ("Fotos", "Fotos", "Photos"),
+    "conversation.older": ("Missatges d'abans", "Mensajes anteriores", "Older messages"),
+    "conversation.newer": ("Més nous", "Más nuevos", "Newer"),
     "people.before": ("Anteriors", "Anteriores", "Before"),
     "people.more": ("Més gent", "Más gente", "More people"),
     "people.shown": (

@@ -312,6 +312,7 @@ class TabletModel:
     video_round: int = 0  # bumped to start the open video (again) from the beginning
     gallery_page: int = 0
     people_page: int = 0  # the page of faces on Messages and Call (six a page)
+    older_steps: int = 0  # how many screenfuls back from the newest messages (0: newest)
     photo_back: Screen = Screen.CONVERSATION  # where "Back" goes from a photo
     circle_not_saved: bool = False  # the last change could not reach the hub
     can_record: bool = False  # a microphone is there: "Record a message" is shown
@@ -675,6 +676,7 @@ class TabletModel:
     def open_conversation(self, contact_id: str) -> None:
         """Show the messages of ``contact_id`` and mark them read."""
         self.open_contact_id = contact_id
+        self.older_steps = 0
         unread = tuple(
             m.id
             for m in self.messages
@@ -932,6 +934,12 @@ class TabletModel:
     def call_contacts(self) -> list[Contact]:
         """The faces on the Call screen's page shown (six a page, each a big button)."""
         return self.on_people_page(self.contacts)
+
+    def turn_conversation(self, step: int) -> None:
+        """Older (``1``) or newer (``-1``) messages of the open conversation; the screen
+        keeps the number of screenfuls within what there is."""
+        self.older_steps = max(0, self.older_steps + step)
+        self.changed()
 
     def on_people_page(self, people: list[Contact]) -> list[Contact]:
         """The six of ``people`` on the page shown (kept within their pages)."""

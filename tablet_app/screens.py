@@ -462,7 +462,17 @@ class ScreenBuilder:
         bottom = self._outgoing_row()
         line = m.outgoing_line()
         shown = 3 - (bottom is not None) - bool(line)  # every message keeps room for two lines
-        recent = m.conversation(m.open_contact_id or "")[-shown:]
+        everything = m.conversation(m.open_contact_id or "")
+        pager: Widget | None = None
+        if len(everything) > shown and shown > 1:
+            shown -= 1  # room for the "Older" / "Newer" buttons
+            screens = -(-len(everything) // shown)
+            m.older_steps = min(m.older_steps, screens - 1)
+            end = len(everything) - m.older_steps * shown
+            recent = everything[max(0, end - shown) : end]
+            pager = self._older_row(older=end > shown, newer=m.older_steps > 0)
+        else:
+            recent = everything[-shown:]
         now = self.clock()
         from tablet_app.wording import when_text
 
@@ -497,6 +507,8 @@ class ScreenBuilder:
             col.add_widget(row)
         for _ in range(shown - len(recent)):
             col.add_widget(Widget())
+        if pager is not None:
+            col.add_widget(pager)
         if line:
             text = self._text(
                 line, 40, bold=True, name="outgoing.line", size_hint=(1, None), height=self.s.u(90)
@@ -506,6 +518,23 @@ class ScreenBuilder:
         if bottom is not None:
             col.add_widget(bottom)
         return col
+
+    def _older_row(self, *, older: bool, newer: bool) -> Widget:
+        """Big "Older messages" and "Newer messages" buttons (no scrolling to learn)."""
+        m = self.m
+        row = BoxLayout(spacing=self.s.u(20), size_hint=(1, None), height=self.s.u(100))
+
+        def button(name: str, icon: str, step: int, shown: bool) -> Widget:
+            if not shown:
+                return Widget()
+            return self._button(
+                name, m.t(name), icon, self.p.neutral, partial(m.turn_conversation, step),
+                vertical=False, icon_share=0.25, font_units=40,
+            )  # fmt: skip
+
+        row.add_widget(button("conversation.older", "back", 1, older))
+        row.add_widget(button("conversation.newer", "forward", -1, newer))
+        return row
 
     def _outgoing_row(self) -> Widget | None:
         """The buttons "Record a message" and "Take a photo", where the devices exist."""
