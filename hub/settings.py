@@ -177,7 +177,8 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     scaip_source_burst: int = 200
     scaip_status_codes: str = ""
     # Take the units' speech calls (SIP INVITE on the SCAIP endpoint, G.711 RTP on a port of
-    # scaip_host; ADR 0121). Off by default: the operator's console leg is not built yet.
+    # scaip_host; ADR 0121), offered to the operator through "speak with the home". Off by
+    # default until a browser test has run that path.
     scaip_speech_enabled: bool = False
 
     @property

@@ -25,11 +25,14 @@ from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.carephones.accounts import AccountBook, UnitAccount, unit_account
 from hub.carephones.bodies import CarephoneCreate
+from hub.carephones.console_leg import ConsoleLegs
 from hub.carephones.models import CarephoneUnit
 from hub.carephones.receiver import Dc09Receiver, ReceiverConfig
 from hub.carephones.scaip import ScaipConfig, ScaipReceiver
-from hub.carephones.speech import SpeechCalls
+from hub.carephones.speech import SpeechCall, SpeechCalls
 from hub.carephones.transport import Dc09Wire, ReceiverServers, SourceLimiter
+from hub.family.live import LIVE_HUB
+from hub.family.ws import CALL_SERVICE
 from hub.http import ApiError, read_checked
 from hub.ingest.app import INGESTER, SUPERVISOR
 from hub.ingest.registry import DeviceInfo
@@ -149,6 +152,7 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         receiver.speech.send = servers.send_udp
         receiver.speech.sip_port = servers.udp_port or 0
+        _console_legs(app, receiver.speech)
         app[SCAIP_SPEECH] = receiver.speech
     app[SCAIP_RECEIVER] = receiver
     app[SCAIP_SERVERS] = servers
@@ -159,6 +163,28 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
         await servers.stop()
         if receiver.speech is not None:
             receiver.speech.close()
+
+
+def _console_legs(app: web.Application, speech: SpeechCalls) -> None:
+    # The console's calls (hub.calls) and live hub are the family context's; looked up
+    # when a unit calls, so the order of the contexts does not matter.
+    legs: list[ConsoleLegs] = []
+
+    def answered(call: SpeechCall) -> None:
+        live, calls = app.get(LIVE_HUB), app.get(CALL_SERVICE)
+        if live is None or calls is None:
+            _LOGGER.warning("speech call from %s: no console calls to offer it to", call.call_id)
+            return
+        if not legs:
+            legs.append(ConsoleLegs(speech, live, calls))
+        legs[0].answered(call)
+
+    def ended(call: SpeechCall) -> None:
+        if legs:
+            legs[0].ended(call)
+
+    speech.on_answered.append(answered)
+    speech.on_ended.append(ended)
 
 
 async def open_alarm_of(

@@ -188,6 +188,9 @@ class SpeechCalls:
         self.ended: deque[SpeechCall] = deque(maxlen=100)
         # Told when a call is answered (the console offers it to the alarm's operator).
         self.on_call: Callable[[SpeechCall], None] | None = None
+        # The console's legs: told when a unit's call is answered and when any call ends.
+        self.on_answered: list[Callable[[SpeechCall], None]] = []
+        self.on_ended: list[Callable[[SpeechCall], None]] = []
 
     def unit_of(self, request: SipRequest) -> UnitAccount | None:
         """The registered unit calling: by caller id, or by ``cid`` as the From user."""
@@ -235,6 +238,8 @@ class SpeechCalls:
             "speech call from %s (%s) answered: RTP %s ← %s:%s",
             unit.device.device_id, request.from_uri, call.local_port, *call.remote,
         )  # fmt: skip
+        for hook in self.on_answered:
+            hook(call)
         if self.on_call is not None:
             self.on_call(call)
         return self._ok(call)
@@ -309,6 +314,8 @@ class SpeechCalls:
             call.transport.close()
         call.track.stop()
         self.ended.append(call)
+        for hook in self.on_ended:
+            hook(call)
         _LOGGER.info("speech call from %s ended by %s", call.unit.device.device_id, by)
 
     def close(self) -> None:

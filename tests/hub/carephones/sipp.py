@@ -83,6 +83,29 @@ def free_udp_tcp_port() -> int:
                 return port
 
 
+def free_media_port() -> int:
+    """An even port with the three above it free on UDP: SIPp binds its audio RTP port,
+    and two above it for video, whether the scenario has video or not."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1]) & ~1
+        if base + 3 > 65535:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + 4):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+
+
 @dataclass
 class SippRun:
     """What one SIPp run did."""
@@ -104,7 +127,7 @@ async def run_sipp(
         SIPP, f"127.0.0.1:{port}",
         "-sf", str(path), "-m", "1", "-t", "u1" if transport == "udp" else "t1",
         "-i", "127.0.0.1", "-p", str(free_udp_tcp_port()),
-        "-mi", "127.0.0.1", "-mp", str(free_udp_tcp_port()),
+        "-mi", "127.0.0.1", "-mp", str(free_media_port()),
         "-nostdin", "-timeout", "30s", "-timeout_error",
         "-trace_err", "-error_file", str(errors),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,

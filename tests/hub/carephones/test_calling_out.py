@@ -19,7 +19,7 @@ from hub.settings import HubSettings
 from teleassist.localbroker import MosquittoBroker
 from tests.hub.carephones.conftest import T0
 from tests.hub.carephones.rtp_tone import dominant_hz, tone_pcap
-from tests.hub.carephones.sipp import SIPP, free_udp_tcp_port, needs_sipp
+from tests.hub.carephones.sipp import SIPP, free_media_port, free_udp_tcp_port, needs_sipp
 from tests.hub.carephones.test_scaip import register, start_scaip_hub
 
 pytestmark = [pytest.mark.broker, needs_sipp]
@@ -99,7 +99,7 @@ async def callee(tmp_path: Path, text: str, port: int) -> asyncio.subprocess.Pro
     path.write_text(text, encoding="iso-8859-1")
     return await asyncio.create_subprocess_exec(
         SIPP, "-sf", str(path), "-m", "1", "-t", "u1", "-i", "127.0.0.1", "-p", str(port),
-        "-mi", "127.0.0.1", "-mp", str(free_udp_tcp_port()), "-nostdin",
+        "-mi", "127.0.0.1", "-mp", str(free_media_port()), "-nostdin",
         "-timeout", "40s", "-timeout_error",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         stdin=asyncio.subprocess.DEVNULL, cwd=tmp_path,

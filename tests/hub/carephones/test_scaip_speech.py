@@ -260,3 +260,98 @@ async def test_a_call_from_a_stranger_or_without_audio_is_refused(
     )
     await send(plain, tmp_path, "", 405, method="INVITE", content_type="application/sdp")
     assert SCAIP_SPEECH not in plain.app
+
+
+async def test_the_operator_holding_the_alarm_speaks_with_the_unit_from_the_console(
+    aiohttp_client: Any, hub_settings: HubSettings, mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """The console's own path: the operator accepts the alarm, starts "speak with the home"
+    (POST …/voice) and signals over /api/family/ws as the browser does with a tablet; the
+    hub's party for the unit answers. Both directions carry their tone."""
+    hub: Dc09Hub = await start_scaip_hub(
+        aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"k{secrets.token_hex(3)}",
+        scaip_speech_enabled=True,
+    )  # fmt: skip
+    cid = f"{hub.tag}u"
+    _, home_id = await register(hub, cid, caller_id=f"sip:{cid}@127.0.0.1")
+    await send(hub, tmp_path, mrq(cid, "S1", "10", crd=f"sip:{cid}@127.0.0.1"), 200, ref="S1")
+    (alarm,) = await hub.wait_alarms(home_id)
+    accepted = await hub.client.post(f"/api/alarms/{alarm['id']}/accept", headers=hub.operator)
+    assert accepted.status == 200, await accepted.text()
+    # Before the unit calls, the home has nobody to speak with.
+    early = await hub.client.post(f"/api/console/alarms/{alarm['id']}/voice", headers=hub.operator)
+    assert early.status == 409
+
+    pcap = tmp_path / "tone.pcap"
+    tone_pcap(pcap, 1000.0, 10.0)
+    speech = hub.app[SCAIP_SPEECH]
+    answered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    speech.on_call = answered.set_result
+    loudspeaker = await Loudspeaker.open()
+    unit_call = asyncio.ensure_future(
+        run_sipp(
+            tmp_path, "call", call_scenario(cid, pcap, 10500, hear_on=loudspeaker.port),
+            ports(hub)["udp"],
+        )
+    )  # fmt: skip
+    await asyncio.wait_for(answered, 30)
+
+    ws = await hub.client.ws_connect("/api/family/ws", headers=hub.operator)
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def read() -> None:
+        async for message in ws:
+            events.put_nowait(message.json())
+
+    reader = asyncio.ensure_future(read())
+
+    async def next_event(kind: str, **match: Any) -> dict[str, Any]:
+        async with asyncio.timeout(30):
+            while True:
+                event = await events.get()
+                if event.get("type") == kind and all(event.get(k) == v for k, v in match.items()):
+                    return event
+
+    operator = RTCPeerConnection()
+    try:
+        started = await hub.client.post(
+            f"/api/console/alarms/{alarm['id']}/voice", headers=hub.operator
+        )
+        assert started.status == 201, await started.text()
+        call_id = (await started.json())["call_id"]
+        await next_event("call.state", call_id=call_id, status="accepted")
+        operator.addTrack(ToneTrack(600.0))
+        received: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+        operator.on("track", received.set_result)
+        await operator.setLocalDescription(await operator.createOffer())
+        offer = {"type": "offer", "sdp": operator.localDescription.sdp}
+        await ws.send_json({"type": "call.signal", "call_id": call_id, "data": {"sdp": offer}})
+        answer = await next_event("call.signal", call_id=call_id)
+        await operator.setRemoteDescription(
+            RTCSessionDescription(answer["data"]["sdp"]["sdp"], "answer")
+        )
+        await next_event("call.state", call_id=call_id, status="connected")
+        track = await asyncio.wait_for(received, 20)
+        heard: list[int] = []
+        async with asyncio.timeout(30):
+            while len(heard) < 48000 * 3:
+                frame = await track.recv()
+                data = frame.to_ndarray().reshape(-1)  # type: ignore[union-attr]
+                heard.extend(int(x) for x in data[:: len(frame.layout.channels)])  # type: ignore[union-attr]
+        assert abs(dominant_hz(heard[-48000:], 48000) - 1000) < 20
+        async with asyncio.timeout(20):
+            while len(loudspeaker.samples) < 16000:
+                await asyncio.sleep(0.1)  # RTP from the hub arrives in real time
+        assert abs(dominant_hz(loudspeaker.samples[-8000:], 8000) - 600) < 10
+        await ws.send_json({"type": "call.hangup", "call_id": call_id})
+        await next_event("call.state", call_id=call_id, status="ended")
+    finally:
+        await operator.close()
+        await ws.close()
+        reader.cancel()
+        loudspeaker.close()
+    run = await unit_call
+    assert run.returncode == 0, (run.errors, run.output)
+    # The unit hung up: its home has nobody to speak with again.
+    again = await hub.client.post(f"/api/console/alarms/{alarm['id']}/voice", headers=hub.operator)
+    assert again.status == 409

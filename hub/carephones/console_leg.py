@@ -1,0 +1,160 @@
+"""The operator's leg of a carephone's speech call: the hub stands in for the home's tablet.
+
+While a unit's speech call is live (ADR 0121), the hub puts an in-process party for the
+unit's resident on the live hub, so the console's "speak with the home" (a centre call of
+``hub.calls``, ADR 0044) rings it like a tablet. The party answers a centre call by itself,
+answers the operator browser's WebRTC offer with an aiortc peer carrying the unit's voice
+(``UnitAudioTrack``), and sends what the operator says to the unit as G.711 RTP. The
+browser's code is the one it uses with tablets: nothing in the console knows the difference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from hub.calls.signalling import CallService
+from hub.calls.state import CallError, CallEvent
+from hub.carephones.speech import SpeechCall, SpeechCalls
+from hub.family.live import Connection, LiveHub
+from hub.family.parties import resident_party
+
+_LOGGER = logging.getLogger(__name__)
+
+_OVER = frozenset({"ended", "declined", "missed", "failed"})
+
+
+class CarephoneParty(Connection):
+    """The home's side of centre calls while a unit's speech call is live.
+
+    A live-hub connection without a socket: events are handled here, in tasks it owns.
+    """
+
+    def __init__(self, party: str, speech: SpeechCalls, call: SpeechCall, calls: CallService):
+        # No websocket and no outbox: Connection's other users only offer and close.
+        self.party = party
+        self.sign_in = f"carephone:{call.unit.device.device_id}"
+        self.speech = speech
+        self.call = call
+        self.calls = calls
+        self.call_id: int | None = None
+        self.pc: RTCPeerConnection | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def offer(self, text: str) -> bool:
+        """One live event for the home."""
+        try:
+            event = json.loads(text)
+        except ValueError:
+            return True
+        if isinstance(event, dict):
+            self._own(self._handle(event))
+        return True
+
+    def close_soon(self) -> None:
+        """The live hub drops the party: end the peer connection."""
+        self._own(self._close_peer())
+
+    def close_after_queued(self) -> None:
+        """As :meth:`close_soon` (nothing is queued)."""
+        self.close_soon()
+
+    def _own(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, event: dict[str, Any]) -> None:
+        kind, call_id = event.get("type"), event.get("call_id")
+        try:
+            if kind == "call.incoming" and event.get("kind") == "centre":
+                if isinstance(call_id, int):
+                    self.call_id = call_id
+                    await self.calls.act(call_id, self.party, CallEvent.ACCEPT)
+            elif kind == "call.signal" and call_id == self.call_id:
+                await self._signal(event.get("data"))
+            elif kind == "call.state" and call_id == self.call_id and event.get("status") in _OVER:
+                await self._close_peer()
+        except CallError as err:
+            _LOGGER.info("carephone leg of call %s: %s", call_id, err.message)
+        except Exception:
+            _LOGGER.exception("carephone leg of call %s failed", call_id)
+
+    async def _signal(self, data: object) -> None:
+        if not isinstance(data, dict) or self.call_id is None:
+            return
+        sdp, candidate = data.get("sdp"), data.get("candidate")
+        if isinstance(sdp, dict) and sdp.get("type") == "offer":
+            await self._close_peer()
+            self.pc = pc = RTCPeerConnection()
+            pc.addTrack(self.call.track)
+            call_id = self.call_id
+
+            @pc.on("track")
+            def on_track(track: MediaStreamTrack) -> None:
+                if track.kind == "audio":
+                    self.speech.speak(self.call, track)
+
+            @pc.on("connectionstatechange")
+            async def on_state() -> None:
+                if pc.connectionState == "connected":
+                    with contextlib.suppress(CallError):  # the call ended meanwhile
+                        await self.calls.act(call_id, self.party, CallEvent.CONNECTED)
+
+            await pc.setRemoteDescription(RTCSessionDescription(str(sdp["sdp"]), "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            answer = {"sdp": {"type": "answer", "sdp": pc.localDescription.sdp}}
+            self.calls.relay(call_id, self.party, answer, len(json.dumps(answer)))
+        elif isinstance(candidate, dict) and candidate.get("candidate") and self.pc is not None:
+            text = str(candidate["candidate"])
+            parsed = candidate_from_sdp(text.split(":", 1)[1] if ":" in text[:10] else text)
+            parsed.sdpMid = candidate.get("sdpMid")
+            parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+            await self.pc.addIceCandidate(parsed)
+
+    async def _close_peer(self) -> None:
+        pc, self.pc = self.pc, None
+        if pc is not None:
+            await pc.close()
+
+
+class ConsoleLegs:
+    """Puts a :class:`CarephoneParty` on the live hub for each live speech call."""
+
+    def __init__(self, speech: SpeechCalls, live: LiveHub, calls: CallService) -> None:
+        self.speech = speech
+        self.live = live
+        self.calls = calls
+        self.parties: dict[str, CarephoneParty] = {}
+
+    def answered(self, call: SpeechCall) -> None:
+        """A unit's call was answered: its home can be spoken with from the console."""
+        resident = call.unit.device.resident_id
+        if resident is None:
+            _LOGGER.warning("speech call from %s: no resident to speak with", call.call_id)
+            return
+        party = CarephoneParty(resident_party(int(resident)), self.speech, call, self.calls)
+        self.parties[call.call_id] = party
+        self.live.add(party)
+
+    def ended(self, call: SpeechCall) -> None:
+        """The unit's call ended: the home's party goes, and any centre call with it."""
+        party = self.parties.pop(call.call_id, None)
+        if party is None:
+            return
+        self.live.remove(party)
+        if party.call_id is not None:
+            party._own(self._hang_up(party, party.call_id))
+        party.close_soon()
+
+    async def _hang_up(self, party: CarephoneParty, call_id: int) -> None:
+        with contextlib.suppress(CallError):  # already over
+            await self.calls.act(call_id, party.party, CallEvent.HANGUP)
