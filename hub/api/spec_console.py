@@ -425,6 +425,25 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         path=_RESIDENT,
         errors=(400, 404),
     ),
+    ("GET", "/api/console/residents/{resident_id}/adherence"): Op(
+        "Medication adherence per week: doses expected (grace over), confirmed, missed",
+        obj(
+            ("doses", "weeks"),
+            doses=array(STR),
+            weeks=array(
+                obj(
+                    ("week_start", "expected", "confirmed", "missed"),
+                    week_start=DATE,
+                    expected=INT,
+                    confirmed=INT,
+                    missed=INT,
+                )
+            ),
+        ),
+        path=_RESIDENT,
+        query=(query("weeks", {"type": "integer", "minimum": 1, "maximum": 26}, "default 4"),),
+        errors=(400, 404),
+    ),
     ("POST", "/api/console/messages"): Op(
         "A spoken and written message from the centre to residents' tablets",
         obj(("sent", "no_tablet"), sent=array(INT), no_tablet=array(INT)),

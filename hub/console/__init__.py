@@ -7,6 +7,7 @@ from aiohttp import web
 def setup(app: web.Application) -> None:
     """Add every console route (the hub lists ``hub.console`` in its ROUTE_MODULES)."""
     from hub.console import (
+        adherence,
         calls,
         health,
         maintenance,
@@ -19,6 +20,7 @@ def setup(app: web.Application) -> None:
         voice,
     )
 
+    adherence.setup(app)
     calls.setup(app)
     health.setup(app)
     maintenance.setup(app)

@@ -69,7 +69,7 @@ function ruleLine(label, value, fallback) {
 }
 
 /** The resident's alarm rules (ADR 0136); a supervisor gets the form to change them. */
-export function renderRules(rules) {
+export function renderRules(rules, adherence = null) {
   if (!rules) return "";
   const r = rules.rules;
   const d = rules.rule_defaults;
@@ -84,6 +84,9 @@ export function renderRules(rules) {
     ruleLine("rules_temperature", temp(r), temp(d)),
     ruleLine("rules_sensitivity", t("sensitivity_" + r.baseline_sensitivity), t("sensitivity_" + d.baseline_sensitivity)),
     `<dt>${text("rules_meds")}</dt><dd>${(r.medications || []).length ? r.medications.map((m) => `${h(m.name)} ${h(m.times.join(", "))}${m.days.length ? ` <span class="small muted">(${h(m.days.map((d) => t("day_short_" + d)).join(", "))})</span>` : ""}`).join("<br>") : text("rules_none_off")}</dd>`,
+    ...(adherence && adherence.weeks.length && adherence.weeks[0].expected
+      ? [`<dt>${text("rules_adherence")}</dt><dd${adherence.weeks[0].missed ? ' class="changed"' : ""} id="card-adherence">${text("rules_adherence_week", { confirmed: adherence.weeks[0].confirmed, expected: adherence.weeks[0].expected })}</dd>`]
+      : []),
     `<dt>${text("rules_off")}</dt><dd${off.length ? ' class="changed"' : ""}>${off.length ? h(off.join(", ")) : text("rules_none_off")}</dd>`,
   ].join("");
   const timeInput = (name) => `<input type="text" class="rule-time" inputmode="numeric" maxlength="5" name="${name}" id="rule-${name}" value="${h(r[name])}">`;
@@ -212,7 +215,7 @@ export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) 
         ${activityChart(card.activity)}
         ${activitySummary(card.activity, card.last_activity_at)}
       </section>
-      ${renderRules(card.rules)}
+      ${renderRules(card.rules, card.adherence)}
     </div>
     <div class="cardcol">
       <section class="card">

@@ -267,7 +267,9 @@ function loadCard(rid) {
       api(`/api/service/residents/${encodeURIComponent(rid)}/rules`).catch(() => null),
       // The structured health record (its read is audited, as the card's).
       api(`/api/console/residents/${encodeURIComponent(rid)}/health`).catch(() => null),
-    ]).then(([card, all, rules, health]) => ({ card: { ...card, rules, health }, all }));
+      // This week's medication doses: confirmed of those due (for the rules section).
+      api(`/api/console/residents/${encodeURIComponent(rid)}/adherence?weeks=1`).catch(() => null),
+    ]).then(([card, all, rules, health, adherence]) => ({ card: { ...card, rules, health, adherence }, all }));
     load.catch(() => cardLoads.delete(rid));
     cardLoads.set(rid, load);
   }
@@ -714,7 +716,7 @@ async function saveRules(event) {
   try {
     const rules = await api(`/api/service/residents/${encodeURIComponent(rid)}/rules?lang=${lang}`, { method: "POST", body: { rules: changes } });
     if (state.cardFor !== rid) return;
-    state.card = { ...state.card, rules };
+    state.card = { ...state.card, rules };  // adherence follows on the next load
     cardLoads.delete(rid);
     state.notice = { kind: "ok", text: t("rules_saved", { version: rules.version }) };
     renderDetail();
