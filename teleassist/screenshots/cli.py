@@ -14,6 +14,9 @@ import teleassist.screenshots as package
 from teleassist.config import Config
 
 _NOT_AREAS = {"cli"}
+# Every language the screens are written in: Spanish was once left out by default, and its
+# screenshots went missing while the Catalan and English ones were kept up to date.
+DEFAULT_LANGUAGES = ("ca", "es", "en")
 
 
 def discover() -> dict[str, ModuleType]:
@@ -32,14 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", type=Path, help="where to write the PNG files")
     parser.add_argument("--area", action="append", help="only these areas (repeatable)")
     parser.add_argument(
-        "--lang", action="append", choices=["ca", "es", "en"], help="languages (default ca, en)"
+        "--lang", action="append", choices=["ca", "es", "en"], help="languages (default ca, es, en)"
     )
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """Capture the chosen areas and list the files written."""
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    languages = args.lang or ["ca", "en"]
+    languages = args.lang or list(DEFAULT_LANGUAGES)
     areas = discover()
     chosen = args.area or sorted(areas)
     unknown = set(chosen) - set(areas)
