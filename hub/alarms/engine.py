@@ -83,6 +83,7 @@ from hub.db.writegate import WriteGate
 from hub.ingest.dedup import MessageKey
 from hub.outbox.alarms import enqueue_resolved_alarm
 from hub.service.queries import is_service_paused, was_service_paused
+from protocol import ALARM_EVENT_TYPES, EventBody, event_type
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -183,6 +184,11 @@ class AlarmNotFound(LookupError):
     """No alarm with that id."""
 
 
+def _is_alarm(event: HomeEvent) -> bool:
+    """An alarm-capable device event: its writes go first at the write gate."""
+    return isinstance(event.body, EventBody) and event_type(event.body) in ALARM_EVENT_TYPES
+
+
 def new_alarm_id() -> str:
     """A fresh alarm id."""
     return uuid.uuid4().hex
@@ -271,12 +277,12 @@ class AlarmEngine:
             if not significant:
                 cached.dirty = True
                 return []
-            # Urgent at the gate even for a routine event: this write holds the home's lock,
-            # and a panic of that home may be waiting on it; queued behind routine batches it
-            # would make the panic wait for them too (priority inversion, docs/adr/0115).
-            # Such writes are short and for one home.
+            # An alarm's write first; any other write here holds the home's lock, which a
+            # panic of that home may be waiting for: queued behind routine batches it would
+            # make the panic wait for them too (priority inversion, docs/adr/0115).
+            gate = self._gate.urgent() if _is_alarm(event) else self._gate.holding("engine-event")
             try:
-                async with self._gate.urgent(), self._sessionmaker() as session:
+                async with gate, self._sessionmaker() as session:
                     latencyprobe.mark(event.message_id, "engine_gated")
                     changes = await self._apply(session, result.detections, cached.policy, now)
                     await self._write(session, cached, now)
@@ -453,11 +459,11 @@ class AlarmEngine:
                 for cached in entries:
                     cached.pending = []
                 try:
-                    # Urgent at the gate, like every engine write: it holds these homes'
-                    # locks, and a panic of one of them may be waiting (docs/adr/0115). The
-                    # gate is taken after the locks, as in handle_event: one order, no
-                    # deadlock (a free-looking lock can still suspend its taker).
-                    async with self._gate.urgent(), self._sessionmaker() as session:
+                    # Ahead of routine batches: it holds these homes' locks, and a panic of
+                    # one of them may be waiting (docs/adr/0115). The gate is taken after the
+                    # locks, as in handle_event: one order, no deadlock (a free-looking lock
+                    # can still suspend its taker).
+                    async with self._gate.holding("engine-flush"), self._sessionmaker() as session:
                         await store.save_states(
                             session,
                             [(c.state, next_deadline(c.plan, c.state)) for c in entries],

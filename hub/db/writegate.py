@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from hub import latencyprobe
 
 
 class WriteGate:
-    """One writer at a time when ``exclusive``, urgent writers first."""
+    """One writer at a time when ``exclusive``: alarms first, then the alarm engine's other
+    writes (they hold homes' locks), then routine batches."""
 
     def __init__(self, *, exclusive: bool) -> None:
         self.exclusive = exclusive
@@ -33,10 +34,13 @@ class WriteGate:
         self._urgent_waiting = 0
         self._no_urgent = asyncio.Event()
         self._no_urgent.set()
+        self._holding_waiting = 0
+        self._no_holding = asyncio.Event()
+        self._no_holding.set()
 
     @contextlib.asynccontextmanager
     async def urgent(self) -> AsyncIterator[None]:
-        """Hold the gate for an urgent write (before any routine writer still waiting)."""
+        """Hold the gate for an alarm's write (before every other writer still waiting)."""
         if not self.exclusive:
             yield
             return
@@ -55,18 +59,42 @@ class WriteGate:
             self._lock.release()
 
     @contextlib.asynccontextmanager
+    async def holding(self, what: str = "holding") -> AsyncIterator[None]:
+        """Hold the gate for a write made while holding homes' locks (the alarm engine's
+        routine work): after alarms' writes, before routine batches — a panic of one of those
+        homes may be waiting for the lock (docs/adr/0115)."""
+        if not self.exclusive:
+            yield
+            return
+        self._holding_waiting += 1
+        self._no_holding.clear()
+        try:
+            await self._acquire_behind(lambda: self._urgent_waiting > 0, self._no_urgent)
+        finally:
+            self._holding_waiting -= 1
+            if not self._holding_waiting:
+                self._no_holding.set()
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._lock.release()
+            latencyprobe.held(what, time.perf_counter() - began)
+
+    @contextlib.asynccontextmanager
     async def routine(self, what: str = "routine") -> AsyncIterator[None]:
-        """Hold the gate for a routine write, once no urgent writer waits (``what`` names
+        """Hold the gate for a routine write, once no other writer waits (``what`` names
         the writer in the latency probe's record of long holds)."""
         if not self.exclusive:
             yield
             return
         while True:
             await self._no_urgent.wait()
+            await self._no_holding.wait()
             await self._lock.acquire()
-            if not self._urgent_waiting:
+            if not self._urgent_waiting and not self._holding_waiting:
                 break
-            # An urgent writer queued up while this one waited for the lock: it goes first.
+            # A writer of a higher class queued up while this one waited: it goes first.
             self._lock.release()
         began = time.perf_counter()
         try:
@@ -74,6 +102,16 @@ class WriteGate:
         finally:
             self._lock.release()
             latencyprobe.held(what, time.perf_counter() - began)
+
+    async def _acquire_behind(
+        self, higher_waiting: Callable[[], bool], none_higher: asyncio.Event
+    ) -> None:
+        while True:
+            await none_higher.wait()
+            await self._lock.acquire()
+            if not higher_waiting():
+                return
+            self._lock.release()
 
     @property
     def urgent_waiting(self) -> int:

@@ -91,3 +91,40 @@ async def test_postgres_gate_lets_everybody_in_at_once() -> None:
     gate = WriteGate(exclusive=False)
     async with gate.routine(), gate.routine(), gate.urgent():
         assert gate.urgent_waiting == 0
+
+
+async def test_engine_writes_go_between_alarms_and_routine_batches() -> None:
+    """Three classes: an alarm's write, then a write holding homes' locks, then routine."""
+    gate = WriteGate(exclusive=True)
+    order: list[str] = []
+    holder_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with gate.routine("holder"):
+            holder_in.set()
+            await release.wait()
+
+    async def routine() -> None:
+        async with gate.routine():
+            order.append("routine")
+
+    async def holding() -> None:
+        async with gate.holding():
+            order.append("holding")
+
+    async def urgent() -> None:
+        async with gate.urgent():
+            order.append("urgent")
+
+    first = asyncio.create_task(holder())
+    await holder_in.wait()
+    tasks = [asyncio.create_task(routine())]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(holding()))
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(urgent()))
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(first, *tasks)
+    assert order == ["urgent", "holding", "routine"]
