@@ -287,7 +287,7 @@ async def _rotate_keysafe_key(settings: HubSettings) -> int:
     """Re-encrypt what is held at rest with the current key; exit 1 if something is left."""
     from hub.db import make_engine, make_sessionmaker
     from hub.db.crypto import KeySafeCipher
-    from hub.db.rotation import rotate_encrypted
+    from hub.keyrotation import rotate_encrypted
     from hub.settings import with_secrets
 
     settings = with_secrets(settings)
