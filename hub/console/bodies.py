@@ -128,8 +128,10 @@ class ProtocolStep(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
 
 HealthItem = Annotated[str, Meta(max_length=120, pattern=LINE)]
 HealthItems = Annotated[list[HealthItem], Meta(max_length=30)]
-HealthLine = Annotated[str, Meta(max_length=200, pattern=LINE)]
-HealthText = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
+# A field of the record may be emptied: no control characters, but no text needed.
+MAY_BE_EMPTY = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+HealthLine = Annotated[str, Meta(max_length=200, pattern=MAY_BE_EMPTY)]
+HealthText = Annotated[str, Meta(max_length=4000, pattern=MAY_BE_EMPTY)]
 
 
 class HealthBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

@@ -79,3 +79,30 @@ async def test_a_supervisor_changes_rules_on_the_card(
         await expect(page.locator("#card-rules")).to_contain_text("22:00–07:00")
     finally:
         await page.context.close()
+
+
+async def test_a_supervisor_corrects_the_health_record_on_the_card(
+    chromium: Browser, demo_hub: tuple[Any, str]
+) -> None:
+    from hub.console.models import ResidentHealth
+
+    app, url = demo_hub
+    page = await shots._sign_in(chromium, url, "laia", "ca", {"width": 1366, "height": 768})
+    try:
+        await page.wait_for_selector("#card-health .allergies", timeout=TIMEOUT_MS)
+        assert await page.locator("#card-dnr").count() == 0
+        await page.click("#health-edit summary")
+        await page.fill("#health-allergies", "penicil·lina\n  iode \n\n")
+        await page.check('#health-form input[name="dnr"]')
+        await page.click("#health-form button[type=submit]")
+        await expect(page.locator("#card-dnr")).to_have_text(
+            "NO REANIMAR (document registrat)", timeout=TIMEOUT_MS
+        )
+        await expect(page.locator("#card-health .allergies")).to_contain_text("iode")
+        async with app[SESSIONMAKER]() as session:
+            row = await session.get(ResidentHealth, 1)
+        assert row is not None
+        assert (row.allergies, row.dnr, row.updated_by) == (["penicil·lina", "iode"], True, "laia")
+        assert row.conditions == ["diabetis tipus 2", "marcapassos (2019)"]  # kept
+    finally:
+        await page.context.close()

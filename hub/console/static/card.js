@@ -155,7 +155,38 @@ export function renderHealth(health, freeText) {
         <h2>${text("medical")}</h2>
         ${dnr}${rows.length ? `<dl class="facts health">${rows.join("")}</dl>` : ""}
         ${notes || !rows.length ? `<div class="medical">${h(notes) || "—"}</div>` : ""}
+        ${health && health.editable ? healthForm(health) : ""}
       </section>`;
+}
+
+const HEALTH_LISTS = [["allergies", "h_allergies"], ["conditions", "h_conditions"], ["medication", "h_medication"], ["mobility_aids", "h_mobility"]];
+const HEALTH_TEXTS = [["hearing", "h_hearing"], ["sight", "h_sight"], ["gp", "h_gp_only"], ["health_centre", "h_centre"]];
+
+/** A supervisor's or social worker's form for the record (lists: one item per line). */
+function healthForm(health) {
+  const lists = HEALTH_LISTS.map(([name, key]) => `<label for="health-${name}">${text(key)}</label><textarea id="health-${name}" name="${name}" rows="2">${h(health[name].join("\n"))}</textarea>`).join("");
+  const texts = HEALTH_TEXTS.map(([name, key]) => `<label for="health-${name}">${text(key)}</label><input type="text" id="health-${name}" name="${name}" value="${h(health[name])}">`).join("");
+  return `<details class="rules-edit" id="health-edit"><summary class="btn btn-small">${text("h_change")}</summary>
+      <form id="health-form" novalidate>
+        <div class="rules-grid health-grid">${lists}${texts}
+          <label for="health-advance_directive">${text("h_directive")}</label><textarea id="health-advance_directive" name="advance_directive" rows="2">${h(health.advance_directive)}</textarea>
+          <label for="health-notes">${text("h_notes")}</label><textarea id="health-notes" name="notes" rows="2">${h(health.notes)}</textarea>
+        </div>
+        <label class="rules-switches"><input type="checkbox" name="dnr"${health.dnr ? " checked" : ""}> ${text("h_dnr_field")}</label>
+        <ul class="error-text" id="health-errors" role="alert" hidden></ul>
+        <button type="submit" class="btn btn-primary btn-small">${text("h_save")}</button>
+      </form></details>`;
+}
+
+/** The record as the form has it (the PUT body). */
+export function healthBody(form) {
+  const body = {};
+  for (const [name] of HEALTH_LISTS) body[name] = form.elements[name].value.split("\n").map((x) => x.trim()).filter(Boolean);
+  for (const [name] of HEALTH_TEXTS) body[name] = form.elements[name].value.trim();
+  body.advance_directive = form.elements.advance_directive.value.trim();
+  body.notes = form.elements.notes.value.trim();
+  body.dnr = form.elements.dnr.checked;
+  return body;
 }
 
 /** The card's HTML. `alarm` (with history) gives the attempt log; `recent` other alarms. */

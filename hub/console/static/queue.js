@@ -2,7 +2,7 @@
 // handling dialogs and keyboard shortcuts. Data: docs/alarms-api.md + /api/console/...
 import { api, lang, t, pageData, banner, LiveSocket, showConnection, formatAge, formatTime, escapeHtml as h } from "/static/web/ta.js";
 import * as alarmsApi from "./alarms.js";
-import { renderCard, rulesChanges } from "./card.js";
+import { healthBody, renderCard, rulesChanges } from "./card.js";
 import { bindSoundToggle, chime } from "./chime.js";
 import { startHeartbeat } from "./presence.js";
 import { VoiceCall, renderVoice, voiceDetail } from "./voice.js";
@@ -461,6 +461,8 @@ function bindDetail() {
       run(() => api(`/api/alarms/${encodeURIComponent(id)}/protocol-steps`, { method: "POST", body: { step: box.dataset.step } })).catch(() => {});
     });
   }
+  const healthForm = document.getElementById("health-form");
+  if (healthForm) healthForm.addEventListener("submit", saveHealth);
   const rulesForm = document.getElementById("rules-form");
   if (rulesForm) rulesForm.addEventListener("submit", saveRules);
   for (const button of els.detail.querySelectorAll("[data-call]")) {
@@ -703,6 +705,25 @@ resolveDialog.querySelector("[data-confirm]").addEventListener("click", async ()
     dialogError(resolveDialog, t("error_generic", { message: err.message }));
   }
 });
+
+async function saveHealth(event) {
+  // A supervisor or social worker corrects the health record from the card (audited).
+  event.preventDefault();
+  const form = event.target;
+  const rid = state.cardFor;
+  try {
+    const health = await api(`/api/console/residents/${encodeURIComponent(rid)}/health`, { method: "PUT", body: healthBody(form) });
+    if (state.cardFor !== rid) return;
+    state.card = { ...state.card, health };
+    cardLoads.delete(rid);
+    state.notice = { kind: "ok", text: t("h_saved") };
+    renderDetail();
+  } catch (err) {
+    const box = document.getElementById("health-errors");
+    box.innerHTML = `<li>${h(err.message)}</li>`;
+    box.hidden = false;
+  }
+}
 
 async function saveRules(event) {
   // A supervisor changes the resident's alarm rules from the card (a new care-plan
