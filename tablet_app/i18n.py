@@ -28,10 +28,25 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "nav.back": ("Enrere", "Atrás", "Back"),
     # status line
     "status.online": ("Connectat", "Conectado", "Connected"),
+    # Says what waits and for what: "we will send it when it returns" had no "it".
     "status.offline": (
-        "Sense connexió. Ho enviarem quan torni.",
-        "Sin conexión. Lo enviaremos cuando vuelva.",
-        "No connection. We will send it when it returns.",
+        "Sense connexió: el que envieu s'enviarà en tornar.",
+        "Sin conexión: lo que envíe saldrá al volver.",
+        "No connection: what you send goes when it is back.",
+    ),
+    # Home: a greeting and what today holds, above the buttons.
+    "home.greet.morning": ("Bon dia!", "¡Buenos días!", "Good morning!"),
+    "home.greet.afternoon": ("Bona tarda!", "¡Buenas tardes!", "Good afternoon!"),
+    "home.greet.evening": ("Bona nit!", "¡Buenas noches!", "Good evening!"),
+    "home.checkin_due": (
+        "Avui encara no heu dit que esteu bé.",
+        "Hoy aún no ha dicho que está bien.",
+        "You have not said you are OK today yet.",
+    ),
+    "home.nothing_next": (
+        "No teniu res més a l'agenda.",
+        "No tiene nada más en la agenda.",
+        "Nothing else on your agenda.",
     ),
     # check-in
     "checkin.title": ("Gràcies!", "¡Gracias!", "Thank you!"),

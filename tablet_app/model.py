@@ -426,6 +426,27 @@ class TabletModel:
         due = next_deadline(self.check_in_deadlines, now, after_today=checked_today)
         return None if due is None else when_text(due, now, self.language)
 
+    def greeting(self, now: datetime) -> str:
+        """Good morning / afternoon / evening by the local hour, as people here say it:
+        in Catalan and Spanish the morning lasts until lunch (14:00) and the afternoon
+        until dinner (21:00); in English until noon and 18:00."""
+        hour = local(now).hour
+        noon, night = (12, 18) if self.language == "en" else (14, 21)
+        if 6 <= hour < noon:
+            return self.t("home.greet.morning")
+        if noon <= hour < night:
+            return self.t("home.greet.afternoon")
+        return self.t("home.greet.evening")
+
+    def home_today(self, now: datetime) -> tuple[str, str]:
+        """Home's two lines about today: the greeting and whether "I'm OK" was pressed
+        today; then the next thing on the agenda (or that there is nothing)."""
+        checked_today = self.last_check_in is not None and _same_local_day(self.last_check_in, now)
+        done = self.t("checkin.done_today") if checked_today else self.t("home.checkin_due")
+        coming = [i for i in self.agenda_items(now) if i.starts_at >= now]
+        second = self.agenda_line(coming[0], now) if coming else self.t("home.nothing_next")
+        return f"{self.greeting(now)} {done}", second
+
     def press_help(self, now: datetime) -> None:
         """The resident pressed Help: publish a panic and show its progress."""
         del now  # the envelope carries the time; kept for a uniform touch API

@@ -193,8 +193,22 @@ class ScreenBuilder:
 
     def _home(self) -> Widget:
         m, p = self.m, self.p
-        grid = self._column()
-        top = BoxLayout(spacing=self.s.u(20), size_hint=(1, 0.55))
+        grid = self._column(spacing=14)
+        # What today holds, before anything to press: the review found Home said nothing
+        # of the day (was "I'm OK" pressed? what comes next?).
+        first, second = m.home_today(self.clock())
+        today = BoxLayout(orientation="vertical", size_hint=(1, 0.19))
+        # One line each, cut with an ellipsis rather than spilling onto the buttons when
+        # a long agenda title meets the larger font setting.
+        for text, units, bold, name in (
+            (first, 38, True, "home.today"),
+            (second, 36, False, "home.next"),
+        ):
+            today.add_widget(
+                self._text(text, units, bold=bold, name=name, halign="left", shorten=True)
+            )
+        grid.add_widget(today)
+        top = BoxLayout(spacing=self.s.u(20), size_hint=(1, 0.46))
         top.add_widget(
             self._button(
                 "home.ok",
@@ -215,7 +229,7 @@ class ScreenBuilder:
                 font_units=64,
             )
         )
-        bottom = BoxLayout(spacing=self.s.u(20), size_hint=(1, 0.45))
+        bottom = BoxLayout(spacing=self.s.u(20), size_hint=(1, 0.35))
         unread = m.unread_count()
         bottom.add_widget(
             self._button(

@@ -84,7 +84,9 @@ class TabletView(BoxLayout):
         now = self.clock()
         row = BoxLayout(
             size_hint=(1, None),
-            height=sizes.u(84),
+            # taller with the larger font setting, so the two lines of the offline notice
+            # are not cut at the bottom
+            height=sizes.u(84) * max(1.0, self.model.font_scale),
             padding=(sizes.u(24), sizes.u(6)),
             spacing=sizes.u(24),
         )
