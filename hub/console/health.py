@@ -18,6 +18,7 @@ from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.console.bodies import HealthBody
 from hub.console.models import ResidentHealth
+from hub.console.residents import _resident_id
 from hub.db.models import Resident
 from hub.http import ApiError, read_checked
 
@@ -97,13 +98,6 @@ def summary_for_112(row: ResidentHealth | None, free_text: str) -> str:
     if row.notes:
         parts.append(row.notes)
     return ". ".join(parts)
-
-
-def _resident_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["resident_id"])
-    except ValueError:
-        raise ApiError(404, "not_found", "no such resident") from None
 
 
 @requires(*READERS)

@@ -17,19 +17,10 @@ from hub.auth import Role
 from hub.clock import ManualClock
 from hub.db.models import AuditEntry, Resident
 from protocol import PlayMessage, decode_command
+from tests.hub.alarms.test_tablet_settings import Sent
 from tests.hub.ingest.helpers import seed_home
 
 Headers = Callable[..., Awaitable[dict[str, str]]]
-
-
-class Sent:
-    """The tablet channel's publisher port, recording what would go to the broker."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes]] = []
-
-    async def publish(self, topic: str, payload: bytes, qos: int) -> None:
-        self.messages.append((topic, payload))
 
 
 async def test_a_heat_warning_to_a_group(
