@@ -1,0 +1,87 @@
+"""The committed tablet screenshots are what the code draws today (issue 23).
+
+Every tablet screen is rendered at 1280×800 in Catalan, Spanish and English, as
+``teleassist screenshots`` does, and compared with ``docs/screenshots/``: a screen with no
+committed picture fails, and so does one whose picture no longer looks like the screen.
+The comparison is perceptual, not byte for byte: both pictures are reduced to 160×100
+grey levels and the share of those cells whose grey level differs by more than 24 is
+measured. Rendering is deterministic here (0 on an unchanged screen); one changed line
+of text moves it past 0.2 %.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+from tablet_app.xserver import virtual_display
+
+pytestmark = pytest.mark.tablet
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = ROOT / "docs" / "screenshots"
+WIDTH, HEIGHT = 1280, 800
+LANGUAGES = ("ca", "es", "en")
+CELLS = (160, 100)
+GREY_STEP = 24
+TOLERANCE = 0.002
+REGENERATE = (
+    "teleassist screenshots docs/screenshots --area tablet "
+    "(or python -m tablet_app.shots docs/screenshots 1280 800 ca es en under Xvfb)"
+)
+
+
+def changed_share(a: Path, b: Path) -> float:
+    """Share of the reduced grey cells of ``a`` and ``b`` that differ by more than a step."""
+    with Image.open(a) as first, Image.open(b) as second:
+        if first.size != second.size:
+            return 1.0
+        small = [im.convert("L").resize(CELLS, Image.Resampling.BOX) for im in (first, second)]
+    counts = ImageChops.difference(*small).histogram()
+    return sum(counts[GREY_STEP + 1 :]) / (CELLS[0] * CELLS[1])
+
+
+def test_the_measure_sees_a_changed_line_and_not_an_identical_picture(tmp_path: Path) -> None:
+    base = Image.new("RGB", (WIDTH, HEIGHT), (245, 240, 232))
+    same, changed = tmp_path / "a.png", tmp_path / "b.png"
+    base.save(same)
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(base).rectangle((20, 110, 600, 150), fill=(20, 20, 20))  # a line of text
+    base.save(changed)
+    assert changed_share(same, same) == 0.0
+    assert changed_share(same, changed) > TOLERANCE
+    small = tmp_path / "c.png"
+    Image.new("RGB", (640, 400)).save(small)
+    assert changed_share(same, small) == 1.0
+
+
+def test_every_committed_tablet_screenshot_matches_its_screen(tmp_path: Path) -> None:
+    with virtual_display(WIDTH, HEIGHT) as display:
+        result = subprocess.run(
+            [sys.executable, "-m", "tablet_app.shots", str(tmp_path), str(WIDTH),
+             str(HEIGHT), *LANGUAGES],
+            env=dict(os.environ, DISPLAY=display, KIVY_NO_CONSOLELOG="1"),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            cwd=ROOT,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    rendered = sorted(Path(line) for line in result.stdout.splitlines() if line.endswith(".png"))
+    assert len(rendered) >= 3 * 20  # every scene, in three languages
+    missing = [p.name for p in rendered if not (COMMITTED / p.name).exists()]
+    stale = {
+        p.name: round(share, 4)
+        for p in rendered
+        if (COMMITTED / p.name).exists()
+        and (share := changed_share(p, COMMITTED / p.name)) > TOLERANCE
+    }
+    assert not missing, f"no committed screenshot for {missing}; regenerate: {REGENERATE}"
+    assert not stale, f"committed screenshots no longer match their screens {stale}; {REGENERATE}"
