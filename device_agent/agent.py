@@ -15,6 +15,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import aiomqtt
 
@@ -32,6 +33,9 @@ from protocol.ratelimit import AGENT_EVENTS, AGENT_TELEMETRY, NEVER_DROPPED, Flo
 
 _LOGGER = logging.getLogger(__name__)
 _BATCH = 50
+# How often held alarm events are checked for a confirmation overdue (docs/adr/0125).
+_RESEND_CHECK_S = 1.0
+_EVENT_RECEIVED = f"{protocol.COMMAND_ROOT}/+/event_received"
 # Devices that only speak when the resident acts: silence is not a fault.
 _UNSUPERVISED = frozenset({"tablet", "button"})
 
@@ -42,6 +46,7 @@ class AgentCounters:
 
     queued: int = 0
     published: int = 0
+    resent: int = 0  # re-send rounds of alarm events the hub had not confirmed
     connects: int = 0
     falls_confirmed: int = 0
     falls_cancelled: int = 0
@@ -344,6 +349,9 @@ class Agent:
             self.backoff.reset()
             self.counters.connects += 1
             await client.subscribe(protocol.command_subscription(self.gateway_id), qos=1)
+            # The hub confirms alarm events on the command topic of the device that sent them;
+            # the broker delivers this gateway only its own and its relayed sensors' (ACL).
+            await client.subscribe(_EVENT_RECEIVED, qos=1)
             await client.publish(
                 self._status_topic(),
                 self._status(protocol.Status(state="online", reason="connected")),
@@ -358,6 +366,7 @@ class Agent:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._sender(client))
                 group.create_task(self._commands(client))
+                group.create_task(self._resend())
 
     async def _sender(self, client: aiomqtt.Client) -> None:
         while True:
@@ -381,12 +390,41 @@ class Agent:
                     for m in batch
                 )
             )
-            await asyncio.to_thread(self.outbox.remove, [m.id for m in batch])
+            # Alarm events stay held until the hub confirms them (docs/adr/0125).
+            await asyncio.to_thread(
+                partial(self.outbox.remove, now=self.clock.now().timestamp()),
+                [m.id for m in batch],
+            )
             self.counters.published += len(batch)
+
+    async def _resend(self) -> None:
+        """Put back in the queue the alarm events the hub has not confirmed in time."""
+        while True:
+            await self.clock.sleep(_RESEND_CHECK_S)
+            now = self.clock.now().timestamp()
+            if await asyncio.to_thread(self.outbox.requeue_due, now):
+                self.counters.resent += 1
+                self._empty.clear()
+                self._queued.set()
+
+    async def _confirmed(self, topic: str, payload: bytes) -> None:
+        """``event_received``: the hub has the alarm event; stop re-sending it."""
+        try:
+            parsed = protocol.parse_command_topic(topic)
+            message = protocol.decode_command(payload, now=self.clock.now())
+        except protocol.ProtocolError as err:
+            _LOGGER.warning("event_received not understood: %s", err)
+            return
+        if isinstance(message.body, protocol.EventReceived):
+            await asyncio.to_thread(self.outbox.confirm, parsed.device_id, message.body.event_id)
 
     async def _commands(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else b""
+            if str(message.topic).endswith("/event_received"):
+                # Not a command to apply and never answered with an Ack.
+                await self._confirmed(str(message.topic), payload)
+                continue
             outcome = handle_command(
                 str(message.topic),
                 payload,

@@ -6,6 +6,11 @@ acknowledged it. So an outage, or a restart of the agent, delays messages but ne
 reorders or re-stamps them. Re-sending after a lost acknowledgement can duplicate a
 message; receivers deduplicate by message id.
 
+Alarm events (``protocol.ALARM_EVENT_TYPES``) are kept after the broker's acknowledgement,
+in a second table, until the hub answers ``event_received`` (:meth:`Outbox.confirm`); until
+then :meth:`Outbox.requeue_due` puts them back in the queue, same bytes, with a growing delay
+(docs/adr/0125: a hub worker that dies holding a panic must not keep it).
+
 Full queue policy (``max_messages``): the oldest telemetry is dropped first, then the
 oldest non-alarm event; alarm events (``protocol.ALARM_EVENT_TYPES``) are never
 dropped, even if that means holding more than ``max_messages``.
@@ -15,12 +20,15 @@ The class is synchronous (SQLite); the agent calls it through ``asyncio.to_threa
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
+
+import protocol
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,7 +46,26 @@ CREATE TABLE IF NOT EXISTS sequence (
     device_id TEXT PRIMARY KEY,
     last INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unacked (
+    device_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due REAL NOT NULL,
+    PRIMARY KEY (device_id, message_id)
+);
 """
+
+# Re-sending an alarm event the hub has not confirmed: after 2 s, then doubling up to 10 s,
+# never giving up (docs/adr/0125).
+RESEND_FIRST_S = 2.0
+RESEND_CAP_S = 10.0
+
+
+def resend_delay(attempts: int) -> float:
+    """Seconds to wait for ``event_received`` after the ``attempts``-th re-send."""
+    return float(min(RESEND_FIRST_S * 2 ** min(attempts, 16), RESEND_CAP_S))
 
 
 class Priority(IntEnum):
@@ -152,15 +179,86 @@ class Outbox:
             QueuedMessage(r[0], r[1], bytes(r[2]), r[3], bool(r[4]), Priority(r[5])) for r in rows
         ]
 
-    def remove(self, ids: list[int]) -> None:
-        """Forget messages the broker acknowledged."""
+    def remove(self, ids: list[int], *, now: float | None = None) -> None:
+        """Forget messages the broker acknowledged. With ``now`` (seconds since the epoch),
+        alarm events are kept until the hub confirms them (first re-send at ``now`` + 2 s)."""
         if not ids:
             return
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            cursor = self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
-            self._db.execute("COMMIT")
+            try:
+                if now is not None:
+                    self._hold_alarms(ids, now)
+                cursor = self._db.executemany(
+                    "DELETE FROM outbox WHERE id = ?", [(i,) for i in ids]
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             self._count -= cursor.rowcount
+
+    def _hold_alarms(self, ids: list[int], now: float) -> None:
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            f"SELECT topic, payload FROM outbox WHERE priority = ? AND id IN ({marks})",  # noqa: S608 (only placeholders)
+            (int(Priority.ALARM), *ids),
+        ).fetchall()
+        for topic, payload in rows:
+            held = _held(topic, bytes(payload))
+            if held is None:
+                continue
+            # A re-sent copy finds its row already there: its attempts and due time stay.
+            self._db.execute(
+                "INSERT OR IGNORE INTO unacked (device_id, message_id, topic, payload, due)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (*held, topic, payload, now + resend_delay(0)),
+            )
+
+    def confirm(self, device_id: str, message_id: str) -> bool:
+        """The hub applied this alarm event: stop re-sending it. False if not held."""
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM unacked WHERE device_id = ? AND message_id = ?",
+                (device_id, message_id),
+            )
+        return cursor.rowcount > 0
+
+    def requeue_due(self, now: float) -> int:
+        """Queue again (same bytes, alarm priority) every held alarm event whose wait for
+        the hub's confirmation is over; returns how many."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._db.execute(
+                    "SELECT device_id, message_id, topic, payload, attempts FROM unacked"
+                    " WHERE due <= ? ORDER BY due",
+                    (now,),
+                ).fetchall()
+                for device_id, message_id, topic, payload, attempts in rows:
+                    self._db.execute(
+                        "INSERT INTO outbox (topic, payload, qos, retain, priority)"
+                        " VALUES (?, ?, 1, 0, ?)",
+                        (topic, payload, int(Priority.ALARM)),
+                    )
+                    self._db.execute(
+                        "UPDATE unacked SET attempts = ?, due = ?"
+                        " WHERE device_id = ? AND message_id = ?",
+                        (attempts + 1, now + resend_delay(attempts + 1), device_id, message_id),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._count += len(rows)
+        if rows:
+            _LOGGER.warning("%d alarm event(s) not confirmed by the hub: sent again", len(rows))
+        return len(rows)
+
+    def unconfirmed(self) -> int:
+        """Alarm events sent but not yet confirmed by the hub."""
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM unacked").fetchone()[0])
 
     def next_sequence(self, device_id: str) -> int:
         """The next sequence number of ``device_id``, persisted across restarts."""
@@ -182,3 +280,15 @@ class Outbox:
 
     def __len__(self) -> int:
         return self._count
+
+
+def _held(topic: str, payload: bytes) -> tuple[str, str] | None:
+    """(device id, message id) of an alarm event, or None (not an event; unreadable)."""
+    try:
+        parsed = protocol.parse_device_topic(topic)
+        message_id = json.loads(payload)["id"]
+    except (protocol.ProtocolError, ValueError, KeyError, TypeError):
+        return None
+    if parsed.channel is not protocol.Channel.EVENT or not isinstance(message_id, str):
+        return None
+    return parsed.device_id, message_id

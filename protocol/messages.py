@@ -386,8 +386,22 @@ class AlarmReceived(CommandBody, frozen=True, tag="alarm_received"):
     event_id: MessageId | None = None
 
 
+class EventReceived(CommandBody, frozen=True, tag="event_received"):
+    """The hub has applied the device's alarm-capable event ``event_id`` (end-to-end
+    acknowledgement, docs/adr/0125): the device stops re-sending it. Not answered with an Ack."""
+
+    event_id: MessageId
+
+
 Command: TypeAlias = (
-    Configure | Ping | Reminder | PlayMessage | FirmwareInfo | Prompt | AlarmReceived
+    Configure
+    | Ping
+    | Reminder
+    | PlayMessage
+    | FirmwareInfo
+    | Prompt
+    | AlarmReceived
+    | EventReceived
 )
 
 COMMAND_NAMES: dict[str, type[CommandBody]] = {

@@ -58,6 +58,7 @@ from hub.alarms.effects import HubAlarmEffects, TabletSettingsSender, build_inci
 from hub.alarms.engine import AlarmEngine, AlarmNotFound, record_handoff
 from hub.alarms.fanout import AlarmFanout, connector, send_resident_changed
 from hub.alarms.live import ALARM_LIVE, AlarmLive
+from hub.alarms.received import EventReceivedSender
 from hub.alarms.settings import AlarmSettings
 from hub.alarms.sink import AlarmSink, replay_unprocessed
 from hub.alarms.social_worker import VISOR_ROLE, use_the_visor
@@ -552,6 +553,7 @@ def setup(app: web.Application) -> None:
     app[ALARM_SETTINGS] = app[CONFIG].section("alarms", AlarmSettings)
     app[ALARM_LIVE] = AlarmLive()
     app[ALARM_SINK] = AlarmSink()
+    app[ALARM_SINK].on_applied = EventReceivedSender(lambda: app.get(MQTT_CLIENT), app[CLOCK])
     app[ALARM_SOCKETS] = set()
     app.on_shutdown.append(_close_sockets)
     app[EVENT_SINKS].append(app[ALARM_SINK])

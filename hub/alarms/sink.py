@@ -133,6 +133,9 @@ class AlarmSink:
         self._calm.set()
         self._tasks: list[asyncio.Task[None]] = []
         self.failures = 0
+        # Told of each event the engine applied (or found applied): the end-to-end
+        # acknowledgement of alarm events to their device (docs/adr/0125).
+        self.on_applied: Callable[[HomeEvent], None] | None = None
 
     @property
     def routine_depth(self) -> int:
@@ -268,7 +271,6 @@ class AlarmSink:
         for attempt in range(1, RETRIES + 1):
             try:
                 await engine.handle_event(item)
-                break
             except Exception:  # retried; after that the start-up replay has it
                 self.failures += 1
                 _LOGGER.exception(
@@ -276,6 +278,10 @@ class AlarmSink:
                 )
                 if attempt < RETRIES:
                     await asyncio.sleep(RETRY_DELAY_S * 2 ** (attempt - 1))
+                continue
+            if self.on_applied is not None:
+                self.on_applied(item)
+            return
 
 
 async def replay_unprocessed(

@@ -52,6 +52,7 @@ from protocol import (
     Channel,
     ClockPolicy,
     DecodeError,
+    EventBody,
     RejectReason,
     TopicError,
     decode_for_channel,
@@ -326,7 +327,7 @@ class Ingester:
                 self._reject(RejectReason.WRONG_DEVICE, topic, detail, qos, mid)
                 return
         key = (device.device_id, msg.id)
-        if self.ids.seen(*key):
+        if self.ids.seen(*key) and not self._answer_again(channel, msg.body, key):
             self.stats.duplicates += 1
             self.stats.rejected[RejectReason.DUPLICATE.value] += 1
             # A redelivery (after a reconnect) of an event we hold but have not stored
@@ -406,6 +407,18 @@ class Ingester:
                     _LOGGER.warning(
                         "sink queue full: command ack from %s dropped", device.device_id
                     )
+
+    def _answer_again(self, channel: Channel, body: object, key: MessageKey) -> bool:
+        """Whether a duplicate goes through again: a stored alarm event that its device
+        re-sends because no ``event_received`` reached it (docs/adr/0125). The database
+        keeps it one row; the engine keeps it one alarm. One still waiting to be stored
+        is answered when it is applied."""
+        return (
+            channel is Channel.EVENT
+            and key not in self._unstored
+            and isinstance(body, EventBody)
+            and event_type(body) in ALARM_EVENT_TYPES
+        )
 
     def _buffer_event(self, event: IngestedEvent, urgent: bool, qos: int, mid: int) -> None:
         """Hold a decoded event for its writer: the urgent one at once, routine in batches."""
@@ -641,6 +654,12 @@ class Ingester:
                 # Already stored by an earlier delivery or another worker.
                 self.stats.duplicates += 1
                 self.stats.rejected[RejectReason.DUPLICATE.value] += 1
+                if event_type(event.body) in ALARM_EVENT_TYPES:
+                    # A device's re-send of an alarm event: the engine skips it if applied
+                    # and the device is told event_received again; if the worker that stored
+                    # it died before applying it, this is where it gets applied
+                    # (docs/adr/0125).
+                    await self._hand_on(event)
                 continue
             # An urgent event blocks only behind urgent ones (their back-pressure);
             # a routine one joins the backlog, which never blocks this writer.

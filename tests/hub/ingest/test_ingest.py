@@ -12,6 +12,7 @@ from hub.db.models import Device, StoredEvent
 from protocol import (
     Channel,
     CheckIn,
+    DoorClose,
     DoorOpen,
     Envelope,
     Panic,
@@ -96,7 +97,34 @@ async def test_duplicate_caught_by_database_after_restart(
     hub.ingester.ids.forget(pendant, mid)  # as if the hub had restarted and forgotten it
     publisher.send(pendant, Channel.EVENT, Panic(), message_id=mid)
     await eventually(lambda: hub.ingester.stats.duplicates == 1)
-    assert len(hub.sink.events) == 1
+    assert await _count_events(hub) == 1
+    # An alarm event is handed on again, without a new row: the alarm engine skips it if
+    # applied and the device is confirmed again (it re-sends until it is; docs/adr/0125).
+    await eventually(lambda: len(hub.sink.events) == 2)
+    assert [e.message_id for e in hub.sink.events] == [mid, mid]
+    assert hub.sink.events[1].stored_id is None
+    # A routine event's duplicate is not.
+    door = hub.dev("door")
+    door_mid = publisher.send(door, Channel.EVENT, DoorClose())
+    await eventually(lambda: len(hub.sink.events) == 3)
+    hub.ingester.ids.forget(door, door_mid)
+    publisher.send(door, Channel.EVENT, DoorClose(), message_id=door_mid)
+    await eventually(lambda: hub.ingester.stats.duplicates == 2)
+    assert len(hub.sink.events) == 3
+    assert await _count_events(hub) == 2
+
+
+async def test_a_stored_alarm_event_sent_again_is_handed_on_again(
+    ingest_hub: IngestHub, publisher: Publisher
+) -> None:
+    # The in-memory dedup lets a device's re-send of a stored panic through to the
+    # database (which keeps one row) and on to the engine, so it is confirmed again.
+    hub = ingest_hub
+    pendant = hub.dev("pendant")
+    mid = publisher.send(pendant, Channel.EVENT, Panic())
+    await eventually(lambda: len(hub.sink.events) == 1)
+    publisher.send(pendant, Channel.EVENT, Panic(), message_id=mid)
+    await eventually(lambda: len(hub.sink.events) == 2)
     assert await _count_events(hub) == 1
 
 
@@ -216,8 +244,13 @@ async def test_message_ids_are_unique_per_device_not_fleet_wide(
     publisher.send(other, Channel.EVENT, Panic(), message_id=mid)
     publisher.send(other, Channel.EVENT, Panic(), message_id=mid)
     await eventually(lambda: hub.ingester.stats.duplicates == 2)
-    assert len(hub.sink.events) == 2
     assert await _count_events(hub) == 2
+    # The replays are not stored again; alarm events are handed on again, unstored, so the
+    # engine (which skips applied ids) can confirm them to the device (docs/adr/0125).
+    await eventually(lambda: len(hub.sink.events) >= 3)
+    assert {(e.device_id, e.message_id, e.stored_id) for e in hub.sink.events[2:]} == {
+        (other, mid, None)
+    }
 
 
 async def test_a_nul_in_one_devices_status_does_not_stop_presence(
