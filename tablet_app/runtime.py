@@ -7,7 +7,6 @@ a real broker and a real HTTP server without a window.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -31,6 +30,8 @@ from tablet_app.pairing import (
 from tablet_app.settings import TabletSettings
 
 _LOGGER = logging.getLogger(__name__)
+# Rounds of one second in which stop() cancels a task that is still running.
+STOP_ROUNDS = 30
 
 
 class TabletRuntime:
@@ -240,12 +241,21 @@ class TabletRuntime:
 
     async def stop(self) -> None:
         """Cancel and await every task, then close the queue."""
-        tasks = list(self._tasks)
-        for task in tasks:
+        pending = set(self._tasks)
+        for task in pending:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A task cancelled while a library call finishes can lose the cancellation (Python
+        # 3.11's wait_for, inside aiomqtt's connect, subscribe and publish, swallows one that
+        # races the result): the link then serves on for ever. Cancel again until it ends.
+        for _ in range(STOP_ROUNDS):
+            if not pending:
+                break
+            _, pending = await asyncio.wait(pending, timeout=1.0)
+            if not pending:
+                break
+            for task in pending:
+                _LOGGER.warning("tablet task %s still running; cancelling again", task.get_name())
+                task.cancel()
         if self.outgoing is not None:
             await self.outgoing.close()
         if self.family is not None:

@@ -225,3 +225,35 @@ async def test_the_runtime_knows_the_circle_before_my_people_is_opened(
             assert model.help_alternatives()[2] == ("people", "Truqueu a la porta de Laia (veïna)")
         finally:
             await runtime.stop()
+
+
+async def test_stop_ends_a_task_that_lost_its_cancellation(tmp_path: Path) -> None:
+    """aiomqtt's connect/subscribe/publish use Python 3.11's wait_for, which can swallow a
+    cancellation that races its result; the link then served on and stop() hung (CI)."""
+    settings = TabletSettings(hub_url="http://127.0.0.1:9", state_dir=str(tmp_path))
+    runtime = TabletRuntime(
+        TabletModel(language="en"), settings, Broker(), speaker=Quiet(), ringer=SilentRinger()
+    )
+    swallowed = asyncio.Event()
+
+    async def deaf_link() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            swallowed.set()  # what wait_for does when the result races the cancel
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(deaf_link(), name="hub-link")
+    runtime._tasks.add(task)
+    await asyncio.sleep(0)
+    stopping = asyncio.create_task(runtime.stop())
+    # Not bounded with asyncio.timeout around stop(): cancelling the awaiting test would
+    # cancel the task a second time and hide the hang.
+    await asyncio.wait({stopping}, timeout=8)
+    try:
+        assert stopping.done(), "stop() did not end a task that swallowed its cancellation"
+        assert swallowed.is_set()
+        assert task.done()
+    finally:
+        stopping.cancel()
+        task.cancel()
