@@ -70,7 +70,7 @@ def circle(b: ScreenBuilder) -> Widget:
                 None,
                 b.p.call,
                 partial(m.show_member, person.link_id),
-                picture=Face(person.party),
+                picture=Face(person.party, name=person.name),
                 icon_share=1.6 if len(m.circle) <= 3 else 0.9,
                 font_units=42,
             )

@@ -438,7 +438,7 @@ class ScreenBuilder:
                     None,
                     self.p.messages,
                     partial(m.open_conversation, person.id),
-                    picture=Face(person.id, person.photo),
+                    picture=Face(person.id, person.photo, name=person.name),
                     icon_share=3.0 if len(everyone) <= 3 else 1.0,
                     vertical=len(everyone) <= 3,
                     font_units=46,
@@ -698,7 +698,7 @@ class ScreenBuilder:
             return self._centre_call()
         col = self._column()
         who = m.contact(m.call_contact_id)
-        face = Face(who.id if who else "", who.photo if who else None)
+        face = Face(who.id if who else "", who.photo if who else None, name=who.name if who else "")
         talking = m.call_state is CallState.TALKING
         if talking:
             col.add_widget(self._call_video(face))
@@ -857,7 +857,7 @@ class ScreenBuilder:
                     None,
                     self.p.call,
                     partial(m.call_contact, person.id),
-                    picture=Face(person.id, person.photo),
+                    picture=Face(person.id, person.photo, name=person.name),
                     icon_share=3.0 if total <= 3 else 1.0,
                     vertical=total <= 3,
                     font_units=46,

@@ -22,6 +22,7 @@ from kivy.uix.widget import Widget
 
 from tablet_app.icons import Icon
 from tablet_app.theme import RGBA, Palette, Sizes
+from tablet_app.wording import initials
 
 
 class Text(Label):
@@ -167,8 +168,7 @@ class BigButton(ButtonBehavior, BoxLayout):
 # ---------------------------------------------------------------- faces
 
 _BACKGROUNDS = ("#F4C7A1", "#B9D7EA", "#C8E6C9", "#F8BBD0", "#FFE082", "#D1C4E9")
-_SKINS = ("#F1C27D", "#E0AC69", "#C68642", "#FFDBAC", "#8D5524", "#EAC086")
-_HAIR = ("#3B2314", "#A0A0A0", "#E6E6E6", "#6B4423", "#1C1C1C", "#B55239")
+_INITIALS_INK = "#1C1C1C"  # dark on every pastel background above (contrast over 10:1)
 
 
 def _pick(options: tuple[str, ...], key: str, salt: str) -> str:
@@ -183,15 +183,24 @@ def _hex(colour: str) -> RGBA:
 
 
 class Face(Widget):
-    """A person's picture: their photo if there is one, else a friendly drawn face."""
+    """A person's picture: their photo if there is one, else their initials on a tile.
+
+    The review found the drawn cartoon faces gave people the wrong gender and hair; a
+    resident recognises initials and a colour, and is never told something untrue.
+    """
 
     person = StringProperty("")
     photo = StringProperty("")
+    # not ``name``: that is how tests and screens look widgets up
+    person_name = StringProperty("")
 
-    def __init__(self, person: str, photo: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, person: str, photo: str | None = None, *, name: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.person = person
         self.photo = photo or ""
+        self.person_name = name
         self._texture: Any = None
         if self.photo and Path(self.photo).is_file():
             self._texture = CoreImage(self.photo).texture
@@ -207,7 +216,7 @@ class Face(Widget):
             if self._texture is not None:
                 self._draw_photo(x, y, side)
             else:
-                self._draw_face(x, y, side)
+                self._draw_initials(x, y, side)
 
     def _draw_photo(self, x: float, y: float, side: float) -> None:
         tex = self._texture
@@ -216,45 +225,23 @@ class Face(Widget):
         Color(1, 1, 1, 1)
         RoundedRectangle(texture=region, pos=(x, y), size=(side, side), radius=[side * 0.12])
 
-    def _draw_face(self, x: float, y: float, s: float) -> None:
-        key = self.person
-        Color(*_hex(_pick(_BACKGROUNDS, key, "bg")))
+    def _draw_initials(self, x: float, y: float, s: float) -> None:
+        Color(*_hex(_pick(_BACKGROUNDS, self.person or self.person_name, "bg")))
         RoundedRectangle(pos=(x, y), size=(s, s), radius=[s * 0.12])
-        skin = _hex(_pick(_SKINS, key, "skin"))
-        hair = _hex(_pick(_HAIR, key, "hair"))
-        # shoulders
-        Color(*_hex(_pick(("#2E5E8C", "#7A3E65", "#3D6B3D", "#8C5A2E"), key, "shirt")))
-        Ellipse(
-            pos=(x + 0.14 * s, y - 0.30 * s),
-            size=(0.72 * s, 0.62 * s),
-            angle_start=-90,
-            angle_end=90,
+        letters = initials(self.person_name)
+        if not letters or s < 4:
+            return
+        text = CoreLabel(
+            text=letters, font_size=s * (0.46 if len(letters) == 1 else 0.38), bold=True
         )
-        # long hair falls behind the shoulders for some people
-        Color(*hair)
-        if _pick(("short", "long"), key, "style") == "long":
-            RoundedRectangle(
-                pos=(x + 0.25 * s, y + 0.22 * s), size=(0.50 * s, 0.5 * s), radius=[0.1 * s]
-            )
-        # neck and head
-        Color(*skin)
-        Rectangle(pos=(x + 0.43 * s, y + 0.26 * s), size=(0.14 * s, 0.12 * s))
-        Color(*hair)
-        Ellipse(pos=(x + 0.25 * s, y + 0.40 * s), size=(0.50 * s, 0.52 * s))
-        Color(*skin)
-        Ellipse(pos=(x + 0.29 * s, y + 0.33 * s), size=(0.42 * s, 0.50 * s))
-        Color(*hair)
-        Ellipse(
-            pos=(x + 0.28 * s, y + 0.66 * s),
-            size=(0.44 * s, 0.24 * s),
-            angle_start=-90,
-            angle_end=90,
+        text.refresh()
+        texture = text.texture
+        Color(*_hex(_INITIALS_INK))
+        Rectangle(
+            texture=texture,
+            pos=(x + (s - texture.width) / 2, y + (s - texture.height) / 2),
+            size=texture.size,
         )
-        # eyes and smile
-        Color(0.12, 0.12, 0.12, 1)
-        Ellipse(pos=(x + 0.40 * s, y + 0.60 * s), size=(0.045 * s, 0.055 * s))
-        Ellipse(pos=(x + 0.555 * s, y + 0.60 * s), size=(0.045 * s, 0.055 * s))
-        Line(circle=(x + 0.5 * s, y + 0.53 * s, 0.09 * s, 120, 240), width=max(1.5, 0.012 * s))
 
 
 def walk(widget: Widget) -> Iterator[Widget]:

@@ -111,3 +111,20 @@ def next_deadline(
             if candidate > here:
                 return candidate.astimezone(now.tzinfo)
     return None
+
+
+# Words of a name that are not its own initial: "Maria del Carmen" is "MC".
+_PARTICLES = frozenset({"de", "del", "la", "las", "los", "i", "y", "da", "van", "von"})
+
+
+def initials(name: str) -> str:
+    """One or two capital letters for ``name``: the first word's and, if there is more
+    than one, the last word's that is not a particle ("Maria del Carmen" → "MC")."""
+    # "d'Alòs" counts from its "A"; a word that starts with no letter ("(avi)") is skipped
+    words = [w.rsplit("'", 1)[-1] for w in name.replace("-", " ").replace("’", "'").split()]
+    words = [w for w in words if w[:1].isalpha()]
+    if not words:
+        return ""
+    first = words[0][0].upper()
+    rest = [w for w in words[1:] if w.lower() not in _PARTICLES]
+    return first + rest[-1][0].upper() if rest else first
