@@ -81,6 +81,12 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     # join it and take a share of the hub's messages (docs/adr/0013). Empty: a plain
     # subscription (one hub only, e.g. on a broker without $share).
     ingest_share_group: str = "hub"
+    # Keep the broker session across a restart (clean session off). Right for one hub: what
+    # was queued while it restarted is delivered when it is back. With several workers set it
+    # to false: Mosquitto keeps a dead worker's persistent session in the shared group and
+    # queues its share of every new message there until it returns; with a clean session it
+    # leaves the group at once and the devices re-send the alarm events it held (ADR 0125).
+    ingest_persistent_session: bool = True
     ingest_batch_size: int = 2000
     ingest_flush_interval_s: float = 0.2
     ingest_queue_size: int = 10_000

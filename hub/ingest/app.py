@@ -58,6 +58,7 @@ async def _ingest_ctx(app: web.Application) -> AsyncIterator[None]:
     client = LoopMqttClient(
         mqtt,
         client_id=settings.ingest_client_id or default_client_id(),
+        clean_session=not settings.ingest_persistent_session,
         subscriptions=[(_device_filter(share_group(settings.ingest_share_group, mqtt)), 1)],
         on_message=lambda m: handle(m.topic, bytes(m.payload), m.qos, m.mid),
     )
