@@ -34,6 +34,16 @@ def test_queue_page_renders_in_every_language(lang: str) -> None:
     assert 'aria-current="page"' in html
     assert escape(CONSOLE_CATALOG.text("queue_heading", lang)) in html
     assert escape(CONSOLE_CATALOG.text("shortcuts", lang)) in html
+    # Listening in is a supervisor's shortcut only.
+    assert "<kbd>I</kbd>" not in html
+    supervisor = PageUser(2, "sara", "supervisor", lang, "Sara")
+    html = CONSOLE_PAGES.render_text(
+        "queue.html",
+        lang,  # type: ignore[arg-type]
+        {"nav": [("nav_queue", "/console", "queue")], "current": "queue", "console_static": "/s"},
+        user=supervisor,
+    )
+    assert "<kbd>I</kbd>" in html
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
