@@ -280,6 +280,13 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "call.centre_end": ("Acabar", "Terminar", "End"),
     # agenda
     "agenda.title": ("Agenda", "Agenda", "Agenda"),
+    "agenda.before": ("Abans", "Antes", "Before"),
+    "agenda.more": ("Més endavant", "Más adelante", "Later"),
+    "agenda.shown": (
+        "{first} a {last} de {total}",
+        "{first} a {last} de {total}",
+        "{first} to {last} of {total}",
+    ),
     "agenda.none": (
         "No teniu res a l'agenda.",
         "No tiene nada en la agenda.",

@@ -116,6 +116,7 @@ PromptResult = Literal["fine", "help", "timeout", "taken", "later"]
 MEDICATION_SNOOZE = timedelta(minutes=10)
 MessageKind = Literal["text", "photo", "voice", "video"]
 AgendaKind = Literal["visit", "doctor", "group", "medication", "other"]
+AGENDA_ROWS = 4  # rows of the Agenda screen
 AgendaResponse = Literal["pending", "accepted", "declined"]
 
 
@@ -312,6 +313,7 @@ class TabletModel:
     video_round: int = 0  # bumped to start the open video (again) from the beginning
     gallery_page: int = 0
     people_page: int = 0  # the page of faces on Messages and Call (six a page)
+    agenda_page: int = 0  # the page of the Agenda (four items, or three and the page turner)
     older_steps: int = 0  # how many screenfuls back from the newest messages (0: newest)
     photo_back: Screen = Screen.CONVERSATION  # where "Back" goes from a photo
     circle_not_saved: bool = False  # the last change could not reach the hub
@@ -372,6 +374,7 @@ class TabletModel:
             self.open_contact_id = None
             self.open_message_id = None
             self.people_page = 0
+            self.agenda_page = 0
             if self.call_state is CallState.ENDED:
                 self.call_state = CallState.IDLE
                 self.call_contact_id = None
@@ -1100,6 +1103,31 @@ class TabletModel:
             (i for i in self.agenda if i.starts_at >= start_of_day and i.response != "declined"),
             key=lambda i: i.starts_at,
         )
+
+    @staticmethod
+    def agenda_per_page(count: int) -> int:
+        """Four items fill the Agenda; past four, three a page leave room for the page
+        turner (the review found a fifth item silently left out)."""
+        return AGENDA_ROWS if count <= AGENDA_ROWS else AGENDA_ROWS - 1
+
+    def agenda_pages(self, now: datetime) -> int:
+        """How many pages the Agenda's items take (at least one)."""
+        count = len(self.agenda_items(now))
+        return max(1, -(-count // self.agenda_per_page(count)))
+
+    def agenda_on_page(self, now: datetime) -> tuple[int, list[AgendaItem]]:
+        """The page shown (kept within the pages there are) and its items."""
+        items = self.agenda_items(now)
+        size = self.agenda_per_page(len(items))
+        page = min(self.agenda_page, self.agenda_pages(now) - 1)
+        return page, items[page * size : (page + 1) * size]
+
+    def turn_agenda_page(self, now: datetime, step: int) -> None:
+        """Later (``1``) or earlier (``-1``) items."""
+        page = min(max(0, self.agenda_page + step), self.agenda_pages(now) - 1)
+        if page != self.agenda_page:
+            self.agenda_page = page
+            self.changed()
 
     def agenda_line(self, item: AgendaItem, now: datetime) -> str:
         """``Tomorrow at 10:00: Maria visits``."""

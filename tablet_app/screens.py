@@ -870,14 +870,25 @@ class ScreenBuilder:
         m, now = self.m, self.clock()
         col = self._column(16)
         col.add_widget(self._header(m.t("agenda.title")))
-        items = m.agenda_items(now)[:4]
+        total = len(m.agenda_items(now))
+        page, items = m.agenda_on_page(now)
         if not items:
             col.add_widget(self._text(m.t("agenda.none"), 52))
             return col
         for item in items:
             col.add_widget(self._agenda_row(item, now))
-        for _ in range(4 - len(items)):
+        pages = m.agenda_pages(now)
+        # a last page that is not full keeps the rows the size of the other pages'
+        for _ in range(m.agenda_per_page(total) - len(items)):
             col.add_widget(Widget())
+        if pages > 1:
+            from tablet_app.circle_screens import page_turner
+
+            col.add_widget(
+                page_turner(self, "agenda", page, pages, total,
+                            partial(m.turn_agenda_page, now),
+                            per_page=m.agenda_per_page(total))
+            )  # fmt: skip
         return col
 
     def _agenda_row(self, item: AgendaItem, now: datetime) -> Widget:
@@ -886,8 +897,15 @@ class ScreenBuilder:
         _fill(row, self.p.surface, self.s.u(20))
         from tablet_app.icons import Icon
 
+        # a sign of what kind of thing it is: someone coming home, a group, else the calendar
+        icon = {"visit": "house", "group": "people"}.get(item.kind, "calendar")
         row.add_widget(
-            Icon(name="calendar", color=self.p.agenda, size_hint=(None, 1), width=self.s.u(90))
+            Icon(
+                name=icon,
+                color=self.p.agenda,
+                size_hint=(None, 1),
+                width=self.s.u(90),
+            )
         )
         row.add_widget(self._text(m.agenda_line(item, now), 40, halign="left", bold=True))
         if item.invitation and item.response == "pending":

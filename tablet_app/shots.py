@@ -90,6 +90,22 @@ def _call_more(m: TabletModel, now: datetime) -> None:
     m.turn_people_page(len(m.contacts), 1)
 
 
+def _agenda_more(m: TabletModel, now: datetime) -> None:
+    """Six items, more than the Agenda's four rows: the second page."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from tablet_app.model import Screen
+
+    later = [
+        replace(item, id=f"{item.id}w", starts_at=item.starts_at + timedelta(days=7))
+        for item in m.agenda[1:3]
+    ]
+    m.agenda = [*m.agenda, *later]
+    m.go(Screen.AGENDA)
+    m.turn_agenda_page(now, 1)
+
+
 def scenes() -> dict[str, Scene]:
     """Screen name → how to put the demo model on that screen."""
     from protocol import AlarmReceived, Prompt
@@ -221,6 +237,7 @@ def scenes() -> dict[str, Scene]:
         "callpick": callpick,
         "voice": voice,
         "agenda": agenda,
+        "agenda_more": _agenda_more,
         "pair": pair,
         "link": link,
         "circle": circle,

@@ -22,6 +22,7 @@ REQUIRED = (
     "voice",
     "recording",
     "agenda",
+    "agendamore",
     "prompt",
     "circle",
     "circlemore",
