@@ -232,10 +232,16 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "photo.button": ("Fer una foto", "Hacer una foto", "Take a photo"),
     "outgoing.sending": ("Enviant…", "Enviando…", "Sending…"),
     "outgoing.sent": ("Enviat!", "¡Enviado!", "Sent!"),
-    "outgoing.queued": (
-        "Encara no s'ha enviat. El guardem i ho tornarem a provar.",
-        "Aún no se ha enviado. Lo guardamos y lo volveremos a intentar.",
-        "Not sent yet. We are keeping it and will try again.",
+    # says what was not sent: "not sent yet" alone left the resident guessing
+    "outgoing.queued.voice": (
+        "Missatge de veu guardat. L'enviarem quan es pugui.",
+        "Mensaje de voz guardado. Lo enviaremos cuando se pueda.",
+        "Voice message saved. We will send it when we can.",
+    ),
+    "outgoing.queued.photo": (
+        "Foto guardada. L'enviarem quan es pugui.",
+        "Foto guardada. La enviaremos cuando se pueda.",
+        "Photo saved. We will send it when we can.",
     ),
     # calls
     "call.title": ("A qui voleu trucar?", "¿A quién quiere llamar?", "Who do you want to call?"),

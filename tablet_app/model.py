@@ -320,6 +320,8 @@ class TabletModel:
     can_record: bool = False  # a microphone is there: "Record a message" is shown
     can_photo: bool = False  # a camera is there: "Take a photo" is shown
     outgoing: Outgoing = Outgoing.IDLE
+    # what the resident last sent, so "not sent yet" can say what was not sent
+    outgoing_kind: Literal["voice", "photo"] = "voice"
     recording_started_at: datetime | None = None
     recording_contact_id: str | None = None
     _centre_ended_at: datetime | None = field(default=None, repr=False)
@@ -739,6 +741,7 @@ class TabletModel:
         if self.outgoing is Outgoing.SENDING:
             return  # the previous one is still on its way; one thing at a time
         self.outgoing = Outgoing.RECORDING
+        self.outgoing_kind = "voice"
         self.recording_started_at = now
         self.recording_contact_id = self.open_contact_id
         self._emit(StartRecording(self.open_contact_id))
@@ -774,6 +777,7 @@ class TabletModel:
         if self.outgoing in (Outgoing.RECORDING, Outgoing.SENDING):
             return
         self.outgoing = Outgoing.SENDING
+        self.outgoing_kind = "photo"
         self._emit(TakePhoto(self.open_contact_id))
         self.changed()
 
@@ -793,7 +797,7 @@ class TabletModel:
         return {
             Outgoing.SENDING: self.t("outgoing.sending"),
             Outgoing.SENT: self.t("outgoing.sent"),
-            Outgoing.QUEUED: self.t("outgoing.queued"),
+            Outgoing.QUEUED: self.t(f"outgoing.queued.{self.outgoing_kind}"),
         }.get(self.outgoing, "")
 
     def ask_link_code(self) -> None:

@@ -433,7 +433,7 @@ def test_record_press_twice_records_then_sends() -> None:
     model.press_record(NOW)  # while the last one is on its way: nothing
     assert model.take_effects() == []
     model.outgoing_done(sent=False)
-    assert model.outgoing_line() == "Not sent yet. We are keeping it and will try again."
+    assert model.outgoing_line() == ("Voice message saved. We will send it when we can.")
     model.go(Screen.HOME)
     assert model.outgoing is Outgoing.IDLE  # the result is not shown again elsewhere
 

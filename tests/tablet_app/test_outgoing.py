@@ -259,7 +259,7 @@ async def test_hub_down_keeps_the_message_and_sends_it_when_back(home: Home) -> 
         await pump_until(lambda: home.model.outgoing is Outgoing.QUEUED)
         pump(2)
         assert home.find("outgoing.line").text == (
-            "Not sent yet. We are keeping it and will try again."
+            "Voice message saved. We will send it when we can."
         )
         [kept] = home.outbox.pending()
         assert kept.topic == f"voice/{home.anna.party}"
@@ -294,7 +294,7 @@ async def test_a_recording_the_hub_refuses_as_too_big_stays_queued(home: Home) -
         assert len(home.outbox) == 1  # still kept: never silently lost
         assert await home.message_ids() == before
         pump(2)
-        assert home.find("outgoing.line").text.startswith("Not sent yet.")
+        assert home.find("outgoing.line").text.startswith("Voice message saved.")
     finally:
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
