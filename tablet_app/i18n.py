@@ -319,9 +319,9 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "Setup code",
     ),
     "pair.hint": (
-        "Escriviu el codi que us ha donat la central.",
-        "Escriba el código que le ha dado la central.",
-        "Type the code the centre gave you.",
+        "Escriviu el codi de 8 xifres de l'ordre de treball.",
+        "Escriba el código de 8 cifras de la orden de trabajo.",
+        "Type the 8-digit code on the work order.",
     ),
     "pair.ok": ("Connectar", "Conectar", "Connect"),
     "pair.working": ("Connectant…", "Conectando…", "Connecting…"),

@@ -117,6 +117,9 @@ MEDICATION_SNOOZE = timedelta(minutes=10)
 MessageKind = Literal["text", "photo", "voice", "video"]
 AgendaKind = Literal["visit", "doctor", "group", "medication", "other"]
 AGENDA_ROWS = 4  # rows of the Agenda screen
+# The hub's setup codes have 8 digits (hub.registry.pairing.CODE_DIGITS, held equal by a
+# test; the tablet may not import the hub): the pad shows eight places and takes no more.
+SETUP_CODE_DIGITS = 8
 AgendaResponse = Literal["pending", "accepted", "declined"]
 
 
@@ -1151,8 +1154,8 @@ class TabletModel:
     # ------------------------------------------------------------ pairing
 
     def pair_press(self, digit: str) -> None:
-        """A digit of the setup code (at most 12)."""
-        if digit.isdigit() and len(digit) == 1 and len(self.pair_digits) < 12:
+        """A digit of the setup code (at most :data:`SETUP_CODE_DIGITS`)."""
+        if digit.isdigit() and len(digit) == 1 and len(self.pair_digits) < SETUP_CODE_DIGITS:
             self.pair_digits += digit
             self.pair_error = None
             self.changed()

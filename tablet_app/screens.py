@@ -954,7 +954,10 @@ class ScreenBuilder:
         left = self._column()
         left.add_widget(self._text(m.t("pair.title"), 60, bold=True, size_hint=(1, 0.25)))
         left.add_widget(self._text(m.t("pair.hint"), 40, soft=True, size_hint=(1, 0.25)))
-        shown = " ".join(m.pair_digits) if m.pair_digits else "_ _ _ _ _ _"
+        from tablet_app.model import SETUP_CODE_DIGITS
+
+        # one place per digit of the work order's code, filled as they are typed
+        shown = " ".join([*m.pair_digits, *"_" * (SETUP_CODE_DIGITS - len(m.pair_digits))])
         code = self._text(shown, 90, bold=True, size_hint=(1, 0.3), name="pair.code")
         _fill(code, self.p.surface, self.s.u(20))
         left.add_widget(code)
