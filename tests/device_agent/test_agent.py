@@ -431,3 +431,44 @@ async def test_a_steady_sensor_is_never_held_back(tmp_path: Path) -> None:
     assert agent.counters.throttled == 0
     assert len(_queued_bodies(agent)) == 60
     agent.outbox.close()
+
+
+async def test_an_alarm_event_is_sent_again_until_event_received(
+    tmp_path: Path, mosquitto: MosquittoBroker
+) -> None:
+    """docs/adr/0125: held after the broker's PUBACK, re-sent on the agent's clock, dropped on
+    the hub's ``event_received``; a garbled confirmation changes nothing and gets no Ack."""
+    gateway = f"gw-{uuid.uuid4().hex[:6]}"
+    pendant = f"{gateway}-pendant"
+    with collector(mosquitto.port, f"ta/v1/d/{pendant}/#") as sub:
+        clock = ManualClock(machine_now())
+        agent = make_agent(tmp_path, mosquitto.port, clock, gateway=gateway)
+        async with running(agent):
+            await eventually(agent.connected.is_set)
+            await agent.submit(Reading(pendant, protocol.Panic(), "pendant"))
+            await eventually(lambda: agent.outbox.unconfirmed() == 1)
+            [first] = sub.decoded(protocol.Channel.EVENT)
+            await clock.advance(3)  # past the first 2 s wait: sent again, same message
+            await eventually(lambda: len(sub.decoded(protocol.Channel.EVENT)) == 2)
+            assert [m.id for m in sub.decoded(protocol.Channel.EVENT)] == [first.id, first.id]
+            topic = protocol.command_topic(pendant, "event_received")
+            sub.client.publish(topic, b"not json", qos=1)
+            wrong = protocol.EventReceived(event_id="someone-else")
+            sub.client.publish(
+                topic,
+                protocol.encode(protocol.envelope(wrong, id="c1", ts=clock.now(), seq=1)),
+                qos=1,
+            )
+            right = protocol.EventReceived(event_id=first.id)
+            sub.client.publish(
+                topic,
+                protocol.encode(protocol.envelope(right, id="c2", ts=clock.now(), seq=2)),
+                qos=1,
+            )
+            await eventually(lambda: agent.outbox.unconfirmed() == 0)
+            await clock.advance(30)
+            # Nothing to await for an absence: a short grace for a wrong re-send to show.
+            await asyncio.sleep(0.2)
+            assert len(sub.decoded(protocol.Channel.EVENT)) == 2  # confirmed: no more
+            assert agent.counters.commands_rejected == 0
+            assert len(agent.outbox) == 0  # no Ack queued for a confirmation
