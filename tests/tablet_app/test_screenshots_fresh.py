@@ -1,6 +1,6 @@
 """The committed tablet screenshots are what the code draws today (issue 23).
 
-Every tablet screen is rendered at 1280×800 in Catalan, Spanish and English, as
+Every tablet screen is rendered at 1280×800 and 1920×1200 in Catalan, Spanish and English, as
 ``teleassist screenshots`` does, and compared with ``docs/screenshots/``: a screen with no
 committed picture fails, and so does one whose picture no longer looks like the screen.
 The comparison is perceptual, not byte for byte: both pictures are reduced to 160×100
@@ -26,13 +26,14 @@ pytestmark = pytest.mark.tablet
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "screenshots"
 WIDTH, HEIGHT = 1280, 800
+SIZES = ((1280, 800), (1920, 1200))  # the sizes teleassist screenshots writes
 LANGUAGES = ("ca", "es", "en")
 CELLS = (160, 100)
 GREY_STEP = 24
 TOLERANCE = 0.002
 REGENERATE = (
     "teleassist screenshots docs/screenshots --area tablet "
-    "(or python -m tablet_app.shots docs/screenshots 1280 800 ca es en under Xvfb)"
+    "(or python -m tablet_app.shots docs/screenshots W H ca es en under Xvfb)"
 )
 
 
@@ -61,11 +62,14 @@ def test_the_measure_sees_a_changed_line_and_not_an_identical_picture(tmp_path: 
     assert changed_share(same, small) == 1.0
 
 
-def test_every_committed_tablet_screenshot_matches_its_screen(tmp_path: Path) -> None:
-    with virtual_display(WIDTH, HEIGHT) as display:
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_every_committed_tablet_screenshot_matches_its_screen(
+    tmp_path: Path, width: int, height: int
+) -> None:
+    with virtual_display(width, height) as display:
         result = subprocess.run(
-            [sys.executable, "-m", "tablet_app.shots", str(tmp_path), str(WIDTH),
-             str(HEIGHT), *LANGUAGES],
+            [sys.executable, "-m", "tablet_app.shots", str(tmp_path), str(width),
+             str(height), *LANGUAGES],
             env=dict(os.environ, DISPLAY=display, KIVY_NO_CONSOLELOG="1"),
             capture_output=True,
             text=True,
