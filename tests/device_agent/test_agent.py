@@ -447,6 +447,8 @@ async def test_an_alarm_event_is_sent_again_until_event_received(
             await eventually(agent.connected.is_set)
             await agent.submit(Reading(pendant, protocol.Panic(), "pendant"))
             await eventually(lambda: agent.outbox.unconfirmed() == 1)
+            # The broker acknowledged the agent before delivering to the collector.
+            await eventually(lambda: len(sub.decoded(protocol.Channel.EVENT)) == 1)
             [first] = sub.decoded(protocol.Channel.EVENT)
             await clock.advance(3)  # past the first 2 s wait: sent again, same message
             await eventually(lambda: len(sub.decoded(protocol.Channel.EVENT)) == 2)
