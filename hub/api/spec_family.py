@@ -104,6 +104,9 @@ COMPONENTS.update(
             state=STR,
             created_at=TIME,
             acknowledgements=array(obj(("party", "name", "at"), party=STR, name=STR, at=TIME)),
+            # How the centre is handling it (hub/family/alarm_progress.py); target only on
+            # "help", outcome only on "resolved".
+            steps=array(obj(("kind", "at"), kind=STR, at=TIME, target=STR, outcome=STR)),
             pushed=INT,  # after posting: how many members were told live
             on_alarm=BOOL,  # after "on my way": whether the centre's alarm noted it
         ),

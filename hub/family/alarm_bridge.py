@@ -34,6 +34,7 @@ from hub.alarms.live import ALARM_LIVE, AlarmLive, Subscription
 from hub.alarms.models import AlarmRow
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.clock import Clock
+from hub.family.alarm_progress import alarm_steps
 from hub.family.alarms import alarm_watchers, notice_view, notify_family
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.models import AlarmNotice
@@ -141,7 +142,7 @@ async def notice_for_alarm(
         notice = await stored()
         assert notice is not None
     watchers = await alarm_watchers(session, resident_id)
-    view = await notice_view(session, notice)
+    view = await notice_view(session, notice, alarm)
     await session.commit()
     live.publish(watchers, {"type": "alarm.notice", "notice": view})
     if changed_here and on_change is not None:
@@ -165,6 +166,7 @@ class AlarmBridge:
         self._sessionmaker = sessionmaker
         self._live = live
         self._clock = clock
+        # Per alarm, the state and number of steps last pushed.
         self._told: OrderedDict[str, str] = OrderedDict()
         self.subscription: Subscription = alarms.subscribe(screen=False)
 
@@ -201,16 +203,19 @@ class AlarmBridge:
         return getter.result() if getter.done() and not getter.cancelled() else None
 
     async def handle(self, alarm: Alarm) -> None:
-        """Tell the circle when the alarm's notice changes state (once per worker)."""
+        """Tell the circle when the notice's state or the alarm's steps change (once per worker)."""
+        # What the circle sees: the notice's state and the alarm's steps (a note, a
+        # reannouncement or an attempt that got no answer changes neither).
         state = "open" if alarm.is_open else "closed"
-        if self._told.get(alarm.id) == state:
-            return  # an update of an alarm already told (accepted, a note…)
+        told_as = f"{state}:{len(alarm_steps(alarm))}"
+        if self._told.get(alarm.id) == told_as:
+            return  # nothing new for the family
         async with self._sessionmaker() as session:
             told = await notice_for_alarm(
                 session, self._live, alarm, self._clock(), self._on_change
             )
         if told is not None:
-            self._told[alarm.id] = told
+            self._told[alarm.id] = told_as
             self._told.move_to_end(alarm.id)
             if len(self._told) > TOLD_SIZE:
                 self._told.popitem(last=False)

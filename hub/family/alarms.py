@@ -29,6 +29,7 @@ from hub.audit import record_audit
 from hub.clock import Clock
 from hub.family import bodies
 from hub.family.access import link_of, require_reader
+from hub.family.alarm_progress import steps_of
 from hub.family.consent import Scope, decode_scopes
 from hub.family.jsonio import iso, path_int, text_field
 from hub.family.live import LIVE_HUB, LiveHub
@@ -78,8 +79,10 @@ async def notify_family(
     return notice, live.publish(watchers, {"type": "alarm.notice", "notice": view})
 
 
-async def notice_view(session: AsyncSession, notice: AlarmNotice) -> dict[str, Any]:
-    """A notice with its acknowledgements."""
+async def notice_view(
+    session: AsyncSession, notice: AlarmNotice, alarm: Alarm | None = None
+) -> dict[str, Any]:
+    """A notice with its acknowledgements and its alarm's steps (hub/family/alarm_progress)."""
     acks: Sequence[AlarmAcknowledgement] = list(
         await session.scalars(
             select(AlarmAcknowledgement).where(AlarmAcknowledgement.notice_id == notice.id)
@@ -94,6 +97,7 @@ async def notice_view(session: AsyncSession, notice: AlarmNotice) -> dict[str, A
         "state": notice.state,
         "created_at": iso(notice.created_at),
         "acknowledgements": [party_view(a.party, names) | {"at": iso(a.at)} for a in acks],
+        "steps": await steps_of(session, notice.alarm_ref, alarm),
     }
 
 

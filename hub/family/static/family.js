@@ -429,6 +429,29 @@ function showUnread(total) {
   el.textContent = String(total);
 }
 
+// A closed alarm stays on the home for half a day, so its outcome is seen.
+const CLOSED_SHOWN_MS = 12 * 3600 * 1000;
+
+function stillToShow(n) {
+  if (n.state !== "closed") return true;
+  const end = (n.steps || []).find((s) => s.kind === "resolved");
+  return Boolean(end) && Date.now() - Date.parse(end.at) < CLOSED_SHOWN_MS;
+}
+
+// One line per step of the centre's handling, in plain words, with its time.
+function stepText(step, name) {
+  if (step.kind === "help") return t("step_help_" + step.target, { name });
+  if (step.kind === "resolved") return t("step_resolved_" + step.outcome, { name });
+  return t("step_" + step.kind, { name });
+}
+
+function stepsHtml(steps, name) {
+  if (!steps.length) return "";
+  const items = steps.map((s) =>
+    `<li class="step step-${s.kind}"><span class="step-time">${escapeHtml(formatTime(s.at))}</span> ${escapeHtml(stepText(s, name))}</li>`);
+  return `<ol class="steps" aria-label="${escapeHtml(t("steps_title"))}">${items.join("")}</ol>`;
+}
+
 async function loadAlarms() {
   const section = $("alarms");
   if (!section) return;
@@ -438,15 +461,18 @@ async function loadAlarms() {
   for (const r of data.residents || []) {
     if (!r.consent.includes("alarms")) continue;
     const notices = await api(`/api/family/residents/${r.resident_id}/alarm-notices`);
-    for (const n of notices.filter((x) => x.state !== "closed").slice(0, 5)) {
+    for (const n of notices.filter(stillToShow).slice(0, 5)) {
       shown += 1;
+      const open = n.state !== "closed";
       const mine = n.acknowledgements.some((a) => a.party === me);
-      const text = t("alarm_notice", { name: r.name, what: t(what[n.event_type] || "alarm_other") });
-      const action = mine
+      const text = t(open ? "alarm_notice" : "alarm_notice_closed",
+        { name: r.name, what: t(what[n.event_type] || "alarm_other") });
+      const action = !open ? "" : mine
         ? `<span class="badge ok">${escapeHtml(t("on_my_way_done"))}</span>`
         : `<button type="button" class="btn btn-danger" data-on-my-way="${n.id}">${escapeHtml(t("on_my_way"))}</button>`;
       list.insertAdjacentHTML("beforeend",
-        `<li class="alarm"><p>${escapeHtml(text)} <span class="muted small">${formatDateTime(n.created_at)}</span></p>${action}</li>`);
+        `<li class="alarm${open ? "" : " closed"}" data-notice="${n.id}"><p>${escapeHtml(text)} <span class="muted small">${formatDateTime(n.created_at)}</span></p>` +
+        `${stepsHtml(n.steps || [], r.name)}${action}</li>`);
     }
   }
   section.hidden = shown === 0;
