@@ -1,5 +1,5 @@
 """Screens of the family web app on a phone (390×844): joining with a code, home, status, chat,
-incoming call, call, agenda and the facilitator's groups, per language.
+incoming call, call, agenda, the facilitator's groups and an alarm's progress, per language.
 
 Runs a real hub on a temporary SQLite database seeded through the API
 (:mod:`hub.family.demo`) and drives Debian's Chromium with a fake camera: the call
@@ -21,8 +21,8 @@ PHONE = (390, 844)
 
 
 @contextlib.asynccontextmanager
-async def family_hub(directory: Path) -> AsyncIterator[tuple[str, Any]]:
-    """A hub with the family demo on a fresh SQLite database; yields (base URL, demo)."""
+async def family_hub(directory: Path) -> AsyncIterator[tuple[str, Any, Any]]:
+    """A hub with the family demo on a fresh SQLite database; yields (base URL, demo, app)."""
     from cryptography.fernet import Fernet
 
     from hub.app import create_app
@@ -52,9 +52,45 @@ async def family_hub(directory: Path) -> AsyncIterator[tuple[str, Any]]:
 
     # With a VAPID key, so the home shows the "Alert me on this phone" card.
     config = load_config().with_overrides("family", vapid_private_key=new_vapid_private_key())
-    async with serving(create_app(settings, config=config)) as base_url:
+    app = create_app(settings, config=config)
+    async with serving(app) as base_url:
         await seed_demo_family(base_url, demo)
-        yield base_url, demo
+        yield base_url, demo, app
+
+
+async def alarm_in_progress(app: Any, base: str, demo: Any) -> None:
+    """A real panic of Maria's, accepted, spoken with and a key holder on the way."""
+    import aiohttp
+
+    from alerts import DeviceType, HomeEvent
+    from hub.alarms.routes import ALARM_ENGINE
+    from hub.appkeys import CLOCK, SESSIONMAKER
+    from hub.db.models import Resident
+    from hub.family.demo import DEMO_PASSWORD
+    from protocol import Panic
+
+    async with app[SESSIONMAKER]() as session:
+        resident = await session.get(Resident, demo.resident_id)
+        home = str(resident.home_id)
+    panic = HomeEvent(
+        home_id=home, resident_id=str(demo.resident_id), device_id=f"{home}-pendant",
+        device_type=DeviceType.PENDANT, message_id="demo-progress", at=app[CLOCK](),
+        body=Panic(),
+    )  # fmt: skip
+    (change,) = await app[ALARM_ENGINE].handle_event(panic)
+    async with aiohttp.ClientSession() as http:
+        login = {"username": "operadora", "password": DEMO_PASSWORD}
+        async with http.post(f"{base}/api/auth/login", json=login) as resp:
+            resp.raise_for_status()
+            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+        for path, body in (
+            ("accept", {}),
+            ("contact-attempts", {"party": "resident", "result": "reached"}),
+            ("escalations", {"target": "key_holder"}),
+        ):
+            url = f"{base}/api/alarms/{change.alarm.id}/{path}"
+            async with http.post(url, json=body, headers=headers) as resp:
+                resp.raise_for_status()
 
 
 async def _signed_in(browser: Any, base: str, username: str) -> Any:
@@ -109,7 +145,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
     written: list[Path] = []
     size = f"{PHONE[0]}x{PHONE[1]}"
     with tempfile.TemporaryDirectory(prefix="ta-family-shots-") as tmp:
-        async with family_hub(Path(tmp)) as (base, demo), async_playwright() as playwright:
+        async with family_hub(Path(tmp)) as (base, demo, app), async_playwright() as playwright:
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM_PATH, headless=True, args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
             )
@@ -171,6 +207,13 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                     await shot(anna, "call", lang)
                     await anna.click("#call-hangup")
                     await pere.wait_for_selector('#call[data-state="over"]', timeout=60_000)
+                # Last, so the other screens keep the demo's one notice: an alarm's steps.
+                await alarm_in_progress(app, base, demo)
+                for lang in languages:
+                    await anna.goto(f"{base}/family?lang={lang}")
+                    await _settle(anna)
+                    await anna.wait_for_selector(".alarm .step-help")
+                    await shot(anna, "alarm", lang)
             finally:
                 await browser.close()
     return written
