@@ -151,7 +151,12 @@ def connect_device(port: int, ca: Path, device: str, password: str) -> paho.Clie
     client.username_pw_set(device, password)
     client.tls_set(ca_certs=str(ca))
     client.on_connect = lambda _c, _u, _f, reason, _p: answers.put(reason)
-    client.connect("127.0.0.1", port)
+    try:
+        client.connect("127.0.0.1", port)
+    except ConnectionRefusedError as err:
+        # The broker is not listening yet: start.sh starts it once the hub has written its
+        # files (a restored site's hub writes them at its own start).
+        return f"broker not listening: {err}"
     client.loop_start()
     reason = answers.get(timeout=WAIT_S)
     if reason.is_failure:
@@ -162,8 +167,8 @@ def connect_device(port: int, ca: Path, device: str, password: str) -> paho.Clie
 
 
 def connect_when_admitted(port: int, ca: Path, device: str, password: str) -> paho.Client:
-    """Retry until the broker has re-read the files the hub wrote (start.sh polls them every
-    2 s): nothing announces the reload to a client, so this is a bounded retry."""
+    """Retry until the broker listens and has re-read the files the hub wrote (start.sh polls
+    them every 2 s): nothing announces the reload to a client, so this is a bounded retry."""
     deadline = time.monotonic() + WAIT_S
     while True:
         answer = connect_device(port, ca, device, password)
