@@ -79,6 +79,7 @@ from hub.db.models import Resident
 from hub.http import ApiError, check_same_origin, read_body
 from hub.ingest.app import MQTT_CLIENT
 from hub.ingest.keys import CONNECT_LISTENERS, EVENT_SINKS
+from hub.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -513,11 +514,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             await sink.stop()
-            for owned in (task, flusher, fanout):
-                if owned is not None:
-                    owned.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await owned
+            await cancel_and_wait((task, flusher, fanout))
             try:
                 await engine.flush()
             except Exception:  # the start-up replay re-applies what was not written
