@@ -103,6 +103,10 @@ class Action(StrEnum):
     CONTACT_ATTEMPT = "contact_attempt"
     VOICE_CONNECTED = "voice_connected"  # the operator's speech connection carries voice
     VOICE_CALL = "voice_call"  # how a speech connection with the home went (at its end)
+    DIALLED = "dialled"  # the hub placed a phone call for the operator: its outcome (ADR 0143)
+    ON_MY_WAY = "on_my_way"  # a contact called out to pressed "1" on the phone
+    DIAL_ENDED = "dial_ended"  # an answered call out ended (duration, who hung up)
+    UNIT_CALLING = "unit_calling"  # the home's carephone calls the centre for speech
     NOTE = "note"
     ESCALATED = "escalated"
     REANNOUNCED = "reannounced"
@@ -377,8 +381,95 @@ def record_voice_call(
     return _append(alarm, at, actor, Action.VOICE_CALL, alarm.state, detail)
 
 
-def add_note(alarm: Alarm, actor: Actor, at: datetime, text: str) -> Alarm:
-    """A free-text note; allowed in every state, also after resolution.
+DIAL_OUTCOMES = frozenset(
+    {"answered", "busy", "declined", "no_answer", "media_failed", "failed", "cancelled"}
+)
+
+
+def record_dial_outcome(
+    alarm: Alarm, actor: Actor, at: datetime, *, call_id: str, party: str, outcome: str
+) -> Alarm:
+    """How a call the operator placed through the hub (click-to-call) was answered.
+
+    ``party`` is ``resident``, ``carephone`` or a contact id. An answered call to the
+    resident or the home's carephone is voice contact; to a contact it is a contact
+    reached. Recorded in any state: a fact about the alarm, like a note.
+    """
+    if outcome not in DIAL_OUTCOMES:
+        raise AlertsValueError(f"unknown call outcome {outcome!r}")
+    if not party:
+        raise AlertsValueError("a call out needs the party called")
+    answered = outcome == "answered"
+    voice = alarm.voice_contact_at
+    if voice is None and answered and party in (RESIDENT_PARTY, "carephone"):
+        voice = at
+    state = _forward(alarm, AlarmState.IN_CONTACT) if answered else alarm.state
+    detail = {"call": call_id, "party": party, "outcome": outcome}
+    return _append(alarm, at, actor, Action.DIALLED, state, detail, voice_contact_at=voice)
+
+
+def record_on_my_way(alarm: Alarm, actor: Actor, at: datetime, *, call_id: str) -> Alarm:
+    """The contact on a call out confirmed by a key that they are on their way."""
+    return _append(alarm, at, actor, Action.ON_MY_WAY, alarm.state, {"call": call_id})
+
+
+def record_dial_ended(
+    alarm: Alarm,
+    actor: Actor,
+    at: datetime,
+    *,
+    call_id: str,
+    party: str,
+    duration_s: int,
+    ended_by: str,
+) -> Alarm:
+    """An answered call out ended: how long it lasted and who hung up."""
+    detail = {
+        "call": call_id, "party": party, "duration_s": max(0, duration_s), "ended_by": ended_by
+    }  # fmt: skip
+    return _append(alarm, at, actor, Action.DIAL_ENDED, alarm.state, detail)
+
+
+def record_unit_calling(
+    alarm: Alarm,
+    at: datetime,
+    *,
+    call_id: str,
+    device_id: str,
+    ended: bool = False,
+    status: str = "",
+    by: str = "",
+    bye: str = "",
+) -> Alarm:
+    """The home's carephone called the centre for speech (its call rings, waiting for the
+    operator), or what became of that call: ``status`` ``answered`` (``by`` the operator who
+    accepted the alarm, ``voice``, or the hub at its ``timeout``, which plays the hold
+    message), ``cancelled`` (the unit hung up before it was answered), ``declined`` (``by``
+    ``resolved``: refused with 603 while it rang, the alarm resolved) or ``ended`` (``by``
+    the ``operator`` hanging up, ``resolved`` with the alarm, or ``link_failed``: the
+    operator's audio link failed; ``bye``: what the unit answered the centre's BYE — ``ok``,
+    ``gone`` when it had ended the call already, ``refused``, ``no_answer``)."""
+    detail: dict[str, object] = {"call": call_id, "device": device_id}
+    status = "ended" if ended else status
+    if status:
+        detail["status"] = status
+    if by:
+        detail["by"] = by
+    if bye:
+        detail["bye"] = bye
+    return _append(alarm, at, SYSTEM, Action.UNIT_CALLING, alarm.state, detail)
+
+
+def add_note(
+    alarm: Alarm,
+    actor: Actor,
+    at: datetime,
+    text: str,
+    *,
+    extra: Mapping[str, str] | None = None,
+) -> Alarm:
+    """A free-text note; allowed in every state, also after resolution. ``extra`` adds
+    coded details a reader words in its own language (a relative's answer: ``family_answer``).
 
     An operator does not write in an alarm another person holds (supervisors, the
     system and family notices may); an alarm nobody holds yet takes anyone's note.
@@ -388,7 +479,8 @@ def add_note(alarm: Alarm, actor: Actor, at: datetime, text: str) -> Alarm:
     holder = alarm.claimed_by
     if actor.kind is ActorKind.OPERATOR and holder is not None and holder.id != actor.id:
         raise AlreadyClaimed(alarm.id, holder.id)
-    return _append(alarm, at, actor, Action.NOTE, alarm.state, {"text": text.strip()})
+    detail = {**(extra or {}), "text": text.strip()}
+    return _append(alarm, at, actor, Action.NOTE, alarm.state, detail)
 
 
 def escalate(

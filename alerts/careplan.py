@@ -145,6 +145,9 @@ class MedicationSchedule:
         return not self.days or day.weekday() in self.days
 
 
+MISSED_TO = ("centre", "family", "both")
+
+
 @dataclass(frozen=True, slots=True)
 class MedicationSettings:
     """Alarm when a dose is not acknowledged within ``ack_timeout`` of its due time."""
@@ -155,9 +158,16 @@ class MedicationSettings:
     early: timedelta = timedelta(minutes=60)
     # At the due time the tablet shows and speaks the reminder (a "medication" prompt).
     remind: bool = False
+    # Who hears of a missed dose: the centre (an alarm), the family (a notice to the members
+    # who agreed to hear of alarms; an alarm when nobody did), or both.
+    missed_to: str = "centre"
 
     def __post_init__(self) -> None:
         _positive("medication ack_timeout", self.ack_timeout)
+        if self.missed_to not in MISSED_TO:
+            raise CarePlanError(
+                f"missed_to is one of {', '.join(MISSED_TO)}, not {self.missed_to!r}"
+            )
         names = [s.name for s in self.schedules]
         if len(names) != len(set(names)):
             raise CarePlanError(f"medication schedule names must be unique: {names}")

@@ -8,13 +8,12 @@ screen or a notification renders it in the reader's language with :meth:`Explana
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from alerts.errors import AlertsValueError
+from alerts.values import DEVICE_PARAMS, device_phrase, value_name
+from protocol.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalog, Language
 
-Language = Literal["ca", "es", "en"]
-LANGUAGES: tuple[Language, ...] = ("ca", "es", "en")
-DEFAULT_LANGUAGE: Language = "ca"
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "Explanation", "Language", "label", "translate"]
 
 # key -> (ca, es, en). Parameters are str.format fields.
 _TEMPLATES: dict[str, tuple[str, str, str]] = {
@@ -151,54 +150,53 @@ _TEMPLATES: dict[str, tuple[str, str, str]] = {
         "El dispensador indica toma «{schedule}» no tomada ({time})",
         'The dispenser reports dose "{schedule}" missed ({time})',
     ),
+    # A device is named by what it is and where ({device}: alerts.values.device_phrase, "el
+    # detector de moviment del dormitori"), never by its id alone; a sentence that opens with
+    # it is capitalised when rendered.
     "device_offline": (
-        "Dispositiu {device} desconnectat des de les {since}",
-        "Dispositivo {device} desconectado desde las {since}",
-        "Device {device} offline since {since}",
+        "{device} no es comunica des de les {since}",
+        "{device} no se comunica desde las {since}",
+        "{device} has been silent since {since}",
     ),
     "low_battery": (
-        "Bateria baixa al dispositiu {device}: {percent} %",
-        "Batería baja en el dispositivo {device}: {percent} %",
-        "Low battery on device {device}: {percent} %",
+        "{device} té la bateria baixa: {percent} %",
+        "{device} tiene la batería baja: {percent} %",
+        "{device} has a low battery: {percent} %",
     ),
     "low_battery_flag": (
-        "Bateria baixa al dispositiu {device}",
-        "Batería baja en el dispositivo {device}",
-        "Low battery on device {device}",
+        "{device} té la bateria baixa",
+        "{device} tiene la batería baja",
+        "{device} has a low battery",
     ),
     "device_fault_trouble": (
-        "El dispositiu {device} indica una avaria del sensor a les {time}",
-        "El dispositivo {device} indica una avería del sensor a las {time}",
-        "Device {device} reports a sensor fault at {time}",
+        "{device} indica una avaria del sensor a les {time}",
+        "{device} indica una avería del sensor a las {time}",
+        "{device} reports a sensor fault at {time}",
     ),
     "device_fault_battery_defect": (
-        "El dispositiu {device} indica que cal canviar la bateria ({time})",
-        "El dispositivo {device} indica que hay que cambiar la batería ({time})",
-        "Device {device} reports its battery must be replaced ({time})",
+        "{device} indica que cal canviar la bateria ({time})",
+        "{device} indica que hay que cambiar la batería ({time})",
+        "{device} reports its battery must be replaced ({time})",
     ),
     "device_fault_unknown_action": (
-        "El dispositiu {device} ha enviat una acció desconeguda «{detail}» a les {time}:"
-        " comproveu-lo",
-        "El dispositivo {device} ha enviado una acción desconocida «{detail}» a las {time}:"
-        " compruébelo",
-        'Device {device} sent an unknown action "{detail}" at {time}: check it',
+        "{device} ha enviat una acció desconeguda «{detail}» a les {time}: cal revisar-lo",
+        "{device} ha enviado una acción desconocida «{detail}» a las {time}: hay que revisarlo",
+        '{device} sent an unknown action "{detail}" at {time}: check it',
     ),
     "device_fault_flooding": (
-        "El dispositiu {device} envia massa missatges des de les {time}: se'n descarten;"
-        " comproveu-lo",
-        "El dispositivo {device} envía demasiados mensajes desde las {time}: se descartan;"
-        " compruébelo",
-        "Device {device} is flooding since {time}: its messages are being dropped; check it",
+        "{device} envia massa missatges des de les {time} i se'n descarten: cal revisar-lo",
+        "{device} envía demasiados mensajes desde las {time} y se descartan: hay que revisarlo",
+        "{device} is flooding since {time}: its messages are being dropped; check it",
     ),
     "tamper": (
-        "Manipulació del dispositiu {device} a les {time}",
-        "Manipulación del dispositivo {device} a las {time}",
-        "Device {device} tampered with at {time}",
+        "Han manipulat {device} a les {time}",
+        "Han manipulado {device} a las {time}",
+        "{device} tampered with at {time}",
     ),
     "power_lost": (
-        "Tall de corrent a les {time} ({device})",
-        "Corte de corriente a las {time} ({device})",
-        "Mains power lost at {time} ({device})",
+        "Tall de corrent a les {time} (ho indica {device})",
+        "Corte de corriente a las {time} (lo indica {device})",
+        "Mains power lost at {time} (reported by {device})",
     ),
     "power_restored": (
         "Corrent restablert a les {time}",
@@ -206,9 +204,9 @@ _TEMPLATES: dict[str, tuple[str, str, str]] = {
         "Mains power back at {time}",
     ),
     "device_back_online": (
-        "Dispositiu {device} connectat de nou a les {time}",
-        "Dispositivo {device} conectado de nuevo a las {time}",
-        "Device {device} back online at {time}",
+        "{device} torna a comunicar-se des de les {time}",
+        "{device} vuelve a comunicarse desde las {time}",
+        "{device} back online at {time}",
     ),
     "never": ("mai", "nunca", "never"),
 }
@@ -269,22 +267,38 @@ _TEMPLATES.update(
 )
 
 
-def _index(language: str) -> int:
-    try:
-        return LANGUAGES.index(language)
-    except ValueError:
-        raise AlertsValueError(
-            f"language {language!r} is not one of {', '.join(LANGUAGES)}"
-        ) from None
+# The one translation mechanism of every part (protocol.i18n.Catalog), over the rows above.
+_CATALOG = Catalog.from_rows(_TEMPLATES, "alerts")
+
+
+def _check_language(language: str) -> None:
+    """The alerts core refuses a language it has no texts for (no silent fallback)."""
+    if language not in LANGUAGES:
+        raise AlertsValueError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
 
 
 def translate(key: str, language: str, **params: str) -> str:
     """Render message ``key`` in ``language`` (ca, es, en)."""
-    try:
-        template = _TEMPLATES[key][_index(language)]
-    except KeyError:
-        raise AlertsValueError(f"no message {key!r}") from None
-    return template.format(**params)
+    _check_language(language)
+    if key not in _CATALOG.texts:
+        raise AlertsValueError(f"no message {key!r}")
+    # Coded values (a room, a door, what a panic was pressed on) in the same language as
+    # the sentence: never "Caiguda detectada (bathroom)" (alerts/values.py).
+    named = {
+        name: value_name(_VALUE_KINDS[name], value, language) if name in _VALUE_KINDS else value
+        for name, value in params.items()
+        if name not in DEVICE_PARAMS
+    }
+    if "device" in params:  # what and where, not the id (the hub adds kind, room, wearer)
+        kind, room, wearer = (params.get(name) or None for name in DEVICE_PARAMS)
+        named["device"] = device_phrase(params["device"], kind, room, wearer, language)
+    text = _CATALOG.text(key, language, **named)
+    if _CATALOG.texts[key][language].startswith("{device}"):
+        return text[:1].upper() + text[1:]  # "El detector…", "The bedroom…", "Device h1-…"
+    return text
+
+
+_VALUE_KINDS = {"room": "room", "door": "door", "source": "source"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +317,15 @@ class Explanation:
     def of(cls, key: str, *clauses: Explanation, **params: object) -> Explanation:
         """Build an explanation; parameter values are turned into text."""
         return cls(key, tuple(sorted((k, str(v)) for k, v in params.items())), clauses)
+
+    def param(self, name: str) -> str | None:
+        """The value of parameter ``name``, if it has one."""
+        return dict(self.params).get(name)
+
+    def with_params(self, **params: str) -> Explanation:
+        """The same explanation with ``params`` added (or replaced)."""
+        merged = dict(self.params) | params
+        return Explanation(self.key, tuple(sorted(merged.items())), self.clauses)
 
     def text(self, language: str = DEFAULT_LANGUAGE) -> str:
         """The sentence in ``language``; clauses are joined with "; "."""
@@ -390,7 +413,10 @@ _LABELS: dict[str, tuple[str, str, str]] = {
 }
 
 
+_LABEL_CATALOG = Catalog.from_rows(_LABELS, "alerts labels")
+
+
 def label(code: str, language: str = DEFAULT_LANGUAGE) -> str:
     """Human label of a coded value; the code itself if it has no label."""
-    texts = _LABELS.get(code)
-    return texts[_index(language)] if texts else code
+    _check_language(language)
+    return _LABEL_CATALOG.text(code, language) if code in _LABEL_CATALOG.texts else code

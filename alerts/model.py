@@ -198,6 +198,19 @@ class Detection:
 
 
 @dataclass(frozen=True, slots=True)
+class MissedDose:
+    """A dose not confirmed within its grace, for the family rather than (or besides) the
+    centre (the plan's ``MedicationSettings.missed_to``; ADR 0152)."""
+
+    home_id: str
+    resident_id: str
+    schedule: str  # the dose's key, "insulin 08:00"
+    due: datetime
+    at: datetime
+    explanation: Explanation
+
+
+@dataclass(frozen=True, slots=True)
 class PromptRequest:
     """Ask the resident on the tablet before raising an alarm (``protocol.Prompt``)."""
 

@@ -25,7 +25,7 @@ from device_agent.backoff import Backoff
 from device_agent.clock import Clock
 from device_agent.commands import Announce, RuntimeSettings, Say, handle_command
 from device_agent.local_rules import FallCancelWindow
-from device_agent.outbox import Outbox, Priority
+from device_agent.outbox import Outbox, Priority, QueuedMessage
 from device_agent.settings import AgentSettings
 from device_agent.sounder import Sounder
 from device_agent.sources.base import Reading, SensorSource
@@ -35,7 +35,6 @@ _LOGGER = logging.getLogger(__name__)
 _BATCH = 50
 # How often held alarm events are checked for a confirmation overdue (docs/adr/0125).
 _RESEND_CHECK_S = 1.0
-_EVENT_RECEIVED = f"{protocol.COMMAND_ROOT}/+/event_received"
 # Devices that only speak when the resident acts: silence is not a fault.
 _UNSUPERVISED = frozenset({"tablet", "button"})
 
@@ -95,6 +94,8 @@ class Agent:
         self._wake = asyncio.Event()
         self._enqueue_lock = asyncio.Lock()
         self._client: aiomqtt.Client | None = None
+        # Devices whose event confirmations this session is subscribed to.
+        self._confirm_subscribed: set[str] = set()
         self._last_seen: dict[str, tuple[datetime, str, str | None]] = {}
         self._offline: set[str] = set()
         # A chattering door or a stuck sensor is held back here, before the outbox and the
@@ -349,9 +350,11 @@ class Agent:
             self.backoff.reset()
             self.counters.connects += 1
             await client.subscribe(protocol.command_subscription(self.gateway_id), qos=1)
-            # The hub confirms alarm events on the command topic of the device that sent them;
-            # the broker delivers this gateway only its own and its relayed sensors' (ACL).
-            await client.subscribe(_EVENT_RECEIVED, qos=1)
+            # The hub confirms alarm events on the command topic of the device that sent them:
+            # the sender subscribes to each relayed sensor's ``event_received`` before its first
+            # event in this session (not ``ta/v1/c/+/...``: a broker that checks subscriptions,
+            # like RabbitMQ, refuses a filter over other devices' topics; docs/adr/0146).
+            self._confirm_subscribed = {self.gateway_id}
             await client.publish(
                 self._status_topic(),
                 self._status(protocol.Status(state="online", reason="connected")),
@@ -376,6 +379,9 @@ class Agent:
                 self._queued.clear()
                 await self._queued.wait()
                 continue
+            for device_id in sorted(_event_senders(batch) - self._confirm_subscribed):
+                await client.subscribe(protocol.command_topic(device_id, "event_received"), qos=1)
+                self._confirm_subscribed.add(device_id)
             # Publishes start in queue order on one connection, so the broker keeps
             # the order; rows are removed only once every PUBACK arrived.
             await asyncio.gather(
@@ -504,3 +510,16 @@ class Agent:
             if reminder.due <= now:
                 del self.reminders[reminder_id]
                 await self.sounder.say(reminder.text, self.runtime.language)
+
+
+def _event_senders(batch: list[QueuedMessage]) -> set[str]:
+    """Devices that send an event in ``batch`` (their confirmations must be heard)."""
+    senders = set()
+    for message in batch:
+        try:
+            parsed = protocol.parse_device_topic(message.topic)
+        except protocol.ProtocolError:
+            continue
+        if parsed.channel is protocol.Channel.EVENT:
+            senders.add(parsed.device_id)
+    return senders

@@ -14,7 +14,8 @@ from datetime import datetime, time
 import msgspec
 
 import protocol
-from device_agent.sounder import Language, Phrase
+from device_agent.sounder import Phrase
+from protocol.i18n import Language
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from protocol.i18n import Language
+
 AGENT_VERSION = "teleassist-agent 0.1.0"
 
 
@@ -24,7 +26,7 @@ class AgentSettings(msgspec.Struct, kw_only=True, frozen=True):
     supervision_s: Annotated[int, Meta(ge=30, le=86_400)] = 7500
     fall_cancel_s: Annotated[int, Meta(ge=5, le=120)] = 30
     telemetry_qos: Literal[0, 1] = 0
-    language: Literal["ca", "es", "en"] = "ca"
+    language: Language = "ca"
     sounder: Literal["log", "espeak"] = "log"
     # "zigbee2mqtt", "lines", "none", or "package.module:factory" (a plug-in that takes
     # the Config and returns a SensorSource; the simulator is "firmware_sim.source:from_config").

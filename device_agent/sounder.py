@@ -11,9 +11,10 @@ import logging
 import shutil
 from typing import Literal, Protocol
 
+from protocol.i18n import Language
+
 _LOGGER = logging.getLogger(__name__)
 
-Language = Literal["ca", "es", "en"]
 Phrase = Literal["panic", "smoke", "co", "gas", "fall_detected", "fall_cancelled", "alarm_received"]
 
 # What the resident hears; every phrase in Catalan, Spanish and English.

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from aiohttp import web
 
 from config import Config, MqttSettings
+from hub.alarms.keys import FANOUT_RELAYS
 from hub.appkeys import (
     ACCESS_LISTENERS,
     CLOCK,
@@ -29,11 +30,12 @@ from hub.appkeys import (
     WRITE_GATE,
 )
 from hub.clock import Clock, utc_now
+from hub.cluster.keys import PARTITION_PARTICIPANTS
 from hub.db import check_schema, make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
-from hub.db.writegate import WriteGate
+from hub.db.writegate import WriteGate, gate_every_write
 from hub.http import error_middleware, https_middleware
-from hub.ingest.keys import ACK_LISTENERS, CONNECT_LISTENERS, EVENT_SINKS
+from hub.ingest.keys import ACK_LISTENERS, CONNECT_LISTENERS, EVENT_SINKS, INGEST_COMPANIONS
 from hub.settings import HubSettings, with_secrets
 from hub.timeseries.keys import TIMESERIES
 
@@ -42,22 +44,22 @@ _LOGGER = logging.getLogger(__name__)
 ROUTE_MODULES: list[str] = [
     "hub.health",
     "hub.metrics",
-    "hub.auth.routes",
+    "hub.auth.app",
     "hub.timeseries.app",
     "hub.ingest.app",
+    "hub.supervision.app",
     "hub.registry.app",
-    "hub.registry.routes",
-    "hub.registry.pairing_routes",
-    "hub.api.routes",
-    "hub.web",
-    "hub.outbox.routes",
-    "hub.signals.job",
-    "hub.family.routes",
-    "hub.service.routes",
-    "hub.console",
-    "hub.alarms.routes",
+    "hub.api.app",
+    "hub.web.app",
+    "hub.outbox.app",
+    "hub.signals.app",
+    "hub.family.app",
+    "hub.service.app",
+    "hub.console.app",
+    "hub.alarms.app",
+    "hub.cluster.app",
     "hub.carephones.app",
-    "hub.visor",
+    "hub.visor.app",
 ]
 
 __all__ = [
@@ -87,7 +89,10 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = make_engine(url)
     app[ENGINE] = engine
     app[SESSIONMAKER] = make_sessionmaker(engine)
-    app[WRITE_GATE] = WriteGate(exclusive=engine.dialect.name == "sqlite")
+    app[WRITE_GATE] = gate = WriteGate(exclusive=engine.dialect.name == "sqlite")
+    # Writers that name no class (the family app, the API, housekeeping) wait as routine
+    # ones: none of them holds SQLite's lock in front of a panic (docs/adr/0173).
+    gate_every_write(engine, gate)
     _LOGGER.info("relational store ready (%s)", engine.url.get_backend_name())
     try:
         yield
@@ -120,10 +125,13 @@ def create_app(
     app[CLOCK] = clock
     app[KEYSAFE] = KeySafeCipher(settings.keysafe_key, settings.keysafe_previous_keys)
     app[EVENT_SINKS] = []
+    app[PARTITION_PARTICIPANTS] = []
     app[ACK_LISTENERS] = []
     app[CONNECT_LISTENERS] = []
+    app[INGEST_COMPANIONS] = []
     app[RESIDENT_LISTENERS] = []
     app[ACCESS_LISTENERS] = []
+    app[FANOUT_RELAYS] = []
     if mqtt is not None:
         app[MQTT] = mqtt
     app.cleanup_ctx.append(_database_ctx)

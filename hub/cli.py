@@ -4,6 +4,7 @@ teleassist hub [serve] [--host H] [--port P] [--data-dir DIR]
 teleassist hub migrate
 teleassist hub create-user NAME --role operator [--password-stdin]
 teleassist hub weekly-signals [--week YYYY-MM-DD]
+teleassist hub roles-table docs/roles.md
 """
 
 from __future__ import annotations
@@ -17,17 +18,25 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from datetime import date
+from pathlib import Path
 
 import msgspec
+from aiohttp import web
 
 from config import Config, MqttSettings
 from hub.auth.passwords import WeakPasswordError
 from hub.auth.roles import Role
 from hub.settings import HubSettings, load_hub_settings
+from protocol.i18n import LANGUAGES
 
 _LOGGER = logging.getLogger(__name__)
 SHUTDOWN_TIMEOUT_S = 5.0
+# The whole stop (sockets closed, batches flushed, tasks ended): past it the hub logs what
+# it still waits for and exits (exit status 1) rather than stay up (docs/adr/0173). Below
+# the 30 s a supervisor (the benchmarks, systemd's default 90 s) gives before SIGKILL.
+STOP_LIMIT_S = 25.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("username")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--display-name", default="")
-    create.add_argument("--language", default="ca", choices=["ca", "es", "en"])
+    create.add_argument("--language", default="ca", choices=list(LANGUAGES))
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
@@ -86,6 +95,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_day,
         help="any day of the week to run (default: the last closed week)",
     )
+    roles = sub.add_parser(
+        "roles-table", help="rewrite the endpoint permission table in docs/roles.md"
+    )
+    roles.add_argument("markdown", type=Path, help="the Markdown file (docs/roles.md)")
 
 
 def _day(text: str) -> date:
@@ -122,6 +135,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
 def _run(args: argparse.Namespace, config: Config) -> int:
     settings = _settings(args, config)
     action = args.hub_command or "serve"
+    if action == "roles-table":
+        return _roles_table(args.markdown)
     if action == "migrate":
         from hub.db import upgrade_to_head
 
@@ -145,6 +160,24 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return asyncio.run(run_registry_action(action, args, settings, config.mqtt))
     _refuse_unsafe_production(args, config, settings)
     return asyncio.run(serve(settings, mqtt=None if args.no_ingest else config.mqtt, config=config))
+
+
+def routes_app() -> web.Application:
+    """The full hub app (not started, no configuration), to read its router."""
+    from hub.app import create_app
+
+    data_dir = tempfile.mkdtemp(prefix="ta-roles-")
+    return create_app(HubSettings(data_dir=data_dir, migrate_on_start=False))
+
+
+def _roles_table(path: Path) -> int:
+    from hub.console.roles import write_table
+
+    missing = write_table(path, routes_app())
+    if missing:
+        sys.stderr.write("routes without a declared access:\n  " + "\n  ".join(missing) + "\n")
+        return 1
+    return 0
 
 
 def _refuse_unsafe_production(
@@ -253,6 +286,7 @@ async def serve(
 
     from hub import gcpolicy, latencyprobe
     from hub.app import create_app
+    from hub.tasks import stop_within
 
     probe = latencyprobe.from_environment()
     app = create_app(settings, config=config, mqtt=mqtt)
@@ -277,9 +311,14 @@ async def serve(
         freezer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await freezer
-        await runner.cleanup()
+        stopped = await stop_within(runner.cleanup(), STOP_LIMIT_S)
         if probe is not None:
             probe.stop()
+    if not stopped:
+        # Not through asyncio.run's own clean-up: it waits for every task with no limit.
+        logging.shutdown()
+        os._exit(1)
+    _LOGGER.info("hub stopped")
     return 0
 
 

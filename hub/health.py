@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from hub.appkeys import MQTT, SESSIONMAKER, SETTINGS
 from hub.auth.web import public
+from hub.cluster.keys import OWNERSHIP
 from hub.ingest.app import MQTT_CLIENT
 
 
@@ -46,6 +47,12 @@ async def readyz(request: web.Request) -> web.Response:
         subscribed = client is not None and client.subscribed.is_set()
         body["broker"] = "subscribed" if subscribed else "disconnected"
         if not subscribed:
+            body["status"] = "error"
+    ownership = request.app.get(OWNERSHIP)
+    if ownership is not None:
+        # One owner per home (ADR 0147): ready once this worker has taken part in a beat.
+        body["partitions"] = str(len(ownership.owned))
+        if not ownership.ready.is_set():
             body["status"] = "error"
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 

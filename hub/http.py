@@ -1,15 +1,19 @@
-"""JSON errors for the hub's API: one shape, ``{"error": code, "message": text}``."""
+"""The hub's HTTP edge: JSON errors in one shape (``{"error": code, "message": text}``),
+request values read the same way everywhere, timestamps written the same way."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
 from aiohttp import web
+
+from hub.errors import HubError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 B = TypeVar("B", bound=msgspec.Struct)
@@ -27,17 +31,97 @@ LINE = f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"
 # The contract's device id rule (protocol.validate_device_id).
 DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 
+# Ids and counts are INTEGER columns: a larger number would fail in PostgreSQL (a 500).
+INT32_MAX = 2**31 - 1
 
-class ApiError(Exception):
+
+def is_int32_id(value: str) -> bool:
+    """Whether ``value`` is the decimal text of an id that fits an INTEGER column."""
+    return value.isascii() and value.isdigit() and len(value) <= 10 and int(value) <= INT32_MAX
+
+
+class ApiError(HubError):
     """Raise in a handler to answer with a JSON error; ``code`` is stable for clients."""
 
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
-        self.headers: dict[str, str] = {}
+        super().__init__(message, code=code, status=status, **extra)
+
+
+# Request values read the same way everywhere (path and query integers, body fields)
+# and timestamps written the same way in JSON answers.
+def path_int(request: web.Request, name: str) -> int:
+    """An integer from the URL path (404 if it is not one, or too large to be an id)."""
+    value = request.match_info.get(name, "")
+    if not is_int32_id(value):
+        raise ApiError(404, "not_found", f"{name} must be a number")
+    return int(value)
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within ``[low, high]`` (400 otherwise)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_request", f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_request", f"{name} must be between {low} and {high}")
+    return value
+
+
+def text_field(
+    data: dict[str, Any], name: str, *, max_length: int, required: bool = True, default: str = ""
+) -> str:
+    """A string field, stripped, within ``max_length``."""
+    value = data.get(name)
+    if value is None and not required:
+        return default
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ApiError(400, "invalid_request", f"{name!r} must be a non-empty string")
+    value = value.strip()
+    if len(value) > max_length:
+        raise ApiError(400, "text_too_long", f"{name!r} is longer than {max_length} characters")
+    return value
+
+
+def int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int | None:
+    """An integer field (booleans are not integers here)."""
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) > INT32_MAX:
+        raise ApiError(400, "invalid_request", f"{name!r} must be a whole number (32 bits)")
+    return value
+
+
+def required_int(data: dict[str, Any], name: str) -> int:
+    """A required integer field."""
+    value = int_field(data, name)
+    assert value is not None  # int_field raised otherwise
+    return value
+
+
+def time_field(data: dict[str, Any], name: str, *, required: bool = True) -> datetime | None:
+    """An ISO 8601 timestamp with its offset, as aware UTC."""
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_request", f"{name!r} must be an ISO 8601 time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "invalid_request", f"{name!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise ApiError(400, "invalid_request", f"{name!r} needs a UTC offset (e.g. +00:00)")
+    return parsed.astimezone(UTC)
+
+
+def iso(value: date | None) -> str | None:
+    """A timestamp (or a date) for JSON: ISO 8601, ``None`` as ``None``."""
+    return value.isoformat() if value is not None else None
 
 
 def too_many_attempts(retry_after_s: int, noun: str = "codes") -> ApiError:
@@ -102,10 +186,11 @@ _CODES = {
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn :class:`ApiError` (anywhere) and HTTP errors under ``/api/`` into JSON."""
+    """Turn the hub's errors (:class:`~hub.errors.HubError`, :class:`ApiError` among them;
+    anywhere) and HTTP errors under ``/api/`` into JSON."""
     try:
         return await handler(request)
-    except ApiError as err:
+    except HubError as err:
         response = json_error(err.status, err.code, err.message, **err.extra)
         response.headers.update(err.headers)
         return response

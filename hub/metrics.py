@@ -23,13 +23,14 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.alarms.keys import ALARM_EFFECTS, ALARM_ENGINE, ALARM_FANOUT, ALARM_SINK
 from hub.alarms.models import AlarmRow
-from hub.alarms.routes import ALARM_EFFECTS, ALARM_ENGINE, ALARM_FANOUT, ALARM_SINK
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.auth.roles import Role
 from hub.auth.web import ROLES_ATTRIBUTE, requires
 from hub.carephones.app import DC09_RECEIVER, SCAIP_RECEIVER
 from hub.carephones.receiver import ReceiverStats
+from hub.cluster.keys import OWNERSHIP
 from hub.ingest.app import INGESTER, MQTT_CLIENT
 from hub.outbox.models import OutboxRow
 
@@ -193,7 +194,32 @@ def _engine_families(app: web.Application) -> list[Metric]:
         "teleassist_alarm_timer_passes", "Completed passes of this worker's alarm timer loop"
     )
     passes.add_metric([], engine.timer_passes)
-    return [passes]
+    return [passes, *_ownership_families(app)]
+
+
+def _ownership_families(app: web.Application) -> list[Metric]:
+    ownership = app.get(OWNERSHIP)
+    if ownership is None:  # hub.partitions = 0: every home is every worker's
+        return []
+    owned = GaugeMetricFamily(
+        "teleassist_partitions_owned", "Partitions of the homes this worker owns now"
+    )
+    owned.add_metric([], float(len(ownership.owned)))
+    members = GaugeMetricFamily("teleassist_cluster_members", "Live hub workers seen last beat")
+    members.add_metric([], float(len(ownership.members)))
+    changes = CounterMetricFamily(
+        "teleassist_partition_changes", "Partitions gained or given up by this worker"
+    )
+    changes.add_metric([], float(ownership.changes))
+    families: list[Metric] = [owned, members, changes]
+    ingester = app.get(INGESTER)
+    if ingester is not None:
+        not_owned = CounterMetricFamily(
+            "teleassist_ingest_not_owned", "Messages of homes another worker owns (kept aside)"
+        )
+        not_owned.add_metric([], float(ingester.stats.not_owned))
+        families.append(not_owned)
+    return families
 
 
 def _fanout_families(app: web.Application) -> list[Metric]:
@@ -212,6 +238,7 @@ def _fanout_families(app: web.Application) -> list[Metric]:
         ("caught_up", fanout.caught_up, "Alarm changes found by the read after a reconnect"),
         ("resyncs", fanout.resyncs, "Times the live sockets were told to reload"),
         ("residents", fanout.residents, "Care-plan changes from any worker applied here"),
+        ("relayed", fanout.relayed, "Other contexts' notifications handled (prepared videos)"),
     ):
         counter = CounterMetricFamily(f"teleassist_alarm_fanout_{name}", text)
         counter.add_metric([], value)

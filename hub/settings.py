@@ -71,6 +71,10 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     # keysafe_reveals_per_alarm times, and at most keysafe_reveals_per_hour codes an hour.
     keysafe_reveals_per_alarm: int = 3
     keysafe_reveals_per_hour: int = 10
+    # The centre's map service: the resident card links the home's address to this URL,
+    # with {address} (URL-encoded), {lat} and {lon} filled in. Empty: no link. Only a
+    # click sends the address there; the console loads nothing from it.
+    map_url: str = "https://www.openstreetmap.org/search?query={address}"
     # Ingestion (MQTT). The client id must be stable per worker: its broker session keeps
     # unacknowledged QoS 1 events while the hub restarts. Empty: "_hub-<hostname>" (a
     # leading "_" is never a device id, so no device account can ever hold it).
@@ -87,6 +91,35 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     # queues its share of every new message there until it returns; with a clean session it
     # leaves the group at once and the devices re-send the alarm events it held (ADR 0125).
     ingest_persistent_session: bool = True
+    # One owner per home (docs/adr/0147, PostgreSQL only): the homes are split into this many
+    # partitions (home_id % partitions) and each is owned by one live worker at a time, through
+    # leases in the database renewed every lease_heartbeat_s and lost lease_ttl_s after a
+    # worker's last renewal. Every worker of a cluster must use the same count. 0: off (one
+    # worker, or today's shared subscription: every worker may process any home).
+    partitions: int = 0
+    lease_heartbeat_s: float = 1.0
+    lease_ttl_s: float = 5.0
+    # On plain MQTT (no per-partition queues) every worker then hears every home and keeps what
+    # it does not own for this long, to replay to itself if it takes the partition over.
+    standby_s: float = 30.0
+    # How events reach the workers (docs/adr/0145): "mqtt" — a subscription on one broker
+    # (Mosquitto; the single-box default) — or "rabbitmq" — a RabbitMQ cluster with its MQTT
+    # plugin, where each home's devices are bound to its partition's queue and a worker
+    # consumes the partitions it holds a lease on (needs partitions > 0 and PostgreSQL).
+    ingest_transport: str = "mqtt"
+    # On "rabbitmq": how many of this worker's partition sessions may be connecting at once
+    # (from the TCP connect to the broker's CONNACK). After a broker node is lost its sessions
+    # come back a few at a time, each with jittered back-off, not all in one burst (ADR 0169).
+    partition_connects: int = 4
+    # RabbitMQ's management API (comma-separated URLs of several nodes, tried in turn) and an
+    # administrator's account: the hub binds devices to partitions and closes a revoked
+    # device's connections there.
+    rabbitmq_api_urls: str = ""
+    rabbitmq_api_user: str = ""
+    rabbitmq_api_password: str = ""
+    # The secret in the URLs of the broker's HTTP auth backend (/broker-auth/<token>/user…,
+    # docs/adr/0146). Empty: the routes answer 404.
+    broker_auth_token: str = ""
     ingest_batch_size: int = 2000
     ingest_flush_interval_s: float = 0.2
     ingest_queue_size: int = 10_000
@@ -186,6 +219,20 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
     # scaip_host; ADR 0121), offered to the operator through "speak with the home". Off by
     # default until a browser test has run that path.
     scaip_speech_enabled: bool = False
+    # A unit's call rings (180) until an operator accepts its alarm or speaks with the home
+    # (ADR 0160); after scaip_speech_ring_s the hub answers it and plays the hold message
+    # (0: answered at once). scaip_hold_message: "ca", "es" or "en" (the message shipped
+    # in hub/carephones/hold/) or the path of a mono 16-bit WAV file; empty: silence.
+    scaip_speech_ring_s: float = 30.0
+    scaip_hold_message: str = "ca"
+    # Click-to-call (ADR 0143): phone numbers are called as sip:<number>@host through the
+    # centre's PBX or SIP trunk at scaip_pbx ("host:port"; empty: only SIP URIs are called,
+    # i.e. a carephone whose caller_id is a sip: URI).
+    scaip_pbx: str = ""
+    # Digest credentials (RFC 2617/7616) for a PBX that challenges the hub's INVITEs with
+    # 401/407; empty: a challenge ends the call as failed (the PBX must trust the hub's address).
+    scaip_pbx_user: str = ""
+    scaip_pbx_password: str = ""
 
     @property
     def data_path(self) -> Path:
@@ -199,9 +246,28 @@ class HubSettings(msgspec.Struct, kw_only=True, frozen=True):
         return f"sqlite+aiosqlite:///{(self.data_path / 'hub.sqlite').resolve()}"
 
 
+MAP_URL_FIELDS = ("address", "lat", "lon")
+
+
+def check_map_url(template: str) -> None:
+    """A ``map_url`` is empty or an http(s) URL whose only fields are address, lat and lon."""
+    if not template:
+        return
+    try:
+        template.format(**dict.fromkeys(MAP_URL_FIELDS, "x"))
+    except (KeyError, IndexError, ValueError) as err:
+        raise ConfigError(
+            f"[hub] map_url may only use {{address}}, {{lat}} and {{lon}}: {err}"
+        ) from None
+    if not template.startswith(("https://", "http://")):
+        raise ConfigError("[hub] map_url must start with https:// (or http://)")
+
+
 def load_hub_settings(config: Config) -> HubSettings:
     """Read section ``[hub]`` of ``config``."""
-    return config.section(SECTION, HubSettings)
+    settings = config.section(SECTION, HubSettings)
+    check_map_url(settings.map_url)
+    return settings
 
 
 def _secret_file(path: Path, make: str) -> str:

@@ -18,6 +18,7 @@ from protocol.codec import (
 )
 from protocol.errors import DecodeError, ProtocolError, RejectReason, TopicError
 from protocol.messages import (
+    ADDRESS_FORMS,
     ALARM_EVENT_TYPES,
     COMMAND_NAMES,
     EVENT_TYPES,
@@ -25,6 +26,7 @@ from protocol.messages import (
     SCHEMA_VERSION,
     Ack,
     AckMessage,
+    AddressForm,
     AlarmReceived,
     BedExit,
     BedReturn,
@@ -33,6 +35,7 @@ from protocol.messages import (
     Command,
     CommandBody,
     CommandMessage,
+    CommandState,
     Configure,
     DeviceFault,
     DeviceFaultKind,
@@ -94,6 +97,7 @@ from protocol.topics import (
 )
 
 __all__ = [
+    "ADDRESS_FORMS",
     "ALARM_EVENT_TYPES",
     "COMMAND_NAMES",
     "COMMAND_ROOT",
@@ -105,6 +109,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Ack",
     "AckMessage",
+    "AddressForm",
     "AlarmReceived",
     "BedExit",
     "BedReturn",
@@ -115,6 +120,7 @@ __all__ = [
     "Command",
     "CommandBody",
     "CommandMessage",
+    "CommandState",
     "CommandTopic",
     "Configure",
     "DecodeError",

@@ -40,6 +40,12 @@ class Catalog:
     name: str = "catalog"
 
     @classmethod
+    def from_rows(cls, rows: Mapping[str, tuple[str, str, str]], name: str) -> Catalog:
+        """A catalog from ``key -> (ca, es, en)`` rows kept in code (the alerts core's and the
+        tablet's texts), so every part translates through :meth:`text`."""
+        return cls({key: dict(zip(LANGUAGES, row, strict=True)) for key, row in rows.items()}, name)
+
+    @classmethod
     def load(cls, path: str | Path) -> Catalog:
         """Read a TOML catalog: ``[key]`` tables with ``ca``, ``es`` and ``en`` strings."""
         source = Path(path)

@@ -15,6 +15,8 @@ from typing import Annotated, Generic, Literal, TypeAlias, TypeVar
 import msgspec
 from msgspec import Meta, Struct
 
+from protocol.i18n import Language
+
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
 
@@ -24,7 +26,6 @@ AwareDatetime = Annotated[datetime, Meta(tz=True)]
 _WORD_PATTERN = r"^[a-z][a-z0-9_]*$"
 Token = Annotated[str, Meta(min_length=1, max_length=32, pattern=_WORD_PATTERN)]
 ShortText = Annotated[str, Meta(max_length=500)]
-Language = Literal["ca", "es", "en"]
 Percent = Annotated[int, Meta(ge=0, le=100)]
 Room = Annotated[str, Meta(max_length=40)]
 
@@ -335,8 +336,17 @@ class InactivityWindow(Struct, frozen=True, kw_only=True):
     end: time
 
 
+# How the resident is addressed where Catalan and Spanish words take a gender ("tranquil·la"
+# / "tranquil", "sola" / "sol"); "unknown" (nobody said) is phrased neutrally, as "neutral".
+AddressForm: TypeAlias = Literal["unknown", "feminine", "masculine", "neutral"]
+ADDRESS_FORMS: tuple[AddressForm, ...] = ("unknown", "feminine", "masculine", "neutral")
+
+
 class Configure(CommandBody, frozen=True, tag="configure"):
-    """Settings pushed by the hub; absent fields keep their current value."""
+    """Settings pushed by the hub; absent fields keep their current value.
+
+    ``address_form`` was added within schema version 1 (issue 23): a tablet that does not
+    know it ignores it and keeps its neutral phrasing."""
 
     supervision_s: Annotated[int, Meta(ge=30, le=86_400)] | None = None
     heartbeat_s: Annotated[int, Meta(ge=10, le=86_400)] | None = None
@@ -344,6 +354,7 @@ class Configure(CommandBody, frozen=True, tag="configure"):
     inactivity_windows: list[InactivityWindow] | None = None
     check_in_deadlines: list[time] | None = None
     language: Language | None = None
+    address_form: AddressForm | None = None
 
 
 class Ping(CommandBody, frozen=True, tag="ping"):
@@ -360,10 +371,17 @@ class Reminder(CommandBody, frozen=True, tag="reminder"):
 
 
 class PlayMessage(CommandBody, frozen=True, tag="play_message"):
-    """Speak or show a short message on the tablet or gateway speaker."""
+    """Speak or show a short message on the tablet or gateway speaker.
+
+    ``speak`` and ``confirm`` were added within schema version 1 (issue 22): ``speak`` False
+    shows the text without saying it; ``confirm`` True asks the resident to press "I've read
+    it" so the centre hears it was read. A device that does not know them speaks every
+    message and offers OK (what every tablet before did)."""
 
     text: ShortText
     language: Language = "ca"
+    speak: bool = True
+    confirm: bool = False
 
 
 class FirmwareInfo(CommandBody, frozen=True, tag="firmware_info"):
@@ -417,13 +435,28 @@ def command_name(body: CommandBody) -> str:
 # ---------------------------------------------------------------- acknowledgements
 
 
+# What became of a command on the device (docs/adr/0163): ``received`` (handled on arrival),
+# ``shown`` (on the screen and spoken), ``postponed`` (the resident asked to be reminded
+# later; ``Ack.until`` says when it comes back), ``acknowledged`` (the resident answered it).
+CommandState = Literal["received", "shown", "postponed", "acknowledged"]
+
+
 class Ack(Struct, frozen=True, kw_only=True):
-    """A device's answer to a command (published on its ``ack`` channel)."""
+    """A device's answer to a command (published on its ``ack`` channel).
+
+    ``state`` and ``until`` were added within schema version 1 (docs/adr/0163): a device
+    that does not send them (every device before) means ``received``; a hub that does not
+    know them ignores them (unknown fields are ignored). A device may send several acks for
+    one command as it goes from received to shown to acknowledged; the receiver orders them
+    by the envelope's ``ts``.
+    """
 
     command_id: MessageId
     ok: bool
     error: ShortText | None = None
     firmware: Annotated[str, Meta(max_length=40)] | None = None
+    state: CommandState | None = None
+    until: AwareDatetime | None = None
 
 
 # ---------------------------------------------------------------- envelope

@@ -28,7 +28,7 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaPlayer
 from aiortc.sdp import candidate_from_sdp
-from av import VideoFrame
+from av import AudioFrame, VideoFrame
 from PIL import Image, ImageDraw
 
 from tablet_app.audio import (
@@ -187,6 +187,31 @@ class _Preview(MediaStreamTrack):
         self._source.stop()
 
 
+class _Microphone(MediaStreamTrack):
+    """Passes the microphone's sound to the call, or silence while the resident has it
+    switched off (the track stays: the other side hears nothing, nothing renegotiates)."""
+
+    kind = "audio"
+
+    def __init__(self, source: MediaStreamTrack, engine: CallEngine) -> None:
+        super().__init__()
+        self._source = source
+        self._engine = engine
+
+    async def recv(self) -> Any:
+        """The microphone's next frame, silenced if the microphone is off."""
+        frame = await self._source.recv()
+        if self._engine.muted and isinstance(frame, AudioFrame):
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+        return frame
+
+    def stop(self) -> None:
+        """Stop this track and the microphone behind it."""
+        super().stop()
+        self._source.stop()
+
+
 class CallEngine:
     """One call at a time: the WebRTC side of answering, placing and ending calls."""
 
@@ -199,12 +224,15 @@ class CallEngine:
         on_failed: Callable[[], None] = lambda: None,
         output: AudioOutput | None = None,
         on_connected: Callable[[], None] = lambda: None,
+        on_volume: Callable[[int], None] = lambda _level: None,
     ) -> None:
         self._send = send
         self.media = media
         self.ice_servers = ice_servers or []
         self.on_failed = on_failed
         self.on_connected = on_connected
+        # Told the step the operator set from the console, so the screen shows it.
+        self.on_volume = on_volume
         self.output = output
         self.call_id: int | None = None
         self.caller = False
@@ -215,6 +243,7 @@ class CallEngine:
         self.ended_sink: FrameSink | None = None
         self.jitter = JitterBuffer()  # the other side's sound, on its way to the loudspeaker
         self.volume = NORMAL_VOLUME  # index into VOLUME_GAINS
+        self.muted = False  # the resident switched the microphone off
         self.audio_tracks = 0  # remote audio tracks consumed in this call
         # True while the tablet says its announcement: the caller's sound is dropped, not
         # mixed over it (the caller's console shows "announcing" and waits).
@@ -244,6 +273,10 @@ class CallEngine:
         """One step softer."""
         return self.set_volume(self.volume - 1)
 
+    def set_muted(self, muted: bool) -> None:
+        """Switch the microphone off (the other side hears silence) or on again."""
+        self.muted = muted
+
     def _start_sound(self, track: MediaStreamTrack) -> None:
         self.audio_tracks += 1
         if self.output is None:
@@ -256,7 +289,9 @@ class CallEngine:
     def _peer(self) -> RTCPeerConnection:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
         for track in self.media.tracks(video=self.video):
-            pc.addTrack(_Preview(track, self.local) if track.kind == "video" else track)
+            pc.addTrack(
+                _Preview(track, self.local) if track.kind == "video" else _Microphone(track, self)
+            )
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -298,6 +333,8 @@ class CallEngine:
     async def place(self, callee: str) -> None:
         """Ask the hub to ring ``callee`` (a party such as ``u:3``)."""
         self.caller = True
+        self.volume = NORMAL_VOLUME
+        self.muted = False
         await self._send({"type": "call.start", "callee": callee})
 
     async def accept(
@@ -321,6 +358,7 @@ class CallEngine:
         self.caller = False
         self.video = not voice_only
         self.volume = LOUD_VOLUME if loud else NORMAL_VOLUME
+        self.muted = False
         self.announcing = announce is not None
         self.pc = self._peer()
         await self._send({"type": "call.accept", "call_id": call_id})
@@ -399,6 +437,7 @@ class CallEngine:
         if volume in ("up", "down"):
             # The operator's "louder": a control message on the call's signalling channel.
             level = self.louder() if volume == "up" else self.softer()
+            self.on_volume(level)
             await self._signal({"volume_level": level})
             return
         sdp = data.get("sdp")

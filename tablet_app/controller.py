@@ -16,9 +16,11 @@ from tablet_app.circle import ChangeConsent, CircleMember, LoadCircle, RemoveMem
 from tablet_app.i18n import Lang
 from tablet_app.link import HubLink, LinkCallbacks
 from tablet_app.model import (
+    CallSound,
     EndCall,
     MarkRead,
     Publish,
+    Report,
     RequestLinkCode,
     RespondInvitation,
     Ring,
@@ -100,6 +102,9 @@ class FamilyPort(Protocol):
     def end_call(self, call_id: str | None, declined: bool) -> None:
         """Decline or hang up."""
 
+    def call_sound(self, volume: int, muted: bool) -> None:
+        """Set the current call's loudspeaker step and switch the microphone off or on."""
+
 
 class MediaPort(Protocol):
     """The resident's own voice messages and photos (``tablet_app.outgoing``)."""
@@ -158,17 +163,19 @@ class TabletController:
         )
         model.subscribe(self.drain)
 
-    def on_command(self, body: CommandBody) -> None:
-        """A valid command from the hub."""
+    def on_command(self, body: CommandBody, command_id: str | None = None) -> None:
+        """A valid command from the hub (``command_id``: its envelope id)."""
         if isinstance(body, Configure) and body.heartbeat_s is not None:
             self.link.set_heartbeat(body.heartbeat_s)
-        self.model.on_command(body, self.clock())
+        self.model.on_command(body, self.clock(), command_id)
 
     def drain(self) -> None:
         """Carry out every effect the model produced."""
         for effect in self.model.take_effects():
             if isinstance(effect, Publish):
                 self.link.send(effect.message_id, effect.body)
+            elif isinstance(effect, Report):
+                self.link.report(effect.command_id, effect.state, effect.until)
             elif isinstance(effect, Speak):
                 self.speaker.say(effect.text, effect.language)
             elif isinstance(effect, Ring):
@@ -188,6 +195,8 @@ class TabletController:
                 )  # fmt: skip
             elif isinstance(effect, EndCall):
                 self.family.end_call(effect.call_id, effect.declined)
+            elif isinstance(effect, CallSound):
+                self.family.call_sound(effect.volume, effect.muted)
             elif isinstance(effect, RequestLinkCode):
                 self.family.request_link_code(effect.grants)
             elif isinstance(effect, LoadCircle):

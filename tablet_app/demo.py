@@ -32,6 +32,17 @@ _TITLES: dict[str, tuple[str, str, str]] = {
     "doctor": ("Metgessa de capçalera", "Médica de cabecera", "Doctor's appointment"),
     "lunch": ("Dinar amb el grup", "Comida con el grupo", "Lunch with the group"),
     "photo": ("Som a la platja!", "¡Estamos en la playa!", "We are at the beach!"),
+    "family": ("La família", "La familia", "The family"),
+    "thanks": (
+        "Quina foto més bonica! Gràcies.",
+        "¡Qué foto tan bonita! Gracias.",
+        "What a lovely photo! Thank you.",
+    ),
+    "group": (
+        "Diumenge dinem tots junts a casa l'àvia.",
+        "El domingo comemos todos juntos en casa de la abuela.",
+        "Sunday we all have lunch at Grandma's.",
+    ),
     "text": (
         "Demà passo a les 10. Un petó!",
         "Mañana paso a las 10. ¡Un beso!",
@@ -120,7 +131,7 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
         return datetime.combine(today + timedelta(days=days), time(hour, minute), LOCAL_TZ)
 
     model = TabletModel(language=lang, online=True, check_in_deadlines=[time(10, 0)])
-    model.contacts = list(CONTACTS)
+    model.contacts = [*CONTACTS, Contact("g:9", _TITLES["family"][i])]
     model.circle = [
         CircleMember(
             "1", "maria", "Maria", _TITLES["daughter"][i], frozenset({"alarms", "agenda"})
@@ -140,6 +151,24 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
             now - timedelta(minutes=40),
             text=_TITLES["photo"][i],
             media=str(photo),
+        ),
+        Message(
+            "m5",
+            "maria",
+            "text",
+            now - timedelta(minutes=30),
+            text=_TITLES["thanks"][i],
+            read=True,
+            outgoing=True,
+        ),
+        Message(
+            "m6",
+            "g:9",
+            "text",
+            now - timedelta(hours=3),
+            text=_TITLES["group"][i],
+            read=True,
+            sender="Jordi",
         ),
         Message("m3", "laia", "voice", now - timedelta(minutes=15)),
         Message("m4", "maria", "text", now - timedelta(minutes=10), text=_TITLES["text"][i]),

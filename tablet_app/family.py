@@ -23,6 +23,7 @@ import msgspec
 from tablet_app.calls import CallEngine
 from tablet_app.circle import CircleMember, known_scopes
 from tablet_app.model import (
+    GROUP_PREFIX,
     AgendaItem,
     AgendaKind,
     CallState,
@@ -277,7 +278,7 @@ class FamilyClient:
 
     def _contact_of(self, conversation: _Conversation) -> Contact | None:
         if conversation.kind == "group":
-            return Contact(f"g:{conversation.id}", conversation.title)
+            return Contact(f"{GROUP_PREFIX}{conversation.id}", conversation.title)
         others = [m for m in conversation.members if m.party != self.party]
         if not others:
             return None
@@ -298,6 +299,7 @@ class FamilyClient:
             text=item.text,
             media=media,
             read=outgoing or self.party in item.read_by,
+            sender="" if outgoing else item.sender.name,
             outgoing=outgoing,
         )
 
@@ -367,7 +369,7 @@ class FamilyClient:
         """The conversation with ``contact_id`` (a direct one is created if needed)."""
         if contact_id in self._conversation_of:
             return self._conversation_of[contact_id]
-        if contact_id.startswith("g:"):
+        if contact_id.startswith(GROUP_PREFIX):
             return int(contact_id[2:])
         body = await self._call("POST", "/api/family/conversations", json={"with": contact_id})
         try:
@@ -530,6 +532,13 @@ class FamilyClient:
             self._spawn(self.calls.decline(int(call_id)), "call-decline")
         else:
             self._spawn(self.calls.hangup(), "call-hangup")
+
+    def call_sound(self, volume: int, muted: bool) -> None:
+        """The resident's Louder / Softer / Microphone buttons during a call."""
+        if self.calls is None:
+            return
+        self.calls.set_volume(volume)
+        self.calls.set_muted(muted)
 
     # ------------------------------------------------------------ live events
 

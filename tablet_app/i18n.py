@@ -8,13 +8,22 @@ falls back to English, then to the key itself, so a screen is never blank.
 from __future__ import annotations
 
 import logging
-from typing import Final, Literal, get_args
+from typing import Final
+
+from protocol.i18n import DEFAULT_LANGUAGE, LANGUAGES, Catalog, MissingTranslation
+from protocol.i18n import Language as Lang
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "Lang",
+    "addressed_key",
+    "is_language",
+    "keys",
+    "translate",
+]
 
 _LOGGER = logging.getLogger(__name__)
-
-Lang = Literal["ca", "es", "en"]
-LANGUAGES: Final[tuple[Lang, ...]] = get_args(Lang)
-DEFAULT_LANGUAGE: Final[Lang] = "ca"
 
 # key -> (ca, es, en)
 _TEXT: Final[dict[str, tuple[str, str, str]]] = {
@@ -82,12 +91,22 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "La central ha recibido su llamada.",
         "The centre has received your call.",
     ),
-    # No "tranquil·la"/"tranquila": the tablet does not know the resident's gender, so the
-    # words keep the formal "vós"/"usted" and need no gender at all.
+    # "Stay calm" takes the resident's gender in ca/es: the hub sends how they are addressed
+    # (Configure.address_form); neutral, or not stated, keeps words that need no gender.
     "help.received_more": (
         "No patiu. Us parlaran de seguida.",
         "No se preocupe. Le hablarán enseguida.",
         "Do not worry. They will talk to you now.",
+    ),
+    "help.received_more.feminine": (
+        "Estigueu tranquil·la. Us parlaran de seguida.",
+        "Esté tranquila. Le hablarán enseguida.",
+        "Stay calm. They will talk to you now.",
+    ),
+    "help.received_more.masculine": (
+        "Estigueu tranquil. Us parlaran de seguida.",
+        "Esté tranquilo. Le hablarán enseguida.",
+        "Stay calm. They will talk to you now.",
     ),
     # Help cannot reach the centre: say what to do instead, in the order that is quickest.
     "help.offline": (
@@ -199,6 +218,9 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "messages.photo": ("Foto", "Foto", "Photo"),
     "messages.voice": ("Missatge de veu", "Mensaje de voz", "Voice message"),
     "messages.video": ("Vídeo", "Vídeo", "Video"),
+    # above each message of a conversation: who wrote it and when
+    "messages.by": ("{when} · {who}", "{when} · {who}", "{when} · {who}"),
+    "messages.by_you": ("Enviat per vós", "Enviado por usted", "Sent by you"),
     "messages.from": ("De {name}", "De {name}", "From {name}"),
     "video.again": ("Tornar a veure", "Volver a ver", "Play again"),
     "gallery.open": ("Fotos", "Fotos", "Photos"),
@@ -256,6 +278,17 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "call.calling": ("Trucant a {name}…", "Llamando a {name}…", "Calling {name}…"),
     "call.talking": ("Parlant amb {name}", "Hablando con {name}", "Talking with {name}"),
     "call.hangup": ("Penjar", "Colgar", "Hang up"),
+    # The buttons of a video call, and what the screen says while the microphone is off.
+    "call.louder": ("Més fort", "Más alto", "Louder"),
+    "call.softer": ("Més fluix", "Más bajo", "Softer"),
+    "call.mic_off": ("Apagar micròfon", "Apagar micrófono", "Microphone off"),
+    "call.mic_on": ("Encendre micròfon", "Encender micrófono", "Microphone on"),
+    "call.muted": (
+        "El micròfon està apagat: no us senten.",
+        "El micrófono está apagado: no le oyen.",
+        "Your microphone is off: they cannot hear you.",
+    ),
+    "call.volume": ("Volum {n} de {total}", "Volumen {n} de {total}", "Volume {n} of {total}"),
     "call.ended": ("La trucada ha acabat.", "La llamada ha terminado.", "The call has ended."),
     "call.missed": (
         "Trucada perduda de {name}",
@@ -312,6 +345,7 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "Mensaje de la central",
         "Message from the centre",
     ),
+    "notice.read": ("Ja l'he llegit", "Ya lo he leído", "I've read it"),
     # pairing / linking
     "pair.title": (
         "Codi d'instal·lació",
@@ -427,26 +461,37 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
     "circle.new.make": ("Fer el codi", "Hacer el código", "Make the code"),
 }
 
-_INDEX: Final[dict[Lang, int]] = {"ca": 0, "es": 1, "en": 2}
+# The one translation mechanism of every part (protocol.i18n.Catalog), over the rows above.
+_CATALOG: Final = Catalog.from_rows(_TEXT, "tablet")
 
 
 def is_language(value: str) -> bool:
     """True if ``value`` is one of the tablet's languages."""
-    return value in _INDEX
+    return value in LANGUAGES
 
 
 def translate(key: str, lang: Lang, **values: object) -> str:
-    """The text of ``key`` in ``lang`` with ``values`` filled in."""
-    entry = _TEXT.get(key)
-    if entry is None:
+    """The text of ``key`` in ``lang`` with ``values`` filled in (never fails: a missing key
+    is logged and shown as itself, a text needing other values is shown unfilled)."""
+    try:
+        template = _CATALOG.text(key, lang)
+    except MissingTranslation:
         _LOGGER.error("missing text %r", key)
         return key
-    text = entry[_INDEX.get(lang, 2)]
     try:
-        return text.format(**values)
+        return template.format(**values)
     except (KeyError, IndexError):
         _LOGGER.error("text %r in %s needs other values than %s", key, lang, sorted(values))
-        return text
+        return template
+
+
+def addressed_key(key: str, address_form: str) -> str:
+    """``key.feminine`` or ``key.masculine`` when the resident is addressed so and the text
+    has that form, else ``key`` itself (neutral words: neutral, or nobody said)."""
+    gendered = f"{key}.{address_form}"
+    if address_form in ("feminine", "masculine") and gendered in _TEXT:
+        return gendered
+    return key
 
 
 def keys() -> frozenset[str]:

@@ -6,6 +6,7 @@ simple shapes, so they read at a glance with poor sight.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -13,10 +14,8 @@ from kivy.graphics import (
     Color,
     Ellipse,
     Line,
-    PopMatrix,
-    PushMatrix,
+    Mesh,
     Rectangle,
-    Rotate,
     RoundedRectangle,
     Triangle,
 )
@@ -58,49 +57,76 @@ def _envelope(x: float, y: float, s: float) -> None:
     )
 
 
-def _handset(x: float, y: float, s: float, angle: float) -> None:
-    """A telephone handset standing upright, ear cup at the top and mouth cup at the
-    bottom, both facing right, turned by ``angle`` degrees (anticlockwise).
+# The handset's outline, drawn once in a unit square (y up): a thick bow whose concave
+# side faces the top right (the face), ending in two cups that reach towards the face:
+# the ear cup at the top left, the mouth cup at the bottom right. Everyone recognises
+# this silhouette from the old telephone; a thin bow between two boxes (the first
+# drawing) read as a pair of headphones or a magnet.
+_CENTRE = (0.88, 0.88)
+_OUTER = 0.74  # radius of the outer, convex edge
+_BODY = 0.58  # radius of the inner edge along the handle: the handle is 0.16 thick
+_CUP = 0.38  # radius of the inner edge at the cups: they are 0.36 deep
 
-    Drawn as one solid silhouette (a thick bowed handle and two big rounded cups), the
-    shape people know from the old telephone, not an outline that breaks up when small.
-    """
-    cx, cy = x + 0.5 * s, y + 0.5 * s
-    PushMatrix()
-    Rotate(angle=angle, origin=(cx, cy))
-    # The handle: a bow from cup to cup, bulging away from the face.
-    Line(
-        points=[
-            x + 0.34 * s, y + 0.78 * s,
-            x + 0.26 * s, y + 0.64 * s,
-            x + 0.24 * s, y + 0.50 * s,
-            x + 0.26 * s, y + 0.36 * s,
-            x + 0.34 * s, y + 0.22 * s,
-        ],
-        width=0.06 * s,
-        joint="round",
-        cap="round",
-    )  # fmt: skip
-    # The cups: much wider than the handle, reaching towards the face.
-    radius = [0.11 * s]
-    RoundedRectangle(pos=(x + 0.27 * s, y + 0.64 * s), size=(0.40 * s, 0.28 * s), radius=radius)
-    RoundedRectangle(pos=(x + 0.27 * s, y + 0.08 * s), size=(0.40 * s, 0.28 * s), radius=radius)
-    PopMatrix()
+
+def _inner_radius(degrees: float) -> float:
+    """The inner edge's radius at ``degrees`` (180 = the ear end, 270 = the mouth end)."""
+    from_end = min(degrees - 180, 270 - degrees)
+    if from_end <= 20:
+        return _CUP
+    if from_end >= 32:
+        return _BODY
+    return _CUP + (_BODY - _CUP) * (from_end - 20) / 12
+
+
+def _handset_outline() -> list[tuple[float, float]]:
+    cx, cy = _CENTRE
+    steps = [180 + 2.5 * i for i in range(37)]
+    outer = [(_OUTER, a) for a in steps]
+    inner = [(_inner_radius(a), a) for a in reversed(steps)]
+    return [
+        (cx + r * math.cos(math.radians(a)), cy + r * math.sin(math.radians(a)))
+        for r, a in outer + inner
+    ]
+
+
+_HANDSET = _handset_outline()
+
+
+def _handset(x: float, y: float, s: float, angle: float, scale: float) -> None:
+    """The handset turned by ``angle`` degrees (anticlockwise) and shrunk by ``scale``
+    about its own middle, filled solid and with its corners rounded."""
+    xs = [p[0] for p in _HANDSET]
+    ys = [p[1] for p in _HANDSET]
+    mx, my = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    points = [
+        (
+            x + s * (0.5 + scale * ((px - mx) * cos - (py - my) * sin)),
+            y + s * (0.5 + scale * ((px - mx) * sin + (py - my) * cos)),
+        )
+        for px, py in _HANDSET
+    ]
+    # The outline runs along the outer edge, then back along the inner one: pair them
+    # up as a strip of triangles from end to end.
+    half = len(points) // 2
+    strip: list[float] = []
+    for (ox, oy), (ix, iy) in zip(points[:half], reversed(points[half:]), strict=True):
+        strip += [ox, oy, 0, 0, ix, iy, 0, 0]
+    Mesh(vertices=strip, indices=list(range(len(strip) // 4)), mode="triangle_strip")
+    # A round-jointed line around it softens the corners as on the real thing.
+    flat = [c for point in points for c in point]
+    Line(points=flat, width=0.025 * s, joint="round", close=True)
 
 
 def _phone(x: float, y: float, s: float) -> None:
-    # Tilted as it is held to the ear: ear cup top left, mouth cup bottom right.
-    _handset(x, y, s, 45)
+    # As it is held to the ear: ear cup top left, mouth cup bottom right.
+    _handset(x, y, s, 0, 1.0)
 
 
 def _hangup(x: float, y: float, s: float) -> None:
-    """The handset put down: lying flat, cups facing down, under a bar (the cradle)."""
-    _handset(x, y + 0.08 * s, s, -90)
-    Line(
-        points=[x + 0.12 * s, y + 0.16 * s, x + 0.88 * s, y + 0.16 * s],
-        width=0.05 * s,
-        cap="round",
-    )
+    """The handset put down: lying level, bow on top and both cups facing down, as on
+    every telephone's red "end call" key."""
+    _handset(x, y, s, -135, 0.78)
 
 
 def _calendar(x: float, y: float, s: float) -> None:
@@ -196,6 +222,43 @@ def _microphone(x: float, y: float, s: float) -> None:
     Line(points=[x + 0.34 * s, y + 0.12 * s, x + 0.66 * s, y + 0.12 * s], width=w, cap="round")
 
 
+def _speaker(x: float, y: float, s: float) -> None:
+    """A loudspeaker facing right: a box and its cone, filled."""
+    Rectangle(pos=(x + 0.08 * s, y + 0.38 * s), size=(0.16 * s, 0.24 * s))
+    Mesh(
+        vertices=[
+            x + 0.22 * s, y + 0.38 * s, 0, 0,
+            x + 0.22 * s, y + 0.62 * s, 0, 0,
+            x + 0.50 * s, y + 0.82 * s, 0, 0,
+            x + 0.50 * s, y + 0.18 * s, 0, 0,
+        ],
+        indices=[0, 1, 2, 3],
+        mode="triangle_fan",
+    )  # fmt: skip
+
+
+def _speaker_up(x: float, y: float, s: float) -> None:
+    """Louder: the loudspeaker and a big plus."""
+    w = 0.08 * s
+    _speaker(x, y, s)
+    Line(points=[x + 0.62 * s, y + 0.5 * s, x + 0.92 * s, y + 0.5 * s], width=w, cap="round")
+    Line(points=[x + 0.77 * s, y + 0.35 * s, x + 0.77 * s, y + 0.65 * s], width=w, cap="round")
+
+
+def _speaker_down(x: float, y: float, s: float) -> None:
+    """Softer: the loudspeaker and a big minus."""
+    _speaker(x, y, s)
+    Line(points=[x + 0.62 * s, y + 0.5 * s, x + 0.92 * s, y + 0.5 * s], width=0.08 * s, cap="round")
+
+
+def _microphone_off(x: float, y: float, s: float) -> None:
+    """The microphone struck through: nobody hears you."""
+    _microphone(x, y, s)
+    Line(
+        points=[x + 0.16 * s, y + 0.88 * s, x + 0.84 * s, y + 0.08 * s], width=0.08 * s, cap="round"
+    )
+
+
 def _camera(x: float, y: float, s: float) -> None:
     w = 0.06 * s
     Line(rounded_rectangle=(x + 0.1 * s, y + 0.22 * s, 0.8 * s, 0.52 * s, 0.06 * s), width=w)
@@ -218,6 +281,9 @@ ICONS: dict[str, Draw] = {
     "people": _people,
     "microphone": _microphone,
     "camera": _camera,
+    "speaker_up": _speaker_up,
+    "speaker_down": _speaker_down,
+    "microphone_off": _microphone_off,
 }
 
 

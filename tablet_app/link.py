@@ -25,6 +25,7 @@ from protocol import (
     Ack,
     Channel,
     CommandBody,
+    CommandState,
     DecodeError,
     EventBody,
     Status,
@@ -110,7 +111,8 @@ class SystemHealth:
 class LinkCallbacks:
     """What the link tells the app."""
 
-    on_command: Callable[[CommandBody], None]
+    # The command's body and its envelope id (what an Ack names).
+    on_command: Callable[[CommandBody, str], None]
     on_online: Callable[[bool], None] = lambda _online: None
     on_delivered: Callable[[str], None] = lambda _message_id: None
     on_retry: Callable[[], None] = lambda: None
@@ -145,7 +147,7 @@ class HubLink:
         self.device_id = device_id
         self.mqtt = mqtt
         self.outbox = outbox
-        self.callbacks = callbacks or LinkCallbacks(on_command=lambda _body: None)
+        self.callbacks = callbacks or LinkCallbacks(on_command=lambda _body, _id: None)
         self.health = health or SystemHealth()
         self.heartbeat_s = heartbeat_s
         self.retry_s = tuple(retry_s) or (1.0,)
@@ -172,6 +174,17 @@ class HubLink:
         )
         topic = device_topic(self.device_id, Channel.EVENT)
         self.outbox.put(message_id, topic, payload, keep=event_type(body) in ALARM_EVENT_TYPES)
+        self._wake.set()
+
+    def report(self, command_id: str, state: CommandState, until: datetime | None = None) -> None:
+        """Tell the hub what became of its command ``command_id`` (an ``Ack`` with ``state``,
+        docs/adr/0163), through the outbox: a tap made offline reaches the centre later."""
+        ack = Ack(command_id=command_id, ok=True, state=state, until=until)
+        message_id = new_message_id()
+        payload = encode(
+            envelope(ack, id=message_id, ts=self.clock(), seq=self.outbox.next_sequence())
+        )
+        self.outbox.put(message_id, device_topic(self.device_id, Channel.ACK), payload)
         self._wake.set()
 
     def set_heartbeat(self, seconds: float) -> None:
@@ -301,12 +314,12 @@ class HubLink:
                 self._reject("wrong_device", str(message.topic), "topic does not match the body")
                 continue
             self.stats.commands += 1
-            ack = Ack(command_id=command.id, ok=True)
+            ack = Ack(command_id=command.id, ok=True, state="received")
             ack_payload = encode(
                 envelope(ack, id=new_message_id(), ts=self.clock(), seq=self.outbox.next_sequence())
             )
             try:
-                self.callbacks.on_command(command.body)
+                self.callbacks.on_command(command.body, command.id)
             except Exception as err:  # a bug in the app must not kill the link
                 _LOGGER.exception("command %s failed", topic.name)
                 ack = Ack(command_id=command.id, ok=False, error=str(err)[:200])

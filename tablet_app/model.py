@@ -21,6 +21,7 @@ from protocol import (
     AlarmReceived,
     CheckIn,
     CommandBody,
+    CommandState,
     Configure,
     EventBody,
     MedicationTaken,
@@ -41,7 +42,7 @@ from tablet_app.circle import (
     Scope,
     is_neighbour,
 )
-from tablet_app.i18n import DEFAULT_LANGUAGE, Lang, translate
+from tablet_app.i18n import DEFAULT_LANGUAGE, Lang, addressed_key, translate
 from tablet_app.wording import duration_text, local, next_deadline, when_text
 
 _LOGGER = logging.getLogger(__name__)
@@ -109,6 +110,12 @@ MAX_RECORDING_S = 120  # a voice message stops and is sent by itself after two m
 # After the centre's call ends the home screen comes back by itself: the resident may be
 # across the room and should not have to walk to the tablet to put it right.
 CENTRE_ENDED_HOME_S = 8
+GROUP_PREFIX = "g:"  # the contact id of a group conversation: "g:<conversation id>"
+# The loudspeaker's steps during a call (tablet_app.audio.VOLUME_GAINS, kept equal by a
+# test): the resident starts at the normal one, an alarm call at the loud one.
+CALL_VOLUME_STEPS = 5
+CALL_VOLUME_NORMAL = 2
+CALL_VOLUME_LOUD = 3
 
 PromptResult = Literal["fine", "help", "timeout", "taken", "later"]
 # "Remind me later" on a medication reminder shows it again this much later (while the dose
@@ -144,6 +151,7 @@ class Message:
     media: str | None = None
     read: bool = False
     outgoing: bool = False
+    sender: str = ""  # who wrote it (a group has several people); "" for the contact
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +175,16 @@ class Publish:
 
     message_id: str
     body: EventBody
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Tell the hub what became of its command ``command_id`` (an ``Ack`` with a state,
+    docs/adr/0163): shown, postponed until ``until``, acknowledged by the resident."""
+
+    command_id: str
+    state: CommandState
+    until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +231,14 @@ class EndCall:
 
 
 @dataclass(frozen=True, slots=True)
+class CallSound:
+    """Set the call's loudspeaker step and whether the microphone is switched off."""
+
+    volume: int
+    muted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RespondInvitation:
     """Accept or decline an agenda invitation."""
 
@@ -250,11 +276,13 @@ class TakePhoto:
 
 Effect = (
     Publish
+    | Report
     | Speak
     | Ring
     | MarkRead
     | StartCall
     | EndCall
+    | CallSound
     | RespondInvitation
     | RequestLinkCode
     | LoadCircle
@@ -271,6 +299,9 @@ class TabletModel:
     """Everything a screen shows, and what each touch does."""
 
     language: Lang = DEFAULT_LANGUAGE
+    # How the hub says the resident is addressed (protocol.ADDRESS_FORMS): ca/es words that
+    # take a gender follow it; "unknown" keeps the neutral words.
+    address_form: str = "unknown"
     font_scale: float = 1.0
     high_contrast: bool = False
     online: bool = False
@@ -299,9 +330,19 @@ class TabletModel:
     call_id: str | None = None
     call_centre: bool = False  # the current call is the centre's (voice only)
     call_alarm: bool = False  # ... about an open alarm: answered by itself
+    call_volume: int = CALL_VOLUME_NORMAL  # the loudspeaker's step (0 .. STEPS - 1)
+    call_muted: bool = False  # the resident switched the microphone off
+    call_talking_since: datetime | None = None  # for the call's running time
     agenda: list[AgendaItem] = field(default_factory=list)
     notice_title: str = ""
     notice_text: str = ""
+    # The hub's command the notice shows (its acks say shown / acknowledged), if known.
+    notice_command_id: str | None = None
+    # The centre asked the resident to confirm they read it ("I've read it").
+    notice_confirm: bool = False
+    # The hub's command of each medication reminder, by prompt id (its acks: shown,
+    # postponed until, acknowledged).
+    prompt_commands: dict[str, str] = field(default_factory=dict)
     pair_digits: str = ""
     pair_error: str | None = None
     link_code: str | None = None
@@ -356,6 +397,10 @@ class TabletModel:
     def t(self, key: str, **values: object) -> str:
         """``key`` in the resident's language."""
         return translate(key, self.language, **values)
+
+    def t_addressed(self, key: str, **values: object) -> str:
+        """``key`` in the resident's language and, where it takes a gender, their form."""
+        return self.t(addressed_key(key, self.address_form), **values)
 
     def _emit(self, effect: Effect) -> None:
         self._effects.append(effect)
@@ -476,7 +521,7 @@ class TabletModel:
     def help_lines(self) -> tuple[str, str]:
         """The big line and the small line of the Help screen."""
         if self.help_state is HelpState.RECEIVED:
-            return self.t("help.received"), self.t("help.received_more")
+            return self.t("help.received"), self.t_addressed("help.received_more")
         if self.help_state is HelpState.WAITING_NETWORK:
             # No attempt count: it tells the resident nothing they can act on.
             return self.t("help.offline"), self.t("help.offline_more")
@@ -507,8 +552,9 @@ class TabletModel:
 
     # ------------------------------------------------------------ commands from the hub
 
-    def on_command(self, body: CommandBody, now: datetime) -> None:
-        """Apply a command from the hub."""
+    def on_command(self, body: CommandBody, now: datetime, command_id: str | None = None) -> None:
+        """Apply a command from the hub (``command_id``: its envelope id, which the tablet's
+        acks of a message or reminder name)."""
         if isinstance(body, Configure):
             self._configure(body)
         elif isinstance(body, AlarmReceived):
@@ -517,13 +563,27 @@ class TabletModel:
             self.screen = Screen.HELP
             self._emit(Speak(self.t("help.received"), self.language))
         elif isinstance(body, Prompt):
+            if command_id is not None and body.kind == "medication":
+                self.prompt_commands = {
+                    **dict(list(self.prompt_commands.items())[-20:]),
+                    body.prompt_id: command_id,
+                }
             self._show_prompt(body, now)
         elif isinstance(body, Reminder):
             self._notice(
-                self.t("reminder.title"), f"{when_text(body.due, now, self.language)}: {body.text}"
+                self.t("reminder.title"),
+                f"{when_text(body.due, now, self.language)}: {body.text}",
+                command_id=command_id,
             )
         elif isinstance(body, PlayMessage):
-            self._notice(self.t("notice.title"), body.text, language=body.language)
+            self._notice(
+                self.t("notice.title"),
+                body.text,
+                language=body.language,
+                command_id=command_id,
+                speak=body.speak,
+                confirm=body.confirm,
+            )
         else:
             _LOGGER.debug("command %s needs nothing from the screen", type(body).__name__)
         self.changed()
@@ -531,15 +591,40 @@ class TabletModel:
     def _configure(self, body: Configure) -> None:
         if body.language is not None:
             self.language = body.language
+        if body.address_form is not None:
+            self.address_form = body.address_form
         if body.check_in_deadlines is not None:
             self.check_in_deadlines = list(body.check_in_deadlines)
 
-    def _notice(self, title: str, text: str, *, language: Lang | None = None) -> None:
+    def _notice(
+        self,
+        title: str,
+        text: str,
+        *,
+        language: Lang | None = None,
+        command_id: str | None = None,
+        speak: bool = True,
+        confirm: bool = False,
+    ) -> None:
         self.notice_title, self.notice_text = title, text
+        self.notice_command_id = command_id
+        # The centre asked for "I've read it" instead of the plain way home.
+        self.notice_confirm = confirm
         busy = self.call_state in (CallState.TALKING, CallState.RINGING)
         if not busy and self.prompt is None and self.outgoing is not Outgoing.RECORDING:
             self.screen = Screen.NOTICE
-        self._emit(Speak(text, language or self.language))
+        if speak:
+            self._emit(Speak(text, language or self.language))
+        if command_id is not None:
+            self._emit(Report(command_id, "shown"))  # on the screen if free (and said if asked)
+
+    def close_notice(self) -> None:
+        """The resident pressed OK on a message or reminder: the centre hears it was seen."""
+        if self.notice_command_id is not None:
+            self._emit(Report(self.notice_command_id, "acknowledged"))
+            self.notice_command_id = None
+        self.notice_confirm = False
+        self.go(Screen.HOME)
 
     def _show_prompt(self, prompt: Prompt, now: datetime) -> None:
         if prompt.expires <= now:
@@ -554,6 +639,9 @@ class TabletModel:
         self.screen = Screen.PROMPT
         said = f"{self.prompt_question()} {self.prompt_countdown(now)}"
         self._emit(Speak(said, self.language))
+        command_id = self.prompt_commands.get(prompt.prompt_id)
+        if command_id is not None:
+            self._emit(Report(command_id, "shown"))
 
     def prompt_question(self) -> str:
         """The question of the current prompt."""
@@ -616,17 +704,25 @@ class TabletModel:
     def _answer_medication(
         self, prompt: Prompt, answer: Literal["fine", "help"], now: datetime
     ) -> None:
+        command_id = self.prompt_commands.get(prompt.prompt_id)
         if answer == "fine":
             self._publish(MedicationTaken(schedule=prompt.schedule or "medication"))
             self.prompt_result = "taken"
             self.snoozed = self.snoozed_until = None
             self._emit(Speak(self.t("prompt.med_thanks"), self.language))
+            if command_id is not None:
+                self._emit(Report(command_id, "acknowledged"))
         else:
             self.prompt_result = "later"
             again = now + MEDICATION_SNOOZE
             if again < prompt.expires:
                 self.snoozed, self.snoozed_until = prompt, again
             self._emit(Speak(self.t("prompt.med_later"), self.language))
+            if command_id is not None:
+                # The centre sees it put off, and when it rings again (none: not before it
+                # expires, so the dose will count as missed unless confirmed).
+                until = again if again < prompt.expires else None
+                self._emit(Report(command_id, "postponed", until))
         self.changed()
 
     def prompt_result_text(self) -> str:
@@ -664,6 +760,10 @@ class TabletModel:
             again, self.snoozed, self.snoozed_until = self.snoozed, None, None
             self._show_prompt(again, now)
             self.changed()
+        if self.call_state is not CallState.TALKING:
+            self.call_talking_since = None
+        elif self.call_talking_since is None:
+            self.call_talking_since = now  # the call got through since the last second
         if not (self.call_centre and self.call_state is CallState.ENDED):
             self._centre_ended_at = None
         elif self._centre_ended_at is None:
@@ -695,6 +795,27 @@ class TabletModel:
                 last[m.contact_id] = m.sent_at
         known = [c for c in self.contacts if c.id in last]
         return sorted(known, key=lambda c: last[c.id], reverse=True)
+
+    def relationship(self, contact_id: str | None) -> str:
+        """How the person is related to the resident, as typed when they were linked
+        ("daughter", "veïna"); "" if not known (or a group)."""
+        member = next((p for p in self.circle if p.party == contact_id), None)
+        return member.relationship.strip() if member is not None else ""
+
+    def contact_title(self, contact_id: str | None) -> str:
+        """The person's name and, where known, how they are related: "Maria (daughter)"."""
+        who = self.contact(contact_id)
+        if who is None:
+            return ""
+        related = self.relationship(contact_id)
+        return f"{who.name} ({related})" if related else who.name
+
+    def sender_name(self, message: Message) -> str:
+        """Who wrote ``message`` (not the resident): its sender, else the contact."""
+        if message.sender:
+            return message.sender
+        who = self.contact(message.contact_id)
+        return who.name if who is not None else ""
 
     def conversation(self, contact_id: str) -> list[Message]:
         """Messages with ``contact_id``, oldest first."""
@@ -962,9 +1083,13 @@ class TabletModel:
 
     # ------------------------------------------------------------ calls
 
+    def callable_contacts(self) -> list[Contact]:
+        """Everyone who can be called: the people, not the group conversations."""
+        return [c for c in self.contacts if not c.id.startswith(GROUP_PREFIX)]
+
     def call_contacts(self) -> list[Contact]:
         """The faces on the Call screen's page shown (six a page, each a big button)."""
-        return self.on_people_page(self.contacts)
+        return self.on_people_page(self.callable_contacts())
 
     def turn_conversation(self, step: int) -> None:
         """Older (``1``) or newer (``-1``) messages of the open conversation; the screen
@@ -997,6 +1122,7 @@ class TabletModel:
         self.call_contact_id = contact_id
         self.call_id = None
         self.call_centre = self.call_alarm = False
+        self._fresh_sound(loud=False)
         self._emit(StartCall(contact_id))
         self.go(Screen.CALL)
 
@@ -1038,6 +1164,7 @@ class TabletModel:
         self.call_contact_id = contact_id
         self.call_id = call_id
         self.call_centre = self.call_alarm = True
+        self._fresh_sound(loud=True)
         announce = Speak(self.t("call.centre_announce"), self.language)
         self._emit(
             StartCall(contact_id, call_id=call_id, voice_only=True, loud=True, announce=announce)
@@ -1053,8 +1180,57 @@ class TabletModel:
         self._emit(
             StartCall(self.call_contact_id, call_id=self.call_id, voice_only=self.call_centre)
         )
+        self._fresh_sound(loud=False)
         self.call_state = CallState.TALKING
         self.changed()
+
+    def _fresh_sound(self, *, loud: bool) -> None:
+        """A new call starts with the microphone on at the normal (or loud) step, as the
+        call engine does."""
+        self.call_volume = CALL_VOLUME_LOUD if loud else CALL_VOLUME_NORMAL
+        self.call_muted = False
+        self.call_talking_since = None
+
+    def call_louder(self) -> None:
+        """The "Louder" button during a call (nothing past the loudest step)."""
+        self._set_call_sound(min(CALL_VOLUME_STEPS - 1, self.call_volume + 1), self.call_muted)
+
+    def call_softer(self) -> None:
+        """The "Softer" button during a call (nothing past the softest step)."""
+        self._set_call_sound(max(0, self.call_volume - 1), self.call_muted)
+
+    def toggle_microphone(self) -> None:
+        """Switch the microphone off (the other side hears nothing) or on again."""
+        self._set_call_sound(self.call_volume, not self.call_muted)
+
+    def call_volume_set_remotely(self, volume: int) -> None:
+        """The operator made the call louder or softer from the console: the call engine
+        already plays at ``volume``; the screen shows it (no CallSound back to the engine)."""
+        if self.call_state is not CallState.TALKING:
+            return
+        volume = max(0, min(CALL_VOLUME_STEPS - 1, volume))
+        if volume != self.call_volume:
+            self.call_volume = volume
+            self.changed()
+
+    def _set_call_sound(self, volume: int, muted: bool) -> None:
+        if self.call_state is not CallState.TALKING:
+            return
+        if (volume, muted) == (self.call_volume, self.call_muted):
+            return
+        self.call_volume, self.call_muted = volume, muted
+        self._emit(CallSound(volume, muted))
+        self.changed()
+
+    def call_duration(self, now: datetime) -> str:
+        """How long the call has lasted, ``4:07`` (``1:02:05`` past an hour; "" when
+        not talking)."""
+        if self.call_state is not CallState.TALKING or self.call_talking_since is None:
+            return ""
+        seconds = max(0, int((now - self.call_talking_since).total_seconds()))
+        hours, rest = divmod(seconds, 3600)
+        clock = f"{rest // 60}:{rest % 60:02d}"
+        return f"{hours}:{clock.zfill(5)}" if hours else clock
 
     def decline_call(self) -> None:
         """Decline the ringing call, or hang up the current one."""

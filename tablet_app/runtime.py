@@ -181,6 +181,7 @@ class TabletRuntime:
             media,
             ice_servers=await family.ice_servers(),
             on_failed=self.model.call_ended,
+            on_volume=self.model.call_volume_set_remotely,
             output=self.audio_output or SoundDeviceOutput(),
         )
         try:

@@ -22,8 +22,10 @@ from kivy.uix.image import Image
 from kivy.uix.widget import Widget
 
 from tablet_app import circle_screens
+from tablet_app.conversation import conversation_screen
 from tablet_app.gallery import gallery_screen
 from tablet_app.model import (
+    CALL_VOLUME_STEPS,
     AgendaItem,
     CallState,
     HelpState,
@@ -99,6 +101,7 @@ class ScreenBuilder:
         self.progress: TimeBar | None = None
         self.countdown: Text | None = None  # the prompt's time left, updated every second
         self.elapsed: Text | None = None  # the recording's running time, updated every second
+        self.duration: Text | None = None  # a call's running time, updated every second
         self.videos: list[VideoView] = []  # views with a clock of their own; see stop()
 
     def stop(self) -> None:
@@ -159,13 +162,15 @@ class ScreenBuilder:
         row.add_widget(self._text(title, 56, bold=True, halign="left"))
         return row
 
-    def _home_button(self, name: str = "done") -> BigButton:
+    def _home_button(
+        self, name: str = "done", action: Callable[[], None] | None = None
+    ) -> BigButton:
         return self._button(
             name,
             self.m.t("home.back"),
             "house",
             self.p.neutral,
-            lambda: self.m.go(Screen.HOME),
+            action or (lambda: self.m.go(Screen.HOME)),
             vertical=False,
             icon_share=0.3,
             font_units=44,
@@ -188,6 +193,7 @@ class ScreenBuilder:
         self.progress = None
         self.countdown = None
         self.elapsed = None
+        self.duration = None
         builder: Callable[[], Widget] = getattr(self, f"_{screen.value}")
         return builder()
 
@@ -434,19 +440,24 @@ class ScreenBuilder:
             grid.add_widget(
                 self._button(
                     f"messages.contact.{person.id}",
-                    person.name,
+                    self._name_and_relation(person.id, person.name),
                     None,
                     self.p.messages,
                     partial(m.open_conversation, person.id),
                     picture=Face(person.id, person.photo, name=person.name),
                     icon_share=3.0 if len(everyone) <= 3 else 1.0,
                     vertical=len(everyone) <= 3,
-                    font_units=46,
+                    font_units=46 if not m.relationship(person.id) else 40,
                     badge=str(unread) if unread else "",
                 )
             )
         self._people_grid_end(grid, col, people, len(everyone))
         return col
+
+    def _name_and_relation(self, contact_id: str, name: str) -> str:
+        """A face's label: the name, and on a second line how they are related."""
+        related = self.m.relationship(contact_id)
+        return f"{name}\n{related}" if related else name
 
     def _people_grid_end(
         self, grid: GridLayout, col: BoxLayout, people: list[Any], total: int
@@ -467,123 +478,9 @@ class ScreenBuilder:
             )  # fmt: skip
 
     def _conversation(self) -> Widget:
-        m = self.m
-        if m.outgoing is Outgoing.RECORDING:
+        if self.m.outgoing is Outgoing.RECORDING:
             return self._recording()
-        who = m.contact(m.open_contact_id)
-        col = self._column()
-        col.add_widget(self._header(who.name if who else "", back=Screen.MESSAGES))
-        bottom = self._outgoing_row()
-        line = m.outgoing_line()
-        shown = 3 - (bottom is not None) - bool(line)  # every message keeps room for two lines
-        everything = m.conversation(m.open_contact_id or "")
-        pager: Widget | None = None
-        if len(everything) > shown and shown > 1:
-            shown -= 1  # room for the "Older" / "Newer" buttons
-            screens = -(-len(everything) // shown)
-            m.older_steps = min(m.older_steps, screens - 1)
-            end = len(everything) - m.older_steps * shown
-            recent = everything[max(0, end - shown) : end]
-            pager = self._older_row(older=end > shown, newer=m.older_steps > 0)
-        else:
-            recent = everything[-shown:]
-        now = self.clock()
-        from tablet_app.wording import when_text
-
-        for message in recent:
-            row = BoxLayout(spacing=self.s.u(20))
-            _fill(row, self.p.surface, self.s.u(20))
-            row.padding = self.s.u(14)
-            when = when_text(message.sent_at, now, m.language)
-            if message.kind == "text":
-                row.add_widget(self._text(f"{when}\n{message.text}", 40, halign="left"))
-            else:
-                label = m.t(f"messages.{message.kind}")
-                icon = "play" if message.kind in ("voice", "video") else None
-                picture = None
-                if message.kind == "photo" and message.media:
-                    picture = Image(source=message.media, fit_mode="contain")
-                row.add_widget(
-                    self._button(
-                        f"conversation.open.{message.id}",
-                        label,
-                        icon,
-                        self.p.messages,
-                        partial(self._open, message),
-                        picture=picture,
-                        vertical=False,
-                        icon_share=0.45,
-                        font_units=40,
-                        size_hint=(0.5, 1),
-                    )
-                )
-                row.add_widget(self._text(f"{when}\n{message.text}", 36, halign="left"))
-            col.add_widget(row)
-        for _ in range(shown - len(recent)):
-            col.add_widget(Widget())
-        if pager is not None:
-            col.add_widget(pager)
-        if line:
-            text = self._text(
-                line, 40, bold=True, name="outgoing.line", size_hint=(1, None), height=self.s.u(90)
-            )
-            _fill(text, self.p.surface, self.s.u(20))
-            col.add_widget(text)
-        if bottom is not None:
-            col.add_widget(bottom)
-        return col
-
-    def _older_row(self, *, older: bool, newer: bool) -> Widget:
-        """Big "Older messages" and "Newer messages" buttons (no scrolling to learn)."""
-        m = self.m
-        row = BoxLayout(spacing=self.s.u(20), size_hint=(1, None), height=self.s.u(100))
-
-        def button(name: str, icon: str, step: int, shown: bool) -> Widget:
-            if not shown:
-                return Widget()
-            return self._button(
-                name, m.t(name), icon, self.p.neutral, partial(m.turn_conversation, step),
-                vertical=False, icon_share=0.25, font_units=40,
-            )  # fmt: skip
-
-        row.add_widget(button("conversation.older", "back", 1, older))
-        row.add_widget(button("conversation.newer", "forward", -1, newer))
-        return row
-
-    def _outgoing_row(self) -> Widget | None:
-        """The buttons "Record a message" and "Take a photo", where the devices exist."""
-        m = self.m
-        if not (m.can_record or m.can_photo):
-            return None
-        row = BoxLayout(size_hint=(1, None), height=self.s.u(150), spacing=self.s.u(20))
-        busy = m.outgoing is Outgoing.SENDING
-        if m.can_record:
-            row.add_widget(
-                self._button(
-                    "record.start",
-                    m.t("record.button"),
-                    "microphone",
-                    self.p.neutral if busy else self.p.messages,
-                    lambda: m.press_record(self.clock()),
-                    vertical=False,
-                    icon_share=0.25,
-                    font_units=44,
-                )
-            )
-        if m.can_photo:
-            row.add_widget(
-                self._button(
-                    "photo.take",
-                    m.t("photo.button"),
-                    "camera",
-                    self.p.neutral if busy else self.p.messages,
-                    m.press_photo,
-                    vertical=False,
-                    icon_share=0.25,
-                    font_units=44,
-                )
-            )
-        return row
+        return conversation_screen(self)
 
     def _recording(self) -> Widget:
         """The microphone is on: one huge button to send, a smaller one to cancel."""
@@ -696,26 +593,25 @@ class ScreenBuilder:
             return self._call_pick()
         if m.call_centre and m.call_state is CallState.TALKING:
             return self._centre_call()
-        col = self._column()
         who = m.contact(m.call_contact_id)
         face = Face(who.id if who else "", who.photo if who else None, name=who.name if who else "")
         talking = m.call_state is CallState.TALKING
         if talking:
-            col.add_widget(self._call_video(face))
-        else:
-            face_box = BoxLayout(size_hint=(1, 0.5))
-            face_box.add_widget(face)
-            col.add_widget(face_box)
+            return self._video_call(face)
+        col = self._column()
+        face_box = BoxLayout(size_hint=(1, 0.5))
+        face_box.add_widget(face)
+        col.add_widget(face_box)
         col.add_widget(
             self._text(
                 m.call_headline(),
-                52 if talking else 64,
+                64,
                 bold=True,
-                size_hint=(1, 0.12 if talking else 0.16),
+                size_hint=(1, 0.16),
                 name="call.headline",
             )
         )
-        row = BoxLayout(spacing=self.s.u(40), size_hint=(1, 0.22 if talking else 0.3))
+        row = BoxLayout(spacing=self.s.u(40), size_hint=(1, 0.3))
         if m.call_state is CallState.RINGING:
             row.add_widget(
                 self._button(
@@ -741,7 +637,7 @@ class ScreenBuilder:
                     font_units=56,
                 )
             )
-        elif m.call_state in (CallState.CALLING, CallState.TALKING):
+        elif m.call_state is CallState.CALLING:
             row.add_widget(Widget(size_hint=(0.25, 1)))
             row.add_widget(
                 self._button(
@@ -802,9 +698,14 @@ class ScreenBuilder:
         )
         return col
 
-    def _call_video(self, face: Face) -> Widget:
-        """The other person large (their face until the first frame), our camera small."""
-        box = FloatLayout(size_hint=(1, 0.66))
+    def _video_call(self, face: Face) -> Widget:
+        """Talking with family: the other person fills the screen (their face until the
+        first frame), our camera small in the top right corner, who and for how long in
+        the top left, and along the bottom four big buttons: Softer, Louder, Microphone
+        off (or on) and Hang up. The review found the picture in a box with nothing to
+        press but Hang up, and no way to tell how long the call had lasted."""
+        m, p, u = self.m, self.p, self.s.u
+        box = FloatLayout()
         remote = VideoView(
             lambda: self.actions.call_video()[0],
             placeholder=face,
@@ -814,15 +715,83 @@ class ScreenBuilder:
         )
         own = VideoView(
             lambda: self.actions.call_video()[1],
-            border=self.p.on_button,
+            border=p.on_button,
             name="call.self",
-            size_hint=(0.22, 0.34),
-            pos_hint={"right": 1, "y": 0},
+            size_hint=(0.22, 0.3),
+            pos_hint={"right": 1, "top": 1},
         )
         for view in (remote, own):
             self.videos.append(view)
             box.add_widget(view)
+        shade = (0.0, 0.0, 0.0, 0.62)  # white words readable over any picture
+        band = BoxLayout(
+            orientation="vertical",
+            size_hint=(0.5, None),
+            height=u(140),
+            pos_hint={"x": 0, "top": 1},
+            padding=(u(24), u(10)),
+        )
+        _fill(band, shade, u(20))
+        font = self.s.font
+        band.add_widget(
+            Text(
+                m.call_headline(), font_size=font(46), color=p.on_button, bold=True,
+                halign="left", name="call.headline",
+            )
+        )  # fmt: skip
+        self.duration = Text(
+            self.call_time(), font_size=font(40), color=p.on_button, halign="left",
+            name="call.duration",
+        )  # fmt: skip
+        band.add_widget(self.duration)
+        box.add_widget(band)
+        # Along the bottom: "your microphone is off" while it is, then the buttons.
+        bottom = BoxLayout(
+            orientation="vertical", size_hint=(1, None), pos_hint={"x": 0, "y": 0},
+            spacing=u(12),
+        )  # fmt: skip
+        if m.call_muted:
+            notice = Text(
+                m.t("call.muted"), font_size=font(40), color=p.on_offline, bold=True,
+                size_hint=(1, None), height=u(80), name="call.muted",
+            )  # fmt: skip
+            _fill(notice, p.offline, u(16))
+            bottom.add_widget(notice)
+        controls = BoxLayout(size_hint=(1, None), height=u(150), spacing=u(16))
+        mic_key, mic_icon = ("call.mic_on", "microphone") if m.call_muted else (
+            "call.mic_off", "microphone_off"
+        )  # fmt: skip
+        # Softer at the softest step and Louder at the loudest are greyed out: a tap there
+        # would change nothing.
+        softest, loudest = m.call_volume <= 0, m.call_volume >= CALL_VOLUME_STEPS - 1
+        buttons = (
+            ("call.softer", m.t("call.softer"), "speaker_down", p.neutral, m.call_softer, 0.22,
+             softest),
+            ("call.louder", m.t("call.louder"), "speaker_up", p.neutral, m.call_louder, 0.22,
+             loudest),
+            ("call.mic", m.t(mic_key), mic_icon, p.neutral, m.toggle_microphone, 0.26, False),
+            ("call.hangup", m.t("call.hangup"), "hangup", p.help, m.decline_call, 0.30, False),
+        )  # fmt: skip
+        for name, label, icon, fill, tap, share, off in buttons:
+            controls.add_widget(
+                self._button(
+                    name, label, icon, fill, tap, vertical=False, icon_share=0.4,
+                    font_units=36, size_hint=(share, 1), disabled=off,
+                )
+            )  # fmt: skip
+        bottom.add_widget(controls)
+        bottom.height = sum(child.height for child in bottom.children) + u(12) * (
+            len(bottom.children) - 1
+        )
+        box.add_widget(bottom)
         return box
+
+    def call_time(self) -> str:
+        """``4:07 · Volume 3 of 5``: the call's running time and the loudspeaker's step."""
+        m = self.m
+        volume = m.t("call.volume", n=m.call_volume + 1, total=CALL_VOLUME_STEPS)
+        running = m.call_duration(self.clock())
+        return f"{running}   ·   {volume}" if running else volume
 
     def _call_pick(self) -> Widget:
         m = self.m
@@ -844,7 +813,7 @@ class ScreenBuilder:
         )
         col.add_widget(header)
         people = m.call_contacts()
-        total = len(m.contacts)
+        total = len(m.callable_contacts())
         if not people:
             col.add_widget(self._text(m.t("call.none"), 52))
             return col
@@ -853,14 +822,14 @@ class ScreenBuilder:
             grid.add_widget(
                 self._button(
                     f"call.face.{person.id}",
-                    person.name,
+                    self._name_and_relation(person.id, person.name),
                     None,
                     self.p.call,
                     partial(m.call_contact, person.id),
                     picture=Face(person.id, person.photo, name=person.name),
                     icon_share=3.0 if total <= 3 else 1.0,
                     vertical=total <= 3,
-                    font_units=46,
+                    font_units=46 if not m.relationship(person.id) else 40,
                 )
             )
         self._people_grid_end(grid, col, people, total)
@@ -945,7 +914,25 @@ class ScreenBuilder:
         col.add_widget(_icon_badge(self.s, self.p.agenda, "calendar", self.p))
         col.add_widget(self._text(m.notice_title, 60, bold=True, size_hint=(1, 0.18)))
         col.add_widget(self._text(m.notice_text, 50, size_hint=(1, 0.3), name="notice.text"))
-        col.add_widget(self._home_button("notice.ok"))
+        if m.notice_confirm:
+            # The centre asked to hear it was read: the one button says so.
+            col.add_widget(
+                self._button(
+                    "notice.read",
+                    m.t("notice.read"),
+                    "check",
+                    self.p.ok,
+                    m.close_notice,
+                    vertical=False,
+                    icon_share=0.3,
+                    font_units=44,
+                    size_hint=(None, None),
+                    size=(self.s.u(520), self.s.u(130)),
+                    pos_hint={"center_x": 0.5},
+                )
+            )
+        else:
+            col.add_widget(self._home_button("notice.ok", m.close_notice))
         return col
 
     def _pair(self) -> Widget:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta
+
+from protocol.i18n import Language
 
 
 class TabletSettings(msgspec.Struct, kw_only=True, frozen=True):
@@ -14,7 +16,7 @@ class TabletSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     hub_url: str = "http://127.0.0.1:8080"
     state_dir: str = "~/.local/share/teleassist-tablet"
-    language: Literal["ca", "es", "en"] = "ca"
+    language: Language = "ca"
     font_scale: Annotated[float, Meta(ge=1.0, le=2.0)] = 1.0
     high_contrast: bool = False
     heartbeat_s: Annotated[int, Meta(ge=10, le=86_400)] = 60

@@ -177,6 +177,12 @@ def scenes() -> dict[str, Scene]:
     def call_video(m: TabletModel, now: datetime) -> None:
         m.incoming_call("c1", "maria")
         m.answer_call()
+        m.tick(now - timedelta(minutes=4, seconds=7))  # talking for four minutes
+
+    def call_muted(m: TabletModel, now: datetime) -> None:
+        call_video(m, now)
+        m.call_louder()
+        m.toggle_microphone()
 
     def callpick(m: TabletModel, now: datetime) -> None:
         m.go(Screen.CALL)
@@ -198,7 +204,7 @@ def scenes() -> dict[str, Scene]:
         m.toggle_grant("alarms")
         m.toggle_grant("agenda")
         m.ask_link_code()
-        m.link_code = "K7QM-4P2X"
+        m.link_code = "K7QH-4R2X"
         m.link_expires = now + timedelta(minutes=30)
         m.changed()
 
@@ -234,6 +240,7 @@ def scenes() -> dict[str, Scene]:
         "photo": photo,
         "call": call,
         "call_video": call_video,
+        "call_muted": call_muted,
         "callpick": callpick,
         "voice": voice,
         "agenda": agenda,

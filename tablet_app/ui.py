@@ -78,6 +78,8 @@ class TabletView(BoxLayout):
             self.builder.countdown.text = self.model.prompt_countdown(now)
         if self.builder is not None and self.builder.elapsed is not None:
             self.builder.elapsed.text = self.model.recording_label(now)
+        if self.builder is not None and self.builder.duration is not None:
+            self.builder.duration.text = self.builder.call_time()
 
     def _status_line(self, sizes: Sizes) -> Widget:
         colours = palette(self.model.high_contrast)

@@ -20,7 +20,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
-from tablet_app.icons import Icon
+from tablet_app.icons import ICONS, Icon
+from tablet_app.model import GROUP_PREFIX
 from tablet_app.theme import RGBA, Palette, Sizes
 from tablet_app.wording import initials
 
@@ -65,6 +66,10 @@ class TimeBar(Widget):
                 Color(*self.fill)
                 width = max(self.height, self.width * share)
                 RoundedRectangle(pos=self.pos, size=(width, self.height), radius=radius)
+
+
+DISABLED_ALPHA = 0.55  # how much of a greyed-out button's words and picture show
+DISABLED_GREY = 0.72  # the light grey a greyed-out button's colour is mixed with
 
 
 class BigButton(ButtonBehavior, BoxLayout):
@@ -120,8 +125,15 @@ class BigButton(ButtonBehavior, BoxLayout):
         self.label = Text(
             label, font_size=sizes.font(font_units), color=colour, bold=True, size_hint=(1, 1)
         )
+        # A button that cannot act now (Louder at the loudest step) stays in its place,
+        # greyed out: its words and picture faded, its colour pale. Kivy's ``disabled``
+        # already ignores the touch.
+        self.label.disabled_color = (*colour[:3], DISABLED_ALPHA)
         self.add_widget(self.label)
-        self.bind(pos=self._redraw, size=self._redraw, state=self._redraw, badge=self._redraw)
+        self.bind(
+            pos=self._redraw, size=self._redraw, state=self._redraw, badge=self._redraw,
+            disabled=self._redraw,
+        )  # fmt: skip
         self._redraw()
 
     def on_release(self) -> None:
@@ -130,8 +142,17 @@ class BigButton(ButtonBehavior, BoxLayout):
 
     def _redraw(self, *_: object) -> None:
         r, g, b, a = self.fill
-        if self.state == "down":
-            r, g, b = r * 0.75, g * 0.75, b * 0.75
+        if self.disabled:
+            # Opaque (it may sit over a call's video) and pale: halfway to a light grey.
+            r, g, b = ((c + DISABLED_GREY) / 2 for c in (r, g, b))
+            for child in self.children:
+                if child is not self.label:
+                    child.opacity = DISABLED_ALPHA
+        else:
+            for child in self.children:
+                child.opacity = 1
+            if self.state == "down":
+                r, g, b = r * 0.75, g * 0.75, b * 0.75
         self.canvas.before.clear()
         with self.canvas.before:
             Color(r, g, b, a)
@@ -228,6 +249,11 @@ class Face(Widget):
     def _draw_initials(self, x: float, y: float, s: float) -> None:
         Color(*_hex(_pick(_BACKGROUNDS, self.person or self.person_name, "bg")))
         RoundedRectangle(pos=(x, y), size=(s, s), radius=[s * 0.12])
+        if self.person.startswith(GROUP_PREFIX):
+            # A group conversation: people together, not one person's initials.
+            Color(*_hex(_INITIALS_INK))
+            ICONS["people"](x + s * 0.1, y + s * 0.1, s * 0.8)
+            return
         letters = initials(self.person_name)
         if not letters or s < 4:
             return

@@ -17,7 +17,7 @@ SECTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("hub", "hub.settings", "HubSettings", "the hub: HTTP, storage, ingestion, sign-in"),
     ("alarms", "hub.alarms.settings", "AlarmSettings", "the hub's alarm engine: 112, e-mail, SMS"),
     ("family", "hub.family.settings", "FamilySettings", "the family network: media, calls, TURN"),
-    ("service", "hub.service.routes", "ServiceSettings", "the service lifecycle"),
+    ("service", "hub.service.app", "ServiceSettings", "the service lifecycle"),
     ("wsocial", "integrations.wsocial.delivery", "FhirEndpointSettings", "delivery to wSocial"),
     ("agent", "device_agent.settings", "AgentSettings", "a home gateway (`teleassist agent`)"),
     ("tablet", "tablet_app.settings", "TabletSettings", "the resident's tablet"),

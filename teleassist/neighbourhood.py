@@ -170,10 +170,10 @@ async def seed_neighbourhood(
         family_name = name.split()[1]
         for priority, (who, relationship, key_holder) in enumerate(
             [
-                (f"{rng.choice(_FIRST)} {family_name}", "fill/a", True),
+                (f"{rng.choice(_FIRST)} {family_name}", "son", True),
                 (
                     f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
-                    "veí/na voluntari/ària",
+                    "volunteer_neighbour_m",
                     index % 2 == 0,
                 ),
             ],

@@ -22,9 +22,27 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from teleassist.localbroker import free_port
+from config.ports import listen_port
 
 ROOT = Path(__file__).resolve().parents[1]
+PORT_ATTEMPTS = 3  # starts of one worker whose free HTTP port was taken meanwhile
+TAIL_LINES = 30
+
+
+def _tail(log: Path, offset: int) -> str:
+    """The last lines the process wrote to ``log`` from ``offset`` on."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-TAIL_LINES:])
+
+
+def _port_taken(tail: str, port: int) -> bool:
+    """Whether the worker's log says its HTTP port was in use (errno 98, EADDRINUSE)."""
+    return "address already in use" in tail.lower() and str(port) in tail
 
 
 def cluster_env(database_url: str, broker_port: int, **extra: str) -> dict[str, str]:
@@ -48,9 +66,9 @@ class HubWorker:
         self, name: str, env: Mapping[str, str], work: Path, *, ingest: bool = True
     ) -> None:
         self.name = name
-        self.port = free_port()
+        self.port = listen_port()
         self.client_id = f"hub-{name}"
-        self.env = {
+        self.env: dict[str, str] = {
             **env,
             "TELEASSIST_HUB__HTTP_PORT": str(self.port),
             "TELEASSIST_HUB__DATA_DIR": str(work / name),
@@ -71,7 +89,36 @@ class HubWorker:
         return f"teleassist-fanout {self.client_id}"
 
     def start(self, timeout: float = 120.0) -> None:
-        """Start the process and wait until ``/readyz`` answers 200."""
+        """Start the process and wait until ``/readyz`` answers 200.
+
+        The HTTP port is chosen free but bound only once the worker has started up (seconds,
+        while it and the broker open dozens of outgoing connections, any of which may take
+        that port as its local one): a worker that exits because its port was taken is
+        started again on another port (at most :data:`PORT_ATTEMPTS` times). Any other exit
+        raises with the exit code and the end of its log.
+        """
+        deadline = time.monotonic() + timeout
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            offset = self.log.stat().st_size if self.log.exists() else 0
+            self._spawn()
+            assert self.process is not None
+            while not self.ready():
+                code = self.process.poll()
+                if code is not None:
+                    tail = _tail(self.log, offset)
+                    if _port_taken(tail, self.port) and attempt < PORT_ATTEMPTS:
+                        self._move_port()
+                        break
+                    raise RuntimeError(
+                        f"worker {self.name} exited with {code}; see {self.log}:\n{tail}"
+                    )
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"worker {self.name} not ready after {timeout} s")
+                time.sleep(0.2)
+            else:
+                return
+
+    def _spawn(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "teleassist", "hub", "serve"],
@@ -80,13 +127,10 @@ class HubWorker:
                 stdout=log,
                 stderr=log,
             )
-        deadline = time.monotonic() + timeout
-        while not self.ready():
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker {self.name} exited; see {self.log}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"worker {self.name} not ready after {timeout} s")
-            time.sleep(0.2)
+
+    def _move_port(self) -> None:
+        self.port = listen_port()
+        self.env["TELEASSIST_HUB__HTTP_PORT"] = str(self.port)
 
     def ready(self) -> bool:
         """Whether ``/readyz`` answers 200 (database up and, if ingesting, subscribed)."""

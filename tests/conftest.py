@@ -39,6 +39,58 @@ signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)
 faulthandler.register(signal.SIGUSR2, all_threads=True)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """For pytest-xdist (scripts/test, docs/adr/0166):
+
+    - tests of the session's 3-node RabbitMQ cluster (the ``rabbit`` fixture of
+      tests/scale/conftest.py, or the ``rabbitmq`` marker) run on one worker, so that one
+      cluster is started, not one per worker (``tryfirst``: xdist reads the group from the
+      marker in its own hook of the same name);
+    - in a worker, the ``slow`` tests come first (in their own order, every worker sorting
+      alike): the longest ones (benchmarks, screenshots, whole-system tests) are at the end of
+      the file order, and one of minutes started last would leave the other worker idle.
+    """
+    for item in items:
+        uses_cluster = "rabbit" in getattr(item, "fixturenames", ())
+        if uses_cluster or item.get_closest_marker("rabbitmq") is not None:
+            item.add_marker(pytest.mark.xdist_group("rabbitmq"))
+    if getattr(config.option, "loadgroup", False):
+        for item in items:
+            _name_xdist_group(item)
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _name_xdist_group(item: pytest.Item) -> None:
+    """Add ``@group`` to a grouped test's id, which is how ``--dist loadgroup`` finds groups.
+
+    pytest-xdist 3.8 does it by setting ``item._nodeid``, which pytest 9.2 no longer reads (its
+    ids are structured, ``item._id``): every group was silently spread over both workers
+    (pytest-dev/pytest-xdist#1386, fix pending). Where xdist's own suffix still takes, it
+    adds a second ``@group``; the scheduler reads the last one, so the group is the same.
+    """
+    names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                    for m in item.iter_markers("xdist_group")})  # fmt: skip
+    if not names:
+        return
+    group = "_".join(names)
+    grouped = f"{item.nodeid}@{group}"
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(grouped)
+    else:
+        item._nodeid = grouped  # type: ignore[attr-defined]
+    if not item.nodeid.endswith(f"@{group}"):
+        # Another pytest or xdist may keep the id elsewhere again: stop rather than run the
+        # group's tests on both workers without a word (how pytest-xdist#1386 went unseen).
+        raise pytest.UsageError(
+            f"xdist_group {group!r} did not reach the test id of {item.nodeid}: --dist "
+            "loadgroup would spread the group over the workers; see _name_xdist_group"
+        )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing() -> Iterator[None]:
     """Argon2id with production costs takes 0.1–0.8 s a hash here and the suite creates

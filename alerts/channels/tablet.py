@@ -26,6 +26,7 @@ from protocol import (
     envelope,
     new_message_id,
 )
+from protocol.i18n import LANGUAGES
 
 
 class CommandPublisher(Protocol):
@@ -56,15 +57,29 @@ class TabletChannel:
         self._publisher = publisher
         self._seq = itertools.count()
 
-    async def _send(self, device_id: str, body: CommandBody, now: datetime) -> str:
-        message_id = new_message_id()
+    def command(
+        self, device_id: str, body: CommandBody, now: datetime, message_id: str | None = None
+    ) -> tuple[str, bytes, str]:
+        """``body`` for ``device_id`` as it goes on the wire: its topic, the encoded envelope
+        (this channel's one sequence) and the message id (``message_id`` when the caller
+        chose it, to record the command before sending it). Raises ProtocolError for a device
+        id the contract rejects."""
+        topic = command_topic(device_id, command_name(body))  # checked before a seq is used
+        message_id = message_id or new_message_id()
         message = envelope(body, id=message_id, ts=now, seq=next(self._seq))
-        await self._publisher.publish(
-            command_topic(device_id, command_name(body)), encode(message), 1
-        )
+        return topic, encode(message), message_id
+
+    async def send(
+        self, device_id: str, body: CommandBody, now: datetime, message_id: str | None = None
+    ) -> str:
+        """Publish any command of the contract at QoS 1; returns its message id."""
+        topic, payload, message_id = self.command(device_id, body, now, message_id)
+        await self._publisher.publish(topic, payload, 1)
         return message_id
 
-    async def prompt(self, device_id: str, request: PromptRequest, now: datetime) -> str:
+    async def prompt(
+        self, device_id: str, request: PromptRequest, now: datetime, message_id: str | None = None
+    ) -> str:
         """Ask "Are you all right?"; returns the command's message id."""
         kind = (
             request.kind
@@ -77,23 +92,35 @@ class TabletChannel:
             expires=request.expires,
             schedule=request.schedule,
         )
-        return await self._send(device_id, body, now)
+        return await self.send(device_id, body, now, message_id)
 
     async def alarm_received(
         self, device_id: str, alarm_id: str, event_id: str | None, now: datetime
     ) -> str:
         """Close the loop with the resident: the centre has the alarm."""
-        return await self._send(device_id, AlarmReceived(alarm_id=alarm_id, event_id=event_id), now)
+        return await self.send(device_id, AlarmReceived(alarm_id=alarm_id, event_id=event_id), now)
 
-    async def play_message(self, device_id: str, text: str, language: str, now: datetime) -> str:
-        """A message from the centre, shown and spoken on the tablet."""
-        lang = language if language in ("ca", "es", "en") else "ca"
-        return await self._send(
+    async def play_message(
+        self,
+        device_id: str,
+        text: str,
+        language: str,
+        now: datetime,
+        message_id: str | None = None,
+        *,
+        speak: bool = True,
+        confirm: bool = False,
+    ) -> str:
+        """A message from the centre, shown on the tablet, spoken unless ``speak`` is False,
+        with "I've read it" when ``confirm``."""
+        lang = language if language in LANGUAGES else "ca"
+        return await self.send(
             device_id,
-            PlayMessage(text=text, language=lang),  # type: ignore[arg-type]
+            PlayMessage(text=text, language=lang, speak=speak, confirm=confirm),
             now,
+            message_id,
         )
 
     async def configure(self, device_id: str, body: Configure, now: datetime) -> str:
         """Push settings (language, check-in times) to the tablet."""
-        return await self._send(device_id, body, now)
+        return await self.send(device_id, body, now)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from alerts.careplan import CarePlan
 from alerts.errors import AlertsValueError
-from alerts.model import Detection, HomeEvent, PromptRequest
+from alerts.model import Detection, HomeEvent, MissedDose, PromptRequest
 from alerts.rules import events, timers
 from alerts.rules.common import Findings, new_day
 from alerts.rules.timers import Timer, TimerKind, pending_timers
@@ -40,11 +40,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """What a step produced: the new state, detections and tablet prompts to send."""
+    """What a step produced: the new state, detections, tablet prompts to send, and missed
+    doses the family is to hear of."""
 
     state: ResidentState
     detections: tuple[Detection, ...] = ()
     prompts: tuple[PromptRequest, ...] = ()
+    missed_doses: tuple[MissedDose, ...] = ()
 
 
 def _aware(name: str, moment: datetime) -> None:
@@ -106,7 +108,7 @@ def tick(plan: CarePlan, state: ResidentState, now: datetime) -> Evaluation:
     _check(plan, state)
     out = Findings()
     state = _run_timers(plan, state, now, out)
-    return Evaluation(state, tuple(out.detections), tuple(out.prompts))
+    return Evaluation(state, tuple(out.detections), tuple(out.prompts), tuple(out.missed_doses))
 
 
 def evaluate(plan: CarePlan, state: ResidentState, event: HomeEvent) -> Evaluation:
@@ -129,7 +131,7 @@ def evaluate(plan: CarePlan, state: ResidentState, event: HomeEvent) -> Evaluati
     if state.timer_fields() != before:
         # The event may have started a timer earlier than the cached hint.
         state = replace(state, timer_hint=None)
-    return Evaluation(state, tuple(out.detections), tuple(out.prompts))
+    return Evaluation(state, tuple(out.detections), tuple(out.prompts), tuple(out.missed_doses))
 
 
 def plan_changed(state: ResidentState) -> ResidentState:

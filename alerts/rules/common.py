@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.careplan import CarePlan
 from alerts.i18n import Explanation
-from alerts.model import Detection, PromptRequest, RuleKind
+from alerts.model import Detection, MissedDose, PromptRequest, RuleKind
 from alerts.state import DayActivity, PendingPrompt, ResidentState
 
 
@@ -20,6 +20,7 @@ class Findings:
 
     detections: list[Detection] = field(default_factory=list)
     prompts: list[PromptRequest] = field(default_factory=list)
+    missed_doses: list[MissedDose] = field(default_factory=list)
 
     def detect(
         self,

@@ -13,7 +13,7 @@ from enum import StrEnum
 from alerts import baseline
 from alerts.careplan import CarePlan, MedicationSchedule, TimeWindow
 from alerts.i18n import Explanation
-from alerts.model import PromptRequest, RuleKind
+from alerts.model import MissedDose, PromptRequest, RuleKind
 from alerts.rules.common import (
     Findings,
     at_local,
@@ -302,7 +302,12 @@ def _medication(plan: CarePlan, state: ResidentState, timer: Timer, out: Finding
     explanation = Explanation.of(
         "medication", schedule=timer.key, due=hhmm(plan, due), minutes=minutes
     )
-    out.detect(state, RuleKind.MEDICATION, timer.at, explanation)
+    if settings.missed_to != "family":
+        out.detect(state, RuleKind.MEDICATION, timer.at, explanation)
+    if settings.missed_to != "centre":
+        out.missed_doses.append(
+            MissedDose(state.home_id, state.resident_id, timer.key, due, timer.at, explanation)
+        )
     return state
 
 

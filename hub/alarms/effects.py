@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
 import aiohttp
 from sqlalchemy import select
@@ -35,12 +35,14 @@ from alerts.emergency import (
 )
 from alerts.escalation import NotifyContact
 from hub.alarms import store
+from hub.alarms.plans import NO_CARE_SERVICE, CareService
 from hub.alarms.settings import AlarmSettings
-from hub.console.health import summary_for_112
-from hub.console.models import ResidentHealth
+from hub.db.health import ResidentHealth, summary_for_112
 from hub.db.models import Device, Home, Resident
+from hub.ingest import delivery
+from hub.ingest.commands import DeviceCommands
 from hub.ingest.events import DeviceConnected
-from protocol import Configure
+from protocol import ADDRESS_FORMS, Configure, new_message_id
 from protocol.i18n import LANGUAGES
 
 _LOGGER = logging.getLogger(__name__)
@@ -56,9 +58,7 @@ async def build_incident(
     home = await session.get(Home, int(alarm.home_id)) if alarm.home_id.isdigit() else None
     person = Person(
         name=resident.name if resident else f"resident {alarm.resident_id}",
-        language=resident.language
-        if resident and resident.language in ("ca", "es", "en")
-        else "ca",
+        language=resident.language if resident and resident.language in LANGUAGES else "ca",
         birth_date=resident.birth_date if resident else None,
         lives_alone=resident.lives_alone if resident else True,
         # The structured record when there is one (DNR and allergies first), else the notes.
@@ -80,17 +80,6 @@ async def build_incident(
     return EmergencyIncident(alarm, person, location, centre, now)
 
 
-class PahoLoopPublisher:
-    """:class:`~alerts.channels.CommandPublisher` over the hub's MQTT connection."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    async def publish(self, topic: str, payload: bytes, qos: int) -> None:
-        """Queue the command on the hub's MQTT client (non-blocking)."""
-        self._client.publish(topic, payload, qos=qos)
-
-
 class HubAlarmEffects:
     """Effects over the configured channels; the tablet channel is set once MQTT is up."""
 
@@ -104,8 +93,11 @@ class HubAlarmEffects:
         self._sessionmaker = sessionmaker
         self._http = http
         self.tablet: TabletChannel | None = None
-        # Finds the hub's MQTT client once ingestion has connected (None: not yet/none).
-        self.mqtt_lookup: Callable[[], Any] | None = None
+        # The worker's one command sender (hub.ingest.commands); its channel is used once
+        # ingestion has connected.
+        self.commands: DeviceCommands | None = None
+        # The service context's answers (the plan whose check-in times a tablet is sent).
+        self.care_service: CareService = NO_CARE_SERVICE
         # 112 hand-offs by outcome ("delivered"/"failed"), exported on /metrics.
         self.handoffs: Counter[str] = Counter()
         retry = RetryPolicy(attempts=max(1, settings.emergency_attempts))
@@ -136,10 +128,8 @@ class HubAlarmEffects:
         )
 
     def _tablet_channel(self) -> TabletChannel | None:
-        if self.tablet is None and self.mqtt_lookup is not None:
-            client = self.mqtt_lookup()
-            if client is not None:
-                self.tablet = TabletChannel(PahoLoopPublisher(client))
+        if self.tablet is None and self.commands is not None and self.commands.connected:
+            self.tablet = self.commands.channel
         return self.tablet
 
     async def _tablet_of(self, home_id: str) -> str | None:
@@ -168,35 +158,83 @@ class HubAlarmEffects:
             return
         async with self._sessionmaker() as session:
             resident = await session.get(Resident, resident_id)
-            plan, _ = await store.load_plan(session, str(resident_id))
+            plan, _ = await store.load_plan(session, str(resident_id), self.care_service)
         if resident is None:
             return
         language = resident.language if resident.language in LANGUAGES else None
+        address_form = resident.address_form if resident.address_form in ADDRESS_FORMS else None
         body = Configure(
             check_in_deadlines=list(plan.check_in.deadlines) if plan.check_in.enabled else [],
             language=language,
+            address_form=address_form,
         )
         await tablet.configure(device_id, body, now)
         _LOGGER.info("settings sent to tablet %s", device_id)
 
-    async def play_message(self, home_id: str, text: str, language: str, now: datetime) -> bool:
-        """A message from the centre on the home's tablet; False when there is no tablet
-        (or no broker connection) to send it to."""
+    async def play_message(
+        self,
+        home_id: str,
+        text: str,
+        language: str,
+        now: datetime,
+        *,
+        resident_id: int | None = None,
+        sent_by: str | None = None,
+        speak: bool = True,
+        confirm: bool = False,
+    ) -> bool:
+        """A message from the centre on the home's tablet (said aloud unless ``speak`` is
+        False; ``confirm``: the resident is asked to press "I've read it"); False when there
+        is no tablet (or no broker connection) to send it to. Followed (ADR 0163): the card
+        shows whether the tablet showed it and the resident acknowledged it."""
         device = await self._tablet_of(home_id)
         tablet = self._tablet_channel()
         if tablet is None or device is None:
             return False
-        await tablet.play_message(device, text, language, now)
+        expires = now + delivery.MESSAGE_EXPIRY
+        outgoing = delivery.Outgoing(
+            new_message_id(), device, resident_id, "message", text, now, expires, sent_by,
+            confirm=confirm, speak=speak,
+        )  # fmt: skip
+        async with self._following(outgoing):
+            await tablet.play_message(
+                device, text, language, now, outgoing.command_id, speak=speak, confirm=confirm
+            )
         return True
 
     async def prompt(self, request: PromptRequest) -> None:
-        """Pre-alarm question on the home's tablet."""
+        """Pre-alarm question on the home's tablet; a medication reminder is followed
+        (ADR 0163: shown, put off until when, confirmed, expired)."""
         device = await self._tablet_of(request.home_id)
         tablet = self._tablet_channel()
         if tablet is None or device is None:
             _LOGGER.info("prompt %s not sent: no tablet channel/device", request.prompt_id)
             return
-        await tablet.prompt(device, request, request.sent_at)
+        if request.kind != "medication":
+            await tablet.prompt(device, request, request.sent_at)
+            return
+        resident = int(request.resident_id) if request.resident_id.isdigit() else None
+        outgoing = delivery.Outgoing(
+            new_message_id(), device, resident, "medication", request.schedule or "",
+            request.sent_at, request.expires,
+        )  # fmt: skip
+        async with self._following(outgoing):
+            await tablet.prompt(device, request, request.sent_at, outgoing.command_id)
+
+    @asynccontextmanager
+    async def _following(self, outgoing: delivery.Outgoing) -> AsyncIterator[None]:
+        """Record ``outgoing`` before it is sent (its tablet may answer at once, to any
+        worker), and forget it if sending fails."""
+        async with self._sessionmaker() as session:
+            await delivery.record(session, outgoing)
+            await session.commit()
+        try:
+            yield
+        except BaseException:
+            async with self._sessionmaker() as session:
+                await delivery.forget(session, outgoing.command_id)
+                await session.commit()
+            raise
 
     async def alarm_received(self, alarm: Alarm, event_id: str | None) -> None:
         """Close the loop on the home's tablet."""

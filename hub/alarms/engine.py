@@ -25,44 +25,40 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import (
-    SYSTEM,
-    Actor,
     Alarm,
     AlarmChange,
     CarePlan,
     Change,
+    Detection,
     EscalationPolicy,
-    EscalationTarget,
     Evaluation,
     HomeEvent,
+    MissedDose,
     PromptRequest,
     ResidentState,
     RuleKind,
-    add_note,
     apply_detection,
     due_actions,
-    escalate,
     evaluate,
     initial_state,
     next_deadline,
     present,
     reannounce,
-    record_notification,
     tick,
 )
 from alerts.channels import DeliveryResult
-from alerts.emergency import MESSAGE_DETAIL, HandoffResult, PayloadFormat, delivered_messages
+from alerts.emergency import HandoffResult, delivered_messages
 from alerts.escalation import (
-    INTERRUPTED_DETAIL,
     Escalate112,
     NotifyContact,
     Reannounce,
@@ -75,14 +71,23 @@ from alerts.escalation import next_deadline as next_escalation
 from hub import latencyprobe
 from hub.alarms import store
 from hub.alarms.fanout import AlarmSignal, send_signal
+from hub.alarms.ledger import (
+    CLOSE_112,
+    effect_key,
+    is_handoff_key,
+    record_effect,
+)
 from hub.alarms.live import AlarmLive, live_message
+from hub.alarms.missed_doses import MissedDoseSink, routed
+from hub.alarms.plans import NO_CARE_SERVICE, CareService
 from hub.alarms.views import alarm_view
 from hub.audit import record_audit
 from hub.clock import Clock
+from hub.db.models import Device, Resident
 from hub.db.writegate import WriteGate
+from hub.ingest import delivery
 from hub.ingest.dedup import MessageKey
 from hub.outbox.alarms import enqueue_resolved_alarm
-from hub.service.queries import is_service_paused, was_service_paused
 from protocol import ALARM_EVENT_TYPES, EventBody, event_type
 
 _LOGGER = logging.getLogger(__name__)
@@ -162,6 +167,8 @@ _CHANGE_KIND = {
 ATTACHED = "event_attached"
 
 RECENT_IDS = 100_000
+# How often the scheduler drops applied message ids older than their retention.
+PROCESSED_SWEEP_EVERY = timedelta(minutes=10)
 FLUSH_BATCH = 50
 CONFLICT_ATTEMPTS = 5
 # A claimed effect with no result after this long was interrupted (the hub stopped).
@@ -173,8 +180,6 @@ HANDOFF_MARGIN = timedelta(seconds=15)
 # The longest a hand-off takes when the effects do not say (the default RetryPolicy:
 # 4 attempts of 10 s, pauses 0.5 + 1 + 2 s).
 DEFAULT_HANDOFF_LONGEST = timedelta(seconds=43.5)
-# The effect key of telling 112 that an alarm it has is closed.
-CLOSE_112 = "close-112"
 INTERRUPTED = DeliveryResult(
     "unknown", False, "interrupted: the hub stopped while sending; outcome unknown", 0
 )
@@ -182,6 +187,15 @@ INTERRUPTED = DeliveryResult(
 
 class AlarmNotFound(LookupError):
     """No alarm with that id."""
+
+
+class NotOwner(Exception):
+    """This worker no longer owns the home (fenced, docs/adr/0147): nothing was written;
+    the home's new owner handles the event (the broker redelivers it, its device re-sends)."""
+
+
+class _AlreadyApplied(Exception):
+    """The event was applied before (by another worker): nothing to write."""
 
 
 def _is_alarm(event: HomeEvent) -> bool:
@@ -206,8 +220,14 @@ class AlarmEngine:
         *,
         handoff_longest: timedelta = DEFAULT_HANDOFF_LONGEST,
         gate: WriteGate | None = None,
+        care_service: CareService = NO_CARE_SERVICE,
+        delivery_retention: timedelta = delivery.RETENTION,
     ) -> None:
         self._sessionmaker = sessionmaker
+        # How long what was sent to tablets is kept after its expiry and last state.
+        self.delivery_retention = delivery_retention
+        # What the service context says of residents: their plan's terms, their pauses.
+        self.care_service = care_service
         self._gate = gate or WriteGate(exclusive=False)
         # A 112 effect claimed this long ago without a result was interrupted.
         self.handoff_unfinished_after = handoff_longest + HANDOFF_MARGIN
@@ -223,6 +243,24 @@ class AlarmEngine:
         self.wakeup = asyncio.Event()
         # Completed :meth:`run_due` passes (for /metrics: a scheduler that stopped shows).
         self.timer_passes = 0
+        # When old applied message ids were last dropped (None: not yet since the start).
+        self._swept_at: datetime | None = None
+        # One owner per home (docs/adr/0147): whether this worker owns a home now (None:
+        # every home is this worker's), and the fencing check run inside each transaction
+        # that commits a home's alarms or timers (False: another worker owns it now).
+        self.owns_home: Callable[[str], bool] | None = None
+        # When ``owns_home`` says no: wait for ownership to be confirmed (True) or not.
+        self.await_owner: Callable[[str], Awaitable[bool]] | None = None
+        self.fence: Callable[[AsyncSession, str], Awaitable[bool]] | None = None
+        # The same for the write-behind of a batch of homes: those of them still held (their
+        # lease rows share-locked until the transaction ends).
+        self.fence_homes: Callable[[AsyncSession, Collection[str]], Awaitable[set[str]]] | None = (
+            None
+        )
+        # (partition count, partitions owned now): the timer loop claims only those homes.
+        self.owned_partitions: Callable[[], tuple[int, Collection[int]]] | None = None
+        # Where missed doses of plans that tell the family go (the family app sets it).
+        self.missed_dose_sink: MissedDoseSink | None = None
 
     def _lock(self, home_id: str) -> asyncio.Lock:
         lock = self._locks.get(home_id)
@@ -241,13 +279,22 @@ class AlarmEngine:
         """
         changes: list[_Applied] = []
         prompts: tuple[PromptRequest, ...] = ()
+        doses: tuple[MissedDose, ...] = ()
         async with self._lock(event.home_id):
             latencyprobe.mark(event.message_id, "engine")
+            if not await self._owner_of(event.home_id):
+                # Still in flight here when the home moved to another worker.
+                raise NotOwner(event.home_id)
             now = self._clock()
             key = (event.device_id, event.message_id)
             if key in self._recent:
                 return []
             cached = self._cache.get(event.resident_id)
+            # An alarm event may be a copy applied by another worker (the previous owner of
+            # its home, a re-send): the database knows, this worker's cache may not. With the
+            # resident cached, the alarm's own transaction asks (one session fewer in front
+            # of the panic's write, docs/adr/0159).
+            unchecked = cached is not None and _is_alarm(event)
             if cached is None:
                 async with self._sessionmaker() as session:
                     if await store.was_processed(session, *key):
@@ -258,19 +305,32 @@ class AlarmEngine:
             if result.state.history is not cached.state.history:
                 # A day ended on the way (once a day per resident).
                 async with self._sessionmaker() as session:
-                    back = await _paused_until(session, cached.plan, cached.state, result)
+                    back = await _paused_until(
+                        self.care_service, session, cached.plan, cached.state, result
+                    )
                 if back is not None:
                     result = evaluate(cached.plan, _watched_from(cached.state, back), event)
-            if result.prompts or any(d.rule not in RAISED_WHILE_PAUSED for d in result.detections):
+            if (
+                result.prompts
+                or result.missed_doses
+                or any(d.rule not in RAISED_WHILE_PAUSED for d in result.detections)
+            ):
                 # A panic or a fire is raised whatever the service's state: no query.
                 async with self._sessionmaker() as session:
-                    result = await _unless_paused(session, result, now)
+                    result = await _unless_paused(self.care_service, session, result, now)
             self._remember(key)
             significant = (
                 result.detections
                 or result.prompts
+                or result.missed_doses
                 or result.state.timer_fields() != cached.state.timer_fields()
             )
+            if unchecked and not significant:
+                # Rare (an alarm-capable event that changes nothing urgent): ask now.
+                async with self._sessionmaker() as session:
+                    if await store.was_processed(session, *key):
+                        _LOGGER.info("event %s already applied; skipped", event.message_id)
+                        return []
             before, was_dirty = cached.state, cached.dirty
             cached.state = result.state
             cached.pending.append((key, now))
@@ -284,9 +344,20 @@ class AlarmEngine:
             try:
                 async with gate, self._sessionmaker() as session:
                     latencyprobe.mark(event.message_id, "engine_gated")
+                    if unchecked and await store.was_processed(session, *key):
+                        raise _AlreadyApplied
+                    await self._check_owner(session, event.home_id)
+                    result = await routed(session, self.missed_dose_sink, result)
                     changes = await self._apply(session, result.detections, cached.policy, now)
                     await self._write(session, cached, now)
                     await session.commit()
+            except _AlreadyApplied:
+                # Nothing written; the state goes back to before this copy (its id is kept
+                # among the recent ones: a further copy is skipped without a query).
+                cached.state, cached.dirty = before, was_dirty
+                cached.pending = [p for p in cached.pending if p[0] != key]
+                _LOGGER.info("event %s already applied; skipped", event.message_id)
+                return []
             except BaseException:
                 # Nothing was stored: forget this event so a retry (or the start-up
                 # replay) applies it again from the state before it.
@@ -295,7 +366,7 @@ class AlarmEngine:
                 self._recent.pop(key, None)
                 raise
             cached.dirty = False
-            prompts = result.prompts
+            prompts, doses = result.prompts, result.missed_doses
             deadline = next_deadline(cached.plan, cached.state)
             if deadline is not None and deadline <= now + DUE_NOW:
                 # A timer due at once (a supervised device gone silent): the scheduler may
@@ -308,6 +379,7 @@ class AlarmEngine:
         latencyprobe.mark(event.message_id, "published")
         for request in prompts:
             await self.effects.prompt(request)
+        await self._tell_family(doses)
         for change, _ in changes:
             if change.change is Change.RAISED:
                 await self.effects.alarm_received(change.alarm, event.message_id)
@@ -331,7 +403,7 @@ class AlarmEngine:
         ids = [(e.device_id, e.message_id) for e in events if e.resident_id in first]
         async with self._sessionmaker() as session:
             applied = await store.processed_among(session, ids)
-            inputs = await store.load_rule_inputs(session, first)
+            inputs = await store.load_rule_inputs(session, first, self.care_service)
         for key in applied:
             self._remember(key)
         now = self._clock()
@@ -353,12 +425,14 @@ class AlarmEngine:
         """
         async with self._lock(home_id):
             now = self._clock()
-            async with self._sessionmaker() as session:
+            async with self._gate.holding("engine-plan"), self._sessionmaker() as session:
                 cached = self._cache.get(resident_id)
                 if cached is None:
                     cached = await self._load(session, resident_id, home_id, now)
                 else:
-                    cached.plan, cached.policy = await store.load_plan(session, resident_id)
+                    cached.plan, cached.policy = await store.load_plan(
+                        session, resident_id, self.care_service
+                    )
                 await self._write(session, cached, now)
                 await session.commit()
                 cached.dirty = False
@@ -383,12 +457,16 @@ class AlarmEngine:
                 if cached is None:
                     continue
                 async with self._sessionmaker() as session:
-                    cached.plan, cached.policy = await store.load_plan(session, rid)
+                    cached.plan, cached.policy = await store.load_plan(
+                        session, rid, self.care_service
+                    )
 
     async def _load(
         self, session: AsyncSession, resident_id: str, home_id: str, at: datetime
     ) -> _Cached:
-        plan, policy, state = (await store.load_rule_inputs(session, [resident_id]))[resident_id]
+        plan, policy, state = (
+            await store.load_rule_inputs(session, [resident_id], self.care_service)
+        )[resident_id]
         return self._cache_inputs(resident_id, plan, policy, state, home_id, min(at, self._clock()))
 
     def _cache_inputs(
@@ -421,6 +499,34 @@ class AlarmEngine:
             cached.pending = ids + cached.pending
             raise
 
+    async def _owner_of(self, home_id: str) -> bool:
+        if self.owns_home is None or self.owns_home(home_id):
+            return True
+        return self.await_owner is not None and await self.await_owner(home_id)
+
+    async def _check_owner(self, session: AsyncSession, home_id: str) -> None:
+        if self.fence is not None and not await self.fence(session, home_id):
+            self._forget_home(home_id)
+            raise NotOwner(home_id)
+
+    def _forget_home(self, home_id: str) -> None:
+        for resident_id, cached in list(self._cache.items()):
+            if cached.state.home_id == home_id:
+                del self._cache[resident_id]
+
+    async def release_homes(self, owned_elsewhere: Callable[[str], bool]) -> int:
+        """Write what is cached of the homes another worker owns from now on, then forget
+        it (their next owner loads the stored state); returns how many residents."""
+        await self.flush()
+        gone = [
+            resident_id
+            for resident_id, cached in self._cache.items()
+            if owned_elsewhere(cached.state.home_id) and not cached.dirty
+        ]
+        for resident_id in gone:
+            del self._cache[resident_id]
+        return len(gone)
+
     def _forget(self, resident_id: str) -> None:
         """Drop a resident's cached rule inputs unless they hold unwritten changes."""
         cached = self._cache.get(resident_id)
@@ -450,11 +556,10 @@ class AlarmEngine:
                 for home_id in sorted(free):
                     await stack.enter_async_context(self._lock(home_id))
                 now = self._clock()
-                entries = [
-                    self._cache[rid]
-                    for home, rid in chunk
-                    if home in free and self._cache[rid].dirty
-                ]
+                # A resident forgotten meanwhile (its home fenced out in an earlier chunk) is
+                # skipped.
+                cached_now = [self._cache.get(rid) for home, rid in chunk if home in free]
+                entries = [c for c in cached_now if c is not None and c.dirty]
                 pending = [cached.pending for cached in entries]
                 for cached in entries:
                     cached.pending = []
@@ -464,23 +569,58 @@ class AlarmEngine:
                     # locks, as in handle_event: one order, no deadlock (a free-looking lock
                     # can still suspend its taker).
                     async with self._gate.holding("engine-flush"), self._sessionmaker() as session:
+                        lost = await self._fenced_out(session, {c.state.home_id for c in entries})
+                        kept = [
+                            (cached, ids)
+                            for cached, ids in zip(entries, pending, strict=True)
+                            if cached.state.home_id not in lost
+                        ]
                         await store.save_states(
                             session,
-                            [(c.state, next_deadline(c.plan, c.state)) for c in entries],
+                            [(c.state, next_deadline(c.plan, c.state)) for c, _ in kept],
                             now,
                         )
-                        await store.add_processed(session, [i for ids in pending for i in ids])
+                        await store.add_processed(session, [i for _, ids in kept for i in ids])
                         await session.commit()
                 except BaseException:
                     for cached, ids in zip(entries, pending, strict=True):
                         cached.pending = ids + cached.pending
                     raise
-                for cached in entries:
+                for cached, _ in kept:
                     cached.dirty = False
                     cached.stored = True
-                written += len(entries)
+                lost_ids = [
+                    ids
+                    for cached, ids in zip(entries, pending, strict=True)
+                    if cached.state.home_id in lost
+                ]
+                self._drop_lost(lost, lost_ids)
+                written += len(kept)
             await asyncio.sleep(0)  # let urgent work run between chunks
         return written
+
+    async def _fenced_out(self, session: AsyncSession, homes: set[str]) -> set[str]:
+        """Of ``homes``, those whose partition another worker holds now (fencing the
+        write-behind, docs/adr/0161): their cached state must not be written."""
+        if self.fence_homes is None or not homes:
+            return set()
+        return homes - await self.fence_homes(session, homes)
+
+    def _drop_lost(self, homes: set[str], pending: list[list[tuple[MessageKey, datetime]]]) -> None:
+        """Forget what this worker applied of homes it no longer owns, unwritten: the new
+        owner applies those events again (they are not marked processed), and so would this
+        worker if the home came back to it (their ids leave the recent set too)."""
+        if not homes:
+            return
+        for ids in pending:
+            for key, _ in ids:
+                self._recent.pop(key, None)
+        for home_id in homes:
+            self._forget_home(home_id)
+        _LOGGER.warning(
+            "%d homes' cached rule state not written: their partition is another worker's now",
+            len(homes),
+        )
 
     async def _apply(
         self,
@@ -496,7 +636,7 @@ class AlarmEngine:
         current = await store.open_alarms_of_home(session, detections[0].home_id)
         versions = {alarm.id: version for version, alarm in current}
         alarms = {alarm.id: alarm for _, alarm in current}
-        for detection in detections:
+        for detection in await _devices_named(session, detections):
             change = apply_detection(
                 [a for a in alarms.values() if a.is_open], detection, now, new_alarm_id()
             )
@@ -550,17 +690,31 @@ class AlarmEngine:
         await self.flush()
         now = self._clock()
         async with self._sessionmaker() as session:
-            residents = await store.due_residents(session, now)
+            owned = self.owned_partitions() if self.owned_partitions is not None else None
+            residents = await store.due_residents(session, now, partitions=owned)
             alarm_ids = await store.due_alarm_ids(session, now)
-            await store.forget_processed(session, now - store.PROCESSED_RETENTION)
-            await session.commit()
         for resident_id in residents:
             await self.tick_resident(resident_id)
         for alarm_id in alarm_ids:
             await self._escalate(alarm_id)
         await self._recover_unfinished(now)
+        if self._swept_at is None or now - self._swept_at >= PROCESSED_SWEEP_EVERY:
+            await self.forget_old_processed(now)
         self.timer_passes += 1
         return len(residents) + len(alarm_ids)
+
+    async def forget_old_processed(self, now: datetime) -> None:
+        """Drop applied message ids older than the retention, and what was sent to tablets
+        past its own (``[alarms] delivery_retention_days``): housekeeping, so a routine
+        writer at the write gate, and not on every pass (the scheduler wakes at every alarm;
+        a write there held SQLite's lock just when the next panic came, docs/adr/0159)."""
+        async with self._gate.routine("engine-forget"), self._sessionmaker() as session:
+            await store.forget_processed(session, now - store.PROCESSED_RETENTION)
+            pruned = await delivery.prune(session, now - self.delivery_retention)
+            await session.commit()
+        if pruned:
+            _LOGGER.info("dropped %d tablet deliveries past their retention", pruned)
+        self._swept_at = now
 
     async def seconds_until_due(self, cap: float = 30.0) -> float:
         """How long the scheduler may sleep."""
@@ -583,9 +737,15 @@ class AlarmEngine:
             home_id = cached.state.home_id
         changes: list[_Applied] = []
         prompts: tuple[PromptRequest, ...] = ()
+        doses: tuple[MissedDose, ...] = ()
         async with self._lock(home_id):
             now = self._clock()
-            async with self._sessionmaker() as session:
+            # A rule timer's write holds the home's lock, as an event's does: after alarms'
+            # writes, before routine batches (docs/adr/0173).
+            async with self._gate.holding("engine-tick"), self._sessionmaker() as session:
+                if self.owns_home is not None and not self.owns_home(home_id):
+                    self._forget(resident_id)
+                    return
                 stored = await store.claim_due_state(session, resident_id, now)
                 if stored is None:
                     # Another worker fired it (or is firing it): what this worker cached
@@ -599,23 +759,42 @@ class AlarmEngine:
                     # The claimed row is the truth: another worker may have moved the
                     # state on, or changed the plan, since this one cached it.
                     cached.state = stored
-                    cached.plan, cached.policy = await store.load_plan(session, resident_id)
+                    cached.plan, cached.policy = await store.load_plan(
+                        session, resident_id, self.care_service
+                    )
                 result = tick(cached.plan, cached.state, now)
                 if result.state.history is not cached.state.history:
-                    back = await _paused_until(session, cached.plan, cached.state, result)
+                    back = await _paused_until(
+                        self.care_service, session, cached.plan, cached.state, result
+                    )
                     if back is not None:
                         result = tick(cached.plan, _watched_from(cached.state, back), now)
-                if result.detections or result.prompts:
-                    result = await _unless_paused(session, result, now)
+                if result.detections or result.prompts or result.missed_doses:
+                    result = await _unless_paused(self.care_service, session, result, now)
+                await self._check_owner(session, home_id)
+                result = await routed(session, self.missed_dose_sink, result)
                 changes = await self._apply(session, result.detections, cached.policy, now)
                 cached.state = result.state
                 await self._write(session, cached, now)
                 await session.commit()
                 cached.dirty = False
-                prompts = result.prompts
+                prompts, doses = result.prompts, result.missed_doses
         self._after_commit(changes, now)
         for request in prompts:
             await self.effects.prompt(request)
+        await self._tell_family(doses)
+
+    async def _tell_family(self, doses: tuple[MissedDose, ...]) -> None:
+        """Hand the committed missed doses to the family (a failure is logged: the dose is
+        in the rule history, and the family app shows adherence from the events)."""
+        sink = self.missed_dose_sink
+        if sink is None:
+            return
+        for dose in doses:
+            try:
+                await sink.tell(dose)
+            except Exception:
+                _LOGGER.exception("telling the family of a missed dose failed")
 
     async def _escalate(self, alarm_id: str) -> None:
         """Run an alarm's due escalation steps; each external effect happens once.
@@ -654,12 +833,13 @@ class AlarmEngine:
                 return None
             async with self._lock(loaded[1].home_id):
                 now = self._clock()
-                async with self._sessionmaker() as session:
+                gate = self._gate.holding("engine-escalate")
+                async with gate, self._sessionmaker() as session:
                     loaded = await store.load_alarm(session, alarm_id)
                     if loaded is None:
                         return None
                     version, alarm = loaded
-                    _, policy = await store.load_plan(session, alarm.resident_id)
+                    _, policy = await store.load_plan(session, alarm.resident_id, self.care_service)
                     claimed = await store.claimed_effects(session, alarm_id)
                     after = provisional = alarm
                     sends: list[tuple[str, NotifyContact | Escalate112]] = []
@@ -678,7 +858,7 @@ class AlarmEngine:
                             continue
                         key = effect_key(action)
                         # The next deadline must not count a claimed effect as still due.
-                        provisional = _record_effect(provisional, key, None, now)
+                        provisional = record_effect(provisional, key, None, now)
                         if key not in claimed:
                             sends.append((key, action))
                             if isinstance(action, Escalate112):
@@ -732,15 +912,16 @@ class AlarmEngine:
                 return None
             async with self._lock(loaded[1].home_id):
                 now = self._clock()
-                async with self._sessionmaker() as session:
+                gate = self._gate.holding("engine-effects")
+                async with gate, self._sessionmaker() as session:
                     loaded = await store.load_alarm(session, alarm_id)
                     if loaded is None:
                         return None
                     version, alarm = loaded
-                    _, policy = await store.load_plan(session, alarm.resident_id)
+                    _, policy = await store.load_plan(session, alarm.resident_id, self.care_service)
                     after = alarm
                     for key, result in results:
-                        after = _record_effect(after, key, result, now, sent=True)
+                        after = record_effect(after, key, result, now, sent=True)
                     try:
                         await store.update_alarm(
                             session, version, alarm, after, next_escalation(policy, after), now
@@ -777,7 +958,7 @@ class AlarmEngine:
                 key
                 for key, claimed_at in claims
                 if (alarm_id, key) not in self._sending
-                and (_is_handoff_key(key) or claimed_at < cutoff)
+                and (is_handoff_key(key) or claimed_at < cutoff)
             ]
             if keys:
                 _LOGGER.warning("alarm %s: outcome of %s unknown (interrupted)", alarm_id, keys)
@@ -797,14 +978,15 @@ class AlarmEngine:
     ) -> Alarm:
         """Apply ``action`` (a pure alarm function) and record it; raises AlarmError."""
         for attempt in range(3):
-            async with self._sessionmaker() as session:
+            # On the alarm's path: after alarms' writes, before routine ones (ADR 0173).
+            async with self._gate.holding("engine-act"), self._sessionmaker() as session:
                 loaded = await store.load_alarm(session, alarm_id)
                 if loaded is None:
                     raise AlarmNotFound(alarm_id)
                 version, alarm = loaded
                 now = self._clock()
                 after = action(alarm)
-                _, policy = await store.load_plan(session, alarm.resident_id)
+                _, policy = await store.load_plan(session, alarm.resident_id, self.care_service)
                 try:
                     await store.update_alarm(
                         session, version, alarm, after, next_escalation(policy, after), now
@@ -889,24 +1071,77 @@ alarms, and no tablet prompt is sent either. See docs/alerts.md.
 """
 
 
-async def _service_paused(session: AsyncSession, resident_id: str, now: datetime) -> bool:
+# Devices worn by someone: a technical alarm names the wearer ("el penjoll de Maria Puig").
+_WORN = frozenset({"pendant", "fall_detector"})
+
+
+async def _devices_named(session: AsyncSession, detections: Sequence[Detection]) -> list[Detection]:
+    """Detections whose explanation names a device by its id, with the registry's kind, room
+    and wearer added beside it, so every reader's text says what and where ("el detector de
+    moviment del dormitori", "Maria Puig's pendant"; alerts.values.device_phrase). What the
+    registry said when the alarm was raised is kept: a device moved later does not rename an
+    old alarm. One query, and only for technical alarms (care alarms name no device)."""
+    ids = {d.explanation.param("device") for d in detections} - {None}
+    if not ids:
+        return list(detections)
+    rows = (
+        await session.execute(
+            select(Device.id, Device.type, Device.room, Device.resident_id).where(
+                Device.id.in_(ids)
+            )
+        )
+    ).all()
+    residents = {r.resident_id for r in rows if r.resident_id is not None} | {
+        int(d.resident_id) for d in detections if d.resident_id.isdigit()
+    }
+    names: dict[int, str] = {}
+    if residents:
+        query = select(Resident.id, Resident.name).where(Resident.id.in_(residents))
+        names = {rid: name for rid, name in (await session.execute(query)).all()}
+    found = {r.id: r for r in rows}
+    named = []
+    for detection in detections:
+        row = found.get(detection.explanation.param("device") or "")
+        if row is None:
+            named.append(detection)
+            continue
+        wearer_id = row.resident_id or (
+            int(detection.resident_id) if detection.resident_id.isdigit() else None
+        )
+        extra = {"device_kind": row.type, "device_room": row.room or ""}
+        if row.type in _WORN and wearer_id in names:
+            extra["device_wearer"] = names[wearer_id]
+        named.append(replace(detection, explanation=detection.explanation.with_params(**extra)))
+    return named
+
+
+async def _service_paused(
+    service: CareService, session: AsyncSession, resident_id: str, now: datetime
+) -> bool:
     """Is the resident's service paused? (A home without a resident never is.)"""
-    return resident_id.isdigit() and await is_service_paused(session, int(resident_id), now)
+    return resident_id.isdigit() and await service.is_paused(session, int(resident_id), now)
 
 
-async def _unless_paused(session: AsyncSession, result: Evaluation, now: datetime) -> Evaluation:
+async def _unless_paused(
+    service: CareService, session: AsyncSession, result: Evaluation, now: datetime
+) -> Evaluation:
     """``result`` without what a paused service must not raise or ask."""
     detections = result.detections
-    if not detections and not result.prompts:
+    if not detections and not result.prompts and not result.missed_doses:
         return result
-    resident_id = detections[0].resident_id if detections else result.prompts[0].resident_id
-    if not await _service_paused(session, resident_id, now):
+    first = detections or result.prompts or result.missed_doses
+    resident_id = first[0].resident_id
+    if not await _service_paused(service, session, resident_id, now):
         return result
     return _while_paused(result)
 
 
 async def _paused_until(
-    session: AsyncSession, plan: CarePlan, before: ResidentState, result: Evaluation
+    service: CareService,
+    session: AsyncSession,
+    plan: CarePlan,
+    before: ResidentState,
+    result: Evaluation,
 ) -> datetime | None:
     """If ``result`` would teach the baseline a day during which the service was paused,
     the local midnight after the last such day (watch from there instead); else None.
@@ -921,7 +1156,7 @@ async def _paused_until(
     zone = ZoneInfo(plan.timezone)
     start = datetime.combine(min(days), time(0, 0), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(max(days) + timedelta(days=1), time(0, 0), tzinfo=zone).astimezone(UTC)
-    if await was_service_paused(session, int(before.resident_id), start, end):
+    if await service.was_paused(session, int(before.resident_id), start, end):
         return end
     return None
 
@@ -942,58 +1177,7 @@ def _while_paused(result: Evaluation) -> Evaluation:
                 dropped.resident_id,
                 dropped.rule.value,
             )
-    return replace(result, detections=kept, prompts=())
-
-
-def effect_key(action: NotifyContact | Escalate112) -> str:
-    """The idempotency key of an escalation effect (unique per alarm)."""
-    if isinstance(action, NotifyContact):
-        return f"notify:{action.contact.contact_id}"
-    return "112" if action.attempt == 1 else f"112-retry-{action.attempt}"
-
-
-def _is_handoff_key(key: str) -> bool:
-    """An automatic 112 hand-off's effect (the first attempt or a retry)."""
-    return key == "112" or key.startswith("112-retry-")
-
-
-def _record_effect(
-    alarm: Alarm,
-    key: str,
-    result: DeliveryResult | HandoffResult | None,
-    now: datetime,
-    *,
-    sent: bool = False,
-) -> Alarm:
-    """Record an effect's result (``sent=False``: a stand-in, for the next deadline only)."""
-    if key == CLOSE_112:
-        if isinstance(result, DeliveryResult):  # interrupted
-            result = HandoffResult(False, 0, PayloadFormat.EIDO, error=result.detail)
-        return record_close_told(alarm, SYSTEM, now, result)
-    if key.startswith("112"):  # automatic, or an operator's interrupted hand-off
-        interrupted = isinstance(result, DeliveryResult)
-        if isinstance(result, DeliveryResult):  # interrupted
-            result = HandoffResult(False, 0, PayloadFormat.EIDO, error=result.detail)
-        if not alarm.is_open:
-            # Resolved while the hand-off was out: keep the fact, as a note.
-            done = "delivered" if result is not None and result.delivered else "NOT delivered"
-            return add_note(alarm, SYSTEM, now, f"automatic 112 hand-off {done} after closing")
-        if not sent:
-            return escalate(alarm, SYSTEM, now, EscalationTarget.EMERGENCY_112)
-        return record_handoff(alarm, SYSTEM, now, result, automatic=True, interrupted=interrupted)
-    delivery = (
-        result
-        if isinstance(result, DeliveryResult)
-        else DeliveryResult("pending", False, "being sent", 0)
-    )
-    return record_notification(
-        alarm,
-        now,
-        contact_id=key.removeprefix("notify:"),
-        channel=delivery.channel,
-        delivered=delivery.delivered,
-        detail=delivery.detail,
-    )
+    return replace(result, detections=kept, prompts=(), missed_doses=())
 
 
 def _raised_at(alarm: Alarm, when: datetime) -> Alarm:
@@ -1001,86 +1185,6 @@ def _raised_at(alarm: Alarm, when: datetime) -> Alarm:
 
     first = replace(alarm.history[0], at=when)
     return replace(alarm, raised_at=when, history=(first, *alarm.history[1:]))
-
-
-def record_handoff(
-    alarm: Alarm,
-    actor: Actor,
-    now: datetime,
-    result: HandoffResult | None,
-    *,
-    automatic: bool,
-    interrupted: bool = False,
-) -> Alarm:
-    """Record a 112 hand-off (delivered or not) as an escalation in the history
-    (``interrupted``: the hub stopped while sending, the outcome is unknown)."""
-    if result is None:
-        detail = "no 112 gateway configured"
-        delivered, reference = False, ""
-    else:
-        delivered, reference = result.delivered, result.reference or ""
-        detail = (
-            f"{result.format} HTTP {result.status} after {result.attempts} attempt(s)"
-            if result.delivered
-            else f"FAILED after {result.attempts} attempt(s): {result.error}"
-        )
-    escalated = escalate(
-        alarm,
-        actor,
-        now,
-        EscalationTarget.EMERGENCY_112,
-        detail=("auto: " if automatic else "") + detail,
-        reference=reference,
-    )
-    # Whether it went out is part of the record the console shows.
-    last = escalated.history[-1]
-    from dataclasses import replace
-
-    extra: tuple[tuple[str, str], ...] = (("delivered", str(delivered)),)
-    if interrupted:
-        extra = (*extra, (INTERRUPTED_DETAIL, "True"))
-    if result is not None and result.message is not None:
-        # 112's later messages name this one (CAP <references>): keep what was sent.
-        extra = (
-            *extra,
-            ("msg_type", result.msg_type),
-            (MESSAGE_DETAIL, result.message.reference()),
-        )
-    marked = replace(last, detail=(*last.detail, *extra))
-    escalated = replace(escalated, history=(*escalated.history[:-1], marked))
-    if not delivered:
-        escalated = add_note(escalated, SYSTEM, now, f"112 hand-off failed: {detail}")
-    return escalated
-
-
-def record_close_told(
-    alarm: Alarm, actor: Actor, now: datetime, result: HandoffResult | None
-) -> Alarm:
-    """Record whether 112 was told that an alarm it has is closed (a note with the message)."""
-    if result is None:
-        text = "112 NOT told of the close: no 112 gateway configured; call 112 by phone"
-    elif result.delivered:
-        text = f"112 told of the close ({result.msg_type}; {result.format} HTTP {result.status})"
-    else:
-        text = (
-            f"112 NOT told of the close ({result.msg_type}): FAILED after {result.attempts}"
-            f" attempt(s): {result.error}; call 112 by phone"
-        )
-    noted = add_note(alarm, actor, now, text)
-    delivered = bool(result and result.delivered)
-    extra: tuple[tuple[str, str], ...] = (("delivered", str(delivered)),)
-    if result is not None and result.message is not None:
-        extra = (
-            *extra,
-            ("msg_type", result.msg_type),
-            (MESSAGE_DETAIL, result.message.reference()),
-        )
-        if result.reference:
-            extra = (*extra, ("reference", result.reference))
-    last = noted.history[-1]
-    return replace(
-        noted, history=(*noted.history[:-1], replace(last, detail=(*last.detail, *extra)))
-    )
 
 
 def alarm_json(alarm: Alarm, language: str, now: datetime) -> dict[str, Any]:

@@ -16,6 +16,10 @@ On SQLite (one worker) nothing is sent: the engine's own publication is the only
 A second channel carries "resident N's care plan changed" (:func:`send_resident_changed`),
 so every worker's engine replaces its cached copy of the plan; after a reconnection every
 worker treats every resident as possibly changed.
+
+Other contexts put their own channels on the same connection as :class:`Relay` s (the
+family's prepared videos, docs/adr/0172): they send with :func:`notify` and are handed
+each payload, and after a reconnection the time from which they may have missed some.
 """
 
 from __future__ import annotations
@@ -55,6 +59,18 @@ MAX_ID = 64
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 # Told that a resident's plan changed on some worker (None: any resident's may have).
 ResidentChanged = Callable[[str | None], Awaitable[None]]
+MAX_PAYLOAD = 7999  # bytes: PostgreSQL refuses a longer NOTIFY payload
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """Another context's channel on the fan-out's connection: ``deliver`` is awaited with
+    each payload, ``catch_up`` with the time from which notifications may have been lost
+    (after a reconnection, or when too many waited). Errors are logged and dropped."""
+
+    channel: str
+    deliver: Callable[[str], Awaitable[None]]
+    catch_up: Callable[[datetime], Awaitable[None]]
 
 
 class BadSignal(ValueError):
@@ -115,6 +131,16 @@ async def send_signal(session: AsyncSession, signal: AlarmSignal) -> None:
     await session.execute(select(func.pg_notify(CHANNEL, signal.payload())))
 
 
+async def notify(session: AsyncSession, channel: str, payload: str) -> None:
+    """Send ``payload`` on ``channel`` to every worker (this one too) when ``session``'s
+    transaction commits; nothing on SQLite (one worker)."""
+    if len(payload.encode()) > MAX_PAYLOAD:
+        raise ValueError(f"a NOTIFY payload of {len(payload.encode())} bytes")
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(select(func.pg_notify(channel, payload)))
+
+
 async def send_resident_changed(session: AsyncSession, resident_id: str) -> None:
     """Tell every worker (this one too) that the resident's care plan or contacts changed,
     when ``session``'s transaction commits."""
@@ -160,8 +186,14 @@ class AlarmFanout:
         live: AlarmLive,
         clock: Clock,
         on_resident: ResidentChanged | None = None,
+        relays: Sequence[Relay] = (),
     ) -> None:
         self._connect = connect
+        self._relays = tuple(relays)
+        # (relay, a payload or the time to catch up from, when it was received)
+        self._relayed: asyncio.Queue[tuple[Relay, str | datetime, datetime]] = asyncio.Queue(
+            QUEUE_SIZE
+        )
         self._on_resident = on_resident
         self._residents: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_SIZE)
         self._sessionmaker = sessionmaker
@@ -178,12 +210,14 @@ class AlarmFanout:
         self.caught_up = 0
         self.resyncs = 0
         self.residents = 0
+        self.relayed = 0
 
     async def run(self) -> None:
         """Listen (reconnecting for ever) and publish what is signalled."""
         tasks = [
             asyncio.create_task(self._read_loop(), name="alarm-fanout-reader"),
             asyncio.create_task(self._resident_loop(), name="alarm-fanout-residents"),
+            asyncio.create_task(self._relay_loop(), name="alarm-fanout-relays"),
         ]
         try:
             await self._listen_loop()
@@ -220,6 +254,8 @@ class AlarmFanout:
         connection.add_termination_listener(lambda _: closed.set())
         await connection.add_listener(CHANNEL, self._on_notify)
         await connection.add_listener(RESIDENT_CHANNEL, self._on_resident_notify)
+        for relay in self._relays:
+            await connection.add_listener(relay.channel, self._relay_callback(relay))
         # LISTEN is in force before the catch-up read: a change committed meanwhile is
         # either in the read or signalled (or both: versions make that harmless).
         gap_from = self._alive_at
@@ -227,6 +263,7 @@ class AlarmFanout:
         if gap_from is not None:
             self.reconnects += 1
             self._resident_changed(None)  # plans changed meanwhile are not known
+            self._relays_missed(gap_from - CATCH_UP_MARGIN)
             await self._catch_up(gap_from - CATCH_UP_MARGIN)
         self.listening.set()
         _LOGGER.info("alarm fan-out listening on %s", CHANNEL)
@@ -286,6 +323,43 @@ class AlarmFanout:
             except Exception:  # the resident's next timer reloads its plan anyway
                 _LOGGER.exception("applying resident %s's changed plan failed", resident_id)
             self.residents += 1
+
+    # ------------------------------------------------------------ other contexts
+
+    def _relay_callback(self, relay: Relay) -> Callable[[object, int, str, object], None]:
+        def on_notify(_connection: object, _pid: int, _channel: str, payload: object) -> None:
+            now = self._alive_at = self._clock()
+            try:
+                self._relayed.put_nowait((relay, str(payload), now))
+            except asyncio.QueueFull:
+                _LOGGER.warning("%d notifications waiting; relays catch up", QUEUE_SIZE)
+                self._relays_missed(now - CATCH_UP_MARGIN)
+
+        return on_notify
+
+    def _relays_missed(self, since: datetime) -> None:
+        """Every relay reads what changed since ``since`` (or since the oldest thing still
+        queued, which is dropped) instead of what was queued."""
+        if not self._relays:
+            return
+        while not self._relayed.empty():
+            _, item, at = self._relayed.get_nowait()
+            since = min(since, item if isinstance(item, datetime) else at - CATCH_UP_MARGIN)
+        now = self._clock()
+        for relay in self._relays:
+            self._relayed.put_nowait((relay, since, now))
+
+    async def _relay_loop(self) -> None:
+        while True:
+            relay, item, _ = await self._relayed.get()
+            try:
+                if isinstance(item, datetime):
+                    await relay.catch_up(item)
+                else:
+                    await relay.deliver(item)
+            except Exception:  # that context's clients see it at their next refetch
+                _LOGGER.exception("relaying a notification on %s failed", relay.channel)
+            self.relayed += 1
 
     # ------------------------------------------------------------ reading
 

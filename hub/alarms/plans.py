@@ -6,50 +6,117 @@ A plan stored for the engine itself (``alarm_care_plans``: per-rule tuning) is u
 it is; otherwise the plan is derived here. Either way, a policy with no contacts of its own
 takes the resident's contact list, in priority order, so the operator's list and the
 automatic notifications are the same people.
+
+What the care service says of a resident (the terms of its current care plan, whether it is
+paused) comes through a port, :class:`CareService`, that the service context fills at setup
+(``hub.service.alarm_terms``, under :data:`CARE_SERVICE`): the alarm context reads no table of
+the service's. A hub without the service context has :data:`NO_CARE_SERVICE`: nobody has a
+service, and nobody's is paused.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import time, timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
+from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import CarePlan, EscalationPolicy
 from alerts.alarm import EscalationTarget
-from alerts.careplan import CheckInSettings, MedicationSchedule, MedicationSettings, TimeWindow
 from alerts.escalation import Contact
 from hub.db.models import Contact as ContactRow
 from hub.db.models import Resident
-from hub.service.codes import OPEN_STATES
-from hub.service.models import CarePlanRow as ServicePlanRow
-from hub.service.models import ServiceRow
-from hub.service.rules import SENSITIVITY_THRESHOLDS, ResidentRules, effective_rules
 from protocol.i18n import as_language
 
-LIVE_STATES = frozenset({"active", "suspended"})
 # The basic care level's "escalate to a contact after" (hub/service/care.py).
 DEFAULT_CONTACT_AFTER = timedelta(minutes=15)
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceSettings:
-    """What the service's current care plan says that the rules use."""
+class ServiceTerms(Protocol):
+    """What a resident's current service says that the rules use (the service context's
+    :class:`hub.service.alarm_terms.PlanTerms`)."""
 
-    check_in_deadline: time
-    has_tablet: bool
-    # Installed and running (or paused): before that there is nothing to press "I'm OK" on.
-    live: bool
-    # An alarm still open this long after it was raised goes to the contacts.
-    contact_after: timedelta = timedelta(minutes=15)
-    # A critical alarm about the person still without voice contact goes to 112 after this
-    # (the plan's escalate_to_112_after_min; docs/adr/0036).
-    emergency_after: timedelta | None = None
-    # The rules people set on the care plan (None: the level's defaults, from the deadline).
-    rules: ResidentRules | None = None
+    @property
+    def contact_after(self) -> timedelta:
+        """An alarm still open this long after it was raised goes to the contacts."""
+        ...
+
+    @property
+    def emergency_after(self) -> timedelta | None:
+        """A critical alarm without voice contact goes to 112 after this (None: never)."""
+        ...
+
+    def applied_to(self, plan: CarePlan) -> CarePlan:
+        """``plan`` with the rules of the service's care plan (pure)."""
+        ...
+
+
+class CareService(Protocol):
+    """The port: what the alarm context asks of the care service about residents."""
+
+    async def terms(
+        self, session: AsyncSession, resident_ids: Sequence[int]
+    ) -> Mapping[int, ServiceTerms]:
+        """The current terms of those residents that have an open service."""
+        ...
+
+    async def is_paused(self, session: AsyncSession, resident_id: int, at: datetime) -> bool:
+        """Whether the resident's service is suspended at ``at``."""
+        ...
+
+    async def was_paused(
+        self, session: AsyncSession, resident_id: int, start: datetime, end: datetime
+    ) -> bool:
+        """Whether the resident's service was suspended at any moment in ``[start, end)``."""
+        ...
+
+    async def medication_listed_since(
+        self, session: AsyncSession, resident_id: int
+    ) -> datetime | None:
+        """When the resident's care plan first listed medication (None: never)."""
+        ...
+
+
+class NoCareService:
+    """A hub without the service context: no resident has a service; none is paused."""
+
+    async def terms(
+        self, session: AsyncSession, resident_ids: Sequence[int]
+    ) -> Mapping[int, ServiceTerms]:
+        """Nobody's."""
+        return {}
+
+    async def is_paused(self, session: AsyncSession, resident_id: int, at: datetime) -> bool:
+        """Never."""
+        return False
+
+    async def was_paused(
+        self, session: AsyncSession, resident_id: int, start: datetime, end: datetime
+    ) -> bool:
+        """Never."""
+        return False
+
+    async def medication_listed_since(
+        self, session: AsyncSession, resident_id: int
+    ) -> datetime | None:
+        """Never through a care plan."""
+        return None
+
+
+NO_CARE_SERVICE: CareService = NoCareService()
+
+# Filled by the service context at setup (hub.service.app); read through care_service().
+CARE_SERVICE: web.AppKey[CareService] = web.AppKey("care_service")
+
+
+def care_service(app: web.Application) -> CareService:
+    """The app's care-service port (:data:`NO_CARE_SERVICE` when no context filled it)."""
+    return app.get(CARE_SERVICE, NO_CARE_SERVICE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +124,7 @@ class KnownResident:
     """A resident as the hub's other tables describe them."""
 
     language: str
-    service: ServiceSettings | None
+    service: ServiceTerms | None
     contacts: tuple[Contact, ...]
 
 
@@ -74,7 +141,7 @@ def rule_plan(
         if known is not None:
             plan = replace(plan, language=as_language(known.language))
             if known.service is not None:
-                plan = with_rules(plan, known.service)
+                plan = known.service.applied_to(plan)
     if (
         known is not None
         and known.service is not None
@@ -90,50 +157,6 @@ def rule_plan(
             policy, contacts=known.contacts, notify_delay=max(policy.notify_delay, delay)
         )
     return plan, policy
-
-
-def with_rules(plan: CarePlan, service: ServiceSettings) -> CarePlan:
-    """``plan`` with the rules of the service's care plan (pure)."""
-    rules = service.rules or effective_rules(service.check_in_deadline, None)
-    low_ratio, sigmas = SENSITIVITY_THRESHOLDS[rules.baseline_sensitivity]
-    return replace(
-        plan,
-        inactivity=replace(
-            plan.inactivity,
-            enabled=rules.inactivity,
-            windows=(TimeWindow(rules.morning_start, rules.morning_end),),
-        ),
-        # "I'm OK" is pressed on the tablet: no tablet, no missed check-in alarm.
-        check_in=CheckInSettings(
-            enabled=rules.check_in and service.has_tablet and service.live,
-            deadlines=rules.check_in_deadlines,
-        ),
-        night=replace(
-            plan.night,
-            window=TimeWindow(rules.night_start, rules.night_end),
-            door_alarm=rules.night_door,
-            bed_alarm=rules.bed,
-            bed_return=timedelta(minutes=rules.bed_return_min),
-        ),
-        temperature=replace(
-            plan.temperature,
-            enabled=rules.temperature,
-            low=rules.temperature_low,
-            high=rules.temperature_high,
-        ),
-        baseline=replace(plan.baseline, enabled=rules.baseline, low_ratio=low_ratio, sigmas=sigmas),
-        # Each dose: a reminder on the tablet at its time, an alarm if not confirmed within
-        # the grace (MedicationTaken from the tablet or a dispenser).
-        medication=MedicationSettings(
-            schedules=tuple(
-                MedicationSchedule(m.dose_key(t), t, m.days, m.start, m.end)
-                for m in rules.medications
-                for t in m.times
-            ),
-            ack_timeout=timedelta(minutes=rules.medication_grace_min),
-            remind=True,
-        ),
-    )
 
 
 def contact_of(row: ContactRow) -> Contact:
@@ -166,9 +189,9 @@ def _relation(text: str) -> EscalationTarget:
 
 
 async def known_residents(
-    session: AsyncSession, resident_ids: Collection[str]
+    session: AsyncSession, resident_ids: Collection[str], service: CareService
 ) -> dict[str, KnownResident]:
-    """Language, current service plan and contacts of residents, in three queries."""
+    """Language, current service terms and contacts of residents, in a few queries."""
     numbers = sorted({int(r) for r in resident_ids if r.isdigit()})
     if not numbers:
         return {}
@@ -178,27 +201,7 @@ async def known_residents(
             select(Resident.id, Resident.language).where(Resident.id.in_(numbers))
         )
     }
-    plans = await session.execute(
-        select(ServiceRow.resident_id, ServiceRow.state, ServicePlanRow)
-        .join(ServicePlanRow, ServicePlanRow.service_id == ServiceRow.id)
-        .where(ServiceRow.resident_id.in_(numbers))
-        .where(ServiceRow.state.in_(sorted(OPEN_STATES)))
-        .order_by(ServicePlanRow.version)
-    )
-    services: dict[int, ServiceSettings] = {}
-    for resident_id, state, version in plans:  # newest version last: it wins
-        if resident_id is None:
-            continue
-        hours, minutes = (int(x) for x in version.check_in_deadline.split(":"))
-        deadline = time(hours, minutes)
-        services[resident_id] = ServiceSettings(
-            deadline,
-            "tablet" in version.devices,
-            state in LIVE_STATES,
-            timedelta(minutes=version.escalate_to_contact_after_min),
-            timedelta(minutes=version.escalate_to_112_after_min),
-            effective_rules(deadline, version.rules),
-        )
+    services = await service.terms(session, numbers)
     contacts: dict[int, list[Contact]] = defaultdict(list)
     for row in await session.scalars(
         select(ContactRow)

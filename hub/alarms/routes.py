@@ -1,17 +1,11 @@
-"""The alarms API of docs/alarms-api.md, the live socket, and the engine's lifetime.
-
-``setup(app)`` starts the :class:`~hub.alarms.engine.AlarmEngine` with the app (after
-the database) and its timer loop, which fires whatever became due — also what became
-due while the hub was down — and, on PostgreSQL, the :class:`~hub.alarms.fanout.AlarmFanout`
-that brings the other hub workers' alarm changes to this worker's live sockets.
-"""
+"""The alarms API of docs/alarms-api.md and the live socket: handlers only (the context's
+wiring, its routes and the engine's lifetime are in :mod:`hub.alarms.app`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -20,7 +14,6 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from alerts import (
-    SYSTEM,
     Actor,
     ActorKind,
     Alarm,
@@ -54,48 +47,26 @@ from hub.alarms.bodies import (
     NoteBody,
     ResolveBody,
 )
-from hub.alarms.effects import HubAlarmEffects, TabletSettingsSender, build_incident
-from hub.alarms.engine import AlarmEngine, AlarmNotFound, record_handoff
-from hub.alarms.fanout import AlarmFanout, connector, send_resident_changed
-from hub.alarms.live import ALARM_LIVE, AlarmLive
-from hub.alarms.received import EventReceivedSender
-from hub.alarms.settings import AlarmSettings
-from hub.alarms.sink import AlarmSink, replay_unprocessed
+from hub.alarms.effects import build_incident
+from hub.alarms.engine import AlarmNotFound
+from hub.alarms.keys import ALARM_EFFECTS, ALARM_ENGINE, ALARM_SETTINGS, ALARM_SOCKETS
+from hub.alarms.ledger import record_handoff
 from hub.alarms.social_worker import VISOR_ROLE, use_the_visor
 from hub.alarms.views import AlarmCodes, AlarmView, CodeLabel, alarm_struct, alarm_view
 from hub.appkeys import (
     CLOCK,
-    CONFIG,
-    ENGINE,
-    RESIDENT_LISTENERS,
     SESSIONMAKER,
     SETTINGS,
-    WRITE_GATE,
 )
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.auth.web import CurrentUser
-from hub.db.models import Resident
 from hub.http import ApiError, check_same_origin, read_body
-from hub.ingest.app import MQTT_CLIENT
-from hub.ingest.keys import CONNECT_LISTENERS, EVENT_SINKS
-from hub.tasks import cancel_and_wait
-
-_LOGGER = logging.getLogger(__name__)
-
-ALARM_ENGINE = web.AppKey("alarm_engine", AlarmEngine)
-ALARM_SETTINGS = web.AppKey("alarm_settings", AlarmSettings)
-ALARM_EFFECTS = web.AppKey("alarm_effects", HubAlarmEffects)
-ALARM_SINK = web.AppKey("alarm_sink", AlarmSink)
-ALARM_SOCKETS = web.AppKey("alarm_sockets", set[web.WebSocketResponse])
-ALARM_FANOUT = web.AppKey("alarm_fanout", AlarmFanout)
 
 READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.SOCIAL_WORKER)
 STAFF_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 ACTORS = (Role.OPERATOR, Role.SUPERVISOR)
 PING_S = 20.0
-# How long the start-up waits for the fan-out's first LISTEN before serving anyway.
-FANOUT_START_S = 10.0
 
 
 def _actor(user: CurrentUser) -> Actor:
@@ -438,134 +409,3 @@ async def live(request: web.Request) -> web.StreamResponse:
         engine.live.unsubscribe(subscription)
         sockets.discard(socket)
     return socket
-
-
-async def _close_sockets(app: web.Application) -> None:
-    """At shutdown: tell every console to reconnect (to this hub's successor)."""
-    sockets: set[web.WebSocketResponse] = app[ALARM_SOCKETS]
-    for socket in list(sockets):
-        with contextlib.suppress(Exception):
-            await socket.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"hub stopping")
-
-
-async def _scheduler(engine: AlarmEngine) -> None:
-    """Fire due timers; sleeps until the next one (or until woken by a change)."""
-    while True:
-        try:
-            await engine.run_due()
-            delay = await engine.seconds_until_due()
-        except Exception:  # a database hiccup must not end the timer loop
-            _LOGGER.exception("alarm timers failed; retrying in 1 s")
-            delay = 1.0
-        engine.wakeup.clear()
-        with contextlib.suppress(TimeoutError):  # (not wait_for: see AlarmSink._yield_to_urgent)
-            async with asyncio.timeout(max(delay, 0.05)):
-                await engine.wakeup.wait()
-
-
-async def _flusher(engine: AlarmEngine, every_s: float = 1.0) -> None:
-    """Write rule states changed by routine events (batched, about once a second)."""
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            await engine.flush()
-        except Exception:  # the next round retries; replay covers a crash meanwhile
-            _LOGGER.exception("flushing alarm rule states failed")
-
-
-async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[ALARM_SETTINGS]
-    async with aiohttp.ClientSession() as http:
-        effects = HubAlarmEffects(settings, app[SESSIONMAKER], http)
-        effects.mqtt_lookup = lambda: app.get(MQTT_CLIENT)
-        engine = AlarmEngine(
-            app[SESSIONMAKER],
-            app[CLOCK],
-            app[ALARM_LIVE],
-            effects,
-            handoff_longest=effects.handoff_longest,
-            gate=app[WRITE_GATE],
-        )
-        app[ALARM_EFFECTS] = effects
-        app[ALARM_ENGINE] = engine
-
-        async def plan_changed(resident_id: int) -> None:
-            try:
-                async with app[SESSIONMAKER]() as session:
-                    resident = await session.get(Resident, resident_id)
-                if resident is not None:
-                    await engine.reload_plan(str(resident_id), str(resident.home_id))
-                    # The other workers replace their cached copy of the plan.
-                    async with app[SESSIONMAKER]() as session:
-                        await send_resident_changed(session, str(resident_id))
-                        await session.commit()
-            except Exception:  # the next load of this resident takes the change anyway
-                _LOGGER.exception("applying resident %s's new plan failed", resident_id)
-
-        app[RESIDENT_LISTENERS].append(plan_changed)
-        # Events stored but not applied when the hub last stopped (or died) go first.
-        await replay_unprocessed(engine, app[SESSIONMAKER], app[CLOCK]())
-        sink = app[ALARM_SINK]
-        sink.start(engine)
-        task = asyncio.create_task(_scheduler(engine)) if settings.scheduler else None
-        flusher = asyncio.create_task(_flusher(engine))
-        fanout = await _start_fanout(app)
-        try:
-            yield
-        finally:
-            await sink.stop()
-            await cancel_and_wait((task, flusher, fanout))
-            try:
-                await engine.flush()
-            except Exception:  # the start-up replay re-applies what was not written
-                _LOGGER.exception("final flush of alarm rule states failed")
-
-
-async def _start_fanout(app: web.Application) -> asyncio.Task[None] | None:
-    """On PostgreSQL, listen for the other workers' alarm changes (before serving, so a
-    socket opened after the start-up misses nothing); SQLite serves one worker."""
-    engine = app[ENGINE]
-    if engine.dialect.name != "postgresql":
-        return None
-    name = f"teleassist-fanout {app[SETTINGS].ingest_client_id or 'hub'}"
-    fanout = AlarmFanout(
-        connector(engine.url, name),
-        app[SESSIONMAKER],
-        app[ALARM_LIVE],
-        app[CLOCK],
-        on_resident=app[ALARM_ENGINE].plan_changed_elsewhere,
-    )
-    app[ALARM_FANOUT] = fanout
-    task = asyncio.create_task(fanout.run(), name="alarm-fanout")
-    try:
-        async with asyncio.timeout(FANOUT_START_S):
-            await fanout.listening.wait()
-    except TimeoutError:
-        _LOGGER.warning("alarm fan-out not listening yet; serving anyway (it keeps trying)")
-    return task
-
-
-def setup(app: web.Application) -> None:
-    """Routes and the engine's lifetime."""
-    app[ALARM_SETTINGS] = app[CONFIG].section("alarms", AlarmSettings)
-    app[ALARM_LIVE] = AlarmLive()
-    app[ALARM_SINK] = AlarmSink()
-    app[ALARM_SINK].on_applied = EventReceivedSender(lambda: app.get(MQTT_CLIENT), app[CLOCK])
-    app[ALARM_SOCKETS] = set()
-    app.on_shutdown.append(_close_sockets)
-    app[EVENT_SINKS].append(app[ALARM_SINK])
-    app[CONNECT_LISTENERS].append(TabletSettingsSender(lambda: app.get(ALARM_EFFECTS)))
-    app.cleanup_ctx.append(_engine_ctx)
-    app.router.add_get("/api/alarms", list_alarms)
-    app.router.add_get("/api/alarms/codes", codes)
-    app.router.add_get("/api/alarms/live", live)
-    app.router.add_get("/api/alarms/{alarm_id}", get_alarm)
-    app.router.add_get("/api/alarms/{alarm_id}/emergency-payload", emergency_payload)
-    app.router.add_post("/api/alarms/{alarm_id}/accept", accept_alarm)
-    app.router.add_post("/api/alarms/{alarm_id}/contact-attempts", contact_attempt)
-    app.router.add_post("/api/alarms/{alarm_id}/notes", note)
-    app.router.add_post("/api/alarms/{alarm_id}/escalations", escalate_alarm)
-    app.router.add_post("/api/alarms/{alarm_id}/resolve", resolve_alarm)
-
-
-__all__ = ["ALARM_ENGINE", "SYSTEM", "setup"]

@@ -26,8 +26,13 @@ class AlarmSettings(msgspec.Struct, kw_only=True, frozen=True):
     sms_token: str = ""
     # Run the timer loop (tests that drive timers by hand switch it off).
     scheduler: bool = True
+    # Days what was sent to tablets (messages, reminders, and what became of them) is kept
+    # after its expiry and its last state; the engine's housekeeping drops it then.
+    delivery_retention_days: int = 90
 
     def __post_init__(self) -> None:
+        if not 1 <= self.delivery_retention_days <= 3660:
+            raise ValueError("delivery_retention_days must be between 1 and 3660")
         # The CAP sender id and EIDO agency id: 112 quotes it back in every reference,
         # so a space, comma, '<' or '&' is refused at start-up, not sent.
         try:

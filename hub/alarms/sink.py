@@ -27,12 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import DeviceType, HomeEvent
-from hub.alarms.engine import AlarmEngine
+from hub.alarms.engine import AlarmEngine, NotOwner
 from hub.alarms.models import ProcessedEventRow
 from hub.db.models import StoredEvent
 from hub.ingest.events import IngestedEvent
 from hub.ingest.registry import DeviceRegistry
 from hub.supervision.events import DeviceOffline, DeviceOnline
+from hub.tasks import cancel_and_wait
 from protocol import ALARM_EVENT_TYPES, Event, EventBody, Status, event_type
 
 _LOGGER = logging.getLogger(__name__)
@@ -167,27 +168,10 @@ class AlarmSink:
 
     async def stop(self) -> None:
         """Cancel and await the workers (queued events are in the events table)."""
-        pending = set(self._tasks)
-        for task in pending:
-            task.cancel()
-        # A worker cancelled in the middle of a library call can lose the cancellation
-        # (Python 3.11's wait_for, used by database drivers, swallows one that races the
-        # result) and then wait for its next event for ever; it is cancelled again, so a
-        # hub's stop always ends (a CI teardown once hung here).
-        for _ in range(STOP_ROUNDS):
-            done, pending = await asyncio.wait(pending, timeout=1.0)
-            for task in done:
-                if not task.cancelled() and task.exception() is not None:
-                    _LOGGER.error(
-                        "alarm worker %s failed", task.get_name(), exc_info=task.exception()
-                    )
-            if not pending:
-                break
-            for task in pending:
-                _LOGGER.warning(
-                    "alarm worker %s is still running; cancelling it again", task.get_name()
-                )
-                task.cancel()
+        # A worker cancelled in the middle of a library call can lose the cancellation and
+        # wait for its next event for ever; cancel_and_wait cancels it again (a CI teardown
+        # once hung here).
+        await cancel_and_wait(self._tasks, rounds=STOP_ROUNDS)
         self._tasks = []
 
     async def _work_urgent(self) -> None:
@@ -271,6 +255,11 @@ class AlarmSink:
         for attempt in range(1, RETRIES + 1):
             try:
                 await engine.handle_event(item)
+            except NotOwner:
+                # Fenced: another worker owns the home now and gets the event (the broker
+                # redelivers it, the device re-sends an alarm event); not confirmed here.
+                _LOGGER.info("event %s left to the home's new owner", item.message_id)
+                return
             except Exception:  # retried; after that the start-up replay has it
                 self.failures += 1
                 _LOGGER.exception(
@@ -289,8 +278,11 @@ async def replay_unprocessed(
     sessionmaker: async_sessionmaker[AsyncSession],
     now: datetime,
     window: timedelta = REPLAY_WINDOW,
+    *,
+    homes: Callable[[int], bool] | None = None,
 ) -> int:
-    """Feed the engine stored events it has not applied yet; returns how many."""
+    """Feed the engine stored events it has not applied yet (of the homes ``homes``
+    accepts, if given: a partition this worker took over); returns how many."""
     applied = (
         select(ProcessedEventRow.message_id)
         .where(ProcessedEventRow.device_id == StoredEvent.device_id)
@@ -314,7 +306,7 @@ async def replay_unprocessed(
     events: list[HomeEvent] = []
     for row in rows:
         info = registry.get(row.device_id)
-        if info is None:
+        if info is None or (homes is not None and not homes(info.home_id)):
             continue
         try:
             body = msgspec.convert(row.body, _STORED)
@@ -336,6 +328,7 @@ async def replay_unprocessed(
         chunk = events[start : start + PREFETCH_BATCH]
         await engine.prefetch(chunk)
         for event in chunk:
-            await engine.handle_event(event)
+            with contextlib.suppress(NotOwner):  # the home changed hands meanwhile
+                await engine.handle_event(event)
     _LOGGER.info("replayed %d stored events into the alarm engine", len(events))
     return len(events)

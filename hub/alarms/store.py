@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import Integer, cast, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import Alarm, CarePlan, EscalationPolicy, ResidentState
@@ -18,7 +18,7 @@ from hub.alarms.models import (
     ProcessedEventRow,
     RuleStateRow,
 )
-from hub.alarms.plans import known_residents, plans_for, rule_plan
+from hub.alarms.plans import CareService, known_residents, plans_for, rule_plan
 from hub.ingest.dedup import MessageKey
 
 
@@ -215,14 +215,22 @@ async def save_states(
         await session.execute(update(RuleStateRow), old)
 
 
-async def due_residents(session: AsyncSession, now: datetime, limit: int = 500) -> list[str]:
-    """Residents whose next rule timer is due."""
-    rows = await session.scalars(
-        select(RuleStateRow.resident_id)
-        .where(RuleStateRow.next_due <= now)
-        .order_by(RuleStateRow.next_due)
-        .limit(limit)
-    )
+async def due_residents(
+    session: AsyncSession,
+    now: datetime,
+    limit: int = 500,
+    *,
+    partitions: tuple[int, Collection[int]] | None = None,
+) -> list[str]:
+    """Residents whose next rule timer is due; with ``partitions`` = (count, owned), only
+    those of homes in the owned partitions (``home_id % count``, docs/adr/0147)."""
+    stmt = select(RuleStateRow.resident_id).where(RuleStateRow.next_due <= now)
+    if partitions is not None:
+        count, owned = partitions
+        if not owned:
+            return []
+        stmt = stmt.where((cast(RuleStateRow.home_id, Integer) % count).in_(sorted(owned)))
+    rows = await session.scalars(stmt.order_by(RuleStateRow.next_due).limit(limit))
     return list(rows)
 
 
@@ -300,7 +308,7 @@ async def forget_processed(session: AsyncSession, older_than: datetime) -> None:
 
 
 async def load_rule_inputs(
-    session: AsyncSession, resident_ids: Collection[str]
+    session: AsyncSession, resident_ids: Collection[str], service: CareService
 ) -> dict[str, tuple[CarePlan, EscalationPolicy, ResidentState | None]]:
     """Plans, policies and stored states of many residents in a few queries (see
     :mod:`hub.alarms.plans` for where a plan comes from)."""
@@ -317,7 +325,7 @@ async def load_rule_inputs(
             select(RuleStateRow).where(RuleStateRow.resident_id.in_(ids))
         )
     }
-    plans = plans_for(ids, await known_residents(session, ids), stored)
+    plans = plans_for(ids, await known_residents(session, ids, service), stored)
     return {rid: (*plans[rid], states.get(rid)) for rid in ids}
 
 
@@ -334,11 +342,13 @@ async def processed_among(session: AsyncSession, keys: Collection[MessageKey]) -
     return {(device_id, message_id) for device_id, message_id in rows.all()}
 
 
-async def load_plan(session: AsyncSession, resident_id: str) -> tuple[CarePlan, EscalationPolicy]:
+async def load_plan(
+    session: AsyncSession, resident_id: str, service: CareService
+) -> tuple[CarePlan, EscalationPolicy]:
     """The resident's care plan and escalation policy (see :mod:`hub.alarms.plans`)."""
     row = await session.get(CarePlanRow, resident_id, populate_existing=True)
     stored = (plan_from_json(row.plan), policy_from_json(row.policy)) if row else None
-    known = await known_residents(session, [resident_id])
+    known = await known_residents(session, [resident_id], service)
     return rule_plan(resident_id, known.get(resident_id), stored)
 
 

@@ -284,17 +284,3 @@ async def device_events(request: web.Request) -> web.Response:
 async def openapi_json(request: web.Request) -> web.Response:
     """``GET /api/openapi.json`` (public)."""
     return web.json_response(app_document(request.app))
-
-
-def setup(app: web.Application) -> None:
-    """Add the read API."""
-    r = app.router
-    r.add_get("/api/openapi.json", openapi_json)
-    r.add_get("/api/homes", list_homes)
-    r.add_get("/api/homes/{home_id}", get_home)
-    r.add_get("/api/residents", list_residents)
-    r.add_get("/api/devices", list_devices)
-    r.add_get("/api/devices/{device_id}", get_device)
-    r.add_get("/api/devices/{device_id}/series", device_series)
-    r.add_get("/api/devices/{device_id}/events", device_events)
-    r.add_get("/api/ingest/stats", ingest_stats)

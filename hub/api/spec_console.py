@@ -32,9 +32,14 @@ from hub.console.bodies import (
     CallOutcome,
     CallPlanBody,
     CallPlanned,
+    CampaignCreate,
+    CampaignPreview,
+    DialRequest,
     HealthBody,
     KeySafeReveal,
     LanguageBody,
+    MediaOffer,
+    ProtocolEdit,
     ProtocolStep,
     TabletMessage,
     TicketStep,
@@ -43,6 +48,7 @@ from hub.console.bodies import (
 )
 from hub.http import DEVICE_ID as DEVICE_ID_PATTERN
 from hub.registry.bodies import PairBody
+from protocol.i18n import LANGUAGES
 from protocol.messages import Token
 
 ROLE = enum(
@@ -55,11 +61,17 @@ ROLE = enum(
     "installer",
     "coordinator",
 )
-LANGUAGE = enum("ca", "es", "en")
+LANGUAGE = enum(*LANGUAGES)
+_PROGRESS = (
+    *("total", "pending", "retrying", "done", "no_answer", "not_called"),
+    *("reached_fine", "reached_follow_up", "declined", "other"),
+)
 
 _SHARE = nullable(NUM)  # a share of 0..1; null when there is nothing to count
 _SECONDS = nullable(NUM)
-_COUNTS = ("alarms", "care_alarms", "technical_alarms", "open", "speech_unit_alarms")
+_COUNTS = ("alarms", "care_alarms", "technical_alarms", "open", "care_open", "speech_unit_alarms",
+           "accepted_within_60s_n", "accepted_within_180s_n", "answered_within_60s_n",
+           "answered_within_180s_n")  # fmt: skip
 _SHARES = ("accepted_within_60s", "accepted_within_180s", "answered_within_60s",
            "answered_within_180s")  # fmt: skip
 _TIMES = ("median_accept_s", "p95_accept_s", "median_voice_s", "p95_voice_s",
@@ -83,8 +95,23 @@ COMPONENTS: dict[str, Schema] = {
                 median_accept_s=_SECONDS,
             )
         ),
-        by_rule=array(obj(("rule", "count"), rule=STR, count=INT)),
-        by_outcome=array(obj(("outcome", "count"), outcome=STR, count=INT)),
+        by_rule=array(
+            obj(
+                ("rule", "category", "count"),
+                rule=STR,
+                category=enum("care", "technical"),
+                count=INT,
+            )
+        ),
+        by_outcome=array(
+            obj(
+                ("outcome", "count", "care", "technical"),
+                outcome=STR,
+                count=INT,
+                care=INT,
+                technical=INT,
+            )
+        ),
     ),
     "AdminUser": obj(
         ("id", "username", "display_name", "role", "language", "active", "created_at"),
@@ -101,13 +128,68 @@ COMPONENTS: dict[str, Schema] = {
         id=INT,
         resident_id=INT,
         resident_name=STR,
-        reason=enum("after_discharge", "other", "birthday", "weekly", "care_plan"),
+        reason=enum("after_discharge", "other", "birthday", "weekly", "care_plan", "campaign"),
         due_at=TIME,
         notes=STR,
         done_at=nullable(TIME),
         done_by=nullable(STR),
         outcome=nullable(STR),
         outcome_notes=nullable(STR),
+        priority=INT,
+        attempts=INT,
+        assigned_to=nullable(STR),
+        campaign_id=nullable(INT),
+        campaign_name=nullable(STR),
+        campaign_script=nullable(STR),
+        # When an open call falls overdue (a campaign's: the end of its calling day, not its
+        # start) and whether it is, at the hub's clock.
+        due_by=TIME,
+        overdue=BOOL,
+    ),
+    "Campaign": obj(
+        (
+            *("id", "name", "script", "filters", "priority", "starts_at"),
+            *("created_by", "created_at", "closed_at", "closed_by", "progress"),
+        ),
+        id=INT,
+        name=STR,
+        script=STR,
+        filters={"type": "object"},
+        priority=enum("high", "normal", "low"),
+        starts_at=TIME,
+        created_by=STR,
+        created_at=TIME,
+        closed_at=nullable(TIME),
+        closed_by=nullable(STR),
+        progress=obj(_PROGRESS, **dict.fromkeys(_PROGRESS, INT)),
+        left_out=array(INT),
+        operators=array(
+            obj(
+                ("operator", "assigned", "done", "no_answer", "pending"),
+                operator=nullable(STR),
+                assigned=INT,
+                done=INT,
+                no_answer=INT,
+                pending=INT,
+            )
+        ),
+        calls=array(
+            obj(
+                (
+                    *("id", "resident_id", "resident_name", "assigned_to", "attempts"),
+                    *("due_at", "outcome", "done_by", "done_at"),
+                ),
+                id=INT,
+                resident_id=INT,
+                resident_name=STR,
+                assigned_to=nullable(STR),
+                attempts=INT,
+                due_at=TIME,
+                outcome=nullable(STR),
+                done_by=nullable(STR),
+                done_at=nullable(TIME),
+            )
+        ),
     ),
     "MaintenanceTicket": obj(
         ("alarm_id", "status", "visit_at", "notes", "updated_by", "updated_at"),
@@ -174,6 +256,7 @@ COMPONENTS: dict[str, Schema] = {
 }
 
 _RESIDENT = {"resident_id": ID32}
+_STEP_TEXTS = obj(("key", "ca", "es", "en"), key=STR, ca=STR, es=STR, en=STR)
 _HEALTH = obj(
     (
         "allergies", "conditions", "medication", "mobility_aids", "hearing", "sight", "gp",
@@ -237,8 +320,21 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", "/api/console/calls"): Op(
         "Wellbeing calls: open ones due by tomorrow, or the last 200 done",
-        obj(("calls",), calls=array(ref("WellbeingCall"))),
-        query=(query("status", enum("open", "done"), "default open"),),
+        obj(
+            ("calls", "who", "hidden"),
+            calls=array(ref("WellbeingCall")),
+            who=enum("mine", "all"),
+            hidden=INT,
+        ),
+        query=(
+            query("status", enum("open", "done"), "default open"),
+            query(
+                "who",
+                enum("mine", "all"),
+                "open calls given to the user or to nobody (mine), or everyone's (all);"
+                " default mine for an operator, all for other roles",
+            ),
+        ),
         errors=(400,),
     ),
     ("POST", "/api/console/calls"): Op(
@@ -254,6 +350,52 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         body=CallOutcome,
         path={"call_id": ID32},
         errors=(400, 404, 409),
+    ),
+    ("GET", "/api/console/campaigns"): Op(
+        "Campaigns of wellbeing calls (open ones first) with their progress, the areas homes"
+        " are in and who may be given calls",
+        obj(
+            ("campaigns", "areas", "operators"),
+            campaigns=array(ref("Campaign")),
+            areas=array(STR),
+            operators=array(obj(("username", "display_name"), username=STR, display_name=STR)),
+        ),
+    ),
+    ("POST", "/api/console/campaigns/preview"): Op(
+        "Who a campaign's filters select (nothing is stored): how many, the first 200",
+        obj(
+            ("count", "residents"),
+            count=INT,
+            residents=array(
+                obj(("id", "name", "age", "area"), id=INT, name=STR, age=nullable(INT), area=STR)
+            ),
+        ),
+        body=CampaignPreview,
+        errors=(400,),
+        description="An unknown filter is 400 `unknown_filter`.",
+    ),
+    ("POST", "/api/console/campaigns"): Op(
+        "Create a campaign: its calls go into the wellbeing-call agenda",
+        ref("Campaign"),
+        status=201,
+        body=CampaignCreate,
+        errors=(400, 409),
+        description="400 `empty_population` when the filters select nobody, `unknown_filter`,"
+        " `unknown_operator`; 409 `duplicate_campaign` when an open campaign has the same name,"
+        " `already_called` when everyone selected has a campaign call that day (others are"
+        " left out and listed in `left_out`).",
+    ),
+    ("GET", "/api/console/campaigns/{campaign_id}"): Op(
+        "A campaign: progress, per operator, its calls",
+        ref("Campaign"),
+        path={"campaign_id": ID32},
+        errors=(404,),
+    ),
+    ("POST", "/api/console/campaigns/{campaign_id}/close"): Op(
+        "Close a campaign: the calls not made leave the agenda as not_called",
+        ref("Campaign"),
+        path={"campaign_id": ID32},
+        errors=(404, 409),
     ),
     ("PUT", "/api/console/residents/{resident_id}/call-plan"): Op(
         "Weekly wellbeing calls for a resident",
@@ -295,6 +437,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                 lives_alone=BOOL,
                 others_at_home=INT,
                 photo_url=STR,
+                phone=STR,
             ),
             home=obj(
                 ("id", "address", "access_notes", "has_key_safe"),
@@ -304,6 +447,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                 has_key_safe=BOOL,
                 lat=nullable(NUM),
                 lon=nullable(NUM),
+                map_url=nullable(STR),
             ),
             contacts=array(
                 obj(
@@ -312,6 +456,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                     name=STR,
                     phone=STR,
                     relationship=STR,
+                    relationship_other=STR,  # the words, where the code is "other"
+                    relationship_label=STR,
                     is_key_holder=BOOL,
                     priority=INT,
                     language=STR,
@@ -323,6 +469,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                     id=STR,
                     type=STR,
                     room=nullable(STR),
+                    name=STR,
                     state=STR,
                     battery=nullable(INT),
                     last_seen=nullable(TIME),
@@ -394,8 +541,42 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             calls=array(ref("PersonCall")),
             active=nullable(ref("PersonCall")),
             tablet=obj(("paired", "online"), paired=BOOL, online=BOOL),
+            dial=obj(("enabled", "phones", "carephone"), enabled=BOOL, phones=BOOL, carephone=BOOL),
+            unit_call=nullable(
+                obj(
+                    ("call_id", "device_id", "status"),
+                    call_id=STR,
+                    device_id=STR,
+                    status=enum("ringing", "answered"),
+                )
+            ),
         ),
         errors=(404,),
+    ),
+    ("POST", "/api/console/alarms/{alarm_id}/dial"): Op(
+        "Call the resident's phone, the home's carephone or a contact through the hub's SIP "
+        "endpoint (the caller must hold the alarm; outcome in the alarm's history, ADR 0143)",
+        obj(
+            ("call_id", "party", "name", "status"),
+            call_id=STR,
+            party=STR,
+            name=STR,
+            status=STR,
+        ),
+        body=DialRequest,
+        status=201,
+        errors=(400, 404, 409, 503),
+    ),
+    ("POST", "/api/console/dials/{call_id}/media"): Op(
+        "The operator's WebRTC leg of their call out: the browser's offer, the hub's answer",
+        obj(("sdp",), sdp=obj(("type", "sdp"), type=STR, sdp=STR)),
+        body=MediaOffer,
+        errors=(400, 403, 404, 409),
+    ),
+    ("POST", "/api/console/dials/{call_id}/hangup"): Op(
+        "Hang up the operator's call out (a ringing one is cancelled)",
+        obj(("call_id", "outcome"), call_id=STR, outcome=STR),
+        errors=(403, 404),
     ),
     ("POST", "/api/console/alarms/{alarm_id}/voice/listen"): Op(
         "A supervisor listens in to the call going on about the alarm (receive only; the "
@@ -444,11 +625,90 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         query=(query("weeks", {"type": "integer", "minimum": 1, "maximum": 26}, "default 4"),),
         errors=(400, 404),
     ),
+    ("GET", "/api/console/residents/{resident_id}/messages"): Op(
+        "What was sent to the resident's tablet (messages, agenda and medication reminders),"
+        " newest first, and what became of each (ADR 0163)",
+        obj(
+            ("now", "messages"),
+            now=TIME,
+            messages=array(
+                obj(
+                    (
+                        *("id", "kind", "text", "sent_by", "sent_at", "expires_at"),
+                        *("state", "state_at", "until", "confirm", "speak", "older_tablet"),
+                    ),
+                    id=STR,
+                    kind=enum("message", "reminder", "medication"),
+                    text=STR,
+                    sent_by=nullable(STR),
+                    sent_at=TIME,
+                    expires_at=TIME,
+                    state=enum("sent", "received", "shown", "postponed", "acknowledged", "expired"),
+                    state_at=TIME,
+                    until=nullable(TIME),
+                    confirm=BOOL,
+                    speak=BOOL,
+                    older_tablet=BOOL,
+                )
+            ),
+        ),
+        path=_RESIDENT,
+        errors=(404,),
+        description="`kind`: message, reminder, medication. `state`: sent, received, shown,"
+        " postponed (`until`: when the tablet shows it again; null: not before it expires),"
+        " acknowledged, expired (not acknowledged by `expires_at`). `confirm` false: a message"
+        " sent without asking for confirmation, complete once shown (never expired then)."
+        " `speak`: said aloud as well as shown. `older_tablet`: the tablet acked without a"
+        " state (before ADR 0163) and cannot confirm; what it received is never expired.",
+    ),
     ("POST", "/api/console/messages"): Op(
         "A spoken and written message from the centre to residents' tablets",
         obj(("sent", "no_tablet"), sent=array(INT), no_tablet=array(INT)),
         body=TabletMessage,
         errors=(400, 404),
+        description="Errors: 400 `text_empty` (no text, or only spaces or control"
+        " characters), `text_too_long` (over 500 characters), `invalid_request` otherwise.",
+    ),
+    ("GET", "/api/console/protocols/edit"): Op(
+        "Every alarm kind's protocol in ca/es/en for the editor: the one in use, the shipped"
+        " one, whether it is the centre's own",
+        obj(
+            ("kinds",),
+            kinds=array(
+                obj(
+                    ("kind", "name", "steps", "shipped", "own", "updated_by", "updated_at"),
+                    kind=STR,
+                    name=STR,
+                    steps=array(_STEP_TEXTS),
+                    shipped=array(_STEP_TEXTS),
+                    own=BOOL,
+                    updated_by=nullable(STR),
+                    updated_at=nullable(TIME),
+                )
+            ),
+        ),
+    ),
+    ("PUT", "/api/console/protocols/{kind}"): Op(
+        "Store the centre's own protocol for an alarm kind (replaces the shipped one)",
+        obj(
+            ("kind", "steps", "own", "updated_by", "updated_at"),
+            kind=STR,
+            steps=array(_STEP_TEXTS),
+            own=BOOL,
+            updated_by=STR,
+            updated_at=TIME,
+        ),
+        body=ProtocolEdit,
+        errors=(400, 404),
+        description="400 `invalid_steps` (none, more than 12, a bad key or an empty text),"
+        " `duplicate_step`; 404 `unknown_kind`.",
+    ),
+    ("DELETE", "/api/console/protocols/{kind}"): Op(
+        "Go back to the shipped protocol for an alarm kind",
+        None,
+        status=204,
+        media=None,
+        errors=(404,),
     ),
     ("GET", "/api/console/protocols"): Op(
         "Operator protocols: the steps per alarm rule, in the reader's language",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from hub.api.described import (
     ANY_OBJECT,
     BOOL,
+    DATE,
     ID32,
     INT,
     NUM,
@@ -73,6 +74,33 @@ COMPONENTS.update(
             deleted=BOOL,
             read_by=array(STR),
         ),
+        "VideoUpload": obj(
+            (
+                "id",
+                "upload_id",
+                "conversation_id",
+                "sender",
+                "kind",
+                "text",
+                "status",
+                "failure",
+                "size",
+                "duration_s",
+                "created_at",
+            ),
+            id=nullable(INT),  # null until it is a message
+            upload_id=INT,
+            conversation_id=INT,
+            sender=ref("Party"),
+            kind=enum("video"),
+            text=STR,
+            status=enum("processing", "failed"),
+            # media_corrupt, media_too_long, media_missing, media_unprocessable, not_member
+            failure=nullable(STR),
+            size=INT,
+            duration_s=nullable(NUM),
+            created_at=TIME,
+        ),
         "AgendaItem": obj(
             ("id", "resident_id", "title", "kind", "starts_at", "status", "created_by"),
             id=INT,
@@ -102,13 +130,26 @@ COMPONENTS.update(
             alarm_ref=STR,
             event_type=STR,
             state=STR,
+            # raised, speaking, on_the_way, called_112, closed (hub/family/alarm_stage.py)
+            stage=STR,
             created_at=TIME,
-            acknowledgements=array(obj(("party", "name", "at"), party=STR, name=STR, at=TIME)),
+            # answer: on_my_way or cannot; party c:N is a key holder who answered by SMS.
+            acknowledgements=array(
+                obj(
+                    ("party", "name", "at", "answer"),
+                    party=STR,
+                    name=STR,
+                    at=TIME,
+                    answer=enum("on_my_way", "cannot"),
+                )
+            ),
             # How the centre is handling it (hub/family/alarm_progress.py); target only on
             # "help", outcome only on "resolved".
             steps=array(obj(("kind", "at"), kind=STR, at=TIME, target=STR, outcome=STR)),
             pushed=INT,  # after posting: how many members were told live
             on_alarm=BOOL,  # after "on my way": whether the centre's alarm noted it
+            # A missed dose told to the family (event_type medication_missed; ADR 0152).
+            dose=nullable(obj(("schedule", "due"), schedule=STR, due=TIME)),
         ),
         "FamilyCall": obj(
             ("id", "caller", "callee", "status", "started_at", "direction"),
@@ -263,7 +304,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", "/api/family/conversations/{cid}/messages"): _op(
         "A page of messages, newest first",
-        obj(("messages", "next_before"), messages=array(ref("Message")), next_before=nullable(INT)),
+        obj(
+            ("messages", "next_before"),
+            messages=array(ref("Message")),
+            next_before=nullable(INT),
+            # First page only: the caller's own videos still being prepared, or failed.
+            uploads=array(ref("VideoUpload")),
+        ),
         400,
         404,
         path={"cid": ID32},
@@ -285,6 +332,29 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         status=201,
         body=bodies.MessageBody,
         path={"cid": ID32},
+    ),
+    ("POST", "/api/family/conversations/{cid}/videos"): _op(
+        "Send a video message: checked at once, answered 202 'processing', re-encoded by a "
+        "background job, then delivered (message.new); or 'failed' with the reason",
+        ref("VideoUpload"),
+        400,
+        404,
+        413,
+        415,
+        422,
+        429,
+        status=202,
+        body_media="application/octet-stream",
+        body_schema={"type": "string", "format": "binary"},
+        path={"cid": ID32},
+        query=(query("text", STR, "an optional caption (at most 2000 characters)"),),
+    ),
+    ("DELETE", "/api/family/video-uploads/{uid}"): Op(
+        "Its sender drops a video still being prepared, or that failed",
+        media=None,
+        status=204,
+        path={"uid": ID32},
+        errors=(403, 404),
     ),
     ("POST", "/api/family/conversations/{cid}/read"): _op(
         "Read receipt: seen up to a message",
@@ -310,7 +380,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         ),
     ),
     ("POST", "/api/family/media"): _op(
-        "Upload a photo, video or voice recording (checked by its content)",
+        "Upload a photo or voice recording (checked by its content); a video goes to "
+        "POST /api/family/conversations/{cid}/videos (400 video_needs_conversation)",
         {**_MEDIA, "properties": {**_MEDIA["properties"], "media_id": INT}},
         400,
         413,
@@ -413,6 +484,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                     last_activity=nullable(TIME),
                     quiet_days=nullable(INT),
                     quiet=BOOL,
+                    not_started=BOOL,  # never sent or called: not "quiet"
                 )
             ),
         ),
@@ -507,11 +579,32 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         path=_RID,
     ),
     ("POST", "/api/family/alarm-notices/{notice_id}/on-my-way"): _op(
-        "A member says they are on their way (the operators see it)",
+        "A member says they are on their way (the operators see it; 409 once it is closed)",
         ref("AlarmNotice"),
         404,
         409,
         path={"notice_id": ID32},
+    ),
+    ("POST", "/api/family/alarm-notices/{notice_id}/cannot"): _op(
+        "A member says they cannot go (the operators see it; 409 once it is closed)",
+        ref("AlarmNotice"),
+        404,
+        409,
+        path={"notice_id": ID32},
+    ),
+    ("POST", "/api/family/sms/replies"): Op(
+        "The SMS gateway posts a key holder's reply: its code answers the alarm it was "
+        "sent for (bearer: [family] sms_inbound_token)",
+        obj(
+            ("notice_id", "answer", "stage"),
+            notice_id=INT,
+            answer=enum("on_my_way", "cannot"),
+            stage=STR,
+        ),
+        body=bodies.SmsReply,
+        errors=(400, 401, 403, 404, 409, 410),
+        description="404 code_unknown, 410 code_expired (or the alarm is over), 409 "
+        "code_used, 403 wrong_sender (not the number the code was sent to).",
     ),
     ("GET", "/api/family/residents/{rid}/activity"): _op(
         "Last check-in, last movement and events of the last 24 h (consent: activity)",
@@ -539,6 +632,19 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             ),
             open_alarm=nullable(
                 obj(("event_type", "state", "since"), event_type=STR, state=STR, since=TIME)
+            ),
+            medication=obj(
+                ("doses", "weeks"),
+                doses=array(STR),
+                weeks=array(
+                    obj(
+                        ("week_start", "expected", "confirmed", "missed"),
+                        week_start=DATE,
+                        expected=INT,
+                        confirmed=INT,
+                        missed=INT,
+                    )
+                ),
             ),
         ),
         404,

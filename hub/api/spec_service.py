@@ -30,6 +30,7 @@ from hub.api.described import (
 from hub.service import bodies
 from hub.service.codes import ChecklistItem, ServiceState
 from hub.service.figures import Figures
+from protocol import ADDRESS_FORMS
 
 STATE = enum(*get_args(ServiceState))
 DUE = enum("open", "overdue", "done_on_time", "done_late")
@@ -58,8 +59,11 @@ _DETAIL = {
     "referred_by": STR,
     "birth_date": nullable(DATE),
     "id_document": STR,
+    "cip": STR,  # the health card (CatSalut)
+    "social_file": STR,  # the social-services file number
     "phone": STR,
     "language": STR,
+    "address_form": enum(*ADDRESS_FORMS),  # how ca/es words address the person
     "street": STR,
     "postcode": STR,
     "lives_alone": BOOL,
@@ -141,6 +145,7 @@ COMPONENTS: dict[str, Schema] = {
                 ("kind", "device_id", "done"),
                 kind=STR,
                 device_id=nullable(STR),
+                protocol=nullable(STR),
                 paired_at=nullable(TIME),
                 first_message_at=nullable(TIME),
                 done=BOOL,
@@ -149,6 +154,23 @@ COMPONENTS: dict[str, Schema] = {
         items={"type": "object", "additionalProperties": nullable(TIME)},
         missing=array(STR),
         complete=BOOL,
+        tablet_paired=BOOL,
+        at_door=obj(
+            ("phone", "access_notes", "has_key_safe", "contacts"),
+            phone=STR,
+            access_notes=STR,
+            has_key_safe=BOOL,
+            contacts=array(
+                obj(
+                    ("name", "phone", "relationship", "key_holder"),
+                    name=STR,
+                    phone=STR,
+                    relationship=STR,
+                    relationship_other=STR,  # the words, where the code is "other"
+                    key_holder=BOOL,
+                )
+            ),
+        ),
         credentials=obj(("username", "secret"), username=STR, secret=STR),
     ),
 }

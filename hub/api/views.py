@@ -8,12 +8,8 @@ from typing import Any
 import msgspec
 
 from hub.db.models import Device, Home, Resident
+from hub.http import iso
 from hub.timeseries.port import LastValue, Sample
-
-
-def iso(ts: datetime | None) -> str | None:
-    """RFC 3339 with offset, or None."""
-    return None if ts is None else ts.isoformat()
 
 
 def resident_view(r: Resident) -> dict[str, Any]:

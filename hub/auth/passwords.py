@@ -8,6 +8,8 @@ import functools
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from hub.errors import HubError
+
 MIN_PASSWORD_LENGTH = 10
 
 # argon2-cffi's recommended Argon2id costs (RFC 9106 "second choice": 64 MiB, t=3, p=4).
@@ -15,8 +17,10 @@ PRODUCTION_HASHER = PasswordHasher()
 _HASHER = PRODUCTION_HASHER
 
 
-class WeakPasswordError(ValueError):
+class WeakPasswordError(HubError, ValueError):
     """A password that does not meet the minimum policy."""
+
+    code = "weak_password"
 
 
 def check_password_policy(password: str) -> None:

@@ -141,11 +141,3 @@ async def me(request: web.Request) -> web.Response:
     if row is None or not row.active:
         raise ApiError(401, "token_invalid", "the account no longer exists or is disabled")
     return web.json_response(user_view(row))
-
-
-def setup(app: web.Application) -> None:
-    """Add the sign-in routes."""
-    app.router.add_post("/api/auth/login", login)
-    app.router.add_post("/api/auth/refresh", refresh)
-    app.router.add_post("/api/auth/logout", logout)
-    app.router.add_get("/api/me", me)

@@ -27,22 +27,24 @@ from hub.auth.tokens import (
     new_token_id,
 )
 from hub.db.models import RefreshToken, RevokedToken, ThrottleCounter, User
+from hub.errors import HubError
 from hub.settings import HubSettings
 from hub.throttle import Limit, forget, release, take
+from protocol.i18n import LANGUAGES
 
 
-class AuthError(Exception):
+class AuthError(HubError):
     """Sign-in or token refusal: HTTP ``status`` and a stable ``code`` for clients."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code, status=status)
 
 
-class UserExistsError(ValueError):
+class UserExistsError(HubError, ValueError):
     """A username that is already taken."""
+
+    code = "user_exists"
+    status = 409
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ async def create_user(
 ) -> User:
     """Add a user with an Argon2id password hash; raise on a weak password or taken name."""
     check_password_policy(password)
-    if language not in ("ca", "es", "en"):
+    if language not in LANGUAGES:
         raise ValueError(f"language must be ca, es or en, not {language!r}")
     existing = await session.scalar(select(User.id).where(User.username == username))
     if existing is not None:

@@ -13,19 +13,20 @@ from typing import Any, Literal
 import jwt
 
 from hub.auth.roles import Role
+from hub.errors import HubError
 
 ALGORITHM = "HS256"
 ISSUER = "teleassist-hub"
 TokenType = Literal["access", "refresh"]
 
 
-class TokenError(Exception):
+class TokenError(HubError):
     """A token that cannot be used; ``code`` says why (``token_expired``, ``token_invalid``)."""
 
+    status = 401
+
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ key; SCAIP: its controller id and caller id; both: the supervision interval);
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -19,25 +20,28 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alerts import record_unit_calling
+from hub.alarms.live import ALARM_LIVE, AlarmLive
 from hub.alarms.models import AlarmRow
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.carephones.accounts import AccountBook, UnitAccount, unit_account
 from hub.carephones.bodies import CarephoneCreate
-from hub.carephones.console_leg import ConsoleLegs
+from hub.carephones.console_leg import ConsoleLegs, hub_rtc_configuration
 from hub.carephones.models import CarephoneUnit
 from hub.carephones.receiver import Dc09Receiver, ReceiverConfig
 from hub.carephones.scaip import ScaipConfig, ScaipReceiver
-from hub.carephones.speech import SpeechCall, SpeechCalls
+from hub.carephones.speech import CENTRE_HANGS_UP, SpeechCall, SpeechCalls, load_hold_message
 from hub.carephones.transport import Dc09Wire, ReceiverServers, SourceLimiter
 from hub.family.live import LIVE_HUB
 from hub.family.ws import CALL_SERVICE
 from hub.http import ApiError, read_checked
-from hub.ingest.app import INGESTER, SUPERVISOR
+from hub.ingest.app import INGESTER
 from hub.ingest.registry import DeviceInfo
 from hub.registry import service
 from hub.registry.routes import PROVISIONERS, announce_device
+from hub.supervision.app import SUPERVISOR
 from integrations.carephones.dc09 import KEY_SIZES
 from integrations.carephones.mapping import parse_status_codes, parse_zones
 from integrations.carephones.scaip.message import CID_FORM
@@ -149,9 +153,14 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
             clock=clock,
             host=settings.scaip_host,
             find_alarm=partial(open_alarm_of, app[SESSIONMAKER]),
+            ring_s=settings.scaip_speech_ring_s,
+            hold_message=load_hold_message(settings.scaip_hold_message),
         )
+        receiver.speech.refused = receiver.stats.refused  # counted in /metrics with the rest
         receiver.speech.send = servers.send_udp
         receiver.speech.sip_port = servers.udp_port or 0
+        receiver.speech.pbx_user = settings.scaip_pbx_user
+        receiver.speech.pbx_password = settings.scaip_pbx_password
         _console_legs(app, receiver.speech)
         app[SCAIP_SPEECH] = receiver.speech
     app[SCAIP_RECEIVER] = receiver
@@ -160,31 +169,169 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await servers.stop()
         if receiver.speech is not None:
             receiver.speech.close()
+        await servers.stop()
 
 
 def _console_legs(app: web.Application, speech: SpeechCalls) -> None:
-    # The console's calls (hub.calls) and live hub are the family context's; looked up
+    # The console's calls (hub.family.calls) and live hub are the family context's; looked up
     # when a unit calls, so the order of the contexts does not matter.
     legs: list[ConsoleLegs] = []
 
-    def answered(call: SpeechCall) -> None:
+    tasks: set[asyncio.Task[None]] = set()
+    last: dict[str, asyncio.Future[None]] = {}  # each call's newest entry being written
+
+    def record(call: SpeechCall, status: str = "", by: str = "", bye: str = "") -> None:
+        # The alarm's history says what the unit's call does: every console showing it sees
+        # it ring, answered, or hung up (an alarm.updated on the live socket).
+        if call.alarm_id is None:
+            return
+        # One call's entries are written in the order they happened: each waits for the one
+        # before (written by tasks of their own, a quick end could overtake its answer).
+        before = last.get(call.call_id)
+        task = asyncio.ensure_future(
+            _record_in_turn(before, app, call, status=status, by=by, bye=bye)
+        )
+        last[call.call_id] = task
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        task.add_done_callback(partial(_forget, last, call.call_id))
+
+    def ringing(call: SpeechCall) -> None:
+        record(call)
         live, calls = app.get(LIVE_HUB), app.get(CALL_SERVICE)
         if live is None or calls is None:
             _LOGGER.warning("speech call from %s: no console calls to offer it to", call.call_id)
             return
         if not legs:
-            legs.append(ConsoleLegs(speech, live, calls))
-        legs[0].answered(call)
+            legs.append(ConsoleLegs(speech, live, calls, partial(hub_rtc_configuration, app)))
+        legs[0].ringing(call)
+
+    def answered(call: SpeechCall) -> None:
+        if call.answered_by != "hub":  # answered at once: its ringing entry says enough
+            record(call, "answered", call.answered_by)
 
     def ended(call: SpeechCall) -> None:
+        # (not when the hub stops: nothing would record it any more)
+        # The centre's own hang-up is recorded with the unit's answer to its BYE.
+        if call.direction == "in" and call.outcome == "declined":
+            record(call, "declined", call.ended_by)  # refused while it rang (ADR 0168)
+        elif call.direction == "in" and call.ended_by not in ("hub", *CENTRE_HANGS_UP):
+            record(call, "cancelled" if call.outcome == "cancelled" else "ended")
         if legs:
             legs[0].ended(call)
 
+    def bye_answered(call: SpeechCall) -> None:
+        if call.direction == "in":
+            record(call, "ended", call.ended_by, call.bye_outcome)
+
+    speech.on_ringing.append(ringing)
     speech.on_answered.append(answered)
     speech.on_ended.append(ended)
+    speech.on_bye.append(bye_answered)
+
+
+async def _answer_on_accept(app: web.Application) -> AsyncIterator[None]:
+    """Once every context started: an operator accepting an alarm (on any hub worker: the
+    live alarm events come through the fan-out) answers the unit's call ringing on it."""
+    speech, alarms = app.get(SCAIP_SPEECH), app.get(ALARM_LIVE)
+    if speech is None or alarms is None:
+        yield
+        return
+    task = asyncio.create_task(_follow_accepts(speech, alarms), name="carephone-accepts")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _follow_accepts(speech: SpeechCalls, alarms: AlarmLive) -> None:
+    subscription = alarms.subscribe(screen=False)
+    try:
+        while True:
+            if subscription.overflowed.is_set():
+                subscription = alarms.subscribe(screen=False)  # missed ones ring to the timeout
+            try:
+                message = await asyncio.wait_for(subscription.queue.get(), 1.0)
+            except TimeoutError:
+                continue  # to look at the overflow flag again
+            kind = message.get("type")
+            if kind == "alarm.resolved":
+                resolved = message["alarm"].id
+                # Resolved while the unit's call still rings: refused at once (ADR 0168; a
+                # call tied to no alarm rings on: it may be about another one) ...
+                for call in speech.ringing(alarm_id=resolved):
+                    speech.decline(call, "resolved")
+                # ... or while it is up: the centre ends it (ADR 0160).
+                for call in list(speech.calls.values()):
+                    if call.alarm_id == resolved:
+                        speech.hang_up_unit(call, "resolved")
+                continue
+            if kind != "alarm.accepted":
+                continue
+            alarm = message["alarm"]
+            if alarm.category == "technical":
+                continue
+            for call in speech.ringing(alarm_id=alarm.id, home_id=alarm.home_id):
+                call.alarm_id = alarm.id
+                call.operator = alarm.claimed_by.id if alarm.claimed_by else None
+                try:
+                    await speech.answer(call, "operator")
+                except Exception:  # the call rings on to its timeout
+                    _LOGGER.exception("unit call %s not answered on accept", call.call_id)
+    finally:
+        alarms.unsubscribe(subscription)
+
+
+_AUDIT_ACTIONS = {
+    "": "alarm.unit_calling",
+    "answered": "alarm.unit_call_answered",
+    "cancelled": "alarm.unit_call_cancelled",
+}
+
+
+def _forget(last: dict[str, asyncio.Future[None]], key: str, done: asyncio.Future[None]) -> None:
+    if last.get(key) is done:
+        del last[key]
+
+
+async def _record_in_turn(
+    before: asyncio.Future[None] | None, app: web.Application, call: SpeechCall, **entry: str
+) -> None:
+    if before is not None:
+        await asyncio.gather(before, return_exceptions=True)
+    await _record_unit_calling(app, call, **entry)
+
+
+async def _record_unit_calling(
+    app: web.Application, call: SpeechCall, *, status: str = "", by: str = "", bye: str = ""
+) -> None:
+    from hub.alarms.keys import ALARM_ENGINE
+
+    engine = app.get(ALARM_ENGINE)
+    if engine is None or call.alarm_id is None or call.unit is None:
+        return
+    clock, device = app[CLOCK], call.unit.device.device_id
+    action = _AUDIT_ACTIONS.get(status, "alarm.unit_call_ended")
+    try:
+        await engine.act(
+            call.alarm_id,
+            lambda alarm: record_unit_calling(
+                alarm,
+                max(clock(), alarm.last_at),
+                call_id=call.call_id,
+                device_id=device,
+                status=status,
+                by=by,
+                bye=bye,
+            ),
+            audit_actor="system",
+            audit_action=action,
+        )
+    except Exception:  # the call goes on; the console still finds it by its home
+        _LOGGER.exception("unit call %s not recorded on alarm %s", call.call_id, call.alarm_id)
 
 
 async def open_alarm_of(
@@ -374,5 +521,6 @@ def setup(app: web.Application) -> None:
     """Add the receiver's context and the registration routes."""
     app.cleanup_ctx.append(_receiver_ctx)
     app.cleanup_ctx.append(_scaip_ctx)
+    app.cleanup_ctx.append(_answer_on_accept)
     app.router.add_post("/api/carephones", register_unit)
     app.router.add_get("/api/carephones", list_units)

@@ -1,11 +1,13 @@
 """The operator's leg of a carephone's speech call: the hub stands in for the home's tablet.
 
-While a unit's speech call is live (ADR 0121), the hub puts an in-process party for the
-unit's resident on the live hub, so the console's "speak with the home" (a centre call of
-``hub.calls``, ADR 0044) rings it like a tablet. The party answers a centre call by itself,
+While a unit's speech call is live (ADR 0121) — from the moment it rings (ADR 0160) — the hub
+puts an in-process party for the unit's resident on the live hub, so the console's "speak
+with the home" (a centre call of ``hub.family.calls``, ADR 0044) rings it like a tablet. The
+party answers a centre call by itself (and the unit's call with it, if it still rings),
 answers the operator browser's WebRTC offer with an aiortc peer carrying the unit's voice
 (``UnitAudioTrack``), and sends what the operator says to the unit as G.711 RTP. The
 browser's code is the one it uses with tablets: nothing in the console knows the difference.
+The operator hanging up that centre call ends the unit's call with a ``BYE`` (ADR 0160).
 """
 
 from __future__ import annotations
@@ -14,22 +16,52 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
-from hub.calls.signalling import CallService
-from hub.calls.state import CallError, CallEvent
+from hub.appkeys import CLOCK
 from hub.carephones.speech import SpeechCall, SpeechCalls
+from hub.family.calls.ice import ice_servers
+from hub.family.calls.signalling import CallService
+from hub.family.calls.state import CallError, CallEvent
 from hub.family.live import Connection, LiveHub
 from hub.family.parties import resident_party
+from hub.family.settings import FAMILY_SETTINGS
 
 _LOGGER = logging.getLogger(__name__)
 
 _OVER = frozenset({"ended", "declined", "missed", "failed"})
+# The party the hub's own TURN credentials are minted for.
+HUB_PARTY = "hub"
+
+
+def hub_rtc_configuration(app: web.Application) -> RTCConfiguration:
+    """ICE servers for the hub's own WebRTC peers (the operator's legs of carephone calls
+    and calls out): the centre's STUN and TURN (coturn) settings of ``[family]``, with
+    fresh TURN credentials for the hub. None configured: host candidates only — never
+    aiortc's default, a public STUN server."""
+    settings = app.get(FAMILY_SETTINGS)
+    if settings is None:
+        return RTCConfiguration(iceServers=[])
+    servers = ice_servers(
+        settings.stun_urls, settings.turn_urls, settings.turn_secret, HUB_PARTY,
+        app[CLOCK](), settings.turn_ttl_s,
+    )  # fmt: skip
+    return RTCConfiguration(
+        iceServers=[
+            RTCIceServer(
+                urls=server["urls"],
+                username=server.get("username"),
+                credential=server.get("credential"),
+            )
+            for server in servers
+        ]
+    )
 
 
 class CarephoneParty(Connection):
@@ -38,15 +70,23 @@ class CarephoneParty(Connection):
     A live-hub connection without a socket: events are handled here, in tasks it owns.
     """
 
-    def __init__(self, party: str, speech: SpeechCalls, call: SpeechCall, calls: CallService):
+    def __init__(
+        self,
+        party: str,
+        speech: SpeechCalls,
+        call: SpeechCall,
+        calls: CallService,
+        configuration: RTCConfiguration | None = None,
+    ) -> None:
         # No websocket and no outbox: Connection's other users only offer and close.
         self.party = party
-        self.sign_in = f"carephone:{call.unit.device.device_id}"
+        self.sign_in = f"carephone:{call.unit.device.device_id if call.unit else call.call_id}"
         self.speech = speech
         self.call = call
         self.calls = calls
         self.call_id: int | None = None
         self.pc: RTCPeerConnection | None = None
+        self.configuration = configuration or RTCConfiguration(iceServers=[])
         self._tasks: set[asyncio.Task[None]] = set()
 
     def offer(self, text: str) -> bool:
@@ -78,11 +118,23 @@ class CarephoneParty(Connection):
             if kind == "call.incoming" and event.get("kind") == "centre":
                 if isinstance(call_id, int):
                     self.call_id = call_id
+                    # The operator speaks with the home: the unit's call, if it still
+                    # rings, is answered now (ADR 0160).
+                    await self.speech.answer(self.call, "voice")
                     await self.calls.act(call_id, self.party, CallEvent.ACCEPT)
             elif kind == "call.signal" and call_id == self.call_id:
                 await self._signal(event.get("data"))
             elif kind == "call.state" and call_id == self.call_id and event.get("status") in _OVER:
                 await self._close_peer()
+                view = event.get("call")
+                ended_by = view.get("ended_by") if isinstance(view, dict) else None
+                if event.get("status") == "ended" and ended_by not in (None, self.party):
+                    # The operator hung up: the centre ends the unit's call too (ADR 0160).
+                    self.speech.hang_up_unit(self.call, "operator")
+                elif event.get("status") == "failed":
+                    # The operator's leg never connected (the call's media timeout): nothing
+                    # would ever end the unit's call (ADR 0168).
+                    self.speech.hang_up_unit(self.call, "link_failed")
         except CallError as err:
             _LOGGER.info("carephone leg of call %s: %s", call_id, err.message)
         except Exception:
@@ -94,7 +146,7 @@ class CarephoneParty(Connection):
         sdp, candidate = data.get("sdp"), data.get("candidate")
         if isinstance(sdp, dict) and sdp.get("type") == "offer":
             await self._close_peer()
-            self.pc = pc = RTCPeerConnection()
+            self.pc = pc = RTCPeerConnection(self.configuration)
             pc.addTrack(self.call.track)
             call_id = self.call_id
 
@@ -108,6 +160,10 @@ class CarephoneParty(Connection):
                 if pc.connectionState == "connected":
                     with contextlib.suppress(CallError):  # the call ended meanwhile
                         await self.calls.act(call_id, self.party, CallEvent.CONNECTED)
+                elif pc.connectionState in ("failed", "closed") and self.pc is pc:
+                    # Not closed by us: ICE or DTLS failed, or the far end went away.
+                    self.pc = None
+                    self._own(self._link_lost(pc))
 
             await pc.setRemoteDescription(RTCSessionDescription(str(sdp["sdp"]), "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
@@ -120,6 +176,18 @@ class CarephoneParty(Connection):
             parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
             await self.pc.addIceCandidate(parsed)
 
+    async def _link_lost(self, pc: RTCPeerConnection) -> None:
+        # The operator's audio link is gone without a hang-up (a browser that closed its
+        # connection as it hangs up is followed by the hang-up itself: it is waited for, a
+        # moment). Then the unit's call is ended with a BYE and its alarm says why (ADR 0168);
+        # ending it also ends the centre call on the console (ConsoleLegs.ended).
+        _LOGGER.info("operator's leg of unit call %s: %s", self.call.call_id, pc.connectionState)
+        await pc.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.call.finished.wait(), self.speech.link_grace_s)
+        if self.pc is None:
+            self.speech.hang_up_unit(self.call, "link_failed")
+
     async def _close_peer(self) -> None:
         pc, self.pc = self.pc, None
         if pc is not None:
@@ -129,19 +197,30 @@ class CarephoneParty(Connection):
 class ConsoleLegs:
     """Puts a :class:`CarephoneParty` on the live hub for each live speech call."""
 
-    def __init__(self, speech: SpeechCalls, live: LiveHub, calls: CallService) -> None:
+    def __init__(
+        self,
+        speech: SpeechCalls,
+        live: LiveHub,
+        calls: CallService,
+        configuration: Callable[[], RTCConfiguration] | None = None,
+    ) -> None:
         self.speech = speech
         self.live = live
         self.calls = calls
+        # The ICE servers of each leg (fresh TURN credentials per call).
+        self.configuration = configuration
         self.parties: dict[str, CarephoneParty] = {}
 
-    def answered(self, call: SpeechCall) -> None:
-        """A unit's call was answered: its home can be spoken with from the console."""
-        resident = call.unit.device.resident_id
+    def ringing(self, call: SpeechCall) -> None:
+        """A unit calls: its home can be spoken with from the console (which answers it)."""
+        resident = call.unit.device.resident_id if call.unit is not None else None
         if resident is None:
             _LOGGER.warning("speech call from %s: no resident to speak with", call.call_id)
             return
-        party = CarephoneParty(resident_party(int(resident)), self.speech, call, self.calls)
+        configuration = self.configuration() if self.configuration is not None else None
+        party = CarephoneParty(
+            resident_party(int(resident)), self.speech, call, self.calls, configuration
+        )
         self.parties[call.call_id] = party
         self.live.add(party)
 

@@ -175,6 +175,8 @@ class ScaipReceiver:
 
     async def _respond(self, request: SipRequest, source: str) -> SipResponse | None:
         if request.method == "ACK":
+            if self.speech is not None:
+                self.speech.ack(request)
             return None  # never answered (RFC 3261 17.2.1)
         if self.speech is not None and request.method in ("INVITE", "BYE", "CANCEL"):
             return await self._speech(request, self.speech)
@@ -203,8 +205,7 @@ class ScaipReceiver:
             return await speech.invite(request)
         if request.method == "BYE":
             return speech.bye(request)
-        # CANCEL: the INVITE was answered at once, so there is nothing left to cancel.
-        return SipResponse(481, "Call/Transaction Does Not Exist")
+        return speech.cancel(request)  # the unit hangs up while its call rings
 
     async def _unit(self, cid: str, source: str) -> UnitAccount | None:
         unit = self.book.find("", cid)

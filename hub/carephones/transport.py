@@ -14,16 +14,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from hub.carephones.receiver import Dc09Receiver
 from integrations.carephones.dc09 import nak
 
 _LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyPath:
+    """How to send more to the source of the message being handled, later: a held SIP call
+    answers its ``INVITE`` after the handler returned (ADR 0160). ``reliable``: TCP;
+    ``source``: the address the message came from (the UDP source, or the TCP peer)."""
+
+    send: Callable[[bytes], None]
+    reliable: bool
+    source: tuple[str, int] | None = None
+
+
+# Set by the listeners while a message is handled (each message is handled in a task of its
+# own, or its connection's, so the value is the message's).
+REPLY_PATH: contextvars.ContextVar[ReplyPath | None] = contextvars.ContextVar(
+    "carephone_reply_path", default=None
+)
 
 
 class SourceLimiter:
@@ -208,6 +229,12 @@ class ReceiverServers:
                 if not self.limiter.allow(source):
                     self.wire.refuse("flood", source, "over the per-source rate; closed")
                     return
+                REPLY_PATH.set(
+                    ReplyPath(
+                        partial(_write, writer), reliable=True,
+                        source=(str(peer[0]), int(peer[1])) if peer else None,
+                    )
+                )  # fmt: skip
                 answer = await self._handle(raw, source)
                 if answer is not None:
                     writer.write(answer)
@@ -246,9 +273,17 @@ class ReceiverServers:
         self._own(asyncio.get_running_loop().create_task(self._answer(data, addr)))
 
     async def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
+        REPLY_PATH.set(
+            ReplyPath(partial(self.send_udp, addr=addr), reliable=False, source=(addr[0], addr[1]))
+        )
         answer = await self._handle(data, str(addr[0]))
         if answer is not None and self._udp is not None and not self._udp.is_closing():
             self._udp.sendto(answer, addr)
+
+
+def _write(writer: asyncio.StreamWriter, data: bytes) -> None:
+    if not writer.is_closing():
+        writer.write(data)
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):

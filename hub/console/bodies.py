@@ -17,8 +17,8 @@ from hub.auth.bodies import NO_NUL
 from hub.auth.passwords import MIN_PASSWORD_LENGTH
 from hub.auth.roles import Role
 from hub.http import LINE, TEXT
+from protocol.i18n import Language
 
-Language = Literal["ca", "es", "en"]
 Password = Annotated[str, Meta(min_length=MIN_PASSWORD_LENGTH, max_length=1024, pattern=NO_NUL)]
 Notes = Annotated[str, Meta(max_length=2000, pattern=TEXT)]
 
@@ -150,13 +150,119 @@ class HealthBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     notes: HealthText | msgspec.UnsetType = msgspec.UNSET
 
 
+# The longest message to a tablet: what fits its screen in large type (the console's form
+# counts down to it).
+MESSAGE_MAX = 500
+
+
 class TabletMessage(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """``POST /api/console/messages``: a spoken and written message from the centre to the
     tablets of these residents ("The nurse comes at 11", "Heat warning: drink water");
-    ``language`` None: each resident's own."""
+    ``language`` None: each resident's own; ``speak`` False: shown, not said aloud;
+    ``confirm``: the resident is asked to press "I've read it" and the card waits for it (a
+    message without it is complete once shown)."""
 
     resident_ids: Annotated[
         list[Annotated[int, Meta(ge=1, le=2**31 - 1)]], Meta(min_length=1, max_length=500)
     ]
-    text: Annotated[str, Meta(min_length=1, max_length=500, pattern=LINE)]
-    language: Literal["ca", "es", "en"] | None = None
+    text: Annotated[str, Meta(min_length=1, max_length=MESSAGE_MAX, pattern=LINE)]
+    language: Language | None = None
+    speak: bool = True
+    confirm: bool = False
+
+
+AreaCode = Annotated[str, Meta(min_length=1, max_length=32, pattern=LINE)]
+
+
+class CampaignFilters(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Who a campaign calls: every field given narrows the population (an unknown field is
+    400 ``unknown_filter``). Residents whose service is suspended or ended are never in it.
+
+    ``min_age``: aged at least this (residents without a birth date are left out);
+    ``lives_alone``; ``areas``: the home's social-services area (ABSS) codes, e.g. the areas
+    of Ciutat Vella; ``care_levels`` and ``mobility``: from the resident's service;
+    ``languages``: the resident's language."""
+
+    min_age: Annotated[int, Meta(ge=0, le=120)] | None = None
+    lives_alone: bool | None = None
+    areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=50)] | None = None
+    care_levels: Annotated[list[Literal["basic", "medium", "high"]], Meta(min_length=1)] | None = (
+        None
+    )
+    mobility: (
+        Annotated[
+            list[Literal["independent", "walking_aid", "wheelchair", "bedridden"]],
+            Meta(min_length=1),
+        ]
+        | None
+    ) = None
+    languages: Annotated[list[Language], Meta(min_length=1)] | None = None
+
+
+class CampaignPreview(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/console/campaigns/preview``: who these filters select (nothing stored)."""
+
+    filters: CampaignFilters
+
+
+Username = Annotated[str, Meta(min_length=1, max_length=120, pattern=LINE)]
+
+
+class CampaignCreate(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/console/campaigns``: a campaign of wellbeing calls. Its calls go into the
+    agenda at ``starts_at`` (now when left out) with its ``priority``; with ``operators``
+    they are shared out among those operators in turn (oldest residents first)."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=120, pattern=LINE)]
+    script: Annotated[str, Meta(max_length=4000, pattern=TEXT)] = ""
+    filters: CampaignFilters
+    priority: Literal["high", "normal", "low"] = "normal"
+    starts_at: datetime | None = None
+    operators: Annotated[list[Username], Meta(max_length=100)] = []
+
+
+CAMPAIGN_CODES = {
+    "$.filters": "unknown_filter",
+    "$.filters!missing": "filters_required",
+    "$.name": "invalid_name",
+    "$.starts_at": "invalid_start",
+}
+
+
+class DialRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/console/alarms/{id}/dial``: whom to call (ADR 0143)."""
+
+    party: Annotated[str, Meta(min_length=1, max_length=40, pattern=LINE)]
+
+
+class MediaOffer(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/console/dials/{call_id}/media``: the browser's WebRTC offer (SDP text,
+    every ICE candidate in it)."""
+
+    sdp: Annotated[str, Meta(min_length=10, max_length=20000)]
+
+
+StepText = Annotated[str, Meta(min_length=1, max_length=200, pattern=LINE)]
+
+
+class ProtocolStepText(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """One step of a centre's protocol: a stable key and its text in every language."""
+
+    key: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    ca: StepText
+    es: StepText
+    en: StepText
+
+
+class ProtocolEdit(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``PUT /api/console/protocols/{kind}``: the centre's steps for that alarm kind, in
+    order (1 to 12, keys unique; a step's key is what a tick records)."""
+
+    steps: Annotated[list[ProtocolStepText], Meta(min_length=1, max_length=12)]
+
+
+PROTOCOL_CODES = {
+    "$.steps": "invalid_steps",
+    "$.steps!missing": "invalid_steps",
+    **{f"$.steps.{field}": "invalid_steps" for field in ("key", "ca", "es", "en")},
+}

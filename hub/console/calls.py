@@ -1,9 +1,12 @@
 """Scheduled wellbeing calls (the service's "agenda"): a worklist of outbound calls.
 
-Calls come from four sources: birthdays (generated on the day), weekly calls for
-high-risk residents (a :class:`CallPlan`), the service's care plan (``care_plan``: a call
-once ``wellbeing_call_every_days`` have passed since the resident's last call of any kind,
-or since the service became active), and calls planned by staff (after a hospital
+Calls come from five sources: a coordinator's campaign (hub.console.campaigns: the
+campaign's name, script, priority and the operator it was given to travel with the call;
+a no-answer is tried again after :data:`RETRY_AFTER`, up to :data:`MAX_ATTEMPTS`),
+birthdays (generated on the day), weekly calls for high-risk residents (a
+:class:`CallPlan`), the service's care plan (``care_plan``: a call once
+``wellbeing_call_every_days`` have passed since the resident's last call of any kind, or
+since the service became active), and calls planned by staff (after a hospital
 discharge: the day after, after 3 days and after a week). Generation is idempotent (one
 call per resident, reason and day) and runs whenever the worklist is read, so no timer is
 needed and a restart loses nothing.
@@ -31,7 +34,7 @@ from hub.console.bodies import (
     CallPlanBody,
     CallPlanned,
 )
-from hub.console.models import CallPlan, WellbeingCall
+from hub.console.models import CallPlan, Campaign, WellbeingCall
 from hub.console.residents import LOCAL_ZONE
 from hub.db.models import Resident
 from hub.http import ApiError, read_checked
@@ -41,9 +44,34 @@ CALLERS = (Role.OPERATOR, Role.SUPERVISOR)
 PLANNERS = (Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.COORDINATOR)
 READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.COORDINATOR)
 OUTCOMES = ("reached_fine", "reached_follow_up", "no_answer", "declined", "other")
+# A campaign call nobody answers is tried again this much later, this many times in all.
+RETRY_AFTER = timedelta(hours=2)
+MAX_ATTEMPTS = 3
 PLANNED_REASONS = ("after_discharge", "other")
 DISCHARGE_DAYS = (1, 3, 7)
 DEFAULT_HOUR = 11
+# A campaign's calls are made during the calling day of its start: they fall overdue at this
+# local hour (the next day's when the campaign starts at or after it), not at the start.
+CAMPAIGN_DAY_ENDS = time(20)
+
+
+def campaign_window_end(starts_at: datetime) -> datetime:
+    """When a campaign starting at ``starts_at`` should have made its calls (pure): the end
+    of the calling day it starts on, or of the next one when it starts after hours."""
+    local = starts_at.astimezone(LOCAL_ZONE)
+    end = datetime.combine(local.date(), CAMPAIGN_DAY_ENDS, LOCAL_ZONE)
+    if local >= end:
+        end = datetime.combine(local.date() + timedelta(days=1), CAMPAIGN_DAY_ENDS, LOCAL_ZONE)
+    return end
+
+
+def due_by(call: WellbeingCall, campaign: Campaign | None) -> datetime:
+    """The instant after which an open call is overdue (pure): a campaign's call at the end of
+    its campaign's window (a retry due later than that, at its retry time); any other call
+    at its due time."""
+    if campaign is None:
+        return call.due_at
+    return max(campaign_window_end(campaign.starts_at), call.due_at)
 
 
 def local_instant(day: date, hour: int) -> datetime:
@@ -139,8 +167,12 @@ async def _care_plan_calls(session: AsyncSession, today: date) -> int:
     return made
 
 
-def call_view(call: WellbeingCall, name: str) -> dict[str, Any]:
-    """A worklist entry."""
+def call_view(
+    call: WellbeingCall, name: str, campaign: Campaign | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """A worklist entry (with its campaign's name and script, for a campaign call); ``due_by``
+    and ``overdue`` (at ``now``, the hub's clock) say whether an open call is late."""
+    deadline = due_by(call, campaign)
     return {
         "id": call.id,
         "resident_id": call.resident_id,
@@ -152,33 +184,72 @@ def call_view(call: WellbeingCall, name: str) -> dict[str, Any]:
         "done_by": call.done_by,
         "outcome": call.outcome,
         "outcome_notes": call.outcome_notes,
+        "priority": call.priority,
+        "attempts": call.attempts,
+        "assigned_to": call.assigned_to,
+        "campaign_id": call.campaign_id,
+        "campaign_name": campaign.name if campaign else None,
+        "campaign_script": campaign.script if campaign else None,
+        "due_by": deadline.isoformat(),
+        "overdue": call.done_at is None and now is not None and now >= deadline,
     }
+
+
+def default_who(role: str) -> str:
+    """Whose open calls a user sees unless they ask (pure): an operator their own (and those
+    given to nobody), everyone else (supervisors, coordinators, social workers) all."""
+    return "mine" if role == Role.OPERATOR.value else "all"
 
 
 @requires(*READERS)
 async def worklist(request: web.Request) -> web.Response:
-    """Open calls due by tomorrow (``status=open``) or the last 200 done (``status=done``)."""
+    """Open calls due by tomorrow (``status=open``) or the last 200 done (``status=done``).
+
+    ``who=mine`` lists only the open calls given to the signed-in user or to nobody,
+    ``who=all`` everyone's; without it, an operator gets ``mine`` and other roles ``all``.
+    The answer says which (``who``) and how many open calls the filter left out
+    (``hidden``)."""
     status = request.query.get("status", "open")
     if status not in ("open", "done"):
         raise ApiError(400, "invalid_request", "status must be open or done")
+    user = current_user(request)
+    who = request.query.get("who") or default_who(user.role.value)
+    if who not in ("mine", "all"):
+        raise ApiError(400, "invalid_request", "who must be mine or all")
     now = request.app[CLOCK]()
+    hidden = 0
     async with request.app[SESSIONMAKER]() as session:
         if await generate_due_calls(session, now):
             await session.commit()
-        query = select(WellbeingCall, Resident.name).join(
-            Resident, Resident.id == WellbeingCall.resident_id
+        query = (
+            select(WellbeingCall, Resident.name, Campaign)
+            .join(Resident, Resident.id == WellbeingCall.resident_id)
+            .outerjoin(Campaign, Campaign.id == WellbeingCall.campaign_id)
         )
         if status == "open":
             horizon = now.astimezone(LOCAL_ZONE).date() + timedelta(days=1)
-            query = query.where(
-                WellbeingCall.done_at.is_(None), WellbeingCall.due_day <= horizon
-            ).order_by(WellbeingCall.due_at)
+            is_open = (WellbeingCall.done_at.is_(None), WellbeingCall.due_day <= horizon)
+            others = WellbeingCall.assigned_to.is_not(None) & (
+                WellbeingCall.assigned_to != user.username
+            )
+            if who == "mine":
+                hidden = (
+                    await session.scalar(
+                        select(func.count()).select_from(WellbeingCall).where(*is_open, others)
+                    )
+                ) or 0
+                query = query.where(~others)
+            # Higher priorities first (a high-priority campaign before the rest).
+            query = query.where(*is_open).order_by(
+                WellbeingCall.priority.desc(), WellbeingCall.due_at, WellbeingCall.id
+            )
         else:
             query = query.where(WellbeingCall.done_at.is_not(None)).order_by(
                 WellbeingCall.done_at.desc()
             )
         rows = (await session.execute(query.limit(200))).all()
-    return web.json_response({"calls": [call_view(call, name) for call, name in rows]})
+    views = [call_view(call, name, campaign, now) for call, name, campaign in rows]
+    return web.json_response({"calls": views, "who": who, "hidden": hidden})
 
 
 def _due(value: object) -> datetime:
@@ -234,13 +305,14 @@ async def plan_call(request: web.Request) -> web.Response:
             {"reason": reason, "calls": [c.id for c in made]},
         )
         await session.commit()
-        views = [call_view(c, resident.name) for c in made]
+        views = [call_view(c, resident.name, None, request.app[CLOCK]()) for c in made]
     return web.json_response({"calls": views}, status=201)
 
 
 @requires(*CALLERS)
 async def record_outcome(request: web.Request) -> web.Response:
-    """Record how a call went (once)."""
+    """Record how a call went (once; a campaign call nobody answered stays in the agenda,
+    due again :data:`RETRY_AFTER` later, until its last attempt)."""
     user = current_user(request)
     data = await read_checked(request, CallOutcome, OUTCOME_CODES)
     outcome = data.get("outcome")
@@ -259,20 +331,28 @@ async def record_outcome(request: web.Request) -> web.Response:
             raise ApiError(404, "not_found", "no such call")
         if call.done_at is not None:
             raise ApiError(409, "already_done", "this call already has an outcome")
-        call.done_at = request.app[CLOCK]()
-        call.done_by = user.username
-        call.outcome = outcome
-        call.outcome_notes = notes
+        campaign = None
+        if call.campaign_id is not None:
+            campaign = await session.get(Campaign, call.campaign_id)
+        now = request.app[CLOCK]()
+        if campaign is not None and outcome == "no_answer":
+            call.attempts += 1
+        if campaign is not None and outcome == "no_answer" and call.attempts < MAX_ATTEMPTS:
+            call.due_at = now + RETRY_AFTER  # tried again later: it stays in the agenda
+            call.outcome_notes = notes
+        else:
+            call.done_at, call.done_by = now, user.username
+            call.outcome, call.outcome_notes = outcome, notes
         await record_audit(
             session,
             user.username,
             "wellbeing_call.outcome",
             f"call:{call.id}",
-            {"outcome": outcome},
+            {"outcome": outcome, "attempts": call.attempts},
         )
         await session.commit()
         resident = await session.get(Resident, call.resident_id)
-        view = call_view(call, resident.name if resident else "")
+        view = call_view(call, resident.name if resident else "", campaign, now)
     return web.json_response(view)
 
 
@@ -316,11 +396,3 @@ async def set_call_plan(request: web.Request) -> web.Response:
     return web.json_response(
         {"resident_id": resident_id, "weekly": weekly, "weekday": weekday, "hour": hour}
     )
-
-
-def setup(app: web.Application) -> None:
-    """Add the wellbeing-call routes."""
-    app.router.add_get("/api/console/calls", worklist)
-    app.router.add_post("/api/console/calls", plan_call)
-    app.router.add_post("/api/console/calls/{call_id}/outcome", record_outcome)
-    app.router.add_put("/api/console/residents/{resident_id}/call-plan", set_call_plan)

@@ -39,9 +39,9 @@ _PEOPLE = [
         "Camina amb caminador; hipoacúsia lleu (parlar a poc a poc).",
         "4821",
         [
-            ("Jordi Puig", "+34 611 234 567", "fill", True),
-            ("Núria Ferrer", "+34 622 345 678", "neboda", False),
-            ("Carme Vidal (veïna)", "+34 933 456 789", "veïna voluntària", True),
+            ("Jordi Puig", "+34 611 234 567", "son", True),
+            ("Núria Ferrer", "+34 622 345 678", "niece", False),
+            ("Carme Vidal", "+34 933 456 789", "volunteer_neighbour_f", True),
         ],
     ),
     (
@@ -53,8 +53,8 @@ _PEOPLE = [
         "EPOC: oxígeno nocturno. Vive solo desde 2024. Anticoagulado (Sintrom).",
         None,
         [
-            ("María García", "+34 633 111 222", "hija", True),
-            ("Pedro García", "+34 644 222 333", "hijo", False),
+            ("María García", "+34 633 111 222", "daughter", True),
+            ("Pedro García", "+34 644 222 333", "son", False),
         ],
     ),
     (
@@ -150,6 +150,7 @@ async def seed_demo(
             ("laia", Role.SUPERVISOR, "Laia Martí", "ca"),
             ("sergi", Role.SOCIAL_WORKER, "Sergi Pons", "ca"),
             ("admin", Role.ADMIN, "Administració", "en"),
+            ("eva", Role.COORDINATOR, "Eva Roca", "ca"),
         ]
         for username, role, display, lang in staff:
             user = await create_user(
@@ -168,7 +169,7 @@ async def raise_demo_alarm(
     Needs ``hub.alarms`` (the alerts engineer's engine) in the app.
     """
     from alerts import DeviceType, HomeEvent
-    from hub.alarms.routes import ALARM_ENGINE
+    from hub.alarms.keys import ALARM_ENGINE
     from hub.appkeys import CLOCK, SESSIONMAKER
 
     async with app[SESSIONMAKER]() as session:

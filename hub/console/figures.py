@@ -106,6 +106,7 @@ def service_figures(records: Iterable[AlarmRecord], now: datetime) -> dict[str, 
     voice_times = [t for r in care if (t := r.seconds_to_voice) is not None]
     speaking = [r for r in care if r.speech_unit]
     resolve_times = [t for r in all_records if (t := r.seconds_to_resolve) is not None]
+    outcomes_care = Counter(r.outcome or "open" for r in care)
     operators: dict[str, list[float]] = {}
     resolved_by_operator: Counter[str] = Counter()
     for r in all_records:
@@ -113,21 +114,25 @@ def service_figures(records: Iterable[AlarmRecord], now: datetime) -> dict[str, 
             operators.setdefault(r.accepted_by, []).append(r.seconds_to_accept)
             if r.resolved_at is not None:
                 resolved_by_operator[r.accepted_by] += 1
+    # Each share with the count it comes from, so a screen can say "4 of 6" beside "66.7 %".
+    hits = {
+        "accepted_within_60s": sum(within(r, 60, now) for r in care),
+        "accepted_within_180s": sum(within(r, 180, now) for r in care),
+        "answered_within_60s": sum(within(r, 60, now, voice=True) for r in care),
+        "answered_within_180s": sum(within(r, 180, now, voice=True) for r in care),
+    }
     return {
         "alarms": len(all_records),
         "care_alarms": len(care),
         "technical_alarms": len(all_records) - len(care),
         "open": sum(1 for r in all_records if r.resolved_at is None),
-        "accepted_within_60s": _share(sum(within(r, 60, now) for r in care), len(care)),
-        "accepted_within_180s": _share(sum(within(r, 180, now) for r in care), len(care)),
+        "care_open": sum(1 for r in care if r.resolved_at is None),
+        **{name: _share(n, len(care)) for name, n in hits.items()},
+        **{f"{name}_n": n for name, n in hits.items()},
         "target_60s": TARGET_60S,
         "target_180s": TARGET_180S,
         "median_accept_s": percentile(accept_times, 0.5),
         "p95_accept_s": percentile(accept_times, 0.95),
-        "answered_within_60s": _share(sum(within(r, 60, now, voice=True) for r in care), len(care)),
-        "answered_within_180s": _share(
-            sum(within(r, 180, now, voice=True) for r in care), len(care)
-        ),
         "speech_unit_alarms": len(speaking),
         "voice_contacts": len(voice_times),
         "median_voice_s": percentile(voice_times, 0.5),
@@ -143,12 +148,21 @@ def service_figures(records: Iterable[AlarmRecord], now: datetime) -> dict[str, 
             }
             for name, times in sorted(operators.items())
         ],
+        # Both tables count care AND technical alarms: each row says which kind (by_rule)
+        # or how many of each (by_outcome), so their totals are never mistaken for care_alarms.
         "by_rule": [
-            {"rule": rule, "count": n}
-            for rule, n in Counter(r.rule for r in all_records).most_common()
+            {"rule": rule, "category": category, "count": n}
+            for (rule, category), n in Counter(
+                (r.rule, r.category) for r in all_records
+            ).most_common()
         ],
         "by_outcome": [
-            {"outcome": outcome, "count": n}
+            {
+                "outcome": outcome,
+                "count": n,
+                "care": outcomes_care[outcome],
+                "technical": n - outcomes_care[outcome],
+            }
             for outcome, n in Counter(r.outcome or "open" for r in all_records).most_common()
         ],
     }

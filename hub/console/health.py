@@ -3,8 +3,9 @@
 ``GET /api/console/residents/{id}/health`` (the card's readers; every read audited, as the
 card's) and ``PUT`` the same path (supervisors and social workers; the audit names the
 fields changed, never their values). Lists are short phrases (an allergy, a condition, a
-medicine with its dose, a mobility aid). :func:`summary_for_112` is what the 112 hand-off
-carries in the person's medical notes (EIDO/CAP have one free-text place for it).
+medicine with its dose, a mobility aid). The record is :mod:`hub.db.health`, whose
+``summary_for_112`` is what the 112 hand-off carries in the person's medical notes (EIDO/CAP
+have one free-text place for it).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.console.bodies import HealthBody
-from hub.console.models import ResidentHealth
 from hub.console.residents import _resident_id
+from hub.db.health import ResidentHealth
 from hub.db.models import Resident
 from hub.http import ApiError, read_checked
 
@@ -76,30 +77,6 @@ def parse_health(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def summary_for_112(row: ResidentHealth | None, free_text: str) -> str:
-    """What 112 reads about the person's health: DNR first, then allergies, conditions,
-    medication, mobility and senses, then the notes (the old free text when no record)."""
-    if row is None:
-        return free_text
-    parts = []
-    if row.dnr:
-        parts.append("DNR (do not resuscitate) on record")
-    for label, items in (
-        ("Allergies", row.allergies),
-        ("Conditions", row.conditions),
-        ("Medication", row.medication),
-        ("Mobility", row.mobility_aids),
-    ):
-        if items:
-            parts.append(f"{label}: {', '.join(items)}")
-    for label, text in (("Hearing", row.hearing), ("Sight", row.sight), ("GP", row.gp)):
-        if text:
-            parts.append(f"{label}: {text}")
-    if row.notes:
-        parts.append(row.notes)
-    return ". ".join(parts)
-
-
 @requires(*READERS)
 async def get_health(request: web.Request) -> web.Response:
     """The resident's health record (the read is audited)."""
@@ -152,9 +129,3 @@ async def put_health(request: web.Request) -> web.Response:
         body = health_json(row)
     body["editable"] = True
     return web.json_response(body)
-
-
-def setup(app: web.Application) -> None:
-    """Add the health-record routes."""
-    app.router.add_get("/api/console/residents/{resident_id}/health", get_health)
-    app.router.add_put("/api/console/residents/{resident_id}/health", put_health)

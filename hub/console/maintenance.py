@@ -106,9 +106,3 @@ async def update_ticket(request: web.Request) -> web.Response:
         await session.commit()
         view = ticket_view(ticket)
     return web.json_response(view)
-
-
-def setup(app: web.Application) -> None:
-    """Add the maintenance routes."""
-    app.router.add_get("/api/console/maintenance", list_tickets)
-    app.router.add_put("/api/console/maintenance/{alarm_id}", update_ticket)

@@ -1,8 +1,13 @@
-"""Tables of the operator console: wellbeing calls, call plans, maintenance, presence."""
+"""Tables of the operator console: wellbeing calls, campaigns, call plans, maintenance,
+presence.
+
+The resident's structured health record is :mod:`hub.db.health` (the 112 hand-off reads it too).
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +26,28 @@ from hub.clock import utc_now
 from hub.db.base import Base, UtcDateTime
 
 
+class Campaign(Base):
+    """A proactive campaign of wellbeing calls for a filtered population (issue 22, item 5):
+    "heat wave, over 80, living alone, Ciutat Vella". Its calls are ordinary agenda calls
+    (:class:`WellbeingCall` with ``reason = "campaign"``) that point back here."""
+
+    __tablename__ = "wellbeing_campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # What the operator says and asks (shown with each call in the agenda).
+    script: Mapped[str] = mapped_column(Text, default="")
+    # The population's filters as given (hub.console.campaigns.Filters), kept for the record.
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # 2 high, 1 normal, 0 low: the agenda lists higher priorities first.
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None, index=True)
+    closed_by: Mapped[str | None] = mapped_column(String(120), default=None)
+
+
 class WellbeingCall(Base):
     """A planned outbound call to a resident (the service's "agenda") and its outcome."""
 
@@ -35,7 +62,7 @@ class WellbeingCall(Base):
     resident_id: Mapped[int] = mapped_column(
         ForeignKey("residents.id", ondelete="CASCADE"), index=True
     )
-    # birthday | after_discharge | weekly | other
+    # birthday | after_discharge | weekly | care_plan | other | campaign
     reason: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     due_day: Mapped[date] = mapped_column(Date)
@@ -44,9 +71,19 @@ class WellbeingCall(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     done_by: Mapped[str | None] = mapped_column(String(120), default=None)
-    # reached_fine | reached_follow_up | no_answer | declined | other
+    # reached_fine | reached_follow_up | no_answer | declined | other | not_called (a
+    # campaign closed before the call was made)
     outcome: Mapped[str | None] = mapped_column(String(32), default=None)
     outcome_notes: Mapped[str] = mapped_column(Text, default="")
+    # Campaign calls: their campaign, the operator they were given to (None: anyone), and
+    # the unanswered attempts so far (a no-answer is retried until MAX_ATTEMPTS).
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("wellbeing_campaigns.id", ondelete="CASCADE"), default=None, index=True
+    )
+    assigned_to: Mapped[str | None] = mapped_column(String(120), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # 2 high, 1 normal (every call that is not a campaign's), 0 low.
+    priority: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class CallPlan(Base):
@@ -92,26 +129,14 @@ class ConsolePresence(Base):
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
-class ResidentHealth(Base):
-    """A resident's health and care data, structured (hub.console.health): what the operator
-    needs at an alarm and 112 needs at a hand-off. Read on the card (audited), written by
-    supervisors and social workers."""
+class ProtocolOverride(Base):
+    """A centre's own protocol for one alarm kind (hub.console.protocol_editor): its steps
+    replace the shipped ones (hub/console/protocols.toml) until it is removed."""
 
-    __tablename__ = "resident_health"
+    __tablename__ = "operator_protocols"
 
-    resident_id: Mapped[int] = mapped_column(
-        ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True
-    )
-    allergies: Mapped[list[str]] = mapped_column(JSON, default=list)
-    conditions: Mapped[list[str]] = mapped_column(JSON, default=list)
-    medication: Mapped[list[str]] = mapped_column(JSON, default=list)
-    mobility_aids: Mapped[list[str]] = mapped_column(JSON, default=list)
-    hearing: Mapped[str] = mapped_column(String(200), default="")
-    sight: Mapped[str] = mapped_column(String(200), default="")
-    gp: Mapped[str] = mapped_column(String(200), default="")
-    health_centre: Mapped[str] = mapped_column(String(200), default="")
-    dnr: Mapped[bool] = mapped_column(Boolean, default=False)
-    advance_directive: Mapped[str] = mapped_column(Text, default="")
-    notes: Mapped[str] = mapped_column(Text, default="")
-    updated_by: Mapped[str] = mapped_column(String(120), default="")
-    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # [{"key": "identify", "ca": "...", "es": "...", "en": "..."}], in order.
+    steps: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    updated_by: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)

@@ -20,6 +20,8 @@ ALARM_HANDLERS = frozenset({Role.OPERATOR.value, Role.SUPERVISOR.value})
 FIGURE_READERS = (Role.SUPERVISOR, Role.ADMIN, Role.COORDINATOR)
 CALL_READERS = (Role.OPERATOR, Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.COORDINATOR)
 CALL_PLANNERS = frozenset({"supervisor", "social_worker", "coordinator"})
+CAMPAIGN_MANAGERS = (Role.COORDINATOR, Role.SUPERVISOR)
+PROTOCOL_EDITORS = (Role.ADMIN, Role.COORDINATOR)
 
 # Texts the console scripts use (every key of both catalogs is small; send them all).
 _SHELL_JS_KEYS = [
@@ -58,6 +60,10 @@ def nav_items(user: PageUser) -> list[tuple[str, str, str]]:
         ]
     if user.role in {"operator", "supervisor", "social_worker", "coordinator"}:
         items.append(("nav_calls", "/console/calls", "calls"))
+    if user.role in {r.value for r in CAMPAIGN_MANAGERS}:
+        items.append(("nav_campaigns", "/console/campaigns", "campaigns"))
+    if user.role in {r.value for r in PROTOCOL_EDITORS}:
+        items.append(("nav_protocols", "/console/protocols", "protocols"))
     if user.role in {r.value for r in FIGURE_READERS}:
         items.append(("nav_supervisor", "/console/supervisor", "supervisor"))
     return items
@@ -100,16 +106,19 @@ async def calls_page(request: web.Request, user: PageUser) -> web.Response:
     return _render(request, user, "calls.html", "calls")
 
 
+@page_requires(*CAMPAIGN_MANAGERS)
+async def campaigns_page(request: web.Request, user: PageUser) -> web.Response:
+    """Campaigns of wellbeing calls: create one for a population, follow its completion."""
+    return _render(request, user, "campaigns.html", "campaigns")
+
+
+@page_requires(*PROTOCOL_EDITORS)
+async def protocols_page(request: web.Request, user: PageUser) -> web.Response:
+    """The centre's operator protocols per alarm kind, edited in every language."""
+    return _render(request, user, "protocols.html", "protocols")
+
+
 @page_requires(*FIGURE_READERS)
 async def supervisor_page(request: web.Request, user: PageUser) -> web.Response:
     """Service figures for a period, CSV export, who is on shift."""
     return _render(request, user, "supervisor.html", "supervisor")
-
-
-def setup(app: web.Application) -> None:
-    """Add the console pages and their static files."""
-    app.router.add_static(STATIC_PREFIX, HERE / "static", name="console-static")
-    app.router.add_get("/console", queue_page)
-    app.router.add_get("/console/supervisor", supervisor_page)
-    app.router.add_get("/console/technical", technical_page)
-    app.router.add_get("/console/calls", calls_page)

@@ -20,12 +20,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from alerts.values import device_name, relationship_name
 from hub.alarms.models import AlarmRow
 from hub.alarms.social_worker import VISOR_ROLE, has_open_alarm, use_the_visor
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.console.bodies import KEYSAFE_CODES, KeySafeReveal
+from hub.console.maplink import map_link
 from hub.db.models import Device, Resident, StoredEvent
 from hub.http import ApiError, read_checked
 from hub.settings import HubSettings
@@ -147,11 +149,25 @@ async def hourly_activity(
     return hours, latest
 
 
+async def resident_phone(session: AsyncSession, resident_id: int) -> str:
+    """The resident's own phone: the newest service application's (empty: none given)."""
+    from hub.service.models import ServiceRow
+
+    phone = await session.scalar(
+        select(ServiceRow.phone)
+        .where(ServiceRow.resident_id == resident_id, ServiceRow.phone != "")
+        .order_by(ServiceRow.id.desc())
+        .limit(1)
+    )
+    return phone or ""
+
+
 @requires(*CARD_READERS)
 async def resident_card(request: web.Request) -> web.Response:
     """Everything the resident card shows (the alarm history comes from the alarms API)."""
     now = request.app[CLOCK]()
     today = now.astimezone(LOCAL_ZONE).date()
+    reader = current_user(request).language
     async with request.app[SESSIONMAKER]() as session:
         resident = await _resident(session, _resident_id(request))
         await _followed_by_the_console(request, session, resident.id)
@@ -175,6 +191,8 @@ async def resident_card(request: web.Request) -> web.Response:
                 "lives_alone": resident.lives_alone,
                 "others_at_home": neighbours or 0,
                 "photo_url": f"/api/console/residents/{resident.id}/photo",
+                # The person's own phone, as the service application gave it.
+                "phone": await resident_phone(session, resident.id),
             },
             "home": {
                 "id": home.id,
@@ -183,6 +201,9 @@ async def resident_card(request: web.Request) -> web.Response:
                 "has_key_safe": home.key_safe_code_enc is not None,
                 "lat": home.lat,
                 "lon": home.lon,
+                "map_url": map_link(
+                    request.app[SETTINGS].map_url, home.address, home.lat, home.lon
+                ),
             },
             "contacts": [
                 {
@@ -190,6 +211,11 @@ async def resident_card(request: web.Request) -> web.Response:
                     "name": c.name,
                     "phone": c.phone,
                     "relationship": c.relationship_,
+                    "relationship_other": c.relationship_other,
+                    # a code (or a word typed before codes) in the reader's language
+                    "relationship_label": relationship_name(
+                        c.relationship_, reader, c.relationship_other
+                    ),
                     "is_key_holder": c.is_key_holder,
                     "priority": c.priority,
                     "language": c.language,
@@ -201,6 +227,7 @@ async def resident_card(request: web.Request) -> web.Response:
                     "id": d.id,
                     "type": d.type,
                     "room": d.room,
+                    "name": device_name(d.type, d.room, reader),  # one name everywhere
                     "state": d.state,
                     "battery": d.battery,
                     "last_seen": d.last_seen.isoformat() if d.last_seen else None,
@@ -355,11 +382,3 @@ async def resident_photo(request: web.Request) -> web.StreamResponse:
     return web.Response(
         text=initials_svg(resident.name), content_type="image/svg+xml", headers=headers
     )
-
-
-def setup(app: web.Application) -> None:
-    """Add the resident routes of the console."""
-    app.router.add_get("/api/console/residents", residents_summary)
-    app.router.add_get("/api/console/residents/{resident_id}/card", resident_card)
-    app.router.add_get("/api/console/residents/{resident_id}/photo", resident_photo)
-    app.router.add_post("/api/console/residents/{resident_id}/key-safe", reveal_key_safe)

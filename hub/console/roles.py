@@ -3,14 +3,13 @@
 ``docs/roles.md`` holds this table between ``<!-- endpoints:begin -->`` and
 ``<!-- endpoints:end -->``; ``tests/console/test_roles.py`` checks that it matches the
 app's router and then tries every role against every endpoint. Regenerate the table with
-``python -m hub.console.roles docs/roles.md`` after adding routes.
+``teleassist hub roles-table docs/roles.md`` after adding routes (``hub.cli`` builds the app:
+a context does not import the module that composes them all).
 """
 
 from __future__ import annotations
 
 import re
-import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,30 +99,12 @@ def replace_table(document: str, table: str) -> str:
     return document[: start + len(BEGIN)] + "\n" + table + "\n" + document[end:]
 
 
-def build_app() -> web.Application:
-    """The full hub app (not started), to read its router."""
-    from hub.app import create_app
-    from hub.settings import HubSettings
-
-    data_dir = tempfile.mkdtemp(prefix="ta-roles-")
-    return create_app(HubSettings(data_dir=data_dir, migrate_on_start=False))
-
-
-def main(argv: list[str]) -> int:
-    """Rewrite the table in the Markdown file named in ``argv``."""
-    if len(argv) != 1:
-        sys.stderr.write("usage: python -m hub.console.roles docs/roles.md\n")
-        return 2
-    path = Path(argv[0])
-    found = endpoints(build_app())
+def write_table(path: Path, app: web.Application) -> list[str]:
+    """Rewrite the table in the Markdown file at ``path`` from ``app``'s router. Routes without
+    a declared access stop it: they are returned (``METHOD path``) and nothing is written."""
+    found = endpoints(app)
     missing = undeclared(found)
-    if missing:
-        sys.stderr.write("routes without a declared access:\n  " + "\n  ".join(missing) + "\n")
-        return 1
-    table = markdown_table(found)
-    path.write_text(replace_table(path.read_text(encoding="utf-8"), table), encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    if not missing:
+        table = markdown_table(found)
+        path.write_text(replace_table(path.read_text(encoding="utf-8"), table), encoding="utf-8")
+    return missing

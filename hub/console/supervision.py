@@ -135,11 +135,3 @@ async def on_shift(request: web.Request) -> web.Response:
             ]
         }
     )
-
-
-def setup(app: web.Application) -> None:
-    """Add the supervisor routes."""
-    app.router.add_get("/api/console/figures", figures)
-    app.router.add_get("/api/console/figures.csv", figures_csv)
-    app.router.add_post("/api/console/presence", heartbeat)
-    app.router.add_get("/api/console/on-shift", on_shift)

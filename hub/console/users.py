@@ -191,11 +191,3 @@ async def set_my_language(request: web.Request) -> web.Response:
             )
             await session.commit()
     return web.json_response({"language": language})
-
-
-def setup(app: web.Application) -> None:
-    """Add the user administration routes."""
-    app.router.add_get("/api/admin/users", list_users)
-    app.router.add_post("/api/admin/users", add_user)
-    app.router.add_patch("/api/admin/users/{user_id}", change_user)
-    app.router.add_put("/api/me/language", set_my_language)

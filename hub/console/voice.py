@@ -1,6 +1,6 @@
 """Speak with the home: an operator's WebRTC audio call to the resident's tablet.
 
-The call itself is a centre call of the hub's call service (``hub.calls``): the operator's
+The call itself is a centre call of the hub's call service (``hub.family.calls``): the operator's
 browser and the tablet signal over ``/api/family/ws`` like any call. This module starts
 it (with the checks an alarm needs), lists an alarm's speech attempts for the card, and
 puts each attempt's outcome in the alarm's history (:class:`AlarmVoiceRecorder`).
@@ -9,7 +9,7 @@ puts each attempt's outcome in the alarm's history (:class:`AlarmVoiceRecorder`)
 ``POST /api/console/residents/{resident_id}/voice`` (a wellbeing call: the tablet rings),
 ``GET /api/console/alarms/{alarm_id}/voice`` (the alarm's attempts, newest first, and who
 listens to the one going on), ``POST /api/console/alarms/{alarm_id}/voice/listen`` (a
-supervisor listens in: ``hub.calls.listen``, ADR 0100).
+supervisor listens in: ``hub.family.calls.listen``, ADR 0100).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from sqlalchemy import select
 
 from alerts import Actor, ActorKind, Alarm, record_voice_call, record_voice_connected
 from hub.alarms import store
-from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
-from hub.calls.signalling import CALL_OBSERVER, CallService, HomeBusy, call_view
-from hub.calls.state import CallError, CallState
 from hub.db.models import Resident
+from hub.family.calls.signalling import CallService, HomeBusy, call_view
+from hub.family.calls.state import CallError, CallState
 from hub.family.live import LIVE_HUB
 from hub.family.models import CallRecord, TabletCredential
 from hub.family.parties import party_names, resident_party, user_party
@@ -95,7 +95,7 @@ class AlarmVoiceRecorder:
     async def _act(
         self, alarm_id: str, change: Any, audit_actor: str, action: str, details: dict[str, Any]
     ) -> None:
-        from hub.alarms.routes import ALARM_ENGINE
+        from hub.alarms.keys import ALARM_ENGINE
 
         engine = self._app.get(ALARM_ENGINE)
         if engine is None:
@@ -239,23 +239,46 @@ async def alarm_voice_calls(request: web.Request) -> web.Response:
     live = request.app.get(LIVE_HUB)
     online = paired and live is not None and live.online(resident_party(int(rid)))
     return web.json_response(
-        {"calls": calls, "active": active, "tablet": {"paired": paired, "online": online}}
+        {
+            "calls": calls,
+            "active": active,
+            "tablet": {"paired": paired, "online": online},
+            **carephone_calls(request, loaded[1]),
+        }
     )
 
 
-async def _record_recovered(app: web.Application) -> None:
+def carephone_calls(request: web.Request, alarm: Alarm) -> dict[str, Any]:
+    """What the card offers about the home's carephone: calling out (ADR 0143) and the
+    unit's own speech call, live now (ADR 0121), ringing until it is taken (ADR 0160)."""
+    from hub.carephones.app import SCAIP_SPEECH
+    from hub.console.dial import home_unit, pbx_of
+
+    speech = request.app.get(SCAIP_SPEECH)
+    unit = home_unit(request, alarm.home_id)
+    enabled = speech is not None and speech.send is not None
+    calling = None
+    if speech is not None:
+        for call in speech.calls.values():
+            if call.direction == "in" and call.unit is not None and call.unit is unit:
+                calling = {
+                    "call_id": call.call_id,
+                    "device_id": call.unit.device.device_id,
+                    # ringing: waiting for the operator; answered: on hold or spoken with
+                    "status": call.state,
+                }
+    return {
+        "dial": {
+            "enabled": enabled,
+            "phones": enabled and pbx_of(request.app[SETTINGS].scaip_pbx) is not None,
+            "carephone": enabled and unit is not None and bool(unit.caller_id),
+        },
+        "unit_call": calling,
+    }
+
+
+async def record_recovered(app: web.Application) -> None:
     """After every start-up step: calls the last process left open go into their alarms."""
     service = app.get(CALL_SERVICE)
     if service is not None:
         await service.tell_recovered()
-
-
-def setup(app: web.Application) -> None:
-    """Add the voice routes; the call service reports centre calls to the alarms."""
-    app.router.add_post("/api/console/alarms/{alarm_id}/voice", speak_about_alarm)
-    app.router.add_get("/api/console/alarms/{alarm_id}/voice", alarm_voice_calls)
-    app.router.add_post("/api/console/residents/{resident_id}/voice", speak_with_resident)
-    app.router.add_post("/api/console/alarms/{alarm_id}/voice/listen", listen_in)
-    app[CALL_OBSERVER] = AlarmVoiceRecorder(app)
-    # on_startup runs after every cleanup context started (the call service, the engine)
-    app.on_startup.append(_record_recovered)

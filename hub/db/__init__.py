@@ -24,6 +24,7 @@ from hub.db.migrate import (
 # Modules that declare tables; Alembic's autogenerate needs them imported.
 MODEL_MODULES: list[str] = [
     "hub.db.models",
+    "hub.db.health",
     "hub.outbox.models",
     "hub.signals.models",
     "hub.family.models",
@@ -32,6 +33,8 @@ MODEL_MODULES: list[str] = [
     "hub.alarms.models",
     "hub.registry.models",
     "hub.carephones.models",
+    "hub.cluster.models",
+    "hub.ingest.delivery",
 ]
 
 

@@ -90,6 +90,11 @@ async def upgrade_to(url: str | URL, revision: str) -> None:
     await _run(url, "upgrade", revision)
 
 
+async def downgrade_to(url: str | URL, revision: str) -> None:
+    """Take the database at ``url`` back to ``revision`` (tests of a data migration's undo)."""
+    await _run(url, "downgrade", revision)
+
+
 async def downgrade_to_base(url: str | URL) -> None:
     """Undo every migration (used by the tests of the migrations themselves)."""
     await _run(url, "downgrade", "base")

@@ -70,6 +70,11 @@ class Resident(Base):
     language: Mapped[str] = mapped_column(String(2), default="ca")
     medical_notes: Mapped[str] = mapped_column(Text, default="")
     lives_alone: Mapped[bool] = mapped_column(Boolean, default=True)
+    # How to address the person where ca/es words take a gender (protocol.ADDRESS_FORMS);
+    # "unknown" is phrased neutrally (migration service_0003).
+    address_form: Mapped[str] = mapped_column(
+        String(12), default="unknown", server_default="unknown"
+    )
     # {"share_with_family": true, "wsocial_export": false, ...}: what the resident agreed to.
     consent: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     photo_path: Mapped[str | None] = mapped_column(String(500), default=None)
@@ -123,7 +128,9 @@ class Contact(Base):
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str] = mapped_column(String(40), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
+    # A code of alerts.values.RELATIONSHIP_CODES ("" not said); "other" with its words.
     relationship_: Mapped[str] = mapped_column("relationship", String(60), default="")
+    relationship_other: Mapped[str] = mapped_column(String(60), default="", server_default="")
     is_key_holder: Mapped[bool] = mapped_column(Boolean, default=False)
     # 1 is called first.
     priority: Mapped[int] = mapped_column(Integer, default=1)

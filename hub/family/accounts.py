@@ -15,6 +15,7 @@ from enum import StrEnum
 from hashlib import sha256
 
 from hub.auth.passwords import MIN_PASSWORD_LENGTH
+from hub.errors import HubError
 
 VERIFY_DIGITS = 6
 VERIFY_TTL = timedelta(minutes=15)
@@ -40,13 +41,11 @@ class ContactKind(StrEnum):
     PHONE = "phone"
 
 
-class AccountError(ValueError):
+class AccountError(HubError, ValueError):
     """Input that cannot make an account; ``code`` is the stable error code for clients."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True, slots=True)

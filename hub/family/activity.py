@@ -16,9 +16,8 @@ from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.db.models import Device, Resident, StoredEvent
 from hub.family.access import require_reader
 from hub.family.consent import ConsentError, Scope, require_scope
-from hub.family.jsonio import iso, path_int
 from hub.family.principal import family_api, principal_of
-from hub.http import ApiError
+from hub.http import ApiError, iso, path_int
 
 
 @family_api
@@ -59,8 +58,3 @@ async def activity_summary(request: web.Request) -> web.Response:
             "events_24h": int(count or 0),
         }
     )
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the activity route."""
-    app.router.add_get("/api/family/residents/{rid}/activity", activity_summary)

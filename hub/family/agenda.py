@@ -14,13 +14,12 @@ from hub.audit import record_audit
 from hub.family import bodies
 from hub.family.access import link_of, require_reader
 from hub.family.consent import ConsentError, Scope, decode_scopes, require_scope
-from hub.family.jsonio import int_field, iso, path_int, text_field, time_field
 from hub.family.live import LIVE_HUB
 from hub.family.models import AgendaItem, CircleLink
 from hub.family.parties import party_names, party_view, resident_party
 from hub.family.principal import Principal, family_api, principal_of
 from hub.family.sending import count_post
-from hub.http import ApiError, read_checked
+from hub.http import ApiError, int_field, iso, path_int, read_checked, text_field, time_field
 
 KINDS = ("visit", "appointment", "activity", "other")
 MAX_REMIND_S = 7 * 24 * 3600
@@ -200,11 +199,3 @@ async def remove_item(request: web.Request) -> web.Response:
         await record_audit(session, who.actor, "family.agenda_remove", f"agenda:{item.id}")
         await session.commit()
     return web.Response(status=204)
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the agenda routes."""
-    app.router.add_get("/api/family/residents/{rid}/agenda", list_agenda)
-    app.router.add_post("/api/family/residents/{rid}/agenda", add_item)
-    app.router.add_post("/api/family/agenda/{item_id}/respond", respond)
-    app.router.add_delete("/api/family/agenda/{item_id}", remove_item)

@@ -17,9 +17,10 @@ followed. The reverse path ("I'm on my way" → a note on the alarm) is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,13 +33,21 @@ from alerts import Alarm
 from alerts.model import Category
 from hub.alarms.live import ALARM_LIVE, AlarmLive, Subscription
 from hub.alarms.models import AlarmRow
-from hub.appkeys import CLOCK, SESSIONMAKER
+from hub.appkeys import CLOCK, SESSIONMAKER, WRITE_GATE
 from hub.clock import Clock
+from hub.db.writegate import WriteGate
 from hub.family.alarm_progress import alarm_steps
-from hub.family.alarms import alarm_watchers, notice_view, notify_family
+from hub.family.alarm_stage import stage_of
+from hub.family.alarms import (
+    OnChange,
+    alarm_watchers,
+    notice_view,
+    notify_family,
+    tell_change,
+)
 from hub.family.live import LIVE_HUB, LiveHub
-from hub.family.models import AlarmNotice
-from hub.family.webpush import NOTICE_PUSHER
+from hub.family.models import AlarmAcknowledgement, AlarmNotice
+from hub.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,13 +80,15 @@ async def sync_alarm_notices(session: AsyncSession, live: LiveHub, now: datetime
     return changed
 
 
-async def _insert_notice(session: AsyncSession, alarm: Alarm, now: datetime) -> bool:
-    """Insert the alarm's open notice unless a worker did it already (True: this one did)."""
+async def _insert_notice(session: AsyncSession, alarm: Alarm, now: datetime, stage: str) -> bool:
+    """Insert the alarm's open notice at ``stage`` unless a worker did it already (True: this
+    one did)."""
     values = {
         "resident_id": int(alarm.resident_id),
         "alarm_ref": alarm.id,
         "event_type": alarm.rule.value,
         "state": "open",
+        "stage": stage,
         "created_at": now,
     }
     dialect = session.get_bind().dialect.name
@@ -90,8 +101,12 @@ async def _insert_notice(session: AsyncSession, alarm: Alarm, now: datetime) -> 
     return bool(inserted.rowcount)  # type: ignore[attr-defined]
 
 
-# Called once per notice change, by the worker whose write made it (Web Push).
-OnChange = Callable[[AlarmNotice, list[str], datetime], Awaitable[object]]
+async def _answers(session: AsyncSession, notice_id: int) -> list[str]:
+    return list(
+        await session.scalars(
+            select(AlarmAcknowledgement.answer).where(AlarmAcknowledgement.notice_id == notice_id)
+        )
+    )
 
 
 async def notice_for_alarm(
@@ -100,13 +115,20 @@ async def notice_for_alarm(
     alarm: Alarm,
     now: datetime,
     on_change: OnChange | None = None,
+    gate: WriteGate | None = None,
 ) -> str | None:
     """Bring the alarm's family notice up to date and push it to this worker's watchers.
 
     Returns the notice's state, or None when the circle has nothing to hear: a technical
     alarm, a home without a resident, or an alarm resolved before anyone was told.
     ``on_change`` runs after the commit only in the worker whose insert or conditional
-    update changed the notice, so what it sends goes out once across workers.
+    update changed the notice's state or stage (hub/family/alarm_stage.py), so what it sends
+    (Web Push, SMS) goes out once across workers, once per stage.
+
+    Alarms first (docs/adr/0159): everything is read before the write, and the write (one
+    statement and its commit) goes through ``gate`` (the hub's write gate) as a routine
+    writer, so on SQLite it never holds the database's only write lock while a panic's
+    write is waiting for it (a panic would sleep in SQLite's busy handler).
     """
     if alarm.category is not Category.CARE or not alarm.resident_id.isdigit():
         return None
@@ -122,26 +144,36 @@ async def notice_for_alarm(
             )
         ).scalar_one_or_none()
 
-    changed_here = False
+    # Read: the notice as stored, its answers, the stage the alarm's steps imply.
     notice = await stored()
-    if notice is None:
-        if not alarm.is_open:
-            return None
-        changed_here = await _insert_notice(session, alarm, now)
-        notice = await stored()
-        if notice is None:  # pragma: no cover - inserted or already there
-            return None
-    if notice.state != state:
-        # Conditional: of several workers writing the same value, one changes the row.
-        written = await session.execute(
-            update(AlarmNotice)
-            .where(AlarmNotice.id == notice.id, AlarmNotice.state != state)
-            .values(state=state)
-        )
-        changed_here = bool(written.rowcount)  # type: ignore[attr-defined]
-        notice = await stored()
-        assert notice is not None
+    if notice is None and not alarm.is_open:
+        return None
+    answers = [] if notice is None else await _answers(session, notice.id)
+    stage = stage_of(state, alarm_steps(alarm), answers)
     watchers = await alarm_watchers(session, resident_id)
+    await session.commit()  # ends the read (SQLite: a later write starts from a fresh snapshot)
+    # Write: one conditional statement, so of several workers writing the same values one
+    # changes the row (and tells the circle's phones).
+    async with gate.routine("family-notice") if gate is not None else contextlib.nullcontext():
+        if notice is None:
+            changed_here = await _insert_notice(session, alarm, now, stage)
+        elif notice.state != state or notice.stage != stage:
+            written = await session.execute(
+                update(AlarmNotice)
+                .where(
+                    AlarmNotice.id == notice.id,
+                    (AlarmNotice.state != state) | (AlarmNotice.stage != stage),
+                )
+                .values(state=state, stage=stage)
+            )
+            changed_here = bool(written.rowcount)  # type: ignore[attr-defined]
+        else:
+            changed_here = False
+        await session.commit()
+    # Read again what is stored now (another worker's insert included) for the circle.
+    notice = await stored()
+    if notice is None:  # pragma: no cover - inserted or already there
+        return None
     view = await notice_view(session, notice, alarm)
     await session.commit()
     live.publish(watchers, {"type": "alarm.notice", "notice": view})
@@ -160,9 +192,12 @@ class AlarmBridge:
         live: LiveHub,
         clock: Clock,
         on_change: OnChange | None = None,
+        gate: WriteGate | None = None,
     ) -> None:
         self._alarms = alarms
         self._on_change = on_change
+        # The hub's write gate: the notice's write waits for alarms' writes (ADR 0159).
+        self._gate = gate
         self._sessionmaker = sessionmaker
         self._live = live
         self._clock = clock
@@ -212,7 +247,7 @@ class AlarmBridge:
             return  # nothing new for the family
         async with self._sessionmaker() as session:
             told = await notice_for_alarm(
-                session, self._live, alarm, self._clock(), self._on_change
+                session, self._live, alarm, self._clock(), self._on_change, self._gate
             )
         if told is not None:
             self._told[alarm.id] = told_as
@@ -233,13 +268,17 @@ async def bridge_ctx(app: web.Application) -> AsyncIterator[None]:
     if alarms is None:
         yield
         return
-    # Web Push for each notice change, when the hub has a VAPID key (hub/family/webpush.py).
+    # Each new stage: Web Push when the hub has a VAPID key (hub/family/webpush.py), SMS
+    # to key holders without the app when it has an SMS gateway (hub/family/sms_answers.py).
+
+    async def on_change(notice: AlarmNotice, watchers: list[str], now: datetime) -> None:
+        await tell_change(app, notice, watchers)
+
     bridge = AlarmBridge(
-        alarms, app[SESSIONMAKER], app[LIVE_HUB], app[CLOCK], app.get(NOTICE_PUSHER)
+        alarms, app[SESSIONMAKER], app[LIVE_HUB], app[CLOCK], on_change, app.get(WRITE_GATE)
     )
     task = asyncio.create_task(bridge.run(), name="family-alarm-bridge")
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait([task])

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.alarm import Action, Alarm, ContactResult
 from hub.alarms.store import load_alarm
-from hub.family.jsonio import iso
+from hub.http import iso
 
 # Escalations a relative hears of; a supervisor is the centre's own business.
 FAMILY_TARGETS = frozenset({"key_holder", "family", "neighbour", "mobile_unit", "emergency_112"})

@@ -11,32 +11,34 @@ alerts engine's ``FamilyPush`` port; staff can also post a notice through the AP
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from alerts.alarm import Actor, ActorKind, Alarm, add_note
 from alerts.channels.base import DeliveryResult, Notification
 from alerts.errors import AlarmError, AlertsError
 from hub.alarms.engine import AlarmNotFound
-from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.keys import ALARM_ENGINE
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.clock import Clock
 from hub.family import bodies
 from hub.family.access import link_of, require_reader
 from hub.family.alarm_progress import steps_of
+from hub.family.alarm_stage import stage_of
 from hub.family.consent import Scope, decode_scopes
-from hub.family.jsonio import iso, path_int, text_field
 from hub.family.live import LIVE_HUB, LiveHub
+from hub.family.missed_dose_refs import dose_of
 from hub.family.models import AlarmAcknowledgement, AlarmNotice, CircleLink
 from hub.family.parties import party_names, party_view
 from hub.family.principal import family_api, principal_of
-from hub.http import ApiError, read_checked
+from hub.http import ApiError, iso, path_int, read_checked, text_field
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ async def notify_family(
     await session.flush()
     watchers = await alarm_watchers(session, resident_id)
     view = await notice_view(session, notice)
+    await restage(session, notice, view)
     await session.commit()
     return notice, live.publish(watchers, {"type": "alarm.notice", "notice": view})
 
@@ -96,9 +99,31 @@ async def notice_view(
         "event_type": notice.event_type,
         "state": notice.state,
         "created_at": iso(notice.created_at),
-        "acknowledgements": [party_view(a.party, names) | {"at": iso(a.at)} for a in acks],
+        "acknowledgements": [
+            party_view(a.party, names) | {"at": iso(a.at), "answer": a.answer} for a in acks
+        ],
         "steps": await steps_of(session, notice.alarm_ref, alarm),
+        "stage": notice.stage,
+        # A missed dose's notice (hub/family/missed_doses.py) names the dose.
+        "dose": dose_of(notice.alarm_ref) if notice.event_type == "medication_missed" else None,
     }
+
+
+async def restage(session: AsyncSession, notice: AlarmNotice, view: dict[str, Any]) -> bool:
+    """Store the stage ``view`` (from :func:`notice_view`) implies; True when this call
+    changed it. Conditional, so of several workers writing the same stage one gets True
+    and pushes it (the caller commits)."""
+    stage = stage_of(notice.state, view["steps"], [a["answer"] for a in view["acknowledgements"]])
+    view["stage"] = stage
+    if notice.stage == stage:
+        return False
+    written = await session.execute(
+        update(AlarmNotice)
+        .where(AlarmNotice.id == notice.id, AlarmNotice.stage != stage)
+        .values(stage=stage)
+    )
+    set_committed_value(notice, "stage", stage)
+    return bool(written.rowcount)  # type: ignore[attr-defined]
 
 
 class FamilyPushChannel:
@@ -180,11 +205,76 @@ async def list_notices(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
-@family_api
-async def on_my_way(request: web.Request) -> web.Response:
-    """A member says "I'm on my way"; the operators see it on the notice and in the audit."""
+# Called once per new stage of a notice, by the worker whose write made it: Web Push to
+# the app's subscriptions and SMS to key holders without the app (hub/family/alarm_bridge.py).
+OnChange = Callable[[AlarmNotice, list[str], datetime], Awaitable[object]]
+NOTICE_CHANGED = web.AppKey("family_notice_changed", list[OnChange])
+
+
+async def tell_change(app: web.Application, notice: AlarmNotice, watchers: list[str]) -> None:
+    """Run every :data:`NOTICE_CHANGED` hook for a new stage (a failing one is logged)."""
+    for hook in app.get(NOTICE_CHANGED, []):
+        try:
+            await hook(notice, watchers, app[CLOCK]())
+        except Exception:  # one channel down must not keep the others from telling
+            _LOGGER.exception("telling the family about a new alarm stage failed")
+
+
+async def answer_notice(
+    app: web.Application,
+    notice: AlarmNotice,
+    party: str,
+    answer: str,
+    audit_actor: str,
+    channel: str,
+    *,
+    note_on_alarm: bool = True,
+) -> dict[str, Any]:
+    """Record ``party``'s answer (``on_my_way`` / ``cannot``) to an open notice, note it on
+    the engine's alarm, tell the circle live and push a new stage; the notice's view.
+    ``note_on_alarm`` False: the alarm has its own entry already (a key pressed on the
+    operator's call, ``on_my_way`` in its history: ADR 0160).
+
+    The same answer again changes nothing; a changed mind replaces the answer."""
+    now = app[CLOCK]()
+    async with app[SESSIONMAKER]() as session:
+        notice = await session.get(AlarmNotice, notice.id, populate_existing=True) or notice
+        if notice.state == "closed":
+            raise ApiError(409, "alarm_closed", "this alarm is over; no answer is needed")
+        ack = await session.get(AlarmAcknowledgement, (notice.id, party))
+        changed = ack is None or ack.answer != answer
+        if ack is None:
+            session.add(AlarmAcknowledgement(notice_id=notice.id, party=party, at=now,
+                                             answer=answer))  # fmt: skip
+        elif changed:
+            ack.answer, ack.at = answer, now
+        if changed:
+            await record_audit(
+                session, audit_actor, f"family.{answer}", f"alarm:{notice.alarm_ref}",
+                {"resident_id": notice.resident_id, "notice_id": notice.id, "channel": channel},
+            )  # fmt: skip
+        await session.flush()
+        view = await notice_view(session, notice)
+        staged = await restage(session, notice, view)
+        watchers = await alarm_watchers(session, notice.resident_id)
+        names = await party_names(session, [party])
+        await session.commit()
+    # The operator sees it on the alarm itself when the hub runs the alarm engine.
+    view["on_alarm"] = (
+        changed
+        and note_on_alarm
+        and await note_answer(
+            app, notice.alarm_ref, notice.resident_id, party, names[party], answer, channel
+        )
+    )
+    app[LIVE_HUB].publish(watchers, {"type": "alarm.notice", "notice": view})
+    if staged:
+        await tell_change(app, notice, watchers)
+    return view
+
+
+async def _answer_from_app(request: web.Request, answer: str) -> web.Response:
     who = await principal_of(request)
-    now = request.app[CLOCK]()
     async with request.app[SESSIONMAKER]() as session:
         notice = await session.get(AlarmNotice, path_int(request, "notice_id"))
         if notice is None:
@@ -194,53 +284,54 @@ async def on_my_way(request: web.Request) -> web.Response:
             raise ApiError(
                 403, "consent_required", "only circle members told of the alarm can answer"
             )
-        if await session.get(AlarmAcknowledgement, (notice.id, who.party)) is None:
-            session.add(AlarmAcknowledgement(notice_id=notice.id, party=who.party, at=now))
-            await record_audit(
-                session, who.actor, "family.on_my_way", f"alarm:{notice.alarm_ref}",
-                {"resident_id": notice.resident_id, "notice_id": notice.id},
-            )  # fmt: skip
-            await session.flush()
-        view = await notice_view(session, notice)
-        watchers = await alarm_watchers(session, notice.resident_id)
-        names = await party_names(session, [who.party])
-        await session.commit()
-    # The operator sees it on the alarm itself when the hub runs the alarm engine.
-    view["on_alarm"] = await note_on_my_way(
-        request.app, notice.alarm_ref, notice.resident_id, who.party, names[who.party]
-    )
-    request.app[LIVE_HUB].publish(watchers, {"type": "alarm.notice", "notice": view})
+    view = await answer_notice(request.app, notice, who.party, answer, who.actor, "app")
     return web.json_response(view)
 
 
-async def note_on_my_way(
-    app: web.Application, alarm_ref: str, resident_id: int, party: str, name: str
+@family_api
+async def on_my_way(request: web.Request) -> web.Response:
+    """A member says "I'm on my way"; the operators see it on the alarm, live."""
+    return await _answer_from_app(request, "on_my_way")
+
+
+@family_api
+async def cannot(request: web.Request) -> web.Response:
+    """A member says "I can't go"; the operators see it on the alarm, live."""
+    return await _answer_from_app(request, "cannot")
+
+
+# The note's text for a reader of the raw history; the console words it from the detail.
+_NOTE_TEXT = {"on_my_way": "on my way (Hi vaig)", "cannot": "cannot come (No hi puc anar)"}
+
+
+async def note_answer(
+    app: web.Application,
+    alarm_ref: str,
+    resident_id: int,
+    party: str,
+    name: str,
+    answer: str,
+    channel: str,
 ) -> bool:
-    """Add "on my way" to the engine's alarm; False when there is no such engine alarm."""
+    """Add the answer to the engine's alarm; False when there is no such engine alarm."""
     engine = app.get(ALARM_ENGINE)
     if engine is None:
         return False
     actor = Actor(ActorKind.CONTACT, party, name)
     now = app[CLOCK]()
+    extra = {"family_answer": answer, "channel": channel}
 
     def change(alarm: Alarm) -> Alarm:
         if alarm.resident_id != str(resident_id):
             raise AlarmError(alarm.id, "the notice and the alarm are about different residents")
-        return add_note(alarm, actor, now, f"{name}: on my way (Hi vaig)")
+        return add_note(alarm, actor, now, f"{name}: {_NOTE_TEXT[answer]}", extra=extra)
 
     try:
         await engine.act(
-            alarm_ref, change, audit_actor=party, audit_action="alarm.family_on_my_way",
-            details={"party": party},
+            alarm_ref, change, audit_actor=party, audit_action=f"alarm.family_{answer}",
+            details={"party": party, "channel": channel},
         )  # fmt: skip
     except (AlarmNotFound, AlertsError) as err:
-        _LOGGER.info("on-my-way not added to alarm %s: %s", alarm_ref, err)
+        _LOGGER.info("family answer not added to alarm %s: %s", alarm_ref, err)
         return False
     return True
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the alarm notice routes."""
-    app.router.add_get("/api/family/residents/{rid}/alarm-notices", list_notices)
-    app.router.add_post("/api/family/residents/{rid}/alarm-notices", post_notice)
-    app.router.add_post("/api/family/alarm-notices/{notice_id}/on-my-way", on_my_way)

@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta
 
 from hub.family.consent import Scope
+from protocol.i18n import Language
 
 # Not only spaces, and no NUL (the hub refuses NUL in any JSON text).
 FILLED = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
@@ -131,7 +132,6 @@ TEXT_CODES = {
 
 
 Password = Annotated[str, Meta(min_length=1, max_length=1024, pattern=NO_NUL)]
-Language = Literal["ca", "es", "en"]
 
 
 class SignupBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -187,6 +187,17 @@ class PushEndpoint(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     """``DELETE /api/family/push/subscriptions``: which subscription to forget."""
 
     endpoint: Annotated[str, Meta(min_length=1, max_length=1024, pattern=NO_NUL)]
+
+
+class SmsReply(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """``POST /api/family/sms/replies`` (the SMS gateway): a key holder's reply."""
+
+    from_: Annotated[str, Meta(min_length=1, max_length=40, pattern=NO_NUL)] = msgspec.field(
+        name="from"
+    )
+    text: Annotated[str, Meta(max_length=1600, pattern=NO_NUL)]
+    # The gateway's own id of the message (logged by it; ignored here).
+    id: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] | None = None
 
 
 PUSH_CODES = {

@@ -12,14 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
+from hub.auth import codes
 from hub.auth.roles import Role
 from hub.db.models import Resident
-from hub.family import bodies, linking
+from hub.family import bodies
 from hub.family.access import require_manager, require_reader
 from hub.family.circle_consent import change_consent, remove_member
 from hub.family.consent import ConsentError, decode_scopes, encode_scopes, parse_scopes
 from hub.family.conversations import ensure_direct
-from hub.family.jsonio import int_field, iso, path_int, text_field
 from hub.family.live import LIVE_HUB
 from hub.family.models import CircleLink, Conversation, LinkCode
 from hub.family.parties import party_names, party_view, resident_party
@@ -30,7 +30,7 @@ from hub.family.principal import (
     require_role,
 )
 from hub.family.settings import FAMILY_SETTINGS
-from hub.http import ApiError, read_checked, too_many_attempts
+from hub.http import ApiError, int_field, iso, path_int, read_checked, text_field, too_many_attempts
 from hub.throttle import Limit, release, take
 
 LINKABLE_ROLES = (Role.FAMILY, Role.FACILITATOR)
@@ -91,9 +91,9 @@ async def issue_link_code(
 ) -> tuple[str, LinkCode]:
     """Make a linking code granting ``consent`` (encoded scopes), audited in ``session``; the
     caller has checked who may, and commits. Returns the code as shown and its row."""
-    code = linking.new_code()
+    code = codes.new_code()
     row = LinkCode(
-        digest=linking.code_digest(code, secret),
+        digest=codes.code_digest(code, secret),
         resident_id=resident_id,
         consent=consent,
         created_by=created_by,
@@ -105,7 +105,7 @@ async def issue_link_code(
     if reason:
         details |= {"reason": reason, "on_behalf_of_resident": True}
     await record_audit(session, actor, "family.code_create", f"resident:{resident_id}", details)
-    return linking.display_code(code), row
+    return codes.display_code(code), row
 
 
 def code_view(code: str, row: LinkCode) -> dict[str, Any]:
@@ -151,15 +151,15 @@ async def create_code(request: web.Request) -> web.Response:
 
 
 async def find_code(session: AsyncSession, typed: str, secret: str, now: datetime) -> LinkCode:
-    """The redeemable code ``typed``, or raise :class:`~hub.family.linking.LinkingError`."""
-    code = linking.normalize_code(typed)
+    """The redeemable code ``typed``, or raise :class:`~hub.auth.codes.LinkingError`."""
+    code = codes.normalize_code(typed)
     row = (
         await session.execute(
-            select(LinkCode).where(LinkCode.digest == linking.code_digest(code, secret))
+            select(LinkCode).where(LinkCode.digest == codes.code_digest(code, secret))
         )
     ).scalar_one_or_none()
-    state = None if row is None else linking.CodeState(row.expires_at, row.used_at, row.revoked)
-    linking.check_redeemable(state, now)
+    state = None if row is None else codes.CodeState(row.expires_at, row.used_at, row.revoked)
+    codes.check_redeemable(state, now)
     assert row is not None
     return row
 
@@ -228,7 +228,7 @@ async def redeem_code(request: web.Request) -> web.Response:
             raise too_many_attempts(slot.retry_after_s)
         try:
             row = await find_code(session, typed, request.app[SETTINGS].jwt_secret, now)
-        except linking.LinkingError as err:
+        except codes.LinkingError as err:
             # Every wrong code counts against the limit (it was taken above), malformed too.
             await record_audit(session, who.actor, "family.code_refused", "code", {"why": err.code})
             await session.commit()
@@ -379,14 +379,3 @@ async def remove_link(request: web.Request) -> web.Response:
         await session.commit()
     change.publish(request.app[LIVE_HUB])
     return web.Response(status=204)
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the circle routes."""
-    app.router.add_get("/api/family/me", me)
-    app.router.add_post("/api/family/residents/{rid}/linking-codes", create_code)
-    app.router.add_post("/api/family/links", redeem_code)
-    app.router.add_get("/api/family/residents", my_residents)
-    app.router.add_get("/api/family/residents/{rid}/circle", circle)
-    app.router.add_patch("/api/family/links/{link_id}", update_link)
-    app.router.add_delete("/api/family/links/{link_id}", remove_link)

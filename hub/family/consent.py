@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from hub.errors import HubError
+
 
 class Scope(StrEnum):
     """Something a linked person may see about the resident."""
@@ -25,13 +27,13 @@ class Scope(StrEnum):
 ALL_SCOPES: frozenset[Scope] = frozenset(Scope)
 
 
-class ConsentError(Exception):
+class ConsentError(HubError):
     """A consent choice that is not valid, or a read the consent does not allow."""
 
+    status = 403
+
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 def parse_scopes(values: Iterable[object]) -> frozenset[Scope]:

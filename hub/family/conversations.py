@@ -12,14 +12,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.family import bodies
 from hub.family.access import may_contact, require_member
-from hub.family.jsonio import int_field, iso, path_int, query_int, required_int, text_field
 from hub.family.live import LIVE_HUB
-from hub.family.models import Conversation, ConversationMember, Group, MediaObject, Message
+from hub.family.models import (
+    Conversation,
+    ConversationMember,
+    Group,
+    MediaObject,
+    Message,
+    VideoUpload,
+)
 from hub.family.parties import parse_party, party_names, party_view
 from hub.family.principal import family_api, principal_of
 from hub.family.sending import count_post
 from hub.family.settings import MEDIA_STORE
-from hub.http import ApiError, read_checked
+from hub.http import (
+    ApiError,
+    int_field,
+    iso,
+    path_int,
+    query_int,
+    read_checked,
+    required_int,
+    text_field,
+)
 
 MAX_TEXT = 2000
 PAGE_MAX = 100
@@ -85,6 +100,38 @@ def media_view(media: MediaObject) -> dict[str, Any]:
         "url": f"/api/family/media/{media.id}",
         "thumbnail_url": f"/api/family/media/{media.id}/thumbnail" if media.thumbnail_key else None,
     }
+
+
+def upload_view(upload: VideoUpload, names: dict[str, str]) -> dict[str, Any]:
+    """A video on its way, shaped like a message (its ``id`` is null until it is one)."""
+    return {
+        "id": None,
+        "upload_id": upload.id,
+        "conversation_id": upload.conversation_id,
+        "sender": party_view(upload.sender, names),
+        "kind": "video",
+        "text": upload.text,
+        "status": upload.status,
+        "failure": upload.failure,
+        "size": upload.size,
+        "duration_s": upload.duration_s,
+        "created_at": iso(upload.created_at),
+    }
+
+
+async def pending_uploads(
+    session: AsyncSession, conversation_id: int, sender: str
+) -> list[dict[str, Any]]:
+    """The sender's videos still processing (or failed) in a conversation, oldest first."""
+    rows = list(
+        await session.scalars(
+            select(VideoUpload)
+            .where(VideoUpload.conversation_id == conversation_id, VideoUpload.sender == sender)
+            .order_by(VideoUpload.id)
+        )
+    )
+    names = await party_names(session, [sender])
+    return [upload_view(row, names) for row in rows]
 
 
 def message_view(
@@ -240,6 +287,10 @@ async def history(request: web.Request) -> web.Response:
         ],
         "next_before": rows[-1].id if more and rows else None,
     }
+    if "before" not in request.query:
+        # The caller's own videos still being prepared (or that failed), after the page.
+        async with request.app[SESSIONMAKER]() as session:
+            body["uploads"] = await pending_uploads(session, conversation_id, who.party)
     return web.json_response(body)
 
 
@@ -391,14 +442,3 @@ async def unread(request: web.Request) -> web.Response:
             if n:
                 counts[str(member.conversation_id)] = n
     return web.json_response({"total": sum(counts.values()), "conversations": counts})
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the conversation routes."""
-    app.router.add_get("/api/family/conversations", list_conversations)
-    app.router.add_post("/api/family/conversations", open_direct)
-    app.router.add_get("/api/family/conversations/{cid}/messages", history)
-    app.router.add_post("/api/family/conversations/{cid}/messages", post_message)
-    app.router.add_post("/api/family/conversations/{cid}/read", mark_read)
-    app.router.add_delete("/api/family/messages/{mid}", delete_message)
-    app.router.add_get("/api/family/unread", unread)

@@ -1,5 +1,10 @@
 """Demo content for the family network: a resident, her circle, chats, agenda and a group.
 
+The people are the console demo's (``hub.console.demo_data``, the screenshots' one story,
+issue 23; tests/family/test_demo.py checks they stay the same): Montserrat Puig i Ferrer,
+who lives alone in Gràcia; her son Jordi and her niece Núria in her circle; Laia Serra,
+who runs the Tuesday group at the Casal de Gràcia that she and her neighbour Josep go to.
+
 Seeded through the hub's own API (so every rule applies), used by the screenshots and
 available to the demo. Needs a running hub, an operator account and people created with
 :func:`create_demo_people`.
@@ -10,17 +15,24 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import aiohttp
 from PIL import Image, ImageDraw
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.auth import Role, create_user
 from hub.db.models import Home, Resident
+from hub.family.models import Message
 
 DEMO_PASSWORD = "demo-family-password-1"  # noqa: S105 - a demo account on a throwaway hub
+# The story's resident (name, birth date, language, address) and her son and niece, as the
+# console demo has them.
+RESIDENT = ("Montserrat Puig i Ferrer", date(1938, 3, 14), "ca",
+            "C/ de Verdi 48, 3r 1a, 08012 Barcelona")  # fmt: skip
+CIRCLE = ("Jordi Puig", "Núria Ferrer")
 
 
 @dataclass
@@ -57,21 +69,25 @@ def demo_photo(width: int = 960, height: int = 720) -> bytes:
 async def create_demo_people(session: AsyncSession) -> DemoFamily:
     """Residents and accounts (the caller commits)."""
     demo = DemoFamily()
-    home = Home(address="C/ de Verdi 12, Barcelona", abss_area="Gràcia")
-    session.add(home)
+    name, born, language, address = RESIDENT
+    son, niece = CIRCLE
+    home = Home(address=address, abss_area="Gràcia")
+    # Her neighbour from the Tuesday group lives across the street.
+    across = Home(address="C/ de Verdi 51, 1r 2a, 08012 Barcelona", abss_area="Gràcia")
+    session.add_all([home, across])
     await session.flush()
-    maria = Resident(home_id=home.id, name="Maria Puig", language="ca")
-    josep = Resident(home_id=home.id, name="Josep Ferrer", language="ca")
-    session.add_all([maria, josep])
+    resident = Resident(home_id=home.id, name=name, birth_date=born, language=language)
+    josep = Resident(home_id=across.id, name="Josep Ferrer", language="ca")
+    session.add_all([resident, josep])
     await session.flush()
-    demo.resident_id, demo.friend_id = maria.id, josep.id
-    for username, role, name in [
-        ("anna", Role.FAMILY, "Anna Puig"),
-        ("pere", Role.FAMILY, "Pere Puig"),
+    demo.resident_id, demo.friend_id = resident.id, josep.id
+    for username, role, display in [
+        ("jordi", Role.FAMILY, son),
+        ("nuria", Role.FAMILY, niece),
         ("laia", Role.FACILITATOR, "Laia Serra"),
         ("operadora", Role.OPERATOR, "Operadora"),
     ]:
-        user = await create_user(session, username, DEMO_PASSWORD, role, display_name=name)
+        user = await create_user(session, username, DEMO_PASSWORD, role, display_name=display)
         demo.users[username] = user.id
     return demo
 
@@ -110,18 +126,18 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
                 http, "POST", f"{base}/api/tablet/pair", {}, json={"code": setup["code"]}
             )
             tablets[rid] = {"Authorization": f"Bearer {paired['api_token']}"}
-        maria = tablets[demo.resident_id]
-        demo.tablet_token = maria["Authorization"].split(" ", 1)[1]
-        people = {name: await _login(http, base, name) for name in ("anna", "pere", "laia")}
+        her = tablets[demo.resident_id]
+        demo.tablet_token = her["Authorization"].split(" ", 1)[1]
+        people = {name: await _login(http, base, name) for name in ("jordi", "nuria", "laia")}
         for name, relationship, consent in [
-            ("anna", "filla", ["alarms", "activity", "agenda"]),
-            ("pere", "fill", ["alarms", "agenda"]),
+            ("jordi", "fill", ["alarms", "activity", "agenda"]),
+            ("nuria", "neboda", ["alarms", "agenda"]),
         ]:
             code = await _call(
                 http,
                 "POST",
                 f"{api}/residents/{demo.resident_id}/linking-codes",
-                maria,
+                her,
                 json={"consent": consent},
             )
             link = await _call(
@@ -131,31 +147,31 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
                 people[name],
                 json={"code": code["code"], "relationship": relationship},
             )
-            if name == "anna":
+            if name == "jordi":
                 demo.conversation_id = link["conversation_id"]
         cid = demo.conversation_id
         messages = f"{api}/conversations/{cid}/messages"
-        await _call(http, "POST", messages, maria, json={"text": "Bon dia, Anna! Ja he esmorzat."})
+        await _call(http, "POST", messages, her, json={"text": "Bon dia, Jordi! Ja he esmorzat."})
         await _call(
             http,
             "POST",
             messages,
-            people["anna"],
-            json={"text": "Bon dia, mama! Dissabte venim a dinar amb la Júlia."},
+            people["jordi"],
+            json={"text": "Bon dia, mare! Dissabte venim a dinar amb la Júlia."},
         )
         photo = await _call(
-            http, "POST", f"{api}/media?kind=photo", people["anna"], data=demo_photo()
+            http, "POST", f"{api}/media?kind=photo", people["jordi"], data=demo_photo()
         )
         await _call(
             http,
             "POST",
             messages,
-            people["anna"],
-            json={"media_id": photo["media_id"], "text": "Mira quin dia fa a Montserrat ☀️"},
+            people["jordi"],
+            json={"media_id": photo["media_id"], "text": "Mira quin dia fa al Montseny ☀️"},
         )
-        await _call(http, "POST", messages, maria, json={"text": "Que bonic! Petons a tots."})
+        await _call(http, "POST", messages, her, json={"text": "Que bonic! Petons a tots."})
         await _call(
-            http, "POST", f"{api}/conversations/{cid}/read", people["anna"], json={"up_to": 10**9}
+            http, "POST", f"{api}/conversations/{cid}/read", people["jordi"], json={"up_to": 10**9}
         )
         tomorrow = (now + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
         agenda = f"{api}/residents/{demo.resident_id}/agenda"
@@ -163,7 +179,7 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
             http,
             "POST",
             agenda,
-            maria,
+            her,
             json={
                 "title": "Metge de capçalera (CAP Vila de Gràcia)",
                 "kind": "appointment",
@@ -174,21 +190,21 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
             http,
             "POST",
             agenda,
-            people["anna"],
+            people["jordi"],
             json={
-                "title": "Dinar amb l'Anna i la Júlia",
+                "title": "Dinar amb en Jordi i la Júlia",
                 "kind": "visit",
                 "starts_at": (tomorrow + timedelta(days=2, hours=4)).isoformat(),
             },
         )
         await _call(
-            http, "POST", f"{api}/agenda/{visit['id']}/respond", maria, json={"answer": "accept"}
+            http, "POST", f"{api}/agenda/{visit['id']}/respond", her, json={"answer": "accept"}
         )
         await _call(
             http,
             "POST",
             agenda,
-            people["pere"],
+            people["nuria"],
             json={
                 "title": "Passeig pel parc del Guinardó",
                 "kind": "visit",
@@ -223,7 +239,7 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
             http,
             "POST",
             f"{api}/conversations/{group['conversation_id']}/messages",
-            maria,
+            her,
             json={"text": "Fins dimarts!"},
         )
         await _call(
@@ -233,3 +249,25 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
             staff,
             json={"alarm_ref": "AL-2041", "event_type": "panic"},
         )
+
+
+# When the demo's chat messages were written, before "now": a morning's conversation,
+# not four messages in the same minute (the screenshots showed every one at one time).
+DEMO_MESSAGE_AGO = (
+    timedelta(hours=3, minutes=12),
+    timedelta(hours=2, minutes=47),
+    timedelta(hours=2, minutes=46),
+    timedelta(minutes=38),
+)
+
+
+async def spread_demo_messages(session: AsyncSession, conversation_id: int, now: datetime) -> None:
+    """Give the seeded conversation's messages the times of a real morning (oldest first);
+    the caller commits. Only the demo does this: real messages keep the time they came."""
+    rows = list(
+        await session.scalars(
+            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+        )
+    )
+    for message, ago in zip(rows, DEMO_MESSAGE_AGO, strict=False):
+        message.created_at = now - ago

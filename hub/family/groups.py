@@ -27,7 +27,6 @@ from hub.db.models import Resident
 from hub.family import bodies
 from hub.family.agenda import item_view, new_item
 from hub.family.conversations import ensure_direct
-from hub.family.jsonio import iso, path_int, required_int, text_field
 from hub.family.live import LIVE_HUB
 from hub.family.models import (
     MEMBER_ACCEPTED,
@@ -46,7 +45,7 @@ from hub.family.parties import party_names, resident_party, user_party
 from hub.family.principal import Principal, family_api, principal_of, require_role
 from hub.family.sending import count_post
 from hub.family.settings import FAMILY_SETTINGS
-from hub.http import ApiError, read_checked
+from hub.http import ApiError, iso, path_int, read_checked, required_int, text_field
 
 
 async def _group(session: AsyncSession, request: web.Request) -> Group:
@@ -110,7 +109,10 @@ async def member_rows(
             last = await last_activity(session, resident_party(rid))
             entry["last_activity"] = iso(last)
             entry["quiet_days"] = None if last is None else (now - last).days
-            entry["quiet"] = last is None or now - last >= quiet_after
+            # Someone who has never sent or called has not "gone quiet": they have not
+            # started yet, which asks for a different word (and a different nudge).
+            entry["not_started"] = last is None
+            entry["quiet"] = last is not None and now - last >= quiet_after
         members.append(entry)
     return members
 
@@ -505,18 +507,3 @@ async def my_invitations(request: web.Request) -> web.Response:
             for r in rows
         ]
     )
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the group routes."""
-    app.router.add_post("/api/family/groups", create_group)
-    app.router.add_get("/api/family/groups", list_groups)
-    app.router.add_get("/api/family/groups/{gid}", group_detail)
-    app.router.add_post("/api/family/groups/{gid}/members", add_member)
-    app.router.add_delete("/api/family/groups/{gid}/members/{rid}", remove_member)
-    app.router.add_post("/api/family/groups/{gid}/events", group_event)
-    app.router.add_post("/api/family/groups/{gid}/invitations", invite)
-    app.router.add_get("/api/family/invitations", my_invitations)
-    app.router.add_get("/api/family/group-requests", group_requests)
-    app.router.add_post("/api/family/groups/{gid}/respond", answer_group_request)
-    app.router.add_post("/api/family/invitations/{inv_id}/respond", answer_invitation)

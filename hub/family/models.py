@@ -263,6 +263,10 @@ class AlarmNotice(Base):
     alarm_ref: Mapped[str] = mapped_column(String(64), index=True)
     event_type: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), default="open")
+    # How far the handling got, as the push notices word it (hub/family/alarm_stage.py):
+    # raised, speaking, on_the_way, called_112, closed. Written conditionally, so of
+    # several workers one pushes each new stage.
+    stage: Mapped[str] = mapped_column(String(16), default="raised", server_default="raised")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
     # One notice per alarm: every hub worker that sees the alarm writes the same row.
@@ -272,7 +276,8 @@ class AlarmNotice(Base):
 
 
 class AlarmAcknowledgement(Base):
-    """A linked person's "I'm on my way" for an alarm notice (operators see it)."""
+    """A person's answer to an alarm notice, "I'm on my way" or "I can't" (operators see
+    it): a linked member (``u:``) from the app, or a key holder (``c:`` contact) by SMS."""
 
     __tablename__ = "family_alarm_acks"
 
@@ -281,6 +286,8 @@ class AlarmAcknowledgement(Base):
     )
     party: Mapped[str] = mapped_column(String(PARTY_LENGTH), primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # on_my_way or cannot (the latest answer counts).
+    answer: Mapped[str] = mapped_column(String(16), default="on_my_way", server_default="on_my_way")
 
 
 class Signup(Base):
@@ -336,3 +343,61 @@ class PushSubscription(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SmsAnswerCode(Base):
+    """A reply code sent by SMS to a key holder without the app (by its HMAC): replying
+    with it answers the alarm notice for that contact. Single use, expiring, and only from
+    the phone number it was sent to (hub/family/sms_answers.py)."""
+
+    __tablename__ = "family_sms_answer_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Not unique: a 6-digit code comes round again once the old one is spent.
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("family_alarm_notices.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(40))
+    answer: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class VideoUpload(Base):
+    """A video message on its way: the upload is kept (in the media store, ``source_key``)
+    until a background job has re-encoded it (hub/family/video_jobs.py); then it becomes an
+    ordinary :class:`Message` and this row goes. Until then only its sender sees it, as
+    ``processing`` or, when it cannot be prepared, ``failed`` with the reason.
+
+    ``lease_until`` is the claim of the hub worker re-encoding it (renewed while it works):
+    a row whose lease ran out, or was given back at a clean stop, is taken again, so a
+    restart loses nothing.
+    """
+
+    __tablename__ = "family_video_uploads"
+    __table_args__ = (Index("ix_family_video_uploads_status_lease", "status", "lease_until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("family_conversations.id", ondelete="CASCADE"), index=True
+    )
+    sender: Mapped[str] = mapped_column(String(PARTY_LENGTH), index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    source_key: Mapped[str] = mapped_column(String(120))
+    # The container the upload was sniffed as (webm, mp4, ogg): ffmpeg's input suffix.
+    container: Mapped[str] = mapped_column(String(8))
+    size: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float | None] = mapped_column(Float, default=None)
+    # processing | failed
+    status: Mapped[str] = mapped_column(String(12), default="processing")
+    # Why it failed, as a code the apps word: media_corrupt, media_too_long, media_missing,
+    # media_unprocessable, not_member.
+    failure: Mapped[str | None] = mapped_column(String(32), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(32), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

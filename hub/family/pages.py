@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
+from alerts.values import relationship_name
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.auth.roles import Role
 from hub.auth.web import public
@@ -20,12 +21,11 @@ from hub.family.access import may_contact, require_member
 from hub.family.circles import linked_residents
 from hub.family.conversations import ensure_direct, members_of
 from hub.family.groups import member_rows
-from hub.family.jsonio import path_int
 from hub.family.models import Conversation, Group
 from hub.family.parties import parse_party, party_names, user_party
 from hub.family.principal import Principal
 from hub.family.settings import FAMILY_SETTINGS
-from hub.http import ApiError
+from hub.http import ApiError, path_int
 from hub.web import Pages, PageUser
 from hub.web.auth import page_requires
 from protocol.i18n import Catalog
@@ -33,6 +33,9 @@ from protocol.i18n import Catalog
 HERE = Path(__file__).parent
 FAMILY_CATALOG = Catalog.load(HERE / "i18n.toml")
 FAMILY_PAGES = Pages(HERE / "templates", FAMILY_CATALOG)
+# What someone typed as their relationship when joining ("fill"), in the page's language
+# when it is a word the catalogue knows in any language (ADR 0153), else as typed.
+FAMILY_PAGES.environment.filters["relationship"] = relationship_name
 STATIC_PREFIX = "/static/family"
 PAGE_ROLES = (Role.FAMILY, Role.FACILITATOR)
 
@@ -223,18 +226,3 @@ async def manifest(request: web.Request) -> web.Response:
         ],
     }
     return web.json_response(body, content_type="application/manifest+json")
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the pages and the app's static files."""
-    app.router.add_static(STATIC_PREFIX, HERE / "static", name="family-static")
-    app.router.add_get("/family", home)
-    app.router.add_get("/family/chat/{cid}", chat)
-    app.router.add_get("/family/chat/direct/{party}", chat_with)
-    app.router.add_get("/family/call/{party}", call)
-    app.router.add_get("/family/agenda", agenda)
-    app.router.add_get("/family/groups", groups)
-    app.router.add_get("/family/join", join)
-    app.router.add_get("/family/sw.js", service_worker)
-    app.router.add_get("/family/manifest.webmanifest", manifest)
-    app.router.add_get("/family/reset", reset)

@@ -1,4 +1,5 @@
-"""Party keys (``u:3``, ``r:7``) and their display names."""
+"""Party keys (``u:3``, ``r:7``; ``c:5``, a care-plan contact answering an alarm by SMS)
+and their display names."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.models import Resident, User
+from hub.db.models import Contact, Resident, User
 from hub.http import ApiError
 
 
@@ -48,7 +49,13 @@ async def party_names(session: AsyncSession, parties: Iterable[str]) -> dict[str
     wanted = set(parties)
     users = [u for p in wanted if (u := user_of(p)) is not None]
     residents = [r for p in wanted if (r := resident_of(p)) is not None]
+    contacts = [int(p[2:]) for p in wanted if p.startswith("c:") and p[2:].isdigit()]
     names = {p: p for p in wanted}
+    if contacts:
+        for cid, name in await session.execute(
+            select(Contact.id, Contact.name).where(Contact.id.in_(contacts))
+        ):
+            names[f"c:{cid}"] = name
     if users:
         for uid, display, username in await session.execute(
             select(User.id, User.display_name, User.username).where(User.id.in_(users))

@@ -17,26 +17,23 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Protocol
 
-import aiomqtt
 from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from config import MqttSettings
-from hub.appkeys import CLOCK, CONFIG, MQTT, SESSIONMAKER
-from hub.clock import Clock, utc_now
+from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.family.agenda import item_view
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.models import AgendaItem, TabletCredential
 from hub.family.parties import party_names, resident_party
 from hub.family.settings import FAMILY_SETTINGS
+from hub.ingest import delivery
+from hub.ingest.commands import NotConnected
+from hub.ingest.keys import DEVICE_COMMANDS
+from hub.tasks import cancel_and_wait
 from protocol import (
     CommandBody,
     Reminder,
-    command_name,
-    command_topic,
-    encode,
-    envelope,
     new_message_id,
 )
 
@@ -44,38 +41,22 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class CommandSender(Protocol):
-    """Sends one command to one device."""
+    """Sends one command to one device (the hub's :class:`~hub.ingest.commands.DeviceCommands`)."""
 
-    async def send(self, device_id: str, body: CommandBody) -> None:
-        """Deliver ``body`` to ``device_id`` (QoS 1) or raise."""
+    @property
+    def connected(self) -> bool:
+        """Whether commands can be sent now (a worker without ingestion never can)."""
+        ...
 
-
-class MqttCommandSender:
-    """A short MQTT session per command: reminders are rare, a held connection is not needed.
-
-    Commands are stamped with ``clock`` (the hub's): the tablet rejects a command whose
-    timestamp is too far from its own clock, so it must be the hub's time, not the machine's.
-    """
-
-    def __init__(self, settings: MqttSettings, clock: Clock = utc_now) -> None:
-        self.settings = settings
-        self.clock = clock
-        self._seq = 0
-
-    async def send(self, device_id: str, body: CommandBody) -> None:
-        """Publish ``body`` on the device's command topic."""
-        self._seq += 1
-        message = envelope(body, id=new_message_id(), ts=self.clock(), seq=self._seq)
-        async with aiomqtt.Client(
-            self.settings.host,
-            self.settings.port,
-            username=self.settings.username,
-            password=self.settings.password,
-            timeout=10,
-        ) as client:
-            await client.publish(
-                command_topic(device_id, command_name(body)), encode(message), qos=1
-            )
+    async def send(
+        self,
+        device_id: str,
+        body: CommandBody,
+        now: datetime | None = None,
+        message_id: str | None = None,
+    ) -> str:
+        """Deliver ``body`` to ``device_id`` (QoS 1) as command ``message_id``, or raise."""
+        ...
 
 
 class ReminderService:
@@ -91,6 +72,10 @@ class ReminderService:
         """Send every reminder due at ``now``; return how many were sent."""
         if self.sessionmaker is None:
             raise RuntimeError("the reminder service runs only while the hub is started")
+        if not self.sender.connected:
+            # A worker without a broker connection (`--no-ingest`) leaves reminders to one
+            # that has it, instead of claiming them and failing.
+            return 0
         async with self.sessionmaker() as session:
             candidates = list(
                 await session.scalars(
@@ -121,11 +106,22 @@ class ReminderService:
                     kind="appointment",
                 )  # fmt: skip
                 for device_id in tablets:
+                    # Followed on the resident's card (ADR 0163): recorded before it is sent.
+                    command_id = new_message_id()
+                    await delivery.record(
+                        session,
+                        delivery.Outgoing(
+                            command_id, device_id, item.resident_id, "reminder",
+                            item.title, now, item.starts_at,
+                        ),
+                    )  # fmt: skip
+                    await session.commit()
                     try:
-                        await self.sender.send(device_id, body)
-                    except (aiomqtt.MqttError, OSError) as err:
+                        await self.sender.send(device_id, body, message_id=command_id)
+                    except (NotConnected, OSError) as err:
                         # The live event below still reaches an online tablet; retry next pass.
                         _LOGGER.warning("reminder %s to %s not sent: %s", item.id, device_id, err)
+                        await delivery.forget(session, command_id)
                         await _unclaim(session, item.id, now)
                         break
                 else:
@@ -183,22 +179,10 @@ async def reminders_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-def reminder_broker(app: web.Application) -> MqttSettings:
-    """The hub's broker: the one it ingests from, else the configuration's ``[mqtt]``.
-
-    Never a fresh ``load_config()``: the demo runs its hub on a private broker on a free
-    port while ``[mqtt]`` keeps its default (127.0.0.1:1883), so the tablet would never
-    get the reminder.
-    """
-    ingest = app.get(MQTT)
-    return ingest if ingest is not None else app[CONFIG].mqtt
+        await cancel_and_wait([task])
 
 
 def make_reminders(app: web.Application) -> ReminderService:
-    """The service with the hub's broker (its session factory is set at start-up)."""
-    sender = MqttCommandSender(reminder_broker(app), app[CLOCK])
-    return ReminderService(app[LIVE_HUB], sender)
+    """The service over the hub's one command sender, hence the broker the hub reads from
+    (its session factory is set at start-up)."""
+    return ReminderService(app[LIVE_HUB], app[DEVICE_COMMANDS])

@@ -41,12 +41,26 @@ class FamilySettings(msgspec.Struct, kw_only=True, frozen=True):
     # Who the push services may contact about our pushes (mailto: or https:).
     vapid_subject: str = "mailto:centre@teleassist.invalid"
     push_ttl_s: int = 3600
+    # Key holders without the app answer alarm SMS with a reply code: the SMS gateway posts
+    # replies to /api/family/sms/replies with this bearer token (empty: no replies taken).
+    sms_inbound_token: str = ""
+    # How long an SMS reply code stays good (it also ends when the alarm closes).
+    sms_code_ttl_s: int = 2 * 3600
     # Tests only: accept http:// and loopback push endpoints (a stand-in push service).
     push_allow_insecure: bool = False
     # One sender's posts (messages, group events, agenda items) per window (hub/family/sending.py).
     send_max_posts: int = 30
     send_window_s: int = 5 * 60
     reminder_poll_s: float = 30.0
+    # Video messages are re-encoded by a background job (hub/family/video_jobs.py): how
+    # often a worker looks for uploads nobody is preparing (an upload wakes its own worker
+    # at once), how long a worker's claim lasts without renewal (a crashed worker's uploads
+    # are taken again after it), how many claims an upload gets before it is marked failed,
+    # and the bound on one re-encoding.
+    video_poll_s: float = 10.0
+    video_lease_s: float = 90.0
+    video_max_claims: int = 3
+    video_transcode_timeout_s: float = 300.0
 
     def media_path(self, data_dir: Path) -> Path:
         """Where the local-disk media store keeps its files."""

@@ -29,13 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS, access_ended
 from hub.audit import record_audit
-from hub.auth import service
+from hub.auth import codes, service
 from hub.auth.passwords import hash_password
 from hub.auth.roles import Role
 from hub.auth.routes import pair_response
 from hub.auth.web import public
 from hub.db.models import User
-from hub.family import bodies, linking
+from hub.family import bodies
 from hub.family.account_messages import AccountMessenger, account_text
 from hub.family.accounts import (
     VERIFY_MAX_TRIES,
@@ -51,12 +51,12 @@ from hub.family.accounts import (
     verify_refusal,
 )
 from hub.family.circles import find_code, join_circle
-from hub.family.jsonio import iso, text_field
 from hub.family.models import LinkCode, PasswordReset, Signup
 from hub.family.parties import user_party
 from hub.family.settings import FAMILY_SETTINGS
-from hub.http import ApiError, client_address, read_checked, too_many_attempts
+from hub.http import ApiError, client_address, iso, read_checked, text_field, too_many_attempts
 from hub.throttle import Limit, release, take
+from protocol.i18n import LANGUAGES
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,7 +67,6 @@ STARTS_PER_ADDRESS = 10
 _HOUR = timedelta(hours=1)
 _CONTACT_LIMIT = Limit("family.account_message", MESSAGES_PER_CONTACT, _HOUR)
 _ADDRESS_LIMIT = Limit("family.account_start", STARTS_PER_ADDRESS, _HOUR)
-_LANGUAGES = ("ca", "es", "en")
 
 
 def _bad(err: AccountError) -> ApiError:
@@ -76,7 +75,7 @@ def _bad(err: AccountError) -> ApiError:
 
 def _language(data: dict[str, Any]) -> str:
     value = data.get("language", "ca")
-    if value not in _LANGUAGES:
+    if value not in LANGUAGES:
         raise ApiError(400, "invalid_request", "language must be ca, es or en")
     return str(value)
 
@@ -136,7 +135,7 @@ async def start_signup(request: web.Request) -> web.Response:
             raise too_many_attempts(slot.retry_after_s)
         try:
             row = await find_code(session, typed_code, settings.jwt_secret, now)
-        except linking.LinkingError as err:
+        except codes.LinkingError as err:
             await record_audit(session, f"signup:{address}", "family.code_refused", "code",
                                {"why": err.code})  # fmt: skip
             await session.commit()
@@ -220,10 +219,10 @@ async def verify_signup(request: web.Request) -> web.Response:
         if not code_matches(signup.verify_digest, "signup", ident, typed, settings.jwt_secret):
             raise _wrong(signup.tries)
         row = await session.scalar(select(LinkCode).where(LinkCode.digest == signup.link_digest))
-        state = None if row is None else linking.CodeState(row.expires_at, row.used_at, row.revoked)
+        state = None if row is None else codes.CodeState(row.expires_at, row.used_at, row.revoked)
         try:
-            linking.check_redeemable(state, now)
-        except linking.LinkingError as err:
+            codes.check_redeemable(state, now)
+        except codes.LinkingError as err:
             raise ApiError(410, err.code, err.message) from None
         assert row is not None
         if await session.scalar(select(User.id).where(User.username == signup.contact)):
@@ -329,11 +328,3 @@ async def confirm_reset(request: web.Request) -> web.Response:
         user_id = user.id
     access_ended(app, user_id)
     return web.Response(status=204)
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the public sign-up and reset endpoints."""
-    app.router.add_post("/api/family/signup", start_signup)
-    app.router.add_post("/api/family/signup/{sid}/verify", verify_signup)
-    app.router.add_post("/api/auth/password-reset", start_reset)
-    app.router.add_post("/api/auth/password-reset/{rid}/confirm", confirm_reset)

@@ -2,7 +2,8 @@
 
 A resident's tablet speaks for the resident (their private chats, linking codes with full
 consent), so a tablet identity comes only from pairing a registered tablet device of the
-resident's home (``hub.registry.pairing``, ADR 0051/0052); staff cannot mint one.
+resident's home (``hub.registry.pairing``, ADR 0051/0052), which gets
+:func:`grant_tablet_token` from us at setup; staff cannot mint one.
 
 - ``POST /api/family/tablet/token`` (the tablet, with its valid token) →
   ``200 {"token", "expires_at", "renew_at"}``: a new token replaces the old one.
@@ -23,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth.roles import Role
-from hub.family.jsonio import iso, path_int
 from hub.family.live import LIVE_HUB
 from hub.family.models import TabletCredential
 from hub.family.parties import resident_party
@@ -34,7 +34,7 @@ from hub.family.principal import (
     require_role,
     tablet_token_hash,
 )
-from hub.http import ApiError
+from hub.http import ApiError, iso, path_int
 
 # Staff who look after residents' tablets (list and revoke; never issue).
 TABLET_MANAGERS = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN, Role.INSTALLER)
@@ -166,10 +166,3 @@ async def revoke_tablet(request: web.Request) -> web.Response:
         await session.commit()
     request.app[LIVE_HUB].close(resident_party(resident_id), device_id)
     return web.Response(status=204)
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the tablet token routes."""
-    app.router.add_post("/api/family/tablet/token", renew_tablet_token)
-    app.router.add_get("/api/family/residents/{rid}/tablets", list_tablets)
-    app.router.add_delete("/api/family/tablets/{device_id}", revoke_tablet)

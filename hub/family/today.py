@@ -2,8 +2,9 @@
 
 ``GET /api/family/residents/{rid}/today`` gives, of what the resident lets the reader see:
 
-- ``activity``: today's check-in (when "I'm OK" was pressed today, local time, or not yet)
-  and when activity was last seen at home — a time only, never the room or the sensor;
+- ``activity``: today's check-in (when "I'm OK" was pressed today, local time, or not yet),
+  when activity was last seen at home — a time only, never the room or the sensor — and,
+  when the care plan lists medication, doses confirmed and missed per week (4 weeks);
 - ``agenda``: the next appointment;
 - ``alarms``: an alarm of theirs the family was told about and that is still open.
 
@@ -24,17 +25,17 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.alarms.adherence import resident_adherence
+from hub.alarms.plans import CareService, care_service
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.db.models import Device, Resident, StoredEvent
 from hub.family.access import require_reader
 from hub.family.consent import Scope, decode_scopes
-from hub.family.jsonio import iso, path_int
 from hub.family.live import LIVE_HUB
 from hub.family.models import AgendaItem, AlarmNotice, CircleLink
 from hub.family.principal import family_api, principal_of
-from hub.http import ApiError
+from hub.http import ApiError, iso, path_int
 from hub.ingest.events import IngestedEvent
-from hub.ingest.keys import EVENT_SINKS
 from hub.web import DISPLAY_TIMEZONE
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ CHECK_IN = "check_in"
 MOVEMENT = ("motion", "door_open", "door_close", "bed_exit", "bed_return")
 # A busy motion sensor must not flood the relatives' sockets.
 MOVEMENT_EVERY = timedelta(minutes=1)
+ADHERENCE_WEEKS = 4
 _ZONE = ZoneInfo(DISPLAY_TIMEZONE)
 
 
@@ -63,7 +65,11 @@ async def _last(session: AsyncSession, home_id: int, types: tuple[str, ...]) -> 
 
 
 async def today_view(
-    session: AsyncSession, resident: Resident, scopes: frozenset[Scope], now: datetime
+    session: AsyncSession,
+    resident: Resident,
+    scopes: frozenset[Scope],
+    now: datetime,
+    service: CareService,
 ) -> dict[str, Any]:
     """The answer for a reader allowed ``scopes`` (see the module docstring)."""
     body: dict[str, Any] = {
@@ -80,6 +86,10 @@ async def today_view(
         # phone with a wrong clock does not make it up.
         ago = None if moved is None else max(0, int((now - moved).total_seconds() // 60))
         body["last_activity"] = {"at": iso(moved) if moved else None, "minutes_ago": ago}
+        # Medication taken and missed per week (ADR 0152), when the plan lists any.
+        doses, weeks = await resident_adherence(session, resident, now, ADHERENCE_WEEKS, service)
+        if doses:
+            body["medication"] = {"doses": doses, "weeks": [w.view() for w in weeks]}
     if Scope.AGENDA in scopes:
         item = await session.scalar(
             select(AgendaItem)
@@ -125,7 +135,9 @@ async def today(request: web.Request) -> web.Response:
         resident = await session.get(Resident, resident_id)
         if resident is None:
             raise ApiError(404, "resident_unknown", "no such resident")
-        body = await today_view(session, resident, scopes, request.app[CLOCK]())
+        body = await today_view(
+            session, resident, scopes, request.app[CLOCK](), care_service(request.app)
+        )
     return web.json_response(body)
 
 
@@ -162,10 +174,3 @@ class TodaySink:
             self._app[LIVE_HUB].publish(
                 watchers, {"type": "today.changed", "resident_id": resident_id}
             )
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the route and follow ingested events (when the hub ingests)."""
-    app.router.add_get("/api/family/residents/{rid}/today", today)
-    if EVENT_SINKS in app:
-        app[EVENT_SINKS].append(TodaySink(app))

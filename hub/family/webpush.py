@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.db.models import Resident, User
 from hub.family import bodies
+from hub.family.alarms import NOTICE_CHANGED
 from hub.family.models import AlarmNotice, PushSubscription
 from hub.family.pages import FAMILY_CATALOG
 from hub.family.parties import parse_party
@@ -218,16 +219,32 @@ async def unsubscribe(request: web.Request) -> web.Response:
 
 
 def notice_payload(notice: AlarmNotice, resident: str, language: str) -> dict[str, Any]:
-    """What the service worker shows, in ``language``: no room, no sensor, no health data
-    beyond what the family page itself shows."""
+    """What the service worker shows, in ``language``: the alarm's stage (raised, the
+    centre speaking with the resident, someone on the way, 112 called, closed) and, while
+    it is open, the "I'm on my way" / "I can't" actions. No room, no sensor, no health
+    data beyond what the family page itself shows."""
     what = FAMILY_CATALOG.text(_EVENT_TEXT.get(notice.event_type, "alarm_other"), language)
     closed = notice.state == "closed"
+    stage = "closed" if closed else notice.stage
     title = FAMILY_CATALOG.text("push_closed_title" if closed else "push_open_title", language,
                                 name=resident)  # fmt: skip
-    body = (
-        FAMILY_CATALOG.text("push_closed_body", language)
+    if stage == "raised":
+        body = FAMILY_CATALOG.text("alarm_notice", language, name=resident, what=what)
+    elif stage == "closed":
+        body = FAMILY_CATALOG.text("push_closed_body", language)
+    else:
+        body = FAMILY_CATALOG.text(f"push_stage_{stage}", language, name=resident)
+
+    def text(key: str) -> str:
+        return FAMILY_CATALOG.text(key, language)
+
+    actions = (
+        []
         if closed
-        else FAMILY_CATALOG.text("alarm_notice", language, name=resident, what=what)
+        else [
+            {"action": "on_my_way", "title": text("push_action_on_my_way")},
+            {"action": "cannot", "title": text("push_action_cannot")},
+        ]
     )
     return {
         "type": "alarm.notice",
@@ -238,6 +255,14 @@ def notice_payload(notice: AlarmNotice, resident: str, language: str) -> dict[st
         "url": f"/family#notice-{notice.id}",
         "notice_id": notice.id,
         "state": notice.state,
+        "stage": stage,
+        "actions": actions,
+        # What the notification says once answered from it (the service worker's own words).
+        "answered": {
+            "on_my_way": text("push_answered_on_my_way"),
+            "cannot": text("push_answered_cannot"),
+            "failed": text("push_answer_failed"),
+        },
     }
 
 
@@ -310,13 +335,6 @@ async def push_ctx(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession() as http:
         sender = WebPushSender(settings, http)
         app[WEB_PUSH] = sender
-        app[NOTICE_PUSHER] = NoticePusher(sender, app[SESSIONMAKER])
+        app[NOTICE_PUSHER] = pusher = NoticePusher(sender, app[SESSIONMAKER])
+        app[NOTICE_CHANGED].append(pusher)
         yield
-
-
-def setup_routes(app: web.Application) -> None:
-    """The subscription endpoints; ``push_ctx`` must run before the alarm bridge's."""
-    app.router.add_get("/api/family/push/key", push_key)
-    app.router.add_post("/api/family/push/subscriptions", subscribe)
-    app.router.add_delete("/api/family/push/subscriptions", unsubscribe)
-    app.cleanup_ctx.append(push_ctx)

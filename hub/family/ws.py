@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from hub.appkeys import SETTINGS
-from hub.calls.signalling import CallService
-from hub.calls.state import CallError, CallEvent
+from hub.family.calls.signalling import CallService
+from hub.family.calls.state import CallError, CallEvent
 from hub.family.live import LIVE_HUB, Connection
 from hub.family.parties import parse_party
 from hub.family.principal import Principal, family_api, principal_of, still_allowed
@@ -51,7 +51,7 @@ async def _handle(calls: CallService, who: Principal, raw: str) -> dict[str, Any
             return None
         if kind in ("ping", "pong"):
             return None
-        if kind == "listen.signal":  # a supervisor's listen-in leg (hub/calls/listen.py)
+        if kind == "listen.signal":  # a supervisor's listen-in leg (hub/family/calls/listen.py)
             calls.listens.relay(frame.get("listen_id"), who.party, frame.get("data"), len(raw))
             return None
         if kind == "listen.leave":

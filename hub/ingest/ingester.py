@@ -42,6 +42,7 @@ from hub.ingest.events import (
 )
 from hub.ingest.quarantine import dead_letter_json, is_refusal, isolate, quarantine
 from hub.ingest.registry import DeviceInfo, DeviceRegistry
+from hub.ingest.standby import Kept, PartitionGate
 from hub.ingest.stats import IngestStats, RejectLog
 from hub.ingest.store import PresenceUpdate, insert_events, write_presence
 from hub.timeseries.port import Point, TimeSeriesStore
@@ -52,6 +53,7 @@ from protocol import (
     Channel,
     ClockPolicy,
     DecodeError,
+    Envelope,
     EventBody,
     RejectReason,
     TopicError,
@@ -95,6 +97,10 @@ class IngestConfig:
     flood_telemetry: RateLimit = HUB_TELEMETRY
     # Devices per presence transaction (a short hold of a single-writer database's lock).
     presence_slice: int = 200
+    # Routine events per transaction: a burst's backlog (ten thousand homes' first events
+    # after a restart) is written in slices, so a panic waits at the gate for one slice,
+    # not for the whole backlog (docs/adr/0173).
+    event_slice: int = 500
     clock: ClockPolicy = field(default_factory=ClockPolicy)
 
 
@@ -178,6 +184,17 @@ class Ingester:
         # Told once when a device starts flooding (what, e.g. "events"); cheap, synchronous.
         self.on_flooding: Callable[[DeviceInfo, str, datetime], None] | None = None
         self._flooding_told: dict[str, datetime] = {}
+        # One owner per home over plain MQTT: only owned homes' messages get through.
+        self.partition_gate: PartitionGate | None = None
+
+    def replay(self, kept: list[Kept]) -> None:
+        """Process messages kept while another worker owned their homes (a partition taken
+        over): not acknowledged again (they were when kept); duplicates of what the old owner
+        stored are one row and one alarm."""
+        for item in kept:
+            self._process(
+                item.device, item.channel, item.topic, item.payload, 0, 0, item.received_at
+            )
 
     # ---------------------------------------------------------------- life cycle
 
@@ -308,24 +325,89 @@ class Ingester:
         mid: int,
         now: datetime,
     ) -> None:
+        """One message of a known device: decoded and checked (:meth:`_admitted`), then
+        taken by its channel's step. Each step acknowledges, or leaves it to the writer."""
+        msg = self._admitted(device, channel, topic, payload, qos, mid, now)
+        if msg is None:
+            return
+        self.stats.accepted[channel.value] += 1
+        presence = self._presence.get(device.device_id)
+        if presence is None or presence.state is None:
+            self._presence[device.device_id] = PresenceUpdate(device.device_id, now)
+        if channel is Channel.TELEMETRY:
+            self._take_reading(device, msg, qos, mid)
+        elif channel is Channel.EVENT:
+            self._take_event(device, msg, qos, mid, now)
+        elif channel is Channel.STATUS:
+            self._take_status(device, msg, qos, mid, now)
+        else:  # Channel.ACK
+            self._take_ack(device, msg, qos, mid, now)
+
+    def _admitted(
+        self,
+        device: DeviceInfo,
+        channel: Channel,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        mid: int,
+        now: datetime,
+    ) -> Envelope[Any] | None:
+        """The decoded message, or None when it goes no further (refused, another worker's,
+        a duplicate, or dropped from a flooding device), already answered to the broker."""
+        msg = self._decoded(device, channel, topic, payload, qos, mid, now)
+        if msg is None or not self._fresh(device, channel, msg, qos, mid):
+            return None
+        if self.observer is not None:
+            # A flooding device is alive: supervision hears even what is dropped next.
+            self.observer(device, channel, msg.body, now)
+        if self._throttled(device, channel, msg.body, msg.ts, now, qos, mid):
+            return None
+        return msg
+
+    def _decoded(
+        self,
+        device: DeviceInfo,
+        channel: Channel,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        mid: int,
+        now: datetime,
+    ) -> Envelope[Any] | None:
+        """The message decoded strictly, if its device may send it and this worker owns
+        the home; else None (refused or kept by the partition gate, and acknowledged)."""
         if device.revoked:
             self._reject(RejectReason.WRONG_DEVICE, topic, "device is revoked", qos, mid)
-            return
+            return None
+        gate = self.partition_gate
+        if gate is not None and not gate.admit(Kept(device, channel, topic, payload, now)):
+            # Another worker owns this home (docs/adr/0147); the gate keeps a copy.
+            self.stats.not_owned += 1
+            self._ack(qos, mid)
+            return None
         try:
             msg = decode_for_channel(channel, payload, now=now, clock=self.config.clock)
         except DecodeError as err:
             self._reject(err.reason, topic, err.detail, qos, mid)
-            return
+            return None
         if channel is Channel.EVENT:
             kind = event_type(msg.body)
             if kind in RECEIVER_EVENT_TYPES:
                 detail = f"{kind} is made by the hub's receivers, not sent over MQTT"
                 self._reject(RejectReason.WRONG_DEVICE, topic, detail, qos, mid)
-                return
+                return None
             if not event_allowed(device.type, kind):
                 detail = f"a {device.type} cannot send {kind}"
                 self._reject(RejectReason.WRONG_DEVICE, topic, detail, qos, mid)
-                return
+                return None
+        return msg
+
+    def _fresh(
+        self, device: DeviceInfo, channel: Channel, msg: Envelope[Any], qos: int, mid: int
+    ) -> bool:
+        """Whether the message is new (or an alarm to answer again); the sequence is noted.
+        A duplicate is counted and acknowledged unless its first copy is still unstored."""
         key = (device.device_id, msg.id)
         if self.ids.seen(*key) and not self._answer_again(channel, msg.body, key):
             self.stats.duplicates += 1
@@ -335,78 +417,81 @@ class Ingester:
             # The stored copy's acknowledgement (same packet id) covers it.
             if key not in self._unstored:
                 self._ack(qos, mid)
-            return
+            return False
         check = self.sequences.observe(device.device_id, msg.seq)
         if check.missing:
             self.stats.gaps += 1
             self.stats.missing += check.missing
         elif check.late:
             self.stats.late += 1
-        if self.observer is not None:
-            # A flooding device is alive: supervision hears even what is dropped next.
-            self.observer(device, channel, msg.body, now)
-        if self._throttled(device, channel, msg.body, msg.ts, now, qos, mid):
-            return
-        self.stats.accepted[channel.value] += 1
-        presence = self._presence.get(device.device_id)
-        if presence is None or presence.state is None:
-            self._presence[device.device_id] = PresenceUpdate(device.device_id, now)
-        if channel is Channel.TELEMETRY:
-            body = msg.body
-            self._points.append(
-                Point(device.device_id, body.kind, msg.ts, body.value, device.home_id, body.unit)
+        return True
+
+    def _take_reading(self, device: DeviceInfo, msg: Envelope[Any], qos: int, mid: int) -> None:
+        """A reading joins the next time-series batch (acknowledged once it is written)."""
+        body = msg.body
+        self._points.append(
+            Point(device.device_id, body.kind, msg.ts, body.value, device.home_id, body.unit)
+        )
+        if qos:
+            self._point_acks.append(mid)
+        if len(self._points) >= self.config.batch_size:
+            self._points_ready.set()
+        if len(self._points) >= self.config.max_buffered_points:
+            self._pause()
+
+    def _take_event(
+        self, device: DeviceInfo, msg: Envelope[Any], qos: int, mid: int, now: datetime
+    ) -> None:
+        """An event goes to its writer, urgent or routine (acknowledged once it is stored)."""
+        event = IngestedEvent(
+            device_id=device.device_id,
+            device_type=device.type,
+            home_id=device.home_id,
+            resident_id=device.resident_id,
+            message_id=msg.id,
+            device_ts=msg.ts,
+            received_at=now,
+            seq=msg.seq,
+            body=msg.body,
+        )
+        self._unstored.add((device.device_id, msg.id))
+        self._buffer_event(event, event_type(msg.body) in ALARM_EVENT_TYPES, qos, mid)
+
+    def _take_status(
+        self, device: DeviceInfo, msg: Envelope[Any], qos: int, mid: int, now: datetime
+    ) -> None:
+        """A status updates the device's presence (written by its writer) and is
+        acknowledged; a connect is passed on to the connect listeners."""
+        status = msg.body
+        self._presence[device.device_id] = PresenceUpdate(
+            device.device_id,
+            now,
+            state=status.state,
+            state_reason=status.reason,
+            battery=status.battery,
+            firmware=status.firmware,
+        )
+        self._ack(qos, mid)
+        if self.connect_listeners and (status.state, status.reason) == ("online", "connected"):
+            connected = DeviceConnected(
+                device.device_id, device.type, device.home_id, device.resident_id, msg.id, now
             )
-            if qos:
-                self._point_acks.append(mid)
-            if len(self._points) >= self.config.batch_size:
-                self._points_ready.set()
-            if len(self._points) >= self.config.max_buffered_points:
-                self._pause()
-        elif channel is Channel.EVENT:
-            event = IngestedEvent(
-                device_id=device.device_id,
-                device_type=device.type,
-                home_id=device.home_id,
-                resident_id=device.resident_id,
-                message_id=msg.id,
-                device_ts=msg.ts,
-                received_at=now,
-                seq=msg.seq,
-                body=msg.body,
-            )
-            self._unstored.add(key)
-            self._buffer_event(event, kind in ALARM_EVENT_TYPES, qos, mid)
-        elif channel is Channel.STATUS:
-            status = msg.body
-            self._presence[device.device_id] = PresenceUpdate(
-                device.device_id,
-                now,
-                state=status.state,
-                state_reason=status.reason,
-                battery=status.battery,
-                firmware=status.firmware,
-            )
-            self._ack(qos, mid)
-            if self.connect_listeners and (status.state, status.reason) == ("online", "connected"):
-                connected = DeviceConnected(
-                    device.device_id, device.type, device.home_id, device.resident_id, msg.id, now
-                )
-                try:
-                    self.queue.put_nowait(connected)
-                except asyncio.QueueFull:
-                    _LOGGER.warning(
-                        "sink queue full: connect of %s not passed on", device.device_id
-                    )
-        else:  # Channel.ACK
-            ack = IngestedAck(device.device_id, msg.id, msg.ts, now, msg.body)
-            self._ack(qos, mid)
-            if self.ack_listeners:
-                try:
-                    self.queue.put_nowait(ack)
-                except asyncio.QueueFull:
-                    _LOGGER.warning(
-                        "sink queue full: command ack from %s dropped", device.device_id
-                    )
+            try:
+                self.queue.put_nowait(connected)
+            except asyncio.QueueFull:
+                _LOGGER.warning("sink queue full: connect of %s not passed on", device.device_id)
+
+    def _take_ack(
+        self, device: DeviceInfo, msg: Envelope[Any], qos: int, mid: int, now: datetime
+    ) -> None:
+        """A device's answer to a command is acknowledged and passed on to its listeners."""
+        ack = IngestedAck(device.device_id, msg.id, msg.ts, now, msg.body)
+        self._ack(qos, mid)
+        if self.ack_listeners:
+            try:
+                self.queue.put_nowait(ack)
+            except asyncio.QueueFull:
+                _LOGGER.warning("sink queue full: command ack from %s dropped", device.device_id)
 
     def _answer_again(self, channel: Channel, body: object, key: MessageKey) -> bool:
         """Whether a duplicate goes through again: a stored alarm event that its device
@@ -547,7 +632,12 @@ class Ingester:
                 if urgent:
                     self._urgent_events = []
                 else:
-                    self._events = []
+                    batch, self._events = (
+                        batch[: self.config.event_slice],
+                        batch[self.config.event_slice :],
+                    )
+                    if self._events:
+                        ready.set()  # the next slice, after whoever waits at the gate
                 try:
                     stored = await self._write_events(batch, urgent=urgent)
                     retry: list[_Pending] = []

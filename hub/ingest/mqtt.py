@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from config import MqttSettings
+from hub.ingest.reconnect import Backoff, ReconnectPolicy
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,7 +36,12 @@ _READ_BUDGET_S = 0.005
 
 
 class LoopMqttClient:
-    """One MQTT connection owned by the event loop; reconnects with back-off."""
+    """One MQTT connection owned by the event loop; reconnects with jittered back-off.
+
+    One attempt at a time: the next one starts only after the last one ended (refused, closed,
+    or no CONNACK within ``policy.connack_timeout_s``) and its back-off wait is over. With a
+    ``connect_gate`` shared by several clients (a worker's partition sessions), at most that
+    many of them are between their TCP connect and their CONNACK at once (ADR 0169)."""
 
     def __init__(
         self,
@@ -44,8 +51,19 @@ class LoopMqttClient:
         subscriptions: list[tuple[str, int]],
         on_message: MessageHandler,
         clean_session: bool = False,
+        policy: ReconnectPolicy | None = None,
+        connect_gate: asyncio.Semaphore | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
+        self.client_id = client_id
+        self.policy = policy or ReconnectPolicy()
+        # Jitter only: no secret depends on it.
+        self._backoff = Backoff(self.policy, rng or random.Random())
+        self._gate = connect_gate
+        self._ended = asyncio.Event()  # set when the socket closes (an attempt or connection ended)
+        # Connection attempts made (TCP connects started), for the figures and the tests.
+        self.attempts = 0
         self.subscriptions = subscriptions
         self._on_message = on_message
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -86,6 +104,7 @@ class LoopMqttClient:
 
     def _socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         self._sock = sock
+        self._ended.clear()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         if self._reading and self._loop is not None:
             self._loop.add_reader(sock, self._readable)
@@ -95,6 +114,7 @@ class LoopMqttClient:
             self._loop.remove_reader(sock)
             self._loop.remove_writer(sock)
         self._sock = None
+        self._ended.set()
 
     def _register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         if self._loop is not None:
@@ -136,9 +156,19 @@ class LoopMqttClient:
         if reason.is_failure:
             _LOGGER.error("broker refused the connection: %s", reason)
             return
-        _LOGGER.info("connected to the broker %s:%d", self.settings.host, self.settings.port)
+        _LOGGER.info(
+            "connected to the broker %s:%d as %s",
+            self.settings.host,
+            self.settings.port,
+            self.client_id,
+        )
+        self._backoff.connected(time.monotonic())
         self.connected.set()
-        client.subscribe(self.subscriptions)
+        if self.subscriptions:
+            client.subscribe(self.subscriptions)
+        else:
+            # A connection that only publishes (the hub's on a partitioned cluster).
+            self.subscribed.set()
 
     def _handle_subscribe(
         self, client: paho.Client, userdata: Any, mid: int, reasons: Any, properties: Any
@@ -155,7 +185,10 @@ class LoopMqttClient:
         self.subscribed.clear()
         if not self._closing:
             self.disconnects += 1
-            _LOGGER.warning("disconnected from the broker (%s); reconnecting", reason)
+            self._backoff.lost(time.monotonic())
+            _LOGGER.warning(
+                "%s disconnected from the broker (%s); reconnecting", self.client_id, reason
+            )
 
     # ---------------------------------------------------------------- public
 
@@ -165,28 +198,66 @@ class LoopMqttClient:
         self._misc_task = asyncio.create_task(self._misc(), name="mqtt-misc")
 
     async def _misc(self) -> None:
-        delay = 0.5
         while True:
             if self._sock is None:
-                try:
-                    # A blocking TCP connect, bounded by the OS; the broker is near the hub.
-                    self.client.connect(
-                        self.settings.host, self.settings.port, self.settings.keepalive_s
-                    )
-                    delay = 0.5
-                except OSError as err:
-                    _LOGGER.warning(
-                        "cannot reach the broker %s:%d (%s); retrying in %.1fs",
-                        self.settings.host,
-                        self.settings.port,
-                        err,
-                        delay,
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 30.0)
-                    continue
+                await self._attempt()
+                continue
             self.client.loop_misc()
             await asyncio.sleep(1.0 if self.connected.is_set() else 0.2)
+
+    async def _attempt(self) -> None:
+        """One connection attempt, after the back-off's wait: returns once the broker
+        accepted it (CONNACK) or it ended (refused, closed, no CONNACK in time)."""
+        delay = self._backoff.delay()
+        if delay > 0:
+            await asyncio.sleep(delay)  # the back-off itself: nothing to wait for but time
+        async with self._gate or contextlib.nullcontext():
+            self.attempts += 1
+            try:
+                # A blocking TCP connect, bounded by the OS; the broker is near the hub.
+                self.client.connect(
+                    self.settings.host, self.settings.port, self.settings.keepalive_s
+                )
+            except OSError as err:
+                self._backoff.lost(time.monotonic())
+                _LOGGER.warning(
+                    "cannot reach the broker %s:%d (%s); retrying in %.1fs or more",
+                    self.settings.host,
+                    self.settings.port,
+                    err,
+                    self.policy.cap(self._backoff.failures) / 2,
+                )
+                return
+            # No loop_misc() until the CONNACK: paho would give the attempt up after one
+            # keep-alive (5 s on the cluster), as long as a RabbitMQ node may take to refuse it
+            # while its client-id registry has no leader; a new attempt would then race the
+            # old one's late registration.
+            await self._until_connack()
+
+    async def _until_connack(self) -> None:
+        connected = asyncio.ensure_future(self.connected.wait())
+        ended = asyncio.ensure_future(self._ended.wait())
+        try:
+            await asyncio.wait(
+                (connected, ended),
+                timeout=self.policy.connack_timeout_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for waiter in (connected, ended):
+                waiter.cancel()
+        if not self.connected.is_set() and self._sock is not None:
+            _LOGGER.warning(
+                "%s: no CONNACK in %.0fs; giving the attempt up",
+                self.client_id,
+                self.policy.connack_timeout_s,
+            )
+            # Shut the socket down and let paho read the end: it closes the socket and
+            # reports the disconnect (which counts the failure) through its own path, also
+            # while reading is paused (no reader registered then).
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+            self.client.loop_read()
 
     def ack(self, mid: int, qos: int) -> None:
         """Acknowledge a QoS 1 message (after what it carried is safely stored)."""

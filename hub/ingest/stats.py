@@ -33,6 +33,8 @@ class IngestStats:
     paused: int = 0
     # Messages dropped because their device was flooding (protocol.ratelimit).
     throttled: int = 0
+    # Messages of homes another worker owns (docs/adr/0147), acknowledged and kept aside.
+    not_owned: int = 0
     # Ingest latency in ms (device ts -> stored), the last N samples.
     latencies_ms: list[float] = field(default_factory=list)
     max_latency_samples: int = 200_000
@@ -68,6 +70,7 @@ class IngestStats:
             "events_quarantined": self.quarantined,
             "paused": self.paused,
             "throttled": self.throttled,
+            "not_owned": self.not_owned,
             "p99_ingest_ms": self.percentile_ms(0.99),
         }
 

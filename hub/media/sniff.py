@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hub.errors import HubError
+
 
 class MediaKind(StrEnum):
     """The kinds of media message."""
@@ -43,13 +45,13 @@ _IMAGE_BRANDS = {b"heic", b"heix", b"mif1", b"msf1", b"avif"}
 MIN_SNIFF_BYTES = 16
 
 
-class UnsupportedMedia(Exception):
+class UnsupportedMedia(HubError):
     """Content that is not a photo, video or voice format the hub accepts."""
 
+    status = 415
+
     def __init__(self, message: str, code: str = "media_unsupported") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 def sniff(head: bytes) -> Sniffed:

@@ -52,13 +52,23 @@ async def _run(args: list[str], limit_s: float) -> None:
         raise UnsupportedMedia(
             "the video took too long to prepare; send a shorter one", "media_too_long"
         ) from None
+    except asyncio.CancelledError:
+        # The hub is stopping (or the job was taken away): ffmpeg must not outlive it.
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.shield(proc.wait())
+        raise
     if proc.returncode != 0:
         _LOGGER.info("ffmpeg refused a video: %s", err.decode(errors="replace")[-300:])
         raise UnsupportedMedia("the video cannot be read (damaged file?)", "media_corrupt")
 
 
 async def transcode_video(
-    data: bytes, suffix: str, max_s: float, gate: asyncio.Semaphore | None = None
+    data: bytes,
+    suffix: str,
+    max_s: float,
+    gate: asyncio.Semaphore | None = None,
+    timeout_s: float = TRANSCODE_TIMEOUT_S,
 ) -> Transcoded:
     """Re-encode ``data`` (a video container ffprobe accepted) to MP4 with a thumbnail."""
     with tempfile.TemporaryDirectory(prefix="ta-video-") as tmp:
@@ -78,10 +88,10 @@ async def transcode_video(
             "-vf", f"scale={THUMBNAIL_WIDTH}:-2", "-q:v", "4", str(thumb),
         ]  # fmt: skip
         if gate is None:
-            await _run(encode, TRANSCODE_TIMEOUT_S)
+            await _run(encode, timeout_s)
         else:
             async with gate:
-                await _run(encode, TRANSCODE_TIMEOUT_S)
+                await _run(encode, timeout_s)
         await _run(thumbnail, 30.0)
         out = await asyncio.to_thread(target.read_bytes)
         picture = await asyncio.to_thread(thumb.read_bytes)

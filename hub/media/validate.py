@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import msgspec
 
-from hub.media.probe import av_info, kind_of, photo_info
-from hub.media.sniff import MediaKind, UnsupportedMedia, sniff
+from hub.media.probe import AvInfo, av_info, kind_of, photo_info
+from hub.media.sniff import MediaKind, Sniffed, UnsupportedMedia, sniff
 from hub.media.transcode import transcode_video
 
 
@@ -54,6 +54,58 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB"
 
 
+def _sniff_as(data: bytes, declared: MediaKind) -> Sniffed:
+    found = sniff(data[:64])
+    if declared not in found.kinds:
+        raise UnsupportedMedia(
+            f"the file is {found.container}, which is not a {declared.value}",
+            code="media_kind_mismatch",
+        )
+    return found
+
+
+async def _probe_as(
+    data: bytes, found: Sniffed, declared: MediaKind, limits: MediaLimits
+) -> AvInfo:
+    info = await av_info(data, found.container)
+    actual = kind_of(info)
+    if actual is not declared:
+        raise UnsupportedMedia(
+            f"the recording is a {actual.value} file, not a {declared.value}",
+            code="media_kind_mismatch",
+        )
+    max_s = limits.video_max_s if declared is MediaKind.VIDEO else limits.voice_max_s
+    if info.duration_s > max_s:
+        raise UnsupportedMedia(
+            f"the {declared.value} lasts {info.duration_s:.0f} s; the limit is {max_s:.0f} s",
+            code="media_too_long",
+        )
+    return info
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedVideo:
+    """A video upload that passed the quick checks (not re-encoded yet)."""
+
+    container: str
+    size: int
+    duration_s: float
+
+
+async def check_video(data: bytes, limits: MediaLimits) -> CheckedVideo:
+    """The checks of :func:`validate_media` for a video, without re-encoding it: size,
+    content (magic bytes), pictures present (ffprobe) and duration. Seconds at most, so an
+    upload can be answered at once and re-encoded later (:func:`transcode_video`)."""
+    limit = limits.video_max_bytes
+    if len(data) > limit:
+        raise UnsupportedMedia(
+            f"the video is {_mb(len(data))}; the limit is {_mb(limit)}", code="media_too_large"
+        )
+    found = _sniff_as(data, MediaKind.VIDEO)
+    info = await _probe_as(data, found, MediaKind.VIDEO, limits)
+    return CheckedVideo(found.container, len(data), round(info.duration_s, 2))
+
+
 async def validate_media(
     data: bytes,
     declared: MediaKind,
@@ -73,12 +125,7 @@ async def validate_media(
             f"the {declared.value} is {_mb(len(data))}; the limit is {_mb(limit)}",
             code="media_too_large",
         )
-    found = sniff(data[:64])
-    if declared not in found.kinds:
-        raise UnsupportedMedia(
-            f"the file is {found.container}, which is not a {declared.value}",
-            code="media_kind_mismatch",
-        )
+    found = _sniff_as(data, declared)
     if declared is MediaKind.PHOTO:
         photo = await photo_info(data)
         return ValidatedMedia(
@@ -90,19 +137,8 @@ async def validate_media(
             thumbnail=photo.thumbnail,
             data=photo.clean,
         )
-    info = await av_info(data, found.container)
-    actual = kind_of(info)
-    if actual is not declared:
-        raise UnsupportedMedia(
-            f"the recording is a {actual.value} file, not a {declared.value}",
-            code="media_kind_mismatch",
-        )
+    info = await _probe_as(data, found, declared, limits)
     max_s = limits.video_max_s if declared is MediaKind.VIDEO else limits.voice_max_s
-    if info.duration_s > max_s:
-        raise UnsupportedMedia(
-            f"the {declared.value} lasts {info.duration_s:.0f} s; the limit is {max_s:.0f} s",
-            code="media_too_long",
-        )
     if declared is MediaKind.VIDEO:
         video = await transcode_video(data, found.container, max_s, transcode_gate)
         return ValidatedMedia(

@@ -1,41 +1,25 @@
-"""Admin view of the wSocial outbox and the delivery worker's lifetime.
+"""Admin view of the wSocial outbox: handlers only (wired, with the delivery worker's
+lifetime, by :mod:`hub.outbox.app`).
 
 - ``GET /api/wsocial/outbox?state=dead&limit=100``: records in a state (admin, supervisor).
 - ``GET /api/wsocial/outbox/counts``: how many in each state.
 - ``POST /api/wsocial/outbox/{id}/replay``: put a dead record back in line (admin; audited).
-
-The worker starts with the app when ``[wsocial] enabled = true`` and stops with it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
-from hub.appkeys import CLOCK, CONFIG, SESSIONMAKER
+from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.http import ApiError
+from hub.outbox.keys import OUTBOX_WORKER
 from hub.outbox.models import OutboxRow
 from hub.outbox.store import SqlOutboxStore
-from integrations.wsocial.delivery import (
-    DeliveryWorker,
-    FhirClient,
-    FhirEndpointSettings,
-    TokenProvider,
-)
 from integrations.wsocial.outbox import OUTBOX_STATES, OutboxRecord
-
-_LOGGER = logging.getLogger(__name__)
-
-WSOCIAL_SETTINGS = web.AppKey("wsocial_settings", FhirEndpointSettings)
-OUTBOX_WORKER = web.AppKey("wsocial_outbox_worker", DeliveryWorker)
 
 
 def _store(request: web.Request) -> SqlOutboxStore:
@@ -101,36 +85,3 @@ async def replay(request: web.Request) -> web.Response:
     if OUTBOX_WORKER in request.app:
         request.app[OUTBOX_WORKER].wake()
     return web.json_response({"id": record_id, "state": "pending"})
-
-
-async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[WSOCIAL_SETTINGS]
-    timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        tokens = TokenProvider(session, settings)
-        worker = DeliveryWorker(
-            SqlOutboxStore(app[SESSIONMAKER]),
-            FhirClient(session, settings, tokens),
-            settings,
-            clock=app[CLOCK],
-        )
-        app[OUTBOX_WORKER] = worker
-        task = asyncio.create_task(worker.run(), name="wsocial-outbox")
-        _LOGGER.info("wSocial delivery to %s started", settings.base_url)
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-def setup(app: web.Application) -> None:
-    """Add the admin routes; start the worker if ``[wsocial] enabled``."""
-    app.router.add_get("/api/wsocial/outbox", list_records)
-    app.router.add_get("/api/wsocial/outbox/counts", counts)
-    app.router.add_post("/api/wsocial/outbox/{record_id}/replay", replay)
-    if WSOCIAL_SETTINGS not in app:
-        app[WSOCIAL_SETTINGS] = app[CONFIG].section("wsocial", FhirEndpointSettings)
-    if app[WSOCIAL_SETTINGS].enabled:
-        app.cleanup_ctx.append(_worker_ctx)

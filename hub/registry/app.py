@@ -1,4 +1,13 @@
-"""Broker security in the app: sync at start, every ``broker_sync_interval_s``, and on demand."""
+"""The registry context's place in the hub: ``setup(app)`` (listed in ``ROUTE_MODULES``).
+
+``setup(app)`` adds the provisioning API (:mod:`hub.registry.routes`), tablet pairing
+(:mod:`hub.registry.pairing_routes`) and the RabbitMQ cluster's auth questions
+(:func:`hub.registry.rabbit.broker_auth`), and starts the broker's security with the app:
+Mosquitto's password file and ACL when ``hub.mosquitto_passwd_file`` is set, a RabbitMQ
+cluster's bindings when ``hub.ingest_transport`` is ``rabbitmq``, kept in step at start, every
+``broker_sync_interval_s`` and on demand (:class:`~hub.registry.sync.BrokerSync`). Its app
+keys are in :mod:`hub.registry.keys` (pairing's hooks) and :mod:`hub.registry.sync`.
+"""
 
 from __future__ import annotations
 
@@ -6,88 +15,66 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
-from config import MqttSettings
 from hub.appkeys import MQTT, SESSIONMAKER, SETTINGS
-from hub.registry.broker import DEFAULT_ACL_TEMPLATE, BrokerSecurity, reloader
-from hub.settings import HubSettings
+from hub.registry.keys import TABLET_PAIRED, TABLET_TOKEN_ISSUER
+from hub.registry.pairing_routes import create_setup_code, pair
+from hub.registry.rabbit import (
+    AUTH_TOKEN,
+    AUTHORITY,
+    HIDE_AUTH_TOKEN,
+    DeviceAuthority,
+    RabbitAdmin,
+    RabbitSecurity,
+    broker_auth,
+    urls,
+)
+from hub.registry.routes import create_device, create_home, issue_credentials, revoke
+from hub.registry.sync import BROKER_SYNC, BrokerSync, make_broker_security
+from hub.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class BrokerSync:
-    """Owns the :class:`BrokerSecurity` and the task that keeps it in step."""
-
-    def __init__(self, security: BrokerSecurity, interval_s: float) -> None:
-        self.security = security
-        self.interval_s = interval_s
-        self._wake = asyncio.Event()
-        self.done = asyncio.Event()
-        # Requests are numbered; a sync that started after request n covers it. (A sync
-        # already running when a change commits may not see it: ``done`` alone can be set
-        # by that one.)
-        self._requested = 0
-        self._completed = 0
-        self._synced = asyncio.Condition()
-
-    def request(self) -> int:
-        """Sync soon (after a provisioning change); the request's number for :meth:`wait`."""
-        self._requested += 1
-        self.done.clear()
-        self._wake.set()
-        return self._requested
-
-    async def wait(self, request: int) -> None:
-        """Return once a sync that started after ``request`` has finished."""
-        async with self._synced:
-            await self._synced.wait_for(lambda: self._completed >= request)
-
-    async def run(self, app: web.Application) -> None:
-        """Sync now and then whenever asked or every ``interval_s``."""
-        while True:
-            self._wake.clear()
-            covers = self._requested
-            try:
-                async with app[SESSIONMAKER]() as session:
-                    await self.security.sync(session)
-            except Exception:
-                _LOGGER.exception("broker security sync failed; retrying")
-            else:
-                async with self._synced:
-                    self._completed = covers
-                    self._synced.notify_all()
-            self.done.set()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval_s):
-                    await self._wake.wait()
-
-
-BROKER_SYNC = web.AppKey("broker_sync", BrokerSync)
-
-
-def make_broker_security(settings: HubSettings, hub_account: MqttSettings | None) -> BrokerSecurity:
-    """The :class:`BrokerSecurity` described by ``settings`` (reads the ACL template file)."""
-    template = DEFAULT_ACL_TEMPLATE
-    if settings.mosquitto_acl_template:
-        template = Path(settings.mosquitto_acl_template).read_text(encoding="utf-8")
-    return BrokerSecurity(
-        passwd_file=Path(settings.mosquitto_passwd_file),
-        acl_file=Path(settings.mosquitto_acl_file) if settings.mosquitto_acl_file else None,
-        acl_template=template,
-        hub_account=hub_account,
-        hub_passwd_file=(
-            Path(settings.mosquitto_hub_passwd_file) if settings.mosquitto_hub_passwd_file else None
-        ),
-        reload=reloader(settings.mosquitto_pid_file, settings.mosquitto_reload_command),
-        file_mode=settings.mosquitto_file_mode,
+async def _rabbit_ctx(app: web.Application) -> AsyncIterator[None]:
+    """On a RabbitMQ cluster: answer the broker's auth questions, keep devices bound to their
+    homes' partitions and close revoked devices' connections (docs/adr/0145, 0146)."""
+    settings = app[SETTINGS]
+    mqtt = app.get(MQTT)
+    hub_name = (mqtt.username if mqtt is not None else None) or ""
+    if settings.broker_auth_token:
+        app[AUTH_TOKEN] = settings.broker_auth_token
+        app[AUTHORITY] = DeviceAuthority(app[SESSIONMAKER], hub_name)
+    api = urls(settings.rabbitmq_api_urls)
+    if not api:
+        _LOGGER.warning("hub.rabbitmq_api_urls is not set: devices are not bound to partitions")
+        yield
+        return
+    security = RabbitSecurity(
+        RabbitAdmin(api, settings.rabbitmq_api_user, settings.rabbitmq_api_password),
+        settings.partitions,
+        hub_name,
     )
+    sync = BrokerSync(security, settings.broker_sync_interval_s)
+    app[BROKER_SYNC] = sync
+    task = asyncio.create_task(sync.run(app), name="broker-sync")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await security.close()
 
 
 async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    if settings.ingest_transport == "rabbitmq":
+        async for _ in _rabbit_ctx(app):
+            yield
+        return
     if not settings.mosquitto_passwd_file:
         yield
         return
@@ -104,11 +91,29 @@ async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
+
+
+async def _token_issuer_set(app: web.Application) -> None:
+    if TABLET_TOKEN_ISSUER not in app:
+        raise RuntimeError("tablet pairing needs the family context (it issues tablet tokens)")
 
 
 def setup(app: web.Application) -> None:
-    """Manage the broker's files when ``hub.mosquitto_passwd_file`` is set."""
+    """Add the provisioning, pairing and broker-auth routes; manage the broker's files when
+    ``hub.mosquitto_passwd_file`` is set, or a RabbitMQ cluster's bindings and auth answers
+    when ``hub.ingest_transport`` is ``rabbitmq``."""
     app.cleanup_ctx.append(_broker_ctx)
+    app.router.add_post("/broker-auth/{token}/{kind}", broker_auth)
+    logging.getLogger("aiohttp.access").addFilter(HIDE_AUTH_TOKEN)
+    # Provisioning (hub.registry.routes).
+    app.router.add_post("/api/homes", create_home)
+    app.router.add_post("/api/devices", create_device)
+    app.router.add_post("/api/devices/{device_id}/credentials", issue_credentials)
+    app.router.add_post("/api/devices/{device_id}/revoke", revoke)
+    # Tablet pairing (hub.registry.pairing_routes); the family context issues the token.
+    app.router.add_post("/api/residents/{rid}/tablet-setup-codes", create_setup_code)
+    app.router.add_post("/api/tablet/pair", pair)
+    if TABLET_PAIRED not in app:
+        app[TABLET_PAIRED] = []
+    app.on_startup.append(_token_issuer_set)

@@ -10,7 +10,7 @@ from config import MqttSettings
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
 from hub.registry import service
-from hub.registry.app import make_broker_security
+from hub.registry.sync import make_broker_security
 from hub.settings import HubSettings, with_secrets
 
 ACTOR = "cli"

@@ -4,12 +4,14 @@ Staff issue a code for a resident (:func:`issue_setup_code`); the installer type
 the tablet, which calls ``POST /api/tablet/pair``; :func:`redeem_setup_code` then, in the
 caller's transaction, marks the code used, registers the tablet as a device of the
 resident's home (or gives the resident's existing tablet new broker credentials) and
-issues its family-API token. Codes are 8 digits, stored as an HMAC keyed with a hub
-secret, single use and expiring; tries are counted per source address before the code is
-checked (``hub.throttle``: parallel tries cannot slip past), a good one is given back.
+issues its family-API token (through the issuer the family context gives the pairing
+routes: :data:`hub.registry.keys.TABLET_TOKEN_ISSUER`). Codes are 8 digits,
+stored as an HMAC keyed with a hub secret, single use and expiring; tries are counted per
+source address before the code is checked (``hub.throttle``: parallel tries cannot slip
+past), a good one is given back.
 
 The code rules (unknown/used/expired, the guessing limit) are the linking codes' own
-(:mod:`hub.family.linking`), with digits instead of letters because the tablet's pad
+(:mod:`hub.auth.codes`), with digits instead of letters because the tablet's pad
 has only digits.
 """
 
@@ -18,19 +20,20 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record_audit
-from hub.db.models import Device, Resident
-from hub.family.linking import (
+from hub.auth.codes import (
     CodeState,
     LinkingError,
     check_redeemable,
     code_digest,
 )
-from hub.family.tablets import TabletToken, grant_tablet_token
+from hub.db.models import Device, Resident
+from hub.errors import HubError
 from hub.registry.models import TabletSetupCode
 from hub.registry.service import (
     DeviceCredentials,
@@ -46,15 +49,49 @@ TABLET_TYPE = "tablet"
 NOUN = "setup code"
 
 
-class PairingError(Exception):
+class PairingError(HubError):
     """A pairing that cannot go ahead; ``code`` is stable, ``status`` its HTTP status."""
 
     def __init__(self, status: int, code: str, message: str, retry_after_s: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code, status=status)
         self.retry_after_s = retry_after_s
+
+
+class ApiToken(Protocol):
+    """A tablet's fresh API token (shown once to the tablet) and its times."""
+
+    @property
+    def token(self) -> str:
+        """The token itself."""
+        ...
+
+    @property
+    def expires_at(self) -> datetime:
+        """When it stops working."""
+        ...
+
+    @property
+    def renew_at(self) -> datetime:
+        """When the tablet should renew it."""
+        ...
+
+
+class TabletTokenIssuer(Protocol):
+    """Gives a just-paired tablet its API token (the family context's
+    ``hub.family.tablets.grant_tablet_token``), audited in ``session``; the caller commits."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        *,
+        device_id: str,
+        resident_id: int,
+        actor: str,
+        now: datetime,
+        ttl: timedelta,
+    ) -> ApiToken:
+        """A fresh token for ``device_id``, replacing any older one."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +109,7 @@ class PairedTablet:
 
     resident_id: int
     credentials: DeviceCredentials
-    api_token: TabletToken
+    api_token: ApiToken
     device: Device
 
 
@@ -215,8 +252,10 @@ async def redeem_setup_code(
     now: datetime,
     address: str,
     token_ttl: timedelta,
+    issue_token: TabletTokenIssuer,
 ) -> PairedTablet:
-    """Use ``code``: register the tablet, give it broker credentials and its API token.
+    """Use ``code``: register the tablet, give it broker credentials and its API token
+    (from ``issue_token``).
 
     Raises :class:`PairingError` for an unknown (404), used or expired (410) code; the
     caller records the refusal. Everything else happens in ``session`` (caller commits).
@@ -238,7 +277,7 @@ async def redeem_setup_code(
     await session.execute(
         update(TabletSetupCode).where(TabletSetupCode.id == row.id).values(device_id=device.id)
     )
-    token = await grant_tablet_token(
+    token = await issue_token(
         session, device_id=device.id, resident_id=resident.id, actor=actor, now=now, ttl=token_ttl
     )
     await record_audit(

@@ -7,32 +7,29 @@
   "api_token_renew_at", "mqtt": {...}}``; ``400``
   malformed, ``404`` unknown, ``410`` used or expired, ``429`` too many refused tries from
   this address (with ``Retry-After``).
+
+Handlers only: :mod:`hub.registry.app` adds them to the hub.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import MqttSettings
 from hub.appkeys import CLOCK, MQTT, SESSIONMAKER, SETTINGS
 from hub.auth import Role, current_user, requires
 from hub.auth.web import public
-from hub.db.models import Device
-from hub.family.jsonio import is_int32_id
-from hub.http import ApiError, client_address, read_checked, too_many_attempts
+from hub.http import ApiError, client_address, is_int32_id, read_checked, too_many_attempts
 from hub.registry import pairing
-from hub.registry.app import BROKER_SYNC
 from hub.registry.bodies import PAIR_CODES, PairBody
-from hub.registry.routes import announce_device, request_broker_sync
+from hub.registry.keys import TABLET_PAIRED, TABLET_TOKEN_ISSUER
+from hub.registry.routes import announce_device
 from hub.registry.service import ProvisioningError
+from hub.registry.sync import broker_knows
 from hub.settings import HubSettings
 from hub.throttle import release, take
 
@@ -43,18 +40,6 @@ _LOGGER = logging.getLogger(__name__)
 CODE_ISSUERS = (Role.ADMIN, Role.INSTALLER, Role.COORDINATOR, Role.OPERATOR)
 # How long the answer may wait for the broker to learn the new account.
 BROKER_SYNC_WAIT_S = 5.0
-
-# Called in the pairing's own transaction once the tablet is registered (the service
-# lifecycle puts it on the resident's open installation work order).
-TabletPaired = Callable[[AsyncSession, Device, str, datetime], Awaitable[None]]
-TABLET_PAIRED = web.AppKey("tablet_paired", list[TabletPaired])
-
-
-def on_tablet_paired(app: web.Application, hook: TabletPaired) -> None:
-    """Add ``hook(session, device, actor, now)`` to what a pairing runs before its commit."""
-    if TABLET_PAIRED not in app:
-        app[TABLET_PAIRED] = []
-    app[TABLET_PAIRED].append(hook)
 
 
 def _resident_id(request: web.Request) -> int:
@@ -131,6 +116,7 @@ async def pair(request: web.Request) -> web.Response:
                 now=now,
                 address=address,
                 token_ttl=timedelta(seconds=settings.tablet_token_ttl_s),
+                issue_token=request.app[TABLET_TOKEN_ISSUER],
             )
         except (ApiError, pairing.PairingError) as err:
             await session.rollback()
@@ -148,7 +134,7 @@ async def pair(request: web.Request) -> web.Response:
         await release(session, limit, address)  # a good code does not count
         await session.commit()
     announce_device(request.app, paired.device)
-    await _broker_knows(request.app)
+    await broker_knows(request.app, BROKER_SYNC_WAIT_S)
     _LOGGER.info("tablet %s paired for resident %s", paired.device.id, paired.resident_id)
     creds = paired.credentials
     body = {
@@ -162,22 +148,3 @@ async def pair(request: web.Request) -> web.Response:
         | {"username": creds.username, "password": creds.secret},
     }
     return web.json_response(body)
-
-
-async def _broker_knows(app: web.Application) -> None:
-    """Ask for a broker sync and wait a little for it, so the tablet's first connect works."""
-    request = request_broker_sync(app)
-    sync = app.get(BROKER_SYNC)
-    if sync is None or request is None:
-        return
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(BROKER_SYNC_WAIT_S):
-            await sync.wait(request)
-
-
-def setup(app: web.Application) -> None:
-    """Add the pairing routes."""
-    app.router.add_post("/api/residents/{rid}/tablet-setup-codes", create_setup_code)
-    app.router.add_post("/api/tablet/pair", pair)
-    if TABLET_PAIRED not in app:
-        app[TABLET_PAIRED] = []

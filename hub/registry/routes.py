@@ -1,4 +1,7 @@
-"""Provisioning API: create homes and devices, issue and revoke device credentials."""
+"""Provisioning API: create homes and devices, issue and revoke device credentials.
+
+Handlers only: :mod:`hub.registry.app` adds them to the hub.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from hub.http import ApiError, read_body
 from hub.ingest.app import INGESTER
 from hub.ingest.registry import DeviceInfo
 from hub.registry import service
-from hub.registry.app import BROKER_SYNC
 from hub.registry.bodies import (
     Credentials,
     DeviceCreate,
@@ -23,6 +25,7 @@ from hub.registry.bodies import (
     HomeCreate,
     HomeCreated,
 )
+from hub.registry.sync import BROKER_SYNC, broker_knows, request_broker_sync
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,13 +39,6 @@ def _error(err: service.ProvisioningError) -> ApiError:
 
 def _changed(request: web.Request) -> None:
     request_broker_sync(request.app)
-
-
-def request_broker_sync(app: web.Application) -> int | None:
-    """Re-render the broker's password file and ACL soon (after a provisioning change);
-    the request's number (``None`` when the hub does not manage the broker's files)."""
-    sync = app.get(BROKER_SYNC)
-    return None if sync is None else sync.request()
 
 
 def announce_device(app: web.Application, device: Device) -> None:
@@ -108,7 +104,9 @@ async def create_device(request: web.Request) -> web.Response:
             raise _error(err) from None
         await session.commit()
     announce_device(request.app, device)
-    _changed(request)
+    # Answer once the broker knows the device (a few seconds at most), so that it can connect
+    # and be heard at once: on RabbitMQ its topics are bound to its home's partition (ADR 0145).
+    await broker_knows(request.app)
     return web.json_response(_credentials(creds), status=201)
 
 
@@ -157,11 +155,3 @@ async def revoke(request: web.Request) -> web.Response:
         if broker is not None:
             await sync.security.kick(device_id, broker)
     return web.json_response(msgspec.to_builtins(DeviceRevoked(device_id=device_id)))
-
-
-def setup(app: web.Application) -> None:
-    """Add the provisioning routes."""
-    app.router.add_post("/api/homes", create_home)
-    app.router.add_post("/api/devices", create_device)
-    app.router.add_post("/api/devices/{device_id}/credentials", issue_credentials)
-    app.router.add_post("/api/devices/{device_id}/revoke", revoke)

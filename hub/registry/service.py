@@ -10,17 +10,16 @@ from alerts.emergency import control_characters
 from hub.audit import record_audit
 from hub.db.crypto import KeySafeCipher
 from hub.db.models import Device, Home, Resident
+from hub.errors import HubError
 from hub.registry.credentials import mosquitto_hash, new_device_secret
 from protocol import validate_device_id
 
 
-class ProvisioningError(ValueError):
+class ProvisioningError(HubError, ValueError):
     """A request that cannot be carried out; ``code`` is stable for API clients."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True, slots=True)

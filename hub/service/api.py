@@ -19,10 +19,19 @@ from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS, resident_changed
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.auth.web import public
-from hub.http import ApiError, client_address, read_checked, read_json_object, too_many_attempts
-from hub.registry.app import BROKER_SYNC
+from hub.db.models import Contact, Home, Resident
+from hub.http import (
+    ApiError,
+    client_address,
+    iso,
+    read_checked,
+    read_json_object,
+    too_many_attempts,
+)
+from hub.registry.sync import request_broker_sync
 from hub.service import bodies, changes, installation, rules, store
 from hub.service.care import care_defaults
+from hub.service.codes import RECEIVER_KINDS
 from hub.service.errors import (
     DuplicateReferral,
     FieldError,
@@ -103,16 +112,12 @@ async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
             raise api_error(request, err) from None
 
 
-def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def service_json(row: ServiceRow, now: datetime, *, detail: bool = False) -> dict[str, Any]:
     """A service as the API shows it (personal details only with ``detail``)."""
     due = None
     if row.granted_at is not None:
         due_at = installation_due(row.granted_at)
-        due = {"due_at": _iso(due_at), "status": due_status(due_at, row.activated_at, now)}
+        due = {"due_at": iso(due_at), "status": due_status(due_at, row.activated_at, now)}
     body: dict[str, Any] = {
         "reference": row.reference,
         "state": row.state,
@@ -123,10 +128,10 @@ def service_json(row: ServiceRow, now: datetime, *, detail: bool = False) -> dic
         "care_level": row.care_level,
         "resident_id": row.resident_id,
         "possible_duplicates": row.possible_duplicates,
-        "referred_at": _iso(row.referred_at),
-        "granted_at": _iso(row.granted_at),
-        "activated_at": _iso(row.activated_at),
-        "discharged_at": _iso(row.discharged_at),
+        "referred_at": iso(row.referred_at),
+        "granted_at": iso(row.granted_at),
+        "activated_at": iso(row.activated_at),
+        "discharged_at": iso(row.discharged_at),
         "discharge_reason": row.discharge_reason,
         "installation": due,
     }
@@ -137,10 +142,13 @@ def service_json(row: ServiceRow, now: datetime, *, detail: bool = False) -> dic
                 "applicant_phone": row.applicant_phone,
                 "applicant_email": row.applicant_email,
                 "referred_by": row.referred_by,
-                "birth_date": _iso(row.birth_date),
+                "birth_date": iso(row.birth_date),
                 "id_document": row.id_document,
+                "cip": row.cip,
+                "social_file": row.social_file,
                 "phone": row.phone,
                 "language": row.language,
+                "address_form": row.address_form,
                 "street": row.street,
                 "postcode": row.postcode,
                 "lives_alone": row.lives_alone,
@@ -150,7 +158,7 @@ def service_json(row: ServiceRow, now: datetime, *, detail: bool = False) -> dic
                 "social_notes": row.social_notes,
                 "contacts": row.contacts,
                 "consent": row.consent,
-                "last_review_at": _iso(row.last_review_at),
+                "last_review_at": iso(row.last_review_at),
             }
         )
     return body
@@ -168,7 +176,7 @@ def plan_json(row: CarePlanRow) -> dict[str, Any]:
         "escalate_to_112_after_min": row.escalate_to_112_after_min,
         "review_every_days": row.review_every_days,
         "notes": row.notes,
-        "created_at": _iso(row.created_at),
+        "created_at": iso(row.created_at),
         "created_by": row.created_by,
         **plan_rules_json(row),
     }
@@ -188,33 +196,42 @@ def plan_rules_json(row: CarePlanRow) -> dict[str, Any]:
 async def order_json(
     session: AsyncSession, order: WorkOrderRow, service: ServiceRow, now: datetime
 ) -> dict[str, Any]:
-    """A work order with its checklist and SLA status."""
+    """A work order with its checklist and SLA status; each device line says how the unit
+    reports (``protocol``: our own agent over MQTT, or a certified unit's ``scaip`` /
+    ``dc09``, known once it is paired)."""
     checklist = await installation.checklist_of(session, order)
+    protocols = await installation.unit_protocols(
+        session, [line.device_id for line in checklist.devices if line.kind in RECEIVER_KINDS]
+    )
     return {
+        "at_door": await _at_door(session, service),
         "id": order.id,
         "reference": service.reference,
         "service_state": service.state,
         "person_name": service.person_name,
         "resident_id": service.resident_id,
         "address": f"{service.street}, {service.postcode} {service.municipality}",
-        "created_at": _iso(order.created_at),
-        "due_at": _iso(order.due_at),
+        "created_at": iso(order.created_at),
+        "due_at": iso(order.due_at),
         "due_status": due_status(order.due_at, order.completed_at, now),
         "installer": order.installer,
-        "started_at": _iso(order.started_at),
-        "completed_at": _iso(order.completed_at),
+        "started_at": iso(order.started_at),
+        "completed_at": iso(order.completed_at),
         "devices": [
             {
                 "kind": line.kind,
                 "device_id": line.device_id,
-                "paired_at": _iso(line.paired_at),
-                "first_message_at": _iso(line.first_message_at),
+                "protocol": (
+                    protocols.get(line.device_id or "") if line.kind in RECEIVER_KINDS else "agent"
+                ),
+                "paired_at": iso(line.paired_at),
+                "first_message_at": iso(line.first_message_at),
                 "done": line.done,
             }
             for line in checklist.devices
         ],
         "items": {
-            item: _iso(checklist.item_done_at(item))
+            item: iso(checklist.item_done_at(item))
             for item in (
                 "test_alarm",
                 "tablet_provisioned",
@@ -224,6 +241,48 @@ async def order_json(
         },
         "missing": list(checklist.missing()),
         "complete": checklist.complete,
+        "tablet_paired": checklist.tablet_paired,
+    }
+
+
+async def _at_door(session: AsyncSession, service: ServiceRow) -> dict[str, Any]:
+    """What the installer needs at the door: the person's phone, how to get in, and whom
+    to call (the key holders first), from the registry once the person is a resident."""
+    resident = (
+        None if service.resident_id is None else await session.get(Resident, service.resident_id)
+    )
+    home = None if resident is None else await session.get(Home, resident.home_id)
+    if resident is not None:
+        rows = await session.scalars(
+            select(Contact).where(Contact.resident_id == resident.id).order_by(Contact.priority)
+        )
+        contacts = [
+            {
+                "name": c.name,
+                "phone": c.phone,
+                "relationship": c.relationship_,
+                "relationship_other": c.relationship_other,
+                "key_holder": c.is_key_holder,
+            }
+            for c in rows
+        ]
+    else:
+        contacts = [
+            {
+                "name": str(c.get("name", "")),
+                "phone": str(c.get("phone", "")),
+                "relationship": str(c.get("relationship", "")),
+                "relationship_other": str(c.get("relationship_other", "")),
+                "key_holder": bool(c.get("key_holder")),
+            }
+            for c in service.contacts
+        ]
+    contacts.sort(key=lambda c: not c["key_holder"])  # stable: key holders first, in order
+    return {
+        "phone": service.phone,
+        "access_notes": home.access_notes if home is not None else "",
+        "has_key_safe": home is not None and home.key_safe_code_enc is not None,
+        "contacts": contacts,
     }
 
 
@@ -321,7 +380,7 @@ async def application_status(request: web.Request) -> web.Response:
             "reference": row.reference,
             "state": row.state,
             "state_text": CATALOG.text(f"state_{row.state}", lang),
-            "updated_at": _iso(row.updated_at),
+            "updated_at": iso(row.updated_at),
         }
     )
 
@@ -369,7 +428,7 @@ async def get_referral(request: web.Request) -> web.Response:
                 "action": h.action,
                 "from": h.from_state,
                 "to": h.to_state,
-                "at": _iso(h.at),
+                "at": iso(h.at),
                 "actor": h.actor,
                 "details": h.details,
             }
@@ -429,6 +488,7 @@ async def assess(request: web.Request) -> web.Response:
             care_level=_text(d, "care_level", 8),
             abss_area=_text(d, "abss_area", 32),
             notes=_text(d, "notes"),
+            access_notes=_text(d, "access_notes", 2000),
             link_resident_id=link,
             confirm_new_person=d.get("confirm_new_person") is True,
         )
@@ -472,7 +532,7 @@ async def create_work_order(request: web.Request) -> web.Response:
         s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
     ) -> Any:
         order = await installation.create_work_order(s, row, actor=who, now=now)
-        return {"work_order": order.id, "due_at": _iso(order.due_at)}
+        return {"work_order": order.id, "due_at": iso(order.due_at)}
 
     return await _on_service(request, act)
 
@@ -564,7 +624,7 @@ async def report_fault(request: web.Request) -> web.Response:
         order = await changes.report_fault(
             s, row, _text(d, "device_id", 64), _text(d, "fault", 16), actor=who, now=now
         )
-        return {"maintenance_order": order.id, "due_at": _iso(order.due_at)}
+        return {"maintenance_order": order.id, "due_at": iso(order.due_at)}
 
     return await _on_service(request, act, bodies.FaultBody)
 
@@ -592,9 +652,7 @@ async def add_device(request: web.Request) -> web.Response:
         }
 
     response = await _on_service(request, act, bodies.DeviceLine)
-    sync = request.app.get(BROKER_SYNC)
-    if sync is not None:
-        sync.request()
+    request_broker_sync(request.app)
     return response
 
 
@@ -608,9 +666,7 @@ async def remove_device(request: web.Request) -> web.Response:
         await changes.remove_device(s, row, request.match_info["device_id"], actor=who, now=now)
 
     response = await _on_service(request, act)
-    sync = request.app.get(BROKER_SYNC)
-    if sync is not None:
-        sync.request()
+    request_broker_sync(request.app)
     return response
 
 
@@ -650,9 +706,9 @@ async def list_maintenance(request: web.Request) -> web.Response:
                     "id": m.id,
                     "device_id": m.device_id,
                     "fault": m.fault,
-                    "reported_at": _iso(m.reported_at),
-                    "due_at": _iso(m.due_at),
-                    "repaired_at": _iso(m.repaired_at),
+                    "reported_at": iso(m.reported_at),
+                    "due_at": iso(m.due_at),
+                    "repaired_at": iso(m.repaired_at),
                     "status": due_status(m.due_at, m.repaired_at, now),
                 }
                 for m in rows
@@ -761,9 +817,8 @@ async def pair_device(request: web.Request) -> web.Response:
             extra["credentials"] = {"username": creds.username, "secret": creds.secret}
 
     response = await _on_order(request, act, extra, bodies.DeviceLine)
-    sync = request.app.get(BROKER_SYNC)
-    if sync is not None and "credentials" in extra:
-        sync.request()  # the broker learns the new device's password
+    if "credentials" in extra:
+        request_broker_sync(request.app)  # the broker learns the new device's password
     return response
 
 
@@ -819,7 +874,7 @@ async def list_reviews_due(request: web.Request) -> web.Response:
                 {
                     "reference": d.reference,
                     "person_name": d.person_name,
-                    "due_at": _iso(d.due_at),
+                    "due_at": iso(d.due_at),
                     "overdue": d.overdue,
                 }
                 for d in due
@@ -842,36 +897,3 @@ async def resident_paused(request: web.Request) -> web.Response:
     async with request.app[SESSIONMAKER]() as session:
         paused = await is_service_paused(session, _int(request, "resident_id"), at)
     return web.json_response({"paused": paused})
-
-
-def add_routes(app: web.Application) -> None:
-    """Register the API routes."""
-    r = app.router
-    r.add_post("/api/service/applications", submit_application)
-    r.add_post("/api/service/applications/status", application_status)
-    r.add_get("/api/service/referrals", list_referrals)
-    r.add_post("/api/service/referrals", submit_referral)
-    r.add_get("/api/service/referrals/{reference}", get_referral)
-    r.add_post("/api/service/referrals/{reference}/assess", assess)
-    r.add_post("/api/service/referrals/{reference}/care-plan", edit_care_plan)
-    r.add_post("/api/service/referrals/{reference}/care-level", change_care_level)
-    r.add_post("/api/service/referrals/{reference}/work-order", create_work_order)
-    r.add_post("/api/service/referrals/{reference}/suspend", suspend)
-    r.add_post("/api/service/referrals/{reference}/resume", resume)
-    r.add_post("/api/service/referrals/{reference}/discharge", discharge)
-    r.add_post("/api/service/referrals/{reference}/review", review)
-    r.add_put("/api/service/referrals/{reference}/contacts", update_contacts)
-    r.add_post("/api/service/referrals/{reference}/faults", report_fault)
-    r.add_post("/api/service/referrals/{reference}/devices", add_device)
-    r.add_delete("/api/service/referrals/{reference}/devices/{device_id}", remove_device)
-    r.add_get("/api/service/maintenance", list_maintenance)
-    r.add_post("/api/service/maintenance/{order_id}/repair", repair)
-    r.add_get("/api/service/work-orders", list_work_orders)
-    r.add_get("/api/service/work-orders/{order_id}", get_work_order)
-    r.add_post("/api/service/work-orders/{order_id}/start", start_work_order)
-    r.add_post("/api/service/work-orders/{order_id}/devices", pair_device)
-    r.add_post("/api/service/work-orders/{order_id}/items/{item}", tick_item)
-    r.add_post("/api/service/work-orders/{order_id}/confirm", confirm_work_order)
-    r.add_get("/api/service/figures", figures)
-    r.add_get("/api/service/reviews", list_reviews_due)
-    r.add_get("/api/service/residents/{resident_id}/paused", resident_paused)

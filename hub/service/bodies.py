@@ -31,6 +31,7 @@ class ContactLine(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fiel
     name: Short = ""
     phone: Short = ""
     relationship: Short = ""
+    relationship_other: Short = ""
     key_holder: Flag = False
 
 
@@ -41,7 +42,10 @@ class ReferralBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     ``applicant_kind``, ``person_name`` (3-200 characters), ``birth_date`` (YYYY-MM-DD),
     ``street``, ``postcode`` (5 digits), ``municipality``, one to five ``contacts`` and
     ``consent_data: true``; ``applicant_name`` for a relative or social worker, and
-    ``applicant_phone`` for a relative. ``id_document`` is a DNI/NIE with its letter.
+    ``applicant_phone`` for a relative. ``id_document`` is a DNI/NIE with its letter; ``cip``
+    a health card code (4 letters, 10 digits); ``social_file`` a social-services file number.
+    A contact's ``relationship`` is a code (``daughter``, ``neighbour_f``…, ``other`` with
+    ``relationship_other``); a word typed in ca/es/en is coded the same way.
     No control characters anywhere (they would travel to 112).
     """
 
@@ -52,8 +56,11 @@ class ReferralBody(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
     person_name: Short = ""
     birth_date: Short = ""
     id_document: Short = ""
+    cip: Short = ""
+    social_file: Short = ""
     phone: Short = ""
     language: Short = ""
+    address_form: Short = ""
     street: Short = ""
     postcode: Short = ""
     municipality: Short = ""
@@ -86,6 +93,8 @@ class AssessBody(msgspec.Struct, kw_only=True, frozen=True):
     notes: Annotated[str, Meta(max_length=20000, pattern=NO_NUL)] = ""
     link_resident_id: Annotated[int, Meta(ge=1, le=2_147_483_647)] | None = None
     confirm_new_person: bool = False
+    # How to get in (floor, door, intercom, who opens): kept on the home for the installer
+    access_notes: Annotated[str, Meta(max_length=2000, pattern=NO_NUL)] = ""
 
 
 class CarePlanEdit(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

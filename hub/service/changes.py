@@ -173,6 +173,7 @@ async def replace_contacts(
                 name=c.name,
                 phone=c.phone,
                 relationship_=c.relationship,
+                relationship_other=c.relationship_other,
                 is_key_holder=c.key_holder,
                 priority=priority,
                 language=row.language,

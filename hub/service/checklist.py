@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from hub.service.codes import CHECKLIST_ITEMS, ChecklistItem, DeviceKind
-from hub.service.errors import InvalidTransition
+from hub.service.errors import InvalidTransition, TabletNotPaired
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ class Checklist:
         open_lines = tuple(f"device:{line.kind}" for line in self.devices if not line.done)
         open_items = tuple(item for item in CHECKLIST_ITEMS if self.item_done_at(item) is None)
         return open_lines + open_items
+
+    @property
+    def tablet_paired(self) -> bool:
+        """Every tablet line of the order has a device (true when the plan has none)."""
+        return all(line.device_id is not None for line in self.devices if line.kind == "tablet")
 
     @property
     def complete(self) -> bool:
@@ -95,4 +100,6 @@ def mark_item(checklist: Checklist, item: str, at: datetime) -> Checklist:
         raise InvalidTransition("tick", "installing", f"unknown checklist item {item!r}")
     if checklist.item_done_at(item) is not None:
         return checklist
+    if item == "tablet_provisioned" and not checklist.tablet_paired:
+        raise TabletNotPaired()
     return replace(checklist, **{f"{item}_at": at})  # type: ignore[arg-type]

@@ -31,7 +31,8 @@ DeviceKind = Literal[
     "gas_detector",
     "flood_sensor",
     "temperature_sensor",
-    # A certified carephone or alarm panel reporting over SIA DC-09 (docs/carephones.md).
+    # A certified carephone or alarm panel reporting over SCAIP or SIA DC-09 (its protocol is
+    # the registered unit's, docs/carephones.md); every other kind is our own agent's (MQTT).
     "carephone",
 ]
 ChecklistItem = Literal["test_alarm", "tablet_provisioned", "key_safe_recorded", "resident_trained"]
@@ -72,5 +73,6 @@ REGISTRY_TYPE: dict[DeviceKind, str] = {
 # unit's account first (POST /api/carephones), then pairs it to the work order's line.
 RECEIVER_KINDS: frozenset[str] = frozenset({"carephone"})
 UNREGISTERED_UNIT = (
-    "register the unit's DC-09 account first (POST /api/carephones), then pair its device id"
+    "register the unit with its receiver first (POST /api/carephones: protocol scaip with its"
+    " controller id, or dc09 with its account), then pair its device id"
 )

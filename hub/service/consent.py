@@ -202,14 +202,3 @@ async def make_circle_code(request: web.Request) -> web.Response:
             reason=reason,
         )
     return web.json_response(code_view(code, link_code), status=201)
-
-
-def add_routes(app: web.Application) -> None:
-    """Add the consent routes of the service pages."""
-    app.router.add_post(
-        "/api/service/referrals/{reference}/consent/social-record", change_social_record
-    )
-    circle = "/api/service/referrals/{reference}/circle/{link_id}"
-    app.router.add_put(circle, change_circle_member)
-    app.router.add_delete(circle, remove_circle_member)
-    app.router.add_post("/api/service/referrals/{reference}/circle/codes", make_circle_code)

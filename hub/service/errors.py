@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub.errors import HubError
 
-class ServiceError(Exception):
+
+class ServiceError(HubError):
     """Base of every lifecycle error; ``code`` is stable for API clients and i18n."""
 
     code = "service_error"
+    status = 409
 
 
 class InvalidTransition(ServiceError):
@@ -39,6 +42,16 @@ class ChecklistIncomplete(InvalidTransition):
     def __init__(self, missing: tuple[str, ...]) -> None:
         super().__init__("activate", "installing", "checklist incomplete: " + ", ".join(missing))
         self.missing = missing
+
+
+class TabletNotPaired(InvalidTransition):
+    """ "Tablet provisioned" ticked while the work order's tablet line is not paired yet
+    (the page asked to pair the tablet and said it was provisioned, issue 23)."""
+
+    code = "tablet_not_paired"
+
+    def __init__(self) -> None:
+        super().__init__("tick tablet_provisioned", "installing", "pair the tablet first")
 
 
 class ReasonRequired(ServiceError):

@@ -19,10 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import SYSTEM_ACTOR, record_audit
 from hub.db.models import Device, Resident, StoredEvent
+from hub.db.values import one_of
 from hub.registry.service import DeviceCredentials, ProvisioningError, provision_device
 from hub.service import lifecycle as lc
 from hub.service.checklist import Checklist, DeviceLine, mark_item, pair_device
-from hub.service.codes import CHECKLIST_ITEMS, RECEIVER_KINDS, REGISTRY_TYPE, UNREGISTERED_UNIT
+from hub.service.codes import (
+    CHECKLIST_ITEMS,
+    DEVICE_KINDS,
+    RECEIVER_KINDS,
+    REGISTRY_TYPE,
+    UNREGISTERED_UNIT,
+)
 from hub.service.errors import InvalidTransition
 from hub.service.models import ServiceRow, WorkOrderDeviceRow, WorkOrderRow
 from hub.service.outbox import emit
@@ -52,11 +59,31 @@ async def lines_of(session: AsyncSession, order_id: int) -> list[WorkOrderDevice
     return list(rows)
 
 
+async def unit_protocols(session: AsyncSession, device_ids: list[str | None]) -> dict[str, str]:
+    """The receiver protocol (``scaip``, ``dc09``) of each registered unit among ``device_ids``."""
+    from hub.carephones.models import CarephoneUnit
+
+    wanted = [d for d in device_ids if d]
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(CarephoneUnit.device_id, CarephoneUnit.protocol).where(
+            CarephoneUnit.device_id.in_(wanted)
+        )
+    )
+    return {device_id: protocol for device_id, protocol in rows.all()}
+
+
 async def checklist_of(session: AsyncSession, order: WorkOrderRow) -> Checklist:
     """The pure checklist of a stored work order."""
     return Checklist(
         devices=tuple(
-            DeviceLine(line.kind, line.device_id, line.paired_at, line.first_message_at)  # type: ignore[arg-type]
+            DeviceLine(
+                one_of(line.kind, DEVICE_KINDS, "work_order_devices.kind"),
+                line.device_id,
+                line.paired_at,
+                line.first_message_at,
+            )
             for line in await lines_of(session, order.id)
         ),
         test_alarm_at=order.test_alarm_at,

@@ -45,8 +45,16 @@ class ServiceRow(Base):
     person_key: Mapped[str] = mapped_column(String(240))
     birth_date: Mapped[date | None] = mapped_column(Date, default=None)
     id_document: Mapped[str] = mapped_column(String(16), default="", index=True)
+    # CatSalut's personal health card code (CIP) and the social-services file number: the
+    # visor finds people by them (migration visor_0001).
+    cip: Mapped[str] = mapped_column(String(14), default="", server_default="", index=True)
+    social_file: Mapped[str] = mapped_column(String(32), default="", server_default="", index=True)
     phone: Mapped[str] = mapped_column(String(40), default="")
     language: Mapped[str] = mapped_column(String(2), default="ca")
+    # How to address the person (protocol.ADDRESS_FORMS; migration service_0003).
+    address_form: Mapped[str] = mapped_column(
+        String(12), default="unknown", server_default="unknown"
+    )
     street: Mapped[str] = mapped_column(String(200), default="")
     postcode: Mapped[str] = mapped_column(String(5), default="")
     municipality: Mapped[str] = mapped_column(String(100), default="")

@@ -8,14 +8,14 @@ Staff: ``/service`` (referrals), ``/service/referrals/{reference}``,
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
+from alerts.values import RELATIONSHIP_CODES, relationship_name
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.auth import Role
@@ -30,30 +30,80 @@ from hub.service.codes import (
     SUSPENSION_REASONS,
 )
 from hub.service.consent import consent_context
-from hub.service.models import CarePlanRow, ServiceRow, StateChangeRow, WorkOrderRow
+from hub.service.models import (
+    CarePlanRow,
+    ServiceRow,
+    StateChangeRow,
+    SuspensionRow,
+    WorkOrderRow,
+)
 from hub.service.queries import load_figures, reviews_due
-from hub.web import DISPLAY_TIMEZONE, Pages, PageUser
+from hub.web import Pages, PageUser
 from hub.web.auth import page_requires
+from hub.web.dates import format_clock, format_day, format_moment, format_numeric_day, parse_iso
 
 HERE = Path(__file__).parent
 PAGES = Pages(HERE / "templates", CATALOG)
 STATIC_PREFIX = "/static/service"
-_TZ = ZoneInfo(DISPLAY_TIMEZONE)
 STAFF = (Role.SOCIAL_WORKER, Role.COORDINATOR, Role.ADMIN, Role.SUPERVISOR)
 FIELD = (Role.INSTALLER, Role.COORDINATOR, Role.ADMIN)
 CONSENT_EDITORS = frozenset(r.value for r in ASSESSORS)
+# The list's filters: a name in the address bar -> the states it shows.
+LIST_FILTERS: dict[str, tuple[str, ...]] = {
+    "referred": ("referred",),
+    "installation": ("assessed", "work_order", "installing"),
+    "active": ("active",),
+    "suspended": ("suspended",),
+    "discharged": ("discharged",),
+}
 
 
-def local(value: str | datetime | None, with_time: bool = True) -> str:
-    """An ISO time or datetime shown in the service's local time (Europe/Madrid)."""
-    if value is None:
+def local(value: str | datetime | None, lang: str, with_time: bool = True) -> str:
+    """An ISO time or datetime in the reader's language and the service's local time
+    (Europe/Madrid, 24-hour), through Babel: ``21 de nov. del 2026, 18:35``."""
+    if isinstance(value, str) and len(value) == 10:  # a day (a birth date), no time
+        return format_day(date.fromisoformat(value), lang)
+    moment = parse_iso(value)
+    if moment is None:
         return "—"
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    shown = moment.astimezone(_TZ)
-    return shown.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
+    return format_moment(moment, lang) if with_time else format_day(moment, lang)
+
+
+def short(value: str | datetime | None, lang: str) -> str:
+    """The same moment in a table's narrow column: ``21/11/2026 18:35`` (Babel's numeric
+    date for the language, 24-hour clock)."""
+    moment = parse_iso(value)
+    if moment is None:
+        return "—"
+    return f"{format_numeric_day(moment, lang)} {format_clock(moment, lang)}"
 
 
 PAGES.environment.filters["local"] = local
+PAGES.environment.filters["short"] = short
+
+
+def relationship(contact: dict[str, Any], lang: str) -> str:
+    """A contact's relationship in ``lang`` (a code, "other" with its words, or the words
+    of a contact stored before relationships were coded)."""
+    code = str(contact.get("relationship") or "")
+    return relationship_name(code, lang, str(contact.get("relationship_other") or ""))
+
+
+def relationship_options(lang: str) -> list[tuple[str, str]]:
+    """(code, name) of every relationship a form offers, in ``lang``; where two codes read
+    the same ("neighbour" in English), the name says which."""
+    names = [(code, relationship_name(code, lang)) for code in RELATIONSHIP_CODES[:-1]]
+    seen = [name for _, name in names]
+    sexes = {"m": CATALOG.text("rel_man", lang), "f": CATALOG.text("rel_woman", lang)}
+    options = [
+        (code, f"{name} ({sexes[code[-1]]})" if seen.count(name) > 1 else name)
+        for code, name in names
+    ]
+    return [*options, ("other", CATALOG.text("rel_other", lang))]
+
+
+PAGES.environment.filters["relationship"] = relationship
+PAGES.environment.globals["relationship_options"] = relationship_options
 
 
 def _render(request: web.Request, name: str, user: PageUser | None, **context: Any) -> web.Response:
@@ -67,7 +117,7 @@ def _render(request: web.Request, name: str, user: PageUser | None, **context: A
 @public("the online application form")
 async def apply_page(request: web.Request) -> web.Response:
     """The online application form."""
-    return _render(request, "service_apply.html", None, mobilities=MOBILITIES)
+    return _render(request, "service_apply.html", None, mobilities=MOBILITIES, staff=False)
 
 
 @public("the application status form")
@@ -86,9 +136,14 @@ async def list_page(request: web.Request, user: PageUser) -> web.Response:
         raise web.HTTPFound("/service/work-orders")
     now = request.app[CLOCK]()
     state = request.query.get("state", "")
+    if state and state not in LIST_FILTERS:
+        raise web.HTTPBadRequest(text=PAGES.text("bad_filter", user.language))
+    search = " ".join(request.query.get("q", "").split())[:100]
     query = select(ServiceRow).order_by(ServiceRow.referred_at.desc()).limit(300)
     if state:
-        query = query.where(ServiceRow.state == state)
+        query = query.where(ServiceRow.state.in_(LIST_FILTERS[state]))
+    if search:
+        query = query.where(_matches(search))
     async with request.app[SESSIONMAKER]() as session:
         rows = [service_json(r, now) for r in await session.scalars(query)]
         due = await reviews_due(session, now)
@@ -99,6 +154,39 @@ async def list_page(request: web.Request, user: PageUser) -> web.Response:
         services=rows,
         reviews=due,
         state=state,
+        q=search,
+        filters=tuple(LIST_FILTERS),
+        may_refer=user.role in CONSENT_EDITORS,
+        current="referrals",
+    )
+
+
+def _matches(search: str) -> ColumnElement[bool]:
+    """Every word of the search in the reference, name, DNI/NIE, phone or town."""
+    columns = (
+        ServiceRow.reference,
+        ServiceRow.person_name,
+        ServiceRow.id_document,
+        ServiceRow.phone,
+        ServiceRow.municipality,
+    )
+    words = []
+    for word in search.split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        words.append(or_(*(func.lower(c).like(pattern.lower(), escape="\\") for c in columns)))
+    return and_(*words)
+
+
+@page_requires(*ASSESSORS)
+async def new_referral_page(request: web.Request, user: PageUser) -> web.Response:
+    """Staff type a referral in: the online form's fields, sent to the staff API (which
+    answers a person already known with their reference), then the new referral's page."""
+    return _render(
+        request,
+        "service_apply.html",
+        user,
+        mobilities=MOBILITIES,
+        staff=True,
         current="referrals",
     )
 
@@ -133,6 +221,12 @@ async def referral_page(request: web.Request, user: PageUser) -> web.Response:
         )
         service = service_json(row, now, detail=True)
         consent = await consent_context(session, row)
+        pause = await session.scalar(
+            select(SuspensionRow)
+            .where(SuspensionRow.service_id == row.id, SuspensionRow.ended_at.is_(None))
+            .order_by(SuspensionRow.id.desc())
+            .limit(1)
+        )
     # Health and social notes of a person: the read is audited before the page is sent.
     async with request.app[SESSIONMAKER]() as session:
         await record_audit(
@@ -152,6 +246,7 @@ async def referral_page(request: web.Request, user: PageUser) -> web.Response:
         suspension_reasons=SUSPENSION_REASONS,
         discharge_reasons=DISCHARGE_REASONS,
         consent=consent,
+        pause=pause,
         may_change_consent=user.role in CONSENT_EDITORS,
         current="referrals",
         page_data={"reference": row.reference},
@@ -207,16 +302,3 @@ async def figures_page(request: web.Request, user: PageUser) -> web.Response:
     async with request.app[SESSIONMAKER]() as session:
         figures = await load_figures(session, request.app[CLOCK]())
     return _render(request, "service_figures.html", user, f=figures, current="figures")
-
-
-def add_routes(app: web.Application) -> None:
-    """Register the pages and the area's static files."""
-    r = app.router
-    r.add_static(STATIC_PREFIX, HERE / "static", name="service-static")
-    r.add_get("/service/apply", apply_page)
-    r.add_get("/service/status", status_page)
-    r.add_get("/service", list_page)
-    r.add_get("/service/referrals/{reference}", referral_page)
-    r.add_get("/service/work-orders", work_orders_page)
-    r.add_get("/service/work-orders/{order_id}", work_order_page)
-    r.add_get("/service/figures", figures_page)

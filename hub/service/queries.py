@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import SYSTEM_ACTOR, record_audit
+from hub.db.values import one_of
 from hub.service.care import MAX_REVIEW_DAYS
+from hub.service.codes import SERVICE_STATES
 from hub.service.figures import FaultFacts, Figures, ServiceFacts, compute_figures
 from hub.service.models import CarePlanRow, MaintenanceOrderRow, ServiceRow, SuspensionRow
 from hub.service.retention import RetentionPolicy, must_erase
@@ -63,7 +65,7 @@ async def load_figures(session: AsyncSession, now: datetime) -> Figures:
     """The managers' figures from every service and maintenance order."""
     services = [
         ServiceFacts(
-            state=r.state,  # type: ignore[arg-type]
+            state=one_of(r.state, SERVICE_STATES, "services.state"),
             care_level=r.care_level,
             abss_area=r.abss_area,
             referred_at=r.referred_at,

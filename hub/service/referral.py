@@ -18,8 +18,11 @@ from datetime import date
 from typing import Any
 
 from alerts.emergency import control_characters
+from alerts.values import relationship_code
 from hub.service.codes import APPLICANT_KINDS, MOBILITIES, ApplicantKind, Mobility
 from hub.service.errors import FieldError, ReferralInvalid
+from protocol import ADDRESS_FORMS
+from protocol.i18n import LANGUAGES
 
 MAX_CONTACTS = 5
 _PHONE = re.compile(r"^\+?[0-9][0-9 ]{7,18}$")
@@ -28,6 +31,10 @@ _POSTCODE = re.compile(r"^[0-5][0-9]{4}$")
 # Spanish DNI (8 digits + letter) or NIE (X/Y/Z + 7 digits + letter), checked by its letter.
 _DNI = re.compile(r"^([XYZ]|[0-9])([0-9]{7})([A-Z])$")
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+# CatSalut's personal health card code (4 letters, 10 digits) and a social-services file
+# number (the visor finds people by both: hub.visor.lookup).
+CIP = re.compile(r"^[A-Z]{4}[0-9]{10}$")
+SOCIAL_FILE = re.compile(r"^[A-Z0-9][A-Z0-9/.\-]{2,31}$")
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,9 @@ class ReferralContact:
 
     name: str
     phone: str
-    relationship: str
+    relationship: str  # a code of alerts.values.RELATIONSHIP_CODES, or "" (not said)
     key_holder: bool
+    relationship_other: str = ""  # the words, when the relationship is "other"
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,11 @@ class ReferralForm:
     person_name: str
     birth_date: date
     id_document: str  # normalised DNI/NIE, or "" when not given
+    cip: str  # health card code (CIP), or ""
+    social_file: str  # social-services file number, or ""
     phone: str
     language: str
+    address_form: str  # protocol.ADDRESS_FORMS: how to address the person
     street: str
     postcode: str
     municipality: str
@@ -89,6 +100,8 @@ _FREE_TEXT = (
     "applicant_email",
     "person_name",
     "id_document",
+    "cip",
+    "social_file",
     "phone",
     "street",
     "postcode",
@@ -133,11 +146,14 @@ def parse_contacts(raw: Any, errors: list[FieldError]) -> tuple[ReferralContact,
         if not name:
             errors.append(FieldError(f"contacts.{index}.name", "err_required"))
         _check_phone(errors, f"contacts.{index}.phone", phone, required=True)
-        contacts.append(
-            ReferralContact(
-                name[:200], phone, _text(item, "relationship")[:60], _flag(item, "key_holder")
-            )
-        )
+        # A code from the form's list; words typed by an API client or an older form are
+        # coded the same way (a known word in any language, else "other" with the words).
+        code, other = relationship_code(_text(item, "relationship"))
+        if code == "other":
+            other = _text(item, "relationship_other")[:60] or other
+            if not other:
+                errors.append(FieldError(f"contacts.{index}.relationship_other", "err_required"))
+        contacts.append(ReferralContact(name[:200], phone, code, _flag(item, "key_holder"), other))
     if not contacts:
         errors.append(FieldError("contacts", "err_contact_needed"))
     elif len(contacts) > MAX_CONTACTS:
@@ -171,11 +187,20 @@ def parse_referral(data: Mapping[str, Any], today: date) -> ReferralForm:
     id_document = re.sub(r"[\s.-]", "", _text(data, "id_document")).upper()
     if id_document and not valid_dni(id_document):
         errors.append(FieldError("id_document", "err_dni"))
+    cip = re.sub(r"[\s.-]", "", _text(data, "cip")).upper()
+    if cip and not CIP.match(cip):
+        errors.append(FieldError("cip", "err_cip"))
+    social_file = _text(data, "social_file").upper()
+    if social_file and not SOCIAL_FILE.match(social_file):
+        errors.append(FieldError("social_file", "err_social_file"))
     phone = _text(data, "phone")
     _check_phone(errors, "phone", phone, required=False)
     language = _text(data, "language") or "ca"
-    if language not in ("ca", "es", "en"):
+    if language not in LANGUAGES:
         errors.append(FieldError("language", "err_choice"))
+    address_form = _text(data, "address_form") or "unknown"
+    if address_form not in ADDRESS_FORMS:
+        errors.append(FieldError("address_form", "err_choice"))
 
     street, municipality = _text(data, "street"), _text(data, "municipality")
     postcode = _text(data, "postcode")
@@ -201,7 +226,7 @@ def parse_referral(data: Mapping[str, Any], today: date) -> ReferralForm:
     texts = {key: _text(data, key) for key in _FREE_TEXT}
     for index, item in enumerate(data.get("contacts") or []):
         if isinstance(item, Mapping):
-            for key in ("name", "relationship", "phone"):
+            for key in ("name", "relationship", "relationship_other", "phone"):
                 texts[f"contacts.{index}.{key}"] = _text(item, key)
     for key, value in texts.items():
         if control_characters(value) or control_characters(_raw(data, key)):
@@ -219,8 +244,11 @@ def parse_referral(data: Mapping[str, Any], today: date) -> ReferralForm:
         person_name=person_name,
         birth_date=birth,
         id_document=id_document,
+        cip=cip,
+        social_file=social_file,
         phone=phone,
         language=language,
+        address_form=address_form,
         street=street[:200],
         postcode=postcode,
         municipality=municipality[:100],

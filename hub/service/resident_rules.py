@@ -99,9 +99,3 @@ async def edit_rules(request: web.Request) -> web.Response:
     # The running alarm rules take the new plan now, on every worker.
     await resident_changed(request.app, resident_id)
     return web.json_response(view)
-
-
-def add_routes(app: web.Application) -> None:
-    """Register the resident-card rule routes."""
-    app.router.add_get("/api/service/residents/{resident_id}/rules", get_rules)
-    app.router.add_post("/api/service/residents/{resident_id}/rules", edit_rules)

@@ -18,6 +18,10 @@ from hub.service.errors import InvalidCarePlan
 
 Sensitivity = Literal["low", "normal", "high"]
 SENSITIVITIES: tuple[Sensitivity, ...] = ("low", "normal", "high")
+# Who hears of a missed dose (ADR 0152): the centre (an alarm), the family (a notice to the
+# members who agreed to hear of alarms; an alarm when nobody did), or both.
+MissedTo = Literal["centre", "family", "both"]
+MISSED_TO: tuple[MissedTo, ...] = ("centre", "family", "both")
 # The learned baseline flags a quiet day when it is below low_ratio × expected AND below
 # mean − sigmas × std (alerts.careplan.BaselineSettings): more sensitive = a higher ratio
 # and fewer sigmas, so smaller drops are flagged.
@@ -104,6 +108,7 @@ class ResidentRules:
     # Reminders on the tablet at each dose; a dose not confirmed within the grace is missed.
     medications: tuple[Medication, ...] = ()
     medication_grace_min: int = 60
+    medication_missed_to: MissedTo = "centre"
 
 
 RULE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ResidentRules))
@@ -305,6 +310,14 @@ def _value(key: str, value: object) -> Any:
     if key == "medication_grace_min":
         if not isinstance(value, int) or isinstance(value, bool):
             raise _wrong(key, "minutes", "medication_grace_min must be a whole number of minutes")
+        return value
+    if key == "medication_missed_to":
+        if value not in MISSED_TO:
+            raise _wrong(
+                key,
+                "missed_to",
+                f"medication_missed_to is one of {', '.join(MISSED_TO)}, not {value!r}",
+            )
         return value
     if key == "baseline_sensitivity":
         if value not in SENSITIVITIES:

@@ -18,10 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.audit import record_audit
 from hub.db.crypto import KeySafeCipher
 from hub.db.models import Contact, Home, Resident
+from hub.db.values import all_of, one_of, one_of_or_none
 from hub.service import lifecycle as lc
 from hub.service import rules as rule_settings
 from hub.service.care import CarePlan, initial_plan, plan_for_level, revise_plan
-from hub.service.codes import OPEN_STATES
+from hub.service.codes import (
+    CARE_LEVELS,
+    DEVICE_KINDS,
+    DISCHARGE_REASONS,
+    OPEN_STATES,
+    SERVICE_STATES,
+    SUSPENSION_REASONS,
+)
 from hub.service.errors import DuplicateReferral, InvalidCarePlan, InvalidTransition, ServiceError
 from hub.service.models import CarePlanRow, ServiceRow, StateChangeRow, SuspensionRow
 from hub.service.outbox import emit
@@ -92,21 +100,28 @@ async def suspensions_of(session: AsyncSession, service_id: int) -> list[Suspens
 async def as_domain(session: AsyncSession, row: ServiceRow) -> lc.Service:
     """The pure domain value of a stored service."""
     pauses = tuple(
-        lc.Suspension(s.reason, s.started_at, s.resume_on, s.ended_at)  # type: ignore[arg-type]
+        lc.Suspension(
+            one_of(s.reason, SUSPENSION_REASONS, "suspensions.reason"),
+            s.started_at,
+            s.resume_on,
+            s.ended_at,
+        )
         for s in await suspensions_of(session, row.id)
     )
     return lc.Service(
         reference=row.reference,
-        state=row.state,  # type: ignore[arg-type]
+        state=one_of(row.state, SERVICE_STATES, "services.state"),
         referred_at=row.referred_at,
-        care_level=row.care_level,  # type: ignore[arg-type]
+        care_level=one_of_or_none(row.care_level, CARE_LEVELS, "services.care_level"),
         granted_at=row.granted_at,
         ordered_at=row.ordered_at,
         installing_at=row.installing_at,
         activated_at=row.activated_at,
         suspensions=pauses,
         discharged_at=row.discharged_at,
-        discharge_reason=row.discharge_reason,  # type: ignore[arg-type]
+        discharge_reason=one_of_or_none(
+            row.discharge_reason, DISCHARGE_REASONS, "services.discharge_reason"
+        ),
     )
 
 
@@ -125,8 +140,8 @@ def plan_from_row(row: CarePlanRow) -> CarePlan:
     hours, minutes = (int(x) for x in row.check_in_deadline.split(":"))
     return CarePlan(
         version=row.version,
-        care_level=row.care_level,  # type: ignore[arg-type]
-        devices=tuple(row.devices),  # type: ignore[arg-type]
+        care_level=one_of(row.care_level, CARE_LEVELS, "care_plans.care_level"),
+        devices=all_of(row.devices, DEVICE_KINDS, "care_plans.devices"),
         check_in_deadline=time(hours, minutes),
         wellbeing_call_every_days=row.wellbeing_call_every_days,
         escalate_to_contact_after_min=row.escalate_to_contact_after_min,
@@ -324,8 +339,11 @@ async def submit_referral(
         person_key=key,
         birth_date=form.birth_date,
         id_document=form.id_document,
+        cip=form.cip,
+        social_file=form.social_file,
         phone=form.phone,
         language=form.language,
+        address_form=form.address_form,
         street=form.street,
         postcode=form.postcode,
         municipality=form.municipality,
@@ -339,6 +357,7 @@ async def submit_referral(
                 "name": c.name,
                 "phone": c.phone,
                 "relationship": c.relationship,
+                "relationship_other": c.relationship_other,
                 "key_holder": c.key_holder,
             }
             for c in form.contacts
@@ -378,6 +397,9 @@ class Assessment:
     notes: str = ""
     link_resident_id: int | None = None  # the referral is this existing resident
     confirm_new_person: bool = False  # flagged duplicates checked: it is someone else
+    # How to get in (floor, door, intercom, who opens): the home's access notes, which the
+    # installer's work order and the operator's resident card show at the door.
+    access_notes: str = ""
 
 
 async def _create_resident(session: AsyncSession, row: ServiceRow) -> Resident:
@@ -392,6 +414,7 @@ async def _create_resident(session: AsyncSession, row: ServiceRow) -> Resident:
         name=row.person_name,
         birth_date=row.birth_date,
         language=row.language,
+        address_form=row.address_form,
         medical_notes=row.health_notes,
         lives_alone=row.lives_alone,
         consent=dict(row.consent),
@@ -405,6 +428,7 @@ async def _create_resident(session: AsyncSession, row: ServiceRow) -> Resident:
                 name=contact["name"],
                 phone=contact["phone"],
                 relationship_=contact.get("relationship", ""),
+                relationship_other=contact.get("relationship_other", ""),
                 is_key_holder=bool(contact.get("key_holder")),
                 priority=priority,
                 language=row.language,
@@ -439,6 +463,11 @@ async def assess(
         )
     else:
         row.resident_id = (await _create_resident(session, row)).id
+    if decision.access_notes.strip():
+        resident = await session.get(Resident, row.resident_id)
+        home = None if resident is None else await session.get(Home, resident.home_id)
+        if home is not None:
+            home.access_notes = decision.access_notes.strip()[:2000]
     session.add(_plan_row(row.id, plan))
     await apply(session, row, transition, actor)
     return plan

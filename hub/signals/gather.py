@@ -33,6 +33,7 @@ from hub.family.models import (
 )
 from hub.family.parties import resident_party
 from hub.outbox.consent import gives_social_record_consent
+from hub.service.alarm_terms import AlarmTerms
 from hub.service.models import ServiceRow, SuspensionRow
 from hub.signals.weekdata import (
     ACTIVITY_TYPES,
@@ -139,7 +140,7 @@ async def _plans(session: AsyncSession, records: dict[int, ResidentRecords]) -> 
             stored[resident_id] = (plan_from_json(data), EscalationPolicy())
         except (CarePlanError, ValueError, TypeError, KeyError):
             _LOGGER.warning("care plan of resident %s cannot be read; defaults used", resident_id)
-    plans = plans_for(ids, await known_residents(session, ids), stored)
+    plans = plans_for(ids, await known_residents(session, ids, AlarmTerms()), stored)
     for resident_id, (plan, _) in plans.items():
         target = records.get(int(resident_id))
         if target is not None:

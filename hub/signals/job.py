@@ -33,7 +33,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from config import ConfigError
-from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.clock import Clock
 from hub.outbox.models import OutboxRow
 from hub.outbox.store import enqueue
@@ -418,23 +417,3 @@ class WeeklyJob:
 
 
 WEEKLY_JOB = web.AppKey("weekly_signals_job", WeeklyJob)
-
-
-async def _job_ctx(app: web.Application) -> AsyncIterator[None]:
-    job = WeeklyJob(app[SESSIONMAKER], WeeklyJobSettings.from_hub(app[SETTINGS]), app[CLOCK])
-    app[WEEKLY_JOB] = job
-    task = asyncio.create_task(job.run(), name="weekly-signals")
-    try:
-        yield
-    finally:
-        task.cancel()
-        # Bounded: a pass stuck on a dead database must not hold up the hub's shutdown.
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
-            await asyncio.wait_for(task, timeout=10)
-
-
-def setup(app: web.Application) -> None:
-    """Start the weekly schedule with the app when ``[hub] weekly_signals_enabled``."""
-    if app[SETTINGS].weekly_signals_enabled:
-        WeeklyJobSettings.from_hub(app[SETTINGS])  # a bad setting stops the start at once
-        app.cleanup_ctx.append(_job_ctx)

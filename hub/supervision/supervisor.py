@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +31,7 @@ from hub.ingest.events import IngestedEvent
 from hub.ingest.ingester import Ingester
 from hub.ingest.registry import DeviceInfo
 from hub.supervision.events import DeviceOffline, DeviceOnline
+from hub.tasks import cancel_and_wait
 from protocol import Channel, DeviceFault, EventBody, LowBattery, Status, Tamper
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Watch:
 
 
 class Supervisor:
-    """Tracks every device's presence; owned by the ingestion context."""
+    """Tracks every device's presence; a companion of the ingester (hub.supervision.app)."""
 
     def __init__(
         self,
@@ -67,6 +68,9 @@ class Supervisor:
         self.check_every_s = check_every_s
         self.low_battery_percent = low_battery_percent
         self.watches: dict[str, Watch] = {}
+        # One owner per home (docs/adr/0147): only the homes this worker owns are judged
+        # silent here (None: every home).
+        self.watching: Callable[[int], bool] | None = None
         # Units that agreed their own poll interval (DC-09 accounts) override their type's.
         self.device_intervals: dict[str, timedelta] = {}
         self._pending: list[tuple[DeviceInfo, EventBody, datetime, str | None]] = []
@@ -167,7 +171,10 @@ class Supervisor:
         """Declare offline every online device silent past its interval; return how many."""
         now = self.clock()
         count = 0
+        watching = self.watching
         for watch in self.watches.values():
+            if watching is not None and not watching(watch.device.home_id):
+                continue
             if watch.online and now - watch.last_seen > watch.interval:
                 watch.online = False
                 count += 1
@@ -265,11 +272,8 @@ class Supervisor:
     async def stop(self) -> None:
         """Stop the task and write what is pending."""
         self.ingester.observer = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait([self._task])
+        self._task = None
         self.check()
         with contextlib.suppress(Exception):
             await self.flush()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -14,6 +13,7 @@ from config import ConfigError
 from hub.appkeys import CLOCK, SETTINGS
 from hub.clock import Clock, utc_now
 from hub.settings import HubSettings
+from hub.tasks import cancel_and_wait
 from hub.timeseries.influxdb import InfluxDbTimeSeries
 from hub.timeseries.keys import TIMESERIES
 from hub.timeseries.port import TimeSeriesStore
@@ -76,10 +76,7 @@ async def _timeseries_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([task])
         await store.close()
 
 

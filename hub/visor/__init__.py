@@ -5,6 +5,7 @@ receives) and group memberships from the family network; the read model is
 :func:`integrations.wsocial.visor.build_visor`.
 """
 
-from hub.visor.routes import REASONS, setup
+from hub.visor.app import setup
+from hub.visor.routes import REASONS
 
 __all__ = ["REASONS", "setup"]

@@ -16,6 +16,8 @@ from hub.auth import Role, create_user
 from hub.db.models import Home, Resident
 from hub.family.models import Conversation, Group, GroupMember
 from hub.outbox import enqueue
+from hub.service.models import ServiceRow
+from hub.service.store import person_key
 from integrations.wsocial.events import (
     AlarmHandled,
     AnySocialEvent,
@@ -26,6 +28,10 @@ from integrations.wsocial.events import (
 )
 from integrations.wsocial.population import SimResident, simulate_weeks
 from integrations.wsocial.signals import assess_resident
+
+DEMO_DNI = "12345678Z"
+DEMO_CIP = "PUSO0380314003"
+DEMO_FILE = "SS-BCN-2024/0815"
 
 
 async def seed_visor_demo(session: AsyncSession, now: datetime) -> int:
@@ -40,6 +46,26 @@ async def seed_visor_demo(session: AsyncSession, now: datetime) -> int:
         consent={"wsocial_export": True, "share_with_family": True},
     )
     session.add(resident)
+    await session.flush()
+    # Her service, with the identifiers the visor finds people by (DNI, CIP, file number).
+    session.add(
+        ServiceRow(
+            reference=f"TA-DEMO-{resident.id}",
+            check_hash="-",
+            state="active",
+            applicant_kind="social_worker",
+            person_name=resident.name,
+            person_key=person_key(resident.name, None),
+            id_document=DEMO_DNI,
+            cip=DEMO_CIP,
+            social_file=DEMO_FILE,
+            abss_area=home.abss_area or "",
+            lives_alone=True,
+            resident_id=resident.id,
+            referred_at=now - timedelta(days=402),
+            updated_at=now,
+        )
+    )
     facilitator = await create_user(
         session, f"facilitator-{secrets.token_hex(3)}", secrets.token_urlsafe(16), Role.FACILITATOR
     )

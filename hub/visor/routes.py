@@ -14,11 +14,14 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from hub.alarms.adherence import Week, resident_adherence
+from hub.alarms.plans import care_service
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.audit import record_audit
 from hub.auth import Role
-from hub.family.jsonio import is_int32_id
+from hub.db.models import Resident
 from hub.visor.data import load_resident, load_visor
+from hub.visor.lookup import KINDS, Match, QueryRefused, find, parse_query
 from hub.web import DISPLAY_TIMEZONE, Pages, PageUser
 from hub.web.auth import page_requires
 from hub.web.language import page_language
@@ -30,6 +33,7 @@ HERE = Path(__file__).parent
 VISOR_PAGES = Pages(HERE / "templates", Catalog.load(HERE / "i18n.toml"))
 REASONS: tuple[str, ...] = ("assessment", "follow_up", "incident", "coordination", "other")
 _ZONE = ZoneInfo(DISPLAY_TIMEZONE)
+VISOR_WEEKS = 8
 
 
 def _local(moment: datetime) -> str:
@@ -62,14 +66,17 @@ def _start(
     user: PageUser,
     form: dict[str, str] | None = None,
     error: str | None = None,
+    matches: list[Match] | None = None,
 ) -> web.Response:
     return VISOR_PAGES.render(
         request,
         "visor_start.html",
         {
             "reasons": REASONS,
-            "form": form or {"resident": "", "reason": "", "note": ""},
+            "kinds": KINDS,
+            "form": form or {"by": "name", "query": "", "reason": "", "note": ""},
             "error": error,
+            "matches": matches or [],
         },
         user=user,
         status=400 if error else 200,
@@ -86,17 +93,40 @@ async def start_page(request: web.Request, user: PageUser) -> web.Response:
 async def view_page(request: web.Request, user: PageUser) -> web.Response:
     """Check the reason, write the audit entry, then show the resident's record."""
     posted = await request.post()
-    form = {k: str(posted.get(k, "")).strip() for k in ("resident", "reason", "note")}
-    if not is_int32_id(form["resident"]):
-        return _start(request, user, form, "error_resident_id")
+    form = {k: str(posted.get(k, "")).strip() for k in ("by", "query", "reason", "note")}
+    if "resident" in posted and not form["query"]:  # the resident number, as before
+        form["by"], form["query"] = "number", str(posted.get("resident", "")).strip()
+    try:
+        by, value = parse_query(form["by"], form["query"])
+    except QueryRefused as refused:
+        return _start(request, user, form, refused.key)
     if form["reason"] not in REASONS:
         return _start(request, user, form, "error_reason_missing")
     if form["reason"] == "other" and len(form["note"]) < 5:
         return _start(request, user, form, "error_note_needed")
     note = form["note"][:300]
-    resident_id = int(form["resident"])
     app = request.app
     async with app[SESSIONMAKER]() as session:
+        matches = await find(session, by, value)
+        if by != "number":
+            # Every search run is in the audit log: who looked for whom, why, and how many
+            # people it found (a search that finds nobody too).
+            await record_audit(
+                session,
+                user.username,
+                "visor.search",
+                f"visor:{by}",
+                {"by": by, "query": value, "found": len(matches), "reason": form["reason"],
+                 "note": note},
+                at=app[CLOCK](),
+            )  # fmt: skip
+            await session.commit()
+        if not matches:
+            unknown = "error_resident_unknown" if by == "number" else "error_nobody_found"
+            return _start(request, user, form, unknown)
+        if len(matches) > 1:
+            return _start(request, user, form, None, matches)
+        resident_id = matches[0].id
         card = await load_resident(session, resident_id)
         if card is None:
             return _start(request, user, form, "error_resident_unknown")
@@ -106,11 +136,20 @@ async def view_page(request: web.Request, user: PageUser) -> web.Response:
             user.username,
             "visor.view",
             f"resident:{resident_id}",
-            {"reason": form["reason"], "note": note},
+            {"reason": form["reason"], "note": note, **({"by": by} if by != "number" else {})},
             at=app[CLOCK](),
         )
         await session.commit()
         view = await load_visor(session, resident_id, consent_given=card.consent_given)
+        # Medication taken and missed per week (ADR 0152): part of the care the social
+        # record gets, so only with the resident's consent to it.
+        medication: list[Week] = []
+        resident = await session.get(Resident, resident_id) if card.consent_given else None
+        if resident is not None:
+            doses, weeks = await resident_adherence(
+                session, resident, app[CLOCK](), VISOR_WEEKS, care_service(app)
+            )
+            medication = weeks if doses else []
     lang = page_language(request, user.language)
     reason_text = VISOR_PAGES.text(f"reason_{form['reason']}", lang)
     if note:
@@ -130,12 +169,13 @@ async def view_page(request: web.Request, user: PageUser) -> web.Response:
         "domain": domain_text,
         "risk_concept": lambda risk: risk,
         "outcome_concept": lambda outcome: f"outcome_{outcome}",
+        "medication": medication,
+        "medication_share": _share(medication),
     }
     return VISOR_PAGES.render(request, "visor_resident.html", context, user=user)
 
 
-def setup(app: web.Application) -> None:
-    """Add ``/visor`` pages and their static files."""
-    app.router.add_static("/static/visor", HERE / "static", name="visor-static")
-    app.router.add_get("/visor", start_page)
-    app.router.add_post("/visor/view", view_page)
+def _share(weeks: list[Week]) -> float | None:
+    """Doses confirmed of those expected over ``weeks`` (None: none expected)."""
+    expected = sum(w.expected for w in weeks)
+    return sum(w.confirmed for w in weeks) / expected if expected else None

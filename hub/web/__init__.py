@@ -4,6 +4,7 @@ Every browser area of the hub (operator console, family app, visor, service page
 renders through a :class:`Pages` built over this shell; see docs/web.md.
 """
 
+from hub.web.app import setup
 from hub.web.language import LANGUAGE_COOKIE, accept_language, page_language
 from hub.web.pages import (
     DISPLAY_TIMEZONE,
@@ -13,8 +14,9 @@ from hub.web.pages import (
     WEB_CATALOG,
     Pages,
     PageUser,
+    addressed_key,
 )
-from hub.web.routes import HOME_BY_ROLE, SHELL_PAGES, setup
+from hub.web.routes import HOME_BY_ROLE, SHELL_PAGES
 
 __all__ = [
     "DISPLAY_TIMEZONE",
@@ -28,6 +30,7 @@ __all__ = [
     "PageUser",
     "Pages",
     "accept_language",
+    "addressed_key",
     "page_language",
     "setup",
 ]

@@ -41,6 +41,12 @@ def format_day(day: date | datetime, lang: str) -> str:
     return format_skeleton("yMMMd", value, locale=_locale(lang))
 
 
+def format_numeric_day(day: date | datetime, lang: str) -> str:
+    """``6/12/2026`` (ca/es) / ``06/12/2026`` (en): day first, for narrow table columns."""
+    value = _aware(day) if isinstance(day, datetime) else day
+    return format_skeleton("yMd", value, locale=_locale(lang))
+
+
 def format_moment(moment: datetime, lang: str) -> str:
     """``6 de des. del 2026, 21:45`` / ``6 dic 2026, 21:45`` / ``6 Dec 2026, 21:45``."""
     locale = _locale(lang)
@@ -86,6 +92,7 @@ __all__ = [
     "format_clock",
     "format_day",
     "format_moment",
+    "format_numeric_day",
     "jinja_filters",
     "parse_iso",
 ]

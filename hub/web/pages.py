@@ -20,6 +20,8 @@ from markupsafe import Markup
 
 from hub.web.dates import jinja_filters
 from hub.web.language import page_language
+from hub.web.numbers import jinja_filters as number_filters
+from hub.web.numbers import plural_category
 from protocol.i18n import LANGUAGES, Catalog, Language, MissingTranslation
 
 WEB_DIR = Path(__file__).parent
@@ -61,6 +63,14 @@ def _script_json(value: object) -> Markup:
     return Markup(text)  # noqa: S704 - JSON escaped for a script element above
 
 
+def addressed_key(key: str, address_form: str) -> str:
+    """The catalogue key of ``key`` phrased for how a person is addressed (issue 23):
+    ``key_feminine`` or ``key_masculine``, else ``key_neutral`` (neutral, and unknown: a
+    gender nobody stated is never guessed)."""
+    form = address_form if address_form in ("feminine", "masculine") else "neutral"
+    return f"{key}_{form}"
+
+
 class Pages:
     """Templates and texts of one web area, rendered inside the shared base template."""
 
@@ -80,12 +90,23 @@ class Pages:
         self.environment.filters["tojson_script"] = _script_json
         # Dates in the reader's language (Babel): {{ iso|moment(lang) }}, day, clock.
         self.environment.filters.update(jinja_filters())
+        # Numbers, shares and phones too: {{ v|number(lang, 1) }}, share, phone, tel.
+        self.environment.filters.update(number_filters())
 
     def text(self, key: str, lang: str, /, **params: object) -> str:
         """``key`` from the area's catalog, else from the shell's."""
         if self.catalog is not None and key in self.catalog.texts:
             return self.catalog.text(key, lang, **params)
         return WEB_CATALOG.text(key, lang, **params)
+
+    def plural(self, key: str, count: int, lang: str, /, **params: object) -> str:
+        """``key_one`` / ``key_other`` (CLDR's category of ``count`` in ``lang``, falling
+        back to ``key_other``), with ``n`` = ``count`` among the parameters."""
+        chosen = f"{key}_{plural_category(count, lang)}"
+        known = self.catalog is not None and chosen in self.catalog.texts
+        if not known and chosen not in WEB_CATALOG.texts:
+            chosen = f"{key}_other"
+        return self.text(chosen, lang, n=count, **params)
 
     def texts_for(self, lang: str, keys: list[str] | None = None) -> dict[str, str]:
         """Texts for the page's JavaScript (all of both catalogs, or only ``keys``)."""
@@ -113,12 +134,20 @@ class Pages:
         def t(key: str, **params: object) -> str:
             return self.text(key, lang, **params)
 
+        def tn(key: str, count: int, **params: object) -> str:
+            return self.plural(key, count, lang, **params)
+
+        def tg(key: str, address_form: str, **params: object) -> str:
+            return self.text(addressed_key(key, address_form), lang, **params)
+
         template = self.environment.get_template(name)
         values: dict[str, Any] = {
             "lang": lang,
             "languages": LANGUAGES,
             "user": user,
             "t": t,
+            "tn": tn,
+            "tg": tg,
             "static": STATIC_PREFIX,
             "timezone": DISPLAY_TIMEZONE,
             "js_texts": self.texts_for(lang, js_texts) if js_texts is not None else {},

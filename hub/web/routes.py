@@ -1,11 +1,12 @@
-"""Routes of the shared web shell: static files and the sign-in page."""
+"""The shared web shell's handler, the sign-in page, and where each role lands after it
+(:mod:`hub.web.app` adds it)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from hub.auth.web import public
-from hub.web.pages import STATIC_DIR, STATIC_PREFIX, Pages
+from hub.web.pages import Pages
 
 # Where each role lands after signing in (areas change their own line here).
 HOME_BY_ROLE: dict[str, str] = {
@@ -40,9 +41,3 @@ async def signin_page(request: web.Request) -> web.Response:
             "error_network",
         ],
     )
-
-
-def setup(app: web.Application) -> None:
-    """Serve ``hub/web/static`` under ``/static/web/`` and the page ``/login``."""
-    app.router.add_static(STATIC_PREFIX, STATIC_DIR, name="web-static")
-    app.router.add_get("/login", signin_page, name="web-login")

@@ -16,6 +16,8 @@ from typing import Annotated, Literal, TypeAlias
 import msgspec
 from msgspec import Meta, Struct
 
+from protocol.i18n import Language
+
 Key = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
 Count = Annotated[int, Meta(ge=0, le=100_000)]
@@ -214,7 +216,7 @@ class RiskSignal(SocialEvent, frozen=True, tag="risk_signal"):
     score: Annotated[float, Meta(ge=0.0, le=1.0)]
     raised: bool
     domains: tuple[SsmDomain, ...]
-    explanation: dict[Literal["ca", "es", "en"], str]
+    explanation: dict[Language, str]
 
     def __post_init__(self) -> None:
         if self.week_start.weekday() != 0:

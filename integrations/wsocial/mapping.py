@@ -34,6 +34,7 @@ from integrations.wsocial.events import (
     ServiceEvent,
 )
 from integrations.wsocial.vocabulary import Concept, concept
+from protocol.i18n import LANGUAGES
 
 BASE = "http://teleassist.example.org/fhir"
 RESIDENT_SYSTEM = f"{BASE}/NamingSystem/resident"
@@ -351,7 +352,7 @@ def risk_observation(event: RiskSignal, language: str = "ca") -> MappedResource:
         {"coding": [{"system": SSM_SYSTEM, "code": domain.replace("_", "-")}]}
         for domain in event.domains
     )
-    notes = [{"text": f"[{lang}] {event.explanation[lang]}"} for lang in ("ca", "es", "en")]
+    notes = [{"text": f"[{lang}] {event.explanation[lang]}"} for lang in LANGUAGES]
     body: dict[str, Any] = {
         "status": "final",
         "category": categories,

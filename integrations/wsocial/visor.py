@@ -64,6 +64,9 @@ class ServiceRow:
     status: str  # active | suspended | ended
     reason: str | None = None
     resume_on: date | None = None
+    # Why a row without a coded reason ended: "device_removed" (taken out while the service
+    # went on) or "group_left"; an ended row always says why (issue 23).
+    ended_because: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,14 +175,25 @@ def build_visor(
                 resume_on=service.resume_on,
             )
         )
+    # A device taken out when (or after) the service ended went with it: the service's
+    # discharge reason; one taken out while the service went on was removed from the plan.
+    discharges = [
+        (s.ended_at, _DISCHARGE_CONCEPT[s.discharge_reason])
+        for s in services.values()
+        if s.ended_at is not None and s.discharge_reason is not None
+    ]
     for device in devices.values():
+        removed = device.removed_at
+        discharge = next((c for at, c in discharges if removed and removed >= at), None)
         rows.append(
             ServiceRow(
                 product=_DEVICE_CONCEPT[device.device_kind],
                 label=None,
                 start=device.installed_at,
-                end=device.removed_at,
-                status="ended" if device.removed_at else "active",
+                end=removed,
+                status="ended" if removed else "active",
+                reason=discharge,
+                ended_because="device_removed" if removed and discharge is None else None,
             )
         )
     for group in groups:
@@ -190,6 +204,7 @@ def build_visor(
                 start=group.joined_at,
                 end=group.left_at,
                 status="ended" if group.left_at else "active",
+                ended_because="group_left" if group.left_at else None,
             )
         )
     # Active first, then by start date, newest first.

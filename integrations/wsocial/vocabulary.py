@@ -7,19 +7,28 @@ confirmed it; loading refuses an entry without one.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
+
+from protocol.i18n import LANGUAGES, Language
 
 SNOMED_SYSTEM = "http://snomed.info/sct"
 # Teleassist's own code system for concepts with no verified SNOMED CT code. example.org is
 # a reserved domain: a deployment replaces it with its own canonical base.
 LOCAL_SYSTEM = "http://teleassist.example.org/fhir/CodeSystem/teleassist"
 
-Language = Literal["ca", "es", "en"]
-LANGUAGES: tuple[Language, ...] = ("ca", "es", "en")
+
+# SNOMED CT's semantic tags (the hierarchy a fully specified name ends with).
+_SEMANTIC_TAG = re.compile(
+    r"\s*\((?:finding|disorder|procedure|regime/therapy|situation|observable entity|"
+    r"qualifier value|social concept|physical object|event|environment|person|occupation|"
+    r"record artifact|assessment scale|body structure|substance|product|"
+    r"environment / location|attribute|morphologic abnormality)\)$"
+)
 
 
 class VocabularyError(ValueError):
@@ -42,8 +51,10 @@ class Concept:
         return self.system == SNOMED_SYSTEM
 
     def text(self, language: Language) -> str:
-        """Display text in ``language``."""
-        return self.display[language]
+        """Display text in ``language`` for people: without SNOMED CT's semantic tag
+        ("Telehealth monitoring (regime/therapy)" reads "Telehealth monitoring"), which
+        belongs to the fully specified name, not to a screen. The coding keeps it."""
+        return _SEMANTIC_TAG.sub("", self.display[language])
 
     def coding(self) -> dict[str, str]:
         """A FHIR ``Coding`` (English display, as SNOMED CT's own description)."""

@@ -1,9 +1,15 @@
 """Screens of the family web app on a phone (390×844): joining with a code, home, status, chat,
-incoming call, call, agenda, the facilitator's groups and an alarm's progress, per language.
+incoming call, call, agenda, the facilitator's groups, an alarm's progress, a missed dose and
+the sender's videos (being prepared and not sent), per language.
 
 Runs a real hub on a temporary SQLite database seeded through the API
 (:mod:`hub.family.demo`) and drives Debian's Chromium with a fake camera: the call
 screens show a real WebRTC call between two signed-in browsers.
+
+The story's people (``_story``): Montserrat's son Jordi follows her on his phone, her niece
+Núria calls him, her neighbour Carme joins the circle. The hub runs on the story's clock and
+the browsers' clocks stand at the same instant, so the pictures are the same each run
+(tests/teleassist/test_web_screenshots_fresh.py) except the live call's video.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+from teleassist.screenshots import _story as story
+from teleassist.screenshots._waits import wait_for_async
 
 AREA = "family"
 PHONE = (390, 844)
@@ -52,18 +61,24 @@ async def family_hub(directory: Path) -> AsyncIterator[tuple[str, Any, Any]]:
 
     # With a VAPID key, so the home shows the "Alert me on this phone" card.
     config = load_config().with_overrides("family", vapid_private_key=new_vapid_private_key())
-    app = create_app(settings, config=config)
+    app = create_app(settings, config=config, clock=story.story_clock)
     async with serving(app) as base_url:
-        await seed_demo_family(base_url, demo)
+        await seed_demo_family(base_url, demo, now=story.STORY_NOW)
+        from hub.appkeys import SESSIONMAKER
+        from hub.family.demo import spread_demo_messages
+
+        async with app[SESSIONMAKER]() as session:
+            await spread_demo_messages(session, demo.conversation_id, story.STORY_NOW)
+            await session.commit()
         yield base_url, demo, app
 
 
 async def alarm_in_progress(app: Any, base: str, demo: Any) -> None:
-    """A real panic of Maria's, accepted, spoken with and a key holder on the way."""
+    """A real panic of Montserrat's, accepted, spoken with and a key holder on the way."""
     import aiohttp
 
     from alerts import DeviceType, HomeEvent
-    from hub.alarms.routes import ALARM_ENGINE
+    from hub.alarms.keys import ALARM_ENGINE
     from hub.appkeys import CLOCK, SESSIONMAKER
     from hub.db.models import Resident
     from hub.family.demo import DEMO_PASSWORD
@@ -93,6 +108,149 @@ async def alarm_in_progress(app: Any, base: str, demo: Any) -> None:
                 resp.raise_for_status()
 
 
+async def medication_missed(app: Any, demo: Any) -> None:
+    """Montserrat's care plan lists insulin at 08:00 and tells the family of a missed dose (ADR
+    0152): two weeks of doses, some confirmed, and this morning's missed one told."""
+    from datetime import datetime, time, timedelta
+
+    from sqlalchemy import select, update
+
+    from alerts import Explanation, MissedDose
+    from hub.alarms.missed_doses import MISSED_DOSE_SINK
+    from hub.appkeys import CLOCK, SESSIONMAKER
+    from hub.db.models import Device, Resident, StoredEvent
+    from hub.service import store
+    from hub.service.models import CarePlanRow, ServiceRow
+    from hub.service.referral import parse_referral
+    from hub.web.dates import ZONE
+
+    now = app[CLOCK]()
+    today = now.astimezone(ZONE).date()
+    async with app[SESSIONMAKER]() as session, session.begin():
+        resident = await session.get(Resident, demo.resident_id)
+        form = {
+            "applicant_kind": "relative", "applicant_name": story.SON.name,
+            "applicant_phone": story.SON.phone, "person_name": resident.name,
+            "birth_date": story.BIRTH_DATE, "street": story.STREET, "postcode": story.POSTCODE,
+            "municipality": story.TOWN, "lives_alone": True,
+            "contacts": [{"name": story.SON.name, "phone": story.SON.phone, "key_holder": True}],
+            "consent_data": True,
+        }  # fmt: skip
+        row, _ = await store.submit_referral(
+            session, parse_referral(form, today), actor="public", now=now
+        )
+        decision = store.Assessment("medium", "BCN-03", link_resident_id=resident.id)
+        await store.assess(session, row, decision, actor="laia", now=now)
+        rules = {
+            "medications": [{"name": "insulina", "times": ["08:00"]}],
+            "medication_missed_to": "family",
+        }
+        await store.edit_plan(session, row, {"rules": rules}, actor="laia", now=now)
+        # The plan has listed the insulin for two weeks.
+        await session.execute(
+            update(CarePlanRow)
+            .where(CarePlanRow.service_id == row.id)
+            .values(created_at=now - timedelta(days=15))
+        )
+        device = await session.scalar(select(Device.id).where(Device.home_id == resident.home_id))
+        for back in range(1, 15):
+            if back in (3, 9):
+                continue  # two doses not confirmed
+            taken = datetime.combine(today - timedelta(days=back), time(8, 10), ZONE)
+            session.add(
+                StoredEvent(
+                    message_id=f"demo-taken-{back}", device_id=device, type="medication_taken",
+                    ts=taken, received_at=taken, seq=1000 + back,
+                    body={"type": "medication_taken", "schedule": "insulina 08:00"},
+                )
+            )  # fmt: skip
+        assert (await session.get(ServiceRow, row.id)) is not None
+    due = datetime.combine(today, time(8, 0), ZONE)
+    explanation = Explanation.of("medication", schedule="insulina 08:00", due="08:00", minutes=60)
+    dose = MissedDose(
+        str(resident.home_id), str(resident.id), "insulina 08:00", due, due + timedelta(hours=1),
+        explanation,
+    )  # fmt: skip
+    await app[MISSED_DOSE_SINK].tell(dose)
+
+
+def _landscape_clip(folder: Path) -> bytes:
+    """Two seconds of the demo's landscape, as a phone would send it (H.264 in MP4)."""
+    import subprocess
+
+    from hub.family.demo import demo_photo
+
+    still, clip = folder / "still.jpg", folder / "clip.mp4"
+    still.write_bytes(demo_photo(640, 480))
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-y", "-loop", "1", "-i", str(still), "-t", "2",
+         "-r", "10", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-bitexact", str(clip)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    return clip.read_bytes()
+
+
+async def videos_on_their_way(app: Any, base: str, demo: Any, folder: Path) -> None:
+    """Jordi's videos in his mother's chat, as he sees them (ADR 0162): one prepared by the
+    hub's job (a message), one still being prepared, one the hub could not prepare."""
+    from datetime import timedelta
+
+    import aiohttp
+    from sqlalchemy import select
+
+    from hub.appkeys import CLOCK, SESSIONMAKER
+    from hub.family.demo import DEMO_PASSWORD
+    from hub.family.models import Message, VideoUpload
+
+    async with aiohttp.ClientSession() as http:
+        login = {"username": "jordi", "password": DEMO_PASSWORD}
+        async with http.post(f"{base}/api/auth/login", json=login) as resp:
+            resp.raise_for_status()
+            headers = {"Authorization": f"Bearer {(await resp.json())['access_token']}"}
+        url = f"{base}/api/family/conversations/{demo.conversation_id}/videos"
+        caption = {"text": "El Montseny des de la finestra"}
+        data = _landscape_clip(folder)
+        async with http.post(url, params=caption, data=data, headers=headers) as resp:
+            resp.raise_for_status()
+    sender = f"u:{demo.users['jordi']}"
+    # Prepared by the hub's own job: wait for the message it becomes.
+    while True:
+        async with app[SESSIONMAKER]() as session:
+            found = await session.scalar(
+                select(Message.id).where(
+                    Message.conversation_id == demo.conversation_id, Message.kind == "video"
+                )
+            )
+            failed = await session.scalar(select(VideoUpload.failure))
+        if found is not None:
+            break
+        if failed:
+            raise RuntimeError(f"the story's video could not be prepared: {failed}")
+        await asyncio.sleep(0.2)  # polling the database: the job tells no one outside
+    now = app[CLOCK]()
+    common = {
+        "conversation_id": demo.conversation_id, "sender": sender, "container": "mp4",
+        "size": len(data), "duration_s": 2.0, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    async with app[SESSIONMAKER]() as session:
+        # Still on its way: claimed by a worker whose lease outlasts the pictures.
+        session.add(
+            VideoUpload(
+                **common, text="Un petó per a la iaia", source_key="story-processing.mp4",
+                status="processing", worker="story", lease_until=now + timedelta(days=1),
+                attempts=1,
+            )
+        )  # fmt: skip
+        # Too long for the hub to prepare: its sender is told why, with Remove.
+        session.add(
+            VideoUpload(
+                **common, text="", source_key="story-failed.mp4", status="failed",
+                failure="media_too_long", attempts=1,
+            )
+        )  # fmt: skip
+        await session.commit()
+
+
 async def _signed_in(browser: Any, base: str, username: str) -> Any:
     from hub.family.demo import DEMO_PASSWORD
 
@@ -102,6 +260,7 @@ async def _signed_in(browser: Any, base: str, username: str) -> Any:
         device_scale_factor=1,
         timezone_id="Europe/Madrid",
     )
+    await context.clock.set_fixed_time(story.STORY_NOW)  # the story's instant, as the hub's
     page = await context.new_page()
     await page.goto(f"{base}/login?next=/family")
     await page.fill("#username", username)
@@ -119,12 +278,16 @@ async def shoot_signup(browser: Any, base: str, lang: str, path: Path) -> None:
         timezone_id="Europe/Madrid",
     )  # fmt: skip
     try:
+        await context.clock.set_fixed_time(story.STORY_NOW)
         page = await context.new_page()
         await page.goto(f"{base}/family/join?lang={lang}")
-        await page.fill("#join-code", "K7QM-4P2X")
-        await page.fill("#join-name", "Jordi Puig")
-        await page.fill("#join-relationship", {"ca": "nét", "es": "nieto", "en": "grandson"}[lang])
-        await page.fill("#join-contact", "612 34 56 78")
+        # Her neighbour Carme joins the circle with the code Montserrat's tablet showed.
+        await page.fill("#join-code", story.FAMILY_LINK_CODE)
+        await page.fill("#join-name", story.NEIGHBOUR.name)
+        await page.fill(
+            "#join-relationship", {"ca": "veïna", "es": "vecina", "en": "neighbour"}[lang]
+        )
+        await page.fill("#join-contact", story.NEIGHBOUR.phone)
         await page.fill("#join-password", "un passeig llarg pel mar")
         await page.screenshot(path=str(path), full_page=True)
     finally:
@@ -150,8 +313,9 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                 executable_path=CHROMIUM_PATH, headless=True, args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
             )
             try:
-                anna = await _signed_in(browser, base, "anna")
-                pere = await _signed_in(browser, base, "pere")
+                # Her son follows her on his phone; her niece calls him.
+                jordi = await _signed_in(browser, base, "jordi")
+                nuria = await _signed_in(browser, base, "nuria")
                 laia = await _signed_in(browser, base, "laia")
 
                 async def shot(page: Any, screen: str, lang: str) -> None:
@@ -163,57 +327,79 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                     signup = out_dir / f"family-signup-{lang}-{size}.png"
                     await shoot_signup(browser, base, lang, signup)
                     written.append(signup)
-                    await anna.goto(f"{base}/family?lang={lang}")
-                    await _settle(anna)
-                    await anna.wait_for_selector(".alarm")
-                    await anna.wait_for_selector(".today-list [data-today]")
-                    await shot(anna, "home", lang)
+                    await jordi.goto(f"{base}/family?lang={lang}")
+                    await _settle(jordi)
+                    await jordi.wait_for_selector(".alarm")
+                    await jordi.wait_for_selector(".today-list [data-today]")
+                    await shot(jordi, "home", lang)
                     # "How is she today?": the card at the top of the screen. Scrolled in
                     # the page, not through a handle: a live update may redraw the card.
-                    await anna.evaluate(
+                    await jordi.evaluate(
                         "document.querySelector('.today').scrollIntoView({block: 'start'})"
                     )
-                    await shot(anna, "status", lang)
-                    await anna.evaluate("window.scrollTo(0, 0)")
-                    await anna.goto(f"{base}/family/chat/{demo.conversation_id}?lang={lang}")
-                    await _settle(anna)
-                    await anna.wait_for_function(
+                    await shot(jordi, "status", lang)
+                    await jordi.evaluate("window.scrollTo(0, 0)")
+                    await jordi.goto(f"{base}/family/chat/{demo.conversation_id}?lang={lang}")
+                    await _settle(jordi)
+                    await jordi.wait_for_function(
                         "() => [...document.querySelectorAll('.msg img')]"
                         ".every(i => i.complete && i.naturalWidth > 0) && "
                         "document.querySelectorAll('.msg').length >= 4"
                     )
-                    await shot(anna, "chat", lang)
-                    await anna.goto(f"{base}/family/agenda?lang={lang}")
-                    await _settle(anna)
-                    await anna.wait_for_selector(".agenda-list .when")
-                    await shot(anna, "agenda", lang)
+                    await shot(jordi, "chat", lang)
+                    await jordi.goto(f"{base}/family/agenda?lang={lang}")
+                    await _settle(jordi)
+                    await jordi.wait_for_selector(".agenda-list .when")
+                    await shot(jordi, "agenda", lang)
                     await laia.goto(f"{base}/family/groups?lang={lang}")
                     await laia.wait_for_load_state("networkidle")
                     await shot(laia, "groups", lang)
                     # A real call: Pere calls Anna; she sees it ring, answers, frames flow.
-                    await anna.goto(f"{base}/family?lang={lang}")
-                    await _settle(anna)
-                    await pere.goto(f"{base}/family/call/u:{demo.users['anna']}?lang={lang}")
-                    await _settle(pere)
-                    await anna.wait_for_selector("#call-answer:visible", timeout=60_000)
-                    await shot(anna, "call-incoming", lang)
-                    await anna.click("#call-answer")
-                    await anna.wait_for_function(
-                        "async () => (await window.taFamily.call.framesDecoded()) > 10",
-                        timeout=60_000,
-                        polling=500,
+                    await jordi.goto(f"{base}/family?lang={lang}")
+                    await _settle(jordi)
+                    await nuria.goto(f"{base}/family/call/u:{demo.users['jordi']}?lang={lang}")
+                    await _settle(nuria)
+                    await jordi.wait_for_selector("#call-answer:visible", timeout=60_000)
+                    await shot(jordi, "call-incoming", lang)
+                    await jordi.click("#call-answer")
+                    await wait_for_async(
+                        jordi, "async () => (await window.taFamily.call.framesDecoded()) > 10"
                     )
                     await asyncio.sleep(1.0)
-                    await shot(anna, "call", lang)
-                    await anna.click("#call-hangup")
-                    await pere.wait_for_selector('#call[data-state="over"]', timeout=60_000)
+                    await shot(jordi, "call", lang)
+                    await jordi.click("#call-hangup")
+                    await nuria.wait_for_selector('#call[data-state="over"]', timeout=60_000)
                 # Last, so the other screens keep the demo's one notice: an alarm's steps.
                 await alarm_in_progress(app, base, demo)
                 for lang in languages:
-                    await anna.goto(f"{base}/family?lang={lang}")
-                    await _settle(anna)
-                    await anna.wait_for_selector(".alarm .step-help")
-                    await shot(anna, "alarm", lang)
+                    await jordi.goto(f"{base}/family?lang={lang}")
+                    await _settle(jordi)
+                    await jordi.wait_for_selector(".alarm .step-help")
+                    await shot(jordi, "alarm", lang)
+                # After that: a missed dose told to the family and the weeks' doses.
+                await medication_missed(app, demo)
+                for lang in languages:
+                    await jordi.goto(f"{base}/family?lang={lang}")
+                    await _settle(jordi)
+                    await jordi.wait_for_selector(".alarm.dose")
+                    await jordi.wait_for_selector("[data-today^='medication']")
+                    await shot(jordi, "medication", lang)
+                # Last again: his videos, prepared, on their way and not sent (ADR 0162).
+                await videos_on_their_way(app, base, demo, Path(tmp))
+                for lang in languages:
+                    await jordi.goto(f"{base}/family/chat/{demo.conversation_id}?lang={lang}")
+                    await _settle(jordi)
+                    await jordi.wait_for_selector(".msg.upload.failed")
+                    await jordi.wait_for_selector(".msg video[poster]")
+                    await jordi.wait_for_load_state("networkidle")  # the poster drawn
+                    # The end of the chat: the prepared one's caption, one on its way and
+                    # one not sent, with why. (The prepared video's player is not shot:
+                    # Chromium draws a moving loading ring over its poster.)
+                    await jordi.evaluate(
+                        "() => { const list = document.getElementById('messages');"
+                        " list.scrollTop = list.scrollHeight; }"
+                    )
+                    await shot(jordi, "video", lang)
             finally:
                 await browser.close()
     return written

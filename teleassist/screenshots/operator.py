@@ -3,6 +3,11 @@
 Starts a private hub (SQLite in a temporary folder) with the demo residents, raises a few
 alarms through the alarm engine, signs in as an operator (and a supervisor) in headless
 Chromium, and writes ``operator-<screen>-<lang>-<W>x<H>.png``.
+
+The story (``_story``): the hub runs on the story's clock and the browsers' clocks stand at
+the same instant, so a picture changes only when its screen does
+(tests/teleassist/test_web_screenshots_fresh.py); the call screens (a live call's timer and
+sound) run on the real clock and are not compared.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from teleassist.screenshots import _story as story
 
 _LOGGER = logging.getLogger(__name__)
 AREA = "operator"
@@ -35,7 +42,7 @@ async def _seeded_hub(data_dir: Path) -> tuple[Any, dict[str, Any]]:
         # the hourly limit, 10, already does).
         keysafe_reveals_per_alarm=REVEALS,
     )
-    return create_app(settings), {}
+    return create_app(settings, clock=story.story_clock), {}
 
 
 async def _history(app: Any, ids: Any, url: str) -> None:
@@ -109,6 +116,16 @@ async def _seed(app: Any, url: str) -> dict[str, Any]:
     alarms += await raise_demo_alarm(
         app, r[1], dev[r[1]][3], protocol.LowBattery(percent=12), at=now - timedelta(minutes=50)
     )
+    # Technical alarms name the device by what and where (ADR 0164): her pendant's battery,
+    # and a fault of Margaret's living-room motion sensor (a home's second technical alarm
+    # would join its open one).
+    alarms += await raise_demo_alarm(
+        app, r[0], dev[r[0]][0], protocol.LowBattery(percent=14), at=now - timedelta(hours=2)
+    )
+    alarms += await raise_demo_alarm(
+        app, r[2], dev[r[2]][2], protocol.DeviceFault(fault="trouble"),
+        at=now - timedelta(minutes=25),
+    )  # fmt: skip
     return {"ids": ids, "alarms": alarms}
 
 
@@ -116,7 +133,7 @@ async def _services(app: Any, residents: list[int], now: Any) -> None:
     """A service with a care plan for each of ``residents`` (the card shows its alarm
     rules); the first one is a late riser who sleeps through the night (ADR 0136)."""
     from hub.appkeys import SESSIONMAKER
-    from hub.console.models import ResidentHealth
+    from hub.db.health import ResidentHealth
     from hub.db.models import Resident
     from hub.service import store
     from hub.service.referral import parse_referral
@@ -126,15 +143,17 @@ async def _services(app: Any, residents: list[int], now: Any) -> None:
             person = await session.get(Resident, resident_id)
             form = {
                 "applicant_kind": "relative",
-                "applicant_name": "Marta Puig",
-                "applicant_phone": "600 111 222",
+                "applicant_name": story.SON.name,
+                "applicant_phone": story.SON.phone,
                 "person_name": person.name if person else "—",
-                "birth_date": "1940-01-01",
-                "street": "Carrer de Sants 12",
-                "postcode": "08014",
-                "municipality": "Barcelona",
+                "birth_date": str(person.birth_date) if person else story.BIRTH_DATE,
+                "street": story.STREET,
+                "postcode": story.POSTCODE,
+                "municipality": story.TOWN,
                 "lives_alone": True,
-                "contacts": [{"name": "Marta Puig", "phone": "600111222", "key_holder": True}],
+                "contacts": [
+                    {"name": story.SON.name, "phone": story.SON.phone, "key_holder": True}
+                ],
                 "consent_data": True,
             }
             row, _ = await store.submit_referral(
@@ -154,7 +173,7 @@ async def _services(app: Any, residents: list[int], now: Any) -> None:
                         hearing="hipoacúsia lleu: parlar a poc a poc",
                         sight="",
                         gp="Dra. Soler",
-                        health_centre="CAP Sants",
+                        health_centre="CAP Vila de Gràcia",
                         dnr=False,
                         advance_directive="",
                         notes="",
@@ -189,50 +208,265 @@ async def _rules(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
     return path
 
 
-async def _protocol(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
+async def _show_alarm(page: Any, alarm: str) -> None:
+    """Select ``alarm`` in the queue and wait for its own detail (protocol drawn)."""
+    await page.click(f".qitem[data-id='{alarm}']")
+    await page.wait_for_selector(f"article[data-alarm='{alarm}'] #protocol [data-step]")
+
+
+async def _tick_step(page: Any, out_dir: Path, lang: str, alarm: str, step: str) -> None:
+    """Tick ``step`` of ``alarm``'s protocol, or leave it if an earlier language did.
+
+    Always inside the alarm's own article: CI once found the steps disabled while the
+    header said "Yours, Accepted", which only another alarm's detail explains (one
+    without this step); so if the detail is not this alarm's, select it again."""
+    article = f"article[data-alarm='{alarm}']"
+    done = f"{article} #protocol li.done [data-step='{step}']"
+    ready = f"{done}, {article} #protocol [data-step='{step}']:not([disabled])"
+    for _ in range(3):
+        if not await page.locator(article).count():
+            _LOGGER.warning("operator screenshots: the detail left %s; selecting it again", alarm)
+            await _show_alarm(page, alarm)
+        try:
+            await page.wait_for_selector(ready, timeout=20_000)
+        except Exception as exc:  # Playwright's timeout: look again, then explain
+            _LOGGER.warning("operator screenshots: %s not ready on %s: %s", step, alarm, exc)
+            continue
+        if not await page.locator(done).count():
+            await page.check(f"{article} #protocol [data-step='{step}']")
+            await page.wait_for_selector(done)
+        return
+    shown = await page.evaluate(
+        "() => { const a = document.querySelector('article[data-alarm]');"
+        " if (!a) return 'no alarm detail';"
+        " const steps = [...a.querySelectorAll('#protocol [data-step]')]"
+        ".map((b) => b.dataset.step + (b.disabled ? ':disabled' : '')"
+        " + (b.checked ? ':checked' : ''));"
+        " return `${a.dataset.alarm} ${a.dataset.state}"
+        " ${document.getElementById('detail-claim')?.textContent} [${steps.join(' ')}]`; }"
+    )
+    await page.screenshot(path=str(out_dir / f"operator-FAILED-protocol-{lang}.png"))
+    raise RuntimeError(f"cannot tick {step!r} on alarm {alarm}; the detail shows {shown}")
+
+
+async def _protocol(browser: Any, url: str, out_dir: Path, lang: str, fall: str) -> Path:
     """``operator-protocol``: the fall's protocol on the alarm, two steps ticked."""
     page = await _sign_in(browser, url, "anna", lang, {"width": 1366, "height": 768})
     async with page.expect_navigation():
         await page.click(f"[data-ta-lang='{lang}']")
-    # The fall (second in the queue): nobody holds it yet.
+    # The fall: nobody holds it before the first language takes it.
     await page.wait_for_selector(".conn[data-state='open']")
     await page.wait_for_selector("#protocol")  # the first alarm's detail is drawn
-    await page.keyboard.press("j")
-    await page.wait_for_selector("#protocol [data-step='conscious']")
-    if await page.locator("#act-accept").count():
+    article = f"article[data-alarm='{fall}']"
+    # Picked by its id: the queue's order after the card shots' accept is not the story's.
+    await _show_alarm(page, fall)
+    if await page.locator(f"{article} #act-accept").count():
         await page.keyboard.press("a")
+        await page.wait_for_selector(f"{article} #detail-claim.mine")
     for step in ("identify", "conscious"):
-        if await page.locator(f"#protocol li.done [data-step='{step}']").count():
-            continue  # ticked in an earlier language's shot: the same alarm
-        await page.wait_for_selector(f"#protocol [data-step='{step}']:not([disabled])")
-        await page.check(f"#protocol [data-step='{step}']")
-        await page.wait_for_selector(f"#protocol li.done [data-step='{step}']")
+        await _tick_step(page, out_dir, lang, fall, step)
+    await page.wait_for_selector(f"{article} #protocol li.done [data-step='conscious']")
+    # Ticking redraws the card with the notes' history: scroll only once it has stopped growing.
+    await _steady(page, "#protocol")
     await page.evaluate("document.getElementById('protocol').scrollIntoView({block: 'center'})")
-    await page.wait_for_timeout(200)
+    await _steady(page, "#protocol")
     path = out_dir / f"operator-protocol-{lang}-1366x768.png"
     await page.screenshot(path=str(path))
     await page.context.close()
     return path
 
 
+async def deliveries_setup(app: Any, residents: list[int]) -> dict[int, list[str]]:
+    """What the centre sent to each of ``residents``' tablets and what became of it (ADR
+    0163): a message acknowledged, an agenda reminder shown, the insulin reminder put off
+    ("remind me later", rings again in 8 minutes) and a heat warning that expired unanswered.
+    Returns the command ids per resident, in that order."""
+    from datetime import timedelta
+
+    from hub.appkeys import CLOCK, SESSIONMAKER
+    from hub.ingest import delivery
+    from hub.ingest.events import IngestedAck
+    from protocol import Ack, CommandState
+
+    now = app[CLOCK]()
+    minute = timedelta(minutes=1)
+    plan: list[tuple[str, str, str | None, timedelta, timedelta, CommandState | None]] = [
+        ("message", "La infermera vindrà a les 11", "anna", 50 * minute, 12 * 60 * minute,
+         "acknowledged"),
+        ("reminder", "Metge de capçalera", None, 35 * minute, 60 * minute, "shown"),
+        ("medication", "insulina", None, 3 * minute, 30 * minute, "postponed"),
+        ("message", "Avís de calor: beveu aigua", "marc", 14 * 60 * minute, 12 * 60 * minute,
+         None),
+    ]  # fmt: skip
+    ids: dict[int, list[str]] = {}
+    tracker = delivery.DeliveryTracker(lambda: app[SESSIONMAKER])
+    for rid in residents:
+        for n, (kind, text, by, ago, lasts, state) in enumerate(plan):
+            command_id = f"demo-{rid}-{n}"
+            sent = now - ago
+            async with app[SESSIONMAKER]() as session:
+                await delivery.record(
+                    session,
+                    delivery.Outgoing(
+                        command_id, f"demo-tablet-{rid}", rid, kind,  # type: ignore[arg-type]
+                        text, sent, sent + lasts, by,
+                    ),
+                )  # fmt: skip
+                await session.commit()
+            ids.setdefault(rid, []).append(command_id)
+            if state is None:
+                continue
+            at = sent + minute
+            until = at + 10 * minute if state == "postponed" else None
+            body = Ack(command_id=command_id, ok=True, state=state, until=until)
+            ack = IngestedAck(f"demo-tablet-{rid}", "a" + command_id, at, at, body)
+            await tracker.handle_ack(ack)
+    return ids
+
+
+async def _deliveries(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
+    """``operator-messages``: on the resident card, what the centre sent to the tablet and
+    what became of it, the insulin reminder put off with when it rings again."""
+    # Its bottom at the window's: the alarm's fixed header stays clear of the heading.
+    return await _card_section(
+        browser, url, out_dir, lang, "messages", "#card-messages [data-until]", block="end"
+    )
+
+
 async def _health(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
     """``operator-health``: the structured health record on the resident card."""
+    return await _card_section(browser, url, out_dir, lang, "health", "#card-health .allergies")
+
+
+async def _card_section(
+    browser: Any, url: str, out_dir: Path, lang: str, section: str, ready: str,
+    *, block: str = "center",
+) -> Path:  # fmt: skip
+    """``operator-<section>``: the supervisor's resident card scrolled to ``#card-<section>``
+    once ``ready`` is drawn."""
     page = await _sign_in(browser, url, "laia", lang, {"width": 1366, "height": 768})
     async with page.expect_navigation():
         await page.click(f"[data-ta-lang='{lang}']")
-    await page.wait_for_selector("#card-health .allergies")
-    await page.evaluate("document.getElementById('card-health').scrollIntoView({block: 'center'})")
+    await page.wait_for_selector(ready)
+    await page.evaluate(
+        f"document.getElementById('card-{section}').scrollIntoView({{block: '{block}'}})"
+    )
     await page.wait_for_timeout(200)
-    path = out_dir / f"operator-health-{lang}-1366x768.png"
+    path = out_dir / f"operator-{section}-{lang}-1366x768.png"
     await page.screenshot(path=str(path))
     await page.context.close()
     return path
 
 
-async def _sign_in(browser: Any, url: str, username: str, lang: str, size: Any) -> Any:
+async def _technical(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
+    """``operator-technical``: the technical alarms, each device named by what and where."""
+    page = await _sign_in(browser, url, "anna", lang, {"width": 1366, "height": 768})
+    await page.goto(f"{url}/console/technical")
+    async with page.expect_navigation():
+        await page.click(f"[data-ta-lang='{lang}']")
+    await page.wait_for_selector("#technical tbody tr[data-id]")
+    await page.wait_for_timeout(300)
+    path = out_dir / f"operator-technical-{lang}-1366x768.png"
+    await page.screenshot(path=str(path))
+    await page.context.close()
+    return path
+
+
+async def _campaign_setup(url: str) -> None:
+    """A heat-wave campaign by the coordinator for everyone over 80 living alone, shared out
+    between Anna and Marc; Anna has reached one resident (for ``operator-campaign``)."""
+    import aiohttp
+
     from hub.console.demo_data import DEMO_PASSWORD
 
+    async with aiohttp.ClientSession(url) as http:
+        headers = {}
+        for name in ("eva", "anna"):
+            login = await http.post(
+                "/api/auth/login", json={"username": name, "password": DEMO_PASSWORD}
+            )
+            headers[name] = {"Authorization": f"Bearer {(await login.json())['access_token']}"}
+        made = await http.post(
+            "/api/console/campaigns",
+            json={
+                "name": "Onada de calor — juliol",
+                "script": "Beu prou aigua? Té el pis fresc? Necessita res de la farmàcia?",
+                "filters": {"min_age": 80, "lives_alone": True},
+                "priority": "high",
+                "operators": ["anna", "marc"],
+            },
+            headers=headers["eva"],
+        )
+        made.raise_for_status()
+        calls = await (await http.get("/api/console/calls", headers=headers["anna"])).json()
+        first = next(c for c in calls["calls"] if c["assigned_to"] == "anna")
+        await http.post(
+            f"/api/console/calls/{first['id']}/outcome",
+            json={"outcome": "reached_fine"},
+            headers=headers["anna"],
+        )
+
+
+async def _campaign(browser: Any, url: str, out_dir: Path, lang: str) -> list[Path]:
+    """``operator-campaign``: the coordinator's campaign page (its completion per operator)
+    and ``operator-campaign-agenda``: the campaign's calls in the operator's agenda."""
+    written = []
+    for user, path, shot, ready in (
+        ("eva", "/console/campaigns", "campaign", "#campaign-operators tbody tr"),
+        ("anna", "/console/calls", "campaign-agenda", "tr[data-campaign]"),
+    ):
+        page = await _sign_in(browser, url, user, lang, {"width": 1366, "height": 768})
+        await page.goto(f"{url}{path}")
+        async with page.expect_navigation():
+            await page.click(f"[data-ta-lang='{lang}']")
+        await page.wait_for_selector(ready)
+        await page.wait_for_timeout(300)
+        target = out_dir / f"operator-{shot}-{lang}-1366x768.png"
+        await page.screenshot(path=str(target))
+        written.append(target)
+        await page.context.close()
+    return written
+
+
+async def _protocol_editor(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
+    """``operator-protocol-editor``: the coordinator editing the fall's protocol, a step
+    added (not saved: every language starts from the same protocol)."""
+    page = await _sign_in(browser, url, "eva", lang, {"width": 1366, "height": 768})
+    await page.goto(f"{url}/console/protocols")
+    async with page.expect_navigation():
+        await page.click(f"[data-ta-lang='{lang}']")
+    await page.wait_for_selector("#protocol-kinds [data-kind='fall']")
+    await page.click("#protocol-kinds [data-kind='fall']")
+    await page.wait_for_selector("#protocol-rows tr[data-row]")
+    await page.click("#protocol-add")
+    await page.wait_for_timeout(200)
+    path = out_dir / f"operator-protocol-editor-{lang}-1366x768.png"
+    await page.screenshot(path=str(path))
+    await page.context.close()
+    return path
+
+
+STEP_TIMEOUT_MS = 90_000
+
+
+async def _context(browser: Any, size: Any, lang: str, *, live: bool = False) -> Any:
+    """A browser context whose clock stands at the story's instant (what the console counts
+    from ``Date.now()`` is the same each run); ``live`` for a call's running timer."""
     context = await browser.new_context(viewport=size, locale=lang)
+    # A picture is not a timing test: on a loaded machine a sign-in or a language switch
+    # (save, new token, reload) has taken over Playwright's 30 s default.
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    if not live:
+        await context.clock.set_fixed_time(story.STORY_NOW)
+    return context
+
+
+async def _sign_in(
+    browser: Any, url: str, username: str, lang: str, size: Any, *, live: bool = False
+) -> Any:
+    from hub.console.demo_data import DEMO_PASSWORD
+
+    context = await _context(browser, size, lang, live=live)
     page = await context.new_page()
     await page.goto(f"{url}/login?lang={lang}")
     await page.fill("#username", username)
@@ -256,6 +490,26 @@ async def _supervisor(
     await page.screenshot(path=str(path))
     await page.context.close()
     return path
+
+
+async def _steady(page: Any, selector: str) -> None:
+    """Wait until ``selector``'s place on the page, the page's height and its scroll have
+    stayed the same for three looks 150 ms apart (a card redrawn by a late answer moves)."""
+    await page.wait_for_load_state("networkidle")
+    await page.wait_for_function(
+        """(selector) => {
+            const el = document.querySelector(selector);
+            if (!el) return false;
+            const box = el.getBoundingClientRect();
+            const now = [box.top, box.height, document.body.scrollHeight, scrollY].join();
+            const seen = (window.__taSteady = window.__taSteady || {});
+            if (seen[selector] && seen[selector].at === now) seen[selector].times += 1;
+            else seen[selector] = { at: now, times: 1 };
+            return seen[selector].times >= 3;
+        }""",
+        arg=selector,
+        polling=150,
+    )
 
 
 async def _accept(page: Any) -> None:
@@ -330,7 +584,7 @@ async def _voice(
         for lang in languages:
             for width, height in SIZES:
                 size = {"width": width, "height": height}
-                page = await _sign_in(browser, url, "anna", lang, size)
+                page = await _sign_in(browser, url, "anna", lang, size, live=True)
                 await page.goto(f"{url}/console")
                 async with page.expect_navigation():
                     await page.click(f"[data-ta-lang='{lang}']")
@@ -372,7 +626,7 @@ async def _listen_in(
 ) -> list[Path]:  # fmt: skip
     """The supervisor (laia) listening in to the call, and the operator's card saying so."""
     width, height = size["width"], size["height"]
-    page = await _sign_in(browser, url, "laia", lang, size)
+    page = await _sign_in(browser, url, "laia", lang, size, live=True)
     await page.goto(f"{url}/console")
     async with page.expect_navigation():
         await page.click(f"[data-ta-lang='{lang}']")
@@ -407,7 +661,8 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="ta-shots-") as tmp:
         app, _ = await _seeded_hub(Path(tmp))
         async with serving(app) as url, async_playwright() as playwright:
-            await _seed(app, url)
+            seeded = await _seed(app, url)
+            await deliveries_setup(app, seeded["ids"].residents[:3])
             written += await _voice(playwright, app, url, out_dir, languages, Path(tmp))
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM_PATH, headless=True, args=list(CHROMIUM_ARGS)
@@ -415,9 +670,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
             try:
                 for lang in languages:
                     for width, height in SIZES:
-                        context = await browser.new_context(
-                            viewport={"width": width, "height": height}, locale=lang
-                        )
+                        context = await _context(browser, {"width": width, "height": height}, lang)
                         page = await context.new_page()
                         await page.goto(f"{url}/login?lang={lang}")
                         await page.fill("#username", "anna")
@@ -443,10 +696,11 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                         await _accept(page)
                         await _reveal_key_safe(page)
                         # The card is re-rendered by live updates (the key-safe note): scroll
-                        # whichever card is there now, never a handle to a replaced one.
+                        # whichever code is there now, never a handle to a replaced one; the
+                        # alarm's header stays fixed above it.
                         await page.evaluate(
-                            "document.getElementById('resident-card')"
-                            "?.scrollIntoView({block: 'nearest'})"
+                            "document.getElementById('keysafe-value')"
+                            "?.scrollIntoView({block: 'center'})"
                         )
                         name = f"operator-card-{lang}-{width}x{height}.png"
                         await page.screenshot(path=str(out_dir / name))
@@ -457,8 +711,17 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                         )
                     written.append(await _rules(browser, url, out_dir, lang))
                     written.append(await _health(browser, url, out_dir, lang))
+                    written.append(await _technical(browser, url, out_dir, lang))
+                for lang in languages:
+                    written.append(await _deliveries(browser, url, out_dir, lang))
                 for lang in languages:  # after the card shots: this accepts the fall
-                    written.append(await _protocol(browser, url, out_dir, lang))
+                    written.append(
+                        await _protocol(browser, url, out_dir, lang, seeded["alarms"][0])
+                    )
+                await _campaign_setup(url)
+                for lang in languages:
+                    written += await _campaign(browser, url, out_dir, lang)
+                    written.append(await _protocol_editor(browser, url, out_dir, lang))
             finally:
                 await browser.close()
     return written

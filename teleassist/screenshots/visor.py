@@ -97,7 +97,8 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                         await page.click("#signin-submit")
                         await page.wait_for_url(lambda url: "/login" not in url)
                         await page.goto(f"{hub.base_url}/visor?lang={lang}")
-                        await page.fill("#resident", str(hub.resident_id))
+                        await page.select_option("#by", "name")
+                        await page.fill("#resident", "Montserrat Puig")
                         await page.select_option("#reason", "follow_up")
                         start = out_dir / f"visor-start-{lang}-{width}x{height}.png"
                         await page.screenshot(path=str(start), full_page=True)

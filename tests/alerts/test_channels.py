@@ -59,7 +59,7 @@ KATE = Recipient("c-kate", "Kate", "en", email="kate@example.org")
 def test_notification_text_is_in_the_recipients_language() -> None:
     es = contact_notification(_alarm(), JOAN, "Rosa", "https://hub/ack/abc")
     assert es.subject == "Teleasistencia: Caída — Rosa"
-    assert "Caída detectada (bathroom) a las 10:00" in es.text
+    assert "Caída detectada (baño) a las 10:00" in es.text
     assert "https://hub/ack/abc" in es.text
     en = contact_notification(_alarm(), KATE, "Rosa")
     assert en.subject == "Teleassistance: Fall — Rosa"

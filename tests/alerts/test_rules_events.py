@@ -82,8 +82,8 @@ def test_panic_explanation_in_three_languages() -> None:
     result = evaluate(PLAN, _state(), event(Panic(source="pendant"), local(12, 9, 30)))
     explanation = result.detections[0].explanation
     assert explanation.text("en") == "Help button pressed (pendant) at 09:30"
-    assert explanation.text("ca") == "Botó d'ajuda premut (pendant) a les 09:30"
-    assert explanation.text("es") == "Botón de ayuda pulsado (pendant) a las 09:30"
+    assert explanation.text("ca") == "Botó d'ajuda premut (penjoll) a les 09:30"
+    assert explanation.text("es") == "Botón de ayuda pulsado (colgante) a las 09:30"
 
 
 def test_fall_cancelled_is_a_cancelling_detection() -> None:
@@ -105,8 +105,8 @@ def test_gas_is_a_fire_type_alarm_and_its_texts_name_it() -> None:
     assert RuleKind.GAS in FIRE_TYPE_RULES
     (found,) = evaluate(PLAN, _state(), event(Gas(room="kitchen"), local(12, 9, 30))).detections
     assert found.explanation.text("en") == "Gas leak detected (kitchen) at 09:30"
-    assert found.explanation.text("ca") == "Fuita de gas detectada (kitchen) a les 09:30"
-    assert found.explanation.text("es") == "Fuga de gas detectada (kitchen) a las 09:30"
+    assert found.explanation.text("ca") == "Fuita de gas detectada (cuina) a les 09:30"
+    assert found.explanation.text("es") == "Fuga de gas detectada (cocina) a las 09:30"
 
 
 def test_low_battery_flag_shows_no_invented_level() -> None:

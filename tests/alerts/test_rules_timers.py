@@ -155,7 +155,7 @@ def test_temperature_out_of_range_for_longer_than_the_duration() -> None:
     (found,) = tick(plan, cold, local(12, 9, 30)).detections
     assert found.rule is RuleKind.TEMPERATURE
     assert found.explanation.text("en") == (
-        "Temperature (living) 14.0 °C since 09:00 (minimum 16 °C)"
+        "Temperature (living room) 14.0 °C since 09:00 (minimum 16 °C)"
     )
     warm = evaluate(plan, cold, event(Temperature(celsius=20.0, room="living"), local(12, 9, 25)))
     assert tick(plan, warm.state, local(12, 12)).detections == ()

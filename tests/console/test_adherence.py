@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alerts import CarePlan, EscalationPolicy
 from alerts.careplan import MedicationSchedule, MedicationSettings
 from hub.alarms import store
+from hub.alarms.adherence import weekly
 from hub.auth import Role
 from hub.clock import ManualClock
-from hub.console.adherence import weekly
 from hub.console.residents import LOCAL_ZONE
 from hub.db.models import StoredEvent
 from tests.hub.ingest.helpers import seed_home

@@ -26,7 +26,7 @@ from sqlalchemy import select
 import protocol
 from alerts.alarm import Actor, ActorKind, Outcome, resolve
 from hub.alarms import store as alarm_store
-from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.keys import ALARM_ENGINE
 from hub.app import create_app
 from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER
 from hub.console.demo_data import DEMO_PASSWORD, DemoIds, raise_demo_alarm, seed_demo
@@ -117,7 +117,8 @@ async def empty_queue(console_hub: ConsoleHub) -> None:
         )
 
 
-async def signed_in(browser: Browser, hub: ConsoleHub, username: str) -> Page:
+async def _log_in(browser: Browser, hub: ConsoleHub, username: str) -> tuple[Page, list[str]]:
+    """A new 1366×768 page signed in as ``username``, and the page errors it collects."""
     # Our CSP forbids eval; Playwright's wait_for_function needs it in the test only.
     context = await browser.new_context(
         viewport={"width": 1366, "height": 768}, locale="en-GB", bypass_csp=True
@@ -131,6 +132,11 @@ async def signed_in(browser: Browser, hub: ConsoleHub, username: str) -> Page:
     await page.get_by_label("Password").fill(DEMO_PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(lambda url: not url.endswith("/login"))
+    return page, errors
+
+
+async def signed_in(browser: Browser, hub: ConsoleHub, username: str) -> Page:
+    page, errors = await _log_in(browser, hub, username)
     if not page.url.endswith("/console"):  # a social worker lands on the visor
         await page.goto(hub.url + "/console")
     # Switch this user to English (page and API texts).
@@ -329,6 +335,74 @@ async def test_wellbeing_call_agenda(chromium: Browser, console_hub: ConsoleHub)
     await planner.context.close()
 
 
+# Every box in the top bar, as (name, left, top, right, bottom), the pairs that overlap and
+# the boxes that leave the screen. The brand's parts and each menu entry are boxes of their
+# own: the sound badge was once drawn over "Supervisió".
+_TOPBAR_OVERLAPS = """() => {
+  const els = [...document.querySelectorAll(
+    '.topbar .brand, .topbar .nav a, .topbar .sound, .topbar .conn, .topbar .lang, '
+    + '.topbar .who, .topbar [data-ta-signout]')].filter((e) => e.offsetParent !== null);
+  const boxes = els.map((e) => { const r = e.getBoundingClientRect();
+    return [e.id || e.dataset.taLang || e.className, r.left, r.top, r.right, r.bottom]; });
+  const overlaps = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const [a, b] = [boxes[i], boxes[j]];
+    if (a[1] < b[3] - 0.5 && b[1] < a[3] - 0.5 && a[2] < b[4] - 0.5 && b[2] < a[4] - 0.5)
+      overlaps.push([a[0], b[0]]);
+  }
+  const outside = boxes.filter((b) => b[1] < -0.5 || b[3] > window.innerWidth + 0.5)
+    .map((b) => b[0]);
+  return {count: boxes.length, overlaps, outside, boxes};
+}"""
+
+
+_LONGEST_SOUND_BADGE = """() => {
+  const texts = JSON.parse(document.getElementById('ta-texts').textContent);
+  document.getElementById('sound-toggle').textContent = texts.sound_off;
+}"""
+
+
+@pytest.mark.parametrize("username", ["anna", "laia", "eva"])
+async def test_the_top_menu_fits_a_laptop_screen_in_every_language(
+    chromium: Browser, console_hub: ConsoleHub, username: str
+) -> None:
+    """An operator's, a supervisor's and a coordinator's top bar on every page of their menu
+    (the supervisor's queue is the longest: five entries, the sound and connection badges):
+    at 1366 and 1280 wide, in Catalan, Spanish and English, no two of its boxes intersect
+    and none leaves the screen."""
+    hub = console_hub
+    page, errors = await _log_in(chromium, hub, username)
+    await page.goto(hub.url + "/console/calls")
+    menu = page.locator(".topbar .nav a")
+    await expect(menu.first).to_be_visible()
+    pages = [str(await a.get_attribute("href")) for a in await menu.all()]
+    assert len(pages) >= 3, pages
+    checked = 0
+    for lang in ("ca", "es", "en"):
+        await page.set_viewport_size({"width": 1366, "height": 768})
+        if await page.locator(f"[data-ta-lang='{lang}'][aria-pressed='true']").count() == 0:
+            async with page.expect_navigation():
+                await page.click(f"[data-ta-lang='{lang}']")
+        for href in pages:
+            await page.goto(hub.url + href)
+            await expect(page.locator("html")).to_have_attribute("lang", lang)
+            if href == "/console":
+                # The badge's longest words, "sound off: click to turn it on" (headless
+                # Chromium may play sound at once, and the badge then says "sound on").
+                await expect(page.locator("#sound-toggle")).to_be_visible()
+                await page.evaluate(_LONGEST_SOUND_BADGE)
+            for width in (1366, 1280):
+                await page.set_viewport_size({"width": width, "height": 768})
+                found = await page.evaluate(_TOPBAR_OVERLAPS)
+                assert found["count"] >= 6 + len(pages), (lang, width, href, found)
+                assert found["overlaps"] == [], (lang, width, href, found)
+                assert found["outside"] == [], (lang, width, href, found)
+                checked += 1
+    assert checked == 3 * 2 * len(pages)
+    assert errors == []
+    await page.context.close()
+
+
 async def test_the_card_shows_the_automatic_112_warning_and_hand_off_state(
     chromium: Browser, console_hub: ConsoleHub
 ) -> None:
@@ -338,7 +412,7 @@ async def test_the_card_shows_the_automatic_112_warning_and_hand_off_state(
     from alerts.alarm import SYSTEM
     from alerts.emergency import HandoffResult, PayloadFormat
     from alerts.escalation import mark_112_sending, warn_112
-    from hub.alarms.engine import record_handoff
+    from hub.alarms.ledger import record_handoff
 
     hub = console_hub
     rid = hub.ids.residents[0]

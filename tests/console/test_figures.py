@@ -72,8 +72,12 @@ def test_service_figures_definitions() -> None:
     per = {o["operator"]: o for o in f["by_operator"]}
     assert per["marc"]["accepted"] == 2
     assert per["marc"]["resolved"] == 1
-    assert {"rule": "panic", "count": 5} in f["by_rule"]
-    assert {"outcome": "open", "count": 3} in f["by_outcome"]
+    assert f["care_open"] == 2  # 3 and 5; the technical one is not a care alarm
+    assert (f["accepted_within_60s_n"], f["accepted_within_180s_n"]) == (2, 3)
+    # The tables count both kinds, and say which.
+    assert {"rule": "panic", "category": "care", "count": 5} in f["by_rule"]
+    assert {"rule": "low_battery", "category": "technical", "count": 1} in f["by_rule"]
+    assert {"outcome": "open", "count": 3, "care": 2, "technical": 1} in f["by_outcome"]
     empty = service_figures([], now)
     assert empty["accepted_within_60s"] is None
     assert empty["median_accept_s"] is None
@@ -125,7 +129,7 @@ async def test_figures_api_over_real_alarms(
     assert f["by_operator"] == [
         {"operator": "op-fig", "accepted": 1, "resolved": 1, "median_accept_s": 42}
     ]
-    assert f["by_outcome"] == [{"outcome": "false_alarm", "count": 1}]
+    assert f["by_outcome"] == [{"outcome": "false_alarm", "count": 1, "care": 1, "technical": 0}]
 
     exported = await hub_client.get(
         "/api/console/figures.csv", params={"from": day, "to": day}, headers=supervisor

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.channels import TabletChannel
-from hub.alarms.routes import ALARM_EFFECTS
+from hub.alarms.keys import ALARM_EFFECTS
 from hub.auth import Role
 from hub.clock import ManualClock
 from hub.db.models import AuditEntry, Resident
@@ -74,7 +74,13 @@ async def test_a_heat_warning_to_a_group(
             )
         )
     assert entry is not None
-    assert entry.details == {"text": "Avís de calor: beveu aigua", "sent": 2, "no_tablet": [pere]}
+    assert entry.details == {
+        "text": "Avís de calor: beveu aigua",
+        "speak": True,
+        "confirm": False,
+        "sent": 2,
+        "no_tablet": [pere],
+    }
 
 
 @pytest.mark.parametrize(
@@ -86,6 +92,8 @@ async def test_a_heat_warning_to_a_group(
         ({"resident_ids": [1], "text": "hola", "language": "fr"}, 400),
         ({"resident_ids": ["1"], "text": "hola"}, 400),
         ({"resident_ids": [1], "text": "hola", "urgent": True}, 400),
+        ({"resident_ids": [1], "text": "hola", "speak": "yes"}, 400),
+        ({"resident_ids": [1], "text": "hola", "confirm": None}, 400),
         ({"resident_ids": [999999], "text": "hola"}, 404),
     ],
 )
@@ -95,6 +103,26 @@ async def test_bad_messages_are_refused(
     headers = await auth_headers(Role.SUPERVISOR)
     resp = await hub_client.post("/api/console/messages", json=body, headers=headers)
     assert resp.status == status
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("", "text_empty"),
+        ("   ", "text_empty"),
+        ("\x07", "text_empty"),
+        ("x" * 501, "text_too_long"),
+    ],
+)
+async def test_the_form_is_told_what_is_wrong_with_the_text(
+    hub_client: TestClient[Any, Any], auth_headers: Headers, text: str, code: str
+) -> None:
+    headers = await auth_headers(Role.OPERATOR)
+    resp = await hub_client.post(
+        "/api/console/messages", json={"resident_ids": [1], "text": text}, headers=headers
+    )
+    assert resp.status == 400
+    assert (await resp.json())["error"] == code
 
 
 async def test_who_may_send(hub_client: TestClient[Any, Any], auth_headers: Headers) -> None:

@@ -64,3 +64,25 @@ async def test_card_has_everything_the_operator_needs(
     photo = await hub_client.get(f"/api/console/residents/{rid}/photo", headers=headers)
     assert photo.status == 200
     assert "MP" in await photo.text()
+
+
+async def test_card_names_values_in_the_readers_language_and_links_the_map(
+    hub_client: TestClient[Any, Any], auth_headers: Headers, demo: DemoIds
+) -> None:
+    """Devices have one name (kind · room), relationships (codes) read in the
+    reader's language, and the address links to the centre's map service (issue 23)."""
+    rid = demo.residents[0]
+    for lang, smoke, son in (("en", "Smoke detector · kitchen", "son"),
+                             ("es", "Detector de humo · cocina", "hijo"),
+                             ("ca", "Detector de fum · cuina", "fill")):  # fmt: skip
+        headers = await auth_headers(Role.OPERATOR, language=lang)
+        card = await (
+            await hub_client.get(f"/api/console/residents/{rid}/card", headers=headers)
+        ).json()
+        assert smoke in [d["name"] for d in card["devices"]]
+        first = card["contacts"][0]
+        assert (first["relationship"], first["relationship_label"]) == ("son", son)
+        assert card["home"]["map_url"] == (
+            "https://www.openstreetmap.org/search?query="
+            "C%2F%20de%20Verdi%2048%2C%203r%201a%2C%2008012%20Barcelona"
+        )

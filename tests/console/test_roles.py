@@ -19,14 +19,15 @@ from hub.appkeys import SETTINGS
 from hub.auth import Role, requires
 from hub.auth.service import issue_tokens
 from hub.auth.web import Access, public
+from hub.cli import routes_app
 from hub.clock import ManualClock
 from hub.console.roles import (
     Endpoint,
-    build_app,
     endpoints,
     markdown_table,
     parse_table,
     undeclared,
+    write_table,
 )
 from hub.db.models import User
 from hub.family.principal import family_api
@@ -34,7 +35,7 @@ from hub.web.auth import REFUSAL_HEADER
 from tests.family.conftest import World
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "roles.md"
-REGENERATE = "run: python -m hub.console.roles docs/roles.md"
+REGENERATE = "run: teleassist hub roles-table docs/roles.md"
 
 
 def _concrete(path: str) -> str:
@@ -43,7 +44,7 @@ def _concrete(path: str) -> str:
 
 
 def test_roles_doc_lists_every_endpoint_with_its_roles() -> None:
-    app = build_app()
+    app = routes_app()
     generated = [(e.method, e.path, e.roles_text) for e in endpoints(app)]
     documented = parse_table(DOC.read_text(encoding="utf-8"))
     assert documented == generated, f"docs/roles.md is out of date; {REGENERATE}\n" + (
@@ -82,7 +83,7 @@ async def _call(client: TestClient[Any, Any], e: Endpoint, token: str | None) ->
 
 
 def test_every_route_declares_who_may_call_it() -> None:
-    assert undeclared(endpoints(build_app())) == []
+    assert undeclared(endpoints(routes_app())) == []
 
 
 def test_a_route_without_a_declaration_fails() -> None:
@@ -105,6 +106,22 @@ def test_a_route_without_a_declaration_fails() -> None:
     }  # fmt: skip
     with pytest.raises(ValueError, match="why"):
         public(" ")
+
+
+def test_the_table_is_not_rewritten_while_a_route_declares_nothing(tmp_path: Path) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    doc = tmp_path / "roles.md"
+    doc.write_text("<!-- endpoints:begin -->\nold\n<!-- endpoints:end -->\n", encoding="utf-8")
+    app = web.Application()
+    app.router.add_get("/staff", requires(Role.ADMIN)(handler))
+    assert write_table(doc, app) == []
+    assert parse_table(doc.read_text(encoding="utf-8")) == [("GET", "/staff", "admin")]
+    app.router.add_get("/forgotten", handler)
+    before = doc.read_text(encoding="utf-8")
+    assert write_table(doc, app) == ["GET /forgotten"]
+    assert doc.read_text(encoding="utf-8") == before
 
 
 async def _expired_and_revoked(

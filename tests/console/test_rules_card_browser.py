@@ -84,7 +84,7 @@ async def test_a_supervisor_changes_rules_on_the_card(
 async def test_a_supervisor_corrects_the_health_record_on_the_card(
     chromium: Browser, demo_hub: tuple[Any, str]
 ) -> None:
-    from hub.console.models import ResidentHealth
+    from hub.db.health import ResidentHealth
 
     app, url = demo_hub
     page = await shots._sign_in(chromium, url, "laia", "ca", {"width": 1366, "height": 768})

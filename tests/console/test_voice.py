@@ -13,11 +13,11 @@ from aiohttp.test_utils import TestClient
 
 import protocol
 from hub.auth import Role
-from hub.calls.signalling import CALL_OBSERVER, CallService
 from hub.clock import ManualClock
 from hub.console.demo_data import DemoIds, raise_demo_alarm
 from hub.console.residents import LOCAL_ZONE
 from hub.family.access import may_contact
+from hub.family.calls.signalling import CALL_OBSERVER, CallService
 from hub.family.live import LIVE_HUB
 from hub.family.models import CallRecord
 from hub.family.ws import CALL_SERVICE

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from hub.db import make_engine, make_sessionmaker
@@ -87,6 +88,8 @@ async def _telemetry(native: NativeCompose, point: Point | None) -> list[float]:
     return [s.value for s in found]
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("native-compose")  # one native stack at a time (ADR 0166)
 async def test_a_backup_restores_into_a_fresh_site(tmp_path: Path) -> None:
     site = site_secrets()
     password = "a long password for the test"

@@ -38,7 +38,12 @@ from tests.deploy.nativecompose import ROOT, NativeCompose, running
 from tests.deploy.selfsigned import write_certificate
 from tests.instants import machine_now
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.slow,
+    # One native stack at a time (this and test_backup_native.py), on one pytest-xdist worker.
+    pytest.mark.xdist_group("native-compose"),
+]
 
 WAIT_S = 60.0
 

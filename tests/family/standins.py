@@ -24,6 +24,13 @@ class SmsGateway:
     url: str = ""
     token: str = "sms-test-token"
     sent: list[dict[str, Any]] = field(default_factory=list)
+    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def until(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Wait until ``count`` messages have arrived in all; all of them."""
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.sent) >= count)
+        return list(self.sent)
 
     async def handle(self, request: web.Request) -> web.Response:
         assert request.headers.get("Authorization") == f"Bearer {self.token}"
@@ -32,6 +39,8 @@ class SmsGateway:
         assert set(body) == {"to", "from", "text", "reference"}, body
         assert re.fullmatch(r"\+[0-9]{8,15}", body["to"]), body["to"]
         self.sent.append(body)
+        async with self._arrived:
+            self._arrived.notify_all()
         return web.json_response({"id": f"sms-{len(self.sent)}"}, status=202)
 
     def codes(self) -> list[str]:

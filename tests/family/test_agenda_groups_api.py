@@ -5,13 +5,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho
 import pytest
 
 from hub.auth import Role
 from hub.clock import ManualClock
-from hub.family.reminders import REMINDERS, MqttCommandSender
+from hub.family.reminders import REMINDERS
+from hub.ingest.commands import DeviceCommands
 from protocol import Reminder, decode_command
-from teleassist.config import MqttSettings
 from teleassist.localbroker import MosquittoBroker
 from tests.family.conftest import World
 from tests.instants import AWKWARD_DAYS
@@ -124,9 +125,9 @@ async def test_reminder_reaches_the_tablet_over_mqtt(
         )
     ).json()
     service = world.client.app[REMINDERS]
-    service.sender = MqttCommandSender(
-        MqttSettings(host="127.0.0.1", port=mosquitto.port), hub_clock
-    )
+    # The hub's one command sender, over a real connection to the test's broker.
+    connection = PahoConnection(mosquitto.port)
+    service.sender = DeviceCommands(lambda: connection, hub_clock)
     async with world.sessionmaker() as session:
         from sqlalchemy import select
 
@@ -155,6 +156,23 @@ async def test_reminder_reaches_the_tablet_over_mqtt(
         assert command.body.due == start
     # Once only.
     assert await service.run_due(hub_clock()) == 0
+    connection.close()
+
+
+class PahoConnection:
+    """A plain paho connection with its network thread: the ingest client's publish shape."""
+
+    def __init__(self, port: int) -> None:
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 async def test_group_with_facilitator_view_events_and_invitations(
@@ -197,12 +215,13 @@ async def test_group_with_facilitator_view_events_and_invitations(
         "/api/family/conversations", json={"with": josep.party}, headers=facilitator.headers
     )
     assert direct.status == 200
-    # Facilitator view: Josep has said nothing (quiet), Maria just spoke.
+    # Facilitator view: Josep has said nothing yet (not started, which is not "quiet"),
+    # Maria just spoke.
     view = await (
         await world.client.get(f"/api/family/groups/{gid}", headers=facilitator.headers)
     ).json()
-    quiet = {m["name"]: m["quiet"] for m in view["member_list"]}
-    assert quiet == {"Josep": True, "Maria": False}
+    quiet = {m["name"]: (m["quiet"], m["not_started"]) for m in view["member_list"]}
+    assert quiet == {"Josep": (False, True), "Maria": (False, False)}
     hub_clock.advance(timedelta(days=8))
     await world.sign_in(facilitator)
     await world.sign_in(family)
@@ -211,6 +230,7 @@ async def test_group_with_facilitator_view_events_and_invitations(
     ).json()
     maria_row = next(m for m in view["member_list"] if m["name"] == "Maria")
     assert maria_row["quiet"] is True
+    assert maria_row["not_started"] is False
     assert maria_row["quiet_days"] == 8
     # Members see names but not the activity figures.
     member_view = await (
@@ -290,8 +310,13 @@ class RecordingSender:
     def __init__(self) -> None:
         self.sent: list[tuple[str, object]] = []
 
-    async def send(self, device_id: str, body: object) -> None:
+    connected = True
+
+    async def send(
+        self, device_id: str, body: object, now: object = None, message_id: object = None
+    ) -> str:
         self.sent.append((device_id, body))
+        return f"m{len(self.sent)}"
 
 
 @pytest.mark.parametrize("clock_start", AWKWARD_DAYS)

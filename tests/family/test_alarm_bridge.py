@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, select
 
 from alerts import DeviceType, HomeEvent
-from hub.alarms.routes import ALARM_ENGINE
+from alerts.alarm import AlarmState
+from hub.alarms.keys import ALARM_ENGINE
+from hub.alarms.live import AlarmLive
+from hub.appkeys import WRITE_GATE
 from hub.clock import ManualClock
 from hub.db.models import Resident
+from hub.db.writegate import WriteGate
+from hub.family.alarm_bridge import AlarmBridge, notice_for_alarm
+from hub.family.live import LIVE_HUB
+from hub.family.models import AlarmNotice
 from protocol import Fall, Panic
 from tests.family.conftest import World
 
@@ -127,3 +138,101 @@ async def test_after_the_resident_withdraws_alarms_on_the_tablet_the_next_alarm_
         f"/api/family/residents/{maria.resident_id}/alarm-notices", headers=anna.headers
     )
     assert notices.status == 403
+
+
+class _WatchedGate(WriteGate):
+    """A write gate (exclusive, as on SQLite) that says when a routine writer asks for it."""
+
+    def __init__(self) -> None:
+        super().__init__(exclusive=True)
+        self.asked = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def routine(self, what: str = "routine") -> AsyncIterator[None]:
+        self.asked.set()
+        async with super().routine(what):
+            yield
+
+
+async def _notice_state(world: World, alarm_id: str) -> str | None:
+    async with world.sessionmaker() as session:
+        return await session.scalar(
+            select(AlarmNotice.state).where(AlarmNotice.alarm_ref == alarm_id)
+        )
+
+
+async def test_the_notice_is_written_after_a_panics_write_and_still_told_once(
+    world: World, hub_clock: ManualClock
+) -> None:
+    """Alarms first (ADR 0159): the family notice reads what it needs, then waits at the
+    write gate while a panic's write holds it (on SQLite it would otherwise hold the only
+    write lock the panic needs); once the panic's write is done the notice is written, its
+    circle told and its change pushed, once."""
+    maria = await world.resident("Maria")
+    anna = await world.person(name="Anna")
+    await world.link(maria, anna, consent=["alarms"])
+    async with world.sessionmaker() as session:
+        resident = await session.get(Resident, maria.resident_id)
+        assert resident is not None
+        home = str(resident.home_id)
+    engine = world.client.app[ALARM_ENGINE]
+    event = HomeEvent(
+        home_id=home, resident_id=str(maria.resident_id), device_id=f"{home}-pendant",
+        device_type=DeviceType.PENDANT, message_id="alarms-first-1", at=hub_clock(),
+        body=Panic(),
+    )  # fmt: skip
+    async with world.client.ws_connect("/api/family/ws", headers=anna.headers) as anna_ws:
+        (panic,) = await engine.handle_event(event)
+        await _next(anna_ws, "alarm.notice")  # the hub's own bridge wrote the open notice
+        resolved = dataclasses.replace(panic.alarm, state=AlarmState.RESOLVED)
+        live = world.client.app[LIVE_HUB]
+        gate = _WatchedGate()
+        told: list[str] = []
+
+        async def on_change(notice: Any, watchers: list[str], now: Any) -> None:
+            told.append(notice.state)
+
+        async def worker_sees_it_resolved() -> str | None:
+            async with world.sessionmaker() as session:
+                return await notice_for_alarm(session, live, resolved, hub_clock(), on_change, gate)
+
+        async with gate.urgent():  # a panic's write in progress
+            task = asyncio.create_task(worker_sees_it_resolved())
+            await gate.asked.wait()  # everything read; the write waits for the panic's
+            assert await _notice_state(world, panic.alarm.id) == "open"
+            assert told == []
+        assert await task == "closed"
+        assert await _notice_state(world, panic.alarm.id) == "closed"
+        assert told == ["closed"]
+        assert (await _next(anna_ws, "alarm.notice"))["notice"]["state"] == "closed"
+
+
+async def test_a_notice_the_hub_never_wrote_is_written_by_the_next_start(
+    world: World, hub_clock: ManualClock
+) -> None:
+    """Deferred is not lost: an alarm committed when the hub stopped before its notice was
+    written (the notice row is not there) gets its notice from the catch-up pass a starting
+    hub's bridge runs over the stored alarms."""
+    maria = await world.resident("Maria")
+    async with world.sessionmaker() as session:
+        resident = await session.get(Resident, maria.resident_id)
+        assert resident is not None
+        home = str(resident.home_id)
+    app = world.client.app
+    event = HomeEvent(
+        home_id=home, resident_id=str(maria.resident_id), device_id=f"{home}-pendant",
+        device_type=DeviceType.PENDANT, message_id="alarms-first-2", at=hub_clock(),
+        body=Panic(),
+    )  # fmt: skip
+    (panic,) = await app[ALARM_ENGINE].handle_event(event)
+    async with asyncio.timeout(30):  # the running hub's bridge writes it
+        while await _notice_state(world, panic.alarm.id) is None:
+            await asyncio.sleep(0.05)
+    async with world.sessionmaker() as session:  # as if the hub had died before that write
+        await session.execute(delete(AlarmNotice).where(AlarmNotice.alarm_ref == panic.alarm.id))
+        await session.commit()
+    restarted = AlarmBridge(
+        AlarmLive(), world.sessionmaker, app[LIVE_HUB], hub_clock, gate=app[WRITE_GATE]
+    )
+    await restarted.catch_up()
+    assert await _notice_state(world, panic.alarm.id) == "open"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from alerts import DeviceType, HomeEvent
-from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.keys import ALARM_ENGINE
 from hub.clock import ManualClock
 from hub.db.models import Resident
 from protocol import Panic

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from alerts import DeviceType, HomeEvent
-from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.keys import ALARM_ENGINE
 from hub.clock import ManualClock
 from hub.db.models import Resident
 from protocol import Panic
@@ -107,7 +107,7 @@ async def test_the_alarm_notice_shows_each_step_as_it_happens(
         await expect(steps.nth(3)).to_contain_text(resolved, timeout=TIMEOUT_MS)
         await expect(steps.nth(3)).to_contain_text("10:42")
         # Closed: no more "I'm on my way"; nothing of the centre's notes on the page.
-        await expect(notice.locator("[data-on-my-way]")).to_have_count(0)
+        await expect(notice.locator("[data-answer]")).to_have_count(0)
         await expect(notice).not_to_contain_text("Van 3")
         await expect(notice).not_to_contain_text("150/90")
         await page.screenshot(path=str(tmp_path / f"family-alarm-closed-{lang}.png"))

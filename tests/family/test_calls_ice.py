@@ -3,7 +3,7 @@ import hashlib
 import hmac
 from datetime import UTC, datetime
 
-from hub.calls.ice import ice_servers, turn_credentials
+from hub.family.calls.ice import ice_servers, turn_credentials
 
 NOW = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
 

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.calls.state import CallError, CallEvent, CallStatus, apply_event, start_call
+from hub.family.calls.state import CallError, CallEvent, CallStatus, apply_event, start_call
 
 T0 = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
 A, B = "u:1", "r:2"
@@ -58,7 +58,7 @@ def test_bad_transitions_are_refused_with_a_reason() -> None:
 
 
 def test_a_centre_call_connects_once_and_fails_if_media_never_flows() -> None:
-    from hub.calls.state import CallKind, Failure, failed_call
+    from hub.family.calls.state import CallKind, Failure, failed_call
 
     call = start_call(A, B, T0, CallKind.CENTRE, "alarm-1")
     assert (call.kind, call.alarm_ref) == (CallKind.CENTRE, "alarm-1")

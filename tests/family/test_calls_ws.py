@@ -143,7 +143,7 @@ async def test_ice_configuration(world: World) -> None:
 
 async def test_ringing_again_and_again_is_limited(world: World) -> None:
     """30 rings in a few seconds reached a tablet (issue 19): now a few per window."""
-    from hub.calls.signalling import RING_LIMIT
+    from hub.family.calls.signalling import RING_LIMIT
 
     maria, anna = await _pair(world)
     async with world.client.ws_connect("/api/family/ws", headers=anna.headers) as caller:

@@ -41,3 +41,14 @@ async def test_the_demo_pairs_its_tablets_and_seeds_the_family(
         demo.resident_id,
         demo.friend_id,
     }
+
+
+def test_the_family_demo_people_are_the_stories() -> None:
+    """Issue 23: one cast across every surface; the family demo's resident, son and niece
+    are the console demo's (the screenshots' story)."""
+    from hub.console.demo_data import _PEOPLE
+    from hub.family.demo import CIRCLE, RESIDENT
+
+    name, born, language, address, *_, contacts = _PEOPLE[0]
+    assert (name, born, language, address) == RESIDENT
+    assert (contacts[0][0], contacts[1][0]) == CIRCLE

@@ -46,6 +46,18 @@ async def test_page_language_follows_the_request(world: World) -> None:
         assert text in await page.text()
 
 
+async def test_the_relationship_typed_when_joining_reads_in_the_pages_language(
+    world: World,
+) -> None:
+    """Issue 23: "daughter" typed when joining reads "filla" on a Catalan home page."""
+    maria = await world.resident("Maria")
+    anna = await world.person(name="Anna")
+    await world.link(maria, anna)
+    for lang, word in (("ca", "filla"), ("es", "hija"), ("en", "daughter")):
+        page = await world.client.get(f"/family?lang={lang}", headers=anna.headers)
+        assert f'<span class="muted small">{word}</span>' in await page.text(), lang
+
+
 def test_the_family_screenshots_are_discovered() -> None:
     from teleassist.screenshots.cli import discover
 

@@ -24,6 +24,8 @@ def _no_reminder_loop(monkeypatch: pytest.MonkeyPatch) -> None:
 class Recorder:
     """The command port: records what was sent, or fails while ``failing``."""
 
+    connected = True  # a worker with a broker connection (hub.ingest.commands)
+
     def __init__(self) -> None:
         self.sent: list[tuple[str, CommandBody]] = []
         self.failing = False
@@ -31,12 +33,15 @@ class Recorder:
         self.release = asyncio.Event()
         self.release.set()
 
-    async def send(self, device_id: str, body: CommandBody) -> None:
+    async def send(
+        self, device_id: str, body: CommandBody, now: object = None, message_id: object = None
+    ) -> str:
         self.entered.set()
         await self.release.wait()
         if self.failing:
             raise OSError("broker unreachable")
         self.sent.append((device_id, body))
+        return f"m{len(self.sent)}"
 
 
 async def _due_item(world: World, hub_clock: ManualClock) -> int:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import aioice.turn
 import pytest
 
-from hub.calls.ice import turn_credentials
+from hub.family.calls.ice import turn_credentials
 from teleassist.localbroker import free_port
 from tests.instants import machine_now
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from alerts import DeviceType, HomeEvent
 from alerts.alarm import AlarmState
-from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.keys import ALARM_ENGINE
 from hub.auth import Role
 from hub.clock import ManualClock
 from hub.db.models import Resident
@@ -143,7 +143,22 @@ async def test_the_payload_is_what_the_page_shows_and_nothing_more(
     assert payload["lang"] == "ca"
     assert payload["tag"] == f"alarm-{panic.alarm.id}"
     assert payload["url"].startswith("/family#notice-")
-    assert set(payload) == {"type", "title", "body", "lang", "tag", "url", "notice_id", "state"}
+    assert payload["stage"] == "raised"
+    assert [a["action"] for a in payload["actions"]] == ["on_my_way", "cannot"]
+    assert set(payload["answered"]) == {"on_my_way", "cannot", "failed"}
+    assert set(payload) == {
+        "type", "title", "body", "lang", "tag", "url", "notice_id", "state", "stage",
+        "actions", "answered",
+    }  # fmt: skip
+
+
+async def test_without_an_inbound_token_the_hub_takes_no_sms_replies(world: World) -> None:
+    resp = await world.client.post(
+        "/api/family/sms/replies",
+        json={"from": "+34612345678", "text": "123456"},
+        headers={"Authorization": "Bearer "},
+    )
+    assert (resp.status, (await resp.json())["error"]) == (404, "not_found")
 
 
 async def test_consent_withdrawn_on_the_tablet_stops_the_next_push(

@@ -19,12 +19,13 @@ import pytest
 from playwright.async_api import expect
 
 from alerts import DeviceType, HomeEvent
-from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.keys import ALARM_ENGINE
 from hub.clock import ManualClock
 from hub.db.models import Resident
 from hub.family.webpush import new_vapid_private_key
 from protocol import Panic
 from teleassist.config import Config, load_config
+from teleassist.screenshots._waits import wait_for_async
 from tests.family.browser import media_browser, signed_in_page
 from tests.family.conftest import World
 from tests.family.push_service import PushClient, PushService, push_service
@@ -116,17 +117,47 @@ async def test_a_panic_becomes_a_notification_of_the_family_service_worker(
                 "data": json.dumps(received.payload),
             },
         )
-        shown = await page.wait_for_function(
+        shown = await wait_for_async(
+            page,
             """async () => {
                 const reg = await navigator.serviceWorker.getRegistration("/family");
                 const list = await reg.getNotifications();
                 return list.length ? list.map((n) => [n.title, n.body, n.tag]) : null;
             }""",
-            timeout=TIMEOUT_MS,
-            polling=200,
+            timeout_s=TIMEOUT_MS / 1000,
         )
-        [[title, body, tag]] = await shown.json_value()
+        [[title, body, tag]] = shown
         assert title == "Maria necessita ajuda"
         assert body == "Maria: ha premut el botó d'ajuda. La central ja se n'ocupa."
         assert tag == received.payload["tag"]
         await expect(page.locator("#alarm-list")).to_contain_text("ha premut el botó d'ajuda")
+        # The notification offers both answers; "I'm on my way" is answered from the
+        # notification itself by the service worker, with the person's cookies.
+        actions = await page.evaluate(
+            """async () => {
+                const reg = await navigator.serviceWorker.getRegistration("/family");
+                const [n] = await reg.getNotifications();
+                return n.actions.map((a) => [a.action, a.title]);
+            }"""
+        )
+        assert actions == [["on_my_way", "Hi vaig"], ["cannot", "No hi puc anar"]]
+        [worker] = [w for w in page.context.service_workers if w.url.endswith("/family/sw.js")]
+        # What a tap on the action runs (headless Chromium cannot tap a notification).
+        body = await worker.evaluate(
+            """async () => {
+                const [n] = await self.registration.getNotifications();
+                await self.onNotificationClick(n, "on_my_way");
+                const [after] = await self.registration.getNotifications();
+                return after.body;
+            }"""
+        )
+        assert body == "La central sap que hi vas."
+        # The open page hears of it and shows the answer; the operator sees it on the alarm.
+        await expect(page.locator("[data-my-answer]")).to_have_attribute(
+            "data-my-answer", "on_my_way", timeout=TIMEOUT_MS
+        )
+        alarm = await world.client.get(f"/api/alarms/{received.payload['tag'][6:]}",
+                                       headers=world.operator)  # fmt: skip
+        notes = [h for h in (await alarm.json())["history"] if h["action"] == "note"]
+        assert notes[-1]["detail"]["family_answer"] == "on_my_way"
+        assert notes[-1]["actor"]["name"] == "Anna"

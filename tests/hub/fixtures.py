@@ -179,7 +179,8 @@ async def hub_client(
 @pytest.fixture
 def hub_sessionmaker(hub_client: TestClient[Any, Any]) -> async_sessionmaker[AsyncSession]:
     """Sessions on the running hub's database."""
-    return hub_client.app[SESSIONMAKER]
+    app: web.Application = hub_client.app
+    return app[SESSIONMAKER]
 
 
 MakeUser = Callable[..., Awaitable[User]]

@@ -192,7 +192,7 @@ async def test_hub_runs_the_worker_when_enabled(
     import asyncio
 
     from hub.app import create_app
-    from hub.outbox.routes import OUTBOX_WORKER
+    from hub.outbox.keys import OUTBOX_WORKER
     from tests.integrations.fhir_server import CLIENT_ID, CLIENT_SECRET
 
     server = FakeFhirServer(free_port())

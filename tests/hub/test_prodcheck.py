@@ -92,7 +92,10 @@ def test_the_demo_runs_with_every_embedded_default() -> None:
         ("jwt_secret", "ab" * 32, "not random"),
         ("keysafe_key", "", "keysafe_key is not set"),
         ("keysafe_key", "A" * 43 + "=", "not random"),
-        ("keysafe_key", _token() + "#!", "not a Fernet key"),
+        # A fixed id: a random one differs between pytest-xdist workers' collections.
+        pytest.param(
+            "keysafe_key", _token() + "#!", "not a Fernet key", id="keysafe_key-random#!-not-fernet"
+        ),
         ("metrics_token", "example-token-for-prometheus-0123456789", "placeholder"),
         ("metrics_token", "k3Y9-short", "metrics_token is too short"),
     ],

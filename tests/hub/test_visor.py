@@ -99,6 +99,7 @@ async def test_the_record_shows_services_alarms_check_ins_and_flags_and_is_audit
     assert "Tauleta de la persona usuària" in html
     assert "Grup: Cafè del dimecres" in html
     assert html.count('data-status="ended"') == 1
+    assert "Retirat del pla d'atenció" in html  # the ended row says why (issue 23)
     # Alarm history with outcomes and the 112 escalation.
     assert "Caiguda detectada" in html
     assert "Serveis d'emergència (112) enviats" in html
@@ -124,6 +125,9 @@ async def test_the_record_shows_services_alarms_check_ins_and_flags_and_is_audit
     assert "Alarm history" in text
     assert "Fall detected" in text
     assert "Social isolation" in text
+    assert "Telehealth monitoring" in text
+    assert "(regime/therapy)" not in text  # SNOMED's semantic tag is not for people
+    assert "Removed from the care plan" in text
     assert len(await _audit(hub_sessionmaker)) == 2  # every look-up is an entry
 
 
@@ -225,3 +229,103 @@ async def test_after_a_withdrawal_the_visor_says_so_and_shows_only_what_was_sent
     assert "Fall detected" not in html  # waited, withheld: never in the record
     assert "Water leak detected" not in html  # only in the alarms table: not the record
     assert "Social isolation" not in html
+
+
+async def _search_audit(sessions: async_sessionmaker[AsyncSession]) -> list[AuditEntry]:
+    async with sessions() as session:
+        query = select(AuditEntry).where(AuditEntry.action == "visor.search")
+        return list((await session.scalars(query)).all())
+
+
+async def test_find_a_person_by_name_dni_cip_or_file_number_every_search_audited(
+    hub_client: Client,
+    token_for: Callable[..., Awaitable[str]],
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+) -> None:
+    from hub.visor.demo import DEMO_CIP, DEMO_DNI, DEMO_FILE
+
+    resident = await _seed(hub_sessionmaker, hub_clock)
+    headers = {"Authorization": f"Bearer {await token_for(Role.SOCIAL_WORKER, username='pau')}"}
+    found = [
+        ("name", "montserrat PUIG"),  # case and accents do not matter, every word must match
+        ("dni", DEMO_DNI.lower().replace("z", "-z")),  # typed as people type it
+        ("cip", DEMO_CIP[:4] + " " + DEMO_CIP[4:]),
+        ("file", DEMO_FILE.lower()),
+    ]
+    for by, query in found:
+        form = {"by": by, "query": query, "reason": "follow_up"}
+        resp = await hub_client.post("/visor/view?lang=en", data=form, headers=headers)
+        assert resp.status == 200, by
+        assert "Montserrat Puig i Soler" in unescape(await resp.text()), by
+    searches = await _search_audit(hub_sessionmaker)
+    assert [(e.actor, e.details["by"], e.details["found"]) for e in searches] == [
+        ("pau", "name", 1), ("pau", "dni", 1), ("pau", "cip", 1), ("pau", "file", 1)
+    ]  # fmt: skip
+    assert searches[1].details["query"] == DEMO_DNI  # the normalised value
+    views = await _audit(hub_sessionmaker)
+    assert [e.object for e in views] == [f"resident:{resident}"] * 4
+    # A search that finds nobody says so, and is audited too; nothing of anyone is shown.
+    nobody = await hub_client.post(
+        "/visor/view?lang=en",
+        data={"by": "dni", "query": "00000000T", "reason": "incident"},
+        headers=headers,
+    )
+    assert nobody.status == 400
+    assert "Nobody found with these details." in await nobody.text()
+    assert (await _search_audit(hub_sessionmaker))[-1].details["found"] == 0
+
+
+async def test_several_matches_are_listed_to_choose_from(
+    hub_client: Client,
+    auth_headers: Headers,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+) -> None:
+    first = await _seed(hub_sessionmaker, hub_clock)
+    second = await _seed(hub_sessionmaker, hub_clock)
+    headers = await auth_headers(Role.SOCIAL_WORKER)
+    resp = await hub_client.post(
+        "/visor/view?lang=ca",
+        data={"by": "name", "query": "Puig Soler", "reason": "follow_up"},
+        headers=headers,
+    )
+    assert resp.status == 200
+    html = unescape(await resp.text())
+    assert "Coincidències (2): trieu la persona" in html
+    assert f'name="query" value="{first}"' in html
+    assert f'name="query" value="{second}"' in html
+    assert "Historial d'alarmes" not in html  # nobody's record until one is chosen
+    assert await _audit(hub_sessionmaker) == []
+
+
+async def test_bad_search_input_gets_a_clear_error_and_no_audit(
+    hub_client: Client,
+    auth_headers: Headers,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+) -> None:
+    await _seed(hub_sessionmaker, hub_clock)
+    headers = await auth_headers(Role.SOCIAL_WORKER)
+    cases = [
+        ("dni", "12345678A", "check the letter"),  # wrong control letter
+        ("dni", "X1234567A", "check the letter"),  # NIE with a wrong letter
+        ("dni", "1234", "check the letter"),
+        ("cip", "PUSO03803140", "4 letters and 10 digits"),
+        ("cip", "1234567890ABCD", "4 letters and 10 digits"),
+        ("file", "x", "3 to 32 letters"),
+        ("file", "SS<script>", "3 to 32 letters"),
+        ("name", "Mo", "at least 3 letters"),
+        ("name", "  ", "at least 3 letters"),
+        ("number", "12a", "digits only"),
+        ("passport", "AB123", "Choose what to search by."),
+    ]
+    for by, query, message in cases:
+        form = {"by": by, "query": query, "reason": "follow_up"}
+        resp = await hub_client.post("/visor/view?lang=en", data=form, headers=headers)
+        assert resp.status == 400, (by, query)
+        html = await resp.text()
+        assert message in html, (by, query)
+        assert "Montserrat" not in html
+    assert await _search_audit(hub_sessionmaker) == []
+    assert await _audit(hub_sessionmaker) == []

@@ -74,3 +74,16 @@ def test_parse_accepts_a_good_entry() -> None:
 def test_parse_refuses_defects(text: str, message: str) -> None:
     with pytest.raises(VocabularyError, match=message):
         parse_vocabulary(text)
+
+
+def test_no_semantic_tag_reaches_a_screen() -> None:
+    """SNOMED CT's semantic tag ("(regime/therapy)") belongs to the fully specified name:
+    the text people read has none, the FHIR coding keeps the display (issue 23)."""
+    telehealth = concept("telehealth_monitoring")
+    assert telehealth.text("en") == "Telehealth monitoring"
+    assert telehealth.coding()["display"] == "Telehealth monitoring (regime/therapy)"
+    # Other parentheses are words, not tags.
+    assert concept("telehealth_monitoring").text("ca").endswith("(teleassistència)")
+    for item in vocabulary().values():
+        for language in LANGUAGES:
+            assert "regime/therapy" not in item.text(language), item.key

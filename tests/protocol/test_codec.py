@@ -35,6 +35,13 @@ timestamps = st.datetimes(
     timezones=st.just(UTC),
 )
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+# Strings the contract allows: any text but U+0000, which the codec refuses (docs/protocol.md).
+def _texts(max_size: int) -> st.SearchStrategy[str]:
+    return st.text(st.characters(blacklist_characters="\x00"), max_size=max_size)
+
+
 rooms = st.none() | st.sampled_from(["hall", "kitchen", "bedroom", "bathroom"])
 
 event_bodies = st.one_of(
@@ -53,7 +60,7 @@ event_bodies = st.one_of(
     st.builds(
         protocol.DeviceFault,
         fault=st.sampled_from(["trouble", "battery_defect", "unknown_action"]),
-        detail=st.none() | st.text(max_size=40),
+        detail=st.none() | _texts(40),
     ),
     st.builds(protocol.MedicationMissed, schedule=st.just("09:00")),
     st.builds(protocol.PromptAnswer, prompt_id=ids, answer=st.sampled_from(["fine", "help"])),
@@ -75,7 +82,7 @@ command_bodies = st.one_of(
     st.builds(protocol.Prompt, prompt_id=ids, kind=st.just("inactivity"), expires=timestamps),
     st.builds(
         protocol.PlayMessage,
-        text=st.text(max_size=100),
+        text=_texts(100),
         language=st.sampled_from(["ca", "es", "en"]),
     ),
 )
@@ -271,6 +278,74 @@ def test_status_and_ack_decode() -> None:
         _raw({"command_id": "c1", "ok": False, "error": "bad value"}), now=NOW
     )
     assert not ack.body.ok
+
+
+def test_an_old_tablets_ack_is_still_accepted_and_means_received() -> None:
+    # Exactly what tablets before ADR 0163 publish: no state, no until.
+    old = protocol.decode_ack(_raw({"command_id": "c1", "ok": True}), now=NOW)
+    assert old.body == protocol.Ack(command_id="c1", ok=True)
+    assert old.body.state is None
+    assert old.body.until is None
+
+
+def test_an_ack_says_what_became_of_the_command() -> None:
+    until = NOW + timedelta(minutes=10)
+    body = protocol.Ack(command_id="c1", ok=True, state="postponed", until=until)
+    decoded = protocol.decode_ack(
+        protocol.encode(protocol.envelope(body, id="a1", ts=NOW, seq=3)), now=NOW
+    )
+    assert decoded.body == body
+    with pytest.raises(DecodeError, match=r"\$.body.state"):
+        protocol.decode_ack(_raw({"command_id": "c1", "ok": True, "state": "read"}), now=NOW)
+    with pytest.raises(DecodeError, match=r"\$.body.until"):
+        protocol.decode_ack(
+            _raw({"command_id": "c1", "ok": True, "until": "2026-11-23T12:10:00"}), now=NOW
+        )
+
+
+def test_an_older_receiver_ignores_the_new_ack_fields() -> None:
+    # A hub of before ADR 0163 decodes the new tablet's ack as a plain one.
+    class OldAck(msgspec.Struct, frozen=True, kw_only=True):
+        command_id: str
+        ok: bool
+        error: str | None = None
+        firmware: str | None = None
+
+    new = protocol.encode(
+        protocol.envelope(
+            protocol.Ack(command_id="c1", ok=True, state="acknowledged"), id="a1", ts=NOW, seq=1
+        )
+    )
+    old = msgspec.json.decode(new, type=protocol.Envelope[OldAck])
+    assert old.body == OldAck(command_id="c1", ok=True)
+
+
+def test_a_message_may_be_shown_silently_and_ask_for_confirmation() -> None:
+    # A hub of before issue 22's form sends neither field: spoken, no confirmation asked.
+    plain = protocol.decode_command(_raw({"name": "play_message", "text": "Hola"}), now=NOW)
+    assert plain.body == protocol.PlayMessage(text="Hola", speak=True, confirm=False)
+    body = protocol.PlayMessage(text="Hola", language="es", speak=False, confirm=True)
+    decoded = protocol.decode_command(
+        protocol.encode(protocol.envelope(body, id="c1", ts=NOW, seq=1)), now=NOW
+    )
+    assert decoded.body == body
+    with pytest.raises(DecodeError, match=r"\$.body.confirm"):
+        protocol.decode_command(
+            _raw({"name": "play_message", "text": "Hola", "confirm": "yes"}), now=NOW
+        )
+
+    # A tablet of before reads the new command as a plain message (unknown fields ignored).
+    class OldPlayMessage(
+        msgspec.Struct, frozen=True, kw_only=True, tag="play_message", tag_field="name"
+    ):
+        text: str
+        language: str = "ca"
+
+    old = msgspec.json.decode(
+        protocol.encode(protocol.envelope(body, id="c1", ts=NOW, seq=1)),
+        type=protocol.Envelope[OldPlayMessage],
+    )
+    assert old.body == OldPlayMessage(text="Hola", language="es")
 
 
 def test_configure_command_carries_windows_and_deadlines() -> None:

@@ -28,3 +28,26 @@ def test_language_normalisation() -> None:
     assert as_language("CA") == "ca"
     assert as_language("fr", default="en") == "en"
     assert as_language(None) == "ca"
+
+
+def test_one_language_type_and_one_catalog_for_every_part() -> None:
+    """Issue 25 item 5: the alerts core, the tablet and the wire contract translate through
+    protocol.i18n (one ``Language`` type, one ``Catalog``), not three mechanisms."""
+    import alerts.i18n
+    import protocol.messages
+    import tablet_app.i18n
+    from protocol import i18n
+
+    assert alerts.i18n.Language is i18n.Language
+    assert tablet_app.i18n.Lang is i18n.Language
+    assert protocol.messages.Language is i18n.Language
+    assert isinstance(alerts.i18n._CATALOG, i18n.Catalog)
+    assert isinstance(tablet_app.i18n._CATALOG, i18n.Catalog)
+    # Every row of both catalogs is complete in the three languages.
+    assert alerts.i18n._CATALOG.check() == []
+    assert tablet_app.i18n._CATALOG.check() == []
+
+
+def test_rows_with_a_missing_language_are_refused() -> None:
+    with pytest.raises(ValueError, match="shorter"):
+        Catalog.from_rows({"k": ("ca", "es")}, "broken")  # type: ignore[dict-item]

@@ -1,6 +1,8 @@
 """Two hub processes share one broker (shared subscription) and one PostgreSQL database:
 the load is split, each alarm is raised once, and a worker killed with SIGKILL in the
-middle of the stream loses nothing once it is back (its broker session kept its messages)."""
+middle of the stream loses nothing once it is back (its broker session kept its messages).
+The alarm timers are on (explicitly: a test runner's environment must not switch them off).
+One owner per home with three and four workers: ``test_home_owners.py``."""
 
 from __future__ import annotations
 
@@ -119,6 +121,8 @@ def cluster(tmp_path: Path) -> Iterator[tuple[MosquittoBroker, str, dict[str, st
         "TELEASSIST_HUB__JWT_SECRET": secrets.token_urlsafe(32),
         "TELEASSIST_HUB__KEYSAFE_KEY": Fernet.generate_key().decode(),
         "TELEASSIST_HUB__METRICS_TOKEN": secrets.token_urlsafe(16),
+        # The alarm timers run in both workers (issue 18: never tested with them off).
+        "TELEASSIST_ALARMS__SCHEDULER": "true",
     }
     try:
         yield broker, pg_url(name), env

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from hub.app import create_app
 from hub.clock import ManualClock
-from hub.service.routes import SERVICE_SETTINGS, ServiceSettings
+from hub.service.app import SERVICE_SETTINGS, ServiceSettings
 from hub.settings import HubSettings
 
 

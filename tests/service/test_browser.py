@@ -22,8 +22,8 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from hub.app import SESSIONMAKER, create_app
 from hub.auth import Role, create_user
 from hub.db import upgrade_to_head
+from hub.service.app import SERVICE_SETTINGS, ServiceSettings
 from hub.service.outbox import stored_events
-from hub.service.routes import SERVICE_SETTINGS, ServiceSettings
 from hub.settings import HubSettings
 from hub.web.serve import serving
 from protocol import CheckIn, Panic, Status, device_topic, encode, envelope, new_message_id
@@ -124,6 +124,13 @@ async def test_application_to_active_service(
     await page.check("#lives_alone")
     await page.fill('[name="contacts.0.name"]', "Marta Puig")
     await page.fill('[name="contacts.0.phone"]', "600111222")
+    # A relationship is chosen from the list; "other" asks which, in words (ADR 0164).
+    other = page.locator('[name="contacts.0.relationship_other"]')
+    await expect(other).to_be_hidden()
+    await page.select_option('[name="contacts.0.relationship"]', "other")
+    await expect(other).to_be_visible()
+    await other.fill("godmother")
+    await page.fill("#cip", "pusO 4105 1700 11")
     await page.click("button[type=submit]")
     consent_error = page.locator('[data-error-for="consent_data"]')
     await expect(consent_error).to_have_text(
@@ -147,6 +154,8 @@ async def test_application_to_active_service(
     # 2. The coordinator assesses it and creates the work order.
     coord_ctx, coord = await signed_in(chromium, base, "coord", "/service")
     await coord.click(f"a:text('{reference}')")
+    await expect(coord.locator(".svc-facts")).to_contain_text("Marta Puig (godmother)")
+    await expect(coord.locator("#svc-cip")).to_have_text("PUSO4105170011")
     await coord.select_option("#care_level", "basic")
     await coord.fill("#abss_area", "BCN-03")
     await coord.click("#actions button[type=submit]")

@@ -25,7 +25,7 @@ from hub.auth import Role, create_user
 from hub.db import upgrade_to_head
 from hub.db.models import AuditEntry, Resident, User
 from hub.family.models import CircleLink
-from hub.service.routes import SERVICE_SETTINGS, ServiceSettings
+from hub.service.app import SERVICE_SETTINGS, ServiceSettings
 from hub.settings import HubSettings
 from hub.web.serve import serving
 from tests.service.helpers import application

@@ -47,9 +47,39 @@ def test_figures_on_a_small_known_population() -> None:
     assert f.install_p90_hours == 100.0
     assert f.install_within_target_share == 0.5
     assert (f.faults_open, f.faults_overdue, f.faults_repaired) == (2, 1, 2)
-    assert f.repaired_within_target_share == 0.5
+    # Two repaired (one in time) and one open past its 48 h: a third in time, not a half.
+    assert f.repaired_within_target_share == pytest.approx(1 / 3)
+    assert f.installations_overdue == 0  # the work order is at 70 h of its 72
     assert f.active_by_level == {"basic": 1, "high": 1}
     assert f.active_by_area == {"BCN-01": 1, "BCN-02": 1}
+
+
+def test_an_overdue_installation_counts_against_the_share_installed_in_time() -> None:
+    """Issue 23: the figures said "installed within 72 h: 100 %" while the list showed an
+    installation four days late: only finished installations were counted."""
+    services = [
+        ServiceFacts("active", "medium", "BCN-03", T0, T0, T0 + 30 * H),
+        ServiceFacts("installing", "basic", "BCN-07", T0, T0 + 2 * H),  # granted, not done
+        ServiceFacts("work_order", "high", "GIR-01", T0, T0 + 80 * H),  # in time still
+        ServiceFacts("referred", None, "", T0),
+    ]
+    f = compute_figures(services, [], now=T0 + 98 * H)
+    assert f.installations == 1
+    assert f.installations_overdue == 1
+    assert f.install_within_target_share == 0.5
+    assert f.install_median_hours == 30.0  # times are of finished installations only
+    # The same installation on its due hour is not late yet; past it, it is.
+    assert compute_figures(services, [], now=T0 + 74 * H).install_within_target_share == 1.0
+    assert compute_figures(services, [], now=T0 + 75 * H).install_within_target_share == 0.5
+    # Nothing installed yet and one late: 0 %, not "no data".
+    late_only = compute_figures(services[1:2], [], now=T0 + 98 * H)
+    assert late_only.install_within_target_share == 0.0
+
+
+def test_an_open_fault_past_its_target_counts_against_the_repair_share() -> None:
+    faults = [FaultFacts(T0, T0 + 5 * H), FaultFacts(T0 + 10 * H)]
+    assert compute_figures([], faults, T0 + 57 * H).repaired_within_target_share == 1.0
+    assert compute_figures([], faults, T0 + 59 * H).repaired_within_target_share == 0.5
 
 
 def test_no_data_gives_no_figures_not_zeros() -> None:
@@ -73,15 +103,18 @@ def test_percentiles_are_ordered_and_real(values: list[float]) -> None:
     assert percentile(values, 100) == max(values)
 
 
-@given(st.lists(st.integers(min_value=0, max_value=500), max_size=40))
-def test_share_within_is_a_fraction(hours: list[int]) -> None:
-    share = share_within([timedelta(hours=h) for h in hours], timedelta(hours=72))
-    if not hours:
+@given(
+    st.lists(st.integers(min_value=0, max_value=500), max_size=40),
+    st.integers(min_value=0, max_value=10),
+)
+def test_share_within_is_a_fraction(hours: list[int], missed: int) -> None:
+    share = share_within([timedelta(hours=h) for h in hours], timedelta(hours=72), missed)
+    if not hours and not missed:
         assert share is None
     else:
         assert share is not None
         assert 0 <= share <= 1
-        assert share == sum(h <= 72 for h in hours) / len(hours)
+        assert share == sum(h <= 72 for h in hours) / (len(hours) + missed)
 
 
 def test_percentile_input_errors() -> None:

@@ -13,11 +13,11 @@ from alerts import Action, CarePlan, HomeEvent, RuleKind, evaluate, initial_stat
 from alerts.model import DeviceType, PromptRequest
 from hub.alarms import store as alarm_store
 from hub.alarms.engine import AlarmEngine, NoEffects
+from hub.alarms.keys import ALARM_ENGINE
 from hub.alarms.live import AlarmLive
-from hub.alarms.plans import ServiceSettings, with_rules
-from hub.alarms.routes import ALARM_ENGINE
 from hub.auth import Role
 from hub.clock import ManualClock
+from hub.service.alarm_terms import AlarmTerms, PlanTerms, with_rules
 from hub.service.errors import InvalidCarePlan
 from hub.service.rules import effective_rules, parse_rule_changes
 from protocol import MedicationTaken
@@ -31,7 +31,7 @@ INSULIN = {"name": "insulina", "times": ["08:00", "20:00"]}
 
 def _plan(**rules: Any) -> CarePlan:
     overrides = parse_rule_changes(rules, {}, NOON)
-    service = ServiceSettings(NOON, True, True, rules=effective_rules(NOON, overrides))
+    service = PlanTerms(NOON, True, True, rules=effective_rules(NOON, overrides))
     return with_rules(CarePlan(RESIDENT), service)
 
 
@@ -133,7 +133,7 @@ def test_a_schedule_is_stored_the_way_it_is_read() -> None:
          "end": None}
     ]  # fmt: skip
     plan = with_rules(
-        CarePlan(RESIDENT), ServiceSettings(NOON, True, True, rules=effective_rules(NOON, stored))
+        CarePlan(RESIDENT), PlanTerms(NOON, True, True, rules=effective_rules(NOON, stored))
     )
     assert [(s.name, s.due, s.days) for s in plan.medication.schedules] == [
         ("Sintrom 09:00", time(9), (0, 4)),
@@ -187,7 +187,9 @@ async def test_in_the_running_hub_the_reminder_goes_once_and_a_missed_dose_is_an
     first = engine.effects = _Prompts()
     # A second hub worker on the same database: the dose's timer is claimed by one of them.
     second_effects = _Prompts()
-    second = AlarmEngine(hub_sessionmaker, hub_clock, AlarmLive(), second_effects)
+    second = AlarmEngine(
+        hub_sessionmaker, hub_clock, AlarmLive(), second_effects, care_service=AlarmTerms()
+    )
 
     async def open_rules() -> list[tuple[RuleKind, ...]]:
         async with hub_sessionmaker() as session:

@@ -86,6 +86,17 @@ def test_a_good_form_is_normalised() -> None:
     assert not referral.consent_social_record
 
 
+@pytest.mark.parametrize("form", ["feminine", "masculine", "neutral", "unknown"])
+def test_the_form_of_address_is_kept(form: str) -> None:
+    assert parse_referral(good_form(address_form=form), TODAY).address_form == form
+
+
+def test_an_unstated_form_of_address_is_unknown() -> None:
+    """Not stated is never guessed from the name: screens then use neutral words."""
+    assert parse_referral(good_form(), TODAY).address_form == "unknown"
+    assert parse_referral(good_form(address_form=""), TODAY).address_form == "unknown"
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "code"),
     [
@@ -102,6 +113,7 @@ def test_a_good_form_is_normalised() -> None:
         ({"street": ""}, "street", "err_required"),
         ({"municipality": ""}, "municipality", "err_required"),
         ({"mobility": "flying"}, "mobility", "err_choice"),
+        ({"address_form": "senyora"}, "address_form", "err_choice"),
         ({"falls_last_year": "many"}, "falls_last_year", "err_number"),
         ({"health_notes": "x" * 2001}, "health_notes", "err_too_long"),
         ({"contacts": []}, "contacts", "err_contact_needed"),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from alerts import CarePlan, RuleKind, evaluate, initial_state, next_deadline, tick
-from hub.alarms.plans import ServiceSettings, with_rules
+from hub.service.alarm_terms import PlanTerms, with_rules
 from hub.service.errors import InvalidCarePlan
 from hub.service.rules import (
     ResidentRules,
@@ -27,7 +27,7 @@ NOON = time(12, 0)
 def _plan(**rules: Any) -> CarePlan:
     """The alarm rules' plan of a running service with a tablet and these settings."""
     overrides = parse_rule_changes(rules, {}, NOON)
-    service = ServiceSettings(NOON, True, True, rules=effective_rules(NOON, overrides))
+    service = PlanTerms(NOON, True, True, rules=effective_rules(NOON, overrides))
     return with_rules(CarePlan(RESIDENT), service)
 
 
@@ -199,11 +199,9 @@ def test_baseline_sensitivity_and_switch() -> None:
 
 def test_check_in_needs_a_tablet_whatever_the_setting() -> None:
     rules = ResidentRules(check_in=True)
-    no_tablet = ServiceSettings(NOON, False, True, rules=rules)
+    no_tablet = PlanTerms(NOON, False, True, rules=rules)
     assert not with_rules(CarePlan(RESIDENT), no_tablet).check_in.enabled
-    assert with_rules(CarePlan(RESIDENT), ServiceSettings(NOON, True, True)).check_in.deadlines == (
-        NOON,
-    )
+    assert with_rules(CarePlan(RESIDENT), PlanTerms(NOON, True, True)).check_in.deadlines == (NOON,)
     assert timedelta(minutes=rules.bed_return_min) == CarePlan("x").night.bed_return
 
 

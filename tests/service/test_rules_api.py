@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from alerts import RuleKind, TimeWindow
 from hub.alarms import store as alarm_store
-from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.keys import ALARM_ENGINE
 from hub.app import create_app
 from hub.auth import Role
 from hub.clock import ManualClock

@@ -19,8 +19,8 @@ from hub.auth import Role, create_user
 from hub.clock import ManualClock
 from hub.db import upgrade_to_head
 from hub.service import store
+from hub.service.app import SERVICE_SETTINGS, ServiceSettings
 from hub.service.referral import parse_referral
-from hub.service.routes import SERVICE_SETTINGS, ServiceSettings
 from hub.settings import HubSettings
 from hub.web.serve import serving
 from tests.instants import DEFAULT_START

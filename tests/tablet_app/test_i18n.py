@@ -40,3 +40,30 @@ def test_missing_values_leave_the_text_readable(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.ERROR):
         assert translate("call.incoming", "en") == "{name} is calling you"
     assert "call.incoming" in caplog.text
+
+
+# Words that would take the resident's gender in Catalan or Spanish (ADR 0158: the tablet's
+# words need none). "sol"/"sola"/"solo" are left out: "una sola vegada", "solo podrá".
+GENDERED = {
+    "tranquil", "tranquil·la", "tranquilo", "tranquila", "preocupat", "preocupada",
+    "preocupado", "cansat", "cansada", "cansado", "benvingut", "benvinguda", "bienvenido",
+    "bienvenida", "segur", "segura", "seguro", "preparat", "preparada", "preparado",
+    "sentat", "sentada", "sentado", "caigut", "caiguda", "caído", "caída",
+    "content", "contenta", "contento", "atent", "atenta", "atento", "ferit", "ferida",
+    "herido", "herida", "sol·la", "ell", "ella", "él", "senyor", "senyora", "señor", "señora",
+}  # fmt: skip
+# Familiar forms: the tablet speaks to the resident as vós / usted throughout.
+FAMILIAR = {"tu", "teu", "teva", "tens", "estàs", "pots", "tú", "tienes", "estás", "puedes", "tuyo"}
+
+
+@pytest.mark.parametrize("key", sorted(keys()))
+def test_the_resident_is_addressed_formally_and_without_a_gender(key: str) -> None:
+    import re
+
+    for lang in ("ca", "es"):
+        words = set(re.findall(r"[\w·]+", translate(key, lang).casefold()))
+        # A ".feminine"/".masculine" text is shown only to a resident the centre says is
+        # addressed so (ADR 0170); the plain key, for everyone else, stays without gender.
+        if not key.endswith((".feminine", ".masculine")):
+            assert not words & GENDERED, (key, lang, words & GENDERED)
+        assert not words & FAMILIAR, (key, lang, words & FAMILIAR)

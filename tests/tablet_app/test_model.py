@@ -77,6 +77,40 @@ def test_help_publishes_a_tablet_panic_and_shows_the_centres_confirmation() -> N
     assert Speak("The centre has received your call.", "en") in model.take_effects()
 
 
+@pytest.mark.parametrize(
+    ("language", "address_form", "calm"),
+    [
+        ("ca", "feminine", "Estigueu tranquil·la. Us parlaran de seguida."),
+        ("ca", "masculine", "Estigueu tranquil. Us parlaran de seguida."),
+        ("ca", "neutral", "No patiu. Us parlaran de seguida."),
+        ("ca", "unknown", "No patiu. Us parlaran de seguida."),
+        ("es", "feminine", "Esté tranquila. Le hablarán enseguida."),
+        ("es", "masculine", "Esté tranquilo. Le hablarán enseguida."),
+        ("es", "neutral", "No se preocupe. Le hablarán enseguida."),
+        ("es", "unknown", "No se preocupe. Le hablarán enseguida."),
+        ("en", "feminine", "Stay calm. They will talk to you now."),
+        ("en", "masculine", "Stay calm. They will talk to you now."),
+        ("en", "neutral", "Do not worry. They will talk to you now."),
+        ("en", "unknown", "Do not worry. They will talk to you now."),
+    ],
+)
+def test_stay_calm_takes_the_form_of_address_the_hub_sends(
+    language: Lang, address_form: str, calm: str
+) -> None:
+    """ca/es "stay calm" is gendered: the hub's settings say how the resident is addressed;
+    neutral, or not stated, keeps words with no gender (issue 23)."""
+    model = TabletModel(language="en", online=True)
+    model.on_command(Configure(language=language, address_form=address_form), NOW)  # type: ignore[arg-type]
+    assert model.address_form == address_form
+    model.press_help(NOW)
+    [effect] = published(model)
+    model.on_command(AlarmReceived(alarm_id="a1", event_id=effect.message_id), NOW)
+    assert model.help_lines()[1] == calm
+    # A later Configure without the field (an older hub) keeps what was said.
+    model.on_command(Configure(heartbeat_s=60), NOW)
+    assert model.help_lines()[1] == calm
+
+
 def test_help_offline_says_what_to_do_instead_until_the_network_returns() -> None:
     model = TabletModel(language="en", online=False)
     model.press_help(NOW)

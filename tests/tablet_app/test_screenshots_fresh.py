@@ -3,10 +3,8 @@
 Every tablet screen is rendered at 1280×800 and 1920×1200 in Catalan, Spanish and English, as
 ``teleassist screenshots`` does, and compared with ``docs/screenshots/``: a screen with no
 committed picture fails, and so does one whose picture no longer looks like the screen.
-The comparison is perceptual, not byte for byte: both pictures are reduced to 160×100
-grey levels and the share of those cells whose grey level differs by more than 24 is
-measured. Rendering is deterministic here (0 on an unchanged screen); one changed line
-of text moves it past 0.2 %.
+The comparison is perceptual, not byte for byte (teleassist/screenshots/_compare.py, shared
+with the web areas' check).
 """
 
 from __future__ import annotations
@@ -17,9 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image
 
 from tablet_app.xserver import virtual_display
+from teleassist.screenshots._compare import TOLERANCE, changed_share, stale
 
 pytestmark = pytest.mark.tablet
 
@@ -28,23 +27,10 @@ COMMITTED = ROOT / "docs" / "screenshots"
 WIDTH, HEIGHT = 1280, 800
 SIZES = ((1280, 800), (1920, 1200))  # the sizes teleassist screenshots writes
 LANGUAGES = ("ca", "es", "en")
-CELLS = (160, 100)
-GREY_STEP = 24
-TOLERANCE = 0.002
 REGENERATE = (
     "teleassist screenshots docs/screenshots --area tablet "
     "(or python -m tablet_app.shots docs/screenshots W H ca es en under Xvfb)"
 )
-
-
-def changed_share(a: Path, b: Path) -> float:
-    """Share of the reduced grey cells of ``a`` and ``b`` that differ by more than a step."""
-    with Image.open(a) as first, Image.open(b) as second:
-        if first.size != second.size:
-            return 1.0
-        small = [im.convert("L").resize(CELLS, Image.Resampling.BOX) for im in (first, second)]
-    counts = ImageChops.difference(*small).histogram()
-    return sum(counts[GREY_STEP + 1 :]) / (CELLS[0] * CELLS[1])
 
 
 def test_the_measure_sees_a_changed_line_and_not_an_identical_picture(tmp_path: Path) -> None:
@@ -80,12 +66,8 @@ def test_every_committed_tablet_screenshot_matches_its_screen(
     assert result.returncode == 0, result.stderr[-2000:]
     rendered = sorted(Path(line) for line in result.stdout.splitlines() if line.endswith(".png"))
     assert len(rendered) >= 3 * 20  # every scene, in three languages
-    missing = [p.name for p in rendered if not (COMMITTED / p.name).exists()]
-    stale = {
-        p.name: round(share, 4)
-        for p in rendered
-        if (COMMITTED / p.name).exists()
-        and (share := changed_share(p, COMMITTED / p.name)) > TOLERANCE
-    }
+    missing, changed = stale(rendered, COMMITTED)
     assert not missing, f"no committed screenshot for {missing}; regenerate: {REGENERATE}"
-    assert not stale, f"committed screenshots no longer match their screens {stale}; {REGENERATE}"
+    assert not changed, (
+        f"committed screenshots no longer match their screens {changed}; {REGENERATE}"
+    )

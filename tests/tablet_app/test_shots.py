@@ -19,6 +19,7 @@ REQUIRED = (
     "messages",
     "call",
     "callvideo",
+    "callmuted",
     "voice",
     "recording",
     "agenda",

@@ -22,7 +22,7 @@ from teleassist.screenshots import family, operator, service, tablet, visor
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT_S = 600
+TIMEOUT_S = 1200  # a guard against a hang, not a measure: CI runs two workers at once
 
 
 def _expected(
@@ -90,10 +90,14 @@ def test_every_other_surface_once(tmp_path: Path) -> None:
         )
         | _expected(
             "service",
-            ["form", "list", "referral", "work_order", "work_order_tablet", "figures"],
+            [
+                *("form", "list", "list_suspended", "new_referral", "assessment", "referral"),
+                *("work_order", "work_order_tablet", "suspended", "discharged", "figures"),
+            ],
             ((service.WIDTH, service.HEIGHT),),
             lang,
         )
+        | _expected("service", ["work_orders", "work_order"], (service.PHONE,), lang)
         | _expected("tablet", [n.replace("_", "") for n in scenes()], tablet.SIZES, lang)
         | _expected("visor", ["start", "resident"], visor.SIZES, lang)
     )

@@ -7,11 +7,6 @@ function text(key, params) {
   return h(t(key, params));
 }
 
-function deviceType(type) {
-  const key = "dev_" + type;
-  const label = t(key);
-  return label === key ? h(type) : h(label);
-}
 
 function deviceState(state) {
   const cls = state === "online" ? "ok" : state === "offline" ? "danger" : "warn";
@@ -49,10 +44,16 @@ function activitySummary(hours, last) {
 }
 
 function attemptsFor(party, history) {
-  const attempts = (history || []).filter((e) => e.action === "contact_attempt" && String(e.detail.party) === String(party));
+  // Calls recorded by hand (contact_attempt) and calls the hub placed (dialled, ADR 0143).
+  const attempts = (history || []).filter(
+    (e) => ["contact_attempt", "dialled"].includes(e.action) && String(e.detail.party) === String(party),
+  );
   if (!attempts.length) return `<span>${text("no_attempts")}</span>`;
   return attempts
-    .map((e) => `<span class="attempt" data-result="${h(e.detail.result)}">${h(formatTime(e.at))} ${text("result_" + e.detail.result)}${e.actor && e.actor.name ? " · " + h(e.actor.name) : ""}</span>`)
+    .map((e) => {
+      const result = e.action === "dialled" ? "dial_result_" + e.detail.outcome : "result_" + e.detail.result;
+      return `<span class="attempt" data-result="${h(e.detail.result || e.detail.outcome)}">${h(formatTime(e.at))} ${text(result)}${e.actor && e.actor.name ? " · " + h(e.actor.name) : ""}</span>`;
+    })
     .join(" · ");
 }
 
@@ -189,8 +190,79 @@ export function healthBody(form) {
   return body;
 }
 
-/** The card's HTML. `alarm` (with history) gives the attempt log; `recent` other alarms. */
-export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) {
+const DELIVERY_BADGE = { sent: "info", received: "info", shown: "info", postponed: "warn", acknowledged: "ok", expired: "danger" };
+// The longest message the hub takes (hub/console/bodies.py MESSAGE_MAX).
+export const MESSAGE_MAX = 500;
+
+function deliveryLabel(m) {
+  // An older tablet can only say it received it (ADR 0163); a message sent to be read only
+  // was shown, not said.
+  if (m.state === "received" && m.older_tablet) return text("delivery_received_older");
+  if (m.state === "shown" && m.speak === false) return text("delivery_shown_silent");
+  return text("delivery_" + m.state);
+}
+
+/** The list of what was sent to the resident's tablet (newest first), each with its state;
+ * a reminder put off says when it rings again. Redrawn alone as the tablet answers. */
+export function renderDeliveryList(items) {
+  const lines = items.length
+    ? items
+        .map((m) => {
+          const when = m.state === "postponed"
+            ? `<div class="small" data-until>${m.until ? text("delivery_again_at", { time: formatTime(m.until) }) : text("delivery_not_again")}</div>`
+            : "";
+          const by = m.sent_by ? ` · ${h(m.sent_by)}` : "";
+          const unasked = m.kind === "message" && m.confirm === false ? ` · ${text("delivery_no_confirm")}` : "";
+          const older = m.state === "received" && m.older_tablet ? " older" : "";
+          return `<li data-delivery="${h(m.id)}" data-state="${h(m.state)}"${m.older_tablet ? " data-older" : ""}><span class="badge ${DELIVERY_BADGE[m.state] || "info"}${older}">${deliveryLabel(m)}</span><span><strong>${text("delivery_kind_" + m.kind)}</strong>${m.text ? ` ${h(m.text)}` : ""}<div class="small muted">${text("delivery_sent_at", { time: formatTime(m.sent_at) })}${by}${m.state !== "sent" && m.state !== "expired" ? ` · ${text("delivery_state_at", { time: formatTime(m.state_at) })}` : ""}${unasked}</div>${when}</span></li>`;
+        })
+        .join("")
+    : `<li class="muted">${text("delivery_none")}</li>`;
+  return `<ul class="deliveries" id="delivery-list">${lines}</ul>`;
+}
+
+/** The form that writes a message to the tablet (operators and supervisors). `draft` keeps
+ * what was typed across redraws of the card. */
+function messageForm(draft) {
+  const d = draft || { text: "", speak: true, confirm: false };
+  return `<form id="msg-form" class="msg-form" novalidate>
+      <label for="msg-text">${text("msg_label")}</label>
+      <textarea id="msg-text" name="text" rows="2" aria-describedby="msg-count msg-error">${h(d.text)}</textarea>
+      <div class="msg-row">
+        <label><input type="checkbox" name="speak" id="msg-speak"${d.speak ? " checked" : ""}> ${text("msg_speak")}</label>
+        <label><input type="checkbox" name="confirm" id="msg-confirm"${d.confirm ? " checked" : ""}> ${text("msg_confirm")}</label>
+        <span class="small muted" id="msg-count">${text("msg_count", { n: d.text.length, max: MESSAGE_MAX })}</span>
+        <button type="submit" class="btn btn-primary btn-small" id="msg-send">${text("msg_send")}</button>
+      </div>
+      <p class="error-text" id="msg-error" role="alert" hidden></p>
+    </form>`;
+}
+
+/** What was sent to the resident's tablet and what became of it (ADR 0163), with the form
+ * to write a new message when `canSend`. `items` null: not read. */
+export function renderDeliveries(items, { canSend = false, draft = null } = {}) {
+  if (!items) return "";
+  return `<section class="card" id="card-messages"><h2>${text("delivery_heading")}</h2>${canSend ? messageForm(draft) : ""}${renderDeliveryList(items)}</section>`;
+}
+
+/** The message as it is sent: control characters and runs of spaces (a line break typed in
+ * the box) become one space, as the hub would store it. */
+export function messageWords(value) {
+  return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, " ").split(/\s+/).filter(Boolean).join(" ");
+}
+
+/** Words for what is wrong with a message before it is sent; null when it may go. */
+export function messageProblem(value) {
+  const words = messageWords(value);
+  if (!words) return t("msg_empty");
+  if (words.length > MESSAGE_MAX) return t("msg_too_long", { n: words.length, max: MESSAGE_MAX });
+  return null;
+}
+
+/** The card's HTML. `alarm` (with history) gives the attempt log; `recent` other alarms;
+ * `aside` heads the second column (the alarm's protocol: beside the person, so it never
+ * pushes who they are and where they live below the fold). */
+export function renderCard(card, alarm, recent, { canAct, canDial = false, canDialUnit = false, keySafeCode = null, aside = "", canMessage = false, messageDraft = null }) {
   const r = card.resident;
   const home = card.home;
   const history = alarm ? alarm.history : [];
@@ -204,8 +276,8 @@ export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) 
     .map(
       (c) => `<li data-contact="${c.id}">
         <span class="prio">${c.priority}</span>
-        <span><span class="cname">${h(c.name)}</span> <span class="muted small">${h(c.relationship)}</span>${c.is_key_holder ? ` <span class="badge info">${text("key_holder")}</span>` : ""}<br><span class="phone">${h(c.phone)}</span></span>
-        ${canAct ? `<button type="button" class="btn btn-small" data-call="${c.id}">${text("call")}</button>` : "<span></span>"}
+        <span><span class="cname">${h(c.name)}</span> <span class="muted small">${h(c.relationship_label || c.relationship)}</span>${c.is_key_holder ? ` <span class="badge info">${text("key_holder")}</span>` : ""}<br><span class="phone">${h(c.phone)}</span></span>
+        ${canAct ? `<span class="callbtns">${canDial && c.phone ? `<button type="button" class="btn btn-small btn-primary" data-dial="${c.id}">${text("dial")}</button>` : ""}<button type="button" class="btn btn-small" data-call="${c.id}">${text("call")}</button></span>` : "<span></span>"}
         <span class="attempts">${attemptsFor(c.id, history)}</span>
       </li>`,
     )
@@ -214,7 +286,11 @@ export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) 
     .map((d) => {
       const low = d.battery != null && d.battery <= LOW_BATTERY;
       const battery = d.battery == null ? "—" : `<span class="battery${low ? " low" : ""}">${d.battery} %</span>`;
-      return `<tr><td>${deviceType(d.type)}${d.room ? ` <span class="muted small">${h(d.room)}</span>` : ""}</td><td>${deviceState(d.state)}</td><td class="num">${battery}</td><td class="small muted">${h(formatTime(d.last_seen))}</td></tr>`;
+      // The home's SCAIP unit can be called from here (click-to-call, ADR 0143).
+      const unit = canDialUnit && ["carephone", "alarm_panel"].includes(d.type)
+        ? ` <button type="button" class="btn btn-small btn-primary" data-dial="carephone" title="${text("dial_carephone")}">${text("dial")} <kbd>D</kbd></button>`
+        : "";
+      return `<tr><td>${h(d.name)}${unit}</td><td>${deviceState(d.state)}</td><td class="num">${battery}</td><td class="small muted">${h(formatTime(d.last_seen))}</td></tr>`;
     })
     .join("");
   const recentItems = recent.length
@@ -235,7 +311,8 @@ export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) 
           </div>
         </div>
         <dl class="facts" style="margin-top:10px">
-          <dt>${text("address")}</dt><dd>${h(home.address)}</dd>
+          ${r.phone ? `<dt>${text("phone")}</dt><dd><span class="phone" id="resident-phone">${h(r.phone)}</span>${canDial ? ` <button type="button" class="btn btn-small btn-primary" data-dial="resident">${text("dial")}</button>` : ""}</dd>` : ""}
+          <dt>${text("address")}</dt><dd id="card-address">${h(home.address)}${home.map_url ? ` <a class="btn btn-small maplink" id="card-map" href="${h(home.map_url)}" target="_blank" rel="noopener noreferrer">${text("open_map")}</a>` : ""}</dd>
           <dt>${text("access")}</dt><dd>${h(home.access_notes) || "—"}</dd>
           <dt>${text("key_safe")}</dt><dd>${keySafe}</dd>
         </dl>
@@ -249,6 +326,7 @@ export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) 
       ${renderRules(card.rules, card.adherence)}
     </div>
     <div class="cardcol">
+      ${aside}
       <section class="card">
         <h2>${text("contacts")}</h2>
         <ol class="contacts">${contacts}</ol>
@@ -257,6 +335,7 @@ export function renderCard(card, alarm, recent, { canAct, keySafeCode = null }) 
         <h2>${text("devices")}</h2>
         <table class="table devices"><tbody>${devices}</tbody></table>
       </section>
+      ${renderDeliveries(card.deliveries, { canSend: canMessage, draft: messageDraft })}
       <section class="card">
         <h2>${text("recent_alarms")}</h2>
         <ul class="recent">${recentItems}</ul>

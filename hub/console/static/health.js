@@ -54,8 +54,12 @@ function show(problems) {
   el.hidden = problems.length === 0;
 }
 
+let asked = 0; // a slow reply must not overwrite a newer one (a poll and a nudge cross)
+
 export async function checkHealth() {
-  show(await readiness());
+  const mine = ++asked;
+  const problems = await readiness();
+  if (mine === asked) show(problems);
 }
 
 checkHealth();

@@ -2,11 +2,12 @@
 // handling dialogs and keyboard shortcuts. Data: docs/alarms-api.md + /api/console/...
 import { api, lang, t, pageData, banner, LiveSocket, showConnection, formatAge, formatTime, escapeHtml as h } from "/static/web/ta.js";
 import * as alarmsApi from "./alarms.js";
-import { healthBody, renderCard, rulesChanges } from "./card.js";
+import { healthBody, messageProblem, messageWords, renderCard, renderDeliveryList, rulesChanges, MESSAGE_MAX } from "./card.js";
 import { bindSoundToggle, chime } from "./chime.js";
 import { startHeartbeat } from "./presence.js";
 import { VoiceCall, renderVoice, voiceDetail } from "./voice.js";
 import { ListenIn, renderListen } from "./listen.js";
+import { DialCall, dialDetail, renderDial, renderUnitCall } from "./dial.js";
 
 const data = pageData();
 const me = data.user;
@@ -28,10 +29,14 @@ const state = {
   notice: null, // {kind, text} shown in the detail pane
   gone: false,
   keySafe: null, // {alarm, code}: the code revealed for that alarm (shown until it is gone)
+  messageDraft: null, // {rid, text, speak, confirm}: the message being written on the card
 };
 window.__taConsole = state; // for tests and debugging
 const voice = new VoiceCall(() => renderDetail());
 window.__taVoice = voice;
+// Calls the hub places for the operator (click-to-call, ADR 0143).
+const dial = new DialCall(() => renderDetail());
+window.__taDial = dial;
 // Supervisors may listen in to an operator's call with a home (ADR 0100).
 const canListen = canAct && me.role === "supervisor";
 const listen = new ListenIn(voice, () => renderDetail());
@@ -269,7 +274,9 @@ function loadCard(rid) {
       api(`/api/console/residents/${encodeURIComponent(rid)}/health`).catch(() => null),
       // This week's medication doses: confirmed of those due (for the rules section).
       api(`/api/console/residents/${encodeURIComponent(rid)}/adherence?weeks=1`).catch(() => null),
-    ]).then(([card, all, rules, health, adherence]) => ({ card: { ...card, rules, health, adherence }, all }));
+      // What was sent to the tablet and what became of it (kept current by followDeliveries).
+      api(`/api/console/residents/${encodeURIComponent(rid)}/messages`).then((r) => r.messages).catch(() => null),
+    ]).then(([card, all, rules, health, adherence, deliveries]) => ({ card: { ...card, rules, health, adherence, deliveries }, all }));
     load.catch(() => cardLoads.delete(rid));
     cardLoads.set(rid, load);
   }
@@ -293,7 +300,9 @@ async function refreshDetail() {
     ]);
     if (token !== detailToken) return;
     state.detail = full;
-    state.tablet = speech ? { alarm: id, ...speech.tablet, active: speech.active } : null;
+    state.tablet = speech
+      ? { alarm: id, ...speech.tablet, active: speech.active, dial: speech.dial, unit_call: speech.unit_call }
+      : null;
     const rid = String(full.resident_id);
     if (state.cardFor !== rid || !state.card) {
       if (state.cardFor !== rid) state.card = null;
@@ -332,8 +341,24 @@ function codeLabel(kind, code) {
 
 function partyName(party) {
   if (party === "resident") return t("party_resident");
+  if (party === "carephone") return t("party_carephone");
   const c = state.card && state.card.contacts.find((x) => String(x.id) === String(party));
   return c ? c.name : party;
+}
+
+/** A certified unit's alarm: its protocol and the event exactly as it came (docs/carephones.md). */
+function unitEventLine(a) {
+  const p = (a.explanation && a.explanation.params) || {};
+  if (!p.protocol || !p.code) return "";
+  return `<p class="meta" id="detail-unit-event"><strong>${h(t("unit_protocol"))}:</strong> <span data-protocol>${h(p.protocol)}</span> · ${h(t("unit_raw_event"))}: <code id="detail-raw-event">${h(p.raw || p.code)}</code></p>`;
+}
+
+const DIAL_ACTIONS = ["dialled", "on_my_way", "dial_ended", "unit_calling"];
+
+/** What the hub can dial for this alarm's card ({enabled, phones, carephone}). */
+function dialling(a) {
+  const known = state.tablet && state.tablet.alarm === a.id ? state.tablet.dial : null;
+  return known || { enabled: false, phones: false, carephone: false };
 }
 
 function historyLine(e) {
@@ -341,6 +366,15 @@ function historyLine(e) {
   const label = t(key) === key ? e.action : t(key);
   const who = e.actor.kind === "system" ? t("actor_system") : e.actor.name || e.actor.id;
   const d = e.detail || {};
+  if (e.action === "note" && d.family_answer) {
+    // A relative (app) or key holder (SMS) answered the alarm notice: worded here.
+    const how = t(d.channel === "sms" ? "family_by_sms" : "family_by_app");
+    return `<li data-action="family_answer" data-answer="${h(d.family_answer)}"><time>${h(formatTime(e.at, { seconds: true }))}</time><span><strong>${h(t("family_answer_" + d.family_answer))}</strong> — ${h(who)} · ${h(how)}</span></li>`;
+  }
+  if (DIAL_ACTIONS.includes(e.action)) {
+    const extra = dialDetail(e, partyName);
+    return `<li data-action="${h(e.action)}"${d.outcome ? ` data-outcome="${h(d.outcome)}"` : ""}${d.status ? ` data-status="${h(d.status)}"` : ""}><time>${h(formatTime(e.at, { seconds: true }))}</time><span><strong>${h(label)}</strong> — ${h(who)}${extra ? " · " + h(extra) : ""}</span></li>`;
+  }
   if (e.action === "voice_call" || e.action === "voice_connected") {
     const extra = e.action === "voice_call" ? voiceDetail(e) : "";
     return `<li data-action="${h(e.action)}"><time>${h(formatTime(e.at, { seconds: true }))}</time><span><strong>${h(label)}</strong> — ${h(who)}${extra ? " · " + h(extra) : ""}</span></li>`;
@@ -358,6 +392,20 @@ function historyLine(e) {
 }
 
 function renderDetail() {
+  // The card is drawn again on every live change: the message being typed keeps its focus.
+  const typing = document.activeElement && document.activeElement.id === "msg-text" ? document.activeElement : null;
+  const caret = typing ? [typing.selectionStart, typing.selectionEnd] : null;
+  drawDetail();
+  if (typing) {
+    const box = document.getElementById("msg-text");
+    if (box) {
+      box.focus({ preventScroll: true });
+      box.setSelectionRange(...caret);
+    }
+  }
+}
+
+function drawDetail() {
   const a = state.detail;
   if (!a) {
     els.detail.innerHTML = `<p class="placeholder">${h(t("select_alarm"))}</p>`;
@@ -371,12 +419,17 @@ function renderDetail() {
     `<button type="button" class="btn ${cls}" id="${id}" ${handling && !state.gone ? "" : `disabled title="${h(why)}"`}>${h(label)} <kbd>${key}</kbd></button>`;
   const notice = state.notice ? `<div class="notice ${state.notice.kind}" role="status" id="detail-notice">${h(state.notice.text)}</div>` : "";
   const history = (a.history || []).slice().reverse().map(historyLine).join("");
+  dial.sync(a);
+  const canDial = dialling(a);
+  const unitCall = state.tablet && state.tablet.alarm === a.id ? state.tablet.unit_call : null;
   els.detail.innerHTML = `
     <article data-alarm="${h(a.id)}" data-state="${h(a.state)}">
+      <div class="alarm-top" id="alarm-top">
       <header class="alarm-head">
         <div>
           <h1><span class="badge p${a.priority}">${h(t("p" + a.priority))}</span><span id="detail-rule">${h(a.rule_label || a.rule)}</span><span class="muted">· ${h(state.card ? state.card.resident.name : residentName(a))}</span></h1>
           <p class="explain"><strong>${h(t("explanation"))}:</strong> <span id="detail-explanation">${h(a.explanation_text || "")}</span></p>
+          ${unitEventLine(a)}
           <p class="meta">${h(t("raised_at"))} ${h(formatTime(a.raised_at, { seconds: true }))} · ${h(t("state"))}: <span id="detail-state">${h(a.state_label || a.state)}</span>${a.outcome_label ? " → " + h(a.outcome_label) : ""}</p>
         </div>
         <div>
@@ -384,9 +437,6 @@ function renderDetail() {
           <div class="claimline claim ${claim.cls}" id="detail-claim">${h(claim.text)}</div>
         </div>
       </header>
-      ${notice}
-      ${renderVoice(voice, "alarm:" + a.id, state.card, handling, state.tablet && state.tablet.alarm === a.id ? state.tablet : null)}
-      ${renderListen(listen, a.id, othersCall(a), canListen && !voice.active())}
       <div class="actions" role="toolbar" aria-label="${h(t("shortcuts"))}">
         ${a.claimed_by ? "" : `<button type="button" class="btn btn-primary" id="act-accept" ${acceptable ? "" : `disabled title="${h(why || t("readonly_role"))}"`}>${h(t("accept"))} <kbd>A</kbd></button>`}
         ${actionButton("act-voice", "V", t("speak_home"), "btn-primary")}
@@ -395,8 +445,13 @@ function renderDetail() {
         ${actionButton("act-escalate", "E", t("escalate"), "btn-danger")}
         ${actionButton("act-resolve", "R", t("resolve"), "btn-ok")}
       </div>
-      ${renderProtocol(a, handling)}
-      ${state.card ? renderCard(state.card, a, state.recent, { canAct: handling, keySafeCode: state.keySafe && state.keySafe.alarm === a.id ? state.keySafe.code : null }) : `<p class="muted">${h(t("loading_card"))}</p>`}
+      ${notice}
+      </div>
+      ${renderVoice(voice, "alarm:" + a.id, state.card, handling, state.tablet && state.tablet.alarm === a.id ? state.tablet : null)}
+      ${renderUnitCall(unitCall, voice.active(), Boolean(a.claimed_by))}
+      ${renderDial(dial, a.id)}
+      ${renderListen(listen, a.id, othersCall(a), canListen && !voice.active())}
+      ${state.card ? renderCard(state.card, a, state.recent, { canAct: handling, canDial: handling && canDial.phones, canDialUnit: handling && canDial.carephone, keySafeCode: state.keySafe && state.keySafe.alarm === a.id ? state.keySafe.code : null, aside: renderProtocol(a, handling), canMessage: canAct, messageDraft: state.messageDraft && state.messageDraft.rid === state.cardFor ? state.messageDraft : null }) : `${renderProtocol(a, handling)}<p class="muted">${h(t("loading_card"))}</p>`}
       <section class="card" style="margin-top:12px">
         <h2>${h(t("history"))}</h2>
         <ol class="timeline" id="history">${history}</ol>
@@ -440,7 +495,17 @@ function bindDetail() {
   on("act-call", () => openAttempt("resident"));
   on("act-voice", startVoice);
   const speak = document.getElementById("act-voice");
-  if (speak && voice.active()) speak.disabled = true; // one call at a time
+  if (speak && (voice.active() || dial.active())) speak.disabled = true; // one call at a time
+  on("dial-mute", () => dial.toggleMute());
+  on("dial-hangup", () => dial.hangup());
+  on("dial-close", () => {
+    dial.reset();
+    renderDetail();
+  });
+  for (const button of els.detail.querySelectorAll("[data-dial]")) {
+    if (voice.active() || dial.active()) button.disabled = true;
+    button.addEventListener("click", () => startDial(button.dataset.dial));
+  }
   on("voice-mute", () => voice.toggleMute());
   on("voice-louder", () => voice.louder());
   on("voice-hangup", () => voice.hangup());
@@ -465,6 +530,11 @@ function bindDetail() {
   if (healthForm) healthForm.addEventListener("submit", saveHealth);
   const rulesForm = document.getElementById("rules-form");
   if (rulesForm) rulesForm.addEventListener("submit", saveRules);
+  const messageForm = document.getElementById("msg-form");
+  if (messageForm) {
+    messageForm.addEventListener("input", () => keepDraft(messageForm));
+    messageForm.addEventListener("submit", sendMessage);
+  }
   for (const button of els.detail.querySelectorAll("[data-call]")) {
     button.addEventListener("click", () => openAttempt(button.dataset.call));
   }
@@ -500,12 +570,28 @@ async function doAccept() {
   const a = state.detail;
   if (!a || !canAct || a.claimed_by) return;
   state.notice = null;
-  await run(() => alarmsApi.accept(a.id)).catch(() => {});
+  // The home's carephone rings on this alarm: accepting answers it (ADR 0160), and the
+  // operator speaks with the home at once (the alarm is theirs now, whether or not the
+  // page has re-read it yet).
+  const unitCall = state.tablet && state.tablet.alarm === a.id ? state.tablet.unit_call : null;
+  const accepted = await run(() => alarmsApi.accept(a.id)).then(() => true, () => false);
+  if (accepted && unitCall && state.selected === a.id && !voice.active() && !dial.active()) {
+    voice.start({ alarm: a.id });
+  }
+}
+
+function startDial(party) {
+  const a = current();
+  if (!a || voice.active() || dial.active()) return;
+  state.notice = null;
+  let name = partyName(party);
+  if (party === "resident" && state.card) name = state.card.resident.name;
+  dial.start(a.id, party, name);
 }
 
 function startVoice() {
   const a = current();
-  if (!a || voice.active()) return;
+  if (!a || voice.active() || dial.active()) return;
   state.notice = null;
   voice.start({ alarm: a.id });
 }
@@ -725,6 +811,66 @@ async function saveHealth(event) {
   }
 }
 
+function keepDraft(form) {
+  // What is typed survives the card's redraws (live alarm changes redraw it).
+  const value = form.elements.text.value;
+  state.messageDraft = { rid: state.cardFor, text: value, speak: form.elements.speak.checked, confirm: form.elements.confirm.checked };
+  document.getElementById("msg-count").textContent = t("msg_count", { n: messageWords(value).length, max: MESSAGE_MAX });
+  const box = document.getElementById("msg-error");
+  if (!box.hidden && !messageProblem(value)) {
+    box.hidden = true;
+    form.elements.text.removeAttribute("aria-invalid");
+  }
+}
+
+function messageError(form, words) {
+  const box = document.getElementById("msg-error");
+  box.textContent = words;
+  box.hidden = false;
+  form.elements.text.setAttribute("aria-invalid", "true");
+  form.elements.text.focus();
+}
+
+const MESSAGE_ERRORS = { text_empty: "msg_empty", text_too_long: "msg_too_long" };
+
+async function sendMessage(event) {
+  // An operator or supervisor writes to the resident's tablet (POST /api/console/messages,
+  // audited); the list below follows what becomes of it.
+  event.preventDefault();
+  const form = event.target;
+  const rid = state.cardFor;
+  const problem = messageProblem(form.elements.text.value);
+  if (problem) {
+    messageError(form, problem);
+    return;
+  }
+  const body = {
+    resident_ids: [Number(rid)],
+    text: messageWords(form.elements.text.value),
+    speak: form.elements.speak.checked,
+    confirm: form.elements.confirm.checked,
+  };
+  const button = form.querySelector("#msg-send");
+  button.disabled = true;
+  try {
+    const result = await api("/api/console/messages", { method: "POST", body });
+    if (state.cardFor !== rid) return;
+    if (!result.sent.includes(Number(rid))) {
+      messageError(form, t("msg_no_tablet"));
+      return;
+    }
+    state.messageDraft = null;
+    state.notice = { kind: "ok", text: t("msg_sent") };
+    renderDetail();
+    await followDeliveries(true);
+  } catch (err) {
+    const key = MESSAGE_ERRORS[err.code];
+    messageError(form, key ? t(key, { n: body.text.length, max: MESSAGE_MAX }) : t("error_generic", { message: err.message }));
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function saveRules(event) {
   // A supervisor changes the resident's alarm rules from the card (a new care-plan
   // version, audited, applied to the running rules at once).
@@ -752,6 +898,18 @@ async function saveRules(event) {
   }
 }
 
+/** Scroll the detail pane just enough that ``el`` is visible below the fixed alarm header
+ * (the header and the actions never move; the card slides under them). */
+function showBelowTop(el) {
+  if (!el) return;
+  const pane = els.detail.getBoundingClientRect();
+  const top = document.getElementById("alarm-top");
+  const ceiling = (top ? top.getBoundingClientRect().bottom : pane.top) + 8;
+  const box = el.getBoundingClientRect();
+  if (box.top < ceiling) els.detail.scrollTop -= ceiling - box.top;
+  else if (box.bottom > pane.bottom - 8) els.detail.scrollTop += box.bottom - pane.bottom + 8;
+}
+
 async function showKeySafe() {
   const a = current();
   if (!a || !state.card) return;
@@ -763,9 +921,11 @@ async function showKeySafe() {
     // Kept for this alarm, so the live updates that re-render the card keep showing it.
     state.keySafe = { alarm: a.id, code: result.code };
     renderDetail();
+    showBelowTop(document.getElementById("keysafe-value"));
     // The audit log has the reveal; the alarm's history says it too.
     await alarmsApi.addNote(a.id, t("key_safe_viewed"));
     await refreshDetail();
+    showBelowTop(document.getElementById("keysafe-value"));
   } catch (err) {
     fail(err);
   }
@@ -796,9 +956,12 @@ document.addEventListener("keydown", (event) => {
     a: doAccept,
     c: () => openAttempt("resident"),
     v: startVoice,
-    m: () => voice.toggleMute(),
+    m: () => (dial.active() ? dial.toggleMute() : voice.toggleMute()),
     l: () => voice.louder(),
-    h: () => voice.hangup(),
+    h: () => (dial.active() ? dial.hangup() : voice.hangup()),
+    d: () => {
+      if (state.detail && dialling(state.detail).carephone) startDial("carephone");
+    },
     i: toggleListen,
     n: openNote,
     e: openEscalate,
@@ -824,6 +987,32 @@ if (canAct) voice.connect(); // ready before the first "Speak with the home"
 codes().catch(() => {});
 startHeartbeat();
 setInterval(tickAges, 1000);
+
+// The card's messages and reminders follow the tablet's answers (received, shown, put off,
+// acknowledged: ADR 0163). They may reach any hub worker, so the card reads the list again
+// every few seconds while it is open and redraws only that section.
+const DELIVERIES_EVERY_MS = 4000;
+let deliveriesBusy = false;
+async function followDeliveries(now = false) {
+  const rid = state.cardFor;
+  if (!rid || !state.card || deliveriesBusy || (document.hidden && !now)) return;
+  deliveriesBusy = true;
+  try {
+    const { messages } = await api(`/api/console/residents/${encodeURIComponent(rid)}/messages`);
+    if (state.cardFor !== rid || !state.card) return;
+    if (JSON.stringify(messages) === JSON.stringify(state.card.deliveries)) return;
+    state.card = { ...state.card, deliveries: messages };
+    cardLoads.delete(rid); // a later load must not bring the old list back
+    // Only the list: the message form above it keeps what is being typed.
+    const list = document.getElementById("delivery-list");
+    if (list) list.outerHTML = renderDeliveryList(messages);
+  } catch {
+    // the next pass tries again; the card keeps what it showed
+  } finally {
+    deliveriesBusy = false;
+  }
+}
+setInterval(() => followDeliveries(), DELIVERIES_EVERY_MS);
 window.__taLive = new LiveSocket(alarmsApi.LIVE_PATH, {
   onOpen: refetchQueue, // the whole queue on every (re)connect: never stale
   onMessage: onLive,

@@ -202,22 +202,12 @@ export class VoiceCall {
 
   /** The remote sound through a Web Audio analyser (what the tests read). */
   listen(stream) {
-    const context = new AudioContext();
-    const source = context.createMediaStreamSource(stream);
-    this.analyser = context.createAnalyser();
-    this.analyser.fftSize = 8192;
-    source.connect(this.analyser);
-    this.audioContext = context;
+    [this.audioContext, this.analyser] = analyse(stream);
   }
 
   /** The strongest frequency in the remote sound now, and its level (dB). */
   dominant() {
-    if (!this.analyser) return { hz: 0, db: -Infinity };
-    const bins = new Float32Array(this.analyser.frequencyBinCount);
-    this.analyser.getFloatFrequencyData(bins);
-    let best = 1;
-    for (let i = 2; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
-    return { hz: (best * this.audioContext.sampleRate) / this.analyser.fftSize, db: bins[best] };
+    return dominantIn(this.analyser, this.audioContext);
   }
 
   toggleMute() {
@@ -289,6 +279,26 @@ export class VoiceCall {
   }
 }
 
+/** A Web Audio analyser on ``stream``: [context, analyser] (the call panels' tests read it). */
+export function analyse(stream) {
+  const context = new AudioContext();
+  const source = context.createMediaStreamSource(stream);
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 8192;
+  source.connect(analyser);
+  return [context, analyser];
+}
+
+/** The strongest frequency an analyser hears now, and its level (dB). */
+export function dominantIn(analyser, context) {
+  if (!analyser || !context) return { hz: 0, db: -Infinity };
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  let best = 1;
+  for (let i = 2; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+  return { hz: (best * context.sampleRate) / analyser.fftSize, db: bins[best] };
+}
+
 function statusText(call) {
   if (call.status === "failed") {
     if (call.failure === "home_busy") return t("voice_fail_home_busy", { name: call.heldBy || "?" });
@@ -306,7 +316,7 @@ function fallbacks(card) {
     : "";
   const contacts = card.contacts
     .slice(0, 3)
-    .map((c) => `<li><button type="button" class="btn btn-small" data-fallback="${h(c.id)}">${h(t("call"))}</button> ${h(c.name)} <span class="muted small">${h(c.relationship)}</span> <span class="phone">${h(c.phone)}</span></li>`)
+    .map((c) => `<li><button type="button" class="btn btn-small" data-fallback="${h(c.id)}">${h(t("call"))}</button> ${h(c.name)} <span class="muted small">${h(c.relationship_label || c.relationship)}</span> <span class="phone">${h(c.phone)}</span></li>`)
     .join("");
   return `<div class="voice-next" id="voice-next"><strong>${h(t("voice_next_steps"))}</strong><ol>${phone}${contacts}<li><button type="button" class="btn btn-small btn-danger" data-fallback="escalate">${h(t("escalate"))} <kbd>E</kbd></button> ${h(t("voice_next_escalate"))}</li></ol></div>`;
 }

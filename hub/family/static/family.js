@@ -2,7 +2,7 @@
 // Server-rendered pages give the first view; this keeps them live over /api/family/ws.
 import {
   api, ApiError, LiveSocket, t, pageData, banner, showConnection, formatTime, formatDateTime,
-  escapeHtml, gathered, formatAgo,
+  escapeHtml, gathered, formatAgo, locale, timeZone,
 } from "/static/web/ta.js";
 import { setUpPush } from "/static/family/push.js";
 
@@ -39,6 +39,10 @@ class CallController {
     $("call-decline").addEventListener("click", () => this.decline());
     $("call-hangup").addEventListener("click", () => this.hangup());
     $("call-close").addEventListener("click", () => this.close());
+    $("call-mute").addEventListener("click", () => this.toggle("audio"));
+    $("call-camera").addEventListener("click", () => this.toggle("video"));
+    this.connectedAt = null;
+    this.ticker = null;
   }
 
   show(status, buttons) {
@@ -49,6 +53,49 @@ class CallController {
     for (const name of ["answer", "decline", "hangup", "close"]) {
       $("call-" + name).hidden = !buttons.includes(name);
     }
+    // Microphone and camera while the call is being made or is on.
+    const live = buttons.includes("hangup");
+    $("call-mute").hidden = !live;
+    $("call-camera").hidden = !live;
+  }
+
+  // Microphone or camera off and on again: the track stays in the call and sends silence
+  // or black, so nothing has to be negotiated again.
+  toggle(kind) {
+    const tracks = this.local ? this.local.getTracks().filter((x) => x.kind === kind) : [];
+    const off = tracks.some((x) => x.enabled);
+    for (const track of tracks) track.enabled = !off;
+    const button = $(kind === "audio" ? "call-mute" : "call-camera");
+    button.setAttribute("aria-pressed", String(off));
+    button.textContent = t(kind === "audio" ? (off ? "call_unmute" : "call_mute") : (off ? "call_camera_on" : "call_camera_off"));
+    if (kind === "audio") $("call-muted-note").hidden = !off;
+    if (kind === "video") this.el.dataset.camera = off ? "off" : "on";
+  }
+
+  // How long the call has been on, every second, in the page's language.
+  startClock() {
+    if (this.ticker) return;
+    this.connectedAt = Date.now();
+    const box = $("call-duration");
+    const time = box.querySelector("time");
+    const format = "DurationFormat" in Intl
+      ? (s) => new Intl.DurationFormat(locale, { style: "digital", hoursDisplay: "auto" })
+        .format({ hours: Math.floor(s / 3600), minutes: Math.floor(s / 60) % 60, seconds: s % 60 })
+      : (s) => `${Math.floor(s / 60)}:${new Intl.NumberFormat(locale, { minimumIntegerDigits: 2 }).format(s % 60)}`;
+    const tick = () => {
+      const seconds = Math.floor((Date.now() - this.connectedAt) / 1000);
+      time.textContent = format(seconds);
+      time.setAttribute("datetime", `PT${seconds}S`);
+    };
+    tick();
+    box.hidden = false;
+    this.ticker = setInterval(tick, 1000);
+  }
+
+  stopClock() {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    $("call-duration").hidden = true;
   }
 
   async media() {
@@ -132,6 +179,7 @@ class CallController {
       this.el.dataset.connection = pc.connectionState;
       if (pc.connectionState === "connected") {
         this.show(t("call_in_progress", { name: nameOf(this.peer) }), ["hangup"]);
+        this.startClock();
       }
     };
     for (const track of this.local.getTracks()) pc.addTrack(track, this.local);
@@ -192,6 +240,12 @@ class CallController {
   }
 
   teardown() {
+    this.stopClock();
+    $("call-muted-note").hidden = true;
+    for (const id of ["call-mute", "call-camera"]) $(id).setAttribute("aria-pressed", "false");
+    $("call-mute").textContent = t("call_mute");
+    $("call-camera").textContent = t("call_camera_off");
+    delete this.el.dataset.camera;
     if (this.pc) this.pc.close();
     this.pc = null;
     if (this.local) for (const track of this.local.getTracks()) track.stop();
@@ -229,7 +283,9 @@ function mediaHtml(media) {
   }
   const seconds = media.duration_s ? ` · ${t("seconds_short", { n: Math.round(media.duration_s) })}` : "";
   if (media.kind === "video") {
-    return `<video controls preload="metadata" src="${media.url}"></video><span class="small">${escapeHtml(t("media_video"))}${seconds}</span>`;
+    // The hub's thumbnail until it plays: the first picture, not a black box.
+    const poster = media.thumbnail_url ? ` poster="${media.thumbnail_url}"` : "";
+    return `<video controls preload="metadata"${poster} src="${media.url}"></video><span class="small">${escapeHtml(t("media_video"))}${seconds}</span>`;
   }
   return `<span class="small">${escapeHtml(t("media_voice"))}${seconds}</span><audio controls preload="metadata" src="${media.url}"></audio>`;
 }
@@ -263,6 +319,46 @@ function putMessage(m, where = "end") {
   chat.oldest = chat.oldest === null ? m.id : Math.min(chat.oldest, m.id);
 }
 
+// A video on its way (hub/family/video_jobs.py): its sender sees it "being prepared" until
+// the hub has re-encoded it (then the message replaces it) or "not sent" with the reason.
+const UPLOAD_FAILURES = ["media_corrupt", "media_too_long", "media_missing", "media_unprocessable", "not_member"];
+
+function uploadHtml(u) {
+  const failed = u.status === "failed";
+  const reason = UPLOAD_FAILURES.includes(u.failure) ? u.failure : "media_unprocessable";
+  const words = failed
+    ? `<strong>${escapeHtml(t("video_not_sent"))}</strong> ${escapeHtml(t("video_failed_" + reason, { seconds: Math.round(data.video_max_s) }))}`
+    : `<span class="spinner" aria-hidden="true"></span>${escapeHtml(t("video_processing"))}`;
+  const remove = failed
+    ? `<button type="button" class="withdraw" data-withdraw="${u.upload_id}">${escapeHtml(t("remove"))}</button>`
+    : "";
+  const seconds = u.duration_s ? ` · ${t("seconds_short", { n: Math.round(u.duration_s) })}` : "";
+  return `<li class="msg mine upload ${failed ? "failed" : "processing"}" data-upload="${u.upload_id}" role="status">`
+    + `<span class="small">${escapeHtml(t("media_video"))}${seconds}</span>`
+    + `<span class="upload-state">${words}</span>`
+    + (u.text ? `<span class="text">${escapeHtml(u.text)}</span>` : "")
+    + `<span class="meta">${remove}<time datetime="${u.created_at}">${formatTime(u.created_at)}</time></span></li>`;
+}
+
+function putUpload(u) {
+  if (u.conversation_id !== chat.id) return;
+  const list = $("messages");
+  const empty = list.querySelector(".empty");
+  if (empty) empty.remove();
+  const existing = list.querySelector(`[data-upload="${u.upload_id}"]`);
+  if (existing) {
+    existing.outerHTML = uploadHtml(u);
+  } else {
+    list.insertAdjacentHTML("beforeend", uploadHtml(u));
+    list.scrollTop = list.scrollHeight;
+  }
+}
+
+function dropUpload(uploadId) {
+  const existing = $("messages").querySelector(`[data-upload="${uploadId}"]`);
+  if (existing) existing.remove();
+}
+
 async function loadMessages(before) {
   const query = before ? `?limit=30&before=${before}` : "?limit=30";
   const page = await api(`/api/family/conversations/${chat.id}/messages${query}`);
@@ -271,9 +367,25 @@ async function loadMessages(before) {
     $("messages").innerHTML = `<li class="muted empty">${escapeHtml(t("no_messages"))}</li>`;
   }
   for (const m of page.messages) putMessage(m, before ? "start" : "start");
+  if (!before) {
+    if (page.uploads && page.uploads.length) $("messages").querySelector(".empty")?.remove();
+    for (const u of page.uploads || []) putUpload(u);
+  }
   $("older").hidden = !page.next_before;
   $("older").dataset.before = page.next_before || "";
-  if (!before) $("messages").scrollTop = $("messages").scrollHeight;
+  if (!before) {
+    const list = $("messages");
+    list.scrollTop = list.scrollHeight;
+    // A photo or video that loads after grows the list: keep the newest message in view
+    // unless the reader has scrolled up meanwhile.
+    for (const media of list.querySelectorAll("img, video")) {
+      media.addEventListener(media.tagName === "IMG" ? "load" : "loadedmetadata", () => {
+        if (list.scrollHeight - list.scrollTop - list.clientHeight < media.clientHeight + 80) {
+          list.scrollTop = list.scrollHeight;
+        }
+      }, { once: true });
+    }
+  }
   await markRead();
 }
 
@@ -291,11 +403,15 @@ function chatError(err) {
 
 async function uploadAndSend(blob, kind, text = "") {
   const status = $("chat-error");
-  // A video is re-encoded by the hub before it is kept: say why it takes a while.
-  status.textContent = t(kind === "video" ? "video_preparing" : "uploading");
+  status.textContent = t("uploading");
   status.hidden = false;
   try {
-    let response = await fetch(`/api/family/media?kind=${kind}`, {
+    // A video is answered at once and re-encoded by the hub afterwards (202, "processing"):
+    // the phone does not wait for it.
+    const url = kind === "video"
+      ? `/api/family/conversations/${chat.id}/videos${text ? `?text=${encodeURIComponent(text)}` : ""}`
+      : `/api/family/media?kind=${kind}`;
+    let response = await fetch(url, {
       method: "POST", body: blob, credentials: "same-origin",
       headers: { "Content-Type": "application/octet-stream", Accept: "application/json" },
     });
@@ -308,6 +424,10 @@ async function uploadAndSend(blob, kind, text = "") {
       throw new ApiError(response.status, body.error || "http", words);
     }
     status.hidden = true;
+    if (kind === "video") {
+      putUpload(body);
+      return;
+    }
     const message = await api(`/api/family/conversations/${chat.id}/messages`, {
       method: "POST", body: { media_id: body.media_id, text },
     });
@@ -383,16 +503,72 @@ function setUpChat() {
   });
   $("voice").addEventListener("click", toggleVoice);
   $("older").addEventListener("click", () => loadMessages(Number($("older").dataset.before)));
+  // "Delete" only asks; the message goes on a second, deliberate tap (a thumb scrolling past
+  // the small link must not erase anything).
   $("messages").addEventListener("click", async (event) => {
-    const id = event.target.dataset && event.target.dataset.delete;
-    if (!id) return;
-    try {
-      await api(`/api/family/messages/${id}`, { method: "DELETE" });
-    } catch (err) {
-      chatError(err);
+    const target = event.target.closest("button");
+    if (!target) return;
+    const meta = target.closest(".meta");
+    if (target.dataset.withdraw) {
+      try {
+        await api(`/api/family/video-uploads/${target.dataset.withdraw}`, { method: "DELETE" });
+        dropUpload(target.dataset.withdraw);
+      } catch (err) {
+        chatError(err);
+      }
+      return;
+    }
+    if (target.dataset.delete) {
+      meta.querySelector(".del").hidden = true;
+      meta.insertAdjacentHTML("afterbegin",
+        `<span class="confirm-del" role="group"><span>${escapeHtml(t("delete_confirm"))}</span>` +
+        `<button type="button" class="btn btn-small btn-danger" data-delete-yes="${target.dataset.delete}">${escapeHtml(t("delete_yes"))}</button>` +
+        `<button type="button" class="btn btn-small" data-delete-no>${escapeHtml(t("delete_no"))}</button></span>`);
+      meta.querySelector("[data-delete-no]").focus();
+    } else if (target.dataset.deleteNo !== undefined) {
+      meta.querySelector(".confirm-del").remove();
+      meta.querySelector(".del").hidden = false;
+    } else if (target.dataset.deleteYes) {
+      try {
+        await api(`/api/family/messages/${target.dataset.deleteYes}`, { method: "DELETE" });
+      } catch (err) {
+        chatError(err);
+      }
     }
   });
   document.addEventListener("visibilitychange", () => markRead().catch(() => {}));
+}
+
+// ------------------------------------------------------------------ groups page
+
+// Sort a group's members by name, or the quietest first: the longest silent, then those
+// who have not started yet (no activity at all), then the active ones.
+function sortMembers(list, how) {
+  const collator = new Intl.Collator(document.documentElement.lang || undefined);
+  const rank = { quiet: 0, not_started: 1, active: 2 };
+  const items = [...list.querySelectorAll("li.member")];
+  items.sort((a, b) => {
+    if (how === "quiet") {
+      const byState = rank[a.dataset.state] - rank[b.dataset.state];
+      if (byState) return byState;
+      const byLast = (a.dataset.last || "").localeCompare(b.dataset.last || "");
+      if (byLast) return byLast;
+    }
+    return collator.compare(a.dataset.name, b.dataset.name);
+  });
+  list.append(...items);
+}
+
+function setUpGroups() {
+  for (const group of document.querySelectorAll(".group")) {
+    const list = group.querySelector(".members");
+    group.querySelectorAll("[data-sort]").forEach((button, _, all) => {
+      button.addEventListener("click", () => {
+        all.forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+        sortMembers(list, button.dataset.sort);
+      });
+    });
+  }
 }
 
 // ------------------------------------------------------------------ home page
@@ -434,6 +610,8 @@ const CLOSED_SHOWN_MS = 12 * 3600 * 1000;
 
 function stillToShow(n) {
   if (n.state !== "closed") return true;
+  // A missed dose (no alarm behind it) is shown as long as a closed alarm is.
+  if (n.dose) return Date.now() - Date.parse(n.created_at) < CLOSED_SHOWN_MS;
   const end = (n.steps || []).find((s) => s.kind === "resolved");
   return Boolean(end) && Date.now() - Date.parse(end.at) < CLOSED_SHOWN_MS;
 }
@@ -452,11 +630,16 @@ function stepsHtml(steps, name) {
   return `<ol class="steps" aria-label="${escapeHtml(t("steps_title"))}">${items.join("")}</ol>`;
 }
 
+// Live events, the service worker and a tap can each ask for a reload at once: every call
+// builds its own list and only the latest one is drawn, so an alarm is never listed twice.
+let alarmsGeneration = 0;
+
 async function loadAlarms() {
   const section = $("alarms");
   if (!section) return;
   const list = $("alarm-list");
-  list.innerHTML = "";
+  const generation = ++alarmsGeneration;
+  const items = [];
   let shown = 0;
   for (const r of data.residents || []) {
     if (!r.consent.includes("alarms")) continue;
@@ -464,17 +647,34 @@ async function loadAlarms() {
     for (const n of notices.filter(stillToShow).slice(0, 5)) {
       shown += 1;
       const open = n.state !== "closed";
-      const mine = n.acknowledgements.some((a) => a.party === me);
-      const text = t(open ? "alarm_notice" : "alarm_notice_closed",
-        { name: r.name, what: t(what[n.event_type] || "alarm_other") });
-      const action = !open ? "" : mine
-        ? `<span class="badge ok">${escapeHtml(t("on_my_way_done"))}</span>`
-        : `<button type="button" class="btn btn-danger" data-on-my-way="${n.id}">${escapeHtml(t("on_my_way"))}</button>`;
-      list.insertAdjacentHTML("beforeend",
-        `<li class="alarm${open ? "" : " closed"}" data-notice="${n.id}"><p>${escapeHtml(text)} <span class="muted small">${formatDateTime(n.created_at)}</span></p>` +
-        `${stepsHtml(n.steps || [], r.name)}${action}</li>`);
+      const mine = n.acknowledgements.find((a) => a.party === me);
+      // A missed dose (no alarm: the family was told instead of the centre).
+      const text = n.dose
+        ? t("dose_missed", { name: r.name, dose: n.dose.schedule, time: formatTime(n.dose.due, { date: "never" }) })
+        : t(open ? "alarm_notice" : "alarm_notice_closed",
+          { name: r.name, what: t(what[n.event_type] || "alarm_other") });
+      // Who else answered (relatives in the app, key holders by SMS), then my own answer.
+      const others = n.acknowledgements.filter((a) => a.party !== me)
+        .map((a) => `${a.name}: ${t("answer_" + (a.answer || "on_my_way"))}`);
+      const othersHtml = others.length
+        ? `<p class="muted small answers">${escapeHtml(others.join(" · "))}</p>` : "";
+      const buttons = (answered) =>
+        (answered === "on_my_way" ? "" : `<button type="button" class="btn btn-danger" data-answer="on_my_way" data-notice-id="${n.id}">${escapeHtml(t("on_my_way"))}</button>`) +
+        (answered === "cannot" ? "" : ` <button type="button" class="btn" data-answer="cannot" data-notice-id="${n.id}">${escapeHtml(t("cannot"))}</button>`);
+      // Once closed, my own answer stays on record beside the others', without buttons.
+      const mineHtml = !open && mine
+        ? `<p class="muted small answers" data-my-answer="${escapeHtml(mine.answer)}">${escapeHtml(t(mine.answer === "cannot" ? "my_answer_cannot" : "my_answer_on_my_way"))}</p>`
+        : "";
+      const action = !open ? mineHtml : mine
+        ? `<p class="badge ok" data-my-answer="${escapeHtml(mine.answer)}">${escapeHtml(t(mine.answer === "cannot" ? "cannot_done" : "on_my_way_done"))}</p>${buttons(mine.answer)}`
+        : `<div class="answer-buttons">${buttons(null)}</div>`;
+      items.push(
+        `<li class="alarm${open ? "" : " closed"}${n.dose ? " dose" : ""}" data-notice="${n.id}"><p>${escapeHtml(text)} <span class="muted small">${formatDateTime(n.created_at)}</span></p>` +
+        `${stepsHtml(n.steps || [], r.name)}${othersHtml}${action}</li>`);
     }
   }
+  if (generation !== alarmsGeneration) return;  // a newer reload draws the list
+  list.innerHTML = items.join("");
   section.hidden = shown === 0;
 }
 
@@ -496,6 +696,14 @@ async function loadToday(section) {
     line("last_activity", now.last_activity.at
       ? t("today_active", { ago: ago(now.last_activity.minutes_ago) })
       : t("today_active_none"));
+  }
+  if (now.medication) {
+    // This week and last week: doses confirmed of those due (their time to confirm is over).
+    const weeks = now.medication.weeks;
+    const [last, current] = [weeks[weeks.length - 2], weeks[weeks.length - 1]];
+    const text = (w, key) => t(key, { confirmed: w.confirmed, expected: w.expected, missed: w.missed });
+    if (current && current.expected) line("medication", text(current, "today_meds_week"), current.missed ? "warn" : "ok");
+    if (last && last.expected) line("medication_last", text(last, "today_meds_last_week"), last.missed ? "warn" : "");
   }
   if ("next_agenda" in now) {
     line("next_agenda", now.next_agenda
@@ -522,20 +730,22 @@ function setUpHome() {
   // A push that arrived while the page is open: show its notice here at once.
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.addEventListener("message", (event) => {
-      if (event.data && event.data.type === "push") loadAlarms().catch(() => {});
+      // A push, or an answer given from a notification: the notices change.
+      if (event.data && ["push", "answered"].includes(event.data.type)) loadAlarms().catch(() => {});
     });
   }
   // "20 minutes ago" must not go stale on a page left open.
   setInterval(() => loadTodays().catch(() => {}), 60_000);
   $("alarm-list").addEventListener("click", async (event) => {
-    const id = event.target.dataset && event.target.dataset.onMyWay;
-    if (!id) return;
-    event.target.disabled = true;
+    const button = event.target.closest("button[data-answer]");
+    if (!button) return;
+    const path = button.dataset.answer === "cannot" ? "cannot" : "on-my-way";
+    button.disabled = true;
     try {
-      await api(`/api/family/alarm-notices/${id}/on-my-way`, { method: "POST", body: {} });
+      await api(`/api/family/alarm-notices/${button.dataset.noticeId}/${path}`, { method: "POST", body: {} });
       await loadAlarms();
     } catch (err) {
-      event.target.disabled = false;
+      button.disabled = false;
       banner(err.message, "error");
     }
   });
@@ -573,18 +783,76 @@ async function loadAgenda(section) {
   }
 }
 
+// The agenda's "when": day, month and year in the order of the page's language, month
+// names from Intl, a 24-hour clock — never the phone's own date input (mm/dd/yyyy, AM/PM
+// on an English phone). Times are the centre's time zone, like every time on the page.
+
+function zoned(when) {
+  // The wall-clock parts of an instant in the centre's zone.
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    timeZone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric",
+  }).formatToParts(when);
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  return { year: get("year"), month: get("month"), day: get("day"), hour: get("hour"), minute: get("minute") };
+}
+
+function zonedToUtc(year, month, day, hour, minute) {
+  // The instant whose wall-clock time in the centre's zone is the one chosen.
+  const wanted = Date.UTC(year, month - 1, day, hour, minute);
+  let guess = wanted;
+  for (let i = 0; i < 2; i++) {
+    const seen = zoned(new Date(guess));
+    guess += wanted - Date.UTC(seen.year, seen.month - 1, seen.day, seen.hour, seen.minute);
+  }
+  return new Date(guess);
+}
+
+function option(value, label, selected) {
+  return `<option value="${value}"${selected ? " selected" : ""}>${escapeHtml(label)}</option>`;
+}
+
+function setUpWhen(form) {
+  const start = zoned(new Date(Date.now() + 24 * 3600 * 1000)); // tomorrow, this hour
+  const el = form.elements;
+  const number = new Intl.NumberFormat(locale, { minimumIntegerDigits: 2, useGrouping: false });
+  const monthName = new Intl.DateTimeFormat(locale, { month: "long", timeZone: "UTC" });
+  el.day.innerHTML = Array.from({ length: 31 }, (_, i) => option(i + 1, String(i + 1), i + 1 === start.day)).join("");
+  el.month.innerHTML = Array.from({ length: 12 }, (_, i) =>
+    option(i + 1, monthName.format(new Date(Date.UTC(2000, i, 1))), i + 1 === start.month)).join("");
+  el.year.innerHTML = [0, 1, 2].map((k) => option(start.year + k, String(start.year + k), k === 0)).join("");
+  const hour = start.hour >= 8 && start.hour <= 20 ? start.hour : 10; // no visit proposed at night
+  el.hour.innerHTML = Array.from({ length: 24 }, (_, h) => option(h, number.format(h), h === hour)).join("");
+  el.minute.innerHTML = Array.from({ length: 12 }, (_, k) => option(k * 5, number.format(k * 5), k === 0)).join("");
+  // Day, month and year in the language's order (ca/es/en-GB: day first).
+  const order = new Intl.DateTimeFormat(locale, { day: "numeric", month: "long", year: "numeric" })
+    .formatToParts(new Date()).map((p) => p.type).filter((type) => ["day", "month", "year"].includes(type));
+  const row = form.querySelector(".when-date");
+  for (const type of order) row.append(row.querySelector(`[data-part="${type}"]`));
+}
+
+function chosenWhen(form) {
+  const el = form.elements;
+  const [year, month, day, hour, minute] = ["year", "month", "day", "hour", "minute"].map((n) => Number(el[n].value));
+  const when = zonedToUtc(year, month, day, hour, minute);
+  const back = zoned(when);
+  if (back.day !== day || back.month !== month) throw new Error(t("date_invalid")); // 31 April
+  return when;
+}
+
 function setUpAgenda() {
   for (const section of document.querySelectorAll(".agenda")) {
-    section.querySelector("form").addEventListener("submit", async (event) => {
+    const agendaForm = section.querySelector("form");
+    setUpWhen(agendaForm);
+    agendaForm.addEventListener("submit", async (event) => {
       event.preventDefault();
       const form = event.target;
       const error = form.querySelector(".error-text");
       try {
-        const when = new Date(form.elements.when.value);
+        const when = chosenWhen(form);
         await api(`/api/family/residents/${section.dataset.resident}/agenda`, {
           method: "POST", body: { title: form.elements.title.value, starts_at: when.toISOString(), kind: "visit" },
         });
-        form.reset();
+        form.elements.title.value = "";
         error.hidden = true;
         await loadAgenda(section);
       } catch (err) {
@@ -610,11 +878,18 @@ async function onMessage(msg) {
       if (data.page === "chat" && msg.message.conversation_id === chat.id) {
         const empty = $("messages").querySelector(".empty");
         if (empty) empty.remove();
+        if (msg.upload_id) dropUpload(msg.upload_id);
         putMessage(msg.message);
         if (msg.message.sender.party !== me) await markRead();
       } else if (data.page === "home") {
         await loadChats();
       }
+      break;
+    case "upload.changed":
+      if (data.page === "chat") putUpload(msg.upload);
+      break;
+    case "upload.withdrawn":
+      if (data.page === "chat") dropUpload(msg.upload_id);
       break;
     case "message.read":
     case "message.deleted":
@@ -671,6 +946,7 @@ for (const el of document.querySelectorAll("time[data-iso]")) {
 }
 if (data.page === "home") setUpHome();
 if (data.page === "agenda") setUpAgenda();
+if (data.page === "groups") setUpGroups();
 
 // Tests and screenshots look at these; nothing else relies on them.
 window.taFamily = { call, live, chat };

@@ -83,6 +83,8 @@ function showError(form, field, message) {
 const THEN = {
   reload: () => location.reload(),
   work_order: (result) => location.assign("/service/work-orders/" + result.result.work_order),
+  // A referral typed in by staff: straight to its page (assessment next).
+  referred: (result) => location.assign("/service/referrals/" + result.reference),
   applied: (result, form) => {
     form.hidden = true;
     document.getElementById("applied-reference").textContent = result.reference;
@@ -124,6 +126,19 @@ const THEN = {
     document.getElementById("status-result").hidden = false;
   },
 };
+
+// A relationship chosen as "other" asks which, in words (ADR 0164); the words are sent only then.
+for (const select of document.querySelectorAll("select[data-other]")) {
+  const box = document.querySelector(`[data-other-for="${CSS.escape(select.name)}"]`);
+  const input = box ? box.querySelector("input") : null;
+  const sync = () => {
+    if (!box) return;
+    box.hidden = select.value !== "other";
+    input.disabled = box.hidden;
+  };
+  select.addEventListener("change", () => { sync(); if (!box.hidden) input.focus(); });
+  sync();
+}
 
 for (const form of document.querySelectorAll("form[data-api]")) {
   form.addEventListener("submit", async (event) => {

@@ -10,6 +10,7 @@ forms (``v``, ``f``, ``t``, ``i``, ``l``, ``c``) are read as their long names.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -68,6 +69,63 @@ class SipRequest:
     def from_uri(self) -> str:
         """The ``From`` header's URI (inside ``<>`` when given so)."""
         return _uri(self.header("from") or "")
+
+
+def header_uri(value: str) -> str:
+    """The URI of a name-addr header value (``"x" <sip:a@b>;tag=1`` → ``sip:a@b``)."""
+    return _uri(value)
+
+
+_SIP_URI = re.compile(
+    r"(?P<scheme>sips?):(?:[^@;?]*@)?(?P<host>\[[0-9a-fA-F:.]+\]|[^:;?\[\]]+)"
+    r"(?::(?P<port>\d{1,5}))?(?P<params>;[^?]*)?(?:\?.*)?",
+    re.IGNORECASE,
+)
+
+
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+
+
+def remote_target(
+    contact_uri: str, source: tuple[str, int], *, reliable: bool = False
+) -> tuple[str, int] | None:
+    """Where to send a request of the dialog whose remote target is ``contact_uri`` (RFC 3261
+    12.2.1.1, 8.1.2), or ``None`` when that URI is unusable and the request should go to
+    ``source``, where the dialog's requests came from.
+
+    Unusable: not a ``sip:`` URI (``sips:`` needs TLS; ``tel:`` is no address), a host that
+    is a name (no RFC 3263 lookups: units register with addresses), a ``transport`` other
+    than the one the dialog uses, a port out of range, or a private, loopback or link-local
+    address that is not ``source``'s (the unit is behind a NAT and wrote its inside address:
+    RFC 3581 answers it at its source, and so must we). ``reliable``: the dialog runs over TCP.
+    """
+    match = _SIP_URI.fullmatch(contact_uri.strip())
+    if match is None or match["scheme"].lower() != "sip":
+        return None
+    try:
+        address = ipaddress.ip_address(match["host"].strip("[]"))
+    except ValueError:
+        return None
+    port = int(match["port"]) if match["port"] else 5060
+    if not 0 < port < 65536:
+        return None
+    params = {
+        name.lower(): value.lower()
+        for name, _, value in (p.partition("=") for p in (match["params"] or "").split(";") if p)
+    }
+    if params.get("transport", "tcp" if reliable else "udp") != ("tcp" if reliable else "udp"):
+        return None
+    inside = (
+        address.is_private or address.is_loopback or address.is_link_local
+        or address in _SHARED  # carrier-grade NAT (RFC 6598): a mobile unit's inside address
+    )  # fmt: skip
+    try:
+        same = ipaddress.ip_address(source[0]) == address
+    except ValueError:
+        same = False
+    if inside and not same:
+        return None
+    return (str(address), port)
 
 
 def _uri(value: str) -> str:

@@ -15,8 +15,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from alerts import DeviceType, HomeEvent
+from hub.alarms.keys import ALARM_ENGINE
 from hub.alarms.models import AlarmEffectRow
-from hub.alarms.routes import ALARM_ENGINE
 from hub.alarms.views import AlarmCodes, AlarmView
 from hub.auth import Role
 from hub.db.models import AuditEntry, Home, Resident
@@ -413,5 +413,5 @@ async def test_unknown_alarm_and_anonymous_access(centre, hub_client, auth_heade
 def test_routes_are_registered() -> None:
     from hub.app import ROUTE_MODULES
 
-    assert "hub.alarms.routes" in ROUTE_MODULES
+    assert "hub.alarms.app" in ROUTE_MODULES
     assert isinstance(ALARM_ENGINE, web.AppKey)

@@ -158,6 +158,19 @@ async def _shot(pages: dict[str, Page], name: str) -> None:
         await page.screenshot(path=str(SHOTS / f"{name}-{lang}.png"))
 
 
+async def _banner_shows(pages: dict[str, Page], problem: str | None) -> None:
+    """Wait until every console shows ``problem`` (a selector) in its health banner, or no
+    banner when None. The page asks /readyz every 5 s: ask it now, as a page brought to the
+    foreground does, and allow for a reply that was in flight when the hub changed (the
+    next poll corrects it); ``expect``'s own 5 s default is shorter than one poll."""
+    for page in pages.values():
+        await page.evaluate("window.__taHealth()")
+        if problem is None:
+            await expect(page.locator("#hub-health")).to_be_hidden(timeout=TIMEOUT)
+        else:
+            await expect(page.locator(problem)).to_be_visible(timeout=TIMEOUT)
+
+
 async def test_broker_restart_and_database_outage_lose_nothing_and_show_on_the_console(
     private_pg: PrivatePostgres,
     persistent_broker: MosquittoBroker,
@@ -213,15 +226,13 @@ async def test_broker_restart_and_database_outage_lose_nothing_and_show_on_the_c
         await asyncio.to_thread(broker.stop)
         hub = start_hub(url, data_dir, broker, port, tag, log, fast_reconnect)
         await wait_ready(http, base, {"code": 503, "broker": "disconnected", "database": "ok"})
-        for page in pages.values():
-            await expect(page.locator("#hub-health [data-problem=broker]")).to_be_visible()
+        await _banner_shows(pages, "#hub-health [data-problem=broker]")
         await expect(banner["en"]).to_contain_text("No connection to the MQTT broker since")
         await expect(banner["ca"]).to_contain_text("Sense connexió amb el broker MQTT des de")
         await _shot(pages, "broker-down")
         await asyncio.to_thread(broker.start)
         await wait_ready(http, base, {"code": 200, "broker": "subscribed"})
-        for page in pages.values():
-            await expect(page.locator("#hub-health")).to_be_hidden()
+        await _banner_shows(pages, None)
         token = await login(http, base, "anna")
         await wait_for_alarms(http, base, token, 4)
 
@@ -232,8 +243,7 @@ async def test_broker_restart_and_database_outage_lose_nothing_and_show_on_the_c
         for device in devices[4:]:
             sent[device] = publisher.send(device, Channel.EVENT, Panic())
         await wait_ready(http, base, {"code": 503, "broker": "subscribed"})
-        for page in pages.values():
-            await expect(page.locator("#hub-health [data-problem=database]")).to_be_visible()
+        await _banner_shows(pages, "#hub-health [data-problem=database]")
         await expect(banner["en"]).to_contain_text("The database has not answered since")
         await expect(banner["ca"]).to_contain_text("La base de dades no respon des de")
         # Not acknowledged while they cannot be stored: the broker still holds them.
@@ -241,8 +251,7 @@ async def test_broker_restart_and_database_outage_lose_nothing_and_show_on_the_c
         await _shot(pages, "database-down")
         await asyncio.to_thread(private_pg.start)
         await wait_ready(http, base, {"code": 200, "broker": "subscribed", "database": "ok"})
-        for page in pages.values():
-            await expect(page.locator("#hub-health")).to_be_hidden()
+        await _banner_shows(pages, None)
         # Stored, then acknowledged: the broker lets go of them.
         await counter.wait(lambda n: n <= held - 3)
         publisher.close()

@@ -36,7 +36,8 @@ from alerts.emergency import HandoffResult
 from alerts.escalation import Contact, EscalationTarget, NotifyContact, warned_112
 from hub.alarms import store
 from hub.alarms.effects import HubAlarmEffects
-from hub.alarms.engine import UNFINISHED_AFTER, AlarmEngine, effect_key
+from hub.alarms.engine import UNFINISHED_AFTER, AlarmEngine
+from hub.alarms.ledger import effect_key
 from hub.alarms.live import AlarmLive
 from hub.alarms.models import AlarmEffectRow
 from hub.alarms.settings import AlarmSettings

@@ -3,9 +3,13 @@ due while the hub was down fires at start-up), escalation steps run once, prompt
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from alerts import (
     Action,
@@ -22,10 +26,13 @@ from alerts.escalation import Contact, EscalationTarget
 from hub.alarms import store
 from hub.alarms.engine import AlarmEngine, NoEffects
 from hub.alarms.live import AlarmLive
+from hub.alarms.models import ProcessedEventRow
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
+from hub.db.writegate import WriteGate
+from hub.service.alarm_terms import AlarmTerms
 from hub.service.models import ServiceRow, SuspensionRow
-from protocol import BedExit, DeviceFault, Gas, Motion, Panic, Smoke
+from protocol import BedExit, DeviceFault, Gas, LowBattery, Motion, Panic, Smoke
 from tests.hub.ingest.helpers import seed_home
 
 _ids = itertools.count()
@@ -186,7 +193,7 @@ async def test_a_paused_service_raises_only_what_someone_in_the_home_needs(datab
             await store.save_plan(session, plan, EscalationPolicy(), clock())
             await session.commit()
         pause_id = await _pause_service(sessions, resident_id, clock() - timedelta(hours=1))
-        engine = AlarmEngine(sessions, clock, AlarmLive(), effects)
+        engine = AlarmEngine(sessions, clock, AlarmLive(), effects, care_service=AlarmTerms())
         # In hospital: the empty home's silence asks nothing and raises nothing...
         await engine.handle_event(_event(Motion(), clock(), home=home, resident=resident))
         await engine.handle_event(_event(BedExit(), clock(), home=home, resident=resident))
@@ -261,7 +268,7 @@ async def test_the_baseline_does_not_learn_the_days_of_a_pause(database_url) -> 
     try:
         home_id, resident_id = await seed_home(sessions, {})
         home, resident = str(home_id), str(resident_id)
-        engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+        engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder(), care_service=AlarmTerms())
 
         async def live_until(until: datetime) -> None:
             """Some movement every three hours, and the timers, until ``until``."""
@@ -356,5 +363,166 @@ async def test_another_devices_message_id_is_not_a_redelivery(database_url) -> N
         assert await restarted.handle_event(b) == []
         (raised_c,) = await restarted.handle_event(c)
         assert raised_c.alarm.home_id == "33"
+    finally:
+        await db.dispose()
+
+
+async def test_a_technical_alarm_names_the_device_by_kind_room_and_wearer(database_url) -> None:
+    """Issue 23: the registry's kind and room (and the wearer of a pendant) are kept beside
+    the device's id when the alarm is raised, so operators and family read what and where."""
+    from hub.db.models import Device
+
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    try:
+        home, resident = await seed_home(sessions, {"dn-pir": "motion"})
+        # Another home: a second technical alarm of the first would join its open one.
+        home2, resident2 = await seed_home(sessions, {"dn-pd": "pendant"})
+        async with sessions() as session:
+            pir = await session.get(Device, "dn-pir")
+            assert pir is not None
+            pir.room = "bedroom"
+            await session.commit()
+        engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder())
+
+        def event(device: str, kind: DeviceType, body, where=(home, resident)) -> HomeEvent:
+            return HomeEvent(
+                home_id=str(where[0]), resident_id=str(where[1]), device_id=device,
+                device_type=kind, message_id=f"e{next(_ids)}", at=clock(), body=body,
+            )  # fmt: skip
+
+        (fault,) = await engine.handle_event(
+            event("dn-pir", DeviceType.MOTION, DeviceFault(fault="trouble"))
+        )
+        assert fault.alarm.explanation.text("ca").startswith(
+            "El detector de moviment del dormitori indica una avaria"
+        )
+        assert fault.alarm.explanation.text("en").startswith("The bedroom motion sensor reports")
+        (battery,) = await engine.handle_event(
+            event("dn-pd", DeviceType.PENDANT, LowBattery(percent=9), (home2, resident2))
+        )
+        assert battery.alarm.explanation.text("es") == (
+            "El colgante de Test Resident tiene la batería baja: 9 %"
+        )
+        assert (
+            battery.alarm.explanation.text("en") == "Test Resident's pendant has a low battery: 9 %"
+        )
+        # What the alarm says is stored with it.
+        async with sessions() as session:
+            loaded = await store.load_alarm(session, battery.alarm.id)
+        assert loaded is not None
+        assert (
+            loaded[1].explanation.text("ca")
+            == "El penjoll de Test Resident té la bateria baixa: 9 %"
+        )
+    finally:
+        await db.dispose()
+
+
+class _WatchedGate(WriteGate):
+    """The write gate (exclusive, as on SQLite), noting which routine writers asked for it."""
+
+    def __init__(self) -> None:
+        super().__init__(exclusive=True)
+        self.routines: list[str] = []
+        self.holdings: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def routine(self, what: str = "routine") -> AsyncIterator[None]:
+        self.routines.append(what)
+        async with super().routine(what):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def holding(self, what: str = "holding") -> AsyncIterator[None]:
+        self.holdings.append(what)
+        async with super().holding(what):
+            yield
+
+
+async def test_old_applied_ids_are_dropped_by_a_routine_writer_every_ten_minutes(
+    database_url: str,
+) -> None:
+    """Housekeeping of applied message ids is not on every scheduler pass (the scheduler
+    wakes at every alarm, and a write there held SQLite's lock when the next panic came):
+    at most once per ten minutes, as a routine writer at the write gate (ADR 0159)."""
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    old = clock() - store.PROCESSED_RETENTION - timedelta(minutes=1)
+
+    async def applied() -> set[str]:
+        async with sessions() as session:
+            return set(await session.scalars(select(ProcessedEventRow.message_id)))
+
+    try:
+        async with sessions() as session:
+            await store.add_processed(
+                session, [(("dev-1", "old-1"), old), (("dev-1", "recent"), clock())]
+            )
+            await session.commit()
+        gate = _WatchedGate()
+        engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder(), gate=gate)
+        await engine.run_due()
+        assert await applied() == {"recent"}
+        assert gate.routines == ["engine-forget"]
+        async with sessions() as session:
+            await store.add_processed(session, [(("dev-1", "old-2"), old)])
+            await session.commit()
+        # An alarm wakes the scheduler a minute later: no write of housekeeping then.
+        clock.advance(timedelta(minutes=1))
+        await engine.run_due()
+        assert await applied() == {"recent", "old-2"}
+        assert gate.routines == ["engine-forget"]
+        # Ten minutes after the last sweep: dropped.
+        clock.advance(timedelta(minutes=9))
+        await engine.run_due()
+        assert await applied() == {"recent"}
+        assert gate.routines == ["engine-forget", "engine-forget"]
+    finally:
+        await db.dispose()
+
+
+async def test_timer_escalation_and_operator_writes_wait_at_the_gate_behind_alarms(
+    database_url: str,
+) -> None:
+    """A rule timer, an escalation step (its claim and its result) and an operator's action
+    write as the engine's own writers (``holding``: after alarms, before routine batches),
+    never past the gate (ADR 0173)."""
+    db = make_engine(database_url)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    gate = _WatchedGate()
+    try:
+        engine = AlarmEngine(sessions, clock, AlarmLive(), Recorder(), gate=gate)
+        plan = CarePlan(
+            "72", inactivity=InactivitySettings(period=timedelta(minutes=30), windows=())
+        )
+        policy = EscalationPolicy(
+            contacts=(Contact("c1", "Joan", EscalationTarget.FAMILY, auto_notify=True),)
+        )
+        async with sessions() as session:
+            await store.save_plan(session, plan, policy, clock())
+            await session.commit()
+        await engine.handle_event(_event(Motion(), clock(), home="9", resident="72"))
+        clock.advance(timedelta(minutes=31))
+        await engine.run_due()  # the inactivity prompt: a timer
+        clock.advance(timedelta(minutes=5))
+        await engine.run_due()  # the alarm: a timer
+        assert gate.holdings.count("engine-tick") == 2
+        (change,) = await engine.handle_event(_event(Smoke(), clock(), home="9", resident="72"))
+        clock.advance(timedelta(minutes=4))
+        await engine.run_due()  # critical now: the family contact is notified
+        assert {"engine-escalate", "engine-effects"} <= set(gate.holdings)
+        await engine.act(
+            change.alarm.id,
+            lambda alarm: alarm,
+            audit_actor="operadora",
+            audit_action="alarm.note",
+        )
+        assert gate.holdings[-1] == "engine-act"
+        assert set(gate.routines) <= {"engine-forget"}
+        assert (gate.urgent_waiting, gate.holding_waiting, gate.routine_waiting) == (0, 0, 0)
     finally:
         await db.dispose()

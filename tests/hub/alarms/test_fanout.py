@@ -22,12 +22,15 @@ from alerts.escalation import EscalationPolicy
 from hub.alarms import store
 from hub.alarms.engine import AlarmEngine
 from hub.alarms.fanout import (
+    CATCH_UP_MARGIN,
     CHANNEL,
     AlarmFanout,
     AlarmSignal,
     BadSignal,
+    Relay,
     asyncpg_dsn,
     connector,
+    notify,
     send_resident_changed,
     send_signal,
 )
@@ -291,4 +294,88 @@ async def test_a_plan_changed_on_one_worker_reaches_the_others_cache(pg_database
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        await db.dispose()
+
+
+# ---------------------------------------------------------------- other contexts' channels
+
+
+class Recording:
+    """A relay that records what it is handed."""
+
+    channel = "test_relay"
+
+    def __init__(self) -> None:
+        self.items: asyncio.Queue[str | datetime] = asyncio.Queue()
+
+    async def deliver(self, payload: str) -> None:
+        if payload == "boom":
+            raise RuntimeError("a relay's own failure")
+        await self.items.put(payload)
+
+    async def catch_up(self, since: datetime) -> None:
+        await self.items.put(since)
+
+    def relay(self) -> Relay:
+        return Relay(self.channel, self.deliver, self.catch_up)
+
+    async def next(self) -> str | datetime:
+        async with asyncio.timeout(30):
+            return await self.items.get()
+
+
+@pytest.mark.postgres
+async def test_a_relay_gets_its_channel_and_catches_up_after_an_outage(pg_database: str) -> None:
+    db = make_engine(pg_database)
+    sessions = make_sessionmaker(db)
+    clock = ManualClock(NIGHT)
+    gate = Gate(pg_database, f"test-fanout-{secrets.token_hex(4)}")
+    recording = Recording()
+    fanout = AlarmFanout(gate, sessions, AlarmLive(), clock, relays=[recording.relay()])
+    task = asyncio.create_task(fanout.run())
+    admin = await asyncpg.connect(asyncpg_dsn(make_url(pg_database)))
+    try:
+        async with asyncio.timeout(30):
+            await fanout.listening.wait()
+        async with sessions() as session:
+            await notify(session, recording.channel, "boom")  # the relay fails: logged
+            await notify(session, recording.channel, "first")
+            await session.commit()
+        assert await recording.next() == "first"
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = $1",
+            gate.name,
+        )
+        assert killed == 1
+        async with asyncio.timeout(30):
+            while fanout.listening.is_set() or gate.calls < 2:
+                await asyncio.sleep(0.05)
+        clock.advance(timedelta(minutes=5))
+        async with sessions() as session:
+            await notify(session, recording.channel, "lost")  # nobody listens: lost
+            await session.commit()
+        gate.open.set()
+        # Told instead to read what changed since it was last heard (less a margin).
+        assert await recording.next() == NIGHT - CATCH_UP_MARGIN
+        async with sessions() as session:
+            await notify(session, recording.channel, "after")
+            await session.commit()
+        assert await recording.next() == "after"
+        assert fanout.relayed == 4
+    finally:
+        await admin.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.dispose()
+
+
+async def test_a_payload_over_the_notify_limit_is_refused(database_url: str) -> None:
+    db = make_engine(database_url)
+    try:
+        async with make_sessionmaker(db)() as session:
+            with pytest.raises(ValueError, match="8000 bytes"):
+                await notify(session, "test_relay", "é" * 4000)
+            await notify(session, "test_relay", "x" * 7999)
+    finally:
         await db.dispose()

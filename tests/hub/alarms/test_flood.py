@@ -29,8 +29,8 @@ from sqlalchemy import func, select
 
 from firmware_sim.fleet import FleetSpec, home_id, run_fleet
 from firmware_sim.home import standard_home
+from hub.alarms.keys import ALARM_ENGINE
 from hub.alarms.models import ProcessedEventRow
-from hub.alarms.routes import ALARM_ENGINE
 from hub.alarms.sink import QUEUE_SIZE, WORKERS
 from hub.app import CLOCK, SESSIONMAKER, SETTINGS, create_app
 from hub.auth import Role, create_user

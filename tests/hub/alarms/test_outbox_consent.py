@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.keys import ALARM_ENGINE
 from hub.auth import Role
 from hub.db.models import Home, Resident
 from hub.outbox import OutboxRow

@@ -13,12 +13,13 @@ from alerts import CarePlan, EscalationPolicy, RuleKind
 from alerts.alarm import EscalationTarget
 from alerts.escalation import Contact
 from hub.alarms import store
-from hub.alarms.plans import KnownResident, ServiceSettings, contact_of, rule_plan
-from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.keys import ALARM_ENGINE
+from hub.alarms.plans import KnownResident, care_service, contact_of, rule_plan
 from hub.app import SESSIONMAKER
 from hub.auth import Role
 from hub.clock import ManualClock
 from hub.db.models import Contact as ContactRow
+from hub.service.alarm_terms import AlarmTerms, PlanTerms
 from tests.instants import (
     DST_AUTUMN,
     DST_SPRING,
@@ -35,9 +36,7 @@ MARTA = Contact("contact-1", "Marta", EscalationTarget.KEY_HOLDER, phone="600", 
 
 
 def _known(*, tablet: bool = True, live: bool = True) -> KnownResident:
-    service = ServiceSettings(
-        time(9, 30), tablet, live, timedelta(minutes=10), timedelta(minutes=25)
-    )
+    service = PlanTerms(time(9, 30), tablet, live, timedelta(minutes=10), timedelta(minutes=25))
     return KnownResident("es", service, (MARTA,))
 
 
@@ -151,7 +150,9 @@ async def test_service_changes_reach_the_running_engine(
     # The rule state is stored, so the scheduler sees the resident's timers.
     async with app[SESSIONMAKER]() as session:
         assert await store.load_state(session, resident_id) is not None
-        plan, _ = await store.load_plan(session, resident_id)
+        # The service context filled the alarm engine's port at setup.
+        assert isinstance(care_service(app), AlarmTerms)
+        plan, _ = await store.load_plan(session, resident_id, care_service(app))
     assert plan.check_in.deadlines == (time(9, 45),)
 
 

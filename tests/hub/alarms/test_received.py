@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alerts import DeviceType, HomeEvent
 from hub.alarms.received import EventReceivedSender
+from hub.ingest.commands import DeviceCommands
 from protocol import DoorClose, EventReceived, Panic, Status, decode_command, parse_command_topic
 from tests.instants import machine_now
 
@@ -33,7 +34,7 @@ def _event(body: object, device: str = "gw-1-pendant") -> HomeEvent:
 
 def test_an_applied_alarm_event_is_confirmed_on_its_devices_command_topic() -> None:
     recorder = Recorder()
-    sender = EventReceivedSender(lambda: recorder, machine_now)
+    sender = EventReceivedSender(DeviceCommands(lambda: recorder, machine_now))
     sender(_event(Panic()))
     [(topic, payload, qos)] = recorder.sent
     parsed = parse_command_topic(topic)
@@ -44,18 +45,20 @@ def test_an_applied_alarm_event_is_confirmed_on_its_devices_command_topic() -> N
 
 def test_routine_events_statuses_and_no_broker_send_nothing() -> None:
     recorder = Recorder()
-    sender = EventReceivedSender(lambda: recorder, machine_now)
+    sender = EventReceivedSender(DeviceCommands(lambda: recorder, machine_now))
     sender(_event(DoorClose()))
     sender(_event(Status(state="offline", reason="supervision")))
     assert recorder.sent == []
-    EventReceivedSender(lambda: None, machine_now)(_event(Panic()))  # not connected yet
+    EventReceivedSender(DeviceCommands(lambda: None, machine_now))(
+        _event(Panic())
+    )  # not connected yet
 
 
 def test_a_bad_device_id_or_a_failed_publish_is_not_an_error() -> None:
     recorder = Recorder()
-    sender = EventReceivedSender(lambda: recorder, machine_now)
+    sender = EventReceivedSender(DeviceCommands(lambda: recorder, machine_now))
     sender(_event(Panic(), device="no/slashes"))
     assert recorder.sent == []
-    failing = EventReceivedSender(lambda: Recorder(fail=True), machine_now)
+    failing = EventReceivedSender(DeviceCommands(lambda: Recorder(fail=True), machine_now))
     failing(_event(Panic()))  # logged; the device re-sends
     assert failing.sent == 0

@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from alerts import DeviceType, HomeEvent
-from hub.alarms.routes import ALARM_ENGINE
+from hub.alarms.keys import ALARM_ENGINE
 from hub.alarms.sink import AlarmSink
 from hub.app import CLOCK, SESSIONMAKER, SETTINGS, create_app
 from hub.auth import Role, create_user

@@ -13,7 +13,7 @@ from alerts.careplan import CheckInSettings
 from alerts.channels import TabletChannel
 from hub.alarms import store
 from hub.alarms.effects import TabletSettingsSender
-from hub.alarms.routes import ALARM_EFFECTS
+from hub.alarms.keys import ALARM_EFFECTS
 from hub.clock import ManualClock
 from hub.db.models import Resident
 from hub.ingest.events import DeviceConnected
@@ -46,6 +46,7 @@ async def test_settings_on_connect(
         resident = await session.get(Resident, rid)
         assert resident is not None
         resident.language = "es"
+        resident.address_form = "feminine"  # "Esté tranquila" on the tablet
         await store.save_plan(
             session,
             CarePlan(str(rid), check_in=CheckInSettings(enabled=True, deadlines=(time(9, 30),))),
@@ -65,7 +66,9 @@ async def test_settings_on_connect(
     [(topic, payload)] = sent.messages
     assert topic == "ta/v1/c/tab-x/configure"
     command = decode_command(payload, now=hub_clock())
-    assert command.body == Configure(check_in_deadlines=[time(9, 30)], language="es")
+    assert command.body == Configure(
+        check_in_deadlines=[time(9, 30)], language="es", address_form="feminine"
+    )
 
     # Without a check-in in the plan the tablet is told there is none.
     async with hub_sessionmaker() as session:
@@ -73,5 +76,5 @@ async def test_settings_on_connect(
         await session.commit()
     await sender.handle_connected(connected("tablet", rid))
     assert decode_command(sent.messages[-1][1], now=hub_clock()).body == Configure(
-        check_in_deadlines=[], language="es"
+        check_in_deadlines=[], language="es", address_form="feminine"
     )

@@ -13,6 +13,7 @@ import copy
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,9 @@ from hub.api.openapi import openapi_document, route_table
 from hub.appkeys import CLOCK, KEYSAFE
 from hub.auth import Role
 from hub.console.demo_data import DemoIds, seed_demo
+from hub.family.settings import TRANSCODE_GATE
 from tests.family.conftest import World
+from tests.family.media_samples import make_samples
 from tests.service.helpers import application
 
 Headers = Callable[..., Awaitable[dict[str, str]]]
@@ -172,6 +175,35 @@ async def test_console_and_admin_answers_conform(
             "PUT", f"/api/console/residents/{rid}/call-plan", planner, json={"weekly": False}
         )
     )[0] == 200
+    coordinator = await auth_headers(Role.COORDINATOR)
+    heat = {"min_age": 80, "lives_alone": True}
+    body = {"filters": heat}
+    assert (await call("POST", "/api/console/campaigns/preview", coordinator, json=body))[0] == 200
+    status, campaign = await call(
+        "POST",
+        "/api/console/campaigns",
+        coordinator,
+        json={"name": "Calor", "filters": heat, "operators": [], "priority": "high"},
+    )
+    assert status == 201
+    assert (await call("GET", "/api/console/campaigns", coordinator))[0] == 200
+    status, agenda = await call("GET", "/api/console/calls", supervisor)
+    first = next(c for c in agenda["calls"] if c["campaign_id"] == campaign["id"])
+    outcome = {"outcome": "no_answer"}
+    url = f"/api/console/calls/{first['id']}/outcome"
+    assert (await call("POST", url, supervisor, json=outcome))[0] == 200
+    detail = f"/api/console/campaigns/{campaign['id']}"
+    assert (await call("GET", detail, coordinator))[0] == 200
+    assert (await call("POST", f"{detail}/close", coordinator))[0] == 200
+    assert (await call("POST", f"{detail}/close", coordinator))[0] == 409
+    assert (await call("POST", "/api/console/campaigns", coordinator, json=body))[0] == 400
+    assert (await call("GET", "/api/console/protocols/edit", coordinator))[0] == 200
+    steps = {"steps": [{"key": "speak", "ca": "Parleu-hi", "es": "Háblele", "en": "Speak"}]}
+    own = "/api/console/protocols/fall"
+    assert (await call("PUT", own, coordinator, json=steps))[0] == 200
+    assert (await call("PUT", own, coordinator, json={"steps": []}))[0] == 400
+    assert (await call("DELETE", own, coordinator))[0] == 204
+    assert (await call("DELETE", own, coordinator))[0] == 404
     assert (await call("GET", "/api/console/maintenance", supervisor))[0] == 200
     assert (await call("GET", f"/api/console/residents?ids={rid}", supervisor))[0] == 200
     assert (await call("GET", f"/api/console/residents/{rid}/card", supervisor))[0] == 200
@@ -255,7 +287,7 @@ async def test_service_lifecycle_answers_conform(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_family_network_answers_conform(
-    world: World, answers: Answers, hub_clock: Any
+    world: World, answers: Answers, hub_clock: Any, tmp_path: Path
 ) -> None:
     client = world.client
 
@@ -304,6 +336,22 @@ async def test_family_network_answers_conform(
     assert (await call("GET", "/api/family/conversations", anna.headers))[0] == 200
     assert (await call("GET", "/api/family/unread", maria.headers))[0] == 200
     assert (await call("DELETE", f"/api/family/messages/{sent['id']}", anna.headers))[0] == 204
+    # A video on its way (held from the job): the 202, the sender's page, withdrawn.
+    clip = make_samples(tmp_path).webm_video
+    gate = client.app[TRANSCODE_GATE]
+    await gate.acquire()
+    try:
+        video_headers = anna.headers | {"Content-Type": "application/octet-stream"}
+        status, upload = await call(
+            "POST", f"/api/family/conversations/{cid}/videos", video_headers, data=clip
+        )
+        assert status == 202
+        status, page = await call("GET", f"/api/family/conversations/{cid}/messages", anna.headers)
+        assert [u["upload_id"] for u in page["uploads"]] == [upload["upload_id"]]
+        path = f"/api/family/video-uploads/{upload['upload_id']}"
+        assert (await call("DELETE", path, anna.headers))[0] == 204
+    finally:
+        gate.release()
     direct = {"with": maria.party}
     assert (await call("POST", "/api/family/conversations", anna.headers, json=direct))[0] == 200
     starts = (hub_clock() + timedelta(days=2)).isoformat()

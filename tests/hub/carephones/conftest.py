@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,7 +49,8 @@ class Dc09Hub:
 
     @property
     def app(self) -> web.Application:
-        return self.client.app
+        app: web.Application = self.client.app
+        return app
 
     @property
     def tcp_port(self) -> int:
@@ -155,3 +156,18 @@ async def dc09_hub(
     return await start_dc09_hub(
         aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"d{secrets.token_hex(3)}"
     )
+
+
+@pytest.fixture
+def speech_hub(
+    aiohttp_client: Any, hub_settings: HubSettings, mosquitto: MosquittoBroker, tmp_path: Any
+) -> Callable[..., Awaitable[Any]]:
+    """Start a hub taking speech calls, with a unit and its alarm: ``await speech_hub(**kw)``
+    gives a ``sipunit.SpeechHub`` (``kw``: ``accepted``, ``prefix`` or hub settings)."""
+    # Imported here: the helpers import this module's names.
+    from tests.hub.carephones.sipunit import start_speech_hub
+
+    def start(**overrides: Any) -> Awaitable[Any]:
+        return start_speech_hub(aiohttp_client, hub_settings, mosquitto, tmp_path, **overrides)
+
+    return start

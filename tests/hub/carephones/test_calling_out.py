@@ -162,3 +162,120 @@ async def test_a_busy_callee_ends_the_call_with_its_outcome(
     async with asyncio.timeout(60):
         await silent.finished.wait()
     assert silent.outcome == "no_answer"
+
+
+def challenging(tone: Path, user: str, password: str) -> str:
+    """SIPp as a PBX that wants digest credentials: 401, then it checks the second INVITE's
+    Authorization (SIPp's own digest code, which reads only that header: a 407's
+    Proxy-Authorization is built the same way) and answers 200 only if it is right."""
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="PBX with digest">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 401 Unauthorized
+{_REPLY_HEAD}
+WWW-Authenticate: Digest realm="pbx.test", nonce="a1b2c3d4e5", qop="auth", algorithm=MD5
+Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <recv request="INVITE">
+    <action>
+      <verifyauth assign_to="authvalid" username="{user}" password="{password}"/>
+    </action>
+  </recv>
+  <nop hide="true" test="authvalid" next="good"/>
+  <send next="refused">
+    <![CDATA[
+SIP/2.0 403 Wrong credentials
+{_REPLY_HEAD}
+Content-Length: 0
+    ]]>
+  </send>
+  <label id="good"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+{_REPLY_HEAD}
+Contact: <sip:callee@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=callee 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <nop><action><exec play_pcap_audio="{tone}"/></action></nop>
+  <recv request="BYE" timeout="30000"/>
+  <send next="done">
+    <![CDATA[
+SIP/2.0 200 OK
+{_REPLY_HEAD}
+Content-Length: 0
+    ]]>
+  </send>
+  <label id="refused"/>
+  <recv request="ACK"/>
+  <label id="done"/>
+</scenario>
+"""
+
+
+@pytest.mark.parametrize(("password", "outcome"), [("s3cret", "answered"), ("wrong", "failed")])
+async def test_a_pbx_asking_for_digest_credentials_gets_them(
+    password: str,
+    outcome: str,
+    aiohttp_client: Any,
+    hub_settings: HubSettings,
+    mosquitto: MosquittoBroker,
+    tmp_path: Path,
+) -> None:
+    """RFC 2617/7616 towards the PBX: the 401 is acknowledged, the INVITE sent again with
+    Authorization (CSeq 2); SIPp verifies it. Wrong credentials end the call failed
+    (one attempt: no loop of challenges)."""
+    hub = await start_scaip_hub(
+        aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"g{secrets.token_hex(3)}",
+        scaip_speech_enabled=True, scaip_pbx_user="arc", scaip_pbx_password=password,
+    )  # fmt: skip
+    tone = tmp_path / "tone.pcap"
+    tone_pcap(tone, 1000.0, 1.0)
+    port = free_udp_tcp_port()
+    peer = await callee(tmp_path, challenging(tone, "arc", "s3cret"), port)
+    speech = hub.app[SCAIP_SPEECH]
+    call = await speech.call_out(None, f"sip:600112233@127.0.0.1:{port}", ("127.0.0.1", port))
+    async with asyncio.timeout(30):
+        await call.answered.wait()
+    assert (call.outcome, call.cseq, call.authenticated) == (outcome, 2, True)
+    if outcome == "answered":
+        async with asyncio.timeout(20):
+            while call.packets < 10:  # its audio comes
+                await asyncio.sleep(0.05)
+        speech.hangup(call)
+    out, _ = await peer.communicate()
+    assert peer.returncode == 0, out.decode(errors="replace")[-1500:]
+
+
+async def test_a_challenge_without_credentials_ends_the_call(
+    aiohttp_client: Any, hub_settings: HubSettings, mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    hub = await start_scaip_hub(
+        aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"n{secrets.token_hex(3)}",
+        scaip_speech_enabled=True,
+    )  # fmt: skip
+    port = free_udp_tcp_port()
+    peer = await callee(tmp_path, answering(tmp_path / "none.pcap", status=407), port)
+    speech = hub.app[SCAIP_SPEECH]
+    call = await speech.call_out(None, f"sip:600@127.0.0.1:{port}", ("127.0.0.1", port))
+    async with asyncio.timeout(30):
+        await call.finished.wait()
+    assert (call.outcome, call.authenticated) == ("failed", False)
+    out, _ = await peer.communicate()
+    assert peer.returncode == 0, out.decode(errors="replace")[-1500:]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,136 +21,14 @@ from hub.clock import ManualClock
 from hub.settings import HubSettings
 from tablet_app.audio import ToneTrack
 from teleassist.localbroker import MosquittoBroker
-from tests.hub.carephones.conftest import T0, Dc09Hub
+from tests.hub.carephones.conftest import T0
 from tests.hub.carephones.rtp_tone import dominant_hz, tone_pcap
 from tests.hub.carephones.sipp import mrq, needs_sipp, run_sipp
+from tests.hub.carephones.sipunit import ConsoleVoice, Loudspeaker, SpeechHub, call_scenario
 from tests.hub.carephones.test_scaip import ports, register, send, start_scaip_hub
+from tests.hub.ingest.helpers import eventually
 
 pytestmark = [pytest.mark.broker, needs_sipp]
-
-
-def _alaw_to_linear(code: int) -> int:
-    # G.711 A-law expansion (ITU-T G.711 table), written apart from the hub's codec.
-    code ^= 0x55
-    magnitude = ((code & 0x0F) << 4) + 8
-    segment = (code >> 4) & 0x07
-    if segment:
-        magnitude = (magnitude + 0x100) << (segment - 1)
-    return magnitude if code & 0x80 else -magnitude
-
-
-class Loudspeaker(asyncio.DatagramProtocol):
-    """The unit's side of the operator's voice: a UDP socket decoding A-law RTP."""
-
-    def __init__(self) -> None:
-        self.samples: list[int] = []
-        self.transport: asyncio.DatagramTransport | None = None
-        self.port = 0
-
-    @classmethod
-    async def open(cls) -> Loudspeaker:
-        loop = asyncio.get_running_loop()
-        transport, speaker = await loop.create_datagram_endpoint(cls, local_addr=("127.0.0.1", 0))
-        speaker.transport = transport
-        speaker.port = transport.get_extra_info("sockname")[1]
-        return speaker
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if len(data) > 12 and data[0] >> 6 == 2 and data[1] & 0x7F == 8:
-            self.samples.extend(_alaw_to_linear(b) for b in data[12:])
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-
-def call_scenario(
-    user: str, pcap: Path, talk_ms: int, expect: int = 200, hear_on: int | None = None
-) -> str:
-    """The unit calls: INVITE with a G.711 offer, ACK, plays ``pcap``, then BYE. With
-    ``hear_on`` the offer asks for our audio on that port (the test's own socket, standing
-    for the unit's loudspeaker) instead of SIPp's."""
-    media_port = str(hear_on) if hear_on else "[media_port]"
-    invite = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="SCAIP unit call">
-  <send retrans="500">
-    <![CDATA[
-INVITE sip:arc@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-Max-Forwards: 70
-From: <sip:{user}@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
-To: <sip:arc@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:{user}@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=unit 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio {media_port} RTP/AVP 8 0 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="{expect}"/>
-"""
-    if expect != 200:
-        return (
-            invite
-            + """  <send>
-    <![CDATA[
-ACK sip:arc@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:unit@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Content-Length: 0
-    ]]>
-  </send>
-</scenario>
-"""
-        )
-    return (
-        invite
-        + f"""  <send>
-    <![CDATA[
-ACK sip:arc@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:{user}@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Content-Length: 0
-    ]]>
-  </send>
-  <nop>
-    <action>
-      <exec play_pcap_audio="{pcap}"/>
-    </action>
-  </nop>
-  <pause milliseconds="{talk_ms}"/>
-  <send retrans="500">
-    <![CDATA[
-BYE sip:arc@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:{user}@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
-[last_To:]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-"""
-    )
 
 
 async def operator_hears(
@@ -195,18 +73,11 @@ async def operator_hears(
 
 
 async def test_a_units_call_reaches_a_webrtc_peer_with_its_audio(
-    aiohttp_client: Any, hub_settings: HubSettings, mosquitto: MosquittoBroker, tmp_path: Path
+    speech_hub: Callable[..., Awaitable[SpeechHub]], tmp_path: Path
 ) -> None:
-    hub: Dc09Hub = await start_scaip_hub(
-        aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"v{secrets.token_hex(3)}",
-        scaip_speech_enabled=True,
-    )  # fmt: skip
-    cid = f"{hub.tag}u"
-    device_id, home_id = await register(hub, cid, caller_id=f"sip:{cid}@127.0.0.1")
-    # The alarm first (its crd names the SIP channel the call will come from) ...
-    body = mrq(cid, "S1", "10", crd=f"sip:{cid}@127.0.0.1")
-    await send(hub, tmp_path, body, 200, ref="S1")
-    (alarm,) = await hub.wait_alarms(home_id)
+    # Answered at once (scaip_speech_ring_s 0), without a hold message: the media chain alone.
+    unit = await speech_hub(prefix="v", scaip_speech_ring_s=0.0, scaip_hold_message="")
+    hub, cid, alarm, device_id = unit.hub, unit.cid, unit.alarm, unit.device_id
     assert alarm["rule"] == "panic"
     # ... then the unit's speech call: 6 s of 1 kHz.
     pcap = tmp_path / "tone.pcap"
@@ -263,21 +134,12 @@ async def test_a_call_from_a_stranger_or_without_audio_is_refused(
 
 
 async def test_the_operator_holding_the_alarm_speaks_with_the_unit_from_the_console(
-    aiohttp_client: Any, hub_settings: HubSettings, mosquitto: MosquittoBroker, tmp_path: Path
+    speech_hub: Callable[..., Awaitable[SpeechHub]], tmp_path: Path
 ) -> None:
     """The console's own path: the operator accepts the alarm, starts "speak with the home"
     (POST …/voice) and signals over /api/family/ws as the browser does with a tablet; the
     hub's party for the unit answers. Both directions carry their tone."""
-    hub: Dc09Hub = await start_scaip_hub(
-        aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"k{secrets.token_hex(3)}",
-        scaip_speech_enabled=True,
-    )  # fmt: skip
-    cid = f"{hub.tag}u"
-    _, home_id = await register(hub, cid, caller_id=f"sip:{cid}@127.0.0.1")
-    await send(hub, tmp_path, mrq(cid, "S1", "10", crd=f"sip:{cid}@127.0.0.1"), 200, ref="S1")
-    (alarm,) = await hub.wait_alarms(home_id)
-    accepted = await hub.client.post(f"/api/alarms/{alarm['id']}/accept", headers=hub.operator)
-    assert accepted.status == 200, await accepted.text()
+    hub, cid, alarm = (await speech_hub(prefix="k", accepted=True)).parts
     # Before the unit calls, the home has nobody to speak with.
     early = await hub.client.post(f"/api/console/alarms/{alarm['id']}/voice", headers=hub.operator)
     assert early.status == 409
@@ -285,73 +147,60 @@ async def test_the_operator_holding_the_alarm_speaks_with_the_unit_from_the_cons
     pcap = tmp_path / "tone.pcap"
     tone_pcap(pcap, 1000.0, 10.0)
     speech = hub.app[SCAIP_SPEECH]
-    answered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    speech.on_call = answered.set_result
+    ringing: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    speech.on_ringing.append(lambda call: ringing.done() or ringing.set_result(call))
     loudspeaker = await Loudspeaker.open()
     unit_call = asyncio.ensure_future(
         run_sipp(
-            tmp_path, "call", call_scenario(cid, pcap, 10500, hear_on=loudspeaker.port),
+            tmp_path, "call",
+            call_scenario(cid, pcap, 30000, hear_on=loudspeaker.port, centre_hangs_up=True),
             ports(hub)["udp"],
         )
     )  # fmt: skip
-    await asyncio.wait_for(answered, 30)
+    # The alarm is held already: the unit's call rings until the operator speaks (ADR 0160).
+    call = await asyncio.wait_for(ringing, 30)
+    assert (call.state, call.local_port) == ("ringing", 0)
 
-    ws = await hub.client.ws_connect("/api/family/ws", headers=hub.operator)
-    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-    async def read() -> None:
-        async for message in ws:
-            events.put_nowait(message.json())
-
-    reader = asyncio.ensure_future(read())
-
-    async def next_event(kind: str, **match: Any) -> dict[str, Any]:
-        async with asyncio.timeout(30):
-            while True:
-                event = await events.get()
-                if event.get("type") == kind and all(event.get(k) == v for k, v in match.items()):
-                    return event
-
-    operator = RTCPeerConnection()
     try:
-        started = await hub.client.post(
-            f"/api/console/alarms/{alarm['id']}/voice", headers=hub.operator
-        )
-        assert started.status == 201, await started.text()
-        call_id = (await started.json())["call_id"]
-        await next_event("call.state", call_id=call_id, status="accepted")
-        operator.addTrack(ToneTrack(600.0))
-        received: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
-        operator.on("track", received.set_result)
-        await operator.setLocalDescription(await operator.createOffer())
-        offer = {"type": "offer", "sdp": operator.localDescription.sdp}
-        await ws.send_json({"type": "call.signal", "call_id": call_id, "data": {"sdp": offer}})
-        answer = await next_event("call.signal", call_id=call_id)
-        await operator.setRemoteDescription(
-            RTCSessionDescription(answer["data"]["sdp"]["sdp"], "answer")
-        )
-        await next_event("call.state", call_id=call_id, status="connected")
-        track = await asyncio.wait_for(received, 20)
-        heard: list[int] = []
-        async with asyncio.timeout(30):
-            while len(heard) < 48000 * 3:
-                frame = await track.recv()
-                data = frame.to_ndarray().reshape(-1)  # type: ignore[union-attr]
-                heard.extend(int(x) for x in data[:: len(frame.layout.channels)])  # type: ignore[union-attr]
-        assert abs(dominant_hz(heard[-48000:], 48000) - 1000) < 20
-        async with asyncio.timeout(20):
-            while len(loudspeaker.samples) < 16000:
-                await asyncio.sleep(0.1)  # RTP from the hub arrives in real time
-        assert abs(dominant_hz(loudspeaker.samples[-8000:], 8000) - 600) < 10
-        await ws.send_json({"type": "call.hangup", "call_id": call_id})
-        await next_event("call.state", call_id=call_id, status="ended")
+        async with ConsoleVoice(hub) as operator:
+            await operator.start(alarm["id"])
+            assert (call.state, call.answered_by) == ("answered", "voice")
+            track = await operator.connect()
+            heard: list[int] = []
+            async with asyncio.timeout(30):
+                while len(heard) < 48000 * 3:
+                    frame = await track.recv()
+                    data = frame.to_ndarray().reshape(-1)  # type: ignore[union-attr]
+                    heard.extend(int(x) for x in data[:: len(frame.layout.channels)])  # type: ignore[union-attr]
+            assert abs(dominant_hz(heard[-48000:], 48000) - 1000) < 20
+            async with asyncio.timeout(20):
+                # The hold message played from the answer until the operator's voice came;
+                # then two seconds of the operator.
+                while call.sent < 100 or len(loudspeaker.samples) < 16000:
+                    await asyncio.sleep(0.1)  # RTP from the hub arrives in real time
+            assert call.bridged
+            assert abs(dominant_hz(loudspeaker.samples[-8000:], 8000) - 600) < 10
+            await operator.hang_up()
     finally:
-        await operator.close()
-        await ws.close()
-        reader.cancel()
         loudspeaker.close()
+    # The operator's hang-up ended the unit's call too: the hub's BYE, which SIPp (the
+    # unit) answered 200 (ADR 0160), and the alarm says so.
     run = await unit_call
     assert run.returncode == 0, (run.errors, run.output)
-    # The unit hung up: its home has nobody to speak with again.
+    await eventually(call.bye_answered.is_set, 30)
+    assert (call.ended_by, call.bye_outcome) == ("operator", "ok")
+    entries: list[dict[str, Any]] = []
+
+    async def ended() -> bool:
+        nonlocal entries
+        response = await hub.client.get(f"/api/alarms/{alarm['id']}", headers=hub.operator)
+        history = (await response.json())["history"]
+        entries = [e for e in history if e["action"] == "unit_calling"]
+        return any(e["detail"].get("status") == "ended" for e in entries)
+
+    await eventually(ended, 30)
+    assert entries[-1]["detail"]["status"] == "ended"
+    assert (entries[-1]["detail"]["by"], entries[-1]["detail"]["bye"]) == ("operator", "ok")
+    # Its home has nobody to speak with again.
     again = await hub.client.post(f"/api/console/alarms/{alarm['id']}/voice", headers=hub.operator)
     assert again.status == 409

@@ -43,7 +43,8 @@ class IngestHub:
 
     @property
     def app(self) -> web.Application:
-        return self.client.app
+        app: web.Application = self.client.app
+        return app
 
     @property
     def ingester(self) -> Ingester:

@@ -34,8 +34,8 @@ from hub.db import make_engine, make_sessionmaker
 from hub.db.models import StoredEvent
 from hub.ingest.app import INGESTER, MQTT_CLIENT, default_client_id
 from hub.ingest.mqtt import LoopMqttClient
-from hub.registry.app import make_broker_security
 from hub.registry.service import DeviceCredentials, provision_device
+from hub.registry.sync import make_broker_security
 from hub.settings import HubSettings
 from protocol import (
     MAX_PAYLOAD_BYTES,

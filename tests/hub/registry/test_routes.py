@@ -13,8 +13,8 @@ from hub.auth import Role
 from hub.auth.service import create_user, issue_tokens
 from hub.clock import ManualClock
 from hub.db.models import AuditEntry, Device, Home
-from hub.registry.app import BROKER_SYNC
 from hub.registry.credentials import verify_mosquitto_hash
+from hub.registry.sync import BROKER_SYNC
 from hub.settings import HubSettings
 from tests.hub.ingest.helpers import eventually
 

@@ -1,0 +1,470 @@
+"""The hub's side of a call: state, ring timeout, relaying offers/answers/ICE, history.
+
+One :class:`CallService` per hub process owns the live calls and their timers. Every
+change is written to ``family_calls`` and told to both parties' connections (``call.state``);
+signalling data is relayed verbatim and never stored.
+
+Centre calls (:meth:`CallService.start_centre`: an operator speaking with a home's tablet)
+add: one operator per home at a time, an immediate failure when the tablet is offline, a
+media timeout after the answer, and a :class:`CallObserver` that the alarm engine uses to
+put each call's outcome in the alarm's history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.clock import Clock
+from hub.family.calls.listen import Listen, ListenIns
+from hub.family.calls.state import (
+    FINAL,
+    CallError,
+    CallEvent,
+    CallKind,
+    CallState,
+    CallStatus,
+    Failure,
+    apply_event,
+    failed_call,
+    start_call,
+)
+from hub.family.live import LiveHub
+from hub.family.models import CallRecord
+from hub.family.parties import party_names
+from hub.throttle import Limit, take
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_SIGNAL_BYTES = 64 * 1024
+# A party whose every connection dropped mid-call has this long to come back.
+RECONNECT_GRACE_S = 20.0
+# An answered centre call whose media has not connected by then is ended as failed.
+MEDIA_TIMEOUT_S = 20.0
+
+MayContact = Callable[[AsyncSession, str, str], Awaitable[bool]]
+
+# Family calls (not the centre's): rings from one party to another per window.
+RING_LIMIT = Limit("family.ring", 6, timedelta(minutes=10))
+
+
+class HomeBusy(CallError):
+    """Another operator already speaks with this home."""
+
+    def __init__(self, held_by: str, name: str) -> None:
+        super().__init__("home_busy", f"{name} is already speaking with this home")
+        self.held_by = held_by
+        self.name = name
+
+
+class CallObserver(Protocol):
+    """Told about centre calls (the alarm's history); failures are logged, never raised."""
+
+    async def connected(self, call_id: int, call: CallState, names: dict[str, str]) -> None:
+        """The media of ``call`` connected (voice contact made)."""
+
+    async def ended(self, call_id: int, call: CallState, names: dict[str, str]) -> None:
+        """``call`` reached a final state."""
+
+
+# Set by the part of the hub that records centre calls (the console's voice module).
+CALL_OBSERVER: web.AppKey[CallObserver] = web.AppKey("call_observer")
+
+
+@dataclass
+class _LiveCall:
+    id: int
+    state: CallState
+    timer: asyncio.Task[None] | None = None
+    grace: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+def call_view(record: CallRecord | CallState, call_id: int) -> dict[str, Any]:
+    """A call for JSON answers and events."""
+    duration = 0
+    if record.answered_at is not None and record.ended_at is not None:
+        duration = int((record.ended_at - record.answered_at).total_seconds())
+    return {
+        "id": call_id,
+        "caller": record.caller,
+        "callee": record.callee,
+        "status": str(record.status),
+        "started_at": record.started_at.isoformat(),
+        "answered_at": record.answered_at.isoformat() if record.answered_at else None,
+        "ended_at": record.ended_at.isoformat() if record.ended_at else None,
+        "ended_by": record.ended_by,
+        "duration_s": duration,
+        "kind": str(record.kind),
+        "alarm_ref": record.alarm_ref,
+        "connected_at": record.connected_at.isoformat() if record.connected_at else None,
+        "failure": str(record.failure) if record.failure else None,
+    }
+
+
+def state_of(record: CallRecord) -> CallState:
+    """The stored call as a state (for views and the observer)."""
+    return CallState(
+        caller=record.caller, callee=record.callee, status=CallStatus(record.status),
+        started_at=record.started_at, answered_at=record.answered_at,
+        ended_at=record.ended_at, ended_by=record.ended_by, kind=CallKind(record.kind),
+        alarm_ref=record.alarm_ref, connected_at=record.connected_at,
+        failure=Failure(record.failure) if record.failure else None,
+    )  # fmt: skip
+
+
+class CallService:
+    """Live calls of this process; cancel its timers with :meth:`close`."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        live: LiveHub,
+        clock: Clock,
+        may_contact: MayContact,
+        ring_timeout_s: float,
+        grace_s: float = RECONNECT_GRACE_S,
+        media_timeout_s: float = MEDIA_TIMEOUT_S,
+        observer: CallObserver | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._live = live
+        self._clock = clock
+        self._may_contact = may_contact
+        self.ring_timeout_s = ring_timeout_s
+        self.grace_s = grace_s
+        self.media_timeout_s = media_timeout_s
+        self.observer = observer
+        self._observing: set[asyncio.Task[None]] = set()
+        self._observer_lock = asyncio.Lock()
+        self._recovered: list[tuple[int, CallState, dict[str, str]]] = []
+        self._starting: dict[str, str] = {}  # home → the operator whose call is being set up
+        self._starting_names: dict[str, str] = {}
+        self._calls: dict[int, _LiveCall] = {}
+        self._names: dict[int, dict[str, str]] = {}
+        self.listens = ListenIns(live)  # supervisors listening in to centre calls
+
+    def active_for(self, party: str) -> list[int]:
+        """Ids of live calls ``party`` takes part in."""
+        return [c.id for c in self._calls.values() if party in (c.state.caller, c.state.callee)]
+
+    async def start(self, caller: str, callee: str) -> int:
+        """Ring ``callee``; raise :class:`CallError` if not allowed or busy."""
+        now = self._clock()
+        state = start_call(caller, callee, now)
+        async with self._sessionmaker() as session:
+            if not await self._may_contact(session, caller, callee):
+                raise CallError(
+                    "not_allowed", "you can only call people of your circles and groups"
+                )
+            # A tablet that rings again and again is a nuisance to an older person:
+            # a few rings per pair and window (counted atomically, across workers).
+            slot = await take(session, RING_LIMIT, f"{caller}>{callee}", now)
+            await session.commit()
+            if not slot.allowed:
+                raise CallError(
+                    "too_many_calls", f"too many calls to this person; wait {slot.retry_after_s} s"
+                )
+            if self.active_for(callee):
+                record = CallRecord(
+                    caller=caller, callee=callee, status=CallStatus.MISSED.value,
+                    started_at=now, ended_at=now,
+                )  # fmt: skip
+                session.add(record)
+                await session.commit()
+                raise CallError("busy", "the person is already in a call")
+            record = CallRecord(
+                caller=caller, callee=callee, status=state.status.value, started_at=now
+            )
+            session.add(record)
+            await session.commit()
+            call_id = record.id
+            self._names[call_id] = await party_names(session, [caller, callee])
+        live = _LiveCall(call_id, state)
+        self._calls[call_id] = live
+        live.timer = asyncio.create_task(self._timeout_after(call_id, self.ring_timeout_s))
+        names = self._names[call_id]
+        self._live.publish(
+            [caller],
+            {"type": "call.state", "call_id": call_id, "status": "ringing",
+             "call": call_view(state, call_id), "names": names},
+        )  # fmt: skip
+        self._live.publish(
+            [callee],
+            {"type": "call.incoming", "call_id": call_id, "caller": caller,
+             "caller_name": names.get(caller, caller), "call": call_view(state, call_id),
+             "names": names},
+        )  # fmt: skip
+        return call_id
+
+    def centre_call_with(self, home: str) -> tuple[int, CallState] | None:
+        """The live centre call with ``home`` (a resident party), if any."""
+        for live in self._calls.values():
+            if live.state.kind is CallKind.CENTRE and live.state.callee == home:
+                return live.id, live.state
+        return None
+
+    def centre_call_about(self, alarm_ref: str) -> tuple[int, CallState] | None:
+        """The live centre call about the alarm ``alarm_ref``, if any."""
+        for live in self._calls.values():
+            if live.state.kind is CallKind.CENTRE and live.state.alarm_ref == alarm_ref:
+                return live.id, live.state
+        return None
+
+    async def listen_in(self, alarm_ref: str, listener: str) -> Listen:
+        """``listener`` (a supervisor) joins the live centre call about ``alarm_ref`` to
+        listen; ``CallError("no_call")`` when nobody is speaking with the home about it."""
+        found = self.centre_call_about(alarm_ref)
+        if found is None:
+            raise CallError("no_call", "nobody is speaking with this home now")
+        call_id, _ = found
+        async with self._sessionmaker() as session:
+            listener_name = (await party_names(session, [listener])).get(listener, listener)
+        live = self._calls.get(call_id)  # the call may have ended while we asked the names
+        if live is None:
+            raise CallError("no_call", "nobody is speaking with this home now")
+        names = {**self._names.get(call_id, {}), listener: listener_name}
+        return self.listens.join(call_id, live.state, listener, names)
+
+    async def start_centre(self, caller: str, home: str, alarm_ref: str | None) -> int:
+        """An operator ``caller`` rings the tablet of ``home`` (about ``alarm_ref``).
+
+        Raises :class:`HomeBusy` if another operator speaks with the home, and
+        ``CallError("tablet_offline")`` (after recording the failed attempt) when the
+        tablet has no live connection. A family call in progress gives way.
+        """
+        now = self._clock()
+        state = start_call(caller, home, now, CallKind.CENTRE, alarm_ref)
+        held = self.centre_call_with(home)
+        if held is not None:
+            holder = held[1].caller
+            raise HomeBusy(holder, self._names.get(held[0], {}).get(holder, holder))
+        if home in self._starting:  # another operator's call is being set up right now
+            holder = self._starting[home]
+            name = self._starting_names.get(home)
+            if name is None:
+                async with self._sessionmaker() as session:
+                    name = (await party_names(session, [holder])).get(holder, holder)
+            raise HomeBusy(holder, name)
+        # Held from here, before the first await, so two operators cannot both pass.
+        self._starting[home] = caller
+        try:
+            return await self._start_centre(state, caller, home, alarm_ref)
+        finally:
+            self._starting.pop(home, None)
+            self._starting_names.pop(home, None)
+
+    async def _start_centre(
+        self, state: CallState, caller: str, home: str, alarm_ref: str | None
+    ) -> int:
+        async with self._sessionmaker() as session:
+            names = await party_names(session, [caller, home])
+            self._starting_names[home] = names.get(caller, caller)
+            if not self._live.online(home):
+                failed = failed_call(state, Failure.TABLET_OFFLINE, state.started_at)
+                record = self._record(failed)
+                session.add(record)
+                await session.commit()
+                self._observe("ended", record.id, failed, names)
+                raise CallError("tablet_offline", "the home's tablet is not connected")
+            record = self._record(state)
+            session.add(record)
+            await session.commit()
+            call_id = record.id
+        for other in [c for c in self._calls.values() if home in (c.state.caller, c.state.callee)]:
+            _LOGGER.info("call %s gives way to the centre's call %s", other.id, call_id)
+            with contextlib.suppress(CallError):
+                await self._apply(other, CallEvent.HANGUP, None)
+        self._names[call_id] = names
+        live = _LiveCall(call_id, state)
+        self._calls[call_id] = live
+        live.timer = asyncio.create_task(self._timeout_after(call_id, self.ring_timeout_s))
+        view = call_view(state, call_id)
+        self._live.publish(
+            [caller],
+            {"type": "call.state", "call_id": call_id, "status": "ringing", "call": view,
+             "names": names},
+        )  # fmt: skip
+        self._live.publish(
+            [home],
+            {"type": "call.incoming", "call_id": call_id, "caller": caller,
+             "caller_name": names.get(caller, caller), "call": view, "names": names,
+             "kind": CallKind.CENTRE.value, "alarm_ref": alarm_ref},
+        )  # fmt: skip
+        return call_id
+
+    @staticmethod
+    def _record(state: CallState) -> CallRecord:
+        return CallRecord(
+            caller=state.caller, callee=state.callee, status=state.status.value,
+            started_at=state.started_at, ended_at=state.ended_at, kind=state.kind.value,
+            alarm_ref=state.alarm_ref, failure=state.failure.value if state.failure else None,
+        )  # fmt: skip
+
+    def _observe(self, what: str, call_id: int, state: CallState, names: dict[str, str]) -> None:
+        """Tell the observer about a centre call, in a task this service owns."""
+        if self.observer is None or state.kind is not CallKind.CENTRE:
+            return
+        method = self.observer.connected if what == "connected" else self.observer.ended
+        task = asyncio.get_running_loop().create_task(self._safely(method(call_id, state, names)))
+        self._observing.add(task)
+        task.add_done_callback(self._observing.discard)
+
+    async def _safely(self, work: Awaitable[None]) -> None:
+        # One at a time, in the order the call changed (asyncio.Lock is first come, first
+        # served): "connected" must reach the alarm before "ended".
+        async with self._observer_lock:
+            try:
+                await work
+            except Exception:  # the call goes on whatever its record keeper thinks
+                _LOGGER.exception("recording a centre call failed")
+
+    async def recover(self) -> int:
+        """At start-up: calls a previous process left open are failed (``hub_restart``).
+
+        No live call survives a restart (the parties' connections went with it), so a
+        card must never keep showing one as connected. Returns how many were closed.
+        """
+        now = self._clock()
+        open_states = [s.value for s in CallStatus if s not in FINAL]
+        async with self._sessionmaker() as session:
+            rows = list(
+                await session.scalars(select(CallRecord).where(CallRecord.status.in_(open_states)))
+            )
+            for row in rows:
+                row.status = CallStatus.FAILED.value
+                row.ended_at = now
+                row.failure = Failure.HUB_RESTART.value
+            await session.commit()
+            names = await party_names(session, [p for r in rows for p in (r.caller, r.callee)])
+        self._recovered = [(row.id, state_of(row), names) for row in rows]
+        return len(rows)
+
+    async def tell_recovered(self) -> None:
+        """Hand the calls :meth:`recover` closed to the observer (once it can take them)."""
+        recovered, self._recovered = self._recovered, []
+        for call_id, state, names in recovered:
+            self._observe("ended", call_id, state, names)
+
+    def _get(self, call_id: int, party: str) -> _LiveCall:
+        live = self._calls.get(call_id)
+        if live is None or party not in (live.state.caller, live.state.callee):
+            raise CallError("call_unknown", "no such call in progress")
+        return live
+
+    async def act(self, call_id: int, party: str, event: CallEvent) -> CallState:
+        """Apply a participant's accept/decline/hangup."""
+        live = self._get(call_id, party)
+        return await self._apply(live, event, party)
+
+    async def _apply(self, live: _LiveCall, event: CallEvent, party: str | None) -> CallState:
+        before = live.state
+        state = apply_event(before, event, self._clock(), by=party)
+        if state == before:
+            return state  # a repeated "connected": nothing to store or tell
+        live.state = state
+        if live.timer is not None and live.timer is not asyncio.current_task():
+            live.timer.cancel()
+            live.timer = None
+        if state.kind is CallKind.CENTRE and state.status is CallStatus.ACCEPTED:
+            if state.connected_at is None:
+                live.timer = asyncio.create_task(
+                    self._timeout_after(live.id, self.media_timeout_s, CallEvent.MEDIA_TIMEOUT)
+                )
+            elif before.connected_at is None:
+                self._observe("connected", live.id, state, self._names.get(live.id, {}))
+        names = self._names.get(live.id, {})
+        if state.final:
+            self._calls.pop(live.id, None)
+            self._names.pop(live.id, None)
+            self.listens.call_over(live.id)
+            for task in live.grace.values():
+                if task is not asyncio.current_task():
+                    task.cancel()
+        async with self._sessionmaker() as session:
+            record = await session.get(CallRecord, live.id)
+            if record is not None:
+                record.status = state.status.value
+                record.answered_at = state.answered_at
+                record.ended_at = state.ended_at
+                record.ended_by = state.ended_by
+                record.connected_at = state.connected_at
+                record.failure = state.failure.value if state.failure else None
+                await session.commit()
+        if state.final:
+            self._observe("ended", live.id, state, names)
+        # "connected" is told as a status of its own: a client that sees "accepted" again
+        # would start a second peer connection (the caller offers on "accepted").
+        status = "connected" if event is CallEvent.CONNECTED else state.status.value
+        self._live.publish(
+            [state.caller, state.callee],
+            {"type": "call.state", "call_id": live.id, "status": status,
+             "call": call_view(state, live.id), "names": names},
+        )  # fmt: skip
+        _LOGGER.info("call %s %s", live.id, status)
+        return state
+
+    def relay(self, call_id: int, party: str, data: object, size: int) -> None:
+        """Pass offer/answer/ICE ``data`` to the other participant."""
+        live = self._get(call_id, party)
+        if size > MAX_SIGNAL_BYTES:
+            raise CallError("signal_too_large", "signalling message too large")
+        if not isinstance(data, dict):
+            raise CallError("signal_invalid", "data must be an object with sdp or candidate")
+        other = live.state.other(party)
+        self._live.publish(
+            [other], {"type": "call.signal", "call_id": call_id, "from": party, "data": data}
+        )
+
+    async def _timeout_after(
+        self, call_id: int, delay: float, event: CallEvent = CallEvent.TIMEOUT
+    ) -> None:
+        await asyncio.sleep(delay)
+        live = self._calls.get(call_id)
+        if live is not None and not live.state.final:
+            with contextlib.suppress(CallError):
+                await self._apply(live, event, None)
+
+    def disconnected(self, party: str) -> None:
+        """``party`` has no connection left: give them a grace period, then end their calls."""
+        self.listens.disconnected(party)
+        for call_id in self.active_for(party):
+            live = self._calls[call_id]
+            if party not in live.grace:
+                live.grace[party] = asyncio.create_task(self._grace(call_id, party))
+
+    def reconnected(self, party: str) -> None:
+        """``party`` is back: cancel pending grace timers."""
+        for call_id in self.active_for(party):
+            task = self._calls[call_id].grace.pop(party, None)
+            if task is not None:
+                task.cancel()
+
+    async def _grace(self, call_id: int, party: str) -> None:
+        await asyncio.sleep(self.grace_s)
+        live = self._calls.get(call_id)
+        if live is not None:
+            live.grace.pop(party, None)
+            with contextlib.suppress(CallError):
+                await self._apply(live, CallEvent.HANGUP, party)
+
+    async def close(self) -> None:
+        """Cancel every timer and wait for them (hub shutdown)."""
+        tasks = [c.timer for c in self._calls.values() if c.timer is not None]
+        tasks += [t for c in self._calls.values() for t in c.grace.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # The records of what already happened are finished, not dropped.
+        await asyncio.gather(*self._observing, return_exceptions=True)
+        self._calls.clear()
+        self._names.clear()
+        self.listens.clear()

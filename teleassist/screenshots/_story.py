@@ -1,0 +1,55 @@
+"""The demo story the screenshots tell (issue 23: one coherent cast across surfaces).
+
+The resident is the console demo's first one (``hub.console.demo_data``): Montserrat Puig i
+Ferrer, who lives alone at Carrer de Verdi 48 in Gràcia, Barcelona; her son Jordi holds a key
+and is her first contact, then her niece Núria, then her neighbour Carme, who has the other
+key. The service pages show her referral, assessment and installation with the same people,
+address and access notes as the operator's card. The pictures are taken at one fixed instant, a
+working Thursday morning, so every date and time on them is the same from one run to the next:
+a picture changes only when its screen does (tests/teleassist/test_web_screenshots_fresh.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from hub.console.demo_data import _PEOPLE as CONSOLE_CAST
+
+# Thursday 3 December 2026, 10:30 in Barcelona.
+STORY_NOW = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
+# The tablet's one-time setup code on the installer's work order (8 digits). No other code of
+# the story uses these digits (the key safe is 4821).
+TABLET_SETUP_CODE = "36902517"
+# Her health card code (CIP: PU FE, her surnames) and social-services file number, on the
+# referral the social worker typed.
+CIP = "PUFE4103120017"
+SOCIAL_FILE = "SS-BCN06/2026/0412"
+# The code her tablet showed to link her neighbour Carme to the family circle.
+FAMILY_LINK_CODE = "K7QH-4R2X"
+
+
+def story_clock() -> datetime:
+    """The hub's clock while screenshots are taken: the story's instant, always."""
+    return STORY_NOW
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone of the cast."""
+
+    name: str
+    phone: str
+    relationship: str = ""
+    key_holder: bool = False
+
+
+_NAME, _BORN, _LANG, _ADDRESS, ACCESS_NOTES, _NOTES, _KEY_SAFE, _CONTACTS = CONSOLE_CAST[0]
+RESIDENT = Person(_NAME, "932 18 40 07")
+BIRTH_DATE = _BORN.isoformat()
+# "C/ de Verdi 48, 3r 1a, 08012 Barcelona" -> street, postcode, town
+STREET, _, _PLACE = _ADDRESS.rpartition(", ")
+POSTCODE, TOWN = _PLACE.split(" ", 1)
+AREA = "BCN-06"
+CONTACTS = tuple(Person(name, phone, rel, keys) for name, phone, rel, keys in _CONTACTS)
+SON, NIECE, NEIGHBOUR = CONTACTS

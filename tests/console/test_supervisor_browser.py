@@ -1,0 +1,76 @@
+"""The supervisor's figures in Chromium (issue 23): the period in words in the page's
+language, every percentage with one decimal and the count behind it, and tables whose
+totals say that technical alarms are in them (and which rows are technical).
+
+The hub is the operator screenshots' demo hub: six care alarms today (four handled
+earlier, a panic and a fall waiting) and one technical (low battery)."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, expect
+
+from hub.web.serve import serving
+from teleassist.screenshots import operator as shots
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+TIMEOUT_MS = 30_000
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def demo_hub() -> AsyncIterator[str]:
+    with tempfile.TemporaryDirectory(prefix="ta-sup-") as tmp:
+        app, _ = await shots._seeded_hub(Path(tmp))
+        async with serving(app) as url:
+            await shots._seed(app, url)
+            yield url
+
+
+@pytest.mark.parametrize(
+    ("lang", "period", "included", "of", "total", "technical"),
+    [
+        ("ca", r"Període: \d{1,2} de \w+ del? 20\d\d", "Alarmes tècniques (no incloses): 3",
+         r"\d de 6", "Total (atenció i tècniques)", "Tècnica"),
+        ("en", r"Period: \w+ \d{1,2}, 20\d\d", "Technical alarms (not included): 3",
+         r"\d of 6", "Total (care and technical)", "Technical"),
+    ],
+)  # fmt: skip
+async def test_figures_say_what_they_count(
+    chromium: Browser, demo_hub: str, lang: str, period: str, included: str, of: str,
+    total: str, technical: str,
+) -> None:  # fmt: skip
+    page = await shots._sign_in(chromium, demo_hub, "laia", lang, {"width": 1366, "height": 768})
+    try:
+        await page.goto(f"{demo_hub}/console/supervisor")
+        async with page.expect_navigation():
+            await page.click(f"[data-ta-lang='{lang}']")
+        await expect(page.locator("#period-text")).to_have_text(
+            re.compile(period), timeout=TIMEOUT_MS
+        )
+        await expect(page.locator("#fig-alarms .value")).to_have_text("6")
+        await expect(page.locator("#fig-alarms")).to_contain_text(included)
+        for tile in ("#fig-60", "#fig-180"):
+            value = await page.locator(f"{tile} .value").inner_text()
+            # one decimal always, the language's decimal mark (100,0 % / 100.0%)
+            mark = "," if lang == "ca" else r"\."
+            assert re.fullmatch(rf"\d{{1,3}}{mark}\d\s?%", value), value
+            await expect(page.locator(tile)).to_contain_text(re.compile(of))
+        await expect(page.locator("#fig-60 .target")).to_contain_text(
+            "97,5" if lang == "ca" else "97.5"
+        )
+        await expect(page.locator("#by-type tfoot")).to_contain_text(total)
+        # 6 care alarms and the story's 3 technical ones (two low batteries, a sensor fault)
+        await expect(page.locator("#by-type-total")).to_have_text("9")
+        await expect(page.locator("#by-outcome-total")).to_have_text("9")
+        technical_rows = page.locator('#by-type tr[data-category="technical"]')
+        await expect(technical_rows).to_have_count(2)  # low battery, device fault
+        for row in await technical_rows.all():
+            await expect(row).to_contain_text(technical)
+    finally:
+        await page.context.close()
