@@ -175,6 +175,29 @@ async def test_reconnecting_is_shown_plainly(server: Server, page: Page) -> None
     await expect(page.locator("#conn")).to_have_text("Live", timeout=20000)
 
 
+async def test_a_socket_in_back_off_reconnects_at_once_when_the_hub_is_back(
+    server: Server, page: Page
+) -> None:
+    """The console's health check says "ta:hub-ready" when its banner clears; a socket
+    waiting out its back-off (up to 12.5 s) must not keep the queue stale that long."""
+    await page.goto(server.url + "/test?lang=en")
+    await expect(page.locator("#conn")).to_have_text("Live")
+    # The hub goes away, and the back-off's timers never fire: only the event can bring
+    # the socket back (the 45 s silence watchdog is dropped too).
+    await page.evaluate(
+        "() => { window._WS = window.WebSocket;"
+        " window.WebSocket = function () { throw new Error('down'); };"
+        " const later = window.setTimeout;"
+        " window.setTimeout = (fn, ms, ...rest) => ms >= 100 ? 0 : later(fn, ms, ...rest); }"
+    )
+    await _close_all(server.app)
+    await expect(page.locator("#conn")).to_have_text("Reconnecting… data may be out of date")
+    await page.evaluate("() => { window.WebSocket = window._WS; }")
+    await page.evaluate("() => window.dispatchEvent(new Event('ta:hub-ready'))")
+    await expect(page.locator("#conn")).to_have_text("Live")
+    await page.wait_for_function("window.opens === 2")
+
+
 async def test_a_silent_socket_is_treated_as_dead(server: Server, page: Page) -> None:
     await page.goto(server.url + "/test?lang=en&silence=1500")
     await page.wait_for_function("window.opens >= 2", timeout=20000)

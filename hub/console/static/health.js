@@ -2,7 +2,8 @@
 // down (alarms from the homes are not arriving) or the database fails (new alarms wait
 // at the broker and appear when it is back), or the hub does not answer at all.
 // The source is GET /readyz (no sign-in, no database needed to answer), asked every few
-// seconds, and at once when the page comes back to the foreground.
+// seconds, and at once when the page comes back to the foreground. When the banner clears,
+// the page's live sockets reconnect at once ("ta:hub-ready") instead of after their back-off.
 import { t, formatTime } from "/static/web/ta.js";
 
 const POLL_MS = Number(document.body.dataset.healthPollMs) || 5000;
@@ -39,6 +40,8 @@ async function readiness() {
 }
 
 function show(problems) {
+  // The hub is well again: a live socket waiting out its back-off connects now (ta.js).
+  if (problems.length === 0 && !el.hidden) window.dispatchEvent(new Event("ta:hub-ready"));
   for (const key of Object.keys(since)) if (!problems.includes(key)) delete since[key];
   const now = new Date().toISOString();
   for (const key of problems) if (!(key in since)) since[key] = now;

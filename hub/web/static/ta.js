@@ -125,7 +125,17 @@ export function banner(message, kind = "") {
  * never left stale by messages missed while disconnected. `onState` gets
  * "connecting" | "open" | "reconnecting". A silent socket (no message or ping for
  * `silenceMs`) is treated as dead. Call close() to stop for good.
+ * A socket waiting out its back-off tries again at once when the page learns the hub is
+ * back (the "ta:hub-ready" event, sent by the console's health check) or the browser is
+ * back online: the queue must not stay stale for up to 12 s after the banner has cleared.
  */
+const liveSockets = new Set();
+function retryAllNow() {
+  for (const live of liveSockets) live.retryNow();
+}
+window.addEventListener("ta:hub-ready", retryAllNow);
+window.addEventListener("online", retryAllNow);
+
 export class LiveSocket {
   constructor(path, { onMessage, onOpen, onState, silenceMs = 45000 } = {}) {
     this.path = path;
@@ -140,6 +150,7 @@ export class LiveSocket {
     this.watchdog = null;
     this.everOpened = false;
     this.state = "connecting";
+    liveSockets.add(this);
     this.connect();
   }
 
@@ -154,7 +165,9 @@ export class LiveSocket {
   }
 
   connect() {
-    if (this.closed) return;
+    if (this.closed || this.socket) return; // one connection at a time
+    clearTimeout(this.timer);
+    this.timer = null;
     this.setState(this.everOpened ? "reconnecting" : "connecting");
     let socket;
     try {
@@ -204,9 +217,18 @@ export class LiveSocket {
     this.setState(this.everOpened ? "reconnecting" : "connecting");
     // The handshake may have failed because the access token expired: refresh first.
     await refreshSession();
+    if (this.closed || this.socket) return; // retryNow() connected meanwhile
     const wait = this.delay * (0.75 + Math.random() * 0.5);
     this.delay = Math.min(this.delay * 2, 10000);
+    clearTimeout(this.timer);
     this.timer = setTimeout(() => this.connect(), wait);
+  }
+
+  /** Connect now instead of at the end of the back-off (nothing to do while connected). */
+  retryNow() {
+    if (this.closed || this.socket) return;
+    this.delay = 500;
+    this.connect();
   }
 
   /** Drop the connection now (it reconnects); used by tests and after long sleeps. */
@@ -216,6 +238,7 @@ export class LiveSocket {
 
   close() {
     this.closed = true;
+    liveSockets.delete(this);
     clearTimeout(this.timer);
     clearTimeout(this.watchdog);
     if (this.socket) this.socket.close();
