@@ -7,8 +7,9 @@ the resident's LOCAL time (``timezone``, Europe/Madrid by default).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.errors import CarePlanError
@@ -146,6 +147,8 @@ class MedicationSchedule:
 
 
 MISSED_TO = ("centre", "family", "both")
+# A dose named by its time only ("08:00"): a pill dispenser's compartment.
+_HHMM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,41 @@ class MedicationSettings:
         names = [s.name for s in self.schedules]
         if len(names) != len(set(names)):
             raise CarePlanError(f"medication schedule names must be unique: {names}")
+
+    def confirmed_by(self, schedule: str, at: datetime) -> tuple[tuple[str, date], ...]:
+        """The doses (name, local day) that a ``medication_taken`` naming ``schedule``,
+        confirmed at ``at`` (aware, in the resident's zone), confirms.
+
+        - A dose's name (what the tablet sends): that dose, on ``at``'s day.
+        - ``HH:MM`` (a pill dispenser's compartment knows its time, not the medicine): every
+          dose due at that time on ``at``'s day — the compartment holds all of them.
+        - Empty (a dispenser that only says "a dose was taken"): the doses due nearest ``at``
+          among those whose window (``early`` before the due time to ``ack_timeout`` after)
+          holds it; none when no dose is near (a stray report confirms nothing).
+        - Anything else: that name as given (a dose the plan no longer lists counts nowhere).
+        """
+        day = at.date()
+        if schedule in {s.name for s in self.schedules} or (
+            schedule and not _HHMM.fullmatch(schedule)
+        ):
+            return ((schedule, day),)
+        if schedule:
+            due = time(int(schedule[:2]), int(schedule[3:]))
+            return tuple((s.name, day) for s in self.schedules if s.due == due and s.on(day))
+        moment = at.astimezone(UTC)
+        near: list[tuple[timedelta, str, date]] = []
+        for offset in (-1, 0, 1):  # a window may cross midnight
+            other = day + timedelta(days=offset)
+            for s in self.schedules:
+                if not s.on(other):
+                    continue
+                due_at = datetime.combine(other, s.due, tzinfo=at.tzinfo).astimezone(UTC)
+                if due_at - self.early <= moment <= due_at + self.ack_timeout:
+                    near.append((abs(moment - due_at), s.name, other))
+        if not near:
+            return ()
+        best = min(gap for gap, _, _ in near)
+        return tuple((name, other) for gap, name, other in near if gap == best)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,10 @@ _LOGGER = logging.getLogger(__name__)
 _BATCH = 50
 # How often held alarm events are checked for a confirmation overdue (docs/adr/0125).
 _RESEND_CHECK_S = 1.0
-# Devices that only speak when the resident acts: silence is not a fault.
-_UNSUPERVISED = frozenset({"tablet", "button"})
+# Devices that only speak when the resident acts: silence is not a fault. (A pill box may
+# report only when opened; zigbee2mqtt's availability still says when it is gone, and a
+# dose it does not confirm is a missed dose at the hub anyway.)
+_UNSUPERVISED = frozenset({"tablet", "button", "dispenser"})
 
 
 @dataclass

@@ -55,10 +55,14 @@ class Zigbee2MqttDevice(msgspec.Struct, kw_only=True, frozen=True):
         "vibration",
         "fall_detector",
         "plug",
+        "dispenser",
     ]
     room: str | None = None
     # What a button press means: call for help, or "I'm OK" (which also cancels a fall).
     role: Literal["panic", "check_in"] = "panic"
+    # A pill dispenser's dose as the care plan names it ("insulin 08:00") or its time
+    # ("08:00"); empty: the hub takes the doses due nearest its report (docs/adr/0174).
+    dose: Annotated[str, Meta(max_length=40)] = ""
 
 
 class Zigbee2MqttSettings(msgspec.Struct, kw_only=True, frozen=True):

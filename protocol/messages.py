@@ -191,13 +191,19 @@ class DeviceFault(EventBody, frozen=True, tag="device_fault"):
 
 
 class MedicationTaken(EventBody, frozen=True, tag="medication_taken"):
-    """A medication dose was confirmed (dispenser or tablet)."""
+    """A medication dose was confirmed (dispenser or tablet).
+
+    ``schedule`` names the dose as the care plan does ("insulin 08:00", what the tablet
+    sends); a pill dispenser that knows only its compartment's time sends that time
+    ("08:00"), one that knows nothing sends "" and the hub takes the doses due nearest
+    (``alerts.MedicationSettings.confirmed_by``; docs/adr/0174)."""
 
     schedule: Annotated[str, Meta(max_length=40)]
 
 
 class MedicationMissed(EventBody, frozen=True, tag="medication_missed"):
-    """A medication dose was not confirmed in time (dispenser)."""
+    """A medication dose was not confirmed in time (dispenser); ``schedule`` as in
+    :class:`MedicationTaken`."""
 
     schedule: Annotated[str, Meta(max_length=40)]
 

@@ -82,7 +82,9 @@ def _detect(rule: RuleKind, key: str, activity: bool = False, **fixed: str) -> H
         if isinstance(body, DeviceFault):
             params["detail"] = body.detail or "?"
         if isinstance(body, MedicationMissed):
-            params["schedule"] = body.schedule
+            # A dispenser may name only the dose's time, or none: say which doses it means.
+            doses = plan.medication.confirmed_by(body.schedule, local(plan, at))
+            params["schedule"] = ", ".join(sorted({n for n, _ in doses})) or body.schedule or "?"
         explanation = Explanation.of(key, **_only(key, params))
         out.detect(
             state, rule, at, explanation, event_ids=(event.message_id,), device_id=event.device_id
@@ -222,8 +224,11 @@ def _medication_taken(
 ) -> ResidentState:
     body = event.body
     assert isinstance(body, MedicationTaken)
-    taken = tuple((n, t) for n, t in state.medication_taken if n != body.schedule)
-    state = replace(state, medication_taken=(*taken, (body.schedule, at)))
+    # The tablet names the dose; a pill dispenser may name only its time, or nothing
+    # (CarePlan.medication.confirmed_by says which doses it confirms then).
+    names = {name for name, _ in plan.medication.confirmed_by(body.schedule, local(plan, at))}
+    taken = tuple((n, t) for n, t in state.medication_taken if n not in names)
+    state = replace(state, medication_taken=(*taken, *((n, at) for n in sorted(names))))
     return register_activity(plan, state, at)
 
 

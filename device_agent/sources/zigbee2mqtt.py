@@ -15,6 +15,21 @@ thermometer: door and leak sensors report their chip's temperature under the sam
 and, for a plug, ``power_outage_count`` and its availability (a plug that drops off the network
 has most likely lost mains power).
 
+A pill dispenser (``type = "dispenser"``; docs/adr/0174) confirms doses. No zigbee2mqtt
+converter for a pill box is known to us, so the names are those of Tuya's standard status set
+for smart pill boxes (category ``znyh``), which a converter for a Tuya TS0601 box exposes
+as they are: ``take_pill_state`` turning to ``taken`` (or staying ``taken`` while
+``pill_remain`` goes down: a second dose) is ``medication_taken``; ``not_taken`` is only
+remembered — in that set it is also the state between two doses, so the hub's own grace
+timer, which knows the care plan, decides that a dose was missed. The first state seen after
+the agent starts is only remembered too: a stale ``taken`` re-published with a battery report
+must never confirm today's dose (a dose missed is told, never hidden). Actions ``taken``,
+``dose_taken``, ``pill_taken`` are ``medication_taken`` and ``missed``, ``dose_missed``,
+``not_taken`` are ``medication_missed`` (an event, not a state: the device says the dose was
+missed). ``pill_remain`` is reported as ``pills`` telemetry; ``tamper`` and the battery as
+on any device. The dose is the device's ``dose`` setting, or empty (the hub takes the doses
+due nearest). Any other ``take_pill_state`` value is logged and skipped.
+
 Actions: an emergency action (``emergency`` from Tuya TS0215A_sos/TS0601_sos and Heiman key
 fobs, ``sos``, ``panic``…) is a panic whatever the device and its role; a press (``single`` …
 ``quadruple``, ``many``, ``hold``…) means what the device's role says; a vibration sensor's
@@ -62,6 +77,10 @@ _PRESS_ACTIONS = frozenset({"brightness_move_up", "brightness_move_down"})
 # The end of a press already counted (``hold`` then ``release``): nothing new.
 _RELEASE_WORDS = frozenset({"release", "released", "stop"})
 _MOVEMENT_ACTIONS = frozenset({"vibration", "tilt"})
+# A pill dispenser's actions: a dose taken, a dose the device says was missed.
+_DOSE_TAKEN_ACTIONS = frozenset({"taken", "dose_taken", "pill_taken"})
+_DOSE_MISSED_ACTIONS = frozenset({"missed", "dose_missed", "not_taken"})
+_PILL_STATES = frozenset({"taken", "not_taken"})
 
 
 def _words(action: str) -> set[str]:
@@ -214,6 +233,8 @@ class Zigbee2MqttMapper:
                 bodies.append(protocol.PowerRestored(room=room))
         if kind == "plug":
             bodies.extend(self._outages(name, room, data))
+        if kind == "dispenser":
+            bodies.extend(self._dispenser(name, device, data))
         if "temperature" in data and kind == "temperature":
             bodies.extend(self._temperature(name, room, float(data["temperature"])))
         if "humidity" in data:
@@ -239,6 +260,10 @@ class Zigbee2MqttMapper:
         if words & _EMERGENCY_WORDS:
             # A dedicated SOS key means help whatever the device's role says.
             return [protocol.Panic(room=room, source=source)]
+        if kind == "dispenser" and action.lower() in _DOSE_TAKEN_ACTIONS:
+            return [protocol.MedicationTaken(room=room, schedule=device.dose)]
+        if kind == "dispenser" and action.lower() in _DOSE_MISSED_ACTIONS:
+            return [protocol.MedicationMissed(room=room, schedule=device.dose)]
         if kind in ("vibration", "bed") and action in _MOVEMENT_ACTIONS:
             # On a walking frame it is movement; under a mattress, movement in bed.
             return [protocol.Motion(room=room)]
@@ -293,6 +318,35 @@ class Zigbee2MqttMapper:
         if int(data["power_outage_count"]) <= int(previous) or state.pop("_outage_told", False):
             return []
         return [protocol.PowerLost(room=room), protocol.PowerRestored(room=room)]
+
+    def _dispenser(self, name: str, device: Zigbee2MqttDevice, data: dict[str, Any]) -> list[Any]:
+        """A pill box's dose taken (``take_pill_state``) and pills left (``pill_remain``)."""
+        out: list[Any] = []
+        state = self._state.setdefault(name, {})
+        pills_before = state.get("pill_remain")
+        if "pill_remain" in data:
+            remain = data["pill_remain"]
+            if isinstance(remain, bool) or not isinstance(remain, int | float):
+                raise ValueError(f"pill_remain {remain!r} is not a number")
+            if self._changed(name, data, "pill_remain"):
+                out.append(protocol.Telemetry(kind="pills", value=float(remain), room=device.room))
+        if "take_pill_state" not in data:
+            return out
+        pill_state = data["take_pill_state"]
+        if pill_state not in _PILL_STATES:
+            self.rejected += 1
+            _LOGGER.warning("zigbee2mqtt %s: unknown take_pill_state %r", name, pill_state)
+            return out
+        seen_before = "take_pill_state" in state
+        changed = self._changed(name, data, "take_pill_state")
+        fewer = (
+            pills_before is not None
+            and "pill_remain" in data
+            and float(data["pill_remain"]) < float(pills_before)
+        )
+        if pill_state == "taken" and seen_before and (changed or fewer):
+            out.append(protocol.MedicationTaken(room=device.room, schedule=device.dose))
+        return out
 
     def _temperature(self, name: str, room: str | None, celsius: float) -> list[Any]:
         out: list[Any] = [

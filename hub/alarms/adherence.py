@@ -3,8 +3,9 @@
 
 For each of the last weeks (Monday to Sunday, local time, the current one last) the doses the
 care plan expected (only past ones: their grace is over), how many were confirmed
-(``medication_taken`` from the tablet or a dispenser, on the dose's day) and how many were
-missed. Pure counting in :func:`weekly`; :func:`resident_adherence` reads what it needs.
+(``medication_taken`` from the tablet or a dispenser, on the dose's day; a dispenser's
+confirmation naming only a time, or no dose, counts for the doses it resolves to) and how
+many were missed. Pure counting in :func:`weekly`; :func:`resident_adherence` reads what it needs.
 """
 
 from __future__ import annotations
@@ -93,8 +94,14 @@ async def resident_adherence(
             StoredEvent.ts >= since,
         )
     )
+    # The tablet names the dose; a dispenser may give only its time or nothing: the same
+    # resolution as the alarm engine's (MedicationSettings.confirmed_by).
     confirmed = {
-        (str(body.get("schedule", "")), ts.astimezone(LOCAL_ZONE).date()) for ts, body in rows
+        dose
+        for ts, body in rows
+        for dose in plan.medication.confirmed_by(
+            str(body.get("schedule", "")), ts.astimezone(LOCAL_ZONE)
+        )
     }
     # Doses count from the first care-plan version that listed medication.
     not_before = await service.medication_listed_since(session, resident.id)

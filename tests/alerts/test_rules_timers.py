@@ -3,11 +3,12 @@ medication, device offline; deadlines and catch-up after downtime."""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 from alerts import (
     CarePlan,
     CheckInSettings,
+    DeviceType,
     InactivitySettings,
     MedicationSchedule,
     MedicationSettings,
@@ -173,6 +174,71 @@ def test_medication_not_acknowledged() -> None:
     (found,) = tick(plan, state, local(12, 10)).detections
     assert found.rule is RuleKind.MEDICATION
     assert "morning" in found.explanation.text("ca")
+
+
+def _two_doses_at_nine_and_one_at_night() -> CarePlan:
+    return CarePlan(
+        RESIDENT,
+        inactivity=NO_PROMPT,
+        medication=MedicationSettings(
+            schedules=(
+                MedicationSchedule("insulin 09:00", time(9, 0)),
+                MedicationSchedule("sintrom 09:00", time(9, 0), days=(0,)),  # Mondays
+                MedicationSchedule("insulin 21:00", time(21, 0)),
+            )
+        ),
+    )
+
+
+def _missed(plan: CarePlan, taken: MedicationTaken, at: datetime, until: datetime) -> set[str]:
+    """The doses reported missed by ``until`` after a dispenser's ``taken`` at ``at``."""
+    state = initial_state(plan, HOME, local(12, 6))
+    dispenser = event(taken, at, device="h1-dispenser", device_type=DeviceType.DISPENSER)
+    applied = evaluate(plan, state, dispenser)
+    found = (*applied.detections, *tick(plan, applied.state, until).detections)
+    return {str(f.explanation.param("schedule")) for f in found if f.rule is RuleKind.MEDICATION}
+
+
+def test_a_dispenser_that_names_no_dose_confirms_the_doses_due_nearest() -> None:
+    plan = _two_doses_at_nine_and_one_at_night()
+    # 12 January 2026 is a Monday: both 09:00 doses are due; the box was opened at 08:40.
+    assert _missed(plan, MedicationTaken(schedule=""), local(12, 8, 40), local(12, 12)) == set()
+    # Opened at 10:30, outside every dose's window (09:00 + 60 min): it confirms nothing.
+    late = _missed(plan, MedicationTaken(schedule=""), local(12, 10, 30), local(12, 12))
+    assert late == {"insulin 09:00", "sintrom 09:00"}
+    # In the evening window it confirms the evening dose, not the morning ones.
+    evening = _missed(plan, MedicationTaken(schedule=""), local(12, 20, 30), local(12, 23))
+    assert evening == {"insulin 09:00", "sintrom 09:00"}
+
+
+def test_a_dispenser_that_names_the_time_confirms_every_dose_of_that_time() -> None:
+    plan = _two_doses_at_nine_and_one_at_night()
+    compartment = MedicationTaken(schedule="09:00")
+    assert _missed(plan, compartment, local(12, 8, 50), local(12, 12)) == set()
+    # The evening compartment does not confirm the morning doses.
+    evening = _missed(plan, MedicationTaken(schedule="21:00"), local(12, 8, 50), local(12, 12))
+    assert evening == {"insulin 09:00", "sintrom 09:00"}
+    # A named dose still confirms only itself.
+    named = _missed(
+        plan, MedicationTaken(schedule="insulin 09:00"), local(12, 8, 50), local(12, 12)
+    )
+    assert named == {"sintrom 09:00"}
+
+
+def test_which_doses_a_confirmation_means() -> None:
+    settings = _two_doses_at_nine_and_one_at_night().medication
+    monday, tuesday = local(12, 0).date(), local(13, 0).date()
+    assert settings.confirmed_by("", local(13, 9, 30)) == (("insulin 09:00", tuesday),)
+    assert settings.confirmed_by("09:00", local(12, 7, 0)) == (
+        ("insulin 09:00", monday),
+        ("sintrom 09:00", monday),
+    )
+    assert settings.confirmed_by("07:00", local(12, 7, 0)) == ()
+    assert settings.confirmed_by("", local(12, 15, 0)) == ()
+    # Near midnight: 00:30 is within the evening dose's grace only if it were 22:00 or later.
+    assert settings.confirmed_by("", local(13, 0, 30)) == ()
+    assert settings.confirmed_by("", local(12, 21, 55)) == (("insulin 21:00", monday),)
+    assert settings.confirmed_by("old name", local(12, 9)) == (("old name", monday),)
 
 
 def test_device_offline_after_grace_and_back_online_in_time() -> None:

@@ -27,6 +27,32 @@ def test_lines_become_contract_bodies() -> None:
 
 
 @pytest.mark.parametrize(
+    ("line", "schedule"),
+    [
+        ('h1-dispenser medication_taken schedule="insulin 08:00"', "insulin 08:00"),
+        ("h1-dispenser medication_taken schedule='insulin 08:00' # the box", "insulin 08:00"),
+        ("h1-dispenser medication_taken schedule=08:00", "08:00"),
+        # A text field stays text, even when it looks like a number.
+        ("h1-dispenser medication_taken schedule=0800", "0800"),
+        ("h1-dispenser medication_taken schedule=", ""),
+        ('h1-dispenser medication_taken schedule=""', ""),
+        ('h1-dispenser medication_taken schedule="pill #2"', "pill #2"),
+    ],
+)
+def test_a_dispenser_names_its_dose_as_well_as_it_knows_it(line: str, schedule: str) -> None:
+    reading = parse_line(line, {"h1-dispenser": "kitchen"})
+    assert reading is not None
+    assert reading.device_id == "h1-dispenser"
+    assert reading.body == protocol.MedicationTaken(schedule=schedule, room="kitchen")
+
+
+def test_a_dispenser_reports_a_dose_not_taken() -> None:
+    reading = parse_line('h1-dispenser medication_missed schedule="insulin 20:00"')
+    assert reading is not None
+    assert reading.body == protocol.MedicationMissed(schedule="insulin 20:00")
+
+
+@pytest.mark.parametrize(
     ("line", "fragment"),
     [
         ("h1-pendant", "expected"),
@@ -37,6 +63,9 @@ def test_lines_become_contract_bodies() -> None:
         ("h1-x panic oops", "key=value"),
         ("h1-x telemetry temperature", "telemetry needs"),
         ("h1-x telemetry temperature hot", "value"),
+        ('h1-x medication_taken schedule="insulin 08:00', "no closing quotation"),
+        ("h1-x medication_taken", "schedule"),
+        ("h1-x medication_taken schedule=" + "x" * 41, "length"),
     ],
 )
 def test_bad_lines_say_why(line: str, fragment: str) -> None:

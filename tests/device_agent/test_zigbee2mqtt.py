@@ -134,3 +134,50 @@ def test_low_battery_is_told_once_and_again_after_a_new_battery() -> None:
     assert lows({"battery": 9, "battery_low": False}) == [protocol.LowBattery(percent=9)]
     assert lows({"battery_state": "high", "battery": 100}) == []
     assert lows({"battery_state": "low"}) == [protocol.LowBattery(percent=None)]
+
+
+def _pill_box(dose: str = "") -> Zigbee2MqttMapper:
+    device = Zigbee2MqttDevice(device_id="h1-dispenser", type="dispenser", dose=dose)
+    return Zigbee2MqttMapper(Zigbee2MqttSettings(devices={"Pill box": device}))
+
+
+def _bodies(mapper: Zigbee2MqttMapper, payload: dict[str, object]) -> list[object]:
+    return [r.body for r in mapper.map("zigbee2mqtt/Pill box", json.dumps(payload).encode())]
+
+
+def test_a_pill_box_names_the_dose_it_is_installed_for() -> None:
+    mapper = _pill_box(dose="08:00")
+    assert _bodies(mapper, {"take_pill_state": "not_taken"}) == []
+    assert _bodies(mapper, {"take_pill_state": "taken"}) == [
+        protocol.MedicationTaken(schedule="08:00")
+    ]
+    assert _bodies(mapper, {"action": "taken"}) == [protocol.MedicationTaken(schedule="08:00")]
+    assert _bodies(mapper, {"action": "missed"}) == [protocol.MedicationMissed(schedule="08:00")]
+
+
+def test_a_stale_taken_never_confirms_a_dose() -> None:
+    # After the agent starts, the box's state re-published with a battery report (or
+    # retained on the broker) says "taken": that was an earlier dose.
+    mapper = _pill_box()
+    assert _bodies(mapper, {"take_pill_state": "taken", "battery": 80}) == [
+        protocol.Telemetry(kind="battery", value=80.0, unit="%")
+    ]
+    assert _bodies(mapper, {"take_pill_state": "taken", "battery": 80}) == []
+    # "not_taken" is the state between doses too: never a missed dose by itself.
+    assert _bodies(mapper, {"take_pill_state": "not_taken"}) == []
+    assert _bodies(mapper, {"take_pill_state": "taken"}) == [protocol.MedicationTaken(schedule="")]
+
+
+def test_a_malformed_pill_box_report_is_skipped_and_the_source_goes_on() -> None:
+    mapper = _pill_box()
+    assert _bodies(mapper, {"take_pill_state": 3}) == []
+    assert _bodies(mapper, {"take_pill_state": None}) == []
+    assert _bodies(mapper, {"pill_remain": True}) == []
+    assert _bodies(mapper, {"pill_remain": [1]}) == []
+    assert mapper.map("zigbee2mqtt/Pill box", b"\xff\xfe") == []
+    assert mapper.rejected == 5
+    # An action a pill box has no meaning for is shown to the operator, never dropped.
+    (fault,) = _bodies(mapper, {"action": "refill"})
+    assert fault == protocol.DeviceFault(fault="unknown_action", detail="refill")
+    assert _bodies(mapper, {"take_pill_state": "not_taken"}) == []
+    assert _bodies(mapper, {"take_pill_state": "taken"}) == [protocol.MedicationTaken(schedule="")]
