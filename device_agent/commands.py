@@ -137,6 +137,14 @@ def handle_command(
     if isinstance(body, protocol.FirmwareInfo):
         return CommandOutcome(ack=replace_ack(ok, firmware), settings=settings)
     if isinstance(body, protocol.PlayMessage):
+        if not body.speak:
+            # The gateway has a speaker and no screen: a message to be read only cannot
+            # reach the resident here, and saying it would go against the sender's choice.
+            return _reject(
+                message.id, settings, "this gateway has no screen: a silent message is not said"
+            )
+        # Said aloud; ``confirm`` cannot be asked (no button to press): the plain Ack says
+        # received, as an older tablet's does (docs/adr/0163, 0174).
         return CommandOutcome(ack=ok, settings=settings, speech=(Say(body.text, body.language),))
     if isinstance(body, protocol.Reminder):
         if body.due < now and (now - body.due).total_seconds() > 3600:

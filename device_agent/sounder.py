@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from pathlib import Path
 from typing import Literal, Protocol
 
 from protocol.i18n import Language
@@ -91,11 +92,14 @@ class EspeakSounder:
     """Speaks with ``espeak-ng``; falls back to the log if it is not installed.
 
     Speech runs in the background so an alarm is never delayed by the speaker;
-    :meth:`aclose` waits for what is still playing.
+    :meth:`aclose` waits for what is still playing. ``wav_dir`` writes numbered WAV files
+    instead of playing them (tests, a box whose player is separate), as the tablet's
+    speaker does.
     """
 
-    def __init__(self, binary: str = "espeak-ng") -> None:
+    def __init__(self, binary: str = "espeak-ng", wav_dir: Path | None = None) -> None:
         self.binary = shutil.which(binary)
+        self.wav_dir = wav_dir
         self._log = LogSounder()
         self._playing: set[asyncio.Task[None]] = set()
         if self.binary is None:
@@ -114,17 +118,27 @@ class EspeakSounder:
         self._playing.add(task)
         task.add_done_callback(self._playing.discard)
 
+    @property
+    def spoken(self) -> list[tuple[str, Language]]:
+        """What it was asked to say, in order (also logged)."""
+        return self._log.spoken
+
     async def _speak(self, binary: str, text: str, language: Language) -> None:
+        args = [binary, "-v", _VOICES[language]]
+        if self.wav_dir is not None:
+            self.wav_dir.mkdir(parents=True, exist_ok=True)
+            args += ["-w", str(self.wav_dir / f"said-{len(self.spoken):04d}.wav")]
+        # "--" so a message starting with "-" is never read as an option
         process = await asyncio.create_subprocess_exec(
-            binary,
-            "-v",
-            _VOICES[language],
+            *args,
             "--",
             text,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
-        await process.wait()
+        _, err = await process.communicate()
+        if process.returncode:
+            _LOGGER.warning("espeak-ng failed (%s): %s", process.returncode, err.decode()[-200:])
 
     async def aclose(self) -> None:
         """Wait for speech still playing."""

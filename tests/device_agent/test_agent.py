@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import threading
 import uuid
+import wave
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -22,7 +24,7 @@ from device_agent.backoff import Backoff
 from device_agent.clock import ManualClock
 from device_agent.outbox import Outbox
 from device_agent.settings import AgentSettings
-from device_agent.sounder import LogSounder
+from device_agent.sounder import EspeakSounder, LogSounder
 from device_agent.sources.base import Reading
 from teleassist.config import MqttSettings
 from teleassist.localbroker import MosquittoBroker, free_port, running_mosquitto
@@ -331,6 +333,38 @@ async def test_commands_over_mqtt_are_acked_or_rejected(
             statuses = [s.body for s in sub.decoded(protocol.Channel.STATUS)]
             assert statuses[0].state == "online"
         await eventually(lambda: sub.decoded(protocol.Channel.STATUS)[-1].body.reason == "shutdown")
+
+
+@pytest.mark.broker
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+async def test_the_centre_s_message_is_said_on_the_gateway_speaker(
+    tmp_path: Path, mosquitto: MosquittoBroker
+) -> None:
+    """A ``play_message`` to the gateway over Mosquitto is said by the real espeak-ng; one
+    sent to be read only (``speak`` false) is refused: the gateway has no screen."""
+    gateway = f"gw-{uuid.uuid4().hex[:6]}"
+    sounder = EspeakSounder(wav_dir=tmp_path / "said")
+    with collector(mosquitto.port, f"ta/v1/d/{gateway}/ack") as sub:
+        clock = ManualClock(machine_now())
+        agent = make_agent(tmp_path, mosquitto.port, clock, gateway=gateway)
+        agent.sounder = sounder
+        async with running(agent):
+            await eventually(agent.connected.is_set)
+            for seq, (command_id, speak) in enumerate((("c-say", True), ("c-read", False))):
+                body = protocol.PlayMessage(text="Avís de calor: beveu aigua", speak=speak)
+                message = protocol.envelope(body, id=command_id, ts=clock.now(), seq=seq + 1)
+                topic = protocol.command_topic(gateway, "play_message")
+                sub.client.publish(topic, protocol.encode(message), qos=1)
+            await eventually(lambda: len(sub.decoded(protocol.Channel.ACK)) == 2)
+            await sounder.aclose()
+    acks = {a.body.command_id: a.body for a in sub.decoded(protocol.Channel.ACK)}
+    assert acks["c-say"].ok
+    assert not acks["c-read"].ok
+    assert "no screen" in (acks["c-read"].error or "")
+    assert sounder.spoken == [("Avís de calor: beveu aigua", "ca")]
+    [wav] = list((tmp_path / "said").glob("*.wav"))
+    with wave.open(str(wav)) as audio:
+        assert audio.getnframes() / audio.getframerate() > 0.5  # speech, not silence
 
 
 async def _proxy(

@@ -62,6 +62,18 @@ def test_play_message_reminder_and_alarm_received() -> None:
     assert received.speech == (Announce("alarm_received"),)  # type: ignore[attr-defined]
 
 
+def test_the_gateway_says_the_centre_s_messages_but_cannot_show_a_silent_one() -> None:
+    asked = protocol.PlayMessage(text="La infermera ve a les 11", language="ca", confirm=True)
+    said = _handle("play_message", _payload(asked))
+    # Said, and answered with a plain Ack: it cannot ask for "I've read it".
+    assert said.speech == (Say("La infermera ve a les 11", "ca"),)  # type: ignore[attr-defined]
+    assert said.ack == protocol.Ack(command_id="cmd1", ok=True)  # type: ignore[attr-defined]
+    silent = protocol.PlayMessage(text="Bon dia", language="ca", speak=False)
+    outcome = _handle("play_message", _payload(silent))
+    _rejected(outcome, "no screen")
+    assert outcome.speech == ()  # type: ignore[attr-defined]
+
+
 def _rejected(outcome: object, fragment: str, command_id: str | None = "cmd1") -> None:
     ack = outcome.ack  # type: ignore[attr-defined]
     if command_id is None:
