@@ -45,6 +45,7 @@ ERROR_TEXT = {
     429: "too many tries; wait Retry-After seconds",
     502: "a service the hub relies on did not answer",
     503: "not available on this hub",
+    504: "another hub worker, which holds what was asked for, did not answer in time",
 }
 
 

@@ -529,10 +529,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         ),
     ),
     ("POST", "/api/console/alarms/{alarm_id}/voice"): Op(
-        "Ring the tablet of the alarm's home (the caller must hold the alarm)",
+        "Ring the tablet of the alarm's home (the caller must hold the alarm); its carephone's "
+        "call, when another hub worker holds it, through that worker (ADR 0168: 504 "
+        "carephone_worker_unreachable, with `words` in ca/es/en, when it does not answer)",
         _RINGING,
         status=201,
-        errors=(400, 404, 409),
+        errors=(400, 404, 409, 504),
     ),
     ("GET", "/api/console/alarms/{alarm_id}/voice"): Op(
         "The alarm's speech attempts, the one going on, and whether the tablet is online",
@@ -571,12 +573,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "The operator's WebRTC leg of their call out: the browser's offer, the hub's answer",
         obj(("sdp",), sdp=obj(("type", "sdp"), type=STR, sdp=STR)),
         body=MediaOffer,
-        errors=(400, 403, 404, 409),
+        errors=(400, 403, 404, 409, 504),
     ),
     ("POST", "/api/console/dials/{call_id}/hangup"): Op(
-        "Hang up the operator's call out (a ringing one is cancelled)",
+        "Hang up the operator's call out (a ringing one is cancelled; through the hub worker "
+        "that placed it, 504 carephone_worker_unreachable when it does not answer)",
         obj(("call_id", "outcome"), call_id=STR, outcome=STR),
-        errors=(403, 404),
+        errors=(403, 404, 504),
     ),
     ("POST", "/api/console/alarms/{alarm_id}/voice/listen"): Op(
         "A supervisor listens in to the call going on about the alarm (receive only; the "

@@ -21,19 +21,25 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import record_unit_calling
+from hub.alarms.keys import FANOUT_RELAYS
 from hub.alarms.live import ALARM_LIVE, AlarmLive
 from hub.alarms.models import AlarmRow
-from hub.appkeys import CLOCK, KEYSAFE, SESSIONMAKER, SETTINGS
+from hub.appkeys import CLOCK, ENGINE, KEYSAFE, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
 from hub.carephones.accounts import AccountBook, UnitAccount, unit_account
 from hub.carephones.bodies import CarephoneCreate
+from hub.carephones.callbook import CallBook
 from hub.carephones.console_leg import ConsoleLegs, hub_rtc_configuration
 from hub.carephones.models import CarephoneUnit
 from hub.carephones.receiver import Dc09Receiver, ReceiverConfig
+from hub.carephones.remote_leg import DIAL_HANDLERS, REMOTE_LEGS, RemoteLegs
+from hub.carephones.requests import CALL_REQUESTS, CallRequests
+from hub.carephones.requests import relays as request_relays
 from hub.carephones.scaip import ScaipConfig, ScaipReceiver
 from hub.carephones.speech import CENTRE_HANGS_UP, SpeechCall, SpeechCalls, load_hold_message
 from hub.carephones.transport import Dc09Wire, ReceiverServers, SourceLimiter
+from hub.cluster.app import worker_name
 from hub.family.live import LIVE_HUB
 from hub.family.ws import CALL_SERVICE
 from hub.http import ApiError, read_checked
@@ -42,6 +48,7 @@ from hub.ingest.registry import DeviceInfo
 from hub.registry import service
 from hub.registry.routes import PROVISIONERS, announce_device
 from hub.supervision.app import SUPERVISOR
+from hub.tasks import cancel_and_wait
 from integrations.carephones.dc09 import KEY_SIZES
 from integrations.carephones.mapping import parse_status_codes, parse_zones
 from integrations.carephones.scaip.message import CID_FORM
@@ -147,6 +154,7 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await servers.start(settings.scaip_host, settings.scaip_tcp_port, settings.scaip_udp_port)
     receiver.on_new_unit = watch
+    tasks: list[asyncio.Task[None]] = []
     if settings.scaip_speech_enabled:
         receiver.speech = SpeechCalls(
             book=book,
@@ -163,6 +171,7 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
         receiver.speech.pbx_password = settings.scaip_pbx_password
         _console_legs(app, receiver.speech)
         app[SCAIP_SPEECH] = receiver.speech
+        tasks = await _call_requests(app, receiver.speech)
     app[SCAIP_RECEIVER] = receiver
     app[SCAIP_SERVERS] = servers
     _LOGGER.info("SCAIP receiver ready: %d units", count)
@@ -171,7 +180,47 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         if receiver.speech is not None:
             receiver.speech.close()
+        legs, requests = app.get(REMOTE_LEGS), app.get(CALL_REQUESTS)
+        if legs is not None:
+            await legs.close()
+        if requests is not None:
+            await requests.close()
+        await cancel_and_wait(tasks)
         await servers.stop()
+
+
+async def _call_requests(app: web.Application, speech: SpeechCalls) -> list[asyncio.Task[None]]:
+    """With several workers (PostgreSQL): the rows of the calls this worker holds, and the
+    console's requests to and from the other workers (ADR 0168, §4). Returns its tasks."""
+    if app[ENGINE].dialect.name != "postgresql":
+        return []  # one worker: the local path is the only one
+    clock = app[CLOCK]
+    book = CallBook(app[SESSIONMAKER], worker_name(app[SETTINGS].ingest_client_id), clock)
+    cleared = await book.clear_mine()  # its calls died with its previous process
+    if cleared:
+        _LOGGER.info("cleared %d carephone calls of this worker's previous run", cleared)
+    requests = CallRequests(book, clock)
+    requests.clustered = True
+    app[CALL_REQUESTS] = requests
+    app[REMOTE_LEGS] = RemoteLegs(
+        requests, speech, lambda: app.get(LIVE_HUB), lambda: app.get(CALL_SERVICE),
+        partial(hub_rtc_configuration, app), lambda: app.get(DIAL_HANDLERS) or {},
+    )  # fmt: skip
+
+    def home_of(call: SpeechCall) -> str:
+        return str(call.unit.device.home_id) if call.unit is not None else ""
+
+    def rang(call: SpeechCall) -> None:
+        book.held(call.call_id, home_id=home_of(call), state="ringing", alarm_id=call.alarm_id)
+
+    def answered(call: SpeechCall) -> None:
+        if call.direction == "in":
+            book.held(call.call_id, home_id=home_of(call), state="answered", alarm_id=call.alarm_id)
+
+    speech.on_ringing.append(rang)
+    speech.on_answered.append(answered)
+    speech.on_ended.append(lambda call: book.gone(call.call_id))
+    return [asyncio.create_task(book.run(), name="carephone-calls")]
 
 
 def _console_legs(app: web.Application, speech: SpeechCalls) -> None:
@@ -519,6 +568,7 @@ async def list_units(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Add the receiver's context and the registration routes."""
+    app[FANOUT_RELAYS].extend(request_relays(app))
     app.cleanup_ctx.append(_receiver_ctx)
     app.cleanup_ctx.append(_scaip_ctx)
     app.cleanup_ctx.append(_answer_on_accept)

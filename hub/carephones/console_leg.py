@@ -64,6 +64,49 @@ def hub_rtc_configuration(app: web.Application) -> RTCConfiguration:
     )
 
 
+async def operator_leg(
+    speech: SpeechCalls,
+    call: SpeechCall,
+    configuration: RTCConfiguration,
+    offer: str,
+    on_state: Callable[[RTCPeerConnection], Awaitable[None]],
+) -> RTCPeerConnection:
+    """The hub's aiortc peer for the operator's browser: the unit's voice on it, what the
+    operator says sent to the unit; answered (``pc.localDescription``) before it returns.
+    ``on_state`` is awaited at each change of the connection's state. Also used for the
+    requests of another worker's console (ADR 0168, §4)."""
+    pc = RTCPeerConnection(configuration)
+    pc.addTrack(call.track)
+
+    @pc.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        if track.kind == "audio":
+            speech.speak(call, track)
+
+    @pc.on("connectionstatechange")
+    async def on_change() -> None:
+        await on_state(pc)
+
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+    except BaseException:
+        await pc.close()
+        raise
+    return pc
+
+
+async def add_candidate(pc: RTCPeerConnection, candidate: dict[str, Any]) -> None:
+    """A trickled ICE candidate from the operator's browser (most send none: ADR 0041)."""
+    if not candidate.get("candidate"):
+        return
+    text = str(candidate["candidate"])
+    parsed = candidate_from_sdp(text.split(":", 1)[1] if ":" in text[:10] else text)
+    parsed.sdpMid = candidate.get("sdpMid")
+    parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+    await pc.addIceCandidate(parsed)
+
+
 class CarephoneParty(Connection):
     """The home's side of centre calls while a unit's speech call is live.
 
@@ -146,17 +189,9 @@ class CarephoneParty(Connection):
         sdp, candidate = data.get("sdp"), data.get("candidate")
         if isinstance(sdp, dict) and sdp.get("type") == "offer":
             await self._close_peer()
-            self.pc = pc = RTCPeerConnection(self.configuration)
-            pc.addTrack(self.call.track)
             call_id = self.call_id
 
-            @pc.on("track")
-            def on_track(track: MediaStreamTrack) -> None:
-                if track.kind == "audio":
-                    self.speech.speak(self.call, track)
-
-            @pc.on("connectionstatechange")
-            async def on_state() -> None:
+            async def on_state(pc: RTCPeerConnection) -> None:
                 if pc.connectionState == "connected":
                     with contextlib.suppress(CallError):  # the call ended meanwhile
                         await self.calls.act(call_id, self.party, CallEvent.CONNECTED)
@@ -165,16 +200,13 @@ class CarephoneParty(Connection):
                     self.pc = None
                     self._own(self._link_lost(pc))
 
-            await pc.setRemoteDescription(RTCSessionDescription(str(sdp["sdp"]), "offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
+            self.pc = pc = await operator_leg(
+                self.speech, self.call, self.configuration, str(sdp["sdp"]), on_state
+            )
             answer = {"sdp": {"type": "answer", "sdp": pc.localDescription.sdp}}
             self.calls.relay(call_id, self.party, answer, len(json.dumps(answer)))
-        elif isinstance(candidate, dict) and candidate.get("candidate") and self.pc is not None:
-            text = str(candidate["candidate"])
-            parsed = candidate_from_sdp(text.split(":", 1)[1] if ":" in text[:10] else text)
-            parsed.sdpMid = candidate.get("sdpMid")
-            parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
-            await self.pc.addIceCandidate(parsed)
+        elif isinstance(candidate, dict) and self.pc is not None:
+            await add_candidate(self.pc, candidate)
 
     async def _link_lost(self, pc: RTCPeerConnection) -> None:
         # The operator's audio link is gone without a hang-up (a browser that closed its

@@ -42,6 +42,9 @@ from hub.auth import Role, current_user, requires
 from hub.carephones.accounts import UnitAccount
 from hub.carephones.app import SCAIP_BOOK, SCAIP_SPEECH
 from hub.carephones.console_leg import hub_rtc_configuration
+from hub.carephones.remote_leg import DIAL_HANDLERS, live_workers
+from hub.carephones.requests import CALL_REQUESTS, Handler, api_error
+from hub.carephones.routing import Answer, CallRequest, Kind, Local, route
 from hub.carephones.speech import SpeechCall, SpeechCalls
 from hub.console.bodies import DialRequest, MediaOffer
 from hub.console.residents import resident_phone
@@ -324,30 +327,75 @@ async def dial(request: web.Request) -> web.Response:
     except OSError as err:
         raise ApiError(503, "dial_failed", f"the call could not be placed: {err}") from None
     dialler.watch(Dial(call, alarm.id, party, name, user.id, actor))
+    requests = request.app.get(CALL_REQUESTS)
+    if requests is not None and requests.clustered:
+        # Its media and hang-up may come through another worker (ADR 0168, §4).
+        requests.book.held(
+            call.call_id, home_id=alarm.home_id, state="dialled", alarm_id=alarm.id,
+            direction="out", operator=str(user.id),
+        )  # fmt: skip
     return web.json_response(
         {"call_id": call.call_id, "party": party, "name": name, "status": "calling"}, status=201
     )
 
 
-def _own_dial(request: web.Request) -> tuple[Dial, SpeechCalls]:
-    dialler, speech = request.app.get(DIALLER), request.app.get(SCAIP_SPEECH)
-    found = dialler.dials.get(request.match_info["call_id"]) if dialler else None
+def _own_dial(app: web.Application, call_id: str, user_id: int) -> tuple[Dial, SpeechCalls]:
+    dialler, speech = app.get(DIALLER), app.get(SCAIP_SPEECH)
+    found = dialler.dials.get(call_id) if dialler else None
     if found is None or speech is None:
         raise ApiError(404, "not_found", "no such call going on")
-    if found.user_id != current_user(request).id:
+    if found.user_id != user_id:
         raise ApiError(403, "not_your_call", "another operator placed this call")
     return found, speech
+
+
+def _held_here(app: web.Application, call_id: str) -> bool:
+    dialler = app.get(DIALLER)
+    return dialler is not None and call_id in dialler.dials
+
+
+async def _elsewhere(
+    request: web.Request, kind: Kind, body: dict[str, object]
+) -> web.Response | None:
+    """The call out is held by another hub worker: ask it (ADR 0168, §4); None when the
+    local path answers (this worker holds it, or nobody does: 404)."""
+    requests, call_id = request.app.get(CALL_REQUESTS), request.match_info["call_id"]
+    if requests is None or not requests.clustered or _held_here(request.app, call_id):
+        return None
+    holders = [h for h in await requests.book.holders(call_id=call_id) if h.direction == "out"]
+    where = route(
+        requests.worker, held_here=False, holders=holders, clustered=True,
+        live_workers=live_workers(request.app),
+    )  # fmt: skip
+    if isinstance(where, Local):
+        return None
+    user = current_user(request)
+    answer = await requests.ask(
+        where.worker, kind, call_id=call_id, operator=str(user.id), body=body
+    )
+    if not answer.ok:
+        raise api_error(answer)
+    return web.json_response(answer.body)
 
 
 @requires(*DIALLERS)
 async def media(request: web.Request) -> web.Response:
     """The browser's WebRTC offer (all candidates in it) → the hub's answer: the callee's
     voice to the operator, the operator's to the callee."""
-    found, speech = _own_dial(request)
     data = await read_checked(request, MediaOffer)
+    remote = await _elsewhere(request, Kind.SIGNAL, {"sdp": data["sdp"]})
+    if remote is not None:
+        return remote
+    found, speech = _own_dial(request.app, request.match_info["call_id"], current_user(request).id)
+    return web.json_response(await _answer_offer(request.app, found, speech, data["sdp"]))
+
+
+async def _answer_offer(
+    app: web.Application, found: Dial, speech: SpeechCalls, offer: str
+) -> dict[str, object]:
     if found.pc is not None:
         raise ApiError(409, "already_connected", "this call's audio is already connected")
-    pc = RTCPeerConnection(hub_rtc_configuration(request.app))
+    pc = RTCPeerConnection(hub_rtc_configuration(app))
     found.pc = pc
     pc.addTrack(found.call.track)
 
@@ -357,20 +405,45 @@ async def media(request: web.Request) -> web.Response:
             speech.speak(found.call, track)
 
     try:
-        await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
+        await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
     except (ValueError, TypeError) as err:
         await close_leg(found)
         raise ApiError(400, "invalid_sdp", f"the offer is not usable: {err}") from None
-    return web.json_response({"sdp": {"type": "answer", "sdp": pc.localDescription.sdp}})
+    return {"sdp": {"type": "answer", "sdp": pc.localDescription.sdp}}
 
 
 @requires(*DIALLERS)
 async def hangup(request: web.Request) -> web.Response:
     """The operator hangs up (a ringing call is cancelled)."""
-    found, speech = _own_dial(request)
+    remote = await _elsewhere(request, Kind.HANGUP, {})
+    if remote is not None:
+        return remote
+    found, speech = _own_dial(request.app, request.match_info["call_id"], current_user(request).id)
     speech.hangup(found.call)
     return web.json_response({"call_id": found.call.call_id, "outcome": found.call.outcome})
+
+
+def _dial_handlers(app: web.Application) -> dict[Kind, Handler]:
+    """Another worker's console asks about a call out this worker holds (ADR 0168, §4)."""
+
+    def operator_of(request: CallRequest) -> int:
+        operator = request.operator or ""
+        return int(operator) if operator.isdigit() else -1
+
+    async def signal(request: CallRequest) -> Answer:
+        found, speech = _own_dial(app, request.call_id or "", operator_of(request))
+        offer = request.body.get("sdp")
+        if not isinstance(offer, str):
+            return Answer.error(400, "invalid_sdp", "the offer is not usable")
+        return Answer(body=await _answer_offer(app, found, speech, offer))
+
+    async def hang_up(request: CallRequest) -> Answer:
+        found, speech = _own_dial(app, request.call_id or "", operator_of(request))
+        speech.hangup(found.call)
+        return Answer(body={"call_id": found.call.call_id, "outcome": found.call.outcome})
+
+    return {Kind.SIGNAL: signal, Kind.HANGUP: hang_up}
 
 
 async def dialler_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -392,6 +465,7 @@ async def dialler_ctx(app: web.Application) -> AsyncIterator[None]:
         )
 
     app[DIALLER] = dialler = Dialler(act)
+    app[DIAL_HANDLERS] = _dial_handlers(app)
     dialler.on_my_way = partial(count_family_answer, app)
     try:
         yield

@@ -25,6 +25,7 @@ from hub.alarms import store
 from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.audit import record_audit
 from hub.auth import Role, current_user, requires
+from hub.carephones.remote_leg import REMOTE_LEGS, live_workers
 from hub.db.models import Resident
 from hub.family.calls.signalling import CallService, HomeBusy, call_view
 from hub.family.calls.state import CallError, CallState
@@ -153,7 +154,18 @@ async def speak_about_alarm(request: web.Request) -> web.Response:
             )  # fmt: skip
     if not alarm.resident_id.isdigit():
         raise ApiError(409, "no_tablet", "this alarm's resident has no tablet")
-    return await _start(request, alarm.resident_id, alarm.id)
+    # The home's carephone call held by another hub worker: that worker takes the request
+    # and a stand-in for the home rings here (ADR 0168, §4).
+    legs, home = request.app.get(REMOTE_LEGS), resident_party(int(alarm.resident_id))
+    remote = legs is not None and await legs.speak_elsewhere(
+        home, alarm.home_id, alarm.id, user_party(user.id), live_workers(request.app)
+    )
+    try:
+        return await _start(request, alarm.resident_id, alarm.id)
+    except ApiError:
+        if legs is not None and remote:
+            legs.withdraw_party(home)
+        raise
 
 
 @requires(*SPEAKERS)

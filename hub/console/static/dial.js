@@ -72,7 +72,9 @@ export class DialCall {
       if (this.callId) this.hangup();
       this.teardown();
       this.status = "failed";
-      this.error = err.code === "no_microphone" ? t("voice_fail_no_microphone") : err.message;
+      const words = { no_microphone: "voice_fail_no_microphone",
+                      carephone_worker_unreachable: "voice_fail_carephone_worker_unreachable" };
+      this.error = words[err.code] ? t(words[err.code]) : err.message;
       this.endedAt = Date.now();
       this.changed();
     }

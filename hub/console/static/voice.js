@@ -92,7 +92,8 @@ export class VoiceCall {
       this.early = [];
       for (const msg of early) await this.onMessage(msg);
     } catch (err) {
-      this.fail(err.code === "home_busy" || err.code === "tablet_offline" ? err.code : "error", err);
+      const known = ["home_busy", "tablet_offline", "carephone_worker_unreachable"];
+      this.fail(known.includes(err.code) ? err.code : "error", err);
     }
     this.changed();
   }
