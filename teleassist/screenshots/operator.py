@@ -27,7 +27,11 @@ SIZES: tuple[tuple[int, int], ...] = ((1920, 1080), (1366, 768))
 REVEALS = 3 * len(SIZES)  # key-safe reveals: one per language and size
 
 
-async def _seeded_hub(data_dir: Path) -> tuple[Any, dict[str, Any]]:
+async def _seeded_hub(
+    data_dir: Path, mqtt: Any = None, **settings_overrides: Any
+) -> tuple[Any, dict[str, Any]]:
+    """The demo hub of the operator shots; ``mqtt`` (a ``MqttSettings``) and the settings
+    overrides let a test run it on a broker (its ingestion and command channel)."""
     from cryptography.fernet import Fernet
 
     from hub.app import create_app
@@ -41,8 +45,9 @@ async def _seeded_hub(data_dir: Path) -> tuple[Any, dict[str, Any]]:
         # code: a private demo hub, so its limit allows every shot (the default stops at 3;
         # the hourly limit, 10, already does).
         keysafe_reveals_per_alarm=REVEALS,
+        **settings_overrides,
     )
-    return create_app(settings, clock=story.story_clock), {}
+    return create_app(settings, mqtt=mqtt, clock=story.story_clock), {}
 
 
 async def _history(app: Any, ids: Any, url: str) -> None:

@@ -5,35 +5,50 @@ confirmation button shown), and the card follows it to shown and acknowledged wi
 reload. A social worker (read-only) sees the list without the form, and an older tablet's
 reminder as received (it cannot confirm), not expired.
 
-Chromium at 1366x768 on the operator screenshots' demo hub, served over HTTP; the hub's
-tablet channel publishes to a recorder instead of a broker, and the tablet's answers go back
-through the hub's own ack listener."""
+Chromium at 1366x768 on the operator screenshots' demo hub, served over HTTP and running on
+the session's Mosquitto: the hub's command channel publishes the message to the broker, a
+tablet-side client there hands it to the tablet's model, and the model's answers go back as
+``ack`` messages through the broker to the hub's ingestion and its ack listener."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import secrets
 import tempfile
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page
 
-from alerts.channels import TabletChannel
-from hub.alarms.keys import ALARM_EFFECTS
 from hub.appkeys import CLOCK, SESSIONMAKER
 from hub.db.models import Device, Resident
 from hub.ingest import delivery
+from hub.ingest.app import MQTT_CLIENT
 from hub.ingest.delivery import DeliveryTracker
 from hub.ingest.events import IngestedAck
 from hub.web.serve import serving
-from protocol import Ack, PlayMessage, decode_command
+from protocol import (
+    Ack,
+    Channel,
+    PlayMessage,
+    decode_command,
+    device_topic,
+    encode,
+    envelope,
+    new_message_id,
+)
 from tablet_app.model import Report, Screen, Speak, TabletModel
+from teleassist.config import MqttSettings
+from teleassist.localbroker import MosquittoBroker
 from teleassist.screenshots import operator as shots
-from tests.hub.alarms.test_tablet_settings import Sent
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT_MS = 30_000
@@ -66,17 +81,52 @@ WORDS = {
 
 
 @dataclass
+class Tablets:
+    """The story's tablets on the broker: the commands the hub published to them, and their
+    answers sent back the way a tablet sends them (an ``ack`` envelope on its own topic)."""
+
+    client: aiomqtt.Client
+    messages: list[tuple[str, bytes]] = field(default_factory=list)
+    arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+    seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def receive(self) -> None:
+        async for message in self.client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            async with self.arrived:
+                self.messages.append((str(message.topic), payload))
+                self.arrived.notify_all()
+
+    async def wait_for(self, check: Callable[[], bool]) -> None:
+        async with asyncio.timeout(TIMEOUT_MS / 1000), self.arrived:
+            await self.arrived.wait_for(check)
+
+    async def answer(self, device: str, ack: Ack, now: Any) -> None:
+        message = envelope(ack, id=new_message_id(), ts=now, seq=next(self.seq))
+        await self.client.publish(device_topic(device, Channel.ACK), encode(message), qos=1)
+
+
+@dataclass
 class Story:
     app: Any
     url: str
-    sent: Sent
+    tablets: Tablets
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def story() -> AsyncIterator[Story]:
+async def story(mosquitto: MosquittoBroker) -> AsyncIterator[Story]:
+    prefix = f"mf{secrets.token_hex(3)}"
     with tempfile.TemporaryDirectory(prefix="ta-message-form-") as tmp:
-        app, _ = await shots._seeded_hub(Path(tmp))
+        app, _ = await shots._seeded_hub(
+            Path(tmp),
+            mqtt=MqttSettings(host=mosquitto.host, port=mosquitto.port),
+            ingest_client_id=f"hub-{prefix}",
+            ingest_share_group=f"g{prefix}",
+            ingest_flush_interval_s=0.05,
+        )
         async with serving(app) as url:
+            async with asyncio.timeout(30):
+                await app[MQTT_CLIENT].subscribed.wait()
             seeded = await shots._seed(app, url)
             # Each story home gets a tablet to write to.
             async with app[SESSIONMAKER]() as session:
@@ -104,9 +154,18 @@ async def story() -> AsyncIterator[Story]:
             await DeliveryTracker(lambda: app[SESSIONMAKER]).handle_ack(
                 IngestedAck(f"demo-tablet-{first}", "older-ack", at, at, plain)
             )
-            sent = Sent()
-            app[ALARM_EFFECTS].tablet = TabletChannel(sent)
-            yield Story(app, url, sent)
+            async with aiomqtt.Client(
+                mosquitto.host, mosquitto.port, identifier=f"{prefix}-tablets"
+            ) as client:
+                await client.subscribe("ta/v1/c/+/play_message", qos=1)
+                tablets = Tablets(client)
+                receiving = asyncio.create_task(tablets.receive())
+                try:
+                    yield Story(app, url, tablets)
+                finally:
+                    receiving.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await receiving
 
 
 async def _open_card(chromium: Browser, story: Story, user: str, lang: str) -> Page:
@@ -130,7 +189,7 @@ async def test_a_supervisor_writes_to_the_tablet_and_sees_it_read(
     chromium: Browser, story: Story, lang: str
 ) -> None:
     words = WORDS[lang]
-    before = len(story.sent.messages)
+    before = len(story.tablets.messages)
     page = await _open_card(chromium, story, "laia", lang)
     try:
         box = page.locator("#msg-text")
@@ -150,7 +209,6 @@ async def test_a_supervisor_writes_to_the_tablet_and_sees_it_read(
             "w => document.getElementById('msg-error').textContent === w", arg=words["long"]
         )
         await _shoot(page, f"long-{lang}")
-        assert len(story.sent.messages) == before
 
         # A message to be read, not spoken, with "I've read it" asked.
         text = f"La infermera ve a les 11 ({lang})"
@@ -164,7 +222,10 @@ async def test_a_supervisor_writes_to_the_tablet_and_sees_it_read(
         assert await line.get_attribute("data-state") == "sent"
         assert (await page.locator("#detail-notice").inner_text()).strip() == words["sent"]
         assert await box.input_value() == ""  # the form is ready for the next one
-        [(topic, payload)] = story.sent.messages[before:]
+        # Through the broker to the tablet; the refused texts never went (the hub publishes
+        # in order, so they would have arrived first).
+        await story.tablets.wait_for(lambda: len(story.tablets.messages) > before)
+        [(topic, payload)] = story.tablets.messages[before:]
         command = decode_command(payload, now=story.app[CLOCK]())
         assert command.body == PlayMessage(
             text=text, language=command.body.language, speak=False, confirm=True
@@ -178,17 +239,14 @@ async def test_a_supervisor_writes_to_the_tablet_and_sees_it_read(
         assert tablet.notice_confirm
         effects = tablet.take_effects()
         assert not [e for e in effects if isinstance(e, Speak)]
-        tracker = DeliveryTracker(lambda: story.app[SESSIONMAKER])
         at = story.app[CLOCK]()
 
         async def report(effects: list[Any], step: int) -> None:
+            # What the tablet's link does with a Report: an ack on its topic, via the broker.
             for e in effects:
                 if isinstance(e, Report):
-                    when = at + timedelta(seconds=step)
                     body = Ack(command_id=e.command_id, ok=True, state=e.state, until=e.until)
-                    await tracker.handle_ack(
-                        IngestedAck(device, f"r{step}-{lang}", when, when, body)
-                    )
+                    await story.tablets.answer(device, body, at + timedelta(seconds=step))
 
         await report(effects, 1)
         await page.wait_for_selector(
