@@ -8,8 +8,8 @@ from datetime import datetime
 
 from alerts.careplan import CarePlan
 from alerts.i18n import Explanation
-from alerts.model import HomeEvent, RuleKind
-from alerts.rules.common import Findings, hhmm, local, register_activity
+from alerts.model import HomeEvent, MissedDose, RuleKind
+from alerts.rules.common import Findings, at_local, hhmm, local, register_activity
 from alerts.state import DeviceHealth, ResidentState, RoomTemperature
 from protocol import (
     BedExit,
@@ -81,10 +81,6 @@ def _detect(rule: RuleKind, key: str, activity: bool = False, **fixed: str) -> H
             params["percent"] = body.percent
         if isinstance(body, DeviceFault):
             params["detail"] = body.detail or "?"
-        if isinstance(body, MedicationMissed):
-            # A dispenser may name only the dose's time, or none: say which doses it means.
-            doses = plan.medication.confirmed_by(body.schedule, local(plan, at))
-            params["schedule"] = ", ".join(sorted({n for n, _ in doses})) or body.schedule or "?"
         explanation = Explanation.of(key, **_only(key, params))
         out.detect(
             state, rule, at, explanation, event_ids=(event.message_id,), device_id=event.device_id
@@ -232,6 +228,49 @@ def _medication_taken(
     return register_activity(plan, state, at)
 
 
+def _medication_missed(
+    plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
+) -> ResidentState:
+    """A pill dispenser says a dose was not taken: like a dose whose grace ended, it goes
+    where the plan says (the centre, the family, both) — unless the resident already
+    confirmed it (on the tablet or the box). A dose the plan does not know goes to the centre.
+    """
+    body = event.body
+    assert isinstance(body, MedicationMissed)
+    settings = plan.medication
+    due_at = {s.name: s.due for s in settings.schedules}
+    doses = settings.confirmed_by(body.schedule, local(plan, at))
+    missed: list[tuple[str, datetime]] = []
+    unknown = not doses
+    for name, day in doses:
+        if name not in due_at:
+            unknown = True
+            continue
+        due = at_local(plan, day, due_at[name])
+        taken = state.taken_at(name)
+        if taken is None or taken < due - settings.early:
+            missed.append((name, due))
+    if not missed and not unknown:
+        return state
+    names = ", ".join(sorted({n for n, _ in missed})) or body.schedule or "?"
+    explanation = Explanation.of("medication_missed", schedule=names, time=hhmm(plan, at))
+    if unknown or settings.missed_to != "family":
+        out.detect(
+            state,
+            RuleKind.MEDICATION,
+            at,
+            explanation,
+            event_ids=(event.message_id,),
+            device_id=event.device_id,
+        )
+    if settings.missed_to != "centre":
+        out.missed_doses.extend(
+            MissedDose(state.home_id, state.resident_id, name, due, at, explanation)
+            for name, due in missed
+        )
+    return state
+
+
 def _prompt_answer(
     plan: CarePlan, state: ResidentState, event: HomeEvent, at: datetime, out: Findings
 ) -> ResidentState:
@@ -364,7 +403,7 @@ _HANDLERS: dict[type[EventBody], Handler] = {
     PowerLost: _detect(RuleKind.POWER_LOST, "power_lost"),
     DeviceFault: _device_fault,
     MedicationTaken: _medication_taken,
-    MedicationMissed: _detect(RuleKind.MEDICATION, "medication_missed"),
+    MedicationMissed: _medication_missed,
     PromptAnswer: _prompt_answer,
     UnitEvent: _unit_event,
 }

@@ -3,15 +3,18 @@ medication, device offline; deadlines and catch-up after downtime."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 from alerts import (
     CarePlan,
     CheckInSettings,
     DeviceType,
+    Evaluation,
     InactivitySettings,
     MedicationSchedule,
     MedicationSettings,
+    ResidentState,
     RuleKind,
     TimeWindow,
     evaluate,
@@ -23,6 +26,7 @@ from protocol import (
     BedExit,
     BedReturn,
     CheckIn,
+    MedicationMissed,
     MedicationTaken,
     Motion,
     PromptAnswer,
@@ -223,6 +227,38 @@ def test_a_dispenser_that_names_the_time_confirms_every_dose_of_that_time() -> N
         plan, MedicationTaken(schedule="insulin 09:00"), local(12, 8, 50), local(12, 12)
     )
     assert named == {"sintrom 09:00"}
+
+
+def test_a_dispenser_s_missed_report_goes_where_the_plan_says_unless_confirmed() -> None:
+    plan = _two_doses_at_nine_and_one_at_night()
+    state = initial_state(plan, HOME, local(12, 6))
+    box = "h1-dispenser"
+
+    def missed(plan: CarePlan, state: ResidentState, schedule: str, at: datetime) -> Evaluation:
+        item = event(MedicationMissed(schedule=schedule), at, box, DeviceType.DISPENSER)
+        return evaluate(plan, state, item)
+
+    # The centre (the default): an alarm now, naming the compartment's doses.
+    (found,) = missed(plan, state, "09:00", local(12, 9, 40)).detections
+    assert found.rule is RuleKind.MEDICATION
+    assert found.explanation.param("schedule") == "insulin 09:00, sintrom 09:00"
+    # Already confirmed on the tablet: the box's report is not a missed dose.
+    tablet = event(MedicationTaken(schedule="insulin 09:00"), local(12, 9, 5))
+    confirmed = evaluate(plan, state, tablet).state
+    (only,) = missed(plan, confirmed, "09:00", local(12, 9, 40)).detections
+    assert only.explanation.param("schedule") == "sintrom 09:00"
+    assert missed(plan, confirmed, "insulin 09:00", local(12, 9, 40)).detections == ()
+    # The family: a notice per dose (the same dose the grace timer would tell), no alarm.
+    family = replace(plan, medication=replace(plan.medication, missed_to="family"))
+    told = missed(family, state, "", local(12, 9, 40))
+    assert told.detections == ()
+    assert [(d.schedule, d.due) for d in told.missed_doses] == [
+        ("insulin 09:00", local(12, 9)),
+        ("sintrom 09:00", local(12, 9)),
+    ]
+    # A dose the plan does not know: the centre looks, whatever the plan says.
+    (stray,) = missed(family, state, "vitamin D", local(12, 9, 40)).detections
+    assert stray.explanation.param("schedule") == "vitamin D"
 
 
 def test_which_doses_a_confirmation_means() -> None:
