@@ -169,6 +169,7 @@ class RemoteLegs:
                 Kind.SPEAK: self._speak,
                 Kind.SIGNAL: self._signal,
                 Kind.HANGUP: self._hangup,
+                Kind.CONNECTED: self._connected,
                 Kind.ENDED: self._ended,
             }
         )
@@ -241,6 +242,16 @@ class RemoteLegs:
         for stand_in in [s for s in self.remote.values() if s.party == party]:
             self.withdraw(stand_in)
 
+    async def _connected(self, request: CallRequest) -> Answer:
+        # The holder's peer connected with the operator's browser: voice contact, as the
+        # local party tells it (the browser says so too; a repeat changes nothing).
+        stand_in = self.remote.get(request.call_id or "")
+        calls = self.calls()
+        if stand_in is not None and stand_in.call_id is not None and calls is not None:
+            with contextlib.suppress(CallError):  # the call ended meanwhile
+                await calls.act(stand_in.call_id, stand_in.party, CallEvent.CONNECTED)
+        return Answer()
+
     async def _ended(self, request: CallRequest) -> Answer:
         # The holder says the unit's call ended: the centre call ends here too.
         stand_in = self.remote.get(request.call_id or "")
@@ -288,7 +299,11 @@ class RemoteLegs:
             await _close(leg)
 
             async def on_state(pc: RTCPeerConnection) -> None:
-                if pc.connectionState in ("failed", "closed") and leg.pc is pc:
+                if pc.connectionState == "connected" and leg.pc is pc:
+                    self.requests.tell(
+                        leg.origin, Kind.CONNECTED, call_id=leg.call.call_id, body=None
+                    )
+                elif pc.connectionState in ("failed", "closed") and leg.pc is pc:
                     leg.pc = None  # not closed by us: the browser's link is gone
                     self.own(self._link_lost(leg, pc))
 

@@ -31,6 +31,7 @@ from hub.carephones.routing import (
     KEEP_S,
     REQUESTS_CHANNEL,
     TIMEOUTS_S,
+    TOLD,
     Answer,
     BadRequestSignal,
     CallRequest,
@@ -221,7 +222,7 @@ class CallRequests:
             _LOGGER.exception("carephone request %s (%s) failed", request.id, request.kind)
             answer = Answer.error(500, "internal_error", "the holding worker failed")
         self.handled += 1
-        if request.kind is Kind.ENDED:
+        if request.kind in TOLD:
             return  # nobody waits for it (its row is pruned)
         if not await self.book.answer(request.id, answer):
             _LOGGER.info("carephone request %s answered after its requester gave up", request.id)

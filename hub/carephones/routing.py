@@ -31,7 +31,9 @@ class Kind(StrEnum):
     SPEAK = "speak"  # the operator speaks with the home: answer the unit's call if it rings
     SIGNAL = "signal"  # the operator's WebRTC offer (or a candidate) → the hub's answer
     HANGUP = "hangup"  # the operator hangs up (the unit's call, or a call out)
-    ENDED = "ended"  # told back by the holder: the unit's call ended (nobody waits for it)
+    # Told back by the holder, nobody waits for them:
+    CONNECTED = "connected"  # the operator's audio leg connected (voice contact)
+    ENDED = "ended"  # the unit's call ended
 
 
 # How long a requester waits for the holder's answer: a signal includes ICE gathering.
@@ -39,7 +41,8 @@ TIMEOUTS_S: dict[Kind, float] = {
     Kind.SPEAK: 5.0,
     Kind.SIGNAL: 10.0,
     Kind.HANGUP: 5.0,
-    Kind.ENDED: 0.0,  # told, not awaited
+    Kind.CONNECTED: 0.0,  # told, not awaited
+    Kind.ENDED: 0.0,
 }
 
 UNREACHABLE = "carephone_worker_unreachable"
@@ -224,3 +227,6 @@ def speakable(holder: Holder) -> bool:
     """Whether "speak with the home" can reach this call: a unit's own call, ringing or
     answered (a call out is joined through its own media route)."""
     return holder.direction == "in" and holder.state in ("ringing", "answered")
+
+
+TOLD = frozenset({Kind.CONNECTED, Kind.ENDED})  # told back, never answered
