@@ -261,6 +261,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "A new care level (a new plan version; the social record is told when running)",
         bodies.CareLevelBody,
     ),
+    ("POST", "/api/service/referrals/{reference}/address-form"): _action(
+        "How the person is addressed (on the referral and the resident; audited)",
+        bodies.AddressFormBody,
+    ),
     ("POST", "/api/service/referrals/{reference}/work-order"): _action(
         "The installation work order, due 72 h after the grant", None
     ),

@@ -524,6 +524,20 @@ async def change_care_level(request: web.Request) -> web.Response:
     return await _on_service(request, act, bodies.CareLevelBody)
 
 
+@requires(*READERS)
+async def change_address_form(request: web.Request) -> web.Response:
+    """How the person is addressed: ``{"address_form": "masculine"}`` (ADR 0170)."""
+
+    async def act(
+        s: AsyncSession, row: ServiceRow, d: dict[str, Any], who: str, now: datetime
+    ) -> Any:
+        form = _text(d, "address_form")
+        before = await changes.change_address_form(s, row, form, actor=who, now=now)
+        return {"address_form": form, "was": before}
+
+    return await _on_service(request, act, bodies.AddressFormBody)
+
+
 @requires(*COORDINATORS)
 async def create_work_order(request: web.Request) -> web.Response:
     """The installation work order, due 72 h after the grant."""

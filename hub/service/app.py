@@ -98,6 +98,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/service/referrals/{reference}/care-plan", api.edit_care_plan)
     app.router.add_post("/api/service/referrals/{reference}/care-level", api.change_care_level)
     app.router.add_post("/api/service/referrals/{reference}/work-order", api.create_work_order)
+    app.router.add_post("/api/service/referrals/{reference}/address-form", api.change_address_form)
     app.router.add_post("/api/service/referrals/{reference}/suspend", api.suspend)
     app.router.add_post("/api/service/referrals/{reference}/resume", api.resume)
     app.router.add_post("/api/service/referrals/{reference}/discharge", api.discharge)

@@ -131,6 +131,13 @@ class CareLevelBody(msgspec.Struct, kw_only=True, frozen=True):
     care_level: Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]
 
 
+class AddressFormBody(msgspec.Struct, kw_only=True, frozen=True):
+    """``POST .../address-form``: how the person is addressed, one of
+    ``protocol.ADDRESS_FORMS`` (422 ``err_choice`` on the field otherwise)."""
+
+    address_form: Short
+
+
 class ReasonBody(msgspec.Struct, kw_only=True, frozen=True):
     """``POST .../suspend`` (``resume_on`` YYYY-MM-DD, optional) and ``.../discharge``: a coded
     reason (422 ``reason_required`` when missing or unknown)."""

@@ -19,13 +19,14 @@ from hub.registry.service import (
 )
 from hub.service import lifecycle as lc
 from hub.service.codes import DEVICE_KINDS, RECEIVER_KINDS, REGISTRY_TYPE, UNREGISTERED_UNIT
-from hub.service.errors import InvalidTransition
+from hub.service.errors import FieldError, InvalidTransition, ReferralInvalid
 from hub.service.maintenance import MaintenanceOrder, close_order, open_order
 from hub.service.models import DeviceCollectionRow, MaintenanceOrderRow, ServiceRow
 from hub.service.outbox import emit
 from hub.service.referral import ReferralContact
 from hub.service.social import device_event
 from hub.service.store import NotFound, apply, as_domain, edit_plan, latest_plan
+from protocol import ADDRESS_FORMS
 
 
 async def suspend(
@@ -183,6 +184,28 @@ async def replace_contacts(
     await record_audit(
         session, actor, "service.contacts", f"service:{row.reference}", details, at=now
     )
+
+
+async def change_address_form(
+    session: AsyncSession, row: ServiceRow, address_form: str, *, actor: str, now: datetime
+) -> str:
+    """How the person is addressed (ADR 0170), on the referral and on the resident it
+    became; audited with the old and the new form. Returns the form it replaced."""
+    if address_form not in ADDRESS_FORMS:
+        raise ReferralInvalid((FieldError("address_form", "err_choice"),))
+    if row.state == "discharged":
+        raise InvalidTransition("change the form of address of", row.state)
+    before = row.address_form
+    row.address_form = address_form
+    if row.resident_id is not None:
+        resident = await session.get(Resident, row.resident_id)
+        if resident is not None:
+            resident.address_form = address_form
+    details: dict[str, Any] = {"from": before, "to": address_form}
+    await record_audit(
+        session, actor, "service.address_form", f"service:{row.reference}", details, at=now
+    )
+    return before
 
 
 def _require_running(row: ServiceRow, action: str) -> None:

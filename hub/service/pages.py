@@ -21,7 +21,7 @@ from hub.audit import record_audit
 from hub.auth import Role
 from hub.auth.web import public
 from hub.service import installation, store
-from hub.service.api import ASSESSORS, CATALOG, order_json, plan_json, service_json
+from hub.service.api import ASSESSORS, CATALOG, READERS, order_json, plan_json, service_json
 from hub.service.codes import (
     CARE_LEVELS,
     DEVICE_KINDS,
@@ -41,6 +41,7 @@ from hub.service.queries import load_figures, reviews_due
 from hub.web import Pages, PageUser
 from hub.web.auth import page_requires
 from hub.web.dates import format_clock, format_day, format_moment, format_numeric_day, parse_iso
+from protocol import ADDRESS_FORMS
 
 HERE = Path(__file__).parent
 PAGES = Pages(HERE / "templates", CATALOG)
@@ -48,6 +49,7 @@ STATIC_PREFIX = "/static/service"
 STAFF = (Role.SOCIAL_WORKER, Role.COORDINATOR, Role.ADMIN, Role.SUPERVISOR)
 FIELD = (Role.INSTALLER, Role.COORDINATOR, Role.ADMIN)
 CONSENT_EDITORS = frozenset(r.value for r in ASSESSORS)
+ADDRESS_FORM_EDITORS = frozenset(r.value for r in READERS)
 # The list's filters: a name in the address bar -> the states it shows.
 LIST_FILTERS: dict[str, tuple[str, ...]] = {
     "referred": ("referred",),
@@ -108,7 +110,8 @@ PAGES.environment.globals["relationship_options"] = relationship_options
 
 def _render(request: web.Request, name: str, user: PageUser | None, **context: Any) -> web.Response:
     context.setdefault("page_data", {})
-    return PAGES.render(request, name, {"sstatic": STATIC_PREFIX, **context}, user=user)
+    values = {"sstatic": STATIC_PREFIX, "address_forms": ADDRESS_FORMS, **context}
+    return PAGES.render(request, name, values, user=user)
 
 
 # ---------------------------------------------------------------- public
@@ -248,6 +251,7 @@ async def referral_page(request: web.Request, user: PageUser) -> web.Response:
         consent=consent,
         pause=pause,
         may_change_consent=user.role in CONSENT_EDITORS,
+        may_change_address_form=user.role in ADDRESS_FORM_EDITORS,
         current="referrals",
         page_data={"reference": row.reference},
     )

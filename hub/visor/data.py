@@ -31,6 +31,8 @@ class ResidentCard:
     # Consent to the social record, and when it last changed (``None``: as on the referral).
     consent_given: bool = True
     consent_changed_at: datetime | None = None
+    # How the person is addressed (ADR 0170): "Viu sola" / "Viu sol" / "Viu a soles".
+    address_form: str = "unknown"
 
 
 async def load_resident(session: AsyncSession, resident_id: int) -> ResidentCard | None:
@@ -38,7 +40,12 @@ async def load_resident(session: AsyncSession, resident_id: int) -> ResidentCard
     row = (
         await session.execute(
             select(
-                Resident.id, Resident.name, Resident.lives_alone, Resident.consent, Home.abss_area
+                Resident.id,
+                Resident.name,
+                Resident.lives_alone,
+                Resident.consent,
+                Resident.address_form,
+                Home.abss_area,
             )
             .join(Home, Resident.home_id == Home.id)
             .where(Resident.id == resident_id)
@@ -54,6 +61,7 @@ async def load_resident(session: AsyncSession, resident_id: int) -> ResidentCard
         row.lives_alone,
         consent.given,
         consent.changed_at,
+        row.address_form,
     )
 
 

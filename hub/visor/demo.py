@@ -43,6 +43,7 @@ async def seed_visor_demo(session: AsyncSession, now: datetime) -> int:
         home_id=home.id,
         name="Montserrat Puig i Soler",
         lives_alone=True,
+        address_form="feminine",  # "Viu sola" (ADR 0170)
         consent={"wsocial_export": True, "share_with_family": True},
     )
     session.add(resident)
@@ -61,6 +62,7 @@ async def seed_visor_demo(session: AsyncSession, now: datetime) -> int:
             social_file=DEMO_FILE,
             abss_area=home.abss_area or "",
             lives_alone=True,
+            address_form="feminine",
             resident_id=resident.id,
             referred_at=now - timedelta(days=402),
             updated_at=now,

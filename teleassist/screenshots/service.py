@@ -91,6 +91,8 @@ def _form(person: tuple[str, str, str, str, str, str], index: int) -> dict[str, 
         "postcode": postcode,
         "municipality": town,
         "lives_alone": True,
+        # How each is addressed (ADR 0170): the referral page says "Viu sola" or "Viu sol".
+        "address_form": "masculine" if name.split()[0] in ("Joan", "Enric") else "feminine",
         "contacts": contacts,
         "consent_data": True,
         **identifiers,

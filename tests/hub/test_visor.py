@@ -107,7 +107,10 @@ async def test_the_record_shows_services_alarms_check_ins_and_flags_and_is_audit
     # Check-ins, standing flags, this week's signals with SSM-Cat domains.
     assert "de les confirmacions previstes" in html
     assert "Aïllament social" in html
-    assert "Viu sola/sol" in html
+    assert "Viu sola/sol" in html  # the signal's explanation
+    # She is addressed in the feminine (ADR 0170): the header and the flag say so.
+    assert '<span id="visor-lives-alone">Viu sola</span>' in html
+    assert '<span class="badge warn">Viu sola</span>' in html
     assert "Xarxa social" in html
     assert "Revisió trimestral" in html
 

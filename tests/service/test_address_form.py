@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.auth import Role
 from hub.db import make_engine, upgrade_to_head
 from hub.db.migrate import downgrade_to, upgrade_to
-from hub.db.models import Resident
+from hub.db.models import AuditEntry, Resident
 from tests.service.helpers import Client, post, submit
 
 Headers = object
@@ -113,3 +113,89 @@ async def test_the_migration_keeps_every_person_and_states_no_form(
         assert "address_form" not in columns
     finally:
         await engine.dispose()
+
+
+async def _assessed(client: Client, headers: dict[str, str], **changes: object) -> str:
+    reference, _ = await submit(client, **changes)
+    await post(
+        client,
+        f"/api/service/referrals/{reference}/assess",
+        headers,
+        {"care_level": "basic", "abss_area": "BCN-03", "confirm_new_person": True},
+    )
+    return reference
+
+
+async def test_a_coordinator_or_a_supervisor_changes_it_on_the_resident_too_and_audited(
+    hub_client: Client,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    auth_headers: object,
+) -> None:
+    coordinator = await auth_headers(Role.COORDINATOR, username="laia")  # type: ignore[operator]
+    supervisor = await auth_headers(Role.SUPERVISOR, username="marc")  # type: ignore[operator]
+    reference = await _assessed(hub_client, coordinator, address_form="feminine")
+    path = f"/api/service/referrals/{reference}/address-form"
+    body = await post(hub_client, path, coordinator, {"address_form": "masculine"})
+    assert body["result"] == {"address_form": "masculine", "was": "feminine"}
+    await post(hub_client, path, supervisor, {"address_form": "neutral"})
+    async with hub_sessionmaker() as session:
+        resident = await session.scalar(
+            select(Resident).where(Resident.name == "Núria Puig i Soler")
+        )
+        entries = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "service.address_form")
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+    assert resident is not None
+    assert resident.address_form == "neutral"
+    assert [(e.actor, e.object, e.details) for e in entries] == [
+        ("laia", f"service:{reference}", {"from": "feminine", "to": "masculine"}),
+        ("marc", f"service:{reference}", {"from": "masculine", "to": "neutral"}),
+    ]
+
+
+async def test_a_bad_form_of_address_is_refused_with_a_clear_error(
+    hub_client: Client,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    auth_headers: object,
+) -> None:
+    coordinator = await auth_headers(Role.COORDINATOR)  # type: ignore[operator]
+    reference = await _assessed(hub_client, coordinator, address_form="feminine")
+    path = f"/api/service/referrals/{reference}/address-form?lang=ca"
+    refused = await post(hub_client, path, coordinator, {"address_form": "senyora"}, status=422)
+    assert refused["errors"] == [
+        {"field": "address_form", "code": "err_choice", "message": "Trieu una de les opcions."}
+    ]
+    await post(hub_client, path, coordinator, {}, status=400)  # missing is not "unknown"
+    await post(hub_client, path, coordinator, {"address_form": 3}, status=400)
+    installer = await auth_headers(Role.INSTALLER)  # type: ignore[operator]
+    await post(hub_client, path, installer, {"address_form": "masculine"}, status=403)
+    async with hub_sessionmaker() as session:
+        resident = await session.scalar(
+            select(Resident).where(Resident.name == "Núria Puig i Soler")
+        )
+        audited = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "service.address_form")
+        )
+    assert resident is not None
+    assert resident.address_form == "feminine"
+    assert audited is None
+
+
+async def test_the_referral_page_shows_it_with_the_words_that_follow_it(
+    hub_client: Client, auth_headers: object
+) -> None:
+    coordinator = await auth_headers(Role.COORDINATOR)  # type: ignore[operator]
+    reference, _ = await submit(hub_client, address_form="masculine")
+    page = await hub_client.get(f"/service/referrals/{reference}?lang=ca", headers=coordinator)
+    html = await page.text()
+    assert '<dd id="svc-address-form">Masculí (senyor)</dd>' in html
+    assert '<dd id="svc-lives-alone">Viu sol</dd>' in html
+    assert 'id="address-form-form"' in html
+    es = await (
+        await hub_client.get(f"/service/referrals/{reference}?lang=es", headers=coordinator)
+    ).text()
+    assert '<dd id="svc-lives-alone">Vive solo</dd>' in es
