@@ -27,6 +27,8 @@ EVENTS_BY_TYPE: dict[str, frozenset[str]] = {
     "gas": frozenset({"gas"}),
     "water_leak": frozenset({"flood"}),
     "thermometer": frozenset({"temperature"}),
+    # A pill box confirms doses, or says one was not taken (docs/adr/0174).
+    "dispenser": frozenset({"medication_taken", "medication_missed"}),
 }
 
 
@@ -53,4 +55,8 @@ SUPERVISION_BY_TYPE: dict[str, timedelta] = {
     "bed": timedelta(hours=1),
     "thermometer": timedelta(hours=1),
     "plug": timedelta(hours=1),
+    # A pill box may be heard from only when it is opened: zigbee2mqtt's own timeout for
+    # battery devices (25 h), so a box that fell off the network is still noticed within a
+    # day, and a dose it fails to confirm is a missed dose anyway.
+    "dispenser": timedelta(hours=25),
 }

@@ -31,6 +31,8 @@ DeviceKind = Literal[
     "gas_detector",
     "flood_sensor",
     "temperature_sensor",
+    # A pill box that confirms the doses the care plan lists (docs/adr/0174).
+    "pill_dispenser",
     # A certified carephone or alarm panel reporting over SCAIP or SIA DC-09 (its protocol is
     # the registered unit's, docs/carephones.md); every other kind is our own agent's (MQTT).
     "carephone",
@@ -67,6 +69,7 @@ REGISTRY_TYPE: dict[DeviceKind, str] = {
     "gas_detector": "gas",
     "flood_sensor": "water_leak",
     "temperature_sensor": "thermometer",
+    "pill_dispenser": "dispenser",
     "carephone": "carephone",
 }
 # Kinds that report to one of the hub's receivers, not over MQTT: the installer registers the

@@ -202,15 +202,16 @@ async def test_a_pill_box_confirms_a_dose_at_the_hub_once_even_replayed(
             await hub_eventually(lambda: _one(stored("medication_taken")))
 
         # The same envelope again, as a gateway re-sends what it had no PUBACK for; then a
-        # later event on the same topic, so that once it is stored the replay was handled.
+        # later event on the same topic (one a pill box may send), so that once it is
+        # stored the replay was handled.
         [(topic, payload, _)] = sent.messages
         later = protocol.envelope(
-            protocol.Motion(), id=protocol.new_message_id(), ts=hub_clock(), seq=999
+            protocol.PowerRestored(), id=protocol.new_message_id(), ts=hub_clock(), seq=999
         )
         async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier=f"{prefix}-re") as re:
             await re.publish(topic, payload, qos=1)
             await re.publish(topic, protocol.encode(later), qos=1)
-        await hub_eventually(lambda: _one(stored("motion")))
+        await hub_eventually(lambda: _one(stored("power_restored")))
     [taken] = await stored("medication_taken")
     assert taken.body["schedule"] == ""
 

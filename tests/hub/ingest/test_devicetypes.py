@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from hub.ingest.devicetypes import SUPERVISION_BY_TYPE, event_allowed
@@ -21,6 +23,12 @@ from hub.ingest.devicetypes import SUPERVISION_BY_TYPE, event_allowed
         ("bed", "motion", True),
         ("bed", "panic", False),
         ("contact", "panic", False),
+        # A pill box confirms or misses doses; it is no panic button (ADR 0174).
+        ("dispenser", "medication_taken", True),
+        ("dispenser", "medication_missed", True),
+        ("dispenser", "tamper", True),
+        ("dispenser", "panic", False),
+        ("dispenser", "motion", False),
     ],
 )
 def test_events_by_device_type(device_type: str, event: str, allowed: bool) -> None:
@@ -29,3 +37,8 @@ def test_events_by_device_type(device_type: str, event: str, allowed: bool) -> N
 
 def test_gas_detectors_are_supervised_like_other_life_safety_sensors() -> None:
     assert SUPERVISION_BY_TYPE["gas"] == SUPERVISION_BY_TYPE["smoke"]
+
+
+def test_a_pill_box_heard_only_when_opened_is_not_offline_within_a_day() -> None:
+    # Two doses a day, twelve hours apart, must not make it "offline" between them.
+    assert SUPERVISION_BY_TYPE["dispenser"] > timedelta(hours=24)
