@@ -632,13 +632,17 @@ class SpeechCalls:
 
     # -- calling out (ADR 0122) --------------------------------------------------------
 
+    def new_call_id(self) -> str:
+        """A Call-ID for a call out (known before it is placed: ADR 0168, §4)."""
+        return f"{secrets.token_hex(8)}@{self.host}"
+
     async def call_out(
-        self, unit: UnitAccount | None, uri: str, via: tuple[str, int]
+        self, unit: UnitAccount | None, uri: str, via: tuple[str, int], call_id: str = ""
     ) -> SpeechCall:
         """Call ``uri`` (the unit, or a contact through the centre's PBX at ``via``)."""
         if self.send is None:
             raise RuntimeError("calling out needs the SCAIP UDP listener")
-        call_id = f"{secrets.token_hex(8)}@{self.host}"
+        call_id = call_id or self.new_call_id()
         call = SpeechCall(
             call_id=call_id,
             unit=unit,

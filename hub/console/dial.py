@@ -322,18 +322,23 @@ async def dial(request: web.Request) -> web.Response:
         str(user.id),
         user.username,
     )
-    try:
-        call = await speech.call_out(unit, uri, via)
-    except OSError as err:
-        raise ApiError(503, "dial_failed", f"the call could not be placed: {err}") from None
-    dialler.watch(Dial(call, alarm.id, party, name, user.id, actor))
+    call_id = speech.new_call_id()
     requests = request.app.get(CALL_REQUESTS)
-    if requests is not None and requests.clustered:
-        # Its media and hang-up may come through another worker (ADR 0168, §4).
-        requests.book.held(
-            call.call_id, home_id=alarm.home_id, state="dialled", alarm_id=alarm.id,
+    clustered = requests is not None and requests.clustered
+    if requests is not None and clustered:
+        # Its media and hang-up may come through another worker at once (ADR 0168, §4):
+        # the row first (its end, if it ends at once, is written after it).
+        await requests.book.hold(
+            call_id, home_id=alarm.home_id, state="dialled", alarm_id=alarm.id,
             direction="out", operator=str(user.id),
         )  # fmt: skip
+    try:
+        call = await speech.call_out(unit, uri, via, call_id)
+    except OSError as err:
+        if requests is not None and clustered:
+            requests.book.gone(call_id)
+        raise ApiError(503, "dial_failed", f"the call could not be placed: {err}") from None
+    dialler.watch(Dial(call, alarm.id, party, name, user.id, actor))
     return web.json_response(
         {"call_id": call.call_id, "party": party, "name": name, "status": "calling"}, status=201
     )

@@ -22,15 +22,19 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from hub.auth import Role, create_user
 from hub.carephones.models import CarephoneCallRow
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
+from hub.db.models import Contact
+from tablet_app.audio import ToneTrack
 from teleassist.localbroker import running_mosquitto
 from teleassist.workers import HubWorker, cluster_env
 from tests.hub.carephones.rtp_tone import dominant_hz, tone_pcap
 from tests.hub.carephones.sipp import free_udp_tcp_port, mrq, needs_sipp, run_sipp, scenario
 from tests.hub.carephones.sipunit import ConsoleVoice, Loudspeaker, SipSocket, call_scenario, invite
+from tests.hub.carephones.test_calling_out import answering, callee
 from tests.hub.fixtures import TEST_PASSWORD, create_pg_database, drop_pg_database, pg_url
 from tests.hub.ingest.helpers import eventually, seed_home
 
@@ -43,22 +47,28 @@ class Cluster:
     b: HubWorker
     a_sip: int
     home_id: int
+    contact_id: int
+    pbx_port: int
     url: str
 
 
-async def _seed(url: str) -> int:
+async def _seed(url: str) -> tuple[int, int]:
+    """A home with its resident and a contact to dial; the operator and the installer."""
     await upgrade_to_head(url)
     engine = make_engine(url)
     try:
         sessions = make_sessionmaker(engine)
-        home_id, _ = await seed_home(sessions, {})
+        home_id, resident_id = await seed_home(sessions, {})
         async with sessions() as session:
             await create_user(session, "op-across", TEST_PASSWORD, Role.OPERATOR)
             await create_user(session, "inst-across", TEST_PASSWORD, Role.INSTALLER)
+            contact = Contact(resident_id=resident_id, name="Laia", phone="600112233", priority=1)
+            session.add(contact)
             await session.commit()
+            contact_id = contact.id
     finally:
         await engine.dispose()
-    return home_id
+    return home_id, contact_id
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +77,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     name = create_pg_database()
     url = pg_url(name)
     with running_mosquitto(work) as broker:
-        home_id = asyncio.run(_seed(url))
+        home_id, contact_id = asyncio.run(_seed(url))
+        pbx_port = free_udp_tcp_port()  # the contact (SIPp) answers there, as the PBX
         env = cluster_env(
             url, broker.port,
             TELEASSIST_HUB__SCAIP_ENABLED="true", TELEASSIST_HUB__SCAIP_SPEECH_ENABLED="true",
             TELEASSIST_HUB__SCAIP_HOST="127.0.0.1", TELEASSIST_HUB__SCAIP_TCP_PORT="-1",
             TELEASSIST_HUB__SCAIP_SPEECH_RING_S="120",
+            TELEASSIST_HUB__SCAIP_PBX=f"127.0.0.1:{pbx_port}",
         )  # fmt: skip
         a_sip, b_sip = free_udp_tcp_port(), free_udp_tcp_port()
         a = HubWorker("a", {**env, "TELEASSIST_HUB__SCAIP_UDP_PORT": str(a_sip)}, work)
@@ -80,7 +92,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         try:
             a.start()
             b.start()
-            yield Cluster(a, b, a_sip, home_id, url)
+            yield Cluster(a, b, a_sip, home_id, contact_id, pbx_port, url)
         finally:
             a.stop()
             b.stop()
@@ -200,6 +212,10 @@ async def test_the_operator_on_one_worker_speaks_with_a_unit_whose_call_another_
         )  # fmt: skip
         assert ("answered", "voice") in [(e.get("status"), e.get("by")) for e in entries]
 
+        # The operator dials the contact from worker A; the audio leg and the hang-up go
+        # through worker B, which asks A (the call's SIP dialog and RTP are A's).
+        await _dial_on_a_media_and_hang_up_on_b(cluster, on_a, desk, alarm_id, tmp_path)
+
         # A second call rings on A; A dies without a word. B still finds A's row and asks:
         # no answer in 5 s, so the operator gets the 504 and its words.
         second = f"second-{cid}@127.0.0.1"
@@ -222,6 +238,64 @@ async def test_the_operator_on_one_worker_speaks_with_a_unit_whose_call_another_
 async def _rings(http: aiohttp.ClientSession, desk: Desk, alarm_id: str, count: int) -> bool:
     entries = await _unit_calls(http, desk, alarm_id)
     return sum(1 for e in entries if not e.get("status")) >= count
+
+
+async def _dial_on_a_media_and_hang_up_on_b(
+    cluster: Cluster, on_a: aiohttp.ClientSession, desk: Desk, alarm_id: str, tmp_path: Path
+) -> None:
+    tone = tmp_path / "contact.pcap"
+    tone_pcap(tone, 1000.0, 2.0)
+    contact = await callee(tmp_path, answering(tone), cluster.pbx_port)
+    dialled = await on_a.post(
+        f"/api/console/alarms/{alarm_id}/dial", json={"party": str(cluster.contact_id)},
+        headers=desk.operator,
+    )  # fmt: skip
+    assert dialled.status == 201, await dialled.text()
+    call_id = (await dialled.json())["call_id"]
+    await eventually(lambda: _dialled(desk, alarm_id, "answered"), timeout=30)
+    peer = RTCPeerConnection()
+    try:
+        peer.addTrack(ToneTrack(600.0))
+        connected = asyncio.Event()
+
+        @peer.on("connectionstatechange")
+        def on_state() -> None:
+            if peer.connectionState == "connected":
+                connected.set()
+
+        await peer.setLocalDescription(await peer.createOffer())
+        media = await desk.client.post(
+            f"/api/console/dials/{call_id}/media", json={"sdp": peer.localDescription.sdp},
+            headers=desk.operator,
+        )  # fmt: skip
+        assert media.status == 200, await media.text()
+        answer = (await media.json())["sdp"]
+        assert answer["type"] == "answer"
+        await peer.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await asyncio.wait_for(connected.wait(), 30)  # ICE and DTLS with A's peer
+        # The contact speaks, then presses 1 ("on my way"), then waits for the centre's BYE.
+        await eventually(lambda: _dialled(desk, alarm_id, "on_my_way"), timeout=30)
+        hung = await desk.client.post(f"/api/console/dials/{call_id}/hangup", headers=desk.operator)
+        assert hung.status == 200, await hung.text()
+        assert (await hung.json()) == {"call_id": call_id, "outcome": "answered"}
+    finally:
+        await peer.close()
+    out, _ = await contact.communicate()  # A's BYE reached the contact
+    assert contact.returncode == 0, out.decode(errors="replace")[-1500:]
+    await eventually(lambda: _dialled(desk, alarm_id, "dial_ended"), timeout=30)
+    # Over: neither worker has it any more.
+    gone = await desk.client.post(f"/api/console/dials/{call_id}/hangup", headers=desk.operator)
+    assert gone.status == 404
+
+
+async def _dialled(desk: Desk, alarm_id: str, what: str) -> bool:
+    """Whether the alarm's history has the call out's ``what`` (an outcome, or an action)."""
+    async with desk.client.get(f"/api/alarms/{alarm_id}", headers=desk.operator) as response:
+        history = (await response.json())["history"]
+    return any(
+        e["action"] == what or (e["action"] == "dialled" and e["detail"].get("outcome") == what)
+        for e in history
+    )
 
 
 async def _held_by(url: str, call_id: str, worker: str) -> bool:
