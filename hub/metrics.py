@@ -30,6 +30,7 @@ from hub.auth.roles import Role
 from hub.auth.web import ROLES_ATTRIBUTE, requires
 from hub.carephones.app import DC09_RECEIVER, SCAIP_RECEIVER
 from hub.carephones.receiver import ReceiverStats
+from hub.carephones.requests import CALL_REQUESTS
 from hub.cluster.keys import OWNERSHIP
 from hub.ingest.app import INGESTER, MQTT_CLIENT
 from hub.outbox.models import OutboxRow
@@ -186,6 +187,23 @@ def _scaip_families(app: web.Application) -> list[Metric]:
     return _receiver_families(stats, "scaip", "SCAIP", "message", "a SIP error or dropped")
 
 
+def _call_request_families(app: web.Application) -> list[Metric]:
+    requests = app.get(CALL_REQUESTS)
+    if requests is None:  # SQLite, or no speech calls: nothing crosses workers
+        return []
+    families: list[Metric] = []
+    for name, value, text in (
+        ("asked", requests.asked, "Carephone call requests sent to the worker holding the call"),
+        ("handled", requests.handled, "Other workers' carephone call requests handled here"),
+        ("timed_out", requests.timed_out, "Carephone call requests unanswered (504 given)"),
+        ("caught_up", requests.caught_up, "Requests or answers read after a reconnection"),
+    ):
+        counter = CounterMetricFamily(f"teleassist_carephone_requests_{name}", text)
+        counter.add_metric([], float(value))
+        families.append(counter)
+    return families
+
+
 def _engine_families(app: web.Application) -> list[Metric]:
     engine = app.get(ALARM_ENGINE)
     if engine is None:
@@ -314,6 +332,7 @@ async def _exposition(request: web.Request) -> web.StreamResponse:
         _ingest_families(app)
         + _dc09_families(app)
         + _scaip_families(app)
+        + _call_request_families(app)
         + _engine_families(app)
         + _fanout_families(app)
         + _emergency_families(app)

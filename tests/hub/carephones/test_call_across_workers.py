@@ -233,6 +233,13 @@ async def test_the_operator_on_one_worker_speaks_with_a_unit_whose_call_another_
         assert body["error"] == "carephone_worker_unreachable"
         assert set(body["words"]) == {"ca", "es", "en"}
         assert "(D)" in body["words"]["ca"]
+        # B's figures say what crossed: speak, signal, hang-up and the call out's two, the
+        # 504's speak unanswered.
+        token = cluster.b.env["TELEASSIST_HUB__METRICS_TOKEN"]
+        async with on_b.get("/metrics", headers={"Authorization": f"Bearer {token}"}) as got:
+            figures = await got.text()
+        assert "teleassist_carephone_requests_asked_total 6.0" in figures
+        assert "teleassist_carephone_requests_timed_out_total 1.0" in figures
 
 
 async def _rings(http: aiohttp.ClientSession, desk: Desk, alarm_id: str, count: int) -> bool:
