@@ -186,6 +186,11 @@ async def _scaip_ctx(app: web.Application) -> AsyncIterator[None]:
         if requests is not None:
             await requests.close()
         await cancel_and_wait(tasks)
+        if requests is not None:
+            try:  # this worker's calls ended with it: nobody is to ask it about them
+                await requests.book.clear_mine()
+            except Exception:  # then at its next start-up
+                _LOGGER.exception("clearing this worker's carephone calls failed")
         await servers.stop()
 
 

@@ -46,6 +46,7 @@ from hub.http import ApiError
 _LOGGER = logging.getLogger(__name__)
 
 Handler = Callable[[CallRequest], Awaitable[Answer]]
+CLOSE_WAIT_S = 2.0
 SEEN = 1000  # request ids remembered as handled (a notification and a catch-up both name one)
 
 
@@ -235,8 +236,11 @@ class CallRequests:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
-        """Cancel what is being handled or told (the hub stops)."""
+        """Cancel what is being handled or told (the hub stops), after a moment for what
+        is nearly done (telling another worker that a call ended)."""
         tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_WAIT_S)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
