@@ -241,6 +241,18 @@ async def test_the_operator_on_one_worker_speaks_with_a_unit_whose_call_another_
         assert "teleassist_carephone_requests_asked_total 6.0" in figures
         assert "teleassist_carephone_requests_timed_out_total 1.0" in figures
 
+    # A starts again: the call that died with it is forgotten at once. A call ringing on it
+    # when it stops cleanly is forgotten as it stops.
+    await asyncio.to_thread(cluster.a.start)
+    assert not await _held_by(cluster.url, second, "hub-a")
+    third = f"third-{cid}@127.0.0.1"
+    with SipSocket(cluster.a_sip) as unit:
+        unit.send(invite(cid, third, unit.port))
+        assert await _provisional(unit) == 180
+        await eventually(lambda: _held_by(cluster.url, third, "hub-a"), timeout=30)
+        await asyncio.to_thread(cluster.a.stop)
+    assert not await _held_by(cluster.url, third, "hub-a")
+
 
 async def _rings(http: aiohttp.ClientSession, desk: Desk, alarm_id: str, count: int) -> bool:
     entries = await _unit_calls(http, desk, alarm_id)
