@@ -435,6 +435,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                 birth_date=nullable(DATE),
                 medical_notes=STR,
                 lives_alone=BOOL,
+                address_form=STR,
                 others_at_home=INT,
                 photo_url=STR,
                 phone=STR,

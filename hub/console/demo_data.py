@@ -28,7 +28,7 @@ class DemoIds:
 
 
 _PEOPLE = [
-    # name, birth, language, address, access, notes, key safe, contacts
+    # name, birth, language, address, access, notes, key safe, contacts, form of address
     (
         "Montserrat Puig i Ferrer",
         date(1938, 3, 14),
@@ -43,6 +43,7 @@ _PEOPLE = [
             ("Núria Ferrer", "+34 622 345 678", "niece", False),
             ("Carme Vidal", "+34 933 456 789", "volunteer_neighbour_f", True),
         ],
+        "feminine",
     ),
     (
         "Antonio García López",
@@ -56,6 +57,7 @@ _PEOPLE = [
             ("María García", "+34 633 111 222", "daughter", True),
             ("Pedro García", "+34 644 222 333", "son", False),
         ],
+        "masculine",
     ),
     (
         "Margaret Wilson",
@@ -66,6 +68,7 @@ _PEOPLE = [
         "Early Alzheimer's; may be disoriented at night. Hearing aid (left).",
         "7310",
         [("James Wilson", "+44 7700 900123", "son", True)],
+        "feminine",
     ),
 ]
 
@@ -75,7 +78,8 @@ async def seed_demo(
 ) -> DemoIds:
     """Add the demo records (the caller commits); activity is spread over the last 24 h."""
     ids = DemoIds()
-    for index, (name, birth, lang, address, access, notes, code, contacts) in enumerate(_PEOPLE):
+    for index, person in enumerate(_PEOPLE):
+        name, birth, lang, address, access, notes, code, contacts, form = person
         home = Home(address=address, access_notes=access, abss_area="BCN-2", lat=41.40, lon=2.16)
         home.set_key_safe_code(cipher, code)
         session.add(home)
@@ -87,6 +91,7 @@ async def seed_demo(
             language=lang,
             medical_notes=notes,
             lives_alone=True,
+            address_form=form,  # the card says "Viu sola" / "Viu sol" (ADR 0170)
             consent={"share_with_family": True},
         )
         session.add(resident)

@@ -25,6 +25,15 @@ PROTOCOL_EDITORS = (Role.ADMIN, Role.COORDINATOR)
 
 # Texts the console scripts use (every key of both catalogs is small; send them all).
 _SHELL_JS_KEYS = [
+    # How the resident is addressed, and the card's words that follow it (ADR 0170).
+    "address_form",
+    "address_form_unknown",
+    "address_form_feminine",
+    "address_form_masculine",
+    "address_form_neutral",
+    "lives_alone_feminine",
+    "lives_alone_masculine",
+    "lives_alone_neutral",
     "conn_connecting",
     "conn_open",
     "conn_reconnecting",

@@ -189,6 +189,8 @@ async def resident_card(request: web.Request) -> web.Response:
                 "birth_date": resident.birth_date.isoformat() if resident.birth_date else None,
                 "medical_notes": resident.medical_notes,
                 "lives_alone": resident.lives_alone,
+                # How to address the person (ADR 0170): the card's words follow it.
+                "address_form": resident.address_form,
                 "others_at_home": neighbours or 0,
                 "photo_url": f"/api/console/residents/{resident.id}/photo",
                 # The person's own phone, as the service application gave it.

@@ -44,7 +44,9 @@ class Person:
     key_holder: bool = False
 
 
-_NAME, _BORN, _LANG, _ADDRESS, ACCESS_NOTES, _NOTES, _KEY_SAFE, _CONTACTS = CONSOLE_CAST[0]
+_NAME, _BORN, _LANG, _ADDRESS, ACCESS_NOTES, _NOTES, _KEY_SAFE, _CONTACTS, ADDRESS_FORM = (
+    CONSOLE_CAST[0]
+)
 RESIDENT = Person(_NAME, "932 18 40 07")
 BIRTH_DATE = _BORN.isoformat()
 # "C/ de Verdi 48, 3r 1a, 08012 Barcelona" -> street, postcode, town

@@ -151,6 +151,7 @@ async def _services(app: Any, residents: list[int], now: Any) -> None:
                 "applicant_name": story.SON.name,
                 "applicant_phone": story.SON.phone,
                 "person_name": person.name if person else "—",
+                "address_form": person.address_form if person else "unknown",
                 "birth_date": str(person.birth_date) if person else story.BIRTH_DATE,
                 "street": story.STREET,
                 "postcode": story.POSTCODE,

@@ -38,6 +38,7 @@ async def test_card_has_everything_the_operator_needs(
     assert response.status == 200
     card = await response.json()
     assert card["resident"]["name"] == "Montserrat Puig i Ferrer"
+    assert card["resident"]["address_form"] == "feminine"  # "Viu sola" on the card
     assert card["resident"]["age"] >= 88
     assert "insulina" in card["resident"]["medical_notes"]
     assert card["home"]["has_key_safe"] is True
@@ -48,6 +49,11 @@ async def test_card_has_everything_the_operator_needs(
     assert len(card["activity"]) == 24
     assert sum(h["count"] for h in card["activity"]) > 10
     assert card["activity"][0]["start"] < card["activity"][-1]["start"]
+
+    antonio = await hub_client.get(
+        f"/api/console/residents/{demo.residents[1]}/card", headers=headers
+    )
+    assert (await antonio.json())["resident"]["address_form"] == "masculine"
 
     names = await hub_client.get(
         "/api/console/residents",

@@ -49,6 +49,6 @@ def test_the_family_demo_people_are_the_stories() -> None:
     from hub.console.demo_data import _PEOPLE
     from hub.family.demo import CIRCLE, RESIDENT
 
-    name, born, language, address, *_, contacts = _PEOPLE[0]
+    name, born, language, address, *_, contacts, _form = _PEOPLE[0]
     assert (name, born, language, address) == RESIDENT
     assert (contacts[0][0], contacts[1][0]) == CIRCLE

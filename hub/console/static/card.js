@@ -8,6 +8,18 @@ function text(key, params) {
 }
 
 
+const ADDRESS_FORMS = ["unknown", "feminine", "masculine", "neutral"];
+
+/** The resident's form of address (ADR 0170); anything else reads as not stated. */
+function addressForm(form) {
+  return ADDRESS_FORMS.includes(form) ? form : "unknown";
+}
+
+/** ``key_feminine`` / ``key_masculine``, else ``key_neutral`` (hub.web.pages.addressed_key). */
+export function addressedKey(key, form) {
+  return `${key}_${form === "feminine" || form === "masculine" ? form : "neutral"}`;
+}
+
 function deviceState(state) {
   const cls = state === "online" ? "ok" : state === "offline" ? "danger" : "warn";
   return `<span class="badge ${cls}">${text("device_" + (["online", "offline", "revoked"].includes(state) ? state : "unknown"))}</span>`;
@@ -307,10 +319,11 @@ export function renderCard(card, alarm, recent, { canAct, canDial = false, canDi
           <img src="${h(r.photo_url)}" alt="">
           <div>
             <p class="name" id="card-name">${h(r.name)}</p>
-            <p>${h(age)} · ${text("lang_name_" + r.language)}${r.lives_alone ? " · " + text("lives_alone") : ""}</p>
+            <p>${h(age)} · ${text("lang_name_" + r.language)}${r.lives_alone ? ` · <span id="card-lives-alone">${text(addressedKey("lives_alone", r.address_form))}</span>` : ""}</p>
           </div>
         </div>
         <dl class="facts" style="margin-top:10px">
+          <dt>${text("address_form")}</dt><dd id="card-address-form">${text("address_form_" + addressForm(r.address_form))}</dd>
           ${r.phone ? `<dt>${text("phone")}</dt><dd><span class="phone" id="resident-phone">${h(r.phone)}</span>${canDial ? ` <button type="button" class="btn btn-small btn-primary" data-dial="resident">${text("dial")}</button>` : ""}</dd>` : ""}
           <dt>${text("address")}</dt><dd id="card-address">${h(home.address)}${home.map_url ? ` <a class="btn btn-small maplink" id="card-map" href="${h(home.map_url)}" target="_blank" rel="noopener noreferrer">${text("open_map")}</a>` : ""}</dd>
           <dt>${text("access")}</dt><dd>${h(home.access_notes) || "—"}</dd>
