@@ -32,7 +32,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 
 from hub.carephones.console_leg import add_candidate, operator_leg
 from hub.carephones.requests import CallRequests, Handler, api_error
-from hub.carephones.routing import Answer, CallRequest, Kind, Local, route, speakable
+from hub.carephones.routing import Answer, CallRequest, Holder, Kind, Local, route, speakable
 from hub.carephones.speech import SpeechCall, SpeechCalls
 from hub.cluster.keys import OWNERSHIP
 from hub.family.calls.signalling import CallService
@@ -228,6 +228,22 @@ class RemoteLegs:
         self.remote[where.call_id] = stand_in
         live.add(stand_in)
         return True
+
+    async def call_elsewhere(
+        self, home_id: str, live_workers: frozenset[str] | None = None
+    ) -> Holder | None:
+        """The home's unit call another live worker holds, if any (for the card)."""
+        if not self.requests.clustered:
+            return None
+        book = self.requests.book
+        holders = [h for h in await book.holders(home_id=home_id) if speakable(h)]
+        where = route(
+            book.worker, held_here=False, holders=holders, clustered=True,
+            live_workers=live_workers,
+        )  # fmt: skip
+        if isinstance(where, Local):
+            return None
+        return next(h for h in holders if h.call_id == where.call_id)
 
     def withdraw(self, stand_in: RemoteParty) -> None:
         """The stand-in's centre call is over (or never started): it leaves the live hub."""

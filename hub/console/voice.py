@@ -250,19 +250,34 @@ async def alarm_voice_calls(request: web.Request) -> web.Response:
         active["listeners"] = [{"party": leg.listener, "name": leg.listener_name} for leg in legs]
     live = request.app.get(LIVE_HUB)
     online = paired and live is not None and live.online(resident_party(int(rid)))
+    carephone = carephone_calls(request, loaded[1])
+    remote = request.app.get(REMOTE_LEGS)
+    if carephone["unit_call"] is None and remote is not None:
+        # The unit's call held by another hub worker (ADR 0168, §4) is the card's too.
+        held = await remote.call_elsewhere(loaded[1].home_id, live_workers(request.app))
+        if held is not None:
+            from hub.console.dial import home_unit
+
+            unit = home_unit(request, loaded[1].home_id)
+            carephone["unit_call"] = {
+                "call_id": held.call_id,
+                "device_id": unit.device.device_id if unit is not None else "",
+                "status": held.state,
+            }
     return web.json_response(
         {
             "calls": calls,
             "active": active,
             "tablet": {"paired": paired, "online": online},
-            **carephone_calls(request, loaded[1]),
+            **carephone,
         }
     )
 
 
 def carephone_calls(request: web.Request, alarm: Alarm) -> dict[str, Any]:
     """What the card offers about the home's carephone: calling out (ADR 0143) and the
-    unit's own speech call, live now (ADR 0121), ringing until it is taken (ADR 0160)."""
+    unit's own speech call, live now (ADR 0121), ringing until it is taken (ADR 0160),
+    when this worker holds it."""
     from hub.carephones.app import SCAIP_SPEECH
     from hub.console.dial import home_unit, pbx_of
 

@@ -169,6 +169,11 @@ async def test_the_operator_on_one_worker_speaks_with_a_unit_whose_call_another_
             )
         )  # fmt: skip
         await eventually(lambda: _rings(on_b, desk, alarm_id, 1), timeout=30)
+        # B's card shows the call A holds, ringing.
+        async with on_b.get(f"/api/console/alarms/{alarm_id}/voice", headers=desk.operator) as card:
+            on_card = (await card.json())["unit_call"]
+        assert on_card is not None
+        assert on_card["status"] == "ringing"
         try:
             async with ConsoleVoice(desk) as operator:  # type: ignore[arg-type]
                 began = time.monotonic()
