@@ -205,3 +205,42 @@ async def test_the_book_says_who_holds_a_call_and_forgets_a_workers_calls(
         assert await a.holders(home_id="7") == []
     finally:
         await db.dispose()
+
+
+async def test_an_answer_sent_while_the_requester_was_not_listening_is_caught_up(
+    pg_database: str,
+) -> None:
+    async with _workers(pg_database, speak=60) as (a, b):
+        go = asyncio.Event()
+
+        async def speak_when_told(request: CallRequest) -> Answer:
+            await go.wait()
+            return Answer(body={"spoken": True})
+
+        b.requests.handlers[Kind.SPEAK] = speak_when_told
+        admin = await asyncpg.connect(asyncpg_dsn(make_url(pg_database)))
+        try:
+            asking = asyncio.create_task(a.requests.ask("w-b", Kind.SPEAK, call_id="c"))
+            async with asyncio.timeout(30):  # B has it, and holds its answer back
+                while await _statuses(a.requests) != ["pending"] or b.requests.handled:
+                    await asyncio.sleep(0.05)
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = $1",
+                a.gate.name,
+            )
+            assert killed == 1
+            async with asyncio.timeout(30):
+                while a.fanout.listening.is_set() or a.gate.calls < 2:
+                    await asyncio.sleep(0.05)
+            go.set()  # B answers while A does not listen: the answer's NOTIFY is lost
+            async with asyncio.timeout(30):
+                while await _statuses(a.requests) != ["done"]:
+                    await asyncio.sleep(0.05)
+            assert not asking.done()
+            a.gate.open.set()  # A listens again and reads the answers it waits for
+            answer = await asyncio.wait_for(asking, 30)
+            assert answer.body == {"spoken": True}
+            assert a.requests.caught_up == 1
+        finally:
+            await admin.close()
