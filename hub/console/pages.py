@@ -42,6 +42,8 @@ _SHELL_JS_KEYS = [
     "session_expired",
     "forbidden",
     "sound_on",
+    "sound_on_hint",
+    "sound_off_hint",
     "sound_off",
     "cancel",
     "close",

@@ -23,6 +23,7 @@ export function bindSoundToggle(button) {
     const state = soundState();
     button.dataset.state = state;
     button.textContent = state === "on" ? t("sound_on") : t("sound_off");
+    button.title = state === "on" ? t("sound_on_hint") : t("sound_off_hint");
   };
   button.addEventListener("click", async () => {
     const ctx = ensureContext();
