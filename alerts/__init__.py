@@ -79,9 +79,17 @@ from alerts.model import (
     MissedDose,
     Priority,
     PromptRequest,
+    PromptWithdrawal,
     RuleKind,
 )
-from alerts.rules import Evaluation, evaluate, initial_state, next_deadline, tick
+from alerts.rules import (
+    Evaluation,
+    evaluate,
+    initial_state,
+    next_deadline,
+    reminders_withdrawn,
+    tick,
+)
 from alerts.state import ResidentState
 
 __all__ = [
@@ -133,6 +141,7 @@ __all__ = [
     "OutcomeRequired",
     "Priority",
     "PromptRequest",
+    "PromptWithdrawal",
     "Reannounce",
     "ResidentState",
     "RuleKind",
@@ -162,6 +171,7 @@ __all__ = [
     "record_unit_calling",
     "record_voice_call",
     "record_voice_connected",
+    "reminders_withdrawn",
     "resolve",
     "tick",
     "translate",

@@ -222,3 +222,15 @@ class PromptRequest:
     expires: datetime
     explanation: Explanation
     schedule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromptWithdrawal:
+    """Take a medication reminder off the tablet: its dose was confirmed elsewhere (the
+    home's pill dispenser; ``protocol.PromptWithdrawn``, docs/adr/0174)."""
+
+    home_id: str
+    resident_id: str
+    prompt_id: str  # the reminder's, as :class:`PromptRequest` sent it
+    schedule: str  # the dose's name
+    due: datetime  # when the reminder was sent (the dose's due time)

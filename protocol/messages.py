@@ -403,6 +403,19 @@ class Prompt(CommandBody, frozen=True, tag="prompt"):
     schedule: Annotated[str, Meta(max_length=40)] | None = None
 
 
+class PromptWithdrawn(CommandBody, frozen=True, tag="prompt_withdrawn"):
+    """The hub no longer asks ``prompt_id`` (docs/adr/0174): a medication reminder whose
+    dose the home's pill dispenser confirmed. The tablet takes it off the screen (and does
+    not bring it back if it was put off) and acknowledges the reminder, as if the resident
+    had pressed "I've taken it", without confirming the dose a second time.
+
+    Added within schema version 1: a device that does not know the name refuses the command
+    as invalid (logged, nothing else) and shows the reminder until it expires, as before."""
+
+    prompt_id: MessageId
+    reason: Literal["medication_taken"] = "medication_taken"
+
+
 class AlarmReceived(CommandBody, frozen=True, tag="alarm_received"):
     """Tells the tablet/pendant that the centre has the alarm (closes the loop)."""
 
@@ -424,6 +437,7 @@ Command: TypeAlias = (
     | PlayMessage
     | FirmwareInfo
     | Prompt
+    | PromptWithdrawn
     | AlarmReceived
     | EventReceived
 )

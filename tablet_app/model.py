@@ -29,6 +29,7 @@ from protocol import (
     PlayMessage,
     Prompt,
     PromptAnswer,
+    PromptWithdrawn,
     Reminder,
     new_message_id,
 )
@@ -569,6 +570,8 @@ class TabletModel:
                     body.prompt_id: command_id,
                 }
             self._show_prompt(body, now)
+        elif isinstance(body, PromptWithdrawn):
+            self._withdraw_prompt(body.prompt_id)
         elif isinstance(body, Reminder):
             self._notice(
                 self.t("reminder.title"),
@@ -642,6 +645,27 @@ class TabletModel:
         command_id = self.prompt_commands.get(prompt.prompt_id)
         if command_id is not None:
             self._emit(Report(command_id, "shown"))
+
+    def _withdraw_prompt(self, prompt_id: str) -> None:
+        """The hub withdrew a medication reminder: the pill dispenser confirmed its dose
+        (docs/adr/0174). It leaves the screen, is not brought back if put off, and the
+        centre hears it acknowledged; the dose is not confirmed a second time from here. A
+        reminder the resident already answered "I've taken it", or one not known (expired,
+        never arrived), changes nothing."""
+        current = self.prompt is not None and self.prompt.prompt_id == prompt_id
+        snoozed = self.snoozed is not None and self.snoozed.prompt_id == prompt_id
+        if current and self.prompt_result == "taken":
+            return
+        if snoozed:
+            self.snoozed = self.snoozed_until = None
+        if current:
+            self.prompt = None
+            self.prompt_result = None
+            if self.screen is Screen.PROMPT:
+                self.go(Screen.HOME)
+        command_id = self.prompt_commands.get(prompt_id)
+        if (current or snoozed) and command_id is not None:
+            self._emit(Report(command_id, "acknowledged"))
 
     def prompt_question(self) -> str:
         """The question of the current prompt."""

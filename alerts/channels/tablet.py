@@ -20,6 +20,7 @@ from protocol import (
     Configure,
     PlayMessage,
     Prompt,
+    PromptWithdrawn,
     command_name,
     command_topic,
     encode,
@@ -93,6 +94,11 @@ class TabletChannel:
             schedule=request.schedule,
         )
         return await self.send(device_id, body, now, message_id)
+
+    async def withdraw_prompt(self, device_id: str, prompt_id: str, now: datetime) -> str:
+        """Take a medication reminder off the screen: its dose was confirmed elsewhere (the
+        pill dispenser, docs/adr/0174); returns the command's message id."""
+        return await self.send(device_id, PromptWithdrawn(prompt_id=prompt_id), now)
 
     async def alarm_received(
         self, device_id: str, alarm_id: str, event_id: str | None, now: datetime

@@ -4,7 +4,8 @@
 - :func:`evaluate` applies one :class:`~alerts.model.HomeEvent` (timers due before it
   fire first, so every rule sees the world in time order);
 - :func:`tick` fires the timers due up to ``now``;
-- :func:`next_deadline` says when :func:`tick` must be called next.
+- :func:`next_deadline` says when :func:`tick` must be called next;
+- :func:`reminders_withdrawn` says which reminders a dose confirmed elsewhere ends.
 
 Nothing here reads a clock, touches a socket or mutates its arguments.
 """
@@ -19,6 +20,7 @@ from alerts.errors import AlertsValueError
 from alerts.model import Detection, HomeEvent, MissedDose, PromptRequest
 from alerts.rules import events, timers
 from alerts.rules.common import Findings, new_day
+from alerts.rules.reminders import reminders_withdrawn
 from alerts.rules.timers import Timer, TimerKind, pending_timers
 from alerts.state import ResidentState
 
@@ -34,6 +36,7 @@ __all__ = [
     "next_deadline",
     "pending_timers",
     "plan_changed",
+    "reminders_withdrawn",
     "tick",
 ]
 

@@ -12,7 +12,7 @@ import aiohttp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alerts import Alarm, PromptRequest
+from alerts import Alarm, PromptRequest, PromptWithdrawal
 from alerts.channels import (
     DeliveryResult,
     EmailChannel,
@@ -220,6 +220,22 @@ class HubAlarmEffects:
         )  # fmt: skip
         async with self._following(outgoing):
             await tablet.prompt(device, request, request.sent_at, outgoing.command_id)
+
+    async def withdraw_prompt(self, withdrawal: PromptWithdrawal, now: datetime) -> None:
+        """Take a medication reminder off the home's tablet: the dose was confirmed by the
+        pill dispenser (ADR 0174). The tablet acknowledges the reminder's followed command
+        itself, so the card's row says confirmed as when the resident answers on it."""
+        device = await self._tablet_of(withdrawal.home_id)
+        tablet = self._tablet_channel()
+        if tablet is None or device is None:
+            _LOGGER.info("prompt %s not withdrawn: no tablet channel/device", withdrawal.prompt_id)
+            return
+        await tablet.withdraw_prompt(device, withdrawal.prompt_id, now)
+        _LOGGER.info(
+            "reminder of %s withdrawn from tablet %s (confirmed elsewhere)",
+            withdrawal.schedule,
+            device,
+        )
 
     @asynccontextmanager
     async def _following(self, outgoing: delivery.Outgoing) -> AsyncIterator[None]:

@@ -45,6 +45,7 @@ from alerts import (
     HomeEvent,
     MissedDose,
     PromptRequest,
+    PromptWithdrawal,
     ResidentState,
     RuleKind,
     apply_detection,
@@ -54,6 +55,7 @@ from alerts import (
     next_deadline,
     present,
     reannounce,
+    reminders_withdrawn,
     tick,
 )
 from alerts.channels import DeliveryResult
@@ -106,6 +108,10 @@ class AlarmEffects(Protocol):
         """Tell the home the centre has the alarm."""
         ...
 
+    async def withdraw_prompt(self, withdrawal: PromptWithdrawal, now: datetime) -> None:
+        """Take a medication reminder off the tablet: its dose was confirmed elsewhere."""
+        ...
+
     async def notify(self, alarm: Alarm, action: NotifyContact) -> DeliveryResult:
         """Notify a contact automatically."""
         ...
@@ -124,6 +130,10 @@ class NoEffects:
 
     async def alarm_received(self, alarm: Alarm, event_id: str | None) -> None:
         """Log only."""
+
+    async def withdraw_prompt(self, withdrawal: PromptWithdrawal, now: datetime) -> None:
+        """Log only."""
+        _LOGGER.info("no tablet channel: prompt %s not withdrawn", withdrawal.prompt_id)
 
     async def notify(self, alarm: Alarm, action: NotifyContact) -> DeliveryResult:
         """Not delivered."""
@@ -276,7 +286,26 @@ class AlarmEngine:
         An event that changes nothing urgent (no detection, no prompt, no earlier timer)
         only updates the cached rule state; :meth:`flush` writes it soon after, and a
         crash before that is covered by the start-up replay of unapplied events.
+
+        A dose confirmed by the pill dispenser takes its reminder off the tablet (ADR
+        0174), once the event is applied and the home's lock and the write gate are
+        released: the command waits on the broker and records on the database, and a
+        holder of the gate must never wait for a home's lock (ADR 0173).
         """
+        withdrawals: list[PromptWithdrawal] = []
+        changes = await self._handle_event(event, withdrawals)
+        for withdrawal in withdrawals:
+            try:
+                await self.effects.withdraw_prompt(withdrawal, self._clock())
+            except Exception:  # the event is applied; the reminder then expires as before
+                _LOGGER.exception("reminder %s not withdrawn", withdrawal.prompt_id)
+        return changes
+
+    async def _handle_event(
+        self, event: HomeEvent, withdrawals: list[PromptWithdrawal]
+    ) -> list[AlarmChange]:
+        """:meth:`handle_event`'s work; adds to ``withdrawals`` the reminders the event,
+        once applied, takes off the tablet."""
         changes: list[_Applied] = []
         prompts: tuple[PromptRequest, ...] = ()
         doses: tuple[MissedDose, ...] = ()
@@ -310,6 +339,7 @@ class AlarmEngine:
                     )
                 if back is not None:
                     result = evaluate(cached.plan, _watched_from(cached.state, back), event)
+            withdrawn = reminders_withdrawn(cached.plan, cached.state, event)
             if (
                 result.prompts
                 or result.missed_doses
@@ -336,6 +366,7 @@ class AlarmEngine:
             cached.pending.append((key, now))
             if not significant:
                 cached.dirty = True
+                withdrawals.extend(withdrawn)
                 return []
             # An alarm's write first; any other write here holds the home's lock, which a
             # panic of that home may be waiting for: queued behind routine batches it would
@@ -367,6 +398,7 @@ class AlarmEngine:
                 raise
             cached.dirty = False
             prompts, doses = result.prompts, result.missed_doses
+            withdrawals.extend(withdrawn)
             deadline = next_deadline(cached.plan, cached.state)
             if deadline is not None and deadline <= now + DUE_NOW:
                 # A timer due at once (a supervised device gone silent): the scheduler may

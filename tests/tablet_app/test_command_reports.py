@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from protocol import PlayMessage, Prompt, Reminder, decode_ack
+from protocol import PlayMessage, Prompt, PromptWithdrawn, Reminder, decode_ack
 from tablet_app.link import Broker, HubLink
 from tablet_app.model import Publish, Report, Screen, Speak, TabletModel
 from tablet_app.outbox import Outbox
@@ -108,3 +108,46 @@ def test_a_report_waits_in_the_outbox_on_the_ack_channel(tmp_path: Path) -> None
     body = decode_ack(item.payload, now=NOW).body
     assert (body.command_id, body.ok, body.state, body.until) == ("c6", True, "postponed", until)
     outbox.close()
+
+
+def test_a_reminder_the_pill_box_confirmed_leaves_the_screen_and_is_acknowledged() -> None:
+    """ADR 0174: the hub withdraws the reminder of a dose the dispenser confirmed; the
+    tablet takes it off the screen, the centre's row says acknowledged, and the dose is not
+    confirmed again from the tablet. Another dose's reminder, and a second withdrawal,
+    change nothing."""
+    model = TabletModel(language="ca")
+    expires = NOW + timedelta(minutes=30)
+    model.on_command(
+        Prompt(prompt_id="dose-1", kind="medication", expires=expires, schedule="insulina"),
+        NOW,
+        "c5",
+    )
+    model.take_effects()
+    model.on_command(PromptWithdrawn(prompt_id="dose-2"), NOW + timedelta(minutes=1), "w0")
+    assert model.screen is Screen.PROMPT  # another dose's withdrawal
+    assert model.take_effects() == []
+    model.on_command(PromptWithdrawn(prompt_id="dose-1"), NOW + timedelta(minutes=2), "w1")
+    assert model.prompt is None
+    assert model.screen is Screen.HOME
+    effects = model.take_effects()
+    assert Report("c5", "acknowledged") in effects
+    assert not [e for e in effects if isinstance(e, Publish)]  # not a second medication_taken
+    model.on_command(PromptWithdrawn(prompt_id="dose-1"), NOW + timedelta(minutes=3), "w2")
+    assert model.take_effects() == []
+
+
+def test_a_put_off_reminder_the_pill_box_confirmed_does_not_ring_again() -> None:
+    model = TabletModel(language="ca")
+    prompt = Prompt(
+        prompt_id="dose-3", kind="medication", expires=NOW + timedelta(minutes=30),
+        schedule="insulina",
+    )  # fmt: skip
+    model.on_command(prompt, NOW, "c6")
+    model.answer_prompt("help", NOW)  # "Remind me later"
+    model.close_prompt()
+    model.take_effects()
+    model.on_command(PromptWithdrawn(prompt_id="dose-3"), NOW + timedelta(minutes=5), "w3")
+    assert _reports(model) == [Report("c6", "acknowledged")]
+    model.tick(NOW + timedelta(minutes=10))
+    assert model.prompt is None
+    assert model.screen is Screen.HOME
