@@ -29,6 +29,9 @@ TEMPLATE_DIR = WEB_DIR / "templates"
 STATIC_DIR = WEB_DIR / "static"
 STATIC_PREFIX = "/static/web"
 WEB_CATALOG = Catalog.load(WEB_DIR / "i18n.toml")
+# Texts every page's script gets, whatever keys the area hands it: the date and time
+# fields in the page's language (static/datefield.js, ADR 0172).
+SHELL_JS_KEYS = sorted(key for key in WEB_CATALOG.texts if key.startswith("df_"))
 # Every page shows local time of the service (storage is UTC).
 DISPLAY_TIMEZONE = "Europe/Madrid"
 # Everything comes from the hub itself: no CDN, no inline scripts (page data travels in
@@ -129,7 +132,8 @@ class Pages:
         user: PageUser | None = None,
         js_texts: list[str] | None = None,
     ) -> str:
-        """Render template ``name`` to a string (``js_texts``: keys handed to the script)."""
+        """Render template ``name`` to a string (``js_texts``: keys handed to the script,
+        besides ``SHELL_JS_KEYS``)."""
 
         def t(key: str, **params: object) -> str:
             return self.text(key, lang, **params)
@@ -150,7 +154,7 @@ class Pages:
             "tg": tg,
             "static": STATIC_PREFIX,
             "timezone": DISPLAY_TIMEZONE,
-            "js_texts": self.texts_for(lang, js_texts) if js_texts is not None else {},
+            "js_texts": self.texts_for(lang, [*SHELL_JS_KEYS, *(js_texts or [])]),
             "page_data": {},
         }
         values.update(context or {})

@@ -103,3 +103,45 @@ async def test_new_referral_to_the_installer_at_the_door_on_a_phone(
     await phone.goto("/service/work-orders?lang=ca")
     await expect(phone.locator("#work-orders")).to_contain_text("Teresa Soler Prat")
     assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+async def test_a_catalan_application_on_an_american_browser_takes_day_month_year(
+    chromium: Browser, hub: str
+) -> None:
+    """The birth date in dd/mm/aaaa whatever the browser's locale (ADR 0172): an impossible
+    date is refused in words before anything is sent; a good one is posted as ISO."""
+    expect.set_options(timeout=TIMEOUT_MS)
+    context = await chromium.new_context(base_url=hub, locale="en-US")
+    page = await context.new_page()
+    sent: list[dict[str, object]] = []
+    page.on(
+        "request",
+        lambda r: sent.append(r.post_data_json) if "/api/service/applications" in r.url else None,
+    )
+    await page.goto("/service/apply?lang=ca")
+    born = page.get_by_label("Data de naixement")
+    await expect(born).to_have_attribute("placeholder", "dd/mm/aaaa")
+    await page.fill("#applicant_name", "Sergi Pons")
+    await page.fill("#applicant_phone", "934 000 000")
+    await page.fill("#person_name", "Teresa Soler Prat")
+    await born.fill("31/02/1936")
+    await page.fill("#street", "Passeig de Sant Joan 80, 2n")
+    await page.fill("#postcode", "08009")
+    await page.fill("#municipality", "Barcelona")
+    await page.fill('[name="contacts.0.name"]', "Laura Soler")
+    await page.fill('[name="contacts.0.phone"]', "610551121")
+    await page.check("#consent_data")
+    await page.click("button[type=submit]")
+    await expect(page.locator("#birth_date-error")).to_have_text(
+        "No és una data vàlida. Escriviu-la com a dd/mm/aaaa, per exemple 25/03/1940."
+    )
+    await expect(born).to_be_focused()
+    assert sent == []
+    await born.fill("2/11/1936")
+    async with page.expect_response("**/api/service/applications**") as answer:
+        await page.click("button[type=submit]")
+    response = await answer.value
+    assert response.ok, await response.text()
+    assert sent[-1]["birth_date"] == "1936-11-02"
+    await expect(page.locator("#applied")).to_be_visible()
+    await context.close()

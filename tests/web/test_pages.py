@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 import hub.web
 from hub.web import WEB_CATALOG, Pages, PageUser, accept_language
+from hub.web.pages import SHELL_JS_KEYS
 from protocol.i18n import Catalog, MissingTranslation
 
 
@@ -123,7 +124,11 @@ def test_area_pages_extend_the_shell(tmp_path: Path) -> None:
     assert "</script><script>alert(1)" not in html
     texts = re.search(r'<script id="ta-texts" type="application/json">(.*?)</script>', html)
     assert texts
-    assert json.loads(texts.group(1)) == {"hello": "Hi {name}", "conn_open": "Live"}
+    # The keys asked for, and the date fields' texts every page's script gets (ADR 0172).
+    english = WEB_CATALOG.for_language("en")
+    shell = {key: english[key] for key in SHELL_JS_KEYS}
+    assert "df_date_pattern" in shell
+    assert json.loads(texts.group(1)) == {"hello": "Hi {name}", "conn_open": "Live", **shell}
 
 
 def test_unknown_texts_fail_loudly(tmp_path: Path) -> None:

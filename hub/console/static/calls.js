@@ -1,6 +1,7 @@
 // The wellbeing-call agenda: calls due (campaigns, birthday, after discharge, weekly, care
 // plan), outcomes, planning. A campaign call shows its campaign's name, script and attempt.
 import { api, t, pageData, formatDateTime, formatTime, escapeHtml as h } from "/static/web/ta.js";
+import { dateField, instantOf } from "/static/web/datefield.js";
 import { startHeartbeat } from "./presence.js";
 import { VoiceCall, renderVoice } from "./voice.js";
 
@@ -121,6 +122,8 @@ document.querySelector("#calls tbody").addEventListener("click", async (event) =
 
 const form = document.getElementById("plan-form");
 if (form) {
+  // The due time in the page's language, not the browser's; its value is ISO.
+  const dueField = dateField(document.getElementById("plan-due"));
   api("/api/console/residents")
     .then((r) => {
       document.getElementById("plan-resident").innerHTML = r.residents.map((x) => `<option value="${x.id}">${h(x.name)}</option>`).join("");
@@ -128,7 +131,7 @@ if (form) {
     .catch(fail);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const due = document.getElementById("plan-due").value;
+    const due = dueField.value;
     if (!due) return;
     try {
       await api("/api/console/calls", {
@@ -136,7 +139,7 @@ if (form) {
         body: {
           resident_id: Number(document.getElementById("plan-resident").value),
           reason: document.getElementById("plan-reason").value,
-          due_at: new Date(due).toISOString(),
+          due_at: instantOf(due).toISOString(), // the centre's wall clock
           notes: document.getElementById("plan-notes").value.trim(),
         },
       });

@@ -1,9 +1,13 @@
 // Supervisor view: figures for a chosen period, CSV export, who is on shift.
 import { api, t, formatAge, formatTime, escapeHtml as h, lang, timeZone } from "/static/web/ta.js";
+import { dateField } from "/static/web/datefield.js";
 import { getCodes } from "./alarms.js";
 import { startHeartbeat } from "./presence.js";
 
 const form = document.getElementById("period");
+// From and to in the page's language (dd/mm/aaaa), whatever the browser's own locale.
+const from = dateField(document.getElementById("from"));
+const to = dateField(document.getElementById("to"));
 const errorBox = document.getElementById("sup-error");
 let codes = { rules: [], outcomes: [] };
 
@@ -22,8 +26,7 @@ function label(kind, code) {
 const percent = new Intl.NumberFormat(lang, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const dayFormat = new Intl.DateTimeFormat(lang, { dateStyle: "long", timeZone: "UTC" });
 
-/** The chosen period in words in the page's language (the date pickers follow the
- * browser's own locale, which may not be the page's). */
+/** The chosen period in words in the page's language. */
 function periodText(from, to) {
   const [a, b] = [new Date(from + "T00:00:00Z"), new Date(to + "T00:00:00Z")];
   if (Number.isNaN(a.getTime()) || Number.isNaN(b.getTime())) return "";
@@ -54,10 +57,10 @@ function outOf(n, total, extra) {
 }
 
 async function load() {
-  const params = new URLSearchParams({ from: form.from.value, to: form.to.value });
+  const params = new URLSearchParams({ from: from.value, to: to.value });
   document.getElementById("csv").href = "/api/console/figures.csv?" + params;
   errorBox.hidden = true;
-  document.getElementById("period-text").textContent = periodText(form.from.value, form.to.value);
+  document.getElementById("period-text").textContent = periodText(from.value, to.value);
   try {
     const f = await api("/api/console/figures?" + params);
     const good = (value, target) => (value == null ? "" : value >= target ? "good" : "bad");
@@ -104,8 +107,8 @@ form.addEventListener("submit", (event) => {
   load();
 });
 
-form.from.value = form.from.value || localToday();
-form.to.value = form.to.value || localToday();
+from.value = from.value || localToday();
+to.value = to.value || localToday();
 startHeartbeat();
 codes = await getCodes().catch(() => codes);
 load();

@@ -1,5 +1,6 @@
 // Technical alarms (offline, low battery, tamper, power) with the maintenance workflow.
 import { api, t, pageData, LiveSocket, showConnection, formatTime, formatDateTime, escapeHtml as h } from "/static/web/ta.js";
+import { dateField, dateFields, instantOf } from "/static/web/datefield.js";
 import * as alarmsApi from "./alarms.js";
 import { startHeartbeat } from "./presence.js";
 
@@ -38,6 +39,7 @@ function render() {
       return `<tr data-id="${h(a.id)}"><td><span class="badge p${a.priority}">${h(t("p" + a.priority))}</span> <strong>${h(a.rule_label || a.rule)}</strong></td><td>${h(names.get(String(a.resident_id)) || "…")}</td><td>${h(a.explanation_text || "")}</td><td>${h(formatTime(a.raised_at))}</td><td data-status>${status(ticket)}</td><td>${actions(a, ticket)}</td></tr>`;
     })
     .join("");
+  dateFields(body); // the visit's date and time in the page's language
 }
 
 async function refetch() {
@@ -68,10 +70,10 @@ body.addEventListener("click", async (event) => {
       if (payload.status === "visit_planned") {
         const input = body.querySelector(`[data-visit="${CSS.escape(id)}"]`);
         if (!input.value) {
-          input.focus();
+          dateField(input).text.focus();
           return;
         }
-        payload.visit_at = new Date(input.value).toISOString();
+        payload.visit_at = instantOf(input.value).toISOString(); // the centre's wall clock
       }
       await api(`/api/console/maintenance/${encodeURIComponent(id)}`, { method: "PUT", body: payload });
     } else if (button.dataset.close) {

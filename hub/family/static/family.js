@@ -2,7 +2,7 @@
 // Server-rendered pages give the first view; this keeps them live over /api/family/ws.
 import {
   api, ApiError, LiveSocket, t, pageData, banner, showConnection, formatTime, formatDateTime,
-  escapeHtml, gathered, formatAgo, locale, timeZone,
+  escapeHtml, gathered, formatAgo, locale, zoned, zonedToUtc,
 } from "/static/web/ta.js";
 import { setUpPush } from "/static/family/push.js";
 
@@ -785,27 +785,8 @@ async function loadAgenda(section) {
 
 // The agenda's "when": day, month and year in the order of the page's language, month
 // names from Intl, a 24-hour clock — never the phone's own date input (mm/dd/yyyy, AM/PM
-// on an English phone). Times are the centre's time zone, like every time on the page.
-
-function zoned(when) {
-  // The wall-clock parts of an instant in the centre's zone.
-  const parts = new Intl.DateTimeFormat("en-GB", {
-    timeZone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric",
-  }).formatToParts(when);
-  const get = (type) => Number(parts.find((p) => p.type === type).value);
-  return { year: get("year"), month: get("month"), day: get("day"), hour: get("hour"), minute: get("minute") };
-}
-
-function zonedToUtc(year, month, day, hour, minute) {
-  // The instant whose wall-clock time in the centre's zone is the one chosen.
-  const wanted = Date.UTC(year, month - 1, day, hour, minute);
-  let guess = wanted;
-  for (let i = 0; i < 2; i++) {
-    const seen = zoned(new Date(guess));
-    guess += wanted - Date.UTC(seen.year, seen.month - 1, seen.day, seen.hour, seen.minute);
-  }
-  return new Date(guess);
-}
+// on an English phone). Times are the centre's time zone, like every time on the page
+// (ta.js's zoned / zonedToUtc, shared with the date fields of the other pages).
 
 function option(value, label, selected) {
   return `<option value="${value}"${selected ? " selected" : ""}>${escapeHtml(label)}</option>`;

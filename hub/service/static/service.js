@@ -1,6 +1,10 @@
 // Service lifecycle pages: every <form data-api="/api/..."> posts its fields as JSON and
 // then does what data-then says; the work-order page follows the hub's confirmations.
 import { api, lang, pageData } from "/static/web/ta.js";
+import { dateFields } from "/static/web/datefield.js";
+
+// Birth date, resume date, a medicine's first and last day: in the page's language, sent as ISO.
+dateFields();
 
 function setPath(target, path, value) {
   const parts = path.split(".");

@@ -288,6 +288,26 @@ export function formatTime(iso, { seconds = false, date = "auto" } = {}) {
   return day.format(when) + " " + time.format(when);
 }
 
+/** The wall-clock parts of an instant in the centre's zone: {year, month, day, hour, minute}. */
+export function zoned(when) {
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    timeZone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric",
+  }).formatToParts(when);
+  const get = (type) => Number(parts.find((p) => p.type === type).value);
+  return { year: get("year"), month: get("month"), day: get("day"), hour: get("hour"), minute: get("minute") };
+}
+
+/** The instant whose wall-clock time in the centre's zone is the one given. */
+export function zonedToUtc(year, month, day, hour, minute) {
+  const wanted = Date.UTC(year, month - 1, day, hour, minute);
+  let guess = wanted;
+  for (let i = 0; i < 2; i++) {
+    const seen = zoned(new Date(guess));
+    guess += wanted - Date.UTC(seen.year, seen.month - 1, seen.day, seen.hour, seen.minute);
+  }
+  return new Date(guess);
+}
+
 /** Full local date and time: "6 de des. 2026, 21:45", "6 dic 2026, 21:45", "6 Dec 2026, 21:45". */
 export function formatDateTime(iso) {
   if (!iso) return "";
