@@ -6,6 +6,7 @@ words, before anything is sent."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,38 @@ async def test_a_video_is_prepared_after_its_upload_then_plays_and_failures_say_
         f"/api/family/conversations/{link['conversation_id']}/messages", headers=anna.headers
     )
     assert (await mine.json())["uploads"] == []
+
+
+async def test_a_videos_label_and_its_words_are_lines_of_their_own(
+    world: World, media_samples: Samples
+) -> None:
+    """The label ("Vídeo · 1 s") and the words sent with the video were inline spans with
+    nothing between them: the chat read "Vídeo · 1 sEl Montseny"."""
+    maria = await world.resident("Maria")
+    anna = await world.person(name="Anna")
+    link = await world.link(maria, anna)
+    said = await world.client.put("/api/me/language", json={"language": "ca"}, headers=anna.headers)
+    assert said.status == 200, await said.text()
+    sent = await world.client.post(
+        f"/api/family/conversations/{link['conversation_id']}/videos",
+        params={"text": "El Montseny des de la finestra"},
+        data=media_samples.webm_video,
+        headers={**anna.headers, "Content-Type": "application/octet-stream"},
+    )
+    assert sent.status == 202, await sent.text()
+    base = str(world.client.make_url("/")).rstrip("/")
+    async with media_browser() as browser:
+        page = await signed_in_page(
+            browser, base, anna.username, f"/family/chat/{link['conversation_id']}", lang="ca"
+        )
+        message = page.locator(".msg:not(.upload)", has=page.locator("video"))
+        await expect(message).to_have_count(1, timeout=TIMEOUT_MS)
+        label, words = message.locator(".media-label"), message.locator(".text")
+        await expect(label).to_have_text(re.compile(r"^Vídeo · \d+ s$"))
+        await expect(words).to_have_text("El Montseny des de la finestra")
+        above, below = await label.bounding_box(), await words.bounding_box()
+        assert above is not None
+        assert below is not None
+        # Two lines, with space between them, not one run of text.
+        assert below["y"] >= above["y"] + above["height"] + 2, (above, below)
+        assert re.search(r"\d s\n+El Montseny", await message.inner_text())

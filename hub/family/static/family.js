@@ -285,9 +285,9 @@ function mediaHtml(media) {
   if (media.kind === "video") {
     // The hub's thumbnail until it plays: the first picture, not a black box.
     const poster = media.thumbnail_url ? ` poster="${media.thumbnail_url}"` : "";
-    return `<video controls preload="metadata"${poster} src="${media.url}"></video><span class="small">${escapeHtml(t("media_video"))}${seconds}</span>`;
+    return `<video controls preload="metadata"${poster} src="${media.url}"></video><span class="small media-label">${escapeHtml(t("media_video"))}${seconds}</span>`;
   }
-  return `<span class="small">${escapeHtml(t("media_voice"))}${seconds}</span><audio controls preload="metadata" src="${media.url}"></audio>`;
+  return `<span class="small media-label">${escapeHtml(t("media_voice"))}${seconds}</span><audio controls preload="metadata" src="${media.url}"></audio>`;
 }
 
 function messageHtml(m) {
@@ -334,7 +334,7 @@ function uploadHtml(u) {
     : "";
   const seconds = u.duration_s ? ` · ${t("seconds_short", { n: Math.round(u.duration_s) })}` : "";
   return `<li class="msg mine upload ${failed ? "failed" : "processing"}" data-upload="${u.upload_id}" role="status">`
-    + `<span class="small">${escapeHtml(t("media_video"))}${seconds}</span>`
+    + `<span class="small media-label">${escapeHtml(t("media_video"))}${seconds}</span>`
     + `<span class="upload-state">${words}</span>`
     + (u.text ? `<span class="text">${escapeHtml(u.text)}</span>` : "")
     + `<span class="meta">${remove}<time datetime="${u.created_at}">${formatTime(u.created_at)}</time></span></li>`;
