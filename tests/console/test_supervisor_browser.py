@@ -37,7 +37,7 @@ async def demo_hub() -> AsyncIterator[str]:
     [
         ("ca", r"Període: \d{1,2} de \w+ del? 20\d\d", "Alarmes tècniques (no incloses): 3",
          r"\d de 6", "Total (atenció i tècniques)", "Tècnica"),
-        ("en", r"Period: \w+ \d{1,2}, 20\d\d", "Technical alarms (not included): 3",
+        ("en", r"Period: \d{1,2} \w+ 20\d\d", "Technical alarms (not included): 3",
          r"\d of 6", "Total (care and technical)", "Technical"),
     ],
 )  # fmt: skip

@@ -1,5 +1,5 @@
 // Supervisor view: figures for a chosen period, CSV export, who is on shift.
-import { api, t, formatAge, formatTime, escapeHtml as h, lang, timeZone } from "/static/web/ta.js";
+import { api, t, formatAge, formatTime, escapeHtml as h, lang, locale, timeZone } from "/static/web/ta.js";
 import { dateField } from "/static/web/datefield.js";
 import { getCodes } from "./alarms.js";
 import { startHeartbeat } from "./presence.js";
@@ -24,7 +24,8 @@ function label(kind, code) {
 // Every percentage with one decimal (97,5 %, 100,0 %, 66,7 %): the same figure reads the
 // same in every tile, table and screen size.
 const percent = new Intl.NumberFormat(lang, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
-const dayFormat = new Intl.DateTimeFormat(lang, { dateStyle: "long", timeZone: "UTC" });
+// ta.js's locale: en is British here ("3 December 2026"), like every date of the page.
+const dayFormat = new Intl.DateTimeFormat(locale, { dateStyle: "long", timeZone: "UTC" });
 
 /** The chosen period in words in the page's language. */
 function periodText(from, to) {
