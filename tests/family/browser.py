@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from playwright.async_api import Browser, Page, async_playwright
 
 from teleassist.chromium import CHROMIUM_ARGS, CHROMIUM_PATH, MEDIA_ARGS
+from teleassist.screenshots._waits import wait_for_async
 from tests.hub.fixtures import TEST_PASSWORD
 
 PHONE = {"width": 390, "height": 844}
@@ -53,3 +55,20 @@ async def signed_in_page(
     await page.click("#signin-submit")
     await page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
     return page
+
+
+async def service_worker_activated(
+    page: Page, scope: str = "/family", timeout_s: float = 60
+) -> None:
+    """Wait until the page's service worker for ``scope`` is activated.
+
+    Chromium hands a push (``ServiceWorker.deliverPushMessage``) only to an activated
+    worker; one delivered while the worker still installs is dropped without a word."""
+    await wait_for_async(
+        page,
+        f"""async () => {{
+            const reg = await navigator.serviceWorker.getRegistration({json.dumps(scope)});
+            return reg && reg.active && reg.active.state === "activated" ? true : null;
+        }}""",
+        timeout_s=timeout_s,
+    )

@@ -26,7 +26,7 @@ from hub.family.webpush import new_vapid_private_key
 from protocol import Panic
 from teleassist.config import Config, load_config
 from teleassist.screenshots._waits import wait_for_async
-from tests.family.browser import media_browser, signed_in_page
+from tests.family.browser import media_browser, service_worker_activated, signed_in_page
 from tests.family.conftest import World
 from tests.family.push_service import PushClient, PushService, push_service
 
@@ -109,6 +109,7 @@ async def test_a_panic_becomes_a_notification_of_the_family_service_worker(
         )  # fmt: skip
         await world.client.app[ALARM_ENGINE].handle_event(panic)
         received = await pushes.next()
+        await service_worker_activated(page)
         await cdp.send(
             "ServiceWorker.deliverPushMessage",
             {

@@ -43,7 +43,7 @@ from hub.family.webpush import new_vapid_private_key
 from tablet_app.model import Screen
 from teleassist.config import load_config
 from teleassist.screenshots._waits import wait_for_async
-from tests.family.browser import PHONE
+from tests.family.browser import PHONE, service_worker_activated
 from tests.family.push_service import PushClient, PushService, push_service
 from tests.family.standins import SmsGateway, message_standins
 from tests.hub.fixtures import TEST_PASSWORD
@@ -252,6 +252,7 @@ async def _subscribe(
     await cdp.send("ServiceWorker.enable")
     await asyncio.wait_for(seen.wait(), 30)
     [registration] = {r["registrationId"] for r in registrations if r["scopeURL"].endswith(SCOPE)}
+    await service_worker_activated(page, SCOPE)
 
     async def deliver(payload: dict[str, Any]) -> None:
         """What the push service does: hand the decrypted message to the browser's worker."""
