@@ -197,6 +197,7 @@ def _call_request_families(app: web.Application) -> list[Metric]:
         ("handled", requests.handled, "Other workers' carephone call requests handled here"),
         ("timed_out", requests.timed_out, "Carephone call requests unanswered (504 given)"),
         ("caught_up", requests.caught_up, "Requests or answers read after a reconnection"),
+        ("stale_calls_out", requests.stale_calls_out, "Rows of ended calls out dropped"),
     ):
         counter = CounterMetricFamily(f"teleassist_carephone_requests_{name}", text)
         counter.add_metric([], float(value))

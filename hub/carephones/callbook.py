@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.alarms.fanout import notify
@@ -105,6 +106,48 @@ class CallBook:
         self._put(_Change(call_id, state, home_id, alarm_id, direction, operator, written))
         with contextlib.suppress(TimeoutError):  # then its requests may find no row: 404
             await asyncio.wait_for(asyncio.shield(written), WRITE_WAIT_S)
+
+    async def claim_out(
+        self, call_id: str, *, home_id: str, alarm_id: str | None, operator: str
+    ) -> Holder | None:
+        """Write the row of ``operator``'s call out now, in a transaction of its own (not
+        through the queue): None once written; else the row of their call out that stands in
+        the way (the partial unique index, ADR 0177), or a ``Holder`` with an empty
+        ``call_id`` when that row went meanwhile (try again)."""
+        async with self._sessionmaker() as session:
+            session.add(
+                CarephoneCallRow(
+                    call_id=call_id, alarm_id=alarm_id, home_id=home_id, worker=self.worker,
+                    direction="out", state="dialled", operator=operator,
+                    updated_at=self._clock(),
+                )
+            )  # fmt: skip
+            try:
+                await session.commit()
+                return None
+            except IntegrityError:
+                await session.rollback()
+        async with self._sessionmaker() as session:
+            row = await session.scalar(
+                select(CarephoneCallRow).where(
+                    CarephoneCallRow.operator == operator, CarephoneCallRow.direction == "out"
+                )
+            )
+        if row is None:
+            return Holder("", "", home_id, "out", "", None, operator)
+        return _holder(row)
+
+    async def forget(self, holder: Holder) -> bool:
+        """Delete a stale row (only if it is still that worker's row of that call)."""
+        async with self._sessionmaker() as session:
+            result = await session.execute(
+                delete(CarephoneCallRow).where(
+                    CarephoneCallRow.call_id == holder.call_id,
+                    CarephoneCallRow.worker == holder.worker,
+                )
+            )
+            await session.commit()
+        return bool(getattr(result, "rowcount", 0))
 
     def gone(self, call_id: str) -> None:
         """The call ended here: its row is deleted soon."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.clock import utc_now
@@ -46,9 +46,19 @@ class CarephoneUnit(Base):
 class CarephoneCallRow(Base):
     """Which hub worker holds a speech call (docs/adr/0168, section 4): written when a
     unit's call rings or a call out is dialled, updated on answer, deleted when it ends,
-    and a worker's rows deleted at its start-up and when its lease lapses."""
+    and a worker's rows deleted at its start-up and when its lease lapses. One call out per
+    operator, whichever worker placed it (ADR 0177: the partial unique index)."""
 
     __tablename__ = "carephone_calls"
+    __table_args__ = (
+        Index(
+            "uq_carephone_calls_operator_out",
+            "operator",
+            unique=True,
+            sqlite_where=text("direction = 'out'"),
+            postgresql_where=text("direction = 'out'"),
+        ),
+    )
 
     call_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     alarm_id: Mapped[str | None] = mapped_column(String(64), default=None)

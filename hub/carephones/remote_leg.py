@@ -169,6 +169,7 @@ class RemoteLegs:
                 Kind.SPEAK: self._speak,
                 Kind.SIGNAL: self._signal,
                 Kind.HANGUP: self._hangup,
+                Kind.PROBE: self._probe,
                 Kind.CONNECTED: self._connected,
                 Kind.ENDED: self._ended,
             }
@@ -338,6 +339,14 @@ class RemoteLegs:
             await asyncio.wait_for(leg.call.finished.wait(), self.speech.link_grace_s)
         if leg.pc is None:
             self.speech.hang_up_unit(leg.call, "link_failed")
+
+    async def _probe(self, request: CallRequest) -> Answer:
+        # Another worker asks whether an operator's call out is still going on here (its
+        # row stands in the way of their next one, ADR 0177): the dialler knows best.
+        dial = self.dials().get(Kind.PROBE)
+        if dial is not None:
+            return await dial(request)
+        return Answer(body={"held": (request.call_id or "") in self.speech.calls})
 
     async def _hangup(self, request: CallRequest) -> Answer:
         call = self._call(request)

@@ -35,9 +35,12 @@ from hub.carephones.routing import (
     Answer,
     BadRequestSignal,
     CallRequest,
+    Holder,
     Kind,
+    out_call_stale,
     parse_answer_signal,
     parse_request_signal,
+    probe_says_stale,
     unreachable,
 )
 from hub.clock import Clock
@@ -48,6 +51,7 @@ _LOGGER = logging.getLogger(__name__)
 Handler = Callable[[CallRequest], Awaitable[Answer]]
 CLOSE_WAIT_S = 2.0
 SEEN = 1000  # request ids remembered as handled (a notification and a catch-up both name one)
+CLAIM_TRIES = 3  # a stale row dropped, then the claim again (another may claim meanwhile)
 
 
 def api_error(answer: Answer) -> ApiError:
@@ -82,6 +86,8 @@ class CallRequests:
         self.handled = 0
         self.timed_out = 0
         self.caught_up = 0
+        self.stale_calls_out = 0
+        self._placing: set[str] = set()  # calls out claimed here and being placed
 
     @property
     def worker(self) -> str:
@@ -140,6 +146,59 @@ class CallRequests:
                 return late.get(request_id) or unreachable()
         finally:
             self._waiting.pop(request_id, None)
+
+    async def claim_call_out(
+        self,
+        call_id: str,
+        *,
+        home_id: str,
+        alarm_id: str | None,
+        operator: str,
+        here: Callable[[str], bool],
+        live_workers: frozenset[str] | None = None,
+    ) -> Holder | None:
+        """Write the row of ``operator``'s new call out before it is placed: None when
+        written; else the row of their call out going on, on whichever worker, that forbids
+        it (``409 call_in_progress``, ADR 0177).
+
+        A row in the way is dropped when it is stale: this worker's own whose call is not
+        ``here`` (it just ended), a worker's whose lease lapsed, or — asked with a
+        ``probe`` — one whose worker says the call is over or does not answer in time (it
+        died holding the call: the row expires after that one unanswered probe)."""
+        blocker: Holder | None = None
+        for _ in range(CLAIM_TRIES):
+            blocker = await self.book.claim_out(
+                call_id, home_id=home_id, alarm_id=alarm_id, operator=operator
+            )
+            if blocker is None:
+                self._placing.add(call_id)
+                return None
+            if not blocker.call_id:
+                continue  # it went meanwhile
+            held = self.is_placing(blocker.call_id) or here(blocker.call_id)
+            stale = out_call_stale(self.worker, blocker, here=held, live_workers=live_workers)
+            if stale is None:
+                answer = await self.ask(
+                    blocker.worker, Kind.PROBE, call_id=blocker.call_id, operator=operator
+                )
+                stale = probe_says_stale(answer)
+            if not stale:
+                return blocker
+            if await self.book.forget(blocker):
+                self.stale_calls_out += 1
+                _LOGGER.info(
+                    "operator %s: dropped the stale row of call out %s on %s",
+                    operator, blocker.call_id, blocker.worker,
+                )  # fmt: skip
+        return blocker
+
+    def is_placing(self, call_id: str) -> bool:
+        """Whether a call out claimed here is being placed (not yet watched)."""
+        return call_id in self._placing
+
+    def placed(self, call_id: str) -> None:
+        """The call out claimed with :meth:`claim_call_out` is placed (or failed)."""
+        self._placing.discard(call_id)
 
     def tell(
         self, target: str, kind: Kind, *, call_id: str | None = None, body: dict[str, Any] | None

@@ -31,6 +31,7 @@ class Kind(StrEnum):
     SPEAK = "speak"  # the operator speaks with the home: answer the unit's call if it rings
     SIGNAL = "signal"  # the operator's WebRTC offer (or a candidate) → the hub's answer
     HANGUP = "hangup"  # the operator hangs up (the unit's call, or a call out)
+    PROBE = "probe"  # is this call out still going on? (one call out per operator, ADR 0177)
     # Told back by the holder, nobody waits for them:
     CONNECTED = "connected"  # the operator's audio leg connected (voice contact)
     ENDED = "ended"  # the unit's call ended
@@ -41,6 +42,8 @@ TIMEOUTS_S: dict[Kind, float] = {
     Kind.SPEAK: 5.0,
     Kind.SIGNAL: 10.0,
     Kind.HANGUP: 5.0,
+    # A live worker answers in milliseconds; a dead one's row is dropped after this.
+    Kind.PROBE: 3.0,
     Kind.CONNECTED: 0.0,  # told, not awaited
     Kind.ENDED: 0.0,
 }
@@ -230,3 +233,29 @@ def speakable(holder: Holder) -> bool:
 
 
 TOLD = frozenset({Kind.CONNECTED, Kind.ENDED})  # told back, never answered
+
+
+def out_call_stale(
+    me: str, blocker: Holder, *, here: bool, live_workers: frozenset[str] | None
+) -> bool | None:
+    """Whether the row of an operator's call out that stands in the way of their new one
+    is stale (ADR 0177): True (its call is gone: drop the row), False (it goes on: 409
+    ``call_in_progress``), None (only its worker knows: ask it, :attr:`Kind.PROBE`).
+
+    ``here``: this worker has the call. A row of this worker whose call is not here is a
+    call that just ended (its deletion still queued); a row of a worker whose lease lapsed
+    died with it."""
+    if blocker.worker == me:
+        return not here
+    if live_workers is not None and blocker.worker not in live_workers:
+        return True
+    return None
+
+
+def probe_says_stale(answer: Answer) -> bool:
+    """A probe's answer: stale when the worker did not answer in time (dead, or cut off:
+    its calls out cannot be spoken to from here either) or says the call is not there.
+    Any other answer — a refusal from a worker that does not know probes yet — keeps it."""
+    if answer.status == 504 and answer.code == UNREACHABLE:
+        return True
+    return answer.ok and answer.body.get("held") is False

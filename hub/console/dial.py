@@ -327,17 +327,23 @@ async def dial(request: web.Request) -> web.Response:
     clustered = requests is not None and requests.clustered
     if requests is not None and clustered:
         # Its media and hang-up may come through another worker at once (ADR 0168, §4):
-        # the row first (its end, if it ends at once, is written after it).
-        await requests.book.hold(
-            call_id, home_id=alarm.home_id, state="dialled", alarm_id=alarm.id,
-            direction="out", operator=str(user.id),
+        # the row first (its end, if it ends at once, is written after it). The row is
+        # also the operator's one call out across the workers (ADR 0177).
+        going_on = await requests.claim_call_out(
+            call_id, home_id=alarm.home_id, alarm_id=alarm.id, operator=str(user.id),
+            here=partial(_held_here, request.app), live_workers=live_workers(request.app),
         )  # fmt: skip
+        if going_on is not None:
+            raise ApiError(409, "call_in_progress", "hang up your call going on first")
     try:
         call = await speech.call_out(unit, uri, via, call_id)
     except OSError as err:
         if requests is not None and clustered:
             requests.book.gone(call_id)
         raise ApiError(503, "dial_failed", f"the call could not be placed: {err}") from None
+    finally:
+        if requests is not None:
+            requests.placed(call_id)
     dialler.watch(Dial(call, alarm.id, party, name, user.id, actor))
     return web.json_response(
         {"call_id": call.call_id, "party": party, "name": name, "status": "calling"}, status=201
@@ -448,7 +454,14 @@ def _dial_handlers(app: web.Application) -> dict[Kind, Handler]:
         speech.hangup(found.call)
         return Answer(body={"call_id": found.call.call_id, "outcome": found.call.outcome})
 
-    return {Kind.SIGNAL: signal, Kind.HANGUP: hang_up}
+    async def probe(request: CallRequest) -> Answer:
+        # Is this call out still going on here? (its row stands in the way of its
+        # operator's next call out, ADR 0177; being placed counts).
+        call_id, requests = request.call_id or "", app.get(CALL_REQUESTS)
+        placing = requests is not None and requests.is_placing(call_id)
+        return Answer(body={"held": placing or _held_here(app, call_id)})
+
+    return {Kind.SIGNAL: signal, Kind.HANGUP: hang_up, Kind.PROBE: probe}
 
 
 async def dialler_ctx(app: web.Application) -> AsyncIterator[None]:

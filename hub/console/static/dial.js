@@ -73,6 +73,7 @@ export class DialCall {
       this.teardown();
       this.status = "failed";
       const words = { no_microphone: "voice_fail_no_microphone",
+                      call_in_progress: "voice_fail_call_in_progress",
                       carephone_worker_unreachable: "voice_fail_carephone_worker_unreachable" };
       this.error = words[err.code] ? t(words[err.code]) : err.message;
       this.endedAt = Date.now();

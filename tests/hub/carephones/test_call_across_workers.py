@@ -238,12 +238,12 @@ async def test_the_operator_on_one_worker_speaks_with_a_unit_whose_call_another_
         assert body["error"] == "carephone_worker_unreachable"
         assert set(body["words"]) == {"ca", "es", "en"}
         assert "(D)" in body["words"]["ca"]
-        # B's figures say what crossed: speak, signal, hang-up and the call out's two, the
-        # 504's speak unanswered.
+        # B's figures say what crossed: speak, signal, hang-up, the probe of the call out
+        # and its two, the 504's speak unanswered.
         token = cluster.b.env["TELEASSIST_HUB__METRICS_TOKEN"]
         async with on_b.get("/metrics", headers={"Authorization": f"Bearer {token}"}) as got:
             figures = await got.text()
-        assert "teleassist_carephone_requests_asked_total 6.0" in figures
+        assert "teleassist_carephone_requests_asked_total 7.0" in figures
         assert "teleassist_carephone_requests_timed_out_total 1.0" in figures
 
     # A starts again: the call that died with it is forgotten at once. A call ringing on it
@@ -277,6 +277,14 @@ async def _dial_on_a_media_and_hang_up_on_b(
     assert dialled.status == 201, await dialled.text()
     call_id = (await dialled.json())["call_id"]
     await eventually(lambda: _dialled(desk, alarm_id, "answered"), timeout=30)
+    # One call out at a time per operator, whichever worker (ADR 0177): B asks A whether
+    # the call is still going on (a probe) and refuses a second one.
+    again = await desk.client.post(
+        f"/api/console/alarms/{alarm_id}/dial", json={"party": str(cluster.contact_id)},
+        headers=desk.operator,
+    )  # fmt: skip
+    refused = await again.json()  # without the claim: 201 and a second call placed by B
+    assert (again.status, refused.get("error")) == (409, "call_in_progress"), refused
     peer = RTCPeerConnection()
     try:
         peer.addTrack(ToneTrack(600.0))

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import asyncpg
 import pytest
@@ -244,3 +245,82 @@ async def test_an_answer_sent_while_the_requester_was_not_listening_is_caught_up
             assert a.requests.caught_up == 1
         finally:
             await admin.close()
+
+
+def _probe(requests: CallRequests, going_on: set[str]) -> Handler:
+    """A holder's answer to a probe, as ``hub.console.dial`` gives it: held while placed
+    or going on."""
+
+    async def handle(request: CallRequest) -> Answer:
+        call_id = request.call_id or ""
+        return Answer(body={"held": requests.is_placing(call_id) or call_id in going_on})
+
+    return handle
+
+
+async def test_one_call_out_per_operator_whichever_worker_places_it(pg_database: str) -> None:
+    """ADR 0177: the operator's second call out is refused on the other worker too, and a
+    row whose call is over, or whose worker is gone, does not block them."""
+    async with _workers(pg_database, probe=0.5) as (a, b):
+        on_a, on_b = set[str](), set[str]()
+        a.requests.handlers[Kind.PROBE] = _probe(a.requests, on_a)
+        b.requests.handlers[Kind.PROBE] = _probe(b.requests, on_b)
+
+        def claim(worker: Worker, call_id: str, operator: str, going_on: set[str]) -> Any:
+            return worker.requests.claim_call_out(
+                call_id, home_id="7", alarm_id="al", operator=operator,
+                here=going_on.__contains__,
+            )  # fmt: skip
+
+        # Two requests of operator 12 at once, one on each worker: exactly one call out.
+        first, second = await asyncio.gather(
+            claim(a, "out-a", "12", on_a), claim(b, "out-b", "12", on_b)
+        )
+        assert sorted([first is None, second is None]) == [False, True]
+        winner, placed_on = ("out-a", a) if first is None else ("out-b", b)
+        refused = second if first is None else first
+        assert refused is not None
+        assert (refused.call_id, refused.operator) == (winner, "12")
+        placed_on.requests.placed(winner)
+        (on_a if placed_on is a else on_b).add(winner)
+        # Again, from either worker, while it goes on: refused (the holder says it is held).
+        for worker, going_on in ((a, on_a), (b, on_b)):
+            again = await claim(worker, f"again-{worker.requests.worker}", "12", going_on)
+            assert again is not None
+            assert again.call_id == winner
+        # Another operator is not held back.
+        assert await claim(b, "out-13", "13", on_b) is None
+        assert a.requests.stale_calls_out == b.requests.stale_calls_out == 0
+
+        # The call ends on its worker before its row is deleted: the next call out of
+        # operator 12, on the other worker, finds the row stale (the probe says so).
+        (on_a if placed_on is a else on_b).discard(winner)
+        other = b if placed_on is a else a
+        assert await claim(other, "next", "12", set()) is None
+        assert other.requests.stale_calls_out == 1
+
+        # A worker that died holding operator 14's call out never answers: its row is
+        # dropped after that one unanswered probe, and the call out goes ahead.
+        dead = CallBook(a.requests.book._sessionmaker, "w-gone", ManualClock(T0))
+        assert await dead.claim_out("dead-1", home_id="7", alarm_id="al", operator="14") is None
+        timed_out = a.requests.timed_out
+        assert await claim(a, "after-death", "14", on_a) is None
+        assert a.requests.timed_out == timed_out + 1
+        # With leases, a worker whose lease lapsed is not even asked.
+        assert await dead.claim_out("dead-2", home_id="7", alarm_id="al", operator="15") is None
+        asked = b.requests.asked
+        alive = frozenset({"w-a", "w-b"})
+        found = await b.requests.claim_call_out(
+            "after-lapse", home_id="7", alarm_id="al", operator="15", here=on_b.__contains__,
+            live_workers=alive,
+        )  # fmt: skip
+        assert found is None
+        assert b.requests.asked == asked
+        # This worker's own row whose call already ended here is not asked about either.
+        b.requests.placed("after-lapse")
+        assert await claim(b, "after-own", "15", on_b) is None
+        assert b.requests.asked == asked
+        holders = await a.requests.book.holders(home_id="7")
+        assert sorted((h.operator, h.call_id) for h in holders) == [
+            ("12", "next"), ("13", "out-13"), ("14", "after-death"), ("15", "after-own"),
+        ]  # fmt: skip
