@@ -68,6 +68,7 @@ class RemoteParty(Connection):
         self.operator = operator
         self.legs = legs
         self.call_id: int | None = None
+        self.over = False  # its leg failed: the holder was told to hang up
 
     def offer(self, text: str) -> bool:
         try:
@@ -100,8 +101,18 @@ class RemoteParty(Connection):
                     self.target, Kind.SIGNAL, call_id=self.unit_call_id, body={"data": data}
                 )
                 if not answer.ok:
+                    # The operator's leg never came (the holder refused the offer, or did
+                    # not answer in time): the centre call ends, and so must the unit's call
+                    # on the holder, or its line stays answered with nobody on it (ADR 0177;
+                    # the centre call's end, by this party, hangs up nothing by itself).
+                    if self.over:
+                        return  # another signal of this leg failed first
+                    self.over = True
                     self._tell_operator(answer)
-                    await calls.act(call_id, self.party, CallEvent.HANGUP)
+                    self.legs.withdraw(self)
+                    with contextlib.suppress(CallError):  # the operator hung up meanwhile
+                        await calls.act(call_id, self.party, CallEvent.HANGUP)
+                    await self._hang_up("link_failed")
                     return
                 sdp = answer.body.get("sdp")
                 if isinstance(sdp, dict):
