@@ -74,7 +74,9 @@ class CallRequests:
     ) -> None:
         self.book = book
         self._clock = clock
-        self.timeouts = dict(TIMEOUTS_S if timeouts is None else timeouts)
+        # Those given replace the defaults (a partial dict used to leave the other kinds
+        # without a timeout: a KeyError at their first request).
+        self.timeouts = {**TIMEOUTS_S, **(timeouts or {})}
         self.handlers: dict[Kind, Handler] = {}
         # False on SQLite, or until the fan-out listens: only the local path then.
         self.clustered = False

@@ -22,7 +22,7 @@ from aiortc import RTCConfiguration
 
 from hub.carephones.remote_leg import RemoteLegs, RemoteParty
 from hub.carephones.requests import CallRequests
-from hub.carephones.routing import UNREACHABLE, Answer, Kind
+from hub.carephones.routing import TIMEOUTS_S, UNREACHABLE, Answer, Kind
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
 from hub.family.access import may_contact
@@ -142,3 +142,9 @@ async def test_a_signal_the_holder_never_answers_ends_the_call_and_the_units_cal
         await requests.close()
         await calls.close()
         await engine.dispose()
+
+
+def test_timeouts_given_replace_only_their_kinds() -> None:
+    requests = CallRequests(MemoryBook(), ManualClock(T0), {Kind.SIGNAL: 0.0})  # type: ignore[arg-type]
+    assert requests.timeouts[Kind.SIGNAL] == 0.0
+    assert requests.timeouts[Kind.HANGUP] == TIMEOUTS_S[Kind.HANGUP]  # a KeyError before
