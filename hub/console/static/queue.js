@@ -1,6 +1,6 @@
 // The operator's screen: live queue (priority, then age), selected alarm, resident card,
 // handling dialogs and keyboard shortcuts. Data: docs/alarms-api.md + /api/console/...
-import { api, lang, t, pageData, banner, LiveSocket, showConnection, formatAge, formatTime, escapeHtml as h } from "/static/web/ta.js";
+import { api, lang, t, tn, pageData, banner, LiveSocket, showConnection, formatAge, formatTime, escapeHtml as h } from "/static/web/ta.js";
 import * as alarmsApi from "./alarms.js";
 import { healthBody, messageProblem, messageWords, renderCard, renderDeliveryList, rulesChanges, MESSAGE_MAX } from "./card.js";
 import { bindSoundToggle, chime } from "./chime.js";
@@ -10,6 +10,12 @@ import { ListenIn, renderListen } from "./listen.js";
 import { DialCall, dialDetail, renderDial, renderUnitCall } from "./dial.js";
 
 const data = pageData();
+
+// The 112 hand-off's state in words; "failed 2 times" agrees with the count.
+function handoffText(emergency) {
+  const key = "handoff_" + emergency.handoff;
+  return emergency.handoff === "retrying" ? tn(key, emergency.attempts) : t(key, { n: emergency.attempts });
+}
 const me = data.user;
 const canAct = Boolean(data.can_act);
 const URGENT = 2; // priorities 1 and 2 ring and flash
@@ -84,7 +90,7 @@ function ageSeconds(alarm) {
 function renderQueue() {
   const list = ordered();
   els.empty.hidden = list.length > 0;
-  els.count.textContent = t("queue_count", { n: list.length });
+  els.count.textContent = tn("queue_count", list.length);
   const waiting = list.filter((a) => !a.claimed_by).length;
   if (els.navCount) {
     els.navCount.hidden = waiting === 0;
@@ -98,7 +104,7 @@ function renderQueue() {
         a.supervisor_alerted ? `<span class="badge warn">${h(t("supervisor_alerted"))}</span>` : "",
         a.emergency && a.emergency.sent && !a.emergency.handoff ? `<span class="badge danger">${h(t("emergency_sent"))}</span>` : "",
         a.emergency && a.emergency.handoff
-          ? `<span class="badge danger" data-handoff="${h(a.emergency.handoff)}">${h(t("handoff_" + a.emergency.handoff, { n: a.emergency.attempts }))}</span>`
+          ? `<span class="badge danger" data-handoff="${h(a.emergency.handoff)}">${h(handoffText(a.emergency))}</span>`
           : "",
         a.emergency && a.emergency.auto_112_at && !a.emergency.handoff
           ? `<span class="badge warn" data-auto-112>${h(t("auto_112_warning"))}</span>`

@@ -37,6 +37,17 @@ export function t(key, params = {}) {
   return template.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }
 
+/**
+ * The text for `key` agreeing with the count `n` (given to the text as {n}): `key_one`,
+ * `key_other`, … by the page language's plural rules (Intl.PluralRules, CLDR), falling back to
+ * `key_other` — "1 oberta", "2 obertes", never "2 oberta(es)". The same rule as tn() in the
+ * pages' templates (hub/web/pages.py).
+ */
+export function tn(key, n, params = {}) {
+  const chosen = `${key}_${new Intl.PluralRules(locale).select(Math.abs(n))}`;
+  return t(chosen in TEXTS ? chosen : `${key}_other`, { ...params, n });
+}
+
 /** An error answered by the API: `status`, stable `code` and a human `message`. */
 export class ApiError extends Error {
   constructor(status, code, message, body) {
