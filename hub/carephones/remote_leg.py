@@ -24,7 +24,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -43,6 +43,8 @@ _LOGGER = logging.getLogger(__name__)
 
 _OVER = frozenset({"ended", "declined", "missed", "failed"})
 HANGUP_BY = frozenset({"operator", "link_failed"})
+# Candidates kept for a peer not there yet (a browser trickles a handful per offer).
+EARLY_CANDIDATES = 32
 
 
 @dataclass
@@ -52,6 +54,10 @@ class HeldLeg:
     origin: str
     call: SpeechCall
     pc: RTCPeerConnection | None = None
+    # ICE candidates that came before their offer's peer existed: each request is handled
+    # in a task of its own, so a candidate's may run while the offer's peer is being made,
+    # or before the offer's request is read at all. Added to the peer once it is there.
+    early: list[dict[str, Any]] = field(default_factory=list)
 
 
 class RemoteParty(Connection):
@@ -338,9 +344,20 @@ class RemoteLegs:
             leg.pc = pc = await operator_leg(
                 self.speech, call, self.configuration(), str(sdp.get("sdp")), on_state
             )
+            early, leg.early = leg.early, []
+            for kept in early:
+                try:
+                    await add_candidate(pc, kept)
+                except Exception:  # its own request was answered already: only logged
+                    _LOGGER.warning(
+                        "unit call %s: an early candidate refused", call.call_id, exc_info=True
+                    )
             return Answer(body={"sdp": {"type": "answer", "sdp": pc.localDescription.sdp}})
-        if isinstance(candidate, dict) and leg.pc is not None:
-            await add_candidate(leg.pc, candidate)
+        if isinstance(candidate, dict):
+            if leg.pc is not None:
+                await add_candidate(leg.pc, candidate)
+            elif len(leg.early) < EARLY_CANDIDATES:
+                leg.early.append(candidate)  # its offer's peer is not there yet
         return Answer()
 
     async def _link_lost(self, leg: HeldLeg, pc: RTCPeerConnection) -> None:

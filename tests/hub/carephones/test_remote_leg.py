@@ -1,7 +1,10 @@
-"""The operator's side of speaking with a carephone another worker holds (ADR 0168, §4; ADR
-0177): when the holder never answers the operator's WebRTC offer (the ``signal`` request's
-timeout), the operator is told why, the centre call ends, and the holder is asked to hang
-the unit's call up (``by: link_failed``) so that the unit's line is not left busy.
+"""Speaking with a carephone another worker holds (ADR 0168, §4; ADR 0177).
+
+The operator's side: when the holder never answers the operator's WebRTC offer (the
+``signal`` request's timeout), the operator is told why, the centre call ends, and the holder
+is asked to hang the unit's call up (``by: link_failed``) so that the unit's line is not left
+busy. The holder's side: an ICE candidate handled before its offer's peer exists is kept and
+added to the peer once it is there (each request is handled in a task of its own).
 
 The timeout is driven without waiting: the ``signal`` waits 0 s (``asyncio.wait_for`` with
 no time left raises at once unless the answer is there), and the book in memory never
@@ -15,14 +18,16 @@ import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration
 
-from hub.carephones.remote_leg import RemoteLegs, RemoteParty
+from hub.carephones import remote_leg
+from hub.carephones.remote_leg import HeldLeg, RemoteLegs, RemoteParty
 from hub.carephones.requests import CallRequests
-from hub.carephones.routing import TIMEOUTS_S, UNREACHABLE, Answer, Kind
+from hub.carephones.routing import TIMEOUTS_S, UNREACHABLE, Answer, CallRequest, Kind
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
 from hub.family.access import may_contact
@@ -148,3 +153,54 @@ def test_timeouts_given_replace_only_their_kinds() -> None:
     requests = CallRequests(MemoryBook(), ManualClock(T0), {Kind.SIGNAL: 0.0})  # type: ignore[arg-type]
     assert requests.timeouts[Kind.SIGNAL] == 0.0
     assert requests.timeouts[Kind.HANGUP] == TIMEOUTS_S[Kind.HANGUP]  # a KeyError before
+
+
+async def test_a_candidate_handled_before_its_offers_peer_exists_is_added_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The holder's peer is made by a stand-in that waits for the test's word, so the order
+    # is the test's: a candidate read before its offer, one handled while the offer's peer
+    # is being made, one after.
+    making, made = asyncio.Event(), asyncio.Event()
+    peer = SimpleNamespace(localDescription=SimpleNamespace(sdp="v=0 answer"))
+    added: list[tuple[object, dict[str, Any]]] = []
+
+    async def operator_leg(*_args: Any) -> object:
+        making.set()
+        await made.wait()
+        return peer
+
+    async def add_candidate(pc: object, candidate: dict[str, Any]) -> None:
+        added.append((pc, candidate))
+
+    monkeypatch.setattr(remote_leg, "operator_leg", operator_leg)
+    monkeypatch.setattr(remote_leg, "add_candidate", add_candidate)
+    speech = NoSpeech()
+    call = SimpleNamespace(call_id=UNIT_CALL, direction="in")
+    speech.calls[UNIT_CALL] = call
+    requests = CallRequests(MemoryBook(), ManualClock(T0))  # type: ignore[arg-type]
+    legs = RemoteLegs(requests, speech, lambda: None, lambda: None, RTCConfiguration)  # type: ignore[arg-type]
+    legs.held[UNIT_CALL] = HeldLeg("w-b", call)  # type: ignore[arg-type]
+    signal = requests.handlers[Kind.SIGNAL]
+
+    def request(request_id: int, data: dict[str, Any]) -> CallRequest:
+        return CallRequest(request_id, Kind.SIGNAL, "w-b", UNIT_CALL, body={"data": data})
+
+    first, second, third = (
+        {"candidate": f"candidate:{n} 1 udp 2122260223 10.0.0.{n} 5000{n} typ host",
+         "sdpMid": "0", "sdpMLineIndex": 0}
+        for n in (1, 2, 3)
+    )  # fmt: skip
+    # Its row was written before the offer's, or its task ran first:
+    assert (await signal(request(2, {"candidate": first}))).ok
+    offer = asyncio.ensure_future(signal(request(1, {"sdp": {"type": "offer", "sdp": "v=0"}})))
+    await making.wait()
+    # The offer's peer is being made:
+    assert (await signal(request(3, {"candidate": second}))).ok
+    assert added == []
+    made.set()
+    answer = await offer
+    assert answer.body == {"sdp": {"type": "answer", "sdp": "v=0 answer"}}
+    assert (await signal(request(4, {"candidate": third}))).ok
+    assert added == [(peer, first), (peer, second), (peer, third)]
+    assert legs.held[UNIT_CALL].early == []
