@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from alerts.values import RELATIONSHIP_CODES, relationship_name
 from hub.appkeys import CLOCK, SESSIONMAKER
-from hub.audit import record_audit
+from hub.audit import SYSTEM_ACTOR, record_audit
 from hub.auth import Role
 from hub.auth.web import public
 from hub.service import installation, store
@@ -82,6 +82,21 @@ def short(value: str | datetime | None, lang: str) -> str:
 
 PAGES.environment.filters["local"] = local
 PAGES.environment.filters["short"] = short
+
+# The two actors of a referral's history that are not someone's account: the public
+# application form and the hub itself (an installation finished by the devices' first
+# messages, a retention job). Their stored names are words of the code, not of the reader.
+ACTOR_KEYS = {"public": "actor_public", SYSTEM_ACTOR: "actor_system"}
+
+
+def actor(name: str, lang: str) -> str:
+    """Who took a step of the history, in ``lang``: an account's username as it is, or
+    words for the public form and the hub ("Formulari públic", "Automàtic")."""
+    key = ACTOR_KEYS.get(name)
+    return CATALOG.text(key, lang) if key else name
+
+
+PAGES.environment.filters["actor"] = actor
 
 
 def relationship(contact: dict[str, Any], lang: str) -> str:

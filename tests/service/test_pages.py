@@ -112,3 +112,43 @@ async def test_figures_count_an_overdue_installation_and_write_numbers_the_local
     assert re.search(r"\b0\.\d\b", en)
     listing = await (await hub_client.get("/service?lang=en", headers=coordinator)).text()
     assert "Overdue" in listing  # the list and the figure now agree
+
+
+@pytest.mark.parametrize(
+    ("lang", "public", "automatic", "who"),
+    [
+        ("ca", "Formulari públic", "Automàtic", "Qui"),
+        ("es", "Formulario público", "Automático", "Quién"),
+        ("en", "Public form", "Automatic", "Who"),
+    ],
+)
+async def test_the_history_says_who_in_words(
+    hub_client: Client,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+    auth_headers: Headers,
+    lang: str,
+    public: str,
+    automatic: str,
+    who: str,
+) -> None:
+    """The referral's history names the public form and the hub in the reader's language,
+    not by the words the code stores them under ("public", "system"); accounts by name."""
+    coordinator = await auth_headers(Role.COORDINATOR)
+    installer = await auth_headers(Role.INSTALLER)
+    reference, _ = await submit(hub_client)
+    await install(hub_client, hub_sessionmaker, coordinator, installer, reference, hub_clock())
+    page = await (
+        await hub_client.get(f"/service/referrals/{reference}?lang={lang}", headers=coordinator)
+    ).text()
+    history = page[page.index('id="history"') :]
+    history = history[: history.index("</table>")]
+    cells = re.findall(r'<td class="muted" data-actor="([^"]*)">([^<]*)</td>', history)
+    stored = {name for name, _ in cells}
+    assert {"public", "system"} <= stored, cells  # a public application, activated by the hub
+    shown = dict(cells)
+    assert shown["public"] == public
+    assert shown["system"] == automatic
+    assert all(words == name for name, words in cells if name not in {"public", "system"})
+    assert f'<th scope="col">{who}</th>' in history
+    assert not re.search(r">\s*(public|system)\s*<", history)
