@@ -32,7 +32,16 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 
 from hub.carephones.console_leg import add_candidate, operator_leg
 from hub.carephones.requests import CallRequests, Handler, api_error
-from hub.carephones.routing import Answer, CallRequest, Holder, Kind, Local, route, speakable
+from hub.carephones.routing import (
+    UNREACHABLE,
+    Answer,
+    CallRequest,
+    Holder,
+    Kind,
+    Local,
+    route,
+    speakable,
+)
 from hub.carephones.speech import SpeechCall, SpeechCalls
 from hub.cluster.keys import OWNERSHIP
 from hub.family.calls.signalling import CallService
@@ -118,7 +127,10 @@ class RemoteParty(Connection):
                     self.legs.withdraw(self)
                     with contextlib.suppress(CallError):  # the operator hung up meanwhile
                         await calls.act(call_id, self.party, CallEvent.HANGUP)
-                    await self._hang_up("link_failed")
+                    # A holder that did not answer in time is told, not waited for (ADR
+                    # 0177 §5): it is most likely dead, and a second timeout would count
+                    # the one failure twice and hold this task 5 s more for nothing.
+                    await self._hang_up("link_failed", wait=answer.code != UNREACHABLE)
                     return
                 sdp = answer.body.get("sdp")
                 if isinstance(sdp, dict):
@@ -137,7 +149,14 @@ class RemoteParty(Connection):
         except Exception:
             _LOGGER.exception("remote carephone leg of call %s failed", call_id)
 
-    async def _hang_up(self, by: str) -> None:
+    async def _hang_up(self, by: str, *, wait: bool = True) -> None:
+        if not wait:
+            # Written for the holder all the same: one that was only slow reads it and
+            # hangs up; a dead one's row is pruned with the others.
+            self.legs.requests.tell(
+                self.target, Kind.HANGUP, call_id=self.unit_call_id, body={"by": by}
+            )
+            return
         answer = await self.legs.requests.ask(
             self.target, Kind.HANGUP, call_id=self.unit_call_id, body={"by": by}
         )

@@ -14,8 +14,11 @@ answers it; everything else is awaited on the operator's socket or on the book.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -40,15 +43,17 @@ OPERATOR, HOME, HOLDER, UNIT_CALL = "u:1", "r:7", "w-a", "unit-call-1"
 
 class MemoryBook:
     """What :class:`CallRequests` uses of the tables, in memory: the holder answers
-    ``hangup`` at once and never answers ``signal``."""
+    ``hangup`` at once (unless ``dead``) and never answers ``signal`` (unless ``refuse``
+    gives its refusal)."""
 
     worker = "w-b"
 
-    def __init__(self) -> None:
+    def __init__(self, *, dead: bool = False, refuse: Answer | None = None) -> None:
         self.asked: list[tuple[str, Kind, dict[str, Any]]] = []
         self.failed: list[int] = []
         self.hung_up = asyncio.Event()
         self._kinds: dict[int, Kind] = {}
+        self._dead, self._refuse = dead, refuse
 
     async def ask(self, target: str, kind: Kind, **fields: Any) -> int:
         request_id = len(self.asked) + 1
@@ -59,11 +64,14 @@ class MemoryBook:
         return request_id
 
     async def answers(self, request_ids: Any) -> dict[int, Answer]:
-        return {
-            i: Answer(body={"outcome": "ended"})
-            for i in request_ids
-            if self._kinds.get(i) is Kind.HANGUP
-        }
+        found = {}
+        for i in request_ids:
+            kind = self._kinds.get(i)
+            if kind is Kind.HANGUP and not self._dead:
+                found[i] = Answer(body={"outcome": "ended"})
+            elif kind is Kind.SIGNAL and self._refuse is not None:
+                found[i] = self._refuse
+        return found
 
     async def fail(self, request_id: int) -> bool:
         self.failed.append(request_id)
@@ -100,15 +108,36 @@ def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-async def test_a_signal_the_holder_never_answers_ends_the_call_and_the_units_call(
-    sqlite_url: str,
-) -> None:
+@dataclass
+class Speaking:
+    """The operator's worker with the operator speaking with the home through a stand-in:
+    the centre call accepted, the browser's offer not yet sent."""
+
+    live: LiveHub
+    calls: CallService
+    requests: CallRequests
+    legs: RemoteLegs
+    operator: Socket
+    call_id: int
+
+    def send_offer(self) -> None:
+        offer = {"sdp": {"type": "offer", "sdp": "v=0"}}
+        self.calls.relay(self.call_id, OPERATOR, offer, len(json.dumps(offer)))
+
+    async def settled(self) -> None:
+        """The stand-in's work is done (its task ended, with any waiting it did)."""
+        await asyncio.gather(*self.legs._tasks)
+
+
+@contextlib.asynccontextmanager
+async def speaking(
+    sqlite_url: str, book: MemoryBook, timeouts: dict[Kind, float]
+) -> AsyncIterator[Speaking]:
     engine = make_engine(sqlite_url)
     clock = ManualClock(T0)
     live = LiveHub()
     calls = CallService(make_sessionmaker(engine), live, clock, may_contact, 120.0)
-    book = MemoryBook()
-    requests = CallRequests(book, clock, {Kind.SIGNAL: 0.0, Kind.HANGUP: 30.0})  # type: ignore[arg-type]
+    requests = CallRequests(book, clock, timeouts)  # type: ignore[arg-type]
     requests.clustered = True
     legs = RemoteLegs(
         requests,
@@ -127,26 +156,67 @@ async def test_a_signal_the_holder_never_answers_ends_the_call_and_the_units_cal
         call_id = await calls.start_centre(OPERATOR, HOME, "al-1")
         while (await operator.next("call.state"))["status"] != "accepted":
             pass
-        # The browser's offer goes to the holder, which does not answer in time.
-        offer = {"sdp": {"type": "offer", "sdp": "v=0"}}
-        calls.relay(call_id, OPERATOR, offer, len(json.dumps(offer)))
-        error = await operator.next("error")
-        assert (error["error"], error["call_id"]) == (UNREACHABLE, call_id)
-        assert set(error["words"]) == {"ca", "es", "en"}
-        assert requests.timed_out == 1
-        ended = await operator.next("call.state")
-        assert ended["status"] == "ended"
-        # The holder is told to end the unit's call: its operator's leg never came.
-        await asyncio.wait_for(book.hung_up.wait(), 30)
-        assert [(t, k) for t, k, _ in book.asked] == [(HOLDER, Kind.SIGNAL), (HOLDER, Kind.HANGUP)]
-        assert book.asked[1][2] == {"by": "link_failed"}
-        assert legs.remote == {}
-        assert not live.online(HOME)  # the stand-in left the live hub
+        yield Speaking(live, calls, requests, legs, operator, call_id)
     finally:
         await legs.close()
         await requests.close()
         await calls.close()
         await engine.dispose()
+
+
+async def test_a_signal_the_holder_never_answers_ends_the_call_and_the_units_call(
+    sqlite_url: str,
+) -> None:
+    book = MemoryBook()
+    async with speaking(sqlite_url, book, {Kind.SIGNAL: 0.0, Kind.HANGUP: 30.0}) as it:
+        # The browser's offer goes to the holder, which does not answer in time.
+        it.send_offer()
+        error = await it.operator.next("error")
+        assert (error["error"], error["call_id"]) == (UNREACHABLE, it.call_id)
+        assert set(error["words"]) == {"ca", "es", "en"}
+        assert it.requests.timed_out == 1
+        ended = await it.operator.next("call.state")
+        assert ended["status"] == "ended"
+        # The holder is told to end the unit's call: its operator's leg never came.
+        await asyncio.wait_for(book.hung_up.wait(), 30)
+        assert [(t, k) for t, k, _ in book.asked] == [(HOLDER, Kind.SIGNAL), (HOLDER, Kind.HANGUP)]
+        assert book.asked[1][2] == {"by": "link_failed"}
+        assert it.legs.remote == {}
+        assert not it.live.online(HOME)  # the stand-in left the live hub
+
+
+async def test_a_dead_holders_failure_is_counted_once_and_its_hang_up_not_waited_for(
+    sqlite_url: str,
+) -> None:
+    # The holder answers nothing: the signal times out (at once, 0 s), and the hang-up that
+    # follows is written for it but not waited for — before, it waited its own timeout (here
+    # 0 s too, 5 s in service), failed its row and counted a second timeout.
+    book = MemoryBook(dead=True)
+    async with speaking(sqlite_url, book, {Kind.SIGNAL: 0.0, Kind.HANGUP: 0.0}) as it:
+        it.send_offer()
+        assert (await it.operator.next("error"))["error"] == UNREACHABLE
+        await it.settled()
+        await book.hung_up.wait()
+        assert [(k, body) for _, k, body in book.asked] == [
+            (Kind.SIGNAL, {"data": {"sdp": {"type": "offer", "sdp": "v=0"}}}),
+            (Kind.HANGUP, {"by": "link_failed"}),
+        ]
+        assert it.requests.timed_out == 1
+        assert book.failed == [1]  # only the signal's row was given up; the hang-up's waits
+
+
+async def test_a_holder_that_refuses_the_offer_is_waited_for_as_it_hangs_up(
+    sqlite_url: str,
+) -> None:
+    # A refusal comes from a live holder: its hang-up's answer is waited for as before.
+    refusal = Answer.error(409, "no_call", "the home's carephone is not calling")
+    book = MemoryBook(refuse=refusal)
+    async with speaking(sqlite_url, book, {Kind.SIGNAL: 30.0, Kind.HANGUP: 30.0}) as it:
+        it.send_offer()
+        assert (await it.operator.next("error"))["error"] == "no_call"
+        await it.settled()
+        assert [k for _, k, _ in book.asked] == [Kind.SIGNAL, Kind.HANGUP]
+        assert (it.requests.asked, it.requests.timed_out, book.failed) == (2, 0, [])
 
 
 def test_timeouts_given_replace_only_their_kinds() -> None:
