@@ -192,6 +192,10 @@ async def test_application_to_active_service(
     await expect(inst.locator("#wo-setup-code-value")).to_have_text(re.compile(r"\s*\d{8}\s*"))
     code = (await inst.locator("#wo-setup-code-value").text_content() or "").strip()
     assert re.fullmatch(r"\d{8}", code), code
+    # Until when it works, written like the page's other moments (the deadline's "2 Dec 2026,
+    # 10:30", "2 de des. del 2026, 10:30"), not as a numeric 04/12/2026 beside them.
+    expires = (await inst.locator("#wo-setup-code-expires").text_content() or "").strip()
+    assert re.fullmatch(r"\d{1,2} [^\d/]+ \d{4}, \d{2}:\d{2}", expires), expires
     async with (
         aiohttp.ClientSession() as http,
         http.post(f"{base}/api/tablet/pair", json={"code": code}) as paired,

@@ -1,6 +1,6 @@
 // Service lifecycle pages: every <form data-api="/api/..."> posts its fields as JSON and
 // then does what data-then says; the work-order page follows the hub's confirmations.
-import { api, lang, pageData } from "/static/web/ta.js";
+import { api, formatDateTime, lang, pageData } from "/static/web/ta.js";
 import { dateFields } from "/static/web/datefield.js";
 
 // Birth date, resume date, a medicine's first and last day: in the page's language, sent as ISO.
@@ -117,12 +117,8 @@ const THEN = {
     // once the tablet has paired it appears on this line (the page reloads then).
     form.hidden = true;
     document.getElementById("wo-setup-code-value").textContent = result.code;
-    const locale = { ca: "ca-ES", es: "es-ES", en: "en-GB" }[lang] || "ca-ES";
-    document.getElementById("wo-setup-code-expires").textContent = new Date(result.expires_at)
-      .toLocaleString(locale, {
-        timeZone: "Europe/Madrid", day: "2-digit", month: "2-digit", year: "numeric",
-        hour: "2-digit", minute: "2-digit", hour12: false,
-      });
+    // Written like the page's other moments ("4 de des. del 2026, 10:30"), not 04/12/2026.
+    document.getElementById("wo-setup-code-expires").textContent = formatDateTime(result.expires_at);
     document.getElementById("wo-setup-code").hidden = false;
   },
   status: (result) => {
