@@ -36,6 +36,8 @@ from hub.family.settings import FAMILY_SETTINGS
 _LOGGER = logging.getLogger(__name__)
 
 _OVER = frozenset({"ended", "declined", "missed", "failed"})
+# Candidates kept for a peer not there yet (a browser trickles a handful per offer).
+EARLY_CANDIDATES = 32
 # The party the hub's own TURN credentials are minted for.
 HUB_PARTY = "hub"
 
@@ -107,6 +109,58 @@ async def add_candidate(pc: RTCPeerConnection, candidate: dict[str, Any]) -> Non
     await pc.addIceCandidate(parsed)
 
 
+class OperatorPeer:
+    """The hub's peer for the operator's browser on one leg, and the browser's ICE candidates
+    that came before it (ADR 0177 §4, §6). Used by both paths: :class:`CarephoneParty` here
+    and the holder's ``HeldLeg`` of another worker's console (``hub.carephones.remote_leg``).
+
+    The browser's frames are handled each in a task of its own, so a candidate may be handled
+    before its offer, or while the offer's peer is being made (the remote description set, the
+    answer made): it is kept (at most ``EARLY_CANDIDATES``) and added to the peer as soon as
+    the peer exists, before the offer is answered, in the order handled. A candidate handled
+    while those are being added waits its turn behind them; later ones go to the peer at once.
+    """
+
+    def __init__(self) -> None:
+        self.pc: RTCPeerConnection | None = None
+        self.early: list[dict[str, Any]] = []
+        self._adding_to: RTCPeerConnection | None = None  # early candidates going to it
+
+    async def offer(
+        self, make: Callable[[], Awaitable[RTCPeerConnection]]
+    ) -> RTCPeerConnection | None:
+        """The browser's (new) offer: the peer there was closed, one made by ``make`` (an
+        answered :func:`operator_leg`), the early candidates added to it."""
+        await self.drop()
+        pc = await make()
+        self.pc = pc
+        self._adding_to = pc
+        try:
+            while self.early and self.pc is pc:
+                kept = self.early.pop(0)
+                try:
+                    await add_candidate(pc, kept)
+                except Exception:  # its own frame was handled already: only logged
+                    _LOGGER.warning("an early ICE candidate refused", exc_info=True)
+        finally:
+            if self._adding_to is pc:
+                self._adding_to = None
+        return pc
+
+    async def candidate(self, candidate: dict[str, Any]) -> None:
+        """A trickled candidate: to the peer, or kept for it."""
+        if self.pc is not None and self._adding_to is not self.pc:
+            await add_candidate(self.pc, candidate)
+        elif len(self.early) < EARLY_CANDIDATES:
+            self.early.append(candidate)  # its offer's peer is not there yet
+
+    async def drop(self) -> None:
+        """Close the peer (the call is over, or another offer replaces it)."""
+        pc, self.pc = self.pc, None
+        if pc is not None:
+            await pc.close()
+
+
 class CarephoneParty(Connection):
     """The home's side of centre calls while a unit's speech call is live.
 
@@ -128,7 +182,7 @@ class CarephoneParty(Connection):
         self.call = call
         self.calls = calls
         self.call_id: int | None = None
-        self.pc: RTCPeerConnection | None = None
+        self.peer = OperatorPeer()
         self.configuration = configuration or RTCConfiguration(iceServers=[])
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -188,25 +242,28 @@ class CarephoneParty(Connection):
             return
         sdp, candidate = data.get("sdp"), data.get("candidate")
         if isinstance(sdp, dict) and sdp.get("type") == "offer":
-            await self._close_peer()
-            call_id = self.call_id
+            call_id, offer = self.call_id, str(sdp["sdp"])
 
             async def on_state(pc: RTCPeerConnection) -> None:
                 if pc.connectionState == "connected":
                     with contextlib.suppress(CallError):  # the call ended meanwhile
                         await self.calls.act(call_id, self.party, CallEvent.CONNECTED)
-                elif pc.connectionState in ("failed", "closed") and self.pc is pc:
+                elif pc.connectionState in ("failed", "closed") and self.peer.pc is pc:
                     # Not closed by us: ICE or DTLS failed, or the far end went away.
-                    self.pc = None
+                    self.peer.pc = None
                     self._own(self._link_lost(pc))
 
-            self.pc = pc = await operator_leg(
-                self.speech, self.call, self.configuration, str(sdp["sdp"]), on_state
+            pc = await self.peer.offer(
+                lambda: operator_leg(self.speech, self.call, self.configuration, offer, on_state)
             )
+            if pc is None:
+                return
             answer = {"sdp": {"type": "answer", "sdp": pc.localDescription.sdp}}
             self.calls.relay(call_id, self.party, answer, len(json.dumps(answer)))
-        elif isinstance(candidate, dict) and self.pc is not None:
-            await add_candidate(self.pc, candidate)
+        elif isinstance(candidate, dict):
+            # Before its offer's peer exists (each frame is handled in a task of its own),
+            # it is kept for it (ADR 0177 §6).
+            await self.peer.candidate(candidate)
 
     async def _link_lost(self, pc: RTCPeerConnection) -> None:
         # The operator's audio link is gone without a hang-up (a browser that closed its
@@ -217,13 +274,11 @@ class CarephoneParty(Connection):
         await pc.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.call.finished.wait(), self.speech.link_grace_s)
-        if self.pc is None:
+        if self.peer.pc is None:
             self.speech.hang_up_unit(self.call, "link_failed")
 
     async def _close_peer(self) -> None:
-        pc, self.pc = self.pc, None
-        if pc is not None:
-            await pc.close()
+        await self.peer.drop()
 
 
 class ConsoleLegs:

@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection
 
-from hub.carephones.console_leg import add_candidate, operator_leg
+from hub.carephones.console_leg import OperatorPeer, operator_leg
 from hub.carephones.requests import CallRequests, Handler, api_error
 from hub.carephones.routing import (
     UNREACHABLE,
@@ -52,8 +52,6 @@ _LOGGER = logging.getLogger(__name__)
 
 _OVER = frozenset({"ended", "declined", "missed", "failed"})
 HANGUP_BY = frozenset({"operator", "link_failed"})
-# Candidates kept for a peer not there yet (a browser trickles a handful per offer).
-EARLY_CANDIDATES = 32
 
 
 @dataclass
@@ -62,11 +60,10 @@ class HeldLeg:
 
     origin: str
     call: SpeechCall
-    pc: RTCPeerConnection | None = None
-    # ICE candidates that came before their offer's peer existed: each request is handled
-    # in a task of its own, so a candidate's may run while the offer's peer is being made,
-    # or before the offer's request is read at all. Added to the peer once it is there.
-    early: list[dict[str, Any]] = field(default_factory=list)
+    # Its peer, and the ICE candidates that came before it: each request is handled in a
+    # task of its own, so a candidate's may run while the offer's peer is being made, or
+    # before the offer's request is read at all (ADR 0177 §4, §6).
+    peer: OperatorPeer = field(default_factory=OperatorPeer)
 
 
 class RemoteParty(Connection):
@@ -349,34 +346,25 @@ class RemoteLegs:
             return Answer.error(400, "signal_invalid", "data must be an object")
         sdp, candidate = data.get("sdp"), data.get("candidate")
         if isinstance(sdp, dict) and sdp.get("type") == "offer":
-            await _close(leg)
+            offer = str(sdp.get("sdp"))
 
             async def on_state(pc: RTCPeerConnection) -> None:
-                if pc.connectionState == "connected" and leg.pc is pc:
+                if pc.connectionState == "connected" and leg.peer.pc is pc:
                     self.requests.tell(
                         leg.origin, Kind.CONNECTED, call_id=leg.call.call_id, body=None
                     )
-                elif pc.connectionState in ("failed", "closed") and leg.pc is pc:
-                    leg.pc = None  # not closed by us: the browser's link is gone
+                elif pc.connectionState in ("failed", "closed") and leg.peer.pc is pc:
+                    leg.peer.pc = None  # not closed by us: the browser's link is gone
                     self.own(self._link_lost(leg, pc))
 
-            leg.pc = pc = await operator_leg(
-                self.speech, call, self.configuration(), str(sdp.get("sdp")), on_state
+            pc = await leg.peer.offer(
+                lambda: operator_leg(self.speech, call, self.configuration(), offer, on_state)
             )
-            early, leg.early = leg.early, []
-            for kept in early:
-                try:
-                    await add_candidate(pc, kept)
-                except Exception:  # its own request was answered already: only logged
-                    _LOGGER.warning(
-                        "unit call %s: an early candidate refused", call.call_id, exc_info=True
-                    )
+            if pc is None:
+                return Answer()
             return Answer(body={"sdp": {"type": "answer", "sdp": pc.localDescription.sdp}})
         if isinstance(candidate, dict):
-            if leg.pc is not None:
-                await add_candidate(leg.pc, candidate)
-            elif len(leg.early) < EARLY_CANDIDATES:
-                leg.early.append(candidate)  # its offer's peer is not there yet
+            await leg.peer.candidate(candidate)
         return Answer()
 
     async def _link_lost(self, leg: HeldLeg, pc: RTCPeerConnection) -> None:
@@ -384,7 +372,7 @@ class RemoteLegs:
         await pc.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(leg.call.finished.wait(), self.speech.link_grace_s)
-        if leg.pc is None:
+        if leg.peer.pc is None:
             self.speech.hang_up_unit(leg.call, "link_failed")
 
     async def _probe(self, request: CallRequest) -> Answer:
@@ -418,9 +406,7 @@ class RemoteLegs:
 
 
 async def _close(leg: HeldLeg) -> None:
-    pc, leg.pc = leg.pc, None
-    if pc is not None:
-        await pc.close()
+    await leg.peer.drop()
 
 
 def live_workers(app: web.Application) -> frozenset[str] | None:

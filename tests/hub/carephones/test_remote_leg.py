@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from aiortc import RTCConfiguration
 
-from hub.carephones import remote_leg
+from hub.carephones import console_leg, remote_leg
 from hub.carephones.remote_leg import HeldLeg, RemoteLegs, RemoteParty
 from hub.carephones.requests import CallRequests
 from hub.carephones.routing import TIMEOUTS_S, UNREACHABLE, Answer, CallRequest, Kind
@@ -244,7 +244,7 @@ async def test_a_candidate_handled_before_its_offers_peer_exists_is_added_to_it(
         added.append((pc, candidate))
 
     monkeypatch.setattr(remote_leg, "operator_leg", operator_leg)
-    monkeypatch.setattr(remote_leg, "add_candidate", add_candidate)
+    monkeypatch.setattr(console_leg, "add_candidate", add_candidate)
     speech = NoSpeech()
     call = SimpleNamespace(call_id=UNIT_CALL, direction="in")
     speech.calls[UNIT_CALL] = call
@@ -273,4 +273,4 @@ async def test_a_candidate_handled_before_its_offers_peer_exists_is_added_to_it(
     assert answer.body == {"sdp": {"type": "answer", "sdp": "v=0 answer"}}
     assert (await signal(request(4, {"candidate": third}))).ok
     assert added == [(peer, first), (peer, second), (peer, third)]
-    assert legs.held[UNIT_CALL].early == []
+    assert legs.held[UNIT_CALL].peer.early == []
