@@ -1,5 +1,5 @@
 // The resident card beside an alarm: rendering only (data from /api/console/residents/{id}/card).
-import { t, escapeHtml as h, formatTime, formatDateTime } from "/static/web/ta.js";
+import { t, escapeHtml as h, formatTime, formatDateTime, formatPhone } from "/static/web/ta.js";
 
 const LOW_BATTERY = 20;
 
@@ -288,7 +288,7 @@ export function renderCard(card, alarm, recent, { canAct, canDial = false, canDi
     .map(
       (c) => `<li data-contact="${c.id}">
         <span class="prio">${c.priority}</span>
-        <span><span class="cname">${h(c.name)}</span> <span class="muted small">${h(c.relationship_label || c.relationship)}</span>${c.is_key_holder ? ` <span class="badge info">${text("key_holder")}</span>` : ""}<br><span class="phone">${h(c.phone)}</span></span>
+        <span><span class="cname">${h(c.name)}</span> <span class="muted small">${h(c.relationship_label || c.relationship)}</span>${c.is_key_holder ? ` <span class="badge info">${text("key_holder")}</span>` : ""}<br><span class="phone">${h(formatPhone(c.phone))}</span></span>
         ${canAct ? `<span class="callbtns">${canDial && c.phone ? `<button type="button" class="btn btn-small btn-primary" data-dial="${c.id}">${text("dial")}</button>` : ""}<button type="button" class="btn btn-small" data-call="${c.id}">${text("call")}</button></span>` : "<span></span>"}
         <span class="attempts">${attemptsFor(c.id, history)}</span>
       </li>`,
@@ -324,7 +324,7 @@ export function renderCard(card, alarm, recent, { canAct, canDial = false, canDi
         </div>
         <dl class="facts" style="margin-top:10px">
           <dt>${text("address_form")}</dt><dd id="card-address-form">${text("address_form_" + addressForm(r.address_form))}</dd>
-          ${r.phone ? `<dt>${text("phone")}</dt><dd><span class="phone" id="resident-phone">${h(r.phone)}</span>${canDial ? ` <button type="button" class="btn btn-small btn-primary" data-dial="resident">${text("dial")}</button>` : ""}</dd>` : ""}
+          ${r.phone ? `<dt>${text("phone")}</dt><dd><span class="phone" id="resident-phone">${h(formatPhone(r.phone))}</span>${canDial ? ` <button type="button" class="btn btn-small btn-primary" data-dial="resident">${text("dial")}</button>` : ""}</dd>` : ""}
           <dt>${text("address")}</dt><dd id="card-address">${h(home.address)}${home.map_url ? ` <a class="btn btn-small maplink" id="card-map" href="${h(home.map_url)}" target="_blank" rel="noopener noreferrer">${text("open_map")}</a>` : ""}</dd>
           <dt>${text("access")}</dt><dd>${h(home.access_notes) || "—"}</dd>
           <dt>${text("key_safe")}</dt><dd>${keySafe}</dd>

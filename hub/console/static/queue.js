@@ -1,6 +1,6 @@
 // The operator's screen: live queue (priority, then age), selected alarm, resident card,
 // handling dialogs and keyboard shortcuts. Data: docs/alarms-api.md + /api/console/...
-import { api, lang, t, tn, pageData, banner, LiveSocket, showConnection, formatAge, formatTime, escapeHtml as h } from "/static/web/ta.js";
+import { api, lang, t, tn, formatPhone, pageData, banner, LiveSocket, showConnection, formatAge, formatTime, escapeHtml as h } from "/static/web/ta.js";
 import * as alarmsApi from "./alarms.js";
 import { healthBody, messageProblem, messageWords, renderCard, renderDeliveryList, rulesChanges, MESSAGE_MAX } from "./card.js";
 import { bindSoundToggle, chime } from "./chime.js";
@@ -649,7 +649,7 @@ function openAttempt(party) {
     }
   }
   document.getElementById("dlg-attempt-title").textContent = t("attempt_title", { name });
-  document.getElementById("dlg-attempt-phone").textContent = phone;
+  document.getElementById("dlg-attempt-phone").textContent = formatPhone(phone);
   document.getElementById("dlg-attempt-notes").value = "";
   dialogError(attemptDialog, "");
   attemptDialog.showModal();

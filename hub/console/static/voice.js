@@ -2,7 +2,7 @@
 // The hub starts the call (POST /api/console/alarms/{id}/voice) and relays the signalling
 // over /api/family/ws, like every call; this module owns the browser's side and what the
 // card shows about it (status, timer, mute, the resident's volume, hang up, next steps).
-import { api, t, LiveSocket, gathered, escapeHtml as h, formatTime } from "/static/web/ta.js";
+import { api, t, LiveSocket, gathered, escapeHtml as h, formatTime, formatPhone } from "/static/web/ta.js";
 import { ForwardLegs } from "./listen.js";
 
 const FINAL = ["declined", "missed", "ended", "failed"];
@@ -313,11 +313,11 @@ function statusText(call) {
 function fallbacks(card) {
   if (!card) return "";
   const phone = card.resident.phone
-    ? `<li><button type="button" class="btn btn-small" data-fallback="resident">${h(t("call"))}</button> ${h(t("voice_next_phone"))} <span class="phone">${h(card.resident.phone)}</span></li>`
+    ? `<li><button type="button" class="btn btn-small" data-fallback="resident">${h(t("call"))}</button> ${h(t("voice_next_phone"))} <span class="phone">${h(formatPhone(card.resident.phone))}</span></li>`
     : "";
   const contacts = card.contacts
     .slice(0, 3)
-    .map((c) => `<li><button type="button" class="btn btn-small" data-fallback="${h(c.id)}">${h(t("call"))}</button> ${h(c.name)} <span class="muted small">${h(c.relationship_label || c.relationship)}</span> <span class="phone">${h(c.phone)}</span></li>`)
+    .map((c) => `<li><button type="button" class="btn btn-small" data-fallback="${h(c.id)}">${h(t("call"))}</button> ${h(c.name)} <span class="muted small">${h(c.relationship_label || c.relationship)}</span> <span class="phone">${h(formatPhone(c.phone))}</span></li>`)
     .join("");
   return `<div class="voice-next" id="voice-next"><strong>${h(t("voice_next_steps"))}</strong><ol>${phone}${contacts}<li><button type="button" class="btn btn-small btn-danger" data-fallback="escalate">${h(t("escalate"))} <kbd>E</kbd></button> ${h(t("voice_next_escalate"))}</li></ol></div>`;
 }

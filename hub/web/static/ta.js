@@ -48,6 +48,22 @@ export function tn(key, n, params = {}) {
   return t(chosen in TEXTS ? chosen : `${key}_other`, { ...params, n });
 }
 
+/**
+ * A phone number as every page writes it: a Spanish number grouped "600 11 12 22", with
+ * "+34 " when it was stored with the prefix; anything else (a foreign or short number) as it
+ * was typed, with single spaces. The same rule as format_phone in hub/web/numbers.py.
+ */
+export function formatPhone(phone) {
+  if (!phone) return "";
+  const typed = String(phone);
+  const compact = typed.trim().replace(/[\s.\-()/]/g, "");
+  const found = /^(?:\+34|0034)?([5-9]\d{8})$/.exec(compact);
+  if (!found) return typed.split(/\s+/).filter(Boolean).join(" ");
+  const d = found[1];
+  const grouped = `${d.slice(0, 3)} ${d.slice(3, 5)} ${d.slice(5, 7)} ${d.slice(7)}`;
+  return /^(\+|00)/.test(compact) ? `+34 ${grouped}` : grouped;
+}
+
 /** An error answered by the API: `status`, stable `code` and a human `message`. */
 export class ApiError extends Error {
   constructor(status, code, message, body) {
