@@ -119,20 +119,36 @@ class OperatorPeer:
     answer made): it is kept (at most ``EARLY_CANDIDATES``) and added to the peer as soon as
     the peer exists, before the offer is answered, in the order handled. A candidate handled
     while those are being added waits its turn behind them; later ones go to the peer at once.
+
+    Offers are handled concurrently too: of two offers whose peers are being made at once the
+    later one's peer is kept and the other closed when made, and a peer made after the leg was
+    dropped (the call is over) or closed (the leg is gone) is closed at once (ADR 0177 §7).
     """
 
     def __init__(self) -> None:
         self.pc: RTCPeerConnection | None = None
         self.early: list[dict[str, Any]] = []
+        self.closed = False  # the leg is gone: no peer any more
         self._adding_to: RTCPeerConnection | None = None  # early candidates going to it
+        # Offers begun, and drops: a peer made for an offer that is no longer the last is stale.
+        self._offers = 0
 
     async def offer(
         self, make: Callable[[], Awaitable[RTCPeerConnection]]
     ) -> RTCPeerConnection | None:
         """The browser's (new) offer: the peer there was closed, one made by ``make`` (an
-        answered :func:`operator_leg`), the early candidates added to it."""
-        await self.drop()
+        answered :func:`operator_leg`), the early candidates added to it. None (and the peer
+        made closed) when another offer came meanwhile, or the leg was dropped or closed:
+        there is no answer to give."""
+        self._offers += 1
+        mine = self._offers
+        await self._close_pc()
+        if self.closed:
+            return None
         pc = await make()
+        if self.closed or self._offers != mine:
+            await pc.close()  # superseded or orphaned: nobody would ever close it
+            return None
         self.pc = pc
         self._adding_to = pc
         try:
@@ -149,13 +165,25 @@ class OperatorPeer:
 
     async def candidate(self, candidate: dict[str, Any]) -> None:
         """A trickled candidate: to the peer, or kept for it."""
+        if self.closed:
+            return
         if self.pc is not None and self._adding_to is not self.pc:
             await add_candidate(self.pc, candidate)
         elif len(self.early) < EARLY_CANDIDATES:
             self.early.append(candidate)  # its offer's peer is not there yet
 
     async def drop(self) -> None:
-        """Close the peer (the call is over, or another offer replaces it)."""
+        """The call is over: its peer closed, and one being made closed when made."""
+        self._offers += 1
+        self.early.clear()
+        await self._close_pc()
+
+    async def close(self) -> None:
+        """The leg is gone: as :meth:`drop`, and no peer is made for it any more."""
+        self.closed = True
+        await self.drop()
+
+    async def _close_pc(self) -> None:
         pc, self.pc = self.pc, None
         if pc is not None:
             await pc.close()
@@ -197,8 +225,8 @@ class CarephoneParty(Connection):
         return True
 
     def close_soon(self) -> None:
-        """The live hub drops the party: end the peer connection."""
-        self._own(self._close_peer())
+        """The live hub drops the party: end the peer connection (and any being made)."""
+        self._own(self.peer.close())
 
     def close_after_queued(self) -> None:
         """As :meth:`close_soon` (nothing is queued)."""

@@ -360,7 +360,7 @@ class RemoteLegs:
             pc = await leg.peer.offer(
                 lambda: operator_leg(self.speech, call, self.configuration(), offer, on_state)
             )
-            if pc is None:
+            if pc is None:  # another offer's peer was kept, or the leg is gone: no answer
                 return Answer()
             return Answer(body={"sdp": {"type": "answer", "sdp": pc.localDescription.sdp}})
         if isinstance(candidate, dict):
@@ -406,7 +406,9 @@ class RemoteLegs:
 
 
 async def _close(leg: HeldLeg) -> None:
-    await leg.peer.drop()
+    # The leg is gone (hung up, replaced, its call ended): a peer its offer is making now is
+    # closed when made, not left on a leg nobody tracks until ICE fails (ADR 0177 §7).
+    await leg.peer.close()
 
 
 def live_workers(app: web.Application) -> frozenset[str] | None:

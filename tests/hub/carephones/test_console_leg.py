@@ -1,6 +1,7 @@
 """The home's party of a carephone's call on the worker that holds it (the single-worker path,
 ADR 0160; ADR 0177 §6): each frame of the operator's browser is handled in a task of its own,
-so an ICE candidate may be handled before its offer, or while the offer's peer is being made.
+so an ICE candidate may be handled before its offer, or while the offer's peer is being made,
+and the centre call may end while it is being made (ADR 0177 §7).
 
 The order is the test's: the frames are handled one by one (``CarephoneParty._handle``, what
 each task runs), and the peer's making, and the adding of a candidate, wait for the test's
@@ -107,3 +108,34 @@ async def test_candidates_handled_before_or_while_the_offers_peer_is_made_reach_
     assert calls.relayed == [{"sdp": {"type": "answer", "sdp": "v=0 answer"}}]
     assert party.peer.pc is peer
     assert party.peer.early == []
+
+
+async def test_a_peer_made_after_the_centre_call_ended_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The centre call ends (here by the home's side) while the offer's peer is being made: the
+    # peer is closed as soon as it is made, and no answer is relayed for it (ADR 0177 §7).
+    making, made = asyncio.Event(), asyncio.Event()
+    peer = Peer("late")
+
+    async def operator_leg(*_args: Any) -> object:
+        making.set()
+        await made.wait()
+        return peer
+
+    monkeypatch.setattr(console_leg, "operator_leg", operator_leg)
+    calls = Calls()
+    call = SimpleNamespace(call_id="unit-call-1", unit=None)
+    party = CarephoneParty("r:7", None, call, calls)  # type: ignore[arg-type]
+    party.call_id = CALL_ID
+    offer = asyncio.ensure_future(party._handle(OFFER))
+    await making.wait()
+    ended = {"ended_by": "r:7"}
+    await party._handle(
+        {"type": "call.state", "call_id": CALL_ID, "status": "ended", "call": ended}
+    )
+    made.set()
+    await offer
+    assert peer.closed
+    assert party.peer.pc is None
+    assert calls.relayed == []

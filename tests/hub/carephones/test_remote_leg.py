@@ -4,7 +4,9 @@ The operator's side: when the holder never answers the operator's WebRTC offer (
 ``signal`` request's timeout), the operator is told why, the centre call ends, and the holder
 is asked to hang the unit's call up (``by: link_failed``) so that the unit's line is not left
 busy. The holder's side: an ICE candidate handled before its offer's peer exists is kept and
-added to the peer once it is there (each request is handled in a task of its own).
+added to the peer once it is there (each request is handled in a task of its own); of two
+offers handled at once only the later one's peer is kept, and a peer made after its leg was
+hung up is closed.
 
 The timeout is driven without waiting: the ``signal`` waits 0 s (``asyncio.wait_for`` with
 no time left raises at once unless the answer is there), and the book in memory never
@@ -99,6 +101,10 @@ class NoSpeech:
     def __init__(self) -> None:
         self.on_ended: list[Any] = []
         self.calls: dict[str, Any] = {}
+        self.hung_up: list[tuple[str, str]] = []
+
+    def hang_up_unit(self, call: Any, by: str) -> None:
+        self.hung_up.append((call.call_id, by))
 
 
 @pytest.fixture
@@ -274,3 +280,92 @@ async def test_a_candidate_handled_before_its_offers_peer_exists_is_added_to_it(
     assert (await signal(request(4, {"candidate": third}))).ok
     assert added == [(peer, first), (peer, second), (peer, third)]
     assert legs.held[UNIT_CALL].peer.early == []
+
+
+class Peer:
+    """An aiortc peer as far as the holder sees it."""
+
+    def __init__(self, name: str) -> None:
+        self.localDescription = SimpleNamespace(sdp=f"v=0 {name}")
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class Making:
+    """The holder's peers, each made when the test says so (``make``), by name."""
+
+    making: asyncio.Queue[str]
+    peers: dict[str, Peer]
+    _made: dict[str, asyncio.Event]
+
+    def made(self, name: str) -> asyncio.Event:
+        return self._made.setdefault(name, asyncio.Event())
+
+
+def holding(monkeypatch: pytest.MonkeyPatch) -> tuple[RemoteLegs, NoSpeech, Making]:
+    """A holder with the operator's leg of ``UNIT_CALL`` (its speak answered), whose peers
+    are made by a stand-in that waits for the test: an offer with sdp ``v=0 NAME`` gets the
+    peer NAME once ``made(NAME)`` is set."""
+    waits = Making(asyncio.Queue(), {}, {})
+
+    async def operator_leg(_speech: Any, _call: Any, _config: Any, offer: str, _on: Any) -> Peer:
+        name = offer.split()[-1]
+        waits.making.put_nowait(name)
+        await waits.made(name).wait()
+        waits.peers[name] = Peer(name)
+        return waits.peers[name]
+
+    monkeypatch.setattr(remote_leg, "operator_leg", operator_leg)
+    speech = NoSpeech()
+    call = SimpleNamespace(call_id=UNIT_CALL, direction="in", outcome="answered")
+    speech.calls[UNIT_CALL] = call
+    requests = CallRequests(MemoryBook(), ManualClock(T0))  # type: ignore[arg-type]
+    legs = RemoteLegs(requests, speech, lambda: None, lambda: None, RTCConfiguration)  # type: ignore[arg-type]
+    legs.held[UNIT_CALL] = HeldLeg("w-b", call)  # type: ignore[arg-type]
+    return legs, speech, waits
+
+
+def offer_of(legs: RemoteLegs, request_id: int, name: str) -> asyncio.Future[Answer]:
+    data = {"sdp": {"type": "offer", "sdp": f"v=0 {name}"}}
+    request = CallRequest(request_id, Kind.SIGNAL, "w-b", UNIT_CALL, body={"data": data})
+    return asyncio.ensure_future(legs.requests.handlers[Kind.SIGNAL](request))
+
+
+async def test_of_two_offers_handled_at_once_the_later_ones_peer_is_kept_and_the_other_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    legs, _speech, waits = holding(monkeypatch)
+    first = offer_of(legs, 1, "first")
+    assert await waits.making.get() == "first"
+    second = offer_of(legs, 2, "second")
+    assert await waits.making.get() == "second"
+    # Both peers are being made; the first is made first.
+    waits.made("first").set()
+    answer = await first
+    assert waits.peers["first"].closed  # as soon as made: it was never the leg's
+    assert (answer.ok, answer.body) == (True, {})  # superseded: nothing to answer
+    waits.made("second").set()
+    answer = await second
+    assert answer.body == {"sdp": {"type": "answer", "sdp": "v=0 second"}}
+    assert legs.held[UNIT_CALL].peer.pc is waits.peers["second"]
+    assert not waits.peers["second"].closed
+
+
+async def test_a_peer_made_after_its_leg_was_hung_up_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    legs, speech, waits = holding(monkeypatch)
+    offer = offer_of(legs, 1, "late")
+    assert await waits.making.get() == "late"
+    # The operator hangs up while the offer's peer is being made:
+    hangup = CallRequest(2, Kind.HANGUP, "w-b", UNIT_CALL, body={"by": "operator"})
+    assert (await legs.requests.handlers[Kind.HANGUP](hangup)).ok
+    assert speech.hung_up == [(UNIT_CALL, "operator")]
+    assert UNIT_CALL not in legs.held
+    waits.made("late").set()
+    answer = await offer
+    assert waits.peers["late"].closed  # not left on an untracked leg until ICE fails
+    assert (answer.ok, answer.body) == (True, {})
