@@ -77,6 +77,22 @@ async def operator_leg(
     operator says sent to the unit; answered (``pc.localDescription``) before it returns.
     ``on_state`` is awaited at each change of the connection's state. Also used for the
     requests of another worker's console (ADR 0168, §4)."""
+    pc = operator_peer(speech, call, configuration)
+
+    @pc.on("connectionstatechange")
+    async def on_change() -> None:
+        await on_state(pc)
+
+    await answer_offer(pc, offer)
+    return pc
+
+
+def operator_peer(
+    speech: SpeechCalls, call: SpeechCall, configuration: RTCConfiguration
+) -> RTCPeerConnection:
+    """A new peer for the operator's browser, not answered yet: the unit's (or callee's)
+    voice on it, what the operator says sent to the call. Also the operator's calls out
+    (``hub.console.dial``)."""
     pc = RTCPeerConnection(configuration)
     pc.addTrack(call.track)
 
@@ -85,17 +101,19 @@ async def operator_leg(
         if track.kind == "audio":
             speech.speak(call, track)
 
-    @pc.on("connectionstatechange")
-    async def on_change() -> None:
-        await on_state(pc)
+    return pc
 
+
+async def answer_offer(pc: RTCPeerConnection, offer: str) -> None:
+    """Answer the browser's ``offer`` on ``pc`` (``pc.localDescription``). Should that fail
+    in any way (a bad offer: ``ValueError``/``TypeError``; anything else aiortc raises; a
+    cancellation), ``pc`` is closed and the error raised: no half-made peer is left."""
     try:
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
     except BaseException:
         await pc.close()
         raise
-    return pc
 
 
 async def add_candidate(pc: RTCPeerConnection, candidate: dict[str, Any]) -> None:
@@ -132,6 +150,7 @@ class OperatorPeer:
         self._adding_to: RTCPeerConnection | None = None  # early candidates going to it
         # Offers begun, and drops: a peer made for an offer that is no longer the last is stale.
         self._offers = 0
+        self._told_full = False  # the drop of early candidates beyond EARLY_CANDIDATES logged
 
     async def offer(
         self, make: Callable[[], Awaitable[RTCPeerConnection]]
@@ -171,6 +190,12 @@ class OperatorPeer:
             await add_candidate(self.pc, candidate)
         elif len(self.early) < EARLY_CANDIDATES:
             self.early.append(candidate)  # its offer's peer is not there yet
+        elif not self._told_full:
+            self._told_full = True  # once per leg: a browser may trickle many more
+            _LOGGER.warning(
+                "operator's leg: more than %d ICE candidates before its peer; later ones dropped",
+                EARLY_CANDIDATES,
+            )
 
     async def drop(self) -> None:
         """The call is over: its peer closed, and one being made closed when made."""

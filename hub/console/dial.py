@@ -24,8 +24,7 @@ from datetime import datetime
 from functools import partial
 
 from aiohttp import web
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamTrack
+from aiortc import RTCPeerConnection
 from sqlalchemy import select
 
 from alerts import (
@@ -41,7 +40,7 @@ from hub.appkeys import CLOCK, SESSIONMAKER, SETTINGS
 from hub.auth import Role, current_user, requires
 from hub.carephones.accounts import UnitAccount
 from hub.carephones.app import SCAIP_BOOK, SCAIP_SPEECH
-from hub.carephones.console_leg import hub_rtc_configuration
+from hub.carephones.console_leg import answer_offer, hub_rtc_configuration, operator_peer
 from hub.carephones.remote_leg import DIAL_HANDLERS, live_workers
 from hub.carephones.requests import CALL_REQUESTS, Handler, api_error
 from hub.carephones.routing import Answer, CallRequest, Kind, Local, route
@@ -406,21 +405,22 @@ async def _answer_offer(
 ) -> dict[str, object]:
     if found.pc is not None:
         raise ApiError(409, "already_connected", "this call's audio is already connected")
-    pc = RTCPeerConnection(hub_rtc_configuration(app))
-    found.pc = pc
-    pc.addTrack(found.call.track)
-
-    @pc.on("track")
-    def on_track(track: MediaStreamTrack) -> None:
-        if track.kind == "audio":
-            speech.speak(found.call, track)
-
+    pc = operator_peer(speech, found.call, hub_rtc_configuration(app))
+    found.pc = pc  # taken while it is being made: a concurrent offer is refused
     try:
-        await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-        await pc.setLocalDescription(await pc.createAnswer())
-    except (ValueError, TypeError) as err:
-        await close_leg(found)
-        raise ApiError(400, "invalid_sdp", f"the offer is not usable: {err}") from None
+        await answer_offer(pc, offer)  # pc closed if it fails
+    except BaseException as err:
+        # No half-made peer stays: the operator's next offer on this call is answered.
+        if found.pc is pc:
+            found.pc = None
+        if isinstance(err, (ValueError, TypeError)):
+            raise ApiError(400, "invalid_sdp", f"the offer is not usable: {err}") from None
+        if not isinstance(err, Exception):
+            raise  # cancelled
+        _LOGGER.exception("answering the offer of call %s failed", found.call.call_id)
+        raise ApiError(
+            500, "media_failed", "the call's audio could not be connected; try again"
+        ) from None
     return {"sdp": {"type": "answer", "sdp": pc.localDescription.sdp}}
 
 

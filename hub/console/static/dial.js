@@ -74,6 +74,7 @@ export class DialCall {
       this.status = "failed";
       const words = { no_microphone: "voice_fail_no_microphone",
                       call_in_progress: "voice_fail_call_in_progress",
+                      media_failed: "voice_fail_media_failed",
                       carephone_worker_unreachable: "voice_fail_carephone_worker_unreachable" };
       this.error = words[err.code] ? t(words[err.code]) : err.message;
       this.endedAt = Date.now();
