@@ -95,11 +95,19 @@ def operator_peer(
     (``hub.console.dial``)."""
     pc = RTCPeerConnection(configuration)
     pc.addTrack(call.track)
+    # Set as the peer is closed (its signalling state is "closed" first thing in close()):
+    # the operator's voice stops going to the call even if aiortc never ends its track.
+    closed = asyncio.Event()
+
+    @pc.on("signalingstatechange")
+    def on_signalling() -> None:
+        if pc.signalingState == "closed":
+            closed.set()
 
     @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
         if track.kind == "audio":
-            speech.speak(call, track)
+            speech.speak(call, track, closed)
 
     return pc
 

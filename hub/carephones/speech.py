@@ -550,9 +550,29 @@ class SpeechCalls:
             content_type="application/sdp",
         )
 
-    def speak(self, call: SpeechCall, track: MediaStreamTrack) -> None:
-        """Send what ``track`` carries (the operator's voice) to the unit as G.711 RTP."""
-        self._own(self._speak(call, track))
+    def speak(
+        self, call: SpeechCall, track: MediaStreamTrack, until: asyncio.Event | None = None
+    ) -> None:
+        """Send what ``track`` carries (the operator's voice) to the unit as G.711 RTP, until
+        the track ends, ``call`` finishes or ``until`` is set (its peer closed). aiortc does
+        not end the remote track of a peer closed before its receiver started (ADR 0177 §9):
+        waiting on the track alone would wait until the hub stops."""
+        self._own(self._speak_until(call, track, until))
+
+    async def _speak_until(
+        self, call: SpeechCall, track: MediaStreamTrack, until: asyncio.Event | None
+    ) -> None:
+        speaking = asyncio.ensure_future(self._speak(call, track))
+        ends = [call.finished.wait()] + ([until.wait()] if until is not None else [])
+        tasks = [speaking, *(asyncio.ensure_future(end) for end in ends)]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)  # settled (cancelled, or done) before this task ends
+        if not speaking.cancelled():
+            speaking.result()  # its own error, if any, is this task's
 
     async def _speak(self, call: SpeechCall, track: MediaStreamTrack) -> None:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)

@@ -29,7 +29,7 @@ class Speech:
     def __init__(self) -> None:
         self.spoken: list[tuple[object, Any]] = []
 
-    def speak(self, call: object, track: Any) -> None:
+    def speak(self, call: object, track: Any, until: object = None) -> None:
         self.spoken.append((call, track))
 
 
