@@ -115,6 +115,25 @@ async def test_figures_count_an_overdue_installation_and_write_numbers_the_local
 
 
 @pytest.mark.parametrize(
+    ("lang", "overdue"),
+    [
+        ("ca", "0 fora de termini (obertes més de 48 h)"),
+        ("es", "0 fuera de plazo (abiertas más de 48 h)"),
+        ("en", "0 overdue (open over 48 h)"),
+    ],
+)
+async def test_the_open_faults_card_says_what_each_number_is(
+    hub_client: Client, auth_headers: Headers, lang: str, overdue: str
+) -> None:
+    """Issue 23: the card showed an unlabelled "0 (0)"; the second number is said in words."""
+    coordinator = await auth_headers(Role.COORDINATOR)
+    page = await (await hub_client.get(f"/service/figures?lang={lang}", headers=coordinator)).text()
+    assert 'id="fig-faults-open">0</p>' in page
+    assert f'id="fig-faults-open-overdue">{overdue}</p>' in page
+    assert "0 <span" not in page  # no bare number in brackets beside the count
+
+
+@pytest.mark.parametrize(
     ("lang", "public", "automatic", "who"),
     [
         ("ca", "Formulari públic", "Automàtic", "Qui"),
