@@ -9,11 +9,12 @@ Europe/Madrid (the service's), whatever the language.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_skeleton, format_time, format_timedelta
+from babel.dates import format_skeleton, format_time, format_timedelta, parse_pattern
 
 # The service is in Catalonia: English readers get British order (day, month) and 24 h.
 LOCALES = {"ca": "ca_ES", "es": "es_ES", "en": "en_GB"}
@@ -56,6 +57,25 @@ def format_moment(moment: datetime, lang: str) -> str:
     )
 
 
+def moment_rule(lang: str) -> dict[str, object]:
+    """The rule ``format_moment`` follows, for the browser (``formatDateTime`` in
+    ``/static/web/ta.js``), so that both write a moment the same way: ``pattern`` with
+    ``{d}``, ``{MMM}``, ``{y}``, ``{HH}`` and ``{mm}`` to fill, and ``months``, the 12
+    abbreviated month names as a date writes them (``de des.``). Chromium's own ``Intl``
+    data says ``4 de des. 2026`` where Babel's CLDR says ``4 de des. del 2026``: one rule,
+    the server's."""
+    locale = _locale(lang)
+    day = str(parse_pattern(locale.datetime_skeletons["yMMMd"]).format)
+    clock = str(parse_pattern("HH:mm").format)
+    pattern = str(locale.datetime_formats["medium"]).replace("{1}", day).replace("{0}", clock)
+    pattern = re.sub(r"%\((\w+)\)s", r"{\1}", pattern).replace("%%", "%")
+    fields = set(re.findall(r"\{(\w+)\}", pattern))
+    if not fields <= {"d", "MMM", "y", "HH", "mm"}:
+        raise ValueError(f"a moment pattern the browser cannot fill: {pattern}")
+    months = locale.months["format"]["abbreviated"]
+    return {"pattern": pattern, "months": [months[m] for m in range(1, 13)]}
+
+
 def format_ago(moment: datetime, now: datetime, lang: str) -> str:
     """``fa 20 minuts`` / ``hace 20 minutos`` / ``20 minutes ago`` (or ``in …`` ahead)."""
     return format_timedelta(moment - now, add_direction=True, threshold=1.0, locale=_locale(lang))
@@ -94,5 +114,6 @@ __all__ = [
     "format_moment",
     "format_numeric_day",
     "jinja_filters",
+    "moment_rule",
     "parse_iso",
 ]

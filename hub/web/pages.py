@@ -18,7 +18,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from hub.web.dates import jinja_filters
+from hub.web.dates import jinja_filters, moment_rule
 from hub.web.language import page_language
 from hub.web.numbers import jinja_filters as number_filters
 from hub.web.numbers import plural_category
@@ -154,6 +154,7 @@ class Pages:
             "tg": tg,
             "static": STATIC_PREFIX,
             "timezone": DISPLAY_TIMEZONE,
+            "moment_rule": moment_rule(lang),
             "js_texts": self.texts_for(lang, [*SHELL_JS_KEYS, *(js_texts or [])]),
             "page_data": {},
         }

@@ -65,3 +65,19 @@ def test_templates_format_iso_timestamps_in_the_page_language() -> None:
     pages = Pages()
     template = pages.environment.from_string("{{ at|moment(lang) }} · {{ at|clock(lang) }}")
     assert template.render(at="2026-12-06T20:45:00Z", lang="es") == "6 dic 2026, 21:45 · 21:45"
+
+
+@pytest.mark.parametrize("lang", ["ca", "es", "en"])
+def test_the_browser_rule_writes_what_format_moment_writes(lang: str) -> None:
+    """The rule handed to ta.js, filled by hand, gives the server's own words."""
+    from hub.web.dates import ZONE, format_moment, moment_rule
+
+    rule = moment_rule(lang)
+    pattern, months = rule["pattern"], rule["months"]
+    assert isinstance(pattern, str)
+    assert isinstance(months, list)
+    for month in range(1, 13):
+        moment = datetime(2026, month, 4, 9, 5, tzinfo=ZONE)
+        filled = pattern.format(d="4", MMM=months[month - 1], y="2026", HH="09", mm="05")
+        assert filled == format_moment(moment, lang), (lang, month)
+    assert moment_rule("ca")["pattern"].startswith("{d} {MMM} del {y}")

@@ -25,7 +25,7 @@ SCRIPT = """async (iso) => {
 async def test_dates_and_relative_times_in_each_language(hub_client: TestClient[Any, Any]) -> None:
     base = str(hub_client.make_url("/")).rstrip("/")
     expected = {
-        # Chromium's CLDR may differ from Babel's in small words ("del"); the clock may not.
+        # The day and month words are the server's (see the test below); the clock too.
         "ca": ("21:45", "fa 20 minuts", "fa 2 hores", "des."),
         "es": ("21:45", "hace 20 minutos", "hace 2 horas", "dic"),
         "en": ("21:45", "20 minutes ago", "2 hours ago", "Dec"),
@@ -43,4 +43,30 @@ async def test_dates_and_relative_times_in_each_language(hub_client: TestClient[
             assert full.endswith(clock), (lang, full)
             assert "PM" not in full
             assert (twenty, more) == (ago, hours), lang
+        await context.close()
+
+
+MOMENTS = ("2026-12-04T20:45:00Z", "2027-04-01T22:05:00Z", "2026-03-29T00:30:00Z")
+
+
+async def test_the_browser_writes_a_moment_as_the_server_pages_do(
+    hub_client: TestClient[Any, Any],
+) -> None:
+    """Issue 23: Chromium wrote "4 de des. 2026" where the server's pages say "4 de des. del
+    2026"; ta.js now fills the server's rule (hub/web/dates.py moment_rule)."""
+    from hub.web.dates import format_moment, parse_iso
+
+    base = str(hub_client.make_url("/")).rstrip("/")
+    async with media_browser() as browser:
+        context = await browser.new_context(locale="en-US", timezone_id="America/New_York")
+        page = await context.new_page()
+        for lang in ("ca", "es", "en"):
+            await page.goto(f"{base}/login?lang={lang}")
+            for iso in MOMENTS:
+                written = await page.evaluate(
+                    'async (iso) => (await import("/static/web/ta.js")).formatDateTime(iso)', iso
+                )
+                moment = parse_iso(iso)
+                assert moment is not None
+                assert written == format_moment(moment, lang), (lang, iso)
         await context.close()

@@ -335,10 +335,29 @@ export function zonedToUtc(year, month, day, hour, minute) {
   return new Date(guess);
 }
 
-/** Full local date and time: "6 de des. 2026, 21:45", "6 dic 2026, 21:45", "6 Dec 2026, 21:45". */
+// How the server writes a moment (hub/web/dates.py moment_rule, Babel's CLDR data): the
+// browser fills the same pattern rather than trusting its own Intl data, which differs
+// ("4 de des. 2026" in Chromium against "4 de des. del 2026" on the server's pages).
+const momentRule = (() => {
+  try {
+    return JSON.parse(document.body.dataset.moment || "null");
+  } catch (err) {
+    return null;
+  }
+})();
+
+/** Full local date and time, as the server writes it: "6 de des. del 2026, 21:45",
+ * "6 dic 2026, 21:45", "6 Dec 2026, 21:45". */
 export function formatDateTime(iso) {
   if (!iso) return "";
-  return formatter({ dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+  const when = new Date(iso);
+  if (!momentRule) return formatter({ dateStyle: "medium", timeStyle: "short" }).format(when);
+  const z = zoned(when);
+  const fields = {
+    d: String(z.day), MMM: momentRule.months[z.month - 1], y: String(z.year),
+    HH: String(z.hour).padStart(2, "0"), mm: String(z.minute).padStart(2, "0"),
+  };
+  return momentRule.pattern.replace(/\{(\w+)\}/g, (m, name) => (name in fields ? fields[name] : m));
 }
 
 const relativeFormat = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
