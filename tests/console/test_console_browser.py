@@ -449,6 +449,6 @@ async def test_the_card_shows_the_automatic_112_warning_and_hand_off_state(
     await expect(entry.locator("[data-auto-112]")).to_have_count(0)
     failed = HandoffResult(False, 1, PayloadFormat.EIDO, 503, error="HTTP 503")
     await system_step(lambda a: record_handoff(a, SYSTEM, clock(), failed, automatic=True))
-    await expect(badge).to_have_text("112: failed 1 time(s), retrying")
+    await expect(badge).to_have_text("112: failed once, retrying")
     assert page.errors == []  # type: ignore[attr-defined]
     await page.context.close()

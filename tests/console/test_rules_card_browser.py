@@ -28,12 +28,23 @@ TIMEOUT_MS = 30_000
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def demo_hub() -> AsyncIterator[tuple[Any, str]]:
+async def demo_hub() -> AsyncIterator[tuple[Any, str, str]]:
+    """The demo hub, its address and the panic's alarm (resident 1, the late riser)."""
     with tempfile.TemporaryDirectory(prefix="ta-rules-") as tmp:
         app, _ = await shots._seeded_hub(Path(tmp))
         async with serving(app) as url:
-            await shots._seed(app, url)
-            yield app, url
+            seeded = await shots._seed(app, url)
+            yield app, url, seeded["alarms"][1]
+
+
+async def _panic_card(page: Any, panic: str) -> None:
+    """Open the panic's card. The queue's own first pick is no fixed alarm: the hub runs on
+    the machine's clock, so by the time a slow run signs in, the fall's timers may have
+    moved it ahead (a CI run waited 30 s on another resident's card)."""
+    await page.click(f'.qitem[data-id="{panic}"]', timeout=TIMEOUT_MS)
+    await expect(page.locator(f'.qitem[data-id="{panic}"]')).to_have_attribute(
+        "aria-selected", "true", timeout=TIMEOUT_MS
+    )
 
 
 async def _overrides(app: Any, resident_id: int) -> tuple[int, dict[str, Any]]:
@@ -46,12 +57,13 @@ async def _overrides(app: Any, resident_id: int) -> tuple[int, dict[str, Any]]:
 
 
 async def test_a_supervisor_changes_rules_on_the_card(
-    chromium: Browser, demo_hub: tuple[Any, str]
+    chromium: Browser, demo_hub: tuple[Any, str, str]
 ) -> None:
-    app, url = demo_hub
+    app, url, panic = demo_hub
     # Laia works in Catalan: the refusal comes in her language.
     page = await shots._sign_in(chromium, url, "laia", "ca", {"width": 1366, "height": 768})
     try:
+        await _panic_card(page, panic)
         await page.wait_for_selector("#card-rules summary", timeout=TIMEOUT_MS)
         resident_id = 1  # the panic's resident: the late riser of the demo
         version, before = await _overrides(app, resident_id)
@@ -82,13 +94,14 @@ async def test_a_supervisor_changes_rules_on_the_card(
 
 
 async def test_a_supervisor_corrects_the_health_record_on_the_card(
-    chromium: Browser, demo_hub: tuple[Any, str]
+    chromium: Browser, demo_hub: tuple[Any, str, str]
 ) -> None:
     from hub.db.health import ResidentHealth
 
-    app, url = demo_hub
+    app, url, panic = demo_hub
     page = await shots._sign_in(chromium, url, "laia", "ca", {"width": 1366, "height": 768})
     try:
+        await _panic_card(page, panic)
         await page.wait_for_selector("#card-health .allergies", timeout=TIMEOUT_MS)
         assert await page.locator("#card-dnr").count() == 0
         await page.click("#health-edit summary")
