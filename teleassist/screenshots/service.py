@@ -8,6 +8,7 @@ steps through the service's own store functions, and renders the pages in Chromi
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import secrets
 import tempfile
@@ -39,6 +40,8 @@ AREA = "service"
 WIDTH, HEIGHT = 1280, 900
 PASSWORD = "screenshots only 2026"  # noqa: S105 - a throw-away user of a temporary hub
 _LOCALES = {"ca": "ca-ES", "es": "es-ES", "en": "en-GB"}
+IDLE_MS = 60_000  # how long a page may keep the network busy before it is shot anyway
+_LOGGER = logging.getLogger(__name__)
 
 _PEOPLE = [
     # (name, birth date, street, postcode, town, phone)
@@ -295,7 +298,15 @@ async def _shoot(
         page = await context.new_page()
         joiner = "&" if "?" in path else "?"
         await page.goto(f"{path}{joiner}lang={lang}")
-        await page.wait_for_load_state("networkidle")
+        from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+        try:
+            await page.wait_for_load_state("networkidle", timeout=IDLE_MS)
+        except PlaywrightTimeoutError:
+            # Two CI runs timed out here at Playwright's default 30 s (which page was not
+            # recorded; the work-order pages poll every 2 s, which on a loaded machine may
+            # leave no quiet 500 ms). The page has loaded by then: shoot it, name it.
+            _LOGGER.warning("%s (%s): network not idle after %d ms", path, lang, IDLE_MS)
         if click:
             await page.click(click)
             await page.wait_for_selector("#wo-setup-code:not([hidden])")
