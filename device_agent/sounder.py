@@ -7,6 +7,7 @@ boxes) and :class:`EspeakSounder` (speaks through ``espeak-ng``) are the adapter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 from pathlib import Path
@@ -136,7 +137,15 @@ class EspeakSounder:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
-        _, err = await process.communicate()
+        try:
+            _, err = await process.communicate()
+        except asyncio.CancelledError:
+            # The agent is stopping: the voice stops too, and the child is reaped (a killed
+            # child left unwaited is a zombie, and its transport warns when collected).
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await asyncio.shield(process.wait())
+            raise
         if process.returncode:
             _LOGGER.warning("espeak-ng failed (%s): %s", process.returncode, err.decode()[-200:])
 

@@ -75,7 +75,9 @@ class EspeakSpeaker:
         except asyncio.CancelledError:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-            await process.wait()
+            # shielded: a second cancel (a newer sentence, then close) must not leave the
+            # child unreaped, its transport to warn later in unrelated code
+            await asyncio.shield(process.wait())
             raise
         if process.returncode:
             _LOGGER.warning("espeak-ng failed (%s): %s", process.returncode, err.decode()[-200:])

@@ -19,6 +19,7 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hub.media.sniff import MediaKind, UnsupportedMedia
+from hub.media.subprocesses import communicate_within
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -136,10 +137,8 @@ async def av_info(data: bytes, suffix: str) -> AvInfo:
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), FFPROBE_TIMEOUT_S)
+            out, err = await communicate_within(proc, FFPROBE_TIMEOUT_S)
         except TimeoutError:
-            proc.kill()
-            await proc.wait()
             raise UnsupportedMedia(
                 "the recording took too long to inspect", "media_corrupt"
             ) from None

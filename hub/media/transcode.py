@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hub.media.probe import av_info
 from hub.media.sniff import UnsupportedMedia
+from hub.media.subprocesses import communicate_within
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,19 +46,11 @@ async def _run(args: list[str], limit_s: float) -> None:
         *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )
     try:
-        _, err = await asyncio.wait_for(proc.communicate(), limit_s)
+        _, err = await communicate_within(proc, limit_s)
     except TimeoutError:
-        proc.kill()
-        await proc.wait()
         raise UnsupportedMedia(
             "the video took too long to prepare; send a shorter one", "media_too_long"
         ) from None
-    except asyncio.CancelledError:
-        # The hub is stopping (or the job was taken away): ffmpeg must not outlive it.
-        if proc.returncode is None:
-            proc.kill()
-            await asyncio.shield(proc.wait())
-        raise
     if proc.returncode != 0:
         _LOGGER.info("ffmpeg refused a video: %s", err.decode(errors="replace")[-300:])
         raise UnsupportedMedia("the video cannot be read (damaged file?)", "media_corrupt")

@@ -271,6 +271,35 @@ async def test_a_dropped_socket_never_leaves_the_queue_stale(
     await page.context.close()
 
 
+async def test_a_slow_queue_answer_never_hides_a_panic_raised_meanwhile(
+    chromium: Browser, console_hub: ConsoleHub
+) -> None:
+    """A queue list read before a panic was stored, answered after the panic's live event,
+    must not wipe it (CI saw this once: the card showed the panic, the queue said "All
+    quiet"). Every list of the open queue is held until the panic is on screen."""
+    hub = console_hub
+    held: list[Any] = []
+
+    async def hold(route: Any) -> None:
+        held.append(route)
+
+    page, _ = await _log_in(chromium, hub, "marc")
+    await page.context.route("**/api/alarms?*status=open*", hold)
+    await page.goto(hub.url + "/console")
+    await expect(page.locator("#conn")).to_have_text("Live")
+    rid = hub.ids.residents[1]
+    await raise_demo_alarm(hub.app, rid, hub.ids.devices[rid][0], protocol.Panic(source="pendant"))
+    entry = page.locator(".qitem")
+    await expect(entry).to_have_count(1)
+    for route in held:  # let any stale answer land now, after the event
+        await route.continue_()
+        await route.request.response()
+    await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => setTimeout(r)))")
+    await expect(entry).to_have_count(1)
+    await expect(page.locator("#queue-empty")).to_be_hidden()
+    await page.context.close()
+
+
 async def test_a_social_worker_reads_but_cannot_act(
     chromium: Browser, console_hub: ConsoleHub
 ) -> None:

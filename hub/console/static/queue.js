@@ -221,14 +221,6 @@ function markGone(alarm) {
   renderDetail();
 }
 
-async function refetchQueue() {
-  try {
-    await replaceAll(await alarmsApi.listAlarms({ status: "open", category: "care" }));
-  } catch (err) {
-    banner(t("error_generic", { message: err.message }), "error");
-  }
-}
-
 const isCare = (alarm) => alarm.category === "care"; // technical ones have their own page
 
 function onLive(message) {
@@ -1020,7 +1012,9 @@ async function followDeliveries(now = false) {
 }
 setInterval(() => followDeliveries(), DELIVERIES_EVERY_MS);
 window.__taLive = new LiveSocket(alarmsApi.LIVE_PATH, {
-  onOpen: refetchQueue, // the whole queue on every (re)connect: never stale
+  // No refetch on open: the socket's first message is a snapshot of the whole queue, in
+  // order with the events after it. A separate GET raced them: its answer, read before a
+  // panic was stored, could arrive after that panic's event and wipe it from the queue.
   onMessage: onLive,
   onState: (s) => {
     showConnection(els.conn, s);

@@ -42,9 +42,15 @@ function render() {
   dateFields(body); // the visit's date and time in the page's language
 }
 
+let latestFetch = 0;
+
 async function refetch() {
+  // Every event starts a fetch; only the latest one's answer is shown, so an answer read
+  // before an alarm was stored cannot arrive last and hide it.
+  const mine = ++latestFetch;
   try {
     const [list, result] = await Promise.all([alarmsApi.listAlarms({ status: "open", category: "technical" }), api("/api/console/maintenance")]);
+    if (mine !== latestFetch) return;
     alarms = list;
     tickets = new Map(result.tickets.map((x) => [x.alarm_id, x]));
     const missing = [...new Set(list.map((a) => String(a.resident_id)))].filter((id) => !names.has(id) && /^\d+$/.test(id));
