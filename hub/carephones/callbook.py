@@ -41,7 +41,6 @@ from hub.clock import Clock
 _LOGGER = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
-WRITE_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,6 @@ class _Change:
     alarm_id: str | None = None
     direction: str = "in"
     operator: str | None = None
-    written: asyncio.Future[None] | None = None  # set once it is in the table
 
 
 def _holder(row: CarephoneCallRow) -> Holder:
@@ -89,23 +87,6 @@ class CallBook:
     ) -> None:
         """This worker holds ``call_id`` (ringing, dialled or answered): written soon."""
         self._put(_Change(call_id, state, home_id, alarm_id, direction, operator))
-
-    async def hold(
-        self,
-        call_id: str,
-        *,
-        home_id: str,
-        state: str,
-        alarm_id: str | None,
-        direction: str = "in",
-        operator: str | None = None,
-    ) -> None:
-        """As :meth:`held`, returning once the row is written (in turn with the other
-        changes): a call out's media request may reach another worker at once."""
-        written = asyncio.get_running_loop().create_future()
-        self._put(_Change(call_id, state, home_id, alarm_id, direction, operator, written))
-        with contextlib.suppress(TimeoutError):  # then its requests may find no row: 404
-            await asyncio.wait_for(asyncio.shield(written), WRITE_WAIT_S)
 
     async def claim_out(
         self, call_id: str, *, home_id: str, alarm_id: str | None, operator: str
@@ -168,17 +149,11 @@ class CallBook:
                 await self._write(change)
             except Exception:  # the row is wrong until the call changes again, or a restart
                 _LOGGER.exception("carephone call %s not written", change.call_id)
-            finally:
-                if change.written is not None and not change.written.done():
-                    change.written.set_result(None)
 
     async def flush(self) -> None:
         """Write what is queued now (tests; the writer task is not running)."""
         while not self._changes.empty():
-            change = self._changes.get_nowait()
-            await self._write(change)
-            if change.written is not None and not change.written.done():
-                change.written.set_result(None)
+            await self._write(self._changes.get_nowait())
 
     async def _write(self, change: _Change) -> None:
         async with self._sessionmaker() as session:

@@ -81,6 +81,8 @@ class RemoteParty(Connection):
         self.legs = legs
         self.call_id: int | None = None
         self.over = False  # its leg failed: the holder was told to hang up
+        # Done once it is over: the signals still waiting for the holder give up at once.
+        self._failed: asyncio.Future[None] | None = None
 
     def offer(self, text: str) -> bool:
         try:
@@ -108,10 +110,16 @@ class RemoteParty(Connection):
                     self.call_id = call_id  # the holder answered the unit's call (speak)
                     await calls.act(call_id, self.party, CallEvent.ACCEPT)
             elif kind == "call.signal" and call_id == self.call_id and call_id is not None:
+                if self.over:
+                    return  # the holder was told to hang up: nothing more to ask it
                 data = event.get("data")
+                # Each signal is a task of its own: once one of them failed the leg, those
+                # still waiting give up at once (they would each wait out their own timeout,
+                # 10 s, for a holder that is gone or hanging up).
                 answer = await self.legs.requests.ask(
-                    self.target, Kind.SIGNAL, call_id=self.unit_call_id, body={"data": data}
-                )
+                    self.target, Kind.SIGNAL, call_id=self.unit_call_id, body={"data": data},
+                    until=self._failure(),
+                )  # fmt: skip
                 if not answer.ok:
                     # The operator's leg never came (the holder refused the offer, or did
                     # not answer in time): the centre call ends, and so must the unit's call
@@ -120,6 +128,7 @@ class RemoteParty(Connection):
                     if self.over:
                         return  # another signal of this leg failed first
                     self.over = True
+                    self._failure().set_result(None)
                     self._tell_operator(answer)
                     self.legs.withdraw(self)
                     with contextlib.suppress(CallError):  # the operator hung up meanwhile
@@ -145,6 +154,11 @@ class RemoteParty(Connection):
             _LOGGER.info("remote carephone leg of call %s: %s", call_id, err.message)
         except Exception:
             _LOGGER.exception("remote carephone leg of call %s failed", call_id)
+
+    def _failure(self) -> asyncio.Future[None]:
+        if self._failed is None:
+            self._failed = asyncio.get_running_loop().create_future()
+        return self._failed
 
     async def _hang_up(self, by: str, *, wait: bool = True) -> None:
         if not wait:

@@ -54,6 +54,18 @@ SEEN = 1000  # request ids remembered as handled (a notification and a catch-up 
 CLAIM_TRIES = 3  # a stale row dropped, then the claim again (another may claim meanwhile)
 
 
+def given_up() -> Answer:
+    """What :meth:`CallRequests.ask` gives when its ``until`` came before the answer."""
+    return Answer.error(409, "given_up", "the asker gave up: the leg it was for failed")
+
+
+async def _either(future: asyncio.Future[Answer], until: asyncio.Future[None] | None) -> None:
+    # Returns once either is done; cancelled (the timeout), it leaves both as they are (as
+    # ``asyncio.shield`` did).
+    waits: list[asyncio.Future[Any]] = [future] if until is None else [future, until]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+
+
 def api_error(answer: Answer) -> ApiError:
     """The holder's refusal (or the 504) as this worker's API error."""
     extra: dict[str, Any] = {}
@@ -120,8 +132,12 @@ class CallRequests:
         alarm_id: str | None = None,
         operator: str | None = None,
         body: dict[str, Any] | None = None,
+        until: asyncio.Future[None] | None = None,
     ) -> Answer:
-        """Ask ``target`` and wait for its answer (:func:`unreachable` after the timeout)."""
+        """Ask ``target`` and wait for its answer (:func:`unreachable` after the timeout).
+
+        ``until`` done before the answer (the asker's leg failed meanwhile): given up at
+        once, its row failed as after a timeout but not counted as one (:func:`given_up`)."""
         request_id = await self.book.ask(
             target, kind, call_id=call_id, alarm_id=alarm_id, operator=operator, body=body
         )
@@ -134,7 +150,8 @@ class CallRequests:
             if request_id in found:
                 return found[request_id]
             try:
-                return await asyncio.wait_for(asyncio.shield(future), self.timeouts[kind])
+                if not future.done() and (until is None or not until.done()):
+                    await asyncio.wait_for(_either(future, until), self.timeouts[kind])
             except TimeoutError:
                 if await self.book.fail(request_id):
                     self.timed_out += 1
@@ -146,6 +163,13 @@ class CallRequests:
                 # Answered just now: read it.
                 late = await self.book.answers([request_id])
                 return late.get(request_id) or unreachable()
+            if future.done():
+                return future.result()
+            # Given up: the row is failed, so that a late answer is not written for nobody.
+            if await self.book.fail(request_id):
+                return given_up()
+            late = await self.book.answers([request_id])
+            return late.get(request_id) or given_up()
         finally:
             self._waiting.pop(request_id, None)
 

@@ -26,10 +26,11 @@ import struct
 import time
 import wave
 from collections import Counter, OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -570,7 +571,7 @@ class SpeechCalls:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.wait(tasks)  # settled (cancelled, or done) before this task ends
+            await _settled(tasks)
         if not speaking.cancelled():
             speaking.result()  # its own error, if any, is this task's
 
@@ -947,6 +948,21 @@ class SpeechCalls:
 
 
 HOLD_MESSAGES = Path(__file__).parent / "hold"
+
+
+async def _settled(tasks: Sequence[asyncio.Future[Any]]) -> None:
+    """Wait until ``tasks`` (cancelled) are done, before the task awaiting them ends. A
+    second cancel of that task while it waits (the call ends as the hub stops) is kept until
+    they are done, then raised: it must not end first and leave them running unawaited."""
+    cancelled = False
+    while True:
+        try:
+            await asyncio.wait(tasks)
+            break
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def load_hold_message(value: str) -> list[int]:

@@ -1,10 +1,13 @@
-"""Console fixtures: the demo residents seeded into the test hub."""
+"""Console fixtures: the demo residents seeded into the test hub; the screenshots' demo hub
+served, for the browser tests."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,3 +24,12 @@ async def demo(
         ids = await seed_demo(session, hub_client.app[KEYSAFE], hub_client.app[CLOCK]())
         await session.commit()
     return ids
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def demo_url() -> AsyncIterator[str]:
+    """The operator screenshots' demo hub, served (browser tests): its address."""
+    from tests.console.browser import served_demo_hub  # Playwright only where it is used
+
+    async with served_demo_hub() as url:
+        yield url

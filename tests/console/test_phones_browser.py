@@ -7,21 +7,14 @@ the card of the operator screenshots' demo hub shows the contacts' numbers so.""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, expect
 
 from hub.web.numbers import format_phone
-from hub.web.serve import serving
-from teleassist.screenshots import operator as shots
+from tests.console.browser import demo_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT_MS = 30_000
-SIZE = {"width": 1366, "height": 768}
 
 TYPED = [
     "+34 611 234 567",
@@ -36,20 +29,10 @@ TYPED = [
 ]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def demo_hub() -> AsyncIterator[str]:
-    with tempfile.TemporaryDirectory(prefix="ta-phones-") as tmp:
-        app, _ = await shots._seeded_hub(Path(tmp))
-        async with serving(app) as url:
-            await shots._seed(app, url)
-            yield url
-
-
 async def test_the_console_writes_phones_as_the_service_pages_do(
-    chromium: Browser, demo_hub: str
+    chromium: Browser, demo_url: str
 ) -> None:
-    page = await shots._sign_in(chromium, demo_hub, "anna", "ca", SIZE)
-    try:
+    async with demo_page(chromium, demo_url, "anna", "ca") as page:
         written = await page.evaluate(
             """async (typed) => {
               const m = await import("/static/web/ta.js");
@@ -64,5 +47,3 @@ async def test_the_console_writes_phones_as_the_service_pages_do(
         phones = await page.locator("#resident-card .phone").all_inner_texts()
         assert phones, "the card shows no phone"
         assert all(p == format_phone(p) for p in phones), phones
-    finally:
-        await page.context.close()

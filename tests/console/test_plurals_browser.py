@@ -8,20 +8,13 @@ and a fall)."""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, expect
 
-from hub.web.serve import serving
-from teleassist.screenshots import operator as shots
+from tests.console.browser import demo_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT_MS = 30_000
-SIZE = {"width": 1366, "height": 768}
 
 COUNTS = """async () => {
   const m = await import("/static/web/ta.js");
@@ -41,19 +34,9 @@ EXPECTED = {
 }  # fmt: skip
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def demo_hub() -> AsyncIterator[str]:
-    with tempfile.TemporaryDirectory(prefix="ta-plurals-") as tmp:
-        app, _ = await shots._seeded_hub(Path(tmp))
-        async with serving(app) as url:
-            await shots._seed(app, url)
-            yield url
-
-
-async def test_the_queue_counts_agree_with_their_number(chromium: Browser, demo_hub: str) -> None:
+async def test_the_queue_counts_agree_with_their_number(chromium: Browser, demo_url: str) -> None:
     for lang, (shown, counts) in EXPECTED.items():
-        page = await shots._sign_in(chromium, demo_hub, "anna", lang, SIZE)
-        try:
+        async with demo_page(chromium, demo_url, "anna", lang) as page:
             # The user's language is stored with their account: choose it on the page.
             async with page.expect_navigation():
                 await page.click(f"[data-ta-lang='{lang}']")
@@ -61,5 +44,3 @@ async def test_the_queue_counts_agree_with_their_number(chromium: Browser, demo_
             await expect(page.locator("#queue-count")).to_have_text(shown, timeout=TIMEOUT_MS)
             assert await page.evaluate(COUNTS) == counts, lang
             assert "(" not in await page.locator("#queue-count").inner_text()
-        finally:
-            await page.context.close()

@@ -8,28 +8,14 @@ earlier, a panic and a fall waiting) and one technical (low battery)."""
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, expect
 
-from hub.web.serve import serving
-from teleassist.screenshots import operator as shots
+from tests.console.browser import demo_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT_MS = 30_000
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def demo_hub() -> AsyncIterator[str]:
-    with tempfile.TemporaryDirectory(prefix="ta-sup-") as tmp:
-        app, _ = await shots._seeded_hub(Path(tmp))
-        async with serving(app) as url:
-            await shots._seed(app, url)
-            yield url
 
 
 @pytest.mark.parametrize(
@@ -42,12 +28,11 @@ async def demo_hub() -> AsyncIterator[str]:
     ],
 )  # fmt: skip
 async def test_figures_say_what_they_count(
-    chromium: Browser, demo_hub: str, lang: str, period: str, included: str, of: str,
+    chromium: Browser, demo_url: str, lang: str, period: str, included: str, of: str,
     total: str, technical: str,
 ) -> None:  # fmt: skip
-    page = await shots._sign_in(chromium, demo_hub, "laia", lang, {"width": 1366, "height": 768})
-    try:
-        await page.goto(f"{demo_hub}/console/supervisor")
+    async with demo_page(chromium, demo_url, "laia", lang) as page:
+        await page.goto(f"{demo_url}/console/supervisor")
         async with page.expect_navigation():
             await page.click(f"[data-ta-lang='{lang}']")
         await expect(page.locator("#period-text")).to_have_text(
@@ -72,5 +57,3 @@ async def test_figures_say_what_they_count(
         await expect(technical_rows).to_have_count(2)  # low battery, device fault
         for row in await technical_rows.all():
             await expect(row).to_contain_text(technical)
-    finally:
-        await page.context.close()

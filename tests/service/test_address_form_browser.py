@@ -23,10 +23,9 @@ from hub.db.models import AuditEntry
 from hub.service.app import SERVICE_SETTINGS, ServiceSettings
 from hub.settings import HubSettings
 from hub.web.serve import serving
+from tests.service.browser import PASSWORD, TIMEOUT_MS, signed_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
-PASSWORD = "correct horse battery staple"
-TIMEOUT_MS = 30_000
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -54,13 +53,7 @@ async def test_the_referral_form_asks_how_to_address_the_person_and_the_page_cha
     chromium: Browser, hub: tuple[web.Application, str]
 ) -> None:
     app, base = hub
-    context = await chromium.new_context(base_url=base, viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    await page.goto("/login?next=/service/referrals/new")
-    await page.fill("#username", "coord")
-    await page.fill("#password", PASSWORD)
-    await page.click("#signin-submit")
-    await page.wait_for_url(base + "/service/referrals/new", timeout=TIMEOUT_MS)
+    context, page = await signed_in(chromium, base, "coord", "/service/referrals/new")
 
     choice = page.get_by_label("Com cal adreçar-s'hi?")
     await expect(choice).to_have_value("unknown", timeout=TIMEOUT_MS)  # nothing is guessed

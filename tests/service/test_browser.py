@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from cryptography.fernet import Fernet
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, expect
 
 from hub.app import SESSIONMAKER, create_app
 from hub.auth import Role, create_user
@@ -30,10 +30,9 @@ from protocol import CheckIn, Panic, Status, device_topic, encode, envelope, new
 from teleassist.config import MqttSettings
 from teleassist.localbroker import MosquittoBroker
 from tests.instants import machine_now
+from tests.service.browser import PASSWORD, TIMEOUT_MS, signed_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
-PASSWORD = "correct horse battery staple"
-TIMEOUT_MS = 30_000
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -63,19 +62,6 @@ async def hub(
                 await create_user(session, name, PASSWORD, role, language="en")
             await session.commit()
         yield app, base
-
-
-async def signed_in(
-    browser: Browser, base: str, username: str, path: str
-) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    await page.goto(f"/login?next={path}")
-    await page.fill("#username", username)
-    await page.fill("#password", PASSWORD)
-    await page.click("#signin-submit")
-    await page.wait_for_url(base + path, timeout=TIMEOUT_MS)
-    return context, page
 
 
 async def publish_first_messages(broker: MosquittoBroker, device_ids: dict[str, str]) -> None:

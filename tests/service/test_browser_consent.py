@@ -28,11 +28,10 @@ from hub.family.models import CircleLink
 from hub.service.app import SERVICE_SETTINGS, ServiceSettings
 from hub.settings import HubSettings
 from hub.web.serve import serving
+from tests.service.browser import PASSWORD, TIMEOUT_MS, signed_in
 from tests.service.helpers import application
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
-PASSWORD = "correct horse battery staple"
-TIMEOUT_MS = 30_000
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -116,16 +115,8 @@ async def _centre_changes_the_circle(app: web.Application, base: str, chromium: 
 
         anna_headers = await _token(http, base, "anna")
         async with http.ws_connect(f"{base}/api/family/ws", headers=anna_headers) as ws:
-            context = await chromium.new_context(
-                base_url=base, viewport={"width": 1280, "height": 900}
-            )
-            page = await context.new_page()
             path = f"/service/referrals/{reference}"
-            await page.goto(f"/login?next={path}")
-            await page.fill("#username", "coord")
-            await page.fill("#password", PASSWORD)
-            await page.click("#signin-submit")
-            await page.wait_for_url(base + path)
+            context, page = await signed_in(chromium, base, "coord", path)
 
             member = page.locator("#circle li", has_text="Anna Puig")
             await expect(member).to_contain_text("filla")

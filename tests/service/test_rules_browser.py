@@ -24,11 +24,10 @@ from hub.service.referral import parse_referral
 from hub.settings import HubSettings
 from hub.web.serve import serving
 from tests.instants import DEFAULT_START
+from tests.service.browser import PASSWORD, TIMEOUT_MS, signed_in
 from tests.service.helpers import application
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
-PASSWORD = "correct horse battery staple"
-TIMEOUT_MS = 30_000
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -73,15 +72,9 @@ async def test_the_coordinator_changes_rules_and_sees_refusals(
     chromium: Browser, hub: tuple[web.Application, str, str]
 ) -> None:
     app, base, reference = hub
-    context = await chromium.new_context(base_url=base, viewport={"width": 1366, "height": 768})
+    path = f"/service/referrals/{reference}"
+    context, page = await signed_in(chromium, base, "coord", path, {"width": 1366, "height": 768})
     try:
-        page = await context.new_page()
-        path = f"/service/referrals/{reference}"
-        await page.goto(f"/login?next={path}")
-        await page.fill("#username", "coord")
-        await page.fill("#password", PASSWORD)
-        await page.click("#signin-submit")
-        await page.wait_for_url(base + path, timeout=TIMEOUT_MS)
         # A window the wrong way round: refused beside the field, nothing stored.
         await page.fill("#rules-morning_start", "10:00")
         await page.fill("#rules-morning_end", "08:00")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aioice.ice
 import msgspec
 import pytest
 from aiohttp import web
@@ -28,6 +29,12 @@ from tests.hub.fixtures import TEST_PASSWORD
 from tests.hub.ingest.helpers import eventually, seed_home
 
 T0 = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiortc's peers gather host candidates on the loopback only."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
 
 
 @pytest.fixture(scope="module")

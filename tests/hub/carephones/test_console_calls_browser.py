@@ -19,7 +19,6 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import aioice.ice
 import pytest
 from playwright.async_api import Page, expect
 
@@ -91,9 +90,8 @@ async def test_the_operator_dials_a_contact_from_the_card_and_sees_the_outcome_l
     hub_settings: HubSettings,
     mosquitto: MosquittoBroker,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    loopback: None,
 ) -> None:
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
     pbx_port = free_udp_tcp_port()
     hub = await start_scaip_hub(
         aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"w{secrets.token_hex(3)}",
@@ -148,9 +146,8 @@ async def test_the_carephones_call_rings_on_its_alarm_and_the_operator_hears_it(
     hub_settings: HubSettings,
     mosquitto: MosquittoBroker,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    loopback: None,
 ) -> None:
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
     hub = await start_scaip_hub(
         aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"v{secrets.token_hex(3)}",
         scaip_speech_enabled=True,

@@ -18,6 +18,7 @@ import pytest
 
 from hub.carephones import console_leg
 from hub.carephones.console_leg import CarephoneParty
+from tests.hub.carephones.peers import Peer, candidate
 
 CALL_ID = 5
 
@@ -31,25 +32,6 @@ class Calls:
     def relay(self, call_id: int, party: str, data: dict[str, Any], size: int) -> None:
         assert (call_id, party) == (CALL_ID, "r:7")
         self.relayed.append(data)
-
-
-class Peer:
-    """An aiortc peer as far as the party sees it."""
-
-    def __init__(self, name: str) -> None:
-        self.localDescription = SimpleNamespace(sdp=f"v=0 {name}")
-        self.closed = False
-
-    async def close(self) -> None:
-        self.closed = True
-
-
-def candidate(n: int) -> dict[str, Any]:
-    return {
-        "candidate": f"candidate:{n} 1 udp 2122260223 10.0.0.{n} 5000{n} typ host",
-        "sdpMid": "0",
-        "sdpMLineIndex": 0,
-    }
 
 
 def signal(data: dict[str, Any]) -> dict[str, Any]:

@@ -370,15 +370,13 @@ async def test_the_audio_leg_refuses_a_bad_offer_a_second_one_and_other_operator
     hub_settings: HubSettings,
     mosquitto: MosquittoBroker,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    loopback: None,
 ) -> None:
     """POST /api/console/dials/{call}/media while the call rings (nobody at the PBX yet)."""
-    import aioice.ice
     from aiortc import RTCConfiguration, RTCPeerConnection
 
-    from tablet_app.audio import ToneTrack
+    from tests.hub.carephones.peers import browser_offer
 
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
     hub = await start_scaip_hub(
         aiohttp_client, hub_settings, mosquitto, ManualClock(T0), f"m{secrets.token_hex(3)}",
         scaip_speech_enabled=True, scaip_pbx=f"127.0.0.1:{free_udp_tcp_port()}",
@@ -401,13 +399,12 @@ async def test_the_audio_leg_refuses_a_bad_offer_a_second_one_and_other_operator
     assert (await offer("v=0 " * 5, hub.supervisor))[1]["error"] == "not_your_call"
     browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
-        browser.addTrack(ToneTrack(600.0))
-        await browser.setLocalDescription(await browser.createOffer())
-        status, answer = await offer(browser.localDescription.sdp, hub.operator)
+        sdp = await browser_offer(browser)
+        status, answer = await offer(sdp, hub.operator)
         assert status == 200, answer
         assert answer["sdp"]["type"] == "answer"
         assert "m=audio" in answer["sdp"]["sdp"]
-        again = await offer(browser.localDescription.sdp, hub.operator)
+        again = await offer(sdp, hub.operator)
         assert (again[0], again[1]["error"]) == (409, "already_connected")
     finally:
         await browser.close()

@@ -12,7 +12,6 @@ import logging
 from types import SimpleNamespace
 from typing import Any, cast
 
-import aioice.ice
 import pytest
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection
@@ -21,6 +20,7 @@ from hub.carephones.console_leg import EARLY_CANDIDATES, OperatorPeer
 from hub.console.dial import Dial, _answer_offer
 from hub.http import ApiError
 from tablet_app.audio import ToneTrack
+from tests.hub.carephones.peers import browser_offer
 
 
 class Speech:
@@ -31,17 +31,6 @@ class Speech:
 
     def speak(self, call: object, track: Any, until: object = None) -> None:
         self.spoken.append((call, track))
-
-
-@pytest.fixture
-def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-
-
-async def browser_offer(browser: RTCPeerConnection) -> str:
-    browser.addTrack(ToneTrack(600.0))
-    await browser.setLocalDescription(await browser.createOffer())
-    return str(browser.localDescription.sdp)
 
 
 def a_dial() -> Dial:

@@ -4,8 +4,6 @@ host candidates only (never aiortc's default public STUN server)."""
 
 from __future__ import annotations
 
-import aioice.ice
-import pytest
 from aiohttp import web
 from aiortc import RTCPeerConnection
 
@@ -17,11 +15,6 @@ from tests.family.test_turn import SECRET, coturn
 from tests.instants import machine_now
 
 __all__ = ["coturn"]  # the fixture, used by name
-
-
-@pytest.fixture
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
 
 
 def app_with(settings: FamilySettings | None) -> web.Application:
@@ -39,7 +32,7 @@ def test_without_servers_the_hub_gathers_host_candidates_only() -> None:
 
 
 async def test_the_hubs_leg_gets_a_relay_from_the_centres_coturn(
-    coturn: int, loopback_only: None
+    coturn: int, loopback: None
 ) -> None:
     settings = FamilySettings(
         stun_urls=[f"stun:127.0.0.1:{coturn}"],
@@ -63,7 +56,7 @@ async def test_the_hubs_leg_gets_a_relay_from_the_centres_coturn(
 
 
 async def test_a_wrong_turn_secret_gives_no_relay_and_the_leg_still_works(
-    coturn: int, loopback_only: None
+    coturn: int, loopback: None
 ) -> None:
     settings = FamilySettings(
         turn_urls=[f"turn:127.0.0.1:{coturn}?transport=udp"], turn_secret="not-the-secret"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-import aioice.ice
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
@@ -20,15 +19,10 @@ from hub.carephones.speech import SpeechCall, SpeechCalls
 from hub.clock import ManualClock
 from integrations.carephones.scaip.media import PCMA
 from tests.hub.carephones.conftest import T0
-from tests.hub.carephones.test_dial_offer import browser_offer
+from tests.hub.carephones.peers import browser_offer
 
 # Only a bound for a failure to show (the speaker never ending), not a measured time.
 _BOUND_S = 10.0
-
-
-@pytest.fixture
-def loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
 
 
 def a_live_call() -> tuple[SpeechCalls, SpeechCall]:
@@ -78,4 +72,40 @@ async def test_the_speaker_ends_with_its_peer_or_its_call(
     finally:
         await browser.close()
         await pc.close()
+        speech.close()
+
+
+async def test_a_speaker_cancelled_again_while_it_stops_its_sender_ends_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The call ends and the hub stops at once: the speaker's task is cancelled a second time
+    # while it waits for its sender to stop. Before, that second cancel ended the speaker
+    # there and then, its sender still running with nobody to await it.
+    speech, call = a_live_call()
+    sending, stopping, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    speaker_done_when_sender_ended: list[bool] = []
+
+    async def sender(_call: SpeechCall, _track: Any) -> None:
+        sending.set()
+        try:
+            await asyncio.Event().wait()  # no frame ever comes
+        finally:
+            stopping.set()
+            await stop.wait()  # its stopping takes a moment
+            speaker_done_when_sender_ended.append(speaker.done())
+
+    monkeypatch.setattr(speech, "_speak", sender)
+    try:
+        speech.speak(call, cast(Any, None))
+        [speaker] = speech._timers
+        await sending.wait()
+        speaker.cancel()
+        await stopping.wait()  # the speaker waits for its sender
+        speaker.cancel()  # again
+        stop.set()
+        with pytest.raises(asyncio.CancelledError):
+            await speaker
+        assert speaker_done_when_sender_ended == [False]
+        assert not speech._timers
+    finally:
         speech.close()

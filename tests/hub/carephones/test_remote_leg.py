@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ from hub.db import make_engine, make_sessionmaker
 from hub.family.access import may_contact
 from hub.family.calls.signalling import CallService
 from hub.family.live import Connection, LiveHub
+from tests.hub.carephones.peers import Peer, candidate
 
 T0 = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 OPERATOR, HOME, HOLDER, UNIT_CALL = "u:1", "r:7", "w-a", "unit-call-1"
@@ -127,8 +128,11 @@ class Speaking:
     call_id: int
 
     def send_offer(self) -> None:
-        offer = {"sdp": {"type": "offer", "sdp": "v=0"}}
-        self.calls.relay(self.call_id, OPERATOR, offer, len(json.dumps(offer)))
+        self.send({"sdp": {"type": "offer", "sdp": "v=0"}})
+
+    def send(self, data: dict[str, Any]) -> None:
+        """The operator's browser sends ``data`` (an offer, an ICE candidate)."""
+        self.calls.relay(self.call_id, OPERATOR, data, len(json.dumps(data)))
 
     async def settled(self) -> None:
         """The stand-in's work is done (its task ended, with any waiting it did)."""
@@ -225,147 +229,159 @@ async def test_a_holder_that_refuses_the_offer_is_waited_for_as_it_hangs_up(
         assert (it.requests.asked, it.requests.timed_out, book.failed) == (2, 0, [])
 
 
+class FirstSignalRefused(MemoryBook):
+    """The holder refuses the first signal (the offer) once the test opens ``gate``, and
+    answers no other; ``read(n)`` is set once request ``n``'s answer was first looked for."""
+
+    REFUSAL = Answer.error(409, "no_call", "the home's carephone is not calling")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self._read: dict[int, asyncio.Event] = {}
+
+    def read(self, request_id: int) -> asyncio.Event:
+        return self._read.setdefault(request_id, asyncio.Event())
+
+    async def answers(self, request_ids: Any) -> dict[int, Answer]:
+        for i in request_ids:
+            self.read(i).set()
+        if 1 in request_ids:
+            await self.gate.wait()
+            return {1: self.REFUSAL}
+        return await super().answers(request_ids)
+
+
+async def test_once_a_signal_failed_the_leg_its_other_signals_give_up_at_once(
+    sqlite_url: str,
+) -> None:
+    # Each signal is a task of its own, and the holder's signal timeout is long: before, a
+    # candidate waiting when the offer failed, and one read after, each asked the holder —
+    # told to hang up, or gone — and waited out its own timeout (10 s in service). The
+    # bound is only for a failure to show, not a measured time.
+    book = FirstSignalRefused()
+    async with speaking(sqlite_url, book, {Kind.SIGNAL: 3600.0, Kind.HANGUP: 30.0}) as it:
+        stand_in = it.legs.remote[UNIT_CALL]
+        it.send_offer()
+        it.send(candidate(1))
+        await book.read(2).wait()  # the candidate waits for the holder's answer
+        book.gate.set()  # the holder refuses the offer
+        assert (await it.operator.next("error"))["error"] == "no_call"
+        # A candidate read after the failure (its task started later):
+        stand_in.offer(json.dumps({"type": "call.signal", "call_id": it.call_id,
+                                   "data": candidate(2)}))  # fmt: skip
+        await asyncio.wait_for(it.settled(), 30)
+        assert [k for _, k, _ in book.asked] == [Kind.SIGNAL, Kind.SIGNAL, Kind.HANGUP]
+        assert book.failed == [2]  # the waiting candidate's row given up, no answer written
+        assert (it.requests.asked, it.requests.timed_out) == (3, 0)
+
+
 def test_timeouts_given_replace_only_their_kinds() -> None:
     requests = CallRequests(MemoryBook(), ManualClock(T0), {Kind.SIGNAL: 0.0})  # type: ignore[arg-type]
     assert requests.timeouts[Kind.SIGNAL] == 0.0
     assert requests.timeouts[Kind.HANGUP] == TIMEOUTS_S[Kind.HANGUP]  # a KeyError before
 
 
-async def test_a_candidate_handled_before_its_offers_peer_exists_is_added_to_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The holder's peer is made by a stand-in that waits for the test's word, so the order
-    # is the test's: a candidate read before its offer, one handled while the offer's peer
-    # is being made, one after.
-    making, made = asyncio.Event(), asyncio.Event()
-    peer = SimpleNamespace(localDescription=SimpleNamespace(sdp="v=0 answer"))
-    added: list[tuple[object, dict[str, Any]]] = []
-
-    async def operator_leg(*_args: Any) -> object:
-        making.set()
-        await made.wait()
-        return peer
-
-    async def add_candidate(pc: object, candidate: dict[str, Any]) -> None:
-        added.append((pc, candidate))
-
-    monkeypatch.setattr(remote_leg, "operator_leg", operator_leg)
-    monkeypatch.setattr(console_leg, "add_candidate", add_candidate)
-    speech = NoSpeech()
-    call = SimpleNamespace(call_id=UNIT_CALL, direction="in")
-    speech.calls[UNIT_CALL] = call
-    requests = CallRequests(MemoryBook(), ManualClock(T0))  # type: ignore[arg-type]
-    legs = RemoteLegs(requests, speech, lambda: None, lambda: None, RTCConfiguration)  # type: ignore[arg-type]
-    legs.held[UNIT_CALL] = HeldLeg("w-b", call)  # type: ignore[arg-type]
-    signal = requests.handlers[Kind.SIGNAL]
-
-    def request(request_id: int, data: dict[str, Any]) -> CallRequest:
-        return CallRequest(request_id, Kind.SIGNAL, "w-b", UNIT_CALL, body={"data": data})
-
-    first, second, third = (
-        {"candidate": f"candidate:{n} 1 udp 2122260223 10.0.0.{n} 5000{n} typ host",
-         "sdpMid": "0", "sdpMLineIndex": 0}
-        for n in (1, 2, 3)
-    )  # fmt: skip
-    # Its row was written before the offer's, or its task ran first:
-    assert (await signal(request(2, {"candidate": first}))).ok
-    offer = asyncio.ensure_future(signal(request(1, {"sdp": {"type": "offer", "sdp": "v=0"}})))
-    await making.wait()
-    # The offer's peer is being made:
-    assert (await signal(request(3, {"candidate": second}))).ok
-    assert added == []
-    made.set()
-    answer = await offer
-    assert answer.body == {"sdp": {"type": "answer", "sdp": "v=0 answer"}}
-    assert (await signal(request(4, {"candidate": third}))).ok
-    assert added == [(peer, first), (peer, second), (peer, third)]
-    assert legs.held[UNIT_CALL].peer.early == []
-
-
-class Peer:
-    """An aiortc peer as far as the holder sees it."""
-
-    def __init__(self, name: str) -> None:
-        self.localDescription = SimpleNamespace(sdp=f"v=0 {name}")
-        self.closed = False
-
-    async def close(self) -> None:
-        self.closed = True
-
-
 @dataclass
-class Making:
-    """The holder's peers, each made when the test says so (``make``), by name."""
+class Holding:
+    """A holder with the operator's leg of ``UNIT_CALL`` (its speak answered), whose peers are
+    made by a stand-in that waits for the test: an offer with sdp ``v=0 NAME`` gets the peer
+    NAME (in ``peers``) once ``made(NAME)`` is set."""
 
-    making: asyncio.Queue[str]
+    legs: RemoteLegs
+    speech: NoSpeech
     peers: dict[str, Peer]
+    making: asyncio.Queue[str]
     _made: dict[str, asyncio.Event]
 
     def made(self, name: str) -> asyncio.Event:
         return self._made.setdefault(name, asyncio.Event())
 
+    def signal(self, request_id: int, data: dict[str, Any]) -> Awaitable[Answer]:
+        request = CallRequest(request_id, Kind.SIGNAL, "w-b", UNIT_CALL, body={"data": data})
+        return self.legs.requests.handlers[Kind.SIGNAL](request)
 
-def holding(monkeypatch: pytest.MonkeyPatch) -> tuple[RemoteLegs, NoSpeech, Making]:
-    """A holder with the operator's leg of ``UNIT_CALL`` (its speak answered), whose peers
-    are made by a stand-in that waits for the test: an offer with sdp ``v=0 NAME`` gets the
-    peer NAME once ``made(NAME)`` is set."""
-    waits = Making(asyncio.Queue(), {}, {})
+    async def offer(self, request_id: int, name: str) -> asyncio.Future[Answer]:
+        """Handle an offer (in a task of its own) until its peer NAME is being made."""
+        sdp = {"type": "offer", "sdp": f"v=0 {name}"}
+        handled = asyncio.ensure_future(self.signal(request_id, {"sdp": sdp}))
+        assert await self.making.get() == name
+        return handled
 
-    async def operator_leg(_speech: Any, _call: Any, _config: Any, offer: str, _on: Any) -> Peer:
-        name = offer.split()[-1]
-        waits.making.put_nowait(name)
-        await waits.made(name).wait()
-        waits.peers[name] = Peer(name)
-        return waits.peers[name]
 
-    monkeypatch.setattr(remote_leg, "operator_leg", operator_leg)
+@pytest.fixture
+def holder(monkeypatch: pytest.MonkeyPatch) -> Holding:
     speech = NoSpeech()
     call = SimpleNamespace(call_id=UNIT_CALL, direction="in", outcome="answered")
     speech.calls[UNIT_CALL] = call
     requests = CallRequests(MemoryBook(), ManualClock(T0))  # type: ignore[arg-type]
     legs = RemoteLegs(requests, speech, lambda: None, lambda: None, RTCConfiguration)  # type: ignore[arg-type]
     legs.held[UNIT_CALL] = HeldLeg("w-b", call)  # type: ignore[arg-type]
-    return legs, speech, waits
+    it = Holding(legs, speech, {}, asyncio.Queue(), {})
+
+    async def operator_leg(_speech: Any, _call: Any, _config: Any, offer: str, _on: Any) -> Peer:
+        name = offer.split()[-1]
+        it.making.put_nowait(name)
+        await it.made(name).wait()
+        it.peers[name] = Peer(name)
+        return it.peers[name]
+
+    monkeypatch.setattr(remote_leg, "operator_leg", operator_leg)
+    return it
 
 
-def offer_of(legs: RemoteLegs, request_id: int, name: str) -> asyncio.Future[Answer]:
-    data = {"sdp": {"type": "offer", "sdp": f"v=0 {name}"}}
-    request = CallRequest(request_id, Kind.SIGNAL, "w-b", UNIT_CALL, body={"data": data})
-    return asyncio.ensure_future(legs.requests.handlers[Kind.SIGNAL](request))
+async def test_a_candidate_handled_before_its_offers_peer_exists_is_added_to_it(
+    holder: Holding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The holder's peer is made when the test says so: a candidate read before its offer,
+    # one handled while the offer's peer is being made, one after.
+    added: list[tuple[object, dict[str, Any]]] = []
+
+    async def add_candidate(pc: object, candidate: dict[str, Any]) -> None:
+        added.append((pc, candidate))
+
+    monkeypatch.setattr(console_leg, "add_candidate", add_candidate)
+    first, second, third = candidate(1), candidate(2), candidate(3)
+    # Its row was written before the offer's, or its task ran first:
+    assert (await holder.signal(2, {"candidate": first})).ok
+    offer = await holder.offer(1, "answer")
+    # The offer's peer is being made:
+    assert (await holder.signal(3, {"candidate": second})).ok
+    assert added == []
+    holder.made("answer").set()
+    answer = await offer
+    assert answer.body == {"sdp": {"type": "answer", "sdp": "v=0 answer"}}
+    assert (await holder.signal(4, {"candidate": third})).ok
+    peer = holder.peers["answer"]
+    assert added == [(peer, first), (peer, second), (peer, third)]
+    assert holder.legs.held[UNIT_CALL].peer.early == []
 
 
 async def test_of_two_offers_handled_at_once_the_later_ones_peer_is_kept_and_the_other_closed(
-    monkeypatch: pytest.MonkeyPatch,
+    holder: Holding,
 ) -> None:
-    legs, _speech, waits = holding(monkeypatch)
-    first = offer_of(legs, 1, "first")
-    assert await waits.making.get() == "first"
-    second = offer_of(legs, 2, "second")
-    assert await waits.making.get() == "second"
+    first = await holder.offer(1, "first")
+    second = await holder.offer(2, "second")
     # Both peers are being made; the first is made first.
-    waits.made("first").set()
+    holder.made("first").set()
     answer = await first
-    assert waits.peers["first"].closed  # as soon as made: it was never the leg's
+    assert holder.peers["first"].closed  # as soon as made: it was never the leg's
     assert (answer.ok, answer.body) == (True, {})  # superseded: nothing to answer
-    waits.made("second").set()
+    holder.made("second").set()
     answer = await second
     assert answer.body == {"sdp": {"type": "answer", "sdp": "v=0 second"}}
-    assert legs.held[UNIT_CALL].peer.pc is waits.peers["second"]
-    assert not waits.peers["second"].closed
+    assert holder.legs.held[UNIT_CALL].peer.pc is holder.peers["second"]
+    assert not holder.peers["second"].closed
 
 
-async def test_a_peer_made_after_its_leg_was_hung_up_is_closed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    legs, speech, waits = holding(monkeypatch)
-    offer = offer_of(legs, 1, "late")
-    assert await waits.making.get() == "late"
+async def test_a_peer_made_after_its_leg_was_hung_up_is_closed(holder: Holding) -> None:
+    offer = await holder.offer(1, "late")
     # The operator hangs up while the offer's peer is being made:
     hangup = CallRequest(2, Kind.HANGUP, "w-b", UNIT_CALL, body={"by": "operator"})
-    assert (await legs.requests.handlers[Kind.HANGUP](hangup)).ok
-    assert speech.hung_up == [(UNIT_CALL, "operator")]
-    assert UNIT_CALL not in legs.held
-    waits.made("late").set()
+    assert (await holder.legs.requests.handlers[Kind.HANGUP](hangup)).ok
+    assert holder.speech.hung_up == [(UNIT_CALL, "operator")]
+    assert UNIT_CALL not in holder.legs.held
+    holder.made("late").set()
     answer = await offer
-    assert waits.peers["late"].closed  # not left on an untracked leg until ICE fails
+    assert holder.peers["late"].closed  # not left on an untracked leg until ICE fails
     assert (answer.ok, answer.body) == (True, {})
