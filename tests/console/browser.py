@@ -7,7 +7,9 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+from aiohttp import web
 from playwright.async_api import Browser, Page
 
 from hub.web.serve import serving
@@ -17,13 +19,21 @@ LAPTOP = {"width": 1366, "height": 768}
 
 
 @asynccontextmanager
-async def served_demo_hub() -> AsyncIterator[str]:
-    """The demo hub, seeded and served: its address."""
+async def served_demo() -> AsyncIterator[tuple[web.Application, str, dict[str, Any]]]:
+    """The demo hub, seeded and served: the app, its address and what was seeded (the
+    alarms' ids…)."""
     with tempfile.TemporaryDirectory(prefix="ta-console-") as tmp:
         app, _ = await shots._seeded_hub(Path(tmp))
         async with serving(app) as url:
-            await shots._seed(app, url)
-            yield url
+            seeded = await shots._seed(app, url)
+            yield app, url, seeded
+
+
+@asynccontextmanager
+async def served_demo_hub() -> AsyncIterator[str]:
+    """The demo hub, seeded and served: its address."""
+    async with served_demo() as (_, url, _):
+        yield url
 
 
 @asynccontextmanager

@@ -33,3 +33,12 @@ async def demo_url() -> AsyncIterator[str]:
 
     async with served_demo_hub() as url:
         yield url
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def demo_app() -> AsyncIterator[tuple[Any, str]]:
+    """The same hub (browser tests that read its database too): its app and its address."""
+    from tests.console.browser import served_demo
+
+    async with served_demo() as (app, url, _):
+        yield app, url

@@ -7,42 +7,29 @@ BCN-2, staff including the coordinator ``eva``); nothing here depends on the tim
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from hub.appkeys import SESSIONMAKER
 from hub.console.models import Campaign, WellbeingCall
-from hub.web.serve import serving
-from teleassist.screenshots import operator as shots
+from tests.console.browser import demo_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT_MS = 30_000
 SIZE = {"width": 1366, "height": 768}
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def demo_hub() -> AsyncIterator[tuple[Any, str]]:
-    with tempfile.TemporaryDirectory(prefix="ta-campaign-") as tmp:
-        app, _ = await shots._seeded_hub(Path(tmp))
-        async with serving(app) as url:
-            await shots._seed(app, url)
-            yield app, url
-
-
 async def test_a_coordinator_runs_a_campaign_and_an_operator_records_an_outcome(
-    chromium: Browser, demo_hub: tuple[Any, str]
+    chromium: Browser, demo_app: tuple[Any, str]
 ) -> None:
-    app, url = demo_hub
-    coordinator = await shots._sign_in(chromium, url, "eva", "en", SIZE)
-    operator = await shots._sign_in(chromium, url, "anna", "en", SIZE)
-    try:
+    app, url = demo_app
+    async with (
+        demo_page(chromium, url, "eva", "en", SIZE) as coordinator,
+        demo_page(chromium, url, "anna", "en", SIZE) as operator,
+    ):
         await coordinator.goto(f"{url}/console/campaigns")
         for page in (coordinator, operator):  # Eva and Anna work in Catalan: English here
             async with page.expect_navigation():
@@ -112,6 +99,3 @@ async def test_a_coordinator_runs_a_campaign_and_an_operator_records_an_outcome(
             "Not made (campaign closed)", timeout=TIMEOUT_MS
         )
         assert await operator.locator(f"tr[data-campaign='{campaign.id}']").count() == 0
-    finally:
-        await coordinator.context.close()
-        await operator.context.close()

@@ -6,41 +6,26 @@ The hub is the operator screenshots' demo hub (demo residents, a panic and a fal
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from hub.appkeys import SESSIONMAKER
 from hub.db.models import Resident
-from hub.web.serve import serving
-from teleassist.screenshots import operator as shots
+from tests.console.browser import demo_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT_MS = 30_000
 SIZE = {"width": 1366, "height": 768}
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def demo_hub() -> AsyncIterator[tuple[Any, str]]:
-    with tempfile.TemporaryDirectory(prefix="ta-address-") as tmp:
-        app, _ = await shots._seeded_hub(Path(tmp))
-        async with serving(app) as url:
-            await shots._seed(app, url)
-            yield app, url
-
-
 async def test_the_card_addresses_the_resident_as_recorded(
-    chromium: Browser, demo_hub: tuple[Any, str]
+    chromium: Browser, demo_app: tuple[Any, str]
 ) -> None:
-    app, url = demo_hub
-    page = await shots._sign_in(chromium, url, "anna", "ca", SIZE)
-    try:
+    app, url = demo_app
+    async with demo_page(chromium, url, "anna", "ca", SIZE) as page:
         await page.wait_for_selector("#resident-card #card-name", timeout=TIMEOUT_MS)
         name = (await page.locator("#card-name").inner_text()).strip()
         async with app[SESSIONMAKER]() as session:
@@ -64,5 +49,3 @@ async def test_the_card_addresses_the_resident_as_recorded(
             await page.reload()
             await expect(page.locator("#card-lives-alone")).to_have_text(words, timeout=TIMEOUT_MS)
             await expect(page.locator("#card-address-form")).to_have_text(shown)
-    finally:
-        await page.context.close()

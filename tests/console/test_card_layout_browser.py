@@ -7,30 +7,17 @@ The hub is the operator screenshots' demo hub (demo residents, a panic and a fal
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, Page
 
-from hub.web.serve import serving
 from teleassist.screenshots import operator as shots
+from tests.console.browser import demo_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT_MS = 30_000
 SIZE = {"width": 1366, "height": 768}
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def demo_hub() -> AsyncIterator[tuple[Any, str]]:
-    with tempfile.TemporaryDirectory(prefix="ta-layout-") as tmp:
-        app, _ = await shots._seeded_hub(Path(tmp))
-        async with serving(app) as url:
-            await shots._seed(app, url)
-            yield app, url
 
 
 async def _box(page: Page, selector: str) -> dict[str, float]:
@@ -55,11 +42,10 @@ async def _fixed_top_shown(page: Page) -> None:
 
 
 async def test_header_and_actions_stay_when_the_key_safe_code_is_revealed(
-    chromium: Browser, demo_hub: tuple[Any, str]
+    chromium: Browser, demo_app: tuple[Any, str]
 ) -> None:
-    _, url = demo_hub
-    page = await shots._sign_in(chromium, url, "anna", "ca", SIZE)
-    try:
+    _, url = demo_app
+    async with demo_page(chromium, url, "anna", "ca", SIZE) as page:
         await page.wait_for_selector("#resident-card #protocol", timeout=TIMEOUT_MS)
         # First screen: the resident's name, address and key safe are visible, the protocol
         # is beside them (not above them).
@@ -81,16 +67,13 @@ async def test_header_and_actions_stay_when_the_key_safe_code_is_revealed(
         )
         await _fixed_top_shown(page)
         assert await _box(page, "#alarm-top") == top
-    finally:
-        await page.context.close()
 
 
 async def test_an_untaken_alarm_shows_all_its_actions_in_english(
-    chromium: Browser, demo_hub: tuple[Any, str]
+    chromium: Browser, demo_app: tuple[Any, str]
 ) -> None:
-    _, url = demo_hub
-    page = await shots._sign_in(chromium, url, "marc", "en", SIZE)
-    try:
+    _, url = demo_app
+    async with demo_page(chromium, url, "marc", "en", SIZE) as page:
         async with page.expect_navigation():
             await page.click("[data-ta-lang='en']")
         await page.wait_for_selector("#resident-card #protocol", timeout=TIMEOUT_MS)
@@ -104,5 +87,3 @@ async def test_an_untaken_alarm_shows_all_its_actions_in_english(
         await _fixed_top_shown(page)
         await _on_screen(page, "#act-accept")
         await _on_screen(page, "#card-address")
-    finally:
-        await page.context.close()

@@ -7,9 +7,7 @@ alarms); it runs on the machine's clock, and nothing here depends on the time.""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +18,7 @@ from sqlalchemy import select
 from hub.appkeys import SESSIONMAKER
 from hub.service import store
 from hub.service.models import ServiceRow
-from hub.web.serve import serving
-from teleassist.screenshots import operator as shots
+from tests.console.browser import demo_page, served_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 TIMEOUT_MS = 30_000
@@ -30,11 +27,8 @@ TIMEOUT_MS = 30_000
 @pytest_asyncio.fixture(loop_scope="session")
 async def demo_hub() -> AsyncIterator[tuple[Any, str, str]]:
     """The demo hub, its address and the panic's alarm (resident 1, the late riser)."""
-    with tempfile.TemporaryDirectory(prefix="ta-rules-") as tmp:
-        app, _ = await shots._seeded_hub(Path(tmp))
-        async with serving(app) as url:
-            seeded = await shots._seed(app, url)
-            yield app, url, seeded["alarms"][1]
+    async with served_demo() as (app, url, seeded):
+        yield app, url, seeded["alarms"][1]
 
 
 async def _panic_card(page: Any, panic: str) -> None:
@@ -61,8 +55,7 @@ async def test_a_supervisor_changes_rules_on_the_card(
 ) -> None:
     app, url, panic = demo_hub
     # Laia works in Catalan: the refusal comes in her language.
-    page = await shots._sign_in(chromium, url, "laia", "ca", {"width": 1366, "height": 768})
-    try:
+    async with demo_page(chromium, url, "laia", "ca", {"width": 1366, "height": 768}) as page:
         await _panic_card(page, panic)
         await page.wait_for_selector("#card-rules summary", timeout=TIMEOUT_MS)
         resident_id = 1  # the panic's resident: the late riser of the demo
@@ -89,8 +82,6 @@ async def test_a_supervisor_changes_rules_on_the_card(
         expected = {k: v for k, v in before.items() if k != "bed"} | {"night_start": "22:00"}
         assert after == expected
         await expect(page.locator("#card-rules")).to_contain_text("22:00–07:00")
-    finally:
-        await page.context.close()
 
 
 async def test_a_supervisor_corrects_the_health_record_on_the_card(
@@ -99,8 +90,7 @@ async def test_a_supervisor_corrects_the_health_record_on_the_card(
     from hub.db.health import ResidentHealth
 
     app, url, panic = demo_hub
-    page = await shots._sign_in(chromium, url, "laia", "ca", {"width": 1366, "height": 768})
-    try:
+    async with demo_page(chromium, url, "laia", "ca", {"width": 1366, "height": 768}) as page:
         await _panic_card(page, panic)
         await page.wait_for_selector("#card-health .allergies", timeout=TIMEOUT_MS)
         assert await page.locator("#card-dnr").count() == 0
@@ -117,5 +107,3 @@ async def test_a_supervisor_corrects_the_health_record_on_the_card(
         assert row is not None
         assert (row.allergies, row.dnr, row.updated_by) == (["penicil·lina", "iode"], True, "laia")
         assert row.conditions == ["diabetis tipus 2", "marcapassos (2019)"]  # kept
-    finally:
-        await page.context.close()
