@@ -550,6 +550,7 @@ class FamilyClient:
 
     async def live(self, retry_s: float = 5.0) -> None:
         """Follow ``/api/family/ws`` forever: new messages, calls and their signalling."""
+        linked_before = False
         while True:
             try:
                 async with self._http().ws_connect(
@@ -558,6 +559,11 @@ class FamilyClient:
                     self._ws = ws
                     self.live_connected.set()
                     _LOGGER.info("family live link up")
+                    if linked_before:
+                        # What came while the link was down (or the hub closed it to make us
+                        # refetch, ADR 0181) is shown now, not at the next message.
+                        self._spawn(self.refresh(), "refresh")
+                    linked_before = True
                     async for msg in ws:
                         if msg.type is aiohttp.WSMsgType.TEXT:
                             await self._on_live(msg.data)

@@ -75,7 +75,10 @@ async def sync_alarm_notices(session: AsyncSession, live: LiveHub, now: datetime
             continue
         if notice is None and not alarm.is_open:
             continue  # resolved before anyone was told: nothing to say now
-        await notify_family(session, live, int(alarm.resident_id), alarm.id, alarm.rule, state, now)
+        # Every worker's bridge makes this pass: each tells its own sockets.
+        await notify_family(
+            session, live, int(alarm.resident_id), alarm.id, alarm.rule, state, now, mirror=False
+        )
         changed += 1
     return changed
 
@@ -176,7 +179,8 @@ async def notice_for_alarm(
         return None
     view = await notice_view(session, notice, alarm)
     await session.commit()
-    live.publish(watchers, {"type": "alarm.notice", "notice": view})
+    # Every worker's bridge follows the same alarm: each tells its own sockets.
+    live.publish(watchers, {"type": "alarm.notice", "notice": view}, mirror=False)
     if changed_here and on_change is not None:
         await on_change(notice, watchers, now)
     return state

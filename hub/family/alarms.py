@@ -57,8 +57,11 @@ async def notify_family(
     event_type: str,
     state: str,
     now: datetime,
+    *,
+    mirror: bool = True,
 ) -> tuple[AlarmNotice, int]:
-    """Record (or update) the notice of an alarm and push it; return it and how many got it."""
+    """Record (or update) the notice of an alarm and push it; return it and how many got it.
+    ``mirror=False`` when every worker makes the same call (the bridge, docs/adr/0181)."""
     notice = (
         await session.execute(
             select(AlarmNotice).where(
@@ -79,7 +82,7 @@ async def notify_family(
     view = await notice_view(session, notice)
     await restage(session, notice, view)
     await session.commit()
-    return notice, live.publish(watchers, {"type": "alarm.notice", "notice": view})
+    return notice, live.publish(watchers, {"type": "alarm.notice", "notice": view}, mirror=mirror)
 
 
 async def notice_view(

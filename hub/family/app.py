@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -19,7 +20,7 @@ from alerts.channels import EmailChannel, SmsChannel, SmsGatewaySettings, SmtpSe
 from hub.alarms.keys import FANOUT_RELAYS
 from hub.alarms.missed_doses import MISSED_DOSE_SINK
 from hub.alarms.settings import AlarmSettings
-from hub.appkeys import ACCESS_LISTENERS, CLOCK, CONFIG, SESSIONMAKER, SETTINGS
+from hub.appkeys import ACCESS_LISTENERS, CLOCK, CONFIG, ENGINE, SESSIONMAKER, SETTINGS
 from hub.family import (
     activity,
     agenda,
@@ -42,6 +43,7 @@ from hub.family.alarm_bridge import bridge_ctx
 from hub.family.calls import routes as call_routes
 from hub.family.calls.signalling import CALL_OBSERVER, CallService
 from hub.family.live import LIVE_HUB, LiveHub
+from hub.family.live_fanout import LIVE_MIRROR, LiveMirror
 from hub.family.missed_doses import FamilyMissedDoses
 from hub.family.parties import user_party
 from hub.family.reminders import REMINDERS, make_reminders, reminders_ctx
@@ -59,6 +61,7 @@ from hub.family.ws import CALL_SERVICE, live_socket
 from hub.ingest.keys import EVENT_SINKS
 from hub.media import LocalDiskStore
 from hub.registry.keys import TABLET_TOKEN_ISSUER
+from hub.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -89,6 +92,21 @@ async def _messenger_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         app[ACCOUNT_MESSENGER] = ChannelMessenger(email, sms)
         yield
+
+
+async def _live_mirror_ctx(app: web.Application) -> AsyncIterator[None]:
+    """On PostgreSQL, this worker's family events go to the others' sockets (ADR 0181)."""
+    live, mirror = app[LIVE_HUB], app[LIVE_MIRROR]
+    if app[ENGINE].dialect.name != "postgresql":
+        yield  # SQLite serves one worker
+        return
+    task = asyncio.create_task(mirror.run(), name="family-live-mirror")
+    live.mirror, live.mirror_close = mirror.offer, mirror.offer_close
+    try:
+        yield
+    finally:
+        live.mirror = live.mirror_close = None
+        await cancel_and_wait([task])
 
 
 async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -164,6 +182,11 @@ def setup(app: web.Application) -> None:
         lambda: jobs.worker if (jobs := app.get(VIDEO_JOBS)) is not None else None,
     )
     app[FANOUT_RELAYS].append(relay.relay())
+    # Every other family event reaches the other workers' sockets too (ADR 0181).
+    origin = f"{app[SETTINGS].ingest_client_id or 'hub'}-{secrets.token_hex(4)}"[-48:]
+    app[LIVE_MIRROR] = LiveMirror(lambda: app[SESSIONMAKER], app[LIVE_HUB], origin)
+    app[FANOUT_RELAYS].append(app[LIVE_MIRROR].relay())
+    app.cleanup_ctx.append(_live_mirror_ctx)
     # Video calls: configuration and history (calls/routes.py).
     app.router.add_get("/api/family/calls/config", call_routes.call_config)
     app.router.add_get("/api/family/calls", call_routes.call_history)

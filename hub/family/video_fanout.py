@@ -165,7 +165,7 @@ class VideoRelay:
         }
         if upload_id is not None:
             event["upload_id"] = upload_id
-        self._live.publish([m.party for m in members], event)
+        self._live.publish([m.party for m in members], event, mirror=False)
         self.published += 1
 
     async def _publish_failure(self, session: AsyncSession, upload: VideoUpload) -> None:
@@ -173,5 +173,5 @@ class VideoRelay:
             return
         names = await party_names(session, [upload.sender])
         event = {"type": "upload.changed", "upload": upload_view(upload, names)}
-        self._live.publish([upload.sender], event)
+        self._live.publish([upload.sender], event, mirror=False)
         self.published += 1

@@ -271,6 +271,7 @@ class VideoJobs:
         self.live.publish(
             [m.party for m in members],
             {"type": "message.new", "message": view, "upload_id": upload.id},
+            mirror=False,  # the other workers hear of it through the video signal
         )
         _LOGGER.info("video upload %s is message %s", upload.id, message.id)
         return True
@@ -293,7 +294,9 @@ class VideoJobs:
         await self.store.delete(upload.source_key)
         if changed.rowcount == 1 and row is not None:  # type: ignore[attr-defined]
             self.live.publish(
-                [upload.sender], {"type": "upload.changed", "upload": upload_view(row, names)}
+                [upload.sender],
+                {"type": "upload.changed", "upload": upload_view(row, names)},
+                mirror=False,  # the other workers hear of it through the video signal
             )
 
 

@@ -118,7 +118,10 @@ async def test_a_video_prepared_on_another_worker_reaches_this_workers_sockets(
             headers=headers,
         )
         assert broken.status == 202, await broken.text()
+        # (B's "being prepared" reaches A too since ADR 0181: the failure comes after it.)
         frame = await _frame(anna_ws, "upload.changed")
+        while frame["upload"]["status"] == "processing":
+            frame = await _frame(anna_ws, "upload.changed")
         assert frame["upload"]["upload_id"] == (await broken.json())["upload_id"]
         assert (frame["upload"]["status"], frame["upload"]["failure"]) == (
             "failed",
