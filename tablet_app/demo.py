@@ -5,7 +5,7 @@ The photo of the demo message is painted here with Pillow (no borrowed pictures)
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -121,6 +121,14 @@ def demo_video_picture(width: int, height: int, *, resident: bool = False) -> Im
     return image
 
 
+def _working_day(today: date, days: int) -> int:
+    """Days from ``today`` to the first Monday-to-Friday day at least ``days`` ahead (a doctor's
+    appointment is not on a Sunday)."""
+    while (today + timedelta(days=days)).weekday() >= 5:
+        days += 1
+    return days
+
+
 def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
     """A model with a family, messages and an agenda around ``now``."""
     i = _INDEX[lang]
@@ -130,7 +138,10 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
     def at(days: int, hour: int, minute: int = 0) -> datetime:
         return datetime.combine(today + timedelta(days=days), time(hour, minute), LOCAL_TZ)
 
-    model = TabletModel(language=lang, online=True, check_in_deadlines=[time(10, 0)])
+    # "I'm OK" by 10:30: the morning deadline of the web screenshots' story's care plan (a late
+    # riser, teleassist/screenshots/service.py), whose resident this tablet is. Its evening one
+    # (19:00) is left out: after a morning "I'm OK" the tablet would name tomorrow's as the next.
+    model = TabletModel(language=lang, online=True, check_in_deadlines=[time(10, 30)])
     model.contacts = [*CONTACTS, Contact("g:9", _TITLES["family"][i])]
     model.circle = [
         CircleMember(
@@ -142,7 +153,7 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
     photo = demo_photo(media_dir)
     model.messages = [
         Message(
-            "m1", "jordi", "text", now - timedelta(hours=5), text=_TITLES["text"][i], read=True
+            "m1", "jordi", "text", now - timedelta(hours=13), text=_TITLES["text"][i], read=True
         ),
         Message(
             "m2",
@@ -165,7 +176,7 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
             "m6",
             "g:9",
             "text",
-            now - timedelta(hours=3),
+            now - timedelta(hours=12),  # last night, not in the small hours
             text=_TITLES["group"][i],
             read=True,
             sender="Jordi",
@@ -176,7 +187,7 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
     model.agenda = [
         AgendaItem("a1", _TITLES["workshop"][i], at(0, 17), "group", invitation=True),
         AgendaItem("a2", _TITLES["visit"][i], at(1, 10), "visit"),
-        AgendaItem("a3", _TITLES["doctor"][i], at(3, 9, 30), "doctor"),
+        AgendaItem("a3", _TITLES["doctor"][i], at(_working_day(today, 3), 9, 30), "doctor"),
         AgendaItem(
             "a4", _TITLES["lunch"][i], at(5, 13, 30), "group", invitation=True, response="accepted"
         ),

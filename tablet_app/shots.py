@@ -17,26 +17,30 @@ from tablet_app.kivyenv import prepare_kivy
 if TYPE_CHECKING:
     from tablet_app.model import TabletModel
 
-if TYPE_CHECKING:
-    from tablet_app.model import TabletModel
-
-# A fixed Monday morning, so screenshots do not change from run to run.
-SHOT_TIME = datetime(2026, 11, 23, 8, 5, tzinfo=UTC)
+# A fixed instant, so screenshots do not change from run to run: Thursday 3 December 2026 at
+# 08:05 in Barcelona, the morning of the web screenshots' story (its instant is 10:30 that day,
+# teleassist/screenshots/_story.py; tests/tablet_app/test_shot_story.py keeps them one day).
+# Her care plan there lists insulin at 08:00 and "I'm OK" by 10:30 (tablet_app.demo).
+SHOT_TIME = datetime(2026, 12, 3, 7, 5, tzinfo=UTC)
+# The dose her tablet reminds her of, written as the hub sends it (the care plan's name and the
+# time as the tablet writes times, 24-hour with two digits: alerts/rules/timers.py).
+DOSE = "insulina 08:00"
 
 Scene = Callable[["TabletModel", datetime], None]
 
 
 def _medication(m: TabletModel, now: datetime) -> None:
-    """The hub's reminder at the dose's time (ADR 0137), to confirm or put off."""
+    """The hub's reminder at the dose's time (ADR 0137), to confirm or put off: shown at 08:00,
+    the centre told at 09:00 if she does not confirm."""
     from protocol import Prompt
 
     body = Prompt(
         prompt_id="p3",
         kind="medication",
-        schedule="insulina 09:00",
-        expires=now + timedelta(minutes=58),
+        schedule=DOSE,
+        expires=now + timedelta(minutes=55),
     )
-    m.on_command(body, now - timedelta(minutes=2))
+    m.on_command(body, now - timedelta(minutes=5))
 
 
 def _medication_taken(m: TabletModel, now: datetime) -> None:
@@ -137,10 +141,11 @@ def scenes() -> dict[str, Scene]:
         m.on_command(AlarmReceived(alarm_id="a1"), now)
 
     def prompt(m: TabletModel, now: datetime) -> None:
+        # the same reminder, five minutes left to confirm it
         body = Prompt(
             prompt_id="p1",
             kind="medication",
-            schedule="9:00",
+            schedule=DOSE,
             expires=now + timedelta(minutes=5),
         )
         m.on_command(body, now - timedelta(minutes=1))

@@ -58,22 +58,22 @@ def format_moment(moment: datetime, lang: str) -> str:
 
 
 def moment_rule(lang: str) -> dict[str, object]:
-    """The rule ``format_moment`` follows, for the browser (``formatDateTime`` in
-    ``/static/web/ta.js``), so that both write a moment the same way: ``pattern`` with
-    ``{d}``, ``{MMM}``, ``{y}``, ``{HH}`` and ``{mm}`` to fill, and ``months``, the 12
-    abbreviated month names as a date writes them (``de des.``). Chromium's own ``Intl``
-    data says ``4 de des. 2026`` where Babel's CLDR says ``4 de des. del 2026``: one rule,
-    the server's."""
+    """The rules ``format_moment`` and ``format_day`` follow, for the browser
+    (``formatDateTime`` and ``formatDay`` in ``/static/web/ta.js``), so that both write a
+    moment and a day the same way: ``pattern`` (a moment) and ``day`` (a day) with ``{d}``,
+    ``{MMM}``, ``{y}``, ``{HH}`` and ``{mm}`` to fill, and ``months``, the 12 abbreviated
+    month names as a date writes them (``de des.``). Chromium's own ``Intl`` data says ``4 de
+    des. 2026`` where Babel's CLDR says ``4 de des. del 2026``: one rule, the server's."""
     locale = _locale(lang)
     day = str(parse_pattern(locale.datetime_skeletons["yMMMd"]).format)
     clock = str(parse_pattern("HH:mm").format)
     pattern = str(locale.datetime_formats["medium"]).replace("{1}", day).replace("{0}", clock)
-    pattern = re.sub(r"%\((\w+)\)s", r"{\1}", pattern).replace("%%", "%")
+    pattern, day = (re.sub(r"%\((\w+)\)s", r"{\1}", p).replace("%%", "%") for p in (pattern, day))
     fields = set(re.findall(r"\{(\w+)\}", pattern))
     if not fields <= {"d", "MMM", "y", "HH", "mm"}:
         raise ValueError(f"a moment pattern the browser cannot fill: {pattern}")
     months = locale.months["format"]["abbreviated"]
-    return {"pattern": pattern, "months": [months[m] for m in range(1, 13)]}
+    return {"pattern": pattern, "day": day, "months": [months[m] for m in range(1, 13)]}
 
 
 def format_ago(moment: datetime, now: datetime, lang: str) -> str:

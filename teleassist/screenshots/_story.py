@@ -7,6 +7,8 @@ key. The service pages show her referral, assessment and installation with the s
 address and access notes as the operator's card. The pictures are taken at one fixed instant, a
 working Thursday morning, so every date and time on them is the same from one run to the next:
 a picture changes only when its screen does (tests/teleassist/test_web_screenshots_fresh.py).
+The tablet's pictures are taken the same morning, at 08:05 (``tablet_app.shots.SHOT_TIME``:
+the tablet cannot import this module; tests/tablet_app/test_shot_story.py keeps the day).
 """
 
 from __future__ import annotations

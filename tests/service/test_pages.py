@@ -133,6 +133,41 @@ async def test_the_open_faults_card_says_what_each_number_is(
     assert "0 <span" not in page  # no bare number in brackets beside the count
 
 
+async def test_the_overdue_faults_are_counted_once_on_the_figures_page(
+    hub_client: Client,
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+    auth_headers: Headers,
+) -> None:
+    """Issue 23: a fault open past 48 h was counted on the open faults' card and again under
+    the repair share beside it ("1 overdue" and "counts 1 fault still open past 48 h"); the
+    number is said once, and the share's note says what it counts without repeating it."""
+    coordinator = await auth_headers(Role.COORDINATOR)
+    installer = await auth_headers(Role.INSTALLER)
+    reference, _ = await submit(hub_client)
+    await install(hub_client, hub_sessionmaker, coordinator, installer, reference, hub_clock())
+    await post(hub_client, "/api/service/work-orders/1/confirm", installer)
+    fault = {"device_id": f"{reference.lower()}-1", "fault": "no_signal"}
+    await post(hub_client, f"/api/service/referrals/{reference}/faults", installer, fault)
+    hub_clock.advance(timedelta(hours=49))
+    coordinator = await auth_headers(Role.COORDINATOR)  # the first sign-in has expired
+    expected = {
+        "ca": ("1 fora de termini (oberta més de 48 h)", "inclou les avaries obertes fora"),
+        "es": ("1 fuera de plazo (abierta más de 48 h)", "incluye las averías abiertas fuera"),
+        "en": ("1 overdue (open over 48 h)", "counts the faults still open past 48 h"),
+    }
+    for lang, (overdue, counted) in expected.items():
+        page = await (
+            await hub_client.get(f"/service/figures?lang={lang}", headers=coordinator)
+        ).text()
+        assert f'id="fig-faults-open-overdue">{overdue}</p>' in page
+        share_note = re.search(r'id="fig-faults-share-overdue">([^<]*)</p>', page)
+        assert share_note is not None, lang
+        assert share_note.group(1).startswith(counted)
+        assert not re.search(r"\d", share_note.group(1).replace("48 h", ""))  # no 2nd count
+        assert page.count(overdue.split(" (")[0]) == 1, lang
+
+
 @pytest.mark.parametrize(
     ("lang", "public", "automatic", "who"),
     [

@@ -81,3 +81,8 @@ def test_the_browser_rule_writes_what_format_moment_writes(lang: str) -> None:
         filled = pattern.format(d="4", MMM=months[month - 1], y="2026", HH="09", mm="05")
         assert filled == format_moment(moment, lang), (lang, month)
     assert moment_rule("ca")["pattern"].startswith("{d} {MMM} del {y}")
+    day = rule["day"]
+    assert isinstance(day, str)
+    for month in range(1, 13):
+        filled = day.format(d="4", MMM=months[month - 1], y="2026")
+        assert filled == format_day(date(2026, month, 4), lang), (lang, month)

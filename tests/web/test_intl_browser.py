@@ -70,3 +70,39 @@ async def test_the_browser_writes_a_moment_as_the_server_pages_do(
                 assert moment is not None
                 assert written == format_moment(moment, lang), (lang, iso)
         await context.close()
+
+
+DAYS = ("2026-12-03", "2027-05-01", "2026-12-31T23:30:00Z")
+
+
+async def test_the_browser_writes_a_day_as_the_server_pages_do(
+    hub_client: TestClient[Any, Any],
+) -> None:
+    """Issue 23: the supervisor's period was Chromium's own "3 de desembre de 2026" beside
+    pages that write "3 de des. del 2026"; ta.js's formatDay fills the server's rule for a
+    calendar day (a date field's value) and for an instant (its day in the centre's zone)."""
+    from datetime import date
+
+    from hub.web.dates import format_day, parse_iso
+
+    base = str(hub_client.make_url("/")).rstrip("/")
+    async with media_browser() as browser:
+        context = await browser.new_context(locale="en-US", timezone_id="America/New_York")
+        page = await context.new_page()
+        for lang in ("ca", "es", "en"):
+            await page.goto(f"{base}/login?lang={lang}")
+            for value in DAYS:
+                written = await page.evaluate(
+                    'async (v) => (await import("/static/web/ta.js")).formatDay(v)', value
+                )
+                moment = parse_iso(value) if "T" in value else None
+                day = moment if moment is not None else date.fromisoformat(value)
+                assert written == format_day(day, lang), (lang, value)
+            assert written.startswith("1 ")  # 31 Dec 23:30 UTC is 1 January in Madrid
+            assert (
+                await page.evaluate(
+                    'async () => (await import("/static/web/ta.js")).formatDay("not a day")'
+                )
+                == ""
+            )
+        await context.close()

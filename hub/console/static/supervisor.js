@@ -1,5 +1,5 @@
 // Supervisor view: figures for a chosen period, CSV export, who is on shift.
-import { api, t, formatAge, formatTime, escapeHtml as h, lang, locale, timeZone } from "/static/web/ta.js";
+import { api, t, formatAge, formatDay, formatTime, escapeHtml as h, lang, timeZone } from "/static/web/ta.js";
 import { dateField } from "/static/web/datefield.js";
 import { getCodes } from "./alarms.js";
 import { startHeartbeat } from "./presence.js";
@@ -24,14 +24,13 @@ function label(kind, code) {
 // Every percentage with one decimal (97,5 %, 100,0 %, 66,7 %): the same figure reads the
 // same in every tile, table and screen size.
 const percent = new Intl.NumberFormat(lang, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
-// ta.js's locale: en is British here ("3 December 2026"), like every date of the page.
-const dayFormat = new Intl.DateTimeFormat(locale, { dateStyle: "long", timeZone: "UTC" });
-
-/** The chosen period in words in the page's language. */
+/** The chosen period in the page's language, its days written as every date of the web
+ * writes a day (ta.js formatDay, the server's rule): "3 de des. del 2026",
+ * "1 dic 2026 – 3 dic 2026". */
 function periodText(from, to) {
-  const [a, b] = [new Date(from + "T00:00:00Z"), new Date(to + "T00:00:00Z")];
-  if (Number.isNaN(a.getTime()) || Number.isNaN(b.getTime())) return "";
-  return t("period_shown", { period: from === to ? dayFormat.format(a) : dayFormat.formatRange(a, b) });
+  const [a, b] = [formatDay(from), formatDay(to)];
+  if (!a || !b) return "";
+  return t("period_shown", { period: from === to ? a : `${a} – ${b}` });
 }
 const count = new Intl.NumberFormat(lang);
 function share(value) {

@@ -360,6 +360,23 @@ export function formatDateTime(iso) {
   return momentRule.pattern.replace(/\{(\w+)\}/g, (m, name) => (name in fields ? fields[name] : m));
 }
 
+/** A day as the server writes it (hub/web/dates.py format_day): "3 de des. del 2026",
+ * "3 dic 2026", "3 Dec 2026". Takes a calendar day ("2026-12-03", as a date field holds it)
+ * or an ISO instant (its day in the centre's zone); "" for anything else. */
+export function formatDay(value) {
+  if (!value) return "";
+  const calendar = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  const z = calendar
+    ? { year: Number(calendar[1]), month: Number(calendar[2]), day: Number(calendar[3]) }
+    : Number.isNaN(new Date(value).getTime()) ? null : zoned(new Date(value));
+  if (!z || z.month < 1 || z.month > 12) return "";
+  if (!momentRule || !momentRule.day) {
+    return formatter({ dateStyle: "medium", timeZone: "UTC" }).format(new Date(Date.UTC(z.year, z.month - 1, z.day)));
+  }
+  const fields = { d: String(z.day), MMM: momentRule.months[z.month - 1], y: String(z.year) };
+  return momentRule.day.replace(/\{(\w+)\}/g, (m, name) => (name in fields ? fields[name] : m));
+}
+
 const relativeFormat = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
 
 /** How long ago, in words: "fa 20 minuts", "hace 2 horas", "yesterday". */

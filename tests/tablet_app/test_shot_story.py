@@ -1,0 +1,37 @@
+"""The tablet's screenshots tell the web screenshots' story (issue 23): the same day, her
+care plan's dose at its time, times written as the tablet writes them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tablet_app import shots
+from tablet_app.demo import demo_model
+from tablet_app.wording import LOCAL_TZ, clock_text
+from teleassist.screenshots import _story as story
+
+
+def test_the_tablet_is_photographed_on_the_morning_of_the_web_story() -> None:
+    tablet, web = shots.SHOT_TIME.astimezone(LOCAL_TZ), story.STORY_NOW.astimezone(LOCAL_TZ)
+    assert tablet.date() == web.date()
+    assert tablet < web
+    assert tablet.hour < 12  # a morning
+
+
+def test_the_medication_reminder_is_the_care_plans_dose_at_its_time(tmp_path: Path) -> None:
+    shown: list[str] = []
+    for name in ("medication", "prompt"):
+        model = demo_model("en", shots.SHOT_TIME, tmp_path)
+        shots.scenes()[name](model, shots.SHOT_TIME)
+        shown.append(model.prompt_question())
+    dose_time = shots.DOSE.rsplit(" ", 1)[1]
+    assert re.fullmatch(r"\d\d:\d\d", dose_time)  # "08:00", as the tablet writes times
+    assert clock_text(shots.SHOT_TIME) >= dose_time  # the reminder is not early
+    assert shown == [f"Time for your medication: {shots.DOSE}"] * 2
+
+
+def test_no_demo_appointment_falls_on_a_weekend_day_it_should_not(tmp_path: Path) -> None:
+    model = demo_model("en", shots.SHOT_TIME, tmp_path)
+    doctor = next(item for item in model.agenda if item.id == "a3")
+    assert doctor.starts_at.astimezone(LOCAL_TZ).weekday() < 5
