@@ -25,7 +25,7 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
@@ -208,6 +208,16 @@ class _AlreadyApplied(Exception):
     """The event was applied before (by another worker): nothing to write."""
 
 
+@contextlib.asynccontextmanager
+async def _then(done: Callable[[], None] | None) -> AsyncIterator[None]:
+    """Call ``done`` (if any) when the block is over, however it ends."""
+    try:
+        yield
+    finally:
+        if done is not None:
+            done()
+
+
 def _is_alarm(event: HomeEvent) -> bool:
     """An alarm-capable device event: its writes go first at the write gate."""
     return isinstance(event.body, EventBody) and event_type(event.body) in ALARM_EVENT_TYPES
@@ -280,8 +290,14 @@ class AlarmEngine:
 
     # ------------------------------------------------------------ events
 
-    async def handle_event(self, event: HomeEvent) -> list[AlarmChange]:
+    async def handle_event(
+        self, event: HomeEvent, *, written: Callable[[], None] | None = None
+    ) -> list[AlarmChange]:
         """Apply one device event; alarms are committed when this returns.
+
+        ``written`` is called once the event's writes are over (committed, found applied,
+        failed or nothing to write), before its effects go out: ingestion writes an early
+        alarm event's row after that on a single-writer database (docs/adr/0178).
 
         An event that changes nothing urgent (no detection, no prompt, no earlier timer)
         only updates the cached rule state; :meth:`flush` writes it soon after, and a
@@ -293,7 +309,7 @@ class AlarmEngine:
         holder of the gate must never wait for a home's lock (ADR 0173).
         """
         withdrawals: list[PromptWithdrawal] = []
-        changes = await self._handle_event(event, withdrawals)
+        changes = await self._handle_event(event, withdrawals, written)
         for withdrawal in withdrawals:
             try:
                 await self.effects.withdraw_prompt(withdrawal, self._clock())
@@ -302,14 +318,17 @@ class AlarmEngine:
         return changes
 
     async def _handle_event(
-        self, event: HomeEvent, withdrawals: list[PromptWithdrawal]
+        self,
+        event: HomeEvent,
+        withdrawals: list[PromptWithdrawal],
+        written: Callable[[], None] | None = None,
     ) -> list[AlarmChange]:
         """:meth:`handle_event`'s work; adds to ``withdrawals`` the reminders the event,
         once applied, takes off the tablet."""
         changes: list[_Applied] = []
         prompts: tuple[PromptRequest, ...] = ()
         doses: tuple[MissedDose, ...] = ()
-        async with self._lock(event.home_id):
+        async with _then(written), self._lock(event.home_id):
             latencyprobe.mark(event.message_id, "engine")
             if not await self._owner_of(event.home_id):
                 # Still in flight here when the home moved to another worker.

@@ -1,11 +1,13 @@
 """The alarm engine as ingestion's :class:`~hub.ingest.EventSink`, with priority.
 
 Ingestion commits each event to the ``events`` table before it acknowledges the broker,
-then hands it here. :meth:`AlarmSink.handle` only queues it — alarm-capable events
-(panic, fall, smoke…) in an URGENT queue with workers of its own, routine ones in lanes
-by home — so a burst of routine events (a faulty PIR, ten thousand homes reconnecting)
-never waits in front of another home's panic. Workers run the engine (one lock per home,
-never a global one). See docs/adr/0037-alarm-sink-lanes-and-prefetch.md.
+then hands it here; an alarm-capable event comes earlier, through
+:meth:`AlarmSink.handle_early`, while its row is being stored (docs/adr/0178: its
+``event_received`` still waits for the store). :meth:`AlarmSink.handle` only queues it —
+alarm-capable events (panic, fall, smoke…) in an URGENT queue with workers of its own,
+routine ones in lanes by home — so a burst of routine events (a faulty PIR, ten thousand
+homes reconnecting) never waits in front of another home's panic. Workers run the engine
+(one lock per home, never a global one). See docs/adr/0037-alarm-sink-lanes-and-prefetch.md.
 
 If the hub dies after the acknowledgement and before the engine committed, nothing is
 lost: at start-up :func:`replay_unprocessed` feeds the engine every stored event of the
@@ -30,7 +32,7 @@ from alerts import DeviceType, HomeEvent
 from hub.alarms.engine import AlarmEngine, NotOwner
 from hub.alarms.models import ProcessedEventRow
 from hub.db.models import StoredEvent
-from hub.ingest.events import IngestedEvent
+from hub.ingest.events import EarlyEvent, IngestedEvent
 from hub.ingest.registry import DeviceRegistry
 from hub.supervision.events import DeviceOffline, DeviceOnline
 from hub.tasks import cancel_and_wait
@@ -123,7 +125,8 @@ class AlarmSink:
     ) -> None:
         self.engine: AlarmEngine | None = None
         self._monotonic = monotonic
-        self.urgent: asyncio.Queue[HomeEvent] = asyncio.Queue(QUEUE_SIZE)
+        # Each with the early hand-on it came from (None: a stored event).
+        self.urgent: asyncio.Queue[tuple[HomeEvent, EarlyEvent | None]] = asyncio.Queue(QUEUE_SIZE)
         self.lanes: list[asyncio.Queue[HomeEvent]] = [
             asyncio.Queue(max(1, QUEUE_SIZE // workers)) for _ in range(workers)
         ]
@@ -133,6 +136,7 @@ class AlarmSink:
         self._calm = asyncio.Event()
         self._calm.set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._requeues: set[asyncio.Task[None]] = set()  # early events failed, stored now
         self.failures = 0
         # Told of each event the engine applied (or found applied): the end-to-end
         # acknowledgement of alarm events to their device (docs/adr/0125).
@@ -147,13 +151,21 @@ class AlarmSink:
         """Queue one event (waits only if its queue is full: back-pressure)."""
         await self.put(from_ingested(event))
 
+    async def handle_early(self, early: EarlyEvent) -> None:
+        """Queue an alarm-capable event whose row is being stored (docs/adr/0178): applied
+        at once; confirmed to its device (``on_applied``) only once it is stored too."""
+        await self._put_urgent(from_ingested(early.event), early)
+
     async def put(self, item: HomeEvent) -> None:
         """Queue a :class:`HomeEvent`."""
         if isinstance(item.body, EventBody) and event_type(item.body) in ALARM_EVENT_TYPES:
-            await self.urgent.put(item)
-            self._urgent_items.release()
+            await self._put_urgent(item, None)
         else:
             await self.lanes[zlib.crc32(item.home_id.encode()) % len(self.lanes)].put(item)
+
+    async def _put_urgent(self, item: HomeEvent, early: EarlyEvent | None) -> None:
+        await self.urgent.put((item, early))
+        self._urgent_items.release()
 
     def start(self, engine: AlarmEngine) -> None:
         """Start the workers (owned here; :meth:`stop` cancels and awaits them)."""
@@ -171,7 +183,7 @@ class AlarmSink:
         # A worker cancelled in the middle of a library call can lose the cancellation and
         # wait for its next event for ever; cancel_and_wait cancels it again (a CI teardown
         # once hung here).
-        await cancel_and_wait(self._tasks, rounds=STOP_ROUNDS)
+        await cancel_and_wait([*self._tasks, *self._requeues], rounds=STOP_ROUNDS)
         self._tasks = []
 
     async def _work_urgent(self) -> None:
@@ -185,11 +197,11 @@ class AlarmSink:
             while True:
                 await self._urgent_items.acquire()
                 await slots.acquire()
-                item = self.urgent.get_nowait()
+                item, early = self.urgent.get_nowait()
                 self._urgent_busy += 1
                 self._urgent_since = self._monotonic()
                 self._calm.clear()
-                task = asyncio.create_task(self._handle_urgent(item, slots))
+                task = asyncio.create_task(self._handle_urgent(item, early, slots))
                 running.add(task)
                 task.add_done_callback(running.discard)
         finally:
@@ -197,10 +209,14 @@ class AlarmSink:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
 
-    async def _handle_urgent(self, item: HomeEvent, slots: asyncio.Semaphore) -> None:
+    async def _handle_urgent(
+        self, item: HomeEvent, early: EarlyEvent | None, slots: asyncio.Semaphore
+    ) -> None:
         try:
-            await self._handle(item)
+            await self._handle(item, early)
         finally:
+            if early is not None:
+                early.mark_written()
             slots.release()
             self._urgent_busy -= 1
             if self._urgent_busy == 0:
@@ -239,22 +255,27 @@ class AlarmSink:
         except Exception:  # each event then loads its resident on its own
             _LOGGER.exception("alarm engine prefetch of %d events failed", len(batch))
 
-    async def _handle(self, item: HomeEvent) -> None:
+    async def _handle(self, item: HomeEvent, early: EarlyEvent | None = None) -> None:
         began = time.monotonic()
         try:
-            await self._handle_with_retries(item)
+            await self._handle_with_retries(item, early)
         finally:
             took = time.monotonic() - began
             if took > SLOW_S:
                 _LOGGER.warning("alarm engine took %.0f ms for %s", took * 1000, item.message_id)
 
-    async def _handle_with_retries(self, item: HomeEvent) -> None:
+    async def _handle_with_retries(self, item: HomeEvent, early: EarlyEvent | None) -> None:
         engine = self.engine
         if engine is None:  # pragma: no cover - started with an engine
             return
         for attempt in range(1, RETRIES + 1):
             try:
-                await engine.handle_event(item)
+                if early is None:
+                    await engine.handle_event(item)
+                else:
+                    # The row may be written once the alarm's transaction is over (the
+                    # tablet's alarm_received and other effects come after it).
+                    await engine.handle_event(item, written=early.mark_written)
             except NotOwner:
                 # Fenced: another worker owns the home now and gets the event (the broker
                 # redelivers it, the device re-sends an alarm event); not confirmed here.
@@ -265,12 +286,48 @@ class AlarmSink:
                 _LOGGER.exception(
                     "alarm engine failed on event %s (attempt %d)", item.message_id, attempt
                 )
+                if early is not None:
+                    # Early, the database may be away for the engine as for the row: the
+                    # event is tried again, with every retry, once its row is stored.
+                    self._retry_once_stored(item, early)
+                    return
                 if attempt < RETRIES:
                     await asyncio.sleep(RETRY_DELAY_S * 2 ** (attempt - 1))
                 continue
-            if self.on_applied is not None:
-                self.on_applied(item)
+            self._applied(item, early)
             return
+
+    def _retry_once_stored(self, item: HomeEvent, early: EarlyEvent) -> None:
+        """Queue ``item`` again as a stored event once its row is stored (not if the hub
+        stops first: the broker redelivers it, or the start-up replay has it)."""
+
+        def once_stored(stored: asyncio.Future[None]) -> None:
+            if stored.cancelled():
+                return
+            task = asyncio.get_running_loop().create_task(self._put_urgent(item, None))
+            self._requeues.add(task)
+            task.add_done_callback(self._requeues.discard)
+
+        early.stored.add_done_callback(once_stored)
+
+    def _applied(self, item: HomeEvent, early: EarlyEvent | None) -> None:
+        """Tell ``on_applied`` of an applied event, once its row is stored (ADR 0125: the
+        device's ``event_received`` means the hub has the event, not only its alarm)."""
+        told = self.on_applied
+        if told is None:
+            return
+        if early is None:
+            told(item)
+            return
+
+        def once_stored(stored: asyncio.Future[None]) -> None:
+            if not stored.cancelled():  # cancelled: the hub stopped first; the device re-sends
+                told(item)
+
+        if early.stored.done():
+            once_stored(early.stored)
+        else:
+            early.stored.add_done_callback(once_stored)
 
 
 async def replay_unprocessed(

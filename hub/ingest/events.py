@@ -4,13 +4,16 @@ An :class:`IngestedEvent` is a device event that passed every check (known devic
 valid contract message, not a duplicate) and is already committed to the ``events``
 table. Sinks receive them in arrival order through a bounded queue; a slow sink holds
 back acknowledgements to the broker (back-pressure), it never makes the hub drop events.
+The one exception: an :class:`EarlyEventSink` (the alarm engine) gets alarm-capable events
+as an :class:`EarlyEvent` while their row is being stored (docs/adr/0178).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from protocol import Ack, EventBody, event_type
 
@@ -79,6 +82,46 @@ class EventSink(Protocol):
 
     async def handle(self, event: IngestedEvent) -> None:
         """Process one event."""
+
+
+@dataclass(eq=False, slots=True)
+class EarlyEvent:
+    """An alarm-capable event handed to an :class:`EarlyEventSink` BEFORE its row is stored
+    (docs/adr/0178-alarm-events-handed-on-before-their-row-is-stored.md).
+
+    - ``stored``: resolved by ingestion once the row is committed (or refused by the
+      database and set aside), which is when the broker is acknowledged; cancelled if the
+      hub stops first. What the event's end-to-end confirmation (``event_received``, ADR
+      0125) waits for: it still means "stored".
+    - ``written``: resolved by the sink once it no longer needs to write for the event (its
+      alarm committed, found applied, or given up); on a single-writer database ingestion
+      writes the row after that, so the alarm goes first at the write gate.
+    - ``taken``: False if the sink could not take it; ingestion then hands the stored event
+      on as before.
+    """
+
+    event: IngestedEvent
+    stored: asyncio.Future[None]
+    written: asyncio.Future[None]
+    taken: bool = field(default=True)
+
+    def mark_written(self) -> None:
+        """The sink is done writing for the event (idempotent)."""
+        if not self.written.done():
+            self.written.set_result(None)
+
+
+@runtime_checkable
+class EarlyEventSink(Protocol):
+    """A sink that takes alarm-capable events at once, in parallel with their row's store
+    (the alarm engine's). It gets each such event once, through :meth:`handle_early`, and
+    never again through ``handle`` after the store (other sinks still get it then)."""
+
+    async def handle(self, event: IngestedEvent) -> None:
+        """Process one stored event."""
+
+    async def handle_early(self, early: EarlyEvent) -> None:
+        """Take one alarm-capable event whose row is being stored (should not wait long)."""
 
 
 class AckListener(Protocol):

@@ -7,7 +7,9 @@ background tasks that write batches:
 - telemetry → time-series store, in batches (``batch_size`` points or ``flush_interval``);
 - events → ``events`` table (idempotent by device and message id), committed BEFORE the QoS 1
   acknowledgement, then into a bounded queue towards the :class:`EventSink`\\s;
-  an event that can raise an alarm triggers an immediate flush;
+  an event that can raise an alarm triggers an immediate flush, and is handed to the
+  :class:`EarlyEventSink`\\s (the alarm engine) at once, in parallel with its store
+  (docs/adr/0178);
 - status and every message → device presence (``last_seen``, state, battery).
 
 When buffers pass their bound the transport stops reading the socket, so the broker
@@ -36,6 +38,8 @@ from hub.ingest.events import (
     AckListener,
     ConnectListener,
     DeviceConnected,
+    EarlyEvent,
+    EarlyEventSink,
     EventSink,
     IngestedAck,
     IngestedEvent,
@@ -101,10 +105,27 @@ class IngestConfig:
     # after a restart) is written in slices, so a panic waits at the gate for one slice,
     # not for the whole backlog (docs/adr/0173).
     event_slice: int = 500
+    # Alarm-capable events go to the alarm engine at once, while their row is stored; on a
+    # single-writer database the row waits up to ``early_wait_s`` for the alarm's write, so
+    # the alarm goes first at the gate (docs/adr/0178).
+    early_hand_on: bool = True
+    early_wait_s: float = 0.25
     clock: ClockPolicy = field(default_factory=ClockPolicy)
 
 
 _Pending = tuple[IngestedEvent, int, int]  # event, qos, mid
+
+
+@dataclass(frozen=True, slots=True)
+class _AfterEarly:
+    """An event handed on early, now stored: for the sinks that did not take it early (all
+    of them if its early sink could not take it)."""
+
+    event: IngestedEvent
+    early: EarlyEvent
+
+
+_SinkItem = IngestedEvent | IngestedAck | DeviceConnected | EarlyEvent | _AfterEarly
 FLOODING_TOLD_SIZE = 10_000  # devices whose flooding was told recently (oldest forgotten)
 HAND_ON_SLICE = 200  # stored events handed on between two turns of the event loop
 Observer = Callable[[DeviceInfo, Channel, Any, datetime], None]
@@ -141,15 +162,11 @@ class Ingester:
         self.ids = RecentIds(self.config.dedup_capacity)
         self.sequences = SequenceTracker()
         self.transport: Transport | None = None
-        self.queue: asyncio.Queue[IngestedEvent | IngestedAck | DeviceConnected] = asyncio.Queue(
-            self.config.sink_queue_size
-        )
+        self.queue: asyncio.Queue[_SinkItem] = asyncio.Queue(self.config.sink_queue_size)
         # Alarm-capable events reach the sinks through a queue and a task of their own: a
         # sink that makes routine events wait (one flooding home's full lane) never holds
         # up another home's panic behind them (docs/adr/0035-urgent-events-in-ingestion.md).
-        self.urgent_queue: asyncio.Queue[IngestedEvent | IngestedAck | DeviceConnected] = (
-            asyncio.Queue(self.config.sink_queue_size)
-        )
+        self.urgent_queue: asyncio.Queue[_SinkItem] = asyncio.Queue(self.config.sink_queue_size)
         self._topics: dict[str, tuple[str, Channel]] = {}
         self._points: list[Point] = []
         self._point_acks: list[int] = []
@@ -159,6 +176,11 @@ class Ingester:
         self._urgent_events: list[_Pending] = []
         self._urgent_events_ready = asyncio.Event()
         self._unstored: set[MessageKey] = set()  # events held in _events/_urgent_events
+        # Alarm-capable events handed on early whose row is not stored yet (docs/adr/0178).
+        self._early: dict[MessageKey, EarlyEvent] = {}
+        # Alarm-capable events not handed on early (no room), by home, until they are
+        # handed on after their store: that home's later ones wait too, never overtaking.
+        self._late: collections.Counter[int] = collections.Counter()
         self._presence: dict[str, PresenceUpdate] = {}
         self._held: dict[str, list[tuple[str, bytes, int, int, datetime]]] = {}
         self._held_count = 0
@@ -227,6 +249,11 @@ class Ingester:
         # The writers see _stopping, flush what is buffered and return.
         await asyncio.gather(*writers, return_exceptions=True)
         self._writers_done = True
+        for early in self._early.values():
+            # Not stored (the database is away): not acknowledged either, so the broker
+            # redelivers it; its confirmation is never sent from here.
+            early.stored.cancel()
+        self._early.clear()
         self._routine_ready.set()
         handoff = self._handoff
         with contextlib.suppress(TimeoutError):
@@ -511,6 +538,8 @@ class Ingester:
             latencyprobe.mark(event.message_id, "received")
             self._urgent_events.append((event, qos, mid))
             self._urgent_events_ready.set()
+            if not self._hand_on_early(event):
+                self._late[event.home_id] += 1
             if len(self._urgent_events) >= self.config.max_pending_events:
                 self._pause()
             return
@@ -523,6 +552,59 @@ class Ingester:
             )
         if len(self._events) >= self.config.max_pending_events:
             self._pause()
+
+    def _hand_on_early(self, event: IngestedEvent) -> bool:
+        """Give an alarm-capable event to the early sinks now, while its row is stored
+        (docs/adr/0178). Safe because the broker is still acknowledged only after the store:
+        a crash before it means a redelivery (or the device's re-send, ADR 0125), which the
+        engine's applied-id ledger makes a no-op if the alarm was committed; a crash after
+        it is the start-up replay's, as before. With no early sink, no room in the urgent
+        queue, or an earlier alarm event of the home still to be handed on after its store,
+        the event is handed on after its store as before (False)."""
+        if (
+            not self.config.early_hand_on
+            or self._late[event.home_id]
+            or not any(isinstance(sink, EarlyEventSink) for sink in self.sinks)
+        ):
+            return False
+        loop = asyncio.get_running_loop()
+        early = EarlyEvent(event, loop.create_future(), loop.create_future())
+        try:
+            self.urgent_queue.put_nowait(early)
+        except asyncio.QueueFull:
+            return False
+        self._early[(event.device_id, event.message_id)] = early
+        return True
+
+    async def _hand_on_late(self, event: IngestedEvent) -> None:
+        """Hand on a stored alarm-capable event that was not handed on early."""
+        await self._hand_on(event)
+        left = self._late[event.home_id] - 1
+        if left > 0:
+            self._late[event.home_id] = left
+        else:
+            del self._late[event.home_id]
+
+    async def _alarms_first(self, batch: Sequence[_Pending]) -> None:
+        """On a single-writer database, let the alarms of the early events in ``batch`` be
+        written before their rows (a bounded wait): two writes wait at the gate in series
+        either way, and the operator needs the alarm, the broker only the row."""
+        if not self.gate.exclusive or self._stopping:
+            return
+        waits = [
+            early.written
+            for early in (self._early.get((e.device_id, e.message_id)) for e, _, _ in batch)
+            if early is not None and not early.written.done()
+        ]
+        if waits:
+            await asyncio.wait(waits, timeout=self.config.early_wait_s)
+
+    def _stored_early(self, event: IngestedEvent) -> EarlyEvent | None:
+        """The early hand-on of ``event``, now that its row is stored (or set aside)."""
+        early = self._early.pop((event.device_id, event.message_id), None)
+        if early is not None and not early.stored.done():
+            early.stored.set_result(None)
+        return early
 
     def _throttled(
         self,
@@ -638,6 +720,8 @@ class Ingester:
                     )
                     if self._events:
                         ready.set()  # the next slice, after whoever waits at the gate
+                if urgent:
+                    await self._alarms_first(batch)
                 try:
                     stored = await self._write_events(batch, urgent=urgent)
                     retry: list[_Pending] = []
@@ -709,9 +793,13 @@ class Ingester:
             self._unstored.discard((event.device_id, event.message_id))
             # Kept as a dead letter (or in the log): the broker may forget it.
             self._ack(qos, mid)
-            if event_type(event.body) in ALARM_EVENT_TYPES:
+            early = self._stored_early(event)
+            if early is not None:
+                # The alarm engine has it already; the others get it as before.
+                await self.urgent_queue.put(_AfterEarly(event, early))
+            elif event_type(event.body) in ALARM_EVENT_TYPES:
                 # Never lose a panic: the alarm engine gets it without a stored row.
-                await self._hand_on(event)
+                await self._hand_on_late(event)
         # Parts are written in order, so what is left is a suffix of ``batch``.
         tried = batch[: len(batch) - len(result.remaining)]
         written = [item for item in tried if id(item) not in refused]
@@ -724,6 +812,9 @@ class Ingester:
         if urgent:
             for event, _, _ in batch:
                 latencyprobe.mark(event.message_id, "stored")
+        # Taken before the events leave _unstored: a re-send that comes in meanwhile is a
+        # new early hand-on of its own.
+        earlies = [self._stored_early(e) if urgent else None for e, _, _ in batch]
         self._unstored.difference_update((e.device_id, e.message_id) for e, _, _ in batch)
         done = self.clock()
         latencies = []
@@ -734,7 +825,7 @@ class Ingester:
         self.stats.record_latencies(latencies)
         self.stats.events_stored += len(stored)
         self._maybe_resume()
-        for n, (event, _, _) in enumerate(batch, 1):
+        for n, ((event, _, _), early) in enumerate(zip(batch, earlies, strict=True), 1):
             if n % HAND_ON_SLICE == 0:
                 # Thousands of routine events handed on in one loop turn held the loop for
                 # up to a second on a loaded machine (docs/adr/0115).
@@ -744,16 +835,25 @@ class Ingester:
                 # Already stored by an earlier delivery or another worker.
                 self.stats.duplicates += 1
                 self.stats.rejected[RejectReason.DUPLICATE.value] += 1
-                if event_type(event.body) in ALARM_EVENT_TYPES:
+                if early is not None:
+                    await self.urgent_queue.put(_AfterEarly(event, early))
+                elif event_type(event.body) in ALARM_EVENT_TYPES:
                     # A device's re-send of an alarm event: the engine skips it if applied
                     # and the device is told event_received again; if the worker that stored
                     # it died before applying it, this is where it gets applied
                     # (docs/adr/0125).
-                    await self._hand_on(event)
+                    await self._hand_on_late(event)
+                continue
+            if early is not None:
+                # The early sinks have it; the others get it now, stored.
+                await self.urgent_queue.put(_AfterEarly(_with_id(event, row_id), early))
                 continue
             # An urgent event blocks only behind urgent ones (their back-pressure);
             # a routine one joins the backlog, which never blocks this writer.
-            await self._hand_on(_with_id(event, row_id))
+            if urgent:
+                await self._hand_on_late(_with_id(event, row_id))
+            else:
+                await self._hand_on(_with_id(event, row_id))
 
     async def _presence_writer(self) -> None:
         while True:
@@ -846,15 +946,19 @@ class Ingester:
             self._routine.popleft()
             self._maybe_resume()
 
-    async def _sink_worker(
-        self, queue: asyncio.Queue[IngestedEvent | IngestedAck | DeviceConnected]
-    ) -> None:
+    async def _sink_worker(self, queue: asyncio.Queue[_SinkItem]) -> None:
         while True:
             item = await queue.get()
             try:
                 if isinstance(item, IngestedEvent):
                     for sink in self.sinks:
                         await sink.handle(item)
+                elif isinstance(item, EarlyEvent):
+                    await self._give_early(item)
+                elif isinstance(item, _AfterEarly):
+                    for sink in self.sinks:
+                        if not item.early.taken or not isinstance(sink, EarlyEventSink):
+                            await sink.handle(item.event)
                 elif isinstance(item, DeviceConnected):
                     for connect_listener in self.connect_listeners:
                         await connect_listener.handle_connected(item)
@@ -863,9 +967,22 @@ class Ingester:
                         await listener.handle_ack(item)
             except Exception:
                 self.stats.sink_errors += 1
-                _LOGGER.exception("a sink failed on message %s", item.message_id)
+                of = item.event if isinstance(item, EarlyEvent | _AfterEarly) else item
+                _LOGGER.exception("a sink failed on message %s", of.message_id)
             finally:
                 queue.task_done()
+
+    async def _give_early(self, early: EarlyEvent) -> None:
+        """Hand ``early`` to the early sinks; if one fails, every sink gets the event after
+        its store instead (the alarm engine skips what it applied)."""
+        try:
+            for sink in self.sinks:
+                if isinstance(sink, EarlyEventSink):
+                    await sink.handle_early(early)
+        except BaseException:
+            early.taken = False
+            early.mark_written()
+            raise
 
     # ---------------------------------------------------------------- views
 

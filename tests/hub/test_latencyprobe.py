@@ -45,3 +45,37 @@ async def test_probe_records_and_summarizes(tmp_path: Path) -> None:
     assert summary["legs_ms"]["stored"]["p50"] is None  # never passed there
     assert summary["gate_holds_top"][0]["what"] == "ingest-presence"
     assert summary["slow_steps"] >= 1
+
+
+def test_legs_follow_each_chain_when_the_engine_gets_the_event_before_its_store(
+    tmp_path: Path,
+) -> None:
+    """ADR 0178: the alarm's chain (received → engine → …) runs beside the row's (received →
+    gated → stored); each leg is measured from its own chain's previous stage."""
+    path = tmp_path / "probe.json"
+    stages = {
+        "received": 1.0,
+        "engine": 1.002,
+        "engine_gated": 1.010,
+        "committed": 1.015,
+        "gated": 1.016,
+        "stored": 1.020,
+        "published": 1.0151,
+        "sent": 1.017,
+    }
+    path.write_text(
+        json.dumps({"marks": {"m1": stages}, "gc": [], "slow_callbacks": [], "gate_holds": []})
+    )
+    summary = summarize(path, {"m1": 0.999})
+    legs = {stage: figures["p50"] for stage, figures in summary["legs_ms"].items()}
+    assert legs == {
+        "received": 1.0,
+        "gated": 16.0,
+        "stored": 4.0,
+        "engine": 2.0,
+        "engine_gated": 8.0,
+        "committed": 5.0,
+        "published": 0.1,
+        "sent": 1.9,
+    }
+    assert summary["early"] == 1
