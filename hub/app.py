@@ -83,8 +83,10 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     url = settings.resolved_database_url()
     # Before anything else touches it: a schema from a newer release stops the hub here.
-    await check_schema(url, will_migrate=settings.migrate_on_start)
-    if settings.migrate_on_start:
+    at_head = await check_schema(url, will_migrate=settings.migrate_on_start)
+    if settings.migrate_on_start and not at_head:
+        # A restart on a current schema skips Alembic's second check and its upgrade run
+        # (each loads every migration script and opens its own engine).
         await upgrade_to_head(url)
     engine = make_engine(url)
     app[ENGINE] = engine

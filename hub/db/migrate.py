@@ -51,8 +51,9 @@ async def current_revisions(url: str | URL) -> tuple[str, ...]:
     return tuple(heads)
 
 
-async def check_schema(url: str | URL, *, will_migrate: bool) -> None:
-    """Refuse a schema this hub does not know, before anything reads or writes it.
+async def check_schema(url: str | URL, *, will_migrate: bool) -> bool:
+    """Refuse a schema this hub does not know, before anything reads or writes it; returns
+    whether the database is already at head (nothing to migrate).
 
     A revision missing from this hub's migrations means the database was upgraded by a newer
     release (or another branch): running older code on it could corrupt data, so the hub stops.
@@ -69,8 +70,10 @@ async def check_schema(url: str | URL, *, will_migrate: bool) -> None:
             "run the matching release or restore a backup taken before the upgrade"
         )
     head = script.get_current_head()
-    if will_migrate or found == (head,):
-        return
+    if found == (head,):
+        return True
+    if will_migrate:
+        return False
     at = ", ".join(found) or "no schema"
     raise SchemaMismatch(
         f"the database schema is at {at} but this hub needs {head}, and migrate_on_start is "

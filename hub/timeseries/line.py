@@ -8,11 +8,14 @@ lines ourselves is ~3x faster than influxdb-client's ``Point`` objects (MACHINE-
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
-from influxdb_client.domain.write_precision import WritePrecision
+from typing import TYPE_CHECKING
 
 from hub.timeseries.port import Point
+
+if TYPE_CHECKING:
+    # influxdb-client (and numpy behind it) costs ~0.4 s to import: only a hub whose time
+    # series store is VictoriaMetrics or InfluxDB pays it, when its writer starts.
+    from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 MEASUREMENT = "tel"
 FIELD = "value"
@@ -46,6 +49,8 @@ class LineProtocolWriter:
 
     async def start(self) -> None:
         """Create the HTTP client."""
+        from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
         # Generous timeout: a loaded server answers late; a failed batch is retried anyway.
         self.client = InfluxDBClientAsync(
             url=self.url, token=self.token, org=self.org, timeout=60_000
@@ -63,6 +68,8 @@ class LineProtocolWriter:
             return
         if self.client is None:
             raise RuntimeError("writer is not started")
+        from influxdb_client.domain.write_precision import WritePrecision
+
         ok = await self.client.write_api().write(
             bucket=self.bucket,
             org=self.org,
