@@ -89,6 +89,34 @@ class CheckInSettings:
         if self.enabled and not self.deadlines:
             raise CarePlanError("check-in is enabled but has no deadline")
 
+    def window_opens(self, due: datetime, tz: ZoneInfo) -> datetime:
+        """From when a check-in counts for the deadline falling at ``due``: ``opens_before``
+        it and, with several deadlines a day, not before the previous deadline (each one
+        needs its own "I'm OK": the one that met the morning's does not answer the
+        evening's). The missed check-in rule applies it; the tablet, which cannot import
+        ``alerts``, mirrors it in ``tablet_app.wording.next_deadline`` (ADR 0183)."""
+        opens = due - self.opens_before
+        if len(self.deadlines) > 1:
+            previous = self._previous_deadline(due, tz)
+            if previous is not None:
+                opens = max(opens, previous)
+        return opens
+
+    def covers(self, last: datetime | None, due: datetime, tz: ZoneInfo) -> bool:
+        """Whether a check-in at ``last`` answers the deadline falling at ``due``."""
+        return last is not None and last >= self.window_opens(due, tz)
+
+    def _previous_deadline(self, at: datetime, tz: ZoneInfo) -> datetime | None:
+        """The latest deadline before ``at`` (today's or yesterday's, local time)."""
+        here = at.astimezone(tz)
+        candidates = [
+            datetime.combine(day, deadline, tzinfo=tz)
+            for day in (here.date(), here.date() - timedelta(days=1))
+            for deadline in self.deadlines
+        ]
+        before = [c for c in candidates if c < at]
+        return max(before) if before else None
+
 
 @dataclass(frozen=True, slots=True)
 class NightSettings:

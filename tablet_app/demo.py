@@ -138,10 +138,10 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
     def at(days: int, hour: int, minute: int = 0) -> datetime:
         return datetime.combine(today + timedelta(days=days), time(hour, minute), LOCAL_TZ)
 
-    # "I'm OK" by 10:30: the morning deadline of the web screenshots' story's care plan (a late
-    # riser, teleassist/screenshots/service.py), whose resident this tablet is. Its evening one
-    # (19:00) is left out: after a morning "I'm OK" the tablet would name tomorrow's as the next.
-    model = TabletModel(language=lang, online=True, check_in_deadlines=[time(10, 30)])
+    # "I'm OK" by 10:30 and again by 19:00: the deadlines of the web screenshots' story's care
+    # plan (a late riser, teleassist/screenshots/service.py), whose resident this tablet is.
+    # After a morning "I'm OK" the next one is this evening's (the hub's rule, ADR 0183).
+    model = TabletModel(language=lang, online=True, check_in_deadlines=[time(10, 30), time(19, 0)])
     model.contacts = [*CONTACTS, Contact("g:9", _TITLES["family"][i])]
     model.circle = [
         CircleMember(

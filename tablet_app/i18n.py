@@ -74,6 +74,11 @@ _TEXT: Final[dict[str, tuple[str, str, str]]] = {
         "Próximo aviso: {when}",
         "Next check-in: {when}",
     ),
+    "home.checkin_again": (
+        "Torneu a dir que esteu bé abans de les {time}.",
+        "Repita que está bien antes de las {time}.",
+        "Say you are OK again before {time}.",
+    ),
     "checkin.done_today": (
         "Avui ja heu dit que esteu bé.",
         "Hoy ya ha dicho que está bien.",

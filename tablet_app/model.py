@@ -474,10 +474,14 @@ class TabletModel:
         self._emit(Speak(self.t("checkin.title") + " " + self.t("checkin.sent"), self.language))
         self.changed()
 
+    def next_check_in_due(self, now: datetime) -> datetime | None:
+        """The next deadline the hub will still check: one the last "I'm OK" does not
+        already answer by the hub's rule (ADR 0183); ``None`` without a schedule."""
+        return next_deadline(self.check_in_deadlines, now, last_check_in=self.last_check_in)
+
     def next_check_in(self, now: datetime) -> str | None:
         """When the next check-in is due, in words (``None`` without a schedule)."""
-        checked_today = self.last_check_in is not None and _same_local_day(self.last_check_in, now)
-        due = next_deadline(self.check_in_deadlines, now, after_today=checked_today)
+        due = self.next_check_in_due(now)
         return None if due is None else when_text(due, now, self.language)
 
     def greeting(self, now: datetime) -> str:
@@ -497,6 +501,11 @@ class TabletModel:
         today; then the next thing on the agenda (or that there is nothing)."""
         checked_today = self.last_check_in is not None and _same_local_day(self.last_check_in, now)
         done = self.t("checkin.done_today") if checked_today else self.t("home.checkin_due")
+        due = self.next_check_in_due(now) if checked_today else None
+        if due is not None and _same_local_day(due, now):
+            # Said this morning, but the hub still expects another today (the evening's):
+            # "already said" alone would tell the resident the day is done.
+            done = self.t("home.checkin_again", time=f"{local(due):%H:%M}")
         coming = [i for i in self.agenda_items(now) if i.starts_at >= now]
         second = self.agenda_line(coming[0], now) if coming else self.t("home.nothing_next")
         return f"{self.greeting(now)} {done}", second

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # A fixed instant, so screenshots do not change from run to run: Thursday 3 December 2026 at
 # 08:05 in Barcelona, the morning of the web screenshots' story (its instant is 10:30 that day,
 # teleassist/screenshots/_story.py; tests/tablet_app/test_shot_story.py keeps them one day).
-# Her care plan there lists insulin at 08:00 and "I'm OK" by 10:30 (tablet_app.demo).
+# Her care plan there lists insulin at 08:00 and "I'm OK" by 10:30 and 19:00 (tablet_app.demo).
 SHOT_TIME = datetime(2026, 12, 3, 7, 5, tzinfo=UTC)
 # The dose her tablet reminds her of, written as the hub sends it (the care plan's name and the
 # time as the tablet writes times, 24-hour with two digits: alerts/rules/timers.py).

@@ -27,7 +27,12 @@ from tablet_app.wording import initials
 
 
 class Text(Label):
-    """A wrapped, centred label that fills its box."""
+    """A wrapped, centred label that fills its box.
+
+    Lines break between words, never inside one: a word wider than the box ("neighbour"
+    on a face's button) makes the font smaller until it fits, as Kivy would otherwise cut
+    it ("neighbou" / "r"). A ``shorten`` label keeps its size and ends with an ellipsis.
+    """
 
     name = StringProperty("")
 
@@ -35,11 +40,33 @@ class Text(Label):
         kwargs.setdefault("halign", "center")
         kwargs.setdefault("valign", "middle")
         super().__init__(text=text, font_size=font_size, color=color, **kwargs)
-        self.bind(size=self._wrap)
+        self._wanted = font_size
+        self.bind(size=self._wrap, text=self._wrap)
         self._wrap()
 
     def _wrap(self, *_: object) -> None:
         self.text_size = (self.width, self.height)
+        if not self.shorten:
+            self.font_size = self._word_fit()
+
+    def _word_fit(self) -> float:
+        """The wanted font size, or the largest smaller one at which every word fits."""
+        room = float(self.width - 2 * self.padding_x)
+        words = self.text.split()
+        wanted = float(self._wanted)
+        if room <= 0 or not words:
+            return wanted
+        measure = CoreLabel(font_size=wanted, bold=self.bold, font_name=self.font_name)
+        widest = float(max(measure.get_extents(word)[0] for word in words))
+        if widest <= room:
+            return wanted
+        size = wanted * room / widest
+        while size > 1:
+            measure.options["font_size"] = size
+            if max(measure.get_extents(word)[0] for word in words) <= room:
+                break
+            size -= 1
+        return max(size, 1)
 
 
 class TimeBar(Widget):

@@ -9,7 +9,7 @@ Names of days and months and the order of day and month come from Babel's CLDR d
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_skeleton
@@ -92,25 +92,72 @@ def duration_text(seconds: float, lang: Lang) -> str:
     return translate("time.seconds", lang, n=whole)
 
 
-def next_deadline(
-    deadlines: list[time], now: datetime, tz: ZoneInfo = LOCAL_TZ, *, after_today: bool = False
-) -> datetime | None:
-    """The next local check-in deadline after ``now`` (UTC), or ``None`` if there are none.
+# How long before a deadline an "I'm OK" starts to count for it: the hub's
+# ``alerts.CheckInSettings.opens_before`` (the hub sends no other; a test pins the two).
+CHECK_IN_OPENS_BEFORE = timedelta(hours=10)
 
-    ``after_today`` skips the rest of today: once the resident has checked in, the next
-    one that matters is tomorrow's.
+
+def check_in_window_opens(
+    deadlines: list[time],
+    due: datetime,
+    tz: ZoneInfo = LOCAL_TZ,
+    opens_before: timedelta = CHECK_IN_OPENS_BEFORE,
+) -> datetime:
+    """From when a check-in counts for the deadline falling at ``due``: the hub's rule
+    (``alerts.CheckInSettings.window_opens``) mirrored, as the tablet does not carry the
+    ``alerts`` package (ADR 0183): ``opens_before`` the deadline and, with several
+    deadlines a day, not before the previous one (each needs its own "I'm OK")."""
+    opens = due.astimezone(UTC) - opens_before  # absolute hours, as the hub's UTC instants
+    if len(deadlines) > 1:
+        here = local(due, tz)
+        before = [
+            c
+            for day in (here.date(), here.date() - timedelta(days=1))
+            for deadline in deadlines
+            if (c := datetime.combine(day, deadline, tzinfo=tz)) < due
+        ]
+        if before:
+            opens = max(opens, max(before))
+    return opens
+
+
+def next_deadline(
+    deadlines: list[time],
+    now: datetime,
+    tz: ZoneInfo = LOCAL_TZ,
+    *,
+    last_check_in: datetime | None = None,
+) -> datetime | None:
+    """The next check-in deadline after ``now`` that the hub will still check, or ``None``
+    if there are none.
+
+    One that a check-in at ``last_check_in`` already answers (:func:`check_in_window_opens`)
+    is skipped: with 10:30 and 19:00, a morning "I'm OK" answers 10:30 but not 19:00, so
+    the next one is today's 19:00; after the evening's, tomorrow's 10:30.
     """
     if not deadlines:
         return None
-    here = local(now, tz)
-    start: date = here.date() + timedelta(days=1 if after_today else 0)
-    for offset in range(0, 3):
-        day = start + timedelta(days=offset)
-        for deadline in sorted(deadlines):
-            candidate = datetime.combine(day, deadline, tzinfo=tz)
-            if candidate > here:
-                return candidate.astimezone(now.tzinfo)
-    return None
+    today = local(now, tz).date()
+    ahead = sorted(
+        candidate
+        for offset in range(4)
+        for deadline in deadlines
+        if (
+            candidate := datetime.combine(
+                today + timedelta(days=offset), deadline, tzinfo=tz
+            ).astimezone(UTC)
+        )
+        > now
+    )
+    due = next(
+        (
+            c
+            for c in ahead
+            if last_check_in is None or last_check_in < check_in_window_opens(deadlines, c, tz)
+        ),
+        ahead[0],
+    )
+    return due.astimezone(now.tzinfo)
 
 
 # Words of a name that are not its own initial: "Maria del Carmen" is "MC".

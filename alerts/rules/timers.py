@@ -235,29 +235,11 @@ def _inactivity_window(
     return _inactivity_found(plan, state, timer.at, explanation, out)
 
 
-def _previous_check_in_deadline(plan: CarePlan, at: datetime) -> datetime | None:
-    """The latest check-in deadline before ``at`` (today's or yesterday's, local time)."""
-    local = at.astimezone(plan.tz)
-    candidates = [
-        datetime.combine(day, deadline, tzinfo=plan.tz)
-        for day in (local.date(), local.date() - timedelta(days=1))
-        for deadline in plan.check_in.deadlines
-    ]
-    before = [c for c in candidates if c < at]
-    return max(before) if before else None
-
-
 def _check_in(plan: CarePlan, state: ResidentState, timer: Timer, out: Findings) -> ResidentState:
-    opens = timer.at - plan.check_in.opens_before
-    if len(plan.check_in.deadlines) > 1:
-        # With several deadlines a day, each needs its own "I'm OK": the one that met the
-        # morning deadline does not also answer the evening's.
-        previous = _previous_check_in_deadline(plan, timer.at)
-        if previous is not None:
-            opens = max(opens, previous)
-    last = state.last_check_in_at
     # Monitoring that began after the window opened still counts: when in doubt, alarm.
-    if last is not None and last >= opens:
+    # (The tablet mirrors this rule: tablet_app.wording.next_deadline, ADR 0183.)
+    last = state.last_check_in_at
+    if plan.check_in.covers(last, timer.at, plan.tz):
         return state
     explanation = Explanation.of(
         "missed_check_in", deadline=timer.key, last=hhmm(plan, last, timer.at)

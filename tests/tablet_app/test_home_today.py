@@ -85,7 +85,8 @@ def test_the_offline_banner_names_what_waits() -> None:
 @pytest.mark.parametrize("lang", ["ca", "es", "en"])
 def test_home_in_the_window(kivy_window: Any, lang: Lang, tmp_path: Path) -> None:
     """The demo home at 1280×800 with the larger font: both lines there and whole, at least
-    34 px, above the buttons; after "I'm OK" and back Home, the first line says it is done."""
+    34 px, above the buttons; after a morning "I'm OK" and back Home, the first line asks
+    for the evening's."""
     from tablet_app.demo import demo_model
     from tablet_app.screens import Actions
     from tablet_app.ui import TabletView
@@ -112,7 +113,10 @@ def test_home_in_the_window(kivy_window: Any, lang: Lang, tmp_path: Path) -> Non
         tap(find(view, "home.ok"))
         assert view.shown is Screen.CHECKIN
         tap(find(view, "done"))
-        assert find(view, "home.today").text.endswith(translate("checkin.done_today", lang))
+        # the demo plan's evening deadline (19:00) is still to come: not "done for today"
+        again = translate("home.checkin_again", lang, time="19:00")
+        assert find(view, "home.today").text.endswith(again)
+        assert_fits(find(view, "home.today"), 34, lang)
     finally:
         view.detach()
         kivy_window.remove_widget(view)

@@ -44,7 +44,7 @@ def test_a_naive_time_is_refused() -> None:
 
 def test_next_deadline_today_then_tomorrow() -> None:
     assert next_deadline([time(10, 0)], NOW) == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    after = next_deadline([time(10, 0)], NOW, after_today=True)
+    after = next_deadline([time(10, 0)], NOW, last_check_in=NOW)
     assert after == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     assert next_deadline([], NOW) is None
 
