@@ -171,7 +171,9 @@ def _check_ins(
         for deadline in settings.deadlines:
             due = datetime.combine(day, deadline, tzinfo=records.zone)
             expected += 1
-            first = bisect.bisect_left(arrived, due - settings.opens_before)
+            # The missed check-in rule's own window (alerts.careplan, ADR 0183): with two
+            # deadlines a day, the morning's "I'm OK" does not count for the evening's too.
+            first = bisect.bisect_left(arrived, settings.window_opens(due, records.zone))
             if first < len(arrived) and arrived[first] <= due:
                 done += 1
     return expected, done

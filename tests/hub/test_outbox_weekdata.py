@@ -115,6 +115,20 @@ def test_check_ins_count_in_the_window_before_each_deadline() -> None:
     assert (disabled.check_ins_expected, disabled.check_ins_done) == (0, 0)
 
 
+def test_one_morning_check_in_does_not_count_for_the_evening_deadline_too() -> None:
+    """The hub's rule (ADR 0183): each deadline of the day needs its own "I'm OK". A 09:00
+    check-in lies within 10 h of 19:00, but before the 10:30 deadline it answered."""
+    plan = CheckInSettings(
+        enabled=True, deadlines=(time(10, 30), time(19)), opens_before=timedelta(hours=10)
+    )
+    mornings = [local(WEEK + timedelta(days=d), 9) for d in range(7)]
+    inputs = weekly_inputs(records(check_in=plan, check_ins=mornings), WEEK)
+    assert (inputs.check_ins_expected, inputs.check_ins_done) == (14, 7)
+    both = sorted(mornings + [local(WEEK + timedelta(days=d), 18) for d in range(7)])
+    inputs = weekly_inputs(records(check_in=plan, check_ins=both), WEEK)
+    assert (inputs.check_ins_expected, inputs.check_ins_done) == (14, 14)
+
+
 def test_alarms_contact_and_group_sessions() -> None:
     monday = WEEK
     inputs = weekly_inputs(
