@@ -15,6 +15,7 @@ def media_samples(tmp_path_factory: pytest.TempPathFactory) -> Samples:
 
 # ---------------------------------------------------------------- a hub with residents
 
+import asyncio  # noqa: E402
 import secrets  # noqa: E402
 from collections.abc import Awaitable, Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -153,3 +154,12 @@ def world(
 ) -> World:
     """A running hub (SQLite and PostgreSQL) with factories for residents and people."""
     return World(hub_client, hub_sessionmaker, make_user, token_for)
+
+
+async def frame_of(ws: Any, kind: str, timeout_s: float) -> dict[str, Any]:
+    """The next frame of type ``kind`` on a family live socket (others are skipped)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            frame: dict[str, Any] = await ws.receive_json()
+            if frame["type"] == kind:
+                return frame

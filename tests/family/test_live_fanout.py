@@ -22,7 +22,7 @@ from hub.family.live import Connection, LiveHub
 from hub.family.live_fanout import LIVE_MIRROR, BadLiveSignal, LiveMirror, LiveSignal
 from hub.settings import HubSettings
 from teleassist.config import Config
-from tests.family.conftest import World
+from tests.family.conftest import World, frame_of
 
 Starter = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
@@ -116,11 +116,7 @@ async def test_a_worker_ignores_its_own_signals_and_obeys_the_others() -> None:
 
 
 async def _frame(ws: Any, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(60):
-        while True:
-            frame: dict[str, Any] = await ws.receive_json()
-            if frame["type"] == kind:
-                return frame
+    return await frame_of(ws, kind, 60)
 
 
 async def _closed(ws: Any) -> None:

@@ -20,7 +20,7 @@ from hub.clock import ManualClock
 from hub.family.video_fanout import BadVideoSignal, VideoSignal
 from hub.settings import HubSettings
 from teleassist.config import Config, load_config
-from tests.family.conftest import World
+from tests.family.conftest import World, frame_of
 from tests.family.media_samples import Samples
 
 Starter = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
@@ -39,11 +39,7 @@ def hub_config() -> Config:
 
 
 async def _frame(ws: Any, kind: str) -> dict[str, Any]:
-    async with asyncio.timeout(120):
-        while True:
-            frame: dict[str, Any] = await ws.receive_json()
-            if frame["type"] == kind:
-                return frame
+    return await frame_of(ws, kind, 120)
 
 
 def test_a_signal_survives_its_payload() -> None:
