@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,6 @@ from device_agent.sounder import LogSounder
 from device_agent.sources.base import Reading
 from firmware_sim import DeviceType
 from hub.alarms.models import AlarmRow
-from hub.console.demo_data import DEMO_PASSWORD
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
 from hub.db.models import StoredEvent
@@ -42,6 +41,7 @@ from teleassist.neighbourhood import seed_neighbourhood
 from teleassist.workers import HubWorker, cluster_env
 from tests.hub.fixtures import create_pg_database, drop_pg_database, pg_url
 from tests.instants import machine_now
+from tests.scale.live import operator_socket, run_agent
 
 pytestmark = [pytest.mark.broker, pytest.mark.postgres, pytest.mark.slow]
 
@@ -115,37 +115,6 @@ def _agent(work: Path, port: int, gateway: str) -> Agent:
     )
 
 
-async def _running(stack: AsyncExitStack, agent: Agent) -> None:
-    task = asyncio.create_task(agent.run())
-
-    async def stop() -> None:
-        agent.stop()
-        async with asyncio.timeout(30):
-            await task
-        agent.outbox.close()
-
-    stack.push_async_callback(stop)
-    async with asyncio.timeout(WAIT_S):
-        await agent.connected.wait()
-
-
-async def _operator_socket(
-    http: aiohttp.ClientSession, worker: HubWorker
-) -> AsyncIterator[dict[str, object]]:
-    async with http.post(
-        f"{worker.url}/api/auth/login", json={"username": "operadora", "password": DEMO_PASSWORD}
-    ) as response:
-        response.raise_for_status()
-        token = (await response.json())["access_token"]
-    async with http.ws_connect(
-        f"{worker.url}/api/alarms/live", headers={"Authorization": f"Bearer {token}"}
-    ) as ws:
-        async for message in ws:
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                return
-            yield json.loads(message.data)
-
-
 async def _stored(url: str) -> tuple[dict[str, int], int]:
     """Panic alarms per home, and panic events stored."""
     engine = make_engine(url)
@@ -172,7 +141,7 @@ async def test_a_worker_killed_mid_stream_loses_no_panic(cluster: Cluster) -> No
 
         async def watch() -> None:
             # B survives: everything must show up here, whichever worker raised it.
-            async for frame in _operator_socket(http, cluster.b):
+            async for frame in operator_socket(http, cluster.b):
                 if frame.get("type") == "snapshot":
                     snapshot.set()
                 alarm = frame.get("alarm")
@@ -190,7 +159,7 @@ async def test_a_worker_killed_mid_stream_loses_no_panic(cluster: Cluster) -> No
             await snapshot.wait()
         agents = [_agent(cluster.work, cluster.broker_port, h.gateway) for h in cluster.homes]
         for agent in agents:
-            await _running(stack, agent)
+            await run_agent(stack, agent, WAIT_S)
         pressed: dict[str, float] = {}
         half = HOMES // 2
         for n, home in enumerate(cluster.homes):

@@ -20,7 +20,7 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +39,6 @@ from device_agent.sounder import LogSounder
 from device_agent.sources.base import Reading
 from firmware_sim import DeviceType
 from hub.alarms.models import AlarmRow
-from hub.console.demo_data import DEMO_PASSWORD
 from hub.db import make_engine, make_sessionmaker, upgrade_to_head
 from hub.db.crypto import KeySafeCipher
 from hub.db.models import Device, StoredEvent
@@ -50,6 +49,7 @@ from teleassist.workers import HubWorker, cluster_env
 from tests.hub.fixtures import create_pg_database, drop_pg_database, pg_url
 from tests.instants import machine_now
 from tests.scale.conftest import RabbitSetup
+from tests.scale.live import operator_socket, run_agent
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.slow]
 
@@ -166,37 +166,6 @@ def _agent(work: Path, port: int, home: Home) -> Agent:
     )
 
 
-async def _running(stack: AsyncExitStack, agent: Agent) -> None:
-    task = asyncio.create_task(agent.run())
-
-    async def stop() -> None:
-        agent.stop()
-        async with asyncio.timeout(30):
-            await task
-        agent.outbox.close()
-
-    stack.push_async_callback(stop)
-    async with asyncio.timeout(WAIT_S):
-        await agent.connected.wait()
-
-
-async def _operator_socket(
-    http: aiohttp.ClientSession, worker: HubWorker
-) -> AsyncIterator[dict[str, object]]:
-    async with http.post(
-        f"{worker.url}/api/auth/login", json={"username": "operadora", "password": DEMO_PASSWORD}
-    ) as response:
-        response.raise_for_status()
-        token = (await response.json())["access_token"]
-    async with http.ws_connect(
-        f"{worker.url}/api/alarms/live", headers={"Authorization": f"Bearer {token}"}
-    ) as ws:
-        async for message in ws:
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                return
-            yield json.loads(message.data)
-
-
 async def _stored(url: str) -> tuple[dict[str, int], int, dict[str, int]]:
     """Panic alarms per home, panic events stored, motion events stored per device."""
     engine = make_engine(url)
@@ -232,7 +201,7 @@ async def test_a_broker_node_stopped_mid_stream_loses_nothing(fleet: Fleet) -> N
     async with AsyncExitStack() as stack, aiohttp.ClientSession() as http:
 
         async def watch() -> None:
-            async for frame in _operator_socket(http, fleet.workers[1]):
+            async for frame in operator_socket(http, fleet.workers[1]):
                 if frame.get("type") == "snapshot":
                     snapshot.set()
                 alarm = frame.get("alarm")
@@ -251,7 +220,7 @@ async def test_a_broker_node_stopped_mid_stream_loses_nothing(fleet: Fleet) -> N
         port = fleet.setup.balancer.port
         agents = [_agent(fleet.work, port, h) for h in fleet.homes]
         for agent in agents:
-            await _running(stack, agent)
+            await run_agent(stack, agent, WAIT_S)
 
         pressed: dict[str, float] = {}
         sent = {h.motion: 0 for h in fleet.homes}

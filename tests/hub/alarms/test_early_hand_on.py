@@ -36,24 +36,10 @@ from hub.ingest.ingester import IngestConfig, Ingester
 from hub.ingest.registry import DeviceRegistry
 from hub.timeseries import SqliteTimeSeries
 from protocol import Channel, Panic, device_topic, encode, envelope, new_message_id
-from tests.hub.ingest.helpers import eventually, seed_home
+from tests.hub.ingest.helpers import RecordingTransport, eventually, seed_home
 
 AT = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 ORIGINAL_INSERT = ingester_module.insert_events
-
-
-class _Transport:
-    def __init__(self) -> None:
-        self.acked: list[int] = []
-
-    def ack(self, mid: int, qos: int) -> None:
-        self.acked.append(mid)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 @dataclass
@@ -63,7 +49,7 @@ class _Hub:
 
     ingester: Ingester
     sink: AlarmSink
-    transport: _Transport
+    transport: RecordingTransport
     confirmed: list[str] = field(default_factory=list)
 
     def deliver(self, device: str, message_id: str, mid: int) -> None:
@@ -95,7 +81,7 @@ class _World:
             config=IngestConfig(early_wait_s=early_wait_s),
             gate=self.gate,
         )
-        hub = _Hub(ingester, sink, _Transport())
+        hub = _Hub(ingester, sink, RecordingTransport())
         sink.on_applied = lambda event: hub.confirmed.append(event.message_id)
         if start_sink:
             sink.start(engine)
@@ -303,7 +289,7 @@ async def test_a_homes_alarm_event_never_overtakes_one_that_was_not_handed_on_ea
         config=IngestConfig(sink_queue_size=1, early_wait_s=30.0),
         gate=world.gate,
     )
-    transport = _Transport()
+    transport = RecordingTransport()
     await ingester.start(transport)
     ids = [new_message_id() for _ in range(3)]
     try:

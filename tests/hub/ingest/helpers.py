@@ -115,3 +115,21 @@ class RecordingSink:
     async def handle(self, event: IngestedEvent) -> None:
         await self.gate.wait()
         self.events.append(event)
+
+
+class RecordingTransport:
+    """The ingester's side of a broker connection: records acknowledgements and whether
+    reading is paused (back-pressure), without a socket."""
+
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+        self.paused = False
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.acked.append(mid)
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False

@@ -19,20 +19,9 @@ from hub.ingest.registry import DeviceRegistry
 from hub.settings import HubSettings
 from hub.timeseries import SqliteTimeSeries
 from protocol import Channel, Motion, Panic, device_topic, encode, envelope, new_message_id
-from tests.hub.ingest.helpers import eventually, seed_home
+from tests.hub.ingest.helpers import RecordingTransport, eventually, seed_home
 
 AT = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
-
-
-class _Transport:
-    def ack(self, mid: int, qos: int) -> None:
-        pass
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 class _CountingGate(WriteGate):
@@ -74,7 +63,7 @@ async def test_a_panic_is_stored_before_a_waiting_backlog_written_in_slices(
         config=IngestConfig(event_slice=2, event_flush_interval_s=0.0),
         gate=gate,
     )
-    await ingester.start(_Transport())
+    await ingester.start(RecordingTransport())
     try:
         async with gate.routine("a batch in progress"):
             motions = [_send(ingester, "pir-1", Motion(), seq) for seq in range(5)]

@@ -28,26 +28,9 @@ from protocol import (
     new_message_id,
 )
 from protocol.ratelimit import RateLimit
-from tests.hub.ingest.helpers import eventually, seed_home
+from tests.hub.ingest.helpers import RecordingTransport, eventually, seed_home
 
 AT = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
-
-
-class _Transport:
-    """Records acknowledgements and whether reading is paused."""
-
-    def __init__(self) -> None:
-        self.acked: list[int] = []
-        self.paused = False
-
-    def ack(self, mid: int, qos: int) -> None:
-        self.acked.append(mid)
-
-    def pause_reading(self) -> None:
-        self.paused = True
-
-    def resume_reading(self) -> None:
-        self.paused = False
 
 
 class _StuckRoutineSink:
@@ -73,7 +56,7 @@ UNLIMITED = RateLimit(per_s=1e9, burst=10**9)
 class _Rig:
     ingester: Ingester
     sink: _StuckRoutineSink
-    transport: _Transport
+    transport: RecordingTransport
 
 
 @pytest.fixture
@@ -98,7 +81,7 @@ async def rig(hub_settings: HubSettings, tmp_path: Path) -> AsyncIterator[_Rig]:
             sink_queue_size=5, batch_size=5, max_pending_events=40, flood_events=UNLIMITED
         ),
     )
-    transport = _Transport()
+    transport = RecordingTransport()
     await ingester.start(transport)
     try:
         yield _Rig(ingester, sink, transport)

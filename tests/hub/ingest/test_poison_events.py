@@ -38,24 +38,10 @@ from protocol import (
     envelope,
     new_message_id,
 )
-from tests.hub.ingest.helpers import RecordingSink, eventually, seed_home
+from tests.hub.ingest.helpers import RecordingSink, RecordingTransport, eventually, seed_home
 
 AT = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 POISON_SEQ = 13  # the trigger refuses any event with this sequence number
-
-
-class _Transport:
-    def __init__(self) -> None:
-        self.acked: list[int] = []
-
-    def ack(self, mid: int, qos: int) -> None:
-        self.acked.append(mid)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 async def _refuse_one_row(engine: AsyncEngine) -> None:
@@ -87,7 +73,9 @@ async def _refuse_one_row(engine: AsyncEngine) -> None:
 
 
 class _Rig:
-    def __init__(self, ingester: Ingester, transport: _Transport, sink: RecordingSink) -> None:
+    def __init__(
+        self, ingester: Ingester, transport: RecordingTransport, sink: RecordingSink
+    ) -> None:
         self.ingester = ingester
         self.transport = transport
         self.sink = sink
@@ -109,7 +97,7 @@ async def rig(hub_settings: HubSettings, tmp_path: Path) -> AsyncIterator[_Rig]:
     store = SqliteTimeSeries(tmp_path / "ts.sqlite")
     await store.start()
     sink = RecordingSink()
-    transport = _Transport()
+    transport = RecordingTransport()
     ingester = Ingester(
         registry=DeviceRegistry(sessions),
         sessionmaker=sessions,

@@ -19,20 +19,9 @@ from hub.ingest.store import PresenceUpdate
 from hub.settings import HubSettings
 from hub.timeseries import SqliteTimeSeries
 from protocol import Channel, Status, device_topic, encode, envelope, new_message_id
-from tests.hub.ingest.helpers import eventually, seed_home
+from tests.hub.ingest.helpers import RecordingTransport, eventually, seed_home
 
 AT = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
-
-
-class _Transport:
-    def ack(self, mid: int, qos: int) -> None:
-        pass
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
 
 
 @pytest.fixture
@@ -49,7 +38,7 @@ async def ingester(hub_settings: HubSettings, tmp_path: Path) -> AsyncIterator[I
         clock=lambda: AT,
         config=IngestConfig(presence_interval_s=0.05),
     )
-    await ingester.start(_Transport())
+    await ingester.start(RecordingTransport())
     try:
         yield ingester
     finally:
