@@ -80,8 +80,12 @@ def demo_photo(directory: Path) -> Path:
     return path
 
 
-def demo_video_picture(width: int, height: int, *, resident: bool = False) -> Image.Image:
-    """A painted video picture for screenshots: a family member (or the resident) at home."""
+def demo_video_picture(
+    width: int, height: int, *, resident: bool = False, long_hair: bool = False
+) -> Image.Image:
+    """A painted video picture for screenshots: a family member (or the resident) at home;
+    ``long_hair`` paints another member, with hair down to the shoulders (two relatives on a
+    call are told apart)."""
     image = Image.new("RGB", (width, height), (226, 214, 190) if not resident else (200, 215, 230))
     draw = ImageDraw.Draw(image)
     w, h = width, height
@@ -102,6 +106,12 @@ def demo_video_picture(width: int, height: int, *, resident: bool = False) -> Im
         skin, hair, shirt = ((241, 194, 125), (225, 225, 225), (140, 70, 100))
     # shoulders, neck, head, hair, eyes and smile
     draw.ellipse([int(w * 0.22), int(h * 0.70), int(w * 0.78), int(h * 1.35)], fill=shirt)
+    if long_hair:  # behind the neck and face, over the shoulders
+        draw.rounded_rectangle(
+            [int(w * 0.32), int(h * 0.22), int(w * 0.68), int(h * 0.84)],
+            radius=max(4, w // 16),
+            fill=hair,
+        )
     draw.rectangle([int(w * 0.45), int(h * 0.55), int(w * 0.55), int(h * 0.75)], fill=skin)
     draw.ellipse([int(w * 0.34), int(h * 0.12), int(w * 0.66), int(h * 0.58)], fill=hair)
     draw.ellipse([int(w * 0.37), int(h * 0.20), int(w * 0.63), int(h * 0.64)], fill=skin)

@@ -29,6 +29,12 @@ CIP = "PUFE4103120017"
 SOCIAL_FILE = "SS-BCN06/2026/0412"
 # The code her tablet showed to link her neighbour Carme to the family circle.
 FAMILY_LINK_CODE = "K7QH-4R2X"
+# Her insulin, on her care plan (the service's pictures) and in the family's (a missed dose
+# told to them): due at 08:00 and 20:00, confirmed on the tablet within 45 minutes. The
+# tablet's pictures remind her of the 08:00 dose (tablet_app.shots.DOSE).
+INSULIN_TIMES = ("08:00", "20:00")
+INSULIN = {"name": "insulina", "times": list(INSULIN_TIMES)}
+DOSE_GRACE_MIN = 45
 
 
 def story_clock() -> datetime:

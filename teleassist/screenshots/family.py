@@ -4,12 +4,17 @@ the sender's videos (being prepared and not sent), per language.
 
 Runs a real hub on a temporary SQLite database seeded through the API
 (:mod:`hub.family.demo`) and drives Debian's Chromium with a fake camera: the call
-screens show a real WebRTC call between two signed-in browsers.
+screens show a real WebRTC call between two signed-in browsers, two Chromium processes
+whose cameras show a painted picture of their person (``_fake_camera``).
 
 The story's people (``_story``): Montserrat's son Jordi follows her on his phone, her niece
-Núria calls him, her neighbour Carme joins the circle. The hub runs on the story's clock and
-the browsers' clocks stand at the same instant, so the pictures are the same each run
-(tests/teleassist/test_web_screenshots_fresh.py) except the live call's video.
+Núria calls him, her neighbour Carme joins the circle. Her insulin is due at 08:00 and 20:00
+with 45 minutes to confirm it, and a missed dose is told to the family: last night
+(Wednesday) she put the 20:00 reminder off and never confirmed it, so at 20:45 Jordi was
+told; this morning she confirmed the 08:00 dose at 08:05 (``medication_missed``). The hub
+runs on the story's clock and the browsers' clocks stand at the same instant, so the
+pictures are the same each run (tests/teleassist/test_web_screenshots_fresh.py) except the
+live call's video.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import contextlib
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -108,17 +114,25 @@ async def alarm_in_progress(app: Any, base: str, demo: Any) -> None:
                 resp.raise_for_status()
 
 
-async def medication_missed(app: Any, demo: Any) -> None:
-    """Montserrat's care plan lists insulin at 08:00 and tells the family of a missed dose (ADR
-    0152): two weeks of doses, some confirmed, and this morning's missed one told."""
-    from datetime import datetime, time, timedelta
+# Doses of the past two weeks she did not confirm, besides last night's: (days back, time).
+UNCONFIRMED = {(6, time(8, 0)), (10, time(20, 0))}
+# How long after its time a dose was confirmed, on the days she did.
+CONFIRMED_AFTER = timedelta(minutes=5)
 
+
+async def medication_missed(app: Any, demo: Any) -> None:
+    """Montserrat's care plan lists insulin at 08:00 and 20:00 and tells the family of a missed
+    dose (ADR 0152). Two weeks of doses, a couple not confirmed; last night (Wednesday) she put
+    the 20:00 reminder off and never confirmed, and at 20:45 the family was told; this morning
+    she confirmed the 08:00 dose at 08:05 (the tablet's pictures show it)."""
     from sqlalchemy import select, update
 
     from alerts import Explanation, MissedDose
     from hub.alarms.missed_doses import MISSED_DOSE_SINK
     from hub.appkeys import CLOCK, SESSIONMAKER
     from hub.db.models import Device, Resident, StoredEvent
+    from hub.family.missed_dose_refs import dose_ref
+    from hub.family.models import AlarmNotice
     from hub.service import store
     from hub.service.models import CarePlanRow, ServiceRow
     from hub.service.referral import parse_referral
@@ -142,36 +156,53 @@ async def medication_missed(app: Any, demo: Any) -> None:
         decision = store.Assessment("medium", "BCN-03", link_resident_id=resident.id)
         await store.assess(session, row, decision, actor="laia", now=now)
         rules = {
-            "medications": [{"name": "insulina", "times": ["08:00"]}],
+            "medications": [story.INSULIN],
+            "medication_grace_min": story.DOSE_GRACE_MIN,
             "medication_missed_to": "family",
         }
         await store.edit_plan(session, row, {"rules": rules}, actor="laia", now=now)
-        # The plan has listed the insulin for two weeks.
+        # The plan has listed the insulin for two weeks, from the first morning's dose.
+        listed = datetime.combine(today - timedelta(days=14), time(7, 0), ZONE)
         await session.execute(
-            update(CarePlanRow)
-            .where(CarePlanRow.service_id == row.id)
-            .values(created_at=now - timedelta(days=15))
+            update(CarePlanRow).where(CarePlanRow.service_id == row.id).values(created_at=listed)
         )
         device = await session.scalar(select(Device.id).where(Device.home_id == resident.home_id))
-        for back in range(1, 15):
-            if back in (3, 9):
-                continue  # two doses not confirmed
-            taken = datetime.combine(today - timedelta(days=back), time(8, 10), ZONE)
+        # Confirmed on the tablet, named as the hub names a dose ("insulina 20:00"): this
+        # morning's, and two weeks of both doses but the unconfirmed ones and last night's.
+        doses = [(0, time(8, 0))] + [
+            (back, time.fromisoformat(at))
+            for back in range(1, 15)
+            for at in story.INSULIN_TIMES
+            if (back, time.fromisoformat(at)) not in {*UNCONFIRMED, (1, time(20, 0))}
+        ]
+        for seq, (back, at) in enumerate(doses, start=1000):
+            due = datetime.combine(today - timedelta(days=back), at, ZONE)
+            taken = due + CONFIRMED_AFTER
             session.add(
                 StoredEvent(
-                    message_id=f"demo-taken-{back}", device_id=device, type="medication_taken",
-                    ts=taken, received_at=taken, seq=1000 + back,
-                    body={"type": "medication_taken", "schedule": "insulina 08:00"},
+                    message_id=f"demo-taken-{back}-{at:%H%M}", device_id=device,
+                    type="medication_taken", ts=taken, received_at=taken, seq=seq,
+                    body={"type": "medication_taken", "schedule": f"insulina {at:%H:%M}"},
                 )
             )  # fmt: skip
         assert (await session.get(ServiceRow, row.id)) is not None
-    due = datetime.combine(today, time(8, 0), ZONE)
-    explanation = Explanation.of("medication", schedule="insulina 08:00", due="08:00", minutes=60)
+    # Last night's dose, missed when its 45 minutes were over, as the engine tells it.
+    due = datetime.combine(today - timedelta(days=1), time(20, 0), ZONE)
+    told = due + timedelta(minutes=story.DOSE_GRACE_MIN)
+    explanation = Explanation.of(
+        "medication", schedule="insulina 20:00", due="20:00", minutes=story.DOSE_GRACE_MIN
+    )
     dose = MissedDose(
-        str(resident.home_id), str(resident.id), "insulina 08:00", due, due + timedelta(hours=1),
-        explanation,
-    )  # fmt: skip
+        str(resident.home_id), str(resident.id), "insulina 20:00", due, told, explanation
+    )
     await app[MISSED_DOSE_SINK].tell(dose)
+    # The hub's clock stands at the story's instant: the notice is dated when it was told.
+    async with app[SESSIONMAKER]() as session, session.begin():
+        await session.execute(
+            update(AlarmNotice)
+            .where(AlarmNotice.alarm_ref == dose_ref(dose))
+            .values(created_at=told)
+        )
 
 
 def _landscape_clip(folder: Path) -> bytes:
@@ -251,6 +282,35 @@ async def videos_on_their_way(app: Any, base: str, demo: Any, folder: Path) -> N
         await session.commit()
 
 
+def _fake_camera(folder: Path, name: str, *, long_hair: bool = False) -> Path:
+    """A Y4M file (YUV4MPEG2, 4:2:0) of a relative at home, painted like the tablet's call
+    pictures (``tablet_app.demo.demo_video_picture``), for Chromium's
+    ``--use-file-for-fake-video-capture``: a still picture in a few frames, which Chromium
+    loops, so a call shows the person and not its moving test pattern."""
+    import numpy as np
+
+    from tablet_app.demo import demo_video_picture
+
+    width, height = 640, 480
+    rgb = np.asarray(demo_video_picture(width, height, long_hair=long_hair), dtype=np.float32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    # BT.601 in studio range, as Chromium reads the file's I420 frames.
+    luma = 16 + 0.257 * r + 0.504 * g + 0.098 * b
+    blue = 128 - 0.148 * r - 0.291 * g + 0.439 * b
+    red = 128 + 0.439 * r - 0.368 * g - 0.071 * b
+
+    def plane(values: Any, halved: bool) -> bytes:
+        if halved:  # 4:2:0: one chroma sample per 2×2 pixels
+            values = values.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+        return bytes(np.clip(np.rint(values), 0, 255).astype(np.uint8).tobytes())
+
+    frame = b"FRAME\n" + plane(luma, False) + plane(blue, True) + plane(red, True)
+    path = folder / f"camera-{name}.y4m"
+    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420\n".encode("ascii")
+    path.write_bytes(header + frame * 5)
+    return path
+
+
 async def _signed_in(browser: Any, base: str, username: str) -> Any:
     from hub.family.demo import DEMO_PASSWORD
 
@@ -309,13 +369,20 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
     size = f"{PHONE[0]}x{PHONE[1]}"
     with tempfile.TemporaryDirectory(prefix="ta-family-shots-") as tmp:
         async with family_hub(Path(tmp)) as (base, demo, app), async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM_PATH, headless=True, args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
-            )
+
+            async def launch(camera: Path) -> Any:
+                # One Chromium per camera: the fake camera's file is a flag of the process.
+                flags = [*CHROMIUM_ARGS, *MEDIA_ARGS, f"--use-file-for-fake-video-capture={camera}"]
+                return await playwright.chromium.launch(
+                    executable_path=CHROMIUM_PATH, headless=True, args=flags
+                )
+
+            browser = await launch(_fake_camera(Path(tmp), "jordi"))
+            nuria_browser = await launch(_fake_camera(Path(tmp), "nuria", long_hair=True))
             try:
                 # Her son follows her on his phone; her niece calls him.
                 jordi = await _signed_in(browser, base, "jordi")
-                nuria = await _signed_in(browser, base, "nuria")
+                nuria = await _signed_in(nuria_browser, base, "nuria")
                 laia = await _signed_in(browser, base, "laia")
 
                 async def shot(page: Any, screen: str, lang: str) -> None:
@@ -354,7 +421,7 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                     await laia.goto(f"{base}/family/groups?lang={lang}")
                     await laia.wait_for_load_state("networkidle")
                     await shot(laia, "groups", lang)
-                    # A real call: Pere calls Anna; she sees it ring, answers, frames flow.
+                    # A real call: Núria calls Jordi; he sees it ring, answers, frames flow.
                     await jordi.goto(f"{base}/family?lang={lang}")
                     await _settle(jordi)
                     await nuria.goto(f"{base}/family/call/u:{demo.users['jordi']}?lang={lang}")
@@ -401,5 +468,6 @@ async def capture(out_dir: Path, languages: list[str]) -> list[Path]:
                     )
                     await shot(jordi, "video", lang)
             finally:
+                await nuria_browser.close()
                 await browser.close()
     return written

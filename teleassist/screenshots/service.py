@@ -152,10 +152,10 @@ async def _seed(session: AsyncSession) -> dict[str, Any]:
         "temperature_low": 19.5,
         "bed": False,
         "medications": [
-            {"name": "insulina", "times": ["08:00", "20:00"]},
+            story.INSULIN,
             {"name": "Sintrom", "times": ["19:00"], "days": ["mon", "wed", "fri"]},
         ],
-        "medication_grace_min": 45,
+        "medication_grace_min": story.DOSE_GRACE_MIN,
     }
     await store.edit_plan(
         session, active, {"rules": late_riser}, actor=who, now=granted + timedelta(days=2)

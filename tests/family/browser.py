@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from playwright.async_api import Browser, Page, async_playwright
 
@@ -40,13 +41,17 @@ async def signed_in_page(
     path: str,
     lang: str = "en",
     viewport: dict[str, int] | None = None,
+    at: datetime | None = None,
 ) -> Page:
-    """A page of a new context (phone-sized by default), signed in through the real form."""
+    """A page of a new context (phone-sized by default), signed in through the real form;
+    with ``at``, the page's clock stands at that instant (the hub's clock in the test)."""
     context = await browser.new_context(
         viewport=viewport or PHONE,
         locale="en-GB" if lang == "en" else "ca-ES",
         timezone_id="Europe/Madrid",
     )
+    if at is not None:
+        await context.clock.set_fixed_time(at)
     await context.grant_permissions(["camera", "microphone"], origin=base_url.rstrip("/"))
     page = await context.new_page()
     await page.goto(f"{base_url.rstrip('/')}/login?lang={lang}&next={path}")

@@ -31,6 +31,10 @@ def test_the_medication_reminder_is_the_care_plans_dose_at_its_time(tmp_path: Pa
     assert shown == [f"Time for your medication: {shots.DOSE}"] * 2
 
 
+def test_the_reminded_dose_is_the_first_of_her_insulin_on_the_web_story_plan() -> None:
+    assert f"{story.INSULIN['name']} {story.INSULIN_TIMES[0]}" == shots.DOSE
+
+
 def test_no_demo_appointment_falls_on_a_weekend_day_it_should_not(tmp_path: Path) -> None:
     model = demo_model("en", shots.SHOT_TIME, tmp_path)
     doctor = next(item for item in model.agenda if item.id == "a3")

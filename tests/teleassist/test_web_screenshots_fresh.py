@@ -33,6 +33,8 @@ LANGUAGES = ("ca", "es", "en")
 STORY_AREAS = ("service", "family", "operator")
 # Screens with a live call in them (moving video, a running timer): (area, screen).
 LIVE_SCREENS = {
+    # Each camera shows a still painted person (teleassist/screenshots/family.py), the same
+    # in two runs here, but the encoder's quality follows the machine's load.
     ("family", "call"),
     # The chat's video element: Chromium's poster and loading ring differ run to run
     # (0.6 % of the English picture in a fresh-clone run).

@@ -2,7 +2,7 @@
 // Server-rendered pages give the first view; this keeps them live over /api/family/ws.
 import {
   api, ApiError, LiveSocket, t, pageData, banner, showConnection, formatTime, formatDateTime,
-  escapeHtml, gathered, formatAgo, locale, zoned, zonedToUtc,
+  escapeHtml, gathered, formatAgo, locale, zoned, zonedToUtc, formatDay,
 } from "/static/web/ta.js";
 import { setUpPush } from "/static/family/push.js";
 
@@ -607,13 +607,34 @@ function showUnread(total) {
 
 // A closed alarm stays on the home for half a day, so its outcome is seen.
 const CLOSED_SHOWN_MS = 12 * 3600 * 1000;
+// A missed dose (no alarm behind it) stays for a day: an evening dose told at 20:45 is
+// still there when the family looks the next morning.
+const DOSE_SHOWN_MS = 24 * 3600 * 1000;
 
 function stillToShow(n) {
   if (n.state !== "closed") return true;
-  // A missed dose (no alarm behind it) is shown as long as a closed alarm is.
-  if (n.dose) return Date.now() - Date.parse(n.created_at) < CLOSED_SHOWN_MS;
+  if (n.dose) return Date.now() - Date.parse(n.created_at) < DOSE_SHOWN_MS;
   const end = (n.steps || []).find((s) => s.kind === "resolved");
   return Boolean(end) && Date.now() - Date.parse(end.at) < CLOSED_SHOWN_MS;
+}
+
+// Calendar days in the centre's zone from an instant to today (0: today, 1: yesterday).
+function daysAgo(iso) {
+  const day = (when) => {
+    const z = zoned(when);
+    return Date.UTC(z.year, z.month - 1, z.day);
+  };
+  return Math.round((day(new Date()) - day(new Date(iso))) / 86400000);
+}
+
+// A missed dose in the words of its day: the tense and the day change when it is read the
+// morning after ("no va confirmar ahir", "no confirmó ayer", "did not confirm yesterday").
+function doseMissedText(dose, name) {
+  const params = { name, dose: dose.schedule, time: formatTime(dose.due, { date: "never" }) };
+  const days = daysAgo(dose.due);
+  if (days <= 0) return t("dose_missed", params);
+  if (days === 1) return t("dose_missed_yesterday", params);
+  return t("dose_missed_on", { ...params, day: formatDay(dose.due) });
 }
 
 // One line per step of the centre's handling, in plain words, with its time.
@@ -650,7 +671,7 @@ async function loadAlarms() {
       const mine = n.acknowledgements.find((a) => a.party === me);
       // A missed dose (no alarm: the family was told instead of the centre).
       const text = n.dose
-        ? t("dose_missed", { name: r.name, dose: n.dose.schedule, time: formatTime(n.dose.due, { date: "never" }) })
+        ? doseMissedText(n.dose, r.name)
         : t(open ? "alarm_notice" : "alarm_notice_closed",
           { name: r.name, what: t(what[n.event_type] || "alarm_other") });
       // Who else answered (relatives in the app, key holders by SMS), then my own answer.
