@@ -41,6 +41,7 @@ from hub.family.access import may_contact
 from hub.family.account_messages import ChannelMessenger
 from hub.family.alarm_bridge import bridge_ctx
 from hub.family.calls import routes as call_routes
+from hub.family.calls.across import CALL_LINKS, CallLinks
 from hub.family.calls.signalling import CALL_OBSERVER, CallService
 from hub.family.live import LIVE_HUB, LiveHub
 from hub.family.live_fanout import LIVE_MIRROR, LiveMirror
@@ -122,9 +123,18 @@ async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
     if await service.recover():
         _LOGGER.warning("calls left open by the last run were closed as failed (hub_restart)")
     app[CALL_SERVICE] = service
+    task = None
+    if app[ENGINE].dialect.name == "postgresql":
+        # A call's parties may be on different workers (ADR 0185); SQLite serves one worker.
+        links = app[CALL_LINKS]
+        service.links, links.holder = links, service
+        task = asyncio.create_task(links.run(), name="family-call-links")
     try:
         yield
     finally:
+        if task is not None:
+            await cancel_and_wait([task])
+            service.links = app[CALL_LINKS].holder = None
         await service.close()
 
 
@@ -187,6 +197,9 @@ def setup(app: web.Application) -> None:
     app[LIVE_MIRROR] = LiveMirror(lambda: app[SESSIONMAKER], app[LIVE_HUB], origin)
     app[FANOUT_RELAYS].append(app[LIVE_MIRROR].relay())
     app.cleanup_ctx.append(_live_mirror_ctx)
+    # Calls whose parties' sockets are on different workers (ADR 0185).
+    app[CALL_LINKS] = CallLinks(lambda: app[SESSIONMAKER], app[LIVE_HUB], origin)
+    app[FANOUT_RELAYS].append(app[CALL_LINKS].relay())
     # Video calls: configuration and history (calls/routes.py).
     app.router.add_get("/api/family/calls/config", call_routes.call_config)
     app.router.add_get("/api/family/calls", call_routes.call_history)

@@ -71,7 +71,8 @@ class Connection:
 
 
 # What the other workers' sockets need too. Not in it: call and listen-in signalling, whose
-# state lives in the worker holding the call, and answers to one socket's own frames.
+# state lives in the worker holding the call (calls cross workers by their own path,
+# hub.family.calls.across), and answers to one socket's own frames.
 SHARED_EVENTS = frozenset({
     "message.new", "message.deleted", "message.read", "upload.changed", "upload.withdrawn",
     "agenda.changed", "agenda.reminder", "alarm.notice", "circle.changed", "group.request",

@@ -14,7 +14,8 @@ do after any disconnection, and see what the database holds.
 
 Events with a cross-worker path of their own are not mirrored (the alarm notices, written by
 the bridge on every worker; prepared videos, :mod:`hub.family.video_fanout`), nor call and
-listen-in signalling, whose state lives in the worker that holds the call.
+listen-in signalling, whose state lives in the worker that holds the call (a call's frames
+cross workers by :mod:`hub.family.calls.across`, docs/adr/0185).
 Only on PostgreSQL: SQLite serves one worker.
 """
 

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from hub.appkeys import SETTINGS
-from hub.family.calls.signalling import CallService
-from hub.family.calls.state import CallError, CallEvent
+from hub.family.calls.signalling import FRAME_EVENTS, CallService
+from hub.family.calls.state import CallError
 from hub.family.live import LIVE_HUB, Connection
 from hub.family.parties import parse_party
 from hub.family.principal import Principal, family_api, principal_of, still_allowed
@@ -23,12 +23,7 @@ CALL_SERVICE = web.AppKey("family_call_service", CallService)
 PING_INTERVAL_S = 20.0
 MAX_FRAME = 128 * 1024
 
-_EVENTS = {
-    "call.accept": CallEvent.ACCEPT,
-    "call.decline": CallEvent.DECLINE,
-    "call.hangup": CallEvent.HANGUP,
-    "call.connected": CallEvent.CONNECTED,  # a participant's media is flowing
-}
+_EVENTS = FRAME_EVENTS
 
 
 async def _handle(calls: CallService, who: Principal, raw: str) -> dict[str, Any] | None:

@@ -8,14 +8,19 @@ Centre calls (:meth:`CallService.start_centre`: an operator speaking with a home
 add: one operator per home at a time, an immediate failure when the tablet is offline, a
 media timeout after the answer, and a :class:`CallObserver` that the alarm engine uses to
 put each call's outcome in the alarm's history.
+
+The worker where a call starts holds it; on PostgreSQL a party whose socket is on another
+worker is found there and its frames forwarded both ways (:mod:`hub.family.calls.across`,
+docs/adr/0185): the ``remote_*`` methods are the holder's side of that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -25,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.clock import Clock
+from hub.family.calls.across import CallLinks
 from hub.family.calls.listen import Listen, ListenIns
 from hub.family.calls.state import (
     FINAL,
@@ -56,6 +62,15 @@ MayContact = Callable[[AsyncSession, str, str], Awaitable[bool]]
 # Family calls (not the centre's): rings from one party to another per window.
 RING_LIMIT = Limit("family.ring", 6, timedelta(minutes=10))
 
+# A participant's frames on the live socket and what they do to the call.
+FRAME_EVENTS = {
+    "call.accept": CallEvent.ACCEPT,
+    "call.decline": CallEvent.DECLINE,
+    "call.hangup": CallEvent.HANGUP,
+    "call.connected": CallEvent.CONNECTED,  # a participant's media is flowing
+}
+_FRAME_OF = {event: frame for frame, event in FRAME_EVENTS.items()}
+
 
 class HomeBusy(CallError):
     """Another operator already speaks with this home."""
@@ -86,6 +101,12 @@ class _LiveCall:
     state: CallState
     timer: asyncio.Task[None] | None = None
     grace: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    # Parties whose sockets are on other workers (ADR 0185): party → worker → last heard of
+    # (the event loop's clock); each party's first event, for a worker found after it; and
+    # the parties a worker was found for at least once.
+    hosts: dict[str, dict[str, float]] = field(default_factory=dict)
+    first: dict[str, dict[str, Any]] = field(default_factory=dict)
+    found: set[str] = field(default_factory=set)
 
 
 def call_view(record: CallRecord | CallState, call_id: int) -> dict[str, Any]:
@@ -151,6 +172,8 @@ class CallService:
         self._calls: dict[int, _LiveCall] = {}
         self._names: dict[int, dict[str, str]] = {}
         self.listens = ListenIns(live)  # supervisors listening in to centre calls
+        # Set on PostgreSQL: parties whose sockets are on other workers (ADR 0185).
+        self.links: CallLinks | None = None
 
     def active_for(self, party: str) -> list[int]:
         """Ids of live calls ``party`` takes part in."""
@@ -192,18 +215,28 @@ class CallService:
         self._calls[call_id] = live
         live.timer = asyncio.create_task(self._timeout_after(call_id, self.ring_timeout_s))
         names = self._names[call_id]
-        self._live.publish(
-            [caller],
-            {"type": "call.state", "call_id": call_id, "status": "ringing",
-             "call": call_view(state, call_id), "names": names},
-        )  # fmt: skip
-        self._live.publish(
-            [callee],
-            {"type": "call.incoming", "call_id": call_id, "caller": caller,
-             "caller_name": names.get(caller, caller), "call": call_view(state, call_id),
-             "names": names},
-        )  # fmt: skip
+        live.first[caller] = {
+            "type": "call.state", "call_id": call_id, "status": "ringing",
+            "call": call_view(state, call_id), "names": names,
+        }  # fmt: skip
+        live.first[callee] = {
+            "type": "call.incoming", "call_id": call_id, "caller": caller,
+            "caller_name": names.get(caller, caller), "call": call_view(state, call_id),
+            "names": names,
+        }  # fmt: skip
+        self._ring(live)
         return call_id
+
+    def _ring(self, live: _LiveCall) -> None:
+        """Tell both parties about a new call; look on the other workers for a party
+        with no socket here (the worker that has it is told once it answers)."""
+        for party, event in live.first.items():
+            self._tell(live, [party], event)
+        for party in live.first:
+            if self._live.online(party) or party in live.hosts:
+                live.found.add(party)  # told already: a worker found later tells no more
+            elif self.links is not None:
+                self.links.look_for(party, live.id)
 
     def centre_call_with(self, home: str) -> tuple[int, CallState] | None:
         """The live centre call with ``home`` (a resident party), if any."""
@@ -265,10 +298,14 @@ class CallService:
     async def _start_centre(
         self, state: CallState, caller: str, home: str, alarm_ref: str | None
     ) -> int:
+        # The tablet's socket may be on another worker: asked for first (ADR 0185).
+        host = None
+        if not self._live.online(home) and self.links is not None:
+            host = await self.links.find(home)
         async with self._sessionmaker() as session:
             names = await party_names(session, [caller, home])
             self._starting_names[home] = names.get(caller, caller)
-            if not self._live.online(home):
+            if host is None and not self._live.online(home):
                 failed = failed_call(state, Failure.TABLET_OFFLINE, state.started_at)
                 record = self._record(failed)
                 session.add(record)
@@ -286,19 +323,21 @@ class CallService:
         self._names[call_id] = names
         live = _LiveCall(call_id, state)
         self._calls[call_id] = live
+        if host is not None and not self._live.online(home):
+            live.hosts[home] = {host: self._now()}
+            live.found.add(home)
         live.timer = asyncio.create_task(self._timeout_after(call_id, self.ring_timeout_s))
         view = call_view(state, call_id)
-        self._live.publish(
-            [caller],
-            {"type": "call.state", "call_id": call_id, "status": "ringing", "call": view,
-             "names": names},
-        )  # fmt: skip
-        self._live.publish(
-            [home],
-            {"type": "call.incoming", "call_id": call_id, "caller": caller,
-             "caller_name": names.get(caller, caller), "call": view, "names": names,
-             "kind": CallKind.CENTRE.value, "alarm_ref": alarm_ref},
-        )  # fmt: skip
+        live.first[caller] = {
+            "type": "call.state", "call_id": call_id, "status": "ringing", "call": view,
+            "names": names,
+        }  # fmt: skip
+        live.first[home] = {
+            "type": "call.incoming", "call_id": call_id, "caller": caller,
+            "caller_name": names.get(caller, caller), "call": view, "names": names,
+            "kind": CallKind.CENTRE.value, "alarm_ref": alarm_ref,
+        }  # fmt: skip
+        self._ring(live)
         return call_id
 
     @staticmethod
@@ -360,8 +399,20 @@ class CallService:
             raise CallError("call_unknown", "no such call in progress")
         return live
 
-    async def act(self, call_id: int, party: str, event: CallEvent) -> CallState:
-        """Apply a participant's accept/decline/hangup."""
+    def _forwards(self, call_id: int, party: str) -> bool:
+        """Whether ``party``'s frames for ``call_id`` go to another worker, which holds it."""
+        return (
+            call_id not in self._calls
+            and self.links is not None
+            and self.links.proxies(call_id, party)
+        )
+
+    async def act(self, call_id: int, party: str, event: CallEvent) -> CallState | None:
+        """Apply a participant's accept/decline/hangup (None: sent to the worker holding
+        the call, which answers on the party's sockets)."""
+        if self._forwards(call_id, party) and event in _FRAME_OF and self.links is not None:
+            self.links.forward(call_id, party, _FRAME_OF[event], None)
+            return None
         live = self._get(call_id, party)
         return await self._apply(live, event, party)
 
@@ -389,6 +440,7 @@ class CallService:
             for task in live.grace.values():
                 if task is not asyncio.current_task():
                     task.cancel()
+            live.grace.clear()
         async with self._sessionmaker() as session:
             record = await session.get(CallRecord, live.id)
             if record is not None:
@@ -404,25 +456,148 @@ class CallService:
         # "connected" is told as a status of its own: a client that sees "accepted" again
         # would start a second peer connection (the caller offers on "accepted").
         status = "connected" if event is CallEvent.CONNECTED else state.status.value
-        self._live.publish(
+        self._tell(
+            live,
             [state.caller, state.callee],
             {"type": "call.state", "call_id": live.id, "status": status,
              "call": call_view(state, live.id), "names": names},
+            final=state.final,
         )  # fmt: skip
         _LOGGER.info("call %s %s", live.id, status)
         return state
 
     def relay(self, call_id: int, party: str, data: object, size: int) -> None:
         """Pass offer/answer/ICE ``data`` to the other participant."""
-        live = self._get(call_id, party)
+        forwards = self._forwards(call_id, party)
+        live = None if forwards else self._get(call_id, party)
         if size > MAX_SIGNAL_BYTES:
             raise CallError("signal_too_large", "signalling message too large")
         if not isinstance(data, dict):
             raise CallError("signal_invalid", "data must be an object with sdp or candidate")
+        if live is None:
+            if self.links is not None:
+                self.links.forward(call_id, party, "call.signal", data)
+            return
         other = live.state.other(party)
-        self._live.publish(
-            [other], {"type": "call.signal", "call_id": call_id, "from": party, "data": data}
+        self._tell(
+            live, [other], {"type": "call.signal", "call_id": call_id, "from": party, "data": data}
         )
+
+    def _tell(
+        self, live: _LiveCall, parties: Iterable[str], event: dict[str, Any], final: bool = False
+    ) -> None:
+        """Publish a call's event to ``parties``' sockets here and on the workers that have
+        their sockets (in the order told: one sender per worker)."""
+        parties = list(parties)
+        self._live.publish(parties, event)
+        if self.links is None or not live.hosts:
+            return
+        by_host: dict[str, list[str]] = {}
+        for party in parties:
+            for host in live.hosts.get(party, {}):
+                by_host.setdefault(host, []).append(party)
+        for host, some in by_host.items():
+            self.links.tell(host, live.id, some, event, final)
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    # ------------------------------------------------------------ parties on other workers
+
+    async def remote_frame(
+        self, call_id: int, party: str, host: str, frame: str, data: dict[str, Any] | None
+    ) -> None:
+        """A frame of ``party``'s socket on worker ``host`` for a call held here."""
+        live = self._calls.get(call_id)
+        try:
+            if live is None or party not in (live.state.caller, live.state.callee):
+                raise CallError("call_unknown", "no such call in progress")
+            live.hosts.setdefault(party, {})[host] = self._now()
+            if frame == "call.signal":
+                self.relay(call_id, party, data, len(json.dumps(data)))
+            else:
+                await self._apply(live, FRAME_EVENTS[frame], party)
+        except CallError as err:
+            if self.links is not None:
+                error = {"type": "error", "error": err.code, "message": err.message,
+                         "call_id": call_id}  # fmt: skip
+                self.links.tell(host, call_id, [party], error, False)
+
+    def remote_found(self, call_id: int, party: str, host: str) -> None:
+        """Worker ``host`` has a socket of ``party``: it gets the call's events from now
+        on (the first of them if it is the first found), and a grace ends."""
+        live = self._calls.get(call_id)
+        if live is None:
+            return
+        hosts = live.hosts.setdefault(party, {})
+        new = host not in hosts
+        hosts[host] = self._now()
+        task = live.grace.pop(party, None)
+        if task is not None:
+            task.cancel()
+        if not new or self.links is None:
+            return
+        # A call that rings rings on every device found; a party found again after it
+        # dropped is told nothing more (its client keeps the call as it was).
+        event = live.first.get(party)
+        if live.state.status is not CallStatus.RINGING or event is None:
+            if party in live.found:
+                return
+            event = {
+                "type": "call.state", "call_id": call_id, "status": str(live.state.status),
+                "call": call_view(live.state, call_id), "names": self._names.get(call_id, {}),
+            }  # fmt: skip
+        live.found.add(party)
+        self.links.tell(host, call_id, [party], event, False)
+
+    def remote_gone(self, call_id: int, party: str, host: str) -> None:
+        """Worker ``host`` lost ``party``'s last socket there."""
+        live = self._calls.get(call_id)
+        if live is None:
+            return
+        live.hosts.get(party, {}).pop(host, None)
+        self._maybe_grace(live, party)
+
+    def remote_beat(self, host: str, call_ids: Iterable[int], now: float) -> None:
+        """Worker ``host`` is alive and still has its parties of ``call_ids``."""
+        for call_id in call_ids:
+            live = self._calls.get(call_id)
+            for hosts in live.hosts.values() if live is not None else ():
+                if host in hosts:
+                    hosts[host] = now
+
+    def remote_check(self, now: float, dead_after_s: float) -> list[tuple[int, str]]:
+        """Forget workers not heard from in ``dead_after_s`` (their parties' grace starts);
+        the parties in grace, to be looked for on the other workers."""
+        lost: list[tuple[int, str]] = []
+        for live in list(self._calls.values()):
+            for party, hosts in live.hosts.items():
+                stale = [h for h, seen in hosts.items() if now - seen > dead_after_s]
+                for host in stale:
+                    _LOGGER.warning("call %s: worker %s of %s stopped answering", live.id,
+                                    host, party)  # fmt: skip
+                    del hosts[host]
+                if stale:
+                    self._maybe_grace(live, party)
+            lost += [(live.id, party) for party in live.grace]
+        return lost
+
+    def remote_hosts(self) -> dict[str, list[int]]:
+        """The calls held here with a party on another worker, by that worker."""
+        out: dict[str, list[int]] = {}
+        for live in self._calls.values():
+            for host in {h for hosts in live.hosts.values() for h in hosts}:
+                out.setdefault(host, []).append(live.id)
+        return out
+
+    def _maybe_grace(self, live: _LiveCall, party: str) -> None:
+        """``party`` may have no socket left anywhere: its grace starts."""
+        if live.hosts.get(party) or self._live.online(party) or party in live.grace:
+            return
+        if live.state.final:
+            return
+        live.grace[party] = asyncio.create_task(self._grace(live.id, party))
 
     async def _timeout_after(
         self, call_id: int, delay: float, event: CallEvent = CallEvent.TIMEOUT
@@ -436,10 +611,10 @@ class CallService:
     def disconnected(self, party: str) -> None:
         """``party`` has no connection left: give them a grace period, then end their calls."""
         self.listens.disconnected(party)
+        if self.links is not None:
+            self.links.party_gone(party)  # calls held by other workers
         for call_id in self.active_for(party):
-            live = self._calls[call_id]
-            if party not in live.grace:
-                live.grace[party] = asyncio.create_task(self._grace(call_id, party))
+            self._maybe_grace(self._calls[call_id], party)
 
     def reconnected(self, party: str) -> None:
         """``party`` is back: cancel pending grace timers."""
