@@ -83,6 +83,7 @@ from alerts.model import (
     RuleKind,
 )
 from alerts.rules import (
+    ACTIVITY_EVENT_TYPES,
     Evaluation,
     evaluate,
     initial_state,
@@ -93,6 +94,7 @@ from alerts.rules import (
 from alerts.state import ResidentState
 
 __all__ = [
+    "ACTIVITY_EVENT_TYPES",
     "CRITICAL_RULES",
     "FIRE_TYPE_RULES",
     "LANGUAGES",

@@ -20,6 +20,7 @@ from alerts.errors import AlertsValueError
 from alerts.model import Detection, HomeEvent, MissedDose, PromptRequest
 from alerts.rules import events, timers
 from alerts.rules.common import Findings, new_day
+from alerts.rules.events import ACTIVITY_EVENT_TYPES
 from alerts.rules.reminders import reminders_withdrawn
 from alerts.rules.timers import Timer, TimerKind, pending_timers
 from alerts.state import ResidentState
@@ -28,6 +29,7 @@ from alerts.state import ResidentState
 _MAX_TIMERS_PER_STEP = 100_000
 
 __all__ = [
+    "ACTIVITY_EVENT_TYPES",
     "Evaluation",
     "Timer",
     "TimerKind",

@@ -383,6 +383,25 @@ def _unit_event(
     return state
 
 
+# The event types that always say the resident is up and about: their rules restart the
+# inactivity timers (register_activity). The family's "last seen active at home" counts the
+# same ones (hub/family/today.py), so a dose confirmed on the tablet at 08:05 is activity on
+# both. A carephone's unit event is left out: only some of its kinds are someone at home.
+ACTIVITY_EVENT_TYPES = frozenset(
+    {
+        "panic",
+        "fall_cancelled",
+        "check_in",
+        "door_open",
+        "door_close",
+        "motion",
+        "bed_exit",
+        "bed_return",
+        "medication_taken",
+        "prompt_answer",
+    }
+)
+
 _HANDLERS: dict[type[EventBody], Handler] = {
     Panic: _detect(RuleKind.PANIC, "panic", activity=True),
     Fall: _detect(RuleKind.FALL, "fall"),

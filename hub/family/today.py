@@ -10,7 +10,8 @@
 
 ``shared`` lists the scopes the reader has; what is not shared is absent, not empty.
 :class:`TodaySink` follows the ingested events and sends ``today.changed`` to the members
-allowed to see activity (a check-in at once; movement at most once a minute per resident),
+allowed to see activity (a check-in at once; other activity at most once a minute per
+resident),
 so an open family home refetches; alarm and agenda changes have live events of their own.
 """
 
@@ -25,6 +26,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts import ACTIVITY_EVENT_TYPES
 from hub.alarms.adherence import resident_adherence
 from hub.alarms.plans import CareService, care_service
 from hub.appkeys import CLOCK, SESSIONMAKER
@@ -41,10 +43,11 @@ from hub.web import DISPLAY_TIMEZONE
 _LOGGER = logging.getLogger(__name__)
 
 CHECK_IN = "check_in"
-# Events that say someone is up and about at home (never shown: only their time).
-MOVEMENT = ("motion", "door_open", "door_close", "bed_exit", "bed_return")
+# Events that say she is up and about (never shown: only their time): the ones the
+# inactivity rule counts, so a dose confirmed on the tablet is activity here too.
+ACTIVITY = tuple(sorted(ACTIVITY_EVENT_TYPES))
 # A busy motion sensor must not flood the relatives' sockets.
-MOVEMENT_EVERY = timedelta(minutes=1)
+ACTIVITY_EVERY = timedelta(minutes=1)
 ADHERENCE_WEEKS = 4
 _ZONE = ZoneInfo(DISPLAY_TIMEZONE)
 
@@ -79,7 +82,7 @@ async def today_view(
     }
     if Scope.ACTIVITY in scopes:
         check_in = await _last(session, resident.home_id, (CHECK_IN,))
-        moved = await _last(session, resident.home_id, (CHECK_IN, *MOVEMENT))
+        moved = await _last(session, resident.home_id, ACTIVITY)
         today = check_in is not None and check_in >= local_midnight(now)
         body["check_in"] = {"done_at": iso(check_in) if today and check_in else None}
         # Minutes as the hub counts them: the page says "20 minutes ago" from this, so a
@@ -149,14 +152,14 @@ class TodaySink:
         self._last_sent: dict[int, datetime] = {}  # resident → last movement notice
 
     async def handle(self, event: IngestedEvent) -> None:
-        """Send ``today.changed`` for a check-in, or for movement once a minute."""
+        """Send ``today.changed`` for a check-in, or for other activity once a minute."""
         kind = event.type
         resident_id = event.resident_id
-        if resident_id is None or (kind != CHECK_IN and kind not in MOVEMENT):
+        if resident_id is None or kind not in ACTIVITY_EVENT_TYPES:
             return
         if kind != CHECK_IN:
             last = self._last_sent.get(resident_id)
-            if last is not None and event.received_at - last < MOVEMENT_EVERY:
+            if last is not None and event.received_at - last < ACTIVITY_EVERY:
                 return
         self._last_sent[resident_id] = event.received_at
         try:

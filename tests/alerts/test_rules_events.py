@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from alerts import (
+    ACTIVITY_EVENT_TYPES,
     AlertsValueError,
     CarePlan,
     InactivitySettings,
@@ -15,9 +16,14 @@ from alerts import (
     evaluate,
     initial_state,
 )
+from alerts.rules import events as events_module
 from protocol import (
+    BedExit,
+    BedReturn,
     CarbonMonoxide,
+    CheckIn,
     DeviceFault,
+    DoorClose,
     DoorOpen,
     Fall,
     FallCancelled,
@@ -25,12 +31,16 @@ from protocol import (
     Gas,
     LowBattery,
     MedicationMissed,
+    MedicationTaken,
     Motion,
     Panic,
     PowerLost,
     PromptAnswer,
     Smoke,
     Tamper,
+    Temperature,
+    UnitEvent,
+    event_type,
 )
 from tests.alerts.helpers import HOME, RESIDENT, event, local
 
@@ -191,3 +201,28 @@ def test_rules_do_not_mutate_their_input() -> None:
     assert (state, state.today) == before
     assert state.last_activity_at is None
     assert timedelta(0) == state.cursor - local(12, 6)
+
+
+# One of each event the rules know, but a carephone's unit event (only some of its kinds are
+# someone at home).
+_ONE_OF_EACH = (
+    Panic(), Fall(), FallCancelled(), Smoke(), CarbonMonoxide(ppm=120.0), Gas(), Flood(),
+    CheckIn(), DoorOpen(), DoorClose(), Motion(), BedExit(), BedReturn(),
+    Temperature(celsius=21.0), LowBattery(), Tamper(), PowerLost(),
+    DeviceFault(fault="trouble"), MedicationTaken(schedule="insulina 08:00"),
+    MedicationMissed(schedule="insulina 08:00"), PromptAnswer(prompt_id="p1", answer="fine"),
+)  # fmt: skip
+
+
+def test_activity_event_types_are_the_events_that_restart_the_inactivity_timers() -> None:
+    """``ACTIVITY_EVENT_TYPES`` (what the family's "last seen active" counts) is exactly the
+    events whose rule registers activity."""
+    rules = {type(body) for body in _ONE_OF_EACH} | {UnitEvent}
+    assert rules == set(events_module._HANDLERS)
+    at = local(12, 9, 0)
+    registering = set()
+    for body in _ONE_OF_EACH:
+        state = evaluate(PLAN, _state(), event(body, at)).state
+        if state.last_activity_at == at:
+            registering.add(event_type(body))
+    assert registering == ACTIVITY_EVENT_TYPES

@@ -23,7 +23,7 @@ from hub.family.models import AgendaItem, AlarmNotice
 from hub.family.today import TodaySink
 from hub.ingest.events import IngestedEvent
 from hub.ingest.keys import EVENT_SINKS
-from protocol import CheckIn, Motion
+from protocol import CheckIn, MedicationTaken, Motion, Temperature
 from tests.family.browser import media_browser, signed_in_page
 from tests.family.conftest import Tablet, World
 
@@ -146,6 +146,10 @@ async def test_each_person_sees_only_what_the_resident_shares(
     assert body["check_in"]["done_at"] == "2026-11-23T08:12:00+00:00"
     assert body["last_activity"]["minutes_ago"] == 20 + 5
     assert body["open_alarm"]["event_type"] == "panic"
+    # A dose confirmed on the tablet a minute ago is activity, as for the inactivity rule.
+    await _event(world, home, "medication_taken", NOW + timedelta(minutes=4))
+    _, body = await _today(world, maria, anna.headers)
+    assert body["last_activity"]["minutes_ago"] == 1
 
     await world.sign_in(pere)
     _, nothing = await _today(world, maria, pere.headers)
@@ -177,7 +181,7 @@ class _Recorder(LiveHub):
         return 0
 
 
-async def test_check_ins_nudge_at_once_and_movement_once_a_minute(world: World) -> None:
+async def test_check_ins_nudge_at_once_and_other_activity_once_a_minute(world: World) -> None:
     maria = await world.resident("Maria")
     anna = await world.person(name="Anna")
     pere = await world.person(name="Pere")
@@ -207,12 +211,14 @@ async def test_check_ins_nudge_at_once_and_movement_once_a_minute(world: World) 
         (CheckIn(), NOW + timedelta(seconds=40)),  # a check-in always
         (Motion(), NOW + timedelta(seconds=100)),
         (Motion(), NOW + timedelta(seconds=150)),  # 50 s after the last nudge: nothing
+        (MedicationTaken(schedule="insulina 08:00"), NOW + timedelta(seconds=170)),
+        (Temperature(celsius=21.0), NOW + timedelta(seconds=300)),  # not activity
     ):
         await sink.handle(event(body, at))
     await sink.handle(event(CheckIn(), NOW, resident=None))  # a home without residents
     assert (
         recorder.sent
-        == [([anna.party], {"type": "today.changed", "resident_id": maria.resident_id})] * 3
+        == [([anna.party], {"type": "today.changed", "resident_id": maria.resident_id})] * 4
     )
 
 
