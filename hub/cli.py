@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 
@@ -296,7 +297,12 @@ async def serve(
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
-    _LOGGER.info("hub listening on http://%s:%d", settings.http_host, settings.http_port)
+    _LOGGER.info(
+        "hub listening on http://%s:%d (process CPU %.2f s since it started)",
+        settings.http_host,
+        settings.http_port,
+        time.process_time(),
+    )
     # Started: what exists now lives on; later collections skip it (docs/adr/0115).
     gcpolicy.settle()
     freezer = asyncio.create_task(gcpolicy.keep_frozen(), name="gc-freeze")

@@ -30,7 +30,11 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
         handler.setFormatter(JsonLineFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+            # Milliseconds: a start-up's phases (docs/benchmarks.md, Restart) last fractions of
+            # a second.
+            logging.Formatter(
+                "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"
+            )
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
