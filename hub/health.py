@@ -1,11 +1,14 @@
 """``GET /healthz`` (the process is up and the relational store answers) and ``GET /readyz``
-(it is also subscribed to the broker, so it is taking its share of the homes' messages)."""
+(it is also subscribed to the broker, so it is taking its share of the homes' messages, and
+applies each one — a panic first — in its home's order: ``alarm_backlog`` says how many homes'
+events stored before the start-up are still being applied behind that, ADR 0184)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import text
 
+from hub.alarms.keys import ALARM_BACKLOG
 from hub.appkeys import MQTT, SESSIONMAKER, SETTINGS
 from hub.auth.web import public
 from hub.cluster.keys import OWNERSHIP
@@ -32,7 +35,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 @public("probes of the load balancer and orchestrator; says only ok or error")
 async def readyz(request: web.Request) -> web.Response:
-    """200 when the database answers and, if this worker ingests, its subscription is live.
+    """200 when the database answers and, if this worker ingests, its subscription is live
+    (then every live event is applied, each after its home's start-up backlog if it has one).
 
     A load balancer or a second worker's start-up waits on this rather than on the HTTP
     port: the port opens before the broker has acknowledged the shared subscription.
@@ -48,6 +52,10 @@ async def readyz(request: web.Request) -> web.Response:
         body["broker"] = "subscribed" if subscribed else "disconnected"
         if not subscribed:
             body["status"] = "error"
+    backlog = request.app.get(ALARM_BACKLOG)
+    if backlog is not None:
+        # Not a reason to refuse: any event of those homes applies their backlog first.
+        body["alarm_backlog"] = str(backlog.homes_left)
     ownership = request.app.get(OWNERSHIP)
     if ownership is not None:
         # One owner per home (ADR 0147): ready once this worker has taken part in a beat.

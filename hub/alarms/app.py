@@ -13,16 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
 
+from hub.alarms.backlog import Backlog, load_backlog, log_applied
 from hub.alarms.effects import HubAlarmEffects, TabletSettingsSender
 from hub.alarms.engine import AlarmEngine
 from hub.alarms.fanout import AlarmFanout, Relay, connector, send_resident_changed
 from hub.alarms.keys import (
+    ALARM_BACKLOG,
     ALARM_EFFECTS,
     ALARM_ENGINE,
     ALARM_FANOUT,
@@ -49,7 +52,7 @@ from hub.alarms.routes import (
     resolve_alarm,
 )
 from hub.alarms.settings import AlarmSettings
-from hub.alarms.sink import AlarmSink, replay_unprocessed
+from hub.alarms.sink import AlarmSink
 from hub.appkeys import (
     CLOCK,
     CONFIG,
@@ -61,6 +64,7 @@ from hub.appkeys import (
 )
 from hub.cluster.keys import OWNERSHIP, PARTITION_PARTICIPANTS
 from hub.db.models import Resident
+from hub.ingest.app import INGESTER
 from hub.ingest.keys import CONNECT_LISTENERS, DEVICE_COMMANDS, EVENT_SINKS
 from hub.tasks import cancel_and_wait
 
@@ -88,9 +92,20 @@ async def _scheduler(engine: AlarmEngine) -> None:
             _LOGGER.exception("alarm timers failed; retrying in 1 s")
             delay = 1.0
         engine.wakeup.clear()
-        with contextlib.suppress(TimeoutError):  # (not wait_for: see AlarmSink._yield_to_urgent)
+        with contextlib.suppress(TimeoutError):  # (not wait_for: see AlarmSink.yield_to_urgent)
             async with asyncio.timeout(max(delay, 0.05)):
                 await engine.wakeup.wait()
+
+
+async def _backlog_then_timers(
+    backlog: Backlog, sink: AlarmSink, engine: AlarmEngine, *, timers: bool
+) -> None:
+    """Apply the start-up backlog behind urgent work, then run the timer loop."""
+    began, cpu = time.perf_counter(), time.process_time()
+    await backlog.run(pause=sink.yield_to_urgent)
+    log_applied(backlog, time.perf_counter() - began, time.process_time() - cpu)
+    if timers:
+        await _scheduler(engine)
 
 
 async def _flusher(engine: AlarmEngine, every_s: float = 1.0) -> None:
@@ -146,12 +161,30 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
             )
             homes.install()
             app[PARTITION_PARTICIPANTS].append(homes)
-        else:
-            # Events stored but not applied when the hub last stopped (or died) go first.
-            await replay_unprocessed(engine, app[SESSIONMAKER], app[CLOCK]())
         sink = app[ALARM_SINK]
-        sink.start(engine)
-        task = asyncio.create_task(_scheduler(engine)) if settings.scheduler else None
+        task: asyncio.Task[None] | None = None
+        if homes is None:
+            # Events stored but not applied when the hub last stopped (or died): read now,
+            # applied in the background while the hub serves; each home's live events wait
+            # for its backlog, which a live event applies at once (ADR 0184). Timers fire
+            # once it is all applied (a timer must not overtake an event stored before it).
+            ingester = app.get(INGESTER)
+            backlog = await load_backlog(
+                engine,
+                app[SESSIONMAKER],
+                app[CLOCK](),
+                registry=ingester.registry if ingester is not None else None,
+            )
+            app[ALARM_BACKLOG] = backlog
+            sink.gate = backlog.ready
+            sink.start(engine)
+            task = asyncio.create_task(
+                _backlog_then_timers(backlog, sink, engine, timers=settings.scheduler),
+                name="alarm-backlog",
+            )
+        else:
+            sink.start(engine)
+            task = asyncio.create_task(_scheduler(engine)) if settings.scheduler else None
         flusher = asyncio.create_task(_flusher(engine))
         fanout = await _start_fanout(app)
         try:

@@ -436,14 +436,16 @@ class AlarmEngine:
                 await self.effects.alarm_received(change.alarm, event.message_id)
         return [change for change, _ in changes]
 
-    async def prefetch(self, events: Sequence[HomeEvent]) -> int:
+    async def prefetch(self, events: Sequence[HomeEvent], *, check_applied: bool = True) -> int:
         """Load the rule inputs of the residents in ``events`` that are not cached yet, in
         one session for the whole batch; returns how many residents were loaded.
 
         After a start-up or a reconnection thousands of homes send their first event at
         once; loading each resident on its own (three queries, one session) would keep the
         database and the event loop busy in front of a panic. Ids already applied are
-        remembered, so :meth:`handle_event` skips them without a query.
+        remembered, so :meth:`handle_event` skips them without a query (``check_applied``
+        False: the caller just read these events as not applied, and no other worker
+        applies them: the start-up backlog of a single owner).
         """
         first: dict[str, HomeEvent] = {}
         for event in events:
@@ -453,7 +455,7 @@ class AlarmEngine:
             return 0
         ids = [(e.device_id, e.message_id) for e in events if e.resident_id in first]
         async with self._sessionmaker() as session:
-            applied = await store.processed_among(session, ids)
+            applied = await store.processed_among(session, ids) if check_applied else set()
             inputs = await store.load_rule_inputs(session, first, self.care_service)
         for key in applied:
             self._remember(key)
@@ -598,57 +600,71 @@ class AlarmEngine:
         dirty = sorted((c.state.home_id, rid) for rid, c in self._cache.items() if c.dirty)
         written = 0
         for start in range(0, len(dirty), batch):
-            chunk = dirty[start : start + batch]
-            async with contextlib.AsyncExitStack() as stack:
-                # Only homes nobody is working on: the flush never waits for a busy home
-                # while holding other homes' locks (that would hold up their alarms).
-                # Taking a free asyncio lock does not suspend, so check-then-take is safe.
-                free = {home for home, _ in chunk if not self._lock(home).locked()}
-                for home_id in sorted(free):
-                    await stack.enter_async_context(self._lock(home_id))
-                now = self._clock()
-                # A resident forgotten meanwhile (its home fenced out in an earlier chunk) is
-                # skipped.
-                cached_now = [self._cache.get(rid) for home, rid in chunk if home in free]
-                entries = [c for c in cached_now if c is not None and c.dirty]
-                pending = [cached.pending for cached in entries]
-                for cached in entries:
-                    cached.pending = []
-                try:
-                    # Ahead of routine batches: it holds these homes' locks, and a panic of
-                    # one of them may be waiting (docs/adr/0115). The gate is taken after the
-                    # locks, as in handle_event: one order, no deadlock (a free-looking lock
-                    # can still suspend its taker).
-                    async with self._gate.holding("engine-flush"), self._sessionmaker() as session:
-                        lost = await self._fenced_out(session, {c.state.home_id for c in entries})
-                        kept = [
-                            (cached, ids)
-                            for cached, ids in zip(entries, pending, strict=True)
-                            if cached.state.home_id not in lost
-                        ]
-                        await store.save_states(
-                            session,
-                            [(c.state, next_deadline(c.plan, c.state)) for c, _ in kept],
-                            now,
-                        )
-                        await store.add_processed(session, [i for _, ids in kept for i in ids])
-                        await session.commit()
-                except BaseException:
-                    for cached, ids in zip(entries, pending, strict=True):
-                        cached.pending = ids + cached.pending
-                    raise
-                for cached, _ in kept:
-                    cached.dirty = False
-                    cached.stored = True
-                lost_ids = [
-                    ids
-                    for cached, ids in zip(entries, pending, strict=True)
-                    if cached.state.home_id in lost
-                ]
-                self._drop_lost(lost, lost_ids)
-                written += len(kept)
+            # A chunk's transaction is never cancelled halfway (a stop cancels the flusher and
+            # the timer loop): a commit cancelled on aiosqlite could leave SQLite's write lock
+            # with a connection nobody closed, and the final flush then failed "database is
+            # locked" after 10 s. A chunk is small: a stop waits for it.
+            chunk = asyncio.ensure_future(self._flush_chunk(dirty[start : start + batch]))
+            try:
+                written += await asyncio.shield(chunk)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await chunk
+                raise
             await asyncio.sleep(0)  # let urgent work run between chunks
         return written
+
+    async def _flush_chunk(self, chunk: list[tuple[str, str]]) -> int:
+        """Write the dirty states of ``chunk`` (home id, resident id) in one transaction;
+        returns how many."""
+        async with contextlib.AsyncExitStack() as stack:
+            # Only homes nobody is working on: the flush never waits for a busy home
+            # while holding other homes' locks (that would hold up their alarms).
+            # Taking a free asyncio lock does not suspend, so check-then-take is safe.
+            free = {home for home, _ in chunk if not self._lock(home).locked()}
+            for home_id in sorted(free):
+                await stack.enter_async_context(self._lock(home_id))
+            now = self._clock()
+            # A resident forgotten meanwhile (its home fenced out in an earlier chunk) is
+            # skipped.
+            cached_now = [self._cache.get(rid) for home, rid in chunk if home in free]
+            entries = [c for c in cached_now if c is not None and c.dirty]
+            pending = [cached.pending for cached in entries]
+            for cached in entries:
+                cached.pending = []
+            try:
+                # Ahead of routine batches: it holds these homes' locks, and a panic of
+                # one of them may be waiting (docs/adr/0115). The gate is taken after the
+                # locks, as in handle_event: one order, no deadlock (a free-looking lock
+                # can still suspend its taker).
+                async with self._gate.holding("engine-flush"), self._sessionmaker() as session:
+                    lost = await self._fenced_out(session, {c.state.home_id for c in entries})
+                    kept = [
+                        (cached, ids)
+                        for cached, ids in zip(entries, pending, strict=True)
+                        if cached.state.home_id not in lost
+                    ]
+                    await store.save_states(
+                        session,
+                        [(c.state, next_deadline(c.plan, c.state)) for c, _ in kept],
+                        now,
+                    )
+                    await store.add_processed(session, [i for _, ids in kept for i in ids])
+                    await session.commit()
+            except BaseException:
+                for cached, ids in zip(entries, pending, strict=True):
+                    cached.pending = ids + cached.pending
+                raise
+            for cached, _ in kept:
+                cached.dirty = False
+                cached.stored = True
+            lost_ids = [
+                ids
+                for cached, ids in zip(entries, pending, strict=True)
+                if cached.state.home_id in lost
+            ]
+            self._drop_lost(lost, lost_ids)
+            return len(kept)
 
     async def _fenced_out(self, session: AsyncSession, homes: set[str]) -> set[str]:
         """Of ``homes``, those whose partition another worker holds now (fencing the

@@ -21,8 +21,8 @@ from collections.abc import Callable, Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hub.alarms.backlog import replay_unprocessed
 from hub.alarms.engine import AlarmEngine
-from hub.alarms.sink import replay_unprocessed
 from hub.clock import Clock
 from hub.cluster.leases import held_epochs, holds
 from hub.cluster.owner import Ownership

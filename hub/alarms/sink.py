@@ -10,8 +10,9 @@ homes reconnecting) never waits in front of another home's panic. Workers run th
 (one lock per home, never a global one). See docs/adr/0037-alarm-sink-lanes-and-prefetch.md.
 
 If the hub dies after the acknowledgement and before the engine committed, nothing is
-lost: at start-up :func:`replay_unprocessed` feeds the engine every stored event of the
-last hours that it has not applied yet (the engine skips message ids it already applied).
+lost: at start-up the engine's backlog (:mod:`hub.alarms.backlog`) is every stored event of
+the last hours that it has not applied yet; while it is applied, :attr:`AlarmSink.gate` holds
+each live event until its home's backlog is done (docs/adr/0184).
 """
 
 from __future__ import annotations
@@ -21,35 +22,23 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Callable
-from datetime import datetime, timedelta
-
-import msgspec
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from alerts import DeviceType, HomeEvent
 from hub.alarms.engine import AlarmEngine, NotOwner
-from hub.alarms.models import ProcessedEventRow
-from hub.db.models import StoredEvent
 from hub.ingest.events import EarlyEvent, IngestedEvent
-from hub.ingest.registry import DeviceRegistry
 from hub.supervision.events import DeviceOffline, DeviceOnline
 from hub.tasks import cancel_and_wait
-from protocol import ALARM_EVENT_TYPES, Event, EventBody, Status, event_type
+from protocol import ALARM_EVENT_TYPES, EventBody, Status, event_type
 
 _LOGGER = logging.getLogger(__name__)
 
-# What the events table holds: contract events and supervision's own.
-_STORED = Event | DeviceOffline | DeviceOnline
-
 QUEUE_SIZE = 10_000
 WORKERS = 4
-REPLAY_WINDOW = timedelta(hours=6)
 RETRIES = 4
 SLOW_S = 0.25
 RETRY_DELAY_S = 0.5
-REPLAY_LIMIT = 200_000
 PREFETCH_BATCH = 50
 URGENT_YIELD_S = 0.5
 STOP_ROUNDS = 30
@@ -141,6 +130,9 @@ class AlarmSink:
         # Told of each event the engine applied (or found applied): the end-to-end
         # acknowledgement of alarm events to their device (docs/adr/0125).
         self.on_applied: Callable[[HomeEvent], None] | None = None
+        # Awaited with an event's home before the event is applied: returns once that home's
+        # start-up backlog is applied (:meth:`hub.alarms.backlog.Backlog.ready`).
+        self.gate: Callable[[str], Awaitable[None]] | None = None
 
     @property
     def routine_depth(self) -> int:
@@ -227,13 +219,15 @@ class AlarmSink:
             batch = [await lane.get()]
             while len(batch) < PREFETCH_BATCH and not lane.empty():
                 batch.append(lane.get_nowait())
-            await self._yield_to_urgent()
+            await self.yield_to_urgent()
             await self._prefetch(batch)
             for item in batch:
-                await self._yield_to_urgent()
+                await self.yield_to_urgent()
                 await self._handle(item)
 
-    async def _yield_to_urgent(self) -> None:
+    async def yield_to_urgent(self) -> None:
+        """Wait while urgent events are being applied (for at most ``URGENT_YIELD_S`` after
+        the latest one started)."""
         # Only for URGENT_YIELD_S after the latest urgent event started: a storm of urgent
         # events (a faulty pendant) slows routine work without stopping it, and one stuck
         # urgent event (its home's lock held) does not slow every routine event after it.
@@ -256,6 +250,9 @@ class AlarmSink:
             _LOGGER.exception("alarm engine prefetch of %d events failed", len(batch))
 
     async def _handle(self, item: HomeEvent, early: EarlyEvent | None = None) -> None:
+        if self.gate is not None:
+            # The home's events stored before the restart first (its own order).
+            await self.gate(item.home_id)
         began = time.monotonic()
         try:
             await self._handle_with_retries(item, early)
@@ -328,70 +325,3 @@ class AlarmSink:
             once_stored(early.stored)
         else:
             early.stored.add_done_callback(once_stored)
-
-
-async def replay_unprocessed(
-    engine: AlarmEngine,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    now: datetime,
-    window: timedelta = REPLAY_WINDOW,
-    *,
-    homes: Callable[[int], bool] | None = None,
-) -> int:
-    """Feed the engine stored events it has not applied yet (of the homes ``homes``
-    accepts, if given: a partition this worker took over); returns how many."""
-    began, cpu = time.perf_counter(), time.process_time()
-    applied = (
-        select(ProcessedEventRow.message_id)
-        .where(ProcessedEventRow.device_id == StoredEvent.device_id)
-        .where(ProcessedEventRow.message_id == StoredEvent.message_id)
-        .exists()
-    )
-    async with sessionmaker() as session:
-        rows = (
-            await session.scalars(
-                select(StoredEvent)
-                .where(StoredEvent.received_at >= now - window)
-                .where(~applied)
-                .order_by(StoredEvent.id)
-                .limit(REPLAY_LIMIT)
-            )
-        ).all()
-    if not rows:
-        return 0
-    registry = DeviceRegistry(sessionmaker)
-    await registry.load()
-    events: list[HomeEvent] = []
-    for row in rows:
-        info = registry.get(row.device_id)
-        if info is None or (homes is not None and not homes(info.home_id)):
-            continue
-        try:
-            body = msgspec.convert(row.body, _STORED)
-        except msgspec.ValidationError:
-            _LOGGER.warning("stored event %s is not a contract event; skipped", row.message_id)
-            continue
-        events.append(
-            home_event(
-                device_id=row.device_id,
-                device_type=info.type,
-                home_id=info.home_id,
-                resident_id=info.resident_id,
-                message_id=row.message_id,
-                at=row.ts,
-                body=rule_body(body),
-            )
-        )
-    for start in range(0, len(events), PREFETCH_BATCH):
-        chunk = events[start : start + PREFETCH_BATCH]
-        await engine.prefetch(chunk)
-        for event in chunk:
-            with contextlib.suppress(NotOwner):  # the home changed hands meanwhile
-                await engine.handle_event(event)
-    _LOGGER.info(
-        "replayed %d stored events into the alarm engine in %.2f s (process CPU %.2f s)",
-        len(events),
-        time.perf_counter() - began,
-        time.process_time() - cpu,
-    )
-    return len(events)

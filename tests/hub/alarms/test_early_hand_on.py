@@ -22,10 +22,11 @@ from sqlalchemy import exc, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import HomeEvent
+from hub.alarms.backlog import replay_unprocessed
 from hub.alarms.engine import AlarmEngine
 from hub.alarms.live import AlarmLive
 from hub.alarms.models import AlarmRow
-from hub.alarms.sink import AlarmSink, replay_unprocessed
+from hub.alarms.sink import AlarmSink
 from hub.clock import ManualClock
 from hub.db import make_engine, make_sessionmaker
 from hub.db.models import StoredEvent
