@@ -71,9 +71,12 @@ async def load_backlog(
         .exists()
     )
     async with sessionmaker() as session:
+        # Columns, not entities: thousands of rows are read before the hub serves.
         rows = (
-            await session.scalars(
-                select(StoredEvent)
+            await session.execute(
+                select(
+                    StoredEvent.device_id, StoredEvent.message_id, StoredEvent.ts, StoredEvent.body
+                )
                 .where(StoredEvent.received_at >= now - window)
                 .where(~applied)
                 .order_by(StoredEvent.id)
@@ -84,23 +87,23 @@ async def load_backlog(
     if rows and registry is None:
         registry = DeviceRegistry(sessionmaker)
         await registry.load()
-    for row in rows:
+    for device_id, message_id, ts, stored in rows:
         assert registry is not None
-        info = registry.get(row.device_id)
+        info = registry.get(device_id)
         if info is None or (homes is not None and not homes(info.home_id)):
             continue
         try:
-            body = msgspec.convert(row.body, _STORED)
+            body = msgspec.convert(stored, _STORED)
         except msgspec.ValidationError:
-            _LOGGER.warning("stored event %s is not a contract event; skipped", row.message_id)
+            _LOGGER.warning("stored event %s is not a contract event; skipped", message_id)
             continue
         event = home_event(
-            device_id=row.device_id,
+            device_id=device_id,
             device_type=info.type,
             home_id=info.home_id,
             resident_id=info.resident_id,
-            message_id=row.message_id,
-            at=row.ts,
+            message_id=message_id,
+            at=ts,
             body=rule_body(body),
         )
         by_home.setdefault(event.home_id, []).append(event)

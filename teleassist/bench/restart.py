@@ -13,11 +13,15 @@ by the second, as in the image whose ``pip install`` compiled it). Then an opera
 the snapshot must list every alarm left open, and a panic from a home that has not spoken
 since the restart is timed from its publish to ``alarm.raised`` on the socket
 (``first_panic_ms``, the engine loading that resident on the way — while the backlog is still
-being applied behind it). ``rebuilt_s``: from the kill until ``/readyz`` says no home's
+being applied behind it). Then (with the warm-up) the same for the home warmed up last, whose
+motion event was most likely still unapplied at the kill: its panic applies that home's backlog
+first (``backlog_panic_ms``; ``backlog_homes_at_panic``: homes whose backlog was left, as
+``/readyz`` said just before). ``rebuilt_s``: from the kill until ``/readyz`` says no home's
 backlog is left (``alarm_backlog`` 0).
 
-Last line: JSON with ``restart_s``, ``rebuilt_s``, ``first_panic_ms``, ``open_alarms_before`` and
-``open_alarms_after``, ``homes``, ``database``.
+Last line: JSON with ``restart_s``, ``rebuilt_s``, ``first_panic_ms``, ``backlog_panic_ms``,
+``backlog_homes_at_panic``, ``open_alarms_before`` and ``open_alarms_after``, ``homes``,
+``database``.
 """
 
 from __future__ import annotations
@@ -166,6 +170,19 @@ async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 async with asyncio.timeout(args.timeout):
                     await _raised(socket, first)
                 first_panic_ms = (time.monotonic() - pressed) * 1000
+                # The home warmed up last: its motion event was most likely still in the
+                # engine's backlog at the kill, and is applied last by the background — the panic
+                # applies it first (ADR 0184), while other homes' backlog may still be left.
+                backlog_panic_ms: float | None = None
+                left = ""
+                if args.warmup:
+                    async with http.get(f"{base}/readyz") as response:
+                        left = str((await response.json()).get("alarm_backlog", ""))
+                    pressed = time.monotonic()
+                    latency._press(pendant, homes)
+                    async with asyncio.timeout(args.timeout):
+                        await _raised(socket, homes)
+                    backlog_panic_ms = round((time.monotonic() - pressed) * 1000, 1)
                 await socket.close()
                 async with asyncio.timeout(args.timeout):
                     rebuilt_s = await backlog
@@ -185,6 +202,8 @@ async def _measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "restart_s": round(restart_s, 2),
         "rebuilt_s": round(rebuilt_s, 2),
         "first_panic_ms": round(first_panic_ms, 1),
+        "backlog_panic_ms": backlog_panic_ms,
+        "backlog_homes_at_panic": left,
         "open_alarms_before": args.open_alarms,
         "open_alarms_after": len(open_after),
     }
