@@ -100,9 +100,13 @@ async def _scheduler(engine: AlarmEngine) -> None:
 async def _backlog_then_timers(
     backlog: Backlog, sink: AlarmSink, engine: AlarmEngine, *, timers: bool
 ) -> None:
-    """Apply the start-up backlog behind urgent work, then run the timer loop."""
+    """Apply the start-up backlog behind urgent work, then run the timer loop (also if the
+    backlog failed: what is left of it is applied by its homes' live events)."""
     began, cpu = time.perf_counter(), time.process_time()
-    await backlog.run(pause=sink.yield_to_urgent)
+    try:
+        await backlog.run(pause=sink.yield_to_urgent)
+    except Exception:
+        _LOGGER.exception("applying the alarm engine's start-up backlog failed")
     log_applied(backlog, time.perf_counter() - began, time.process_time() - cpu)
     if timers:
         await _scheduler(engine)
