@@ -15,23 +15,29 @@ from tablet_app.i18n import Lang
 from tablet_app.model import AgendaItem, Contact, Message, TabletModel
 from tablet_app.wording import LOCAL_TZ
 
+# The web screenshots' story (teleassist/screenshots/_story.py, which the tablet cannot import:
+# tests/tablet_app/test_shot_story.py keeps them the same people): her son Jordi, her niece
+# Núria and her neighbour Carme, who has the other key; Pere is a friend from the casal.
 CONTACTS = (
-    Contact("maria", "Maria"),
     Contact("jordi", "Jordi"),
-    Contact("laia", "Laia"),
-    Contact("pere", "Pere"),
     Contact("nuria", "Núria"),
+    Contact("carme", "Carme"),
+    Contact("pere", "Pere"),
 )
 
 _TITLES: dict[str, tuple[str, str, str]] = {
-    "daughter": ("filla", "hija", "daughter"),
-    "grandson": ("nét", "nieto", "grandson"),
+    "son": ("fill", "hijo", "son"),
+    "niece": ("neboda", "sobrina", "niece"),
     "neighbour": ("veïna", "vecina", "neighbour"),
-    "visit": ("La Maria us ve a veure", "Maria viene a verle", "Maria visits"),
+    "visit": ("En Jordi us ve a veure", "Jordi viene a verle", "Jordi visits"),
     "workshop": ("Taller de memòria al casal", "Taller de memoria en el casal", "Memory workshop"),
     "doctor": ("Metgessa de capçalera", "Médica de cabecera", "Doctor's appointment"),
     "lunch": ("Dinar amb el grup", "Comida con el grupo", "Lunch with the group"),
-    "photo": ("Som a la platja!", "¡Estamos en la playa!", "We are at the beach!"),
+    "photo": (
+        "Mira, una foto de l'estiu a la platja!",
+        "¡Mira, una foto del verano en la playa!",
+        "Look, a photo of us at the beach this summer!",
+    ),
     "family": ("La família", "La familia", "The family"),
     "thanks": (
         "Quina foto més bonica! Gràcies.",
@@ -39,9 +45,19 @@ _TITLES: dict[str, tuple[str, str, str]] = {
         "What a lovely photo! Thank you.",
     ),
     "group": (
-        "Diumenge dinem tots junts a casa l'àvia.",
-        "El domingo comemos todos juntos en casa de la abuela.",
-        "Sunday we all have lunch at Grandma's.",
+        "Diumenge dinem tots junts a casa de la mama.",
+        "El domingo comemos todos juntos en casa de mamá.",
+        "Sunday we all have lunch at Mum's.",
+    ),
+    "night": (
+        "Bona nit, mama! Demà et truco.",
+        "¡Buenas noches, mamá! Mañana te llamo.",
+        "Good night, Mum! I'll call you tomorrow.",
+    ),
+    "welcome": (
+        "De res, tieta! Diumenge vinc al dinar.",
+        "¡De nada, tía! El domingo voy a la comida.",
+        "You're welcome, Auntie! See you at Sunday lunch.",
     ),
     "text": (
         "Demà passo a les 10. Un petó!",
@@ -154,34 +170,36 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
     model = TabletModel(language=lang, online=True, check_in_deadlines=[time(10, 30), time(19, 0)])
     model.contacts = [*CONTACTS, Contact("g:9", _TITLES["family"][i])]
     model.circle = [
+        CircleMember("1", "jordi", "Jordi", _TITLES["son"][i], frozenset({"alarms", "agenda"})),
+        CircleMember("2", "nuria", "Núria", _TITLES["niece"][i], frozenset({"alarms"})),
         CircleMember(
-            "1", "maria", "Maria", _TITLES["daughter"][i], frozenset({"alarms", "agenda"})
+            "3", "carme", "Carme", _TITLES["neighbour"][i], frozenset({"alarms", "agenda"})
         ),
-        CircleMember("2", "jordi", "Jordi", _TITLES["grandson"][i], frozenset({"alarms"})),
-        CircleMember("3", "laia", "Laia", _TITLES["neighbour"][i]),
     ]
     photo = demo_photo(media_dir)
     model.messages = [
         Message(
-            "m1", "jordi", "text", now - timedelta(hours=13), text=_TITLES["text"][i], read=True
+            "m1", "jordi", "text", now - timedelta(hours=13), text=_TITLES["night"][i], read=True
         ),
         Message(
             "m2",
-            "maria",
+            "nuria",
             "photo",
             now - timedelta(minutes=40),
             text=_TITLES["photo"][i],
             media=str(photo),
+            read=True,  # she has thanked her for it
         ),
         Message(
             "m5",
-            "maria",
+            "nuria",
             "text",
             now - timedelta(minutes=30),
             text=_TITLES["thanks"][i],
             read=True,
             outgoing=True,
         ),
+        Message("m7", "nuria", "text", now - timedelta(minutes=25), text=_TITLES["welcome"][i]),
         Message(
             "m6",
             "g:9",
@@ -191,8 +209,8 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
             read=True,
             sender="Jordi",
         ),
-        Message("m3", "laia", "voice", now - timedelta(minutes=15)),
-        Message("m4", "maria", "text", now - timedelta(minutes=10), text=_TITLES["text"][i]),
+        Message("m3", "carme", "voice", now - timedelta(minutes=15)),
+        Message("m4", "jordi", "text", now - timedelta(minutes=10), text=_TITLES["text"][i]),
     ]
     model.agenda = [
         AgendaItem("a1", _TITLES["workshop"][i], at(0, 17), "group", invitation=True),

@@ -25,6 +25,11 @@ SHOT_TIME = datetime(2026, 12, 3, 7, 5, tzinfo=UTC)
 # The dose her tablet reminds her of, written as the hub sends it (the care plan's name and the
 # time as the tablet writes times, 24-hour with two digits: alerts/rules/timers.py).
 DOSE = "insulina 08:00"
+# The story's codes (teleassist/screenshots/_story.py, kept equal by
+# tests/tablet_app/test_shot_story.py): the setup code on the installer's work order, typed
+# half-way on the pairing pad, and the code her tablet showed to link her neighbour Carme.
+TABLET_SETUP_CODE = "36902517"
+FAMILY_LINK_CODE = "K7QH-4R2X"
 
 Scene = Callable[["TabletModel", datetime], None]
 
@@ -52,8 +57,8 @@ def _circle_more(m: TabletModel, now: datetime) -> None:
     """A large family: 14 people, the second of three pages."""
     from tablet_app.circle import CircleMember
 
-    names = ["Carme", "Josep", "Núria", "Xavier", "Rosa", "Enric", "Marta", "Albert"]
-    names += ["Pilar", "Jaume", "Teresa"]
+    names = ["Josep", "Xavier", "Rosa", "Enric", "Marta", "Albert", "Pilar", "Jaume"]
+    names += ["Teresa", "Isabel", "Pau"]
     m.circle = [
         *m.circle[:3],
         *(CircleMember(str(10 + i), f"p{i}", name, "") for i, name in enumerate(names)),
@@ -63,11 +68,11 @@ def _circle_more(m: TabletModel, now: datetime) -> None:
 
 
 def _video(m: TabletModel, now: datetime) -> None:
-    """A video message from Maria, playing."""
+    """A video message from her niece Núria, playing."""
     from tablet_app.model import Message
 
-    m.messages.append(Message("v1", "maria", "video", now, media="video.mp4"))
-    m.open_conversation("maria")
+    m.messages.append(Message("v1", "nuria", "video", now, media="video.mp4"))
+    m.open_conversation("nuria")
     m.open_video("v1")
 
 
@@ -76,7 +81,7 @@ def _gallery(m: TabletModel, now: datetime) -> None:
     from tablet_app.model import Message, Screen
 
     photo = next(x.media for x in m.messages if x.kind == "photo")
-    people = [c.id for c in m.contacts] or ["maria"]
+    people = [c.id for c in m.contacts] or ["nuria"]
     for i in range(7):
         sent = now - timedelta(days=i + 1, hours=i)
         m.messages.append(Message(f"g{i}", people[i % len(people)], "photo", sent, media=photo))
@@ -88,7 +93,7 @@ def _call_more(m: TabletModel, now: datetime) -> None:
     """Nine people to call: the second page of faces."""
     from tablet_app.model import Contact, Screen
 
-    extra = ["Josep", "Carme", "Enric", "Rosa"]
+    extra = ["Josep", "Rosa", "Enric", "Pilar"]
     m.contacts = [*m.contacts, *(Contact(f"x{i}", name) for i, name in enumerate(extra))]
     m.go(Screen.CALL)
     m.turn_people_page(len(m.contacts), 1)
@@ -158,17 +163,18 @@ def scenes() -> dict[str, Scene]:
         m.go(Screen.MESSAGES)
 
     def conversation(m: TabletModel, now: datetime) -> None:
+        # her niece's photo and her thanks
         m.can_record = m.can_photo = True
-        m.open_conversation("maria")
+        m.open_conversation("nuria")
 
     def recording(m: TabletModel, now: datetime) -> None:
         m.can_record = m.can_photo = True
-        m.open_conversation("maria")
+        m.open_conversation("jordi")
         m.press_record(now - timedelta(seconds=12))
 
     def not_sent(m: TabletModel, now: datetime) -> None:
         m.can_record = m.can_photo = True
-        m.open_conversation("maria")
+        m.open_conversation("jordi")
         m.press_record(now - timedelta(seconds=20))
         m.press_record(now)
         m.outgoing_done(sent=False)
@@ -177,10 +183,11 @@ def scenes() -> dict[str, Scene]:
         m.open_photo("m2")
 
     def call(m: TabletModel, now: datetime) -> None:
-        m.incoming_call("c1", "maria")
+        # her son, who said last night that he would call
+        m.incoming_call("c1", "jordi")
 
     def call_video(m: TabletModel, now: datetime) -> None:
-        m.incoming_call("c1", "maria")
+        m.incoming_call("c1", "jordi")
         m.answer_call()
         m.tick(now - timedelta(minutes=4, seconds=7))  # talking for four minutes
 
@@ -200,7 +207,7 @@ def scenes() -> dict[str, Scene]:
         m.go(Screen.AGENDA)
 
     def pair(m: TabletModel, now: datetime) -> None:
-        for digit in "4821":
+        for digit in TABLET_SETUP_CODE[:4]:
             m.pair_press(digit)
         m.go(Screen.PAIR)
 
@@ -209,7 +216,7 @@ def scenes() -> dict[str, Scene]:
         m.toggle_grant("alarms")
         m.toggle_grant("agenda")
         m.ask_link_code()
-        m.link_code = "K7QH-4R2X"
+        m.link_code = FAMILY_LINK_CODE
         m.link_expires = now + timedelta(minutes=30)
         m.changed()
 

@@ -35,7 +35,8 @@ _PEOPLE = [
         "ca",
         "C/ de Verdi 48, 3r 1a, 08012 Barcelona",
         "Porter automàtic: 3-1. Ascensor. La veïna del 3r 2a té clau.",
-        "Diabetis tipus 2 (insulina al matí). Marcapassos (2019). Al·lèrgia a la penicil·lina. "
+        "Diabetis tipus 2 (insulina al matí i al vespre). Marcapassos (2019). "
+        "Al·lèrgia a la penicil·lina. "
         "Camina amb caminador; hipoacúsia lleu (parlar a poc a poc).",
         "4821",
         [

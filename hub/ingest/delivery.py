@@ -66,7 +66,8 @@ class TabletDelivery(Base):
     # When the hub heard the state, and the device's own time of it (orders the acks).
     state_at: Mapped[datetime] = mapped_column(UtcDateTime)
     device_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
-    # Postponed: when the tablet shows it again (None: not before it expires).
+    # Postponed: when the tablet shows it again (None: not before it expires). Kept once it
+    # rings again or expires, so the card can still say she had put it off (issue 23).
     until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     # The centre waits for "acknowledged" (False: a message sent without asking for
     # confirmation, complete once shown). Reminders always wait.
@@ -149,6 +150,8 @@ def view(row: TabletDelivery, now: datetime) -> dict[str, Any]:
         "state": state,
         "state_at": row.state_at.isoformat(),
         "until": row.until.isoformat() if row.until and state == "postponed" else None,
+        # Put off earlier ("remind me later"), then shown again, confirmed or expired.
+        "put_off_until": row.until.isoformat() if row.until and state != "postponed" else None,
         "confirm": row.confirm,
         "speak": row.speak,
         "older_tablet": row.older_tablet,
@@ -197,8 +200,9 @@ async def apply_ack(session: AsyncSession, ack: IngestedAck) -> bool:
             state=state,
             state_at=ack.received_at,
             device_at=ack.device_ts,
-            until=body.until if state == "postponed" else None,
             older_tablet=body.state is None,
+            # a later state keeps when it was last put off until
+            **({"until": body.until} if state == "postponed" else {}),
         )
         .execution_options(synchronize_session=False)
     )

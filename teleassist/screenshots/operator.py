@@ -174,7 +174,7 @@ async def _services(app: Any, residents: list[int], now: Any) -> None:
                         resident_id=resident_id,
                         allergies=["penicil·lina"],
                         conditions=["diabetis tipus 2", "marcapassos (2019)"],
-                        medication=["insulina 10 UI al matí"],
+                        medication=["insulina 10 UI al matí i al vespre"],
                         mobility_aids=["caminador"],
                         hearing="hipoacúsia lleu: parlar a poc a poc",
                         sight="",
@@ -284,9 +284,12 @@ async def _protocol(browser: Any, url: str, out_dir: Path, lang: str, fall: str)
 
 async def deliveries_setup(app: Any, residents: list[int]) -> dict[int, list[str]]:
     """What the centre sent to each of ``residents``' tablets and what became of it (ADR
-    0163): a message acknowledged, an agenda reminder shown, the insulin reminder put off
-    ("remind me later", rings again in 8 minutes) and a heat warning that expired unanswered.
-    Returns the command ids per resident, in that order."""
+    0163), the story's medication day (issue 23): last night's 20:00 insulin reminder put off
+    ("remind me later", rang again at 20:10) and never confirmed, so it expired at 20:45 when
+    the family was told of the missed dose; a cold-weather warning that expired unanswered;
+    this morning's 08:00 reminder confirmed at 08:05 (the tablet's pictures); a message
+    acknowledged and an agenda reminder shown. Returns the command ids per resident, in that
+    order."""
     from datetime import timedelta
 
     from hub.appkeys import CLOCK, SESSIONMAKER
@@ -296,18 +299,28 @@ async def deliveries_setup(app: Any, residents: list[int]) -> dict[int, list[str
 
     now = app[CLOCK]()
     minute = timedelta(minutes=1)
-    plan: list[tuple[str, str, str | None, timedelta, timedelta, CommandState | None]] = [
+    # The care plan's doses (08:00 and 20:00) and its 45 minutes' grace (service.py's plan).
+    grace = 45 * minute
+    today_8 = now - (2 * 60 + 30) * minute  # 08:00 in Barcelona, the story at 10:30
+    last_20 = today_8 - 12 * 60 * minute
+    Acks = list[tuple[timedelta, CommandState, timedelta | None]]  # after sent; until after
+    plan: list[tuple[str, str, str | None, timedelta, timedelta, Acks]] = [
+        ("medication", "insulina 20:00", None, now - last_20, grace,
+         [(0 * minute, "shown", None), (0 * minute, "postponed", 10 * minute),
+          (10 * minute, "shown", None)]),
+        ("message", "Avís de fred: abrigueu-vos bé", "marc", 14 * 60 * minute,
+         12 * 60 * minute, []),
+        ("medication", "insulina 08:00", None, now - today_8, grace,
+         [(0 * minute, "shown", None), (5 * minute, "acknowledged", None)]),
         ("message", "La infermera vindrà a les 11", "anna", 50 * minute, 12 * 60 * minute,
-         "acknowledged"),
-        ("reminder", "Metge de capçalera", None, 35 * minute, 60 * minute, "shown"),
-        ("medication", "insulina", None, 3 * minute, 30 * minute, "postponed"),
-        ("message", "Avís de calor: beveu aigua", "marc", 14 * 60 * minute, 12 * 60 * minute,
-         None),
+         [(minute, "acknowledged", None)]),
+        ("reminder", "Metge de capçalera", None, 35 * minute, 60 * minute,
+         [(minute, "shown", None)]),
     ]  # fmt: skip
     ids: dict[int, list[str]] = {}
     tracker = delivery.DeliveryTracker(lambda: app[SESSIONMAKER])
     for rid in residents:
-        for n, (kind, text, by, ago, lasts, state) in enumerate(plan):
+        for n, (kind, text, by, ago, lasts, acks) in enumerate(plan):
             command_id = f"demo-{rid}-{n}"
             sent = now - ago
             async with app[SESSIONMAKER]() as session:
@@ -320,22 +333,22 @@ async def deliveries_setup(app: Any, residents: list[int]) -> dict[int, list[str
                 )  # fmt: skip
                 await session.commit()
             ids.setdefault(rid, []).append(command_id)
-            if state is None:
-                continue
-            at = sent + minute
-            until = at + 10 * minute if state == "postponed" else None
-            body = Ack(command_id=command_id, ok=True, state=state, until=until)
-            ack = IngestedAck(f"demo-tablet-{rid}", "a" + command_id, at, at, body)
-            await tracker.handle_ack(ack)
+            for k, (after, state, until) in enumerate(acks):
+                # acks of one instant in the order given (a tie goes to the further state)
+                at = sent + after + k * timedelta(seconds=1)
+                again = at + until if until is not None else None
+                body = Ack(command_id=command_id, ok=True, state=state, until=again)
+                ack = IngestedAck(f"demo-tablet-{rid}", f"a{command_id}-{k}", at, at, body)
+                await tracker.handle_ack(ack)
     return ids
 
 
 async def _deliveries(browser: Any, url: str, out_dir: Path, lang: str) -> Path:
     """``operator-messages``: on the resident card, what the centre sent to the tablet and
-    what became of it, the insulin reminder put off with when it rings again."""
+    what became of it, last night's insulin reminder put off and never confirmed."""
     # Its bottom at the window's: the alarm's fixed header stays clear of the heading.
     return await _card_section(
-        browser, url, out_dir, lang, "messages", "#card-messages [data-until]", block="end"
+        browser, url, out_dir, lang, "messages", "#card-messages [data-put-off]", block="end"
     )
 
 

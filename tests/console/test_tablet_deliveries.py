@@ -156,13 +156,17 @@ async def test_a_medication_reminder_put_off_says_when_it_rings_again(
     )
     [item] = await _list(hub_client, pere, headers)
     assert (item["state"], item["until"]) == ("postponed", again.isoformat())
-    # It rings again: shown, and the postponement is over.
+    # It rings again: shown, and the postponement is over, but the card still says it was put
+    # off (and when until), and so it does once the reminder expired unconfirmed.
     await tracker.handle_ack(_ack("tab-dl-3", command_id, again, "shown"))
     [item] = await _list(hub_client, pere, headers)
-    assert (item["state"], item["until"]) == ("shown", None)
+    assert (item["state"], item["until"], item["put_off_until"]) == (
+        "shown", None, again.isoformat()
+    )  # fmt: skip
     hub_clock.advance(timedelta(minutes=30))
     headers = await auth_headers(Role.OPERATOR)
-    assert (await _list(hub_client, pere, headers))[0]["state"] == "expired"
+    [item] = await _list(hub_client, pere, headers)
+    assert (item["state"], item["put_off_until"]) == ("expired", again.isoformat())
     async with hub_sessionmaker() as session:
         row = await session.get(TabletDelivery, command_id)
     assert row is not None

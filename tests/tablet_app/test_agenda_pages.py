@@ -70,7 +70,7 @@ def test_the_window_turns_to_the_later_items(kivy_window: Any, lang: Lang, tmp_p
         model.go(Screen.AGENDA)
         pump()
         icons = [w.name for w in walk(view.content) if isinstance(w, Icon) and w.width > 0]
-        # the group workshop, Maria's visit and the doctor: people, house, calendar
+        # the group workshop, Jordi's visit and the doctor: people, house, calendar
         assert {"people", "house", "calendar"} <= set(icons)
         shown = find(view, "agenda.shown")
         assert shown.text == translate("agenda.shown", lang, first=1, last=3, total=6)

@@ -48,13 +48,14 @@ def test_names_with_relationship_and_who_wrote_each_message(tmp_path: Path) -> N
     from tablet_app.demo import demo_model
 
     model = demo_model("en", NOW, tmp_path)
-    assert model.contact_title("maria") == "Maria (daughter)"
+    assert model.contact_title("nuria") == "Núria (niece)"
+    assert model.contact_title("jordi") == "Jordi (son)"
     assert model.contact_title("g:9") == "The family"  # a group has no relationship
     assert model.contact_title("nobody") == ""
     group = next(m for m in model.messages if m.contact_id == "g:9")
     assert model.sender_name(group) == "Jordi"
-    direct = next(m for m in model.messages if m.contact_id == "maria" and not m.outgoing)
-    assert model.sender_name(direct) == "Maria"
+    direct = next(m for m in model.messages if m.contact_id == "nuria" and not m.outgoing)
+    assert model.sender_name(direct) == "Núria"
     # a group is written to, not called
     assert "g:9" in [c.id for c in model.conversations()]
     assert "g:9" not in [c.id for c in model.callable_contacts()]
@@ -95,7 +96,7 @@ def test_three_messages_with_sender_and_a_large_photo(view_for: Any, lang: Lang)
 
     view = view_for(lang)
     model = view.model
-    model.open_conversation("maria")
+    model.open_conversation("nuria")
     pump()
     headings = {
         w.name: w.text for w in walk(view.content) if str(getattr(w, "name", "")).startswith(
@@ -104,17 +105,17 @@ def test_three_messages_with_sender_and_a_large_photo(view_for: Any, lang: Lang)
     }  # fmt: skip
     you = {"ca": "Enviat per vós", "es": "Enviado por usted", "en": "Sent by you"}[lang]
     assert len(headings) == 3, headings
-    assert headings["conversation.by.m2"].endswith(" · Maria")
+    assert headings["conversation.by.m2"].endswith(" · Núria")
     assert headings["conversation.by.m5"].endswith(f" · {you}")
-    assert headings["conversation.by.m4"].endswith(" · Maria")
+    assert headings["conversation.by.m7"].endswith(" · Núria")
     for name in headings:
         assert_fits(_find(view, name), 28, (lang, name))
         assert_fits(_find(view, name.replace(".by.", ".text.")), 36, (lang, name))
     photo = _find(view, "conversation.open.m2")
     width, height = photo.norm_image_size
     assert height >= 160, (width, height)  # the review found 110 px thumbnails
-    related = {"ca": "filla", "es": "hija", "en": "daughter"}[lang]
-    assert view.content.children[-1].children[0].text == f"Maria ({related})"
+    related = {"ca": "neboda", "es": "sobrina", "en": "niece"}[lang]
+    assert view.content.children[-1].children[0].text == f"Núria ({related})"
     # the buttons are on the right, big
     for name in ("record.start", "photo.take"):
         button = _find(view, name)
@@ -134,7 +135,7 @@ def test_a_group_conversation_says_who_wrote_and_has_a_group_tile(view_for: Any)
     pump()
     tile = _find(view, "messages.contact.g:9")
     assert tile.label.text == "The family"
-    assert _find(view, "messages.contact.maria").label.text == "Maria\ndaughter"
+    assert _find(view, "messages.contact.jordi").label.text == "Jordi\nson"
     from tablet_app.widgets import Face, walk
 
     [face] = [w for w in walk(tile) if isinstance(w, Face)]
@@ -147,4 +148,4 @@ def test_a_group_conversation_says_who_wrote_and_has_a_group_tile(view_for: Any)
     pump()
     with pytest.raises(LookupError):
         _find(view, "call.face.g:9")
-    assert _find(view, "call.face.maria").label.text == "Maria\ndaughter"
+    assert _find(view, "call.face.nuria").label.text == "Núria\nniece"

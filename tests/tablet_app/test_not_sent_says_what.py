@@ -58,7 +58,7 @@ def test_the_line_fits_in_the_window(
 
     model = demo_model(lang, NOW, tmp_path)
     model.can_record = model.can_photo = True
-    model.open_conversation("maria")
+    model.open_conversation("jordi")
     if kind == "photo":
         model.press_photo()
     else:

@@ -39,3 +39,41 @@ def test_no_demo_appointment_falls_on_a_weekend_day_it_should_not(tmp_path: Path
     model = demo_model("en", shots.SHOT_TIME, tmp_path)
     doctor = next(item for item in model.agenda if item.id == "a3")
     assert doctor.starts_at.astimezone(LOCAL_TZ).weekday() < 5
+
+
+def test_the_tablets_people_are_the_storys(tmp_path: Path) -> None:
+    """Her son, her niece and her neighbour, by their first names and in the console's order
+    of contacts, with the relationship the console gives each (issue 23: one cast)."""
+    model = demo_model("en", shots.SHOT_TIME, tmp_path)
+    story_people = [
+        (person.name.split()[0], person.relationship)
+        for person in (story.SON, story.NIECE, story.NEIGHBOUR)
+    ]
+    circle = [(member.name, member.relationship) for member in model.circle]
+    # the console's "volunteer_neighbour_f" is, on her tablet, her neighbour
+    assert circle == [
+        (name, "neighbour" if rel.startswith("volunteer_neighbour") else rel)
+        for name, rel in story_people
+    ]
+    names = {contact.name for contact in model.contacts}
+    assert {name for name, _ in story_people} <= names
+    # nobody of the story's family under another name (the old demo's daughter and grandson)
+    assert not names & {"Maria", "Laia"}
+    assert [m.party for m in model.circle if "agenda" in m.scopes] == ["jordi", "carme"]
+    assert model.circle[0].party == "jordi"
+    assert "alarms" in model.circle[0].scopes
+
+
+def test_the_tablets_codes_are_the_storys() -> None:
+    assert shots.TABLET_SETUP_CODE == story.TABLET_SETUP_CODE
+    assert shots.FAMILY_LINK_CODE == story.FAMILY_LINK_CODE
+
+
+def test_the_pad_and_the_link_screen_show_the_storys_codes(tmp_path: Path) -> None:
+    model = demo_model("en", shots.SHOT_TIME, tmp_path)
+    shots.scenes()["pair"](model, shots.SHOT_TIME)
+    assert story.TABLET_SETUP_CODE.startswith(model.pair_digits)
+    assert model.pair_digits
+    model = demo_model("en", shots.SHOT_TIME, tmp_path)
+    shots.scenes()["link"](model, shots.SHOT_TIME)
+    assert model.link_code == story.FAMILY_LINK_CODE

@@ -83,7 +83,7 @@ def test_help_offline_shows_what_to_do_instead_in_big_type(
         assert view.shown is Screen.HELP
         lines = [find(view, f"help.alt.{n}").text for n in range(3)]
         assert lines == [words for _, words in model.help_alternatives()]
-        assert "Laia" in lines[2]
+        assert "Carme" in lines[2]
         assert "112" in lines[1]
         texts = [w for w in walk(view.content) if isinstance(w, Text) and w.text.strip()]
         for text in texts:

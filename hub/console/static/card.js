@@ -214,15 +214,26 @@ function deliveryLabel(m) {
   return text("delivery_" + m.state);
 }
 
+/** What a reminder put off says of when it rings again: once that time has passed without
+ * a newer state from the tablet, it rang then (not "rings again" at a time gone by). */
+function postponedLine(until) {
+  if (!until) return text("delivery_not_again");
+  const time = formatTime(until);
+  return text(new Date(until) > new Date() ? "delivery_again_at" : "delivery_rang_again_at", { time });
+}
+
 /** The list of what was sent to the resident's tablet (newest first), each with its state;
- * a reminder put off says when it rings again. Redrawn alone as the tablet answers. */
+ * a reminder put off says when it rings again, and still says it was put off once it rang
+ * again, was confirmed or expired. Redrawn alone as the tablet answers. */
 export function renderDeliveryList(items) {
   const lines = items.length
     ? items
         .map((m) => {
           const when = m.state === "postponed"
-            ? `<div class="small" data-until>${m.until ? text("delivery_again_at", { time: formatTime(m.until) }) : text("delivery_not_again")}</div>`
-            : "";
+            ? `<div class="small" data-until>${postponedLine(m.until)}</div>`
+            : m.put_off_until
+              ? `<div class="small muted" data-put-off>${text("delivery_put_off", { time: formatTime(m.put_off_until, { date: "never" }) })}</div>`
+              : "";
           const by = m.sent_by ? ` · ${h(m.sent_by)}` : "";
           const unasked = m.kind === "message" && m.confirm === false ? ` · ${text("delivery_no_confirm")}` : "";
           const older = m.state === "received" && m.older_tablet ? " older" : "";
