@@ -20,11 +20,15 @@ if TYPE_CHECKING:
 # A fixed instant, so screenshots do not change from run to run: Thursday 3 December 2026 at
 # 08:05 in Barcelona, the morning of the web screenshots' story (its instant is 10:30 that day,
 # teleassist/screenshots/_story.py; tests/tablet_app/test_shot_story.py keeps them one day).
-# Her care plan there lists insulin at 08:00 and "I'm OK" by 10:30 and 19:00 (tablet_app.demo).
+# Her care plan there lists insulin at 08:00 and 20:00 and "I'm OK" by 10:30 and 19:00
+# (tablet_app.demo).
 SHOT_TIME = datetime(2026, 12, 3, 7, 5, tzinfo=UTC)
 # The dose her tablet reminds her of, written as the hub sends it (the care plan's name and the
 # time as the tablet writes times, 24-hour with two digits: alerts/rules/timers.py).
 DOSE = "insulina 08:00"
+# How long she has to confirm it before it is missed: the care plan's grace (the story's
+# DOSE_GRACE_MIN), so this morning's reminder runs until 08:45.
+DOSE_GRACE = timedelta(minutes=45)
 # The story's codes (teleassist/screenshots/_story.py, kept equal by
 # tests/tablet_app/test_shot_story.py): the setup code on the installer's work order, typed
 # half-way on the pairing pad, and the code her tablet showed to link her neighbour Carme.
@@ -36,16 +40,12 @@ Scene = Callable[["TabletModel", datetime], None]
 
 def _medication(m: TabletModel, now: datetime) -> None:
     """The hub's reminder at the dose's time (ADR 0137), to confirm or put off: shown at 08:00,
-    the centre told at 09:00 if she does not confirm."""
+    missed at 08:45 (the care plan's grace) if she does not confirm."""
     from protocol import Prompt
 
-    body = Prompt(
-        prompt_id="p3",
-        kind="medication",
-        schedule=DOSE,
-        expires=now + timedelta(minutes=55),
-    )
-    m.on_command(body, now - timedelta(minutes=5))
+    due = now - timedelta(minutes=5)
+    body = Prompt(prompt_id="p3", kind="medication", schedule=DOSE, expires=due + DOSE_GRACE)
+    m.on_command(body, due)
 
 
 def _medication_taken(m: TabletModel, now: datetime) -> None:

@@ -190,7 +190,8 @@ async def _services(app: Any, residents: list[int], now: Any) -> None:
                     "morning_start": "09:00",
                     "morning_end": "11:30",
                     "bed": False,
-                    "medications": [{"name": "insulina", "times": ["08:00", "20:00"]}],
+                    "medications": [story.INSULIN],
+                    "medication_grace_min": story.DOSE_GRACE_MIN,
                 }
                 await store.edit_plan(session, row, {"rules": rules}, actor="laia", now=now)
 
@@ -300,7 +301,7 @@ async def deliveries_setup(app: Any, residents: list[int]) -> dict[int, list[str
     now = app[CLOCK]()
     minute = timedelta(minutes=1)
     # The care plan's doses (08:00 and 20:00) and its 45 minutes' grace (service.py's plan).
-    grace = 45 * minute
+    grace = story.DOSE_GRACE_MIN * minute
     today_8 = now - (2 * 60 + 30) * minute  # 08:00 in Barcelona, the story at 10:30
     last_20 = today_8 - 12 * 60 * minute
     Acks = list[tuple[timedelta, CommandState, timedelta | None]]  # after sent; until after

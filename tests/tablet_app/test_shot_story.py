@@ -4,6 +4,7 @@ care plan's dose at its time, times written as the tablet writes them."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from tablet_app import shots
@@ -77,3 +78,12 @@ def test_the_pad_and_the_link_screen_show_the_storys_codes(tmp_path: Path) -> No
     model = demo_model("en", shots.SHOT_TIME, tmp_path)
     shots.scenes()["link"](model, shots.SHOT_TIME)
     assert model.link_code == story.FAMILY_LINK_CODE
+
+
+def test_the_morning_reminder_runs_for_the_care_plans_grace(tmp_path: Path) -> None:
+    assert timedelta(minutes=story.DOSE_GRACE_MIN) == shots.DOSE_GRACE
+    model = demo_model("en", shots.SHOT_TIME, tmp_path)
+    shots.scenes()["medication"](model, shots.SHOT_TIME)
+    assert model.prompt is not None
+    due = shots.DOSE.rsplit(" ", 1)[1]
+    assert clock_text(model.prompt.expires - shots.DOSE_GRACE) == due  # 08:00 + 45 min
