@@ -119,21 +119,26 @@ async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
         app[FAMILY_SETTINGS].ring_timeout_s,
         observer=app.get(CALL_OBSERVER),
     )
-    # Calls a previous process left open cannot be going on: close them as failed.
+    clustered = app[ENGINE].dialect.name == "postgresql"
+    if clustered:  # the rows of the calls held here name this worker (ADR 0185)
+        service.holder = app[CALL_LINKS].origin
+    # Calls a previous process left open cannot be going on: close them as failed (with
+    # several workers, those whose worker stopped holding them).
     if await service.recover():
         _LOGGER.warning("calls left open by the last run were closed as failed (hub_restart)")
     app[CALL_SERVICE] = service
-    task = None
-    if app[ENGINE].dialect.name == "postgresql":
+    tasks = []
+    if clustered:
         # A call's parties may be on different workers (ADR 0185); SQLite serves one worker.
         links = app[CALL_LINKS]
         service.links, links.holder = links, service
-        task = asyncio.create_task(links.run(), name="family-call-links")
+        tasks.append(asyncio.create_task(links.run(), name="family-call-links"))
+        tasks.append(asyncio.create_task(service.keep(), name="family-call-holds"))
     try:
         yield
     finally:
-        if task is not None:
-            await cancel_and_wait([task])
+        if tasks:
+            await cancel_and_wait(tasks)
             service.links = app[CALL_LINKS].holder = None
         await service.close()
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.clock import utc_now
 from hub.db.base import Base, BigIntId, UtcDateTime
 
 PARTY_LENGTH = 24
+# The statuses of a call not over yet (hub.family.calls.state: those not FINAL).
+OPEN_CALLS_SQL = "status IN ('ringing', 'accepted')"
 
 
 class TabletCredential(Base):
@@ -248,6 +251,21 @@ class CallRecord(Base):
     connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     # Why a call failed: tablet_offline, no_answer, media_failed, hub_restart.
     failure: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Several workers (PostgreSQL, ADR 0185): the worker holding the open call (its name on
+    # the calls' channel) and until when (the database's clock) its renewed hold runs; a
+    # worker's start-up and beats fail only open calls whose hold ran out. NULL on SQLite
+    # and on rows from before (failed at the next start-up, as always).
+    holder: Mapped[str | None] = mapped_column(String(64), default=None)
+    held_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+    __table_args__ = (
+        Index(
+            "ix_family_calls_open",
+            "held_until",
+            postgresql_where=sql_text(OPEN_CALLS_SQL),
+            sqlite_where=sql_text(OPEN_CALLS_SQL),
+        ),
+    )
 
 
 class AlarmNotice(Base):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from hub.alarms.fanout import MAX_PAYLOAD
 from hub.alarms.keys import ALARM_FANOUT
@@ -70,6 +70,7 @@ def test_a_signal_survives_its_payload_whole_or_in_pieces() -> None:
         ),
         CallSignal("w-b", "w-a", "g", call_id=9, party="r:3"),
         CallSignal("w-b", "w-a", "b", calls=(9, 10)),
+        CallSignal("w-b", "w-a", "x", call_id=9),
     ):
         payloads = signal.payloads(1)
         assert _whole(payloads) == signal
@@ -94,6 +95,7 @@ def test_a_signal_survives_its_payload_whole_or_in_pieces() -> None:
         '{"o": "w1", "t": "w2", "k": "f", "c": 1, "p": "r:3", "y": "call.signal", "d": 5}',
         '{"o": "w1", "t": "w2", "k": "b", "c": ["1"]}',
         '{"o": "w1", "t": "w2", "k": "g", "c": -1, "p": "r:3"}',
+        '{"o": "w1", "t": "w2", "k": "x", "c": 0}',  # no call to end
         '{"o": "w1", "t": "w2", "k": "p", "m": 1, "i": 0, "n": 2, "d": "eA=="}',  # a piece
     ],
 )
@@ -357,3 +359,156 @@ async def test_a_tablet_whose_calls_worker_dies_is_told_the_call_failed(
         assert (failed["call_id"], failed["call"]["failure"]) == (call_id, "hub_restart")
         await tablet_ws.send_json({"type": "call.hangup", "call_id": call_id})
         assert (await _frame(tablet_ws, "error"))["error"] == "call_unknown"
+
+
+# ------------------------------------------------------- open calls seen by every worker
+
+
+async def _accepted(anna_ws: Any, tablet_ws: Any, callee: str) -> int:
+    """Anna calls the tablet, which answers; the call's id."""
+    await anna_ws.send_json({"type": "call.start", "callee": callee})
+    call_id = int((await _state(anna_ws, "ringing"))["call_id"])
+    await _frame(tablet_ws, "call.incoming")
+    await tablet_ws.send_json({"type": "call.accept", "call_id": call_id})
+    await _state(anna_ws, "accepted")
+    return call_id
+
+
+async def _record(world: World, call_id: int) -> CallRecord:
+    async with world.sessionmaker() as session:
+        record = await session.get(CallRecord, call_id)
+    assert record is not None
+    return record
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.postgres
+async def test_a_worker_starting_fails_only_the_calls_of_a_worker_that_died(
+    world: World,
+    worker_b: TestClient[Any, Any],
+    aiohttp_client: Starter,
+    hub_settings: HubSettings,
+    hub_config: Config,
+    hub_clock: ManualClock,
+) -> None:
+    a, b = world.client, worker_b
+    maria, anna = await _pair(world)
+    async with (
+        a.ws_connect("/api/family/ws", headers=anna.headers) as anna_ws,
+        b.ws_connect("/api/family/ws", headers=maria.headers) as tablet_ws,
+    ):
+        call_id = await _accepted(anna_ws, tablet_ws, maria.party)
+        record = await _record(world, call_id)
+        assert record.holder == a.app[CALL_LINKS].origin
+        await a.app[CALL_SERVICE].renew()  # A's beat: its hold goes on
+        assert (held := (await _record(world, call_id)).held_until) is not None
+        assert record.held_until is not None
+        assert held >= record.held_until
+
+        # A third worker starts (or B restarts): A's call is not its to close.
+        c = await aiohttp_client(create_app(hub_settings, config=hub_config, clock=hub_clock))
+        assert c.app[CALL_SERVICE].holder != record.holder
+        assert (await _record(world, call_id)).status == "accepted"
+        assert await b.app[CALL_SERVICE].sweep() == 0
+        # ... and the call goes on.
+        await tablet_ws.send_json({"type": "call.signal", "call_id": call_id,
+                                   "data": _candidate(1)})  # fmt: skip
+        assert (await _frame(anna_ws, "call.signal"))["data"] == _candidate(1)
+
+        # A dies: it stops renewing its hold, which runs out; the next worker to start (or
+        # to beat) fails the call.
+        async def no_renewal() -> None:
+            return None
+
+        a.app[CALL_SERVICE].renew = no_renewal  # type: ignore[method-assign]
+        async with world.sessionmaker() as session:
+            await session.execute(
+                text("UPDATE family_calls SET held_until = now() - interval '1 second' "
+                     "WHERE id = :id"),
+                {"id": call_id},
+            )  # fmt: skip
+            await session.commit()
+        assert await c.app[CALL_SERVICE].recover() == 1
+        assert await b.app[CALL_SERVICE].sweep() == 0  # failed once, by one worker
+        record = await _record(world, call_id)
+        assert (record.status, record.failure) == ("failed", "hub_restart")
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.postgres
+async def test_a_tablet_in_a_call_on_one_worker_is_busy_for_a_caller_on_another(
+    world: World, worker_b: TestClient[Any, Any]
+) -> None:
+    a, b = world.client, worker_b
+    maria, anna = await _pair(world)
+    ben = await world.person(name="Ben")
+    await world.link(maria, ben)
+    async with (
+        a.ws_connect("/api/family/ws", headers=anna.headers) as anna_ws,
+        a.ws_connect("/api/family/ws", headers=maria.headers) as tablet_ws,
+        b.ws_connect("/api/family/ws", headers=ben.headers) as ben_ws,
+    ):
+        call_id = await _accepted(anna_ws, tablet_ws, maria.party)
+        await ben_ws.send_json({"type": "call.start", "callee": maria.party})
+        assert (await _frame(ben_ws, "error"))["error"] == "busy"
+        await tablet_ws.send_json({"type": "call.hangup", "call_id": call_id})
+        await _state(anna_ws, "ended")
+        # Over: Ben's call rings.
+        await ben_ws.send_json({"type": "call.start", "callee": maria.party})
+        await _state(ben_ws, "ringing")
+    assert [r.status for r in await _records(world, ben.party)] == ["missed", "ringing"]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.postgres
+async def test_a_centre_call_on_one_worker_ends_a_family_call_held_on_another(
+    world: World, worker_b: TestClient[Any, Any]
+) -> None:
+    a, b = world.client, worker_b
+    maria, anna = await _pair(world)
+    operator = await world.person(Role.OPERATOR, name="Núria")
+    async with (
+        a.ws_connect("/api/family/ws", headers=anna.headers) as anna_ws,
+        a.ws_connect("/api/family/ws", headers=maria.headers) as tablet_ws,
+        b.ws_connect("/api/family/ws", headers=operator.headers),
+    ):
+        family_id = await _accepted(anna_ws, tablet_ws, maria.party)
+        started = await b.post(f"/api/console/residents/{maria.resident_id}/voice",
+                               headers=operator.headers)  # fmt: skip
+        assert started.status == 201, await started.text()
+        ended = await _state(anna_ws, "ended")
+        assert ended["call_id"] == family_id
+        incoming = await _frame(tablet_ws, "call.incoming")
+        assert (incoming["call_id"], incoming["kind"]) == ((await started.json())["call_id"],
+                                                           "centre")  # fmt: skip
+    assert (await _record(world, family_id)).status == "ended"
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.postgres
+async def test_two_operators_on_two_workers_cannot_both_call_a_home(
+    world: World, worker_b: TestClient[Any, Any]
+) -> None:
+    a, b = world.client, worker_b
+    maria = await world.resident("Maria")
+    nuria = await world.person(Role.OPERATOR, name="Núria")
+    pau = await world.person(Role.OPERATOR, name="Pau")
+    url = f"/api/console/residents/{maria.resident_id}/voice"
+    async with (
+        a.ws_connect("/api/family/ws", headers=maria.headers),
+        a.ws_connect("/api/family/ws", headers=nuria.headers),
+        b.ws_connect("/api/family/ws", headers=pau.headers),
+    ):
+        # At once, on either worker: one rings, the other is told who holds the home.
+        answers = await asyncio.gather(
+            a.post(url, headers=nuria.headers), b.post(url, headers=pau.headers)
+        )
+        by_status = {r.status: await r.json() for r in answers}
+        assert sorted(by_status) == [201, 409]
+        refused = by_status[409]
+        assert refused["error"] == "home_busy"
+        winner = "Núria" if answers[0].status == 201 else "Pau"
+        assert refused["held_by"]["name"] == winner
+        # And after: the second operator asking again on B is still refused.
+        again = await b.post(url, headers=pau.headers if winner == "Núria" else nuria.headers)
+        assert (again.status, (await again.json())["error"]) == (409, "home_busy")

@@ -14,7 +14,9 @@ connection, a :class:`~hub.alarms.fanout.Relay`) carries, as compact JSON,
 - ``g`` "P's last socket here dropped" (the holder's reconnect grace starts), and ``b`` beats
   both ways every :data:`BEAT_S` while calls cross: a holder that hears nothing from a host
   for :data:`DEAD_AFTER_S` treats it as gone (a worker that died), a host that hears nothing
-  from a holder tells its party the call failed.
+  from a holder tells its party the call failed;
+- ``x`` "end call C": a centre call started on another worker takes the home, and the family
+  call C this worker holds with it gives way (docs/adr/0185, "Across workers").
 
 A signal longer than a NOTIFY payload (signalling data may be 64 KiB; SDP offers are mostly
 3–6 KB) goes as numbered pieces (``p``) of at most :data:`PIECE_BYTES` bytes, base64, sent
@@ -61,7 +63,7 @@ FIND_WAIT_S = 1.5
 # Frames a host forwards (the socket's own frame types).
 FRAME_TYPES = frozenset({"call.accept", "call.decline", "call.hangup", "call.connected",
                          "call.signal"})  # fmt: skip
-KINDS = frozenset("whefgbp")
+KINDS = frozenset("whefgbpx")
 
 
 class BadCallSignal(ValueError):
@@ -121,7 +123,7 @@ class CallSignal:
             data["p"] = self.party
         if self.kind in "wh":
             data["q"] = self.query
-        if self.kind in "wefg":
+        if self.kind in "wefgx":
             data["c"] = self.call_id
         if self.kind == "e":
             data |= {"p": list(self.parties), "e": self.data, "z": int(self.final)}
@@ -153,9 +155,9 @@ class CallSignal:
             out["party"] = _text(data.get("p"), MAX_PARTY, "party")
         if kind in "wh":
             out["query"] = _id(data.get("q"), "query")
-        if kind in "wefg":
+        if kind in "wefgx":
             out["call_id"] = _id(data.get("c"), "call")
-        if kind in "efg" and out["call_id"] == 0:
+        if kind in "efgx" and out["call_id"] == 0:
             raise BadCallSignal("no call")
         if kind == "e":
             parties, event, final = data.get("p"), data.get("e"), data.get("z")
@@ -269,6 +271,9 @@ class Holder(Protocol):
 
     def remote_hosts(self) -> dict[str, list[int]]:
         """The calls held here with a party elsewhere, by host."""
+
+    async def remote_give_way(self, call_id: int) -> None:
+        """A centre call elsewhere takes a party of this (family) call: it ends."""
 
 
 @dataclass
@@ -430,6 +435,11 @@ class CallLinks:
         )  # fmt: skip
         self._send(signal)
 
+    def give_way(self, holder: str, call_id: int) -> None:
+        """Ask worker ``holder`` to end its family call ``call_id`` (a centre call here
+        takes the home)."""
+        self._send(CallSignal(self.origin, holder, "x", call_id=call_id))
+
     # ------------------------------------------------------------ as a host
 
     def proxies(self, call_id: int, party: str) -> bool:
@@ -510,6 +520,8 @@ class CallLinks:
             )
         elif signal.kind == "g" and holder is not None:
             holder.remote_gone(signal.call_id, signal.party, origin)
+        elif signal.kind == "x" and holder is not None:
+            await holder.remote_give_way(signal.call_id)
         elif signal.kind == "b":
             now = self._now()
             for call_id in signal.calls:

@@ -11,7 +11,9 @@ put each call's outcome in the alarm's history.
 
 The worker where a call starts holds it; on PostgreSQL a party whose socket is on another
 worker is found there and its frames forwarded both ways (:mod:`hub.family.calls.across`,
-docs/adr/0185): the ``remote_*`` methods are the holder's side of that.
+docs/adr/0185): the ``remote_*`` methods are the holder's side of that. There each open
+call's row names its holder, which renews a hold on it: a starting worker fails only calls
+whose holder died, and the busy checks read every live worker's open calls.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.clock import Clock
@@ -58,6 +60,16 @@ RECONNECT_GRACE_S = 20.0
 MEDIA_TIMEOUT_S = 20.0
 
 MayContact = Callable[[AsyncSession, str, str], Awaitable[bool]]
+
+# Several workers (PostgreSQL): a worker renews the hold of the calls it holds every
+# HOLD_BEAT_S for HOLD_S (the database's clock); an open call whose hold ran out is one whose
+# worker died, and any worker fails it (``hub_restart``).
+HOLD_S = 15.0
+HOLD_BEAT_S = 5.0
+# First key of the transaction advisory lock that makes call starts to a party serial
+# across workers (the second is the party's hash): "fc".
+LOCK_SPACE = 0x6663
+OPEN_STATUSES = [s.value for s in CallStatus if s not in FINAL]
 
 # Family calls (not the centre's): rings from one party to another per window.
 RING_LIMIT = Limit("family.ring", 6, timedelta(minutes=10))
@@ -131,6 +143,10 @@ def call_view(record: CallRecord | CallState, call_id: int) -> dict[str, Any]:
     }
 
 
+def _hold_until(seconds: float) -> ColumnElement[datetime]:
+    return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+
+
 def state_of(record: CallRecord) -> CallState:
     """The stored call as a state (for views and the observer)."""
     return CallState(
@@ -174,6 +190,11 @@ class CallService:
         self.listens = ListenIns(live)  # supervisors listening in to centre calls
         # Set on PostgreSQL: parties whose sockets are on other workers (ADR 0185).
         self.links: CallLinks | None = None
+        # Set on PostgreSQL: this worker's name on the rows of the calls it holds (its
+        # links' origin); None: the only worker, whose start fails every open call.
+        self.holder: str | None = None
+        self.hold_s = HOLD_S
+        self.hold_beat_s = HOLD_BEAT_S
 
     def active_for(self, party: str) -> list[int]:
         """Ids of live calls ``party`` takes part in."""
@@ -196,7 +217,13 @@ class CallService:
                 raise CallError(
                     "too_many_calls", f"too many calls to this person; wait {slot.retry_after_s} s"
                 )
-            if self.active_for(callee):
+            busy = bool(self.active_for(callee))
+            if not busy and self.holder is not None:
+                # A call of the callee's held by any live worker; the lock keeps two workers
+                # from both ringing the callee until this transaction ends.
+                await self._lock(session, callee)
+                busy = bool(await self._open_calls(session, callee))
+            if busy:
                 record = CallRecord(
                     caller=caller, callee=callee, status=CallStatus.MISSED.value,
                     started_at=now, ended_at=now,
@@ -204,8 +231,8 @@ class CallService:
                 session.add(record)
                 await session.commit()
                 raise CallError("busy", "the person is already in a call")
-            record = CallRecord(
-                caller=caller, callee=callee, status=state.status.value, started_at=now
+            record = self._held(
+                CallRecord(caller=caller, callee=callee, status=state.status.value, started_at=now)
             )
             session.add(record)
             await session.commit()
@@ -302,9 +329,22 @@ class CallService:
         host = None
         if not self._live.online(home) and self.links is not None:
             host = await self.links.find(home)
+        give_way: list[CallRecord] = []
         async with self._sessionmaker() as session:
             names = await party_names(session, [caller, home])
             self._starting_names[home] = names.get(caller, caller)
+            if self.holder is not None:
+                # Other workers' calls with the home: another operator's makes it busy, a
+                # family call gives way (told once this call is in); the lock makes two
+                # operators' starts on two workers serial.
+                await self._lock(session, home)
+                elsewhere = [r for r in await self._open_calls(session, home)
+                             if r.id not in self._calls]  # fmt: skip
+                for row in elsewhere:
+                    if row.kind == CallKind.CENTRE.value:
+                        held_by = await party_names(session, [row.caller])
+                        raise HomeBusy(row.caller, held_by.get(row.caller, row.caller))
+                give_way = elsewhere
             if host is None and not self._live.online(home):
                 failed = failed_call(state, Failure.TABLET_OFFLINE, state.started_at)
                 record = self._record(failed)
@@ -312,10 +352,15 @@ class CallService:
                 await session.commit()
                 self._observe("ended", record.id, failed, names)
                 raise CallError("tablet_offline", "the home's tablet is not connected")
-            record = self._record(state)
+            record = self._held(self._record(state))
             session.add(record)
             await session.commit()
             call_id = record.id
+        for row in give_way:
+            if self.links is not None and row.holder is not None:
+                _LOGGER.info("call %s (worker %s) gives way to the centre's call %s", row.id,
+                             row.holder, call_id)  # fmt: skip
+                self.links.give_way(row.holder, row.id)
         for other in [c for c in self._calls.values() if home in (c.state.caller, c.state.callee)]:
             _LOGGER.info("call %s gives way to the centre's call %s", other.id, call_id)
             with contextlib.suppress(CallError):
@@ -339,6 +384,29 @@ class CallService:
         }  # fmt: skip
         self._ring(live)
         return call_id
+
+    def _held(self, record: CallRecord) -> CallRecord:
+        """``record`` of a new call, marked as held here (several workers)."""
+        if self.holder is not None:
+            record.holder = self.holder
+            # Set by the database (its clock is the one every worker compares with).
+            record.held_until = _hold_until(self.hold_s)
+        return record
+
+    @staticmethod
+    async def _lock(session: AsyncSession, party: str) -> None:
+        """Until ``session``'s transaction ends, no other worker starts a call to ``party``."""
+        await session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, func.hashtext(party))))
+
+    @staticmethod
+    async def _open_calls(session: AsyncSession, party: str) -> list[CallRecord]:
+        """The open calls of ``party`` whose holder is alive, on any worker."""
+        query = select(CallRecord).where(
+            CallRecord.status.in_(OPEN_STATUSES),
+            or_(CallRecord.caller == party, CallRecord.callee == party),
+            CallRecord.held_until > func.now(),
+        )
+        return list(await session.scalars(query))
 
     @staticmethod
     def _record(state: CallState) -> CallRecord:
@@ -370,22 +438,68 @@ class CallService:
         """At start-up: calls a previous process left open are failed (``hub_restart``).
 
         No live call survives a restart (the parties' connections went with it), so a
-        card must never keep showing one as connected. Returns how many were closed.
+        card must never keep showing one as connected. With several workers only the calls
+        whose holder's hold ran out are (and rows naming no holder, from before holds): the
+        others' live calls go on. Returns how many were closed.
         """
-        now = self._clock()
-        open_states = [s.value for s in CallStatus if s not in FINAL]
+        conditions = []
+        if self.holder is not None:
+            conditions = [or_(CallRecord.holder.is_(None), CallRecord.held_until < func.now())]
+        self._recovered = await self._fail_open(*conditions)
+        return len(self._recovered)
+
+    async def sweep(self) -> int:
+        """Several workers: fail the open calls of other workers whose hold ran out (they
+        died) and tell the observer; how many."""
+        if self.holder is None:
+            return 0
+        failed = await self._fail_open(
+            CallRecord.held_until < func.now(), CallRecord.holder != self.holder
+        )
+        for call_id, state, names in failed:
+            _LOGGER.warning("call %s: its worker stopped holding it; failed", call_id)
+            self._observe("ended", call_id, state, names)
+        return len(failed)
+
+    async def renew(self) -> None:
+        """Several workers: extend the hold of the calls held here."""
+        if self.holder is None or not self._calls:
+            return
         async with self._sessionmaker() as session:
-            rows = list(
-                await session.scalars(select(CallRecord).where(CallRecord.status.in_(open_states)))
+            await session.execute(
+                update(CallRecord)
+                .where(CallRecord.id.in_(list(self._calls)), CallRecord.holder == self.holder)
+                .values(held_until=_hold_until(self.hold_s))
             )
+            await session.commit()
+
+    async def keep(self) -> None:
+        """Several workers, until cancelled: :meth:`renew` and :meth:`sweep` every beat."""
+        while True:
+            await asyncio.sleep(self.hold_beat_s)
+            try:
+                await self.renew()
+                await self.sweep()
+            except Exception:  # the next beat tries again (a hold lasts three beats)
+                _LOGGER.exception("renewing or sweeping the family calls failed")
+
+    async def _fail_open(
+        self, *conditions: ColumnElement[bool]
+    ) -> list[tuple[int, CallState, dict[str, str]]]:
+        """Fail (``hub_restart``) the open calls matching ``conditions``."""
+        now = self._clock()
+        query = select(CallRecord).where(CallRecord.status.in_(OPEN_STATUSES), *conditions)
+        if self.holder is not None:  # two workers sweeping fail (and tell) each call once
+            query = query.with_for_update(skip_locked=True)
+        async with self._sessionmaker() as session:
+            rows = list(await session.scalars(query))
             for row in rows:
                 row.status = CallStatus.FAILED.value
                 row.ended_at = now
                 row.failure = Failure.HUB_RESTART.value
             await session.commit()
             names = await party_names(session, [p for r in rows for p in (r.caller, r.callee)])
-        self._recovered = [(row.id, state_of(row), names) for row in rows]
-        return len(rows)
+        return [(row.id, state_of(row), names) for row in rows]
 
     async def tell_recovered(self) -> None:
         """Hand the calls :meth:`recover` closed to the observer (once it can take them)."""
@@ -551,6 +665,16 @@ class CallService:
         live.found.add(party)
         self.links.tell(host, call_id, [party], event, False)
 
+    async def remote_give_way(self, call_id: int) -> None:
+        """A centre call started on another worker takes a party of family call
+        ``call_id`` held here: it ends, as it would for a centre call started here."""
+        live = self._calls.get(call_id)
+        if live is None or live.state.kind is not CallKind.FAMILY:
+            return
+        _LOGGER.info("call %s gives way to a centre call on another worker", call_id)
+        with contextlib.suppress(CallError):
+            await self._apply(live, CallEvent.HANGUP, None)
+
     def remote_gone(self, call_id: int, party: str, host: str) -> None:
         """Worker ``host`` lost ``party``'s last socket there."""
         live = self._calls.get(call_id)
@@ -638,6 +762,15 @@ class CallService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.holder is not None and self._calls:
+            # Its calls end with this worker: failed now, not when their hold runs out.
+            try:
+                ended = await self._fail_open(CallRecord.id.in_(list(self._calls)))
+            except Exception:  # then by another worker once the hold runs out
+                _LOGGER.exception("failing this worker's calls at its stop failed")
+                ended = []
+            for call_id, state, names in ended:
+                self._observe("ended", call_id, state, names)
         # The records of what already happened are finished, not dropped.
         await asyncio.gather(*self._observing, return_exceptions=True)
         self._calls.clear()
