@@ -77,6 +77,18 @@ class BadSignal(ValueError):
     """A notification on the channel that is not an alarm signal."""
 
 
+def json_object(text: str, error: type[ValueError]) -> dict[str, Any]:
+    """A NOTIFY payload read as a JSON object; ``error`` ("not JSON", "not an object") if it
+    is not one. Every worker-to-worker signal starts its strict reading here."""
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise error("not JSON") from err
+    if not isinstance(data, dict):
+        raise error("not an object")
+    return data
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmSignal:
     """ "Alarm ``alarm_id`` is now at ``version``" — what a NOTIFY carries."""
@@ -106,12 +118,7 @@ class AlarmSignal:
     @classmethod
     def parse(cls, text: str) -> AlarmSignal:
         """Read a payload; :class:`BadSignal` if it is not one."""
-        try:
-            data = json.loads(text)
-        except ValueError as err:
-            raise BadSignal("not JSON") from err
-        if not isinstance(data, dict):
-            raise BadSignal("not an object")
+        data = json_object(text, BadSignal)
         alarm_id, version, kind = data.get("id"), data.get("v"), data.get("k")
         action = data.get("a")
         if (

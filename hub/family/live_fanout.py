@@ -31,7 +31,7 @@ from datetime import datetime
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.alarms.fanout import MAX_PAYLOAD, Relay, notify
+from hub.alarms.fanout import MAX_PAYLOAD, Relay, json_object, notify
 from hub.family.live import LiveHub
 
 _LOGGER = logging.getLogger(__name__)
@@ -82,12 +82,7 @@ class LiveSignal:
     @classmethod
     def parse(cls, text: str) -> LiveSignal:
         """Read a payload; :class:`BadLiveSignal` if it is not one."""
-        try:
-            data = json.loads(text)
-        except ValueError as err:
-            raise BadLiveSignal("not JSON") from err
-        if not isinstance(data, dict):
-            raise BadLiveSignal("not an object")
+        data = json_object(text, BadLiveSignal)
         origin, parties, event, close = data.get("o"), data.get("p"), data.get("e"), data.get("c")
         kinds = (isinstance(event, str), data.get("x") == 1, isinstance(close, str))
         if not isinstance(origin, str) or not isinstance(parties, list) or sum(kinds) != 1:

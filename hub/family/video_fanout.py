@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.alarms.fanout import Relay, notify
+from hub.alarms.fanout import Relay, json_object, notify
 from hub.family.conversations import members_of, message_view, upload_view
 from hub.family.live import LiveHub
 from hub.family.models import MediaObject, Message, VideoUpload
@@ -65,12 +65,7 @@ class VideoSignal:
     @classmethod
     def parse(cls, text: str) -> VideoSignal:
         """Read a payload; :class:`BadVideoSignal` if it is not one."""
-        try:
-            data = json.loads(text)
-        except ValueError as err:
-            raise BadVideoSignal("not JSON") from err
-        if not isinstance(data, dict):
-            raise BadVideoSignal("not an object")
+        data = json_object(text, BadVideoSignal)
         upload_id, message_id, origin = data.get("u"), data.get("m"), data.get("o")
         if (
             type(upload_id) is not int

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.alarms.fanout import MAX_PAYLOAD, Relay, notify
+from hub.alarms.fanout import MAX_PAYLOAD, Relay, json_object, notify
 from hub.family.live import LiveHub
 
 _LOGGER = logging.getLogger(__name__)
@@ -139,12 +139,7 @@ class CallSignal:
     @classmethod
     def parse(cls, text: str) -> CallSignal:
         """Read a (whole) signal; :class:`BadCallSignal` if it is not one."""
-        try:
-            data = json.loads(text)
-        except ValueError as err:
-            raise BadCallSignal("not JSON") from err
-        if not isinstance(data, dict):
-            raise BadCallSignal("not an object")
+        data = json_object(text, BadCallSignal)
         origin = _text(data.get("o"), MAX_ORIGIN, "origin")
         target = _text(data.get("t"), MAX_ORIGIN, "target", empty=True)
         kind = data.get("k")
