@@ -29,10 +29,23 @@ _TITLES: dict[str, tuple[str, str, str]] = {
     "son": ("fill", "hijo", "son"),
     "niece": ("neboda", "sobrina", "niece"),
     "neighbour": ("veïna", "vecina", "neighbour"),
-    "visit": ("En Jordi us ve a veure", "Jordi viene a verle", "Jordi visits"),
+    "lunch": (
+        "Dinar amb en Jordi i la Júlia",
+        "Comida con Jordi y Júlia",
+        "Lunch with Jordi and Júlia",
+    ),
     "workshop": ("Taller de memòria al casal", "Taller de memoria en el casal", "Memory workshop"),
-    "doctor": ("Metgessa de capçalera", "Médica de cabecera", "Doctor's appointment"),
-    "lunch": ("Dinar amb el grup", "Comida con el grupo", "Lunch with the group"),
+    "doctor": (
+        "Metge de capçalera (CAP Vila de Gràcia)",
+        "Médico de cabecera (CAP Vila de Gràcia)",
+        "Doctor's appointment (CAP Vila de Gràcia)",
+    ),
+    "group_lunch": ("Dinar amb el grup", "Comida con el grupo", "Lunch with the group"),
+    "walk": (
+        "Passeig pel parc del Guinardó",
+        "Paseo por el parque del Guinardó",
+        "Walk in Guinardó Park",
+    ),
     "photo": (
         "Mira, una foto de l'estiu a la platja!",
         "¡Mira, una foto del verano en la playa!",
@@ -45,9 +58,9 @@ _TITLES: dict[str, tuple[str, str, str]] = {
         "What a lovely photo! Thank you.",
     ),
     "group": (
-        "Diumenge dinem tots junts a casa de la mama.",
-        "El domingo comemos todos juntos en casa de mamá.",
-        "Sunday we all have lunch at Mum's.",
+        "Dissabte venim a dinar amb la Júlia.",
+        "El sábado venimos a comer con Júlia.",
+        "On Saturday we're coming to lunch with Júlia.",
     ),
     "night": (
         "Bona nit, mama! Demà et truco.",
@@ -55,14 +68,14 @@ _TITLES: dict[str, tuple[str, str, str]] = {
         "Good night, Mum! I'll call you tomorrow.",
     ),
     "welcome": (
-        "De res, tieta! Diumenge vinc al dinar.",
-        "¡De nada, tía! El domingo voy a la comida.",
-        "You're welcome, Auntie! See you at Sunday lunch.",
+        "De res, tieta! Dimarts anem al Guinardó.",
+        "¡De nada, tía! El martes vamos al Guinardó.",
+        "You're welcome! Tuesday we walk in Guinardó.",
     ),
     "text": (
-        "Demà passo a les 10. Un petó!",
-        "Mañana paso a las 10. ¡Un beso!",
-        "I'll come by tomorrow at 10. Love!",
+        "Demà t'acompanyo al metge. Un petó!",
+        "Mañana te acompaño al médico. ¡Un beso!",
+        "I'll take you to the doctor tomorrow. Love!",
     ),
 }
 _INDEX = {"ca": 0, "es": 1, "en": 2}
@@ -212,12 +225,25 @@ def demo_model(lang: Lang, now: datetime, media_dir: Path) -> TabletModel:
         Message("m3", "carme", "voice", now - timedelta(minutes=15)),
         Message("m4", "jordi", "text", now - timedelta(minutes=10), text=_TITLES["text"][i]),
     ]
+    # The web story's week (teleassist/screenshots/_story.AGENDA, the family web demo's items,
+    # tests/tablet_app/test_shot_story.py): on a Thursday, the doctor on Friday at 11:00, lunch
+    # with Jordi and Júlia on Saturday, the casal's lunch and Núria's walk on Tuesday.
     model.agenda = [
         AgendaItem("a1", _TITLES["workshop"][i], at(0, 17), "group", invitation=True),
-        AgendaItem("a2", _TITLES["visit"][i], at(1, 10), "visit"),
-        AgendaItem("a3", _TITLES["doctor"][i], at(_working_day(today, 3), 9, 30), "doctor"),
+        AgendaItem("a3", _TITLES["doctor"][i], at(_working_day(today, 1), 11), "doctor"),
+        # Jordi's visit, which she accepted; Núria's walk, not answered yet (as the hub's
+        # statuses reach the tablet, tablet_app.family)
         AgendaItem(
-            "a4", _TITLES["lunch"][i], at(5, 13, 30), "group", invitation=True, response="accepted"
+            "a2", _TITLES["lunch"][i], at(2, 14), "visit", invitation=True, response="accepted"
         ),
+        AgendaItem(
+            "a4",
+            _TITLES["group_lunch"][i],
+            at(5, 13, 30),
+            "group",
+            invitation=True,
+            response="accepted",
+        ),
+        AgendaItem("a5", _TITLES["walk"][i], at(5, 16), "visit", invitation=True),
     ]
     return model

@@ -173,6 +173,10 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
         await _call(
             http, "POST", f"{api}/conversations/{cid}/read", people["jordi"], json={"up_to": 10**9}
         )
+        # The story's week (teleassist/screenshots/_story.AGENDA, which the tablet's demo shows
+        # too): tomorrow at 11:00 the doctor, the day after lunch with Jordi and Júlia at 14:00
+        # (his message says "Saturday" in the story), Núria's walk on the fifth day at 16:00,
+        # while it is light in December. Hours in UTC: Barcelona's winter time is UTC+1.
         tomorrow = (now + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
         agenda = f"{api}/residents/{demo.resident_id}/agenda"
         await _call(
@@ -194,7 +198,7 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
             json={
                 "title": "Dinar amb en Jordi i la Júlia",
                 "kind": "visit",
-                "starts_at": (tomorrow + timedelta(days=2, hours=4)).isoformat(),
+                "starts_at": (tomorrow + timedelta(days=1, hours=4)).isoformat(),
             },
         )
         await _call(
@@ -208,7 +212,7 @@ async def seed_demo_family(base: str, demo: DemoFamily, now: datetime | None = N
             json={
                 "title": "Passeig pel parc del Guinardó",
                 "kind": "visit",
-                "starts_at": (tomorrow + timedelta(days=4, hours=8)).isoformat(),
+                "starts_at": (tomorrow + timedelta(days=4, hours=6)).isoformat(),
             },
         )
         group = await _call(

@@ -37,6 +37,39 @@ INSULIN = {"name": "insulina", "times": list(INSULIN_TIMES)}
 DOSE_GRACE_MIN = 45
 
 
+@dataclass(frozen=True)
+class AgendaEntry:
+    """An item of her agenda in the story's week: when (Barcelona's time), its Catalan title,
+    the tablet's kind of it (its icon), who put it there ("family": the family web demo,
+    ``hub.family.demo``; "casal": the casal's group, on the tablet's demo only) and its state
+    (her own appointment is "confirmed"; an invitation "pending" until she answers it)."""
+
+    starts: str  # "2026-12-04 11:00", local
+    title: str
+    kind: str
+    by: str
+    status: str
+
+
+# Her week, the same on every surface (issue 23): Jordi's "Dissabte venim a dinar amb la
+# Júlia" is Saturday's lunch; Núria's walk is in the afternoon light. The tablet cannot import
+# this module: tests/tablet_app/test_shot_story.py and tests/family/test_demo.py hold both
+# demos to it.
+AGENDA = (
+    AgendaEntry("2026-12-03 17:00", "Taller de memòria al casal", "group", "casal", "pending"),
+    AgendaEntry(
+        "2026-12-04 11:00",
+        "Metge de capçalera (CAP Vila de Gràcia)",
+        "doctor",
+        "family",
+        "confirmed",
+    ),
+    AgendaEntry("2026-12-05 14:00", "Dinar amb en Jordi i la Júlia", "visit", "family", "accepted"),
+    AgendaEntry("2026-12-08 13:30", "Dinar amb el grup", "group", "casal", "accepted"),
+    AgendaEntry("2026-12-08 16:00", "Passeig pel parc del Guinardó", "visit", "family", "pending"),
+)
+
+
 def story_clock() -> datetime:
     """The hub's clock while screenshots are taken: the story's instant, always."""
     return STORY_NOW

@@ -289,8 +289,8 @@ async def deliveries_setup(app: Any, residents: list[int]) -> dict[int, list[str
     ("remind me later", rang again at 20:10) and never confirmed, so it expired at 20:45 when
     the family was told of the missed dose; a cold-weather warning that expired unanswered;
     this morning's 08:00 reminder confirmed at 08:05 (the tablet's pictures); a message
-    acknowledged and an agenda reminder shown. Returns the command ids per resident, in that
-    order."""
+    acknowledged and the reminder of tomorrow's doctor shown. Returns the command ids per
+    resident, in that order."""
     from datetime import timedelta
 
     from hub.appkeys import CLOCK, SESSIONMAKER
@@ -315,8 +315,9 @@ async def deliveries_setup(app: Any, residents: list[int]) -> dict[int, list[str
          [(0 * minute, "shown", None), (5 * minute, "acknowledged", None)]),
         ("message", "La infermera vindrà a les 11", "anna", 50 * minute, 12 * 60 * minute,
          [(minute, "acknowledged", None)]),
-        ("reminder", "Metge de capçalera", None, 35 * minute, 60 * minute,
-         [(minute, "shown", None)]),
+        # her agenda's doctor (_story.AGENDA), tomorrow at 11:00, reminded the day before
+        ("reminder", "Metge de capçalera (CAP Vila de Gràcia)", None, 30 * minute,
+         25 * 60 * minute, [(minute, "shown", None)]),
     ]  # fmt: skip
     ids: dict[int, list[str]] = {}
     tracker = delivery.DeliveryTracker(lambda: app[SESSIONMAKER])

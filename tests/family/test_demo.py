@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.clock import ManualClock
 from hub.db.models import Device
 from hub.family.demo import create_demo_people, seed_demo_family
+from teleassist.screenshots import _story as story
+
+BARCELONA = ZoneInfo("Europe/Madrid")
 
 
 async def test_the_demo_pairs_its_tablets_and_seeds_the_family(
@@ -52,3 +58,38 @@ def test_the_family_demo_people_are_the_stories() -> None:
     name, born, language, address, *_, contacts, _form = _PEOPLE[0]
     assert (name, born, language, address) == RESIDENT
     assert (contacts[0][0], contacts[1][0]) == CIRCLE
+
+
+@pytest.mark.parametrize("clock_start", [story.STORY_NOW])
+async def test_the_demos_agenda_is_the_storys_week(
+    hub_client: TestClient[Any, Any],
+    hub_sessionmaker: async_sessionmaker[AsyncSession],
+    hub_clock: ManualClock,
+) -> None:
+    """Issue 23: seeded at the story's instant (Thursday 3 December, 10:30), her agenda is the
+    story's week as the tablet shows it: the doctor on Friday at 11:00, lunch with Jordi and
+    Júlia on Saturday at 14:00 (his message's "Dissabte"), Núria's walk on Tuesday at 16:00,
+    each with the icon the tablet would give its kind."""
+    from tablet_app.family import _AGENDA_KINDS
+
+    async with hub_sessionmaker() as session:
+        demo = await create_demo_people(session)
+        await session.commit()
+    await seed_demo_family(str(hub_client.make_url("")).rstrip("/"), demo, now=hub_clock())
+    items = await (
+        await hub_client.get(
+            f"/api/family/residents/{demo.resident_id}/agenda",
+            headers={"Authorization": f"Bearer {demo.tablet_token}"},
+        )
+    ).json()
+    shown = [
+        (
+            f"{datetime.fromisoformat(item['starts_at']).astimezone(BARCELONA):%Y-%m-%d %H:%M}",
+            item["title"],
+            _AGENDA_KINDS[item["kind"]],
+            item["status"],
+        )
+        for item in sorted(items, key=lambda item: item["starts_at"])
+    ]
+    week = [(e.starts, e.title, e.kind, e.status) for e in story.AGENDA if e.by == "family"]
+    assert shown == week

@@ -70,21 +70,27 @@ def test_the_window_turns_to_the_later_items(kivy_window: Any, lang: Lang, tmp_p
         model.go(Screen.AGENDA)
         pump()
         icons = [w.name for w in walk(view.content) if isinstance(w, Icon) and w.width > 0]
-        # the group workshop, Jordi's visit and the doctor: people, house, calendar
+        # the group workshop, the doctor and Jordi's visit: people, calendar, house
         assert {"people", "house", "calendar"} <= set(icons)
+        total = len(model.agenda)  # the demo's five and two more: pages of 3, 3 and 1
+        assert total == 7
         shown = find(view, "agenda.shown")
-        assert shown.text == translate("agenda.shown", lang, first=1, last=3, total=6)
+        assert shown.text == translate("agenda.shown", lang, first=1, last=3, total=total)
         assert_fits(shown, 34, lang)
         tap(find(view, "agenda.more"))
         assert find(view, "agenda.shown").text == translate(
-            "agenda.shown", lang, first=4, last=6, total=6
+            "agenda.shown", lang, first=4, last=6, total=total
+        )
+        tap(find(view, "agenda.more"))
+        assert find(view, "agenda.shown").text == translate(
+            "agenda.shown", lang, first=7, last=7, total=total
         )
         texts = [getattr(w, "text", "") for w in walk(view.content)]
         assert any("Extra 1" in t for t in texts)
         with pytest.raises(LookupError):
             find(view, "agenda.more")  # the last page has no "Later"
         tap(find(view, "agenda.before"))
-        assert find(view, "agenda.shown").text.startswith("1 ")
+        assert find(view, "agenda.shown").text.startswith("4 ")
     finally:
         view.detach()
         kivy_window.remove_widget(view)

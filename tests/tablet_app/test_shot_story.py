@@ -7,8 +7,11 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tablet_app import shots
 from tablet_app.demo import demo_model
+from tablet_app.i18n import Lang
 from tablet_app.wording import LOCAL_TZ, clock_text
 from teleassist.screenshots import _story as story
 
@@ -38,8 +41,41 @@ def test_the_reminded_dose_is_the_first_of_her_insulin_on_the_web_story_plan() -
 
 def test_no_demo_appointment_falls_on_a_weekend_day_it_should_not(tmp_path: Path) -> None:
     model = demo_model("en", shots.SHOT_TIME, tmp_path)
-    doctor = next(item for item in model.agenda if item.id == "a3")
+    doctor = next(item for item in model.agenda if item.kind == "doctor")
     assert doctor.starts_at.astimezone(LOCAL_TZ).weekday() < 5
+
+
+def test_the_tablets_agenda_is_the_storys_week(tmp_path: Path) -> None:
+    """Issue 23: the tablet shows her week as the family's web app does (``_story.AGENDA``):
+    the doctor on Friday at 11:00, lunch with Jordi and Júlia on Saturday at 14:00, Núria's
+    walk on Tuesday afternoon, the casal's workshop and lunch; titles in Catalan as written."""
+    model = demo_model("ca", shots.SHOT_TIME, tmp_path)
+    shown = [
+        (
+            f"{item.starts_at.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}",
+            item.title,
+            item.kind,
+            item.response if item.invitation else "confirmed",
+        )
+        for item in sorted(model.agenda, key=lambda item: item.starts_at)
+    ]
+    week = [(entry.starts, entry.title, entry.kind, entry.status) for entry in story.AGENDA]
+    assert shown == week
+
+
+@pytest.mark.parametrize("lang", ["ca", "es", "en"])
+def test_the_messages_name_the_agendas_days(lang: Lang, tmp_path: Path) -> None:
+    """The family's lunch is Saturday's, as on the agenda and in Jordi's web message; no Sunday
+    lunch that the agenda does not have."""
+    saturday, sunday = {
+        "ca": ("dissabte", "diumenge"),
+        "es": ("sábado", "domingo"),
+        "en": ("saturday", "sunday"),
+    }[lang]
+    model = demo_model(lang, shots.SHOT_TIME, tmp_path)
+    texts = " ".join(message.text for message in model.messages).lower()
+    assert saturday in texts
+    assert sunday not in texts
 
 
 def test_the_tablets_people_are_the_storys(tmp_path: Path) -> None:
