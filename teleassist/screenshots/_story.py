@@ -70,6 +70,25 @@ AGENDA = (
 )
 
 
+def care_plan_rules() -> dict[str, object]:
+    """Her care plan's alarm rules (ADR 0136), as the service pages and the operator's card
+    show them (a fresh copy each time: the store takes the dict as its own): a late riser who
+    feels the cold and sleeps through the night, "I'm OK" by 10:30 and by 19:00 (the tablet's
+    deadlines, tablet_app.demo), her insulin and her Sintrom."""
+    return {
+        "morning_start": "09:00",
+        "morning_end": "11:30",
+        "check_in_deadlines": ["10:30", "19:00"],
+        "temperature_low": 19.5,
+        "bed": False,
+        "medications": [
+            {"name": "insulina", "times": list(INSULIN_TIMES)},
+            {"name": "Sintrom", "times": ["19:00"], "days": ["mon", "wed", "fri"]},
+        ],
+        "medication_grace_min": DOSE_GRACE_MIN,
+    }
+
+
 def story_clock() -> datetime:
     """The hub's clock while screenshots are taken: the story's instant, always."""
     return STORY_NOW

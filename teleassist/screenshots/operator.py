@@ -186,13 +186,7 @@ async def _services(app: Any, residents: list[int], now: Any) -> None:
                         updated_by="laia",
                     )
                 )
-                rules = {
-                    "morning_start": "09:00",
-                    "morning_end": "11:30",
-                    "bed": False,
-                    "medications": [story.INSULIN],
-                    "medication_grace_min": story.DOSE_GRACE_MIN,
-                }
+                rules = story.care_plan_rules()  # the service pages' plan: one plan
                 await store.edit_plan(session, row, {"rules": rules}, actor="laia", now=now)
 
 

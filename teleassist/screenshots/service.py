@@ -145,21 +145,8 @@ async def _seed(session: AsyncSession) -> dict[str, Any]:
     granted = now - timedelta(days=5)
     await _activate(session, active, "medium", story.AREA, granted, 30)
     # A late riser who feels the cold and sleeps through the night (ADR 0136).
-    late_riser = {
-        "morning_start": "09:00",
-        "morning_end": "11:30",
-        "check_in_deadlines": ["10:30", "19:00"],
-        "temperature_low": 19.5,
-        "bed": False,
-        "medications": [
-            story.INSULIN,
-            {"name": "Sintrom", "times": ["19:00"], "days": ["mon", "wed", "fri"]},
-        ],
-        "medication_grace_min": story.DOSE_GRACE_MIN,
-    }
-    await store.edit_plan(
-        session, active, {"rules": late_riser}, actor=who, now=granted + timedelta(days=2)
-    )
+    rules = {"rules": story.care_plan_rules()}
+    await store.edit_plan(session, active, rules, actor=who, now=granted + timedelta(days=2))
     # In hospital since Monday; installed late (80 h) a month ago.
     await _activate(session, suspended, "basic", "BCN-06", now - timedelta(days=30), 80)
     await changes.suspend(
