@@ -106,6 +106,9 @@ def free_media_port() -> int:
         return base
 
 
+BIND_TRIES = 3
+
+
 @dataclass
 class SippRun:
     """What one SIPp run did."""
@@ -118,22 +121,38 @@ class SippRun:
 async def run_sipp(
     workdir: Path, name: str, scenario_text: str, port: int, transport: str = "udp"
 ) -> SippRun:
-    """Play ``scenario_text`` once against 127.0.0.1:``port`` over UDP or TCP."""
+    """Play ``scenario_text`` once against 127.0.0.1:``port`` over UDP or TCP.
+
+    The ports SIPp binds are picked free and then closed for it to bind: another process
+    (the other pytest worker, any socket given an ephemeral port) can take one in between,
+    and SIPp then stops before sending anything ("Address already in use"). That run is
+    played again on other ports, up to :data:`BIND_TRIES` times."""
     assert SIPP is not None
     path = workdir / f"{name}.xml"
     path.write_text(scenario_text, encoding="iso-8859-1")
     errors = workdir / f"{name}.errors.log"
-    process = await asyncio.create_subprocess_exec(
-        SIPP, f"127.0.0.1:{port}",
-        "-sf", str(path), "-m", "1", "-t", "u1" if transport == "udp" else "t1",
-        "-i", "127.0.0.1", "-p", str(free_udp_tcp_port()),
-        "-mi", "127.0.0.1", "-mp", str(free_media_port()),
-        "-nostdin", "-timeout", "30s", "-timeout_error",
-        "-trace_err", "-error_file", str(errors),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        stdin=asyncio.subprocess.DEVNULL, cwd=workdir,
-    )  # fmt: skip
-    out, _ = await process.communicate()
-    text = errors.read_text(errors="replace") if errors.exists() else ""
-    assert process.returncode is not None
-    return SippRun(process.returncode, out.decode(errors="replace")[-2000:], text[-2000:])
+    for _ in range(BIND_TRIES):
+        errors.unlink(missing_ok=True)
+        process = await asyncio.create_subprocess_exec(
+            SIPP, f"127.0.0.1:{port}",
+            "-sf", str(path), "-m", "1", "-t", "u1" if transport == "udp" else "t1",
+            "-i", "127.0.0.1", "-p", str(free_udp_tcp_port()),
+            "-mi", "127.0.0.1", "-mp", str(free_media_port()),
+            "-nostdin", "-timeout", "30s", "-timeout_error",
+            "-trace_err", "-error_file", str(errors),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL, cwd=workdir,
+        )  # fmt: skip
+        out, _ = await process.communicate()
+        text = errors.read_text(errors="replace") if errors.exists() else ""
+        assert process.returncode is not None
+        run = SippRun(process.returncode, out.decode(errors="replace")[-2000:], text[-2000:])
+        if run.returncode == 0 or not _lost_a_port(run):
+            return run
+    return run
+
+
+def _lost_a_port(run: SippRun) -> bool:
+    """SIPp could not bind a port it was given (taken since it was found free)."""
+    said = run.output + run.errors
+    return "errno = 98" in said or "Address already in use" in said
