@@ -28,10 +28,10 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import func, select
@@ -146,6 +146,29 @@ async def notify(session: AsyncSession, channel: str, payload: str) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     await session.execute(select(func.pg_notify(channel, payload)))
+
+
+async def notify_all(
+    sessions: async_sessionmaker[AsyncSession], channel: str, payloads: Iterable[str]
+) -> None:
+    """Send ``payloads`` on ``channel`` in one transaction, in their order (PostgreSQL
+    delivers a transaction's notifications in the order they were sent)."""
+    async with sessions() as session:
+        for payload in payloads:
+            await notify(session, channel, payload)
+        await session.commit()
+
+
+_Item = TypeVar("_Item")
+
+
+async def next_batch(queue: asyncio.Queue[_Item], most: int) -> list[_Item]:
+    """Wait for one item of ``queue``, then take those already waiting, ``most`` in all: a
+    sender's next transaction."""
+    batch = [await queue.get()]
+    while len(batch) < most and not queue.empty():
+        batch.append(queue.get_nowait())
+    return batch
 
 
 async def send_resident_changed(session: AsyncSession, resident_id: str) -> None:
@@ -372,9 +395,7 @@ class AlarmFanout:
 
     async def _read_loop(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < READ_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await next_batch(self._queue, READ_BATCH)
             try:
                 await self.deliver(batch)
             except Exception:  # these events are lost: the screens start again

@@ -27,6 +27,7 @@ from datetime import datetime
 
 from alerts import DeviceType, HomeEvent
 from hub.alarms.engine import AlarmEngine, NotOwner
+from hub.alarms.fanout import next_batch
 from hub.ingest.events import EarlyEvent, IngestedEvent
 from hub.supervision.events import DeviceOffline, DeviceOnline
 from hub.tasks import cancel_and_wait
@@ -216,9 +217,7 @@ class AlarmSink:
 
     async def _work_lane(self, lane: asyncio.Queue[HomeEvent]) -> None:
         while True:
-            batch = [await lane.get()]
-            while len(batch) < PREFETCH_BATCH and not lane.empty():
-                batch.append(lane.get_nowait())
+            batch = await next_batch(lane, PREFETCH_BATCH)
             await self.yield_to_urgent()
             await self._prefetch(batch)
             for item in batch:

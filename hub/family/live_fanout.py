@@ -31,7 +31,7 @@ from datetime import datetime
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.alarms.fanout import MAX_PAYLOAD, Relay, json_object, notify
+from hub.alarms.fanout import MAX_PAYLOAD, Relay, json_object, next_batch, notify_all
 from hub.family.live import LiveHub
 
 _LOGGER = logging.getLogger(__name__)
@@ -134,14 +134,9 @@ class LiveMirror:
     async def run(self) -> None:
         """Send what was offered, a batch per transaction, until cancelled."""
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < SEND_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await next_batch(self._queue, SEND_BATCH)
             try:
-                async with self._sessionmaker()() as session:
-                    for signal in batch:
-                        await notify(session, CHANNEL, signal.payload())
-                    await session.commit()
+                await notify_all(self._sessionmaker(), CHANNEL, (s.payload() for s in batch))
                 self.sent += len(batch)
             except Exception:
                 # Not retried: a late event would arrive after newer ones. The other

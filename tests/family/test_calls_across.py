@@ -160,6 +160,16 @@ async def _pair(world: World) -> tuple[Tablet, Person]:
     return maria, anna
 
 
+async def _accepted(anna_ws: Any, tablet_ws: Any, callee: str) -> int:
+    """Anna calls the tablet, which answers; the call's id."""
+    await anna_ws.send_json({"type": "call.start", "callee": callee})
+    call_id = int((await _state(anna_ws, "ringing"))["call_id"])
+    await _frame(tablet_ws, "call.incoming")
+    await tablet_ws.send_json({"type": "call.accept", "call_id": call_id})
+    await _state(anna_ws, "accepted")
+    return call_id
+
+
 def _candidate(n: int) -> dict[str, Any]:
     return {"candidate": {"candidate": f"candidate:{n} 1 udp 2122260223 10.0.0.{n} 5{n} typ host",
                           "sdpMid": "0", "sdpMLineIndex": 0}}  # fmt: skip
@@ -240,11 +250,7 @@ async def test_the_tablets_socket_dropping_on_the_other_worker_ends_the_call_aft
     maria, anna = await _pair(world)
     async with a.ws_connect("/api/family/ws", headers=anna.headers) as anna_ws:
         async with b.ws_connect("/api/family/ws", headers=maria.headers) as tablet_ws:
-            await anna_ws.send_json({"type": "call.start", "callee": maria.party})
-            call_id = (await _state(anna_ws, "ringing"))["call_id"]
-            await _frame(tablet_ws, "call.incoming")
-            await tablet_ws.send_json({"type": "call.accept", "call_id": call_id})
-            await _state(anna_ws, "accepted")
+            call_id = await _accepted(anna_ws, tablet_ws, maria.party)
         ended = await _state(anna_ws, "ended")  # the tablet's socket on B closed
         assert (ended["call_id"], ended["call"]["ended_by"]) == (call_id, maria.party)
     assert [r.status for r in await _records(world, anna.party)] == ["ended"]
@@ -264,11 +270,7 @@ async def test_a_worker_that_dies_mid_call_is_given_up_on(
         a.ws_connect("/api/family/ws", headers=anna.headers) as anna_ws,
         b.ws_connect("/api/family/ws", headers=maria.headers) as tablet_ws,
     ):
-        await anna_ws.send_json({"type": "call.start", "callee": maria.party})
-        call_id = (await _state(anna_ws, "ringing"))["call_id"]
-        await _frame(tablet_ws, "call.incoming")
-        await tablet_ws.send_json({"type": "call.accept", "call_id": call_id})
-        await _state(anna_ws, "accepted")
+        call_id = await _accepted(anna_ws, tablet_ws, maria.party)
         # B falls silent as a killed worker does: no "gone", no beats.
         b.app[CALL_LINKS]._send = lambda signal: None  # type: ignore[method-assign]
         ended = await _state(anna_ws, "ended")
@@ -362,16 +364,6 @@ async def test_a_tablet_whose_calls_worker_dies_is_told_the_call_failed(
 
 
 # ------------------------------------------------------- open calls seen by every worker
-
-
-async def _accepted(anna_ws: Any, tablet_ws: Any, callee: str) -> int:
-    """Anna calls the tablet, which answers; the call's id."""
-    await anna_ws.send_json({"type": "call.start", "callee": callee})
-    call_id = int((await _state(anna_ws, "ringing"))["call_id"])
-    await _frame(tablet_ws, "call.incoming")
-    await tablet_ws.send_json({"type": "call.accept", "call_id": call_id})
-    await _state(anna_ws, "accepted")
-    return call_id
 
 
 async def _record(world: World, call_id: int) -> CallRecord:

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.alarms.fanout import MAX_PAYLOAD, Relay, json_object, notify
+from hub.alarms.fanout import MAX_PAYLOAD, Relay, json_object, next_batch, notify_all
 from hub.family.live import LiveHub
 
 _LOGGER = logging.getLogger(__name__)
@@ -334,15 +334,10 @@ class CallLinks:
         beats = asyncio.create_task(self._beat_loop(), name="family-calls-beats")
         try:
             while True:
-                batch = [await self._queue.get()]
-                while len(batch) < SEND_BATCH and not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
+                batch = await next_batch(self._queue, SEND_BATCH)
                 try:
-                    async with self._sessionmaker()() as session:
-                        for payloads in batch:
-                            for payload in payloads:
-                                await notify(session, CHANNEL, payload)
-                        await session.commit()
+                    payloads = (payload for pieces in batch for payload in pieces)
+                    await notify_all(self._sessionmaker(), CHANNEL, payloads)
                     self.sent += len(batch)
                 except Exception:
                     # Not retried: a late frame would arrive after newer ones.
